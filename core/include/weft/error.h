@@ -1,0 +1,61 @@
+/*
+ * Weft error codes.
+ *
+ * Every fallible function returns an int: 0 (WEFT_OK) on success or one of
+ * the negative codes below. The list is an X-macro so that the enum, the
+ * names and the messages can never drift apart. Codes are part of the ABI:
+ * they are never renumbered, new ones are appended.
+ */
+#ifndef WEFT_ERROR_H
+#define WEFT_ERROR_H
+
+#include "weft/api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* X(name, value, message) */
+#define WEFT_ERRORS(X)                                                                             \
+    X(OK, 0, "success")                                                                            \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVAL, -2, "invalid argument")                                                               \
+    X(TRUNCATED, -3, "input ends before the record does")                                         \
+    X(MALFORMED, -4, "malformed input")                                                            \
+    X(VERSION, -5, "unsupported format version")                                                   \
+    X(TOOBIG, -6, "input exceeds a size limit")                                                    \
+    X(NOSPACE, -7, "output buffer too small")                                                      \
+    X(FORK, -8, "a different change with the same author and seq exists (fork)")                  \
+    X(CHAIN, -9, "previous-change hash does not match the author's chain")                        \
+    X(CLOCK, -10, "Lamport clock does not advance past the change's causal past")                 \
+    X(SPACE, -11, "change belongs to another space")                                               \
+    X(PENDING_FULL, -12, "too many changes waiting for missing dependencies")                     \
+    X(NOTFOUND, -13, "not found")                                                                  \
+    X(STATE, -14, "call not valid in the current state")                                           \
+    X(CRYPTO, -15, "cryptographic check failed")                                                   \
+    X(SUITE, -16, "unsupported cipher suite")                                                      \
+    X(LIMIT, -17, "a counter or clock would overflow")
+
+typedef enum weft_error {
+#define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,
+    WEFT_ERRORS(WEFT_X_ENUM)
+#undef WEFT_X_ENUM
+} weft_error;
+
+#define WEFT_OK WEFT_EOK
+
+/* Returns a static, human-readable message for `code` ("unknown error" for
+ * codes this build does not know). Never NULL. */
+WEFT_API const char *weft_strerror(int code);
+
+/* Returns the code's symbolic name without prefix, e.g. "TRUNCATED", or
+ * "UNKNOWN". Never NULL. */
+WEFT_API const char *weft_err_name(int code);
+
+/* Non-zero when `code` is an error (negative). */
+static inline int weft_is_error(int code) { return code < 0; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

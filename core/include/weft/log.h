@@ -1,0 +1,114 @@
+/*
+ * The change log: per-author hash chains, dedupe, causal buffering,
+ * version vectors and the sync diff.
+ *
+ * A log needs no content key and no state: it is the half of the core a
+ * relay runs. A replica (weft/replica.h) runs one inside it. Adding a change
+ * is two-phase so that the caller can do its own work (apply the ops, verify
+ * a signature, make it durable) between the decision and the record:
+ *
+ *   weft_log_check()  says READY, DUPLICATE or WAITING (or an error);
+ *   READY    -> the caller applies it, then weft_log_commit();
+ *   WAITING  -> weft_log_park() keeps a copy until what it needs arrives;
+ *   after commits, weft_log_next_ready() hands back parked changes that
+ *   became ready, to be checked and committed in turn.
+ *
+ * A version vector maps author -> highest seq held with no gap before it.
+ */
+#ifndef WEFT_LOG_H
+#define WEFT_LOG_H
+
+#include "weft/alloc.h"
+#include "weft/change.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_log weft_log;
+
+typedef struct weft_log_config {
+    const weft_allocator *alloc; /* NULL: the C library's */
+    const uint8_t *space;        /* 32 bytes: changes of other spaces are refused */
+    int keep_records;            /* non-zero: keep each record's bytes, so diffs can
+                                    hand them out; zero: keep hashes only */
+    size_t max_pending_bytes;    /* parked bytes at most; 0 means 64 MiB */
+} weft_log_config;
+
+typedef enum weft_log_status {
+    WEFT_LOG_READY = 1,     /* next in its chain with every dep held */
+    WEFT_LOG_DUPLICATE = 2, /* held already (same hash): nothing to do */
+    WEFT_LOG_WAITING = 3,   /* its predecessor or a dep is missing */
+} weft_log_status;
+
+/* Creates a log. OUT: *out (free with weft_log_free). Returns 0, WEFT_EINVAL
+ * or WEFT_ENOMEM. */
+WEFT_API int weft_log_new(weft_log **out, const weft_log_config *cfg);
+
+/* Frees the log and everything parked in it. NULL is a no-op. */
+WEFT_API void weft_log_free(weft_log *log);
+
+/* Classifies a decoded change. Returns a weft_log_status (> 0) or:
+ * WEFT_ESPACE (another space), WEFT_EFORK (same author and seq as a held
+ * change, different bytes), WEFT_ECHAIN (prev hash does not match the held
+ * predecessor), WEFT_ECLOCK (ids do not start after the predecessor's). */
+WEFT_API int weft_log_check(weft_log *log, const weft_change *c);
+
+/* Records a change that weft_log_check called READY and that the caller has
+ * applied. Copies the record when keep_records is set. Returns 0,
+ * WEFT_ESTATE (not READY) or WEFT_ENOMEM. */
+WEFT_API int weft_log_commit(weft_log *log, const weft_change *c);
+
+/* Keeps a copy of a WAITING change. Returns 0, WEFT_LOG_DUPLICATE (already
+ * parked with the same hash), WEFT_EFORK (parked with another hash),
+ * WEFT_EPENDING_FULL or WEFT_ENOMEM. */
+WEFT_API int weft_log_park(weft_log *log, const weft_change *c);
+
+/* Hands out a parked change whose predecessor and deps have all been
+ * committed since it was parked. OUT: *record, *len: owned by the log and
+ * valid until the next weft_log_next_ready or weft_log_free. Returns 1 when
+ * one was handed out, 0 when none is ready. The change is no longer parked:
+ * check it and commit it (or drop it). */
+WEFT_API int weft_log_next_ready(weft_log *log, const uint8_t **record, size_t *len);
+
+/* Number of changes committed, and of parked changes. */
+WEFT_API uint64_t weft_log_count(const weft_log *log);
+WEFT_API size_t weft_log_pending_count(const weft_log *log);
+
+/* Highest contiguous seq held from `author` (32 bytes), 0 if none. */
+WEFT_API uint64_t weft_log_seq(const weft_log *log, const uint8_t *author);
+
+/* Encodes the version vector (docs/FORMAT.md, "Version vector") into dst.
+ * OUT: *out_len. Returns 0 or WEFT_ENOSPACE; weft_log_vv_bound() bytes
+ * always suffice. */
+WEFT_API size_t weft_log_vv_bound(const weft_log *log);
+WEFT_API int weft_log_vv_encode(const weft_log *log, uint8_t *dst, size_t dst_cap,
+                                size_t *out_len);
+
+/* Called by weft_log_diff for each change the other side lacks, in the order
+ * they were committed (a causal order). `record` is NULL when the log does
+ * not keep records: the caller then loads (author, seq) from its storage.
+ * A non-zero return stops the diff and is returned by it. */
+typedef int (*weft_log_emit_fn)(void *ud, const uint8_t *record, size_t len,
+                                const uint8_t *author, uint64_t seq);
+
+/* Emits every committed change past the encoded version vector `vv` (an
+ * empty vector, vv_len 0, means everything). Returns 0, a vector decoding
+ * error, or the first non-zero value emit returned. */
+WEFT_API int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len,
+                           weft_log_emit_fn emit, void *ud);
+
+/* Checks an encoded version vector: entries (author[32], varint seq >= 1)
+ * with authors strictly ascending. Returns 0, WEFT_ETRUNCATED or
+ * WEFT_EMALFORMED. */
+WEFT_API int weft_vv_check(const uint8_t *vv, size_t vv_len);
+
+/* Walks a vector that weft_vv_check accepted. *pos starts at 0. Returns 1
+ * with *author (32 bytes, borrowed from vv) and *seq filled, 0 at the end. */
+WEFT_API int weft_vv_next(const uint8_t *vv, size_t vv_len, size_t *pos, const uint8_t **author,
+                          uint64_t *seq);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,158 @@
+/*
+ * A replica: one author's copy of a space. It owns a change log and the
+ * materialized state, turns local ops into signed, sealed changes, and
+ * merges remote changes in any order, any number of times.
+ *
+ * Ownership: every const pointer a replica hands out (records, vectors,
+ * values, keys) is borrowed and stays valid until the next call on the same
+ * replica that can change it (any write, apply, load or read that says it
+ * reuses a buffer); copy what you keep. Inputs are copied when kept.
+ * Threading: none inside; one replica must not be used by two threads at
+ * once. Time: passed in (wall_ms), never read.
+ */
+#ifndef WEFT_REPLICA_H
+#define WEFT_REPLICA_H
+
+#include "weft/alloc.h"
+#include "weft/change.h"
+#include "weft/crypto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_replica weft_replica;
+
+typedef struct weft_replica_config {
+    const weft_allocator *alloc; /* NULL: the C library's */
+    const uint8_t *space;        /* 32 bytes */
+    const uint8_t *author;       /* 32 bytes: this replica's author key */
+    const weft_crypto *crypto;   /* NULL: WEFT_SUITE_PLAIN */
+    int keep_records;            /* keep change records so weft_replica_diff can serve
+                                    them (set for anything that syncs) */
+    size_t max_pending_bytes;    /* 0: 64 MiB */
+} weft_replica_config;
+
+/* Creates a replica. OUT: *out. Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
+WEFT_API int weft_replica_new(weft_replica **out, const weft_replica_config *cfg);
+/* Frees it; NULL is a no-op. */
+WEFT_API void weft_replica_free(weft_replica *r);
+
+/* ---- local writes: ops gather in an open transaction until commit ---- */
+
+/* Names (collection, field) are 1..255 bytes of UTF-8, document keys 1..1024
+ * bytes of UTF-8; values are canonical encodings (weft/value.h). Each call
+ * returns 0, WEFT_EINVAL (bad name, key or value), or WEFT_ENOMEM. */
+WEFT_API int weft_replica_put(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                              size_t doc_len, const char *field, size_t field_len,
+                              const uint8_t *value, size_t value_len);
+WEFT_API int weft_replica_delete_field(weft_replica *r, const char *coll, size_t coll_len,
+                                       const char *doc, size_t doc_len, const char *field,
+                                       size_t field_len);
+WEFT_API int weft_replica_delete_doc(weft_replica *r, const char *coll, size_t coll_len,
+                                     const char *doc, size_t doc_len);
+/* Adds delta to an integer counter field (a missing or deleted field counts
+ * from 0). */
+WEFT_API int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, int64_t delta);
+
+/* Number of ops in the open transaction. */
+WEFT_API size_t weft_replica_txn_ops(const weft_replica *r);
+
+/* Seals the open transaction into one change and applies it. OUT: *record,
+ * *len: the encoded change to store and send (borrowed until the next
+ * commit). Returns 0, WEFT_ESTATE (no ops), WEFT_ELIMIT (clock or seq
+ * exhausted), WEFT_ECRYPTO or WEFT_ENOMEM; on error the transaction stays
+ * open. */
+WEFT_API int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record,
+                                 size_t *len);
+/* Drops the open transaction's ops. */
+WEFT_API void weft_replica_rollback(weft_replica *r);
+
+/* ---- remote changes ---- */
+
+typedef struct weft_apply_result {
+    uint32_t applied;    /* changes merged (released pending ones included) */
+    uint32_t duplicates; /* already held */
+    uint32_t pending;    /* parked until their dependencies arrive */
+    uint32_t rejected;   /* refused: fork, broken chain, bad body, bad signature... */
+    int first_error;     /* the first rejection's code, 0 if none */
+    size_t consumed;     /* bytes of input read */
+} weft_apply_result;
+
+/* Merges one or more concatenated change records. Records that can be
+ * applied are, in any order given; one that lacks a dependency waits inside
+ * the replica and is applied when the dependency arrives (that counts as
+ * `applied` in the call that delivered it). A record that is refused is
+ * counted and skipped; a record that cannot be framed (truncated, garbled
+ * header) ends the call. OUT: *res (may be NULL). Returns 0 when every
+ * record was applied, held or parked; otherwise the first error (res says
+ * what happened to the rest). WEFT_ESTATE while a transaction is open. */
+WEFT_API int weft_replica_apply(weft_replica *r, const uint8_t *records, size_t len,
+                                weft_apply_result *res);
+
+/* ---- sync ---- */
+
+/* The version vector (docs/FORMAT.md). OUT: borrowed bytes. */
+WEFT_API int weft_replica_vv(weft_replica *r, const uint8_t **vv, size_t *len);
+
+/* Every change held that the holder of `vv` lacks, concatenated in causal
+ * order, ready for weft_replica_apply on the other side. OUT: borrowed bytes.
+ * Returns 0, a vector decoding error, WEFT_ESTATE (records not kept) or
+ * WEFT_ENOMEM. */
+WEFT_API int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len,
+                               const uint8_t **records, size_t *len);
+
+/* Changes committed, and changes waiting for dependencies. */
+WEFT_API uint64_t weft_replica_change_count(const weft_replica *r);
+WEFT_API size_t weft_replica_pending_count(const weft_replica *r);
+
+/* ---- reads ---- */
+
+/* A field's visible value (canonical encoding, borrowed). Returns 0 or
+ * WEFT_ENOTFOUND. */
+WEFT_API int weft_replica_get_field(weft_replica *r, const char *coll, size_t coll_len,
+                                    const char *doc, size_t doc_len, const char *field,
+                                    size_t field_len, const uint8_t **value, size_t *len);
+
+/* A document's visible fields as one canonical map value (borrowed, reused
+ * by the next get_doc). Returns 0, WEFT_ENOTFOUND or WEFT_ENOMEM. */
+WEFT_API int weft_replica_get_doc(weft_replica *r, const char *coll, size_t coll_len,
+                                  const char *doc, size_t doc_len, const uint8_t **value,
+                                  size_t *len);
+
+/* The first visible document key of the collection greater than `after`
+ * (after NULL: the first), in byte order. OUT: borrowed key. Returns 0 or
+ * WEFT_ENOTFOUND at the end. */
+WEFT_API int weft_replica_next_doc(weft_replica *r, const char *coll, size_t coll_len,
+                                   const char *after, size_t after_len, const char **key,
+                                   size_t *key_len);
+
+/* Documents the last commit or apply call touched (their visible content
+ * may or may not have changed): count, then each as (collection, key). */
+WEFT_API size_t weft_replica_touched_count(const weft_replica *r);
+WEFT_API int weft_replica_touched(const weft_replica *r, size_t i, const char **coll,
+                                  size_t *coll_len, const char **doc, size_t *doc_len);
+
+/* weft_state_hash: BLAKE2b-256 of the visible state in canonical order;
+ * equal on every replica holding the same changes, natively and in WASM.
+ * OUT: hash. Returns 0 or WEFT_ENOMEM. */
+WEFT_API int weft_state_hash(weft_replica *r, uint8_t hash[WEFT_HASH_BYTES]);
+
+/* ---- snapshots ---- */
+
+/* Serializes state + version vector (docs/FORMAT.md, "Snapshot"). OUT:
+ * borrowed bytes. Returns 0 or WEFT_ENOMEM. */
+WEFT_API int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len);
+
+/* Loads a snapshot into a replica that holds nothing yet. Changes after it
+ * can then be applied as usual; changes before it count as duplicates.
+ * Returns 0, WEFT_ESTATE (not empty), WEFT_ESPACE, or a decoding error (the
+ * replica is then still empty). */
+WEFT_API int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

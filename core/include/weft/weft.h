@@ -1,0 +1,18 @@
+/*
+ * Weft: an offline-first, end-to-end encrypted database core.
+ * Include this one header for the whole public API.
+ */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include "weft/api.h"
+#include "weft/alloc.h"
+#include "weft/error.h"
+#include "weft/hash.h"
+#include "weft/value.h"
+#include "weft/change.h"
+#include "weft/crypto.h"
+#include "weft/log.h"
+#include "weft/replica.h"
+
+#endif

@@ -1,0 +1,715 @@
+/*
+ * The replica: local transactions become change records; records, local or
+ * remote, go through one path (weft__replica_merge) into the state, so the
+ * author's own edits merge by exactly the code that merges everyone else's.
+ */
+#include "replica_int.h"
+#include "value_int.h"
+#include "sort.h"
+#include "weft/value.h"
+
+int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
+    validate_or_ret(out && cfg && cfg->space && cfg->author, WEFT_EINVAL);
+    *out = NULL;
+    if (cfg->crypto && (cfg->crypto->suite != WEFT_SUITE_V1 || !cfg->crypto->seal ||
+                        !cfg->crypto->open || !cfg->crypto->sign || !cfg->crypto->verify))
+        return WEFT_EINVAL;
+    weft_replica *r = weft__alloc(cfg->alloc, sizeof *r);
+    if (!r) return WEFT_ENOMEM;
+    memset(r, 0, sizeof *r);
+    r->a = cfg->alloc;
+    memcpy(r->space, cfg->space, 32);
+    memcpy(r->author, cfg->author, 32);
+    r->crypto = cfg->crypto;
+    r->keep_records = cfg->keep_records;
+    r->max_pending_bytes = cfg->max_pending_bytes;
+    weft_log_config lc = {r->a, cfg->space, cfg->keep_records, cfg->max_pending_bytes};
+    int rc = weft_log_new(&r->log, &lc);
+    if (rc) {
+        weft__free(r->a, r);
+        return rc;
+    }
+    weft__state_init(&r->state, r->a, r->log);
+    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) wbuf_init(bufs[i], r->a);
+    *out = r;
+    return WEFT_OK;
+}
+
+void weft_replica_free(weft_replica *r) {
+    if (!r) return;
+    const weft_allocator *a = r->a;
+    weft__state_free(&r->state);
+    weft_log_free(r->log);
+    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) wbuf_free(bufs[i]);
+    void *arrays[] = {r->txn_names, r->name_slot, r->txn_authors, r->txn_recs,
+                      r->dep_seen,  r->ops,       r->map_names,   r->map_authors,
+                      r->seen_names, r->seen_name_lens};
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++) weft__free(a, arrays[i]);
+    weft__free(a, r);
+}
+
+/* ---- local transactions ---- */
+
+static int valid_name(const char *s, size_t len, size_t max) {
+    return s && len >= 1 && len <= max && weft_utf8_valid((const uint8_t *)s, len);
+}
+
+/* Adds a state name to the transaction's name table; returns its index. */
+static int txn_name(weft_replica *r, const char *s, size_t len, uint32_t *state_name,
+                    uint32_t *index) {
+    uint32_t n = weft__state_intern(&r->state, (const uint8_t *)s, len);
+    if (n == UINT32_MAX) return WEFT_ENOMEM;
+    if (n >= r->cap_name_slot) {
+        size_t old = r->cap_name_slot;
+        if (weft__grow(r->a, (void **)&r->name_slot, &r->cap_name_slot, (size_t)n + 1,
+                       sizeof(uint32_t)))
+            return WEFT_ENOMEM;
+        memset(r->name_slot + old, 0, (r->cap_name_slot - old) * sizeof(uint32_t));
+    }
+    if (!r->name_slot[n]) {
+        if (weft__grow(r->a, (void **)&r->txn_names, &r->cap_txn_names, r->n_txn_names + 1,
+                       sizeof(uint32_t)))
+            return WEFT_ENOMEM;
+        r->txn_names[r->n_txn_names++] = n;
+        r->name_slot[n] = (uint32_t)r->n_txn_names;
+    }
+    *state_name = n;
+    *index = r->name_slot[n] - 1;
+    return WEFT_OK;
+}
+
+static int txn_open(weft_replica *r) {
+    if (r->broken) return WEFT_ENOMEM;
+    if (!r->txn_lamport) {
+        if (r->clock + 1 >= WEFT_MAX_LAMPORT) return WEFT_ELIMIT;
+        r->txn_lamport = r->clock + 1;
+    }
+    if (r->txn_n >= UINT32_MAX / 2 || r->txn_lamport + r->txn_n + 1 >= WEFT_MAX_LAMPORT)
+        return WEFT_ELIMIT;
+    return WEFT_OK;
+}
+
+/* Encodes an op's target and remembers it (for counter adds that follow). */
+static int txn_target(weft_replica *r, uint8_t code, const char *coll, size_t coll_len,
+                      const char *doc, size_t doc_len, const char *field, size_t field_len) {
+    validate_or_ret(valid_name(coll, coll_len, WEFT_MAX_NAME_BYTES), WEFT_EINVAL);
+    validate_or_ret(valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES), WEFT_EINVAL);
+    validate_or_ret(!field || valid_name(field, field_len, WEFT_MAX_NAME_BYTES), WEFT_EINVAL);
+    int rc = txn_open(r);
+    if (rc) return rc;
+    uint32_t cname, cidx, fname = UINT32_MAX, fidx = 0;
+    if ((rc = txn_name(r, coll, coll_len, &cname, &cidx))) return rc;
+    if (field && (rc = txn_name(r, field, field_len, &fname, &fidx))) return rc;
+    if (weft__grow(r->a, (void **)&r->txn_recs, &r->cap_txn_recs, r->n_txn_recs + 1,
+                   sizeof(txn_rec)))
+        return WEFT_ENOMEM;
+    wbuf *b = &r->txn_ops;
+    wbuf_u8(b, code);
+    wbuf_varint(b, cidx);
+    wbuf_varint(b, doc_len);
+    size_t doc_off = b->len;
+    wbuf_put(b, doc, doc_len);
+    if (field) wbuf_varint(b, fidx);
+    if (b->err) return WEFT_ENOMEM;
+    r->txn_recs[r->n_txn_recs++] = (txn_rec){code, cname, fname, doc_off, (uint32_t)doc_len};
+    return WEFT_OK;
+}
+
+/* Undoes a half-encoded op after a failure, so the transaction stays whole. */
+static int txn_finish(weft_replica *r, size_t mark, size_t recs_mark, int rc) {
+    if (rc || r->txn_ops.err) {
+        r->txn_ops.err = 0;
+        r->txn_ops.len = mark;
+        r->n_txn_recs = recs_mark;
+        if (r->txn_n == 0) r->txn_lamport = 0;
+        return rc ? rc : WEFT_ENOMEM;
+    }
+    r->txn_n++;
+    return WEFT_OK;
+}
+
+int weft_replica_put(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                     size_t doc_len, const char *field, size_t field_len, const uint8_t *value,
+                     size_t value_len) {
+    validate_or_ret(r && field, WEFT_EINVAL);
+    validate_or_ret(value && weft_value_check(value, value_len) == 0, WEFT_EINVAL);
+    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    int rc = txn_target(r, OP_PUT, coll, coll_len, doc, doc_len, field, field_len);
+    if (!rc) wbuf_put(&r->txn_ops, value, value_len);
+    return txn_finish(r, mark, recs, rc);
+}
+
+int weft_replica_delete_field(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                              size_t doc_len, const char *field, size_t field_len) {
+    validate_or_ret(r && field, WEFT_EINVAL);
+    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    int rc = txn_target(r, OP_DELETE_FIELD, coll, coll_len, doc, doc_len, field, field_len);
+    return txn_finish(r, mark, recs, rc);
+}
+
+int weft_replica_delete_doc(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len) {
+    validate_or_ret(r, WEFT_EINVAL);
+    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    int rc = txn_target(r, OP_DELETE_DOC, coll, coll_len, doc, doc_len, NULL, 0);
+    return txn_finish(r, mark, recs, rc);
+}
+
+/* The write a counter add on the target just encoded would observe: the
+ * newest earlier op of this transaction on that field or document, else the
+ * state's winning write. */
+static wid txn_observed(weft_replica *r, const txn_rec *t) {
+    for (size_t k = r->n_txn_recs - 1; k-- > 0;) {
+        const txn_rec *p = &r->txn_recs[k];
+        if (p->code != OP_COUNTER_ADD && p->coll == t->coll && p->doc_len == t->doc_len &&
+            (p->field == t->field || p->field == UINT32_MAX) &&
+            memcmp(r->txn_ops.p + p->doc_off, r->txn_ops.p + t->doc_off, t->doc_len) == 0) {
+            uint32_t self = weft__log_author(r->log, r->author, 1);
+            return (wid){r->txn_lamport + k, self};
+        }
+    }
+    uint32_t d = weft__state_doc(&r->state, t->coll, r->txn_ops.p + t->doc_off, t->doc_len, 0);
+    if (d == UINT32_MAX) return (wid){0, 0};
+    return weft__state_observed(&r->state, d, t->field);
+}
+
+int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, int64_t delta) {
+    validate_or_ret(r && field, WEFT_EINVAL);
+    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    int rc = txn_target(r, OP_COUNTER_ADD, coll, coll_len, doc, doc_len, field, field_len);
+    if (!rc) {
+        wid obs = txn_observed(r, &r->txn_recs[r->n_txn_recs - 1]);
+        wbuf_varint(&r->txn_ops, zigzag_enc(delta));
+        wbuf_varint(&r->txn_ops, obs.lamport);
+        if (obs.lamport) {
+            const uint8_t *key = weft__log_author_key(r->log, obs.author);
+            uint32_t ref = 0;
+            if (memcmp(key, r->author, 32) != 0) {
+                size_t k = 0;
+                while (k < r->n_txn_authors && r->txn_authors[k] != obs.author) k++;
+                if (k == r->n_txn_authors) {
+                    if (weft__grow(r->a, (void **)&r->txn_authors, &r->cap_txn_authors, k + 1,
+                                   sizeof(uint32_t)))
+                        return txn_finish(r, mark, recs, WEFT_ENOMEM);
+                    r->txn_authors[r->n_txn_authors++] = obs.author;
+                }
+                ref = (uint32_t)k + 1;
+            }
+            wbuf_varint(&r->txn_ops, ref);
+        }
+    }
+    return txn_finish(r, mark, recs, rc);
+}
+
+size_t weft_replica_txn_ops(const weft_replica *r) { return r ? r->txn_n : 0; }
+
+static void txn_clear(weft_replica *r) {
+    for (size_t i = 0; i < r->n_txn_names; i++) r->name_slot[r->txn_names[i]] = 0;
+    r->n_txn_names = 0;
+    r->n_txn_authors = 0;
+    r->n_txn_recs = 0;
+    r->txn_ops.len = 0;
+    r->txn_n = 0;
+    r->txn_lamport = 0;
+}
+
+void weft_replica_rollback(weft_replica *r) {
+    if (r) txn_clear(r);
+}
+
+/* Appends the body (name table, author table, ops) to b. */
+static void encode_body(weft_replica *r, wbuf *b) {
+    wbuf_varint(b, r->n_txn_names);
+    for (size_t i = 0; i < r->n_txn_names; i++) {
+        size_t len;
+        const uint8_t *p = weft__state_name_bytes(&r->state, r->txn_names[i], &len);
+        wbuf_lbytes(b, p, len);
+    }
+    wbuf_varint(b, r->n_txn_authors);
+    for (size_t i = 0; i < r->n_txn_authors; i++)
+        wbuf_put(b, weft__log_author_key(r->log, r->txn_authors[i]), 32);
+    wbuf_varint(b, r->txn_n);
+    wbuf_put(b, r->txn_ops.p, r->txn_ops.len);
+}
+
+int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record, size_t *len) {
+    validate_or_ret(r && record && len, WEFT_EINVAL);
+    if (r->broken) return WEFT_ENOMEM;
+    if (!r->txn_n) return WEFT_ESTATE;
+    uint32_t self = weft__log_author(r->log, r->author, 1);
+    if (self == WEFT_NO_AUTHOR) return WEFT_ENOMEM;
+    uint64_t seq = weft__log_author_seq(r->log, self) + 1;
+    uint32_t n_authors;
+    const uint32_t *sorted = weft__log_sorted_authors(r->log, &n_authors);
+    size_t old = r->cap_dep_seen;
+    if (!sorted || weft__grow(r->a, (void **)&r->dep_seen, &r->cap_dep_seen, n_authors + 1,
+                              sizeof(uint64_t)))
+        return WEFT_ENOMEM;
+    memset(r->dep_seen + old, 0, (r->cap_dep_seen - old) * sizeof(uint64_t));
+
+    wbuf *b = &r->out;
+    b->len = 0;
+    b->err = 0;
+    uint8_t head[3] = {WEFT_FORMAT_VERSION, WEFT_RECORD_CHANGE,
+                       r->crypto ? WEFT_SUITE_V1 : WEFT_SUITE_PLAIN};
+    wbuf_put(b, head, 3);
+    wbuf_put(b, r->space, 32);
+    wbuf_put(b, r->author, 32);
+    wbuf_varint(b, seq);
+    wbuf_varint(b, r->txn_lamport);
+    wbuf_varint(b, r->txn_n);
+    wbuf_varint(b, wall_ms);
+    wbuf_put(b, weft__log_author_hash(r->log, self), 32);
+    /* Deps: each other author whose head moved since our last change. Our
+     * own previous change is implied by seq - 1. */
+    uint32_t n_deps = 0;
+    for (uint32_t k = 0; k < n_authors; k++) {
+        uint32_t ai = sorted[k];
+        if (ai != self && weft__log_author_seq(r->log, ai) > r->dep_seen[ai]) n_deps++;
+    }
+    wbuf_varint(b, n_deps);
+    for (uint32_t k = 0; k < n_authors; k++) {
+        uint32_t ai = sorted[k];
+        uint64_t s = weft__log_author_seq(r->log, ai);
+        if (ai == self || s <= r->dep_seen[ai]) continue;
+        wbuf_put(b, weft__log_author_key(r->log, ai), 32);
+        wbuf_varint(b, s);
+    }
+    size_t header_len = b->len;
+    int rc = WEFT_OK;
+    if (!r->crypto) {
+        wbuf *body = &r->plain;
+        body->len = 0;
+        encode_body(r, body);
+        if (body->err) rc = WEFT_ENOMEM;
+        wbuf_lbytes(b, body->p, body->len);
+    } else {
+        wbuf *body = &r->plain;
+        body->len = 0;
+        encode_body(r, body);
+        size_t ct_len = body->len + r->crypto->seal_overhead;
+        wbuf_varint(b, ct_len);
+        if (!body->err && !wbuf_reserve(b, ct_len + WEFT_SIG_BYTES)) {
+            rc = r->crypto->seal(r->crypto->ctx, b->p + b->len, body->p, body->len, b->p,
+                                 header_len);
+            b->len += ct_len;
+            if (!rc) rc = r->crypto->sign(r->crypto->ctx, b->p + b->len, b->p, b->len);
+            b->len += WEFT_SIG_BYTES;
+        }
+        weft__wipe(body->p, body->len);
+    }
+    if (!rc && (b->err || r->plain.err)) rc = WEFT_ENOMEM;
+    r->plain.err = 0;
+    if (rc) {
+        b->err = 0;
+        return rc;
+    }
+    weft_change c;
+    rc = weft_change_decode(&c, b->p, b->len);
+    if (!rc) {
+        int st = weft_log_check(r->log, &c);
+        rc = st == WEFT_LOG_READY ? WEFT_OK : (st < 0 ? st : WEFT_ESTATE);
+    }
+    weft__state_begin_batch(&r->state);
+    if (!rc) rc = weft__replica_merge(r, &c);
+    if (rc) return rc;
+    for (uint32_t k = 0; k < n_authors; k++)
+        r->dep_seen[sorted[k]] = weft__log_author_seq(r->log, sorted[k]);
+    txn_clear(r);
+    *record = b->p;
+    *len = b->len;
+    return WEFT_OK;
+}
+
+/* ---- merging ---- */
+
+/* Decodes and validates a body into r->ops. OUT: table sizes. */
+static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *body, size_t len,
+                       size_t *n_names, const uint8_t **authors, size_t *n_authors) {
+    wreader rd;
+    rd_init(&rd, body, len);
+    uint64_t nn = rd_varint(&rd);
+    if (rd.err) return rd.err;
+    if (nn > rd_left(&rd)) return WEFT_ETRUNCATED;
+    if (weft__grow(r->a, (void **)&r->seen_names, &r->cap_seen_names, (size_t)nn + 1,
+                   sizeof(void *)) ||
+        weft__grow(r->a, (void **)&r->seen_name_lens, &r->cap_seen_lens, (size_t)nn + 1,
+                   sizeof(size_t)))
+        return WEFT_ENOMEM;
+    for (uint64_t i = 0; i < nn; i++) {
+        size_t l;
+        const uint8_t *p = rd_lbytes(&rd, &l, WEFT_MAX_NAME_BYTES);
+        if (rd.err) return rd.err;
+        if (!valid_name((const char *)p, l, WEFT_MAX_NAME_BYTES)) return WEFT_EMALFORMED;
+        r->seen_names[i] = p;
+        r->seen_name_lens[i] = l;
+    }
+    uint64_t na = rd_varint(&rd);
+    if (rd.err) return rd.err;
+    if (na > WEFT_MAX_DEPS) return WEFT_ETOOBIG;
+    *authors = rd_take(&rd, (size_t)na * 32);
+    uint64_t n_ops = rd_varint(&rd);
+    if (rd.err) return rd.err;
+    if (n_ops != c->n_ids) return WEFT_EMALFORMED;
+    if (n_ops > rd_left(&rd)) return WEFT_ETRUNCATED; /* each op takes bytes */
+    if (weft__grow(r->a, (void **)&r->ops, &r->cap_ops, (size_t)n_ops, sizeof(wop)))
+        return WEFT_ENOMEM;
+    for (uint64_t i = 0; i < n_ops; i++) {
+        wop *o = &r->ops[i];
+        o->code = rd_u8(&rd);
+        if (o->code < OP_PUT || o->code > OP_COUNTER_ADD) return rd.err ? rd.err : WEFT_EMALFORMED;
+        uint64_t coll = rd_varint(&rd);
+        size_t dl;
+        o->doc = rd_lbytes(&rd, &dl, WEFT_MAX_KEY_BYTES);
+        if (rd.err) return rd.err;
+        if (coll >= nn || !valid_name((const char *)o->doc, dl, WEFT_MAX_KEY_BYTES))
+            return WEFT_EMALFORMED;
+        o->coll = (uint32_t)coll;
+        o->doc_len = (uint32_t)dl;
+        if (o->code != OP_DELETE_DOC) {
+            uint64_t f = rd_varint(&rd);
+            if (!rd.err && f >= nn) return WEFT_EMALFORMED;
+            o->field = (uint32_t)f;
+        }
+        if (o->code == OP_PUT) {
+            o->val = rd.p;
+            weft__value_skip(&rd);
+            o->vlen = (uint32_t)(rd.p - o->val);
+        } else if (o->code == OP_COUNTER_ADD) {
+            o->delta = zigzag_dec(rd_varint(&rd));
+            o->obs_lamport = rd_varint(&rd);
+            o->obs_ref = 0;
+            if (o->obs_lamport) {
+                uint64_t ref = rd_varint(&rd);
+                if (!rd.err && ref > na) return WEFT_EMALFORMED;
+                o->obs_ref = (uint32_t)ref;
+            }
+            /* An add observes something in its own past. */
+            if (!rd.err && o->obs_lamport >= c->lamport + i) return WEFT_EMALFORMED;
+        }
+        if (rd.err) return rd.err;
+    }
+    if (rd_left(&rd)) return WEFT_EMALFORMED;
+    *n_names = (size_t)nn;
+    *n_authors = (size_t)na;
+    return WEFT_OK;
+}
+
+int weft__replica_merge(weft_replica *r, const weft_change *c) {
+    const uint8_t *body = c->body;
+    size_t body_len = c->body_len;
+    if (c->suite != (r->crypto ? WEFT_SUITE_V1 : WEFT_SUITE_PLAIN)) return WEFT_ESUITE;
+    if (r->crypto) {
+        int rc = r->crypto->verify(r->crypto->ctx, c->author, c->sig, c->record, c->signed_len);
+        if (rc) return WEFT_ECRYPTO;
+        if (body_len < r->crypto->seal_overhead) return WEFT_ECRYPTO;
+        r->plain.len = 0;
+        if (wbuf_reserve(&r->plain, body_len)) {
+            r->plain.err = 0;
+            return WEFT_ENOMEM;
+        }
+        rc = r->crypto->open(r->crypto->ctx, r->plain.p, body, body_len, c->record,
+                             c->header_len);
+        if (rc) return WEFT_ECRYPTO;
+        body = r->plain.p;
+        body_len -= r->crypto->seal_overhead;
+    }
+    size_t n_names, n_authors;
+    const uint8_t *authors;
+    int rc = decode_body(r, c, body, body_len, &n_names, &authors, &n_authors);
+    if (rc) return rc;
+    /* From here on the change is valid: failures are out-of-memory only. */
+    if (weft__grow(r->a, (void **)&r->map_names, &r->cap_map_names, n_names + 1,
+                   sizeof(uint32_t)) ||
+        weft__grow(r->a, (void **)&r->map_authors, &r->cap_map_authors, n_authors + 1,
+                   sizeof(uint32_t)))
+        return WEFT_ENOMEM;
+    uint32_t self = weft__log_author(r->log, c->author, 1);
+    if (self == WEFT_NO_AUTHOR) return WEFT_ENOMEM;
+    r->map_authors[0] = self;
+    for (size_t i = 0; i < n_authors; i++)
+        if ((r->map_authors[i + 1] = weft__log_author(r->log, authors + 32 * i, 1)) ==
+            WEFT_NO_AUTHOR)
+            return WEFT_ENOMEM;
+    for (size_t i = 0; i < n_names; i++)
+        if ((r->map_names[i] = weft__state_intern(&r->state, r->seen_names[i],
+                                                  r->seen_name_lens[i])) == UINT32_MAX)
+            return WEFT_ENOMEM;
+    weft_state *s = &r->state;
+    for (uint64_t i = 0; i < c->n_ids && !rc; i++) {
+        const wop *o = &r->ops[i];
+        wid id = {c->lamport + i, self};
+        uint32_t d = weft__state_doc(s, r->map_names[o->coll], o->doc, o->doc_len, 1);
+        if (d == UINT32_MAX) {
+            rc = WEFT_ENOMEM;
+            break;
+        }
+        switch (o->code) {
+        case OP_PUT:
+            rc = weft__state_write(s, d, r->map_names[o->field], id, o->val, o->vlen);
+            break;
+        case OP_DELETE_FIELD:
+            rc = weft__state_write(s, d, r->map_names[o->field], id, NULL, 0);
+            break;
+        case OP_DELETE_DOC:
+            rc = weft__state_delete_doc(s, d, id);
+            break;
+        case OP_COUNTER_ADD: {
+            wid obs = {o->obs_lamport, o->obs_lamport ? r->map_authors[o->obs_ref] : 0};
+            rc = weft__state_counter_add(s, d, r->map_names[o->field], id, o->delta, obs);
+            break;
+        }
+        }
+    }
+    if (!rc) rc = weft_log_commit(r->log, c);
+    if (rc) {
+        r->broken = 1; /* the state took part of a change: it cannot be trusted */
+        return rc;
+    }
+    uint64_t end = c->lamport + c->n_ids - 1;
+    if (end > r->clock) r->clock = end;
+    return WEFT_OK;
+}
+
+/* Routes one decoded change: merge, park or count it. */
+static int route(weft_replica *r, const weft_change *c, weft_apply_result *res) {
+    int st = weft_log_check(r->log, c);
+    if (st == WEFT_LOG_DUPLICATE) {
+        res->duplicates++;
+        return WEFT_OK;
+    }
+    if (st == WEFT_LOG_WAITING) {
+        if (c->suite != (r->crypto ? WEFT_SUITE_V1 : WEFT_SUITE_PLAIN)) return WEFT_ESUITE;
+        int rc = weft_log_park(r->log, c);
+        if (rc == WEFT_LOG_DUPLICATE) {
+            res->duplicates++;
+            return WEFT_OK;
+        }
+        if (rc == 0) res->pending++;
+        return rc;
+    }
+    if (st < 0) return st;
+    int rc = weft__replica_merge(r, c);
+    if (!rc) res->applied++;
+    return rc;
+}
+
+static void reject(weft_apply_result *res, int rc) {
+    res->rejected++;
+    if (!res->first_error) res->first_error = rc;
+}
+
+int weft_replica_apply(weft_replica *r, const uint8_t *records, size_t len,
+                       weft_apply_result *res) {
+    weft_apply_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    validate_or_ret(r && (records || len == 0), WEFT_EINVAL);
+    if (r->broken) return WEFT_ENOMEM;
+    if (r->txn_n) return WEFT_ESTATE;
+    weft__state_begin_batch(&r->state);
+    size_t off = 0;
+    while (off < len) {
+        weft_change c;
+        int rc = weft_change_decode(&c, records + off, len - off);
+        if (rc) { /* cannot find where the next record starts */
+            reject(res, rc);
+            break;
+        }
+        off += c.total_len;
+        rc = route(r, &c, res);
+        if (rc) reject(res, rc);
+        if (r->broken) break;
+        const uint8_t *rec;
+        size_t rlen;
+        while (!r->broken && weft_log_next_ready(r->log, &rec, &rlen)) {
+            weft_change pc;
+            rc = weft_change_decode(&pc, rec, rlen);
+            if (!rc) rc = route(r, &pc, res);
+            if (rc) reject(res, rc);
+        }
+    }
+    res->consumed = off;
+    if (r->broken) return WEFT_ENOMEM;
+    return res->first_error;
+}
+
+/* ---- sync ---- */
+
+int weft_replica_vv(weft_replica *r, const uint8_t **vv, size_t *len) {
+    validate_or_ret(r && vv && len, WEFT_EINVAL);
+    r->vv.len = 0;
+    if (wbuf_reserve(&r->vv, weft_log_vv_bound(r->log) + 1)) {
+        r->vv.err = 0;
+        return WEFT_ENOMEM;
+    }
+    int rc = weft_log_vv_encode(r->log, r->vv.p, r->vv.cap, &r->vv.len);
+    *vv = r->vv.p;
+    *len = r->vv.len;
+    return rc;
+}
+
+static int diff_emit(void *ud, const uint8_t *record, size_t len, const uint8_t *author,
+                     uint64_t seq) {
+    (void)author;
+    (void)seq;
+    wbuf *b = ud;
+    if (!record) return WEFT_ESTATE;
+    wbuf_put(b, record, len);
+    return b->err;
+}
+
+int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len, const uint8_t **records,
+                      size_t *len) {
+    validate_or_ret(r && records && len, WEFT_EINVAL);
+    r->diff.len = 0;
+    r->diff.err = 0;
+    int rc = weft_log_diff(r->log, vv, vv_len, diff_emit, &r->diff);
+    r->diff.err = 0;
+    *records = r->diff.p;
+    *len = rc ? 0 : r->diff.len;
+    return rc;
+}
+
+uint64_t weft_replica_change_count(const weft_replica *r) { return r ? weft_log_count(r->log) : 0; }
+size_t weft_replica_pending_count(const weft_replica *r) {
+    return r ? weft_log_pending_count(r->log) : 0;
+}
+
+/* ---- reads ---- */
+
+static const wdoc *find_doc(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len) {
+    uint32_t cn = weft__state_name(&r->state, (const uint8_t *)coll, coll_len);
+    if (cn == UINT32_MAX) return NULL;
+    uint32_t d = weft__state_doc(&r->state, cn, (const uint8_t *)doc, doc_len, 0);
+    return d == UINT32_MAX ? NULL : &r->state.docs[d];
+}
+
+int weft_replica_get_field(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len, const char *field, size_t field_len,
+                           const uint8_t **value, size_t *len) {
+    validate_or_ret(r && coll && doc && field && value && len, WEFT_EINVAL);
+    const wdoc *d = find_doc(r, coll, coll_len, doc, doc_len);
+    uint32_t fn = weft__state_name(&r->state, (const uint8_t *)field, field_len);
+    const wfield *f = d && fn != UINT32_MAX ? weft__state_field(&r->state, d, fn) : NULL;
+    const uint8_t *v = f ? weft__state_value(&r->state, d, f, len) : NULL;
+    if (!v) return WEFT_ENOTFOUND;
+    *value = v;
+    return WEFT_OK;
+}
+
+typedef struct fsort_ctx {
+    const weft_state *s;
+    const wdoc *d;
+} fsort_ctx;
+
+static int fname_cmp(const void *ctx, uint32_t a, uint32_t b) {
+    const fsort_ctx *c = ctx;
+    size_t la, lb;
+    const uint8_t *pa = weft__state_name_bytes(c->s, c->d->fields[a].name, &la);
+    const uint8_t *pb = weft__state_name_bytes(c->s, c->d->fields[b].name, &lb);
+    int k = memcmp(pa, pb, la < lb ? la : lb);
+    return k ? k : (la > lb) - (la < lb);
+}
+
+static int doc_visible(weft_replica *r, const wdoc *d) {
+    for (uint32_t k = 0; k < d->n_fields; k++) {
+        size_t len;
+        if (weft__state_value(&r->state, d, &d->fields[k], &len)) return 1;
+    }
+    return 0;
+}
+
+int weft_replica_get_doc(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                         size_t doc_len, const uint8_t **value, size_t *len) {
+    validate_or_ret(r && coll && doc && value && len, WEFT_EINVAL);
+    const wdoc *d = find_doc(r, coll, coll_len, doc, doc_len);
+    if (!d || !doc_visible(r, d)) return WEFT_ENOTFOUND;
+    /* Fields sorted by name make the map canonical. The order array lives
+     * at the front of docbuf, the value is written after it. */
+    wbuf *b = &r->docbuf;
+    b->len = 0;
+    size_t order_bytes = (size_t)d->n_fields * sizeof(uint32_t);
+    if (wbuf_reserve(b, order_bytes + 16)) {
+        b->err = 0;
+        return WEFT_ENOMEM;
+    }
+    uint32_t *order = weft__alloc(r->a, order_bytes + 4);
+    if (!order) return WEFT_ENOMEM;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < d->n_fields; k++) {
+        size_t l;
+        if (weft__state_value(&r->state, d, &d->fields[k], &l)) order[n++] = k;
+    }
+    fsort_ctx fc = {&r->state, d};
+    int rc = weft__sort_u32(order, n, fname_cmp, &fc, r->a);
+    wbuf_u8(b, WEFT_TYPE_MAP);
+    wbuf_varint(b, n);
+    for (uint32_t k = 0; k < n && !rc; k++) {
+        const wfield *f = &d->fields[order[k]];
+        size_t nl, vl;
+        const uint8_t *name = weft__state_name_bytes(&r->state, f->name, &nl);
+        wbuf_lbytes(b, name, nl);
+        const uint8_t *v = weft__state_value(&r->state, d, f, &vl);
+        wbuf_put(b, v, vl);
+    }
+    weft__free(r->a, order);
+    if (!rc && b->err) rc = WEFT_ENOMEM;
+    b->err = 0;
+    if (rc) return rc;
+    *value = b->p;
+    *len = b->len;
+    return WEFT_OK;
+}
+
+int weft_replica_next_doc(weft_replica *r, const char *coll, size_t coll_len, const char *after,
+                          size_t after_len, const char **key, size_t *key_len) {
+    validate_or_ret(r && coll && key && key_len && (after || after_len == 0), WEFT_EINVAL);
+    uint32_t cn = weft__state_name(&r->state, (const uint8_t *)coll, coll_len);
+    if (cn == UINT32_MAX) return WEFT_ENOTFOUND;
+    wcoll *c = weft__state_sorted_coll(&r->state, cn);
+    if (!c) return WEFT_ENOTFOUND; /* a name, but no collection of that name */
+    size_t lo = 0, hi = c->n_docs;
+    if (after) { /* first key > after */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            const wdoc *d = &r->state.docs[c->docs[mid]];
+            size_t m = d->key_len < after_len ? d->key_len : after_len;
+            int k = memcmp(weft__doc_key(&r->state, d), after, m);
+            if (k < 0 || (k == 0 && d->key_len <= after_len))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    for (size_t i = lo; i < c->n_docs; i++) {
+        const wdoc *d = &r->state.docs[c->docs[i]];
+        if (!doc_visible(r, d)) continue;
+        *key = (const char *)weft__doc_key(&r->state, d);
+        *key_len = d->key_len;
+        return WEFT_OK;
+    }
+    return WEFT_ENOTFOUND;
+}
+
+size_t weft_replica_touched_count(const weft_replica *r) { return r ? r->state.n_touched : 0; }
+
+int weft_replica_touched(const weft_replica *r, size_t i, const char **coll, size_t *coll_len,
+                         const char **doc, size_t *doc_len) {
+    validate_or_ret(r && coll && coll_len && doc && doc_len, WEFT_EINVAL);
+    if (i >= r->state.n_touched) return WEFT_ENOTFOUND;
+    const wdoc *d = &r->state.docs[r->state.touched[i]];
+    *coll = (const char *)weft__state_name_bytes(&r->state, d->coll, coll_len);
+    *doc = (const char *)weft__doc_key(&r->state, d);
+    *doc_len = d->key_len;
+    return WEFT_OK;
+}
+
+int weft_state_hash(weft_replica *r, uint8_t hash[WEFT_HASH_BYTES]) {
+    validate_or_ret(r && hash, WEFT_EINVAL);
+    return weft__state_hash(&r->state, hash);
+}

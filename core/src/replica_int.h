@@ -1,0 +1,87 @@
+/*
+ * The replica's internals, shared by replica.c (writes, merges, reads) and
+ * snapshot.c (serializing and restoring it).
+ */
+#ifndef WEFT_REPLICA_INT_H
+#define WEFT_REPLICA_INT_H
+
+#include "weft/replica.h"
+#include "state.h"
+
+/* Op codes in change bodies (docs/FORMAT.md, "Ops"). 5 and 6 are reserved
+ * for text insert and delete. */
+enum {
+    OP_PUT = 1,
+    OP_DELETE_DOC = 2,
+    OP_DELETE_FIELD = 3,
+    OP_COUNTER_ADD = 4,
+};
+
+#define WEFT_MAX_NAME_BYTES 255
+#define WEFT_MAX_KEY_BYTES  1024
+
+typedef struct wop {
+    uint8_t code;
+    uint32_t coll, field; /* indices into the change's name table */
+    const uint8_t *doc;
+    uint32_t doc_len;
+    const uint8_t *val;
+    uint32_t vlen;
+    int64_t delta;
+    uint64_t obs_lamport;
+    uint32_t obs_ref; /* 0: the change's author, k: the change's author table [k-1] */
+} wop;
+
+typedef struct txn_rec {
+    uint8_t code;
+    uint32_t coll, field; /* state names; field UINT32_MAX for a document delete */
+    size_t doc_off;       /* into txn_ops */
+    uint32_t doc_len;
+} txn_rec;
+
+struct weft_replica {
+    const weft_allocator *a; /* the caller's; outlives the replica */
+    uint8_t space[32], author[32];
+    const weft_crypto *crypto;
+    int keep_records;
+    size_t max_pending_bytes;
+    weft_log *log;
+    weft_state state;
+    uint64_t clock; /* greatest op id seen */
+    int broken;     /* an allocation failed mid-merge: refuse further use */
+
+    /* the open transaction */
+    uint64_t txn_lamport; /* id of its first op; 0 when none is open */
+    uint32_t txn_n;
+    wbuf txn_ops;
+    uint32_t *txn_names; /* state names in table order */
+    size_t n_txn_names, cap_txn_names;
+    uint32_t *name_slot; /* state name -> 1 + table index, for this txn */
+    size_t cap_name_slot;
+    uint32_t *txn_authors; /* log authors referenced by counter adds */
+    size_t n_txn_authors, cap_txn_authors;
+    txn_rec *txn_recs;
+    size_t n_txn_recs, cap_txn_recs;
+    uint64_t *dep_seen; /* per author: seq named by this replica's last commit */
+    size_t cap_dep_seen;
+
+    /* scratch and borrowed outputs */
+    wop *ops;
+    size_t cap_ops;
+    uint32_t *map_names, *map_authors;
+    size_t cap_map_names, cap_map_authors;
+    wbuf plain;  /* an opened body */
+    wbuf out;    /* last commit's record */
+    wbuf vv;     /* last version vector */
+    wbuf diff;   /* last diff */
+    wbuf docbuf; /* last get_doc */
+    wbuf snap;   /* last snapshot */
+    const uint8_t **seen_names; /* body decoding */
+    size_t *seen_name_lens;
+    size_t cap_seen_names, cap_seen_lens;
+};
+
+/* Applies one decoded READY change (checks signature, opens, merges, commits). */
+int weft__replica_merge(weft_replica *r, const weft_change *c);
+
+#endif

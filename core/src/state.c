@@ -1,0 +1,477 @@
+/*
+ * The document state and its merge rules; see state.h for the rules and
+ * docs/FORMAT.md for why they converge. Everything here is order-independent:
+ * each rule keeps the maximum of a total order (ids) or a sum of increments
+ * filtered by such a maximum, which is what makes replicas agree whatever
+ * order changes arrive in.
+ */
+#include "state.h"
+#include "sort.h"
+#include "weft/hash.h"
+#include "weft/value.h"
+
+int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log) {
+    memset(s, 0, sizeof *s);
+    s->a = a;
+    s->log = log;
+    s->seed = 0x9e3779b97f4a7c15ULL;
+    wbuf_init(&s->name_bytes, a);
+    wbuf_init(&s->keys, a);
+    wtable_init(&s->name_index);
+    wtable_init(&s->doc_index);
+    return WEFT_OK;
+}
+
+static void field_release(weft_state *s, wfield *f) {
+    if (f->vlen > sizeof f->v.inl) weft__free(s->a, f->v.heap);
+    f->vlen = 0;
+    if (f->counter) {
+        s->counters[f->counter - 1].next_free = s->free_counter;
+        s->free_counter = f->counter;
+        f->counter = 0;
+    }
+}
+
+void weft__state_free(weft_state *s) {
+    for (size_t i = 0; i < s->n_docs; i++) {
+        wdoc *d = &s->docs[i];
+        for (uint32_t k = 0; k < d->n_fields; k++)
+            if (d->fields[k].vlen > sizeof d->fields[k].v.inl) weft__free(s->a, d->fields[k].v.heap);
+        weft__free(s->a, d->fields);
+    }
+    for (size_t i = 0; i < s->n_colls; i++) weft__free(s->a, s->colls[i].docs);
+    wbuf_free(&s->name_bytes);
+    wbuf_free(&s->keys);
+    weft__free(s->a, s->name_off);
+    weft__free(s->a, s->name_len);
+    wtable_free(&s->name_index, s->a);
+    weft__free(s->a, s->coll_of_name);
+    weft__free(s->a, s->colls);
+    weft__free(s->a, s->docs);
+    wtable_free(&s->doc_index, s->a);
+    weft__free(s->a, s->counters);
+    weft__free(s->a, s->touched);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- names ---- */
+
+typedef struct bytes_ctx {
+    const weft_state *s;
+    const uint8_t *p;
+    size_t len;
+    uint32_t coll;
+} bytes_ctx;
+
+static int name_eq(const void *ctx, uint32_t item) {
+    const bytes_ctx *b = ctx;
+    return b->s->name_len[item] == b->len &&
+           memcmp(b->s->name_bytes.p + b->s->name_off[item], b->p, b->len) == 0;
+}
+
+uint32_t weft__state_name(const weft_state *s, const uint8_t *name, size_t len) {
+    bytes_ctx ctx = {s, name, len, 0};
+    return wtable_find(&s->name_index, (uint32_t)weft__hash_bytes(name, len, s->seed), name_eq,
+                       &ctx);
+}
+
+uint32_t weft__state_intern(weft_state *s, const uint8_t *name, size_t len) {
+    uint32_t n = weft__state_name(s, name, len);
+    if (n != UINT32_MAX) return n;
+    if (len > UINT32_MAX || s->name_bytes.len > UINT32_MAX - len) return UINT32_MAX;
+    if (weft__grow(s->a, (void **)&s->name_off, &s->cap_names, s->n_names + 1, sizeof(uint32_t)) ||
+        weft__grow(s->a, (void **)&s->name_len, &s->cap_names2, s->n_names + 1, sizeof(uint32_t)))
+        return UINT32_MAX;
+    size_t off = s->name_bytes.len;
+    wbuf_put(&s->name_bytes, name, len);
+    if (s->name_bytes.err) {
+        s->name_bytes.err = 0;
+        return UINT32_MAX;
+    }
+    n = (uint32_t)s->n_names;
+    if (wtable_insert(&s->name_index, s->a, (uint32_t)weft__hash_bytes(name, len, s->seed), n)) {
+        s->name_bytes.len = off;
+        return UINT32_MAX;
+    }
+    s->name_off[n] = (uint32_t)off;
+    s->name_len[n] = (uint32_t)len;
+    s->n_names++;
+    return n;
+}
+
+const uint8_t *weft__state_name_bytes(const weft_state *s, uint32_t name, size_t *len) {
+    *len = s->name_len[name];
+    return s->name_bytes.p + s->name_off[name];
+}
+
+static int name_cmp(const void *ctx, uint32_t a, uint32_t b) {
+    const weft_state *s = ctx;
+    size_t la = s->name_len[a], lb = s->name_len[b];
+    int c = memcmp(s->name_bytes.p + s->name_off[a], s->name_bytes.p + s->name_off[b],
+                   la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
+/* ---- documents ---- */
+
+static uint32_t doc_tag(const weft_state *s, uint32_t coll, const uint8_t *key, size_t len) {
+    return (uint32_t)weft__hash_bytes(key, len, s->seed ^ ((uint64_t)coll * 0x100000001b3ULL));
+}
+
+static int doc_eq(const void *ctx, uint32_t item) {
+    const bytes_ctx *b = ctx;
+    const wdoc *d = &b->s->docs[item];
+    return d->coll == b->coll && d->key_len == b->len &&
+           memcmp(b->s->keys.p + d->key_off, b->p, b->len) == 0;
+}
+
+static wcoll *coll_for(weft_state *s, uint32_t name, int create) {
+    if (name < s->cap_coll_of_name && s->coll_of_name[name])
+        return &s->colls[s->coll_of_name[name] - 1];
+    if (!create) return NULL;
+    size_t old = s->cap_coll_of_name;
+    if (weft__grow(s->a, (void **)&s->coll_of_name, &s->cap_coll_of_name, (size_t)name + 1,
+                   sizeof(uint32_t)))
+        return NULL;
+    memset(s->coll_of_name + old, 0, (s->cap_coll_of_name - old) * sizeof(uint32_t));
+    if (weft__grow(s->a, (void **)&s->colls, &s->cap_colls, s->n_colls + 1, sizeof(wcoll)))
+        return NULL;
+    wcoll *c = &s->colls[s->n_colls++];
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->sorted = 1;
+    s->coll_of_name[name] = (uint32_t)s->n_colls;
+    return c;
+}
+
+uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_t len,
+                         int create) {
+    uint32_t tag = doc_tag(s, coll, key, len);
+    bytes_ctx ctx = {s, key, len, coll};
+    uint32_t i = wtable_find(&s->doc_index, tag, doc_eq, &ctx);
+    if (i != UINT32_MAX || !create) return i;
+    if (len > UINT32_MAX || s->keys.len > UINT32_MAX - len) return UINT32_MAX;
+    wcoll *c = coll_for(s, coll, 1);
+    if (!c ||
+        weft__grow(s->a, (void **)&c->docs, &c->cap_docs, c->n_docs + 1, sizeof(uint32_t)) ||
+        weft__grow(s->a, (void **)&s->docs, &s->cap_docs, s->n_docs + 1, sizeof(wdoc)))
+        return UINT32_MAX;
+    size_t off = s->keys.len;
+    wbuf_put(&s->keys, key, len);
+    if (s->keys.err) {
+        s->keys.err = 0;
+        return UINT32_MAX;
+    }
+    i = (uint32_t)s->n_docs;
+    if (wtable_insert(&s->doc_index, s->a, tag, i)) {
+        s->keys.len = off;
+        return UINT32_MAX;
+    }
+    wdoc *d = &s->docs[i];
+    memset(d, 0, sizeof *d);
+    d->coll = coll;
+    d->key_off = (uint32_t)off;
+    d->key_len = (uint32_t)len;
+    s->n_docs++;
+    /* A key past the current last one keeps the collection sorted: the
+     * common case of ascending ids costs no re-sort. */
+    if (c->sorted && c->n_docs) {
+        const wdoc *last = &s->docs[c->docs[c->n_docs - 1]];
+        size_t m = last->key_len < len ? last->key_len : len;
+        int cmp = memcmp(s->keys.p + last->key_off, key, m);
+        if (cmp > 0 || (cmp == 0 && last->key_len >= len)) c->sorted = 0;
+    }
+    c->docs[c->n_docs++] = i;
+    return i;
+}
+
+static int key_cmp(const void *ctx, uint32_t a, uint32_t b) {
+    const weft_state *s = ctx;
+    const wdoc *x = &s->docs[a], *y = &s->docs[b];
+    int c = memcmp(s->keys.p + x->key_off, s->keys.p + y->key_off,
+                   x->key_len < y->key_len ? x->key_len : y->key_len);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+wcoll *weft__state_sorted_coll(weft_state *s, uint32_t coll_name) {
+    wcoll *c = coll_for(s, coll_name, 0);
+    if (!c) return NULL;
+    if (!c->sorted) {
+        if (weft__sort_u32(c->docs, c->n_docs, key_cmp, s, s->a)) return NULL;
+        c->sorted = 1;
+    }
+    return c;
+}
+
+/* ---- ids ---- */
+
+int weft__wid_cmp(const weft_state *s, wid a, wid b) {
+    if (a.lamport != b.lamport) return a.lamport < b.lamport ? -1 : 1;
+    if (a.author == b.author || a.lamport == 0) return 0;
+    return memcmp(weft__log_author_key(s->log, a.author), weft__log_author_key(s->log, b.author),
+                  32);
+}
+
+static wid field_id(const wfield *f) { return (wid){f->lamport, f->author}; }
+static wid doc_del_id(const wdoc *d) { return (wid){d->del_lamport, d->del_author}; }
+
+wfield *weft__state_field(const weft_state *s, const wdoc *d, uint32_t name) {
+    (void)s;
+    for (uint32_t k = 0; k < d->n_fields; k++)
+        if (d->fields[k].name == name) return &d->fields[k];
+    return NULL;
+}
+
+static void touch(weft_state *s, uint32_t doc) {
+    wdoc *d = &s->docs[doc];
+    if (d->touched == s->epoch) return;
+    if (weft__grow(s->a, (void **)&s->touched, &s->cap_touched, s->n_touched + 1,
+                   sizeof(uint32_t)))
+        return; /* the notification is best effort; the state is still right */
+    d->touched = s->epoch;
+    s->touched[s->n_touched++] = doc;
+}
+
+void weft__state_begin_batch(weft_state *s) {
+    s->epoch++;
+    if (s->epoch == 0) { /* wrapped: clear stale marks so none looks current */
+        for (size_t i = 0; i < s->n_docs; i++) s->docs[i].touched = 0;
+        s->epoch = 1;
+    }
+    s->n_touched = 0;
+}
+
+static wfield *add_field(weft_state *s, wdoc *d, uint32_t name) {
+    if (d->n_fields == d->cap_fields) {
+        size_t cap = d->cap_fields;
+        /* Grow by small steps: most documents have a handful of fields. */
+        size_t ncap = cap < 4 ? cap + 1 : cap * 2;
+        if (ncap > UINT32_MAX) return NULL;
+        wfield *nf = weft__realloc(s->a, d->fields, ncap * sizeof *nf);
+        if (!nf) return NULL;
+        d->fields = nf;
+        d->cap_fields = (uint32_t)ncap;
+    }
+    wfield *f = &d->fields[d->n_fields++];
+    memset(f, 0, sizeof *f);
+    f->name = name;
+    return f;
+}
+
+static int set_value(weft_state *s, wfield *f, const uint8_t *val, size_t vlen) {
+    if (vlen > UINT32_MAX) return WEFT_ETOOBIG;
+    uint8_t *dst;
+    if (vlen <= sizeof f->v.inl) {
+        if (f->vlen > sizeof f->v.inl) weft__free(s->a, f->v.heap);
+        dst = f->v.inl;
+    } else if (f->vlen == vlen) {
+        dst = f->v.heap; /* same size: reuse the buffer */
+    } else {
+        uint8_t *p = weft__realloc(s->a, f->vlen > sizeof f->v.inl ? f->v.heap : NULL, vlen);
+        if (!p) return WEFT_ENOMEM;
+        f->v.heap = dst = p;
+    }
+    if (vlen) memcpy(dst, val, vlen);
+    f->vlen = (uint32_t)vlen;
+    return WEFT_OK;
+}
+
+int weft__state_write(weft_state *s, uint32_t doc, uint32_t name, wid id, const uint8_t *val,
+                      size_t vlen) {
+    wdoc *d = &s->docs[doc];
+    if (weft__wid_cmp(s, id, doc_del_id(d)) <= 0) return WEFT_OK; /* under a delete */
+    wfield *f = weft__state_field(s, d, name);
+    if (f && weft__wid_cmp(s, id, field_id(f)) <= 0) return WEFT_OK; /* older write */
+    if (!f && !(f = add_field(s, d, name))) return WEFT_ENOMEM;
+    if (f->counter) {
+        /* A new winning write resets the counter: its adds observed the
+         * write this one supersedes. */
+        s->counters[f->counter - 1].next_free = s->free_counter;
+        s->free_counter = f->counter;
+        f->counter = 0;
+    }
+    int rc = set_value(s, f, val, vlen);
+    if (rc) return rc;
+    f->lamport = id.lamport;
+    f->author = id.author;
+    touch(s, doc);
+    return WEFT_OK;
+}
+
+int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id) {
+    wdoc *d = &s->docs[doc];
+    if (weft__wid_cmp(s, id, doc_del_id(d)) <= 0) return WEFT_OK;
+    d->del_lamport = id.lamport;
+    d->del_author = id.author;
+    /* Fields written before the delete can never be visible again, nor can
+     * their counters count again: drop them now (the delete keeps the
+     * order they were in, so nothing later needs them). */
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < d->n_fields; k++) {
+        wfield *f = &d->fields[k];
+        if (weft__wid_cmp(s, field_id(f), id) < 0)
+            field_release(s, f);
+        else
+            d->fields[kept++] = *f;
+    }
+    d->n_fields = kept;
+    touch(s, doc);
+    return WEFT_OK;
+}
+
+wid weft__state_observed(const weft_state *s, uint32_t doc, uint32_t name) {
+    const wdoc *d = &s->docs[doc];
+    const wfield *f = weft__state_field(s, d, name);
+    wid del = doc_del_id(d);
+    if (f && weft__wid_cmp(s, field_id(f), del) > 0) return field_id(f);
+    return del;
+}
+
+int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t name, wid id, int64_t delta,
+                            wid observed) {
+    wid current = weft__state_observed(s, doc, name);
+    if (weft__wid_cmp(s, observed, current) != 0) return WEFT_OK; /* targets a superseded write */
+    wdoc *d = &s->docs[doc];
+    wfield *f = weft__state_field(s, d, name);
+    if (!f && !(f = add_field(s, d, name))) return WEFT_ENOMEM;
+    if (!f->counter) {
+        uint32_t c = s->free_counter;
+        if (c) {
+            s->free_counter = s->counters[c - 1].next_free;
+        } else {
+            if (s->n_counters >= UINT32_MAX - 1 ||
+                weft__grow(s->a, (void **)&s->counters, &s->cap_counters, s->n_counters + 1,
+                           sizeof(wcounter)))
+                return WEFT_ENOMEM;
+            c = (uint32_t)++s->n_counters;
+        }
+        memset(&s->counters[c - 1], 0, sizeof(wcounter));
+        f->counter = c;
+    }
+    wcounter *ct = &s->counters[f->counter - 1];
+    ct->sum = (int64_t)((uint64_t)ct->sum + (uint64_t)delta); /* wraps, never UB */
+    wid m = {ct->max_lamport, ct->max_author};
+    if (weft__wid_cmp(s, id, m) > 0) {
+        ct->max_lamport = id.lamport;
+        ct->max_author = id.author;
+    }
+    touch(s, doc);
+    return WEFT_OK;
+}
+
+const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len) {
+    (void)d;
+    const uint8_t *val = f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl;
+    if (!f->counter) {
+        *len = f->vlen;
+        return f->vlen ? val : NULL;
+    }
+    const wcounter *ct = &s->counters[f->counter - 1];
+    int64_t base = 0;
+    if (f->vlen) { /* a put: adds apply to an int base, and leave others be */
+        weft_value v;
+        if (weft_value_read(&v, NULL, val, f->vlen) || v.type != WEFT_TYPE_INT) {
+            *len = f->vlen;
+            return val;
+        }
+        base = v.i;
+    } else if (ct->max_lamport == 0) {
+        return NULL;
+    }
+    int64_t sum = (int64_t)((uint64_t)base + (uint64_t)ct->sum);
+    weft_value_write_int(s->scratch, sizeof s->scratch, len, sum);
+    return s->scratch;
+}
+
+/* ---- state hash ---- */
+
+static void hash_lbytes(weft_blake2b_state *h, const uint8_t *p, size_t n) {
+    uint8_t v[10];
+    weft_blake2b_update(h, v, varint_put(v, n));
+    weft_blake2b_update(h, p, n);
+}
+
+typedef struct field_sort_ctx {
+    const weft_state *s;
+    const wfield *fields;
+} field_sort_ctx;
+
+static int field_name_cmp(const void *ctx, uint32_t a, uint32_t b) {
+    const field_sort_ctx *c = ctx;
+    return name_cmp(c->s, c->fields[a].name, c->fields[b].name);
+}
+
+int weft__state_hash(weft_state *s, uint8_t out[32]) {
+    weft_blake2b_state h;
+    weft_blake2b_init(&h, 32, NULL, 0);
+    static const uint8_t domain[] = "weft-state-v1";
+    weft_blake2b_update(&h, domain, sizeof domain - 1);
+    uint32_t *colls = weft__alloc(s->a, (s->n_colls + 1) * sizeof *colls);
+    uint32_t *order = NULL;
+    size_t cap_order = 0;
+    int rc = colls ? WEFT_OK : WEFT_ENOMEM;
+    for (size_t i = 0; i < s->n_colls && !rc; i++) colls[i] = s->colls[i].name;
+    if (!rc) rc = weft__sort_u32(colls, s->n_colls, name_cmp, s, s->a);
+    for (size_t ci = 0; ci < s->n_colls && !rc; ci++) {
+        wcoll *c = weft__state_sorted_coll(s, colls[ci]);
+        if (!c) {
+            rc = WEFT_ENOMEM;
+            break;
+        }
+        size_t cname_len;
+        const uint8_t *cname = weft__state_name_bytes(s, c->name, &cname_len);
+        for (size_t di = 0; di < c->n_docs && !rc; di++) {
+            const wdoc *d = &s->docs[c->docs[di]];
+            if (weft__grow(s->a, (void **)&order, &cap_order, d->n_fields + 1, sizeof(uint32_t))) {
+                rc = WEFT_ENOMEM;
+                break;
+            }
+            for (uint32_t k = 0; k < d->n_fields; k++) order[k] = k;
+            field_sort_ctx fc = {s, d->fields};
+            rc = weft__sort_u32(order, d->n_fields, field_name_cmp, &fc, s->a);
+            for (uint32_t k = 0; k < d->n_fields && !rc; k++) {
+                const wfield *f = &d->fields[order[k]];
+                size_t vlen;
+                const uint8_t *val = weft__state_value(s, d, f, &vlen);
+                if (!val) continue;
+                size_t fname_len;
+                const uint8_t *fname = weft__state_name_bytes(s, f->name, &fname_len);
+                hash_lbytes(&h, cname, cname_len);
+                hash_lbytes(&h, weft__doc_key(s, d), d->key_len);
+                hash_lbytes(&h, fname, fname_len);
+                weft_blake2b_update(&h, val, vlen);
+            }
+        }
+    }
+    weft__free(s->a, colls);
+    weft__free(s->a, order);
+    weft_blake2b_final(&h, out);
+    return rc;
+}
+
+int weft__state_restore_field(weft_state *s, uint32_t doc, uint32_t name, wid id,
+                              const uint8_t *val, size_t vlen, int has_counter, int64_t sum,
+                              wid max_add) {
+    wdoc *d = &s->docs[doc];
+    wfield *f = add_field(s, d, name);
+    if (!f) return WEFT_ENOMEM;
+    int rc = set_value(s, f, val, vlen);
+    if (rc) {
+        d->n_fields--;
+        return rc;
+    }
+    f->lamport = id.lamport;
+    f->author = id.author;
+    if (has_counter) {
+        if (weft__grow(s->a, (void **)&s->counters, &s->cap_counters, s->n_counters + 1,
+                       sizeof(wcounter)))
+            return WEFT_ENOMEM;
+        wcounter *ct = &s->counters[s->n_counters++];
+        memset(ct, 0, sizeof *ct);
+        ct->sum = sum;
+        ct->max_lamport = max_add.lamport;
+        ct->max_author = max_add.author;
+        f->counter = (uint32_t)s->n_counters;
+    }
+    return WEFT_OK;
+}

@@ -1,0 +1,137 @@
+/*
+ * The materialized document state: collections -> documents -> fields, and
+ * the CRDT rules that merge ops into it. It keeps what merging needs and no
+ * history: per field the winning write's id and value; per document the id of
+ * its newest delete; per counter the running sum under its current reset.
+ *
+ * Ids are (lamport, author) pairs, ordered by lamport then by the author's
+ * 32-byte key. The rules (docs/FORMAT.md, "Merge rules"):
+ *  - put/field delete: the write with the greatest id wins; a document
+ *    delete counts as a write of every field of the document;
+ *  - counter add: counts iff the write it observed is the field's winning
+ *    write, so a later reset drops concurrent increments, as in Automerge;
+ *  - a field is visible when its winning write is a put, or when adds count
+ *    under a winning delete; a document is visible with one visible field.
+ */
+#ifndef WEFT_STATE_H
+#define WEFT_STATE_H
+
+#include "log_int.h"
+#include "table.h"
+
+typedef struct wid {
+    uint64_t lamport; /* 0: no write */
+    uint32_t author;
+} wid;
+
+typedef struct wfield {
+    uint64_t lamport; /* id of the latest field write; 0: only a counter lives here */
+    uint32_t author;
+    uint32_t name;
+    uint32_t vlen;    /* encoded value length; 0 for a delete */
+    uint32_t counter; /* 1 + index into counters, 0 for none */
+    union {
+        uint8_t inl[8];
+        uint8_t *heap;
+    } v;
+} wfield;
+
+typedef struct wdoc {
+    uint64_t del_lamport;
+    uint32_t del_author;
+    uint32_t coll;
+    uint32_t key_off, key_len;
+    uint32_t n_fields, cap_fields;
+    wfield *fields;
+    uint32_t touched; /* batch epoch that last touched it */
+} wdoc;
+
+typedef struct wcounter {
+    int64_t sum;
+    uint64_t max_lamport; /* greatest counted add */
+    uint32_t max_author;
+    uint32_t next_free;
+} wcounter;
+
+typedef struct wcoll {
+    uint32_t name;
+    uint32_t *docs; /* doc numbers; sorted by key when `sorted` */
+    size_t n_docs, cap_docs;
+    int sorted;
+} wcoll;
+
+typedef struct weft_state {
+    const weft_allocator *a;
+    weft_log *log; /* for author keys */
+    uint64_t seed;
+    /* interned names: collections and fields */
+    wbuf name_bytes;
+    uint32_t *name_off, *name_len;
+    size_t n_names, cap_names, cap_names2;
+    wtable name_index;
+    uint32_t *coll_of_name; /* name -> 1 + collection index, 0 none */
+    size_t cap_coll_of_name;
+    wcoll *colls;
+    size_t n_colls, cap_colls;
+    /* documents */
+    wbuf keys;
+    wdoc *docs;
+    size_t n_docs, cap_docs;
+    wtable doc_index;
+    wcounter *counters;
+    size_t n_counters, cap_counters;
+    uint32_t free_counter; /* 1 + index, 0 none */
+    /* documents touched since the epoch began */
+    uint32_t epoch;
+    uint32_t *touched;
+    size_t n_touched, cap_touched;
+    uint8_t scratch[16]; /* a counter's materialized value */
+} weft_state;
+
+int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log);
+void weft__state_free(weft_state *s);
+
+/* Interns a name; UINT32_MAX when out of memory. */
+uint32_t weft__state_intern(weft_state *s, const uint8_t *name, size_t len);
+/* The number of a name if interned, else UINT32_MAX. */
+uint32_t weft__state_name(const weft_state *s, const uint8_t *name, size_t len);
+const uint8_t *weft__state_name_bytes(const weft_state *s, uint32_t name, size_t *len);
+
+/* Finds (create=0) or creates a document. UINT32_MAX when absent/no memory. */
+uint32_t weft__state_doc(weft_state *s, uint32_t coll_name, const uint8_t *key, size_t len,
+                         int create);
+
+int weft__state_write(weft_state *s, uint32_t doc, uint32_t field, wid id, const uint8_t *val,
+                      size_t vlen); /* vlen 0: field delete */
+int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id);
+int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t field, wid id, int64_t delta,
+                            wid observed);
+
+/* The id a counter add on (doc, field) would observe now. */
+wid weft__state_observed(const weft_state *s, uint32_t doc, uint32_t field);
+
+/* Visible value of a field, or NULL. Borrowed until the next state call. */
+const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len);
+wfield *weft__state_field(const weft_state *s, const wdoc *d, uint32_t field);
+
+/* Starts a new touched-set epoch. */
+void weft__state_begin_batch(weft_state *s);
+
+/* Sorts a collection's documents by key if needed; returns it or NULL. */
+wcoll *weft__state_sorted_coll(weft_state *s, uint32_t coll_name);
+static inline const uint8_t *weft__doc_key(const weft_state *s, const wdoc *d) {
+    return s->keys.p + d->key_off;
+}
+
+/* Compares two ids: <0, 0, >0. */
+int weft__wid_cmp(const weft_state *s, wid a, wid b);
+
+/* BLAKE2b-256 over the visible state in canonical order (docs/FORMAT.md). */
+int weft__state_hash(weft_state *s, uint8_t out[32]);
+
+/* Restores one field as a snapshot recorded it (snapshot.c). */
+int weft__state_restore_field(weft_state *s, uint32_t doc, uint32_t name, wid id,
+                              const uint8_t *val, size_t vlen, int has_counter, int64_t sum,
+                              wid max_add);
+
+#endif
