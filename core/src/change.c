@@ -12,7 +12,9 @@
 
 static const uint8_t zero32[32];
 
-static size_t suite_sig_len(uint8_t suite) { return suite == WEFT_SUITE_V1 ? WEFT_SIG_BYTES : 0; }
+static size_t suite_sig_len(uint8_t suite) {
+    return suite == WEFT_SUITE_V1 ? WEFT_SIG_BYTES : 0;
+}
 
 int weft_change_decode(weft_change *c, const uint8_t *src, size_t src_len) {
     validate_or_ret(c && (src || src_len == 0), WEFT_EINVAL);

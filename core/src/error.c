@@ -6,8 +6,8 @@
 
 const char *weft_strerror(int code) {
     switch (code) {
-#define WEFT_X_MSG(name, value, msg)                                                               \
-    case value:                                                                                    \
+#define WEFT_X_MSG(name, value, msg) \
+    case value:                      \
         return msg;
         WEFT_ERRORS(WEFT_X_MSG)
 #undef WEFT_X_MSG
@@ -17,8 +17,8 @@ const char *weft_strerror(int code) {
 
 const char *weft_err_name(int code) {
     switch (code) {
-#define WEFT_X_NAME(name, value, msg)                                                              \
-    case value:                                                                                    \
+#define WEFT_X_NAME(name, value, msg) \
+    case value:                       \
         return #name;
         WEFT_ERRORS(WEFT_X_NAME)
 #undef WEFT_X_NAME

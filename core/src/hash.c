@@ -35,28 +35,32 @@ static uint64_t load64_le(const uint8_t *p) {
     return v;
 #else
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 #endif
 }
 
-static uint64_t rotr64(uint64_t x, unsigned n) { return (x >> n) | (x << (64 - n)); }
+static uint64_t rotr64(uint64_t x, unsigned n) {
+    return (x >> n) | (x << (64 - n));
+}
 
-#define G(a, b, c, d, x, y)                                                                        \
-    do {                                                                                           \
-        v[a] = v[a] + v[b] + (x);                                                                  \
-        v[d] = rotr64(v[d] ^ v[a], 32);                                                            \
-        v[c] = v[c] + v[d];                                                                        \
-        v[b] = rotr64(v[b] ^ v[c], 24);                                                            \
-        v[a] = v[a] + v[b] + (y);                                                                  \
-        v[d] = rotr64(v[d] ^ v[a], 16);                                                            \
-        v[c] = v[c] + v[d];                                                                        \
-        v[b] = rotr64(v[b] ^ v[c], 63);                                                            \
+#define G(a, b, c, d, x, y)             \
+    do {                                \
+        v[a] = v[a] + v[b] + (x);       \
+        v[d] = rotr64(v[d] ^ v[a], 32); \
+        v[c] = v[c] + v[d];             \
+        v[b] = rotr64(v[b] ^ v[c], 24); \
+        v[a] = v[a] + v[b] + (y);       \
+        v[d] = rotr64(v[d] ^ v[a], 16); \
+        v[c] = v[c] + v[d];             \
+        v[b] = rotr64(v[b] ^ v[c], 63); \
     } while (0)
 
 static void compress(weft_blake2b_state *s, const uint8_t block[128], int last) {
     uint64_t m[16], v[16];
-    for (int i = 0; i < 16; i++) m[i] = load64_le(block + 8 * i);
+    for (int i = 0; i < 16; i++)
+        m[i] = load64_le(block + 8 * i);
     for (int i = 0; i < 8; i++) {
         v[i] = s->h[i];
         v[i + 8] = blake2b_iv[i];
@@ -75,7 +79,8 @@ static void compress(weft_blake2b_state *s, const uint8_t block[128], int last) 
         G(2, 7, 8, 13, m[sg[12]], m[sg[13]]);
         G(3, 4, 9, 14, m[sg[14]], m[sg[15]]);
     }
-    for (int i = 0; i < 8; i++) s->h[i] ^= v[i] ^ v[i + 8];
+    for (int i = 0; i < 8; i++)
+        s->h[i] ^= v[i] ^ v[i + 8];
 }
 
 static void add_counter(weft_blake2b_state *s, uint64_t n) {
@@ -88,7 +93,8 @@ int weft_blake2b_init(weft_blake2b_state *s, size_t outlen, const uint8_t *key, 
         keylen > WEFT_BLAKE2B_KEYBYTES_MAX || (keylen && !key))
         return WEFT_EINVAL;
     memset(s, 0, sizeof *s);
-    for (int i = 0; i < 8; i++) s->h[i] = blake2b_iv[i];
+    for (int i = 0; i < 8; i++)
+        s->h[i] = blake2b_iv[i];
     s->h[0] ^= 0x01010000ULL ^ ((uint64_t)keylen << 8) ^ (uint64_t)outlen;
     s->outlen = outlen;
     if (keylen) {
@@ -123,13 +129,16 @@ void weft_blake2b_final(weft_blake2b_state *s, uint8_t *out) {
     memset(s->buf + s->buflen, 0, 128 - s->buflen);
     compress(s, s->buf, 1);
     for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) full[8 * i + j] = (uint8_t)(s->h[i] >> (8 * j));
+        for (int j = 0; j < 8; j++)
+            full[8 * i + j] = (uint8_t)(s->h[i] >> (8 * j));
     memcpy(out, full, s->outlen);
     /* Wipe through a volatile pointer so the stores are not elided. */
     volatile uint8_t *w = (volatile uint8_t *)s;
-    for (size_t i = 0; i < sizeof *s; i++) w[i] = 0;
+    for (size_t i = 0; i < sizeof *s; i++)
+        w[i] = 0;
     volatile uint8_t *f = full;
-    for (size_t i = 0; i < sizeof full; i++) f[i] = 0;
+    for (size_t i = 0; i < sizeof full; i++)
+        f[i] = 0;
 }
 
 int weft_blake2b(uint8_t *out, size_t outlen, const void *in, size_t inlen) {

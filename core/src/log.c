@@ -82,7 +82,7 @@ struct weft_log {
     size_t ready_head, n_ready, cap_ready;
     uint8_t *held; /* record handed out by next_ready */
 
-    int checked_valid;          /* memo of the last hash computed */
+    int checked_valid; /* memo of the last hash computed */
     const uint8_t *checked_rec;
     size_t checked_len;
     uint8_t checked_hash[32];
@@ -115,7 +115,8 @@ void weft_log_free(weft_log *log) {
         weft__free(a, log->authors[i].parked);
         weft__free(a, log->authors[i].waits);
     }
-    for (size_t i = 0; i < log->n_pool; i++) weft__free(a, log->pool[i].rec);
+    for (size_t i = 0; i < log->n_pool; i++)
+        weft__free(a, log->pool[i].rec);
     weft__free(a, log->authors);
     wtable_free(&log->author_index, a);
     weft__free(a, log->sorted);
@@ -159,16 +160,24 @@ uint32_t weft__log_author(weft_log *log, const uint8_t *key, int create) {
     return idx;
 }
 
-uint32_t weft__log_author_count(const weft_log *log) { return (uint32_t)log->n_authors; }
-const uint8_t *weft__log_author_key(const weft_log *log, uint32_t i) { return log->authors[i].key; }
-uint64_t weft__log_author_seq(const weft_log *log, uint32_t i) { return log->authors[i].seq; }
+uint32_t weft__log_author_count(const weft_log *log) {
+    return (uint32_t)log->n_authors;
+}
+const uint8_t *weft__log_author_key(const weft_log *log, uint32_t i) {
+    return log->authors[i].key;
+}
+uint64_t weft__log_author_seq(const weft_log *log, uint32_t i) {
+    return log->authors[i].seq;
+}
 const uint8_t *weft__log_author_hash(const weft_log *log, uint32_t i) {
     return log->authors[i].head_hash;
 }
 uint64_t weft__log_author_lamport_end(const weft_log *log, uint32_t i) {
     return log->authors[i].lamport_end;
 }
-const weft_allocator *weft__log_allocator(const weft_log *log) { return log->a; }
+const weft_allocator *weft__log_allocator(const weft_log *log) {
+    return log->a;
+}
 
 const uint32_t *weft__log_sorted_authors(weft_log *log, uint32_t *n) {
     if (log->n_sorted != log->n_authors) {
@@ -177,7 +186,8 @@ const uint32_t *weft__log_sorted_authors(weft_log *log, uint32_t *n) {
             *n = 0;
             return NULL;
         }
-        for (size_t i = 0; i < log->n_authors; i++) s[i] = (uint32_t)i;
+        for (size_t i = 0; i < log->n_authors; i++)
+            s[i] = (uint32_t)i;
         /* Insertion sort keeps the core free of global state (qsort has no
          * context argument in C11); author counts are small. */
         for (size_t i = 1; i < log->n_authors; i++) {
@@ -214,8 +224,7 @@ int weft__log_restore_author(weft_log *log, uint32_t i, uint64_t seq, const uint
  * commit or park of the same record: buffers get reused, so a pointer match
  * alone proves nothing, and every check starts afresh. */
 const uint8_t *weft__log_hash_of(weft_log *log, const weft_change *c) {
-    if (!log->checked_valid || log->checked_rec != c->record ||
-        log->checked_len != c->total_len) {
+    if (!log->checked_valid || log->checked_rec != c->record || log->checked_len != c->total_len) {
         weft_change_hash(log->checked_hash, c);
         log->checked_rec = c->record;
         log->checked_len = c->total_len;
@@ -258,7 +267,7 @@ int weft_log_check(weft_log *log, const weft_change *c) {
         if (c->seq < au->base_seq) return WEFT_LOG_DUPLICATE; /* before a snapshot: unknown */
         const chg_meta *m = &au->metas[c->seq - au->base_seq];
         return memcmp(m->hash, weft__log_hash_of(log, c), 32) == 0 ? WEFT_LOG_DUPLICATE
-                                                                    : WEFT_EFORK;
+                                                                   : WEFT_EFORK;
     }
     uint64_t need;
     if (c->seq == held + 1) {
@@ -377,7 +386,8 @@ static size_t parked_find(const weft_log *log, const author *au, uint64_t seq, i
 static int reserve_ready(weft_log *log, size_t need) {
     if (need <= log->cap_ready) return WEFT_OK;
     size_t ncap = log->cap_ready ? log->cap_ready * 2 : 16;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     uint32_t *nr = weft__alloc(log->a, ncap * sizeof *nr);
     if (!nr) return WEFT_ENOMEM;
     for (size_t i = 0; i < log->n_ready; i++)
@@ -481,8 +491,12 @@ int weft_log_next_ready(weft_log *log, const uint8_t **record, size_t *len) {
     return 0;
 }
 
-uint64_t weft_log_count(const weft_log *log) { return log ? log->n_order : 0; }
-size_t weft_log_pending_count(const weft_log *log) { return log ? log->pending_count : 0; }
+uint64_t weft_log_count(const weft_log *log) {
+    return log ? log->n_order : 0;
+}
+size_t weft_log_pending_count(const weft_log *log) {
+    return log ? log->pending_count : 0;
+}
 
 uint64_t weft_log_seq(const weft_log *log, const uint8_t *key) {
     if (!log || !key) return 0;
@@ -491,7 +505,9 @@ uint64_t weft_log_seq(const weft_log *log, const uint8_t *key) {
 
 /* ---- version vectors ---- */
 
-size_t weft_log_vv_bound(const weft_log *log) { return log ? log->n_authors * (32 + 10) : 0; }
+size_t weft_log_vv_bound(const weft_log *log) {
+    return log ? log->n_authors * (32 + 10) : 0;
+}
 
 int weft_log_vv_encode(const weft_log *log, uint8_t *dst, size_t dst_cap, size_t *out_len) {
     validate_or_ret(log && out_len && (dst || dst_cap == 0), WEFT_EINVAL);

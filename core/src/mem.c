@@ -30,7 +30,8 @@ int weft__grow(const weft_allocator *a, void **pp, size_t *cap, size_t need, siz
 
 void weft__wipe(void *p, size_t n) {
     volatile uint8_t *v = p;
-    while (n--) *v++ = 0;
+    while (n--)
+        *v++ = 0;
 }
 
 void wbuf_init(wbuf *b, const weft_allocator *a) {
@@ -89,7 +90,8 @@ uint64_t weft__hash_bytes(const void *p, size_t n, uint64_t seed) {
         n -= 8;
     }
     uint64_t k = 0;
-    for (size_t i = 0; i < n; i++) k |= (uint64_t)s[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        k |= (uint64_t)s[i] << (8 * i);
     h = (h ^ weft__hash_u64(k ^ n)) * 0x9e3779b97f4a7c15ULL;
     return weft__hash_u64(h);
 }

@@ -13,7 +13,9 @@
 #include <string.h>
 
 void *weft__realloc(const weft_allocator *a, void *p, size_t n);
-static inline void *weft__alloc(const weft_allocator *a, size_t n) { return weft__realloc(a, NULL, n); }
+static inline void *weft__alloc(const weft_allocator *a, size_t n) {
+    return weft__realloc(a, NULL, n);
+}
 static inline void weft__free(const weft_allocator *a, void *p) {
     if (p) weft__realloc(a, p, 0);
 }
@@ -65,7 +67,9 @@ static inline size_t varint_len(uint64_t v) {
 static inline uint64_t zigzag_enc(int64_t v) {
     return ((uint64_t)v << 1) ^ (uint64_t)(v < 0 ? -1 : 0);
 }
-static inline int64_t zigzag_dec(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+static inline int64_t zigzag_dec(uint64_t v) {
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 
 /* ---- input reader ---- */
 
@@ -79,7 +83,9 @@ static inline void rd_init(wreader *r, const uint8_t *p, size_t n) {
     r->end = p + n;
     r->err = 0;
 }
-static inline size_t rd_left(const wreader *r) { return (size_t)(r->end - r->p); }
+static inline size_t rd_left(const wreader *r) {
+    return (size_t)(r->end - r->p);
+}
 static inline void rd_fail(wreader *r, int err) {
     if (!r->err) r->err = err;
     r->p = r->end;
@@ -135,7 +141,7 @@ static inline const uint8_t *rd_take(wreader *r, size_t n) {
 static inline const uint8_t *rd_lbytes(wreader *r, size_t *len, size_t max) {
     uint64_t n = rd_varint(r);
     if (r->err) return NULL;
-    if (n > max) {
+    if (n > max && max < rd_left(r)) { /* else it is a truncation, said by rd_take */
         rd_fail(r, WEFT_ETOOBIG);
         return NULL;
     }
@@ -154,9 +160,9 @@ static inline uint64_t weft__hash_u64(uint64_t x) {
     return x;
 }
 
-#define validate_or_ret(cond, err)                                                                 \
-    do {                                                                                           \
-        if (!(cond)) return (err);                                                                 \
+#define validate_or_ret(cond, err) \
+    do {                           \
+        if (!(cond)) return (err); \
     } while (0)
 
 #endif

@@ -31,7 +31,8 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     }
     weft__state_init(&r->state, r->a, r->log);
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) wbuf_init(bufs[i], r->a);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        wbuf_init(bufs[i], r->a);
     *out = r;
     return WEFT_OK;
 }
@@ -42,11 +43,12 @@ void weft_replica_free(weft_replica *r) {
     weft__state_free(&r->state);
     weft_log_free(r->log);
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) wbuf_free(bufs[i]);
-    void *arrays[] = {r->txn_names, r->name_slot, r->txn_authors, r->txn_recs,
-                      r->dep_seen,  r->ops,       r->map_names,   r->map_authors,
-                      r->seen_names, r->seen_name_lens};
-    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++) weft__free(a, arrays[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        wbuf_free(bufs[i]);
+    void *arrays[] = {r->txn_names, r->name_slot, r->txn_authors, r->txn_recs,   r->dep_seen,
+                      r->ops,       r->map_names, r->map_authors, r->seen_names, r->seen_name_lens};
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        weft__free(a, arrays[i]);
     weft__free(a, r);
 }
 
@@ -189,7 +191,8 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
             uint32_t ref = 0;
             if (memcmp(key, r->author, 32) != 0) {
                 size_t k = 0;
-                while (k < r->n_txn_authors && r->txn_authors[k] != obs.author) k++;
+                while (k < r->n_txn_authors && r->txn_authors[k] != obs.author)
+                    k++;
                 if (k == r->n_txn_authors) {
                     if (weft__grow(r->a, (void **)&r->txn_authors, &r->cap_txn_authors, k + 1,
                                    sizeof(uint32_t)))
@@ -204,10 +207,13 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
     return txn_finish(r, mark, recs, rc);
 }
 
-size_t weft_replica_txn_ops(const weft_replica *r) { return r ? r->txn_n : 0; }
+size_t weft_replica_txn_ops(const weft_replica *r) {
+    return r ? r->txn_n : 0;
+}
 
 static void txn_clear(weft_replica *r) {
-    for (size_t i = 0; i < r->n_txn_names; i++) r->name_slot[r->txn_names[i]] = 0;
+    for (size_t i = 0; i < r->n_txn_names; i++)
+        r->name_slot[r->txn_names[i]] = 0;
     r->n_txn_names = 0;
     r->n_txn_authors = 0;
     r->n_txn_recs = 0;
@@ -245,8 +251,8 @@ int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **recor
     uint32_t n_authors;
     const uint32_t *sorted = weft__log_sorted_authors(r->log, &n_authors);
     size_t old = r->cap_dep_seen;
-    if (!sorted || weft__grow(r->a, (void **)&r->dep_seen, &r->cap_dep_seen, n_authors + 1,
-                              sizeof(uint64_t)))
+    if (!sorted ||
+        weft__grow(r->a, (void **)&r->dep_seen, &r->cap_dep_seen, n_authors + 1, sizeof(uint64_t)))
         return WEFT_ENOMEM;
     memset(r->dep_seen + old, 0, (r->cap_dep_seen - old) * sizeof(uint64_t));
 
@@ -411,8 +417,7 @@ int weft__replica_merge(weft_replica *r, const weft_change *c) {
             r->plain.err = 0;
             return WEFT_ENOMEM;
         }
-        rc = r->crypto->open(r->crypto->ctx, r->plain.p, body, body_len, c->record,
-                             c->header_len);
+        rc = r->crypto->open(r->crypto->ctx, r->plain.p, body, body_len, c->record, c->header_len);
         if (rc) return WEFT_ECRYPTO;
         body = r->plain.p;
         body_len -= r->crypto->seal_overhead;
@@ -574,7 +579,9 @@ int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len, const u
     return rc;
 }
 
-uint64_t weft_replica_change_count(const weft_replica *r) { return r ? weft_log_count(r->log) : 0; }
+uint64_t weft_replica_change_count(const weft_replica *r) {
+    return r ? weft_log_count(r->log) : 0;
+}
 size_t weft_replica_pending_count(const weft_replica *r) {
     return r ? weft_log_pending_count(r->log) : 0;
 }
@@ -696,7 +703,9 @@ int weft_replica_next_doc(weft_replica *r, const char *coll, size_t coll_len, co
     return WEFT_ENOTFOUND;
 }
 
-size_t weft_replica_touched_count(const weft_replica *r) { return r ? r->state.n_touched : 0; }
+size_t weft_replica_touched_count(const weft_replica *r) {
+    return r ? r->state.n_touched : 0;
+}
 
 int weft_replica_touched(const weft_replica *r, size_t i, const char **coll, size_t *coll_len,
                          const char **doc, size_t *doc_len) {

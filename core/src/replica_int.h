@@ -70,12 +70,12 @@ struct weft_replica {
     size_t cap_ops;
     uint32_t *map_names, *map_authors;
     size_t cap_map_names, cap_map_authors;
-    wbuf plain;  /* an opened body */
-    wbuf out;    /* last commit's record */
-    wbuf vv;     /* last version vector */
-    wbuf diff;   /* last diff */
-    wbuf docbuf; /* last get_doc */
-    wbuf snap;   /* last snapshot */
+    wbuf plain;                 /* an opened body */
+    wbuf out;                   /* last commit's record */
+    wbuf vv;                    /* last version vector */
+    wbuf diff;                  /* last diff */
+    wbuf docbuf;                /* last get_doc */
+    wbuf snap;                  /* last snapshot */
     const uint8_t **seen_names; /* body decoding */
     size_t *seen_name_lens;
     size_t cap_seen_names, cap_seen_lens;

@@ -40,17 +40,20 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
     uint32_t *names = weft__alloc(r->a, (s->n_names + 1) * sizeof(uint32_t));
     uint32_t *name_rank = weft__alloc(r->a, (s->n_names + 1) * sizeof(uint32_t));
     uint32_t *colls = weft__alloc(r->a, (s->n_colls + 1) * sizeof(uint32_t));
-    int rc = (authors || !n_authors) && author_rank && names && name_rank && colls
-                 ? WEFT_OK
-                 : WEFT_ENOMEM;
+    int rc = (authors || !n_authors) && author_rank && names && name_rank && colls ? WEFT_OK
+                                                                                   : WEFT_ENOMEM;
     if (!rc) {
-        for (size_t i = 0; i < s->n_names; i++) names[i] = (uint32_t)i;
+        for (size_t i = 0; i < s->n_names; i++)
+            names[i] = (uint32_t)i;
         rc = weft__sort_u32(names, s->n_names, name_bytes_cmp, s, r->a);
     }
     if (!rc) {
-        for (size_t i = 0; i < s->n_names; i++) name_rank[names[i]] = (uint32_t)i;
-        for (uint32_t i = 0; i < n_authors; i++) author_rank[authors[i]] = i;
-        for (size_t i = 0; i < s->n_colls; i++) colls[i] = s->colls[i].name;
+        for (size_t i = 0; i < s->n_names; i++)
+            name_rank[names[i]] = (uint32_t)i;
+        for (uint32_t i = 0; i < n_authors; i++)
+            author_rank[authors[i]] = i;
+        for (size_t i = 0; i < s->n_colls; i++)
+            colls[i] = s->colls[i].name;
         rc = weft__sort_u32(colls, s->n_colls, name_bytes_cmp, s, r->a);
     }
     if (!rc) {
@@ -295,8 +298,8 @@ int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len)
     if (r->broken) return WEFT_ENOMEM;
     if (weft_log_count(r->log) || weft_log_pending_count(r->log) || r->state.n_docs || r->txn_n)
         return WEFT_ESTATE;
-    weft_replica_config cfg = {r->a, r->space, r->author, r->crypto, r->keep_records,
-                               r->max_pending_bytes};
+    weft_replica_config cfg = {r->a,      r->space,        r->author,
+                               r->crypto, r->keep_records, r->max_pending_bytes};
     weft_replica *fresh;
     int rc = weft_replica_new(&fresh, &cfg);
     if (rc) return rc;

@@ -19,7 +19,8 @@ static void insertion(uint32_t *v, size_t n, wsort_cmp_fn cmp, const void *ctx) 
 int weft__sort_u32(uint32_t *items, size_t n, wsort_cmp_fn cmp, const void *ctx,
                    const weft_allocator *a) {
     const size_t run = 16;
-    for (size_t i = 0; i < n; i += run) insertion(items + i, n - i < run ? n - i : run, cmp, ctx);
+    for (size_t i = 0; i < n; i += run)
+        insertion(items + i, n - i < run ? n - i : run, cmp, ctx);
     if (n <= run) return WEFT_OK;
     uint32_t *tmp = weft__alloc(a, n * sizeof *tmp);
     if (!tmp) return WEFT_ENOMEM;
@@ -29,9 +30,12 @@ int weft__sort_u32(uint32_t *items, size_t n, wsort_cmp_fn cmp, const void *ctx,
             size_t mid = lo + width < n ? lo + width : n;
             size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) dst[k++] = cmp(ctx, src[j], src[i]) < 0 ? src[j++] : src[i++];
-            while (i < mid) dst[k++] = src[i++];
-            while (j < hi) dst[k++] = src[j++];
+            while (i < mid && j < hi)
+                dst[k++] = cmp(ctx, src[j], src[i]) < 0 ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
         }
         uint32_t *t = src;
         src = dst;

@@ -36,10 +36,12 @@ void weft__state_free(weft_state *s) {
     for (size_t i = 0; i < s->n_docs; i++) {
         wdoc *d = &s->docs[i];
         for (uint32_t k = 0; k < d->n_fields; k++)
-            if (d->fields[k].vlen > sizeof d->fields[k].v.inl) weft__free(s->a, d->fields[k].v.heap);
+            if (d->fields[k].vlen > sizeof d->fields[k].v.inl)
+                weft__free(s->a, d->fields[k].v.heap);
         weft__free(s->a, d->fields);
     }
-    for (size_t i = 0; i < s->n_colls; i++) weft__free(s->a, s->colls[i].docs);
+    for (size_t i = 0; i < s->n_colls; i++)
+        weft__free(s->a, s->colls[i].docs);
     wbuf_free(&s->name_bytes);
     wbuf_free(&s->keys);
     weft__free(s->a, s->name_off);
@@ -144,16 +146,14 @@ static wcoll *coll_for(weft_state *s, uint32_t name, int create) {
     return c;
 }
 
-uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_t len,
-                         int create) {
+uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_t len, int create) {
     uint32_t tag = doc_tag(s, coll, key, len);
     bytes_ctx ctx = {s, key, len, coll};
     uint32_t i = wtable_find(&s->doc_index, tag, doc_eq, &ctx);
     if (i != UINT32_MAX || !create) return i;
     if (len > UINT32_MAX || s->keys.len > UINT32_MAX - len) return UINT32_MAX;
     wcoll *c = coll_for(s, coll, 1);
-    if (!c ||
-        weft__grow(s->a, (void **)&c->docs, &c->cap_docs, c->n_docs + 1, sizeof(uint32_t)) ||
+    if (!c || weft__grow(s->a, (void **)&c->docs, &c->cap_docs, c->n_docs + 1, sizeof(uint32_t)) ||
         weft__grow(s->a, (void **)&s->docs, &s->cap_docs, s->n_docs + 1, sizeof(wdoc)))
         return UINT32_MAX;
     size_t off = s->keys.len;
@@ -212,8 +212,12 @@ int weft__wid_cmp(const weft_state *s, wid a, wid b) {
                   32);
 }
 
-static wid field_id(const wfield *f) { return (wid){f->lamport, f->author}; }
-static wid doc_del_id(const wdoc *d) { return (wid){d->del_lamport, d->del_author}; }
+static wid field_id(const wfield *f) {
+    return (wid){f->lamport, f->author};
+}
+static wid doc_del_id(const wdoc *d) {
+    return (wid){d->del_lamport, d->del_author};
+}
 
 wfield *weft__state_field(const weft_state *s, const wdoc *d, uint32_t name) {
     (void)s;
@@ -225,8 +229,7 @@ wfield *weft__state_field(const weft_state *s, const wdoc *d, uint32_t name) {
 static void touch(weft_state *s, uint32_t doc) {
     wdoc *d = &s->docs[doc];
     if (d->touched == s->epoch) return;
-    if (weft__grow(s->a, (void **)&s->touched, &s->cap_touched, s->n_touched + 1,
-                   sizeof(uint32_t)))
+    if (weft__grow(s->a, (void **)&s->touched, &s->cap_touched, s->n_touched + 1, sizeof(uint32_t)))
         return; /* the notification is best effort; the state is still right */
     d->touched = s->epoch;
     s->touched[s->n_touched++] = doc;
@@ -235,7 +238,8 @@ static void touch(weft_state *s, uint32_t doc) {
 void weft__state_begin_batch(weft_state *s) {
     s->epoch++;
     if (s->epoch == 0) { /* wrapped: clear stale marks so none looks current */
-        for (size_t i = 0; i < s->n_docs; i++) s->docs[i].touched = 0;
+        for (size_t i = 0; i < s->n_docs; i++)
+            s->docs[i].touched = 0;
         s->epoch = 1;
     }
     s->n_touched = 0;
@@ -410,7 +414,8 @@ int weft__state_hash(weft_state *s, uint8_t out[32]) {
     uint32_t *order = NULL;
     size_t cap_order = 0;
     int rc = colls ? WEFT_OK : WEFT_ENOMEM;
-    for (size_t i = 0; i < s->n_colls && !rc; i++) colls[i] = s->colls[i].name;
+    for (size_t i = 0; i < s->n_colls && !rc; i++)
+        colls[i] = s->colls[i].name;
     if (!rc) rc = weft__sort_u32(colls, s->n_colls, name_cmp, s, s->a);
     for (size_t ci = 0; ci < s->n_colls && !rc; ci++) {
         wcoll *c = weft__state_sorted_coll(s, colls[ci]);
@@ -426,7 +431,8 @@ int weft__state_hash(weft_state *s, uint8_t out[32]) {
                 rc = WEFT_ENOMEM;
                 break;
             }
-            for (uint32_t k = 0; k < d->n_fields; k++) order[k] = k;
+            for (uint32_t k = 0; k < d->n_fields; k++)
+                order[k] = k;
             field_sort_ctx fc = {s, d->fields};
             rc = weft__sort_u32(order, d->n_fields, field_name_cmp, &fc, s->a);
             for (uint32_t k = 0; k < d->n_fields && !rc; k++) {

@@ -10,7 +10,8 @@ void wtable_free(wtable *t, const weft_allocator *a) {
 
 static void place(uint64_t *slots, uint32_t mask, uint64_t s) {
     uint32_t i = (uint32_t)(s >> 32) & mask;
-    while (slots[i]) i = (i + 1) & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
     slots[i] = s;
 }
 

@@ -99,7 +99,8 @@ static void read_value(wreader *r, weft_value *v, int depth) {
         const uint8_t *p = rd_take(r, 8);
         if (!p) return;
         uint64_t bits = 0;
-        for (int k = 7; k >= 0; k--) bits = (bits << 8) | p[k];
+        for (int k = 7; k >= 0; k--)
+            bits = (bits << 8) | p[k];
         memcpy(&v->f, &bits, 8);
         return;
     }
@@ -188,7 +189,8 @@ int weft_value_write_float(uint8_t *dst, size_t dst_cap, size_t *out_len, double
     uint64_t bits;
     memcpy(&bits, &v, 8);
     dst[0] = WEFT_TYPE_FLOAT;
-    for (int k = 0; k < 8; k++) dst[1 + k] = (uint8_t)(bits >> (8 * k));
+    for (int k = 0; k < 8; k++)
+        dst[1 + k] = (uint8_t)(bits >> (8 * k));
     *out_len = 9;
     return WEFT_OK;
 }

@@ -35,11 +35,11 @@ typedef struct op_rec {
     int author;
     uint64_t lamport; /* its id: (lamport, author key) */
     int kind, coll, doc, field;
-    int64_t val;                  /* put value or add delta */
-    int obs_txn;                  /* >= 0: observed op `obs_txn` of the same txn */
-    uint64_t obs_lamport;         /* else the observed id (0: none) */
+    int64_t val;          /* put value or add delta */
+    int obs_txn;          /* >= 0: observed op `obs_txn` of the same txn */
+    uint64_t obs_lamport; /* else the observed id (0: none) */
     int obs_author;
-    uint64_t seq;                 /* the change it is in */
+    uint64_t seq; /* the change it is in */
 } op_rec;
 
 typedef struct msg {
@@ -67,11 +67,19 @@ static uint64_t next_rand(world *w) { /* splitmix64 */
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-static int rnd(world *w, int n) { return (int)(next_rand(w) % (uint64_t)n); }
+static int rnd(world *w, int n) {
+    return (int)(next_rand(w) % (uint64_t)n);
+}
 
-static const char *coll_name(int c) { return c ? "todos" : "notes"; }
-static const char *field_name(int f) { return f == 0 ? "title" : f == 1 ? "done" : "n"; }
-static void doc_name(char *buf, int d) { snprintf(buf, 8, "d%d", d); }
+static const char *coll_name(int c) {
+    return c ? "todos" : "notes";
+}
+static const char *field_name(int f) {
+    return f == 0 ? "title" : f == 1 ? "done" : "n";
+}
+static void doc_name(char *buf, int d) {
+    snprintf(buf, 8, "d%d", d);
+}
 
 static int id_cmp(const world *w, uint64_t la, int aa, uint64_t lb, int ab) {
     if (la != lb) return la < lb ? -1 : 1;
@@ -182,7 +190,8 @@ static int deliver(world *w, int m) {
 static int local_txn(world *w, int i) {
     int first = w->n_ops, n = 1 + rnd(w, 4);
     seen_ctx seen;
-    for (int a = 0; a < w->n; a++) seen.seq[a] = seen_seq(w, i, a);
+    for (int a = 0; a < w->n; a++)
+        seen.seq[a] = seen_seq(w, i, a);
     for (int k = 0; k < n && w->n_ops < MAX_OPS; k++) {
         op_rec *o = &w->ops[w->n_ops];
         memset(o, 0, sizeof *o);
@@ -192,8 +201,12 @@ static int local_txn(world *w, int i) {
         o->doc = rnd(w, N_DOCS);
         o->field = rnd(w, N_FIELDS);
         int p = rnd(w, 100);
-        o->kind = p < 35 ? K_PUT_INT : p < 50 ? K_PUT_STR : p < 55 ? K_PUT_NULL
-                : p < 65 ? K_DEL_FIELD : p < 72 ? K_DEL_DOC : K_ADD;
+        o->kind = p < 35   ? K_PUT_INT
+                  : p < 50 ? K_PUT_STR
+                  : p < 55 ? K_PUT_NULL
+                  : p < 65 ? K_DEL_FIELD
+                  : p < 72 ? K_DEL_DOC
+                           : K_ADD;
         o->val = rnd(w, 1000) - 300;
         char doc[8];
         doc_name(doc, o->doc);
@@ -204,21 +217,25 @@ static int local_txn(world *w, int i) {
         switch (o->kind) {
         case K_PUT_INT:
             weft_value_write_int(v, sizeof v, &vlen, o->val);
-            rc = weft_replica_put(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn), v, vlen);
+            rc = weft_replica_put(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn), v,
+                                  vlen);
             break;
         case K_PUT_STR: {
             char s[24];
             int sl = snprintf(s, sizeof s, "s%" PRId64, o->val);
             weft_value_write_string(v, sizeof v, &vlen, s, (size_t)sl);
-            rc = weft_replica_put(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn), v, vlen);
+            rc = weft_replica_put(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn), v,
+                                  vlen);
             break;
         }
         case K_PUT_NULL:
             weft_value_write_null(v, sizeof v, &vlen);
-            rc = weft_replica_put(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn), v, vlen);
+            rc = weft_replica_put(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn), v,
+                                  vlen);
             break;
         case K_DEL_FIELD:
-            rc = weft_replica_delete_field(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn));
+            rc = weft_replica_delete_field(w->r[i], cn, strlen(cn), doc, strlen(doc), fn,
+                                           strlen(fn));
             break;
         case K_DEL_DOC:
             rc = weft_replica_delete_doc(w->r[i], cn, strlen(cn), doc, strlen(doc));
@@ -239,8 +256,8 @@ static int local_txn(world *w, int i) {
                 o->obs_lamport = win ? win->lamport : 0;
                 o->obs_author = win ? win->author : 0;
             }
-            rc = weft_replica_counter_add(w->r[i], cn, strlen(cn), doc, strlen(doc), fn,
-                                          strlen(fn), o->val);
+            rc = weft_replica_counter_add(w->r[i], cn, strlen(cn), doc, strlen(doc), fn, strlen(fn),
+                                          o->val);
             break;
         }
         }
@@ -316,7 +333,8 @@ static int check_case(world *w, uint64_t seed, uint8_t digest_in[32]) {
                     int rc = weft_replica_get_field(w->r[i], cn, strlen(cn), doc, strlen(doc), fn,
                                                     strlen(fn), &got, &gl);
                     if ((rc == WEFT_ENOTFOUND ? 0 : gl) != wl || (wl && memcmp(got, want, wl))) {
-                        fprintf(stderr, "seed %" PRIu64 ": replica %d %s/%s.%s differs from the oracle\n",
+                        fprintf(stderr,
+                                "seed %" PRIu64 ": replica %d %s/%s.%s differs from the oracle\n",
                                 seed, i, cn, doc, fn);
                         return -1;
                     }
@@ -351,10 +369,12 @@ static int run_case(uint64_t seed, uint8_t hash_out[32]) {
     if (!w) return -1;
     w->rng = seed;
     w->n = 3 + rnd(w, 3);
-    for (int k = 0; k < 32; k++) w->space[k] = (uint8_t)next_rand(w);
+    for (int k = 0; k < 32; k++)
+        w->space[k] = (uint8_t)next_rand(w);
     int rc = 0;
     for (int i = 0; i < w->n && !rc; i++) {
-        for (int k = 0; k < 32; k++) w->keys[i][k] = (uint8_t)next_rand(w);
+        for (int k = 0; k < 32; k++)
+            w->keys[i][k] = (uint8_t)next_rand(w);
         weft_replica_config cfg = {NULL, w->space, w->keys[i], NULL, 1, 0};
         rc = weft_replica_new(&w->r[i], &cfg);
     }
@@ -364,16 +384,21 @@ static int run_case(uint64_t seed, uint8_t hash_out[32]) {
         /* Deliver a random few of the messages in flight, in random order;
          * the rest stay delayed. */
         int k = w->n_msgs ? rnd(w, w->n_msgs + 1) : 0;
-        while (k-- > 0 && !rc && w->n_msgs) rc = deliver(w, rnd(w, w->n_msgs));
+        while (k-- > 0 && !rc && w->n_msgs)
+            rc = deliver(w, rnd(w, w->n_msgs));
     }
     if (!rc && rnd(w, 2)) {
-        while (w->n_msgs && !rc) rc = deliver(w, rnd(w, w->n_msgs));
+        while (w->n_msgs && !rc)
+            rc = deliver(w, rnd(w, w->n_msgs));
     } else if (!rc) {
         rc = sync_by_diff(w);
     }
-    if (!rc) rc = check_case(w, seed, hash_out);
-    else fprintf(stderr, "seed %" PRIu64 ": failed during the run\n", seed);
-    for (int i = 0; i < w->n; i++) weft_replica_free(w->r[i]);
+    if (!rc)
+        rc = check_case(w, seed, hash_out);
+    else
+        fprintf(stderr, "seed %" PRIu64 ": failed during the run\n", seed);
+    for (int i = 0; i < w->n; i++)
+        weft_replica_free(w->r[i]);
     free(w->pool);
     free(w);
     return rc;
@@ -399,7 +424,8 @@ int main(int argc, char **argv) {
     uint8_t d[32];
     weft_blake2b_final(&digest, d);
     printf("digest of %ld cases from seed %" PRIu64 ": ", cases, first);
-    for (int k = 0; k < 32; k++) printf("%02x", d[k]);
+    for (int k = 0; k < 32; k++)
+        printf("%02x", d[k]);
     printf("\n%ld passed, %ld failed\n", passed, failed);
     return failed ? 1 : 0;
 }

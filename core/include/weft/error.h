@@ -16,24 +16,24 @@ extern "C" {
 #endif
 
 /* X(name, value, message) */
-#define WEFT_ERRORS(X)                                                                             \
-    X(OK, 0, "success")                                                                            \
-    X(NOMEM, -1, "out of memory")                                                                  \
-    X(INVAL, -2, "invalid argument")                                                               \
-    X(TRUNCATED, -3, "input ends before the record does")                                         \
-    X(MALFORMED, -4, "malformed input")                                                            \
-    X(VERSION, -5, "unsupported format version")                                                   \
-    X(TOOBIG, -6, "input exceeds a size limit")                                                    \
-    X(NOSPACE, -7, "output buffer too small")                                                      \
-    X(FORK, -8, "a different change with the same author and seq exists (fork)")                  \
-    X(CHAIN, -9, "previous-change hash does not match the author's chain")                        \
-    X(CLOCK, -10, "Lamport clock does not advance past the change's causal past")                 \
-    X(SPACE, -11, "change belongs to another space")                                               \
-    X(PENDING_FULL, -12, "too many changes waiting for missing dependencies")                     \
-    X(NOTFOUND, -13, "not found")                                                                  \
-    X(STATE, -14, "call not valid in the current state")                                           \
-    X(CRYPTO, -15, "cryptographic check failed")                                                   \
-    X(SUITE, -16, "unsupported cipher suite")                                                      \
+#define WEFT_ERRORS(X)                                                            \
+    X(OK, 0, "success")                                                           \
+    X(NOMEM, -1, "out of memory")                                                 \
+    X(INVAL, -2, "invalid argument")                                              \
+    X(TRUNCATED, -3, "input ends before the record does")                         \
+    X(MALFORMED, -4, "malformed input")                                           \
+    X(VERSION, -5, "unsupported format version")                                  \
+    X(TOOBIG, -6, "input exceeds a size limit")                                   \
+    X(NOSPACE, -7, "output buffer too small")                                     \
+    X(FORK, -8, "a different change with the same author and seq exists (fork)")  \
+    X(CHAIN, -9, "previous-change hash does not match the author's chain")        \
+    X(CLOCK, -10, "Lamport clock does not advance past the change's causal past") \
+    X(SPACE, -11, "change belongs to another space")                              \
+    X(PENDING_FULL, -12, "too many changes waiting for missing dependencies")     \
+    X(NOTFOUND, -13, "not found")                                                 \
+    X(STATE, -14, "call not valid in the current state")                          \
+    X(CRYPTO, -15, "cryptographic check failed")                                  \
+    X(SUITE, -16, "unsupported cipher suite")                                     \
     X(LIMIT, -17, "a counter or clock would overflow")
 
 typedef enum weft_error {
@@ -53,7 +53,9 @@ WEFT_API const char *weft_strerror(int code);
 WEFT_API const char *weft_err_name(int code);
 
 /* Non-zero when `code` is an error (negative). */
-static inline int weft_is_error(int code) { return code < 0; }
+static inline int weft_is_error(int code) {
+    return code < 0;
+}
 
 #ifdef __cplusplus
 }

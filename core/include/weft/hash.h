@@ -30,7 +30,8 @@ typedef struct weft_blake2b {
 
 /* Starts a hash of `outlen` bytes (1..64), keyed when keylen > 0 (key up to
  * 64 bytes, may be NULL when keylen is 0). Returns 0 or WEFT_EINVAL. */
-WEFT_API int weft_blake2b_init(weft_blake2b_state *s, size_t outlen, const uint8_t *key, size_t keylen);
+WEFT_API int weft_blake2b_init(weft_blake2b_state *s, size_t outlen, const uint8_t *key,
+                               size_t keylen);
 
 /* Absorbs `len` bytes of `in` (NULL allowed when len is 0). */
 WEFT_API void weft_blake2b_update(weft_blake2b_state *s, const void *in, size_t len);

@@ -82,15 +82,14 @@ WEFT_API uint64_t weft_log_seq(const weft_log *log, const uint8_t *author);
  * OUT: *out_len. Returns 0 or WEFT_ENOSPACE; weft_log_vv_bound() bytes
  * always suffice. */
 WEFT_API size_t weft_log_vv_bound(const weft_log *log);
-WEFT_API int weft_log_vv_encode(const weft_log *log, uint8_t *dst, size_t dst_cap,
-                                size_t *out_len);
+WEFT_API int weft_log_vv_encode(const weft_log *log, uint8_t *dst, size_t dst_cap, size_t *out_len);
 
 /* Called by weft_log_diff for each change the other side lacks, in the order
  * they were committed (a causal order). `record` is NULL when the log does
  * not keep records: the caller then loads (author, seq) from its storage.
  * A non-zero return stops the diff and is returned by it. */
-typedef int (*weft_log_emit_fn)(void *ud, const uint8_t *record, size_t len,
-                                const uint8_t *author, uint64_t seq);
+typedef int (*weft_log_emit_fn)(void *ud, const uint8_t *record, size_t len, const uint8_t *author,
+                                uint64_t seq);
 
 /* Emits every committed change past the encoded version vector `vv` (an
  * empty vector, vv_len 0, means everything). Returns 0, a vector decoding

@@ -60,14 +60,13 @@ WEFT_API int weft_value_write_null(uint8_t *dst, size_t dst_cap, size_t *out_len
 WEFT_API int weft_value_write_bool(uint8_t *dst, size_t dst_cap, size_t *out_len, int b);
 WEFT_API int weft_value_write_int(uint8_t *dst, size_t dst_cap, size_t *out_len, int64_t v);
 WEFT_API int weft_value_write_float(uint8_t *dst, size_t dst_cap, size_t *out_len, double v);
-WEFT_API int weft_value_write_string(uint8_t *dst, size_t dst_cap, size_t *out_len,
-                                     const char *s, size_t len);
-WEFT_API int weft_value_write_bytes(uint8_t *dst, size_t dst_cap, size_t *out_len,
-                                    const uint8_t *b, size_t len);
+WEFT_API int weft_value_write_string(uint8_t *dst, size_t dst_cap, size_t *out_len, const char *s,
+                                     size_t len);
+WEFT_API int weft_value_write_bytes(uint8_t *dst, size_t dst_cap, size_t *out_len, const uint8_t *b,
+                                    size_t len);
 /* Headers for containers; the caller appends `count` values (arrays) or
  * `count` (key, value) pairs written with weft_value_write_key (maps). */
-WEFT_API int weft_value_write_array(uint8_t *dst, size_t dst_cap, size_t *out_len,
-                                    uint64_t count);
+WEFT_API int weft_value_write_array(uint8_t *dst, size_t dst_cap, size_t *out_len, uint64_t count);
 WEFT_API int weft_value_write_map(uint8_t *dst, size_t dst_cap, size_t *out_len, uint64_t count);
 WEFT_API int weft_value_write_key(uint8_t *dst, size_t dst_cap, size_t *out_len, const char *key,
                                   size_t len);

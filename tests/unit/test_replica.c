@@ -1,0 +1,380 @@
+/* Replica semantics: the merge rules, reads, notifications, bad input,
+ * allocation failure, and the crypto seam. */
+#include "check.h"
+
+static uint8_t SPACE[32], KA[32], KB[32];
+
+static void setup(void) {
+    fill_key(SPACE, 0x11);
+    fill_key(KA, 0xa0);
+    fill_key(KB, 0xb0); /* B's key sorts after A's: B wins ties of Lamport */
+}
+
+static void put_get_commit(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA);
+    CHECK_OK(put_int(a, "todos", "t1", "n", 5));
+    CHECK_OK(put_str(a, "todos", "t1", "title", "milk"));
+    CHECK(weft_replica_txn_ops(a) == 2);
+    CHECK(get_int(a, "todos", "t1", "n") == INT64_MIN); /* not committed yet */
+    uint8_t *rec;
+    size_t len = commit_copy(a, &rec);
+    weft_change c;
+    CHECK_OK(weft_change_decode(&c, rec, len));
+    CHECK(c.seq == 1 && c.lamport == 1 && c.n_ids == 2 && c.n_deps == 0 &&
+          c.wall_ms == 1700000000000ULL);
+    CHECK(get_int(a, "todos", "t1", "n") == 5);
+    CHECK(weft_replica_touched_count(a) == 1);
+    const char *coll, *doc;
+    size_t cl, dl;
+    CHECK_OK(weft_replica_touched(a, 0, &coll, &cl, &doc, &dl));
+    CHECK(cl == 5 && memcmp(coll, "todos", 5) == 0 && dl == 2 && memcmp(doc, "t1", 2) == 0);
+    /* Another replica gets the same state from the record. */
+    weft_replica *b = new_replica(SPACE, KB);
+    weft_apply_result res;
+    CHECK_OK(weft_replica_apply(b, rec, len, &res));
+    CHECK(res.applied == 1 && res.consumed == len);
+    CHECK(get_int(b, "todos", "t1", "n") == 5 && same_hash(a, b));
+    CHECK_OK(weft_replica_apply(b, rec, len, &res));
+    CHECK(res.duplicates == 1 && res.applied == 0);
+    free(rec);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+static void last_writer_wins(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA), *b = new_replica(SPACE, KB);
+    uint8_t *r1, *r2;
+    CHECK_OK(put_int(a, "c", "d", "f", 1));
+    size_t l1 = commit_copy(a, &r1);
+    CHECK_OK(put_int(b, "c", "d", "f", 2)); /* concurrent, same Lamport: B's key wins */
+    size_t l2 = commit_copy(b, &r2);
+    CHECK_OK(weft_replica_apply(a, r2, l2, NULL));
+    CHECK_OK(weft_replica_apply(b, r1, l1, NULL));
+    CHECK(get_int(a, "c", "d", "f") == 2 && get_int(b, "c", "d", "f") == 2 && same_hash(a, b));
+    free(r1);
+    free(r2);
+    /* A write that saw B's wins, though A's key is smaller. */
+    CHECK_OK(put_int(a, "c", "d", "f", 3));
+    l1 = commit_copy(a, &r1);
+    CHECK_OK(weft_replica_apply(b, r1, l1, NULL));
+    CHECK(get_int(b, "c", "d", "f") == 3);
+    weft_change c;
+    CHECK_OK(weft_change_decode(&c, r1, l1));
+    CHECK(c.n_deps == 1 && c.lamport == 2); /* names B's change as a dependency */
+    free(r1);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+static void deletes(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA), *b = new_replica(SPACE, KB);
+    CHECK_OK(put_int(a, "c", "d", "x", 1));
+    CHECK_OK(put_int(a, "c", "d", "y", 2));
+    uint8_t *r;
+    size_t l = commit_copy(a, &r);
+    CHECK_OK(weft_replica_apply(b, r, l, NULL));
+    free(r);
+    /* B deletes the document while A, concurrently, sets x again. */
+    CHECK_OK(weft_replica_delete_doc(b, "c", 1, "d", 1));
+    uint8_t *rb;
+    size_t lb = commit_copy(b, &rb);
+    CHECK_OK(put_int(a, "c", "d", "x", 10));
+    uint8_t *ra;
+    size_t la = commit_copy(a, &ra);
+    CHECK_OK(weft_replica_apply(a, rb, lb, NULL));
+    CHECK_OK(weft_replica_apply(b, ra, la, NULL));
+    /* Both at Lamport 3: B's delete wins by key, so x is gone too. */
+    CHECK(get_int(a, "c", "d", "x") == INT64_MIN && get_int(a, "c", "d", "y") == INT64_MIN);
+    const uint8_t *v;
+    size_t vl;
+    CHECK_RC(weft_replica_get_doc(a, "c", 1, "d", 1, &v, &vl), WEFT_ENOTFOUND);
+    CHECK(same_hash(a, b));
+    free(ra);
+    free(rb);
+    /* A put after the delete brings the document back with that field only. */
+    CHECK_OK(put_int(a, "c", "d", "z", 7));
+    CHECK_OK(weft_replica_delete_field(a, "c", 1, "d", 1, "z", 1));
+    CHECK_OK(put_int(a, "c", "d", "w", 8));
+    la = commit_copy(a, &ra);
+    CHECK(get_int(a, "c", "d", "w") == 8 && get_int(a, "c", "d", "z") == INT64_MIN);
+    CHECK_OK(weft_replica_get_doc(a, "c", 1, "d", 1, &v, &vl));
+    uint8_t want[] = {0x08, 0x01, 0x01, 'w', 0x03, 16};
+    CHECK(vl == sizeof want && memcmp(v, want, vl) == 0);
+    free(ra);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+static void counters(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA), *b = new_replica(SPACE, KB);
+    CHECK_OK(weft_replica_counter_add(a, "c", 1, "d", 1, "n", 1, 5));
+    uint8_t *r;
+    size_t l = commit_copy(a, &r);
+    CHECK_OK(weft_replica_apply(b, r, l, NULL));
+    free(r);
+    /* Concurrent adds both count. */
+    CHECK_OK(weft_replica_counter_add(a, "c", 1, "d", 1, "n", 1, 2));
+    uint8_t *ra, *rb;
+    size_t la = commit_copy(a, &ra);
+    CHECK_OK(weft_replica_counter_add(b, "c", 1, "d", 1, "n", 1, -10));
+    size_t lb = commit_copy(b, &rb);
+    CHECK_OK(weft_replica_apply(a, rb, lb, NULL));
+    CHECK_OK(weft_replica_apply(b, ra, la, NULL));
+    CHECK(get_int(a, "c", "d", "n") == -3 && get_int(b, "c", "d", "n") == -3);
+    free(ra);
+    free(rb);
+    /* A put resets; an add concurrent with the reset is dropped with the
+     * counter it targeted, an add after it counts on the new base. */
+    CHECK_OK(put_int(a, "c", "d", "n", 100));
+    la = commit_copy(a, &ra);
+    CHECK_OK(weft_replica_counter_add(b, "c", 1, "d", 1, "n", 1, 1));
+    lb = commit_copy(b, &rb);
+    CHECK_OK(weft_replica_apply(a, rb, lb, NULL));
+    CHECK_OK(weft_replica_apply(b, ra, la, NULL));
+    CHECK(get_int(a, "c", "d", "n") == 100 && same_hash(a, b));
+    free(ra);
+    free(rb);
+    CHECK_OK(weft_replica_counter_add(b, "c", 1, "d", 1, "n", 1, 1));
+    CHECK_OK(weft_replica_counter_add(b, "c", 1, "d", 1, "n", 1, 1));
+    lb = commit_copy(b, &rb);
+    CHECK_OK(weft_replica_apply(a, rb, lb, NULL));
+    CHECK(get_int(a, "c", "d", "n") == 102);
+    free(rb);
+    /* Within one transaction, an add after a put counts on that put. */
+    CHECK_OK(put_int(a, "c", "d", "m", 10));
+    CHECK_OK(weft_replica_counter_add(a, "c", 1, "d", 1, "m", 1, 5));
+    CHECK_OK(weft_replica_delete_doc(a, "c", 1, "e", 1));
+    CHECK_OK(weft_replica_counter_add(a, "c", 1, "e", 1, "m", 1, 4));
+    la = commit_copy(a, &ra);
+    CHECK(get_int(a, "c", "d", "m") == 15 && get_int(a, "c", "e", "m") == 4);
+    CHECK_OK(weft_replica_apply(b, ra, la, NULL));
+    CHECK(same_hash(a, b));
+    free(ra);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+static void iteration_in_key_order(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA);
+    const char *keys[] = {"m", "b", "zz", "a", "k"};
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(put_int(a, "c", keys[i], "v", i));
+    CHECK_OK(put_int(a, "other", "x", "v", 1));
+    uint8_t *r;
+    free((commit_copy(a, &r), r));
+    CHECK_OK(weft_replica_delete_doc(a, "c", 1, "k", 1));
+    free((commit_copy(a, &r), r));
+    const char *want[] = {"a", "b", "m", "zz"};
+    const char *key = NULL;
+    size_t kl = 0;
+    int n = 0;
+    while (weft_replica_next_doc(a, "c", 1, key, kl, &key, &kl) == 0) {
+        CHECK(n < 4 && kl == strlen(want[n]) && memcmp(key, want[n], kl) == 0);
+        n++;
+    }
+    CHECK(n == 4);
+    CHECK_RC(weft_replica_next_doc(a, "nope", 4, NULL, 0, &key, &kl), WEFT_ENOTFOUND);
+    CHECK_RC(weft_replica_next_doc(a, "v", 1, NULL, 0, &key, &kl), WEFT_ENOTFOUND);
+    weft_replica_free(a);
+}
+
+static void bad_input(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA);
+    uint8_t v[] = {0x03, 0x02}, bad[] = {0x03, 0x80};
+    char long_name[300];
+    memset(long_name, 'x', sizeof long_name);
+    CHECK_RC(weft_replica_put(a, "", 0, "d", 1, "f", 1, v, 2), WEFT_EINVAL);
+    CHECK_RC(weft_replica_put(a, long_name, 256, "d", 1, "f", 1, v, 2), WEFT_EINVAL);
+    CHECK_OK(weft_replica_put(a, long_name, 255, "d", 1, "f", 1, v, 2));
+    CHECK_RC(weft_replica_put(a, "c", 1, "\xff", 1, "f", 1, v, 2), WEFT_EINVAL);
+    CHECK_RC(weft_replica_put(a, "c", 1, "d", 1, "f", 1, bad, 2), WEFT_EINVAL);
+    CHECK_RC(weft_replica_put(a, "c", 1, "d", 1, NULL, 0, v, 2), WEFT_EINVAL);
+    CHECK(weft_replica_txn_ops(a) == 1);
+    uint8_t rec[8] = {WEFT_FORMAT_VERSION, WEFT_RECORD_CHANGE, WEFT_SUITE_PLAIN};
+    CHECK_RC(weft_replica_apply(a, rec, sizeof rec, NULL), WEFT_ESTATE); /* txn open */
+    weft_replica_rollback(a);
+    const uint8_t *out;
+    size_t len;
+    CHECK_RC(weft_replica_commit(a, 0, &out, &len), WEFT_ESTATE);
+    weft_apply_result res;
+    CHECK_RC(weft_replica_apply(a, rec, sizeof rec, &res), WEFT_ETRUNCATED);
+    CHECK(res.rejected == 1 && res.consumed == 0);
+    weft_replica_config cfg = {NULL, NULL, KA, NULL, 0, 0};
+    weft_replica *none;
+    CHECK_RC(weft_replica_new(&none, &cfg), WEFT_EINVAL);
+    weft_replica_free(NULL);
+    weft_replica_free(a);
+}
+
+/* A change whose body lies is refused whole: nothing of it is applied. */
+static void bad_body_is_refused_whole(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA), *b = new_replica(SPACE, KB);
+    CHECK_OK(put_int(a, "c", "d", "f", 1));
+    CHECK_OK(put_int(a, "c", "e", "f", 2));
+    uint8_t *r;
+    size_t l = commit_copy(a, &r);
+    r[l - 1] ^= 0x80; /* the last op's value: no longer a valid varint */
+    weft_apply_result res;
+    CHECK(weft_replica_apply(b, r, l, &res) < 0);
+    CHECK(res.rejected == 1 && res.applied == 0);
+    CHECK(get_int(b, "c", "d", "f") == INT64_MIN && weft_replica_change_count(b) == 0);
+    free(r);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+/* ---- allocation failure ---- */
+
+typedef struct budget {
+    long left; /* allocations allowed before failing; < 0: unlimited */
+    long live;
+} budget;
+
+static void *budget_realloc(void *ud, void *p, size_t n) {
+    budget *bg = ud;
+    if (n == 0) {
+        if (p) bg->live--;
+        free(p);
+        return NULL;
+    }
+    if (bg->left == 0) return NULL;
+    if (bg->left > 0) bg->left--;
+    void *q = realloc(p, n);
+    if (q && !p) bg->live++;
+    return q;
+}
+
+static void survives_allocation_failure(void) {
+    setup();
+    /* A record to apply, made by an unconstrained replica. */
+    weft_replica *src = new_replica(SPACE, KB);
+    for (int i = 0; i < 20; i++) {
+        char doc[8];
+        snprintf(doc, sizeof doc, "d%d", i);
+        CHECK_OK(put_int(src, "c", doc, "f", i));
+    }
+    uint8_t *rec;
+    size_t rlen = commit_copy(src, &rec);
+    int completed = 0;
+    for (long limit = 0; limit < 400 && !completed; limit++) {
+        budget bg = {limit, 0};
+        weft_allocator al = {budget_realloc, &bg};
+        weft_replica_config cfg = {&al, SPACE, KA, NULL, 1, 0};
+        weft_replica *r = NULL;
+        if (weft_replica_new(&r, &cfg) == 0) {
+            int rc = weft_replica_apply(r, rec, rlen, NULL);
+            if (rc == 0) rc = put_int(r, "c", "x", "f", 1);
+            const uint8_t *out;
+            size_t olen;
+            if (rc == 0) rc = weft_replica_commit(r, 0, &out, &olen);
+            uint8_t h[32];
+            if (rc == 0) rc = weft_state_hash(r, h);
+            CHECK(rc == 0 || rc == WEFT_ENOMEM);
+            completed = rc == 0;
+            weft_replica_free(r);
+        }
+        CHECK(bg.live == 0); /* nothing leaks on any failure path */
+    }
+    CHECK(completed);
+    free(rec);
+    weft_replica_free(src);
+}
+
+/* ---- the crypto seam, with a toy suite (not cryptography) ---- */
+
+static int toy_seal(void *ctx, uint8_t *dst, const uint8_t *pt, size_t n, const uint8_t *ad,
+                    size_t ad_len) {
+    (void)ctx;
+    uint8_t mac[16];
+    for (size_t i = 0; i < n; i++)
+        dst[i] = pt[i] ^ 0x5a;
+    weft_blake2b_state s;
+    weft_blake2b_init(&s, 16, NULL, 0);
+    weft_blake2b_update(&s, ad, ad_len);
+    weft_blake2b_update(&s, dst, n);
+    weft_blake2b_final(&s, mac);
+    memcpy(dst + n, mac, 16);
+    return 0;
+}
+
+static int toy_open(void *ctx, uint8_t *dst, const uint8_t *ct, size_t n, const uint8_t *ad,
+                    size_t ad_len) {
+    (void)ctx;
+    uint8_t mac[16];
+    weft_blake2b_state s;
+    weft_blake2b_init(&s, 16, NULL, 0);
+    weft_blake2b_update(&s, ad, ad_len);
+    weft_blake2b_update(&s, ct, n - 16);
+    weft_blake2b_final(&s, mac);
+    if (memcmp(mac, ct + n - 16, 16)) return WEFT_ECRYPTO;
+    for (size_t i = 0; i < n - 16; i++)
+        dst[i] = ct[i] ^ 0x5a;
+    return 0;
+}
+
+static int toy_sign_with(const uint8_t *key, uint8_t *sig, const uint8_t *msg, size_t len) {
+    weft_blake2b_state s;
+    weft_blake2b_init(&s, 64, key, 32);
+    weft_blake2b_update(&s, msg, len);
+    weft_blake2b_final(&s, sig);
+    return 0;
+}
+
+static int toy_sign(void *ctx, uint8_t *sig, const uint8_t *msg, size_t len) {
+    return toy_sign_with(ctx, sig, msg, len);
+}
+
+static int toy_verify(void *ctx, const uint8_t *key, const uint8_t *sig, const uint8_t *msg,
+                      size_t len) {
+    (void)ctx;
+    uint8_t want[64];
+    toy_sign_with(key, want, msg, len);
+    return memcmp(want, sig, 64) ? WEFT_ECRYPTO : 0;
+}
+
+static void crypto_seam(void) {
+    setup();
+    weft_crypto ca = {WEFT_SUITE_V1, 16, toy_seal, toy_open, toy_sign, toy_verify, KA};
+    weft_crypto cb = {WEFT_SUITE_V1, 16, toy_seal, toy_open, toy_sign, toy_verify, KB};
+    weft_replica_config cfa = {NULL, SPACE, KA, &ca, 1, 0}, cfb = {NULL, SPACE, KB, &cb, 1, 0};
+    weft_replica *a, *b;
+    CHECK_OK(weft_replica_new(&a, &cfa));
+    CHECK_OK(weft_replica_new(&b, &cfb));
+    CHECK_OK(put_str(a, "notes", "n1", "body", "secret words"));
+    uint8_t *r;
+    size_t l = commit_copy(a, &r);
+    weft_change c;
+    CHECK_OK(weft_change_decode(&c, r, l));
+    CHECK(c.suite == WEFT_SUITE_V1 && c.sig_len == 64 && c.total_len == l);
+    for (size_t i = 0; i + 6 <= l; i++)
+        CHECK(memcmp(r + i, "secret", 6) != 0); /* sealed */
+    /* A flipped bit anywhere is refused: header, body or signature. */
+    size_t spots[] = {10, c.header_len - 1, c.signed_len - 3, l - 1};
+    for (size_t k = 0; k < 4; k++) {
+        r[spots[k]] ^= 1;
+        weft_apply_result res;
+        int rc = weft_replica_apply(b, r, l, &res);
+        CHECK(rc < 0 && res.applied == 0);
+        r[spots[k]] ^= 1;
+    }
+    CHECK_OK(weft_replica_apply(b, r, l, NULL));
+    CHECK(same_hash(a, b));
+    /* A replica of the PLAIN suite refuses V1 changes (and vice versa). */
+    weft_replica *plain = new_replica(SPACE, KB);
+    CHECK_RC(weft_replica_apply(plain, r, l, NULL), WEFT_ESUITE);
+    free(r);
+    weft_replica_free(plain);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+RUN_TESTS(T(put_get_commit), T(last_writer_wins), T(deletes), T(counters),
+          T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
+          T(survives_allocation_failure), T(crypto_seam))
