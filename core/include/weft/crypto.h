@@ -1,10 +1,15 @@
 /*
- * The crypto seam: how a replica seals, opens, signs and verifies changes.
+ * Cryptography: the backend of primitives, and the cipher suites built on it.
  *
- * The core never links a crypto library; callers hand it a table. A NULL
- * table means WEFT_SUITE_PLAIN (bodies in clear, no signatures), for tests
- * and purely local data. The WEFT_SUITE_V1 table (XChaCha20-Poly1305-IETF
- * and Ed25519) is built from libsodium natively and libsodium.js in WASM.
+ * The core links no crypto library. A weft_crypto_backend supplies the
+ * primitives — libsodium natively (weft/sodium.h), libsodium.js in WASM —
+ * and the core builds everything else on top: sealing and signing changes
+ * (suite V1), keys, capability tokens and invites (weft/auth.h). Randomness
+ * comes from the backend too, so tests inject it and get byte-exact vectors.
+ *
+ * A weft_crypto is what a replica seals, opens, signs and verifies with. A
+ * NULL table means WEFT_SUITE_PLAIN (bodies in clear, no signatures), for
+ * tests and purely local data; weft_suite_v1_init makes a V1 table.
  */
 #ifndef WEFT_CRYPTO_H
 #define WEFT_CRYPTO_H
@@ -15,10 +20,44 @@
 extern "C" {
 #endif
 
+#define WEFT_SIGN_PUBLICKEYBYTES 32
+#define WEFT_SIGN_SECRETKEYBYTES 64 /* seed || public key, as libsodium */
+#define WEFT_SIGN_SEEDBYTES      32
+#define WEFT_SIGNBYTES           64
+#define WEFT_AEAD_KEYBYTES       32
+#define WEFT_AEAD_NPUBBYTES      24 /* XChaCha20-Poly1305-IETF nonce */
+#define WEFT_AEAD_ABYTES         16
+#define WEFT_PWHASH_SALTBYTES    16
+/* A V1 body: nonce || ciphertext || tag. */
+#define WEFT_SUITE_V1_OVERHEAD (WEFT_AEAD_NPUBBYTES + WEFT_AEAD_ABYTES)
+
+/* The primitives. Every function returns 0 or a negative WEFT_E code. */
+typedef struct weft_crypto_backend {
+    /* Fills buf with unpredictable bytes. */
+    int (*random)(void *ctx, uint8_t *buf, size_t len);
+    /* Ed25519 key pair from a 32-byte seed. OUT: pk[32], sk[64]. */
+    int (*sign_seed_keypair)(void *ctx, uint8_t *pk, uint8_t *sk, const uint8_t *seed);
+    /* Ed25519 detached signature. OUT: sig[64]. */
+    int (*sign)(void *ctx, uint8_t *sig, const uint8_t *msg, size_t len, const uint8_t *sk);
+    /* 0 when sig is pk's signature of msg, else WEFT_ECRYPTO. */
+    int (*verify)(void *ctx, const uint8_t *sig, const uint8_t *msg, size_t len, const uint8_t *pk);
+    /* XChaCha20-Poly1305-IETF. OUT: c[mlen + 16]. */
+    int (*aead_encrypt)(void *ctx, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad,
+                        size_t adlen, const uint8_t *nonce, const uint8_t *key);
+    /* OUT: m[clen - 16]; WEFT_ECRYPTO when anything was altered or the key is wrong. */
+    int (*aead_decrypt)(void *ctx, uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
+                        size_t adlen, const uint8_t *nonce, const uint8_t *key);
+    /* Argon2id13. NULL when the backend lacks it (WEFT_EUNAVAILABLE then). */
+    int (*pwhash)(void *ctx, uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
+                  const uint8_t *salt, uint64_t opslimit, size_t memlimit);
+    void *ctx;
+} weft_crypto_backend;
+
+/* What a replica seals, opens, signs and verifies with. */
 typedef struct weft_crypto {
     uint8_t suite;        /* the suite these functions implement */
     size_t seal_overhead; /* ciphertext length - plaintext length */
-    /* Writes pt_len + seal_overhead bytes to dst. Returns 0 or an error. */
+    /* Writes pt_len + seal_overhead bytes to dst. */
     int (*seal)(void *ctx, uint8_t *dst, const uint8_t *pt, size_t pt_len, const uint8_t *ad,
                 size_t ad_len);
     /* Writes ct_len - seal_overhead bytes to dst; WEFT_ECRYPTO when the
@@ -32,6 +71,56 @@ typedef struct weft_crypto {
                   size_t len);
     void *ctx;
 } weft_crypto;
+
+/* State behind a V1 table; caller-allocated, holds secrets: end it with
+ * weft_suite_v1_wipe. */
+typedef struct weft_suite_v1 {
+    const weft_crypto_backend *be;
+    uint8_t content_key[WEFT_AEAD_KEYBYTES];
+    uint8_t author_sk[WEFT_SIGN_SECRETKEYBYTES];
+    int can_open, can_sign;
+} weft_suite_v1;
+
+/* Fills *table with suite V1 over `be`. content_key (32 bytes) may be NULL
+ * for a verifier that cannot read (a relay): open and seal then fail with
+ * WEFT_ECRYPTO. author_sk (64 bytes) may be NULL for a reader that does not
+ * write: sign then fails. Keys are copied into *st, which must outlive the
+ * table. Returns 0 or WEFT_EINVAL. */
+WEFT_API int weft_suite_v1_init(weft_crypto *table, weft_suite_v1 *st,
+                                const weft_crypto_backend *be, const uint8_t *content_key,
+                                const uint8_t *author_sk);
+/* Wipes the secrets in *st. NULL is a no-op. */
+WEFT_API void weft_suite_v1_wipe(weft_suite_v1 *st);
+
+/* A new Ed25519 key pair from the backend's randomness. OUT: pk[32], sk[64].
+ * The seed is wiped. */
+WEFT_API int weft_keypair_generate(const weft_crypto_backend *be, uint8_t *pk, uint8_t *sk);
+
+/* Checks a V1 change's signature without any key but the author's public
+ * one, which the header carries: what a relay can check. Returns 0,
+ * WEFT_ESUITE (not V1) or WEFT_ECRYPTO. */
+struct weft_change;
+WEFT_API int weft_change_verify(const weft_crypto_backend *be,
+                                const struct weft_change *c) WEFT_WARN_UNUSED;
+
+/* Checks the signature, then opens the body with the content key. OUT:
+ * dst gets c->body_len - WEFT_SUITE_V1_OVERHEAD bytes (*out_len). Returns 0,
+ * WEFT_ESUITE, WEFT_ECRYPTO or WEFT_ENOSPACE. */
+WEFT_API int weft_change_open(const weft_crypto_backend *be, const uint8_t *content_key,
+                              const struct weft_change *c, uint8_t *dst, size_t dst_cap,
+                              size_t *out_len) WEFT_WARN_UNUSED;
+
+/* A 32-byte key from a passphrase with Argon2id (key backup). salt: 16
+ * bytes. Returns 0, WEFT_EUNAVAILABLE or WEFT_ENOMEM. */
+WEFT_API int weft_key_from_passphrase(const weft_crypto_backend *be, uint8_t *key, const char *pw,
+                                      size_t pwlen, const uint8_t *salt);
+
+/* Sizes for bindings that cannot read macros. */
+WEFT_API size_t weft_sign_publickeybytes(void);
+WEFT_API size_t weft_sign_secretkeybytes(void);
+WEFT_API size_t weft_signbytes(void);
+WEFT_API size_t weft_aead_keybytes(void);
+WEFT_API size_t weft_suite_v1_overhead(void);
 
 #ifdef __cplusplus
 }

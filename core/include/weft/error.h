@@ -34,7 +34,12 @@ extern "C" {
     X(STATE, -14, "call not valid in the current state")                          \
     X(CRYPTO, -15, "cryptographic check failed")                                  \
     X(SUITE, -16, "unsupported cipher suite")                                     \
-    X(LIMIT, -17, "a counter or clock would overflow")
+    X(LIMIT, -17, "a counter or clock would overflow")                            \
+    X(EXPIRED, -18, "token has expired")                                          \
+    X(NOTYET, -19, "token is not valid yet")                                      \
+    X(RIGHTS, -20, "token does not grant this right")                             \
+    X(DELEGATION, -21, "token delegation chain is broken")                        \
+    X(UNAVAILABLE, -22, "not available in this crypto backend")
 
 typedef enum weft_error {
 #define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,

@@ -14,5 +14,6 @@
 #include "weft/crypto.h"
 #include "weft/log.h"
 #include "weft/replica.h"
+#include "weft/auth.h"
 
 #endif
