@@ -81,6 +81,24 @@ void wbuf_lbytes(wbuf *b, const void *src, size_t n) {
 
 uint64_t weft__hash_bytes(const void *p, size_t n, uint64_t seed) {
     const uint8_t *s = p;
+    if (n <= 16) {
+        /* Short keys (most document keys and names): two overlapping loads
+         * cover every byte, then two rounds of mixing. */
+        uint64_t a = 0, b = 0;
+        if (n >= 8) {
+            memcpy(&a, s, 8);
+            memcpy(&b, s + n - 8, 8);
+        } else if (n >= 4) {
+            uint32_t x, y;
+            memcpy(&x, s, 4);
+            memcpy(&y, s + n - 4, 4);
+            a = x;
+            b = y;
+        } else if (n > 0) {
+            a = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16;
+        }
+        return weft__hash_u64(weft__hash_u64(a ^ seed) ^ b ^ ((uint64_t)n << 56));
+    }
     uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
     while (n >= 8) {
         uint64_t k;

@@ -58,11 +58,25 @@ static int valid_name(const char *s, size_t len, size_t max) {
     return s && len >= 1 && len <= max && weft_utf8_valid((const uint8_t *)s, len);
 }
 
-/* Adds a state name to the transaction's name table; returns its index. */
-static int txn_name(weft_replica *r, const char *s, size_t len, uint32_t *state_name,
+/* Adds a name (validated by the caller, or found in cache slot `which`) to
+ * the transaction's name table; returns its state name and table index. */
+static int txn_name(weft_replica *r, int which, const char *s, size_t len, uint32_t *state_name,
                     uint32_t *index) {
-    uint32_t n = weft__state_intern(&r->state, (const uint8_t *)s, len);
-    if (n == UINT32_MAX) return WEFT_ENOMEM;
+    struct name_cache *nc = &r->recent[which];
+    uint32_t n;
+    if (len && nc->len == len &&
+        weft__bytes_eq((const uint8_t *)nc->bytes, (const uint8_t *)s, len)) {
+        n = nc->name;
+    } else {
+        if (!valid_name(s, len, WEFT_MAX_NAME_BYTES)) return WEFT_EINVAL;
+        n = weft__state_intern(&r->state, (const uint8_t *)s, len);
+        if (n == UINT32_MAX) return WEFT_ENOMEM;
+        if (len <= sizeof nc->bytes) {
+            memcpy(nc->bytes, s, len);
+            nc->len = (uint32_t)len;
+            nc->name = n;
+        }
+    }
     if (n >= r->cap_name_slot) {
         size_t old = r->cap_name_slot;
         if (weft__grow(r->a, (void **)&r->name_slot, &r->cap_name_slot, (size_t)n + 1,
@@ -96,14 +110,12 @@ static int txn_open(weft_replica *r) {
 /* Encodes an op's target and remembers it (for counter adds that follow). */
 static int txn_target(weft_replica *r, uint8_t code, const char *coll, size_t coll_len,
                       const char *doc, size_t doc_len, const char *field, size_t field_len) {
-    validate_or_ret(valid_name(coll, coll_len, WEFT_MAX_NAME_BYTES), WEFT_EINVAL);
-    validate_or_ret(valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES), WEFT_EINVAL);
-    validate_or_ret(!field || valid_name(field, field_len, WEFT_MAX_NAME_BYTES), WEFT_EINVAL);
+    validate_or_ret(coll && valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES), WEFT_EINVAL);
     int rc = txn_open(r);
     if (rc) return rc;
     uint32_t cname, cidx, fname = UINT32_MAX, fidx = 0;
-    if ((rc = txn_name(r, coll, coll_len, &cname, &cidx))) return rc;
-    if (field && (rc = txn_name(r, field, field_len, &fname, &fidx))) return rc;
+    if ((rc = txn_name(r, 0, coll, coll_len, &cname, &cidx))) return rc;
+    if (field && (rc = txn_name(r, 1, field, field_len, &fname, &fidx))) return rc;
     if (weft__grow(r->a, (void **)&r->txn_recs, &r->cap_txn_recs, r->n_txn_recs + 1,
                    sizeof(txn_rec)))
         return WEFT_ENOMEM;
@@ -444,10 +456,23 @@ int weft__replica_merge(weft_replica *r, const weft_change *c) {
                                                   r->seen_name_lens[i])) == UINT32_MAX)
             return WEFT_ENOMEM;
     weft_state *s = &r->state;
-    for (uint64_t i = 0; i < c->n_ids && !rc; i++) {
+    /* Merging a batch is bound by cache misses on the documents it touches,
+     * so compute every op's hash tag first, then run ahead of the merge:
+     * prefetch the hash slot AHEAD ops early and the record it points to
+     * half as early, so both have arrived when the op gets there. */
+    enum { AHEAD = 8 };
+    size_t n = (size_t)c->n_ids;
+    for (size_t i = 0; i < n; i++) {
+        wop *o = &r->ops[i];
+        o->tag = weft__state_doc_tag(s, r->map_names[o->coll], o->doc, o->doc_len);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
         const wop *o = &r->ops[i];
+        if (i + AHEAD < n) weft__state_prefetch_slot(s, r->ops[i + AHEAD].tag);
+        if (i + AHEAD / 2 < n) weft__state_prefetch_doc(s, r->ops[i + AHEAD / 2].tag);
         wid id = {c->lamport + i, self};
-        uint32_t d = weft__state_doc(s, r->map_names[o->coll], o->doc, o->doc_len, 1);
+        uint32_t d =
+            weft__state_doc_tagged(s, r->map_names[o->coll], o->doc, o->doc_len, o->tag, 1);
         if (d == UINT32_MAX) {
             rc = WEFT_ENOMEM;
             break;
@@ -617,8 +642,9 @@ typedef struct fsort_ctx {
 static int fname_cmp(const void *ctx, uint32_t a, uint32_t b) {
     const fsort_ctx *c = ctx;
     size_t la, lb;
-    const uint8_t *pa = weft__state_name_bytes(c->s, c->d->fields[a].name, &la);
-    const uint8_t *pb = weft__state_name_bytes(c->s, c->d->fields[b].name, &lb);
+    const wfield *fs = WEFT_DOC_FIELDS(c->d);
+    const uint8_t *pa = weft__state_name_bytes(c->s, fs[a].name, &la);
+    const uint8_t *pb = weft__state_name_bytes(c->s, fs[b].name, &lb);
     int k = memcmp(pa, pb, la < lb ? la : lb);
     return k ? k : (la > lb) - (la < lb);
 }
@@ -626,7 +652,7 @@ static int fname_cmp(const void *ctx, uint32_t a, uint32_t b) {
 static int doc_visible(weft_replica *r, const wdoc *d) {
     for (uint32_t k = 0; k < d->n_fields; k++) {
         size_t len;
-        if (weft__state_value(&r->state, d, &d->fields[k], &len)) return 1;
+        if (weft__state_value(&r->state, d, &WEFT_DOC_FIELDS(d)[k], &len)) return 1;
     }
     return 0;
 }
@@ -650,14 +676,14 @@ int weft_replica_get_doc(weft_replica *r, const char *coll, size_t coll_len, con
     uint32_t n = 0;
     for (uint32_t k = 0; k < d->n_fields; k++) {
         size_t l;
-        if (weft__state_value(&r->state, d, &d->fields[k], &l)) order[n++] = k;
+        if (weft__state_value(&r->state, d, &WEFT_DOC_FIELDS(d)[k], &l)) order[n++] = k;
     }
     fsort_ctx fc = {&r->state, d};
     int rc = weft__sort_u32(order, n, fname_cmp, &fc, r->a);
     wbuf_u8(b, WEFT_TYPE_MAP);
     wbuf_varint(b, n);
     for (uint32_t k = 0; k < n && !rc; k++) {
-        const wfield *f = &d->fields[order[k]];
+        const wfield *f = &WEFT_DOC_FIELDS(d)[order[k]];
         size_t nl, vl;
         const uint8_t *name = weft__state_name_bytes(&r->state, f->name, &nl);
         wbuf_lbytes(b, name, nl);

@@ -30,6 +30,7 @@ typedef struct wop {
     int64_t delta;
     uint64_t obs_lamport;
     uint32_t obs_ref; /* 0: the change's author, k: the change's author table [k-1] */
+    uint32_t tag;     /* the document's hash tag, computed before merging */
 } wop;
 
 typedef struct txn_rec {
@@ -62,6 +63,13 @@ struct weft_replica {
     size_t n_txn_authors, cap_txn_authors;
     txn_rec *txn_recs;
     size_t n_txn_recs, cap_txn_recs;
+    /* The last collection and field names seen by local writes: apps write
+     * the same few names over and over, and a hit skips validation and
+     * interning. */
+    struct name_cache {
+        uint32_t len, name;
+        char bytes[32];
+    } recent[2];
     uint64_t *dep_seen; /* per author: seq named by this replica's last commit */
     size_t cap_dep_seen;
 

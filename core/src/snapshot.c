@@ -98,18 +98,19 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
             put_id(b, author_rank, d->del_lamport, d->del_author);
             /* Fields in name order: sort the document's array in place (its
              * order carries no meaning). */
+            wfield *fs = WEFT_DOC_FIELDS(d);
             for (uint32_t x = 1; x < d->n_fields; x++) {
-                wfield f = d->fields[x];
+                wfield f = fs[x];
                 uint32_t y = x;
-                while (y > 0 && name_rank[d->fields[y - 1].name] > name_rank[f.name]) {
-                    d->fields[y] = d->fields[y - 1];
+                while (y > 0 && name_rank[fs[y - 1].name] > name_rank[f.name]) {
+                    fs[y] = fs[y - 1];
                     y--;
                 }
-                d->fields[y] = f;
+                fs[y] = f;
             }
             wbuf_varint(b, d->n_fields);
             for (uint32_t k = 0; k < d->n_fields; k++) {
-                const wfield *f = &d->fields[k];
+                const wfield *f = &fs[k];
                 wbuf_varint(b, name_rank[f->name]);
                 wbuf_u8(b, (uint8_t)((f->vlen ? 1 : 0) | (f->counter ? 2 : 0)));
                 put_id(b, author_rank, f->lamport, f->author);
@@ -174,7 +175,10 @@ static int load_docs(loader *l, uint32_t coll) {
     weft_state *s = &l->r->state;
     wreader *rd = &l->rd;
     uint64_t n_docs = rd_varint(rd);
-    if (!rd->err && n_docs > rd_left(rd)) return WEFT_ETRUNCATED;
+    /* Each document takes at least three bytes, which bounds the count, and
+     * so the reservation, by the input's size. */
+    if (!rd->err && n_docs > rd_left(rd) / 3) return WEFT_ETRUNCATED;
+    if (!rd->err && weft__state_reserve_docs(s, coll, (size_t)n_docs)) return WEFT_ENOMEM;
     const uint8_t *prev_key = NULL;
     size_t prev_len = 0;
     for (uint64_t i = 0; i < n_docs && !rd->err; i++) {

@@ -35,10 +35,10 @@ static void field_release(weft_state *s, wfield *f) {
 void weft__state_free(weft_state *s) {
     for (size_t i = 0; i < s->n_docs; i++) {
         wdoc *d = &s->docs[i];
+        wfield *fs = WEFT_DOC_FIELDS(d);
         for (uint32_t k = 0; k < d->n_fields; k++)
-            if (d->fields[k].vlen > sizeof d->fields[k].v.inl)
-                weft__free(s->a, d->fields[k].v.heap);
-        weft__free(s->a, d->fields);
+            if (fs[k].vlen > sizeof fs[k].v.inl) weft__free(s->a, fs[k].v.heap);
+        if (d->cap_fields) weft__free(s->a, d->more);
     }
     for (size_t i = 0; i < s->n_colls; i++)
         weft__free(s->a, s->colls[i].docs);
@@ -124,7 +124,7 @@ static int doc_eq(const void *ctx, uint32_t item) {
     const bytes_ctx *b = ctx;
     const wdoc *d = &b->s->docs[item];
     return d->coll == b->coll && d->key_len == b->len &&
-           memcmp(b->s->keys.p + d->key_off, b->p, b->len) == 0;
+           weft__bytes_eq(weft__doc_key(b->s, d), b->p, b->len);
 }
 
 static wcoll *coll_for(weft_state *s, uint32_t name, int create) {
@@ -146,8 +146,39 @@ static wcoll *coll_for(weft_state *s, uint32_t name, int create) {
     return c;
 }
 
+uint32_t weft__state_doc_tag(const weft_state *s, uint32_t coll, const uint8_t *key, size_t len) {
+    return doc_tag(s, coll, key, len);
+}
+
+void weft__state_prefetch_slot(const weft_state *s, uint32_t tag) {
+    if (s->doc_index.slots) __builtin_prefetch(&s->doc_index.slots[tag & s->doc_index.mask]);
+}
+
+void weft__state_prefetch_doc(const weft_state *s, uint32_t tag) {
+    if (!s->doc_index.slots) return;
+    uint64_t slot = s->doc_index.slots[tag & s->doc_index.mask];
+    if (slot && (uint32_t)(slot >> 32) == tag) {
+        const char *d = (const char *)&s->docs[(uint32_t)slot - 1];
+        __builtin_prefetch(d);
+        __builtin_prefetch(d + sizeof(wdoc) - 1); /* a record can straddle two lines */
+    }
+}
+
+int weft__state_reserve_docs(weft_state *s, uint32_t coll, size_t n) {
+    wcoll *c = coll_for(s, coll, 1);
+    if (!c || weft__grow(s->a, (void **)&c->docs, &c->cap_docs, c->n_docs + n, sizeof(uint32_t)) ||
+        weft__grow(s->a, (void **)&s->docs, &s->cap_docs, s->n_docs + n, sizeof(wdoc)) ||
+        wtable_reserve(&s->doc_index, s->a, n))
+        return WEFT_ENOMEM;
+    return WEFT_OK;
+}
+
 uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_t len, int create) {
-    uint32_t tag = doc_tag(s, coll, key, len);
+    return weft__state_doc_tagged(s, coll, key, len, doc_tag(s, coll, key, len), create);
+}
+
+uint32_t weft__state_doc_tagged(weft_state *s, uint32_t coll, const uint8_t *key, size_t len,
+                                uint32_t tag, int create) {
     bytes_ctx ctx = {s, key, len, coll};
     uint32_t i = wtable_find(&s->doc_index, tag, doc_eq, &ctx);
     if (i != UINT32_MAX || !create) return i;
@@ -157,10 +188,12 @@ uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_
         weft__grow(s->a, (void **)&s->docs, &s->cap_docs, s->n_docs + 1, sizeof(wdoc)))
         return UINT32_MAX;
     size_t off = s->keys.len;
-    wbuf_put(&s->keys, key, len);
-    if (s->keys.err) {
-        s->keys.err = 0;
-        return UINT32_MAX;
+    if (len > WEFT_DOC_KEY_INLINE) {
+        wbuf_put(&s->keys, key, len);
+        if (s->keys.err) {
+            s->keys.err = 0;
+            return UINT32_MAX;
+        }
     }
     i = (uint32_t)s->n_docs;
     if (wtable_insert(&s->doc_index, s->a, tag, i)) {
@@ -170,15 +203,18 @@ uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_
     wdoc *d = &s->docs[i];
     memset(d, 0, sizeof *d);
     d->coll = coll;
-    d->key_off = (uint32_t)off;
     d->key_len = (uint32_t)len;
+    if (len > WEFT_DOC_KEY_INLINE)
+        d->key.off = (uint32_t)off;
+    else
+        memcpy(d->key.inl, key, len);
     s->n_docs++;
     /* A key past the current last one keeps the collection sorted: the
      * common case of ascending ids costs no re-sort. */
     if (c->sorted && c->n_docs) {
         const wdoc *last = &s->docs[c->docs[c->n_docs - 1]];
         size_t m = last->key_len < len ? last->key_len : len;
-        int cmp = memcmp(s->keys.p + last->key_off, key, m);
+        int cmp = memcmp(weft__doc_key(s, last), key, m);
         if (cmp > 0 || (cmp == 0 && last->key_len >= len)) c->sorted = 0;
     }
     c->docs[c->n_docs++] = i;
@@ -188,7 +224,7 @@ uint32_t weft__state_doc(weft_state *s, uint32_t coll, const uint8_t *key, size_
 static int key_cmp(const void *ctx, uint32_t a, uint32_t b) {
     const weft_state *s = ctx;
     const wdoc *x = &s->docs[a], *y = &s->docs[b];
-    int c = memcmp(s->keys.p + x->key_off, s->keys.p + y->key_off,
+    int c = memcmp(weft__doc_key(s, x), weft__doc_key(s, y),
                    x->key_len < y->key_len ? x->key_len : y->key_len);
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
@@ -219,10 +255,12 @@ static wid doc_del_id(const wdoc *d) {
     return (wid){d->del_lamport, d->del_author};
 }
 
-wfield *weft__state_field(const weft_state *s, const wdoc *d, uint32_t name) {
+wfield *weft__state_field(const weft_state *s, const wdoc *cd, uint32_t name) {
+    wdoc *d = (wdoc *)cd; /* fields are reached through the record either way */
     (void)s;
+    wfield *fs = WEFT_DOC_FIELDS(d);
     for (uint32_t k = 0; k < d->n_fields; k++)
-        if (d->fields[k].name == name) return &d->fields[k];
+        if (fs[k].name == name) return &fs[k];
     return NULL;
 }
 
@@ -246,17 +284,24 @@ void weft__state_begin_batch(weft_state *s) {
 }
 
 static wfield *add_field(weft_state *s, wdoc *d, uint32_t name) {
-    if (d->n_fields == d->cap_fields) {
+    if (d->cap_fields == 0 && d->n_fields == 1) {
+        /* The second field moves both out of the record. */
+        wfield *nf = weft__alloc(s->a, 2 * sizeof *nf);
+        if (!nf) return NULL;
+        nf[0] = d->first;
+        d->more = nf;
+        d->cap_fields = 2;
+    } else if (d->cap_fields && d->n_fields == d->cap_fields) {
         size_t cap = d->cap_fields;
         /* Grow by small steps: most documents have a handful of fields. */
         size_t ncap = cap < 4 ? cap + 1 : cap * 2;
         if (ncap > UINT32_MAX) return NULL;
-        wfield *nf = weft__realloc(s->a, d->fields, ncap * sizeof *nf);
+        wfield *nf = weft__realloc(s->a, d->more, ncap * sizeof *nf);
         if (!nf) return NULL;
-        d->fields = nf;
+        d->more = nf;
         d->cap_fields = (uint32_t)ncap;
     }
-    wfield *f = &d->fields[d->n_fields++];
+    wfield *f = &WEFT_DOC_FIELDS(d)[d->n_fields++];
     memset(f, 0, sizeof *f);
     f->name = name;
     return f;
@@ -311,12 +356,13 @@ int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id) {
      * their counters count again: drop them now (the delete keeps the
      * order they were in, so nothing later needs them). */
     uint32_t kept = 0;
+    wfield *fs = WEFT_DOC_FIELDS(d);
     for (uint32_t k = 0; k < d->n_fields; k++) {
-        wfield *f = &d->fields[k];
+        wfield *f = &fs[k];
         if (weft__wid_cmp(s, field_id(f), id) < 0)
             field_release(s, f);
         else
-            d->fields[kept++] = *f;
+            fs[kept++] = *f;
     }
     d->n_fields = kept;
     touch(s, doc);
@@ -433,10 +479,10 @@ int weft__state_hash(weft_state *s, uint8_t out[32]) {
             }
             for (uint32_t k = 0; k < d->n_fields; k++)
                 order[k] = k;
-            field_sort_ctx fc = {s, d->fields};
+            field_sort_ctx fc = {s, WEFT_DOC_FIELDS(d)};
             rc = weft__sort_u32(order, d->n_fields, field_name_cmp, &fc, s->a);
             for (uint32_t k = 0; k < d->n_fields && !rc; k++) {
-                const wfield *f = &d->fields[order[k]];
+                const wfield *f = &WEFT_DOC_FIELDS(d)[order[k]];
                 size_t vlen;
                 const uint8_t *val = weft__state_value(s, d, f, &vlen);
                 if (!val) continue;

@@ -36,15 +36,28 @@ typedef struct wfield {
     } v;
 } wfield;
 
+/* Short keys and the first field live inside the document record, so the
+ * common lookup touches one hash slot and one record: merging is bound by
+ * cache misses on random keys, not by instructions. */
+#define WEFT_DOC_KEY_INLINE 20
+
 typedef struct wdoc {
-    uint64_t del_lamport;
-    uint32_t del_author;
     uint32_t coll;
-    uint32_t key_off, key_len;
-    uint32_t n_fields, cap_fields;
-    wfield *fields;
+    uint32_t key_len;
+    union {
+        uint8_t inl[WEFT_DOC_KEY_INLINE];
+        uint32_t off; /* into keys, when key_len > WEFT_DOC_KEY_INLINE */
+    } key;
+    uint32_t del_author;
+    uint64_t del_lamport;
+    uint32_t n_fields, cap_fields; /* cap_fields 0: fields live in `first` (n_fields <= 1) */
+    wfield *more;                  /* the fields, when cap_fields > 0 */
+    wfield first;
     uint32_t touched; /* batch epoch that last touched it */
 } wdoc;
+
+/* The document's field array (works on const and non-const documents). */
+#define WEFT_DOC_FIELDS(d) ((d)->cap_fields ? (d)->more : &(d)->first)
 
 typedef struct wcounter {
     int64_t sum;
@@ -100,6 +113,16 @@ const uint8_t *weft__state_name_bytes(const weft_state *s, uint32_t name, size_t
 /* Finds (create=0) or creates a document. UINT32_MAX when absent/no memory. */
 uint32_t weft__state_doc(weft_state *s, uint32_t coll_name, const uint8_t *key, size_t len,
                          int create);
+/* Makes room for n more documents in collection `coll` (snapshot loads
+ * know the count: one allocation instead of a doubling series). */
+int weft__state_reserve_docs(weft_state *s, uint32_t coll, size_t n);
+/* The same in two steps, so a batch can compute tags and prefetch ahead. */
+uint32_t weft__state_doc_tag(const weft_state *s, uint32_t coll, const uint8_t *key, size_t len);
+uint32_t weft__state_doc_tagged(weft_state *s, uint32_t coll, const uint8_t *key, size_t len,
+                                uint32_t tag, int create);
+/* Hints the cache: the hash slot for a tag, then the record it points to. */
+void weft__state_prefetch_slot(const weft_state *s, uint32_t tag);
+void weft__state_prefetch_doc(const weft_state *s, uint32_t tag);
 
 int weft__state_write(weft_state *s, uint32_t doc, uint32_t field, wid id, const uint8_t *val,
                       size_t vlen); /* vlen 0: field delete */
@@ -120,7 +143,7 @@ void weft__state_begin_batch(weft_state *s);
 /* Sorts a collection's documents by key if needed; returns it or NULL. */
 wcoll *weft__state_sorted_coll(weft_state *s, uint32_t coll_name);
 static inline const uint8_t *weft__doc_key(const weft_state *s, const wdoc *d) {
-    return s->keys.p + d->key_off;
+    return d->key_len <= WEFT_DOC_KEY_INLINE ? d->key.inl : s->keys.p + d->key.off;
 }
 
 /* Compares two ids: <0, 0, >0. */

@@ -37,6 +37,9 @@ static inline uint32_t wtable_find(const wtable *t, uint32_t tag, wtable_eq_fn e
     }
 }
 
+/* Makes room for `n` more items without growing again. 0 or ENOMEM. */
+int wtable_reserve(wtable *t, const weft_allocator *a, size_t n);
+
 /* Adds item under tag (the caller has checked it is absent). 0 or ENOMEM. */
 int wtable_insert(wtable *t, const weft_allocator *a, uint32_t tag, uint32_t item);
 

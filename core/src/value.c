@@ -8,6 +8,12 @@
 #include "value_int.h"
 
 int weft_utf8_valid(const uint8_t *s, size_t len) {
+    /* Most names, keys and strings are ASCII: one OR over the bytes (which
+     * compilers vectorize) settles those before the full check. */
+    uint8_t any = 0;
+    for (size_t k = 0; k < len; k++)
+        any |= s[k];
+    if (any < 0x80) return 1;
     size_t i = 0;
     while (i < len) {
         /* Skip ASCII eight bytes at a time: most text is ASCII. */
@@ -145,8 +151,21 @@ int weft_value_check(const uint8_t *src, size_t src_len) {
     return used == src_len ? WEFT_OK : WEFT_EMALFORMED;
 }
 
-/* Validates one value inside a larger record: used by the op decoder. */
+/* Validates one value inside a larger record: used by the op decoder.
+ * Scalars, by far the most common, skip the general decoder. */
 void weft__value_skip(wreader *r) {
+    if (r->p < r->end) {
+        uint8_t tag = *r->p;
+        if (tag <= WEFT_TYPE_TRUE) {
+            r->p++;
+            return;
+        }
+        if (tag == WEFT_TYPE_INT) {
+            r->p++;
+            rd_varint(r);
+            return;
+        }
+    }
     weft_value v;
     read_value(r, &v, 0);
 }
