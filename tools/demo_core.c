@@ -77,8 +77,8 @@ int main(void) {
     memset(laptop_key, 0x1a, 32);
     memset(phone_key, 0x9f, 32);
     weft_replica *laptop, *phone;
-    weft_replica_config cl = {NULL, space, laptop_key, NULL, 1, 0};
-    weft_replica_config cp = {NULL, space, phone_key, NULL, 1, 0};
+    weft_replica_config cl = {.space = space, .author = laptop_key, .keep_records = 1};
+    weft_replica_config cp = {.space = space, .author = phone_key, .keep_records = 1};
     if (weft_replica_new(&laptop, &cl) || weft_replica_new(&phone, &cp)) die("new", WEFT_ENOMEM);
 
     printf("1. The laptop creates a todo list and syncs it to the phone.\n");

@@ -23,6 +23,8 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     r->crypto = cfg->crypto;
     r->keep_records = cfg->keep_records;
     r->max_pending_bytes = cfg->max_pending_bytes;
+    r->on_touched = cfg->on_touched;
+    r->ud = cfg->ud;
     weft_log_config lc = {r->a, cfg->space, cfg->keep_records, cfg->max_pending_bytes};
     int rc = weft_log_new(&r->log, &lc);
     if (rc) {
@@ -50,6 +52,17 @@ void weft_replica_free(weft_replica *r) {
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
         weft__free(a, arrays[i]);
     weft__free(a, r);
+}
+
+/* Tells the change callback what the last call touched. */
+static void notify(weft_replica *r) {
+    if (!r->on_touched) return;
+    for (size_t i = 0; i < r->state.n_touched; i++) {
+        const char *coll, *doc;
+        size_t cl, dl;
+        weft_replica_touched(r, i, &coll, &cl, &doc, &dl);
+        r->on_touched(r->ud, coll, cl, doc, dl);
+    }
 }
 
 /* ---- local transactions ---- */
@@ -339,6 +352,7 @@ int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **recor
     txn_clear(r);
     *record = b->p;
     *len = b->len;
+    notify(r);
     return WEFT_OK;
 }
 
@@ -564,6 +578,7 @@ int weft_replica_apply(weft_replica *r, const uint8_t *records, size_t len,
     }
     res->consumed = off;
     if (r->broken) return WEFT_ENOMEM;
+    notify(r);
     return res->first_error;
 }
 

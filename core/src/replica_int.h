@@ -46,6 +46,8 @@ struct weft_replica {
     const weft_crypto *crypto;
     int keep_records;
     size_t max_pending_bytes;
+    weft_touched_fn on_touched;
+    void *ud;
     weft_log *log;
     weft_state state;
     uint64_t clock; /* greatest op id seen */

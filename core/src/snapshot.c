@@ -302,8 +302,12 @@ int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len)
     if (r->broken) return WEFT_ENOMEM;
     if (weft_log_count(r->log) || weft_log_pending_count(r->log) || r->state.n_docs || r->txn_n)
         return WEFT_ESTATE;
-    weft_replica_config cfg = {r->a,      r->space,        r->author,
-                               r->crypto, r->keep_records, r->max_pending_bytes};
+    weft_replica_config cfg = {.alloc = r->a,
+                               .space = r->space,
+                               .author = r->author,
+                               .crypto = r->crypto,
+                               .keep_records = r->keep_records,
+                               .max_pending_bytes = r->max_pending_bytes};
     weft_replica *fresh;
     int rc = weft_replica_new(&fresh, &cfg);
     if (rc) return rc;

@@ -345,7 +345,7 @@ static int check_case(world *w, uint64_t seed, uint8_t digest_in[32]) {
     const uint8_t *snap, *recs;
     size_t slen, rlen;
     weft_replica *loaded;
-    weft_replica_config cfg = {NULL, w->space, w->keys[0], NULL, 1, 0};
+    weft_replica_config cfg = {.space = w->space, .author = w->keys[0], .keep_records = 1};
     if (weft_replica_snapshot(w->r[1 % w->n], &snap, &slen) || weft_replica_new(&loaded, &cfg))
         return -1;
     int rc = weft_replica_load_snapshot(loaded, snap, slen);
@@ -375,7 +375,7 @@ static int run_case(uint64_t seed, uint8_t hash_out[32]) {
     for (int i = 0; i < w->n && !rc; i++) {
         for (int k = 0; k < 32; k++)
             w->keys[i][k] = (uint8_t)next_rand(w);
-        weft_replica_config cfg = {NULL, w->space, w->keys[i], NULL, 1, 0};
+        weft_replica_config cfg = {.space = w->space, .author = w->keys[i], .keep_records = 1};
         rc = weft_replica_new(&w->r[i], &cfg);
     }
     int steps = 5 + rnd(w, 40);

@@ -71,7 +71,7 @@ static inline void fill_key(uint8_t key[32], uint8_t v) {
 
 static inline weft_replica *new_replica(const uint8_t *space, const uint8_t *author) {
     weft_replica *r = NULL;
-    weft_replica_config cfg = {NULL, space, author, NULL, 1, 0};
+    weft_replica_config cfg = {.space = space, .author = author, .keep_records = 1};
     if (weft_replica_new(&r, &cfg)) abort();
     return r;
 }

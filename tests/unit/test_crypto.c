@@ -93,7 +93,8 @@ static void golden_vectors(void) {
     weft_crypto table;
     CHECK_OK(weft_suite_v1_init(&table, &st, &BE, content_key, author_sk));
     weft_replica *r;
-    weft_replica_config cfg = {NULL, owner_pk, author_pk, &table, 1, 0};
+    weft_replica_config cfg = {
+        .space = owner_pk, .author = author_pk, .crypto = &table, .keep_records = 1};
     CHECK_OK(weft_replica_new(&r, &cfg));
     CHECK_OK(put_str(r, "notes", "n1", "title", "hello"));
     const uint8_t *rec;
@@ -156,8 +157,10 @@ static void pair_open(pair *p, const uint8_t *b_key) {
     if (weft_suite_v1_init(&p->ta, &p->sa, &BE, p->key, p->a_sk) ||
         weft_suite_v1_init(&p->tb, &p->sb, &BE, b_key ? b_key : p->key, b_sk))
         abort();
-    weft_replica_config ca = {NULL, p->owner_pk, p->a_pk, &p->ta, 1, 0};
-    weft_replica_config cb = {NULL, p->owner_pk, b_pk, &p->tb, 1, 0};
+    weft_replica_config ca = {
+        .space = p->owner_pk, .author = p->a_pk, .crypto = &p->ta, .keep_records = 1};
+    weft_replica_config cb = {
+        .space = p->owner_pk, .author = b_pk, .crypto = &p->tb, .keep_records = 1};
     if (weft_replica_new(&p->a, &ca) || weft_replica_new(&p->b, &cb)) abort();
 }
 
@@ -237,7 +240,8 @@ static void forged_author_and_fork(void) {
     weft_crypto tm;
     CHECK_OK(weft_suite_v1_init(&tm, &sm, &BE, p.key, m_sk));
     weft_replica *m;
-    weft_replica_config cm = {NULL, p.owner_pk, m_pk, &tm, 1, 0};
+    weft_replica_config cm = {
+        .space = p.owner_pk, .author = m_pk, .crypto = &tm, .keep_records = 1};
     CHECK_OK(weft_replica_new(&m, &cm));
     CHECK_OK(put_int(m, "c", "d", "f", 666));
     uint8_t *forged;
@@ -247,7 +251,8 @@ static void forged_author_and_fork(void) {
     CHECK_OK(weft_replica_apply(p.b, good, glen, NULL));
     /* A genuine fork: A's key signs two different seq-1 changes. */
     weft_replica *a2;
-    weft_replica_config c2 = {NULL, p.owner_pk, p.a_pk, &p.ta, 1, 0};
+    weft_replica_config c2 = {
+        .space = p.owner_pk, .author = p.a_pk, .crypto = &p.ta, .keep_records = 1};
     CHECK_OK(weft_replica_new(&a2, &c2));
     CHECK_OK(put_int(a2, "c", "d", "f", 2));
     uint8_t *fork;

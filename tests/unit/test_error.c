@@ -29,4 +29,11 @@ static void stable_numbers(void) {
           WEFT_EMALFORMED == -4 && WEFT_EFORK == -8 && WEFT_ECHAIN == -9 && WEFT_ELIMIT == -17);
 }
 
-RUN_TESTS(T(names_and_messages), T(stable_numbers))
+/* Sizes as functions equal the macros (bindings read the functions). */
+static void sizes_as_functions(void) {
+    CHECK(weft_key_bytes() == WEFT_KEY_BYTES && weft_hash_bytes() == WEFT_HASH_BYTES);
+    CHECK(weft_format_version() == WEFT_FORMAT_VERSION);
+    CHECK(strcmp(weft_version_string(), WEFT_VERSION_STRING) == 0);
+}
+
+RUN_TESTS(T(names_and_messages), T(stable_numbers), T(sizes_as_functions))

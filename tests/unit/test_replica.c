@@ -10,6 +10,42 @@ static void setup(void) {
     fill_key(KB, 0xb0); /* B's key sorts after A's: B wins ties of Lamport */
 }
 
+typedef struct seen_docs {
+    int n;
+    char last[16];
+} seen_docs;
+
+static void on_touched(void *ud, const char *coll, size_t cl, const char *doc, size_t dl) {
+    seen_docs *s = ud;
+    s->n++;
+    snprintf(s->last, sizeof s->last, "%.*s/%.*s", (int)cl, coll, (int)dl, doc);
+}
+
+static void change_callback(void) {
+    setup();
+    seen_docs seen = {0, ""};
+    weft_replica_config cfg = {
+        .space = SPACE, .author = KB, .keep_records = 1, .on_touched = on_touched, .ud = &seen};
+    weft_replica *b, *a = new_replica(SPACE, KA);
+    CHECK_OK(weft_replica_new(&b, &cfg));
+    CHECK_OK(put_int(a, "c", "x", "f", 1));
+    CHECK_OK(put_int(a, "c", "x", "g", 1));
+    CHECK_OK(put_int(a, "c", "y", "f", 1));
+    uint8_t *r;
+    size_t l = commit_copy(a, &r);
+    CHECK_OK(weft_replica_apply(b, r, l, NULL));
+    CHECK(seen.n == 2 && strcmp(seen.last, "c/y") == 0); /* each document once */
+    CHECK_OK(weft_replica_apply(b, r, l, NULL));         /* a duplicate touches nothing */
+    CHECK(seen.n == 2);
+    free(r);
+    CHECK_OK(weft_replica_delete_doc(b, "c", 1, "x", 1));
+    commit_copy(b, &r);
+    CHECK(seen.n == 3 && strcmp(seen.last, "c/x") == 0);
+    free(r);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
 static void put_get_commit(void) {
     setup();
     weft_replica *a = new_replica(SPACE, KA);
@@ -205,7 +241,7 @@ static void bad_input(void) {
     weft_apply_result res;
     CHECK_RC(weft_replica_apply(a, rec, sizeof rec, &res), WEFT_ETRUNCATED);
     CHECK(res.rejected == 1 && res.consumed == 0);
-    weft_replica_config cfg = {NULL, NULL, KA, NULL, 0, 0};
+    weft_replica_config cfg = {.author = KA};
     weft_replica *none;
     CHECK_RC(weft_replica_new(&none, &cfg), WEFT_EINVAL);
     weft_replica_free(NULL);
@@ -266,7 +302,7 @@ static void survives_allocation_failure(void) {
     for (long limit = 0; limit < 400 && !completed; limit++) {
         budget bg = {limit, 0};
         weft_allocator al = {budget_realloc, &bg};
-        weft_replica_config cfg = {&al, SPACE, KA, NULL, 1, 0};
+        weft_replica_config cfg = {.alloc = &al, .space = SPACE, .author = KA, .keep_records = 1};
         weft_replica *r = NULL;
         if (weft_replica_new(&r, &cfg) == 0) {
             int rc = weft_replica_apply(r, rec, rlen, NULL);
@@ -343,7 +379,8 @@ static void crypto_seam(void) {
     setup();
     weft_crypto ca = {WEFT_SUITE_V1, 16, toy_seal, toy_open, toy_sign, toy_verify, KA};
     weft_crypto cb = {WEFT_SUITE_V1, 16, toy_seal, toy_open, toy_sign, toy_verify, KB};
-    weft_replica_config cfa = {NULL, SPACE, KA, &ca, 1, 0}, cfb = {NULL, SPACE, KB, &cb, 1, 0};
+    weft_replica_config cfa = {.space = SPACE, .author = KA, .crypto = &ca, .keep_records = 1};
+    weft_replica_config cfb = {.space = SPACE, .author = KB, .crypto = &cb, .keep_records = 1};
     weft_replica *a, *b;
     CHECK_OK(weft_replica_new(&a, &cfa));
     CHECK_OK(weft_replica_new(&b, &cfb));
@@ -375,6 +412,6 @@ static void crypto_seam(void) {
     weft_replica_free(b);
 }
 
-RUN_TESTS(T(put_get_commit), T(last_writer_wins), T(deletes), T(counters),
+RUN_TESTS(T(put_get_commit), T(change_callback), T(last_writer_wins), T(deletes), T(counters),
           T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
           T(survives_allocation_failure), T(crypto_seam))

@@ -23,6 +23,12 @@ extern "C" {
 
 typedef struct weft_replica weft_replica;
 
+/* Called once per document a commit or apply call touched, after the call
+ * merged everything (so reads inside see the new state). Must not call
+ * writes, commit or apply on the same replica. */
+typedef void (*weft_touched_fn)(void *ud, const char *coll, size_t coll_len, const char *doc,
+                                size_t doc_len);
+
 typedef struct weft_replica_config {
     const weft_allocator *alloc; /* NULL: the C library's */
     const uint8_t *space;        /* 32 bytes */
@@ -31,6 +37,8 @@ typedef struct weft_replica_config {
     int keep_records;            /* keep change records so weft_replica_diff can serve
                                     them (set for anything that syncs) */
     size_t max_pending_bytes;    /* 0: 64 MiB */
+    weft_touched_fn on_touched;  /* optional change callback */
+    void *ud;                    /* passed to on_touched */
 } weft_replica_config;
 
 /* Creates a replica. OUT: *out. Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
