@@ -20,7 +20,7 @@
 typedef struct chg_meta {
     uint8_t hash[32];
     uint64_t lamport_end;
-    uint64_t rec_off; /* into log->records, or UINT64_MAX when not kept */
+    const uint8_t *rec; /* in a record chunk, or NULL when not kept */
     uint32_t rec_len;
 } chg_meta;
 
@@ -69,7 +69,11 @@ struct weft_log {
     uint32_t *sorted; /* author numbers by key */
     size_t n_sorted;
 
-    wbuf records;
+    /* Kept records live in chunks that never move: appending never copies
+     * what is already stored, and at most a chunk's tail is slack. */
+    uint8_t **chunks;
+    size_t n_chunks, cap_chunks;
+    size_t chunk_used, chunk_cap; /* of the last chunk */
     order_item *order;
     size_t n_order, cap_order;
 
@@ -102,7 +106,6 @@ int weft_log_new(weft_log **out, const weft_log_config *cfg) {
     log->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes : (64u << 20);
     log->seed = weft__hash_bytes(cfg->space, 32, 0x5745465431ULL);
     wtable_init(&log->author_index);
-    wbuf_init(&log->records, log->a);
     *out = log;
     return WEFT_OK;
 }
@@ -120,7 +123,9 @@ void weft_log_free(weft_log *log) {
     weft__free(a, log->authors);
     wtable_free(&log->author_index, a);
     weft__free(a, log->sorted);
-    wbuf_free(&log->records);
+    for (size_t i = 0; i < log->n_chunks; i++)
+        weft__free(a, log->chunks[i]);
+    weft__free(a, log->chunks);
     weft__free(a, log->order);
     weft__free(a, log->pool);
     weft__free(a, log->free_slots);
@@ -281,6 +286,27 @@ int weft_log_check(weft_log *log, const weft_change *c) {
 static void heap_push(author *au, wait_item w);
 static void wake_waiters(weft_log *log, author *au);
 
+#define RECORD_CHUNK ((size_t)1 << 20)
+
+/* Copies a record into the chunk store; returns its stable address. */
+static const uint8_t *keep_record(weft_log *log, const uint8_t *rec, size_t len) {
+    if (log->n_chunks == 0 || log->chunk_cap - log->chunk_used < len) {
+        size_t cap = len > RECORD_CHUNK ? len : RECORD_CHUNK;
+        if (weft__grow(log->a, (void **)&log->chunks, &log->cap_chunks, log->n_chunks + 1,
+                       sizeof(uint8_t *)))
+            return NULL;
+        uint8_t *chunk = weft__alloc(log->a, cap);
+        if (!chunk) return NULL;
+        log->chunks[log->n_chunks++] = chunk;
+        log->chunk_used = 0;
+        log->chunk_cap = cap;
+    }
+    uint8_t *dst = log->chunks[log->n_chunks - 1] + log->chunk_used;
+    memcpy(dst, rec, len);
+    log->chunk_used += len;
+    return dst;
+}
+
 int weft_log_commit(weft_log *log, const weft_change *c) {
     validate_or_ret(log && c && c->record, WEFT_EINVAL);
     uint32_t ai = weft__log_author(log, c->author, 1);
@@ -298,15 +324,9 @@ int weft_log_commit(weft_log *log, const weft_change *c) {
     memcpy(m->hash, hash, 32);
     m->lamport_end = c->lamport + c->n_ids - 1;
     m->rec_len = (uint32_t)c->total_len;
-    m->rec_off = UINT64_MAX;
-    if (log->keep_records) {
-        m->rec_off = log->records.len;
-        wbuf_put(&log->records, c->record, c->total_len);
-        if (log->records.err) {
-            log->records.err = 0;
-            return WEFT_ENOMEM;
-        }
-    }
+    m->rec = NULL;
+    if (log->keep_records && !(m->rec = keep_record(log, c->record, c->total_len)))
+        return WEFT_ENOMEM;
     au->n_metas++;
     au->seq = c->seq;
     memcpy(au->head_hash, hash, 32);
@@ -577,8 +597,7 @@ int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len, weft_lo
         if (o->seq <= theirs[o->author]) continue;
         const author *au = &log->authors[o->author];
         const chg_meta *m = &au->metas[o->seq - au->base_seq];
-        const uint8_t *rec = m->rec_off == UINT64_MAX ? NULL : log->records.p + m->rec_off;
-        rc = emit(ud, rec, rec ? m->rec_len : 0, au->key, o->seq);
+        rc = emit(ud, m->rec, m->rec ? m->rec_len : 0, au->key, o->seq);
     }
     weft__free(log->a, theirs);
     return rc;

@@ -150,20 +150,6 @@ uint32_t weft__state_doc_tag(const weft_state *s, uint32_t coll, const uint8_t *
     return doc_tag(s, coll, key, len);
 }
 
-void weft__state_prefetch_slot(const weft_state *s, uint32_t tag) {
-    if (s->doc_index.slots) __builtin_prefetch(&s->doc_index.slots[tag & s->doc_index.mask]);
-}
-
-void weft__state_prefetch_doc(const weft_state *s, uint32_t tag) {
-    if (!s->doc_index.slots) return;
-    uint64_t slot = s->doc_index.slots[tag & s->doc_index.mask];
-    if (slot && (uint32_t)(slot >> 32) == tag) {
-        const char *d = (const char *)&s->docs[(uint32_t)slot - 1];
-        __builtin_prefetch(d);
-        __builtin_prefetch(d + sizeof(wdoc) - 1); /* a record can straddle two lines */
-    }
-}
-
 int weft__state_reserve_docs(weft_state *s, uint32_t coll, size_t n) {
     wcoll *c = coll_for(s, coll, 1);
     if (!c || weft__grow(s->a, (void **)&c->docs, &c->cap_docs, c->n_docs + n, sizeof(uint32_t)) ||
@@ -307,16 +293,23 @@ static wfield *add_field(weft_state *s, wdoc *d, uint32_t name) {
     return f;
 }
 
+/* Heap values are allocated in 16-byte classes, so overwriting a value with
+ * one of similar size (the usual edit) reuses its block. */
+static size_t value_class(size_t vlen) {
+    return (vlen + 15) & ~(size_t)15;
+}
+
 static int set_value(weft_state *s, wfield *f, const uint8_t *val, size_t vlen) {
-    if (vlen > UINT32_MAX) return WEFT_ETOOBIG;
+    if (vlen > UINT32_MAX - 16) return WEFT_ETOOBIG;
     uint8_t *dst;
     if (vlen <= sizeof f->v.inl) {
         if (f->vlen > sizeof f->v.inl) weft__free(s->a, f->v.heap);
         dst = f->v.inl;
-    } else if (f->vlen == vlen) {
-        dst = f->v.heap; /* same size: reuse the buffer */
+    } else if (f->vlen > sizeof f->v.inl && value_class(f->vlen) == value_class(vlen)) {
+        dst = f->v.heap;
     } else {
-        uint8_t *p = weft__realloc(s->a, f->vlen > sizeof f->v.inl ? f->v.heap : NULL, vlen);
+        uint8_t *p =
+            weft__realloc(s->a, f->vlen > sizeof f->v.inl ? f->v.heap : NULL, value_class(vlen));
         if (!p) return WEFT_ENOMEM;
         f->v.heap = dst = p;
     }

@@ -120,9 +120,6 @@ int weft__state_reserve_docs(weft_state *s, uint32_t coll, size_t n);
 uint32_t weft__state_doc_tag(const weft_state *s, uint32_t coll, const uint8_t *key, size_t len);
 uint32_t weft__state_doc_tagged(weft_state *s, uint32_t coll, const uint8_t *key, size_t len,
                                 uint32_t tag, int create);
-/* Hints the cache: the hash slot for a tag, then the record it points to. */
-void weft__state_prefetch_slot(const weft_state *s, uint32_t tag);
-void weft__state_prefetch_doc(const weft_state *s, uint32_t tag);
 
 int weft__state_write(weft_state *s, uint32_t doc, uint32_t field, wid id, const uint8_t *val,
                       size_t vlen); /* vlen 0: field delete */
@@ -151,6 +148,22 @@ int weft__wid_cmp(const weft_state *s, wid a, wid b);
 
 /* BLAKE2b-256 over the visible state in canonical order (docs/FORMAT.md). */
 int weft__state_hash(weft_state *s, uint8_t out[32]);
+
+/* Hints the cache: the hash slot for a tag, then the record it points to
+ * (whose slot the first hint should have brought in by then). */
+static inline void weft__state_prefetch_slot(const weft_state *s, uint32_t tag) {
+    if (s->doc_index.slots) __builtin_prefetch(&s->doc_index.slots[tag & s->doc_index.mask]);
+}
+
+static inline void weft__state_prefetch_doc(const weft_state *s, uint32_t tag) {
+    if (!s->doc_index.slots) return;
+    uint64_t slot = s->doc_index.slots[tag & s->doc_index.mask];
+    if (slot && (uint32_t)(slot >> 32) == tag) {
+        const char *d = (const char *)&s->docs[(uint32_t)slot - 1];
+        __builtin_prefetch(d);
+        __builtin_prefetch(d + sizeof(wdoc) - 1); /* a record can straddle two lines */
+    }
+}
 
 /* Restores one field as a snapshot recorded it (snapshot.c). */
 int weft__state_restore_field(weft_state *s, uint32_t doc, uint32_t name, wid id,
