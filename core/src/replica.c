@@ -144,12 +144,25 @@ static int txn_target(weft_replica *r, uint8_t code, const char *coll, size_t co
     return WEFT_OK;
 }
 
-/* Undoes a half-encoded op after a failure, so the transaction stays whole. */
-static int txn_finish(weft_replica *r, size_t mark, size_t recs_mark, int rc) {
+/* Where a transaction stood before an op, to undo a half-added one. */
+typedef struct txn_mark {
+    size_t ops, recs, names, authors;
+} txn_mark;
+
+static txn_mark txn_mark_now(const weft_replica *r) {
+    return (txn_mark){r->txn_ops.len, r->n_txn_recs, r->n_txn_names, r->n_txn_authors};
+}
+
+/* Undoes a half-encoded op after a failure, so the transaction stays whole
+ * and its change carries no name or author that no op uses. */
+static int txn_finish(weft_replica *r, txn_mark m, int rc) {
     if (rc || r->txn_ops.err) {
         r->txn_ops.err = 0;
-        r->txn_ops.len = mark;
-        r->n_txn_recs = recs_mark;
+        r->txn_ops.len = m.ops;
+        r->n_txn_recs = m.recs;
+        while (r->n_txn_names > m.names)
+            r->name_slot[r->txn_names[--r->n_txn_names]] = 0;
+        r->n_txn_authors = m.authors;
         if (r->txn_n == 0) r->txn_lamport = 0;
         return rc ? rc : WEFT_ENOMEM;
     }
@@ -162,26 +175,26 @@ int weft_replica_put(weft_replica *r, const char *coll, size_t coll_len, const c
                      size_t value_len) {
     validate_or_ret(r && field, WEFT_EINVAL);
     validate_or_ret(value && weft_value_check(value, value_len) == 0, WEFT_EINVAL);
-    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    txn_mark mark = txn_mark_now(r);
     int rc = txn_target(r, OP_PUT, coll, coll_len, doc, doc_len, field, field_len);
     if (!rc) wbuf_put(&r->txn_ops, value, value_len);
-    return txn_finish(r, mark, recs, rc);
+    return txn_finish(r, mark, rc);
 }
 
 int weft_replica_delete_field(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                               size_t doc_len, const char *field, size_t field_len) {
     validate_or_ret(r && field, WEFT_EINVAL);
-    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    txn_mark mark = txn_mark_now(r);
     int rc = txn_target(r, OP_DELETE_FIELD, coll, coll_len, doc, doc_len, field, field_len);
-    return txn_finish(r, mark, recs, rc);
+    return txn_finish(r, mark, rc);
 }
 
 int weft_replica_delete_doc(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                             size_t doc_len) {
     validate_or_ret(r, WEFT_EINVAL);
-    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    txn_mark mark = txn_mark_now(r);
     int rc = txn_target(r, OP_DELETE_DOC, coll, coll_len, doc, doc_len, NULL, 0);
-    return txn_finish(r, mark, recs, rc);
+    return txn_finish(r, mark, rc);
 }
 
 /* The write a counter add on the target just encoded would observe: the
@@ -205,7 +218,7 @@ static wid txn_observed(weft_replica *r, const txn_rec *t) {
 int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                              size_t doc_len, const char *field, size_t field_len, int64_t delta) {
     validate_or_ret(r && field, WEFT_EINVAL);
-    size_t mark = r->txn_ops.len, recs = r->n_txn_recs;
+    txn_mark mark = txn_mark_now(r);
     int rc = txn_target(r, OP_COUNTER_ADD, coll, coll_len, doc, doc_len, field, field_len);
     if (!rc) {
         wid obs = txn_observed(r, &r->txn_recs[r->n_txn_recs - 1]);
@@ -221,7 +234,7 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
                 if (k == r->n_txn_authors) {
                     if (weft__grow(r->a, (void **)&r->txn_authors, &r->cap_txn_authors, k + 1,
                                    sizeof(uint32_t)))
-                        return txn_finish(r, mark, recs, WEFT_ENOMEM);
+                        return txn_finish(r, mark, WEFT_ENOMEM);
                     r->txn_authors[r->n_txn_authors++] = obs.author;
                 }
                 ref = (uint32_t)k + 1;
@@ -229,7 +242,7 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
             wbuf_varint(&r->txn_ops, ref);
         }
     }
-    return txn_finish(r, mark, recs, rc);
+    return txn_finish(r, mark, rc);
 }
 
 size_t weft_replica_txn_ops(const weft_replica *r) {

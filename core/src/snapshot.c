@@ -158,7 +158,8 @@ static int read_id(loader *l, wid *id) {
         if (!l->rd.err && a >= l->n_authors) return WEFT_EMALFORMED;
         if (!l->rd.err) id->author = l->authors[a];
     }
-    if (!l->rd.err && id->lamport >= WEFT_MAX_LAMPORT) return WEFT_EMALFORMED;
+    /* Every id was issued at or before the snapshot's clock. */
+    if (!l->rd.err && id->lamport > l->r->clock) return WEFT_EMALFORMED;
     return l->rd.err;
 }
 
@@ -234,14 +235,15 @@ static int load_into(loader *l, const uint8_t *snap, size_t len) {
     weft_replica *r = l->r;
     wreader *rd = &l->rd;
     if (len < 3 + 32 + 32) return WEFT_ETRUNCATED;
+    /* Version, kind and suite first, so a snapshot from a newer format says
+     * so; then the checksum, before anything else is believed. */
+    if (snap[0] != WEFT_FORMAT_VERSION) return WEFT_EVERSION;
+    if (snap[1] != WEFT_RECORD_SNAPSHOT) return WEFT_EMALFORMED;
+    if (snap[2] != WEFT_SUITE_PLAIN) return WEFT_ESUITE;
     uint8_t sum[32];
     weft_blake2b(sum, 32, snap, len - 32);
     if (memcmp(sum, snap + len - 32, 32) != 0) return WEFT_EMALFORMED;
-    rd_init(rd, snap, len - 32);
-    uint8_t version = rd_u8(rd), kind = rd_u8(rd), suite = rd_u8(rd);
-    if (version != WEFT_FORMAT_VERSION) return WEFT_EVERSION;
-    if (kind != WEFT_RECORD_SNAPSHOT) return WEFT_EMALFORMED;
-    if (suite != WEFT_SUITE_PLAIN) return WEFT_ESUITE;
+    rd_init(rd, snap + 3, len - 32 - 3);
     const uint8_t *space = rd_take(rd, 32);
     if (rd->err) return rd->err;
     if (memcmp(space, r->space, 32) != 0) return WEFT_ESPACE;

@@ -238,6 +238,12 @@ static void bad_input(void) {
     const uint8_t *out;
     size_t len;
     CHECK_RC(weft_replica_commit(a, 0, &out, &len), WEFT_ESTATE);
+    /* A rejected op leaves nothing behind: its collection name is not in
+     * the next change. */
+    CHECK_RC(weft_replica_put(a, "junk", 4, "d", 1, "", 0, v, 2), WEFT_EINVAL);
+    CHECK_OK(weft_replica_put(a, "c", 1, "d", 1, "f", 1, v, 2));
+    CHECK_OK(weft_replica_commit(a, 0, &out, &len));
+    for (size_t i = 0; i + 4 <= len; i++) CHECK(memcmp(out + i, "junk", 4) != 0);
     weft_apply_result res;
     CHECK_RC(weft_replica_apply(a, rec, sizeof rec, &res), WEFT_ETRUNCATED);
     CHECK(res.rejected == 1 && res.consumed == 0);

@@ -2,10 +2,10 @@
  * Typed values: null, bool, int64, float64, string, bytes, array, map.
  *
  * Values cross the API in their canonical binary encoding (docs/FORMAT.md,
- * "Values"): one tag byte, then the payload. Canonical means one encoding per
- * value: minimal varints, map keys in strictly ascending byte order, UTF-8
- * strings. Because of that, equal values have equal bytes, and the state hash
- * can hash the bytes.
+ * "Values"): one tag byte, then the payload. Canonical means minimal varints,
+ * map keys in strictly ascending byte order, UTF-8 strings; so values that
+ * compare equal have equal bytes (floats compare by bit pattern: every NaN
+ * payload is kept as written), and the state hash can hash the bytes.
  */
 #ifndef WEFT_VALUE_H
 #define WEFT_VALUE_H
