@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODE_PATH=/usr/share/nodejs
 golden=tests/vectors/convergence.txt
+[ -d wasm/node_modules/libsodium-wrappers ] || { echo "test-wasm: wasm/node_modules is missing: run tools/setup" >&2; exit 1; }
 
 tools/build native
 tools/build wasm
