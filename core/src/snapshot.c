@@ -27,6 +27,24 @@ static void put_id(wbuf *b, const uint32_t *author_rank, uint64_t lamport, uint3
     if (lamport) wbuf_varint(b, author_rank[author]);
 }
 
+typedef struct waiting_writer {
+    wbuf *b;
+    weft_state *s;
+    const uint32_t *author_rank, *name_rank;
+} waiting_writer;
+
+static int put_waiting(void *ctx, const wwaiting *w) {
+    waiting_writer *ww = ctx;
+    const wdoc *d = &ww->s->docs[w->doc];
+    wbuf_varint(ww->b, ww->name_rank[d->coll]);
+    wbuf_lbytes(ww->b, weft__doc_key(ww->s, d), d->key_len);
+    wbuf_varint(ww->b, ww->name_rank[w->name]);
+    put_id(ww->b, ww->author_rank, w->obs_lamport, w->obs_author);
+    put_id(ww->b, ww->author_rank, w->lamport, w->author);
+    wbuf_varint(ww->b, zigzag_enc(w->delta));
+    return WEFT_OK;
+}
+
 int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
     validate_or_ret(r && snap && len, WEFT_EINVAL);
     if (r->broken) return WEFT_ENOMEM;
@@ -122,6 +140,12 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
                 }
             }
         }
+    }
+    if (!rc) {
+        /* Counter adds still waiting for the write they observed. */
+        waiting_writer ww = {b, s, author_rank, name_rank};
+        wbuf_varint(b, s->live_waiting);
+        rc = weft__state_each_waiting(s, put_waiting, &ww);
     }
     weft__free(r->a, author_rank);
     weft__free(r->a, names);
@@ -231,6 +255,38 @@ static int load_docs(loader *l, uint32_t coll) {
     return rd->err;
 }
 
+/* Waiting counter adds, after every document: each must still wait, i.e.
+ * observe a write newer than its field's current winner. */
+static int load_waiting(loader *l) {
+    weft_state *s = &l->r->state;
+    wreader *rd = &l->rd;
+    uint64_t n = rd_varint(rd);
+    if (!rd->err && n > rd_left(rd) / 6) return WEFT_ETRUNCATED;
+    for (uint64_t i = 0; i < n && !rd->err; i++) {
+        uint64_t unordered = UINT64_MAX;
+        uint32_t coll, name;
+        int rc = read_name_index(l, &unordered, &coll);
+        if (rc) return rc;
+        size_t klen;
+        const uint8_t *key = rd_lbytes(rd, &klen, WEFT_MAX_KEY_BYTES);
+        if (rd->err) break;
+        if (klen == 0 || !weft_utf8_valid(key, klen)) return WEFT_EMALFORMED;
+        unordered = UINT64_MAX;
+        if ((rc = read_name_index(l, &unordered, &name))) return rc;
+        wid observed, id;
+        if ((rc = read_id(l, &observed)) || (rc = read_id(l, &id))) return rc;
+        int64_t delta = zigzag_dec(rd_varint(rd));
+        if (rd->err) break;
+        if (!id.lamport) return WEFT_EMALFORMED;
+        uint32_t d = weft__state_doc(s, coll, key, klen, 1);
+        if (d == UINT32_MAX) return WEFT_ENOMEM;
+        if (weft__wid_cmp(s, observed, weft__state_observed(s, d, name)) <= 0)
+            return WEFT_EMALFORMED;
+        if ((rc = weft__state_counter_add(s, d, name, id, delta, observed))) return rc;
+    }
+    return rd->err;
+}
+
 static int load_into(loader *l, const uint8_t *snap, size_t len) {
     weft_replica *r = l->r;
     wreader *rd = &l->rd;
@@ -293,6 +349,10 @@ static int load_into(loader *l, const uint8_t *snap, size_t len) {
         uint32_t coll;
         int rc = read_name_index(l, &prev_coll, &coll);
         if (!rc) rc = load_docs(l, coll);
+        if (rc) return rc;
+    }
+    if (!rd->err) {
+        int rc = load_waiting(l);
         if (rc) return rc;
     }
     if (rd->err) return rd->err;

@@ -19,8 +19,11 @@ int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log) {
     wbuf_init(&s->keys, a);
     wtable_init(&s->name_index);
     wtable_init(&s->doc_index);
+    wtable_init(&s->waiting_index);
     return WEFT_OK;
 }
+
+static int wake_waiting(weft_state *s, uint32_t doc);
 
 static void field_release(weft_state *s, wfield *f) {
     if (f->vlen > sizeof f->v.inl) weft__free(s->a, f->v.heap);
@@ -52,6 +55,10 @@ void weft__state_free(weft_state *s) {
     weft__free(s->a, s->docs);
     wtable_free(&s->doc_index, s->a);
     weft__free(s->a, s->counters);
+    weft__free(s->a, s->waiting);
+    wtable_free(&s->waiting_index, s->a);
+    weft__free(s->a, s->waiting_doc);
+    weft__free(s->a, s->waiting_head);
     weft__free(s->a, s->touched);
     memset(s, 0, sizeof *s);
 }
@@ -337,7 +344,7 @@ int weft__state_write(weft_state *s, uint32_t doc, uint32_t name, wid id, const 
     f->lamport = id.lamport;
     f->author = id.author;
     touch(s, doc);
-    return WEFT_OK;
+    return wake_waiting(s, doc);
 }
 
 int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id) {
@@ -359,7 +366,7 @@ int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id) {
     }
     d->n_fields = kept;
     touch(s, doc);
-    return WEFT_OK;
+    return wake_waiting(s, doc);
 }
 
 wid weft__state_observed(const weft_state *s, uint32_t doc, uint32_t name) {
@@ -370,10 +377,8 @@ wid weft__state_observed(const weft_state *s, uint32_t doc, uint32_t name) {
     return del;
 }
 
-int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t name, wid id, int64_t delta,
-                            wid observed) {
-    wid current = weft__state_observed(s, doc, name);
-    if (weft__wid_cmp(s, observed, current) != 0) return WEFT_OK; /* targets a superseded write */
+/* Counts an add under the field's current winning write. */
+static int count_add(weft_state *s, uint32_t doc, uint32_t name, wid id, int64_t delta) {
     wdoc *d = &s->docs[doc];
     wfield *f = weft__state_field(s, d, name);
     if (!f && !(f = add_field(s, d, name))) return WEFT_ENOMEM;
@@ -400,6 +405,116 @@ int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t name, wid id, 
     }
     touch(s, doc);
     return WEFT_OK;
+}
+
+/* ---- waiting adds ---- */
+
+typedef struct waiting_key {
+    const weft_state *s;
+    uint32_t doc;
+} waiting_key;
+
+static int waiting_doc_eq(const void *ctx, uint32_t item) {
+    const waiting_key *k = ctx;
+    return k->s->waiting_doc[item] == k->doc;
+}
+
+static uint32_t waiting_tag(uint32_t doc) {
+    return doc * 0x9e3779b1u; /* documents are numbered densely: spread them */
+}
+
+/* The head of doc's chain of waiting adds; NULL when it has none (create=0)
+ * or out of memory (create=1). */
+static uint32_t *waiting_head(weft_state *s, uint32_t doc, int create) {
+    waiting_key k = {s, doc};
+    uint32_t item = wtable_find(&s->waiting_index, waiting_tag(doc), waiting_doc_eq, &k);
+    if (item != UINT32_MAX) return &s->waiting_head[item];
+    if (!create) return NULL;
+    size_t n = s->n_waiting_docs;
+    if (n >= UINT32_MAX - 1 ||
+        weft__grow(s->a, (void **)&s->waiting_doc, &s->cap_waiting_docs, n + 1, sizeof(uint32_t)) ||
+        weft__grow(s->a, (void **)&s->waiting_head, &s->cap_waiting_docs2, n + 1,
+                   sizeof(uint32_t)) ||
+        wtable_insert(&s->waiting_index, s->a, waiting_tag(doc), (uint32_t)n))
+        return NULL;
+    s->waiting_doc[n] = doc;
+    s->waiting_head[n] = 0;
+    s->n_waiting_docs = n + 1;
+    return &s->waiting_head[n];
+}
+
+static int park_add(weft_state *s, uint32_t doc, uint32_t name, wid id, int64_t delta,
+                    wid observed) {
+    uint32_t *head = waiting_head(s, doc, 1);
+    if (!head) return WEFT_ENOMEM;
+    uint32_t i = s->free_waiting;
+    if (i) {
+        s->free_waiting = s->waiting[i - 1].next;
+    } else {
+        size_t item = (size_t)(head - s->waiting_head); /* survive the grow */
+        if (s->n_waiting >= UINT32_MAX - 1 ||
+            weft__grow(s->a, (void **)&s->waiting, &s->cap_waiting, s->n_waiting + 1,
+                       sizeof(wwaiting)))
+            return WEFT_ENOMEM;
+        head = &s->waiting_head[item];
+        i = (uint32_t)++s->n_waiting;
+    }
+    s->waiting[i - 1] = (wwaiting){.obs_lamport = observed.lamport,
+                                   .lamport = id.lamport,
+                                   .obs_author = observed.author,
+                                   .author = id.author,
+                                   .doc = doc,
+                                   .name = name,
+                                   .delta = delta,
+                                   .next = *head};
+    *head = i;
+    s->live_waiting++;
+    return WEFT_OK;
+}
+
+/* After doc's winning writes changed: an add whose observed write now wins
+ * counts, one whose observed write can no longer win (something newer won)
+ * is dropped, the rest keep waiting. */
+static int wake_waiting(weft_state *s, uint32_t doc) {
+    if (!s->live_waiting) return WEFT_OK;
+    uint32_t *link = waiting_head(s, doc, 0);
+    while (link && *link) {
+        uint32_t i = *link - 1;
+        wwaiting w = s->waiting[i];
+        int c = weft__wid_cmp(s, (wid){w.obs_lamport, w.obs_author},
+                              weft__state_observed(s, doc, w.name));
+        if (c > 0) {
+            link = &s->waiting[i].next;
+            continue;
+        }
+        *link = w.next;
+        s->waiting[i].next = s->free_waiting;
+        s->free_waiting = i + 1;
+        s->live_waiting--;
+        if (c == 0) {
+            int rc = count_add(s, doc, w.name, (wid){w.lamport, w.author}, w.delta);
+            if (rc) return rc;
+        }
+    }
+    return WEFT_OK;
+}
+
+int weft__state_each_waiting(const weft_state *s, int (*fn)(void *ctx, const wwaiting *w),
+                             void *ctx) {
+    for (size_t i = 0; i < s->n_waiting_docs; i++)
+        for (uint32_t j = s->waiting_head[i]; j; j = s->waiting[j - 1].next) {
+            int rc = fn(ctx, &s->waiting[j - 1]);
+            if (rc) return rc;
+        }
+    return WEFT_OK;
+}
+
+int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t name, wid id, int64_t delta,
+                            wid observed) {
+    int c = weft__wid_cmp(s, observed, weft__state_observed(s, doc, name));
+    if (c < 0) return WEFT_OK; /* targets a superseded write: never counts */
+    if (c > 0) return park_add(s, doc, name, id, delta, observed);
+    return count_add(s, doc, name, id, delta);
 }
 
 const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len) {

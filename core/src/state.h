@@ -9,7 +9,10 @@
  *  - put/field delete: the write with the greatest id wins; a document
  *    delete counts as a write of every field of the document;
  *  - counter add: counts iff the write it observed is the field's winning
- *    write, so a later reset drops concurrent increments, as in Automerge;
+ *    write, so a later reset drops concurrent increments, as in Automerge.
+ *    An add can arrive before the write it observed (a member can omit that
+ *    write from its change's deps): it waits, and counts if that write
+ *    arrives and wins, so every arrival order gives the same sum;
  *  - a field is visible when its winning write is a put, or when adds count
  *    under a winning delete; a document is visible with one visible field.
  */
@@ -66,6 +69,17 @@ typedef struct wcounter {
     uint32_t next_free;
 } wcounter;
 
+/* A counter add whose observed write has not arrived (see the rules above).
+ * Honest writers never make one: the observed write is in the change's
+ * causal past. Chained per document: 1 + index of the next, 0 for none. */
+typedef struct wwaiting {
+    uint64_t obs_lamport, lamport; /* the observed write and the add itself */
+    uint32_t obs_author, author;
+    uint32_t doc, name;
+    int64_t delta;
+    uint32_t next;
+} wwaiting;
+
 typedef struct wcoll {
     uint32_t name;
     uint32_t *docs; /* doc numbers; sorted by key when `sorted` */
@@ -94,6 +108,14 @@ typedef struct weft_state {
     wcounter *counters;
     size_t n_counters, cap_counters;
     uint32_t free_counter; /* 1 + index, 0 none */
+    /* waiting counter adds: entries (with a free list) and, per document
+     * that has any, the head of its chain */
+    wwaiting *waiting;
+    size_t n_waiting, cap_waiting, live_waiting;
+    uint32_t free_waiting;
+    wtable waiting_index; /* doc tag -> item of waiting_doc/waiting_head */
+    uint32_t *waiting_doc, *waiting_head;
+    size_t n_waiting_docs, cap_waiting_docs, cap_waiting_docs2;
     /* documents touched since the epoch began */
     uint32_t epoch;
     uint32_t *touched;
@@ -126,6 +148,11 @@ int weft__state_write(weft_state *s, uint32_t doc, uint32_t field, wid id, const
 int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id);
 int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t field, wid id, int64_t delta,
                             wid observed);
+
+/* Calls fn for every waiting add (snapshot writer); stops at its first
+ * non-zero return and returns it. */
+int weft__state_each_waiting(const weft_state *s, int (*fn)(void *ctx, const wwaiting *w),
+                             void *ctx);
 
 /* The id a counter add on (doc, field) would observe now. */
 wid weft__state_observed(const weft_state *s, uint32_t doc, uint32_t field);
