@@ -23,7 +23,9 @@ mergeInto(LibraryManager.library, {
   // The platform's CSPRNG straight into our heap: libsodium.js's own
   // randombytes_buf costs ~140 us a call in Node 20, ~40x a signature.
   weft_js_random: function (buf, len) {
+    // Node 18 (Debian's) has Web Crypto only as require('crypto').webcrypto.
     var c = globalThis.crypto;
+    if ((!c || !c.getRandomValues) && typeof require === 'function') c = require('crypto').webcrypto;
     if (!c || !c.getRandomValues) return 2;
     for (var off = 0; off < len; off += 65536) // the API's per-call limit
       c.getRandomValues(HEAPU8.subarray(buf + off, buf + Math.min(len, off + 65536)));

@@ -1,0 +1,679 @@
+/*
+ * weft: the command-line tool. Keys, spaces, invites, a native replica in a
+ * directory (get/put/query for scripts), log inspection and verification.
+ * Output is JSON wherever a script would parse it. Exit codes: 0 success,
+ * 1 the operation ran and failed (a verification found damage), 2 usage,
+ * 3 bad input (a wrong invite, a missing or corrupt file).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "bench.h"
+#include "json.h"
+#include "logcmd.h"
+#include "spacedir.h"
+
+#include "weft/sodium.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
+
+static const char *USAGE =
+    "usage: weft <command> [arguments]\n"
+    "\n"
+    "keys and spaces\n"
+    "  keygen [--out FILE]               a new Ed25519 key pair (JSON; FILE is mode 0600)\n"
+    "  space create DIR [--relay URL]    a new space; DIR becomes its first replica\n"
+    "  invite DIR --rights read|write|admin [--expires 7d|24h|30m|never]\n"
+    "         [--for PUBLIC_KEY] [--base URL]\n"
+    "                                    an invite link signed by the owner (or an admin)\n"
+    "  invite inspect LINK               decode and verify an invite (JSON)\n"
+    "  join DIR --invite LINK [--identity FILE] [--relay URL]\n"
+    "                                    a new replica of the invite's space in DIR\n"
+    "\n"
+    "data (DIR is a replica directory)\n"
+    "  put DIR COLLECTION DOC [FIELD] JSON\n"
+    "                                    set a field, or every member of a JSON object\n"
+    "                                    (one change, written durably)\n"
+    "  get DIR COLLECTION DOC [FIELD]    a document or one field, as JSON\n"
+    "  delete DIR COLLECTION DOC [FIELD] delete a document or one field\n"
+    "  query DIR COLLECTION [--where FIELD=JSON] [--limit N]\n"
+    "                                    documents in key order, one JSON object per line\n"
+    "  status DIR                        space, author, changes, state hash (JSON)\n"
+    "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
+    "                                    directory or a record file) and store them\n"
+    "\n"
+    "logs (DIR, or a file of change records)\n"
+    "  log inspect DIR|FILE              one JSON line per change: author, seq, size...\n"
+    "  log verify DIR|FILE               check framing, hash chains, signatures, replay\n"
+    "  log export DIR|FILE               one JSON line per change with its bytes\n"
+    "\n"
+    "  bench [--ops N]                   local write and apply speed of this machine\n"
+    "  help                              this text\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failed (e.g. verify found damage), 2 usage, 3 bad input.\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "weft: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see `weft help`)\n");
+    return EXIT_USAGE;
+}
+
+static int input_error(const char *msg) {
+    fprintf(stderr, "weft: %s\n", msg);
+    return EXIT_INPUT;
+}
+
+/* The value of --name in argv[from..], or NULL. */
+static const char *option(int argc, char **argv, int from, const char *name) {
+    for (int i = from; i < argc - 1; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return NULL;
+}
+
+/* argv[from..] without options (and their values). OUT: pos[], returns count. */
+static int positionals(int argc, char **argv, int from, char **pos, int max) {
+    int n = 0;
+    for (int i = from; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
+            i++; /* every option takes a value */
+            continue;
+        }
+        if (n < max) pos[n] = argv[i];
+        n++;
+    }
+    return n;
+}
+
+static void print_b64_field(const char *name, const uint8_t *b, size_t n, int comma) {
+    char s[1024];
+    size_t l = 0;
+    weft_base64url_encode(s, sizeof s, &l, b, n);
+    printf("\"%s\":\"%.*s\"%s", name, (int)l, s, comma ? "," : "");
+}
+
+static uint64_t now_s(void) {
+    return (uint64_t)time(NULL);
+}
+
+/* "7d", "24h", "30m", "45s", "never" (0). Returns 0 or -1. */
+static int parse_duration(const char *s, uint64_t *out) {
+    if (strcmp(s, "never") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || v == 0 || strlen(end) != 1) return -1;
+    uint64_t unit = *end == 's'   ? 1
+                    : *end == 'm' ? 60
+                    : *end == 'h' ? 3600
+                    : *end == 'd' ? 86400
+                                  : 0;
+    if (!unit || v > UINT64_MAX / unit / 2) return -1;
+    *out = v * unit;
+    return 0;
+}
+
+static int parse_rights(const char *s) {
+    return !s                        ? 0
+           : strcmp(s, "read") == 0  ? WEFT_RIGHT_READ
+           : strcmp(s, "write") == 0 ? WEFT_RIGHT_WRITE
+           : strcmp(s, "admin") == 0 ? WEFT_RIGHT_ADMIN
+                                     : 0;
+}
+
+static const char *rights_name(uint8_t r) {
+    return r == WEFT_RIGHT_ADMIN ? "admin" : r == WEFT_RIGHT_WRITE ? "write" : "read";
+}
+
+/* ---- keygen ---- */
+
+static int cmd_keygen(int argc, char **argv) {
+    weft_crypto_backend be;
+    uint8_t pk[32], sk[64];
+    if (weft_sodium_backend(&be) || weft_keypair_generate(&be, pk, sk))
+        return input_error("libsodium failed to start");
+    const char *out = option(argc, argv, 2, "--out");
+    FILE *f = stdout;
+    if (out) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0600); /* it holds a secret */
+        FILE *g = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!g) {
+            fprintf(stderr, "weft: cannot create %s: %s\n", out, strerror(errno));
+            return EXIT_INPUT;
+        }
+        f = g;
+    }
+    char p64[64] = "", s64[128] = "";
+    size_t l;
+    weft_base64url_encode(p64, sizeof p64 - 1, &l, pk, 32);
+    weft_base64url_encode(s64, sizeof s64 - 1, &l, sk, 64);
+    fprintf(f, "{\"public\":\"%s\",\"secret\":\"%s\"}\n", p64, s64);
+    if (out) {
+        fclose(f);
+        printf("{\"public\":\"%s\",\"file\":", p64);
+        json_print_string(stdout, out, strlen(out));
+        printf("}\n");
+    }
+    memset(sk, 0, sizeof sk);
+    memset(s64, 0, sizeof s64);
+    return EXIT_OK;
+}
+
+/* ---- space create, join, invite ---- */
+
+static int cmd_space_create(int argc, char **argv) {
+    char *pos[2];
+    if (positionals(argc, argv, 3, pos, 2) != 1) return usage_error("%s", "space create DIR");
+    weft_crypto_backend be;
+    uint8_t owner_pk[32], owner_sk[64], key[32];
+    if (weft_sodium_backend(&be) || weft_keypair_generate(&be, owner_pk, owner_sk) ||
+        be.random(be.ctx, key, sizeof key))
+        return input_error("libsodium failed to start");
+    spacedir sd;
+    char err[512];
+    if (spacedir_create(&sd, pos[0], owner_pk, key, owner_sk, NULL, 0,
+                        option(argc, argv, 3, "--relay"), err, sizeof err))
+        return input_error(err);
+    /* The creator's replica writes with its own key under an admin token
+     * from the owner, so the owner key itself never has to sign changes. */
+    int rc = weft_token_issue(&be, sd.token, sizeof sd.token, &sd.token_len, owner_pk, owner_sk,
+                              NULL, 0, sd.author_pk, WEFT_RIGHT_ADMIN, now_s() - 60, 0);
+    memset(owner_sk, 0, sizeof owner_sk);
+    memset(key, 0, sizeof key);
+    if (rc || spacedir_save(&sd, err, sizeof err)) {
+        spacedir_close(&sd);
+        return input_error(rc ? "cannot issue the admin token" : err);
+    }
+    printf("{");
+    print_b64_field("space", sd.space, 32, 1);
+    print_b64_field("author", sd.author_pk, 32, 1);
+    printf("\"dir\":");
+    json_print_string(stdout, pos[0], strlen(pos[0]));
+    printf("}\n");
+    spacedir_close(&sd);
+    return EXIT_OK;
+}
+
+static int cmd_invite(int argc, char **argv) {
+    char *pos[2];
+    if (positionals(argc, argv, 2, pos, 2) != 1)
+        return usage_error("%s", "invite DIR --rights read|write|admin [--expires 7d]");
+    int rights = parse_rights(option(argc, argv, 2, "--rights"));
+    if (!rights) return usage_error("%s", "--rights must be read, write or admin");
+    uint64_t ttl = 7 * 86400;
+    const char *exp = option(argc, argv, 2, "--expires");
+    if (exp && parse_duration(exp, &ttl))
+        return usage_error("bad --expires '%s' (e.g. 7d, 24h, 30m, never)", exp);
+    uint8_t grantee[32], *for_key = NULL;
+    const char *who = option(argc, argv, 2, "--for");
+    size_t gl;
+    if (who) {
+        if (weft_base64url_decode(grantee, sizeof grantee, &gl, who, strlen(who)) || gl != 32)
+            return input_error("--for must be a public key (base64url, 32 bytes)");
+        for_key = grantee;
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
+    uint8_t tok[WEFT_TOKEN_MAX_BYTES];
+    size_t tl;
+    uint64_t nb = now_s() - 60; /* tolerate clocks a minute apart */
+    int rc;
+    if (sd.has_owner) {
+        rc = weft_token_issue(&sd.be, tok, sizeof tok, &tl, sd.space, sd.owner_sk, NULL, 0, for_key,
+                              (uint8_t)rights, nb, ttl ? nb + 60 + ttl : 0);
+    } else {
+        /* An admin delegates with its own token as the parent. */
+        rc = weft_token_issue(&sd.be, tok, sizeof tok, &tl, sd.space, sd.author_sk, sd.token,
+                              sd.token_len, for_key, (uint8_t)rights, nb, ttl ? nb + 60 + ttl : 0);
+    }
+    if (rc) {
+        spacedir_close(&sd);
+        fprintf(stderr, "weft: cannot issue the invite: %s%s\n", weft_strerror(rc),
+                rc == WEFT_EDELEGATION ? " (only the owner or an admin can invite)" : "");
+        return EXIT_INPUT;
+    }
+    const char *base = option(argc, argv, 2, "--base");
+    if (!base) base = "";
+    size_t cap = weft_invite_bound(strlen(base), tl), len;
+    char *link = malloc(cap);
+    rc = !link ||
+         weft_invite_encode(link, cap, &len, base, strlen(base), sd.space, tok, tl, sd.content_key);
+    if (!rc) printf("%s\n", link);
+    free(link);
+    spacedir_close(&sd);
+    return rc ? input_error("cannot encode the invite") : EXIT_OK;
+}
+
+static int cmd_invite_inspect(int argc, char **argv) {
+    char *pos[2];
+    if (positionals(argc, argv, 3, pos, 2) != 1) return usage_error("%s", "invite inspect LINK");
+    uint8_t space[32], tok[WEFT_TOKEN_MAX_BYTES], key[32];
+    size_t tl;
+    if (weft_invite_decode(pos[0], strlen(pos[0]), space, tok, sizeof tok, &tl, key))
+        return input_error("not an invite link (expected ...#<space>.<token>.<key>)");
+    memset(key, 0, sizeof key);
+    weft_crypto_backend be;
+    if (weft_sodium_backend(&be)) return input_error("libsodium failed to start");
+    weft_token t;
+    int rc = weft_token_verify(&be, tok, tl, space, now_s(), &t);
+    printf("{");
+    print_b64_field("space", space, 32, 1);
+    printf("\"valid\":%s,\"error\":", rc ? "false" : "true");
+    if (rc)
+        json_print_string(stdout, weft_err_name(rc), strlen(weft_err_name(rc)));
+    else
+        printf("null");
+    if (!rc) {
+        printf(",\"rights\":\"%s\",\"grantee\":", rights_name(t.rights));
+        if (t.any_grantee)
+            printf("null");
+        else {
+            printf("{");
+            print_b64_field("key", t.grantee, 32, 0);
+            printf("}");
+        }
+        printf(",\"not_before\":%" PRIu64 ",\"expires\":%" PRIu64 ",\"delegated\":%s,",
+               t.not_before, t.expires, t.delegated ? "true" : "false");
+        print_b64_field("id", t.id, sizeof t.id, 0);
+    }
+    printf("}\n");
+    return rc ? EXIT_INPUT : EXIT_OK;
+}
+
+static int read_identity(const char *path, uint8_t *pk, uint8_t *sk) {
+    uint8_t *text;
+    size_t len;
+    if (read_file(path, &text, &len)) return -1;
+    jbuf v = {0};
+    char jerr[128];
+    int rc = json_to_value(&v, (const char *)text, len, jerr, sizeof jerr);
+    free(text);
+    const uint8_t *f;
+    size_t fl, n;
+    weft_value s;
+    rc = rc || json_map_get(v.p, v.len, "public", &f, &fl) || weft_value_read(&s, NULL, f, fl) ||
+         s.type != WEFT_TYPE_STRING ||
+         weft_base64url_decode(pk, 32, &n, (const char *)s.ptr, s.len) || n != 32;
+    rc = rc || json_map_get(v.p, v.len, "secret", &f, &fl) || weft_value_read(&s, NULL, f, fl) ||
+         s.type != WEFT_TYPE_STRING ||
+         weft_base64url_decode(sk, 64, &n, (const char *)s.ptr, s.len) || n != 64;
+    jbuf_free(&v);
+    return rc ? -1 : 0;
+}
+
+static int cmd_join(int argc, char **argv) {
+    char *pos[2];
+    const char *link = option(argc, argv, 2, "--invite");
+    if (positionals(argc, argv, 2, pos, 2) != 1 || !link)
+        return usage_error("%s", "join DIR --invite LINK");
+    uint8_t space[32], tok[WEFT_TOKEN_MAX_BYTES], key[32];
+    size_t tl;
+    if (weft_invite_decode(link, strlen(link), space, tok, sizeof tok, &tl, key))
+        return input_error("not an invite link (expected ...#<space>.<token>.<key>)");
+    weft_crypto_backend be;
+    weft_token t;
+    if (weft_sodium_backend(&be)) return input_error("libsodium failed to start");
+    int rc = weft_token_verify(&be, tok, tl, space, now_s(), &t);
+    if (rc) {
+        fprintf(stderr, "weft: the invite's token is not valid: %s\n", weft_strerror(rc));
+        return EXIT_INPUT;
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_create(&sd, pos[0], space, key, NULL, tok, tl, option(argc, argv, 2, "--relay"),
+                        err, sizeof err))
+        return input_error(err);
+    memset(key, 0, sizeof key);
+    const char *id = option(argc, argv, 2, "--identity");
+    if (id && read_identity(id, sd.author_pk, sd.author_sk)) {
+        spacedir_close(&sd);
+        return input_error("cannot read the --identity file (make one with `weft keygen --out`)");
+    }
+    if (!t.any_grantee && memcmp(t.grantee, sd.author_pk, 32) != 0) {
+        spacedir_close(&sd);
+        return input_error("this invite names another key: pass that key with --identity FILE");
+    }
+    if (spacedir_save(&sd, err, sizeof err)) {
+        spacedir_close(&sd);
+        return input_error(err);
+    }
+    printf("{");
+    print_b64_field("space", sd.space, 32, 1);
+    print_b64_field("author", sd.author_pk, 32, 1);
+    printf("\"rights\":\"%s\"}\n", rights_name(t.rights));
+    spacedir_close(&sd);
+    return EXIT_OK;
+}
+
+/* ---- data ---- */
+
+static int check_can_write(spacedir *sd) {
+    weft_token t;
+    int rc = weft_token_verify(&sd->be, sd->token, sd->token_len, sd->space, now_s(), &t);
+    if (!rc) rc = weft_token_allows(&t, sd->author_pk, WEFT_RIGHT_WRITE);
+    if (rc) {
+        fprintf(stderr, "weft: this replica may not write: %s\n",
+                rc == WEFT_ERIGHTS ? "its token grants read only" : weft_strerror(rc));
+        return EXIT_INPUT;
+    }
+    return EXIT_OK;
+}
+
+/* Puts every member of a JSON object as a field: one change. */
+static int put_members(weft_replica *r, const char *coll, const char *doc, const jbuf *obj) {
+    weft_value m;
+    if (weft_value_read(&m, NULL, obj->p, obj->len) || m.type != WEFT_TYPE_MAP || !m.count)
+        return WEFT_EINVAL;
+    const uint8_t *p = m.ptr;
+    for (uint64_t i = 0; i < m.count; i++) {
+        size_t kl = 0, n;
+        int shift = 0;
+        uint8_t b;
+        do { /* the key's length varint */
+            b = *p++;
+            kl |= (size_t)(b & 0x7f) << shift;
+            shift += 7;
+        } while (b & 0x80);
+        const char *key = (const char *)p;
+        p += kl;
+        weft_value e;
+        weft_value_read(&e, &n, p, obj->len - (size_t)(p - obj->p));
+        int rc = weft_replica_put(r, coll, strlen(coll), doc, strlen(doc), key, kl, p, n);
+        if (rc) return rc;
+        p += n;
+    }
+    return 0;
+}
+
+static int cmd_put(int argc, char **argv) {
+    char *p[6];
+    int n = positionals(argc, argv, 2, p, 6);
+    if (n != 4 && n != 5) return usage_error("%s", "put DIR COLLECTION DOC [FIELD] JSON");
+    const char *text = p[n - 1];
+    jbuf v = {0};
+    char jerr[160];
+    if (json_to_value(&v, text, strlen(text), jerr, sizeof jerr)) {
+        jbuf_free(&v);
+        return input_error(jerr);
+    }
+    spacedir sd;
+    char err[512];
+    int rc = EXIT_OK;
+    if (spacedir_open(&sd, p[0], err, sizeof err)) {
+        jbuf_free(&v);
+        return input_error(err);
+    }
+    if ((rc = check_can_write(&sd)) == EXIT_OK) {
+        int w = n == 5 ? weft_replica_put(sd.replica, p[1], strlen(p[1]), p[2], strlen(p[2]), p[3],
+                                          strlen(p[3]), v.p, v.len)
+                       : put_members(sd.replica, p[1], p[2], &v);
+        if (w) {
+            fprintf(stderr, "weft: cannot put: %s%s\n", weft_strerror(w),
+                    n == 4 ? " (without FIELD the value must be a non-empty JSON object)" : "");
+            rc = EXIT_INPUT;
+        } else if (spacedir_commit(&sd, err, sizeof err)) {
+            fprintf(stderr, "weft: %s\n", err);
+            rc = EXIT_FAILED;
+        }
+    }
+    jbuf_free(&v);
+    spacedir_close(&sd);
+    return rc;
+}
+
+static int cmd_delete(int argc, char **argv) {
+    char *p[5];
+    int n = positionals(argc, argv, 2, p, 5);
+    if (n != 3 && n != 4) return usage_error("%s", "delete DIR COLLECTION DOC [FIELD]");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    int rc = check_can_write(&sd);
+    if (rc == EXIT_OK) {
+        int w = n == 4
+                    ? weft_replica_delete_field(sd.replica, p[1], strlen(p[1]), p[2], strlen(p[2]),
+                                                p[3], strlen(p[3]))
+                    : weft_replica_delete_doc(sd.replica, p[1], strlen(p[1]), p[2], strlen(p[2]));
+        if (w) {
+            fprintf(stderr, "weft: cannot delete: %s\n", weft_strerror(w));
+            rc = EXIT_INPUT;
+        } else if (spacedir_commit(&sd, err, sizeof err)) {
+            fprintf(stderr, "weft: %s\n", err);
+            rc = EXIT_FAILED;
+        }
+    }
+    spacedir_close(&sd);
+    return rc;
+}
+
+/* Prints a document (its encoded map) with its key as "_id". */
+static void print_doc(const char *key, size_t key_len, const uint8_t *doc, size_t len) {
+    weft_value m;
+    printf("{\"_id\":");
+    json_print_string(stdout, key, key_len);
+    if (!weft_value_read(&m, NULL, doc, len) && m.type == WEFT_TYPE_MAP && m.count) {
+        /* Splice the map's members after _id: print it and drop its brace. */
+        char *buf = NULL;
+        size_t bl = 0;
+        FILE *mem = open_memstream(&buf, &bl);
+        json_print_value(mem, doc, len);
+        fclose(mem);
+        printf(",%s", buf + 1);
+        free(buf);
+    } else {
+        printf("}");
+    }
+}
+
+static int cmd_get(int argc, char **argv) {
+    char *p[5];
+    int n = positionals(argc, argv, 2, p, 5);
+    if (n != 3 && n != 4) return usage_error("%s", "get DIR COLLECTION DOC [FIELD]");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    const uint8_t *v;
+    size_t len;
+    int rc =
+        n == 4 ? weft_replica_get_field(sd.replica, p[1], strlen(p[1]), p[2], strlen(p[2]), p[3],
+                                        strlen(p[3]), &v, &len)
+               : weft_replica_get_doc(sd.replica, p[1], strlen(p[1]), p[2], strlen(p[2]), &v, &len);
+    int out = EXIT_OK;
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft: not found\n");
+        out = EXIT_FAILED;
+    } else if (rc) {
+        fprintf(stderr, "weft: %s\n", weft_strerror(rc));
+        out = EXIT_INPUT;
+    } else {
+        if (n == 4)
+            json_print_value(stdout, v, len);
+        else
+            print_doc(p[2], strlen(p[2]), v, len);
+        printf("\n");
+    }
+    spacedir_close(&sd);
+    return out;
+}
+
+static int cmd_query(int argc, char **argv) {
+    char *p[3];
+    if (positionals(argc, argv, 2, p, 3) != 2)
+        return usage_error("%s", "query DIR COLLECTION [--where FIELD=JSON] [--limit N]");
+    const char *where = option(argc, argv, 2, "--where"), *lim = option(argc, argv, 2, "--limit");
+    long limit = lim ? strtol(lim, NULL, 10) : -1;
+    if (lim && limit <= 0) return usage_error("bad --limit '%s'", lim);
+    char wfield[256] = "";
+    jbuf want = {0};
+    if (where) {
+        const char *eq = strchr(where, '=');
+        char jerr[160];
+        if (!eq || eq == where || (size_t)(eq - where) >= sizeof wfield)
+            return usage_error("bad --where '%s' (FIELD=JSON)", where);
+        memcpy(wfield, where, (size_t)(eq - where));
+        if (json_to_value(&want, eq + 1, strlen(eq + 1), jerr, sizeof jerr)) {
+            jbuf_free(&want);
+            return input_error(jerr);
+        }
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) {
+        jbuf_free(&want);
+        return input_error(err);
+    }
+    const char *after = NULL, *key;
+    size_t after_len = 0, key_len;
+    long shown = 0;
+    for (;;) {
+        const uint8_t *doc;
+        size_t dl;
+        int rc =
+            weft_replica_next_doc(sd.replica, p[1], strlen(p[1]), after, after_len, &key, &key_len);
+        if (rc) break;
+        /* key is borrowed until the next call: keep a copy for `after`. */
+        static char last[1025];
+        memcpy(last, key, key_len);
+        after = last;
+        after_len = key_len;
+        if (weft_replica_get_doc(sd.replica, p[1], strlen(p[1]), last, key_len, &doc, &dl))
+            continue;
+        if (where) {
+            const uint8_t *fv;
+            size_t fl;
+            if (json_map_get(doc, dl, wfield, &fv, &fl) || fl != want.len ||
+                memcmp(fv, want.p, fl) != 0)
+                continue;
+        }
+        print_doc(last, key_len, doc, dl);
+        printf("\n");
+        if (limit > 0 && ++shown >= limit) break;
+    }
+    jbuf_free(&want);
+    spacedir_close(&sd);
+    return EXIT_OK;
+}
+
+/* Applies the changes of another replica directory or record file, and
+ * stores the ones that were new here. */
+static int cmd_merge(int argc, char **argv) {
+    char *p[3];
+    if (positionals(argc, argv, 2, p, 3) != 2) return usage_error("%s", "merge DIR SOURCE");
+    char file[1100];
+    struct stat st;
+    if (stat(p[1], &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(file, sizeof file, "%s/changes.weft", p[1]);
+    else
+        snprintf(file, sizeof file, "%s", p[1]);
+    uint8_t *recs;
+    size_t len;
+    if (read_file(file, &recs, &len)) {
+        fprintf(stderr, "weft: cannot read %s: %s\n", file, strerror(errno));
+        return EXIT_INPUT;
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) {
+        free(recs);
+        return input_error(err);
+    }
+    /* The vector before, so the diff after is exactly what this merge added. */
+    const uint8_t *vv, *added;
+    size_t vl, al;
+    uint8_t *before = NULL;
+    int rc = weft_replica_vv(sd.replica, &vv, &vl);
+    if (!rc && (before = malloc(vl + 1))) memcpy(before, vv, vl);
+    weft_apply_result res = {0};
+    if (!rc && before) rc = weft_replica_apply(sd.replica, recs, len, &res);
+    if (!rc && before) rc = weft_replica_diff(sd.replica, before, vl, &added, &al);
+    int out = EXIT_OK;
+    if (rc || !before) {
+        fprintf(stderr, "weft: cannot merge %s: %s\n", file,
+                before ? weft_strerror(rc) : "out of memory");
+        out = EXIT_INPUT;
+    } else if (al && spacedir_append(&sd, added, al, err, sizeof err)) {
+        fprintf(stderr, "weft: %s\n", err);
+        out = EXIT_FAILED;
+    } else {
+        printf("{\"applied\":%zu,\"duplicates\":%zu,\"rejected\":%zu,\"waiting\":%zu,"
+               "\"error\":",
+               (size_t)res.applied, (size_t)res.duplicates, (size_t)res.rejected,
+               weft_replica_pending_count(sd.replica));
+        if (res.first_error)
+            printf("\"%s\"}\n", weft_err_name(res.first_error));
+        else
+            printf("null}\n");
+        if (res.rejected) out = EXIT_INPUT;
+    }
+    free(before);
+    free(recs);
+    spacedir_close(&sd);
+    return out;
+}
+
+static int cmd_status(int argc, char **argv) {
+    char *p[2];
+    if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "status DIR");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    uint8_t h[32];
+    weft_state_hash(sd.replica, h);
+    weft_token t;
+    int tok = weft_token_verify(&sd.be, sd.token, sd.token_len, sd.space, now_s(), &t);
+    printf("{");
+    print_b64_field("space", sd.space, 32, 1);
+    print_b64_field("author", sd.author_pk, 32, 1);
+    printf("\"rights\":%s%s%s,", tok ? "null" : "\"", tok ? "" : rights_name(t.rights),
+           tok ? "" : "\"");
+    printf("\"owner\":%s,\"changes\":%" PRIu64 ",\"pending\":%zu,\"torn_tail_bytes\":%zu,",
+           sd.has_owner ? "true" : "false", weft_replica_change_count(sd.replica),
+           weft_replica_pending_count(sd.replica), sd.torn_bytes);
+    printf("\"relay\":");
+    json_print_string(stdout, sd.relay, strlen(sd.relay));
+    printf(",\"state_hash\":\"");
+    for (int i = 0; i < 32; i++)
+        printf("%02x", h[i]);
+    printf("\"}\n");
+    spacedir_close(&sd);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            fputs(USAGE, stdout);
+            return EXIT_OK;
+        }
+    const char *c = argv[1], *sub = argc > 2 ? argv[2] : "";
+    if (strcmp(c, "keygen") == 0) return cmd_keygen(argc, argv);
+    if (strcmp(c, "space") == 0 && strcmp(sub, "create") == 0) return cmd_space_create(argc, argv);
+    if (strcmp(c, "invite") == 0 && strcmp(sub, "inspect") == 0)
+        return cmd_invite_inspect(argc, argv);
+    if (strcmp(c, "invite") == 0) return cmd_invite(argc, argv);
+    if (strcmp(c, "join") == 0) return cmd_join(argc, argv);
+    if (strcmp(c, "put") == 0) return cmd_put(argc, argv);
+    if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
+    if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);
+    if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
+    if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
+    if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
+    if (strcmp(c, "log") == 0) return cmd_log(argc, argv);
+    if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
+    return usage_error("unknown command '%s'", c);
+}

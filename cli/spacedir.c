@@ -1,0 +1,288 @@
+/*
+ * Replica directories (see spacedir.h). space.json is written once, through
+ * a temporary file and rename, so a crash never leaves half a key file; the
+ * change file is append-only with an fsync per append, so a change the CLI
+ * reports as written survives a crash.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "spacedir.h"
+
+#include "json.h"
+#include "weft/sodium.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPACE_FORMAT "weft-space-v1"
+
+static int errf(char *err, size_t cap, const char *fmt, const char *a, const char *b) {
+    snprintf(err, cap, fmt, a, b);
+    return -1;
+}
+
+int read_file(const char *path, uint8_t **data, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *p = malloc(cap);
+    while (p) {
+        size_t got = fread(p + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        uint8_t *g = realloc(p, cap * 2);
+        if (!g) {
+            free(p);
+            p = NULL;
+            break;
+        }
+        p = g;
+        cap *= 2;
+    }
+    int bad = ferror(f) || !p;
+    fclose(f);
+    if (bad) {
+        free(p);
+        errno = errno ? errno : ENOMEM;
+        return -1;
+    }
+    *data = p;
+    *len = n;
+    return 0;
+}
+
+static void join_path(char *dst, size_t cap, const char *dir, const char *name) {
+    snprintf(dst, cap, "%s/%s", dir, name);
+}
+
+static void put_b64(FILE *f, const char *name, const uint8_t *b, size_t n, int last) {
+    char s[1024];
+    size_t l = 0;
+    weft_base64url_encode(s, sizeof s, &l, b, n);
+    fprintf(f, "  \"%s\": \"%.*s\"%s\n", name, (int)l, s, last ? "" : ",");
+}
+
+static int write_space_json(const spacedir *sd, char *err, size_t cap) {
+    char path[1100], tmp[1100];
+    join_path(path, sizeof path, sd->path, "space.json");
+    join_path(tmp, sizeof tmp, sd->path, "space.json.tmp");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) return errf(err, cap, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"format\": \"%s\",\n", SPACE_FORMAT);
+    put_b64(f, "space", sd->space, 32, 0);
+    put_b64(f, "content_key", sd->content_key, 32, 0);
+    put_b64(f, "author_public", sd->author_pk, 32, 0);
+    put_b64(f, "author_secret", sd->author_sk, 64, 0);
+    if (sd->has_owner) put_b64(f, "owner_secret", sd->owner_sk, 64, 0);
+    fputs("  \"relay\": ", f);
+    json_print_string(f, sd->relay, strlen(sd->relay));
+    fputs(",\n", f);
+    put_b64(f, "token", sd->token, sd->token_len, 1);
+    fputs("}\n", f);
+    int bad = fflush(f) || fsync(fileno(f));
+    bad |= fclose(f);
+    if (bad || rename(tmp, path))
+        return errf(err, cap, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int get_b64(const uint8_t *map, size_t len, const char *key, uint8_t *dst, size_t cap,
+                   size_t *out, int required) {
+    const uint8_t *v;
+    size_t vl, n;
+    weft_value s;
+    if (json_map_get(map, len, key, &v, &vl)) return required ? -1 : 1;
+    if (weft_value_read(&s, NULL, v, vl) || s.type != WEFT_TYPE_STRING) return -1;
+    if (weft_base64url_decode(dst, cap, &n, (const char *)s.ptr, s.len)) return -1;
+    if (out)
+        *out = n;
+    else if (n != cap)
+        return -1;
+    return 0;
+}
+
+static int setup_crypto(spacedir *sd, char *err, size_t cap) {
+    if (weft_sodium_backend(&sd->be))
+        return errf(err, cap, "%s%s", "libsodium failed to start", "");
+    if (weft_suite_v1_init(&sd->crypto, &sd->suite, &sd->be, sd->content_key, sd->author_sk))
+        return errf(err, cap, "%s%s", "cannot set up encryption", "");
+    weft_replica_config cfg = {
+        .space = sd->space, .author = sd->author_pk, .crypto = &sd->crypto, .keep_records = 1};
+    if (weft_replica_new(&sd->replica, &cfg)) return errf(err, cap, "%s%s", "out of memory", "");
+    return 0;
+}
+
+int spacedir_create(spacedir *sd, const char *path, const uint8_t *space,
+                    const uint8_t *content_key, const uint8_t *owner_sk, const uint8_t *token,
+                    size_t token_len, const char *relay, char *err, size_t err_cap) {
+    memset(sd, 0, sizeof *sd);
+    if (strlen(path) >= sizeof sd->path - 32)
+        return errf(err, err_cap, "path too long: %s%s", path, "");
+    snprintf(sd->path, sizeof sd->path, "%s", path);
+    snprintf(sd->relay, sizeof sd->relay, "%s", relay ? relay : "");
+    if (mkdir(path, 0700) && errno != EEXIST)
+        return errf(err, err_cap, "cannot create %s: %s", path, strerror(errno));
+    char file[1100];
+    join_path(file, sizeof file, path, "space.json");
+    if (access(file, F_OK) == 0)
+        return errf(err, err_cap, "%s already holds a space (%s)", path, file);
+    if (weft_sodium_backend(&sd->be)) return errf(err, err_cap, "%s%s", "libsodium failed", "");
+    memcpy(sd->space, space, 32);
+    memcpy(sd->content_key, content_key, 32);
+    if (owner_sk) {
+        memcpy(sd->owner_sk, owner_sk, 64);
+        sd->has_owner = 1;
+    }
+    if (token_len > sizeof sd->token) return errf(err, err_cap, "%s%s", "token too long", "");
+    memcpy(sd->token, token, token_len);
+    sd->token_len = token_len;
+    if (weft_keypair_generate(&sd->be, sd->author_pk, sd->author_sk))
+        return errf(err, err_cap, "%s%s", "key generation failed", "");
+    return 0; /* the caller may still fill the token, then calls spacedir_save */
+}
+
+int spacedir_save(spacedir *sd, char *err, size_t err_cap) {
+    if (write_space_json(sd, err, err_cap)) return -1;
+    char file[1100];
+    join_path(file, sizeof file, sd->path, "changes.weft");
+    int fd = open(file, O_WRONLY | O_CREAT, 0600);
+    if (fd < 0) return errf(err, err_cap, "cannot create %s: %s", file, strerror(errno));
+    close(fd);
+    return setup_crypto(sd, err, err_cap);
+}
+
+int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
+    memset(sd, 0, sizeof *sd);
+    if (strlen(path) >= sizeof sd->path - 32)
+        return errf(err, err_cap, "path too long: %s%s", path, "");
+    snprintf(sd->path, sizeof sd->path, "%s", path);
+    char file[1100];
+    join_path(file, sizeof file, path, "space.json");
+    uint8_t *text;
+    size_t len;
+    if (read_file(file, &text, &len))
+        return errf(err, err_cap,
+                    "no replica at %s (%s); make one with `weft space create` or "
+                    "`weft join`",
+                    path, strerror(errno));
+    jbuf v = {0};
+    char jerr[128];
+    int rc = json_to_value(&v, (const char *)text, len, jerr, sizeof jerr);
+    free(text);
+    if (rc) {
+        jbuf_free(&v);
+        return errf(err, err_cap, "%s is corrupt: %s", file, jerr);
+    }
+    const uint8_t *fv;
+    size_t fl;
+    weft_value fmt;
+    rc = json_map_get(v.p, v.len, "format", &fv, &fl) || weft_value_read(&fmt, NULL, fv, fl) ||
+         fmt.type != WEFT_TYPE_STRING || fmt.len != strlen(SPACE_FORMAT) ||
+         memcmp(fmt.ptr, SPACE_FORMAT, fmt.len) != 0;
+    rc = rc || get_b64(v.p, v.len, "space", sd->space, 32, NULL, 1);
+    rc = rc || get_b64(v.p, v.len, "content_key", sd->content_key, 32, NULL, 1);
+    rc = rc || get_b64(v.p, v.len, "author_public", sd->author_pk, 32, NULL, 1);
+    rc = rc || get_b64(v.p, v.len, "author_secret", sd->author_sk, 64, NULL, 1);
+    rc = rc || get_b64(v.p, v.len, "token", sd->token, sizeof sd->token, &sd->token_len, 1);
+    if (!rc) {
+        int o = get_b64(v.p, v.len, "owner_secret", sd->owner_sk, 64, NULL, 0);
+        rc = o < 0;
+        sd->has_owner = o == 0;
+    }
+    if (!rc && !json_map_get(v.p, v.len, "relay", &fv, &fl)) {
+        weft_value r;
+        if (!weft_value_read(&r, NULL, fv, fl) && r.type == WEFT_TYPE_STRING &&
+            r.len < sizeof sd->relay) {
+            memcpy(sd->relay, r.ptr, r.len);
+            sd->relay[r.len] = 0;
+        }
+    }
+    jbuf_free(&v);
+    if (rc) return errf(err, err_cap, "%s is corrupt or from another version (%s)", file, "");
+    if (setup_crypto(sd, err, err_cap)) return -1;
+
+    join_path(file, sizeof file, path, "changes.weft");
+    uint8_t *recs;
+    if (read_file(file, &recs, &len)) {
+        if (errno != ENOENT) return errf(err, err_cap, "cannot read %s: %s", file, strerror(errno));
+        recs = NULL;
+        len = 0;
+    }
+    /* Whole records first; what follows the last whole one is a torn tail
+     * unless it decodes as something else entirely. */
+    size_t off = 0;
+    while (off < len) {
+        weft_change c;
+        int d = weft_change_decode(&c, recs + off, len - off);
+        if (d == WEFT_ETRUNCATED) break;
+        if (d) {
+            free(recs);
+            char where[64];
+            snprintf(where, sizeof where, "%zu", off);
+            return errf(err, err_cap, "%s is corrupt at byte %s (run `weft log verify`)", file,
+                        where);
+        }
+        off += c.total_len;
+    }
+    sd->good_bytes = off;
+    sd->torn_bytes = len - off;
+    weft_apply_result res;
+    rc = off ? weft_replica_apply(sd->replica, recs, off, &res) : 0;
+    free(recs);
+    if (rc)
+        return errf(err, err_cap, "cannot replay %s: %s (run `weft log verify`)", file,
+                    weft_strerror(rc));
+    return 0;
+}
+
+int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap) {
+    char file[1100];
+    join_path(file, sizeof file, sd->path, "changes.weft");
+    int fd = open(file, O_WRONLY | O_CREAT, 0600);
+    if (fd < 0) return errf(err, err_cap, "cannot open %s: %s", file, strerror(errno));
+    /* Cut a torn tail before appending, or the new record would be lost
+     * behind it. */
+    int bad = sd->torn_bytes && ftruncate(fd, (off_t)sd->good_bytes);
+    bad = bad || lseek(fd, (off_t)sd->good_bytes, SEEK_SET) < 0;
+    size_t done = 0;
+    while (!bad && done < len) {
+        ssize_t w = write(fd, recs + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            bad = 1;
+        else
+            done += (size_t)w;
+    }
+    bad = bad || fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (bad) return errf(err, err_cap, "cannot write %s: %s", file, strerror(saved));
+    sd->good_bytes += len;
+    sd->torn_bytes = 0;
+    return 0;
+}
+
+int spacedir_commit(spacedir *sd, char *err, size_t err_cap) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    const uint8_t *rec;
+    size_t len;
+    int rc = weft_replica_commit(sd->replica, now_ms, &rec, &len);
+    if (rc) return errf(err, err_cap, "commit failed: %s%s", weft_strerror(rc), "");
+    return spacedir_append(sd, rec, len, err, err_cap);
+}
+
+void spacedir_close(spacedir *sd) {
+    weft_replica_free(sd->replica);
+    weft_suite_v1_wipe(&sd->suite);
+    /* The key material lives in *sd: wipe it too. */
+    volatile uint8_t *p = (volatile uint8_t *)sd;
+    for (size_t i = 0; i < sizeof *sd; i++)
+        p[i] = 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * A replica directory: what `weft space create` and `weft join` make and
+ * every data command opens. It holds
+ *   space.json    the space id, content key, this replica's author key pair,
+ *                 its capability token, and the owner's secret key when this
+ *                 replica created the space (mode 0600: it holds secrets);
+ *   changes.weft  every change this replica holds, as the encoded records
+ *                 back to back (each is self-delimiting, chained and signed).
+ * Opening replays the changes into a replica; a torn last record (a crash
+ * mid-append) is reported and cut off on the next write.
+ */
+#ifndef WEFT_CLI_SPACEDIR_H
+#define WEFT_CLI_SPACEDIR_H
+
+#include "weft/weft.h"
+
+#include <stdio.h>
+
+typedef struct spacedir {
+    char path[1024];
+    uint8_t space[32], content_key[32];
+    uint8_t author_pk[32], author_sk[64];
+    uint8_t owner_sk[64];
+    int has_owner;
+    uint8_t token[WEFT_TOKEN_MAX_BYTES];
+    size_t token_len;
+    char relay[512];
+    weft_crypto_backend be;
+    weft_crypto crypto;
+    weft_suite_v1 suite;
+    weft_replica *replica;
+    size_t good_bytes; /* changes.weft bytes that hold whole records */
+    size_t torn_bytes; /* bytes after them: a torn tail */
+} spacedir;
+
+/* Prepares a new directory (which must not hold a space.json yet) with a
+ * fresh author key pair; the caller may then set the token (which names
+ * that key) and calls spacedir_save. */
+int spacedir_create(spacedir *sd, const char *path, const uint8_t *space,
+                    const uint8_t *content_key, const uint8_t *owner_sk, const uint8_t *token,
+                    size_t token_len, const char *relay, char *err, size_t err_cap);
+
+/* Writes space.json and an empty change file, and opens the replica. */
+int spacedir_save(spacedir *sd, char *err, size_t err_cap);
+
+/* Opens a directory and replays its changes. Returns 0 or -1 with err. */
+int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap);
+
+/* Commits the replica's open transaction and appends the change durably. */
+int spacedir_commit(spacedir *sd, char *err, size_t err_cap);
+
+/* Appends records (already applied to the replica) durably. */
+int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap);
+
+void spacedir_close(spacedir *sd);
+
+/* Reads a whole file. OUT: *data (caller frees), *len. 0 or -1 (errno). */
+int read_file(const char *path, uint8_t **data, size_t *len);
+
+#endif

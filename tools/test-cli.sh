@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The weft CLI end to end: every command, its JSON and exit codes, invites
+# and rights, two replicas merging to one state hash, and `log verify`
+# finding a flipped bit and a torn tail. Works in a temporary directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/build native >/dev/null
+W=$PWD/build/cli/weft
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+cd "$t"
+fails=0
+ok() { echo "  ok   $1"; }
+bad() { echo "  FAIL $1" >&2; fails=$((fails + 1)); }
+# expect NAME CODE CMD...: runs CMD, checks its exit code; output in $out.
+expect() {
+  local name=$1 code=$2
+  shift 2
+  set +e
+  out=$("$@" 2>"$t/stderr")
+  local rc=$?
+  set -e
+  if [ "$rc" = "$code" ]; then ok "$name"; else bad "$name: exit $rc, wanted $code: $out $(cat "$t/stderr")"; fi
+}
+has() { # has NAME TEXT: $out contains TEXT
+  case "$out" in *"$2"*) ok "$1" ;; *) bad "$1: '$2' not in: $out" ;; esac
+}
+hash_of() { "$W" status "$1" | sed 's/.*"state_hash":"\([0-9a-f]*\)".*/\1/'; }
+
+echo "test-cli: in $t"
+expect "help" 0 "$W" help
+has "help lists commands" "log verify"
+expect "unknown command" 2 "$W" frobnicate
+expect "missing args" 2 "$W" put
+
+expect "keygen --out" 0 "$W" keygen --out id.json
+has "keygen prints the public key" '"public":"'
+[ "$(stat -c %a id.json)" = 600 ] && ok "key file is private" || bad "key file mode $(stat -c %a id.json)"
+expect "keygen refuses to overwrite" 3 "$W" keygen --out id.json
+
+expect "space create" 0 "$W" space create a
+has "space id printed" '"space":"'
+expect "space create twice" 3 "$W" space create a
+[ "$(stat -c %a a/space.json)" = 600 ] && ok "space.json is private" || bad "space.json mode"
+
+expect "put a document" 0 "$W" put a todos t1 '{"title":"milk","done":false,"tags":["a","b"],"n":2.5}'
+expect "put a field" 0 "$W" put a todos t2 title '"bread"'
+expect "put a counter-ish int" 0 "$W" put a todos t2 qty 3
+expect "get a document" 0 "$W" get a todos t1
+has "document round trip" '{"_id":"t1","done":false,"n":2.5,"tags":["a","b"],"title":"milk"}'
+expect "get a field" 0 "$W" get a todos t2 title
+[ "$out" = '"bread"' ] && ok "field round trip" || bad "field: $out"
+expect "query" 0 "$W" query a todos
+[ "$(echo "$out" | wc -l)" = 2 ] && ok "query lists 2 documents" || bad "query: $out"
+expect "query --where" 0 "$W" query a todos --where 'title="bread"'
+has "where matches t2 only" '"_id":"t2"'
+case "$out" in *'"_id":"t1"'*) bad "where matched t1" ;; *) ok "where excludes t1" ;; esac
+expect "query --limit" 0 "$W" query a todos --limit 1
+[ "$(echo "$out" | wc -l)" = 1 ] && ok "limit 1" || bad "limit: $out"
+expect "bad JSON is refused" 3 "$W" put a todos t3 v '{"x":'
+grep -q "invalid JSON at byte" "$t/stderr" && ok "JSON error message" || bad "JSON error: $(cat "$t/stderr")"
+expect "delete a field" 0 "$W" delete a todos t2 qty
+expect "deleted field is gone" 1 "$W" get a todos t2 qty
+expect "delete a document" 0 "$W" delete a todos t1
+expect "deleted document is gone" 1 "$W" get a todos t1
+
+# Invites and rights.
+expect "read invite" 0 "$W" invite a --rights read --expires 1d --base https://example.org/
+read_link=$out
+has "invite is a link" "https://example.org/#"
+expect "invite inspect" 0 "$W" invite inspect "$read_link"
+has "inspect says read" '"rights":"read"'
+expect "join read-only" 0 "$W" join r --invite "$read_link"
+expect "read-only cannot write" 3 "$W" put r todos x v 1
+grep -q "read only" "$t/stderr" && ok "says read only" || bad "message: $(cat "$t/stderr")"
+expect "write invite" 0 "$W" invite a --rights write --expires 7d
+expect "join read-write" 0 "$W" join b --invite "$out"
+expect "writer writes" 0 "$W" put b notes n1 body '"from b"'
+expect "not an invite" 3 "$W" invite inspect "https://example.org/#nope"
+expect "join with garbage" 3 "$W" join z --invite "garbage"
+expect "short-lived invite" 0 "$W" invite a --rights read --expires 1s
+short=$out
+sleep 2.2
+expect "expired invite is refused" 3 "$W" invite inspect "$short"
+has "says expired" '"error":"EXPIRED"'
+expect "keyed invite" 0 "$W" invite a --rights write --for "$(sed 's/.*"public":"\([^"]*\)".*/\1/' id.json)"
+keyed=$out
+expect "keyed invite needs the key" 3 "$W" join k1 --invite "$keyed"
+expect "keyed invite with --identity" 0 "$W" join k2 --invite "$keyed" --identity id.json
+expect "non-admin cannot invite" 3 "$W" invite b --rights read
+
+# Two replicas converge by exchanging change files.
+expect "merge a into b" 0 "$W" merge b a
+expect "merge b into a" 0 "$W" merge a b
+expect "merge again is a no-op" 0 "$W" merge a b
+has "duplicates only" '"applied":0'
+[ "$(hash_of a)" = "$(hash_of b)" ] && ok "a and b have one state hash" || bad "hashes differ"
+expect "b sees a's data" 0 "$W" get b todos t2 title
+expect "merge into read-only replica" 0 "$W" merge r a
+[ "$(hash_of r)" = "$(hash_of a)" ] && ok "the reader has the same state" || bad "reader differs"
+
+# Logs.
+expect "log inspect" 0 "$W" log inspect a
+has "inspect shows suite" '"suite":"v1"'
+expect "log export" 0 "$W" log export a
+has "export has records" '"record":"'
+expect "log verify" 0 "$W" log verify a
+has "verify ok" '"ok":true'
+cp -r a flipped
+size=$(stat -c %s flipped/changes.weft)
+printf '\x01' | dd of=flipped/changes.weft bs=1 seek=$((size / 2)) conv=notrunc status=none
+cmp -s a/changes.weft flipped/changes.weft && bad "the flip changed nothing"
+expect "verify finds a flipped bit" 1 "$W" log verify flipped
+has "verify reports it" '"ok":false'
+expect "a damaged replica refuses to open" 3 "$W" get flipped todos t2
+cp -r a torn
+head -c $((size - 7)) a/changes.weft >torn/changes.weft
+expect "verify accepts a torn tail" 0 "$W" log verify torn
+has "and reports it" '"torn_tail_bytes":'
+expect "writes after a torn tail" 0 "$W" put torn todos t9 v 9
+expect "then verifies clean" 0 "$W" log verify torn
+has "no tail left" '"torn_tail_bytes":0'
+echo '{"format":"weft-space-v1",' >a2.json
+mkdir -p broken && cp a2.json broken/space.json
+expect "corrupt space.json" 3 "$W" status broken
+grep -q "corrupt" "$t/stderr" && ok "says corrupt" || bad "message: $(cat "$t/stderr")"
+expect "no replica here" 3 "$W" status nowhere
+
+expect "bench" 0 "$W" bench --ops 20000
+has "bench converged" '"converged":true'
+
+if [ "$fails" -gt 0 ]; then
+  echo "test-cli: $fails failed" >&2
+  exit 1
+fi
+echo "test-cli: all passed"
