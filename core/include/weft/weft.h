@@ -15,5 +15,6 @@
 #include "weft/log.h"
 #include "weft/replica.h"
 #include "weft/auth.h"
+#include "weft/protocol.h"
 
 #endif

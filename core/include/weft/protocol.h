@@ -1,0 +1,202 @@
+/*
+ * The sync protocol's frames: encoding and decoding, nothing else.
+ *
+ * One protocol serves relay links and peer links (docs/PROTOCOL.md). A frame
+ * is one transport message (a WebSocket binary message, a data-channel
+ * message): `u8 version | u8 type | payload`. Every frame carries the
+ * protocol version so that each one can be decoded on its own, whatever the
+ * link and wherever a connection was picked up. The transport says where a
+ * frame ends; payloads have no outer length.
+ *
+ * This module does no I/O and keeps no state. Decoding borrows: every
+ * pointer in a weft_frame points into the buffer given to weft_frame_decode.
+ * Decoding checks the whole frame's structure up front (lengths, bounds,
+ * flags, trailing bytes), so the iterators below never fail on a frame that
+ * decoded. It does not look inside change records, tokens or vectors beyond
+ * framing them; the receiver checks those with weft_change_decode,
+ * weft_token_verify and weft_vv_check.
+ */
+#ifndef WEFT_PROTOCOL_H
+#define WEFT_PROTOCOL_H
+
+#include "weft/api.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The protocol version this build speaks (byte 0 of every frame). */
+#define WEFT_PROTOCOL_VERSION 1
+
+/* Frame types (byte 1). Never renumbered; new types are appended. */
+#define WEFT_FRAME_HELLO     1 /* client -> relay: who, where, what it holds */
+#define WEFT_FRAME_CHALLENGE 2 /* relay -> client: nonce to sign, relay's head */
+#define WEFT_FRAME_PROOF     3 /* client -> relay: signature of the nonce */
+#define WEFT_FRAME_CHANGES   4 /* either way: change records */
+#define WEFT_FRAME_ACK       5 /* relay -> client: what is durable */
+#define WEFT_FRAME_SIGNAL    6 /* either way: opaque bytes for one peer (WebRTC) */
+#define WEFT_FRAME_PRESENCE  7 /* either way: opaque ephemeral bytes, never stored */
+#define WEFT_FRAME_ERROR     8 /* either way: code, fatal flag, message */
+
+/* Fixed sizes and structural bounds every decoder enforces. */
+#define WEFT_FRAME_HEADER_BYTES        2     /* version, type */
+#define WEFT_NONCE_BYTES               32    /* CHALLENGE nonce */
+#define WEFT_PROTO_MAX_TOKEN           1024  /* HELLO token bytes */
+#define WEFT_PROTO_MAX_DATA            65536 /* SIGNAL / PRESENCE payload */
+#define WEFT_PROTO_MAX_MESSAGE         1024  /* ERROR message */
+#define WEFT_PROTO_DEFAULT_MAX_CHANGES 4096  /* change records per CHANGES frame */
+
+/* HELLO flags. */
+#define WEFT_HELLO_CURSOR 0x01 /* a relay-sequence cursor follows */
+/* CHANGES flags. */
+#define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
+
+/* ACK entry statuses, one per change of the acknowledged CHANGES frame. */
+#define WEFT_ACK_STORED    0 /* durable; value = its relay sequence */
+#define WEFT_ACK_DUPLICATE 1 /* held already; value = 0 */
+#define WEFT_ACK_PARKED    2 /* waiting for a dependency, not durable yet; value = 0 */
+#define WEFT_ACK_REJECTED  3 /* refused; value = a WEFT_PROTO_E code */
+
+/* Protocol error codes (ERROR frames, ACK rejections, HTTP error bodies).
+ * X(name, value, message). Stable: never renumbered, new ones appended. */
+#define WEFT_PROTO_ERRORS(X)                                                   \
+    X(NONE, 0, "no error")                                                     \
+    X(BAD_FRAME, 1, "malformed frame")                                         \
+    X(VERSION, 2, "unsupported protocol version")                              \
+    X(UNEXPECTED, 3, "frame not valid in this state")                          \
+    X(TOO_BIG, 4, "frame exceeds the maximum size")                            \
+    X(TOO_MANY_CHANGES, 5, "too many changes in one frame")                    \
+    X(AUTH, 6, "token is invalid for this space")                              \
+    X(PROOF, 7, "proof of possession failed")                                  \
+    X(RIGHTS, 8, "token does not grant this right")                            \
+    X(EXPIRED, 9, "token has expired or is not valid yet")                     \
+    X(RATE_LIMITED, 10, "rate limit exceeded")                                 \
+    X(SLOW_CONSUMER, 11, "reader fell too far behind")                         \
+    X(WRONG_SPACE, 12, "change belongs to another space")                      \
+    X(BAD_CHANGE, 13, "malformed change record")                               \
+    X(BAD_SIGNATURE, 14, "change signature or suite rejected")                 \
+    X(CHAIN, 15, "change breaks its author's hash chain (fork, chain, clock)") \
+    X(PENDING_FULL, 16, "too many changes waiting for dependencies")           \
+    X(STORAGE, 17, "storage failure")                                          \
+    X(GOING_AWAY, 18, "server is shutting down")                               \
+    X(OVERLOADED, 19, "too many connections")                                  \
+    X(NOT_FOUND, 20, "no such space or resource")                              \
+    X(INTERNAL, 21, "internal error")                                          \
+    X(NO_PEER, 22, "target peer is not connected")                             \
+    X(TIMEOUT, 23, "handshake took too long")
+
+typedef enum weft_proto_error {
+#define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
+    WEFT_PROTO_ERRORS(WEFT_X_PENUM)
+#undef WEFT_X_PENUM
+} weft_proto_error;
+
+/* The code's name without prefix ("SLOW_CONSUMER") and message; "UNKNOWN"
+ * and "unknown error" for codes this build does not know. Never NULL. */
+WEFT_API const char *weft_proto_err_name(uint32_t code);
+WEFT_API const char *weft_proto_strerror(uint32_t code);
+
+/* A decoded frame. Only the members of its type are set; the rest are 0.
+ * Pointers borrow from the decoded buffer. */
+typedef struct weft_frame {
+    uint8_t version, type;
+    /* HELLO */
+    const uint8_t *space; /* 32 bytes */
+    const uint8_t *key;   /* 32 bytes: the client's public key (it proves it) */
+    const uint8_t *token; /* capability token */
+    size_t token_len;
+    int has_cursor;
+    uint64_t cursor; /* HELLO: resume after this relay sequence; ACK: send cursor */
+    /* HELLO (the client's) and CHALLENGE (the relay's): version vector */
+    const uint8_t *vv;
+    size_t vv_len;
+    /* CHALLENGE */
+    const uint8_t *nonce; /* WEFT_NONCE_BYTES */
+    uint64_t head;        /* the relay's highest relay sequence in the space */
+    /* PROOF */
+    const uint8_t *sig; /* 64 bytes */
+    /* CHANGES: n entries in [entries, entries + entries_len); ACK likewise */
+    int with_rseq;
+    uint32_t n;
+    const uint8_t *entries;
+    size_t entries_len;
+    /* SIGNAL, PRESENCE */
+    const uint8_t *peer; /* 32 bytes; PRESENCE: zeros = every peer of the space */
+    const uint8_t *data;
+    size_t data_len;
+    /* ERROR */
+    uint32_t code;
+    int fatal;
+    const char *message; /* not NUL-terminated; UTF-8 by convention */
+    size_t message_len;
+} weft_frame;
+
+/* Decodes one whole frame (src_len is the transport message's length).
+ * max_changes bounds a CHANGES frame's records (0: the default). OUT: *f.
+ * Returns 0, WEFT_EVERSION (another protocol version: f->version is set),
+ * WEFT_EMALFORMED (unknown type or flag, bad field, trailing bytes),
+ * WEFT_ETRUNCATED (ends early) or WEFT_ETOOBIG (a bound above exceeded,
+ * more than max_changes records). */
+WEFT_API int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len,
+                               uint32_t max_changes);
+
+/* Walks a decoded CHANGES frame. *pos starts at 0. Returns 1 with *rseq (0
+ * when the frame has none), *rec and *len (borrowed) filled, 0 at the end. */
+WEFT_API int weft_frame_change_next(const weft_frame *f, size_t *pos, uint64_t *rseq,
+                                    const uint8_t **rec, size_t *len);
+
+/* Walks a decoded ACK frame. *pos starts at 0. Returns 1 with *status and
+ * *value filled, 0 at the end. */
+WEFT_API int weft_frame_ack_next(const weft_frame *f, size_t *pos, uint8_t *status,
+                                 uint64_t *value);
+
+/* ---- encoding: dst, dst_cap, OUT *len; each returns 0, WEFT_EINVAL or
+ * WEFT_ENOSPACE (nothing useful written then) ---- */
+
+/* Bytes a HELLO with these lengths takes at most. */
+WEFT_API size_t weft_frame_hello_bound(size_t vv_len, size_t token_len);
+WEFT_API int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len,
+                                     const uint8_t *space, const uint8_t *key, const uint8_t *vv,
+                                     size_t vv_len, const uint8_t *token, size_t token_len,
+                                     int has_cursor, uint64_t cursor);
+
+WEFT_API size_t weft_frame_challenge_bound(size_t vv_len);
+WEFT_API int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len,
+                                         const uint8_t *nonce, uint64_t head, const uint8_t *vv,
+                                         size_t vv_len);
+
+WEFT_API int weft_frame_proof_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *sig);
+
+/* A CHANGES frame is built incrementally: begin, then add records. *len is
+ * the frame's length so far (begin sets it, add grows it). */
+WEFT_API int weft_frame_changes_begin(uint8_t *dst, size_t dst_cap, size_t *len, int with_rseq);
+/* Bytes one record of rec_len bytes adds to a CHANGES frame at most. */
+WEFT_API size_t weft_frame_change_entry_bound(size_t rec_len);
+/* Appends one record; rseq must be 0 unless the frame was begun with_rseq.
+ * On WEFT_ENOSPACE the frame is left as it was. */
+WEFT_API int weft_frame_changes_add(uint8_t *dst, size_t dst_cap, size_t *len, uint64_t rseq,
+                                    const uint8_t *rec, size_t rec_len);
+
+/* An ACK: begin with the sender's cursor, then one entry per change. */
+WEFT_API int weft_frame_ack_begin(uint8_t *dst, size_t dst_cap, size_t *len, uint64_t cursor);
+WEFT_API int weft_frame_ack_add(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t status,
+                                uint64_t value);
+
+/* SIGNAL or PRESENCE (type), to or from `peer` (32 bytes; zeros allowed for
+ * PRESENCE only). data_len <= WEFT_PROTO_MAX_DATA. */
+WEFT_API size_t weft_frame_signal_bound(size_t data_len);
+WEFT_API int weft_frame_signal_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t type,
+                                      const uint8_t *peer, const uint8_t *data, size_t data_len);
+
+/* ERROR. message_len <= WEFT_PROTO_MAX_MESSAGE (longer messages are cut). */
+WEFT_API size_t weft_frame_error_bound(size_t message_len);
+WEFT_API int weft_frame_error_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint32_t code,
+                                     int fatal, const char *message, size_t message_len);
+
+/* The protocol version, for bindings that cannot read macros. */
+WEFT_API int weft_protocol_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

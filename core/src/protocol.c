@@ -1,0 +1,368 @@
+/*
+ * Sync protocol frames (docs/PROTOCOL.md): `u8 version | u8 type | payload`.
+ *
+ *   HELLO      space[32] key[32] bytes(vv) bytes(token) u8 flags [varint cursor]
+ *   CHALLENGE  nonce[32] varint head bytes(vv)
+ *   PROOF      sig[64]
+ *   CHANGES    u8 flags, then 1..max entries: [varint rseq] bytes(record)
+ *   ACK        varint cursor, then 0..n entries: u8 status varint value
+ *   SIGNAL     peer[32] bytes(data)           (peer never zeros)
+ *   PRESENCE   peer[32] bytes(data)           (zeros = every peer)
+ *   ERROR      varint code u8 fatal bytes(message)
+ *
+ * Decoding reads through the core's bounds-checked reader only and checks
+ * every entry of a CHANGES or ACK frame before returning, so that the
+ * iterators can walk them without re-checking. Encoders check capacity
+ * before writing anything, so a failed call leaves no half frame behind.
+ */
+#include "weft/protocol.h"
+#include "weft/change.h"
+#include "weft/error.h"
+#include "mem.h"
+
+#include <assert.h>
+
+static const uint8_t zero32[32];
+
+const char *weft_proto_err_name(uint32_t code) {
+    switch (code) {
+#define WEFT_X_PNAME(name, value, msg) \
+    case value:                        \
+        return #name;
+        WEFT_PROTO_ERRORS(WEFT_X_PNAME)
+#undef WEFT_X_PNAME
+    }
+    return "UNKNOWN";
+}
+
+const char *weft_proto_strerror(uint32_t code) {
+    switch (code) {
+#define WEFT_X_PMSG(name, value, msg) \
+    case value:                       \
+        return msg;
+        WEFT_PROTO_ERRORS(WEFT_X_PMSG)
+#undef WEFT_X_PMSG
+    }
+    return "unknown error";
+}
+
+int weft_protocol_version(void) {
+    return WEFT_PROTOCOL_VERSION;
+}
+
+/* ---- decoding ---- */
+
+/* Reads `bytes` (varint length + content) bounded by max; a length beyond
+ * the frame is a truncation, a length within it but above max is TOOBIG. */
+static const uint8_t *rd_bounded(wreader *r, size_t *len, size_t max) {
+    uint64_t n = rd_varint(r);
+    if (r->err) return NULL;
+    if (n > rd_left(r)) {
+        rd_fail(r, WEFT_ETRUNCATED);
+        return NULL;
+    }
+    if (n > max) {
+        rd_fail(r, WEFT_ETOOBIG);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return rd_take(r, (size_t)n);
+}
+
+static int decode_changes(weft_frame *f, wreader *r, uint32_t max_changes) {
+    uint8_t flags = rd_u8(r);
+    if (r->err) return r->err;
+    if (flags & ~WEFT_CHANGES_RSEQ) return WEFT_EMALFORMED;
+    f->with_rseq = flags & WEFT_CHANGES_RSEQ;
+    f->entries = r->p;
+    f->entries_len = rd_left(r);
+    uint32_t n = 0;
+    while (rd_left(r) > 0) {
+        if (n == max_changes) return WEFT_ETOOBIG;
+        if (f->with_rseq && rd_varint(r) == 0 && !r->err) return WEFT_EMALFORMED;
+        size_t len = 0;
+        rd_bounded(r, &len, WEFT_MAX_CHANGE_BYTES);
+        if (r->err) return r->err;
+        if (len == 0) return WEFT_EMALFORMED;
+        n++;
+    }
+    if (n == 0) return WEFT_EMALFORMED; /* an empty CHANGES frame says nothing */
+    f->n = n;
+    return 0;
+}
+
+static int decode_ack(weft_frame *f, wreader *r) {
+    f->cursor = rd_varint(r);
+    if (r->err) return r->err;
+    f->entries = r->p;
+    f->entries_len = rd_left(r);
+    uint32_t n = 0;
+    while (rd_left(r) > 0) {
+        uint8_t status = rd_u8(r);
+        rd_varint(r);
+        if (r->err) return r->err;
+        if (status > WEFT_ACK_REJECTED) return WEFT_EMALFORMED;
+        if (n == UINT32_MAX) return WEFT_ETOOBIG;
+        n++;
+    }
+    f->n = n;
+    return 0;
+}
+
+int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_t max_changes) {
+    validate_or_ret(f && (src || src_len == 0), WEFT_EINVAL);
+    memset(f, 0, sizeof *f);
+    if (max_changes == 0) max_changes = WEFT_PROTO_DEFAULT_MAX_CHANGES;
+    wreader r;
+    rd_init(&r, src, src_len);
+    f->version = rd_u8(&r);
+    f->type = rd_u8(&r);
+    if (r.err) return r.err;
+    if (f->version != WEFT_PROTOCOL_VERSION) return WEFT_EVERSION;
+    switch (f->type) {
+    case WEFT_FRAME_HELLO: {
+        f->space = rd_take(&r, 32);
+        f->key = rd_take(&r, 32);
+        f->vv = rd_bounded(&r, &f->vv_len, SIZE_MAX);
+        f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
+        uint8_t flags = rd_u8(&r);
+        if (r.err) return r.err;
+        if (flags & ~WEFT_HELLO_CURSOR) return WEFT_EMALFORMED;
+        if (flags & WEFT_HELLO_CURSOR) {
+            f->has_cursor = 1;
+            f->cursor = rd_varint(&r);
+        }
+        break;
+    }
+    case WEFT_FRAME_CHALLENGE:
+        f->nonce = rd_take(&r, WEFT_NONCE_BYTES);
+        f->head = rd_varint(&r);
+        f->vv = rd_bounded(&r, &f->vv_len, SIZE_MAX);
+        break;
+    case WEFT_FRAME_PROOF:
+        f->sig = rd_take(&r, 64);
+        break;
+    case WEFT_FRAME_CHANGES: {
+        int rc = decode_changes(f, &r, max_changes);
+        if (rc) return rc;
+        break;
+    }
+    case WEFT_FRAME_ACK: {
+        int rc = decode_ack(f, &r);
+        if (rc) return rc;
+        break;
+    }
+    case WEFT_FRAME_SIGNAL:
+    case WEFT_FRAME_PRESENCE:
+        f->peer = rd_take(&r, 32);
+        f->data = rd_bounded(&r, &f->data_len, WEFT_PROTO_MAX_DATA);
+        if (r.err) return r.err;
+        /* A signal is always for one peer; presence may go to all. */
+        if (f->type == WEFT_FRAME_SIGNAL && memcmp(f->peer, zero32, 32) == 0)
+            return WEFT_EMALFORMED;
+        break;
+    case WEFT_FRAME_ERROR: {
+        uint64_t code = rd_varint(&r);
+        uint8_t fatal = rd_u8(&r);
+        f->message = (const char *)rd_bounded(&r, &f->message_len, WEFT_PROTO_MAX_MESSAGE);
+        if (r.err) return r.err;
+        if (code > UINT32_MAX || fatal > 1) return WEFT_EMALFORMED;
+        f->code = (uint32_t)code;
+        f->fatal = fatal;
+        break;
+    }
+    default:
+        return WEFT_EMALFORMED; /* unknown types are errors, never skipped */
+    }
+    if (r.err) return r.err;
+    if (rd_left(&r) != 0) return WEFT_EMALFORMED;
+    return 0;
+}
+
+int weft_frame_change_next(const weft_frame *f, size_t *pos, uint64_t *rseq, const uint8_t **rec,
+                           size_t *len) {
+    if (!f || f->type != WEFT_FRAME_CHANGES || *pos >= f->entries_len) return 0;
+    wreader r;
+    rd_init(&r, f->entries + *pos, f->entries_len - *pos);
+    *rseq = f->with_rseq ? rd_varint(&r) : 0;
+    uint64_t n = rd_varint(&r);
+    *rec = rd_take(&r, (size_t)n);
+    assert(!r.err); /* weft_frame_decode walked these entries already */
+    *len = (size_t)n;
+    *pos = (size_t)(r.p - f->entries);
+    return 1;
+}
+
+int weft_frame_ack_next(const weft_frame *f, size_t *pos, uint8_t *status, uint64_t *value) {
+    if (!f || f->type != WEFT_FRAME_ACK || *pos >= f->entries_len) return 0;
+    wreader r;
+    rd_init(&r, f->entries + *pos, f->entries_len - *pos);
+    *status = rd_u8(&r);
+    *value = rd_varint(&r);
+    assert(!r.err);
+    *pos = (size_t)(r.p - f->entries);
+    return 1;
+}
+
+/* ---- encoding ---- */
+
+/* Each encoder computes the exact size first, fails with ENOSPACE before
+ * writing, then writes with these unchecked helpers. */
+static uint8_t *put_header(uint8_t *p, uint8_t type) {
+    *p++ = WEFT_PROTOCOL_VERSION;
+    *p++ = type;
+    return p;
+}
+static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n) {
+    if (n) memcpy(p, src, n);
+    return p + n;
+}
+static uint8_t *put_varint(uint8_t *p, uint64_t v) {
+    return p + varint_put(p, v);
+}
+static uint8_t *put_lbytes(uint8_t *p, const void *src, size_t n) {
+    return put_bytes(put_varint(p, n), src, n);
+}
+
+size_t weft_frame_hello_bound(size_t vv_len, size_t token_len) {
+    return WEFT_FRAME_HEADER_BYTES + 64 + 10 + vv_len + 10 + token_len + 1 + 10;
+}
+
+int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space,
+                            const uint8_t *key, const uint8_t *vv, size_t vv_len,
+                            const uint8_t *token, size_t token_len, int has_cursor,
+                            uint64_t cursor) {
+    validate_or_ret(len && space && key && (vv || !vv_len) && (token || !token_len), WEFT_EINVAL);
+    validate_or_ret(token_len <= WEFT_PROTO_MAX_TOKEN, WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + 64 + varint_len(vv_len) + vv_len +
+                  varint_len(token_len) + token_len + 1 + (has_cursor ? varint_len(cursor) : 0);
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_HELLO);
+    p = put_bytes(p, space, 32);
+    p = put_bytes(p, key, 32);
+    p = put_lbytes(p, vv, vv_len);
+    p = put_lbytes(p, token, token_len);
+    *p++ = has_cursor ? WEFT_HELLO_CURSOR : 0;
+    if (has_cursor) p = put_varint(p, cursor);
+    assert((size_t)(p - dst) == need);
+    *len = need;
+    return 0;
+}
+
+size_t weft_frame_challenge_bound(size_t vv_len) {
+    return WEFT_FRAME_HEADER_BYTES + WEFT_NONCE_BYTES + 10 + 10 + vv_len;
+}
+
+int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *nonce,
+                                uint64_t head, const uint8_t *vv, size_t vv_len) {
+    validate_or_ret(len && nonce && (vv || !vv_len), WEFT_EINVAL);
+    size_t need =
+        WEFT_FRAME_HEADER_BYTES + WEFT_NONCE_BYTES + varint_len(head) + varint_len(vv_len) + vv_len;
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_CHALLENGE);
+    p = put_bytes(p, nonce, WEFT_NONCE_BYTES);
+    p = put_varint(p, head);
+    p = put_lbytes(p, vv, vv_len);
+    *len = (size_t)(p - dst);
+    return 0;
+}
+
+int weft_frame_proof_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *sig) {
+    validate_or_ret(len && sig, WEFT_EINVAL);
+    if (!dst || dst_cap < WEFT_FRAME_HEADER_BYTES + 64) return WEFT_ENOSPACE;
+    put_bytes(put_header(dst, WEFT_FRAME_PROOF), sig, 64);
+    *len = WEFT_FRAME_HEADER_BYTES + 64;
+    return 0;
+}
+
+int weft_frame_changes_begin(uint8_t *dst, size_t dst_cap, size_t *len, int with_rseq) {
+    validate_or_ret(len, WEFT_EINVAL);
+    if (!dst || dst_cap < WEFT_FRAME_HEADER_BYTES + 1) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_CHANGES);
+    *p = with_rseq ? WEFT_CHANGES_RSEQ : 0;
+    *len = WEFT_FRAME_HEADER_BYTES + 1;
+    return 0;
+}
+
+size_t weft_frame_change_entry_bound(size_t rec_len) {
+    return 10 + 10 + rec_len;
+}
+
+int weft_frame_changes_add(uint8_t *dst, size_t dst_cap, size_t *len, uint64_t rseq,
+                           const uint8_t *rec, size_t rec_len) {
+    validate_or_ret(dst && len && *len >= WEFT_FRAME_HEADER_BYTES + 1 && *len <= dst_cap &&
+                        dst[1] == WEFT_FRAME_CHANGES && rec && rec_len > 0 &&
+                        rec_len <= WEFT_MAX_CHANGE_BYTES,
+                    WEFT_EINVAL);
+    int with_rseq = dst[2] & WEFT_CHANGES_RSEQ;
+    validate_or_ret(with_rseq ? rseq > 0 : rseq == 0, WEFT_EINVAL);
+    size_t need = (with_rseq ? varint_len(rseq) : 0) + varint_len(rec_len) + rec_len;
+    if (dst_cap - *len < need) return WEFT_ENOSPACE;
+    uint8_t *p = dst + *len;
+    if (with_rseq) p = put_varint(p, rseq);
+    p = put_lbytes(p, rec, rec_len);
+    *len = (size_t)(p - dst);
+    return 0;
+}
+
+int weft_frame_ack_begin(uint8_t *dst, size_t dst_cap, size_t *len, uint64_t cursor) {
+    validate_or_ret(len, WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + varint_len(cursor);
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    put_varint(put_header(dst, WEFT_FRAME_ACK), cursor);
+    *len = need;
+    return 0;
+}
+
+int weft_frame_ack_add(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t status, uint64_t value) {
+    validate_or_ret(dst && len && *len >= WEFT_FRAME_HEADER_BYTES + 1 && *len <= dst_cap &&
+                        dst[1] == WEFT_FRAME_ACK && status <= WEFT_ACK_REJECTED,
+                    WEFT_EINVAL);
+    size_t need = 1 + varint_len(value);
+    if (dst_cap - *len < need) return WEFT_ENOSPACE;
+    uint8_t *p = dst + *len;
+    *p++ = status;
+    p = put_varint(p, value);
+    *len = (size_t)(p - dst);
+    return 0;
+}
+
+size_t weft_frame_signal_bound(size_t data_len) {
+    return WEFT_FRAME_HEADER_BYTES + 32 + 10 + data_len;
+}
+
+int weft_frame_signal_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t type,
+                             const uint8_t *peer, const uint8_t *data, size_t data_len) {
+    validate_or_ret(len && peer && (data || !data_len) && data_len <= WEFT_PROTO_MAX_DATA,
+                    WEFT_EINVAL);
+    validate_or_ret(type == WEFT_FRAME_PRESENCE ||
+                        (type == WEFT_FRAME_SIGNAL && memcmp(peer, zero32, 32) != 0),
+                    WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + 32 + varint_len(data_len) + data_len;
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, type);
+    p = put_bytes(p, peer, 32);
+    put_lbytes(p, data, data_len);
+    *len = need;
+    return 0;
+}
+
+size_t weft_frame_error_bound(size_t message_len) {
+    if (message_len > WEFT_PROTO_MAX_MESSAGE) message_len = WEFT_PROTO_MAX_MESSAGE;
+    return WEFT_FRAME_HEADER_BYTES + 10 + 1 + 10 + message_len;
+}
+
+int weft_frame_error_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint32_t code, int fatal,
+                            const char *message, size_t message_len) {
+    validate_or_ret(len && (message || !message_len), WEFT_EINVAL);
+    if (message_len > WEFT_PROTO_MAX_MESSAGE) message_len = WEFT_PROTO_MAX_MESSAGE;
+    size_t need =
+        WEFT_FRAME_HEADER_BYTES + varint_len(code) + 1 + varint_len(message_len) + message_len;
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_ERROR);
+    p = put_varint(p, code);
+    *p++ = fatal ? 1 : 0;
+    put_lbytes(p, message, message_len);
+    *len = need;
+    return 0;
+}

@@ -1,0 +1,292 @@
+/*
+ * Sync protocol frames: every type round-trips, a golden HELLO and ERROR
+ * pin the bytes of docs/PROTOCOL.md, and every rejection the spec lists is
+ * checked. Every prefix of every valid frame, and random mutations of them,
+ * decode to an error or a frame without reading out of bounds (ASan runs
+ * this too).
+ */
+#include "check.h"
+
+static uint8_t buf[4096];
+static size_t len;
+
+static int decode(weft_frame *f, const uint8_t *p, size_t n) {
+    return weft_frame_decode(f, p, n, 0);
+}
+
+/* Every strict prefix must fail, except that CHANGES and ACK frames, whose
+ * entries run to the end of the frame, may be cut at an entry boundary (the
+ * transport delimits frames, so that cannot happen by accident); mutating
+ * any single byte must not crash. */
+static void prefixes_and_mutations(const uint8_t *p, size_t n) {
+    weft_frame f, whole;
+    uint8_t *copy = malloc(n);
+    CHECK_OK(decode(&whole, p, n));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(copy, p, i);
+        int rc = decode(&f, copy, i);
+        if (rc == 0)
+            CHECK((f.type == WEFT_FRAME_CHANGES || f.type == WEFT_FRAME_ACK) && f.n < whole.n);
+        else
+            CHECK(rc < 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, p, n);
+            copy[i] ^= (uint8_t)(1u << bit);
+            if (decode(&f, copy, n) == 0 && f.type == WEFT_FRAME_CHANGES) {
+                size_t pos = 0, rl;
+                uint64_t rs;
+                const uint8_t *rec;
+                while (weft_frame_change_next(&f, &pos, &rs, &rec, &rl))
+                    CHECK(rec >= copy && rec + rl <= copy + n);
+            }
+        }
+    }
+    free(copy);
+}
+
+static void hello_roundtrip(void) {
+    uint8_t space[32], key[32], vv[33], token[100];
+    fill_key(space, 0x11);
+    fill_key(key, 0x22);
+    memset(vv, 0x33, 32);
+    vv[32] = 5;
+    memset(token, 0x44, sizeof token);
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, vv, sizeof vv, token,
+                                     sizeof token, 1, 300));
+    CHECK(len <= weft_frame_hello_bound(sizeof vv, sizeof token));
+    weft_frame f;
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.version == 1 && f.type == WEFT_FRAME_HELLO);
+    CHECK(memcmp(f.space, space, 32) == 0 && memcmp(f.key, key, 32) == 0);
+    CHECK(f.vv_len == 33 && memcmp(f.vv, vv, 33) == 0);
+    CHECK(f.token_len == 100 && memcmp(f.token, token, 100) == 0);
+    CHECK(f.has_cursor && f.cursor == 300);
+    prefixes_and_mutations(buf, len);
+
+    /* Without a cursor, with an empty vector. */
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 10, 0, 0));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(!f.has_cursor && f.vv_len == 0 && f.token_len == 10);
+    /* Capacity: one byte short fails and says so. */
+    size_t need = len;
+    CHECK_RC(weft_frame_hello_encode(buf, need - 1, &len, space, key, NULL, 0, token, 10, 0, 0),
+             WEFT_ENOSPACE);
+    uint8_t big[WEFT_PROTO_MAX_TOKEN + 1] = {0};
+    CHECK_RC(
+        weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, big, sizeof big, 0, 0),
+        WEFT_EINVAL);
+}
+
+/* The bytes docs/PROTOCOL.md shows. */
+static void hello_golden(void) {
+    uint8_t space[32], key[32], token[3] = {0xaa, 0xbb, 0xcc};
+    fill_key(space, 0x11);
+    fill_key(key, 0x22);
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 1, 128));
+    static const uint8_t want_head[] = {0x01, 0x01};
+    static const uint8_t want_tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x01, 0x80, 0x01};
+    CHECK(len == 2 + 64 + sizeof want_tail);
+    CHECK(memcmp(buf, want_head, 2) == 0);
+    CHECK(memcmp(buf + 66, want_tail, sizeof want_tail) == 0);
+
+    static const uint8_t err[] = {0x01, 0x08, 0x0b, 0x01, 0x04, 's', 'l', 'o', 'w'};
+    CHECK_OK(
+        weft_frame_error_encode(buf, sizeof buf, &len, WEFT_PROTO_ESLOW_CONSUMER, 1, "slow", 4));
+    CHECK(len == sizeof err && memcmp(buf, err, len) == 0);
+}
+
+static void challenge_proof(void) {
+    uint8_t nonce[32], vv[66], sig[64];
+    memset(nonce, 7, 32);
+    memset(vv, 9, sizeof vv);
+    vv[32] = 1;
+    vv[65] = 2;
+    memset(sig, 0x5a, 64);
+    CHECK_OK(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 1234567, vv, sizeof vv));
+    CHECK(len <= weft_frame_challenge_bound(sizeof vv));
+    weft_frame f;
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_CHALLENGE && f.head == 1234567 && f.vv_len == 66);
+    CHECK(memcmp(f.nonce, nonce, 32) == 0);
+    prefixes_and_mutations(buf, len);
+
+    CHECK_OK(weft_frame_proof_encode(buf, sizeof buf, &len, sig));
+    CHECK(len == 66);
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_PROOF && memcmp(f.sig, sig, 64) == 0);
+    prefixes_and_mutations(buf, len);
+}
+
+static void changes_roundtrip(void) {
+    uint8_t rec1[5] = {1, 2, 3, 4, 5}, rec2[200];
+    memset(rec2, 0xee, sizeof rec2);
+    for (int with = 0; with < 2; with++) {
+        CHECK_OK(weft_frame_changes_begin(buf, sizeof buf, &len, with));
+        CHECK_OK(weft_frame_changes_add(buf, sizeof buf, &len, with ? 7 : 0, rec1, sizeof rec1));
+        CHECK_OK(weft_frame_changes_add(buf, sizeof buf, &len, with ? 300 : 0, rec2, sizeof rec2));
+        /* rseq given to a frame without them, or missing from one with. */
+        CHECK_RC(weft_frame_changes_add(buf, sizeof buf, &len, with ? 0 : 5, rec1, 5), WEFT_EINVAL);
+        size_t before = len;
+        CHECK_RC(weft_frame_changes_add(buf, len + 10, &len, with ? 8 : 0, rec2, sizeof rec2),
+                 WEFT_ENOSPACE);
+        CHECK(len == before);
+        weft_frame f;
+        CHECK_OK(decode(&f, buf, len));
+        CHECK(f.type == WEFT_FRAME_CHANGES && f.n == 2 && f.with_rseq == with);
+        size_t pos = 0, rl;
+        uint64_t rs;
+        const uint8_t *rec;
+        CHECK(weft_frame_change_next(&f, &pos, &rs, &rec, &rl) == 1);
+        CHECK(rs == (with ? 7u : 0u) && rl == 5 && memcmp(rec, rec1, 5) == 0);
+        CHECK(weft_frame_change_next(&f, &pos, &rs, &rec, &rl) == 1);
+        CHECK(rs == (with ? 300u : 0u) && rl == 200 && memcmp(rec, rec2, 200) == 0);
+        CHECK(weft_frame_change_next(&f, &pos, &rs, &rec, &rl) == 0);
+        /* The change limit. */
+        CHECK_RC(weft_frame_decode(&f, buf, len, 1), WEFT_ETOOBIG);
+        CHECK_OK(weft_frame_decode(&f, buf, len, 2));
+        prefixes_and_mutations(buf, len);
+    }
+    /* An empty CHANGES frame, an empty record, a zero relay sequence. */
+    weft_frame f;
+    static const uint8_t empty[] = {1, 4, 0};
+    CHECK_RC(decode(&f, empty, sizeof empty), WEFT_EMALFORMED);
+    static const uint8_t zero_rec[] = {1, 4, 0, 0};
+    CHECK_RC(decode(&f, zero_rec, sizeof zero_rec), WEFT_EMALFORMED);
+    static const uint8_t zero_rseq[] = {1, 4, 1, 0, 1, 9};
+    CHECK_RC(decode(&f, zero_rseq, sizeof zero_rseq), WEFT_EMALFORMED);
+    static const uint8_t bad_flags[] = {1, 4, 2, 1, 9};
+    CHECK_RC(decode(&f, bad_flags, sizeof bad_flags), WEFT_EMALFORMED);
+    static const uint8_t long_len[] = {1, 4, 0, 5, 9};
+    CHECK_RC(decode(&f, long_len, sizeof long_len), WEFT_ETRUNCATED);
+}
+
+static void ack_roundtrip(void) {
+    CHECK_OK(weft_frame_ack_begin(buf, sizeof buf, &len, 99));
+    weft_frame f;
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_ACK && f.cursor == 99 && f.n == 0);
+    CHECK_OK(weft_frame_ack_add(buf, sizeof buf, &len, WEFT_ACK_STORED, 100));
+    CHECK_OK(weft_frame_ack_add(buf, sizeof buf, &len, WEFT_ACK_DUPLICATE, 0));
+    CHECK_OK(weft_frame_ack_add(buf, sizeof buf, &len, WEFT_ACK_REJECTED, WEFT_PROTO_ERIGHTS));
+    CHECK_RC(weft_frame_ack_add(buf, sizeof buf, &len, 4, 0), WEFT_EINVAL);
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.n == 3);
+    size_t pos = 0;
+    uint8_t st;
+    uint64_t v;
+    CHECK(weft_frame_ack_next(&f, &pos, &st, &v) && st == WEFT_ACK_STORED && v == 100);
+    CHECK(weft_frame_ack_next(&f, &pos, &st, &v) && st == WEFT_ACK_DUPLICATE && v == 0);
+    CHECK(weft_frame_ack_next(&f, &pos, &st, &v) && st == WEFT_ACK_REJECTED &&
+          v == WEFT_PROTO_ERIGHTS);
+    CHECK(!weft_frame_ack_next(&f, &pos, &st, &v));
+    prefixes_and_mutations(buf, len);
+    static const uint8_t bad_status[] = {1, 5, 0, 4, 0};
+    CHECK_RC(decode(&f, bad_status, sizeof bad_status), WEFT_EMALFORMED);
+}
+
+static void signal_presence_error(void) {
+    uint8_t peer[32], zero[32] = {0}, data[300];
+    fill_key(peer, 0x66);
+    memset(data, 1, sizeof data);
+    weft_frame f;
+    CHECK_OK(weft_frame_signal_encode(buf, sizeof buf, &len, WEFT_FRAME_SIGNAL, peer, data, 300));
+    CHECK(len <= weft_frame_signal_bound(300));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_SIGNAL && memcmp(f.peer, peer, 32) == 0 && f.data_len == 300);
+    prefixes_and_mutations(buf, len);
+    CHECK_RC(weft_frame_signal_encode(buf, sizeof buf, &len, WEFT_FRAME_SIGNAL, zero, data, 1),
+             WEFT_EINVAL);
+    CHECK_OK(weft_frame_signal_encode(buf, sizeof buf, &len, WEFT_FRAME_PRESENCE, zero, data, 1));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_PRESENCE && f.data_len == 1);
+    buf[1] = WEFT_FRAME_SIGNAL; /* a signal to nobody */
+    CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
+
+    CHECK_OK(weft_frame_error_encode(buf, sizeof buf, &len, WEFT_PROTO_ERATE_LIMITED, 0,
+                                     "slow down", 9));
+    CHECK(len <= weft_frame_error_bound(9));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_ERROR && f.code == WEFT_PROTO_ERATE_LIMITED && !f.fatal);
+    CHECK(f.message_len == 9 && memcmp(f.message, "slow down", 9) == 0);
+    prefixes_and_mutations(buf, len);
+    static const uint8_t bad_fatal[] = {1, 8, 1, 2, 0};
+    CHECK_RC(decode(&f, bad_fatal, sizeof bad_fatal), WEFT_EMALFORMED);
+    /* Overlong messages are cut to the bound, not refused. */
+    char msg[2000];
+    memset(msg, 'x', sizeof msg);
+    CHECK_OK(weft_frame_error_encode(buf, sizeof buf, &len, 1, 1, msg, sizeof msg));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.message_len == WEFT_PROTO_MAX_MESSAGE);
+}
+
+static void rejections(void) {
+    weft_frame f;
+    static const uint8_t v2[] = {2, 1};
+    CHECK_RC(decode(&f, v2, sizeof v2), WEFT_EVERSION);
+    CHECK(f.version == 2);
+    static const uint8_t unknown[] = {1, 9};
+    CHECK_RC(decode(&f, unknown, sizeof unknown), WEFT_EMALFORMED);
+    static const uint8_t zero_type[] = {1, 0};
+    CHECK_RC(decode(&f, zero_type, sizeof zero_type), WEFT_EMALFORMED);
+    CHECK_RC(decode(&f, NULL, 0), WEFT_ETRUNCATED);
+    static const uint8_t one[] = {1};
+    CHECK_RC(decode(&f, one, 1), WEFT_ETRUNCATED);
+    /* Trailing bytes after a complete PROOF. */
+    uint8_t sig[64] = {0};
+    CHECK_OK(weft_frame_proof_encode(buf, sizeof buf, &len, sig));
+    buf[len++] = 0;
+    CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
+    /* A token above the bound is TOOBIG, not a truncation. */
+    uint8_t hello[2 + 64 + 1 + 2 + WEFT_PROTO_MAX_TOKEN + 1 + 1] = {1, 1};
+    size_t o = 66;
+    hello[o++] = 0;    /* empty vv */
+    hello[o++] = 0x81; /* token length 1025 */
+    hello[o++] = 0x08;
+    o += WEFT_PROTO_MAX_TOKEN + 1;
+    hello[o++] = 0;
+    CHECK_RC(decode(&f, hello, o), WEFT_ETOOBIG);
+    /* Unknown HELLO flags. */
+    uint8_t space[32] = {1}, key[32] = {2};
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
+    buf[len - 1] = 0x02;
+    CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
+}
+
+/* Random bytes behind a valid header never crash the decoder. */
+static void random_frames(void) {
+    uint64_t x = 88172645463325252ULL;
+    uint8_t in[256];
+    weft_frame f;
+    for (int i = 0; i < 200000; i++) {
+        size_t n = 2 + (size_t)(x % 100);
+        for (size_t k = 0; k < n; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            in[k] = (uint8_t)x;
+        }
+        in[0] = 1;
+        in[1] = (uint8_t)(1 + in[1] % 8);
+        if (weft_frame_decode(&f, in, n, 4) == 0 && f.type == WEFT_FRAME_CHANGES) {
+            size_t pos = 0, rl;
+            uint64_t rs;
+            const uint8_t *rec;
+            uint32_t count = 0;
+            while (weft_frame_change_next(&f, &pos, &rs, &rec, &rl))
+                count++;
+            CHECK(count == f.n && count <= 4);
+        }
+    }
+}
+
+static void names(void) {
+    CHECK(strcmp(weft_proto_err_name(WEFT_PROTO_ESLOW_CONSUMER), "SLOW_CONSUMER") == 0);
+    CHECK(strcmp(weft_proto_err_name(9999), "UNKNOWN") == 0);
+    CHECK(strcmp(weft_proto_strerror(WEFT_PROTO_EGOING_AWAY), "server is shutting down") == 0);
+    CHECK(weft_protocol_version() == WEFT_PROTOCOL_VERSION);
+}
+
+RUN_TESTS(T(hello_roundtrip), T(hello_golden), T(challenge_proof), T(changes_roundtrip),
+          T(ack_roundtrip), T(signal_presence_error), T(rejections), T(random_frames), T(names))
