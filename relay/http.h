@@ -1,0 +1,17 @@
+/*
+ * HTTP on the relay's port: health and readiness probes, Prometheus
+ * metrics, the REST log API and static files (docs/RELAY.md). Called from
+ * the server's protocol callback for every reason it does not handle itself;
+ * the per-connection state hangs off the session.
+ */
+#ifndef WEFT_RELAY_HTTP_H
+#define WEFT_RELAY_HTTP_H
+
+#include "relay.h"
+
+#include <libwebsockets.h>
+
+int http_callback(relay *r, struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len);
+
+#endif

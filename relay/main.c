@@ -1,0 +1,222 @@
+/*
+ * weft-relay's entry point: configuration from flags and WEFT_RELAY_*
+ * environment variables (flags win), storage, server, signals.
+ *
+ * Every flag --some-name has the variable WEFT_RELAY_SOME_NAME. Sizes and
+ * counts are plain integers; rates are per second (0 = unlimited).
+ */
+#include "relay.h"
+#include "server.h"
+#include "space.h"
+#include "storage.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static relay R;
+
+static void on_signal(int sig) {
+    (void)sig;
+    R.stop = 1;
+}
+
+typedef enum opt_kind { O_STR, O_SIZE, O_U32, O_INT, O_RATE, O_FLAG } opt_kind;
+
+typedef struct opt {
+    const char *name;
+    opt_kind kind;
+    void *dst;
+    const char *help;
+} opt;
+
+static const char *listen_arg = "127.0.0.1:8787";
+
+static const opt opts[] = {
+    {"listen", O_STR, &listen_arg, "HOST:PORT to listen on (default 127.0.0.1:8787)"},
+    {"data", O_STR, &R.cfg.data_dir, "data directory of file storage (default ./weft-data)"},
+    {"storage", O_STR, &R.cfg.storage, "file (default, durable) or memory (tests)"},
+    {"segment-bytes", O_SIZE, &R.cfg.segment_bytes,
+     "file storage: start a new segment file at this size (default 64 MiB)"},
+    {"static", O_STR, &R.cfg.static_dir, "serve static files (the PWA) from DIR"},
+    {"max-frame", O_SIZE, &R.cfg.max_frame, "largest incoming frame in bytes (default 4 MiB)"},
+    {"max-changes", O_U32, &R.cfg.max_changes, "changes per frame or POST (default 1024)"},
+    {"max-queue", O_SIZE, &R.cfg.max_queue,
+     "unsent bytes per connection before it is dropped (default 8 MiB)"},
+    {"max-conns", O_U32, &R.cfg.max_conns, "open WebSocket connections (default 10000)"},
+    {"conn-rate", O_RATE, &R.cfg.conn_rate, "frames per second per connection (default 2000)"},
+    {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
+    {"token-rate", O_RATE, &R.cfg.token_rate, "changes per second per token id (default 20000)"},
+    {"token-burst", O_RATE, &R.cfg.token_burst, "burst of changes per token id (default 40000)"},
+    {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
+     "seconds for HELLO and PROOF to arrive (default 10)"},
+    {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: weft-relay [options]\n\n"
+               "The Weft sync relay: WebSocket sync, REST log API, metrics and static files on\n"
+               "one port. Every option can also be set as WEFT_RELAY_<NAME> in the environment\n"
+               "(e.g. WEFT_RELAY_MAX_FRAME); options on the command line win.\n\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char arg[40];
+        snprintf(arg, sizeof arg, "--%s%s", opts[i].name, opts[i].kind == O_FLAG ? "" : " V");
+        fprintf(f, "  %-24s %s\n", arg, opts[i].help);
+    }
+    fprintf(f, "  %-24s %s\n", "--help", "this text");
+}
+
+static int set_opt(const opt *o, const char *v) {
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case O_STR:
+        *(const char **)o->dst = v;
+        return 0;
+    case O_FLAG:
+        *(int *)o->dst = !(v && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0));
+        return 0;
+    case O_RATE: {
+        double d = strtod(v, &end);
+        if (errno || *end || d < 0) return -1;
+        *(double *)o->dst = d;
+        return 0;
+    }
+    default: {
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || *end || !*v || v[0] == '-') return -1;
+        if (o->kind == O_SIZE) *(size_t *)o->dst = (size_t)n;
+        if (o->kind == O_U32) {
+            if (n > UINT32_MAX) return -1;
+            *(uint32_t *)o->dst = (uint32_t)n;
+        }
+        if (o->kind == O_INT) {
+            if (n > 1000000) return -1;
+            *(int *)o->dst = (int)n;
+        }
+        return 0;
+    }
+    }
+}
+
+static int parse_listen(const char *s) {
+    const char *colon = strrchr(s, ':');
+    if (!colon) return -1;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= sizeof R.cfg.listen_host) return -1;
+    /* [::1]:port */
+    const char *h = s;
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(R.cfg.listen_host, h, hl);
+    R.cfg.listen_host[hl] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) return -1;
+    R.cfg.port = (int)port;
+    return 0;
+}
+
+static int configure(int argc, char **argv) {
+    R.cfg = (relay_config){
+        .data_dir = "./weft-data",
+        .storage = "file",
+        .max_frame = 4u << 20,
+        .max_changes = 1024,
+        .max_queue = 8u << 20,
+        .max_conns = 10000,
+        .conn_rate = 2000,
+        .conn_burst = 4000,
+        .token_rate = 20000,
+        .token_burst = 40000,
+        .handshake_secs = 10,
+    };
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char env[64] = "WEFT_RELAY_";
+        size_t n = strlen(env);
+        for (const char *p = opts[i].name; *p && n < sizeof env - 1; p++)
+            env[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[n] = 0;
+        const char *v = getenv(env);
+        if (v && set_opt(&opts[i], v)) {
+            fprintf(stderr, "weft-relay: bad value for %s: '%s'\n", env, v);
+            return -1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        const opt *o = NULL;
+        for (size_t k = 0; k < N_OPTS && !o; k++)
+            if (strncmp(a, "--", 2) == 0 && strcmp(a + 2, opts[k].name) == 0) o = &opts[k];
+        if (!o) {
+            fprintf(stderr, "weft-relay: unknown option '%s' (try --help)\n", a);
+            return -1;
+        }
+        const char *v = NULL;
+        if (o->kind != O_FLAG) {
+            if (++i >= argc) {
+                fprintf(stderr, "weft-relay: %s needs a value\n", a);
+                return -1;
+            }
+            v = argv[i];
+        }
+        if (set_opt(o, v)) {
+            fprintf(stderr, "weft-relay: bad value for %s: '%s'\n", a, v);
+            return -1;
+        }
+    }
+    if (parse_listen(listen_arg)) {
+        fprintf(stderr, "weft-relay: --listen wants HOST:PORT, got '%s'\n", listen_arg);
+        return -1;
+    }
+    if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||
+        R.cfg.max_conns == 0) {
+        fprintf(stderr, "weft-relay: limits too small (max-frame >= 1024, max-queue >= 65536)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (configure(argc, argv)) return 2;
+    lws_set_log_level(R.cfg.verbose ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
+    if (weft_sodium_backend(&R.be)) {
+        fprintf(stderr, "weft-relay: libsodium failed to start\n");
+        return 1;
+    }
+    int rc;
+    if (strcmp(R.cfg.storage, "memory") == 0) {
+        rc = relay_store_memory_new(&R.store);
+    } else if (strcmp(R.cfg.storage, "file") == 0) {
+        rc = relay_store_file_new(&R.store, R.cfg.data_dir, R.cfg.segment_bytes);
+    } else {
+        fprintf(stderr, "weft-relay: --storage is file or memory, not '%s'\n", R.cfg.storage);
+        return 2;
+    }
+    if (rc) {
+        fprintf(stderr, "weft-relay: cannot open %s storage: %s\n", R.cfg.storage,
+                weft_strerror(rc));
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (server_start(&R)) return 1;
+    server_run(&R);
+    space_close_all(&R);
+    R.store->ops->close(R.store);
+    token_bucket_free(R.token_buckets);
+    return 0;
+}

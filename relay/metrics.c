@@ -1,0 +1,141 @@
+/*
+ * Metrics: plain counters in relay_metrics, bumped where things happen, and
+ * the Prometheus text exposition of them (GET /metrics). Rejections are
+ * labelled by the protocol error name, so one counter family covers every
+ * limit and check.
+ */
+#include "relay.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const double relay_fsync_bounds[RELAY_FSYNC_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+
+void relay_metrics_fsync(relay *r, double s) {
+    int i = 0;
+    while (i < RELAY_FSYNC_BUCKETS && s > relay_fsync_bounds[i])
+        i++;
+    r->m.fsync_buckets[i]++;
+    r->m.fsync_count++;
+    r->m.fsync_sum_s += s;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+static void counter(sbuf *b, const char *name, const char *help, uint64_t v) {
+    sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+              (unsigned long long)v);
+}
+static void gauge(sbuf *b, const char *name, const char *help, uint64_t v) {
+    sb_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
+              (unsigned long long)v);
+}
+
+char *relay_metrics_render(const relay *r, size_t *len) {
+    sbuf b = {malloc(4096), 0, 4096, 0};
+    if (!b.p) return NULL;
+    const relay_metrics *m = &r->m;
+    gauge(&b, "weft_relay_connections", "open WebSocket connections", m->ws_open);
+    counter(&b, "weft_relay_connections_total", "WebSocket connections accepted", m->conns_total);
+    counter(&b, "weft_relay_http_requests_total", "HTTP requests served", m->http_requests);
+    gauge(&b, "weft_relay_spaces", "spaces open in memory", m->spaces_open);
+    counter(&b, "weft_relay_changes_in_total", "change records received", m->changes_in);
+    counter(&b, "weft_relay_changes_stored_total", "change records stored", m->changes_stored);
+    counter(&b, "weft_relay_changes_duplicate_total", "change records already held",
+            m->changes_dup);
+    counter(&b, "weft_relay_changes_out_total", "change records sent to subscribers",
+            m->changes_out);
+    counter(&b, "weft_relay_bytes_in_total", "WebSocket and REST payload bytes received",
+            m->bytes_in);
+    counter(&b, "weft_relay_bytes_out_total", "WebSocket and REST payload bytes sent",
+            m->bytes_out);
+    counter(&b, "weft_relay_frames_in_total", "protocol frames received", m->frames_in);
+    counter(&b, "weft_relay_frames_out_total", "protocol frames sent", m->frames_out);
+    counter(&b, "weft_relay_slow_consumers_total", "connections dropped for falling behind",
+            m->slow_dropped);
+    sb_printf(&b, "# HELP weft_relay_rejections_total requests, frames and changes refused, by "
+                  "reason\n# TYPE weft_relay_rejections_total counter\n");
+    for (uint32_t i = 1; i < RELAY_N_REASONS; i++) {
+        const char *name = weft_proto_err_name(i);
+        if (strcmp(name, "UNKNOWN") == 0) continue;
+        sb_printf(&b, "weft_relay_rejections_total{reason=\"%s\"} %llu\n", name,
+                  (unsigned long long)m->rejections[i]);
+    }
+    sb_printf(&b, "# HELP weft_relay_fsync_seconds storage flush (group commit) latency\n"
+                  "# TYPE weft_relay_fsync_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i < RELAY_FSYNC_BUCKETS; i++) {
+        cum += m->fsync_buckets[i];
+        sb_printf(&b, "weft_relay_fsync_seconds_bucket{le=\"%g\"} %llu\n", relay_fsync_bounds[i],
+                  (unsigned long long)cum);
+    }
+    cum += m->fsync_buckets[RELAY_FSYNC_BUCKETS];
+    sb_printf(&b, "weft_relay_fsync_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    sb_printf(&b, "weft_relay_fsync_seconds_sum %.9f\nweft_relay_fsync_seconds_count %llu\n",
+              m->fsync_sum_s, (unsigned long long)m->fsync_count);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+void relay_log(const char *fmt, ...) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char line[1024];
+    int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ ", ts.tv_nsec / 1000000);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+}
+
+uint64_t relay_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t relay_unix_s(void) {
+    return (uint64_t)time(NULL);
+}

@@ -1,0 +1,103 @@
+/*
+ * weft-relay's shared state: configuration, the relay object every module
+ * hangs off, metrics and logging.
+ *
+ * The relay is one thread around one libwebsockets event loop. Nothing is
+ * locked because nothing runs concurrently: callbacks run one at a time, and
+ * the work that must see a whole loop turn (group commit, ACKs, fan-out) runs
+ * between two turns in relay_after_turn(). Modules: server.c (the lws
+ * protocol callback, sessions), space.c (per-space log, index, subscribers),
+ * storage_*.c (durable bytes), http.c (REST, metrics, static files),
+ * metrics.c, main.c (flags and environment).
+ */
+#ifndef WEFT_RELAY_H
+#define WEFT_RELAY_H
+
+#include "weft/weft.h"
+#include "weft/sodium.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct lws_context;
+struct relay_store;
+struct space;
+struct session;
+
+typedef struct relay_config {
+    char listen_host[64];
+    int port;
+    const char *data_dir;           /* file storage root */
+    const char *storage;            /* "file" or "memory" */
+    size_t segment_bytes;           /* file storage segment size (0: 64 MiB) */
+    const char *static_dir;         /* NULL: no static files */
+    size_t max_frame;               /* bytes of one incoming WebSocket message */
+    uint32_t max_changes;           /* records per CHANGES frame or POST */
+    size_t max_queue;               /* unsent bytes per connection before it is dropped */
+    uint32_t max_conns;             /* open connections (WebSocket and HTTP) */
+    double conn_rate, conn_burst;   /* frames per second per connection */
+    double token_rate, token_burst; /* changes per second per token id */
+    int handshake_secs;             /* HELLO + PROOF must arrive within */
+    int verbose;
+} relay_config;
+
+/* Rejection reasons are the protocol's error codes (weft/protocol.h). */
+#define RELAY_N_REASONS     32
+#define RELAY_FSYNC_BUCKETS 12
+
+typedef struct relay_metrics {
+    uint64_t conns_open, conns_total, ws_open, http_requests;
+    uint64_t spaces_open;
+    uint64_t changes_in, changes_stored, changes_dup, changes_out;
+    uint64_t bytes_in, bytes_out, frames_in, frames_out;
+    uint64_t rejections[RELAY_N_REASONS];
+    uint64_t fsync_buckets[RELAY_FSYNC_BUCKETS + 1]; /* last = +Inf */
+    uint64_t fsync_count;
+    double fsync_sum_s;
+    uint64_t slow_dropped;
+} relay_metrics;
+
+/* Upper bounds of the fsync histogram buckets, in seconds. */
+extern const double relay_fsync_bounds[RELAY_FSYNC_BUCKETS];
+
+typedef struct relay {
+    relay_config cfg;
+    struct lws_context *ctx;
+    struct relay_store *store;
+    weft_crypto_backend be;
+    relay_metrics m;
+    /* Spaces by id (space.c). */
+    struct space **space_tab;
+    size_t space_cap;
+    /* Every WebSocket session (server.c). */
+    struct session *sessions;
+    /* Sessions holding ACKs until the end-of-turn flush (server.c). */
+    struct session *held;
+    /* Spaces with changes appended this turn, not yet flushed. */
+    struct space *dirty;
+    uint64_t next_session_id;
+    volatile int stop;                      /* set by SIGTERM/SIGINT */
+    int draining;                           /* shutting down: refuse new connections */
+    struct token_bucket_tab *token_buckets; /* per token id (ratelimit.h) */
+} relay;
+
+/* One line per event worth logging, to stderr, with a UTC timestamp. */
+void relay_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Monotonic and wall clocks. */
+uint64_t relay_now_us(void);
+uint64_t relay_unix_s(void);
+
+/* Counts a rejection by protocol error code. */
+static inline void relay_reject(relay *r, uint32_t code) {
+    r->m.rejections[code < RELAY_N_REASONS ? code : 0]++;
+}
+
+/* Records one fsync's latency. */
+void relay_metrics_fsync(relay *r, double seconds);
+
+/* Renders the Prometheus text exposition into a malloc'd buffer. OUT: *len.
+ * Returns NULL when out of memory. */
+char *relay_metrics_render(const relay *r, size_t *len);
+
+#endif

@@ -1,0 +1,704 @@
+/*
+ * The lws protocol callback and sessions (server.h).
+ *
+ * A WebSocket session walks HELLO -> CHALLENGE -> PROOF -> live. Incoming
+ * messages are reassembled up to --max-frame, decoded with the core's frame
+ * codec and handled at once; anything that must wait for durability (ACKs,
+ * fan-out) waits for relay_after_turn(), which runs after every lws_service
+ * turn: changes from every client in that turn share one flush. Outgoing
+ * data goes through session_writeable() only.
+ *
+ * Ordering on the wire, per session: control frames first (in queue order),
+ * then changes by relay sequence. An ACK's cursor is computed when the ACK
+ * is queued; since changes are never written while control frames wait, the
+ * cursor is still exact when the ACK reaches the socket.
+ */
+#include "server.h"
+#include "http.h"
+#include "space.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OUT_FRAME_BYTES   (256u << 10) /* target size of one outgoing CHANGES frame */
+#define OUT_FRAME_CHANGES 1024u
+#define SKIP_PER_CALL     65536u /* index entries skipped per writeable callback */
+
+static uint8_t *scratch; /* one outgoing frame at a time: single-threaded */
+static size_t scratch_cap;
+
+static int scratch_reserve(size_t n) {
+    if (scratch_cap >= LWS_PRE + n) return 0;
+    size_t cap = LWS_PRE + (n > OUT_FRAME_BYTES ? n : OUT_FRAME_BYTES);
+    uint8_t *p = realloc(scratch, cap);
+    if (!p) return -1;
+    scratch = p;
+    scratch_cap = cap;
+    return 0;
+}
+
+/* ---- outbound ---- */
+
+static void session_fail(session *s, uint32_t code, const char *msg);
+
+static int session_has_work(const session *s) {
+    if (s->q_head) return 1;
+    if (s->state == S_CLOSING) return 1;
+    if (s->state != S_LIVE) return 0;
+    const struct space *sp = s->sp;
+    return s->next_rseq <= sp->durable || !s->synced;
+}
+
+static void session_wake(session *s) {
+    if (s->wsi && session_has_work(s)) lws_callback_on_writable(s->wsi);
+}
+
+static outmsg *outmsg_new(size_t len) {
+    outmsg *m = malloc(sizeof *m + LWS_PRE + len);
+    if (!m) return NULL;
+    m->next = NULL;
+    m->len = len;
+    return m;
+}
+
+/* Queues a control frame (its bytes at m->buf + LWS_PRE). A queue over the
+ * bound means the client is not reading: it is dropped. */
+static void session_push(session *s, outmsg *m, int front) {
+    if (front) {
+        m->next = s->q_head;
+        s->q_head = m;
+        if (!s->q_tail) s->q_tail = m;
+    } else {
+        if (s->q_tail)
+            s->q_tail->next = m;
+        else
+            s->q_head = m;
+        s->q_tail = m;
+    }
+    s->q_bytes += m->len;
+    if (s->q_bytes > s->r->cfg.max_queue && s->state != S_CLOSING) {
+        s->r->m.slow_dropped++;
+        session_fail(s, WEFT_PROTO_ESLOW_CONSUMER, "outbound queue over its bound");
+        return;
+    }
+    lws_callback_on_writable(s->wsi);
+}
+
+static void queue_clear(session *s) {
+    while (s->q_head) {
+        outmsg *m = s->q_head;
+        s->q_head = m->next;
+        free(m);
+    }
+    s->q_tail = NULL;
+    s->q_bytes = 0;
+}
+
+static void send_error(session *s, uint32_t code, int fatal, const char *msg) {
+    size_t mlen = strlen(msg);
+    outmsg *m = outmsg_new(weft_frame_error_bound(mlen));
+    if (!m) return;
+    weft_frame_error_encode(m->buf + LWS_PRE, m->len, &m->len, code, fatal, msg, mlen);
+    session_push(s, m, 0);
+}
+
+static void unsubscribe(session *s) {
+    struct space *sp = s->sp;
+    if (!sp || s->state != S_LIVE) return;
+    if (s->sp_prev)
+        s->sp_prev->sp_next = s->sp_next;
+    else
+        sp->subs = s->sp_next;
+    if (s->sp_next) s->sp_next->sp_prev = s->sp_prev;
+    s->sp_prev = s->sp_next = NULL;
+    sp->n_subs--;
+}
+
+static void held_clear(session *s) {
+    while (s->held_head) {
+        held_ack *h = s->held_head;
+        s->held_head = h->next;
+        free(h);
+    }
+    s->held_tail = NULL;
+    if (s->in_held) { /* unlink from the relay's list */
+        session **pp = &s->r->held;
+        while (*pp != s)
+            pp = &(*pp)->held_next;
+        *pp = s->held_next;
+        s->in_held = 0;
+    }
+}
+
+/* A fatal error: the session stops reading and sending changes, writes an
+ * ERROR frame first thing, then closes. A peer that never reads is closed by
+ * the lws timeout instead. */
+static void session_fail(session *s, uint32_t code, const char *msg) {
+    if (s->state == S_CLOSING) return;
+    relay_reject(s->r, code);
+    relay_log("session=%llu error=%s fatal msg=\"%s\"", (unsigned long long)s->id,
+              weft_proto_err_name(code), msg);
+    unsubscribe(s);
+    held_clear(s);
+    queue_clear(s);
+    s->state = S_CLOSING;
+    if (!s->close_status) s->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+    size_t mlen = strlen(msg);
+    outmsg *m = outmsg_new(weft_frame_error_bound(mlen));
+    if (m) {
+        weft_frame_error_encode(m->buf + LWS_PRE, m->len, &m->len, code, 1, msg, mlen);
+        s->q_head = s->q_tail = m;
+        s->q_bytes = m->len;
+    }
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+    lws_callback_on_writable(s->wsi);
+}
+
+static int write_frame(session *s, uint8_t *p, size_t len) {
+    int n = lws_write(s->wsi, p, len, LWS_WRITE_BINARY);
+    if (n < (int)len) return -1;
+    s->r->m.frames_out++;
+    s->r->m.bytes_out += len;
+    return 0;
+}
+
+/* Whether a record need not go to this session: its own change, or one the
+ * client's HELLO vector says it holds. */
+static int skip_record(const session *s, const rec_info *ri) {
+    if (ri->origin == s->id) return 1;
+    return ri->author < s->n_have && ri->seq <= s->have[ri->author];
+}
+
+typedef struct build_ctx {
+    session *s;
+    size_t len;
+    uint32_t n;
+} build_ctx;
+
+static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
+    build_ctx *b = ud;
+    session *s = b->s;
+    if (rseq > s->sp->durable) return 1;
+    if (skip_record(s, &s->sp->idx[rseq - 1])) {
+        s->next_rseq = rseq + 1;
+        return 0;
+    }
+    size_t need = weft_frame_change_entry_bound(len);
+    if (b->len + need > scratch_cap - LWS_PRE) {
+        if (b->n) return 1; /* the next frame starts with it */
+        if (scratch_reserve(b->len + need)) return WEFT_ENOMEM;
+    }
+    weft_frame_changes_add(scratch + LWS_PRE, scratch_cap - LWS_PRE, &b->len, rseq, rec, len);
+    b->n++;
+    s->next_rseq = rseq + 1;
+    return b->n >= OUT_FRAME_CHANGES;
+}
+
+/* Writes the next CHANGES frame the session is owed, or the "synced" ACK.
+ * Returns 1 when something was written, 0 when not, -1 on a write error. */
+static int send_changes(session *s) {
+    struct space *sp = s->sp;
+    for (uint32_t k = 0; s->next_rseq <= sp->durable && k < SKIP_PER_CALL; k++) {
+        if (!skip_record(s, &sp->idx[s->next_rseq - 1])) break;
+        s->next_rseq++;
+    }
+    if (s->next_rseq > sp->durable) {
+        if (s->synced) return 0;
+        s->synced = 1;
+        uint8_t frame[LWS_PRE + 16];
+        size_t len;
+        weft_frame_ack_begin(frame + LWS_PRE, 16, &len, s->next_rseq - 1);
+        return write_frame(s, frame + LWS_PRE, len) ? -1 : 1;
+    }
+    if (!sp->idx || skip_record(s, &sp->idx[s->next_rseq - 1])) return 0; /* skipped enough */
+    if (scratch_reserve(OUT_FRAME_BYTES)) return -1;
+    build_ctx b = {s, 0, 0};
+    weft_frame_changes_begin(scratch + LWS_PRE, scratch_cap - LWS_PRE, &b.len, 1);
+    int rc =
+        sp->store->store->ops->read(sp->store, s->next_rseq - 1, OUT_FRAME_BYTES, build_one, &b);
+    if (rc < 0) {
+        relay_log("space=%s read failed at rseq=%llu: %s", sp->hex,
+                  (unsigned long long)s->next_rseq, weft_err_name(rc));
+        session_fail(s, WEFT_PROTO_ESTORAGE, "storage read failed");
+        return 0;
+    }
+    if (!b.n) return 0;
+    if (write_frame(s, scratch + LWS_PRE, b.len)) return -1;
+    s->r->m.changes_out += b.n;
+    return 1;
+}
+
+static int session_writeable(session *s) {
+    if (s->q_head) {
+        outmsg *m = s->q_head;
+        s->q_head = m->next;
+        if (!s->q_head) s->q_tail = NULL;
+        s->q_bytes -= m->len;
+        int rc = write_frame(s, m->buf + LWS_PRE, m->len);
+        free(m);
+        if (rc) return -1;
+    } else if (s->state == S_LIVE) {
+        if (send_changes(s) < 0) return -1;
+    }
+    if (s->state == S_CLOSING && !s->q_head) {
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_status, NULL, 0);
+        return -1;
+    }
+    session_wake(s);
+    return 0;
+}
+
+/* ---- incoming frames ---- */
+
+static void handle_hello(session *s, const weft_frame *f) {
+    relay *r = s->r;
+    uint64_t now = relay_unix_s();
+    int rc = weft_token_verify(&r->be, f->token, f->token_len, f->space, now, &s->tok);
+    if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) {
+        session_fail(s, WEFT_PROTO_EEXPIRED, weft_strerror(rc));
+        return;
+    }
+    if (rc) {
+        session_fail(s, WEFT_PROTO_EAUTH, weft_strerror(rc));
+        return;
+    }
+    if (weft_token_allows(&s->tok, f->key, WEFT_RIGHT_READ)) {
+        session_fail(s, WEFT_PROTO_ERIGHTS, "token is not granted to this key");
+        return;
+    }
+    if (weft_vv_check(f->vv, f->vv_len)) {
+        session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
+        return;
+    }
+    struct space *sp;
+    rc = space_open(r, f->space, 1, &sp);
+    if (rc) {
+        session_fail(s, WEFT_PROTO_ESTORAGE, "cannot open the space");
+        return;
+    }
+    s->sp = sp;
+    memcpy(s->key, f->key, 32);
+    /* The client's vector, by the space's author index: authors the relay
+     * does not know yet can only be new to it, so they need no entry. */
+    s->n_have = sp->n_authors;
+    s->have = s->n_have ? calloc(s->n_have, sizeof *s->have) : NULL;
+    if (s->n_have && !s->have) {
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    size_t pos = 0;
+    const uint8_t *author;
+    uint64_t seq;
+    while (weft_vv_next(f->vv, f->vv_len, &pos, &author, &seq)) {
+        uint32_t a = space_author_find(sp, author);
+        if (a < s->n_have) s->have[a] = seq;
+    }
+    s->next_rseq = 1;
+    if (f->has_cursor) s->next_rseq = (f->cursor < sp->durable ? f->cursor : sp->durable) + 1;
+    if (r->be.random(r->be.ctx, s->nonce, sizeof s->nonce)) {
+        session_fail(s, WEFT_PROTO_EINTERNAL, "no randomness");
+        return;
+    }
+    size_t vv_cap = weft_log_vv_bound(sp->log), vv_len = 0;
+    outmsg *m = outmsg_new(weft_frame_challenge_bound(vv_cap));
+    uint8_t *vv = malloc(vv_cap ? vv_cap : 1);
+    if (!m || !vv || weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len) ||
+        weft_frame_challenge_encode(m->buf + LWS_PRE, m->len, &m->len, s->nonce, sp->durable, vv,
+                                    vv_len)) {
+        free(m);
+        free(vv);
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    free(vv);
+    s->state = S_PROOF;
+    session_push(s, m, 0);
+}
+
+static void handle_proof(session *s, const weft_frame *f) {
+    struct space *sp = s->sp;
+    if (weft_proof_verify(&s->r->be, f->sig, s->key, sp->id, s->nonce, sizeof s->nonce)) {
+        session_fail(s, WEFT_PROTO_EPROOF, "proof of possession failed");
+        return;
+    }
+    s->state = S_LIVE;
+    s->catchup_head = sp->durable;
+    s->sp_prev = NULL;
+    s->sp_next = sp->subs;
+    if (sp->subs) sp->subs->sp_prev = s;
+    sp->subs = s;
+    sp->n_subs++;
+    lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+    char key[17];
+    for (int i = 0; i < 8; i++)
+        snprintf(key + 2 * i, 3, "%02x", s->key[i]);
+    relay_log("session=%llu space=%s key=%s rights=%u live from rseq=%llu head=%llu",
+              (unsigned long long)s->id, sp->hex, key, s->tok.rights,
+              (unsigned long long)s->next_rseq, (unsigned long long)sp->durable);
+    session_wake(s);
+}
+
+static void hold_ack(session *s, held_ack *h) {
+    if (s->held_tail)
+        s->held_tail->next = h;
+    else
+        s->held_head = h;
+    s->held_tail = h;
+    if (!s->in_held) {
+        s->in_held = 1;
+        s->held_next = s->r->held;
+        s->r->held = s;
+    }
+}
+
+static void handle_changes(session *s, const weft_frame *f) {
+    relay *r = s->r;
+    bucket *tb = token_bucket_get(&r->token_buckets, s->tok.id);
+    if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, f->n, relay_now_us())) {
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "token rate limit: frame dropped");
+        return;
+    }
+    held_ack *h = malloc(sizeof *h + f->n * sizeof h->e[0]);
+    if (!h) {
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    h->next = NULL;
+    h->n = 0;
+    size_t pos = 0, len;
+    uint64_t rseq, now = relay_unix_s();
+    const uint8_t *rec;
+    while (weft_frame_change_next(f, &pos, &rseq, &rec, &len)) {
+        struct ack_entry *e = &h->e[h->n++];
+        int rc = space_submit(s->sp, rec, len, &s->tok, now, s->id, &e->status, &e->value);
+        if (rc) {
+            free(h);
+            relay_log("space=%s storage append failed: %s", s->sp->hex, weft_err_name(rc));
+            session_fail(s, WEFT_PROTO_ESTORAGE, "storage failure");
+            return;
+        }
+    }
+    hold_ack(s, h);
+}
+
+static void forward_ephemeral(session *s, const weft_frame *f) {
+    static const uint8_t zero[32];
+    int broadcast = f->type == WEFT_FRAME_PRESENCE && memcmp(f->peer, zero, 32) == 0;
+    size_t sent = 0;
+    for (session *o = s->sp->subs; o; o = o->sp_next) {
+        if (o == s || o->state != S_LIVE) continue;
+        if (!broadcast && memcmp(o->key, f->peer, 32) != 0) continue;
+        outmsg *m = outmsg_new(weft_frame_signal_bound(f->data_len));
+        if (!m) continue;
+        weft_frame_signal_encode(m->buf + LWS_PRE, m->len, &m->len, f->type, s->key, f->data,
+                                 f->data_len);
+        session_push(o, m, 0);
+        sent++;
+    }
+    if (!sent && f->type == WEFT_FRAME_SIGNAL) {
+        relay_reject(s->r, WEFT_PROTO_ENO_PEER);
+        send_error(s, WEFT_PROTO_ENO_PEER, 0, "target peer is not connected");
+    }
+}
+
+static void handle_frame(session *s, const uint8_t *p, size_t len) {
+    relay *r = s->r;
+    r->m.frames_in++;
+    r->m.bytes_in += len;
+    if (s->state == S_CLOSING) return;
+    if (!bucket_take(&s->frames, r->cfg.conn_rate, r->cfg.conn_burst, 1, relay_now_us())) {
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "connection rate limit: frame dropped");
+        return;
+    }
+    weft_frame f;
+    int rc = weft_frame_decode(&f, p, len, r->cfg.max_changes);
+    if (rc == WEFT_EVERSION) {
+        session_fail(s, WEFT_PROTO_EVERSION, "this relay speaks protocol version 1");
+        return;
+    }
+    if (rc == WEFT_ETOOBIG && f.type == WEFT_FRAME_CHANGES) {
+        session_fail(s, WEFT_PROTO_ETOO_MANY_CHANGES, "too many changes in one frame");
+        return;
+    }
+    if (rc) {
+        session_fail(s, WEFT_PROTO_EBAD_FRAME, weft_strerror(rc));
+        return;
+    }
+    switch (s->state) {
+    case S_HELLO:
+        if (f.type != WEFT_FRAME_HELLO)
+            session_fail(s, WEFT_PROTO_EUNEXPECTED, "expected HELLO");
+        else
+            handle_hello(s, &f);
+        return;
+    case S_PROOF:
+        if (f.type != WEFT_FRAME_PROOF)
+            session_fail(s, WEFT_PROTO_EUNEXPECTED, "expected PROOF");
+        else
+            handle_proof(s, &f);
+        return;
+    default:
+        break;
+    }
+    switch (f.type) {
+    case WEFT_FRAME_CHANGES:
+        if (f.with_rseq)
+            session_fail(s, WEFT_PROTO_EUNEXPECTED, "clients send changes without relay sequences");
+        else
+            handle_changes(s, &f);
+        break;
+    case WEFT_FRAME_SIGNAL:
+    case WEFT_FRAME_PRESENCE:
+        forward_ephemeral(s, &f);
+        break;
+    case WEFT_FRAME_ERROR:
+        relay_log("session=%llu client error code=%u fatal=%d", (unsigned long long)s->id, f.code,
+                  f.fatal);
+        if (f.fatal) {
+            s->close_status = LWS_CLOSE_STATUS_NORMAL;
+            s->state = S_CLOSING;
+            unsubscribe(s);
+            lws_callback_on_writable(s->wsi);
+        }
+        break;
+    default:
+        session_fail(s, WEFT_PROTO_EUNEXPECTED, "frame not valid from a client");
+        break;
+    }
+}
+
+/* Reassembles fragments; refuses a message above --max-frame as soon as its
+ * size is known, without buffering it. */
+static int on_receive(session *s, const uint8_t *in, size_t len) {
+    relay *r = s->r;
+    if (lws_is_first_fragment(s->wsi)) s->rx_len = 0;
+    if (s->state == S_CLOSING) return 0;
+    if (!lws_frame_is_binary(s->wsi)) {
+        session_fail(s, WEFT_PROTO_EBAD_FRAME, "frames are binary messages");
+        return 0;
+    }
+    size_t total = s->rx_len + len + lws_remaining_packet_payload(s->wsi);
+    if (total > r->cfg.max_frame) {
+        r->m.frames_in++;
+        session_fail(s, WEFT_PROTO_ETOO_BIG, "frame exceeds --max-frame");
+        return 0;
+    }
+    int final = lws_is_final_fragment(s->wsi) && lws_remaining_packet_payload(s->wsi) == 0;
+    if (final && s->rx_len == 0) { /* the common case: one fragment, no copy */
+        handle_frame(s, in, len);
+        return 0;
+    }
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_cap ? s->rx_cap : 4096;
+        while (cap < s->rx_len + len)
+            cap *= 2;
+        uint8_t *p = realloc(s->rx, cap);
+        if (!p) {
+            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+            return 0;
+        }
+        s->rx = p;
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (final) {
+        handle_frame(s, s->rx, s->rx_len);
+        s->rx_len = 0;
+        if (s->rx_cap > 65536) { /* do not keep a big buffer per idle connection */
+            free(s->rx);
+            s->rx = NULL;
+            s->rx_cap = 0;
+        }
+    }
+    return 0;
+}
+
+static void session_closed(session *s) {
+    relay *r = s->r;
+    unsubscribe(s);
+    held_clear(s);
+    queue_clear(s);
+    free(s->rx);
+    free(s->have);
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else if (r->sessions == s)
+        r->sessions = s->all_next;
+    if (s->all_next) s->all_next->all_prev = s->all_prev;
+    r->m.ws_open--;
+    relay_log("session=%llu closed", (unsigned long long)s->id);
+    memset(s, 0, sizeof *s);
+}
+
+static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len) {
+    session *s = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    relay *r = ctx ? lws_context_user(ctx) : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        /* While draining, new connections are refused at accept. */
+        return r && r->draining ? -1 : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(s, 0, sizeof *s);
+        s->r = r;
+        s->wsi = wsi;
+        s->is_ws = 1;
+        s->id = ++r->next_session_id;
+        s->state = S_HELLO;
+        s->all_next = r->sessions;
+        if (r->sessions) r->sessions->all_prev = s;
+        r->sessions = s;
+        r->m.ws_open++;
+        r->m.conns_total++;
+        if (r->m.ws_open > r->cfg.max_conns) {
+            session_fail(s, WEFT_PROTO_EOVERLOADED, "too many connections");
+            return 0;
+        }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, r->cfg.handshake_secs);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(s, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return session_writeable(s);
+    case LWS_CALLBACK_CLOSED:
+        if (s->is_ws) session_closed(s);
+        return 0;
+    default:
+        break;
+    }
+    return http_callback(r, wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"weft", callback_weft, sizeof(session), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- the turn and the loop ---- */
+
+void relay_after_turn(relay *r) {
+    struct space *woken;
+    int rc = space_flush_all(r, &woken);
+    if (rc) {
+        /* Nothing of this turn may be acked: fail every session waiting. The
+         * appended records stay in storage, unacked, as after a crash. */
+        relay_log("storage flush failed: %s", weft_err_name(rc));
+        while (r->held)
+            session_fail(r->held, WEFT_PROTO_ESTORAGE, "storage flush failed");
+        return;
+    }
+    while (r->held) {
+        session *s = r->held;
+        r->held = s->held_next;
+        s->in_held = 0;
+        while (s->held_head) {
+            held_ack *h = s->held_head;
+            s->held_head = h->next;
+            outmsg *m = outmsg_new(12 + (size_t)h->n * 11);
+            if (m) {
+                weft_frame_ack_begin(m->buf + LWS_PRE, m->len, &m->len, s->next_rseq - 1);
+                for (uint32_t i = 0; i < h->n; i++)
+                    weft_frame_ack_add(m->buf + LWS_PRE, 12 + (size_t)h->n * 11, &m->len,
+                                       h->e[i].status, h->e[i].value);
+                session_push(s, m, 0);
+            }
+            free(h);
+        }
+        s->held_tail = NULL;
+    }
+    for (struct space *sp = woken; sp; sp = sp->dirty_next) {
+        uint64_t end = sp->durable ? sp->idx[sp->durable - 1].cum : 0;
+        session *next;
+        for (session *s = sp->subs; s; s = next) {
+            next = s->sp_next;
+            if (s->synced && s->next_rseq > 1) {
+                uint64_t sent = s->next_rseq > 1 ? sp->idx[s->next_rseq - 2].cum : 0;
+                if (end - sent > r->cfg.max_queue) {
+                    r->m.slow_dropped++;
+                    session_fail(s, WEFT_PROTO_ESLOW_CONSUMER, "reader fell too far behind");
+                    continue;
+                }
+            }
+            session_wake(s);
+        }
+    }
+}
+
+void server_close_space_sessions(relay *r, struct space *sp, uint32_t code) {
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->sp == sp && s->state != S_CLOSING) {
+            session_fail(s, code, weft_proto_strerror(code));
+            s->sp = NULL;
+        }
+}
+
+/* The housekeeping timer: one per process, like the relay. */
+static struct ticker {
+    lws_sorted_usec_list_t sul;
+    relay *r;
+} ticker;
+
+/* Every 100 ms: prune idle token buckets now and then. The timer also bounds
+ * how long a stop request waits for the loop to notice it. */
+static void tick(lws_sorted_usec_list_t *sul) {
+    struct ticker *t = lws_container_of(sul, struct ticker, sul);
+    static unsigned n;
+    if (++n % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+    lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
+}
+
+int server_start(relay *r) {
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = r->cfg.port;
+    info.iface = r->cfg.listen_host[0] ? r->cfg.listen_host : NULL;
+    info.protocols = protocols;
+    info.user = r;
+    info.max_http_header_pool = 1024;
+    info.timeout_secs = 20;
+    info.fd_limit_per_thread = r->cfg.max_conns + 64;
+    r->ctx = lws_create_context(&info);
+    if (!r->ctx) {
+        relay_log("cannot listen on %s:%d", r->cfg.listen_host, r->cfg.port);
+        return -1;
+    }
+    ticker.r = r;
+    lws_sul_schedule(r->ctx, 0, &ticker.sul, tick, 100 * LWS_US_PER_MS);
+    relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port,
+              r->store->ops->name);
+    return 0;
+}
+
+int server_run(relay *r) {
+    while (!r->stop) {
+        if (lws_service(r->ctx, 0) < 0) break;
+        relay_after_turn(r);
+    }
+    /* Drain: refuse new connections, make everything durable and acked,
+     * then tell every client we are going away and give them a moment. */
+    relay_log("draining: %llu connections", (unsigned long long)r->m.ws_open);
+    r->draining = 1;
+    relay_after_turn(r);
+    for (session *s = r->sessions; s; s = s->all_next) {
+        s->close_status = LWS_CLOSE_STATUS_GOINGAWAY;
+        if (s->state == S_CLOSING) continue;
+        session_fail(s, WEFT_PROTO_EGOING_AWAY, "relay shutting down");
+    }
+    uint64_t deadline = relay_now_us() + 3000000u;
+    while (r->m.ws_open > 0 && relay_now_us() < deadline) {
+        if (lws_service(r->ctx, 0) < 0) break;
+        relay_after_turn(r);
+    }
+    lws_sul_cancel(&ticker.sul);
+    lws_context_destroy(r->ctx);
+    r->ctx = NULL;
+    free(scratch);
+    scratch = NULL;
+    scratch_cap = 0;
+    relay_log("stopped");
+    return 0;
+}

@@ -1,0 +1,527 @@
+/*
+ * File storage, the default: per space, a directory of append-only segment
+ * files (docs/RELAY.md, "Storage layout").
+ *
+ *   <root>/<space id hex>/<first relay seq, 20 digits>.seg
+ *   segment = "weftseg1" | u64 first_rseq            (16-byte header)
+ *             then records: u32 len | u32 crc32c | u64 rseq | len bytes
+ *   crc32c covers the rseq (8 bytes, little-endian) and the record bytes.
+ *
+ * Appends go straight to the active (last) segment with one pwritev each;
+ * flush runs fdatasync once per space written since the last flush, which
+ * is the group commit: the server flushes once per event-loop turn. Older
+ * segments are synced when they are closed, so only the active one can ever
+ * have an unsynced tail.
+ *
+ * Opening a space scans its segments and rebuilds the in-memory index
+ * (segment, offset, length per relay sequence). A record that is cut short
+ * or fails its CRC in the last segment is a torn tail from a crash: the file
+ * is truncated there (nothing after it was acked, since acks follow the
+ * fdatasync that would have covered it). The same damage in an older
+ * segment is not a crash artefact but disk corruption: the space refuses to
+ * open rather than serve or renumber around it. Every read checks the CRC
+ * again, so a record damaged later is never served either.
+ */
+#include "storage.h"
+#include "crc32c.h"
+
+#include "weft/change.h"
+#include "weft/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SEG_MAGIC      "weftseg1"
+#define SEG_HDR        16
+#define REC_HDR        16
+#define SEG_DEFAULT    (64u << 20)
+#define MAX_REC        WEFT_MAX_CHANGE_BYTES
+#define WEFT_EIO_STORE WEFT_EUNAVAILABLE /* I/O failures: the core has no EIO code */
+
+typedef struct seg {
+    uint64_t first; /* relay sequence of its first record */
+    uint64_t size;  /* valid bytes */
+} seg;
+
+typedef struct fpos {
+    uint64_t off;
+    uint32_t seg, len;
+} fpos;
+
+typedef struct file_space {
+    relay_space_store base;
+    struct file_store *st;
+    char dir[PATH_MAX];
+    seg *segs;
+    size_t n_segs, cap_segs;
+    int fd; /* the active (last) segment, or -1 */
+    fpos *idx;
+    size_t n, cap;
+    int dirty;
+    struct file_space *dirty_next;
+} file_space;
+
+typedef struct file_store {
+    relay_store base;
+    char root[PATH_MAX];
+    size_t seg_bytes;
+    file_space *dirty;
+    uint8_t *buf; /* read buffer, shared: one read at a time */
+    size_t buf_cap;
+} file_store;
+
+static int io_fail(const char *op, const char *path) {
+    fprintf(stderr, "weft-relay: file storage: %s %s: %s\n", op, path, strerror(errno));
+    return WEFT_EIO_STORE;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p) {
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint32_t rec_crc(uint64_t rseq, const uint8_t *p, size_t n) {
+    uint8_t s[8];
+    put64(s, rseq);
+    return crc32c(crc32c(0, s, 8), p, n);
+}
+
+static void seg_path(char *dst, size_t cap, const file_space *s, uint64_t first) {
+    snprintf(dst, cap, "%s/%020llu.seg", s->dir, (unsigned long long)first);
+}
+
+static int fsync_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return io_fail("open", path);
+    int rc = fsync(fd);
+    close(fd);
+    return rc ? io_fail("fsync", path) : 0;
+}
+
+static int buf_reserve(file_store *st, size_t n) {
+    if (st->buf_cap >= n) return 0;
+    size_t cap = st->buf_cap ? st->buf_cap : 1u << 20;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *p = realloc(st->buf, cap);
+    if (!p) return WEFT_ENOMEM;
+    st->buf = p;
+    st->buf_cap = cap;
+    return 0;
+}
+
+static int seg_push(file_space *s, uint64_t first, uint64_t size) {
+    if (s->n_segs == s->cap_segs) {
+        size_t cap = s->cap_segs ? s->cap_segs * 2 : 8;
+        seg *p = realloc(s->segs, cap * sizeof *p);
+        if (!p) return WEFT_ENOMEM;
+        s->segs = p;
+        s->cap_segs = cap;
+    }
+    s->segs[s->n_segs++] = (seg){first, size};
+    return 0;
+}
+
+static int idx_push(file_space *s, uint32_t segi, uint64_t off, uint32_t len) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        fpos *p = realloc(s->idx, cap * sizeof *p);
+        if (!p) return WEFT_ENOMEM;
+        s->idx = p;
+        s->cap = cap;
+    }
+    s->idx[s->n++] = (fpos){off, segi, len};
+    return 0;
+}
+
+/* Starts a new active segment whose first record will be `first`. */
+static int seg_create(file_space *s, uint64_t first) {
+    char path[PATH_MAX + 32];
+    seg_path(path, sizeof path, s, first);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return io_fail("create", path);
+    uint8_t hdr[SEG_HDR];
+    memcpy(hdr, SEG_MAGIC, 8);
+    put64(hdr + 8, first);
+    if (pwrite(fd, hdr, SEG_HDR, 0) != SEG_HDR || fdatasync(fd)) {
+        int rc = io_fail("write", path);
+        close(fd);
+        return rc;
+    }
+    int rc = fsync_dir(s->dir);
+    if (!rc) rc = seg_push(s, first, SEG_HDR);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    if (s->fd >= 0) close(s->fd);
+    s->fd = fd;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Scans one segment, indexing and replaying its records. A bad record in
+ * the last segment truncates the file there; elsewhere it is an error. */
+static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn fn, void *ud) {
+    file_store *st = s->st;
+    char path[PATH_MAX + 32];
+    seg_path(path, sizeof path, s, first);
+    int fd = open(path, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) return io_fail("open", path);
+    struct stat sb;
+    if (fstat(fd, &sb)) {
+        close(fd);
+        return io_fail("stat", path);
+    }
+    uint64_t fsize = (uint64_t)sb.st_size, off = SEG_HDR;
+    uint8_t hdr[SEG_HDR];
+    int rc = 0;
+    if (fsize < SEG_HDR || pread(fd, hdr, SEG_HDR, 0) != SEG_HDR) {
+        /* A segment whose header never made it: only the newest can be. */
+        if (!last || s->n + 1 != first) {
+            close(fd);
+            fprintf(stderr, "weft-relay: file storage: %s: no header\n", path);
+            return WEFT_EMALFORMED;
+        }
+        close(fd);
+        return seg_create(s, first);
+    }
+    if (memcmp(hdr, SEG_MAGIC, 8) != 0 || get64(hdr + 8) != first || first != s->n + 1) {
+        close(fd);
+        fprintf(stderr, "weft-relay: file storage: %s: bad header or gap\n", path);
+        return WEFT_EMALFORMED;
+    }
+    uint32_t segi = (uint32_t)s->n_segs;
+    if ((rc = seg_push(s, first, SEG_HDR))) goto out;
+    /* Records are read in chunks of up to 1 MiB, or one whole record. */
+    for (;;) {
+        if (off == fsize) break;
+        const char *why = NULL;
+        uint8_t rh[REC_HDR];
+        uint32_t len = 0;
+        if (fsize - off < REC_HDR || pread(fd, rh, REC_HDR, (off_t)off) != REC_HDR) {
+            why = "cut-short record header";
+        } else {
+            len = get32(rh);
+            if (len == 0 || len > MAX_REC)
+                why = "impossible record length";
+            else if (fsize - off - REC_HDR < len)
+                why = "cut-short record";
+            else if (get64(rh + 8) != s->n + 1)
+                why = "relay sequence out of order";
+        }
+        if (!why) {
+            if ((rc = buf_reserve(st, len))) goto out;
+            if (pread(fd, st->buf, len, (off_t)(off + REC_HDR)) != (ssize_t)len) {
+                rc = io_fail("read", path);
+                goto out;
+            }
+            if (rec_crc(s->n + 1, st->buf, len) != get32(rh + 4)) why = "CRC mismatch";
+        }
+        if (why) {
+            if (!last) {
+                fprintf(stderr,
+                        "weft-relay: file storage: %s: %s at offset %llu in a sealed segment\n",
+                        path, why, (unsigned long long)off);
+                rc = WEFT_EMALFORMED;
+                goto out;
+            }
+            fprintf(stderr,
+                    "weft-relay: file storage: %s: %s at offset %llu: truncating %llu byte "
+                    "torn tail\n",
+                    path, why, (unsigned long long)off, (unsigned long long)(fsize - off));
+            if (ftruncate(fd, (off_t)off) || fdatasync(fd)) {
+                rc = io_fail("truncate", path);
+                goto out;
+            }
+            break;
+        }
+        if ((rc = idx_push(s, segi, off, len))) goto out;
+        if (fn && (rc = fn(ud, s->n, st->buf, len))) goto out;
+        off += REC_HDR + len;
+    }
+    s->segs[segi].size = off;
+out:
+    if (rc || !last) {
+        close(fd);
+    } else {
+        s->fd = fd;
+    }
+    return rc;
+}
+
+static void space_free(file_space *s) {
+    if (!s) return;
+    if (s->fd >= 0) close(s->fd);
+    free(s->segs);
+    free(s->idx);
+    free(s);
+}
+
+static int list_segments(const char *dir, uint64_t **out, size_t *n_out) {
+    DIR *d = opendir(dir);
+    if (!d) return io_fail("opendir", dir);
+    uint64_t *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t l = strlen(name);
+        if (l != 24 || strcmp(name + 20, ".seg") != 0) continue;
+        char *end;
+        unsigned long long first = strtoull(name, &end, 10);
+        if (end != name + 20 || first == 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t *p = realloc(v, cap * sizeof *p);
+            if (!p) {
+                free(v);
+                closedir(d);
+                return WEFT_ENOMEM;
+            }
+            v = p;
+        }
+        v[n++] = first;
+    }
+    closedir(d);
+    if (n) qsort(v, n, sizeof *v, cmp_u64);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_space_store **out,
+                  relay_record_fn fn, void *ud) {
+    file_store *st = (file_store *)st_;
+    file_space *s = calloc(1, sizeof *s);
+    if (!s) return WEFT_ENOMEM;
+    s->base.store = st_;
+    s->st = st;
+    s->fd = -1;
+    int n = snprintf(s->dir, sizeof s->dir, "%s/", st->root);
+    for (int i = 0; i < 32; i++)
+        n += snprintf(s->dir + n, sizeof s->dir - (size_t)n, "%02x", space[i]);
+    int rc = 0;
+    struct stat sb;
+    if (stat(s->dir, &sb)) {
+        if (!create) {
+            space_free(s);
+            return WEFT_ENOTFOUND;
+        }
+        if (mkdir(s->dir, 0755) && errno != EEXIST) {
+            rc = io_fail("mkdir", s->dir);
+        } else {
+            rc = fsync_dir(st->root);
+        }
+        if (rc) {
+            space_free(s);
+            return rc;
+        }
+    }
+    uint64_t *firsts = NULL;
+    size_t n_firsts = 0;
+    rc = list_segments(s->dir, &firsts, &n_firsts);
+    for (size_t i = 0; !rc && i < n_firsts; i++)
+        rc = scan_segment(s, firsts[i], i + 1 == n_firsts, fn, ud);
+    free(firsts);
+    if (!rc && s->fd < 0) rc = seg_create(s, s->n + 1);
+    if (rc) {
+        space_free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static void mark_dirty(file_space *s) {
+    if (s->dirty) return;
+    s->dirty = 1;
+    s->dirty_next = s->st->dirty;
+    s->st->dirty = s;
+}
+
+static void unmark_dirty(file_space *s) {
+    if (!s->dirty) return;
+    file_space **pp = &s->st->dirty;
+    while (*pp != s)
+        pp = &(*pp)->dirty_next;
+    *pp = s->dirty_next;
+    s->dirty = 0;
+}
+
+static int f_append(relay_space_store *s_, const uint8_t *const *recs, const size_t *lens, size_t n,
+                    uint64_t *first) {
+    file_space *s = (file_space *)s_;
+    *first = s->n + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] == 0 || lens[i] > MAX_REC) return WEFT_EINVAL;
+        seg *cur = &s->segs[s->n_segs - 1];
+        if (cur->size > SEG_HDR && cur->size + REC_HDR + lens[i] > s->st->seg_bytes) {
+            /* Seal the active segment: synced now, so only the new one can
+             * ever have an unsynced tail. */
+            if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
+            int rc = seg_create(s, s->n + 1);
+            if (rc) return rc;
+            cur = &s->segs[s->n_segs - 1];
+        }
+        uint64_t rseq = s->n + 1;
+        uint8_t hdr[REC_HDR];
+        put32(hdr, (uint32_t)lens[i]);
+        put32(hdr + 4, rec_crc(rseq, recs[i], lens[i]));
+        put64(hdr + 8, rseq);
+        struct iovec iov[2] = {{hdr, REC_HDR}, {(void *)recs[i], lens[i]}};
+        ssize_t w = pwritev(s->fd, iov, 2, (off_t)cur->size);
+        if (w != (ssize_t)(REC_HDR + lens[i])) {
+            int rc = io_fail("write", s->dir);
+            /* Take back a partial write so the file stays well formed. */
+            if (ftruncate(s->fd, (off_t)cur->size)) io_fail("truncate", s->dir);
+            return rc;
+        }
+        int rc = idx_push(s, (uint32_t)(s->n_segs - 1), cur->size, (uint32_t)lens[i]);
+        if (rc) return rc;
+        cur->size += REC_HDR + lens[i];
+        mark_dirty(s);
+    }
+    return 0;
+}
+
+static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay_record_fn fn,
+                  void *ud) {
+    file_space *s = (file_space *)s_;
+    file_store *st = s->st;
+    size_t bytes = 0;
+    uint64_t r = after; /* records r+1.. remain */
+    while (r < s->n && bytes < max_bytes) {
+        /* A run of records contiguous in one segment, read with one pread. */
+        const fpos *p0 = &s->idx[r];
+        uint64_t end = r + 1;
+        size_t span = REC_HDR + p0->len;
+        while (end < s->n && s->idx[end].seg == p0->seg && bytes + span < max_bytes) {
+            span += REC_HDR + s->idx[end].len;
+            end++;
+        }
+        int rc = buf_reserve(st, span);
+        if (rc) return rc;
+        int fd = s->fd, own = 0;
+        char path[PATH_MAX + 32];
+        seg_path(path, sizeof path, s, s->segs[p0->seg].first);
+        if (p0->seg != s->n_segs - 1) { /* sealed segments are opened per read */
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) return io_fail("open", path);
+            own = 1;
+        }
+        ssize_t got = pread(fd, st->buf, span, (off_t)p0->off);
+        if (own) close(fd);
+        if (got != (ssize_t)span) return io_fail("read", path);
+        size_t o = 0;
+        for (uint64_t k = r; k < end; k++) {
+            const uint8_t *h = st->buf + o;
+            uint32_t len = s->idx[k].len;
+            if (get32(h) != len || get64(h + 8) != k + 1 ||
+                rec_crc(k + 1, h + REC_HDR, len) != get32(h + 4)) {
+                fprintf(stderr, "weft-relay: file storage: %s: record %llu fails its CRC\n", path,
+                        (unsigned long long)(k + 1));
+                return WEFT_EMALFORMED;
+            }
+            rc = fn(ud, k + 1, h + REC_HDR, len);
+            if (rc) return rc;
+            o += REC_HDR + len;
+            bytes += len;
+        }
+        r = end;
+    }
+    return 0;
+}
+
+static uint64_t f_head(const relay_space_store *s) {
+    return ((const file_space *)s)->n;
+}
+
+static int f_flush(relay_store *st_) {
+    file_store *st = (file_store *)st_;
+    while (st->dirty) {
+        file_space *s = st->dirty;
+        if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
+        st->dirty = s->dirty_next;
+        s->dirty = 0;
+    }
+    return 0;
+}
+
+static int f_delete(relay_space_store *s_) {
+    file_space *s = (file_space *)s_;
+    unmark_dirty(s);
+    int rc = 0;
+    for (size_t i = 0; i < s->n_segs; i++) {
+        char path[PATH_MAX + 32];
+        seg_path(path, sizeof path, s, s->segs[i].first);
+        if (unlink(path) && errno != ENOENT) rc = io_fail("unlink", path);
+    }
+    if (!rc && rmdir(s->dir)) rc = io_fail("rmdir", s->dir);
+    if (!rc) rc = fsync_dir(s->st->root);
+    space_free(s);
+    return rc;
+}
+
+static void f_close_space(relay_space_store *s_) {
+    file_space *s = (file_space *)s_;
+    if (!s) return;
+    if (s->dirty) {
+        if (fdatasync(s->fd)) io_fail("fdatasync", s->dir);
+        unmark_dirty(s);
+    }
+    space_free(s);
+}
+
+static void f_close(relay_store *st_) {
+    file_store *st = (file_store *)st_;
+    if (!st) return;
+    free(st->buf);
+    free(st);
+}
+
+static const relay_store_ops file_ops = {
+    .name = "file",
+    .open_space = f_open,
+    .append = f_append,
+    .read = f_read,
+    .head = f_head,
+    .flush = f_flush,
+    .delete_space = f_delete,
+    .close_space = f_close_space,
+    .close = f_close,
+};
+
+int relay_store_file_new(relay_store **out, const char *root, size_t segment_bytes) {
+    if (strlen(root) + 80 >= PATH_MAX) return WEFT_EINVAL;
+    if (mkdir(root, 0755) && errno != EEXIST) return io_fail("mkdir", root);
+    file_store *st = calloc(1, sizeof *st);
+    if (!st) return WEFT_ENOMEM;
+    st->base.ops = &file_ops;
+    snprintf(st->root, sizeof st->root, "%s", root);
+    st->seg_bytes = segment_bytes ? segment_bytes : SEG_DEFAULT;
+    *out = &st->base;
+    return 0;
+}

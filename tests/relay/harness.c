@@ -1,0 +1,376 @@
+/*
+ * The relay test harness (harness.h).
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int check_failures;
+weft_crypto_backend BE;
+
+void harness_init(void) {
+    if (weft_sodium_backend(&BE)) abort();
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &l)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void relay_tmpdir(relay_proc *p) {
+    snprintf(p->dir, sizeof p->dir, "/tmp/weft-relay-test-XXXXXX");
+    if (!mkdtemp(p->dir)) abort();
+}
+
+static void rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st)) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[1024];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            rm_rf(sub);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+void relay_cleanup(relay_proc *p) {
+    if (p->dir[0]) rm_rf(p->dir);
+    p->dir[0] = 0;
+}
+
+int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
+                const char *const *extra) {
+    p->port = port ? port : free_port();
+    if (p->port <= 0) return -1;
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = exe;
+    argv[n++] = "--listen";
+    argv[n++] = listen;
+    argv[n++] = "--storage";
+    argv[n++] = storage;
+    if (p->dir[0]) {
+        argv[n++] = "--data";
+        argv[n++] = p->dir;
+    }
+    for (int i = 0; extra && extra[i] && n < 62; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    p->pid = fork();
+    if (p->pid < 0) return -1;
+    if (p->pid == 0) {
+        if (!getenv("WEFT_TEST_RELAY_LOG")) {
+            FILE *f = freopen("/dev/null", "w", stderr);
+            (void)f;
+        }
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 250; i++) { /* 5 s */
+        int status;
+        char *body = NULL;
+        size_t bl;
+        if (http_request(p->port, "GET", "/healthz", NULL, NULL, 0, &status, &body, &bl, NULL,
+                         500) == 0) {
+            free(body);
+            if (status == 200) return 0;
+        }
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    relay_stop(p, SIGKILL, 1000);
+    return -1;
+}
+
+int relay_stop(relay_proc *p, int sig, int timeout_ms) {
+    if (p->pid <= 0) return -1;
+    kill(p->pid, sig);
+    int status = 0;
+    for (int waited = 0;; waited += 10) {
+        pid_t w = waitpid(p->pid, &status, WNOHANG);
+        if (w == p->pid) break;
+        if (waited >= timeout_ms) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+            p->pid = 0;
+            return -1;
+        }
+        sleep_ms(10);
+    }
+    p->pid = 0;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+double relay_metric(int port, const char *name) {
+    int status;
+    char *body = NULL;
+    size_t bl;
+    if (http_request(port, "GET", "/metrics", NULL, NULL, 0, &status, &body, &bl, NULL, 2000) ||
+        status != 200) {
+        free(body);
+        return -1;
+    }
+    double v = -1;
+    size_t nl = strlen(name);
+    for (char *line = body; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (strncmp(line, name, nl) == 0 && line[nl] == ' ') {
+            v = strtod(line + nl + 1, NULL);
+            break;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    free(body);
+    return v;
+}
+
+void ident_new(ident *id) {
+    if (weft_keypair_generate(&BE, id->pk, id->sk)) abort();
+}
+
+int tc_init(tclient *c, const ident *owner, const ident *signer, uint8_t rights,
+            const uint8_t *content_key) {
+    memset(c, 0, sizeof *c);
+    c->ws.fd = -1;
+    c->apply = 1;
+    ident_new(&c->me);
+    memcpy(c->space, owner->pk, 32);
+    uint64_t now = (uint64_t)time(NULL);
+    if (weft_token_issue(&BE, c->token, sizeof c->token, &c->token_len, owner->pk,
+                         signer ? signer->sk : owner->sk, NULL, 0, c->me.pk, rights, now - 60,
+                         now + 3600))
+        return -1;
+    if (weft_suite_v1_init(&c->crypto, &c->st, &BE, content_key, c->me.sk)) return -1;
+    weft_replica_config cfg = {
+        .space = c->space, .author = c->me.pk, .crypto = &c->crypto, .keep_records = 1};
+    return weft_replica_new(&c->rep, &cfg);
+}
+
+int tc_connect_raw(tclient *c, int port) {
+    c->closed = 0;
+    c->err_code = 0;
+    return wsc_connect(&c->ws, port, 0, 3000);
+}
+
+int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t cursor) {
+    c->synced = 0;
+    c->closed = 0;
+    c->err_code = 0;
+    if (wsc_connect(&c->ws, port, 0, 3000)) return -1;
+    const uint8_t *vv = NULL;
+    size_t vv_len = 0;
+    if (with_vv && weft_replica_vv(c->rep, &vv, &vv_len)) return -1;
+    uint8_t *buf = malloc(weft_frame_hello_bound(vv_len, c->token_len));
+    size_t len;
+    int rc =
+        weft_frame_hello_encode(buf, weft_frame_hello_bound(vv_len, c->token_len), &len, c->space,
+                                c->me.pk, vv, vv_len, c->token, c->token_len, has_cursor, cursor);
+    if (!rc) rc = wsc_send(&c->ws, buf, len, 2, 1);
+    free(buf);
+    if (rc) return -1;
+    const uint8_t *msg;
+    if (wsc_recv(&c->ws, &msg, &len, 3000)) return -1;
+    weft_frame f;
+    if (weft_frame_decode(&f, msg, len, 0)) return -1;
+    if (f.type == WEFT_FRAME_ERROR) {
+        c->err_code = f.code;
+        c->err_fatal = f.fatal;
+        return -1;
+    }
+    if (f.type != WEFT_FRAME_CHALLENGE) return -1;
+    c->head = f.head;
+    uint8_t sig[64], proof[80];
+    if (weft_proof_sign(&BE, sig, c->me.sk, c->space, f.nonce, WEFT_NONCE_BYTES)) return -1;
+    if (weft_frame_proof_encode(proof, sizeof proof, &len, sig)) return -1;
+    return wsc_send(&c->ws, proof, len, 2, 1);
+}
+
+int tc_pump(tclient *c, int timeout_ms) {
+    const uint8_t *msg;
+    size_t len;
+    int rc = wsc_recv(&c->ws, &msg, &len, timeout_ms);
+    if (rc == WSC_CLOSED) c->closed = 1;
+    if (rc) return rc;
+    weft_frame f;
+    if (weft_frame_decode(&f, msg, len, 100000)) {
+        fprintf(stderr, "tc_pump: undecodable frame from the relay\n");
+        check_failures++;
+        return -1;
+    }
+    switch (f.type) {
+    case WEFT_FRAME_CHANGES: {
+        size_t pos = 0, rl;
+        uint64_t rseq;
+        const uint8_t *rec;
+        while (weft_frame_change_next(&f, &pos, &rseq, &rec, &rl)) {
+            c->received++;
+            if (rseq > c->cursor) c->cursor = rseq;
+            if (c->apply) {
+                weft_apply_result res;
+                if (weft_replica_apply(c->rep, rec, rl, &res) || res.rejected) {
+                    fprintf(stderr, "tc_pump: a change from the relay did not apply\n");
+                    check_failures++;
+                }
+            }
+        }
+        break;
+    }
+    case WEFT_FRAME_ACK: {
+        if (f.cursor > c->cursor) c->cursor = f.cursor;
+        if (f.cursor >= c->head) c->synced = 1;
+        size_t pos = 0;
+        uint8_t st;
+        uint64_t v;
+        while (weft_frame_ack_next(&f, &pos, &st, &v)) {
+            if (st == WEFT_ACK_STORED) {
+                c->n_stored++;
+                c->acked++;
+                c->last_rseq = v;
+            } else if (st == WEFT_ACK_DUPLICATE) {
+                c->n_dup++;
+                c->acked++;
+            } else if (st == WEFT_ACK_PARKED) {
+                c->n_parked++;
+            } else {
+                c->n_rejected++;
+                c->last_reject = (uint32_t)v;
+            }
+        }
+        break;
+    }
+    case WEFT_FRAME_ERROR:
+        c->err_code = f.code;
+        c->err_fatal = f.fatal;
+        break;
+    case WEFT_FRAME_SIGNAL:
+    case WEFT_FRAME_PRESENCE:
+        memcpy(c->last_peer, f.peer, 32);
+        c->n_signals++;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int tc_wait(tclient *c, int (*pred)(tclient *, uint64_t), uint64_t arg, int timeout_ms) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!pred(c, arg)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (el >= timeout_ms) return 0;
+        int rc = tc_pump(c, (int)(timeout_ms - el));
+        if (rc == WSC_CLOSED || rc == -1) return pred(c, arg);
+    }
+    return 1;
+}
+
+int until_synced(tclient *c, uint64_t u) {
+    (void)u;
+    return c->synced;
+}
+int until_received(tclient *c, uint64_t n) {
+    return c->received >= n;
+}
+int until_acked(tclient *c, uint64_t n) {
+    return c->acked + c->n_rejected + c->n_parked >= n;
+}
+int until_error(tclient *c, uint64_t u) {
+    (void)u;
+    return c->err_code != 0;
+}
+int until_closed(tclient *c, uint64_t u) {
+    (void)u;
+    return c->closed;
+}
+
+int tc_write(tclient *c, int n, size_t value_bytes, int per_frame) {
+    size_t cap = 64 + (size_t)per_frame * (value_bytes + 600);
+    uint8_t *frame = malloc(cap), *val = malloc(value_bytes + 16);
+    size_t flen = 0, vlen;
+    int in_frame = 0, rc = 0;
+    char *text = malloc(value_bytes + 1);
+    for (int i = 0; i < n && !rc; i++) {
+        memset(text, 'a' + (int)((c->sent + (uint64_t)i) % 26), value_bytes);
+        char doc[32];
+        snprintf(doc, sizeof doc, "d%llu", (unsigned long long)(c->sent + (uint64_t)i));
+        if (weft_value_write_string(val, value_bytes + 16, &vlen, text, value_bytes) ||
+            weft_replica_put(c->rep, "notes", 5, doc, strlen(doc), "body", 4, val, vlen)) {
+            rc = -1;
+            break;
+        }
+        const uint8_t *rec;
+        size_t rlen;
+        if (weft_replica_commit(c->rep, 1700000000000ULL + c->sent + (uint64_t)i, &rec, &rlen)) {
+            rc = -1;
+            break;
+        }
+        if (!in_frame) weft_frame_changes_begin(frame, cap, &flen, 0);
+        in_frame++;
+        if (weft_frame_changes_add(frame, cap, &flen, 0, rec, rlen)) rc = -1;
+        if (in_frame == per_frame || i == n - 1) {
+            if (!rc) rc = wsc_send(&c->ws, frame, flen, 2, 1);
+            in_frame = 0;
+        }
+    }
+    c->sent += (uint64_t)n;
+    free(frame);
+    free(val);
+    free(text);
+    return rc;
+}
+
+void tc_free(tclient *c) {
+    wsc_close(&c->ws);
+    weft_replica_free(c->rep);
+    weft_suite_v1_wipe(&c->st);
+    c->rep = NULL;
+}
+
+int same_state(tclient *a, tclient *b) {
+    uint8_t ha[32], hb[32];
+    if (weft_state_hash(a->rep, ha) || weft_state_hash(b->rep, hb)) return 0;
+    return memcmp(ha, hb, 32) == 0;
+}

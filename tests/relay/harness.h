@@ -1,0 +1,107 @@
+/*
+ * Relay test harness: starts weft-relay as a child process on a free
+ * loopback port (bounded waits; always stopped, even when a check fails),
+ * and a sync client built on the core (a V1 replica, a token, the
+ * HELLO/CHALLENGE/PROOF handshake, CHANGES and ACK bookkeeping).
+ */
+#ifndef WEFT_TEST_RELAY_HARNESS_H
+#define WEFT_TEST_RELAY_HARNESS_H
+
+#include "wsclient.h"
+
+#include "weft/weft.h"
+#include "weft/sodium.h"
+
+#include <stdio.h>
+#include <sys/types.h>
+
+extern int check_failures;
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            check_failures++;                                                        \
+        }                                                                            \
+    } while (0)
+
+extern weft_crypto_backend BE;
+void harness_init(void);
+
+typedef struct relay_proc {
+    pid_t pid;
+    int port;
+    char dir[256]; /* data directory (file storage), removed by relay_cleanup */
+} relay_proc;
+
+/* Starts `exe` with --listen 127.0.0.1:<free port> --storage <storage>
+ * [--data dir] and extra args (NULL-terminated), and waits (<= 5 s) until
+ * /healthz answers. port 0 picks a free port. Returns 0 or -1. */
+int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
+                const char *const *extra);
+/* Sends sig and waits up to timeout_ms for the exit (then SIGKILL). Returns
+ * the exit status (128 + signal for a signal), or -1. */
+int relay_stop(relay_proc *p, int sig, int timeout_ms);
+/* A fresh temporary directory for file storage. */
+void relay_tmpdir(relay_proc *p);
+void relay_cleanup(relay_proc *p);
+
+/* A relay's metric value from GET /metrics (-1 when absent). `name` is the
+ * whole series, e.g. "weft_relay_rejections_total{reason=\"RIGHTS\"}". */
+double relay_metric(int port, const char *name);
+
+typedef struct ident {
+    uint8_t pk[32], sk[64];
+} ident;
+void ident_new(ident *id);
+
+typedef struct tclient {
+    wsc ws;
+    ident me;
+    uint8_t space[32];
+    uint8_t token[WEFT_TOKEN_MAX_BYTES];
+    size_t token_len;
+    weft_replica *rep;
+    weft_crypto crypto;
+    weft_suite_v1 st;
+    int apply;         /* apply received changes to rep (default 1) */
+    uint64_t head;     /* the CHALLENGE's head */
+    uint64_t cursor;   /* highest relay sequence seen (ACK cursor or CHANGES) */
+    int synced;        /* an ACK with cursor >= head arrived */
+    uint64_t received; /* change records received */
+    uint64_t sent;     /* own changes sent */
+    uint64_t acked;    /* own changes acked STORED or DUPLICATE, in order */
+    uint64_t n_stored, n_dup, n_parked, n_rejected;
+    uint64_t last_rseq;   /* value of the last STORED entry */
+    uint32_t last_reject; /* code of the last REJECTED entry */
+    uint32_t err_code;    /* last ERROR frame */
+    int err_fatal, closed;
+    uint8_t last_peer[32]; /* last SIGNAL/PRESENCE sender */
+    size_t n_signals;
+} tclient;
+
+/* A client of space owner->pk with a token of `rights` for a new key
+ * (token_owner: who signs the token; normally the owner). */
+int tc_init(tclient *c, const ident *owner, const ident *token_signer, uint8_t rights,
+            const uint8_t *content_key);
+/* Connects and runs the handshake; with_vv sends the replica's vector.
+ * Returns 0 once the CHALLENGE was answered (not yet synced), else -1. */
+int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t cursor);
+/* Connects and sends raw bytes as the first message (no handshake). */
+int tc_connect_raw(tclient *c, int port);
+/* Handles one incoming message. Returns 0, WSC_TIMEOUT or WSC_CLOSED. */
+int tc_pump(tclient *c, int timeout_ms);
+/* Pumps until pred(c, arg) or the timeout. Returns 1 when pred held. */
+int tc_wait(tclient *c, int (*pred)(tclient *, uint64_t), uint64_t arg, int timeout_ms);
+int until_synced(tclient *c, uint64_t unused);
+int until_received(tclient *c, uint64_t n);
+int until_acked(tclient *c, uint64_t n);
+int until_error(tclient *c, uint64_t unused);
+int until_closed(tclient *c, uint64_t unused);
+/* Makes n changes (one put each, a value of value_bytes) and sends them in
+ * frames of at most per_frame changes. Returns 0 or -1. */
+int tc_write(tclient *c, int n, size_t value_bytes, int per_frame);
+void tc_free(tclient *c);
+
+int same_state(tclient *a, tclient *b);
+
+#endif

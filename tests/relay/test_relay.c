@@ -1,0 +1,391 @@
+/*
+ * weft-relay end to end over real WebSockets: each scenario starts its own
+ * relay (memory storage) on a free loopback port and stops it at the end.
+ *
+ *   test_relay PATH_TO_WEFT_RELAY
+ */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *exe;
+static ident owner;
+static uint8_t content_key[32];
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int start(relay_proc *p, const char *const *extra) {
+    memset(p, 0, sizeof *p);
+    if (relay_spawn(p, exe, "memory", 0, extra)) {
+        fprintf(stderr, "cannot start %s\n", exe);
+        check_failures++;
+        return -1;
+    }
+    return 0;
+}
+
+static void stop(relay_proc *p) {
+    CHECK(relay_stop(p, SIGTERM, 5000) == 0);
+}
+
+/* Two clients sync both ways through the relay; ACKs carry relay seqs. */
+static void two_clients_sync(void) {
+    relay_proc p;
+    if (start(&p, NULL)) return;
+    tclient a, b;
+    CHECK(tc_init(&a, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&b, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&a, until_synced, 0, 3000));
+    CHECK(tc_wait(&b, until_synced, 0, 3000));
+    CHECK(tc_write(&a, 10, 20, 4) == 0);
+    CHECK(tc_wait(&a, until_acked, 10, 3000));
+    CHECK(a.n_stored == 10 && a.last_rseq == 10);
+    CHECK(tc_wait(&b, until_received, 10, 3000));
+    CHECK(same_state(&a, &b));
+    CHECK(tc_write(&b, 5, 20, 5) == 0);
+    CHECK(tc_wait(&b, until_acked, 5, 3000));
+    CHECK(tc_wait(&a, until_received, 5, 3000));
+    CHECK(same_state(&a, &b));
+    CHECK(b.last_rseq == 15);
+    /* Sending the same changes again: acked as duplicates, not fanned out. */
+    const uint8_t *vv, *recs;
+    size_t vl, rl;
+    CHECK(weft_replica_diff(a.rep, NULL, 0, &recs, &rl) == 0);
+    (void)vv;
+    (void)vl;
+    uint8_t *frame = malloc(rl + 4096);
+    size_t fl, pos = 0;
+    weft_frame_changes_begin(frame, rl + 4096, &fl, 0);
+    while (pos < rl) {
+        weft_change c;
+        CHECK(weft_change_decode(&c, recs + pos, rl - pos) == 0);
+        weft_frame_changes_add(frame, rl + 4096, &fl, 0, recs + pos, c.total_len);
+        pos += c.total_len;
+    }
+    CHECK(wsc_send(&a.ws, frame, fl, 2, 3) == 0); /* fragmented on purpose */
+    free(frame);
+    CHECK(tc_wait(&a, until_acked, 25, 3000));
+    CHECK(a.n_dup == 15);
+    tc_pump(&b, 300);
+    CHECK(b.received == 10);
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 15);
+    tc_free(&a);
+    tc_free(&b);
+    stop(&p);
+}
+
+/* A late joiner catches up from nothing, from a vector, from a cursor. */
+static void late_joiner(void) {
+    relay_proc p;
+    if (start(&p, NULL)) return;
+    tclient a, c, d, e;
+    tc_init(&a, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_write(&a, 50, 100, 7) == 0);
+    CHECK(tc_wait(&a, until_acked, 50, 3000));
+
+    tc_init(&c, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == 0);
+    CHECK(c.head == 50);
+    CHECK(tc_wait(&c, until_synced, 0, 3000));
+    CHECK(c.received == 50 && c.cursor == 50);
+    CHECK(same_state(&a, &c));
+
+    /* d holds the first 20 changes already: it gets only the other 30. */
+    tc_init(&d, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    const uint8_t *recs;
+    size_t rl;
+    CHECK(weft_replica_diff(a.rep, NULL, 0, &recs, &rl) == 0);
+    size_t pos = 0;
+    for (int i = 0; i < 20; i++) {
+        weft_change ch;
+        weft_change_decode(&ch, recs + pos, rl - pos);
+        CHECK(weft_replica_apply(d.rep, recs + pos, ch.total_len, NULL) == 0);
+        pos += ch.total_len;
+    }
+    CHECK(tc_connect(&d, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&d, until_synced, 0, 3000));
+    CHECK(d.received == 30);
+    CHECK(same_state(&a, &d));
+
+    /* e resumes after relay sequence 40. */
+    tc_init(&e, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    e.apply = 0;
+    CHECK(tc_connect(&e, p.port, 0, 1, 40) == 0);
+    CHECK(tc_wait(&e, until_synced, 0, 3000));
+    CHECK(e.received == 10);
+
+    /* Live changes reach every reader after catch-up. */
+    CHECK(tc_write(&a, 3, 10, 3) == 0);
+    CHECK(tc_wait(&c, until_received, 53, 3000));
+    CHECK(tc_wait(&d, until_received, 33, 3000));
+    CHECK(tc_wait(&e, until_received, 13, 3000));
+    CHECK(same_state(&a, &c) && same_state(&a, &d));
+    tc_free(&a);
+    tc_free(&c);
+    tc_free(&d);
+    tc_free(&e);
+    stop(&p);
+}
+
+/* Rights: read-only tokens cannot write; foreign and forged tokens, wrong
+ * proofs and wrong keys cannot connect. */
+static void rights(void) {
+    relay_proc p;
+    if (start(&p, NULL)) return;
+    tclient w, ro;
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&ro, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&ro, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&w, until_synced, 0, 3000));
+    CHECK(tc_write(&ro, 2, 10, 2) == 0);
+    CHECK(tc_wait(&ro, until_acked, 2, 3000));
+    CHECK(ro.n_rejected == 2 && ro.last_reject == WEFT_PROTO_ERIGHTS && !ro.closed);
+    tc_pump(&w, 300);
+    CHECK(w.received == 0);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"RIGHTS\"}") == 2);
+
+    /* A forged token (its signature altered). */
+    tclient bad;
+    tc_init(&bad, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    bad.token[bad.token_len - 1] ^= 1;
+    CHECK(tc_connect(&bad, p.port, 1, 0, 0) == -1);
+    CHECK(bad.err_code == WEFT_PROTO_EAUTH && bad.err_fatal);
+    tc_free(&bad);
+
+    /* A proof made with another key than the token's grantee. */
+    tclient thief;
+    tc_init(&thief, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    ident other;
+    ident_new(&other);
+    memcpy(thief.me.sk, other.sk, 64);
+    CHECK(tc_connect(&thief, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&thief, until_error, 0, 3000));
+    CHECK(thief.err_code == WEFT_PROTO_EPROOF);
+    CHECK(tc_wait(&thief, until_closed, 0, 3000));
+    tc_free(&thief);
+
+    /* Frames before the proof. */
+    tclient early;
+    tc_init(&early, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    CHECK(tc_connect_raw(&early, p.port) == 0);
+    CHECK(tc_write(&early, 1, 10, 1) == 0);
+    CHECK(tc_wait(&early, until_error, 0, 3000));
+    CHECK(early.err_code == WEFT_PROTO_EUNEXPECTED && early.err_fatal);
+    tc_free(&early);
+
+    /* The writer still works. */
+    CHECK(tc_write(&w, 1, 10, 1) == 0);
+    CHECK(tc_wait(&w, until_acked, 1, 3000));
+    CHECK(w.n_stored == 1);
+    CHECK(tc_wait(&ro, until_received, 1, 3000));
+    tc_free(&w);
+    tc_free(&ro);
+    stop(&p);
+}
+
+/* Malformed, unknown, oversized and text frames each get an ERROR and a
+ * close, while two other clients keep syncing. */
+static void bad_frames(void) {
+    static const char *const extra[] = {"--max-frame", "65536", "--max-changes", "8", NULL};
+    relay_proc p;
+    if (start(&p, extra)) return;
+    tclient a, b;
+    tc_init(&a, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&b, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&b, until_synced, 0, 3000));
+
+    typedef struct bad_case {
+        const uint8_t *bytes;
+        size_t len;
+        int opcode;
+        uint32_t want;
+    } bad_case;
+    bad_case cases[6];
+    static const uint8_t garbage[] = {0xde, 0xad, 0xbe, 0xef};
+    static const uint8_t bad_flags[] = {1, 4, 0xff, 0xff};
+    static const uint8_t unknown[] = {1, 77, 0};
+    static const uint8_t v9[] = {9, 1};
+    static const uint8_t ack[] = {1, 5, 0};
+    uint8_t *big = calloc(1, 70000);
+    big[0] = 1;
+    big[1] = 4;
+    cases[0] = (bad_case){bad_flags, sizeof bad_flags, 2, WEFT_PROTO_EBAD_FRAME};
+    cases[1] = (bad_case){unknown, sizeof unknown, 2, WEFT_PROTO_EBAD_FRAME};
+    cases[2] = (bad_case){v9, sizeof v9, 2, WEFT_PROTO_EVERSION};
+    cases[3] = (bad_case){big, 70000, 2, WEFT_PROTO_ETOO_BIG};
+    cases[4] = (bad_case){garbage, sizeof garbage, 1, WEFT_PROTO_EBAD_FRAME};
+    cases[5] = (bad_case){ack, sizeof ack, 2, WEFT_PROTO_EUNEXPECTED};
+    for (int i = 0; i < 6; i++) {
+        tclient x;
+        tc_init(&x, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+        /* Live clients for the cases that are only wrong after the proof. */
+        if (i == 5) {
+            CHECK(tc_connect(&x, p.port, 1, 0, 0) == 0);
+            CHECK(tc_wait(&x, until_synced, 0, 3000));
+        } else {
+            CHECK(tc_connect_raw(&x, p.port) == 0);
+        }
+        CHECK(wsc_send(&x.ws, cases[i].bytes, cases[i].len, cases[i].opcode, i == 3 ? 4 : 1) == 0);
+        CHECK(tc_wait(&x, until_error, 0, 3000));
+        if (x.err_code != cases[i].want)
+            fprintf(stderr, "case %d: error %u, want %u\n", i, x.err_code, cases[i].want);
+        CHECK(x.err_code == cases[i].want && x.err_fatal);
+        CHECK(tc_wait(&x, until_closed, 0, 3000));
+        tc_free(&x);
+        /* Meanwhile the others keep working. */
+        CHECK(tc_write(&a, 2, 10, 2) == 0);
+        CHECK(tc_wait(&b, until_received, (uint64_t)(2 * (i + 1)), 3000));
+    }
+    free(big);
+    /* Too many changes in one frame (limit 8). */
+    tclient x;
+    tc_init(&x, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    CHECK(tc_connect(&x, p.port, 1, 0, 0) == 0);
+    CHECK(tc_write(&x, 9, 10, 9) == 0);
+    CHECK(tc_wait(&x, until_error, 0, 3000));
+    CHECK(x.err_code == WEFT_PROTO_ETOO_MANY_CHANGES);
+    tc_free(&x);
+    /* A garbled change inside a well-formed frame is rejected alone. */
+    uint8_t frame[64];
+    size_t fl;
+    weft_frame_changes_begin(frame, sizeof frame, &fl, 0);
+    weft_frame_changes_add(frame, sizeof frame, &fl, 0, garbage, sizeof garbage);
+    CHECK(wsc_send(&a.ws, frame, fl, 2, 1) == 0);
+    CHECK(tc_wait(&a, until_acked, 13, 3000));
+    CHECK(a.n_rejected == 1 && a.last_reject == WEFT_PROTO_EBAD_CHANGE && !a.closed);
+    CHECK(same_state(&a, &b));
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"TOO_BIG\"}") == 1);
+    tc_free(&a);
+    tc_free(&b);
+    stop(&p);
+}
+
+/* A reader that never reads is dropped; a fast reader keeps full speed. */
+static void slow_consumer(void) {
+    static const char *const extra[] = {"--max-queue", "1048576", NULL};
+    relay_proc p;
+    if (start(&p, extra)) return;
+    tclient w, fast, slow;
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&fast, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&slow, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    fast.apply = 0;
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&fast, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&slow, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&slow, until_synced, 0, 3000));
+    CHECK(tc_wait(&fast, until_synced, 0, 3000));
+    /* 40 MB of changes: far more than socket buffers and the 1 MiB bound. */
+    int n = 2400;
+    double t0 = now_s();
+    for (int i = 0; i < n; i += 40) {
+        CHECK(tc_write(&w, 40, 16000, 40) == 0);
+        while (fast.received < (uint64_t)i && tc_pump(&fast, 10) == 0)
+            ;
+        while (tc_pump(&w, 0) == 0)
+            ;
+    }
+    CHECK(tc_wait(&fast, until_received, (uint64_t)n, 20000));
+    double dt = now_s() - t0;
+    printf("slow_consumer: fast reader got %d changes (%.1f MB) in %.2f s while a reader stalled\n",
+           n, n * 16000.0 / 1e6, dt);
+    CHECK(relay_metric(p.port, "weft_relay_slow_consumers_total") >= 1);
+    /* The stalled client finds an ERROR SLOW_CONSUMER (or the close) when
+     * it finally reads. */
+    slow.apply = 0;
+    CHECK(tc_wait(&slow, until_closed, 0, 10000));
+    CHECK(slow.received < (uint64_t)n);
+    tc_free(&w);
+    tc_free(&fast);
+    tc_free(&slow);
+    stop(&p);
+}
+
+/* SIGNAL goes to one peer, PRESENCE to all; the sender's key is stamped. */
+static void signal_presence(void) {
+    relay_proc p;
+    if (start(&p, NULL)) return;
+    tclient a, b, c;
+    tc_init(&a, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&b, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&c, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&a, until_synced, 0, 3000) && tc_wait(&b, until_synced, 0, 3000) &&
+          tc_wait(&c, until_synced, 0, 3000));
+    uint8_t frame[128], zero[32] = {0};
+    size_t fl;
+    weft_frame_signal_encode(frame, sizeof frame, &fl, WEFT_FRAME_SIGNAL, b.me.pk,
+                             (const uint8_t *)"offer", 5);
+    CHECK(wsc_send(&a.ws, frame, fl, 2, 1) == 0);
+    CHECK(tc_pump(&b, 3000) == 0);
+    CHECK(b.n_signals == 1 && memcmp(b.last_peer, a.me.pk, 32) == 0);
+    weft_frame_signal_encode(frame, sizeof frame, &fl, WEFT_FRAME_PRESENCE, zero,
+                             (const uint8_t *)"here", 4);
+    CHECK(wsc_send(&c.ws, frame, fl, 2, 1) == 0);
+    CHECK(tc_pump(&a, 3000) == 0 && tc_pump(&b, 3000) == 0);
+    CHECK(a.n_signals == 1 && b.n_signals == 2 && memcmp(a.last_peer, c.me.pk, 32) == 0);
+    CHECK(c.n_signals == 0);
+    /* A signal to nobody. */
+    ident ghost;
+    ident_new(&ghost);
+    weft_frame_signal_encode(frame, sizeof frame, &fl, WEFT_FRAME_SIGNAL, ghost.pk,
+                             (const uint8_t *)"x", 1);
+    CHECK(wsc_send(&a.ws, frame, fl, 2, 1) == 0);
+    CHECK(tc_wait(&a, until_error, 0, 3000));
+    CHECK(a.err_code == WEFT_PROTO_ENO_PEER && !a.err_fatal);
+    tc_free(&a);
+    tc_free(&b);
+    tc_free(&c);
+    stop(&p);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_relay PATH_TO_WEFT_RELAY [test]\n");
+        return 2;
+    }
+    exe = argv[1];
+    harness_init();
+    ident_new(&owner);
+    BE.random(BE.ctx, content_key, 32);
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
+        {"two_clients_sync", two_clients_sync},
+        {"late_joiner", late_joiner},
+        {"rights", rights},
+        {"bad_frames", bad_frames},
+        {"slow_consumer", slow_consumer},
+        {"signal_presence", signal_presence},
+    };
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+        if (argc > 2 && strcmp(argv[2], tests[i].name) != 0) continue;
+        int before = check_failures;
+        tests[i].fn();
+        if (check_failures == before) {
+            passed++;
+        } else {
+            failed++;
+            fprintf(stderr, "FAIL %s\n", tests[i].name);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
