@@ -1,0 +1,226 @@
+// weftdb in real Chromium (Debian's /usr/bin/chromium through
+// playwright-core): IndexedDB persistence across a reload, and two pages of
+// one space (one leader, one follower) converging and handing over.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+import { haveRelay, startRelay } from './relay.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+let server;
+let browser;
+
+before(async () => {
+  if (skip) return;
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function newPage(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.on('console', (m) => {
+    // A refused WebSocket while the relay is down is expected, and logged by Chromium itself.
+    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) errors.push(new Error(m.text()));
+  });
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.weftReady === true);
+  page.errors = errors;
+  return page;
+}
+
+test('IndexedDB: a space survives a reload with the same state hash (snapshot + records)', { skip, timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await newPage(context);
+    const made = await page.evaluate(async () => {
+      const { createSpace, SNAPSHOT_EVERY } = window.weftdb;
+      const s = await createSpace({ storage: 'indexeddb' });
+      const c = s.collection('notes');
+      // enough single-op changes to fold into a snapshot, then some more
+      for (let i = 0; i < SNAPSHOT_EVERY + 150; i++) c.put(`n${i % 300}`, { text: `note ${i}`, i });
+      await s.transact(() => {
+        for (let i = 0; i < 100; i++) c.update(`t${i}`, { done: i % 2 === 0 });
+      });
+      await c.increment('ctr', 'n', 5);
+      await c.delete('n7');
+      await s.flush();
+      window.keep = s; // not closed: the reload is the crash
+      // what IndexedDB holds is sealed: no field text appears in it
+      const db = await new Promise((res, rej) => {
+        const r = indexedDB.open(`weftdb:${s.id}`);
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      const all = (store, fn) => new Promise((res) => {
+        const r = db.transaction(store).objectStore(store)[fn]();
+        r.onsuccess = () => res(r.result);
+      });
+      const blobs = [...(await all('records', 'getAll')), ...(await all('meta', 'getAll')).filter((x) => x instanceof Uint8Array)];
+      const needle = new TextEncoder().encode('note 1');
+      const leaks = blobs.filter((b) => {
+        outer: for (let i = 0; i + needle.length <= b.length; i++) {
+          for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
+          return true;
+        }
+        return false;
+      }).length;
+      const stored = { records: (await all('records', 'getAll')).length, snapshot: (await all('meta', 'getAllKeys')).includes('snapshot') };
+      db.close();
+      return { id: s.id, hash: s.stateHash(), count: c.list().length, leaks, stored };
+    });
+    assert.equal(made.count, 300 - 1 + 100 + 1);
+    assert.equal(made.leaks, 0);
+    assert.equal(made.stored.snapshot, true);
+    assert.ok(made.stored.records < 1000, `records after the snapshot: ${made.stored.records}`);
+    await page.reload();
+    await page.waitForFunction(() => window.weftReady === true);
+    const reopened = await page.evaluate(async (id) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      const r = { hash: s.stateHash(), count: s.collection('notes').list().length, ctr: s.collection('notes').get('ctr'), rights: s.rights };
+      await s.collection('notes').put('after', { ok: true });
+      const h2 = s.stateHash();
+      await s.close();
+      const again = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      r.afterHash = again.stateHash() === h2;
+      await again.close();
+      return r;
+    }, made.id);
+    assert.equal(reopened.hash, made.hash);
+    assert.equal(reopened.count, made.count);
+    assert.deepEqual(reopened.ctr, { n: 5 });
+    assert.equal(reopened.rights, 'admin');
+    assert.equal(reopened.afterHash, true);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('two pages of one space: the follower writes through the leader, both converge, the follower takes over', { skip, timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const a = await newPage(context);
+    const id = await a.evaluate(async () => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb' });
+      window.space = s;
+      window.seen = [];
+      s.collection('todos').subscribe((rows) => window.seen.push(rows.map((r) => r.id)));
+      await s.collection('todos').put('a1', { by: 'a' });
+      return s.id;
+    });
+    const b = await newPage(context);
+    await b.evaluate(async (id) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      window.space = s;
+      window.seen = [];
+      s.collection('todos').subscribe((rows) => window.seen.push(rows.map((r) => r.id)));
+    }, id);
+    assert.equal(await a.evaluate(() => window.space._internal.isWriter()), true, 'the first page leads');
+    assert.equal(await b.evaluate(() => window.space._internal.isWriter()), false, 'the second page follows');
+    // the follower sees the leader's earlier write from IndexedDB
+    assert.deepEqual(await b.evaluate(() => window.space.collection('todos').get('a1')), { by: 'a' });
+    // concurrent writes from both pages
+    await Promise.all([
+      a.evaluate(async () => {
+        for (let i = 0; i < 20; i++) await window.space.collection('todos').put(`a${i + 2}`, { by: 'a', i });
+      }),
+      b.evaluate(async () => {
+        for (let i = 0; i < 20; i++) await window.space.collection('todos').put(`b${i}`, { by: 'b', i });
+        await window.space.collection('todos').increment('ctr', 'n', 2);
+      }),
+    ]);
+    await a.evaluate(() => window.space.collection('todos').increment('ctr', 'n', 3));
+    // a live query on the other page fires for each side's writes
+    await b.waitForFunction(() => window.seen.at(-1)?.includes('a21'));
+    await a.waitForFunction(() => window.seen.at(-1)?.includes('b19'));
+    await b.waitForFunction(() => window.space.collection('todos').get('ctr')?.n === 5);
+    const ha = await a.evaluate(() => window.space.stateHash());
+    const hb = await b.evaluate(() => window.space.stateHash());
+    assert.equal(ha, hb);
+    // the follower's own write is visible to it once its promise resolves
+    assert.deepEqual(await b.evaluate(async () => {
+      await window.space.collection('todos').update('b0', { mine: true });
+      return window.space.collection('todos').get('b0');
+    }), { by: 'b', i: 0, mine: true });
+    // the leader goes away; the follower takes the lock and keeps writing
+    await a.close();
+    const after = await b.evaluate(async () => {
+      await window.space.collection('todos').put('late', { by: 'b after a left' });
+      if (!window.space._internal.isWriter()) throw new Error('the follower did not take over');
+      const h = window.space.stateHash();
+      const n = window.space.collection('todos').list().length;
+      await window.space.close();
+      const s = await window.weftdb.openSpace({ space: window.space.id, storage: 'indexeddb' });
+      const r = { same: s.stateHash() === h, n, late: s.collection('todos').get('late') };
+      await s.close();
+      return r;
+    });
+    assert.deepEqual(after, { same: true, n: 21 + 20 + 1 + 1, late: { by: 'b after a left' } });
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('two browsers (separate IndexedDBs) sync through a real relay: live queries, offline edits, outbox across a reload', { skip: skip || (!haveRelay && 'no relay build'), timeout: 120_000 }, async () => {
+  let relay = await startRelay();
+  const ctxA = await browser.newContext();
+  const ctxB = await browser.newContext();
+  try {
+    const a = await newPage(ctxA);
+    const b = await newPage(ctxB);
+    const link = await a.evaluate(async (url) => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      return s.invite({ rights: 'write' });
+    }, relay.url);
+    const id = await b.evaluate(async ({ url, link }) => {
+      const s = await window.weftdb.openSpace({ invite: link, storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      window.seen = [];
+      s.collection('todos').subscribe({ where: { done: false } }, (rows) => window.seen.push(rows.map((r) => r.id)));
+      return s.id;
+    }, { url: relay.url, link });
+    await a.evaluate(() => window.space.collection('todos').put('a1', { done: false }));
+    await b.waitForFunction(() => window.seen.at(-1)?.includes('a1'));
+    // offline: the relay goes away, both edit
+    await relay.stop({ keepData: true });
+    await a.waitForFunction(() => window.space.status.state !== 'synced');
+    await a.evaluate(() => window.space.collection('todos').put('a2', { done: false }));
+    await b.evaluate(() => window.space.collection('todos').put('b1', { done: false }));
+    assert.ok(await b.evaluate(() => window.space.status.pending) >= 1);
+    // b reloads while offline: its outbox is in IndexedDB
+    await b.reload();
+    await b.waitForFunction(() => window.weftReady === true);
+    relay = await startRelay({ port: relay.port, dataDir: relay.data });
+    await b.evaluate(async ({ url, id }) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      window.seen = [];
+      s.collection('todos').subscribe({ where: { done: false } }, (rows) => window.seen.push(rows.map((r) => r.id)));
+    }, { url: relay.url, id });
+    await b.waitForFunction(() => window.seen.at(-1)?.length === 3, null, { timeout: 20_000 });
+    await a.waitForFunction(() => window.space.collection('todos').list().length === 3 && window.space.status.pending === 0, null, { timeout: 20_000 });
+    await b.waitForFunction(() => window.space.status.pending === 0 && window.space.status.state === 'synced', null, { timeout: 20_000 });
+    assert.equal(await a.evaluate(() => window.space.stateHash()), await b.evaluate(() => window.space.stateHash()));
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await ctxA.close();
+    await ctxB.close();
+    await relay.stop();
+  }
+});

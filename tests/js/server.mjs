@@ -1,0 +1,58 @@
+// A tiny static HTTP server on loopback for the browser tests: serves the
+// built package (wasm/src, wasm/dist) and libsodium.js from wasm/node_modules,
+// and a test page whose import map resolves the package's bare imports the
+// way a bundler would.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, normalize, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const wasmDir = join(dirname(fileURLToPath(import.meta.url)), '../../wasm');
+const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.json': 'application/json' };
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>weftdb test</title>
+<script type="importmap">{ "imports": {
+  "libsodium-wrappers": "/pkg/node_modules/libsodium-wrappers/dist/modules-esm/libsodium-wrappers.mjs",
+  "libsodium": "/pkg/node_modules/libsodium/dist/modules-esm/libsodium.mjs",
+  "weftdb": "/pkg/src/index.js"
+} }</script>
+<script type="module">window.weftdb = await import('weftdb'); window.weftReady = true;</script>`;
+
+/** Starts the server; resolves to { url, close() }. */
+export async function startServer() {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
+      res.end(PAGE);
+      return;
+    }
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
+    const rel = normalize(path).replace(/^\/+/, '');
+    if (!rel.startsWith('pkg/') || rel.includes('..')) {
+      res.writeHead(404).end();
+      return;
+    }
+    const file = join(wasmDir, rel.slice(4));
+    try {
+      const body = await readFile(file);
+      const ext = file.slice(file.lastIndexOf('.'));
+      res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise((r) => {
+      server.closeAllConnections?.();
+      server.close(() => r());
+    }),
+  };
+}

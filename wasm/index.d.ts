@@ -1,0 +1,161 @@
+// Types of the weftdb package. The API is described in docs/API.md.
+
+/** A value a field can hold. Integers outside the safe range read back as bigint. */
+export type Value =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Value[]
+  | { [key: string]: Value | undefined };
+
+/** A document: a plain object of fields. */
+export type Doc = { [field: string]: Value };
+
+export type Rights = 'read' | 'write' | 'admin';
+
+export type ErrorCode =
+  | 'WEFT_ENOMEM' | 'WEFT_EINVAL' | 'WEFT_ETRUNCATED' | 'WEFT_EMALFORMED' | 'WEFT_EVERSION'
+  | 'WEFT_ETOOBIG' | 'WEFT_ENOSPACE' | 'WEFT_EFORK' | 'WEFT_ECHAIN' | 'WEFT_ECLOCK'
+  | 'WEFT_ESPACE' | 'WEFT_EPENDING_FULL' | 'WEFT_ENOTFOUND' | 'WEFT_ESTATE' | 'WEFT_ECRYPTO'
+  | 'WEFT_ESUITE' | 'WEFT_ELIMIT' | 'WEFT_EEXPIRED' | 'WEFT_ENOTYET' | 'WEFT_ERIGHTS'
+  | 'WEFT_EDELEGATION' | 'WEFT_EUNAVAILABLE';
+
+/** Every error the package throws or rejects with. */
+export class WeftError extends Error {
+  readonly name: 'WeftError';
+  /** The core's code name, e.g. 'WEFT_ENOTFOUND'. */
+  readonly code: ErrorCode;
+  /** Its number (negative; never renumbered). */
+  readonly errno: number;
+}
+export const ERRORS: Readonly<Record<ErrorCode, number>>;
+
+export type Comparison = {
+  eq?: Value; ne?: Value; lt?: Value; lte?: Value; gt?: Value; gte?: Value;
+  in?: Value[]; contains?: Value; exists?: boolean;
+};
+export type Where = { [fieldPath: string]: Value | Comparison } | ((doc: Doc, id: string) => boolean);
+export type OrderBy = string | { field: string; direction?: 'asc' | 'desc' };
+export interface Query {
+  where?: Where;
+  /** "field", "field desc", { field, direction }, or an array of these. */
+  orderBy?: OrderBy | OrderBy[];
+  limit?: number;
+}
+export interface Row<T extends Doc = Doc> {
+  id: string;
+  data: T;
+}
+
+export interface Collection<T extends Doc = Doc> {
+  readonly name: string;
+  /** Replaces the document (fields not in data are removed). Resolves when durable. */
+  put(id: string, data: T): Promise<void>;
+  /** Sets the given fields; a field set to undefined is deleted. */
+  update(id: string, patch: Partial<{ [K in keyof T]: T[K] | undefined }>): Promise<void>;
+  /** Adds an integer to a counter field; concurrent increments add up. */
+  increment(id: string, field: string, by?: number): Promise<void>;
+  delete(id: string): Promise<void>;
+  get(id: string): T | undefined;
+  list(): Row<T>[];
+  query(q?: Query): Row<T>[];
+  /** Live query: cb runs now and after every local or remote change to its results. */
+  subscribe(q: Query, cb: (rows: Row<T>[]) => void): () => void;
+  subscribe(cb: (rows: Row<T>[]) => void): () => void;
+}
+
+export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced';
+export interface Status {
+  state: ConnectionState;
+  /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
+  pending: number;
+}
+export interface ChangeEvent {
+  docs: [collection: string, id: string][];
+  local: boolean;
+  remote: boolean;
+}
+
+export interface Space {
+  /** The space id (owner's public key, base64url). */
+  readonly id: string;
+  /** This device's author key (base64url). */
+  readonly author: string;
+  readonly rights: Rights;
+  readonly status: Status;
+  readonly closed: boolean;
+  collection<T extends Doc = Doc>(name: string): Collection<T>;
+  /** fn runs synchronously; its writes become one change. */
+  transact<R>(fn: (space: Space) => R): Promise<R>;
+  invite(opts?: { rights?: Rights; expiresIn?: number; base?: string }): string;
+  on(event: 'status', fn: (s: Status) => void): () => void;
+  on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
+  on(event: 'error', fn: (e: WeftError) => void): () => void;
+  off(event: string, fn: (...args: any[]) => void): void;
+  stateHash(): string;
+  versionVector(): Uint8Array;
+  changesSince(vv?: Uint8Array): Uint8Array;
+  applyChanges(records: Uint8Array): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a storage adapter's open() returns (docs/API.md, "Custom storage"). */
+export interface Store {
+  load(): Promise<{
+    meta: object | null;
+    snapshot: Uint8Array | null;
+    records: Uint8Array[];
+    outbox: Uint8Array[];
+  }>;
+  saveMeta(meta: object, opts?: { ifAbsent?: boolean }): Promise<object>;
+  write(batch: {
+    records: Uint8Array[];
+    snapshot: Uint8Array | null;
+    outbox: { seq: number; record: Uint8Array }[];
+    acked: number | null;
+  }): Promise<void>;
+  close(): Promise<void> | void;
+}
+export interface StorageAdapter {
+  readonly kind?: string;
+  open(spaceId: string): Promise<Store>;
+  delete?(spaceId: string): Promise<void>;
+}
+
+export interface RelayOptions {
+  /** Reconnect backoff: first delay and cap, in ms. */
+  minDelay?: number;
+  maxDelay?: number;
+  /** A WebSocket constructor (Node 20: the `ws` package's). Browsers: the global one. */
+  WebSocket?: unknown;
+}
+
+export interface OpenOptions {
+  storage?: 'memory' | 'indexeddb' | StorageAdapter;
+  /** A weft-relay WebSocket URL, e.g. ws://localhost:8080 */
+  relay?: string;
+  sync?: RelayOptions;
+  /** Coordinate tabs of one IndexedDB space (default true). */
+  tabs?: boolean;
+  init?: InitOptions;
+}
+export interface InitOptions {
+  /** The core's .wasm: a URL, its bytes or a compiled module (default: beside dist/weftdb_core.mjs). */
+  wasm?: string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module;
+}
+
+export function createSpace(opts?: OpenOptions): Promise<Space>;
+export function openSpace(opts: OpenOptions & ({ invite: string } | { space: string })): Promise<Space>;
+export function init(opts?: InitOptions): Promise<void>;
+export function version(): Promise<string>;
+/** WASM memory: heapBytes (reserved; grows, never shrinks) and heapUsed (malloc'ed now). */
+export function memoryStats(): Promise<{ heapBytes: number; heapUsed: number }>;
+export function memoryStorage(): StorageAdapter;
+export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
+export const SNAPSHOT_EVERY: number;
+export const SNAPSHOT_BYTES: number;
+export const RIGHTS: { read: 1; write: 2; admin: 3 };

@@ -1,0 +1,317 @@
+// The boundary to the WebAssembly core: loading it once, one allocator
+// (the core's malloc/free), scoped allocation, borrowed views copied out,
+// and every non-zero return code turned into a WeftError.
+//
+// Memory rules (docs/API.md, "Memory"): every input is malloc'ed inside a
+// Scope and freed in its `finally`; the core's outputs are borrowed views
+// into its heap that the next call may move or overwrite, so they are
+// copied (slice) or decoded before this module calls the core again; a
+// Replica owns one handle, freed by close() (twice is harmless).
+import sodium from 'libsodium-wrappers';
+import WeftCore from '../dist/weftdb_core.mjs';
+import { WeftError } from './errors.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
+let loading = null;
+
+/**
+ * Loads libsodium.js and the core (once per realm). `wasm` may be a
+ * WebAssembly.Module, the module's bytes, or a URL to fetch; by default the
+ * .wasm file beside the package's dist/ loader.
+ */
+export function loadCore(opts = {}) {
+  if (!loading) {
+    loading = init(opts);
+    loading.catch(() => {
+      loading = null; // a failed load may be retried
+    });
+  }
+  return loading;
+}
+
+async function compileWasm(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
+  const url = source ? new URL(source, import.meta.url) : new URL('../dist/weftdb_core.wasm', import.meta.url);
+  if (isNode && url.protocol === 'file:') {
+    // Node's fetch cannot read files; the name is a variable so bundlers
+    // for the browser leave this import alone.
+    const fsName = 'node:fs/promises';
+    const fs = await import(/* @vite-ignore */ fsName);
+    return WebAssembly.compile(await fs.readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new WeftError('WEFT_EUNAVAILABLE', `cannot load ${url}: HTTP ${res.status}`);
+  if (WebAssembly.compileStreaming && (res.headers.get('content-type') || '').startsWith('application/wasm'))
+    return WebAssembly.compileStreaming(res);
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+async function init(opts) {
+  const [module] = await Promise.all([compileWasm(opts.wasm), sodium.ready]);
+  let instance = null;
+  const M = await WeftCore({
+    sodium,
+    // We instantiate ourselves: the emcc loader's own fetch of a file path
+    // fails in Node (ENVIRONMENT.md), and this keeps one code path.
+    instantiateWasm(imports, done) {
+      WebAssembly.instantiate(module, imports).then((inst) => {
+        instance = inst;
+        done(inst, module);
+      });
+      return {};
+    },
+    print: () => {},
+    printErr: (s) => console.warn('weftdb:', s),
+  });
+  // -O3 minifies the wasm's export names; the loader's Module._name
+  // functions know them (each becomes the raw export after its first call).
+  const x = {};
+  for (const name of EXPORTS) Object.defineProperty(x, name, { get: () => M['_' + name] });
+  x.memory = Object.values(instance.exports).find((e) => e instanceof WebAssembly.Memory);
+  return new Core(x);
+}
+
+// wasm/exported_functions.json, without the leading underscores.
+const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_version_string',
+  'wdb_new', 'wdb_free', 'wdb_put', 'wdb_delete_field', 'wdb_delete_doc', 'wdb_counter_add',
+  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_vv', 'wdb_diff',
+  'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_doc', 'wdb_next_doc',
+  'wdb_touched', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
+  'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_invite_bound',
+  'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
+
+/** The loaded core. Methods are low-level; see space.js for the API. */
+export class Core {
+  constructor(x) {
+    this.x = x;
+    this.memory = x.memory;
+    this._u8 = new Uint8Array(this.memory.buffer);
+    this._u32 = new Uint32Array(this.memory.buffer);
+    this._dv = new DataView(this.memory.buffer);
+    // A permanent OUT area for (pointer, length) pairs and small results.
+    this.out = this.malloc(64);
+    this.sodium = sodium;
+    this.version = this.cstr(x.weft_version_string());
+  }
+
+  // Views are recreated when memory grows (the old buffer is detached).
+  get u8() {
+    if (this._u8.buffer !== this.memory.buffer) this._views();
+    return this._u8;
+  }
+  get u32() {
+    if (this._u32.buffer !== this.memory.buffer) this._views();
+    return this._u32;
+  }
+  get dv() {
+    if (this._dv.buffer !== this.memory.buffer) this._views();
+    return this._dv;
+  }
+  _views() {
+    this._u8 = new Uint8Array(this.memory.buffer);
+    this._u32 = new Uint32Array(this.memory.buffer);
+    this._dv = new DataView(this.memory.buffer);
+  }
+
+  /** Bytes of the WASM heap (grows, never shrinks). */
+  get heapBytes() {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Bytes malloc has handed out and not taken back (for leak checks). */
+  get heapUsed() {
+    return this.x.wdb_heap_used();
+  }
+
+  malloc(n) {
+    const p = this.x.malloc(n > 0 ? n : 1);
+    if (!p) throw new WeftError('WEFT_ENOMEM', `out of WASM memory allocating ${n} bytes`);
+    return p;
+  }
+  free(p) {
+    if (p) this.x.free(p);
+  }
+
+  cstr(p) {
+    const u8 = this.u8;
+    let e = p;
+    while (u8[e]) e++;
+    return dec.decode(u8.subarray(p, e));
+  }
+
+  /** Throws the WeftError for rc < 0; returns rc otherwise. */
+  check(rc, what) {
+    if (rc < 0) throw WeftError.fromCode(rc, what, this.cstr(this.x.weft_strerror(rc)));
+    return rc;
+  }
+
+  /** Runs fn(scope) and frees everything the scope allocated. */
+  scope(fn) {
+    const s = new Scope(this);
+    try {
+      return fn(s);
+    } finally {
+      s.release();
+    }
+  }
+
+  /** Copies the (pointer, length) pair at OUT words [i, i+1] out of the heap. */
+  outBytes(i = 0) {
+    const w = this.out >> 2;
+    const u32 = this.u32;
+    const p = u32[w + i];
+    return this.u8.slice(p, p + u32[w + i + 1]);
+  }
+  /** A borrowed view of the pair: valid until the next call into the core. */
+  outView(i = 0) {
+    const w = this.out >> 2;
+    const u32 = this.u32;
+    const p = u32[w + i];
+    return this.u8.subarray(p, p + u32[w + i + 1]);
+  }
+
+  // ---- keys, tokens, invites ----
+
+  keypair() {
+    return this.scope((s) => {
+      const pk = s.alloc(32);
+      const sk = s.alloc(64);
+      this.check(this.x.wdb_keypair(pk, sk), 'generating a key pair');
+      return { publicKey: this.u8.slice(pk, pk + 32), secretKey: this.u8.slice(sk, sk + 64) };
+    });
+  }
+
+  random(n) {
+    return this.scope((s) => {
+      const p = s.alloc(n);
+      this.check(this.x.wdb_random(p, n), 'drawing random bytes');
+      return this.u8.slice(p, p + n);
+    });
+  }
+
+  /** Issues a token; times in Unix seconds (expires 0: never); grantee null: any holder. */
+  tokenIssue({ space, issuerSecret, parent = null, grantee = null, rights, notBefore = 0, expires = 0 }) {
+    return this.scope((s) => {
+      const cap = 512;
+      const dst = s.alloc(cap);
+      const rc = this.x.wdb_token_issue(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret),
+        parent ? s.bytes(parent) : 0, parent ? parent.length : 0, grantee ? s.bytes(grantee) : 0,
+        rights, notBefore, expires);
+      this.check(rc, 'issuing a token');
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
+    });
+  }
+
+  /** Verifies a token for `space` at `now` (Unix seconds). */
+  tokenVerify(token, space, now) {
+    return this.scope((s) => {
+      const info = s.alloc(144);
+      this.check(this.x.wdb_token_verify(s.bytes(token), token.length, s.bytes(space), now, info), 'verifying the token');
+      const u8 = this.u8;
+      const dv = this.dv;
+      return {
+        space: u8.slice(info, info + 32),
+        issuer: u8.slice(info + 32, info + 64),
+        grantee: dv.getInt32(info + 132, true) ? null : u8.slice(info + 64, info + 96),
+        id: u8.slice(info + 96, info + 112),
+        notBefore: dv.getFloat64(info + 112, true),
+        expires: dv.getFloat64(info + 120, true),
+        rights: dv.getInt32(info + 128, true),
+        delegated: !!dv.getInt32(info + 136, true),
+      };
+    });
+  }
+
+  proofSign(secretKey, space, nonce) {
+    return this.scope((s) => {
+      const sig = s.alloc(64);
+      this.check(this.x.wdb_proof_sign(sig, s.bytes(secretKey), s.bytes(space), s.bytes(nonce), nonce.length), 'signing the proof');
+      return this.u8.slice(sig, sig + 64);
+    });
+  }
+
+  inviteEncode(base, space, token, contentKey) {
+    return this.scope((s) => {
+      const b = enc.encode(base);
+      const cap = this.x.wdb_invite_bound(b.length, token.length);
+      const dst = s.alloc(cap);
+      this.check(this.x.wdb_invite_encode(dst, cap, this.out, s.bytes(b), b.length, s.bytes(space),
+        s.bytes(token), token.length, s.bytes(contentKey)), 'encoding the invite');
+      return dec.decode(this.u8.subarray(dst, dst + this.u32[this.out >> 2]));
+    });
+  }
+
+  inviteDecode(link) {
+    return this.scope((s) => {
+      const b = enc.encode(link);
+      const space = s.alloc(32);
+      const key = s.alloc(32);
+      const tok = s.alloc(512);
+      this.check(this.x.wdb_invite_decode(s.bytes(b), b.length, space, tok, 512, this.out, key), 'reading the invite link');
+      const u8 = this.u8;
+      return {
+        space: u8.slice(space, space + 32),
+        token: u8.slice(tok, tok + this.u32[this.out >> 2]),
+        contentKey: u8.slice(key, key + 32),
+      };
+    });
+  }
+
+  /** Splits concatenated change records into [{ record, author, seq }]. */
+  splitRecords(buf) {
+    const out = [];
+    if (!buf.length) return out;
+    return this.scope((s) => {
+      const p = s.bytes(buf);
+      const info = s.alloc(32);
+      let off = 0;
+      while (off < buf.length) {
+        this.check(this.x.wdb_change_info(p + off, buf.length - off, info), 'reading a change header');
+        const dv = this.dv;
+        const len = dv.getUint32(info + 4, true);
+        const a = dv.getUint32(info, true);
+        out.push({
+          record: buf.subarray(off, off + len),
+          author: this.u8.slice(a, a + 32),
+          seq: dv.getFloat64(info + 8, true),
+        });
+        off += len;
+      }
+      return out;
+    });
+  }
+}
+
+/** Allocations that live for one scope: freed together in its finally. */
+class Scope {
+  constructor(core) {
+    this.core = core;
+    this.ptrs = [];
+  }
+  alloc(n) {
+    const p = this.core.malloc(n);
+    this.ptrs.push(p);
+    return p;
+  }
+  /** Copies bytes into the heap. */
+  bytes(b) {
+    const p = this.alloc(b.length);
+    this.core.u8.set(b, p);
+    return p;
+  }
+  /** Copies a string as UTF-8. Returns [pointer, byte length]. */
+  str(str) {
+    const cap = str.length * 3;
+    const p = this.alloc(cap);
+    const { written } = enc.encodeInto(str, this.core.u8.subarray(p, p + cap));
+    return [p, written];
+  }
+  release() {
+    for (const p of this.ptrs) this.core.free(p);
+    this.ptrs.length = 0;
+  }
+}

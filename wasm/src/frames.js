@@ -1,0 +1,176 @@
+// Sync protocol frames (docs/PROTOCOL.md, core/include/weft/protocol.h):
+// `u8 version | u8 type | payload`, one frame per WebSocket message.
+//
+// The codec is JS rather than calls into the core's: the client only
+// encodes HELLO, PROOF and CHANGES and decodes the relay's four replies, each
+// a handful of varints, and decoding in place avoids copying every incoming
+// frame into the WASM heap only to copy its records out again. The records
+// themselves are checked by the core when they are applied. Decoding is
+// strict as the C decoder is: unknown versions, types and flags, and
+// trailing bytes are errors.
+import { WeftError } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+export const F = { HELLO: 1, CHALLENGE: 2, PROOF: 3, CHANGES: 4, ACK: 5, SIGNAL: 6, PRESENCE: 7, ERROR: 8 };
+export const ACK = { STORED: 0, DUPLICATE: 1, PARKED: 2, REJECTED: 3 };
+
+/** Protocol error names by code (PROTOCOL.md §4). */
+export const PROTO_ERRORS = ['NONE', 'BAD_FRAME', 'VERSION', 'UNEXPECTED', 'TOO_BIG', 'TOO_MANY_CHANGES', 'AUTH',
+  'PROOF', 'RIGHTS', 'EXPIRED', 'RATE_LIMITED', 'SLOW_CONSUMER', 'WRONG_SPACE', 'BAD_CHANGE', 'BAD_SIGNATURE',
+  'CHAIN', 'PENDING_FULL', 'STORAGE', 'GOING_AWAY', 'OVERLOADED', 'NOT_FOUND', 'INTERNAL', 'NO_PEER', 'TIMEOUT'];
+
+class Out {
+  constructor(cap) {
+    this.buf = new Uint8Array(cap);
+    this.len = 0;
+  }
+  u8(b) {
+    this.buf[this.len++] = b;
+  }
+  varint(n) {
+    while (n >= 0x80) {
+      this.buf[this.len++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.len++] = n;
+  }
+  raw(b) {
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  bytes(b) {
+    this.varint(b.length);
+    this.raw(b);
+  }
+  done() {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+function bad(what) {
+  return new WeftError('WEFT_EMALFORMED', `relay frame: ${what}`);
+}
+
+class In {
+  constructor(buf) {
+    this.buf = buf;
+    this.pos = 0;
+  }
+  u8() {
+    if (this.pos >= this.buf.length) throw new WeftError('WEFT_ETRUNCATED', 'relay frame ends early');
+    return this.buf[this.pos++];
+  }
+  varint() {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      const b = this.u8();
+      if (b === 0 && i > 0) throw bad('non-minimal varint');
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+    throw bad('varint too long');
+  }
+  take(n) {
+    if (this.pos + n > this.buf.length) throw new WeftError('WEFT_ETRUNCATED', 'relay frame ends early');
+    const s = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  bytes() {
+    return this.take(this.varint());
+  }
+  end() {
+    if (this.pos !== this.buf.length) throw bad('trailing bytes');
+  }
+}
+
+export function encodeHello({ space, key, vv, token, cursor = null }) {
+  const o = new Out(2 + 64 + 10 + vv.length + 10 + token.length + 1 + 10);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(F.HELLO);
+  o.raw(space);
+  o.raw(key);
+  o.bytes(vv);
+  o.bytes(token);
+  o.u8(cursor === null ? 0 : 1);
+  if (cursor !== null) o.varint(cursor);
+  return o.done();
+}
+
+export function encodeProof(sig) {
+  const o = new Out(66);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(F.PROOF);
+  o.raw(sig);
+  return o.done();
+}
+
+/** One CHANGES frame (no relay sequences: those are the relay's). */
+export function encodeChanges(records) {
+  let n = 3;
+  for (const r of records) n += 10 + r.length;
+  const o = new Out(n);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(F.CHANGES);
+  o.u8(0);
+  for (const r of records) o.bytes(r);
+  return o.done();
+}
+
+/** Decodes one frame from the relay. Borrowed subarrays of buf. */
+export function decodeFrame(buf) {
+  const r = new In(buf);
+  const version = r.u8();
+  if (version !== PROTOCOL_VERSION) throw new WeftError('WEFT_EVERSION', `relay speaks protocol version ${version}, this client ${PROTOCOL_VERSION}`);
+  const type = r.u8();
+  const f = { type };
+  switch (type) {
+    case F.CHALLENGE:
+      f.nonce = r.take(32);
+      f.head = r.varint();
+      f.vv = r.bytes();
+      break;
+    case F.CHANGES: {
+      const flags = r.u8();
+      if (flags & ~1) throw bad('unknown CHANGES flags');
+      f.entries = [];
+      while (r.pos < buf.length) {
+        const rseq = flags & 1 ? r.varint() : 0;
+        const record = r.bytes();
+        if (!record.length) throw bad('empty record');
+        f.entries.push({ rseq, record });
+      }
+      if (!f.entries.length) throw bad('empty CHANGES');
+      break;
+    }
+    case F.ACK:
+      f.cursor = r.varint();
+      f.entries = [];
+      while (r.pos < buf.length) {
+        const status = r.u8();
+        if (status > 3) throw bad('unknown ACK status');
+        f.entries.push({ status, value: r.varint() });
+      }
+      break;
+    case F.SIGNAL:
+    case F.PRESENCE:
+      f.peer = r.take(32);
+      f.data = r.bytes();
+      break;
+    case F.ERROR: {
+      f.code = r.varint();
+      const fatal = r.u8();
+      if (fatal > 1) throw bad('bad fatal flag');
+      f.fatal = fatal === 1;
+      f.message = new TextDecoder().decode(r.bytes());
+      f.name = PROTO_ERRORS[f.code] ?? 'UNKNOWN';
+      break;
+    }
+    default:
+      throw bad(`unexpected frame type ${type}`);
+  }
+  r.end();
+  return f;
+}

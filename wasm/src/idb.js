@@ -1,0 +1,303 @@
+// IndexedDB storage and tab coordination.
+//
+// Storage: one database per space (`weftdb:<space id>`), three object
+// stores: `meta` (the key material under 'meta', the sealed snapshot under
+// 'snapshot'), `records` (change records as they travel — encrypted and
+// signed — under an auto-increment key, so load order is arrival order,
+// which is causal) and `outbox` (own changes the relay has not acknowledged,
+// by seq). Every Store.write is one readwrite transaction with strict
+// durability; the space's write promises resolve on its `complete` event,
+// which is when the core's changes are durable. A batch that carries a
+// snapshot clears `records` in the same transaction, so a crash leaves
+// either the old records or the new snapshot, never neither.
+//
+// Tabs: every tab of one space holds a replica, but only one — the holder
+// of the Web Lock `weftdb:<space id>` — commits changes and writes to
+// IndexedDB (one author key, one hash chain: two writers would fork it).
+// Other tabs send their writes to the leader over a BroadcastChannel, and
+// the leader broadcasts every batch it made durable, so every tab converges;
+// when the leader closes, a waiting tab takes the lock, catches up from
+// IndexedDB and carries on, replaying writes that had no answer yet.
+import { WeftError } from './errors.js';
+
+const VERSION = 1;
+
+function req(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function done(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+function idbError(what, e) {
+  return new WeftError('WEFT_EUNAVAILABLE', `IndexedDB: ${what}: ${e?.message ?? e}`, { cause: e });
+}
+
+/** The IndexedDB storage adapter. opts.name: database name prefix (default 'weftdb'). */
+export function indexedDBStorage({ name = 'weftdb' } = {}) {
+  return {
+    kind: 'indexeddb',
+    async open(spaceId) {
+      if (typeof indexedDB === 'undefined') throw new WeftError('WEFT_EUNAVAILABLE', 'IndexedDB is not available here (use storage: "memory" or a custom adapter)');
+      let db;
+      try {
+        const open = indexedDB.open(`${name}:${spaceId}`, VERSION);
+        open.onupgradeneeded = () => {
+          const d = open.result;
+          d.createObjectStore('meta');
+          d.createObjectStore('records', { autoIncrement: true });
+          d.createObjectStore('outbox');
+        };
+        db = await req(open);
+      } catch (e) {
+        throw idbError('opening the database', e);
+      }
+      // Another tab deleting or upgrading the database: let it.
+      db.onversionchange = () => db.close();
+      return new IdbStore(db, spaceId);
+    },
+    async delete(spaceId) {
+      await req(indexedDB.deleteDatabase(`${name}:${spaceId}`));
+    },
+  };
+}
+
+class IdbStore {
+  constructor(db, spaceId) {
+    this.db = db;
+    this.spaceId = spaceId;
+    this.closed = false;
+  }
+
+  async loadMeta() {
+    try {
+      const tx = this.db.transaction('meta', 'readonly');
+      return (await req(tx.objectStore('meta').get('meta'))) ?? null;
+    } catch (e) {
+      throw idbError('reading the space keys', e);
+    }
+  }
+
+  async load() {
+    try {
+      const tx = this.db.transaction(['meta', 'records', 'outbox'], 'readonly');
+      const meta = tx.objectStore('meta');
+      const [m, snapshot, records, outbox] = await Promise.all([
+        req(meta.get('meta')),
+        req(meta.get('snapshot')),
+        req(tx.objectStore('records').getAll()),
+        req(tx.objectStore('outbox').getAll()),
+      ]);
+      return { meta: m ?? null, snapshot: snapshot ?? null, records, outbox };
+    } catch (e) {
+      throw idbError('loading the space', e);
+    }
+  }
+
+  async saveMeta(meta, { ifAbsent = false } = {}) {
+    try {
+      const tx = this.db.transaction('meta', 'readwrite', { durability: 'strict' });
+      const st = tx.objectStore('meta');
+      let result = meta;
+      const existing = ifAbsent ? await req(st.get('meta')) : undefined;
+      if (existing) result = existing;
+      else st.put(meta, 'meta');
+      await done(tx);
+      return result;
+    } catch (e) {
+      throw idbError('saving the space keys', e);
+    }
+  }
+
+  async write({ records = [], snapshot = null, outbox = [], acked = null }) {
+    try {
+      const tx = this.db.transaction(['meta', 'records', 'outbox'], 'readwrite', { durability: 'strict' });
+      const recs = tx.objectStore('records');
+      if (snapshot) {
+        recs.clear();
+        tx.objectStore('meta').put(snapshot, 'snapshot');
+      } else {
+        for (const r of records) recs.add(r);
+      }
+      const ob = tx.objectStore('outbox');
+      for (const o of outbox) ob.put(o.record, o.seq);
+      if (acked !== null) ob.delete(IDBKeyRange.upperBound(acked));
+      await done(tx);
+    } catch (e) {
+      throw idbError('writing a batch', e);
+    }
+  }
+
+  close() {
+    if (!this.closed) this.db.close();
+    this.closed = true;
+  }
+}
+
+// ---- tabs ----
+
+function concat(chunks) {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/**
+ * Loads the space and makes it the leader or a follower of its tabs.
+ * Called by openSpace/createSpace for IndexedDB spaces.
+ */
+export async function coordinateTabs(space, preloaded) {
+  const si = space._internal;
+  const locks = globalThis.navigator?.locks;
+  if (!locks || typeof BroadcastChannel === 'undefined') {
+    // No way to coordinate: one tab at a time is the app's to ensure.
+    space._load(preloaded.lazy ? await si.store.load() : preloaded);
+    return;
+  }
+  const id = space.id;
+  const channel = new BroadcastChannel(`weftdb:${id}`);
+  const tab = Math.random().toString(36).slice(2);
+  const early = [];
+  let onMessage = (m) => early.push(m);
+  channel.onmessage = (ev) => onMessage(ev.data);
+
+  // Leadership: the lock is held until release() (on close).
+  let release;
+  const held = new Promise((r) => (release = r));
+  const abort = new AbortController();
+  let leader = false;
+  let promoted;
+  const becameLeader = new Promise((r) => (promoted = r));
+  const granted = await new Promise((resolveFirst) => {
+    locks
+      .request(`weftdb:${id}`, { ifAvailable: true }, async (lock) => {
+        resolveFirst(!!lock);
+        if (lock) await held;
+      })
+      .catch(() => resolveFirst(false));
+  });
+  if (granted) leader = true;
+  else {
+    locks
+      .request(`weftdb:${id}`, { signal: abort.signal }, async () => {
+        promoted();
+        await held;
+      })
+      .catch(() => {}); // aborted on close
+  }
+
+  // Load after the channel is open and the role is known, so nothing a
+  // leader writes from here on can be missed.
+  space._load(await si.store.load());
+
+  const outstanding = new Map(); // follower: request id -> { ops, resolve, reject }
+  let closed = false;
+
+  const leaderHandlers = () => {
+    const offDurable = space.on('durable', (records) => {
+      if (records.length) channel.postMessage({ t: 'records', data: concat(records) });
+    });
+    const offStatus = space.on('status', (status) => channel.postMessage({ t: 'status', status }));
+    onMessage = async (m) => {
+      if (m.t !== 'exec') return;
+      let reply;
+      try {
+        await si.exec(m.ops).durable;
+        reply = { t: 'done', id: m.id, to: m.from };
+      } catch (e) {
+        reply = { t: 'done', id: m.id, to: m.from, error: { code: e.code ?? 'WEFT_EINVAL', message: e.message } };
+      }
+      if (!closed) channel.postMessage(reply);
+    };
+    channel.postMessage({ t: 'leader' });
+    return () => {
+      offDurable();
+      offStatus();
+    };
+  };
+
+  let stopLeader = null;
+  const close = async () => {
+    closed = true;
+    abort.abort();
+    stopLeader?.();
+    channel.close();
+    release();
+    for (const o of outstanding.values()) o.reject(new WeftError('WEFT_ESTATE', 'the space was closed before the write was confirmed'));
+    outstanding.clear();
+  };
+
+  if (leader) {
+    stopLeader = leaderHandlers();
+    si.setCloseHook(close);
+  } else {
+    si.setCloseHook(close);
+    si.setWriter({
+      exec(ops) {
+        return new Promise((resolve, reject) => {
+          const rid = `${tab}:${Math.random().toString(36).slice(2)}`;
+          outstanding.set(rid, { ops, resolve, reject });
+          channel.postMessage({ t: 'exec', id: rid, from: tab, ops });
+        });
+      },
+    });
+    onMessage = (m) => {
+      switch (m.t) {
+        case 'records':
+          si.applyRemote(m.data, false);
+          break;
+        case 'done': {
+          if (m.to !== tab) return;
+          const o = outstanding.get(m.id);
+          if (!o) return;
+          outstanding.delete(m.id);
+          if (m.error) o.reject(new WeftError(m.error.code, m.error.message));
+          else o.resolve();
+          break;
+        }
+        case 'leader':
+          for (const [rid, o] of outstanding) channel.postMessage({ t: 'exec', id: rid, from: tab, ops: o.ops });
+          break;
+        case 'status':
+          si.setStatus(m.status);
+          break;
+      }
+    };
+    becameLeader.then(async () => {
+      if (closed) return;
+      // Catch up on whatever the old leader wrote, then take over.
+      const loaded = await si.store.load();
+      const chunks = [...loaded.records, ...loaded.outbox];
+      if (chunks.length) si.applyRemote(concat(chunks), false);
+      si.setLoadedOutbox(loaded.outbox);
+      si.setWriter(null);
+      leader = true;
+      stopLeader = leaderHandlers();
+      const pending = [...outstanding.values()];
+      outstanding.clear();
+      for (const o of pending) {
+        try {
+          si.exec(o.ops).durable.then(o.resolve, o.reject);
+        } catch (e) {
+          o.reject(e);
+        }
+      }
+      si.emit('leader', true);
+    });
+  }
+  for (const m of early) onMessage(m);
+}

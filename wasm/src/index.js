@@ -1,0 +1,155 @@
+// weftdb: an offline-first, end-to-end encrypted database for web apps.
+//
+//   import { createSpace, openSpace } from 'weftdb';
+//   const space = await createSpace({ storage: 'indexeddb' });
+//   await space.collection('todos').put('t1', { title: 'buy milk', done: false });
+//   const link = space.invite({ rights: 'write' });   // share it
+//   const other = await openSpace({ invite: link, storage: 'memory' });
+//
+// The API is documented in docs/API.md; types are in index.d.ts.
+import { loadCore } from './core.js';
+import { WeftError, ERRORS } from './errors.js';
+import { memoryStorage } from './memory.js';
+import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES } from './space.js';
+import { fromBase64url, toBase64url } from './util.js';
+import { indexedDBStorage, coordinateTabs } from './idb.js';
+import { connectRelay } from './sync.js';
+
+export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES };
+
+/** Loads the WASM core and libsodium.js ahead of the first space (optional). */
+export async function init(opts) {
+  await loadCore(opts);
+}
+
+/** WASM memory: heapBytes (reserved, grows only) and heapUsed (malloc'ed now). */
+export async function memoryStats() {
+  const core = await loadCore();
+  return { heapBytes: core.heapBytes, heapUsed: core.heapUsed };
+}
+
+/** The core's version string. */
+export async function version() {
+  return (await loadCore()).version;
+}
+
+function resolveStorage(storage) {
+  if (storage === undefined || storage === 'memory') return memoryStorage();
+  if (storage === 'indexeddb') return indexedDBStorage();
+  if (storage && typeof storage.open === 'function') return storage;
+  throw new WeftError('WEFT_EINVAL', "storage must be 'memory', 'indexeddb' or an adapter with open(spaceId)");
+}
+
+const RIGHT = { read: 1, write: 2, admin: 3 };
+
+/** Creates a new space owned by this device. */
+export async function createSpace(opts = {}) {
+  const core = await loadCore(opts.init);
+  const adapter = resolveStorage(opts.storage);
+  const owner = core.keypair();
+  const meta = {
+    v: 1,
+    space: owner.publicKey,
+    spaceSecret: owner.secretKey,
+    author: owner.publicKey,
+    authorSecret: owner.secretKey,
+    contentKey: core.random(32),
+    token: core.tokenIssue({ space: owner.publicKey, issuerSecret: owner.secretKey, grantee: owner.publicKey, rights: 3 }),
+  };
+  const store = await adapter.open(toBase64url(meta.space));
+  try {
+    await store.saveMeta(meta, { ifAbsent: false });
+    return await start(core, adapter, store, meta, { snapshot: null, records: [], outbox: [] }, opts);
+  } catch (e) {
+    await store.close?.();
+    throw e;
+  }
+}
+
+/**
+ * Opens a space: from an invite link (joining it, or reopening it when the
+ * storage holds it already) or by id from storage ({ space }).
+ */
+export async function openSpace(opts = {}) {
+  const core = await loadCore(opts.init);
+  const adapter = resolveStorage(opts.storage);
+  let id;
+  let invite = null;
+  if (typeof opts.invite === 'string') {
+    invite = core.inviteDecode(opts.invite);
+    id = toBase64url(invite.space);
+  } else if (typeof opts.space === 'string') {
+    id = opts.space;
+    if (fromBase64url(id, 'space id').length !== 32) throw new WeftError('WEFT_EINVAL', 'a space id is 32 bytes, base64url');
+  } else {
+    throw new WeftError('WEFT_EINVAL', 'openSpace needs { invite } or { space }');
+  }
+  const store = await adapter.open(id);
+  try {
+    // IndexedDB spaces load in coordinateTabs, once the tab's role is known.
+    const loaded = store.loadMeta ? { meta: await store.loadMeta(), lazy: true } : await store.load();
+    let meta = loaded.meta;
+    if (invite) {
+      // Check the token before anything is stored: an expired or forged
+      // invite fails here with its own code.
+      const t = core.tokenVerify(invite.token, invite.space, Math.floor(Date.now() / 1000));
+      if (!meta) {
+        const me = core.keypair();
+        meta = await store.saveMeta({
+          v: 1,
+          space: invite.space,
+          author: me.publicKey,
+          authorSecret: me.secretKey,
+          contentKey: invite.contentKey,
+          token: invite.token,
+        }, { ifAbsent: true });
+      } else if (!meta.spaceSecret && t.rights > tokenRights(core, meta)) {
+        meta = { ...meta, token: invite.token };
+        await store.saveMeta(meta);
+      }
+    } else if (!meta) {
+      throw new WeftError('WEFT_ENOTFOUND', `space ${id} is not in this storage (join it with an invite)`);
+    }
+    return await start(core, adapter, store, meta, loaded, opts);
+  } catch (e) {
+    await store.close?.();
+    throw e;
+  }
+}
+
+/** Rights of the stored token now (0 when it no longer verifies). */
+function tokenRights(core, meta) {
+  if (meta.spaceSecret) return 3;
+  try {
+    const t = core.tokenVerify(meta.token, meta.space, Math.floor(Date.now() / 1000));
+    if (t.grantee && !t.grantee.every((b, i) => b === meta.author[i])) return 1;
+    return t.rights;
+  } catch {
+    return 1; // expired or not yet valid: local data stays readable
+  }
+}
+
+async function start(core, adapter, store, meta, loaded, opts) {
+  const rights = tokenRights(core, meta);
+  const space = new Space(core, store, meta, rights);
+  try {
+    if (adapter.kind === 'indexeddb' && opts.tabs !== false) {
+      // Two tabs of one space: one leader writes, the others forward (idb.js).
+      await coordinateTabs(space, loaded);
+    } else {
+      space._load(loaded.lazy ? await store.load() : loaded);
+    }
+    if (opts.relay) {
+      // Only the tab that writes talks to the relay; a follower tab that
+      // becomes the leader connects then.
+      if (space._internal.isWriter()) connectRelay(space, opts.relay, opts.sync);
+      else space.on('leader', () => connectRelay(space, opts.relay, opts.sync));
+    }
+  } catch (e) {
+    await space.close();
+    throw e;
+  }
+  return space;
+}
+
+export { RIGHT as RIGHTS };

@@ -1,0 +1,240 @@
+// One core replica handle (wdb_* in wasm/src/weftdb_abi.c): local ops,
+// commit, apply, reads, version vectors, snapshots. Everything it returns
+// is a JS copy or a decoded value; nothing borrowed escapes a method.
+// close() frees the handle (and wipes its keys); a second close() is a no-op.
+import { WeftError } from './errors.js';
+import { decodeValue } from './value.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class Replica {
+  /**
+   * @param {import('./core.js').Core} core
+   * @param {{ space: Uint8Array, author: Uint8Array, authorSecret: Uint8Array|null, contentKey: Uint8Array }} keys
+   */
+  constructor(core, keys) {
+    this.core = core;
+    this.h = core.scope((s) => {
+      const out = s.alloc(4);
+      core.check(core.x.wdb_new(out, s.bytes(keys.space), s.bytes(keys.author),
+        keys.authorSecret ? s.bytes(keys.authorSecret) : 0, s.bytes(keys.contentKey)), 'creating the replica');
+      return core.u32[out >> 2];
+    });
+    this.touchedCap = 0;
+    this.touchedBuf = 0;
+  }
+
+  close() {
+    if (!this.h) return;
+    this.core.x.wdb_free(this.h);
+    this.h = 0;
+    this.core.free(this.touchedBuf);
+    this.touchedBuf = 0;
+  }
+
+  _h() {
+    if (!this.h) throw new WeftError('WEFT_ESTATE', 'the replica is closed');
+    return this.h;
+  }
+
+  /** Writes coll, doc, field (UTF-8) and value bytes into one allocation. */
+  _target(s, coll, doc, field, value) {
+    const cap = (coll.length + doc.length + (field ? field.length : 0)) * 3 + (value ? value.length : 0);
+    const base = s.alloc(cap);
+    const u8 = this.core.u8;
+    let p = base;
+    const c = enc.encodeInto(coll, u8.subarray(p, base + cap)).written;
+    p += c;
+    const d = enc.encodeInto(doc, u8.subarray(p, base + cap)).written;
+    p += d;
+    let f = 0;
+    if (field) {
+      f = enc.encodeInto(field, u8.subarray(p, base + cap)).written;
+      p += f;
+    }
+    if (value) u8.set(value, p);
+    return [base, c, base + c, d, base + c + d, f, p];
+  }
+
+  put(coll, doc, field, value) {
+    const h = this._h();
+    this.core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl, vp] = this._target(s, coll, doc, field, value);
+      this.core.check(this.core.x.wdb_put(h, cp, cl, dp, dl, fp, fl, vp, value.length), `put ${coll}/${doc}.${field}`);
+    });
+  }
+
+  deleteField(coll, doc, field) {
+    const h = this._h();
+    this.core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      this.core.check(this.core.x.wdb_delete_field(h, cp, cl, dp, dl, fp, fl), `delete ${coll}/${doc}.${field}`);
+    });
+  }
+
+  deleteDoc(coll, doc) {
+    const h = this._h();
+    this.core.scope((s) => {
+      const [cp, cl, dp, dl] = this._target(s, coll, doc, null, null);
+      this.core.check(this.core.x.wdb_delete_doc(h, cp, cl, dp, dl), `delete ${coll}/${doc}`);
+    });
+  }
+
+  counterAdd(coll, doc, field, delta) {
+    const h = this._h();
+    this.core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      this.core.check(this.core.x.wdb_counter_add(h, cp, cl, dp, dl, fp, fl, delta), `increment ${coll}/${doc}.${field}`);
+    });
+  }
+
+  txnOps() {
+    return this.core.x.wdb_txn_ops(this._h());
+  }
+
+  rollback() {
+    if (this.h) this.core.x.wdb_rollback(this.h);
+  }
+
+  /** Seals the open transaction. Returns the change record (a copy). */
+  commit(wallMs = Date.now()) {
+    this.core.check(this.core.x.wdb_commit(this._h(), wallMs, this.core.out), 'committing');
+    return this.core.outBytes();
+  }
+
+  /** Merges concatenated records. Returns the counts (weft_apply_result). */
+  apply(records) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const p = s.bytes(records);
+      const res = s.alloc(24);
+      const rc = core.x.wdb_apply(h, p, records.length, res);
+      const w = res >> 2;
+      const u32 = core.u32;
+      return {
+        rc,
+        applied: u32[w],
+        duplicates: u32[w + 1],
+        pending: u32[w + 2],
+        rejected: u32[w + 3],
+        firstError: rc < 0 ? rc : core.dv.getInt32(res + 16, true),
+        consumed: u32[w + 5],
+      };
+    });
+  }
+
+  /** [[collection, docKey], ...] the last commit or apply touched. */
+  touched() {
+    const h = this._h();
+    const core = this.core;
+    let need = core.x.wdb_touched(h, this.touchedBuf, this.touchedCap);
+    core.check(need, 'listing touched documents');
+    if (need > this.touchedCap) {
+      core.free(this.touchedBuf);
+      this.touchedBuf = 0;
+      this.touchedCap = 0;
+      const cap = Math.max(need, 4096);
+      this.touchedBuf = core.malloc(cap);
+      this.touchedCap = cap;
+      need = core.check(core.x.wdb_touched(h, this.touchedBuf, this.touchedCap), 'listing touched documents');
+    }
+    const out = [];
+    const dv = core.dv;
+    const u8 = core.u8;
+    let p = this.touchedBuf;
+    const end = p + need;
+    while (p < end) {
+      const cl = dv.getUint32(p, true);
+      const c = dec.decode(u8.subarray(p + 4, p + 4 + cl));
+      p += 4 + cl;
+      const dl = dv.getUint32(p, true);
+      const d = dec.decode(u8.subarray(p + 4, p + 4 + dl));
+      p += 4 + dl;
+      out.push([c, d]);
+    }
+    return out;
+  }
+
+  /** A document's fields decoded, or undefined. */
+  getDoc(coll, doc) {
+    const view = this.getDocBytes(coll, doc, false);
+    return view ? decodeValue(view) : undefined;
+  }
+
+  /** The document's canonical map bytes (copied unless borrow), or null. */
+  getDocBytes(coll, doc, copy = true) {
+    const h = this._h();
+    const core = this.core;
+    const rc = core.scope((s) => {
+      const [cp, cl, dp, dl] = this._target(s, coll, doc, null, null);
+      return core.x.wdb_get_doc(h, cp, cl, dp, dl, core.out);
+    });
+    if (rc === -13) return null; // WEFT_ENOTFOUND
+    core.check(rc, `reading ${coll}/${doc}`);
+    return copy ? core.outBytes() : core.outView();
+  }
+
+  /** Visible document keys of a collection, in byte order, after `after`. */
+  *keys(coll, after = null) {
+    const h = this._h();
+    const core = this.core;
+    let prev = after;
+    for (;;) {
+      const key = core.scope((s) => {
+        const [cp, cl, ap, al] = this._target(s, coll, prev ?? '', null, null);
+        const rc = core.x.wdb_next_doc(h, cp, cl, ap, prev === null ? 0 : al, core.out);
+        if (rc === -13) return null;
+        core.check(rc, `listing ${coll}`);
+        return dec.decode(core.outView());
+      });
+      if (key === null) return;
+      yield key;
+      prev = key;
+    }
+  }
+
+  vv() {
+    this.core.check(this.core.x.wdb_vv(this._h(), this.core.out), 'reading the version vector');
+    return this.core.outBytes();
+  }
+
+  /** Every held change the holder of `vv` lacks, concatenated. */
+  diff(vv) {
+    const h = this._h();
+    return this.core.scope((s) => {
+      this.core.check(this.core.x.wdb_diff(h, s.bytes(vv), vv.length, this.core.out), 'computing the diff');
+      return this.core.outBytes();
+    });
+  }
+
+  snapshot() {
+    this.core.check(this.core.x.wdb_snapshot(this._h(), this.core.out), 'taking a snapshot');
+    return this.core.outBytes();
+  }
+
+  loadSnapshot(snap) {
+    const h = this._h();
+    this.core.scope((s) => {
+      this.core.check(this.core.x.wdb_load_snapshot(h, s.bytes(snap), snap.length), 'loading the snapshot');
+    });
+  }
+
+  stateHash() {
+    const h = this._h();
+    return this.core.scope((s) => {
+      const p = s.alloc(32);
+      this.core.check(this.core.x.wdb_state_hash(h, p), 'hashing the state');
+      return this.core.u8.slice(p, p + 32);
+    });
+  }
+
+  changeCount() {
+    return this.core.x.wdb_change_count(this._h());
+  }
+
+  pendingCount() {
+    return this.core.x.wdb_pending_count(this._h());
+  }
+}

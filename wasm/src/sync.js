@@ -1,0 +1,305 @@
+// The WebSocket link to weft-relay (docs/PROTOCOL.md §3): HELLO with our
+// version vector and token, PROOF of the relay's nonce, then changes both
+// ways. Reconnects with exponential backoff and jitter, resuming from the
+// version vector (and the relay-sequence cursor of the last connection).
+//
+// The outbox holds every own change the relay has not acknowledged as
+// durable (STORED or DUPLICATE), keyed by seq; it is persisted with the
+// change itself (the store's `outbox`) and shrunk when acks come, so it
+// survives a reload and is resent on every (re)connect. Changes the relay
+// lacks that the outbox does not cover (older own changes, or other
+// authors' changes that reached us another way) come from the core's diff
+// against the vector in the relay's CHALLENGE.
+//
+// Status: 'connecting' until the PROOF is sent, 'syncing' while catching
+// up, 'synced' once an ACK's cursor reaches the head the CHALLENGE named,
+// 'offline' between connections.
+import { WeftError } from './errors.js';
+import { ACK, F, PROTO_ERRORS, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
+
+const MAX_FRAME_RECORDS = 256;
+const MAX_FRAME_BYTES = 1 << 20;
+// Errors after which reconnecting cannot help until the app acts.
+const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
+const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL' };
+
+function protoError(name, message) {
+  const e = new WeftError(CODE_FOR[name] ?? 'WEFT_EUNAVAILABLE', `relay: ${name}: ${message}`);
+  e.protocolError = name;
+  return e;
+}
+
+/** Starts syncing `space` with the relay at `url` (ws:// or wss://). */
+export function connectRelay(space, url, opts = {}) {
+  const sync = new Sync(space, url, opts);
+  space._internal.setSync(sync);
+  sync.start();
+  return sync;
+}
+
+class Sync {
+  constructor(space, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000 } = {}) {
+    if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new WeftError('WEFT_EINVAL', `relay must be a ws:// or wss:// URL, not ${url}`);
+    this.space = space;
+    this.si = space._internal;
+    this.url = url;
+    this.WS = WebSocket;
+    this.minDelay = minDelay;
+    this.maxDelay = maxDelay;
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.closed = false;
+    this.stopped = null; // a final error: no more reconnects
+    this.cursor = null;
+    this.outbox = new Map(); // own seq -> record
+    this.sent = []; // FIFO of CHANGES frames in flight: [[seq|null, ...]]
+    this.queue = []; // own records committed while connected, sent once per microtask
+    this.authed = false;
+    this.head = 0;
+    for (const rec of this.si.takeLoadedOutbox()) this._remember(rec);
+  }
+
+  get pending() {
+    return this.outbox.size;
+  }
+
+  _remember(record) {
+    for (const r of this.si.core.splitRecords(record)) this.outbox.set(r.seq, r.record.slice());
+  }
+
+  start() {
+    this._connect();
+  }
+
+  async _ctor() {
+    if (this.WS) return this.WS;
+    if (typeof globalThis.WebSocket === 'function') return globalThis.WebSocket;
+    // Node 20 has no WebSocket without a flag: use the app's `ws` package.
+    try {
+      const name = 'ws';
+      this.WS = (await import(/* @vite-ignore */ name)).WebSocket;
+      return this.WS;
+    } catch (e) {
+      throw new WeftError('WEFT_EUNAVAILABLE', 'no WebSocket here: install the `ws` package or pass sync: { WebSocket }', { cause: e });
+    }
+  }
+
+  async _connect() {
+    if (this.closed || this.stopped) return;
+    this.si.setStatus({ state: 'connecting' });
+    let WS;
+    try {
+      WS = await this._ctor();
+    } catch (e) {
+      this._fail(e, true);
+      return;
+    }
+    if (this.closed) return;
+    let ws;
+    try {
+      ws = new WS(this.url, 'weft');
+    } catch (e) {
+      this._fail(new WeftError('WEFT_EINVAL', `cannot connect to ${this.url}: ${e.message}`, { cause: e }), true);
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    this.authed = false;
+    this.sent = [];
+    ws.onopen = () => this._hello();
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      try {
+        this._frame(new Uint8Array(ev.data));
+      } catch (e) {
+        this.si.emit('error', e instanceof WeftError ? e : new WeftError('WEFT_EMALFORMED', `relay link: ${e.message}`, { cause: e }));
+        ws.close();
+      }
+    };
+    ws.onerror = () => {}; // onclose follows
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.authed = false;
+      if (this.closed) return;
+      this.si.setStatus({ state: 'offline' });
+      this._schedule();
+    };
+  }
+
+  _schedule() {
+    if (this.closed || this.stopped || this.timer) return;
+    const base = Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(this.attempt, 20));
+    this.attempt++;
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this._connect();
+    }, delay);
+  }
+
+  _fail(err, final) {
+    this.si.emit('error', err);
+    if (final) {
+      this.stopped = err;
+      this.ws?.close();
+      this.si.setStatus({ state: 'offline' });
+    }
+  }
+
+  _send(bytes) {
+    this.ws.send(bytes);
+  }
+
+  _hello() {
+    const m = this.si.meta;
+    const rep = this.si.rep;
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor }));
+  }
+
+  _frame(buf) {
+    const f = decodeFrame(buf);
+    switch (f.type) {
+      case F.CHALLENGE:
+        return this._challenge(f);
+      case F.CHANGES:
+        return this._changes(f);
+      case F.ACK:
+        return this._ack(f);
+      case F.ERROR: {
+        const err = protoError(f.name, f.message);
+        this._fail(err, f.fatal && FINAL.has(f.name));
+        // A dropped frame (rate limit) gets no ACK, so later ACKs could no
+        // longer be matched to frames: start over on a new connection,
+        // which resends everything unacknowledged.
+        if (!f.fatal && f.name === 'RATE_LIMITED') this.ws?.close();
+        return undefined;
+      }
+      default:
+        return undefined; // SIGNAL / PRESENCE: not used by this client yet
+    }
+  }
+
+  _challenge(f) {
+    const m = this.si.meta;
+    this._send(encodeProof(this.si.core.proofSign(m.authorSecret, m.space, f.nonce)));
+    this.authed = true;
+    this.head = f.head;
+    this.si.setStatus({ state: f.head === 0 || (this.cursor ?? 0) >= f.head ? 'synced' : 'syncing' });
+    if (this.space.rights === 'read') return;
+    // What the relay lacks: the core's diff against its vector, plus the
+    // outbox (own changes older than a local snapshot are only there).
+    const fromDiff = this.si.core.splitRecords(this.si.rep.diff(f.vv));
+    const records = [];
+    const seen = new Set();
+    const me = m.author;
+    const own = (a) => a.every((b, i) => b === me[i]);
+    for (const r of fromDiff) {
+      records.push(r);
+      if (own(r.author)) seen.add(r.seq);
+    }
+    for (const [seq, record] of [...this.outbox].sort((a, b) => a[0] - b[0]))
+      if (!seen.has(seq)) records.push({ record, author: me, seq });
+    // Own changes first in seq order keep the relay from parking them.
+    this._sendRecords(records.map((r) => ({ record: r.record, seq: own(r.author) ? r.seq : null })));
+  }
+
+  _sendRecords(items) {
+    let i = 0;
+    while (i < items.length) {
+      const batch = [];
+      let bytes = 0;
+      while (i < items.length && batch.length < MAX_FRAME_RECORDS && (batch.length === 0 || bytes + items[i].record.length <= MAX_FRAME_BYTES)) {
+        bytes += items[i].record.length;
+        batch.push(items[i++]);
+      }
+      this._send(encodeChanges(batch.map((b) => b.record)));
+      this.sent.push(batch.map((b) => b.seq));
+    }
+  }
+
+  _changes(f) {
+    let buf;
+    if (f.entries.length === 1) buf = f.entries[0].record;
+    else {
+      let n = 0;
+      for (const e of f.entries) n += e.record.length;
+      buf = new Uint8Array(n);
+      let o = 0;
+      for (const e of f.entries) {
+        buf.set(e.record, o);
+        o += e.record.length;
+      }
+    }
+    for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
+    this.si.applyRemote(buf);
+  }
+
+  _ack(f) {
+    this.cursor = Math.max(this.cursor ?? 0, f.cursor);
+    if (f.entries.length) {
+      const seqs = this.sent.shift();
+      if (!seqs || seqs.length !== f.entries.length) {
+        this.si.emit('error', new WeftError('WEFT_EMALFORMED', 'relay link: an ACK does not match the frame it acknowledges; reconnecting'));
+        this.ws?.close();
+        return;
+      }
+      let rejected = null;
+      f.entries.forEach((e, i) => {
+        const seq = seqs[i];
+        if (seq === null || seq === undefined) return;
+        if (e.status === ACK.STORED || e.status === ACK.DUPLICATE) this.outbox.delete(seq);
+        else if (e.status === ACK.REJECTED) {
+          // Resending cannot help: drop it from the outbox, tell the app.
+          this.outbox.delete(seq);
+          rejected ??= e.value;
+        }
+        // PARKED: not durable; it stays in the outbox and goes again on reconnect.
+      });
+      if (rejected !== null) this.si.emit('error', protoError(PROTO_ERRORS[rejected] ?? 'UNKNOWN', 'the relay refused a change'));
+      this._persistAck();
+    }
+    if (this.cursor >= this.head) {
+      this.attempt = 0;
+      this.si.setStatus({ state: 'synced' });
+    } else this.si.setStatus({});
+  }
+
+  /** Tells the store which own changes the relay holds: all seqs below the smallest unacked. */
+  _persistAck() {
+    let min = Infinity;
+    for (const s of this.outbox.keys()) if (s < min) min = s;
+    const acked = min === Infinity ? Number.MAX_SAFE_INTEGER : min - 1;
+    if (acked > 0) this.si.ack(acked);
+    else this.si.setStatus({});
+  }
+
+  /** A local commit: remember it, send it with the others of this microtask. */
+  sendLocal(record, seq) {
+    this.outbox.set(seq, record);
+    if (!this.ws || !this.authed || this.closed) return;
+    if (!this.queue.length)
+      queueMicrotask(() => {
+        const q = this.queue;
+        this.queue = [];
+        if (this.ws && this.authed) this._sendRecords(q);
+      });
+    this.queue.push({ record, seq });
+  }
+
+  async close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      try {
+        ws.close(1000);
+      } catch {
+        // already closing
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// Small helpers shared by the modules: base64url, hex, a tiny event emitter.
+import { WeftError } from './errors.js';
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
+
+/** base64url without padding (as in invite links and space ids). */
+export function toBase64url(bytes) {
+  let s = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    s += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+  }
+  if (i < bytes.length) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8);
+    s += B64[n >> 18] + B64[(n >> 12) & 63];
+    if (i + 1 < bytes.length) s += B64[(n >> 6) & 63];
+  }
+  return s;
+}
+
+export function fromBase64url(s, what = 'value') {
+  if (typeof s !== 'string' || s.length % 4 === 1) throw new WeftError('WEFT_EMALFORMED', `${what} is not base64url`);
+  const out = new Uint8Array(Math.floor((s.length * 3) / 4));
+  let o = 0;
+  let acc = 0;
+  let bits = 0;
+  for (const c of s) {
+    const v = B64_INDEX.get(c);
+    if (v === undefined) throw new WeftError('WEFT_EMALFORMED', `${what} is not base64url`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+export function toHex(bytes) {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+export function bytesEqual(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** on(name, fn) returns an unsubscribe function; listeners that throw are reported, not propagated. */
+export class Emitter {
+  constructor() {
+    this.listeners = new Map();
+  }
+  on(name, fn) {
+    if (typeof fn !== 'function') throw new WeftError('WEFT_EINVAL', 'listener must be a function');
+    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+    this.listeners.get(name).add(fn);
+    return () => this.off(name, fn);
+  }
+  off(name, fn) {
+    this.listeners.get(name)?.delete(fn);
+  }
+  emit(name, arg) {
+    const set = this.listeners.get(name);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        fn(arg);
+      } catch (e) {
+        reportError(e);
+      }
+    }
+  }
+  clear() {
+    this.listeners.clear();
+  }
+}
+
+/** Reports an error thrown by user code without breaking ours. */
+export function reportError(e) {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
+  else queueMicrotask(() => {
+    throw e;
+  });
+}

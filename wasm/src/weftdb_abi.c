@@ -1,0 +1,363 @@
+/*
+ * The C ABI the weftdb JavaScript glue calls: a thin, flat layer over the
+ * core's public API (weft/weft.h) that only uses what crosses a WASM
+ * boundary cheaply: i32 pointers and lengths, doubles for 64-bit numbers
+ * (every id, seq and time the core hands out is below 2^53), and int codes.
+ *
+ * Ownership (docs/API.md, "Memory"): JS allocates every input with malloc,
+ * copies its bytes in, calls, and frees it (one allocator: the exported
+ * malloc/free). Outputs the core hands out are borrowed views into the
+ * handle's buffers, returned through an OUT slot pair (pointer, length)
+ * that JS owns; they stay valid until the next call on the same handle, so
+ * JS copies them (Uint8Array.slice) before calling again. A handle is freed
+ * by wdb_free, which also wipes its keys; wdb_free(NULL) is a no-op.
+ *
+ * Every function returns 0 or a negative WEFT_E code unless it says
+ * otherwise; weft_err_name/weft_strerror (exported too) name the codes.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/weft.h"
+#include "weft/sodium.h"
+
+#define WDB_API __attribute__((used, visibility("default")))
+
+/* One space replica, with the crypto suite it seals and signs with. */
+typedef struct wdb {
+    weft_replica *r;
+    weft_crypto_backend be;
+    weft_crypto suite;
+    weft_suite_v1 st;
+} wdb;
+
+/* A verified token, flattened for JS (offsets in docs/API.md: 0 space,
+ * 32 issuer, 64 grantee, 96 id, 112 not_before, 120 expires, 128 rights,
+ * 132 any_grantee, 136 delegated; 144 bytes). */
+typedef struct wdb_token_info {
+    uint8_t space[32];
+    uint8_t issuer[32];
+    uint8_t grantee[32];
+    uint8_t id[16];
+    double not_before, expires;
+    int32_t rights, any_grantee, delegated, pad;
+} wdb_token_info;
+
+/* A decoded change header, flattened (0 author ptr, 4 total_len, 8 seq,
+ * 16 lamport, 24 wall_ms; 32 bytes). */
+typedef struct wdb_change_info {
+    uint32_t author;
+    uint32_t total_len;
+    double seq, lamport, wall_ms;
+} wdb_change_hdr;
+
+_Static_assert(sizeof(wdb_token_info) == 144, "token info layout is part of the JS ABI");
+_Static_assert(sizeof(wdb_change_hdr) == 32, "change info layout is part of the JS ABI");
+
+static int backend(weft_crypto_backend *be) {
+    return weft_sodium_backend(be);
+}
+
+/* ---- handles ---- */
+
+/* Creates a replica of `space` (32 bytes) written as `author` (32 bytes)
+ * under suite V1. author_sk (64 bytes) may be NULL for a read-only replica.
+ * Keys are copied (and wiped by wdb_free). OUT: *out. Returns 0,
+ * WEFT_EINVAL, WEFT_ECRYPTO (libsodium.js not loaded) or WEFT_ENOMEM. */
+WDB_API int wdb_new(wdb **out, const uint8_t *space, const uint8_t *author,
+                    const uint8_t *author_sk, const uint8_t *content_key) {
+    if (!out || !space || !author || !content_key) return WEFT_EINVAL;
+    *out = NULL;
+    wdb *h = calloc(1, sizeof *h);
+    if (!h) return WEFT_ENOMEM;
+    int rc = backend(&h->be);
+    if (!rc) rc = weft_suite_v1_init(&h->suite, &h->st, &h->be, content_key, author_sk);
+    if (!rc) {
+        weft_replica_config cfg = {
+            .space = space, .author = author, .crypto = &h->suite, .keep_records = 1};
+        rc = weft_replica_new(&h->r, &cfg);
+    }
+    if (rc) {
+        weft_suite_v1_wipe(&h->st);
+        free(h);
+        return rc;
+    }
+    *out = h;
+    return WEFT_OK;
+}
+
+WDB_API void wdb_free(wdb *h) {
+    if (!h) return;
+    weft_replica_free(h->r);
+    weft_suite_v1_wipe(&h->st);
+    free(h);
+}
+
+/* ---- writes ---- */
+
+WDB_API int wdb_put(wdb *h, const char *coll, size_t coll_len, const char *doc, size_t doc_len,
+                    const char *field, size_t field_len, const uint8_t *value, size_t value_len) {
+    return weft_replica_put(h->r, coll, coll_len, doc, doc_len, field, field_len, value, value_len);
+}
+
+WDB_API int wdb_delete_field(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len) {
+    return weft_replica_delete_field(h->r, coll, coll_len, doc, doc_len, field, field_len);
+}
+
+WDB_API int wdb_delete_doc(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len) {
+    return weft_replica_delete_doc(h->r, coll, coll_len, doc, doc_len);
+}
+
+/* delta must be an integer with |delta| <= 2^53 (WEFT_EINVAL otherwise). */
+WDB_API int wdb_counter_add(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double delta) {
+    if (!(delta >= -9007199254740992.0 && delta <= 9007199254740992.0) ||
+        delta != (double)(int64_t)delta)
+        return WEFT_EINVAL;
+    return weft_replica_counter_add(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                    (int64_t)delta);
+}
+
+WDB_API int wdb_txn_ops(wdb *h) {
+    return (int)weft_replica_txn_ops(h->r);
+}
+
+WDB_API void wdb_rollback(wdb *h) {
+    weft_replica_rollback(h->r);
+}
+
+/* OUT: out[0] = record pointer, out[1] = length (borrowed until the next
+ * commit). */
+WDB_API int wdb_commit(wdb *h, double wall_ms, uint32_t *out) {
+    const uint8_t *rec;
+    size_t len;
+    if (!(wall_ms >= 0 && wall_ms < 18446744073709551616.0)) return WEFT_EINVAL;
+    int rc = weft_replica_commit(h->r, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* OUT: res = weft_apply_result (applied, duplicates, pending, rejected,
+ * first_error, consumed: six 32-bit words). */
+WDB_API int wdb_apply(wdb *h, const uint8_t *records, size_t len, weft_apply_result *res) {
+    return weft_replica_apply(h->r, records, len, res);
+}
+
+/* ---- sync ---- */
+
+WDB_API int wdb_vv(wdb *h, uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_vv(h->r, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+WDB_API int wdb_diff(wdb *h, const uint8_t *vv, size_t vv_len, uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_diff(h->r, vv, vv_len, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+WDB_API double wdb_change_count(wdb *h) {
+    return (double)weft_replica_change_count(h->r);
+}
+
+WDB_API int wdb_pending_count(wdb *h) {
+    return (int)weft_replica_pending_count(h->r);
+}
+
+/* Decodes the header of the record at the start of src (structure only).
+ * OUT: *info; info->author points into src. */
+WDB_API int wdb_change_info(const uint8_t *src, size_t len, wdb_change_hdr *info) {
+    weft_change c;
+    int rc = weft_change_decode(&c, src, len);
+    if (rc) return rc;
+    info->author = (uint32_t)(uintptr_t)c.author;
+    info->total_len = (uint32_t)c.total_len;
+    info->seq = (double)c.seq;
+    info->lamport = (double)c.lamport;
+    info->wall_ms = (double)c.wall_ms;
+    return WEFT_OK;
+}
+
+/* ---- reads ---- */
+
+WDB_API int wdb_get_doc(wdb *h, const char *coll, size_t coll_len, const char *doc, size_t doc_len,
+                        uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_get_doc(h->r, coll, coll_len, doc, doc_len, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* after may be NULL (after_len 0) for the first key. */
+WDB_API int wdb_next_doc(wdb *h, const char *coll, size_t coll_len, const char *after,
+                         size_t after_len, uint32_t *out) {
+    const char *k;
+    size_t klen;
+    int rc =
+        weft_replica_next_doc(h->r, coll, coll_len, after_len ? after : NULL, after_len, &k, &klen);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)k;
+    out[1] = (uint32_t)klen;
+    return WEFT_OK;
+}
+
+/* Documents the last commit or apply touched, written to `out` as
+ * repeated (varint-free) u32 collection length, bytes, u32 key length,
+ * bytes. Returns the number of bytes needed: when it exceeds cap nothing is
+ * written and the caller retries with a larger buffer. */
+WDB_API int wdb_touched(wdb *h, uint8_t *out, size_t cap) {
+    size_t n = weft_replica_touched_count(h->r), need = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *c, *d;
+        size_t cl, dl;
+        if (weft_replica_touched(h->r, i, &c, &cl, &d, &dl)) continue;
+        need += 8 + cl + dl;
+    }
+    if (need > cap || need > INT32_MAX) return need > INT32_MAX ? WEFT_ETOOBIG : (int)need;
+    uint8_t *p = out;
+    for (size_t i = 0; i < n; i++) {
+        const char *c, *d;
+        size_t cl, dl;
+        if (weft_replica_touched(h->r, i, &c, &cl, &d, &dl)) continue;
+        uint32_t l32 = (uint32_t)cl;
+        memcpy(p, &l32, 4);
+        memcpy(p + 4, c, cl);
+        p += 4 + cl;
+        l32 = (uint32_t)dl;
+        memcpy(p, &l32, 4);
+        memcpy(p + 4, d, dl);
+        p += 4 + dl;
+    }
+    return (int)need;
+}
+
+WDB_API int wdb_state_hash(wdb *h, uint8_t *hash) {
+    return weft_state_hash(h->r, hash);
+}
+
+WDB_API int wdb_snapshot(wdb *h, uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_snapshot(h->r, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+WDB_API int wdb_load_snapshot(wdb *h, const uint8_t *snap, size_t len) {
+    return weft_replica_load_snapshot(h->r, snap, len);
+}
+
+/* Bytes of the heap in use by malloc: what the leak tests watch. */
+WDB_API double wdb_heap_used(void) {
+    struct mallinfo mi = mallinfo();
+    return (double)mi.uordblks;
+}
+
+/* ---- keys, tokens, invites (no handle) ---- */
+
+/* OUT: pk[32], sk[64]. */
+WDB_API int wdb_keypair(uint8_t *pk, uint8_t *sk) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : weft_keypair_generate(&be, pk, sk);
+}
+
+/* OUT: buf[len] random bytes. */
+WDB_API int wdb_random(uint8_t *buf, size_t len) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : be.random(be.ctx, buf, len);
+}
+
+/* Times in Unix seconds; expires 0 = never. grantee NULL: any holder.
+ * OUT: dst (WEFT_TOKEN_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_token_issue(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                            const uint8_t *issuer_sk, const uint8_t *parent, size_t parent_len,
+                            const uint8_t *grantee, int rights, double not_before, double expires) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!(not_before >= 0 && expires >= 0 && not_before < 9007199254740992.0 &&
+          expires < 9007199254740992.0))
+        return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_token_issue(&be, dst, cap, &len, space, issuer_sk, parent_len ? parent : NULL,
+                              parent_len, grantee, (uint8_t)rights, (uint64_t)not_before,
+                              (uint64_t)expires);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+WDB_API int wdb_token_verify(const uint8_t *tok, size_t len, const uint8_t *space, double now,
+                             wdb_token_info *info) {
+    weft_crypto_backend be;
+    weft_token t;
+    int rc = backend(&be);
+    if (rc) return rc;
+    if (!(now >= 0 && now < 9007199254740992.0)) return WEFT_EINVAL;
+    rc = weft_token_verify(&be, tok, len, space, (uint64_t)now, &t);
+    if (rc) return rc;
+    memcpy(info->space, t.space, 32);
+    memcpy(info->issuer, t.issuer, 32);
+    memcpy(info->grantee, t.grantee, 32);
+    memcpy(info->id, t.id, 16);
+    info->not_before = (double)t.not_before;
+    info->expires = (double)t.expires;
+    info->rights = t.rights;
+    info->any_grantee = t.any_grantee;
+    info->delegated = t.delegated;
+    info->pad = 0;
+    return WEFT_OK;
+}
+
+/* Signs the relay's nonce for `space` with sk (64 bytes). OUT: sig[64]. */
+WDB_API int wdb_proof_sign(uint8_t *sig, const uint8_t *sk, const uint8_t *space,
+                           const uint8_t *nonce, size_t nonce_len) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : weft_proof_sign(&be, sig, sk, space, nonce, nonce_len);
+}
+
+WDB_API int wdb_invite_bound(size_t base_len, size_t token_len) {
+    return (int)weft_invite_bound(base_len, token_len);
+}
+
+/* OUT: dst (NUL-terminated), out_len[0] without the NUL. */
+WDB_API int wdb_invite_encode(char *dst, size_t cap, uint32_t *out_len, const char *base,
+                              size_t base_len, const uint8_t *space, const uint8_t *token,
+                              size_t token_len, const uint8_t *content_key) {
+    size_t len = 0;
+    int rc =
+        weft_invite_encode(dst, cap, &len, base, base_len, space, token, token_len, content_key);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* OUT: space[32], token (cap WEFT_TOKEN_MAX_BYTES, length out_len[0]),
+ * content_key[32]. */
+WDB_API int wdb_invite_decode(const char *link, size_t len, uint8_t *space, uint8_t *token,
+                              size_t token_cap, uint32_t *out_len, uint8_t *content_key) {
+    size_t tl = 0;
+    int rc = weft_invite_decode(link, len, space, token, token_cap, &tl, content_key);
+    out_len[0] = (uint32_t)tl;
+    return rc;
+}
