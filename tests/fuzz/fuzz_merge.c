@@ -1,0 +1,214 @@
+/*
+ * fuzz_merge: convergence under arbitrary delivery. The input is a script
+ * (opcodes in fuzz_common.h) run on three PLAIN replicas of one space:
+ * local writes on a few collections, documents and fields, commits, and
+ * delivery of any committed change to any replica, in any order, any number
+ * of times, or a whole vector/diff sync between two of them.
+ *
+ * Every record here is honest, so apply must never reject one (only refuse
+ * while the target has an open transaction). At the end every open
+ * transaction is committed and every change delivered everywhere: no
+ * change may still be parked, and the three state hashes must be equal,
+ * also after a snapshot round trip. A mismatch aborts.
+ */
+#include "fuzz_common.h"
+
+#define MAX_CHANGES 256
+
+typedef struct script {
+    const uint8_t *p, *end;
+} script;
+
+static uint8_t next(script *s) {
+    return s->p < s->end ? *s->p++ : 0;
+}
+
+typedef struct world {
+    weft_replica *r[MERGE_REPLICAS];
+    uint8_t *rec[MAX_CHANGES];
+    size_t len[MAX_CHANGES];
+    size_t n;
+} world;
+
+static const char *const colls[] = {"notes", "todos"};
+static const char *const docs[] = {"a", "b", "c", "\xc3\xa9t\xc3\xa9"};
+static const char *const fields[] = {"x", "y", "n"};
+
+static void commit(world *w, int i) {
+    weft_replica *r = w->r[i];
+    if (!weft_replica_txn_ops(r)) return;
+    if (w->n == MAX_CHANGES) { /* enough history: drop the writes */
+        weft_replica_rollback(r);
+        return;
+    }
+    const uint8_t *rec;
+    size_t len;
+    FUZZ_ASSERT(weft_replica_commit(r, FUZZ_WALL_MS + w->n, &rec, &len) == 0);
+    w->rec[w->n] = malloc(len);
+    FUZZ_ASSERT(w->rec[w->n]);
+    memcpy(w->rec[w->n], rec, len);
+    w->len[w->n++] = len;
+}
+
+static void apply(weft_replica *r, const uint8_t *recs, size_t len) {
+    weft_apply_result res;
+    int rc = weft_replica_apply(r, recs, len, &res);
+    if (rc == WEFT_ESTATE && weft_replica_txn_ops(r)) return; /* open transaction */
+    if (rc) fprintf(stderr, "honest records refused: %s\n", weft_err_name(rc));
+    FUZZ_ASSERT(rc == 0 && res.rejected == 0 && res.consumed == len);
+}
+
+/* The vector entry of `author` in vv, 0 when absent. */
+static uint64_t vv_seq(const uint8_t *vv, size_t len, const uint8_t *author) {
+    size_t pos = 0;
+    const uint8_t *a;
+    uint64_t seq;
+    while (weft_vv_next(vv, len, &pos, &a, &seq))
+        if (memcmp(a, author, 32) == 0) return seq;
+    return 0;
+}
+
+/* Everything `to` lacks and `from` holds. Replica 0 keeps its records and
+ * answers with weft_replica_diff; the others do not (a kept-records replica
+ * costs a 1 MiB chunk, which would slow the fuzzer tenfold), so their diff
+ * is computed here from the recorded changes and the two vectors. */
+static void sync_pair(world *w, int from, int to) {
+    const uint8_t *vv, *recs;
+    size_t vlen, tlen, rlen;
+    FUZZ_ASSERT(weft_replica_vv(w->r[to], &vv, &tlen) == 0);
+    uint8_t *theirs = malloc(tlen + 1); /* borrowed from `to`: copy before the next call */
+    FUZZ_ASSERT(theirs);
+    memcpy(theirs, vv, tlen);
+    if (from == 0) {
+        FUZZ_ASSERT(weft_replica_diff(w->r[0], theirs, tlen, &recs, &rlen) == 0);
+        if (to != 0) apply(w->r[to], recs, rlen);
+    } else if (from != to) {
+        FUZZ_ASSERT(weft_replica_vv(w->r[from], &vv, &vlen) == 0);
+        fuzz_buf out = {0};
+        for (size_t k = 0; k < w->n; k++) {
+            weft_change c;
+            FUZZ_ASSERT(weft_change_decode(&c, w->rec[k], w->len[k]) == 0);
+            if (c.seq <= vv_seq(vv, vlen, c.author) && c.seq > vv_seq(theirs, tlen, c.author))
+                fuzz_buf_put(&out, w->rec[k], w->len[k]);
+        }
+        apply(w->r[to], out.p, out.len);
+        free(out.p);
+    }
+    free(theirs);
+}
+
+static void write_value(script *s, uint8_t *v, size_t cap, size_t *len) {
+    uint8_t kind = next(s), b = next(s);
+    switch (kind % 6) {
+    case 0:
+        FUZZ_ASSERT(weft_value_write_null(v, cap, len) == 0);
+        break;
+    case 1:
+        FUZZ_ASSERT(weft_value_write_int(v, cap, len, (int8_t)b) == 0);
+        break;
+    case 2: {
+        char str[2] = {(char)('a' + b % 26), (char)('a' + b / 26 % 26)};
+        FUZZ_ASSERT(weft_value_write_string(v, cap, len, str, 1 + (b & 1)) == 0);
+        break;
+    }
+    case 3:
+        FUZZ_ASSERT(weft_value_write_float(v, cap, len, b / 4.0) == 0);
+        break;
+    case 4:
+        FUZZ_ASSERT(weft_value_write_bool(v, cap, len, b & 1) == 0);
+        break;
+    default: { /* {"k": int} */
+        size_t n, k;
+        FUZZ_ASSERT(weft_value_write_map(v, cap, &n, 1) == 0);
+        FUZZ_ASSERT(weft_value_write_key(v + n, cap - n, &k, "k", 1) == 0);
+        n += k;
+        FUZZ_ASSERT(weft_value_write_int(v + n, cap - n, &k, b) == 0);
+        *len = n + k;
+    }
+    }
+}
+
+static void run_op(world *w, script *s) {
+    uint8_t op = next(s) % MERGE_N_OPS;
+    int i = next(s) % MERGE_REPLICAS;
+    weft_replica *r = w->r[i];
+    if (op <= MERGE_COUNTER) {
+        const char *c = colls[next(s) % 2], *d = docs[next(s) % 4];
+        const char *f = op == MERGE_DEL_DOC ? NULL : fields[next(s) % 3];
+        size_t cl = strlen(c), dl = strlen(d), fl = f ? strlen(f) : 0;
+        int rc = 0;
+        if (op == MERGE_PUT) {
+            uint8_t v[32];
+            size_t vlen;
+            write_value(s, v, sizeof v, &vlen);
+            rc = weft_replica_put(r, c, cl, d, dl, f, fl, v, vlen);
+        } else if (op == MERGE_DEL_FIELD) {
+            rc = weft_replica_delete_field(r, c, cl, d, dl, f, fl);
+        } else if (op == MERGE_DEL_DOC) {
+            rc = weft_replica_delete_doc(r, c, cl, d, dl);
+        } else {
+            rc = weft_replica_counter_add(r, c, cl, d, dl, f, fl, (int8_t)next(s));
+        }
+        FUZZ_ASSERT(rc == 0);
+        return;
+    }
+    switch (op) {
+    case MERGE_COMMIT:
+        commit(w, i);
+        break;
+    case MERGE_DELIVER: { /* the replica byte picked the target; now the change */
+        uint8_t k = next(s);
+        if (w->n) apply(r, w->rec[k % w->n], w->len[k % w->n]);
+        break;
+    }
+    case MERGE_SYNC:
+        sync_pair(w, next(s) % MERGE_REPLICAS, i);
+        break;
+    case MERGE_ROLLBACK:
+        weft_replica_rollback(r);
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    world w = {{NULL}, {NULL}, {0}, 0};
+    for (int i = 0; i < MERGE_REPLICAS; i++)
+        w.r[i] = fuzz_replica_ex((uint8_t)(0x21 + 0x11 * i), i == 0);
+    script s = {data, data + size};
+    while (s.p < s.end)
+        run_op(&w, &s);
+
+    /* Deliver everything everywhere, in commit order (which is causal). */
+    for (int i = 0; i < MERGE_REPLICAS; i++)
+        commit(&w, i);
+    for (int i = 0; i < MERGE_REPLICAS; i++) {
+        weft_replica_rollback(w.r[i]); /* writes dropped when the history was full */
+        for (size_t k = 0; k < w.n; k++)
+            apply(w.r[i], w.rec[k], w.len[k]);
+    }
+    uint8_t h[MERGE_REPLICAS][32];
+    for (int i = 0; i < MERGE_REPLICAS; i++) {
+        FUZZ_ASSERT(weft_replica_pending_count(w.r[i]) == 0);
+        FUZZ_ASSERT(weft_replica_change_count(w.r[i]) == w.n);
+        fuzz_hash(w.r[i], h[i]);
+        if (memcmp(h[i], h[0], 32) != 0) fprintf(stderr, "replica %d diverged from replica 0\n", i);
+        FUZZ_ASSERT(memcmp(h[i], h[0], 32) == 0);
+    }
+
+    /* The converged state survives a snapshot. */
+    const uint8_t *snap;
+    size_t snap_len;
+    FUZZ_ASSERT(weft_replica_snapshot(w.r[1], &snap, &snap_len) == 0);
+    weft_replica *fresh = fuzz_replica(0x77);
+    FUZZ_ASSERT(weft_replica_load_snapshot(fresh, snap, snap_len) == 0);
+    uint8_t hs[32];
+    fuzz_hash(fresh, hs);
+    FUZZ_ASSERT(memcmp(hs, h[0], 32) == 0);
+    weft_replica_free(fresh);
+
+    for (int i = 0; i < MERGE_REPLICAS; i++)
+        weft_replica_free(w.r[i]);
+    for (size_t k = 0; k < w.n; k++)
+        free(w.rec[k]);
+    return 0;
+}

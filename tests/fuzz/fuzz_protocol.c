@@ -1,0 +1,105 @@
+/*
+ * fuzz_protocol: the sync protocol's frame decoder (weft/protocol.h).
+ *
+ * Any input: weft_frame_decode must not crash. An accepted frame is walked
+ * with its iterators (which must yield exactly f->n entries and end where
+ * the frame does), re-encoded with the public encoders, and must come back
+ * byte for byte (every varint is minimal, every flag known). A lower
+ * max_changes accepts the same CHANGES frame iff it is within the bound.
+ * What a receiver decodes next (change records, vectors) is decoded too.
+ */
+#include "fuzz_common.h"
+#include "weft/protocol.h"
+
+/* Re-encodes f into a buffer of `cap` bytes. OUT: *len. */
+static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
+    uint8_t *dst = malloc(cap ? cap : 1);
+    FUZZ_ASSERT(dst);
+    size_t pos = 0;
+    int rc = WEFT_EINVAL;
+    switch (f->type) {
+    case WEFT_FRAME_HELLO:
+        rc = weft_frame_hello_encode(dst, cap, len, f->space, f->key, f->vv, f->vv_len, f->token,
+                                     f->token_len, f->has_cursor, f->cursor);
+        break;
+    case WEFT_FRAME_CHALLENGE:
+        rc = weft_frame_challenge_encode(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len);
+        break;
+    case WEFT_FRAME_PROOF:
+        rc = weft_frame_proof_encode(dst, cap, len, f->sig);
+        break;
+    case WEFT_FRAME_CHANGES: {
+        rc = weft_frame_changes_begin(dst, cap, len, f->with_rseq);
+        uint64_t rseq;
+        const uint8_t *rec;
+        size_t rec_len;
+        uint32_t n = 0;
+        while (!rc && weft_frame_change_next(f, &pos, &rseq, &rec, &rec_len)) {
+            FUZZ_ASSERT(rec_len > 0 && (f->with_rseq ? rseq > 0 : rseq == 0));
+            weft_change c; /* what the receiver does next: must not crash */
+            if (weft_change_decode(&c, rec, rec_len) == 0) FUZZ_ASSERT(c.total_len <= rec_len);
+            rc = weft_frame_changes_add(dst, cap, len, rseq, rec, rec_len);
+            n++;
+        }
+        FUZZ_ASSERT(n == f->n && pos == f->entries_len);
+        break;
+    }
+    case WEFT_FRAME_ACK: {
+        rc = weft_frame_ack_begin(dst, cap, len, f->cursor);
+        uint8_t status;
+        uint64_t value;
+        uint32_t n = 0;
+        while (!rc && weft_frame_ack_next(f, &pos, &status, &value)) {
+            rc = weft_frame_ack_add(dst, cap, len, status, value);
+            n++;
+        }
+        FUZZ_ASSERT(n == f->n && pos == f->entries_len);
+        break;
+    }
+    case WEFT_FRAME_SIGNAL:
+    case WEFT_FRAME_PRESENCE:
+        rc = weft_frame_signal_encode(dst, cap, len, f->type, f->peer, f->data, f->data_len);
+        break;
+    case WEFT_FRAME_ERROR:
+        rc = weft_frame_error_encode(dst, cap, len, f->code, f->fatal, f->message, f->message_len);
+        break;
+    default:
+        FUZZ_ASSERT(!"weft_frame_decode accepted an unknown type");
+    }
+    if (rc) fprintf(stderr, "re-encoding frame type %d: %s\n", f->type, weft_err_name(rc));
+    FUZZ_ASSERT(rc == 0);
+    return dst;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    weft_frame f;
+    int rc = weft_frame_decode(&f, data, size, 0);
+    if (rc) {
+        FUZZ_ASSERT(rc == WEFT_EVERSION || rc == WEFT_EMALFORMED || rc == WEFT_ETRUNCATED ||
+                    rc == WEFT_ETOOBIG);
+        return 0;
+    }
+    FUZZ_ASSERT(f.version == WEFT_PROTOCOL_VERSION && size >= WEFT_FRAME_HEADER_BYTES);
+    if (f.vv && weft_vv_check(f.vv, f.vv_len) == 0) {
+        size_t pos = 0;
+        const uint8_t *a;
+        uint64_t seq;
+        while (weft_vv_next(f.vv, f.vv_len, &pos, &a, &seq))
+            FUZZ_ASSERT(seq >= 1);
+    }
+
+    /* The same frame under a bound of 3 changes. */
+    weft_frame g;
+    int rc3 = weft_frame_decode(&g, data, size, 3);
+    if (f.type == WEFT_FRAME_CHANGES && f.n > 3)
+        FUZZ_ASSERT(rc3 == WEFT_ETOOBIG);
+    else
+        FUZZ_ASSERT(rc3 == 0 && g.n == f.n);
+
+    /* Round trip: exactly the input's bytes, in a buffer of exactly its size. */
+    size_t len = 0;
+    uint8_t *out = reencode(&f, size, &len);
+    FUZZ_ASSERT(len == size && memcmp(out, data, size) == 0);
+    free(out);
+    return 0;
+}

@@ -1,0 +1,578 @@
+/*
+ * make_corpus: writes the seed corpus of every fuzz target, so no binary
+ * blob is committed and the seeds follow the format as it changes.
+ *
+ *   make_corpus OUTDIR [STAMP]
+ *
+ * creates OUTDIR/<target>/ for value, change, vv, snapshot, apply, merge,
+ * auth (and protocol, when built with FUZZ_PROTOCOL), filled with real encodings made by the
+ * library itself (values, PLAIN and signed V1 changes, vectors, snapshots, continuations of the
+ * fuzz_apply history, merge scripts, tokens, invite links, base64url), plus
+ * a few near misses the decoders must reject. STAMP, when given, is
+ * written last (meson's record that the corpus is complete).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "fuzz_common.h"
+#include "weft/sodium.h"
+#if FUZZ_TEXT
+#include "weft/text.h"
+#endif
+#if FUZZ_PROTOCOL /* set by meson once the relay's frame codec exists */
+#include "weft/protocol.h"
+#endif
+
+#include <errno.h>
+#include <sys/stat.h>
+
+static const char *outdir;
+static char target[32];
+static int seq_no;
+static size_t n_files;
+
+static void make_dir(const char *path) {
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "make_corpus: mkdir %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+}
+
+static void begin(const char *name) {
+    char path[4096];
+    snprintf(target, sizeof target, "%s", name);
+    snprintf(path, sizeof path, "%s/%s", outdir, name);
+    make_dir(path);
+    seq_no = 0;
+}
+
+/* Writes one seed of the current target. */
+static void emit(const void *p, size_t len) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/seed-%03d", outdir, target, ++seq_no);
+    FILE *f = fopen(path, "wb");
+    if (!f || (len && fwrite(p, 1, len, f) != len) || fclose(f) != 0) {
+        fprintf(stderr, "make_corpus: cannot write %s\n", path);
+        exit(1);
+    }
+    n_files++;
+}
+
+static void emit_buf(const fuzz_buf *b) {
+    emit(b->p, b->len);
+}
+
+/* ---- values ---- */
+
+/* Appends one more piece of a value being built in v (length n). */
+#define APPEND(call)              \
+    do {                          \
+        FUZZ_ASSERT((call) == 0); \
+        n += k;                   \
+    } while (0)
+
+static void values(void) {
+    begin("value");
+    uint8_t v[256];
+    size_t n, k;
+    FUZZ_ASSERT(weft_value_write_null(v, sizeof v, &n) == 0);
+    emit(v, n);
+    FUZZ_ASSERT(weft_value_write_bool(v, sizeof v, &n, 1) == 0);
+    emit(v, n);
+    const int64_t ints[] = {0, -1, 1, 300, INT64_MIN, INT64_MAX};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        FUZZ_ASSERT(weft_value_write_int(v, sizeof v, &n, ints[i]) == 0);
+        emit(v, n);
+    }
+    const double floats[] = {1.0, -0.0, 1e308};
+    for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
+        FUZZ_ASSERT(weft_value_write_float(v, sizeof v, &n, floats[i]) == 0);
+        emit(v, n);
+    }
+    FUZZ_ASSERT(weft_value_write_string(v, sizeof v, &n, "", 0) == 0);
+    emit(v, n);
+    static const char utf8[] = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80";
+    FUZZ_ASSERT(weft_value_write_string(v, sizeof v, &n, utf8, sizeof utf8 - 1) == 0);
+    emit(v, n);
+    FUZZ_ASSERT(weft_value_write_bytes(v, sizeof v, &n, (const uint8_t *)"\0\1\2\377", 4) == 0);
+    emit(v, n);
+    /* [1, "a", [null], {}] */
+    FUZZ_ASSERT(weft_value_write_array(v, sizeof v, &n, 4) == 0);
+    APPEND(weft_value_write_int(v + n, sizeof v - n, &k, 1));
+    APPEND(weft_value_write_string(v + n, sizeof v - n, &k, "a", 1));
+    APPEND(weft_value_write_array(v + n, sizeof v - n, &k, 1));
+    APPEND(weft_value_write_null(v + n, sizeof v - n, &k));
+    APPEND(weft_value_write_map(v + n, sizeof v - n, &k, 0));
+    emit(v, n);
+    /* {"": true, "a": 1, "b": {"c": []}} */
+    FUZZ_ASSERT(weft_value_write_map(v, sizeof v, &n, 3) == 0);
+    APPEND(weft_value_write_key(v + n, sizeof v - n, &k, "", 0));
+    APPEND(weft_value_write_bool(v + n, sizeof v - n, &k, 1));
+    APPEND(weft_value_write_key(v + n, sizeof v - n, &k, "a", 1));
+    APPEND(weft_value_write_int(v + n, sizeof v - n, &k, 1));
+    APPEND(weft_value_write_key(v + n, sizeof v - n, &k, "b", 1));
+    APPEND(weft_value_write_map(v + n, sizeof v - n, &k, 1));
+    APPEND(weft_value_write_key(v + n, sizeof v - n, &k, "c", 1));
+    APPEND(weft_value_write_array(v + n, sizeof v - n, &k, 0));
+    emit(v, n);
+    /* Nesting at the limit (32 arrays around a null), and one past it. */
+    for (int i = 0; i < 33; i++) {
+        v[2 * i] = WEFT_TYPE_ARRAY;
+        v[2 * i + 1] = 1;
+    }
+    v[66] = WEFT_TYPE_NULL;
+    emit(v + 2, 65);
+    emit(v, 67);
+    /* Near misses: unsorted keys, non-minimal varint, bad UTF-8, bad tag. */
+    static const uint8_t bad[][8] = {
+        {0x08, 0x02, 0x01, 'b', 0x00, 0x01, 'a', 0x00},
+        {0x03, 0x80, 0x00},
+        {0x05, 0x02, 0xc0, 0x80},
+        {0x09},
+    };
+    static const size_t bad_len[] = {8, 3, 4, 1};
+    for (size_t i = 0; i < 4; i++)
+        emit(bad[i], bad_len[i]);
+}
+
+/* ---- changes, vectors, snapshots, continuations ---- */
+
+static weft_crypto_backend be;
+
+/* A V1 replica of the owner's space, signing as `seed_byte`'s key. */
+static weft_replica *v1_replica(weft_crypto *table, weft_suite_v1 *st, const uint8_t *space,
+                                uint8_t seed_byte) {
+    uint8_t seed[32], pk[32], sk[64], content_key[32];
+    fuzz_key(seed, seed_byte);
+    fuzz_key(content_key, 0xc0);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, pk, sk, seed) == 0);
+    FUZZ_ASSERT(weft_suite_v1_init(table, st, &be, content_key, sk) == 0);
+    weft_replica_config cfg = {.space = space, .author = pk, .crypto = table, .keep_records = 1};
+    weft_replica *r = NULL;
+    FUZZ_ASSERT(weft_replica_new(&r, &cfg) == 0);
+    return r;
+}
+
+static void emit_snapshot(weft_replica *r) {
+    const uint8_t *snap;
+    size_t len;
+    FUZZ_ASSERT(weft_replica_snapshot(r, &snap, &len) == 0);
+    emit(snap, len);
+}
+
+static void emit_vv(weft_replica *r) {
+    const uint8_t *vv;
+    size_t len;
+    FUZZ_ASSERT(weft_replica_vv(r, &vv, &len) == 0);
+    emit(vv, len);
+}
+
+/* Splits the concatenated records of `all` and emits each, and returns the
+ * offset of record `i` in *off (and its length). */
+static size_t nth_record(const fuzz_buf *all, size_t i, size_t *off) {
+    size_t o = 0;
+    for (;;) {
+        weft_change c;
+        FUZZ_ASSERT(weft_change_decode(&c, all->p + o, all->len - o) == 0);
+        if (i-- == 0) {
+            *off = o;
+            return c.total_len;
+        }
+        o += c.total_len;
+    }
+}
+
+static void changes_and_friends(void) {
+    weft_replica *a, *b;
+    fuzz_buf pre = {0};
+    fuzz_preload(&a, &b, &pre);
+
+    /* Continuations of the fuzz_apply history: b goes on, a newcomer joins. */
+    fuzz_buf more = {0};
+    fuzz_put_str(b, "notes", "n1", "title", "from b");
+    fuzz_counter(b, "notes", "n1", "votes", 10);
+    fuzz_commit(b, &more);
+    weft_replica *c = fuzz_replica(0x66);
+    FUZZ_ASSERT(weft_replica_apply(c, pre.p, pre.len, NULL) == 0);
+    FUZZ_ASSERT(weft_replica_delete_doc(c, "notes", 5, "n2", 2) == 0);
+    fuzz_counter(c, "notes", "n2", "count", 2);
+    fuzz_commit(c, &more);
+    fuzz_put_str(c, "todos", "t2", "what", "eggs");
+    fuzz_commit(c, &more);
+
+    begin("change");
+    for (size_t i = 0; i < 4; i++) {
+        size_t off, len = nth_record(&pre, i, &off);
+        emit(pre.p + off, len);
+    }
+    emit_buf(&pre);
+    emit_buf(&more);
+    uint8_t owner_seed[32], space[32], sk[64];
+    fuzz_key(owner_seed, FUZZ_SEED_OWNER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, space, sk, owner_seed) == 0);
+    weft_crypto table;
+    weft_suite_v1 st;
+    weft_replica *v1 = v1_replica(&table, &st, space, FUZZ_SEED_MEMBER);
+    fuzz_buf signed_recs = {0};
+    fuzz_put_str(v1, "notes", "n1", "title", "sealed");
+    fuzz_commit(v1, &signed_recs);
+    fuzz_counter(v1, "notes", "n1", "n", 1);
+    fuzz_commit(v1, &signed_recs);
+    emit_buf(&signed_recs);
+
+    begin("vv");
+    emit("", 0);
+    emit_vv(a);
+    emit_vv(c);
+    emit_vv(v1);
+    {
+        uint8_t one[33];
+        fuzz_key(one, FUZZ_PRELOAD_A);
+        one[32] = 1;
+        emit(one, 33);
+    }
+
+    begin("snapshot");
+    weft_replica *empty = fuzz_replica(FUZZ_TARGET_AUTHOR);
+    emit_snapshot(empty);
+    emit_snapshot(a);
+    emit_snapshot(c);
+    {
+        /* Everything: a counter on a deleted document, field tombstones,
+         * four authors. */
+        weft_replica *d = fuzz_replica(0x77);
+        FUZZ_ASSERT(weft_replica_apply(d, pre.p, pre.len, NULL) == 0);
+        FUZZ_ASSERT(weft_replica_apply(d, more.p, more.len, NULL) == 0);
+        emit_snapshot(d);
+        weft_replica_free(d);
+    }
+
+    begin("apply");
+    emit_buf(&more);
+    {
+        size_t off, len = nth_record(&more, 0, &off);
+        emit(more.p + off, len);
+        len = nth_record(&more, 2, &off); /* parked: its predecessor is missing */
+        emit(more.p + off, len);
+        /* Out of order, then the missing one, with a duplicate. */
+        fuzz_buf mix = {0};
+        fuzz_buf_put(&mix, more.p + off, len);
+        size_t off1, len1 = nth_record(&more, 1, &off1);
+        fuzz_buf_put(&mix, more.p + off1, len1);
+        fuzz_buf_put(&mix, more.p + off, len);
+        emit_buf(&mix);
+        free(mix.p);
+    }
+    emit_buf(&pre);             /* all duplicates */
+    emit_buf(&signed_recs);     /* the wrong suite for a PLAIN replica */
+    emit(more.p, more.len / 2); /* cut short */
+
+    begin("merge");
+    /* Hand-written: two writers on one field, a counter over a put, a
+     * document delete racing a put, delivered out of order and twice. */
+    static const uint8_t scripts[][40] = {
+        {MERGE_PUT,
+         0,
+         0,
+         0,
+         0,
+         1,
+         5,
+         MERGE_COMMIT,
+         0,
+         MERGE_PUT,
+         1,
+         0,
+         0,
+         0,
+         2,
+         7,
+         MERGE_COMMIT,
+         1,
+         MERGE_DELIVER,
+         2,
+         1,
+         MERGE_DELIVER,
+         2,
+         0,
+         MERGE_DELIVER,
+         2,
+         1},
+        {MERGE_PUT,
+         0,
+         1,
+         1,
+         2,
+         1,
+         40,
+         MERGE_COMMIT,
+         0,
+         MERGE_SYNC,
+         1,
+         0,
+         MERGE_COUNTER,
+         1,
+         1,
+         1,
+         2,
+         3,
+         MERGE_COMMIT,
+         1,
+         MERGE_DEL_DOC,
+         2,
+         1,
+         1,
+         MERGE_COMMIT,
+         2,
+         MERGE_SYNC,
+         0,
+         2},
+        {MERGE_COUNTER,
+         0,
+         0,
+         3,
+         2,
+         250,
+         MERGE_COMMIT,
+         0,
+         MERGE_COUNTER,
+         0,
+         0,
+         3,
+         2,
+         9,
+         MERGE_COMMIT,
+         0,
+         MERGE_DELIVER,
+         1,
+         1,
+         MERGE_DEL_FIELD,
+         2,
+         0,
+         3,
+         2,
+         MERGE_COMMIT,
+         2,
+         MERGE_DELIVER,
+         1,
+         2,
+         MERGE_DELIVER,
+         1,
+         0,
+         MERGE_ROLLBACK,
+         0},
+    };
+    for (size_t i = 0; i < sizeof scripts / sizeof *scripts; i++)
+        emit(scripts[i], sizeof scripts[i]);
+    /* And some random ones (xorshift, fixed seed). */
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 8; i++) {
+        uint8_t s[256];
+        size_t len = 32 + (size_t)i * 28;
+        for (size_t k = 0; k < len; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            s[k] = (uint8_t)x;
+        }
+        emit(s, len);
+    }
+
+    weft_suite_v1_wipe(&st);
+    weft_replica_free(v1);
+    weft_replica_free(empty);
+    weft_replica_free(a);
+    weft_replica_free(b);
+    weft_replica_free(c);
+    free(pre.p);
+    free(more.p);
+    free(signed_recs.p);
+}
+
+/* ---- tokens, invites, base64url ---- */
+
+static void auth(void) {
+    begin("auth");
+    uint8_t seed[32], space[32], owner_sk[64], admin_pk[32], admin_sk[64], member[32], msk[64];
+    fuzz_key(seed, FUZZ_SEED_OWNER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, space, owner_sk, seed) == 0);
+    fuzz_key(seed, FUZZ_SEED_ADMIN);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, admin_pk, admin_sk, seed) == 0);
+    fuzz_key(seed, FUZZ_SEED_MEMBER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, member, msk, seed) == 0);
+
+    uint8_t tok[WEFT_TOKEN_MAX_BYTES], admin_tok[WEFT_TOKEN_MAX_BYTES];
+    size_t len, admin_len;
+    const uint64_t nb = FUZZ_AUTH_NOW - 1000, exp = FUZZ_AUTH_NOW + 1000;
+    for (uint8_t rights = WEFT_RIGHT_READ; rights <= WEFT_RIGHT_ADMIN; rights++) {
+        FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, owner_sk, NULL, 0, member,
+                                     rights, nb, exp) == 0);
+        emit(tok, len);
+    }
+    FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, owner_sk, NULL, 0, NULL,
+                                 WEFT_RIGHT_WRITE, 0, 0) == 0);
+    emit(tok, len);
+    FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, owner_sk, NULL, 0, member,
+                                 WEFT_RIGHT_READ, FUZZ_AUTH_NOW + 5, 0) == 0);
+    emit(tok, len); /* not yet valid */
+    /* Delegation: the owner makes an admin, the admin invites a member. */
+    FUZZ_ASSERT(weft_token_issue(&be, admin_tok, sizeof admin_tok, &admin_len, space, owner_sk,
+                                 NULL, 0, admin_pk, WEFT_RIGHT_ADMIN, nb, exp + 5000) == 0);
+    emit(admin_tok, admin_len);
+    FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, admin_sk, admin_tok, admin_len,
+                                 member, WEFT_RIGHT_WRITE, nb, exp) == 0);
+    emit(tok, len);
+    FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, admin_sk, admin_tok, admin_len,
+                                 NULL, WEFT_RIGHT_READ, nb, exp) == 0);
+    emit(tok, len);
+
+    /* Invite links around the delegated token, and bare base64url. */
+    uint8_t key[32];
+    fuzz_key(key, 0xab);
+    char link[2048];
+    size_t llen;
+    FUZZ_ASSERT(weft_invite_encode(link, sizeof link, &llen, "https://weft.example/app", 24, space,
+                                   tok, len, key) == 0);
+    emit(link, llen);
+    FUZZ_ASSERT(
+        weft_invite_encode(link, sizeof link, &llen, "", 0, space, admin_tok, admin_len, key) == 0);
+    emit(link, llen);
+    emit(link + 1, llen - 1); /* the fragment alone */
+    char b64[64];
+    uint8_t bin[34];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (uint8_t)(i * 37 + 11);
+    for (size_t n = 30; n <= sizeof bin; n++) {
+        FUZZ_ASSERT(weft_base64url_encode(b64, sizeof b64, &llen, bin, n) == 0);
+        emit(b64, llen);
+    }
+}
+
+/* ---- text updates and states ---- */
+
+#if FUZZ_TEXT
+static void text(void) {
+    begin("text");
+    weft_text *a, *b;
+    fuzz_buf state = {0};
+    fuzz_text_preload(&a, &b, &state);
+    emit_buf(&state);
+    /* Continuations: b types on, a newcomer joins from the state, a
+     * concurrent edit of a; each update alone, as a replica sends it. */
+    weft_text *c = fuzz_text_new(0x66);
+    FUZZ_ASSERT(weft_text_load(c, state.p, state.len) == 0);
+    fuzz_buf upd = {0};
+    FUZZ_ASSERT(weft_text_insert(b, 0, "H", 1) == 0);
+    FUZZ_ASSERT(weft_text_delete(b, 3, 2) == 0);
+    fuzz_text_send(b, c, &upd);
+    emit_buf(&upd);
+    upd.len = 0;
+    FUZZ_ASSERT(weft_text_insert(c, 1, "\xf0\x9f\x98\x80 \xe2\x82\xac", 8) == 0);
+    fuzz_text_send(c, b, &upd);
+    emit_buf(&upd);
+    upd.len = 0;
+    FUZZ_ASSERT(weft_text_insert(a, 4, "concurrent", 10) == 0);
+    FUZZ_ASSERT(weft_text_delete(a, 0, 2) == 0);
+    fuzz_text_send(a, b, &upd);
+    emit_buf(&upd);
+    const uint8_t *enc;
+    size_t len;
+    FUZZ_ASSERT(weft_text_encode(b, &enc, &len) == 0);
+    emit(enc, len);
+    /* A fresh author's first update, on its own (needs nothing). */
+    weft_text *d = fuzz_text_new(0x77);
+    upd.len = 0;
+    FUZZ_ASSERT(weft_text_insert(d, 0, "abc", 3) == 0);
+    fuzz_text_send(d, c, &upd);
+    emit_buf(&upd);
+    free(upd.p);
+    free(state.p);
+    weft_text_free(a);
+    weft_text_free(b);
+    weft_text_free(c);
+    weft_text_free(d);
+}
+#endif
+
+/* ---- sync protocol frames ---- */
+
+#if FUZZ_PROTOCOL
+static void protocol(void) {
+    begin("protocol");
+    uint8_t space[32], key[32], nonce[32], sig[64], buf[4096];
+    size_t len;
+    fuzz_key(space, FUZZ_SPACE_BYTE);
+    fuzz_key(key, FUZZ_PRELOAD_A);
+    fuzz_key(nonce, 0x4e);
+    memset(sig, 0x5a, sizeof sig);
+    uint8_t vv[33];
+    memcpy(vv, key, 32);
+    vv[32] = 2;
+    static const uint8_t token[] = {1, 3, 0xaa, 0xbb};
+    FUZZ_ASSERT(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, vv, sizeof vv, token,
+                                        sizeof token, 1, 300) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(
+        weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_proof_encode(buf, sizeof buf, &len, sig) == 0);
+    emit(buf, len);
+    /* CHANGES with and without relay sequences, around real records. */
+    weft_replica *a, *b;
+    fuzz_buf pre = {0};
+    fuzz_preload(&a, &b, &pre);
+    for (int with_rseq = 0; with_rseq <= 1; with_rseq++) {
+        FUZZ_ASSERT(weft_frame_changes_begin(buf, sizeof buf, &len, with_rseq) == 0);
+        for (size_t i = 0; i < 4; i++) {
+            size_t off, rlen = nth_record(&pre, i, &off);
+            FUZZ_ASSERT(weft_frame_changes_add(buf, sizeof buf, &len, with_rseq ? 10 + i : 0,
+                                               pre.p + off, rlen) == 0);
+        }
+        emit(buf, len);
+    }
+    FUZZ_ASSERT(weft_frame_ack_begin(buf, sizeof buf, &len, 1234) == 0);
+    for (uint8_t st = WEFT_ACK_STORED; st <= WEFT_ACK_REJECTED; st++)
+        FUZZ_ASSERT(weft_frame_ack_add(buf, sizeof buf, &len, st, st == 0 ? 99 : 0) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_signal_encode(buf, sizeof buf, &len, WEFT_FRAME_SIGNAL, key,
+                                         (const uint8_t *)"{\"sdp\":1}", 9) == 0);
+    emit(buf, len);
+    uint8_t zero[32] = {0};
+    FUZZ_ASSERT(weft_frame_signal_encode(buf, sizeof buf, &len, WEFT_FRAME_PRESENCE, zero,
+                                         (const uint8_t *)"here", 4) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_error_encode(buf, sizeof buf, &len, WEFT_PROTO_ERATE_LIMITED, 1,
+                                        "slow down", 9) == 0);
+    emit(buf, len);
+    weft_replica_free(a);
+    weft_replica_free(b);
+    free(pre.p);
+}
+#endif
+
+int main(int argc, char **argv) {
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: %s OUTDIR [STAMP]\n", argv[0]);
+        return 2;
+    }
+    outdir = argv[1];
+    make_dir(outdir);
+    FUZZ_ASSERT(weft_sodium_backend(&be) == 0);
+    values();
+    changes_and_friends();
+    auth();
+#if FUZZ_PROTOCOL
+    protocol();
+#endif
+#if FUZZ_TEXT
+    text();
+#endif
+    if (argc == 3) {
+        FILE *f = fopen(argv[2], "w");
+        if (!f || fprintf(f, "%zu seeds\n", n_files) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "make_corpus: cannot write %s\n", argv[2]);
+            return 1;
+        }
+    }
+    printf("make_corpus: %zu seeds in %s\n", n_files, outdir);
+    return 0;
+}
