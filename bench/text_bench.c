@@ -1,0 +1,291 @@
+/*
+ * text_bench: the text CRDT (weft/text.h) on a real editing trace, by
+ * default the automerge-paper trace (259,778 single-character edits typing
+ * a LaTeX paper), as the peers' figures in PEERS.md measure it.
+ *
+ * Figures, each the median of --runs runs in this process (replicas are
+ * created and freed outside the timed regions):
+ *   local apply   every edit made on replica A with weft_text_insert /
+ *                 weft_text_delete, and its ops taken out (copied) after each
+ *                 transaction of the trace: "one change per edit";
+ *   remote apply  a fresh replica B applying those updates one call each;
+ *   encode        weft_text_encode of A: size and time;
+ *   load          a fresh replica loading that state and reading the text
+ *                 out as UTF-8 (as "load and read the text" in PEERS.md);
+ *   memory        live bytes through a counting allocator after the local
+ *                 apply (A), the remote apply (B) and the load.
+ * Before any figure counts, A, B and the loaded replica must all read
+ * exactly the trace's endContent; else it exits 1.
+ *
+ * Output: a table on stdout and, with --json PATH, a JSON array of
+ * {"workload", "impl", "metric", "value", "unit"} records like core_bench.
+ *
+ * Usage: text_bench [--trace PATH] [--json PATH] [--impl NAME] [--runs N]
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "weft/weft.h"
+#include "trace.h"
+
+#include <stdarg.h>
+#include <time.h>
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "text_bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static void check(int rc, const char *what) {
+    if (rc) die("%s: %s (%d)", what, weft_strerror(rc), rc);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- counting allocator (live bytes requested) ---- */
+
+typedef struct counter {
+    size_t live, peak;
+} counter;
+
+#define HDR 16
+
+static void *count_realloc(void *ud, void *ptr, size_t size) {
+    counter *c = ud;
+    size_t old = 0;
+    uint8_t *base = NULL;
+    if (ptr) {
+        base = (uint8_t *)ptr - HDR;
+        memcpy(&old, base, sizeof old);
+    }
+    if (size == 0) {
+        if (ptr) {
+            c->live -= old;
+            free(base);
+        }
+        return NULL;
+    }
+    uint8_t *nb = realloc(base, size + HDR);
+    if (!nb) return NULL;
+    memcpy(nb, &size, sizeof size);
+    c->live = c->live - old + size;
+    if (c->live > c->peak) c->peak = c->live;
+    return nb + HDR;
+}
+
+/* ---- results ---- */
+
+typedef struct result {
+    const char *metric, *unit;
+    double value;
+} result;
+
+static result results[32];
+static int n_results;
+static const char *workload = "automerge-paper trace";
+
+static void add(const char *metric, double value, const char *unit) {
+    if (n_results == (int)(sizeof results / sizeof *results)) die("too many results");
+    results[n_results++] = (result){metric, unit, value};
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void write_json(const char *path, const char *impl) {
+    FILE *f = fopen(path, "w");
+    if (!f) die("cannot write %s", path);
+    fprintf(f, "[\n");
+    for (int i = 0; i < n_results; i++) {
+        fprintf(f, "  {\"workload\": ");
+        json_str(f, workload);
+        fprintf(f, ", \"impl\": ");
+        json_str(f, impl);
+        fprintf(f, ", \"metric\": ");
+        json_str(f, results[i].metric);
+        fprintf(f, ", \"value\": %.17g, \"unit\": ", results[i].value);
+        json_str(f, results[i].unit);
+        fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
+    }
+    fprintf(f, "]\n");
+    if (fclose(f)) die("cannot write %s", path);
+}
+
+/* ---- the workload ---- */
+
+typedef struct upd {
+    uint8_t *p;
+    size_t len;
+} upd;
+
+static weft_text *mk(uint8_t who, counter *c, weft_allocator *al) {
+    uint8_t key[32];
+    memset(key, who, sizeof key);
+    *c = (counter){0, 0};
+    *al = (weft_allocator){count_realloc, c};
+    weft_text_config cfg = {.alloc = al, .author = key, .unit = WEFT_TEXT_UTF16};
+    weft_text *t;
+    check(weft_text_new(&t, &cfg), "weft_text_new");
+    return t;
+}
+
+static void expect_end(const weft_text *t, const trace *tr, const char *what) {
+    size_t n = weft_text_utf8_length(t), got;
+    char *s = malloc(n + 1);
+    if (!s) die("out of memory");
+    check(weft_text_read(t, s, n, &got), "weft_text_read");
+    if (n != tr->end_len || memcmp(s, tr->end, n)) die("%s does not give endContent", what);
+    free(s);
+}
+
+/* Applies the trace to t, taking the ops out after each transaction; ups
+ * (if not NULL) receives copies. Returns the update bytes. The trace's
+ * positions are code points; with no character outside the BMP (checked
+ * by the caller) they equal the UTF-16 positions the replica takes. */
+static size_t local_apply(weft_text *t, const trace *tr, upd *ups) {
+    size_t total = 0;
+    for (size_t i = 0; i < tr->n_txns; i++) {
+        const trace_txn *x = &tr->txns[i];
+        for (size_t k = 0; k < x->n_patches; k++) {
+            const trace_patch *p = &x->patches[k];
+            if (p->del) check(weft_text_delete(t, p->pos, p->del), "weft_text_delete");
+            if (p->ins_len)
+                check(weft_text_insert(t, p->pos, p->ins, p->ins_len), "weft_text_insert");
+        }
+        const uint8_t *ops;
+        size_t len;
+        check(weft_text_take_ops(t, &ops, &len), "weft_text_take_ops");
+        total += len;
+        if (ups) {
+            ups[i].p = malloc(len ? len : 1);
+            if (!ups[i].p) die("out of memory");
+            memcpy(ups[i].p, ops, len);
+            ups[i].len = len;
+        }
+    }
+    return total;
+}
+
+int main(int argc, char **argv) {
+    const char *path = "tests/traces/sequential/automerge-paper.json.gz";
+    const char *json = NULL, *impl = "weft-native";
+    int runs = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--trace") == 0 && v)
+            path = v;
+        else if (strcmp(argv[i], "--json") == 0 && v)
+            json = v;
+        else if (strcmp(argv[i], "--impl") == 0 && v)
+            impl = v;
+        else if (strcmp(argv[i], "--runs") == 0 && v)
+            runs = atoi(v);
+        else
+            die("usage: text_bench [--trace PATH] [--json PATH] [--impl NAME] [--runs N]");
+        i++;
+    }
+    if (runs < 1 || runs > 15) die("--runs must be 1..15");
+    trace *tr = trace_load(path);
+    if (tr->concurrent) die("%s: a sequential trace is needed", path);
+    for (size_t i = 0; i < tr->end_len; i++)
+        if ((uint8_t)tr->end[i] >= 0xf0) die("%s: characters outside the BMP", path);
+    if (!strstr(path, "automerge-paper")) workload = path;
+
+    double t_local[15], t_remote[15], t_enc[15], t_load[15];
+    upd *ups = calloc(tr->n_txns, sizeof *ups);
+    size_t ops_bytes = 0, mem_local = 0, mem_remote = 0, mem_load = 0, enc_len = 0;
+    uint8_t *enc = NULL;
+    for (int r = 0; r < runs; r++) {
+        counter ca, cb, cl;
+        weft_allocator aa, ab, al;
+        weft_text *a = mk(1, &ca, &aa), *b = mk(2, &cb, &ab), *l = mk(3, &cl, &al);
+        double t0 = now_s();
+        ops_bytes = local_apply(a, tr, r == 0 ? ups : NULL);
+        t_local[r] = now_s() - t0;
+        if (r == 0) expect_end(a, tr, "local apply");
+
+        t0 = now_s();
+        for (size_t i = 0; i < tr->n_txns; i++)
+            if (ups[i].len) check(weft_text_apply(b, ups[i].p, ups[i].len), "weft_text_apply");
+        t_remote[r] = now_s() - t0;
+        if (r == 0) expect_end(b, tr, "remote apply");
+
+        const uint8_t *st;
+        size_t st_len;
+        t0 = now_s();
+        check(weft_text_encode(a, &st, &st_len), "weft_text_encode");
+        t_enc[r] = now_s() - t0;
+        if (!enc) {
+            enc = malloc(st_len);
+            memcpy(enc, st, st_len);
+            enc_len = st_len;
+        }
+        mem_local = ca.live;
+        mem_remote = cb.live;
+
+        char *out = malloc(tr->end_len + 1);
+        size_t got;
+        t0 = now_s();
+        check(weft_text_load(l, enc, enc_len), "weft_text_load");
+        check(weft_text_read(l, out, tr->end_len, &got), "weft_text_read");
+        t_load[r] = now_s() - t0;
+        if (got != tr->end_len || memcmp(out, tr->end, got)) die("load does not give endContent");
+        free(out);
+        mem_load = cl.live;
+        weft_text_free(a);
+        weft_text_free(b);
+        weft_text_free(l);
+    }
+    double local = median(t_local, runs), remote = median(t_remote, runs);
+    add("edits", (double)tr->n_patches, "ops");
+    add("local apply (one change per edit)", local * 1e3, "ms");
+    add("local apply rate", (double)tr->n_patches / local, "ops/s");
+    add("update bytes, all changes", (double)ops_bytes, "B");
+    add("remote apply (one update per edit)", remote * 1e3, "ms");
+    add("remote apply rate", (double)tr->n_patches / remote, "ops/s");
+    add("encoded size", (double)enc_len, "B");
+    add("encode", median(t_enc, runs) * 1e3, "ms");
+    add("load and read the text", median(t_load, runs) * 1e3, "ms");
+    add("memory after local apply", (double)mem_local, "B");
+    add("memory after remote apply", (double)mem_remote, "B");
+    add("memory after load", (double)mem_load, "B");
+    add("text", (double)tr->end_len, "B");
+
+    printf("%-36s  %14s  %s\n", "metric", "value", "unit");
+    for (int i = 0; i < n_results; i++)
+        printf("%-36s  %14.2f  %s\n", results[i].metric, results[i].value, results[i].unit);
+    printf("(%s, %s; medians of %d runs)\n", impl, workload, runs);
+    if (json) write_json(json, impl);
+    for (size_t i = 0; i < tr->n_txns; i++)
+        free(ups[i].p);
+    free(ups);
+    free(enc);
+    trace_free(tr);
+    return 0;
+}

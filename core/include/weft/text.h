@@ -1,0 +1,144 @@
+/*
+ * Collaborative text: a sequence CRDT (docs/TEXT.md).
+ *
+ * A weft_text is one author's replica of one text. Local edits are made at
+ * positions and gather as ops until weft_text_take_ops hands them out as one
+ * self-contained update; remote updates are merged with weft_text_apply in
+ * any order and any number of times, and every replica that has applied the
+ * same updates holds the same text. Concurrent inserts at one place never
+ * interleave: each author's run stays together (FugueMax / YjsMod order).
+ *
+ * Positions and lengths are in the unit chosen at creation: Unicode code
+ * points (WEFT_TEXT_CODEPOINTS) or UTF-16 code units (WEFT_TEXT_UTF16, what
+ * JavaScript strings count). A UTF-16 position inside a surrogate pair is
+ * WEFT_EINVAL. Text in and out is UTF-8.
+ *
+ * Ownership: pointers the replica hands out (ops, encoded state) are
+ * borrowed and stay valid until the next call on the same replica that can
+ * change it; copy what you keep. Inputs are copied when kept. No threads,
+ * no I/O, no globals; one replica must not be used by two threads at once.
+ */
+#ifndef WEFT_TEXT_H
+#define WEFT_TEXT_H
+
+#include "weft/alloc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_text weft_text;
+
+typedef enum weft_text_unit {
+    WEFT_TEXT_CODEPOINTS = 0, /* Unicode scalar values */
+    WEFT_TEXT_UTF16 = 1       /* UTF-16 code units (a non-BMP character counts 2) */
+} weft_text_unit;
+
+/* One change to the visible text, as a splice: at `pos`, `deleted` units were
+ * removed, then `inserted` (UTF-8, `inserted_len` bytes, `inserted_units`
+ * units) was inserted. Applying the deltas in the order they are reported
+ * to the previous text gives the new text. */
+typedef struct weft_text_delta {
+    size_t pos;
+    size_t deleted;
+    const char *inserted; /* borrowed, valid during the callback only; NULL if none */
+    size_t inserted_len;
+    size_t inserted_units;
+} weft_text_delta;
+
+/* Called for every visible change weft_text_apply or weft_text_load makes
+ * (not for local edits: the caller made those). Must not call into the same
+ * replica. */
+typedef void (*weft_text_delta_fn)(void *ud, const weft_text_delta *d);
+
+typedef struct weft_text_config {
+    const weft_allocator *alloc; /* NULL: the C library's */
+    const uint8_t *author;       /* 32 bytes: this replica's author key */
+    weft_text_unit unit;         /* position unit of every call */
+    size_t max_pending_bytes;    /* updates waiting for missing ops; 0: 64 MiB */
+    weft_text_delta_fn on_delta; /* optional */
+    void *ud;                    /* passed to on_delta */
+} weft_text_config;
+
+/* Creates an empty text. OUT: *out. Returns 0, WEFT_EINVAL (NULL config or
+ * author, unknown unit) or WEFT_ENOMEM. */
+WEFT_API int weft_text_new(weft_text **out, const weft_text_config *cfg);
+/* Frees it; NULL is a no-op. */
+WEFT_API void weft_text_free(weft_text *t);
+
+/* ---- local edits ---- */
+
+/* Inserts `len` bytes of UTF-8 at `pos`. Returns 0; WEFT_EINVAL when pos is
+ * past the end or inside a surrogate pair; WEFT_EMALFORMED when the text is
+ * not valid UTF-8; WEFT_ELIMIT when the text would exceed 2^26 characters
+ * ever inserted (deleted ones included) or 4 GiB of UTF-8; WEFT_ENOMEM. An
+ * empty insert does nothing. On error the text is unchanged. */
+WEFT_API int weft_text_insert(weft_text *t, size_t pos, const char *utf8, size_t len);
+
+/* Deletes `count` units from `pos`. Returns 0, WEFT_EINVAL (range past the
+ * end, or an end inside a surrogate pair) or WEFT_ENOMEM. On error the text
+ * is unchanged. */
+WEFT_API int weft_text_delete(weft_text *t, size_t pos, size_t count);
+
+/* Hands out the local edits made since the last call as one update (empty
+ * if none: *len = 0). OUT: *ops, borrowed until the next call on t. Returns
+ * 0 or WEFT_ENOMEM. */
+WEFT_API int weft_text_take_ops(weft_text *t, const uint8_t **ops, size_t *len);
+
+/* ---- remote edits ---- */
+
+/* Merges an update from weft_text_take_ops of any replica of this text
+ * (including this one: that is a no-op). Ops already applied are skipped;
+ * an op whose causal past has not arrived yet (an insert whose origins or
+ * earlier ids of its author are missing, a delete of ids not seen yet)
+ * waits inside the replica and is applied as soon as it can be.
+ *
+ * Returns 0; WEFT_EVERSION, WEFT_ETRUNCATED, WEFT_EMALFORMED or
+ * WEFT_ETOOBIG when the update is malformed (then nothing of it is
+ * applied); WEFT_ENOMEM. The following stop at one op; the ops of the
+ * update before it stay applied, it and the rest are not taken:
+ * WEFT_EPENDING_FULL when it would have to wait but waiting ops would
+ * exceed max_pending_bytes; WEFT_EMALFORMED when it contradicts the text
+ * (origins in the wrong order, which no honest writer produces);
+ * WEFT_ELIMIT when it would take the text past its limit (see
+ * weft_text_insert). A waiting op found to contradict the text when it
+ * wakes is dropped. */
+WEFT_API int weft_text_apply(weft_text *t, const uint8_t *ops, size_t len);
+
+/* Ops waiting for their causal past. */
+WEFT_API size_t weft_text_pending(const weft_text *t);
+
+/* ---- reading ---- */
+
+/* Visible length in the replica's unit, and in UTF-8 bytes. */
+WEFT_API size_t weft_text_length(const weft_text *t);
+WEFT_API size_t weft_text_utf8_length(const weft_text *t);
+
+/* Copies the text as UTF-8 into dst (no terminating NUL). OUT: *out_len.
+ * Returns 0 or WEFT_ENOSPACE (dst_cap < weft_text_utf8_length; *out_len is
+ * then the length needed). */
+WEFT_API int weft_text_read(const weft_text *t, char *dst, size_t dst_cap, size_t *out_len);
+
+/* ---- whole state ---- */
+
+/* Encodes the whole state (visible text, tombstones as run lengths, the
+ * ids and origins merging needs; no history, no deleted text, no waiting
+ * ops). OUT: *out, borrowed until the next call on t. Returns 0 or
+ * WEFT_ENOMEM. */
+WEFT_API int weft_text_encode(weft_text *t, const uint8_t **out, size_t *len);
+
+/* Loads an encoded state into a replica that has no content yet (made by
+ * weft_text_new, no edits or applies). Returns 0; WEFT_ESTATE when t is not
+ * empty; WEFT_EVERSION, WEFT_ETRUNCATED, WEFT_EMALFORMED, WEFT_ETOOBIG when
+ * the state is malformed or past the limits (t stays as it was);
+ * WEFT_ENOMEM. The delta callback then reports the whole text as one
+ * insert at 0. */
+WEFT_API int weft_text_load(weft_text *t, const uint8_t *state, size_t len);
+
+/* Live bytes the replica holds (tree, ids index, text), for measurements. */
+WEFT_API size_t weft_text_memory(const weft_text *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

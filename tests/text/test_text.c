@@ -1,0 +1,509 @@
+/*
+ * Tests of weft/text.h: the API and its errors, UTF-16 positions, deltas,
+ * non-interleaving, and every editing trace in tests/traces/ replayed
+ * locally, re-applied remotely, and encoded and loaded back; each must end
+ * at the trace's endContent exactly.
+ *
+ * Usage: test_text TRACES_DIR
+ */
+#include "../unit/check.h"
+#include "trace.h"
+
+#include "weft/text.h"
+#include "text_int.h"
+
+static const char *traces_dir = "tests/traces";
+
+static weft_text *mk(uint8_t who, weft_text_unit unit) {
+    uint8_t key[32];
+    fill_key(key, who);
+    weft_text_config cfg = {.author = key, .unit = unit};
+    weft_text *t = NULL;
+    if (weft_text_new(&t, &cfg)) abort();
+    return t;
+}
+
+/* The text as a NUL-terminated string (caller frees). */
+static char *str(const weft_text *t) {
+    size_t n = weft_text_utf8_length(t), got;
+    char *s = malloc(n + 1);
+    if (weft_text_read(t, s, n, &got) || got != n) abort();
+    s[n] = 0;
+    return s;
+}
+
+static int text_is(const weft_text *t, const char *want) {
+    char *s = str(t);
+    int ok = strcmp(s, want) == 0;
+    if (!ok) fprintf(stderr, "text is \"%s\", want \"%s\"\n", s, want);
+    free(s);
+    return ok;
+}
+
+/* A copy of the ops taken from t (caller frees; NULL when none). */
+static uint8_t *take(weft_text *t, size_t *len) {
+    const uint8_t *p;
+    if (weft_text_take_ops(t, &p, len)) abort();
+    if (!*len) return NULL;
+    uint8_t *c = malloc(*len);
+    memcpy(c, p, *len);
+    return c;
+}
+
+static void ins(weft_text *t, size_t pos, const char *s) {
+    CHECK_OK(weft_text_insert(t, pos, s, strlen(s)));
+}
+
+/* Moves t's pending ops into every replica of `to`. */
+static void send(weft_text *t, weft_text **to, int n) {
+    size_t len;
+    uint8_t *u = take(t, &len);
+    for (int i = 0; i < n; i++)
+        if (u) CHECK_OK(weft_text_apply(to[i], u, len));
+    free(u);
+}
+
+typedef struct upd {
+    uint8_t *p;
+    size_t len;
+} upd;
+
+/* ---- API ---- */
+
+static void test_basic(void) {
+    weft_text *t = mk(1, WEFT_TEXT_CODEPOINTS);
+    CHECK(weft_text_length(t) == 0);
+    CHECK(text_is(t, ""));
+    ins(t, 0, "hello");
+    ins(t, 5, " world");
+    ins(t, 0, ">");
+    CHECK(text_is(t, ">hello world"));
+    CHECK_OK(weft_text_delete(t, 0, 1));
+    CHECK_OK(weft_text_delete(t, 5, 6));
+    CHECK(text_is(t, "hello"));
+    CHECK(weft_text_length(t) == 5);
+    ins(t, 2, "é€😀");
+    CHECK(weft_text_length(t) == 8);
+    CHECK(weft_text_utf8_length(t) == 5 + 2 + 3 + 4);
+    CHECK(text_is(t, "heé€😀llo"));
+    CHECK_OK(weft_text_delete(t, 3, 2));
+    CHECK(text_is(t, "heéllo"));
+    char small[2];
+    size_t need;
+    CHECK_RC(weft_text_read(t, small, sizeof small, &need), WEFT_ENOSPACE);
+    CHECK(need == 7);
+    weft_text_free(t);
+    weft_text_free(NULL);
+}
+
+static void test_bad_input(void) {
+    weft_text *t = mk(1, WEFT_TEXT_CODEPOINTS);
+    weft_text *n = NULL;
+    weft_text_config cfg = {.author = NULL};
+    CHECK_RC(weft_text_new(&n, &cfg), WEFT_EINVAL);
+    uint8_t key[32] = {0};
+    cfg = (weft_text_config){.author = key, .unit = 7};
+    CHECK_RC(weft_text_new(&n, &cfg), WEFT_EINVAL);
+    ins(t, 0, "abc");
+    CHECK_RC(weft_text_insert(t, 4, "x", 1), WEFT_EINVAL);
+    CHECK_RC(weft_text_insert(t, 0, "\xff", 1), WEFT_EMALFORMED);
+    CHECK_RC(weft_text_insert(t, 0, "\xc3", 1), WEFT_EMALFORMED);
+    CHECK_RC(weft_text_insert(t, 0, "\xed\xa0\x80", 3), WEFT_EMALFORMED); /* surrogate */
+    CHECK_RC(weft_text_delete(t, 2, 2), WEFT_EINVAL);
+    CHECK_RC(weft_text_delete(t, 4, 0), WEFT_EINVAL);
+    CHECK_OK(weft_text_insert(t, 1, "", 0));
+    CHECK_OK(weft_text_delete(t, 1, 0));
+    CHECK(text_is(t, "abc"));
+
+    /* Malformed updates: a clear error and nothing applied. */
+    weft_text *o = mk(2, WEFT_TEXT_CODEPOINTS);
+    size_t len;
+    uint8_t *u = take(t, &len);
+    CHECK_RC(weft_text_apply(o, u, len - 1), WEFT_ETRUNCATED);
+    CHECK_RC(weft_text_apply(o, u, 1), WEFT_ETRUNCATED);
+    uint8_t *bad = malloc(len + 1);
+    memcpy(bad, u, len);
+    bad[len] = 0;
+    CHECK_RC(weft_text_apply(o, bad, len + 1), WEFT_EMALFORMED); /* trailing byte */
+    bad[0] = 9;
+    CHECK_RC(weft_text_apply(o, bad, len), WEFT_EVERSION);
+    bad[0] = u[0];
+    bad[1] = 2; /* a state, not an update */
+    CHECK_RC(weft_text_apply(o, bad, len), WEFT_EMALFORMED);
+    memcpy(bad, u, len);
+    bad[len - 1] = 0xff; /* last text byte: invalid UTF-8 */
+    CHECK_RC(weft_text_apply(o, bad, len), WEFT_EMALFORMED);
+    memcpy(bad, u, len);
+    bad[2 + 1 + 32 + 1] = 7; /* op code */
+    CHECK_RC(weft_text_apply(o, bad, len), WEFT_EMALFORMED);
+    memcpy(bad, u, len);
+    bad[2 + 1 + 32 + 2] = 1; /* author index past the table */
+    CHECK_RC(weft_text_apply(o, bad, len), WEFT_EMALFORMED);
+    CHECK(weft_text_length(o) == 0 && weft_text_pending(o) == 0);
+    CHECK_OK(weft_text_apply(o, u, len));
+    CHECK(text_is(o, "abc"));
+    CHECK_OK(weft_text_apply(o, u, len)); /* idempotent */
+    CHECK_OK(weft_text_apply(t, u, len)); /* its own ops: a no-op */
+    CHECK(text_is(o, "abc") && text_is(t, "abc"));
+    CHECK_OK(weft_text_apply(o, NULL, 0));
+    CHECK_RC(weft_text_apply(o, NULL, 3), WEFT_EINVAL);
+
+    /* Bad states: nothing loaded. */
+    const uint8_t *st;
+    size_t st_len;
+    CHECK_OK(weft_text_encode(t, &st, &st_len));
+    uint8_t *sc = malloc(st_len);
+    memcpy(sc, st, st_len);
+    weft_text *e = mk(3, WEFT_TEXT_CODEPOINTS);
+    for (size_t cut = 0; cut < st_len; cut++)
+        CHECK(weft_text_load(e, sc, cut) < 0);
+    sc[st_len - 1] = 'x' ^ 0x80;
+    CHECK_RC(weft_text_load(e, sc, st_len), WEFT_EMALFORMED);
+    sc[st_len - 1] = 'c';
+    CHECK(weft_text_length(e) == 0);
+    CHECK_RC(weft_text_load(t, sc, st_len), WEFT_ESTATE); /* not empty */
+    CHECK_OK(weft_text_load(e, sc, st_len));
+    CHECK(text_is(e, "abc"));
+    free(sc);
+    free(bad);
+    free(u);
+    weft_text_free(e);
+    weft_text_free(o);
+    weft_text_free(t);
+}
+
+static void test_utf16(void) {
+    weft_text *t = mk(1, WEFT_TEXT_UTF16);
+    ins(t, 0, "a😀b");
+    CHECK(weft_text_length(t) == 4);
+    CHECK_RC(weft_text_insert(t, 2, "x", 1), WEFT_EINVAL); /* inside the pair */
+    CHECK_RC(weft_text_delete(t, 1, 1), WEFT_EINVAL);
+    CHECK_RC(weft_text_delete(t, 2, 1), WEFT_EINVAL);
+    ins(t, 3, "é");
+    CHECK(text_is(t, "a😀éb"));
+    CHECK_OK(weft_text_delete(t, 1, 2));
+    CHECK(text_is(t, "aéb"));
+    CHECK(weft_text_length(t) == 3);
+    /* A replica counting code points agrees on the text. */
+    weft_text *c = mk(2, WEFT_TEXT_CODEPOINTS);
+    send(t, &c, 1);
+    CHECK(text_is(c, "aéb"));
+    weft_text_free(c);
+    weft_text_free(t);
+}
+
+typedef struct deltas {
+    char log[512];
+} deltas;
+
+static void on_delta(void *ud, const weft_text_delta *d) {
+    deltas *x = ud;
+    size_t n = strlen(x->log);
+    snprintf(x->log + n, sizeof x->log - n, "[%zu,-%zu,+%.*s]", d->pos, d->deleted,
+             (int)d->inserted_len, d->inserted ? d->inserted : "");
+}
+
+static void test_deltas(void) {
+    weft_text *a = mk(1, WEFT_TEXT_UTF16);
+    uint8_t key[32];
+    fill_key(key, 2);
+    deltas got = {{0}};
+    weft_text_config cfg = {
+        .author = key, .unit = WEFT_TEXT_UTF16, .on_delta = on_delta, .ud = &got};
+    weft_text *b;
+    CHECK_OK(weft_text_new(&b, &cfg));
+    ins(a, 0, "😀hello");
+    send(a, &b, 1);
+    CHECK_OK(weft_text_delete(a, 3, 2));
+    ins(a, 2, "X");
+    send(a, &b, 1);
+    CHECK(strcmp(got.log, "[0,-0,+😀hello][3,-2,+][2,-0,+X]") == 0);
+    if (strcmp(got.log, "[0,-0,+😀hello][3,-2,+][2,-0,+X]")) fprintf(stderr, "%s\n", got.log);
+    CHECK(text_is(b, "😀Xhlo"));
+    weft_text_free(a);
+    weft_text_free(b);
+}
+
+/* Two authors type at the same spot at once: each run stays whole. */
+static void test_no_interleaving(void) {
+    weft_text *a = mk(1, WEFT_TEXT_CODEPOINTS), *b = mk(2, WEFT_TEXT_CODEPOINTS);
+    ins(a, 0, "[]");
+    send(a, &b, 1);
+    const char *wa = "alpha", *wb = "BRAVO";
+    upd ua[5], ub[5]; /* one update per keystroke, as a live session sends */
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(weft_text_insert(a, 1 + (size_t)i, wa + i, 1));
+        CHECK_OK(weft_text_insert(b, 1 + (size_t)i, wb + i, 1));
+        ua[i].p = take(a, &ua[i].len);
+        ub[i].p = take(b, &ub[i].len);
+    }
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(weft_text_apply(a, ub[i].p, ub[i].len));
+        CHECK_OK(weft_text_apply(b, ua[4 - i].p, ua[4 - i].len)); /* any order */
+        free(ua[4 - i].p);
+        free(ub[i].p);
+    }
+    CHECK(text_is(a, "[alphaBRAVO]") || text_is(a, "[BRAVOalpha]"));
+    char *sa = str(a), *sb = str(b);
+    CHECK(strcmp(sa, sb) == 0);
+    free(sa);
+    free(sb);
+    /* Typed backwards (each key before the previous) too. */
+    weft_text *c = mk(3, WEFT_TEXT_CODEPOINTS), *d = mk(4, WEFT_TEXT_CODEPOINTS);
+    ins(c, 0, "[]");
+    send(c, &d, 1);
+    for (int i = 4; i >= 0; i--) {
+        CHECK_OK(weft_text_insert(c, 1, wa + i, 1));
+        CHECK_OK(weft_text_insert(d, 1, wb + i, 1));
+    }
+    /* Replay keystroke by keystroke from fresh replicas. */
+    weft_text *x = mk(5, WEFT_TEXT_CODEPOINTS), *y = mk(6, WEFT_TEXT_CODEPOINTS);
+    ins(x, 0, "[]");
+    send(x, &y, 1);
+    size_t lx, ly;
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(weft_text_insert(x, 1 + (size_t)i, wa + i, 1));
+        CHECK_OK(weft_text_insert(y, 1 + (size_t)i, wb + i, 1));
+    }
+    uint8_t *ux = take(x, &lx), *uy = take(y, &ly);
+    CHECK_OK(weft_text_apply(x, uy, ly));
+    CHECK_OK(weft_text_apply(y, ux, lx));
+    char *sx = str(x), *sy = str(y);
+    CHECK(strcmp(sx, sy) == 0);
+    CHECK(strcmp(sx, "[alphaBRAVO]") == 0 || strcmp(sx, "[BRAVOalpha]") == 0);
+    free(sx);
+    free(sy);
+    free(ux);
+    free(uy);
+    uint8_t *uc = take(c, &lx), *ud = take(d, &ly);
+    CHECK_OK(weft_text_apply(c, ud, ly));
+    CHECK_OK(weft_text_apply(d, uc, lx));
+    sx = str(c);
+    sy = str(d);
+    CHECK(strcmp(sx, sy) == 0);
+    CHECK(strcmp(sx, "[alphaBRAVO]") == 0 || strcmp(sx, "[BRAVOalpha]") == 0);
+    free(sx);
+    free(sy);
+    free(uc);
+    free(ud);
+    weft_text_free(a);
+    weft_text_free(b);
+    weft_text_free(c);
+    weft_text_free(d);
+    weft_text_free(x);
+    weft_text_free(y);
+}
+
+/* Ops from the future wait; their past wakes them; duplicates are no-ops. */
+static void test_causal_wait(void) {
+    weft_text *a = mk(1, WEFT_TEXT_CODEPOINTS), *b = mk(2, WEFT_TEXT_CODEPOINTS);
+    size_t l1, l2, l3;
+    ins(a, 0, "one");
+    uint8_t *u1 = take(a, &l1);
+    ins(a, 3, " two");
+    uint8_t *u2 = take(a, &l2);
+    CHECK_OK(weft_text_delete(a, 0, 4));
+    uint8_t *u3 = take(a, &l3);
+    CHECK_OK(weft_text_apply(b, u3, l3));
+    CHECK_OK(weft_text_apply(b, u2, l2));
+    CHECK(weft_text_pending(b) == 2 && weft_text_length(b) == 0);
+    CHECK_OK(weft_text_apply(b, u3, l3)); /* waiting ops are not parked twice */
+    CHECK_OK(weft_text_apply(b, u2, l2));
+    CHECK(weft_text_pending(b) == 2);
+    CHECK_OK(weft_text_apply(b, u1, l1));
+    CHECK(weft_text_pending(b) == 0);
+    CHECK(text_is(b, "two"));
+    CHECK_OK(weft_text_apply(b, u2, l2));
+    CHECK_OK(weft_text_apply(b, u1, l1));
+    CHECK(text_is(b, "two"));
+    free(u1);
+    free(u2);
+    free(u3);
+    weft_text_free(a);
+    weft_text_free(b);
+}
+
+/* ---- traces ---- */
+
+static size_t n_ops_total;
+
+static int check_text(const weft_text *t, const trace *tr, const char *what, const char *name) {
+    char *s = str(t);
+    int ok = weft_text_utf8_length(t) == tr->end_len && memcmp(s, tr->end, tr->end_len) == 0;
+    if (!ok) fprintf(stderr, "%s: %s does not give endContent\n", name, what);
+    free(s);
+    return ok;
+}
+
+static void roundtrip(weft_text *t, const trace *tr, const char *name) {
+    const uint8_t *st;
+    size_t len;
+    CHECK_OK(weft_text_encode(t, &st, &len));
+    uint8_t *copy = malloc(len);
+    memcpy(copy, st, len);
+    weft_text *l = mk(9, WEFT_TEXT_CODEPOINTS);
+    CHECK_OK(weft_text_load(l, copy, len));
+    CHECK(check_text(l, tr, "encode + load", name));
+    const uint8_t *st2;
+    size_t len2;
+    CHECK_OK(weft_text_encode(l, &st2, &len2));
+    CHECK(len2 == len && memcmp(st2, copy, len) == 0);
+    printf("  %s: %zu B encoded (text %zu B)\n", name, len, tr->end_len);
+    free(copy);
+    weft_text_free(l);
+}
+
+static void replay_sequential(const trace *tr, const char *name) {
+    weft_text *t = mk(1, WEFT_TEXT_CODEPOINTS);
+    upd *ups = calloc(tr->n_txns, sizeof *ups);
+    for (size_t i = 0; i < tr->n_txns; i++) {
+        const trace_txn *x = &tr->txns[i];
+        for (size_t k = 0; k < x->n_patches; k++) {
+            const trace_patch *p = &x->patches[k];
+            if (p->del) CHECK_OK(weft_text_delete(t, p->pos, p->del));
+            if (p->ins_len) CHECK_OK(weft_text_insert(t, p->pos, p->ins, p->ins_len));
+            if (getenv("TEXT_CHECK")) {
+                int line = weft__text_check(t);
+                if (line) {
+                    fprintf(stderr, "txn %zu patch %zu: check at text.c:%d\n", i, k, line);
+                    exit(1);
+                }
+            }
+        }
+        ups[i].p = take(t, &ups[i].len);
+    }
+    CHECK(check_text(t, tr, "local replay", name));
+    /* The same ops applied remotely, in order. */
+    weft_text *r = mk(2, WEFT_TEXT_CODEPOINTS);
+    for (size_t i = 0; i < tr->n_txns; i++)
+        if (ups[i].p) CHECK_OK(weft_text_apply(r, ups[i].p, ups[i].len));
+    CHECK(check_text(r, tr, "remote replay", name));
+    /* And in reverse: everything waits until the first op arrives. */
+    weft_text *v = mk(3, WEFT_TEXT_CODEPOINTS);
+    if (tr->n_txns < 30000) {
+        for (size_t i = tr->n_txns; i-- > 0;)
+            if (ups[i].p) CHECK_OK(weft_text_apply(v, ups[i].p, ups[i].len));
+        CHECK(weft_text_pending(v) == 0);
+        CHECK(check_text(v, tr, "reverse remote replay", name));
+    }
+    roundtrip(t, tr, name);
+    roundtrip(r, tr, name);
+    n_ops_total += tr->n_patches;
+    for (size_t i = 0; i < tr->n_txns; i++)
+        free(ups[i].p);
+    free(ups);
+    weft_text_free(t);
+    weft_text_free(r);
+    weft_text_free(v);
+}
+
+/* Each txn runs on its agent's replica brought to exactly the merge of the
+ * txn's parents (the trace's parents are earlier txns). */
+static void replay_concurrent(const trace *tr, const char *name) {
+    size_t n = tr->n_txns;
+    uint32_t na = tr->n_agents;
+    weft_text **rep = calloc(na, sizeof *rep);
+    uint8_t **has = calloc(na, sizeof *has);
+    for (uint32_t a = 0; a < na; a++) {
+        rep[a] = mk((uint8_t)(10 + a), WEFT_TEXT_CODEPOINTS);
+        has[a] = calloc(n, 1);
+    }
+    upd *ups = calloc(n, sizeof *ups);
+    size_t *stack = malloc(n * sizeof *stack), *need = malloc(n * sizeof *need);
+    uint8_t *seen = calloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        const trace_txn *x = &tr->txns[i];
+        uint32_t a = x->agent;
+        if (a >= na) {
+            CHECK(0);
+            break;
+        }
+        /* The parents' closure that this replica lacks. */
+        size_t sp = 0, nn = 0;
+        for (size_t k = 0; k < x->n_parents; k++)
+            stack[sp++] = x->parents[k];
+        while (sp) {
+            size_t j = stack[--sp];
+            if (j >= i) {
+                CHECK(0);
+                continue;
+            }
+            if (has[a][j] || seen[j]) continue;
+            seen[j] = 1;
+            need[nn++] = j;
+            for (size_t k = 0; k < tr->txns[j].n_parents; k++)
+                stack[sp++] = tr->txns[j].parents[k];
+        }
+        for (size_t k = 0; k < nn; k++) { /* any order: ops wait for their past */
+            size_t j = need[k];
+            seen[j] = 0;
+            has[a][j] = 1;
+            if (ups[j].p) CHECK_OK(weft_text_apply(rep[a], ups[j].p, ups[j].len));
+        }
+        CHECK(weft_text_pending(rep[a]) == 0);
+        for (size_t k = 0; k < x->n_patches; k++) {
+            const trace_patch *p = &x->patches[k];
+            if (p->del) CHECK_OK(weft_text_delete(rep[a], p->pos, p->del));
+            if (p->ins_len) CHECK_OK(weft_text_insert(rep[a], p->pos, p->ins, p->ins_len));
+        }
+        ups[i].p = take(rep[a], &ups[i].len);
+        has[a][i] = 1;
+    }
+    /* Everyone gets everything; all must reach endContent. */
+    for (uint32_t a = 0; a < na; a++) {
+        for (size_t j = 0; j < n; j++)
+            if (!has[a][j] && ups[j].p) CHECK_OK(weft_text_apply(rep[a], ups[j].p, ups[j].len));
+        CHECK(check_text(rep[a], tr, "merged replica", name));
+    }
+    weft_text *f = mk(99, WEFT_TEXT_CODEPOINTS);
+    for (size_t j = n; j-- > 0;) /* newest first: the causal buffer sorts it out */
+        if (ups[j].p) CHECK_OK(weft_text_apply(f, ups[j].p, ups[j].len));
+    CHECK(weft_text_pending(f) == 0);
+    CHECK(check_text(f, tr, "fresh replica, reverse order", name));
+    roundtrip(f, tr, name);
+    n_ops_total += tr->n_patches;
+    for (size_t j = 0; j < n; j++)
+        free(ups[j].p);
+    for (uint32_t a = 0; a < na; a++) {
+        weft_text_free(rep[a]);
+        free(has[a]);
+    }
+    weft_text_free(f);
+    free(ups);
+    free(rep);
+    free(has);
+    free(stack);
+    free(need);
+    free(seen);
+}
+
+static void run_trace(const char *rel) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", traces_dir, rel);
+    trace *tr = trace_load(path);
+    if (tr->concurrent)
+        replay_concurrent(tr, rel);
+    else
+        replay_sequential(tr, rel);
+    trace_free(tr);
+}
+
+static void test_traces(void) {
+    static const char *files[] = {
+        "sequential/automerge-paper.json.gz",     "sequential/seph-blog1.json.gz",
+        "sequential/sveltecomponent.json.gz",     "sequential/friendsforever_flat.json.gz",
+        "sequential/json-crdt-blog-post.json.gz", "concurrent/friendsforever.json.gz",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        run_trace(files[i]);
+    printf("  traces: %zu patches replayed\n", n_ops_total);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) traces_dir = argv[1];
+    static const test_case tests[] = {
+        T(test_basic),           T(test_bad_input),   T(test_utf16),  T(test_deltas),
+        T(test_no_interleaving), T(test_causal_wait), T(test_traces),
+    };
+    return run_tests(tests, sizeof tests / sizeof *tests);
+}
