@@ -41,4 +41,13 @@ while read -r cases seed want; do
     fail=1
   fi
 done <"$golden"
+# The text CRDT's property test: the same seeds must end in the same texts.
+tn=$(build/tests/text/text_property 500 | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
+tw=$(node build-wasm/tests/text/text_property.js 500 | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
+if [ -n "$tn" ] && [ "$tn" = "$tw" ]; then
+  echo "test-wasm: 500 text property cases: native = wasm ($tn)"
+else
+  echo "test-wasm: text property digests differ: native '${tn}' wasm '${tw}'" >&2
+  fail=1
+fi
 exit $fail

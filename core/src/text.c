@@ -12,15 +12,15 @@
  * one author, typed left to right, sharing the right origin, all visible or
  * all deleted) in the leaves of a B-tree whose inner nodes cache, per
  * child, the number of items and the visible width (in the replica's
- * unit). So a position or an item index is found in O(log n), and so is
- * the index of an item. Per author, `leaf_of[seq]` names the leaf holding
+ * unit). So the item at a position or at an index is found in O(log n),
+ * and so is the index of an item. Per author, `leaf_of[seq]` names the leaf holding
  * that id (kept up to date when leaves split), which finds an item by id.
  * Visible text sits in one append-only arena; each run points at its bytes.
  *
- * Invariants: a run has len >= 1; w == 0 iff it is deleted (then nbytes ==
- * 0); leaves are never empty except the root of an empty text; every id
- * (a, s) with s < agents[a].next is in exactly one run, in the leaf
- * leaf_of[s]; inner counts equal the sums below them.
+ * Invariants: agents[0] is this replica's author; a run has len >= 1; w == 0 iff it is deleted
+ * (then nbytes == 0); leaves are never empty except the root of an empty text; every id (a, s) with
+ * s < agents[a].next is in exactly one run, in the leaf leaf_of[s]; inner counts equal the sums
+ * below them.
  */
 #include "weft/text.h"
 #include "weft/error.h"
@@ -84,8 +84,9 @@ typedef struct op {
     uint8_t kind;
     uint32_t agent, seq, len; /* inserted ids, or deleted ids */
     tid left, right;          /* inserts */
-    const uint8_t *text;      /* inserts: UTF-8 of len code points */
+    const uint8_t *text;      /* remote inserts: UTF-8 of len code points */
     uint32_t nbytes;
+    uint32_t off;   /* local inserts: their text in the arena */
     uint8_t *owned; /* waiting ops own a copy of the text */
     size_t cost;    /* waiting ops: bytes counted against max_pending */
 } op;
@@ -615,9 +616,8 @@ static int add_lop(weft_text *t, const op *o) {
         op *p = &t->lops[t->n_lops - 1];
         /* Typing and deleting forwards continue the previous op. */
         if (p->kind == o->kind && p->agent == o->agent && p->seq + p->len == o->seq &&
-            (o->kind == OP_DELETE ||
-             (tid_eq(p->right, o->right) && o->left.agent == o->agent &&
-              o->left.seq == o->seq - 1 && p->text + p->nbytes == o->text))) {
+            (o->kind == OP_DELETE || (tid_eq(p->right, o->right) && o->left.agent == o->agent &&
+                                      o->left.seq == o->seq - 1 && p->off + p->nbytes == o->off))) {
             p->len += o->len;
             p->nbytes += o->nbytes;
             return 0;
@@ -662,16 +662,23 @@ int weft_text_insert(weft_text *t, size_t pos, const char *utf8, size_t len) {
               .nbytes = (uint32_t)len,
               .left = id_before(c),
               .right = id_at(c)};
+    size_t mark = t->arena_len;
     int rc = arena_add(t, s, len, &nr.off);
     if (!rc) rc = insert_run(t, c, &nr);
     if (rc) {
-        t->arena_len = nr.off;
+        t->arena_len = mark;
         return rc;
     }
     g->next += nr.len;
     t->bytes += len;
-    op o = {OP_INSERT, 0, nr.seq, nr.len, nr.left, nr.right, NULL, nr.nbytes, NULL, 0};
-    o.text = (const uint8_t *)(uintptr_t)nr.off; /* an arena offset until taken */
+    op o = {.kind = OP_INSERT,
+            .seq = nr.seq,
+            .len = nr.len,
+            .left = nr.left,
+            .right = nr.right,
+            .nbytes = nr.nbytes,
+            .off = nr.off};
+    o.off = nr.off;
     return add_lop(t, &o);
 }
 
@@ -737,6 +744,16 @@ static int map_agents(weft_text *t, const op *ops, size_t n, uint32_t *n_used) {
     return 0;
 }
 
+/* Writes id x at p (room for 20 bytes). Returns the bytes written. */
+static size_t write_id(uint8_t *p, const uint32_t *map, tid x) {
+    if (x.agent == NONE) {
+        *p = 0;
+        return 1;
+    }
+    size_t n = varint_put(p, map[x.agent] + 1);
+    return n + varint_put(p + n, x.seq);
+}
+
 int weft_text_take_ops(weft_text *t, const uint8_t **ops, size_t *len) {
     validate_or_ret(t && ops && len, WEFT_EINVAL);
     wbuf *b = &t->out;
@@ -747,27 +764,39 @@ int weft_text_take_ops(weft_text *t, const uint8_t **ops, size_t *len) {
     if (!t->n_lops) return 0;
     uint32_t used;
     if (map_agents(t, t->lops, t->n_lops, &used)) return WEFT_ENOMEM;
-    wbuf_u8(b, VERSION);
-    wbuf_u8(b, KIND_UPDATE);
-    wbuf_varint(b, used);
+    /* One reservation for the whole update (this runs once per keystroke
+     * in a live session), then plain stores. */
+    size_t bound = 2 + 10 + (size_t)used * WEFT_KEY_BYTES + 10;
+    for (size_t i = 0; i < t->n_lops; i++)
+        bound += 1 + 10 + 10 + 2 * 20 + 10 + t->lops[i].nbytes;
+    if (wbuf_reserve(b, bound)) return WEFT_ENOMEM;
+    uint8_t *p = b->p;
+    *p++ = VERSION;
+    *p++ = KIND_UPDATE;
+    p += varint_put(p, used);
     for (uint32_t u = 0; u < used; u++)
         for (size_t i = 0; i < t->n_agents; i++)
-            if (t->map[i] == u) wbuf_put(b, t->agents[i].key, WEFT_KEY_BYTES);
-    wbuf_varint(b, t->n_lops);
+            if (t->map[i] == u) {
+                memcpy(p, t->agents[i].key, WEFT_KEY_BYTES);
+                p += WEFT_KEY_BYTES;
+            }
+    p += varint_put(p, t->n_lops);
     for (size_t i = 0; i < t->n_lops; i++) {
         const op *o = &t->lops[i];
-        wbuf_u8(b, o->kind);
-        wbuf_varint(b, t->map[o->agent]);
-        wbuf_varint(b, o->seq);
+        *p++ = o->kind;
+        p += varint_put(p, t->map[o->agent]);
+        p += varint_put(p, o->seq);
         if (o->kind == OP_DELETE) {
-            wbuf_varint(b, o->len);
+            p += varint_put(p, o->len);
             continue;
         }
-        put_id(b, t->map, o->left);
-        put_id(b, t->map, o->right);
-        wbuf_lbytes(b, t->arena + (uintptr_t)o->text, o->nbytes);
+        p += write_id(p, t->map, o->left);
+        p += write_id(p, t->map, o->right);
+        p += varint_put(p, o->nbytes);
+        memcpy(p, t->arena + o->off, o->nbytes);
+        p += o->nbytes;
     }
-    if (b->err) return b->err;
+    b->len = (size_t)(p - b->p);
     t->n_lops = 0;
     *ops = b->p;
     *len = b->len;
@@ -1026,7 +1055,7 @@ static int decode_update(weft_text *t, wreader *rd, const uint8_t **keys, uint32
     *keys = rd_take(rd, (size_t)na * WEFT_KEY_BYTES);
     uint64_t n = rd_varint(rd);
     if (rd->err) return rd->err;
-    if (n > rd_left(rd)) return WEFT_ETRUNCATED;
+    if (n > rd_left(rd) / 4) return WEFT_ETRUNCATED; /* an op takes 4 bytes at least */
     if (weft__grow(t->a, (void **)&t->scratch, &t->cap_scratch, (size_t)n, sizeof(op)))
         return WEFT_ENOMEM;
     for (size_t i = 0; i < n && !rd->err; i++) {
@@ -1312,13 +1341,15 @@ static int load_into(weft_text *t, wreader *rd) {
     uint64_t na = rd_varint(rd);
     if (rd->err) return rd->err;
     if (na > MAX_AUTHORS) return WEFT_ETOOBIG;
-    if (weft__grow(t->a, (void **)&t->map, &t->cap_map, (size_t)na * 2 + 1, sizeof(uint32_t)))
+    if (weft__grow(t->a, (void **)&t->map, &t->cap_map, (size_t)na * 3 + 2, sizeof(uint32_t)))
         return WEFT_ENOMEM;
-    /* map: state author index -> agent; last_end: per agent */
-    uint32_t *map = t->map, *last_end = t->map + na;
+    /* map: state author index -> agent; per agent: last_end, and filled:
+     * how much of leaf_of is set up (lazily, so that a state claiming many
+     * ids costs memory only as its runs show them). */
+    uint32_t *map = t->map, *last_end = t->map + na, *filled = t->map + 2 * na + 1;
     uint64_t total = 0;
     for (uint64_t i = 0; i <= na; i++)
-        last_end[i] = 0;
+        last_end[i] = filled[i] = 0;
     for (uint64_t i = 0; i < na; i++) {
         const uint8_t *key = rd_take(rd, WEFT_KEY_BYTES);
         uint64_t next = rd_varint(rd);
@@ -1339,12 +1370,6 @@ static int load_into(weft_text *t, wreader *rd) {
     if (rd->err) return rd->err;
     if (n_runs > rd_left(rd)) return WEFT_ETRUNCATED;
     if (n_runs > total || (total && !n_runs)) return WEFT_EMALFORMED;
-    for (size_t i = 0; i < t->n_agents; i++) {
-        agent *g = &t->agents[i];
-        if (reserve_ids(t, g, g->next)) return WEFT_ENOMEM;
-        for (uint32_t s = 0; s < g->next; s++)
-            g->leaf_of[s] = NONE;
-    }
     leaf *l = t->root;
     run *prev = NULL;
     int prev_adj = 0; /* prev's right origin is this run's first id */
@@ -1380,6 +1405,12 @@ static int load_into(weft_text *t, wreader *rd) {
         }
         agent *g = &t->agents[r.agent];
         if ((uint64_t)r.seq + r.len > g->next) return WEFT_EMALFORMED;
+        if (r.seq + r.len > filled[r.agent]) {
+            if (reserve_ids(t, g, r.seq + r.len)) return WEFT_ENOMEM;
+            for (uint32_t s = filled[r.agent]; s < r.seq + r.len; s++)
+                g->leaf_of[s] = NONE;
+            filled[r.agent] = r.seq + r.len;
+        }
         for (uint32_t s = 0; s < r.len; s++)
             if (g->leaf_of[r.seq + s] != NONE) return WEFT_EMALFORMED;
         pa = r.agent;
@@ -1394,7 +1425,7 @@ static int load_into(weft_text *t, wreader *rd) {
             if (r.left.agent == NONE) return WEFT_EMALFORMED;
             r.left.agent = map[r.left.agent];
             /* A left origin always comes earlier in the text. */
-            if (r.left.seq >= t->agents[r.left.agent].next ||
+            if (r.left.seq >= filled[r.left.agent] ||
                 t->agents[r.left.agent].leaf_of[r.left.seq] == NONE)
                 return WEFT_EMALFORMED;
         }

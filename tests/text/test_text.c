@@ -323,6 +323,127 @@ static void test_causal_wait(void) {
     weft_text_free(b);
 }
 
+/* The worked example of docs/TEXT.md, byte for byte. */
+static void from_hex(uint8_t *dst, const char *hex, size_t *n) {
+    *n = 0;
+    for (; hex[0] && hex[1]; hex += 2) {
+        unsigned v;
+        sscanf(hex, "%2x", &v);
+        dst[(*n)++] = (uint8_t)v;
+    }
+}
+
+static void test_golden(void) {
+    static const char *k11 = "1111111111111111111111111111111111111111111111111111111111111111";
+    static const char *k22 = "2222222222222222222222222222222222222222222222222222222222222222";
+    char want_u1[256], want_u2[512], want_st[512];
+    snprintf(want_u1, sizeof want_u1, "010101%s0101000000000568656c6c6f", k11);
+    snprintf(want_u2, sizeof want_u2, "010102%s%s02020001030101000103010402c3a9", k11, k22);
+    snprintf(want_st, sizeof want_st, "010202%s05%s010400008301002a010004020468c3a96f", k11, k22);
+    weft_text *x = mk(0x11, WEFT_TEXT_CODEPOINTS), *y = mk(0x22, WEFT_TEXT_CODEPOINTS);
+    uint8_t want[256];
+    size_t wn, n;
+    ins(x, 0, "hello");
+    uint8_t *u1 = take(x, &n);
+    from_hex(want, want_u1, &wn);
+    CHECK(n == wn && memcmp(u1, want, n) == 0);
+    CHECK_OK(weft_text_apply(y, u1, n));
+    CHECK_OK(weft_text_delete(y, 1, 3));
+    ins(y, 1, "é");
+    uint8_t *u2 = take(y, &n);
+    from_hex(want, want_u2, &wn);
+    CHECK(n == wn && memcmp(u2, want, n) == 0);
+    CHECK_OK(weft_text_apply(x, u2, n));
+    const uint8_t *st;
+    CHECK_OK(weft_text_encode(x, &st, &n));
+    from_hex(want, want_st, &wn);
+    CHECK(n == wn && memcmp(st, want, n) == 0);
+    CHECK(text_is(x, "héo") && text_is(y, "héo"));
+    free(u1);
+    free(u2);
+    weft_text_free(x);
+    weft_text_free(y);
+}
+
+/* ---- out of memory ---- */
+
+typedef struct budget {
+    long left; /* allocations still allowed; < 0: unlimited */
+} budget;
+
+static void *budget_realloc(void *ud, void *p, size_t n) {
+    budget *b = ud;
+    if (n == 0) {
+        free(p);
+        return NULL;
+    }
+    if (b->left == 0) return NULL;
+    if (b->left > 0) b->left--;
+    return realloc(p, n);
+}
+
+/* Edits, applies and a load with the k-th allocation failing, for every
+ * k: each call fails cleanly or succeeds, the tree stays whole, nothing
+ * leaks (ASan), and a retry with memory succeeds. */
+static void test_out_of_memory(void) {
+    weft_text *src = mk(7, WEFT_TEXT_CODEPOINTS);
+    for (int i = 0; i < 400; i++) {
+        CHECK_OK(weft_text_insert(src, (size_t)(i * 7) % (weft_text_length(src) + 1), "ab€", 5));
+        if (i % 3 == 0) CHECK_OK(weft_text_delete(src, (size_t)i % weft_text_length(src), 1));
+    }
+    size_t ul;
+    uint8_t *u = take(src, &ul);
+    const uint8_t *st;
+    size_t sl;
+    CHECK_OK(weft_text_encode(src, &st, &sl));
+    uint8_t *state = malloc(sl);
+    memcpy(state, st, sl);
+    for (long k = 0; k < 600; k++) {
+        budget b = {k};
+        weft_allocator al = {budget_realloc, &b};
+        uint8_t key[32];
+        fill_key(key, 8);
+        weft_text_config cfg = {.alloc = &al, .author = key};
+        weft_text *t;
+        int rc = weft_text_new(&t, &cfg);
+        if (rc) {
+            CHECK_RC(rc, WEFT_ENOMEM);
+            continue;
+        }
+        for (int i = 0; i < 300 && rc == 0; i++) {
+            size_t len = weft_text_length(t);
+            rc = i % 4 == 3 && len
+                     ? weft_text_delete(t, (size_t)i % len, 2 < len - (size_t)i % len ? 2 : 1)
+                     : weft_text_insert(t, (size_t)(i * 5) % (len + 1), "xé", 3);
+            CHECK(rc == 0 || rc == WEFT_ENOMEM);
+            CHECK(weft__text_check(t) == 0);
+        }
+        rc = weft_text_apply(t, u, ul);
+        CHECK(rc == 0 || rc == WEFT_ENOMEM);
+        CHECK(weft__text_check(t) == 0);
+        const uint8_t *ops;
+        size_t ol;
+        rc = weft_text_take_ops(t, &ops, &ol);
+        CHECK(rc == 0 || rc == WEFT_ENOMEM);
+        b.left = -1;
+        CHECK_OK(weft_text_apply(t, u, ul));
+        CHECK(weft__text_check(t) == 0);
+        weft_text_free(t);
+
+        b.left = k;
+        rc = weft_text_new(&t, &cfg);
+        if (rc) continue;
+        rc = weft_text_load(t, state, sl);
+        CHECK(rc == 0 || rc == WEFT_ENOMEM);
+        CHECK(weft__text_check(t) == 0);
+        if (rc) CHECK(weft_text_length(t) == 0);
+        weft_text_free(t);
+    }
+    free(state);
+    free(u);
+    weft_text_free(src);
+}
+
 /* ---- traces ---- */
 
 static size_t n_ops_total;
@@ -479,7 +600,13 @@ static void replay_concurrent(const trace *tr, const char *name) {
 
 static void run_trace(const char *rel) {
     char path[1024];
+#ifdef TRACE_NO_ZLIB
+    /* Gunzipped at build time into one folder: "<dir>/<name>.json". */
+    const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+    snprintf(path, sizeof path, "%s/%.*s", traces_dir, (int)(strlen(base) - 3), base);
+#else
     snprintf(path, sizeof path, "%s/%s", traces_dir, rel);
+#endif
     trace *tr = trace_load(path);
     if (tr->concurrent)
         replay_concurrent(tr, rel);
@@ -502,8 +629,9 @@ static void test_traces(void) {
 int main(int argc, char **argv) {
     if (argc > 1) traces_dir = argv[1];
     static const test_case tests[] = {
-        T(test_basic),           T(test_bad_input),   T(test_utf16),  T(test_deltas),
-        T(test_no_interleaving), T(test_causal_wait), T(test_traces),
+        T(test_basic),  T(test_bad_input),       T(test_utf16),
+        T(test_deltas), T(test_no_interleaving), T(test_causal_wait),
+        T(test_golden), T(test_out_of_memory),   T(test_traces),
     };
     return run_tests(tests, sizeof tests / sizeof *tests);
 }

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef TRACE_NO_ZLIB
 #include <zlib.h>
+#endif
 
 typedef struct trace_patch {
     uint32_t pos, del; /* code points */
@@ -53,7 +55,14 @@ static void *trace_xrealloc(void *p, size_t n) {
     return p;
 }
 
-/* The whole gunzipped file, NUL-terminated. */
+/* The whole gunzipped file, NUL-terminated. With TRACE_NO_ZLIB (a WASM
+ * build without a zlib port) the file must be gunzipped already. */
+#ifdef TRACE_NO_ZLIB
+typedef FILE *gzFile;
+#define gzopen(path, mode) fopen(path, mode)
+#define gzread(f, buf, n)  (int)fread(buf, 1, n, f)
+#define gzclose(f)         fclose(f)
+#endif
 static char *trace_gunzip(const char *path, size_t *len) {
     gzFile f = gzopen(path, "rb");
     if (!f) trace_die("cannot open", path);

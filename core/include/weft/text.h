@@ -75,9 +75,10 @@ WEFT_API void weft_text_free(weft_text *t);
  * empty insert does nothing. On error the text is unchanged. */
 WEFT_API int weft_text_insert(weft_text *t, size_t pos, const char *utf8, size_t len);
 
-/* Deletes `count` units from `pos`. Returns 0, WEFT_EINVAL (range past the
- * end, or an end inside a surrogate pair) or WEFT_ENOMEM. On error the text
- * is unchanged. */
+/* Deletes `count` units from `pos`. Returns 0; WEFT_EINVAL (range past the
+ * end, or an end inside a surrogate pair: the text is unchanged); or
+ * WEFT_ENOMEM (a first part of the range may be deleted, and its ops are
+ * taken as usual). */
 WEFT_API int weft_text_delete(weft_text *t, size_t pos, size_t count);
 
 /* Hands out the local edits made since the last call as one update (empty
@@ -128,14 +129,18 @@ WEFT_API int weft_text_read(const weft_text *t, char *dst, size_t dst_cap, size_
 WEFT_API int weft_text_encode(weft_text *t, const uint8_t **out, size_t *len);
 
 /* Loads an encoded state into a replica that has no content yet (made by
- * weft_text_new, no edits or applies). Returns 0; WEFT_ESTATE when t is not
- * empty; WEFT_EVERSION, WEFT_ETRUNCATED, WEFT_EMALFORMED, WEFT_ETOOBIG when
- * the state is malformed or past the limits (t stays as it was);
- * WEFT_ENOMEM. The delta callback then reports the whole text as one
- * insert at 0. */
+ * weft_text_new with the same author, no edits or applies). The author's
+ * ids continue after those in the state, so load the latest state this
+ * author made: an older one would reuse ids already sent.
+ *
+ * Returns 0; WEFT_ESTATE when t is not empty; WEFT_EVERSION,
+ * WEFT_ETRUNCATED, WEFT_EMALFORMED, WEFT_ETOOBIG when the state is
+ * malformed or past the limits (t stays as it was); WEFT_ENOMEM. The delta
+ * callback then reports the whole text as one insert at 0. */
 WEFT_API int weft_text_load(weft_text *t, const uint8_t *state, size_t len);
 
-/* Live bytes the replica holds (tree, ids index, text), for measurements. */
+/* Bytes the replica has allocated (tree, id index, text, buffers, counted
+ * by capacity), for measurements. */
 WEFT_API size_t weft_text_memory(const weft_text *t);
 
 #ifdef __cplusplus
