@@ -9,5 +9,7 @@ for d in wasm tests/js; do
   [ -d "$d/node_modules" ] || { echo "test-js: $d/node_modules is missing: run tools/setup" >&2; exit 1; }
 done
 wasm/build.sh
+# The sync tests run a real weft-relay (they skip, saying so, when it is missing).
+[ -x build/relay/weft-relay ] || tools/build native
 cd tests/js
 node --test --test-concurrency=1 --test-reporter=spec *.test.mjs

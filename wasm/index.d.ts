@@ -94,6 +94,8 @@ export interface Space {
   on(event: 'status', fn: (s: Status) => void): () => void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
   on(event: 'error', fn: (e: WeftError) => void): () => void;
+  /** The in-memory history was compacted into a snapshot (see historyBytes). */
+  on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   off(event: string, fn: (...args: any[]) => void): void;
   stateHash(): string;
   versionVector(): Uint8Array;
@@ -141,6 +143,8 @@ export interface OpenOptions {
   sync?: RelayOptions;
   /** Coordinate tabs of one IndexedDB space (default true). */
   tabs?: boolean;
+  /** In-memory change history kept before the replica is compacted (default 8 MiB). */
+  historyBytes?: number;
   init?: InitOptions;
 }
 export interface InitOptions {
@@ -158,4 +162,5 @@ export function memoryStorage(): StorageAdapter;
 export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
 export const SNAPSHOT_EVERY: number;
 export const SNAPSHOT_BYTES: number;
+export const HISTORY_BYTES: number;
 export const RIGHTS: { read: 1; write: 2; admin: 3 };

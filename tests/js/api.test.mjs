@@ -265,3 +265,18 @@ test('reopening from storage gives the same state hash; snapshots bound what is 
   await r.close();
   await peer.close();
 });
+
+test('a tampered stored snapshot fails to open with WEFT_ECRYPTO', async () => {
+  const storage = memoryStorage();
+  const s = await createSpace({ storage });
+  const c = s.collection('c');
+  for (let i = 0; i < SNAPSHOT_EVERY; i++) c.put(`k${i % 10}`, { i });
+  await s.close();
+  const store = await storage.open(s.id);
+  const loaded = await store.load();
+  assert.ok(loaded.snapshot);
+  const bad = loaded.snapshot.slice();
+  bad[bad.length - 5] ^= 1;
+  await store.write({ snapshot: bad });
+  await assert.rejects(openSpace({ space: s.id, storage }), (e) => e instanceof WeftError && e.code === 'WEFT_ECRYPTO');
+});

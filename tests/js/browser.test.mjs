@@ -3,10 +3,12 @@
 // one space (one leader, one follower) converging and handing over.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
 import { haveRelay, startRelay } from './relay.mjs';
+import { WebSocket } from 'ws';
+import { openSpace as nodeOpenSpace } from '../../wasm/src/index.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
@@ -155,6 +157,18 @@ test('two pages of one space: the follower writes through the leader, both conve
       await window.space.collection('todos').update('b0', { mine: true });
       return window.space.collection('todos').get('b0');
     }), { by: 'b', i: 0, mine: true });
+    // errors in a follower's writes are the leader's WeftErrors
+    assert.deepEqual(await b.evaluate(async () => {
+      const codes = [];
+      for (const f of [() => window.space.collection('todos').put('bad', { f: () => 1 }), () => window.space.collection('todos').put('bad', { n: 2n ** 64n })]) {
+        try {
+          await f();
+        } catch (e) {
+          codes.push(e instanceof window.weftdb.WeftError && e.code);
+        }
+      }
+      return codes;
+    }), ['WEFT_EINVAL', 'WEFT_EINVAL']);
     // the leader goes away; the follower takes the lock and keeps writing
     await a.close();
     const after = await b.evaluate(async () => {
@@ -221,6 +235,49 @@ test('two browsers (separate IndexedDBs) sync through a real relay: live queries
   } finally {
     await ctxA.close();
     await ctxB.close();
+    await relay.stop();
+    rmSync(relay.data, { recursive: true, force: true }); // restarted on the same data dir
+  }
+});
+
+test('two tabs of one space with a relay: only the leader connects; the follower gets remote changes through it, then takes over the link', { skip: skip || (!haveRelay && 'no relay build'), timeout: 120_000 }, async () => {
+  const relay = await startRelay();
+  const context = await browser.newContext();
+  const connections = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${relay.port}/metrics`)).text();
+    return Number(/^weft_relay_connections (\d+)/m.exec(text)?.[1]);
+  };
+  let node = null;
+  try {
+    const opts = { storage: 'indexeddb', relay: relay.url, sync: { minDelay: 50, maxDelay: 300 } };
+    const a = await newPage(context);
+    const { id, link } = await a.evaluate(async (opts) => {
+      const s = await window.weftdb.createSpace(opts);
+      window.space = s;
+      return { id: s.id, link: s.invite() };
+    }, opts);
+    const b = await newPage(context);
+    await b.evaluate(async ({ id, opts }) => {
+      window.space = await window.weftdb.openSpace({ space: id, ...opts });
+    }, { id, opts });
+    await a.waitForFunction(() => window.space.status.state === 'synced');
+    node = await nodeOpenSpace({ invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
+    await node.collection('n').put('from-node', { v: 1 });
+    await b.waitForFunction(() => window.space.collection('n').get('from-node')?.v === 1);
+    assert.equal(await connections(), 2, 'the leader tab and the Node client; not the follower');
+    assert.equal(await b.evaluate(() => window.space.status.state), 'synced', 'the follower shows the leader\'s status');
+    await b.evaluate(() => window.space.collection('n').put('from-b', { v: 2 }));
+    for (let i = 0; i < 200 && node.collection('n').get('from-b') === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(node.collection('n').get('from-b'), { v: 2 });
+    await a.close();
+    await b.waitForFunction(() => window.space._internal.isWriter() && window.space.status.state === 'synced', null, { timeout: 20_000 });
+    await node.collection('n').put('after-handover', { v: 3 });
+    await b.waitForFunction(() => window.space.collection('n').get('after-handover')?.v === 3);
+    assert.equal(await b.evaluate(() => window.space.stateHash()), node.stateHash());
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await node?.close();
+    await context.close();
     await relay.stop();
   }
 });

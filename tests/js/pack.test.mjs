@@ -7,10 +7,58 @@ import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
 
 const wasmDir = join(dirname(fileURLToPath(import.meta.url)), '../../wasm');
 
-test('npm pack -> npm install in a fresh app -> import from a plain .mjs', { timeout: 180_000 }, () => {
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Builds the installed package into a browser app with vite and runs it in Chromium. */
+async function viteApp(app) {
+  const { build } = await import('vite');
+  writeFileSync(join(app, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./app.js"></script>');
+  writeFileSync(join(app, 'app.js'), `
+    import { createSpace, openSpace } from 'weftdb';
+    const a = await createSpace({ storage: 'indexeddb' });
+    await a.collection('todos').put('t1', { title: 'bundled', done: false });
+    const b = await openSpace({ invite: a.invite() });
+    await b.applyChanges(a.changesSince(b.versionVector()));
+    window.result = { title: b.collection('todos').get('t1').title, same: a.stateHash() === b.stateHash() };
+  `);
+  await build({ root: app, logLevel: 'error', build: { outDir: 'dist', target: 'es2022' } });
+  const dist = join(app, 'dist');
+  const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
+  const server = createServer(async (req, res) => {
+    const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    try {
+      const f = join(dist, p === '/' ? 'index.html' : p.replace(/^\/+/, ''));
+      if (!f.startsWith(dist)) throw new Error('outside');
+      const body = await readFile(f);
+      res.writeHead(200, { 'content-type': types[f.slice(f.lastIndexOf('.'))] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => window.result, null, { timeout: 30_000 }).catch(() => {});
+    assert.deepEqual(errors, []);
+    assert.deepEqual(await page.evaluate(() => window.result), { title: 'bundled', same: true });
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+test('npm pack -> npm install in a fresh app -> import from a plain .mjs; vite bundles it for Chromium', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weftdb-pack-'));
   try {
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: wasmDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -41,6 +89,7 @@ test('npm pack -> npm install in a fresh app -> import from a plain .mjs', { tim
     // the types resolve through the exports map
     const pkg = JSON.parse(execFileSync('node', ['-e', "process.stdout.write(JSON.stringify(require('weftdb/package.json').exports))"], { cwd: app, encoding: 'utf8' }));
     assert.equal(pkg['.'].types, './index.d.ts');
+    if (existsSync(CHROMIUM)) await viteApp(app);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

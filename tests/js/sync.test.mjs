@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
+import { createSpace, openSpace, memoryStorage, memoryStats } from '../../wasm/src/index.js';
 import { haveRelay, startRelay, RELAY } from './relay.mjs';
 
 const skip = haveRelay ? false : `no relay at ${RELAY} (tools/build native builds it)`;
@@ -120,4 +120,34 @@ test('a read-only member syncs but cannot write; a bad relay URL is EINVAL', { s
   await until('reader has it', () => ro.collection('c').get('k')?.v === 1);
   await assert.rejects(ro.collection('c').put('k', { v: 2 }), (e) => e.code === 'WEFT_ERIGHTS');
   await assert.rejects(createSpace({ relay: 'http://nope', sync }), (e) => e.code === 'WEFT_EINVAL');
+});
+
+test('syncing spaces opened and closed 60 times leave the WASM heap as it was', { skip, timeout: 60_000 }, async () => {
+  const r = await relay();
+  const cycle = async () => {
+    const a = await createSpace({ relay: r.url, sync });
+    const b = await openSpace({ invite: a.invite(), relay: r.url, sync });
+    await a.collection('c').put('k', { v: 'x'.repeat(200) });
+    await until('b has it', () => b.collection('c').get('k') !== undefined && a.status.pending === 0);
+    await a.close();
+    await b.close();
+  };
+  for (let i = 0; i < 10; i++) await cycle();
+  const before = (await memoryStats()).heapUsed;
+  for (let i = 0; i < 60; i++) await cycle();
+  assert.equal((await memoryStats()).heapUsed, before);
+});
+
+test('a client whose history was compacted away still brings a late joiner up to date (the relay serves history)', { skip, timeout: 60_000 }, async () => {
+  const r = await relay();
+  const a = track(await createSpace({ relay: r.url, sync, historyBytes: 64 << 10 }));
+  let compactions = 0;
+  a.on('compact', () => compactions++);
+  const c = a.collection('log');
+  for (let i = 0; i < 1500; i++) await c.put(`e${i % 200}`, { i, text: 'z'.repeat(40) });
+  await until('acked', () => a.status.pending === 0);
+  assert.ok(compactions >= 2, `compactions: ${compactions}`);
+  const late = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
+  await until('late joiner synced', () => late.status.state === 'synced' && late.stateHash() === a.stateHash());
+  assert.equal(late.collection('log').list().length, 200);
 });

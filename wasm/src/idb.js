@@ -19,6 +19,7 @@
 // when the leader closes, a waiting tab takes the lock, catches up from
 // IndexedDB and carries on, replaying writes that had no answer yet.
 import { WeftError } from './errors.js';
+import { encodeValue } from './value.js';
 
 const VERSION = 1;
 
@@ -200,12 +201,24 @@ export async function coordinateTabs(space, preloaded) {
       .catch(() => {}); // aborted on close
   }
 
+  const outstanding = new Map(); // follower: request id -> { ops, resolve, reject }
+  let closed = false;
+  let stopLeader = null;
+  const close = async () => {
+    closed = true;
+    abort.abort();
+    stopLeader?.();
+    channel.close();
+    release();
+    for (const o of outstanding.values()) o.reject(new WeftError('WEFT_ESTATE', 'the space was closed before the write was confirmed'));
+    outstanding.clear();
+  };
+  // Hooked before anything can fail, so a failed open still lets the lock go.
+  si.setCloseHook(close);
+
   // Load after the channel is open and the role is known, so nothing a
   // leader writes from here on can be missed.
   space._load(await si.store.load());
-
-  const outstanding = new Map(); // follower: request id -> { ops, resolve, reject }
-  let closed = false;
 
   const leaderHandlers = () => {
     const offDurable = space.on('durable', (records) => {
@@ -213,6 +226,8 @@ export async function coordinateTabs(space, preloaded) {
     });
     const offStatus = space.on('status', (status) => channel.postMessage({ t: 'status', status }));
     onMessage = async (m) => {
+      // A tab that just joined asks for the link's status.
+      if (m.t === 'hello') channel.postMessage({ t: 'status', status: space.status });
       if (m.t !== 'exec') return;
       let reply;
       try {
@@ -230,24 +245,18 @@ export async function coordinateTabs(space, preloaded) {
     };
   };
 
-  let stopLeader = null;
-  const close = async () => {
-    closed = true;
-    abort.abort();
-    stopLeader?.();
-    channel.close();
-    release();
-    for (const o of outstanding.values()) o.reject(new WeftError('WEFT_ESTATE', 'the space was closed before the write was confirmed'));
-    outstanding.clear();
-  };
-
   if (leader) {
     stopLeader = leaderHandlers();
-    si.setCloseHook(close);
   } else {
-    si.setCloseHook(close);
     si.setWriter({
       exec(ops) {
+        // Check values here, so a bad one fails with the leader's error
+        // (WEFT_EINVAL) rather than as a DataCloneError of the channel.
+        try {
+          for (const op of ops) if (op.data) for (const k of Object.keys(op.data)) if (op.data[k] !== undefined) encodeValue(op.data[k]);
+        } catch (e) {
+          return Promise.reject(e);
+        }
         return new Promise((resolve, reject) => {
           const rid = `${tab}:${Math.random().toString(36).slice(2)}`;
           outstanding.set(rid, { ops, resolve, reject });
@@ -281,6 +290,7 @@ export async function coordinateTabs(space, preloaded) {
       if (closed) return;
       // Catch up on whatever the old leader wrote, then take over.
       const loaded = await si.store.load();
+      if (closed) return;
       const chunks = [...loaded.records, ...loaded.outbox];
       if (chunks.length) si.applyRemote(concat(chunks), false);
       si.setLoadedOutbox(loaded.outbox);
@@ -300,4 +310,5 @@ export async function coordinateTabs(space, preloaded) {
     });
   }
   for (const m of early) onMessage(m);
+  if (!leader) channel.postMessage({ t: 'hello' });
 }

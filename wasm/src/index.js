@@ -10,12 +10,12 @@
 import { loadCore } from './core.js';
 import { WeftError, ERRORS } from './errors.js';
 import { memoryStorage } from './memory.js';
-import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES } from './space.js';
+import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './space.js';
 import { fromBase64url, toBase64url } from './util.js';
 import { indexedDBStorage, coordinateTabs } from './idb.js';
 import { connectRelay } from './sync.js';
 
-export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES };
+export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */
 export async function init(opts) {
@@ -131,7 +131,7 @@ function tokenRights(core, meta) {
 
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
-  const space = new Space(core, store, meta, rights);
+  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes });
   try {
     if (adapter.kind === 'indexeddb' && opts.tabs !== false) {
       // Two tabs of one space: one leader writes, the others forward (idb.js).

@@ -7,13 +7,15 @@
 // costs the size of the state, not of the history.
 import { WeftError } from './errors.js';
 import { Replica } from './replica.js';
-import { encodeValue } from './value.js';
+import { encodeValue, mapKeys } from './value.js';
 import { compileQuery } from './query.js';
-import { Emitter, bytesEqual, reportError, toBase64url, toHex } from './util.js';
+import { Emitter, reportError, toBase64url, toHex } from './util.js';
 
 export const SNAPSHOT_EVERY = 1000;
 /** ...or after this many bytes of records, whichever comes first. */
 export const SNAPSHOT_BYTES = 4 << 20;
+/** In-memory history kept before the replica is compacted (see #compact). */
+export const HISTORY_BYTES = 8 << 20;
 const RIGHTS = ['none', 'read', 'write', 'admin'];
 const APPLY_CHUNK = 4 << 20;
 const enc = new TextEncoder();
@@ -67,9 +69,14 @@ export class Space {
   #writer = null; // set by a tab coordinator (idb.js) in follower tabs
   #closeHook = null;
   #loadedOutbox = [];
+  // in-memory history (change records the replica keeps for diffs)
+  #historyBytes = 0;
+  #stateBytes = 0;
+  #historyLimit;
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES } = {}) {
+    this.#historyLimit = historyBytes;
     this.#core = core;
     this.#store = store;
     this.#meta = meta;
@@ -85,7 +92,11 @@ export class Space {
   /** @internal Loads the stored snapshot, records and outbox into the replica. */
   _load(loaded) {
     const rep = this.#rep;
-    if (loaded.snapshot) rep.loadSnapshot(this.#openSnapshot(loaded.snapshot));
+    if (loaded.snapshot) {
+      const plain = this.#openSnapshot(loaded.snapshot);
+      rep.loadSnapshot(plain);
+      this.#stateBytes = plain.length;
+    }
     const all = [...(loaded.records ?? []), ...(loaded.outbox ?? [])];
     this.#loadedOutbox = loaded.outbox ?? [];
     this.#sinceSnapshot = loaded.records?.length ?? 0;
@@ -103,6 +114,7 @@ export class Space {
         o += all[k].length;
       }
       rejected += rep.apply(buf).rejected;
+      this.#historyBytes += buf.length;
       i = j;
     }
     if (rejected) reportError(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
@@ -277,10 +289,14 @@ export class Space {
 
   /** @internal For sync.js and idb.js (tab coordination). */
   get _internal() {
+    const self = this;
     return {
       core: this.#core,
       meta: this.#meta,
-      rep: this.#rep,
+      // a getter: compaction swaps the replica
+      get rep() {
+        return self.#rep;
+      },
       store: this.#store,
       exec: (ops) => this.#execLocal(ops),
       applyRemote: (buf, persist = true) => this.#applyRemote(buf, persist),
@@ -356,6 +372,7 @@ export class Space {
       throw e;
     }
     const touched = rep.touched();
+    this.#historyBytes += record.length;
     const seq = this.#sync ? this.#core.splitRecords(record)[0].seq : 0;
     const durable = this.#persist([record], this.#sync ? [{ seq, record }] : []);
     this.#changed(touched, true);
@@ -371,8 +388,8 @@ export class Space {
         // Replace at field level: delete the visible fields the new data
         // lacks (a concurrent write to another field still merges, and a
         // new document costs no tombstone), then set every given field.
-        const cur = rep.getDoc(op.c, op.id);
-        if (cur) for (const k of Object.keys(cur)) if (op.data[k] === undefined) rep.deleteField(op.c, op.id, k);
+        const cur = rep.getDocBytes(op.c, op.id, false);
+        if (cur) for (const k of mapKeys(cur)) if (op.data[k] === undefined) rep.deleteField(op.c, op.id, k);
         for (const k of Object.keys(op.data)) {
           const v = op.data[k];
           if (v !== undefined) rep.put(op.c, op.id, k, encodeValue(v));
@@ -414,6 +431,7 @@ export class Space {
       const res = rep.apply(record);
       if (res.applied) touched.push(...rep.touched());
       if (persist && (res.applied || res.pending)) keep.push(record.slice());
+      if (res.applied || res.pending) this.#historyBytes += record.length;
       applied += res.applied;
       rejected += res.rejected;
       if (res.rejected && !firstError) firstError = res.firstError;
@@ -527,10 +545,47 @@ export class Space {
     else t.remote = true;
   }
 
+  /**
+   * Keeps memory proportional to the state, not the history: the core keeps
+   * every change record (to serve diffs), so once those records outweigh
+   * the state (and historyBytes), the replica is replaced by a fresh one
+   * loaded from a snapshot of itself. Old changes then come from the relay
+   * or the store, no longer from changesSince(); unacknowledged own changes
+   * stay in the sync outbox. Skipped while changes wait for dependencies
+   * (a snapshot does not hold them).
+   */
+  #compact() {
+    if (this.#historyBytes < Math.max(this.#historyLimit, 2 * this.#stateBytes)) return;
+    const old = this.#rep;
+    if (old.pendingCount() || old.txnOps()) return;
+    const plain = old.snapshot();
+    const fresh = new Replica(this.#core, {
+      space: this.#meta.space,
+      author: this.#meta.author,
+      authorSecret: this.#rights >= 2 ? this.#meta.authorSecret : null,
+      contentKey: this.#meta.contentKey,
+    });
+    try {
+      fresh.loadSnapshot(plain);
+    } catch (e) {
+      fresh.close();
+      reportError(e);
+      return;
+    } finally {
+      plain.fill(0);
+    }
+    this.#rep = fresh;
+    old.close();
+    this.#stateBytes = plain.length;
+    this.#historyBytes = 0;
+    this.#events.emit('compact', { stateBytes: this.#stateBytes });
+  }
+
   #deliver() {
     const t = this.#touched;
     this.#touched = null;
     if (!t || this.#closed) return;
+    this.#compact();
     const byColl = new Map();
     for (const [c, d] of t.docs) {
       if (!byColl.has(c)) byColl.set(c, new Set());
@@ -679,4 +734,3 @@ function runQuery(rep, coll, { filter, sort, limit }) {
   return out;
 }
 
-export { bytesEqual };

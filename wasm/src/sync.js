@@ -57,6 +57,8 @@ class Sync {
     this.queue = []; // own records committed while connected, sent once per microtask
     this.authed = false;
     this.head = 0;
+    this.parked = new Set(); // own seqs the relay parked on this connection
+    this.parkedRetried = false;
     for (const rec of this.si.takeLoadedOutbox()) this._remember(rec);
   }
 
@@ -107,6 +109,8 @@ class Sync {
     this.ws = ws;
     this.authed = false;
     this.sent = [];
+    this.parked.clear();
+    this.parkedRetried = false;
     ws.onopen = () => this._hello();
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
@@ -191,18 +195,19 @@ class Sync {
     // What the relay lacks: the core's diff against its vector, plus the
     // outbox (own changes older than a local snapshot are only there).
     const fromDiff = this.si.core.splitRecords(this.si.rep.diff(f.vv));
-    const records = [];
-    const seen = new Set();
     const me = m.author;
     const own = (a) => a.every((b, i) => b === me[i]);
-    for (const r of fromDiff) {
-      records.push(r);
-      if (own(r.author)) seen.add(r.seq);
-    }
+    const inDiff = new Set();
+    for (const r of fromDiff) if (own(r.author)) inDiff.add(r.seq);
+    // Causal order, so the relay parks nothing: first the outbox entries the
+    // replica no longer holds (own changes from before its last compaction,
+    // older than anything it does hold), in seq order, then the diff.
+    const items = [];
     for (const [seq, record] of [...this.outbox].sort((a, b) => a[0] - b[0]))
-      if (!seen.has(seq)) records.push({ record, author: me, seq });
-    // Own changes first in seq order keep the relay from parking them.
-    this._sendRecords(records.map((r) => ({ record: r.record, seq: own(r.author) ? r.seq : null })));
+      if (!inDiff.has(seq)) items.push({ record, seq });
+    for (const r of fromDiff) items.push({ record: r.record, seq: own(r.author) ? r.seq : null });
+    this.parked.clear();
+    this._sendRecords(items);
   }
 
   _sendRecords(items) {
@@ -255,15 +260,32 @@ class Sync {
           this.outbox.delete(seq);
           rejected ??= e.value;
         }
-        // PARKED: not durable; it stays in the outbox and goes again on reconnect.
+        else if (e.status === ACK.PARKED) this.parked.add(seq);
+        // PARKED: not durable, and the relay will not say when it is: it
+        // stays in the outbox and is sent again below (or on reconnect).
       });
       if (rejected !== null) this.si.emit('error', protoError(PROTO_ERRORS[rejected] ?? 'UNKNOWN', 'the relay refused a change'));
       this._persistAck();
+      this._resendParked();
     }
     if (this.cursor >= this.head) {
       this.attempt = 0;
       this.si.setStatus({ state: 'synced' });
     } else this.si.setStatus({});
+  }
+
+  /**
+   * Once every frame in flight is acknowledged, parked own changes whose
+   * dependencies have arrived since are stored by the relay: sending them
+   * again gets DUPLICATE (durable) acks. Once per connection, so a change
+   * whose dependency the relay truly lacks waits for the next connection.
+   */
+  _resendParked() {
+    if (this.sent.length || !this.parked.size || this.parkedRetried) return;
+    this.parkedRetried = true;
+    const items = [...this.parked].filter((q) => this.outbox.has(q)).sort((a, b) => a - b).map((q) => ({ record: this.outbox.get(q), seq: q }));
+    this.parked.clear();
+    if (items.length && this.ws && this.authed) this._sendRecords(items);
   }
 
   /** Tells the store which own changes the relay holds: all seqs below the smallest unacked. */

@@ -294,3 +294,50 @@ function readValue(r) {
 export function decodeValue(buf, pos = 0, end = buf.length) {
   return readValue(new Reader(buf, pos, end));
 }
+
+function skipValue(r) {
+  const tag = r.buf[r.pos++];
+  switch (tag) {
+    case 0x03:
+      while (r.buf[r.pos++] & 0x80);
+      return;
+    case 0x04:
+      r.pos += 8;
+      return;
+    case 0x05:
+    case 0x06: {
+      const n = r.varint(); // (r.pos += r.varint() would lose the varint's own bytes)
+      r.pos += n;
+      return;
+    }
+    case 0x07: {
+      const n = r.varint();
+      for (let i = 0; i < n; i++) skipValue(r);
+      return;
+    }
+    case 0x08: {
+      const n = r.varint();
+      for (let i = 0; i < n; i++) {
+        const k = r.varint();
+        r.pos += k;
+        skipValue(r);
+      }
+      return;
+    }
+    default:
+      return; // null, false, true: no payload
+  }
+}
+
+/** The keys of a canonical map value (a document's field names), without decoding the values. */
+export function mapKeys(buf) {
+  const r = new Reader(buf);
+  if (r.buf[r.pos++] !== 0x08) throw new WeftError('WEFT_EMALFORMED', 'not a map');
+  const n = r.varint();
+  const keys = new Array(n);
+  for (let i = 0; i < n; i++) {
+    keys[i] = r.text();
+    skipValue(r);
+  }
+  return keys;
+}
