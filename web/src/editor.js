@@ -1,0 +1,66 @@
+// The note editor: a title and a plain-text body. It knows nothing about
+// weftdb: it shows a note, reports edits through onEdit(field, value), and
+// takes remote updates through show(). A collaborative text type will
+// replace the body textarea; only this module should need to change.
+
+import { h } from './dom.js';
+
+const QUIET_MS = 1500; // a field the user typed into lately is not overwritten by remote updates
+
+/**
+ * createEditor({ onEdit, readOnly }) → { el, show(note), focusTitle() }
+ * note: { id, title, body }; show() with the same id updates the fields the
+ * user is not editing right now.
+ */
+export function createEditor({ onEdit, readOnly }) {
+  let current = null;
+  const typedAt = { title: 0, body: 0 };
+
+  const field = (name, el) => {
+    el.addEventListener('input', () => {
+      typedAt[name] = Date.now();
+      onEdit(current.id, name, el.value);
+    });
+    return el;
+  };
+  const title = field('title', h('input', { id: 'note-title', class: 'note-title', type: 'text', maxLength: 200, autocomplete: 'off', readOnly, placeholder: 'Title' }));
+  const body = field('body', h('textarea', { id: 'note-body', class: 'note-body', rows: 12, readOnly, placeholder: readOnly ? '' : 'Write something…' }));
+
+  const el = h('div', { class: 'editor' },
+    h('label', { class: 'visually-hidden', htmlFor: 'note-title' }, 'Note title'), title,
+    h('label', { class: 'visually-hidden', htmlFor: 'note-body' }, 'Note text'), body);
+
+  let retry = null;
+  const set = (name, input, value) => {
+    const busy = document.activeElement === input && Date.now() - typedAt[name] < QUIET_MS;
+    if (input.value === value) return;
+    if (!busy) input.value = value;
+    else if (!retry) {
+      // Look again once the user pauses: if their own later write did not
+      // replace the remote value, the remote value is what the note holds.
+      retry = setTimeout(() => {
+        retry = null;
+        set('title', title, current.title);
+        set('body', body, current.body);
+      }, QUIET_MS);
+    }
+  };
+
+  return {
+    el,
+    show(note) {
+      if (!current || current.id !== note.id) {
+        typedAt.title = typedAt.body = 0;
+        title.value = note.title;
+        body.value = note.body;
+      } else {
+        set('title', title, note.title);
+        set('body', body, note.body);
+      }
+      current = note;
+    },
+    focusTitle() {
+      title.focus();
+    },
+  };
+}

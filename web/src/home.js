@@ -1,0 +1,34 @@
+// The start screen: your name, make a space, join one from an invite link,
+// or reopen one this device holds.
+import { h } from './dom.js';
+import { displayName, setDisplayName, knownSpaces } from './session.js';
+
+export function homeView({ onCreate, onJoin, onOpen }) {
+  const name = h('input', { id: 'my-name', type: 'text', maxLength: 40, autocomplete: 'nickname', value: displayName(),
+    onchange: (ev) => setDisplayName(ev.target.value) });
+  const spaceName = h('input', { id: 'space-name', type: 'text', maxLength: 80, required: true, autocomplete: 'off', value: 'Our notes' });
+  const invite = h('input', { id: 'invite-input', type: 'url', required: true, autocomplete: 'off', placeholder: 'https://…/#…' });
+  const known = knownSpaces();
+  const submit = (fn) => (ev) => {
+    ev.preventDefault();
+    setDisplayName(name.value);
+    fn();
+  };
+  return h('main', { class: 'home', id: 'main' },
+    h('h1', null, 'Weft notes'),
+    h('p', { class: 'lead' }, 'Notes and todos that work offline and sync end-to-end encrypted: the relay stores only what it cannot read.'),
+    h('div', { class: 'card' }, h('label', { htmlFor: 'my-name' }, 'Your name (shown to people you share with)'), name),
+    h('form', { class: 'card', onsubmit: submit(() => onCreate(spaceName.value.trim() || 'Untitled space')) },
+      h('h2', null, 'New space'),
+      h('label', { htmlFor: 'space-name' }, 'Name'), spaceName,
+      h('button', { type: 'submit', class: 'primary' }, 'Create space')),
+    h('form', { class: 'card', onsubmit: submit(() => onJoin(invite.value.trim())) },
+      h('h2', null, 'Join a space'),
+      h('label', { htmlFor: 'invite-input' }, 'Invite link'), invite,
+      h('button', { type: 'submit' }, 'Join')),
+    known.length > 0 && h('section', { class: 'card', 'aria-labelledby': 'known-title' },
+      h('h2', { id: 'known-title' }, 'On this device'),
+      h('ul', { class: 'space-list' }, known.map((s) =>
+        h('li', null, h('button', { type: 'button', class: 'link', onclick: () => onOpen(s.id) }, s.name || 'Unnamed space'),
+          h('span', { class: 'hint' }, s.rights === 'read' ? ' read-only' : ''))))));
+}

@@ -1,0 +1,111 @@
+// The notes screen: a list and an editor (editor.js). Edits are written a
+// moment after the user pauses typing (one signed, encrypted change per
+// pause, not per keystroke), each field on its own so concurrent edits of
+// a title and a body both survive. Every save also records who edited the
+// note and when in the `revisions` collection: the note's history view.
+import { h, setChildren, when, newId } from './dom.js';
+import { createEditor } from './editor.js';
+import { recordEdit, historyDialog, forgetHistory } from './history.js';
+
+const SAVE_AFTER_MS = 300;
+
+export function notesView(space, { readOnly, me, report }) {
+  const notes = space.collection('notes');
+  let selected = null; // note id
+  let rows = [];
+  const pending = new Map(); // note id -> { field: value } not yet written
+  let timer = null;
+
+  const flush = () => {
+    clearTimeout(timer);
+    timer = null;
+    for (const [id, patch] of pending) {
+      pending.delete(id);
+      const now = Date.now();
+      space.transact(() => {
+        notes.update(id, { ...patch, updated: now, by: me() });
+        recordEdit(space, id, Object.keys(patch), me(), now);
+      }).catch((e) => report(e, 'Saving the note'));
+    }
+  };
+  const onEdit = (id, field, value) => {
+    pending.set(id, { ...pending.get(id), [field]: value });
+    clearTimeout(timer);
+    timer = setTimeout(flush, SAVE_AFTER_MS);
+  };
+  const editor = createEditor({ onEdit, readOnly });
+
+  const list = h('ul', { class: 'note-list', 'aria-label': 'Notes' });
+  const empty = h('p', { class: 'empty' }, readOnly ? 'No notes yet.' : 'No notes yet. Make the first one.');
+  const addBtn = h('button', { type: 'button', class: 'primary', disabled: readOnly, onclick: add }, '+ New note');
+  const backBtn = h('button', { type: 'button', class: 'back', onclick: () => select(null) }, '← All notes');
+  const histBtn = h('button', { type: 'button', onclick: () => historyDialog(space, selected, notes.get(selected)?.title) }, 'History');
+  const delBtn = h('button', { type: 'button', class: 'danger', disabled: readOnly, onclick: remove }, 'Delete');
+  const meta = h('p', { class: 'note-meta' });
+  const pane = h('section', { class: 'note-pane', 'aria-label': 'Note editor', hidden: true },
+    h('div', { class: 'toolbar' }, backBtn, h('span', { class: 'spacer' }), histBtn, delBtn), editor.el, meta);
+  const el = h('div', { class: 'notes' },
+    h('section', { class: 'note-index', 'aria-label': 'All notes' }, h('div', { class: 'toolbar' }, addBtn), list, empty),
+    pane);
+
+  function add() {
+    const id = newId();
+    const now = Date.now();
+    space.transact(() => {
+      notes.put(id, { title: '', body: '', created: now, updated: now, by: me() });
+      recordEdit(space, id, ['created'], me(), now);
+    }).catch((e) => report(e, 'Making a note'));
+    select(id);
+    editor.focusTitle();
+  }
+
+  function remove() {
+    const id = selected;
+    if (!id || !confirm('Delete this note for everyone in the space?')) return;
+    pending.delete(id);
+    space.transact(() => {
+      notes.delete(id);
+      forgetHistory(space, id);
+    }).catch((e) => report(e, 'Deleting the note'));
+    select(null);
+  }
+
+  function select(id) {
+    flush();
+    selected = id;
+    el.classList.toggle('editing', !!id);
+    pane.hidden = !id;
+    render(rows);
+    if (!id) addBtn.focus();
+  }
+
+  function render(next) {
+    rows = next;
+    empty.hidden = rows.length > 0;
+    setChildren(list, rows.map(({ id, data }) =>
+      h('li', null, h('button', { type: 'button', class: 'note-item', 'aria-current': id === selected ? 'true' : null, onclick: () => { select(id); editor.focusTitle(); } },
+        h('span', { class: 'note-item-title' }, data.title || 'Untitled'),
+        h('span', { class: 'note-item-snippet' }, String(data.body ?? '').slice(0, 80)),
+        h('span', { class: 'note-item-meta' }, `${when(data.updated ?? 0)} · ${data.by ?? ''}`)))));
+    if (!selected) return;
+    const data = notes.get(selected);
+    if (!data) {
+      report(new Error('this note was deleted on another device'), 'The note');
+      select(null);
+      return;
+    }
+    editor.show({ id: selected, title: String(data.title ?? ''), body: String(data.body ?? '') });
+    meta.textContent = `Last edited ${when(data.updated ?? 0)} by ${data.by ?? 'someone'}`;
+  }
+
+  const off = notes.subscribe({ orderBy: 'updated desc' }, render);
+  addEventListener('pagehide', flush);
+  return {
+    el,
+    close() {
+      flush();
+      off();
+      removeEventListener('pagehide', flush);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// The sync indicator: weftdb's space.status ({ state, pending }) as words.
+// "synced" means the relay said we hold everything it held (not a guess);
+// pending counts own changes the relay has not acknowledged yet. When the
+// browser says it has no network, the indicator says offline at once: an
+// open WebSocket can take a long time to notice that it is dead.
+import { h } from './dom.js';
+import { relayUrl } from './session.js';
+
+const LABEL = {
+  offline: 'Offline',
+  connecting: 'Connecting…',
+  syncing: 'Syncing',
+  synced: 'Synced',
+};
+
+const EXPLAIN_AFTER_MS = 3000; // reconnects are quick; explain only an outage that lasts
+
+/**
+ * statusBadge(space) → { el, notice, close() }: el is the badge; notice a
+ * line saying what "offline" means for the user's edits, shown once the
+ * relay has been out of reach for a few seconds.
+ */
+export function statusBadge(space) {
+  const el = h('span', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const notice = h('p', { class: 'notice offline-notice', hidden: true });
+  let timer = null;
+  const explain = () => {
+    const net = navigator.onLine === false;
+    notice.textContent = net
+      ? 'You are offline. Your edits are saved on this device and will sync when you are back online.'
+      : `Cannot reach the relay (${relayUrl()}). Your edits are saved on this device and will sync when it is back.`;
+    notice.hidden = false;
+  };
+  let last = space.status;
+  const show = (st = last) => {
+    last = st;
+    const { pending } = st;
+    const state = navigator.onLine === false ? 'offline' : st.state;
+    let text = LABEL[state] ?? state;
+    if (pending && state !== 'offline') text = `Syncing ${pending}`;
+    else if (pending) text = `Offline · ${pending} to send`;
+    el.textContent = text;
+    el.dataset.state = state;
+    el.dataset.pending = String(pending);
+    el.title = state === 'offline'
+      ? 'Not connected to the relay. Edits are saved on this device and will sync when it is back.'
+      : state === 'synced' ? 'Everything is on the relay.' : 'Talking to the relay.';
+    if (state === 'synced' || state === 'syncing') {
+      clearTimeout(timer);
+      timer = null;
+      notice.hidden = true;
+    } else if (!timer && notice.hidden) timer = setTimeout(() => {
+      timer = null;
+      const now = navigator.onLine === false ? 'offline' : last.state;
+      if (now === 'offline' || now === 'connecting') explain();
+    }, EXPLAIN_AFTER_MS);
+  };
+  show(space.status);
+  const off = space.on('status', show);
+  const net = () => show();
+  addEventListener('online', net);
+  addEventListener('offline', net);
+  return {
+    el,
+    notice,
+    close() {
+      clearTimeout(timer);
+      off();
+      removeEventListener('online', net);
+      removeEventListener('offline', net);
+    },
+  };
+}
