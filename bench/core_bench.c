@@ -27,67 +27,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "weft/weft.h"
+#define BENCH_NAME "core_bench"
+
+#include "bench_util.h"
 #ifdef WEFT_BENCH_SODIUM
 #include "weft/sodium.h"
 #endif
 
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-/* ---- small helpers ---- */
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "core_bench: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(1);
-}
-
-static void check(int rc, const char *what) {
-    if (rc) die("%s: %s (%d)", what, weft_strerror(rc), rc);
-}
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) die("out of memory (%zu bytes)", n);
-    return p;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* splitmix64: tiny, seedable, the same sequence on every platform. */
-static uint64_t rng_state;
-static uint64_t rng_next(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static uint32_t rng_below(uint32_t n) {
-    return (uint32_t)((rng_next() >> 32) * n >> 32);
-}
 
 /* ---- a counting allocator: live and peak bytes requested ---- */
 
@@ -119,83 +66,6 @@ static void *count_realloc(void *ud, void *ptr, size_t size) {
     c->live = c->live - old + size;
     if (c->live > c->peak) c->peak = c->live;
     return nb + HDR;
-}
-
-/* ---- results ---- */
-
-typedef struct result {
-    const char *workload, *metric, *unit;
-    double value;
-} result;
-
-static result results[64];
-static int n_results;
-
-static void add(const char *workload, const char *metric, double value, const char *unit) {
-    if (n_results == (int)(sizeof results / sizeof *results)) die("too many results");
-    results[n_results++] = (result){workload, metric, unit, value};
-}
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void write_json(const char *path, const char *impl) {
-    FILE *f = fopen(path, "w");
-    if (!f) die("cannot write %s", path);
-    fprintf(f, "[\n");
-    for (int i = 0; i < n_results; i++) {
-        const result *r = &results[i];
-        fprintf(f, "  {\"workload\": ");
-        json_str(f, r->workload);
-        fprintf(f, ", \"impl\": ");
-        json_str(f, impl);
-        fprintf(f, ", \"metric\": ");
-        json_str(f, r->metric);
-        /* %.17g round-trips; integers print without a fraction. */
-        fprintf(f, ", \"value\": %.17g, \"unit\": ", r->value);
-        json_str(f, r->unit);
-        fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
-    }
-    fprintf(f, "]\n");
-    if (fclose(f)) die("cannot write %s", path);
-}
-
-static void fmt_value(char *buf, size_t cap, double v, const char *unit) {
-    if (strcmp(unit, "ops/s") == 0) {
-        if (v >= 1e6)
-            snprintf(buf, cap, "%.2f M", v / 1e6);
-        else
-            snprintf(buf, cap, "%.1f k", v / 1e3);
-    } else if (strcmp(unit, "ms") == 0) {
-        snprintf(buf, cap, "%.2f", v);
-    } else if (strcmp(unit, "MB/s") == 0 || strcmp(unit, "B/doc") == 0 ||
-               strcmp(unit, "B/op") == 0) {
-        snprintf(buf, cap, "%.1f", v);
-    } else {
-        snprintf(buf, cap, "%.0f", v);
-    }
-}
-
-static void print_table(const char *impl) {
-    printf("\n%-52s  %-34s  %12s  %s\n", "workload", "metric", "value", "unit");
-    printf("%-52s  %-34s  %12s  %s\n", "--------", "------", "-----", "----");
-    for (int i = 0; i < n_results; i++) {
-        char v[64];
-        fmt_value(v, sizeof v, results[i].value, results[i].unit);
-        printf("%-52s  %-34s  %12s  %s\n", results[i].workload, results[i].metric, v,
-               results[i].unit);
-    }
-    printf("(%s; medians of in-process runs)\n", impl);
 }
 
 /* ---- the workload ---- */
@@ -391,20 +261,6 @@ static void bench_write_apply(const workload *w, int runs, const weft_crypto *ca
         ta[i] = run_apply(w, recs, NULL, cb, 1, i == runs - 1 ? b_out : NULL);
     *t_write = median(tw, runs);
     *t_apply = median(ta, runs);
-}
-
-/* 1000000 -> "1M", 100000 -> "100k", 1500 -> "1500" (static buffers, 4 in turn). */
-static const char *human(size_t n) {
-    static char bufs[4][24];
-    static int next;
-    char *b = bufs[next++ & 3];
-    if (n >= 1000000 && n % 1000000 == 0)
-        snprintf(b, 24, "%zuM", n / 1000000);
-    else if (n >= 1000 && n % 1000 == 0)
-        snprintf(b, 24, "%zuk", n / 1000);
-    else
-        snprintf(b, 24, "%zu", n);
-    return b;
 }
 
 #ifdef WEFT_BENCH_SODIUM

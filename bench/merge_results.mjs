@@ -1,16 +1,25 @@
-// Merges the native and WASM result files of core_bench into
-// bench/results/latest.json (one array of {workload, impl, metric, value,
-// unit}) and bench/results/latest.md (one row per workload and metric, with
-// the aim from the issue and whether this run met it). Run by tools/bench:
-//   node bench/merge_results.mjs OUT_DIR native.json wasm.json [note...]
+// Merges the result files of make bench into bench/results/latest.json (one
+// array of {workload, impl, metric, value, unit}, plus an optional "note")
+// and bench/results/latest.md: the core benchmark as one row per workload
+// and metric with the aim from the issue and whether this run met it, then
+// the peer comparison (map_bench beside bench/peers/: Yjs, Loro, Automerge)
+// with each Weft figure's ratio to the best peer and where Weft loses.
+// Run by tools/bench:
+//   node bench/merge_results.mjs OUT_DIR FILE.json... [note...]
+// Arguments ending in .json are result files ("-" is skipped); the rest are
+// lines for the report's header.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [outDir, nativePath, wasmPath, ...notes] = process.argv.slice(2);
-const native = JSON.parse(readFileSync(nativePath, 'utf8'));
-const wasm = wasmPath && wasmPath !== '-' ? JSON.parse(readFileSync(wasmPath, 'utf8')) : [];
-const all = [...native, ...wasm];
+const [outDir, ...args] = process.argv.slice(2);
+const files = args.filter((a) => a === '-' || a.endsWith('.json'));
+const notes = args.filter((a) => !files.includes(a));
+const all = files.filter((f) => f !== '-').flatMap((f) => JSON.parse(readFileSync(f, 'utf8')));
 writeFileSync(join(outDir, 'latest.json'), JSON.stringify(all, null, 2) + '\n');
+
+// Workloads measured beside the peers get their own table below.
+const PEERS = ['yjs', 'loro', 'automerge'];
+const peerWorkloads = new Set(all.filter((r) => PEERS.includes(r.impl)).map((r) => r.workload));
 
 // Aims from the issue (plain suite, as the issue states them).
 const aims = [
@@ -23,7 +32,7 @@ function fmt(r) {
   if (!r) return '—';
   const v = r.value;
   switch (r.unit) {
-    case 'ops/s': return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : `${(v / 1e3).toFixed(1)} k`;
+    case 'ops/s': return v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0);
     case 'ms': return v.toFixed(2);
     case 'MB/s': case 'B/doc': case 'B/op': return v.toFixed(1);
     default: return Math.round(v).toLocaleString('en-US');
@@ -33,6 +42,7 @@ function fmt(r) {
 const rows = [];
 const seen = new Map();
 for (const r of all) {
+  if (peerWorkloads.has(r.workload)) continue;
   const key = `${r.workload}\u0000${r.metric}`;
   if (!seen.has(key)) {
     const row = { workload: r.workload, metric: r.metric, unit: r.unit, by: {} };
@@ -65,6 +75,84 @@ for (const row of rows) {
     `${fmt(row.by['weft-wasm-node'])} | ${row.unit} | ${aimTexts.join('; ')} |`);
 }
 lines.push('', 'Medians of 3 in-process runs (snapshot loads: 5). What each figure measures: bench/README.md.', '');
+
+// ---- the peers ----
+if (peerWorkloads.size) {
+  const higherIsBetter = (unit) => unit === 'ops/s';
+  const better = (unit, x, y) => (higherIsBetter(unit) ? x > y : x < y);
+  // How many times better Weft is than the best peer: > 1 ahead, < 1 behind.
+  const ratio = (unit, weft, best) => (higherIsBetter(unit) ? weft / best : best / weft);
+  const fmtRatio = (q) => (q >= 1 ? `${q >= 10 ? q.toFixed(0) : q.toFixed(1)}×` : `**${q.toFixed(2)}×**`);
+  const peerAims = [
+    { workload: /^map LWW.*, 1k ops\/txn$/, metric: 'apply updates',
+      ok: (w, by) => by.yjs && by.loro && w >= 10 * by.yjs.value && w > by.loro.value,
+      text: '>= 10× Yjs and ahead of Loro' },
+    { workload: /^concurrent merge/, metric: 'exchange + merge',
+      ok: (w, by) => by.yjs && w * 5 <= by.yjs.value, text: '>= 5× Yjs' },
+  ];
+  const prow = [];
+  const pseen = new Map();
+  for (const r of all) {
+    if (!peerWorkloads.has(r.workload)) continue;
+    const key = `${r.workload}\u0000${r.metric}`;
+    if (!pseen.has(key)) {
+      const row = { workload: r.workload, metric: r.metric, unit: r.unit, by: {} };
+      pseen.set(key, row);
+      prow.push(row);
+    }
+    pseen.get(key).by[r.impl] = r;
+  }
+  const footnotes = [];
+  const cell = (r) => {
+    if (!r) return '—';
+    if (!r.note) return fmt(r);
+    let i = footnotes.indexOf(r.note);
+    if (i < 0) i = footnotes.push(r.note) - 1;
+    return `${fmt(r)} [${i + 1}]`;
+  };
+  lines.push('## Weft beside the peers', '',
+    'Same op sequences (one seeded generator, in C and in JS), every final map checked before any figure counts. ' +
+    'Ratio: how many times better the Weft figure is than the best peer\'s (higher rate, or fewer ms or bytes); ' +
+    'below 1× (bold) Weft loses. WASM: the C benchmark compiled with emcc and run in Node (no JS glue per call); ' +
+    'for the bundle, the module a web app ships.', '',
+    '| workload | metric | Weft native | Weft WASM | Yjs | Loro | Automerge | unit | best peer | native vs best | WASM vs best | aim |',
+    '|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|');
+  const losses = [];
+  for (const row of prow) {
+    const wn = row.by['weft-native'], ww = row.by['weft-wasm-node'] || row.by['weft-wasm-web'];
+    let best = null;
+    for (const p of PEERS) {
+      const r = row.by[p];
+      if (r && !r.note && (!best || better(row.unit, r.value, best.value))) best = r;
+    }
+    const q = (w) => (w && best ? ratio(row.unit, w.value, best.value) : null);
+    const qn = q(wn), qw = q(ww);
+    for (const [w, qq, side] of [[wn, qn, 'native'], [ww, qw, 'WASM']]) {
+      if (qq !== null && qq < 1)
+        losses.push(`- ${row.workload}, ${row.metric}: Weft ${side} ${fmt(w)} ${row.unit} vs ${best.impl} ` +
+          `${fmt(best)} ${row.unit} (${qq.toFixed(2)}×).`);
+    }
+    const aimTexts = [];
+    for (const a of peerAims) {
+      if (!a.workload.test(row.workload) || a.metric !== row.metric) continue;
+      for (const [w, side] of [[wn, 'native'], [row.by['weft-wasm-node'], 'WASM']]) {
+        if (!w) continue;
+        const ok = a.ok(w.value, row.by);
+        if (!ok) missed++;
+        aimTexts.push(`${a.text} (${side}): ${ok ? 'met' : '**missed**'}`);
+      }
+    }
+    lines.push(`| ${row.workload} | ${row.metric} | ${cell(wn)} | ${cell(ww)} | ` +
+      PEERS.map((p) => cell(row.by[p])).join(' | ') +
+      ` | ${row.unit} | ${best ? best.impl : '—'} | ${qn === null ? '—' : fmtRatio(qn)} | ` +
+      `${qw === null ? '—' : fmtRatio(qw)} | ${aimTexts.join('; ')} |`);
+  }
+  lines.push('');
+  footnotes.forEach((n, i) => lines.push(`[${i + 1}] ${n}  `));
+  lines.push('', losses.length ? '**Where Weft loses in this run:**' : 'Weft leads every compared row in this run.', '',
+    ...losses, '', 'A peer figure with a footnote was measured differently and is not a candidate for best peer. ' +
+    'What each figure measures: bench/README.md.', '');
+}
 writeFileSync(join(outDir, 'latest.md'), lines.join('\n'));
 process.stdout.write(lines.join('\n'));
 if (missed) process.stdout.write(`${missed} aim(s) missed in this run.\n`);
