@@ -91,7 +91,10 @@ struct weft_replica {
     size_t cap_seen_names, cap_seen_lens;
 };
 
-/* Applies one decoded READY change (checks signature, opens, merges, commits). */
-int weft__replica_merge(weft_replica *r, const weft_change *c);
+/* Applies one decoded READY change (checks signature, opens, merges,
+ * commits). plain: the change's body already in clear (our own commit, which
+ * skips verifying and opening), or NULL. */
+int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *plain,
+                        size_t plain_len);
 
 #endif
