@@ -1,81 +1,641 @@
 /*
- * HTTP endpoints (http.h). Each request builds its whole response in memory
- * (they are small: probes, metrics, one page of changes, a JSON answer),
- * writes the headers in the HTTP callback and the body from HTTP_WRITEABLE
- * in chunks, as lws wants.
+ * HTTP endpoints (http.h; docs/RELAY.md, "HTTP"). Each request builds its
+ * whole response in memory (probes, metrics, one page of changes, a JSON
+ * answer), writes the headers from the HTTP callback and the body from
+ * HTTP_WRITEABLE in chunks, as lws wants. Static files go through
+ * lws_serve_http_file.
+ *
+ * A POST of changes is answered only after the end-of-turn flush, like a
+ * WebSocket ACK: the request joins the relay's list of held sessions and
+ * http_release() answers it once its changes are durable. Answers to POSTs
+ * with an Idempotency-Key are remembered (per space and token id, the last
+ * IDEM_SLOTS of them, for a day) and replayed for a repeated key.
  */
 #include "http.h"
 #include "server.h"
 #include "space.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#define BODY_CHUNK 16384
+#define BODY_CHUNK    16384
+#define IDEM_SLOTS    4096
+#define IDEM_KEY_MAX  128
+#define IDEM_TTL_S    86400
+#define PROOF_SKEW_S  300
+#define DEFAULT_LIMIT 100
+
+enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
 
 typedef struct http_state {
+    /* response */
     char *body;
     size_t body_len, sent;
+    /* POST: request body, then results until the flush */
+    int method;
+    char path[256];
+    uint8_t *req;
+    size_t req_len, req_cap;
+    int too_big;
+    uint8_t space[32];
+    uint8_t token_id[16];
+    char idem[IDEM_KEY_MAX + 1];
+    uint32_t n;
+    struct ack_entry *res;
 } http_state;
+
+/* ---- idempotency cache: a ring of the last answers ---- */
+
+typedef struct idem_entry {
+    uint8_t space[32], token_id[16];
+    char key[IDEM_KEY_MAX + 1];
+    uint64_t at;
+    char *body;
+    size_t len;
+} idem_entry;
+
+static idem_entry idem_ring[IDEM_SLOTS];
+static size_t idem_next;
+
+static idem_entry *idem_find(const uint8_t *sid, const uint8_t *tid, const char *key) {
+    uint64_t now = relay_unix_s();
+    for (size_t i = 0; i < IDEM_SLOTS; i++) {
+        idem_entry *e = &idem_ring[i];
+        if (e->body && e->at + IDEM_TTL_S > now && strcmp(e->key, key) == 0 &&
+            memcmp(e->space, sid, 32) == 0 && memcmp(e->token_id, tid, 16) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static void idem_put(const http_state *h, const char *body, size_t len) {
+    idem_entry *e = &idem_ring[idem_next++ % IDEM_SLOTS];
+    free(e->body);
+    e->body = malloc(len + 1);
+    if (!e->body) return;
+    memcpy(e->body, body, len);
+    e->len = len;
+    memcpy(e->space, h->space, 32);
+    memcpy(e->token_id, h->token_id, 16);
+    memcpy(e->key, h->idem, sizeof e->key);
+    e->at = relay_unix_s();
+}
+
+void http_free_all(void) {
+    for (size_t i = 0; i < IDEM_SLOTS; i++) {
+        free(idem_ring[i].body);
+        idem_ring[i].body = NULL;
+    }
+}
+
+/* ---- responses ---- */
 
 static void http_state_free(session *s) {
     if (!s->http) return;
     free(s->http->body);
+    free(s->http->req);
+    free(s->http->res);
     free(s->http);
     s->http = NULL;
 }
 
-/* Sends status + headers now, and the body (taken over) from WRITEABLE. */
+static http_state *state_of(session *s) {
+    if (!s->http) s->http = calloc(1, sizeof *s->http);
+    return s->http;
+}
+
+/* Sends status + headers now, and the body (taken over) from WRITEABLE.
+ * extra: NULL-terminated name/value pairs ("name:" with the colon). */
 static int respond(session *s, struct lws *wsi, unsigned status, const char *type, char *body,
-                   size_t body_len) {
+                   size_t body_len, const char *const *extra) {
     relay *r = s->r;
     r->m.http_requests++;
-    http_state_free(s);
-    s->http = calloc(1, sizeof *s->http);
-    if (!s->http) {
+    http_state *h = state_of(s);
+    if (!h) {
         free(body);
         return -1;
     }
-    s->http->body = body;
-    s->http->body_len = body_len;
-    uint8_t hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, status, type, body_len, &p, end) ||
-        lws_add_http_header_by_name(
-            wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+    free(h->body);
+    h->body = body;
+    h->body_len = body_len;
+    h->sent = 0;
+    uint8_t hdr[LWS_PRE + 4096], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, status, type, body_len, &p, end)) return -1;
+    int has_cache = 0;
+    for (int i = 0; extra && extra[i]; i += 2) {
+        if (strcmp(extra[i], "cache-control:") == 0) has_cache = 1;
+        if (lws_add_http_header_by_name(wsi, (const uint8_t *)extra[i],
+                                        (const uint8_t *)extra[i + 1], (int)strlen(extra[i + 1]),
+                                        &p, end))
+            return -1;
+    }
+    if (!has_cache && lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
+                                                  (const uint8_t *)"no-store", 8, &p, end))
         return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
     r->m.bytes_out += body_len;
     lws_callback_on_writable(wsi);
     return 0;
 }
 
-static int respond_text(session *s, struct lws *wsi, unsigned status, const char *text) {
-    size_t n = strlen(text);
-    char *b = malloc(n + 1);
-    if (!b) return -1;
-    memcpy(b, text, n + 1);
-    return respond(s, wsi, status, "text/plain; charset=utf-8", b, n);
+static char *dup_printf(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *dup_printf(size_t *len, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *b = malloc((size_t)n + 1);
+    if (!b) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(b, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *len = (size_t)n;
+    return b;
 }
+
+static int respond_text(session *s, struct lws *wsi, unsigned status, const char *text) {
+    size_t n;
+    char *b = dup_printf(&n, "%s", text);
+    return b ? respond(s, wsi, status, "text/plain; charset=utf-8", b, n, NULL) : -1;
+}
+
+static unsigned http_status_of(uint32_t code) {
+    switch (code) {
+    case WEFT_PROTO_EAUTH:
+    case WEFT_PROTO_EPROOF:
+    case WEFT_PROTO_EEXPIRED:
+        return 401;
+    case WEFT_PROTO_ERIGHTS:
+        return 403;
+    case WEFT_PROTO_ENOT_FOUND:
+        return 404;
+    case WEFT_PROTO_ETOO_BIG:
+    case WEFT_PROTO_ETOO_MANY_CHANGES:
+        return 413;
+    case WEFT_PROTO_ERATE_LIMITED:
+        return 429;
+    case WEFT_PROTO_ESTORAGE:
+    case WEFT_PROTO_EINTERNAL:
+        return 500;
+    case WEFT_PROTO_EGOING_AWAY:
+    case WEFT_PROTO_EOVERLOADED:
+        return 503;
+    default:
+        return 400;
+    }
+}
+
+/* An error as JSON: {"error": NAME, "code": N, "message": "..."}. The
+ * message is one of the relay's own fixed strings (no quoting needed). */
+static int respond_error(session *s, struct lws *wsi, uint32_t code, const char *msg) {
+    relay_reject(s->r, code);
+    size_t n;
+    char *b = dup_printf(&n, "{\"error\":\"%s\",\"code\":%u,\"message\":\"%s\"}\n",
+                         weft_proto_err_name(code), code, msg);
+    if (!b) return -1;
+    return respond(s, wsi, http_status_of(code), "application/json", b, n, NULL);
+}
+
+/* ---- request parsing ---- */
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* A space id in a path: 64 hex digits or 43 base64url characters. */
+static int parse_space(uint8_t out[32], const char *p, size_t n) {
+    if (n == 64) {
+        for (int i = 0; i < 32; i++) {
+            int a = hexval(p[2 * i]), b = hexval(p[2 * i + 1]);
+            if (a < 0 || b < 0) return -1;
+            out[i] = (uint8_t)(a << 4 | b);
+        }
+        return 0;
+    }
+    size_t len;
+    if (n == 43 && weft_base64url_decode(out, 32, &len, p, n) == 0 && len == 32) return 0;
+    return -1;
+}
+
+/* "/v1/spaces/{id}" or "/v1/spaces/{id}/changes". Returns 1, 2, or 0. */
+static int parse_path(const char *path, uint8_t sid[32]) {
+    static const char pre[] = "/v1/spaces/";
+    if (strncmp(path, pre, sizeof pre - 1) != 0) return 0;
+    const char *id = path + sizeof pre - 1, *slash = strchr(id, '/');
+    size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    if (parse_space(sid, id, n)) return 0;
+    if (!slash) return 1;
+    return strcmp(slash, "/changes") == 0 ? 2 : 0;
+}
+
+/* Checks the Bearer token for the space and a right. For a token granted
+ * to a key, reads and deletes also need Weft-Proof: "<unix s>.<sig>", the
+ * grantee's weft_proof_sign over "<unix s> <METHOD> " || BLAKE2b-256(path)
+ * (the path without the query; within 5 minutes of the relay's clock; a POST needs
+ * none: every change it carries is signed by its author, whom the token
+ * must name). Returns 0 or a WEFT_PROTO_E code. */
+static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
+                           const char *method, const char *path, weft_token *t) {
+    relay *r = s->r;
+    char auth[2048];
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncmp(auth, "Bearer ", 7) != 0)
+        return WEFT_PROTO_EAUTH;
+    uint8_t tok[WEFT_PROTO_MAX_TOKEN];
+    size_t tlen;
+    if (weft_base64url_decode(tok, sizeof tok, &tlen, auth + 7, strlen(auth + 7)))
+        return WEFT_PROTO_EAUTH;
+    uint64_t now = relay_unix_s();
+    int rc = weft_token_verify(&r->be, tok, tlen, sid, now, t);
+    if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) return WEFT_PROTO_EEXPIRED;
+    if (rc) return WEFT_PROTO_EAUTH;
+    if (t->rights < right) return WEFT_PROTO_ERIGHTS;
+    if (t->any_grantee || right == WEFT_RIGHT_WRITE) return 0;
+    char proof[160];
+    if (lws_hdr_custom_copy(wsi, proof, sizeof proof, "weft-proof:", 11) <= 0)
+        return WEFT_PROTO_EPROOF;
+    char *dot = strchr(proof, '.');
+    if (!dot) return WEFT_PROTO_EPROOF;
+    *dot = 0;
+    char *end;
+    unsigned long long ts = strtoull(proof, &end, 10);
+    if (*end || !*proof || ts + PROOF_SKEW_S < now || ts > now + PROOF_SKEW_S)
+        return WEFT_PROTO_EPROOF;
+    uint8_t sig[64];
+    size_t sl;
+    if (weft_base64url_decode(sig, sizeof sig, &sl, dot + 1, strlen(dot + 1)) || sl != 64)
+        return WEFT_PROTO_EPROOF;
+    /* Proof nonces are at most 64 bytes: "<unix s> <METHOD> " then the
+     * BLAKE2b-256 of the path. */
+    uint8_t nonce[64];
+    int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
+    if (nl < 0 || nl >= 32) return WEFT_PROTO_EPROOF;
+    weft_blake2b(nonce + nl, 32, path, strlen(path));
+    nl += 32;
+    if (weft_proof_verify(&r->be, sig, t->grantee, sid, nonce, (size_t)nl))
+        return WEFT_PROTO_EPROOF;
+    return 0;
+}
+
+static uint64_t urlarg_u64(struct lws *wsi, const char *name, uint64_t dflt, int *bad) {
+    char buf[64];
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, sizeof buf);
+    if (!v) return dflt;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end || !*v || *v == '-') *bad = 1;
+    return n;
+}
+
+/* ---- GET /v1/spaces/{id}/changes ---- */
+
+typedef struct page {
+    uint8_t *frame;
+    size_t len, cap, max;
+    uint32_t n, limit;
+    uint64_t last, durable;
+} page;
+
+static int page_add(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
+    page *pg = ud;
+    if (rseq > pg->durable || pg->n >= pg->limit) return 1;
+    size_t need = pg->len + weft_frame_change_entry_bound(len);
+    if (pg->n && need > pg->max) return 1; /* one record always fits */
+    if (need > pg->cap) {
+        size_t cap = need * 2;
+        uint8_t *p = realloc(pg->frame, cap);
+        if (!p) return WEFT_ENOMEM;
+        pg->frame = p;
+        pg->cap = cap;
+    }
+    weft_frame_changes_add(pg->frame, pg->cap, &pg->len, rseq, rec, len);
+    pg->n++;
+    pg->last = rseq;
+    return 0;
+}
+
+static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
+    relay *r = s->r;
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
+    if (code) return respond_error(s, wsi, code, "token refused");
+    int bad = 0;
+    uint64_t after = urlarg_u64(wsi, "after=", 0, &bad);
+    uint64_t limit = urlarg_u64(wsi, "limit=", DEFAULT_LIMIT, &bad);
+    if (bad) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "bad after or limit");
+    if (limit == 0 || limit > r->cfg.max_changes) limit = r->cfg.max_changes;
+    struct space *sp;
+    int rc = space_open(r, sid, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    page pg = {
+        .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
+    pg.cap = 4096;
+    pg.frame = malloc(pg.cap);
+    if (!pg.frame) return -1;
+    weft_frame_changes_begin(pg.frame, pg.cap, &pg.len, 1);
+    rc = after < sp->durable ? sp->store->store->ops->read(sp->store, after, pg.max, page_add, &pg)
+                             : 0;
+    if (rc < 0) {
+        free(pg.frame);
+        return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage read failed");
+    }
+    char next[24], head[24];
+    snprintf(next, sizeof next, "%llu", (unsigned long long)pg.last);
+    snprintf(head, sizeof head, "%llu", (unsigned long long)sp->durable);
+    const char *extra[] = {"weft-next-after:", next, "weft-head:", head, NULL};
+    char accept[256] = "";
+    lws_hdr_copy(wsi, accept, sizeof accept, WSI_TOKEN_HTTP_ACCEPT);
+    if (!strstr(accept, "application/json")) {
+        /* Binary: the body is one CHANGES frame with relay sequences
+         * (PROTOCOL.md), or empty when there is nothing after `after`. */
+        r->m.changes_out += pg.n;
+        size_t n = pg.n ? pg.len : 0;
+        return respond(s, wsi, 200, "application/vnd.weft.frame", (char *)pg.frame, n, extra);
+    }
+    /* JSON: {"changes":[{"rseq":N,"record":"<base64url>"}...],"next_after":N,"head":N} */
+    weft_frame f;
+    size_t cap = 64 + pg.len * 2 + (size_t)pg.n * 40, o = 0, pos = 0, rl, bl;
+    char *b = malloc(cap);
+    if (!b || (pg.n && weft_frame_decode(&f, pg.frame, pg.len, pg.n + 1))) {
+        free(b);
+        free(pg.frame);
+        return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
+    }
+    o += (size_t)snprintf(b + o, cap - o, "{\"changes\":[");
+    uint64_t rseq;
+    const uint8_t *rec;
+    uint32_t k = 0;
+    while (pg.n && weft_frame_change_next(&f, &pos, &rseq, &rec, &rl)) {
+        o += (size_t)snprintf(b + o, cap - o, "%s{\"rseq\":%llu,\"record\":\"", k++ ? "," : "",
+                              (unsigned long long)rseq);
+        weft_base64url_encode(b + o, cap - o, &bl, rec, rl);
+        o += bl;
+        o += (size_t)snprintf(b + o, cap - o, "\"}");
+    }
+    o += (size_t)snprintf(b + o, cap - o, "],\"next_after\":%llu,\"head\":%llu}\n",
+                          (unsigned long long)pg.last, (unsigned long long)sp->durable);
+    free(pg.frame);
+    r->m.changes_out += pg.n;
+    return respond(s, wsi, 200, "application/json", b, o, extra);
+}
+
+/* ---- POST /v1/spaces/{id}/changes ---- */
+
+static void hold(session *s) {
+    relay *r = s->r;
+    if (s->in_held) return;
+    s->in_held = 1;
+    s->held_next = r->held;
+    r->held = s;
+}
+
+static int post_changes(session *s, struct lws *wsi) {
+    relay *r = s->r;
+    http_state *h = s->http;
+    if (h->too_big) return respond_error(s, wsi, WEFT_PROTO_ETOO_BIG, "body exceeds --max-frame");
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
+    if (code) return respond_error(s, wsi, code, "token refused");
+    memcpy(h->token_id, t.id, 16);
+    if (h->idem[0]) {
+        idem_entry *e = idem_find(h->space, t.id, h->idem);
+        if (e) {
+            char *b = malloc(e->len + 1);
+            if (!b) return -1;
+            memcpy(b, e->body, e->len);
+            const char *extra[] = {"idempotent-replayed:", "true", NULL};
+            return respond(s, wsi, 200, "application/json", b, e->len, extra);
+        }
+    }
+    /* Frame the records first: a body that cannot be cut into records is
+     * refused whole. */
+    uint32_t n = 0;
+    for (size_t pos = 0; pos < h->req_len;) {
+        weft_change c;
+        if (weft_change_decode(&c, h->req + pos, h->req_len - pos))
+            return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "body is not change records");
+        pos += c.total_len;
+        if (++n > r->cfg.max_changes)
+            return respond_error(s, wsi, WEFT_PROTO_ETOO_MANY_CHANGES, "too many changes");
+    }
+    if (n == 0) return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "no changes in the body");
+    bucket *tb = token_bucket_get(&r->token_buckets, t.id);
+    if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, n, relay_now_us()))
+        return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
+    struct space *sp;
+    if (space_open(r, h->space, 1, &sp))
+        return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    h->res = calloc(n, sizeof *h->res);
+    if (!h->res) return -1;
+    uint64_t now = relay_unix_s();
+    r->m.bytes_in += h->req_len;
+    for (size_t pos = 0; h->n < n;) {
+        weft_change c;
+        weft_change_decode(&c, h->req + pos, h->req_len - pos);
+        struct ack_entry *e = &h->res[h->n++];
+        int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
+        if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
+        pos += c.total_len;
+    }
+    hold(s); /* answered by http_release after the flush */
+    return 0;
+}
+
+void http_release(struct session *s, int failed) {
+    http_state *h = s->http;
+    struct lws *wsi = s->wsi;
+    if (!h || !h->res) return;
+    if (failed) {
+        free(h->res);
+        h->res = NULL;
+        respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage flush failed");
+        return;
+    }
+    size_t cap = 64 + (size_t)h->n * 64, o = 0;
+    char *b = malloc(cap);
+    if (!b) return;
+    o += (size_t)snprintf(b + o, cap - o, "{\"results\":[");
+    for (uint32_t i = 0; i < h->n; i++) {
+        const struct ack_entry *e = &h->res[i];
+        const char *sep = i ? "," : "";
+        if (e->status == WEFT_ACK_STORED)
+            o += (size_t)snprintf(b + o, cap - o, "%s{\"status\":\"stored\",\"rseq\":%llu}", sep,
+                                  (unsigned long long)e->value);
+        else if (e->status == WEFT_ACK_DUPLICATE)
+            o += (size_t)snprintf(b + o, cap - o, "%s{\"status\":\"duplicate\"}", sep);
+        else if (e->status == WEFT_ACK_PARKED)
+            o += (size_t)snprintf(b + o, cap - o, "%s{\"status\":\"parked\"}", sep);
+        else
+            o += (size_t)snprintf(b + o, cap - o, "%s{\"status\":\"rejected\",\"error\":\"%s\"}",
+                                  sep, weft_proto_err_name((uint32_t)e->value));
+    }
+    o += (size_t)snprintf(b + o, cap - o, "]}\n");
+    free(h->res);
+    h->res = NULL;
+    if (h->idem[0]) idem_put(h, b, o);
+    respond(s, wsi, 200, "application/json", b, o, NULL);
+}
+
+/* ---- DELETE /v1/spaces/{id} ---- */
+
+static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
+    relay *r = s->r;
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_ADMIN, "DELETE", path, &t);
+    if (code) return respond_error(s, wsi, code, "token refused");
+    struct space *sp;
+    int rc = space_open(r, sid, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    server_close_space_sessions(r, sp, WEFT_PROTO_ENOT_FOUND);
+    if (space_delete(r, sp)) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+    return respond_text(s, wsi, 200, "{\"deleted\":true}\n");
+}
+
+/* ---- static files ---- */
+
+static const struct {
+    const char *ext, *type;
+} mime_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".webmanifest", "application/manifest+json"},
+    {".wasm", "application/wasm"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".ico", "image/x-icon"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".map", "application/json"},
+    {".woff2", "font/woff2"},
+};
+
+/* The PWA's policy: everything from this origin, WebSockets to it, wasm
+ * compiled from its own files; no inline script, no framing. */
+static const char csp[] =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+static int serve_static(session *s, struct lws *wsi, const char *path) {
+    relay *r = s->r;
+    if (!r->cfg.static_dir) return respond_text(s, wsi, 404, "not found\n");
+    if (strcmp(path, "/") == 0) path = "/index.html";
+    /* No way out of the directory: no "..", no hidden files, no "//". */
+    if (path[0] != '/' || strstr(path, "/.") || strstr(path, "//") || strchr(path, '\\'))
+        return respond_text(s, wsi, 404, "not found\n");
+    char file[1024];
+    int n = snprintf(file, sizeof file, "%s%s", r->cfg.static_dir, path);
+    struct stat sb;
+    if (n < 0 || (size_t)n >= sizeof file || stat(file, &sb) || !S_ISREG(sb.st_mode))
+        return respond_text(s, wsi, 404, "not found\n");
+    const char *dot = strrchr(path, '.'), *type = "application/octet-stream";
+    for (size_t i = 0; dot && i < sizeof mime_types / sizeof *mime_types; i++)
+        if (strcmp(dot, mime_types[i].ext) == 0) type = mime_types[i].type;
+    /* Entry points must be revalidated so a deploy is seen at once; other
+     * assets may be cached for an hour. */
+    int entry = strcmp(path, "/index.html") == 0 || strcmp(path, "/sw.js") == 0 ||
+                (dot && strcmp(dot, ".webmanifest") == 0);
+    uint8_t hdr[2048], *p = hdr, *end = hdr + sizeof hdr;
+    const char *cache = entry ? "no-cache" : "public, max-age=3600";
+    if (lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)cache,
+                                    (int)strlen(cache), &p, end) ||
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"content-security-policy:",
+                                    (const uint8_t *)csp, (int)strlen(csp), &p, end) ||
+        lws_add_http_header_by_name(wsi, (const uint8_t *)"x-content-type-options:",
+                                    (const uint8_t *)"nosniff", 7, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const uint8_t *)"referrer-policy:", (const uint8_t *)"no-referrer", 11, &p, end))
+        return -1;
+    r->m.http_requests++;
+    r->m.bytes_out += (uint64_t)sb.st_size;
+    int rc = lws_serve_http_file(wsi, file, type, (const char *)hdr, (int)(p - hdr));
+    if (rc < 0 || (rc > 0 && lws_http_transaction_completed(wsi))) return -1;
+    return 0;
+}
+
+/* ---- dispatch ---- */
 
 static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     s->r = r;
-    int is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-    if (is_get && strcmp(path, "/healthz") == 0) return respond_text(s, wsi, 200, "ok\n");
-    if (is_get && strcmp(path, "/readyz") == 0)
-        return r->draining ? respond_text(s, wsi, 503, "draining\n")
-                           : respond_text(s, wsi, 200, "ready\n");
-    if (is_get && strcmp(path, "/metrics") == 0) {
+    s->wsi = wsi;
+    http_state *h = state_of(s);
+    if (!h) return -1;
+    free(h->req);
+    h->req = NULL;
+    h->req_len = h->req_cap = 0;
+    h->too_big = 0;
+    h->idem[0] = 0;
+    h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
+                : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
+                : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
+                                                                  : M_OTHER;
+    if (r->draining) return respond_error(s, wsi, WEFT_PROTO_EGOING_AWAY, "shutting down");
+    if (h->method == M_GET && strcmp(path, "/healthz") == 0)
+        return respond_text(s, wsi, 200, "ok\n");
+    if (h->method == M_GET && strcmp(path, "/readyz") == 0)
+        return respond_text(s, wsi, 200, "ready\n");
+    if (h->method == M_GET && strcmp(path, "/metrics") == 0) {
         size_t n;
         char *m = relay_metrics_render(r, &n);
         if (!m) return respond_text(s, wsi, 500, "out of memory\n");
-        return respond(s, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", m, n);
+        return respond(s, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", m, n, NULL);
     }
+    uint8_t sid[32];
+    int kind = parse_path(path, sid);
+    if (kind == 2 && h->method == M_GET) return get_changes(s, wsi, sid, path);
+    if (kind == 1 && h->method == M_DELETE) return delete_space(s, wsi, sid, path);
+    if (kind == 2 && h->method == M_POST) {
+        /* The answer comes at BODY_COMPLETION. */
+        memcpy(h->space, sid, 32);
+        snprintf(h->path, sizeof h->path, "%s", path);
+        char cl[32];
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+            strtoull(cl, NULL, 10) > r->cfg.max_frame)
+            h->too_big = 1;
+        int kl = lws_hdr_custom_copy(wsi, h->idem, sizeof h->idem, "idempotency-key:", 16);
+        if (kl <= 0) h->idem[0] = 0;
+        return 0;
+    }
+    if (kind) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "method not allowed here");
+    if (h->method == M_GET) return serve_static(s, wsi, path);
     return respond_text(s, wsi, 404, "not found\n");
+}
+
+static int on_body(session *s, const uint8_t *in, size_t len) {
+    http_state *h = s->http;
+    if (!h || h->too_big) return 0;
+    if (h->req_len + len > s->r->cfg.max_frame) {
+        h->too_big = 1;
+        return 0;
+    }
+    if (h->req_len + len > h->req_cap) {
+        size_t cap = h->req_cap ? h->req_cap * 2 : 16384;
+        while (cap < h->req_len + len)
+            cap *= 2;
+        uint8_t *p = realloc(h->req, cap);
+        if (!p) return -1;
+        h->req = p;
+        h->req_cap = cap;
+    }
+    memcpy(h->req + h->req_len, in, len);
+    h->req_len += len;
+    return 0;
 }
 
 static int on_writeable(session *s, struct lws *wsi) {
     http_state *h = s->http;
-    if (!h) return 0;
+    if (!h || !h->body) return 0;
     size_t n = h->body_len - h->sent;
     if (n > BODY_CHUNK) n = BODY_CHUNK;
     int final = h->sent + n == h->body_len;
@@ -88,22 +648,38 @@ static int on_writeable(session *s, struct lws *wsi) {
         lws_callback_on_writable(wsi);
         return 0;
     }
-    http_state_free(s);
+    free(h->body);
+    h->body = NULL;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static void http_gone(session *s) {
+    if (s->in_held) { /* a POST whose flush has not come yet */
+        struct session **pp = &s->r->held;
+        while (*pp && *pp != s)
+            pp = &(*pp)->held_next;
+        if (*pp) *pp = s->held_next;
+        s->in_held = 0;
+    }
+    http_state_free(s);
 }
 
 int http_callback(relay *r, struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len) {
     session *s = user;
-    (void)len;
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return on_http(r, s, wsi, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_BODY:
+        return on_body(s, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!s->http || s->http->method != M_POST) return 0;
+        return post_changes(s, wsi);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writeable(s, wsi);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (s && !s->is_ws) http_state_free(s);
+        if (s && !s->is_ws && s->r) http_gone(s);
         break;
     default:
         break;

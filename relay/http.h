@@ -14,4 +14,13 @@
 int http_callback(relay *r, struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len);
 
+struct session;
+
+/* Answers a POST held for the end-of-turn flush (failed: the flush
+ * failed, nothing was made durable). */
+void http_release(struct session *s, int failed);
+
+/* Frees the idempotency cache (at exit). */
+void http_free_all(void);
+
 #endif

@@ -2,7 +2,8 @@
  * Metrics: plain counters in relay_metrics, bumped where things happen, and
  * the Prometheus text exposition of them (GET /metrics). Rejections are
  * labelled by the protocol error name, so one counter family covers every
- * limit and check.
+ * limit and check. The relay's log line and clocks live here too: they are
+ * the other things every module reports through.
  */
 #include "relay.h"
 

@@ -140,15 +140,22 @@ static void session_fail(session *s, uint32_t code, const char *msg) {
               weft_proto_err_name(code), msg);
     unsubscribe(s);
     held_clear(s);
-    queue_clear(s);
+    /* Going away is not the client's fault: the ACKs already queued (the
+     * drain flushed them) still go out before the ERROR. */
+    int keep = code == WEFT_PROTO_EGOING_AWAY;
+    if (!keep) queue_clear(s);
     s->state = S_CLOSING;
     if (!s->close_status) s->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
     size_t mlen = strlen(msg);
     outmsg *m = outmsg_new(weft_frame_error_bound(mlen));
     if (m) {
         weft_frame_error_encode(m->buf + LWS_PRE, m->len, &m->len, code, 1, msg, mlen);
-        s->q_head = s->q_tail = m;
-        s->q_bytes = m->len;
+        if (s->q_tail)
+            s->q_tail->next = m;
+        else
+            s->q_head = m;
+        s->q_tail = m;
+        s->q_bytes += m->len;
     }
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
     lws_callback_on_writable(s->wsi);
@@ -574,7 +581,9 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 static const struct lws_protocols protocols[] = {
-    {"weft", callback_weft, sizeof(session), 65536, 0, NULL, 0},
+    /* A small receive buffer: lws allocates it per connection, and larger
+     * messages are reassembled from fragments anyway (on_receive). */
+    {"weft", callback_weft, sizeof(session), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -587,14 +596,26 @@ void relay_after_turn(relay *r) {
         /* Nothing of this turn may be acked: fail every session waiting. The
          * appended records stay in storage, unacked, as after a crash. */
         relay_log("storage flush failed: %s", weft_err_name(rc));
-        while (r->held)
-            session_fail(r->held, WEFT_PROTO_ESTORAGE, "storage flush failed");
+        while (r->held) {
+            session *s = r->held;
+            if (s->is_ws) {
+                session_fail(s, WEFT_PROTO_ESTORAGE, "storage flush failed");
+            } else {
+                r->held = s->held_next;
+                s->in_held = 0;
+                http_release(s, 1);
+            }
+        }
         return;
     }
     while (r->held) {
         session *s = r->held;
         r->held = s->held_next;
         s->in_held = 0;
+        if (!s->is_ws) {
+            http_release(s, 0);
+            continue;
+        }
         while (s->held_head) {
             held_ack *h = s->held_head;
             s->held_head = h->next;
@@ -696,6 +717,7 @@ int server_run(relay *r) {
     lws_sul_cancel(&ticker.sul);
     lws_context_destroy(r->ctx);
     r->ctx = NULL;
+    http_free_all();
     free(scratch);
     scratch = NULL;
     scratch_cap = 0;

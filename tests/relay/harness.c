@@ -220,6 +220,11 @@ int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t curso
     }
     if (f.type != WEFT_FRAME_CHALLENGE) return -1;
     c->head = f.head;
+    free(c->relay_vv);
+    c->relay_vv = malloc(f.vv_len + 1);
+    memcpy(c->relay_vv, f.vv, f.vv_len);
+    c->relay_vv_len = f.vv_len;
+    c->in_head = c->in_tail = 0;
     uint8_t sig[64], proof[80];
     if (weft_proof_sign(&BE, sig, c->me.sk, c->space, f.nonce, WEFT_NONCE_BYTES)) return -1;
     if (weft_frame_proof_encode(proof, sizeof proof, &len, sig)) return -1;
@@ -263,6 +268,9 @@ int tc_pump(tclient *c, int timeout_ms) {
         uint8_t st;
         uint64_t v;
         while (weft_frame_ack_next(&f, &pos, &st, &v)) {
+            uint64_t seq = c->in_head < c->in_tail ? c->inflight[c->in_head++] : 0;
+            if ((st == WEFT_ACK_STORED || st == WEFT_ACK_DUPLICATE) && seq > c->acked_seq)
+                c->acked_seq = seq;
             if (st == WEFT_ACK_STORED) {
                 c->n_stored++;
                 c->acked++;
@@ -326,6 +334,59 @@ int until_closed(tclient *c, uint64_t u) {
     return c->closed;
 }
 
+static void inflight_push(tclient *c, const uint8_t *rec, size_t len) {
+    weft_change ch;
+    uint64_t seq = 0;
+    if (weft_change_decode(&ch, rec, len) == 0 && memcmp(ch.author, c->me.pk, 32) == 0)
+        seq = ch.seq;
+    if (c->in_head == c->in_tail) c->in_head = c->in_tail = 0;
+    if (c->in_tail == c->in_cap) {
+        c->in_cap = c->in_cap ? c->in_cap * 2 : 1024;
+        c->inflight = realloc(c->inflight, c->in_cap * sizeof *c->inflight);
+    }
+    c->inflight[c->in_tail++] = seq;
+}
+
+long tc_push_missing(tclient *c) {
+    const uint8_t *recs;
+    size_t rl;
+    if (weft_replica_diff(c->rep, c->relay_vv, c->relay_vv_len, &recs, &rl)) return -1;
+    size_t cap = 2 * rl + 64, fl = 0, pos = 0; /* entries add a length each */
+    uint8_t *frame = malloc(cap);
+    long n = 0;
+    int in_frame = 0;
+    while (pos < rl) {
+        weft_change ch;
+        if (weft_change_decode(&ch, recs + pos, rl - pos)) break;
+        if (!in_frame) weft_frame_changes_begin(frame, cap, &fl, 0);
+        if (weft_frame_changes_add(frame, cap, &fl, 0, recs + pos, ch.total_len)) {
+            n = -1;
+            break;
+        }
+        inflight_push(c, recs + pos, ch.total_len);
+        pos += ch.total_len;
+        n++;
+        if (++in_frame == 100 || pos >= rl) {
+            if (wsc_send(&c->ws, frame, fl, 2, 1)) n = -1;
+            in_frame = 0;
+            fl = 0;
+        }
+        if (n < 0) break;
+    }
+    free(frame);
+    return n;
+}
+
+uint64_t tc_seq_of(tclient *c, const uint8_t *author) {
+    const uint8_t *vv, *a;
+    size_t len, pos = 0;
+    uint64_t seq;
+    if (weft_replica_vv(c->rep, &vv, &len)) return 0;
+    while (weft_vv_next(vv, len, &pos, &a, &seq))
+        if (memcmp(a, author, 32) == 0) return seq;
+    return 0;
+}
+
 int tc_write(tclient *c, int n, size_t value_bytes, int per_frame) {
     size_t cap = 64 + (size_t)per_frame * (value_bytes + 600);
     uint8_t *frame = malloc(cap), *val = malloc(value_bytes + 16);
@@ -349,6 +410,7 @@ int tc_write(tclient *c, int n, size_t value_bytes, int per_frame) {
         }
         if (!in_frame) weft_frame_changes_begin(frame, cap, &flen, 0);
         in_frame++;
+        inflight_push(c, rec, rlen);
         if (weft_frame_changes_add(frame, cap, &flen, 0, rec, rlen)) rc = -1;
         if (in_frame == per_frame || i == n - 1) {
             if (!rc) rc = wsc_send(&c->ws, frame, flen, 2, 1);
@@ -364,6 +426,10 @@ int tc_write(tclient *c, int n, size_t value_bytes, int per_frame) {
 
 void tc_free(tclient *c) {
     wsc_close(&c->ws);
+    free(c->relay_vv);
+    free(c->inflight);
+    c->relay_vv = NULL;
+    c->inflight = NULL;
     weft_replica_free(c->rep);
     weft_suite_v1_wipe(&c->st);
     c->rep = NULL;

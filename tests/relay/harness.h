@@ -77,6 +77,13 @@ typedef struct tclient {
     int err_fatal, closed;
     uint8_t last_peer[32]; /* last SIGNAL/PRESENCE sender */
     size_t n_signals;
+    uint8_t *relay_vv; /* the CHALLENGE's vector */
+    size_t relay_vv_len;
+    /* Own seqs of the changes sent and not yet acked, in order (0 for
+     * others' changes forwarded), and the highest own seq acked durable. */
+    uint64_t *inflight;
+    size_t in_head, in_tail, in_cap;
+    uint64_t acked_seq;
 } tclient;
 
 /* A client of space owner->pk with a token of `rights` for a new key
@@ -101,6 +108,11 @@ int until_closed(tclient *c, uint64_t unused);
  * frames of at most per_frame changes. Returns 0 or -1. */
 int tc_write(tclient *c, int n, size_t value_bytes, int per_frame);
 void tc_free(tclient *c);
+/* Sends every change the replica holds past the relay's CHALLENGE vector
+ * (after a reconnect). Returns the number of changes sent, or -1. */
+long tc_push_missing(tclient *c);
+/* The replica's contiguous seq of `author`. */
+uint64_t tc_seq_of(tclient *c, const uint8_t *author);
 
 int same_state(tclient *a, tclient *b);
 

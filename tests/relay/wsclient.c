@@ -61,7 +61,7 @@ static int fill(wsc *c, int64_t deadline) {
     }
     for (;;) {
         int64_t left = deadline - now_ms();
-        if (left <= 0) return WSC_TIMEOUT;
+        if (left < 0) left = 0; /* still look once: data may be waiting */
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int n = poll(&pfd, 1, (int)left);
         if (n < 0 && errno == EINTR) continue;
