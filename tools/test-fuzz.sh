@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Fuzz smoke test (docs/TESTING.md, "Fuzzing"): builds build-fuzz/ (clang-14,
 # libFuzzer, ASan + UBSan), writes the seed corpus with make_corpus, then
-# runs every libFuzzer target for FUZZ_SECONDS (default 15), one at a time
-# (the machine has two cores and others build on it too). Prints one line
-# per target and fails when any target crashes, leaks, trips a sanitizer or
+# runs every libFuzzer target for FUZZ_SECONDS each, one at a time (the
+# machine has two cores and others build on it too). Unset, FUZZ_SECONDS is
+# 15, lowered so that all targets together fuzz for at most FUZZ_BUDGET
+# seconds (default 120) and `make test` stays quick. Prints one line per
+# target and fails when any target crashes, leaks, trips a sanitizer or
 # breaks an invariant; the crashing input is kept in build-fuzz/crashes/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${FUZZ_SECONDS:-15}
 
 tools/build fuzz
 fuzzdir=build-fuzz/tests/fuzz
+n=0
+for exe in "$fuzzdir"/fuzz_*; do [ -x "$exe" ] && [ -f "$exe" ] && n=$((n + 1)); done
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  secs=$FUZZ_SECONDS
+else
+  secs=15
+  budget=${FUZZ_BUDGET:-120}
+  if [ "$n" -gt 0 ] && [ $((secs * n)) -gt "$budget" ]; then secs=$((budget / n)); fi
+  [ "$secs" -ge 5 ] || secs=5
+fi
+echo "fuzzing $n targets for ${secs}s each"
 work=$(mktemp -d "${TMPDIR:-/tmp}/weft-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$fuzzdir/make_corpus" "$work/seeds" >/dev/null

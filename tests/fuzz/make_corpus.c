@@ -5,11 +5,13 @@
  *   make_corpus OUTDIR [STAMP]
  *
  * creates OUTDIR/<target>/ for value, change, vv, snapshot, apply, merge,
- * auth (and protocol, when built with FUZZ_PROTOCOL), filled with real encodings made by the
- * library itself (values, PLAIN and signed V1 changes, vectors, snapshots, continuations of the
- * fuzz_apply history, merge scripts, tokens, invite links, base64url), plus
- * a few near misses the decoders must reject. STAMP, when given, is
- * written last (meson's record that the corpus is complete).
+ * auth (and protocol and text, when built with FUZZ_PROTOCOL / FUZZ_TEXT,
+ * which meson sets once those modules exist), filled with real encodings
+ * made by the library itself (values, PLAIN and signed V1 changes, vectors,
+ * snapshots, continuations of the fuzz_apply history, merge scripts,
+ * tokens, invite links, base64url, frames, text updates and states), plus a
+ * few near misses the decoders must reject. STAMP, when given, is written
+ * last (meson's record that the corpus is complete).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,12 +20,14 @@
 #if FUZZ_TEXT
 #include "weft/text.h"
 #endif
-#if FUZZ_PROTOCOL /* set by meson once the relay's frame codec exists */
+#if FUZZ_PROTOCOL
 #include "weft/protocol.h"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *outdir;
 static char target[32];
@@ -37,11 +41,20 @@ static void make_dir(const char *path) {
     }
 }
 
+/* Starts the seeds of one target, removing those an earlier run wrote. */
 static void begin(const char *name) {
-    char path[4096];
+    char path[4096], file[4096 + 256];
     snprintf(target, sizeof target, "%s", name);
     snprintf(path, sizeof path, "%s/%s", outdir, name);
     make_dir(path);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "seed-", 5) != 0) continue;
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        unlink(file);
+    }
+    if (d) closedir(d);
     seq_no = 0;
 }
 
@@ -232,6 +245,7 @@ static void changes_and_friends(void) {
     }
 
     begin("snapshot");
+    fuzz_buf hidden = {0};
     weft_replica *empty = fuzz_replica(FUZZ_TARGET_AUTHOR);
     emit_snapshot(empty);
     emit_snapshot(a);
@@ -246,7 +260,37 @@ static void changes_and_friends(void) {
         weft_replica_free(d);
     }
 
+    {
+        /* A counter add whose observed write is hidden: a member dropped the
+         * dep on it from its change (PLAIN: nothing signed to break). A
+         * replica that gets the add alone keeps it waiting, and its snapshot
+         * carries a waiting add. */
+        weft_replica *y = fuzz_replica(0x88), *x = fuzz_replica(0x99);
+        fuzz_buf ry = {0}, rx = {0};
+        fuzz_put_str(y, "notes", "n9", "n", "base");
+        fuzz_commit(y, &ry);
+        FUZZ_ASSERT(weft_replica_apply(x, ry.p, ry.len, NULL) == 0);
+        fuzz_counter(x, "notes", "n9", "n", 5);
+        fuzz_commit(x, &rx);
+        weft_change ch;
+        FUZZ_ASSERT(weft_change_decode(&ch, rx.p, rx.len) == 0 && ch.n_deps == 1);
+        size_t cut = (size_t)(ch.deps - rx.p) - 1; /* the one-byte n_deps */
+        hidden.len = 0;
+        fuzz_buf_put(&hidden, rx.p, cut);
+        fuzz_buf_put(&hidden, "", 1); /* n_deps = 0 */
+        fuzz_buf_put(&hidden, rx.p + ch.header_len, rx.len - ch.header_len);
+        weft_replica *z = fuzz_replica(0x77);
+        FUZZ_ASSERT(weft_replica_apply(z, hidden.p, hidden.len, NULL) == 0);
+        emit_snapshot(z);
+        weft_replica_free(x);
+        weft_replica_free(y);
+        weft_replica_free(z);
+        free(ry.p);
+        free(rx.p);
+    }
+
     begin("apply");
+    emit_buf(&hidden);
     emit_buf(&more);
     {
         size_t off, len = nth_record(&more, 0, &off);
@@ -384,6 +428,7 @@ static void changes_and_friends(void) {
     free(pre.p);
     free(more.p);
     free(signed_recs.p);
+    free(hidden.p);
 }
 
 /* ---- tokens, invites, base64url ---- */
