@@ -36,38 +36,6 @@
 
 #include <inttypes.h>
 
-/* ---- a counting allocator: live and peak bytes requested ---- */
-
-typedef struct counter {
-    size_t live, peak;
-} counter;
-
-/* Each block carries its size in a 16-byte header (keeps malloc alignment). */
-#define HDR 16
-
-static void *count_realloc(void *ud, void *ptr, size_t size) {
-    counter *c = ud;
-    size_t old = 0;
-    uint8_t *base = NULL;
-    if (ptr) {
-        base = (uint8_t *)ptr - HDR;
-        memcpy(&old, base, sizeof old);
-    }
-    if (size == 0) {
-        if (ptr) {
-            c->live -= old;
-            free(base);
-        }
-        return NULL;
-    }
-    uint8_t *nb = realloc(base, size + HDR);
-    if (!nb) return NULL;
-    memcpy(nb, &size, sizeof size);
-    c->live = c->live - old + size;
-    if (c->live > c->peak) c->peak = c->live;
-    return nb + HDR;
-}
-
 /* ---- the workload ---- */
 
 typedef struct workload {

@@ -24,118 +24,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "weft/weft.h"
+#define BENCH_NAME "text_bench"
+#include "bench_util.h"
 #include "trace.h"
 
-#include <stdarg.h>
-#include <time.h>
-
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "text_bench: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(1);
-}
-
-static void check(int rc, const char *what) {
-    if (rc) die("%s: %s (%d)", what, weft_strerror(rc), rc);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* ---- counting allocator (live bytes requested) ---- */
-
-typedef struct counter {
-    size_t live, peak;
-} counter;
-
-#define HDR 16
-
-static void *count_realloc(void *ud, void *ptr, size_t size) {
-    counter *c = ud;
-    size_t old = 0;
-    uint8_t *base = NULL;
-    if (ptr) {
-        base = (uint8_t *)ptr - HDR;
-        memcpy(&old, base, sizeof old);
-    }
-    if (size == 0) {
-        if (ptr) {
-            c->live -= old;
-            free(base);
-        }
-        return NULL;
-    }
-    uint8_t *nb = realloc(base, size + HDR);
-    if (!nb) return NULL;
-    memcpy(nb, &size, sizeof size);
-    c->live = c->live - old + size;
-    if (c->live > c->peak) c->peak = c->live;
-    return nb + HDR;
-}
-
-/* ---- results ---- */
-
-typedef struct result {
-    const char *metric, *unit;
-    double value;
-} result;
-
-static result results[32];
-static int n_results;
 static const char *workload = "automerge-paper trace";
-
-static void add(const char *metric, double value, const char *unit) {
-    if (n_results == (int)(sizeof results / sizeof *results)) die("too many results");
-    results[n_results++] = (result){metric, unit, value};
-}
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void write_json(const char *path, const char *impl) {
-    FILE *f = fopen(path, "w");
-    if (!f) die("cannot write %s", path);
-    fprintf(f, "[\n");
-    for (int i = 0; i < n_results; i++) {
-        fprintf(f, "  {\"workload\": ");
-        json_str(f, workload);
-        fprintf(f, ", \"impl\": ");
-        json_str(f, impl);
-        fprintf(f, ", \"metric\": ");
-        json_str(f, results[i].metric);
-        fprintf(f, ", \"value\": %.17g, \"unit\": ", results[i].value);
-        json_str(f, results[i].unit);
-        fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
-    }
-    fprintf(f, "]\n");
-    if (fclose(f)) die("cannot write %s", path);
-}
 
 /* ---- the workload ---- */
 
@@ -263,19 +156,19 @@ int main(int argc, char **argv) {
         weft_text_free(l);
     }
     double local = median(t_local, runs), remote = median(t_remote, runs);
-    add("edits", (double)tr->n_patches, "ops");
-    add("local apply (one change per edit)", local * 1e3, "ms");
-    add("local apply rate", (double)tr->n_patches / local, "ops/s");
-    add("update bytes, all changes", (double)ops_bytes, "B");
-    add("remote apply (one update per edit)", remote * 1e3, "ms");
-    add("remote apply rate", (double)tr->n_patches / remote, "ops/s");
-    add("encoded size", (double)enc_len, "B");
-    add("encode", median(t_enc, runs) * 1e3, "ms");
-    add("load and read the text", median(t_load, runs) * 1e3, "ms");
-    add("memory after local apply", (double)mem_local, "B");
-    add("memory after remote apply", (double)mem_remote, "B");
-    add("memory after load", (double)mem_load, "B");
-    add("text", (double)tr->end_len, "B");
+    add(workload, "edits", (double)tr->n_patches, "ops");
+    add(workload, "local apply (one change per edit)", local * 1e3, "ms");
+    add(workload, "local apply rate", (double)tr->n_patches / local, "ops/s");
+    add(workload, "update bytes, all changes", (double)ops_bytes, "B");
+    add(workload, "remote apply (one update per edit)", remote * 1e3, "ms");
+    add(workload, "remote apply rate", (double)tr->n_patches / remote, "ops/s");
+    add(workload, "encoded size", (double)enc_len, "B");
+    add(workload, "encode", median(t_enc, runs) * 1e3, "ms");
+    add(workload, "load and read the text", median(t_load, runs) * 1e3, "ms");
+    add(workload, "memory after local apply", (double)mem_local, "B");
+    add(workload, "memory after remote apply", (double)mem_remote, "B");
+    add(workload, "memory after load", (double)mem_load, "B");
+    add(workload, "text", (double)tr->end_len, "B");
 
     printf("%-36s  %14s  %s\n", "metric", "value", "unit");
     for (int i = 0; i < n_results; i++)
