@@ -10,6 +10,7 @@
 #include "json.h"
 #include "logcmd.h"
 #include "spacedir.h"
+#include "sync.h"
 
 #include "weft/sodium.h"
 
@@ -47,6 +48,8 @@ static const char *USAGE =
     "  status DIR                        space, author, changes, state hash (JSON)\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
+    "  sync DIR [--relay http://host:port]\n"
+    "                                    exchange changes with a weft-relay (REST)\n"
     "\n"
     "logs (DIR, or a file of change records)\n"
     "  log inspect DIR|FILE              one JSON line per change: author, seq, size...\n"
@@ -673,6 +676,7 @@ int main(int argc, char **argv) {
     if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
     if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
     if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
+    if (strcmp(c, "sync") == 0) return cmd_sync(argc, argv);
     if (strcmp(c, "log") == 0) return cmd_log(argc, argv);
     if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
     return usage_error("unknown command '%s'", c);

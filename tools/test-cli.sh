@@ -126,6 +126,13 @@ expect "corrupt space.json" 3 "$W" status broken
 grep -q "corrupt" "$t/stderr" && ok "says corrupt" || bad "message: $(cat "$t/stderr")"
 expect "no replica here" 3 "$W" status nowhere
 
+# Sync against a relay is tested with weftdb in tests/js/cli.test.mjs; here
+# only the failures a script must be able to tell apart.
+expect "sync with no relay URL" 2 "$W" sync a
+expect "sync with a bad URL" 2 "$W" sync a --relay ftp://x
+expect "sync with the relay down" 1 "$W" sync a --relay http://127.0.0.1:9
+grep -q "cannot connect" "$t/stderr" && ok "says it cannot connect" || bad "message: $(cat "$t/stderr")"
+
 expect "bench" 0 "$W" bench --ops 20000
 has "bench converged" '"converged":true'
 

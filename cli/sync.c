@@ -1,0 +1,386 @@
+/* `weft sync` (see sync.h): a small blocking HTTP/1.1 client and the sync. */
+#define _POSIX_C_SOURCE 200809L
+#include "sync.h"
+
+#include "spacedir.h"
+
+#include "weft/protocol.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { TIMEOUT_MS = 15000 };
+
+typedef struct response {
+    int status;
+    char *head; /* status line + headers, NUL-terminated */
+    uint8_t *body;
+    size_t body_len;
+} response;
+
+static void response_free(response *r) {
+    free(r->head);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* One request with Connection: close; reads until the server closes. */
+static int http(const char *host, const char *port, const char *method, const char *path,
+                const char *headers, const uint8_t *body, size_t body_len, response *out, char *err,
+                size_t err_cap) {
+    memset(out, 0, sizeof *out);
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g) {
+        snprintf(err, err_cap, "cannot resolve %s: %s", host, gai_strerror(g));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        snprintf(err, err_cap, "cannot connect to the relay at %s:%s: %s (is it running?)", host,
+                 port, strerror(errno));
+        return -1;
+    }
+    char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n%s\r\n",
+                     method, path, host, port, body_len, headers ? headers : "");
+    int rc = n > 0 && (size_t)n < sizeof req ? 0 : -1;
+    for (size_t off = 0, total = (size_t)n; !rc && off < total + body_len;) {
+        const uint8_t *p = off < total ? (const uint8_t *)req + off : body + (off - total);
+        size_t left = off < total ? total - off : body_len - (off - total);
+        ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
+        if (w <= 0)
+            rc = -1;
+        else
+            off += (size_t)w;
+    }
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    while (!rc && buf) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, TIMEOUT_MS) <= 0) {
+            rc = -1;
+            break;
+        }
+        if (len == cap) {
+            uint8_t *g2 = realloc(buf, cap * 2);
+            if (!g2) {
+                rc = -1;
+                break;
+            }
+            buf = g2;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + len, cap - len, 0);
+        if (r < 0) rc = -1;
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    uint8_t *sep = NULL;
+    for (size_t i = 0; buf && i + 4 <= len && !sep; i++)
+        if (memcmp(buf + i, "\r\n\r\n", 4) == 0) sep = buf + i;
+    if (rc || !buf || !sep || sscanf((char *)buf, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(buf);
+        snprintf(err, err_cap, "no valid HTTP answer from the relay at %s:%s", host, port);
+        return -1;
+    }
+    size_t hl = (size_t)(sep - buf);
+    out->head = malloc(hl + 1);
+    out->body_len = len - hl - 4;
+    out->body = malloc(out->body_len + 1);
+    if (!out->head || !out->body) {
+        free(buf);
+        response_free(out);
+        snprintf(err, err_cap, "out of memory");
+        return -1;
+    }
+    memcpy(out->head, buf, hl);
+    out->head[hl] = 0;
+    memcpy(out->body, sep + 4, out->body_len);
+    out->body[out->body_len] = 0;
+    free(buf);
+    return 0;
+}
+
+/* The value of a header (case-insensitive name), as an unsigned number. */
+static int header_u64(const char *head, const char *name, uint64_t *v) {
+    size_t nl = strlen(name);
+    for (const char *p = strchr(head, '\n'); p; p = strchr(p + 1, '\n'))
+        if (strncasecmp(p + 1, name, nl) == 0 && p[1 + nl] == ':') {
+            *v = strtoull(p + 2 + nl, NULL, 10);
+            return 0;
+        }
+    return -1;
+}
+
+/* "http://host:port", "ws://host:port" (same port), with an optional path
+ * prefix ignored. OUT: host, port. */
+static int parse_url(const char *url, char *host, size_t hcap, char *port, size_t pcap) {
+    const char *p = strstr(url, "://");
+    if (!p) return -1;
+    if (strncmp(url, "http://", 7) && strncmp(url, "ws://", 5)) return -1;
+    p += 3;
+    size_t hl = strcspn(p, ":/");
+    if (!hl || hl >= hcap) return -1;
+    memcpy(host, p, hl);
+    host[hl] = 0;
+    if (p[hl] == ':') {
+        size_t pl = strcspn(p + hl + 1, "/");
+        if (!pl || pl >= pcap) return -1;
+        memcpy(port, p + hl + 1, pl);
+        port[pl] = 0;
+    } else {
+        snprintf(port, pcap, "80");
+    }
+    return 0;
+}
+
+/* Authorization and, for a key-bound token, the Weft-Proof of this request. */
+static void auth_headers(const spacedir *sd, const char *method, const char *path, char *dst,
+                         size_t cap) {
+    char tok[1024], sig64[128] = "";
+    size_t tl = 0, sl = 0;
+    weft_base64url_encode(tok, sizeof tok, &tl, sd->token, sd->token_len);
+    uint64_t now = (uint64_t)time(NULL);
+    char nonce[128];
+    int nl = snprintf(nonce, sizeof nonce, "%" PRIu64 " %s ", now, method);
+    weft_blake2b((uint8_t *)nonce + nl, 32, path, strcspn(path, "?"));
+    uint8_t sig[64];
+    if (!weft_proof_sign(&sd->be, sig, sd->author_sk, sd->space, (const uint8_t *)nonce,
+                         (size_t)nl + 32))
+        weft_base64url_encode(sig64, sizeof sig64, &sl, sig, 64);
+    snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %" PRIu64 ".%.*s\r\n", (int)tl,
+             tok, now, (int)sl, sig64);
+}
+
+/* sync.state: "cursor <n>\nvv <hex>\n". */
+static void state_path(const spacedir *sd, char *dst, size_t cap) {
+    snprintf(dst, cap, "%s/sync.state", sd->path);
+}
+
+static int load_state(const spacedir *sd, uint64_t *cursor, uint8_t **vv, size_t *vv_len) {
+    char p[1100];
+    state_path(sd, p, sizeof p);
+    *cursor = 0;
+    *vv = NULL;
+    *vv_len = 0;
+    uint8_t *text;
+    size_t len;
+    if (read_file(p, &text, &len)) return errno == ENOENT ? 0 : -1;
+    const char *s = (const char *)text;
+    char *hex = NULL;
+    int rc = 0;
+    if (len && text[len - 1] == '\n' && (hex = strstr(s, "\nvv ")) &&
+        sscanf(s, "cursor %" SCNu64, cursor) == 1) {
+        hex += 4;
+        size_t hl = strcspn(hex, "\n");
+        *vv = malloc(hl / 2 + 1);
+        for (size_t i = 0; *vv && i + 1 < hl; i += 2) {
+            unsigned b;
+            if (sscanf(hex + i, "%2x", &b) != 1) rc = -1;
+            (*vv)[i / 2] = (uint8_t)b;
+        }
+        *vv_len = hl / 2;
+        if (!*vv) rc = -1;
+    } else {
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+static int save_state(const spacedir *sd, uint64_t cursor, const uint8_t *vv, size_t vv_len) {
+    char p[1100], tmp[1110];
+    state_path(sd, p, sizeof p);
+    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "cursor %" PRIu64 "\nvv ", cursor);
+    for (size_t i = 0; i < vv_len; i++)
+        fprintf(f, "%02x", vv[i]);
+    fprintf(f, "\n");
+    int bad = fflush(f) || fsync(fileno(f));
+    bad |= fclose(f);
+    return bad || rename(tmp, p) ? -1 : 0;
+}
+
+/* Applies records and stores those that were new here. */
+static int take(spacedir *sd, const uint8_t *recs, size_t len, size_t *applied, char *err,
+                size_t cap) {
+    const uint8_t *vv, *added;
+    size_t vl, al;
+    if (weft_replica_vv(sd->replica, &vv, &vl)) return -1;
+    uint8_t *before = malloc(vl + 1);
+    if (!before) return -1;
+    memcpy(before, vv, vl);
+    weft_apply_result res = {0};
+    int rc = weft_replica_apply(sd->replica, recs, len, &res);
+    if (!rc) rc = weft_replica_diff(sd->replica, before, vl, &added, &al);
+    free(before);
+    if (rc) {
+        snprintf(err, cap, "the relay sent changes this replica cannot apply: %s",
+                 weft_strerror(rc));
+        return -1;
+    }
+    *applied += res.applied;
+    return al ? spacedir_append(sd, added, al, err, cap) : 0;
+}
+
+int cmd_sync(int argc, char **argv) {
+    if (argc < 3 || argv[2][0] == '-') {
+        fprintf(stderr, "usage: weft sync DIR [--relay http://host:port]\n");
+        return 2;
+    }
+    const char *url = NULL;
+    for (int i = 3; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--relay") == 0) url = argv[i + 1];
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, argv[2], err, sizeof err)) {
+        fprintf(stderr, "weft: %s\n", err);
+        return 3;
+    }
+    if (!url) url = sd.relay;
+    char host[256], port[16];
+    if (!*url || parse_url(url, host, sizeof host, port, sizeof port)) {
+        fprintf(stderr,
+                "weft: %s relay URL '%s' (give --relay http://host:port or ws://host:port)\n",
+                *url ? "bad" : "no", url);
+        spacedir_close(&sd);
+        return 2;
+    }
+    char sid[64];
+    size_t sl;
+    weft_base64url_encode(sid, sizeof sid, &sl, sd.space, 32);
+    sid[sl] = 0;
+    uint64_t cursor, head = 0;
+    uint8_t *synced_vv;
+    size_t synced_len;
+    if (load_state(&sd, &cursor, &synced_vv, &synced_len)) {
+        fprintf(stderr, "weft: %s/sync.state is corrupt; delete it to sync from the start\n",
+                sd.path);
+        spacedir_close(&sd);
+        return 3;
+    }
+    int out = 0;
+    size_t pulled = 0, applied = 0, pushed = 0;
+    /* Pull: pages until the relay has nothing after the cursor. */
+    for (;;) {
+        char path[256], hdrs[1400];
+        snprintf(path, sizeof path, "/v1/spaces/%s/changes?after=%" PRIu64 "&limit=1000", sid,
+                 cursor);
+        auth_headers(&sd, "GET", path, hdrs, sizeof hdrs);
+        response r;
+        if (http(host, port, "GET", path, hdrs, NULL, 0, &r, err, sizeof err)) {
+            out = 1;
+            break;
+        }
+        if (r.status == 404 && strstr((char *)r.body, "NOT_FOUND")) {
+            response_free(&r); /* the relay has not seen this space yet: nothing to pull */
+            break;
+        }
+        if (r.status != 200) {
+            snprintf(err, sizeof err, "the relay refused to send changes (HTTP %d): %s", r.status,
+                     (char *)r.body);
+            response_free(&r);
+            out = r.status == 401 || r.status == 403 ? 3 : 1;
+            break;
+        }
+        header_u64(r.head, "Weft-Head", &head);
+        if (!r.body_len) {
+            response_free(&r);
+            break;
+        }
+        weft_frame f;
+        int rc = weft_frame_decode(&f, r.body, r.body_len, 0);
+        if (rc || f.type != WEFT_FRAME_CHANGES) {
+            snprintf(err, sizeof err, "the relay sent a malformed page: %s", weft_strerror(rc));
+            response_free(&r);
+            out = 1;
+            break;
+        }
+        size_t pos = 0, len;
+        uint64_t rseq;
+        const uint8_t *rec;
+        while (!out && weft_frame_change_next(&f, &pos, &rseq, &rec, &len)) {
+            if (take(&sd, rec, len, &applied, err, sizeof err)) out = 1;
+            if (rseq > cursor) cursor = rseq;
+            pulled++;
+        }
+        response_free(&r);
+        if (out) break;
+    }
+    /* Push: everything since the vector of the last successful sync. */
+    const uint8_t *diff = NULL, *vv;
+    size_t dl = 0, vl;
+    if (!out && weft_replica_diff(sd.replica, synced_vv, synced_len, &diff, &dl)) {
+        /* The saved vector no longer fits (another space?): send everything. */
+        weft_replica_diff(sd.replica, NULL, 0, &diff, &dl);
+    }
+    for (size_t off = 0; !out && off < dl;) {
+        /* Batches of whole records under the relay's default frame limit. */
+        size_t end = off, count = 0;
+        while (end < dl && count < 1000) {
+            weft_change c;
+            if (weft_change_decode(&c, diff + end, dl - end)) break;
+            if (end > off && end + c.total_len - off > 512 * 1024) break;
+            end += c.total_len;
+            count++;
+        }
+        char path[256], hdrs[1400];
+        snprintf(path, sizeof path, "/v1/spaces/%s/changes", sid);
+        auth_headers(&sd, "POST", path, hdrs, sizeof hdrs);
+        response r;
+        if (http(host, port, "POST", path, hdrs, diff + off, end - off, &r, err, sizeof err)) {
+            out = 1;
+            break;
+        }
+        if (r.status != 200 || strstr((char *)r.body, "\"rejected\"")) {
+            snprintf(err, sizeof err, "the relay did not store every change (HTTP %d): %s",
+                     r.status, (char *)r.body);
+            out = r.status == 403 ? 3 : 1;
+        }
+        response_free(&r);
+        pushed += count;
+        off = end;
+    }
+    if (!out && !weft_replica_vv(sd.replica, &vv, &vl) && save_state(&sd, cursor, vv, vl)) {
+        snprintf(err, sizeof err, "cannot write %.400s/sync.state", sd.path);
+        out = 1;
+    }
+    if (out) {
+        fprintf(stderr, "weft: %s\n", err);
+    } else {
+        uint8_t h[32];
+        weft_state_hash(sd.replica, h);
+        printf("{\"pulled\":%zu,\"applied\":%zu,\"pushed\":%zu,\"cursor\":%" PRIu64
+               ",\"relay_head\":%" PRIu64 ",\"waiting\":%zu,\"state_hash\":\"",
+               pulled, applied, pushed, cursor, head, weft_replica_pending_count(sd.replica));
+        for (int i = 0; i < 32; i++)
+            printf("%02x", h[i]);
+        printf("\"}\n");
+    }
+    free(synced_vv);
+    spacedir_close(&sd);
+    return out;
+}
