@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "logcmd.h"
 
+#include "../relay/crc32c.h"
 #include "json.h"
 #include "spacedir.h"
 
@@ -14,17 +15,19 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-typedef struct link {
+typedef struct chain_link {
     const uint8_t *author, *prev;
     uint64_t seq;
     uint8_t hash[32];
     size_t offset;
-} link;
+} chain_link;
 
 static int link_cmp(const void *a, const void *b) {
-    const link *x = a, *y = b;
+    const chain_link *x = a, *y = b;
     int c = memcmp(x->author, y->author, 32);
     if (c) return c;
     if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
@@ -59,7 +62,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
         return 3;
     }
     size_t n = 0, cap = 0, bad = 0;
-    link *links = NULL;
+    chain_link *links = NULL;
     int first = 1;
     printf("{\"problems\":[");
     for (size_t off = 0; off < good;) {
@@ -73,7 +76,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
             bad += (size_t)problem(&first, off, "signature", weft_strerror(rc));
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
-            link *g = realloc(links, cap * sizeof *links);
+            chain_link *g = realloc(links, cap * sizeof *links);
             if (!g) {
                 free(links);
                 fprintf(stderr, "weft: out of memory\n");
@@ -81,7 +84,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
             }
             links = g;
         }
-        links[n] = (link){c.author, c.prev, c.seq, {0}, off};
+        links[n] = (chain_link){c.author, c.prev, c.seq, {0}, off};
         weft_change_hash(links[n].hash, &c);
         n++;
         off += c.total_len;
@@ -91,7 +94,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
     size_t authors = 0;
     static const uint8_t zero[32];
     for (size_t i = 0; i < n; i++) {
-        const link *l = &links[i], *p = i ? &links[i - 1] : NULL;
+        const chain_link *l = &links[i], *p = i ? &links[i - 1] : NULL;
         int same = p && memcmp(p->author, l->author, 32) == 0;
         authors += !same;
         char d[160];
@@ -134,6 +137,194 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
     return bad ? 1 : 0;
 }
 
+/* One JSON line per change: inspect (metadata) or export (the bytes). */
+static void print_changes(const char *what, const uint8_t *recs, size_t good, const char *space) {
+    for (size_t off = 0; off < good;) {
+        weft_change c;
+        if (weft_change_decode(&c, recs + off, good - off)) break;
+        printf("{");
+        if (space) printf("\"space\":\"%s\",", space);
+        printf("\"offset\":%zu,\"author\":", off);
+        print_b64(c.author, 32);
+        printf(",\"seq\":%" PRIu64, c.seq);
+        if (strcmp(what, "export") == 0) {
+            printf(",\"record\":");
+            print_b64(c.record, c.total_len);
+        } else {
+            uint8_t h[32];
+            weft_change_hash(h, &c);
+            printf(",\"lamport\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"deps\":%u,\"wall_ms\":%" PRIu64
+                   ",\"suite\":\"%s\",\"bytes\":%zu,\"hash\":\"",
+                   c.lamport, c.n_ids, c.n_deps, c.wall_ms,
+                   c.suite == WEFT_SUITE_V1 ? "v1" : "plain", c.total_len);
+            print_hex(h, 32);
+            printf("\"");
+        }
+        printf("}\n");
+        off += c.total_len;
+    }
+}
+
+/* ---- a relay's data directory (docs/RELAY.md, "Storage layout") ---- */
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p) {
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static int is_space_dir(const char *name) {
+    if (strlen(name) != 64) return 0;
+    for (int i = 0; i < 64; i++)
+        if (!strchr("0123456789abcdef", name[i])) return 0;
+    return 1;
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names in dir that match keep(); caller frees each and the array. */
+static char **list_dir(const char *dir, int (*keep)(const char *), size_t *n) {
+    DIR *d = opendir(dir);
+    char **v = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (!d) return NULL;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!keep(e->d_name)) continue;
+        if (*n == cap) {
+            char **g = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+            if (!g) break;
+            v = g;
+        }
+        v[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (v) qsort(v, *n, sizeof *v, name_cmp);
+    return v;
+}
+
+static int is_segment(const char *name) {
+    size_t l = strlen(name);
+    return l > 4 && strcmp(name + l - 4, ".seg") == 0;
+}
+
+/* The records of one space, concatenated, checked read-only: the magic,
+ * each record's CRC32C and relay sequence. A bad last record of the last
+ * segment is a torn tail (the relay cuts it on its next start); anything
+ * else is damage, printed as a problem. Returns the number of problems. */
+static size_t read_space(const char *dir, const char *space, int print, uint8_t **out,
+                         size_t *out_len, size_t *torn) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, space);
+    size_t nseg, bad = 0, len = 0, cap = 0;
+    char **segs = list_dir(path, is_segment, &nseg);
+    uint8_t *buf = NULL;
+    uint64_t want = 0;
+    *torn = 0;
+    for (size_t i = 0; i < nseg; i++) {
+        char file[1700];
+        snprintf(file, sizeof file, "%s/%s", path, segs[i]);
+        uint8_t *seg;
+        size_t sl;
+        const char *why = NULL;
+        size_t off = 16;
+        if (read_file(file, &seg, &sl)) {
+            why = "unreadable";
+            seg = NULL;
+            off = 0;
+        } else if (sl < 16 || memcmp(seg, "weftseg1", 8) != 0) {
+            why = "not a segment";
+            off = 0;
+        } else if (want && le64(seg + 8) != want) {
+            why = "relay sequence gap before this segment";
+        } else {
+            want = le64(seg + 8);
+        }
+        while (!why && off < sl) {
+            if (sl - off < 16) {
+                why = "record cut short";
+                break;
+            }
+            uint32_t rl = le32(seg + off), crc = le32(seg + off + 4);
+            uint64_t rseq = le64(seg + off + 8);
+            if (rl == 0 || rl > sl - off - 16) {
+                why = "record cut short";
+                break;
+            }
+            if (crc32c(0, seg + off + 8, (size_t)rl + 8) != crc) {
+                /* Only a bad record that ends the file can be a torn write;
+                 * one with records after it is damage. */
+                why = off + 16 + rl == sl ? "CRC mismatch at the end" : "CRC mismatch";
+                break;
+            }
+            if (rseq != want) {
+                why = "relay sequence out of order";
+                break;
+            }
+            if (len + rl > cap) {
+                uint8_t *g = realloc(buf, cap = (len + rl) * 2);
+                if (!g) {
+                    why = "out of memory";
+                    break;
+                }
+                buf = g;
+            }
+            memcpy(buf + len, seg + off + 16, rl);
+            len += rl;
+            want++;
+            off += 16 + (size_t)rl;
+        }
+        if (why && i + 1 == nseg && off >= 16 &&
+            (!strcmp(why, "record cut short") || !strcmp(why, "CRC mismatch at the end"))) {
+            *torn = sl - off; /* the active segment's unacknowledged tail */
+        } else if (why) {
+            bad++;
+            if (print) {
+                printf("{\"space\":\"%s\",\"segment\":\"%s\",\"offset\":%zu,\"problem\":\"%s\"}\n",
+                       space, segs[i], off, why);
+            }
+        }
+        free(seg);
+        free(segs[i]);
+    }
+    free(segs);
+    *out = buf;
+    *out_len = len;
+    return bad;
+}
+
+/* Inspects, exports or verifies every space of a relay's data directory. */
+static int relay_log(const char *what, const char *dir) {
+    size_t n;
+    char **spaces = list_dir(dir, is_space_dir, &n);
+    int out = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *recs;
+        size_t len, torn;
+        int verifying = strcmp(what, "verify") == 0;
+        size_t bad = read_space(dir, spaces[i], verifying, &recs, &len, &torn);
+        if (verifying) {
+            printf("{\"space\":\"%s\",\"torn_tail_bytes\":%zu}\n", spaces[i], torn);
+            if (verify(recs, len, len, NULL) || bad) out = 1;
+        } else {
+            print_changes(what, recs, len, spaces[i]);
+            if (bad) out = 1;
+        }
+        free(recs);
+        free(spaces[i]);
+    }
+    free(spaces);
+    if (!n) {
+        fprintf(stderr, "weft: %s holds no replica (space.json) and no relay spaces\n", dir);
+        return 3;
+    }
+    return out;
+}
+
 int cmd_log(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: weft log inspect|verify|export DIR|FILE\n");
@@ -148,6 +339,8 @@ int cmd_log(int argc, char **argv) {
     char file[1100];
     const char *dir = NULL;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(file, sizeof file, "%s/space.json", path);
+        if (access(file, F_OK) != 0) return relay_log(what, path);
         snprintf(file, sizeof file, "%s/changes.weft", path);
         dir = path;
     } else {
@@ -185,29 +378,7 @@ int cmd_log(int argc, char **argv) {
             out = verify(recs, len, good, dir);
         }
     } else {
-        for (size_t off = 0; off < good;) {
-            weft_change c;
-            weft_change_decode(&c, recs + off, good - off);
-            printf("{\"offset\":%zu,\"author\":", off);
-            print_b64(c.author, 32);
-            printf(",\"seq\":%" PRIu64, c.seq);
-            if (strcmp(what, "export") == 0) {
-                printf(",\"record\":");
-                print_b64(c.record, c.total_len);
-            } else {
-                uint8_t h[32];
-                weft_change_hash(h, &c);
-                printf(",\"lamport\":%" PRIu64 ",\"ops\":%" PRIu64
-                       ",\"deps\":%u,\"wall_ms\":%" PRIu64
-                       ",\"suite\":\"%s\",\"bytes\":%zu,\"hash\":\"",
-                       c.lamport, c.n_ids, c.n_deps, c.wall_ms,
-                       c.suite == WEFT_SUITE_V1 ? "v1" : "plain", c.total_len);
-                print_hex(h, 32);
-                printf("\"");
-            }
-            printf("}\n");
-            off += c.total_len;
-        }
+        print_changes(what, recs, good, NULL);
         if (framing) {
             fprintf(stderr, "weft: %s: not a change record at byte %zu (%s)\n", file, good,
                     weft_strerror(framing));

@@ -2,8 +2,9 @@
  * `weft sync DIR [--relay URL]`: brings a replica directory and a relay to
  * the same changes over the relay's REST log API (docs/RELAY.md): pages of
  * GET /v1/spaces/{id}/changes?after=N from the cursor saved last time, then
- * one POST of every change the relay may lack (a diff against the version
- * vector saved after the last successful sync). The cursor and vector live
+ * POSTs of this replica's own changes the relay may lack (a diff against the
+ * version vector saved after the last successful sync; the relay takes a
+ * change only from a token granted to its author). The cursor and vector live
  * in DIR/sync.state; a failed sync changes neither, so it can be repeated.
  * Plain http:// (or ws://, the same port) only: put TLS in front of a relay
  * with a reverse proxy and sync from inside, or use weftdb in the browser.

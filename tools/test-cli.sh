@@ -133,6 +133,28 @@ expect "sync with a bad URL" 2 "$W" sync a --relay ftp://x
 expect "sync with the relay down" 1 "$W" sync a --relay http://127.0.0.1:9
 grep -q "cannot connect" "$t/stderr" && ok "says it cannot connect" || bad "message: $(cat "$t/stderr")"
 
+# A relay's data directory: sync into a real relay, stop it, verify its
+# segments read-only, then find a flipped bit in a copy.
+port=$((20000 + RANDOM % 30000))
+while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+"$OLDPWD/build/relay/weft-relay" --listen 127.0.0.1:$port --data relaydata 2>relay.log &
+relay_pid=$!
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+expect "sync into a relay" 0 "$W" sync a --relay http://127.0.0.1:$port
+expect "sync b through it" 0 "$W" sync b --relay ws://127.0.0.1:$port
+expect "sync a again" 0 "$W" sync a --relay http://127.0.0.1:$port
+[ "$(hash_of a)" = "$(hash_of b)" ] && ok "synced through the relay: one state hash" || bad "hashes differ after sync"
+kill $relay_pid; wait $relay_pid 2>/dev/null || true
+expect "log verify a relay directory" 0 "$W" log verify relaydata
+has "verify checks every space" '"ok":true'
+expect "log inspect a relay directory" 0 "$W" log inspect relaydata
+has "inspect names the space" '"space":"'
+cp -r relaydata relaycopy
+seg=$(ls relaycopy/*/*.seg | head -1)
+printf '\x01' | dd of="$seg" bs=1 seek=$(($(stat -c %s "$seg") / 2)) conv=notrunc status=none
+expect "verify finds a flipped bit in a relay copy" 1 "$W" log verify relaycopy
+has "reports the damage" '"problem":"CRC mismatch"'
+
 expect "bench" 0 "$W" bench --ops 20000
 has "bench converged" '"converged":true'
 
