@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
@@ -48,8 +49,9 @@ static const char *USAGE =
     "  status DIR                        space, author, changes, state hash (JSON)\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
-    "  sync DIR [--relay http://host:port]\n"
-    "                                    exchange changes with a weft-relay (REST)\n"
+    "  sync DIR [--relay http://host:port] [--invite LINK]\n"
+    "                                    exchange changes with a weft-relay (REST); with\n"
+    "                                    --invite, joins the space first when DIR is new\n"
     "\n"
     "logs (DIR, or a file of change records)\n"
     "  log inspect DIR|FILE              one JSON line per change: author, seq, size...\n"
@@ -676,7 +678,16 @@ int main(int argc, char **argv) {
     if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
     if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
     if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
-    if (strcmp(c, "sync") == 0) return cmd_sync(argc, argv);
+    if (strcmp(c, "sync") == 0) {
+        /* `weft sync DIR --invite LINK --relay URL` joins first when DIR is new. */
+        char file[1100];
+        snprintf(file, sizeof file, "%s/space.json", argc > 2 ? argv[2] : "");
+        if (argc > 2 && option(argc, argv, 2, "--invite") && access(file, F_OK) != 0) {
+            int rc = cmd_join(argc, argv);
+            if (rc) return rc;
+        }
+        return cmd_sync(argc, argv);
+    }
     if (strcmp(c, "log") == 0) return cmd_log(argc, argv);
     if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
     return usage_error("unknown command '%s'", c);

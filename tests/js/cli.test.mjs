@@ -44,8 +44,7 @@ test('a CLI replica and a weftdb replica converge through the relay to one state
   await until('web synced', () => web.status.state === 'synced' && web.status.pending === 0);
 
   const link = web.invite({ rights: 'write', expiresIn: 3600_000 });
-  weft('join', join(dir, 'cli'), '--invite', link, '--relay', http);
-  const first = weft('sync', join(dir, 'cli'));
+  const first = weft('sync', join(dir, 'cli'), '--invite', link, '--relay', http); // joins, then syncs
   assert.equal(first.applied, 1);
   execFileSync(WEFT, ['put', join(dir, 'cli'), 'todos', 't2', '{"title":"from the CLI","tags":["a","b"]}']);
   execFileSync(WEFT, ['put', join(dir, 'cli'), 'todos', 't1', 'done', 'true']);
