@@ -79,6 +79,29 @@ export interface ChangeEvent {
   remote: boolean;
 }
 
+export interface PresencePeer<S = unknown> {
+  /** The peer's author key (base64url), as its Space.author. */
+  author: string;
+  state: S;
+}
+/** Who else has the space open (through the relay; sealed with the content key). */
+export interface Presence<S = unknown> {
+  /** Sets this replica's state (JSON, at most 60,000 bytes; null: none) and sends it now. */
+  set(state: S | null): void;
+  readonly state: S | null;
+  /** Peers heard within the timeout that have a state. */
+  readonly peers: PresencePeer<S>[];
+  /** fn(peers) now (in a microtask) and on every change. Returns an unsubscribe function. */
+  on(fn: (peers: PresencePeer<S>[]) => void): () => void;
+}
+/** Direct WebRTC links to other peers of the space (openSpace({ p2p })). */
+export interface P2PLinks {
+  /** Authors (base64url) of the peers linked now (handshake done). */
+  readonly peers: string[];
+  on(event: 'peers', fn: (authors: string[]) => void): () => void;
+  on(event: 'error', fn: (e: WeftError) => void): () => void;
+}
+
 export interface Space {
   /** The space id (owner's public key, base64url). */
   readonly id: string;
@@ -87,6 +110,9 @@ export interface Space {
   readonly rights: Rights;
   readonly status: Status;
   readonly closed: boolean;
+  readonly presence: Presence;
+  /** null unless opened with { p2p }. */
+  readonly p2p: P2PLinks | null;
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   /** fn runs synchronously; its writes become one change. */
   transact<R>(fn: (space: Space) => R): Promise<R>;
@@ -141,6 +167,14 @@ export interface OpenOptions {
   /** A weft-relay WebSocket URL, e.g. ws://localhost:8080 */
   relay?: string;
   sync?: RelayOptions;
+  /** Presence timing in ms: resend every `interval` (10,000), forget peers silent for `timeout` (30,000). */
+  presence?: { interval?: number; timeout?: number };
+  /**
+   * Peer-to-peer sync over WebRTC data channels, signaled through the relay
+   * (needs `relay`). true: the global RTCPeerConnection (browsers) and no ICE
+   * servers (host candidates: same machine or LAN). Node has no WebRTC.
+   */
+  p2p?: boolean | { RTCPeerConnection?: unknown; iceServers?: unknown[]; connectTimeout?: number };
   /** Coordinate tabs of one IndexedDB space (default true). */
   tabs?: boolean;
   /** In-memory change history kept before the replica is compacted (default 8 MiB). */

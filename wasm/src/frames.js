@@ -119,14 +119,68 @@ export function encodeChanges(records) {
   return o.done();
 }
 
-/** Decodes one frame from the relay. Borrowed subarrays of buf. */
-export function decodeFrame(buf) {
+/** SIGNAL or PRESENCE to `peer` (32 bytes; zeros: every peer, PRESENCE only). */
+export function encodeEphemeral(type, peer, data) {
+  if (type !== F.SIGNAL && type !== F.PRESENCE) throw new WeftError('WEFT_EINVAL', 'not an ephemeral frame type');
+  if (data.length > 65536) throw new WeftError('WEFT_ETOOBIG', 'SIGNAL/PRESENCE data is at most 65536 bytes');
+  const o = new Out(2 + 32 + 10 + data.length);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(type);
+  o.raw(peer);
+  o.bytes(data);
+  return o.done();
+}
+
+/** CHALLENGE: sent by the answering side of a peer link (p2p.js), as a relay does. */
+export function encodeChallenge(nonce, head, vv) {
+  const o = new Out(2 + 32 + 10 + 10 + vv.length);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(F.CHALLENGE);
+  o.raw(nonce);
+  o.varint(head);
+  o.bytes(vv);
+  return o.done();
+}
+
+export function encodeError(code, fatal, message) {
+  const m = new TextEncoder().encode(message).subarray(0, 1024);
+  const o = new Out(2 + 10 + 1 + 10 + m.length);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(F.ERROR);
+  o.varint(code);
+  o.u8(fatal ? 1 : 0);
+  o.bytes(m);
+  return o.done();
+}
+
+/**
+ * Decodes one frame. Borrowed subarrays of buf. HELLO and PROOF, which only
+ * a relay receives from the relay link, are accepted with { peer: true }
+ * (a peer link: both sides play both roles).
+ */
+export function decodeFrame(buf, { peer = false } = {}) {
   const r = new In(buf);
   const version = r.u8();
   if (version !== PROTOCOL_VERSION) throw new WeftError('WEFT_EVERSION', `relay speaks protocol version ${version}, this client ${PROTOCOL_VERSION}`);
   const type = r.u8();
   const f = { type };
   switch (type) {
+    case F.HELLO: {
+      if (!peer) throw bad('unexpected frame type 1');
+      f.space = r.take(32);
+      f.key = r.take(32);
+      f.vv = r.bytes();
+      f.token = r.bytes();
+      if (f.token.length > 1024) throw bad('token too long');
+      const flags = r.u8();
+      if (flags & ~1) throw bad('unknown HELLO flags');
+      f.cursor = flags & 1 ? r.varint() : null;
+      break;
+    }
+    case F.PROOF:
+      if (!peer) throw bad('unexpected frame type 3');
+      f.sig = r.take(64);
+      break;
     case F.CHALLENGE:
       f.nonce = r.take(32);
       f.head = r.varint();
@@ -158,6 +212,7 @@ export function decodeFrame(buf) {
     case F.PRESENCE:
       f.peer = r.take(32);
       f.data = r.bytes();
+      if (f.data.length > 65536) throw bad('SIGNAL/PRESENCE data too long');
       break;
     case F.ERROR: {
       f.code = r.varint();

@@ -225,9 +225,24 @@ export async function coordinateTabs(space, preloaded) {
       if (records.length) channel.postMessage({ t: 'records', data: concat(records) });
     });
     const offStatus = space.on('status', (status) => channel.postMessage({ t: 'status', status }));
+    // Presence: followers see the leader's list and set this tab's state.
+    const presence = space.presence;
+    presence?._follow(null);
+    const offPresence = presence?.on((peers) => channel.postMessage({ t: 'presence', peers }));
     onMessage = async (m) => {
       // A tab that just joined asks for the link's status.
-      if (m.t === 'hello') channel.postMessage({ t: 'status', status: space.status });
+      if (m.t === 'hello') {
+        channel.postMessage({ t: 'status', status: space.status });
+        if (presence) channel.postMessage({ t: 'presence', peers: presence.peers });
+      }
+      if (m.t === 'presence-set') {
+        try {
+          presence?.set(m.state);
+        } catch {
+          // closed meanwhile
+        }
+        return;
+      }
       if (m.t !== 'exec') return;
       let reply;
       try {
@@ -242,12 +257,14 @@ export async function coordinateTabs(space, preloaded) {
     return () => {
       offDurable();
       offStatus();
+      offPresence?.();
     };
   };
 
   if (leader) {
     stopLeader = leaderHandlers();
   } else {
+    space.presence?._follow((state) => channel.postMessage({ t: 'presence-set', state }));
     si.setWriter({
       exec(ops) {
         // Check values here, so a bad one fails with the leader's error
@@ -283,6 +300,9 @@ export async function coordinateTabs(space, preloaded) {
           break;
         case 'status':
           si.setStatus(m.status);
+          break;
+        case 'presence':
+          space.presence?._mirror(m.peers);
           break;
       }
     };

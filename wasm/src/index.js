@@ -14,6 +14,8 @@ import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './space.js
 import { fromBase64url, toBase64url } from './util.js';
 import { indexedDBStorage, coordinateTabs } from './idb.js';
 import { connectRelay } from './sync.js';
+import { Presence } from './presence.js';
+import { P2P, resolveRTC } from './p2p.js';
 
 export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -132,6 +134,10 @@ function tokenRights(core, meta) {
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
   const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes });
+  const si = space._internal;
+  // Before the tabs are coordinated: a follower tab forwards presence.
+  const presence = new Presence(space, opts.presence);
+  si.setPresence(presence);
   try {
     if (adapter.kind === 'indexeddb' && opts.tabs !== false) {
       // Two tabs of one space: one leader writes, the others forward (idb.js).
@@ -139,11 +145,22 @@ async function start(core, adapter, store, meta, loaded, opts) {
     } else {
       space._load(loaded.lazy ? await store.load() : loaded);
     }
+    let p2p = null;
+    if (opts.p2p) {
+      if (!opts.relay) throw new WeftError('WEFT_EINVAL', 'p2p needs a relay: peers find each other and exchange WebRTC offers through it');
+      p2p = new P2P(space, presence, resolveRTC(opts.p2p));
+      si.setP2P(p2p);
+    }
     if (opts.relay) {
-      // Only the tab that writes talks to the relay; a follower tab that
-      // becomes the leader connects then.
-      if (space._internal.isWriter()) connectRelay(space, opts.relay, opts.sync);
-      else space.on('leader', () => connectRelay(space, opts.relay, opts.sync));
+      // Only the tab that writes talks to the relay (and to peers); a
+      // follower tab that becomes the leader connects then.
+      const link = () => {
+        connectRelay(space, opts.relay, opts.sync);
+        presence.attach();
+        p2p?.attach();
+      };
+      if (si.isWriter()) link();
+      else space.on('leader', link);
     }
   } catch (e) {
     await space.close();

@@ -68,6 +68,8 @@ export class Space {
   #rights;
   #writer = null; // set by a tab coordinator (idb.js) in follower tabs
   #closeHook = null;
+  #presence = null; // presence.js, set by openSpace/createSpace
+  #p2p = null; // p2p.js, when opened with { p2p }
   #loadedOutbox = [];
   // in-memory history (change records the replica keeps for diffs)
   #historyBytes = 0;
@@ -136,6 +138,20 @@ export class Space {
   }
   get closed() {
     return this.#closed;
+  }
+
+  /**
+   * Who else is here: set(state) tells the space's other online peers
+   * (through the relay, sealed with the content key), on(fn) hears theirs.
+   * See presence.js.
+   */
+  get presence() {
+    return this.#presence;
+  }
+
+  /** The peer-to-peer links (openSpace({ p2p: true })), or null. See p2p.js. */
+  get p2p() {
+    return this.#p2p;
   }
   /** { state: 'offline'|'connecting'|'syncing'|'synced', pending } (a copy). */
   get status() {
@@ -256,6 +272,8 @@ export class Space {
       this.#closing = (async () => {
         try {
           await this.flush().catch(() => {});
+          this.#presence?.close();
+          this.#p2p?.close();
           await this.#sync?.close();
           await this.#closeHook?.();
         } finally {
@@ -316,6 +334,13 @@ export class Space {
       setStatus: (s) => this.#setStatus(s),
       setSync: (s) => {
         this.#sync = s;
+      },
+      sync: () => this.#sync,
+      setPresence: (p) => {
+        this.#presence = p;
+      },
+      setP2P: (p) => {
+        this.#p2p = p;
       },
       setWriter: (w) => {
         this.#writer = w;

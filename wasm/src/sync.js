@@ -59,6 +59,8 @@ class Sync {
     this.head = 0;
     this.parked = new Set(); // own seqs the relay parked on this connection
     this.parkedRetried = false;
+    this.parkTimer = null;
+    this.parkAttempts = 0;
     for (const rec of this.si.takeLoadedOutbox()) this._remember(rec);
   }
 
@@ -111,6 +113,9 @@ class Sync {
     this.sent = [];
     this.parked.clear();
     this.parkedRetried = false;
+    this.parkAttempts = 0;
+    clearTimeout(this.parkTimer);
+    this.parkTimer = null;
     ws.onopen = () => this._hello();
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
@@ -156,6 +161,17 @@ class Sync {
     this.ws.send(bytes);
   }
 
+  /** Sends a SIGNAL or PRESENCE frame once the link is proven; false when it is not. */
+  sendEphemeral(bytes) {
+    if (!this.ws || !this.authed || this.closed || this.ws.readyState !== 1) return false;
+    this.ws.send(bytes);
+    return true;
+  }
+
+  get live() {
+    return !!(this.ws && this.authed && !this.closed);
+  }
+
   _hello() {
     const m = this.si.meta;
     const rep = this.si.rep;
@@ -171,7 +187,14 @@ class Sync {
         return this._changes(f);
       case F.ACK:
         return this._ack(f);
+      case F.SIGNAL:
+      case F.PRESENCE:
+        // For presence.js and p2p.js, which listen on the space.
+        this.si.emit('relay:frame', f);
+        return undefined;
       case F.ERROR: {
+        // A SIGNAL whose target left: p2p.js's business, not the app's.
+        if (f.name === 'NO_PEER') return undefined;
         const err = protoError(f.name, f.message);
         this._fail(err, f.fatal && FINAL.has(f.name));
         // A dropped frame (rate limit) gets no ACK, so later ACKs could no
@@ -181,7 +204,7 @@ class Sync {
         return undefined;
       }
       default:
-        return undefined; // SIGNAL / PRESENCE: not used by this client yet
+        return undefined;
     }
   }
 
@@ -191,6 +214,7 @@ class Sync {
     this.authed = true;
     this.head = f.head;
     this.si.setStatus({ state: f.head === 0 || (this.cursor ?? 0) >= f.head ? 'synced' : 'syncing' });
+    this.si.emit('relay:live');
     if (this.space.rights === 'read') return;
     // What the relay lacks: the core's diff against its vector, plus the
     // outbox (own changes older than a local snapshot are only there).
@@ -277,15 +301,33 @@ class Sync {
   /**
    * Once every frame in flight is acknowledged, parked own changes whose
    * dependencies have arrived since are stored by the relay: sending them
-   * again gets DUPLICATE (durable) acks. Once per connection, so a change
-   * whose dependency the relay truly lacks waits for the next connection.
+   * again gets DUPLICATE (durable) acks. At once the first time, then with
+   * backoff (minDelay..maxDelay) while the relay still parks them.
    */
   _resendParked() {
-    if (this.sent.length || !this.parked.size || this.parkedRetried) return;
+    if (this.sent.length || !this.parked.size) return;
+    if (this.parkedRetried) {
+      // Still parked: the dependency may come from another client later
+      // (one that reached us peer to peer, say), and the relay does not tell
+      // us when it does. Try again with backoff.
+      this._parkLater();
+      return;
+    }
     this.parkedRetried = true;
     const items = [...this.parked].filter((q) => this.outbox.has(q)).sort((a, b) => a - b).map((q) => ({ record: this.outbox.get(q), seq: q }));
     this.parked.clear();
     if (items.length && this.ws && this.authed) this._sendRecords(items);
+  }
+
+  _parkLater() {
+    if (this.parkTimer || this.closed) return;
+    const delay = Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(this.parkAttempts++, 20));
+    this.parkTimer = setTimeout(() => {
+      this.parkTimer = null;
+      this.parkedRetried = false;
+      if (this.ws && this.authed) this._resendParked();
+    }, delay);
+    this.parkTimer.unref?.();
   }
 
   /** Tells the store which own changes the relay holds: all seqs below the smallest unacked. */
@@ -313,6 +355,7 @@ class Sync {
   async close() {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.parkTimer);
     this.timer = null;
     const ws = this.ws;
     this.ws = null;

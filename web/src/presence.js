@@ -1,7 +1,7 @@
-// Who else is here. weftdb does not expose presence yet (the relay forwards
-// PRESENCE frames, but the package's sync link ignores them), so this shows
-// nothing unless the space has a `presence` API: { set(state), on(fn) → off }
-// where fn receives [{ author, state }] of the peers online now.
+// Who else is here: weftdb's space.presence ({ set(state), on(fn) → off },
+// docs/API.md "Presence"), sent through the relay sealed with the space's
+// content key; fn receives [{ author, state }] of the peers online now. A
+// space without it (an older weftdb) shows nothing.
 import { h } from './dom.js';
 
 export function presenceList(space, me) {
