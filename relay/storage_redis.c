@@ -1,0 +1,668 @@
+/*
+ * Redis storage (storage_redis.h), driven from the libwebsockets loop.
+ *
+ * Key scheme, per space (hex = the space id in lowercase hex; the braces are
+ * a Redis Cluster hash tag, so one space's keys live in one slot and the
+ * append script may touch them all):
+ *
+ *   weft:{hex}:seq     string  the space's head relay sequence (INCR)
+ *   weft:{hex}:log     stream  one entry per record, ID "<rseq>-0", field r
+ *   weft:{hex}:hashes  hash    dedupe key (change hash, 32 bytes) -> rseq
+ *   weft:{hex}:new     channel PUBLISHed with the new head after an append
+ *
+ * One Lua script appends a batch: for each record it looks the dedupe key
+ * up, else INCRs seq, XADDs with the stream ID equal to the relay sequence
+ * and records the hash; then it publishes the head once. Redis runs scripts
+ * one at a time, so sequences are gap-free and every relay sees one order.
+ * The reply (hence the ACK) comes after Redis wrote the effects to its AOF,
+ * and with appendfsync always after it fsynced them (docs/SCALING.md).
+ *
+ * Event loop: hiredis' async API needs five hooks (add/del read/write and
+ * cleanup). Each connection's socket is dup()ed and adopted into the lws
+ * context as a raw file descriptor on a vhost of our own (so the server's
+ * protocol table stays untouched); lws polls it with the rest, and its
+ * RAW_RX_FILE / RAW_WRITEABLE_FILE callbacks call redisAsyncHandleRead /
+ * Write. The dup gives lws and hiredis one descriptor each to close. Read
+ * interest is permanent (a Redis socket is always worth reading); write
+ * interest is lws_callback_on_writable(), asked for by addWrite.
+ *
+ * When Redis goes away every pending callback gets WEFT_EUNAVAILABLE, and a
+ * lws timer reconnects; the pub/sub link then subscribes again to every
+ * space and reports head 0 ("re-read") for each, since notifications sent
+ * while it was down are lost.
+ */
+#include "storage_redis.h"
+
+#include "weft/error.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <libwebsockets.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RS_EIO WEFT_EUNAVAILABLE /* the core has no I/O error code */
+
+enum { CONN_CMD, CONN_SUB };
+
+typedef struct rconn {
+    struct redis_store *st;
+    int kind;
+    redisAsyncContext *ac;
+    struct lws *wsi;
+    int up; /* the connect callback said so */
+} rconn;
+
+typedef struct sub_ent {
+    uint8_t space[32];
+    unsigned refs;
+} sub_ent;
+
+struct redis_store {
+    redis_store_config cfg;
+    char host[256];
+    int port;
+    struct lws_vhost *vh;
+    rconn conn[2];
+    sub_ent *subs;
+    size_t n_subs, cap_subs;
+    lws_sorted_usec_list_t sul; /* reconnect timer */
+    int closing;
+};
+
+/* The append script; see the opening comment. Integers come back negative
+ * for duplicates so the reply is one flat array. */
+/* clang-format off */
+static const char append_lua[] =
+    "local out = {}\n"
+    "local head = nil\n"
+    "for i = 2, #ARGV, 2 do\n"
+    "  local old = redis.call('HGET', KEYS[3], ARGV[i])\n"
+    "  if old then\n"
+    "    out[#out + 1] = -tonumber(old)\n"
+    "  else\n"
+    "    local n = redis.call('INCR', KEYS[1])\n"
+    "    redis.call('XADD', KEYS[2], n .. '-0', 'r', ARGV[i + 1])\n"
+    "    redis.call('HSET', KEYS[3], ARGV[i], n)\n"
+    "    out[#out + 1] = n\n"
+    "    head = n\n"
+    "  end\n"
+    "end\n"
+    "if head then redis.call('PUBLISH', ARGV[1], head) end\n"
+    "return out\n";
+
+/* The rate-limit script: a sliding window approximated by two fixed windows
+ * (the previous one weighted by how much of it still overlaps), kept in one
+ * hash per token id so it is one key (one cluster slot). Time is Redis'
+ * own, so relays with skewed clocks agree. */
+static const char rate_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local win = tonumber(ARGV[3])\n"
+    "local idx = math.floor(now / win)\n"
+    "local v = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')\n"
+    "local w = tonumber(v[1]) or idx\n"
+    "local c = tonumber(v[2]) or 0\n"
+    "local p = tonumber(v[3]) or 0\n"
+    "if w > idx then idx = w end\n"
+    "if w == idx - 1 then p = c; c = 0 elseif w < idx - 1 then p = 0; c = 0 end\n"
+    "local used = p * (1 - (now % win) / win) + c\n"
+    "local n = tonumber(ARGV[1])\n"
+    "if used + n > tonumber(ARGV[2]) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'w', idx, 'c', c + n, 'p', p)\n"
+    "redis.call('PEXPIRE', KEYS[1], 2 * win)\n"
+    "return 1\n";
+/* clang-format on */
+
+static void hexify(char out[65], const uint8_t id[32]) {
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[64] = 0;
+}
+
+static int unhex(uint8_t out[32], const char *s, size_t len) {
+    if (len != 64) return -1;
+    for (size_t i = 0; i < 64; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (uint8_t)(v << 4);
+        else
+            out[i / 2] |= (uint8_t)v;
+    }
+    return 0;
+}
+
+/* "weft:{hex}:<what>" */
+static void key_of(char out[96], const uint8_t space[32], const char *what) {
+    char hex[65];
+    hexify(hex, space);
+    snprintf(out, 96, "weft:{%s}:%s", hex, what);
+}
+
+int redis_url_parse(const char *url, char *host, size_t host_cap, int *port) {
+    static const char scheme[] = "redis://";
+    if (!url || strncmp(url, scheme, sizeof scheme - 1) != 0) return WEFT_EINVAL;
+    const char *h = url + sizeof scheme - 1, *end = h + strcspn(h, ":/");
+    size_t hlen = (size_t)(end - h);
+    if (!hlen || hlen >= host_cap) return WEFT_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = 0;
+    *port = 6379;
+    if (*end == ':') {
+        char *e;
+        long p = strtol(end + 1, &e, 10);
+        if (e == end + 1 || p <= 0 || p > 65535 || (*e && strcmp(e, "/") != 0)) return WEFT_EINVAL;
+        *port = (int)p;
+    } else if (*end && strcmp(end, "/") != 0) {
+        return WEFT_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- hiredis <-> lws glue ---- */
+
+static void ev_add_write(void *priv) {
+    rconn *c = priv;
+    if (c->wsi) lws_callback_on_writable(c->wsi);
+}
+
+static void ev_noop(void *priv) {
+    (void)priv;
+}
+
+static void schedule_reconnect(redis_store *st);
+
+/* hiredis is freeing the context (it closes its descriptor): let go of
+ * ours. The wsi is killed on the next service turn, not here, because we may
+ * be inside one of its callbacks. */
+static void ev_cleanup(void *priv) {
+    rconn *c = priv;
+    c->ac = NULL;
+    c->up = 0;
+    if (c->wsi) {
+        lws_set_opaque_user_data(c->wsi, NULL);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+        c->wsi = NULL;
+    }
+    /* Every way a context dies passes here (a failed connect calls no
+     * disconnect callback), so this is where reconnecting is decided. */
+    if (!c->st->closing) schedule_reconnect(c->st);
+}
+
+static int callback_redis(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len) {
+    (void)user;
+    (void)in;
+    (void)len;
+    rconn *c = lws_get_opaque_user_data(wsi);
+    if (!c || c->wsi != wsi) return 0;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        if (c->ac) redisAsyncHandleRead(c->ac); /* may free c->ac: nothing after */
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+        if (c->ac) redisAsyncHandleWrite(c->ac);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        /* lws saw a hangup before hiredis saw the EOF: hiredis can no longer
+         * be told about the socket, so it is torn down here. */
+        c->wsi = NULL;
+        if (c->ac) redisAsyncFree(c->ac);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols redis_protocols[] = {
+    {"weft-redis", callback_redis, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void sub_message(redisAsyncContext *ac, void *reply_, void *priv);
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    (void)ac;
+    (void)status; /* "up" waits for the PING; a failure goes through ev_cleanup */
+}
+
+/* A connection counts as up once Redis answers PING: a Redis restarting
+ * accepts connections while it still loads its AOF and answers LOADING to
+ * everything, and commands sent then would only fail. So an error drops the
+ * connection and the reconnect timer asks again later. */
+static void on_ping(redisAsyncContext *ac, void *reply_, void *priv) {
+    rconn *c = priv;
+    const redisReply *r = reply_;
+    if (!r) return; /* the connection is going away already */
+    if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) {
+        c->up = 1;
+        return;
+    }
+    if (!c->st->closing)
+        lwsl_notice("weft-redis: %s:%d not ready: %s\n", c->st->host, c->st->port,
+                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected PING reply");
+    redisAsyncDisconnect(ac);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    (void)status;
+    rconn *c = ac->data;
+    c->up = 0;
+    if (!c->st->closing)
+        lwsl_notice("weft-redis: connection %d to %s:%d lost: %s\n", c->kind, c->st->host,
+                    c->st->port, ac->errstr ? ac->errstr : "closed");
+}
+
+static int subscribe_one(redis_store *st, const uint8_t space[32]) {
+    rconn *c = &st->conn[CONN_SUB];
+    if (!c->ac) return 0; /* the reconnect subscribes */
+    char ch[96];
+    key_of(ch, space, "new");
+    const char *argv[2] = {"SUBSCRIBE", ch};
+    size_t lens[2] = {9, strlen(ch)};
+    return redisAsyncCommandArgv(c->ac, sub_message, st, 2, argv, lens) == REDIS_OK ? 0 : RS_EIO;
+}
+
+static int conn_open(redis_store *st, int kind) {
+    rconn *c = &st->conn[kind];
+    if (c->ac) return 0;
+    redisAsyncContext *ac = redisAsyncConnect(st->host, st->port);
+    if (!ac) return WEFT_ENOMEM;
+    if (ac->err) {
+        lwsl_notice("weft-redis: connect %s:%d: %s\n", st->host, st->port, ac->errstr);
+        redisAsyncFree(ac);
+        return RS_EIO;
+    }
+    int fd = dup(ac->c.fd);
+    lws_sock_file_fd_type desc;
+    desc.filefd = fd;
+    struct lws *wsi = fd < 0 ? NULL
+                             : lws_adopt_descriptor_vhost(st->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
+                                                          redis_protocols[0].name, NULL);
+    if (!wsi) {
+        if (fd >= 0) close(fd);
+        redisAsyncFree(ac);
+        return RS_EIO;
+    }
+    c->ac = ac;
+    c->wsi = wsi;
+    c->up = 0;
+    ac->data = c;
+    ac->ev.data = c;
+    ac->ev.addRead = ev_noop;
+    ac->ev.delRead = ev_noop;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_noop;
+    ac->ev.cleanup = ev_cleanup;
+    lws_set_opaque_user_data(wsi, c);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    /* hiredis notices the connection is up on the first writeable event.
+     * PING goes first, before any SUBSCRIBE turns the link to pub/sub. */
+    lws_callback_on_writable(wsi);
+    if (redisAsyncCommand(ac, on_ping, c, "PING") != REDIS_OK) return RS_EIO;
+    if (kind == CONN_SUB)
+        for (size_t i = 0; i < st->n_subs; i++)
+            if (subscribe_one(st, st->subs[i].space)) return RS_EIO;
+    return 0;
+}
+
+static void reconnect(lws_sorted_usec_list_t *sul) {
+    redis_store *st = lws_container_of(sul, redis_store, sul);
+    if (st->closing) return;
+    int ok = !conn_open(st, CONN_CMD);
+    ok &= !conn_open(st, CONN_SUB);
+    if (!ok) schedule_reconnect(st);
+}
+
+static void schedule_reconnect(redis_store *st) {
+    int ms = st->cfg.reconnect_ms > 0 ? st->cfg.reconnect_ms : 200;
+    lws_sul_schedule(st->cfg.ctx, 0, &st->sul, reconnect, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+/* ---- the store ---- */
+
+int redis_store_new(redis_store **out, const redis_store_config *cfg) {
+    redis_store *st = calloc(1, sizeof *st);
+    if (!st) return WEFT_ENOMEM;
+    st->cfg = *cfg;
+    int rc = redis_url_parse(cfg->url, st->host, sizeof st->host, &st->port);
+    if (rc) {
+        free(st);
+        return rc;
+    }
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = redis_protocols;
+    info.vhost_name = "weft-redis";
+    st->vh = lws_create_vhost(cfg->ctx, &info);
+    if (!st->vh) {
+        free(st);
+        return WEFT_ENOMEM;
+    }
+    for (int k = 0; k < 2; k++) {
+        st->conn[k].st = st;
+        st->conn[k].kind = k;
+    }
+    /* A Redis that is not up yet is retried, like one that goes away. */
+    if (conn_open(st, CONN_CMD) || conn_open(st, CONN_SUB)) schedule_reconnect(st);
+    *out = st;
+    return 0;
+}
+
+void redis_store_free(redis_store *st) {
+    if (!st) return;
+    st->closing = 1;
+    lws_sul_cancel(&st->sul);
+    for (int k = 0; k < 2; k++)
+        if (st->conn[k].ac) redisAsyncFree(st->conn[k].ac); /* fails pending callbacks */
+    lws_vhost_destroy(st->vh);
+    free(st->subs);
+    free(st);
+}
+
+int redis_store_connected(const redis_store *st) {
+    return st->conn[CONN_CMD].up && st->conn[CONN_SUB].up;
+}
+
+/* One pending command: which callback to answer, and how. */
+typedef struct op {
+    int kind;
+    union {
+        redis_append_fn append;
+        redis_read_fn read;
+        redis_head_fn head;
+        redis_rate_fn rate;
+    } fn;
+    void *ud;
+    size_t n; /* records sent, for appends */
+} op;
+
+enum { OP_APPEND, OP_READ, OP_HEAD, OP_DELETE, OP_RATE };
+
+static int reply_error(const redisReply *r) {
+    if (!r) return RS_EIO; /* disconnected or freed before the answer */
+    if (r->type == REDIS_REPLY_ERROR) {
+        lwsl_err("weft-redis: %s\n", r->str);
+        return RS_EIO;
+    }
+    return 0;
+}
+
+static void append_reply(const op *o, const redisReply *r) {
+    int rc = reply_error(r);
+    if (!rc && (r->type != REDIS_REPLY_ARRAY || r->elements != o->n)) rc = WEFT_EMALFORMED;
+    uint64_t *seq = NULL;
+    uint8_t *dup = NULL;
+    if (!rc) {
+        seq = malloc(o->n * sizeof *seq + 1);
+        dup = malloc(o->n + 1);
+        if (!seq || !dup) rc = WEFT_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < o->n; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_INTEGER || e->integer == 0) {
+            rc = WEFT_EMALFORMED;
+            break;
+        }
+        dup[i] = e->integer < 0;
+        seq[i] = (uint64_t)(e->integer < 0 ? -e->integer : e->integer);
+    }
+    if (rc)
+        o->fn.append(o->ud, rc, NULL, NULL, 0);
+    else
+        o->fn.append(o->ud, 0, seq, dup, o->n);
+    free(seq);
+    free(dup);
+}
+
+/* XRANGE reply: [[id, [field, value]], ...] with id "<rseq>-0". */
+static void read_reply(const op *o, const redisReply *r) {
+    int rc = reply_error(r);
+    if (!rc && r->type != REDIS_REPLY_ARRAY) rc = WEFT_EMALFORMED;
+    size_t n = rc ? 0 : r->elements;
+    uint64_t *seq = malloc(n * sizeof *seq + 1);
+    const uint8_t **recs = malloc(n * sizeof *recs + 1);
+    size_t *lens = malloc(n * sizeof *lens + 1);
+    if (!rc && (!seq || !recs || !lens)) rc = WEFT_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+            e->element[1]->elements != 2 || e->element[1]->element[1]->type != REDIS_REPLY_STRING) {
+            rc = WEFT_EMALFORMED;
+            break;
+        }
+        seq[i] = strtoull(e->element[0]->str, NULL, 10);
+        recs[i] = (const uint8_t *)e->element[1]->element[1]->str;
+        lens[i] = e->element[1]->element[1]->len;
+    }
+    if (rc)
+        o->fn.read(o->ud, rc, NULL, NULL, NULL, 0);
+    else
+        o->fn.read(o->ud, 0, seq, recs, lens, n);
+    free(seq);
+    free(recs);
+    free(lens);
+}
+
+static void head_reply(const op *o, const redisReply *r) {
+    int rc = reply_error(r);
+    uint64_t head = 0;
+    if (!rc && o->kind == OP_HEAD) {
+        if (r->type == REDIS_REPLY_STRING)
+            head = strtoull(r->str, NULL, 10);
+        else if (r->type != REDIS_REPLY_NIL)
+            rc = WEFT_EMALFORMED;
+    }
+    o->fn.head(o->ud, rc, head);
+}
+
+static void rate_reply(const op *o, const redisReply *r) {
+    int rc = reply_error(r);
+    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
+    o->fn.rate(o->ud, rc, rc ? 0 : r->integer == 1);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
+    (void)ac;
+    op *o = priv;
+    switch (o->kind) {
+    case OP_APPEND:
+        append_reply(o, reply);
+        break;
+    case OP_READ:
+        read_reply(o, reply);
+        break;
+    case OP_RATE:
+        rate_reply(o, reply);
+        break;
+    default:
+        head_reply(o, reply);
+        break;
+    }
+    free(o);
+}
+
+static int send_cmd(redis_store *st, op *o, int argc, const char **argv, const size_t *lens) {
+    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    if (!ac || redisAsyncCommandArgv(ac, on_reply, o, argc, argv, lens) != REDIS_OK) {
+        free(o);
+        return RS_EIO;
+    }
+    return 0;
+}
+
+int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (*keys)[32],
+                       const uint8_t *const *recs, const size_t *lens, size_t n, redis_append_fn fn,
+                       void *ud) {
+    if (!n || !fn) return WEFT_EINVAL;
+    int argc = 7 + 2 * (int)n;
+    const char **argv = malloc((size_t)argc * sizeof *argv);
+    size_t *alen = malloc((size_t)argc * sizeof *alen);
+    op *o = malloc(sizeof *o);
+    if (!argv || !alen || !o) {
+        free(argv);
+        free(alen);
+        free(o);
+        return WEFT_ENOMEM;
+    }
+    char k_seq[96], k_log[96], k_hash[96], ch[96];
+    key_of(k_seq, space, "seq");
+    key_of(k_log, space, "log");
+    key_of(k_hash, space, "hashes");
+    key_of(ch, space, "new");
+    const char *fixed[7] = {"EVAL", append_lua, "3", k_seq, k_log, k_hash, ch};
+    for (int i = 0; i < 7; i++) {
+        argv[i] = fixed[i];
+        alen[i] = i == 1 ? sizeof append_lua - 1 : strlen(fixed[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        argv[7 + 2 * i] = (const char *)keys[i];
+        alen[7 + 2 * i] = 32;
+        argv[8 + 2 * i] = (const char *)recs[i];
+        alen[8 + 2 * i] = lens[i];
+    }
+    *o = (op){.kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n};
+    int rc = send_cmd(st, o, argc, argv, alen); /* hiredis copied the arguments */
+    free(argv);
+    free(alen);
+    return rc;
+}
+
+int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, size_t max_n,
+                     redis_read_fn fn, void *ud) {
+    if (!fn || !max_n) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_READ, .fn.read = fn, .ud = ud};
+    char k_log[96], from[32], count[32];
+    key_of(k_log, space, "log");
+    snprintf(from, sizeof from, "%llu-0", (unsigned long long)after + 1);
+    snprintf(count, sizeof count, "%zu", max_n);
+    const char *argv[6] = {"XRANGE", k_log, from, "+", "COUNT", count};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    return send_cmd(st, o, 6, argv, lens);
+}
+
+int redis_store_head(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_HEAD, .fn.head = fn, .ud = ud};
+    char k_seq[96];
+    key_of(k_seq, space, "seq");
+    const char *argv[2] = {"GET", k_seq};
+    size_t lens[2] = {3, strlen(k_seq)};
+    return send_cmd(st, o, 2, argv, lens);
+}
+
+int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_DELETE, .fn.head = fn, .ud = ud};
+    char k_seq[96], k_log[96], k_hash[96];
+    key_of(k_seq, space, "seq");
+    key_of(k_log, space, "log");
+    key_of(k_hash, space, "hashes");
+    const char *argv[4] = {"DEL", k_seq, k_log, k_hash};
+    size_t lens[4] = {3, strlen(k_seq), strlen(k_log), strlen(k_hash)};
+    return send_cmd(st, o, 4, argv, lens);
+}
+
+int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uint64_t limit,
+                          uint32_t window_ms, redis_rate_fn fn, void *ud) {
+    if (!fn || !window_ms) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_RATE, .fn.rate = fn, .ud = ud};
+    char hex[33], key[64], a_n[24], a_limit[24], a_win[24];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = digits[id[i] >> 4];
+        hex[2 * i + 1] = digits[id[i] & 15];
+    }
+    hex[32] = 0;
+    snprintf(key, sizeof key, "weft:rl:{%s}", hex);
+    snprintf(a_n, sizeof a_n, "%u", n);
+    snprintf(a_limit, sizeof a_limit, "%llu", (unsigned long long)limit);
+    snprintf(a_win, sizeof a_win, "%u", window_ms);
+    const char *argv[7] = {"EVAL", rate_lua, "1", key, a_n, a_limit, a_win};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
+        lens[i] = i == 1 ? sizeof rate_lua - 1 : strlen(argv[i]);
+    return send_cmd(st, o, 7, argv, lens);
+}
+
+/* ---- pub/sub ---- */
+
+/* Every message of every subscribed channel arrives here (hiredis keeps the
+ * SUBSCRIBE callback for the channel's lifetime). */
+static void sub_message(redisAsyncContext *ac, void *reply_, void *priv) {
+    (void)ac;
+    redis_store *st = priv;
+    const redisReply *r = reply_;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
+    const redisReply *kind = r->element[0], *ch = r->element[1], *val = r->element[2];
+    if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING) return;
+    /* channel: weft:{<64 hex>}:new */
+    uint8_t space[32];
+    if (ch->len != 6 + 64 + 5 || unhex(space, ch->str + 6, 64)) return;
+    uint64_t head;
+    if (strcmp(kind->str, "message") == 0 && val->type == REDIS_REPLY_STRING)
+        head = strtoull(val->str, NULL, 10);
+    else if (strcmp(kind->str, "subscribe") == 0)
+        head = 0; /* (re)subscribed: anything published before was missed */
+    else
+        return;
+    if (st->cfg.on_new) st->cfg.on_new(st->cfg.ud, space, head);
+}
+
+int redis_store_subscribe(redis_store *st, const uint8_t space[32]) {
+    for (size_t i = 0; i < st->n_subs; i++)
+        if (memcmp(st->subs[i].space, space, 32) == 0) {
+            st->subs[i].refs++;
+            return 0;
+        }
+    if (st->n_subs == st->cap_subs) {
+        size_t cap = st->cap_subs ? st->cap_subs * 2 : 16;
+        sub_ent *p = realloc(st->subs, cap * sizeof *p);
+        if (!p) return WEFT_ENOMEM;
+        st->subs = p;
+        st->cap_subs = cap;
+    }
+    sub_ent *e = &st->subs[st->n_subs++];
+    memcpy(e->space, space, 32);
+    e->refs = 1;
+    return subscribe_one(st, space);
+}
+
+void redis_store_unsubscribe(redis_store *st, const uint8_t space[32]) {
+    for (size_t i = 0; i < st->n_subs; i++) {
+        if (memcmp(st->subs[i].space, space, 32) != 0) continue;
+        if (--st->subs[i].refs) return;
+        st->subs[i] = st->subs[--st->n_subs];
+        rconn *c = &st->conn[CONN_SUB];
+        if (c->ac) {
+            char ch[96];
+            key_of(ch, space, "new");
+            const char *argv[2] = {"UNSUBSCRIBE", ch};
+            size_t lens[2] = {11, strlen(ch)};
+            redisAsyncCommandArgv(c->ac, NULL, NULL, 2, argv, lens);
+        }
+        return;
+    }
+}

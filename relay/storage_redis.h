@@ -1,0 +1,93 @@
+/*
+ * Redis storage for scale-out: N stateless relays share one Redis, which
+ * numbers every space's changes and tells every relay about new ones
+ * (docs/SCALING.md has the key scheme and what an ACK means).
+ *
+ * Unlike file and memory storage this backend is asynchronous: every call
+ * queues Redis commands and returns at once; its callback runs later, from
+ * the libwebsockets event loop, when Redis has answered. Nothing here ever
+ * blocks the loop: the two Redis sockets (commands, and pub/sub) are adopted
+ * into the lws context as raw file descriptors and hiredis reads or writes
+ * them only when lws says they are ready.
+ *
+ * Invariants: a call that returns non-zero never calls its callback; a call
+ * that returns 0 calls it exactly once (with a negative rc when Redis went
+ * away first: then nothing can be assumed about the write, as after a
+ * crash, and nothing may be acked). Relay sequences in a space are 1, 2, 3...
+ * in the order Redis applied the appends, whichever relay sent them.
+ */
+#ifndef WEFT_RELAY_STORAGE_REDIS_H
+#define WEFT_RELAY_STORAGE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lws_context;
+
+typedef struct redis_store redis_store;
+
+/* Appends: rseq[i] is record i's relay sequence; dup[i] is 1 when a record
+ * with the same dedupe key was stored before (rseq[i] is then that one's).
+ * rc < 0: the appends may or may not have happened; rseq/dup are NULL. */
+typedef void (*redis_append_fn)(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup,
+                                size_t n);
+/* Reads: n records in relay-sequence order, bytes borrowed for the call. */
+typedef void (*redis_read_fn)(void *ud, int rc, const uint64_t *rseq, const uint8_t *const *recs,
+                              const size_t *lens, size_t n);
+/* A space's head (highest relay sequence, 0: empty). */
+typedef void (*redis_head_fn)(void *ud, int rc, uint64_t head);
+/* Some relay appended to a subscribed space up to head. head 0 means "may
+ * have missed some": the pub/sub link was re-established, re-read. */
+typedef void (*redis_new_fn)(void *ud, const uint8_t space[32], uint64_t head);
+
+typedef struct redis_store_config {
+    struct lws_context *ctx; /* the loop that drives hiredis */
+    const char *url;         /* redis://host:port (IPv4 or a name; default port 6379) */
+    redis_new_fn on_new;     /* may be NULL */
+    void *ud;
+    int reconnect_ms; /* delay before reconnecting after Redis went away (0: 200) */
+} redis_store_config;
+
+/* Parses redis://host[:port][/]. OUT: host (NUL-terminated), *port.
+ * Returns 0 or WEFT_EINVAL. */
+int redis_url_parse(const char *url, char *host, size_t host_cap, int *port);
+
+/* Starts connecting (returns before the connection is up; commands issued
+ * meanwhile wait in hiredis' buffer). OUT: *out. Returns 0 or a WEFT_E code. */
+int redis_store_new(redis_store **out, const redis_store_config *cfg);
+
+/* Fails every pending callback (rc < 0) and frees. NULL is a no-op. */
+void redis_store_free(redis_store *st);
+
+/* 1 when both connections are up (commands and pub/sub). */
+int redis_store_connected(const redis_store *st);
+
+/* Appends n records to a space atomically (one script: no other append
+ * interleaves), deduplicated by keys[i] (the change hash). */
+int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (*keys)[32],
+                       const uint8_t *const *recs, const size_t *lens, size_t n, redis_append_fn fn,
+                       void *ud);
+
+/* Reads up to max_n records with relay sequence > after. */
+int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, size_t max_n,
+                     redis_read_fn fn, void *ud);
+
+int redis_store_head(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud);
+
+/* Deletes a space's records for good; fn gets head 0 on success. */
+int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud);
+
+/* Rate limits shared by every relay: a sliding window per capability
+ * token id (16 bytes), at most `limit` units in any window_ms, counted in
+ * Redis by Redis' clock. fn gets allowed 1 (the n units were taken) or 0
+ * (nothing taken). Callers decide what an error means (allowing is the
+ * choice that keeps a Redis hiccup from stopping every writer). */
+typedef void (*redis_rate_fn)(void *ud, int rc, int allowed);
+int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uint64_t limit,
+                          uint32_t window_ms, redis_rate_fn fn, void *ud);
+
+/* Counted subscriptions to a space's new-change notifications (on_new). */
+int redis_store_subscribe(redis_store *st, const uint8_t space[32]);
+void redis_store_unsubscribe(redis_store *st, const uint8_t space[32]);
+
+#endif

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The Redis storage backend's tests (meson suite 'redis'): a real
+# redis-server started by the test itself (127.0.0.1, a free port, a
+# temporary directory, AOF with appendfsync always) and three stores on it
+# standing for three relays; natively and under ASan + UBSan. Fails when
+# redis-server or hiredis is missing (tools/setup installs both).
+# WEFT_TEST_REDIS_LOG=1 shows redis-server's log. See docs/SCALING.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v redis-server >/dev/null || ! pkg-config --exists hiredis; then
+  echo "test-redis: redis-server or libhiredis-dev missing (run tools/setup)" >&2
+  exit 1
+fi
+tools/build native
+meson test -C build --print-errorlogs --suite redis
+tools/build asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --print-errorlogs --suite redis
