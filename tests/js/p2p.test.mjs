@@ -3,7 +3,7 @@
 // candidates, no STUN server), plus two tabs of one profile while offline.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { createSpace, openSpace } from '../../wasm/src/index.js';
 import { haveRelay, startRelay, RELAY } from './relay.mjs';
@@ -229,6 +229,16 @@ test('p2p: two pages link over WebRTC, keep syncing without the relay, and conve
     const relayMs = [];
     for (let i = 0; i < 10; i++) relayMs.push(await latency(i % 2 ? a : c, i % 2 ? c : a, `r${i}`));
     console.log(`# latency, one put to the other page's live query (median of 10): p2p with the relay up too ${median(p2pMs)} ms, relay ${median(relayMs)} ms; p2p only (relay down) ${median(offlineMs)} ms`);
+    // tools/bench sets this to put the figures beside the others.
+    if (process.env.WEFT_BENCH_P2P_JSON) {
+      const workload = 'sync latency: one put to the other page\'s live query, Chromium, loopback';
+      const rec = (metric, value) => ({ workload, impl: 'weftdb-chromium', metric, value, unit: 'ms' });
+      writeFileSync(process.env.WEFT_BENCH_P2P_JSON, JSON.stringify([
+        rec('p2p (relay up too), median of 10', median(p2pMs)),
+        rec('p2p only (relay down), median of 10', median(offlineMs)),
+        rec('relay only (fsync before fan-out), median of 10', median(relayMs)),
+      ], null, 1));
+    }
     for (const p of [a, b, c]) {
       // GOING_AWAY: the relay was stopped on purpose
       assert.deepEqual((await p.evaluate(() => window.errs)).filter((e) => !/GOING_AWAY/.test(e)), []);
