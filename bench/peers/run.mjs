@@ -4,7 +4,8 @@
 //
 //   node bench/peers/run.mjs --peer yjs|loro|automerge [--json PATH]
 //        [--runs N] [--ops N] [--keys N] [--merge-ops N] [--seed N]
-//        [--single-ops N] [--workload lww-1|lww-batch|merge]
+//        [--single-ops N] [--workload lww-1|lww-batch|merge|text]
+//        [--trace PATH] [--text-txns N]
 //
 // Each workload runs in a fresh Node process (this script starts itself
 // with --workload and --expose-gc): a library's heap after one workload
@@ -13,6 +14,14 @@
 // workload (default: all --ops, but 500 for Automerge, whose ~10 ms per
 // change at 10k keys would take most of the bench's budget); such records
 // say so in a "note" field.
+// The text workload (bench/text_bench.c's, issue 11) replays an editing
+// trace (default: the automerge-paper trace) through text-<peer>.mjs; see
+// benchText below. --text-txns times only the first N transactions of the
+// trace (default: all, but 26,000 for Automerge); --text-remote-txns the
+// same for the remote apply (default: all, but 26,000 for Loro, whose one
+// import per edit takes ~14 s per run, and 2,000 for Automerge, whose
+// applyChanges per change grows with the document: ~1 ms each at 2,000).
+import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +36,7 @@ const { values: opt } = parseArgs({
     ops: { type: 'string', default: '100000' }, keys: { type: 'string', default: '10000' },
     'merge-ops': { type: 'string', default: '50000' }, seed: { type: 'string', default: String(0x57656674) },
     'single-ops': { type: 'string' }, workload: { type: 'string' },
+    trace: { type: 'string' }, 'text-txns': { type: 'string' }, 'text-remote-txns': { type: 'string' },
   },
 });
 const PEERS = ['yjs', 'loro', 'automerge'];
@@ -34,7 +44,7 @@ if (!PEERS.includes(opt.peer)) {
   console.error(`usage: run.mjs --peer ${PEERS.join('|')} [--json PATH] [--runs N] ...`);
   process.exit(2);
 }
-const WORKLOADS = ['lww-1', 'lww-batch', 'merge'];
+const WORKLOADS = ['lww-1', 'lww-batch', 'merge', 'text'];
 if (opt.workload === undefined) {
   // The parent: one child process per workload, their records concatenated.
   const dir = mkdtempSync(join(tmpdir(), 'weft-peers-'));
@@ -54,7 +64,7 @@ if (opt.workload === undefined) {
   process.exit(0);
 }
 if (!WORKLOADS.includes(opt.workload)) throw new Error(`unknown workload ${opt.workload}`);
-const peer = (await import(`./${opt.peer}.mjs`)).default;
+const peer = (await import(`./${opt.workload === 'text' ? 'text-' : ''}${opt.peer}.mjs`)).default;
 const runs = Number(opt.runs), nOps = Number(opt.ops), nKeys = Number(opt.keys);
 const mergeOps = Number(opt['merge-ops']), seed = BigInt(opt.seed);
 const singleOps = Math.min(nOps, Number(opt['single-ops'] ?? (opt.peer === 'automerge' ? 500 : nOps)));
@@ -181,10 +191,111 @@ function benchMerge(batch) {
   peer.free(b);
 }
 
+// ---- text: an editing trace, as bench/text_bench.c ----
+// The trace's positions are Unicode code points; the peers' JS APIs take
+// UTF-16 code units. Where the text holds no character outside the BMP
+// they are the same; otherwise each position is converted against the text
+// as it stands before the patch (slow, but exact).
+function loadTrace(path) {
+  const t = JSON.parse(gunzipSync(readFileSync(path)).toString('utf8'));
+  if (t.kind === 'concurrent' || t.startContent) throw new Error(`${path}: a sequential trace from empty is needed`);
+  const astral = /[\ud800-\udfff]/;
+  let txns = t.txns.map((x) => x.patches.map(([pos, del, ins]) => [pos, del, ins]));
+  if (astral.test(t.endContent) || t.txns.some((x) => x.patches.some((p) => astral.test(p[2])))) {
+    let cps = [];
+    txns = txns.map((ps) => ps.map(([pos, del, ins]) => {
+      const u = (n) => cps.slice(0, n).join('').length;
+      const p = [u(pos), cps.slice(pos, pos + del).join('').length, ins];
+      cps.splice(pos, del, ...Array.from(ins));
+      return p;
+    }));
+  }
+  return { txns, end: t.endContent, nPatches: txns.reduce((s, x) => s + x.length, 0) };
+}
+
+// Local apply: a writer makes every edit, one transaction (change, commit)
+// per transaction of the trace (one edit each in automerge-paper), and the
+// update each emits is captured. Remote apply: a fresh replica applies
+// those updates, one call each. Encode: the whole state. Load: a fresh
+// replica from that state, and the text read out. Every replica must read
+// exactly endContent before any figure counts. Capped (--text-txns), the
+// first N transactions are timed, and the last writer and reader go on
+// with the rest, untimed, so the checks and the state are the full trace's.
+function benchText() {
+  const wl = 'automerge-paper trace';
+  const path = opt.trace ?? new URL('../../tests/traces/sequential/automerge-paper.json.gz', import.meta.url).pathname;
+  const tr = loadTrace(path);
+  const all = tr.txns.length;
+  const n = Math.min(all, Number(opt['text-txns'] ?? (opt.peer === 'automerge' ? 26000 : all)));
+  const nEdits = tr.txns.slice(0, n).reduce((s, x) => s + x.length, 0);
+  const nr = Math.min(all, Number(opt['text-remote-txns'] ??
+    ({ yjs: all, loro: 26000, automerge: 2000 })[opt.peer]));
+  const nrEdits = tr.txns.slice(0, nr).reduce((s, x) => s + x.length, 0);
+  const capNote = (k, kEdits) => (k < all ? `timed: the first ${human(kEdits)} of the ${tr.nPatches.toLocaleString('en-US')} edits ` +
+    `(one change per edit is too slow for the bench's budget); the rest applied untimed, every check on the full trace` : undefined);
+  const note = capNote(n, nEdits), rnote = capNote(nr, nrEdits);
+  const expect = (rep, who) => {
+    const s = peer.read(rep);
+    if (s !== tr.end) throw new Error(`${peer.name} ${who}: the text is not endContent (${s.length} vs ${tr.end.length} chars)`);
+  };
+  const tw = [], ta = [];
+  let writer, reader, updates;
+  for (let r = 0; r < runs; r++) {
+    if (writer) peer.free(writer);
+    writer = peer.create(1, true);
+    const [t, u] = timed(() => tr.txns.slice(0, n).map((ps) => peer.writeTxn(writer, ps)));
+    tw.push(t);
+    updates = u; // the last writer's: Automerge's changes carry a time, so they differ per run
+  }
+  for (let i = n; i < all; i++) updates.push(peer.writeTxn(writer, tr.txns[i]));
+  expect(writer, 'writer');
+  for (let r = 0; r < runs; r++) {
+    if (reader) peer.free(reader);
+    reader = peer.create(2);
+    ta.push(timed(() => { for (let i = 0; i < nr; i++) peer.apply(reader, updates[i]); })[0]);
+  }
+  // The untimed rest: in one call where the adapter can (Automerge: one
+  // applyChanges; one call per change grows with the document, ~1 ms each).
+  if (peer.applyMany) peer.applyMany(reader, updates.slice(nr));
+  else for (let i = nr; i < all; i++) peer.apply(reader, updates[i]);
+  expect(reader, 'remote replica');
+  const te = [], tl = [];
+  let state;
+  for (let r = 0; r < runs; r++) {
+    let t;
+    [t, state] = timed(() => peer.encodeState(writer));
+    te.push(t);
+  }
+  for (let r = 0; r < runs; r++) {
+    const [t, l] = timed(() => {
+      const l = peer.decodeState(state);
+      if (peer.read(l).length !== tr.end.length) throw new Error('short text');
+      return l;
+    });
+    tl.push(t);
+    expect(l, 'loaded replica');
+    peer.free(l);
+  }
+  add(wl, 'edits', tr.nPatches, 'ops');
+  add(wl, 'local apply (one change per edit)', median(tw), 'ms', note);
+  add(wl, 'local apply rate', (nEdits / median(tw)) * 1e3, 'ops/s', note);
+  add(wl, 'update bytes, all changes', updates.reduce((s, u) => s + u.length, 0), 'B');
+  add(wl, 'remote apply (one update per edit)', median(ta), 'ms', rnote);
+  add(wl, 'remote apply rate', (nrEdits / median(ta)) * 1e3, 'ops/s', rnote);
+  add(wl, 'encoded size', state.length, 'B');
+  add(wl, 'encode', median(te), 'ms');
+  add(wl, 'load and read the text', median(tl), 'ms');
+  add(wl, 'text', Buffer.byteLength(tr.end), 'B');
+  console.log(`text-end ${peer.name} ok (${peer.encoding})`);
+  peer.free(writer);
+  peer.free(reader);
+}
+
 // An adapter may configure itself per workload (Yjs picks its encoding).
 const batch = opt.workload === 'lww-1' ? 1 : 1000;
 peer.setup?.({ workload: opt.workload, batch });
 if (opt.workload === 'merge') benchMerge(batch);
+else if (opt.workload === 'text') benchText();
 else benchLww(batch);
 
 const fmt = (r) => r.unit === 'ops/s' ? (r.value >= 1e6 ? `${(r.value / 1e6).toFixed(2)} M` : r.value >= 1e3 ? `${(r.value / 1e3).toFixed(1)} k` : r.value.toFixed(0))
