@@ -187,7 +187,7 @@ if (mergeDir) {
     const v = r.unit === 'B' ? `${(r.value / 1024).toFixed(1)} K` : r.unit === 'ops/s' ? `${(r.value / 1000).toFixed(1)} k` : r.value.toFixed(1);
     lines.push(`| ${r.workload} | ${r.impl} | ${r.metric} | ${v} | ${r.unit === 'B' ? 'B (K = 1024)' : r.unit} | ${aim} |`);
   }
-  lines.push('', 'Medians of 3 runs. One put per change costs an Ed25519 signature and an XChaCha20-Poly1305 seal in libsodium.js, and the core verifies and opens its own change again when it merges it.', '');
+  lines.push('', 'Medians of 3 runs. One put per change costs an Ed25519 signature and an XChaCha20-Poly1305 seal in libsodium.js (the core merges its own change from the plaintext it just sealed).', '');
   const base = existsSync(md) ? readFileSync(md, 'utf8').split('\n## weftdb package')[0].replace(/\n+$/, '\n') : '';
   writeFileSync(md, base + lines.join('\n'));
 }
