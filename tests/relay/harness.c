@@ -17,6 +17,23 @@
 #include <unistd.h>
 
 int check_failures;
+
+int run_relay_tests(const relay_test *tests, size_t n, const char *only) {
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (only && strcmp(only, tests[i].name) != 0) continue;
+        int before = check_failures;
+        tests[i].fn();
+        if (check_failures == before) {
+            passed++;
+        } else {
+            failed++;
+            fprintf(stderr, "FAIL %s\n", tests[i].name);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
 weft_crypto_backend BE;
 
 void harness_init(void) {

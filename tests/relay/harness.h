@@ -27,6 +27,14 @@ extern int check_failures;
 extern weft_crypto_backend BE;
 void harness_init(void);
 
+/* A named test; run_relay_tests runs them all (or only argv's `only`, when
+ * not NULL), prints "N passed, M failed" and returns the exit status. */
+typedef struct relay_test {
+    const char *name;
+    void (*fn)(void);
+} relay_test;
+int run_relay_tests(const relay_test *tests, size_t n, const char *only);
+
 typedef struct relay_proc {
     pid_t pid;
     int port;

@@ -416,28 +416,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 32; i++)
         snprintf(space_hex + 2 * i, 3, "%02x", owner.pk[i]);
     BE.random(BE.ctx, content_key, 32);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const relay_test tests[] = {
         {"probes", probes},
         {"rest", rest},
         {"static_files", static_files},
         {"limits", limits},
         {"sigterm_drain", sigterm_drain},
     };
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (argc > 2 && strcmp(argv[2], tests[i].name) != 0) continue;
-        int before = check_failures;
-        tests[i].fn();
-        if (check_failures == before) {
-            passed++;
-        } else {
-            failed++;
-            fprintf(stderr, "FAIL %s\n", tests[i].name);
-        }
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

@@ -363,10 +363,7 @@ int main(int argc, char **argv) {
     harness_init();
     ident_new(&owner);
     BE.random(BE.ctx, content_key, 32);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const relay_test tests[] = {
         {"two_clients_sync", two_clients_sync},
         {"late_joiner", late_joiner},
         {"rights", rights},
@@ -374,18 +371,5 @@ int main(int argc, char **argv) {
         {"slow_consumer", slow_consumer},
         {"signal_presence", signal_presence},
     };
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
-        if (argc > 2 && strcmp(argv[2], tests[i].name) != 0) continue;
-        int before = check_failures;
-        tests[i].fn();
-        if (check_failures == before) {
-            passed++;
-        } else {
-            failed++;
-            fprintf(stderr, "FAIL %s\n", tests[i].name);
-        }
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
