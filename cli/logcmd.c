@@ -353,18 +353,8 @@ int cmd_log(int argc, char **argv) {
         return 3;
     }
     /* Whole records; a truncated last one is a torn tail. */
-    size_t good = 0;
-    int framing = 0;
-    while (good < len) {
-        weft_change c;
-        int rc = weft_change_decode(&c, recs + good, len - good);
-        if (rc == WEFT_ETRUNCATED) break;
-        if (rc) {
-            framing = rc;
-            break;
-        }
-        good += c.total_len;
-    }
+    int framing;
+    size_t good = whole_records(recs, len, &framing);
     int out = 0;
     if (strcmp(what, "verify") == 0) {
         if (framing) {

@@ -592,23 +592,15 @@ static int cmd_merge(int argc, char **argv) {
         free(recs);
         return input_error(err);
     }
-    /* The vector before, so the diff after is exactly what this merge added. */
-    const uint8_t *vv, *added;
-    size_t vl, al;
-    uint8_t *before = NULL;
-    int rc = weft_replica_vv(sd.replica, &vv, &vl);
-    if (!rc && (before = malloc(vl + 1))) memcpy(before, vv, vl);
     weft_apply_result res = {0};
-    if (!rc && before) rc = weft_replica_apply(sd.replica, recs, len, &res);
-    if (!rc && before) rc = weft_replica_diff(sd.replica, before, vl, &added, &al);
+    int rc = spacedir_take(&sd, recs, len, &res, err, sizeof err);
     int out = EXIT_OK;
-    if (rc || !before) {
-        fprintf(stderr, "weft: cannot merge %s: %s\n", file,
-                before ? weft_strerror(rc) : "out of memory");
-        out = EXIT_INPUT;
-    } else if (al && spacedir_append(&sd, added, al, err, sizeof err)) {
+    if (rc > 0) {
         fprintf(stderr, "weft: %s\n", err);
         out = EXIT_FAILED;
+    } else if (rc) {
+        fprintf(stderr, "weft: cannot merge %s: %s\n", file, weft_strerror(rc));
+        out = EXIT_INPUT;
     } else {
         printf("{\"applied\":%zu,\"duplicates\":%zu,\"rejected\":%zu,\"waiting\":%zu,"
                "\"error\":",
@@ -620,7 +612,6 @@ static int cmd_merge(int argc, char **argv) {
             printf("null}\n");
         if (res.rejected) out = EXIT_INPUT;
     }
-    free(before);
     free(recs);
     spacedir_close(&sd);
     return out;

@@ -215,19 +215,13 @@ int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
     }
     /* Whole records first; what follows the last whole one is a torn tail
      * unless it decodes as something else entirely. */
-    size_t off = 0;
-    while (off < len) {
-        weft_change c;
-        int d = weft_change_decode(&c, recs + off, len - off);
-        if (d == WEFT_ETRUNCATED) break;
-        if (d) {
-            free(recs);
-            char where[64];
-            snprintf(where, sizeof where, "%zu", off);
-            return errf(err, err_cap, "%s is corrupt at byte %s (run `weft log verify`)", file,
-                        where);
-        }
-        off += c.total_len;
+    int framing;
+    size_t off = whole_records(recs, len, &framing);
+    if (framing) {
+        free(recs);
+        char where[64];
+        snprintf(where, sizeof where, "%zu", off);
+        return errf(err, err_cap, "%s is corrupt at byte %s (run `weft log verify`)", file, where);
     }
     sd->good_bytes = off;
     sd->torn_bytes = len - off;
@@ -238,6 +232,40 @@ int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
         return errf(err, err_cap, "cannot replay %s: %s (run `weft log verify`)", file,
                     weft_strerror(rc));
     return 0;
+}
+
+size_t whole_records(const uint8_t *recs, size_t len, int *framing) {
+    size_t off = 0;
+    *framing = 0;
+    while (off < len) {
+        weft_change c;
+        int rc = weft_change_decode(&c, recs + off, len - off);
+        if (rc == WEFT_ETRUNCATED) break;
+        if (rc) {
+            *framing = rc;
+            break;
+        }
+        off += c.total_len;
+    }
+    return off;
+}
+
+int spacedir_take(spacedir *sd, const uint8_t *recs, size_t len, weft_apply_result *res, char *err,
+                  size_t err_cap) {
+    /* The vector before, so the diff after is exactly what this call added. */
+    const uint8_t *vv, *added;
+    size_t vl, al;
+    int rc = weft_replica_vv(sd->replica, &vv, &vl);
+    uint8_t *before = rc ? NULL : malloc(vl + 1);
+    if (!rc && !before) rc = WEFT_ENOMEM;
+    if (!rc) {
+        memcpy(before, vv, vl);
+        rc = weft_replica_apply(sd->replica, recs, len, res);
+    }
+    if (!rc) rc = weft_replica_diff(sd->replica, before, vl, &added, &al);
+    free(before);
+    if (rc) return rc;
+    return al && spacedir_append(sd, added, al, err, err_cap) ? 1 : 0;
 }
 
 int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap) {

@@ -49,6 +49,18 @@ int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap);
 /* Commits the replica's open transaction and appends the change durably. */
 int spacedir_commit(spacedir *sd, char *err, size_t err_cap);
 
+/* Applies records to the replica and appends durably those that were new
+ * here (applied now, or released from waiting). OUT: *res. Returns 0, a
+ * negative WEFT_E code from apply (nothing stored), or 1 with err when
+ * storing failed. */
+int spacedir_take(spacedir *sd, const uint8_t *recs, size_t len, weft_apply_result *res, char *err,
+                  size_t err_cap);
+
+/* Bytes of recs that hold whole change records, from the start. OUT:
+ * *framing: 0, or the decode error that stopped the scan before the end
+ * (a truncated last record stops it with 0: a torn tail). */
+size_t whole_records(const uint8_t *recs, size_t len, int *framing);
+
 /* Appends records (already applied to the replica) durably. */
 int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap);
 

@@ -224,26 +224,17 @@ static int save_state(const spacedir *sd, uint64_t cursor, const uint8_t *vv, si
     return bad || rename(tmp, p) ? -1 : 0;
 }
 
-/* Applies records and stores those that were new here. */
+/* Applies records from the relay and stores those that were new here. */
 static int take(spacedir *sd, const uint8_t *recs, size_t len, size_t *applied, char *err,
                 size_t cap) {
-    const uint8_t *vv, *added;
-    size_t vl, al;
-    if (weft_replica_vv(sd->replica, &vv, &vl)) return -1;
-    uint8_t *before = malloc(vl + 1);
-    if (!before) return -1;
-    memcpy(before, vv, vl);
     weft_apply_result res = {0};
-    int rc = weft_replica_apply(sd->replica, recs, len, &res);
-    if (!rc) rc = weft_replica_diff(sd->replica, before, vl, &added, &al);
-    free(before);
-    if (rc) {
+    int rc = spacedir_take(sd, recs, len, &res, err, cap);
+    if (rc < 0)
         snprintf(err, cap, "the relay sent changes this replica cannot apply: %s",
                  weft_strerror(rc));
-        return -1;
-    }
+    if (rc) return -1;
     *applied += res.applied;
-    return al ? spacedir_append(sd, added, al, err, cap) : 0;
+    return 0;
 }
 
 int cmd_sync(int argc, char **argv) {
