@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
+import { startServer, newPage as openPage } from './server.mjs';
 import { haveRelay, startRelay } from './relay.mjs';
 import { WebSocket } from 'ws';
 import { openSpace as nodeOpenSpace } from '../../wasm/src/index.js';
@@ -29,19 +29,7 @@ after(async () => {
   await server?.close();
 });
 
-async function newPage(context) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  page.on('console', (m) => {
-    // A refused WebSocket while the relay is down is expected, and logged by Chromium itself.
-    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) errors.push(new Error(m.text()));
-  });
-  await page.goto(server.url);
-  await page.waitForFunction(() => window.weftReady === true);
-  page.errors = errors;
-  return page;
-}
+const newPage = (context) => openPage(context, server.url);
 
 test('IndexedDB: a space survives a reload with the same state hash (snapshot + records)', { skip, timeout: 120_000 }, async () => {
   const context = await browser.newContext();

@@ -7,7 +7,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { createSpace, openSpace } from '../../wasm/src/index.js';
 import { haveRelay, startRelay, RELAY } from './relay.mjs';
-import { startServer } from './server.mjs';
+import { startServer, newPage as openPage } from './server.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const noRelay = haveRelay ? false : `no relay at ${RELAY} (tools/build native builds it)`;
@@ -138,18 +138,7 @@ before(async () => {
   cleanup.push(() => browser.close());
 });
 
-async function newPage(context) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) errors.push(new Error(m.text()));
-  });
-  await page.goto(server.url);
-  await page.waitForFunction(() => window.weftReady === true);
-  page.errors = errors;
-  return page;
-}
+const newPage = (context) => openPage(context, server.url);
 
 /** Opens the space on the page: window.space, window.errs (space errors). */
 async function open(page, args) {

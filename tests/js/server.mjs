@@ -56,3 +56,19 @@ export async function startServer() {
     }),
   };
 }
+
+/** A page of `context` on the test page, with weftdb loaded; page.errors
+ *  collects page errors and console errors (a refused WebSocket while a
+ *  relay is down is expected, and logged by Chromium itself). */
+export async function newPage(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/WebSocket connection to .* failed/.test(m.text())) errors.push(new Error(m.text()));
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => window.weftReady === true);
+  page.errors = errors;
+  return page;
+}
