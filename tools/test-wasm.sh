@@ -41,13 +41,17 @@ while read -r cases seed want; do
     fail=1
   fi
 done <"$golden"
-# The text CRDT's property test: the same seeds must end in the same texts.
-tn=$(build/tests/text/text_property 500 | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
-tw=$(node build-wasm/tests/text/text_property.js 500 | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
-if [ -n "$tn" ] && [ "$tn" = "$tw" ]; then
-  echo "test-wasm: 500 text property cases: native = wasm ($tn)"
-else
-  echo "test-wasm: text property digests differ: native '${tn}' wasm '${tw}'" >&2
-  fail=1
-fi
+# The text property tests (the CRDT alone, and text fields in documents):
+# the same seeds must end in the same texts and state hashes.
+for t in text_property:500 text_doc_property:1000; do
+  exe=${t%%:*} cases=${t##*:}
+  tn=$(build/tests/text/$exe "$cases" | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
+  tw=$(node build-wasm/tests/text/$exe.js "$cases" | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
+  if [ -n "$tn" ] && [ "$tn" = "$tw" ]; then
+    echo "test-wasm: $cases $exe cases: native = wasm ($tn)"
+  else
+    echo "test-wasm: $exe digests differ: native '${tn}' wasm '${tw}'" >&2
+    fail=1
+  fi
+done
 exit $fail

@@ -8,8 +8,12 @@
 #include "sort.h"
 #include "weft/value.h"
 
+static void text_changed(void *ud, uint32_t doc, uint32_t name, const weft_text_delta *d);
+
 int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     validate_or_ret(out && cfg && cfg->space && cfg->author, WEFT_EINVAL);
+    validate_or_ret(cfg->text_unit == WEFT_TEXT_CODEPOINTS || cfg->text_unit == WEFT_TEXT_UTF16,
+                    WEFT_EINVAL);
     *out = NULL;
     if (cfg->crypto && (cfg->crypto->suite != WEFT_SUITE_V1 || !cfg->crypto->seal ||
                         !cfg->crypto->open || !cfg->crypto->sign || !cfg->crypto->verify))
@@ -24,6 +28,7 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     r->keep_records = cfg->keep_records;
     r->max_pending_bytes = cfg->max_pending_bytes;
     r->on_touched = cfg->on_touched;
+    r->on_text = cfg->on_text;
     r->ud = cfg->ud;
     weft_log_config lc = {r->a, cfg->space, cfg->keep_records, cfg->max_pending_bytes};
     int rc = weft_log_new(&r->log, &lc);
@@ -32,6 +37,7 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
         return rc;
     }
     weft__state_init(&r->state, r->a, r->log);
+    weft__state_text_setup(&r->state, r->author, cfg->text_unit, text_changed, r);
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_init(bufs[i], r->a);
@@ -63,6 +69,17 @@ static void notify(weft_replica *r) {
         weft_replica_touched(r, i, &coll, &cl, &doc, &dl);
         r->on_touched(r->ud, coll, cl, doc, dl);
     }
+}
+
+static void text_changed(void *ud, uint32_t doc, uint32_t name, const weft_text_delta *d) {
+    weft_replica *r = ud;
+    if (!r->on_text) return;
+    const wdoc *dd = &r->state.docs[doc];
+    size_t cl, fl;
+    const uint8_t *coll = weft__state_name_bytes(&r->state, dd->coll, &cl);
+    const uint8_t *field = weft__state_name_bytes(&r->state, name, &fl);
+    r->on_text(r->ud, (const char *)coll, cl, (const char *)weft__doc_key(&r->state, dd),
+               dd->key_len, (const char *)field, fl, d);
 }
 
 /* ---- local transactions ---- */
@@ -203,7 +220,7 @@ int weft_replica_delete_doc(weft_replica *r, const char *coll, size_t coll_len, 
 static wid txn_observed(weft_replica *r, const txn_rec *t) {
     for (size_t k = r->n_txn_recs - 1; k-- > 0;) {
         const txn_rec *p = &r->txn_recs[k];
-        if (p->code != OP_COUNTER_ADD && p->coll == t->coll && p->doc_len == t->doc_len &&
+        if (p->code <= OP_DELETE_FIELD && p->coll == t->coll && p->doc_len == t->doc_len &&
             (p->field == t->field || p->field == UINT32_MAX) &&
             memcmp(r->txn_ops.p + p->doc_off, r->txn_ops.p + t->doc_off, t->doc_len) == 0) {
             uint32_t self = weft__log_author(r->log, r->author, 1);
@@ -215,6 +232,32 @@ static wid txn_observed(weft_replica *r, const txn_rec *t) {
     return weft__state_observed(&r->state, d, t->field);
 }
 
+/* The body's reference to an author: 0 for ourselves, else 1 + its index in
+ * the transaction's author table (added if new). UINT32_MAX: no memory. */
+static uint32_t txn_author_ref(weft_replica *r, uint32_t author) {
+    if (memcmp(weft__log_author_key(r->log, author), r->author, 32) == 0) return 0;
+    size_t k = 0;
+    while (k < r->n_txn_authors && r->txn_authors[k] != author)
+        k++;
+    if (k == r->n_txn_authors) {
+        if (weft__grow(r->a, (void **)&r->txn_authors, &r->cap_txn_authors, k + 1,
+                       sizeof(uint32_t)))
+            return UINT32_MAX;
+        r->txn_authors[r->n_txn_authors++] = author;
+    }
+    return (uint32_t)k + 1;
+}
+
+/* Encodes an observed write: varint lamport, then its author's reference. */
+static int txn_put_observed(weft_replica *r, wid obs) {
+    wbuf_varint(&r->txn_ops, obs.lamport);
+    if (!obs.lamport) return WEFT_OK;
+    uint32_t ref = txn_author_ref(r, obs.author);
+    if (ref == UINT32_MAX) return WEFT_ENOMEM;
+    wbuf_varint(&r->txn_ops, ref);
+    return WEFT_OK;
+}
+
 int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                              size_t doc_len, const char *field, size_t field_len, int64_t delta) {
     validate_or_ret(r && field, WEFT_EINVAL);
@@ -223,26 +266,157 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
     if (!rc) {
         wid obs = txn_observed(r, &r->txn_recs[r->n_txn_recs - 1]);
         wbuf_varint(&r->txn_ops, zigzag_enc(delta));
-        wbuf_varint(&r->txn_ops, obs.lamport);
-        if (obs.lamport) {
-            const uint8_t *key = weft__log_author_key(r->log, obs.author);
-            uint32_t ref = 0;
-            if (memcmp(key, r->author, 32) != 0) {
-                size_t k = 0;
-                while (k < r->n_txn_authors && r->txn_authors[k] != obs.author)
-                    k++;
-                if (k == r->n_txn_authors) {
-                    if (weft__grow(r->a, (void **)&r->txn_authors, &r->cap_txn_authors, k + 1,
-                                   sizeof(uint32_t)))
-                        return txn_finish(r, mark, WEFT_ENOMEM);
-                    r->txn_authors[r->n_txn_authors++] = obs.author;
-                }
-                ref = (uint32_t)k + 1;
-            }
-            wbuf_varint(&r->txn_ops, ref);
-        }
+        rc = txn_put_observed(r, obs);
     }
     return txn_finish(r, mark, rc);
+}
+
+/* ---- text fields ---- */
+
+/* An id inside a text op: varint 0 for none, else 1 + the author's
+ * reference, then the seq. */
+static int txn_put_text_id(weft_replica *r, const uint8_t *key, uint32_t seq) {
+    if (!key) {
+        wbuf_u8(&r->txn_ops, 0);
+        return WEFT_OK;
+    }
+    uint32_t a = weft__log_author(r->log, key, 1);
+    uint32_t ref = a == WEFT_NO_AUTHOR ? UINT32_MAX : txn_author_ref(r, a);
+    if (ref == UINT32_MAX) return WEFT_ENOMEM;
+    wbuf_varint(&r->txn_ops, (uint64_t)ref + 1);
+    wbuf_varint(&r->txn_ops, seq);
+    return WEFT_OK;
+}
+
+typedef struct text_target {
+    const char *coll, *doc, *field;
+    size_t coll_len, doc_len, field_len;
+} text_target;
+
+/* Moves the text's local edits into the transaction, one op each. */
+static int txn_take_text(weft_replica *r, weft_text *t, const text_target *x, wid obs) {
+    size_t n = weft__text_local_count(t);
+    for (size_t i = 0; i < n; i++) {
+        weft_text_op o;
+        weft__text_local_op(t, i, &o);
+        uint8_t code = o.kind == 1 ? OP_TEXT_INSERT : OP_TEXT_DELETE;
+        txn_mark mark = txn_mark_now(r);
+        int rc =
+            txn_target(r, code, x->coll, x->coll_len, x->doc, x->doc_len, x->field, x->field_len);
+        if (!rc) rc = txn_put_observed(r, obs);
+        if (!rc && code == OP_TEXT_INSERT) {
+            wbuf_varint(&r->txn_ops, o.seq); /* the ids are the change author's */
+            rc = txn_put_text_id(r, o.left, o.left_seq);
+            if (!rc) rc = txn_put_text_id(r, o.right, o.right_seq);
+            wbuf_lbytes(&r->txn_ops, o.text, o.nbytes);
+        } else if (!rc) {
+            rc = txn_put_text_id(r, o.author, o.seq);
+            wbuf_varint(&r->txn_ops, o.len);
+        }
+        if ((rc = txn_finish(r, mark, rc))) {
+            r->broken = 1; /* the text holds edits no change will carry */
+            return rc;
+        }
+        r->txn_text = 1;
+    }
+    weft__text_local_clear(t);
+    return WEFT_OK;
+}
+
+/* Units of a string in the replica's unit, and whether `pos` falls on a
+ * character boundary in it. */
+static int unit_boundary(const uint8_t *s, size_t n, int utf16, size_t pos, size_t *units) {
+    size_t u = 0, ok = pos == 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] & 0xc0) == 0x80) continue;
+        u += utf16 && s[i] >= 0xf0 ? 2 : 1;
+        ok |= u == pos;
+    }
+    *units = u;
+    return (int)ok;
+}
+
+int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t pos,
+                             size_t deleted, const char *utf8, size_t len, uint64_t wall_ms,
+                             const uint8_t **record, size_t *rec_len) {
+    validate_or_ret(r && record && rec_len && (utf8 || !len), WEFT_EINVAL);
+    *record = NULL;
+    *rec_len = 0;
+    validate_or_ret(valid_name(coll, coll_len, WEFT_MAX_NAME_BYTES) &&
+                        valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES) &&
+                        valid_name(field, field_len, WEFT_MAX_NAME_BYTES),
+                    WEFT_EINVAL);
+    if (r->broken) return WEFT_ENOMEM;
+    if (r->txn_n) return WEFT_ESTATE;
+    if (!weft_utf8_valid((const uint8_t *)utf8, len)) return WEFT_EMALFORMED;
+    weft_state *s = &r->state;
+    uint32_t cn = weft__state_intern(s, (const uint8_t *)coll, coll_len);
+    uint32_t fn = weft__state_intern(s, (const uint8_t *)field, field_len);
+    uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
+                     ? UINT32_MAX
+                     : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 1);
+    if (d == UINT32_MAX) return WEFT_ENOMEM;
+    const wfield *f = weft__state_field(s, &s->docs[d], fn);
+    weft_value old = {0};
+    if (f && f->vlen) { /* a put wins: a string becomes text, in this change */
+        const uint8_t *val = f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl;
+        if (weft_value_read(&old, NULL, val, f->vlen) || old.type != WEFT_TYPE_STRING)
+            return WEFT_EINVAL;
+        size_t units;
+        int utf16 = s->unit == WEFT_TEXT_UTF16;
+        validate_or_ret(unit_boundary(old.ptr, old.len, utf16, pos, &units) && pos <= units &&
+                            deleted <= units - pos &&
+                            unit_boundary(old.ptr, old.len, utf16, pos + deleted, &units),
+                        WEFT_EINVAL);
+    } else if (!deleted && !len) {
+        return WEFT_OK; /* nothing to change */
+    } else if (!f || !weft__state_field_text(s, f)) {
+        validate_or_ret(pos == 0 && deleted == 0, WEFT_EINVAL); /* empty so far */
+    }
+    text_target x = {coll, doc, field, coll_len, doc_len, field_len};
+    wid obs = weft__state_observed(s, d, fn);
+    int rc = WEFT_OK;
+    if (old.type == WEFT_TYPE_STRING) {
+        txn_mark mark = txn_mark_now(r);
+        rc = txn_finish(
+            r, mark,
+            txn_target(r, OP_DELETE_FIELD, coll, coll_len, doc, doc_len, field, field_len));
+        if (rc) return rc;
+        obs = (wid){r->txn_lamport, weft__log_author(r->log, r->author, 1)};
+    }
+    weft_text *t;
+    if (!rc) rc = weft__state_text_for(s, d, fn, obs, &t);
+    if (!rc && old.type == WEFT_TYPE_STRING)
+        rc = weft_text_insert(t, 0, (const char *)old.ptr, old.len);
+    if (rc) { /* nothing was edited yet */
+        weft_replica_rollback(r);
+        return rc;
+    }
+    rc = weft_text_delete(t, pos, deleted);
+    if (!rc) rc = weft_text_insert(t, pos, utf8, len);
+    /* Whatever was edited must reach a change, errors or not. */
+    int trc = txn_take_text(r, t, &x, obs);
+    if (trc) return trc;
+    if (!r->txn_n) return rc;
+    int crc = weft_replica_commit(r, wall_ms, record, rec_len);
+    return crc ? crc : rc;
+}
+
+int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t *length) {
+    validate_or_ret(r && coll && doc && field && length, WEFT_EINVAL);
+    weft_state *s = &r->state;
+    uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
+    uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
+    uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
+                     ? UINT32_MAX
+                     : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
+    const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
+    const weft_text *t = f ? weft__state_field_text(s, f) : NULL;
+    if (!t) return WEFT_ENOTFOUND;
+    *length = weft_text_length(t);
+    return WEFT_OK;
 }
 
 size_t weft_replica_txn_ops(const weft_replica *r) {
@@ -258,10 +432,11 @@ static void txn_clear(weft_replica *r) {
     r->txn_ops.len = 0;
     r->txn_n = 0;
     r->txn_lamport = 0;
+    r->txn_text = 0;
 }
 
 void weft_replica_rollback(weft_replica *r) {
-    if (r) txn_clear(r);
+    if (r && !r->txn_text) txn_clear(r);
 }
 
 /* Appends the body (name table, author table, ops) to b. */
@@ -375,6 +550,78 @@ int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **recor
 
 /* ---- merging ---- */
 
+/* The key an author reference in a body names. */
+static const uint8_t *ref_key(const weft_change *c, const uint8_t *authors, uint32_t ref) {
+    return ref ? authors + 32 * (size_t)(ref - 1) : c->author;
+}
+
+/* A decoded text op with its authors as keys. */
+static void wop_text(const wop *o, const weft_change *c, const uint8_t *authors, weft_text_op *t) {
+    *t = (weft_text_op){.kind = o->code == OP_TEXT_INSERT ? 1 : 2,
+                        .author = ref_key(c, authors, o->t_author),
+                        .seq = o->t_seq,
+                        .len = o->t_len};
+    if (o->code != OP_TEXT_INSERT) return;
+    t->left = o->t_left ? ref_key(c, authors, o->t_left - 1) : NULL;
+    t->left_seq = o->t_lseq;
+    t->right = o->t_right ? ref_key(c, authors, o->t_right - 1) : NULL;
+    t->right_seq = o->t_rseq;
+    t->text = o->val;
+    t->nbytes = o->vlen;
+}
+
+/* Reads the observed write of a counter add or text op (op i). */
+static int read_observed(wreader *rd, wop *o, uint64_t na, const weft_change *c, uint64_t i) {
+    o->obs_lamport = rd_varint(rd);
+    o->obs_ref = 0;
+    if (o->obs_lamport) {
+        uint64_t ref = rd_varint(rd);
+        if (!rd->err && ref > na) return WEFT_EMALFORMED;
+        o->obs_ref = (uint32_t)ref;
+    }
+    /* An op observes something in its own past. */
+    if (!rd->err && o->obs_lamport >= c->lamport + i) return WEFT_EMALFORMED;
+    return rd->err;
+}
+
+/* Reads a text op's id: 0 for none, else 1 + an author reference. */
+static void read_text_id(wreader *rd, uint64_t na, uint32_t *ref1, uint32_t *seq) {
+    uint64_t a = rd_varint(rd), q = 0;
+    if (a) q = rd_varint(rd);
+    if (a > na + 1 || q >= UINT32_MAX) rd_fail(rd, WEFT_EMALFORMED);
+    *ref1 = (uint32_t)a;
+    *seq = (uint32_t)q;
+}
+
+/* Reads the rest of a text op (after its observed write) and checks it. */
+static int read_text_op(wreader *rd, wop *o, uint64_t na, const weft_change *c,
+                        const uint8_t *authors) {
+    if (o->code == OP_TEXT_INSERT) {
+        uint64_t q = rd_varint(rd);
+        if (q >= UINT32_MAX) rd_fail(rd, WEFT_EMALFORMED);
+        o->t_author = 0; /* a change inserts only its own author's ids */
+        o->t_seq = (uint32_t)q;
+        read_text_id(rd, na, &o->t_left, &o->t_lseq);
+        read_text_id(rd, na, &o->t_right, &o->t_rseq);
+        size_t l = 0;
+        o->val = rd_lbytes(rd, &l, UINT32_MAX);
+        o->vlen = (uint32_t)l;
+    } else {
+        uint32_t ref1;
+        read_text_id(rd, na, &ref1, &o->t_seq);
+        uint64_t len = rd_varint(rd);
+        if (!ref1 || len > UINT32_MAX) rd_fail(rd, WEFT_EMALFORMED);
+        o->t_author = ref1 - 1;
+        o->t_len = (uint32_t)len;
+    }
+    if (rd->err) return rd->err;
+    weft_text_op t;
+    wop_text(o, c, authors, &t);
+    if (weft__text_op_check(&t)) return WEFT_EMALFORMED;
+    o->t_len = t.len;
+    return WEFT_OK;
+}
+
 /* Decodes and validates a body into r->ops. OUT: table sizes. */
 static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *body, size_t len,
                        size_t *n_names, const uint8_t **authors, size_t *n_authors) {
@@ -409,7 +656,7 @@ static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *bod
     for (uint64_t i = 0; i < n_ops; i++) {
         wop *o = &r->ops[i];
         o->code = rd_u8(&rd);
-        if (o->code < OP_PUT || o->code > OP_COUNTER_ADD) return rd.err ? rd.err : WEFT_EMALFORMED;
+        if (o->code < OP_PUT || o->code > OP_TEXT_DELETE) return rd.err ? rd.err : WEFT_EMALFORMED;
         uint64_t coll = rd_varint(&rd);
         size_t dl;
         o->doc = rd_lbytes(&rd, &dl, WEFT_MAX_KEY_BYTES);
@@ -429,15 +676,12 @@ static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *bod
             o->vlen = (uint32_t)(rd.p - o->val);
         } else if (o->code == OP_COUNTER_ADD) {
             o->delta = zigzag_dec(rd_varint(&rd));
-            o->obs_lamport = rd_varint(&rd);
-            o->obs_ref = 0;
-            if (o->obs_lamport) {
-                uint64_t ref = rd_varint(&rd);
-                if (!rd.err && ref > na) return WEFT_EMALFORMED;
-                o->obs_ref = (uint32_t)ref;
-            }
-            /* An add observes something in its own past. */
-            if (!rd.err && o->obs_lamport >= c->lamport + i) return WEFT_EMALFORMED;
+            int rc = read_observed(&rd, o, na, c, i);
+            if (rc) return rc;
+        } else if (o->code >= OP_TEXT_INSERT) {
+            int rc = read_observed(&rd, o, na, c, i);
+            if (!rc) rc = read_text_op(&rd, o, na, c, *authors);
+            if (rc) return rc;
         }
         if (rd.err) return rd.err;
     }
@@ -525,6 +769,14 @@ int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *pl
         case OP_COUNTER_ADD: {
             wid obs = {o->obs_lamport, o->obs_lamport ? r->map_authors[o->obs_ref] : 0};
             rc = weft__state_counter_add(s, d, r->map_names[o->field], id, o->delta, obs);
+            break;
+        }
+        case OP_TEXT_INSERT:
+        case OP_TEXT_DELETE: {
+            wid obs = {o->obs_lamport, o->obs_lamport ? r->map_authors[o->obs_ref] : 0};
+            weft_text_op t;
+            wop_text(o, c, authors, &t);
+            rc = weft__state_text_op(s, d, r->map_names[o->field], obs, &t);
             break;
         }
         }
@@ -665,7 +917,7 @@ int weft_replica_get_field(weft_replica *r, const char *coll, size_t coll_len, c
     uint32_t fn = weft__state_name(&r->state, (const uint8_t *)field, field_len);
     const wfield *f = d && fn != UINT32_MAX ? weft__state_field(&r->state, d, fn) : NULL;
     const uint8_t *v = f ? weft__state_value(&r->state, d, f, len) : NULL;
-    if (!v) return WEFT_ENOTFOUND;
+    if (!v) return f && weft__state_field_text(&r->state, f) ? WEFT_ENOMEM : WEFT_ENOTFOUND;
     *value = v;
     return WEFT_OK;
 }
@@ -687,8 +939,7 @@ static int fname_cmp(const void *ctx, uint32_t a, uint32_t b) {
 
 static int doc_visible(weft_replica *r, const wdoc *d) {
     for (uint32_t k = 0; k < d->n_fields; k++) {
-        size_t len;
-        if (weft__state_value(&r->state, d, &WEFT_DOC_FIELDS(d)[k], &len)) return 1;
+        if (weft__state_visible(&r->state, d, &WEFT_DOC_FIELDS(d)[k])) return 1;
     }
     return 0;
 }
@@ -711,8 +962,7 @@ int weft_replica_get_doc(weft_replica *r, const char *coll, size_t coll_len, con
     if (!order) return WEFT_ENOMEM;
     uint32_t n = 0;
     for (uint32_t k = 0; k < d->n_fields; k++) {
-        size_t l;
-        if (weft__state_value(&r->state, d, &WEFT_DOC_FIELDS(d)[k], &l)) order[n++] = k;
+        if (weft__state_visible(&r->state, d, &WEFT_DOC_FIELDS(d)[k])) order[n++] = k;
     }
     fsort_ctx fc = {&r->state, d};
     int rc = weft__sort_u32(order, n, fname_cmp, &fc, r->a);
@@ -724,7 +974,8 @@ int weft_replica_get_doc(weft_replica *r, const char *coll, size_t coll_len, con
         const uint8_t *name = weft__state_name_bytes(&r->state, f->name, &nl);
         wbuf_lbytes(b, name, nl);
         const uint8_t *v = weft__state_value(&r->state, d, f, &vl);
-        wbuf_put(b, v, vl);
+        if (!v) rc = WEFT_ENOMEM; /* a text's value could not be made */
+        if (v) wbuf_put(b, v, vl);
     }
     weft__free(r->a, order);
     if (!rc && b->err) rc = WEFT_ENOMEM;

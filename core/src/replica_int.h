@@ -8,13 +8,14 @@
 #include "weft/replica.h"
 #include "state.h"
 
-/* Op codes in change bodies (docs/FORMAT.md, "Ops"). 5 and 6 are reserved
- * for text insert and delete. */
+/* Op codes in change bodies (docs/FORMAT.md, "Ops"). */
 enum {
     OP_PUT = 1,
     OP_DELETE_DOC = 2,
     OP_DELETE_FIELD = 3,
     OP_COUNTER_ADD = 4,
+    OP_TEXT_INSERT = 5,
+    OP_TEXT_DELETE = 6,
 };
 
 #define WEFT_MAX_NAME_BYTES 255
@@ -31,6 +32,9 @@ typedef struct wop {
     uint64_t obs_lamport;
     uint32_t obs_ref; /* 0: the change's author, k: the change's author table [k-1] */
     uint32_t tag;     /* the document's hash tag, computed before merging */
+    /* text ops: author refs as obs_ref (0 the change's author, k the author
+     * table's [k-1]); origins 1 + ref, 0 for none; the text in val/vlen */
+    uint32_t t_author, t_seq, t_len, t_left, t_lseq, t_right, t_rseq;
 } wop;
 
 typedef struct txn_rec {
@@ -47,6 +51,7 @@ struct weft_replica {
     int keep_records;
     size_t max_pending_bytes;
     weft_touched_fn on_touched;
+    weft_text_changed_fn on_text;
     void *ud;
     weft_log *log;
     weft_state state;
@@ -56,6 +61,7 @@ struct weft_replica {
     /* the open transaction */
     uint64_t txn_lamport; /* id of its first op; 0 when none is open */
     uint32_t txn_n;
+    int txn_text; /* holds text edits (already made: never rolled back) */
     wbuf txn_ops;
     uint32_t *txn_names; /* state names in table order */
     size_t n_txn_names, cap_txn_names;

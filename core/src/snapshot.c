@@ -45,6 +45,25 @@ static int put_waiting(void *ctx, const wwaiting *w) {
     return WEFT_OK;
 }
 
+/* A text's encoded state as bytes. */
+static int put_text(wbuf *b, weft_text *t) {
+    const uint8_t *enc;
+    size_t n;
+    int rc = weft_text_encode(t, &enc, &n);
+    if (!rc) wbuf_lbytes(b, enc, n);
+    return rc;
+}
+
+static int put_waiting_text(void *ctx, const wtext *w) {
+    waiting_writer *ww = ctx;
+    const wdoc *d = &ww->s->docs[w->doc];
+    wbuf_varint(ww->b, ww->name_rank[d->coll]);
+    wbuf_lbytes(ww->b, weft__doc_key(ww->s, d), d->key_len);
+    wbuf_varint(ww->b, ww->name_rank[w->name]);
+    put_id(ww->b, ww->author_rank, w->obs_lamport, w->obs_author);
+    return put_text(ww->b, w->t);
+}
+
 int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
     validate_or_ret(r && snap && len, WEFT_EINVAL);
     if (r->broken) return WEFT_ENOMEM;
@@ -127,10 +146,11 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
                 fs[y] = f;
             }
             wbuf_varint(b, d->n_fields);
-            for (uint32_t k = 0; k < d->n_fields; k++) {
+            for (uint32_t k = 0; k < d->n_fields && !rc; k++) {
                 const wfield *f = &fs[k];
+                weft_text *t = weft__state_field_text(s, f);
                 wbuf_varint(b, name_rank[f->name]);
-                wbuf_u8(b, (uint8_t)((f->vlen ? 1 : 0) | (f->counter ? 2 : 0)));
+                wbuf_u8(b, (uint8_t)((f->vlen ? 1 : 0) | (f->counter ? 2 : 0) | (t ? 4 : 0)));
                 put_id(b, author_rank, f->lamport, f->author);
                 if (f->vlen) wbuf_put(b, f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl, f->vlen);
                 if (f->counter) {
@@ -138,6 +158,7 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
                     wbuf_varint(b, zigzag_enc(ct->sum));
                     put_id(b, author_rank, ct->max_lamport, ct->max_author);
                 }
+                if (t) rc = put_text(b, t);
             }
         }
     }
@@ -146,6 +167,9 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
         waiting_writer ww = {b, s, author_rank, name_rank};
         wbuf_varint(b, s->live_waiting);
         rc = weft__state_each_waiting(s, put_waiting, &ww);
+        /* Texts waiting for the write their ops observed. */
+        wbuf_varint(b, s->n_waiting_texts);
+        if (!rc) rc = weft__state_each_waiting_text(s, put_waiting_text, &ww);
     }
     weft__free(r->a, author_rank);
     weft__free(r->a, names);
@@ -233,11 +257,12 @@ static int load_docs(loader *l, uint32_t coll) {
             uint8_t flags = rd_u8(rd);
             wid id;
             if ((rc = read_id(l, &id))) return rc;
-            if (flags > 3 || ((flags & 1) && !id.lamport)) return WEFT_EMALFORMED;
+            if (flags > 7 || (flags & 5) == 5 || ((flags & 1) && !id.lamport))
+                return WEFT_EMALFORMED;
             /* Stored fields are newer than the document's delete (older
              * ones are dropped when the delete lands), or counter-only. */
             if (id.lamport && weft__wid_cmp(s, id, del) <= 0) return WEFT_EMALFORMED;
-            if (!id.lamport && !(flags & 2)) return WEFT_EMALFORMED;
+            if (!id.lamport && !(flags & 6)) return WEFT_EMALFORMED;
             const uint8_t *val = rd->p;
             if (flags & 1) weft__value_skip(rd);
             size_t vlen = (size_t)(rd->p - val);
@@ -250,6 +275,13 @@ static int load_docs(loader *l, uint32_t coll) {
             if (rd->err) break;
             rc = weft__state_restore_field(s, d, name, id, val, vlen, flags & 2, sum, max);
             if (rc) return rc;
+            if (flags & 4) {
+                size_t tl;
+                const uint8_t *tp = rd_lbytes(rd, &tl, SIZE_MAX);
+                if (rd->err) break;
+                rc = weft__state_restore_text(s, d, name, weft__state_observed(s, d, name), tp, tl);
+                if (rc) return rc;
+            }
         }
     }
     return rd->err;
@@ -283,6 +315,37 @@ static int load_waiting(loader *l) {
         if (weft__wid_cmp(s, observed, weft__state_observed(s, d, name)) <= 0)
             return WEFT_EMALFORMED;
         if ((rc = weft__state_counter_add(s, d, name, id, delta, observed))) return rc;
+    }
+    return rd->err;
+}
+
+/* Waiting texts, after the waiting adds: each observes a write newer than
+ * its field's current winner. */
+static int load_waiting_texts(loader *l) {
+    weft_state *s = &l->r->state;
+    wreader *rd = &l->rd;
+    uint64_t n = rd_varint(rd);
+    if (!rd->err && n > rd_left(rd) / 5) return WEFT_ETRUNCATED;
+    for (uint64_t i = 0; i < n && !rd->err; i++) {
+        uint64_t unordered = UINT64_MAX;
+        uint32_t coll, name;
+        int rc = read_name_index(l, &unordered, &coll);
+        if (rc) return rc;
+        size_t klen, tl;
+        const uint8_t *key = rd_lbytes(rd, &klen, WEFT_MAX_KEY_BYTES);
+        if (rd->err) break;
+        if (klen == 0 || !weft_utf8_valid(key, klen)) return WEFT_EMALFORMED;
+        unordered = UINT64_MAX;
+        if ((rc = read_name_index(l, &unordered, &name))) return rc;
+        wid observed;
+        if ((rc = read_id(l, &observed))) return rc;
+        const uint8_t *tp = rd_lbytes(rd, &tl, SIZE_MAX);
+        if (rd->err) break;
+        uint32_t d = weft__state_doc(s, coll, key, klen, 1);
+        if (d == UINT32_MAX) return WEFT_ENOMEM;
+        if (weft__wid_cmp(s, observed, weft__state_observed(s, d, name)) <= 0)
+            return WEFT_EMALFORMED;
+        if ((rc = weft__state_restore_text(s, d, name, observed, tp, tl))) return rc;
     }
     return rd->err;
 }
@@ -353,6 +416,7 @@ static int load_into(loader *l, const uint8_t *snap, size_t len) {
     }
     if (!rd->err) {
         int rc = load_waiting(l);
+        if (!rc) rc = load_waiting_texts(l);
         if (rc) return rc;
     }
     if (rd->err) return rd->err;
@@ -369,7 +433,8 @@ int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len)
                                .author = r->author,
                                .crypto = r->crypto,
                                .keep_records = r->keep_records,
-                               .max_pending_bytes = r->max_pending_bytes};
+                               .max_pending_bytes = r->max_pending_bytes,
+                               .text_unit = r->state.unit};
     weft_replica *fresh;
     int rc = weft_replica_new(&fresh, &cfg);
     if (rc) return rc;
@@ -390,6 +455,8 @@ int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len)
     fresh->state = st;
     r->state.log = r->log;
     fresh->state.log = fresh->log;
+    weft__state_moved(&r->state, r->author, r);
+    weft__state_moved(&fresh->state, fresh->author, fresh);
     r->clock = fresh->clock;
     weft_replica_free(fresh);
     return WEFT_OK;

@@ -20,12 +20,16 @@ int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log) {
     wtable_init(&s->name_index);
     wtable_init(&s->doc_index);
     wtable_init(&s->waiting_index);
+    wbuf_init(&s->textval, a);
+    wbuf_init(&s->textraw, a);
     return WEFT_OK;
 }
 
 static int wake_waiting(weft_state *s, uint32_t doc);
+static void text_detach(weft_state *s, uint32_t doc, wfield *f);
 
-static void field_release(weft_state *s, wfield *f) {
+static void field_release(weft_state *s, uint32_t doc, wfield *f) {
+    text_detach(s, doc, f);
     if (f->vlen > sizeof f->v.inl) weft__free(s->a, f->v.heap);
     f->vlen = 0;
     if (f->counter) {
@@ -60,6 +64,16 @@ void weft__state_free(weft_state *s) {
     weft__free(s->a, s->waiting_doc);
     weft__free(s->a, s->waiting_head);
     weft__free(s->a, s->touched);
+    for (size_t i = 0; i < s->n_texts; i++)
+        if (s->texts[i]) {
+            weft_text_free(s->texts[i]->t);
+            weft__free(s->a, s->texts[i]);
+        }
+    weft__free(s->a, s->texts);
+    weft__free(s->a, s->free_texts);
+    weft__free(s->a, s->waiting_texts);
+    wbuf_free(&s->textval);
+    wbuf_free(&s->textraw);
     memset(s, 0, sizeof *s);
 }
 
@@ -339,8 +353,10 @@ int weft__state_write(weft_state *s, uint32_t doc, uint32_t name, wid id, const 
         s->free_counter = f->counter;
         f->counter = 0;
     }
+    text_detach(s, doc, f); /* the text lived under the write this one supersedes */
     int rc = set_value(s, f, val, vlen);
     if (rc) return rc;
+    if (!vlen) f->v.text = 0;
     f->lamport = id.lamport;
     f->author = id.author;
     touch(s, doc);
@@ -360,7 +376,7 @@ int weft__state_delete_doc(weft_state *s, uint32_t doc, wid id) {
     for (uint32_t k = 0; k < d->n_fields; k++) {
         wfield *f = &fs[k];
         if (weft__wid_cmp(s, field_id(f), id) < 0)
-            field_release(s, f);
+            field_release(s, doc, f);
         else
             fs[kept++] = *f;
     }
@@ -475,7 +491,13 @@ static int park_add(weft_state *s, uint32_t doc, uint32_t name, wid id, int64_t 
 /* After doc's winning writes changed: an add whose observed write now wins
  * counts, one whose observed write can no longer win (something newer won)
  * is dropped, the rest keep waiting. */
+static int wake_texts(weft_state *s, uint32_t doc);
+
 static int wake_waiting(weft_state *s, uint32_t doc) {
+    if (s->n_waiting_texts) {
+        int rc = wake_texts(s, doc);
+        if (rc) return rc;
+    }
     if (!s->live_waiting) return WEFT_OK;
     uint32_t *link = waiting_head(s, doc, 0);
     while (link && *link) {
@@ -517,8 +539,23 @@ int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t name, wid id, 
     return count_add(s, doc, name, id, delta);
 }
 
+static const uint8_t *text_value(weft_state *s, const weft_text *t, size_t *len) {
+    size_t n = weft_text_utf8_length(t), got;
+    s->textraw.len = s->textval.len = 0;
+    if (wbuf_reserve(&s->textraw, n + 1) || wbuf_reserve(&s->textval, n + 16)) {
+        s->textraw.err = s->textval.err = 0;
+        return NULL; /* out of memory: reads say not found, hashes fail below */
+    }
+    weft_text_read(t, (char *)s->textraw.p, n, &got);
+    if (weft_value_write_string(s->textval.p, n + 16, len, (const char *)s->textraw.p, got))
+        return NULL;
+    return s->textval.p;
+}
+
 const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len) {
     (void)d;
+    const weft_text *t = weft__state_field_text(s, f);
+    if (t) return text_value(s, t, len);
     const uint8_t *val = f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl;
     if (!f->counter) {
         *len = f->vlen;
@@ -539,6 +576,185 @@ const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, 
     int64_t sum = (int64_t)((uint64_t)base + (uint64_t)ct->sum);
     weft_value_write_int(s->scratch, sizeof s->scratch, len, sum);
     return s->scratch;
+}
+
+/* ---- texts ---- */
+
+void weft__state_text_setup(weft_state *s, const uint8_t *self, weft_text_unit unit, wtext_fn fn,
+                            void *ud) {
+    s->self = self;
+    s->unit = unit;
+    s->on_text = fn;
+    s->text_ud = ud;
+}
+
+void weft__state_moved(weft_state *s, const uint8_t *self, void *ud) {
+    s->self = self;
+    s->text_ud = ud;
+    for (size_t i = 0; i < s->n_texts; i++)
+        if (s->texts[i]) s->texts[i]->s = s;
+}
+
+static void text_delta(void *ud, const weft_text_delta *d) {
+    wtext *w = ud;
+    if (w->attached && w->s->on_text) w->s->on_text(w->s->text_ud, w->doc, w->name, d);
+}
+
+/* A new, empty text for ops observing obs; 1 + its slot, 0 when out of
+ * memory. */
+static uint32_t text_new(weft_state *s, uint32_t doc, uint32_t name, wid obs) {
+    if (weft__grow(s->a, (void **)&s->texts, &s->cap_texts, s->n_texts + 1, sizeof(wtext *)) ||
+        weft__grow(s->a, (void **)&s->free_texts, &s->cap_free_texts, s->n_texts + 1,
+                   sizeof(uint32_t)))
+        return 0;
+    wtext *w = weft__alloc(s->a, sizeof *w);
+    if (!w) return 0;
+    *w = (wtext){
+        .s = s, .obs_lamport = obs.lamport, .obs_author = obs.author, .doc = doc, .name = name};
+    weft_text_config cfg = {
+        .alloc = s->a, .author = s->self, .unit = s->unit, .on_delta = text_delta, .ud = w};
+    if (weft_text_new(&w->t, &cfg)) {
+        weft__free(s->a, w);
+        return 0;
+    }
+    uint32_t slot = s->n_free_texts ? s->free_texts[--s->n_free_texts] : (uint32_t)s->n_texts++;
+    s->texts[slot] = w;
+    return slot + 1;
+}
+
+static void text_free(weft_state *s, uint32_t slot) {
+    wtext *w = s->texts[slot];
+    weft_text_free(w->t);
+    weft__free(s->a, w);
+    s->texts[slot] = NULL;
+    s->free_texts[s->n_free_texts++] = slot; /* room was made when it was taken */
+}
+
+/* Drops the field's text: a newer write won (or the field goes). */
+static void text_detach(weft_state *s, uint32_t doc, wfield *f) {
+    if (f->vlen || !f->v.text) return;
+    text_free(s, f->v.text - 1);
+    f->v.text = 0;
+    if (s->on_text) s->on_text(s->text_ud, doc, f->name, NULL);
+}
+
+/* Makes waiting text `slot` the field's text. */
+static int text_attach(weft_state *s, uint32_t slot) {
+    wtext *w = s->texts[slot];
+    wdoc *d = &s->docs[w->doc];
+    wfield *f = weft__state_field(s, d, w->name);
+    if (!f && !(f = add_field(s, d, w->name))) return WEFT_ENOMEM;
+    if (f->vlen) { /* a put won: the text can never be seen */
+        text_free(s, slot);
+        return WEFT_OK;
+    }
+    text_detach(s, w->doc, f); /* (none: it lived under an older write) */
+    f->v.text = slot + 1;
+    w->attached = 1;
+    touch(s, w->doc);
+    if (s->on_text) s->on_text(s->text_ud, w->doc, w->name, NULL);
+    return WEFT_OK;
+}
+
+/* After doc's winning writes changed: a waiting text whose write now wins
+ * is attached, one whose write can no longer win is dropped. */
+static int wake_texts(weft_state *s, uint32_t doc) {
+    size_t keep = 0;
+    int rc = WEFT_OK;
+    for (size_t i = 0; i < s->n_waiting_texts; i++) {
+        uint32_t slot = s->waiting_texts[i];
+        wtext *w = s->texts[slot];
+        int c = rc || w->doc != doc ? 1
+                                    : weft__wid_cmp(s, (wid){w->obs_lamport, w->obs_author},
+                                                    weft__state_observed(s, doc, w->name));
+        if (c > 0)
+            s->waiting_texts[keep++] = slot;
+        else if (c < 0)
+            text_free(s, slot);
+        else
+            rc = text_attach(s, slot);
+    }
+    s->n_waiting_texts = keep;
+    return rc;
+}
+
+int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, weft_text **out) {
+    *out = NULL;
+    int c = weft__wid_cmp(s, obs, weft__state_observed(s, doc, name));
+    if (c < 0) return WEFT_OK; /* the write it observed lost: never seen */
+    wdoc *d = &s->docs[doc];
+    if (c == 0) {
+        wfield *f = weft__state_field(s, d, name);
+        if (f && f->vlen) return WEFT_OK; /* under a put, which stays visible */
+        if (f && f->v.text) {
+            *out = s->texts[f->v.text - 1]->t;
+            return WEFT_OK;
+        }
+        uint32_t slot = text_new(s, doc, name, obs);
+        if (!slot) return WEFT_ENOMEM;
+        if (!f && !(f = add_field(s, d, name))) {
+            text_free(s, slot - 1);
+            return WEFT_ENOMEM;
+        }
+        f->v.text = slot;
+        s->texts[slot - 1]->attached = 1;
+        *out = s->texts[slot - 1]->t;
+        return WEFT_OK;
+    }
+    for (size_t i = 0; i < s->n_waiting_texts; i++) {
+        wtext *w = s->texts[s->waiting_texts[i]];
+        if (w->doc == doc && w->name == name && w->obs_lamport == obs.lamport &&
+            w->obs_author == obs.author) {
+            *out = w->t;
+            return WEFT_OK;
+        }
+    }
+    if (weft__grow(s->a, (void **)&s->waiting_texts, &s->cap_waiting_texts, s->n_waiting_texts + 1,
+                   sizeof(uint32_t)))
+        return WEFT_ENOMEM;
+    uint32_t slot = text_new(s, doc, name, obs);
+    if (!slot) return WEFT_ENOMEM;
+    s->waiting_texts[s->n_waiting_texts++] = slot - 1;
+    *out = s->texts[slot - 1]->t;
+    return WEFT_OK;
+}
+
+int weft__state_text_op(weft_state *s, uint32_t doc, uint32_t name, wid obs,
+                        const weft_text_op *op) {
+    weft_text *t;
+    int rc = weft__state_text_for(s, doc, name, obs, &t);
+    if (rc || !t) return rc;
+    rc = weft__text_apply_op(t, op);
+    touch(s, doc);
+    /* Refusals are the same on every replica (the op contradicts the text
+     * or passes its limits; a full waiting area needs a hostile author):
+     * the op is dropped and the change still counts. */
+    return rc == WEFT_ENOMEM ? rc : WEFT_OK;
+}
+
+int weft__state_each_waiting_text(const weft_state *s, int (*fn)(void *ctx, const wtext *w),
+                                  void *ctx) {
+    for (size_t i = 0; i < s->n_waiting_texts; i++) {
+        int rc = fn(ctx, s->texts[s->waiting_texts[i]]);
+        if (rc) return rc;
+    }
+    return WEFT_OK;
+}
+
+int weft__state_restore_text(weft_state *s, uint32_t doc, uint32_t name, wid obs,
+                             const uint8_t *state, size_t len) {
+    if (weft__wid_cmp(s, obs, weft__state_observed(s, doc, name)) < 0) return WEFT_EMALFORMED;
+    weft_text *t;
+    int rc = weft__state_text_for(s, doc, name, obs, &t);
+    if (rc) return rc;
+    if (!t) return WEFT_EMALFORMED; /* under a put */
+    rc = weft_text_load(t, state, len);
+    return rc == WEFT_ESTATE ? WEFT_EMALFORMED : rc; /* ESTATE: the same text twice */
+}
+
+int weft__state_visible(weft_state *s, const wdoc *d, const wfield *f) {
+    size_t len;
+    return weft__state_field_text(s, f) || weft__state_value(s, d, f, &len);
 }
 
 /* ---- state hash ---- */
@@ -593,7 +809,10 @@ int weft__state_hash(weft_state *s, uint8_t out[32]) {
                 const wfield *f = &WEFT_DOC_FIELDS(d)[order[k]];
                 size_t vlen;
                 const uint8_t *val = weft__state_value(s, d, f, &vlen);
-                if (!val) continue;
+                if (!val) {
+                    if (weft__state_field_text(s, f)) rc = WEFT_ENOMEM;
+                    continue;
+                }
                 size_t fname_len;
                 const uint8_t *fname = weft__state_name_bytes(s, f->name, &fname_len);
                 hash_lbytes(&h, cname, cname_len);

@@ -21,6 +21,7 @@
 
 #include "log_int.h"
 #include "table.h"
+#include "text_int.h"
 
 typedef struct wid {
     uint64_t lamport; /* 0: no write */
@@ -36,6 +37,7 @@ typedef struct wfield {
     union {
         uint8_t inl[8];
         uint8_t *heap;
+        uint32_t text; /* vlen 0: 1 + index into texts of the field's text, 0 none */
     } v;
 } wfield;
 
@@ -80,6 +82,25 @@ typedef struct wwaiting {
     uint32_t next;
 } wwaiting;
 
+/* A text (docs/TEXT.md, "In a document"): the sequence CRDT that text ops
+ * observing one write of a field build. Like a counter it lives under the
+ * field's winning write: text ops observing that write (a delete, or none)
+ * make the field's visible value; a newer write replaces the text as a
+ * whole. Ops observing a write that has not arrived build a waiting text,
+ * attached when that write arrives and wins. */
+typedef struct wtext {
+    weft_text *t;
+    struct weft_state *s;
+    uint64_t obs_lamport;
+    uint32_t obs_author;
+    uint32_t doc, name;
+    int attached; /* the field's text (else waiting) */
+} wtext;
+
+/* Reports a visible change of a field's text: a splice, or NULL when the
+ * text was replaced as a whole (read it again). */
+typedef void (*wtext_fn)(void *ud, uint32_t doc, uint32_t name, const weft_text_delta *d);
+
 typedef struct wcoll {
     uint32_t name;
     uint32_t *docs; /* doc numbers; sorted by key when `sorted` */
@@ -121,6 +142,16 @@ typedef struct weft_state {
     uint32_t *touched;
     size_t n_touched, cap_touched;
     uint8_t scratch[16]; /* a counter's materialized value */
+    /* texts: slots (NULL when free), free slots, waiting ones */
+    wtext **texts;
+    size_t n_texts, cap_texts;
+    uint32_t *free_texts, *waiting_texts;
+    size_t n_free_texts, cap_free_texts, n_waiting_texts, cap_waiting_texts;
+    const uint8_t *self; /* author key of the texts' local edits */
+    weft_text_unit unit;
+    wtext_fn on_text;
+    void *text_ud;
+    wbuf textval, textraw; /* a text's visible value */
 } weft_state;
 
 int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log);
@@ -160,6 +191,8 @@ wid weft__state_observed(const weft_state *s, uint32_t doc, uint32_t field);
 /* Visible value of a field, or NULL. Borrowed until the next state call. */
 const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len);
 wfield *weft__state_field(const weft_state *s, const wdoc *d, uint32_t field);
+/* Whether the field is visible (without materializing a text). */
+int weft__state_visible(weft_state *s, const wdoc *d, const wfield *f);
 
 /* Starts a new touched-set epoch. */
 void weft__state_begin_batch(weft_state *s);
@@ -191,6 +224,32 @@ static inline void weft__state_prefetch_doc(const weft_state *s, uint32_t tag) {
         __builtin_prefetch(d + sizeof(wdoc) - 1); /* a record can straddle two lines */
     }
 }
+
+/* Texts: the key local edits are made with, the unit, the change callback. */
+void weft__state_text_setup(weft_state *s, const uint8_t *self, weft_text_unit unit, wtext_fn fn,
+                            void *ud);
+/* Re-points what refers to the state after its struct was moved (a
+ * snapshot load swaps states between replicas): texts, key, callback ud. */
+void weft__state_moved(weft_state *s, const uint8_t *self, void *ud);
+/* The field's text (attached: visible unless a put wins), or NULL. */
+static inline weft_text *weft__state_field_text(const weft_state *s, const wfield *f) {
+    return !f->vlen && f->v.text ? s->texts[f->v.text - 1]->t : NULL;
+}
+/* The text that ops observing `obs` on (doc, name) build: the field's own
+ * when obs is its winning write and that write is no put, a waiting one
+ * when obs is newer. *out NULL: such ops can never be seen (dropped). */
+int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, weft_text **out);
+/* Applies one text op from a change. Ops the text refuses (contradicting
+ * it, past its limits) are dropped alike on every replica. */
+int weft__state_text_op(weft_state *s, uint32_t doc, uint32_t name, wid obs,
+                        const weft_text_op *op);
+/* Calls fn for every waiting text (snapshot writer). */
+int weft__state_each_waiting_text(const weft_state *s, int (*fn)(void *ctx, const wtext *w),
+                                  void *ctx);
+/* Restores a text from its encoded state (snapshot.c): the field's own when
+ * obs is its winning write, else a waiting one (obs must be newer). */
+int weft__state_restore_text(weft_state *s, uint32_t doc, uint32_t name, wid obs,
+                             const uint8_t *state, size_t len);
 
 /* Restores one field as a snapshot recorded it (snapshot.c). */
 int weft__state_restore_field(weft_state *s, uint32_t doc, uint32_t name, wid id,

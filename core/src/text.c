@@ -1127,6 +1127,72 @@ int weft_text_apply(weft_text *t, const uint8_t *ops, size_t len) {
     return applied && t->n_pend ? drain(t) : 0;
 }
 
+/* ---- single ops with keys (text ops inside changes) ---- */
+
+int weft__text_op_check(weft_text_op *o) {
+    if (!o->author || o->seq >= UINT32_MAX) return WEFT_EMALFORMED;
+    if (o->kind == OP_DELETE)
+        return o->len == 0 || o->len > UINT32_MAX - o->seq ? WEFT_EMALFORMED : 0;
+    if (o->kind != OP_INSERT || !o->text || !o->nbytes || !weft_utf8_valid(o->text, o->nbytes))
+        return WEFT_EMALFORMED;
+    if ((o->left && o->left_seq >= UINT32_MAX) || (o->right && o->right_seq >= UINT32_MAX))
+        return WEFT_EMALFORMED;
+    uint64_t cps, u16;
+    utf8_count(o->text, o->nbytes, &cps, &u16);
+    if (cps > UINT32_MAX - o->seq) return WEFT_EMALFORMED;
+    o->len = (uint32_t)cps;
+    /* An insert's origins are never its own ids. */
+    if (o->left && o->left_seq >= o->seq && memcmp(o->left, o->author, WEFT_KEY_BYTES) == 0)
+        return WEFT_EMALFORMED;
+    if (o->right && o->right_seq >= o->seq && memcmp(o->right, o->author, WEFT_KEY_BYTES) == 0)
+        return WEFT_EMALFORMED;
+    return 0;
+}
+
+static int agent_id(weft_text *t, const uint8_t *key, uint32_t seq, tid *out) {
+    if (!key) {
+        *out = NO_ID;
+        return 0;
+    }
+    out->seq = seq;
+    return add_agent(t, key, &out->agent);
+}
+
+int weft__text_apply_op(weft_text *t, const weft_text_op *x) {
+    op o = {.kind = x->kind, .seq = x->seq, .len = x->len, .text = x->text, .nbytes = x->nbytes};
+    tid a;
+    int rc = agent_id(t, x->author, 0, &a);
+    if (!rc && x->kind == OP_INSERT) rc = agent_id(t, x->left, x->left_seq, &o.left);
+    if (!rc && x->kind == OP_INSERT) rc = agent_id(t, x->right, x->right_seq, &o.right);
+    if (rc) return rc;
+    o.agent = a.agent;
+    rc = try_op(t, &o);
+    if (rc < 0) return rc;
+    if (rc == 0) return park(t, &o);
+    return t->n_pend ? drain(t) : 0;
+}
+
+size_t weft__text_local_count(const weft_text *t) {
+    return t->n_lops;
+}
+
+void weft__text_local_op(const weft_text *t, size_t i, weft_text_op *out) {
+    const op *o = &t->lops[i];
+    *out = (weft_text_op){
+        .kind = o->kind, .author = t->agents[o->agent].key, .seq = o->seq, .len = o->len};
+    if (o->kind != OP_INSERT) return;
+    out->left = o->left.agent == NONE ? NULL : t->agents[o->left.agent].key;
+    out->left_seq = o->left.seq;
+    out->right = o->right.agent == NONE ? NULL : t->agents[o->right.agent].key;
+    out->right_seq = o->right.seq;
+    out->text = t->arena + o->off;
+    out->nbytes = o->nbytes;
+}
+
+void weft__text_local_clear(weft_text *t) {
+    t->n_lops = 0;
+}
+
 size_t weft_text_pending(const weft_text *t) {
     return t ? t->n_pend : 0;
 }

@@ -9,4 +9,30 @@
  * failed. Slow: O(n). */
 int weft__text_check(const weft_text *t);
 
+/* One op of the update format with its authors as keys: how replica.c
+ * carries text ops inside changes (docs/TEXT.md, "In a document"), where
+ * the keys come from the change's header and author table. */
+typedef struct weft_text_op {
+    uint8_t kind;                /* 1 insert, 2 delete */
+    const uint8_t *author;       /* the ids' author (32 bytes) */
+    uint32_t seq, len;           /* ids seq .. seq + len - 1; inserts: set by the check */
+    const uint8_t *left, *right; /* inserts: the origins' authors; NULL: start / end */
+    uint32_t left_seq, right_seq;
+    const uint8_t *text; /* inserts: UTF-8 */
+    uint32_t nbytes;
+} weft_text_op;
+
+/* Checks what the update decoder checks of one op (kind, non-empty valid
+ * UTF-8, ids below 2^32 - 1, an insert's origins not its own ids) and sets
+ * an insert's len. Returns 0 or WEFT_EMALFORMED. */
+int weft__text_op_check(weft_text_op *o);
+/* Applies one checked op exactly as weft_text_apply would apply an update
+ * holding only it (waiting included). */
+int weft__text_apply_op(weft_text *t, const weft_text_op *o);
+/* The local edits not taken yet, one op at a time (borrowed until the next
+ * call on t), then forgotten as weft_text_take_ops would. */
+size_t weft__text_local_count(const weft_text *t);
+void weft__text_local_op(const weft_text *t, size_t i, weft_text_op *out);
+void weft__text_local_clear(weft_text *t);
+
 #endif

@@ -113,6 +113,16 @@ static inline void fuzz_counter(weft_replica *r, const char *coll, const char *d
 }
 
 /* Commits r's open transaction and appends the record to out. */
+/* A text splice on notes/<doc>/body, its change appended to out. */
+static inline void fuzz_splice(weft_replica *r, const char *doc, size_t pos, size_t del,
+                               const char *ins, fuzz_buf *out) {
+    const uint8_t *rec;
+    size_t len;
+    FUZZ_ASSERT(weft_replica_text_splice(r, "notes", 5, doc, strlen(doc), "body", 4, pos, del, ins,
+                                         strlen(ins), FUZZ_WALL_MS, &rec, &len) == 0);
+    fuzz_buf_put(out, rec, len);
+}
+
 static inline void fuzz_commit(weft_replica *r, fuzz_buf *out) {
     const uint8_t *rec;
     size_t len;
@@ -212,6 +222,7 @@ enum merge_op {
     MERGE_DELIVER,   /* replica, change index: apply one recorded change */
     MERGE_SYNC,      /* to, from: everything `to` lacks, via vector + diff */
     MERGE_ROLLBACK,  /* replica */
+    MERGE_TEXT, /* replica, coll, doc, field, pos, deleted, inserted (0: none): a text splice */
     MERGE_N_OPS
 };
 #define MERGE_REPLICAS 3

@@ -34,6 +34,8 @@ static const char *const colls[] = {"notes", "todos"};
 static const char *const docs[] = {"a", "b", "c", "\xc3\xa9t\xc3\xa9"};
 static const char *const fields[] = {"x", "y", "n"};
 
+static void record(world *w, const uint8_t *rec, size_t len);
+
 static void commit(world *w, int i) {
     weft_replica *r = w->r[i];
     if (!weft_replica_txn_ops(r)) return;
@@ -44,10 +46,7 @@ static void commit(world *w, int i) {
     const uint8_t *rec;
     size_t len;
     FUZZ_ASSERT(weft_replica_commit(r, FUZZ_WALL_MS + w->n, &rec, &len) == 0);
-    w->rec[w->n] = malloc(len);
-    FUZZ_ASSERT(w->rec[w->n]);
-    memcpy(w->rec[w->n], rec, len);
-    w->len[w->n++] = len;
+    record(w, rec, len);
 }
 
 static void apply(weft_replica *r, const uint8_t *recs, size_t len) {
@@ -128,6 +127,45 @@ static void write_value(script *s, uint8_t *v, size_t cap, size_t *len) {
     }
 }
 
+static void record(world *w, const uint8_t *rec, size_t len) {
+    w->rec[w->n] = malloc(len);
+    FUZZ_ASSERT(w->rec[w->n]);
+    memcpy(w->rec[w->n], rec, len);
+    w->len[w->n++] = len;
+}
+
+/* A text splice at positions clamped to the field's text (a string field
+ * turns into text; other values refuse with EINVAL). */
+static void splice(world *w, weft_replica *r, script *s) {
+    const char *c = colls[next(s) % 2], *d = docs[next(s) % 4], *f = fields[next(s) % 3];
+    size_t cl = strlen(c), dl = strlen(d), fl = strlen(f), len = 0;
+    uint8_t pos = next(s), del = next(s), ins = next(s);
+    if (weft_replica_text_length(r, c, cl, d, dl, f, fl, &len)) {
+        const uint8_t *v;
+        size_t vl;
+        weft_value val;
+        if (!weft_replica_get_field(r, c, cl, d, dl, f, fl, &v, &vl) &&
+            !weft_value_read(&val, NULL, v, vl) && val.type == WEFT_TYPE_STRING)
+            len = val.len; /* ASCII: bytes are units */
+    }
+    size_t p = len ? pos % (len + 1) : 0, n = len - p ? del % (len - p + 1) : 0;
+    /* a one- or two-byte character, or none */
+    const char *text = ins == 0  ? ""
+                       : ins & 1 ? (const char *[]){"a", "b", "c", "d"}[ins >> 1 & 3]
+                                 : "\xc3\xa9";
+    const uint8_t *rec;
+    size_t rl;
+    int rc = weft_replica_text_splice(r, c, cl, d, dl, f, fl, p, n, text, strlen(text),
+                                      FUZZ_WALL_MS + w->n, &rec, &rl);
+    if (rc == WEFT_ESTATE && weft_replica_txn_ops(r)) return; /* open transaction */
+    if (rc == WEFT_EINVAL) return;                            /* the field holds no string */
+    FUZZ_ASSERT(rc == 0);
+    if (rl) {
+        FUZZ_ASSERT(w->n < MAX_CHANGES);
+        record(w, rec, rl);
+    }
+}
+
 static void run_op(world *w, script *s) {
     uint8_t op = next(s) % MERGE_N_OPS;
     int i = next(s) % MERGE_REPLICAS;
@@ -166,6 +204,9 @@ static void run_op(world *w, script *s) {
         break;
     case MERGE_ROLLBACK:
         weft_replica_rollback(r);
+        break;
+    case MERGE_TEXT:
+        if (w->n < MAX_CHANGES) splice(w, r, s);
         break;
     }
 }

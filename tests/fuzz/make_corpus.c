@@ -211,6 +211,12 @@ static void changes_and_friends(void) {
     fuzz_commit(c, &more);
     fuzz_put_str(c, "todos", "t2", "what", "eggs");
     fuzz_commit(c, &more);
+    /* Text: c types, b (after c) edits inside it, c turns a string into text. */
+    fuzz_splice(c, "n3", 0, 0, "h\xc3\xa9llo", &more);
+    fuzz_splice(c, "n3", 5, 0, " world", &more);
+    FUZZ_ASSERT(weft_replica_apply(b, more.p, more.len, NULL) == 0);
+    fuzz_splice(b, "n3", 1, 1, "e", &more);
+    fuzz_splice(c, "n1", 0, 0, "title? ", &more);
 
     begin("change");
     for (size_t i = 0; i < 4; i++) {
@@ -260,6 +266,33 @@ static void changes_and_friends(void) {
         weft_replica_free(d);
     }
 
+    fuzz_buf hidden_text = {0};
+    {
+        /* Text ops whose observed write (a field delete) is hidden: they
+         * build a waiting text, which the snapshot carries. */
+        weft_replica *y = fuzz_replica(0x88), *x = fuzz_replica(0x99);
+        fuzz_buf ry = {0}, rx = {0};
+        fuzz_put_str(y, "notes", "n8", "body", "base");
+        fuzz_commit(y, &ry);
+        FUZZ_ASSERT(weft_replica_delete_field(y, "notes", 5, "n8", 2, "body", 4) == 0);
+        fuzz_commit(y, &ry);
+        FUZZ_ASSERT(weft_replica_apply(x, ry.p, ry.len, NULL) == 0);
+        fuzz_splice(x, "n8", 0, 0, "mine", &rx);
+        weft_change ch;
+        FUZZ_ASSERT(weft_change_decode(&ch, rx.p, rx.len) == 0 && ch.n_deps == 1);
+        size_t cut = (size_t)(ch.deps - rx.p) - 1; /* the one-byte n_deps */
+        fuzz_buf_put(&hidden_text, rx.p, cut);
+        fuzz_buf_put(&hidden_text, "", 1); /* n_deps = 0 */
+        fuzz_buf_put(&hidden_text, rx.p + ch.header_len, rx.len - ch.header_len);
+        weft_replica *z = fuzz_replica(0x77);
+        FUZZ_ASSERT(weft_replica_apply(z, hidden_text.p, hidden_text.len, NULL) == 0);
+        emit_snapshot(z);
+        weft_replica_free(x);
+        weft_replica_free(y);
+        weft_replica_free(z);
+        free(ry.p);
+        free(rx.p);
+    }
     {
         /* A counter add whose observed write is hidden: a member dropped the
          * dep on it from its change (PLAIN: nothing signed to break). A
@@ -291,6 +324,7 @@ static void changes_and_friends(void) {
 
     begin("apply");
     emit_buf(&hidden);
+    emit_buf(&hidden_text);
     emit_buf(&more);
     {
         size_t off, len = nth_record(&more, 0, &off);
@@ -404,6 +438,10 @@ static void changes_and_friends(void) {
          0,
          MERGE_ROLLBACK,
          0},
+        /* Two typists in one note, a put over the text, then conversion. */
+        {MERGE_TEXT, 0, 0, 0,          0, 0, 0, 3, MERGE_TEXT, 0, 0, 0,          0, 1, 0, 5,
+         MERGE_SYNC, 1, 0, MERGE_TEXT, 1, 0, 0, 0, 1,          0, 7, MERGE_TEXT, 0, 0, 0, 0,
+         1,          0, 2, MERGE_PUT,  2, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof scripts / sizeof *scripts; i++)
         emit(scripts[i], sizeof scripts[i]);
@@ -429,6 +467,7 @@ static void changes_and_friends(void) {
     free(more.p);
     free(signed_recs.p);
     free(hidden.p);
+    free(hidden_text.p);
 }
 
 /* ---- tokens, invites, base64url ---- */

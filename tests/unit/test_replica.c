@@ -528,6 +528,344 @@ static void add_before_observed_write(void) {
     }
 }
 
-RUN_TESTS(T(add_before_observed_write), T(put_get_commit), T(change_callback), T(last_writer_wins),
-          T(deletes), T(counters), T(iteration_in_key_order), T(bad_input),
-          T(bad_body_is_refused_whole), T(survives_allocation_failure), T(crypto_seam))
+/* ---- text fields ---- */
+
+/* The field's visible string into buf ("" + return 0 when absent or not a
+ * string). */
+static int get_text(weft_replica *r, const char *coll, const char *doc, const char *field,
+                    char *buf, size_t cap) {
+    const uint8_t *v;
+    size_t len;
+    weft_value val;
+    buf[0] = 0;
+    if (weft_replica_get_field(r, coll, strlen(coll), doc, strlen(doc), field, strlen(field), &v,
+                               &len) ||
+        weft_value_read(&val, NULL, v, len) || val.type != WEFT_TYPE_STRING || val.len >= cap)
+        return 0;
+    memcpy(buf, val.ptr, val.len);
+    buf[val.len] = 0;
+    return 1;
+}
+
+static int splice(weft_replica *r, const char *doc, size_t pos, size_t del, const char *ins) {
+    const uint8_t *out;
+    size_t len;
+    return weft_replica_text_splice(r, "notes", 5, doc, strlen(doc), "body", 4, pos, del, ins,
+                                    strlen(ins), 1700000000000ULL, &out, &len);
+}
+
+static int text_eq(weft_replica *r, const char *doc, const char *want) {
+    char buf[256];
+    return get_text(r, "notes", doc, "body", buf, sizeof buf) && strcmp(buf, want) == 0;
+}
+
+static int text_is(weft_replica *r, const char *doc, const char *want) {
+    if (text_eq(r, doc, want)) return 1;
+    char buf[256];
+    get_text(r, "notes", doc, "body", buf, sizeof buf);
+    fprintf(stderr, "text of %s is \"%s\", want \"%s\"\n", doc, buf, want);
+    return 0;
+}
+
+/* What the text callback saw, replayed on a string. */
+typedef struct text_log {
+    char text[256];
+    int resets, deltas;
+} text_log;
+
+static void on_text(void *ud, const char *coll, size_t cl, const char *doc, size_t dl,
+                    const char *field, size_t fl, const weft_text_delta *d) {
+    (void)coll, (void)cl, (void)doc, (void)dl, (void)field, (void)fl;
+    text_log *t = ud;
+    if (!d) {
+        t->resets++;
+        return;
+    }
+    t->deltas++;
+    size_t n = strlen(t->text); /* ASCII in these tests: units are bytes */
+    if (d->pos + d->deleted > n || n - d->deleted + d->inserted_len >= sizeof t->text) abort();
+    memmove(t->text + d->pos + d->inserted_len, t->text + d->pos + d->deleted,
+            n - d->pos - d->deleted + 1);
+    if (d->inserted_len) memcpy(t->text + d->pos, d->inserted, d->inserted_len);
+}
+
+static void text_edits_merge(void) {
+    setup();
+    text_log seen = {"", 0, 0};
+    weft_replica_config cfg = {
+        .space = SPACE, .author = KB, .keep_records = 1, .on_text = on_text, .ud = &seen};
+    weft_replica *a = new_replica(SPACE, KA), *b;
+    CHECK_OK(weft_replica_new(&b, &cfg));
+    CHECK_OK(splice(a, "n1", 0, 0, "hello"));
+    CHECK(weft_replica_change_count(a) == 1 && text_is(a, "n1", "hello"));
+    size_t len = 0;
+    CHECK_OK(weft_replica_text_length(a, "notes", 5, "n1", 2, "body", 4, &len));
+    CHECK(len == 5);
+    CHECK_OK(sync_to(a, b));
+    CHECK(text_is(b, "n1", "hello") && strcmp(seen.text, "hello") == 0);
+    /* Concurrent edits at one place: each author's run stays whole. */
+    CHECK_OK(splice(a, "n1", 5, 0, " alpha"));
+    CHECK_OK(splice(b, "n1", 5, 0, " BRAVO"));
+    CHECK_OK(splice(b, "n1", 0, 1, "J")); /* replace the h */
+    CHECK_OK(sync_to(a, b));
+    CHECK_OK(sync_to(b, a));
+    CHECK(same_hash(a, b));
+    CHECK(text_eq(a, "n1", "Jello alpha BRAVO") || text_eq(a, "n1", "Jello BRAVO alpha"));
+    /* The callback's splices rebuild what a third replica reads. */
+    text_log seen_c = {"", 0, 0};
+    uint8_t KC[32];
+    fill_key(KC, 0xc0);
+    cfg.author = KC;
+    cfg.ud = &seen_c;
+    weft_replica *c;
+    CHECK_OK(weft_replica_new(&c, &cfg));
+    CHECK_OK(sync_to(b, c));
+    char buf[256];
+    get_text(c, "notes", "n1", "body", buf, sizeof buf);
+    CHECK(strcmp(seen_c.text, buf) == 0 && seen_c.resets == 0 && seen_c.deltas >= 3);
+    CHECK(strcmp(seen.text, "hello alpha") == 0); /* B saw only A's edits */
+    weft_replica_free(c);
+    /* Nothing to change: no change. */
+    const uint8_t *out;
+    size_t rl;
+    CHECK_OK(
+        weft_replica_text_splice(a, "notes", 5, "n1", 2, "body", 4, 3, 0, "", 0, 0, &out, &rl));
+    CHECK(rl == 0 && out == NULL);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+/* A write over a text replaces it as a whole (last writer wins between the
+ * text and other values); a later edit of a string field makes it a text
+ * again, keeping the string. */
+static void text_and_writes(void) {
+    setup();
+    text_log seen = {"", 0, 0};
+    weft_replica_config cfg = {
+        .space = SPACE, .author = KB, .keep_records = 1, .on_text = on_text, .ud = &seen};
+    weft_replica *a = new_replica(SPACE, KA), *b;
+    CHECK_OK(weft_replica_new(&b, &cfg));
+    CHECK_OK(splice(a, "n1", 0, 0, "draft"));
+    CHECK_OK(sync_to(a, b));
+    /* B overwrites with a plain string while A, not knowing, edits. */
+    CHECK_OK(put_str(b, "notes", "n1", "body", "final"));
+    uint8_t *r;
+    free((commit_copy(b, &r), r));
+    CHECK(seen.resets == 1);
+    CHECK_OK(splice(a, "n1", 5, 0, "!"));
+    CHECK_OK(sync_to(a, b));
+    CHECK_OK(sync_to(b, a));
+    CHECK(same_hash(a, b) && text_is(a, "n1", "final") && text_is(b, "n1", "final"));
+    /* Editing the string converts it, in the same change. */
+    CHECK_OK(splice(a, "n1", 0, 1, "F"));
+    CHECK(text_is(a, "n1", "Final"));
+    CHECK_OK(sync_to(a, b));
+    CHECK(text_is(b, "n1", "Final") && same_hash(a, b));
+    /* Both convert the same string at once: one conversion wins whole. */
+    CHECK_OK(put_str(a, "notes", "n2", "body", "abc"));
+    free((commit_copy(a, &r), r));
+    CHECK_OK(sync_to(a, b));
+    CHECK_OK(splice(a, "n2", 3, 0, "A"));
+    CHECK_OK(splice(b, "n2", 0, 0, "B"));
+    CHECK_OK(sync_to(a, b));
+    CHECK_OK(sync_to(b, a));
+    CHECK(same_hash(a, b) && (text_eq(a, "n2", "abcA") || text_eq(a, "n2", "Babc")));
+    /* A document delete drops the text; edits after it start a new one. */
+    CHECK_OK(weft_replica_delete_doc(b, "notes", 5, "n1", 2));
+    free((commit_copy(b, &r), r));
+    CHECK_OK(sync_to(b, a));
+    CHECK(!text_eq(a, "n1", "Final"));
+    CHECK_OK(splice(a, "n1", 0, 0, "new"));
+    CHECK_OK(sync_to(a, b));
+    CHECK(text_is(b, "n1", "new") && same_hash(a, b));
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+static void text_bad_input(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA);
+    const uint8_t *out;
+    size_t rl;
+    CHECK_RC(splice(a, "n1", 1, 0, "x"), WEFT_EINVAL); /* past the end of no text */
+    CHECK_RC(splice(a, "n1", 0, 1, ""), WEFT_EINVAL);
+    CHECK_OK(splice(a, "n1", 0, 0, "abc"));
+    CHECK_RC(splice(a, "n1", 4, 0, "x"), WEFT_EINVAL);
+    CHECK_RC(splice(a, "n1", 2, 2, "x"), WEFT_EINVAL);
+    CHECK_RC(splice(a, "n1", 0, 0, "\xff"), WEFT_EMALFORMED);
+    CHECK_RC(weft_replica_text_splice(a, "notes", 5, "n1", 2, "", 0, 0, 0, "x", 1, 0, &out, &rl),
+             WEFT_EINVAL);
+    CHECK_OK(put_int(a, "notes", "n2", "body", 7));
+    CHECK_RC(splice(a, "n1", 0, 0, "x"), WEFT_ESTATE); /* a transaction is open */
+    uint8_t *r;
+    free((commit_copy(a, &r), r));
+    CHECK_RC(splice(a, "n2", 0, 0, "x"), WEFT_EINVAL); /* an int is not text */
+    size_t len;
+    CHECK_RC(weft_replica_text_length(a, "notes", 5, "n2", 2, "body", 4, &len), WEFT_ENOTFOUND);
+    CHECK(text_is(a, "n1", "abc") && weft_replica_change_count(a) == 2);
+    /* UTF-16 positions: an emoji counts 2, its middle is no position. */
+    weft_replica_config cfg = {
+        .space = SPACE, .author = KB, .keep_records = 1, .text_unit = WEFT_TEXT_UTF16};
+    weft_replica *u;
+    CHECK_OK(weft_replica_new(&u, &cfg));
+    CHECK_OK(splice(u, "n1", 0, 0,
+                    "a\xf0\x9f\x98\x80"
+                    "b"));
+    CHECK_OK(weft_replica_text_length(u, "notes", 5, "n1", 2, "body", 4, &len));
+    CHECK(len == 4);
+    CHECK_RC(splice(u, "n1", 2, 0, "x"), WEFT_EINVAL);
+    CHECK_OK(splice(u, "n1", 3, 1, "c"));
+    CHECK(text_is(u, "n1",
+                  "a\xf0\x9f\x98\x80"
+                  "c"));
+    /* A string converted at a UTF-16 position. */
+    CHECK_OK(put_str(u, "notes", "n3", "body", "\xf0\x9f\x98\x80"));
+    free((commit_copy(u, &r), r));
+    CHECK_RC(splice(u, "n3", 1, 0, "x"), WEFT_EINVAL);
+    CHECK_OK(splice(u, "n3", 2, 0, "x"));
+    CHECK(text_is(u, "n3", "\xf0\x9f\x98\x80x"));
+    weft_replica_free(u);
+    weft_replica_free(a);
+}
+
+/* Snapshots keep texts; the author's ids go on after a load. */
+static void text_snapshot(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA), *b = new_replica(SPACE, KB);
+    CHECK_OK(splice(a, "n1", 0, 0, "one two"));
+    CHECK_OK(splice(a, "n1", 3, 1, "-"));
+    CHECK_OK(sync_to(a, b));
+    CHECK_OK(splice(b, "n1", 7, 0, " three"));
+    CHECK_OK(sync_to(b, a));
+    const uint8_t *snap;
+    size_t sl;
+    CHECK_OK(weft_replica_snapshot(a, &snap, &sl));
+    uint8_t *copy = malloc(sl);
+    memcpy(copy, snap, sl);
+    weft_replica *a2 = new_replica(SPACE, KA);
+    CHECK_OK(weft_replica_load_snapshot(a2, copy, sl));
+    CHECK(same_hash(a, a2) && text_is(a2, "n1", "one-two three"));
+    CHECK_OK(splice(a2, "n1", 0, 0, ">"));
+    CHECK_OK(splice(b, "n1", 13, 0, "."));
+    CHECK_OK(sync_to(a2, b));
+    CHECK_OK(sync_to(b, a2));
+    CHECK(same_hash(a2, b) && text_is(b, "n1", ">one-two three."));
+    free(copy);
+    weft_replica_free(a);
+    weft_replica_free(a2);
+    weft_replica_free(b);
+}
+
+/* A member can omit the write its text ops observed from their change's
+ * deps. As for counter adds, every arrival order (and snapshots between)
+ * gives the same state: the ops build a waiting text that takes the field
+ * iff that write wins. */
+static void text_before_observed_write(void) {
+    setup();
+    for (int variant = 0; variant < 2; variant++) {
+        /* 0: A deletes the field, H edits on top -> H's text. 1: A puts a
+         * string, H converts it; then A puts again having seen nothing of
+         * H -> A's last string. */
+        weft_replica *a = new_replica(SPACE, KA), *h = new_replica(SPACE, KB);
+        rec r[4];
+        int n = 0;
+        CHECK_OK(put_str(a, "notes", "d", "body", "old"));
+        r[n].len = commit_copy(a, &r[n].p);
+        n++;
+        CHECK_OK(weft_replica_delete_field(a, "notes", 5, "d", 1, "body", 4));
+        r[n].len = commit_copy(a, &r[n].p);
+        n++;
+        CHECK_OK(sync_to(a, h));
+        const uint8_t *hrec;
+        size_t hl;
+        CHECK_OK(weft_replica_text_splice(h, "notes", 5, "d", 1, "body", 4, 0, 0, "mine", 4, 0,
+                                          &hrec, &hl));
+        r[n].p = malloc(hl);
+        memcpy(r[n].p, hrec, hl);
+        r[n].len = strip_deps(r[n].p, hl);
+        n++;
+        const char *want = "mine";
+        if (variant == 1) {
+            CHECK_OK(put_str(a, "notes", "d", "body", "later"));
+            r[n].len = commit_copy(a, &r[n].p);
+            n++;
+            want = "later";
+        }
+        static const int orders[][4] = {{0, 1, 2, 3}, {0, 2, 1, 3}, {2, 0, 1, 3},
+                                        {2, 3, 0, 1}, {3, 2, 1, 0}, {1, 2, 3, 0}};
+        weft_replica *first = NULL;
+        for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+            int order[4], k = 0;
+            for (int i = 0; i < 4; i++)
+                if (orders[o][i] < n) order[k++] = orders[o][i];
+            for (int snap_at = -1; snap_at < n; snap_at++) {
+                weft_replica *x = replay(r, order, n, snap_at);
+                if (!text_is(x, "d", want))
+                    fprintf(stderr, "variant %d order %zu snapshot at %d\n", variant, o, snap_at),
+                        check_failures++;
+                if (!first)
+                    first = x;
+                else {
+                    CHECK(same_hash(first, x));
+                    weft_replica_free(x);
+                }
+            }
+        }
+        weft_replica_free(first);
+        for (int i = 0; i < n; i++)
+            free(r[i].p);
+        weft_replica_free(a);
+        weft_replica_free(h);
+    }
+}
+
+static void text_survives_allocation_failure(void) {
+    setup();
+    weft_replica *src = new_replica(SPACE, KB);
+    const uint8_t *out;
+    size_t olen;
+    CHECK_OK(
+        weft_replica_text_splice(src, "n", 1, "d", 1, "t", 1, 0, 0, "hello", 5, 0, &out, &olen));
+    CHECK_OK(weft_replica_text_splice(src, "n", 1, "d", 1, "t", 1, 1, 3, "ipp", 3, 0, &out, &olen));
+    const uint8_t *all;
+    size_t alen;
+    CHECK_OK(weft_replica_diff(src, NULL, 0, &all, &alen));
+    uint8_t *recs = malloc(alen);
+    memcpy(recs, all, alen);
+    int completed = 0;
+    for (long limit = 0; limit < 600 && !completed; limit++) {
+        budget bg = {limit, 0};
+        weft_allocator al = {budget_realloc, &bg};
+        weft_replica_config cfg = {.alloc = &al, .space = SPACE, .author = KA, .keep_records = 1};
+        weft_replica *r = NULL, *l = NULL;
+        if (weft_replica_new(&r, &cfg) == 0) {
+            int rc = weft_replica_apply(r, recs, alen, NULL);
+            if (rc == 0)
+                rc = weft_replica_text_splice(r, "n", 1, "d", 1, "t", 1, 5, 0, "!", 1, 0, &out,
+                                              &olen);
+            const uint8_t *snap;
+            size_t sl;
+            if (rc == 0) rc = weft_replica_snapshot(r, &snap, &sl);
+            if (rc == 0) rc = weft_replica_new(&l, &cfg);
+            if (rc == 0) rc = weft_replica_load_snapshot(l, snap, sl);
+            const uint8_t *v;
+            size_t vl;
+            if (rc == 0) rc = weft_replica_get_field(l, "n", 1, "d", 1, "t", 1, &v, &vl);
+            if (rc == 0) CHECK(vl == 8 && memcmp(v + 2, "hippo!", 6) == 0); /* tag, length */
+            CHECK(rc == 0 || rc == WEFT_ENOMEM);
+            completed = rc == 0;
+            weft_replica_free(l);
+            weft_replica_free(r);
+        }
+        CHECK(bg.live == 0);
+    }
+    CHECK(completed);
+    free(recs);
+    weft_replica_free(src);
+}
+
+RUN_TESTS(T(text_edits_merge), T(text_and_writes), T(text_bad_input), T(text_snapshot),
+          T(text_before_observed_write), T(add_before_observed_write), T(put_get_commit),
+          T(change_callback), T(last_writer_wins), T(deletes), T(counters),
+          T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
+          T(survives_allocation_failure), T(text_survives_allocation_failure), T(crypto_seam))

@@ -16,6 +16,7 @@
 #include "weft/alloc.h"
 #include "weft/change.h"
 #include "weft/crypto.h"
+#include "weft/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,16 +30,27 @@ typedef struct weft_replica weft_replica;
 typedef void (*weft_touched_fn)(void *ud, const char *coll, size_t coll_len, const char *doc,
                                 size_t doc_len);
 
+/* Called for every visible change of a text field that merging made, as a
+ * splice in the replica's text unit (local edits are not reported: the
+ * caller made them). d NULL: the field's text was replaced as a whole (a
+ * write won over it, or a text appeared): read it again. Same rules as
+ * weft_touched_fn. */
+typedef void (*weft_text_changed_fn)(void *ud, const char *coll, size_t coll_len, const char *doc,
+                                     size_t doc_len, const char *field, size_t field_len,
+                                     const weft_text_delta *d);
+
 typedef struct weft_replica_config {
-    const weft_allocator *alloc; /* NULL: the C library's */
-    const uint8_t *space;        /* 32 bytes */
-    const uint8_t *author;       /* 32 bytes: this replica's author key */
-    const weft_crypto *crypto;   /* NULL: WEFT_SUITE_PLAIN */
-    int keep_records;            /* keep change records so weft_replica_diff can serve
-                                    them (set for anything that syncs) */
-    size_t max_pending_bytes;    /* 0: 64 MiB */
-    weft_touched_fn on_touched;  /* optional change callback */
-    void *ud;                    /* passed to on_touched */
+    const weft_allocator *alloc;  /* NULL: the C library's */
+    const uint8_t *space;         /* 32 bytes */
+    const uint8_t *author;        /* 32 bytes: this replica's author key */
+    const weft_crypto *crypto;    /* NULL: WEFT_SUITE_PLAIN */
+    int keep_records;             /* keep change records so weft_replica_diff can serve
+                                     them (set for anything that syncs) */
+    size_t max_pending_bytes;     /* 0: 64 MiB */
+    weft_touched_fn on_touched;   /* optional change callback */
+    void *ud;                     /* passed to on_touched and on_text */
+    weft_text_unit text_unit;     /* unit of text positions (0: code points) */
+    weft_text_changed_fn on_text; /* optional text change callback */
 } weft_replica_config;
 
 /* Creates a replica. OUT: *out. Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
@@ -65,6 +77,35 @@ WEFT_API int weft_replica_counter_add(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, int64_t delta);
 
+/* ---- text fields (docs/TEXT.md, "In a document") ---- */
+
+/* Replaces `deleted` units at `pos` of a text field with `utf8` (`len`
+ * bytes) and commits that edit as one change at once (a text edit changes
+ * the text before its change exists, so it cannot wait in a transaction
+ * that might be rolled back). A missing or deleted field starts as empty
+ * text; a field holding a string becomes a text with that string in the
+ * same change. Positions are in the replica's text unit. OUT: the record,
+ * as weft_replica_commit; *len 0 (record NULL) when the edit changes
+ * nothing.
+ *
+ * Returns 0; WEFT_EINVAL (bad names, a range past the end or inside a
+ * surrogate pair, a field holding a value that is not a string);
+ * WEFT_EMALFORMED (utf8 is not UTF-8); WEFT_ESTATE (a transaction is
+ * open); WEFT_ELIMIT; WEFT_ENOMEM or WEFT_ECRYPTO from the commit: then
+ * the edit stays in an open transaction (the text shows it already), which
+ * weft_replica_commit can retry and weft_replica_rollback keeps. */
+WEFT_API int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t pos, size_t deleted,
+                                      const char *utf8, size_t len, uint64_t wall_ms,
+                                      const uint8_t **record, size_t *rec_len);
+
+/* A text field's visible length in the replica's text unit. Returns 0 or
+ * WEFT_ENOTFOUND (not a visible text: read other values with get_field). */
+WEFT_API int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t *length);
+
 /* Number of ops in the open transaction. */
 WEFT_API size_t weft_replica_txn_ops(const weft_replica *r);
 
@@ -75,7 +116,8 @@ WEFT_API size_t weft_replica_txn_ops(const weft_replica *r);
  * open. */
 WEFT_API int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record,
                                  size_t *len);
-/* Drops the open transaction's ops. */
+/* Drops the open transaction's ops (not text edits: see
+ * weft_replica_text_splice). */
 WEFT_API void weft_replica_rollback(weft_replica *r);
 
 /* ---- remote changes ---- */
