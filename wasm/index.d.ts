@@ -102,6 +102,29 @@ export interface P2PLinks {
   on(event: 'error', fn: (e: WeftError) => void): () => void;
 }
 
+/** One splice of a text, in UTF-16 code units. */
+export interface TextDelta {
+  index: number;
+  deleteCount: number;
+  insert: string;
+}
+/** A collaborative text field (space.text). Positions are UTF-16 code units. */
+export interface Text {
+  readonly collection: string;
+  readonly doc: string;
+  readonly field: string;
+  readonly length: number;
+  toString(): string;
+  /** Each edit commits one change; resolves when durable. Not inside transact(). */
+  insert(index: number, text: string): Promise<void>;
+  delete(index: number, count: number): Promise<void>;
+  splice(index: number, deleteCount: number, insert?: string): Promise<void>;
+  /** cb(deltas, { local }) after every change; returns an unsubscribe function. */
+  observe(cb: (deltas: TextDelta[], info: { local: boolean }) => void): () => void;
+  /** Two-way binding of a <textarea> or <input>; returns an unbind function. */
+  bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
+}
+
 export interface Space {
   /** The space id (owner's public key, base64url). */
   readonly id: string;
@@ -114,6 +137,8 @@ export interface Space {
   /** null unless opened with { p2p }. */
   readonly p2p: P2PLinks | null;
   collection<T extends Doc = Doc>(name: string): Collection<T>;
+  /** The text field `field` of document `doc` (which need not exist yet). */
+  text(collection: string, doc: string, field: string): Text;
   /** fn runs synchronously; its writes become one change. */
   transact<R>(fn: (space: Space) => R): Promise<R>;
   invite(opts?: { rights?: Rights; expiresIn?: number; base?: string }): string;

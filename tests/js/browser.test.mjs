@@ -99,6 +99,77 @@ test('IndexedDB: a space survives a reload with the same state hash (snapshot + 
   }
 });
 
+test('text binding: typing in a textarea syncs, remote edits keep the caret and selection', { skip, timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await newPage(context);
+    await page.evaluate(async () => {
+      const { createSpace, openSpace } = window.weftdb;
+      const a = await createSpace();
+      const b = await openSpace({ invite: a.invite() });
+      for (const [name, s] of [['ta', a], ['tb', b]]) {
+        const el = document.createElement('textarea');
+        el.id = name;
+        document.body.append(el);
+        window[name] = s.text('notes', 'n1', 'body');
+        window[`un${name}`] = window[name].bind(el);
+      }
+      window.a = a;
+      window.b = b;
+      window.exchange = async () => {
+        await b.applyChanges(a.changesSince(b.versionVector()));
+        await a.applyChanges(b.changesSince(a.versionVector()));
+      };
+    });
+    // typing in A's textarea edits A's text; B's textarea follows
+    await page.click('#ta');
+    await page.keyboard.type('hello world');
+    assert.equal(await page.evaluate(() => window.ta.toString()), 'hello world');
+    await page.evaluate(() => window.exchange());
+    assert.equal(await page.inputValue('#tb'), 'hello world');
+    // B selects "world"; A inserts before it: B's selection moves with its text
+    await page.click('#tb');
+    await page.evaluate(() => document.querySelector('#tb').setSelectionRange(6, 11));
+    await page.evaluate(async () => {
+      await window.ta.insert(0, '>> ');
+      await window.ta.insert(3, 'big ');
+      await window.exchange();
+    });
+    const sel = await page.evaluate(() => {
+      const el = document.querySelector('#tb');
+      return { value: el.value, start: el.selectionStart, end: el.selectionEnd, focused: document.activeElement === el };
+    });
+    assert.deepEqual(sel, { value: '>> big hello world', start: 13, end: 18, focused: true });
+    // typing replaces the selection; both sides type at once and converge
+    await page.keyboard.type('there');
+    await page.click('#ta');
+    await page.keyboard.press('End');
+    await page.keyboard.type('!');
+    await page.evaluate(() => window.exchange());
+    const [va, vb, ha, hb] = await page.evaluate(() => [document.querySelector('#ta').value, document.querySelector('#tb').value,
+      window.a.stateHash(), window.b.stateHash()]);
+    assert.equal(va, '>> big hello there!');
+    assert.equal(vb, va);
+    assert.equal(ha, hb);
+    // backspace and a paste of text with an emoji
+    await page.keyboard.press('Backspace');
+    await page.keyboard.insertText(' 😀 ok');
+    await page.evaluate(() => window.exchange());
+    assert.equal(await page.evaluate(() => window.tb.toString()), '>> big hello there 😀 ok');
+    assert.equal(await page.inputValue('#tb'), '>> big hello there 😀 ok');
+    // unbound: further edits no longer reach the element
+    await page.evaluate(async () => {
+      window.untb();
+      await window.ta.insert(0, 'x');
+      await window.exchange();
+    });
+    assert.equal(await page.inputValue('#tb'), '>> big hello there 😀 ok');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('two pages of one space: the follower writes through the leader, both converge, the follower takes over', { skip, timeout: 120_000 }, async () => {
   const context = await browser.newContext();
   try {

@@ -89,6 +89,69 @@ export class Replica {
     });
   }
 
+  /**
+   * Replaces `deleted` UTF-16 units at `pos` of a text field with `text` and
+   * commits that as one change. Returns the record (a copy), or null when
+   * nothing changed.
+   */
+  textSplice(coll, doc, field, pos, deleted, text, wallMs = Date.now()) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const bytes = enc.encode(text);
+      const [cp, cl, dp, dl, fp, fl, tp] = this._target(s, coll, doc, field, bytes);
+      core.check(core.x.wdb_text_splice(h, cp, cl, dp, dl, fp, fl, pos, deleted, tp, bytes.length, wallMs, core.out),
+        `editing the text ${coll}/${doc}.${field}`);
+      return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+    });
+  }
+
+  /**
+   * The text changes the last apply, commit or splice made, as
+   * [{ coll, doc, field, index, deleteCount, insert }] (UTF-16; a whole
+   * replacement has replaced: true), or null when some were lost (treat
+   * every text as replaced).
+   */
+  textEvents() {
+    const core = this.core;
+    const rc = core.x.wdb_text_events(this._h(), core.out);
+    if (rc < 0) return null;
+    const view = core.outView();
+    if (!view.length) return [];
+    const dv = new DataView(view.buffer, view.byteOffset, view.length);
+    const out = [];
+    let p = 0;
+    const str = () => {
+      const n = dv.getUint32(p, true);
+      const v = dec.decode(view.subarray(p + 4, p + 4 + n));
+      p += 4 + n;
+      return v;
+    };
+    while (p < view.length) {
+      const kind = dv.getUint32(p, true);
+      p += 4;
+      const coll = str(), doc = str(), field = str();
+      const index = dv.getFloat64(p, true), deleteCount = dv.getFloat64(p + 8, true);
+      p += 16;
+      const insert = str();
+      out.push(kind ? { coll, doc, field, replaced: true } : { coll, doc, field, index, deleteCount, insert });
+    }
+    return out;
+  }
+
+  /** One field's value decoded, or undefined. */
+  getField(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const rc = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_get_field(h, cp, cl, dp, dl, fp, fl, core.out);
+    });
+    if (rc === -13) return undefined; // WEFT_ENOTFOUND
+    core.check(rc, `reading ${coll}/${doc}.${field}`);
+    return decodeValue(core.outView());
+  }
+
   txnOps() {
     return this.core.x.wdb_txn_ops(this._h());
   }

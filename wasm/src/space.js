@@ -9,6 +9,7 @@ import { WeftError } from './errors.js';
 import { Replica } from './replica.js';
 import { encodeValue, mapKeys } from './value.js';
 import { compileQuery } from './query.js';
+import { Text, TextObservers } from './text.js';
 import { Emitter, reportError, toBase64url, toHex } from './util.js';
 
 export const SNAPSHOT_EVERY = 1000;
@@ -51,6 +52,7 @@ export class Space {
   #events = new Emitter();
   #collections = new Map();
   #subs = new Set();
+  #texts = new TextObservers((e) => this.#events.emit('error', e));
   #txn = null;
   #closed = false;
   #closing = null;
@@ -177,6 +179,29 @@ export class Space {
     }
     return c;
   }
+
+  /**
+   * The text field `field` of document `doc` in `collection`, edited as
+   * collaborative text (docs/API.md, "Text"). The document need not exist.
+   */
+  text(collection, doc, field) {
+    this.#open();
+    checkName('a collection name', collection, 255);
+    checkName('a document id', doc, 1024);
+    checkName('a field name', field, 255);
+    return new Text(this.#textInternals, collection, doc, field);
+  }
+
+  #textInternals = {
+    rep: () => this.#internals.rep(),
+    write: (op) => this.#write(op),
+    observeText: (text, cb) => {
+      this.#open();
+      return this.#texts.add(text, cb);
+    },
+    emitError: (e) => this.#events.emit('error', e),
+    inTxn: () => !!this.#txn,
+  };
 
   /**
    * Runs fn synchronously; every write it makes becomes one change.
@@ -362,6 +387,8 @@ export class Space {
     this.#open();
     this.#canWrite();
     if (this.#txn) {
+      if (op.t === 'splice')
+        throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
       this.#txn.push(op);
       return undefined;
     }
@@ -382,21 +409,29 @@ export class Space {
   #execLocal(ops) {
     this.#open();
     const rep = this.#rep;
-    try {
-      for (const op of ops) this.#runOp(op);
-    } catch (e) {
-      rep.rollback();
-      throw e;
-    }
-    if (rep.txnOps() === 0) return { record: null, durable: Promise.resolve() };
     let record;
-    try {
-      record = rep.commit(Date.now());
-    } catch (e) {
-      rep.rollback();
-      throw e;
+    const splice = ops.length === 1 && ops[0].t === 'splice' ? ops[0] : null;
+    if (splice) {
+      // A text edit commits itself (it cannot wait in a transaction).
+      record = rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, Date.now());
+      if (!record) return { record: null, durable: Promise.resolve() };
+    } else {
+      try {
+        for (const op of ops) this.#runOp(op);
+      } catch (e) {
+        rep.rollback();
+        throw e;
+      }
+      if (rep.txnOps() === 0) return { record: null, durable: Promise.resolve() };
+      try {
+        record = rep.commit(Date.now());
+      } catch (e) {
+        rep.rollback();
+        throw e;
+      }
     }
     const touched = rep.touched();
+    if (this.#texts.size) this.#texts.dispatch(rep.textEvents(), true, splice, touched);
     this.#historyBytes += record.length;
     const seq = this.#sync ? this.#core.splitRecords(record)[0].seq : 0;
     const durable = this.#persist([record], this.#sync ? [{ seq, record }] : []);
@@ -452,9 +487,16 @@ export class Space {
     let applied = 0;
     let rejected = 0;
     let firstError = 0;
+    const watching = this.#texts.size > 0;
+    let textEvents = [];
     for (const { record } of recs) {
       const res = rep.apply(record);
       if (res.applied) touched.push(...rep.touched());
+      if (watching && res.applied && textEvents) {
+        const ev = rep.textEvents();
+        if (ev) textEvents.push(...ev);
+        else textEvents = null;
+      }
       if (persist && (res.applied || res.pending)) keep.push(record.slice());
       if (res.applied || res.pending) this.#historyBytes += record.length;
       applied += res.applied;
@@ -463,6 +505,7 @@ export class Space {
     }
     const durable = keep.length && persist ? this.#persist(keep, []) : Promise.resolve();
     if (touched.length) this.#changed(touched, false);
+    if (watching && touched.length) this.#texts.dispatch(textEvents, false, null, touched);
     if (rejected) this.#events.emit('error', WeftError.fromCode(firstError, `${rejected} incoming change(s) refused`));
     return { applied, rejected, durable, kept: keep };
   }

@@ -30,7 +30,57 @@ typedef struct wdb {
     weft_crypto_backend be;
     weft_crypto suite;
     weft_suite_v1 st;
+    /* Text changes the last apply, commit, splice or load made (see
+     * wdb_text_events); ev_lost when one could not be recorded. */
+    uint8_t *ev;
+    size_t ev_len, ev_cap;
+    int ev_lost;
 } wdb;
+
+/* ---- text change events ---- */
+
+static void ev_put(wdb *h, const void *p, size_t n) {
+    if (h->ev_lost) return;
+    if (h->ev_len + n > h->ev_cap) {
+        size_t cap = h->ev_cap ? h->ev_cap * 2 : 256;
+        while (cap < h->ev_len + n)
+            cap *= 2;
+        uint8_t *q = realloc(h->ev, cap);
+        if (!q) {
+            h->ev_lost = 1;
+            return;
+        }
+        h->ev = q;
+        h->ev_cap = cap;
+    }
+    memcpy(h->ev + h->ev_len, p, n);
+    h->ev_len += n;
+}
+
+static void ev_bytes(wdb *h, const void *p, size_t n) {
+    uint32_t l = (uint32_t)n;
+    ev_put(h, &l, 4);
+    ev_put(h, p, n);
+}
+
+static void on_text(void *ud, const char *coll, size_t cl, const char *doc, size_t dl,
+                    const char *field, size_t fl, const weft_text_delta *d) {
+    wdb *h = ud;
+    uint32_t kind = d ? 0 : 1;
+    ev_put(h, &kind, 4);
+    ev_bytes(h, coll, cl);
+    ev_bytes(h, doc, dl);
+    ev_bytes(h, field, fl);
+    double pos = d ? (double)d->pos : 0, del = d ? (double)d->deleted : 0;
+    ev_put(h, &pos, 8);
+    ev_put(h, &del, 8);
+    ev_bytes(h, d && d->inserted ? d->inserted : "", d ? d->inserted_len : 0);
+}
+
+static void ev_clear(wdb *h) {
+    h->ev_len = 0;
+    h->ev_lost = 0;
+}
 
 /* A verified token, flattened for JS (offsets in docs/API.md: 0 space,
  * 32 issuer, 64 grantee, 96 id, 112 not_before, 120 expires, 128 rights,
@@ -74,8 +124,13 @@ WDB_API int wdb_new(wdb **out, const uint8_t *space, const uint8_t *author,
     int rc = backend(&h->be);
     if (!rc) rc = weft_suite_v1_init(&h->suite, &h->st, &h->be, content_key, author_sk);
     if (!rc) {
-        weft_replica_config cfg = {
-            .space = space, .author = author, .crypto = &h->suite, .keep_records = 1};
+        weft_replica_config cfg = {.space = space,
+                                   .author = author,
+                                   .crypto = &h->suite,
+                                   .keep_records = 1,
+                                   .ud = h,
+                                   .text_unit = WEFT_TEXT_UTF16, /* what JS strings count */
+                                   .on_text = on_text};
         rc = weft_replica_new(&h->r, &cfg);
     }
     if (rc) {
@@ -91,6 +146,7 @@ WDB_API void wdb_free(wdb *h) {
     if (!h) return;
     weft_replica_free(h->r);
     weft_suite_v1_wipe(&h->st);
+    free(h->ev);
     free(h);
 }
 
@@ -135,6 +191,7 @@ WDB_API int wdb_commit(wdb *h, double wall_ms, uint32_t *out) {
     const uint8_t *rec;
     size_t len;
     if (!(wall_ms >= 0 && wall_ms < 18446744073709551616.0)) return WEFT_EINVAL;
+    ev_clear(h);
     int rc = weft_replica_commit(h->r, (uint64_t)wall_ms, &rec, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)rec;
@@ -145,7 +202,43 @@ WDB_API int wdb_commit(wdb *h, double wall_ms, uint32_t *out) {
 /* OUT: res = weft_apply_result (applied, duplicates, pending, rejected,
  * first_error, consumed: six 32-bit words). */
 WDB_API int wdb_apply(wdb *h, const uint8_t *records, size_t len, weft_apply_result *res) {
+    ev_clear(h);
     return weft_replica_apply(h->r, records, len, res);
+}
+
+/* ---- text fields ---- */
+
+/* A splice of a text field (UTF-16 positions), committed at once. OUT:
+ * out[0], out[1] = the record (length 0: nothing changed). */
+WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double pos,
+                            double deleted, const char *text, size_t text_len, double wall_ms,
+                            uint32_t *out) {
+    if (!(pos >= 0 && pos < 4294967296.0 && deleted >= 0 && deleted < 4294967296.0 &&
+          wall_ms >= 0 && wall_ms < 18446744073709551616.0))
+        return WEFT_EINVAL;
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t len;
+    int rc =
+        weft_replica_text_splice(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
+                                 (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* The text changes the last apply, commit, splice or snapshot load made:
+ * repeated u32 kind (0 splice, 1 replaced whole), u32 length + bytes of the
+ * collection, document and field, f64 position, f64 units deleted, u32
+ * length + UTF-8 inserted. OUT: out[0], out[1] (borrowed until the next
+ * such call). Returns 0, or WEFT_ENOMEM when some could not be recorded
+ * (then treat every text as replaced). */
+WDB_API int wdb_text_events(wdb *h, uint32_t *out) {
+    out[0] = (uint32_t)(uintptr_t)h->ev;
+    out[1] = (uint32_t)h->ev_len;
+    return h->ev_lost ? WEFT_ENOMEM : WEFT_OK;
 }
 
 /* ---- sync ---- */
@@ -193,6 +286,17 @@ WDB_API int wdb_change_info(const uint8_t *src, size_t len, wdb_change_hdr *info
 }
 
 /* ---- reads ---- */
+
+WDB_API int wdb_get_field(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                          size_t doc_len, const char *field, size_t field_len, uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_get_field(h->r, coll, coll_len, doc, doc_len, field, field_len, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
 
 WDB_API int wdb_get_doc(wdb *h, const char *coll, size_t coll_len, const char *doc, size_t doc_len,
                         uint32_t *out) {
@@ -263,6 +367,7 @@ WDB_API int wdb_snapshot(wdb *h, uint32_t *out) {
 }
 
 WDB_API int wdb_load_snapshot(wdb *h, const uint8_t *snap, size_t len) {
+    ev_clear(h);
     return weft_replica_load_snapshot(h->r, snap, len);
 }
 

@@ -1,0 +1,256 @@
+// Collaborative text fields (docs/API.md, "Text"): space.text(coll, doc,
+// field) edits one field as a sequence CRDT, so concurrent typing merges
+// instead of the last writer winning. Positions are UTF-16 code units, what
+// String.length, selectionStart and textarea offsets count. Every edit
+// commits one change of its own (see transact in docs/API.md for why).
+import { WeftError } from './errors.js';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isWellFormed(s) {
+  return s.isWellFormed ? s.isWellFormed() : !LONE_SURROGATE.test(s);
+}
+
+/** The splice turning `a` into `b`: common prefix and suffix kept. */
+export function diffStrings(a, b) {
+  let start = 0;
+  const max = Math.min(a.length, b.length);
+  while (start < max && a.charCodeAt(start) === b.charCodeAt(start)) start++;
+  let end = 0;
+  while (end < max - start && a.charCodeAt(a.length - 1 - end) === b.charCodeAt(b.length - 1 - end)) end++;
+  // never cut a surrogate pair in two
+  if (start > 0 && isHigh(a.charCodeAt(start - 1))) start--;
+  if (end > 0 && isLow(a.charCodeAt(a.length - end))) end--;
+  return { index: start, deleteCount: a.length - start - end, insert: b.slice(start, b.length - end) };
+}
+
+function isHigh(c) {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+function isLow(c) {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** Where position p goes when `d` is applied (a remote insert at p stays after it). */
+export function mapPosition(p, d) {
+  if (p <= d.index) return p;
+  if (p >= d.index + d.deleteCount) return p + d.insert.length - d.deleteCount;
+  return d.index + d.insert.length;
+}
+
+function applyDelta(s, d) {
+  return s.slice(0, d.index) + d.insert + s.slice(d.index + d.deleteCount);
+}
+
+/** One text field of one document. Cheap to create; holds no state of its own. */
+export class Text {
+  #in;
+  constructor(internals, collection, doc, field) {
+    this.#in = internals;
+    this.collection = collection;
+    this.doc = doc;
+    this.field = field;
+  }
+
+  /** The text now ('' when the field holds nothing or something else). Synchronous. */
+  toString() {
+    const v = this.#in.rep().getField(this.collection, this.doc, this.field);
+    return typeof v === 'string' ? v : '';
+  }
+
+  /** Its length in UTF-16 code units. */
+  get length() {
+    return this.toString().length;
+  }
+
+  /** Inserts `text` at `index`. Resolves when durable. */
+  insert(index, text) {
+    return this.splice(index, 0, text);
+  }
+
+  /** Deletes `count` code units from `index`. Resolves when durable. */
+  delete(index, count) {
+    return this.splice(index, count, '');
+  }
+
+  /**
+   * Replaces `deleteCount` code units at `index` with `insert`: one change.
+   * A field holding a plain string becomes a text with that string first.
+   * Resolves when durable.
+   */
+  splice(index, deleteCount, insert = '') {
+    // Thrown, not rejected: inside transact() this must abort the transaction.
+    if (this.#in.inTxn()) throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    try {
+      if (typeof insert !== 'string') throw new WeftError('WEFT_EINVAL', 'text edits insert strings');
+      if (!isWellFormed(insert)) throw new WeftError('WEFT_EINVAL', 'the inserted text is not well-formed Unicode');
+      const len = this.length;
+      if (!Number.isSafeInteger(index) || index < 0 || index > len)
+        throw new WeftError('WEFT_EINVAL', `index ${index} is outside the text (length ${len})`);
+      if (!Number.isSafeInteger(deleteCount) || deleteCount < 0 || deleteCount > len - index)
+        throw new WeftError('WEFT_EINVAL', `cannot delete ${deleteCount} code units at ${index} (length ${len})`);
+      if (deleteCount === 0 && insert === '') return Promise.resolve();
+      return this.#in.write({ t: 'splice', c: this.collection, id: this.doc, f: this.field, pos: index, del: deleteCount, text: insert });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Calls cb(deltas, { local }) after every change of this text, local or
+   * remote: deltas is a list of { index, deleteCount, insert } to apply in
+   * order to the previous text (UTF-16). When the text was replaced as a
+   * whole (a write took the field) the list is one splice of everything.
+   * Returns an unsubscribe function.
+   */
+  observe(cb) {
+    if (typeof cb !== 'function') throw new WeftError('WEFT_EINVAL', 'observe takes a function');
+    return this.#in.observeText(this, cb);
+  }
+
+  /**
+   * Binds a <textarea> or <input>: local typing becomes edits, remote edits
+   * show up in it with the caret and selection kept in place. While an IME
+   * composition is open, remote edits wait until it ends. Returns an unbind
+   * function.
+   */
+  bind(el) {
+    let shadow = this.toString(); // the text as the element last agreed with it
+    let composing = false;
+    let behind = false; // remote edits arrived during a composition
+    el.value = shadow;
+    const push = () => {
+      const now = el.value;
+      if (now === shadow) return;
+      const d = diffStrings(shadow, now);
+      shadow = now;
+      this.splice(d.index, d.deleteCount, d.insert).catch((e) => {
+        this.#in.emitError(e);
+        pull(null); // show what the text really holds
+      });
+    };
+    const pull = (deltas) => {
+      if (composing) {
+        behind = true;
+        return;
+      }
+      const next = this.toString();
+      const cur = el.value;
+      if (next === cur) {
+        shadow = next;
+        return;
+      }
+      // Deltas that turn what the element shows into the new text map the
+      // caret exactly; otherwise one diff of the two stands in for them.
+      let ds = deltas && cur === shadow ? deltas : null;
+      if (ds && ds.reduce(applyDelta, cur) !== next) ds = null;
+      if (!ds) ds = [diffStrings(cur, next)];
+      const focused = el.ownerDocument?.activeElement === el;
+      let a = el.selectionStart ?? 0;
+      let b = el.selectionEnd ?? 0;
+      for (const d of ds) {
+        a = mapPosition(a, d);
+        b = mapPosition(b, d);
+      }
+      el.value = next;
+      shadow = next;
+      if (focused) el.setSelectionRange(a, b, el.selectionDirection ?? 'none');
+    };
+    const onInput = (e) => {
+      if (!composing && !e.isComposing) push();
+    };
+    const onStart = () => {
+      composing = true;
+    };
+    const onEnd = () => {
+      composing = false;
+      push();
+      if (behind) {
+        behind = false;
+        pull(null);
+      }
+    };
+    el.addEventListener('input', onInput);
+    el.addEventListener('compositionstart', onStart);
+    el.addEventListener('compositionend', onEnd);
+    const stop = this.observe((deltas) => pull(deltas));
+    return () => {
+      stop();
+      el.removeEventListener('input', onInput);
+      el.removeEventListener('compositionstart', onStart);
+      el.removeEventListener('compositionend', onEnd);
+    };
+  }
+}
+
+/**
+ * The space's text observers, keyed by field. After every commit, splice
+ * and apply the space hands over the core's text events and the documents
+ * touched; each observed text that changed gets its deltas, checked
+ * against the text it had (a write over it, or a plain string field, gives
+ * one splice of the difference instead).
+ */
+export class TextObservers {
+  #byKey = new Map(); // key -> { text, last, cbs: Set }
+  #onError;
+
+  constructor(onError) {
+    this.#onError = onError;
+  }
+
+  static key(coll, doc, field) {
+    return `${coll}\u0000${doc}\u0000${field}`;
+  }
+
+  add(text, cb) {
+    const key = TextObservers.key(text.collection, text.doc, text.field);
+    let e = this.#byKey.get(key);
+    if (!e) {
+      e = { text, last: text.toString(), cbs: new Set() };
+      this.#byKey.set(key, e);
+    }
+    const entry = { cb };
+    e.cbs.add(entry);
+    return () => {
+      e.cbs.delete(entry);
+      if (!e.cbs.size && this.#byKey.get(key) === e) this.#byKey.delete(key);
+    };
+  }
+
+  get size() {
+    return this.#byKey.size;
+  }
+
+  /**
+   * events: the core's text events (null: some were lost); splice: a local
+   * splice made just now, or null; touched: [[coll, doc], ...].
+   */
+  dispatch(events, local, splice, touched) {
+    if (!this.#byKey.size) return;
+    const deltas = new Map();
+    const add = (key, d) => {
+      if (!this.#byKey.has(key)) return;
+      if (!deltas.has(key)) deltas.set(key, []);
+      if (d) deltas.get(key).push(d);
+    };
+    for (const ev of events ?? [])
+      add(TextObservers.key(ev.coll, ev.doc, ev.field), ev.replaced ? null : { index: ev.index, deleteCount: ev.deleteCount, insert: ev.insert });
+    if (splice) add(TextObservers.key(splice.c, splice.id, splice.f), { index: splice.pos, deleteCount: splice.del, insert: splice.text });
+    const docs = new Set(touched.map(([c, d]) => `${c}\u0000${d}\u0000`));
+    for (const [key, e] of this.#byKey) {
+      if (!deltas.has(key) && events !== null && !docs.has(key.slice(0, key.lastIndexOf('\u0000') + 1))) continue;
+      const now = e.text.toString();
+      if (now === e.last) continue;
+      let ds = deltas.get(key);
+      if (!ds || !ds.length || ds.reduce(applyDelta, e.last) !== now) ds = [diffStrings(e.last, now)];
+      e.last = now;
+      for (const { cb } of [...e.cbs]) {
+        try {
+          cb(ds, { local });
+        } catch (err) {
+          this.#onError(err);
+        }
+      }
+    }
+  }
+}
