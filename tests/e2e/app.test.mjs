@@ -140,6 +140,25 @@ test('two people edit one space at once and converge', { skip, timeout: 90_000 }
     assert.equal(await p.getByLabel('Note title').inputValue(), 'Packing list (final)');
     assert.equal(await p.getByLabel('Note text').inputValue(), `passport, tickets, ${MARKER}, charger`);
   }
+  // The body is collaborative text: both type in it at once, at either end,
+  // and every keystroke of both survives, in both editors.
+  await Promise.all([
+    (async () => {
+      await a.getByLabel('Note text').click();
+      await a.keyboard.press('Control+Home');
+      await a.keyboard.type('Alice: ', { delay: 20 });
+    })(),
+    (async () => {
+      await b.getByLabel('Note text').click();
+      await b.keyboard.press('Control+End');
+      await b.keyboard.type(' +Bob', { delay: 20 });
+    })(),
+  ]);
+  await converged(a, b);
+  const both = `Alice: passport, tickets, ${MARKER}, charger +Bob`;
+  for (const p of [a, b]) await p.waitForFunction((w) => document.querySelector('#note-body').value === w, both, WAIT);
+  // Alice's caret stayed where she typed, though Bob's text arrived meanwhile.
+  assert.equal(await a.evaluate(() => document.querySelector('#note-body').selectionStart), 'Alice: '.length);
   await shot(a, '2-notes');
 
   // History: both authors, by name.

@@ -1,7 +1,9 @@
-// The note editor: a title and a plain-text body. It knows nothing about
-// weftdb: it shows a note, reports edits through onEdit(field, value), and
-// takes remote updates through show(). A collaborative text type will
-// replace the body textarea; only this module should need to change.
+// The note editor: a title and a body. It knows nothing about weftdb: it
+// shows a note, reports edits through onEdit(id, field, value), and takes
+// remote updates of the title through show(). The body is collaborative
+// text: bindBody(id, textarea) (notes.js) binds it to the note's text,
+// which keeps it up to date and the caret in place; onEdit only hears that
+// the user typed in it (value null).
 
 import { h } from './dom.js';
 
@@ -12,14 +14,15 @@ const QUIET_MS = 1500; // a field the user typed into lately is not overwritten 
  * note: { id, title, body }; show() with the same id updates the fields the
  * user is not editing right now.
  */
-export function createEditor({ onEdit, readOnly }) {
+export function createEditor({ onEdit, readOnly, bindBody }) {
   let current = null;
+  let unbind = null;
   const typedAt = { title: 0, body: 0 };
 
   const field = (name, el) => {
     el.addEventListener('input', () => {
       typedAt[name] = Date.now();
-      onEdit(current.id, name, el.value);
+      onEdit(current.id, name, name === 'body' ? null : el.value);
     });
     return el;
   };
@@ -41,7 +44,6 @@ export function createEditor({ onEdit, readOnly }) {
       retry = setTimeout(() => {
         retry = null;
         set('title', title, current.title);
-        set('body', body, current.body);
       }, QUIET_MS);
     }
   };
@@ -52,12 +54,17 @@ export function createEditor({ onEdit, readOnly }) {
       if (!current || current.id !== note.id) {
         typedAt.title = typedAt.body = 0;
         title.value = note.title;
-        body.value = note.body;
+        unbind?.();
+        unbind = bindBody(note.id, body);
       } else {
         set('title', title, note.title);
-        set('body', body, note.body);
       }
       current = note;
+    },
+    close() {
+      unbind?.();
+      unbind = null;
+      current = null;
     },
     focusTitle() {
       title.focus();

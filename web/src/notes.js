@@ -1,8 +1,9 @@
-// The notes screen: a list and an editor (editor.js). Edits are written a
-// moment after the user pauses typing (one signed, encrypted change per
-// pause, not per keystroke), each field on its own so concurrent edits of
-// a title and a body both survive. Every save also records who edited the
-// note and when in the `revisions` collection: the note's history view.
+// The notes screen: a list and an editor (editor.js). The body is
+// collaborative text (space.text): every keystroke is a small change, and
+// people typing in one note at once all keep their words. The title is a
+// plain field written a moment after the user pauses. After a pause the
+// note's `updated`/`by` are written too, and who edited which fields when
+// goes into the `revisions` collection: the note's history view.
 import { h, setChildren, when, newId } from './dom.js';
 import { createEditor } from './editor.js';
 import { recordEdit, historyDialog, forgetHistory } from './history.js';
@@ -14,26 +15,34 @@ export function notesView(space, { readOnly, me, report }) {
   let selected = null; // note id
   let rows = [];
   const pending = new Map(); // note id -> { field: value } not yet written
+  const bodyTyped = new Set(); // note ids whose body was typed in since the last save
   let timer = null;
 
   const flush = () => {
     clearTimeout(timer);
     timer = null;
-    for (const [id, patch] of pending) {
+    const ids = new Set([...pending.keys(), ...bodyTyped]);
+    for (const id of ids) {
+      const patch = pending.get(id) ?? {};
+      const fields = [...Object.keys(patch), ...(bodyTyped.has(id) ? ['body'] : [])];
       pending.delete(id);
+      bodyTyped.delete(id);
+      if (!notes.get(id)) continue; // deleted meanwhile
       const now = Date.now();
       space.transact(() => {
         notes.update(id, { ...patch, updated: now, by: me() });
-        recordEdit(space, id, Object.keys(patch), me(), now);
+        recordEdit(space, id, fields, me(), now);
       }).catch((e) => report(e, 'Saving the note'));
     }
   };
   const onEdit = (id, field, value) => {
-    pending.set(id, { ...pending.get(id), [field]: value });
+    if (field === 'body') bodyTyped.add(id);
+    else pending.set(id, { ...pending.get(id), [field]: value });
     clearTimeout(timer);
     timer = setTimeout(flush, SAVE_AFTER_MS);
   };
-  const editor = createEditor({ onEdit, readOnly });
+  const bindBody = (id, textarea) => space.text('notes', id, 'body').bind(textarea);
+  const editor = createEditor({ onEdit, readOnly, bindBody });
 
   const list = h('ul', { class: 'note-list', 'aria-label': 'Notes' });
   const empty = h('p', { class: 'empty' }, readOnly ? 'No notes yet.' : 'No notes yet. Make the first one.');
@@ -52,7 +61,7 @@ export function notesView(space, { readOnly, me, report }) {
     const id = newId();
     const now = Date.now();
     space.transact(() => {
-      notes.put(id, { title: '', body: '', created: now, updated: now, by: me() });
+      notes.put(id, { title: '', created: now, updated: now, by: me() });
       recordEdit(space, id, ['created'], me(), now);
     }).catch((e) => report(e, 'Making a note'));
     select(id);
@@ -73,6 +82,7 @@ export function notesView(space, { readOnly, me, report }) {
   function select(id) {
     flush();
     selected = id;
+    if (!id) editor.close();
     el.classList.toggle('editing', !!id);
     pane.hidden = !id;
     render(rows);
@@ -94,7 +104,7 @@ export function notesView(space, { readOnly, me, report }) {
       select(null);
       return;
     }
-    editor.show({ id: selected, title: String(data.title ?? ''), body: String(data.body ?? '') });
+    editor.show({ id: selected, title: String(data.title ?? '') });
     meta.textContent = `Last edited ${when(data.updated ?? 0)} by ${data.by ?? 'someone'}`;
   }
 
@@ -104,6 +114,7 @@ export function notesView(space, { readOnly, me, report }) {
     el,
     close() {
       flush();
+      editor.close();
       off();
       removeEventListener('pagehide', flush);
     },
