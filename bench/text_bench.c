@@ -17,6 +17,14 @@
  * Before any figure counts, A, B and the loaded replica must all read
  * exactly the trace's endContent; else it exits 1.
  *
+ * Then the same trace as a text field of a document (docs/TEXT.md, "In a
+ * document"), through replicas with the PLAIN suite (no crypto):
+ *   edits as changes  every edit a weft_replica_text_splice, one committed
+ *                     change each, records copied out;
+ *   apply changes     a fresh replica applying all those records in one call;
+ *   snapshot          its size, and loading it plus reading the field;
+ *   memory            live bytes of the editing replica (state and log).
+ *
  * Output: a table on stdout and, with --json PATH, a JSON array of
  * {"workload", "impl", "metric", "value", "unit"} records like core_bench.
  *
@@ -83,6 +91,99 @@ static size_t local_apply(weft_text *t, const trace *tr, upd *ups) {
         }
     }
     return total;
+}
+
+/* ---- the same trace as a text field of a document ---- */
+
+static weft_replica *doc_replica(uint8_t who, counter *c, weft_allocator *al) {
+    uint8_t space[32], key[32];
+    memset(space, 0x5a, sizeof space);
+    memset(key, who, sizeof key);
+    *c = (counter){0, 0};
+    *al = (weft_allocator){count_realloc, c};
+    weft_replica_config cfg = {
+        .alloc = al, .space = space, .author = key, .text_unit = WEFT_TEXT_UTF16};
+    weft_replica *r;
+    check(weft_replica_new(&r, &cfg), "weft_replica_new");
+    return r;
+}
+
+static void expect_field(weft_replica *r, const trace *tr, const char *what) {
+    const uint8_t *v;
+    size_t len;
+    weft_value val;
+    check(weft_replica_get_field(r, "notes", 5, "n", 1, "body", 4, &v, &len), "get_field");
+    check(weft_value_read(&val, NULL, v, len), "weft_value_read");
+    if (val.type != WEFT_TYPE_STRING || val.len != tr->end_len || memcmp(val.ptr, tr->end, val.len))
+        die("%s does not give endContent", what);
+}
+
+static void doc_path(const trace *tr, int runs) {
+    const char *wl = "automerge-paper trace as a text field (PLAIN changes)";
+    double t_edit[15], t_apply[15], t_load[15];
+    size_t rec_bytes = 0, n_changes = 0, snap_len = 0, mem_edit = 0, mem_apply = 0;
+    for (int r = 0; r < runs; r++) {
+        counter ca, cb, cl;
+        weft_allocator aa, ab, al;
+        weft_replica *a = doc_replica(1, &ca, &aa), *b = doc_replica(2, &cb, &ab),
+                     *l = doc_replica(3, &cl, &al);
+        uint8_t *buf = NULL;
+        size_t len = 0, cap = 0, n = 0;
+        double t0 = now_s();
+        for (size_t i = 0; i < tr->n_txns; i++)
+            for (size_t k = 0; k < tr->txns[i].n_patches; k++) {
+                const trace_patch *p = &tr->txns[i].patches[k];
+                const uint8_t *rec;
+                size_t rl;
+                check(weft_replica_text_splice(a, "notes", 5, "n", 1, "body", 4, p->pos, p->del,
+                                               p->ins, p->ins_len, 0, &rec, &rl),
+                      "weft_replica_text_splice");
+                if (len + rl > cap) {
+                    cap = (len + rl) * 2;
+                    buf = realloc(buf, cap);
+                    if (!buf) die("out of memory");
+                }
+                memcpy(buf + len, rec, rl);
+                len += rl;
+                n += rl > 0;
+            }
+        t_edit[r] = now_s() - t0;
+        mem_edit = ca.live;
+        if (r == 0) expect_field(a, tr, "document edits");
+        t0 = now_s();
+        weft_apply_result res;
+        check(weft_replica_apply(b, buf, len, &res), "weft_replica_apply");
+        t_apply[r] = now_s() - t0;
+        mem_apply = cb.live;
+        if (res.applied != n) die("applied %u of %zu changes", res.applied, n);
+        if (r == 0) expect_field(b, tr, "applying the changes");
+        const uint8_t *snap;
+        check(weft_replica_snapshot(b, &snap, &snap_len), "weft_replica_snapshot");
+        uint8_t *copy = malloc(snap_len);
+        memcpy(copy, snap, snap_len);
+        t0 = now_s();
+        check(weft_replica_load_snapshot(l, copy, snap_len), "weft_replica_load_snapshot");
+        expect_field(l, tr, "the snapshot");
+        t_load[r] = now_s() - t0;
+        rec_bytes = len;
+        n_changes = n;
+        free(copy);
+        free(buf);
+        weft_replica_free(a);
+        weft_replica_free(b);
+        weft_replica_free(l);
+    }
+    double edit = median(t_edit, runs), apply = median(t_apply, runs);
+    add(wl, "changes", (double)n_changes, "changes");
+    add(wl, "edits as changes (splice + commit each)", edit * 1e3, "ms");
+    add(wl, "edits as changes, rate", (double)n_changes / edit, "ops/s");
+    add(wl, "change bytes, all changes", (double)rec_bytes, "B");
+    add(wl, "apply all changes (one call)", apply * 1e3, "ms");
+    add(wl, "apply rate", (double)n_changes / apply, "ops/s");
+    add(wl, "snapshot size", (double)snap_len, "B");
+    add(wl, "load snapshot and read the field", median(t_load, runs) * 1e3, "ms");
+    add(wl, "memory of the editing replica", (double)mem_edit, "B");
+    add(wl, "memory of the applying replica", (double)mem_apply, "B");
 }
 
 int main(int argc, char **argv) {
@@ -169,6 +270,7 @@ int main(int argc, char **argv) {
     add(workload, "memory after remote apply", (double)mem_remote, "B");
     add(workload, "memory after load", (double)mem_load, "B");
     add(workload, "text", (double)tr->end_len, "B");
+    if (strstr(path, "automerge-paper")) doc_path(tr, runs);
 
     printf("%-36s  %14s  %s\n", "metric", "value", "unit");
     for (int i = 0; i < n_results; i++)
