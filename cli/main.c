@@ -44,6 +44,9 @@ static const char *USAGE =
     "                                    (one change, written durably)\n"
     "  get DIR COLLECTION DOC [FIELD]    a document or one field, as JSON\n"
     "  delete DIR COLLECTION DOC [FIELD] delete a document or one field\n"
+    "  text DIR COLLECTION DOC FIELD insert POS TEXT | delete POS COUNT\n"
+    "       | splice POS COUNT TEXT      edit a collaborative text field (positions in\n"
+    "                                    code points; one change, written durably)\n"
     "  query DIR COLLECTION [--where FIELD=JSON] [--limit N]\n"
     "                                    documents in key order, one JSON object per line\n"
     "  status DIR                        space, author, changes, state hash (JSON)\n"
@@ -461,6 +464,51 @@ static int cmd_delete(int argc, char **argv) {
     return rc;
 }
 
+/* A non-negative decimal below 2^32, or -1. */
+static long long count_arg(const char *s) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return errno || *s == '-' || end == s || *end || v >= 4294967296LL ? -1 : v;
+}
+
+static int cmd_text(int argc, char **argv) {
+    char *p[9];
+    int n = positionals(argc, argv, 2, p, 9);
+    const char *how = n >= 5 ? p[4] : "";
+    int ok = (strcmp(how, "insert") == 0 && n == 7) || (strcmp(how, "delete") == 0 && n == 7) ||
+             (strcmp(how, "splice") == 0 && n == 8);
+    if (!ok)
+        return usage_error("%s", "text DIR COLLECTION DOC FIELD insert POS TEXT | delete POS "
+                                 "COUNT | splice POS COUNT TEXT");
+    long long pos = count_arg(p[5]), del = how[0] == 'i' ? 0 : count_arg(p[6]);
+    if (pos < 0 || del < 0) return input_error("positions and counts are numbers >= 0");
+    const char *ins = how[0] == 'i' ? p[6] : how[0] == 's' ? p[7] : "";
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    int rc = check_can_write(&sd);
+    if (rc == EXIT_OK) {
+        const uint8_t *rec;
+        size_t len;
+        int w = weft_replica_text_splice(sd.replica, p[1], strlen(p[1]), p[2], strlen(p[2]), p[3],
+                                         strlen(p[3]), (size_t)pos, (size_t)del, ins, strlen(ins),
+                                         (uint64_t)now_s() * 1000, &rec, &len);
+        if (w) {
+            fprintf(stderr, "weft: cannot edit the text: %s%s\n", weft_strerror(w),
+                    w == WEFT_EINVAL ? " (a position past the end, or a field holding a value "
+                                       "other than a string?)"
+                                     : "");
+            rc = w == WEFT_ENOMEM || w == WEFT_ECRYPTO ? EXIT_FAILED : EXIT_INPUT;
+        } else if (len && spacedir_append(&sd, rec, len, err, sizeof err)) {
+            fprintf(stderr, "weft: %s\n", err);
+            rc = EXIT_FAILED;
+        }
+    }
+    spacedir_close(&sd);
+    return rc;
+}
+
 /* Prints a document (its encoded map) with its key as "_id". */
 static void print_doc(const char *key, size_t key_len, const uint8_t *doc, size_t len) {
     weft_value m;
@@ -666,6 +714,7 @@ int main(int argc, char **argv) {
     if (strcmp(c, "put") == 0) return cmd_put(argc, argv);
     if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
     if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);
+    if (strcmp(c, "text") == 0) return cmd_text(argc, argv);
     if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
     if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
     if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
