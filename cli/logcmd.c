@@ -212,10 +212,30 @@ static int is_segment(const char *name) {
     return l > 4 && strcmp(name + l - 4, ".seg") == 0;
 }
 
+/* Whether seg[off..] is a valid sync mark (docs/RELAY.md, "Storage
+ * layout"): length 0, then the CRC32C of, and, its own offset. */
+static int is_mark(const uint8_t *seg, size_t sl, size_t off) {
+    return sl - off >= 16 && le32(seg + off) == 0 && le64(seg + off + 8) == off &&
+           crc32c(0, seg + off + 8, 8) == le32(seg + off + 4);
+}
+
+/* Whether a valid sync mark follows offset `from`, walking record headers
+ * while they make sense: what lies before it was synced, so acknowledged. */
+static int mark_after(const uint8_t *seg, size_t sl, size_t from) {
+    for (size_t off = from; sl - off >= 16;) {
+        uint32_t rl = le32(seg + off);
+        if (is_mark(seg, sl, off)) return 1;
+        if (rl > sl - off - 16) break;
+        off += 16 + (size_t)rl;
+    }
+    return 0;
+}
+
 /* The records of one space, concatenated, checked read-only: the magic,
- * each record's CRC32C and relay sequence. A bad last record of the last
- * segment is a torn tail (the relay cuts it on its next start); anything
- * else is damage, printed as a problem. Returns the number of problems. */
+ * each record's CRC32C and relay sequence. A bad record in the last
+ * segment with no sync mark after it is a torn tail (the relay cuts it on
+ * its next start); anything else is damage, printed as a problem. Returns
+ * the number of problems. */
 static size_t read_space(const char *dir, const char *space, int print, uint8_t **out,
                          size_t *out_len, size_t *torn) {
     char path[1400];
@@ -251,14 +271,22 @@ static size_t read_space(const char *dir, const char *space, int print, uint8_t 
             }
             uint32_t rl = le32(seg + off), crc = le32(seg + off + 4);
             uint64_t rseq = le64(seg + off + 8);
-            if (rl == 0 || rl > sl - off - 16) {
-                why = "record cut short";
+            if (rl == 0) {
+                if (is_mark(seg, sl, off)) {
+                    off += 16;
+                    continue;
+                }
+                why = mark_after(seg, sl, off + 16) ? "damaged sync mark" : "torn";
+                break;
+            }
+            if (rl > sl - off - 16) {
+                why = "torn";
                 break;
             }
             if (crc32c(0, seg + off + 8, (size_t)rl + 8) != crc) {
-                /* Only a bad record that ends the file can be a torn write;
-                 * one with records after it is damage. */
-                why = off + 16 + rl == sl ? "CRC mismatch at the end" : "CRC mismatch";
+                /* Unsynced pages may land in any order: a bad record is a
+                 * torn write unless a sync mark after it says it was synced. */
+                why = mark_after(seg, sl, off + 16 + rl) ? "CRC mismatch" : "torn";
                 break;
             }
             if (rseq != want) {
@@ -278,8 +306,8 @@ static size_t read_space(const char *dir, const char *space, int print, uint8_t 
             want++;
             off += 16 + (size_t)rl;
         }
-        if (why && i + 1 == nseg && off >= 16 &&
-            (!strcmp(why, "record cut short") || !strcmp(why, "CRC mismatch at the end"))) {
+        if (why && !strcmp(why, "torn") && i + 1 < nseg) why = "record cut short or damaged";
+        if (why && !strcmp(why, "torn")) {
             *torn = sl - off; /* the active segment's unacknowledged tail */
         } else if (why) {
             bad++;

@@ -5,7 +5,9 @@
  *   <root>/<space id hex>/<first relay seq, 20 digits>.seg
  *   segment = "weftseg1" | u64 first_rseq            (16-byte header)
  *             then records: u32 len | u32 crc32c | u64 rseq | len bytes
- *   crc32c covers the rseq (8 bytes, little-endian) and the record bytes.
+ *             and sync marks: u32 0 | u32 crc32c | u64 own offset
+ *   crc32c covers the rseq (8 bytes, little-endian) and the record bytes;
+ *   a mark's covers its offset.
  *
  * Appends go straight to the active (last) segment with one pwritev each;
  * flush runs fdatasync once per space written since the last flush, which
@@ -13,12 +15,18 @@
  * segments are synced when they are closed, so only the active one can ever
  * have an unsynced tail.
  *
+ * After each fdatasync a sync mark goes after the synced bytes: it says
+ * "everything before me was durable" (it is written only once that is
+ * true, and needs no sync of its own: lost, it only says less).
+ *
  * Opening a space scans its segments and rebuilds the in-memory index
  * (segment, offset, length per relay sequence). A record that is cut short
- * or fails its CRC in the last segment is a torn tail from a crash: the file
- * is truncated there (nothing after it was acked, since acks follow the
- * fdatasync that would have covered it). The same damage in an older
- * segment is not a crash artefact but disk corruption: the space refuses to
+ * or fails its CRC in the last segment, with no sync mark after it, is a
+ * torn tail from a crash: the file is truncated there (nothing after it was
+ * acked, since acks follow the fdatasync that would have covered it, and a
+ * crash can persist unsynced pages in any order). A bad record followed by
+ * a sync mark was durable, so acked: that, and the same damage in an older
+ * segment, is disk corruption, not a crash artefact: the space refuses to
  * open rather than serve or renumber around it. Every read checks the CRC
  * again, so a record damaged later is never served either.
  */
@@ -62,7 +70,8 @@ typedef struct file_space {
     char dir[PATH_MAX];
     seg *segs;
     size_t n_segs, cap_segs;
-    int fd; /* the active (last) segment, or -1 */
+    int fd;          /* the active (last) segment, or -1 */
+    uint64_t marked; /* the active segment's size at its last sync mark */
     fpos *idx;
     size_t n, cap;
     int dirty;
@@ -102,6 +111,22 @@ static uint32_t rec_crc(uint64_t rseq, const uint8_t *p, size_t n) {
     uint8_t s[8];
     put64(s, rseq);
     return crc32c(crc32c(0, s, 8), p, n);
+}
+
+/* A sync mark at offset off: its header bytes. */
+static void mark_make(uint8_t *hdr, uint64_t off) {
+    uint8_t v[8];
+    put64(v, off);
+    put32(hdr, 0);
+    put32(hdr + 4, crc32c(0, v, 8));
+    put64(hdr + 8, off);
+}
+
+/* Whether the 16 bytes at h, read at offset off, are a valid sync mark. */
+static int mark_valid(const uint8_t *h, uint64_t off) {
+    uint8_t want[REC_HDR];
+    mark_make(want, off);
+    return memcmp(h, want, REC_HDR) == 0;
 }
 
 static void seg_path(char *dst, size_t cap, const file_space *s, uint64_t first) {
@@ -174,6 +199,7 @@ static int seg_create(file_space *s, uint64_t first) {
     }
     if (s->fd >= 0) close(s->fd);
     s->fd = fd;
+    s->marked = SEG_HDR;
     return 0;
 }
 
@@ -182,8 +208,44 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Whether a valid sync mark lies at or after offset `from` in the file,
+ * walking record headers while they make sense: the bytes before such a
+ * mark were durable, so damage before it is not a torn tail. */
+static int mark_after(int fd, uint64_t from, uint64_t fsize) {
+    uint64_t off = from;
+    uint8_t rh[REC_HDR];
+    while (fsize - off >= REC_HDR && pread(fd, rh, REC_HDR, (off_t)off) == REC_HDR) {
+        uint32_t len = get32(rh);
+        if (len == 0) {
+            if (mark_valid(rh, off)) return 1;
+            off += REC_HDR; /* a damaged mark: look past it */
+        } else if (len <= MAX_REC && fsize - off - REC_HDR >= len) {
+            off += REC_HDR + len;
+        } else {
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Writes a sync mark after the segment's synced bytes (see the top). */
+static int mark_write(file_space *s) {
+    seg *cur = &s->segs[s->n_segs - 1];
+    uint8_t hdr[REC_HDR];
+    mark_make(hdr, cur->size);
+    if (pwrite(s->fd, hdr, REC_HDR, (off_t)cur->size) != REC_HDR) {
+        int rc = io_fail("write", s->dir);
+        if (ftruncate(s->fd, (off_t)cur->size)) io_fail("truncate", s->dir);
+        return rc;
+    }
+    cur->size += REC_HDR;
+    s->marked = cur->size;
+    return 0;
+}
+
 /* Scans one segment, indexing and replaying its records. A bad record in
- * the last segment truncates the file there; elsewhere it is an error. */
+ * the last segment with no sync mark after it truncates the file there;
+ * any other is an error. */
 static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn fn, void *ud) {
     file_store *st = s->st;
     char path[PATH_MAX + 32];
@@ -215,6 +277,7 @@ static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn
     }
     uint32_t segi = (uint32_t)s->n_segs;
     if ((rc = seg_push(s, first, SEG_HDR))) goto out;
+    s->marked = SEG_HDR;
     /* Records are read in chunks of up to 1 MiB, or one whole record. */
     for (;;) {
         if (off == fsize) break;
@@ -223,9 +286,16 @@ static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn
         uint32_t len = 0;
         if (fsize - off < REC_HDR || pread(fd, rh, REC_HDR, (off_t)off) != REC_HDR) {
             why = "cut-short record header";
+        } else if (get32(rh) == 0) {
+            if (mark_valid(rh, off)) {
+                off += REC_HDR;
+                s->marked = off;
+                continue;
+            }
+            why = "damaged sync mark";
         } else {
             len = get32(rh);
-            if (len == 0 || len > MAX_REC)
+            if (len > MAX_REC)
                 why = "impossible record length";
             else if (fsize - off - REC_HDR < len)
                 why = "cut-short record";
@@ -241,10 +311,13 @@ static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn
             if (rec_crc(s->n + 1, st->buf, len) != get32(rh + 4)) why = "CRC mismatch";
         }
         if (why) {
-            if (!last) {
+            uint64_t next = off + REC_HDR + len; /* past it, when its length is sane */
+            if (!last || (next <= fsize && mark_after(fd, next, fsize))) {
                 fprintf(stderr,
-                        "weft-relay: file storage: %s: %s at offset %llu in a sealed segment\n",
-                        path, why, (unsigned long long)off);
+                        "weft-relay: file storage: %s: %s at offset %llu in %s: refusing the "
+                        "space\n",
+                        path, why, (unsigned long long)off,
+                        last ? "data synced before (a sync mark follows)" : "a sealed segment");
                 rc = WEFT_EMALFORMED;
                 goto out;
             }
@@ -347,6 +420,14 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
         rc = scan_segment(s, firsts[i], i + 1 == n_firsts, fn, ud);
     free(firsts);
     if (!rc && s->fd < 0) rc = seg_create(s, s->n + 1);
+    /* What the scan kept is what is served from now on: make it durable
+     * and say so, so later damage in it is never mistaken for a torn tail. */
+    if (!rc && s->segs[s->n_segs - 1].size > s->marked) {
+        if (fdatasync(s->fd))
+            rc = io_fail("fdatasync", s->dir);
+        else
+            rc = mark_write(s);
+    }
     if (rc) {
         space_free(s);
         return rc;
@@ -418,7 +499,8 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
         const fpos *p0 = &s->idx[r];
         uint64_t end = r + 1;
         size_t span = REC_HDR + p0->len;
-        while (end < s->n && s->idx[end].seg == p0->seg && bytes + span < max_bytes) {
+        while (end < s->n && s->idx[end].seg == p0->seg && s->idx[end].off == p0->off + span &&
+               bytes + span < max_bytes) {
             span += REC_HDR + s->idx[end].len;
             end++;
         }
@@ -466,6 +548,7 @@ static int f_flush(relay_store *st_) {
         if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
         st->dirty = s->dirty_next;
         s->dirty = 0;
+        mark_write(s); /* the sync is done: a mark that fails (logged) only says less */
     }
     return 0;
 }

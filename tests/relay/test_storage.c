@@ -39,6 +39,19 @@ static size_t rec_make(uint8_t *dst, uint64_t i) {
     return n;
 }
 
+/* Appends records from..from+n-1 without a flush (never acked). */
+static int append_unflushed(relay_space_store *s, uint64_t from, uint64_t n) {
+    uint8_t buf[400];
+    for (uint64_t i = from; i < from + n; i++) {
+        size_t len = rec_make(buf, i);
+        const uint8_t *recs[1] = {buf};
+        uint64_t first;
+        int rc = s->store->ops->append(s, recs, &len, 1, &first);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int append_n(relay_space_store *s, uint64_t from, uint64_t n) {
     uint8_t buf[400];
     for (uint64_t i = from; i < from + n; i++) {
@@ -165,7 +178,7 @@ static void torn_tails(void) {
     relay_store *st = fresh(20, 0);
     char path[1200];
     seg_file(path, sizeof path, 1);
-    long full = file_size(path);
+    long full = file_size(path) - 16; /* the records; a sync mark follows them */
     uint8_t last[400];
     long last_len = 16 + (long)rec_make(last, 20);
     st->ops->close(st);
@@ -183,7 +196,8 @@ static void torn_tails(void) {
         relay_space_store *s;
         walk w;
         CHECK(open_walk(st, &s, &w) == 0);
-        CHECK(w.count == 19 && !w.bad && file_size(path) == full - last_len);
+        /* cut back to record 19, then a sync mark for what the open kept */
+        CHECK(w.count == 19 && !w.bad && file_size(path) == full - last_len + 16);
         /* Appending continues with the lost sequence number. */
         CHECK(append_n(s, 20, 1) == 0);
         st->ops->close_space(s);
@@ -195,37 +209,72 @@ static void torn_tails(void) {
     unlink(save);
 }
 
-static void damage(void) {
-    relay_store *st = fresh(20, 0);
-    st->ops->close(st);
-    char path[1200];
-    seg_file(path, sizeof path, 1);
-    long full = file_size(path);
-    /* A flipped byte in the last record: it goes, the rest stays. */
-    flip(path, full - 3);
-    CHECK(relay_store_file_new(&st, root, 0) == 0);
-    relay_space_store *s;
-    walk w;
-    CHECK(open_walk(st, &s, &w) == 0 && w.count == 19 && !w.bad);
-    st->ops->close_space(s);
-    st->ops->close(st);
-    /* A flipped byte in record 10 of the last segment: the tail from there
-     * is unsynced-looking damage and goes. */
+/* Offset of record i in the first segment, with a 16-byte sync mark after
+ * record `mark_after` (0: none). */
+static long rec_off(uint64_t i, uint64_t mark_after) {
     uint8_t tmp[400];
     long off = 16;
-    for (uint64_t i = 1; i < 10; i++)
-        off += 16 + (long)rec_make(tmp, i);
-    flip(path, off + 20);
+    for (uint64_t k = 1; k < i; k++)
+        off += 16 + (long)rec_make(tmp, k) + (k == mark_after ? 16 : 0);
+    return off;
+}
+
+static void restore(const char *path) {
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, "cp '%s.orig' '%s'", path, path);
+    CHECK(system(cmd) == 0);
+}
+
+static void damage(void) {
+    /* 20 records flushed (a sync mark follows them), then 10 written but
+     * never flushed, as when the relay dies before its turn ends. */
+    relay_store *st = fresh(20, 0);
+    relay_space_store *s;
+    walk w;
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 20 && !w.bad);
+    CHECK(append_unflushed(s, 21, 10) == 0);
+    st->ops->close_space(s);
+    st->ops->close(st);
+    char path[1200], cmd[2600];
+    seg_file(path, sizeof path, 1);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s.orig'", path, path);
+    CHECK(system(cmd) == 0);
+    /* A flipped byte in record 25, with valid records after it but no sync
+     * mark: a crash can leave that (unsynced pages land in any order), so
+     * the tail from there goes. */
+    flip(path, rec_off(25, 20) + 20);
     CHECK(relay_store_file_new(&st, root, 0) == 0);
-    CHECK(open_walk(st, &s, &w) == 0 && w.count == 9 && !w.bad);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 24 && !w.bad);
+    st->ops->close_space(s);
+    st->ops->close(st);
+    /* The same in the last record. */
+    restore(path);
+    flip(path, file_size(path) - 3);
+    CHECK(relay_store_file_new(&st, root, 0) == 0);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 29 && !w.bad);
+    st->ops->close_space(s);
+    st->ops->close(st);
+    /* A flipped byte in record 10, before the sync mark: it was durable,
+     * so acked; that is disk damage and the space refuses to open. So does
+     * a damaged mark. */
+    restore(path);
+    flip(path, rec_off(10, 20) + 20);
+    CHECK(relay_store_file_new(&st, root, 0) == 0);
+    CHECK(open_walk(st, &s, &w) == WEFT_EMALFORMED);
+    st->ops->close(st);
+    restore(path);
+    flip(path, rec_off(21, 20) - 16 + 9); /* the mark's offset field */
+    CHECK(relay_store_file_new(&st, root, 0) == 0);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 20 && !w.bad); /* nothing marks past it */
     st->ops->close_space(s);
     st->ops->close(st);
     /* Garbage after the last record (a header cut short). */
+    restore(path);
     int fd = open(path, O_WRONLY | O_APPEND);
     CHECK(write(fd, "\x05\x00\x00", 3) == 3);
     close(fd);
     CHECK(relay_store_file_new(&st, root, 0) == 0);
-    CHECK(open_walk(st, &s, &w) == 0 && w.count == 9 && !w.bad);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 30 && !w.bad);
     /* Damage while open: the read refuses rather than serve it. */
     flip(path, 16 + 16 + 1);
     memset(&w, 0, sizeof w);
@@ -233,6 +282,8 @@ static void damage(void) {
     CHECK(st->ops->read(s, 0, SIZE_MAX, check_rec, &w) == WEFT_EMALFORMED && w.count == 0);
     st->ops->close_space(s);
     st->ops->close(st);
+    snprintf(cmd, sizeof cmd, "%s.orig", path);
+    unlink(cmd);
 }
 
 static void segments(void) {
