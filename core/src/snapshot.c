@@ -33,13 +33,19 @@ typedef struct waiting_writer {
     const uint32_t *author_rank, *name_rank;
 } waiting_writer;
 
-static int put_waiting(void *ctx, const wwaiting *w) {
-    waiting_writer *ww = ctx;
-    const wdoc *d = &ww->s->docs[w->doc];
+/* A waiting add's or text's target: collection, key, field, observed write. */
+static void put_waiting_target(waiting_writer *ww, uint32_t doc, uint32_t name, uint64_t lamport,
+                               uint32_t author) {
+    const wdoc *d = &ww->s->docs[doc];
     wbuf_varint(ww->b, ww->name_rank[d->coll]);
     wbuf_lbytes(ww->b, weft__doc_key(ww->s, d), d->key_len);
-    wbuf_varint(ww->b, ww->name_rank[w->name]);
-    put_id(ww->b, ww->author_rank, w->obs_lamport, w->obs_author);
+    wbuf_varint(ww->b, ww->name_rank[name]);
+    put_id(ww->b, ww->author_rank, lamport, author);
+}
+
+static int put_waiting(void *ctx, const wwaiting *w) {
+    waiting_writer *ww = ctx;
+    put_waiting_target(ww, w->doc, w->name, w->obs_lamport, w->obs_author);
     put_id(ww->b, ww->author_rank, w->lamport, w->author);
     wbuf_varint(ww->b, zigzag_enc(w->delta));
     return WEFT_OK;
@@ -56,11 +62,7 @@ static int put_text(wbuf *b, weft_text *t) {
 
 static int put_waiting_text(void *ctx, const wtext *w) {
     waiting_writer *ww = ctx;
-    const wdoc *d = &ww->s->docs[w->doc];
-    wbuf_varint(ww->b, ww->name_rank[d->coll]);
-    wbuf_lbytes(ww->b, weft__doc_key(ww->s, d), d->key_len);
-    wbuf_varint(ww->b, ww->name_rank[w->name]);
-    put_id(ww->b, ww->author_rank, w->obs_lamport, w->obs_author);
+    put_waiting_target(ww, w->doc, w->name, w->obs_lamport, w->obs_author);
     return put_text(ww->b, w->t);
 }
 
@@ -287,65 +289,62 @@ static int load_docs(loader *l, uint32_t coll) {
     return rd->err;
 }
 
-/* Waiting counter adds, after every document: each must still wait, i.e.
- * observe a write newer than its field's current winner. */
-static int load_waiting(loader *l) {
+/* What a waiting add or text is for: collection, key, field and the write
+ * it observed, which must be newer than the field's current winner (else
+ * it would not wait). OUT: *doc (created), *name, *observed. */
+static int read_waiting_target(loader *l, uint32_t *doc, uint32_t *name, wid *observed) {
     weft_state *s = &l->r->state;
+    wreader *rd = &l->rd;
+    uint64_t unordered = UINT64_MAX;
+    uint32_t coll;
+    int rc = read_name_index(l, &unordered, &coll);
+    if (rc) return rc;
+    size_t klen;
+    const uint8_t *key = rd_lbytes(rd, &klen, WEFT_MAX_KEY_BYTES);
+    if (rd->err) return rd->err;
+    if (klen == 0 || !weft_utf8_valid(key, klen)) return WEFT_EMALFORMED;
+    unordered = UINT64_MAX;
+    if ((rc = read_name_index(l, &unordered, name)) || (rc = read_id(l, observed))) return rc;
+    *doc = weft__state_doc(s, coll, key, klen, 1);
+    if (*doc == UINT32_MAX) return WEFT_ENOMEM;
+    if (weft__wid_cmp(s, *observed, weft__state_observed(s, *doc, *name)) <= 0)
+        return WEFT_EMALFORMED;
+    return WEFT_OK;
+}
+
+/* Waiting counter adds, after every document. */
+static int load_waiting(loader *l) {
     wreader *rd = &l->rd;
     uint64_t n = rd_varint(rd);
     if (!rd->err && n > rd_left(rd) / 6) return WEFT_ETRUNCATED;
     for (uint64_t i = 0; i < n && !rd->err; i++) {
-        uint64_t unordered = UINT64_MAX;
-        uint32_t coll, name;
-        int rc = read_name_index(l, &unordered, &coll);
-        if (rc) return rc;
-        size_t klen;
-        const uint8_t *key = rd_lbytes(rd, &klen, WEFT_MAX_KEY_BYTES);
-        if (rd->err) break;
-        if (klen == 0 || !weft_utf8_valid(key, klen)) return WEFT_EMALFORMED;
-        unordered = UINT64_MAX;
-        if ((rc = read_name_index(l, &unordered, &name))) return rc;
+        uint32_t d, name;
         wid observed, id;
-        if ((rc = read_id(l, &observed)) || (rc = read_id(l, &id))) return rc;
+        int rc = read_waiting_target(l, &d, &name, &observed);
+        if (!rc) rc = read_id(l, &id);
+        if (rc) return rc;
         int64_t delta = zigzag_dec(rd_varint(rd));
         if (rd->err) break;
         if (!id.lamport) return WEFT_EMALFORMED;
-        uint32_t d = weft__state_doc(s, coll, key, klen, 1);
-        if (d == UINT32_MAX) return WEFT_ENOMEM;
-        if (weft__wid_cmp(s, observed, weft__state_observed(s, d, name)) <= 0)
-            return WEFT_EMALFORMED;
-        if ((rc = weft__state_counter_add(s, d, name, id, delta, observed))) return rc;
+        if ((rc = weft__state_counter_add(&l->r->state, d, name, id, delta, observed))) return rc;
     }
     return rd->err;
 }
 
-/* Waiting texts, after the waiting adds: each observes a write newer than
- * its field's current winner. */
+/* Waiting texts, after the waiting adds. */
 static int load_waiting_texts(loader *l) {
-    weft_state *s = &l->r->state;
     wreader *rd = &l->rd;
     uint64_t n = rd_varint(rd);
     if (!rd->err && n > rd_left(rd) / 5) return WEFT_ETRUNCATED;
     for (uint64_t i = 0; i < n && !rd->err; i++) {
-        uint64_t unordered = UINT64_MAX;
-        uint32_t coll, name;
-        int rc = read_name_index(l, &unordered, &coll);
-        if (rc) return rc;
-        size_t klen, tl;
-        const uint8_t *key = rd_lbytes(rd, &klen, WEFT_MAX_KEY_BYTES);
-        if (rd->err) break;
-        if (klen == 0 || !weft_utf8_valid(key, klen)) return WEFT_EMALFORMED;
-        unordered = UINT64_MAX;
-        if ((rc = read_name_index(l, &unordered, &name))) return rc;
+        uint32_t d, name;
         wid observed;
-        if ((rc = read_id(l, &observed))) return rc;
+        int rc = read_waiting_target(l, &d, &name, &observed);
+        if (rc) return rc;
+        size_t tl;
         const uint8_t *tp = rd_lbytes(rd, &tl, SIZE_MAX);
         if (rd->err) break;
-        uint32_t d = weft__state_doc(s, coll, key, klen, 1);
-        if (d == UINT32_MAX) return WEFT_ENOMEM;
-        if (weft__wid_cmp(s, observed, weft__state_observed(s, d, name)) <= 0)
-            return WEFT_EMALFORMED;
-        if ((rc = weft__state_restore_text(s, d, name, observed, tp, tl))) return rc;
+        if ((rc = weft__state_restore_text(&l->r->state, d, name, observed, tp, tl))) return rc;
     }
     return rd->err;
 }

@@ -194,6 +194,25 @@ static size_t nth_record(const fuzz_buf *all, size_t i, size_t *off) {
     }
 }
 
+/* Appends rec (a PLAIN change with one dep) with its dep dropped, as a
+ * member hiding its change's causal past would send it. */
+static void hide_deps(fuzz_buf *out, const fuzz_buf *rec) {
+    weft_change ch;
+    FUZZ_ASSERT(weft_change_decode(&ch, rec->p, rec->len) == 0 && ch.n_deps == 1);
+    size_t cut = (size_t)(ch.deps - rec->p) - 1; /* the one-byte n_deps */
+    fuzz_buf_put(out, rec->p, cut);
+    fuzz_buf_put(out, "", 1); /* n_deps = 0 */
+    fuzz_buf_put(out, rec->p + ch.header_len, rec->len - ch.header_len);
+}
+
+/* The snapshot of a replica that got only these records. */
+static void emit_snapshot_of(const fuzz_buf *recs) {
+    weft_replica *z = fuzz_replica(0x77);
+    FUZZ_ASSERT(weft_replica_apply(z, recs->p, recs->len, NULL) == 0);
+    emit_snapshot(z);
+    weft_replica_free(z);
+}
+
 static void changes_and_friends(void) {
     weft_replica *a, *b;
     fuzz_buf pre = {0};
@@ -278,18 +297,10 @@ static void changes_and_friends(void) {
         fuzz_commit(y, &ry);
         FUZZ_ASSERT(weft_replica_apply(x, ry.p, ry.len, NULL) == 0);
         fuzz_splice(x, "n8", 0, 0, "mine", &rx);
-        weft_change ch;
-        FUZZ_ASSERT(weft_change_decode(&ch, rx.p, rx.len) == 0 && ch.n_deps == 1);
-        size_t cut = (size_t)(ch.deps - rx.p) - 1; /* the one-byte n_deps */
-        fuzz_buf_put(&hidden_text, rx.p, cut);
-        fuzz_buf_put(&hidden_text, "", 1); /* n_deps = 0 */
-        fuzz_buf_put(&hidden_text, rx.p + ch.header_len, rx.len - ch.header_len);
-        weft_replica *z = fuzz_replica(0x77);
-        FUZZ_ASSERT(weft_replica_apply(z, hidden_text.p, hidden_text.len, NULL) == 0);
-        emit_snapshot(z);
+        hide_deps(&hidden_text, &rx);
+        emit_snapshot_of(&hidden_text);
         weft_replica_free(x);
         weft_replica_free(y);
-        weft_replica_free(z);
         free(ry.p);
         free(rx.p);
     }
@@ -305,19 +316,11 @@ static void changes_and_friends(void) {
         FUZZ_ASSERT(weft_replica_apply(x, ry.p, ry.len, NULL) == 0);
         fuzz_counter(x, "notes", "n9", "n", 5);
         fuzz_commit(x, &rx);
-        weft_change ch;
-        FUZZ_ASSERT(weft_change_decode(&ch, rx.p, rx.len) == 0 && ch.n_deps == 1);
-        size_t cut = (size_t)(ch.deps - rx.p) - 1; /* the one-byte n_deps */
         hidden.len = 0;
-        fuzz_buf_put(&hidden, rx.p, cut);
-        fuzz_buf_put(&hidden, "", 1); /* n_deps = 0 */
-        fuzz_buf_put(&hidden, rx.p + ch.header_len, rx.len - ch.header_len);
-        weft_replica *z = fuzz_replica(0x77);
-        FUZZ_ASSERT(weft_replica_apply(z, hidden.p, hidden.len, NULL) == 0);
-        emit_snapshot(z);
+        hide_deps(&hidden, &rx);
+        emit_snapshot_of(&hidden);
         weft_replica_free(x);
         weft_replica_free(y);
-        weft_replica_free(z);
         free(ry.p);
         free(rx.p);
     }

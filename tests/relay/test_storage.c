@@ -48,21 +48,14 @@ static int append_unflushed(relay_space_store *s, uint64_t from, uint64_t n) {
         uint64_t first;
         int rc = s->store->ops->append(s, recs, &len, 1, &first);
         if (rc) return rc;
+        if (first != i) return -99;
     }
     return 0;
 }
 
 static int append_n(relay_space_store *s, uint64_t from, uint64_t n) {
-    uint8_t buf[400];
-    for (uint64_t i = from; i < from + n; i++) {
-        size_t len = rec_make(buf, i);
-        const uint8_t *recs[1] = {buf};
-        uint64_t first;
-        int rc = s->store->ops->append(s, recs, &len, 1, &first);
-        if (rc) return rc;
-        if (first != i) return -99;
-    }
-    return s->store->ops->flush(s->store);
+    int rc = append_unflushed(s, from, n);
+    return rc ? rc : s->store->ops->flush(s->store);
 }
 
 typedef struct walk {

@@ -20,19 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prop_rng.h"
+
 #define NREP 3
 #define NDOC 2
-
-static uint64_t rng;
-static uint64_t next_rand(void) {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static size_t below(size_t n) {
-    return n ? (size_t)(next_rand() % n) : 0;
-}
 
 typedef struct rec {
     uint8_t *p;
@@ -115,8 +106,8 @@ static size_t cps(const char *s) {
 }
 
 static void random_text(char *out) {
-    static const char *const chars[] = {"a", "b", "c", " ", "\xc3\xa9", "\xe2\x82\xac",
-                                        "\xf0\x9f\x98\x80"};
+    static const char *const chars[] = {
+        "a", "b", "c", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
     out[0] = 0;
     for (size_t n = 1 + below(3); n; n--)
         strcat(out, chars[below(sizeof chars / sizeof *chars)]);

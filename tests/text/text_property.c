@@ -19,18 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NREP 3
+#include "prop_rng.h"
 
-static uint64_t rng;
-static uint64_t next_rand(void) {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static size_t below(size_t n) {
-    return n ? (size_t)(next_rand() % n) : 0;
-}
+#define NREP 3
 
 typedef struct upd {
     uint8_t *p;

@@ -459,6 +459,39 @@ static weft_replica *replay(const rec *recs, const int *order, int n, int snap_a
     return r;
 }
 
+/* Replays the records in several orders, each with a snapshot at every
+ * point (replay): each result must pass ok() and all must have one state
+ * hash. */
+static void every_order(const rec *r, int n, int variant, int (*ok)(weft_replica *, const void *),
+                        const void *want) {
+    static const int orders[][4] = {{0, 1, 2, 3}, {0, 2, 1, 3}, {2, 0, 1, 3}, {0, 2, 3, 1},
+                                    {2, 3, 0, 1}, {3, 2, 1, 0}, {1, 2, 3, 0}};
+    weft_replica *first = NULL;
+    for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+        int order[4], k = 0;
+        for (int i = 0; i < 4; i++)
+            if (orders[o][i] < n) order[k++] = orders[o][i];
+        for (int snap_at = -1; snap_at < n; snap_at++) {
+            weft_replica *x = replay(r, order, n, snap_at);
+            if (!ok(x, want)) {
+                fprintf(stderr, "variant %d order %zu snapshot at %d\n", variant, o, snap_at);
+                check_failures++;
+            }
+            if (!first) {
+                first = x;
+            } else {
+                CHECK(same_hash(first, x));
+                weft_replica_free(x);
+            }
+        }
+    }
+    weft_replica_free(first);
+}
+
+static int counter_is(weft_replica *x, const void *want) {
+    return get_int(x, "c", "d", "n") == *(const int64_t *)want;
+}
+
 /* A member can omit from its change's deps the write its counter add
  * observed, so the add may arrive first. Every arrival order, with or
  * without a snapshot in between, must give the same state: the add waits,
@@ -497,29 +530,7 @@ static void add_before_observed_write(void) {
             n++;
             want = 100;
         }
-        static const int orders[][4] = {{0, 1, 2, 3}, {0, 2, 1, 3}, {2, 0, 1, 3},
-                                        {0, 2, 3, 1}, {2, 3, 0, 1}, {3, 2, 1, 0}};
-        weft_replica *first = NULL;
-        for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
-            int order[4], k = 0;
-            for (int i = 0; i < 4; i++)
-                if (orders[o][i] < n) order[k++] = orders[o][i];
-            for (int snap_at = -1; snap_at < n; snap_at++) {
-                weft_replica *x = replay(r, order, n, snap_at);
-                if (get_int(x, "c", "d", "n") != want) {
-                    fprintf(stderr, "variant %d order %zu snapshot at %d: n = %" PRId64 "\n",
-                            variant, o, snap_at, get_int(x, "c", "d", "n"));
-                    check_failures++;
-                }
-                if (!first)
-                    first = x;
-                else {
-                    CHECK(same_hash(first, x));
-                    weft_replica_free(x);
-                }
-            }
-        }
-        weft_replica_free(first);
+        every_order(r, n, variant, counter_is, &want);
         for (int i = 0; i < n; i++)
             free(r[i].p);
         weft_replica_free(a);
@@ -565,6 +576,10 @@ static int text_is(weft_replica *r, const char *doc, const char *want) {
     get_text(r, "notes", doc, "body", buf, sizeof buf);
     fprintf(stderr, "text of %s is \"%s\", want \"%s\"\n", doc, buf, want);
     return 0;
+}
+
+static int note_is(weft_replica *x, const void *want) {
+    return text_is(x, "d", want);
 }
 
 /* What the text callback saw, replayed on a string. */
@@ -791,27 +806,7 @@ static void text_before_observed_write(void) {
             n++;
             want = "later";
         }
-        static const int orders[][4] = {{0, 1, 2, 3}, {0, 2, 1, 3}, {2, 0, 1, 3},
-                                        {2, 3, 0, 1}, {3, 2, 1, 0}, {1, 2, 3, 0}};
-        weft_replica *first = NULL;
-        for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
-            int order[4], k = 0;
-            for (int i = 0; i < 4; i++)
-                if (orders[o][i] < n) order[k++] = orders[o][i];
-            for (int snap_at = -1; snap_at < n; snap_at++) {
-                weft_replica *x = replay(r, order, n, snap_at);
-                if (!text_is(x, "d", want))
-                    fprintf(stderr, "variant %d order %zu snapshot at %d\n", variant, o, snap_at),
-                        check_failures++;
-                if (!first)
-                    first = x;
-                else {
-                    CHECK(same_hash(first, x));
-                    weft_replica_free(x);
-                }
-            }
-        }
-        weft_replica_free(first);
+        every_order(r, n, variant, note_is, want);
         for (int i = 0; i < n; i++)
             free(r[i].p);
         weft_replica_free(a);
