@@ -216,6 +216,15 @@ test('two pages of one space: the follower writes through the leader, both conve
       await window.space.collection('todos').update('b0', { mine: true });
       return window.space.collection('todos').get('b0');
     }), { by: 'b', i: 0, mine: true });
+    // text edits from both pages: the follower's go through the leader
+    await a.evaluate(() => window.space.text('notes', 'n', 'body').insert(0, 'leader'));
+    await b.waitForFunction(() => window.space.text('notes', 'n', 'body').toString() === 'leader');
+    assert.equal(await b.evaluate(async () => {
+      const t = window.space.text('notes', 'n', 'body');
+      await t.insert(6, ' and follower');
+      return t.toString();
+    }), 'leader and follower');
+    await a.waitForFunction(() => window.space.text('notes', 'n', 'body').toString() === 'leader and follower');
     // errors in a follower's writes are the leader's WeftErrors
     assert.deepEqual(await b.evaluate(async () => {
       const codes = [];
