@@ -221,8 +221,8 @@ int redis_spawn(redis_proc *p) {
             (void)f;
         }
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               p->dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-               "--daemonize", "no", (char *)NULL);
+               p->dir, "--save", "", "--appendonly", "yes", "--appendfsync",
+               p->appendfsync ? p->appendfsync : "always", "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 500; i++) { /* 10 s */

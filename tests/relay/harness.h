@@ -61,8 +61,9 @@ double relay_metric(int port, const char *name);
  * directory, AOF with appendfsync always; it dies with the test process. */
 typedef struct redis_proc {
     pid_t pid;
-    int port;      /* 0 before the first start: a free port is picked */
-    char dir[256]; /* made by the first start, removed by redis_cleanup */
+    int port;                /* 0 before the first start: a free port is picked */
+    char dir[256];           /* made by the first start, removed by redis_cleanup */
+    const char *appendfsync; /* NULL: "always" */
 } redis_proc;
 /* Starts (or restarts, same port and directory: on its AOF) and waits
  * (<= 10 s) until it answers PING with PONG. Returns 0 or -1. */
