@@ -120,6 +120,10 @@ char *relay_metrics_render(const relay *r, size_t *len) {
         counter(&b, "weft_relay_redis_spaces_dropped_total",
                 "spaces reloaded from Redis after a failed append or a remote delete",
                 m->redis_spaces_dropped);
+        counter(
+            &b, "weft_relay_redis_pauses_total",
+            "times a client stopped being read: too many appends in flight (--redis-max-inflight)",
+            m->redis_pauses);
     }
     if (b.oom) {
         free(b.p);

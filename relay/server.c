@@ -442,6 +442,7 @@ static void changes_allowed(session *s, const weft_frame *f) {
     hold_ack(s, h);
     if (r->redis && ingest_inflight(s->sp) >= r->cfg.redis_max_inflight) {
         s->throttled = 1; /* server_unthrottle when Redis has caught up */
+        r->m.redis_pauses++;
         session_rx(s);
     }
 }

@@ -16,7 +16,9 @@
  *                it restarts on its AOF, where every acked change still is;
  *   ephemeral    SIGNAL and PRESENCE reach peers on other relays, stamped;
  *   shared_rate  one token's rate limit holds across two relays;
- *   rest         POST answers after Redis confirmed, GET on another relay.
+ *   rest         POST answers after Redis confirmed, GET on another relay;
+ *   bounded      --redis-max-inflight pauses a writer without losing acks;
+ *   delete_space a DELETE through one relay closes the space on the others.
  *
  *   test_scale PATH_TO_WEFT_RELAY [test]
  *
@@ -119,20 +121,21 @@ static int rejoin(tclient *c, int port) {
     return tc_push_missing(c) < 0 ? -1 : 0;
 }
 
-/* The relay's log as one binary GET page (a CHANGES frame with relay
- * sequences), read with c's token and proof. NULL on failure. */
-static char *get_log(const tclient *c, int port, size_t *len) {
+/* A request with c's token and a proof for method and path (plus query).
+ * OUT: *status; returns the body (malloc'd) or NULL when no answer. */
+static char *http_call(const tclient *c, int port, const char *method, const char *what,
+                       const char *query, int *status, size_t *len) {
     char path[160], tok[1500], hdrs[2000], sig64[100];
     int o = snprintf(path, sizeof path, "/v1/spaces/");
     for (int i = 0; i < 32; i++)
         o += snprintf(path + o, sizeof path - (size_t)o, "%02x", c->space[i]);
-    snprintf(path + o, sizeof path - (size_t)o, "/changes");
+    snprintf(path + o, sizeof path - (size_t)o, "%s", what);
     size_t n;
     weft_base64url_encode(tok, sizeof tok, &n, c->token, c->token_len);
     tok[n] = 0;
     uint8_t nonce[64], sig[64];
     unsigned long long ts = (unsigned long long)time(NULL);
-    int nl = snprintf((char *)nonce, 32, "%llu GET ", ts);
+    int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
     weft_blake2b(nonce + nl, 32, path, strlen(path));
     if (weft_proof_sign(&BE, sig, c->me.sk, c->space, nonce, (size_t)nl + 32)) return NULL;
     weft_base64url_encode(sig64, sizeof sig64, &n, sig, 64);
@@ -140,13 +143,23 @@ static char *get_log(const tclient *c, int port, size_t *len) {
     snprintf(hdrs, sizeof hdrs, "Authorization: Bearer %s\r\nWeft-Proof: %llu.%s\r\n", tok, ts,
              sig64);
     char full[200];
-    snprintf(full, sizeof full, "%s?after=0&limit=1024", path);
-    int status;
+    snprintf(full, sizeof full, "%s%s", path, query);
     char *body = NULL;
-    if (http_request(port, "GET", full, hdrs, NULL, 0, &status, &body, len, NULL, 5000) ||
-        status != 200) {
+    if (http_request(port, method, full, hdrs, NULL, 0, status, &body, len, NULL, 5000)) {
         free(body);
         return NULL;
+    }
+    return body;
+}
+
+/* The relay's log as one binary GET page (a CHANGES frame with relay
+ * sequences), read with c's token. NULL on failure. */
+static char *get_log(const tclient *c, int port, size_t *len) {
+    int status;
+    char *body = http_call(c, port, "GET", "/changes", "?after=0&limit=1024", &status, len);
+    if (body && status != 200) {
+        free(body);
+        body = NULL;
     }
     return body;
 }
@@ -475,6 +488,55 @@ static void rest(void) {
     stop_all();
 }
 
+/* --redis-max-inflight 5: the writer is paused and resumed many times, and
+ * still every change is acked; the gauges are on /metrics. */
+static void bounded(void) {
+    static const char *const extra[] = {"--redis-max-inflight", "5", NULL};
+    if (start_cluster(1, extra)) return;
+    tclient w;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(join(&w, relays[0].port) == 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(tc_write(&w, 30, 20, 10) == 0);
+    CHECK(tc_wait(&w, until_all_acked, 0, 10000));
+    CHECK(w.n_stored == 300 && w.err_code == 0);
+    CHECK(relay_metric(relays[0].port, "weft_relay_redis_up") == 1);
+    CHECK(relay_metric(relays[0].port, "weft_relay_redis_inflight_appends") == 0);
+    CHECK(relay_metric(relays[0].port, "weft_relay_changes_stored_total") == 300);
+    CHECK(relay_metric(relays[0].port, "weft_relay_redis_pauses_total") >= 1);
+    tc_free(&w);
+    stop_all();
+}
+
+/* A DELETE through one relay: the space is gone on the others too, and
+ * their live sessions are closed with NOT_FOUND. */
+static void delete_space(void) {
+    if (start_cluster(2, NULL)) return;
+    tclient w, rd, admin;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key) == 0);
+    CHECK(join(&w, relays[0].port) == 0);
+    CHECK(join(&rd, relays[1].port) == 0);
+    CHECK(tc_write(&w, 10, 20, 10) == 0);
+    CHECK(tc_wait(&w, until_all_acked, 0, 5000));
+    CHECK(tc_wait(&rd, until_received, 10, 5000));
+    int status;
+    size_t len;
+    char *b = http_call(&admin, relays[0].port, "DELETE", "", "", &status, &len);
+    CHECK(b && status == 200);
+    free(b);
+    CHECK(tc_wait(&rd, until_closed, 0, 5000));
+    CHECK(rd.err_code == WEFT_PROTO_ENOT_FOUND);
+    b = http_call(&rd, relays[1].port, "GET", "/changes", "", &status, &len);
+    CHECK(b && status == 404);
+    free(b);
+    tc_free(&w);
+    tc_free(&rd);
+    tc_free(&admin);
+    stop_all();
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_scale PATH_TO_WEFT_RELAY [test]\n");
@@ -486,8 +548,9 @@ int main(int argc, char **argv) {
     ident_new(&owner);
     BE.random(BE.ctx, content_key, 32);
     static const relay_test tests[] = {
-        {"converge", converge},   {"kill_relay", kill_relay},   {"kill_redis", kill_redis},
-        {"ephemeral", ephemeral}, {"shared_rate", shared_rate}, {"rest", rest},
+        {"converge", converge},   {"kill_relay", kill_relay},     {"kill_redis", kill_redis},
+        {"ephemeral", ephemeral}, {"shared_rate", shared_rate},   {"rest", rest},
+        {"bounded", bounded},     {"delete_space", delete_space},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
