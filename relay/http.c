@@ -443,6 +443,10 @@ static int post_changes(session *s, struct lws *wsi) {
     if (r->redis && r->cfg.token_rate > 0) {
         /* The limit is shared through Redis; the request runs again with
          * the verdict (a Redis error allows, see ingest_rate_take). */
+        if (!h->rate_asked && ingest_rate_spend(r, t.id, n)) {
+            h->rate_asked = 1;
+            s->rate_verdict = 1;
+        }
         if (!h->rate_asked) {
             h->rate_asked = 1;
             if (ingest_rate_take(r, s, t.id, n) == 0) {

@@ -16,6 +16,7 @@
  * detached the same way. A detached batch counts as failed.
  */
 #include "ingest.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "space.h"
 #include "storage_redis.h"
@@ -505,12 +506,65 @@ void ingest_flush(relay *r) {
     }
 }
 
-/* ---- rate limits ---- */
+/* ---- rate limits ----
+ *
+ * A relay takes a token's units from Redis in chunks (a tenth of the
+ * burst, or what one frame needs if more) and spends them locally, so most
+ * frames need no round trip; a frame that finds too little credit waits for
+ * one. What a relay holds unspent is already counted in Redis: the shared
+ * limit is never exceeded, it only gets tighter by up to a chunk per relay.
+ * Credit left after one window is dropped (it was counted in that window).
+ * The table is the per-token one of ratelimit.h: tokens = credit, last_us =
+ * when it was granted. */
+
+typedef struct rate_req {
+    waiter w; /* first: s->wait points here */
+    relay *r;
+    uint8_t id[16];
+    uint32_t n, asked;
+} rate_req;
+
+static uint32_t rate_window_ms(const relay *r) {
+    /* The per-relay bucket's terms as a sliding window: `burst` changes per
+     * burst/rate seconds, the same average rate and the same burst. */
+    double win = r->cfg.token_burst / r->cfg.token_rate * 1000.0;
+    return win < 1 ? 1 : win > 3.6e6 ? 3600000u : (uint32_t)win;
+}
+
+int ingest_rate_spend(relay *r, const uint8_t id[16], uint32_t n) {
+    bucket *b = token_bucket_get(&r->token_buckets, id);
+    if (!b) return 0;
+    uint64_t now = relay_now_us();
+    if (now - b->last_us > (uint64_t)rate_window_ms(r) * 1000u) b->tokens = 0;
+    if (b->tokens < n) return 0;
+    b->tokens -= n;
+    return 1;
+}
+
+static void on_rate(void *ud, int rc, int allowed);
+
+static int send_rate(rate_req *q) {
+    relay *r = q->r;
+    if (stopping) return WEFT_EUNAVAILABLE;
+    return redis_store_rate_take(r->redis, q->id, q->asked, (uint64_t)r->cfg.token_burst,
+                                 rate_window_ms(r), on_rate, q);
+}
 
 static void on_rate(void *ud, int rc, int allowed) {
-    waiter *w = ud;
-    session *s = w->s;
-    free(w);
+    rate_req *q = ud;
+    session *s = q->w.s;
+    if (!rc && !allowed && q->asked > q->n && s) {
+        q->asked = q->n; /* no whole chunk left: maybe what this frame needs */
+        if (send_rate(q) == 0) return;
+    }
+    if (!rc && allowed && q->asked > q->n) {
+        bucket *b = token_bucket_get(&q->r->token_buckets, q->id);
+        if (b) {
+            b->tokens += q->asked - q->n;
+            b->last_us = relay_now_us();
+        }
+    }
+    free(q);
     if (!s) return;
     s->wait = NULL;
     /* A Redis error allows: an unreachable Redis fails the append anyway,
@@ -520,20 +574,17 @@ static void on_rate(void *ud, int rc, int allowed) {
 }
 
 int ingest_rate_take(relay *r, session *s, const uint8_t id[16], uint32_t n) {
-    /* The per-relay bucket's terms as a sliding window: `burst` changes per
-     * burst/rate seconds, the same average rate and the same burst. */
-    double win = r->cfg.token_burst / r->cfg.token_rate * 1000.0;
-    uint32_t window_ms = win < 1 ? 1 : win > 3.6e6 ? 3600000u : (uint32_t)win;
-    waiter *w = malloc(sizeof *w);
-    if (!w) return WEFT_ENOMEM;
-    w->s = s;
-    int rc =
-        redis_store_rate_take(r->redis, id, n, (uint64_t)r->cfg.token_burst, window_ms, on_rate, w);
+    rate_req *q = malloc(sizeof *q);
+    if (!q) return WEFT_ENOMEM;
+    uint32_t chunk = (uint32_t)(r->cfg.token_burst / 10);
+    *q = (rate_req){.w.s = s, .r = r, .n = n, .asked = n > chunk ? n : chunk};
+    memcpy(q->id, id, 16);
+    int rc = send_rate(q);
     if (rc) {
-        free(w);
+        free(q);
         return rc;
     }
-    s->wait = w;
+    s->wait = &q->w;
     return 0;
 }
 

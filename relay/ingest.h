@@ -90,9 +90,14 @@ int batch_state(const append_batch *b);
 void batch_resolve(const append_batch *b, struct ack_entry *e, uint32_t n);
 void batch_unref(append_batch *b);
 
-/* Shared rate limit: asks Redis for n units of the token id's window; the
+/* Shared rate limit, per token id: spends n units of the credit this relay
+ * took from Redis before. Returns 1 when it had them, else 0 (nothing
+ * spent: ask with ingest_rate_take). */
+int ingest_rate_spend(relay *r, const uint8_t id[16], uint32_t n);
+/* Asks Redis for n units (and a chunk of credit on top when it can); the
  * session is resumed (server_resume) with s->rate_verdict set to 1
- * (allowed) or 0. A Redis error allows: see docs/SCALING.md. */
+ * (allowed) or 0. A Redis error allows: see docs/SCALING.md. Returns 0, or
+ * a WEFT_E code when nothing was asked (then no resume comes). */
 int ingest_rate_take(relay *r, struct session *s, const uint8_t id[16], uint32_t n);
 
 /* Sends an ephemeral frame (already stamped with the sender's key) to the

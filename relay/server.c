@@ -392,9 +392,9 @@ static void changes_allowed(session *s, const weft_frame *f);
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
-    if (r->redis && r->cfg.token_rate > 0) {
-        /* The token's limit is shared by every relay: Redis decides, and
-         * the frame (and those after it) waits for the verdict. */
+    if (r->redis && r->cfg.token_rate > 0 && !ingest_rate_spend(r, s->tok.id, f->n)) {
+        /* The token's limit is shared by every relay: out of local credit,
+         * Redis decides, and the frame (and those after it) waits. */
         s->parked = malloc(len);
         if (s->parked && ingest_rate_take(r, s, s->tok.id, f->n) == 0) {
             memcpy(s->parked, p, len);
@@ -404,7 +404,7 @@ static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, si
         }
         free(s->parked);
         s->parked = NULL; /* Redis unreachable: allowed, see ingest_rate_take */
-    } else {
+    } else if (!r->redis) {
         bucket *tb = token_bucket_get(&r->token_buckets, s->tok.id);
         if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, f->n, relay_now_us())) {
             relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
