@@ -48,7 +48,7 @@ typedef struct http_state {
     append_batch *batch; /* redis: the append the answer waits for */
     /* redis: the request waits for its space to load or for a shared rate
      * verdict, and runs again from HTTP_WRITEABLE when it comes */
-    int deferred, load_failed, rate_asked;
+    int deferred, load_failed, rate_asked, synced;
 } http_state;
 
 /* ---- idempotency cache: a ring of the last answers ---- */
@@ -289,10 +289,14 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     return 0;
 }
 
-/* Redis: waits for the space to load; the request runs again after. */
-static int park(session *s, struct lws *wsi, struct space *sp) {
-    if (ingest_wait(sp, s)) return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
+/* Redis: waits for the space to load (or, sync set, for this relay to have
+ * read what Redis holds now); the request runs again after. */
+static int park(session *s, struct lws *wsi, struct space *sp, int sync) {
     s->http->deferred = 1;
+    if (sync ? ingest_sync(sp, s) : ingest_wait(sp, s)) {
+        s->http->deferred = 0;
+        return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
+    }
     return 0;
 }
 
@@ -347,7 +351,11 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp);
+    if (sp->loading) return park(s, wsi, sp, 0);
+    if (r->redis && !s->http->synced) { /* as fresh as Redis: see ingest_sync */
+        s->http->synced = 1;
+        return park(s, wsi, sp, 1);
+    }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;
@@ -465,7 +473,7 @@ static int post_changes(session *s, struct lws *wsi) {
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp);
+    if (sp->loading) return park(s, wsi, sp, 0);
     if (r->redis && ingest_inflight(sp) >= r->cfg.redis_max_inflight)
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many appends in flight");
     h->res = calloc(n, sizeof *h->res);
@@ -546,7 +554,7 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp);
+    if (sp->loading) return park(s, wsi, sp, 0);
     server_close_space_sessions(r, sp, WEFT_PROTO_ENOT_FOUND);
     if (space_delete(r, sp)) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     return respond_text(s, wsi, 200, "{\"deleted\":true}\n");
@@ -629,7 +637,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->req_len = h->req_cap = 0;
     h->too_big = 0;
     h->idem[0] = 0;
-    h->deferred = h->load_failed = h->rate_asked = 0;
+    h->deferred = h->load_failed = h->rate_asked = h->synced = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
                 : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE

@@ -42,6 +42,15 @@ struct append_batch {
     uint64_t max_rseq;
 };
 
+/* A session waiting for the space: until it has loaded (target 0), or
+ * until the ingest reached the head Redis gave for it (TARGET_UNKNOWN until
+ * that answer comes). */
+#define TARGET_UNKNOWN UINT64_MAX
+typedef struct wait_ent {
+    waiter *w;
+    uint64_t id, target;
+} wait_ent;
+
 typedef struct origin_ent {
     uint64_t rseq, origin;
 } origin_ent;
@@ -55,9 +64,11 @@ typedef struct ingest_state {
     int in_batching;
     uint64_t inflight; /* records queued or in flight */
     int head_pending, head_known, reading, read_again, retry;
+    int read_knows_head; /* the read in flight was sent after the head came */
     uint64_t load_target, known_head;
-    waiter **waiters;
+    wait_ent *waiters;
     size_t n_waiters, cap_waiters;
+    uint64_t next_wait_id;
     origin_ent *orig;
     size_t o_head, o_tail, o_cap;
 } ingest_state;
@@ -146,7 +157,35 @@ static void kick(ingest_state *ing) {
     }
     ing->reading = 1;
     ing->read_again = 0;
+    ing->read_knows_head = ing->head_known;
     ing->refs++;
+}
+
+/* Resumes the sessions whose wait is over (the space loaded, and the
+ * ingest at their target). */
+static void check_waiters(ingest_state *ing) {
+    space *sp = ing->sp;
+    if (!sp || sp->loading) return;
+    /* Resuming may touch this space again (a HELLO goes live, a new wait
+     * comes): take the ready ones out first. */
+    size_t n = 0, k = 0;
+    waiter **ready = malloc((ing->n_waiters + 1) * sizeof *ready);
+    if (!ready) return;
+    for (size_t i = 0; i < ing->n_waiters; i++) {
+        if (ing->waiters[i].target <= sp->n_idx)
+            ready[n++] = ing->waiters[i].w;
+        else
+            ing->waiters[k++] = ing->waiters[i];
+    }
+    ing->n_waiters = k;
+    for (size_t i = 0; i < n; i++) {
+        session *s = ready[i]->s;
+        free(ready[i]);
+        if (!s) continue;
+        s->wait = NULL;
+        server_resume(s, 0);
+    }
+    free(ready);
 }
 
 static void check_loaded(ingest_state *ing) {
@@ -155,20 +194,7 @@ static void check_loaded(ingest_state *ing) {
     sp->loading = 0;
     relay_log("space=%s loaded from redis records=%zu authors=%zu", sp->hex, sp->n_idx,
               sp->n_authors);
-    /* Resuming may touch this space again (a HELLO goes live): take the
-     * list first. */
-    waiter **w = ing->waiters;
-    size_t n = ing->n_waiters;
-    ing->waiters = NULL;
-    ing->n_waiters = ing->cap_waiters = 0;
-    for (size_t i = 0; i < n; i++) {
-        session *s = w[i]->s;
-        free(w[i]);
-        if (!s) continue;
-        s->wait = NULL;
-        server_resume(s, 0);
-    }
-    free(w);
+    check_waiters(ing);
 }
 
 static void on_head(void *ud, int rc, uint64_t head) {
@@ -216,12 +242,18 @@ static void on_read(void *ud, int rc, const uint64_t *rseq, const uint8_t *const
             return;
         }
     }
-    /* Nothing more in Redis than we hold: whatever was announced past it
-     * is gone (a delete, or a Redis that lost its tail). */
-    if (n == 0 && ing->known_head > sp->n_idx) ing->known_head = sp->n_idx;
-    if (n == 0 && ing->load_target > sp->n_idx) ing->load_target = sp->n_idx;
+    /* Nothing more in Redis than we hold, asked after its head came: what
+     * was announced past it is gone (a delete, or a Redis that lost its
+     * tail). An earlier read may just have been sent too soon. */
+    if (n == 0 && ing->read_knows_head && !ing->read_again) {
+        if (ing->known_head > sp->n_idx) ing->known_head = sp->n_idx;
+        if (ing->load_target > sp->n_idx) ing->load_target = sp->n_idx;
+    }
     if (n == READ_COUNT || ing->read_again || sp->n_idx < ing->known_head) kick(ing);
-    check_loaded(ing);
+    if (sp->loading)
+        check_loaded(ing);
+    else if (n)
+        check_waiters(ing);
     ing_release(ing);
 }
 
@@ -326,13 +358,13 @@ void ingest_close(space *sp) {
     }
     for (append_batch *b = ing->fly_head; b; b = b->next)
         b->sp = NULL;
-    waiter **w = ing->waiters;
+    wait_ent *w = ing->waiters;
     size_t n = ing->n_waiters;
     ing->waiters = NULL;
     ing->n_waiters = 0;
     for (size_t i = 0; i < n; i++) {
-        session *s = w[i]->s;
-        free(w[i]);
+        session *s = w[i].w->s;
+        free(w[i].w);
         if (!s) continue;
         s->wait = NULL;
         server_resume(s, 1);
@@ -346,20 +378,65 @@ void ingest_close(space *sp) {
     if (ing->refs == 0) free(ing);
 }
 
-int ingest_wait(space *sp, session *s) {
-    ingest_state *ing = sp->ing;
+static wait_ent *add_waiter(ingest_state *ing, session *s, uint64_t target) {
     if (ing->n_waiters == ing->cap_waiters) {
         size_t cap = ing->cap_waiters ? ing->cap_waiters * 2 : 8;
-        waiter **p = realloc(ing->waiters, cap * sizeof *p);
-        if (!p) return WEFT_ENOMEM;
+        wait_ent *p = realloc(ing->waiters, cap * sizeof *p);
+        if (!p) return NULL;
         ing->waiters = p;
         ing->cap_waiters = cap;
     }
     waiter *w = malloc(sizeof *w);
-    if (!w) return WEFT_ENOMEM;
+    if (!w) return NULL;
     w->s = s;
     s->wait = w;
-    ing->waiters[ing->n_waiters++] = w;
+    wait_ent *e = &ing->waiters[ing->n_waiters++];
+    *e = (wait_ent){.w = w, .id = ++ing->next_wait_id, .target = target};
+    return e;
+}
+
+int ingest_wait(space *sp, session *s) {
+    return add_waiter(sp->ing, s, 0) ? 0 : WEFT_ENOMEM;
+}
+
+typedef struct sync_req {
+    ingest_state *ing;
+    uint64_t id;
+} sync_req;
+
+static void on_sync_head(void *ud, int rc, uint64_t head) {
+    sync_req *q = ud;
+    ingest_state *ing = q->ing;
+    uint64_t id = q->id;
+    free(q);
+    if (ing->sp) {
+        /* An error does not hold the session: it goes on with what is here. */
+        if (rc) head = 0;
+        for (size_t i = 0; i < ing->n_waiters; i++)
+            if (ing->waiters[i].id == id) ing->waiters[i].target = head;
+        if (head > ing->known_head) ing->known_head = head;
+        if (head > ing->sp->n_idx) kick(ing);
+        check_waiters(ing);
+    }
+    ing_release(ing);
+}
+
+int ingest_sync(space *sp, session *s) {
+    ingest_state *ing = sp->ing;
+    sync_req *q = malloc(sizeof *q);
+    wait_ent *e = q ? add_waiter(ing, s, TARGET_UNKNOWN) : NULL;
+    if (!e) {
+        free(q);
+        return WEFT_ENOMEM;
+    }
+    *q = (sync_req){ing, e->id};
+    if (stopping || redis_store_head(ing->r->redis, sp->id, on_sync_head, q)) {
+        free(q);
+        e->target = 0; /* Redis unreachable: what is here will do */
+        check_waiters(ing);
+        return 0;
+    }
+    ing->refs++;
     return 0;
 }
 

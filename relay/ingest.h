@@ -67,6 +67,13 @@ int ingest_open(struct space *sp);
 void ingest_close(struct space *sp);
 /* Parks a session until sp is loaded; server_resume() is called then. */
 int ingest_wait(struct space *sp, struct session *s);
+/* Parks a session until this relay has read sp up to the head Redis has
+ * now (another relay may have appended what no notification brought yet),
+ * so a HELLO's CHALLENGE and a GET are as fresh as Redis: what was acked
+ * anywhere before is there. server_resume() is called then (possibly
+ * before this returns, when Redis is unreachable). Returns 0 or
+ * WEFT_ENOMEM. */
+int ingest_sync(struct space *sp, struct session *s);
 
 /* Queues a change the local log just committed (origin: the session that
  * sent it, 0 for none) into this turn's batch. OUT: *slot, its index in

@@ -39,6 +39,11 @@ int ingest_wait(struct space *sp, struct session *s) {
     (void)s;
     return WEFT_EUNAVAILABLE;
 }
+int ingest_sync(struct space *sp, struct session *s) {
+    (void)sp;
+    (void)s;
+    return WEFT_EUNAVAILABLE;
+}
 int ingest_queue(struct space *sp, const uint8_t *rec, size_t len, const uint8_t hash[32],
                  uint64_t origin, uint32_t *slot) {
     (void)sp, (void)rec, (void)len, (void)hash, (void)origin, (void)slot;

@@ -289,17 +289,20 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     }
     s->sp = sp;
     memcpy(s->key, f->key, 32);
-    if (sp->loading) {
-        /* Redis: the CHALLENGE must carry the real head and vector, so the
-         * HELLO waits (its bytes kept) until the space has loaded. */
+    if (r->redis) {
+        /* The CHALLENGE must carry the real head and vector: the HELLO
+         * waits (its bytes kept) until the space has loaded, or until this
+         * relay has read what other relays appended up to now. */
         s->parked = malloc(len);
-        if (!s->parked || ingest_wait(sp, s)) {
+        if (!s->parked) {
             session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
             return;
         }
         memcpy(s->parked, p, len);
         s->parked_len = len;
         s->state = S_LOADING;
+        if (sp->loading ? ingest_wait(sp, s) : ingest_sync(sp, s))
+            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
         return;
     }
     hello_ready(s, f);
@@ -382,10 +385,16 @@ static void hold_ack(session *s, held_ack *h) {
     }
 }
 
-/* Stops or resumes reading from the client: it waits for an answer from
- * Redis, or its space has too many appends in flight. */
+/* Stops or resumes reading from the client when its space has too many
+ * appends in flight: TCP then pushes back on the client. Frames that come
+ * while the session waits for a short answer from Redis (a space loading,
+ * rate credit) queue in s->in_head instead, bounded by --max-queue. lws is
+ * told only of real changes. */
 static void session_rx(session *s) {
-    if (s->wsi && s->is_ws) lws_rx_flow_control(s->wsi, !(s->wait || s->throttled));
+    int off = s->throttled;
+    if (!s->wsi || !s->is_ws || off == s->rx_off) return;
+    s->rx_off = off;
+    lws_rx_flow_control(s->wsi, !off);
 }
 
 static void changes_allowed(session *s, const weft_frame *f);

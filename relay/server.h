@@ -88,6 +88,7 @@ typedef struct session {
     inframe *in_head, *in_tail; /* frames waiting behind a rate answer */
     size_t in_bytes;
     int throttled; /* reading paused: too many appends in flight */
+    int rx_off;    /* lws_rx_flow_control said so */
 } session;
 
 /* Creates the lws context listening on cfg's address. Returns 0 or -1. */

@@ -103,6 +103,28 @@ static int until_all_acked(tclient *c, uint64_t u) {
     return c->acked_seq >= c->sent;
 }
 
+/* One round of traffic: each writer that has fewer than 60 changes unacked
+ * (and has sent fewer than `cap`) sends 3 more; then every ack is read. A
+ * round that sent nothing waits a millisecond. */
+static void traffic(tclient *w, int n, uint64_t cap) {
+    int wrote = 0;
+    for (int i = 0; i < n; i++) {
+        if (w[i].sent < cap && w[i].sent - w[i].acked_seq < 60) {
+            tc_write(&w[i], 3, 40, 3);
+            wrote = 1;
+        }
+        drain(&w[i]);
+    }
+    if (!wrote) usleep(1000);
+}
+
+static uint64_t acked_sum(const tclient *w, int n) {
+    uint64_t a = 0;
+    for (int i = 0; i < n; i++)
+        a += w[i].acked_seq;
+    return a;
+}
+
 static int until_signals(tclient *c, uint64_t n) {
     return c->n_signals >= n;
 }
@@ -114,10 +136,17 @@ static int join(tclient *c, int port) {
     return tc_wait(c, until_synced, 0, 10000) ? 0 : -1;
 }
 
-/* Connects again and resends what the relay lacks. */
+/* Connects again and resends what the relay lacks. What the CHALLENGE's
+ * vector holds of the client's own changes is durable: acked, even if the
+ * ACK was lost with the old connection. */
 static int rejoin(tclient *c, int port) {
     wsc_close(&c->ws);
     if (tc_connect(c, port, 1, 0, 0)) return -1;
+    size_t pos = 0;
+    const uint8_t *author;
+    uint64_t seq;
+    while (weft_vv_next(c->relay_vv, c->relay_vv_len, &pos, &author, &seq))
+        if (memcmp(author, c->me.pk, 32) == 0 && seq > c->acked_seq) c->acked_seq = seq;
     return tc_push_missing(c) < 0 ? -1 : 0;
 }
 
@@ -273,17 +302,18 @@ static void kill_relay(void) {
         CHECK(tc_init(&w[i], &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
         CHECK(join(&w[i], relays[on[i]].port) == 0);
     }
+    /* Traffic until a good part is acked, then kill -9 with changes in
+     * flight (each writer keeps up to 60 unacked), then more traffic. */
     double t0 = now_s();
     int killed = 0;
     uint64_t acked_at_kill = 0;
-    while (now_s() - t0 < 1.5 && w[K_WRITERS - 1].sent < 600) {
-        if (!killed && (now_s() - t0 > 0.7 || w[K_WRITERS - 1].sent >= 300)) {
+    while (now_s() - t0 < 5 && !(killed && acked_sum(w, K_WRITERS) >= 2 * acked_at_kill)) {
+        if (!killed && (acked_sum(w, K_WRITERS) >= 600 || now_s() - t0 > 2.5)) {
+            for (int i = 0; i < K_WRITERS; i++)
+                if (on[i] == 0) CHECK(tc_write(&w[i], 3, 40, 3) == 0);
             CHECK(relay_stop(&relays[0], SIGKILL, 3000) == 128 + SIGKILL);
             killed = 1;
-            for (int i = 0; i < K_WRITERS; i++) {
-                drain(&w[i]);
-                acked_at_kill += w[i].acked_seq;
-            }
+            acked_at_kill = acked_sum(w, K_WRITERS);
             /* Its clients go to the next relay and resend what it lacks. */
             for (int i = 0; i < K_WRITERS; i++)
                 if (on[i] == 0) {
@@ -291,14 +321,16 @@ static void kill_relay(void) {
                     CHECK(rejoin(&w[i], relays[1].port) == 0);
                 }
         }
-        for (int i = 0; i < K_WRITERS; i++) {
-            CHECK(tc_write(&w[i], 3, 40, 3) == 0);
-            drain(&w[i]);
-        }
+        traffic(w, K_WRITERS, 2000);
     }
     uint64_t acked[K_WRITERS], sent = 0;
     for (int i = 0; i < K_WRITERS; i++) {
-        CHECK(tc_wait(&w[i], until_all_acked, 0, 10000));
+        if (!tc_wait(&w[i], until_all_acked, 0, 10000))
+            fprintf(stderr,
+                    "writer %d (first on relay %d): acked %llu of %llu, error %u, closed %d\n", i,
+                    i % N_RELAYS, (unsigned long long)w[i].acked_seq, (unsigned long long)w[i].sent,
+                    w[i].err_code, w[i].closed);
+        CHECK(until_all_acked(&w[i], 0));
         CHECK(w[i].n_parked == 0 && w[i].n_rejected == 0);
         acked[i] = w[i].acked_seq;
         sent += w[i].sent;
@@ -323,13 +355,13 @@ static void kill_redis(void) {
         CHECK(join(&w[i], relays[i % 2].port) == 0);
     }
     double t0 = now_s();
-    while (now_s() - t0 < 0.6 && w[0].sent < 300)
-        for (int i = 0; i < N; i++) {
-            CHECK(tc_write(&w[i], 3, 40, 3) == 0);
-            drain(&w[i]);
-        }
+    while (now_s() - t0 < 5 && acked_sum(w, N) < 200)
+        traffic(w, N, 1000);
+    CHECK(acked_sum(w, N) >= 200);
     /* kill -9 with appends in flight; the writers write a little more
      * (their sessions fail, nothing more is acked). */
+    for (int i = 0; i < N; i++)
+        tc_write(&w[i], 3, 40, 3);
     redis_kill(&rds);
     uint64_t acked[N], acked_sum = 0;
     for (int k = 0; k < 5; k++)
