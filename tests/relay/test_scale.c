@@ -18,7 +18,9 @@
  *   shared_rate  one token's rate limit holds across two relays;
  *   rest         POST answers after Redis confirmed, GET on another relay;
  *   bounded      --redis-max-inflight pauses a writer without losing acks;
- *   delete_space a DELETE through one relay closes the space on the others.
+ *   delete_space a DELETE through one relay closes the space on the others;
+ *   redis_late   a HELLO that comes while Redis is away waits, and is
+ *                answered once Redis is back.
  *
  *   test_scale PATH_TO_WEFT_RELAY [test]
  *
@@ -575,6 +577,37 @@ static void delete_space(void) {
     stop_all();
 }
 
+/* Redis goes away, a HELLO for a space the relay has not loaded comes
+ * meanwhile: it waits, and gets its CHALLENGE once Redis is back; then the
+ * space works as usual. */
+static void redis_late(void) {
+    if (start_cluster(1, NULL)) return;
+    redis_kill(&rds);
+    CHECK(relay_wait_ready(relays[0].port, 503, 3000));
+    ident owner2;
+    ident_new(&owner2); /* a space the relay has not seen */
+    tclient c;
+    CHECK(tc_init(&c, &owner2, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(wsc_connect(&c.ws, relays[0].port, 0, 3000) == 0);
+    uint8_t hello[2048];
+    size_t len;
+    CHECK(weft_frame_hello_encode(hello, sizeof hello, &len, c.space, c.me.pk, NULL, 0, c.token,
+                                  c.token_len, 0, 0) == 0);
+    CHECK(wsc_send(&c.ws, hello, len, 2, 1) == 0);
+    const uint8_t *msg;
+    CHECK(wsc_recv(&c.ws, &msg, &len, 300) == WSC_TIMEOUT); /* no CHALLENGE yet */
+    CHECK(redis_spawn(&rds) == 0);
+    weft_frame f;
+    CHECK(wsc_recv(&c.ws, &msg, &len, 8000) == 0 && weft_frame_decode(&f, msg, len, 0) == 0 &&
+          f.type == WEFT_FRAME_CHALLENGE && f.head == 0);
+    CHECK(relay_wait_ready(relays[0].port, 200, 5000));
+    CHECK(join(&c, relays[0].port) == 0);
+    CHECK(tc_write(&c, 10, 20, 10) == 0);
+    CHECK(tc_wait(&c, until_all_acked, 0, 5000) && c.n_stored == 10);
+    tc_free(&c);
+    stop_all();
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_scale PATH_TO_WEFT_RELAY [test]\n");
@@ -588,7 +621,7 @@ int main(int argc, char **argv) {
     static const relay_test tests[] = {
         {"converge", converge},   {"kill_relay", kill_relay},     {"kill_redis", kill_redis},
         {"ephemeral", ephemeral}, {"shared_rate", shared_rate},   {"rest", rest},
-        {"bounded", bounded},     {"delete_space", delete_space},
+        {"bounded", bounded},     {"delete_space", delete_space}, {"redis_late", redis_late},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
