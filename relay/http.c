@@ -48,7 +48,7 @@ typedef struct http_state {
     append_batch *batch; /* redis: the append the answer waits for */
     /* redis: the request waits for its space to load or for a shared rate
      * verdict, and runs again from HTTP_WRITEABLE when it comes */
-    int deferred, load_failed, rate_asked, synced;
+    int deferred, load_failed, rate_asked, synced, delete_sent;
 } http_state;
 
 /* ---- idempotency cache: a ring of the last answers ---- */
@@ -556,6 +556,15 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     if (sp->loading) return park(s, wsi, sp, 0);
     server_close_space_sessions(r, sp, WEFT_PROTO_ENOT_FOUND);
+    if (r->redis) {
+        /* Answered when Redis confirmed the DEL (rerun, delete_sent). */
+        rc = ingest_delete(sp, s);
+        if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+        s->http->delete_sent = 1;
+        s->http->deferred = 1;
+        space_delete(r, sp);
+        return 0;
+    }
     if (space_delete(r, sp)) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     return respond_text(s, wsi, 200, "{\"deleted\":true}\n");
 }
@@ -637,7 +646,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->req_len = h->req_cap = 0;
     h->too_big = 0;
     h->idem[0] = 0;
-    h->deferred = h->load_failed = h->rate_asked = h->synced = 0;
+    h->deferred = h->load_failed = h->rate_asked = h->synced = h->delete_sent = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
                 : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
@@ -700,6 +709,10 @@ static int on_body(session *s, const uint8_t *in, size_t len) {
 static int rerun(session *s, struct lws *wsi) {
     http_state *h = s->http;
     h->deferred = 0;
+    if (h->delete_sent)
+        return h->load_failed
+                   ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete not confirmed by redis")
+                   : respond_text(s, wsi, 200, "{\"deleted\":true}\n");
     if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
     if (h->method == M_POST) return post_changes(s, wsi);
     if (h->method == M_DELETE) return delete_space(s, wsi, h->space, h->path);

@@ -305,19 +305,32 @@ void ingest_publish_eph(space *sp, const uint8_t peer[32], int broadcast, const 
 }
 
 static void on_deleted(void *ud, int rc, uint64_t head) {
-    (void)ud;
+    waiter *w = ud;
     (void)head;
     if (rc) relay_log("redis: a space delete was not confirmed: %s", weft_err_name(rc));
+    session *s = w->s;
+    free(w);
+    if (!s) return;
+    s->wait = NULL;
+    server_resume(s, rc != 0);
 }
 
-int ingest_delete(space *sp) {
+int ingest_delete(space *sp, session *s) {
     relay *r = sp->r;
-    int rc = redis_store_delete(r->redis, sp->id, on_deleted, NULL);
+    waiter *w = malloc(sizeof *w);
+    if (!w) return WEFT_ENOMEM;
+    w->s = s;
+    int rc = stopping ? WEFT_EUNAVAILABLE : redis_store_delete(r->redis, sp->id, on_deleted, w);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    s->wait = w;
     uint8_t m[EPH_HDR];
     memcpy(m, r->instance, 8);
     m[8] = 'D';
-    if (!rc) redis_store_publish(r->redis, sp->id, m, sizeof m);
-    return rc;
+    redis_store_publish(r->redis, sp->id, m, sizeof m);
+    return 0;
 }
 
 /* ---- spaces ---- */

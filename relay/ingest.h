@@ -112,7 +112,10 @@ int ingest_rate_take(relay *r, struct session *s, const uint8_t id[16], uint32_t
  * when broadcast. */
 void ingest_publish_eph(struct space *sp, const uint8_t peer[32], int broadcast,
                         const uint8_t *frame, size_t len);
-/* Deletes the space in Redis and tells the other relays to drop it. */
-int ingest_delete(struct space *sp);
+/* Deletes the space in Redis and tells the other relays to drop it; the
+ * session is resumed (server_resume, failed when Redis did not confirm)
+ * once Redis answered. Returns 0, or a WEFT_E code when nothing was sent
+ * (then no resume comes). The caller then removes the space locally. */
+int ingest_delete(struct space *sp, struct session *s);
 
 #endif

@@ -86,7 +86,8 @@ void ingest_publish_eph(struct space *sp, const uint8_t peer[32], int broadcast,
                         const uint8_t *frame, size_t len) {
     (void)sp, (void)peer, (void)broadcast, (void)frame, (void)len;
 }
-int ingest_delete(struct space *sp) {
+int ingest_delete(struct space *sp, struct session *s) {
     (void)sp;
+    (void)s;
     return WEFT_EUNAVAILABLE;
 }

@@ -401,9 +401,7 @@ int space_delete(relay *r, space *sp) {
         *pp = sp->dirty_next;
     }
     table_remove(r, sp);
-    int rc = r->redis ? ingest_delete(sp) : 0;
-    int rc2 = sp->store->store->ops->delete_space(sp->store);
-    if (!rc) rc = rc2;
+    int rc = sp->store->store->ops->delete_space(sp->store);
     sp->store = NULL;
     relay_log("space=%s deleted", sp->hex);
     space_free(sp);

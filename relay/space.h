@@ -83,8 +83,9 @@ uint32_t space_author_find(const space *sp, const uint8_t key[32]);
  * flush's WEFT_E code (durable then stays where it was). */
 int space_flush_all(relay *r, space **woken);
 
-/* Removes a space from the relay and deletes its records. The caller has
- * closed its sessions first. */
+/* Removes a space from the relay and deletes its records (with Redis: its
+ * local copy; the caller deletes it in Redis with ingest_delete). The
+ * caller has closed its sessions first. */
 int space_delete(relay *r, space *sp);
 
 /* Closes every space (after a final flush). */
