@@ -12,6 +12,7 @@
  * IDEM_SLOTS of them, for a day) and replayed for a repeated key.
  */
 #include "http.h"
+#include "ingest.h"
 #include "server.h"
 #include "space.h"
 
@@ -44,6 +45,10 @@ typedef struct http_state {
     char idem[IDEM_KEY_MAX + 1];
     uint32_t n;
     struct ack_entry *res;
+    append_batch *batch; /* redis: the append the answer waits for */
+    /* redis: the request waits for its space to load or for a shared rate
+     * verdict, and runs again from HTTP_WRITEABLE when it comes */
+    int deferred, load_failed, rate_asked, synced, delete_sent;
 } http_state;
 
 /* ---- idempotency cache: a ring of the last answers ---- */
@@ -94,6 +99,7 @@ void http_free_all(void) {
 
 static void http_state_free(session *s) {
     if (!s->http) return;
+    batch_unref(s->http->batch);
     free(s->http->body);
     free(s->http->req);
     free(s->http->res);
@@ -283,6 +289,17 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     return 0;
 }
 
+/* Redis: waits for the space to load (or, sync set, for this relay to have
+ * read what Redis holds now); the request runs again after. */
+static int park(session *s, struct lws *wsi, struct space *sp, int sync) {
+    s->http->deferred = 1;
+    if (sync ? ingest_sync(sp, s) : ingest_wait(sp, s)) {
+        s->http->deferred = 0;
+        return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
+    }
+    return 0;
+}
+
 static uint64_t urlarg_u64(struct lws *wsi, const char *name, uint64_t dflt, int *bad) {
     char buf[64];
     const char *v = lws_get_urlarg_by_name(wsi, name, buf, sizeof buf);
@@ -334,6 +351,11 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (sp->loading) return park(s, wsi, sp, 0);
+    if (r->redis && !s->http->synced) { /* as fresh as Redis: see ingest_sync */
+        s->http->synced = 1;
+        return park(s, wsi, sp, 1);
+    }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;
@@ -426,12 +448,34 @@ static int post_changes(session *s, struct lws *wsi) {
             return respond_error(s, wsi, WEFT_PROTO_ETOO_MANY_CHANGES, "too many changes");
     }
     if (n == 0) return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "no changes in the body");
-    bucket *tb = token_bucket_get(&r->token_buckets, t.id);
-    if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, n, relay_now_us()))
-        return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
+    if (r->redis && r->cfg.token_rate > 0) {
+        /* The limit is shared through Redis; the request runs again with
+         * the verdict (a Redis error allows, see ingest_rate_take). */
+        if (!h->rate_asked && ingest_rate_spend(r, t.id, n)) {
+            h->rate_asked = 1;
+            s->rate_verdict = 1;
+        }
+        if (!h->rate_asked) {
+            h->rate_asked = 1;
+            if (ingest_rate_take(r, s, t.id, n) == 0) {
+                h->deferred = 1;
+                return 0;
+            }
+            s->rate_verdict = 1;
+        }
+        if (!s->rate_verdict)
+            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
+    } else {
+        bucket *tb = token_bucket_get(&r->token_buckets, t.id);
+        if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, n, relay_now_us()))
+            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
+    }
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (sp->loading) return park(s, wsi, sp, 0);
+    if (r->redis && ingest_inflight(sp) >= r->cfg.redis_max_inflight)
+        return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many appends in flight");
     h->res = calloc(n, sizeof *h->res);
     if (!h->res) return -1;
     uint64_t now = relay_unix_s();
@@ -442,25 +486,34 @@ static int post_changes(session *s, struct lws *wsi) {
         struct ack_entry *e = &h->res[h->n++];
         int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
+        if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(sp);
         pos += c.total_len;
     }
     hold(s); /* answered by http_release after the flush */
     return 0;
 }
 
-void http_release(struct session *s, int failed) {
+int http_release(struct session *s, int failed) {
     http_state *h = s->http;
     struct lws *wsi = s->wsi;
-    if (!h || !h->res) return;
+    if (!h || !h->res) return 1;
+    if (!failed && h->batch) {
+        int st = batch_state(h->batch);
+        if (st == 0) return 0;
+        if (st > 0) batch_resolve(h->batch, h->res, h->n);
+        failed = st < 0;
+    }
+    batch_unref(h->batch);
+    h->batch = NULL;
     if (failed) {
         free(h->res);
         h->res = NULL;
         respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage flush failed");
-        return;
+        return 1;
     }
     size_t cap = 64 + (size_t)h->n * 64, o = 0;
     char *b = malloc(cap);
-    if (!b) return;
+    if (!b) return 1;
     o += (size_t)snprintf(b + o, cap - o, "{\"results\":[");
     for (uint32_t i = 0; i < h->n; i++) {
         const struct ack_entry *e = &h->res[i];
@@ -481,6 +534,13 @@ void http_release(struct session *s, int failed) {
     h->res = NULL;
     if (h->idem[0]) idem_put(h, b, o);
     respond(s, wsi, 200, "application/json", b, o, NULL);
+    return 1;
+}
+
+void http_resume(struct session *s, int failed) {
+    if (!s->http || !s->wsi) return;
+    s->http->load_failed = failed;
+    lws_callback_on_writable(s->wsi);
 }
 
 /* ---- DELETE /v1/spaces/{id} ---- */
@@ -494,7 +554,17 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (sp->loading) return park(s, wsi, sp, 0);
     server_close_space_sessions(r, sp, WEFT_PROTO_ENOT_FOUND);
+    if (r->redis) {
+        /* Answered when Redis confirmed the DEL (rerun, delete_sent). */
+        rc = ingest_delete(sp, s);
+        if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+        s->http->delete_sent = 1;
+        s->http->deferred = 1;
+        space_delete(r, sp);
+        return 0;
+    }
     if (space_delete(r, sp)) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     return respond_text(s, wsi, 200, "{\"deleted\":true}\n");
 }
@@ -576,6 +646,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->req_len = h->req_cap = 0;
     h->too_big = 0;
     h->idem[0] = 0;
+    h->deferred = h->load_failed = h->rate_asked = h->synced = h->delete_sent = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
                 : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
@@ -584,7 +655,8 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     if (h->method == M_GET && strcmp(path, "/healthz") == 0)
         return respond_text(s, wsi, 200, "ok\n");
     if (h->method == M_GET && strcmp(path, "/readyz") == 0)
-        return respond_text(s, wsi, 200, "ready\n");
+        return ingest_ready(r) ? respond_text(s, wsi, 200, "ready\n")
+                               : respond_text(s, wsi, 503, "redis unavailable\n");
     if (h->method == M_GET && strcmp(path, "/metrics") == 0) {
         size_t n;
         char *m = relay_metrics_render(r, &n);
@@ -593,12 +665,12 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     }
     uint8_t sid[32];
     int kind = parse_path(path, sid);
+    memcpy(h->space, sid, 32);
+    snprintf(h->path, sizeof h->path, "%s", path);
     if (kind == 2 && h->method == M_GET) return get_changes(s, wsi, sid, path);
     if (kind == 1 && h->method == M_DELETE) return delete_space(s, wsi, sid, path);
     if (kind == 2 && h->method == M_POST) {
         /* The answer comes at BODY_COMPLETION. */
-        memcpy(h->space, sid, 32);
-        snprintf(h->path, sizeof h->path, "%s", path);
         char cl[32];
         if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
             strtoull(cl, NULL, 10) > r->cfg.max_frame)
@@ -633,8 +705,23 @@ static int on_body(session *s, const uint8_t *in, size_t len) {
     return 0;
 }
 
+/* A parked request runs again (its headers are still there). */
+static int rerun(session *s, struct lws *wsi) {
+    http_state *h = s->http;
+    h->deferred = 0;
+    if (h->delete_sent)
+        return h->load_failed
+                   ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete not confirmed by redis")
+                   : respond_text(s, wsi, 200, "{\"deleted\":true}\n");
+    if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
+    if (h->method == M_POST) return post_changes(s, wsi);
+    if (h->method == M_DELETE) return delete_space(s, wsi, h->space, h->path);
+    return get_changes(s, wsi, h->space, h->path);
+}
+
 static int on_writeable(session *s, struct lws *wsi) {
     http_state *h = s->http;
+    if (h && h->deferred && !s->wait) return rerun(s, wsi);
     if (!h || !h->body) return 0;
     size_t n = h->body_len - h->sent;
     if (n > BODY_CHUNK) n = BODY_CHUNK;
@@ -654,6 +741,10 @@ static int on_writeable(session *s, struct lws *wsi) {
 }
 
 static void http_gone(session *s) {
+    if (s->wait) { /* whoever answers finds nobody */
+        s->wait->s = NULL;
+        s->wait = NULL;
+    }
     if (s->in_held) { /* a POST whose flush has not come yet */
         struct session **pp = &s->r->held;
         while (*pp && *pp != s)

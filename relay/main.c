@@ -6,6 +6,7 @@
  * counts are plain integers; rates are per second (0 = unlimited).
  */
 #include "relay.h"
+#include "ingest.h"
 #include "server.h"
 #include "space.h"
 #include "storage.h"
@@ -37,7 +38,12 @@ static const char *listen_arg = "127.0.0.1:8787";
 static const opt opts[] = {
     {"listen", O_STR, &listen_arg, "HOST:PORT to listen on (default 127.0.0.1:8787)"},
     {"data", O_STR, &R.cfg.data_dir, "data directory of file storage (default ./weft-data)"},
-    {"storage", O_STR, &R.cfg.storage, "file (default, durable) or memory (tests)"},
+    {"storage", O_STR, &R.cfg.storage,
+     "file (default, durable), memory (tests) or redis (scale-out, needs --redis)"},
+    {"redis", O_STR, &R.cfg.redis_url, "redis://HOST:PORT of the Redis shared by all relays"},
+    {"redis-max-inflight", O_U32, &R.cfg.redis_max_inflight,
+     "records per space sent to Redis and not confirmed before clients are paused (default "
+     "20000)"},
     {"segment-bytes", O_SIZE, &R.cfg.segment_bytes,
      "file storage: start a new segment file at this size (default 64 MiB)"},
     {"static", O_STR, &R.cfg.static_dir, "serve static files (the PWA) from DIR"},
@@ -135,6 +141,7 @@ static int configure(int argc, char **argv) {
         .token_rate = 20000,
         .token_burst = 40000,
         .handshake_secs = 10,
+        .redis_max_inflight = 20000,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
         char env[64] = "WEFT_RELAY_";
@@ -198,8 +205,18 @@ int main(int argc, char **argv) {
         rc = relay_store_memory_new(&R.store);
     } else if (strcmp(R.cfg.storage, "file") == 0) {
         rc = relay_store_file_new(&R.store, R.cfg.data_dir, R.cfg.segment_bytes);
+    } else if (strcmp(R.cfg.storage, "redis") == 0) {
+        if (!R.cfg.redis_url || !WEFT_RELAY_REDIS) {
+            fprintf(stderr, "weft-relay: --storage redis needs --redis redis://HOST:PORT%s\n",
+                    WEFT_RELAY_REDIS ? "" : " and a build with hiredis");
+            return 2;
+        }
+        /* Redis holds the logs; the relay keeps a memory mirror of what it
+         * read from Redis, for sending (ingest.h). */
+        rc = relay_store_memory_new(&R.store);
     } else {
-        fprintf(stderr, "weft-relay: --storage is file or memory, not '%s'\n", R.cfg.storage);
+        fprintf(stderr, "weft-relay: --storage is file, memory or redis, not '%s'\n",
+                R.cfg.storage);
         return 2;
     }
     if (rc) {
@@ -214,6 +231,10 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (server_start(&R)) return 1;
+    if (strcmp(R.cfg.storage, "redis") == 0 && (rc = ingest_start(&R)) != 0) {
+        fprintf(stderr, "weft-relay: --redis %s: %s\n", R.cfg.redis_url, weft_strerror(rc));
+        return 2;
+    }
     server_run(&R);
     space_close_all(&R);
     R.store->ops->close(R.store);

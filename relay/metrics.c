@@ -6,6 +6,7 @@
  * the other things every module reports through.
  */
 #include "relay.h"
+#include "ingest.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -108,6 +109,22 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     sb_printf(&b, "weft_relay_fsync_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     sb_printf(&b, "weft_relay_fsync_seconds_sum %.9f\nweft_relay_fsync_seconds_count %llu\n",
               m->fsync_sum_s, (unsigned long long)m->fsync_count);
+    if (r->redis) {
+        gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up", ingest_ready(r));
+        gauge(&b, "weft_relay_redis_inflight_appends",
+              "change records sent to Redis and not confirmed yet", m->redis_inflight);
+        counter(&b, "weft_relay_redis_reconnects_total",
+                "Redis connections re-established after a loss", ingest_reconnects(r));
+        counter(&b, "weft_relay_redis_append_failures_total",
+                "append batches Redis did not confirm (never acked)", m->redis_append_failures);
+        counter(&b, "weft_relay_redis_spaces_dropped_total",
+                "spaces reloaded from Redis after a failed append or a remote delete",
+                m->redis_spaces_dropped);
+        counter(
+            &b, "weft_relay_redis_pauses_total",
+            "times a client stopped being read: too many appends in flight (--redis-max-inflight)",
+            m->redis_pauses);
+    }
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -21,6 +21,7 @@
 
 struct lws_context;
 struct relay_store;
+struct redis_store;
 struct space;
 struct session;
 
@@ -28,7 +29,9 @@ typedef struct relay_config {
     char listen_host[64];
     int port;
     const char *data_dir;           /* file storage root */
-    const char *storage;            /* "file" or "memory" */
+    const char *storage;            /* "file", "memory" or "redis" */
+    const char *redis_url;          /* redis://host:port (storage redis) */
+    uint32_t redis_max_inflight;    /* records per space sent to Redis, not yet confirmed */
     size_t segment_bytes;           /* file storage segment size (0: 64 MiB) */
     const char *static_dir;         /* NULL: no static files */
     size_t max_frame;               /* bytes of one incoming WebSocket message */
@@ -55,6 +58,10 @@ typedef struct relay_metrics {
     uint64_t fsync_count;
     double fsync_sum_s;
     uint64_t slow_dropped;
+    uint64_t redis_inflight;        /* records sent to Redis, not yet confirmed */
+    uint64_t redis_append_failures; /* batches Redis did not confirm */
+    uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
+    uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */
@@ -63,7 +70,10 @@ extern const double relay_fsync_bounds[RELAY_FSYNC_BUCKETS];
 typedef struct relay {
     relay_config cfg;
     struct lws_context *ctx;
-    struct relay_store *store;
+    struct relay_store *store; /* storage; with redis, the memory mirror */
+    struct redis_store *redis; /* NULL unless --storage redis */
+    uint8_t instance[8];       /* random: tells this relay's pub/sub messages apart */
+    struct space *batching;    /* spaces with a batch for Redis this turn */
     weft_crypto_backend be;
     relay_metrics m;
     /* Spaces by id (space.c). */

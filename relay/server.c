@@ -15,6 +15,7 @@
  */
 #include "server.h"
 #include "http.h"
+#include "ingest.h"
 #include "space.h"
 
 #include <stdlib.h>
@@ -118,6 +119,7 @@ static void held_clear(session *s) {
     while (s->held_head) {
         held_ack *h = s->held_head;
         s->held_head = h->next;
+        batch_unref(h->batch);
         free(h);
     }
     s->held_tail = NULL;
@@ -257,7 +259,9 @@ static int session_writeable(session *s) {
 
 /* ---- incoming frames ---- */
 
-static void handle_hello(session *s, const weft_frame *f) {
+static void hello_ready(session *s, const weft_frame *f);
+
+static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
     uint64_t now = relay_unix_s();
     int rc = weft_token_verify(&r->be, f->token, f->token_len, f->space, now, &s->tok);
@@ -285,6 +289,29 @@ static void handle_hello(session *s, const weft_frame *f) {
     }
     s->sp = sp;
     memcpy(s->key, f->key, 32);
+    if (r->redis) {
+        /* The CHALLENGE must carry the real head and vector: the HELLO
+         * waits (its bytes kept) until the space has loaded, or until this
+         * relay has read what other relays appended up to now. */
+        s->parked = malloc(len);
+        if (!s->parked) {
+            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+            return;
+        }
+        memcpy(s->parked, p, len);
+        s->parked_len = len;
+        s->state = S_LOADING;
+        if (sp->loading ? ingest_wait(sp, s) : ingest_sync(sp, s))
+            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    hello_ready(s, f);
+}
+
+/* The HELLO's space is loaded: note the client's vector, send CHALLENGE. */
+static void hello_ready(session *s, const weft_frame *f) {
+    relay *r = s->r;
+    struct space *sp = s->sp;
     /* The client's vector, by the space's author index: authors the relay
      * does not know yet can only be new to it, so they need no entry. */
     s->n_have = sp->n_authors;
@@ -358,20 +385,54 @@ static void hold_ack(session *s, held_ack *h) {
     }
 }
 
-static void handle_changes(session *s, const weft_frame *f) {
+/* Stops or resumes reading from the client when its space has too many
+ * appends in flight: TCP then pushes back on the client. Frames that come
+ * while the session waits for a short answer from Redis (a space loading,
+ * rate credit) queue in s->in_head instead, bounded by --max-queue. lws is
+ * told only of real changes. */
+static void session_rx(session *s) {
+    int off = s->throttled;
+    if (!s->wsi || !s->is_ws || off == s->rx_off) return;
+    s->rx_off = off;
+    lws_rx_flow_control(s->wsi, !off);
+}
+
+static void changes_allowed(session *s, const weft_frame *f);
+
+static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
-    bucket *tb = token_bucket_get(&r->token_buckets, s->tok.id);
-    if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, f->n, relay_now_us())) {
-        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
-        send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "token rate limit: frame dropped");
-        return;
+    if (r->redis && r->cfg.token_rate > 0 && !ingest_rate_spend(r, s->tok.id, f->n)) {
+        /* The token's limit is shared by every relay: out of local credit,
+         * Redis decides, and the frame (and those after it) waits. */
+        s->parked = malloc(len);
+        if (s->parked && ingest_rate_take(r, s, s->tok.id, f->n) == 0) {
+            memcpy(s->parked, p, len);
+            s->parked_len = len;
+            session_rx(s);
+            return;
+        }
+        free(s->parked);
+        s->parked = NULL; /* Redis unreachable: allowed, see ingest_rate_take */
+    } else if (!r->redis) {
+        bucket *tb = token_bucket_get(&r->token_buckets, s->tok.id);
+        if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, f->n, relay_now_us())) {
+            relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+            send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "token rate limit: frame dropped");
+            return;
+        }
     }
+    changes_allowed(s, f);
+}
+
+static void changes_allowed(session *s, const weft_frame *f) {
+    relay *r = s->r;
     held_ack *h = malloc(sizeof *h + f->n * sizeof h->e[0]);
     if (!h) {
         session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
         return;
     }
     h->next = NULL;
+    h->batch = NULL;
     h->n = 0;
     size_t pos = 0, len;
     uint64_t rseq, now = relay_unix_s();
@@ -385,32 +446,98 @@ static void handle_changes(session *s, const weft_frame *f) {
             session_fail(s, WEFT_PROTO_ESTORAGE, "storage failure");
             return;
         }
+        if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(s->sp);
     }
     hold_ack(s, h);
+    if (r->redis && ingest_inflight(s->sp) >= r->cfg.redis_max_inflight) {
+        s->throttled = 1; /* server_unthrottle when Redis has caught up */
+        r->m.redis_pauses++;
+        session_rx(s);
+    }
 }
 
-static void forward_ephemeral(session *s, const weft_frame *f) {
-    static const uint8_t zero[32];
-    int broadcast = f->type == WEFT_FRAME_PRESENCE && memcmp(f->peer, zero, 32) == 0;
+void server_unthrottle(struct space *sp) {
+    for (session *s = sp->subs; s; s = s->sp_next)
+        if (s->throttled) {
+            s->throttled = 0;
+            session_rx(s);
+        }
+}
+
+size_t server_deliver_ephemeral(struct space *sp, const session *except, const uint8_t peer[32],
+                                int broadcast, const uint8_t *frame, size_t len) {
     size_t sent = 0;
-    for (session *o = s->sp->subs; o; o = o->sp_next) {
-        if (o == s || o->state != S_LIVE) continue;
-        if (!broadcast && memcmp(o->key, f->peer, 32) != 0) continue;
-        outmsg *m = outmsg_new(weft_frame_signal_bound(f->data_len));
+    for (session *o = sp->subs; o; o = o->sp_next) {
+        if (o == except || o->state != S_LIVE) continue;
+        if (!broadcast && memcmp(o->key, peer, 32) != 0) continue;
+        outmsg *m = outmsg_new(len);
         if (!m) continue;
-        weft_frame_signal_encode(m->buf + LWS_PRE, m->len, &m->len, f->type, s->key, f->data,
-                                 f->data_len);
+        memcpy(m->buf + LWS_PRE, frame, len);
         session_push(o, m, 0);
         sent++;
     }
-    if (!sent && f->type == WEFT_FRAME_SIGNAL) {
+    return sent;
+}
+
+/* The relay stamps the sender's key (proven by PROOF) into the frame; with
+ * Redis, the stamped frame also goes to the other relays when it is a
+ * broadcast or its peer is not here. */
+static void forward_ephemeral(session *s, const weft_frame *f) {
+    static const uint8_t zero[32];
+    int broadcast = f->type == WEFT_FRAME_PRESENCE && memcmp(f->peer, zero, 32) == 0;
+    size_t cap = weft_frame_signal_bound(f->data_len), len;
+    uint8_t *frame = malloc(cap);
+    if (!frame ||
+        weft_frame_signal_encode(frame, cap, &len, f->type, s->key, f->data, f->data_len)) {
+        free(frame);
+        return;
+    }
+    size_t sent = server_deliver_ephemeral(s->sp, s, f->peer, broadcast, frame, len);
+    if (s->r->redis && (broadcast || !sent))
+        ingest_publish_eph(s->sp, f->peer, broadcast, frame, len);
+    else if (!sent && f->type == WEFT_FRAME_SIGNAL) {
+        /* With Redis the peer may be on another relay: no NO_PEER. */
         relay_reject(s->r, WEFT_PROTO_ENO_PEER);
         send_error(s, WEFT_PROTO_ENO_PEER, 0, "target peer is not connected");
     }
+    free(frame);
+}
+
+/* Keeps a frame that arrived while the session waits for Redis. */
+static void defer_frame(session *s, const uint8_t *p, size_t len) {
+    inframe *m = malloc(sizeof *m + len);
+    if (!m || s->in_bytes + len > s->r->cfg.max_queue) {
+        free(m);
+        session_fail(s, WEFT_PROTO_EOVERLOADED, "too many frames waiting");
+        return;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->buf, p, len);
+    if (s->in_tail)
+        s->in_tail->next = m;
+    else
+        s->in_head = m;
+    s->in_tail = m;
+    s->in_bytes += len;
+}
+
+static void inframes_clear(session *s) {
+    while (s->in_head) {
+        inframe *m = s->in_head;
+        s->in_head = m->next;
+        free(m);
+    }
+    s->in_tail = NULL;
+    s->in_bytes = 0;
 }
 
 static void handle_frame(session *s, const uint8_t *p, size_t len) {
     relay *r = s->r;
+    if (s->wait && s->state != S_CLOSING) {
+        defer_frame(s, p, len);
+        return;
+    }
     r->m.frames_in++;
     r->m.bytes_in += len;
     if (s->state == S_CLOSING) return;
@@ -438,7 +565,10 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         if (f.type != WEFT_FRAME_HELLO)
             session_fail(s, WEFT_PROTO_EUNEXPECTED, "expected HELLO");
         else
-            handle_hello(s, &f);
+            handle_hello(s, &f, p, len);
+        return;
+    case S_LOADING:
+        session_fail(s, WEFT_PROTO_EUNEXPECTED, "expected nothing before CHALLENGE");
         return;
     case S_PROOF:
         if (f.type != WEFT_FRAME_PROOF)
@@ -454,7 +584,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         if (f.with_rseq)
             session_fail(s, WEFT_PROTO_EUNEXPECTED, "clients send changes without relay sequences");
         else
-            handle_changes(s, &f);
+            handle_changes(s, &f, p, len);
         break;
     case WEFT_FRAME_SIGNAL:
     case WEFT_FRAME_PRESENCE:
@@ -523,11 +653,52 @@ static int on_receive(session *s, const uint8_t *in, size_t len) {
     return 0;
 }
 
+void server_resume(session *s, int failed) {
+    if (!s->is_ws) {
+        http_resume(s, failed);
+        return;
+    }
+    if (s->state == S_CLOSING) return;
+    uint8_t *p = s->parked;
+    size_t len = s->parked_len;
+    s->parked = NULL;
+    weft_frame f;
+    if (s->state == S_LOADING) {
+        if (failed || weft_frame_decode(&f, p, len, s->r->cfg.max_changes)) {
+            session_fail(s, WEFT_PROTO_ESTORAGE, "cannot load the space");
+        } else {
+            s->state = S_HELLO;
+            hello_ready(s, &f);
+        }
+    } else if (p && weft_frame_decode(&f, p, len, s->r->cfg.max_changes) == 0) {
+        if (s->rate_verdict) {
+            changes_allowed(s, &f);
+        } else {
+            relay_reject(s->r, WEFT_PROTO_ERATE_LIMITED);
+            send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "token rate limit: frame dropped");
+        }
+    }
+    free(p);
+    /* The frames that came meanwhile, in order, until one waits again. */
+    while (!s->wait && s->in_head && s->state != S_CLOSING) {
+        inframe *m = s->in_head;
+        s->in_head = m->next;
+        if (!s->in_head) s->in_tail = NULL;
+        s->in_bytes -= m->len;
+        handle_frame(s, m->buf, m->len);
+        free(m);
+    }
+    session_rx(s);
+}
+
 static void session_closed(session *s) {
     relay *r = s->r;
     unsubscribe(s);
     held_clear(s);
     queue_clear(s);
+    inframes_clear(s);
+    if (s->wait) s->wait->s = NULL; /* whoever answers finds nobody */
+    free(s->parked);
     free(s->rx);
     free(s->have);
     if (s->all_prev)
@@ -589,8 +760,42 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- the turn and the loop ---- */
 
+/* Sends the session's held ACKs whose changes are durable, in order.
+ * Returns 1 when none is left, 0 when some wait for Redis, -1 when the
+ * session failed (it left the held list). */
+static int release_acks(session *s) {
+    while (s->held_head) {
+        held_ack *h = s->held_head;
+        if (h->batch) {
+            int st = batch_state(h->batch);
+            if (st < 0) {
+                session_fail(s, WEFT_PROTO_ESTORAGE, "storage append not confirmed");
+                return -1;
+            }
+            if (st == 0) return 0;
+            batch_resolve(h->batch, h->e, h->n);
+            batch_unref(h->batch);
+            h->batch = NULL;
+        }
+        s->held_head = h->next;
+        outmsg *m = outmsg_new(12 + (size_t)h->n * 11);
+        if (m) {
+            weft_frame_ack_begin(m->buf + LWS_PRE, m->len, &m->len, s->next_rseq - 1);
+            for (uint32_t i = 0; i < h->n; i++)
+                weft_frame_ack_add(m->buf + LWS_PRE, 12 + (size_t)h->n * 11, &m->len,
+                                   h->e[i].status, h->e[i].value);
+            session_push(s, m, 0);
+        }
+        free(h);
+        if (s->state == S_CLOSING) return -1; /* the push found the queue full */
+    }
+    s->held_tail = NULL;
+    return 1;
+}
+
 void relay_after_turn(relay *r) {
     struct space *woken;
+    if (r->redis) ingest_flush(r);
     int rc = space_flush_all(r, &woken);
     if (rc) {
         /* Nothing of this turn may be acked: fail every session waiting. The
@@ -608,28 +813,19 @@ void relay_after_turn(relay *r) {
         }
         return;
     }
-    while (r->held) {
-        session *s = r->held;
-        r->held = s->held_next;
-        s->in_held = 0;
-        if (!s->is_ws) {
-            http_release(s, 0);
+    /* With file or memory storage everything held is durable now; with
+     * Redis, what waits for an append stays held. */
+    session **pp = &r->held;
+    while (*pp) {
+        session *s = *pp;
+        int st = s->is_ws ? release_acks(s) : http_release(s, 0);
+        if (st < 0) continue; /* failed: it unlinked itself */
+        if (st == 0) {
+            pp = &s->held_next;
             continue;
         }
-        while (s->held_head) {
-            held_ack *h = s->held_head;
-            s->held_head = h->next;
-            outmsg *m = outmsg_new(12 + (size_t)h->n * 11);
-            if (m) {
-                weft_frame_ack_begin(m->buf + LWS_PRE, m->len, &m->len, s->next_rseq - 1);
-                for (uint32_t i = 0; i < h->n; i++)
-                    weft_frame_ack_add(m->buf + LWS_PRE, 12 + (size_t)h->n * 11, &m->len,
-                                       h->e[i].status, h->e[i].value);
-                session_push(s, m, 0);
-            }
-            free(h);
-        }
-        s->held_tail = NULL;
+        *pp = s->held_next;
+        s->in_held = 0;
     }
     for (struct space *sp = woken; sp; sp = sp->dirty_next) {
         uint64_t end = sp->durable ? sp->idx[sp->durable - 1].cum : 0;
@@ -669,6 +865,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     struct ticker *t = lws_container_of(sul, struct ticker, sul);
     static unsigned n;
     if (++n % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+    if (t->r->redis) ingest_tick(t->r);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }
 
@@ -689,8 +886,7 @@ int server_start(relay *r) {
     }
     ticker.r = r;
     lws_sul_schedule(r->ctx, 0, &ticker.sul, tick, 100 * LWS_US_PER_MS);
-    relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port,
-              r->store->ops->name);
+    relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
     return 0;
 }
 
@@ -704,6 +900,12 @@ int server_run(relay *r) {
     relay_log("draining: %llu connections", (unsigned long long)r->m.ws_open);
     r->draining = 1;
     relay_after_turn(r);
+    /* Appends sent to Redis get their answer (and their ACKs) first. */
+    uint64_t until = relay_now_us() + 2000000u;
+    while (r->redis && ingest_busy(r) && relay_now_us() < until) {
+        if (lws_service(r->ctx, 0) < 0) break;
+        relay_after_turn(r);
+    }
     for (session *s = r->sessions; s; s = s->all_next) {
         s->close_status = LWS_CLOSE_STATUS_GOINGAWAY;
         if (s->state == S_CLOSING) continue;
@@ -715,6 +917,7 @@ int server_run(relay *r) {
         relay_after_turn(r);
     }
     lws_sul_cancel(&ticker.sul);
+    if (r->redis) ingest_stop(r);
     lws_context_destroy(r->ctx);
     r->ctx = NULL;
     http_free_all();

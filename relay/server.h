@@ -30,6 +30,7 @@ typedef struct outmsg {
 
 typedef struct held_ack {
     struct held_ack *next;
+    struct append_batch *batch; /* redis: the batch its pending entries wait for */
     uint32_t n;
     struct ack_entry {
         uint8_t status;
@@ -37,7 +38,22 @@ typedef struct held_ack {
     } e[];
 } held_ack;
 
-enum session_state { S_NONE, S_HELLO, S_PROOF, S_LIVE, S_CLOSING };
+/* S_LOADING: HELLO checked, waiting for its space to load (redis). */
+enum session_state { S_NONE, S_HELLO, S_LOADING, S_PROOF, S_LIVE, S_CLOSING };
+
+/* A cancellable reference to a session, for answers that come later (a
+ * space loading, a shared rate limit): whoever will answer owns it; the
+ * session clears w->s when it closes first. */
+typedef struct waiter {
+    struct session *s;
+} waiter;
+
+/* Frames that arrived while the session waited, handled in order after. */
+typedef struct inframe {
+    struct inframe *next;
+    size_t len;
+    uint8_t buf[];
+} inframe;
 
 typedef struct session {
     relay *r;
@@ -64,6 +80,15 @@ typedef struct session {
     int close_status; /* WebSocket close code after the final frame */
     bucket frames;    /* per-connection frame rate */
     struct http_state *http;
+    /* redis */
+    waiter *wait;     /* an answer this session waits for */
+    int rate_verdict; /* the shared rate limit's answer */
+    uint8_t *parked;  /* the HELLO or CHANGES frame that waits */
+    size_t parked_len;
+    inframe *in_head, *in_tail; /* frames waiting behind a rate answer */
+    size_t in_bytes;
+    int throttled; /* reading paused: too many appends in flight */
+    int rx_off;    /* lws_rx_flow_control said so */
 } session;
 
 /* Creates the lws context listening on cfg's address. Returns 0 or -1. */
@@ -80,5 +105,20 @@ void relay_after_turn(relay *r);
 
 /* Closes every live session of a space (before it is deleted). */
 void server_close_space_sessions(relay *r, struct space *sp, uint32_t code);
+
+/* A waiter's answer came: a space loaded (failed: it could not be), or a
+ * shared rate verdict. Continues what the session was doing. */
+void server_resume(struct session *s, int failed);
+
+/* Sessions of sp that stopped reading because of --redis-max-inflight may
+ * read again. */
+void server_unthrottle(struct space *sp);
+
+/* Delivers an ephemeral frame (stamped) to the space's live sessions
+ * other than `except`: the one(s) with key `peer`, or all when broadcast.
+ * Returns the number of sessions it was queued for. */
+size_t server_deliver_ephemeral(struct space *sp, const struct session *except,
+                                const uint8_t peer[32], int broadcast, const uint8_t *frame,
+                                size_t len);
 
 #endif

@@ -11,6 +11,8 @@
  * turn (space_flush_all).
  */
 #include "space.h"
+#include "ingest.h"
+#include "server.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -159,6 +161,7 @@ static int replay_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
 
 static void space_free(space *sp) {
     if (!sp) return;
+    if (sp->ing) ingest_close(sp);
     if (sp->store) sp->store->store->ops->close_space(sp->store);
     weft_log_free(sp->log);
     free(sp->idx);
@@ -170,6 +173,9 @@ static void space_free(space *sp) {
 int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     space *sp = space_find(r, id);
     if (sp) {
+        /* With Redis, a space nobody wrote to is one Redis has no head for;
+         * that is known once it has loaded (callers wait for loading). */
+        if (r->redis && !create && !sp->loading && sp->n_idx == 0) return WEFT_ENOTFOUND;
         *out = sp;
         return 0;
     }
@@ -181,8 +187,12 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
         snprintf(sp->hex + 2 * i, 3, "%02x", id[i]);
     weft_log_config lc = {.space = id, .keep_records = 0, .max_pending_bytes = SPACE_MAX_PENDING};
     int rc = weft_log_new(&sp->log, &lc);
-    if (!rc) rc = r->store->ops->open_space(r->store, id, create, &sp->store, replay_one, sp);
+    /* With Redis the store is the memory mirror, filled by the ingest. */
+    if (!rc)
+        rc = r->store->ops->open_space(r->store, id, create || r->redis, &sp->store,
+                                       r->redis ? NULL : replay_one, sp);
     if (!rc) rc = table_insert(r, sp);
+    if (!rc && r->redis && (rc = ingest_open(sp)) != 0) table_remove(r, sp);
     if (rc) {
         space_free(sp);
         return rc;
@@ -193,8 +203,29 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     return 0;
 }
 
+static void mark_dirty(space *sp) {
+    if (!sp->is_dirty) {
+        sp->is_dirty = 1;
+        sp->dirty_next = sp->r->dirty;
+        sp->r->dirty = sp;
+    }
+}
+
+/* Redis: commits a READY change to the log and queues it for this turn's
+ * append; the relay sequence comes with Redis' answer (ACK_PENDING). */
+static int queue_ready(space *sp, const weft_change *c, uint64_t origin, uint64_t *slot) {
+    uint8_t hash[32];
+    weft_change_hash(hash, c);
+    uint32_t k;
+    int rc = ingest_queue(sp, c->record, c->total_len, hash, origin, &k);
+    if (!rc) rc = weft_log_commit(sp->log, c);
+    *slot = k;
+    return rc;
+}
+
 /* Appends a READY change, commits it to the log, indexes it. */
 static int store_ready(space *sp, const weft_change *c, uint64_t origin, uint64_t *rseq) {
+    if (sp->r->redis) return queue_ready(sp, c, origin, rseq);
     const uint8_t *recs[1] = {c->record};
     size_t lens[1] = {c->total_len};
     int rc = sp->store->store->ops->append(sp->store, recs, lens, 1, rseq);
@@ -205,11 +236,7 @@ static int store_ready(space *sp, const weft_change *c, uint64_t origin, uint64_
     if (rc) return rc;
     sp->head = *rseq;
     sp->r->m.changes_stored++;
-    if (!sp->is_dirty) {
-        sp->is_dirty = 1;
-        sp->dirty_next = sp->r->dirty;
-        sp->r->dirty = sp;
-    }
+    mark_dirty(sp);
     return 0;
 }
 
@@ -263,11 +290,23 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         uint64_t rseq;
         rc = store_ready(sp, &c, origin, &rseq);
         if (rc) return rc;
-        *status = WEFT_ACK_STORED;
+        *status = r->redis ? ACK_PENDING : WEFT_ACK_STORED;
         *value = rseq;
         return release_parked(sp);
     }
     case WEFT_LOG_DUPLICATE:
+        if (r->redis && ingest_dup_needs_redis(sp)) {
+            /* Held locally, but maybe not confirmed by Redis yet: let
+             * Redis answer (it dedupes by hash). */
+            uint8_t hash[32];
+            uint32_t k;
+            weft_change_hash(hash, &c);
+            rc = ingest_queue(sp, rec, len, hash, origin, &k);
+            if (rc) return rc;
+            *status = ACK_PENDING;
+            *value = k;
+            return 0;
+        }
         *status = WEFT_ACK_DUPLICATE;
         r->m.changes_dup++;
         return 0;
@@ -291,6 +330,51 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
     *value = why;
     relay_reject(r, why);
     return 0;
+}
+
+int space_ingest(space *sp, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin) {
+    assert(rseq == sp->n_idx + 1);
+    const uint8_t *recs[1] = {rec};
+    size_t lens[1] = {len};
+    uint64_t first;
+    int rc = sp->store->store->ops->append(sp->store, recs, lens, 1, &first);
+    if (rc) return rc;
+    assert(first == rseq);
+    /* Another relay's change is new to the log; this relay's own ones were
+     * committed when they were queued (DUPLICATE here). */
+    weft_change c;
+    int ok = weft_change_decode(&c, rec, len) == 0 && c.total_len == len;
+    int st = ok ? weft_log_check(sp->log, &c) : WEFT_EMALFORMED;
+    if (st == WEFT_LOG_READY) {
+        rc = weft_log_commit(sp->log, &c);
+        if (!rc) rc = release_parked(sp);
+        if (rc) return rc;
+    } else if (st != WEFT_LOG_DUPLICATE) {
+        relay_log("space=%s rseq=%llu ingest: record not ready in the log, kept in the index",
+                  sp->hex, (unsigned long long)rseq);
+    }
+    rc = index_push(sp, ok ? &c : NULL, len, origin);
+    if (rc) return rc;
+    sp->head = sp->durable = rseq; /* read from Redis: durable there */
+    mark_dirty(sp);
+    return 0;
+}
+
+void space_drop(relay *r, space *sp, uint32_t code, const char *why) {
+    relay_log("space=%s dropped: %s", sp->hex, why);
+    r->m.redis_spaces_dropped++;
+    server_close_space_sessions(r, sp, code);
+    if (sp->is_dirty) {
+        space **pp = &r->dirty;
+        while (*pp != sp)
+            pp = &(*pp)->dirty_next;
+        *pp = sp->dirty_next;
+    }
+    table_remove(r, sp);
+    /* The mirror goes too: the next load fills a fresh one. */
+    sp->store->store->ops->delete_space(sp->store);
+    sp->store = NULL;
+    space_free(sp);
 }
 
 int space_flush_all(relay *r, space **woken) {

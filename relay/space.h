@@ -43,6 +43,8 @@ typedef struct space {
     size_t n_subs;
     struct space *dirty_next;
     int is_dirty;
+    int loading;              /* redis: not read up to Redis' head yet */
+    struct ingest_state *ing; /* redis state (ingest.c), else NULL */
 } space;
 
 /* Finds or opens a space (replaying its storage). create = 0: a space that
@@ -60,6 +62,18 @@ space *space_find(relay *r, const uint8_t id[32]);
 int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
                  uint64_t origin, uint8_t *status, uint64_t *value);
 
+/* Redis ingest: takes record rseq (the next one: n_idx + 1) read from Redis
+ * into the mirror, the log and the index, and marks the space so that the
+ * end of the turn wakes its subscribers. origin: the session of this relay
+ * that sent it, 0 if none. Returns 0 or a WEFT_E code. */
+int space_ingest(space *sp, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin);
+
+/* Redis: forgets a space whose local view can no longer be trusted (an
+ * append was not confirmed, so the log may hold changes Redis lacks; or
+ * another relay deleted it): fails its sessions with `code` and removes
+ * it without touching Redis; the next client loads it again. */
+void space_drop(relay *r, space *sp, uint32_t code, const char *why);
+
 /* The author index of a key, or SPACE_NO_AUTHOR. */
 uint32_t space_author_find(const space *sp, const uint8_t key[32]);
 
@@ -69,8 +83,9 @@ uint32_t space_author_find(const space *sp, const uint8_t key[32]);
  * flush's WEFT_E code (durable then stays where it was). */
 int space_flush_all(relay *r, space **woken);
 
-/* Removes a space from the relay and deletes its records. The caller has
- * closed its sessions first. */
+/* Removes a space from the relay and deletes its records (with Redis: its
+ * local copy; the caller deletes it in Redis with ingest_delete). The
+ * caller has closed its sessions first. */
 int space_delete(relay *r, space *sp);
 
 /* Closes every space (after a final flush). */

@@ -9,6 +9,8 @@
  *   weft:{hex}:log     stream  one entry per record, ID "<rseq>-0", field r
  *   weft:{hex}:hashes  hash    dedupe key (change hash, 32 bytes) -> rseq
  *   weft:{hex}:new     channel PUBLISHed with the new head after an append
+ *   weft:{hex}:eph     channel ephemeral messages between relays (SIGNAL,
+ *                      PRESENCE), never stored
  *
  * One Lua script appends a batch: for each record it looks the dedupe key
  * up, else INCRs seq, XADDs with the stream ID equal to the relay sequence
@@ -54,7 +56,8 @@ typedef struct rconn {
     int kind;
     redisAsyncContext *ac;
     struct lws *wsi;
-    int up; /* the connect callback said so */
+    int up;     /* Redis answered PING */
+    int was_up; /* it did before, on an earlier connection */
 } rconn;
 
 typedef struct sub_ent {
@@ -72,6 +75,7 @@ struct redis_store {
     size_t n_subs, cap_subs;
     lws_sorted_usec_list_t sul; /* reconnect timer */
     int closing;
+    uint64_t reconnects;
 };
 
 /* The append script; see the opening comment. Integers come back negative
@@ -245,6 +249,8 @@ static void on_ping(redisAsyncContext *ac, void *reply_, void *priv) {
     if (!r) return; /* the connection is going away already */
     if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) {
         c->up = 1;
+        if (c->was_up) c->st->reconnects++;
+        c->was_up = 1;
         return;
     }
     if (!c->st->closing)
@@ -265,11 +271,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
 static int subscribe_one(redis_store *st, const uint8_t space[32]) {
     rconn *c = &st->conn[CONN_SUB];
     if (!c->ac) return 0; /* the reconnect subscribes */
-    char ch[96];
+    char ch[96], eph[96];
     key_of(ch, space, "new");
-    const char *argv[2] = {"SUBSCRIBE", ch};
-    size_t lens[2] = {9, strlen(ch)};
-    return redisAsyncCommandArgv(c->ac, sub_message, st, 2, argv, lens) == REDIS_OK ? 0 : RS_EIO;
+    key_of(eph, space, "eph");
+    const char *argv[3] = {"SUBSCRIBE", ch, eph};
+    size_t lens[3] = {9, strlen(ch), strlen(eph)};
+    return redisAsyncCommandArgv(c->ac, sub_message, st, 3, argv, lens) == REDIS_OK ? 0 : RS_EIO;
 }
 
 static int conn_open(redis_store *st, int kind) {
@@ -373,6 +380,10 @@ void redis_store_free(redis_store *st) {
 
 int redis_store_connected(const redis_store *st) {
     return st->conn[CONN_CMD].up && st->conn[CONN_SUB].up;
+}
+
+uint64_t redis_store_reconnects(const redis_store *st) {
+    return st->reconnects;
 }
 
 /* One pending command: which callback to answer, and how. */
@@ -607,6 +618,16 @@ int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uin
     return send_cmd(st, o, 7, argv, lens);
 }
 
+int redis_store_publish(redis_store *st, const uint8_t space[32], const uint8_t *msg, size_t len) {
+    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    if (!ac || !st->conn[CONN_CMD].up) return RS_EIO;
+    char ch[96];
+    key_of(ch, space, "eph");
+    const char *argv[3] = {"PUBLISH", ch, (const char *)msg};
+    size_t lens[3] = {7, strlen(ch), len};
+    return redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, lens) == REDIS_OK ? 0 : RS_EIO;
+}
+
 /* ---- pub/sub ---- */
 
 /* Every message of every subscribed channel arrives here (hiredis keeps the
@@ -618,9 +639,14 @@ static void sub_message(redisAsyncContext *ac, void *reply_, void *priv) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
     const redisReply *kind = r->element[0], *ch = r->element[1], *val = r->element[2];
     if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING) return;
-    /* channel: weft:{<64 hex>}:new */
+    /* channel: weft:{<64 hex>}:new or :eph */
     uint8_t space[32];
     if (ch->len != 6 + 64 + 5 || unhex(space, ch->str + 6, 64)) return;
+    if (memcmp(ch->str + 6 + 64, "}:eph", 5) == 0) {
+        if (strcmp(kind->str, "message") == 0 && val->type == REDIS_REPLY_STRING && st->cfg.on_eph)
+            st->cfg.on_eph(st->cfg.ud, space, (const uint8_t *)val->str, val->len);
+        return;
+    }
     uint64_t head;
     if (strcmp(kind->str, "message") == 0 && val->type == REDIS_REPLY_STRING)
         head = strtoull(val->str, NULL, 10);
@@ -657,11 +683,12 @@ void redis_store_unsubscribe(redis_store *st, const uint8_t space[32]) {
         st->subs[i] = st->subs[--st->n_subs];
         rconn *c = &st->conn[CONN_SUB];
         if (c->ac) {
-            char ch[96];
+            char ch[96], eph[96];
             key_of(ch, space, "new");
-            const char *argv[2] = {"UNSUBSCRIBE", ch};
-            size_t lens[2] = {11, strlen(ch)};
-            redisAsyncCommandArgv(c->ac, NULL, NULL, 2, argv, lens);
+            key_of(eph, space, "eph");
+            const char *argv[3] = {"UNSUBSCRIBE", ch, eph};
+            size_t lens[3] = {11, strlen(ch), strlen(eph)};
+            redisAsyncCommandArgv(c->ac, NULL, NULL, 3, argv, lens);
         }
         return;
     }

@@ -39,11 +39,15 @@ typedef void (*redis_head_fn)(void *ud, int rc, uint64_t head);
 /* Some relay appended to a subscribed space up to head. head 0 means "may
  * have missed some": the pub/sub link was re-established, re-read. */
 typedef void (*redis_new_fn)(void *ud, const uint8_t space[32], uint64_t head);
+/* A message some relay published on a subscribed space's ephemeral channel
+ * (redis_store_publish); the bytes are borrowed for the call. */
+typedef void (*redis_eph_fn)(void *ud, const uint8_t space[32], const uint8_t *msg, size_t len);
 
 typedef struct redis_store_config {
     struct lws_context *ctx; /* the loop that drives hiredis */
     const char *url;         /* redis://host:port (IPv4 or a name; default port 6379) */
     redis_new_fn on_new;     /* may be NULL */
+    redis_eph_fn on_eph;     /* may be NULL */
     void *ud;
     int reconnect_ms; /* delay before reconnecting after Redis went away (0: 200) */
 } redis_store_config;
@@ -61,6 +65,9 @@ void redis_store_free(redis_store *st);
 
 /* 1 when both connections are up (commands and pub/sub). */
 int redis_store_connected(const redis_store *st);
+
+/* Connections that came up again after having been up once (either link). */
+uint64_t redis_store_reconnects(const redis_store *st);
 
 /* Appends n records to a space atomically (one script: no other append
  * interleaves), deduplicated by keys[i] (the change hash). */
@@ -86,7 +93,13 @@ typedef void (*redis_rate_fn)(void *ud, int rc, int allowed);
 int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uint64_t limit,
                           uint32_t window_ms, redis_rate_fn fn, void *ud);
 
-/* Counted subscriptions to a space's new-change notifications (on_new). */
+/* Publishes msg on the space's ephemeral channel weft:{hex}:eph, fire and
+ * forget (pub/sub delivers at most once, to the relays subscribed now).
+ * Returns 0 when queued, else a WEFT_E code. */
+int redis_store_publish(redis_store *st, const uint8_t space[32], const uint8_t *msg, size_t len);
+
+/* Counted subscriptions to a space's channels: new-change notifications
+ * (on_new) and ephemeral messages (on_eph). */
 int redis_store_subscribe(redis_store *st, const uint8_t space[32]);
 void redis_store_unsubscribe(redis_store *st, const uint8_t space[32]);
 

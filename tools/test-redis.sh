@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The Redis storage backend's tests (meson suite 'redis'): a real
-# redis-server started by the test itself (127.0.0.1, a free port, a
-# temporary directory, AOF with appendfsync always) and three stores on it
-# standing for three relays; natively and under ASan + UBSan. Fails when
-# redis-server or hiredis is missing (tools/setup installs both).
-# WEFT_TEST_REDIS_LOG=1 shows redis-server's log. See docs/SCALING.md.
+# Redis scale-out tests (meson suite 'redis'), natively and under ASan +
+# UBSan: test_redis (the storage backend alone: three stores standing for
+# three relays) and test_scale (weft-relay --storage redis end to end:
+# three relay processes, kill -9 of a relay and of Redis, SIGNAL/PRESENCE
+# across relays, a shared rate limit). Each starts its own redis-server
+# (127.0.0.1, a free port, a temporary directory, AOF with appendfsync
+# always). Fails when redis-server or hiredis is missing (tools/setup
+# installs both). WEFT_TEST_REDIS_LOG=1 shows redis-server's log,
+# WEFT_TEST_RELAY_LOG=1 the relays'. See docs/SCALING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null || ! pkg-config --exists hiredis; then

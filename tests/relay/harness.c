@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -112,6 +113,7 @@ int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
     p->pid = fork();
     if (p->pid < 0) return -1;
     if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* no relay outlives a crashed test */
         if (!getenv("WEFT_TEST_RELAY_LOG")) {
             FILE *f = freopen("/dev/null", "w", stderr);
             (void)f;
@@ -180,6 +182,88 @@ double relay_metric(int port, const char *name) {
     }
     free(body);
     return v;
+}
+
+/* Sends PING on a fresh connection; 1 when the answer is +PONG (a Redis
+ * still loading its AOF answers -LOADING). */
+static int redis_pong(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {0, 500000};
+    int ok = 0;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+        connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "PING\r\n", 6) == 6) {
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        ok = n >= 5 && memcmp(buf, "+PONG", 5) == 0;
+    }
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+int redis_spawn(redis_proc *p) {
+    if (!p->dir[0]) {
+        snprintf(p->dir, sizeof p->dir, "/tmp/weft-redis-test-XXXXXX");
+        if (!mkdtemp(p->dir)) return -1;
+    }
+    if (!p->port) p->port = free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", p->port);
+    fflush(stdout);
+    fflush(stderr);
+    p->pid = fork();
+    if (p->pid < 0) return -1;
+    if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test, however it dies */
+        if (!getenv("WEFT_TEST_REDIS_LOG")) {
+            FILE *f = freopen("/dev/null", "w", stdout);
+            (void)f;
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+               p->dir, "--save", "", "--appendonly", "yes", "--appendfsync",
+               p->appendfsync ? p->appendfsync : "always", "--daemonize", "no", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) { /* 10 s */
+        if (redis_pong(p->port)) return 0;
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    redis_kill(p);
+    return -1;
+}
+
+void redis_kill(redis_proc *p) {
+    if (p->pid <= 0) return;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+}
+
+void redis_cleanup(redis_proc *p) {
+    redis_kill(p);
+    if (p->dir[0]) rm_rf(p->dir);
+    p->dir[0] = 0;
+}
+
+int relay_wait_ready(int port, int want, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        int status;
+        char *body = NULL;
+        size_t bl;
+        if (http_request(port, "GET", "/readyz", NULL, NULL, 0, &status, &body, &bl, NULL, 1000) ==
+            0) {
+            free(body);
+            if (status == want) return 1;
+        }
+        sleep_ms(20);
+    }
+    return 0;
 }
 
 void ident_new(ident *id) {

@@ -57,6 +57,25 @@ void relay_cleanup(relay_proc *p);
  * whole series, e.g. "weft_relay_rejections_total{reason=\"RIGHTS\"}". */
 double relay_metric(int port, const char *name);
 
+/* redis-server for the scale-out tests: 127.0.0.1, its own temporary
+ * directory, AOF with appendfsync always; it dies with the test process. */
+typedef struct redis_proc {
+    pid_t pid;
+    int port;                /* 0 before the first start: a free port is picked */
+    char dir[256];           /* made by the first start, removed by redis_cleanup */
+    const char *appendfsync; /* NULL: "always" */
+} redis_proc;
+/* Starts (or restarts, same port and directory: on its AOF) and waits
+ * (<= 10 s) until it answers PING with PONG. Returns 0 or -1. */
+int redis_spawn(redis_proc *p);
+/* kill -9 and wait. */
+void redis_kill(redis_proc *p);
+void redis_cleanup(redis_proc *p);
+
+/* Waits until GET /readyz answers `status` (200 or 503). Returns 1 when it
+ * did within timeout_ms. */
+int relay_wait_ready(int port, int status, int timeout_ms);
+
 typedef struct ident {
     uint8_t pk[32], sk[64];
 } ident;

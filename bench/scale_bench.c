@@ -1,0 +1,288 @@
+/*
+ * Relay scale-out on Redis (docs/SCALING.md): the same clients, one writer
+ * and N readers of one space, through one weft-relay and through three,
+ * all with --storage redis on one redis-server (AOF with appendfsync
+ * always, then everysec) that the bench starts itself on loopback; and
+ * through one relay with file storage, for reference. Readers are spread
+ * over the relays round-robin; the writer talks to the first.
+ *
+ *   throughput  the writer sends `changes` changes in frames of 20 with at
+ *               most 8 frames unacked; deliveries/s = readers x changes /
+ *               the time until every reader has every change;
+ *   latency     then 1 change every 2 ms (500/s); fan-out latency = from
+ *               the writer's send to a reader's receipt, every reader and
+ *               change; p50 and p99.
+ *
+ * One single-threaded client process drives every socket with poll(); on
+ * a 2-core machine it shares the CPU with the relays and Redis, so the
+ * figures are what this machine does, not what the relay can.
+ *
+ *   scale_bench PATH_TO_WEFT_RELAY [--readers N] [--changes N] [--json FILE]
+ */
+#include "../tests/relay/harness.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RELAYS 3
+#define LAT_N      1000
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) a process has used, from /proc. */
+static double cpu_s(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Send time of the writer's change by its seq. */
+static double *sent_at;
+static size_t sent_cap;
+static double *lat;
+static size_t n_lat, lat_cap;
+static uint64_t lat_from_seq; /* latencies of seqs >= this are kept */
+
+/* Reads every whole message a reader has; counts changes and records the
+ * latency of those in the latency phase. */
+static void pump_reader(tclient *c) {
+    const uint8_t *msg;
+    size_t len;
+    while (wsc_recv(&c->ws, &msg, &len, 0) == 0) {
+        weft_frame f;
+        if (weft_frame_decode(&f, msg, len, 100000) || f.type != WEFT_FRAME_CHANGES) continue;
+        double t = now_s();
+        size_t pos = 0, rl;
+        uint64_t rseq;
+        const uint8_t *rec;
+        while (weft_frame_change_next(&f, &pos, &rseq, &rec, &rl)) {
+            c->received++;
+            weft_change ch;
+            if (weft_change_decode(&ch, rec, rl) || ch.seq >= sent_cap) continue;
+            if (ch.seq >= lat_from_seq && n_lat < lat_cap) lat[n_lat++] = t - sent_at[ch.seq];
+        }
+    }
+}
+
+/* Waits up to ms for any socket, then pumps the readers and the writer. */
+static void service(tclient *w, tclient *r, int n, int ms) {
+    struct pollfd pf[512];
+    int k = 0;
+    pf[k++] = (struct pollfd){.fd = w->ws.fd, .events = POLLIN};
+    for (int i = 0; i < n && k < 512; i++)
+        pf[k++] = (struct pollfd){.fd = r[i].ws.fd, .events = POLLIN};
+    poll(pf, (nfds_t)k, ms);
+    while (tc_pump(w, 0) == 0)
+        ;
+    for (int i = 0; i < n; i++)
+        if (pf[i + 1].revents || r[i].ws.len) pump_reader(&r[i]);
+}
+
+/* Writes one change per entry of `count`, recording send times. */
+static int write_changes(tclient *w, int count, int per_frame) {
+    uint64_t first = w->sent + 1;
+    double t = now_s();
+    for (int i = 0; i < count; i++)
+        if (first + (uint64_t)i < sent_cap) sent_at[first + (uint64_t)i] = t;
+    return tc_write(w, count, 40, per_frame);
+}
+
+static uint64_t min_received(const tclient *r, int n) {
+    uint64_t m = UINT64_MAX;
+    for (int i = 0; i < n; i++)
+        if (r[i].received < m) m = r[i].received;
+    return m;
+}
+
+typedef struct result {
+    double deliveries_s, p50_ms, p99_ms;
+    double busiest_cpu_ms; /* the busiest relay's CPU per 1,000 deliveries */
+    int ok;
+} result;
+
+/* url NULL: one relay with file storage. */
+static result run(const char *exe, const char *url, int n_relays, int n_readers, int changes) {
+    result res = {0};
+    /* Default token limits: with Redis they are shared, so the bench pays
+     * for that (a credit round trip now and then). */
+    const char *args[8] = {"--conn-rate", "0", "--redis", url, NULL};
+    if (!url) args[2] = NULL;
+    relay_proc rp[MAX_RELAYS];
+    memset(rp, 0, sizeof rp);
+    if (!url) relay_tmpdir(&rp[0]);
+    for (int i = 0; i < n_relays; i++)
+        if (relay_spawn(&rp[i], exe, url ? "redis" : "file", 0, args) ||
+            !relay_wait_ready(rp[i].port, 200, 5000)) {
+            for (int k = 0; k <= i; k++)
+                relay_stop(&rp[k], SIGKILL, 1000);
+            relay_cleanup(&rp[0]);
+            return res;
+        }
+    ident owner;
+    ident_new(&owner); /* a fresh space per run */
+    uint8_t key[32];
+    BE.random(BE.ctx, key, 32);
+    tclient w, *r = calloc((size_t)n_readers, sizeof *r);
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, key);
+    w.apply = 0;
+    for (int i = 0; i < n_readers; i++) {
+        tc_init(&r[i], &owner, NULL, WEFT_RIGHT_READ, key);
+        r[i].apply = 0;
+        if (tc_connect(&r[i], rp[i % n_relays].port, 0, 0, 0) ||
+            !tc_wait(&r[i], until_synced, 0, 5000))
+            goto out;
+        r[i].received = 0;
+    }
+    if (tc_connect(&w, rp[0].port, 1, 0, 0) || !tc_wait(&w, until_synced, 0, 5000)) goto out;
+    sent_cap = (size_t)changes + LAT_N + 2;
+    sent_at = calloc(sent_cap, sizeof *sent_at);
+    lat_cap = (size_t)n_readers * LAT_N;
+    lat = malloc(lat_cap * sizeof *lat);
+    n_lat = 0;
+    lat_from_seq = UINT64_MAX;
+    /* Throughput. */
+    double cpu0[MAX_RELAYS];
+    for (int i = 0; i < n_relays; i++)
+        cpu0[i] = cpu_s(rp[i].pid);
+    double t0 = now_s();
+    while (min_received(r, n_readers) < (uint64_t)changes && now_s() - t0 < 60) {
+        while (w.sent < (uint64_t)changes && w.sent - w.acked < 160)
+            if (write_changes(&w, 20, 20)) goto out;
+        service(&w, r, n_readers, 5);
+    }
+    double dt = now_s() - t0;
+    if (min_received(r, n_readers) < (uint64_t)changes) goto out;
+    res.deliveries_s = (double)n_readers * changes / dt;
+    for (int i = 0; i < n_relays; i++) {
+        double ms = (cpu_s(rp[i].pid) - cpu0[i]) * 1e3 / ((double)n_readers * changes / 1e3);
+        if (ms > res.busiest_cpu_ms) res.busiest_cpu_ms = ms;
+    }
+    /* Latency: 500 changes/s, one per frame. */
+    lat_from_seq = w.sent + 1;
+    double next = now_s();
+    uint64_t want = (uint64_t)changes + LAT_N;
+    t0 = now_s();
+    while (min_received(r, n_readers) < want && now_s() - t0 < 60) {
+        if (w.sent < want && now_s() >= next) {
+            if (write_changes(&w, 1, 1)) goto out;
+            next += 0.002;
+        }
+        double wait = next - now_s();
+        service(&w, r, n_readers, w.sent < want ? (wait > 0 ? (int)(wait * 1000) : 0) : 5);
+    }
+    if (n_lat < lat_cap / 2) goto out;
+    qsort(lat, n_lat, sizeof *lat, cmp_double);
+    res.p50_ms = lat[n_lat / 2] * 1e3;
+    res.p99_ms = lat[(size_t)((double)n_lat * 0.99)] * 1e3;
+    res.ok = 1;
+out:
+    for (int i = 0; i < n_readers; i++)
+        tc_free(&r[i]);
+    free(r);
+    tc_free(&w);
+    for (int i = 0; i < n_relays; i++)
+        relay_stop(&rp[i], SIGTERM, 5000);
+    relay_cleanup(&rp[0]);
+    free(sent_at);
+    free(lat);
+    sent_at = lat = NULL;
+    return res;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: scale_bench PATH_TO_WEFT_RELAY [--readers N] [--changes N] "
+                        "[--json FILE]\n");
+        return 2;
+    }
+    int readers = 60, changes = 3000;
+    const char *json = NULL;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--readers") == 0) readers = atoi(argv[i + 1]);
+        if (strcmp(argv[i], "--changes") == 0) changes = atoi(argv[i + 1]);
+        if (strcmp(argv[i], "--json") == 0) json = argv[i + 1];
+    }
+    if (readers < 1 || readers > 500 || changes < 20) return 2;
+    harness_init();
+    FILE *out = json ? fopen(json, "w") : NULL;
+    if (out) fprintf(out, "[\n");
+    int status = 0, written = 0;
+    static const struct {
+        const char *fsync; /* NULL: file storage */
+        int relays;
+    } configs[] = {{NULL, 1}, {"always", 1}, {"always", 3}, {"everysec", 1}, {"everysec", 3}};
+    redis_proc rd = {0};
+    for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
+        char url[64], what[64];
+        if (configs[c].fsync) {
+            redis_cleanup(&rd);
+            memset(&rd, 0, sizeof rd);
+            rd.appendfsync = configs[c].fsync;
+            if (redis_spawn(&rd)) {
+                fprintf(stderr, "scale_bench: cannot start redis-server\n");
+                return 1;
+            }
+            snprintf(url, sizeof url, "redis://127.0.0.1:%d", rd.port);
+            snprintf(what, sizeof what, "redis (appendfsync %s)", configs[c].fsync);
+        } else {
+            snprintf(what, sizeof what, "file");
+        }
+        int n = configs[c].relays;
+        result res = run(argv[1], configs[c].fsync ? url : NULL, n, readers, changes);
+        if (!res.ok) {
+            fprintf(stderr, "scale_bench: the run on %s with %d relay(s) failed\n", what, n);
+            status = 1;
+            continue;
+        }
+        printf("%s storage, %d relay%s, 1 writer + %d readers: %.0f deliveries/s (busiest relay "
+               "%.2f ms CPU per 1k); fan-out latency at 500 changes/s p50 %.2f ms, p99 %.2f ms\n",
+               what, n, n > 1 ? "s" : "", readers, res.deliveries_s, res.busiest_cpu_ms, res.p50_ms,
+               res.p99_ms);
+        if (out) {
+            char wl[160], impl[32];
+            snprintf(wl, sizeof wl, "relay fan-out, 1 writer + %d readers, %s storage", readers,
+                     what);
+            snprintf(impl, sizeof impl, "weft-relay x%d", n);
+            fprintf(out,
+                    "%s  {\"workload\": \"%s\", \"impl\": \"%s\", \"metric\": \"deliveries\", "
+                    "\"value\": %.1f, \"unit\": \"deliveries/s\"},\n"
+                    "  {\"workload\": \"%s\", \"impl\": \"%s\", \"metric\": \"fan-out latency p50 "
+                    "(500 changes/s)\", \"value\": %.3f, \"unit\": \"ms\"},\n"
+                    "  {\"workload\": \"%s\", \"impl\": \"%s\", \"metric\": \"fan-out latency p99 "
+                    "(500 changes/s)\", \"value\": %.3f, \"unit\": \"ms\"},\n"
+                    "  {\"workload\": \"%s\", \"impl\": \"%s\", \"metric\": \"busiest relay CPU "
+                    "per 1k deliveries\", \"value\": %.3f, \"unit\": \"ms\"}",
+                    written++ ? ",\n" : "", wl, impl, res.deliveries_s, wl, impl, res.p50_ms, wl,
+                    impl, res.p99_ms, wl, impl, res.busiest_cpu_ms);
+        }
+    }
+    if (out) {
+        fprintf(out, "\n]\n");
+        fclose(out);
+    }
+    redis_cleanup(&rd);
+    return status;
+}
