@@ -131,7 +131,8 @@ if (opt.merge) {
     `\`bench/coldopen.mjs\`: ${N.toLocaleString('en-US')} documents {title, n, done}, written 1,000 per transaction, ` +
       'each library with its own IndexedDB persistence (weftdb: its IndexedDB storage, encrypted snapshot + change records; ' +
       'Yjs: y-indexeddb; Loro: its snapshot in an object store; Automerge: save() bytes in an object store); ' +
-      'then opened in a fresh context with the library loaded. "open + sample": until 100 documents are read; ' +
+      'each in its own browser context, then reopened there from IndexedDB (the library already loaded, nothing of the data in memory). ' +
+      '"open + sample": until 100 documents are read; ' +
       `"open + read all": until every document is read out as JS values. Medians of ${RUNS} opens; ` +
       'the count and every value checked before any time counts.',
     '',
@@ -148,5 +149,5 @@ if (opt.merge) {
       `${best ?? '—'} | ${w !== undefined && best ? ratioText(w, v(best), false) : '—'} |`);
   }
   lines.push('', 'Below 1× (bold) weftdb loses.');
-  mergeSection(opt.merge, `Cold open in Chromium (workload 4): ${workload.replace(/^cold open in Chromium: /, '')}`, records, lines);
+  mergeSection(opt.merge, 'Cold open in Chromium (workload 4)', records, lines);
 }
