@@ -24,7 +24,7 @@
 //
 //   node bench/fanout.mjs --relay build-release/relay/weft-relay
 //        [--runs 3] [--readers 50] [--burst 5000] [--rates 1000,2000]
-//        [--seconds 3] [--payload 100] [--only weft|yws] [--json F] [--merge DIR]
+//        [--seconds 2] [--payload 100] [--only weft|yws] [--json F] [--merge DIR]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -48,7 +48,7 @@ const { values: opt } = parseArgs({
     relay: { type: 'string', default: join(here, '../build-release/relay/weft-relay') },
     runs: { type: 'string', default: '3' }, readers: { type: 'string', default: '50' },
     burst: { type: 'string', default: '5000' }, rates: { type: 'string', default: '1000,2000' },
-    seconds: { type: 'string', default: '3' }, payload: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '2' }, payload: { type: 'string', default: '100' },
     only: { type: 'string' }, json: { type: 'string' }, merge: { type: 'string' },
   },
 });
