@@ -355,7 +355,8 @@ static void bench_lww(const opseq *o, uint32_t batch, int runs) {
     if (batch > 1) {
         counter cm;
         weft_allocator al = {count_realloc, &cm};
-        weft_replica_config mcfg = {.alloc = &al, .space = SPACE, .author = AUTHOR_C, .keep_records = 1};
+        weft_replica_config mcfg = {
+            .alloc = &al, .space = SPACE, .author = AUTHOR_C, .keep_records = 1};
         weft_replica *m;
         cm = (counter){0, 0};
         check(weft_replica_new(&m, &mcfg), "replica_new");
