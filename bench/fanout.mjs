@@ -69,6 +69,9 @@ async function freePort() {
 /** Starts a server child; ready() resolves when it answers. */
 async function startChild(cmd, args, env, ready) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  // A failed check throws wherever it is found (often in a WebSocket
+  // handler): the server must not outlive this process.
+  process.on('exit', () => child.exitCode === null && child.kill('SIGKILL'));
   let log = '';
   child.stderr.on('data', (d) => (log += d));
   const exited = new Promise((r) => child.on('exit', r));
@@ -112,6 +115,7 @@ const weft = {
   async start() {
     const port = await freePort();
     const data = mkdtempSync(join(tmpdir(), 'weft-fanout-'));
+    process.on('exit', () => rmSync(data, { recursive: true, force: true }));
     // Rate limits off: they are a deployment's policy, and a load test
     // would only measure them (y-websocket has none).
     const stop = await startChild(opt.relay, ['--listen', `127.0.0.1:${port}`, '--storage', 'file', '--data', data,
