@@ -25,8 +25,9 @@
 //   node bench/fanout.mjs --relay build-release/relay/weft-relay
 //        [--runs 3] [--readers 50] [--burst 5000] [--rates 1000,2000]
 //        [--seconds 2] [--payload 100] [--only weft|yws] [--json F] [--merge DIR]
+//        [--records F]   (no run: the report of F's records, same options)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -50,6 +51,7 @@ const { values: opt } = parseArgs({
     burst: { type: 'string', default: '5000' }, rates: { type: 'string', default: '1000,2000' },
     seconds: { type: 'string', default: '2' }, payload: { type: 'string', default: '100' },
     only: { type: 'string' }, json: { type: 'string' }, merge: { type: 'string' },
+    records: { type: 'string' },
   },
 });
 const RUNS = Number(opt.runs), READERS = Number(opt.readers), BURST = Number(opt.burst);
@@ -341,7 +343,9 @@ const rec = (workload, impl, metric, value, unit) => {
   records.push({ workload, impl, metric, value, unit });
   console.log(`${impl.padEnd(12)} ${workload.padEnd(64)} ${metric.padEnd(13)} ${unit === 'ms' ? value.toFixed(2) : Math.round(value)} ${unit}`);
 };
-for (const server of [weft, yws]) {
+// --records F: no run, the report of an earlier run's records (the same options).
+if (opt.records) records.push(...JSON.parse(readFileSync(opt.records, 'utf8')).filter((r) => scenarios.some((sc) => sc.workload === r.workload)));
+for (const server of opt.records ? [] : [weft, yws]) {
   if (opt.only && !server.name.startsWith(opt.only === 'yws' ? 'y-' : opt.only)) continue;
   const { port, stop } = await server.start();
   try {
@@ -388,8 +392,10 @@ if (opt.merge) {
         if (metric === 'latency p99') aim = `lower than y-websocket's: ${w < y ? 'met' : '**missed**'}`;
         if (aim) aims.push(aim);
       }
+      // At a fixed rate, deliveries/s is the offered load: no ratio.
+      const compared = w !== undefined && y !== undefined && !(sc.rate && metric === 'deliveries/s');
       lines.push(`| ${sc.workload} | ${metric}${metric === 'deliveries/s' ? '' : ' (ms)'} | ${fmt(w, metric)} | ${fmt(y, metric)} | ` +
-        `${w !== undefined && y !== undefined ? ratioText(w, y, metric === 'deliveries/s') : '—'} | ${aim} |`);
+        `${compared ? ratioText(w, y, metric === 'deliveries/s') : '—'} | ${aim} |`);
     }
   }
   lines.push('', 'Below 1× (bold) Weft loses. At a fixed rate both servers keep up, so deliveries/s there is the offered load; ' +
