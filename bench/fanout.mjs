@@ -42,7 +42,7 @@ const pkg = (p) => import(pathToFileURL(join(here, '../wasm/src', p)).href);
 const { loadCore } = await pkg('core.js');
 const { Replica } = await pkg('replica.js');
 const { encodeValue } = await pkg('value.js');
-const { F, decodeFrame, encodeChanges, encodeHello, encodeProof } = await pkg('frames.js');
+const { ACK, F, decodeFrame, encodeChanges, encodeHello, encodeProof } = await pkg('frames.js');
 
 const { values: opt } = parseArgs({
   options: {
@@ -164,8 +164,10 @@ const weft = {
         if (b[1] === F.CHANGES) return; // the other writers' changes
         const f = decodeFrame(b);
         if (f.type !== F.ACK) throw new Error(`writer got frame ${f.type} ${f.name ?? ''} ${f.message ?? ''}`);
-        for (const e of f.entries) if (e.status === 0) stored++;
-          else throw new Error(`weft-relay did not store a change: status ${e.status}, ${e.value}`);
+        for (const e of f.entries) {
+          if (e.status !== ACK.STORED) throw new Error(`weft-relay did not store a change: status ${e.status}, ${e.value}`);
+          stored++;
+        }
       }),
       connectReader: (deliver) => connect(core.keypair(), readToken, (b) => {
         if (b[1] !== F.CHANGES) {
