@@ -348,6 +348,31 @@ static void bench_lww(const opseq *o, uint32_t batch, int runs) {
     add(wl, "decode state", median(t, runs) * 1e3, "ms");
     add(wl, "decode state + read every key", median(tr, runs) * 1e3, "ms");
 
+    /* Memory: live bytes through a counting allocator of a replica that
+     * applied every record (keeping them, as the applier above) and of one
+     * loaded from the snapshot, each after every key was checked. The
+     * batched workload only, where the peers measure it too. */
+    if (batch > 1) {
+        counter cm;
+        weft_allocator al = {count_realloc, &cm};
+        weft_replica_config mcfg = {
+            .alloc = &al, .space = SPACE, .author = AUTHOR_C, .keep_records = 1};
+        weft_replica *m;
+        cm = (counter){0, 0};
+        check(weft_replica_new(&m, &mcfg), "replica_new");
+        for (uint32_t c = 0; c < recs.n; c++)
+            apply_one(m, recs.p + recs.off[c], recs.off[c + 1] - recs.off[c], 1);
+        check_lww(m, o, "counted applier");
+        add(wl, "memory after apply", (double)cm.live, "B");
+        weft_replica_free(m);
+        cm = (counter){0, 0};
+        check(weft_replica_new(&m, &mcfg), "replica_new");
+        check(weft_replica_load_snapshot(m, copy, snap_len), "load_snapshot");
+        check_lww(m, o, "counted snapshot");
+        add(wl, "memory after load", (double)cm.live, "B");
+        weft_replica_free(m);
+    }
+
     print_digest(batch == 1 ? "lww-1" : "lww-batch", b, o->n_keys);
     free(copy);
     weft_replica_free(a);

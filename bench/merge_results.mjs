@@ -164,6 +164,11 @@ if (peerWorkloads.size) {
   }
   lines.push('');
   footnotes.forEach((n, i) => lines.push(`[${i + 1}] ${n}  `));
+  if (prow.some((r) => r.metric.startsWith('memory after') && PEERS.some((p) => r.by[p])))
+    lines.push('', 'Memory rows: Weft counts the live bytes its replica holds (a counting allocator); the peers, ' +
+      'the growth of the JS heap plus external memory (a WASM library\'s whole linear memory, which never shrinks) ' +
+      'after a full GC, each in a fresh process: what the process pays, so for Loro and Automerge their allocator\'s ' +
+      'free space and peak too.');
   lines.push('', losses.length ? '**Where Weft loses in this run:**' : 'Weft leads every compared row in this run.', '',
     ...losses, '', 'A peer figure with a footnote was measured differently and is not a candidate for best peer. ' +
     'What each figure measures: bench/README.md.', '');

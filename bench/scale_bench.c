@@ -263,8 +263,8 @@ int main(int argc, char **argv) {
                res.p99_ms);
         if (out) {
             char wl[160], impl[32];
-            snprintf(wl, sizeof wl, "relay fan-out, 1 writer + %d readers, %s storage", readers,
-                     what);
+            snprintf(wl, sizeof wl, "relay scale-out on Redis, 1 writer + %d readers, %s storage",
+                     readers, what);
             snprintf(impl, sizeof impl, "weft-relay x%d", n);
             fprintf(out,
                     "%s  {\"workload\": \"%s\", \"impl\": \"%s\", \"metric\": \"deliveries\", "

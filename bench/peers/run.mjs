@@ -5,7 +5,7 @@
 //   node bench/peers/run.mjs --peer yjs|loro|automerge [--json PATH]
 //        [--runs N] [--ops N] [--keys N] [--merge-ops N] [--seed N]
 //        [--single-ops N] [--workload lww-1|lww-batch|merge|text]
-//        [--trace PATH] [--text-txns N]
+//        [--trace PATH] [--text-txns N] [--no-memory]
 //
 // Each workload runs in a fresh Node process (this script starts itself
 // with --workload and --expose-gc): a library's heap after one workload
@@ -21,6 +21,9 @@
 // same for the remote apply (default: all, but 26,000 for Loro, whose one
 // import per edit takes ~14 s per run, and 2,000 for Automerge, whose
 // applyChanges per change grows with the document: ~1 ms each at 2,000).
+// After the batched map figures and the text figures, memory (after apply
+// and load; after local apply, remote apply and load) is measured in more
+// fresh processes (measureMemory); --no-memory skips them.
 import { gunzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +40,7 @@ const { values: opt } = parseArgs({
     'merge-ops': { type: 'string', default: '50000' }, seed: { type: 'string', default: String(0x57656674) },
     'single-ops': { type: 'string' }, workload: { type: 'string' },
     trace: { type: 'string' }, 'text-txns': { type: 'string' }, 'text-remote-txns': { type: 'string' },
+    'no-memory': { type: 'boolean' }, phase: { type: 'string' }, input: { type: 'string' },
   },
 });
 const PEERS = ['yjs', 'loro', 'automerge'];
@@ -63,8 +67,8 @@ if (opt.workload === undefined) {
   if (opt.json) writeFileSync(opt.json, JSON.stringify(all, null, 2) + '\n');
   process.exit(0);
 }
-if (!WORKLOADS.includes(opt.workload)) throw new Error(`unknown workload ${opt.workload}`);
-const peer = (await import(`./${opt.workload === 'text' ? 'text-' : ''}${opt.peer}.mjs`)).default;
+if (!WORKLOADS.includes(opt.workload) && !/^(text|map)-memory$/.test(opt.workload)) throw new Error(`unknown workload ${opt.workload}`);
+const peer = (await import(`./${opt.workload.startsWith('text') ? 'text-' : ''}${opt.peer}.mjs`)).default;
 const runs = Number(opt.runs), nOps = Number(opt.ops), nKeys = Number(opt.keys);
 const mergeOps = Number(opt['merge-ops']), seed = BigInt(opt.seed);
 const singleOps = Math.min(nOps, Number(opt['single-ops'] ?? (opt.peer === 'automerge' ? 500 : nOps)));
@@ -90,6 +94,68 @@ function writeAll(rep, ops, from, to, batch) {
   const updates = [];
   for (let i = from; i < to; i += batch) updates.push(peer.writeTxn(rep, ops, i, Math.min(to, i + batch)));
   return updates;
+}
+
+// Memory figures: each phase in a fresh process (--workload map-memory or
+// text-memory, see memoryMap and memoryText), fed the updates (framed: u32
+// length, bytes) and the state through files in a temporary directory.
+function measureMemory(wl, workload, updates, state, phases, noteFor) {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-mem-'));
+  try {
+    const framed = Buffer.alloc(updates.reduce((n, u) => n + 4 + u.length, 0));
+    let o = 0;
+    for (const u of updates) {
+      framed.writeUInt32LE(u.length, o);
+      framed.set(u, o + 4);
+      o += 4 + u.length;
+    }
+    writeFileSync(join(dir, 'updates'), framed);
+    writeFileSync(join(dir, 'state'), state);
+    const pass = ['ops', 'keys', 'seed', 'trace'].flatMap((k) => (opt[k] !== undefined ? [`--${k}`, opt[k]] : []));
+    for (const [phase, metric] of phases) {
+      const out = execFileSync(process.execPath, ['--expose-gc', process.argv[1], '--peer', opt.peer, ...pass,
+        '--workload', workload, '--phase', phase, '--input', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      add(wl, metric, JSON.parse(out).bytes, 'B', noteFor?.(phase));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readFramed(b) {
+  const out = [];
+  for (let o = 0; o < b.length; o += 4 + b.readUInt32LE(o)) out.push(b.subarray(o + 4, o + 4 + b.readUInt32LE(o)));
+  return out;
+}
+
+// The growth of the JS heap plus external memory (where a WASM library's
+// linear memory counts at its full size), after a full GC.
+function memNow() {
+  globalThis.gc();
+  globalThis.gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+// Memory of one map replica (the batched workload): a fresh replica that
+// applied every update, one call each, or one decoded from the state, each
+// after every key was checked. Prints {"bytes": N, ...}.
+function memoryMap() {
+  const ops = makeOps(seed, nOps, nKeys);
+  const input = readFileSync(join(opt.input, opt.phase === 'apply' ? 'updates' : 'state'));
+  const updates = opt.phase === 'apply' ? readFramed(input) : [];
+  const m0 = memNow();
+  let rep;
+  if (opt.phase === 'apply') {
+    rep = peer.create(2);
+    for (const u of updates) peer.apply(rep, u);
+  } else if (opt.phase === 'load') rep = peer.decodeState(input);
+  else throw new Error(`unknown --phase ${opt.phase}`);
+  checkLww(ops, (k) => peer.get(rep, k), peer.size(rep), `${peer.name} ${opt.phase} (memory)`);
+  const bytes = memNow() - m0;
+  peer.free(rep);
+  // ops and the input are used after the measure, so stay live through it.
+  console.log(JSON.stringify({ bytes, ops: ops.key.length, inputBytes: input.length, updates: updates.length }));
 }
 
 function benchLww(batch) {
@@ -160,6 +226,8 @@ function benchLww(batch) {
     add(wl, 'decode state', median(td), 'ms');
     add(wl, 'decode state + read every key', median(tr), 'ms');
     console.log(`map-digest ${batch === 1 ? 'lww-1' : 'lww-batch'} ${mapDigest(nKeys, get(reader))}`);
+    if (batch > 1 && !opt['no-memory'])
+      measureMemory(wl, 'map-memory', updates, state, [['apply', 'memory after apply'], ['load', 'memory after load']]);
   }
   peer.free(writer);
   peer.free(reader);
@@ -289,11 +357,60 @@ function benchText() {
   console.log(`text-end ${peer.name} ok (${peer.encoding})`);
   peer.free(writer);
   peer.free(reader);
+  if (!opt['no-memory'])
+    measureMemory(wl, 'text-memory', updates, state,
+      [['local', 'memory after local apply'], ['remote', 'memory after remote apply'], ['load', 'memory after load']],
+      (phase) => (phase === 'remote' && MEMORY_ONE_CALL
+        ? 'measured after applying every update in one call (one call per update would take hours)' : undefined));
+}
+
+// Memory of one text replica: the growth of the JS heap plus external
+// memory (which holds a library's WASM memory at its full size, and array
+// buffers) from before the replica exists to after it is built and its text
+// read, each after a full GC, in a process that holds nothing else of the
+// library (the trace, updates or state are loaded before the first
+// measure). Local: a writer makes every edit, one transaction each, nothing
+// captured; remote: a fresh replica applies the writer's updates one by
+// one, as in the remote apply above (Automerge: in one applyChanges call,
+// as one call per change would take hours; that record carries a note);
+// load: a replica from the encoded state. Prints {"bytes": N, ...}.
+const MEMORY_ONE_CALL = opt.peer === 'automerge';
+function memoryText() {
+  const mem = memNow;
+  const tr = loadTrace(opt.trace ?? new URL('../../tests/traces/sequential/automerge-paper.json.gz', import.meta.url).pathname);
+  let rep, m0, input; // input stays referenced until the second measure
+  if (opt.phase === 'local') {
+    m0 = mem();
+    rep = peer.create(1);
+    for (const ps of tr.txns) peer.writeTxn(rep, ps);
+  } else if (opt.phase === 'remote') {
+    const updates = readFramed(readFileSync(join(opt.input, 'updates')));
+    input = updates;
+    m0 = mem();
+    rep = peer.create(2);
+    if (MEMORY_ONE_CALL) peer.applyMany(rep, updates);
+    else for (const u of updates) peer.apply(rep, u);
+  } else if (opt.phase === 'load') {
+    const state = readFileSync(join(opt.input, 'state'));
+    input = state;
+    m0 = mem();
+    rep = peer.decodeState(state);
+  } else throw new Error(`unknown --phase ${opt.phase}`);
+  if (peer.read(rep) !== tr.end) throw new Error(`${peer.name} ${opt.phase}: the text is not endContent`);
+  const bytes = mem() - m0;
+  peer.free(rep);
+  // The trace and the input are used after the measure, so stay live through it.
+  console.log(JSON.stringify({ bytes, edits: tr.nPatches, inputBytes: input?.length ?? 0 }));
 }
 
 // An adapter may configure itself per workload (Yjs picks its encoding).
 const batch = opt.workload === 'lww-1' ? 1 : 1000;
 peer.setup?.({ workload: opt.workload, batch });
+if (opt.workload.endsWith('-memory')) {
+  if (opt.workload === 'text-memory') memoryText();
+  else memoryMap();
+  process.exit(0);
+}
 if (opt.workload === 'merge') benchMerge(batch);
 else if (opt.workload === 'text') benchText();
 else benchLww(batch);

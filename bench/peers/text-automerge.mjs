@@ -11,7 +11,9 @@ const version = JSON.parse(
 const ACTORS = { 1: 'a1'.repeat(16), 2: 'b2'.repeat(16), 3: 'c3'.repeat(16) };
 // The text object is created by one fixed change that every replica starts
 // from, so a remote replica can apply the writer's edits to the same object.
-const base = A.save(A.change(A.init({ actor: 'f0'.repeat(16) }), (d) => { d.t = ''; }));
+// Its time is fixed too, so it is the same change (same hash) in every
+// process (run.mjs measures memory in other processes).
+const base = A.save(A.change(A.init({ actor: 'f0'.repeat(16) }), { time: 0 }, (d) => { d.t = ''; }));
 
 export default {
   name: 'automerge',

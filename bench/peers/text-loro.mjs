@@ -30,6 +30,8 @@ export default {
     return rep.last;
   },
   apply(rep, update) { rep.doc.import(update); },
+  // Untimed catch-up and the memory phase (run.mjs): many updates in one call.
+  applyMany(rep, updates) { rep.doc.importBatch(updates); },
   read(rep) { return rep.text.toString(); },
   encodeState(rep) { return rep.doc.export({ mode: 'snapshot' }); },
   decodeState(bytes) {

@@ -1,0 +1,38 @@
+// Adds one section to bench/results/latest.json and latest.md, replacing
+// the section of the same heading (and its records) from an earlier run,
+// so a bench script can be rerun alone after tools/bench. Used by
+// fanout.mjs and coldopen.mjs.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * @param {string} dir  bench/results
+ * @param {string} heading  the section's "## " heading, without the hashes
+ * @param {object[]} records  {workload, impl, metric, value, unit}
+ * @param {string[]} lines  the section's markdown, after the heading
+ */
+export function mergeSection(dir, heading, records, lines) {
+  const workloads = new Set(records.map((r) => r.workload));
+  const latest = join(dir, 'latest.json');
+  const prev = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')).filter((r) => !workloads.has(r.workload)) : [];
+  writeFileSync(latest, JSON.stringify([...prev, ...records], null, 2) + '\n');
+  const md = join(dir, 'latest.md');
+  let text = existsSync(md) ? readFileSync(md, 'utf8') : '';
+  const start = text.indexOf(`\n## ${heading}\n`);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + 1);
+    text = text.slice(0, start) + (next >= 0 ? text.slice(next) : '\n');
+  }
+  writeFileSync(md, text.replace(/\n+$/, '\n') + ['', `## ${heading}`, '', ...lines, ''].join('\n'));
+}
+
+/** How many times better `weft` is than `peer`: > 1 ahead, < 1 (bold) behind. */
+export function ratioText(weft, peer, higherIsBetter) {
+  const q = higherIsBetter ? weft / peer : peer / weft;
+  return q >= 1 ? `${q >= 10 ? q.toFixed(0) : q.toFixed(1)}×` : `**${q.toFixed(2)}×**`;
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
