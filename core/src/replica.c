@@ -350,6 +350,13 @@ int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
     if (r->broken) return WEFT_ENOMEM;
     if (r->txn_n) return WEFT_ESTATE;
     if (!weft_utf8_valid((const uint8_t *)utf8, len)) return WEFT_EMALFORMED;
+    if (r->crypto && !r->signs) {
+        /* The text changes before its change is signed: a replica that
+         * cannot sign (a reader) must refuse before that. Probed once. */
+        uint8_t sig[WEFT_SIG_BYTES];
+        if (r->crypto->sign(r->crypto->ctx, sig, (const uint8_t *)"", 0)) return WEFT_ECRYPTO;
+        r->signs = 1;
+    }
     weft_state *s = &r->state;
     uint32_t cn = weft__state_intern(s, (const uint8_t *)coll, coll_len);
     uint32_t fn = weft__state_intern(s, (const uint8_t *)field, field_len);

@@ -62,6 +62,7 @@ struct weft_replica {
     uint64_t txn_lamport; /* id of its first op; 0 when none is open */
     uint32_t txn_n;
     int txn_text; /* holds text edits (already made: never rolled back) */
+    int signs;    /* the crypto table signed once: this replica can commit */
     wbuf txn_ops;
     uint32_t *txn_names; /* state names in table order */
     size_t n_txn_names, cap_txn_names;

@@ -376,6 +376,11 @@ static int toy_sign(void *ctx, uint8_t *sig, const uint8_t *msg, size_t len) {
     return toy_sign_with(ctx, sig, msg, len);
 }
 
+static int no_sign(void *ctx, uint8_t *sig, const uint8_t *msg, size_t len) {
+    (void)ctx, (void)sig, (void)msg, (void)len;
+    return WEFT_ECRYPTO;
+}
+
 static int toy_verify(void *ctx, const uint8_t *key, const uint8_t *sig, const uint8_t *msg,
                       size_t len) {
     (void)ctx;
@@ -412,6 +417,20 @@ static void crypto_seam(void) {
     }
     CHECK_OK(weft_replica_apply(b, r, l, NULL));
     CHECK(same_hash(a, b));
+    /* A reader (its table cannot sign) refuses a text edit before the text
+     * changes: nothing local that no change carries. */
+    weft_crypto cr = {WEFT_SUITE_V1, 16, toy_seal, toy_open, no_sign, toy_verify, KB};
+    weft_replica_config cfr = {.space = SPACE, .author = KB, .crypto = &cr, .keep_records = 1};
+    weft_replica *reader;
+    CHECK_OK(weft_replica_new(&reader, &cfr));
+    CHECK_OK(weft_replica_apply(reader, r, l, NULL));
+    const uint8_t *out;
+    size_t ol;
+    CHECK_RC(weft_replica_text_splice(reader, "notes", 5, "n1", 2, "body", 4, 0, 0, "x", 1, 0, &out,
+                                      &ol),
+             WEFT_ECRYPTO);
+    CHECK(same_hash(a, reader) && weft_replica_txn_ops(reader) == 0);
+    weft_replica_free(reader);
     /* A replica of the PLAIN suite refuses V1 changes (and vice versa). */
     weft_replica *plain = new_replica(SPACE, KB);
     CHECK_RC(weft_replica_apply(plain, r, l, NULL), WEFT_ESUITE);

@@ -91,7 +91,8 @@ WEFT_API int weft_replica_counter_add(weft_replica *r, const char *coll, size_t 
  * Returns 0; WEFT_EINVAL (bad names, a range past the end or inside a
  * surrogate pair, a field holding a value that is not a string);
  * WEFT_EMALFORMED (utf8 is not UTF-8); WEFT_ESTATE (a transaction is
- * open); WEFT_ELIMIT; WEFT_ENOMEM or WEFT_ECRYPTO from the commit: then
+ * open); WEFT_ECRYPTO before any change when the replica cannot sign (a
+ * reader); WEFT_ELIMIT; WEFT_ENOMEM or WEFT_ECRYPTO from the commit: then
  * the edit stays in an open transaction (the text shows it already), which
  * weft_replica_commit can retry and weft_replica_rollback keeps. */
 WEFT_API int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
