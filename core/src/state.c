@@ -21,7 +21,6 @@ int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log) {
     wtable_init(&s->doc_index);
     wtable_init(&s->waiting_index);
     wbuf_init(&s->textval, a);
-    wbuf_init(&s->textraw, a);
     return WEFT_OK;
 }
 
@@ -73,7 +72,6 @@ void weft__state_free(weft_state *s) {
     weft__free(s->a, s->free_texts);
     weft__free(s->a, s->waiting_texts);
     wbuf_free(&s->textval);
-    wbuf_free(&s->textraw);
     memset(s, 0, sizeof *s);
 }
 
@@ -539,17 +537,21 @@ int weft__state_counter_add(weft_state *s, uint32_t doc, uint32_t name, wid id, 
     return count_add(s, doc, name, id, delta);
 }
 
+/* A text's visible value: the string's head, then its UTF-8 read straight
+ * in after it (a text holds valid UTF-8 by construction). */
 static const uint8_t *text_value(weft_state *s, const weft_text *t, size_t *len) {
     size_t n = weft_text_utf8_length(t), got;
-    s->textraw.len = s->textval.len = 0;
-    if (wbuf_reserve(&s->textraw, n + 1) || wbuf_reserve(&s->textval, n + 16)) {
-        s->textraw.err = s->textval.err = 0;
-        return NULL; /* out of memory: reads say not found, hashes fail below */
+    s->textval.len = 0;
+    if (wbuf_reserve(&s->textval, n + 11)) {
+        s->textval.err = 0;
+        return NULL; /* out of memory: reads say so, hashes fail below */
     }
-    weft_text_read(t, (char *)s->textraw.p, n, &got);
-    if (weft_value_write_string(s->textval.p, n + 16, len, (const char *)s->textraw.p, got))
-        return NULL;
-    return s->textval.p;
+    uint8_t *p = s->textval.p;
+    p[0] = WEFT_TYPE_STRING;
+    size_t head = 1 + varint_put(p + 1, n);
+    weft_text_read(t, (char *)p + head, n, &got);
+    *len = head + got;
+    return p;
 }
 
 const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len) {

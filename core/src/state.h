@@ -151,7 +151,7 @@ typedef struct weft_state {
     weft_text_unit unit;
     wtext_fn on_text;
     void *text_ud;
-    wbuf textval, textraw; /* a text's visible value */
+    wbuf textval; /* a text's visible value */
 } weft_state;
 
 int weft__state_init(weft_state *s, const weft_allocator *a, weft_log *log);
