@@ -119,8 +119,8 @@ export interface Text {
   insert(index: number, text: string): Promise<void>;
   delete(index: number, count: number): Promise<void>;
   splice(index: number, deleteCount: number, insert?: string): Promise<void>;
-  /** cb(deltas, { local }) after every change; returns an unsubscribe function. */
-  observe(cb: (deltas: TextDelta[], info: { local: boolean }) => void): () => void;
+  /** cb(deltas, { local, text }) after every change (text: the text now); returns an unsubscribe function. */
+  observe(cb: (deltas: TextDelta[], info: { local: boolean; text: string }) => void): () => void;
   /** Two-way binding of a <textarea> or <input>; returns an unbind function. */
   bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
 }

@@ -139,6 +139,19 @@ export class Replica {
     return out;
   }
 
+  /** A text field's length in UTF-16 units, or -1 when the field is no text. */
+  textLength(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const n = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_text_length(h, cp, cl, dp, dl, fp, fl);
+    });
+    if (n === -13) return -1; // WEFT_ENOTFOUND
+    core.check(n, `reading ${coll}/${doc}.${field}`);
+    return n;
+  }
+
   /** One field's value decoded, or undefined. */
   getField(coll, doc, field) {
     const h = this._h();

@@ -60,7 +60,8 @@ export class Text {
 
   /** Its length in UTF-16 code units. */
   get length() {
-    return this.toString().length;
+    const n = this.#in.rep().textLength(this.collection, this.doc, this.field);
+    return n >= 0 ? n : this.toString().length; // a plain string field, or nothing
   }
 
   /** Inserts `text` at `index`. Resolves when durable. */
@@ -97,10 +98,11 @@ export class Text {
   }
 
   /**
-   * Calls cb(deltas, { local }) after every change of this text, local or
-   * remote: deltas is a list of { index, deleteCount, insert } to apply in
-   * order to the previous text (UTF-16). When the text was replaced as a
-   * whole (a write took the field) the list is one splice of everything.
+   * Calls cb(deltas, { local, text }) after every change of this text,
+   * local or remote: deltas is a list of { index, deleteCount, insert } to
+   * apply in order to the previous text (UTF-16), text the text now. When
+   * the text was replaced as a whole (a write took the field) the list is
+   * one splice of everything.
    * Returns an unsubscribe function.
    */
   observe(cb) {
@@ -129,12 +131,11 @@ export class Text {
         pull(null); // show what the text really holds
       });
     };
-    const pull = (deltas) => {
+    const pull = (deltas, next = this.toString()) => {
       if (composing) {
         behind = true;
         return;
       }
-      const next = this.toString();
       const cur = el.value;
       if (next === cur) {
         shadow = next;
@@ -173,7 +174,7 @@ export class Text {
     el.addEventListener('input', onInput);
     el.addEventListener('compositionstart', onStart);
     el.addEventListener('compositionend', onEnd);
-    const stop = this.observe((deltas) => pull(deltas));
+    const stop = this.observe((deltas, { text }) => pull(deltas, text));
     return () => {
       stop();
       el.removeEventListener('input', onInput);
@@ -246,7 +247,7 @@ export class TextObservers {
       e.last = now;
       for (const { cb } of [...e.cbs]) {
         try {
-          cb(ds, { local });
+          cb(ds, { local, text: now });
         } catch (err) {
           this.#onError(err);
         }

@@ -229,6 +229,15 @@ WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const cha
     return WEFT_OK;
 }
 
+/* A text field's length in UTF-16 units, or a negative WEFT_E code
+ * (WEFT_ENOTFOUND: not a visible text). */
+WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                               size_t doc_len, const char *field, size_t field_len) {
+    size_t n;
+    int rc = weft_replica_text_length(h->r, coll, coll_len, doc, doc_len, field, field_len, &n);
+    return rc ? rc : (double)n;
+}
+
 /* The text changes the last apply, commit, splice or snapshot load made:
  * repeated u32 kind (0 splice, 1 replaced whole), u32 length + bytes of the
  * collection, document and field, f64 position, f64 units deleted, u32
