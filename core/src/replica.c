@@ -577,6 +577,11 @@ static void wop_text(const wop *o, const weft_change *c, const uint8_t *authors,
     t->nbytes = o->vlen;
 }
 
+/* The write a decoded counter add or text op observed, as a state id. */
+static wid op_observed(const weft_replica *r, const wop *o) {
+    return (wid){o->obs_lamport, o->obs_lamport ? r->map_authors[o->obs_ref] : 0};
+}
+
 /* Reads the observed write of a counter add or text op (op i). */
 static int read_observed(wreader *rd, wop *o, uint64_t na, const weft_change *c, uint64_t i) {
     o->obs_lamport = rd_varint(rd);
@@ -773,17 +778,15 @@ int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *pl
         case OP_DELETE_DOC:
             rc = weft__state_delete_doc(s, d, id);
             break;
-        case OP_COUNTER_ADD: {
-            wid obs = {o->obs_lamport, o->obs_lamport ? r->map_authors[o->obs_ref] : 0};
-            rc = weft__state_counter_add(s, d, r->map_names[o->field], id, o->delta, obs);
+        case OP_COUNTER_ADD:
+            rc = weft__state_counter_add(s, d, r->map_names[o->field], id, o->delta,
+                                         op_observed(r, o));
             break;
-        }
         case OP_TEXT_INSERT:
         case OP_TEXT_DELETE: {
-            wid obs = {o->obs_lamport, o->obs_lamport ? r->map_authors[o->obs_ref] : 0};
             weft_text_op t;
             wop_text(o, c, authors, &t);
-            rc = weft__state_text_op(s, d, r->map_names[o->field], obs, &t);
+            rc = weft__state_text_op(s, d, r->map_names[o->field], op_observed(r, o), &t);
             break;
         }
         }
