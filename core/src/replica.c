@@ -30,7 +30,10 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     r->on_touched = cfg->on_touched;
     r->on_text = cfg->on_text;
     r->ud = cfg->ud;
-    weft_log_config lc = {r->a, cfg->space, cfg->keep_records, cfg->max_pending_bytes};
+    weft_log_config lc = {.alloc = r->a,
+                          .space = cfg->space,
+                          .keep_records = cfg->keep_records,
+                          .max_pending_bytes = cfg->max_pending_bytes};
     int rc = weft_log_new(&r->log, &lc);
     if (rc) {
         weft__free(r->a, r);
