@@ -66,7 +66,7 @@ struct weft_log {
     size_t max_pending_bytes;
     size_t max_pending_author; /* parked bytes of one author at most */
     uint64_t epoch;            /* weft_log_expire_parked calls so far */
-    uint64_t seed;
+    uint8_t hash_key[16];      /* SipHash key of the author table */
 
     author *authors;
     size_t n_authors, cap_authors;
@@ -112,7 +112,11 @@ int weft_log_new(weft_log **out, const weft_log_config *cfg) {
     log->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes : (64u << 20);
     log->max_pending_author =
         cfg->max_pending_author ? cfg->max_pending_author : log->max_pending_bytes / 4;
-    log->seed = weft__hash_bytes(cfg->space, 32, 0x5745465431ULL);
+    if (cfg->hash_key) {
+        memcpy(log->hash_key, cfg->hash_key, 16);
+    } else { /* predictable: fine for keys only members choose */
+        memcpy(log->hash_key, cfg->space, 16);
+    }
     wtable_init(&log->author_index);
     *out = log;
     return WEFT_OK;
@@ -155,7 +159,9 @@ static int author_eq(const void *ctx, uint32_t item) {
 }
 
 uint32_t weft__log_author(weft_log *log, const uint8_t *key, int create) {
-    uint32_t tag = (uint32_t)weft__hash_bytes(key, 32, log->seed);
+    /* Author keys and dependency keys are chosen by whoever sends a change:
+     * a keyed hash keeps them from being ground into one probe chain. */
+    uint32_t tag = (uint32_t)weft__siphash(log->hash_key, key, 32, 1, 3);
     key_ctx ctx = {log, key};
     uint32_t idx = wtable_find(&log->author_index, tag, author_eq, &ctx);
     if (idx != UINT32_MAX || !create) return idx == UINT32_MAX ? WEFT_NO_AUTHOR : idx;

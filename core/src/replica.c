@@ -27,13 +27,18 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     r->crypto = cfg->crypto;
     r->keep_records = cfg->keep_records;
     r->max_pending_bytes = cfg->max_pending_bytes;
+    if (cfg->hash_key) {
+        memcpy(r->hash_key_buf, cfg->hash_key, 16);
+        r->hash_key = r->hash_key_buf;
+    }
     r->on_touched = cfg->on_touched;
     r->on_text = cfg->on_text;
     r->ud = cfg->ud;
     weft_log_config lc = {.alloc = r->a,
                           .space = cfg->space,
                           .keep_records = cfg->keep_records,
-                          .max_pending_bytes = cfg->max_pending_bytes};
+                          .max_pending_bytes = cfg->max_pending_bytes,
+                          .hash_key = r->hash_key};
     int rc = weft_log_new(&r->log, &lc);
     if (rc) {
         weft__free(r->a, r);

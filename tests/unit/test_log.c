@@ -63,7 +63,10 @@ static void chain(rec *out, int n, const uint8_t *author) {
 /* A log whose one author may fill the whole pending pool. */
 static weft_log *new_log(size_t max_pending) {
     weft_log *log;
-    weft_log_config cfg = {NULL, SPACE, 1, max_pending, max_pending};
+    weft_log_config cfg = {.space = SPACE,
+                           .keep_records = 1,
+                           .max_pending_bytes = max_pending,
+                           .max_pending_author = max_pending};
     if (weft_log_new(&log, &cfg)) abort();
     return log;
 }
@@ -395,6 +398,29 @@ static void parked_changes_expire(void) {
     weft_log_free(log);
 }
 
+/* The reference vectors of SipHash-2-4 (key 00..0f, messages 00..n-1)
+ * check the one SipHash the log keys its author table with (1-3). */
+static void siphash_vectors(void) {
+    uint8_t key[16], msg[16];
+    for (int i = 0; i < 16; i++)
+        key[i] = msg[i] = (uint8_t)i;
+    CHECK(weft__siphash(key, msg, 0, 2, 4) == 0x726fdb47dd0e0e31ULL);
+    CHECK(weft__siphash(key, msg, 8, 2, 4) == 0x93f5f5799a932462ULL);
+    CHECK(weft__siphash(key, msg, 15, 2, 4) == 0xa129ca6149be45e5ULL);
+    /* A keyed log finds its authors as an unkeyed one does. */
+    setup();
+    rec r[3];
+    chain(r, 3, A);
+    weft_log *log;
+    weft_log_config cfg = {.space = SPACE, .keep_records = 1, .hash_key = key};
+    CHECK_OK(weft_log_new(&log, &cfg));
+    CHECK_OK(add(log, &r[2]));
+    CHECK_OK(add(log, &r[0]));
+    CHECK_OK(add(log, &r[1]));
+    CHECK(weft_log_seq(log, A) == 3 && weft_log_pending_count(log) == 0);
+    weft_log_free(log);
+}
+
 RUN_TESTS(T(in_any_order), T(duplicates_and_forks), T(broken_chains_and_clocks), T(waits_for_deps),
           T(pending_limit), T(vectors_and_diffs), T(decoder_rejects), T(sorting_authors_scales),
-          T(pending_share_per_author), T(parked_changes_expire))
+          T(pending_share_per_author), T(parked_changes_expire), T(siphash_vectors))

@@ -36,6 +36,11 @@ typedef struct weft_log_config {
     size_t max_pending_author;   /* parked bytes of one author at most; 0 means
                                     a quarter of max_pending_bytes, so one
                                     author cannot fill the pool for all */
+    const uint8_t *hash_key;     /* 16 secret random bytes keying the author
+                                    table's hash (copied), so keys chosen on
+                                    the wire cannot flood it; NULL: derived
+                                    from the space id, which anyone knows —
+                                    only for logs fed by trusted members */
 } weft_log_config;
 
 typedef enum weft_log_status {
