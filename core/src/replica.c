@@ -45,6 +45,10 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
         return rc;
     }
     weft__state_init(&r->state, r->a, r->log);
+    /* Names and document keys come only from members (they are inside
+     * sealed bodies); a secret seed still keeps a hostile member from
+     * precomputing collisions for the fast table hash. */
+    if (r->hash_key) r->state.seed = weft__siphash(r->hash_key, "state", 5, 1, 3);
     weft__state_text_setup(&r->state, r->author, cfg->text_unit, text_changed, r);
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
