@@ -14,6 +14,7 @@
  * `order` lists commits in commit order, which is causal.
  */
 #include "log_int.h"
+#include "sort.h"
 #include "table.h"
 #include "weft/hash.h"
 
@@ -39,6 +40,7 @@ typedef struct author {
     size_t n_metas, cap_metas;
     uint32_t *parked; /* entries of this author's parked changes, by seq */
     size_t n_parked, cap_parked;
+    size_t parked_bytes;
     wait_item *waits; /* min-heap on seq */
     size_t n_waits, cap_waits;
 } author;
@@ -48,6 +50,7 @@ typedef struct parked_entry {
     size_t len;
     uint32_t author;
     uint64_t seq;
+    uint64_t epoch; /* weft_log_expire_parked calls before it was parked */
     uint8_t hash[32];
 } parked_entry;
 
@@ -61,13 +64,16 @@ struct weft_log {
     uint8_t space[32];
     int keep_records;
     size_t max_pending_bytes;
-    uint64_t seed;
+    size_t max_pending_author; /* parked bytes of one author at most */
+    uint64_t epoch;            /* weft_log_expire_parked calls so far */
+    uint8_t hash_key[16];      /* SipHash key of the author table */
 
     author *authors;
     size_t n_authors, cap_authors;
     wtable author_index;
-    uint32_t *sorted; /* author numbers by key */
+    uint32_t *sorted; /* author numbers by key: the first n_sorted authors */
     size_t n_sorted;
+    uint64_t sort_work; /* key comparisons made sorting (white-box tests) */
 
     /* Kept records live in chunks that never move: appending never copies
      * what is already stored, and at most a chunk's tail is slack. */
@@ -104,7 +110,13 @@ int weft_log_new(weft_log **out, const weft_log_config *cfg) {
     memcpy(log->space, cfg->space, 32);
     log->keep_records = cfg->keep_records != 0;
     log->max_pending_bytes = cfg->max_pending_bytes ? cfg->max_pending_bytes : (64u << 20);
-    log->seed = weft__hash_bytes(cfg->space, 32, 0x5745465431ULL);
+    log->max_pending_author =
+        cfg->max_pending_author ? cfg->max_pending_author : log->max_pending_bytes / 4;
+    if (cfg->hash_key) {
+        memcpy(log->hash_key, cfg->hash_key, 16);
+    } else { /* predictable: fine for keys only members choose */
+        memcpy(log->hash_key, cfg->space, 16);
+    }
     wtable_init(&log->author_index);
     *out = log;
     return WEFT_OK;
@@ -147,7 +159,9 @@ static int author_eq(const void *ctx, uint32_t item) {
 }
 
 uint32_t weft__log_author(weft_log *log, const uint8_t *key, int create) {
-    uint32_t tag = (uint32_t)weft__hash_bytes(key, 32, log->seed);
+    /* Author keys and dependency keys are chosen by whoever sends a change:
+     * a keyed hash keeps them from being ground into one probe chain. */
+    uint32_t tag = (uint32_t)weft__siphash(log->hash_key, key, 32, 1, 3);
     key_ctx ctx = {log, key};
     uint32_t idx = wtable_find(&log->author_index, tag, author_eq, &ctx);
     if (idx != UINT32_MAX || !create) return idx == UINT32_MAX ? WEFT_NO_AUTHOR : idx;
@@ -160,8 +174,7 @@ uint32_t weft__log_author(weft_log *log, const uint8_t *key, int create) {
     memset(au, 0, sizeof *au);
     memcpy(au->key, key, 32);
     au->base_seq = 1;
-    log->n_authors++;
-    log->n_sorted = 0; /* the sorted view is stale */
+    log->n_authors++; /* the sorted view misses it until the next call */
     return idx;
 }
 
@@ -184,32 +197,50 @@ const weft_allocator *weft__log_allocator(const weft_log *log) {
     return log->a;
 }
 
+static int author_key_cmp(const void *ctx, uint32_t a, uint32_t b) {
+    weft_log *log = (weft_log *)ctx;
+    log->sort_work++;
+    return memcmp(log->authors[a].key, log->authors[b].key, 32);
+}
+
+/* Authors minted since the last call (n_sorted .. n_authors) are sorted
+ * among themselves and merged into the sorted prefix: O(k log k + n) once
+ * per change of the set, never a full re-sort. Dependency keys mint authors,
+ * so a hostile writer controls how often the set changes; the version
+ * vector every HELLO encodes walks this view. */
 const uint32_t *weft__log_sorted_authors(weft_log *log, uint32_t *n) {
     if (log->n_sorted != log->n_authors) {
+        size_t old = log->n_sorted, k = log->n_authors - old;
         uint32_t *s = weft__alloc(log->a, (log->n_authors + 1) * sizeof *s);
-        if (!s) {
+        uint32_t *fresh = weft__alloc(log->a, k * sizeof *fresh);
+        if (fresh)
+            for (size_t i = 0; i < k; i++)
+                fresh[i] = (uint32_t)(old + i);
+        if (!s || !fresh || weft__sort_u32(fresh, k, author_key_cmp, log, log->a)) {
+            weft__free(log->a, s);
+            weft__free(log->a, fresh);
             *n = 0;
             return NULL;
         }
-        for (size_t i = 0; i < log->n_authors; i++)
-            s[i] = (uint32_t)i;
-        /* Insertion sort keeps the core free of global state (qsort has no
-         * context argument in C11); author counts are small. */
-        for (size_t i = 1; i < log->n_authors; i++) {
-            uint32_t v = s[i];
-            size_t j = i;
-            while (j > 0 && memcmp(log->authors[s[j - 1]].key, log->authors[v].key, 32) > 0) {
-                s[j] = s[j - 1];
-                j--;
-            }
-            s[j] = v;
-        }
+        size_t i = 0, j = 0, o = 0;
+        while (i < old && j < k)
+            s[o++] =
+                author_key_cmp(log, log->sorted[i], fresh[j]) < 0 ? log->sorted[i++] : fresh[j++];
+        while (i < old)
+            s[o++] = log->sorted[i++];
+        while (j < k)
+            s[o++] = fresh[j++];
+        weft__free(log->a, fresh);
         weft__free(log->a, log->sorted);
         log->sorted = s;
         log->n_sorted = log->n_authors;
     }
     *n = (uint32_t)log->n_sorted;
     return log->sorted;
+}
+
+uint64_t weft__log_sort_work(const weft_log *log) {
+    return log->sort_work;
 }
 
 int weft__log_restore_author(weft_log *log, uint32_t i, uint64_t seq, const uint8_t *hash,
@@ -434,6 +465,7 @@ int weft_log_park(weft_log *log, const weft_change *c) {
         return memcmp(p->hash, hash, 32) == 0 ? WEFT_LOG_DUPLICATE : WEFT_EFORK;
     }
     if (c->total_len > log->max_pending_bytes - log->pending_bytes ||
+        c->total_len > log->max_pending_author - log->authors[ai].parked_bytes ||
         log->pending_count >= UINT32_MAX / 2)
         return WEFT_EPENDING_FULL;
     /* Reserve everything first so that no failure leaves half a parking. */
@@ -453,6 +485,7 @@ int weft_log_park(weft_log *log, const weft_change *c) {
     p->len = c->total_len;
     p->author = ai;
     p->seq = c->seq;
+    p->epoch = log->epoch;
     memcpy(p->hash, hash, 32);
     int rc = wait_on(log, e, blocker, need);
     if (rc) {
@@ -467,6 +500,7 @@ int weft_log_park(weft_log *log, const weft_change *c) {
     memmove(au->parked + at + 1, au->parked + at, (au->n_parked - at) * sizeof(uint32_t));
     au->parked[at] = e;
     au->n_parked++;
+    au->parked_bytes += c->total_len;
     log->pending_bytes += c->total_len;
     log->pending_count++;
     log->checked_valid = 0;
@@ -497,6 +531,7 @@ int weft_log_next_ready(weft_log *log, const uint8_t **record, size_t *len) {
                     (au->n_parked - at - 1) * sizeof(uint32_t));
             au->n_parked--;
         }
+        au->parked_bytes -= p->len;
         log->held = p->rec;
         *record = p->rec;
         *len = p->len;
@@ -509,6 +544,56 @@ int weft_log_next_ready(weft_log *log, const uint8_t **record, size_t *len) {
         return 1;
     }
     return 0;
+}
+
+/* Keeps the wait heaps and the ready ring free of entries that were just
+ * dropped, so a freed slot is never woken under its next owner. */
+static void purge_dropped(weft_log *log) {
+    for (size_t i = 0; i < log->n_authors; i++) {
+        author *au = &log->authors[i];
+        size_t n = au->n_waits;
+        au->n_waits = 0;
+        for (size_t k = 0; k < n; k++) {
+            wait_item w = au->waits[k];
+            if (log->pool[w.entry].rec) heap_push(au, w);
+        }
+    }
+    size_t n = log->n_ready, kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t e = log->ready[(log->ready_head + k) % log->cap_ready];
+        if (log->pool[e].rec) log->ready[(log->ready_head + kept++) % log->cap_ready] = e;
+    }
+    log->n_ready = kept;
+}
+
+size_t weft_log_expire_parked(weft_log *log) {
+    if (!log) return 0;
+    log->epoch++;
+    size_t dropped = 0;
+    for (uint32_t e = 0; e < log->n_pool; e++) {
+        parked_entry *p = &log->pool[e];
+        if (!p->rec || p->epoch + 2 > log->epoch) continue;
+        author *au = &log->authors[p->author];
+        int found;
+        size_t at = parked_find(log, au, p->seq, &found);
+        if (found) {
+            memmove(au->parked + at, au->parked + at + 1,
+                    (au->n_parked - at - 1) * sizeof(uint32_t));
+            au->n_parked--;
+        }
+        au->parked_bytes -= p->len;
+        log->pending_bytes -= p->len;
+        log->pending_count--;
+        weft__free(log->a, p->rec);
+        p->rec = NULL;
+        /* A slot that cannot be listed as free is only lost, not reused. */
+        if (weft__grow(log->a, (void **)&log->free_slots, &log->cap_free, log->n_free + 1,
+                       sizeof(uint32_t)) == 0)
+            log->free_slots[log->n_free++] = e;
+        dropped++;
+    }
+    if (dropped) purge_dropped(log);
+    return dropped;
 }
 
 uint64_t weft_log_count(const weft_log *log) {

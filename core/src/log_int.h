@@ -20,8 +20,11 @@ const uint8_t *weft__log_author_key(const weft_log *log, uint32_t author);
 uint64_t weft__log_author_seq(const weft_log *log, uint32_t author);
 const uint8_t *weft__log_author_hash(const weft_log *log, uint32_t author);
 uint64_t weft__log_author_lamport_end(const weft_log *log, uint32_t author);
-/* Authors sorted by key (valid until an author is added). */
+/* Authors sorted by key (valid until an author is added). NULL with *n 0
+ * when out of memory. */
 const uint32_t *weft__log_sorted_authors(weft_log *log, uint32_t *n);
+/* Key comparisons made by weft__log_sorted_authors so far (tests). */
+uint64_t weft__log_sort_work(const weft_log *log);
 /* Sets an author's chain head as a snapshot recorded it; only on a log that
  * holds nothing of that author yet. */
 int weft__log_restore_author(weft_log *log, uint32_t author, uint64_t seq, const uint8_t *hash,

@@ -79,6 +79,47 @@ void wbuf_lbytes(wbuf *b, const void *src, size_t n) {
     wbuf_put(b, src, n);
 }
 
+static uint64_t le64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sip_rounds(uint64_t v[4], int n) {
+    for (int i = 0; i < n; i++) {
+        v[0] += v[1], v[1] = ROTL(v[1], 13), v[1] ^= v[0], v[0] = ROTL(v[0], 32);
+        v[2] += v[3], v[3] = ROTL(v[3], 16), v[3] ^= v[2];
+        v[0] += v[3], v[3] = ROTL(v[3], 21), v[3] ^= v[0];
+        v[2] += v[1], v[1] = ROTL(v[1], 17), v[1] ^= v[2], v[2] = ROTL(v[2], 32);
+    }
+}
+
+uint64_t weft__siphash(const uint8_t key[16], const void *p, size_t n, int c, int d) {
+    const uint8_t *s = p;
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
+                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    size_t len = n;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t m = le64(s);
+        v[3] ^= m;
+        sip_rounds(v, c);
+        v[0] ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t i = 0; i < n; i++)
+        b |= (uint64_t)s[i] << (8 * i);
+    v[3] ^= b;
+    sip_rounds(v, c);
+    v[0] ^= b;
+    v[2] ^= 0xff;
+    sip_rounds(v, d);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
 uint64_t weft__hash_bytes(const void *p, size_t n, uint64_t seed) {
     const uint8_t *s = p;
     if (n <= 16) {

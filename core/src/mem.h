@@ -149,6 +149,11 @@ static inline const uint8_t *rd_lbytes(wreader *r, size_t *len, size_t max) {
     return rd_take(r, (size_t)n);
 }
 
+/* SipHash with c compression and d finalization rounds (SipHash-1-3 for
+ * tables whose keys come from the wire: with a secret key nobody can
+ * choose keys that collide). key: 16 bytes. */
+uint64_t weft__siphash(const uint8_t key[16], const void *p, size_t n, int c, int d);
+
 /* 64-bit hash for in-memory tables (not cryptographic, not stored). */
 uint64_t weft__hash_bytes(const void *p, size_t n, uint64_t seed);
 static inline uint64_t weft__hash_u64(uint64_t x) {

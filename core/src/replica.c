@@ -27,16 +27,28 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     r->crypto = cfg->crypto;
     r->keep_records = cfg->keep_records;
     r->max_pending_bytes = cfg->max_pending_bytes;
+    if (cfg->hash_key) {
+        memcpy(r->hash_key_buf, cfg->hash_key, 16);
+        r->hash_key = r->hash_key_buf;
+    }
     r->on_touched = cfg->on_touched;
     r->on_text = cfg->on_text;
     r->ud = cfg->ud;
-    weft_log_config lc = {r->a, cfg->space, cfg->keep_records, cfg->max_pending_bytes};
+    weft_log_config lc = {.alloc = r->a,
+                          .space = cfg->space,
+                          .keep_records = cfg->keep_records,
+                          .max_pending_bytes = cfg->max_pending_bytes,
+                          .hash_key = r->hash_key};
     int rc = weft_log_new(&r->log, &lc);
     if (rc) {
         weft__free(r->a, r);
         return rc;
     }
     weft__state_init(&r->state, r->a, r->log);
+    /* Names and document keys come only from members (they are inside
+     * sealed bodies); a secret seed still keeps a hostile member from
+     * precomputing collisions for the fast table hash. */
+    if (r->hash_key) r->state.seed = weft__siphash(r->hash_key, "state", 5, 1, 3);
     weft__state_text_setup(&r->state, r->author, cfg->text_unit, text_changed, r);
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)

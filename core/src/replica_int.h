@@ -50,6 +50,8 @@ struct weft_replica {
     const weft_crypto *crypto;
     int keep_records;
     size_t max_pending_bytes;
+    const uint8_t *hash_key; /* r->hash_key_buf or NULL (weft_replica_config) */
+    uint8_t hash_key_buf[16];
     weft_touched_fn on_touched;
     weft_text_changed_fn on_text;
     void *ud;

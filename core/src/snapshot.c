@@ -433,6 +433,7 @@ int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len)
                                .crypto = r->crypto,
                                .keep_records = r->keep_records,
                                .max_pending_bytes = r->max_pending_bytes,
+                               .hash_key = r->hash_key,
                                .text_unit = r->state.unit};
     weft_replica *fresh;
     int rc = weft_replica_new(&fresh, &cfg);

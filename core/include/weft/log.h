@@ -33,6 +33,14 @@ typedef struct weft_log_config {
     int keep_records;            /* non-zero: keep each record's bytes, so diffs can
                                     hand them out; zero: keep hashes only */
     size_t max_pending_bytes;    /* parked bytes at most; 0 means 64 MiB */
+    size_t max_pending_author;   /* parked bytes of one author at most; 0 means
+                                    a quarter of max_pending_bytes, so one
+                                    author cannot fill the pool for all */
+    const uint8_t *hash_key;     /* 16 secret random bytes keying the author
+                                    table's hash (copied), so keys chosen on
+                                    the wire cannot flood it; NULL: derived
+                                    from the space id, which anyone knows —
+                                    only for logs fed by trusted members */
 } weft_log_config;
 
 typedef enum weft_log_status {
@@ -61,8 +69,17 @@ WEFT_API int weft_log_commit(weft_log *log, const weft_change *c);
 
 /* Keeps a copy of a WAITING change. Returns 0, WEFT_LOG_DUPLICATE (already
  * parked with the same hash), WEFT_EFORK (parked with another hash),
- * WEFT_EPENDING_FULL or WEFT_ENOMEM. */
+ * WEFT_EPENDING_FULL (the pool, or this author's share of it, is full) or
+ * WEFT_ENOMEM. */
 WEFT_API int weft_log_park(weft_log *log, const weft_change *c);
+
+/* Ages parked changes: each call starts a new epoch and drops every change
+ * parked before the previous call, so a change whose missing piece never
+ * comes cannot hold pending space for ever. Called every T, a parked change
+ * lives between T and 2T (the log has no clock; the caller's timer is it).
+ * A dropped change is simply not held: its author may send it again.
+ * Returns how many were dropped (0 for a NULL log). */
+WEFT_API size_t weft_log_expire_parked(weft_log *log);
 
 /* Hands out a parked change whose predecessor and deps have all been
  * committed since it was parked. OUT: *record, *len: owned by the log and

@@ -51,6 +51,8 @@ typedef struct weft_replica_config {
     void *ud;                     /* passed to on_touched and on_text */
     weft_text_unit text_unit;     /* unit of text positions (0: code points) */
     weft_text_changed_fn on_text; /* optional text change callback */
+    const uint8_t *hash_key;      /* optional: 16 secret random bytes for the log's
+                                     author table (weft_log_config.hash_key) */
 } weft_replica_config;
 
 /* Creates a replica. OUT: *out. Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
