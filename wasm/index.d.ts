@@ -1,4 +1,8 @@
 // Types of the weftdb package. The API is described in docs/API.md.
+//
+// The error codes and rights come from the core's headers through
+// src/constants.d.ts, which the package build writes (wasm/gen_constants.c).
+import type { ErrorCode, ERRORS as CoreErrors, RIGHT } from './src/constants.js';
 
 /** A value a field can hold. Integers outside the safe range read back as bigint. */
 export type Value =
@@ -14,14 +18,11 @@ export type Value =
 /** A document: a plain object of fields. */
 export type Doc = { [field: string]: Value };
 
-export type Rights = 'read' | 'write' | 'admin';
+/** 'read' | 'write' | 'admin': auth.h's WEFT_RIGHT_* names, lowercased. */
+export type Rights = Lowercase<keyof typeof RIGHT>;
 
-export type ErrorCode =
-  | 'WEFT_ENOMEM' | 'WEFT_EINVAL' | 'WEFT_ETRUNCATED' | 'WEFT_EMALFORMED' | 'WEFT_EVERSION'
-  | 'WEFT_ETOOBIG' | 'WEFT_ENOSPACE' | 'WEFT_EFORK' | 'WEFT_ECHAIN' | 'WEFT_ECLOCK'
-  | 'WEFT_ESPACE' | 'WEFT_EPENDING_FULL' | 'WEFT_ENOTFOUND' | 'WEFT_ESTATE' | 'WEFT_ECRYPTO'
-  | 'WEFT_ESUITE' | 'WEFT_ELIMIT' | 'WEFT_EEXPIRED' | 'WEFT_ENOTYET' | 'WEFT_ERIGHTS'
-  | 'WEFT_EDELEGATION' | 'WEFT_EUNAVAILABLE';
+/** A core error code's name (error.h), or 'WEFT_EUNKNOWN'. */
+export type { ErrorCode };
 
 /** Every error the package throws or rejects with. */
 export class WeftError extends Error {
@@ -31,7 +32,8 @@ export class WeftError extends Error {
   /** Its number (negative; never renumbered). */
   readonly errno: number;
 }
-export const ERRORS: Readonly<Record<ErrorCode, number>>;
+/** Error numbers by code name, as in error.h. */
+export const ERRORS: typeof CoreErrors;
 
 export type Comparison = {
   eq?: Value; ne?: Value; lt?: Value; lte?: Value; gt?: Value; gte?: Value;
@@ -222,4 +224,5 @@ export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
 export const SNAPSHOT_EVERY: number;
 export const SNAPSHOT_BYTES: number;
 export const HISTORY_BYTES: number;
-export const RIGHTS: { read: 1; write: 2; admin: 3 };
+/** Rights numbered as in auth.h: { read: 1, write: 2, admin: 3 }. */
+export const RIGHTS: { readonly [K in keyof typeof RIGHT as Lowercase<K>]: (typeof RIGHT)[K] };

@@ -64,7 +64,7 @@ test('npm pack -> npm install in a fresh app -> import from a plain .mjs; vite b
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: wasmDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const info = JSON.parse(out.slice(out.indexOf('[')))[0];
     const files = info.files.map((f) => f.path).sort();
-    for (const f of ['dist/weftdb_core.mjs', 'dist/weftdb_core.wasm', 'index.d.ts', 'package.json', 'src/index.js', 'src/core.js'])
+    for (const f of ['dist/weftdb_core.mjs', 'dist/weftdb_core.wasm', 'index.d.ts', 'package.json', 'src/index.js', 'src/core.js', 'src/constants.js', 'src/constants.d.ts'])
       assert.ok(files.includes(f), `${f} is in the tarball: ${files.join(', ')}`);
     assert.ok(!files.some((f) => f.endsWith('.c') || f.includes('node_modules')), 'no C sources or node_modules shipped');
     const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
@@ -89,6 +89,21 @@ test('npm pack -> npm install in a fresh app -> import from a plain .mjs; vite b
     // the types resolve through the exports map
     const pkg = JSON.parse(execFileSync('node', ['-e', "process.stdout.write(JSON.stringify(require('weftdb/package.json').exports))"], { cwd: app, encoding: 'utf8' }));
     assert.equal(pkg['.'].types, './index.d.ts');
+    // ...and type-check, generated parts (src/constants.d.ts) included.
+    writeFileSync(join(app, 'types.ts'), `
+      import { ERRORS, RIGHTS, type ErrorCode, type Rights } from 'weftdb';
+      const c: ErrorCode = 'WEFT_EUNKNOWN';
+      const n: -13 = ERRORS.WEFT_ENOTFOUND;
+      const r: Rights = 'admin';
+      const w: 2 = RIGHTS.write;
+      export { c, n, r, w };
+    `);
+    const ts = (await import('typescript')).default;
+    const program = ts.createProgram([join(app, 'types.ts')], {
+      strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [],
+    });
+    assert.deepEqual(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
     if (existsSync(CHROMIUM)) await viteApp(app);
   } finally {
     rmSync(dir, { recursive: true, force: true });

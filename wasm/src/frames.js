@@ -8,16 +8,13 @@
 // themselves are checked by the core when they are applied. Decoding is
 // strict as the C decoder is: unknown versions, types and flags, and
 // trailing bytes are errors.
+import { ACK, FRAME, PROTO, PROTOCOL_VERSION, PROTO_ERROR, PROTO_ERROR_NAMES } from './constants.js';
 import { WeftError } from './errors.js';
 
-export const PROTOCOL_VERSION = 1;
-export const F = { HELLO: 1, CHALLENGE: 2, PROOF: 3, CHANGES: 4, ACK: 5, SIGNAL: 6, PRESENCE: 7, ERROR: 8 };
-export const ACK = { STORED: 0, DUPLICATE: 1, PARKED: 2, REJECTED: 3 };
-
-/** Protocol error names by code (PROTOCOL.md §4). */
-export const PROTO_ERRORS = ['NONE', 'BAD_FRAME', 'VERSION', 'UNEXPECTED', 'TOO_BIG', 'TOO_MANY_CHANGES', 'AUTH',
-  'PROOF', 'RIGHTS', 'EXPIRED', 'RATE_LIMITED', 'SLOW_CONSUMER', 'WRONG_SPACE', 'BAD_CHANGE', 'BAD_SIGNATURE',
-  'CHAIN', 'PENDING_FULL', 'STORAGE', 'GOING_AWAY', 'OVERLOADED', 'NOT_FOUND', 'INTERNAL', 'NO_PEER', 'TIMEOUT'];
+// The version, frame types, ACK statuses, bounds and protocol error codes
+// are protocol.h's, written into constants.js at build time.
+export { PROTOCOL_VERSION, ACK, PROTO_ERROR, PROTO_ERROR_NAMES };
+export const F = FRAME;
 
 class Out {
   constructor(cap) {
@@ -94,7 +91,7 @@ export function encodeHello({ space, key, vv, token, cursor = null }) {
   o.raw(key);
   o.bytes(vv);
   o.bytes(token);
-  o.u8(cursor === null ? 0 : 1);
+  o.u8(cursor === null ? 0 : PROTO.HELLO_CURSOR);
   if (cursor !== null) o.varint(cursor);
   return o.done();
 }
@@ -122,7 +119,7 @@ export function encodeChanges(records) {
 /** SIGNAL or PRESENCE to `peer` (32 bytes; zeros: every peer, PRESENCE only). */
 export function encodeEphemeral(type, peer, data) {
   if (type !== F.SIGNAL && type !== F.PRESENCE) throw new WeftError('WEFT_EINVAL', 'not an ephemeral frame type');
-  if (data.length > 65536) throw new WeftError('WEFT_ETOOBIG', 'SIGNAL/PRESENCE data is at most 65536 bytes');
+  if (data.length > PROTO.MAX_DATA) throw new WeftError('WEFT_ETOOBIG', `SIGNAL/PRESENCE data is at most ${PROTO.MAX_DATA} bytes`);
   const o = new Out(2 + 32 + 10 + data.length);
   o.u8(PROTOCOL_VERSION);
   o.u8(type);
@@ -133,7 +130,7 @@ export function encodeEphemeral(type, peer, data) {
 
 /** CHALLENGE: sent by the answering side of a peer link (p2p.js), as a relay does. */
 export function encodeChallenge(nonce, head, vv) {
-  const o = new Out(2 + 32 + 10 + 10 + vv.length);
+  const o = new Out(2 + PROTO.NONCE_BYTES + 10 + 10 + vv.length);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.CHALLENGE);
   o.raw(nonce);
@@ -143,7 +140,7 @@ export function encodeChallenge(nonce, head, vv) {
 }
 
 export function encodeError(code, fatal, message) {
-  const m = new TextEncoder().encode(message).subarray(0, 1024);
+  const m = new TextEncoder().encode(message).subarray(0, PROTO.MAX_MESSAGE);
   const o = new Out(2 + 10 + 1 + 10 + m.length);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.ERROR);
@@ -166,32 +163,32 @@ export function decodeFrame(buf, { peer = false } = {}) {
   const f = { type };
   switch (type) {
     case F.HELLO: {
-      if (!peer) throw bad('unexpected frame type 1');
+      if (!peer) throw bad(`unexpected frame type ${type}`);
       f.space = r.take(32);
       f.key = r.take(32);
       f.vv = r.bytes();
       f.token = r.bytes();
-      if (f.token.length > 1024) throw bad('token too long');
+      if (f.token.length > PROTO.MAX_TOKEN) throw bad('token too long');
       const flags = r.u8();
-      if (flags & ~1) throw bad('unknown HELLO flags');
-      f.cursor = flags & 1 ? r.varint() : null;
+      if (flags & ~PROTO.HELLO_CURSOR) throw bad('unknown HELLO flags');
+      f.cursor = flags & PROTO.HELLO_CURSOR ? r.varint() : null;
       break;
     }
     case F.PROOF:
-      if (!peer) throw bad('unexpected frame type 3');
+      if (!peer) throw bad(`unexpected frame type ${type}`);
       f.sig = r.take(64);
       break;
     case F.CHALLENGE:
-      f.nonce = r.take(32);
+      f.nonce = r.take(PROTO.NONCE_BYTES);
       f.head = r.varint();
       f.vv = r.bytes();
       break;
     case F.CHANGES: {
       const flags = r.u8();
-      if (flags & ~1) throw bad('unknown CHANGES flags');
+      if (flags & ~PROTO.CHANGES_RSEQ) throw bad('unknown CHANGES flags');
       f.entries = [];
       while (r.pos < buf.length) {
-        const rseq = flags & 1 ? r.varint() : 0;
+        const rseq = flags & PROTO.CHANGES_RSEQ ? r.varint() : 0;
         const record = r.bytes();
         if (!record.length) throw bad('empty record');
         f.entries.push({ rseq, record });
@@ -204,7 +201,7 @@ export function decodeFrame(buf, { peer = false } = {}) {
       f.entries = [];
       while (r.pos < buf.length) {
         const status = r.u8();
-        if (status > 3) throw bad('unknown ACK status');
+        if (status > ACK.REJECTED) throw bad('unknown ACK status');
         f.entries.push({ status, value: r.varint() });
       }
       break;
@@ -212,7 +209,7 @@ export function decodeFrame(buf, { peer = false } = {}) {
     case F.PRESENCE:
       f.peer = r.take(32);
       f.data = r.bytes();
-      if (f.data.length > 65536) throw bad('SIGNAL/PRESENCE data too long');
+      if (f.data.length > PROTO.MAX_DATA) throw bad('SIGNAL/PRESENCE data too long');
       break;
     case F.ERROR: {
       f.code = r.varint();
@@ -220,7 +217,7 @@ export function decodeFrame(buf, { peer = false } = {}) {
       if (fatal > 1) throw bad('bad fatal flag');
       f.fatal = fatal === 1;
       f.message = new TextDecoder().decode(r.bytes());
-      f.name = PROTO_ERRORS[f.code] ?? 'UNKNOWN';
+      f.name = PROTO_ERROR_NAMES[f.code] ?? 'UNKNOWN';
       break;
     }
     default:

@@ -8,6 +8,7 @@
 //
 // The API is documented in docs/API.md; types are in index.d.ts.
 import { loadCore } from './core.js';
+import { RIGHT } from './constants.js';
 import { WeftError, ERRORS } from './errors.js';
 import { memoryStorage } from './memory.js';
 import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './space.js';
@@ -42,7 +43,8 @@ function resolveStorage(storage) {
   throw new WeftError('WEFT_EINVAL', "storage must be 'memory', 'indexeddb' or an adapter with open(spaceId)");
 }
 
-const RIGHT = { read: 1, write: 2, admin: 3 };
+/** Rights by their API names ('read', 'write', 'admin'), numbered as in auth.h. */
+const RIGHTS = Object.freeze(Object.fromEntries(Object.entries(RIGHT).map(([name, n]) => [name.toLowerCase(), n])));
 
 /** Creates a new space owned by this device. */
 export async function createSpace(opts = {}) {
@@ -56,7 +58,7 @@ export async function createSpace(opts = {}) {
     author: owner.publicKey,
     authorSecret: owner.secretKey,
     contentKey: core.random(32),
-    token: core.tokenIssue({ space: owner.publicKey, issuerSecret: owner.secretKey, grantee: owner.publicKey, rights: 3 }),
+    token: core.tokenIssue({ space: owner.publicKey, issuerSecret: owner.secretKey, grantee: owner.publicKey, rights: RIGHT.ADMIN }),
   };
   const store = await adapter.open(toBase64url(meta.space));
   try {
@@ -119,15 +121,15 @@ export async function openSpace(opts = {}) {
   }
 }
 
-/** Rights of the stored token now (0 when it no longer verifies). */
+/** Rights of the stored token now (RIGHT.READ when it no longer verifies). */
 function tokenRights(core, meta) {
-  if (meta.spaceSecret) return 3;
+  if (meta.spaceSecret) return RIGHT.ADMIN;
   try {
     const t = core.tokenVerify(meta.token, meta.space, Math.floor(Date.now() / 1000));
-    if (t.grantee && !t.grantee.every((b, i) => b === meta.author[i])) return 1;
+    if (t.grantee && !t.grantee.every((b, i) => b === meta.author[i])) return RIGHT.READ;
     return t.rights;
   } catch {
-    return 1; // expired or not yet valid: local data stays readable
+    return RIGHT.READ; // expired or not yet valid: local data stays readable
   }
 }
 
@@ -169,4 +171,4 @@ async function start(core, adapter, store, meta, loaded, opts) {
   return space;
 }
 
-export { RIGHT as RIGHTS };
+export { RIGHTS };

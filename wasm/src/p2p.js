@@ -28,13 +28,14 @@
 //
 // The links outlive the relay: signaling is only needed to set a link up.
 // Runs in the tab that holds the relay link (idb.js).
+import { PROTO_ERROR, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { F, decodeFrame, encodeChallenge, encodeChanges, encodeEphemeral, encodeError, encodeHello, encodeProof } from './frames.js';
 import { openMessage, sealMessage } from './presence.js';
 import { Emitter, bytesEqual, toBase64url } from './util.js';
 
 const MAX_FRAME_BYTES = 128 << 10; // below every browser's SCTP message limit
-const E = { UNEXPECTED: 3, AUTH: 6, PROOF: 7, RIGHTS: 8, EXPIRED: 9 };
+const E = PROTO_ERROR;
 const enc = new TextEncoder();
 
 /** Options from openSpace's `p2p` (true or { RTCPeerConnection, iceServers, connectTimeout }). */
@@ -315,7 +316,7 @@ class Link {
         } catch (e) {
           return this.#fail(e.code === 'WEFT_EEXPIRED' ? E.EXPIRED : E.AUTH, `token: ${e.message}`);
         }
-        if (t.rights < 1 || (t.grantee && !bytesEqual(t.grantee, f.key))) return this.#fail(E.RIGHTS, 'the token does not grant this key');
+        if (t.rights < RIGHT.READ || (t.grantee && !bytesEqual(t.grantee, f.key))) return this.#fail(E.RIGHTS, 'the token does not grant this key');
         this.theirRights = t.rights;
         this.theirVv = f.vv.slice();
         this.nonce = core.random(32);
@@ -336,7 +337,7 @@ class Link {
       }
       case F.CHANGES: {
         if (!this.live) return this.#fail(E.UNEXPECTED, 'CHANGES before the proof');
-        if (this.theirRights < 2) {
+        if (this.theirRights < RIGHT.WRITE) {
           this.#send(encodeError(E.RIGHTS, false, 'a read-only peer\'s changes are refused'));
           return undefined;
         }

@@ -2,8 +2,11 @@
 // commit, apply, reads, version vectors, snapshots. Everything it returns
 // is a JS copy or a decoded value; nothing borrowed escapes a method.
 // close() frees the handle (and wipes its keys); a second close() is a no-op.
+import { ERRORS } from './constants.js';
 import { WeftError } from './errors.js';
 import { decodeValue } from './value.js';
+
+const { WEFT_ENOTFOUND } = ERRORS;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -147,7 +150,7 @@ export class Replica {
       const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
       return core.x.wdb_text_length(h, cp, cl, dp, dl, fp, fl);
     });
-    if (n === -13) return -1; // WEFT_ENOTFOUND
+    if (n === WEFT_ENOTFOUND) return -1;
     core.check(n, `reading ${coll}/${doc}.${field}`);
     return n;
   }
@@ -160,7 +163,7 @@ export class Replica {
       const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
       return core.x.wdb_get_field(h, cp, cl, dp, dl, fp, fl, core.out);
     });
-    if (rc === -13) return undefined; // WEFT_ENOTFOUND
+    if (rc === WEFT_ENOTFOUND) return undefined;
     core.check(rc, `reading ${coll}/${doc}.${field}`);
     return decodeValue(core.outView());
   }
@@ -247,7 +250,7 @@ export class Replica {
       const [cp, cl, dp, dl] = this._target(s, coll, doc, null, null);
       return core.x.wdb_get_doc(h, cp, cl, dp, dl, core.out);
     });
-    if (rc === -13) return null; // WEFT_ENOTFOUND
+    if (rc === WEFT_ENOTFOUND) return null;
     core.check(rc, `reading ${coll}/${doc}`);
     return copy ? core.outBytes() : core.outView();
   }
@@ -261,7 +264,7 @@ export class Replica {
       const key = core.scope((s) => {
         const [cp, cl, ap, al] = this._target(s, coll, prev ?? '', null, null);
         const rc = core.x.wdb_next_doc(h, cp, cl, ap, prev === null ? 0 : al, core.out);
-        if (rc === -13) return null;
+        if (rc === WEFT_ENOTFOUND) return null;
         core.check(rc, `listing ${coll}`);
         return dec.decode(core.outView());
       });

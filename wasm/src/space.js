@@ -5,6 +5,7 @@
 // changes are persisted in batches (one store write per batch) and folded
 // into an encrypted snapshot every SNAPSHOT_EVERY records, so reopening
 // costs the size of the state, not of the history.
+import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { Replica } from './replica.js';
 import { encodeValue, mapKeys } from './value.js';
@@ -17,7 +18,7 @@ export const SNAPSHOT_EVERY = 1000;
 export const SNAPSHOT_BYTES = 4 << 20;
 /** In-memory history kept before the replica is compacted (see #compact). */
 export const HISTORY_BYTES = 8 << 20;
-const RIGHTS = ['none', 'read', 'write', 'admin'];
+const RIGHTS = Object.entries(RIGHT).reduce((a, [name, n]) => ((a[n] = name.toLowerCase()), a), ['none']); // by number (auth.h)
 const APPLY_CHUNK = 4 << 20;
 const enc = new TextEncoder();
 
@@ -88,7 +89,7 @@ export class Space {
     this.#rep = new Replica(core, {
       space: meta.space,
       author: meta.author,
-      authorSecret: rights >= 2 ? meta.authorSecret : null,
+      authorSecret: rights >= RIGHT.WRITE ? meta.authorSecret : null,
       contentKey: meta.contentKey,
     });
   }
@@ -239,7 +240,7 @@ export class Space {
     const r = RIGHTS.indexOf(rights);
     if (r < 1) throw new WeftError('WEFT_EINVAL', `rights must be read, write or admin, not ${rights}`);
     if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
-    if (this.#rights < 3) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can invite');
+    if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can invite');
     const now = Math.floor(Date.now() / 1000);
     const m = this.#meta;
     const owner = !!m.spaceSecret;
@@ -380,7 +381,7 @@ export class Space {
   }
 
   #canWrite() {
-    if (this.#rights < 2) throw new WeftError('WEFT_ERIGHTS', `this device may only ${this.rights} in this space`);
+    if (this.#rights < RIGHT.WRITE) throw new WeftError('WEFT_ERIGHTS', `this device may only ${this.rights} in this space`);
   }
 
   #write(op) {
@@ -630,7 +631,7 @@ export class Space {
     const fresh = new Replica(this.#core, {
       space: this.#meta.space,
       author: this.#meta.author,
-      authorSecret: this.#rights >= 2 ? this.#meta.authorSecret : null,
+      authorSecret: this.#rights >= RIGHT.WRITE ? this.#meta.authorSecret : null,
       contentKey: this.#meta.contentKey,
     });
     try {

@@ -15,7 +15,7 @@
 // up, 'synced' once an ACK's cursor reaches the head the CHALLENGE named,
 // 'offline' between connections.
 import { WeftError } from './errors.js';
-import { ACK, F, PROTO_ERRORS, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
+import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
 
 const MAX_FRAME_RECORDS = 256;
 const MAX_FRAME_BYTES = 1 << 20;
@@ -288,7 +288,7 @@ class Sync {
         // PARKED: not durable, and the relay will not say when it is: it
         // stays in the outbox and is sent again below (or on reconnect).
       });
-      if (rejected !== null) this.si.emit('error', protoError(PROTO_ERRORS[rejected] ?? 'UNKNOWN', 'the relay refused a change'));
+      if (rejected !== null) this.si.emit('error', protoError(PROTO_ERROR_NAMES[rejected] ?? 'UNKNOWN', 'the relay refused a change'));
       this._persistAck();
       this._resendParked();
     }
