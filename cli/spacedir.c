@@ -130,7 +130,9 @@ int spacedir_create(spacedir *sd, const char *path, const uint8_t *space,
     memset(sd, 0, sizeof *sd);
     if (strlen(path) >= sizeof sd->path - 32)
         return errf(err, err_cap, "path too long: %s%s", path, "");
-    snprintf(sd->path, sizeof sd->path, "%s", path);
+    if (relay && strlen(relay) >= sizeof sd->relay)
+        return errf(err, err_cap, "relay URL too long: %.100s%s", relay, "...");
+    snprintf(sd->path, sizeof sd->path, "%s", path); /* fits: checked above */
     snprintf(sd->relay, sizeof sd->relay, "%s", relay ? relay : "");
     if (mkdir(path, 0700) && errno != EEXIST)
         return errf(err, err_cap, "cannot create %s: %s", path, strerror(errno));
