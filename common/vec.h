@@ -18,7 +18,7 @@
  * already has room, else p reallocated to the next capacity that holds
  * need (at least 1), doubling from max(*cap, min_cap), and sets *cap. So a
  * NULL p always gets an allocation, and NULL is returned only when
- * need * elem overflows size_t or realloc fails: then p
+ * need * elem would exceed PTRDIFF_MAX (so never wraps) or realloc fails: then p
  * is still valid and still owned by the caller, and *cap is unchanged. */
 void *weft__vec_grow(void *p, size_t *cap, size_t need, size_t elem, size_t min_cap);
 
