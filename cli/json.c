@@ -6,6 +6,8 @@
  */
 #include "json.h"
 
+#include "vec.h"
+
 #include "weft/auth.h"
 #include "weft/value.h"
 
@@ -22,16 +24,13 @@ void jbuf_free(jbuf *b) {
 static uint8_t *jbuf_room(jbuf *b, size_t n) {
     if (b->err) return NULL;
     if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < n)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
+        uint8_t *p =
+            n <= SIZE_MAX - b->len ? weft__vec_grow(b->p, &b->cap, b->len + n, 1, 64) : NULL;
         if (!p) {
             b->err = 1;
             return NULL;
         }
         b->p = p;
-        b->cap = cap;
     }
     return b->p + b->len;
 }
@@ -172,15 +171,12 @@ static int parse_object(parser *p, jbuf *out) {
                 rc = fail(p, "expected a member name");
                 break;
             }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                member *g = realloc(m, cap * sizeof *m);
-                if (!g) {
-                    rc = fail(p, "out of memory");
-                    break;
-                }
-                m = g;
+            member *g = weft__vec_grow(m, &cap, n + 1, sizeof *m, 8);
+            if (!g) {
+                rc = fail(p, "out of memory");
+                break;
             }
+            m = g;
             memset(&m[n], 0, sizeof m[n]);
             member *cur = &m[n++];
             if ((rc = parse_string(p, &cur->key))) break;

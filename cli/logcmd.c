@@ -5,9 +5,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "logcmd.h"
 
-#include "../relay/crc32c.h"
 #include "json.h"
 #include "spacedir.h"
+
+#include "hex.h"
+#include "segment.h"
+#include "vec.h"
 
 #include "weft/sodium.h"
 
@@ -34,9 +37,10 @@ static int link_cmp(const void *a, const void *b) {
     return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
-static void print_hex(const uint8_t *b, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        printf("%02x", b[i]);
+static void print_hash(const uint8_t h[32]) {
+    char hex[WEFT__HEX_LEN(32)];
+    weft__hex_encode(hex, sizeof hex, h, 32);
+    fputs(hex, stdout);
 }
 
 static void print_b64(const uint8_t *b, size_t n) {
@@ -74,16 +78,13 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
         }
         if (c.suite == WEFT_SUITE_V1 && (rc = weft_change_verify(&be, &c)))
             bad += (size_t)problem(&first, off, "signature", weft_strerror(rc));
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            chain_link *g = realloc(links, cap * sizeof *links);
-            if (!g) {
-                free(links);
-                fprintf(stderr, "weft: out of memory\n");
-                return 3;
-            }
-            links = g;
+        chain_link *g = weft__vec_grow(links, &cap, n + 1, sizeof *links, 256);
+        if (!g) {
+            free(links);
+            fprintf(stderr, "weft: out of memory\n");
+            return 3;
         }
+        links = g;
         links[n] = (chain_link){c.author, c.prev, c.seq, {0}, off};
         weft_change_hash(links[n].hash, &c);
         n++;
@@ -157,7 +158,7 @@ static void print_changes(const char *what, const uint8_t *recs, size_t good, co
                    ",\"suite\":\"%s\",\"bytes\":%zu,\"hash\":\"",
                    c.lamport, c.n_ids, c.n_deps, c.wall_ms,
                    c.suite == WEFT_SUITE_V1 ? "v1" : "plain", c.total_len);
-            print_hex(h, 32);
+            print_hash(h);
             printf("\"");
         }
         printf("}\n");
@@ -167,26 +168,16 @@ static void print_changes(const char *what, const uint8_t *recs, size_t good, co
 
 /* ---- a relay's data directory (docs/RELAY.md, "Storage layout") ---- */
 
-static uint32_t le32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p) {
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 static int is_space_dir(const char *name) {
-    if (strlen(name) != 64) return 0;
-    for (int i = 0; i < 64; i++)
-        if (!strchr("0123456789abcdef", name[i])) return 0;
-    return 1;
+    return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
 static int name_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names in dir that match keep(); caller frees each and the array. */
+/* Sorted names in dir that match keep(); caller frees each and the array.
+ * NULL with *n = 0 when dir cannot be read or memory runs out. */
 static char **list_dir(const char *dir, int (*keep)(const char *), size_t *n) {
     DIR *d = opendir(dir);
     char **v = NULL;
@@ -195,124 +186,86 @@ static char **list_dir(const char *dir, int (*keep)(const char *), size_t *n) {
     if (!d) return NULL;
     for (struct dirent *e; (e = readdir(d));) {
         if (!keep(e->d_name)) continue;
-        if (*n == cap) {
-            char **g = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
-            if (!g) break;
-            v = g;
-        }
-        v[(*n)++] = strdup(e->d_name);
+        char **g = weft__vec_grow(v, &cap, *n + 1, sizeof *v, 16);
+        char *name = g ? strdup(e->d_name) : NULL;
+        if (g) v = g;
+        if (!name) break;
+        v[(*n)++] = name;
     }
     closedir(d);
     if (v) qsort(v, *n, sizeof *v, name_cmp);
     return v;
 }
 
+/* What the relay itself would open as a segment (segment.h). */
 static int is_segment(const char *name) {
-    size_t l = strlen(name);
-    return l > 4 && strcmp(name + l - 4, ".seg") == 0;
+    uint64_t first;
+    return weft__seg_name_parse(&first, name) == 0;
 }
 
-/* Whether seg[off..] is a valid sync mark (docs/RELAY.md, "Storage
- * layout"): length 0, then the CRC32C of, and, its own offset. */
-static int is_mark(const uint8_t *seg, size_t sl, size_t off) {
-    return sl - off >= 16 && le32(seg + off) == 0 && le64(seg + off + 8) == off &&
-           crc32c(0, seg + off + 8, 8) == le32(seg + off + 4);
-}
+/* The records of one space, concatenated in relay-sequence order. */
+typedef struct space_recs {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} space_recs;
 
-/* Whether a valid sync mark follows offset `from`, walking record headers
- * while they make sense: what lies before it was synced, so acknowledged. */
-static int mark_after(const uint8_t *seg, size_t sl, size_t from) {
-    for (size_t off = from; sl - off >= 16;) {
-        uint32_t rl = le32(seg + off);
-        if (is_mark(seg, sl, off)) return 1;
-        if (rl > sl - off - 16) break;
-        off += 16 + (size_t)rl;
+static int keep_record(void *ud, uint64_t rseq, uint64_t off, const uint8_t *rec, size_t len) {
+    space_recs *r = ud;
+    uint8_t *g =
+        r->len <= SIZE_MAX - len ? weft__vec_grow(r->p, &r->cap, r->len + len, 1, 1 << 16) : NULL;
+    if (!g) {
+        r->oom = 1;
+        return WEFT_ENOMEM;
     }
+    r->p = g;
+    memcpy(r->p + r->len, rec, len);
+    r->len += len;
     return 0;
 }
 
-/* The records of one space, concatenated, checked read-only: the magic,
- * each record's CRC32C and relay sequence. A bad record in the last
- * segment with no sync mark after it is a torn tail (the relay cuts it on
- * its next start); anything else is damage, printed as a problem. Returns
- * the number of problems. */
+/* The records of one space, checked read-only with the relay's own segment
+ * codec (segment.h): a fault in the last segment with no sync mark after it
+ * is a torn tail (the relay cuts it on its next start); any other is
+ * damage, printed as a problem. Returns the number of problems. */
 static size_t read_space(const char *dir, const char *space, int print, uint8_t **out,
                          size_t *out_len, size_t *torn) {
     char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, space);
-    size_t nseg, bad = 0, len = 0, cap = 0;
-    char **segs = list_dir(path, is_segment, &nseg);
-    uint8_t *buf = NULL;
-    uint64_t want = 0;
+    size_t nseg = 0, bad = 0;
+    char **segs = NULL;
+    if (path_join(path, sizeof path, dir, space)) {
+        bad++;
+        if (print) printf("{\"space\":\"%s\",\"problem\":\"path too long\"}\n", space);
+    } else {
+        segs = list_dir(path, is_segment, &nseg);
+    }
+    space_recs recs = {0};
+    uint64_t want = 1;
     *torn = 0;
     for (size_t i = 0; i < nseg; i++) {
         char file[1700];
-        snprintf(file, sizeof file, "%s/%s", path, segs[i]);
-        uint8_t *seg;
-        size_t sl;
+        uint8_t *seg = NULL;
+        size_t sl = 0;
         const char *why = NULL;
-        size_t off = 16;
-        if (read_file(file, &seg, &sl)) {
+        uint64_t off = 0;
+        weft__seg_scan sc;
+        if (path_join(file, sizeof file, path, segs[i]) || read_file(file, &seg, &sl)) {
             why = "unreadable";
-            seg = NULL;
-            off = 0;
-        } else if (sl < 16 || memcmp(seg, "weftseg1", 8) != 0) {
-            why = "not a segment";
-            off = 0;
-        } else if (want && le64(seg + 8) != want) {
-            why = "relay sequence gap before this segment";
+        } else if (weft__seg_scan_mem(&sc, seg, sl, want, i + 1 == nseg, keep_record, &recs)) {
+            why = "out of memory";
         } else {
-            want = le64(seg + 8);
+            want = sc.next;
+            off = sc.end;
+            if (sc.fault && sc.torn)
+                *torn = sl - (size_t)sc.end; /* the active segment's unacknowledged tail */
+            else if (sc.fault)
+                why = weft__seg_fault_str(sc.fault);
         }
-        while (!why && off < sl) {
-            if (sl - off < 16) {
-                why = "record cut short";
-                break;
-            }
-            uint32_t rl = le32(seg + off), crc = le32(seg + off + 4);
-            uint64_t rseq = le64(seg + off + 8);
-            if (rl == 0) {
-                if (is_mark(seg, sl, off)) {
-                    off += 16;
-                    continue;
-                }
-                why = mark_after(seg, sl, off + 16) ? "damaged sync mark" : "torn";
-                break;
-            }
-            if (rl > sl - off - 16) {
-                why = "torn";
-                break;
-            }
-            if (crc32c(0, seg + off + 8, (size_t)rl + 8) != crc) {
-                /* Unsynced pages may land in any order: a bad record is a
-                 * torn write unless a sync mark after it says it was synced. */
-                why = mark_after(seg, sl, off + 16 + rl) ? "CRC mismatch" : "torn";
-                break;
-            }
-            if (rseq != want) {
-                why = "relay sequence out of order";
-                break;
-            }
-            if (len + rl > cap) {
-                uint8_t *g = realloc(buf, cap = (len + rl) * 2);
-                if (!g) {
-                    why = "out of memory";
-                    break;
-                }
-                buf = g;
-            }
-            memcpy(buf + len, seg + off + 16, rl);
-            len += rl;
-            want++;
-            off += 16 + (size_t)rl;
-        }
-        if (why && !strcmp(why, "torn") && i + 1 < nseg) why = "record cut short or damaged";
-        if (why && !strcmp(why, "torn")) {
-            *torn = sl - off; /* the active segment's unacknowledged tail */
-        } else if (why) {
+        if (why) {
             bad++;
             if (print) {
-                printf("{\"space\":\"%s\",\"segment\":\"%s\",\"offset\":%zu,\"problem\":\"%s\"}\n",
+                printf("{\"space\":\"%s\",\"segment\":\"%s\",\"offset\":%" PRIu64
+                       ",\"problem\":\"%s\"}\n",
                        space, segs[i], off, why);
             }
         }
@@ -320,8 +273,8 @@ static size_t read_space(const char *dir, const char *space, int print, uint8_t 
         free(segs[i]);
     }
     free(segs);
-    *out = buf;
-    *out_len = len;
+    *out = recs.p;
+    *out_len = recs.len;
     return bad;
 }
 
@@ -366,13 +319,19 @@ int cmd_log(int argc, char **argv) {
     struct stat st;
     char file[1100];
     const char *dir = NULL;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(file, sizeof file, "%s/space.json", path);
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (is_dir ? path_join(file, sizeof file, path, "space.json")
+               : (size_t)snprintf(file, sizeof file, "%s", path) >= sizeof file) {
+        fprintf(stderr, "weft: path too long: %s\n", path);
+        return 3;
+    }
+    if (is_dir) {
         if (access(file, F_OK) != 0) return relay_log(what, path);
-        snprintf(file, sizeof file, "%s/changes.weft", path);
+        if (path_join(file, sizeof file, path, "changes.weft")) {
+            fprintf(stderr, "weft: path too long: %s\n", path);
+            return 3;
+        }
         dir = path;
-    } else {
-        snprintf(file, sizeof file, "%s", path);
     }
     uint8_t *recs;
     size_t len;

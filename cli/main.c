@@ -12,6 +12,8 @@
 #include "spacedir.h"
 #include "sync.h"
 
+#include "hex.h"
+
 #include "weft/sodium.h"
 
 #include <errno.h>
@@ -624,10 +626,12 @@ static int cmd_merge(int argc, char **argv) {
     if (positionals(argc, argv, 2, p, 3) != 2) return usage_error("%s", "merge DIR SOURCE");
     char file[1100];
     struct stat st;
-    if (stat(p[1], &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(file, sizeof file, "%s/changes.weft", p[1]);
-    else
-        snprintf(file, sizeof file, "%s", p[1]);
+    if (stat(p[1], &st) == 0 && S_ISDIR(st.st_mode)
+            ? path_join(file, sizeof file, p[1], "changes.weft")
+            : (size_t)snprintf(file, sizeof file, "%s", p[1]) >= sizeof file) {
+        fprintf(stderr, "weft: path too long: %s\n", p[1]);
+        return EXIT_INPUT;
+    }
     uint8_t *recs;
     size_t len;
     if (read_file(file, &recs, &len)) {
@@ -685,10 +689,9 @@ static int cmd_status(int argc, char **argv) {
            weft_replica_pending_count(sd.replica), sd.torn_bytes);
     printf("\"relay\":");
     json_print_string(stdout, sd.relay, strlen(sd.relay));
-    printf(",\"state_hash\":\"");
-    for (int i = 0; i < 32; i++)
-        printf("%02x", h[i]);
-    printf("\"}\n");
+    char hex[WEFT__HEX_LEN(32)];
+    weft__hex_encode(hex, sizeof hex, h, 32);
+    printf(",\"state_hash\":\"%s\"}\n", hex);
     spacedir_close(&sd);
     return EXIT_OK;
 }
@@ -721,8 +724,8 @@ int main(int argc, char **argv) {
     if (strcmp(c, "sync") == 0) {
         /* `weft sync DIR --invite LINK --relay URL` joins first when DIR is new. */
         char file[1100];
-        snprintf(file, sizeof file, "%s/space.json", argc > 2 ? argv[2] : "");
-        if (argc > 2 && option(argc, argv, 2, "--invite") && access(file, F_OK) != 0) {
+        int fits = argc > 2 && !path_join(file, sizeof file, argv[2], "space.json");
+        if (fits && option(argc, argv, 2, "--invite") && access(file, F_OK) != 0) {
             int rc = cmd_join(argc, argv);
             if (rc) return rc;
         }

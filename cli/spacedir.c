@@ -8,6 +8,8 @@
 #include "spacedir.h"
 
 #include "json.h"
+#include "vec.h"
+
 #include "weft/sodium.h"
 
 #include <errno.h>
@@ -34,14 +36,13 @@ int read_file(const char *path, uint8_t **data, size_t *len) {
         size_t got = fread(p + n, 1, cap - n, f);
         n += got;
         if (n < cap) break;
-        uint8_t *g = realloc(p, cap * 2);
+        uint8_t *g = weft__vec_grow(p, &cap, cap + 1, 1, 0);
         if (!g) {
             free(p);
             p = NULL;
             break;
         }
         p = g;
-        cap *= 2;
     }
     int bad = ferror(f) || !p;
     fclose(f);
@@ -55,8 +56,13 @@ int read_file(const char *path, uint8_t **data, size_t *len) {
     return 0;
 }
 
-static void join_path(char *dst, size_t cap, const char *dir, const char *name) {
-    snprintf(dst, cap, "%s/%s", dir, name);
+int path_join(char *dst, size_t cap, const char *dir, const char *name) {
+    int n = snprintf(dst, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
 }
 
 static void put_b64(FILE *f, const char *name, const uint8_t *b, size_t n, int last) {
@@ -68,8 +74,9 @@ static void put_b64(FILE *f, const char *name, const uint8_t *b, size_t n, int l
 
 static int write_space_json(const spacedir *sd, char *err, size_t cap) {
     char path[1100], tmp[1100];
-    join_path(path, sizeof path, sd->path, "space.json");
-    join_path(tmp, sizeof tmp, sd->path, "space.json.tmp");
+    if (path_join(path, sizeof path, sd->path, "space.json") ||
+        path_join(tmp, sizeof tmp, sd->path, "space.json.tmp"))
+        return errf(err, cap, "path too long: %s%s", sd->path, "");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) return errf(err, cap, "cannot write %s: %s", tmp, strerror(errno));
@@ -123,12 +130,15 @@ int spacedir_create(spacedir *sd, const char *path, const uint8_t *space,
     memset(sd, 0, sizeof *sd);
     if (strlen(path) >= sizeof sd->path - 32)
         return errf(err, err_cap, "path too long: %s%s", path, "");
-    snprintf(sd->path, sizeof sd->path, "%s", path);
+    if (relay && strlen(relay) >= sizeof sd->relay)
+        return errf(err, err_cap, "relay URL too long: %.100s%s", relay, "...");
+    snprintf(sd->path, sizeof sd->path, "%s", path); /* fits: checked above */
     snprintf(sd->relay, sizeof sd->relay, "%s", relay ? relay : "");
     if (mkdir(path, 0700) && errno != EEXIST)
         return errf(err, err_cap, "cannot create %s: %s", path, strerror(errno));
     char file[1100];
-    join_path(file, sizeof file, path, "space.json");
+    if (path_join(file, sizeof file, path, "space.json"))
+        return errf(err, err_cap, "path too long: %s%s", path, "");
     if (access(file, F_OK) == 0)
         return errf(err, err_cap, "%s already holds a space (%s)", path, file);
     if (weft_sodium_backend(&sd->be)) return errf(err, err_cap, "%s%s", "libsodium failed", "");
@@ -149,7 +159,8 @@ int spacedir_create(spacedir *sd, const char *path, const uint8_t *space,
 int spacedir_save(spacedir *sd, char *err, size_t err_cap) {
     if (write_space_json(sd, err, err_cap)) return -1;
     char file[1100];
-    join_path(file, sizeof file, sd->path, "changes.weft");
+    if (path_join(file, sizeof file, sd->path, "changes.weft"))
+        return errf(err, err_cap, "path too long: %s%s", sd->path, "");
     int fd = open(file, O_WRONLY | O_CREAT, 0600);
     if (fd < 0) return errf(err, err_cap, "cannot create %s: %s", file, strerror(errno));
     close(fd);
@@ -162,7 +173,8 @@ int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
         return errf(err, err_cap, "path too long: %s%s", path, "");
     snprintf(sd->path, sizeof sd->path, "%s", path);
     char file[1100];
-    join_path(file, sizeof file, path, "space.json");
+    if (path_join(file, sizeof file, path, "space.json"))
+        return errf(err, err_cap, "path too long: %s%s", path, "");
     uint8_t *text;
     size_t len;
     if (read_file(file, &text, &len))
@@ -206,7 +218,8 @@ int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
     if (rc) return errf(err, err_cap, "%s is corrupt or from another version (%s)", file, "");
     if (setup_crypto(sd, err, err_cap)) return -1;
 
-    join_path(file, sizeof file, path, "changes.weft");
+    if (path_join(file, sizeof file, path, "changes.weft"))
+        return errf(err, err_cap, "path too long: %s%s", path, "");
     uint8_t *recs;
     if (read_file(file, &recs, &len)) {
         if (errno != ENOENT) return errf(err, err_cap, "cannot read %s: %s", file, strerror(errno));
@@ -270,7 +283,8 @@ int spacedir_take(spacedir *sd, const uint8_t *recs, size_t len, weft_apply_resu
 
 int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap) {
     char file[1100];
-    join_path(file, sizeof file, sd->path, "changes.weft");
+    if (path_join(file, sizeof file, sd->path, "changes.weft"))
+        return errf(err, err_cap, "path too long: %s%s", sd->path, "");
     int fd = open(file, O_WRONLY | O_CREAT, 0600);
     if (fd < 0) return errf(err, err_cap, "cannot open %s: %s", file, strerror(errno));
     /* Cut a torn tail before appending, or the new record would be lost

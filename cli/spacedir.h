@@ -69,4 +69,8 @@ void spacedir_close(spacedir *sd);
 /* Reads a whole file. OUT: *data (caller frees), *len. 0 or -1 (errno). */
 int read_file(const char *path, uint8_t **data, size_t *len);
 
+/* Writes "dir/name" into dst. Returns 0, or -1 with errno ENAMETOOLONG when
+ * it does not fit in cap bytes (dst then holds a truncated string). */
+int path_join(char *dst, size_t cap, const char *dir, const char *name);
+
 #endif

@@ -4,6 +4,9 @@
 
 #include "spacedir.h"
 
+#include "hex.h"
+#include "vec.h"
+
 #include "weft/protocol.h"
 
 #include <errno.h>
@@ -81,15 +84,12 @@ static int http(const char *host, const char *port, const char *method, const ch
             rc = -1;
             break;
         }
-        if (len == cap) {
-            uint8_t *g2 = realloc(buf, cap * 2);
-            if (!g2) {
-                rc = -1;
-                break;
-            }
-            buf = g2;
-            cap *= 2;
+        uint8_t *g2 = weft__vec_grow(buf, &cap, len + 1, 1, 0);
+        if (!g2) {
+            rc = -1;
+            break;
         }
+        buf = g2;
         ssize_t r = recv(fd, buf + len, cap - len, 0);
         if (r < 0) rc = -1;
         if (r <= 0) break;
@@ -155,9 +155,10 @@ static int parse_url(const char *url, char *host, size_t hcap, char *port, size_
     return 0;
 }
 
-/* Authorization and, for a key-bound token, the Weft-Proof of this request. */
-static void auth_headers(const spacedir *sd, const char *method, const char *path, char *dst,
-                         size_t cap) {
+/* Authorization and, for a key-bound token, the Weft-Proof of this request.
+ * Returns 0, or -1 when they do not fit in cap bytes. */
+static int auth_headers(const spacedir *sd, const char *method, const char *path, char *dst,
+                        size_t cap) {
     char tok[1024], sig64[128] = "";
     size_t tl = 0, sl = 0;
     weft_base64url_encode(tok, sizeof tok, &tl, sd->token, sd->token_len);
@@ -169,18 +170,15 @@ static void auth_headers(const spacedir *sd, const char *method, const char *pat
     if (!weft_proof_sign(&sd->be, sig, sd->author_sk, sd->space, (const uint8_t *)nonce,
                          (size_t)nl + 32))
         weft_base64url_encode(sig64, sizeof sig64, &sl, sig, 64);
-    snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %" PRIu64 ".%.*s\r\n", (int)tl,
-             tok, now, (int)sl, sig64);
+    int n = snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %" PRIu64 ".%.*s\r\n",
+                     (int)tl, tok, now, (int)sl, sig64);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 /* sync.state: "cursor <n>\nvv <hex>\n". */
-static void state_path(const spacedir *sd, char *dst, size_t cap) {
-    snprintf(dst, cap, "%s/sync.state", sd->path);
-}
-
 static int load_state(const spacedir *sd, uint64_t *cursor, uint8_t **vv, size_t *vv_len) {
     char p[1100];
-    state_path(sd, p, sizeof p);
+    if (path_join(p, sizeof p, sd->path, "sync.state")) return -1;
     *cursor = 0;
     *vv = NULL;
     *vv_len = 0;
@@ -195,13 +193,7 @@ static int load_state(const spacedir *sd, uint64_t *cursor, uint8_t **vv, size_t
         hex += 4;
         size_t hl = strcspn(hex, "\n");
         *vv = malloc(hl / 2 + 1);
-        for (size_t i = 0; *vv && i + 1 < hl; i += 2) {
-            unsigned b;
-            if (sscanf(hex + i, "%2x", &b) != 1) rc = -1;
-            (*vv)[i / 2] = (uint8_t)b;
-        }
-        *vv_len = hl / 2;
-        if (!*vv) rc = -1;
+        if (!*vv || weft__hex_decode(*vv, hl / 2 + 1, vv_len, hex, hl)) rc = -1;
     } else {
         rc = -1;
     }
@@ -211,14 +203,19 @@ static int load_state(const spacedir *sd, uint64_t *cursor, uint8_t **vv, size_t
 
 static int save_state(const spacedir *sd, uint64_t cursor, const uint8_t *vv, size_t vv_len) {
     char p[1100], tmp[1110];
-    state_path(sd, p, sizeof p);
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    if (path_join(p, sizeof p, sd->path, "sync.state") ||
+        path_join(tmp, sizeof tmp, sd->path, "sync.state.tmp"))
+        return -1;
+    char *hex = malloc(WEFT__HEX_LEN(vv_len));
+    if (!hex) return -1;
+    weft__hex_encode(hex, WEFT__HEX_LEN(vv_len), vv, vv_len);
     FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    fprintf(f, "cursor %" PRIu64 "\nvv ", cursor);
-    for (size_t i = 0; i < vv_len; i++)
-        fprintf(f, "%02x", vv[i]);
-    fprintf(f, "\n");
+    if (!f) {
+        free(hex);
+        return -1;
+    }
+    fprintf(f, "cursor %" PRIu64 "\nvv %s\n", cursor, hex);
+    free(hex);
     int bad = fflush(f) || fsync(fileno(f));
     bad |= fclose(f);
     return bad || rename(tmp, p) ? -1 : 0;
@@ -279,9 +276,13 @@ int cmd_sync(int argc, char **argv) {
     for (;;) {
         char path[256], hdrs[1400];
         snprintf(path, sizeof path, "/v1/spaces/%s/changes?after=%" PRIu64 "&limit=1000", sid,
-                 cursor);
-        auth_headers(&sd, "GET", path, hdrs, sizeof hdrs);
+                 cursor); /* fits: 43 + 20 digits */
         response r;
+        if (auth_headers(&sd, "GET", path, hdrs, sizeof hdrs)) {
+            snprintf(err, sizeof err, "the token is too long for a request header");
+            out = 1;
+            break;
+        }
         if (http(host, port, "GET", path, hdrs, NULL, 0, &r, err, sizeof err)) {
             out = 1;
             break;
@@ -352,9 +353,13 @@ int cmd_sync(int argc, char **argv) {
             count++;
         }
         char path[256], hdrs[1400];
-        snprintf(path, sizeof path, "/v1/spaces/%s/changes", sid);
-        auth_headers(&sd, "POST", path, hdrs, sizeof hdrs);
+        snprintf(path, sizeof path, "/v1/spaces/%s/changes", sid); /* fits: 43 */
         response r;
+        if (auth_headers(&sd, "POST", path, hdrs, sizeof hdrs)) {
+            snprintf(err, sizeof err, "the token is too long for a request header");
+            out = 1;
+            break;
+        }
         if (http(host, port, "POST", path, hdrs, own + off, end - off, &r, err, sizeof err)) {
             out = 1;
             break;
@@ -378,12 +383,11 @@ int cmd_sync(int argc, char **argv) {
     } else {
         uint8_t h[32];
         weft_state_hash(sd.replica, h);
+        char hex[WEFT__HEX_LEN(32)];
+        weft__hex_encode(hex, sizeof hex, h, 32);
         printf("{\"pulled\":%zu,\"applied\":%zu,\"pushed\":%zu,\"cursor\":%" PRIu64
-               ",\"relay_head\":%" PRIu64 ",\"waiting\":%zu,\"state_hash\":\"",
-               pulled, applied, pushed, cursor, head, weft_replica_pending_count(sd.replica));
-        for (int i = 0; i < 32; i++)
-            printf("%02x", h[i]);
-        printf("\"}\n");
+               ",\"relay_head\":%" PRIu64 ",\"waiting\":%zu,\"state_hash\":\"%s\"}\n",
+               pulled, applied, pushed, cursor, head, weft_replica_pending_count(sd.replica), hex);
     }
     free(synced_vv);
     spacedir_close(&sd);

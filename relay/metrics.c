@@ -8,6 +8,8 @@
 #include "relay.h"
 #include "ingest.h"
 
+#include "vec.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +49,13 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
             b->len += (size_t)n;
             return;
         }
-        size_t cap = b->cap * 2 + (size_t)n;
-        char *p = realloc(b->p, cap);
+        size_t need = b->len + (size_t)n + 1;
+        char *p = need > b->len ? weft__vec_grow(b->p, &b->cap, need, 1, 256) : NULL;
         if (!p) {
             b->oom = 1;
             return;
         }
         b->p = p;
-        b->cap = cap;
     }
 }
 

@@ -19,19 +19,21 @@
  * "everything before me was durable" (it is written only once that is
  * true, and needs no sync of its own: lost, it only says less).
  *
- * Opening a space scans its segments and rebuilds the in-memory index
- * (segment, offset, length per relay sequence). A record that is cut short
- * or fails its CRC in the last segment, with no sync mark after it, is a
- * torn tail from a crash: the file is truncated there (nothing after it was
- * acked, since acks follow the fdatasync that would have covered it, and a
- * crash can persist unsynced pages in any order). A bad record followed by
- * a sync mark was durable, so acked: that, and the same damage in an older
- * segment, is disk corruption, not a crash artefact: the space refuses to
- * open rather than serve or renumber around it. Every read checks the CRC
- * again, so a record damaged later is never served either.
+ * Opening a space scans its segments with the segment codec
+ * (common/segment.h, which also says exactly what a torn tail is) and
+ * rebuilds the in-memory index (segment, offset, length per relay
+ * sequence). A torn tail in the last segment is truncated (nothing after it
+ * was acked, since acks follow the fdatasync that would have covered it);
+ * any other damage is disk corruption, not a crash artefact: the space
+ * refuses to open rather than serve or renumber around it. Every read
+ * checks the CRC again, so a record damaged later is never served either.
+ * This file does the I/O; the codec knows the bytes.
  */
 #include "storage.h"
-#include "crc32c.h"
+
+#include "hex.h"
+#include "segment.h"
+#include "vec.h"
 
 #include "weft/change.h"
 #include "weft/error.h"
@@ -47,11 +49,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SEG_MAGIC      "weftseg1"
-#define SEG_HDR        16
-#define REC_HDR        16
+#define SEG_HDR        WEFT__SEG_HDR
+#define REC_HDR        WEFT__SEG_ITEM
 #define SEG_DEFAULT    (64u << 20)
-#define MAX_REC        WEFT_MAX_CHANGE_BYTES
+#define MAX_REC        WEFT__SEG_MAX_REC
 #define WEFT_EIO_STORE WEFT_EUNAVAILABLE /* I/O failures: the core has no EIO code */
 
 typedef struct seg {
@@ -92,45 +93,10 @@ static int io_fail(const char *op, const char *path) {
     return WEFT_EIO_STORE;
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) {
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static uint32_t rec_crc(uint64_t rseq, const uint8_t *p, size_t n) {
-    uint8_t s[8];
-    put64(s, rseq);
-    return crc32c(crc32c(0, s, 8), p, n);
-}
-
-/* A sync mark at offset off: its header bytes. */
-static void mark_make(uint8_t *hdr, uint64_t off) {
-    uint8_t v[8];
-    put64(v, off);
-    put32(hdr, 0);
-    put32(hdr + 4, crc32c(0, v, 8));
-    put64(hdr + 8, off);
-}
-
-/* Whether the 16 bytes at h, read at offset off, are a valid sync mark. */
-static int mark_valid(const uint8_t *h, uint64_t off) {
-    uint8_t want[REC_HDR];
-    mark_make(want, off);
-    return memcmp(h, want, REC_HDR) == 0;
-}
-
 static void seg_path(char *dst, size_t cap, const file_space *s, uint64_t first) {
-    snprintf(dst, cap, "%s/%020llu.seg", s->dir, (unsigned long long)first);
+    char name[WEFT__SEG_NAME_CAP];
+    weft__seg_name(name, sizeof name, first);
+    snprintf(dst, cap, "%s/%s", s->dir, name); /* cannot truncate: dir is checked at open */
 }
 
 static int fsync_dir(const char *path) {
@@ -142,37 +108,24 @@ static int fsync_dir(const char *path) {
 }
 
 static int buf_reserve(file_store *st, size_t n) {
-    if (st->buf_cap >= n) return 0;
-    size_t cap = st->buf_cap ? st->buf_cap : 1u << 20;
-    while (cap < n)
-        cap *= 2;
-    uint8_t *p = realloc(st->buf, cap);
+    uint8_t *p = weft__vec_grow(st->buf, &st->buf_cap, n, 1, 1u << 20);
     if (!p) return WEFT_ENOMEM;
     st->buf = p;
-    st->buf_cap = cap;
     return 0;
 }
 
 static int seg_push(file_space *s, uint64_t first, uint64_t size) {
-    if (s->n_segs == s->cap_segs) {
-        size_t cap = s->cap_segs ? s->cap_segs * 2 : 8;
-        seg *p = realloc(s->segs, cap * sizeof *p);
-        if (!p) return WEFT_ENOMEM;
-        s->segs = p;
-        s->cap_segs = cap;
-    }
+    seg *p = weft__vec_grow(s->segs, &s->cap_segs, s->n_segs + 1, sizeof *p, 8);
+    if (!p) return WEFT_ENOMEM;
+    s->segs = p;
     s->segs[s->n_segs++] = (seg){first, size};
     return 0;
 }
 
 static int idx_push(file_space *s, uint32_t segi, uint64_t off, uint32_t len) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        fpos *p = realloc(s->idx, cap * sizeof *p);
-        if (!p) return WEFT_ENOMEM;
-        s->idx = p;
-        s->cap = cap;
-    }
+    fpos *p = weft__vec_grow(s->idx, &s->cap, s->n + 1, sizeof *p, 256);
+    if (!p) return WEFT_ENOMEM;
+    s->idx = p;
     s->idx[s->n++] = (fpos){off, segi, len};
     return 0;
 }
@@ -184,8 +137,7 @@ static int seg_create(file_space *s, uint64_t first) {
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_fail("create", path);
     uint8_t hdr[SEG_HDR];
-    memcpy(hdr, SEG_MAGIC, 8);
-    put64(hdr + 8, first);
+    weft__seg_header_put(hdr, first);
     if (pwrite(fd, hdr, SEG_HDR, 0) != SEG_HDR || fdatasync(fd)) {
         int rc = io_fail("write", path);
         close(fd);
@@ -208,31 +160,11 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Whether a valid sync mark lies at or after offset `from` in the file,
- * walking record headers while they make sense: the bytes before such a
- * mark were durable, so damage before it is not a torn tail. */
-static int mark_after(int fd, uint64_t from, uint64_t fsize) {
-    uint64_t off = from;
-    uint8_t rh[REC_HDR];
-    while (fsize - off >= REC_HDR && pread(fd, rh, REC_HDR, (off_t)off) == REC_HDR) {
-        uint32_t len = get32(rh);
-        if (len == 0) {
-            if (mark_valid(rh, off)) return 1;
-            off += REC_HDR; /* a damaged mark: look past it */
-        } else if (len <= MAX_REC && fsize - off - REC_HDR >= len) {
-            off += REC_HDR + len;
-        } else {
-            break;
-        }
-    }
-    return 0;
-}
-
 /* Writes a sync mark after the segment's synced bytes (see the top). */
 static int mark_write(file_space *s) {
     seg *cur = &s->segs[s->n_segs - 1];
     uint8_t hdr[REC_HDR];
-    mark_make(hdr, cur->size);
+    weft__seg_mark_put(hdr, cur->size);
     if (pwrite(s->fd, hdr, REC_HDR, (off_t)cur->size) != REC_HDR) {
         int rc = io_fail("write", s->dir);
         if (ftruncate(s->fd, (off_t)cur->size)) io_fail("truncate", s->dir);
@@ -243,11 +175,37 @@ static int mark_write(file_space *s) {
     return 0;
 }
 
-/* Scans one segment, indexing and replaying its records. A bad record in
- * the last segment with no sync mark after it truncates the file there;
- * any other is an error. */
+/* What the segment codec reads a segment through, and the replay. */
+typedef struct scan_io {
+    file_space *s;
+    int fd;
+    uint32_t segi;
+    const char *path;
+    relay_record_fn fn;
+    void *ud;
+} scan_io;
+
+static const uint8_t *scan_view(void *ud, uint64_t off, size_t n, int *err) {
+    scan_io *io = ud;
+    file_store *st = io->s->st;
+    if ((*err = buf_reserve(st, n))) return NULL;
+    if (pread(io->fd, st->buf, n, (off_t)off) != (ssize_t)n) {
+        *err = io_fail("read", io->path);
+        return NULL;
+    }
+    return st->buf;
+}
+
+static int scan_record(void *ud, uint64_t rseq, uint64_t off, const uint8_t *rec, size_t len) {
+    scan_io *io = ud;
+    int rc = idx_push(io->s, io->segi, off, (uint32_t)len);
+    if (!rc && io->fn) rc = io->fn(io->ud, rseq, rec, len);
+    return rc;
+}
+
+/* Scans one segment, indexing and replaying its records. A torn tail (see
+ * common/segment.h) truncates the file there; any other fault is an error. */
 static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn fn, void *ud) {
-    file_store *st = s->st;
     char path[PATH_MAX + 32];
     seg_path(path, sizeof path, s, first);
     int fd = open(path, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -257,85 +215,59 @@ static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn
         close(fd);
         return io_fail("stat", path);
     }
-    uint64_t fsize = (uint64_t)sb.st_size, off = SEG_HDR;
-    uint8_t hdr[SEG_HDR];
-    int rc = 0;
-    if (fsize < SEG_HDR || pread(fd, hdr, SEG_HDR, 0) != SEG_HDR) {
-        /* A segment whose header never made it: only the newest can be. */
-        if (!last || s->n + 1 != first) {
-            close(fd);
-            fprintf(stderr, "weft-relay: file storage: %s: no header\n", path);
-            return WEFT_EMALFORMED;
-        }
+    uint64_t fsize = (uint64_t)sb.st_size;
+    if (first != s->n + 1) { /* named for a relay sequence the last one does not lead to */
         close(fd);
-        return seg_create(s, first);
-    }
-    if (memcmp(hdr, SEG_MAGIC, 8) != 0 || get64(hdr + 8) != first || first != s->n + 1) {
-        close(fd);
-        fprintf(stderr, "weft-relay: file storage: %s: bad header or gap\n", path);
+        fprintf(stderr, "weft-relay: file storage: %s: %s\n", path,
+                fsize < SEG_HDR ? "no header" : "bad header or gap");
         return WEFT_EMALFORMED;
     }
     uint32_t segi = (uint32_t)s->n_segs;
-    if ((rc = seg_push(s, first, SEG_HDR))) goto out;
-    s->marked = SEG_HDR;
-    /* Records are read in chunks of up to 1 MiB, or one whole record. */
-    for (;;) {
-        if (off == fsize) break;
-        const char *why = NULL;
-        uint8_t rh[REC_HDR];
-        uint32_t len = 0;
-        if (fsize - off < REC_HDR || pread(fd, rh, REC_HDR, (off_t)off) != REC_HDR) {
-            why = "cut-short record header";
-        } else if (get32(rh) == 0) {
-            if (mark_valid(rh, off)) {
-                off += REC_HDR;
-                s->marked = off;
-                continue;
-            }
-            why = "damaged sync mark";
-        } else {
-            len = get32(rh);
-            if (len > MAX_REC)
-                why = "impossible record length";
-            else if (fsize - off - REC_HDR < len)
-                why = "cut-short record";
-            else if (get64(rh + 8) != s->n + 1)
-                why = "relay sequence out of order";
-        }
-        if (!why) {
-            if ((rc = buf_reserve(st, len))) goto out;
-            if (pread(fd, st->buf, len, (off_t)(off + REC_HDR)) != (ssize_t)len) {
-                rc = io_fail("read", path);
-                goto out;
-            }
-            if (rec_crc(s->n + 1, st->buf, len) != get32(rh + 4)) why = "CRC mismatch";
-        }
-        if (why) {
-            uint64_t next = off + REC_HDR + len; /* past it, when its length is sane */
-            if (!last || (next <= fsize && mark_after(fd, next, fsize))) {
-                fprintf(stderr,
-                        "weft-relay: file storage: %s: %s at offset %llu in %s: refusing the "
-                        "space\n",
-                        path, why, (unsigned long long)off,
-                        last ? "data synced before (a sync mark follows)" : "a sealed segment");
-                rc = WEFT_EMALFORMED;
-                goto out;
-            }
-            fprintf(stderr,
-                    "weft-relay: file storage: %s: %s at offset %llu: truncating %llu byte "
-                    "torn tail\n",
-                    path, why, (unsigned long long)off, (unsigned long long)(fsize - off));
-            if (ftruncate(fd, (off_t)off) || fdatasync(fd)) {
-                rc = io_fail("truncate", path);
-                goto out;
-            }
-            break;
-        }
-        if ((rc = idx_push(s, segi, off, len))) goto out;
-        if (fn && (rc = fn(ud, s->n, st->buf, len))) goto out;
-        off += REC_HDR + len;
+    int rc = seg_push(s, first, SEG_HDR);
+    if (rc) {
+        close(fd);
+        return rc;
     }
-    s->segs[segi].size = off;
+    s->marked = SEG_HDR;
+    scan_io io = {s, fd, segi, path, fn, ud};
+    weft__seg_scan sc;
+    rc = weft__seg_scan_run(&sc, fsize, s->n + 1, last, scan_view, &io, scan_record, &io);
+    if (rc) goto out;
+    if (sc.fault == WEFT__SEG_HEADER_SHORT || sc.fault == WEFT__SEG_BAD_MAGIC ||
+        sc.fault == WEFT__SEG_GAP) {
+        s->n_segs--; /* not a segment of this space (yet) */
+        /* A segment whose header never made it: only the newest can be. */
+        if (sc.torn) {
+            close(fd);
+            return seg_create(s, first);
+        }
+        fprintf(stderr, "weft-relay: file storage: %s: %s\n", path,
+                sc.fault == WEFT__SEG_HEADER_SHORT ? "no header" : "bad header or gap");
+        rc = WEFT_EMALFORMED;
+        goto out;
+    }
+    s->marked = sc.marked;
+    if (sc.fault && !sc.torn) {
+        fprintf(stderr,
+                "weft-relay: file storage: %s: %s at offset %llu in %s: refusing the "
+                "space\n",
+                path, weft__seg_fault_str(sc.fault), (unsigned long long)sc.end,
+                last ? "data synced before (a sync mark follows)" : "a sealed segment");
+        rc = WEFT_EMALFORMED;
+        goto out;
+    }
+    if (sc.fault) {
+        fprintf(stderr,
+                "weft-relay: file storage: %s: %s at offset %llu: truncating %llu byte "
+                "torn tail\n",
+                path, weft__seg_fault_str(sc.fault), (unsigned long long)sc.end,
+                (unsigned long long)(fsize - sc.end));
+        if (ftruncate(fd, (off_t)sc.end) || fdatasync(fd)) {
+            rc = io_fail("truncate", path);
+            goto out;
+        }
+    }
+    s->segs[segi].size = sc.end;
 out:
     if (rc || !last) {
         close(fd);
@@ -360,22 +292,15 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n_out) {
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        const char *name = e->d_name;
-        size_t l = strlen(name);
-        if (l != 24 || strcmp(name + 20, ".seg") != 0) continue;
-        char *end;
-        unsigned long long first = strtoull(name, &end, 10);
-        if (end != name + 20 || first == 0) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint64_t *p = realloc(v, cap * sizeof *p);
-            if (!p) {
-                free(v);
-                closedir(d);
-                return WEFT_ENOMEM;
-            }
-            v = p;
+        uint64_t first;
+        if (weft__seg_name_parse(&first, e->d_name)) continue;
+        uint64_t *p = weft__vec_grow(v, &cap, n + 1, sizeof *p, 16);
+        if (!p) {
+            free(v);
+            closedir(d);
+            return WEFT_ENOMEM;
         }
+        v = p;
         v[n++] = first;
     }
     closedir(d);
@@ -393,9 +318,12 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
     s->base.store = st_;
     s->st = st;
     s->fd = -1;
-    int n = snprintf(s->dir, sizeof s->dir, "%s/", st->root);
-    for (int i = 0; i < 32; i++)
-        n += snprintf(s->dir + n, sizeof s->dir - (size_t)n, "%02x", space[i]);
+    char hex[WEFT__HEX_LEN(32)];
+    weft__hex_encode(hex, sizeof hex, space, 32);
+    if ((size_t)snprintf(s->dir, sizeof s->dir, "%s/%s", st->root, hex) >= sizeof s->dir) {
+        space_free(s); /* cannot happen: relay_store_file_new checks the root's length */
+        return WEFT_EINVAL;
+    }
     int rc = 0;
     struct stat sb;
     if (stat(s->dir, &sb)) {
@@ -469,9 +397,7 @@ static int f_append(relay_space_store *s_, const uint8_t *const *recs, const siz
         }
         uint64_t rseq = s->n + 1;
         uint8_t hdr[REC_HDR];
-        put32(hdr, (uint32_t)lens[i]);
-        put32(hdr + 4, rec_crc(rseq, recs[i], lens[i]));
-        put64(hdr + 8, rseq);
+        weft__seg_record_put(hdr, rseq, recs[i], lens[i]);
         struct iovec iov[2] = {{hdr, REC_HDR}, {(void *)recs[i], lens[i]}};
         ssize_t w = pwritev(s->fd, iov, 2, (off_t)cur->size);
         if (w != (ssize_t)(REC_HDR + lens[i])) {
@@ -521,8 +447,7 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
         for (uint64_t k = r; k < end; k++) {
             const uint8_t *h = st->buf + o;
             uint32_t len = s->idx[k].len;
-            if (get32(h) != len || get64(h + 8) != k + 1 ||
-                rec_crc(k + 1, h + REC_HDR, len) != get32(h + 4)) {
+            if (weft__seg_record_check(h, REC_HDR + (size_t)len, k + 1, len)) {
                 fprintf(stderr, "weft-relay: file storage: %s: record %llu fails its CRC\n", path,
                         (unsigned long long)(k + 1));
                 return WEFT_EMALFORMED;

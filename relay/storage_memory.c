@@ -6,6 +6,8 @@
  */
 #include "storage.h"
 
+#include "vec.h"
+
 #include "weft/error.h"
 
 #include <stdlib.h>
@@ -57,15 +59,10 @@ static int mem_open(relay_store *st_, const uint8_t space[32], int create, relay
 static int mem_append(relay_space_store *s_, const uint8_t *const *recs, const size_t *lens,
                       size_t n, uint64_t *first) {
     mem_space *s = (mem_space *)s_;
-    if (s->n + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 64;
-        while (cap < s->n + n)
-            cap *= 2;
-        mem_rec *nr = realloc(s->recs, cap * sizeof *nr);
-        if (!nr) return WEFT_ENOMEM;
-        s->recs = nr;
-        s->cap = cap;
-    }
+    if (n > SIZE_MAX - s->n) return WEFT_ENOMEM;
+    mem_rec *nr = weft__vec_grow(s->recs, &s->cap, s->n + n, sizeof *nr, 64);
+    if (!nr) return WEFT_ENOMEM;
+    s->recs = nr;
     for (size_t i = 0; i < n; i++) {
         uint8_t *p = malloc(lens[i] ? lens[i] : 1);
         if (!p) {

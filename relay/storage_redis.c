@@ -35,6 +35,9 @@
  */
 #include "storage_redis.h"
 
+#include "hex.h"
+#include "vec.h"
+
 #include "weft/error.h"
 
 #include <hiredis/async.h>
@@ -122,33 +125,10 @@ static const char rate_lua[] =
     "return 1\n";
 /* clang-format on */
 
-static void hexify(char out[65], const uint8_t id[32]) {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[64] = 0;
-}
-
-static int unhex(uint8_t out[32], const char *s, size_t len) {
-    if (len != 64) return -1;
-    for (size_t i = 0; i < 64; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0) return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (uint8_t)(v << 4);
-        else
-            out[i / 2] |= (uint8_t)v;
-    }
-    return 0;
-}
-
 /* "weft:{hex}:<what>" */
 static void key_of(char out[96], const uint8_t space[32], const char *what) {
-    char hex[65];
-    hexify(hex, space);
+    char hex[WEFT__HEX_LEN(32)];
+    weft__hex_encode(hex, sizeof hex, space, 32);
     snprintf(out, 96, "weft:{%s}:%s", hex, what);
 }
 
@@ -600,13 +580,8 @@ int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uin
     op *o = malloc(sizeof *o);
     if (!o) return WEFT_ENOMEM;
     *o = (op){.kind = OP_RATE, .fn.rate = fn, .ud = ud};
-    char hex[33], key[64], a_n[24], a_limit[24], a_win[24];
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        hex[2 * i] = digits[id[i] >> 4];
-        hex[2 * i + 1] = digits[id[i] & 15];
-    }
-    hex[32] = 0;
+    char hex[WEFT__HEX_LEN(16)], key[64], a_n[24], a_limit[24], a_win[24];
+    weft__hex_encode(hex, sizeof hex, id, 16);
     snprintf(key, sizeof key, "weft:rl:{%s}", hex);
     snprintf(a_n, sizeof a_n, "%u", n);
     snprintf(a_limit, sizeof a_limit, "%llu", (unsigned long long)limit);
@@ -641,7 +616,7 @@ static void sub_message(redisAsyncContext *ac, void *reply_, void *priv) {
     if (kind->type != REDIS_REPLY_STRING || ch->type != REDIS_REPLY_STRING) return;
     /* channel: weft:{<64 hex>}:new or :eph */
     uint8_t space[32];
-    if (ch->len != 6 + 64 + 5 || unhex(space, ch->str + 6, 64)) return;
+    if (ch->len != 6 + 64 + 5 || weft__hex_decode(space, 32, NULL, ch->str + 6, 64)) return;
     if (memcmp(ch->str + 6 + 64, "}:eph", 5) == 0) {
         if (strcmp(kind->str, "message") == 0 && val->type == REDIS_REPLY_STRING && st->cfg.on_eph)
             st->cfg.on_eph(st->cfg.ud, space, (const uint8_t *)val->str, val->len);
@@ -663,13 +638,9 @@ int redis_store_subscribe(redis_store *st, const uint8_t space[32]) {
             st->subs[i].refs++;
             return 0;
         }
-    if (st->n_subs == st->cap_subs) {
-        size_t cap = st->cap_subs ? st->cap_subs * 2 : 16;
-        sub_ent *p = realloc(st->subs, cap * sizeof *p);
-        if (!p) return WEFT_ENOMEM;
-        st->subs = p;
-        st->cap_subs = cap;
-    }
+    sub_ent *p = weft__vec_grow(st->subs, &st->cap_subs, st->n_subs + 1, sizeof *p, 16);
+    if (!p) return WEFT_ENOMEM;
+    st->subs = p;
     sub_ent *e = &st->subs[st->n_subs++];
     memcpy(e->space, space, 32);
     e->refs = 1;

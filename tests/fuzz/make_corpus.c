@@ -5,17 +5,19 @@
  *   make_corpus OUTDIR [STAMP]
  *
  * creates OUTDIR/<target>/ for value, change, vv, snapshot, apply, merge,
- * auth (and protocol and text, when built with FUZZ_PROTOCOL / FUZZ_TEXT,
- * which meson sets once those modules exist), filled with real encodings
+ * auth, segment (and protocol and text, when built with FUZZ_PROTOCOL /
+ * FUZZ_TEXT, which meson sets once those modules exist), filled with real encodings
  * made by the library itself (values, PLAIN and signed V1 changes, vectors,
  * snapshots, continuations of the fuzz_apply history, merge scripts,
- * tokens, invite links, base64url, frames, text updates and states), plus a
+ * tokens, invite links, base64url, frames, text updates and states, relay
+ * segment files), plus a
  * few near misses the decoders must reject. STAMP, when given, is written
  * last (meson's record that the corpus is complete).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "fuzz_common.h"
+#include "segment.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
 #include "weft/text.h"
@@ -636,6 +638,82 @@ static void protocol(void) {
 }
 #endif
 
+/* ---- relay segment files (fuzz_segment: a flags byte, then the file) ---- */
+
+/* Appends a record of n bytes of v with relay sequence rseq. */
+static void seg_record(fuzz_buf *b, uint64_t rseq, uint8_t v, size_t n) {
+    uint8_t body[64], h[WEFT__SEG_ITEM];
+    memset(body, v, n);
+    weft__seg_record_put(h, rseq, body, n);
+    fuzz_buf_put(b, h, sizeof h);
+    fuzz_buf_put(b, body, n);
+}
+
+static void seg_mark(fuzz_buf *b) {
+    uint8_t h[WEFT__SEG_ITEM];
+    weft__seg_mark_put(h, b->len - 1); /* offsets count from after the flags byte */
+    fuzz_buf_put(b, h, sizeof h);
+}
+
+static void seg_emit(uint8_t flags, const uint8_t *p, size_t n) {
+    fuzz_buf b = {0};
+    fuzz_buf_put(&b, &flags, 1);
+    fuzz_buf_put(&b, p, n);
+    emit_buf(&b);
+    free(b.p);
+}
+
+static void segments(void) {
+    begin("segment");
+    fuzz_buf b = {0};
+    uint8_t flags = 1, hdr[WEFT__SEG_HDR];
+    fuzz_buf_put(&b, &flags, 1);
+    weft__seg_header_put(hdr, 1);
+    fuzz_buf_put(&b, hdr, sizeof hdr);
+    emit_buf(&b); /* a fresh segment: just the header */
+    for (uint64_t r = 1; r <= 4; r++)
+        seg_record(&b, r, (uint8_t)('a' + r), (size_t)r * 5);
+    seg_mark(&b);
+    size_t marked = b.len;
+    seg_record(&b, 5, 'x', 40);
+    seg_record(&b, 6, 'y', 3);
+    emit_buf(&b);                         /* clean, a mark in the middle */
+    seg_emit(0, b.p + 1, b.len - 1);      /* the same, sealed */
+    seg_emit(3, b.p + 1, b.len - 1);      /* first taken from the header */
+    seg_emit(1, b.p + 1, b.len - 1 - 2);  /* a torn tail: the last record cut */
+    seg_emit(1, b.p + 1, marked - 1 + 7); /* a cut-short item header */
+    seg_emit(1, b.p + 1, 9);              /* a cut-short segment header */
+    uint8_t *d = malloc(b.len);
+    FUZZ_ASSERT(d);
+    memcpy(d, b.p, b.len);
+    d[1 + 16 + 16 + 2] ^= 0x10; /* a body byte of record 1, before the mark */
+    seg_emit(1, d + 1, b.len - 1);
+    memcpy(d, b.p, b.len);
+    d[marked - 16 + 9] ^= 1; /* the mark's offset */
+    seg_emit(1, d + 1, b.len - 1);
+    memcpy(d, b.p, b.len);
+    d[1 + 16 + 8] = 9; /* record 1 says relay sequence 9 */
+    seg_emit(1, d + 1, b.len - 1);
+    memcpy(d, b.p, b.len);
+    d[1 + 16 + 3] = 0x40; /* an impossible length */
+    seg_emit(1, d + 1, b.len - 1);
+    memcpy(d, b.p, b.len);
+    d[1] = 'W'; /* not a segment */
+    seg_emit(1, d + 1, b.len - 1);
+    free(d);
+    free(b.p);
+    /* A segment that starts later (a gap unless the header is trusted). */
+    fuzz_buf g = {0};
+    fuzz_buf_put(&g, &flags, 1);
+    weft__seg_header_put(hdr, 1000);
+    fuzz_buf_put(&g, hdr, sizeof hdr);
+    seg_record(&g, 1000, 'g', 10);
+    seg_mark(&g);
+    emit_buf(&g);
+    seg_emit(3, g.p + 1, g.len - 1);
+    free(g.p);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
         fprintf(stderr, "usage: %s OUTDIR [STAMP]\n", argv[0]);
@@ -647,6 +725,7 @@ int main(int argc, char **argv) {
     values();
     changes_and_friends();
     auth();
+    segments();
 #if FUZZ_PROTOCOL
     protocol();
 #endif

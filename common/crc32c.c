@@ -47,7 +47,7 @@ __attribute__((target("sse4.2"))) static uint32_t hw_crc(uint32_t crc, const uin
 }
 #endif
 
-uint32_t crc32c(uint32_t crc, const void *p, size_t n) {
+uint32_t weft__crc32c(uint32_t crc, const void *p, size_t n) {
     if (hw < 0) init();
     crc = ~crc;
 #if defined(__x86_64__) && defined(__GNUC__)
