@@ -5,10 +5,10 @@
  *   make_corpus OUTDIR [STAMP]
  *
  * creates OUTDIR/<target>/ for value, change, vv, snapshot, apply, merge,
- * auth (and protocol and text, when built with FUZZ_PROTOCOL / FUZZ_TEXT,
+ * auth, ops (and protocol and text, when built with FUZZ_PROTOCOL / FUZZ_TEXT,
  * which meson sets once those modules exist), filled with real encodings
  * made by the library itself (values, PLAIN and signed V1 changes, vectors,
- * snapshots, continuations of the fuzz_apply history, merge scripts,
+ * snapshots, continuations of the fuzz_apply history, merge scripts, op buffers,
  * tokens, invite links, base64url, frames, text updates and states), plus a
  * few near misses the decoders must reject. STAMP, when given, is written
  * last (meson's record that the corpus is complete).
