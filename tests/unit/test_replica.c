@@ -1246,10 +1246,46 @@ static void text_in_open_change(void) {
     weft_replica_free(c);
 }
 
+
+/* Text edits joining a transaction, every allocation failing in turn: a
+ * failure leaves ENOMEM (the replica may refuse further writes), never a
+ * crash or a leak, and a run that completes has the text. */
+static void text_edit_survives_allocation_failure(void) {
+    setup();
+    int completed = 0;
+    for (long limit = 0; limit < 600 && !completed; limit++) {
+        budget bg = {-1, 0};
+        weft_allocator al = {budget_realloc, &bg};
+        weft_replica_config cfg = {.alloc = &al, .space = SPACE, .author = KA, .keep_records = 1};
+        weft_replica *r = NULL;
+        CHECK_OK(weft_replica_new(&r, &cfg));
+        CHECK_OK(put_str(r, "notes", "n1", "body", "ab"));
+        const uint8_t *out;
+        size_t olen;
+        CHECK_OK(weft_replica_commit(r, 0, &out, &olen));
+        bg.left = limit;
+        int rc = put_int(r, "notes", "n2", "n", 1);
+        if (rc == 0) rc = edit(r, "n2", 0, 0, "hi", NULL);
+        if (rc == 0) rc = edit(r, "n2", 2, 0, "!", NULL);
+        if (rc == 0) rc = edit(r, "n1", 2, 0, "c", NULL); /* a conversion: commits */
+        if (rc == 0) rc = edit(r, "n1", 3, 0, "d", NULL);
+        if (rc == 0) rc = weft_replica_commit(r, 0, &out, &olen);
+        CHECK(rc == 0 || rc == WEFT_ENOMEM);
+        bg.left = -1; /* reads make the text's string */
+        if (rc == 0) {
+            CHECK(text_is(r, "n2", "hi!") && text_is(r, "n1", "abcd"));
+            completed = 1;
+        }
+        weft_replica_free(r);
+        CHECK(bg.live == 0);
+    }
+    CHECK(completed);
+}
+
 RUN_TESTS(T(text_edits_merge), T(text_and_writes), T(text_bad_input), T(text_snapshot),
           T(text_before_observed_write), T(add_before_observed_write), T(put_get_commit),
           T(change_callback), T(last_writer_wins), T(deletes), T(counters),
           T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
           T(survives_allocation_failure), T(text_survives_allocation_failure), T(crypto_seam),
           T(ops_buffer_format), T(ops_replace), T(ops_atomic), T(ops_survive_allocation_failure),
-          T(text_in_open_change))
+          T(text_in_open_change), T(text_edit_survives_allocation_failure))
