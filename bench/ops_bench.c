@@ -37,7 +37,8 @@ static uint8_t AUTHOR[32];
 static const weft_crypto *suite; /* NULL: PLAIN */
 
 static weft_replica *fresh(void) {
-    weft_replica_config cfg = {.space = SPACE, .author = AUTHOR, .crypto = suite, .keep_records = 1};
+    weft_replica_config cfg = {
+        .space = SPACE, .author = AUTHOR, .crypto = suite, .keep_records = 1};
     weft_replica *r;
     check(weft_replica_new(&r, &cfg), "replica_new");
     return r;
@@ -160,14 +161,15 @@ int main(int argc, char **argv) {
     check(weft_suite_v1_init(&v1, &st, &be, key, sk), "suite");
     static const char *const names[] = {"put/1000",    "buf1000/1000", "buf1/1000",
                                         "buf1/100000", "put/1",        "replace1000"};
-    printf("%-14s %14s %14s   (sets per second, best of %d)\n", "case", "PLAIN", "V1 signed",
-           runs);
+    printf("%-14s %14s %14s   (sets per second, best of %d)\n", "case", "PLAIN", "V1 signed", runs);
     for (kind k = PUT_1000; k <= REPLACE_1000; k++) {
         double best[2] = {1e9, 1e9};
         for (int s = 0; s < 2; s++) {
             suite = s ? &v1 : NULL;
-            if (s) memcpy(AUTHOR, pk, 32);
-            else memset(AUTHOR, 0xa1, 32);
+            if (s)
+                memcpy(AUTHOR, pk, 32);
+            else
+                memset(AUTHOR, 0xa1, 32);
             static uint8_t ref[2][32];
             for (int i = 0; i < runs; i++) {
                 uint8_t h[32];

@@ -56,10 +56,9 @@ void weft_replica_free(weft_replica *r) {
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_free(bufs[i]);
-    void *arrays[] = {r->txn_names,  r->name_slot,  r->txn_authors, r->txn_recs,
-                      r->dep_seen,   r->ops,        r->map_names,   r->map_authors,
-                      r->seen_names, r->seen_name_lens, r->txn_slots, r->scr_fields,
-                      r->scr_seen,   r->scr_del};
+    void *arrays[] = {r->txn_names, r->name_slot,  r->txn_authors, r->txn_recs,   r->dep_seen,
+                      r->ops,       r->map_names,  r->map_authors, r->seen_names, r->seen_name_lens,
+                      r->txn_slots, r->scr_fields, r->scr_seen,    r->scr_del};
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
         weft__free(a, arrays[i]);
     weft__free(a, r);
@@ -191,8 +190,8 @@ static int rec_on_doc(const weft_replica *r, const txn_rec *p, uint32_t coll, co
 
 /* Encodes an op's target (names interned already), links it into the
  * document index and counts it. The caller appends the op's payload. */
-static int txn_emit(weft_replica *r, uint8_t code, uint32_t cname, const char *doc,
-                    size_t doc_len, uint32_t tag, uint32_t fname) {
+static int txn_emit(weft_replica *r, uint8_t code, uint32_t cname, const char *doc, size_t doc_len,
+                    uint32_t tag, uint32_t fname) {
     int rc = txn_open(r);
     if (rc) return rc;
     uint32_t cidx, fidx = 0;
@@ -351,7 +350,6 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
     return txn_finish(r, mark, rc);
 }
 
-
 /* ---- a buffer of ops (weft_replica_write_ops) ---- */
 
 /* Reads a length-prefixed name or key from the buffer; its contents are
@@ -450,7 +448,7 @@ static int replace_deletes(weft_replica *r, uint32_t cname, const uint8_t *doc, 
             ended = 1; /* nothing older is live */
             break;
         }
-        ended = (p->flags & TXN_REC_REPLACE) != 0; /* it dealt with everything older */
+        ended = (p->flags & TXN_REC_REPLACE) != 0;             /* it dealt with everything older */
         if (has_name(r->scr_seen, n_seen, p->field)) continue; /* a newer op decides */
         if (add_name(r, &r->scr_seen, &r->cap_scr_seen, &n_seen, p->field)) return WEFT_ENOMEM;
         if (p->code != OP_DELETE_FIELD && !in_fields(f, nf, p->field) &&

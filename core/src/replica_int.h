@@ -98,7 +98,7 @@ struct weft_replica {
         uint32_t name;
         uint32_t vlen;
         const uint8_t *val;
-    } *scr_fields;
+    } * scr_fields;
     size_t cap_scr_fields;
     uint32_t *scr_seen, *scr_del;
     size_t cap_scr_seen, cap_scr_del;

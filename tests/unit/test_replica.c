@@ -878,7 +878,6 @@ static void text_survives_allocation_failure(void) {
     weft_replica_free(src);
 }
 
-
 /* ---- a buffer of ops (weft_replica_write_ops) ---- */
 
 typedef struct obuf {
@@ -1094,10 +1093,16 @@ static void ops_atomic(void) {
                 }
                 int want = WEFT_EINVAL;
                 switch (how) {
-                case 0: ob_put(&o, doc, "", 1); break; /* empty field name */
-                case 1: ob_put(&o, "", "f", 1); break; /* empty key */
-                case 2: ob_doc(&o, WEFT_OPS_UPDATE, doc, "b=1,a=2"); break; /* keys unsorted */
-                case 3: /* a counter delta that is no int */
+                case 0:
+                    ob_put(&o, doc, "", 1);
+                    break; /* empty field name */
+                case 1:
+                    ob_put(&o, "", "f", 1);
+                    break; /* empty key */
+                case 2:
+                    ob_doc(&o, WEFT_OPS_UPDATE, doc, "b=1,a=2");
+                    break; /* keys unsorted */
+                case 3:    /* a counter delta that is no int */
                     ob_target(&o, WEFT_OPS_COUNTER_ADD, "c", doc);
                     ob_name(&o, "k");
                     o.b[o.n++] = WEFT_TYPE_NULL;
@@ -1107,8 +1112,13 @@ static void ops_atomic(void) {
                     ob_name(&o, "f");
                     o.b[o.n++] = 0x09;
                     break;
-                case 5: o.b[o.n++] = 7; break; /* an unknown kind */
-                case 6: ob_put(&o, doc, "f", 1); o.n--; break; /* truncated */
+                case 5:
+                    o.b[o.n++] = 7;
+                    break; /* an unknown kind */
+                case 6:
+                    ob_put(&o, doc, "f", 1);
+                    o.n--;
+                    break; /* truncated */
                 }
                 (void)want;
                 if (how >= 5) break; /* framing lost: nothing follows */
@@ -1210,7 +1220,8 @@ static void text_in_open_change(void) {
     CHECK(weft_replica_change_count(a) == 1 && weft_replica_touched_count(a) == 2);
     CHECK_OK(sync_to(b, a));
     CHECK_OK(sync_to(a, b));
-    CHECK(text_is(b, "n1", "Hello") && text_is(b, "n2", "x") && get_int(b, "notes", "n1", "n") == 1);
+    CHECK(text_is(b, "n1", "Hello") && text_is(b, "n2", "x") &&
+          get_int(b, "notes", "n1", "n") == 1);
     CHECK(same_hash(a, b));
     /* The same history made one change per edit gives the same state. */
     weft_replica *c = new_replica(SPACE, KA);
@@ -1245,7 +1256,6 @@ static void text_in_open_change(void) {
     weft_replica_free(b);
     weft_replica_free(c);
 }
-
 
 /* Text edits joining a transaction, every allocation failing in turn: a
  * failure leaves ENOMEM (the replica may refuse further writes), never a

@@ -79,9 +79,9 @@ WEFT_API int weft_replica_counter_add(weft_replica *r, const char *coll, size_t 
 
 /* Op kinds of a weft_replica_write_ops buffer. Never renumbered. */
 enum weft_ops_kind {
-    WEFT_OPS_PUT = 1,          /* coll, doc, field, value: sets one field */
-    WEFT_OPS_REPLACE = 2,      /* coll, doc, map: sets the map's fields, deletes the other live ones */
-    WEFT_OPS_UPDATE = 3,       /* coll, doc, map: sets the map's fields, keeps the others */
+    WEFT_OPS_PUT = 1,     /* coll, doc, field, value: sets one field */
+    WEFT_OPS_REPLACE = 2, /* coll, doc, map: sets the map's fields, deletes the other live ones */
+    WEFT_OPS_UPDATE = 3,  /* coll, doc, map: sets the map's fields, keeps the others */
     WEFT_OPS_DELETE_FIELD = 4, /* coll, doc, field */
     WEFT_OPS_DELETE_DOC = 5,   /* coll, doc */
     WEFT_OPS_COUNTER_ADD = 6,  /* coll, doc, field, int value: the delta */
@@ -166,9 +166,9 @@ WEFT_API int weft_replica_text_splice(weft_replica *r, const char *coll, size_t 
  * then edit. */
 WEFT_API int weft_replica_text_edit(weft_replica *r, const char *coll, size_t coll_len,
                                     const char *doc, size_t doc_len, const char *field,
-                                    size_t field_len, size_t pos, size_t deleted,
-                                    const char *utf8, size_t len, uint64_t wall_ms,
-                                    const uint8_t **record, size_t *rec_len);
+                                    size_t field_len, size_t pos, size_t deleted, const char *utf8,
+                                    size_t len, uint64_t wall_ms, const uint8_t **record,
+                                    size_t *rec_len);
 
 /* A text field's visible length in the replica's text unit. Returns 0 or
  * WEFT_ENOTFOUND (not a visible text: read other values with get_field). */
