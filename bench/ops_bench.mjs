@@ -8,13 +8,17 @@
 //
 //   wasm/build.sh && node bench/ops_bench.mjs [--runs N]
 //
-// Each figure is sets per second, the best of N runs (3); every buffered
+// type/*: 2,000 one-character keystrokes at the end of a text, a change
+// each (wdb_text_splice) or joining the open change (wdb_text_edit) with a
+// commit every 100, which must end in the same state.
+//
+// Each figure is sets (keystrokes) per second, the best of N runs (3); every buffered
 // case must end in the same state hash as wdb_put.
 import sodium from 'libsodium-wrappers';
 import { readFile } from 'node:fs/promises';
 import WeftCore from '../wasm/dist/weftdb_core.mjs';
 
-const N_SETS = 100000, N_KEYS = 10000, BATCH = 1000, N_SINGLE = 2000;
+const N_SETS = 100000, N_KEYS = 10000, BATCH = 1000, N_SINGLE = 2000, N_TYPED = 2000;
 const runs = process.argv.includes('--runs') ? +process.argv[process.argv.indexOf('--runs') + 1] : 3;
 
 await sodium.ready;
@@ -134,7 +138,28 @@ const cases = {
     }
     return N_SINGLE;
   },
+  // Typing: one-character inserts at the end of a text, as wdb_text_splice
+  // (a change per keystroke, today) and as wdb_text_edit joining the open
+  // change, committed every 100 keystrokes (a binding's coalescing window).
+  'type/splice'(h) { return type(h, false); },
+  'type/edit100'(h) { return type(h, true); },
 };
+
+function type(h, join) {
+  const a = u8();
+  let p = buf;
+  const cp = p; p += enc.encodeInto('notes', a.subarray(p)).written;
+  const dp = p; p += enc.encodeInto('n1', a.subarray(p)).written;
+  const fp = p; p += enc.encodeInto('body', a.subarray(p)).written;
+  const tp = p; a[tp] = 0x61;
+  for (let i = 0; i < N_TYPED; i++) {
+    const fn = join ? M._wdb_text_edit : M._wdb_text_splice;
+    check(fn(h, cp, 5, dp, 2, fp, 4, i, 0, tp, 1, Date.now(), out), 'text');
+    if (join && i % 100 === 99) commit(h);
+  }
+  if (join && M._wdb_txn_ops(h)) commit(h);
+  return N_TYPED;
+}
 
 console.log(`${'case'.padEnd(14)} ${'sets/s (V1)'.padStart(12)}   WASM in Node ${process.version}, best of ${runs}`);
 let ref = null;
@@ -148,7 +173,8 @@ for (const [name, fn] of Object.entries(cases)) {
     const hash = hashOf(h);
     M._wdb_free(h);
     if (name === 'put/1000' && r === 0) ref = hash;
-    if (name !== 'put/1' && hash !== ref) throw new Error(`${name}: another state than put/1000`);
+    if (name === 'type/splice' && r === 0) ref = hash;
+    if (name !== 'put/1' && hash !== ref) throw new Error(`${name}: another state than ${name.startsWith('type') ? 'type/splice' : 'put/1000'}`);
     best = Math.min(best, t);
   }
   console.log(`${name.padEnd(14)} ${Math.round(n / best).toString().padStart(12)}`);
