@@ -4,6 +4,9 @@
  * author's own edits merge by exactly the code that merges everyone else's.
  */
 #include "replica_int.h"
+
+#include <assert.h>
+
 #include "value_int.h"
 #include "sort.h"
 #include "weft/value.h"
@@ -65,8 +68,9 @@ void weft_replica_free(weft_replica *r) {
     wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_free(bufs[i]);
-    void *arrays[] = {r->txn_names, r->name_slot, r->txn_authors, r->txn_recs,   r->dep_seen,
-                      r->ops,       r->map_names, r->map_authors, r->seen_names, r->seen_name_lens};
+    void *arrays[] = {r->txn_names, r->name_slot,  r->txn_authors, r->txn_recs,   r->dep_seen,
+                      r->ops,       r->map_names,  r->map_authors, r->seen_names, r->seen_name_lens,
+                      r->txn_slots, r->scr_fields, r->scr_seen,    r->scr_del};
     for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
         weft__free(a, arrays[i]);
     weft__free(a, r);
@@ -100,25 +104,31 @@ static int valid_name(const char *s, size_t len, size_t max) {
     return s && len >= 1 && len <= max && weft_utf8_valid((const uint8_t *)s, len);
 }
 
-/* Adds a name (validated by the caller, or found in cache slot `which`) to
- * the transaction's name table; returns its state name and table index. */
-static int txn_name(weft_replica *r, int which, const char *s, size_t len, uint32_t *state_name,
-                    uint32_t *index) {
+/* Validates and interns a name, or finds it in cache slot `which` (0 for
+ * collections, 1 for fields). OUT: *state_name. */
+static int intern_name(weft_replica *r, int which, const char *s, size_t len,
+                       uint32_t *state_name) {
     struct name_cache *nc = &r->recent[which];
-    uint32_t n;
     if (len && nc->len == len &&
         weft__bytes_eq((const uint8_t *)nc->bytes, (const uint8_t *)s, len)) {
-        n = nc->name;
-    } else {
-        if (!valid_name(s, len, WEFT_MAX_NAME_BYTES)) return WEFT_EINVAL;
-        n = weft__state_intern(&r->state, (const uint8_t *)s, len);
-        if (n == UINT32_MAX) return WEFT_ENOMEM;
-        if (len <= sizeof nc->bytes) {
-            memcpy(nc->bytes, s, len);
-            nc->len = (uint32_t)len;
-            nc->name = n;
-        }
+        *state_name = nc->name;
+        return WEFT_OK;
     }
+    if (!valid_name(s, len, WEFT_MAX_NAME_BYTES)) return WEFT_EINVAL;
+    uint32_t n = weft__state_intern(&r->state, (const uint8_t *)s, len);
+    if (n == UINT32_MAX) return WEFT_ENOMEM;
+    if (len <= sizeof nc->bytes) {
+        memcpy(nc->bytes, s, len);
+        nc->len = (uint32_t)len;
+        nc->name = n;
+    }
+    *state_name = n;
+    return WEFT_OK;
+}
+
+/* The index of state name n in the transaction's name table (added if
+ * new). */
+static int txn_name_index(weft_replica *r, uint32_t n, uint32_t *index) {
     if (n >= r->cap_name_slot) {
         size_t old = r->cap_name_slot;
         if (weft__grow(r->a, (void **)&r->name_slot, &r->cap_name_slot, (size_t)n + 1,
@@ -133,7 +143,6 @@ static int txn_name(weft_replica *r, int which, const char *s, size_t len, uint3
         r->txn_names[r->n_txn_names++] = n;
         r->name_slot[n] = (uint32_t)r->n_txn_names;
     }
-    *state_name = n;
     *index = r->name_slot[n] - 1;
     return WEFT_OK;
 }
@@ -149,17 +158,60 @@ static int txn_open(weft_replica *r) {
     return WEFT_OK;
 }
 
-/* Encodes an op's target and remembers it (for counter adds that follow). */
-static int txn_target(weft_replica *r, uint8_t code, const char *coll, size_t coll_len,
-                      const char *doc, size_t doc_len, const char *field, size_t field_len) {
-    validate_or_ret(coll && valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES), WEFT_EINVAL);
+/* ---- the transaction's document index: tag -> newest op on it ---- */
+
+static txn_slot *slot_get(weft_replica *r, uint32_t tag, int add) {
+    if (!r->cap_txn_slots) return NULL;
+    size_t mask = r->cap_txn_slots - 1;
+    for (size_t i = (size_t)((tag ^ (tag >> 15)) * 0x2c1b3c6dU) & mask;; i = (i + 1) & mask) {
+        txn_slot *sl = &r->txn_slots[i];
+        if (sl->gen != r->txn_gen) {
+            if (!add) return NULL;
+            *sl = (txn_slot){tag, 0, r->txn_gen};
+            r->n_txn_slots++;
+            return sl;
+        }
+        if (sl->tag == tag) return sl;
+    }
+}
+
+/* Makes room for one more tag in the index (rebuilt from the ops when it
+ * grows). */
+static int slots_reserve(weft_replica *r) {
+    if ((r->n_txn_slots + 1) * 2 <= r->cap_txn_slots) return WEFT_OK;
+    size_t cap = r->cap_txn_slots ? r->cap_txn_slots * 2 : 64;
+    txn_slot *ns = weft__alloc(r->a, cap * sizeof *ns);
+    if (!ns) return WEFT_ENOMEM;
+    memset(ns, 0, cap * sizeof *ns);
+    weft__free(r->a, r->txn_slots);
+    r->txn_slots = ns;
+    r->cap_txn_slots = cap;
+    r->n_txn_slots = 0;
+    r->txn_gen = 1;
+    for (size_t i = 0; i < r->n_txn_recs; i++)
+        slot_get(r, r->txn_recs[i].tag, 1)->last = (uint32_t)i + 1;
+    return WEFT_OK;
+}
+
+/* Whether op p of the transaction targets document (coll, doc). */
+static int rec_on_doc(const weft_replica *r, const txn_rec *p, uint32_t coll, const uint8_t *doc,
+                      size_t doc_len) {
+    return p->coll == coll && p->doc_len == doc_len &&
+           weft__bytes_eq(r->txn_ops.p + p->doc_off, doc, doc_len);
+}
+
+/* Encodes an op's target (names interned already), links it into the
+ * document index and counts it. The caller appends the op's payload. */
+static int txn_emit(weft_replica *r, uint8_t code, uint32_t cname, const char *doc, size_t doc_len,
+                    uint32_t tag, uint32_t fname) {
     int rc = txn_open(r);
     if (rc) return rc;
-    uint32_t cname, cidx, fname = UINT32_MAX, fidx = 0;
-    if ((rc = txn_name(r, 0, coll, coll_len, &cname, &cidx))) return rc;
-    if (field && (rc = txn_name(r, 1, field, field_len, &fname, &fidx))) return rc;
+    uint32_t cidx, fidx = 0;
+    if ((rc = txn_name_index(r, cname, &cidx))) return rc;
+    if (fname != UINT32_MAX && (rc = txn_name_index(r, fname, &fidx))) return rc;
     if (weft__grow(r->a, (void **)&r->txn_recs, &r->cap_txn_recs, r->n_txn_recs + 1,
-                   sizeof(txn_rec)))
+                   sizeof(txn_rec)) ||
+        slots_reserve(r))
         return WEFT_ENOMEM;
     wbuf *b = &r->txn_ops;
     wbuf_u8(b, code);
@@ -167,13 +219,29 @@ static int txn_target(weft_replica *r, uint8_t code, const char *coll, size_t co
     wbuf_varint(b, doc_len);
     size_t doc_off = b->len;
     wbuf_put(b, doc, doc_len);
-    if (field) wbuf_varint(b, fidx);
+    if (fname != UINT32_MAX) wbuf_varint(b, fidx);
     if (b->err) return WEFT_ENOMEM;
-    r->txn_recs[r->n_txn_recs++] = (txn_rec){code, cname, fname, doc_off, (uint32_t)doc_len};
+    txn_slot *sl = slot_get(r, tag, 1);
+    r->txn_recs[r->n_txn_recs] =
+        (txn_rec){code, 0, cname, fname, doc_off, (uint32_t)doc_len, tag, sl->last};
+    sl->last = (uint32_t)++r->n_txn_recs;
+    r->txn_n++;
     return WEFT_OK;
 }
 
-/* Where a transaction stood before an op, to undo a half-added one. */
+/* Validates and interns an op's names, then emits its target. */
+static int txn_target(weft_replica *r, uint8_t code, const char *coll, size_t coll_len,
+                      const char *doc, size_t doc_len, const char *field, size_t field_len) {
+    validate_or_ret(coll && valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES), WEFT_EINVAL);
+    uint32_t cname, fname = UINT32_MAX;
+    int rc = intern_name(r, 0, coll, coll_len, &cname);
+    if (!rc && field) rc = intern_name(r, 1, field, field_len, &fname);
+    if (rc) return rc;
+    uint32_t tag = weft__state_doc_tag(&r->state, cname, (const uint8_t *)doc, doc_len);
+    return txn_emit(r, code, cname, doc, doc_len, tag, fname);
+}
+
+/* Where a transaction stood before an op (or a batch of them), to undo it. */
 typedef struct txn_mark {
     size_t ops, recs, names, authors;
 } txn_mark;
@@ -182,20 +250,30 @@ static txn_mark txn_mark_now(const weft_replica *r) {
     return (txn_mark){r->txn_ops.len, r->n_txn_recs, r->n_txn_names, r->n_txn_authors};
 }
 
-/* Undoes a half-encoded op after a failure, so the transaction stays whole
- * and its change carries no name or author that no op uses. */
+/* Drops every op after the mark, so the transaction stays whole and its
+ * change carries no name or author that no op uses. */
+static void txn_unwind(weft_replica *r, txn_mark m) {
+    while (r->n_txn_recs > m.recs) {
+        const txn_rec *t = &r->txn_recs[--r->n_txn_recs];
+        txn_slot *sl = slot_get(r, t->tag, 0);
+        assert(sl && sl->last == r->n_txn_recs + 1);
+        sl->last = t->prev;
+    }
+    r->txn_n = (uint32_t)m.recs;
+    r->txn_ops.err = 0;
+    r->txn_ops.len = m.ops;
+    while (r->n_txn_names > m.names)
+        r->name_slot[r->txn_names[--r->n_txn_names]] = 0;
+    r->n_txn_authors = m.authors;
+    if (r->txn_n == 0) r->txn_lamport = 0;
+}
+
+/* Undoes a half-encoded op after a failure. */
 static int txn_finish(weft_replica *r, txn_mark m, int rc) {
     if (rc || r->txn_ops.err) {
-        r->txn_ops.err = 0;
-        r->txn_ops.len = m.ops;
-        r->n_txn_recs = m.recs;
-        while (r->n_txn_names > m.names)
-            r->name_slot[r->txn_names[--r->n_txn_names]] = 0;
-        r->n_txn_authors = m.authors;
-        if (r->txn_n == 0) r->txn_lamport = 0;
+        txn_unwind(r, m);
         return rc ? rc : WEFT_ENOMEM;
     }
-    r->txn_n++;
     return WEFT_OK;
 }
 
@@ -230,16 +308,16 @@ int weft_replica_delete_doc(weft_replica *r, const char *coll, size_t coll_len, 
  * newest earlier op of this transaction on that field or document, else the
  * state's winning write. */
 static wid txn_observed(weft_replica *r, const txn_rec *t) {
-    for (size_t k = r->n_txn_recs - 1; k-- > 0;) {
-        const txn_rec *p = &r->txn_recs[k];
-        if (p->code <= OP_DELETE_FIELD && p->coll == t->coll && p->doc_len == t->doc_len &&
-            (p->field == t->field || p->field == UINT32_MAX) &&
-            memcmp(r->txn_ops.p + p->doc_off, r->txn_ops.p + t->doc_off, t->doc_len) == 0) {
+    const uint8_t *doc = r->txn_ops.p + t->doc_off;
+    for (uint32_t k = t->prev; k; k = r->txn_recs[k - 1].prev) {
+        const txn_rec *p = &r->txn_recs[k - 1];
+        if (p->code <= OP_DELETE_FIELD && (p->field == t->field || p->field == UINT32_MAX) &&
+            rec_on_doc(r, p, t->coll, doc, t->doc_len)) {
             uint32_t self = weft__log_author(r->log, r->author, 1);
-            return (wid){r->txn_lamport + k, self};
+            return (wid){r->txn_lamport + k - 1, self};
         }
     }
-    uint32_t d = weft__state_doc(&r->state, t->coll, r->txn_ops.p + t->doc_off, t->doc_len, 0);
+    uint32_t d = weft__state_doc_tagged(&r->state, t->coll, doc, t->doc_len, t->tag, 0);
     if (d == UINT32_MAX) return (wid){0, 0};
     return weft__state_observed(&r->state, d, t->field);
 }
@@ -247,6 +325,7 @@ static wid txn_observed(weft_replica *r, const txn_rec *t) {
 /* The body's reference to an author: 0 for ourselves, else 1 + its index in
  * the transaction's author table (added if new). UINT32_MAX: no memory. */
 static uint32_t txn_author_ref(weft_replica *r, uint32_t author) {
+    if (author == WEFT_NO_AUTHOR) return UINT32_MAX; /* registering it ran out of memory */
     if (memcmp(weft__log_author_key(r->log, author), r->author, 32) == 0) return 0;
     size_t k = 0;
     while (k < r->n_txn_authors && r->txn_authors[k] != author)
@@ -283,6 +362,206 @@ int weft_replica_counter_add(weft_replica *r, const char *coll, size_t coll_len,
     return txn_finish(r, mark, rc);
 }
 
+/* ---- a buffer of ops (weft_replica_write_ops) ---- */
+
+/* Reads a length-prefixed name or key from the buffer; its contents are
+ * checked by the caller (WEFT_EINVAL), the framing here. */
+static const char *ops_name(wreader *rd, size_t *len) {
+    uint64_t n = rd_varint(rd);
+    if (rd->err) return NULL;
+    if (n > rd_left(rd)) {
+        rd_fail(rd, WEFT_ETRUNCATED);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return (const char *)rd_take(rd, (size_t)n);
+}
+
+/* Reads one value (validated as weft_replica_put does). */
+static int ops_value(wreader *rd, weft_value *v, const uint8_t **p, size_t *len) {
+    size_t used;
+    if (rd->err) return rd->err;
+    int rc = weft_value_read(v, &used, rd->p, rd_left(rd));
+    if (rc) return rc == WEFT_ETRUNCATED ? rc : WEFT_EINVAL; /* as weft_replica_put */
+    *p = rd->p;
+    *len = used;
+    rd->p += used;
+    return WEFT_OK;
+}
+
+/* Reads a document's fields (a map value, its field values nesting as deep
+ * as a put's) into r->scr_fields. OUT: *n. */
+static int ops_fields(weft_replica *r, wreader *rd, size_t *n) {
+    if (rd_u8(rd) != WEFT_TYPE_MAP) return rd->err ? rd->err : WEFT_EINVAL;
+    uint64_t count = rd_varint(rd);
+    if (rd->err) return rd->err;
+    if (count > rd_left(rd) / 2) return WEFT_ETRUNCATED; /* each field takes 2 bytes at least */
+    if (weft__grow(r->a, (void **)&r->scr_fields, &r->cap_scr_fields, (size_t)count + 1,
+                   sizeof *r->scr_fields))
+        return WEFT_ENOMEM;
+    const char *prev = NULL;
+    size_t prev_len = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t kl, vl;
+        const char *k = ops_name(rd, &kl);
+        if (rd->err) return rd->err;
+        /* Keys in strictly ascending byte order, as a canonical map's. */
+        if (prev) {
+            int c = memcmp(prev, k, prev_len < kl ? prev_len : kl);
+            if (c > 0 || (c == 0 && prev_len >= kl)) return WEFT_EINVAL;
+        }
+        prev = k;
+        prev_len = kl;
+        weft_value v;
+        const uint8_t *vp;
+        struct ops_field *f = &r->scr_fields[i];
+        int rc = intern_name(r, 1, k, kl, &f->name);
+        if (!rc) rc = ops_value(rd, &v, &vp, &vl);
+        if (rc) return rc;
+        f->val = vp;
+        f->vlen = (uint32_t)vl;
+    }
+    *n = (size_t)count;
+    return WEFT_OK;
+}
+
+static int has_name(const uint32_t *names, size_t n, uint32_t name) {
+    for (size_t i = 0; i < n; i++)
+        if (names[i] == name) return 1;
+    return 0;
+}
+
+static int in_fields(const struct ops_field *f, size_t n, uint32_t name) {
+    for (size_t i = 0; i < n; i++)
+        if (f[i].name == name) return 1;
+    return 0;
+}
+
+static int add_name(weft_replica *r, uint32_t **arr, size_t *cap, size_t *n, uint32_t name) {
+    if (weft__grow(r->a, (void **)arr, cap, *n + 1, sizeof(uint32_t))) return WEFT_ENOMEM;
+    (*arr)[(*n)++] = name;
+    return WEFT_OK;
+}
+
+/* The live fields of a document that a replace with fields f[0..nf) must
+ * delete: those that earlier ops of the transaction set (back to the last
+ * replace or delete of the document) and, when no such op ended the walk,
+ * the state's visible fields. OUT: r->scr_del[0..*n). */
+static int replace_deletes(weft_replica *r, uint32_t cname, const uint8_t *doc, size_t doc_len,
+                           uint32_t tag, const struct ops_field *f, size_t nf, size_t *n) {
+    size_t n_seen = 0;
+    int ended = 0;
+    *n = 0;
+    txn_slot *sl = slot_get(r, tag, 0);
+    for (uint32_t k = sl ? sl->last : 0; k && !ended; k = r->txn_recs[k - 1].prev) {
+        const txn_rec *p = &r->txn_recs[k - 1];
+        if (!rec_on_doc(r, p, cname, doc, doc_len)) continue;
+        if (p->code == OP_DELETE_DOC) {
+            ended = 1; /* nothing older is live */
+            break;
+        }
+        ended = (p->flags & TXN_REC_REPLACE) != 0;             /* it dealt with everything older */
+        if (has_name(r->scr_seen, n_seen, p->field)) continue; /* a newer op decides */
+        if (add_name(r, &r->scr_seen, &r->cap_scr_seen, &n_seen, p->field)) return WEFT_ENOMEM;
+        if (p->code != OP_DELETE_FIELD && !in_fields(f, nf, p->field) &&
+            add_name(r, &r->scr_del, &r->cap_scr_del, n, p->field))
+            return WEFT_ENOMEM;
+    }
+    if (ended) return WEFT_OK;
+    weft_state *s = &r->state;
+    uint32_t d = weft__state_doc_tagged(s, cname, doc, doc_len, tag, 0);
+    if (d == UINT32_MAX) return WEFT_OK;
+    const wdoc *dd = &s->docs[d];
+    for (uint32_t i = 0; i < dd->n_fields; i++) {
+        const wfield *fl = &WEFT_DOC_FIELDS(dd)[i];
+        if (!has_name(r->scr_seen, n_seen, fl->name) && !in_fields(f, nf, fl->name) &&
+            weft__state_visible(s, dd, fl) &&
+            add_name(r, &r->scr_del, &r->cap_scr_del, n, fl->name))
+            return WEFT_ENOMEM;
+    }
+    return WEFT_OK;
+}
+
+/* Reads and adds one op of the buffer. */
+static int ops_one(weft_replica *r, wreader *rd) {
+    uint8_t kind = rd_u8(rd);
+    if (kind < WEFT_OPS_PUT || kind > WEFT_OPS_COUNTER_ADD) return WEFT_EMALFORMED;
+    size_t cl, dl, fl = 0;
+    const char *coll = ops_name(rd, &cl);
+    const char *doc = ops_name(rd, &dl);
+    const char *field = NULL;
+    if (rd->err) return rd->err;
+    uint32_t cname, fname = UINT32_MAX;
+    int rc = intern_name(r, 0, coll, cl, &cname);
+    if (rc) return rc;
+    if (!valid_name(doc, dl, WEFT_MAX_KEY_BYTES)) return WEFT_EINVAL;
+    uint32_t tag = weft__state_doc_tag(&r->state, cname, (const uint8_t *)doc, dl);
+    if (kind == WEFT_OPS_PUT || kind == WEFT_OPS_DELETE_FIELD || kind == WEFT_OPS_COUNTER_ADD) {
+        field = ops_name(rd, &fl);
+        if (rd->err) return rd->err;
+        if ((rc = intern_name(r, 1, field, fl, &fname))) return rc;
+    }
+    weft_value v;
+    const uint8_t *vp;
+    size_t vl;
+    switch (kind) {
+    case WEFT_OPS_PUT:
+        if ((rc = ops_value(rd, &v, &vp, &vl))) return rc;
+        if ((rc = txn_emit(r, OP_PUT, cname, doc, dl, tag, fname))) return rc;
+        wbuf_put(&r->txn_ops, vp, vl);
+        return WEFT_OK;
+    case WEFT_OPS_DELETE_FIELD:
+        return txn_emit(r, OP_DELETE_FIELD, cname, doc, dl, tag, fname);
+    case WEFT_OPS_DELETE_DOC:
+        return txn_emit(r, OP_DELETE_DOC, cname, doc, dl, tag, UINT32_MAX);
+    case WEFT_OPS_COUNTER_ADD:
+        if ((rc = ops_value(rd, &v, &vp, &vl))) return rc;
+        if (v.type != WEFT_TYPE_INT) return WEFT_EINVAL;
+        if ((rc = txn_emit(r, OP_COUNTER_ADD, cname, doc, dl, tag, fname))) return rc;
+        wbuf_varint(&r->txn_ops, zigzag_enc(v.i));
+        return txn_put_observed(r, txn_observed(r, &r->txn_recs[r->n_txn_recs - 1]));
+    default: { /* WEFT_OPS_REPLACE, WEFT_OPS_UPDATE */
+        size_t nf, nd = 0;
+        if ((rc = ops_fields(r, rd, &nf))) return rc;
+        const struct ops_field *f = r->scr_fields;
+        if (kind == WEFT_OPS_REPLACE &&
+            (rc = replace_deletes(r, cname, (const uint8_t *)doc, dl, tag, f, nf, &nd)))
+            return rc;
+        size_t start = r->n_txn_recs;
+        for (size_t i = 0; i < nd && !rc; i++)
+            rc = txn_emit(r, OP_DELETE_FIELD, cname, doc, dl, tag, r->scr_del[i]);
+        for (size_t i = 0; i < nf && !rc; i++) {
+            rc = txn_emit(r, OP_PUT, cname, doc, dl, tag, f[i].name);
+            if (!rc) wbuf_put(&r->txn_ops, f[i].val, f[i].vlen);
+        }
+        if (!rc && kind == WEFT_OPS_REPLACE && r->n_txn_recs > start)
+            r->txn_recs[start].flags |= TXN_REC_REPLACE;
+        return rc;
+    }
+    }
+}
+
+int weft_replica_write_ops(weft_replica *r, const uint8_t *ops, size_t len, size_t *failed_op) {
+    size_t i = 0;
+    if (failed_op) *failed_op = 0;
+    validate_or_ret(r && (ops || len == 0), WEFT_EINVAL);
+    if (r->broken) return WEFT_ENOMEM;
+    txn_mark mark = txn_mark_now(r);
+    wreader rd;
+    rd_init(&rd, ops, len);
+    int rc = WEFT_OK;
+    for (; rd_left(&rd) && !rc; i++) {
+        rc = ops_one(r, &rd);
+        if (!rc && r->txn_ops.err) rc = WEFT_ENOMEM;
+    }
+    if (rc) {
+        i--; /* the op that failed */
+        txn_unwind(r, mark);
+    }
+    if (failed_op) *failed_op = i;
+    return rc;
+}
+
 /* ---- text fields ---- */
 
 /* An id inside a text op: varint 0 for none, else 1 + the author's
@@ -315,6 +594,7 @@ static int txn_take_text(weft_replica *r, weft_text *t, const text_target *x, wi
         txn_mark mark = txn_mark_now(r);
         int rc =
             txn_target(r, code, x->coll, x->coll_len, x->doc, x->doc_len, x->field, x->field_len);
+        if (!rc) r->txn_recs[r->n_txn_recs - 1].flags |= TXN_REC_TEXT;
         if (!rc) rc = txn_put_observed(r, obs);
         if (!rc && code == OP_TEXT_INSERT) {
             wbuf_varint(&r->txn_ops, o.seq); /* the ids are the change author's */
@@ -347,11 +627,28 @@ static int unit_boundary(const uint8_t *s, size_t n, int utf16, size_t pos, size
     *units = u;
     return (int)ok;
 }
+/* Whether the open transaction already writes the field (other than by
+ * text ops) or deletes its document: a text edit cannot join it then, as
+ * the change would apply the edit to a text those ops replace. */
+static int txn_conflicts(weft_replica *r, uint32_t cname, const char *doc, size_t doc_len,
+                         uint32_t fname) {
+    uint32_t tag = weft__state_doc_tag(&r->state, cname, (const uint8_t *)doc, doc_len);
+    txn_slot *sl = slot_get(r, tag, 0);
+    for (uint32_t k = sl ? sl->last : 0; k; k = r->txn_recs[k - 1].prev) {
+        const txn_rec *p = &r->txn_recs[k - 1];
+        if (rec_on_doc(r, p, cname, (const uint8_t *)doc, doc_len) &&
+            (p->code == OP_DELETE_DOC || (p->field == fname && !(p->flags & TXN_REC_TEXT))))
+            return 1;
+    }
+    return 0;
+}
 
-int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
-                             size_t doc_len, const char *field, size_t field_len, size_t pos,
-                             size_t deleted, const char *utf8, size_t len, uint64_t wall_ms,
-                             const uint8_t **record, size_t *rec_len) {
+/* A text edit (weft_replica_text_splice with join 0, weft_replica_text_edit
+ * with join 1). */
+static int text_edit(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                     size_t doc_len, const char *field, size_t field_len, size_t pos,
+                     size_t deleted, const char *utf8, size_t len, int join, uint64_t wall_ms,
+                     const uint8_t **record, size_t *rec_len) {
     validate_or_ret(r && record && rec_len && (utf8 || !len), WEFT_EINVAL);
     *record = NULL;
     *rec_len = 0;
@@ -360,7 +657,7 @@ int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
                         valid_name(field, field_len, WEFT_MAX_NAME_BYTES),
                     WEFT_EINVAL);
     if (r->broken) return WEFT_ENOMEM;
-    if (r->txn_n) return WEFT_ESTATE;
+    if (!join && r->txn_n) return WEFT_ESTATE;
     if (!weft_utf8_valid((const uint8_t *)utf8, len)) return WEFT_EMALFORMED;
     if (r->crypto && !r->signs) {
         /* The text changes before its change is signed: a replica that
@@ -372,9 +669,9 @@ int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
     weft_state *s = &r->state;
     uint32_t cn = weft__state_intern(s, (const uint8_t *)coll, coll_len);
     uint32_t fn = weft__state_intern(s, (const uint8_t *)field, field_len);
-    uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
-                     ? UINT32_MAX
-                     : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 1);
+    if (cn == UINT32_MAX || fn == UINT32_MAX) return WEFT_ENOMEM;
+    if (r->txn_n && txn_conflicts(r, cn, doc, doc_len, fn)) return WEFT_ESTATE;
+    uint32_t d = weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 1);
     if (d == UINT32_MAX) return WEFT_ENOMEM;
     const wfield *f = weft__state_field(s, &s->docs[d], fn);
     weft_value old = {0};
@@ -395,21 +692,22 @@ int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
     }
     text_target x = {coll, doc, field, coll_len, doc_len, field_len};
     wid obs = weft__state_observed(s, d, fn);
+    txn_mark mark = txn_mark_now(r);
     int rc = WEFT_OK;
     if (old.type == WEFT_TYPE_STRING) {
-        txn_mark mark = txn_mark_now(r);
         rc = txn_finish(
             r, mark,
             txn_target(r, OP_DELETE_FIELD, coll, coll_len, doc, doc_len, field, field_len));
         if (rc) return rc;
-        obs = (wid){r->txn_lamport, weft__log_author(r->log, r->author, 1)};
+        r->txn_recs[r->n_txn_recs - 1].flags |= TXN_REC_TEXT;
+        obs = (wid){r->txn_lamport + r->n_txn_recs - 1, weft__log_author(r->log, r->author, 1)};
     }
     weft_text *t;
     if (!rc) rc = weft__state_text_for(s, d, fn, obs, &t);
     if (!rc && old.type == WEFT_TYPE_STRING)
         rc = weft_text_insert(t, 0, (const char *)old.ptr, old.len);
     if (rc) { /* nothing was edited yet */
-        weft_replica_rollback(r);
+        txn_unwind(r, mark);
         return rc;
     }
     rc = weft_text_delete(t, pos, deleted);
@@ -417,9 +715,27 @@ int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
     /* Whatever was edited must reach a change, errors or not. */
     int trc = txn_take_text(r, t, &x, obs);
     if (trc) return trc;
-    if (!r->txn_n) return rc;
+    /* A string turned into text is a text only once its change merged (it
+     * waits for the delete in it): commit it at once so reads see it. */
+    if (!r->txn_n || (join && old.type != WEFT_TYPE_STRING)) return rc;
     int crc = weft_replica_commit(r, wall_ms, record, rec_len);
     return crc ? crc : rc;
+}
+
+int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t pos,
+                             size_t deleted, const char *utf8, size_t len, uint64_t wall_ms,
+                             const uint8_t **record, size_t *rec_len) {
+    return text_edit(r, coll, coll_len, doc, doc_len, field, field_len, pos, deleted, utf8, len, 0,
+                     wall_ms, record, rec_len);
+}
+
+int weft_replica_text_edit(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len, const char *field, size_t field_len, size_t pos,
+                           size_t deleted, const char *utf8, size_t len, uint64_t wall_ms,
+                           const uint8_t **record, size_t *rec_len) {
+    return text_edit(r, coll, coll_len, doc, doc_len, field, field_len, pos, deleted, utf8, len, 1,
+                     wall_ms, record, rec_len);
 }
 
 int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
@@ -452,10 +768,18 @@ static void txn_clear(weft_replica *r) {
     r->txn_n = 0;
     r->txn_lamport = 0;
     r->txn_text = 0;
+    r->n_txn_slots = 0;
+    if (++r->txn_gen == 0 && r->txn_slots) { /* wrapped: old slots could look current */
+        memset(r->txn_slots, 0, r->cap_txn_slots * sizeof *r->txn_slots);
+        r->txn_gen = 1;
+    }
 }
 
-void weft_replica_rollback(weft_replica *r) {
-    if (r && !r->txn_text) txn_clear(r);
+int weft_replica_rollback(weft_replica *r) {
+    if (!r) return WEFT_OK;
+    if (r->txn_text) return WEFT_ESTATE; /* the text shows the edits already */
+    txn_clear(r);
+    return WEFT_OK;
 }
 
 /* Appends the body (name table, author table, ops) to b. */

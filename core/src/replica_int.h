@@ -37,12 +37,29 @@ typedef struct wop {
     uint32_t t_author, t_seq, t_len, t_left, t_lseq, t_right, t_rseq;
 } wop;
 
+/* One op of the open transaction. Ops on one document are chained (prev)
+ * through the transaction's document index, so a replace, a counter add or
+ * a text edit finds the earlier ops on its document without a scan. */
 typedef struct txn_rec {
     uint8_t code;
+    uint8_t flags;        /* TXN_REC_* */
     uint32_t coll, field; /* state names; field UINT32_MAX for a document delete */
     size_t doc_off;       /* into txn_ops */
     uint32_t doc_len;
+    uint32_t tag;  /* the document's hash tag */
+    uint32_t prev; /* 1 + index of the previous op with the same tag, 0 none */
 } txn_rec;
+
+enum {
+    TXN_REC_TEXT = 1,    /* a text op, or the delete that turns a string into a text */
+    TXN_REC_REPLACE = 2, /* the first op a replace (weft_replica_write_ops) made */
+};
+
+/* A slot of the transaction's document index: tag -> its newest op. Slots
+ * of another generation are empty, so clearing the index is gen++. */
+typedef struct txn_slot {
+    uint32_t tag, last, gen; /* last: 1 + op index, 0 none */
+} txn_slot;
 
 struct weft_replica {
     const weft_allocator *a; /* the caller's; outlives the replica */
@@ -74,6 +91,19 @@ struct weft_replica {
     size_t n_txn_authors, cap_txn_authors;
     txn_rec *txn_recs;
     size_t n_txn_recs, cap_txn_recs;
+    txn_slot *txn_slots; /* power-of-two sized, at most half full */
+    size_t cap_txn_slots, n_txn_slots;
+    uint32_t txn_gen;
+    /* scratch of weft_replica_write_ops: a document's fields, and the
+     * fields a replace found */
+    struct ops_field {
+        uint32_t name;
+        uint32_t vlen;
+        const uint8_t *val;
+    } * scr_fields;
+    size_t cap_scr_fields;
+    uint32_t *scr_seen, *scr_del;
+    size_t cap_scr_seen, cap_scr_del;
     /* The last collection and field names seen by local writes: apps write
      * the same few names over and over, and a hit skips validation and
      * interning. */

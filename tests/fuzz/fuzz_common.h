@@ -223,6 +223,10 @@ enum merge_op {
     MERGE_SYNC,      /* to, from: everything `to` lacks, via vector + diff */
     MERGE_ROLLBACK,  /* replica */
     MERGE_TEXT, /* replica, coll, doc, field, pos, deleted, inserted (0: none): a text splice */
+    MERGE_OPS,  /* replica, count (1..4), then count x (kind 0..6, coll, doc, field or field
+                   mask, value kind, value byte): one weft_replica_write_ops buffer; kind 6 is a
+                   bad op (the buffer must then be refused whole) */
+    MERGE_TEXT_EDIT, /* as MERGE_TEXT, joining the open transaction */
     MERGE_N_OPS
 };
 #define MERGE_REPLICAS 3

@@ -5,6 +5,10 @@
  * delivery of any committed change to any replica, in any order, any number
  * of times, or a whole vector/diff sync between two of them.
  *
+ * Local writes also come as buffers of ops (weft_replica_write_ops, with
+ * bad ops that must leave the transaction untouched) and as text edits
+ * that join the open transaction (weft_replica_text_edit).
+ *
  * Every record here is honest, so apply must never reject one (only refuse
  * while the target has an open transaction). At the end every open
  * transaction is committed and every change delivered everywhere: no
@@ -14,6 +18,9 @@
 #include "fuzz_common.h"
 
 #define MAX_CHANGES 256
+/* Room past MAX_CHANGES: a transaction holding text edits cannot be
+ * dropped, so each replica may commit once more when the history is full. */
+#define MAX_RECORDS (MAX_CHANGES + MERGE_REPLICAS)
 
 typedef struct script {
     const uint8_t *p, *end;
@@ -25,8 +32,8 @@ static uint8_t next(script *s) {
 
 typedef struct world {
     weft_replica *r[MERGE_REPLICAS];
-    uint8_t *rec[MAX_CHANGES];
-    size_t len[MAX_CHANGES];
+    uint8_t *rec[MAX_RECORDS];
+    size_t len[MAX_RECORDS];
     size_t n;
 } world;
 
@@ -39,10 +46,9 @@ static void record(world *w, const uint8_t *rec, size_t len);
 static void commit(world *w, int i) {
     weft_replica *r = w->r[i];
     if (!weft_replica_txn_ops(r)) return;
-    if (w->n == MAX_CHANGES) { /* enough history: drop the writes */
-        weft_replica_rollback(r);
-        return;
-    }
+    /* Enough history: drop the writes, unless text edits hold them. */
+    if (w->n >= MAX_CHANGES && weft_replica_rollback(r) == 0) return;
+    FUZZ_ASSERT(w->n < MAX_RECORDS);
     const uint8_t *rec;
     size_t len;
     FUZZ_ASSERT(weft_replica_commit(r, FUZZ_WALL_MS + w->n, &rec, &len) == 0);
@@ -136,7 +142,7 @@ static void record(world *w, const uint8_t *rec, size_t len) {
 
 /* A text splice at positions clamped to the field's text (a string field
  * turns into text; other values refuse with EINVAL). */
-static void splice(world *w, weft_replica *r, script *s) {
+static void splice(world *w, weft_replica *r, script *s, int join) {
     const char *c = colls[next(s) % 2], *d = docs[next(s) % 4], *f = fields[next(s) % 3];
     size_t cl = strlen(c), dl = strlen(d), fl = strlen(f), len = 0;
     uint8_t pos = next(s), del = next(s), ins = next(s);
@@ -155,8 +161,8 @@ static void splice(world *w, weft_replica *r, script *s) {
                                  : "\xc3\xa9";
     const uint8_t *rec;
     size_t rl;
-    int rc = weft_replica_text_splice(r, c, cl, d, dl, f, fl, p, n, text, strlen(text),
-                                      FUZZ_WALL_MS + w->n, &rec, &rl);
+    int rc = (join ? weft_replica_text_edit : weft_replica_text_splice)(
+        r, c, cl, d, dl, f, fl, p, n, text, strlen(text), FUZZ_WALL_MS + w->n, &rec, &rl);
     if (rc == WEFT_ESTATE && weft_replica_txn_ops(r)) return; /* open transaction */
     if (rc == WEFT_EINVAL) return;                            /* the field holds no string */
     FUZZ_ASSERT(rc == 0);
@@ -164,6 +170,64 @@ static void splice(world *w, weft_replica *r, script *s) {
         FUZZ_ASSERT(w->n < MAX_CHANGES);
         record(w, rec, rl);
     }
+}
+
+static void ob_name(fuzz_buf *b, const char *name) {
+    uint8_t n = (uint8_t)strlen(name);
+    fuzz_buf_put(b, &n, 1);
+    fuzz_buf_put(b, name, n);
+}
+
+/* A buffer of 1..4 ops; a bad one anywhere refuses it whole. */
+static void write_ops(weft_replica *r, script *s) {
+    fuzz_buf b = {0};
+    int n = 1 + next(s) % 4, bad = -1;
+    for (int i = 0; i < n; i++) {
+        uint8_t kind = 1 + next(s) % 7;
+        const char *c = colls[next(s) % 2], *d = docs[next(s) % 4];
+        uint8_t fsel = next(s), v[32];
+        size_t vlen;
+        if (kind == 7) { /* a put with no field name */
+            if (bad < 0) bad = i;
+            kind = WEFT_OPS_PUT;
+            c = "";
+        }
+        fuzz_buf_put(&b, &kind, 1);
+        ob_name(&b, c);
+        ob_name(&b, d);
+        if (kind == WEFT_OPS_REPLACE || kind == WEFT_OPS_UPDATE) {
+            /* fields chosen by a mask, in byte order: n, x, y */
+            static const char *const sorted[] = {"n", "x", "y"};
+            uint8_t cnt = (uint8_t)((fsel & 1) + (fsel >> 1 & 1) + (fsel >> 2 & 1));
+            uint8_t head[2] = {WEFT_TYPE_MAP, cnt};
+            fuzz_buf_put(&b, head, 2);
+            for (int k = 0; k < 3; k++) {
+                if (!(fsel >> k & 1)) continue;
+                ob_name(&b, sorted[k]);
+                write_value(s, v, sizeof v, &vlen);
+                fuzz_buf_put(&b, v, vlen);
+            }
+            continue;
+        }
+        if (kind == WEFT_OPS_DELETE_DOC) continue;
+        ob_name(&b, fields[fsel % 3]);
+        if (kind == WEFT_OPS_PUT) {
+            write_value(s, v, sizeof v, &vlen);
+            fuzz_buf_put(&b, v, vlen);
+        } else if (kind == WEFT_OPS_COUNTER_ADD) {
+            FUZZ_ASSERT(weft_value_write_int(v, sizeof v, &vlen, (int8_t)next(s)) == 0);
+            fuzz_buf_put(&b, v, vlen);
+        }
+    }
+    size_t before = weft_replica_txn_ops(r), failed;
+    int rc = weft_replica_write_ops(r, b.p, b.len, &failed);
+    if (bad >= 0) {
+        FUZZ_ASSERT(rc == WEFT_EINVAL && failed == (size_t)bad);
+        FUZZ_ASSERT(weft_replica_txn_ops(r) == before);
+    } else {
+        FUZZ_ASSERT(rc == 0 && failed == (size_t)n);
+    }
+    free(b.p);
 }
 
 static void run_op(world *w, script *s) {
@@ -206,7 +270,11 @@ static void run_op(world *w, script *s) {
         weft_replica_rollback(r);
         break;
     case MERGE_TEXT:
-        if (w->n < MAX_CHANGES) splice(w, r, s);
+    case MERGE_TEXT_EDIT:
+        if (w->n < MAX_CHANGES) splice(w, r, s, op == MERGE_TEXT_EDIT);
+        break;
+    case MERGE_OPS:
+        write_ops(r, s);
         break;
     }
 }

@@ -5,12 +5,12 @@
  *   make_corpus OUTDIR [STAMP]
  *
  * creates OUTDIR/<target>/ for value, change, vv, snapshot, apply, merge,
- * auth, segment (and protocol and text, when built with FUZZ_PROTOCOL /
- * FUZZ_TEXT, which meson sets once those modules exist), filled with real encodings
- * made by the library itself (values, PLAIN and signed V1 changes, vectors,
- * snapshots, continuations of the fuzz_apply history, merge scripts,
- * tokens, invite links, base64url, frames, text updates and states, relay
- * segment files), plus a
+ * auth, ops, segment (and protocol and text, when built with FUZZ_PROTOCOL /
+ * FUZZ_TEXT, which meson sets once those modules exist), filled with real
+ * encodings made by the library itself (values, PLAIN and signed V1 changes,
+ * vectors, snapshots, continuations of the fuzz_apply history, merge
+ * scripts, op buffers, tokens, invite links, base64url, frames, text updates
+ * and states, relay segment files), plus a
  * few near misses the decoders must reject. STAMP, when given, is written
  * last (meson's record that the corpus is complete).
  */
@@ -349,6 +349,115 @@ static void changes_and_friends(void) {
     emit_buf(&signed_recs);     /* the wrong suite for a PLAIN replica */
     emit(more.p, more.len / 2); /* cut short */
 
+    begin("ops");
+    {
+        /* One of each kind (a put, a replace, an update, a field delete, a
+         * document delete, a counter add), then the same with a bad name
+         * last, and cut short. */
+        static const uint8_t each[] = {WEFT_OPS_PUT,
+                                       5,
+                                       'n',
+                                       'o',
+                                       't',
+                                       'e',
+                                       's',
+                                       1,
+                                       'a',
+                                       1,
+                                       'y',
+                                       WEFT_TYPE_INT,
+                                       4,
+                                       WEFT_OPS_REPLACE,
+                                       5,
+                                       'n',
+                                       'o',
+                                       't',
+                                       'e',
+                                       's',
+                                       1,
+                                       'a',
+                                       WEFT_TYPE_MAP,
+                                       2,
+                                       1,
+                                       'x',
+                                       WEFT_TYPE_STRING,
+                                       2,
+                                       'h',
+                                       'i',
+                                       1,
+                                       'z',
+                                       WEFT_TYPE_NULL,
+                                       WEFT_OPS_UPDATE,
+                                       5,
+                                       't',
+                                       'o',
+                                       'd',
+                                       'o',
+                                       's',
+                                       2,
+                                       't',
+                                       '1',
+                                       WEFT_TYPE_MAP,
+                                       1,
+                                       4,
+                                       'd',
+                                       'o',
+                                       'n',
+                                       'e',
+                                       WEFT_TYPE_TRUE,
+                                       WEFT_OPS_DELETE_FIELD,
+                                       5,
+                                       'n',
+                                       'o',
+                                       't',
+                                       'e',
+                                       's',
+                                       2,
+                                       'n',
+                                       '1',
+                                       5,
+                                       't',
+                                       'i',
+                                       't',
+                                       'l',
+                                       'e',
+                                       WEFT_OPS_DELETE_DOC,
+                                       5,
+                                       't',
+                                       'o',
+                                       'd',
+                                       'o',
+                                       's',
+                                       1,
+                                       'b',
+                                       WEFT_OPS_COUNTER_ADD,
+                                       5,
+                                       'n',
+                                       'o',
+                                       't',
+                                       'e',
+                                       's',
+                                       2,
+                                       'n',
+                                       '1',
+                                       5,
+                                       'v',
+                                       'o',
+                                       't',
+                                       'e',
+                                       's',
+                                       WEFT_TYPE_INT,
+                                       3};
+        emit(each, sizeof each);
+        uint8_t bad[sizeof each + 8];
+        memcpy(bad, each, sizeof each);
+        static const uint8_t tail[] = {WEFT_OPS_PUT, 1, 'c', 1, 'd', 0, WEFT_TYPE_NULL};
+        memcpy(bad + sizeof each, tail, sizeof tail);
+        emit(bad, sizeof each + sizeof tail);
+        emit(each, sizeof each - 3);
+        emit(each, 13); /* the put alone */
+    }
+
     begin("merge");
     /* Hand-written: two writers on one field, a counter over a put, a
      * document delete racing a put, delivered out of order and twice. */
@@ -450,6 +559,78 @@ static void changes_and_friends(void) {
     };
     for (size_t i = 0; i < sizeof scripts / sizeof *scripts; i++)
         emit(scripts[i], sizeof scripts[i]);
+    /* Ops buffers (a replace over an update, a bad op refusing its buffer)
+     * and text edits joining open transactions, then syncs. */
+    static const uint8_t ops_script[] = {MERGE_OPS,
+                                         0,
+                                         2,
+                                         3,
+                                         0,
+                                         0,
+                                         7,
+                                         2,
+                                         5,
+                                         2,
+                                         0,
+                                         0,
+                                         3,
+                                         1,
+                                         1,
+                                         1,
+                                         2,
+                                         MERGE_TEXT_EDIT,
+                                         0,
+                                         0,
+                                         1,
+                                         0,
+                                         0,
+                                         0,
+                                         3,
+                                         MERGE_TEXT_EDIT,
+                                         0,
+                                         0,
+                                         1,
+                                         0,
+                                         1,
+                                         0,
+                                         5,
+                                         MERGE_OPS,
+                                         1,
+                                         1,
+                                         1,
+                                         0,
+                                         1,
+                                         1,
+                                         1,
+                                         3,
+                                         MERGE_ROLLBACK,
+                                         0,
+                                         MERGE_COMMIT,
+                                         0,
+                                         MERGE_COMMIT,
+                                         1,
+                                         MERGE_SYNC,
+                                         1,
+                                         0,
+                                         MERGE_SYNC,
+                                         0,
+                                         1,
+                                         MERGE_OPS,
+                                         2,
+                                         1,
+                                         6,
+                                         0,
+                                         0,
+                                         0,
+                                         MERGE_TEXT_EDIT,
+                                         2,
+                                         0,
+                                         0,
+                                         0,
+                                         0,
+                                         0,
+                                         7};
+    emit(ops_script, sizeof ops_script);
     /* And some random ones (xorshift, fixed seed). */
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     for (int i = 0; i < 8; i++) {

@@ -35,6 +35,9 @@ typedef struct wdb {
     uint8_t *ev;
     size_t ev_len, ev_cap;
     int ev_lost;
+    /* The last wdb_touched_list. */
+    uint8_t *tl;
+    size_t tl_cap;
 } wdb;
 
 /* ---- text change events ---- */
@@ -147,6 +150,7 @@ WDB_API void wdb_free(wdb *h) {
     weft_replica_free(h->r);
     weft_suite_v1_wipe(&h->st);
     free(h->ev);
+    free(h->tl);
     free(h);
 }
 
@@ -181,8 +185,20 @@ WDB_API int wdb_txn_ops(wdb *h) {
     return (int)weft_replica_txn_ops(h->r);
 }
 
-WDB_API void wdb_rollback(wdb *h) {
-    weft_replica_rollback(h->r);
+/* Returns 0, or WEFT_ESTATE when the transaction holds text edits (kept:
+ * commit it). */
+WDB_API int wdb_rollback(wdb *h) {
+    return weft_replica_rollback(h->r);
+}
+
+/* A whole buffer of ops (format: weft_replica_write_ops in
+ * weft/replica.h) into the open transaction, all or none. OUT: failed[0]
+ * = the index of the op that failed, or the number of ops on success. */
+WDB_API int wdb_write_ops(wdb *h, const uint8_t *ops, size_t len, uint32_t *failed) {
+    size_t at = 0;
+    int rc = weft_replica_write_ops(h->r, ops, len, &at);
+    failed[0] = (uint32_t)at;
+    return rc;
 }
 
 /* OUT: out[0] = record pointer, out[1] = length (borrowed until the next
@@ -223,6 +239,29 @@ WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const cha
     int rc =
         weft_replica_text_splice(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
                                  (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* The same splice joining the open transaction (weft_replica_text_edit):
+ * committed later by wdb_commit, unless it turned a string into a text,
+ * which commits at once. OUT: out[0], out[1] = the record when it
+ * committed, else length 0. */
+WDB_API int wdb_text_edit(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                          size_t doc_len, const char *field, size_t field_len, double pos,
+                          double deleted, const char *text, size_t text_len, double wall_ms,
+                          uint32_t *out) {
+    if (!(pos >= 0 && pos < 4294967296.0 && deleted >= 0 && deleted < 4294967296.0 &&
+          wall_ms >= 0 && wall_ms < 18446744073709551616.0))
+        return WEFT_EINVAL;
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t len;
+    int rc =
+        weft_replica_text_edit(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
+                               (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)rec;
     out[1] = (uint32_t)len;
@@ -359,6 +398,40 @@ WDB_API int wdb_touched(wdb *h, uint8_t *out, size_t cap) {
         p += 4 + dl;
     }
     return (int)need;
+}
+
+/* The same list as wdb_touched in one call, into the handle's buffer.
+ * OUT: out[0], out[1] = the list (borrowed until the next
+ * wdb_touched_list). Returns 0, WEFT_ETOOBIG or WEFT_ENOMEM. */
+WDB_API int wdb_touched_list(wdb *h, uint32_t *out) {
+    size_t n = weft_replica_touched_count(h->r), need = 0;
+    const char *c, *d;
+    size_t cl, dl;
+    for (size_t i = 0; i < n; i++)
+        if (!weft_replica_touched(h->r, i, &c, &cl, &d, &dl)) need += 8 + cl + dl;
+    if (need > INT32_MAX) return WEFT_ETOOBIG;
+    if (need > h->tl_cap) {
+        size_t cap = need < 4096 ? 4096 : need;
+        uint8_t *q = realloc(h->tl, cap);
+        if (!q) return WEFT_ENOMEM;
+        h->tl = q;
+        h->tl_cap = cap;
+    }
+    uint8_t *p = h->tl;
+    for (size_t i = 0; i < n; i++) {
+        if (weft_replica_touched(h->r, i, &c, &cl, &d, &dl)) continue;
+        uint32_t l32 = (uint32_t)cl;
+        memcpy(p, &l32, 4);
+        memcpy(p + 4, c, cl);
+        p += 4 + cl;
+        l32 = (uint32_t)dl;
+        memcpy(p, &l32, 4);
+        memcpy(p + 4, d, dl);
+        p += 4 + dl;
+    }
+    out[0] = (uint32_t)(uintptr_t)h->tl;
+    out[1] = (uint32_t)need;
+    return WEFT_OK;
 }
 
 WDB_API int wdb_state_hash(wdb *h, uint8_t *hash) {

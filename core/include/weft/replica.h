@@ -79,29 +79,98 @@ WEFT_API int weft_replica_counter_add(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, int64_t delta);
 
+/* Op kinds of a weft_replica_write_ops buffer. Never renumbered. */
+enum weft_ops_kind {
+    WEFT_OPS_PUT = 1,     /* coll, doc, field, value: sets one field */
+    WEFT_OPS_REPLACE = 2, /* coll, doc, map: sets the map's fields, deletes the other live ones */
+    WEFT_OPS_UPDATE = 3,  /* coll, doc, map: sets the map's fields, keeps the others */
+    WEFT_OPS_DELETE_FIELD = 4, /* coll, doc, field */
+    WEFT_OPS_DELETE_DOC = 5,   /* coll, doc */
+    WEFT_OPS_COUNTER_ADD = 6,  /* coll, doc, field, int value: the delta */
+};
+
+/* Adds a whole buffer of ops to the open transaction in one call: what a
+ * binding uses to cross into the core once per batch. The buffer is ops
+ * back to back, each:
+ *
+ *   u8 kind (enum weft_ops_kind)
+ *   name coll, name doc            name = varint length (LEB128), bytes
+ *   [name field]                   PUT, DELETE_FIELD, COUNTER_ADD
+ *   [value]                        PUT: the field's value; COUNTER_ADD: an
+ *                                  int value (tag 0x03), the delta
+ *   [map]                          REPLACE, UPDATE: the document's fields as
+ *                                  a map value: 0x08, varint count, then count
+ *                                  x (name field, value), names in strictly
+ *                                  ascending byte order
+ *
+ * Values are the canonical encoding (weft/value.h, docs/FORMAT.md
+ * "Values"), so the map of a document is what a value encoder writes for
+ * it; each field's value may nest as deep as a put's. Names, keys and
+ * values obey the limits of weft_replica_put. REPLACE deletes, field by
+ * field, the document's fields the map lacks that are live after the ops
+ * before it (the state's visible fields and those this transaction set):
+ * a concurrent write to another field still merges, and a new document
+ * costs no deletes. A replace of an absent document with an empty map adds
+ * no op.
+ *
+ * Atomic: the buffer's ops all join the transaction, or none does (the
+ * transaction is then as before the call; interned names may stay, which
+ * no reader sees). OUT: *failed_op (may be NULL): on failure the index of
+ * the op that failed, 0-based; on success the number of ops read.
+ *
+ * Returns 0; WEFT_EINVAL (a bad name, key or value, keys out of order, a
+ * map or counter delta of the wrong type); WEFT_EMALFORMED (an unknown
+ * kind, a non-minimal varint); WEFT_ETRUNCATED (the buffer ends inside an
+ * op, a value's included); WEFT_ELIMIT (too many ops for one change); WEFT_ENOMEM. */
+WEFT_API int weft_replica_write_ops(weft_replica *r, const uint8_t *ops, size_t len,
+                                    size_t *failed_op);
+
 /* ---- text fields (docs/TEXT.md, "In a document") ---- */
 
 /* Replaces `deleted` units at `pos` of a text field with `utf8` (`len`
- * bytes) and commits that edit as one change at once (a text edit changes
- * the text before its change exists, so it cannot wait in a transaction
- * that might be rolled back). A missing or deleted field starts as empty
- * text; a field holding a string becomes a text with that string in the
- * same change. Positions are in the replica's text unit. OUT: the record,
- * as weft_replica_commit; *len 0 (record NULL) when the edit changes
- * nothing.
+ * bytes) and commits that edit as one change at once. A missing or deleted
+ * field starts as empty text; a field holding a string becomes a text with
+ * that string in the same change. Positions are in the replica's text
+ * unit. OUT: the record, as weft_replica_commit; *len 0 (record NULL) when
+ * the edit changes nothing.
  *
  * Returns 0; WEFT_EINVAL (bad names, a range past the end or inside a
  * surrogate pair, a field holding a value that is not a string);
  * WEFT_EMALFORMED (utf8 is not UTF-8); WEFT_ESTATE (a transaction is
- * open); WEFT_ECRYPTO before any change when the replica cannot sign (a
- * reader); WEFT_ELIMIT; WEFT_ENOMEM or WEFT_ECRYPTO from the commit: then
- * the edit stays in an open transaction (the text shows it already), which
- * weft_replica_commit can retry and weft_replica_rollback keeps. */
+ * open: use weft_replica_text_edit to join it); WEFT_ECRYPTO before any
+ * change when the replica cannot sign (a reader); WEFT_ELIMIT; WEFT_ENOMEM
+ * or WEFT_ECRYPTO from the commit: then the edit stays in an open
+ * transaction (the text shows it already), which weft_replica_commit can
+ * retry and weft_replica_rollback cannot drop. */
 WEFT_API int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, size_t pos, size_t deleted,
                                       const char *utf8, size_t len, uint64_t wall_ms,
                                       const uint8_t **record, size_t *rec_len);
+
+/* The same edit, joining the open transaction instead of committing: a
+ * binding gathers keystrokes (and other writes) into one change and seals
+ * it later with weft_replica_commit. The text shows the edit at once (read
+ * it with get_field or text_length); the edit is in the transaction, so
+ * from now on weft_replica_rollback refuses (WEFT_ESTATE) and the
+ * transaction must be committed, and weft_replica_apply is refused until
+ * it is (commit, then apply).
+ *
+ * One case commits at once, as weft_replica_text_splice does: an edit that
+ * turns a field holding a string into a text (the text takes the field
+ * only when its change merges, so reads would not see the edit before),
+ * which commits the whole open transaction with it. OUT: *record, *rec_len
+ * as weft_replica_commit when it committed, else NULL and 0.
+ *
+ * Returns what weft_replica_text_splice returns, but WEFT_ESTATE when the
+ * open transaction writes this field other than by text edits, or deletes
+ * its document (the edit would apply to a text those ops replace): commit,
+ * then edit. */
+WEFT_API int weft_replica_text_edit(weft_replica *r, const char *coll, size_t coll_len,
+                                    const char *doc, size_t doc_len, const char *field,
+                                    size_t field_len, size_t pos, size_t deleted, const char *utf8,
+                                    size_t len, uint64_t wall_ms, const uint8_t **record,
+                                    size_t *rec_len);
 
 /* A text field's visible length in the replica's text unit. Returns 0 or
  * WEFT_ENOTFOUND (not a visible text: read other values with get_field). */
@@ -119,9 +188,11 @@ WEFT_API size_t weft_replica_txn_ops(const weft_replica *r);
  * open. */
 WEFT_API int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record,
                                  size_t *len);
-/* Drops the open transaction's ops (not text edits: see
- * weft_replica_text_splice). */
-WEFT_API void weft_replica_rollback(weft_replica *r);
+/* Drops the open transaction's ops. Returns 0 (also for r NULL or no open
+ * transaction), or WEFT_ESTATE when the transaction holds text edits: the
+ * text shows them already, so nothing is dropped and the transaction stays
+ * open, to be committed. */
+WEFT_API int weft_replica_rollback(weft_replica *r);
 
 /* ---- remote changes ---- */
 
@@ -141,7 +212,8 @@ typedef struct weft_apply_result {
  * counted and skipped; a record that cannot be framed (truncated, garbled
  * header) ends the call. OUT: *res (may be NULL). Returns 0 when every
  * record was applied, held or parked; otherwise the first error (res says
- * what happened to the rest). WEFT_ESTATE while a transaction is open. */
+ * what happened to the rest). WEFT_ESTATE while a transaction is open
+ * (nothing is read then): commit it first, then apply. */
 WEFT_API int weft_replica_apply(weft_replica *r, const uint8_t *records, size_t len,
                                 weft_apply_result *res);
 
