@@ -8,8 +8,9 @@
  * A POST of changes is answered only after the end-of-turn flush, like a
  * WebSocket ACK: the request joins the relay's list of held sessions and
  * http_release() answers it once its changes are durable. Answers to POSTs
- * with an Idempotency-Key are remembered (per space and token id, the last
- * IDEM_SLOTS of them, for a day) and replayed for a repeated key.
+ * with an Idempotency-Key are remembered in the space's cache (idem.h: per
+ * token id, the last IDEM_SLOTS of them, for a day) and replayed for a
+ * repeated key.
  */
 #include "http.h"
 #include "ingest.h"
@@ -22,9 +23,6 @@
 #include <sys/stat.h>
 
 #define BODY_CHUNK    16384
-#define IDEM_SLOTS    4096
-#define IDEM_KEY_MAX  128
-#define IDEM_TTL_S    86400
 #define PROOF_SKEW_S  300
 #define DEFAULT_LIMIT 100
 
@@ -50,50 +48,6 @@ typedef struct http_state {
      * verdict, and runs again from HTTP_WRITEABLE when it comes */
     int deferred, load_failed, rate_asked, synced, delete_sent;
 } http_state;
-
-/* ---- idempotency cache: a ring of the last answers ---- */
-
-typedef struct idem_entry {
-    uint8_t space[32], token_id[16];
-    char key[IDEM_KEY_MAX + 1];
-    uint64_t at;
-    char *body;
-    size_t len;
-} idem_entry;
-
-static idem_entry idem_ring[IDEM_SLOTS];
-static size_t idem_next;
-
-static idem_entry *idem_find(const uint8_t *sid, const uint8_t *tid, const char *key) {
-    uint64_t now = relay_unix_s();
-    for (size_t i = 0; i < IDEM_SLOTS; i++) {
-        idem_entry *e = &idem_ring[i];
-        if (e->body && e->at + IDEM_TTL_S > now && strcmp(e->key, key) == 0 &&
-            memcmp(e->space, sid, 32) == 0 && memcmp(e->token_id, tid, 16) == 0)
-            return e;
-    }
-    return NULL;
-}
-
-static void idem_put(const http_state *h, const char *body, size_t len) {
-    idem_entry *e = &idem_ring[idem_next++ % IDEM_SLOTS];
-    free(e->body);
-    e->body = malloc(len + 1);
-    if (!e->body) return;
-    memcpy(e->body, body, len);
-    e->len = len;
-    memcpy(e->space, h->space, 32);
-    memcpy(e->token_id, h->token_id, 16);
-    memcpy(e->key, h->idem, sizeof e->key);
-    e->at = relay_unix_s();
-}
-
-void http_free_all(void) {
-    for (size_t i = 0; i < IDEM_SLOTS; i++) {
-        free(idem_ring[i].body);
-        idem_ring[i].body = NULL;
-    }
-}
 
 /* ---- responses ---- */
 
@@ -426,15 +380,16 @@ static int post_changes(session *s, struct lws *wsi) {
     uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
     memcpy(h->token_id, t.id, 16);
-    if (h->idem[0]) {
-        idem_entry *e = idem_find(h->space, t.id, h->idem);
-        if (e) {
-            char *b = malloc(e->len + 1);
-            if (!b) return -1;
-            memcpy(b, e->body, e->len);
-            const char *extra[] = {"idempotent-replayed:", "true", NULL};
-            return respond(s, wsi, 200, "application/json", b, e->len, extra);
-        }
+    struct space *known = h->idem[0] ? space_find(r, h->space) : NULL;
+    size_t idem_len;
+    const char *idem_body =
+        known ? idem_find(known->idem, t.id, h->idem, relay_unix_s(), &idem_len) : NULL;
+    if (idem_body) {
+        char *b = malloc(idem_len + 1);
+        if (!b) return -1;
+        memcpy(b, idem_body, idem_len);
+        const char *extra[] = {"idempotent-replayed:", "true", NULL};
+        return respond(s, wsi, 200, "application/json", b, idem_len, extra);
     }
     /* Frame the records first: a body that cannot be cut into records is
      * refused whole. */
@@ -532,7 +487,8 @@ int http_release(struct session *s, int failed) {
     o += (size_t)snprintf(b + o, cap - o, "]}\n");
     free(h->res);
     h->res = NULL;
-    if (h->idem[0]) idem_put(h, b, o);
+    struct space *sp = h->idem[0] ? space_find(s->r, h->space) : NULL;
+    if (sp) idem_put(&sp->idem, h->token_id, h->idem, b, o, relay_unix_s());
     respond(s, wsi, 200, "application/json", b, o, NULL);
     return 1;
 }

@@ -25,7 +25,4 @@ int http_release(struct session *s, int failed);
  * (failed: the space could not be loaded). */
 void http_resume(struct session *s, int failed);
 
-/* Frees the idempotency cache (at exit). */
-void http_free_all(void);
-
 #endif

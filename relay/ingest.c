@@ -73,8 +73,6 @@ typedef struct ingest_state {
     size_t o_head, o_tail, o_cap;
 } ingest_state;
 
-static int stopping; /* ingest_stop: Redis callbacks fail, nothing is dropped */
-
 /* ---- batches ---- */
 
 void batch_unref(append_batch *b) {
@@ -136,7 +134,7 @@ static void on_read(void *ud, int rc, const uint64_t *rseq, const uint8_t *const
                     const size_t *lens, size_t n);
 
 static void request_head(ingest_state *ing) {
-    if (ing->head_pending || stopping) return;
+    if (ing->head_pending || ing->r->ingest_stopping) return;
     if (redis_store_head(ing->r->redis, ing->sp->id, on_head, ing)) {
         ing->retry = 1;
         return;
@@ -146,7 +144,7 @@ static void request_head(ingest_state *ing) {
 }
 
 static void kick(ingest_state *ing) {
-    if (stopping) return;
+    if (ing->r->ingest_stopping) return;
     if (ing->reading) {
         ing->read_again = 1;
         return;
@@ -320,7 +318,8 @@ int ingest_delete(space *sp, session *s) {
     waiter *w = malloc(sizeof *w);
     if (!w) return WEFT_ENOMEM;
     w->s = s;
-    int rc = stopping ? WEFT_EUNAVAILABLE : redis_store_delete(r->redis, sp->id, on_deleted, w);
+    int rc = r->ingest_stopping ? WEFT_EUNAVAILABLE
+                                : redis_store_delete(r->redis, sp->id, on_deleted, w);
     if (rc) {
         free(w);
         return rc;
@@ -443,7 +442,7 @@ int ingest_sync(space *sp, session *s) {
         return WEFT_ENOMEM;
     }
     *q = (sync_req){ing, e->id};
-    if (stopping || redis_store_head(ing->r->redis, sp->id, on_sync_head, q)) {
+    if (ing->r->ingest_stopping || redis_store_head(ing->r->redis, sp->id, on_sync_head, q)) {
         free(q);
         e->target = 0; /* Redis unreachable: what is here will do */
         check_waiters(ing);
@@ -509,7 +508,8 @@ static void batch_failed(append_batch *b, space *sp, int rc) {
     relay_log("space=%s redis append of %zu records not confirmed: %s", sp->hex, b->n,
               weft_err_name(rc));
     batch_unref(b);
-    if (!stopping) space_drop(r, sp, WEFT_PROTO_ESTORAGE, "redis did not confirm an append");
+    if (!r->ingest_stopping)
+        space_drop(r, sp, WEFT_PROTO_ESTORAGE, "redis did not confirm an append");
 }
 
 static void on_append(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup, size_t n) {
@@ -635,7 +635,7 @@ static void on_rate(void *ud, int rc, int allowed);
 
 static int send_rate(rate_req *q) {
     relay *r = q->r;
-    if (stopping) return WEFT_EUNAVAILABLE;
+    if (r->ingest_stopping) return WEFT_EUNAVAILABLE;
     return redis_store_rate_take(r->redis, q->id, q->asked, (uint64_t)r->cfg.token_burst,
                                  rate_window_ms(r), on_rate, q);
 }
@@ -688,7 +688,7 @@ int ingest_start(relay *r) {
 }
 
 void ingest_stop(relay *r) {
-    stopping = 1;
+    r->ingest_stopping = 1;
     redis_store_free(r->redis);
     r->redis = NULL;
 }

@@ -24,6 +24,7 @@ struct relay_store;
 struct redis_store;
 struct space;
 struct session;
+struct server_state;
 
 typedef struct relay_config {
     char listen_host[64];
@@ -86,8 +87,10 @@ typedef struct relay {
     /* Spaces with changes appended this turn, not yet flushed. */
     struct space *dirty;
     uint64_t next_session_id;
-    volatile int stop;                      /* set by SIGTERM/SIGINT */
-    int draining;                           /* shutting down: refuse new connections */
+    struct server_state *srv; /* the server's timer and scratch (server.c) */
+    volatile int stop;        /* set by SIGTERM/SIGINT */
+    int draining;             /* shutting down: refuse new connections */
+    int ingest_stopping;      /* ingest_stop: Redis callbacks fail, nothing is dropped */
     struct token_bucket_tab *token_buckets; /* per token id (ratelimit.h) */
 } relay;
 

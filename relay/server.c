@@ -25,16 +25,24 @@
 #define OUT_FRAME_CHANGES 1024u
 #define SKIP_PER_CALL     65536u /* index entries skipped per writeable callback */
 
-static uint8_t *scratch; /* one outgoing frame at a time: single-threaded */
-static size_t scratch_cap;
+/* The server's own state, hanging off the relay (r->srv): the
+ * housekeeping timer and the scratch buffer that outgoing CHANGES frames
+ * are built in (one frame at a time: the relay is single-threaded). */
+struct server_state {
+    lws_sorted_usec_list_t sul;
+    relay *r;
+    unsigned ticks;
+    uint8_t *scratch;
+    size_t scratch_cap;
+};
 
-static int scratch_reserve(size_t n) {
-    if (scratch_cap >= LWS_PRE + n) return 0;
+static int scratch_reserve(server_state *v, size_t n) {
+    if (v->scratch_cap >= LWS_PRE + n) return 0;
     size_t cap = LWS_PRE + (n > OUT_FRAME_BYTES ? n : OUT_FRAME_BYTES);
-    uint8_t *p = realloc(scratch, cap);
+    uint8_t *p = realloc(v->scratch, cap);
     if (!p) return -1;
-    scratch = p;
-    scratch_cap = cap;
+    v->scratch = p;
+    v->scratch_cap = cap;
     return 0;
 }
 
@@ -192,12 +200,13 @@ static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
         s->next_rseq = rseq + 1;
         return 0;
     }
+    server_state *v = s->r->srv;
     size_t need = weft_frame_change_entry_bound(len);
-    if (b->len + need > scratch_cap - LWS_PRE) {
+    if (b->len + need > v->scratch_cap - LWS_PRE) {
         if (b->n) return 1; /* the next frame starts with it */
-        if (scratch_reserve(b->len + need)) return WEFT_ENOMEM;
+        if (scratch_reserve(v, b->len + need)) return WEFT_ENOMEM;
     }
-    weft_frame_changes_add(scratch + LWS_PRE, scratch_cap - LWS_PRE, &b->len, rseq, rec, len);
+    weft_frame_changes_add(v->scratch + LWS_PRE, v->scratch_cap - LWS_PRE, &b->len, rseq, rec, len);
     b->n++;
     s->next_rseq = rseq + 1;
     return b->n >= OUT_FRAME_CHANGES;
@@ -220,9 +229,10 @@ static int send_changes(session *s) {
         return write_frame(s, frame + LWS_PRE, len) ? -1 : 1;
     }
     if (!sp->idx || skip_record(s, &sp->idx[s->next_rseq - 1])) return 0; /* skipped enough */
-    if (scratch_reserve(OUT_FRAME_BYTES)) return -1;
+    server_state *v = s->r->srv;
+    if (scratch_reserve(v, OUT_FRAME_BYTES)) return -1;
     build_ctx b = {s, 0, 0};
-    weft_frame_changes_begin(scratch + LWS_PRE, scratch_cap - LWS_PRE, &b.len, 1);
+    weft_frame_changes_begin(v->scratch + LWS_PRE, v->scratch_cap - LWS_PRE, &b.len, 1);
     int rc =
         sp->store->store->ops->read(sp->store, s->next_rseq - 1, OUT_FRAME_BYTES, build_one, &b);
     if (rc < 0) {
@@ -232,7 +242,7 @@ static int send_changes(session *s) {
         return 0;
     }
     if (!b.n) return 0;
-    if (write_frame(s, scratch + LWS_PRE, b.len)) return -1;
+    if (write_frame(s, v->scratch + LWS_PRE, b.len)) return -1;
     s->r->m.changes_out += b.n;
     return 1;
 }
@@ -853,18 +863,11 @@ void server_close_space_sessions(relay *r, struct space *sp, uint32_t code) {
         }
 }
 
-/* The housekeeping timer: one per process, like the relay. */
-static struct ticker {
-    lws_sorted_usec_list_t sul;
-    relay *r;
-} ticker;
-
 /* Every 100 ms: prune idle token buckets now and then. The timer also bounds
  * how long a stop request waits for the loop to notice it. */
 static void tick(lws_sorted_usec_list_t *sul) {
-    struct ticker *t = lws_container_of(sul, struct ticker, sul);
-    static unsigned n;
-    if (++n % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+    server_state *t = lws_container_of(sul, server_state, sul);
+    if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
     if (t->r->redis) ingest_tick(t->r);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }
@@ -879,13 +882,17 @@ int server_start(relay *r) {
     info.max_http_header_pool = 1024;
     info.timeout_secs = 20;
     info.fd_limit_per_thread = r->cfg.max_conns + 64;
+    r->srv = calloc(1, sizeof *r->srv);
+    if (!r->srv) return -1;
+    r->srv->r = r;
     r->ctx = lws_create_context(&info);
     if (!r->ctx) {
         relay_log("cannot listen on %s:%d", r->cfg.listen_host, r->cfg.port);
+        free(r->srv);
+        r->srv = NULL;
         return -1;
     }
-    ticker.r = r;
-    lws_sul_schedule(r->ctx, 0, &ticker.sul, tick, 100 * LWS_US_PER_MS);
+    lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
     relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
     return 0;
 }
@@ -916,14 +923,13 @@ int server_run(relay *r) {
         if (lws_service(r->ctx, 0) < 0) break;
         relay_after_turn(r);
     }
-    lws_sul_cancel(&ticker.sul);
+    lws_sul_cancel(&r->srv->sul);
     if (r->redis) ingest_stop(r);
     lws_context_destroy(r->ctx);
     r->ctx = NULL;
-    http_free_all();
-    free(scratch);
-    scratch = NULL;
-    scratch_cap = 0;
+    free(r->srv->scratch);
+    free(r->srv);
+    r->srv = NULL;
     relay_log("stopped");
     return 0;
 }

@@ -21,6 +21,7 @@
 
 struct space;
 struct http_state;
+typedef struct server_state server_state;
 
 typedef struct outmsg {
     struct outmsg *next;

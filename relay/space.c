@@ -167,6 +167,7 @@ static void space_free(space *sp) {
     free(sp->idx);
     free(sp->authors);
     free(sp->author_tab);
+    idem_free(sp->idem);
     free(sp);
 }
 

@@ -13,6 +13,7 @@
 #ifndef WEFT_RELAY_SPACE_H
 #define WEFT_RELAY_SPACE_H
 
+#include "idem.h"
 #include "relay.h"
 #include "storage.h"
 
@@ -45,6 +46,7 @@ typedef struct space {
     int is_dirty;
     int loading;              /* redis: not read up to Redis' head yet */
     struct ingest_state *ing; /* redis state (ingest.c), else NULL */
+    idem_cache *idem;         /* POST answers by Idempotency-Key (http.c) */
 } space;
 
 /* Finds or opens a space (replaying its storage). create = 0: a space that
