@@ -14,7 +14,7 @@
  */
 #include "http.h"
 #include "ingest.h"
-#include "server.h"
+#include "session.h"
 #include "space.h"
 
 #include <stdarg.h>
@@ -42,7 +42,7 @@ typedef struct http_state {
     uint8_t token_id[16];
     char idem[IDEM_KEY_MAX + 1];
     uint32_t n;
-    struct ack_entry *res;
+    ack_entry *res;
     append_batch *batch; /* redis: the append the answer waits for */
     /* redis: the request waits for its space to load or for a shared rate
      * verdict, and runs again from HTTP_WRITEABLE when it comes */
@@ -243,11 +243,27 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     return 0;
 }
 
+/* The answer a parked request waited for came (failed: its space could
+ * not be loaded, or a delete was not confirmed): it runs again from
+ * HTTP_WRITEABLE. */
+static void on_answer(void *ud, int failed) {
+    session *s = ud;
+    if (!s->http || !s->wsi) return;
+    s->http->load_failed = failed;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void on_rate_verdict(void *ud, int allowed) {
+    session *s = ud;
+    s->rate_verdict = allowed;
+    on_answer(s, 0);
+}
+
 /* Redis: waits for the space to load (or, sync set, for this relay to have
  * read what Redis holds now); the request runs again after. */
 static int park(session *s, struct lws *wsi, struct space *sp, int sync) {
     s->http->deferred = 1;
-    if (sync ? ingest_sync(sp, s) : ingest_wait(sp, s)) {
+    if (sync ? ingest_sync(sp, &s->wait, on_answer, s) : ingest_wait(sp, &s->wait, on_answer, s)) {
         s->http->deferred = 0;
         return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
     }
@@ -364,14 +380,6 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
 
 /* ---- POST /v1/spaces/{id}/changes ---- */
 
-static void hold(session *s) {
-    relay *r = s->r;
-    if (s->in_held) return;
-    s->in_held = 1;
-    s->held_next = r->held;
-    r->held = s;
-}
-
 static int post_changes(session *s, struct lws *wsi) {
     relay *r = s->r;
     http_state *h = s->http;
@@ -412,7 +420,7 @@ static int post_changes(session *s, struct lws *wsi) {
         }
         if (!h->rate_asked) {
             h->rate_asked = 1;
-            if (ingest_rate_take(r, s, t.id, n) == 0) {
+            if (ingest_rate_take(r, t.id, n, &s->wait, on_rate_verdict, s) == 0) {
                 h->deferred = 1;
                 return 0;
             }
@@ -438,13 +446,13 @@ static int post_changes(session *s, struct lws *wsi) {
     for (size_t pos = 0; h->n < n;) {
         weft_change c;
         weft_change_decode(&c, h->req + pos, h->req_len - pos);
-        struct ack_entry *e = &h->res[h->n++];
+        ack_entry *e = &h->res[h->n++];
         int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
         if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(sp);
         pos += c.total_len;
     }
-    hold(s); /* answered by http_release after the flush */
+    session_hold(s); /* answered by http_release after the flush */
     return 0;
 }
 
@@ -471,7 +479,7 @@ int http_release(struct session *s, int failed) {
     if (!b) return 1;
     o += (size_t)snprintf(b + o, cap - o, "{\"results\":[");
     for (uint32_t i = 0; i < h->n; i++) {
-        const struct ack_entry *e = &h->res[i];
+        const ack_entry *e = &h->res[i];
         const char *sep = i ? "," : "";
         if (e->status == WEFT_ACK_STORED)
             o += (size_t)snprintf(b + o, cap - o, "%s{\"status\":\"stored\",\"rseq\":%llu}", sep,
@@ -493,12 +501,6 @@ int http_release(struct session *s, int failed) {
     return 1;
 }
 
-void http_resume(struct session *s, int failed) {
-    if (!s->http || !s->wsi) return;
-    s->http->load_failed = failed;
-    lws_callback_on_writable(s->wsi);
-}
-
 /* ---- DELETE /v1/spaces/{id} ---- */
 
 static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
@@ -511,10 +513,10 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     if (sp->loading) return park(s, wsi, sp, 0);
-    server_close_space_sessions(r, sp, WEFT_PROTO_ENOT_FOUND);
+    space_closing(sp, WEFT_PROTO_ENOT_FOUND);
     if (r->redis) {
         /* Answered when Redis confirmed the DEL (rerun, delete_sent). */
-        rc = ingest_delete(sp, s);
+        rc = ingest_delete(sp, &s->wait, on_answer, s);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
         s->http->delete_sent = 1;
         s->http->deferred = 1;
@@ -697,17 +699,8 @@ static int on_writeable(session *s, struct lws *wsi) {
 }
 
 static void http_gone(session *s) {
-    if (s->wait) { /* whoever answers finds nobody */
-        s->wait->s = NULL;
-        s->wait = NULL;
-    }
-    if (s->in_held) { /* a POST whose flush has not come yet */
-        struct session **pp = &s->r->held;
-        while (*pp && *pp != s)
-            pp = &(*pp)->held_next;
-        if (*pp) *pp = s->held_next;
-        s->in_held = 0;
-    }
+    session_cancel_wait(s); /* whoever answers finds nobody */
+    session_unhold(s);      /* a POST whose flush has not come yet */
     http_state_free(s);
 }
 

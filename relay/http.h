@@ -21,8 +21,4 @@ struct session;
  * for the append: returns 0 then (call again next turn), 1 once answered. */
 int http_release(struct session *s, int failed);
 
-/* A request parked on a loading space or a shared rate verdict may go on
- * (failed: the space could not be loaded). */
-void http_resume(struct session *s, int failed);
-
 #endif

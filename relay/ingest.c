@@ -17,7 +17,6 @@
  */
 #include "ingest.h"
 #include "ratelimit.h"
-#include "server.h"
 #include "space.h"
 #include "storage_redis.h"
 
@@ -94,7 +93,7 @@ int batch_state(const append_batch *b) {
     return b->sp->durable >= b->max_rseq;
 }
 
-void batch_resolve(const append_batch *b, struct ack_entry *e, uint32_t n) {
+void batch_resolve(const append_batch *b, ack_entry *e, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         if (e[i].status != ACK_PENDING) continue;
         size_t k = (size_t)e[i].value;
@@ -176,13 +175,8 @@ static void check_waiters(ingest_state *ing) {
             ing->waiters[k++] = ing->waiters[i];
     }
     ing->n_waiters = k;
-    for (size_t i = 0; i < n; i++) {
-        session *s = ready[i]->s;
-        free(ready[i]);
-        if (!s) continue;
-        s->wait = NULL;
-        server_resume(s, 0);
-    }
+    for (size_t i = 0; i < n; i++)
+        waiter_answer(ready[i], 0);
     free(ready);
 }
 
@@ -283,8 +277,8 @@ static void on_eph(void *ud, const uint8_t id[32], const uint8_t *msg, size_t le
     if (msg[8] == 'D') {
         space_drop(r, sp, WEFT_PROTO_ENOT_FOUND, "deleted through another relay");
     } else if (msg[8] == 'E' && len > EPH_HDR + 33) {
-        server_deliver_ephemeral(sp, NULL, msg + EPH_HDR + 1, msg[EPH_HDR], msg + EPH_HDR + 33,
-                                 len - EPH_HDR - 33);
+        r->space_ev.ephemeral(r->space_ev.ud, sp, msg + EPH_HDR + 1, msg[EPH_HDR],
+                              msg + EPH_HDR + 33, len - EPH_HDR - 33);
     }
 }
 
@@ -306,25 +300,20 @@ static void on_deleted(void *ud, int rc, uint64_t head) {
     waiter *w = ud;
     (void)head;
     if (rc) relay_log("redis: a space delete was not confirmed: %s", weft_err_name(rc));
-    session *s = w->s;
-    free(w);
-    if (!s) return;
-    s->wait = NULL;
-    server_resume(s, rc != 0);
+    waiter_answer(w, rc != 0);
 }
 
-int ingest_delete(space *sp, session *s) {
+int ingest_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
     relay *r = sp->r;
     waiter *w = malloc(sizeof *w);
     if (!w) return WEFT_ENOMEM;
-    w->s = s;
     int rc = r->ingest_stopping ? WEFT_EUNAVAILABLE
                                 : redis_store_delete(r->redis, sp->id, on_deleted, w);
     if (rc) {
         free(w);
         return rc;
     }
-    s->wait = w;
+    waiter_init(w, slot, fn, ud);
     uint8_t m[EPH_HDR];
     memcpy(m, r->instance, 8);
     m[8] = 'D';
@@ -374,13 +363,8 @@ void ingest_close(space *sp) {
     size_t n = ing->n_waiters;
     ing->waiters = NULL;
     ing->n_waiters = 0;
-    for (size_t i = 0; i < n; i++) {
-        session *s = w[i].w->s;
-        free(w[i].w);
-        if (!s) continue;
-        s->wait = NULL;
-        server_resume(s, 1);
-    }
+    for (size_t i = 0; i < n; i++)
+        waiter_answer(w[i].w, 1);
     free(w);
     if (r->redis) redis_store_unsubscribe(r->redis, sp->id);
     free(ing->orig);
@@ -390,7 +374,8 @@ void ingest_close(space *sp) {
     if (ing->refs == 0) free(ing);
 }
 
-static wait_ent *add_waiter(ingest_state *ing, session *s, uint64_t target) {
+static wait_ent *add_waiter(ingest_state *ing, waiter **slot, relay_answer_fn fn, void *ud,
+                            uint64_t target) {
     if (ing->n_waiters == ing->cap_waiters) {
         size_t cap = ing->cap_waiters ? ing->cap_waiters * 2 : 8;
         wait_ent *p = realloc(ing->waiters, cap * sizeof *p);
@@ -400,15 +385,14 @@ static wait_ent *add_waiter(ingest_state *ing, session *s, uint64_t target) {
     }
     waiter *w = malloc(sizeof *w);
     if (!w) return NULL;
-    w->s = s;
-    s->wait = w;
+    waiter_init(w, slot, fn, ud);
     wait_ent *e = &ing->waiters[ing->n_waiters++];
     *e = (wait_ent){.w = w, .id = ++ing->next_wait_id, .target = target};
     return e;
 }
 
-int ingest_wait(space *sp, session *s) {
-    return add_waiter(sp->ing, s, 0) ? 0 : WEFT_ENOMEM;
+int ingest_wait(space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
+    return add_waiter(sp->ing, slot, fn, ud, 0) ? 0 : WEFT_ENOMEM;
 }
 
 typedef struct sync_req {
@@ -433,10 +417,10 @@ static void on_sync_head(void *ud, int rc, uint64_t head) {
     ing_release(ing);
 }
 
-int ingest_sync(space *sp, session *s) {
+int ingest_sync(space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
     ingest_state *ing = sp->ing;
     sync_req *q = malloc(sizeof *q);
-    wait_ent *e = q ? add_waiter(ing, s, TARGET_UNKNOWN) : NULL;
+    wait_ent *e = q ? add_waiter(ing, slot, fn, ud, TARGET_UNKNOWN) : NULL;
     if (!e) {
         free(q);
         return WEFT_ENOMEM;
@@ -562,7 +546,7 @@ static void on_append(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup
     b->state = 2;
     if (b->max_rseq > ing->known_head) ing->known_head = b->max_rseq;
     if (b->max_rseq > sp->n_idx) kick(ing);
-    if (ing->inflight < r->cfg.redis_max_inflight) server_unthrottle(sp);
+    if (ing->inflight < r->cfg.redis_max_inflight) r->space_ev.unthrottle(r->space_ev.ud, sp);
     batch_unref(b);
 }
 
@@ -608,7 +592,7 @@ void ingest_flush(relay *r) {
  * when it was granted. */
 
 typedef struct rate_req {
-    waiter w; /* first: s->wait points here */
+    waiter w; /* first: the waiting party's slot points here */
     relay *r;
     uint8_t id[16];
     uint32_t n, asked;
@@ -642,8 +626,7 @@ static int send_rate(rate_req *q) {
 
 static void on_rate(void *ud, int rc, int allowed) {
     rate_req *q = ud;
-    session *s = q->w.s;
-    if (!rc && !allowed && q->asked > q->n && s) {
+    if (!rc && !allowed && q->asked > q->n && q->w.fn) {
         q->asked = q->n; /* no whole chunk left: maybe what this frame needs */
         if (send_rate(q) == 0) return;
     }
@@ -654,27 +637,24 @@ static void on_rate(void *ud, int rc, int allowed) {
             b->last_us = relay_now_us();
         }
     }
-    free(q);
-    if (!s) return;
-    s->wait = NULL;
     /* A Redis error allows: an unreachable Redis fails the append anyway,
      * so nothing gets stored unlimited; a slow one should not stop writers. */
-    s->rate_verdict = rc ? 1 : allowed;
-    server_resume(s, 0);
+    waiter_answer(&q->w, rc ? 1 : allowed);
 }
 
-int ingest_rate_take(relay *r, session *s, const uint8_t id[16], uint32_t n) {
+int ingest_rate_take(relay *r, const uint8_t id[16], uint32_t n, waiter **slot, relay_answer_fn fn,
+                     void *ud) {
     rate_req *q = malloc(sizeof *q);
     if (!q) return WEFT_ENOMEM;
     uint32_t chunk = (uint32_t)(r->cfg.token_burst / 10);
-    *q = (rate_req){.w.s = s, .r = r, .n = n, .asked = n > chunk ? n : chunk};
+    *q = (rate_req){.r = r, .n = n, .asked = n > chunk ? n : chunk};
     memcpy(q->id, id, 16);
     int rc = send_rate(q);
     if (rc) {
         free(q);
         return rc;
     }
-    s->wait = &q->w;
+    waiter_init(&q->w, slot, fn, ud);
     return 0;
 }
 

@@ -31,7 +31,7 @@
 #ifndef WEFT_RELAY_INGEST_H
 #define WEFT_RELAY_INGEST_H
 
-#include "relay.h"
+#include "space.h"
 
 #ifndef WEFT_RELAY_REDIS
 #define WEFT_RELAY_REDIS 0
@@ -39,7 +39,7 @@
 
 struct space;
 struct session;
-struct ack_entry;
+
 typedef struct append_batch append_batch;
 
 /* Internal ACK status of an entry whose append Redis has not confirmed yet
@@ -65,15 +65,17 @@ void ingest_tick(relay *r);
 int ingest_open(struct space *sp);
 /* Detaches a space from everything in flight and frees its ingest state. */
 void ingest_close(struct space *sp);
-/* Parks a session until sp is loaded; server_resume() is called then. */
-int ingest_wait(struct space *sp, struct session *s);
-/* Parks a session until this relay has read sp up to the head Redis has
- * now (another relay may have appended what no notification brought yet),
- * so a HELLO's CHALLENGE and a GET are as fresh as Redis: what was acked
- * anywhere before is there. server_resume() is called then (possibly
- * before this returns, when Redis is unreachable). Returns 0 or
- * WEFT_ENOMEM. */
-int ingest_sync(struct space *sp, struct session *s);
+/* Waits until sp is loaded: fn(ud, 0) then, fn(ud, 1) when it could not
+ * be (the space went). *slot holds the waiter until then (waiter_cancel).
+ * Returns 0 or WEFT_ENOMEM (then fn is never called). */
+int ingest_wait(struct space *sp, waiter **slot, relay_answer_fn fn, void *ud);
+/* Waits until this relay has read sp up to the head Redis has now
+ * (another relay may have appended what no notification brought yet), so
+ * a HELLO's CHALLENGE and a GET are as fresh as Redis: what was acked
+ * anywhere before is there. fn(ud, 0) is called then (possibly before
+ * this returns, when Redis is unreachable), fn(ud, 1) if the space went.
+ * Returns 0 or WEFT_ENOMEM. */
+int ingest_sync(struct space *sp, waiter **slot, relay_answer_fn fn, void *ud);
 
 /* Queues a change the local log just committed (origin: the session that
  * sent it, 0 for none) into this turn's batch. OUT: *slot, its index in
@@ -94,28 +96,29 @@ void ingest_flush(relay *r);
  * -1: not confirmed (nothing in it may be acked). */
 int batch_state(const append_batch *b);
 /* Turns ACK_PENDING entries into STORED (rseq) or DUPLICATE. */
-void batch_resolve(const append_batch *b, struct ack_entry *e, uint32_t n);
+void batch_resolve(const append_batch *b, ack_entry *e, uint32_t n);
 void batch_unref(append_batch *b);
 
 /* Shared rate limit, per token id: spends n units of the credit this relay
  * took from Redis before. Returns 1 when it had them, else 0 (nothing
  * spent: ask with ingest_rate_take). */
 int ingest_rate_spend(relay *r, const uint8_t id[16], uint32_t n);
-/* Asks Redis for n units (and a chunk of credit on top when it can); the
- * session is resumed (server_resume) with s->rate_verdict set to 1
- * (allowed) or 0. A Redis error allows: see docs/SCALING.md. Returns 0, or
- * a WEFT_E code when nothing was asked (then no resume comes). */
-int ingest_rate_take(relay *r, struct session *s, const uint8_t id[16], uint32_t n);
+/* Asks Redis for n units (and a chunk of credit on top when it can);
+ * fn(ud, 1) when allowed, fn(ud, 0) when not. A Redis error allows: see
+ * docs/SCALING.md. Returns 0, or a WEFT_E code when nothing was asked
+ * (then fn is never called). */
+int ingest_rate_take(relay *r, const uint8_t id[16], uint32_t n, waiter **slot, relay_answer_fn fn,
+                     void *ud);
 
 /* Sends an ephemeral frame (already stamped with the sender's key) to the
  * other relays' sessions of the space: to the one holding `peer`, or all
  * when broadcast. */
 void ingest_publish_eph(struct space *sp, const uint8_t peer[32], int broadcast,
                         const uint8_t *frame, size_t len);
-/* Deletes the space in Redis and tells the other relays to drop it; the
- * session is resumed (server_resume, failed when Redis did not confirm)
- * once Redis answered. Returns 0, or a WEFT_E code when nothing was sent
- * (then no resume comes). The caller then removes the space locally. */
-int ingest_delete(struct space *sp, struct session *s);
+/* Deletes the space in Redis and tells the other relays to drop it;
+ * fn(ud, 0) once Redis confirmed, fn(ud, 1) when it did not. Returns 0,
+ * or a WEFT_E code when nothing was sent (then fn is never called). The
+ * caller then removes the space locally. */
+int ingest_delete(struct space *sp, waiter **slot, relay_answer_fn fn, void *ud);
 
 #endif

@@ -34,14 +34,12 @@ int ingest_open(struct space *sp) {
 void ingest_close(struct space *sp) {
     (void)sp;
 }
-int ingest_wait(struct space *sp, struct session *s) {
-    (void)sp;
-    (void)s;
+int ingest_wait(struct space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
+    (void)sp, (void)slot, (void)fn, (void)ud;
     return WEFT_EUNAVAILABLE;
 }
-int ingest_sync(struct space *sp, struct session *s) {
-    (void)sp;
-    (void)s;
+int ingest_sync(struct space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
+    (void)sp, (void)slot, (void)fn, (void)ud;
     return WEFT_EUNAVAILABLE;
 }
 int ingest_queue(struct space *sp, const uint8_t *rec, size_t len, const uint8_t hash[32],
@@ -68,7 +66,7 @@ int batch_state(const append_batch *b) {
     (void)b;
     return 1;
 }
-void batch_resolve(const append_batch *b, struct ack_entry *e, uint32_t n) {
+void batch_resolve(const append_batch *b, ack_entry *e, uint32_t n) {
     (void)b, (void)e, (void)n;
 }
 void batch_unref(append_batch *b) {
@@ -78,16 +76,16 @@ int ingest_rate_spend(relay *r, const uint8_t id[16], uint32_t n) {
     (void)r, (void)id, (void)n;
     return 1;
 }
-int ingest_rate_take(relay *r, struct session *s, const uint8_t id[16], uint32_t n) {
-    (void)r, (void)s, (void)id, (void)n;
+int ingest_rate_take(relay *r, const uint8_t id[16], uint32_t n, waiter **slot, relay_answer_fn fn,
+                     void *ud) {
+    (void)r, (void)id, (void)n, (void)slot, (void)fn, (void)ud;
     return WEFT_EUNAVAILABLE;
 }
 void ingest_publish_eph(struct space *sp, const uint8_t peer[32], int broadcast,
                         const uint8_t *frame, size_t len) {
     (void)sp, (void)peer, (void)broadcast, (void)frame, (void)len;
 }
-int ingest_delete(struct space *sp, struct session *s) {
-    (void)sp;
-    (void)s;
+int ingest_delete(struct space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
+    (void)sp, (void)slot, (void)fn, (void)ud;
     return WEFT_EUNAVAILABLE;
 }

@@ -7,9 +7,12 @@
  */
 #include "relay.h"
 #include "ingest.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "space.h"
 #include "storage.h"
+
+#include <libwebsockets.h>
 
 #include <ctype.h>
 #include <errno.h>

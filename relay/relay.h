@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct lws_context;
 struct relay_store;
@@ -25,6 +26,66 @@ struct redis_store;
 struct space;
 struct session;
 struct server_state;
+
+/* An answer that comes later (a space loaded, a shared rate verdict, a
+ * delete confirmed): result is 0 or 1 as the call that took it says. */
+typedef void (*relay_answer_fn)(void *ud, int result);
+
+/* A cancellable reference to whoever waits for such an answer. The
+ * answerer owns it (waiter_new, waiter_answer frees it); the waiting party
+ * keeps a pointer in *slot and, if it goes first, cancels with
+ * waiter_cancel: the answer then finds nobody. */
+typedef struct waiter {
+    relay_answer_fn fn; /* NULL once cancelled */
+    void *ud;
+    struct waiter **slot;
+} waiter;
+
+/* Fills w (allocated by the answerer, possibly inside a larger request)
+ * and points *slot at it. */
+static inline void waiter_init(waiter *w, struct waiter **slot, relay_answer_fn fn, void *ud) {
+    w->fn = fn;
+    w->ud = ud;
+    w->slot = slot;
+    *slot = w;
+}
+
+/* Calls the waiting party (unless it cancelled) after clearing its *slot.
+ * The caller frees w, first (copy what it needs). */
+static inline void waiter_call(relay_answer_fn fn, void *ud, struct waiter **slot, int result) {
+    if (!fn) return;
+    *slot = NULL;
+    fn(ud, result);
+}
+
+/* A malloc'd waiter answered and freed. */
+static inline void waiter_answer(waiter *w, int result) {
+    relay_answer_fn fn = w->fn;
+    void *ud = w->ud;
+    struct waiter **slot = w->slot;
+    free(w);
+    waiter_call(fn, ud, slot, result);
+}
+
+static inline void waiter_cancel(waiter *w) {
+    w->fn = NULL;
+}
+
+/* How a space tells its owner (the server, which sets these at start)
+ * about what concerns its sessions, without the space knowing them. */
+typedef struct space_events {
+    /* The space is going (deleted, or dropped after a storage failure):
+     * fail its sessions with code and forget the space. */
+    void (*closing)(void *ud, struct space *sp, uint32_t code);
+    /* Fewer appends in flight than --redis-max-inflight again: sessions
+     * paused for it may read again. */
+    void (*unthrottle)(void *ud, struct space *sp);
+    /* An ephemeral frame (stamped) from another relay for the space's
+     * sessions: the one(s) with key peer, or all when broadcast. */
+    void (*ephemeral)(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
+                      const uint8_t *frame, size_t len);
+    void *ud;
+} space_events;
 
 typedef struct relay_config {
     char listen_host[64];
@@ -82,7 +143,8 @@ typedef struct relay {
     size_t space_cap;
     /* Every WebSocket session (server.c). */
     struct session *sessions;
-    /* Sessions holding ACKs until the end-of-turn flush (server.c). */
+    space_events space_ev; /* set by the server */
+    /* Sessions holding ACKs until the end-of-turn flush (session.c). */
     struct session *held;
     /* Spaces with changes appended this turn, not yet flushed. */
     struct space *dirty;

@@ -12,7 +12,6 @@
  */
 #include "space.h"
 #include "ingest.h"
-#include "server.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -364,7 +363,7 @@ int space_ingest(space *sp, uint64_t rseq, const uint8_t *rec, size_t len, uint6
 void space_drop(relay *r, space *sp, uint32_t code, const char *why) {
     relay_log("space=%s dropped: %s", sp->hex, why);
     r->m.redis_spaces_dropped++;
-    server_close_space_sessions(r, sp, code);
+    space_closing(sp, code);
     if (sp->is_dirty) {
         space **pp = &r->dirty;
         while (*pp != sp)
@@ -394,7 +393,12 @@ int space_flush_all(relay *r, space **woken) {
     return 0;
 }
 
+void space_closing(space *sp, uint32_t code) {
+    sp->r->space_ev.closing(sp->r->space_ev.ud, sp, code);
+}
+
 int space_delete(relay *r, space *sp) {
+    space_closing(sp, WEFT_PROTO_ENOT_FOUND);
     if (sp->is_dirty) { /* unlink from the dirty list */
         space **pp = &r->dirty;
         while (*pp != sp)
@@ -416,4 +420,8 @@ void space_close_all(relay *r) {
     r->space_tab = NULL;
     r->space_cap = 0;
     r->m.spaces_open = 0;
+}
+
+void space_batch_unref(struct append_batch *b) {
+    batch_unref(b);
 }

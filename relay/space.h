@@ -19,6 +19,15 @@
 
 #define SPACE_NO_AUTHOR UINT32_MAX
 
+struct append_batch;
+
+/* One change's answer: a WEFT_ACK_ status and its value (the relay
+ * sequence, or a WEFT_PROTO_E code). */
+typedef struct ack_entry {
+    uint8_t status;
+    uint64_t value;
+} ack_entry;
+
 typedef struct rec_info {
     uint64_t seq;    /* the author's seq */
     uint64_t cum;    /* bytes of records 1..this one */
@@ -85,10 +94,18 @@ uint32_t space_author_find(const space *sp, const uint8_t key[32]);
  * flush's WEFT_E code (durable then stays where it was). */
 int space_flush_all(relay *r, space **woken);
 
+/* Tells the space's owner (space_events.closing) to fail its sessions
+ * with code. */
+void space_closing(space *sp, uint32_t code);
+
 /* Removes a space from the relay and deletes its records (with Redis: its
- * local copy; the caller deletes it in Redis with ingest_delete). The
- * caller has closed its sessions first. */
+ * local copy; the caller deletes it in Redis with ingest_delete). Its
+ * sessions are told first (space_events.closing, NOT_FOUND). */
 int space_delete(relay *r, space *sp);
+
+/* Drops a reference to an append batch a held answer waited for. NULL is
+ * a no-op. */
+void space_batch_unref(struct append_batch *b);
 
 /* Closes every space (after a final flush). */
 void space_close_all(relay *r);
