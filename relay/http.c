@@ -13,7 +13,7 @@
  * repeated key.
  */
 #include "http.h"
-#include "ingest.h"
+#include "pubsub.h"
 #include "session.h"
 #include "space.h"
 
@@ -43,9 +43,9 @@ typedef struct http_state {
     char idem[IDEM_KEY_MAX + 1];
     uint32_t n;
     ack_entry *res;
-    append_batch *batch; /* redis: the append the answer waits for */
-    /* redis: the request waits for its space to load or for a shared rate
-     * verdict, and runs again from HTTP_WRITEABLE when it comes */
+    storage_batch *batch; /* the batch the answer waits for */
+    /* the request waits for its space to load, a shared rate verdict or a
+     * delete to be confirmed, and runs again from HTTP_WRITEABLE then */
     int deferred, load_failed, rate_asked, synced, delete_sent;
 } http_state;
 
@@ -53,7 +53,7 @@ typedef struct http_state {
 
 static void http_state_free(session *s) {
     if (!s->http) return;
-    batch_unref(s->http->batch);
+    storage_batch_unref(s->http->batch);
     free(s->http->body);
     free(s->http->req);
     free(s->http->res);
@@ -259,15 +259,20 @@ static void on_rate_verdict(void *ud, int allowed) {
     on_answer(s, 0);
 }
 
-/* Redis: waits for the space to load (or, sync set, for this relay to have
- * read what Redis holds now); the request runs again after. */
-static int park(session *s, struct lws *wsi, struct space *sp, int sync) {
-    s->http->deferred = 1;
-    if (sync ? ingest_sync(sp, &s->wait, on_answer, s) : ingest_wait(sp, &s->wait, on_answer, s)) {
-        s->http->deferred = 0;
-        return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
+/* Waits for the space to load (fresh: and to be as fresh as storage, see
+ * space_wait). Returns 0 when it is now; else the request waits (it runs
+ * again when the answer comes) or failed, and *answered is what the
+ * callback should return. */
+static int park(session *s, struct lws *wsi, struct space *sp, int fresh, int *answered) {
+    int rc = space_wait(sp, fresh, &s->wait, on_answer, s);
+    if (rc == 0) return 0;
+    if (rc == STORAGE_LATER) {
+        s->http->deferred = 1;
+        *answered = 0;
+    } else {
+        *answered = respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
     }
-    return 0;
+    return 1;
 }
 
 static uint64_t urlarg_u64(struct lws *wsi, const char *name, uint64_t dflt, int *bad) {
@@ -321,10 +326,10 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp, 0);
-    if (r->redis && !s->http->synced) { /* as fresh as Redis: see ingest_sync */
+    int answered;
+    if (!s->http->synced) { /* as fresh as storage: see space_wait */
         s->http->synced = 1;
-        return park(s, wsi, sp, 1);
+        if (park(s, wsi, sp, 1, &answered)) return answered;
     }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
@@ -332,8 +337,7 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     pg.frame = malloc(pg.cap);
     if (!pg.frame) return -1;
     weft_frame_changes_begin(pg.frame, pg.cap, &pg.len, 1);
-    rc = after < sp->durable ? sp->store->store->ops->read(sp->store, after, pg.max, page_add, &pg)
-                             : 0;
+    rc = after < sp->durable ? space_read(sp, after, pg.max, page_add, &pg) : 0;
     if (rc < 0) {
         free(pg.frame);
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage read failed");
@@ -411,33 +415,25 @@ static int post_changes(session *s, struct lws *wsi) {
             return respond_error(s, wsi, WEFT_PROTO_ETOO_MANY_CHANGES, "too many changes");
     }
     if (n == 0) return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "no changes in the body");
-    if (r->redis && r->cfg.token_rate > 0) {
-        /* The limit is shared through Redis; the request runs again with
-         * the verdict (a Redis error allows, see ingest_rate_take). */
-        if (!h->rate_asked && ingest_rate_spend(r, t.id, n)) {
-            h->rate_asked = 1;
-            s->rate_verdict = 1;
+    if (!h->rate_asked) {
+        /* Taken once: a shared limit's verdict comes later and the request
+         * runs again with it (a Redis error allows, see ratelimit.h). */
+        h->rate_asked = 1;
+        int v = token_rate_take(r, t.id, n, &s->wait, on_rate_verdict, s);
+        if (v == RATE_LATER) {
+            h->deferred = 1;
+            return 0;
         }
-        if (!h->rate_asked) {
-            h->rate_asked = 1;
-            if (ingest_rate_take(r, t.id, n, &s->wait, on_rate_verdict, s) == 0) {
-                h->deferred = 1;
-                return 0;
-            }
-            s->rate_verdict = 1;
-        }
-        if (!s->rate_verdict)
-            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
-    } else {
-        bucket *tb = token_bucket_get(&r->token_buckets, t.id);
-        if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, n, relay_now_us()))
-            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
+        s->rate_verdict = v;
     }
+    if (!s->rate_verdict)
+        return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp, 0);
-    if (r->redis && ingest_inflight(sp) >= r->cfg.redis_max_inflight)
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    if (space_throttled(sp))
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many appends in flight");
     h->res = calloc(n, sizeof *h->res);
     if (!h->res) return -1;
@@ -449,7 +445,7 @@ static int post_changes(session *s, struct lws *wsi) {
         ack_entry *e = &h->res[h->n++];
         int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
-        if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(sp);
+        if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(sp);
         pos += c.total_len;
     }
     session_hold(s); /* answered by http_release after the flush */
@@ -461,12 +457,12 @@ int http_release(struct session *s, int failed) {
     struct lws *wsi = s->wsi;
     if (!h || !h->res) return 1;
     if (!failed && h->batch) {
-        int st = batch_state(h->batch);
+        int st = storage_batch_state(h->batch);
         if (st == 0) return 0;
-        if (st > 0) batch_resolve(h->batch, h->res, h->n);
+        if (st > 0) storage_batch_resolve(h->batch, h->res, h->n);
         failed = st < 0;
     }
-    batch_unref(h->batch);
+    storage_batch_unref(h->batch);
     h->batch = NULL;
     if (failed) {
         free(h->res);
@@ -512,18 +508,17 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp, 0);
-    space_closing(sp, WEFT_PROTO_ENOT_FOUND);
-    if (r->redis) {
-        /* Answered when Redis confirmed the DEL (rerun, delete_sent). */
-        rc = ingest_delete(sp, &s->wait, on_answer, s);
-        if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    /* Its sessions close first, then the records go for good. */
+    rc = space_delete(sp, &s->wait, on_answer, s);
+    if (rc < 0) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+    pubsub_space_deleted(r, sid); /* the other relays drop it too */
+    if (rc == STORAGE_LATER) {    /* answered once storage confirmed (rerun) */
         s->http->delete_sent = 1;
         s->http->deferred = 1;
-        space_delete(r, sp);
         return 0;
     }
-    if (space_delete(r, sp)) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     return respond_text(s, wsi, 200, "{\"deleted\":true}\n");
 }
 
@@ -613,8 +608,9 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     if (h->method == M_GET && strcmp(path, "/healthz") == 0)
         return respond_text(s, wsi, 200, "ok\n");
     if (h->method == M_GET && strcmp(path, "/readyz") == 0)
-        return ingest_ready(r) ? respond_text(s, wsi, 200, "ready\n")
-                               : respond_text(s, wsi, 503, "redis unavailable\n");
+        return r->storage->ops->ready(r->storage)
+                   ? respond_text(s, wsi, 200, "ready\n")
+                   : respond_text(s, wsi, 503, "redis unavailable\n");
     if (h->method == M_GET && strcmp(path, "/metrics") == 0) {
         size_t n;
         char *m = relay_metrics_render(r, &n);

@@ -16,60 +16,18 @@
 #include "weft/weft.h"
 #include "weft/sodium.h"
 
+#include "waiter.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 struct lws_context;
-struct relay_store;
+struct storage;
 struct redis_store;
 struct space;
 struct session;
 struct server_state;
-
-/* An answer that comes later (a space loaded, a shared rate verdict, a
- * delete confirmed): result is 0 or 1 as the call that took it says. */
-typedef void (*relay_answer_fn)(void *ud, int result);
-
-/* A cancellable reference to whoever waits for such an answer. The
- * answerer owns it (waiter_new, waiter_answer frees it); the waiting party
- * keeps a pointer in *slot and, if it goes first, cancels with
- * waiter_cancel: the answer then finds nobody. */
-typedef struct waiter {
-    relay_answer_fn fn; /* NULL once cancelled */
-    void *ud;
-    struct waiter **slot;
-} waiter;
-
-/* Fills w (allocated by the answerer, possibly inside a larger request)
- * and points *slot at it. */
-static inline void waiter_init(waiter *w, struct waiter **slot, relay_answer_fn fn, void *ud) {
-    w->fn = fn;
-    w->ud = ud;
-    w->slot = slot;
-    *slot = w;
-}
-
-/* Calls the waiting party (unless it cancelled) after clearing its *slot.
- * The caller frees w, first (copy what it needs). */
-static inline void waiter_call(relay_answer_fn fn, void *ud, struct waiter **slot, int result) {
-    if (!fn) return;
-    *slot = NULL;
-    fn(ud, result);
-}
-
-/* A malloc'd waiter answered and freed. */
-static inline void waiter_answer(waiter *w, int result) {
-    relay_answer_fn fn = w->fn;
-    void *ud = w->ud;
-    struct waiter **slot = w->slot;
-    free(w);
-    waiter_call(fn, ud, slot, result);
-}
-
-static inline void waiter_cancel(waiter *w) {
-    w->fn = NULL;
-}
 
 /* How a space tells its owner (the server, which sets these at start)
  * about what concerns its sessions, without the space knowing them. */
@@ -132,10 +90,9 @@ extern const double relay_fsync_bounds[RELAY_FSYNC_BUCKETS];
 typedef struct relay {
     relay_config cfg;
     struct lws_context *ctx;
-    struct relay_store *store; /* storage; with redis, the memory mirror */
-    struct redis_store *redis; /* NULL unless --storage redis */
+    struct storage *storage;   /* where records become durable (storage.h) */
+    struct redis_store *redis; /* the Redis link: NULL unless --storage redis */
     uint8_t instance[8];       /* random: tells this relay's pub/sub messages apart */
-    struct space *batching;    /* spaces with a batch for Redis this turn */
     weft_crypto_backend be;
     relay_metrics m;
     /* Spaces by id (space.c). */
@@ -146,8 +103,8 @@ typedef struct relay {
     space_events space_ev; /* set by the server */
     /* Sessions holding ACKs until the end-of-turn flush (session.c). */
     struct session *held;
-    /* Spaces with changes appended this turn, not yet flushed. */
-    struct space *dirty;
+    /* Spaces whose durable head moved this turn (space.c). */
+    struct space *woken;
     uint64_t next_session_id;
     struct server_state *srv; /* the server's timer and scratch (server.c) */
     volatile int stop;        /* set by SIGTERM/SIGINT */

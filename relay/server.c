@@ -15,7 +15,7 @@
  */
 #include "server.h"
 #include "http.h"
-#include "ingest.h"
+#include "pubsub.h"
 #include "session.h"
 #include "space.h"
 
@@ -111,8 +111,7 @@ static int send_changes(session *s) {
     if (scratch_reserve(v, OUT_FRAME_BYTES)) return -1;
     build_ctx b = {s, 0, 0};
     weft_frame_changes_begin(v->scratch + LWS_PRE, v->scratch_cap - LWS_PRE, &b.len, 1);
-    int rc =
-        sp->store->store->ops->read(sp->store, s->next_rseq - 1, OUT_FRAME_BYTES, build_one, &b);
+    int rc = space_read(sp, s->next_rseq - 1, OUT_FRAME_BYTES, build_one, &b);
     if (rc < 0) {
         relay_log("space=%s read failed at rseq=%llu: %s", sp->hex,
                   (unsigned long long)s->next_rseq, weft_err_name(rc));
@@ -179,24 +178,23 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     }
     s->sp = sp;
     memcpy(s->key, f->key, 32);
-    if (r->redis) {
-        /* The CHALLENGE must carry the real head and vector: the HELLO
-         * waits (its bytes kept) until the space has loaded, or until this
-         * relay has read what other relays appended up to now. */
-        s->parked = malloc(len);
-        if (!s->parked) {
-            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
-            return;
-        }
-        memcpy(s->parked, p, len);
-        s->parked_len = len;
-        s->state = S_LOADING;
-        if (sp->loading ? ingest_wait(sp, &s->wait, on_answer, s)
-                        : ingest_sync(sp, &s->wait, on_answer, s))
-            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+    /* The CHALLENGE must carry the real head and vector: the space must be
+     * loaded and as fresh as storage (another relay may have appended). If
+     * that takes a while, the HELLO waits, its bytes kept. */
+    rc = space_wait(sp, 1, &s->wait, on_answer, s);
+    if (rc == 0) {
+        hello_ready(s, f);
         return;
     }
-    hello_ready(s, f);
+    s->parked = rc == STORAGE_LATER ? malloc(len) : NULL;
+    if (!s->parked) {
+        session_cancel_wait(s);
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    memcpy(s->parked, p, len);
+    s->parked_len = len;
+    s->state = S_LOADING;
 }
 
 /* The HELLO's space is loaded: note the client's vector, send CHALLENGE. */
@@ -263,25 +261,22 @@ static void changes_allowed(session *s, const weft_frame *f);
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
-    if (r->redis && r->cfg.token_rate > 0 && !ingest_rate_spend(r, s->tok.id, f->n)) {
+    int rc = token_rate_take(r, s->tok.id, f->n, &s->wait, on_rate_verdict, s);
+    if (rc == RATE_LATER) {
         /* The token's limit is shared by every relay: out of local credit,
          * Redis decides, and the frame (and those after it) waits. */
         s->parked = malloc(len);
-        if (s->parked && ingest_rate_take(r, s->tok.id, f->n, &s->wait, on_rate_verdict, s) == 0) {
+        if (s->parked) {
             memcpy(s->parked, p, len);
             s->parked_len = len;
             session_rx(s);
             return;
         }
-        free(s->parked);
-        s->parked = NULL; /* Redis unreachable: allowed, see ingest_rate_take */
-    } else if (!r->redis) {
-        bucket *tb = token_bucket_get(&r->token_buckets, s->tok.id);
-        if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, f->n, relay_now_us())) {
-            relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
-            session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "token rate limit: frame dropped");
-            return;
-        }
+        session_cancel_wait(s); /* out of memory: allowed, as on a Redis error */
+    } else if (!rc) {
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "token rate limit: frame dropped");
+        return;
     }
     changes_allowed(s, f);
 }
@@ -308,11 +303,11 @@ static void changes_allowed(session *s, const weft_frame *f) {
             session_fail(s, WEFT_PROTO_ESTORAGE, "storage failure");
             return;
         }
-        if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(s->sp);
+        if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(s->sp);
     }
     session_hold_ack(s, h);
-    if (r->redis && ingest_inflight(s->sp) >= r->cfg.redis_max_inflight) {
-        s->throttled = 1; /* server_unthrottle when Redis has caught up */
+    if (space_throttled(s->sp)) {
+        s->throttled = 1; /* space_events.unthrottle when storage has caught up */
         r->m.redis_pauses++;
         session_rx(s);
     }
@@ -332,8 +327,8 @@ static void forward_ephemeral(session *s, const weft_frame *f) {
         return;
     }
     size_t sent = session_deliver_ephemeral(s->sp, s, f->peer, broadcast, frame, len);
-    if (s->r->redis && (broadcast || !sent))
-        ingest_publish_eph(s->sp, f->peer, broadcast, frame, len);
+    if (pubsub_active(s->r) && (broadcast || !sent))
+        pubsub_publish_eph(s->r, s->sp, f->peer, broadcast, frame, len);
     else if (!sent && f->type == WEFT_FRAME_SIGNAL) {
         /* With Redis the peer may be on another relay: no NO_PEER. */
         relay_reject(s->r, WEFT_PROTO_ENO_PEER);
@@ -574,14 +569,14 @@ static int release_acks(session *s) {
     while (s->held_head) {
         held_ack *h = s->held_head;
         if (h->batch) {
-            int st = batch_state(h->batch);
+            int st = storage_batch_state(h->batch);
             if (st < 0) {
                 session_fail(s, WEFT_PROTO_ESTORAGE, "storage append not confirmed");
                 return -1;
             }
             if (st == 0) return 0;
-            batch_resolve(h->batch, h->e, h->n);
-            batch_unref(h->batch);
+            storage_batch_resolve(h->batch, h->e, h->n);
+            storage_batch_unref(h->batch);
             h->batch = NULL;
         }
         s->held_head = h->next;
@@ -601,33 +596,18 @@ static int release_acks(session *s) {
 }
 
 void relay_after_turn(relay *r) {
-    struct space *woken;
-    if (r->redis) ingest_flush(r);
-    int rc = space_flush_all(r, &woken);
-    if (rc) {
-        /* Nothing of this turn may be acked: fail every session waiting. The
-         * appended records stay in storage, unacked, as after a crash. */
-        relay_log("storage flush failed: %s", weft_err_name(rc));
-        while (r->held) {
-            session *s = r->held;
-            if (s->is_ws) {
-                session_fail(s, WEFT_PROTO_ESTORAGE, "storage flush failed");
-            } else {
-                session_unhold(s);
-                http_release(s, 1);
-            }
-        }
-        return;
-    }
-    /* With file or memory storage everything held is durable now; with
-     * Redis, what waits for an append stays held. */
+    /* Group commit: the turn's batches go to storage; a local backend
+     * answers them before this returns. */
+    r->storage->ops->end_turn(r->storage);
+    /* What storage answered goes out; what waits for it (Redis) stays. */
     session *after;
     for (session *s = r->held; s; s = after) {
         after = s->held_next; /* releasing s unlinks at most s itself */
         int st = s->is_ws ? release_acks(s) : http_release(s, 0);
         if (st > 0) session_unhold(s); /* < 0: failed, it unlinked itself */
     }
-    for (struct space *sp = woken; sp; sp = sp->dirty_next) {
+    struct space *woken = space_take_woken(r);
+    for (struct space *sp = woken; sp; sp = sp->woken_next) {
         uint64_t end = sp->durable ? sp->idx[sp->durable - 1].cum : 0;
         session *next;
         for (session *s = sp->subs; s; s = next) {
@@ -650,7 +630,7 @@ void relay_after_turn(relay *r) {
 static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
     if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
-    if (t->r->redis) ingest_tick(t->r);
+    t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }
 
@@ -709,7 +689,7 @@ int server_run(relay *r) {
     relay_after_turn(r);
     /* Appends sent to Redis get their answer (and their ACKs) first. */
     uint64_t until = relay_now_us() + 2000000u;
-    while (r->redis && ingest_busy(r) && relay_now_us() < until) {
+    while (r->storage->ops->busy(r->storage) && relay_now_us() < until) {
         if (lws_service(r->ctx, 0) < 0) break;
         relay_after_turn(r);
     }
@@ -724,7 +704,7 @@ int server_run(relay *r) {
         relay_after_turn(r);
     }
     lws_sul_cancel(&r->srv->sul);
-    if (r->redis) ingest_stop(r);
+    r->storage->ops->shutdown(r->storage);
     lws_context_destroy(r->ctx);
     r->ctx = NULL;
     free(r->srv->scratch);

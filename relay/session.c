@@ -132,7 +132,7 @@ static void held_clear(session *s) {
     while (s->held_head) {
         held_ack *h = s->held_head;
         s->held_head = h->next;
-        space_batch_unref(h->batch);
+        storage_batch_unref(h->batch);
         free(h);
     }
     s->held_tail = NULL;

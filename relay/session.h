@@ -34,7 +34,7 @@ typedef struct outmsg {
 
 typedef struct held_ack {
     struct held_ack *next;
-    struct append_batch *batch; /* the batch its pending entries wait for */
+    storage_batch *batch; /* the batch its pending entries wait for */
     uint32_t n;
     ack_entry e[];
 } held_ack;
