@@ -5,10 +5,33 @@
  * The relay is one thread around one libwebsockets event loop. Nothing is
  * locked because nothing runs concurrently: callbacks run one at a time, and
  * the work that must see a whole loop turn (group commit, ACKs, fan-out) runs
- * between two turns in relay_after_turn(). Modules: server.c (the lws
- * protocol callback, sessions), space.c (per-space log, index, subscribers),
- * storage_*.c (durable bytes), http.c (REST, metrics, static files),
- * metrics.c, main.c (flags and environment).
+ * between two turns in relay_after_turn(). Nothing lives outside the relay
+ * object but main()'s own: every cache, buffer and flag belongs to the
+ * relay, a session or a space.
+ *
+ * Modules, one line each; calls run one way only, down this list (main →
+ * server → http/session → space → storage), and what goes back up goes
+ * through callbacks the upper side set (space_events, storage_events,
+ * waiters):
+ *   main.c            flags and environment, picks the storage, runs the server
+ *   server.c          the lws context, the protocol callback, frames, the turn
+ *   http.c            REST log API, probes, metrics and static files
+ *   pubsub.c          cross-relay SIGNAL/PRESENCE and deletes over Redis
+ *   session.c         per-connection state: queue, held ACKs, subscriptions
+ *   ratelimit.c       token buckets, and the per-token change limit
+ *   ratelimit_redis.c the per-token limit shared by every relay through Redis
+ *   idem.c            a space's cache of POST answers by Idempotency-Key
+ *   space.c           per-space log, index and subscribers; checks changes
+ *   storage.h/.c      the storage interface every backend implements; batches
+ *   storage_local.c   that interface over a local log driver, inline
+ *   storage_file.c    log driver: segment files, fdatasync (the default)
+ *   storage_memory.c  log driver: the heap (tests, and Redis' local copy)
+ *   ingest.c          that interface on Redis, asynchronous; the Redis link
+ *   storage_redis.c   the Redis client (hiredis on the lws loop)
+ *   ingest_none.c     stands in for the Redis files when built without hiredis
+ *   crc32c.c          CRC32C of stored records
+ *   metrics.c         Prometheus exposition, the log line, clocks
+ *   waiter.h          cancellable references to whoever waits for an answer
  */
 #ifndef WEFT_RELAY_H
 #define WEFT_RELAY_H
