@@ -121,7 +121,7 @@ typedef struct relay {
     /* Spaces by id (space.c). */
     struct space **space_tab;
     size_t space_cap;
-    /* Every WebSocket session (server.c). */
+    /* Every WebSocket session (session.c). */
     struct session *sessions;
     space_events space_ev; /* set by the server */
     /* Sessions holding ACKs until the end-of-turn flush (session.c). */
@@ -129,10 +129,9 @@ typedef struct relay {
     /* Spaces whose durable head moved this turn (space.c). */
     struct space *woken;
     uint64_t next_session_id;
-    struct server_state *srv; /* the server's timer and scratch (server.c) */
-    volatile int stop;        /* set by SIGTERM/SIGINT */
-    int draining;             /* shutting down: refuse new connections */
-    int ingest_stopping;      /* ingest_stop: Redis callbacks fail, nothing is dropped */
+    struct server_state *srv;               /* the server's timer and scratch (server.c) */
+    volatile int stop;                      /* set by SIGTERM/SIGINT */
+    int draining;                           /* shutting down: refuse new connections */
     struct token_bucket_tab *token_buckets; /* per token id (ratelimit.h) */
 } relay;
 
