@@ -337,7 +337,7 @@ static void forward_ephemeral(session *s, const weft_frame *f) {
     free(frame);
 }
 
-/* Keeps a frame that arrived while the session waits for Redis. */
+/* Keeps a frame that arrived while the session waits for an answer. */
 static void defer_frame(session *s, const uint8_t *p, size_t len) {
     inframe *m = malloc(sizeof *m + len);
     if (!m || s->in_bytes + len > s->r->cfg.max_queue) {
@@ -512,7 +512,7 @@ static void resume(session *s, int failed) {
     session_rx(s);
 }
 
-/* Its space loaded (failed: it could not be), or is as fresh as Redis. */
+/* Its space loaded (failed: it could not be), or is as fresh as storage. */
 static void on_answer(void *ud, int failed) {
     resume(ud, failed);
 }
@@ -563,7 +563,7 @@ static const struct lws_protocols protocols[] = {
 /* ---- the turn and the loop ---- */
 
 /* Sends the session's held ACKs whose changes are durable, in order.
- * Returns 1 when none is left, 0 when some wait for Redis, -1 when the
+ * Returns 1 when none is left, 0 when some wait for storage, -1 when the
  * session failed (it left the held list). */
 static int release_acks(session *s) {
     while (s->held_head) {
@@ -599,7 +599,7 @@ void relay_after_turn(relay *r) {
     /* Group commit: the turn's batches go to storage; a local backend
      * answers them before this returns. */
     r->storage->ops->end_turn(r->storage);
-    /* What storage answered goes out; what waits for it (Redis) stays. */
+    /* What storage answered goes out; what it answers later stays held. */
     session *after;
     for (session *s = r->held; s; s = after) {
         after = s->held_next; /* releasing s unlinks at most s itself */
@@ -687,7 +687,8 @@ int server_run(relay *r) {
     relay_log("draining: %llu connections", (unsigned long long)r->m.ws_open);
     r->draining = 1;
     relay_after_turn(r);
-    /* Appends sent to Redis get their answer (and their ACKs) first. */
+    /* Batches storage answers later (Redis) get their answer (and their
+     * ACKs) first. */
     uint64_t until = relay_now_us() + 2000000u;
     while (r->storage->ops->busy(r->storage) && relay_now_us() < until) {
         if (lws_service(r->ctx, 0) < 0) break;
