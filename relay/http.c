@@ -8,12 +8,13 @@
  * A POST of changes is answered only after the end-of-turn flush, like a
  * WebSocket ACK: the request joins the relay's list of held sessions and
  * http_release() answers it once its changes are durable. Answers to POSTs
- * with an Idempotency-Key are remembered (per space and token id, the last
- * IDEM_SLOTS of them, for a day) and replayed for a repeated key.
+ * with an Idempotency-Key are remembered in the space's cache (idem.h: per
+ * token id, the last IDEM_SLOTS of them, for a day) and replayed for a
+ * repeated key.
  */
 #include "http.h"
-#include "ingest.h"
-#include "server.h"
+#include "pubsub.h"
+#include "session.h"
 #include "space.h"
 
 #include <stdarg.h>
@@ -22,9 +23,6 @@
 #include <sys/stat.h>
 
 #define BODY_CHUNK    16384
-#define IDEM_SLOTS    4096
-#define IDEM_KEY_MAX  128
-#define IDEM_TTL_S    86400
 #define PROOF_SKEW_S  300
 #define DEFAULT_LIMIT 100
 
@@ -44,62 +42,18 @@ typedef struct http_state {
     uint8_t token_id[16];
     char idem[IDEM_KEY_MAX + 1];
     uint32_t n;
-    struct ack_entry *res;
-    append_batch *batch; /* redis: the append the answer waits for */
-    /* redis: the request waits for its space to load or for a shared rate
-     * verdict, and runs again from HTTP_WRITEABLE when it comes */
+    ack_entry *res;
+    storage_batch *batch; /* the batch the answer waits for */
+    /* the request waits for its space to load, a shared rate verdict or a
+     * delete to be confirmed, and runs again from HTTP_WRITEABLE then */
     int deferred, load_failed, rate_asked, synced, delete_sent;
 } http_state;
-
-/* ---- idempotency cache: a ring of the last answers ---- */
-
-typedef struct idem_entry {
-    uint8_t space[32], token_id[16];
-    char key[IDEM_KEY_MAX + 1];
-    uint64_t at;
-    char *body;
-    size_t len;
-} idem_entry;
-
-static idem_entry idem_ring[IDEM_SLOTS];
-static size_t idem_next;
-
-static idem_entry *idem_find(const uint8_t *sid, const uint8_t *tid, const char *key) {
-    uint64_t now = relay_unix_s();
-    for (size_t i = 0; i < IDEM_SLOTS; i++) {
-        idem_entry *e = &idem_ring[i];
-        if (e->body && e->at + IDEM_TTL_S > now && strcmp(e->key, key) == 0 &&
-            memcmp(e->space, sid, 32) == 0 && memcmp(e->token_id, tid, 16) == 0)
-            return e;
-    }
-    return NULL;
-}
-
-static void idem_put(const http_state *h, const char *body, size_t len) {
-    idem_entry *e = &idem_ring[idem_next++ % IDEM_SLOTS];
-    free(e->body);
-    e->body = malloc(len + 1);
-    if (!e->body) return;
-    memcpy(e->body, body, len);
-    e->len = len;
-    memcpy(e->space, h->space, 32);
-    memcpy(e->token_id, h->token_id, 16);
-    memcpy(e->key, h->idem, sizeof e->key);
-    e->at = relay_unix_s();
-}
-
-void http_free_all(void) {
-    for (size_t i = 0; i < IDEM_SLOTS; i++) {
-        free(idem_ring[i].body);
-        idem_ring[i].body = NULL;
-    }
-}
 
 /* ---- responses ---- */
 
 static void http_state_free(session *s) {
     if (!s->http) return;
-    batch_unref(s->http->batch);
+    storage_batch_unref(s->http->batch);
     free(s->http->body);
     free(s->http->req);
     free(s->http->res);
@@ -289,15 +243,36 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     return 0;
 }
 
-/* Redis: waits for the space to load (or, sync set, for this relay to have
- * read what Redis holds now); the request runs again after. */
-static int park(session *s, struct lws *wsi, struct space *sp, int sync) {
-    s->http->deferred = 1;
-    if (sync ? ingest_sync(sp, s) : ingest_wait(sp, s)) {
-        s->http->deferred = 0;
-        return respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
+/* The answer a parked request waited for came (failed: its space could
+ * not be loaded, or a delete was not confirmed): it runs again from
+ * HTTP_WRITEABLE. */
+static void on_answer(void *ud, int failed) {
+    session *s = ud;
+    if (!s->http || !s->wsi) return;
+    s->http->load_failed = failed;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void on_rate_verdict(void *ud, int allowed) {
+    session *s = ud;
+    s->rate_verdict = allowed;
+    on_answer(s, 0);
+}
+
+/* Waits for the space to load (fresh: and to be as fresh as storage, see
+ * space_wait). Returns 0 when it is now; else the request waits (it runs
+ * again when the answer comes) or failed, and *answered is what the
+ * callback should return. */
+static int park(session *s, struct lws *wsi, struct space *sp, int fresh, int *answered) {
+    int rc = space_wait(sp, fresh, &s->wait, on_answer, s);
+    if (rc == 0) return 0;
+    if (rc == STORAGE_LATER) {
+        s->http->deferred = 1;
+        *answered = 0;
+    } else {
+        *answered = respond_error(s, wsi, WEFT_PROTO_EINTERNAL, "out of memory");
     }
-    return 0;
+    return 1;
 }
 
 static uint64_t urlarg_u64(struct lws *wsi, const char *name, uint64_t dflt, int *bad) {
@@ -351,10 +326,10 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp, 0);
-    if (r->redis && !s->http->synced) { /* as fresh as Redis: see ingest_sync */
+    int answered;
+    if (!s->http->synced) { /* as fresh as storage: see space_wait */
         s->http->synced = 1;
-        return park(s, wsi, sp, 1);
+        if (park(s, wsi, sp, 1, &answered)) return answered;
     }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
@@ -362,8 +337,7 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     pg.frame = malloc(pg.cap);
     if (!pg.frame) return -1;
     weft_frame_changes_begin(pg.frame, pg.cap, &pg.len, 1);
-    rc = after < sp->durable ? sp->store->store->ops->read(sp->store, after, pg.max, page_add, &pg)
-                             : 0;
+    rc = after < sp->durable ? space_read(sp, after, pg.max, page_add, &pg) : 0;
     if (rc < 0) {
         free(pg.frame);
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage read failed");
@@ -410,14 +384,6 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
 
 /* ---- POST /v1/spaces/{id}/changes ---- */
 
-static void hold(session *s) {
-    relay *r = s->r;
-    if (s->in_held) return;
-    s->in_held = 1;
-    s->held_next = r->held;
-    r->held = s;
-}
-
 static int post_changes(session *s, struct lws *wsi) {
     relay *r = s->r;
     http_state *h = s->http;
@@ -426,15 +392,16 @@ static int post_changes(session *s, struct lws *wsi) {
     uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
     memcpy(h->token_id, t.id, 16);
-    if (h->idem[0]) {
-        idem_entry *e = idem_find(h->space, t.id, h->idem);
-        if (e) {
-            char *b = malloc(e->len + 1);
-            if (!b) return -1;
-            memcpy(b, e->body, e->len);
-            const char *extra[] = {"idempotent-replayed:", "true", NULL};
-            return respond(s, wsi, 200, "application/json", b, e->len, extra);
-        }
+    struct space *known = h->idem[0] ? space_find(r, h->space) : NULL;
+    size_t idem_len;
+    const char *idem_body =
+        known ? idem_find(known->idem, t.id, h->idem, relay_unix_s(), &idem_len) : NULL;
+    if (idem_body) {
+        char *b = malloc(idem_len + 1);
+        if (!b) return -1;
+        memcpy(b, idem_body, idem_len);
+        const char *extra[] = {"idempotent-replayed:", "true", NULL};
+        return respond(s, wsi, 200, "application/json", b, idem_len, extra);
     }
     /* Frame the records first: a body that cannot be cut into records is
      * refused whole. */
@@ -448,33 +415,25 @@ static int post_changes(session *s, struct lws *wsi) {
             return respond_error(s, wsi, WEFT_PROTO_ETOO_MANY_CHANGES, "too many changes");
     }
     if (n == 0) return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "no changes in the body");
-    if (r->redis && r->cfg.token_rate > 0) {
-        /* The limit is shared through Redis; the request runs again with
-         * the verdict (a Redis error allows, see ingest_rate_take). */
-        if (!h->rate_asked && ingest_rate_spend(r, t.id, n)) {
-            h->rate_asked = 1;
-            s->rate_verdict = 1;
+    if (!h->rate_asked) {
+        /* Taken once: a shared limit's verdict comes later and the request
+         * runs again with it (a Redis error allows, see ratelimit.h). */
+        h->rate_asked = 1;
+        int v = token_rate_take(r, t.id, n, &s->wait, on_rate_verdict, s);
+        if (v == RATE_LATER) {
+            h->deferred = 1;
+            return 0;
         }
-        if (!h->rate_asked) {
-            h->rate_asked = 1;
-            if (ingest_rate_take(r, s, t.id, n) == 0) {
-                h->deferred = 1;
-                return 0;
-            }
-            s->rate_verdict = 1;
-        }
-        if (!s->rate_verdict)
-            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
-    } else {
-        bucket *tb = token_bucket_get(&r->token_buckets, t.id);
-        if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, n, relay_now_us()))
-            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
+        s->rate_verdict = v;
     }
+    if (!s->rate_verdict)
+        return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "token rate limit");
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp, 0);
-    if (r->redis && ingest_inflight(sp) >= r->cfg.redis_max_inflight)
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    if (space_throttled(sp))
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many appends in flight");
     h->res = calloc(n, sizeof *h->res);
     if (!h->res) return -1;
@@ -483,13 +442,13 @@ static int post_changes(session *s, struct lws *wsi) {
     for (size_t pos = 0; h->n < n;) {
         weft_change c;
         weft_change_decode(&c, h->req + pos, h->req_len - pos);
-        struct ack_entry *e = &h->res[h->n++];
+        ack_entry *e = &h->res[h->n++];
         int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
-        if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(sp);
+        if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(sp);
         pos += c.total_len;
     }
-    hold(s); /* answered by http_release after the flush */
+    session_hold(s); /* answered by http_release after the flush */
     return 0;
 }
 
@@ -498,12 +457,12 @@ int http_release(struct session *s, int failed) {
     struct lws *wsi = s->wsi;
     if (!h || !h->res) return 1;
     if (!failed && h->batch) {
-        int st = batch_state(h->batch);
+        int st = storage_batch_state(h->batch);
         if (st == 0) return 0;
-        if (st > 0) batch_resolve(h->batch, h->res, h->n);
+        if (st > 0) storage_batch_resolve(h->batch, h->res, h->n);
         failed = st < 0;
     }
-    batch_unref(h->batch);
+    storage_batch_unref(h->batch);
     h->batch = NULL;
     if (failed) {
         free(h->res);
@@ -516,7 +475,7 @@ int http_release(struct session *s, int failed) {
     if (!b) return 1;
     o += (size_t)snprintf(b + o, cap - o, "{\"results\":[");
     for (uint32_t i = 0; i < h->n; i++) {
-        const struct ack_entry *e = &h->res[i];
+        const ack_entry *e = &h->res[i];
         const char *sep = i ? "," : "";
         if (e->status == WEFT_ACK_STORED)
             o += (size_t)snprintf(b + o, cap - o, "%s{\"status\":\"stored\",\"rseq\":%llu}", sep,
@@ -532,15 +491,10 @@ int http_release(struct session *s, int failed) {
     o += (size_t)snprintf(b + o, cap - o, "]}\n");
     free(h->res);
     h->res = NULL;
-    if (h->idem[0]) idem_put(h, b, o);
+    struct space *sp = h->idem[0] ? space_find(s->r, h->space) : NULL;
+    if (sp) idem_put(&sp->idem, h->token_id, h->idem, b, o, relay_unix_s());
     respond(s, wsi, 200, "application/json", b, o, NULL);
     return 1;
-}
-
-void http_resume(struct session *s, int failed) {
-    if (!s->http || !s->wsi) return;
-    s->http->load_failed = failed;
-    lws_callback_on_writable(s->wsi);
 }
 
 /* ---- DELETE /v1/spaces/{id} ---- */
@@ -554,18 +508,17 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    if (sp->loading) return park(s, wsi, sp, 0);
-    server_close_space_sessions(r, sp, WEFT_PROTO_ENOT_FOUND);
-    if (r->redis) {
-        /* Answered when Redis confirmed the DEL (rerun, delete_sent). */
-        rc = ingest_delete(sp, s);
-        if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    /* Its sessions close first, then the records go for good. */
+    rc = space_delete(sp, &s->wait, on_answer, s);
+    if (rc < 0) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
+    pubsub_space_deleted(r, sid); /* the other relays drop it too */
+    if (rc == STORAGE_LATER) {    /* answered once storage confirmed (rerun) */
         s->http->delete_sent = 1;
         s->http->deferred = 1;
-        space_delete(r, sp);
         return 0;
     }
-    if (space_delete(r, sp)) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     return respond_text(s, wsi, 200, "{\"deleted\":true}\n");
 }
 
@@ -655,8 +608,9 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     if (h->method == M_GET && strcmp(path, "/healthz") == 0)
         return respond_text(s, wsi, 200, "ok\n");
     if (h->method == M_GET && strcmp(path, "/readyz") == 0)
-        return ingest_ready(r) ? respond_text(s, wsi, 200, "ready\n")
-                               : respond_text(s, wsi, 503, "redis unavailable\n");
+        return r->storage->ops->ready(r->storage)
+                   ? respond_text(s, wsi, 200, "ready\n")
+                   : respond_text(s, wsi, 503, "redis unavailable\n");
     if (h->method == M_GET && strcmp(path, "/metrics") == 0) {
         size_t n;
         char *m = relay_metrics_render(r, &n);
@@ -741,17 +695,8 @@ static int on_writeable(session *s, struct lws *wsi) {
 }
 
 static void http_gone(session *s) {
-    if (s->wait) { /* whoever answers finds nobody */
-        s->wait->s = NULL;
-        s->wait = NULL;
-    }
-    if (s->in_held) { /* a POST whose flush has not come yet */
-        struct session **pp = &s->r->held;
-        while (*pp && *pp != s)
-            pp = &(*pp)->held_next;
-        if (*pp) *pp = s->held_next;
-        s->in_held = 0;
-    }
+    session_cancel_wait(s); /* whoever answers finds nobody */
+    session_unhold(s);      /* a POST whose flush has not come yet */
     http_state_free(s);
 }
 

@@ -16,16 +16,10 @@ int http_callback(relay *r, struct lws *wsi, enum lws_callback_reasons reason, v
 
 struct session;
 
-/* Answers a POST held for the end-of-turn flush (failed: the flush
- * failed, nothing was made durable). With Redis the answer may still wait
- * for the append: returns 0 then (call again next turn), 1 once answered. */
+/* Answers a POST held for the end of the turn (failed: answer that
+ * nothing was made durable) once the storage batch its changes joined is
+ * answered. Returns 0 while the batch waits (storage that answers later:
+ * call again next turn), 1 once the POST was answered. */
 int http_release(struct session *s, int failed);
-
-/* A request parked on a loading space or a shared rate verdict may go on
- * (failed: the space could not be loaded). */
-void http_resume(struct session *s, int failed);
-
-/* Frees the idempotency cache (at exit). */
-void http_free_all(void);
 
 #endif

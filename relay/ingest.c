@@ -1,50 +1,68 @@
 /*
- * Redis wiring of the relay (ingest.h; docs/SCALING.md).
+ * Redis storage (storage.h; docs/SCALING.md, "Wiring it into the relay"):
+ * how a relay with --storage redis keeps its view of each space in step
+ * with Redis, without ever blocking on it. The Redis client itself is
+ * storage_redis.c; the link (r->redis) is shared with the cross-relay
+ * pub/sub (pubsub.c) and the shared rate limits (ratelimit_redis.c).
  *
- * Per space, an ingest_state holds: this turn's batch of appends, the
- * batches in flight (oldest first: one connection answers in order), the
- * ingest cursor's state (a head query and at most one XRANGE in flight,
- * plus "read again" when more was announced meanwhile), the sessions
- * waiting for the space to load, and the origins of this relay's own
- * appends by relay sequence (so the ingest indexes them with the session
- * that sent them, which is then not sent its own changes back).
+ * One ingest path per space: everything the space holds comes from reading
+ * Redis in relay-sequence order (XRANGE after what this relay holds) into
+ * a memory mirror that reads are served from, and reaches the space
+ * through record() and durable(). A change a client sends is committed to
+ * the space's log at once (so the next change of the same turn can chain
+ * on it) and queued in the space's batch for the turn; at the end of the
+ * turn one append script per space carries the batch. Its answer fills in
+ * the relay sequences; the batch counts as answered (and the held ACKs and
+ * POST answers that wait for it go out) once the ingest has read up to
+ * them, so a client acked by this relay finds its change on this relay too.
  *
- * Lifetimes: Redis callbacks may outlive a space (dropped, deleted, or the
- * relay stopping). An ingest_state is reference-counted by its callbacks in
- * flight and detached (sp = NULL) when its space goes; a batch is counted
- * by the pipeline and by every held ACK or POST that waits for it, and
- * detached the same way. A detached batch counts as failed.
+ * When Redis does not confirm an append (an error, or Redis went away), the
+ * space may hold changes Redis lacks: the backend says lost() (its
+ * sessions fail with STORAGE, as after a flush error) and the next client
+ * loads it again from Redis. Clients resend what was not acked; dedupe by
+ * hash makes that safe. A duplicate answered while appends are in flight
+ * goes through Redis too (append_dup), so it is never acked before the
+ * original is confirmed.
+ *
+ * Per space, a handle holds: this turn's batch, the batches in flight
+ * (oldest first: one connection answers in order) and those answered but
+ * not read back yet, the ingest cursor's state (a head query and at most
+ * one XRANGE in flight, plus "read again" when more was announced
+ * meanwhile), the waiters (a load, or a fresh read), and the origins of
+ * this relay's own appends by relay sequence (so the ingest indexes them
+ * with the session that sent them, which is then not sent its own changes
+ * back).
+ *
+ * Lifetimes: Redis callbacks may outlive a handle (its space dropped,
+ * deleted, or the relay stopping). A handle is reference-counted by its
+ * callbacks in flight and by being open; a closed one only waits for those
+ * to come back. A batch is counted by the backend until it is read back
+ * and by every held ACK or POST waiting for it; closing the handle detaches
+ * it (durable_at = NULL), which counts as failed.
  */
 #include "ingest.h"
-#include "ratelimit.h"
-#include "server.h"
-#include "space.h"
-#include "storage_redis.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define READ_COUNT 1000 /* records per XRANGE */
 
-struct append_batch {
-    int refs;
-    int state; /* 0 building, 1 sent, 2 confirmed, -1 failed */
-    relay *r;
-    space *sp;          /* NULL once the space is gone */
-    append_batch *next; /* the space's batches in flight */
-    size_t n, cap;
-    uint8_t (*keys)[32];
+/* One space's appends of one turn. base first: held ACKs see only it. */
+typedef struct redis_batch {
+    storage_batch base;
+    struct redis_space *h;    /* kept alive (a reference) while in flight */
+    struct redis_batch *next; /* fly or done list */
+    size_t xcap;
+    uint8_t (*keys)[32]; /* freed once sent */
     uint8_t **recs;
     size_t *lens;
-    uint64_t *origin;
-    uint64_t *rseq;
-    uint8_t *dup;
-    uint64_t max_rseq;
-};
+    uint64_t *origin; /* freed once answered */
+} redis_batch;
 
-/* A session waiting for the space: until it has loaded (target 0), or
- * until the ingest reached the head Redis gave for it (TARGET_UNKNOWN until
- * that answer comes). */
+/* A wait until the space has loaded (target 0), or until the ingest
+ * reached the head Redis gave for it (TARGET_UNKNOWN until that answer
+ * comes). */
 #define TARGET_UNKNOWN UINT64_MAX
 typedef struct wait_ent {
     waiter *w;
@@ -55,12 +73,20 @@ typedef struct origin_ent {
     uint64_t rseq, origin;
 } origin_ent;
 
-typedef struct ingest_state {
-    relay *r;
-    space *sp; /* NULL once the space is gone */
-    int refs;  /* head queries and reads in flight */
-    append_batch *open, *fly_head, *fly_tail;
-    space *batch_next; /* in r->batching */
+typedef struct redis_space {
+    storage_space base;
+    struct redis_backend *be;
+    uint8_t id[32];
+    char hex[65];
+    const storage_events *ev;
+    void *ud;
+    int closed; /* callbacks still in flight find nothing to do */
+    int refs;   /* head queries and reads in flight, + 1 while open */
+    relay_space_store *mirror;
+    uint64_t n; /* records read back (all durable in Redis) */
+    int loading;
+    redis_batch *open, *fly_head, *fly_tail, *done_head, *done_tail;
+    struct redis_space *batch_next; /* be->batching */
     int in_batching;
     uint64_t inflight; /* records queued or in flight */
     int head_pending, head_known, reading, read_again, retry;
@@ -71,47 +97,93 @@ typedef struct ingest_state {
     uint64_t next_wait_id;
     origin_ent *orig;
     size_t o_head, o_tail, o_cap;
-} ingest_state;
+} redis_space;
 
-static int stopping; /* ingest_stop: Redis callbacks fail, nothing is dropped */
+typedef struct redis_backend {
+    storage base;
+    relay *r;
+    relay_store *mirrors;   /* memory driver: this relay's copy of each space */
+    redis_space **tab;      /* open handles by space id (open addressing) */
+    size_t tab_cap, n_open; /* cap: a power of two, or 0 */
+    redis_space *batching;  /* handles with a batch to send this turn */
+    int stopping;           /* shutdown: Redis callbacks fail, nothing is lost() */
+} redis_backend;
+
+/* ---- open handles by id ---- */
+
+static size_t id_slot(const redis_backend *be, const uint8_t id[32]) {
+    uint64_t h; /* space ids are public keys: their bytes are spread already */
+    memcpy(&h, id, 8);
+    return (size_t)h & (be->tab_cap - 1);
+}
+
+static redis_space *tab_find(const redis_backend *be, const uint8_t id[32]) {
+    if (!be->tab_cap) return NULL;
+    for (size_t i = id_slot(be, id);; i = (i + 1) & (be->tab_cap - 1)) {
+        if (!be->tab[i]) return NULL;
+        if (memcmp(be->tab[i]->id, id, 32) == 0) return be->tab[i];
+    }
+}
+
+static void tab_place(redis_backend *be, redis_space *h) {
+    size_t i = id_slot(be, h->id);
+    while (be->tab[i])
+        i = (i + 1) & (be->tab_cap - 1);
+    be->tab[i] = h;
+}
+
+static int tab_insert(redis_backend *be, redis_space *h) {
+    if ((be->n_open + 1) * 2 > be->tab_cap) {
+        size_t old_cap = be->tab_cap, cap = old_cap ? old_cap * 2 : 64;
+        redis_space **old = be->tab, **tab = calloc(cap, sizeof *tab);
+        if (!tab) return WEFT_ENOMEM;
+        be->tab = tab;
+        be->tab_cap = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i]) tab_place(be, old[i]);
+        free(old);
+    }
+    tab_place(be, h);
+    be->n_open++;
+    return 0;
+}
+
+static void tab_remove(redis_backend *be, redis_space *h) {
+    size_t mask = be->tab_cap - 1, i = id_slot(be, h->id);
+    while (be->tab[i] != h)
+        i = (i + 1) & mask;
+    be->tab[i] = NULL;
+    for (size_t j = (i + 1) & mask; be->tab[j]; j = (j + 1) & mask) {
+        redis_space *o = be->tab[j];
+        be->tab[j] = NULL;
+        tab_place(be, o);
+    }
+    be->n_open--;
+}
 
 /* ---- batches ---- */
 
-void batch_unref(append_batch *b) {
-    if (!b || --b->refs > 0) return;
-    for (size_t i = 0; i < b->n && b->recs; i++)
+static void batch_extras_free(redis_batch *b) {
+    for (size_t i = 0; i < b->base.n && b->recs; i++)
         free(b->recs[i]);
     free(b->keys);
     free(b->recs);
     free(b->lens);
     free(b->origin);
-    free(b->rseq);
-    free(b->dup);
-    free(b);
+    b->keys = NULL;
+    b->recs = NULL;
+    b->lens = NULL;
+    b->origin = NULL;
 }
 
-int batch_state(const append_batch *b) {
-    if (b->state < 0 || !b->sp) return -1;
-    if (b->state != 2) return 0;
-    return b->sp->durable >= b->max_rseq;
+/* The backend lets go of b (extras first: nobody else reads them). */
+static void batch_drop(redis_batch *b) {
+    batch_extras_free(b);
+    storage_batch_unref(&b->base);
 }
 
-void batch_resolve(const append_batch *b, struct ack_entry *e, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++) {
-        if (e[i].status != ACK_PENDING) continue;
-        size_t k = (size_t)e[i].value;
-        if (b->dup[k]) {
-            e[i].status = WEFT_ACK_DUPLICATE;
-            e[i].value = 0;
-        } else {
-            e[i].status = WEFT_ACK_STORED;
-            e[i].value = b->rseq[k];
-        }
-    }
-}
-
-static int batch_grow(append_batch *b) {
-    size_t cap = b->cap ? b->cap * 2 : 16;
+static int batch_grow(redis_batch *b) {
+    size_t cap = b->xcap ? b->xcap * 2 : 16;
     void *k = realloc(b->keys, cap * 32);
     if (k) b->keys = k;
     void *r = realloc(b->recs, cap * sizeof *b->recs);
@@ -121,597 +193,625 @@ static int batch_grow(append_batch *b) {
     void *o = realloc(b->origin, cap * sizeof *b->origin);
     if (o) b->origin = o;
     if (!k || !r || !l || !o) return WEFT_ENOMEM;
-    b->cap = cap;
+    b->xcap = cap;
     return 0;
 }
 
 /* ---- loading and reading ---- */
 
-static void ing_release(ingest_state *ing) {
-    if (--ing->refs == 0 && !ing->sp) free(ing);
+static void h_release(redis_space *h) {
+    if (--h->refs == 0) free(h);
 }
 
 static void on_head(void *ud, int rc, uint64_t head);
 static void on_read(void *ud, int rc, const uint64_t *rseq, const uint8_t *const *recs,
                     const size_t *lens, size_t n);
 
-static void request_head(ingest_state *ing) {
-    if (ing->head_pending || stopping) return;
-    if (redis_store_head(ing->r->redis, ing->sp->id, on_head, ing)) {
-        ing->retry = 1;
+static void request_head(redis_space *h) {
+    if (h->head_pending || h->be->stopping) return;
+    if (redis_store_head(h->be->r->redis, h->id, on_head, h)) {
+        h->retry = 1;
         return;
     }
-    ing->head_pending = 1;
-    ing->refs++;
+    h->head_pending = 1;
+    h->refs++;
 }
 
-static void kick(ingest_state *ing) {
-    if (stopping) return;
-    if (ing->reading) {
-        ing->read_again = 1;
+static void kick(redis_space *h) {
+    if (h->be->stopping) return;
+    if (h->reading) {
+        h->read_again = 1;
         return;
     }
-    if (redis_store_read(ing->r->redis, ing->sp->id, ing->sp->n_idx, READ_COUNT, on_read, ing)) {
-        ing->retry = 1;
+    if (redis_store_read(h->be->r->redis, h->id, h->n, READ_COUNT, on_read, h)) {
+        h->retry = 1;
         return;
     }
-    ing->reading = 1;
-    ing->read_again = 0;
-    ing->read_knows_head = ing->head_known;
-    ing->refs++;
+    h->reading = 1;
+    h->read_again = 0;
+    h->read_knows_head = h->head_known;
+    h->refs++;
 }
 
-/* Resumes the sessions whose wait is over (the space loaded, and the
- * ingest at their target). */
-static void check_waiters(ingest_state *ing) {
-    space *sp = ing->sp;
-    if (!sp || sp->loading) return;
-    /* Resuming may touch this space again (a HELLO goes live, a new wait
+/* Answers the waits that are over (the space loaded, and the ingest at
+ * their target). */
+static void check_waiters(redis_space *h) {
+    if (h->closed || h->loading) return;
+    /* Answering may touch this space again (a HELLO goes live, a new wait
      * comes): take the ready ones out first. */
     size_t n = 0, k = 0;
-    waiter **ready = malloc((ing->n_waiters + 1) * sizeof *ready);
+    waiter **ready = malloc((h->n_waiters + 1) * sizeof *ready);
     if (!ready) return;
-    for (size_t i = 0; i < ing->n_waiters; i++) {
-        if (ing->waiters[i].target <= sp->n_idx)
-            ready[n++] = ing->waiters[i].w;
+    for (size_t i = 0; i < h->n_waiters; i++) {
+        if (h->waiters[i].target <= h->n)
+            ready[n++] = h->waiters[i].w;
         else
-            ing->waiters[k++] = ing->waiters[i];
+            h->waiters[k++] = h->waiters[i];
     }
-    ing->n_waiters = k;
-    for (size_t i = 0; i < n; i++) {
-        session *s = ready[i]->s;
-        free(ready[i]);
-        if (!s) continue;
-        s->wait = NULL;
-        server_resume(s, 0);
-    }
+    h->n_waiters = k;
+    for (size_t i = 0; i < n; i++)
+        waiter_answer(ready[i], 0);
     free(ready);
 }
 
-static void check_loaded(ingest_state *ing) {
-    space *sp = ing->sp;
-    if (!sp->loading || !ing->head_known || sp->n_idx < ing->load_target) return;
-    sp->loading = 0;
-    relay_log("space=%s loaded from redis records=%zu authors=%zu", sp->hex, sp->n_idx,
-              sp->n_authors);
-    check_waiters(ing);
+static void check_loaded(redis_space *h) {
+    if (!h->loading || !h->head_known || h->n < h->load_target) return;
+    h->loading = 0;
+    relay_log("space=%s loaded from redis records=%llu", h->hex, (unsigned long long)h->n);
+    check_waiters(h);
 }
 
 static void on_head(void *ud, int rc, uint64_t head) {
-    ingest_state *ing = ud;
-    ing->head_pending = 0;
-    if (ing->sp && rc) ing->retry = 1;
-    if (ing->sp && !rc) {
-        ing->head_known = 1;
-        ing->load_target = head;
-        if (head > ing->known_head) ing->known_head = head;
-        if (ing->sp->n_idx < head) kick(ing);
-        check_loaded(ing);
+    redis_space *h = ud;
+    h->head_pending = 0;
+    if (!h->closed && rc) h->retry = 1;
+    if (!h->closed && !rc) {
+        h->head_known = 1;
+        h->load_target = head;
+        if (head > h->known_head) h->known_head = head;
+        if (h->n < head) kick(h);
+        check_loaded(h);
     }
-    ing_release(ing);
+    h_release(h);
 }
 
 /* The origin of this relay's own record rseq (0: another relay's). */
-static uint64_t take_origin(ingest_state *ing, uint64_t rseq) {
-    while (ing->o_head < ing->o_tail && ing->orig[ing->o_head].rseq < rseq)
-        ing->o_head++;
-    if (ing->o_head < ing->o_tail && ing->orig[ing->o_head].rseq == rseq)
-        return ing->orig[ing->o_head++].origin;
+static uint64_t take_origin(redis_space *h, uint64_t rseq) {
+    while (h->o_head < h->o_tail && h->orig[h->o_head].rseq < rseq)
+        h->o_head++;
+    if (h->o_head < h->o_tail && h->orig[h->o_head].rseq == rseq)
+        return h->orig[h->o_head++].origin;
     return 0;
+}
+
+/* Answered batches the ingest has read past are done. */
+static void release_done(redis_space *h) {
+    while (h->done_head && h->done_head->base.max_rseq <= h->n) {
+        redis_batch *b = h->done_head;
+        h->done_head = b->next;
+        if (!h->done_head) h->done_tail = NULL;
+        batch_drop(b);
+    }
+}
+
+/* Takes record rseq (the next one) into the mirror and the space. */
+static int ingest_one(redis_space *h, uint64_t rseq, const uint8_t *rec, size_t len) {
+    if (rseq != h->n + 1) return WEFT_EMALFORMED;
+    const uint8_t *recs[1] = {rec};
+    size_t lens[1] = {len};
+    uint64_t first;
+    int rc = h->be->mirrors->ops->append(h->mirror, recs, lens, 1, &first);
+    if (rc) return rc;
+    h->n = rseq;
+    return h->ev->record(h->ud, rseq, rec, len, take_origin(h, rseq));
 }
 
 static void on_read(void *ud, int rc, const uint64_t *rseq, const uint8_t *const *recs,
                     const size_t *lens, size_t n) {
-    ingest_state *ing = ud;
-    ing->reading = 0;
-    space *sp = ing->sp;
-    if (!sp || rc) {
-        if (sp) ing->retry = 1;
-        ing_release(ing);
+    redis_space *h = ud;
+    h->reading = 0;
+    if (h->closed || rc) {
+        if (!h->closed) h->retry = 1;
+        h_release(h);
         return;
     }
+    uint64_t before = h->n;
     for (size_t i = 0; i < n; i++) {
-        if (rseq[i] <= sp->n_idx) continue;
-        int err = rseq[i] != sp->n_idx + 1 ? WEFT_EMALFORMED : 0;
-        if (!err) err = space_ingest(sp, rseq[i], recs[i], lens[i], take_origin(ing, rseq[i]));
+        if (rseq[i] <= h->n) continue;
+        int err = ingest_one(h, rseq[i], recs[i], lens[i]);
         if (err) {
-            ing_release(ing); /* sp still holds ing: not freed here */
-            relay_log("space=%s ingest at rseq=%llu failed: %s", sp->hex,
+            relay_log("space=%s ingest at rseq=%llu failed: %s", h->hex,
                       (unsigned long long)rseq[i], weft_err_name(err));
-            space_drop(sp->r, sp, WEFT_PROTO_ESTORAGE, "ingest from redis failed");
+            h->ev->lost(h->ud, WEFT_PROTO_ESTORAGE, "ingest from redis failed"); /* closes h */
+            h_release(h);
             return;
         }
     }
+    /* Read from Redis: durable there. */
+    if (h->n > before) h->ev->durable(h->ud, h->n);
+    release_done(h);
     /* Nothing more in Redis than we hold, asked after its head came: what
      * was announced past it is gone (a delete, or a Redis that lost its
      * tail). An earlier read may just have been sent too soon. */
-    if (n == 0 && ing->read_knows_head && !ing->read_again) {
-        if (ing->known_head > sp->n_idx) ing->known_head = sp->n_idx;
-        if (ing->load_target > sp->n_idx) ing->load_target = sp->n_idx;
+    if (n == 0 && h->read_knows_head && !h->read_again) {
+        if (h->known_head > h->n) h->known_head = h->n;
+        if (h->load_target > h->n) h->load_target = h->n;
     }
-    if (n == READ_COUNT || ing->read_again || sp->n_idx < ing->known_head) kick(ing);
-    if (sp->loading)
-        check_loaded(ing);
+    if (n == READ_COUNT || h->read_again || h->n < h->known_head) kick(h);
+    if (h->loading)
+        check_loaded(h);
     else if (n)
-        check_waiters(ing);
-    ing_release(ing);
+        check_waiters(h);
+    h_release(h);
 }
 
-/* ---- pub/sub ---- */
-
+/* Some relay appended to a subscribed space (redis_store_config.on_new). */
 static void on_new(void *ud, const uint8_t id[32], uint64_t head) {
     relay *r = ud;
-    space *sp = space_find(r, id);
-    if (!sp || !sp->ing) return;
-    ingest_state *ing = sp->ing;
+    redis_space *h = tab_find((redis_backend *)r->storage, id);
+    if (!h) return;
     if (head == 0) { /* (re)subscribed: notifications may have been lost */
-        if (!ing->head_known) request_head(ing);
-        kick(ing);
-    } else if (head > sp->n_idx) {
-        if (head > ing->known_head) ing->known_head = head;
-        kick(ing);
+        if (!h->head_known) request_head(h);
+        kick(h);
+    } else if (head > h->n) {
+        if (head > h->known_head) h->known_head = head;
+        kick(h);
     }
 }
 
-/* Ephemeral messages: instance (8) | kind (1) | then for 'E': broadcast (1)
- * | peer (32) | the stamped frame; for 'D' (space deleted) nothing. */
-#define EPH_HDR 9
+/* ---- waiting ---- */
 
-static void on_eph(void *ud, const uint8_t id[32], const uint8_t *msg, size_t len) {
-    relay *r = ud;
-    if (len < EPH_HDR || memcmp(msg, r->instance, 8) == 0) return;
-    space *sp = space_find(r, id);
-    if (!sp) return;
-    if (msg[8] == 'D') {
-        space_drop(r, sp, WEFT_PROTO_ENOT_FOUND, "deleted through another relay");
-    } else if (msg[8] == 'E' && len > EPH_HDR + 33) {
-        server_deliver_ephemeral(sp, NULL, msg + EPH_HDR + 1, msg[EPH_HDR], msg + EPH_HDR + 33,
-                                 len - EPH_HDR - 33);
-    }
-}
-
-void ingest_publish_eph(space *sp, const uint8_t peer[32], int broadcast, const uint8_t *frame,
-                        size_t len) {
-    relay *r = sp->r;
-    uint8_t *m = malloc(EPH_HDR + 33 + len);
-    if (!m) return;
-    memcpy(m, r->instance, 8);
-    m[8] = 'E';
-    m[EPH_HDR] = (uint8_t)(broadcast != 0);
-    memcpy(m + EPH_HDR + 1, peer, 32);
-    memcpy(m + EPH_HDR + 33, frame, len);
-    redis_store_publish(r->redis, sp->id, m, EPH_HDR + 33 + len);
-    free(m);
-}
-
-static void on_deleted(void *ud, int rc, uint64_t head) {
-    waiter *w = ud;
-    (void)head;
-    if (rc) relay_log("redis: a space delete was not confirmed: %s", weft_err_name(rc));
-    session *s = w->s;
-    free(w);
-    if (!s) return;
-    s->wait = NULL;
-    server_resume(s, rc != 0);
-}
-
-int ingest_delete(space *sp, session *s) {
-    relay *r = sp->r;
-    waiter *w = malloc(sizeof *w);
-    if (!w) return WEFT_ENOMEM;
-    w->s = s;
-    int rc = stopping ? WEFT_EUNAVAILABLE : redis_store_delete(r->redis, sp->id, on_deleted, w);
-    if (rc) {
-        free(w);
-        return rc;
-    }
-    s->wait = w;
-    uint8_t m[EPH_HDR];
-    memcpy(m, r->instance, 8);
-    m[8] = 'D';
-    redis_store_publish(r->redis, sp->id, m, sizeof m);
-    return 0;
-}
-
-/* ---- spaces ---- */
-
-int ingest_open(space *sp) {
-    ingest_state *ing = calloc(1, sizeof *ing);
-    if (!ing) return WEFT_ENOMEM;
-    ing->r = sp->r;
-    ing->sp = sp;
-    sp->ing = ing;
-    sp->loading = 1;
-    int rc = redis_store_subscribe(sp->r->redis, sp->id);
-    if (rc) {
-        sp->ing = NULL;
-        free(ing);
-        return rc;
-    }
-    request_head(ing);
-    return 0;
-}
-
-void ingest_close(space *sp) {
-    ingest_state *ing = sp->ing;
-    relay *r = ing->r;
-    if (ing->in_batching) {
-        space **pp = &r->batching;
-        while (*pp != sp)
-            pp = &(*pp)->ing->batch_next;
-        *pp = ing->batch_next;
-        ing->in_batching = 0;
-    }
-    if (ing->open) {
-        r->m.redis_inflight -= ing->open->n;
-        ing->open->state = -1;
-        ing->open->sp = NULL;
-        batch_unref(ing->open);
-        ing->open = NULL;
-    }
-    for (append_batch *b = ing->fly_head; b; b = b->next)
-        b->sp = NULL;
-    wait_ent *w = ing->waiters;
-    size_t n = ing->n_waiters;
-    ing->waiters = NULL;
-    ing->n_waiters = 0;
-    for (size_t i = 0; i < n; i++) {
-        session *s = w[i].w->s;
-        free(w[i].w);
-        if (!s) continue;
-        s->wait = NULL;
-        server_resume(s, 1);
-    }
-    free(w);
-    if (r->redis) redis_store_unsubscribe(r->redis, sp->id);
-    free(ing->orig);
-    ing->orig = NULL;
-    ing->sp = NULL;
-    sp->ing = NULL;
-    if (ing->refs == 0) free(ing);
-}
-
-static wait_ent *add_waiter(ingest_state *ing, session *s, uint64_t target) {
-    if (ing->n_waiters == ing->cap_waiters) {
-        size_t cap = ing->cap_waiters ? ing->cap_waiters * 2 : 8;
-        wait_ent *p = realloc(ing->waiters, cap * sizeof *p);
+static wait_ent *add_waiter(redis_space *h, waiter **slot, relay_answer_fn fn, void *ud,
+                            uint64_t target) {
+    if (h->n_waiters == h->cap_waiters) {
+        size_t cap = h->cap_waiters ? h->cap_waiters * 2 : 8;
+        wait_ent *p = realloc(h->waiters, cap * sizeof *p);
         if (!p) return NULL;
-        ing->waiters = p;
-        ing->cap_waiters = cap;
+        h->waiters = p;
+        h->cap_waiters = cap;
     }
     waiter *w = malloc(sizeof *w);
     if (!w) return NULL;
-    w->s = s;
-    s->wait = w;
-    wait_ent *e = &ing->waiters[ing->n_waiters++];
-    *e = (wait_ent){.w = w, .id = ++ing->next_wait_id, .target = target};
+    waiter_init(w, slot, fn, ud);
+    wait_ent *e = &h->waiters[h->n_waiters++];
+    *e = (wait_ent){.w = w, .id = ++h->next_wait_id, .target = target};
     return e;
 }
 
-int ingest_wait(space *sp, session *s) {
-    return add_waiter(sp->ing, s, 0) ? 0 : WEFT_ENOMEM;
-}
-
 typedef struct sync_req {
-    ingest_state *ing;
+    redis_space *h;
     uint64_t id;
 } sync_req;
 
 static void on_sync_head(void *ud, int rc, uint64_t head) {
     sync_req *q = ud;
-    ingest_state *ing = q->ing;
+    redis_space *h = q->h;
     uint64_t id = q->id;
     free(q);
-    if (ing->sp) {
+    if (!h->closed) {
         /* An error does not hold the session: it goes on with what is here. */
         if (rc) head = 0;
-        for (size_t i = 0; i < ing->n_waiters; i++)
-            if (ing->waiters[i].id == id) ing->waiters[i].target = head;
-        if (head > ing->known_head) ing->known_head = head;
-        if (head > ing->sp->n_idx) kick(ing);
-        check_waiters(ing);
+        for (size_t i = 0; i < h->n_waiters; i++)
+            if (h->waiters[i].id == id) h->waiters[i].target = head;
+        if (head > h->known_head) h->known_head = head;
+        if (head > h->n) kick(h);
+        check_waiters(h);
     }
-    ing_release(ing);
+    h_release(h);
 }
 
-int ingest_sync(space *sp, session *s) {
-    ingest_state *ing = sp->ing;
+static int r_wait(storage_space *h_, int fresh, waiter **slot, relay_answer_fn fn, void *ud) {
+    redis_space *h = (redis_space *)h_;
+    if (!fresh) {
+        if (!h->loading) return 0;
+        return add_waiter(h, slot, fn, ud, 0) ? STORAGE_LATER : WEFT_ENOMEM;
+    }
+    /* As fresh as Redis: the head it has now, then the ingest up to it. */
     sync_req *q = malloc(sizeof *q);
-    wait_ent *e = q ? add_waiter(ing, s, TARGET_UNKNOWN) : NULL;
+    wait_ent *e = q ? add_waiter(h, slot, fn, ud, TARGET_UNKNOWN) : NULL;
     if (!e) {
         free(q);
         return WEFT_ENOMEM;
     }
-    *q = (sync_req){ing, e->id};
-    if (stopping || redis_store_head(ing->r->redis, sp->id, on_sync_head, q)) {
+    *q = (sync_req){h, e->id};
+    if (h->be->stopping || redis_store_head(h->be->r->redis, h->id, on_sync_head, q)) {
         free(q);
         e->target = 0; /* Redis unreachable: what is here will do */
-        check_waiters(ing);
+        if (h->loading) return STORAGE_LATER;
+        /* Loaded: that is now. Take the wait back. */
+        h->n_waiters--;
+        waiter_cancel(e->w);
+        free(e->w);
+        *slot = NULL;
         return 0;
     }
-    ing->refs++;
-    return 0;
+    h->refs++;
+    return STORAGE_LATER;
 }
 
 /* ---- appends ---- */
 
-int ingest_queue(space *sp, const uint8_t *rec, size_t len, const uint8_t hash[32], uint64_t origin,
-                 uint32_t *slot) {
-    ingest_state *ing = sp->ing;
-    relay *r = sp->r;
-    append_batch *b = ing->open;
+static int queue(redis_space *h, const uint8_t *rec, size_t len, const uint8_t hash[32],
+                 uint64_t origin, uint32_t *slot) {
+    redis_backend *be = h->be;
+    redis_batch *b = h->open;
     if (!b) {
         b = calloc(1, sizeof *b);
         if (!b) return WEFT_ENOMEM;
-        b->refs = 1; /* the pipeline's: dropped when Redis answered */
-        b->r = r;
-        b->sp = sp;
-        ing->open = b;
-        ing->batch_next = r->batching;
-        r->batching = sp;
-        ing->in_batching = 1;
+        b->base.refs = 1; /* the backend's: dropped once read back */
+        b->base.durable_at = &h->n;
+        b->h = h;
+        h->open = b;
+        h->batch_next = be->batching;
+        be->batching = h;
+        h->in_batching = 1;
     }
-    if (b->n == b->cap && batch_grow(b)) return WEFT_ENOMEM;
+    if (b->base.n == b->xcap && batch_grow(b)) return WEFT_ENOMEM;
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) return WEFT_ENOMEM;
+    size_t k = b->base.n;
+    uint32_t s;
+    if (storage_batch_add(&b->base, 0, 0, &s)) {
+        free(copy);
+        return WEFT_ENOMEM;
+    }
     memcpy(copy, rec, len);
-    memcpy(b->keys[b->n], hash, 32);
-    b->recs[b->n] = copy;
-    b->lens[b->n] = len;
-    b->origin[b->n] = origin;
-    *slot = (uint32_t)b->n++;
-    ing->inflight++;
-    r->m.redis_inflight++;
+    memcpy(b->keys[k], hash, 32);
+    b->recs[k] = copy;
+    b->lens[k] = len;
+    b->origin[k] = origin;
+    *slot = s;
+    h->inflight++;
+    be->r->m.redis_inflight++;
     return 0;
 }
 
-int ingest_dup_needs_redis(const space *sp) {
-    return sp->ing && (sp->ing->open || sp->ing->fly_head);
+static int r_append(storage_space *h, const uint8_t *rec, size_t len, const uint8_t hash[32],
+                    uint64_t origin, uint32_t *slot) {
+    return queue((redis_space *)h, rec, len, hash, origin, slot);
 }
 
-append_batch *ingest_batch_ref(space *sp) {
-    append_batch *b = sp->ing ? sp->ing->open : NULL;
-    if (b) b->refs++;
-    return b;
+static int r_append_dup(storage_space *h_, const uint8_t *rec, size_t len, const uint8_t hash[32],
+                        uint64_t origin, uint32_t *slot) {
+    redis_space *h = (redis_space *)h_;
+    /* Held locally, but maybe not confirmed by Redis yet: let Redis answer
+     * (it dedupes by hash). */
+    if (!h->open && !h->fly_head) return 0;
+    int rc = queue(h, rec, len, hash, origin, slot);
+    return rc ? rc : 1;
 }
 
-uint64_t ingest_inflight(const space *sp) {
-    return sp->ing ? sp->ing->inflight : 0;
+static storage_batch *r_batch(storage_space *h_) {
+    redis_space *h = (redis_space *)h_;
+    if (!h->open) return NULL;
+    h->open->base.refs++;
+    return &h->open->base;
 }
 
-/* Redis did not confirm b: nothing in it may be acked, and the space's log
- * may hold changes Redis lacks, so the space is dropped. */
-static void batch_failed(append_batch *b, space *sp, int rc) {
-    relay *r = b->r;
-    b->state = -1;
-    b->sp = NULL;
+static int r_throttled(const storage_space *h_) {
+    const redis_space *h = (const redis_space *)h_;
+    return h->inflight >= h->be->r->cfg.redis_max_inflight;
+}
+
+/* Redis did not confirm b: nothing in it may be acked, and the space may
+ * hold changes Redis lacks, so it is lost. */
+static void batch_failed(redis_batch *b, redis_space *h, int rc) {
+    relay *r = h->be->r;
+    b->base.state = -1;
+    b->base.durable_at = NULL;
     r->m.redis_append_failures++;
-    relay_log("space=%s redis append of %zu records not confirmed: %s", sp->hex, b->n,
+    relay_log("space=%s redis append of %zu records not confirmed: %s", h->hex, b->base.n,
               weft_err_name(rc));
-    batch_unref(b);
-    if (!stopping) space_drop(r, sp, WEFT_PROTO_ESTORAGE, "redis did not confirm an append");
+    batch_drop(b);
+    if (!h->be->stopping)
+        h->ev->lost(h->ud, WEFT_PROTO_ESTORAGE, "redis did not confirm an append");
 }
 
-static void on_append(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup, size_t n) {
-    append_batch *b = ud;
-    relay *r = b->r;
-    space *sp = b->sp;
-    r->m.redis_inflight -= b->n;
-    if (!sp) { /* the space went while the append was in flight */
-        b->state = -1;
-        batch_unref(b);
-        return;
-    }
-    ingest_state *ing = sp->ing;
-    ing->inflight -= b->n;
-    ing->fly_head = b->next; /* one connection: answers come in order */
-    if (!ing->fly_head) ing->fly_tail = NULL;
-    b->next = NULL;
-    if (!rc && n != b->n) rc = WEFT_EMALFORMED;
-    if (!rc && (!(b->rseq = malloc(n * sizeof *b->rseq)) || !(b->dup = malloc(n))))
-        rc = WEFT_ENOMEM;
-    if (rc) {
-        batch_failed(b, sp, rc);
-        return;
-    }
-    memcpy(b->rseq, rseq, n * sizeof *rseq);
-    memcpy(b->dup, dup, n);
+/* Notes where this relay's own records landed, so the ingest knows them. */
+static void note_origins(redis_space *h, const redis_batch *b, const uint64_t *rseq,
+                         const uint8_t *dup, size_t n) {
+    relay *r = h->be->r;
     for (size_t i = 0; i < n; i++) {
-        if (rseq[i] > b->max_rseq) b->max_rseq = rseq[i];
         if (dup[i]) {
             r->m.changes_dup++;
             continue;
         }
         r->m.changes_stored++;
         if (!b->origin[i]) continue;
-        if (ing->o_tail == ing->o_cap && ing->o_head > 0) { /* compact */
-            memmove(ing->orig, ing->orig + ing->o_head,
-                    (ing->o_tail - ing->o_head) * sizeof *ing->orig);
-            ing->o_tail -= ing->o_head;
-            ing->o_head = 0;
+        if (h->o_tail == h->o_cap && h->o_head > 0) { /* compact */
+            memmove(h->orig, h->orig + h->o_head, (h->o_tail - h->o_head) * sizeof *h->orig);
+            h->o_tail -= h->o_head;
+            h->o_head = 0;
         }
-        if (ing->o_tail == ing->o_cap) {
-            size_t cap = ing->o_cap ? ing->o_cap * 2 : 64;
-            origin_ent *p = realloc(ing->orig, cap * sizeof *p);
+        if (h->o_tail == h->o_cap) {
+            size_t cap = h->o_cap ? h->o_cap * 2 : 64;
+            origin_ent *p = realloc(h->orig, cap * sizeof *p);
             if (!p) continue; /* only costs an echo of the change to its sender */
-            ing->orig = p;
-            ing->o_cap = cap;
+            h->orig = p;
+            h->o_cap = cap;
         }
-        ing->orig[ing->o_tail++] = (origin_ent){rseq[i], b->origin[i]};
+        h->orig[h->o_tail++] = (origin_ent){rseq[i], b->origin[i]};
     }
-    b->state = 2;
-    if (b->max_rseq > ing->known_head) ing->known_head = b->max_rseq;
-    if (b->max_rseq > sp->n_idx) kick(ing);
-    if (ing->inflight < r->cfg.redis_max_inflight) server_unthrottle(sp);
-    batch_unref(b);
 }
 
-void ingest_flush(relay *r) {
-    while (r->batching) {
-        space *sp = r->batching;
-        ingest_state *ing = sp->ing;
-        r->batching = ing->batch_next;
-        ing->in_batching = 0;
-        append_batch *b = ing->open;
-        ing->open = NULL;
-        b->state = 1;
-        int rc = redis_store_append(r->redis, sp->id, (const uint8_t(*)[32])b->keys,
-                                    (const uint8_t *const *)b->recs, b->lens, b->n, on_append, b);
+static void on_append(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup, size_t n) {
+    redis_batch *b = ud;
+    redis_space *h = b->h;
+    relay *r = h->be->r;
+    r->m.redis_inflight -= b->base.n;
+    if (h->closed) { /* the space went while the append was in flight */
+        b->base.state = -1;
+        b->base.durable_at = NULL;
+        batch_drop(b);
+        h_release(h);
+        return;
+    }
+    h->inflight -= b->base.n;
+    h->fly_head = b->next; /* one connection: answers come in order */
+    if (!h->fly_head) h->fly_tail = NULL;
+    b->next = NULL;
+    if (!rc && n != b->base.n) rc = WEFT_EMALFORMED;
+    if (rc) {
+        batch_failed(b, h, rc);
+        h_release(h);
+        return;
+    }
+    memcpy(b->base.rseq, rseq, n * sizeof *rseq);
+    memcpy(b->base.dup, dup, n);
+    b->base.max_rseq = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rseq[i] > b->base.max_rseq) b->base.max_rseq = rseq[i];
+    note_origins(h, b, rseq, dup, n);
+    free(b->origin);
+    b->origin = NULL;
+    b->base.state = 2;
+    if (b->base.max_rseq > h->known_head) h->known_head = b->base.max_rseq;
+    /* Done once read back (release_done); kept until then. */
+    if (h->done_tail)
+        h->done_tail->next = b;
+    else
+        h->done_head = b;
+    h->done_tail = b;
+    release_done(h);
+    if (b->base.max_rseq > h->n) kick(h);
+    if (h->inflight < r->cfg.redis_max_inflight) h->ev->unthrottle(h->ud);
+    h_release(h);
+}
+
+static void r_end_turn(storage *st) {
+    redis_backend *be = (redis_backend *)st;
+    relay *r = be->r;
+    while (be->batching) {
+        redis_space *h = be->batching;
+        be->batching = h->batch_next;
+        h->in_batching = 0;
+        redis_batch *b = h->open;
+        h->open = NULL;
+        b->base.state = 1;
+        int rc = be->stopping ? WEFT_EUNAVAILABLE
+                              : redis_store_append(r->redis, h->id, (const uint8_t(*)[32])b->keys,
+                                                   (const uint8_t *const *)b->recs, b->lens,
+                                                   b->base.n, on_append, b);
         /* hiredis copied the records into its buffer. */
-        for (size_t i = 0; i < b->n; i++) {
+        for (size_t i = 0; i < b->base.n; i++) {
             free(b->recs[i]);
             b->recs[i] = NULL;
         }
         if (rc) { /* Redis is not connected: as if it had answered an error */
-            ing->inflight -= b->n;
-            r->m.redis_inflight -= b->n;
-            batch_failed(b, sp, rc);
+            h->inflight -= b->base.n;
+            r->m.redis_inflight -= b->base.n;
+            batch_failed(b, h, rc);
             continue;
         }
-        if (ing->fly_tail)
-            ing->fly_tail->next = b;
+        h->refs++; /* until on_append */
+        if (h->fly_tail)
+            h->fly_tail->next = b;
         else
-            ing->fly_head = b;
-        ing->fly_tail = b;
+            h->fly_head = b;
+        h->fly_tail = b;
     }
 }
 
-/* ---- rate limits ----
- *
- * A relay takes a token's units from Redis in chunks (a tenth of the
- * burst, or what one frame needs if more) and spends them locally, so most
- * frames need no round trip; a frame that finds too little credit waits for
- * one. What a relay holds unspent is already counted in Redis: the shared
- * limit is never exceeded, it only gets tighter by up to a chunk per relay.
- * Credit left after one window is dropped (it was counted in that window).
- * The table is the per-token one of ratelimit.h: tokens = credit, last_us =
- * when it was granted. */
+/* ---- reads, deletes, closing ---- */
 
-typedef struct rate_req {
-    waiter w; /* first: s->wait points here */
-    relay *r;
-    uint8_t id[16];
-    uint32_t n, asked;
-} rate_req;
-
-static uint32_t rate_window_ms(const relay *r) {
-    /* The per-relay bucket's terms as a sliding window: `burst` changes per
-     * burst/rate seconds, the same average rate and the same burst. */
-    double win = r->cfg.token_burst / r->cfg.token_rate * 1000.0;
-    return win < 1 ? 1 : win > 3.6e6 ? 3600000u : (uint32_t)win;
+static int r_read(storage_space *h_, uint64_t after, size_t max_bytes, relay_record_fn fn,
+                  void *ud) {
+    redis_space *h = (redis_space *)h_;
+    return h->be->mirrors->ops->read(h->mirror, after, max_bytes, fn, ud);
 }
 
-int ingest_rate_spend(relay *r, const uint8_t id[16], uint32_t n) {
-    bucket *b = token_bucket_get(&r->token_buckets, id);
-    if (!b) return 0;
-    uint64_t now = relay_now_us();
-    if (now - b->last_us > (uint64_t)rate_window_ms(r) * 1000u) b->tokens = 0;
-    if (b->tokens < n) return 0;
-    b->tokens -= n;
-    return 1;
+static int r_absent(const storage_space *h_) {
+    const redis_space *h = (const redis_space *)h_;
+    /* Redis keeps no key for a space nobody wrote to. */
+    return !h->loading && h->n == 0;
 }
 
-static void on_rate(void *ud, int rc, int allowed);
-
-static int send_rate(rate_req *q) {
-    relay *r = q->r;
-    if (stopping) return WEFT_EUNAVAILABLE;
-    return redis_store_rate_take(r->redis, q->id, q->asked, (uint64_t)r->cfg.token_burst,
-                                 rate_window_ms(r), on_rate, q);
-}
-
-static void on_rate(void *ud, int rc, int allowed) {
-    rate_req *q = ud;
-    session *s = q->w.s;
-    if (!rc && !allowed && q->asked > q->n && s) {
-        q->asked = q->n; /* no whole chunk left: maybe what this frame needs */
-        if (send_rate(q) == 0) return;
+/* Detaches everything in flight and closes: batches fail, waiters get
+ * fn(ud, 1), the mirror goes (the next load fills a fresh one). */
+static void r_close(storage_space *h_) {
+    redis_space *h = (redis_space *)h_;
+    if (!h) return;
+    redis_backend *be = h->be;
+    relay *r = be->r;
+    if (h->in_batching) {
+        redis_space **pp = &be->batching;
+        while (*pp != h)
+            pp = &(*pp)->batch_next;
+        *pp = h->batch_next;
+        h->in_batching = 0;
     }
-    if (!rc && allowed && q->asked > q->n) {
-        bucket *b = token_bucket_get(&q->r->token_buckets, q->id);
-        if (b) {
-            b->tokens += q->asked - q->n;
-            b->last_us = relay_now_us();
-        }
+    if (h->open) {
+        r->m.redis_inflight -= h->open->base.n;
+        h->open->base.state = -1;
+        h->open->base.durable_at = NULL;
+        batch_drop(h->open);
+        h->open = NULL;
     }
-    free(q);
-    if (!s) return;
-    s->wait = NULL;
-    /* A Redis error allows: an unreachable Redis fails the append anyway,
-     * so nothing gets stored unlimited; a slow one should not stop writers. */
-    s->rate_verdict = rc ? 1 : allowed;
-    server_resume(s, 0);
+    for (redis_batch *b = h->fly_head; b; b = b->next)
+        b->base.durable_at = NULL; /* on_append drops them */
+    while (h->done_head) {
+        redis_batch *b = h->done_head;
+        h->done_head = b->next;
+        b->base.durable_at = NULL;
+        batch_drop(b);
+    }
+    h->done_tail = NULL;
+    h->closed = 1;
+    tab_remove(be, h);
+    wait_ent *w = h->waiters;
+    size_t n = h->n_waiters;
+    h->waiters = NULL;
+    h->n_waiters = 0;
+    for (size_t i = 0; i < n; i++)
+        waiter_answer(w[i].w, 1);
+    free(w);
+    if (r->redis) redis_store_unsubscribe(r->redis, h->id);
+    be->mirrors->ops->delete_space(h->mirror);
+    h->mirror = NULL;
+    free(h->orig);
+    h->orig = NULL;
+    h_release(h);
 }
 
-int ingest_rate_take(relay *r, session *s, const uint8_t id[16], uint32_t n) {
-    rate_req *q = malloc(sizeof *q);
-    if (!q) return WEFT_ENOMEM;
-    uint32_t chunk = (uint32_t)(r->cfg.token_burst / 10);
-    *q = (rate_req){.w.s = s, .r = r, .n = n, .asked = n > chunk ? n : chunk};
-    memcpy(q->id, id, 16);
-    int rc = send_rate(q);
+static void on_deleted(void *ud, int rc, uint64_t head) {
+    waiter *w = ud;
+    (void)head;
+    if (rc) relay_log("redis: a space delete was not confirmed: %s", weft_err_name(rc));
+    waiter_answer(w, rc != 0);
+}
+
+static int r_remove(storage_space *h_, waiter **slot, relay_answer_fn fn, void *ud) {
+    redis_space *h = (redis_space *)h_;
+    redis_backend *be = h->be;
+    waiter *w = malloc(sizeof *w);
+    int rc = !w             ? WEFT_ENOMEM
+             : be->stopping ? WEFT_EUNAVAILABLE
+                            : redis_store_delete(be->r->redis, h->id, on_deleted, w);
+    if (rc)
+        free(w);
+    else
+        waiter_init(w, slot, fn, ud);
+    r_close(h_);
+    return rc ? rc : STORAGE_LATER;
+}
+
+/* ---- opening ---- */
+
+static int r_open(storage *st, const uint8_t id[32], int create, const storage_events *ev, void *ud,
+                  storage_space **out) {
+    redis_backend *be = (redis_backend *)st;
+    (void)create; /* whether Redis holds it is known once loaded (absent) */
+    redis_space *h = calloc(1, sizeof *h);
+    if (!h) return WEFT_ENOMEM;
+    h->base.st = st;
+    h->be = be;
+    memcpy(h->id, id, 32);
+    for (int i = 0; i < 32; i++)
+        snprintf(h->hex + 2 * i, 3, "%02x", id[i]);
+    h->ev = ev;
+    h->ud = ud;
+    h->refs = 1;
+    h->loading = 1;
+    int rc = be->mirrors->ops->open_space(be->mirrors, id, 1, &h->mirror, NULL, NULL);
+    if (!rc) rc = tab_insert(be, h);
     if (rc) {
-        free(q);
+        if (h->mirror) be->mirrors->ops->delete_space(h->mirror);
+        free(h);
         return rc;
     }
-    s->wait = &q->w;
+    rc = be->r->redis ? redis_store_subscribe(be->r->redis, id) : WEFT_EUNAVAILABLE;
+    if (rc) {
+        tab_remove(be, h);
+        be->mirrors->ops->delete_space(h->mirror);
+        free(h);
+        return rc;
+    }
+    request_head(h);
+    *out = &h->base;
     return 0;
 }
 
-/* ---- the relay ---- */
+/* ---- the backend ---- */
 
-int ingest_start(relay *r) {
+static int r_busy(const storage *st) {
+    const redis_backend *be = (const redis_backend *)st;
+    return be->batching || be->r->m.redis_inflight > 0;
+}
+
+static int r_ready(const storage *st) {
+    const redis_backend *be = (const redis_backend *)st;
+    return be->r->redis && redis_store_connected(be->r->redis);
+}
+
+static void r_tick(storage *st) {
+    redis_backend *be = (redis_backend *)st;
+    if (!be->r->redis || !redis_store_connected(be->r->redis)) return;
+    for (size_t i = 0; i < be->tab_cap; i++) {
+        redis_space *h = be->tab[i];
+        if (!h || !h->retry) continue;
+        h->retry = 0;
+        if (!h->head_known) request_head(h);
+        kick(h);
+    }
+}
+
+static void r_shutdown(storage *st) {
+    redis_backend *be = (redis_backend *)st;
+    redis_store *link = be->r->redis;
+    be->stopping = 1;
+    be->r->redis = NULL; /* the pub/sub and rate limits see it gone */
+    redis_store_free(link);
+}
+
+static void r_free(storage *st) {
+    redis_backend *be = (redis_backend *)st;
+    if (!be) return;
+    be->mirrors->ops->close(be->mirrors);
+    free(be->tab);
+    free(be);
+}
+
+static const storage_ops redis_ops = {
+    .name = "redis",
+    .open = r_open,
+    .absent = r_absent,
+    .wait = r_wait,
+    .append = r_append,
+    .append_dup = r_append_dup,
+    .batch = r_batch,
+    .throttled = r_throttled,
+    .read = r_read,
+    .remove = r_remove,
+    .close = r_close,
+    .end_turn = r_end_turn,
+    .busy = r_busy,
+    .ready = r_ready,
+    .tick = r_tick,
+    .shutdown = r_shutdown,
+    .free = r_free,
+};
+
+int storage_redis_new(storage **out, relay *r) {
+    redis_backend *be = calloc(1, sizeof *be);
+    if (!be) return WEFT_ENOMEM;
+    int rc = relay_store_memory_new(&be->mirrors);
+    if (rc) {
+        free(be);
+        return rc;
+    }
+    be->base.ops = &redis_ops;
+    be->r = r;
+    *out = &be->base;
+    return 0;
+}
+
+int ingest_start(relay *r, redis_eph_fn on_eph) {
     if (r->be.random(r->be.ctx, r->instance, sizeof r->instance)) return WEFT_ECRYPTO;
     redis_store_config cfg = {
         .ctx = r->ctx, .url = r->cfg.redis_url, .on_new = on_new, .on_eph = on_eph, .ud = r};
     return redis_store_new(&r->redis, &cfg);
 }
 
-void ingest_stop(relay *r) {
-    stopping = 1;
-    redis_store_free(r->redis);
-    r->redis = NULL;
-}
-
-int ingest_busy(const relay *r) {
-    return r->batching || r->m.redis_inflight > 0;
-}
-
-int ingest_ready(const relay *r) {
-    return !r->redis || redis_store_connected(r->redis);
-}
-
 uint64_t ingest_reconnects(const relay *r) {
     return r->redis ? redis_store_reconnects(r->redis) : 0;
-}
-
-void ingest_tick(relay *r) {
-    if (!redis_store_connected(r->redis)) return;
-    for (size_t i = 0; i < r->space_cap; i++) {
-        space *sp = r->space_tab[i];
-        if (!sp || !sp->ing || !sp->ing->retry) continue;
-        sp->ing->retry = 0;
-        if (!sp->ing->head_known) request_head(sp->ing);
-        kick(sp->ing);
-    }
 }

@@ -7,9 +7,13 @@
  */
 #include "relay.h"
 #include "ingest.h"
+#include "pubsub.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "space.h"
 #include "storage.h"
+
+#include <libwebsockets.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -201,19 +205,24 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc;
+    relay_store *driver = NULL;
     if (strcmp(R.cfg.storage, "memory") == 0) {
-        rc = relay_store_memory_new(&R.store);
+        rc = relay_store_memory_new(&driver);
+        if (!rc && (rc = storage_local_new(&R.storage, &R, driver)) != 0)
+            driver->ops->close(driver);
     } else if (strcmp(R.cfg.storage, "file") == 0) {
-        rc = relay_store_file_new(&R.store, R.cfg.data_dir, R.cfg.segment_bytes);
+        rc = relay_store_file_new(&driver, R.cfg.data_dir, R.cfg.segment_bytes);
+        if (!rc && (rc = storage_local_new(&R.storage, &R, driver)) != 0)
+            driver->ops->close(driver);
     } else if (strcmp(R.cfg.storage, "redis") == 0) {
         if (!R.cfg.redis_url || !WEFT_RELAY_REDIS) {
             fprintf(stderr, "weft-relay: --storage redis needs --redis redis://HOST:PORT%s\n",
                     WEFT_RELAY_REDIS ? "" : " and a build with hiredis");
             return 2;
         }
-        /* Redis holds the logs; the relay keeps a memory mirror of what it
+        /* Redis holds the logs; the relay keeps a memory copy of what it
          * read from Redis, for sending (ingest.h). */
-        rc = relay_store_memory_new(&R.store);
+        rc = storage_redis_new(&R.storage, &R);
     } else {
         fprintf(stderr, "weft-relay: --storage is file, memory or redis, not '%s'\n",
                 R.cfg.storage);
@@ -231,13 +240,13 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (server_start(&R)) return 1;
-    if (strcmp(R.cfg.storage, "redis") == 0 && (rc = ingest_start(&R)) != 0) {
+    if (strcmp(R.cfg.storage, "redis") == 0 && (rc = ingest_start(&R, pubsub_on_message)) != 0) {
         fprintf(stderr, "weft-relay: --redis %s: %s\n", R.cfg.redis_url, weft_strerror(rc));
         return 2;
     }
     server_run(&R);
     space_close_all(&R);
-    R.store->ops->close(R.store);
+    R.storage->ops->free(R.storage);
     token_bucket_free(R.token_buckets);
     return 0;
 }

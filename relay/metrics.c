@@ -7,6 +7,7 @@
  */
 #include "relay.h"
 #include "ingest.h"
+#include "storage.h"
 
 #include "vec.h"
 
@@ -111,7 +112,8 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     sb_printf(&b, "weft_relay_fsync_seconds_sum %.9f\nweft_relay_fsync_seconds_count %llu\n",
               m->fsync_sum_s, (unsigned long long)m->fsync_count);
     if (r->redis) {
-        gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up", ingest_ready(r));
+        gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up",
+              r->storage->ops->ready(r->storage));
         gauge(&b, "weft_relay_redis_inflight_appends",
               "change records sent to Redis and not confirmed yet", m->redis_inflight);
         counter(&b, "weft_relay_redis_reconnects_total",

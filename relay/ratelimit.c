@@ -4,6 +4,7 @@
  * it proportional to the tokens in use, not to all tokens ever seen.
  */
 #include "ratelimit.h"
+#include "relay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +112,11 @@ void token_bucket_free(token_bucket_tab *t) {
     }
     free(t->slots);
     free(t);
+}
+
+int token_rate_take(relay *r, const uint8_t id[16], uint32_t n, waiter **slot, relay_answer_fn fn,
+                    void *ud) {
+    if (r->redis && r->cfg.token_rate > 0) return token_rate_take_shared(r, id, n, slot, fn, ud);
+    bucket *tb = token_bucket_get(&r->token_buckets, id);
+    return !tb || bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, n, relay_now_us());
 }

@@ -5,10 +5,32 @@
  * The relay is one thread around one libwebsockets event loop. Nothing is
  * locked because nothing runs concurrently: callbacks run one at a time, and
  * the work that must see a whole loop turn (group commit, ACKs, fan-out) runs
- * between two turns in relay_after_turn(). Modules: server.c (the lws
- * protocol callback, sessions), space.c (per-space log, index, subscribers),
- * storage_*.c (durable bytes), http.c (REST, metrics, static files),
- * metrics.c, main.c (flags and environment).
+ * between two turns in relay_after_turn(). Nothing lives outside the relay
+ * object but main()'s own: every cache, buffer and flag belongs to the
+ * relay, a session or a space.
+ *
+ * Modules, one line each; calls run one way only, down this list (main →
+ * server → http/session → space → storage), and what goes back up goes
+ * through callbacks the upper side set (space_events, storage_events,
+ * waiters):
+ *   main.c            flags and environment, picks the storage, runs the server
+ *   server.c          the lws context, the protocol callback, frames, the turn
+ *   http.c            REST log API, probes, metrics and static files
+ *   pubsub.c          cross-relay SIGNAL/PRESENCE and deletes over Redis
+ *   session.c         per-connection state: queue, held ACKs, subscriptions
+ *   ratelimit.c       token buckets, and the per-token change limit
+ *   ratelimit_redis.c the per-token limit shared by every relay through Redis
+ *   idem.c            a space's cache of POST answers by Idempotency-Key
+ *   space.c           per-space log, index and subscribers; checks changes
+ *   storage.h/.c      the storage interface every backend implements; batches
+ *   storage_local.c   that interface over a local log driver, inline
+ *   storage_file.c    log driver: segment files, fdatasync (the default)
+ *   storage_memory.c  log driver: the heap (tests, and Redis' local copy)
+ *   ingest.c          that interface on Redis, asynchronous; the Redis link
+ *   storage_redis.c   the Redis client (hiredis on the lws loop)
+ *   ingest_none.c     stands in for the Redis files when built without hiredis
+ *   metrics.c         Prometheus exposition, the log line, clocks
+ *   waiter.h          cancellable references to whoever waits for an answer
  */
 #ifndef WEFT_RELAY_H
 #define WEFT_RELAY_H
@@ -16,14 +38,34 @@
 #include "weft/weft.h"
 #include "weft/sodium.h"
 
+#include "waiter.h"
+
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct lws_context;
-struct relay_store;
+struct storage;
 struct redis_store;
 struct space;
 struct session;
+struct server_state;
+
+/* How a space tells its owner (the server, which sets these at start)
+ * about what concerns its sessions, without the space knowing them. */
+typedef struct space_events {
+    /* The space is going (deleted, or dropped after a storage failure):
+     * fail its sessions with code and forget the space. */
+    void (*closing)(void *ud, struct space *sp, uint32_t code);
+    /* Fewer appends in flight than --redis-max-inflight again: sessions
+     * paused for it may read again. */
+    void (*unthrottle)(void *ud, struct space *sp);
+    /* An ephemeral frame (stamped) from another relay for the space's
+     * sessions: the one(s) with key peer, or all when broadcast. */
+    void (*ephemeral)(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
+                      const uint8_t *frame, size_t len);
+    void *ud;
+} space_events;
 
 typedef struct relay_config {
     char listen_host[64];
@@ -70,22 +112,23 @@ extern const double relay_fsync_bounds[RELAY_FSYNC_BUCKETS];
 typedef struct relay {
     relay_config cfg;
     struct lws_context *ctx;
-    struct relay_store *store; /* storage; with redis, the memory mirror */
-    struct redis_store *redis; /* NULL unless --storage redis */
+    struct storage *storage;   /* where records become durable (storage.h) */
+    struct redis_store *redis; /* the Redis link: NULL unless --storage redis */
     uint8_t instance[8];       /* random: tells this relay's pub/sub messages apart */
-    struct space *batching;    /* spaces with a batch for Redis this turn */
     weft_crypto_backend be;
     relay_metrics m;
     /* Spaces by id (space.c). */
     struct space **space_tab;
     size_t space_cap;
-    /* Every WebSocket session (server.c). */
+    /* Every WebSocket session (session.c). */
     struct session *sessions;
-    /* Sessions holding ACKs until the end-of-turn flush (server.c). */
+    space_events space_ev; /* set by the server */
+    /* Sessions holding ACKs until the end-of-turn flush (session.c). */
     struct session *held;
-    /* Spaces with changes appended this turn, not yet flushed. */
-    struct space *dirty;
+    /* Spaces whose durable head moved this turn (space.c). */
+    struct space *woken;
     uint64_t next_session_id;
+    struct server_state *srv;               /* the server's timer and scratch (server.c) */
     volatile int stop;                      /* set by SIGTERM/SIGINT */
     int draining;                           /* shutting down: refuse new connections */
     struct token_bucket_tab *token_buckets; /* per token id (ratelimit.h) */

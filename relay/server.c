@@ -15,7 +15,8 @@
  */
 #include "server.h"
 #include "http.h"
-#include "ingest.h"
+#include "pubsub.h"
+#include "session.h"
 #include "space.h"
 
 #include <stdlib.h>
@@ -25,143 +26,28 @@
 #define OUT_FRAME_CHANGES 1024u
 #define SKIP_PER_CALL     65536u /* index entries skipped per writeable callback */
 
-static uint8_t *scratch; /* one outgoing frame at a time: single-threaded */
-static size_t scratch_cap;
+/* The server's own state, hanging off the relay (r->srv): the
+ * housekeeping timer and the scratch buffer that outgoing CHANGES frames
+ * are built in (one frame at a time: the relay is single-threaded). */
+struct server_state {
+    lws_sorted_usec_list_t sul;
+    relay *r;
+    unsigned ticks;
+    uint8_t *scratch;
+    size_t scratch_cap;
+};
 
-static int scratch_reserve(size_t n) {
-    if (scratch_cap >= LWS_PRE + n) return 0;
+static int scratch_reserve(server_state *v, size_t n) {
+    if (v->scratch_cap >= LWS_PRE + n) return 0;
     size_t cap = LWS_PRE + (n > OUT_FRAME_BYTES ? n : OUT_FRAME_BYTES);
-    uint8_t *p = realloc(scratch, cap);
+    uint8_t *p = realloc(v->scratch, cap);
     if (!p) return -1;
-    scratch = p;
-    scratch_cap = cap;
+    v->scratch = p;
+    v->scratch_cap = cap;
     return 0;
 }
 
 /* ---- outbound ---- */
-
-static void session_fail(session *s, uint32_t code, const char *msg);
-
-static int session_has_work(const session *s) {
-    if (s->q_head) return 1;
-    if (s->state == S_CLOSING) return 1;
-    if (s->state != S_LIVE) return 0;
-    const struct space *sp = s->sp;
-    return s->next_rseq <= sp->durable || !s->synced;
-}
-
-static void session_wake(session *s) {
-    if (s->wsi && session_has_work(s)) lws_callback_on_writable(s->wsi);
-}
-
-static outmsg *outmsg_new(size_t len) {
-    outmsg *m = malloc(sizeof *m + LWS_PRE + len);
-    if (!m) return NULL;
-    m->next = NULL;
-    m->len = len;
-    return m;
-}
-
-/* Queues a control frame (its bytes at m->buf + LWS_PRE). A queue over the
- * bound means the client is not reading: it is dropped. */
-static void session_push(session *s, outmsg *m, int front) {
-    if (front) {
-        m->next = s->q_head;
-        s->q_head = m;
-        if (!s->q_tail) s->q_tail = m;
-    } else {
-        if (s->q_tail)
-            s->q_tail->next = m;
-        else
-            s->q_head = m;
-        s->q_tail = m;
-    }
-    s->q_bytes += m->len;
-    if (s->q_bytes > s->r->cfg.max_queue && s->state != S_CLOSING) {
-        s->r->m.slow_dropped++;
-        session_fail(s, WEFT_PROTO_ESLOW_CONSUMER, "outbound queue over its bound");
-        return;
-    }
-    lws_callback_on_writable(s->wsi);
-}
-
-static void queue_clear(session *s) {
-    while (s->q_head) {
-        outmsg *m = s->q_head;
-        s->q_head = m->next;
-        free(m);
-    }
-    s->q_tail = NULL;
-    s->q_bytes = 0;
-}
-
-static void send_error(session *s, uint32_t code, int fatal, const char *msg) {
-    size_t mlen = strlen(msg);
-    outmsg *m = outmsg_new(weft_frame_error_bound(mlen));
-    if (!m) return;
-    weft_frame_error_encode(m->buf + LWS_PRE, m->len, &m->len, code, fatal, msg, mlen);
-    session_push(s, m, 0);
-}
-
-static void unsubscribe(session *s) {
-    struct space *sp = s->sp;
-    if (!sp || s->state != S_LIVE) return;
-    if (s->sp_prev)
-        s->sp_prev->sp_next = s->sp_next;
-    else
-        sp->subs = s->sp_next;
-    if (s->sp_next) s->sp_next->sp_prev = s->sp_prev;
-    s->sp_prev = s->sp_next = NULL;
-    sp->n_subs--;
-}
-
-static void held_clear(session *s) {
-    while (s->held_head) {
-        held_ack *h = s->held_head;
-        s->held_head = h->next;
-        batch_unref(h->batch);
-        free(h);
-    }
-    s->held_tail = NULL;
-    if (s->in_held) { /* unlink from the relay's list */
-        session **pp = &s->r->held;
-        while (*pp != s)
-            pp = &(*pp)->held_next;
-        *pp = s->held_next;
-        s->in_held = 0;
-    }
-}
-
-/* A fatal error: the session stops reading and sending changes, writes an
- * ERROR frame first thing, then closes. A peer that never reads is closed by
- * the lws timeout instead. */
-static void session_fail(session *s, uint32_t code, const char *msg) {
-    if (s->state == S_CLOSING) return;
-    relay_reject(s->r, code);
-    relay_log("session=%llu error=%s fatal msg=\"%s\"", (unsigned long long)s->id,
-              weft_proto_err_name(code), msg);
-    unsubscribe(s);
-    held_clear(s);
-    /* Going away is not the client's fault: the ACKs already queued (the
-     * drain flushed them) still go out before the ERROR. */
-    int keep = code == WEFT_PROTO_EGOING_AWAY;
-    if (!keep) queue_clear(s);
-    s->state = S_CLOSING;
-    if (!s->close_status) s->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-    size_t mlen = strlen(msg);
-    outmsg *m = outmsg_new(weft_frame_error_bound(mlen));
-    if (m) {
-        weft_frame_error_encode(m->buf + LWS_PRE, m->len, &m->len, code, 1, msg, mlen);
-        if (s->q_tail)
-            s->q_tail->next = m;
-        else
-            s->q_head = m;
-        s->q_tail = m;
-        s->q_bytes += m->len;
-    }
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
-    lws_callback_on_writable(s->wsi);
-}
 
 static int write_frame(session *s, uint8_t *p, size_t len) {
     int n = lws_write(s->wsi, p, len, LWS_WRITE_BINARY);
@@ -192,12 +78,13 @@ static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
         s->next_rseq = rseq + 1;
         return 0;
     }
+    server_state *v = s->r->srv;
     size_t need = weft_frame_change_entry_bound(len);
-    if (b->len + need > scratch_cap - LWS_PRE) {
+    if (b->len + need > v->scratch_cap - LWS_PRE) {
         if (b->n) return 1; /* the next frame starts with it */
-        if (scratch_reserve(b->len + need)) return WEFT_ENOMEM;
+        if (scratch_reserve(v, b->len + need)) return WEFT_ENOMEM;
     }
-    weft_frame_changes_add(scratch + LWS_PRE, scratch_cap - LWS_PRE, &b->len, rseq, rec, len);
+    weft_frame_changes_add(v->scratch + LWS_PRE, v->scratch_cap - LWS_PRE, &b->len, rseq, rec, len);
     b->n++;
     s->next_rseq = rseq + 1;
     return b->n >= OUT_FRAME_CHANGES;
@@ -220,11 +107,11 @@ static int send_changes(session *s) {
         return write_frame(s, frame + LWS_PRE, len) ? -1 : 1;
     }
     if (!sp->idx || skip_record(s, &sp->idx[s->next_rseq - 1])) return 0; /* skipped enough */
-    if (scratch_reserve(OUT_FRAME_BYTES)) return -1;
+    server_state *v = s->r->srv;
+    if (scratch_reserve(v, OUT_FRAME_BYTES)) return -1;
     build_ctx b = {s, 0, 0};
-    weft_frame_changes_begin(scratch + LWS_PRE, scratch_cap - LWS_PRE, &b.len, 1);
-    int rc =
-        sp->store->store->ops->read(sp->store, s->next_rseq - 1, OUT_FRAME_BYTES, build_one, &b);
+    weft_frame_changes_begin(v->scratch + LWS_PRE, v->scratch_cap - LWS_PRE, &b.len, 1);
+    int rc = space_read(sp, s->next_rseq - 1, OUT_FRAME_BYTES, build_one, &b);
     if (rc < 0) {
         relay_log("space=%s read failed at rseq=%llu: %s", sp->hex,
                   (unsigned long long)s->next_rseq, weft_err_name(rc));
@@ -232,7 +119,7 @@ static int send_changes(session *s) {
         return 0;
     }
     if (!b.n) return 0;
-    if (write_frame(s, scratch + LWS_PRE, b.len)) return -1;
+    if (write_frame(s, v->scratch + LWS_PRE, b.len)) return -1;
     s->r->m.changes_out += b.n;
     return 1;
 }
@@ -260,6 +147,8 @@ static int session_writeable(session *s) {
 /* ---- incoming frames ---- */
 
 static void hello_ready(session *s, const weft_frame *f);
+static void on_answer(void *ud, int failed);
+static void on_rate_verdict(void *ud, int allowed);
 
 static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
@@ -289,23 +178,23 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     }
     s->sp = sp;
     memcpy(s->key, f->key, 32);
-    if (r->redis) {
-        /* The CHALLENGE must carry the real head and vector: the HELLO
-         * waits (its bytes kept) until the space has loaded, or until this
-         * relay has read what other relays appended up to now. */
-        s->parked = malloc(len);
-        if (!s->parked) {
-            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
-            return;
-        }
-        memcpy(s->parked, p, len);
-        s->parked_len = len;
-        s->state = S_LOADING;
-        if (sp->loading ? ingest_wait(sp, s) : ingest_sync(sp, s))
-            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+    /* The CHALLENGE must carry the real head and vector: the space must be
+     * loaded and as fresh as storage (another relay may have appended). If
+     * that takes a while, the HELLO waits, its bytes kept. */
+    rc = space_wait(sp, 1, &s->wait, on_answer, s);
+    if (rc == 0) {
+        hello_ready(s, f);
         return;
     }
-    hello_ready(s, f);
+    s->parked = rc == STORAGE_LATER ? malloc(len) : NULL;
+    if (!s->parked) {
+        session_cancel_wait(s);
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    memcpy(s->parked, p, len);
+    s->parked_len = len;
+    s->state = S_LOADING;
 }
 
 /* The HELLO's space is loaded: note the client's vector, send CHALLENGE. */
@@ -334,7 +223,7 @@ static void hello_ready(session *s, const weft_frame *f) {
         return;
     }
     size_t vv_cap = weft_log_vv_bound(sp->log), vv_len = 0;
-    outmsg *m = outmsg_new(weft_frame_challenge_bound(vv_cap));
+    outmsg *m = session_msg_new(weft_frame_challenge_bound(vv_cap));
     uint8_t *vv = malloc(vv_cap ? vv_cap : 1);
     if (!m || !vv || weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len) ||
         weft_frame_challenge_encode(m->buf + LWS_PRE, m->len, &m->len, s->nonce, sp->durable, vv,
@@ -357,11 +246,7 @@ static void handle_proof(session *s, const weft_frame *f) {
     }
     s->state = S_LIVE;
     s->catchup_head = sp->durable;
-    s->sp_prev = NULL;
-    s->sp_next = sp->subs;
-    if (sp->subs) sp->subs->sp_prev = s;
-    sp->subs = s;
-    sp->n_subs++;
+    session_subscribe(s);
     lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
     char key[17];
     for (int i = 0; i < 8; i++)
@@ -372,54 +257,26 @@ static void handle_proof(session *s, const weft_frame *f) {
     session_wake(s);
 }
 
-static void hold_ack(session *s, held_ack *h) {
-    if (s->held_tail)
-        s->held_tail->next = h;
-    else
-        s->held_head = h;
-    s->held_tail = h;
-    if (!s->in_held) {
-        s->in_held = 1;
-        s->held_next = s->r->held;
-        s->r->held = s;
-    }
-}
-
-/* Stops or resumes reading from the client when its space has too many
- * appends in flight: TCP then pushes back on the client. Frames that come
- * while the session waits for a short answer from Redis (a space loading,
- * rate credit) queue in s->in_head instead, bounded by --max-queue. lws is
- * told only of real changes. */
-static void session_rx(session *s) {
-    int off = s->throttled;
-    if (!s->wsi || !s->is_ws || off == s->rx_off) return;
-    s->rx_off = off;
-    lws_rx_flow_control(s->wsi, !off);
-}
-
 static void changes_allowed(session *s, const weft_frame *f);
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
-    if (r->redis && r->cfg.token_rate > 0 && !ingest_rate_spend(r, s->tok.id, f->n)) {
+    int rc = token_rate_take(r, s->tok.id, f->n, &s->wait, on_rate_verdict, s);
+    if (rc == RATE_LATER) {
         /* The token's limit is shared by every relay: out of local credit,
          * Redis decides, and the frame (and those after it) waits. */
         s->parked = malloc(len);
-        if (s->parked && ingest_rate_take(r, s, s->tok.id, f->n) == 0) {
+        if (s->parked) {
             memcpy(s->parked, p, len);
             s->parked_len = len;
             session_rx(s);
             return;
         }
-        free(s->parked);
-        s->parked = NULL; /* Redis unreachable: allowed, see ingest_rate_take */
-    } else if (!r->redis) {
-        bucket *tb = token_bucket_get(&r->token_buckets, s->tok.id);
-        if (tb && !bucket_take(tb, r->cfg.token_rate, r->cfg.token_burst, f->n, relay_now_us())) {
-            relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
-            send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "token rate limit: frame dropped");
-            return;
-        }
+        session_cancel_wait(s); /* out of memory: allowed, as on a Redis error */
+    } else if (!rc) {
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "token rate limit: frame dropped");
+        return;
     }
     changes_allowed(s, f);
 }
@@ -438,7 +295,7 @@ static void changes_allowed(session *s, const weft_frame *f) {
     uint64_t rseq, now = relay_unix_s();
     const uint8_t *rec;
     while (weft_frame_change_next(f, &pos, &rseq, &rec, &len)) {
-        struct ack_entry *e = &h->e[h->n++];
+        ack_entry *e = &h->e[h->n++];
         int rc = space_submit(s->sp, rec, len, &s->tok, now, s->id, &e->status, &e->value);
         if (rc) {
             free(h);
@@ -446,37 +303,14 @@ static void changes_allowed(session *s, const weft_frame *f) {
             session_fail(s, WEFT_PROTO_ESTORAGE, "storage failure");
             return;
         }
-        if (e->status == ACK_PENDING && !h->batch) h->batch = ingest_batch_ref(s->sp);
+        if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(s->sp);
     }
-    hold_ack(s, h);
-    if (r->redis && ingest_inflight(s->sp) >= r->cfg.redis_max_inflight) {
-        s->throttled = 1; /* server_unthrottle when Redis has caught up */
+    session_hold_ack(s, h);
+    if (space_throttled(s->sp)) {
+        s->throttled = 1; /* space_events.unthrottle when storage has caught up */
         r->m.redis_pauses++;
         session_rx(s);
     }
-}
-
-void server_unthrottle(struct space *sp) {
-    for (session *s = sp->subs; s; s = s->sp_next)
-        if (s->throttled) {
-            s->throttled = 0;
-            session_rx(s);
-        }
-}
-
-size_t server_deliver_ephemeral(struct space *sp, const session *except, const uint8_t peer[32],
-                                int broadcast, const uint8_t *frame, size_t len) {
-    size_t sent = 0;
-    for (session *o = sp->subs; o; o = o->sp_next) {
-        if (o == except || o->state != S_LIVE) continue;
-        if (!broadcast && memcmp(o->key, peer, 32) != 0) continue;
-        outmsg *m = outmsg_new(len);
-        if (!m) continue;
-        memcpy(m->buf + LWS_PRE, frame, len);
-        session_push(o, m, 0);
-        sent++;
-    }
-    return sent;
 }
 
 /* The relay stamps the sender's key (proven by PROOF) into the frame; with
@@ -492,18 +326,18 @@ static void forward_ephemeral(session *s, const weft_frame *f) {
         free(frame);
         return;
     }
-    size_t sent = server_deliver_ephemeral(s->sp, s, f->peer, broadcast, frame, len);
-    if (s->r->redis && (broadcast || !sent))
-        ingest_publish_eph(s->sp, f->peer, broadcast, frame, len);
+    size_t sent = session_deliver_ephemeral(s->sp, s, f->peer, broadcast, frame, len);
+    if (pubsub_active(s->r) && (broadcast || !sent))
+        pubsub_publish_eph(s->r, s->sp, f->peer, broadcast, frame, len);
     else if (!sent && f->type == WEFT_FRAME_SIGNAL) {
         /* With Redis the peer may be on another relay: no NO_PEER. */
         relay_reject(s->r, WEFT_PROTO_ENO_PEER);
-        send_error(s, WEFT_PROTO_ENO_PEER, 0, "target peer is not connected");
+        session_send_error(s, WEFT_PROTO_ENO_PEER, "target peer is not connected");
     }
     free(frame);
 }
 
-/* Keeps a frame that arrived while the session waits for Redis. */
+/* Keeps a frame that arrived while the session waits for an answer. */
 static void defer_frame(session *s, const uint8_t *p, size_t len) {
     inframe *m = malloc(sizeof *m + len);
     if (!m || s->in_bytes + len > s->r->cfg.max_queue) {
@@ -522,16 +356,6 @@ static void defer_frame(session *s, const uint8_t *p, size_t len) {
     s->in_bytes += len;
 }
 
-static void inframes_clear(session *s) {
-    while (s->in_head) {
-        inframe *m = s->in_head;
-        s->in_head = m->next;
-        free(m);
-    }
-    s->in_tail = NULL;
-    s->in_bytes = 0;
-}
-
 static void handle_frame(session *s, const uint8_t *p, size_t len) {
     relay *r = s->r;
     if (s->wait && s->state != S_CLOSING) {
@@ -543,7 +367,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
     if (s->state == S_CLOSING) return;
     if (!bucket_take(&s->frames, r->cfg.conn_rate, r->cfg.conn_burst, 1, relay_now_us())) {
         relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
-        send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "connection rate limit: frame dropped");
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "connection rate limit: frame dropped");
         return;
     }
     weft_frame f;
@@ -596,7 +420,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         if (f.fatal) {
             s->close_status = LWS_CLOSE_STATUS_NORMAL;
             s->state = S_CLOSING;
-            unsubscribe(s);
+            session_unsubscribe(s);
             lws_callback_on_writable(s->wsi);
         }
         break;
@@ -653,11 +477,8 @@ static int on_receive(session *s, const uint8_t *in, size_t len) {
     return 0;
 }
 
-void server_resume(session *s, int failed) {
-    if (!s->is_ws) {
-        http_resume(s, failed);
-        return;
-    }
+/* The answer a session waited for came: continues what it was doing. */
+static void resume(session *s, int failed) {
     if (s->state == S_CLOSING) return;
     uint8_t *p = s->parked;
     size_t len = s->parked_len;
@@ -675,7 +496,7 @@ void server_resume(session *s, int failed) {
             changes_allowed(s, &f);
         } else {
             relay_reject(s->r, WEFT_PROTO_ERATE_LIMITED);
-            send_error(s, WEFT_PROTO_ERATE_LIMITED, 0, "token rate limit: frame dropped");
+            session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "token rate limit: frame dropped");
         }
     }
     free(p);
@@ -691,24 +512,15 @@ void server_resume(session *s, int failed) {
     session_rx(s);
 }
 
-static void session_closed(session *s) {
-    relay *r = s->r;
-    unsubscribe(s);
-    held_clear(s);
-    queue_clear(s);
-    inframes_clear(s);
-    if (s->wait) s->wait->s = NULL; /* whoever answers finds nobody */
-    free(s->parked);
-    free(s->rx);
-    free(s->have);
-    if (s->all_prev)
-        s->all_prev->all_next = s->all_next;
-    else if (r->sessions == s)
-        r->sessions = s->all_next;
-    if (s->all_next) s->all_next->all_prev = s->all_prev;
-    r->m.ws_open--;
-    relay_log("session=%llu closed", (unsigned long long)s->id);
-    memset(s, 0, sizeof *s);
+/* Its space loaded (failed: it could not be), or is as fresh as storage. */
+static void on_answer(void *ud, int failed) {
+    resume(ud, failed);
+}
+
+static void on_rate_verdict(void *ud, int allowed) {
+    session *s = ud;
+    s->rate_verdict = allowed;
+    resume(s, 0);
 }
 
 static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -721,17 +533,7 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
         /* While draining, new connections are refused at accept. */
         return r && r->draining ? -1 : 0;
     case LWS_CALLBACK_ESTABLISHED:
-        memset(s, 0, sizeof *s);
-        s->r = r;
-        s->wsi = wsi;
-        s->is_ws = 1;
-        s->id = ++r->next_session_id;
-        s->state = S_HELLO;
-        s->all_next = r->sessions;
-        if (r->sessions) r->sessions->all_prev = s;
-        r->sessions = s;
-        r->m.ws_open++;
-        r->m.conns_total++;
+        session_open_ws(s, r, wsi);
         if (r->m.ws_open > r->cfg.max_conns) {
             session_fail(s, WEFT_PROTO_EOVERLOADED, "too many connections");
             return 0;
@@ -743,7 +545,7 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return session_writeable(s);
     case LWS_CALLBACK_CLOSED:
-        if (s->is_ws) session_closed(s);
+        if (s->is_ws) session_close_ws(s);
         return 0;
     default:
         break;
@@ -761,24 +563,24 @@ static const struct lws_protocols protocols[] = {
 /* ---- the turn and the loop ---- */
 
 /* Sends the session's held ACKs whose changes are durable, in order.
- * Returns 1 when none is left, 0 when some wait for Redis, -1 when the
+ * Returns 1 when none is left, 0 when some wait for storage, -1 when the
  * session failed (it left the held list). */
 static int release_acks(session *s) {
     while (s->held_head) {
         held_ack *h = s->held_head;
         if (h->batch) {
-            int st = batch_state(h->batch);
+            int st = storage_batch_state(h->batch);
             if (st < 0) {
                 session_fail(s, WEFT_PROTO_ESTORAGE, "storage append not confirmed");
                 return -1;
             }
             if (st == 0) return 0;
-            batch_resolve(h->batch, h->e, h->n);
-            batch_unref(h->batch);
+            storage_batch_resolve(h->batch, h->e, h->n);
+            storage_batch_unref(h->batch);
             h->batch = NULL;
         }
         s->held_head = h->next;
-        outmsg *m = outmsg_new(12 + (size_t)h->n * 11);
+        outmsg *m = session_msg_new(12 + (size_t)h->n * 11);
         if (m) {
             weft_frame_ack_begin(m->buf + LWS_PRE, m->len, &m->len, s->next_rseq - 1);
             for (uint32_t i = 0; i < h->n; i++)
@@ -794,40 +596,18 @@ static int release_acks(session *s) {
 }
 
 void relay_after_turn(relay *r) {
-    struct space *woken;
-    if (r->redis) ingest_flush(r);
-    int rc = space_flush_all(r, &woken);
-    if (rc) {
-        /* Nothing of this turn may be acked: fail every session waiting. The
-         * appended records stay in storage, unacked, as after a crash. */
-        relay_log("storage flush failed: %s", weft_err_name(rc));
-        while (r->held) {
-            session *s = r->held;
-            if (s->is_ws) {
-                session_fail(s, WEFT_PROTO_ESTORAGE, "storage flush failed");
-            } else {
-                r->held = s->held_next;
-                s->in_held = 0;
-                http_release(s, 1);
-            }
-        }
-        return;
-    }
-    /* With file or memory storage everything held is durable now; with
-     * Redis, what waits for an append stays held. */
-    session **pp = &r->held;
-    while (*pp) {
-        session *s = *pp;
+    /* Group commit: the turn's batches go to storage; a local backend
+     * answers them before this returns. */
+    r->storage->ops->end_turn(r->storage);
+    /* What storage answered goes out; what it answers later stays held. */
+    session *after;
+    for (session *s = r->held; s; s = after) {
+        after = s->held_next; /* releasing s unlinks at most s itself */
         int st = s->is_ws ? release_acks(s) : http_release(s, 0);
-        if (st < 0) continue; /* failed: it unlinked itself */
-        if (st == 0) {
-            pp = &s->held_next;
-            continue;
-        }
-        *pp = s->held_next;
-        s->in_held = 0;
+        if (st > 0) session_unhold(s); /* < 0: failed, it unlinked itself */
     }
-    for (struct space *sp = woken; sp; sp = sp->dirty_next) {
+    struct space *woken = space_take_woken(r);
+    for (struct space *sp = woken; sp; sp = sp->woken_next) {
         uint64_t end = sp->durable ? sp->idx[sp->durable - 1].cum : 0;
         session *next;
         for (session *s = sp->subs; s; s = next) {
@@ -845,28 +625,30 @@ void relay_after_turn(relay *r) {
     }
 }
 
-void server_close_space_sessions(relay *r, struct space *sp, uint32_t code) {
-    for (session *s = r->sessions; s; s = s->all_next)
-        if (s->sp == sp && s->state != S_CLOSING) {
-            session_fail(s, code, weft_proto_strerror(code));
-            s->sp = NULL;
-        }
-}
-
-/* The housekeeping timer: one per process, like the relay. */
-static struct ticker {
-    lws_sorted_usec_list_t sul;
-    relay *r;
-} ticker;
-
 /* Every 100 ms: prune idle token buckets now and then. The timer also bounds
  * how long a stop request waits for the loop to notice it. */
 static void tick(lws_sorted_usec_list_t *sul) {
-    struct ticker *t = lws_container_of(sul, struct ticker, sul);
-    static unsigned n;
-    if (++n % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
-    if (t->r->redis) ingest_tick(t->r);
+    server_state *t = lws_container_of(sul, server_state, sul);
+    if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+    t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
+}
+
+/* ---- what spaces tell their sessions (space_events) ---- */
+
+static void space_closing_cb(void *ud, struct space *sp, uint32_t code) {
+    session_close_space(ud, sp, code);
+}
+
+static void space_unthrottle_cb(void *ud, struct space *sp) {
+    (void)ud;
+    session_unthrottle(sp);
+}
+
+static void space_ephemeral_cb(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
+                               const uint8_t *frame, size_t len) {
+    (void)ud;
+    session_deliver_ephemeral(sp, NULL, peer, broadcast, frame, len);
 }
 
 int server_start(relay *r) {
@@ -879,13 +661,18 @@ int server_start(relay *r) {
     info.max_http_header_pool = 1024;
     info.timeout_secs = 20;
     info.fd_limit_per_thread = r->cfg.max_conns + 64;
+    r->srv = calloc(1, sizeof *r->srv);
+    if (!r->srv) return -1;
+    r->srv->r = r;
     r->ctx = lws_create_context(&info);
     if (!r->ctx) {
         relay_log("cannot listen on %s:%d", r->cfg.listen_host, r->cfg.port);
+        free(r->srv);
+        r->srv = NULL;
         return -1;
     }
-    ticker.r = r;
-    lws_sul_schedule(r->ctx, 0, &ticker.sul, tick, 100 * LWS_US_PER_MS);
+    r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb, r};
+    lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
     relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
     return 0;
 }
@@ -900,9 +687,10 @@ int server_run(relay *r) {
     relay_log("draining: %llu connections", (unsigned long long)r->m.ws_open);
     r->draining = 1;
     relay_after_turn(r);
-    /* Appends sent to Redis get their answer (and their ACKs) first. */
+    /* Batches storage answers later (Redis) get their answer (and their
+     * ACKs) first. */
     uint64_t until = relay_now_us() + 2000000u;
-    while (r->redis && ingest_busy(r) && relay_now_us() < until) {
+    while (r->storage->ops->busy(r->storage) && relay_now_us() < until) {
         if (lws_service(r->ctx, 0) < 0) break;
         relay_after_turn(r);
     }
@@ -916,14 +704,13 @@ int server_run(relay *r) {
         if (lws_service(r->ctx, 0) < 0) break;
         relay_after_turn(r);
     }
-    lws_sul_cancel(&ticker.sul);
-    if (r->redis) ingest_stop(r);
+    lws_sul_cancel(&r->srv->sul);
+    r->storage->ops->shutdown(r->storage);
     lws_context_destroy(r->ctx);
     r->ctx = NULL;
-    http_free_all();
-    free(scratch);
-    scratch = NULL;
-    scratch_cap = 0;
+    free(r->srv->scratch);
+    free(r->srv);
+    r->srv = NULL;
     relay_log("stopped");
     return 0;
 }

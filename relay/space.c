@@ -8,11 +8,9 @@
  * parked inside the log (bounded) and appended when it becomes ready. The
  * log commit happens right after the append, so the log and the storage
  * never disagree about what is held; durable catches up at the end of the
- * turn (space_flush_all).
+ * turn, when storage says the turn's batch is durable.
  */
 #include "space.h"
-#include "ingest.h"
-#include "server.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -142,40 +140,90 @@ static int index_push(space *sp, const weft_change *c, size_t len, uint64_t orig
     return 0;
 }
 
-/* Storage replay at open: the records were checked before they were stored
- * and storage checks their CRC, so only the log rules run again (to rebuild
- * chains and the vector); signatures are not verified twice. */
-static int replay_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
+static int release_parked(space *sp);
+
+/* A record storage holds now, in relay-sequence order (storage_events):
+ * the change being appended right now (local storage tells at once; the
+ * log commits it when append returns), or one replayed at open or
+ * appended through another relay, or this relay's own read back from
+ * shared storage. Records in storage were checked before they were stored
+ * (and storage checks their CRC), so only the log rules run again (to
+ * rebuild chains and the vector); signatures are not verified twice. */
+static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin) {
     space *sp = ud;
-    weft_change c;
-    int ok = weft_change_decode(&c, rec, len) == 0 && c.total_len == len;
-    if (ok && weft_log_check(sp->log, &c) == WEFT_LOG_READY) {
-        int rc = weft_log_commit(sp->log, &c);
-        if (rc) return rc;
+    assert(rseq == sp->n_idx + 1);
+    int rc;
+    if (sp->appending && sp->appending->record == rec) {
+        rc = index_push(sp, sp->appending, len, origin);
     } else {
-        relay_log("space=%s rseq=%llu replay: record not ready in the log, kept in the index",
-                  sp->hex, (unsigned long long)rseq);
+        weft_change c;
+        int ok = weft_change_decode(&c, rec, len) == 0 && c.total_len == len;
+        int st = ok ? weft_log_check(sp->log, &c) : WEFT_EMALFORMED;
+        if (st == WEFT_LOG_READY) {
+            rc = weft_log_commit(sp->log, &c);
+            if (!rc) rc = release_parked(sp);
+            if (rc) return rc;
+        } else if (st != WEFT_LOG_DUPLICATE) { /* duplicate: this relay's own, committed */
+            relay_log("space=%s rseq=%llu: record not ready in the log, kept in the index", sp->hex,
+                      (unsigned long long)rseq);
+        }
+        rc = index_push(sp, ok ? &c : NULL, len, origin);
     }
-    return index_push(sp, ok ? &c : NULL, len, 0);
+    if (!rc) sp->head = rseq;
+    return rc;
 }
+
+static void mark_woken(space *sp) {
+    if (!sp->is_woken) {
+        sp->is_woken = 1;
+        sp->woken_next = sp->r->woken;
+        sp->r->woken = sp;
+    }
+}
+
+static void unlink_woken(space *sp) {
+    if (!sp->is_woken) return;
+    space **pp = &sp->r->woken;
+    while (*pp != sp)
+        pp = &(*pp)->woken_next;
+    *pp = sp->woken_next;
+    sp->is_woken = 0;
+}
+
+static void on_durable(void *ud, uint64_t rseq) {
+    space *sp = ud;
+    assert(rseq <= sp->head);
+    if (rseq <= sp->durable) return;
+    sp->durable = rseq;
+    mark_woken(sp);
+}
+
+static void on_lost(void *ud, uint32_t code, const char *why) {
+    space_drop(ud, code, why);
+}
+
+static void on_unthrottle(void *ud) {
+    space *sp = ud;
+    sp->r->space_ev.unthrottle(sp->r->space_ev.ud, sp);
+}
+
+static const storage_events space_storage_events = {on_record, on_durable, on_lost, on_unthrottle};
 
 static void space_free(space *sp) {
     if (!sp) return;
-    if (sp->ing) ingest_close(sp);
-    if (sp->store) sp->store->store->ops->close_space(sp->store);
+    if (sp->st) sp->st->st->ops->close(sp->st);
     weft_log_free(sp->log);
     free(sp->idx);
     free(sp->authors);
     free(sp->author_tab);
+    idem_free(sp->idem);
     free(sp);
 }
 
 int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     space *sp = space_find(r, id);
     if (sp) {
-        /* With Redis, a space nobody wrote to is one Redis has no head for;
-         * that is known once it has loaded (callers wait for loading). */
-        if (r->redis && !create && !sp->loading && sp->n_idx == 0) return WEFT_ENOTFOUND;
+        if (!create && sp->st->st->ops->absent(sp->st)) return WEFT_ENOTFOUND;
         *out = sp;
         return 0;
     }
@@ -187,57 +235,34 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
         snprintf(sp->hex + 2 * i, 3, "%02x", id[i]);
     weft_log_config lc = {.space = id, .keep_records = 0, .max_pending_bytes = SPACE_MAX_PENDING};
     int rc = weft_log_new(&sp->log, &lc);
-    /* With Redis the store is the memory mirror, filled by the ingest. */
-    if (!rc)
-        rc = r->store->ops->open_space(r->store, id, create || r->redis, &sp->store,
-                                       r->redis ? NULL : replay_one, sp);
+    if (!rc) rc = r->storage->ops->open(r->storage, id, create, &space_storage_events, sp, &sp->st);
     if (!rc) rc = table_insert(r, sp);
-    if (!rc && r->redis && (rc = ingest_open(sp)) != 0) table_remove(r, sp);
     if (rc) {
         space_free(sp);
         return rc;
     }
-    sp->head = sp->durable = sp->n_idx;
+    sp->durable = sp->head;
     relay_log("space=%s open records=%zu authors=%zu", sp->hex, sp->n_idx, sp->n_authors);
     *out = sp;
     return 0;
 }
 
-static void mark_dirty(space *sp) {
-    if (!sp->is_dirty) {
-        sp->is_dirty = 1;
-        sp->dirty_next = sp->r->dirty;
-        sp->r->dirty = sp;
-    }
+int space_wait(space *sp, int fresh, waiter **slot, relay_answer_fn fn, void *ud) {
+    return sp->st->st->ops->wait(sp->st, fresh, slot, fn, ud);
 }
 
-/* Redis: commits a READY change to the log and queues it for this turn's
- * append; the relay sequence comes with Redis' answer (ACK_PENDING). */
-static int queue_ready(space *sp, const weft_change *c, uint64_t origin, uint64_t *slot) {
+/* Stores a READY change: storage first (it may refuse), then the log. The
+ * answer waits for the turn's batch (ACK_PENDING, *slot its entry). */
+static int store_ready(space *sp, const weft_change *c, uint64_t origin, uint64_t *slot) {
     uint8_t hash[32];
     weft_change_hash(hash, c);
     uint32_t k;
-    int rc = ingest_queue(sp, c->record, c->total_len, hash, origin, &k);
+    sp->appending = c;
+    int rc = sp->st->st->ops->append(sp->st, c->record, c->total_len, hash, origin, &k);
+    sp->appending = NULL;
     if (!rc) rc = weft_log_commit(sp->log, c);
     *slot = k;
     return rc;
-}
-
-/* Appends a READY change, commits it to the log, indexes it. */
-static int store_ready(space *sp, const weft_change *c, uint64_t origin, uint64_t *rseq) {
-    if (sp->r->redis) return queue_ready(sp, c, origin, rseq);
-    const uint8_t *recs[1] = {c->record};
-    size_t lens[1] = {c->total_len};
-    int rc = sp->store->store->ops->append(sp->store, recs, lens, 1, rseq);
-    if (rc) return rc;
-    assert(*rseq == sp->n_idx + 1);
-    rc = weft_log_commit(sp->log, c);
-    if (!rc) rc = index_push(sp, c, c->total_len, origin);
-    if (rc) return rc;
-    sp->head = *rseq;
-    sp->r->m.changes_stored++;
-    mark_dirty(sp);
-    return 0;
 }
 
 /* Parked changes that the last commit made ready: check and store them. */
@@ -248,8 +273,8 @@ static int release_parked(space *sp) {
         weft_change c;
         if (weft_change_decode(&c, rec, len)) continue;
         if (weft_log_check(sp->log, &c) != WEFT_LOG_READY) continue;
-        uint64_t rseq;
-        int rc = store_ready(sp, &c, 0, &rseq);
+        uint64_t slot;
+        int rc = store_ready(sp, &c, 0, &slot);
         if (rc) return rc;
     }
     return 0;
@@ -286,23 +311,20 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         return 0;
     }
     switch (rc) {
-    case WEFT_LOG_READY: {
-        uint64_t rseq;
-        rc = store_ready(sp, &c, origin, &rseq);
+    case WEFT_LOG_READY:
+        rc = store_ready(sp, &c, origin, value);
         if (rc) return rc;
-        *status = r->redis ? ACK_PENDING : WEFT_ACK_STORED;
-        *value = rseq;
+        *status = ACK_PENDING;
         return release_parked(sp);
-    }
-    case WEFT_LOG_DUPLICATE:
-        if (r->redis && ingest_dup_needs_redis(sp)) {
-            /* Held locally, but maybe not confirmed by Redis yet: let
-             * Redis answer (it dedupes by hash). */
-            uint8_t hash[32];
-            uint32_t k;
-            weft_change_hash(hash, &c);
-            rc = ingest_queue(sp, rec, len, hash, origin, &k);
-            if (rc) return rc;
+    case WEFT_LOG_DUPLICATE: {
+        /* Held, but maybe not durable yet: then the answer waits for the
+         * appends in flight. */
+        uint8_t hash[32];
+        uint32_t k;
+        weft_change_hash(hash, &c);
+        rc = sp->st->st->ops->append_dup(sp->st, rec, len, hash, origin, &k);
+        if (rc < 0) return rc;
+        if (rc) {
             *status = ACK_PENDING;
             *value = k;
             return 0;
@@ -310,6 +332,7 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         *status = WEFT_ACK_DUPLICATE;
         r->m.changes_dup++;
         return 0;
+    }
     case WEFT_LOG_WAITING:
         rc = weft_log_park(sp->log, &c);
         if (rc == 0 || rc == WEFT_LOG_DUPLICATE) {
@@ -332,77 +355,47 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
     return 0;
 }
 
-int space_ingest(space *sp, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin) {
-    assert(rseq == sp->n_idx + 1);
-    const uint8_t *recs[1] = {rec};
-    size_t lens[1] = {len};
-    uint64_t first;
-    int rc = sp->store->store->ops->append(sp->store, recs, lens, 1, &first);
-    if (rc) return rc;
-    assert(first == rseq);
-    /* Another relay's change is new to the log; this relay's own ones were
-     * committed when they were queued (DUPLICATE here). */
-    weft_change c;
-    int ok = weft_change_decode(&c, rec, len) == 0 && c.total_len == len;
-    int st = ok ? weft_log_check(sp->log, &c) : WEFT_EMALFORMED;
-    if (st == WEFT_LOG_READY) {
-        rc = weft_log_commit(sp->log, &c);
-        if (!rc) rc = release_parked(sp);
-        if (rc) return rc;
-    } else if (st != WEFT_LOG_DUPLICATE) {
-        relay_log("space=%s rseq=%llu ingest: record not ready in the log, kept in the index",
-                  sp->hex, (unsigned long long)rseq);
-    }
-    rc = index_push(sp, ok ? &c : NULL, len, origin);
-    if (rc) return rc;
-    sp->head = sp->durable = rseq; /* read from Redis: durable there */
-    mark_dirty(sp);
-    return 0;
+storage_batch *space_batch(space *sp) {
+    return sp->st->st->ops->batch(sp->st);
 }
 
-void space_drop(relay *r, space *sp, uint32_t code, const char *why) {
+int space_throttled(const space *sp) {
+    return sp->st->st->ops->throttled(sp->st);
+}
+
+int space_read(space *sp, uint64_t after, size_t max_bytes, relay_record_fn fn, void *ud) {
+    return sp->st->st->ops->read(sp->st, after, max_bytes, fn, ud);
+}
+
+void space_drop(space *sp, uint32_t code, const char *why) {
+    relay *r = sp->r;
     relay_log("space=%s dropped: %s", sp->hex, why);
     r->m.redis_spaces_dropped++;
-    server_close_space_sessions(r, sp, code);
-    if (sp->is_dirty) {
-        space **pp = &r->dirty;
-        while (*pp != sp)
-            pp = &(*pp)->dirty_next;
-        *pp = sp->dirty_next;
-    }
+    space_closing(sp, code);
+    unlink_woken(sp);
     table_remove(r, sp);
-    /* The mirror goes too: the next load fills a fresh one. */
-    sp->store->store->ops->delete_space(sp->store);
-    sp->store = NULL;
-    space_free(sp);
+    space_free(sp); /* closing its storage drops what this relay held of it */
 }
 
-int space_flush_all(relay *r, space **woken) {
-    *woken = NULL;
-    if (!r->dirty) return 0;
-    uint64_t t0 = relay_now_us();
-    int rc = r->store->ops->flush(r->store);
-    relay_metrics_fsync(r, (double)(relay_now_us() - t0) / 1e6);
-    if (rc) return rc;
-    *woken = r->dirty;
-    for (space *sp = r->dirty; sp; sp = sp->dirty_next) {
-        sp->durable = sp->head;
-        sp->is_dirty = 0;
-    }
-    r->dirty = NULL;
-    return 0;
+space *space_take_woken(relay *r) {
+    space *list = r->woken;
+    for (space *sp = list; sp; sp = sp->woken_next)
+        sp->is_woken = 0;
+    r->woken = NULL;
+    return list;
 }
 
-int space_delete(relay *r, space *sp) {
-    if (sp->is_dirty) { /* unlink from the dirty list */
-        space **pp = &r->dirty;
-        while (*pp != sp)
-            pp = &(*pp)->dirty_next;
-        *pp = sp->dirty_next;
-    }
+void space_closing(space *sp, uint32_t code) {
+    sp->r->space_ev.closing(sp->r->space_ev.ud, sp, code);
+}
+
+int space_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
+    relay *r = sp->r;
+    space_closing(sp, WEFT_PROTO_ENOT_FOUND);
+    unlink_woken(sp);
     table_remove(r, sp);
-    int rc = sp->store->store->ops->delete_space(sp->store);
-    sp->store = NULL;
+    int rc = sp->st->st->ops->remove(sp->st, slot, fn, ud);
+    sp->st = NULL;
     relay_log("space=%s deleted", sp->hex);
     space_free(sp);
     return rc;

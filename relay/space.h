@@ -5,14 +5,18 @@
  * missing, the version vector), its storage handle, a compact index of every
  * stored record by relay sequence, and the list of subscribed sessions.
  *
+ * Records reach the space only from its storage (storage_events): replayed
+ * at open, appended by it, or by another relay sharing the storage; the
+ * space never learns which backend it has.
+ *
  * Invariants: idx[i] describes relay sequence i + 1; head is the highest
- * relay sequence appended, durable the highest flushed (durable <= head;
- * they differ only inside one event-loop turn). Nothing past durable is ever
- * sent to anyone.
+ * relay sequence storage holds, durable the highest storage called durable
+ * (durable <= head). Nothing past durable is ever sent to anyone.
  */
 #ifndef WEFT_RELAY_SPACE_H
 #define WEFT_RELAY_SPACE_H
 
+#include "idem.h"
 #include "relay.h"
 #include "storage.h"
 
@@ -30,7 +34,7 @@ typedef struct space {
     relay *r;
     uint8_t id[32];
     char hex[65];
-    relay_space_store *store;
+    storage_space *st; /* its storage (storage.h) */
     weft_log *log;
     rec_info *idx;
     size_t n_idx, cap_idx;
@@ -39,56 +43,72 @@ typedef struct space {
     uint32_t *author_tab; /* open addressing: author index + 1, 0 = empty */
     size_t author_tab_cap;
     uint64_t head, durable;
-    struct session *subs; /* server.c links sessions through their own fields */
+    struct session *subs; /* session.c links sessions through their own fields */
     size_t n_subs;
-    struct space *dirty_next;
-    int is_dirty;
-    int loading;              /* redis: not read up to Redis' head yet */
-    struct ingest_state *ing; /* redis state (ingest.c), else NULL */
+    struct space *woken_next; /* r->woken: durable moved this turn */
+    int is_woken;
+    const weft_change *appending; /* the change being appended now */
+    idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
 } space;
 
-/* Finds or opens a space (replaying its storage). create = 0: a space that
- * storage does not hold is WEFT_ENOTFOUND. OUT: *out, owned by the relay.
- * Returns 0 or a WEFT_E code. */
+/* Finds or opens a space (a local backend replays its records now).
+ * create = 0: a space that storage does not hold is WEFT_ENOTFOUND (with
+ * a backend that can tell only once loaded, the caller learns it from a
+ * later call, after space_wait). OUT: *out, owned by the relay. Returns 0
+ * or a WEFT_E code. */
 int space_open(relay *r, const uint8_t id[32], int create, space **out);
 
 /* Finds an open space, or NULL. */
 space *space_find(relay *r, const uint8_t id[32]);
 
+/* Waits until the space is loaded (fresh: and as fresh as storage now; see
+ * storage_ops.wait). Returns 0 when it is now (fn not called),
+ * STORAGE_LATER when fn(ud, failed) comes later, or WEFT_ENOMEM. */
+int space_wait(space *sp, int fresh, waiter **slot, relay_answer_fn fn, void *ud);
+
 /* Checks and stores one change record sent by session `origin` under token
- * `tok` (NULL: no rights check, for tests). OUT: *status (WEFT_ACK_...) and
- * *value (relay sequence or WEFT_PROTO_E code). Returns 0, or a WEFT_E code
- * when storage failed (nothing was acked; the caller closes the session). */
+ * `tok` (NULL: no rights check, for tests). OUT: *status (WEFT_ACK_..., or
+ * ACK_PENDING: the answer is entry *value of the space's batch of this
+ * turn, space_batch) and *value (relay sequence, batch entry or
+ * WEFT_PROTO_E code). Returns 0, or a WEFT_E code when storage failed
+ * (nothing was acked; the caller closes the session). */
 int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
                  uint64_t origin, uint8_t *status, uint64_t *value);
 
-/* Redis ingest: takes record rseq (the next one: n_idx + 1) read from Redis
- * into the mirror, the log and the index, and marks the space so that the
- * end of the turn wakes its subscribers. origin: the session of this relay
- * that sent it, 0 if none. Returns 0 or a WEFT_E code. */
-int space_ingest(space *sp, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin);
+/* This turn's batch of the space with a reference for the caller, or NULL
+ * (storage_ops.batch). */
+storage_batch *space_batch(space *sp);
 
-/* Redis: forgets a space whose local view can no longer be trusted (an
- * append was not confirmed, so the log may hold changes Redis lacks; or
- * another relay deleted it): fails its sessions with `code` and removes
- * it without touching Redis; the next client loads it again. */
-void space_drop(relay *r, space *sp, uint32_t code, const char *why);
+/* 1 when the space's writers should pause (storage_ops.throttled). */
+int space_throttled(const space *sp);
+
+/* Reads records after `after` (storage_ops.read). */
+int space_read(space *sp, uint64_t after, size_t max_bytes, relay_record_fn fn, void *ud);
+
+/* Forgets a space whose local view can no longer be trusted (storage said
+ * lost: an append was not confirmed, or another relay deleted it): fails
+ * its sessions with `code` and removes it without touching storage; the
+ * next client loads it again. */
+void space_drop(space *sp, uint32_t code, const char *why);
 
 /* The author index of a key, or SPACE_NO_AUTHOR. */
 uint32_t space_author_find(const space *sp, const uint8_t key[32]);
 
-/* Ends the turn for every dirty space: flushes storage once, then moves
- * durable up to head. OUT: the list of spaces whose durable moved (linked by
- * dirty_next), for the server to wake their subscribers. Returns 0 or the
- * flush's WEFT_E code (durable then stays where it was). */
-int space_flush_all(relay *r, space **woken);
+/* Takes the list of spaces whose durable head moved since the last call
+ * (linked by woken_next), for the server to wake their subscribers. */
+space *space_take_woken(relay *r);
 
-/* Removes a space from the relay and deletes its records (with Redis: its
- * local copy; the caller deletes it in Redis with ingest_delete). The
- * caller has closed its sessions first. */
-int space_delete(relay *r, space *sp);
+/* Tells the space's owner (space_events.closing) to fail its sessions
+ * with code. */
+void space_closing(space *sp, uint32_t code);
 
-/* Closes every space (after a final flush). */
+/* Removes a space from the relay and deletes its records for good
+ * (storage_ops.remove: returns 0, STORAGE_LATER with fn to come, or a
+ * WEFT_E code). Its sessions are told first (closing, NOT_FOUND). The
+ * space is gone in every case. */
+int space_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud);
+
+/* Closes every space (after the storage's last turn). */
 void space_close_all(relay *r);
 
 #endif

@@ -1,29 +1,230 @@
 /*
- * The storage interface: where a space's change records become durable.
+ * Storage: where a space's change records become durable, behind one
+ * interface that every backend implements (storage_ops), chosen at
+ * start-up: local storage (storage_local.c, over a log driver below: file
+ * by default, memory for tests) or Redis for scale-out (ingest.c). Nothing
+ * above this interface knows which backend it has.
  *
- * One fixed interface, several backends chosen at start-up (storage_memory.c
- * for tests, storage_file.c by default; a Redis backend will implement the
- * same table). A backend stores opaque records per space, numbers them with
- * the space's relay sequence (1, 2, 3... in append order) and hands them back
- * in that order. It checks nothing about their content: the space module has
- * verified each record before it appends it.
+ * A backend stores opaque records per space, numbers them with the space's
+ * relay sequence (1, 2, 3... in the order it holds them) and hands them
+ * back in that order. It checks nothing about their content: the space
+ * module has verified each change before it appends it.
  *
- * Durability is explicit: append may buffer, and only after flush returns 0
- * is every record appended before it durable. The relay calls flush once per
- * event-loop turn for all spaces (group commit), then ACKs.
+ * The interface is asynchronous, because Redis is, and because group commit
+ * is "submit the turn's batch, get a completion", not "flush() returns
+ * durable" (so the fdatasync can later move to a writer thread):
+ *
+ *  - A space's records reach the space only through its storage_events:
+ *    record() for each record the backend holds, in relay-sequence order
+ *    (replayed at open, appended by this relay, or by another relay
+ *    sharing the backend), durable() when records up to a relay sequence
+ *    are durable (only those may be sent or acked), lost() when the backend
+ *    can no longer vouch for the space's local view.
+ *  - append() puts a change into the space's batch for this loop turn and
+ *    says which entry it is; end_turn() submits every batch (one group
+ *    commit); a batch is answered when its records are durable and the
+ *    space has them, or failed. ACKs wait for the batch (storage_batch_*).
+ *  - Local backends complete inline: record() runs inside open() and
+ *    append(), durable() and the batch's answer inside end_turn(), so the
+ *    ACKs of a turn go out at its end, after one fdatasync, as before.
+ *    Redis completes later, from the event loop, when Redis answered and
+ *    this relay has read the records back.
+ *
+ * Ownership: record bytes handed to a callback are borrowed for the call;
+ * bytes passed in are copied when kept. A storage_space belongs to its
+ * space; events for it stop when it is closed or deleted. Callbacks run on
+ * the loop thread, never inside another callback of the same space except
+ * where a call says so (record() inside open() and append()). A call that
+ * fails never calls its callback; a call that returns STORAGE_LATER calls
+ * it exactly once, later (never before it returns), unless the caller
+ * cancelled its waiter.
  */
 #ifndef WEFT_RELAY_STORAGE_H
 #define WEFT_RELAY_STORAGE_H
 
+#include "waiter.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
+struct relay;
+
+/* One change's answer: a WEFT_ACK_ status and its value (the relay
+ * sequence, or a WEFT_PROTO_E code). */
+typedef struct ack_entry {
+    uint8_t status;
+    uint64_t value;
+} ack_entry;
+
+/* Internal ACK status of an entry waiting for its batch (never on the
+ * wire). Its value is the entry's index in the batch. */
+#define ACK_PENDING 0xff
+
+/* Returned by calls whose answer comes later through a callback. */
+#define STORAGE_LATER 1
+
+typedef struct storage storage;
+typedef struct storage_space storage_space;
+typedef struct storage_batch storage_batch;
+
+/* What a backend tells the space (ud: the space's, given to open). */
+typedef struct storage_events {
+    /* Record rseq (always the space's count + 1) is held; origin is the
+     * session of this relay that sent it (0: none, or unknown). Not
+     * durable until durable() says so. A non-zero return means the space
+     * cannot take it: inside open(), open fails with it; later the backend
+     * gives the space up (lost()). */
+    int (*record)(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin);
+    /* Every record up to rseq is durable. */
+    void (*durable)(void *ud, uint64_t rseq);
+    /* The backend can no longer vouch for the space (an append was not
+     * confirmed, so the space may hold changes storage lacks; or it was
+     * deleted through another relay): the space must go now (fail its
+     * sessions with code, close this handle). Loaded again by the next
+     * client, from storage. */
+    void (*lost)(void *ud, uint32_t code, const char *why);
+    /* Fewer appends in flight than the bound again (see throttled()). */
+    void (*unthrottle)(void *ud);
+} storage_events;
+
+/* Called for each record in relay-sequence order; the bytes are borrowed
+ * for the call. A non-zero return stops the walk and is returned by it. */
+typedef int (*relay_record_fn)(void *ud, uint64_t rseq, const uint8_t *rec, size_t len);
+
+typedef struct storage_ops {
+    const char *name;
+    /* Opens a space, creating it when create is set (else a space storage
+     * does not hold is WEFT_ENOTFOUND, where the backend can tell at
+     * once). Replays what is held through ev->record before returning
+     * (local), or starts loading it (Redis: see wait). ev and ud stay with
+     * the handle. OUT: *out. Returns 0 or a negative WEFT_E code (then no
+     * handle, and records replayed so far are the caller's to forget). */
+    int (*open)(storage *st, const uint8_t id[32], int create, const storage_events *ev, void *ud,
+                storage_space **out);
+    /* 1 when the backend holds nothing for an open space and counts an
+     * empty space as absent (Redis keeps no key for an empty log; a space
+     * a local backend created exists, empty or not). Only meaningful once
+     * wait() said the space is loaded. */
+    int (*absent)(const storage_space *h);
+    /* Waits until the space is loaded; with fresh, also until it holds
+     * what the backend held when asked (another relay may have appended
+     * what no notification brought yet: a HELLO's CHALLENGE and a GET must
+     * be as fresh as storage). Returns 0 when that is so now (fn is not
+     * called), STORAGE_LATER when fn(ud, 0) comes later (fn(ud, 1): the
+     * space could not be loaded or went away), or WEFT_ENOMEM. *slot holds
+     * the waiter meanwhile (waiter_cancel). */
+    int (*wait)(storage_space *h, int fresh, waiter **slot, relay_answer_fn fn, void *ud);
+    /* Puts a change (the log committed it) into this turn's batch. hash is
+     * its dedupe key (the change hash); origin the session that sent it (0:
+     * none). OUT: *slot, its entry in the batch. Local backends append at
+     * once (record() runs inside); nothing is durable before end_turn.
+     * Returns 0 or a WEFT_E code (the change is not stored). */
+    int (*append)(storage_space *h, const uint8_t *rec, size_t len, const uint8_t hash[32],
+                  uint64_t origin, uint32_t *slot);
+    /* A change the log already holds was sent again. When the original may
+     * not be durable yet (appends of this space not answered), the answer
+     * must wait: it joins this turn's batch (OUT: *slot) and 1 is
+     * returned. 0: the original is durable, answer DUPLICATE now. Negative:
+     * a WEFT_E code. */
+    int (*append_dup)(storage_space *h, const uint8_t *rec, size_t len, const uint8_t hash[32],
+                      uint64_t origin, uint32_t *slot);
+    /* This turn's batch of the space, with a reference for the caller
+     * (storage_batch_unref), or NULL when nothing was appended this turn. */
+    storage_batch *(*batch)(storage_space *h);
+    /* 1 when the space has so many appends in flight that its writers
+     * should pause; unthrottle() says when they may go on. */
+    int (*throttled)(const storage_space *h);
+    /* Calls fn for records with relay sequence > after, in order, until fn
+     * returns non-zero, about max_bytes of records were read, or the last
+     * record held is reached. Completes before it returns: every backend
+     * serves reads from local bytes (Redis from this relay's copy). Records
+     * not durable yet may be returned. Returns 0, fn's non-zero value, or a
+     * WEFT_E code (a corrupt record is never handed out: WEFT_EMALFORMED). */
+    int (*read)(storage_space *h, uint64_t after, size_t max_bytes, relay_record_fn fn, void *ud);
+    /* Deletes the space's records for good and closes h (in every case).
+     * Returns 0 when done, STORAGE_LATER when done here and fn(ud, 0)
+     * comes once the shared store confirmed (fn(ud, 1): it did not), or a
+     * WEFT_E code (nothing, or not all, was deleted; fn is not called). */
+    int (*remove)(storage_space *h, waiter **slot, relay_answer_fn fn, void *ud);
+    /* Closes a space: its unanswered batch fails, its waiters get
+     * fn(ud, 1). NULL is a no-op. */
+    void (*close)(storage_space *h);
+    /* Ends the loop turn: submits every batch appended this turn (one
+     * group commit). Local: makes them durable and answers them (durable()
+     * for each space) before returning; a failed flush fails the batches
+     * (nothing in them may be acked) and is retried next turn. Redis: sends
+     * one append per space; answers come later. */
+    void (*end_turn)(storage *st);
+    /* 1 while batches are submitted and not answered (the drain waits). */
+    int (*busy)(const storage *st);
+    /* 1 when the backend can serve (/readyz). */
+    int (*ready)(const storage *st);
+    /* Every 100 ms: retries what failed for a while. */
+    void (*tick)(storage *st);
+    /* Fails what waits for the backend and lets go of the event loop
+     * (before the lws context is destroyed); spaces may still be closed
+     * after. */
+    void (*shutdown)(storage *st);
+    /* Frees the backend; every space must be closed first. NULL: no-op. */
+    void (*free)(storage *st);
+} storage_ops;
+
+struct storage {
+    const storage_ops *ops;
+};
+
+/* Every backend's per-space handle starts with this. */
+struct storage_space {
+    storage *st;
+};
+
+/* Local storage over a log driver (below), taken over (freed with it).
+ * r: for the fsync metrics. OUT: *out. Returns 0 or WEFT_ENOMEM. */
+struct relay_store;
+int storage_local_new(storage **out, struct relay *r, struct relay_store *driver);
+
+/* Redis storage (ingest.c): the connection (r->redis) is made later by
+ * ingest_start, once the loop exists. Without hiredis: WEFT_EUNAVAILABLE.
+ * OUT: *out. */
+int storage_redis_new(storage **out, struct relay *r);
+
+/* ---- batches: what held ACKs wait for ----
+ *
+ * A batch is one space's appends of one turn. It is counted by its backend
+ * until answered and by every held ACK or POST that waits for it. Entry k
+ * is the k-th append or append_dup of the turn. */
+
+struct storage_batch {
+    int refs;
+    int state;                  /* 0 building, 1 submitted, 2 answered, -1 failed */
+    const uint64_t *durable_at; /* the space's durable head; NULL once its handle closed */
+    size_t n, cap;
+    uint64_t *rseq; /* relay sequence of each entry, once answered */
+    uint8_t *dup;   /* 1: the entry was a duplicate of a stored record */
+    uint64_t max_rseq;
+};
+
+/* A new batch (one reference, the backend's). NULL when out of memory. */
+storage_batch *storage_batch_new(const uint64_t *durable_at);
+/* Adds an entry. OUT: *slot. Returns 0 or WEFT_ENOMEM. */
+int storage_batch_add(storage_batch *b, uint64_t rseq, int dup, uint32_t *slot);
+/* 1: answered and durable (every entry can be acked); 0: not yet; -1:
+ * failed (nothing in it may be acked). */
+int storage_batch_state(const storage_batch *b);
+/* Turns ACK_PENDING entries into STORED (rseq) or DUPLICATE, once the
+ * batch state is 1. */
+void storage_batch_resolve(const storage_batch *b, ack_entry *e, uint32_t n);
+/* NULL is a no-op. */
+void storage_batch_unref(storage_batch *b);
+
+/* ---- log drivers: local, synchronous ----
+ *
+ * What storage_local.c runs on (tests/relay/test_storage.c tests them
+ * directly). Durability is explicit: append may buffer, and only after
+ * flush returns 0 is every record appended before it durable. */
+
 typedef struct relay_store relay_store;
 typedef struct relay_space_store relay_space_store;
-
-/* Called for each record in relay-sequence order; the bytes are borrowed for
- * the call. A non-zero return stops the walk and is returned by it. */
-typedef int (*relay_record_fn)(void *ud, uint64_t rseq, const uint8_t *rec, size_t len);
 
 typedef struct relay_store_ops {
     const char *name;

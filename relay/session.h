@@ -1,0 +1,144 @@
+/*
+ * Sessions: one per connection, WebSocket or HTTP (libwebsockets sizes the
+ * struct by the protocol table and hands it to every callback). This module
+ * owns what a session is and the lists it sits on: the outbound queue of
+ * control frames, the space's subscriber list, and the relay's held list
+ * (sessions whose ACKs or POST answer wait for the end-of-turn flush).
+ *
+ * Invariants: a session is on its space's subscriber list exactly while
+ * its state is S_LIVE; it is on r->held exactly while in_held is set (the
+ * list is doubly linked: unholding is O(1)); a session in S_CLOSING never
+ * goes back, sends only its queued control frames, then is closed; s->wait
+ * is the one answer it waits for (a space loading, a shared rate verdict,
+ * a delete), cancelled when the session closes first.
+ *
+ * The frame handling (what each frame does) lives in server.c and the
+ * REST handling in http.c; both build on the calls below.
+ */
+#ifndef WEFT_RELAY_SESSION_H
+#define WEFT_RELAY_SESSION_H
+
+#include "ratelimit.h"
+#include "relay.h"
+#include "space.h"
+
+#include <libwebsockets.h>
+
+struct http_state;
+
+typedef struct outmsg {
+    struct outmsg *next;
+    size_t len;
+    uint8_t buf[]; /* LWS_PRE bytes of headroom, then len bytes */
+} outmsg;
+
+typedef struct held_ack {
+    struct held_ack *next;
+    storage_batch *batch; /* the batch its pending entries wait for */
+    uint32_t n;
+    ack_entry e[];
+} held_ack;
+
+/* S_LOADING: HELLO checked, waiting for its space to load. */
+enum session_state { S_NONE, S_HELLO, S_LOADING, S_PROOF, S_LIVE, S_CLOSING };
+
+/* Frames that arrived while the session waited, handled in order after. */
+typedef struct inframe {
+    struct inframe *next;
+    size_t len;
+    uint8_t buf[];
+} inframe;
+
+typedef struct session {
+    relay *r;
+    struct lws *wsi;
+    uint64_t id;
+    int is_ws, state;
+    struct session *all_prev, *all_next; /* every WebSocket session */
+    struct space *sp;
+    struct session *sp_prev, *sp_next; /* the space's live subscribers */
+    uint8_t key[32], nonce[32];
+    weft_token tok;
+    uint64_t *have; /* the client's HELLO vector by space author index */
+    size_t n_have;
+    uint64_t next_rseq;    /* next relay sequence to consider sending */
+    uint64_t catchup_head; /* space's durable head when the session went live */
+    int synced;            /* the "caught up" ACK went out */
+    uint8_t *rx;           /* the message being reassembled from fragments */
+    size_t rx_len, rx_cap;
+    outmsg *q_head, *q_tail;
+    size_t q_bytes;
+    held_ack *held_head, *held_tail;       /* ACKs waiting for the end-of-turn flush */
+    struct session *held_prev, *held_next; /* r->held */
+    int in_held;
+    int close_status; /* WebSocket close code after the final frame */
+    bucket frames;    /* per-connection frame rate */
+    struct http_state *http;
+    waiter *wait;     /* an answer this session waits for (owned by who answers) */
+    int rate_verdict; /* the shared rate limit's answer */
+    uint8_t *parked;  /* the HELLO or CHANGES frame that waits */
+    size_t parked_len;
+    inframe *in_head, *in_tail; /* frames waiting behind a rate answer */
+    size_t in_bytes;
+    int throttled; /* reading paused: too many appends in flight */
+    int rx_off;    /* lws_rx_flow_control said so */
+} session;
+
+/* A control frame of len bytes (at m->buf + LWS_PRE), or NULL. */
+outmsg *session_msg_new(size_t len);
+
+/* Queues a control frame (front: before the others) and asks for a
+ * WRITEABLE. A queue over --max-queue means the client is not reading: the
+ * session fails with SLOW_CONSUMER. Takes m over. */
+void session_push(session *s, outmsg *m, int front);
+
+/* Queues a non-fatal ERROR frame. */
+void session_send_error(session *s, uint32_t code, const char *msg);
+
+/* A fatal error: the session leaves its space and the held list, drops
+ * its queue (but for GOING_AWAY, whose ACKs still go first), queues the
+ * ERROR frame, and closes once it is written (or after a 2 s timeout). A
+ * closing session is left as it is. */
+void session_fail(session *s, uint32_t code, const char *msg);
+
+/* Whether the session has something to write; session_wake asks lws for a
+ * WRITEABLE when it has. */
+int session_has_work(const session *s);
+void session_wake(session *s);
+
+/* Joins or leaves its space's subscribers (live sessions only). */
+void session_subscribe(session *s);
+void session_unsubscribe(session *s);
+
+/* Joins or leaves the relay's held list (no-op when already so). */
+void session_hold(session *s);
+void session_unhold(session *s);
+/* Holds one more ACK frame for the end-of-turn flush. Takes h over. */
+void session_hold_ack(session *s, held_ack *h);
+
+/* Tells lws to stop or resume reading the client as s->throttled says. */
+void session_rx(session *s);
+
+/* Cancels the answer the session waits for: it will find nobody. */
+void session_cancel_wait(session *s);
+
+/* Fails every open session of sp with code (its space is going). */
+void session_close_space(relay *r, struct space *sp, uint32_t code);
+
+/* Sessions of sp that stopped reading because too many appends were in
+ * flight may read again. */
+void session_unthrottle(struct space *sp);
+
+/* Queues an ephemeral frame (stamped) for the space's live sessions other
+ * than `except`: the one(s) with key `peer`, or all when broadcast.
+ * Returns the number of sessions it was queued for. */
+size_t session_deliver_ephemeral(struct space *sp, const session *except, const uint8_t peer[32],
+                                 int broadcast, const uint8_t *frame, size_t len);
+
+/* A new WebSocket session on wsi: linked into r->sessions. */
+void session_open_ws(session *s, relay *r, struct lws *wsi);
+
+/* Frees everything a WebSocket session holds and unlinks it (CLOSED). */
+void session_close_ws(session *s);
+
+#endif
