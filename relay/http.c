@@ -12,6 +12,7 @@
  * token id, the last IDEM_SLOTS of them, for a day) and replayed for a
  * repeated key.
  */
+#include "hex.h"
 #include "http.h"
 #include "pubsub.h"
 #include "session.h"
@@ -161,23 +162,9 @@ static int respond_error(session *s, struct lws *wsi, uint32_t code, const char 
 
 /* ---- request parsing ---- */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* A space id in a path: 64 hex digits or 43 base64url characters. */
 static int parse_space(uint8_t out[32], const char *p, size_t n) {
-    if (n == 64) {
-        for (int i = 0; i < 32; i++) {
-            int a = hexval(p[2 * i]), b = hexval(p[2 * i + 1]);
-            if (a < 0 || b < 0) return -1;
-            out[i] = (uint8_t)(a << 4 | b);
-        }
-        return 0;
-    }
+    if (n == 64) return weft__hex_decode(out, 32, NULL, p, n) ? -1 : 0;
     size_t len;
     if (n == 43 && weft_base64url_decode(out, 32, &len, p, n) == 0 && len == 32) return 0;
     return -1;

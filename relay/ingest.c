@@ -40,6 +40,7 @@
  * and by every held ACK or POST waiting for it; closing the handle detaches
  * it (durable_at = NULL), which counts as failed.
  */
+#include "hex.h"
 #include "ingest.h"
 
 #include <stdio.h>
@@ -706,8 +707,7 @@ static int r_open(storage *st, const uint8_t id[32], int create, const storage_e
     h->base.st = st;
     h->be = be;
     memcpy(h->id, id, 32);
-    for (int i = 0; i < 32; i++)
-        snprintf(h->hex + 2 * i, 3, "%02x", id[i]);
+    weft__hex_encode(h->hex, sizeof h->hex, id, 32);
     h->ev = ev;
     h->ud = ud;
     h->refs = 1;

@@ -200,10 +200,11 @@ static int configure(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (configure(argc, argv)) return 2;
     lws_set_log_level(R.cfg.verbose ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
-    if (weft_sodium_backend(&R.be)) {
+    if (weft_sodium_backend(&R.be) || R.be.random(R.be.ctx, R.hash_seed, sizeof R.hash_seed)) {
         fprintf(stderr, "weft-relay: libsodium failed to start\n");
         return 1;
     }
+    weft__idtab_init(&R.spaces, R.hash_seed);
     int rc;
     relay_store *driver = NULL;
     if (strcmp(R.cfg.storage, "memory") == 0) {

@@ -77,6 +77,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_connections_total", "WebSocket connections accepted", m->conns_total);
     counter(&b, "weft_relay_http_requests_total", "HTTP requests served", m->http_requests);
     gauge(&b, "weft_relay_spaces", "spaces open in memory", m->spaces_open);
+    counter(&b, "weft_relay_parked_expired_total",
+            "parked changes dropped after waiting too long for what they depend on",
+            m->parked_expired);
     counter(&b, "weft_relay_changes_in_total", "change records received", m->changes_in);
     counter(&b, "weft_relay_changes_stored_total", "change records stored", m->changes_stored);
     counter(&b, "weft_relay_changes_duplicate_total", "change records already held",

@@ -38,6 +38,7 @@
 #include "weft/weft.h"
 #include "weft/sodium.h"
 
+#include "idtable.h"
 #include "waiter.h"
 
 #include <stdint.h>
@@ -93,6 +94,7 @@ typedef struct relay_config {
 typedef struct relay_metrics {
     uint64_t conns_open, conns_total, ws_open, http_requests;
     uint64_t spaces_open;
+    uint64_t parked_expired; /* parked changes dropped after waiting too long */
     uint64_t changes_in, changes_stored, changes_dup, changes_out;
     uint64_t bytes_in, bytes_out, frames_in, frames_out;
     uint64_t rejections[RELAY_N_REASONS];
@@ -118,8 +120,8 @@ typedef struct relay {
     weft_crypto_backend be;
     relay_metrics m;
     /* Spaces by id (space.c). */
-    struct space **space_tab;
-    size_t space_cap;
+    weft__idtab spaces;    /* id -> struct space * */
+    uint8_t hash_seed[16]; /* random at start: keys every table of wire-chosen ids */
     /* Every WebSocket session (session.c). */
     struct session *sessions;
     space_events space_ev; /* set by the server */

@@ -13,6 +13,7 @@
  * is queued; since changes are never written while control frames wait, the
  * cursor is still exact when the ACK reaches the socket.
  */
+#include "hex.h"
 #include "server.h"
 #include "http.h"
 #include "pubsub.h"
@@ -248,9 +249,8 @@ static void handle_proof(session *s, const weft_frame *f) {
     s->catchup_head = sp->durable;
     session_subscribe(s);
     lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
-    char key[17];
-    for (int i = 0; i < 8; i++)
-        snprintf(key + 2 * i, 3, "%02x", s->key[i]);
+    char key[WEFT__HEX_LEN(8)];
+    weft__hex_encode(key, sizeof key, s->key, 8);
     relay_log("session=%llu space=%s key=%s rights=%u live from rseq=%llu head=%llu",
               (unsigned long long)s->id, sp->hex, key, s->tok.rights,
               (unsigned long long)s->next_rseq, (unsigned long long)sp->durable);
@@ -630,6 +630,7 @@ void relay_after_turn(relay *r) {
 static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
     if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+    if (t->ticks % (SPACE_PARK_PERIOD_S * 10) == 0) space_expire_parked(t->r);
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }

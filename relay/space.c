@@ -12,124 +12,56 @@
  */
 #include "space.h"
 
+#include "hex.h"
+#include "vec.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SPACE_MAX_PENDING (16u << 20)
 
-static size_t id_hash(const uint8_t id[32]) {
-    /* Space ids and author keys are Ed25519 public keys: uniformly spread
-     * bytes, so their first bytes are a good hash already. */
-    uint64_t h;
-    memcpy(&h, id, 8);
-    return (size_t)h;
-}
-
+/* Space ids and author keys are chosen by whoever is on the other end of
+ * the wire, so both tables are common/idtable's: SipHash under a secret
+ * per-table key, which nobody can aim colliding ids at. */
 space *space_find(relay *r, const uint8_t id[32]) {
-    if (!r->space_cap) return NULL;
-    size_t mask = r->space_cap - 1;
-    for (size_t i = id_hash(id) & mask;; i = (i + 1) & mask) {
-        space *sp = r->space_tab[i];
-        if (!sp) return NULL;
-        if (memcmp(sp->id, id, 32) == 0) return sp;
-    }
+    return weft__idtab_get(&r->spaces, id);
 }
 
 static int table_insert(relay *r, space *sp) {
-    if ((r->m.spaces_open + 1) * 2 > r->space_cap) {
-        size_t cap = r->space_cap ? r->space_cap * 2 : 64;
-        space **tab = calloc(cap, sizeof *tab);
-        if (!tab) return WEFT_ENOMEM;
-        for (size_t i = 0; i < r->space_cap; i++) {
-            space *o = r->space_tab[i];
-            if (!o) continue;
-            size_t j = id_hash(o->id) & (cap - 1);
-            while (tab[j])
-                j = (j + 1) & (cap - 1);
-            tab[j] = o;
-        }
-        free(r->space_tab);
-        r->space_tab = tab;
-        r->space_cap = cap;
-    }
-    size_t mask = r->space_cap - 1, j = id_hash(sp->id) & mask;
-    while (r->space_tab[j])
-        j = (j + 1) & mask;
-    r->space_tab[j] = sp;
-    r->m.spaces_open++;
-    return 0;
+    int rc = weft__idtab_put(&r->spaces, sp->id, sp, NULL);
+    if (!rc) r->m.spaces_open++;
+    return rc;
 }
 
 static void table_remove(relay *r, space *sp) {
-    size_t mask = r->space_cap - 1, i = id_hash(sp->id) & mask;
-    while (r->space_tab[i] != sp)
-        i = (i + 1) & mask;
-    r->space_tab[i] = NULL;
-    /* Re-insert the rest of the probe run so lookups still find them. */
-    for (size_t j = (i + 1) & mask; r->space_tab[j]; j = (j + 1) & mask) {
-        space *o = r->space_tab[j];
-        r->space_tab[j] = NULL;
-        size_t k = id_hash(o->id) & mask;
-        while (r->space_tab[k])
-            k = (k + 1) & mask;
-        r->space_tab[k] = o;
-    }
-    r->m.spaces_open--;
+    if (weft__idtab_del(&r->spaces, sp->id)) r->m.spaces_open--;
 }
 
 uint32_t space_author_find(const space *sp, const uint8_t key[32]) {
-    if (!sp->author_tab_cap) return SPACE_NO_AUTHOR;
-    size_t mask = sp->author_tab_cap - 1;
-    for (size_t i = id_hash(key) & mask;; i = (i + 1) & mask) {
-        uint32_t v = sp->author_tab[i];
-        if (!v) return SPACE_NO_AUTHOR;
-        if (memcmp(sp->authors[v - 1], key, 32) == 0) return v - 1;
-    }
+    void *v = weft__idtab_get(&sp->author_tab, key);
+    return v ? (uint32_t)((uintptr_t)v - 1) : SPACE_NO_AUTHOR;
 }
 
 static uint32_t author_intern(space *sp, const uint8_t key[32]) {
     uint32_t a = space_author_find(sp, key);
     if (a != SPACE_NO_AUTHOR) return a;
-    if (sp->n_authors == sp->cap_authors) {
-        size_t cap = sp->cap_authors ? sp->cap_authors * 2 : 16;
-        void *p = realloc(sp->authors, cap * 32);
-        if (!p) return SPACE_NO_AUTHOR;
-        sp->authors = p;
-        sp->cap_authors = cap;
-    }
-    if ((sp->n_authors + 1) * 2 > sp->author_tab_cap) {
-        size_t cap = sp->author_tab_cap ? sp->author_tab_cap * 2 : 32;
-        uint32_t *tab = calloc(cap, sizeof *tab);
-        if (!tab) return SPACE_NO_AUTHOR;
-        for (size_t i = 0; i < sp->n_authors; i++) {
-            size_t j = id_hash(sp->authors[i]) & (cap - 1);
-            while (tab[j])
-                j = (j + 1) & (cap - 1);
-            tab[j] = (uint32_t)i + 1;
-        }
-        free(sp->author_tab);
-        sp->author_tab = tab;
-        sp->author_tab_cap = cap;
-    }
-    a = (uint32_t)sp->n_authors++;
+    void *g = weft__vec_grow(sp->authors, &sp->cap_authors, sp->n_authors + 1, 32, 16);
+    if (!g) return SPACE_NO_AUTHOR;
+    sp->authors = g;
+    a = (uint32_t)sp->n_authors;
+    if (weft__idtab_put(&sp->author_tab, key, (void *)((uintptr_t)a + 1), NULL))
+        return SPACE_NO_AUTHOR;
     memcpy(sp->authors[a], key, 32);
-    size_t mask = sp->author_tab_cap - 1, j = id_hash(key) & mask;
-    while (sp->author_tab[j])
-        j = (j + 1) & mask;
-    sp->author_tab[j] = a + 1;
+    sp->n_authors++;
     return a;
 }
 
 /* Appends an index entry for the record just given relay sequence n_idx+1. */
 static int index_push(space *sp, const weft_change *c, size_t len, uint64_t origin) {
-    if (sp->n_idx == sp->cap_idx) {
-        size_t cap = sp->cap_idx ? sp->cap_idx * 2 : 256;
-        rec_info *p = realloc(sp->idx, cap * sizeof *p);
-        if (!p) return WEFT_ENOMEM;
-        sp->idx = p;
-        sp->cap_idx = cap;
-    }
+    rec_info *g = weft__vec_grow(sp->idx, &sp->cap_idx, sp->n_idx + 1, sizeof *g, 256);
+    if (!g) return WEFT_ENOMEM;
+    sp->idx = g;
     uint64_t prev = sp->n_idx ? sp->idx[sp->n_idx - 1].cum : 0;
     uint32_t a = c ? author_intern(sp, c->author) : SPACE_NO_AUTHOR;
     sp->idx[sp->n_idx++] = (rec_info){.seq = c ? c->seq : 0,
@@ -215,7 +147,7 @@ static void space_free(space *sp) {
     weft_log_free(sp->log);
     free(sp->idx);
     free(sp->authors);
-    free(sp->author_tab);
+    weft__idtab_free(&sp->author_tab);
     idem_free(sp->idem);
     free(sp);
 }
@@ -231,9 +163,12 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     if (!sp) return WEFT_ENOMEM;
     sp->r = r;
     memcpy(sp->id, id, 32);
-    for (int i = 0; i < 32; i++)
-        snprintf(sp->hex + 2 * i, 3, "%02x", id[i]);
-    weft_log_config lc = {.space = id, .keep_records = 0, .max_pending_bytes = SPACE_MAX_PENDING};
+    weft__hex_encode(sp->hex, sizeof sp->hex, id, 32);
+    weft__idtab_init(&sp->author_tab, r->hash_seed);
+    weft_log_config lc = {.space = id,
+                          .keep_records = 0,
+                          .max_pending_bytes = SPACE_MAX_PENDING,
+                          .hash_key = r->hash_seed};
     int rc = weft_log_new(&sp->log, &lc);
     if (!rc) rc = r->storage->ops->open(r->storage, id, create, &space_storage_events, sp, &sp->st);
     if (!rc) rc = table_insert(r, sp);
@@ -401,11 +336,17 @@ int space_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud) {
     return rc;
 }
 
+void space_expire_parked(relay *r) {
+    for (size_t i = 0; i < r->spaces.cap; i++) {
+        space *sp = r->spaces.slots[i].val;
+        if (sp) r->m.parked_expired += weft_log_expire_parked(sp->log);
+    }
+}
+
 void space_close_all(relay *r) {
-    for (size_t i = 0; i < r->space_cap; i++)
-        space_free(r->space_tab[i]);
-    free(r->space_tab);
-    r->space_tab = NULL;
-    r->space_cap = 0;
+    for (size_t i = 0; i < r->spaces.cap; i++)
+        space_free(r->spaces.slots[i].val);
+    weft__idtab_free(&r->spaces);
+    weft__idtab_init(&r->spaces, r->hash_seed);
     r->m.spaces_open = 0;
 }

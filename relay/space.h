@@ -40,8 +40,7 @@ typedef struct space {
     size_t n_idx, cap_idx;
     uint8_t (*authors)[32];
     size_t n_authors, cap_authors;
-    uint32_t *author_tab; /* open addressing: author index + 1, 0 = empty */
-    size_t author_tab_cap;
+    weft__idtab author_tab; /* key -> author index + 1 */
     uint64_t head, durable;
     struct session *subs; /* session.c links sessions through their own fields */
     size_t n_subs;
@@ -107,6 +106,12 @@ void space_closing(space *sp, uint32_t code);
  * WEFT_E code). Its sessions are told first (closing, NOT_FOUND). The
  * space is gone in every case. */
 int space_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud);
+
+/* Ages every space's parked changes (weft_log_expire_parked): called every
+ * SPACE_PARK_PERIOD_S, a change waiting for something that never comes is
+ * dropped after one to two periods, and counted in parked_expired. */
+#define SPACE_PARK_PERIOD_S 60
+void space_expire_parked(relay *r);
 
 /* Closes every space (after the storage's last turn). */
 void space_close_all(relay *r);
