@@ -306,7 +306,10 @@ export class Space {
     };
   }
 
-  /** A new object with the members `names` (space-separated) of #offer, getters kept. */
+  /**
+   * A new object with the members `names` (space-separated) of #offer, getters kept.
+   * @returns {any} the port type its caller names
+   */
   #port(names) {
     const all = Object.getOwnPropertyDescriptors(this.#offer());
     const port = {};

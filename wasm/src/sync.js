@@ -52,7 +52,7 @@ export function connectRelay(port, url, opts = {}) {
   return sync;
 }
 
-class Sync {
+export class Sync {
   /** @param {SyncPort} port */
   constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000 } = {}) {
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new WeftError('WEFT_EINVAL', `relay must be a ws:// or wss:// URL, not ${url}`);
