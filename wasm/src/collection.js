@@ -1,8 +1,11 @@
 // Collections: the named sets of documents in a space, their writes (as ops,
 // see ops.js), their queries (query.js compiles them, runQuery runs them
-// over the replica) and live queries. A live query re-runs once per
-// microtask after changes touch its collection, and calls back only when its
-// results differ (other ids, or a touched document among them).
+// over the replica) and live queries. Decoded documents are cached, frozen,
+// in a DocCache that every commit and apply invalidates for the documents it
+// touched. A live query keeps its matching rows in order; once per microtask
+// after changes touch its collection it re-checks only the touched
+// documents, and calls back only when its results differ (other ids, or a
+// touched document among them).
 import { WeftError } from './errors.js';
 import { compileQuery } from './query.js';
 import { reportError } from './util.js';
@@ -31,9 +34,11 @@ function checkFields(data) {
 /**
  * What a Collection needs from its space.
  * @typedef {object} CollectionPort
- * @property {(op: import('./ops.js').Op) => Promise<void> | undefined} write runs the op (or queues it in the open transaction: undefined)
- * @property {() => import('./replica.js').Replica} replica the replica now; throws once the space is closed
+ * @property {(op: import('./ops.js').Op) => Promise<void>} write runs the op (joining the open change, or queued in the open transaction)
+ * @property {(e: Error) => Promise<never>} fail a write that failed its checks: rejects (and, inside transact, fails the transaction)
+ * @property {(coll: string, id?: string) => import('./replica.js').Replica} replica the replica now, after committing the open change if it wrote what will be read; throws once the space is closed
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
+ * @property {DocCache} docs the space's decoded documents
  */
 
 /** A named collection of documents inside a space. */
@@ -82,17 +87,19 @@ export class Collection {
   }
 
   #write(make) {
+    let op;
     try {
-      return this.#in.write(make());
+      op = make();
     } catch (e) {
-      return Promise.reject(e);
+      return this.#in.fail(e); // inside transact, this fails the transaction
     }
+    return this.#in.write(op);
   }
 
   /** The document's fields, or undefined. Synchronous. */
   get(id) {
     checkName('a document id', id, 1024);
-    return this.#in.replica().getDoc(this.name, id);
+    return this.#in.docs.row(this.#in.replica(this.name, id), this.name, id)?.data;
   }
 
   /** Every document as { id, data }, in id byte order. */
@@ -100,9 +107,13 @@ export class Collection {
     return this.query({});
   }
 
-  /** Documents matching { where, orderBy, limit }, as [{ id, data }]. Synchronous. */
+  /**
+   * Documents matching { where, orderBy, limit, after }, as [{ id, data }]
+   * (frozen). The array's `cursor` is its last row when `limit` cut the
+   * results (pass it as `after` for the next page), else null. Synchronous.
+   */
   query(q = {}) {
-    return runQuery(this.#in.replica(), this.name, compileQuery(q));
+    return runQuery(this.#in.replica(this.name), this.#in.docs, this.name, compileQuery(q));
   }
 
   /**
@@ -116,15 +127,39 @@ export class Collection {
     const compiled = compileQuery(q);
     const in_ = this.#in;
     const name = this.name;
+    const { filter, order, limit, after } = compiled;
+    const full = { ...compiled, limit: Infinity, after: null };
     let last = null;
+    // Every matching row in result order (a cursor's rows dropped), and
+    // which ids those are: a change re-checks only the documents it touched.
+    let all = null;
+    let ids = null;
     let active = true;
+    const rerun = (rep) => {
+      all = runQuery(rep, in_.docs, name, after ? { ...full, after } : full);
+      ids = new Map(all.map((r) => [r.id, r]));
+    };
     const sub = {
       coll: name,
       update(touchedIds) {
         if (!active) return;
         let rows;
         try {
-          rows = runQuery(in_.replica(), name, compiled);
+          const rep = in_.replica(name);
+          if (!all || !touchedIds || touchedIds.size > 1000) rerun(rep);
+          else
+            for (const id of touchedIds) {
+              const old = ids.get(id);
+              if (old) {
+                all.splice(bsearch(all, old, order), 1);
+                ids.delete(id);
+              }
+              const row = in_.docs.row(rep, name, id);
+              if (row === null || !filter(id, row.data) || (after && order(row, after) <= 0)) continue;
+              all.splice(bsearch(all, row, order), 0, row);
+              ids.set(id, row);
+            }
+          rows = page(all, limit);
         } catch (e) {
           reportError(e);
           return;
@@ -147,6 +182,44 @@ export class Collection {
   }
 }
 
+/** Freezes v and everything in it (Uint8Array cannot be frozen: it is left as it is). */
+function deepFreeze(v) {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array || Object.isFrozen(v)) return v;
+  for (const k of Object.keys(v)) deepFreeze(v[k]);
+  return Object.freeze(v);
+}
+
+/**
+ * Decoded documents as rows ({ id, data }, frozen), so that reads decode a
+ * document once and hand out the same object until it changes. Entries go
+ * when a commit or apply touches their document (Subscriptions.changed), all
+ * of them when the replica is loaded or replaced (compaction).
+ */
+export class DocCache {
+  #rows = new Map(); // coll + '\0' + id -> row, or null: no such document
+
+  /** The frozen row { id, data } of document `id` of `coll`, or null. */
+  row(rep, coll, id) {
+    const k = coll + '\0' + id;
+    let r = this.#rows.get(k);
+    if (r === undefined) {
+      const data = rep.getDoc(coll, id);
+      r = data === undefined ? null : Object.freeze({ id, data: deepFreeze(data) });
+      this.#rows.set(k, r);
+    }
+    return r;
+  }
+
+  /** touched: [[collection, doc], ...] that changed. */
+  invalidate(touched) {
+    for (const [c, d] of touched) this.#rows.delete(c + '\0' + d);
+  }
+
+  clear() {
+    this.#rows.clear();
+  }
+}
+
 /**
  * The space's live queries and the documents changed since they last ran.
  * changed() collects touched documents; once per microtask, `onBatch` sees
@@ -157,6 +230,8 @@ export class Subscriptions {
   #subs = new Set();
   #touched = null;
   #onBatch;
+  /** The decoded documents; every change passes through changed(), which keeps it true. */
+  docs = new DocCache();
 
   /** @param {(batch: { docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch */
   constructor(onBatch) {
@@ -175,6 +250,7 @@ export class Subscriptions {
 
   /** touched: [[collection, doc], ...] a local or remote change altered. */
   changed(touched, local) {
+    this.docs.invalidate(touched);
     if (!this.#touched) {
       this.#touched = { docs: [], local: false, remote: false };
       queueMicrotask(() => this.#deliver());
@@ -208,18 +284,44 @@ function changed(prev, next, touched) {
   return false;
 }
 
-function runQuery(rep, coll, { filter, sort, limit }) {
+/**
+ * Runs a compiled query over the collection: every matching row, sorted
+ * (limit and after applied), as an array whose `cursor` is its last row
+ * when the limit cut it (the next page starts after it), else null.
+ */
+function runQuery(rep, docs, coll, q) {
+  const { filter, sort, order, limit, after } = q;
   const out = [];
-  if (limit === 0) return out;
-  for (const id of rep.keys(coll)) {
-    const data = rep.getDoc(coll, id);
-    if (data === undefined || !filter(id, data)) continue;
-    out.push({ id, data });
-    if (!sort && out.length >= limit) break;
+  if (limit > 0) {
+    // Without orderBy the keys come in result order: start after the cursor, stop at the limit.
+    for (const id of rep.keys(coll, !sort && after ? after.id : null)) {
+      const row = docs.row(rep, coll, id);
+      if (row === null || !filter(id, row.data)) continue;
+      if (sort && after && order(row, after) <= 0) continue;
+      out.push(row);
+      if (!sort && out.length > limit) break;
+    }
+    if (sort) out.sort(sort);
   }
-  if (sort) {
-    out.sort(sort);
-    if (out.length > limit) out.length = limit;
+  return page(out, limit, true);
+}
+
+/** The first `limit` of `all` (sorted; copied unless `own`), with its cursor. */
+function page(all, limit, own = false) {
+  const more = all.length > limit;
+  const rows = more ? all.slice(0, limit) : own ? all : all.slice();
+  Object.defineProperty(rows, 'cursor', { value: more && limit > 0 ? rows[rows.length - 1] : null, enumerable: false });
+  return rows;
+}
+
+/** The index of row in sorted `all` (order: its total order), or where it would go. */
+function bsearch(all, row, order) {
+  let lo = 0;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (order(all[mid], row) < 0) lo = mid + 1;
+    else hi = mid;
   }
-  return out;
+  return lo;
 }

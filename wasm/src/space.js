@@ -58,6 +58,7 @@ export class Space {
         const old = this.#rep;
         this.#rep = fresh;
         old.close();
+        this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
       },
       pendingChanged: () => this.#status.updatePending(this.#persist.notDurable),
     }, historyBytes);
@@ -76,7 +77,7 @@ export class Space {
       },
       sync: () => this.#sync,
     });
-    this.#collectionPort = this.#port('write replica subscribe');
+    this.#collectionPort = this.#port('write fail replica subscribe docs');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
   }
 
@@ -84,6 +85,7 @@ export class Space {
   #load(loaded) {
     this.#loadedOutbox = loaded.outbox ?? [];
     this.#persist.load(loaded);
+    this.#subs.docs.clear(); // loading touches no list: forget every decoded document
   }
 
   // ---- identity ----
@@ -192,18 +194,21 @@ export class Space {
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
   stateHash() {
     this.#open();
+    this.#changes.settle();
     return toHex(this.#rep.stateHash());
   }
 
   /** The version vector (bytes, docs/FORMAT.md §6). */
   versionVector() {
     this.#open();
+    this.#changes.settle();
     return this.#rep.vv();
   }
 
   /** Every change this replica holds that the holder of `vv` lacks, concatenated. */
   changesSince(vv = new Uint8Array(0)) {
     this.#open();
+    this.#changes.settle();
     return this.#rep.diff(vv);
   }
 
@@ -220,6 +225,7 @@ export class Space {
 
   /** Resolves when every write so far is durable in the store. */
   flush() {
+    this.#changes.settle();
     return this.#persist.flush();
   }
 
@@ -262,6 +268,7 @@ export class Space {
       id: this.id,
       rights: this.rights,
       get rep() {
+        self.#changes.settle(); // what sync reads (a vector, a diff) must include every write so far
         return self.#rep; // a getter: compaction swaps the replica
       },
       get presence() {
@@ -274,11 +281,13 @@ export class Space {
       emit: (n, a) => this.#events.emit(n, a),
       readStore: () => this.#store.load(),
       load: (loaded) => this.#load(loaded),
-      replica: () => {
+      replica: (coll, id) => {
         this.#open();
+        this.#changes.beforeRead(coll, id); // a read sees every write made before it
         return this.#rep;
       },
       write: (op) => this.#changes.write(op),
+      fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => {
         this.#open();
         return this.#subs.add(sub);
@@ -288,6 +297,9 @@ export class Space {
         return this.#texts.add(text, cb);
       },
       emitError: (e) => this.#events.emit('error', e),
+      get docs() {
+        return self.#subs.docs;
+      },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
       applyRemote: (buf, persist = true) => this.#changes.applyRemote(buf, persist),

@@ -45,7 +45,7 @@ function applyDelta(s, d) {
 /**
  * What a Text needs from its space.
  * @typedef {object} TextPort
- * @property {() => import('./replica.js').Replica} replica the replica now; throws once the space is closed
+ * @property {(coll: string, doc: string) => import('./replica.js').Replica} replica the replica now (the open change committed if it wrote the document); throws once the space is closed
  * @property {(op: import('./ops.js').SpliceOp) => Promise<void>} write commits a splice (one change of its own)
  * @property {(text: Text, cb: Function) => () => void} observeText adds an observer (TextObservers.add); returns its removal
  * @property {(e: Error) => void} emitError the space's 'error' event
@@ -65,13 +65,13 @@ export class Text {
 
   /** The text now ('' when the field holds nothing or something else). Synchronous. */
   toString() {
-    const v = this.#in.replica().getField(this.collection, this.doc, this.field);
+    const v = this.#in.replica(this.collection, this.doc).getField(this.collection, this.doc, this.field);
     return typeof v === 'string' ? v : '';
   }
 
   /** Its length in UTF-16 code units. */
   get length() {
-    const n = this.#in.replica().textLength(this.collection, this.doc, this.field);
+    const n = this.#in.replica(this.collection, this.doc).textLength(this.collection, this.doc, this.field);
     return n >= 0 ? n : this.toString().length; // a plain string field, or nothing
   }
 
