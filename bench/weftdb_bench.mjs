@@ -6,12 +6,17 @@
 //     1,000 keys, awaited together (storage batches them);
 //   - puts/s and updates/s inside transact, 100 changes of 1,000 ops on
 //     10,000 keys;
+//   - puts/s of 100,000 single puts on 100,000 keys, not awaited one by
+//     one (writes of one task share a change), and of the same in 100
+//     transacts of 1,000 (Node only: the Yjs/Loro comparison of issue 21);
+//   - a live query (where + orderBy + limit 20) over a collection of
+//     100,000 documents: ms from one put to its callback (Node only);
 //   - cold open of a space holding 100,000 documents: Node from memory
 //     storage, Chromium from IndexedDB (snapshot + records);
 //   - gzip -9 size of what an app ships: the package's JS + wasm, and
 //     libsodium-wrappers beside it.
 //
-//   node bench/weftdb_bench.mjs [--json out.json] [--merge bench/results]
+//   node bench/weftdb_bench.mjs [--json out.json] [--merge bench/results] [--node-only] [--speed-only]
 // --merge appends the records to OUT/latest.json and a table to latest.md
 // (what tools/bench does after the core benchmark).
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
@@ -107,6 +112,54 @@ async function workloads(weftdb, storage, docs) {
   return out;
 }
 
+// Node only (the comparison with Yjs and Loro of issue 21 is in Node).
+async function speedWorkloads(weftdb, storage, docs) {
+  const { createSpace } = weftdb;
+  const out = { single: [], transact: [], live: [] };
+  for (let r = 0; r < 3; r++) {
+    const s = await createSpace({ storage });
+    const c = s.collection('bench');
+    let t = performance.now();
+    const ps = [];
+    for (let i = 0; i < docs; i++) ps.push(c.put(`k${i}`, { v: i, s: 'hello' }));
+    await Promise.all(ps);
+    out.single.push(docs / ((performance.now() - t) / 1000));
+    const c2 = s.collection('bench2');
+    t = performance.now();
+    for (let j = 0; j < docs / 1000; j++) await s.transact(() => {
+      for (let i = 0; i < 1000; i++) c2.put(`k${j * 1000 + i}`, { v: i, s: 'hello' });
+    });
+    out.transact.push(docs / ((performance.now() - t) / 1000));
+    await s.close();
+  }
+  {
+    const s = await createSpace({ storage });
+    const c = s.collection('items');
+    for (let j = 0; j < docs / 1000; j++) await s.transact(() => {
+      for (let i = 0; i < 1000; i++) c.put(`doc${j * 1000 + i}`, { title: `item ${j * 1000 + i}`, n: i, done: i % 2 === 0 });
+    });
+    let wake = null;
+    let rows = null;
+    const off = c.subscribe({ where: { done: false }, orderBy: 'n desc', limit: 20 }, (r) => {
+      rows = r;
+      wake?.();
+    });
+    const next = () => new Promise((res) => (wake = res));
+    await next();
+    for (let k = 0; k < 10; k++) {
+      const t = performance.now();
+      const p = next();
+      c.put(`doc${k * 7919}`, { title: 'changed', n: 1000 + k, done: false });
+      await p;
+      out.live.push(performance.now() - t);
+      if (rows[0].data.n !== 1000 + k) throw new Error('the live query missed the change');
+    }
+    off();
+    await s.close();
+  }
+  return out;
+}
+
 function report(impl, res) {
   rec('weftdb put, 1 op per change (public API)', impl, 'puts', median(res.unbatched), 'ops/s');
   rec('weftdb put, 1,000 ops per transact', impl, 'puts', median(res.transactPut), 'ops/s');
@@ -117,7 +170,15 @@ function report(impl, res) {
 // ---- Node ----
 
 const weftdb = await import(pathToFileURL(join(pkg, 'src/index.js')).href);
-report('weftdb-node', await workloads(weftdb, weftdb.memoryStorage(), DOCS));
+const speedOnly = args.includes('--speed-only'); // only the issue 21 cases, for a quick before/after
+if (!speedOnly) report('weftdb-node', await workloads(weftdb, weftdb.memoryStorage(), DOCS));
+{
+  const res = await speedWorkloads(weftdb, weftdb.memoryStorage(), DOCS);
+  rec(`weftdb put, ${DOCS.toLocaleString('en-US')} not awaited one by one`, 'weftdb-node', 'puts', median(res.single), 'ops/s');
+  rec(`weftdb put, ${DOCS.toLocaleString('en-US')} in transacts of 1,000`, 'weftdb-node', 'puts', median(res.transact), 'ops/s');
+  rec(`weftdb live query over ${DOCS.toLocaleString('en-US')} docs, 1 put`, 'weftdb-node', 'update', median(res.live), 'ms');
+}
+if (speedOnly) process.exit(0);
 
 // ---- sizes ----
 

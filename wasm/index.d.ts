@@ -46,7 +46,13 @@ export interface Query {
   /** "field", "field desc", { field, direction }, or an array of these. */
   orderBy?: OrderBy | OrderBy[];
   limit?: number;
+  /** The cursor of the previous page (its rows.cursor): start after that row. */
+  after?: Cursor;
 }
+/** An opaque page cursor: the last row of a page, as it was read. */
+export type Cursor = Row<any>;
+/** Query results; cursor: the last row when limit cut them (the next page's after), else null. */
+export type Rows<T extends Doc = Doc> = Row<T>[] & { readonly cursor: Cursor | null };
 export interface Row<T extends Doc = Doc> {
   id: string;
   data: T;
@@ -54,19 +60,27 @@ export interface Row<T extends Doc = Doc> {
 
 export interface Collection<T extends Doc = Doc> {
   readonly name: string;
-  /** Replaces the document (fields not in data are removed). Resolves when durable. */
+  /**
+   * Replaces the document (fields not in data are removed). Resolves when
+   * durable. Outside transact, the writes of one task share one change
+   * (docs/API.md, "Writes outside transact share a change").
+   */
   put(id: string, data: T): Promise<void>;
   /** Sets the given fields; a field set to undefined is deleted. */
   update(id: string, patch: Partial<{ [K in keyof T]: T[K] | undefined }>): Promise<void>;
   /** Adds an integer to a counter field; concurrent increments add up. */
   increment(id: string, field: string, by?: number): Promise<void>;
   delete(id: string): Promise<void>;
+  /**
+   * get, list, query and live queries return frozen objects, the same one
+   * (===) until the document changes: copy before editing.
+   */
   get(id: string): T | undefined;
-  list(): Row<T>[];
-  query(q?: Query): Row<T>[];
+  list(): Rows<T>;
+  query(q?: Query): Rows<T>;
   /** Live query: cb runs now and after every local or remote change to its results. */
-  subscribe(q: Query, cb: (rows: Row<T>[]) => void): () => void;
-  subscribe(cb: (rows: Row<T>[]) => void): () => void;
+  subscribe(q: Query, cb: (rows: Rows<T>) => void): () => void;
+  subscribe(cb: (rows: Rows<T>) => void): () => void;
 }
 
 export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced';
@@ -141,7 +155,11 @@ export interface Space {
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
-  /** fn runs synchronously; its writes become one change. */
+  /**
+   * fn runs synchronously; its writes become one change, all or nothing:
+   * one failing write (bad arguments included) rejects this promise and
+   * every write's. The open change of earlier writes is committed first.
+   */
   transact<R>(fn: (space: Space) => R): Promise<R>;
   invite(opts?: { rights?: Rights; expiresIn?: number; base?: string }): string;
   on(event: 'status', fn: (s: Status) => void): () => void;
@@ -154,6 +172,7 @@ export interface Space {
   versionVector(): Uint8Array;
   changesSince(vv?: Uint8Array): Uint8Array;
   applyChanges(records: Uint8Array): Promise<void>;
+  /** Commits the open change, if any; resolves when every write so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
 }

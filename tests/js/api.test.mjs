@@ -200,6 +200,7 @@ test('status and events', async () => {
   s.on('change', (e) => changes.push(e));
   assert.deepEqual(s.status, { state: 'offline', pending: 0 });
   const p = s.collection('c').put('a', { v: 1 });
+  s.flush(); // commits the open change now (else at the end of this task)
   assert.equal(s.status.pending, 1);
   await p;
   assert.equal(s.status.pending, 0);
@@ -270,7 +271,7 @@ test('a tampered stored snapshot fails to open with WEFT_ECRYPTO', async () => {
   const storage = memoryStorage();
   const s = await createSpace({ storage });
   const c = s.collection('c');
-  for (let i = 0; i < SNAPSHOT_EVERY; i++) c.put(`k${i % 10}`, { i });
+  for (let i = 0; i < SNAPSHOT_EVERY; i++) c.put(`k${i % 10}`, { i }) && s.flush(); // one change each
   await s.close();
   const store = await storage.open(s.id);
   const loaded = await store.load();

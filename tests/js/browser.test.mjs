@@ -40,7 +40,8 @@ test('IndexedDB: a space survives a reload with the same state hash (snapshot + 
       const s = await createSpace({ storage: 'indexeddb' });
       const c = s.collection('notes');
       // enough single-op changes to fold into a snapshot, then some more
-      for (let i = 0; i < SNAPSHOT_EVERY + 150; i++) c.put(`n${i % 300}`, { text: `note ${i}`, i });
+      // (flush() commits each: else the writes of this task would be one change)
+      for (let i = 0; i < SNAPSHOT_EVERY + 150; i++) c.put(`n${i % 300}`, { text: `note ${i}`, i }) && s.flush();
       await s.transact(() => {
         for (let i = 0; i < 100; i++) c.update(`t${i}`, { done: i % 2 === 0 });
       });

@@ -158,18 +158,36 @@ function concat(chunks) {
 }
 
 /**
+ * What tab coordination needs from its space.
+ * @typedef {object} TabPort
+ * @property {string} id the space id (names the lock and the channel)
+ * @property {import('./presence.js').Presence | null} presence
+ * @property {() => { state: string, pending: number }} status the space's status now
+ * @property {(name: string, fn: Function) => () => void} on the space's 'durable' and 'status' events
+ * @property {(name: string, arg?: unknown) => void} emit the space's 'leader' event
+ * @property {() => Promise<object>} readStore what the store holds ({ snapshot, records, outbox })
+ * @property {(loaded: object) => void} load loads what the store held into the replica
+ * @property {(ops: import('./ops.js').Op[]) => { record: Uint8Array | null, durable: Promise<void> }} exec commits a follower's ops here (throws when they fail)
+ * @property {(buf: Uint8Array, persist: boolean) => object} applyRemote merges records (persist false: the leader stored them)
+ * @property {(patch: { state?: string, pending?: number }) => void} setStatus
+ * @property {(outbox: Uint8Array[]) => void} setLoadedOutbox the outbox a relay link takes over when this tab leads
+ * @property {(fn: () => Promise<void>) => void} setCloseHook runs on the space's close
+ * @property {(w: { exec(ops: import('./ops.js').Op[]): Promise<void> } | null) => void} setWriter forwards this tab's writes (null: this tab commits them)
+ */
+
+/**
  * Loads the space and makes it the leader or a follower of its tabs.
  * Called by openSpace/createSpace for IndexedDB spaces.
+ * @param {TabPort} port
  */
-export async function coordinateTabs(space, preloaded) {
-  const si = space._internal;
+export async function coordinateTabs(port, preloaded) {
   const locks = globalThis.navigator?.locks;
   if (!locks || typeof BroadcastChannel === 'undefined') {
     // No way to coordinate: one tab at a time is the app's to ensure.
-    space._load(preloaded.lazy ? await si.store.load() : preloaded);
+    port.load(preloaded.lazy ? await port.readStore() : preloaded);
     return;
   }
-  const id = space.id;
+  const id = port.id;
   const channel = new BroadcastChannel(`weftdb:${id}`);
   const tab = Math.random().toString(36).slice(2);
   const early = [];
@@ -214,25 +232,25 @@ export async function coordinateTabs(space, preloaded) {
     outstanding.clear();
   };
   // Hooked before anything can fail, so a failed open still lets the lock go.
-  si.setCloseHook(close);
+  port.setCloseHook(close);
 
   // Load after the channel is open and the role is known, so nothing a
   // leader writes from here on can be missed.
-  space._load(await si.store.load());
+  port.load(await port.readStore());
 
   const leaderHandlers = () => {
-    const offDurable = space.on('durable', (records) => {
+    const offDurable = port.on('durable', (records) => {
       if (records.length) channel.postMessage({ t: 'records', data: concat(records) });
     });
-    const offStatus = space.on('status', (status) => channel.postMessage({ t: 'status', status }));
+    const offStatus = port.on('status', (status) => channel.postMessage({ t: 'status', status }));
     // Presence: followers see the leader's list and set this tab's state.
-    const presence = space.presence;
+    const presence = port.presence;
     presence?._follow(null);
     const offPresence = presence?.on((peers) => channel.postMessage({ t: 'presence', peers }));
     onMessage = async (m) => {
       // A tab that just joined asks for the link's status.
       if (m.t === 'hello') {
-        channel.postMessage({ t: 'status', status: space.status });
+        channel.postMessage({ t: 'status', status: port.status() });
         if (presence) channel.postMessage({ t: 'presence', peers: presence.peers });
       }
       if (m.t === 'presence-set') {
@@ -246,7 +264,7 @@ export async function coordinateTabs(space, preloaded) {
       if (m.t !== 'exec') return;
       let reply;
       try {
-        await si.exec(m.ops).durable;
+        await port.exec(m.ops).durable;
         reply = { t: 'done', id: m.id, to: m.from };
       } catch (e) {
         reply = { t: 'done', id: m.id, to: m.from, error: { code: e.code ?? 'WEFT_EINVAL', message: e.message } };
@@ -264,8 +282,8 @@ export async function coordinateTabs(space, preloaded) {
   if (leader) {
     stopLeader = leaderHandlers();
   } else {
-    space.presence?._follow((state) => channel.postMessage({ t: 'presence-set', state }));
-    si.setWriter({
+    port.presence?._follow((state) => channel.postMessage({ t: 'presence-set', state }));
+    port.setWriter({
       exec(ops) {
         // Check values here, so a bad one fails with the leader's error
         // (WEFT_EINVAL) rather than as a DataCloneError of the channel.
@@ -284,7 +302,7 @@ export async function coordinateTabs(space, preloaded) {
     onMessage = (m) => {
       switch (m.t) {
         case 'records':
-          si.applyRemote(m.data, false);
+          port.applyRemote(m.data, false);
           break;
         case 'done': {
           if (m.to !== tab) return;
@@ -299,34 +317,34 @@ export async function coordinateTabs(space, preloaded) {
           for (const [rid, o] of outstanding) channel.postMessage({ t: 'exec', id: rid, from: tab, ops: o.ops });
           break;
         case 'status':
-          si.setStatus(m.status);
+          port.setStatus(m.status);
           break;
         case 'presence':
-          space.presence?._mirror(m.peers);
+          port.presence?._mirror(m.peers);
           break;
       }
     };
     becameLeader.then(async () => {
       if (closed) return;
       // Catch up on whatever the old leader wrote, then take over.
-      const loaded = await si.store.load();
+      const loaded = await port.readStore();
       if (closed) return;
       const chunks = [...loaded.records, ...loaded.outbox];
-      if (chunks.length) si.applyRemote(concat(chunks), false);
-      si.setLoadedOutbox(loaded.outbox);
-      si.setWriter(null);
+      if (chunks.length) port.applyRemote(concat(chunks), false);
+      port.setLoadedOutbox(loaded.outbox);
+      port.setWriter(null);
       leader = true;
       stopLeader = leaderHandlers();
       const pending = [...outstanding.values()];
       outstanding.clear();
       for (const o of pending) {
         try {
-          si.exec(o.ops).durable.then(o.resolve, o.reject);
+          port.exec(o.ops).durable.then(o.resolve, o.reject);
         } catch (e) {
           o.reject(e);
         }
       }
-      si.emit('leader', true);
+      port.emit('leader', true);
     });
   }
   for (const m of early) onMessage(m);

@@ -133,35 +133,49 @@ function tokenRights(core, meta) {
   }
 }
 
+/**
+ * What start() needs from a new space: its own members, and the port of
+ * each module it starts (see Space#_opener).
+ * @typedef {object} OpenerPort
+ * @property {(loaded: object) => void} load loads what the store held into the replica
+ * @property {() => boolean} isWriter true when this tab commits its own writes (it leads its tabs)
+ * @property {(p: Presence) => void} setPresence
+ * @property {(p: P2P) => void} setP2P
+ * @property {() => import('./presence.js').PresencePort} presencePort
+ * @property {() => import('./p2p.js').PeerPort} peerPort
+ * @property {() => import('./sync.js').SyncPort} syncPort
+ * @property {() => import('./idb.js').TabPort} tabPort
+ */
+
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
   const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes });
-  const si = space._internal;
+  const port = space._opener();
   // Before the tabs are coordinated: a follower tab forwards presence.
-  const presence = new Presence(space, opts.presence);
-  si.setPresence(presence);
+  const presence = new Presence(port.presencePort(), opts.presence);
+  port.setPresence(presence);
   try {
     if (adapter.kind === 'indexeddb' && opts.tabs !== false) {
       // Two tabs of one space: one leader writes, the others forward (idb.js).
-      await coordinateTabs(space, loaded);
+      await coordinateTabs(port.tabPort(), loaded);
     } else {
-      space._load(loaded.lazy ? await store.load() : loaded);
+      port.load(loaded.lazy ? await store.load() : loaded);
     }
     let p2p = null;
     if (opts.p2p) {
       if (!opts.relay) throw new WeftError('WEFT_EINVAL', 'p2p needs a relay: peers find each other and exchange WebRTC offers through it');
-      p2p = new P2P(space, presence, resolveRTC(opts.p2p));
-      si.setP2P(p2p);
+      p2p = new P2P(port.peerPort(), presence, resolveRTC(opts.p2p));
+      port.setP2P(p2p);
     }
     if (opts.relay) {
       // Only the tab that writes talks to the relay (and to peers); a
       // follower tab that becomes the leader connects then.
       const link = () => {
-        connectRelay(space, opts.relay, opts.sync);
+        connectRelay(port.syncPort(), opts.relay, opts.sync);
         presence.attach();
         p2p?.attach();
       };
-      if (si.isWriter()) link();
+      if (port.isWriter()) link();
       else space.on('leader', link);
     }
   } catch (e) {

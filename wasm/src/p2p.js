@@ -62,9 +62,20 @@ function proofMessage(space, nonce) {
   return m;
 }
 
+/**
+ * What the peer links need from their space.
+ * @typedef {object} PeerPort
+ * @property {import('./core.js').Core} core random, splitRecords, proofSign, tokenVerify, sodium
+ * @property {{ space: Uint8Array, author: Uint8Array, authorSecret: Uint8Array, contentKey: Uint8Array, token: Uint8Array }} meta
+ * @property {'none' | 'read' | 'write' | 'admin'} rights a read-only replica serves no changes
+ * @property {import('./replica.js').Replica} rep the replica now (a getter: compaction swaps it)
+ * @property {(buf: Uint8Array) => { applied: number, rejected: number, durable: Promise<void> }} applyRemote merges and stores a peer's changes
+ * @property {() => (import('./sync.js').Sync | null)} sync the relay link, which carries the signaling
+ * @property {(name: string, fn: Function) => () => void} on the space's 'relay:frame' and 'commit' events
+ */
+
 export class P2P {
-  #space;
-  #si;
+  #port;
   #presence;
   #links = new Map(); // author (base64url) -> Link
   #events = new Emitter();
@@ -72,9 +83,9 @@ export class P2P {
   #closed = false;
 
   /** @internal Created by openSpace/createSpace with { p2p }. */
-  constructor(space, presence, opts) {
-    this.#space = space;
-    this.#si = space._internal;
+  /** @param {PeerPort} port */
+  constructor(port, presence, opts) {
+    this.#port = port;
     this.#presence = presence;
     this.opts = opts;
     presence.p2p = true;
@@ -84,10 +95,10 @@ export class P2P {
   attach() {
     if (this.#offs.length || this.#closed) return;
     this.#offs.push(this.#presence.onInternal('peer', (p) => this.#peer(p)));
-    this.#offs.push(this.#space.on('relay:frame', (f) => {
+    this.#offs.push(this.#port.on('relay:frame', (f) => {
       if (f.type === F.SIGNAL) this.#signal(f);
     }));
-    this.#offs.push(this.#space.on('commit', (record) => {
+    this.#offs.push(this.#port.on('commit', (record) => {
       for (const l of this.#links.values()) l.sendLocal(record);
     }));
   }
@@ -102,9 +113,9 @@ export class P2P {
     return this.#events.on(name, fn);
   }
 
-  /** @internal */
+  /** @internal What a Link uses: si, the PeerPort (tests hand it space._internal). */
   get ctx() {
-    return { si: this.#si, space: this.#space, opts: this.opts, events: this.#events, sendSignal: (key, obj) => this.#sendSignal(key, obj) };
+    return { si: this.#port, opts: this.opts, events: this.#events, sendSignal: (key, obj) => this.#sendSignal(key, obj) };
   }
 
   /** @internal A link went live or closed. */
@@ -118,8 +129,8 @@ export class P2P {
     const l = this.#links.get(author);
     if (l && l.peerSid === sid) return; // linked or on its way
     l?.close('the peer restarted');
-    if (compare(this.#si.meta.author, key) < 0) {
-      const link = new Link(this, key, author, sid, toBase64url(this.#si.core.random(12)), true);
+    if (compare(this.#port.meta.author, key) < 0) {
+      const link = new Link(this, key, author, sid, toBase64url(this.#port.core.random(12)), true);
       this.#links.set(author, link);
       link.offer();
     }
@@ -128,7 +139,7 @@ export class P2P {
 
   #signal(f) {
     if (this.#closed) return;
-    const si = this.#si;
+    const si = this.#port;
     const msg = openMessage(si.core, si.meta, 'signal', f.peer, f.data);
     if (!msg || msg.to !== toBase64url(si.meta.author) || typeof msg.cid !== 'string') return;
     const author = toBase64url(f.peer);
@@ -146,7 +157,7 @@ export class P2P {
   }
 
   #sendSignal(key, obj) {
-    const si = this.#si;
+    const si = this.#port;
     const sync = si.sync();
     if (!sync?.live) return false;
     const data = sealMessage(si.core, si.meta, 'signal', si.meta.author, { ...obj, to: toBase64url(key), sid: this.#presence.sid });
@@ -366,9 +377,9 @@ class Link {
   #live() {
     this.live = true;
     clearTimeout(this.timer);
-    const { si, space } = this.ctx;
+    const { si } = this.ctx;
     // What the peer lacks, in frames the data channel takes.
-    if (space.rights !== 'read') {
+    if (si.rights !== 'read') {
       const recs = si.core.splitRecords(si.rep.diff(this.theirVv)).map((r) => r.record.slice());
       this.#sendRecords(recs);
     }

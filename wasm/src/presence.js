@@ -57,9 +57,17 @@ export function openMessage(core, meta, kind, from, data) {
   }
 }
 
+/**
+ * What presence needs from its space.
+ * @typedef {object} PresencePort
+ * @property {import('./core.js').Core} core random, and the sealing of messages
+ * @property {{ space: Uint8Array, author: Uint8Array, contentKey: Uint8Array }} meta
+ * @property {() => (import('./sync.js').Sync | null)} sync the relay link (sendEphemeral, live), if any
+ * @property {(name: string, fn: Function) => () => void} on the space's 'relay:frame' and 'relay:live' events
+ */
+
 export class Presence {
-  #space;
-  #si;
+  #port;
   #state = null;
   #peers = new Map(); // author (base64url) -> { state, sid, p2p, at }
   #events = new Emitter();
@@ -71,13 +79,13 @@ export class Presence {
   #mirror = null; // follower tab: the leader's peer list
 
   /** @internal Created by openSpace/createSpace. */
-  constructor(space, { interval = PRESENCE_INTERVAL, timeout = PRESENCE_TIMEOUT } = {}) {
-    this.#space = space;
-    this.#si = space._internal;
+  /** @param {PresencePort} port */
+  constructor(port, { interval = PRESENCE_INTERVAL, timeout = PRESENCE_TIMEOUT } = {}) {
+    this.#port = port;
     this.interval = interval;
     this.timeout = timeout;
     /** This replica's session id: a peer that reloads gets a new one. */
-    this.sid = toBase64url(this.#si.core.random(12));
+    this.sid = toBase64url(this.#port.core.random(12));
     /** Set by p2p.js: announce that this replica accepts peer links. */
     this.p2p = false;
   }
@@ -86,10 +94,10 @@ export class Presence {
   attach() {
     if (this.#attached || this.#closed) return;
     this.#attached = true;
-    this.#offs.push(this.#space.on('relay:frame', (f) => {
+    this.#offs.push(this.#port.on('relay:frame', (f) => {
       if (f.type === F.PRESENCE) this.#receive(f);
     }));
-    this.#offs.push(this.#space.on('relay:live', () => this.#announce(ZERO)));
+    this.#offs.push(this.#port.on('relay:live', () => this.#announce(ZERO)));
     const tick = Math.max(50, Math.min(this.interval, this.timeout / 3));
     let last = 0;
     this.#timer = setInterval(() => {
@@ -178,18 +186,18 @@ export class Presence {
   /** @internal Sends `msg` to one peer (or ZERO: every peer). */
   #announce(to, extra = {}) {
     if (this.#closed) return false;
-    const sync = this.#si.sync();
+    const sync = this.#port.sync();
     if (!sync?.live) return false;
     if (this.#state === null && !this.p2p && !extra.bye) return false;
-    const me = this.#si.meta.author;
+    const me = this.#port.meta.author;
     const msg = { s: this.#state, sid: this.sid, p2p: this.p2p, ...extra };
-    return sync.sendEphemeral(encodeEphemeral(F.PRESENCE, to, sealMessage(this.#si.core, this.#si.meta, 'presence', me, msg)));
+    return sync.sendEphemeral(encodeEphemeral(F.PRESENCE, to, sealMessage(this.#port.core, this.#port.meta, 'presence', me, msg)));
   }
 
   #receive(f) {
-    const meta = this.#si.meta;
+    const meta = this.#port.meta;
     if (bytesEqual(f.peer, meta.author)) return;
-    const msg = openMessage(this.#si.core, meta, 'presence', f.peer, f.data);
+    const msg = openMessage(this.#port.core, meta, 'presence', f.peer, f.data);
     if (!msg || typeof msg.sid !== 'string') return; // not sealed with our key: not for us
     const author = toBase64url(f.peer);
     const had = this.#peers.get(author);

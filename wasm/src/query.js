@@ -1,7 +1,9 @@
 // Queries over one collection: where (equality, comparisons, in, contains,
-// or a predicate), orderBy (fields, asc/desc), limit. Evaluated in JS over
-// the collection's documents in key order; the scan stops early when no
-// orderBy is given and the limit is reached.
+// or a predicate), orderBy (fields, asc/desc), limit, after (a cursor).
+// Evaluated in JS over the collection's documents in key order; without
+// orderBy the scan starts after the cursor and stops at the limit. There
+// is no index yet: with orderBy, a query reads every document (decoded
+// once, then cached: collection.js).
 import { WeftError } from './errors.js';
 
 const OPS = new Set(['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'contains', 'exists']);
@@ -106,10 +108,32 @@ function compileCond(field, cond) {
   };
 }
 
-/** Compiles { where, orderBy, limit } into { filter(id, doc), sort(a, b) | null, limit }. */
+/** Compares ids in UTF-8 byte order (= code point order), the order of a collection's keys. */
+export function compareIds(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // UTF-16 puts surrogates (code points >= 0x10000) below U+E000..U+FFFF
+    if (x >= 0xd800 && x < 0xe000) x += 0x2000;
+    else if (x >= 0xe000) x -= 0x800;
+    if (y >= 0xd800 && y < 0xe000) y += 0x2000;
+    else if (y >= 0xe000) y -= 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Compiles { where, orderBy, limit, after } into { filter(id, doc),
+ * sort(a, b) | null, order(a, b), limit, after }: order is the total order
+ * of the results (sort, or ids in byte order without orderBy); after, a
+ * cursor (the last row of the previous page), null or undefined.
+ */
 export function compileQuery(q = {}) {
   if (q === null || typeof q !== 'object') throw new WeftError('WEFT_EINVAL', 'query must be an object');
-  const { where, orderBy, limit } = q;
+  const { where, orderBy, limit, after } = q;
   let filter = () => true;
   if (typeof where === 'function') filter = (id, doc) => !!where(doc, id);
   else if (where !== undefined && where !== null) {
@@ -139,5 +163,8 @@ export function compileQuery(q = {}) {
   }
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0))
     throw new WeftError('WEFT_EINVAL', 'limit must be a non-negative integer');
-  return { filter, sort, limit: limit ?? Infinity };
+  if (after != null && !(typeof after === 'object' && typeof after.id === 'string' && after.data && typeof after.data === 'object'))
+    throw new WeftError('WEFT_EINVAL', 'after takes the cursor of a previous page (rows.cursor)');
+  const order = sort ?? ((a, b) => compareIds(a.id, b.id));
+  return { filter, sort, order, limit: limit ?? Infinity, after: after ?? null };
 }

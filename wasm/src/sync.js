@@ -29,19 +29,34 @@ function protoError(name, message) {
   return e;
 }
 
-/** Starts syncing `space` with the relay at `url` (ws:// or wss://). */
-export function connectRelay(space, url, opts = {}) {
-  const sync = new Sync(space, url, opts);
-  space._internal.setSync(sync);
+/**
+ * What the relay link needs from its space.
+ * @typedef {object} SyncPort
+ * @property {import('./core.js').Core} core splitRecords, proofSign
+ * @property {{ space: Uint8Array, author: Uint8Array, authorSecret: Uint8Array, token: Uint8Array }} meta
+ * @property {'none' | 'read' | 'write' | 'admin'} rights a read-only replica sends nothing
+ * @property {import('./replica.js').Replica} rep the replica now (a getter: compaction swaps it)
+ * @property {(buf: Uint8Array) => { applied: number, rejected: number, durable: Promise<void> }} applyRemote merges and stores changes the relay sent
+ * @property {(seq: number) => Promise<void>} ack stores that the relay holds every own change up to seq
+ * @property {(patch: { state?: string, pending?: number }) => void} setStatus
+ * @property {(name: string, arg?: unknown) => void} emit the space's 'error', 'relay:frame' and 'relay:live' events
+ * @property {() => Uint8Array[]} takeLoadedOutbox the stored outbox, once (a second call gets [])
+ * @property {(sync: Sync) => void} setSync makes this the space's link (its pending count, local commits, close)
+ */
+
+/** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
+export function connectRelay(port, url, opts = {}) {
+  const sync = new Sync(port, url, opts);
+  port.setSync(sync);
   sync.start();
   return sync;
 }
 
-class Sync {
-  constructor(space, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000 } = {}) {
+export class Sync {
+  /** @param {SyncPort} port */
+  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000 } = {}) {
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new WeftError('WEFT_EINVAL', `relay must be a ws:// or wss:// URL, not ${url}`);
-    this.space = space;
-    this.si = space._internal;
+    this.port = port;
     this.url = url;
     this.WS = WebSocket;
     this.minDelay = minDelay;
@@ -61,7 +76,7 @@ class Sync {
     this.parkedRetried = false;
     this.parkTimer = null;
     this.parkAttempts = 0;
-    for (const rec of this.si.takeLoadedOutbox()) this._remember(rec);
+    for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
 
   get pending() {
@@ -69,7 +84,7 @@ class Sync {
   }
 
   _remember(record) {
-    for (const r of this.si.core.splitRecords(record)) this.outbox.set(r.seq, r.record.slice());
+    for (const r of this.port.core.splitRecords(record)) this.outbox.set(r.seq, r.record.slice());
   }
 
   start() {
@@ -91,7 +106,7 @@ class Sync {
 
   async _connect() {
     if (this.closed || this.stopped) return;
-    this.si.setStatus({ state: 'connecting' });
+    this.port.setStatus({ state: 'connecting' });
     let WS;
     try {
       WS = await this._ctor();
@@ -122,7 +137,7 @@ class Sync {
       try {
         this._frame(new Uint8Array(ev.data));
       } catch (e) {
-        this.si.emit('error', e instanceof WeftError ? e : new WeftError('WEFT_EMALFORMED', `relay link: ${e.message}`, { cause: e }));
+        this.port.emit('error', e instanceof WeftError ? e : new WeftError('WEFT_EMALFORMED', `relay link: ${e.message}`, { cause: e }));
         ws.close();
       }
     };
@@ -132,7 +147,7 @@ class Sync {
       this.ws = null;
       this.authed = false;
       if (this.closed) return;
-      this.si.setStatus({ state: 'offline' });
+      this.port.setStatus({ state: 'offline' });
       this._schedule();
     };
   }
@@ -149,11 +164,11 @@ class Sync {
   }
 
   _fail(err, final) {
-    this.si.emit('error', err);
+    this.port.emit('error', err);
     if (final) {
       this.stopped = err;
       this.ws?.close();
-      this.si.setStatus({ state: 'offline' });
+      this.port.setStatus({ state: 'offline' });
     }
   }
 
@@ -173,8 +188,8 @@ class Sync {
   }
 
   _hello() {
-    const m = this.si.meta;
-    const rep = this.si.rep;
+    const m = this.port.meta;
+    const rep = this.port.rep;
     this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor }));
   }
 
@@ -190,7 +205,7 @@ class Sync {
       case F.SIGNAL:
       case F.PRESENCE:
         // For presence.js and p2p.js, which listen on the space.
-        this.si.emit('relay:frame', f);
+        this.port.emit('relay:frame', f);
         return undefined;
       case F.ERROR: {
         // A SIGNAL whose target left: p2p.js's business, not the app's.
@@ -209,16 +224,16 @@ class Sync {
   }
 
   _challenge(f) {
-    const m = this.si.meta;
-    this._send(encodeProof(this.si.core.proofSign(m.authorSecret, m.space, f.nonce)));
+    const m = this.port.meta;
+    this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
     this.head = f.head;
-    this.si.setStatus({ state: f.head === 0 || (this.cursor ?? 0) >= f.head ? 'synced' : 'syncing' });
-    this.si.emit('relay:live');
-    if (this.space.rights === 'read') return;
+    this.port.setStatus({ state: f.head === 0 || (this.cursor ?? 0) >= f.head ? 'synced' : 'syncing' });
+    this.port.emit('relay:live');
+    if (this.port.rights === 'read') return;
     // What the relay lacks: the core's diff against its vector, plus the
     // outbox (own changes older than a local snapshot are only there).
-    const fromDiff = this.si.core.splitRecords(this.si.rep.diff(f.vv));
+    const fromDiff = this.port.core.splitRecords(this.port.rep.diff(f.vv));
     const me = m.author;
     const own = (a) => a.every((b, i) => b === me[i]);
     const inDiff = new Set();
@@ -262,7 +277,7 @@ class Sync {
       }
     }
     for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
-    this.si.applyRemote(buf);
+    this.port.applyRemote(buf);
   }
 
   _ack(f) {
@@ -270,7 +285,7 @@ class Sync {
     if (f.entries.length) {
       const seqs = this.sent.shift();
       if (!seqs || seqs.length !== f.entries.length) {
-        this.si.emit('error', new WeftError('WEFT_EMALFORMED', 'relay link: an ACK does not match the frame it acknowledges; reconnecting'));
+        this.port.emit('error', new WeftError('WEFT_EMALFORMED', 'relay link: an ACK does not match the frame it acknowledges; reconnecting'));
         this.ws?.close();
         return;
       }
@@ -288,14 +303,14 @@ class Sync {
         // PARKED: not durable, and the relay will not say when it is: it
         // stays in the outbox and is sent again below (or on reconnect).
       });
-      if (rejected !== null) this.si.emit('error', protoError(PROTO_ERROR_NAMES[rejected] ?? 'UNKNOWN', 'the relay refused a change'));
+      if (rejected !== null) this.port.emit('error', protoError(PROTO_ERROR_NAMES[rejected] ?? 'UNKNOWN', 'the relay refused a change'));
       this._persistAck();
       this._resendParked();
     }
     if (this.cursor >= this.head) {
       this.attempt = 0;
-      this.si.setStatus({ state: 'synced' });
-    } else this.si.setStatus({});
+      this.port.setStatus({ state: 'synced' });
+    } else this.port.setStatus({});
   }
 
   /**
@@ -335,8 +350,8 @@ class Sync {
     let min = Infinity;
     for (const s of this.outbox.keys()) if (s < min) min = s;
     const acked = min === Infinity ? Number.MAX_SAFE_INTEGER : min - 1;
-    if (acked > 0) this.si.ack(acked);
-    else this.si.setStatus({});
+    if (acked > 0) this.port.ack(acked);
+    else this.port.setStatus({});
   }
 
   /** A local commit: remember it, send it with the others of this microtask. */

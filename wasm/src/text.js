@@ -42,11 +42,22 @@ function applyDelta(s, d) {
   return s.slice(0, d.index) + d.insert + s.slice(d.index + d.deleteCount);
 }
 
+/**
+ * What a Text needs from its space.
+ * @typedef {object} TextPort
+ * @property {(coll: string, doc: string) => import('./replica.js').Replica} replica the replica now (the open change committed if it wrote the document); throws once the space is closed
+ * @property {(op: import('./ops.js').SpliceOp) => Promise<void>} write commits a splice (one change of its own)
+ * @property {(text: Text, cb: Function) => () => void} observeText adds an observer (TextObservers.add); returns its removal
+ * @property {(e: Error) => void} emitError the space's 'error' event
+ * @property {() => boolean} inTxn whether a transaction is open (text edits cannot join one)
+ */
+
 /** One text field of one document. Cheap to create; holds no state of its own. */
 export class Text {
   #in;
-  constructor(internals, collection, doc, field) {
-    this.#in = internals;
+  /** @param {TextPort} port */
+  constructor(port, collection, doc, field) {
+    this.#in = port;
     this.collection = collection;
     this.doc = doc;
     this.field = field;
@@ -54,13 +65,13 @@ export class Text {
 
   /** The text now ('' when the field holds nothing or something else). Synchronous. */
   toString() {
-    const v = this.#in.rep().getField(this.collection, this.doc, this.field);
+    const v = this.#in.replica(this.collection, this.doc).getField(this.collection, this.doc, this.field);
     return typeof v === 'string' ? v : '';
   }
 
   /** Its length in UTF-16 code units. */
   get length() {
-    const n = this.#in.rep().textLength(this.collection, this.doc, this.field);
+    const n = this.#in.replica(this.collection, this.doc).textLength(this.collection, this.doc, this.field);
     return n >= 0 ? n : this.toString().length; // a plain string field, or nothing
   }
 

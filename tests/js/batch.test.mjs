@@ -1,0 +1,100 @@
+// Writes outside transact: the writes of one task are one change (closed at
+// the end of the task, or before anything that must see it committed), and
+// transact is all or nothing, bad arguments included (issue 21).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSpace, openSpace, WeftError } from '../../wasm/src/index.js';
+
+test('the writes of one task are one change; reads see each at once', async () => {
+  const s = await createSpace();
+  const c = s.collection('c');
+  const ps = [];
+  for (let i = 0; i < 100; i++) ps.push(c.put(`k${i}`, { i, gone: 'x' }));
+  ps.push(c.put('k0', { i: 0 })); // replaces a document the open change wrote: its field `gone` goes
+  ps.push(c.update('k1', { more: true }));
+  ps.push(c.increment('k2', 'n', 5));
+  ps.push(c.delete('k3'));
+  assert.equal(s.status.pending, 0, 'nothing committed yet');
+  assert.deepEqual(c.get('k0'), { i: 0 }); // a read of a written document commits the change
+  assert.equal(s.status.pending, 1, 'one change');
+  await Promise.all(ps);
+  assert.deepEqual(c.get('k1'), { i: 1, gone: 'x', more: true });
+  assert.deepEqual(c.get('k2'), { i: 2, gone: 'x', n: 5 });
+  assert.equal(c.get('k3'), undefined);
+  assert.equal(c.list().length, 99);
+  // without a read, the change closes at the end of the task
+  const p = c.put('later', { v: 1 });
+  c.put('later2', { v: 2 });
+  await p;
+  const peer = await openSpace({ invite: s.invite() });
+  const records = s.changesSince(peer.versionVector());
+  await peer.applyChanges(records);
+  assert.equal(peer.stateHash(), s.stateHash());
+  assert.deepEqual(peer.collection('c').get('k0'), { i: 0 });
+  await peer.close();
+  await s.close();
+});
+
+test('a bad write outside transact rejects alone; the others of its change commit', async () => {
+  const s = await createSpace();
+  const c = s.collection('c');
+  const a = c.put('a', { v: 1 });
+  const bad = c.put('b', { d: new Date() });
+  const bad2 = c.put('', { v: 1 });
+  const ok = c.put('c', { v: 3 });
+  await assert.rejects(bad, (e) => e instanceof WeftError && e.code === 'WEFT_EINVAL');
+  await assert.rejects(bad2, (e) => e.code === 'WEFT_EINVAL');
+  await a;
+  await ok;
+  assert.deepEqual(c.list().map((r) => r.id), ['a', 'c']);
+  await s.close();
+});
+
+test('transact is all or nothing, a bad argument included; every write of it rejects', async () => {
+  const s = await createSpace();
+  const c = s.collection('c');
+  let writes = [];
+  const t = s.transact(() => {
+    writes.push(c.put('a', { v: 1 }));
+    writes.push(c.put('', { v: 2 }));
+    writes.push(c.put('b', { v: 3 }));
+  });
+  await assert.rejects(t, (e) => e instanceof WeftError && e.code === 'WEFT_EINVAL');
+  for (const w of writes) await assert.rejects(w, (e) => e.code === 'WEFT_EINVAL');
+  assert.equal(c.get('a'), undefined);
+  assert.equal(c.get('b'), undefined);
+  // a bad value (found when the transaction runs) too
+  writes = [];
+  await assert.rejects(s.transact(() => {
+    writes.push(c.put('a', { v: 1 }));
+    writes.push(c.update('b', { d: new Date() }));
+  }), (e) => e.code === 'WEFT_EINVAL');
+  for (const w of writes) await assert.rejects(w, (e) => e.code === 'WEFT_EINVAL');
+  assert.equal(c.list().length, 0);
+  // a good one: its writes resolve, and `() => c.put(...)` stays a synchronous function
+  await s.transact(() => c.put('x', { v: 1 }));
+  assert.deepEqual(c.get('x'), { v: 1 });
+  await s.close();
+});
+
+test('an open change is committed before transact, a text edit and a remote change', async () => {
+  const s = await createSpace();
+  const peer = await openSpace({ invite: s.invite() });
+  await peer.collection('c').put('p', { from: 'peer' });
+  const c = s.collection('c');
+  const order = [];
+  s.on('change', (e) => order.push(e.docs.map((d) => d[1]).join()));
+  c.put('a', { v: 1 });
+  const applied = s.applyChanges(peer.changesSince(s.versionVector())); // commit, then apply
+  c.put('b', { v: 2 });
+  const t = s.transact(() => c.put('c', { v: 3 }));
+  c.put('d', { v: 4 });
+  const x = s.text('c', 'e', 'body').insert(0, 'hi');
+  await Promise.all([applied, t, x]);
+  assert.equal(s.status.pending, 0);
+  assert.deepEqual(c.list().map((r) => r.id), ['a', 'b', 'c', 'd', 'e', 'p']);
+  await peer.applyChanges(s.changesSince(peer.versionVector()));
+  assert.equal(peer.stateHash(), s.stateHash());
+  await peer.close();
+  await s.close();
+});

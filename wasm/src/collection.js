@@ -1,0 +1,327 @@
+// Collections: the named sets of documents in a space, their writes (as ops,
+// see ops.js), their queries (query.js compiles them, runQuery runs them
+// over the replica) and live queries. Decoded documents are cached, frozen,
+// in a DocCache that every commit and apply invalidates for the documents it
+// touched. A live query keeps its matching rows in order; once per microtask
+// after changes touch its collection it re-checks only the touched
+// documents, and calls back only when its results differ (other ids, or a
+// touched document among them).
+import { WeftError } from './errors.js';
+import { compileQuery } from './query.js';
+import { reportError } from './util.js';
+
+const enc = new TextEncoder();
+
+/** Throws WEFT_EINVAL unless `s` is a non-empty, well-formed string of at most `max` bytes of UTF-8. */
+export function checkName(what, s, max) {
+  if (typeof s !== 'string' || s.length === 0) throw new WeftError('WEFT_EINVAL', `${what} must be a non-empty string`);
+  if (s.isWellFormed && !s.isWellFormed()) throw new WeftError('WEFT_EINVAL', `${what} is not well-formed Unicode`);
+  if (s.length > max / 3 && enc.encode(s).length > max) throw new WeftError('WEFT_EINVAL', `${what} is longer than ${max} bytes of UTF-8`);
+}
+
+function checkFields(data) {
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
+    throw new WeftError('WEFT_EINVAL', 'a document is a plain object of fields');
+  for (const k of Object.keys(data)) checkName('a field name', k, 255);
+}
+
+/**
+ * A live query as the space sees it: `update(ids)` re-runs it after changes
+ * to the documents `ids` of collection `coll` (null: run it anyway).
+ * @typedef {{ coll: string, update(ids: Set<string> | null): void }} Subscription
+ */
+
+/**
+ * What a Collection needs from its space.
+ * @typedef {object} CollectionPort
+ * @property {(op: import('./ops.js').Op) => Promise<void>} write runs the op (joining the open change, or queued in the open transaction)
+ * @property {(e: Error) => Promise<never>} fail a write that failed its checks: rejects (and, inside transact, fails the transaction)
+ * @property {(coll: string, id?: string) => import('./replica.js').Replica} replica the replica now, after committing the open change if it wrote what will be read; throws once the space is closed
+ * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
+ * @property {DocCache} docs the space's decoded documents
+ */
+
+/** A named collection of documents inside a space. */
+export class Collection {
+  #in;
+  /** @param {CollectionPort} port */
+  constructor(port, name) {
+    this.#in = port;
+    this.name = name;
+  }
+
+  /** Replaces the document `id` with `data` (fields not in data are removed). Resolves when durable. */
+  put(id, data) {
+    return this.#write(() => {
+      checkName('a document id', id, 1024);
+      checkFields(data);
+      return { t: 'put', c: this.name, id, data, replace: true };
+    });
+  }
+
+  /** Sets the fields given in `patch` (a field set to undefined is deleted); other fields stay. */
+  update(id, patch) {
+    return this.#write(() => {
+      checkName('a document id', id, 1024);
+      checkFields(patch);
+      return { t: 'update', c: this.name, id, data: patch };
+    });
+  }
+
+  /** Adds `by` (an integer) to a counter field; concurrent increments add up. */
+  increment(id, field, by = 1) {
+    return this.#write(() => {
+      checkName('a document id', id, 1024);
+      checkName('a field name', field, 255);
+      if (!Number.isSafeInteger(by)) throw new WeftError('WEFT_EINVAL', 'increment takes a safe integer');
+      return { t: 'incr', c: this.name, id, f: field, n: by };
+    });
+  }
+
+  /** Deletes the document. */
+  delete(id) {
+    return this.#write(() => {
+      checkName('a document id', id, 1024);
+      return { t: 'delete', c: this.name, id };
+    });
+  }
+
+  #write(make) {
+    let op;
+    try {
+      op = make();
+    } catch (e) {
+      return this.#in.fail(e); // inside transact, this fails the transaction
+    }
+    return this.#in.write(op);
+  }
+
+  /** The document's fields, or undefined. Synchronous. */
+  get(id) {
+    checkName('a document id', id, 1024);
+    return this.#in.docs.row(this.#in.replica(this.name, id), this.name, id)?.data;
+  }
+
+  /** Every document as { id, data }, in id byte order. */
+  list() {
+    return this.query({});
+  }
+
+  /**
+   * Documents matching { where, orderBy, limit, after }, as [{ id, data }]
+   * (frozen). The array's `cursor` is its last row when `limit` cut the
+   * results (pass it as `after` for the next page), else null. Synchronous.
+   */
+  query(q = {}) {
+    return runQuery(this.#in.replica(this.name), this.#in.docs, this.name, compileQuery(q));
+  }
+
+  /**
+   * A live query: calls cb(results) now (in a microtask) and whenever a
+   * local or remote change alters its results. Returns an unsubscribe function.
+   * subscribe(cb) watches the whole collection.
+   */
+  subscribe(q, cb) {
+    if (typeof q === 'function') [q, cb] = [{}, q];
+    if (typeof cb !== 'function') throw new WeftError('WEFT_EINVAL', 'subscribe needs a callback');
+    const compiled = compileQuery(q);
+    const in_ = this.#in;
+    const name = this.name;
+    const { filter, order, limit, after } = compiled;
+    const full = { ...compiled, limit: Infinity, after: null };
+    let last = null;
+    // Every matching row in result order (a cursor's rows dropped), and
+    // which ids those are: a change re-checks only the documents it touched.
+    let all = null;
+    let ids = null;
+    let active = true;
+    const rerun = (rep) => {
+      all = runQuery(rep, in_.docs, name, after ? { ...full, after } : full);
+      ids = new Map(all.map((r) => [r.id, r]));
+    };
+    const sub = {
+      coll: name,
+      update(touchedIds) {
+        if (!active) return;
+        let rows;
+        try {
+          const rep = in_.replica(name);
+          if (!all || !touchedIds || touchedIds.size > 1000) rerun(rep);
+          else
+            for (const id of touchedIds) {
+              const old = ids.get(id);
+              if (old) {
+                all.splice(bsearch(all, old, order), 1);
+                ids.delete(id);
+              }
+              const row = in_.docs.row(rep, name, id);
+              if (row === null || !filter(id, row.data) || (after && order(row, after) <= 0)) continue;
+              all.splice(bsearch(all, row, order), 0, row);
+              ids.set(id, row);
+            }
+          rows = page(all, limit);
+        } catch (e) {
+          reportError(e);
+          return;
+        }
+        if (last && touchedIds && !changed(last, rows, touchedIds)) return;
+        last = rows;
+        try {
+          cb(rows);
+        } catch (e) {
+          reportError(e);
+        }
+      },
+    };
+    const off = in_.subscribe(sub);
+    queueMicrotask(() => sub.update(null));
+    return () => {
+      active = false;
+      off();
+    };
+  }
+}
+
+/** Freezes v and everything in it (Uint8Array cannot be frozen: it is left as it is). */
+function deepFreeze(v) {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array || Object.isFrozen(v)) return v;
+  for (const k of Object.keys(v)) deepFreeze(v[k]);
+  return Object.freeze(v);
+}
+
+/**
+ * Decoded documents as rows ({ id, data }, frozen), so that reads decode a
+ * document once and hand out the same object until it changes. Entries go
+ * when a commit or apply touches their document (Subscriptions.changed), all
+ * of them when the replica is loaded or replaced (compaction).
+ */
+export class DocCache {
+  #rows = new Map(); // coll + '\0' + id -> row, or null: no such document
+
+  /** The frozen row { id, data } of document `id` of `coll`, or null. */
+  row(rep, coll, id) {
+    const k = coll + '\0' + id;
+    let r = this.#rows.get(k);
+    if (r === undefined) {
+      const data = rep.getDoc(coll, id);
+      r = data === undefined ? null : Object.freeze({ id, data: deepFreeze(data) });
+      this.#rows.set(k, r);
+    }
+    return r;
+  }
+
+  /** touched: [[collection, doc], ...] that changed. */
+  invalidate(touched) {
+    for (const [c, d] of touched) this.#rows.delete(c + '\0' + d);
+  }
+
+  clear() {
+    this.#rows.clear();
+  }
+}
+
+/**
+ * The space's live queries and the documents changed since they last ran.
+ * changed() collects touched documents; once per microtask, `onBatch` sees
+ * the batch first (it returns false when the space closed meanwhile), then
+ * every live query on a touched collection re-runs.
+ */
+export class Subscriptions {
+  #subs = new Set();
+  #touched = null;
+  #onBatch;
+  /** The decoded documents; every change passes through changed(), which keeps it true. */
+  docs = new DocCache();
+
+  /** @param {(batch: { docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch */
+  constructor(onBatch) {
+    this.#onBatch = onBatch;
+  }
+
+  /** @param {Subscription} sub */
+  add(sub) {
+    this.#subs.add(sub);
+    return () => this.#subs.delete(sub);
+  }
+
+  clear() {
+    this.#subs.clear();
+  }
+
+  /** touched: [[collection, doc], ...] a local or remote change altered. */
+  changed(touched, local) {
+    this.docs.invalidate(touched);
+    if (!this.#touched) {
+      this.#touched = { docs: [], local: false, remote: false };
+      queueMicrotask(() => this.#deliver());
+    }
+    const t = this.#touched;
+    for (const d of touched) t.docs.push(d);
+    if (local) t.local = true;
+    else t.remote = true;
+  }
+
+  #deliver() {
+    const t = this.#touched;
+    this.#touched = null;
+    if (!t || !this.#onBatch(t)) return;
+    const byColl = new Map();
+    for (const [c, d] of t.docs) {
+      if (!byColl.has(c)) byColl.set(c, new Set());
+      byColl.get(c).add(d);
+    }
+    for (const sub of [...this.#subs]) {
+      const ids = byColl.get(sub.coll);
+      if (ids) sub.update(ids);
+    }
+  }
+}
+
+function changed(prev, next, touched) {
+  if (prev.length !== next.length) return true;
+  for (let i = 0; i < prev.length; i++) if (prev[i].id !== next[i].id) return true;
+  for (const r of next) if (touched.has(r.id)) return true;
+  return false;
+}
+
+/**
+ * Runs a compiled query over the collection: every matching row, sorted
+ * (limit and after applied), as an array whose `cursor` is its last row
+ * when the limit cut it (the next page starts after it), else null.
+ */
+function runQuery(rep, docs, coll, q) {
+  const { filter, sort, order, limit, after } = q;
+  const out = [];
+  if (limit > 0) {
+    // Without orderBy the keys come in result order: start after the cursor, stop at the limit.
+    for (const id of rep.keys(coll, !sort && after ? after.id : null)) {
+      const row = docs.row(rep, coll, id);
+      if (row === null || !filter(id, row.data)) continue;
+      if (sort && after && order(row, after) <= 0) continue;
+      out.push(row);
+      if (!sort && out.length > limit) break;
+    }
+    if (sort) out.sort(sort);
+  }
+  return page(out, limit, true);
+}
+
+/** The first `limit` of `all` (sorted; copied unless `own`), with its cursor. */
+function page(all, limit, own = false) {
+  const more = all.length > limit;
+  const rows = more ? all.slice(0, limit) : own ? all : all.slice();
+  Object.defineProperty(rows, 'cursor', { value: more && limit > 0 ? rows[rows.length - 1] : null, enumerable: false });
+  return rows;
+}
+
+/** The index of row in sorted `all` (order: its total order), or where it would go. */
+function bsearch(all, row, order) {
+  let lo = 0;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (order(all[mid], row) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
