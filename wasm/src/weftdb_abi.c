@@ -126,6 +126,10 @@ WDB_API int wdb_new(wdb **out, const uint8_t *space, const uint8_t *author,
     if (!h) return WEFT_ENOMEM;
     int rc = backend(&h->be);
     if (!rc) rc = weft_suite_v1_init(&h->suite, &h->st, &h->be, content_key, author_sk);
+    /* A secret key for the replica's tables: keys in changes from the
+     * relay or peers cannot be chosen to collide in them. */
+    uint8_t hash_key[16];
+    if (!rc) rc = h->be.random(h->be.ctx, hash_key, sizeof hash_key);
     if (!rc) {
         weft_replica_config cfg = {.space = space,
                                    .author = author,
@@ -133,7 +137,8 @@ WDB_API int wdb_new(wdb **out, const uint8_t *space, const uint8_t *author,
                                    .keep_records = 1,
                                    .ud = h,
                                    .text_unit = WEFT_TEXT_UTF16, /* what JS strings count */
-                                   .on_text = on_text};
+                                   .on_text = on_text,
+                                   .hash_key = hash_key};
         rc = weft_replica_new(&h->r, &cfg);
     }
     if (rc) {
