@@ -229,25 +229,36 @@ WDB_API int wdb_apply(wdb *h, const uint8_t *records, size_t len, weft_apply_res
 
 /* ---- text fields ---- */
 
-/* A splice of a text field (UTF-16 positions), committed at once. OUT:
- * out[0], out[1] = the record (length 0: nothing changed). */
-WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const char *doc,
-                            size_t doc_len, const char *field, size_t field_len, double pos,
-                            double deleted, const char *text, size_t text_len, double wall_ms,
-                            uint32_t *out) {
+typedef int (*text_op_fn)(weft_replica *, const char *, size_t, const char *, size_t, const char *,
+                          size_t, size_t, size_t, const char *, size_t, uint64_t, const uint8_t **,
+                          size_t *);
+
+/* The JS numbers checked, then one of the core's two text edits. */
+static int text_op(text_op_fn op, wdb *h, const char *coll, size_t coll_len, const char *doc,
+                   size_t doc_len, const char *field, size_t field_len, double pos, double deleted,
+                   const char *text, size_t text_len, double wall_ms, uint32_t *out) {
     if (!(pos >= 0 && pos < 4294967296.0 && deleted >= 0 && deleted < 4294967296.0 &&
           wall_ms >= 0 && wall_ms < 18446744073709551616.0))
         return WEFT_EINVAL;
     ev_clear(h);
     const uint8_t *rec;
     size_t len;
-    int rc =
-        weft_replica_text_splice(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
-                                 (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
+    int rc = op(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos, (size_t)deleted,
+                text, text_len, (uint64_t)wall_ms, &rec, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)rec;
     out[1] = (uint32_t)len;
     return WEFT_OK;
+}
+
+/* A splice of a text field (UTF-16 positions), committed at once. OUT:
+ * out[0], out[1] = the record (length 0: nothing changed). */
+WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double pos,
+                            double deleted, const char *text, size_t text_len, double wall_ms,
+                            uint32_t *out) {
+    return text_op(weft_replica_text_splice, h, coll, coll_len, doc, doc_len, field, field_len, pos,
+                   deleted, text, text_len, wall_ms, out);
 }
 
 /* The same splice joining the open transaction (weft_replica_text_edit):
@@ -258,19 +269,8 @@ WDB_API int wdb_text_edit(wdb *h, const char *coll, size_t coll_len, const char 
                           size_t doc_len, const char *field, size_t field_len, double pos,
                           double deleted, const char *text, size_t text_len, double wall_ms,
                           uint32_t *out) {
-    if (!(pos >= 0 && pos < 4294967296.0 && deleted >= 0 && deleted < 4294967296.0 &&
-          wall_ms >= 0 && wall_ms < 18446744073709551616.0))
-        return WEFT_EINVAL;
-    ev_clear(h);
-    const uint8_t *rec;
-    size_t len;
-    int rc =
-        weft_replica_text_edit(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
-                               (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
-    if (rc) return rc;
-    out[0] = (uint32_t)(uintptr_t)rec;
-    out[1] = (uint32_t)len;
-    return WEFT_OK;
+    return text_op(weft_replica_text_edit, h, coll, coll_len, doc, doc_len, field, field_len, pos,
+                   deleted, text, text_len, wall_ms, out);
 }
 
 /* A text field's length in UTF-16 units, or a negative WEFT_E code
