@@ -123,6 +123,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
                 "Redis connections re-established after a loss", ingest_reconnects(r));
         counter(&b, "weft_relay_redis_append_failures_total",
                 "append batches Redis did not confirm (never acked)", m->redis_append_failures);
+        counter(&b, "weft_relay_redis_forks_refused_total",
+                "changes refused because another relay stored one with the same author and seq",
+                m->redis_forks_refused);
         counter(&b, "weft_relay_redis_spaces_dropped_total",
                 "spaces reloaded from Redis after a failed append or a remote delete",
                 m->redis_spaces_dropped);

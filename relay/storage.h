@@ -200,19 +200,27 @@ struct storage_batch {
     const uint64_t *durable_at; /* the space's durable head; NULL once its handle closed */
     size_t n, cap;
     uint64_t *rseq; /* relay sequence of each entry, once answered */
-    uint8_t *dup;   /* 1: the entry was a duplicate of a stored record */
+    uint8_t *dup;   /* STORAGE_DUP: a duplicate of a stored record; STORAGE_FORK:
+                     * refused, another change holds its author and seq */
     uint64_t max_rseq;
 };
 
+/* What an entry turned out to be, besides stored (0). A fork is answered
+ * REJECTED with WEFT_PROTO_ECHAIN, as the log refuses a fork it sees
+ * itself. */
+#define STORAGE_DUP  1
+#define STORAGE_FORK 2
+
 /* A new batch (one reference, the backend's). NULL when out of memory. */
 storage_batch *storage_batch_new(const uint64_t *durable_at);
-/* Adds an entry. OUT: *slot. Returns 0 or WEFT_ENOMEM. */
+/* Adds an entry (dup: 0, STORAGE_DUP or STORAGE_FORK). OUT: *slot.
+ * Returns 0 or WEFT_ENOMEM. */
 int storage_batch_add(storage_batch *b, uint64_t rseq, int dup, uint32_t *slot);
 /* 1: answered and durable (every entry can be acked); 0: not yet; -1:
  * failed (nothing in it may be acked). */
 int storage_batch_state(const storage_batch *b);
-/* Turns ACK_PENDING entries into STORED (rseq) or DUPLICATE, once the
- * batch state is 1. */
+/* Turns ACK_PENDING entries into STORED (rseq), DUPLICATE or REJECTED
+ * (a fork: WEFT_PROTO_ECHAIN), once the batch state is 1. */
 void storage_batch_resolve(const storage_batch *b, ack_entry *e, uint32_t n);
 /* NULL is a no-op. */
 void storage_batch_unref(storage_batch *b);

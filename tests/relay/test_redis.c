@@ -229,7 +229,7 @@ static void append_batch(store_t *s, int first, int n) {
     CHECK(b);
     *b = (batch){first, n};
     pending++;
-    CHECK(redis_store_append(s->st, SPACE, (const uint8_t(*)[32])keys, rp, lens, (size_t)n,
+    CHECK(redis_store_append(s->st, SPACE, (const uint8_t(*)[32])keys, NULL, rp, lens, (size_t)n,
                              on_append, b) == 0);
 }
 
@@ -376,7 +376,8 @@ static double bench(int n_relays, uint8_t tag) {
         }
         bench_pending++;
         CHECK(redis_store_append(stores[(i / BATCH) % n_relays].st, space,
-                                 (const uint8_t(*)[32])keys, rp, lens, BATCH, on_bench, NULL) == 0);
+                                 (const uint8_t(*)[32])keys, NULL, rp, lens, BATCH, on_bench,
+                                 NULL) == 0);
     }
     CHECK(pump(bench_done, NULL, 20000));
     return total * 1000.0 / (double)(now_ms() - t0 + 1);
