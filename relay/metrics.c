@@ -114,6 +114,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     sb_printf(&b, "weft_relay_fsync_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     sb_printf(&b, "weft_relay_fsync_seconds_sum %.9f\nweft_relay_fsync_seconds_count %llu\n",
               m->fsync_sum_s, (unsigned long long)m->fsync_count);
+    counter(&b, "weft_relay_storage_sync_failures_total",
+            "group-commit syncs that failed (the space was reopened from the disk)",
+            m->storage_sync_failures);
     if (r->redis) {
         gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up",
               r->storage->ops->ready(r->storage));

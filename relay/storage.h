@@ -234,6 +234,22 @@ void storage_batch_unref(storage_batch *b);
 typedef struct relay_store relay_store;
 typedef struct relay_space_store relay_space_store;
 
+/* One space's group-commit sync, in three steps, so that the slow one
+ * (sync_run: the fdatasync) can run away from the loop while the other two
+ * stay on it. The driver fills the first block in sync_begin and reads it
+ * in sync_run and sync_end; the caller owns the struct and the last block. */
+typedef struct relay_sync_job {
+    relay_space_store *s;
+    uint64_t upto; /* records up to this relay sequence become durable */
+    int fd;
+    uint64_t end, marked; /* the active segment's size now, at its last mark */
+    unsigned delay_ms;    /* test hooks (storage_file.c) */
+    int fail;
+    int rc;                      /* sync_run's result */
+    void *ud;                    /* the caller's */
+    struct relay_sync_job *next; /* the caller's */
+} relay_sync_job;
+
 typedef struct relay_store_ops {
     const char *name;
     /* Opens a space's log, creating it when create is set (else a missing
@@ -256,9 +272,26 @@ typedef struct relay_store_ops {
                 void *ud);
     /* The highest relay sequence appended (0: none). */
     uint64_t (*head)(const relay_space_store *s);
-    /* Makes every record appended so far, in every space, durable. Returns
-     * 0 or a WEFT_E code. */
+    /* Makes every record appended so far, in every space, durable (the
+     * three sync steps below for each space written). Returns 0 or a
+     * WEFT_E code (then some space failed, as sync_end says). */
     int (*flush)(relay_store *st);
+    /* Starts a sync of what s holds: OUT: *job. Returns 0 (run sync_run,
+     * then sync_end; no other sync of s starts meanwhile, appends go on),
+     * 1 when nothing needs one (every record is durable already), or a
+     * WEFT_E code (s has failed). Loop thread. */
+    int (*sync_begin)(relay_space_store *s, relay_sync_job *job);
+    /* The fdatasync itself: touches only job (and the file), so it may run
+     * on any thread. Sets job->rc to 0 or a WEFT_E code. */
+    void (*sync_run)(relay_sync_job *job);
+    /* Finishes a sync on the loop thread. Returns 0 when every record up
+     * to job->upto is durable, else a WEFT_E code: s has failed for good,
+     * because after a failed fdatasync nothing written since the last good
+     * one can be trusted, even if a later fdatasync succeeds (Linux drops
+     * the dirty pages and reports the error once). Then every append, read
+     * and sync of s fails; close it, and open it again to serve what the
+     * disk holds (its unsynced tail is dropped first). */
+    int (*sync_end)(relay_space_store *s, relay_sync_job *job);
     /* Deletes the space's records for good and closes s. */
     int (*delete_space)(relay_space_store *s);
     /* Closes a space (after a flush). NULL is a no-op. */

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEG_HDR        WEFT__SEG_HDR
@@ -76,6 +77,9 @@ typedef struct file_space {
     fpos *idx;
     size_t n, cap;
     int dirty;
+    int syncing; /* between sync_begin and sync_end */
+    int failed;  /* an fdatasync failed: nothing unsynced can be trusted */
+    char hex[WEFT__HEX_LEN(32)];
     struct file_space *dirty_next;
 } file_space;
 
@@ -86,6 +90,18 @@ typedef struct file_store {
     file_space *dirty;
     uint8_t *buf; /* read buffer, shared: one read at a time */
     size_t buf_cap;
+    /* Test hooks (docs/TESTING.md), read once from the environment: the
+     * fail_at-th group-commit fdatasync (counting from 1) fails as the
+     * kernel reports a writeback error (the writes since the last good
+     * sync are dropped), and the group-commit fdatasync of the space named
+     * slow_space (hex) takes delay_ms longer. Unset, they cost a compare. */
+    uint64_t syncs, fail_at;
+    unsigned delay_ms;
+    char slow_space[WEFT__HEX_LEN(32)];
+    /* Spaces whose unsynced tail could not be dropped after a failed
+     * fdatasync: refused until the process restarts (hex ids). */
+    char (*poisoned)[WEFT__HEX_LEN(32)];
+    size_t n_poisoned;
 } file_store;
 
 static int io_fail(const char *op, const char *path) {
@@ -318,8 +334,17 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
     s->base.store = st_;
     s->st = st;
     s->fd = -1;
-    char hex[WEFT__HEX_LEN(32)];
-    weft__hex_encode(hex, sizeof hex, space, 32);
+    char *hex = s->hex;
+    weft__hex_encode(hex, sizeof s->hex, space, 32);
+    for (size_t i = 0; i < st->n_poisoned; i++)
+        if (strcmp(st->poisoned[i], hex) == 0) {
+            fprintf(stderr,
+                    "weft-relay: file storage: space %s: refused until a restart (its unsynced "
+                    "tail could not be dropped after a failed fdatasync)\n",
+                    hex);
+            space_free(s);
+            return WEFT_EIO_STORE;
+        }
     if ((size_t)snprintf(s->dir, sizeof s->dir, "%s/%s", st->root, hex) >= sizeof s->dir) {
         space_free(s); /* cannot happen: relay_store_file_new checks the root's length */
         return WEFT_EINVAL;
@@ -364,6 +389,8 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
     return 0;
 }
 
+static int space_fail(file_space *s, int rc);
+
 static void mark_dirty(file_space *s) {
     if (s->dirty) return;
     s->dirty = 1;
@@ -384,13 +411,16 @@ static int f_append(relay_space_store *s_, const uint8_t *const *recs, const siz
                     uint64_t *first) {
     file_space *s = (file_space *)s_;
     *first = s->n + 1;
+    if (s->failed) return WEFT_EIO_STORE;
     for (size_t i = 0; i < n; i++) {
         if (lens[i] == 0 || lens[i] > MAX_REC) return WEFT_EINVAL;
         seg *cur = &s->segs[s->n_segs - 1];
-        if (cur->size > SEG_HDR && cur->size + REC_HDR + lens[i] > s->st->seg_bytes) {
-            /* Seal the active segment: synced now, so only the new one can
-             * ever have an unsynced tail. */
-            if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
+        /* Seal the active segment: synced now, so only the new one can ever
+         * have an unsynced tail. Not while a sync of it is in flight (its
+         * mark goes into this segment): it grows a little past the size. */
+        if (cur->size > SEG_HDR && cur->size + REC_HDR + lens[i] > s->st->seg_bytes &&
+            !s->syncing) {
+            if (fdatasync(s->fd)) return space_fail(s, io_fail("fdatasync", s->dir));
             int rc = seg_create(s, s->n + 1);
             if (rc) return rc;
             cur = &s->segs[s->n_segs - 1];
@@ -466,14 +496,93 @@ static uint64_t f_head(const relay_space_store *s) {
     return ((const file_space *)s)->n;
 }
 
+/* After a failed fdatasync: the space takes nothing more, and its active
+ * segment is cut back to its last sync mark (everything before it was
+ * synced by a good fdatasync; what came after may be gone from the disk
+ * while the page cache still shows it, and no later fdatasync would write
+ * it again), so that a reopen serves exactly what the disk holds. When
+ * even that fails, the space is refused until the process restarts.
+ * Returns rc. */
+static int space_fail(file_space *s, int rc) {
+    if (s->failed) return rc;
+    s->failed = 1;
+    unmark_dirty(s);
+    fprintf(stderr,
+            "weft-relay: file storage: %s: fdatasync failed: dropping the unsynced tail, the "
+            "space reopens from the disk\n",
+            s->dir);
+    if (s->fd >= 0 && (ftruncate(s->fd, (off_t)s->marked) || fdatasync(s->fd))) {
+        io_fail("truncate", s->dir);
+        file_store *st = s->st;
+        char(*p)[WEFT__HEX_LEN(32)] =
+            realloc(st->poisoned, (st->n_poisoned + 1) * sizeof *st->poisoned);
+        if (p) {
+            st->poisoned = p;
+            memcpy(p[st->n_poisoned++], s->hex, sizeof s->hex);
+        }
+    }
+    return rc;
+}
+
+static int f_sync_begin(relay_space_store *s_, relay_sync_job *job) {
+    file_space *s = (file_space *)s_;
+    file_store *st = s->st;
+    if (s->failed) return WEFT_EIO_STORE;
+    if (!s->dirty || s->syncing) return 1;
+    unmark_dirty(s);
+    s->syncing = 1;
+    *job = (relay_sync_job){.s = s_,
+                            .upto = s->n,
+                            .fd = s->fd,
+                            .end = s->segs[s->n_segs - 1].size,
+                            .marked = s->marked};
+    if (st->fail_at && ++st->syncs == st->fail_at) job->fail = 1;
+    if (st->delay_ms && strcmp(st->slow_space, s->hex) == 0) job->delay_ms = st->delay_ms;
+    return 0;
+}
+
+static void f_sync_run(relay_sync_job *job) {
+    if (job->delay_ms) {
+        struct timespec ts = {job->delay_ms / 1000, (long)(job->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (job->fail) {
+        /* The test hook: as Linux after a writeback error, the bytes
+         * written since the last good sync are gone from the disk. */
+        if (ftruncate(job->fd, (off_t)job->marked)) (void)0;
+        errno = EIO;
+    } else if (!fdatasync(job->fd)) {
+        job->rc = 0;
+        return;
+    }
+    job->rc = WEFT_EIO_STORE;
+}
+
+static int f_sync_end(relay_space_store *s_, relay_sync_job *job) {
+    file_space *s = (file_space *)s_;
+    s->syncing = 0;
+    if (job->rc) {
+        errno = EIO;
+        return space_fail(s, io_fail("fdatasync", s->dir));
+    }
+    if (s->failed) return WEFT_EIO_STORE;
+    /* A mark after the synced bytes, when nothing was appended since (a
+     * mark that fails, logged, only says less). */
+    if (s->segs[s->n_segs - 1].size == job->end && job->fd == s->fd) mark_write(s);
+    return 0;
+}
+
 static int f_flush(relay_store *st_) {
     file_store *st = (file_store *)st_;
     while (st->dirty) {
-        file_space *s = st->dirty;
-        if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
-        st->dirty = s->dirty_next;
-        s->dirty = 0;
-        mark_write(s); /* the sync is done: a mark that fails (logged) only says less */
+        relay_sync_job job;
+        relay_space_store *s = &st->dirty->base;
+        int rc = f_sync_begin(s, &job);
+        if (rc < 0) return rc;
+        if (rc) continue;
+        f_sync_run(&job);
+        rc = f_sync_end(s, &job);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -496,10 +605,8 @@ static int f_delete(relay_space_store *s_) {
 static void f_close_space(relay_space_store *s_) {
     file_space *s = (file_space *)s_;
     if (!s) return;
-    if (s->dirty) {
-        if (fdatasync(s->fd)) io_fail("fdatasync", s->dir);
-        unmark_dirty(s);
-    }
+    if (s->dirty && !s->failed && fdatasync(s->fd)) space_fail(s, io_fail("fdatasync", s->dir));
+    unmark_dirty(s);
     space_free(s);
 }
 
@@ -507,6 +614,7 @@ static void f_close(relay_store *st_) {
     file_store *st = (file_store *)st_;
     if (!st) return;
     free(st->buf);
+    free(st->poisoned);
     free(st);
 }
 
@@ -517,6 +625,9 @@ static const relay_store_ops file_ops = {
     .read = f_read,
     .head = f_head,
     .flush = f_flush,
+    .sync_begin = f_sync_begin,
+    .sync_run = f_sync_run,
+    .sync_end = f_sync_end,
     .delete_space = f_delete,
     .close_space = f_close_space,
     .close = f_close,
@@ -530,6 +641,12 @@ int relay_store_file_new(relay_store **out, const char *root, size_t segment_byt
     st->base.ops = &file_ops;
     snprintf(st->root, sizeof st->root, "%s", root);
     st->seg_bytes = segment_bytes ? segment_bytes : SEG_DEFAULT;
+    const char *v = getenv("WEFT_RELAY_TEST_FSYNC_FAIL");
+    if (v) st->fail_at = strtoull(v, NULL, 10);
+    v = getenv("WEFT_RELAY_TEST_FSYNC_DELAY_MS");
+    if (v) st->delay_ms = (unsigned)strtoul(v, NULL, 10);
+    v = getenv("WEFT_RELAY_TEST_SLOW_SPACE");
+    if (v) snprintf(st->slow_space, sizeof st->slow_space, "%s", v);
     *out = &st->base;
     return 0;
 }

@@ -3,14 +3,22 @@
  * memory for tests. Everything completes inline: open replays the driver's
  * records through record() before it returns, append writes at once (so
  * the driver's relay sequence is known and record() runs inside), and
- * end_turn runs the driver's flush, the group commit: one fdatasync per
- * space written this turn, then answers every batch of the turn and says
- * durable() for its space, all before it returns.
+ * end_turn runs the group commit: one sync (fdatasync) per space written
+ * this turn, then answers every batch of the turn and says durable() for
+ * its space, all before it returns.
+ *
+ * A failed sync is fatal for its space (fsyncgate: after a failed
+ * fdatasync, Linux may have dropped what it could not write and the next
+ * fdatasync succeeds without it). Its batch fails (nothing in it is ever
+ * acked), and the space is given up at once (lost(): its sessions get
+ * STORAGE); the next client opens it again, and the driver's open scans
+ * what the disk holds (CRCs, sync marks) after dropping the unsynced tail.
+ * Clients resend what was not acked. An append the driver refuses does the
+ * same at the end of the turn. Other spaces of the turn are not touched.
  *
  * Invariants: a handle is on the turn list exactly while the driver holds
- * appends of it that no successful flush covered (a failed flush leaves
- * it there, so the next turn retries, as the driver asks); durable <= head,
- * equal outside a turn after a good flush.
+ * appends of it that no sync covered, or it is broken; durable <= head,
+ * equal outside a turn after a good sync.
  */
 #include "storage.h"
 #include "relay.h"
@@ -27,6 +35,7 @@ typedef struct local_space {
     storage_batch *open; /* this turn's batch */
     struct local_space *turn_prev, *turn_next;
     int in_turn;
+    int broken; /* the driver refused an append: given up at the end of the turn */
 } local_space;
 
 typedef struct local_store {
@@ -118,7 +127,15 @@ static int l_append(storage_space *h_, const uint8_t *rec, size_t len, const uin
     size_t lens[1] = {len};
     uint64_t rseq;
     int rc = h->st->drv->ops->append(h->drv, recs, lens, 1, &rseq);
-    if (rc) return rc;
+    if (rc) {
+        /* Nothing of this space is trusted any more (a failed seal sync,
+         * a failed write): its batch fails at the end of the turn, and the
+         * space goes, to be opened again from what the disk holds. The
+         * space cannot be let go here: it is inside its own append. */
+        h->broken = 1;
+        turn_add(h);
+        return rc;
+    }
     h->head = rseq;
     turn_add(h);
     rc = h->ev->record(h->ud, rseq, rec, len, origin);
@@ -177,27 +194,34 @@ static void l_close(storage_space *h_) {
     free(h);
 }
 
+/* The space's storage failed: its batch fails and the space goes (lost()
+ * closes h: nothing of it may be touched after). */
+static void give_up(local_space *h, int rc) {
+    relay *r = h->st->r;
+    r->m.storage_sync_failures++;
+    relay_log("storage sync failed: %s; the space is reopened from the disk", weft_err_name(rc));
+    batch_detach(h);
+    h->ev->lost(h->ud, WEFT_PROTO_ESTORAGE, "storage sync failed");
+}
+
 static void l_end_turn(storage *st_) {
     local_store *st = (local_store *)st_;
-    if (!st->turn) return;
-    uint64_t t0 = relay_now_us();
-    int rc = st->drv->ops->flush(st->drv);
-    relay_metrics_fsync(st->r, (double)(relay_now_us() - t0) / 1e6);
-    if (rc) {
-        /* Nothing of this turn may be acked. The appended records stay in
-         * storage, unacked, as after a crash; the next turn flushes again. */
-        relay_log("storage flush failed: %s", weft_err_name(rc));
-        for (local_space *h = st->turn; h; h = h->turn_next) {
-            if (!h->open) continue;
-            h->open->state = -1;
-            storage_batch_unref(h->open);
-            h->open = NULL;
-        }
-        return;
-    }
+    const relay_store_ops *ops = st->drv->ops;
     while (st->turn) {
         local_space *h = st->turn;
         turn_remove(h);
+        relay_sync_job job;
+        int rc = h->broken ? WEFT_EUNAVAILABLE : ops->sync_begin(h->drv, &job);
+        if (rc == 0) {
+            uint64_t t0 = relay_now_us();
+            ops->sync_run(&job);
+            relay_metrics_fsync(st->r, (double)(relay_now_us() - t0) / 1e6);
+            rc = ops->sync_end(h->drv, &job);
+        }
+        if (rc < 0) {
+            give_up(h, rc);
+            continue;
+        }
         h->durable = h->head;
         if (h->open) {
             h->open->state = 2;
