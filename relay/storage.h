@@ -12,7 +12,7 @@
  *
  * The interface is asynchronous, because Redis is, and because group commit
  * is "submit the turn's batch, get a completion", not "flush() returns
- * durable" (so the fdatasync can later move to a writer thread):
+ * durable" (so the fdatasync runs on a writer thread):
  *
  *  - A space's records reach the space only through its storage_events:
  *    record() for each record the backend holds, in relay-sequence order
@@ -24,9 +24,11 @@
  *    says which entry it is; end_turn() submits every batch (one group
  *    commit); a batch is answered when its records are durable and the
  *    space has them, or failed. ACKs wait for the batch (storage_batch_*).
- *  - Local backends complete inline: record() runs inside open() and
- *    append(), durable() and the batch's answer inside end_turn(), so the
- *    ACKs of a turn go out at its end, after one fdatasync, as before.
+ *  - Local storage runs record() inside open() and append(); end_turn()
+ *    starts one sync per space written and hands its fdatasync to a writer
+ *    thread; a later end_turn() (the writer wakes the loop) says durable()
+ *    and answers the batches, so the ACKs go out at the end of that turn,
+ *    after their fdatasync (the memory driver has nothing to sync: inline).
  *    Redis completes later, from the event loop, when Redis answered and
  *    this relay has read the records back.
  *
@@ -150,9 +152,11 @@ typedef struct storage_ops {
      * fn(ud, 1). NULL is a no-op. */
     void (*close)(storage_space *h);
     /* Ends the loop turn: submits every batch appended this turn (one
-     * group commit). Local: makes them durable and answers them (durable()
-     * for each space) before returning; a failed flush fails the batches
-     * (nothing in them may be acked) and is retried next turn. Redis: sends
+     * group commit). Local: finishes the syncs the writers are done with
+     * (durable() and the answers for their spaces), then starts one per
+     * space written (after the one in flight, for a space that has one); a
+     * failed sync fails the space's batches (nothing in them may be acked)
+     * and gives the space up (lost()), never to be retried. Redis: sends
      * one append per space; answers come later. */
     void (*end_turn)(storage *st);
     /* 1 while batches are submitted and not answered (the drain waits). */
@@ -163,7 +167,8 @@ typedef struct storage_ops {
     void (*tick)(storage *st);
     /* Fails what waits for the backend and lets go of the event loop
      * (before the lws context is destroyed); spaces may still be closed
-     * after. */
+     * after. Local: the writers finish every sync queued, are joined, and
+     * those syncs are answered. */
     void (*shutdown)(storage *st);
     /* Frees the backend; every space must be closed first. NULL: no-op. */
     void (*free)(storage *st);
@@ -278,8 +283,10 @@ typedef struct relay_store_ops {
     int (*flush)(relay_store *st);
     /* Starts a sync of what s holds: OUT: *job. Returns 0 (run sync_run,
      * then sync_end; no other sync of s starts meanwhile, appends go on),
-     * 1 when nothing needs one (every record is durable already), or a
-     * WEFT_E code (s has failed). Loop thread. */
+     * 1 when none may start (every record is durable already, or a sync
+     * of s is in flight: what was appended since waits for the next), or
+     * a WEFT_E code (s has failed). Appends while a sync is in flight are
+     * held and readable, and written once it ends. Loop thread. */
     int (*sync_begin)(relay_space_store *s, relay_sync_job *job);
     /* The fdatasync itself: touches only job (and the file), so it may run
      * on any thread. Sets job->rc to 0 or a WEFT_E code. */

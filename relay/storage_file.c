@@ -78,7 +78,13 @@ typedef struct file_space {
     size_t n, cap;
     int dirty;
     int syncing; /* between sync_begin and sync_end */
-    int failed;  /* an fdatasync failed: nothing unsynced can be trusted */
+    /* Records appended while a sync runs: held here, and written at
+     * pend_off (after a slot for the sync's mark) once it is done, so that
+     * the mark goes right after the bytes that sync covered. */
+    uint8_t *pend;
+    size_t pend_len, pend_cap;
+    uint64_t pend_off, pend_first; /* file offset, relay sequence of the first */
+    int failed;                    /* an fdatasync failed: nothing unsynced can be trusted */
     char hex[WEFT__HEX_LEN(32)];
     struct file_space *dirty_next;
 } file_space;
@@ -296,6 +302,7 @@ out:
 static void space_free(file_space *s) {
     if (!s) return;
     if (s->fd >= 0) close(s->fd);
+    free(s->pend);
     free(s->segs);
     free(s->idx);
     free(s);
@@ -407,6 +414,27 @@ static void unmark_dirty(file_space *s) {
     s->dirty = 0;
 }
 
+/* Holds a record appended while a sync runs (see file_space). */
+static int pend_add(file_space *s, seg *cur, const uint8_t *hdr, const uint8_t *rec, size_t len) {
+    uint8_t *p = weft__vec_grow(s->pend, &s->pend_cap, s->pend_len + REC_HDR + len, 1, 4096);
+    if (!p) return WEFT_ENOMEM;
+    s->pend = p;
+    uint64_t size = cur->size;
+    if (!s->pend_len) {
+        size += REC_HDR; /* the mark's slot */
+        s->pend_off = size;
+        s->pend_first = s->n + 1;
+    }
+    int rc = idx_push(s, (uint32_t)(s->n_segs - 1), size, (uint32_t)len);
+    if (rc) return rc;
+    memcpy(p + s->pend_len, hdr, REC_HDR);
+    memcpy(p + s->pend_len + REC_HDR, rec, len);
+    s->pend_len += REC_HDR + len;
+    cur->size = size + REC_HDR + len;
+    mark_dirty(s);
+    return 0;
+}
+
 static int f_append(relay_space_store *s_, const uint8_t *const *recs, const size_t *lens, size_t n,
                     uint64_t *first) {
     file_space *s = (file_space *)s_;
@@ -428,6 +456,11 @@ static int f_append(relay_space_store *s_, const uint8_t *const *recs, const siz
         uint64_t rseq = s->n + 1;
         uint8_t hdr[REC_HDR];
         weft__seg_record_put(hdr, rseq, recs[i], lens[i]);
+        if (s->syncing) { /* held until the sync is done (sync_end) */
+            int rc = pend_add(s, cur, hdr, recs[i], lens[i]);
+            if (rc) return rc;
+            continue;
+        }
         struct iovec iov[2] = {{hdr, REC_HDR}, {(void *)recs[i], lens[i]}};
         ssize_t w = pwritev(s->fd, iov, 2, (off_t)cur->size);
         if (w != (ssize_t)(REC_HDR + lens[i])) {
@@ -451,6 +484,17 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
     size_t bytes = 0;
     uint64_t r = after; /* records r+1.. remain */
     while (r < s->n && bytes < max_bytes) {
+        if (s->pend_len && r + 1 >= s->pend_first) { /* held, not written yet */
+            const fpos *p = &s->idx[r];
+            const uint8_t *h = s->pend + (p->off - s->pend_off);
+            if (weft__seg_record_check(h, REC_HDR + (size_t)p->len, r + 1, p->len))
+                return WEFT_EMALFORMED; /* cannot happen: encoded here */
+            int rc = fn(ud, r + 1, h + REC_HDR, p->len);
+            if (rc) return rc;
+            bytes += p->len;
+            r++;
+            continue;
+        }
         /* A run of records contiguous in one segment, read with one pread. */
         const fpos *p0 = &s->idx[r];
         uint64_t end = r + 1;
@@ -566,9 +610,22 @@ static int f_sync_end(relay_space_store *s_, relay_sync_job *job) {
         return space_fail(s, io_fail("fdatasync", s->dir));
     }
     if (s->failed) return WEFT_EIO_STORE;
-    /* A mark after the synced bytes, when nothing was appended since (a
-     * mark that fails, logged, only says less). */
-    if (s->segs[s->n_segs - 1].size == job->end && job->fd == s->fd) mark_write(s);
+    if (!s->pend_len) {
+        /* A mark after the synced bytes (one that fails, logged, only says
+         * less). */
+        if (s->segs[s->n_segs - 1].size == job->end) mark_write(s);
+        return 0;
+    }
+    /* The mark into its slot, then what was held meanwhile after it. A
+     * failed write here leaves a hole before later records: the space
+     * fails rather than let a scan take it for damage. */
+    uint8_t hdr[REC_HDR];
+    weft__seg_mark_put(hdr, job->end);
+    int ok = pwrite(s->fd, hdr, REC_HDR, (off_t)job->end) == REC_HDR &&
+             pwrite(s->fd, s->pend, s->pend_len, (off_t)s->pend_off) == (ssize_t)s->pend_len;
+    if (!ok) return space_fail(s, io_fail("write", s->dir));
+    s->marked = job->end + REC_HDR;
+    s->pend_len = 0;
     return 0;
 }
 

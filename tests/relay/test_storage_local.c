@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(cond)                                                         \
@@ -182,7 +183,11 @@ static void failed_flush(void) {
     CHECK(ops->append(h, rec, sizeof rec, HASH, 3, &k) == 0);
     storage_batch *b = ops->batch(h);
     fail_flush = 1;
-    ops->end_turn(st);
+    ops->end_turn(st); /* the sync runs on a writer thread */
+    for (int i = 0; i < 2000 && !a.lost; i++) {
+        usleep(1000);
+        ops->end_turn(st);
+    }
     /* A failed sync is never retried into "durable" (fsyncgate): the batch
      * fails and the space is given up (its owner closes it), to be opened
      * again from what the driver holds. */
