@@ -98,8 +98,10 @@ typedef struct redis_space {
     int in_batching;
     /* Redis refused one of this relay's changes as a fork, which the
      * space's log has committed: 1 when the answer came, 2 once the turn
-     * that sends the rejection has ended; then the space is dropped (and
-     * loaded again from Redis by its next client). Ticks count the wait. */
+     * that sends the rejection has ended, 3 once nothing of the space
+     * waits for Redis; at the next turn the space is dropped (and loaded
+     * again from Redis by its next client). Ticks (100 ms) bound the wait
+     * to a second. */
     int forked, forked_ticks;
     uint8_t (*fork_authors)[32]; /* whose refused change the log holds */
     size_t n_fork_authors;
@@ -310,6 +312,9 @@ static void release_done(redis_space *h) {
         redis_batch *b = h->done_head;
         h->done_head = b->next;
         if (!h->done_head) h->done_tail = NULL;
+        /* Answered for good: a held ACK that reads it later must not
+         * depend on h, which may be closed (a lost space) before then. */
+        b->base.durable_at = &b->base.max_rseq;
         batch_drop(b);
     }
 }
@@ -640,7 +645,12 @@ static void drop_forked(redis_backend *be, int tick) {
             continue;
         }
         if (tick) h->forked_ticks++;
+        /* Pending appends first, then one more turn for their ACKs. */
         if ((h->fly_head || h->done_head || h->open) && h->forked_ticks < 10) continue;
+        if (h->forked == 2 && h->forked_ticks < 10) {
+            if (!tick) h->forked = 3;
+            continue;
+        }
         list[n++] = h;
     }
     for (size_t i = 0; i < n; i++) {
