@@ -114,6 +114,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     sb_printf(&b, "weft_relay_fsync_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     sb_printf(&b, "weft_relay_fsync_seconds_sum %.9f\nweft_relay_fsync_seconds_count %llu\n",
               m->fsync_sum_s, (unsigned long long)m->fsync_count);
+    counter(&b, "weft_relay_storage_sync_failures_total",
+            "group-commit syncs that failed (the space was reopened from the disk)",
+            m->storage_sync_failures);
     if (r->redis) {
         gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up",
               r->storage->ops->ready(r->storage));
@@ -123,6 +126,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
                 "Redis connections re-established after a loss", ingest_reconnects(r));
         counter(&b, "weft_relay_redis_append_failures_total",
                 "append batches Redis did not confirm (never acked)", m->redis_append_failures);
+        counter(&b, "weft_relay_redis_forks_refused_total",
+                "changes refused because another relay stored one with the same author and seq",
+                m->redis_forks_refused);
         counter(&b, "weft_relay_redis_spaces_dropped_total",
                 "spaces reloaded from Redis after a failed append or a remote delete",
                 m->redis_spaces_dropped);

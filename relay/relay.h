@@ -104,6 +104,8 @@ typedef struct relay_metrics {
     uint64_t slow_dropped;
     uint64_t redis_inflight;        /* records sent to Redis, not yet confirmed */
     uint64_t redis_append_failures; /* batches Redis did not confirm */
+    uint64_t redis_forks_refused;   /* changes Redis refused: (author, seq) held */
+    uint64_t storage_sync_failures; /* group-commit syncs that failed (space reopened) */
     uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
     uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
 } relay_metrics;
