@@ -60,6 +60,10 @@ static const opt opts[] = {
     {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
     {"token-rate", O_RATE, &R.cfg.token_rate, "changes per second per token id (default 20000)"},
     {"token-burst", O_RATE, &R.cfg.token_burst, "burst of changes per token id (default 40000)"},
+    {"eph-rate", O_RATE, &R.cfg.eph_rate,
+     "SIGNAL/PRESENCE bytes per second per space (default 1048576)"},
+    {"eph-burst", O_RATE, &R.cfg.eph_burst,
+     "burst of SIGNAL/PRESENCE bytes per space (default 4194304)"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
@@ -145,6 +149,8 @@ static int configure(int argc, char **argv) {
         .token_rate = 20000,
         .token_burst = 40000,
         .handshake_secs = 10,
+        .eph_rate = 1048576,
+        .eph_burst = 4194304,
         .redis_max_inflight = 20000,
     };
     for (size_t i = 0; i < N_OPTS; i++) {

@@ -94,6 +94,18 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_frames_out_total", "protocol frames sent", m->frames_out);
     counter(&b, "weft_relay_slow_consumers_total", "connections dropped for falling behind",
             m->slow_dropped);
+    gauge(&b, "weft_relay_ephemeral_bytes_held",
+          "bytes of SIGNAL/PRESENCE frames queued, each counted once however many readers share it",
+          m->eph_bytes_held);
+    counter(&b, "weft_relay_ephemeral_frames_total", "SIGNAL/PRESENCE frames accepted for fan-out",
+            m->eph_frames);
+    sb_printf(&b,
+              "# HELP weft_relay_ephemeral_dropped_total SIGNAL/PRESENCE frames dropped: over "
+              "the space's --eph-rate (per frame), or for a reader whose queue is full (per "
+              "reader)\n# TYPE weft_relay_ephemeral_dropped_total counter\n"
+              "weft_relay_ephemeral_dropped_total{reason=\"space_rate\"} %llu\n"
+              "weft_relay_ephemeral_dropped_total{reason=\"slow_reader\"} %llu\n",
+              (unsigned long long)m->eph_dropped_rate, (unsigned long long)m->eph_dropped_slow);
     sb_printf(&b, "# HELP weft_relay_rejections_total requests, frames and changes refused, by "
                   "reason\n# TYPE weft_relay_rejections_total counter\n");
     for (uint32_t i = 1; i < RELAY_N_REASONS; i++) {

@@ -84,6 +84,7 @@ typedef struct relay_config {
     double conn_rate, conn_burst;   /* frames per second per connection */
     double token_rate, token_burst; /* changes per second per token id */
     int handshake_secs;             /* HELLO + PROOF must arrive within */
+    double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
     int verbose;
 } relay_config;
 
@@ -106,6 +107,10 @@ typedef struct relay_metrics {
     uint64_t redis_append_failures; /* batches Redis did not confirm */
     uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
     uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
+    uint64_t eph_bytes_held;        /* bytes of shared ephemeral frames alive (gauge) */
+    uint64_t eph_frames;            /* ephemeral frames accepted for fan-out */
+    uint64_t eph_dropped_rate;      /* ... dropped: over the space's --eph-rate */
+    uint64_t eph_dropped_slow;      /* ... not queued for a reader, or dropped from its queue */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */

@@ -131,8 +131,9 @@ static int session_writeable(session *s) {
         s->q_head = m->next;
         if (!s->q_head) s->q_tail = NULL;
         s->q_bytes -= m->len;
-        int rc = write_frame(s, m->buf + LWS_PRE, m->len);
-        free(m);
+        if (m->eph) s->q_eph--;
+        int rc = write_frame(s, outmsg_bytes(m), m->len);
+        session_msg_free(m);
         if (rc) return -1;
     } else if (s->state == S_LIVE) {
         if (send_changes(s) < 0) return -1;
@@ -318,23 +319,32 @@ static void changes_allowed(session *s, const weft_frame *f) {
  * broadcast or its peer is not here. */
 static void forward_ephemeral(session *s, const weft_frame *f) {
     static const uint8_t zero[32];
+    relay *r = s->r;
     int broadcast = f->type == WEFT_FRAME_PRESENCE && memcmp(f->peer, zero, 32) == 0;
-    size_t cap = weft_frame_signal_bound(f->data_len), len;
-    uint8_t *frame = malloc(cap);
-    if (!frame ||
-        weft_frame_signal_encode(frame, cap, &len, f->type, s->key, f->data, f->data_len)) {
-        free(frame);
+    size_t cap = weft_frame_signal_bound(f->data_len);
+    /* A space's members share its ephemeral budget (--eph-rate, bytes per
+     * second): what one sender floods, nobody gets, and the relay's work
+     * per space stays bounded. Dropped silently, as a lost datagram. */
+    if (!bucket_take(&s->sp->eph, r->cfg.eph_rate, r->cfg.eph_burst, (double)cap, relay_now_us())) {
+        r->m.eph_dropped_rate++;
         return;
     }
-    size_t sent = session_deliver_ephemeral(s->sp, s, f->peer, broadcast, frame, len);
-    if (pubsub_active(s->r) && (broadcast || !sent))
-        pubsub_publish_eph(s->r, s->sp, f->peer, broadcast, frame, len);
+    ephbuf *e = session_eph_new(r, cap);
+    if (!e || weft_frame_signal_encode(e->buf + LWS_PRE, cap, &e->len, f->type, s->key, f->data,
+                                       f->data_len)) {
+        session_eph_unref(e);
+        return;
+    }
+    r->m.eph_frames++;
+    size_t sent = session_deliver_ephemeral(s->sp, s, f->peer, broadcast, e);
+    if (pubsub_active(r) && (broadcast || !sent))
+        pubsub_publish_eph(r, s->sp, f->peer, broadcast, e->buf + LWS_PRE, e->len);
     else if (!sent && f->type == WEFT_FRAME_SIGNAL) {
         /* With Redis the peer may be on another relay: no NO_PEER. */
-        relay_reject(s->r, WEFT_PROTO_ENO_PEER);
+        relay_reject(r, WEFT_PROTO_ENO_PEER);
         session_send_error(s, WEFT_PROTO_ENO_PEER, "target peer is not connected");
     }
-    free(frame);
+    session_eph_unref(e);
 }
 
 /* Keeps a frame that arrived while the session waits for an answer. */
@@ -646,10 +656,16 @@ static void space_unthrottle_cb(void *ud, struct space *sp) {
     session_unthrottle(sp);
 }
 
+/* A frame from another relay: its sender's relay charged the space's
+ * budget there; here it is copied once and shared. */
 static void space_ephemeral_cb(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
                                const uint8_t *frame, size_t len) {
-    (void)ud;
-    session_deliver_ephemeral(sp, NULL, peer, broadcast, frame, len);
+    ephbuf *e = session_eph_new(ud, len);
+    if (!e) return;
+    memcpy(e->buf + LWS_PRE, frame, len);
+    e->len = len;
+    session_deliver_ephemeral(sp, NULL, peer, broadcast, e);
+    session_eph_unref(e);
 }
 
 int server_start(relay *r) {

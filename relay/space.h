@@ -17,6 +17,7 @@
 #define WEFT_RELAY_SPACE_H
 
 #include "idem.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "storage.h"
 
@@ -48,6 +49,7 @@ typedef struct space {
     int is_woken;
     const weft_change *appending; /* the change being appended now */
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
+    bucket eph;                   /* SIGNAL/PRESENCE bytes sent here (--eph-rate) */
 } space;
 
 /* Finds or opens a space (a local backend replays its records now).

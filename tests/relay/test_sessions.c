@@ -1,0 +1,191 @@
+/*
+ * weft-relay on the open internet (issue 23): what one session or a crowd of
+ * them can make the relay hold, and for how long. Each scenario starts its
+ * own relay on a free loopback port and stops it at the end.
+ *
+ *   presence_shared     one large PRESENCE frame to many idle readers costs
+ *                       the relay one buffer, not one copy per reader
+ *   presence_slow       a reader that does not read loses ephemeral frames,
+ *                       not its connection, and still gets changes
+ *   presence_space_rate ephemeral bytes per space and second are bounded
+ *
+ *   test_sessions PATH_TO_WEFT_RELAY [test]
+ */
+#include "harness.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *exe;
+static ident owner;
+static uint8_t content_key[32];
+
+static int start(relay_proc *p, const char *storage, const char *const *extra) {
+    memset(p, 0, sizeof *p);
+    if (strcmp(storage, "file") == 0) relay_tmpdir(p);
+    if (relay_spawn(p, exe, storage, 0, extra)) {
+        fprintf(stderr, "cannot start %s\n", exe);
+        check_failures++;
+        return -1;
+    }
+    return 0;
+}
+
+static void stop(relay_proc *p) {
+    CHECK(relay_stop(p, SIGTERM, 5000) == 0);
+    relay_cleanup(p);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The relay's peak resident set (VmHWM), in KiB, or -1. */
+static long peak_rss_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) v = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static int send_presence(tclient *c, size_t n) {
+    static uint8_t data[WEFT_PROTO_MAX_DATA], frame[WEFT_PROTO_MAX_DATA + 128];
+    static const uint8_t zero[32];
+    size_t fl;
+    memset(data, 'p', n);
+    if (weft_frame_signal_encode(frame, sizeof frame, &fl, WEFT_FRAME_PRESENCE, zero, data, n))
+        return -1;
+    return wsc_send(&c->ws, frame, fl, 2, 1);
+}
+
+#define N_IDLE 32
+
+/* 32 readers that never read, 100 presence frames of 60 KB: a copy per
+ * reader is 192 MB (less what the kernel's socket buffers take); one shared
+ * buffer per frame is 6 MB at most. */
+static void presence_shared(void) {
+    relay_proc p;
+    if (start(&p, "memory", NULL)) return;
+    static tclient idle[N_IDLE];
+    tclient w, h, s;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&h, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_init(&s, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0 && tc_wait(&w, until_synced, 0, 3000));
+    CHECK(tc_connect(&h, p.port, 1, 0, 0) == 0 && tc_wait(&h, until_synced, 0, 3000));
+    CHECK(tc_connect(&s, p.port, 1, 0, 0) == 0 && tc_wait(&s, until_synced, 0, 3000));
+    for (int i = 0; i < N_IDLE; i++) {
+        CHECK(tc_init(&idle[i], &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+        idle[i].rcvbuf = 4096;
+        CHECK(tc_connect(&idle[i], p.port, 1, 0, 0) == 0);
+    }
+    sleep_ms(300); /* every PROOF handled */
+    long before = peak_rss_kib(p.pid);
+    for (int i = 0; i < 100; i++)
+        CHECK(send_presence(&s, 60000) == 0);
+    /* The honest reader drains its presence frames and still gets changes. */
+    CHECK(tc_write(&w, 10, 100, 10) == 0);
+    CHECK(tc_wait(&w, until_acked, 10, 5000));
+    CHECK(tc_wait(&h, until_received, 10, 10000));
+    sleep_ms(300);
+    long after = peak_rss_kib(p.pid);
+    printf("presence_shared: relay peak RSS %ld -> %ld KiB, %zu presence frames at the honest "
+           "reader, ephemeral bytes held %.0f\n",
+           before, after, h.n_signals, relay_metric(p.port, "weft_relay_ephemeral_bytes_held"));
+    CHECK(before > 0 && after - before < 40 * 1024);
+    CHECK(h.n_signals >= 1);
+    CHECK(relay_metric(p.port, "weft_relay_ephemeral_bytes_held") >= 0);
+    for (int i = 0; i < N_IDLE; i++)
+        tc_free(&idle[i]);
+    tc_free(&w);
+    tc_free(&h);
+    tc_free(&s);
+    stop(&p);
+}
+
+/* A reader that does not read, with a small --max-queue: its presence frames
+ * are dropped (counted), its connection is not; once it reads it gets the
+ * changes written meanwhile. */
+static void presence_slow(void) {
+    relay_proc p;
+    const char *extra[] = {"--max-queue", "262144", NULL};
+    if (start(&p, "memory", extra)) return;
+    tclient w, slow, s;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&slow, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_init(&s, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    slow.rcvbuf = 4096;
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0 && tc_wait(&w, until_synced, 0, 3000));
+    CHECK(tc_connect(&slow, p.port, 1, 0, 0) == 0 && tc_wait(&slow, until_synced, 0, 3000));
+    CHECK(tc_connect(&s, p.port, 1, 0, 0) == 0 && tc_wait(&s, until_synced, 0, 3000));
+    /* 3 MB: more than the kernel's socket buffers take on loopback. */
+    for (int i = 0; i < 100; i++)
+        CHECK(send_presence(&s, 30000) == 0);
+    sleep_ms(500);
+    CHECK(tc_write(&w, 5, 100, 5) == 0);
+    CHECK(tc_wait(&w, until_acked, 5, 5000));
+    sleep_ms(200);
+    double dropped =
+        relay_metric(p.port, "weft_relay_ephemeral_dropped_total{reason=\"slow_reader\"}");
+    printf("presence_slow: %.0f ephemeral frames dropped for the slow reader\n", dropped);
+    CHECK(dropped >= 1);
+    CHECK(relay_metric(p.port, "weft_relay_slow_consumers_total") == 0);
+    CHECK(tc_wait(&slow, until_received, 5, 10000));
+    CHECK(!slow.closed && slow.err_code == 0);
+    CHECK(slow.n_signals < 100);
+    tc_free(&w);
+    tc_free(&slow);
+    tc_free(&s);
+    stop(&p);
+}
+
+/* --eph-rate/--eph-burst: a sender over the space's budget loses frames. */
+static void presence_space_rate(void) {
+    relay_proc p;
+    const char *extra[] = {"--eph-rate", "100000", "--eph-burst", "200000", NULL};
+    if (start(&p, "memory", extra)) return;
+    tclient a, s;
+    CHECK(tc_init(&a, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_init(&s, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0 && tc_wait(&a, until_synced, 0, 3000));
+    CHECK(tc_connect(&s, p.port, 1, 0, 0) == 0 && tc_wait(&s, until_synced, 0, 3000));
+    for (int i = 0; i < 20; i++)
+        CHECK(send_presence(&s, 50000) == 0);
+    while (tc_pump(&a, 500) == 0) {
+    }
+    double dropped =
+        relay_metric(p.port, "weft_relay_ephemeral_dropped_total{reason=\"space_rate\"}");
+    printf("presence_space_rate: %zu of 20 frames delivered, %.0f dropped\n", a.n_signals, dropped);
+    CHECK(a.n_signals >= 3 && a.n_signals <= 8);
+    CHECK(dropped + (double)a.n_signals == 20);
+    tc_free(&a);
+    tc_free(&s);
+    stop(&p);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_sessions PATH_TO_WEFT_RELAY [test]\n");
+        return 2;
+    }
+    exe = argv[1];
+    harness_init();
+    ident_new(&owner);
+    BE.random(BE.ctx, content_key, 32);
+    static const relay_test tests[] = {
+        {"presence_shared", presence_shared},
+        {"presence_slow", presence_slow},
+        {"presence_space_rate", presence_space_rate},
+    };
+    return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
+}
