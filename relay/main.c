@@ -64,6 +64,8 @@ static const opt opts[] = {
      "SIGNAL/PRESENCE bytes per second per space (default 1048576)"},
     {"eph-burst", O_RATE, &R.cfg.eph_burst,
      "burst of SIGNAL/PRESENCE bytes per space (default 4194304)"},
+    {"idle-unload", O_INT, &R.cfg.idle_unload_secs,
+     "seconds after which a space nobody uses is closed (default 300, 0: never)"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
@@ -150,6 +152,7 @@ static int configure(int argc, char **argv) {
         .token_burst = 40000,
         .handshake_secs = 10,
         .eph_rate = 1048576,
+        .idle_unload_secs = 300,
         .eph_burst = 4194304,
         .redis_max_inflight = 20000,
     };

@@ -77,6 +77,8 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_connections_total", "WebSocket connections accepted", m->conns_total);
     counter(&b, "weft_relay_http_requests_total", "HTTP requests served", m->http_requests);
     gauge(&b, "weft_relay_spaces", "spaces open in memory", m->spaces_open);
+    counter(&b, "weft_relay_spaces_unloaded_total", "idle spaces closed (--idle-unload)",
+            m->spaces_unloaded);
     counter(&b, "weft_relay_parked_expired_total",
             "parked changes dropped after waiting too long for what they depend on",
             m->parked_expired);

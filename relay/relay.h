@@ -85,6 +85,7 @@ typedef struct relay_config {
     double token_rate, token_burst; /* changes per second per token id */
     int handshake_secs;             /* HELLO + PROOF must arrive within */
     double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
+    int idle_unload_secs;           /* an unused space is closed after (0: never) */
     int verbose;
 } relay_config;
 
@@ -95,7 +96,8 @@ typedef struct relay_config {
 typedef struct relay_metrics {
     uint64_t conns_open, conns_total, ws_open, http_requests;
     uint64_t spaces_open;
-    uint64_t parked_expired; /* parked changes dropped after waiting too long */
+    uint64_t spaces_unloaded; /* idle spaces closed (--idle-unload) */
+    uint64_t parked_expired;  /* parked changes dropped after waiting too long */
     uint64_t changes_in, changes_stored, changes_dup, changes_out;
     uint64_t bytes_in, bytes_out, frames_in, frames_out;
     uint64_t rejections[RELAY_N_REASONS];

@@ -149,6 +149,7 @@ static int session_writeable(session *s) {
 /* ---- incoming frames ---- */
 
 static void hello_ready(session *s, const weft_frame *f);
+static void send_challenge(session *s, struct space *sp);
 static void on_answer(void *ud, int failed);
 static void on_rate_verdict(void *ud, int allowed);
 
@@ -172,14 +173,22 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
         return;
     }
+    /* Nothing is created before PROOF: a HELLO costs no directory, file or
+     * fsync. A space storage does not hold gets a CHALLENGE for an empty
+     * space (head 0, empty vector), which is what it is; PROOF creates it. */
+    memcpy(s->space_id, f->space, 32);
+    memcpy(s->key, f->key, 32);
     struct space *sp;
-    rc = space_open(r, f->space, 1, &sp);
+    rc = space_open(r, f->space, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) {
+        hello_ready(s, f);
+        return;
+    }
     if (rc) {
         session_fail(s, WEFT_PROTO_ESTORAGE, "cannot open the space");
         return;
     }
-    s->sp = sp;
-    memcpy(s->key, f->key, 32);
+    session_set_space(s, sp);
     /* The CHALLENGE must carry the real head and vector: the space must be
      * loaded and as fresh as storage (another relay may have appended). If
      * that takes a while, the HELLO waits, its bytes kept. */
@@ -199,10 +208,14 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     s->state = S_LOADING;
 }
 
-/* The HELLO's space is loaded: note the client's vector, send CHALLENGE. */
+/* The HELLO's space is loaded (or does not exist: s->sp NULL): note the
+ * client's vector, send CHALLENGE. */
 static void hello_ready(session *s, const weft_frame *f) {
-    relay *r = s->r;
     struct space *sp = s->sp;
+    if (!sp) {
+        send_challenge(s, NULL);
+        return;
+    }
     /* The client's vector, by the space's author index: authors the relay
      * does not know yet can only be new to it, so they need no entry. */
     s->n_have = sp->n_authors;
@@ -220,16 +233,24 @@ static void hello_ready(session *s, const weft_frame *f) {
     }
     s->next_rseq = 1;
     if (f->has_cursor) s->next_rseq = (f->cursor < sp->durable ? f->cursor : sp->durable) + 1;
+    send_challenge(s, sp);
+}
+
+/* CHALLENGE: a fresh nonce, the space's durable head and vector (sp NULL:
+ * a space not created yet, head 0 and an empty vector). */
+static void send_challenge(session *s, struct space *sp) {
+    relay *r = s->r;
+    s->next_rseq = sp ? s->next_rseq : 1;
     if (r->be.random(r->be.ctx, s->nonce, sizeof s->nonce)) {
         session_fail(s, WEFT_PROTO_EINTERNAL, "no randomness");
         return;
     }
-    size_t vv_cap = weft_log_vv_bound(sp->log), vv_len = 0;
+    size_t vv_cap = sp ? weft_log_vv_bound(sp->log) : 0, vv_len = 0;
     outmsg *m = session_msg_new(weft_frame_challenge_bound(vv_cap));
     uint8_t *vv = malloc(vv_cap ? vv_cap : 1);
-    if (!m || !vv || weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len) ||
-        weft_frame_challenge_encode(m->buf + LWS_PRE, m->len, &m->len, s->nonce, sp->durable, vv,
-                                    vv_len)) {
+    if (!m || !vv || (sp && weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len)) ||
+        weft_frame_challenge_encode(m->buf + LWS_PRE, m->len, &m->len, s->nonce,
+                                    sp ? sp->durable : 0, vv, vv_len)) {
         free(m);
         free(vv);
         session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
@@ -241,11 +262,27 @@ static void hello_ready(session *s, const weft_frame *f) {
 }
 
 static void handle_proof(session *s, const weft_frame *f) {
-    struct space *sp = s->sp;
-    if (weft_proof_verify(&s->r->be, f->sig, s->key, sp->id, s->nonce, sizeof s->nonce)) {
+    if (weft_proof_verify(&s->r->be, f->sig, s->key, s->space_id, s->nonce, sizeof s->nonce)) {
         session_fail(s, WEFT_PROTO_EPROOF, "proof of possession failed");
         return;
     }
+    if (!s->sp) {
+        /* The proof holds: now the space may be created. Only a backend
+         * that can tell "absent" at HELLO gets here (local storage, which
+         * opens inline); Redis always had a space to wait for at HELLO.
+         * Someone else may have created it meanwhile: the session then
+         * starts from relay sequence 1 with an empty vector, as its
+         * CHALLENGE said. */
+        struct space *created;
+        if (space_open(s->r, s->space_id, 1, &created) ||
+            space_wait(created, 0, &s->wait, on_answer, s) != 0) {
+            session_cancel_wait(s);
+            session_fail(s, WEFT_PROTO_ESTORAGE, "cannot create the space");
+            return;
+        }
+        session_set_space(s, created);
+    }
+    struct space *sp = s->sp;
     s->state = S_LIVE;
     s->catchup_head = sp->durable;
     session_subscribe(s);
@@ -641,6 +678,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
     if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
     if (t->ticks % (SPACE_PARK_PERIOD_S * 10) == 0) space_expire_parked(t->r);
+    if (t->ticks % 10 == 0) space_unload_idle(t->r, relay_now_us());
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }

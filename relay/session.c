@@ -123,6 +123,16 @@ void session_wake(session *s) {
 
 /* ---- the space's subscribers ---- */
 
+void session_set_space(session *s, struct space *sp) {
+    if (s->sp == sp) return;
+    if (s->sp) {
+        s->sp->n_sessions--;
+        s->sp->used_us = relay_now_us();
+    }
+    s->sp = sp;
+    if (sp) sp->n_sessions++;
+}
+
 void session_subscribe(session *s) {
     struct space *sp = s->sp;
     s->sp_prev = NULL;
@@ -219,10 +229,11 @@ void session_fail(session *s, uint32_t code, const char *msg) {
 }
 
 void session_close_space(relay *r, struct space *sp, uint32_t code) {
+    /* Closing sessions too: none may keep pointing at a space that goes. */
     for (session *s = r->sessions; s; s = s->all_next)
-        if (s->sp == sp && s->state != S_CLOSING) {
-            session_fail(s, code, weft_proto_strerror(code));
-            s->sp = NULL;
+        if (s->sp == sp) {
+            if (s->state != S_CLOSING) session_fail(s, code, weft_proto_strerror(code));
+            session_set_space(s, NULL);
         }
 }
 
@@ -299,6 +310,7 @@ void session_close_ws(session *s) {
     free(s->parked);
     free(s->rx);
     free(s->have);
+    session_set_space(s, NULL);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;
     else if (r->sessions == s)

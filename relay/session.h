@@ -70,7 +70,8 @@ typedef struct session {
     uint64_t id;
     int is_ws, state;
     struct session *all_prev, *all_next; /* every WebSocket session */
-    struct space *sp;
+    struct space *sp;                  /* NULL until PROOF when the space did not exist at HELLO */
+    uint8_t space_id[32];              /* the HELLO's */
     struct session *sp_prev, *sp_next; /* the space's live subscribers */
     uint8_t key[32], nonce[32];
     weft_token tok;
@@ -136,6 +137,10 @@ void session_fail(session *s, uint32_t code, const char *msg);
  * WRITEABLE when it has. */
 int session_has_work(const session *s);
 void session_wake(session *s);
+
+/* Points the session at its space (NULL: at none), keeping the space's
+ * count of sessions (an idle space has none: space_unload_idle). */
+void session_set_space(session *s, struct space *sp);
 
 /* Joins or leaves its space's subscribers (live sessions only). */
 void session_subscribe(session *s);

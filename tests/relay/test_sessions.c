@@ -8,6 +8,8 @@
  *   presence_slow       a reader that does not read loses ephemeral frames,
  *                       not its connection, and still gets changes
  *   presence_space_rate ephemeral bytes per space and second are bounded
+ *   hello_creates_nothing  HELLOs without PROOF create no space on disk
+ *   idle_unload         an idle space is closed, and reloads with every record
  *
  *   test_sessions PATH_TO_WEFT_RELAY [test]
  */
@@ -173,6 +175,109 @@ static void presence_space_rate(void) {
     stop(&p);
 }
 
+/* Entries of the data directory that are space directories (64 hex). */
+static int count_spaces(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strlen(e->d_name) == 64) n++;
+    closedir(d);
+    return n;
+}
+
+/* Sends HELLO and reads the CHALLENGE, without PROOF. Returns the
+ * CHALLENGE's head, or -1. */
+static long hello_only(tclient *c, int port) {
+    if (wsc_connect(&c->ws, port, 0, 3000)) return -1;
+    uint8_t buf[4096];
+    size_t len;
+    if (weft_frame_hello_encode(buf, sizeof buf, &len, c->space, c->me.pk, NULL, 0, c->token,
+                                c->token_len, 0, 0) ||
+        wsc_send(&c->ws, buf, len, 2, 1))
+        return -1;
+    const uint8_t *msg;
+    weft_frame f;
+    if (wsc_recv(&c->ws, &msg, &len, 3000) || weft_frame_decode(&f, msg, len, 0) ||
+        f.type != WEFT_FRAME_CHALLENGE)
+        return -1;
+    return (long)f.head + (long)f.vv_len; /* both 0 for a space not yet created */
+}
+
+static void hello_creates_nothing(void) {
+    relay_proc p;
+    if (start(&p, "file", NULL)) return;
+    for (int i = 0; i < 20; i++) {
+        ident o;
+        ident_new(&o);
+        tclient c;
+        CHECK(tc_init(&c, &o, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+        CHECK(hello_only(&c, p.port) == 0);
+        tc_free(&c);
+    }
+    sleep_ms(200);
+    int n = count_spaces(p.dir);
+    printf("hello_creates_nothing: %d space directories after 20 HELLOs without PROOF\n", n);
+    CHECK(n == 0);
+    CHECK(relay_metric(p.port, "weft_relay_spaces") == 0);
+    /* With PROOF, the space is created and takes writes. */
+    ident o;
+    ident_new(&o);
+    tclient c, d;
+    CHECK(tc_init(&c, &o, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == 0 && tc_wait(&c, until_synced, 0, 3000));
+    CHECK(tc_write(&c, 3, 50, 3) == 0 && tc_wait(&c, until_acked, 3, 3000));
+    CHECK(c.n_stored == 3);
+    CHECK(count_spaces(p.dir) == 1);
+    /* A client that said HELLO before the space existed and PROOF after
+     * gets everything. */
+    CHECK(tc_init(&d, &o, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_connect(&d, p.port, 1, 0, 0) == 0 && tc_wait(&d, until_received, 3, 3000));
+    tc_free(&c);
+    tc_free(&d);
+    stop(&p);
+}
+
+static int metric_at_least(int port, const char *name, double v, int timeout_ms) {
+    for (int t = 0; t < timeout_ms; t += 100) {
+        if (relay_metric(port, name) >= v) return 1;
+        sleep_ms(100);
+    }
+    return 0;
+}
+
+static void idle_unload_in(const char *storage) {
+    relay_proc p;
+    const char *extra[] = {"--idle-unload", "1", NULL};
+    if (start(&p, storage, extra)) return;
+    tclient c, d;
+    CHECK(tc_init(&c, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == 0 && tc_wait(&c, until_synced, 0, 3000));
+    CHECK(tc_write(&c, 10, 50, 4) == 0 && tc_wait(&c, until_acked, 10, 3000));
+    /* Not idle while a session is in it. */
+    sleep_ms(2500);
+    CHECK(relay_metric(p.port, "weft_relay_spaces") == 1);
+    wsc_close(&c.ws);
+    CHECK(metric_at_least(p.port, "weft_relay_spaces_unloaded_total", 1, 5000));
+    CHECK(relay_metric(p.port, "weft_relay_spaces") == 0);
+    /* Reloaded with every record. */
+    CHECK(tc_init(&d, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_connect(&d, p.port, 1, 0, 0) == 0);
+    CHECK(d.head == 10);
+    CHECK(tc_wait(&d, until_received, 10, 3000));
+    CHECK(same_state(&c, &d));
+    printf("idle_unload (%s): unloaded after 1 s idle, reloaded with %llu records\n", storage,
+           (unsigned long long)d.received);
+    tc_free(&c);
+    tc_free(&d);
+    stop(&p);
+}
+
+static void idle_unload(void) {
+    idle_unload_in("file");
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_sessions PATH_TO_WEFT_RELAY [test]\n");
@@ -186,6 +291,8 @@ int main(int argc, char **argv) {
         {"presence_shared", presence_shared},
         {"presence_slow", presence_slow},
         {"presence_space_rate", presence_space_rate},
+        {"hello_creates_nothing", hello_creates_nothing},
+        {"idle_unload", idle_unload},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
