@@ -126,6 +126,8 @@ static int send_changes(session *s) {
 }
 
 static int session_writeable(session *s) {
+    if (s->state == S_LIVE && session_expired(s, relay_unix_s()))
+        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
     if (s->q_head) {
         outmsg *m = s->q_head;
         s->q_head = m->next;
@@ -169,6 +171,7 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_ERIGHTS, "token is not granted to this key");
         return;
     }
+    s->deadline = s->tok.expires;
     if (weft_vv_check(f->vv, f->vv_len)) {
         session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
         return;
@@ -449,6 +452,10 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         return;
     default:
         break;
+    }
+    if (session_expired(s, relay_unix_s())) {
+        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+        return;
     }
     switch (f.type) {
     case WEFT_FRAME_CHANGES:

@@ -255,10 +255,17 @@ void session_unthrottle(struct space *sp) {
 size_t session_deliver_ephemeral(struct space *sp, const session *except, const uint8_t peer[32],
                                  int broadcast, ephbuf *e) {
     relay *r = sp->r;
+    uint64_t now = relay_unix_s();
     size_t sent = 0;
     for (session *o = sp->subs; o; o = o->sp_next) {
         if (o == except || o->state != S_LIVE) continue;
         if (!broadcast && memcmp(o->key, peer, 32) != 0) continue;
+        if (session_expired(o, now)) {
+            /* Its next WRITEABLE closes it (failing it here would unlink
+             * it from the list being walked). */
+            lws_callback_on_writable(o->wsi);
+            continue;
+        }
         sent++;
         if (o->q_bytes + e->len > r->cfg.max_queue) {
             r->m.eph_dropped_slow++;

@@ -75,7 +75,8 @@ typedef struct session {
     struct session *sp_prev, *sp_next; /* the space's live subscribers */
     uint8_t key[32], nonce[32];
     weft_token tok;
-    uint64_t *have; /* the client's HELLO vector by space author index */
+    uint64_t deadline; /* unix s the token stops being valid (0: never); see session_expired */
+    uint64_t *have;    /* the client's HELLO vector by space author index */
     size_t n_have;
     uint64_t next_rseq;    /* next relay sequence to consider sending */
     uint64_t catchup_head; /* space's durable head when the session went live */
@@ -141,6 +142,15 @@ void session_wake(session *s);
 /* Points the session at its space (NULL: at none), keeping the space's
  * count of sessions (an idle space has none: space_unload_idle). */
 void session_set_space(session *s, struct space *sp);
+
+/* Whether the session's token has expired at now (unix s). A delegated
+ * token never outlives its parent (weft_token_verify refuses one that
+ * would), so the token's own expiry is the whole chain's. Checked before
+ * every delivery (session_writeable, ephemeral fan-out) and every frame a
+ * live session sends: an expired session gets EXPIRED and is closed. */
+static inline int session_expired(const session *s, uint64_t now) {
+    return s->deadline && now >= s->deadline;
+}
 
 /* Joins or leaves its space's subscribers (live sessions only). */
 void session_subscribe(session *s);

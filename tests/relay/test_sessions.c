@@ -10,6 +10,7 @@
  *   presence_space_rate ephemeral bytes per space and second are bounded
  *   hello_creates_nothing  HELLOs without PROOF create no space on disk
  *   idle_unload         an idle space is closed, and reloads with every record
+ *   token_expiry        a live session whose token expires is closed
  *
  *   test_sessions PATH_TO_WEFT_RELAY [test]
  */
@@ -278,6 +279,33 @@ static void idle_unload(void) {
     idle_unload_in("file");
 }
 
+/* A session whose token expires while it is live: EXPIRED, closed, and
+ * nothing written after the expiry reaches it. */
+static void token_expiry(void) {
+    relay_proc p;
+    if (start(&p, "memory", NULL)) return;
+    tclient w, e;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&e, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    uint64_t now = (uint64_t)time(NULL);
+    CHECK(weft_token_issue(&BE, e.token, sizeof e.token, &e.token_len, owner.pk, owner.sk, NULL, 0,
+                           e.me.pk, WEFT_RIGHT_READ, now - 60, now + 2) == 0);
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0 && tc_wait(&w, until_synced, 0, 3000));
+    CHECK(tc_connect(&e, p.port, 1, 0, 0) == 0 && tc_wait(&e, until_synced, 0, 3000));
+    CHECK(tc_write(&w, 2, 50, 2) == 0 && tc_wait(&w, until_acked, 2, 3000));
+    CHECK(tc_wait(&e, until_received, 2, 3000));
+    sleep_ms(3200);
+    CHECK(tc_write(&w, 3, 50, 3) == 0 && tc_wait(&w, until_acked, 5, 3000));
+    CHECK(tc_wait(&e, until_closed, 0, 3000));
+    printf("token_expiry: error %u fatal %d, %llu changes received\n", e.err_code, e.err_fatal,
+           (unsigned long long)e.received);
+    CHECK(e.err_code == WEFT_PROTO_EEXPIRED && e.err_fatal);
+    CHECK(e.received == 2);
+    tc_free(&w);
+    tc_free(&e);
+    stop(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_sessions PATH_TO_WEFT_RELAY [test]\n");
@@ -293,6 +321,7 @@ int main(int argc, char **argv) {
         {"presence_space_rate", presence_space_rate},
         {"hello_creates_nothing", hello_creates_nothing},
         {"idle_unload", idle_unload},
+        {"token_expiry", token_expiry},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
