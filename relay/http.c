@@ -41,7 +41,9 @@ typedef struct http_state {
     int too_big;
     uint8_t space[32];
     uint8_t token_id[16];
+    uint8_t req_hash[32]; /* BLAKE2b-256 of the POST body */
     char idem[IDEM_KEY_MAX + 1];
+    int idem_bad; /* Idempotency-Key empty or over IDEM_KEY_MAX: 400 */
     uint32_t n;
     ack_entry *res;
     storage_batch *batch; /* the batch the answer waits for */
@@ -379,11 +381,28 @@ static int post_changes(session *s, struct lws *wsi) {
     uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
     memcpy(h->token_id, t.id, 16);
+    if (h->idem_bad)
+        return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME,
+                             "Idempotency-Key must be 1 to 128 characters");
+    /* A key names one request: the same key on another body is a client
+     * bug (or two clients sharing keys), never a replay. */
+    weft_blake2b(h->req_hash, 32, h->req, h->req_len);
     struct space *known = h->idem[0] ? space_find(r, h->space) : NULL;
-    size_t idem_len;
-    const char *idem_body =
-        known ? idem_find(known->idem, t.id, h->idem, relay_unix_s(), &idem_len) : NULL;
-    if (idem_body) {
+    size_t idem_len = 0;
+    const char *idem_body = NULL;
+    int found = known ? idem_find(known->idem, t.id, h->idem, h->req_hash, relay_unix_s(),
+                                  &idem_body, &idem_len)
+                      : IDEM_MISS;
+    if (found == IDEM_CONFLICT) {
+        r->m.idem_conflicts++;
+        size_t n;
+        char *b = dup_printf(&n, "{\"error\":\"IDEMPOTENCY_KEY_REUSED\",\"code\":0,"
+                                 "\"message\":\"this Idempotency-Key was used for another "
+                                 "request body\"}\n");
+        if (!b) return -1;
+        return respond(s, wsi, 422, "application/json", b, n, NULL);
+    }
+    if (found == IDEM_HIT) {
         char *b = malloc(idem_len + 1);
         if (!b) return -1;
         memcpy(b, idem_body, idem_len);
@@ -479,7 +498,7 @@ int http_release(struct session *s, int failed) {
     free(h->res);
     h->res = NULL;
     struct space *sp = h->idem[0] ? space_find(s->r, h->space) : NULL;
-    if (sp) idem_put(&sp->idem, h->token_id, h->idem, b, o, relay_unix_s());
+    if (sp) idem_put(&sp->idem, h->token_id, h->idem, h->req_hash, b, o, relay_unix_s());
     respond(s, wsi, 200, "application/json", b, o, NULL);
     return 1;
 }
@@ -616,8 +635,16 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
         if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
             strtoull(cl, NULL, 10) > r->cfg.max_frame)
             h->too_big = 1;
-        int kl = lws_hdr_custom_copy(wsi, h->idem, sizeof h->idem, "idempotency-key:", 16);
-        if (kl <= 0) h->idem[0] = 0;
+        /* A key too long to keep is refused (at BODY_COMPLETION), not
+         * ignored: ignoring it would store a retry twice. */
+        int kl = lws_hdr_custom_length(wsi, "idempotency-key:", 16);
+        h->idem[0] = 0;
+        h->idem_bad = 0;
+        if (kl == 0 || kl > IDEM_KEY_MAX)
+            h->idem_bad = 1;
+        else if (kl > 0 &&
+                 lws_hdr_custom_copy(wsi, h->idem, sizeof h->idem, "idempotency-key:", 16) <= 0)
+            h->idem[0] = 0;
         return 0;
     }
     if (kind) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "method not allowed here");

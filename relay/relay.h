@@ -109,6 +109,7 @@ typedef struct relay_metrics {
     uint64_t redis_append_failures; /* batches Redis did not confirm */
     uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
     uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
+    uint64_t idem_conflicts;        /* POSTs refused 422: a key reused for another body */
     uint64_t eph_bytes_held;        /* bytes of shared ephemeral frames alive (gauge) */
     uint64_t eph_frames;            /* ephemeral frames accepted for fan-out */
     uint64_t eph_dropped_rate;      /* ... dropped: over the space's --eph-rate */

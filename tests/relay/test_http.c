@@ -263,6 +263,64 @@ static void rest(void) {
     relay_cleanup(&p);
 }
 
+/* Idempotency-Key (issue 23): the same key on another body is 422 and
+ * stores nothing; a key over 128 characters is 400 and stores nothing; 128
+ * characters are fine. */
+static void idempotency(void) {
+    relay_proc p = {0};
+    if (start(&p, "memory", NULL)) return;
+    tclient w;
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    char path[200], hdrs[3000];
+    snprintf(path, sizeof path, "/v1/spaces/%s/changes", space_hex);
+    int st;
+    char *b;
+    size_t bl, all_len;
+    uint8_t *all = make_changes(&w, 20, &all_len);
+    size_t o10 = rec_offset(all, all_len, 10), o15 = rec_offset(all, all_len, 15);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, "Idempotency-Key: k1\r\n");
+    CHECK(http_request(p.port, "POST", path, hdrs, all, o10, &st, &b, &bl, NULL, 5000) == 0);
+    CHECK(st == 200 && strstr(b, "\"rseq\":10}"));
+    free(b);
+    /* k1 again, on changes 11..15: refused, nothing stored. */
+    CHECK(http_request(p.port, "POST", path, hdrs, all + o10, o15 - o10, &st, &b, &bl, NULL,
+                       5000) == 0);
+    printf("idempotency: key reused on another body: %d %s", st, b);
+    CHECK(st == 422 && strstr(b, "IDEMPOTENCY_KEY_REUSED"));
+    free(b);
+    CHECK(relay_metric(p.port, "weft_relay_idempotency_conflicts_total") == 1);
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 10);
+    /* A 129-character key: 400, nothing stored. */
+    char more[300], key[200];
+    memset(key, 'k', 129);
+    key[129] = 0;
+    snprintf(more, sizeof more, "Idempotency-Key: %s\r\n", key);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, more);
+    CHECK(http_request(p.port, "POST", path, hdrs, all + o10, o15 - o10, &st, &b, &bl, NULL,
+                       5000) == 0);
+    printf("idempotency: 129-character key: %d %s", st, b);
+    CHECK(st == 400);
+    free(b);
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 10);
+    /* 128 characters: accepted, and replayed. */
+    key[128] = 0;
+    snprintf(more, sizeof more, "Idempotency-Key: %s\r\n", key);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, more);
+    for (int i = 0; i < 2; i++) {
+        char *h;
+        CHECK(http_request(p.port, "POST", path, hdrs, all + o10, o15 - o10, &st, &b, &bl, &h,
+                           5000) == 0);
+        CHECK(st == 200 && strstr(b, "\"rseq\":15}"));
+        CHECK(!i == !strstr(h, "idempotent-replayed: true"));
+        free(b);
+        free(h);
+    }
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 15);
+    free(all);
+    tc_free(&w);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+}
+
 static void write_file(const char *dir, const char *name, const char *text) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -421,6 +479,7 @@ int main(int argc, char **argv) {
         {"rest", rest},
         {"static_files", static_files},
         {"limits", limits},
+        {"idempotency", idempotency},
         {"sigterm_drain", sigterm_drain},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
