@@ -96,6 +96,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_frames_out_total", "protocol frames sent", m->frames_out);
     counter(&b, "weft_relay_slow_consumers_total", "connections dropped for falling behind",
             m->slow_dropped);
+    counter(&b, "weft_relay_rest_proofs_replayed_total",
+            "REST requests refused (401 PROOF): their Weft-Proof was used before",
+            m->proofs_replayed);
     counter(&b, "weft_relay_idempotency_conflicts_total",
             "POSTs refused (422): an Idempotency-Key reused for another request body",
             m->idem_conflicts);

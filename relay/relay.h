@@ -51,6 +51,7 @@ struct redis_store;
 struct space;
 struct session;
 struct server_state;
+typedef struct proof_cache proof_cache;
 
 /* How a space tells its owner (the server, which sets these at start)
  * about what concerns its sessions, without the space knowing them. */
@@ -109,6 +110,7 @@ typedef struct relay_metrics {
     uint64_t redis_append_failures; /* batches Redis did not confirm */
     uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
     uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
+    uint64_t proofs_replayed;       /* REST proofs refused: already used */
     uint64_t idem_conflicts;        /* POSTs refused 422: a key reused for another body */
     uint64_t eph_bytes_held;        /* bytes of shared ephemeral frames alive (gauge) */
     uint64_t eph_frames;            /* ephemeral frames accepted for fan-out */
@@ -142,6 +144,7 @@ typedef struct relay {
     volatile int stop;                      /* set by SIGTERM/SIGINT */
     int draining;                           /* shutting down: refuse new connections */
     struct token_bucket_tab *token_buckets; /* per token id (ratelimit.h) */
+    proof_cache *proofs;                    /* REST proofs accepted lately (http.c) */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

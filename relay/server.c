@@ -773,6 +773,7 @@ int server_run(relay *r) {
     free(r->srv->scratch);
     free(r->srv);
     r->srv = NULL;
+    http_free(r);
     relay_log("stopped");
     return 0;
 }

@@ -28,26 +28,32 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "Authorization: Bearer <token>\r\n" (+ a Weft-Proof for method/path when
- * signer is given) into dst. */
+/* "Authorization: Bearer <token>\r\n" (+ a Weft-Proof for method and
+ * target, the path with its query, when method is given) into dst. The
+ * proof's stamp carries a random nonce (unless plain_stamp): the relay
+ * accepts a proof once. */
+static int plain_stamp;
 static void auth_headers(char *dst, size_t cap, const tclient *c, const char *method,
-                         const char *path, const char *more) {
+                         const char *target, const char *more) {
     char tok[1500];
     size_t n;
     weft_base64url_encode(tok, sizeof tok, &n, c->token, c->token_len);
     tok[n] = 0;
     int o = snprintf(dst, cap, "Authorization: Bearer %s\r\n", tok);
     if (method) {
-        char sig64[100];
+        char sig64[100], stamp[40];
         uint8_t nonce[64];
-        unsigned long long ts = (unsigned long long)time(NULL);
-        int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
-        weft_blake2b(nonce + nl, 32, path, strlen(path));
+        uint32_t rnd;
+        BE.random(BE.ctx, (uint8_t *)&rnd, sizeof rnd);
+        int sl = snprintf(stamp, sizeof stamp, "%llu", (unsigned long long)time(NULL));
+        if (!plain_stamp) snprintf(stamp + sl, sizeof stamp - (size_t)sl, ":%08x", rnd);
+        int nl = snprintf((char *)nonce, 33, "%s %s ", stamp, method);
+        weft_blake2b(nonce + nl, 32, target, strlen(target));
         uint8_t sig[64];
         if (weft_proof_sign(&BE, sig, c->me.sk, c->space, nonce, (size_t)nl + 32)) abort();
         weft_base64url_encode(sig64, sizeof sig64, &n, sig, 64);
         sig64[n] = 0;
-        o += snprintf(dst + o, cap - (size_t)o, "Weft-Proof: %llu.%s\r\n", ts, sig64);
+        o += snprintf(dst + o, cap - (size_t)o, "Weft-Proof: %s.%s\r\n", stamp, sig64);
     }
     if (more) snprintf(dst + o, cap - (size_t)o, "%s", more);
 }
@@ -185,7 +191,7 @@ static void rest(void) {
     for (;;) {
         char url[300];
         snprintf(url, sizeof url, "%s?after=%llu&limit=64", path, (unsigned long long)after);
-        auth_headers(hdrs, sizeof hdrs, &rd, "GET", path, NULL);
+        auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
         CHECK(get(p.port, url, hdrs, &st, &b, &bl, &h) == 0 && st == 200);
         CHECK(strstr(h, "application/vnd.weft.frame") && strstr(h, "weft-head: 250"));
         const char *nx = strstr(h, "weft-next-after: ");
@@ -218,7 +224,7 @@ static void rest(void) {
     /* JSON, one page. */
     char url[300];
     snprintf(url, sizeof url, "%s?after=240&limit=5", path);
-    auth_headers(hdrs, sizeof hdrs, &rd, "GET", path, "Accept: application/json\r\n");
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, "Accept: application/json\r\n");
     CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 200);
     CHECK(strstr(b, "{\"changes\":[{\"rseq\":241,\"record\":\"") &&
           strstr(b, "\"next_after\":245,\"head\":250}"));
@@ -234,7 +240,7 @@ static void rest(void) {
     CHECK(get(p.port, path, hdrs, &st, &b, &bl, NULL) == 0 && st == 401);
     free(b);
     snprintf(url, sizeof url, "%s?after=x", path);
-    auth_headers(hdrs, sizeof hdrs, &rd, "GET", path, NULL);
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
     CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 400);
     free(b);
 
@@ -318,6 +324,53 @@ static void idempotency(void) {
     CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 15);
     free(all);
     tc_free(&w);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+}
+
+/* REST proofs (issue 23): bound to the query as well as the method and
+ * path, and accepted once. */
+static void proofs(void) {
+    relay_proc p = {0};
+    if (start(&p, "memory", NULL)) return;
+    tclient w, rd;
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    char path[200], url[300], other[300], hdrs[3000];
+    snprintf(path, sizeof path, "/v1/spaces/%s/changes", space_hex);
+    int st;
+    char *b;
+    size_t bl, all_len;
+    uint8_t *all = make_changes(&w, 5, &all_len);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, NULL);
+    CHECK(http_request(p.port, "POST", path, hdrs, all, all_len, &st, &b, &bl, NULL, 5000) == 0 &&
+          st == 200);
+    free(b);
+    snprintf(url, sizeof url, "%s?after=0&limit=2", path);
+    snprintf(other, sizeof other, "%s?after=2&limit=2", path);
+    /* Plain "<unix s>" stamps, as clients sent before stamps had nonces. */
+    plain_stamp = 1;
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
+    plain_stamp = 0;
+    /* A proof for one query is no proof for another. */
+    CHECK(get(p.port, other, hdrs, &st, &b, &bl, NULL) == 0);
+    printf("proofs: a proof for another query: %d %s", st, b);
+    CHECK(st == 401 && strstr(b, "PROOF"));
+    free(b);
+    /* Once for its own, not twice. */
+    CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 200);
+    free(b);
+    CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0);
+    printf("proofs: the same proof again: %d %s", st, b);
+    CHECK(st == 401 && strstr(b, "PROOF"));
+    free(b);
+    CHECK(relay_metric(p.port, "weft_relay_rest_proofs_replayed_total") == 1);
+    /* A fresh proof for the same request is fine. */
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
+    CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 200);
+    free(b);
+    free(all);
+    tc_free(&w);
+    tc_free(&rd);
     CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
 }
 
@@ -480,6 +533,7 @@ int main(int argc, char **argv) {
         {"static_files", static_files},
         {"limits", limits},
         {"idempotency", idempotency},
+        {"proofs", proofs},
         {"sigterm_drain", sigterm_drain},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
