@@ -727,6 +727,11 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
         if (!m) return respond_text(s, wsi, 500, "out of memory\n");
         return respond(s, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", m, n, NULL);
     }
+    /* Over --max-conns (this connection included): probes and metrics
+     * above are still answered, being cheap and what an operator needs
+     * most then; everything else is refused. */
+    if (r->m.conns_open > r->cfg.max_conns)
+        return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many connections");
     uint8_t sid[32];
     int kind = parse_path(path, sid);
     memcpy(h->space, sid, 32);

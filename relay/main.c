@@ -55,7 +55,7 @@ static const opt opts[] = {
     {"max-changes", O_U32, &R.cfg.max_changes, "changes per frame or POST (default 1024)"},
     {"max-queue", O_SIZE, &R.cfg.max_queue,
      "unsent bytes per connection before it is dropped (default 8 MiB)"},
-    {"max-conns", O_U32, &R.cfg.max_conns, "open WebSocket connections (default 10000)"},
+    {"max-conns", O_U32, &R.cfg.max_conns, "open connections, WebSocket and HTTP (default 10000)"},
     {"conn-rate", O_RATE, &R.cfg.conn_rate, "frames per second per connection (default 2000)"},
     {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
     {"token-rate", O_RATE, &R.cfg.token_rate, "changes per second per token id (default 20000)"},

@@ -74,6 +74,8 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     if (!b.p) return NULL;
     const relay_metrics *m = &r->m;
     gauge(&b, "weft_relay_connections", "open WebSocket connections", m->ws_open);
+    gauge(&b, "weft_relay_connections_open",
+          "open connections, WebSocket and HTTP (what --max-conns bounds)", m->conns_open);
     counter(&b, "weft_relay_connections_total", "WebSocket connections accepted", m->conns_total);
     counter(&b, "weft_relay_http_requests_total", "HTTP requests served", m->http_requests);
     gauge(&b, "weft_relay_spaces", "spaces open in memory", m->spaces_open);

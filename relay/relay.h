@@ -95,7 +95,8 @@ typedef struct relay_config {
 #define RELAY_FSYNC_BUCKETS 12
 
 typedef struct relay_metrics {
-    uint64_t conns_open, conns_total, ws_open, http_requests;
+    uint64_t conns_open; /* accepted connections, WebSocket and HTTP, not closed yet */
+    uint64_t conns_total, ws_open, http_requests;
     uint64_t spaces_open;
     uint64_t spaces_unloaded; /* idle spaces closed (--idle-unload) */
     uint64_t parked_expired;  /* parked changes dropped after waiting too long */

@@ -586,9 +586,18 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         /* While draining, new connections are refused at accept. */
         return r && r->draining ? -1 : 0;
+    case LWS_CALLBACK_WSI_CREATE:
+        /* Every accepted connection, WebSocket or HTTP, from accept to
+         * close: --max-conns bounds them all, so idle HTTP connections
+         * cannot starve WebSockets of descriptors, nor the reverse. */
+        if (r) r->m.conns_open++;
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (r && r->m.conns_open) r->m.conns_open--;
+        return 0;
     case LWS_CALLBACK_ESTABLISHED:
         session_open_ws(s, r, wsi);
-        if (r->m.ws_open > r->cfg.max_conns) {
+        if (r->m.conns_open > r->cfg.max_conns) {
             session_fail(s, WEFT_PROTO_EOVERLOADED, "too many connections");
             return 0;
         }

@@ -10,7 +10,10 @@
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -327,6 +330,68 @@ static void idempotency(void) {
     CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
 }
 
+/* An HTTP connection that sent half its request headers and waits. */
+static int half_request(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* HTTP connections count toward --max-conns (issue 23): three idle HTTP
+ * connections leave no room for a WebSocket, and three WebSockets none for
+ * a REST request (probes and metrics are still answered). */
+static void http_conns(void) {
+    const char *extra[] = {"--max-conns", "3", NULL};
+    relay_proc p = {0};
+    if (start(&p, "memory", extra)) return;
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        CHECK((fds[i] = half_request(p.port)) >= 0);
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    tclient a, b, c, d;
+    tc_init(&a, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&b, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&c, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&d, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    int rc = tc_connect(&d, p.port, 1, 0, 0);
+    printf("http_conns: a WebSocket next to 3 idle HTTP connections: %s\n",
+           rc ? weft_proto_err_name(d.err_code) : "accepted");
+    CHECK(rc == -1 && d.err_code == WEFT_PROTO_EOVERLOADED);
+    tc_free(&d);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    nanosleep(&ts, NULL);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&a, until_synced, 0, 3000));
+    char path[200], hdrs[3000];
+    snprintf(path, sizeof path, "/v1/spaces/%s/changes", space_hex);
+    auth_headers(hdrs, sizeof hdrs, &a, "GET", path, NULL);
+    int st;
+    char *body;
+    size_t bl;
+    CHECK(get(p.port, path, hdrs, &st, &body, &bl, NULL) == 0);
+    printf("http_conns: a REST GET next to 3 WebSockets: %d %s", st, body);
+    CHECK(st == 503 && strstr(body, "OVERLOADED"));
+    free(body);
+    CHECK(get(p.port, "/healthz", NULL, &st, &body, &bl, NULL) == 0 && st == 200);
+    free(body);
+    CHECK(relay_metric(p.port, "weft_relay_connections_open") == 4); /* this one too */
+    tc_free(&a);
+    tc_free(&b);
+    tc_free(&c);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+}
+
 /* REST proofs (issue 23): bound to the query as well as the method and
  * path, and accepted once. */
 static void proofs(void) {
@@ -534,6 +599,7 @@ int main(int argc, char **argv) {
         {"limits", limits},
         {"idempotency", idempotency},
         {"proofs", proofs},
+        {"http_conns", http_conns},
         {"sigterm_drain", sigterm_drain},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
