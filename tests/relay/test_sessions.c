@@ -11,6 +11,7 @@
  *   hello_creates_nothing  HELLOs without PROOF create no space on disk
  *   idle_unload         an idle space is closed, and reloads with every record
  *   token_expiry        a live session whose token expires is closed
+ *   idle_unload_redis   idle_unload on Redis (argument "redis"; suite redis)
  *
  *   test_sessions PATH_TO_WEFT_RELAY [test]
  */
@@ -262,9 +263,9 @@ static int metric_at_least(int port, const char *name, double v, int timeout_ms)
     return 0;
 }
 
-static void idle_unload_in(const char *storage) {
+static void idle_unload_in(const char *storage, const char *redis_url) {
     relay_proc p;
-    const char *extra[] = {"--idle-unload", "1", NULL};
+    const char *extra[] = {"--idle-unload", "1", redis_url ? "--redis" : NULL, redis_url, NULL};
     if (start(&p, storage, extra)) return;
     tclient c, d;
     CHECK(tc_init(&c, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
@@ -290,7 +291,23 @@ static void idle_unload_in(const char *storage) {
 }
 
 static void idle_unload(void) {
-    idle_unload_in("file");
+    idle_unload_in("file", NULL);
+}
+
+/* The same on Redis (suite redis): the space's local copy goes through the
+ * storage interface's close, and comes back from Redis. */
+static void idle_unload_redis(void) {
+    redis_proc rds = {0};
+    if (redis_spawn(&rds)) {
+        fprintf(stderr, "cannot start redis-server\n");
+        check_failures++;
+        return;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", rds.port);
+    idle_unload_in("redis", url);
+    redis_kill(&rds);
+    redis_cleanup(&rds);
 }
 
 /* A session whose token expires while it is live: EXPIRED, closed, and
@@ -337,5 +354,11 @@ int main(int argc, char **argv) {
         {"idle_unload", idle_unload},
         {"token_expiry", token_expiry},
     };
+    /* "redis": the scenarios that need redis-server (suite redis). */
+    static const relay_test redis_tests[] = {
+        {"idle_unload_redis", idle_unload_redis},
+    };
+    if (argc > 2 && strcmp(argv[2], "redis") == 0)
+        return run_relay_tests(redis_tests, sizeof redis_tests / sizeof *redis_tests, NULL);
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
