@@ -694,7 +694,10 @@ static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
     if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
     if (t->ticks % (SPACE_PARK_PERIOD_S * 10) == 0) space_expire_parked(t->r);
-    if (t->ticks % 10 == 0) space_unload_idle(t->r, relay_now_us());
+    if (t->ticks % 10 == 0) {
+        session_expire_all(t->r, relay_unix_s());
+        space_unload_idle(t->r, relay_now_us());
+    }
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }

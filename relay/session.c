@@ -237,6 +237,14 @@ void session_close_space(relay *r, struct space *sp, uint32_t code) {
         }
 }
 
+void session_expire_all(relay *r, uint64_t now) {
+    /* session_fail leaves a session on r->sessions (it goes at CLOSED), so
+     * the walk is safe. */
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->state == S_LIVE && session_expired(s, now))
+            session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+}
+
 void session_rx(session *s) {
     int off = s->throttled;
     if (!s->wsi || !s->is_ws || off == s->rx_off) return;

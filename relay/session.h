@@ -146,11 +146,17 @@ void session_set_space(session *s, struct space *sp);
 /* Whether the session's token has expired at now (unix s). A delegated
  * token never outlives its parent (weft_token_verify refuses one that
  * would), so the token's own expiry is the whole chain's. Checked before
- * every delivery (session_writeable, ephemeral fan-out) and every frame a
- * live session sends: an expired session gets EXPIRED and is closed. */
+ * every delivery (session_writeable, ephemeral fan-out), every frame a
+ * live session sends, and once a second for every live session
+ * (session_expire_all): an expired session gets EXPIRED and is closed. */
 static inline int session_expired(const session *s, uint64_t now) {
     return s->deadline && now >= s->deadline;
 }
+
+/* Fails every live session whose token has expired at now (unix s), so
+ * that one with nothing to receive does not stay open either. Called once
+ * a second: one walk of the session list. */
+void session_expire_all(relay *r, uint64_t now);
 
 /* Joins or leaves its space's subscribers (live sessions only). */
 void session_subscribe(session *s);
