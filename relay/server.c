@@ -215,6 +215,16 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
  * client's vector, send CHALLENGE. */
 static void hello_ready(session *s, const weft_frame *f) {
     struct space *sp = s->sp;
+    if (sp && sp->n_sessions == 1 && !sp->n_subs && sp->st->st->ops->absent(sp->st)) {
+        /* Storage holds nothing for it (Redis keeps no key for an empty
+         * space) and nobody else is here: the CHALLENGE is that of a space
+         * not created yet, and the space is let go at the next sweep
+         * rather than after --idle-unload, so HELLOs without PROOF cost no
+         * memory either. PROOF opens it again. */
+        session_set_space(s, NULL);
+        space_forget_soon(sp);
+        sp = NULL;
+    }
     if (!sp) {
         send_challenge(s, NULL);
         return;
@@ -264,26 +274,36 @@ static void send_challenge(session *s, struct space *sp) {
     session_push(s, m, 0);
 }
 
-static void handle_proof(session *s, const weft_frame *f) {
+static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     if (weft_proof_verify(&s->r->be, f->sig, s->key, s->space_id, s->nonce, sizeof s->nonce)) {
         session_fail(s, WEFT_PROTO_EPROOF, "proof of possession failed");
         return;
     }
     if (!s->sp) {
-        /* The proof holds: now the space may be created. Only a backend
-         * that can tell "absent" at HELLO gets here (local storage, which
-         * opens inline); Redis always had a space to wait for at HELLO.
-         * Someone else may have created it meanwhile: the session then
-         * starts from relay sequence 1 with an empty vector, as its
-         * CHALLENGE said. */
+        /* The proof holds: now the space may be created. Someone else may
+         * have created it meanwhile: the session then starts from relay
+         * sequence 1 with an empty vector, as its CHALLENGE said. A
+         * backend that loads later (Redis) makes the PROOF wait, its bytes
+         * kept, and it is handled again once the space is loaded. */
         struct space *created;
-        if (space_open(s->r, s->space_id, 1, &created) ||
-            space_wait(created, 0, &s->wait, on_answer, s) != 0) {
-            session_cancel_wait(s);
+        if (space_open(s->r, s->space_id, 1, &created)) {
             session_fail(s, WEFT_PROTO_ESTORAGE, "cannot create the space");
             return;
         }
         session_set_space(s, created);
+        int rc = space_wait(created, 0, &s->wait, on_answer, s);
+        if (rc == STORAGE_LATER && (s->parked = malloc(len)) != NULL) {
+            memcpy(s->parked, p, len);
+            s->parked_len = len;
+            s->state = S_LOADING;
+            s->creating = 1;
+            return;
+        }
+        if (rc) {
+            session_cancel_wait(s);
+            session_fail(s, WEFT_PROTO_ESTORAGE, "cannot create the space");
+            return;
+        }
     }
     struct space *sp = s->sp;
     s->state = S_LIVE;
@@ -448,7 +468,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         if (f.type != WEFT_FRAME_PROOF)
             session_fail(s, WEFT_PROTO_EUNEXPECTED, "expected PROOF");
         else
-            handle_proof(s, &f);
+            handle_proof(s, &f, p, len);
         return;
     default:
         break;
@@ -541,6 +561,10 @@ static void resume(session *s, int failed) {
     if (s->state == S_LOADING) {
         if (failed || weft_frame_decode(&f, p, len, s->r->cfg.max_changes)) {
             session_fail(s, WEFT_PROTO_ESTORAGE, "cannot load the space");
+        } else if (s->creating) { /* the PROOF waited for its new space */
+            s->creating = 0;
+            s->state = S_PROOF;
+            handle_proof(s, &f, p, len);
         } else {
             s->state = S_HELLO;
             hello_ready(s, &f);

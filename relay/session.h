@@ -54,7 +54,8 @@ typedef struct held_ack {
     ack_entry e[];
 } held_ack;
 
-/* S_LOADING: HELLO checked, waiting for its space to load. */
+/* S_LOADING: HELLO checked, waiting for its space to load (or, with
+ * creating set, PROOF checked, waiting for the space it created). */
 enum session_state { S_NONE, S_HELLO, S_LOADING, S_PROOF, S_LIVE, S_CLOSING };
 
 /* Frames that arrived while the session waited, handled in order after. */
@@ -100,6 +101,7 @@ typedef struct session {
     size_t in_bytes;
     int throttled; /* reading paused: too many appends in flight */
     int rx_off;    /* lws_rx_flow_control said so */
+    int creating;  /* S_LOADING: the parked frame is the PROOF */
 } session;
 
 /* A control frame of len bytes (at m->buf + LWS_PRE), or NULL. */

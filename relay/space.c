@@ -346,6 +346,10 @@ void space_expire_parked(relay *r) {
     }
 }
 
+void space_forget_soon(space *sp) {
+    sp->used_us = 0;
+}
+
 static int space_idle(const space *sp, uint64_t now_us, uint64_t idle_us) {
     return sp->n_sessions == 0 && sp->n_subs == 0 && !sp->is_woken && sp->durable == sp->head &&
            weft_log_pending_count(sp->log) == 0 && now_us - sp->used_us >= idle_us;
@@ -365,7 +369,10 @@ void space_unload_idle(relay *r, uint64_t now_us) {
         if (sp && space_idle(sp, now_us, idle_us)) idle[n++] = sp;
     }
     for (size_t i = 0; i < n; i++) {
-        relay_log("space=%s unloaded after %d s idle", idle[i]->hex, r->cfg.idle_unload_secs);
+        if (idle[i]->used_us)
+            relay_log("space=%s unloaded after %d s idle", idle[i]->hex, r->cfg.idle_unload_secs);
+        else
+            relay_log("space=%s let go: storage holds nothing for it", idle[i]->hex);
         table_remove(r, idle[i]);
         space_free(idle[i]);
         r->m.spaces_unloaded++;

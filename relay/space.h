@@ -128,6 +128,11 @@ void space_expire_parked(relay *r);
 #define SPACE_UNLOAD_MAX 256
 void space_unload_idle(relay *r, uint64_t now_us);
 
+/* Marks a space as unused for long already: the next space_unload_idle
+ * closes it if it is idle otherwise (no session, nothing in flight). For a
+ * space storage does not hold, opened only to answer a HELLO. */
+void space_forget_soon(space *sp);
+
 /* Closes every space (after the storage's last turn). */
 void space_close_all(relay *r);
 

@@ -203,9 +203,9 @@ static int count_spaces(const char *dir) {
     return n;
 }
 
-/* Sends HELLO and reads the CHALLENGE, without PROOF. Returns the
- * CHALLENGE's head, or -1. */
-static long hello_only(tclient *c, int port) {
+/* Sends HELLO and reads the CHALLENGE, without PROOF. OUT: nonce (may be
+ * NULL). Returns the CHALLENGE's head plus its vector's length, or -1. */
+static long hello_nonce(tclient *c, int port, uint8_t nonce[32]) {
     if (wsc_connect(&c->ws, port, 0, 3000)) return -1;
     uint8_t buf[4096];
     size_t len;
@@ -218,7 +218,12 @@ static long hello_only(tclient *c, int port) {
     if (wsc_recv(&c->ws, &msg, &len, 3000) || weft_frame_decode(&f, msg, len, 0) ||
         f.type != WEFT_FRAME_CHALLENGE)
         return -1;
+    if (nonce) memcpy(nonce, f.nonce, 32);
     return (long)f.head + (long)f.vv_len; /* both 0 for a space not yet created */
+}
+
+static long hello_only(tclient *c, int port) {
+    return hello_nonce(c, port, NULL);
 }
 
 static void hello_creates_nothing(void) {
@@ -294,6 +299,46 @@ static void idle_unload(void) {
     idle_unload_in("file", NULL);
 }
 
+/* Redis keeps no key for an empty space, so a HELLO for a new space loads
+ * an empty in-memory one: it is let go at once (not after --idle-unload),
+ * and a PROOF that comes after it went creates it again. */
+static void hello_redis(int redis_port) {
+    relay_proc p;
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis_port);
+    const char *extra[] = {"--redis", url, NULL};
+    if (start(&p, "redis", extra)) return;
+    for (int i = 0; i < 20; i++) {
+        ident o;
+        ident_new(&o);
+        tclient c;
+        CHECK(tc_init(&c, &o, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+        CHECK(hello_only(&c, p.port) == 0);
+        tc_free(&c);
+    }
+    CHECK(metric_at_least(p.port, "weft_relay_spaces_unloaded_total", 20, 3000));
+    CHECK(relay_metric(p.port, "weft_relay_spaces") == 0);
+    /* HELLO, the space goes, then PROOF. */
+    ident o;
+    ident_new(&o);
+    tclient c;
+    uint8_t nonce[32], sig[64], proof[80];
+    size_t len;
+    CHECK(tc_init(&c, &o, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(hello_nonce(&c, p.port, nonce) == 0);
+    CHECK(metric_at_least(p.port, "weft_relay_spaces_unloaded_total", 21, 3000));
+    CHECK(weft_proof_sign(&BE, sig, c.me.sk, c.space, nonce, 32) == 0 &&
+          weft_frame_proof_encode(proof, sizeof proof, &len, sig) == 0 &&
+          wsc_send(&c.ws, proof, len, 2, 1) == 0);
+    CHECK(tc_wait(&c, until_synced, 0, 3000));
+    CHECK(tc_write(&c, 3, 50, 3) == 0 && tc_wait(&c, until_acked, 3, 3000) && c.n_stored == 3);
+    printf("hello_redis: 20 HELLO-only spaces let go at once; a PROOF after its space went "
+           "stored %llu changes\n",
+           (unsigned long long)c.n_stored);
+    tc_free(&c);
+    stop(&p);
+}
+
 /* The same on Redis (suite redis): the space's local copy goes through the
  * storage interface's close, and comes back from Redis. */
 static void idle_unload_redis(void) {
@@ -306,6 +351,7 @@ static void idle_unload_redis(void) {
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", rds.port);
     idle_unload_in("redis", url);
+    hello_redis(rds.port);
     redis_kill(&rds);
     redis_cleanup(&rds);
 }
