@@ -74,9 +74,13 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     if (!b.p) return NULL;
     const relay_metrics *m = &r->m;
     gauge(&b, "weft_relay_connections", "open WebSocket connections", m->ws_open);
+    gauge(&b, "weft_relay_connections_open",
+          "open connections, WebSocket and HTTP (what --max-conns bounds)", m->conns_open);
     counter(&b, "weft_relay_connections_total", "WebSocket connections accepted", m->conns_total);
     counter(&b, "weft_relay_http_requests_total", "HTTP requests served", m->http_requests);
     gauge(&b, "weft_relay_spaces", "spaces open in memory", m->spaces_open);
+    counter(&b, "weft_relay_spaces_unloaded_total", "idle spaces closed (--idle-unload)",
+            m->spaces_unloaded);
     counter(&b, "weft_relay_parked_expired_total",
             "parked changes dropped after waiting too long for what they depend on",
             m->parked_expired);
@@ -94,6 +98,24 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_frames_out_total", "protocol frames sent", m->frames_out);
     counter(&b, "weft_relay_slow_consumers_total", "connections dropped for falling behind",
             m->slow_dropped);
+    counter(&b, "weft_relay_rest_proofs_replayed_total",
+            "REST requests refused (401 PROOF): their Weft-Proof was used before",
+            m->proofs_replayed);
+    counter(&b, "weft_relay_idempotency_conflicts_total",
+            "POSTs refused (422): an Idempotency-Key reused for another request body",
+            m->idem_conflicts);
+    gauge(&b, "weft_relay_ephemeral_bytes_held",
+          "bytes of SIGNAL/PRESENCE frames queued, each counted once however many readers share it",
+          m->eph_bytes_held);
+    counter(&b, "weft_relay_ephemeral_frames_total", "SIGNAL/PRESENCE frames accepted for fan-out",
+            m->eph_frames);
+    sb_printf(&b,
+              "# HELP weft_relay_ephemeral_dropped_total SIGNAL/PRESENCE frames dropped: over "
+              "the space's --eph-rate (per frame), or for a reader whose queue is full (per "
+              "reader)\n# TYPE weft_relay_ephemeral_dropped_total counter\n"
+              "weft_relay_ephemeral_dropped_total{reason=\"space_rate\"} %llu\n"
+              "weft_relay_ephemeral_dropped_total{reason=\"slow_reader\"} %llu\n",
+              (unsigned long long)m->eph_dropped_rate, (unsigned long long)m->eph_dropped_slow);
     sb_printf(&b, "# HELP weft_relay_rejections_total requests, frames and changes refused, by "
                   "reason\n# TYPE weft_relay_rejections_total counter\n");
     for (uint32_t i = 1; i < RELAY_N_REASONS; i++) {

@@ -25,7 +25,9 @@
  * the wire, so both tables are common/idtable's: SipHash under a secret
  * per-table key, which nobody can aim colliding ids at. */
 space *space_find(relay *r, const uint8_t id[32]) {
-    return weft__idtab_get(&r->spaces, id);
+    space *sp = weft__idtab_get(&r->spaces, id);
+    if (sp) sp->used_us = relay_now_us();
+    return sp;
 }
 
 static int table_insert(relay *r, space *sp) {
@@ -177,6 +179,7 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
         return rc;
     }
     sp->durable = sp->head;
+    sp->used_us = relay_now_us();
     relay_log("space=%s open records=%zu authors=%zu", sp->hex, sp->n_idx, sp->n_authors);
     *out = sp;
     return 0;
@@ -340,6 +343,39 @@ void space_expire_parked(relay *r) {
     for (size_t i = 0; i < r->spaces.cap; i++) {
         space *sp = r->spaces.slots[i].val;
         if (sp) r->m.parked_expired += weft_log_expire_parked(sp->log);
+    }
+}
+
+void space_forget_soon(space *sp) {
+    sp->used_us = 0;
+}
+
+static int space_idle(const space *sp, uint64_t now_us, uint64_t idle_us) {
+    return sp->n_sessions == 0 && sp->n_subs == 0 && !sp->is_woken && sp->durable == sp->head &&
+           weft_log_pending_count(sp->log) == 0 && now_us - sp->used_us >= idle_us;
+}
+
+void space_unload_idle(relay *r, uint64_t now_us) {
+    if (r->cfg.idle_unload_secs <= 0 || strcmp(r->cfg.storage, "memory") == 0) return;
+    /* Batches in flight (Redis) may belong to any space: wait for them. */
+    if (r->storage->ops->busy(r->storage)) return;
+    uint64_t idle_us = (uint64_t)r->cfg.idle_unload_secs * 1000000u;
+    space *idle[SPACE_UNLOAD_MAX];
+    size_t n = 0;
+    /* Collected first: removing from the table while walking it could move
+     * entries past the walk. */
+    for (size_t i = 0; i < r->spaces.cap && n < SPACE_UNLOAD_MAX; i++) {
+        space *sp = r->spaces.slots[i].val;
+        if (sp && space_idle(sp, now_us, idle_us)) idle[n++] = sp;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (idle[i]->used_us)
+            relay_log("space=%s unloaded after %d s idle", idle[i]->hex, r->cfg.idle_unload_secs);
+        else
+            relay_log("space=%s let go: storage holds nothing for it", idle[i]->hex);
+        table_remove(r, idle[i]);
+        space_free(idle[i]);
+        r->m.spaces_unloaded++;
     }
 }
 

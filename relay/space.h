@@ -17,6 +17,7 @@
 #define WEFT_RELAY_SPACE_H
 
 #include "idem.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "storage.h"
 
@@ -48,6 +49,9 @@ typedef struct space {
     int is_woken;
     const weft_change *appending; /* the change being appended now */
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
+    bucket eph;                   /* SIGNAL/PRESENCE bytes sent here (--eph-rate) */
+    size_t n_sessions;            /* WebSocket sessions whose s->sp this is */
+    uint64_t used_us;             /* last opened, found or left (relay_now_us) */
 } space;
 
 /* Finds or opens a space (a local backend replays its records now).
@@ -57,7 +61,8 @@ typedef struct space {
  * or a WEFT_E code. */
 int space_open(relay *r, const uint8_t id[32], int create, space **out);
 
-/* Finds an open space, or NULL. */
+/* Finds an open space, or NULL. Opening or finding a space counts as a use
+ * (space_unload_idle). */
 space *space_find(relay *r, const uint8_t id[32]);
 
 /* Waits until the space is loaded (fresh: and as fresh as storage now; see
@@ -112,6 +117,21 @@ int space_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud);
  * dropped after one to two periods, and counted in parked_expired. */
 #define SPACE_PARK_PERIOD_S 60
 void space_expire_parked(relay *r);
+
+/* Closes the spaces nobody has used for --idle-unload seconds (its file
+ * descriptors, log, index and memory mirror go; storage keeps every
+ * record, and the next client loads it again). A space is never idle while
+ * a session points at it, while its durable head lags its head, while it
+ * holds parked changes, or while storage has batches in flight. Memory
+ * storage keeps nothing once closed, so with it nothing is unloaded. At
+ * most SPACE_UNLOAD_MAX per call. Called every second. */
+#define SPACE_UNLOAD_MAX 256
+void space_unload_idle(relay *r, uint64_t now_us);
+
+/* Marks a space as unused for long already: the next space_unload_idle
+ * closes it if it is idle otherwise (no session, nothing in flight). For a
+ * space storage does not hold, opened only to answer a HELLO. */
+void space_forget_soon(space *sp);
 
 /* Closes every space (after the storage's last turn). */
 void space_close_all(relay *r);

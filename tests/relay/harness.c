@@ -298,7 +298,7 @@ int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t curso
     c->synced = 0;
     c->closed = 0;
     c->err_code = 0;
-    if (wsc_connect(&c->ws, port, 0, 3000)) return -1;
+    if (wsc_connect(&c->ws, port, c->rcvbuf, 3000)) return -1;
     const uint8_t *vv = NULL;
     size_t vv_len = 0;
     if (with_vv && weft_replica_vv(c->rep, &vv, &vv_len)) return -1;

@@ -91,6 +91,7 @@ typedef struct tclient {
     weft_crypto crypto;
     weft_suite_v1 st;
     int apply;         /* apply received changes to rep (default 1) */
+    int rcvbuf;        /* > 0: SO_RCVBUF of the connection (a small one makes a slow reader) */
     uint64_t head;     /* the CHALLENGE's head */
     uint64_t cursor;   /* highest relay sequence seen (ACK cursor or CHANGES) */
     int synced;        /* an ACK with cursor >= head arrived */

@@ -167,17 +167,21 @@ static char *http_call(const tclient *c, int port, const char *method, const cha
     size_t n;
     weft_base64url_encode(tok, sizeof tok, &n, c->token, c->token_len);
     tok[n] = 0;
+    /* The proof covers the whole target, query included, and is accepted
+     * once: its stamp carries a random nonce. */
+    char full[200], stamp[40];
+    snprintf(full, sizeof full, "%s%s", path, query);
     uint8_t nonce[64], sig[64];
-    unsigned long long ts = (unsigned long long)time(NULL);
-    int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
-    weft_blake2b(nonce + nl, 32, path, strlen(path));
+    uint32_t rnd;
+    BE.random(BE.ctx, (uint8_t *)&rnd, sizeof rnd);
+    snprintf(stamp, sizeof stamp, "%llu:%08x", (unsigned long long)time(NULL), rnd);
+    int nl = snprintf((char *)nonce, 33, "%s %s ", stamp, method);
+    weft_blake2b(nonce + nl, 32, full, strlen(full));
     if (weft_proof_sign(&BE, sig, c->me.sk, c->space, nonce, (size_t)nl + 32)) return NULL;
     weft_base64url_encode(sig64, sizeof sig64, &n, sig, 64);
     sig64[n] = 0;
-    snprintf(hdrs, sizeof hdrs, "Authorization: Bearer %s\r\nWeft-Proof: %llu.%s\r\n", tok, ts,
+    snprintf(hdrs, sizeof hdrs, "Authorization: Bearer %s\r\nWeft-Proof: %s.%s\r\n", tok, stamp,
              sig64);
-    char full[200];
-    snprintf(full, sizeof full, "%s%s", path, query);
     char *body = NULL;
     if (http_request(port, method, full, hdrs, NULL, 0, status, &body, len, NULL, 5000)) {
         free(body);
