@@ -85,7 +85,9 @@ int weft_replica_publish_snapshot(weft_replica *r, uint64_t rseq, uint64_t wall_
     int rc = weft_replica_vv(r, &vv, &vv_len);
     if (!rc) rc = weft_replica_snapshot(r, &plain, &plain_len);
     if (rc) return rc;
-    if (plain_len > WEFT_MAX_SEALED_SNAPSHOT_BYTES - 512 - vv_len) {
+    /* 512 bytes cover the fixed fields, varints, nonce, tag and signature. */
+    if (vv_len > WEFT_MAX_SEALED_SNAPSHOT_BYTES / 2 ||
+        plain_len > WEFT_MAX_SEALED_SNAPSHOT_BYTES - 512 - vv_len) {
         rc = WEFT_ETOOBIG;
         goto out;
     }

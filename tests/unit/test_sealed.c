@@ -339,7 +339,7 @@ static void refusals(void) {
     size_t fl = forge_vv(bad, snap, len, &a, lie, 33);
     CHECK_OK(weft_snapshot_verify(&BE, OWNER_PK, bad, fl, NULL));
     refused(&b, bad, fl, WEFT_EUNCOVERED, NULL, 0);
-    fl = forge_vv(bad, snap, len, &a, NULL, 0);
+    fl = forge_vv(bad, snap, len, &a, lie, 0);
     refused(&b, bad, fl, WEFT_EUNCOVERED, NULL, 0);
 
     /* Structure: every truncation, a trailing byte, another version,
