@@ -626,6 +626,8 @@ int weft_log_vv_encode(const weft_log *log, uint8_t *dst, size_t dst_cap, size_t
 
 int weft_vv_check(const uint8_t *vv, size_t vv_len) {
     validate_or_ret(vv || vv_len == 0, WEFT_EINVAL);
+    /* The empty vector may be NULL, and NULL + 0 is undefined in C. */
+    if (vv_len == 0) return WEFT_OK;
     wreader r;
     rd_init(&r, vv, vv_len);
     const uint8_t *prev = NULL;

@@ -125,6 +125,7 @@ struct weft_replica {
     wbuf diff;                  /* last diff */
     wbuf docbuf;                /* last get_doc */
     wbuf snap;                  /* last snapshot */
+    wbuf sealed;                /* last sealed snapshot (weft_replica_publish_snapshot) */
     const uint8_t **seen_names; /* body decoding */
     size_t *seen_name_lens;
     size_t cap_seen_names, cap_seen_lens;
@@ -135,5 +136,11 @@ struct weft_replica {
  * skips verifying and opening), or NULL. */
 int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *plain,
                         size_t plain_len);
+
+/* weft_replica_load_snapshot that also refuses (WEFT_EUNCOVERED, the
+ * replica unchanged) a snapshot whose version vector is not exactly
+ * want_vv; want_vv NULL skips that check. */
+int weft__replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len,
+                                const uint8_t *want_vv, size_t want_vv_len);
 
 #endif

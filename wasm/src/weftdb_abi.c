@@ -105,7 +105,16 @@ typedef struct wdb_change_info {
     double seq, lamport, wall_ms;
 } wdb_change_hdr;
 
+/* A decoded sealed snapshot header, flattened (0 space ptr, 4 publisher
+ * ptr, 8 vv ptr, 12 vv_len, 16 body_len, 20 total_len, 24 rseq, 32
+ * wall_ms; 40 bytes). The pointers point into the record JS passed in. */
+typedef struct wdb_snapshot_info {
+    uint32_t space, publisher, vv, vv_len, body_len, total_len;
+    double rseq, wall_ms;
+} wdb_snapshot_info;
+
 _Static_assert(sizeof(wdb_token_info) == 144, "token info layout is part of the JS ABI");
+_Static_assert(sizeof(wdb_snapshot_info) == 40, "snapshot info layout is part of the JS ABI");
 _Static_assert(sizeof(wdb_change_hdr) == 32, "change info layout is part of the JS ABI");
 
 static int backend(weft_crypto_backend *be) {
@@ -456,6 +465,72 @@ WDB_API int wdb_snapshot(wdb *h, uint32_t *out) {
 WDB_API int wdb_load_snapshot(wdb *h, const uint8_t *snap, size_t len) {
     ev_clear(h);
     return weft_replica_load_snapshot(h->r, snap, len);
+}
+
+/* ---- sealed snapshots (weft/snapshot.h) ---- */
+
+static void snapshot_info(wdb_snapshot_info *info, const weft_snapshot_header *h) {
+    info->space = (uint32_t)(uintptr_t)h->space;
+    info->publisher = (uint32_t)(uintptr_t)h->publisher;
+    info->vv = (uint32_t)(uintptr_t)h->vv;
+    info->vv_len = (uint32_t)h->vv_len;
+    info->body_len = (uint32_t)h->body_len;
+    info->total_len = (uint32_t)h->total_len;
+    info->rseq = (double)h->rseq;
+    info->wall_ms = (double)h->wall_ms;
+}
+
+/* Seals and signs a snapshot of the replica's state for the relay
+ * (weft_replica_publish_snapshot): rseq is the relay sequence reached (0
+ * when unknown), both below 2^53. OUT: out[0], out[1] = the record's
+ * pointer and length, borrowed until the next call on h. Returns 0,
+ * WEFT_ECRYPTO (a read-only replica), WEFT_ESTATE (a transaction is open:
+ * commit first), WEFT_ETOOBIG or WEFT_ENOMEM. */
+WDB_API int wdb_publish_snapshot(wdb *h, double rseq, double wall_ms, uint32_t *out) {
+    if (!h || !out || !(rseq >= 0) || !(wall_ms >= 0)) return WEFT_EINVAL;
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_publish_snapshot(h->r, (uint64_t)rseq, (uint64_t)wall_ms, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* Verifies, opens and loads a sealed snapshot into an empty replica
+ * (weft_replica_load_sealed_snapshot; its codes: WEFT_ESIGNATURE,
+ * WEFT_ECRYPTO when it does not open, WEFT_EUNCOVERED, WEFT_ESTATE when h
+ * is not empty...). Check the publisher's rights from the header first.
+ * Text events are cleared: after a load, read texts again. */
+WDB_API int wdb_load_sealed_snapshot(wdb *h, const uint8_t *rec, size_t len) {
+    if (!h) return WEFT_EINVAL;
+    ev_clear(h);
+    return weft_replica_load_sealed_snapshot(h->r, rec, len);
+}
+
+/* Decodes a sealed snapshot's header, structure only, no key needed
+ * (weft_snapshot_header_decode). OUT: *info, whose pointers point into
+ * rec. */
+WDB_API int wdb_snapshot_header(const uint8_t *rec, size_t len, wdb_snapshot_info *info) {
+    if (!info) return WEFT_EINVAL;
+    weft_snapshot_header h;
+    int rc = weft_snapshot_header_decode(&h, rec, len);
+    if (!rc) snapshot_info(info, &h);
+    return rc;
+}
+
+/* The header decode plus the space (32 bytes) and the publisher's
+ * signature: what a relay checks, for a peer that serves snapshots
+ * (weft_snapshot_verify). OUT: *info as wdb_snapshot_header. */
+WDB_API int wdb_snapshot_verify(const uint8_t *space, const uint8_t *rec, size_t len,
+                                wdb_snapshot_info *info) {
+    if (!info || !space) return WEFT_EINVAL;
+    weft_crypto_backend be;
+    weft_snapshot_header h;
+    int rc = backend(&be);
+    if (!rc) rc = weft_snapshot_verify(&be, space, rec, len, &h);
+    if (!rc) snapshot_info(info, &h);
+    return rc;
 }
 
 /* Bytes of the heap in use by malloc: what the leak tests watch. */

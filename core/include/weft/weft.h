@@ -14,6 +14,7 @@
 #include "weft/crypto.h"
 #include "weft/log.h"
 #include "weft/replica.h"
+#include "weft/snapshot.h"
 #include "weft/auth.h"
 #include "weft/text.h"
 #include "weft/protocol.h"
