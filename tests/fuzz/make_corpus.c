@@ -784,6 +784,18 @@ static void protocol(void) {
     emit(buf, len);
     FUZZ_ASSERT(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv) == 0);
     emit(buf, len);
+    /* Versions blocks: a newer client's HELLO and the answer to it. */
+    weft_versions ver = {.format_level = 2, .space_level = 1, .features = 0x3};
+    FUZZ_ASSERT(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, vv, sizeof vv, token,
+                                          sizeof token, 1, 300, &ver) == 0);
+    emit(buf, len);
+    ver = (weft_versions){.format_level = 7, .space_level = 5, .features = UINT64_MAX};
+    FUZZ_ASSERT(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0,
+                                          &ver) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(
+        weft_frame_challenge_encode_v(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv, &ver) == 0);
+    emit(buf, len);
     FUZZ_ASSERT(weft_frame_proof_encode(buf, sizeof buf, &len, sig) == 0);
     emit(buf, len);
     /* CHANGES with and without relay sequences, around real records. */
