@@ -18,6 +18,7 @@
 
 #include "fuzz_common.h"
 #include "segment.h"
+#include "weft/level.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
 #include "weft/text.h"
@@ -692,6 +693,17 @@ static void auth(void) {
     FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, admin_sk, admin_tok, admin_len,
                                  NULL, WEFT_RIGHT_READ, nb, exp) == 0);
     emit(tok, len);
+
+    /* Level records (weft/level.h): by the owner, and by the admin with its
+     * token as the parent. */
+    uint8_t lvl[WEFT_LEVEL_MAX_BYTES];
+    size_t lvl_len;
+    FUZZ_ASSERT(weft_level_sign(&be, lvl, sizeof lvl, &lvl_len, space, owner_sk, NULL, 0, 2,
+                                FUZZ_AUTH_NOW * 1000) == 0);
+    emit(lvl, lvl_len);
+    FUZZ_ASSERT(weft_level_sign(&be, lvl, sizeof lvl, &lvl_len, space, admin_sk, admin_tok,
+                                admin_len, 2, FUZZ_AUTH_NOW * 1000) == 0);
+    emit(lvl, lvl_len);
 
     /* Invite links around the delegated token, and bare base64url. */
     uint8_t key[32];

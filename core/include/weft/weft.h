@@ -15,6 +15,7 @@
 #include "weft/log.h"
 #include "weft/replica.h"
 #include "weft/auth.h"
+#include "weft/level.h"
 #include "weft/text.h"
 #include "weft/protocol.h"
 
