@@ -65,6 +65,9 @@ typedef struct space_events {
      * sessions: the one(s) with key peer, or all when broadcast. */
     void (*ephemeral)(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
                       const uint8_t *frame, size_t len);
+    /* The space's format level rose to `level` (a level record was
+     * stored): sessions whose client reads less must be told to update. */
+    void (*level)(void *ud, struct space *sp, uint32_t level);
     void *ud;
 } space_events;
 
@@ -84,6 +87,7 @@ typedef struct relay_config {
     double conn_rate, conn_burst;   /* frames per second per connection */
     double token_rate, token_burst; /* changes per second per token id */
     int handshake_secs;             /* HELLO + PROOF must arrive within */
+    uint32_t format_level;          /* highest format level accepted and announced */
     int verbose;
 } relay_config;
 
