@@ -28,7 +28,7 @@ typedef struct level_view {
     size_t signed_len;
 } level_view;
 
-static int level_read(level_view *v, const uint8_t *p, size_t len) {
+static int level_read(level_view *v, const uint8_t *p, size_t len, size_t *used) {
     memset(v, 0, sizeof *v);
     wreader r;
     rd_init(&r, p, len);
@@ -43,7 +43,10 @@ static int level_read(level_view *v, const uint8_t *p, size_t len) {
     v->signed_len = (size_t)(r.p - p);
     v->sig = rd_take(&r, WEFT_SIGNBYTES);
     if (r.err) return r.err;
-    if (rd_left(&r)) return WEFT_EMALFORMED;
+    if (used)
+        *used = (size_t)(r.p - p);
+    else if (rd_left(&r))
+        return WEFT_EMALFORMED;
     /* Level 1 is every space's level without a record; a record for it
      * would say nothing. */
     if (level < 2 || level > UINT32_MAX) return WEFT_EMALFORMED;
@@ -59,7 +62,15 @@ static int level_read(level_view *v, const uint8_t *p, size_t len) {
 int weft_level_decode(weft_level *out, const uint8_t *rec, size_t len) {
     validate_or_ret(out && (rec || !len), WEFT_EINVAL);
     level_view v;
-    int rc = level_read(&v, rec, len);
+    int rc = level_read(&v, rec, len, NULL);
+    if (!rc) *out = v.l;
+    return rc;
+}
+
+int weft_level_decode_prefix(weft_level *out, const uint8_t *rec, size_t len, size_t *rec_len) {
+    validate_or_ret(out && rec_len && (rec || !len), WEFT_EINVAL);
+    level_view v;
+    int rc = level_read(&v, rec, len, rec_len);
     if (!rc) *out = v.l;
     return rc;
 }
@@ -68,7 +79,7 @@ int weft_level_verify(const weft_crypto_backend *be, const uint8_t *rec, size_t 
                       const uint8_t *space, weft_level *out) {
     validate_or_ret(be && out && space && (rec || !len), WEFT_EINVAL);
     level_view v;
-    int rc = level_read(&v, rec, len);
+    int rc = level_read(&v, rec, len, NULL);
     if (rc) return rc;
     if (memcmp(v.l.space, space, 32) != 0) return WEFT_ESPACE;
     if (be->verify(be->ctx, v.sig, rec, v.signed_len, v.l.issuer)) return WEFT_ECRYPTO;

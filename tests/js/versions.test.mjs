@@ -101,6 +101,14 @@ test('a raise reaches every member; a client that reads less gets the version st
   await assert.rejects(a.raiseFormatLevel(3), { code: 'WEFT_EVERSION' });
   const w = track(await openSpace({ invite: a.invite({ rights: 'write' }), sync }));
   await assert.rejects(w.raiseFormatLevel(2), { code: 'WEFT_ERIGHTS' });
+  // The relay's own log holds the level record among the changes, and
+  // `weft log verify` reads it (file storage only).
+  if (r.storage === 'file' && existsSync(WEFT)) {
+    const v = JSON.parse(execFileSync(WEFT, ['log', 'verify', r.data], { encoding: 'utf8' }).trim().split('\n').at(-1));
+    assert.equal(v.ok, true, JSON.stringify(v));
+    const kinds = execFileSync(WEFT, ['log', 'inspect', r.data], { encoding: 'utf8' });
+    assert.match(kinds, /"kind":"level","level":2/);
+  }
   // The level is kept with the space: reopened from storage, it is 2.
   const id = a.id;
   await a.close();

@@ -58,6 +58,11 @@ static void owner_record(void) {
     }
     rec[len] = 0;
     CHECK_RC(weft_level_decode(&l, rec, len + 1), WEFT_EMALFORMED);
+    /* As the first of several records, it says where it ends. */
+    size_t used = 0;
+    CHECK_OK(weft_level_decode_prefix(&l, rec, len + 1, &used));
+    CHECK(used == len && l.level == 2);
+    CHECK_RC(weft_level_decode_prefix(&l, rec, len - 1, &used), WEFT_ETRUNCATED);
     /* A newer format version is EVERSION; a token is not a level record. */
     rec[0] = 2;
     CHECK_RC(weft_level_decode(&l, rec, len), WEFT_EVERSION);

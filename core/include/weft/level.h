@@ -74,6 +74,13 @@ WEFT_API int weft_level_sign(const weft_crypto_backend *be, uint8_t *dst, size_t
  * caller decides what it does with a level it does not read. */
 WEFT_API int weft_level_decode(weft_level *out, const uint8_t *rec, size_t len);
 
+/* The same for a level record at the start of a buffer that may hold more
+ * records after it (a relay's log read back, as weft_change_decode takes
+ * changes). OUT: *out, *rec_len (its length). Returns what
+ * weft_level_decode returns, without the trailing-bytes case. */
+WEFT_API int weft_level_decode_prefix(weft_level *out, const uint8_t *rec, size_t len,
+                                      size_t *rec_len);
+
 /* Decodes and checks a level record for `space`: the issuer's signature
  * and, for an admin, that its parent token verifies for the space at
  * wall_ms / 1000 and grants the issuer admin rights. OUT: *out. Returns 0,
