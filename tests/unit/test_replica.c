@@ -1321,10 +1321,55 @@ static void format_level(void) {
     weft_replica_free(r);
 }
 
-RUN_TESTS(T(format_level), T(text_edits_merge), T(text_and_writes), T(text_bad_input),
-          T(text_snapshot), T(text_before_observed_write), T(add_before_observed_write),
-          T(put_get_commit), T(change_callback), T(last_writer_wins), T(deletes), T(counters),
-          T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
-          T(survives_allocation_failure), T(text_survives_allocation_failure), T(crypto_seam),
-          T(ops_buffer_format), T(ops_replace), T(ops_atomic), T(ops_survive_allocation_failure),
-          T(text_in_open_change), T(text_edit_survives_allocation_failure))
+static int unhex(uint8_t *dst, const char *hex) {
+    size_t n = 0;
+    for (; hex[0] && hex[1]; hex += 2) {
+        unsigned b;
+        if (sscanf(hex, "%2x", &b) != 1) return -1;
+        dst[n++] = (uint8_t)b;
+    }
+    return (int)n;
+}
+
+/* The worked example of docs/FORMAT.md, byte for byte: a one-op PLAIN
+ * change and the snapshot after it. Format evolution must keep both. */
+static void format_worked_example(void) {
+    uint8_t space[32], author[32], want[256];
+    fill_key(space, 0x11);
+    fill_key(author, 0x22);
+    weft_replica *r = new_replica(space, author);
+    CHECK_OK(
+        weft_replica_put(r, "notes", 5, "n1", 2, "title", 5, (const uint8_t *)"\x05\x02hi", 4));
+    const uint8_t *w_rec;
+    size_t len;
+    CHECK_OK(weft_replica_commit(r, 1700000000000ULL, &w_rec, &len));
+    int n = unhex(want, "0101001111111111111111111111111111111111111111111111111111111111"
+                        "1111112222222222222222222222222222222222222222222222222222222222"
+                        "22222201010180d095ffbc310000000000000000000000000000000000000000"
+                        "000000000000000000000000001902056e6f746573057469746c650001010002"
+                        "6e310105026869");
+    CHECK(n == 135 && len == 135 && memcmp(w_rec, want, len) == 0);
+    const uint8_t *snap;
+    CHECK_OK(weft_replica_snapshot(r, &snap, &len));
+    n = unhex(want, "010200"
+                    "1111111111111111111111111111111111111111111111111111111111111111"
+                    "01"
+                    "01"
+                    "2222222222222222222222222222222222222222222222222222222222222222"
+                    "01a5c1d96c60295892da89a84774e095f7de5edc8e9771c32c37ca60b3777d837d01"
+                    "02056e6f746573057469746c65"
+                    "010001"
+                    "026e31000101010100050268690000"
+                    "5771a84e3434f51c4ebe59d5ef21fc15f8d0ac9ca01c0e4a90de11ca3444f8bb");
+    CHECK(n == 166 && len == 166 && memcmp(snap, want, len) == 0);
+    weft_replica_free(r);
+}
+
+RUN_TESTS(T(format_worked_example), T(format_level), T(text_edits_merge), T(text_and_writes),
+          T(text_bad_input), T(text_snapshot), T(text_before_observed_write),
+          T(add_before_observed_write), T(put_get_commit), T(change_callback), T(last_writer_wins),
+          T(deletes), T(counters), T(iteration_in_key_order), T(bad_input),
+          T(bad_body_is_refused_whole), T(survives_allocation_failure),
+          T(text_survives_allocation_failure), T(crypto_seam), T(ops_buffer_format), T(ops_replace),
+          T(ops_atomic), T(ops_survive_allocation_failure), T(text_in_open_change),
+          T(text_edit_survives_allocation_failure))
