@@ -418,6 +418,7 @@ static void format_levels(void) {
     CHECK(neu.n_dup == 1);
 
     /* Reconnecting does not help the old client: refused at HELLO. */
+    wsc_close(&old.ws); /* the closed connection's buffers */
     CHECK(tc_connect(&old, p.port, 1, 0, 0) == -1);
     CHECK(old.err_code == WEFT_PROTO_EVERSION && old.err_fatal);
     CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"VERSION\"}") >= 2);
@@ -437,6 +438,7 @@ static void format_levels(void) {
     /* After a restart the level comes back from storage. */
     CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
     CHECK(relay_spawn(&p, exe, "file", p.port, NULL) == 0);
+    wsc_close(&old.ws); /* the closed connection's buffers */
     CHECK(tc_connect(&old, p.port, 1, 0, 0) == -1);
     CHECK(old.err_code == WEFT_PROTO_EVERSION);
     tc_free(&old);
