@@ -306,7 +306,10 @@ class Link {
     this.sentHello = true;
     const { si } = this.ctx;
     const m = si.meta;
-    const versions = { formatLevel: FORMAT_LEVEL, spaceLevel: si.formatLevel(), features: 0 };
+    // At level 1 a plain HELLO, which peers of every version read; above it
+    // the versions block, which a peer from before negotiation refuses, as
+    // it must: it could not read what we write (PROTOCOL.md §6).
+    const versions = si.formatLevel() > 1 ? { formatLevel: FORMAT_LEVEL, spaceLevel: si.formatLevel(), features: 0 } : null;
     this.#send(encodeHello({ space: m.space, key: m.author, vv: si.rep.vv(), token: m.token, versions }));
   }
 
