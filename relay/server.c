@@ -242,15 +242,15 @@ static void hello_ready(session *s, const weft_frame *f) {
         return;
     }
     size_t vv_cap = weft_log_vv_bound(sp->log), vv_len = 0;
+    /* The answering versions block, only for a HELLO that had one: what
+     * this relay reads (held back by --format-level during an upgrade) and
+     * the space's level. No feature bits are allocated yet. */
+    weft_versions ours = {.format_level = r->cfg.format_level, .space_level = sp->level};
     outmsg *m = session_msg_new(weft_frame_challenge_bound(vv_cap));
     uint8_t *vv = malloc(vv_cap ? vv_cap : 1);
     if (!m || !vv || weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len) ||
-        weft_frame_challenge_encode_v(
-            m->buf + LWS_PRE, m->len, &m->len, s->nonce, sp->durable, vv, vv_len,
-            s->versions ? &(weft_versions){.format_level = r->cfg.format_level,
-                                           .space_level = sp->level,
-                                           .features = 0}
-                        : NULL)) {
+        weft_frame_challenge_encode_v(m->buf + LWS_PRE, m->len, &m->len, s->nonce, sp->durable, vv,
+                                      vv_len, s->versions ? &ours : NULL)) {
         free(m);
         free(vv);
         session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
