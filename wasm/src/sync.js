@@ -28,6 +28,9 @@ import { WeftError } from './errors.js';
 import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
 
 const MAX_FRAME_RECORDS = 256;
+// What a level record in flight stands as in `sent` (where own changes
+// have their seq): not in the outbox, but its rejection is the app's news.
+const LEVEL = 'level';
 const MAX_FRAME_BYTES = 1 << 20;
 // Errors after which reconnecting cannot help until the app acts.
 const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
@@ -285,14 +288,14 @@ export class Sync {
     // first, where the relay reads it, so that writers elsewhere learn it.
     const level = this.port.formatLevel();
     const rec = this.port.levelRecord();
-    if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.unshift({ record: rec, seq: null });
+    if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.unshift({ record: rec, seq: LEVEL });
     this.parked.clear();
     this._sendRecords(items);
   }
 
   /** A level record raised here: to the relay now when the link is live (else on the next CHALLENGE). */
   sendLevel(record) {
-    if (this.ws && this.authed && !this.closed && this.relayLevel >= this.port.formatLevel()) this._sendRecords([{ record, seq: null }]);
+    if (this.ws && this.authed && !this.closed && this.relayLevel >= this.port.formatLevel()) this._sendRecords([{ record, seq: LEVEL }]);
   }
 
   _sendRecords(items) {
@@ -344,6 +347,10 @@ export class Sync {
       let rejected = null;
       f.entries.forEach((e, i) => {
         const seq = seqs[i];
+        if (seq === LEVEL) {
+          if (e.status === ACK.REJECTED) this.port.emit('error', protoError(PROTO_ERROR_NAMES[e.value] ?? 'UNKNOWN', 'the relay refused the format level raise'));
+          return;
+        }
         if (seq === null || seq === undefined) return;
         if (e.status === ACK.STORED || e.status === ACK.DUPLICATE) this.outbox.delete(seq);
         else if (e.status === ACK.REJECTED) {
