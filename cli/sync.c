@@ -178,8 +178,11 @@ static int auth_headers(const spacedir *sd, const char *method, const char *path
     if (!weft_proof_sign(&sd->be, sig, sd->author_sk, sd->space, (const uint8_t *)nonce,
                          (size_t)nl + 32))
         weft_base64url_encode(sig64, sizeof sig64, &sl, sig, 64);
-    int n = snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %s.%.*s\r\n", (int)tl,
-                     tok, stamp, (int)sl, sig64);
+    /* The format level this build reads (PROTOCOL.md §6): a relay whose
+     * space is above it answers VERSION instead of records we cannot read. */
+    int n = snprintf(
+        dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %s.%.*s\r\nWeft-Format-Level: %d\r\n",
+        (int)tl, tok, stamp, (int)sl, sig64, WEFT_FORMAT_LEVEL);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -323,7 +326,18 @@ int cmd_sync(int argc, char **argv) {
         uint64_t rseq;
         const uint8_t *rec;
         while (!out && weft_frame_change_next(&f, &pos, &rseq, &rec, &len)) {
-            if (take(&sd, rec, len, &applied, err, sizeof err)) out = 1;
+            weft_level lv;
+            if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
+                /* A level record (FORMAT.md §10) is no change: it only says
+                 * what writers may use, and this CLI writes level-1 ops. */
+                if (weft_level_verify(&sd.be, rec, len, sd.space, &lv) ||
+                    weft_replica_set_format_level(sd.replica, lv.level)) {
+                    snprintf(err, sizeof err, "the relay sent a level record this build refuses");
+                    out = 1;
+                }
+            } else if (take(&sd, rec, len, &applied, err, sizeof err)) {
+                out = 1;
+            }
             if (rseq > cursor) cursor = rseq;
             pulled++;
         }

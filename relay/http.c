@@ -51,6 +51,7 @@ typedef struct http_state {
     /* the request waits for its space to load, a shared rate verdict or a
      * delete to be confirmed, and runs again from HTTP_WRITEABLE then */
     int deferred, load_failed, rate_asked, synced, delete_sent;
+    uint32_t level; /* Weft-Format-Level: the format level the client reads (1 without) */
 } http_state;
 
 /* ---- responses ---- */
@@ -423,6 +424,10 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         s->http->synced = 1;
         if (park(s, wsi, sp, 1, &answered)) return answered;
     }
+    if (sp->level > s->http->level)
+        return respond_error(s, wsi, WEFT_PROTO_EVERSION,
+                             "this space uses a newer format level than this client reads: "
+                             "update the app");
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;
@@ -542,6 +547,10 @@ static int post_changes(session *s, struct lws *wsi) {
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if (sp->level > h->level)
+        return respond_error(s, wsi, WEFT_PROTO_EVERSION,
+                             "this space uses a newer format level than this client reads: "
+                             "update the app");
     if (space_throttled(sp))
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many appends in flight");
     h->res = calloc(n, sizeof *h->res);
@@ -552,7 +561,8 @@ static int post_changes(session *s, struct lws *wsi) {
         weft_change c;
         weft_change_decode(&c, h->req + pos, h->req_len - pos);
         ack_entry *e = &h->res[h->n++];
-        int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
+        int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, h->level, &e->status,
+                              &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
         if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(sp);
         pos += c.total_len;
@@ -736,6 +746,12 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     int kind = parse_path(path, sid);
     memcpy(h->space, sid, 32);
     snprintf(h->path, sizeof h->path, "%s", path);
+    /* A client that sends no Weft-Format-Level predates negotiation
+     * and reads format level 1 (PROTOCOL.md §6). */
+    char lv[16];
+    int ll = lws_hdr_custom_copy(wsi, lv, sizeof lv, "weft-format-level:", 18);
+    unsigned long lvl = ll > 0 ? strtoul(lv, NULL, 10) : 1;
+    h->level = lvl >= 1 && lvl <= UINT32_MAX ? (uint32_t)lvl : 1;
     if (kind == 2 && h->method == M_GET) return get_changes(s, wsi, sid, path);
     if (kind == 1 && h->method == M_DELETE) return delete_space(s, wsi, sid, path);
     if (kind == 2 && h->method == M_POST) {

@@ -68,6 +68,9 @@ static const opt opts[] = {
      "seconds after which a space nobody uses is closed (default 300, 0: never)"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
+    {"format-level", O_U32, &R.cfg.format_level,
+     "highest format level to accept level records for and announce (default: this build's; "
+     "keep it at the oldest relay's during a rolling upgrade, SCALING.md)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -155,6 +158,7 @@ static int configure(int argc, char **argv) {
         .idle_unload_secs = 300,
         .eph_burst = 4194304,
         .redis_max_inflight = 20000,
+        .format_level = WEFT_FORMAT_LEVEL,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
         char env[64] = "WEFT_RELAY_";
@@ -196,6 +200,10 @@ static int configure(int argc, char **argv) {
     }
     if (parse_listen(listen_arg)) {
         fprintf(stderr, "weft-relay: --listen wants HOST:PORT, got '%s'\n", listen_arg);
+        return -1;
+    }
+    if (R.cfg.format_level < 1 || R.cfg.format_level > WEFT_FORMAT_LEVEL) {
+        fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
         return -1;
     }
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||

@@ -66,6 +66,9 @@ typedef struct space_events {
      * sessions: the one(s) with key peer, or all when broadcast. */
     void (*ephemeral)(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
                       const uint8_t *frame, size_t len);
+    /* The space's format level rose to `level` (a level record was
+     * stored): sessions whose client reads less must be told to update. */
+    void (*level)(void *ud, struct space *sp, uint32_t level);
     void *ud;
 } space_events;
 
@@ -87,6 +90,7 @@ typedef struct relay_config {
     int handshake_secs;             /* HELLO + PROOF must arrive within */
     double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
     int idle_unload_secs;           /* an unused space is closed after (0: never) */
+    uint32_t format_level;          /* highest format level accepted and announced */
     int verbose;
 } relay_config;
 

@@ -181,6 +181,10 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
      * space (head 0, empty vector), which is what it is; PROOF creates it. */
     memcpy(s->space_id, f->space, 32);
     memcpy(s->key, f->key, 32);
+    /* A HELLO without a versions block is from a client that predates
+     * negotiation: it reads format level 1 (PROTOCOL.md §6). */
+    s->versions = f->has_versions;
+    s->level = f->has_versions ? f->versions.format_level : 1;
     struct space *sp;
     rc = space_open(r, f->space, 0, &sp);
     if (rc == WEFT_ENOTFOUND) {
@@ -211,6 +215,16 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     s->state = S_LOADING;
 }
 
+/* The fatal VERSION a client that reads less than the space's level gets,
+ * instead of records it could not read. */
+static void refuse_old_client(session *s, uint32_t space_level) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "this space uses format level %u; this app reads up to level %u: update the app",
+             space_level, s->level);
+    session_fail(s, WEFT_PROTO_EVERSION, msg);
+}
+
 /* The HELLO's space is loaded (or does not exist: s->sp NULL): note the
  * client's vector, send CHALLENGE. */
 static void hello_ready(session *s, const weft_frame *f) {
@@ -227,6 +241,10 @@ static void hello_ready(session *s, const weft_frame *f) {
     }
     if (!sp) {
         send_challenge(s, NULL);
+        return;
+    }
+    if (sp->level > s->level) {
+        refuse_old_client(s, sp->level);
         return;
     }
     /* The client's vector, by the space's author index: authors the relay
@@ -259,11 +277,17 @@ static void send_challenge(session *s, struct space *sp) {
         return;
     }
     size_t vv_cap = sp ? weft_log_vv_bound(sp->log) : 0, vv_len = 0;
+    /* The answering versions block, only for a HELLO that had one: what
+     * this relay reads (held back by --format-level during an upgrade) and
+     * the space's level (1 for a space not created yet). No feature bits
+     * are allocated yet. */
+    weft_versions ours = {.format_level = r->cfg.format_level, .space_level = sp ? sp->level : 1};
     outmsg *m = session_msg_new(weft_frame_challenge_bound(vv_cap));
     uint8_t *vv = malloc(vv_cap ? vv_cap : 1);
     if (!m || !vv || (sp && weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len)) ||
-        weft_frame_challenge_encode(m->buf + LWS_PRE, m->len, &m->len, s->nonce,
-                                    sp ? sp->durable : 0, vv, vv_len)) {
+        weft_frame_challenge_encode_v(m->buf + LWS_PRE, m->len, &m->len, s->nonce,
+                                      sp ? sp->durable : 0, vv, vv_len,
+                                      s->versions ? &ours : NULL)) {
         free(m);
         free(vv);
         session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
@@ -357,7 +381,8 @@ static void changes_allowed(session *s, const weft_frame *f) {
     const uint8_t *rec;
     while (weft_frame_change_next(f, &pos, &rseq, &rec, &len)) {
         ack_entry *e = &h->e[h->n++];
-        int rc = space_submit(s->sp, rec, len, &s->tok, now, s->id, &e->status, &e->value);
+        int rc =
+            space_submit(s->sp, rec, len, &s->tok, now, s->id, s->level, &e->status, &e->value);
         if (rc) {
             free(h);
             relay_log("space=%s storage append failed: %s", s->sp->hex, weft_err_name(rc));
@@ -737,6 +762,12 @@ static void space_unthrottle_cb(void *ud, struct space *sp) {
     session_unthrottle(sp);
 }
 
+static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
+    relay *r = ud;
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->sp == sp && s->state != S_CLOSING && s->level < level) refuse_old_client(s, level);
+}
+
 /* A frame from another relay: its sender's relay charged the space's
  * budget there; here it is copied once and shared. */
 static void space_ephemeral_cb(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
@@ -769,7 +800,8 @@ int server_start(relay *r) {
         r->srv = NULL;
         return -1;
     }
-    r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb, r};
+    r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb,
+                                 space_level_cb, r};
     lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
     relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
     return 0;

@@ -77,6 +77,8 @@ typedef struct session {
     uint8_t key[32], nonce[32];
     weft_token tok;
     uint64_t deadline; /* unix s the token stops being valid (0: never); see session_expired */
+    uint32_t level;    /* the format level the client reads (1 without a versions block) */
+    int versions;      /* its HELLO carried a versions block: CHALLENGE answers with one */
     uint64_t *have;    /* the client's HELLO vector by space author index */
     size_t n_have;
     uint64_t next_rseq;    /* next relay sequence to consider sending */

@@ -87,7 +87,25 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
     space *sp = ud;
     assert(rseq == sp->n_idx + 1);
     int rc;
-    if (sp->appending && sp->appending->record == rec) {
+    weft_level lv;
+    if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
+        /* A level record (FORMAT.md §10): no author's chain, so it has no
+         * place in the log; the index keeps it (author unknown) so that it
+         * reaches every member. The level rises before the record is
+         * durable, so clients that read less are refused before it could
+         * ever be sent to them. */
+        if (weft_level_decode(&lv, rec, len) == 0 && memcmp(lv.space, sp->id, 32) == 0) {
+            if (lv.level > sp->level) {
+                sp->level = lv.level;
+                relay_log("space=%s format level %u", sp->hex, lv.level);
+                if (sp->r->space_ev.level) sp->r->space_ev.level(sp->r->space_ev.ud, sp, lv.level);
+            }
+        } else {
+            relay_log("space=%s rseq=%llu: unreadable level record, kept in the index", sp->hex,
+                      (unsigned long long)rseq);
+        }
+        rc = index_push(sp, NULL, len, origin);
+    } else if (sp->appending && sp->appending->record == rec) {
         rc = index_push(sp, sp->appending, len, origin);
     } else {
         weft_change c;
@@ -164,6 +182,7 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     sp = calloc(1, sizeof *sp);
     if (!sp) return WEFT_ENOMEM;
     sp->r = r;
+    sp->level = 1;
     memcpy(sp->id, id, 32);
     weft__hex_encode(sp->hex, sizeof sp->hex, id, 32);
     weft__idtab_init(&sp->author_tab, r->hash_seed);
@@ -218,9 +237,59 @@ static int release_parked(space *sp) {
     return 0;
 }
 
-int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
-                 uint64_t origin, uint8_t *status, uint64_t *value) {
+/* A level record from a client reading up to client_level: checked like a
+ * token (no content key needed), stored when it raises the space's level. */
+static int submit_level(space *sp, const uint8_t *rec, size_t len, uint32_t client_level,
+                        uint64_t origin, uint8_t *status, uint64_t *value) {
     relay *r = sp->r;
+    weft_level lv;
+    int rc = weft_level_verify(&r->be, rec, len, sp->id, &lv);
+    uint32_t why = 0;
+    if (rc == WEFT_ESPACE)
+        why = WEFT_PROTO_EWRONG_SPACE;
+    else if (rc == WEFT_ECRYPTO)
+        why = WEFT_PROTO_EBAD_SIGNATURE;
+    else if (rc == WEFT_ERIGHTS || rc == WEFT_EDELEGATION)
+        why = WEFT_PROTO_ERIGHTS;
+    else if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET)
+        why = WEFT_PROTO_EEXPIRED;
+    else if (rc == WEFT_EVERSION)
+        why = WEFT_PROTO_EVERSION;
+    else if (rc)
+        why = WEFT_PROTO_EBAD_CHANGE;
+    /* Neither this relay (--format-level, held back during a rolling
+     * upgrade) nor the sender may raise the space past what it reads. */
+    else if (lv.level > r->cfg.format_level || lv.level > client_level)
+        why = WEFT_PROTO_EVERSION;
+    if (why) {
+        *value = why;
+        relay_reject(r, why);
+        return 0;
+    }
+    if (lv.level <= sp->level) { /* says nothing new */
+        *status = WEFT_ACK_DUPLICATE;
+        r->m.changes_dup++;
+        return 0;
+    }
+    uint8_t hash[32];
+    uint32_t k;
+    weft_blake2b(hash, 32, rec, len);
+    rc = sp->st->st->ops->append(sp->st, rec, len, hash, origin, &k);
+    if (rc) return rc;
+    *status = ACK_PENDING;
+    *value = k;
+    return 0;
+}
+
+int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
+                 uint64_t origin, uint32_t client_level, uint8_t *status, uint64_t *value) {
+    relay *r = sp->r;
+    if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
+        *status = WEFT_ACK_REJECTED;
+        *value = 0;
+        r->m.changes_in++;
+        return submit_level(sp, rec, len, client_level, origin, status, value);
+    }
     weft_change c;
     uint32_t why = 0;
     *status = WEFT_ACK_REJECTED;

@@ -43,6 +43,7 @@ typedef struct space {
     size_t n_authors, cap_authors;
     weft__idtab author_tab; /* key -> author index + 1 */
     uint64_t head, durable;
+    uint32_t level;       /* the space's format level: the greatest of its level records, or 1 */
     struct session *subs; /* session.c links sessions through their own fields */
     size_t n_subs;
     struct space *woken_next; /* r->woken: durable moved this turn */
@@ -70,14 +71,17 @@ space *space_find(relay *r, const uint8_t id[32]);
  * STORAGE_LATER when fn(ud, failed) comes later, or WEFT_ENOMEM. */
 int space_wait(space *sp, int fresh, waiter **slot, relay_answer_fn fn, void *ud);
 
-/* Checks and stores one change record sent by session `origin` under token
- * `tok` (NULL: no rights check, for tests). OUT: *status (WEFT_ACK_..., or
+/* Checks and stores one change record, or level record (FORMAT.md §10),
+ * sent by session `origin` under token `tok` (NULL: no rights check, for
+ * tests) from a client that reads up to format level client_level (a level
+ * record above it, or above --format-level, is REJECTED with VERSION; one
+ * at or below the space's level is a DUPLICATE). OUT: *status (WEFT_ACK_..., or
  * ACK_PENDING: the answer is entry *value of the space's batch of this
  * turn, space_batch) and *value (relay sequence, batch entry or
  * WEFT_PROTO_E code). Returns 0, or a WEFT_E code when storage failed
  * (nothing was acked; the caller closes the session). */
 int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
-                 uint64_t origin, uint8_t *status, uint64_t *value);
+                 uint64_t origin, uint32_t client_level, uint8_t *status, uint64_t *value);
 
 /* This turn's batch of the space with a reference for the caller, or NULL
  * (storage_ops.batch). */

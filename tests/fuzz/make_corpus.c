@@ -18,6 +18,7 @@
 
 #include "fuzz_common.h"
 #include "segment.h"
+#include "weft/level.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
 #include "weft/text.h"
@@ -737,6 +738,17 @@ static void auth(void) {
                                  NULL, WEFT_RIGHT_READ, nb, exp) == 0);
     emit(tok, len);
 
+    /* Level records (weft/level.h): by the owner, and by the admin with its
+     * token as the parent. */
+    uint8_t lvl[WEFT_LEVEL_MAX_BYTES];
+    size_t lvl_len;
+    FUZZ_ASSERT(weft_level_sign(&be, lvl, sizeof lvl, &lvl_len, space, owner_sk, NULL, 0, 2,
+                                FUZZ_AUTH_NOW * 1000) == 0);
+    emit(lvl, lvl_len);
+    FUZZ_ASSERT(weft_level_sign(&be, lvl, sizeof lvl, &lvl_len, space, admin_sk, admin_tok,
+                                admin_len, 2, FUZZ_AUTH_NOW * 1000) == 0);
+    emit(lvl, lvl_len);
+
     /* Invite links around the delegated token, and bare base64url. */
     uint8_t key[32];
     fuzz_key(key, 0xab);
@@ -827,6 +839,18 @@ static void protocol(void) {
         weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0) == 0);
     emit(buf, len);
     FUZZ_ASSERT(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv) == 0);
+    emit(buf, len);
+    /* Versions blocks: a newer client's HELLO and the answer to it. */
+    weft_versions ver = {.format_level = 2, .space_level = 1, .features = 0x3};
+    FUZZ_ASSERT(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, vv, sizeof vv, token,
+                                          sizeof token, 1, 300, &ver) == 0);
+    emit(buf, len);
+    ver = (weft_versions){.format_level = 7, .space_level = 5, .features = UINT64_MAX};
+    FUZZ_ASSERT(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0,
+                                          &ver) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(
+        weft_frame_challenge_encode_v(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv, &ver) == 0);
     emit(buf, len);
     FUZZ_ASSERT(weft_frame_proof_encode(buf, sizeof buf, &len, sig) == 0);
     emit(buf, len);

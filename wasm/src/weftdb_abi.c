@@ -195,6 +195,11 @@ WDB_API int wdb_counter_add(wdb *h, const char *coll, size_t coll_len, const cha
                                     (int64_t)delta);
 }
 
+/* The space's format level (weft_replica_set_format_level: raise only). */
+WDB_API int wdb_set_format_level(wdb *h, int level) {
+    return level < 1 ? WEFT_EINVAL : weft_replica_set_format_level(h->r, (uint32_t)level);
+}
+
 WDB_API int wdb_txn_ops(wdb *h) {
     return (int)weft_replica_txn_ops(h->r);
 }
@@ -602,6 +607,32 @@ WDB_API int wdb_proof_sign(uint8_t *sig, const uint8_t *sk, const uint8_t *space
     weft_crypto_backend be;
     int rc = backend(&be);
     return rc ? rc : weft_proof_sign(&be, sig, sk, space, nonce, nonce_len);
+}
+
+/* A level record (weft/level.h); parent NULL for the owner. OUT: dst
+ * (WEFT_LEVEL_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_level_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                           const uint8_t *issuer_sk, const uint8_t *parent, size_t parent_len,
+                           int level, double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!(wall_ms >= 0 && wall_ms < 9007199254740992.0) || level < 0) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_level_sign(&be, dst, cap, &len, space, issuer_sk, parent_len ? parent : NULL,
+                             parent_len, (uint32_t)level, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* Verifies a level record for `space`. OUT: out[0] its level. */
+WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *space, uint32_t *out) {
+    weft_crypto_backend be;
+    weft_level l;
+    int rc = backend(&be);
+    if (!rc) rc = weft_level_verify(&be, rec, len, space, &l);
+    out[0] = rc ? 0 : l.level;
+    return rc;
 }
 
 WDB_API int wdb_invite_bound(size_t base_len, size_t token_len) {

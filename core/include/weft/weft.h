@@ -16,6 +16,7 @@
 #include "weft/replica.h"
 #include "weft/snapshot.h"
 #include "weft/auth.h"
+#include "weft/level.h"
 #include "weft/text.h"
 #include "weft/protocol.h"
 
