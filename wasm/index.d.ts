@@ -223,7 +223,7 @@ export interface OpenOptions {
   p2p?: boolean | { RTCPeerConnection?: unknown; iceServers?: unknown[]; connectTimeout?: number };
   /** Coordinate tabs of one IndexedDB space (default true). */
   tabs?: boolean;
-  /** In-memory change history kept before the replica is compacted (default 8 MiB). */
+  /** In-memory change history kept before the replica is compacted (default 1 MiB, or twice the state's size). */
   historyBytes?: number;
   init?: InitOptions;
 }
