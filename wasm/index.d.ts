@@ -58,6 +58,11 @@ export interface Row<T extends Doc = Doc> {
   data: T;
 }
 
+export interface CollectionOptions {
+  /** Field paths to index (docs/API.md, "Indexes"). */
+  indexes?: string[];
+}
+
 export interface Collection<T extends Doc = Doc> {
   readonly name: string;
   /**
@@ -152,7 +157,14 @@ export interface Space {
   readonly presence: Presence;
   /** null unless opened with { p2p }. */
   readonly p2p: P2PLinks | null;
-  collection<T extends Doc = Doc>(name: string): Collection<T>;
+  /**
+   * The collection `name`. indexes: field paths (dotted) the space keeps
+   * sorted indexes on, so that queries whose where compares (equality,
+   * eq/lt/lte/gt/gte) or whose orderBy (one field) names one read only the
+   * documents they need. Declaring more later adds them; none is dropped.
+   * Built on first use, kept up to date by every change; in memory only.
+   */
+  collection<T extends Doc = Doc>(name: string, opts?: CollectionOptions): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
   /**
