@@ -100,7 +100,7 @@ const LABEL = {
   memory: (t) => `memory after typing the ${t} trace`,
 };
 const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B' };
-const unitOf = (m) => UNIT[m] ?? (m.startsWith('memory') || m.startsWith('JS heap') || m.startsWith('WASM') ? 'B' : 'ms');
+const unitOf = (m) => UNIT[m] ?? (/^(memory|JS heap|WASM|process RSS)/.test(m) ? 'B' : 'ms');
 
 // ---- a child: one (implementation, workload) ----
 
