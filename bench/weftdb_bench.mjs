@@ -237,7 +237,7 @@ if (jsonOut) writeFileSync(jsonOut, JSON.stringify(records, null, 2) + '\n');
 const mergeDir = opt('--merge');
 if (mergeDir) {
   const latest = join(mergeDir, 'latest.json');
-  const prev = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')).filter((r) => !r.impl.startsWith('weftdb')) : [];
+  const prev = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')).filter((r) => !r.impl.startsWith('weftdb') || r.section === 'api') : [];
   writeFileSync(latest, JSON.stringify([...prev, ...records], null, 2) + '\n');
   const md = join(mergeDir, 'latest.md');
   const lines = ['', '## weftdb package (public JS API; suite V1: every change signed and sealed)', '',

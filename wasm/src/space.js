@@ -89,7 +89,7 @@ export class Space {
       },
       sync: () => this.#sync,
     });
-    this.#collectionPort = this.#port('write fail replica subscribe docs');
+    this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
   }
 
@@ -98,6 +98,7 @@ export class Space {
     this.#loadedOutbox = loaded.outbox ?? [];
     this.#persist.load(loaded);
     this.#subs.docs.clear(); // loading touches no list: forget every decoded document
+    this.#subs.indexes.reset(); // and rebuild every index on its next use
   }
 
   // ---- identity ----
@@ -208,9 +209,23 @@ export class Space {
   }
 
   /** The collection `name` (1..255 bytes of UTF-8). */
-  collection(name) {
+  /**
+   * The collection `name`. opts.indexes: field paths to keep indexes on
+   * (docs/API.md, "Indexes"); declaring more later adds them, none are
+   * dropped.
+   */
+  collection(name, opts = undefined) {
     this.#open();
     checkName('a collection name', name, 255);
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new WeftError('WEFT_EINVAL', 'collection options must be an object');
+      const { indexes } = opts;
+      if (indexes !== undefined) {
+        if (!Array.isArray(indexes)) throw new WeftError('WEFT_EINVAL', 'indexes must be an array of field paths');
+        for (const f of indexes) checkName('an indexed field path', f, 255);
+        this.#subs.indexes.declare(name, indexes);
+      }
+    }
     let c = this.#collections.get(name);
     if (!c) {
       c = new Collection(this.#collectionPort, name);
@@ -374,6 +389,9 @@ export class Space {
       emitError: (e) => this.#events.emit('error', e),
       get docs() {
         return self.#subs.docs;
+      },
+      get indexes() {
+        return self.#subs.indexes;
       },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
