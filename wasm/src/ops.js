@@ -8,15 +8,28 @@
 // Nothing stores ops: the store and the sync outbox hold the change records
 // they commit to.
 //
-// Changes is a space's write path: a write is queued in the open transaction
-// or run at once (here in the leader tab, or forwarded by the tab
-// coordinator), commitOps runs the ops in the replica, and execLocal then
-// tells the text observers, persistence, live queries and the relay link.
-// Records from elsewhere take the same way out through applyRemote.
-// commitOps is the one place ops reach the replica, so a faster write path
-// (several ops in one WASM call) changes that function and little else.
+// Changes is a space's write path. Writes made outside transact gather in
+// the open change: each op is encoded at once into one growing buffer in
+// the core's op format (weft_replica_write_ops, weft/replica.h), and the
+// whole buffer crosses into the core in ONE call when the change commits
+// (at the end of the task, or before a read that needs it). Names and
+// values are checked there, once. Text splices join the open change too
+// (wdb_text_edit): the text shows each at once, and a change holding only
+// text edits stays open for a short window (TEXT_WINDOW_MS) so keystrokes
+// share one signed change. commitOps runs a transaction's ops the same way.
+// Records from elsewhere take the same way out through applyRemote, after
+// the open change is committed (commit, then apply).
 import { WeftError } from './errors.js';
-import { encodeValue, mapKeys } from './value.js';
+import { Writer, appendValue } from './value.js';
+
+/**
+ * How long a change holding only text edits stays open (ms), and how many
+ * edits it takes at most: keystrokes in that window share one signed
+ * change (docs/API.md, "When a change closes"). Chosen from measurements
+ * (bench/text_window.mjs).
+ */
+export const TEXT_WINDOW_MS = 50;
+export const TEXT_MAX_EDITS = 1000;
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -39,7 +52,7 @@ import { encodeValue, mapKeys } from './value.js';
  */
 /**
  * Replaces `del` UTF-16 code units at `pos` of text field `f` (document
- * `id`, collection `c`) with `text`. Always a change of its own.
+ * `id`, collection `c`) with `text`. Joins the open change (never a transaction's).
  * @typedef {{ t: 'splice', c: string, id: string, f: string, pos: number, del: number, text: string }} SpliceOp
  */
 /** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp} Op */
@@ -49,10 +62,76 @@ export function loneSplice(ops) {
   return ops.length === 1 && ops[0].t === 'splice' ? ops[0] : null;
 }
 
+// Op kinds of the core's op buffer (enum weft_ops_kind, never renumbered).
+const PUT_FIELD = 1, REPLACE = 2, UPDATE = 3, DELETE_FIELD = 4, DELETE_DOC = 5, COUNTER_ADD = 6;
+
+function name(w, s) {
+  if (typeof s !== 'string') throw new WeftError('WEFT_EINVAL', `names and ids are strings, not ${typeof s}`);
+  w.text(s); // varint length + UTF-8, as the op format's names
+}
+
+function target(w, kind, op) {
+  w.u8(kind);
+  name(w, op.c);
+  name(w, op.id);
+}
+
 /**
- * Runs `ops` in `rep` and commits them as one change stamped `now` (ms).
- * Returns the change record, or null when the ops changed nothing. On an
- * error the replica's open transaction is rolled back and the error thrown.
+ * Appends op (not a splice) to w in the core's op format. Returns how many
+ * core ops it wrote (an update deletes each undefined field with an op of
+ * its own). Throws WEFT_EINVAL when a value cannot be encoded, w left as
+ * before. The core checks names and values when the buffer reaches it.
+ */
+export function encodeOp(w, op) {
+  const start = w.len;
+  try {
+    switch (op.t) {
+      case 'put': // the core deletes the fields data lacks (REPLACE)
+        target(w, REPLACE, op);
+        appendValue(w, op.data);
+        return 1;
+      case 'update': {
+        let n = 0, sets = 0;
+        for (const k of Object.keys(op.data)) {
+          if (op.data[k] !== undefined) sets++;
+          else {
+            target(w, DELETE_FIELD, op);
+            name(w, k);
+            n++;
+          }
+        }
+        if (!sets) return n;
+        target(w, UPDATE, op);
+        appendValue(w, op.data); // undefined members are skipped
+        return n + 1;
+      }
+      case 'delete':
+        target(w, DELETE_DOC, op);
+        return 1;
+      case 'incr':
+        target(w, COUNTER_ADD, op);
+        name(w, op.f);
+        appendValue(w, op.n);
+        return 1;
+      default:
+        throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
+    }
+  } catch (e) {
+    w.len = start;
+    throw e;
+  }
+}
+
+/** What an op did, for error messages. */
+function describe(op) {
+  return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
+}
+
+/**
+ * Runs `ops` in `rep` (one crossing into the core) and commits them as one
+ * change stamped `now` (ms). Returns the change record, or null when the
+ * ops changed nothing. On an error nothing is left in the replica's open
+ * transaction and the error is thrown.
  * @param {import('./replica.js').Replica} rep
  * @param {Op[]} ops
  * @param {number} now
@@ -60,22 +139,19 @@ export function loneSplice(ops) {
  */
 export function commitOps(rep, ops, now) {
   const splice = loneSplice(ops);
-  // A text edit commits itself (it cannot wait in a transaction).
+  // A text edit from another tab commits itself at once.
   if (splice) return rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, now) || null;
-  const written = new Map(); // doc -> fields earlier ops wrote (a later put of it deletes them too)
-  try {
-    for (const op of ops) {
-      const fields = encodeFields(op);
-      const key = op.c + '\0' + op.id;
-      let w = written.get(key);
-      runOp(rep, op, fields, w);
-      if (!w) written.set(key, (w = new Set()));
-      if (fields) for (const [k] of fields) w.add(k);
-      else if (op.t === 'incr') w.add(op.f);
-    }
-  } catch (e) {
-    rep.rollback();
-    throw e;
+  const w = new Writer(256);
+  const counts = [];
+  for (const op of ops) {
+    if (op.t === 'splice') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    counts.push(encodeOp(w, op));
+  }
+  const res = {};
+  const at = rep.writeOps(w.buf, w.len, res);
+  if (at >= 0) {
+    const i = opAt(counts, 0, at);
+    throw i < ops.length ? relabel(res.error, ops[i]) : res.error;
   }
   if (rep.txnOps() === 0) return null;
   try {
@@ -86,40 +162,18 @@ export function commitOps(rep, ops, now) {
   }
 }
 
-/**
- * Runs one op in the replica's open transaction. fields: encodeFields(op);
- * written: the fields of the document earlier ops of the same open change
- * wrote (a put deletes those too: the replica does not show them yet).
- */
-function runOp(rep, op, fields = encodeFields(op), written = undefined) {
-  switch (op.t) {
-    case 'put': {
-      // Replace at field level: delete the visible fields the new data
-      // lacks (a concurrent write to another field still merges, and a
-      // new document costs no tombstone), then set every given field.
-      const cur = rep.getDocBytes(op.c, op.id, false);
-      const gone = new Set();
-      if (cur) for (const k of mapKeys(cur)) if (op.data[k] === undefined) gone.add(k);
-      if (written) for (const k of written) if (op.data[k] === undefined) gone.add(k);
-      for (const k of gone) rep.deleteField(op.c, op.id, k);
-      for (const [k, v] of fields) rep.put(op.c, op.id, k, v);
-      break;
-    }
-    case 'update':
-      for (const [k, v] of fields) {
-        if (v === undefined) rep.deleteField(op.c, op.id, k);
-        else rep.put(op.c, op.id, k, v);
-      }
-      break;
-    case 'delete':
-      rep.deleteDoc(op.c, op.id);
-      break;
-    case 'incr':
-      rep.counterAdd(op.c, op.id, op.f, op.n);
-      break;
-    default:
-      throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
-  }
+/** The index of the op (counting from `from`) holding core op `at`, given each op's count of core ops. */
+function opAt(counts, from, at) {
+  let i = from;
+  while (i < counts.length && at >= counts[i]) at -= counts[i++];
+  return i;
+}
+
+/** The core's error, saying which write it was. */
+function relabel(e, op) {
+  const err = new WeftError(e.code, `${describe(op)}: ${e.message.replace(/^writing: /, '')}`);
+  err.errno = e.errno;
+  return err;
 }
 
 /**
@@ -180,21 +234,6 @@ function deferred() {
   return { promise, resolve, reject };
 }
 
-/**
- * The values of an op's fields, encoded (so a bad value fails before the op
- * reaches the replica): [[field, bytes | undefined], ...].
- */
-function encodeFields(op) {
-  if (op.t !== 'put' && op.t !== 'update') return null;
-  const out = [];
-  for (const k of Object.keys(op.data)) {
-    const v = op.data[k];
-    if (op.t === 'put' && v === undefined) continue;
-    out.push([k, v === undefined ? undefined : encodeValue(v)]);
-  }
-  return out;
-}
-
 export class Changes {
   #h;
   #txn = null;
@@ -205,12 +244,38 @@ export class Changes {
    * replica's open transaction already; settle() commits them.
    */
   #batch = null;
+  /**
+   * The open change's op buffer: ops encoded as they are written, handed to
+   * the core in one call (#submit). Reused from change to change.
+   */
+  #w = new Writer(1 << 12);
+  /** Each op's promise joins the open change through this (no closure per op). */
+  #enlist = (resolve, reject) => {
+    this.#batch.res.push(resolve);
+    this.#batch.rej.push(reject);
+  };
+  #hide = () => this.settle();
   /** Set by a tab coordinator (idb.js) in follower tabs: { exec(ops) } forwards writes to the leader. */
   writer = null;
+  /** ms a change of text edits only stays open, and the most edits it takes. */
+  textWindow = TEXT_WINDOW_MS;
+  textMaxEdits = TEXT_MAX_EDITS;
 
   /** @param {ChangeHost} host */
   constructor(host) {
     this.#h = host;
+    // A page being hidden or left may never run its timers again: the
+    // open window of text edits is committed first.
+    globalThis.addEventListener?.('blur', this.#hide);
+    globalThis.addEventListener?.('pagehide', this.#hide);
+    globalThis.document?.addEventListener?.('visibilitychange', this.#hide);
+  }
+
+  /** Stops listening to the page (the space closed). */
+  detach() {
+    globalThis.removeEventListener?.('blur', this.#hide);
+    globalThis.removeEventListener?.('pagehide', this.#hide);
+    globalThis.document?.removeEventListener?.('visibilitychange', this.#hide);
   }
 
   get inTxn() {
@@ -283,78 +348,157 @@ export class Changes {
       return txn.writes;
     }
     if (this.writer) return this.writer.exec([op]);
-    if (op.t === 'splice') {
-      // The core cannot hold a text edit in an open change yet: close the
-      // open one first so the order of writes is kept.
-      this.settle();
-      return this.#exec([op]);
-    }
     try {
-      return this.#join(op);
+      return op.t === 'splice' ? this.#edit(op, true) : this.#join(op);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** Runs op in the replica's open transaction as part of the open change. */
+  /**
+   * The open change, opened if there is none: { res, rej: each op's
+   * promise, starts: each op's offset in #w, counts: its core ops, sent:
+   * ops handed to the core already, docs, colls: what the ops (not text
+   * edits) wrote, edits: text edits joined, textDone: their promise, micro,
+   * timer: what will commit it }.
+   */
+  #open() {
+    return (this.#batch ??= { res: [], rej: [], starts: [], counts: [], sent: 0, docs: new Set(), colls: new Set(), edits: 0, textDone: null, micro: false, timer: null });
+  }
+
+  /** Encodes op into the open change; it reaches the core when the change commits. */
   #join(op) {
-    const fields = encodeFields(op); // throws before the replica sees anything
-    const rep = this.#h.rep();
-    let b = this.#batch;
-    if (!b) {
-      b = this.#batch = { ops: [], docs: new Set(), colls: new Set(), fields: new Map(), done: deferred() };
-      queueMicrotask(() => this.settle());
-    }
-    const key = op.c + '\0' + op.id;
-    try {
-      runOp(rep, op, fields, b.fields.get(key));
-    } catch (e) {
-      // The op may be half in the replica's transaction: drop it all and
-      // run again the ops of the change that succeeded.
-      rep.rollback();
-      try {
-        for (const o of b.ops) runOp(rep, o, encodeFields(o), undefined);
-      } catch (e2) {
-        this.#batch = null;
-        rep.rollback();
-        b.done.reject(e2);
-      }
-      throw e;
-    }
-    b.ops.push(op);
-    b.docs.add(key);
+    const w = this.#w;
+    const start = w.len;
+    const n = encodeOp(w, op); // a value that cannot be encoded throws: this write alone rejects
+    const b = this.#open();
+    b.starts.push(start);
+    b.counts.push(n);
+    b.docs.add(op.c + '\0' + op.id);
     b.colls.add(op.c);
-    let f = b.fields.get(key);
-    if (!f) b.fields.set(key, (f = new Set()));
-    if (fields) for (const [k] of fields) f.add(k);
-    else if (op.t === 'incr') f.add(op.f);
-    return b.done.promise;
+    if (!b.micro) {
+      b.micro = true;
+      clearTimeout(b.timer);
+      queueMicrotask(() => this.#batch === b && this.settle());
+    }
+    return new Promise(this.#enlist);
   }
 
   /**
-   * Commits the open change, if any. Called at the end of the task that
-   * opened it (a microtask), and before anything that must see it
-   * committed: a read of a document it wrote, transact, a text edit, a
-   * remote change, a sync send, flush and close.
+   * Hands the open change's ops not yet in the core to it, in one call. When
+   * the core refuses op k (bad name, key or value), the buffer joined
+   * nothing: op k's write rejects alone and the others are handed over
+   * again without it (the rare path).
+   */
+  #submit(b, rep) {
+    const w = this.#w;
+    const res = {};
+    while (b.sent < b.starts.length) {
+      const from = b.starts[b.sent];
+      const at = rep.writeOps(w.buf.subarray(from, w.len), w.len - from, res);
+      if (at < 0) {
+        b.sent = b.starts.length;
+        return;
+      }
+      const i = opAt(b.counts, b.sent, at);
+      if (i >= b.starts.length) throw res.error; // not one op's fault (WEFT_ENOMEM)
+      // Cut op i out of the buffer and fail its write alone.
+      const end = i + 1 < b.starts.length ? b.starts[i + 1] : w.len;
+      w.buf.copyWithin(b.starts[i], end, w.len);
+      w.len -= end - b.starts[i];
+      for (let j = i + 1; j < b.starts.length; j++) b.starts[j] -= end - b.starts[i];
+      b.counts[i] = 0;
+      b.rej[i](res.error);
+      b.res[i] = b.rej[i] = null;
+    }
+  }
+
+  /**
+   * A text splice joining the open change: the text shows it at once, and
+   * its observers hear it at once. A change of text edits only commits when
+   * its window closes (textWindow ms, textMaxEdits edits), or before
+   * anything that must see it committed. retry: commit and edit again when
+   * the open change writes the field other than by text edits.
+   */
+  #edit(op, retry) {
+    const h = this.#h;
+    const rep = h.rep();
+    const b = this.#open();
+    let record;
+    try {
+      this.#submit(b, rep); // the writes before it reach the core first, in order
+      record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now());
+    } catch (e) {
+      if (this.#batch === b && !b.starts.length && !b.edits) this.#batch = null;
+      if (!(retry && e.code === 'WEFT_ESTATE')) throw e;
+      this.settle();
+      return this.#edit(op, false);
+    }
+    if (record) {
+      // The edit turned a string into a text, which commits the whole open change at once.
+      this.#batch = null;
+      clearTimeout(b.timer);
+      this.#w.len = 0;
+      return this.#done(b, this.#committed(rep, record, op));
+    }
+    b.edits++;
+    h.subs.docs.invalidate([[op.c, op.id]]);
+    if (h.texts.size) h.texts.dispatch([], true, op, [[op.c, op.id]]);
+    b.textDone ??= deferred();
+    const p = b.textDone.promise;
+    if (b.edits >= this.textMaxEdits) this.settle();
+    else if (!b.micro && !b.timer) b.timer = setTimeout(() => this.#batch === b && this.settle(), this.textWindow);
+    return p;
+  }
+
+  /** Settles every write of change b when `durable` does; returns it. */
+  #done(b, durable) {
+    durable.then(
+      () => {
+        for (const r of b.res) r?.();
+        b.textDone?.resolve();
+      },
+      (e) => {
+        for (const r of b.rej) r?.(e);
+        b.textDone?.reject(e);
+      },
+    );
+    return durable;
+  }
+
+  /**
+   * Commits the open change, if any: at the end of the task that opened it
+   * (a microtask), when a text window closes, and before anything that must
+   * see it committed: a read of a document it wrote, transact, a remote
+   * change, a sync send, flush and close.
    */
   settle() {
     const b = this.#batch;
     if (!b) return;
     this.#batch = null;
+    clearTimeout(b.timer);
     const rep = this.#h.rep();
+    let durable;
     try {
-      if (rep.txnOps() === 0) return b.done.resolve();
-      let record;
-      try {
-        record = rep.commit(Date.now());
-      } catch (e) {
-        rep.rollback();
-        throw e;
+      this.#submit(b, rep);
+      if (rep.txnOps() === 0) durable = Promise.resolve();
+      else {
+        let record;
+        try {
+          record = rep.commit(Date.now());
+        } catch (e) {
+          rep.rollback(); // refused when it holds text edits: they stay, for the next commit
+          throw e;
+        }
+        durable = this.#committed(rep, record, null);
       }
-      this.#committed(rep, record, null).then(b.done.resolve, b.done.reject);
     } catch (e) {
-      b.done.reject(e);
+      durable = Promise.reject(e);
+      durable.catch(() => {});
+    } finally {
+      this.#w.len = 0;
     }
+    this.#done(b, durable).catch(() => {});
   }
 
   /** Commits the open change if a read of `coll` (document `id`, or any) would see it. */

@@ -241,6 +241,7 @@ export class Space {
           await this.#closeHook?.();
         } finally {
           this.#closed = true;
+          this.#changes.detach();
           this.#subs.clear();
           this.#collections.clear();
           this.#rep.close();

@@ -189,6 +189,11 @@ export function encodeValueInto(w, v) {
   return w.len;
 }
 
+/** Appends one JS value's encoding to writer w (an op buffer, ops.js). */
+export function appendValue(w, v) {
+  writeValue(w, v, 0);
+}
+
 export { Writer };
 
 // ---- decoding ----
