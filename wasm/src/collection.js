@@ -53,10 +53,10 @@ export class Collection {
 
   /** Replaces the document `id` with `data` (fields not in data are removed). Resolves when durable. */
   put(id, data) {
-    return this.#write(() => {
-      checkFields(data);
-      return { t: 'put', c: this.name, id, data, replace: true };
-    });
+    // The hot path: no closure per call, unlike the other writes.
+    if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
+      return this.#in.fail(new WeftError('WEFT_EINVAL', 'a document is a plain object of fields'));
+    return this.#in.write({ t: 'put', c: this.name, id, data, replace: true });
   }
 
   /** Sets the fields given in `patch` (a field set to undefined is deleted); other fields stay. */
@@ -208,6 +208,7 @@ export class DocCache {
 
   /** touched: [[collection, doc], ...] that changed. */
   invalidate(touched) {
+    if (!this.#rows.size) return;
     for (const [c, d] of touched) this.#rows.delete(c + '\0' + d);
   }
 
@@ -260,7 +261,7 @@ export class Subscriptions {
   #deliver() {
     const t = this.#touched;
     this.#touched = null;
-    if (!t || !this.#onBatch(t)) return;
+    if (!t || !this.#onBatch(t) || !this.#subs.size) return;
     const byColl = new Map();
     for (const [c, d] of t.docs) {
       if (!byColl.has(c)) byColl.set(c, new Set());

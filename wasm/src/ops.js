@@ -30,6 +30,7 @@ import { Writer, appendValue } from './value.js';
  */
 export const TEXT_WINDOW_MS = 50;
 export const TEXT_MAX_EDITS = 1000;
+const DOCS_TRACKED = 1000;
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -374,7 +375,13 @@ export class Changes {
     const b = this.#open();
     b.starts.push(start);
     b.counts.push(n);
-    b.docs.add(op.c + '\0' + op.id);
+    // The documents written, so that reads of others leave the change open;
+    // past DOCS_TRACKED a read of any document of a collection it wrote
+    // commits it (a bulk write does not pay for a set of every id).
+    if (b.docs) {
+      if (b.docs.size < DOCS_TRACKED) b.docs.add(op.c + '\0' + op.id);
+      else b.docs = null;
+    }
     b.colls.add(op.c);
     if (!b.micro) {
       b.micro = true;
@@ -504,7 +511,7 @@ export class Changes {
   /** Commits the open change if a read of `coll` (document `id`, or any) would see it. */
   beforeRead(coll, id) {
     const b = this.#batch;
-    if (b && (coll === undefined || (id === undefined ? b.colls.has(coll) : b.docs.has(coll + '\0' + id)))) this.settle();
+    if (b && (coll === undefined || (b.colls.has(coll) && (id === undefined || !b.docs || b.docs.has(coll + '\0' + id))))) this.settle();
   }
 
   /** Runs ops as one change: here in the leader, or through the tab coordinator. */
