@@ -10,6 +10,10 @@
 import sodium from 'libsodium-wrappers';
 import WeftCore from '../dist/weftdb_core.mjs';
 import { WeftError } from './errors.js';
+import { RIGHT } from './constants.js';
+
+/** Right names by number (auth.h's RIGHT values): 'none', 'read', 'write', 'admin'. */
+export const RIGHTS = Object.entries(RIGHT).reduce((a, [name, n]) => ((a[n] = name.toLowerCase()), a), ['none']);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -232,6 +236,30 @@ export class Core {
       this.check(this.x.wdb_proof_sign(sig, s.bytes(secretKey), s.bytes(space), s.bytes(nonce), nonce.length), 'signing the proof');
       return this.u8.slice(sig, sig + 64);
     });
+  }
+
+  /**
+   * An invite link into the space whose keys are `meta`, issued by this
+   * device (holding `have`, a RIGHT): rights ('read' | 'write' | 'admin')
+   * for expiresIn ms (0: never); base: the app's URL.
+   */
+  invite(meta, have, { rights = 'write', expiresIn = 7 * 24 * 3600 * 1000, base = '' } = {}) {
+    const r = RIGHTS.indexOf(rights);
+    if (r < 1) throw new WeftError('WEFT_EINVAL', `rights must be read, write or admin, not ${rights}`);
+    if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
+    if (have < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can invite');
+    const now = Math.floor(Date.now() / 1000);
+    const owner = !!meta.spaceSecret;
+    const token = this.tokenIssue({
+      space: meta.space,
+      issuerSecret: owner ? meta.spaceSecret : meta.authorSecret,
+      parent: owner ? null : meta.token,
+      grantee: null,
+      rights: r,
+      notBefore: Math.max(0, now - 300), // tolerate clock skew between devices
+      expires: expiresIn ? now + Math.ceil(expiresIn / 1000) : 0,
+    });
+    return this.inviteEncode(base, meta.space, token, meta.contentKey);
   }
 
   inviteEncode(base, space, token, contentKey) {

@@ -9,6 +9,7 @@
 // @typedef in the module that uses it, picked from #offer.
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
+import { RIGHTS } from './core.js';
 import { Changes } from './ops.js';
 import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './persist.js';
 import { Status } from './status.js';
@@ -17,7 +18,6 @@ import { Text, TextObservers } from './text.js';
 import { Emitter, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
-const RIGHTS = Object.entries(RIGHT).reduce((a, [name, n]) => ((a[n] = name.toLowerCase()), a), ['none']); // by number (auth.h)
 
 export class Space {
   #core;
@@ -165,30 +165,13 @@ export class Space {
     return this.#changes.transact(fn, this);
   }
 
-
   /**
    * An invite link granting `rights` ('read' | 'write' | 'admin') to whoever
    * holds it, for expiresIn milliseconds (0: never). base: the app's URL.
    */
-  invite({ rights = 'write', expiresIn = 7 * 24 * 3600 * 1000, base = '' } = {}) {
+  invite(opts = {}) {
     this.#open();
-    const r = RIGHTS.indexOf(rights);
-    if (r < 1) throw new WeftError('WEFT_EINVAL', `rights must be read, write or admin, not ${rights}`);
-    if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
-    if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can invite');
-    const now = Math.floor(Date.now() / 1000);
-    const m = this.#meta;
-    const owner = !!m.spaceSecret;
-    const token = this.#core.tokenIssue({
-      space: m.space,
-      issuerSecret: owner ? m.spaceSecret : m.authorSecret,
-      parent: owner ? null : m.token,
-      grantee: null,
-      rights: r,
-      notBefore: Math.max(0, now - 300), // tolerate clock skew between devices
-      expires: expiresIn ? now + Math.ceil(expiresIn / 1000) : 0,
-    });
-    return this.#core.inviteEncode(base, m.space, token, m.contentKey);
+    return this.#core.invite(this.#meta, this.#rights, opts);
   }
 
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
