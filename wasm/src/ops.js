@@ -262,9 +262,14 @@ export class Changes {
   textWindow = TEXT_WINDOW_MS;
   textMaxEdits = TEXT_MAX_EDITS;
 
-  /** @param {ChangeHost} host */
-  constructor(host) {
+  /**
+   * @param {ChangeHost} host
+   * @param {number} [textWindow] ms a change of text edits only stays open (TEXT_WINDOW_MS)
+   */
+  constructor(host, textWindow = TEXT_WINDOW_MS) {
     this.#h = host;
+    if (!(Number.isFinite(textWindow) && textWindow >= 0)) throw new WeftError('WEFT_EINVAL', 'textWindow must be milliseconds >= 0');
+    this.textWindow = textWindow;
     // A page being hidden or left may never run its timers again: the
     // open window of text edits is committed first.
     globalThis.addEventListener?.('blur', this.#hide);

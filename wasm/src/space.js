@@ -43,7 +43,7 @@ export class Space {
   #textPort;
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
     this.#core = core;
     this.#store = store;
     this.#meta = meta;
@@ -76,7 +76,7 @@ export class Space {
         if (this.#rights < RIGHT.WRITE) throw new WeftError('WEFT_ERIGHTS', `this device may only ${this.rights} in this space`);
       },
       sync: () => this.#sync,
-    });
+    }, textWindow);
     this.#collectionPort = this.#port('write fail replica subscribe docs');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
   }
