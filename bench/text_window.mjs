@@ -14,7 +14,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 console.log('interval  window  bytes/key  changes  ms to commit (mean)');
 for (const interval of [30, 120]) {
-  for (const win of [0, 20, 50, 100]) {
+  for (const win of [0, 20, 50, 100, 250]) {
     const s = await createSpace({ storage: memoryStorage(), textWindow: win });
     const t = s.text('notes', 'n', 'body');
     let bytes = 0, changes = 0;

@@ -225,7 +225,7 @@ export interface OpenOptions {
   tabs?: boolean;
   /** In-memory change history kept before the replica is compacted (default 8 MiB). */
   historyBytes?: number;
-  /** ms a change holding only text edits stays open, so the keystrokes of that window are one change (default 50). */
+  /** ms a change holding only text edits stays open, so the keystrokes of that window are one change (default 100). */
   textWindow?: number;
   init?: InitOptions;
 }

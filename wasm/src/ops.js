@@ -28,7 +28,7 @@ import { Writer, appendValue } from './value.js';
  * change (docs/API.md, "When a change closes"). Chosen from measurements
  * (bench/text_window.mjs).
  */
-export const TEXT_WINDOW_MS = 50;
+export const TEXT_WINDOW_MS = 100;
 export const TEXT_MAX_EDITS = 1000;
 const DOCS_TRACKED = 1000;
 
