@@ -123,6 +123,18 @@ export function encodeOp(w, op) {
   }
 }
 
+/** The core's refusal of a splice, saying how the range misses the text when it does. */
+function rangeError(rep, op, e) {
+  let len = rep.textLength(op.c, op.id, op.f);
+  if (len < 0) {
+    const v = rep.getField(op.c, op.id, op.f);
+    len = typeof v === 'string' ? v.length : v === undefined ? 0 : -1;
+  }
+  if (len >= 0 && op.pos > len) return new WeftError('WEFT_EINVAL', `index ${op.pos} is outside the text (length ${len})`);
+  if (len >= 0 && op.del > len - op.pos) return new WeftError('WEFT_EINVAL', `cannot delete ${op.del} code units at ${op.pos} (length ${len})`);
+  return e;
+}
+
 /** What an op did, for error messages. */
 function describe(op) {
   return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
@@ -442,6 +454,7 @@ export class Changes {
       record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now());
     } catch (e) {
       if (this.#batch === b && !b.starts.length && !b.edits) this.#batch = null;
+      if (e.code === 'WEFT_EINVAL') throw rangeError(rep, op, e);
       if (!(retry && e.code === 'WEFT_ESTATE')) throw e;
       this.settle();
       return this.#edit(op, false);

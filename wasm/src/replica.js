@@ -72,6 +72,19 @@ export class Replica {
     return [base, c, base + c, d, base + c + d, f, p];
   }
 
+  /** The scratch buffer in the heap, at least n bytes (kept: a write's bytes cross through it). */
+  _scratch(n) {
+    if (n > this.opsCap) {
+      this.core.free(this.opsBuf);
+      this.opsBuf = 0;
+      this.opsCap = 0;
+      const cap = Math.max(n, 1 << 16);
+      this.opsBuf = this.core.malloc(cap);
+      this.opsCap = cap;
+    }
+    return this.opsBuf;
+  }
+
   /**
    * Adds the ops encoded in buf[0, len) (weft_replica_write_ops in
    * weft/replica.h) to the open transaction: all of them, or none. Returns
@@ -81,14 +94,7 @@ export class Replica {
   writeOps(buf, len, out = {}) {
     const h = this._h();
     const core = this.core;
-    if (len > this.opsCap) {
-      core.free(this.opsBuf);
-      this.opsBuf = 0;
-      this.opsCap = 0;
-      const cap = Math.max(len, 1 << 16);
-      this.opsBuf = core.malloc(cap);
-      this.opsCap = cap;
-    }
+    this._scratch(len);
     core.u8.set(len === buf.length ? buf : buf.subarray(0, len), this.opsBuf);
     const rc = core.x.wdb_write_ops(h, this.opsBuf, len, core.out);
     if (rc === 0) return -1;
@@ -161,13 +167,19 @@ export class Replica {
   textEdit(coll, doc, field, pos, deleted, text, wallMs = Date.now()) {
     const h = this._h();
     const core = this.core;
-    return core.scope((s) => {
-      const bytes = enc.encode(text);
-      const [cp, cl, dp, dl, fp, fl, tp] = this._target(s, coll, doc, field, bytes);
-      core.check(core.x.wdb_text_edit(h, cp, cl, dp, dl, fp, fl, pos, deleted, tp, bytes.length, wallMs, core.out),
-        `editing the text ${coll}/${doc}.${field}`);
-      return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
-    });
+    // A keystroke's names and text cross through the scratch buffer: no
+    // allocation per edit.
+    const cap = (coll.length + doc.length + field.length + text.length) * 3;
+    const base = this._scratch(cap);
+    const u8 = core.u8.subarray(base, base + cap);
+    const cl = enc.encodeInto(coll, u8).written;
+    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
+    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
+    const tl = text ? enc.encodeInto(text, u8.subarray(cl + dl + fl)).written : 0;
+    const dp = base + cl, fp = dp + dl, tp = fp + fl;
+    core.check(core.x.wdb_text_edit(h, base, cl, dp, dl, fp, fl, pos, deleted, tp, tl, wallMs, core.out),
+      `editing the text ${coll}/${doc}.${field}`);
+    return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
   }
 
   /**
