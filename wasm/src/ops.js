@@ -375,13 +375,13 @@ export class Changes {
 
   /**
    * The open change, opened if there is none: { res, rej: each op's
-   * promise, starts: each op's offset in #w, counts: its core ops, sent:
+   * promise, ops: the ops (for error messages), starts: each op's offset in #w, counts: its core ops, sent:
    * ops handed to the core already, docs, colls: what the ops (not text
    * edits) wrote, edits: text edits joined, textDone: their promise, micro,
    * timer: what will commit it }.
    */
   #open() {
-    return (this.#batch ??= { res: [], rej: [], starts: [], counts: [], sent: 0, docs: new Set(), colls: new Set(), edits: 0, textDone: null, micro: false, timer: null });
+    return (this.#batch ??= { res: [], rej: [], ops: [], starts: [], counts: [], sent: 0, docs: new Set(), colls: new Set(), edits: 0, textDone: null, micro: false, timer: null });
   }
 
   /** Encodes op into the open change; it reaches the core when the change commits. */
@@ -392,6 +392,7 @@ export class Changes {
     const b = this.#open();
     b.starts.push(start);
     b.counts.push(n);
+    b.ops.push(op);
     // The documents written, so that reads of others leave the change open;
     // past DOCS_TRACKED a read of any document of a collection it wrote
     // commits it (a bulk write does not pay for a set of every id).
@@ -432,7 +433,7 @@ export class Changes {
       w.len -= end - b.starts[i];
       for (let j = i + 1; j < b.starts.length; j++) b.starts[j] -= end - b.starts[i];
       b.counts[i] = 0;
-      b.rej[i](res.error);
+      b.rej[i](relabel(res.error, b.ops[i]));
       b.res[i] = b.rej[i] = null;
     }
   }
