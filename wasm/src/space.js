@@ -1,5 +1,5 @@
 // A Space: one shared, encrypted database as the app sees it. It owns a
-// Replica (the core), its write path (Changes, ops.js), its Persistence
+// Replica (the core), its write path (Changes, changes.js), its Persistence
 // (persist.js: store, snapshots, compaction), its Status (status.js), its
 // live queries (collection.js) and text observers (text.js), and, when a
 // relay is given, a Sync link. Writes run synchronously in the core (reads
@@ -10,7 +10,7 @@
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { RIGHTS } from './core.js';
-import { Changes } from './ops.js';
+import { Changes } from './changes.js';
 import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './persist.js';
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
