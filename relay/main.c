@@ -55,13 +55,22 @@ static const opt opts[] = {
     {"max-changes", O_U32, &R.cfg.max_changes, "changes per frame or POST (default 1024)"},
     {"max-queue", O_SIZE, &R.cfg.max_queue,
      "unsent bytes per connection before it is dropped (default 8 MiB)"},
-    {"max-conns", O_U32, &R.cfg.max_conns, "open WebSocket connections (default 10000)"},
+    {"max-conns", O_U32, &R.cfg.max_conns, "open connections, WebSocket and HTTP (default 10000)"},
     {"conn-rate", O_RATE, &R.cfg.conn_rate, "frames per second per connection (default 2000)"},
     {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
     {"token-rate", O_RATE, &R.cfg.token_rate, "changes per second per token id (default 20000)"},
     {"token-burst", O_RATE, &R.cfg.token_burst, "burst of changes per token id (default 40000)"},
+    {"eph-rate", O_RATE, &R.cfg.eph_rate,
+     "SIGNAL/PRESENCE bytes per second per space (default 1048576)"},
+    {"eph-burst", O_RATE, &R.cfg.eph_burst,
+     "burst of SIGNAL/PRESENCE bytes per space (default 4194304)"},
+    {"idle-unload", O_INT, &R.cfg.idle_unload_secs,
+     "seconds after which a space nobody uses is closed (default 300, 0: never)"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
+    {"format-level", O_U32, &R.cfg.format_level,
+     "highest format level to accept level records for and announce (default: this build's; "
+     "keep it at the oldest relay's during a rolling upgrade, SCALING.md)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -145,7 +154,11 @@ static int configure(int argc, char **argv) {
         .token_rate = 20000,
         .token_burst = 40000,
         .handshake_secs = 10,
+        .eph_rate = 1048576,
+        .idle_unload_secs = 300,
+        .eph_burst = 4194304,
         .redis_max_inflight = 20000,
+        .format_level = WEFT_FORMAT_LEVEL,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
         char env[64] = "WEFT_RELAY_";
@@ -187,6 +200,10 @@ static int configure(int argc, char **argv) {
     }
     if (parse_listen(listen_arg)) {
         fprintf(stderr, "weft-relay: --listen wants HOST:PORT, got '%s'\n", listen_arg);
+        return -1;
+    }
+    if (R.cfg.format_level < 1 || R.cfg.format_level > WEFT_FORMAT_LEVEL) {
+        fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
         return -1;
     }
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||

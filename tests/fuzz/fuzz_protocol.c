@@ -6,6 +6,8 @@
  * the frame does), re-encoded with the public encoders, and must come back
  * byte for byte (every varint is minimal, every flag known). A lower
  * max_changes accepts the same CHANGES frame iff it is within the bound.
+ * HELLO and CHALLENGE with versions blocks (random levels and feature bits)
+ * round-trip the same way.
  * What a receiver decodes next (change records, vectors) is decoded too.
  */
 #include "fuzz_common.h"
@@ -19,11 +21,13 @@ static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
     int rc = WEFT_EINVAL;
     switch (f->type) {
     case WEFT_FRAME_HELLO:
-        rc = weft_frame_hello_encode(dst, cap, len, f->space, f->key, f->vv, f->vv_len, f->token,
-                                     f->token_len, f->has_cursor, f->cursor);
+        rc = weft_frame_hello_encode_v(dst, cap, len, f->space, f->key, f->vv, f->vv_len, f->token,
+                                       f->token_len, f->has_cursor, f->cursor,
+                                       f->has_versions ? &f->versions : NULL);
         break;
     case WEFT_FRAME_CHALLENGE:
-        rc = weft_frame_challenge_encode(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len);
+        rc = weft_frame_challenge_encode_v(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len,
+                                           f->has_versions ? &f->versions : NULL);
         break;
     case WEFT_FRAME_PROOF:
         rc = weft_frame_proof_encode(dst, cap, len, f->sig);
@@ -80,6 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     FUZZ_ASSERT(f.version == WEFT_PROTOCOL_VERSION && size >= WEFT_FRAME_HEADER_BYTES);
+    /* A versions block is only ever read from HELLO and CHALLENGE, with both
+     * levels at least 1; random feature bits are accepted as they are. */
+    if (f.has_versions)
+        FUZZ_ASSERT((f.type == WEFT_FRAME_HELLO || f.type == WEFT_FRAME_CHALLENGE) &&
+                    f.versions.format_level >= 1 && f.versions.space_level >= 1);
     if (f.vv && weft_vv_check(f.vv, f.vv_len) == 0) {
         size_t pos = 0;
         const uint8_t *a;
