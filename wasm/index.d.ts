@@ -246,6 +246,8 @@ export interface OpenOptions {
   tabs?: boolean;
   /** In-memory change history kept before the replica is compacted (default 1 MiB, or twice the state's size). */
   historyBytes?: number;
+  /** ms a change holding only text edits stays open, so the keystrokes of that window are one change (default 100). */
+  textWindow?: number;
   init?: InitOptions;
 }
 export interface InitOptions {
