@@ -83,7 +83,10 @@ extern "C" {
     X(NOT_FOUND, 20, "no such space or resource")                              \
     X(INTERNAL, 21, "internal error")                                          \
     X(NO_PEER, 22, "target peer is not connected")                             \
-    X(TIMEOUT, 23, "handshake took too long")
+    X(TIMEOUT, 23, "handshake took too long")                                  \
+    X(UNCOVERED, 24, "snapshot names changes the relay does not hold")         \
+    X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                           \
+    X(STALE_SNAPSHOT, 26, "snapshot older than the one held")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
