@@ -858,6 +858,25 @@ static void protocol(void) {
     FUZZ_ASSERT(weft_frame_error_encode(buf, sizeof buf, &len, WEFT_PROTO_ERATE_LIMITED, 1,
                                         "slow down", 9) == 0);
     emit(buf, len);
+    /* Snapshot frames: an upload, an answer, "none", "use REST", a GET, ACKs. */
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 0, NULL, 0, pre.p,
+                                           pre.len < 200 ? pre.len : 200) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 42, token, sizeof token, pre.p,
+                                           pre.len < 100 ? pre.len : 100) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 0, NULL, 0, NULL, 0) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, WEFT_SNAPSHOT_USE_REST, 42, token,
+                                           sizeof token, NULL, 0) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_get_encode(buf, sizeof buf, &len) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_ack_encode(buf, sizeof buf, &len, WEFT_ACK_STORED, 42) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_ack_encode(buf, sizeof buf, &len, WEFT_ACK_REJECTED,
+                                               WEFT_PROTO_EUNCOVERED) == 0);
+    emit(buf, len);
     weft_replica_free(a);
     weft_replica_free(b);
     free(pre.p);

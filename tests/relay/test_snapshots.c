@@ -302,6 +302,104 @@ static void refusals(void) {
     tc_free(&a2);
 }
 
+/* Sends a SNAPSHOT upload (or SNAPSHOT_GET when rec is NULL) on c. */
+static int ws_send_snapshot(tclient *c, const uint8_t *rec, size_t len) {
+    size_t cap = weft_frame_snapshot_bound(0, len), n;
+    uint8_t *f = malloc(cap);
+    int rc = rec ? weft_frame_snapshot_encode(f, cap, &n, 0, 0, NULL, 0, rec, len)
+                 : weft_frame_snapshot_get_encode(f, cap, &n);
+    if (!rc) rc = wsc_send(&c->ws, f, n, 2, 1);
+    free(f);
+    return rc;
+}
+
+/* Uploads over the sync protocol; returns the SNAPSHOT_ACK's status, and
+ * its value in *value. */
+static int ws_upload(tclient *c, const uint8_t *rec, size_t len, uint64_t *value) {
+    size_t want = c->n_snap_acks + 1;
+    if (ws_send_snapshot(c, rec, len) || !tc_wait(c, until_snapshot_acks, want, 5000)) return -1;
+    *value = c->snap_ack_value;
+    return c->snap_ack_status;
+}
+
+/* A join over the sync protocol: HELLO with a cursor past everything (so
+ * no catch-up starts), SNAPSHOT_GET, load what comes, and the relay sends
+ * only what the snapshot lacks. */
+static void ws_join(tclient *c, int port) {
+    CHECK(tc_connect(c, port, 1, 1, UINT64_MAX >> 1) == 0);
+    CHECK(tc_wait(c, until_synced, 0, 5000));
+    CHECK(c->received == 0);
+    c->apply = 0; /* whatever comes before the SNAPSHOT comes again after it */
+    CHECK(ws_send_snapshot(c, NULL, 0) == 0);
+    CHECK(tc_wait(c, until_snapshots, c->n_snapshots + 1, 5000));
+    if (c->snap) CHECK(weft_replica_load_sealed_snapshot(c->rep, c->snap, c->snap_len) == 0);
+    c->apply = 1;
+    c->received = 0;
+    c->synced = 0;
+    CHECK(tc_wait(c, until_synced, 0, 5000));
+}
+
+/* The same over the sync protocol: uploads with SNAPSHOT_ACKs (stored with
+ * the base; refusals not fatal), and joins with SNAPSHOT_GET. */
+static void ws_upload_and_join(void) {
+    relay_proc p = {0};
+    if (start(&p, "memory", NULL)) return;
+    tclient admin, w, other_admin, early, fresh;
+    tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&other_admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    tc_init(&early, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&admin, until_synced, 0, 5000));
+    write_acked(&admin, 30);
+    /* None held: an empty SNAPSHOT, then the whole log. */
+    ws_join(&early, p.port);
+    CHECK(early.n_snapshots == 1 && early.snap == NULL && early.snap_rseq == 0);
+    CHECK(early.received == 30 && same_state(&early, &admin));
+    size_t sl;
+    uint8_t *snap = publish(&admin, &sl);
+    uint64_t v;
+    CHECK(ws_upload(&admin, snap, sl, &v) == WEFT_ACK_STORED && v == 30);
+    CHECK(relay_metric(p.port, "weft_relay_snapshots_stored_total") == 1);
+    /* Refusals, each answered and counted; the sessions stay up. */
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&w, until_synced, 0, 5000));
+    uint8_t *ws_snap = publish(&w, &sl);
+    CHECK(ws_upload(&w, ws_snap, sl, &v) == WEFT_ACK_REJECTED && v == WEFT_PROTO_ERIGHTS);
+    free(ws_snap);
+    /* An admin's session uploading another admin's snapshot: the
+     * publisher must be the key the session proved. */
+    CHECK(tc_connect(&other_admin, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&other_admin, until_synced, 0, 5000));
+    uint8_t *oa = publish(&other_admin, &sl);
+    CHECK(ws_upload(&admin, oa, sl, &v) == WEFT_ACK_REJECTED && v == WEFT_PROTO_ERIGHTS);
+    CHECK(ws_upload(&other_admin, oa, sl, &v) == WEFT_ACK_STORED && v == 30);
+    free(oa);
+    CHECK(ws_upload(&admin, (const uint8_t *)"junk", 4, &v) == WEFT_ACK_REJECTED &&
+          v == WEFT_PROTO_EBAD_SNAPSHOT);
+    CHECK(refused(p.port, "rights") == 2 && refused(p.port, "malformed") == 1);
+    CHECK(!admin.closed && !w.closed && admin.err_code == 0);
+    write_acked(&admin, 5); /* the tail */
+    ws_join(&fresh, p.port);
+    CHECK(fresh.snap != NULL && fresh.snap_rseq == 30 && fresh.snap_flags == 0);
+    CHECK(fresh.snap_token_len == other_admin.token_len &&
+          memcmp(fresh.snap_token, other_admin.token, fresh.snap_token_len) == 0);
+    CHECK(fresh.received == 5); /* only the tail */
+    CHECK(same_state(&fresh, &admin));
+    /* Live changes keep coming after the join. */
+    write_acked(&admin, 2);
+    CHECK(tc_wait(&fresh, until_received, 7, 5000));
+    CHECK(same_state(&fresh, &admin));
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    free(snap);
+    tc_free(&admin);
+    tc_free(&w);
+    tc_free(&other_admin);
+    tc_free(&early);
+    tc_free(&fresh);
+}
+
 static int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0;
@@ -430,9 +528,8 @@ int main(int argc, char **argv) {
         snprintf(space_hex + 2 * i, 3, "%02x", owner.pk[i]);
     BE.random(BE.ctx, content_key, 32);
     static const relay_test tests[] = {
-        {"upload_and_join", upload_and_join},
-        {"refusals", refusals},
-        {"kill_mid_upload", kill_mid_upload},
+        {"upload_and_join", upload_and_join},       {"refusals", refusals},
+        {"ws_upload_and_join", ws_upload_and_join}, {"kill_mid_upload", kill_mid_upload},
         {"damaged_skipped", damaged_skipped},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
