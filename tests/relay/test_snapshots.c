@@ -6,9 +6,12 @@
  * uncovered vector, too big, another space, malformed, stale); a relay
  * killed with SIGKILL half-way through writing a snapshot keeps the older
  * snapshot and every acked change; a stored snapshot damaged on disk is
- * skipped for the next older one, then none.
+ * skipped for the next older one, then none. With the argument "redis"
+ * (suite redis): Redis storage keeps no snapshots yet, and says so
+ * (uploads refused STORAGE over REST and WebSocket, GET 404, the log
+ * served as before).
  *
- *   test_snapshots PATH_TO_WEFT_RELAY [test]
+ *   test_snapshots PATH_TO_WEFT_RELAY [test|redis]
  */
 #include "harness.h"
 
@@ -516,6 +519,50 @@ static void damaged_skipped(void) {
     relay_cleanup(&p);
 }
 
+/* Redis storage: uploads are refused clearly (nothing half-stored), a
+ * joiner gets "none" and the log. */
+static void redis_refuses(void) {
+    redis_proc rds = {0};
+    if (redis_spawn(&rds)) {
+        fprintf(stderr, "cannot start redis-server\n");
+        check_failures++;
+        return;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", rds.port);
+    relay_proc p = {0};
+    const char *extra[] = {"--redis", url, NULL};
+    if (start(&p, "redis", extra) == 0) {
+        tclient admin, rd;
+        tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+        tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0);
+        CHECK(tc_wait(&admin, until_synced, 0, 5000));
+        write_acked(&admin, 10);
+        size_t sl;
+        uint8_t *snap = publish(&admin, &sl);
+        char *b;
+        CHECK(post_snap(p.port, space_hex, &admin, snap, sl, &b) == 500);
+        CHECK(b && strstr(b, "STORAGE") && strstr(b, "keeps no snapshots"));
+        free(b);
+        uint64_t v;
+        CHECK(ws_upload(&admin, snap, sl, &v) == WEFT_ACK_REJECTED && v == WEFT_PROTO_ESTORAGE);
+        CHECK(!admin.closed);
+        size_t bl;
+        CHECK(get_snap(p.port, &rd, &b, &bl, NULL) == 404);
+        free(b);
+        ws_join(&rd, p.port);
+        CHECK(rd.snap == NULL && rd.received == 10 && same_state(&rd, &admin));
+        CHECK(relay_metric(p.port, "weft_relay_snapshots_stored_total") == 0);
+        CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+        free(snap);
+        tc_free(&admin);
+        tc_free(&rd);
+    }
+    redis_kill(&rds);
+    redis_cleanup(&rds);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_snapshots PATH_TO_WEFT_RELAY [test]\n");
@@ -532,5 +579,9 @@ int main(int argc, char **argv) {
         {"ws_upload_and_join", ws_upload_and_join}, {"kill_mid_upload", kill_mid_upload},
         {"damaged_skipped", damaged_skipped},
     };
+    static const relay_test redis_tests[] = {
+        {"redis_refuses", redis_refuses},
+    };
+    if (argc > 2 && strcmp(argv[2], "redis") == 0) return run_relay_tests(redis_tests, 1, NULL);
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
