@@ -403,6 +403,43 @@ static void ws_upload_and_join(void) {
     tc_free(&fresh);
 }
 
+/* A snapshot too big for a WebSocket frame: the answer says USE_REST with
+ * the base and token but no record, the session is rewound past it all
+ * the same, and the client GETs the record over REST. */
+static void ws_use_rest(void) {
+    relay_proc p = {0};
+    const char *extra[] = {"--max-frame", "2048", NULL};
+    if (start(&p, "memory", extra)) return;
+    tclient admin, fresh;
+    tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    tc_init(&fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&admin, until_synced, 0, 5000));
+    CHECK(tc_write(&admin, 20, 100, 1) == 0);
+    CHECK(tc_wait(&admin, until_acked, 20, 10000));
+    size_t sl;
+    uint8_t *snap = publish(&admin, &sl);
+    CHECK(sl > 2048);
+    CHECK(post_snap(p.port, space_hex, &admin, snap, sl, NULL) == 200);
+    ws_join(&fresh, p.port);
+    CHECK(fresh.n_snapshots == 1 && fresh.snap == NULL);
+    CHECK(fresh.snap_flags == WEFT_SNAPSHOT_USE_REST && fresh.snap_rseq == 20);
+    CHECK(fresh.snap_token_len == admin.token_len);
+    CHECK(fresh.received == 0); /* rewound past what the snapshot covers */
+    char *b;
+    size_t bl;
+    CHECK(get_snap(p.port, &fresh, &b, &bl, NULL) == 200 && bl == sl);
+    CHECK(weft_replica_load_sealed_snapshot(fresh.rep, (const uint8_t *)b, bl) == 0);
+    free(b);
+    CHECK(same_state(&fresh, &admin));
+    write_acked(&admin, 1);
+    CHECK(tc_wait(&fresh, until_received, 1, 5000) && same_state(&fresh, &admin));
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    free(snap);
+    tc_free(&admin);
+    tc_free(&fresh);
+}
+
 static int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0;
@@ -576,8 +613,8 @@ int main(int argc, char **argv) {
     BE.random(BE.ctx, content_key, 32);
     static const relay_test tests[] = {
         {"upload_and_join", upload_and_join},       {"refusals", refusals},
-        {"ws_upload_and_join", ws_upload_and_join}, {"kill_mid_upload", kill_mid_upload},
-        {"damaged_skipped", damaged_skipped},
+        {"ws_upload_and_join", ws_upload_and_join}, {"ws_use_rest", ws_use_rest},
+        {"kill_mid_upload", kill_mid_upload},       {"damaged_skipped", damaged_skipped},
     };
     static const relay_test redis_tests[] = {
         {"redis_refuses", redis_refuses},
