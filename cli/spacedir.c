@@ -173,7 +173,18 @@ int spacedir_save(spacedir *sd, char *err, size_t err_cap) {
     return setup_crypto(sd, err, err_cap);
 }
 
+static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap);
+
 int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
+    /* A directory that fails to open after its replica was made (a replay
+     * or snapshot that does not load) frees it here: callers close only
+     * what opened. */
+    int rc = open_dir(sd, path, err, err_cap);
+    if (rc && sd->replica) spacedir_close(sd);
+    return rc;
+}
+
+static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap) {
     memset(sd, 0, sizeof *sd);
     if (strlen(path) >= sizeof sd->path - 32)
         return errf(err, err_cap, "path too long: %s%s", path, "");
