@@ -56,7 +56,10 @@ static const char *USAGE =
     "                                    directory or a record file) and store them\n"
     "  sync DIR [--relay http://host:port] [--invite LINK]\n"
     "                                    exchange changes with a weft-relay (REST); with\n"
-    "                                    --invite, joins the space first when DIR is new\n"
+    "                                    --invite, joins the space first when DIR is new;\n"
+    "                                    an empty DIR starts from the relay's snapshot\n"
+    "  snapshot publish DIR [--relay http://host:port]\n"
+    "                                    upload a sealed snapshot of DIR's state (admins)\n"
     "\n"
     "logs (DIR, or a file of change records)\n"
     "  log inspect DIR|FILE              one JSON line per change: author, seq, size...\n"
@@ -731,6 +734,7 @@ int main(int argc, char **argv) {
         }
         return cmd_sync(argc, argv);
     }
+    if (strcmp(c, "snapshot") == 0) return cmd_snapshot(argc, argv);
     if (strcmp(c, "log") == 0) return cmd_log(argc, argv);
     if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
     return usage_error("unknown command '%s'", c);

@@ -173,7 +173,18 @@ int spacedir_save(spacedir *sd, char *err, size_t err_cap) {
     return setup_crypto(sd, err, err_cap);
 }
 
+static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap);
+
 int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
+    /* A directory that fails to open after its replica was made (a replay
+     * or snapshot that does not load) frees it here: callers close only
+     * what opened. */
+    int rc = open_dir(sd, path, err, err_cap);
+    if (rc && sd->replica) spacedir_close(sd);
+    return rc;
+}
+
+static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap) {
     memset(sd, 0, sizeof *sd);
     if (strlen(path) >= sizeof sd->path - 32)
         return errf(err, err_cap, "path too long: %s%s", path, "");
@@ -244,6 +255,27 @@ int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
     }
     sd->good_bytes = off;
     sd->torn_bytes = len - off;
+    char snap[1100];
+    uint8_t *srec;
+    size_t slen;
+    if (path_join(snap, sizeof snap, path, "snapshot.weft")) {
+        free(recs);
+        return errf(err, err_cap, "path too long: %s%s", path, "");
+    }
+    if (read_file(snap, &srec, &slen) == 0) {
+        /* The state the changes after it build on: checked again (the
+         * signature, the content key, the vector inside) on every open. */
+        rc = weft_replica_load_sealed_snapshot(sd->replica, srec, slen);
+        free(srec);
+        if (rc) {
+            free(recs);
+            return errf(err, err_cap, "cannot load %s: %s", snap, weft_strerror(rc));
+        }
+        sd->has_snapshot = 1;
+    } else if (errno != ENOENT) {
+        free(recs);
+        return errf(err, err_cap, "cannot read %s: %s", snap, strerror(errno));
+    }
     weft_apply_result res;
     rc = off ? weft_replica_apply(sd->replica, recs, off, &res) : 0;
     free(recs);
@@ -324,6 +356,63 @@ int spacedir_commit(spacedir *sd, char *err, size_t err_cap) {
     int rc = weft_replica_commit(sd->replica, now_ms, &rec, &len);
     if (rc) return errf(err, err_cap, "commit failed: %s%s", weft_strerror(rc), "");
     return spacedir_append(sd, rec, len, err, err_cap);
+}
+
+int spacedir_start_from_snapshot(spacedir *sd, const uint8_t *rec, size_t len, char *err,
+                                 size_t err_cap) {
+    char file[1100], tmp[1110];
+    if (path_join(file, sizeof file, sd->path, "snapshot.weft") ||
+        path_join(tmp, sizeof tmp, sd->path, "snapshot.weft.tmp"))
+        return errf(err, err_cap, "path too long: %s%s", sd->path, "");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return errf(err, err_cap, "cannot create %s: %s", tmp, strerror(errno));
+    size_t done = 0;
+    int bad = 0;
+    while (!bad && done < len) {
+        ssize_t w = write(fd, rec + done, len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            bad = 1;
+        else
+            done += (size_t)w;
+    }
+    bad = bad || fsync(fd);
+    close(fd);
+    /* On disk before it is loaded: changes pulled next are appended to
+     * changes.weft, and replay needs the state they build on. */
+    if (bad || rename(tmp, file)) {
+        unlink(tmp);
+        return errf(err, err_cap, "cannot write %s: %s", file, strerror(errno));
+    }
+    int fdd = open(sd->path, O_RDONLY);
+    if (fdd >= 0) {
+        fsync(fdd);
+        close(fdd);
+    }
+    int rc = weft_replica_load_sealed_snapshot(sd->replica, rec, len);
+    if (rc) {
+        unlink(file);
+        return errf(err, err_cap, "the relay's snapshot does not load: %s%s", weft_strerror(rc),
+                    "");
+    }
+    sd->has_snapshot = 1;
+    return 0;
+}
+
+int spacedir_snapshot_vv(const char *dir, uint8_t **data, const uint8_t **vv, size_t *vv_len) {
+    char file[1100];
+    size_t len;
+    *data = NULL;
+    if (path_join(file, sizeof file, dir, "snapshot.weft") || read_file(file, data, &len)) return 0;
+    weft_snapshot_header h;
+    if (weft_snapshot_header_decode(&h, *data, len)) {
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    *vv = h.vv;
+    *vv_len = h.vv_len;
+    return 1;
 }
 
 void spacedir_close(spacedir *sd) {

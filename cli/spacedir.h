@@ -5,9 +5,13 @@
  *                 its capability token, and the owner's secret key when this
  *                 replica created the space (mode 0600: it holds secrets);
  *   changes.weft  every change this replica holds, as the encoded records
- *                 back to back (each is self-delimiting, chained and signed).
- * Opening replays the changes into a replica; a torn last record (a crash
- * mid-append) is reported and cut off on the next write.
+ *                 back to back (each is self-delimiting, chained and signed);
+ *   snapshot.weft (only in a replica that joined from a relay's snapshot)
+ *                 the sealed snapshot it started from (FORMAT.md §8): its
+ *                 state covers the changes before changes.weft's.
+ * Opening loads the snapshot (when there is one: verified and opened with
+ * the content key), then replays the changes into the replica; a torn last
+ * record (a crash mid-append) is reported and cut off on the next write.
  */
 #ifndef WEFT_CLI_SPACEDIR_H
 #define WEFT_CLI_SPACEDIR_H
@@ -29,6 +33,7 @@ typedef struct spacedir {
     weft_crypto crypto;
     weft_suite_v1 suite;
     weft_replica *replica;
+    int has_snapshot;  /* snapshot.weft was loaded */
     size_t good_bytes; /* changes.weft bytes that hold whole records */
     size_t torn_bytes; /* bytes after them: a torn tail */
 } spacedir;
@@ -63,6 +68,18 @@ size_t whole_records(const uint8_t *recs, size_t len, int *framing);
 
 /* Appends records (already applied to the replica) durably. */
 int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap);
+
+/* Starts an empty replica (no snapshot, no changes) from a sealed
+ * snapshot whose publisher's rights the caller checked: writes
+ * snapshot.weft durably (temporary file, fsync, rename), then loads it.
+ * Returns 0, or -1 with err (nothing kept). */
+int spacedir_start_from_snapshot(spacedir *sd, const uint8_t *rec, size_t len, char *err,
+                                 size_t err_cap);
+
+/* The vector of DIR/snapshot.weft, when DIR has one. OUT: *data (the whole
+ * file; the caller frees), *vv and *vv_len inside it. Returns 1 when there
+ * is a snapshot, 0 when not, -1 when it does not decode. */
+int spacedir_snapshot_vv(const char *dir, uint8_t **data, const uint8_t **vv, size_t *vv_len);
 
 void spacedir_close(spacedir *sd);
 

@@ -122,15 +122,28 @@ static int http(const char *host, const char *port, const char *method, const ch
     return 0;
 }
 
-/* The value of a header (case-insensitive name), as an unsigned number. */
-static int header_u64(const char *head, const char *name, uint64_t *v) {
+/* The value of a header (case-insensitive name), trimmed. OUT: *v, *vl
+ * (borrowed from head). Returns 0 or -1 when absent. */
+static int header_str(const char *head, const char *name, const char **v, size_t *vl) {
     size_t nl = strlen(name);
     for (const char *p = strchr(head, '\n'); p; p = strchr(p + 1, '\n'))
         if (strncasecmp(p + 1, name, nl) == 0 && p[1 + nl] == ':') {
-            *v = strtoull(p + 2 + nl, NULL, 10);
+            const char *q = p + 2 + nl;
+            q += strspn(q, " \t");
+            *v = q;
+            *vl = strcspn(q, "\r\n");
             return 0;
         }
     return -1;
+}
+
+/* The value of a header (case-insensitive name), as an unsigned number. */
+static int header_u64(const char *head, const char *name, uint64_t *v) {
+    const char *s;
+    size_t n;
+    if (header_str(head, name, &s, &n)) return -1;
+    *v = strtoull(s, NULL, 10);
+    return 0;
 }
 
 /* "http://host:port", "ws://host:port" (same port), with an optional path
@@ -245,6 +258,143 @@ static int take(spacedir *sd, const uint8_t *recs, size_t len, size_t *applied, 
     return 0;
 }
 
+/* Whether the replica holds nothing yet (no change, no snapshot). */
+static int replica_empty(const spacedir *sd) {
+    const uint8_t *vv, *author;
+    size_t vl, pos = 0;
+    uint64_t seq;
+    if (sd->has_snapshot || sd->good_bytes || weft_replica_vv(sd->replica, &vv, &vl)) return 0;
+    return !weft_vv_next(vv, vl, &pos, &author, &seq);
+}
+
+/* An empty replica starts from the relay's newest snapshot, when it holds
+ * one: GET .../snapshot, check that the token it came with grants its
+ * publisher admin (docs/SECURITY.md, "Snapshots: who may publish"), store
+ * and load it (which verifies the signature, opens it with the content key
+ * and checks its vector), and continue from its base. OUT: *cursor and
+ * *base (0 when the relay has no snapshot: then nothing changed). Returns
+ * 0, 1 (failed, err set), or 3 (refused, err set). */
+static int join_from_snapshot(spacedir *sd, const char *host, const char *port, const char *sid,
+                              uint64_t *cursor, uint64_t *base, char *err, size_t cap) {
+    char path[256], hdrs[1400];
+    snprintf(path, sizeof path, "/v1/spaces/%s/snapshot", sid);
+    if (auth_headers(sd, "GET", path, hdrs, sizeof hdrs)) {
+        snprintf(err, cap, "the token is too long for a request header");
+        return 1;
+    }
+    response r;
+    if (http(host, port, "GET", path, hdrs, NULL, 0, &r, err, cap)) return 1;
+    *base = 0;
+    if (r.status == 404) { /* no such space yet, or no snapshot: the log it is */
+        response_free(&r);
+        return 0;
+    }
+    if (r.status != 200) {
+        snprintf(err, cap, "the relay refused to send its snapshot (HTTP %d): %.300s", r.status,
+                 (char *)r.body);
+        response_free(&r);
+        return r.status == 401 || r.status == 403 ? 3 : 1;
+    }
+    weft_snapshot_header h;
+    weft_token t;
+    const char *tv;
+    size_t tvl, tl = 0;
+    uint8_t tok[WEFT_PROTO_MAX_TOKEN];
+    uint64_t rseq = 0;
+    int rc = 3;
+    if (weft_snapshot_header_decode(&h, r.body, r.body_len))
+        snprintf(err, cap, "the relay's snapshot does not decode");
+    else if (header_str(r.head, "Weft-Snapshot-Token", &tv, &tvl) ||
+             weft_base64url_decode(tok, sizeof tok, &tl, tv, tvl) ||
+             weft_token_verify(&sd->be, tok, tl, sd->space, (uint64_t)time(NULL), &t) ||
+             weft_token_allows(&t, h.publisher, WEFT_RIGHT_ADMIN))
+        snprintf(err, cap,
+                 "the relay's snapshot was not published by an admin of the space; "
+                 "not loaded");
+    else if (header_u64(r.head, "Weft-Snapshot-Rseq", &rseq))
+        snprintf(err, cap, "the relay's snapshot came without its Weft-Snapshot-Rseq");
+    else if (spacedir_start_from_snapshot(sd, r.body, r.body_len, err, cap) == 0)
+        rc = 0;
+    response_free(&r);
+    if (rc) return rc;
+    *cursor = rseq;
+    *base = rseq;
+    return 0;
+}
+
+/* `weft snapshot publish DIR [--relay URL]`: seals this replica's state
+ * (weft_replica_publish_snapshot) and uploads it (POST .../snapshots). Only
+ * an admin's upload is stored; sync first, or the relay refuses a vector
+ * naming changes it lacks (UNCOVERED). */
+int cmd_snapshot(int argc, char **argv) {
+    if (argc < 4 || strcmp(argv[2], "publish") != 0 || argv[3][0] == '-') {
+        fprintf(stderr, "usage: weft snapshot publish DIR [--relay http://host:port]\n");
+        return 2;
+    }
+    const char *url = NULL;
+    for (int i = 4; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--relay") == 0) url = argv[i + 1];
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, argv[3], err, sizeof err)) {
+        fprintf(stderr, "weft: %s\n", err);
+        return 3;
+    }
+    if (!url) url = sd.relay;
+    char host[256], port[16];
+    if (!*url || parse_url(url, host, sizeof host, port, sizeof port)) {
+        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http://host:port)\n",
+                *url ? "bad" : "no", url);
+        spacedir_close(&sd);
+        return 2;
+    }
+    uint64_t cursor = 0;
+    uint8_t *synced_vv = NULL;
+    size_t synced_len;
+    load_state(&sd, &cursor, &synced_vv, &synced_len); /* the rseq is informative only */
+    free(synced_vv);
+    const uint8_t *rec;
+    size_t len;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int rc = weft_replica_publish_snapshot(
+        sd.replica, cursor, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, &rec,
+        &len);
+    if (rc) {
+        fprintf(stderr, "weft: cannot seal a snapshot of this replica: %s\n", weft_strerror(rc));
+        spacedir_close(&sd);
+        return 3;
+    }
+    char sid[64], path[256], hdrs[1400];
+    size_t sl;
+    weft_base64url_encode(sid, sizeof sid, &sl, sd.space, 32);
+    sid[sl] = 0;
+    snprintf(path, sizeof path, "/v1/spaces/%s/snapshots", sid);
+    response r;
+    int out = 0;
+    if (auth_headers(&sd, "POST", path, hdrs, sizeof hdrs)) {
+        snprintf(err, sizeof err, "the token is too long for a request header");
+        out = 1;
+    } else if (http(host, port, "POST", path, hdrs, rec, len, &r, err, sizeof err)) {
+        out = 1;
+    } else {
+        if (r.status != 200) {
+            snprintf(err, sizeof err, "the relay refused the snapshot (HTTP %d): %.300s", r.status,
+                     (char *)r.body);
+            out = r.status == 401 || r.status == 403 ? 3 : 1;
+        } else {
+            uint64_t base = 0;
+            const char *p = strstr((char *)r.body, "\"rseq\":");
+            if (p) base = strtoull(p + 7, NULL, 10);
+            printf("{\"stored\":true,\"rseq\":%" PRIu64 ",\"bytes\":%zu}\n", base, len);
+        }
+        response_free(&r);
+    }
+    if (out) fprintf(stderr, "weft: %s\n", err);
+    spacedir_close(&sd);
+    return out;
+}
+
 int cmd_sync(int argc, char **argv) {
     if (argc < 3 || argv[2][0] == '-') {
         fprintf(stderr, "usage: weft sync DIR [--relay http://host:port]\n");
@@ -283,8 +433,11 @@ int cmd_sync(int argc, char **argv) {
     }
     int out = 0;
     size_t pulled = 0, applied = 0, pushed = 0;
+    uint64_t snap_base = 0;
+    if (cursor == 0 && replica_empty(&sd))
+        out = join_from_snapshot(&sd, host, port, sid, &cursor, &snap_base, err, sizeof err);
     /* Pull: pages until the relay has nothing after the cursor. */
-    for (;;) {
+    for (; !out;) {
         char path[256], hdrs[1400];
         snprintf(path, sizeof path, "/v1/spaces/%s/changes?after=%" PRIu64 "&limit=1000", sid,
                  cursor); /* fits: 43 + 20 digits */
@@ -408,8 +561,10 @@ int cmd_sync(int argc, char **argv) {
         char hex[WEFT__HEX_LEN(32)];
         weft__hex_encode(hex, sizeof hex, h, 32);
         printf("{\"pulled\":%zu,\"applied\":%zu,\"pushed\":%zu,\"cursor\":%" PRIu64
-               ",\"relay_head\":%" PRIu64 ",\"waiting\":%zu,\"state_hash\":\"%s\"}\n",
-               pulled, applied, pushed, cursor, head, weft_replica_pending_count(sd.replica), hex);
+               ",\"relay_head\":%" PRIu64 ",\"waiting\":%zu,\"snapshot_rseq\":%" PRIu64
+               ",\"state_hash\":\"%s\"}\n",
+               pulled, applied, pushed, cursor, head, weft_replica_pending_count(sd.replica),
+               snap_base, hex);
     }
     free(synced_vv);
     spacedir_close(&sd);

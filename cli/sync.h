@@ -6,6 +6,9 @@
  * version vector saved after the last successful sync; the relay takes a
  * change only from a token granted to its author). The cursor and vector live
  * in DIR/sync.state; a failed sync changes neither, so it can be repeated.
+ * An empty replica first fetches the relay's newest sealed snapshot (GET
+ * /v1/spaces/{id}/snapshot), checks its publisher's admin token, keeps it
+ * as DIR/snapshot.weft and loads it, then pulls only what follows it.
  * Plain http:// (or ws://, the same port) only: put TLS in front of a relay
  * with a reverse proxy and sync from inside, or use weftdb in the browser.
  */
@@ -13,5 +16,9 @@
 #define WEFT_CLI_SYNC_H
 
 int cmd_sync(int argc, char **argv);
+
+/* `weft snapshot publish DIR [--relay URL]`: uploads a sealed snapshot of
+ * the replica's state (an admin's only; docs/CLI.md). */
+int cmd_snapshot(int argc, char **argv);
 
 #endif

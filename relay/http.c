@@ -11,6 +11,11 @@
  * with an Idempotency-Key are remembered in the space's cache (idem.h: per
  * token id, the last IDEM_SLOTS of them, for a day) and replayed for a
  * repeated key.
+ *
+ * Sealed snapshots (docs/RELAY.md, "Snapshots"): POST .../snapshots takes
+ * one record (up to --max-snapshot), checks it (space_snapshot_check) and
+ * answers once it is durable; GET .../snapshot serves the newest intact
+ * one with its base relay sequence in a header.
  */
 #include "hex.h"
 #include "http.h"
@@ -52,6 +57,10 @@ typedef struct http_state {
      * delete to be confirmed, and runs again from HTTP_WRITEABLE then */
     int deferred, load_failed, rate_asked, synced, delete_sent;
     uint32_t level; /* Weft-Format-Level: the format level the client reads (1 without) */
+    /* a snapshot upload: its body is bounded by --max-snapshot; snap_sent
+     * once storage took it and the answer waits for its confirmation */
+    int snap, snap_sent;
+    uint64_t snap_base;
 } http_state;
 
 /* ---- responses ---- */
@@ -137,6 +146,9 @@ static unsigned http_status_of(uint32_t code) {
         return 403;
     case WEFT_PROTO_ENOT_FOUND:
         return 404;
+    case WEFT_PROTO_EUNCOVERED:
+    case WEFT_PROTO_ESTALE_SNAPSHOT:
+        return 409;
     case WEFT_PROTO_ETOO_BIG:
     case WEFT_PROTO_ETOO_MANY_CHANGES:
         return 413;
@@ -174,7 +186,8 @@ static int parse_space(uint8_t out[32], const char *p, size_t n) {
     return -1;
 }
 
-/* "/v1/spaces/{id}" or "/v1/spaces/{id}/changes". Returns 1, 2, or 0. */
+/* "/v1/spaces/{id}", ".../changes", ".../snapshots" (upload) or
+ * ".../snapshot" (the newest). Returns 1, 2, 3, 4, or 0. */
 static int parse_path(const char *path, uint8_t sid[32]) {
     static const char pre[] = "/v1/spaces/";
     if (strncmp(path, pre, sizeof pre - 1) != 0) return 0;
@@ -182,7 +195,9 @@ static int parse_path(const char *path, uint8_t sid[32]) {
     size_t n = slash ? (size_t)(slash - id) : strlen(id);
     if (parse_space(sid, id, n)) return 0;
     if (!slash) return 1;
-    return strcmp(slash, "/changes") == 0 ? 2 : 0;
+    if (strcmp(slash, "/changes") == 0) return 2;
+    if (strcmp(slash, "/snapshots") == 0) return 3;
+    return strcmp(slash, "/snapshot") == 0 ? 4 : 0;
 }
 
 /* ---- single-use proofs ----
@@ -616,6 +631,104 @@ int http_release(struct session *s, int failed) {
     return 1;
 }
 
+/* ---- POST /v1/spaces/{id}/snapshots, GET /v1/spaces/{id}/snapshot ---- */
+
+static int snapshot_stored(session *s, struct lws *wsi) {
+    s->r->m.snapshots_stored++;
+    size_t n;
+    char *b =
+        dup_printf(&n, "{\"stored\":true,\"rseq\":%llu}\n", (unsigned long long)s->http->snap_base);
+    return b ? respond(s, wsi, 200, "application/json", b, n, NULL) : -1;
+}
+
+/* The body is one sealed snapshot. Auth as for POST changes (a Bearer
+ * token, no Weft-Proof): the snapshot is signed by its publisher, whom the
+ * token must grant admin, which proves possession of that key. */
+static int post_snapshot(session *s, struct lws *wsi) {
+    relay *r = s->r;
+    http_state *h = s->http;
+    if (h->too_big) {
+        r->m.snapshots_refused[RELAY_SNAP_TOO_BIG]++;
+        return respond_error(s, wsi, WEFT_PROTO_ETOO_BIG, "body exceeds --max-snapshot");
+    }
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
+    if (code == WEFT_PROTO_ERIGHTS) r->m.snapshots_refused[RELAY_SNAP_RIGHTS]++;
+    if (code) return respond_error(s, wsi, code, "token refused");
+    struct space *sp;
+    int rc = space_open(r, h->space, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    code =
+        space_snapshot_check(sp, h->req, h->req_len, r->cfg.max_snapshot, &t, NULL, &h->snap_base);
+    if (code) return respond_error(s, wsi, code, weft_proto_strerror(code));
+    r->m.bytes_in += h->req_len;
+    /* The token's bytes, kept with the snapshot (check_auth decoded them
+     * already, so this cannot fail). */
+    char hdr[2048];
+    uint8_t tok[WEFT_PROTO_MAX_TOKEN];
+    size_t tl = 0;
+    if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        weft_base64url_decode(tok, sizeof tok, &tl, hdr + 7, strlen(hdr + 7)))
+        return respond_error(s, wsi, WEFT_PROTO_EAUTH, "token refused");
+    rc = space_snapshot_put(sp, h->snap_base, tok, tl, h->req, h->req_len, &s->wait, on_answer, s);
+    if (rc == WEFT_ESTATE)
+        return respond_error(s, wsi, WEFT_PROTO_ESTALE_SNAPSHOT,
+                             "a snapshot covering more is held already");
+    if (rc == WEFT_EUNAVAILABLE)
+        return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "this storage keeps no snapshots");
+    if (rc < 0) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
+    if (rc == STORAGE_LATER) { /* answered once storage confirmed (rerun) */
+        h->snap_sent = 1;
+        h->deferred = 1;
+        return 0;
+    }
+    return snapshot_stored(s, wsi);
+}
+
+static int get_snapshot(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
+    relay *r = s->r;
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
+    if (code) return respond_error(s, wsi, code, "token refused");
+    struct space *sp;
+    int rc = space_open(r, sid, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    uint8_t *body;
+    const uint8_t *rec, *tok;
+    size_t len, tl;
+    uint64_t base;
+    if (space_snapshot_newest(sp, &body, &rec, &len, &tok, &tl, &base))
+        return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage read failed");
+    if (!body) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no snapshot held");
+    weft_snapshot_header sh;
+    char rseq[24], head[24], vv[1400] = "", token[1400] = "";
+    size_t tkl = 0;
+    weft_base64url_encode(token, sizeof token, &tkl, tok, tl);
+    token[tkl] = 0;
+    snprintf(rseq, sizeof rseq, "%llu", (unsigned long long)base);
+    snprintf(head, sizeof head, "%llu", (unsigned long long)sp->durable);
+    /* The vector is in the record's header too (authoritative); the HTTP
+     * header repeats it when it is short enough for one. */
+    size_t vl = 0;
+    if (weft_snapshot_header_decode(&sh, rec, len) == 0 && sh.vv_len <= 1024)
+        weft_base64url_encode(vv, sizeof vv, &vl, sh.vv, sh.vv_len);
+    vv[vl] = 0;
+    const char *extra[] = {
+        "weft-snapshot-rseq:",           rseq, "weft-head:", head, "weft-snapshot-token:", token,
+        vl ? "weft-snapshot-vv:" : NULL, vv,   NULL};
+    /* The response body is the record alone: move it to the front of the
+     * buffer, which respond() takes over. */
+    memmove(body, rec, len);
+    r->m.snapshots_served++;
+    return respond(s, wsi, 200, "application/vnd.weft.snapshot", (char *)body, len, extra);
+}
+
 /* ---- DELETE /v1/spaces/{id} ---- */
 
 static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
@@ -719,6 +832,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->too_big = 0;
     h->idem[0] = 0;
     h->deferred = h->load_failed = h->rate_asked = h->synced = h->delete_sent = 0;
+    h->snap = h->snap_sent = 0;
     h->proof_used = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
@@ -754,6 +868,16 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->level = lvl >= 1 && lvl <= UINT32_MAX ? (uint32_t)lvl : 1;
     if (kind == 2 && h->method == M_GET) return get_changes(s, wsi, sid, path);
     if (kind == 1 && h->method == M_DELETE) return delete_space(s, wsi, sid, path);
+    if (kind == 4 && h->method == M_GET) return get_snapshot(s, wsi, sid, path);
+    if (kind == 3 && h->method == M_POST) {
+        /* The answer comes at BODY_COMPLETION. */
+        h->snap = 1;
+        char cl[32];
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+            strtoull(cl, NULL, 10) > r->cfg.max_snapshot)
+            h->too_big = 1;
+        return 0;
+    }
     if (kind == 2 && h->method == M_POST) {
         /* The answer comes at BODY_COMPLETION. */
         char cl[32];
@@ -780,7 +904,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
 static int on_body(session *s, const uint8_t *in, size_t len) {
     http_state *h = s->http;
     if (!h || h->too_big) return 0;
-    if (h->req_len + len > s->r->cfg.max_frame) {
+    if (h->req_len + len > (h->snap ? s->r->cfg.max_snapshot : s->r->cfg.max_frame)) {
         h->too_big = 1;
         return 0;
     }
@@ -806,8 +930,14 @@ static int rerun(session *s, struct lws *wsi) {
         return h->load_failed
                    ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete not confirmed by redis")
                    : respond_text(s, wsi, 200, "{\"deleted\":true}\n");
+    if (h->snap_sent)
+        return h->load_failed ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored")
+                              : snapshot_stored(s, wsi);
     if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
+    if (h->method == M_POST && h->snap) return post_snapshot(s, wsi);
     if (h->method == M_POST) return post_changes(s, wsi);
+    if (h->method == M_GET && parse_path(h->path, h->space) == 4)
+        return get_snapshot(s, wsi, h->space, h->path);
     if (h->method == M_DELETE) return delete_space(s, wsi, h->space, h->path);
     return get_changes(s, wsi, h->space, h->path);
 }
@@ -849,7 +979,7 @@ int http_callback(relay *r, struct lws *wsi, enum lws_callback_reasons reason, v
         return on_body(s, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!s->http || s->http->method != M_POST) return 0;
-        return post_changes(s, wsi);
+        return s->http->snap ? post_snapshot(s, wsi) : post_changes(s, wsi);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writeable(s, wsi);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

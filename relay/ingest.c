@@ -861,6 +861,19 @@ static void r_free(storage *st) {
     free(be);
 }
 
+/* Snapshots on Redis are not kept yet (docs/RELAY.md, "Snapshots"): an
+ * upload is refused as unavailable and a joiner is served the log. */
+static int r_snapshot_put(storage_space *h, uint64_t base, const uint8_t *rec, size_t len,
+                          waiter **slot, relay_answer_fn fn, void *ud) {
+    (void)h, (void)base, (void)rec, (void)len, (void)slot, (void)fn, (void)ud;
+    return WEFT_EUNAVAILABLE;
+}
+
+static int r_snapshot_read(storage_space *h, relay_record_fn fn, void *ud, size_t *damaged) {
+    (void)h, (void)fn, (void)ud, (void)damaged;
+    return 0;
+}
+
 static const storage_ops redis_ops = {
     .name = "redis",
     .open = r_open,
@@ -873,6 +886,8 @@ static const storage_ops redis_ops = {
     .read = r_read,
     .remove = r_remove,
     .close = r_close,
+    .snapshot_put = r_snapshot_put,
+    .snapshot_read = r_snapshot_read,
     .end_turn = r_end_turn,
     .busy = r_busy,
     .ready = r_ready,

@@ -52,6 +52,9 @@ static const opt opts[] = {
      "file storage: start a new segment file at this size (default 64 MiB)"},
     {"static", O_STR, &R.cfg.static_dir, "serve static files (the PWA) from DIR"},
     {"max-frame", O_SIZE, &R.cfg.max_frame, "largest incoming frame in bytes (default 4 MiB)"},
+    {"max-snapshot", O_SIZE, &R.cfg.max_snapshot,
+     "largest sealed snapshot accepted, over REST (default 64 MiB; over WebSocket --max-frame "
+     "also bounds it)"},
     {"max-changes", O_U32, &R.cfg.max_changes, "changes per frame or POST (default 1024)"},
     {"max-queue", O_SIZE, &R.cfg.max_queue,
      "unsent bytes per connection before it is dropped (default 8 MiB)"},
@@ -146,6 +149,7 @@ static int configure(int argc, char **argv) {
         .data_dir = "./weft-data",
         .storage = "file",
         .max_frame = 4u << 20,
+        .max_snapshot = 64u << 20,
         .max_changes = 1024,
         .max_queue = 8u << 20,
         .max_conns = 10000,
@@ -204,6 +208,10 @@ static int configure(int argc, char **argv) {
     }
     if (R.cfg.format_level < 1 || R.cfg.format_level > WEFT_FORMAT_LEVEL) {
         fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
+        return -1;
+    }
+    if (R.cfg.max_snapshot < 1024 || R.cfg.max_snapshot > WEFT_MAX_SEALED_SNAPSHOT_BYTES) {
+        fprintf(stderr, "weft-relay: --max-snapshot must be 1 KiB to 256 MiB\n");
         return -1;
     }
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||

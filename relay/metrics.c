@@ -116,6 +116,23 @@ char *relay_metrics_render(const relay *r, size_t *len) {
               "weft_relay_ephemeral_dropped_total{reason=\"space_rate\"} %llu\n"
               "weft_relay_ephemeral_dropped_total{reason=\"slow_reader\"} %llu\n",
               (unsigned long long)m->eph_dropped_rate, (unsigned long long)m->eph_dropped_slow);
+    counter(&b, "weft_relay_snapshots_stored_total", "sealed snapshots stored durably",
+            m->snapshots_stored);
+    counter(&b, "weft_relay_snapshots_served_total", "sealed snapshots sent to clients",
+            m->snapshots_served);
+    counter(&b, "weft_relay_snapshots_damaged_total",
+            "stored snapshots skipped on read: their CRC, length or signature failed",
+            m->snapshots_damaged);
+    sb_printf(&b, "# HELP weft_relay_snapshots_refused_total snapshot uploads refused, by reason\n"
+                  "# TYPE weft_relay_snapshots_refused_total counter\n");
+    static const char *const snap_labels[] = {
+#define RELAY_X_SNAP(name, label) label,
+        RELAY_SNAP_REASONS(RELAY_X_SNAP)
+#undef RELAY_X_SNAP
+    };
+    for (int i = 0; i < RELAY_SNAP_N; i++)
+        sb_printf(&b, "weft_relay_snapshots_refused_total{reason=\"%s\"} %llu\n", snap_labels[i],
+                  (unsigned long long)m->snapshots_refused[i]);
     sb_printf(&b, "# HELP weft_relay_rejections_total requests, frames and changes refused, by "
                   "reason\n# TYPE weft_relay_rejections_total counter\n");
     for (uint32_t i = 1; i < RELAY_N_REASONS; i++) {

@@ -82,6 +82,7 @@ typedef struct relay_config {
     size_t segment_bytes;           /* file storage segment size (0: 64 MiB) */
     const char *static_dir;         /* NULL: no static files */
     size_t max_frame;               /* bytes of one incoming WebSocket message */
+    size_t max_snapshot;            /* bytes of one sealed snapshot (REST upload) */
     uint32_t max_changes;           /* records per CHANGES frame or POST */
     size_t max_queue;               /* unsent bytes per connection before it is dropped */
     uint32_t max_conns;             /* open connections (WebSocket and HTTP) */
@@ -97,6 +98,24 @@ typedef struct relay_config {
 /* Rejection reasons are the protocol's error codes (weft/protocol.h). */
 #define RELAY_N_REASONS     32
 #define RELAY_FSYNC_BUCKETS 12
+
+/* Why a snapshot upload was refused: the label of
+ * weft_relay_snapshots_refused_total (bounded, one per reason). */
+#define RELAY_SNAP_REASONS(X)                                                   \
+    X(SIGNATURE, "signature") /* the publisher's signature does not hold */     \
+    X(SPACE, "space")         /* a snapshot of another space */                 \
+    X(UNCOVERED, "uncovered") /* names changes the relay does not hold (yet) */ \
+    X(RIGHTS, "rights")       /* the publisher is not a proven admin */         \
+    X(TOO_BIG, "too_big")     /* over --max-snapshot (or --max-frame on WS) */  \
+    X(MALFORMED, "malformed") /* not a sealed snapshot */                       \
+    X(STALE, "stale")         /* older than the newest held */
+
+enum {
+#define RELAY_X_SNAP(name, label) RELAY_SNAP_##name,
+    RELAY_SNAP_REASONS(RELAY_X_SNAP)
+#undef RELAY_X_SNAP
+        RELAY_SNAP_N
+};
 
 typedef struct relay_metrics {
     uint64_t conns_open; /* accepted connections, WebSocket and HTTP, not closed yet */
@@ -123,6 +142,10 @@ typedef struct relay_metrics {
     uint64_t eph_frames;            /* ephemeral frames accepted for fan-out */
     uint64_t eph_dropped_rate;      /* ... dropped: over the space's --eph-rate */
     uint64_t eph_dropped_slow;      /* ... not queued for a reader, or dropped from its queue */
+    uint64_t snapshots_stored;      /* sealed snapshots stored (durable) */
+    uint64_t snapshots_served;      /* ... sent to a client (REST or SNAPSHOT frame) */
+    uint64_t snapshots_damaged;     /* ... skipped on read: CRC, length or verify failed */
+    uint64_t snapshots_refused[RELAY_SNAP_N]; /* uploads refused, by reason */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */

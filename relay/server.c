@@ -20,6 +20,7 @@
 #include "session.h"
 #include "space.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,13 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         return;
     }
     s->deadline = s->tok.expires;
+    s->tok_bytes = malloc(f->token_len ? f->token_len : 1);
+    if (!s->tok_bytes) {
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    memcpy(s->tok_bytes, f->token, f->token_len);
+    s->tok_len = f->token_len;
     if (weft_vv_check(f->vv, f->vv_len)) {
         session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
         return;
@@ -432,6 +440,114 @@ static void forward_ephemeral(session *s, const weft_frame *f) {
     session_eph_unref(e);
 }
 
+/* ---- sealed snapshots (docs/PROTOCOL.md, "Snapshots") ---- */
+
+static void send_snapshot_ack(session *s, uint8_t status, uint64_t value) {
+    outmsg *m = session_msg_new(WEFT_FRAME_HEADER_BYTES + 11);
+    if (!m || weft_frame_snapshot_ack_encode(m->buf + LWS_PRE, m->len, &m->len, status, value)) {
+        session_msg_free(m);
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    session_push(s, m, 0);
+}
+
+/* An upload: checked as over REST (space_snapshot_check), with the
+ * session's token, and the publisher must be the key the session proved.
+ * Bounded by --max-frame (the message) and --max-snapshot. Refusals are
+ * answered in SNAPSHOT_ACK, never fatal. */
+static void handle_snapshot(session *s, const weft_frame *f) {
+    relay *r = s->r;
+    if (f->snap_flags || f->snap_rseq || f->token_len) {
+        relay_reject(r, WEFT_PROTO_EBAD_SNAPSHOT);
+        r->m.snapshots_refused[RELAY_SNAP_MALFORMED]++;
+        send_snapshot_ack(s, WEFT_ACK_REJECTED, WEFT_PROTO_EBAD_SNAPSHOT);
+        return;
+    }
+    uint64_t base = 0;
+    uint32_t code = space_snapshot_check(s->sp, f->snap, f->snap_len, r->cfg.max_snapshot, &s->tok,
+                                         s->key, &base);
+    if (!code) {
+        int rc = space_snapshot_put(s->sp, base, s->tok_bytes, s->tok_len, f->snap, f->snap_len,
+                                    &s->wait, on_answer, s);
+        /* No backend defers a snapshot yet (local storage writes it at
+         * once; Redis keeps none): when one does, this answer must wait
+         * for it as a held ACK does. */
+        assert(rc != STORAGE_LATER);
+        if (rc == WEFT_ESTATE)
+            code = WEFT_PROTO_ESTALE_SNAPSHOT;
+        else if (rc)
+            code = WEFT_PROTO_ESTORAGE;
+    }
+    if (code) {
+        relay_reject(r, code);
+        send_snapshot_ack(s, WEFT_ACK_REJECTED, code);
+        return;
+    }
+    r->m.snapshots_stored++;
+    send_snapshot_ack(s, WEFT_ACK_STORED, base);
+}
+
+/* SNAPSHOT_GET: answers SNAPSHOT with the newest snapshot (or an empty
+ * one: none held; or USE_REST with no record: too big for this link),
+ * then rewinds the session: from here on it is sent every change after
+ * the snapshot's base that the snapshot's vector does not cover (none
+ * held: every change past its HELLO vector, from relay sequence 1), then
+ * a new "synced" ACK. Changes the session was sent before the SNAPSHOT
+ * come again after it. */
+static void handle_snapshot_get(session *s) {
+    relay *r = s->r;
+    struct space *sp = s->sp;
+    uint8_t *body;
+    const uint8_t *rec = NULL, *tok = NULL;
+    size_t len = 0, tl = 0;
+    uint64_t base = 0;
+    if (space_snapshot_newest(sp, &body, &rec, &len, &tok, &tl, &base)) {
+        session_fail(s, WEFT_PROTO_ESTORAGE, "storage read failed");
+        return;
+    }
+    uint8_t flags = 0;
+    size_t bound = weft_frame_snapshot_bound(tl, len);
+    if (body && (bound > r->cfg.max_frame || bound > r->cfg.max_queue / 2)) {
+        flags = WEFT_SNAPSHOT_USE_REST;
+        bound = weft_frame_snapshot_bound(tl, 0);
+    }
+    weft_snapshot_header h;
+    int bad = body && weft_snapshot_header_decode(&h, rec, len); /* verified on read */
+    uint64_t *have = NULL;
+    if (body && !bad && sp->n_authors) {
+        have = calloc(sp->n_authors, sizeof *have);
+        if (!have) bad = 1;
+    }
+    outmsg *m = bad ? NULL : session_msg_new(bound);
+    if (!m || weft_frame_snapshot_encode(m->buf + LWS_PRE, m->len, &m->len, flags, base, tok, tl,
+                                         flags ? NULL : rec, flags ? 0 : len)) {
+        session_msg_free(m);
+        free(have);
+        free(body);
+        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+        return;
+    }
+    if (body) {
+        size_t pos = 0;
+        const uint8_t *author;
+        uint64_t seq;
+        while (weft_vv_next(h.vv, h.vv_len, &pos, &author, &seq)) {
+            uint32_t a = space_author_find(sp, author);
+            if (a < sp->n_authors) have[a] = seq;
+        }
+        free(s->have);
+        s->have = have;
+        s->n_have = have ? sp->n_authors : 0;
+        r->m.snapshots_served++;
+    }
+    free(body);
+    s->next_rseq = base + 1;
+    s->synced = 0;
+    session_push(s, m, 0);
+    session_wake(s);
+}
+
 /* Keeps a frame that arrived while the session waits for an answer. */
 static void defer_frame(session *s, const uint8_t *p, size_t len) {
     inframe *m = malloc(sizeof *m + len);
@@ -512,6 +628,12 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
     case WEFT_FRAME_SIGNAL:
     case WEFT_FRAME_PRESENCE:
         forward_ephemeral(s, &f);
+        break;
+    case WEFT_FRAME_SNAPSHOT:
+        handle_snapshot(s, &f);
+        break;
+    case WEFT_FRAME_SNAPSHOT_GET:
+        handle_snapshot_get(s);
         break;
     case WEFT_FRAME_ERROR:
         relay_log("session=%llu client error code=%u fatal=%d", (unsigned long long)s->id, f.code,

@@ -325,6 +325,7 @@ void session_close_ws(session *s) {
     free(s->parked);
     free(s->rx);
     free(s->have);
+    free(s->tok_bytes);
     session_set_space(s, NULL);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;

@@ -76,6 +76,8 @@ typedef struct session {
     struct session *sp_prev, *sp_next; /* the space's live subscribers */
     uint8_t key[32], nonce[32];
     weft_token tok;
+    uint8_t *tok_bytes; /* the HELLO's token as sent (kept with a snapshot it admits) */
+    size_t tok_len;
     uint64_t deadline; /* unix s the token stops being valid (0: never); see session_expired */
     uint32_t level;    /* the format level the client reads (1 without a versions block) */
     int versions;      /* its HELLO carried a versions block: CHALLENGE answers with one */

@@ -13,6 +13,7 @@
 #include "space.h"
 
 #include "hex.h"
+#include "snapfile.h"
 #include "vec.h"
 
 #include <assert.h>
@@ -454,4 +455,116 @@ void space_close_all(relay *r) {
     weft__idtab_free(&r->spaces);
     weft__idtab_init(&r->spaces, r->hash_seed);
     r->m.spaces_open = 0;
+}
+
+/* ---- sealed snapshots ---- */
+
+static uint32_t snap_refuse(space *sp, int reason, uint32_t code) {
+    sp->r->m.snapshots_refused[reason]++;
+    return code;
+}
+
+uint32_t space_snapshot_check(space *sp, const uint8_t *rec, size_t len, size_t max,
+                              const weft_token *tok, const uint8_t *prover, uint64_t *base) {
+    relay *r = sp->r;
+    if (len > max) return snap_refuse(sp, RELAY_SNAP_TOO_BIG, WEFT_PROTO_ETOO_BIG);
+    weft_snapshot_header h;
+    int rc = weft_snapshot_verify(&r->be, sp->id, rec, len, &h);
+    if (rc == WEFT_ESPACE) return snap_refuse(sp, RELAY_SNAP_SPACE, WEFT_PROTO_EWRONG_SPACE);
+    if (rc == WEFT_ESIGNATURE)
+        return snap_refuse(sp, RELAY_SNAP_SIGNATURE, WEFT_PROTO_EBAD_SIGNATURE);
+    if (rc == WEFT_ETOOBIG) return snap_refuse(sp, RELAY_SNAP_TOO_BIG, WEFT_PROTO_ETOO_BIG);
+    if (rc) return snap_refuse(sp, RELAY_SNAP_MALFORMED, WEFT_PROTO_EBAD_SNAPSHOT);
+    /* Only admins publish (SECURITY.md): a sealed state is a claim nobody
+     * without the history can check. */
+    if (weft_token_allows(tok, h.publisher, WEFT_RIGHT_ADMIN) ||
+        (prover && memcmp(prover, h.publisher, 32) != 0))
+        return snap_refuse(sp, RELAY_SNAP_RIGHTS, WEFT_PROTO_ERIGHTS);
+    if (weft_log_covers(sp->log, h.vv, h.vv_len))
+        return snap_refuse(sp, RELAY_SNAP_UNCOVERED, WEFT_PROTO_EUNCOVERED);
+    /* What the vector covers, per author index of this space. */
+    uint64_t *cov = calloc(sp->n_authors ? sp->n_authors : 1, sizeof *cov);
+    if (!cov) return WEFT_PROTO_EINTERNAL;
+    size_t pos = 0;
+    const uint8_t *author;
+    uint64_t seq;
+    while (weft_vv_next(h.vv, h.vv_len, &pos, &author, &seq)) {
+        uint32_t a = space_author_find(sp, author);
+        if (a != SPACE_NO_AUTHOR) cov[a] = seq;
+    }
+    /* Every change the vector names must be durable too: a snapshot stored
+     * before them could outlive them in a crash, and name changes the
+     * relay no longer holds. They are the last few records at most; the
+     * publisher retries once they are acked. */
+    for (uint64_t i = sp->durable; i < sp->head; i++) {
+        const rec_info *ri = &sp->idx[i];
+        if (ri->author != SPACE_NO_AUTHOR && ri->seq <= cov[ri->author]) {
+            free(cov);
+            return snap_refuse(sp, RELAY_SNAP_UNCOVERED, WEFT_PROTO_EUNCOVERED);
+        }
+    }
+    uint64_t b = 0;
+    while (b < sp->durable) {
+        const rec_info *ri = &sp->idx[b];
+        if (ri->author == SPACE_NO_AUTHOR || ri->seq > cov[ri->author]) break;
+        b++;
+    }
+    free(cov);
+    *base = b;
+    return 0;
+}
+
+int space_snapshot_put(space *sp, uint64_t base, const uint8_t *tok, size_t tok_len,
+                       const uint8_t *rec, size_t len, waiter **slot, relay_answer_fn fn,
+                       void *ud) {
+    assert(tok_len <= WEFT_PROTO_MAX_TOKEN);
+    uint8_t *body = malloc(2 + tok_len + len);
+    if (!body) return WEFT_ENOMEM;
+    weft__snap_body(body, tok, tok_len, rec, len);
+    int rc = sp->st->st->ops->snapshot_put(sp->st, base, body, 2 + tok_len + len, slot, fn, ud);
+    free(body);
+    if (rc == WEFT_ESTATE) snap_refuse(sp, RELAY_SNAP_STALE, 0);
+    return rc;
+}
+
+typedef struct snap_pick {
+    space *sp;
+    uint8_t *body;
+    size_t len;
+    uint64_t base;
+} snap_pick;
+
+static int snap_take(void *ud, uint64_t base, const uint8_t *body, size_t len) {
+    snap_pick *p = ud;
+    const uint8_t *tok, *rec;
+    size_t tl, rl;
+    /* Checked again on the way out: a file that passed its CRC but not the
+     * signature was altered with its CRC, or written by a bug. */
+    if (weft__snap_body_split(&tok, &tl, &rec, &rl, body, len) ||
+        weft_snapshot_verify(&p->sp->r->be, p->sp->id, rec, rl, NULL)) {
+        p->sp->r->m.snapshots_damaged++;
+        return 0;
+    }
+    p->body = malloc(len);
+    if (!p->body) return WEFT_ENOMEM;
+    memcpy(p->body, body, len);
+    p->len = len;
+    p->base = base;
+    return 1;
+}
+
+int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t *len,
+                          const uint8_t **tok, size_t *tok_len, uint64_t *base) {
+    snap_pick p = {sp, NULL, 0, 0};
+    size_t damaged = 0;
+    int rc = sp->st->st->ops->snapshot_read(sp->st, snap_take, &p, &damaged);
+    sp->r->m.snapshots_damaged += damaged;
+    if (rc < 0) {
+        free(p.body);
+        return rc;
+    }
+    *body = p.body;
+    *base = p.base;
+    if (p.body) weft__snap_body_split(tok, tok_len, rec, len, p.body, p.len);
+    return 0;
 }

@@ -93,6 +93,37 @@ int space_throttled(const space *sp);
 /* Reads records after `after` (storage_ops.read). */
 int space_read(space *sp, uint64_t after, size_t max_bytes, relay_record_fn fn, void *ud);
 
+/* ---- sealed snapshots (docs/RELAY.md, "Snapshots") ---- */
+
+/* Checks an uploaded sealed snapshot, in this order: size (max, TOO_BIG),
+ * structure (BAD_SNAPSHOT), space (WRONG_SPACE), signature
+ * (BAD_SIGNATURE), the publisher's rights: tok (verified by the caller)
+ * must grant the publisher admin, and when prover is given (a WebSocket
+ * session's proven key) the publisher must be that key (RIGHTS); then the
+ * vector: every change it names must be in the log and durable
+ * (UNCOVERED). OUT: *base, the highest relay sequence such that every
+ * record up to it is covered by the vector (the joiner's cursor for the
+ * tail), and *reason (RELAY_SNAP_..., on a refusal). Counts the refusal.
+ * Returns 0 or a WEFT_PROTO_E code. */
+uint32_t space_snapshot_check(space *sp, const uint8_t *rec, size_t len, size_t max,
+                              const weft_token *tok, const uint8_t *prover, uint64_t *base);
+
+/* Stores a checked snapshot with the token that admitted it (tok,
+ * tok_len <= WEFT_PROTO_MAX_TOKEN; served with it, for the joiner's own
+ * rights check) (storage_ops.snapshot_put: 0, STORAGE_LATER with fn to
+ * come, or a WEFT_E code; WEFT_ESTATE: older than the newest held). */
+int space_snapshot_put(space *sp, uint64_t base, const uint8_t *tok, size_t tok_len,
+                       const uint8_t *rec, size_t len, waiter **slot, relay_answer_fn fn, void *ud);
+
+/* The newest stored snapshot that passes its stored check and
+ * weft_snapshot_verify again (a damaged one is skipped, counted, and the
+ * next older one tried). OUT: *body (malloc'd, the caller frees; NULL when
+ * none is held), *rec and *len (the record, inside body), *tok and
+ * *tok_len (the token that admitted it, inside body), *base. Returns 0 or
+ * a WEFT_E code. */
+int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t *len,
+                          const uint8_t **tok, size_t *tok_len, uint64_t *base);
+
 /* Forgets a space whose local view can no longer be trusted (storage said
  * lost: an append was not confirmed, or another relay deleted it): fails
  * its sessions with `code` and removes it without touching storage; the

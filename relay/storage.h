@@ -151,6 +151,23 @@ typedef struct storage_ops {
     /* Closes a space: its unanswered batch fails, its waiters get
      * fn(ud, 1). NULL is a no-op. */
     void (*close)(storage_space *h);
+    /* Stores a sealed snapshot (checked by the caller) covering every
+     * record up to relay sequence base, keeping the STORAGE_SNAPSHOTS_KEPT
+     * newest by base. A snapshot whose base is below the newest held is
+     * refused (WEFT_ESTATE; an equal base replaces it). Durable before it
+     * counts as stored: a crash leaves the whole snapshot or none, and
+     * never touches the log. Returns 0 when durable now, STORAGE_LATER
+     * when fn(ud, 0) comes once durable (fn(ud, 1): it failed), or a
+     * WEFT_E code (nothing stored; WEFT_EUNAVAILABLE: this backend keeps
+     * no snapshots). */
+    int (*snapshot_put)(storage_space *h, uint64_t base, const uint8_t *rec, size_t len,
+                        waiter **slot, relay_answer_fn fn, void *ud);
+    /* Calls fn(ud, base, rec, len) for each stored snapshot, newest first,
+     * until fn returns non-zero; one whose stored bytes fail their check
+     * (CRC, length) is skipped and counted in *damaged. Completes before
+     * it returns. Returns fn's non-zero value, 0 when fn took none (or none
+     * is held), or a WEFT_E code. */
+    int (*snapshot_read)(storage_space *h, relay_record_fn fn, void *ud, size_t *damaged);
     /* Ends the loop turn: submits every batch appended this turn (one
      * group commit). Local: finishes the syncs the writers are done with
      * (durable() and the answers for their spaces), then starts one per
@@ -177,6 +194,10 @@ typedef struct storage_ops {
 struct storage {
     const storage_ops *ops;
 };
+
+/* How many snapshots a space keeps: the newest, and one before it in case
+ * the newest turns out damaged on read. */
+#define STORAGE_SNAPSHOTS_KEPT 2
 
 /* Every backend's per-space handle starts with this. */
 struct storage_space {
@@ -299,8 +320,13 @@ typedef struct relay_store_ops {
      * and sync of s fails; close it, and open it again to serve what the
      * disk holds (its unsynced tail is dropped first). */
     int (*sync_end)(relay_space_store *s, relay_sync_job *job);
-    /* Deletes the space's records for good and closes s. */
+    /* Deletes the space's records (and snapshots) for good and closes s. */
     int (*delete_space)(relay_space_store *s);
+    /* storage_ops.snapshot_put, synchronously: durable when it returns 0
+     * (file: a temporary file, fdatasync, rename, fsync of the directory). */
+    int (*snapshot_put)(relay_space_store *s, uint64_t base, const uint8_t *rec, size_t len);
+    /* storage_ops.snapshot_read. */
+    int (*snapshot_read)(relay_space_store *s, relay_record_fn fn, void *ud, size_t *damaged);
     /* Closes a space (after a flush). NULL is a no-op. */
     void (*close_space)(relay_space_store *s);
     /* Closes the backend; every space must be closed first. NULL is a no-op. */

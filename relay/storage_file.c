@@ -28,11 +28,20 @@
  * refuses to open rather than serve or renumber around it. Every read
  * checks the CRC again, so a record damaged later is never served either.
  * This file does the I/O; the codec knows the bytes.
+ *
+ * Sealed snapshots sit beside the segments, one file each
+ * (<base rseq, 20 digits>.snap, common/snapfile.h), written to snap.tmp,
+ * fdatasync'd, renamed into place and the directory fsync'd, so that a
+ * crash leaves a whole snapshot or none; a snap.tmp found at open is a torn
+ * upload and is removed. The STORAGE_SNAPSHOTS_KEPT newest are kept. A
+ * snapshot write is synchronous on the loop: uploads are rare (an admin's,
+ * every so often) and bounded by --max-snapshot.
  */
 #include "storage.h"
 
 #include "hex.h"
 #include "segment.h"
+#include "snapfile.h"
 #include "vec.h"
 
 #include "weft/change.h"
@@ -103,6 +112,7 @@ typedef struct file_store {
      * slow_space (hex) takes delay_ms longer. Unset, they cost a compare. */
     uint64_t syncs, fail_at;
     unsigned delay_ms;
+    unsigned snap_delay_ms; /* a snapshot write pauses half-way (kill -9 tests) */
     char slow_space[WEFT__HEX_LEN(32)];
     /* Spaces whose unsynced tail could not be dropped after a failed
      * fdatasync: refused until the process restarts (hex ids). */
@@ -373,6 +383,11 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
             return rc;
         }
     }
+    /* A snapshot upload the process did not finish: never renamed into
+     * place, so never acknowledged. */
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s/snap.tmp", s->dir);
+    if (unlink(tmp) && errno != ENOENT) io_fail("unlink", tmp);
     uint64_t *firsts = NULL;
     size_t n_firsts = 0;
     rc = list_segments(s->dir, &firsts, &n_firsts);
@@ -644,6 +659,149 @@ static int f_flush(relay_store *st_) {
     return 0;
 }
 
+/* ---- snapshots ---- */
+
+static void snap_path(char *dst, size_t cap, const file_space *s, uint64_t base) {
+    char name[WEFT__SNAP_NAME_CAP];
+    weft__snap_name(name, sizeof name, base);
+    snprintf(dst, cap, "%s/%s", s->dir, name);
+}
+
+static int cmp_u64_desc(const void *a, const void *b) {
+    return -cmp_u64(a, b);
+}
+
+/* The bases of the stored snapshots, newest first. */
+static int list_snapshots(const char *dir, uint64_t **out, size_t *n_out) {
+    DIR *d = opendir(dir);
+    if (!d) return io_fail("opendir", dir);
+    uint64_t *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        uint64_t base;
+        if (weft__snap_name_parse(&base, e->d_name)) continue;
+        uint64_t *p = weft__vec_grow(v, &cap, n + 1, sizeof *p, 4);
+        if (!p) {
+            free(v);
+            closedir(d);
+            return WEFT_ENOMEM;
+        }
+        v = p;
+        v[n++] = base;
+    }
+    closedir(d);
+    if (n) qsort(v, n, sizeof *v, cmp_u64_desc);
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, const char *path) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return io_fail("write", path);
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int f_snapshot_put(relay_space_store *s_, uint64_t base, const uint8_t *rec, size_t len) {
+    file_space *s = (file_space *)s_;
+    if (s->failed) return WEFT_EIO_STORE;
+    uint64_t *bases = NULL;
+    size_t n = 0;
+    int rc = list_snapshots(s->dir, &bases, &n);
+    if (rc) return rc;
+    if (n && base < bases[0]) {
+        free(bases);
+        return WEFT_ESTATE;
+    }
+    char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s/snap.tmp", s->dir);
+    snap_path(path, sizeof path, s, base);
+    uint8_t hdr[WEFT__SNAP_HDR];
+    weft__snap_header(hdr, base, rec, len);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) rc = io_fail("open", tmp);
+    size_t half = len / 2;
+    if (!rc) rc = write_all(fd, hdr, sizeof hdr, tmp);
+    if (!rc) rc = write_all(fd, rec, half, tmp);
+    if (!rc && s->st->snap_delay_ms) {
+        /* Test hook: half a snapshot is on disk under its temporary name. */
+        struct timespec ts = {s->st->snap_delay_ms / 1000,
+                              (long)(s->st->snap_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (!rc) rc = write_all(fd, rec + half, len - half, tmp);
+    if (!rc && fdatasync(fd)) rc = io_fail("fdatasync", tmp);
+    if (fd >= 0) close(fd);
+    if (!rc && rename(tmp, path)) rc = io_fail("rename", tmp);
+    if (!rc) rc = fsync_dir(s->dir);
+    if (rc) {
+        unlink(tmp);
+        free(bases);
+        return rc;
+    }
+    /* Only now may older ones go: the new one is durable. A crash before
+     * the unlinks leaves one too many, which the next upload removes. */
+    for (size_t i = 0, kept = 1; i < n; i++) {
+        if (bases[i] == base) continue;
+        if (kept++ < STORAGE_SNAPSHOTS_KEPT) continue;
+        snap_path(path, sizeof path, s, bases[i]);
+        if (unlink(path) && errno != ENOENT) io_fail("unlink", path);
+    }
+    free(bases);
+    return 0;
+}
+
+static int f_snapshot_read(relay_space_store *s_, relay_record_fn fn, void *ud, size_t *damaged) {
+    file_space *s = (file_space *)s_;
+    uint64_t *bases = NULL;
+    size_t n = 0;
+    int rc = list_snapshots(s->dir, &bases, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char path[PATH_MAX + 32];
+        snap_path(path, sizeof path, s, bases[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue; /* pruned meanwhile */
+        struct stat sb;
+        uint8_t *buf = NULL;
+        size_t got = 0;
+        if (fstat(fd, &sb) == 0 && sb.st_size >= 0 &&
+            (uint64_t)sb.st_size <= WEFT__SNAP_HDR + (uint64_t)UINT32_MAX)
+            buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+        while (buf && got < (size_t)sb.st_size) {
+            ssize_t r = pread(fd, buf + got, (size_t)sb.st_size - got, (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        close(fd);
+        uint64_t base;
+        const uint8_t *rec;
+        size_t len;
+        if (!buf || got != (size_t)sb.st_size || weft__snap_parse(&base, &rec, &len, buf, got) ||
+            base != bases[i]) {
+            if (!buf) {
+                rc = WEFT_ENOMEM;
+            } else {
+                fprintf(stderr, "weft-relay: file storage: %s: damaged snapshot, skipped\n", path);
+                (*damaged)++;
+            }
+            free(buf);
+            continue;
+        }
+        rc = fn(ud, base, rec, len);
+        free(buf);
+        if (rc) break;
+    }
+    free(bases);
+    return rc;
+}
+
 static int f_delete(relay_space_store *s_) {
     file_space *s = (file_space *)s_;
     unmark_dirty(s);
@@ -653,6 +811,15 @@ static int f_delete(relay_space_store *s_) {
         seg_path(path, sizeof path, s, s->segs[i].first);
         if (unlink(path) && errno != ENOENT) rc = io_fail("unlink", path);
     }
+    uint64_t *snaps = NULL;
+    size_t n_snaps = 0;
+    if (!rc) rc = list_snapshots(s->dir, &snaps, &n_snaps);
+    for (size_t i = 0; !rc && i < n_snaps; i++) {
+        char path[PATH_MAX + 32];
+        snap_path(path, sizeof path, s, snaps[i]);
+        if (unlink(path) && errno != ENOENT) rc = io_fail("unlink", path);
+    }
+    free(snaps);
     if (!rc && rmdir(s->dir)) rc = io_fail("rmdir", s->dir);
     if (!rc) rc = fsync_dir(s->st->root);
     space_free(s);
@@ -686,6 +853,8 @@ static const relay_store_ops file_ops = {
     .sync_run = f_sync_run,
     .sync_end = f_sync_end,
     .delete_space = f_delete,
+    .snapshot_put = f_snapshot_put,
+    .snapshot_read = f_snapshot_read,
     .close_space = f_close_space,
     .close = f_close,
 };
@@ -702,6 +871,8 @@ int relay_store_file_new(relay_store **out, const char *root, size_t segment_byt
     if (v) st->fail_at = strtoull(v, NULL, 10);
     v = getenv("WEFT_RELAY_TEST_FSYNC_DELAY_MS");
     if (v) st->delay_ms = (unsigned)strtoul(v, NULL, 10);
+    v = getenv("WEFT_RELAY_TEST_SNAPSHOT_DELAY_MS");
+    if (v) st->snap_delay_ms = (unsigned)strtoul(v, NULL, 10);
     v = getenv("WEFT_RELAY_TEST_SLOW_SPACE");
     if (v) snprintf(st->slow_space, sizeof st->slow_space, "%s", v);
     *out = &st->base;

@@ -341,6 +341,20 @@ static int l_read(storage_space *h_, uint64_t after, size_t max_bytes, relay_rec
     return h->st->drv->ops->read(h->drv, after, max_bytes, fn, ud);
 }
 
+/* A snapshot is written and synced on the loop, at once: uploads are rare
+ * and bounded (--max-snapshot), and it shares no file with the log. */
+static int l_snapshot_put(storage_space *h_, uint64_t base, const uint8_t *rec, size_t len,
+                          waiter **slot, relay_answer_fn fn, void *ud) {
+    local_space *h = (local_space *)h_;
+    (void)slot, (void)fn, (void)ud;
+    return h->st->drv->ops->snapshot_put(h->drv, base, rec, len);
+}
+
+static int l_snapshot_read(storage_space *h_, relay_record_fn fn, void *ud, size_t *damaged) {
+    local_space *h = (local_space *)h_;
+    return h->st->drv->ops->snapshot_read(h->drv, fn, ud, damaged);
+}
+
 /* Lets go of h: its sync in flight is waited for and finished (the writer
  * must be done with the descriptor, and the driver with the sync), its
  * batches fail. */
@@ -513,6 +527,8 @@ static const storage_ops local_ops = {
     .read = l_read,
     .remove = l_remove,
     .close = l_close,
+    .snapshot_put = l_snapshot_put,
+    .snapshot_read = l_snapshot_read,
     .end_turn = l_end_turn,
     .busy = l_busy,
     .ready = l_ready,

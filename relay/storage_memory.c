@@ -2,10 +2,13 @@
  * Memory storage: records live in the heap and vanish with the process.
  * For tests and throwaway relays. "Durable" here means only "appended":
  * flush has nothing to do. Records are copied one allocation each, indexed
- * by relay sequence in a growable array.
+ * by relay sequence in a growable array. Snapshots are kept in their stored
+ * form (snapfile.h), newest first, so reads check them as the file driver
+ * does.
  */
 #include "storage.h"
 
+#include "snapfile.h"
 #include "vec.h"
 
 #include "weft/error.h"
@@ -24,6 +27,7 @@ typedef struct mem_space {
     uint8_t id[32];
     mem_rec *recs;
     size_t n, cap;
+    mem_rec snaps[STORAGE_SNAPSHOTS_KEPT]; /* stored form, newest first */
     struct mem_space *next;
 } mem_space;
 
@@ -114,7 +118,50 @@ static int mem_sync_end(relay_space_store *s, relay_sync_job *job) {
     return job->rc;
 }
 
+static uint64_t snap_base(const mem_rec *m) {
+    uint64_t base;
+    const uint8_t *rec;
+    size_t len;
+    return weft__snap_parse(&base, &rec, &len, m->p, m->len) ? 0 : base;
+}
+
+static int mem_snapshot_put(relay_space_store *s_, uint64_t base, const uint8_t *rec, size_t len) {
+    mem_space *s = (mem_space *)s_;
+    if (s->snaps[0].p && base < snap_base(&s->snaps[0])) return WEFT_ESTATE;
+    uint8_t *p = malloc(WEFT__SNAP_HDR + len);
+    if (!p) return WEFT_ENOMEM;
+    weft__snap_header(p, base, rec, len);
+    memcpy(p + WEFT__SNAP_HDR, rec, len);
+    mem_rec m = {p, WEFT__SNAP_HDR + len};
+    if (s->snaps[0].p && base == snap_base(&s->snaps[0])) {
+        free(s->snaps[0].p); /* the same base: the new one replaces it */
+    } else {
+        free(s->snaps[STORAGE_SNAPSHOTS_KEPT - 1].p);
+        memmove(&s->snaps[1], &s->snaps[0], (STORAGE_SNAPSHOTS_KEPT - 1) * sizeof *s->snaps);
+    }
+    s->snaps[0] = m;
+    return 0;
+}
+
+static int mem_snapshot_read(relay_space_store *s_, relay_record_fn fn, void *ud, size_t *damaged) {
+    mem_space *s = (mem_space *)s_;
+    for (size_t i = 0; i < STORAGE_SNAPSHOTS_KEPT && s->snaps[i].p; i++) {
+        uint64_t base;
+        const uint8_t *rec;
+        size_t len;
+        if (weft__snap_parse(&base, &rec, &len, s->snaps[i].p, s->snaps[i].len)) {
+            (*damaged)++;
+            continue;
+        }
+        int rc = fn(ud, base, rec, len);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static void free_space(mem_space *s) {
+    for (size_t i = 0; i < STORAGE_SNAPSHOTS_KEPT; i++)
+        free(s->snaps[i].p);
     for (size_t i = 0; i < s->n; i++)
         free(s->recs[i].p);
     free(s->recs);
@@ -157,6 +204,8 @@ static const relay_store_ops mem_ops = {
     .sync_run = mem_sync_run,
     .sync_end = mem_sync_end,
     .delete_space = mem_delete,
+    .snapshot_put = mem_snapshot_put,
+    .snapshot_read = mem_snapshot_read,
     .close_space = mem_close_space,
     .close = mem_close,
 };

@@ -171,6 +171,28 @@ expect "sync a again" 0 "$W" sync a --relay http://127.0.0.1:$port
 # a's newest changes depend on b's: the relay took them only after b's came
 expect "sync b again" 0 "$W" sync b --relay http://127.0.0.1:$port
 [ "$(hash_of a)" = "$(hash_of b)" ] && ok "synced through the relay: one state hash" || bad "hashes differ after sync"
+# Snapshots: an admin publishes, a fresh replica joins from the snapshot and
+# the tail, and reaches the state hash of a replica that replayed everything.
+R=http://127.0.0.1:$port
+expect "a writer cannot publish a snapshot" 3 "$W" snapshot publish b --relay $R
+expect "snapshot publish (admin)" 0 "$W" snapshot publish a --relay $R
+has "snapshot stored" '"stored":true'
+expect "a change after the snapshot" 0 "$W" put a todos t9 title '"after the snapshot"'
+expect "sync the tail up" 0 "$W" sync a --relay $R
+expect "join c read-only" 0 "$W" join c --invite "$read_link"
+expect "sync c from the snapshot" 0 "$W" sync c --relay $R
+case "$out" in *'"snapshot_rseq":0,'*) bad "c did not start from a snapshot: $out" ;; *'"snapshot_rseq":'*) ok "c started from the snapshot" ;; *) bad "no snapshot_rseq: $out" ;; esac
+has "c pulled only the tail" '"pulled":1,'
+[ -f c/snapshot.weft ] && ok "c keeps the snapshot" || bad "c/snapshot.weft missing"
+expect "sync b (a full replay)" 0 "$W" sync b --relay $R
+[ "$(hash_of c)" = "$(hash_of a)" ] && [ "$(hash_of c)" = "$(hash_of b)" ] &&
+  ok "snapshot + tail: the full replay's state hash" || bad "c's hash differs from a's and b's"
+expect "c reopens from its snapshot" 0 "$W" get c todos t9 title
+[ "$out" = '"after the snapshot"' ] && ok "c reads the tail" || bad "c: $out"
+expect "log verify a snapshot-joined replica" 0 "$W" log verify c
+has "verify replays on the snapshot" '"replayed":true,"ok":true'
+expect "sync c again" 0 "$W" sync c --relay $R
+has "nothing new for c" '"pulled":0,'
 kill $relay_pid; wait $relay_pid 2>/dev/null || true
 expect "log verify a relay directory" 0 "$W" log verify relaydata
 has "verify checks every space" '"ok":true'

@@ -20,6 +20,7 @@
 #include "weft/protocol.h"
 #include "weft/change.h"
 #include "weft/error.h"
+#include "weft/snapshot.h"
 #include "mem.h"
 
 #include <assert.h>
@@ -202,6 +203,26 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->fatal = fatal;
         break;
     }
+    case WEFT_FRAME_SNAPSHOT: {
+        uint8_t flags = rd_u8(&r);
+        f->snap_rseq = rd_varint(&r);
+        f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
+        f->snap = rd_bounded(&r, &f->snap_len, WEFT_MAX_SEALED_SNAPSHOT_BYTES);
+        if (r.err) return r.err;
+        /* A relay that says "use REST" sends no record with it. */
+        if ((flags & ~WEFT_SNAPSHOT_USE_REST) || ((flags & WEFT_SNAPSHOT_USE_REST) && f->snap_len))
+            return WEFT_EMALFORMED;
+        f->snap_flags = flags;
+        break;
+    }
+    case WEFT_FRAME_SNAPSHOT_GET:
+        break;
+    case WEFT_FRAME_SNAPSHOT_ACK:
+        f->status = rd_u8(&r);
+        f->value = rd_varint(&r);
+        if (r.err) return r.err;
+        if (f->status != WEFT_ACK_STORED && f->status != WEFT_ACK_REJECTED) return WEFT_EMALFORMED;
+        break;
     default:
         return WEFT_EMALFORMED; /* unknown types are errors, never skipped */
     }
@@ -426,6 +447,50 @@ int weft_frame_error_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint32_t 
     p = put_varint(p, code);
     *p++ = fatal ? 1 : 0;
     put_lbytes(p, message, message_len);
+    *len = need;
+    return 0;
+}
+
+size_t weft_frame_snapshot_bound(size_t token_len, size_t rec_len) {
+    return WEFT_FRAME_HEADER_BYTES + 1 + 10 + 10 + token_len + 10 + rec_len;
+}
+
+int weft_frame_snapshot_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t flags,
+                               uint64_t rseq, const uint8_t *token, size_t token_len,
+                               const uint8_t *rec, size_t rec_len) {
+    validate_or_ret(
+        len && (token || !token_len) && (rec || !rec_len) && token_len <= WEFT_PROTO_MAX_TOKEN &&
+            rec_len <= WEFT_MAX_SEALED_SNAPSHOT_BYTES && !(flags & ~WEFT_SNAPSHOT_USE_REST) &&
+            !((flags & WEFT_SNAPSHOT_USE_REST) && rec_len),
+        WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + 1 + varint_len(rseq) + varint_len(token_len) +
+                  token_len + varint_len(rec_len) + rec_len;
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_SNAPSHOT);
+    *p++ = flags;
+    p = put_varint(p, rseq);
+    p = put_lbytes(p, token, token_len);
+    put_lbytes(p, rec, rec_len);
+    *len = need;
+    return 0;
+}
+
+int weft_frame_snapshot_get_encode(uint8_t *dst, size_t dst_cap, size_t *len) {
+    validate_or_ret(len, WEFT_EINVAL);
+    if (!dst || dst_cap < WEFT_FRAME_HEADER_BYTES) return WEFT_ENOSPACE;
+    put_header(dst, WEFT_FRAME_SNAPSHOT_GET);
+    *len = WEFT_FRAME_HEADER_BYTES;
+    return 0;
+}
+
+int weft_frame_snapshot_ack_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t status,
+                                   uint64_t value) {
+    validate_or_ret(len && (status == WEFT_ACK_STORED || status == WEFT_ACK_REJECTED), WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + 1 + varint_len(value);
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_SNAPSHOT_ACK);
+    *p++ = status;
+    put_varint(p, value);
     *len = need;
     return 0;
 }

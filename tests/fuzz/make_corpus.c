@@ -18,6 +18,7 @@
 
 #include "fuzz_common.h"
 #include "segment.h"
+#include "snapfile.h"
 #include "weft/level.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
@@ -881,6 +882,25 @@ static void protocol(void) {
     FUZZ_ASSERT(weft_frame_error_encode(buf, sizeof buf, &len, WEFT_PROTO_ERATE_LIMITED, 1,
                                         "slow down", 9) == 0);
     emit(buf, len);
+    /* Snapshot frames: an upload, an answer, "none", "use REST", a GET, ACKs. */
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 0, NULL, 0, pre.p,
+                                           pre.len < 200 ? pre.len : 200) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 42, token, sizeof token, pre.p,
+                                           pre.len < 100 ? pre.len : 100) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 0, NULL, 0, NULL, 0) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_encode(buf, sizeof buf, &len, WEFT_SNAPSHOT_USE_REST, 42, token,
+                                           sizeof token, NULL, 0) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_get_encode(buf, sizeof buf, &len) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_ack_encode(buf, sizeof buf, &len, WEFT_ACK_STORED, 42) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(weft_frame_snapshot_ack_encode(buf, sizeof buf, &len, WEFT_ACK_REJECTED,
+                                               WEFT_PROTO_EUNCOVERED) == 0);
+    emit(buf, len);
     weft_replica_free(a);
     weft_replica_free(b);
     free(pre.p);
@@ -963,6 +983,37 @@ static void segments(void) {
     free(g.p);
 }
 
+/* ---- relay snapshot files (fuzz_snapfile: the file's bytes) ---- */
+
+static void snap_emit(uint64_t base, const uint8_t *body, size_t len, int damage) {
+    fuzz_buf b = {0};
+    uint8_t h[WEFT__SNAP_HDR];
+    weft__snap_header(h, base, body, len);
+    fuzz_buf_put(&b, h, sizeof h);
+    fuzz_buf_put(&b, body, len);
+    if (damage == 1) b.p[b.len - 1] ^= 1; /* a body byte: the CRC fails */
+    if (damage == 2) b.len--;             /* cut short */
+    if (damage == 3) b.p[16] ^= 1;        /* a length that is not the rest */
+    if (damage == 4) b.p[0] = 'W';        /* not a snapshot file */
+    emit_buf(&b);
+    free(b.p);
+}
+
+static void snapfiles(void) {
+    begin("snapfile");
+    uint8_t tok[40], rec[100], body[2 + sizeof tok + sizeof rec];
+    memset(tok, 't', sizeof tok);
+    memset(rec, 'r', sizeof rec);
+    weft__snap_body(body, tok, sizeof tok, rec, sizeof rec);
+    for (int d = 0; d <= 4; d++)
+        snap_emit(42, body, sizeof body, d);
+    weft__snap_body(body, NULL, 0, rec, sizeof rec);
+    snap_emit(0, body, 2 + sizeof rec, 0); /* no token */
+    uint8_t bad[2] = {0xff, 0xff};         /* a token length past the body */
+    snap_emit(7, bad, 2, 0);
+    snap_emit(7, bad, 0, 0); /* an empty body */
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
         fprintf(stderr, "usage: %s OUTDIR [STAMP]\n", argv[0]);
@@ -975,6 +1026,7 @@ int main(int argc, char **argv) {
     changes_and_friends();
     auth();
     segments();
+    snapfiles();
 #if FUZZ_PROTOCOL
     protocol();
 #endif

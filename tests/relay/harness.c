@@ -411,10 +411,37 @@ int tc_pump(tclient *c, int timeout_ms) {
         memcpy(c->last_peer, f.peer, 32);
         c->n_signals++;
         break;
+    case WEFT_FRAME_SNAPSHOT:
+        free(c->snap);
+        free(c->snap_token);
+        c->snap = f.snap_len ? malloc(f.snap_len) : NULL;
+        c->snap_token = f.token_len ? malloc(f.token_len) : NULL;
+        if ((f.snap_len && !c->snap) || (f.token_len && !c->snap_token)) abort();
+        if (f.snap_len) memcpy(c->snap, f.snap, f.snap_len);
+        if (f.token_len) memcpy(c->snap_token, f.token, f.token_len);
+        c->snap_len = f.snap_len;
+        c->snap_token_len = f.token_len;
+        c->snap_rseq = f.snap_rseq;
+        c->snap_flags = f.snap_flags;
+        c->n_snapshots++;
+        break;
+    case WEFT_FRAME_SNAPSHOT_ACK:
+        c->snap_ack_status = f.status;
+        c->snap_ack_value = f.value;
+        c->n_snap_acks++;
+        break;
     default:
         break;
     }
     return 0;
+}
+
+int until_snapshots(tclient *c, uint64_t n) {
+    return c->n_snapshots >= n;
+}
+
+int until_snapshot_acks(tclient *c, uint64_t n) {
+    return c->n_snap_acks >= n;
 }
 
 int tc_wait(tclient *c, int (*pred)(tclient *, uint64_t), uint64_t arg, int timeout_ms) {
@@ -558,6 +585,9 @@ void tc_free(tclient *c) {
     free(c->inflight);
     c->relay_vv = NULL;
     c->inflight = NULL;
+    free(c->snap);
+    free(c->snap_token);
+    c->snap = c->snap_token = NULL;
     weft_replica_free(c->rep);
     weft_suite_v1_wipe(&c->st);
     c->rep = NULL;

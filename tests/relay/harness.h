@@ -119,6 +119,16 @@ typedef struct tclient {
     weft_versions relay_versions;
     uint64_t level_records; /* level records received (verified, not applied) */
     uint32_t space_level;   /* the highest level record received */
+    /* Snapshot frames from the relay: the last SNAPSHOT (its record
+     * copied, malloc'd; NULL when it had none) and the last SNAPSHOT_ACK. */
+    uint8_t *snap, *snap_token;
+    size_t snap_len, snap_token_len;
+    uint64_t snap_rseq;
+    uint8_t snap_flags;
+    size_t n_snapshots;
+    uint8_t snap_ack_status;
+    uint64_t snap_ack_value;
+    size_t n_snap_acks;
 } tclient;
 
 /* A client of space owner->pk with a token of `rights` for a new key
@@ -139,6 +149,8 @@ int until_received(tclient *c, uint64_t n);
 int until_acked(tclient *c, uint64_t n);
 int until_error(tclient *c, uint64_t unused);
 int until_closed(tclient *c, uint64_t unused);
+int until_snapshots(tclient *c, uint64_t n);     /* n SNAPSHOT frames received */
+int until_snapshot_acks(tclient *c, uint64_t n); /* n SNAPSHOT_ACK frames received */
 /* Makes n changes (one put each, a value of value_bytes) and sends them in
  * frames of at most per_frame changes. Returns 0 or -1. */
 int tc_write(tclient *c, int n, size_t value_bytes, int per_frame);

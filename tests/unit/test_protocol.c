@@ -230,7 +230,7 @@ static void rejections(void) {
     static const uint8_t v2[] = {2, 1};
     CHECK_RC(decode(&f, v2, sizeof v2), WEFT_EVERSION);
     CHECK(f.version == 2);
-    static const uint8_t unknown[] = {1, 9};
+    static const uint8_t unknown[] = {1, 12};
     CHECK_RC(decode(&f, unknown, sizeof unknown), WEFT_EMALFORMED);
     static const uint8_t zero_type[] = {1, 0};
     CHECK_RC(decode(&f, zero_type, sizeof zero_type), WEFT_EMALFORMED);
@@ -343,6 +343,55 @@ static void random_frames(void) {
     }
 }
 
+static void snapshot_frames(void) {
+    weft_frame f;
+    static const uint8_t tok[] = {1, 3, 0xaa};
+    uint8_t rec[100];
+    memset(rec, 0x77, sizeof rec);
+    /* A relay's answer: flags, base, token, record. */
+    CHECK(weft_frame_snapshot_bound(sizeof tok, sizeof rec) <= sizeof buf);
+    CHECK_OK(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 300, tok, sizeof tok, rec,
+                                        sizeof rec));
+    CHECK(len == 2 + 1 + 2 + 1 + sizeof tok + 1 + sizeof rec);
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.type == WEFT_FRAME_SNAPSHOT && f.snap_flags == 0 && f.snap_rseq == 300);
+    CHECK(f.token_len == sizeof tok && memcmp(f.token, tok, sizeof tok) == 0);
+    CHECK(f.snap_len == sizeof rec && memcmp(f.snap, rec, sizeof rec) == 0);
+    prefixes_and_mutations(buf, len);
+    /* "None held": everything empty. "Use REST": no record with it. */
+    CHECK_OK(weft_frame_snapshot_encode(buf, sizeof buf, &len, 0, 0, NULL, 0, NULL, 0));
+    static const uint8_t none[] = {1, 9, 0, 0, 0, 0};
+    CHECK(len == sizeof none && memcmp(buf, none, len) == 0);
+    CHECK_OK(weft_frame_snapshot_encode(buf, sizeof buf, &len, WEFT_SNAPSHOT_USE_REST, 5, tok,
+                                        sizeof tok, NULL, 0));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.snap_flags == WEFT_SNAPSHOT_USE_REST && f.snap_len == 0);
+    CHECK_RC(weft_frame_snapshot_encode(buf, sizeof buf, &len, WEFT_SNAPSHOT_USE_REST, 5, NULL, 0,
+                                        rec, 1),
+             WEFT_EINVAL);
+    static const uint8_t rest_with_rec[] = {1, 9, 1, 5, 0, 1, 0x77};
+    CHECK_RC(decode(&f, rest_with_rec, sizeof rest_with_rec), WEFT_EMALFORMED);
+    static const uint8_t bad_flag[] = {1, 9, 2, 0, 0, 0};
+    CHECK_RC(decode(&f, bad_flag, sizeof bad_flag), WEFT_EMALFORMED);
+    /* SNAPSHOT_GET: no payload. */
+    CHECK_OK(weft_frame_snapshot_get_encode(buf, sizeof buf, &len));
+    CHECK(len == 2 && buf[1] == WEFT_FRAME_SNAPSHOT_GET);
+    CHECK_OK(decode(&f, buf, len));
+    static const uint8_t get_trailing[] = {1, 10, 0};
+    CHECK_RC(decode(&f, get_trailing, sizeof get_trailing), WEFT_EMALFORMED);
+    /* SNAPSHOT_ACK: stored with the base, or rejected with a code. */
+    CHECK_OK(weft_frame_snapshot_ack_encode(buf, sizeof buf, &len, WEFT_ACK_REJECTED,
+                                            WEFT_PROTO_EUNCOVERED));
+    static const uint8_t ack[] = {1, 11, 3, 24};
+    CHECK(len == sizeof ack && memcmp(buf, ack, len) == 0);
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.status == WEFT_ACK_REJECTED && f.value == WEFT_PROTO_EUNCOVERED);
+    CHECK_RC(weft_frame_snapshot_ack_encode(buf, sizeof buf, &len, WEFT_ACK_PARKED, 0),
+             WEFT_EINVAL);
+    static const uint8_t parked[] = {1, 11, 2, 0};
+    CHECK_RC(decode(&f, parked, sizeof parked), WEFT_EMALFORMED);
+}
+
 static void names(void) {
     CHECK(strcmp(weft_proto_err_name(WEFT_PROTO_ESLOW_CONSUMER), "SLOW_CONSUMER") == 0);
     CHECK(strcmp(weft_proto_err_name(9999), "UNKNOWN") == 0);
@@ -352,4 +401,4 @@ static void names(void) {
 
 RUN_TESTS(T(hello_roundtrip), T(hello_golden), T(versions_blocks), T(challenge_proof),
           T(changes_roundtrip), T(ack_roundtrip), T(signal_presence_error), T(rejections),
-          T(random_frames), T(names))
+          T(random_frames), T(snapshot_frames), T(names))

@@ -37,6 +37,11 @@ extern "C" {
 #define WEFT_FRAME_SIGNAL    6 /* either way: opaque bytes for one peer (WebRTC) */
 #define WEFT_FRAME_PRESENCE  7 /* either way: opaque ephemeral bytes, never stored */
 #define WEFT_FRAME_ERROR     8 /* either way: code, fatal flag, message */
+/* Sealed snapshots (docs/PROTOCOL.md, "Snapshots"): allocated without a
+ * version bump, used only after PROOF. */
+#define WEFT_FRAME_SNAPSHOT     9  /* either way: an upload, or the relay's newest */
+#define WEFT_FRAME_SNAPSHOT_GET 10 /* client -> relay: send the newest snapshot */
+#define WEFT_FRAME_SNAPSHOT_ACK 11 /* relay -> client: what became of an upload */
 
 /* Fixed sizes and structural bounds every decoder enforces. */
 #define WEFT_FRAME_HEADER_BYTES        2     /* version, type */
@@ -51,6 +56,10 @@ extern "C" {
 #define WEFT_HELLO_VERSIONS 0x02 /* a versions block follows (after the cursor) */
 /* CHANGES flags. */
 #define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
+
+/* SNAPSHOT flags (from a relay). */
+#define WEFT_SNAPSHOT_USE_REST \
+    0x01 /* held, but too big for this link: no record; GET it over REST */
 
 /* ACK entry statuses, one per change of the acknowledged CHANGES frame. */
 #define WEFT_ACK_STORED    0 /* durable; value = its relay sequence */
@@ -84,7 +93,10 @@ extern "C" {
     X(NOT_FOUND, 20, "no such space or resource")                              \
     X(INTERNAL, 21, "internal error")                                          \
     X(NO_PEER, 22, "target peer is not connected")                             \
-    X(TIMEOUT, 23, "handshake took too long")
+    X(TIMEOUT, 23, "handshake took too long")                                  \
+    X(UNCOVERED, 24, "snapshot names changes the relay does not hold")         \
+    X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                           \
+    X(STALE_SNAPSHOT, 26, "snapshot older than the one held")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
@@ -142,6 +154,17 @@ typedef struct weft_frame {
     int fatal;
     const char *message; /* not NUL-terminated; UTF-8 by convention */
     size_t message_len;
+    /* SNAPSHOT: flags, the relay's base relay sequence (0 from a client),
+     * the token that admitted it (token, token_len above; empty from a
+     * client) and the sealed record (empty: none held, or USE_REST) */
+    uint8_t snap_flags;
+    uint64_t snap_rseq;
+    const uint8_t *snap;
+    size_t snap_len;
+    /* SNAPSHOT_ACK: a WEFT_ACK_STORED (value: the base) or
+     * WEFT_ACK_REJECTED (value: a WEFT_PROTO_E code) */
+    uint8_t status;
+    uint64_t value;
 } weft_frame;
 
 /* Decodes one whole frame (src_len is the transport message's length).
@@ -221,6 +244,20 @@ WEFT_API int weft_frame_signal_encode(uint8_t *dst, size_t dst_cap, size_t *len,
 WEFT_API size_t weft_frame_error_bound(size_t message_len);
 WEFT_API int weft_frame_error_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint32_t code,
                                      int fatal, const char *message, size_t message_len);
+
+/* SNAPSHOT: flags (WEFT_SNAPSHOT_USE_REST or 0), rseq (a relay's base; 0
+ * from a client), token (<= WEFT_PROTO_MAX_TOKEN; may be empty), rec (the
+ * sealed snapshot, <= WEFT_MAX_SEALED_SNAPSHOT_BYTES; may be empty). */
+WEFT_API size_t weft_frame_snapshot_bound(size_t token_len, size_t rec_len);
+WEFT_API int weft_frame_snapshot_encode(uint8_t *dst, size_t dst_cap, size_t *len, uint8_t flags,
+                                        uint64_t rseq, const uint8_t *token, size_t token_len,
+                                        const uint8_t *rec, size_t rec_len);
+/* SNAPSHOT_GET: no payload (WEFT_FRAME_HEADER_BYTES). */
+WEFT_API int weft_frame_snapshot_get_encode(uint8_t *dst, size_t dst_cap, size_t *len);
+/* SNAPSHOT_ACK: status WEFT_ACK_STORED or WEFT_ACK_REJECTED, and value. At
+ * most WEFT_FRAME_HEADER_BYTES + 11 bytes. */
+WEFT_API int weft_frame_snapshot_ack_encode(uint8_t *dst, size_t dst_cap, size_t *len,
+                                            uint8_t status, uint64_t value);
 
 /* The protocol version, for bindings that cannot read macros. */
 WEFT_API int weft_protocol_version(void);
