@@ -10,16 +10,9 @@
 import { WeftError } from './errors.js';
 import { compareValues, compileQuery, getPath, typeRank } from './query.js';
 import { Indexes, compareEntries, lowerBound } from './indexes.js';
-import { reportError } from './util.js';
+import { checkName, reportError } from './util.js';
 
-const enc = new TextEncoder();
-
-/** Throws WEFT_EINVAL unless `s` is a non-empty, well-formed string of at most `max` bytes of UTF-8. */
-export function checkName(what, s, max) {
-  if (typeof s !== 'string' || s.length === 0) throw new WeftError('WEFT_EINVAL', `${what} must be a non-empty string`);
-  if (s.isWellFormed && !s.isWellFormed()) throw new WeftError('WEFT_EINVAL', `${what} is not well-formed Unicode`);
-  if (s.length > max / 3 && enc.encode(s).length > max) throw new WeftError('WEFT_EINVAL', `${what} is longer than ${max} bytes of UTF-8`);
-}
+export { checkName }; // names are checked the same way everywhere (util.js)
 
 // Writes check only what JS needs to encode them: the core checks names,
 // ids and values once, when the change's op buffer reaches it (ops.js).

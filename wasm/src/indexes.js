@@ -13,6 +13,8 @@
 // compaction keeps the state, so it keeps the indexes; a load of stored
 // state makes every index stale.
 import { compareValues, getPath } from './query.js';
+import { WeftError } from './errors.js';
+import { checkName } from './util.js';
 
 /** The order of entries: the value, then the id as orderBy breaks ties. */
 export function compareEntries(a, b) {
@@ -101,6 +103,16 @@ export class FieldIndex {
 /** Every declared index of a space, by collection and field path. */
 export class Indexes {
   #byColl = new Map(); // coll -> Map(field -> FieldIndex)
+
+  /** Declares the indexes of collection options `opts` ({ indexes: [paths] }), checked. */
+  declareFrom(coll, opts) {
+    if (opts === null || typeof opts !== 'object') throw new WeftError('WEFT_EINVAL', 'collection options must be an object');
+    const { indexes } = opts;
+    if (indexes === undefined) return;
+    if (!Array.isArray(indexes)) throw new WeftError('WEFT_EINVAL', 'indexes must be an array of field paths');
+    for (const f of indexes) checkName('an indexed field path', f, 255);
+    this.declare(coll, indexes);
+  }
 
   /** Declares indexes on `fields` of `coll` (already declared ones are kept). */
   declare(coll, fields) {

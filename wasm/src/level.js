@@ -55,6 +55,15 @@ export class FormatLevel {
   }
 
   /** Verifies a level record and, if it raises the level, applies, keeps and announces it. */
+  /** Signs a raise to `level` with `rights`, takes it here and sends it on `sync` (if any). Resolves to the level. */
+  async raise(level, rights, sync) {
+    const record = this.sign(level, rights);
+    if (!record) return this.level;
+    await this.take(record);
+    sync?.sendLevel(record);
+    return this.level;
+  }
+
   take(record) {
     const h = this.#h;
     let level;

@@ -16,7 +16,7 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
-import { Emitter, toBase64url, toHex } from './util.js';
+import { Emitter, pick, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -96,38 +96,24 @@ export class Space {
   // ---- identity ----
 
   /** The space id: the owner's public key, base64url. */
-  get id() {
-    return toBase64url(this.#meta.space);
-  }
+  get id() { return toBase64url(this.#meta.space); }
   /** This device's author key, base64url. */
-  get author() {
-    return toBase64url(this.#meta.author);
-  }
+  get author() { return toBase64url(this.#meta.author); }
   /** 'read' | 'write' | 'admin' */
-  get rights() {
-    return RIGHTS[this.#rights];
-  }
-  get closed() {
-    return this.#closed;
-  }
+  get rights() { return RIGHTS[this.#rights]; }
+  get closed() { return this.#closed; }
 
   /**
    * Who else is here: set(state) tells the space's other online peers
    * (through the relay, sealed with the content key), on(fn) hears theirs.
    * See presence.js.
    */
-  get presence() {
-    return this.#presence;
-  }
+  get presence() { return this.#presence; }
 
   /** The peer-to-peer links (openSpace({ p2p: true })), or null. See p2p.js. */
-  get p2p() {
-    return this.#p2p;
-  }
+  get p2p() { return this.#p2p; }
   /** { state: 'offline'|'connecting'|'syncing'|'synced'|'version', pending } (a copy). */
-  get status() {
-    return this.#status.get();
-  }
+  get status() { return this.#status.get(); }
 
   // ---- format levels (docs/API.md, "Format levels") ----
 
@@ -135,9 +121,7 @@ export class Space {
    * The space's format level: what its writers may use (FORMAT.md §10).
    * 1 until an owner or admin raises it.
    */
-  get formatLevel() {
-    return this.#level.level;
-  }
+  get formatLevel() { return this.#level.level; }
 
   /**
    * Raises the space's format level to `level` (2..FORMAT_LEVEL): owner or
@@ -149,11 +133,7 @@ export class Space {
    */
   async raiseFormatLevel(level) {
     this.#open();
-    const record = this.#level.sign(level, this.#rights);
-    if (!record) return this.#level.level;
-    await this.#level.take(record);
-    this.#sync?.sendLevel(record);
-    return this.#level.level;
+    return this.#level.raise(level, this.#rights, this.#sync);
   }
 
   /** Subscribes to 'status' ({state, pending}), 'change' ({docs, local}) or 'error'. Returns an unsubscribe function. */
@@ -164,24 +144,15 @@ export class Space {
     this.#events.off(name, fn);
   }
 
-  /** The collection `name` (1..255 bytes of UTF-8). */
   /**
-   * The collection `name`. opts.indexes: field paths to keep indexes on
-   * (docs/API.md, "Indexes"); declaring more later adds them, none are
-   * dropped.
+   * The collection `name` (1..255 bytes of UTF-8). opts.indexes: field
+   * paths to keep indexes on (docs/API.md, "Indexes"); declaring more later
+   * adds them, none are dropped.
    */
   collection(name, opts = undefined) {
     this.#open();
     checkName('a collection name', name, 255);
-    if (opts !== undefined) {
-      if (opts === null || typeof opts !== 'object') throw new WeftError('WEFT_EINVAL', 'collection options must be an object');
-      const { indexes } = opts;
-      if (indexes !== undefined) {
-        if (!Array.isArray(indexes)) throw new WeftError('WEFT_EINVAL', 'indexes must be an array of field paths');
-        for (const f of indexes) checkName('an indexed field path', f, 255);
-        this.#subs.indexes.declare(name, indexes);
-      }
-    }
+    if (opts !== undefined) this.#subs.indexes.declareFrom(name, opts);
     let c = this.#collections.get(name);
     if (!c) {
       c = new Collection(this.#collectionPort, name);
@@ -196,10 +167,7 @@ export class Space {
    */
   text(collection, doc, field) {
     this.#open();
-    checkName('a collection name', collection, 255);
-    checkName('a document id', doc, 1024);
-    checkName('a field name', field, 255);
-    return new Text(this.#textPort, collection, doc, field);
+    return Text.open(this.#textPort, collection, doc, field);
   }
 
   /**
@@ -222,23 +190,17 @@ export class Space {
 
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
   stateHash() {
-    this.#open();
-    this.#changes.settle();
-    return toHex(this.#rep.stateHash());
+    return toHex(this.#settled().stateHash());
   }
 
   /** The version vector (bytes, docs/FORMAT.md §6). */
   versionVector() {
-    this.#open();
-    this.#changes.settle();
-    return this.#rep.vv();
+    return this.#settled().vv();
   }
 
   /** Every change this replica holds that the holder of `vv` lacks, concatenated. */
   changesSince(vv = new Uint8Array(0)) {
-    this.#open();
-    this.#changes.settle();
-    return this.#rep.diff(vv);
+    return this.#settled().diff(vv);
   }
 
   /** Merges change records (concatenated) received from elsewhere; resolves when durable. */
@@ -260,27 +222,27 @@ export class Space {
 
   /** Flushes, disconnects and frees the core replica. Idempotent. */
   close() {
-    if (!this.#closing) {
-      this.#closing = (async () => {
-        try {
-          await this.flush().catch(() => {});
-          this.#presence?.close();
-          this.#p2p?.close();
-          await this.#sync?.close();
-          await this.#closeHook?.();
-        } finally {
-          this.#closed = true;
-          this.#changes.detach();
-          this.#subs.clear();
-          this.#collections.clear();
-          this.#rep.close();
-          await this.#store.close?.();
-          this.#status.set({ state: 'offline' });
-          this.#events.clear();
-        }
-      })();
-    }
+    this.#closing ??= this.#shutdown();
     return this.#closing;
+  }
+
+  async #shutdown() {
+    try {
+      await this.flush().catch(() => {});
+      this.#presence?.close();
+      this.#p2p?.close();
+      await this.#sync?.close();
+      await this.#closeHook?.();
+    } finally {
+      this.#closed = true;
+      this.#changes.detach();
+      this.#subs.clear();
+      this.#collections.clear();
+      this.#rep.close();
+      await this.#store.close?.();
+      this.#status.set({ state: 'offline' });
+      this.#events.clear();
+    }
   }
 
   // ---- ports: what each module around the space may reach ----
@@ -301,9 +263,7 @@ export class Space {
         self.#changes.settle(); // what sync reads (a vector, a diff) must include every write so far
         return self.#rep; // a getter: compaction swaps the replica
       },
-      get presence() {
-        return self.#presence;
-      },
+      get presence() { return self.#presence; },
       status: () => this.#status.get(),
       sync: () => this.#sync,
       isWriter: () => !this.#changes.writer, // no tab coordinator forwards this tab's writes
@@ -311,38 +271,20 @@ export class Space {
       emit: (n, a) => this.#events.emit(n, a),
       readStore: () => this.#store.load(),
       load: (loaded) => this.#load(loaded),
-      replica: (coll, id) => {
-        this.#open();
-        this.#changes.beforeRead(coll, id); // a read sees every write made before it
-        return this.#rep;
-      },
+      replica: (coll, id) => this.#readable(coll, id),
       write: (op) => this.#changes.write(op),
       fail: (e) => this.#changes.fail(e),
-      subscribe: (sub) => {
-        this.#open();
-        return this.#subs.add(sub);
-      },
-      observeText: (text, cb) => {
-        this.#open();
-        return this.#texts.add(text, cb);
-      },
+      subscribe: (sub) => this.#opened(this.#subs).add(sub),
+      observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),
       emitError: (e) => this.#events.emit('error', e),
-      get docs() {
-        return self.#subs.docs;
-      },
-      get indexes() {
-        return self.#subs.indexes;
-      },
+      get docs() { return self.#subs.docs; },
+      get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
       applyRemote: (buf, persist = true) => this.#changes.applyRemote(buf, persist),
       ack: (seq) => this.#persist.persist([], [], seq),
       setStatus: (s) => this.#status.set(s),
-      takeLoadedOutbox: () => {
-        const o = this.#loadedOutbox;
-        this.#loadedOutbox = [];
-        return o;
-      },
+      takeLoadedOutbox: () => [this.#loadedOutbox, (this.#loadedOutbox = [])][0],
       setLoadedOutbox: (o) => (this.#loadedOutbox = o),
       setCloseHook: (fn) => (this.#closeHook = fn),
       setWriter: (w) => (this.#changes.writer = w),
@@ -360,13 +302,7 @@ export class Space {
    * @returns {any} the port type its caller names
    */
   #port(names) {
-    const all = Object.getOwnPropertyDescriptors(this.#offer());
-    const port = {};
-    for (const n of names.split(' ')) {
-      if (!all[n]) throw new Error(`weftdb: no port member ${n}`); // a typo here, not the app's fault
-      Object.defineProperty(port, n, { ...all[n], enumerable: true });
-    }
-    return port;
+    return pick(this.#offer(), names);
   }
 
   /**
@@ -384,11 +320,29 @@ export class Space {
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
-  get _internal() {
-    return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel');
-  }
+  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel'); }
 
   #open() {
     if (this.#closed || this.#closing) throw new WeftError('WEFT_ESTATE', 'the space is closed');
+  }
+
+  /** x, once the space is known to be open. */
+  #opened(x) {
+    this.#open();
+    return x;
+  }
+
+  /** The replica for a read of (coll, id): it sees every write made before it. */
+  #readable(coll, id) {
+    this.#open();
+    this.#changes.beforeRead(coll, id);
+    return this.#rep;
+  }
+
+  /** The replica once every write so far is in it (what sync and hashes read). */
+  #settled() {
+    this.#open();
+    this.#changes.settle();
+    return this.#rep;
   }
 }

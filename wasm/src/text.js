@@ -4,6 +4,7 @@
 // String.length, selectionStart and textarea offsets count. Every edit
 // commits one change of its own (see transact in docs/API.md for why).
 import { WeftError } from './errors.js';
+import { checkName } from './util.js';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -55,6 +56,14 @@ function applyDelta(s, d) {
 /** One text field of one document. Cheap to create; holds no state of its own. */
 export class Text {
   #in;
+  /** The text field `field` of `doc` in `collection`, its names checked. */
+  static open(port, collection, doc, field) {
+    checkName('a collection name', collection, 255);
+    checkName('a document id', doc, 1024);
+    checkName('a field name', field, 255);
+    return new Text(port, collection, doc, field);
+  }
+
   /** @param {TextPort} port */
   constructor(port, collection, doc, field) {
     this.#in = port;

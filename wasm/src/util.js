@@ -88,3 +88,27 @@ export function reportError(e) {
     throw e;
   });
 }
+
+/**
+ * A new object with the members `names` (space-separated) of `all`, getters
+ * kept: the narrow port a module gets instead of the whole object.
+ * @returns {any} the port type its caller names
+ */
+export function pick(all, names) {
+  const d = Object.getOwnPropertyDescriptors(all);
+  const port = {};
+  for (const n of names.split(' ')) {
+    if (!d[n]) throw new Error(`weftdb: no port member ${n}`); // a typo here, not the app's fault
+    Object.defineProperty(port, n, { ...d[n], enumerable: true });
+  }
+  return port;
+}
+
+const utf8 = new TextEncoder();
+
+/** Throws WEFT_EINVAL unless s is a non-empty, well-formed string of at most max bytes of UTF-8. */
+export function checkName(what, s, max) {
+  if (typeof s !== 'string' || s.length === 0) throw new WeftError('WEFT_EINVAL', `${what} must be a non-empty string`);
+  if (s.isWellFormed && !s.isWellFormed()) throw new WeftError('WEFT_EINVAL', `${what} is not well-formed Unicode`);
+  if (s.length > max / 3 && utf8.encode(s).length > max) throw new WeftError('WEFT_EINVAL', `${what} is longer than ${max} bytes of UTF-8`);
+}
