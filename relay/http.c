@@ -406,7 +406,11 @@ static int post_changes(session *s, struct lws *wsi) {
         /* Taken once: a shared limit's verdict comes later and the request
          * runs again with it (a Redis error allows, see ratelimit.h). */
         h->rate_asked = 1;
-        int v = token_rate_take(r, t.id, n, &s->wait, on_rate_verdict, s);
+        /* Each change may cost a signature check: the address pays first. */
+        if (!ip_take(r, ip_entry_of_fd(r, (int)lws_get_socket_fd(wsi)), IPB_CHANGES, n,
+                     RL_IP_CHANGES))
+            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "address change limit");
+        int v = token_rate_take(r, h->space, t.id, n, &s->wait, on_rate_verdict, s);
         if (v == RATE_LATER) {
             h->deferred = 1;
             return 0;

@@ -58,8 +58,30 @@ static const opt opts[] = {
     {"max-conns", O_U32, &R.cfg.max_conns, "open WebSocket connections (default 10000)"},
     {"conn-rate", O_RATE, &R.cfg.conn_rate, "frames per second per connection (default 2000)"},
     {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
-    {"token-rate", O_RATE, &R.cfg.token_rate, "changes per second per token id (default 20000)"},
-    {"token-burst", O_RATE, &R.cfg.token_burst, "burst of changes per token id (default 40000)"},
+    {"token-rate", O_RATE, &R.cfg.token_rate,
+     "changes per second per (space, token id) (default 20000)"},
+    {"token-burst", O_RATE, &R.cfg.token_burst,
+     "burst of changes per (space, token id) (default 40000)"},
+    {"conn-verify-rate", O_RATE, &R.cfg.conn_verify_rate,
+     "changes (signature checks) per second per connection (default 2000)"},
+    {"conn-verify-burst", O_RATE, &R.cfg.conn_verify_burst,
+     "burst of changes per connection (default 8192)"},
+    {"ip-accept-rate", O_RATE, &R.cfg.ip_accept_rate,
+     "new TCP connections per second per client address (default 50)"},
+    {"ip-accept-burst", O_RATE, &R.cfg.ip_accept_burst,
+     "burst of new TCP connections per address (default 500)"},
+    {"ip-conns", O_U32, &R.cfg.ip_conns,
+     "open WebSocket connections per client address (default 512, 0: no limit)"},
+    {"ip-hello-rate", O_RATE, &R.cfg.ip_hello_rate, "HELLOs per second per address (default 20)"},
+    {"ip-hello-burst", O_RATE, &R.cfg.ip_hello_burst, "burst of HELLOs per address (default 500)"},
+    {"ip-space-rate", O_RATE, &R.cfg.ip_space_rate,
+     "spaces opened (not in memory yet) per second per address (default 5)"},
+    {"ip-space-burst", O_RATE, &R.cfg.ip_space_burst,
+     "burst of spaces opened per address (default 100)"},
+    {"ip-verify-rate", O_RATE, &R.cfg.ip_verify_rate,
+     "changes (signature checks) per second per address (default 5000)"},
+    {"ip-verify-burst", O_RATE, &R.cfg.ip_verify_burst,
+     "burst of changes per address (default 40000)"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
@@ -144,6 +166,17 @@ static int configure(int argc, char **argv) {
         .conn_burst = 4000,
         .token_rate = 20000,
         .token_burst = 40000,
+        .conn_verify_rate = 2000,
+        .conn_verify_burst = 8192,
+        .ip_accept_rate = 50,
+        .ip_accept_burst = 500,
+        .ip_conns = 512,
+        .ip_hello_rate = 20,
+        .ip_hello_burst = 500,
+        .ip_space_rate = 5,
+        .ip_space_burst = 100,
+        .ip_verify_rate = 5000,
+        .ip_verify_burst = 40000,
         .handshake_secs = 10,
         .redis_max_inflight = 20000,
     };
@@ -248,6 +281,7 @@ int main(int argc, char **argv) {
     server_run(&R);
     space_close_all(&R);
     R.storage->ops->free(R.storage);
-    token_bucket_free(R.token_buckets);
+    rl_tab_free(R.token_buckets);
+    rl_tab_free(R.ip_limits);
     return 0;
 }

@@ -73,6 +73,8 @@ typedef struct session {
     int in_held;
     int close_status; /* WebSocket close code after the final frame */
     bucket frames;    /* per-connection frame rate */
+    bucket changes;   /* per-connection changes submitted (--conn-verify-rate) */
+    rl_entry *ip;     /* its address's limits; counted in ip->conns (WebSocket) */
     struct http_state *http;
     waiter *wait;     /* an answer this session waits for (owned by who answers) */
     int rate_verdict; /* the shared rate limit's answer */
