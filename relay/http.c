@@ -12,6 +12,7 @@
  * token id, the last IDEM_SLOTS of them, for a day) and replayed for a
  * repeated key.
  */
+#include "admit.h"
 #include "hex.h"
 #include "http.h"
 #include "pubsub.h"
@@ -48,6 +49,7 @@ typedef struct http_state {
     /* the request waits for its space to load, a shared rate verdict or a
      * delete to be confirmed, and runs again from HTTP_WRITEABLE then */
     int deferred, load_failed, rate_asked, synced, delete_sent;
+    int space_charged; /* the space's change bucket was charged (once) */
 } http_state;
 
 /* ---- responses ---- */
@@ -130,7 +132,10 @@ static unsigned http_status_of(uint32_t code) {
     case WEFT_PROTO_EEXPIRED:
         return 401;
     case WEFT_PROTO_ERIGHTS:
+    case WEFT_PROTO_ENOT_ADMITTED:
         return 403;
+    case WEFT_PROTO_EQUOTA:
+        return 507;
     case WEFT_PROTO_ENOT_FOUND:
         return 404;
     case WEFT_PROTO_ETOO_BIG:
@@ -309,6 +314,9 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     uint64_t limit = urlarg_u64(wsi, "limit=", DEFAULT_LIMIT, &bad);
     if (bad) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "bad after or limit");
     if (limit == 0 || limit > r->cfg.max_changes) limit = r->cfg.max_changes;
+    if (!admit_allows(r->admit, sid))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED,
+                             "this relay does not host the space");
     struct space *sp;
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
@@ -378,6 +386,9 @@ static int post_changes(session *s, struct lws *wsi) {
     weft_token t;
     uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
+    if (!admit_allows(r->admit, h->space))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED,
+                             "this relay does not host the space");
     memcpy(h->token_id, t.id, 16);
     struct space *known = h->idem[0] ? space_find(r, h->space) : NULL;
     size_t idem_len;
@@ -422,6 +433,13 @@ static int post_changes(session *s, struct lws *wsi) {
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (!h->space_charged) {
+        h->space_charged = 1;
+        if (!bucket_take(&sp->changes, r->cfg.space_rate, r->cfg.space_burst, n, relay_now_us())) {
+            r->m.limited[RL_SPACE_CHANGES]++;
+            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "space change limit");
+        }
+    }
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
     if (space_throttled(sp))
@@ -591,6 +609,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->too_big = 0;
     h->idem[0] = 0;
     h->deferred = h->load_failed = h->rate_asked = h->synced = h->delete_sent = 0;
+    h->space_charged = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
                 : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE

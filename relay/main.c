@@ -6,6 +6,7 @@
  * counts are plain integers; rates are per second (0 = unlimited).
  */
 #include "relay.h"
+#include "admit.h"
 #include "ingest.h"
 #include "pubsub.h"
 #include "ratelimit.h"
@@ -24,8 +25,10 @@
 static relay R;
 
 static void on_signal(int sig) {
-    (void)sig;
-    R.stop = 1;
+    if (sig == SIGHUP)
+        R.reload = 1; /* the admission list, at the next tick */
+    else
+        R.stop = 1;
 }
 
 typedef enum opt_kind { O_STR, O_SIZE, O_U32, O_INT, O_RATE, O_FLAG } opt_kind;
@@ -82,6 +85,16 @@ static const opt opts[] = {
      "changes (signature checks) per second per address (default 5000)"},
     {"ip-verify-burst", O_RATE, &R.cfg.ip_verify_burst,
      "burst of changes per address (default 40000)"},
+    {"admit", O_STR, &R.cfg.admit,
+     "which spaces this relay hosts: any (default) or owners:FILE (owner keys, one a line; "
+     "SIGHUP re-reads it)"},
+    {"space-bytes", O_SIZE, &R.cfg.space_bytes,
+     "bytes of records one space may store (default 0: no quota); above: QUOTA"},
+    {"space-rate", O_RATE, &R.cfg.space_rate,
+     "changes per second per space, all writers together (default 0: no limit)"},
+    {"space-burst", O_RATE, &R.cfg.space_burst, "burst of changes per space (default 0)"},
+    {"space-conns", O_U32, &R.cfg.space_conns,
+     "live connections per space (default 0: no limit); above: QUOTA"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
@@ -222,6 +235,7 @@ static int configure(int argc, char **argv) {
         fprintf(stderr, "weft-relay: --listen wants HOST:PORT, got '%s'\n", listen_arg);
         return -1;
     }
+    if (R.cfg.space_rate > 0 && R.cfg.space_burst <= 0) R.cfg.space_burst = R.cfg.space_rate;
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||
         R.cfg.max_conns == 0) {
         fprintf(stderr, "weft-relay: limits too small (max-frame >= 1024, max-queue >= 65536)\n");
@@ -238,6 +252,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     weft__idtab_init(&R.spaces, R.hash_seed);
+    if (admit_new(&R.admit, R.cfg.admit, R.hash_seed)) return 2;
     int rc;
     relay_store *driver = NULL;
     if (strcmp(R.cfg.storage, "memory") == 0) {
@@ -272,6 +287,7 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (server_start(&R)) return 1;
     if (strcmp(R.cfg.storage, "redis") == 0 && (rc = ingest_start(&R, pubsub_on_message)) != 0) {
@@ -283,5 +299,6 @@ int main(int argc, char **argv) {
     R.storage->ops->free(R.storage);
     rl_tab_free(R.token_buckets);
     rl_tab_free(R.ip_limits);
+    admit_free(R.admit);
     return 0;
 }

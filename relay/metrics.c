@@ -5,6 +5,7 @@
  * limit and check. The relay's log line and clocks live here too: they are
  * the other things every module reports through.
  */
+#include "admit.h"
 #include "ratelimit.h"
 #include "relay.h"
 #include "ingest.h"
@@ -109,6 +110,8 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     for (int i = 0; i < RL_N; i++)
         sb_printf(&b, "weft_relay_limited_total{limit=\"%s\"} %llu\n", rl_limit_label(i),
                   (unsigned long long)m->limited[i]);
+    gauge(&b, "weft_relay_admitted_spaces", "spaces on the --admit owners list (0: any)",
+          admit_count(r->admit));
     gauge(&b, "weft_relay_limit_addresses", "client addresses whose limits are tracked",
           rl_count(r->ip_limits));
     gauge(&b, "weft_relay_limit_tokens", "(space, token id) buckets tracked",

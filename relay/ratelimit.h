@@ -47,15 +47,18 @@ int bucket_take(bucket *b, double rate, double burst, double n, uint64_t now_us)
 
 /* What a refusal was refused by: the label of weft_relay_limited_total.
  * Appended only (the names are a metric's label values). */
-#define RL_LIMITS(X)                                                          \
-    X(CONN_FRAMES, "conn_frames")   /* --conn-rate: frames per connection */  \
-    X(CONN_CHANGES, "conn_changes") /* --conn-verify-rate */                  \
-    X(TOKEN, "token")               /* --token-rate: per (space, token id) */ \
-    X(IP_ACCEPT, "ip_accept")       /* --ip-accept-rate: new TCP conns */     \
-    X(IP_CONNS, "ip_conns")         /* --ip-conns: open WebSockets */         \
-    X(IP_HELLO, "ip_hello")         /* --ip-hello-rate */                     \
-    X(IP_SPACES, "ip_spaces")       /* --ip-space-rate: spaces opened */      \
-    X(IP_CHANGES, "ip_changes")     /* --ip-verify-rate */
+#define RL_LIMITS(X)                                                            \
+    X(CONN_FRAMES, "conn_frames")     /* --conn-rate: frames per connection */  \
+    X(CONN_CHANGES, "conn_changes")   /* --conn-verify-rate */                  \
+    X(TOKEN, "token")                 /* --token-rate: per (space, token id) */ \
+    X(IP_ACCEPT, "ip_accept")         /* --ip-accept-rate: new TCP conns */     \
+    X(IP_CONNS, "ip_conns")           /* --ip-conns: open WebSockets */         \
+    X(IP_HELLO, "ip_hello")           /* --ip-hello-rate */                     \
+    X(IP_SPACES, "ip_spaces")         /* --ip-space-rate: spaces opened */      \
+    X(IP_CHANGES, "ip_changes")       /* --ip-verify-rate */                    \
+    X(SPACE_CHANGES, "space_changes") /* --space-rate: changes per space */     \
+    X(SPACE_CONNS, "space_conns")     /* --space-conns: QUOTA */                \
+    X(SPACE_BYTES, "space_bytes")     /* --space-bytes: QUOTA */
 
 typedef enum rl_limit {
 #define RL_ENUM(name, label) RL_##name,

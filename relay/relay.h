@@ -20,6 +20,7 @@
  *   session.c         per-connection state: queue, held ACKs, subscriptions
  *   ratelimit.c       token buckets: per connection, (space, token id), address
  *   ratelimit_redis.c the per-token limit shared by every relay through Redis
+ *   admit.c           operator admission: which spaces this relay hosts
  *   idem.c            a space's cache of POST answers by Idempotency-Key
  *   space.c           per-space log, index and subscribers; checks changes
  *   storage.h/.c      the storage interface every backend implements; batches
@@ -93,7 +94,12 @@ typedef struct relay_config {
     double ip_space_rate, ip_space_burst;
     double ip_verify_rate, ip_verify_burst;
     uint32_t ip_conns;
-    int handshake_secs; /* HELLO + PROOF must arrive within */
+    /* Admission and per-space quotas (admit.h, docs/RELAY.md). */
+    const char *admit;              /* "any" or "owners:FILE" */
+    uint64_t space_bytes;           /* bytes of records a space may store (0: no quota) */
+    double space_rate, space_burst; /* changes per second per space */
+    uint32_t space_conns;           /* live connections per space (0: no limit) */
+    int handshake_secs;             /* HELLO + PROOF must arrive within */
     int verbose;
 } relay_config;
 
@@ -146,6 +152,8 @@ typedef struct relay {
     int draining;                 /* shutting down: refuse new connections */
     struct rl_tab *token_buckets; /* per (space, token id) (ratelimit.h) */
     struct rl_tab *ip_limits;     /* per client address (ratelimit.h) */
+    struct admit *admit;          /* which spaces are hosted: NULL = any (admit.h) */
+    volatile int reload;          /* set by SIGHUP: re-read the admission list */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

@@ -13,6 +13,7 @@
  * is queued; since changes are never written while control frames wait, the
  * cursor is still exact when the ACK reaches the socket.
  */
+#include "admit.h"
 #include "hex.h"
 #include "server.h"
 #include "http.h"
@@ -158,7 +159,6 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
      * addresses are not. A refused HELLO closes the connection (it could
      * only send the HELLO again). */
     if (!ip_take(r, s->ip, IPB_HELLO, 1, RL_IP_HELLO)) {
-        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
         session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many HELLOs from this address");
         return;
     }
@@ -179,9 +179,14 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
         return;
     }
+    /* Admission before anything is opened: a stranger can neither create
+     * a space here nor make the relay load one. */
+    if (!admit_allows(r->admit, f->space)) {
+        session_fail(s, WEFT_PROTO_ENOT_ADMITTED, "this relay does not host the space");
+        return;
+    }
     /* Opening a space not in memory costs a load (or a new space). */
     if (!space_find(r, f->space) && !ip_take(r, s->ip, IPB_SPACE, 1, RL_IP_SPACES)) {
-        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
         session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many spaces opened from this address");
         return;
     }
@@ -189,6 +194,11 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     rc = space_open(r, f->space, 1, &sp);
     if (rc) {
         session_fail(s, WEFT_PROTO_ESTORAGE, "cannot open the space");
+        return;
+    }
+    if (r->cfg.space_conns && sp->n_subs >= r->cfg.space_conns) {
+        r->m.limited[RL_SPACE_CONNS]++;
+        session_fail(s, WEFT_PROTO_EQUOTA, "space connection quota (--space-conns)");
         return;
     }
     s->sp = sp;
@@ -287,6 +297,13 @@ static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, si
     if (!ip_take(r, s->ip, IPB_CHANGES, f->n, RL_IP_CHANGES)) {
         relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
         session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "address change limit: frame dropped");
+        return;
+    }
+    if (!bucket_take(&s->sp->changes, r->cfg.space_rate, r->cfg.space_burst, f->n,
+                     relay_now_us())) {
+        r->m.limited[RL_SPACE_CHANGES]++;
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "space change limit: frame dropped");
         return;
     }
     int rc = token_rate_take(r, s->sp->id, s->tok.id, f->n, &s->wait, on_rate_verdict, s);
@@ -577,7 +594,6 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
         if (s->ip && r->cfg.ip_conns && s->ip->conns >= r->cfg.ip_conns) {
             s->ip = NULL; /* not counted */
             r->m.limited[RL_IP_CONNS]++;
-            relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
             session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many connections from this address");
             return 0;
         }
@@ -677,6 +693,10 @@ void relay_after_turn(relay *r) {
  * bounds how long a stop request waits for the loop to notice it. */
 static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
+    if (t->r->reload) { /* SIGHUP */
+        t->r->reload = 0;
+        admit_reload(t->r->admit);
+    }
     if (++t->ticks % 600 == 0) {
         rl_prune(t->r->token_buckets, relay_now_us(), 120000000u);
         rl_prune(t->r->ip_limits, relay_now_us(), 120000000u);

@@ -17,6 +17,7 @@
 #define WEFT_RELAY_SPACE_H
 
 #include "idem.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "storage.h"
 
@@ -48,7 +49,13 @@ typedef struct space {
     int is_woken;
     const weft_change *appending; /* the change being appended now */
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
+    bucket changes;               /* --space-rate */
 } space;
+
+/* Bytes the space holds against its --space-bytes quota: the one place
+ * that counts them (records now; snapshots and files when they are
+ * stored). */
+uint64_t space_bytes_used(const space *sp);
 
 /* Finds or opens a space (a local backend replays its records now).
  * create = 0: a space that storage does not hold is WEFT_ENOTFOUND (with

@@ -197,6 +197,123 @@ static void address_limits(void) {
     stop(&p);
 }
 
+static void write_key_file(const char *path, const ident *const *owners, size_t n, int b64) {
+    FILE *f = fopen(path, "w");
+    if (!f) abort();
+    fprintf(f, "# spaces this relay hosts\n\n");
+    for (size_t i = 0; i < n; i++) {
+        char txt[80];
+        if (b64) {
+            size_t len;
+            CHECK(weft_base64url_encode(txt, sizeof txt, &len, owners[i]->pk, 32) == 0);
+            txt[len] = 0;
+        } else {
+            for (int k = 0; k < 32; k++)
+                snprintf(txt + 2 * k, 3, "%02x", owners[i]->pk[k]);
+        }
+        fprintf(f, "  %s  \n", txt);
+    }
+    fclose(f);
+}
+
+/* --admit owners:FILE: only listed spaces connect or are created; SIGHUP
+ * re-reads the file, and a file that no longer parses keeps the list. */
+static void admission_owners(void) {
+    ident in1, in2, out;
+    ident_new(&in1);
+    ident_new(&in2);
+    ident_new(&out);
+    char path[64], spec[80];
+    snprintf(path, sizeof path, "/tmp/weft-admit-%d.txt", (int)getpid());
+    const ident *listed[] = {&in1};
+    write_key_file(path, listed, 1, 0);
+    snprintf(spec, sizeof spec, "owners:%s", path);
+    relay_proc p;
+    const char *extra[] = {"--admit", spec, NULL};
+    if (start(&p, extra)) return;
+    CHECK(relay_metric(p.port, "weft_relay_admitted_spaces") == 1);
+    tclient a, b;
+    CHECK(tc_init(&a, &in1, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_write(&a, 3, 10, 3) == 0);
+    CHECK(tc_wait(&a, until_acked, 3, 3000) && a.n_stored == 3);
+    CHECK(tc_init(&b, &out, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == -1);
+    CHECK(b.err_code == WEFT_PROTO_ENOT_ADMITTED && b.err_fatal);
+    tc_free(&b);
+    CHECK(relay_metric(p.port, "weft_relay_spaces") == 1); /* nothing was opened for it */
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"NOT_ADMITTED\"}") == 1);
+    /* in2 added (base64url this time), then reloaded. */
+    const ident *both[] = {&in1, &in2};
+    write_key_file(path, both, 2, 1);
+    CHECK(kill(p.pid, SIGHUP) == 0);
+    usleep(400000);
+    CHECK(relay_metric(p.port, "weft_relay_admitted_spaces") == 2);
+    CHECK(tc_init(&b, &in2, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&b, until_synced, 0, 3000));
+    tc_free(&b);
+    /* A broken file: the relay keeps its list and keeps running. */
+    FILE *f = fopen(path, "w");
+    fprintf(f, "not a key\n");
+    fclose(f);
+    CHECK(kill(p.pid, SIGHUP) == 0);
+    usleep(400000);
+    CHECK(relay_metric(p.port, "weft_relay_admitted_spaces") == 2);
+    tc_free(&a);
+    stop(&p);
+    /* A broken file at start is refused with exit status 2. */
+    relay_proc q;
+    memset(&q, 0, sizeof q);
+    CHECK(relay_spawn(&q, exe, "memory", 0, extra) != 0);
+    unlink(path);
+}
+
+/* Per-space quotas: bytes stored, changes per second, live connections. */
+static void space_quotas(void) {
+    relay_proc p;
+    const char *extra[] = {"--space-bytes",
+                           "3000",
+                           "--space-rate",
+                           "0.001",
+                           "--space-burst",
+                           "30",
+                           "--space-conns",
+                           "2",
+                           NULL};
+    if (start(&p, extra)) return;
+    ident owner;
+    ident_new(&owner);
+    tclient a, b, c;
+    CHECK(tc_init(&a, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&b, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&c, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&a, until_synced, 0, 3000));
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&b, until_synced, 0, 3000));
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == -1); /* two live already */
+    CHECK(c.err_code == WEFT_PROTO_EQUOTA && c.err_fatal);
+    CHECK(relay_metric(p.port, "weft_relay_limited_total{limit=\"space_conns\"}") == 1);
+    /* Records of ~250 bytes: the quota of 3000 holds about a dozen; the
+     * rest are REJECTED with QUOTA in the ACK, the connection stays. */
+    CHECK(tc_write(&a, 20, 10, 20) == 0);
+    for (int i = 0; i < 30 && a.n_stored + a.n_rejected + a.n_parked < 20; i++)
+        tc_pump(&a, 100);
+    CHECK(a.n_stored > 0 && a.n_stored < 20 && a.n_rejected > 0);
+    CHECK(a.last_reject == WEFT_PROTO_EQUOTA);
+    CHECK(relay_metric(p.port, "weft_relay_limited_total{limit=\"space_bytes\"}") > 0);
+    /* 20 of the space's 30 changes are spent; b's frame of 20 is dropped. */
+    CHECK(tc_write(&b, 20, 10, 20) == 0);
+    CHECK(tc_wait(&b, until_error, 0, 3000));
+    CHECK(b.err_code == WEFT_PROTO_ERATE_LIMITED && !b.err_fatal);
+    CHECK(relay_metric(p.port, "weft_relay_limited_total{limit=\"space_changes\"}") == 1);
+    tc_free(&a);
+    tc_free(&b);
+    tc_free(&c);
+    stop(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_limits PATH_TO_WEFT_RELAY [test]\n");
@@ -210,6 +327,8 @@ int main(int argc, char **argv) {
         {"fresh_tokens", fresh_tokens},
         {"frame_counts_changes", frame_counts_changes},
         {"address_limits", address_limits},
+        {"admission_owners", admission_owners},
+        {"space_quotas", space_quotas},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

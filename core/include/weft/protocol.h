@@ -83,7 +83,9 @@ extern "C" {
     X(NOT_FOUND, 20, "no such space or resource")                              \
     X(INTERNAL, 21, "internal error")                                          \
     X(NO_PEER, 22, "target peer is not connected")                             \
-    X(TIMEOUT, 23, "handshake took too long")
+    X(TIMEOUT, 23, "handshake took too long")                                  \
+    X(NOT_ADMITTED, 24, "this relay does not host the space")                  \
+    X(QUOTA, 25, "space quota exceeded")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
