@@ -155,10 +155,11 @@ static int parse_url(const char *url, char *host, size_t hcap, char *port, size_
     return 0;
 }
 
-/* Authorization and, for a key-bound token, the Weft-Proof of this request.
- * Returns 0, or -1 when they do not fit in cap bytes. */
-static int auth_headers(const spacedir *sd, const char *method, const char *path, char *dst,
-                        size_t cap) {
+/* Authorization and, for a key-bound token, the Weft-Proof of this request;
+ * the relay operator's admission (base64url) when given. Returns 0, or -1
+ * when they do not fit in cap bytes. */
+static int auth_headers(const spacedir *sd, const char *method, const char *path,
+                        const char *admission, char *dst, size_t cap) {
     char tok[1024], sig64[128] = "";
     size_t tl = 0, sl = 0;
     weft_base64url_encode(tok, sizeof tok, &tl, sd->token, sd->token_len);
@@ -170,8 +171,10 @@ static int auth_headers(const spacedir *sd, const char *method, const char *path
     if (!weft_proof_sign(&sd->be, sig, sd->author_sk, sd->space, (const uint8_t *)nonce,
                          (size_t)nl + 32))
         weft_base64url_encode(sig64, sizeof sig64, &sl, sig, 64);
-    int n = snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %" PRIu64 ".%.*s\r\n",
-                     (int)tl, tok, now, (int)sl, sig64);
+    int n =
+        snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %" PRIu64 ".%.*s\r\n%s%s%s",
+                 (int)tl, tok, now, (int)sl, sig64, admission ? "Weft-Admission: " : "",
+                 admission ? admission : "", admission ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -239,9 +242,15 @@ int cmd_sync(int argc, char **argv) {
         fprintf(stderr, "usage: weft sync DIR [--relay http://host:port]\n");
         return 2;
     }
-    const char *url = NULL;
-    for (int i = 3; i + 1 < argc; i++)
+    const char *url = NULL, *admission = NULL;
+    for (int i = 3; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--relay") == 0) url = argv[i + 1];
+        if (strcmp(argv[i], "--admission") == 0) admission = argv[i + 1];
+    }
+    if (admission && (strlen(admission) > 400 || strpbrk(admission, "\r\n"))) {
+        fprintf(stderr, "weft: --admission wants the token `weft admission issue` printed\n");
+        return 2;
+    }
     spacedir sd;
     char err[512];
     if (spacedir_open(&sd, argv[2], err, sizeof err)) {
@@ -274,11 +283,11 @@ int cmd_sync(int argc, char **argv) {
     size_t pulled = 0, applied = 0, pushed = 0;
     /* Pull: pages until the relay has nothing after the cursor. */
     for (;;) {
-        char path[256], hdrs[1400];
+        char path[256], hdrs[2048];
         snprintf(path, sizeof path, "/v1/spaces/%s/changes?after=%" PRIu64 "&limit=1000", sid,
                  cursor); /* fits: 43 + 20 digits */
         response r;
-        if (auth_headers(&sd, "GET", path, hdrs, sizeof hdrs)) {
+        if (auth_headers(&sd, "GET", path, admission, hdrs, sizeof hdrs)) {
             snprintf(err, sizeof err, "the token is too long for a request header");
             out = 1;
             break;
@@ -294,8 +303,8 @@ int cmd_sync(int argc, char **argv) {
         if (r.status != 200) {
             snprintf(err, sizeof err, "the relay refused to send changes (HTTP %d): %s", r.status,
                      (char *)r.body);
+            out = r.status == 401 || r.status == 403 ? 3 : 1; /* before the free zeroes r */
             response_free(&r);
-            out = r.status == 401 || r.status == 403 ? 3 : 1;
             break;
         }
         header_u64(r.head, "Weft-Head", &head);
@@ -352,10 +361,10 @@ int cmd_sync(int argc, char **argv) {
             end += c.total_len;
             count++;
         }
-        char path[256], hdrs[1400];
+        char path[256], hdrs[2048];
         snprintf(path, sizeof path, "/v1/spaces/%s/changes", sid); /* fits: 43 */
         response r;
-        if (auth_headers(&sd, "POST", path, hdrs, sizeof hdrs)) {
+        if (auth_headers(&sd, "POST", path, admission, hdrs, sizeof hdrs)) {
             snprintf(err, sizeof err, "the token is too long for a request header");
             out = 1;
             break;

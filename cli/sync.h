@@ -6,7 +6,9 @@
  * version vector saved after the last successful sync; the relay takes a
  * change only from a token granted to its author). The cursor and vector live
  * in DIR/sync.state; a failed sync changes neither, so it can be repeated.
- * Plain http:// (or ws://, the same port) only: put TLS in front of a relay
+ * --admission TOKEN sends a relay operator's admission (weft-relay --admit
+ * signed:KEY; `weft admission issue`) as the Weft-Admission header. Plain
+ * http:// (or ws://, the same port) only: put TLS in front of a relay
  * with a reverse proxy and sync from inside, or use weftdb in the browser.
  */
 #ifndef WEFT_CLI_SYNC_H

@@ -4,6 +4,7 @@
  * parsed, so a bad edit never empties a running relay's list.
  */
 #include "admit.h"
+#include "admission.h"
 #include "hex.h"
 #include "idtable.h"
 #include "relay.h"
@@ -14,6 +15,8 @@
 #include <string.h>
 
 struct admit {
+    int is_signed;
+    uint8_t operator_pk[32];
     char *path;
     weft__idtab owners;
     uint8_t seed[16];
@@ -74,8 +77,21 @@ static int load(weft__idtab *t, const char *path, const uint8_t seed[16], char *
 int admit_new(admit **out, const char *spec, const uint8_t seed[16]) {
     *out = NULL;
     if (!spec || strcmp(spec, "any") == 0) return 0;
+    if (strncmp(spec, "signed:", 7) == 0) {
+        admit *a = calloc(1, sizeof *a);
+        if (!a) return -1;
+        a->is_signed = 1;
+        if (parse_key(a->operator_pk, spec + 7, strlen(spec + 7))) {
+            fprintf(stderr, "weft-relay: --admit signed:KEY wants the operator's public key (64 "
+                            "hex digits or 43 base64url characters)\n");
+            free(a);
+            return -1;
+        }
+        *out = a;
+        return 0;
+    }
     if (strncmp(spec, "owners:", 7) != 0 || !spec[7]) {
-        fprintf(stderr, "weft-relay: --admit is any or owners:FILE, not '%s'\n", spec);
+        fprintf(stderr, "weft-relay: --admit is any, owners:FILE or signed:KEY, not '%s'\n", spec);
         return -1;
     }
     admit *a = calloc(1, sizeof *a);
@@ -95,7 +111,7 @@ int admit_new(admit **out, const char *spec, const uint8_t seed[16]) {
 }
 
 int admit_reload(admit *a) {
-    if (!a) return 0;
+    if (!a || a->is_signed) return 0;
     weft__idtab t;
     char why[600];
     if (load(&t, a->path, a->seed, why, sizeof why)) {
@@ -108,17 +124,43 @@ int admit_reload(admit *a) {
     return 0;
 }
 
-int admit_allows(const admit *a, const uint8_t space[32]) {
-    return !a || weft__idtab_get(&a->owners, space) != NULL;
+uint32_t admit_check(const relay *r, const uint8_t space[32], const uint8_t *adm, size_t adm_len,
+                     uint64_t *bytes, const char **why) {
+    const admit *a = r->admit;
+    if (bytes) *bytes = 0;
+    *why = NULL;
+    if (!a) return 0;
+    if (!a->is_signed) {
+        if (weft__idtab_get(&a->owners, space)) return 0;
+        *why = "this relay does not host the space";
+        return WEFT_PROTO_ENOT_ADMITTED;
+    }
+    if (!adm) {
+        *why = "this relay hosts only spaces with an admission token";
+        return WEFT_PROTO_ENOT_ADMITTED;
+    }
+    weft__admission ad;
+    int rc =
+        weft__admission_verify(&r->be, adm, adm_len, a->operator_pk, space, relay_unix_s(), &ad);
+    if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) {
+        *why = "the admission token has expired or is not valid yet";
+        return WEFT_PROTO_ENOT_ADMITTED;
+    }
+    if (rc) {
+        *why = "the admission token is not this relay operator's for this space";
+        return WEFT_PROTO_ENOT_ADMITTED;
+    }
+    if (bytes) *bytes = ad.bytes;
+    return 0;
 }
 
 uint64_t admit_count(const admit *a) {
-    return a ? weft__idtab_count(&a->owners) : 0;
+    return a && !a->is_signed ? weft__idtab_count(&a->owners) : 0;
 }
 
 void admit_free(admit *a) {
     if (!a) return;
-    weft__idtab_free(&a->owners);
+    if (!a->is_signed) weft__idtab_free(&a->owners);
     free(a->path);
     free(a);
 }

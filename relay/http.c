@@ -49,7 +49,8 @@ typedef struct http_state {
     /* the request waits for its space to load, a shared rate verdict or a
      * delete to be confirmed, and runs again from HTTP_WRITEABLE then */
     int deferred, load_failed, rate_asked, synced, delete_sent;
-    int space_charged; /* the space's change bucket was charged (once) */
+    int space_charged;       /* the space's change bucket was charged (once) */
+    uint64_t admitted_bytes; /* the admission's byte quota (0: none) */
 } http_state;
 
 /* ---- responses ---- */
@@ -304,6 +305,19 @@ static int page_add(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
     return 0;
 }
 
+/* Admission of a REST request: the `Weft-Admission` header (base64url)
+ * carries the token under --admit signed:KEY. Its byte quota applies once
+ * the space is open (admitted_bytes). Returns 0 or NOT_ADMITTED (*why). */
+static uint32_t admit_check_http(session *s, struct lws *wsi, const uint8_t sid[32],
+                                 const char **why) {
+    char txt[400];
+    uint8_t adm[WEFT_PROTO_MAX_ADMISSION];
+    size_t adm_len = 0;
+    int tl = lws_hdr_custom_copy(wsi, txt, sizeof txt, "weft-admission:", 15);
+    int have = tl > 0 && weft_base64url_decode(adm, sizeof adm, &adm_len, txt, (size_t)tl) == 0;
+    return admit_check(s->r, sid, have ? adm : NULL, adm_len, &s->http->admitted_bytes, why);
+}
+
 static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
     relay *r = s->r;
     weft_token t;
@@ -314,9 +328,9 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     uint64_t limit = urlarg_u64(wsi, "limit=", DEFAULT_LIMIT, &bad);
     if (bad) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "bad after or limit");
     if (limit == 0 || limit > r->cfg.max_changes) limit = r->cfg.max_changes;
-    if (!admit_allows(r->admit, sid))
-        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED,
-                             "this relay does not host the space");
+    const char *why;
+    if (admit_check_http(s, wsi, sid, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
     struct space *sp;
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
@@ -386,9 +400,9 @@ static int post_changes(session *s, struct lws *wsi) {
     weft_token t;
     uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
-    if (!admit_allows(r->admit, h->space))
-        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED,
-                             "this relay does not host the space");
+    const char *why;
+    if (admit_check_http(s, wsi, h->space, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
     memcpy(h->token_id, t.id, 16);
     struct space *known = h->idem[0] ? space_find(r, h->space) : NULL;
     size_t idem_len;
@@ -433,6 +447,7 @@ static int post_changes(session *s, struct lws *wsi) {
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (h->admitted_bytes) sp->quota_bytes = h->admitted_bytes;
     if (!h->space_charged) {
         h->space_charged = 1;
         if (!bucket_take(&sp->changes, r->cfg.space_rate, r->cfg.space_burst, n, relay_now_us())) {

@@ -86,8 +86,8 @@ static const opt opts[] = {
     {"ip-verify-burst", O_RATE, &R.cfg.ip_verify_burst,
      "burst of changes per address (default 40000)"},
     {"admit", O_STR, &R.cfg.admit,
-     "which spaces this relay hosts: any (default) or owners:FILE (owner keys, one a line; "
-     "SIGHUP re-reads it)"},
+     "which spaces this relay hosts: any (default), owners:FILE (owner keys, one a line; "
+     "SIGHUP re-reads it) or signed:KEY (an admission token signed by KEY)"},
     {"space-bytes", O_SIZE, &R.cfg.space_bytes,
      "bytes of records one space may store (default 0: no quota); above: QUOTA"},
     {"space-rate", O_RATE, &R.cfg.space_rate,

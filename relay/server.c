@@ -181,8 +181,10 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     }
     /* Admission before anything is opened: a stranger can neither create
      * a space here nor make the relay load one. */
-    if (!admit_allows(r->admit, f->space)) {
-        session_fail(s, WEFT_PROTO_ENOT_ADMITTED, "this relay does not host the space");
+    const char *why;
+    uint64_t quota = 0;
+    if (admit_check(r, f->space, f->admission, f->admission_len, &quota, &why)) {
+        session_fail(s, WEFT_PROTO_ENOT_ADMITTED, why);
         return;
     }
     /* Opening a space not in memory costs a load (or a new space). */
@@ -201,6 +203,7 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_EQUOTA, "space connection quota (--space-conns)");
         return;
     }
+    if (quota) sp->quota_bytes = quota; /* the operator's admission says so */
     s->sp = sp;
     memcpy(s->key, f->key, 32);
     /* The CHALLENGE must carry the real head and vector: the space must be

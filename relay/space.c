@@ -250,11 +250,12 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         return 0;
     }
     switch (rc) {
-    case WEFT_LOG_READY:
+    case WEFT_LOG_READY: {
         /* The quota is checked when a change is stored from a frame or a
          * POST; changes released from the parked set may pass it by at most
          * the parked bound (SPACE_MAX_PENDING). */
-        if (r->cfg.space_bytes && space_bytes_used(sp) + len > r->cfg.space_bytes) {
+        uint64_t quota = sp->quota_bytes ? sp->quota_bytes : r->cfg.space_bytes;
+        if (quota && space_bytes_used(sp) + len > quota) {
             *value = WEFT_PROTO_EQUOTA;
             relay_reject(r, WEFT_PROTO_EQUOTA);
             r->m.limited[RL_SPACE_BYTES]++;
@@ -264,6 +265,7 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         if (rc) return rc;
         *status = ACK_PENDING;
         return release_parked(sp);
+    }
     case WEFT_LOG_DUPLICATE: {
         /* Held, but maybe not durable yet: then the answer waits for the
          * appends in flight. */

@@ -50,6 +50,7 @@ typedef struct space {
     const weft_change *appending; /* the change being appended now */
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
     bucket changes;               /* --space-rate */
+    uint64_t quota_bytes;         /* from an admission token; 0: --space-bytes */
 } space;
 
 /* Bytes the space holds against its --space-bytes quota: the one place

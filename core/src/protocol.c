@@ -2,6 +2,7 @@
  * Sync protocol frames (docs/PROTOCOL.md): `u8 version | u8 type | payload`.
  *
  *   HELLO      space[32] key[32] bytes(vv) bytes(token) u8 flags [varint cursor]
+ *              [bytes(admission)]
  *   CHALLENGE  nonce[32] varint head bytes(vv)
  *   PROOF      sig[64]
  *   CHANGES    u8 flags, then 1..max entries: [varint rseq] bytes(record)
@@ -127,11 +128,13 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
         uint8_t flags = rd_u8(&r);
         if (r.err) return r.err;
-        if (flags & ~WEFT_HELLO_CURSOR) return WEFT_EMALFORMED;
+        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_ADMISSION)) return WEFT_EMALFORMED;
         if (flags & WEFT_HELLO_CURSOR) {
             f->has_cursor = 1;
             f->cursor = rd_varint(&r);
         }
+        if (flags & WEFT_HELLO_ADMISSION)
+            f->admission = rd_bounded(&r, &f->admission_len, WEFT_PROTO_MAX_ADMISSION);
         break;
     }
     case WEFT_FRAME_CHALLENGE:
@@ -232,18 +235,31 @@ int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uin
                             const uint8_t *key, const uint8_t *vv, size_t vv_len,
                             const uint8_t *token, size_t token_len, int has_cursor,
                             uint64_t cursor) {
+    return weft_frame_hello_encode_admitted(dst, dst_cap, len, space, key, vv, vv_len, token,
+                                            token_len, has_cursor, cursor, NULL, 0);
+}
+
+int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
+                                     const uint8_t *space, const uint8_t *key, const uint8_t *vv,
+                                     size_t vv_len, const uint8_t *token, size_t token_len,
+                                     int has_cursor, uint64_t cursor, const uint8_t *admission,
+                                     size_t admission_len) {
     validate_or_ret(len && space && key && (vv || !vv_len) && (token || !token_len), WEFT_EINVAL);
     validate_or_ret(token_len <= WEFT_PROTO_MAX_TOKEN, WEFT_EINVAL);
+    validate_or_ret((admission || !admission_len) && admission_len <= WEFT_PROTO_MAX_ADMISSION,
+                    WEFT_EINVAL);
     size_t need = WEFT_FRAME_HEADER_BYTES + 64 + varint_len(vv_len) + vv_len +
-                  varint_len(token_len) + token_len + 1 + (has_cursor ? varint_len(cursor) : 0);
+                  varint_len(token_len) + token_len + 1 + (has_cursor ? varint_len(cursor) : 0) +
+                  (admission ? varint_len(admission_len) + admission_len : 0);
     if (!dst || dst_cap < need) return WEFT_ENOSPACE;
     uint8_t *p = put_header(dst, WEFT_FRAME_HELLO);
     p = put_bytes(p, space, 32);
     p = put_bytes(p, key, 32);
     p = put_lbytes(p, vv, vv_len);
     p = put_lbytes(p, token, token_len);
-    *p++ = has_cursor ? WEFT_HELLO_CURSOR : 0;
+    *p++ = (uint8_t)((has_cursor ? WEFT_HELLO_CURSOR : 0) | (admission ? WEFT_HELLO_ADMISSION : 0));
     if (has_cursor) p = put_varint(p, cursor);
+    if (admission) p = put_lbytes(p, admission, admission_len);
     assert((size_t)(p - dst) == need);
     *len = need;
     return 0;

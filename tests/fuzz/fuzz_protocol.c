@@ -19,8 +19,9 @@ static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
     int rc = WEFT_EINVAL;
     switch (f->type) {
     case WEFT_FRAME_HELLO:
-        rc = weft_frame_hello_encode(dst, cap, len, f->space, f->key, f->vv, f->vv_len, f->token,
-                                     f->token_len, f->has_cursor, f->cursor);
+        rc = weft_frame_hello_encode_admitted(dst, cap, len, f->space, f->key, f->vv, f->vv_len,
+                                              f->token, f->token_len, f->has_cursor, f->cursor,
+                                              f->admission, f->admission_len);
         break;
     case WEFT_FRAME_CHALLENGE:
         rc = weft_frame_challenge_encode(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len);

@@ -8,6 +8,8 @@
  */
 #include "harness.h"
 
+#include "admission.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +316,60 @@ static void space_quotas(void) {
     stop(&p);
 }
 
+/* --admit signed:KEY: a HELLO must carry the operator's admission for its
+ * space, valid now; the admission's byte quota applies to the space. */
+static void admission_signed(void) {
+    ident op, other;
+    ident_new(&op);
+    ident_new(&other);
+    char spec[80] = "signed:";
+    for (int k = 0; k < 32; k++)
+        snprintf(spec + 7 + 2 * k, 3, "%02x", op.pk[k]);
+    relay_proc p;
+    const char *extra[] = {"--admit", spec, NULL};
+    if (start(&p, extra)) return;
+    ident owner, owner2;
+    ident_new(&owner);
+    ident_new(&owner2);
+    uint64_t now = (uint64_t)time(NULL);
+    uint8_t good[WEFT__ADMISSION_MAX_BYTES], wrong_space[WEFT__ADMISSION_MAX_BYTES],
+        forged[WEFT__ADMISSION_MAX_BYTES], expired[WEFT__ADMISSION_MAX_BYTES];
+    size_t gl, wl, fl, el;
+    CHECK(weft__admission_issue(&BE, good, sizeof good, &gl, owner.pk, op.sk, 2000, now - 60,
+                                now + 3600) == 0);
+    CHECK(weft__admission_issue(&BE, wrong_space, sizeof wrong_space, &wl, owner2.pk, op.sk, 0,
+                                now - 60, 0) == 0);
+    CHECK(weft__admission_issue(&BE, forged, sizeof forged, &fl, owner.pk, other.sk, 0, now - 60,
+                                0) == 0);
+    CHECK(weft__admission_issue(&BE, expired, sizeof expired, &el, owner.pk, op.sk, 0, now - 60,
+                                now - 1) == 0);
+    const struct {
+        const uint8_t *adm;
+        size_t len;
+    } refused[] = {{NULL, 0}, {wrong_space, wl}, {forged, fl}, {expired, el}};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        tclient c;
+        CHECK(tc_init(&c, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+        c.admission = refused[i].adm;
+        c.admission_len = refused[i].len;
+        CHECK(tc_connect(&c, p.port, 1, 0, 0) == -1);
+        CHECK(c.err_code == WEFT_PROTO_ENOT_ADMITTED && c.err_fatal);
+        tc_free(&c);
+    }
+    CHECK(relay_metric(p.port, "weft_relay_spaces") == 0);
+    tclient a;
+    CHECK(tc_init(&a, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    a.admission = good;
+    a.admission_len = gl;
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_write(&a, 20, 10, 20) == 0);
+    for (int i = 0; i < 30 && a.n_stored + a.n_rejected + a.n_parked < 20; i++)
+        tc_pump(&a, 100);
+    CHECK(a.n_stored > 0 && a.n_stored < 20 && a.last_reject == WEFT_PROTO_EQUOTA);
+    tc_free(&a);
+    stop(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_limits PATH_TO_WEFT_RELAY [test]\n");
@@ -329,6 +385,7 @@ int main(int argc, char **argv) {
         {"address_limits", address_limits},
         {"admission_owners", admission_owners},
         {"space_quotas", space_quotas},
+        {"admission_signed", admission_signed},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

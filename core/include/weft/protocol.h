@@ -42,12 +42,14 @@ extern "C" {
 #define WEFT_FRAME_HEADER_BYTES        2     /* version, type */
 #define WEFT_NONCE_BYTES               32    /* CHALLENGE nonce */
 #define WEFT_PROTO_MAX_TOKEN           1024  /* HELLO token bytes */
+#define WEFT_PROTO_MAX_ADMISSION       256   /* HELLO admission bytes */
 #define WEFT_PROTO_MAX_DATA            65536 /* SIGNAL / PRESENCE payload */
 #define WEFT_PROTO_MAX_MESSAGE         1024  /* ERROR message */
 #define WEFT_PROTO_DEFAULT_MAX_CHANGES 4096  /* change records per CHANGES frame */
 
 /* HELLO flags. */
-#define WEFT_HELLO_CURSOR 0x01 /* a relay-sequence cursor follows */
+#define WEFT_HELLO_CURSOR    0x01 /* a relay-sequence cursor follows */
+#define WEFT_HELLO_ADMISSION 0x02 /* an operator's admission follows (after the cursor) */
 /* CHANGES flags. */
 #define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
 
@@ -109,6 +111,10 @@ typedef struct weft_frame {
     size_t token_len;
     int has_cursor;
     uint64_t cursor; /* HELLO: resume after this relay sequence; ACK: send cursor */
+    /* HELLO: the relay operator's admission of the space (opaque to the
+     * codec; docs/RELAY.md "Admission"), or NULL and 0. */
+    const uint8_t *admission;
+    size_t admission_len;
     /* HELLO (the client's) and CHALLENGE (the relay's): version vector */
     const uint8_t *vv;
     size_t vv_len;
@@ -155,12 +161,21 @@ WEFT_API int weft_frame_ack_next(const weft_frame *f, size_t *pos, uint8_t *stat
 /* ---- encoding: dst, dst_cap, OUT *len; each returns 0, WEFT_EINVAL or
  * WEFT_ENOSPACE (nothing useful written then) ---- */
 
-/* Bytes a HELLO with these lengths takes at most. */
+/* Bytes a HELLO with these lengths takes at most (with an admission: add
+ * 10 + its length). */
 WEFT_API size_t weft_frame_hello_bound(size_t vv_len, size_t token_len);
 WEFT_API int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len,
                                      const uint8_t *space, const uint8_t *key, const uint8_t *vv,
                                      size_t vv_len, const uint8_t *token, size_t token_len,
                                      int has_cursor, uint64_t cursor);
+/* The same HELLO carrying an admission (admission_len <= 256; NULL and 0:
+ * none, exactly weft_frame_hello_encode's frame). */
+WEFT_API int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
+                                              const uint8_t *space, const uint8_t *key,
+                                              const uint8_t *vv, size_t vv_len,
+                                              const uint8_t *token, size_t token_len,
+                                              int has_cursor, uint64_t cursor,
+                                              const uint8_t *admission, size_t admission_len);
 
 WEFT_API size_t weft_frame_challenge_bound(size_t vv_len);
 WEFT_API int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len,
