@@ -71,6 +71,21 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
     printf("{\"problems\":[");
     for (size_t off = 0; off < good;) {
         weft_change c;
+        weft_level lv;
+        size_t ll;
+        if (good - off >= 2 && recs[off + 1] == WEFT_RECORD_LEVEL) {
+            /* A level record (FORMAT.md §10): no chain to check, only its
+             * structure and the owner's or admin's signature. */
+            int lrc = weft_level_decode_prefix(&lv, recs + off, good - off, &ll);
+            if (lrc) {
+                bad += (size_t)problem(&first, off, "framing", weft_strerror(lrc));
+                break;
+            }
+            if ((lrc = weft_level_verify(&be, recs + off, ll, lv.space, &lv)))
+                bad += (size_t)problem(&first, off, "signature", weft_strerror(lrc));
+            off += ll;
+            continue;
+        }
         int rc = weft_change_decode(&c, recs + off, good - off);
         if (rc) { /* cannot happen: `good` ends at the last whole record */
             bad += (size_t)problem(&first, off, "framing", weft_strerror(rc));
@@ -142,6 +157,22 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
 static void print_changes(const char *what, const uint8_t *recs, size_t good, const char *space) {
     for (size_t off = 0; off < good;) {
         weft_change c;
+        weft_level lv;
+        size_t ll;
+        if (good - off >= 2 && recs[off + 1] == WEFT_RECORD_LEVEL) {
+            if (weft_level_decode_prefix(&lv, recs + off, good - off, &ll)) break;
+            printf("{");
+            if (space) printf("\"space\":\"%s\",", space);
+            printf("\"offset\":%zu,\"kind\":\"level\",\"level\":%u,\"issuer\":", off, lv.level);
+            print_b64(lv.issuer, 32);
+            if (strcmp(what, "export") == 0) {
+                printf(",\"record\":");
+                print_b64(recs + off, ll);
+            }
+            printf("}\n");
+            off += ll;
+            continue;
+        }
         if (weft_change_decode(&c, recs + off, good - off)) break;
         printf("{");
         if (space) printf("\"space\":\"%s\",", space);

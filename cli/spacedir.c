@@ -118,8 +118,14 @@ static int setup_crypto(spacedir *sd, char *err, size_t cap) {
         return errf(err, cap, "%s%s", "libsodium failed to start", "");
     if (weft_suite_v1_init(&sd->crypto, &sd->suite, &sd->be, sd->content_key, sd->author_sk))
         return errf(err, cap, "%s%s", "cannot set up encryption", "");
-    weft_replica_config cfg = {
-        .space = sd->space, .author = sd->author_pk, .crypto = &sd->crypto, .keep_records = 1};
+    uint8_t hash_key[16]; /* keys the replica's tables against chosen collisions */
+    if (sd->be.random(sd->be.ctx, hash_key, sizeof hash_key))
+        return errf(err, cap, "%s%s", "no randomness", "");
+    weft_replica_config cfg = {.space = sd->space,
+                               .author = sd->author_pk,
+                               .crypto = &sd->crypto,
+                               .keep_records = 1,
+                               .hash_key = hash_key};
     if (weft_replica_new(&sd->replica, &cfg)) return errf(err, cap, "%s%s", "out of memory", "");
     return 0;
 }

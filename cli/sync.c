@@ -163,18 +163,30 @@ static int auth_headers(const spacedir *sd, const char *method, const char *path
     char tok[1024], sig64[128] = "";
     size_t tl = 0, sl = 0;
     weft_base64url_encode(tok, sizeof tok, &tl, sd->token, sd->token_len);
-    uint64_t now = (uint64_t)time(NULL);
+    /* The relay accepts each proof once: a random stamp nonce keeps two
+     * identical requests in the same second (a retry) apart. */
+    uint8_t rnd[6];
+    char stamp[40], rhex[13];
+    if (sd->be.random(sd->be.ctx, rnd, sizeof rnd)) return -1;
+    weft__hex_encode(rhex, sizeof rhex, rnd, sizeof rnd);
+    snprintf(stamp, sizeof stamp, "%" PRIu64 ":%s", (uint64_t)time(NULL), rhex);
+    /* Signed: the method and the whole target, query included, so the
+     * proof holds for this one request (docs/RELAY.md, "Authorization"). */
     char nonce[128];
-    int nl = snprintf(nonce, sizeof nonce, "%" PRIu64 " %s ", now, method);
-    weft_blake2b((uint8_t *)nonce + nl, 32, path, strcspn(path, "?"));
+    int nl = snprintf(nonce, sizeof nonce, "%s %s ", stamp, method);
+    weft_blake2b((uint8_t *)nonce + nl, 32, path, strlen(path));
     uint8_t sig[64];
     if (!weft_proof_sign(&sd->be, sig, sd->author_sk, sd->space, (const uint8_t *)nonce,
                          (size_t)nl + 32))
         weft_base64url_encode(sig64, sizeof sig64, &sl, sig, 64);
-    int n =
-        snprintf(dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %" PRIu64 ".%.*s\r\n%s%s%s",
-                 (int)tl, tok, now, (int)sl, sig64, admission ? "Weft-Admission: " : "",
-                 admission ? admission : "", admission ? "\r\n" : "");
+    /* The format level this build reads (PROTOCOL.md §6): a relay whose
+     * space is above it answers VERSION instead of records we cannot read. */
+    int n = snprintf(dst, cap,
+                     "Authorization: Bearer %.*s\r\nWeft-Proof: %s.%.*s\r\nWeft-Format-Level: "
+                     "%d\r\n%s%s%s",
+                     (int)tl, tok, stamp, (int)sl, sig64, WEFT_FORMAT_LEVEL,
+                     admission ? "Weft-Admission: " : "", admission ? admission : "",
+                     admission ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -324,7 +336,18 @@ int cmd_sync(int argc, char **argv) {
         uint64_t rseq;
         const uint8_t *rec;
         while (!out && weft_frame_change_next(&f, &pos, &rseq, &rec, &len)) {
-            if (take(&sd, rec, len, &applied, err, sizeof err)) out = 1;
+            weft_level lv;
+            if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
+                /* A level record (FORMAT.md §10) is no change: it only says
+                 * what writers may use, and this CLI writes level-1 ops. */
+                if (weft_level_verify(&sd.be, rec, len, sd.space, &lv) ||
+                    weft_replica_set_format_level(sd.replica, lv.level)) {
+                    snprintf(err, sizeof err, "the relay sent a level record this build refuses");
+                    out = 1;
+                }
+            } else if (take(&sd, rec, len, &applied, err, sizeof err)) {
+                out = 1;
+            }
             if (rseq > cursor) cursor = rseq;
             pulled++;
         }

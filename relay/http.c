@@ -42,7 +42,10 @@ typedef struct http_state {
     int too_big;
     uint8_t space[32];
     uint8_t token_id[16];
+    uint8_t req_hash[32]; /* BLAKE2b-256 of the POST body */
     char idem[IDEM_KEY_MAX + 1];
+    int idem_bad;   /* Idempotency-Key empty or over IDEM_KEY_MAX: 400 */
+    int proof_used; /* this request's proof was accepted (a rerun checks it again) */
     uint32_t n;
     ack_entry *res;
     storage_batch *batch; /* the batch the answer waits for */
@@ -51,6 +54,7 @@ typedef struct http_state {
     int deferred, load_failed, rate_asked, synced, delete_sent;
     int space_charged;       /* the space's change bucket was charged (once) */
     uint64_t admitted_bytes; /* the admission's byte quota (0: none) */
+    uint32_t level;          /* Weft-Format-Level: the format level the client reads (1 without) */
 } http_state;
 
 /* ---- responses ---- */
@@ -187,12 +191,85 @@ static int parse_path(const char *path, uint8_t sid[32]) {
     return strcmp(slash, "/changes") == 0 ? 2 : 0;
 }
 
+/* ---- single-use proofs ----
+ *
+ * A REST proof is valid for PROOF_SKEW_S either side of the relay's clock,
+ * so one taken off the wire could be replayed for that long; the relay
+ * remembers every proof it accepted (by the hash of its signature) for
+ * PROOF_KEEP_S, long enough to outlive its window, and refuses it the
+ * second time. Entries are kept in the order they came, which is also the
+ * order they expire in. At most PROOF_SEEN_MAX: when every one is still
+ * fresh, new proofs are refused (OVERLOADED) rather than let replays in. */
+
+#define PROOF_KEEP_S   (2 * PROOF_SKEW_S)
+#define PROOF_SEEN_MAX 65536u
+
+typedef struct proof_seen {
+    uint8_t id[32];
+    uint64_t until;
+} proof_seen;
+
+struct proof_cache {
+    weft__idtab tab; /* id -> (void *)1 */
+    proof_seen *ring;
+    size_t first, n;
+};
+
+static void proofs_expire(proof_cache *c, uint64_t now) {
+    while (c->n && c->ring[c->first].until <= now) {
+        weft__idtab_del(&c->tab, c->ring[c->first].id);
+        c->first = (c->first + 1) % PROOF_SEEN_MAX;
+        c->n--;
+    }
+}
+
+/* Records a proof. Returns 0, WEFT_PROTO_EPROOF when it was seen before,
+ * or WEFT_PROTO_EOVERLOADED when the table is full or out of memory. */
+static uint32_t proof_use(relay *r, const uint8_t sig[64], uint64_t now) {
+    proof_cache *c = r->proofs;
+    if (!c) {
+        c = r->proofs = calloc(1, sizeof *c);
+        if (c) c->ring = malloc(PROOF_SEEN_MAX * sizeof *c->ring);
+        if (!c || !c->ring) {
+            http_free(r);
+            return WEFT_PROTO_EOVERLOADED;
+        }
+        weft__idtab_init(&c->tab, r->hash_seed);
+    }
+    proofs_expire(c, now);
+    uint8_t id[32];
+    weft_blake2b(id, 32, sig, 64);
+    if (weft__idtab_get(&c->tab, id)) {
+        r->m.proofs_replayed++;
+        return WEFT_PROTO_EPROOF;
+    }
+    if (c->n == PROOF_SEEN_MAX || weft__idtab_put(&c->tab, id, (void *)1, NULL))
+        return WEFT_PROTO_EOVERLOADED;
+    proof_seen *e = &c->ring[(c->first + c->n++) % PROOF_SEEN_MAX];
+    memcpy(e->id, id, 32);
+    e->until = now + PROOF_KEEP_S;
+    return 0;
+}
+
+void http_free(relay *r) {
+    proof_cache *c = r->proofs;
+    if (!c) return;
+    weft__idtab_free(&c->tab);
+    free(c->ring);
+    free(c);
+    r->proofs = NULL;
+}
+
 /* Checks the Bearer token for the space and a right. For a token granted
- * to a key, reads and deletes also need Weft-Proof: "<unix s>.<sig>", the
- * grantee's weft_proof_sign over "<unix s> <METHOD> " || BLAKE2b-256(path)
- * (the path without the query; within 5 minutes of the relay's clock; a POST needs
- * none: every change it carries is signed by its author, whom the token
- * must name). Returns 0 or a WEFT_PROTO_E code. */
+ * to a key, reads and deletes also need Weft-Proof: "<stamp>.<sig>", where
+ * stamp is "<unix s>" or "<unix s>:<client nonce>" (at most
+ * PROOF_STAMP_MAX characters, the nonce of [A-Za-z0-9_-]) and sig the
+ * grantee's weft_proof_sign over "<stamp> <METHOD> " || BLAKE2b-256(target),
+ * target being the path and, when the request has one, "?" and its query
+ * (within 5 minutes of the relay's clock, and accepted once: proof_use). A
+ * POST needs none: every change it carries is signed by its author, whom
+ * the token must name. Returns 0 or a WEFT_PROTO_E code. */
+#define PROOF_STAMP_MAX 24
 static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
                            const char *method, const char *path, weft_token *t) {
     relay *r = s->r;
@@ -214,26 +291,55 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     if (lws_hdr_custom_copy(wsi, proof, sizeof proof, "weft-proof:", 11) <= 0)
         return WEFT_PROTO_EPROOF;
     char *dot = strchr(proof, '.');
-    if (!dot) return WEFT_PROTO_EPROOF;
+    if (!dot || dot - proof > PROOF_STAMP_MAX) return WEFT_PROTO_EPROOF;
     *dot = 0;
     char *end;
     unsigned long long ts = strtoull(proof, &end, 10);
-    if (*end || !*proof || ts + PROOF_SKEW_S < now || ts > now + PROOF_SKEW_S)
+    if (end == proof || ts + PROOF_SKEW_S < now || ts > now + PROOF_SKEW_S)
         return WEFT_PROTO_EPROOF;
+    if (*end == ':') {
+        size_t nl = strlen(end + 1);
+        if (!nl || strspn(end + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789_-") != nl)
+            return WEFT_PROTO_EPROOF;
+    } else if (*end) {
+        return WEFT_PROTO_EPROOF;
+    }
     uint8_t sig[64];
     size_t sl;
     if (weft_base64url_decode(sig, sizeof sig, &sl, dot + 1, strlen(dot + 1)) || sl != 64)
         return WEFT_PROTO_EPROOF;
-    /* Proof nonces are at most 64 bytes: "<unix s> <METHOD> " then the
-     * BLAKE2b-256 of the path. */
+    /* Proof nonces are at most 64 bytes: "<stamp> <METHOD> " (at most 24 +
+     * 1 + 6 + 1) then the BLAKE2b-256 of the target, so that a proof for
+     * one page, cursor or method is no proof for another. */
     uint8_t nonce[64];
-    int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
-    if (nl < 0 || nl >= 32) return WEFT_PROTO_EPROOF;
-    weft_blake2b(nonce + nl, 32, path, strlen(path));
+    int nl = snprintf((char *)nonce, 33, "%s %s ", proof, method);
+    if (nl < 0 || nl > 32) return WEFT_PROTO_EPROOF;
+    char target[1024];
+    size_t pl = strlen(path);
+    if (pl >= sizeof target) return WEFT_PROTO_EPROOF;
+    memcpy(target, path, pl);
+    /* The query as lws holds it: its parameters in order (percent-escapes
+     * decoded), joined again by '&'. */
+    for (int i = 0;; i++) {
+        char arg[512];
+        int al = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (al < 0) break;
+        if (pl + 1 + (size_t)al >= sizeof target) return WEFT_PROTO_EPROOF;
+        target[pl++] = i ? '&' : '?';
+        memcpy(target + pl, arg, (size_t)al);
+        pl += (size_t)al;
+    }
+    weft_blake2b(nonce + nl, 32, target, pl);
     nl += 32;
     if (weft_proof_verify(&r->be, sig, t->grantee, sid, nonce, (size_t)nl))
         return WEFT_PROTO_EPROOF;
-    return 0;
+    /* A request that waited (a space loading) runs again with the same
+     * proof: that is its own use, not a replay. */
+    if (s->http && s->http->proof_used) return 0;
+    uint32_t code = proof_use(r, sig, now);
+    if (!code && s->http) s->http->proof_used = 1;
+    return code;
 }
 
 /* The answer a parked request waited for came (failed: its space could
@@ -340,6 +446,10 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         s->http->synced = 1;
         if (park(s, wsi, sp, 1, &answered)) return answered;
     }
+    if (sp->level > s->http->level)
+        return respond_error(s, wsi, WEFT_PROTO_EVERSION,
+                             "this space uses a newer format level than this client reads: "
+                             "update the app");
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;
@@ -404,11 +514,28 @@ static int post_changes(session *s, struct lws *wsi) {
     if (admit_check_http(s, wsi, h->space, &why))
         return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
     memcpy(h->token_id, t.id, 16);
+    if (h->idem_bad)
+        return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME,
+                             "Idempotency-Key must be 1 to 128 characters");
+    /* A key names one request: the same key on another body is a client
+     * bug (or two clients sharing keys), never a replay. */
+    weft_blake2b(h->req_hash, 32, h->req, h->req_len);
     struct space *known = h->idem[0] ? space_find(r, h->space) : NULL;
-    size_t idem_len;
-    const char *idem_body =
-        known ? idem_find(known->idem, t.id, h->idem, relay_unix_s(), &idem_len) : NULL;
-    if (idem_body) {
+    size_t idem_len = 0;
+    const char *idem_body = NULL;
+    int found = known ? idem_find(known->idem, t.id, h->idem, h->req_hash, relay_unix_s(),
+                                  &idem_body, &idem_len)
+                      : IDEM_MISS;
+    if (found == IDEM_CONFLICT) {
+        r->m.idem_conflicts++;
+        size_t n;
+        char *b = dup_printf(&n, "{\"error\":\"IDEMPOTENCY_KEY_REUSED\",\"code\":0,"
+                                 "\"message\":\"this Idempotency-Key was used for another "
+                                 "request body\"}\n");
+        if (!b) return -1;
+        return respond(s, wsi, 422, "application/json", b, n, NULL);
+    }
+    if (found == IDEM_HIT) {
         char *b = malloc(idem_len + 1);
         if (!b) return -1;
         memcpy(b, idem_body, idem_len);
@@ -457,6 +584,10 @@ static int post_changes(session *s, struct lws *wsi) {
     }
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if (sp->level > h->level)
+        return respond_error(s, wsi, WEFT_PROTO_EVERSION,
+                             "this space uses a newer format level than this client reads: "
+                             "update the app");
     if (space_throttled(sp))
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many appends in flight");
     h->res = calloc(n, sizeof *h->res);
@@ -467,7 +598,8 @@ static int post_changes(session *s, struct lws *wsi) {
         weft_change c;
         weft_change_decode(&c, h->req + pos, h->req_len - pos);
         ack_entry *e = &h->res[h->n++];
-        int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, &e->status, &e->value);
+        int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, h->level, &e->status,
+                              &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
         if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(sp);
         pos += c.total_len;
@@ -516,7 +648,7 @@ int http_release(struct session *s, int failed) {
     free(h->res);
     h->res = NULL;
     struct space *sp = h->idem[0] ? space_find(s->r, h->space) : NULL;
-    if (sp) idem_put(&sp->idem, h->token_id, h->idem, b, o, relay_unix_s());
+    if (sp) idem_put(&sp->idem, h->token_id, h->idem, h->req_hash, b, o, relay_unix_s());
     respond(s, wsi, 200, "application/json", b, o, NULL);
     return 1;
 }
@@ -625,6 +757,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->idem[0] = 0;
     h->deferred = h->load_failed = h->rate_asked = h->synced = h->delete_sent = 0;
     h->space_charged = 0;
+    h->proof_used = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
                 : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
@@ -642,10 +775,21 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
         if (!m) return respond_text(s, wsi, 500, "out of memory\n");
         return respond(s, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", m, n, NULL);
     }
+    /* Over --max-conns (this connection included): probes and metrics
+     * above are still answered, being cheap and what an operator needs
+     * most then; everything else is refused. */
+    if (r->m.conns_open > r->cfg.max_conns)
+        return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many connections");
     uint8_t sid[32];
     int kind = parse_path(path, sid);
     memcpy(h->space, sid, 32);
     snprintf(h->path, sizeof h->path, "%s", path);
+    /* A client that sends no Weft-Format-Level predates negotiation
+     * and reads format level 1 (PROTOCOL.md §6). */
+    char lv[16];
+    int ll = lws_hdr_custom_copy(wsi, lv, sizeof lv, "weft-format-level:", 18);
+    unsigned long lvl = ll > 0 ? strtoul(lv, NULL, 10) : 1;
+    h->level = lvl >= 1 && lvl <= UINT32_MAX ? (uint32_t)lvl : 1;
     if (kind == 2 && h->method == M_GET) return get_changes(s, wsi, sid, path);
     if (kind == 1 && h->method == M_DELETE) return delete_space(s, wsi, sid, path);
     if (kind == 2 && h->method == M_POST) {
@@ -654,8 +798,16 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
         if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
             strtoull(cl, NULL, 10) > r->cfg.max_frame)
             h->too_big = 1;
-        int kl = lws_hdr_custom_copy(wsi, h->idem, sizeof h->idem, "idempotency-key:", 16);
-        if (kl <= 0) h->idem[0] = 0;
+        /* A key too long to keep is refused (at BODY_COMPLETION), not
+         * ignored: ignoring it would store a retry twice. */
+        int kl = lws_hdr_custom_length(wsi, "idempotency-key:", 16);
+        h->idem[0] = 0;
+        h->idem_bad = 0;
+        if (kl == 0 || kl > IDEM_KEY_MAX)
+            h->idem_bad = 1;
+        else if (kl > 0 &&
+                 lws_hdr_custom_copy(wsi, h->idem, sizeof h->idem, "idempotency-key:", 16) <= 0)
+            h->idem[0] = 0;
         return 0;
     }
     if (kind) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "method not allowed here");

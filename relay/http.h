@@ -22,4 +22,7 @@ struct session;
  * call again next turn), 1 once the POST was answered. */
 int http_release(struct session *s, int failed);
 
+/* Frees what HTTP keeps on the relay (the proofs accepted lately). */
+void http_free(relay *r);
+
 #endif

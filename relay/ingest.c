@@ -43,11 +43,17 @@
 #include "hex.h"
 #include "ingest.h"
 
+#include "weft/change.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define READ_COUNT 1000 /* records per XRANGE */
+
+/* Redis' answer per record is copied into the batch as it is. */
+_Static_assert(REDIS_APPEND_DUP == STORAGE_DUP && REDIS_APPEND_FORK == STORAGE_FORK,
+               "append answers and batch entries agree");
 
 /* One space's appends of one turn. base first: held ACKs see only it. */
 typedef struct redis_batch {
@@ -56,6 +62,7 @@ typedef struct redis_batch {
     struct redis_batch *next; /* fly or done list */
     size_t xcap;
     uint8_t (*keys)[32]; /* freed once sent */
+    uint8_t (*forks)[REDIS_FORK_KEY];
     uint8_t **recs;
     size_t *lens;
     uint64_t *origin; /* freed once answered */
@@ -89,6 +96,15 @@ typedef struct redis_space {
     redis_batch *open, *fly_head, *fly_tail, *done_head, *done_tail;
     struct redis_space *batch_next; /* be->batching */
     int in_batching;
+    /* Redis refused one of this relay's changes as a fork, which the
+     * space's log has committed: 1 when the answer came, 2 once the turn
+     * that sends the rejection has ended, 3 once nothing of the space
+     * waits for Redis; at the next turn the space is dropped (and loaded
+     * again from Redis by its next client). Ticks (100 ms) bound the wait
+     * to a second. */
+    int forked, forked_ticks;
+    uint8_t (*fork_authors)[32]; /* whose refused change the log holds */
+    size_t n_fork_authors;
     uint64_t inflight; /* records queued or in flight */
     int head_pending, head_known, reading, read_again, retry;
     int read_knows_head; /* the read in flight was sent after the head came */
@@ -107,6 +123,7 @@ typedef struct redis_backend {
     redis_space **tab;      /* open handles by space id (open addressing) */
     size_t tab_cap, n_open; /* cap: a power of two, or 0 */
     redis_space *batching;  /* handles with a batch to send this turn */
+    size_t n_forked;        /* open handles with forked set */
     int stopping;           /* shutdown: Redis callbacks fail, nothing is lost() */
 } redis_backend;
 
@@ -168,10 +185,12 @@ static void batch_extras_free(redis_batch *b) {
     for (size_t i = 0; i < b->base.n && b->recs; i++)
         free(b->recs[i]);
     free(b->keys);
+    free(b->forks);
     free(b->recs);
     free(b->lens);
     free(b->origin);
     b->keys = NULL;
+    b->forks = NULL;
     b->recs = NULL;
     b->lens = NULL;
     b->origin = NULL;
@@ -187,13 +206,15 @@ static int batch_grow(redis_batch *b) {
     size_t cap = b->xcap ? b->xcap * 2 : 16;
     void *k = realloc(b->keys, cap * 32);
     if (k) b->keys = k;
+    void *f = realloc(b->forks, cap * sizeof *b->forks);
+    if (f) b->forks = f;
     void *r = realloc(b->recs, cap * sizeof *b->recs);
     if (r) b->recs = r;
     void *l = realloc(b->lens, cap * sizeof *b->lens);
     if (l) b->lens = l;
     void *o = realloc(b->origin, cap * sizeof *b->origin);
     if (o) b->origin = o;
-    if (!k || !r || !l || !o) return WEFT_ENOMEM;
+    if (!k || !f || !r || !l || !o) return WEFT_ENOMEM;
     b->xcap = cap;
     return 0;
 }
@@ -291,6 +312,9 @@ static void release_done(redis_space *h) {
         redis_batch *b = h->done_head;
         h->done_head = b->next;
         if (!h->done_head) h->done_tail = NULL;
+        /* Answered for good: a held ACK that reads it later must not
+         * depend on h, which may be closed (a lost space) before then. */
+        b->base.durable_at = &b->base.max_rseq;
         batch_drop(b);
     }
 }
@@ -435,6 +459,14 @@ static int r_wait(storage_space *h_, int fresh, waiter **slot, relay_answer_fn f
 static int queue(redis_space *h, const uint8_t *rec, size_t len, const uint8_t hash[32],
                  uint64_t origin, uint32_t *slot) {
     redis_backend *be = h->be;
+    /* The fork key, from the record the space has checked already. */
+    weft_change c;
+    if (weft_change_decode(&c, rec, len) || c.total_len != len) return WEFT_EMALFORMED;
+    /* The space holds a change of this author that Redis refused as a
+     * fork: nothing of the author may chain on it until the space is
+     * loaded again from Redis (drop_forked). Other authors go on. */
+    for (size_t i = 0; i < h->n_fork_authors; i++)
+        if (memcmp(h->fork_authors[i], c.author, 32) == 0) return WEFT_EUNAVAILABLE;
     redis_batch *b = h->open;
     if (!b) {
         b = calloc(1, sizeof *b);
@@ -458,6 +490,9 @@ static int queue(redis_space *h, const uint8_t *rec, size_t len, const uint8_t h
     }
     memcpy(copy, rec, len);
     memcpy(b->keys[k], hash, 32);
+    memcpy(b->forks[k], c.author, 32);
+    for (int i = 0; i < 8; i++)
+        b->forks[k][32 + i] = (uint8_t)(c.seq >> (56 - 8 * i));
     b->recs[k] = copy;
     b->lens[k] = len;
     b->origin[k] = origin;
@@ -513,6 +548,20 @@ static void note_origins(redis_space *h, const redis_batch *b, const uint64_t *r
                          const uint8_t *dup, size_t n) {
     relay *r = h->be->r;
     for (size_t i = 0; i < n; i++) {
+        if (dup[i] == REDIS_APPEND_FORK) {
+            r->m.redis_forks_refused++;
+            relay_reject(r, WEFT_PROTO_ECHAIN);
+            relay_log("space=%s a change was refused as a fork of one another relay stored",
+                      h->hex);
+            if (!h->forked) h->be->n_forked++;
+            h->forked = 1;
+            uint8_t(*fa)[32] = realloc(h->fork_authors, (h->n_fork_authors + 1) * 32);
+            if (fa) { /* without it, only the drop keeps the author out */
+                h->fork_authors = fa;
+                memcpy(fa[h->n_fork_authors++], b->forks[i], 32);
+            }
+            continue;
+        }
         if (dup[i]) {
             r->m.changes_dup++;
             continue;
@@ -579,9 +628,43 @@ static void on_append(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup
     h_release(h);
 }
 
+/* Drops the spaces whose log holds a change Redis refused as a fork, once
+ * the rejection went out (a turn ended since the answer) and what else
+ * they wait for from Redis is in (or, with force, after a second of
+ * waiting). Until then they take no appends of the forked authors
+ * (queue). */
+static void drop_forked(redis_backend *be, int tick) {
+    if (!be->n_forked) return;
+    redis_space *list[16];
+    size_t n = 0;
+    for (size_t i = 0; i < be->tab_cap && n < sizeof list / sizeof *list; i++) {
+        redis_space *h = be->tab[i];
+        if (!h || !h->forked) continue;
+        if (h->forked == 1) {
+            if (!tick) h->forked = 2;
+            continue;
+        }
+        if (tick) h->forked_ticks++;
+        /* Pending appends first, then one more turn for their ACKs. */
+        if ((h->fly_head || h->done_head || h->open) && h->forked_ticks < 10) continue;
+        if (h->forked == 2 && h->forked_ticks < 10) {
+            if (!tick) h->forked = 3;
+            continue;
+        }
+        list[n++] = h;
+    }
+    for (size_t i = 0; i < n; i++) {
+        be->n_forked--;
+        list[i]->forked = 0;
+        list[i]->ev->lost(list[i]->ud, WEFT_PROTO_ESTORAGE,
+                          "a change was refused as a fork: loading the space again");
+    }
+}
+
 static void r_end_turn(storage *st) {
     redis_backend *be = (redis_backend *)st;
     relay *r = be->r;
+    drop_forked(be, 0);
     while (be->batching) {
         redis_space *h = be->batching;
         be->batching = h->batch_next;
@@ -591,6 +674,7 @@ static void r_end_turn(storage *st) {
         b->base.state = 1;
         int rc = be->stopping ? WEFT_EUNAVAILABLE
                               : redis_store_append(r->redis, h->id, (const uint8_t(*)[32])b->keys,
+                                                   (const uint8_t(*)[REDIS_FORK_KEY])b->forks,
                                                    (const uint8_t *const *)b->recs, b->lens,
                                                    b->base.n, on_append, b);
         /* hiredis copied the records into its buffer. */
@@ -657,6 +741,8 @@ static void r_close(storage_space *h_) {
         batch_drop(b);
     }
     h->done_tail = NULL;
+    if (h->forked) be->n_forked--;
+    h->forked = 0;
     h->closed = 1;
     tab_remove(be, h);
     wait_ent *w = h->waiters;
@@ -671,6 +757,9 @@ static void r_close(storage_space *h_) {
     h->mirror = NULL;
     free(h->orig);
     h->orig = NULL;
+    free(h->fork_authors);
+    h->fork_authors = NULL;
+    h->n_fork_authors = 0;
     h_release(h);
 }
 
@@ -745,6 +834,7 @@ static int r_ready(const storage *st) {
 
 static void r_tick(storage *st) {
     redis_backend *be = (redis_backend *)st;
+    drop_forked(be, 1);
     if (!be->r->redis || !redis_store_connected(be->r->redis)) return;
     for (size_t i = 0; i < be->tab_cap; i++) {
         redis_space *h = be->tab[i];

@@ -58,7 +58,7 @@ static const opt opts[] = {
     {"max-changes", O_U32, &R.cfg.max_changes, "changes per frame or POST (default 1024)"},
     {"max-queue", O_SIZE, &R.cfg.max_queue,
      "unsent bytes per connection before it is dropped (default 8 MiB)"},
-    {"max-conns", O_U32, &R.cfg.max_conns, "open WebSocket connections (default 10000)"},
+    {"max-conns", O_U32, &R.cfg.max_conns, "open connections, WebSocket and HTTP (default 10000)"},
     {"conn-rate", O_RATE, &R.cfg.conn_rate, "frames per second per connection (default 2000)"},
     {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
     {"token-rate", O_RATE, &R.cfg.token_rate,
@@ -95,8 +95,17 @@ static const opt opts[] = {
     {"space-burst", O_RATE, &R.cfg.space_burst, "burst of changes per space (default 0)"},
     {"space-conns", O_U32, &R.cfg.space_conns,
      "live connections per space (default 0: no limit); above: QUOTA"},
+    {"eph-rate", O_RATE, &R.cfg.eph_rate,
+     "SIGNAL/PRESENCE bytes per second per space (default 1048576)"},
+    {"eph-burst", O_RATE, &R.cfg.eph_burst,
+     "burst of SIGNAL/PRESENCE bytes per space (default 4194304)"},
+    {"idle-unload", O_INT, &R.cfg.idle_unload_secs,
+     "seconds after which a space nobody uses is closed (default 300, 0: never)"},
     {"handshake-timeout", O_INT, &R.cfg.handshake_secs,
      "seconds for HELLO and PROOF to arrive (default 10)"},
+    {"format-level", O_U32, &R.cfg.format_level,
+     "highest format level to accept level records for and announce (default: this build's; "
+     "keep it at the oldest relay's during a rolling upgrade, SCALING.md)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -191,7 +200,11 @@ static int configure(int argc, char **argv) {
         .ip_verify_rate = 5000,
         .ip_verify_burst = 40000,
         .handshake_secs = 10,
+        .eph_rate = 1048576,
+        .idle_unload_secs = 300,
+        .eph_burst = 4194304,
         .redis_max_inflight = 20000,
+        .format_level = WEFT_FORMAT_LEVEL,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
         char env[64] = "WEFT_RELAY_";
@@ -236,6 +249,10 @@ static int configure(int argc, char **argv) {
         return -1;
     }
     if (R.cfg.space_rate > 0 && R.cfg.space_burst <= 0) R.cfg.space_burst = R.cfg.space_rate;
+    if (R.cfg.format_level < 1 || R.cfg.format_level > WEFT_FORMAT_LEVEL) {
+        fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
+        return -1;
+    }
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||
         R.cfg.max_conns == 0) {
         fprintf(stderr, "weft-relay: limits too small (max-frame >= 1024, max-queue >= 65536)\n");

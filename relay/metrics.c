@@ -76,9 +76,13 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     if (!b.p) return NULL;
     const relay_metrics *m = &r->m;
     gauge(&b, "weft_relay_connections", "open WebSocket connections", m->ws_open);
+    gauge(&b, "weft_relay_connections_open",
+          "open connections, WebSocket and HTTP (what --max-conns bounds)", m->conns_open);
     counter(&b, "weft_relay_connections_total", "WebSocket connections accepted", m->conns_total);
     counter(&b, "weft_relay_http_requests_total", "HTTP requests served", m->http_requests);
     gauge(&b, "weft_relay_spaces", "spaces open in memory", m->spaces_open);
+    counter(&b, "weft_relay_spaces_unloaded_total", "idle spaces closed (--idle-unload)",
+            m->spaces_unloaded);
     counter(&b, "weft_relay_parked_expired_total",
             "parked changes dropped after waiting too long for what they depend on",
             m->parked_expired);
@@ -96,6 +100,24 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_frames_out_total", "protocol frames sent", m->frames_out);
     counter(&b, "weft_relay_slow_consumers_total", "connections dropped for falling behind",
             m->slow_dropped);
+    counter(&b, "weft_relay_rest_proofs_replayed_total",
+            "REST requests refused (401 PROOF): their Weft-Proof was used before",
+            m->proofs_replayed);
+    counter(&b, "weft_relay_idempotency_conflicts_total",
+            "POSTs refused (422): an Idempotency-Key reused for another request body",
+            m->idem_conflicts);
+    gauge(&b, "weft_relay_ephemeral_bytes_held",
+          "bytes of SIGNAL/PRESENCE frames queued, each counted once however many readers share it",
+          m->eph_bytes_held);
+    counter(&b, "weft_relay_ephemeral_frames_total", "SIGNAL/PRESENCE frames accepted for fan-out",
+            m->eph_frames);
+    sb_printf(&b,
+              "# HELP weft_relay_ephemeral_dropped_total SIGNAL/PRESENCE frames dropped: over "
+              "the space's --eph-rate (per frame), or for a reader whose queue is full (per "
+              "reader)\n# TYPE weft_relay_ephemeral_dropped_total counter\n"
+              "weft_relay_ephemeral_dropped_total{reason=\"space_rate\"} %llu\n"
+              "weft_relay_ephemeral_dropped_total{reason=\"slow_reader\"} %llu\n",
+              (unsigned long long)m->eph_dropped_rate, (unsigned long long)m->eph_dropped_slow);
     sb_printf(&b, "# HELP weft_relay_rejections_total requests, frames and changes refused, by "
                   "reason\n# TYPE weft_relay_rejections_total counter\n");
     for (uint32_t i = 1; i < RELAY_N_REASONS; i++) {
@@ -128,6 +150,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     sb_printf(&b, "weft_relay_fsync_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     sb_printf(&b, "weft_relay_fsync_seconds_sum %.9f\nweft_relay_fsync_seconds_count %llu\n",
               m->fsync_sum_s, (unsigned long long)m->fsync_count);
+    counter(&b, "weft_relay_storage_sync_failures_total",
+            "group-commit syncs that failed (the space was reopened from the disk)",
+            m->storage_sync_failures);
     if (r->redis) {
         gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up",
               r->storage->ops->ready(r->storage));
@@ -137,6 +162,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
                 "Redis connections re-established after a loss", ingest_reconnects(r));
         counter(&b, "weft_relay_redis_append_failures_total",
                 "append batches Redis did not confirm (never acked)", m->redis_append_failures);
+        counter(&b, "weft_relay_redis_forks_refused_total",
+                "changes refused because another relay stored one with the same author and seq",
+                m->redis_forks_refused);
         counter(&b, "weft_relay_redis_spaces_dropped_total",
                 "spaces reloaded from Redis after a failed append or a remote delete",
                 m->redis_spaces_dropped);

@@ -52,6 +52,7 @@ struct redis_store;
 struct space;
 struct session;
 struct server_state;
+typedef struct proof_cache proof_cache;
 
 /* How a space tells its owner (the server, which sets these at start)
  * about what concerns its sessions, without the space knowing them. */
@@ -66,6 +67,9 @@ typedef struct space_events {
      * sessions: the one(s) with key peer, or all when broadcast. */
     void (*ephemeral)(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
                       const uint8_t *frame, size_t len);
+    /* The space's format level rose to `level` (a level record was
+     * stored): sessions whose client reads less must be told to update. */
+    void (*level)(void *ud, struct space *sp, uint32_t level);
     void *ud;
 } space_events;
 
@@ -100,6 +104,9 @@ typedef struct relay_config {
     double space_rate, space_burst; /* changes per second per space */
     uint32_t space_conns;           /* live connections per space (0: no limit) */
     int handshake_secs;             /* HELLO + PROOF must arrive within */
+    double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
+    int idle_unload_secs;           /* an unused space is closed after (0: never) */
+    uint32_t format_level;          /* highest format level accepted and announced */
     int verbose;
 } relay_config;
 
@@ -108,9 +115,11 @@ typedef struct relay_config {
 #define RELAY_FSYNC_BUCKETS 12
 
 typedef struct relay_metrics {
-    uint64_t conns_open, conns_total, ws_open, http_requests;
+    uint64_t conns_open; /* accepted connections, WebSocket and HTTP, not closed yet */
+    uint64_t conns_total, ws_open, http_requests;
     uint64_t spaces_open;
-    uint64_t parked_expired; /* parked changes dropped after waiting too long */
+    uint64_t spaces_unloaded; /* idle spaces closed (--idle-unload) */
+    uint64_t parked_expired;  /* parked changes dropped after waiting too long */
     uint64_t changes_in, changes_stored, changes_dup, changes_out;
     uint64_t bytes_in, bytes_out, frames_in, frames_out;
     uint64_t rejections[RELAY_N_REASONS];
@@ -120,9 +129,17 @@ typedef struct relay_metrics {
     uint64_t slow_dropped;
     uint64_t redis_inflight;        /* records sent to Redis, not yet confirmed */
     uint64_t redis_append_failures; /* batches Redis did not confirm */
+    uint64_t redis_forks_refused;   /* changes Redis refused: (author, seq) held */
+    uint64_t storage_sync_failures; /* group-commit syncs that failed (space reopened) */
     uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
     uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
     uint64_t limited[16];           /* refusals by limit (rl_limit, ratelimit.h) */
+    uint64_t proofs_replayed;       /* REST proofs refused: already used */
+    uint64_t idem_conflicts;        /* POSTs refused 422: a key reused for another body */
+    uint64_t eph_bytes_held;        /* bytes of shared ephemeral frames alive (gauge) */
+    uint64_t eph_frames;            /* ephemeral frames accepted for fan-out */
+    uint64_t eph_dropped_rate;      /* ... dropped: over the space's --eph-rate */
+    uint64_t eph_dropped_slow;      /* ... not queued for a reader, or dropped from its queue */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */
@@ -154,6 +171,7 @@ typedef struct relay {
     struct rl_tab *ip_limits;     /* per client address (ratelimit.h) */
     struct admit *admit;          /* which spaces are hosted: NULL = any (admit.h) */
     volatile int reload;          /* set by SIGHUP: re-read the admission list */
+    proof_cache *proofs;          /* REST proofs accepted lately (http.c) */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

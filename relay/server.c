@@ -127,13 +127,16 @@ static int send_changes(session *s) {
 }
 
 static int session_writeable(session *s) {
+    if (s->state == S_LIVE && session_expired(s, relay_unix_s()))
+        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
     if (s->q_head) {
         outmsg *m = s->q_head;
         s->q_head = m->next;
         if (!s->q_head) s->q_tail = NULL;
         s->q_bytes -= m->len;
-        int rc = write_frame(s, m->buf + LWS_PRE, m->len);
-        free(m);
+        if (m->eph) s->q_eph--;
+        int rc = write_frame(s, outmsg_bytes(m), m->len);
+        session_msg_free(m);
         if (rc) return -1;
     } else if (s->state == S_LIVE) {
         if (send_changes(s) < 0) return -1;
@@ -149,6 +152,7 @@ static int session_writeable(session *s) {
 /* ---- incoming frames ---- */
 
 static void hello_ready(session *s, const weft_frame *f);
+static void send_challenge(session *s, struct space *sp);
 static void on_answer(void *ud, int failed);
 static void on_rate_verdict(void *ud, int allowed);
 
@@ -175,15 +179,26 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_ERIGHTS, "token is not granted to this key");
         return;
     }
+    s->deadline = s->tok.expires;
     if (weft_vv_check(f->vv, f->vv_len)) {
         session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
         return;
     }
+    /* Nothing is created before PROOF: a HELLO costs no directory, file or
+     * fsync. A space storage does not hold gets a CHALLENGE for an empty
+     * space (head 0, empty vector), which is what it is; PROOF creates it. */
+    memcpy(s->space_id, f->space, 32);
+    memcpy(s->key, f->key, 32);
+    /* A HELLO without a versions block is from a client that predates
+     * negotiation: it reads format level 1 (PROTOCOL.md §6). */
+    s->versions = f->has_versions;
+    s->level = f->has_versions ? f->versions.format_level : 1;
     /* Admission before anything is opened: a stranger can neither create
-     * a space here nor make the relay load one. */
+     * a space here nor make the relay load one. The admission's byte quota
+     * is kept for PROOF, which may be what creates the space. */
     const char *why;
-    uint64_t quota = 0;
-    if (admit_check(r, f->space, f->admission, f->admission_len, &quota, &why)) {
+    s->admit_quota = 0;
+    if (admit_check(r, f->space, f->admission, f->admission_len, &s->admit_quota, &why)) {
         session_fail(s, WEFT_PROTO_ENOT_ADMITTED, why);
         return;
     }
@@ -193,19 +208,23 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         return;
     }
     struct space *sp;
-    rc = space_open(r, f->space, 1, &sp);
+    rc = space_open(r, f->space, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) {
+        hello_ready(s, f);
+        return;
+    }
     if (rc) {
         session_fail(s, WEFT_PROTO_ESTORAGE, "cannot open the space");
         return;
     }
-    if (r->cfg.space_conns && sp->n_subs >= r->cfg.space_conns) {
+    /* Every session whose HELLO named the space counts, proved or not. */
+    if (r->cfg.space_conns && sp->n_sessions >= r->cfg.space_conns) {
         r->m.limited[RL_SPACE_CONNS]++;
         session_fail(s, WEFT_PROTO_EQUOTA, "space connection quota (--space-conns)");
         return;
     }
-    if (quota) sp->quota_bytes = quota; /* the operator's admission says so */
-    s->sp = sp;
-    memcpy(s->key, f->key, 32);
+    if (s->admit_quota) sp->quota_bytes = s->admit_quota; /* the operator's admission says so */
+    session_set_space(s, sp);
     /* The CHALLENGE must carry the real head and vector: the space must be
      * loaded and as fresh as storage (another relay may have appended). If
      * that takes a while, the HELLO waits, its bytes kept. */
@@ -225,10 +244,38 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     s->state = S_LOADING;
 }
 
-/* The HELLO's space is loaded: note the client's vector, send CHALLENGE. */
+/* The fatal VERSION a client that reads less than the space's level gets,
+ * instead of records it could not read. */
+static void refuse_old_client(session *s, uint32_t space_level) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "this space uses format level %u; this app reads up to level %u: update the app",
+             space_level, s->level);
+    session_fail(s, WEFT_PROTO_EVERSION, msg);
+}
+
+/* The HELLO's space is loaded (or does not exist: s->sp NULL): note the
+ * client's vector, send CHALLENGE. */
 static void hello_ready(session *s, const weft_frame *f) {
-    relay *r = s->r;
     struct space *sp = s->sp;
+    if (sp && sp->n_sessions == 1 && !sp->n_subs && sp->st->st->ops->absent(sp->st)) {
+        /* Storage holds nothing for it (Redis keeps no key for an empty
+         * space) and nobody else is here: the CHALLENGE is that of a space
+         * not created yet, and the space is let go at the next sweep
+         * rather than after --idle-unload, so HELLOs without PROOF cost no
+         * memory either. PROOF opens it again. */
+        session_set_space(s, NULL);
+        space_forget_soon(sp);
+        sp = NULL;
+    }
+    if (!sp) {
+        send_challenge(s, NULL);
+        return;
+    }
+    if (sp->level > s->level) {
+        refuse_old_client(s, sp->level);
+        return;
+    }
     /* The client's vector, by the space's author index: authors the relay
      * does not know yet can only be new to it, so they need no entry. */
     s->n_have = sp->n_authors;
@@ -246,16 +293,30 @@ static void hello_ready(session *s, const weft_frame *f) {
     }
     s->next_rseq = 1;
     if (f->has_cursor) s->next_rseq = (f->cursor < sp->durable ? f->cursor : sp->durable) + 1;
+    send_challenge(s, sp);
+}
+
+/* CHALLENGE: a fresh nonce, the space's durable head and vector (sp NULL:
+ * a space not created yet, head 0 and an empty vector). */
+static void send_challenge(session *s, struct space *sp) {
+    relay *r = s->r;
+    s->next_rseq = sp ? s->next_rseq : 1;
     if (r->be.random(r->be.ctx, s->nonce, sizeof s->nonce)) {
         session_fail(s, WEFT_PROTO_EINTERNAL, "no randomness");
         return;
     }
-    size_t vv_cap = weft_log_vv_bound(sp->log), vv_len = 0;
+    size_t vv_cap = sp ? weft_log_vv_bound(sp->log) : 0, vv_len = 0;
+    /* The answering versions block, only for a HELLO that had one: what
+     * this relay reads (held back by --format-level during an upgrade) and
+     * the space's level (1 for a space not created yet). No feature bits
+     * are allocated yet. */
+    weft_versions ours = {.format_level = r->cfg.format_level, .space_level = sp ? sp->level : 1};
     outmsg *m = session_msg_new(weft_frame_challenge_bound(vv_cap));
     uint8_t *vv = malloc(vv_cap ? vv_cap : 1);
-    if (!m || !vv || weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len) ||
-        weft_frame_challenge_encode(m->buf + LWS_PRE, m->len, &m->len, s->nonce, sp->durable, vv,
-                                    vv_len)) {
+    if (!m || !vv || (sp && weft_log_vv_encode(sp->log, vv, vv_cap, &vv_len)) ||
+        weft_frame_challenge_encode_v(m->buf + LWS_PRE, m->len, &m->len, s->nonce,
+                                      sp ? sp->durable : 0, vv, vv_len,
+                                      s->versions ? &ours : NULL)) {
         free(m);
         free(vv);
         session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
@@ -266,12 +327,39 @@ static void hello_ready(session *s, const weft_frame *f) {
     session_push(s, m, 0);
 }
 
-static void handle_proof(session *s, const weft_frame *f) {
-    struct space *sp = s->sp;
-    if (weft_proof_verify(&s->r->be, f->sig, s->key, sp->id, s->nonce, sizeof s->nonce)) {
+static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
+    if (weft_proof_verify(&s->r->be, f->sig, s->key, s->space_id, s->nonce, sizeof s->nonce)) {
         session_fail(s, WEFT_PROTO_EPROOF, "proof of possession failed");
         return;
     }
+    if (!s->sp) {
+        /* The proof holds: now the space may be created. Someone else may
+         * have created it meanwhile: the session then starts from relay
+         * sequence 1 with an empty vector, as its CHALLENGE said. A
+         * backend that loads later (Redis) makes the PROOF wait, its bytes
+         * kept, and it is handled again once the space is loaded. */
+        struct space *created;
+        if (space_open(s->r, s->space_id, 1, &created)) {
+            session_fail(s, WEFT_PROTO_ESTORAGE, "cannot create the space");
+            return;
+        }
+        if (s->admit_quota) created->quota_bytes = s->admit_quota;
+        session_set_space(s, created);
+        int rc = space_wait(created, 0, &s->wait, on_answer, s);
+        if (rc == STORAGE_LATER && (s->parked = malloc(len)) != NULL) {
+            memcpy(s->parked, p, len);
+            s->parked_len = len;
+            s->state = S_LOADING;
+            s->creating = 1;
+            return;
+        }
+        if (rc) {
+            session_cancel_wait(s);
+            session_fail(s, WEFT_PROTO_ESTORAGE, "cannot create the space");
+            return;
+        }
+    }
+    struct space *sp = s->sp;
     s->state = S_LIVE;
     s->catchup_head = sp->durable;
     session_subscribe(s);
@@ -344,7 +432,8 @@ static void changes_allowed(session *s, const weft_frame *f) {
     const uint8_t *rec;
     while (weft_frame_change_next(f, &pos, &rseq, &rec, &len)) {
         ack_entry *e = &h->e[h->n++];
-        int rc = space_submit(s->sp, rec, len, &s->tok, now, s->id, &e->status, &e->value);
+        int rc =
+            space_submit(s->sp, rec, len, &s->tok, now, s->id, s->level, &e->status, &e->value);
         if (rc) {
             free(h);
             relay_log("space=%s storage append failed: %s", s->sp->hex, weft_err_name(rc));
@@ -366,23 +455,32 @@ static void changes_allowed(session *s, const weft_frame *f) {
  * broadcast or its peer is not here. */
 static void forward_ephemeral(session *s, const weft_frame *f) {
     static const uint8_t zero[32];
+    relay *r = s->r;
     int broadcast = f->type == WEFT_FRAME_PRESENCE && memcmp(f->peer, zero, 32) == 0;
-    size_t cap = weft_frame_signal_bound(f->data_len), len;
-    uint8_t *frame = malloc(cap);
-    if (!frame ||
-        weft_frame_signal_encode(frame, cap, &len, f->type, s->key, f->data, f->data_len)) {
-        free(frame);
+    size_t cap = weft_frame_signal_bound(f->data_len);
+    /* A space's members share its ephemeral budget (--eph-rate, bytes per
+     * second): what one sender floods, nobody gets, and the relay's work
+     * per space stays bounded. Dropped silently, as a lost datagram. */
+    if (!bucket_take(&s->sp->eph, r->cfg.eph_rate, r->cfg.eph_burst, (double)cap, relay_now_us())) {
+        r->m.eph_dropped_rate++;
         return;
     }
-    size_t sent = session_deliver_ephemeral(s->sp, s, f->peer, broadcast, frame, len);
-    if (pubsub_active(s->r) && (broadcast || !sent))
-        pubsub_publish_eph(s->r, s->sp, f->peer, broadcast, frame, len);
+    ephbuf *e = session_eph_new(r, cap);
+    if (!e || weft_frame_signal_encode(e->buf + LWS_PRE, cap, &e->len, f->type, s->key, f->data,
+                                       f->data_len)) {
+        session_eph_unref(e);
+        return;
+    }
+    r->m.eph_frames++;
+    size_t sent = session_deliver_ephemeral(s->sp, s, f->peer, broadcast, e);
+    if (pubsub_active(r) && (broadcast || !sent))
+        pubsub_publish_eph(r, s->sp, f->peer, broadcast, e->buf + LWS_PRE, e->len);
     else if (!sent && f->type == WEFT_FRAME_SIGNAL) {
         /* With Redis the peer may be on another relay: no NO_PEER. */
-        relay_reject(s->r, WEFT_PROTO_ENO_PEER);
+        relay_reject(r, WEFT_PROTO_ENO_PEER);
         session_send_error(s, WEFT_PROTO_ENO_PEER, "target peer is not connected");
     }
-    free(frame);
+    session_eph_unref(e);
 }
 
 /* Keeps a frame that arrived while the session waits for an answer. */
@@ -447,10 +545,14 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         if (f.type != WEFT_FRAME_PROOF)
             session_fail(s, WEFT_PROTO_EUNEXPECTED, "expected PROOF");
         else
-            handle_proof(s, &f);
+            handle_proof(s, &f, p, len);
         return;
     default:
         break;
+    }
+    if (session_expired(s, relay_unix_s())) {
+        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+        return;
     }
     switch (f.type) {
     case WEFT_FRAME_CHANGES:
@@ -536,6 +638,10 @@ static void resume(session *s, int failed) {
     if (s->state == S_LOADING) {
         if (failed || weft_frame_decode(&f, p, len, s->r->cfg.max_changes)) {
             session_fail(s, WEFT_PROTO_ESTORAGE, "cannot load the space");
+        } else if (s->creating) { /* the PROOF waited for its new space */
+            s->creating = 0;
+            s->state = S_PROOF;
+            handle_proof(s, &f, p, len);
         } else {
             s->state = S_HELLO;
             hello_ready(s, &f);
@@ -587,9 +693,18 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
         return ip_take(r, ip_entry_of_fd(r, (int)(lws_intptr_t)in), IPB_ACCEPT, 1, RL_IP_ACCEPT)
                    ? 0
                    : -1;
+    case LWS_CALLBACK_WSI_CREATE:
+        /* Every accepted connection, WebSocket or HTTP, from accept to
+         * close: --max-conns bounds them all, so idle HTTP connections
+         * cannot starve WebSockets of descriptors, nor the reverse. */
+        if (r) r->m.conns_open++;
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (r && r->m.conns_open) r->m.conns_open--;
+        return 0;
     case LWS_CALLBACK_ESTABLISHED:
         session_open_ws(s, r, wsi);
-        if (r->m.ws_open > r->cfg.max_conns) {
+        if (r->m.conns_open > r->cfg.max_conns) {
             session_fail(s, WEFT_PROTO_EOVERLOADED, "too many connections");
             return 0;
         }
@@ -705,6 +820,10 @@ static void tick(lws_sorted_usec_list_t *sul) {
         rl_prune(t->r->ip_limits, relay_now_us(), 120000000u);
     }
     if (t->ticks % (SPACE_PARK_PERIOD_S * 10) == 0) space_expire_parked(t->r);
+    if (t->ticks % 10 == 0) {
+        session_expire_all(t->r, relay_unix_s());
+        space_unload_idle(t->r, relay_now_us());
+    }
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }
@@ -720,10 +839,22 @@ static void space_unthrottle_cb(void *ud, struct space *sp) {
     session_unthrottle(sp);
 }
 
+static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
+    relay *r = ud;
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->sp == sp && s->state != S_CLOSING && s->level < level) refuse_old_client(s, level);
+}
+
+/* A frame from another relay: its sender's relay charged the space's
+ * budget there; here it is copied once and shared. */
 static void space_ephemeral_cb(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
                                const uint8_t *frame, size_t len) {
-    (void)ud;
-    session_deliver_ephemeral(sp, NULL, peer, broadcast, frame, len);
+    ephbuf *e = session_eph_new(ud, len);
+    if (!e) return;
+    memcpy(e->buf + LWS_PRE, frame, len);
+    e->len = len;
+    session_deliver_ephemeral(sp, NULL, peer, broadcast, e);
+    session_eph_unref(e);
 }
 
 int server_start(relay *r) {
@@ -746,7 +877,8 @@ int server_start(relay *r) {
         r->srv = NULL;
         return -1;
     }
-    r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb, r};
+    r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb,
+                                 space_level_cb, r};
     lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
     relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
     return 0;
@@ -786,6 +918,7 @@ int server_run(relay *r) {
     free(r->srv->scratch);
     free(r->srv);
     r->srv = NULL;
+    http_free(r);
     relay_log("stopped");
     return 0;
 }

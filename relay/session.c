@@ -14,7 +14,31 @@ outmsg *session_msg_new(size_t len) {
     if (!m) return NULL;
     m->next = NULL;
     m->len = len;
+    m->eph = NULL;
     return m;
+}
+
+void session_msg_free(outmsg *m) {
+    if (!m) return;
+    session_eph_unref(m->eph);
+    free(m);
+}
+
+ephbuf *session_eph_new(relay *r, size_t cap) {
+    ephbuf *e = malloc(sizeof *e + LWS_PRE + cap);
+    if (!e) return NULL;
+    e->r = r;
+    e->refs = 1;
+    e->len = 0;
+    e->cap = cap;
+    r->m.eph_bytes_held += cap;
+    return e;
+}
+
+void session_eph_unref(ephbuf *e) {
+    if (!e || --e->refs) return;
+    e->r->m.eph_bytes_held -= e->cap;
+    free(e);
 }
 
 static void queue_append(session *s, outmsg *m) {
@@ -24,6 +48,27 @@ static void queue_append(session *s, outmsg *m) {
         s->q_head = m;
     s->q_tail = m;
     s->q_bytes += m->len;
+    if (m->eph) s->q_eph++;
+}
+
+/* Drops every queued ephemeral frame: they are worth less than the
+ * connection, and a newer presence replaces them anyway. */
+static void queue_drop_ephemeral(session *s) {
+    outmsg **pp = &s->q_head, *last = NULL;
+    while (*pp) {
+        outmsg *m = *pp;
+        if (m->eph) {
+            *pp = m->next;
+            s->q_bytes -= m->len;
+            s->q_eph--;
+            s->r->m.eph_dropped_slow++;
+            session_msg_free(m);
+        } else {
+            last = m;
+            pp = &m->next;
+        }
+    }
+    s->q_tail = last;
 }
 
 void session_push(session *s, outmsg *m, int front) {
@@ -32,9 +77,11 @@ void session_push(session *s, outmsg *m, int front) {
         s->q_head = m;
         if (!s->q_tail) s->q_tail = m;
         s->q_bytes += m->len;
+        if (m->eph) s->q_eph++;
     } else {
         queue_append(s, m);
     }
+    if (s->q_bytes > s->r->cfg.max_queue && s->q_eph) queue_drop_ephemeral(s);
     if (s->q_bytes > s->r->cfg.max_queue && s->state != S_CLOSING) {
         s->r->m.slow_dropped++;
         session_fail(s, WEFT_PROTO_ESLOW_CONSUMER, "outbound queue over its bound");
@@ -47,10 +94,11 @@ static void queue_clear(session *s) {
     while (s->q_head) {
         outmsg *m = s->q_head;
         s->q_head = m->next;
-        free(m);
+        session_msg_free(m);
     }
     s->q_tail = NULL;
     s->q_bytes = 0;
+    s->q_eph = 0;
 }
 
 void session_send_error(session *s, uint32_t code, const char *msg) {
@@ -74,6 +122,16 @@ void session_wake(session *s) {
 }
 
 /* ---- the space's subscribers ---- */
+
+void session_set_space(session *s, struct space *sp) {
+    if (s->sp == sp) return;
+    if (s->sp) {
+        s->sp->n_sessions--;
+        s->sp->used_us = relay_now_us();
+    }
+    s->sp = sp;
+    if (sp) sp->n_sessions++;
+}
 
 void session_subscribe(session *s) {
     struct space *sp = s->sp;
@@ -171,11 +229,20 @@ void session_fail(session *s, uint32_t code, const char *msg) {
 }
 
 void session_close_space(relay *r, struct space *sp, uint32_t code) {
+    /* Closing sessions too: none may keep pointing at a space that goes. */
     for (session *s = r->sessions; s; s = s->all_next)
-        if (s->sp == sp && s->state != S_CLOSING) {
-            session_fail(s, code, weft_proto_strerror(code));
-            s->sp = NULL;
+        if (s->sp == sp) {
+            if (s->state != S_CLOSING) session_fail(s, code, weft_proto_strerror(code));
+            session_set_space(s, NULL);
         }
+}
+
+void session_expire_all(relay *r, uint64_t now) {
+    /* session_fail leaves a session on r->sessions (it goes at CLOSED), so
+     * the walk is safe. */
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->state == S_LIVE && session_expired(s, now))
+            session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
 }
 
 void session_rx(session *s) {
@@ -194,16 +261,30 @@ void session_unthrottle(struct space *sp) {
 }
 
 size_t session_deliver_ephemeral(struct space *sp, const session *except, const uint8_t peer[32],
-                                 int broadcast, const uint8_t *frame, size_t len) {
+                                 int broadcast, ephbuf *e) {
+    relay *r = sp->r;
+    uint64_t now = relay_unix_s();
     size_t sent = 0;
     for (session *o = sp->subs; o; o = o->sp_next) {
         if (o == except || o->state != S_LIVE) continue;
         if (!broadcast && memcmp(o->key, peer, 32) != 0) continue;
-        outmsg *m = session_msg_new(len);
-        if (!m) continue;
-        memcpy(m->buf + LWS_PRE, frame, len);
-        session_push(o, m, 0);
+        if (session_expired(o, now)) {
+            /* Its next WRITEABLE closes it (failing it here would unlink
+             * it from the list being walked). */
+            lws_callback_on_writable(o->wsi);
+            continue;
+        }
         sent++;
+        if (o->q_bytes + e->len > r->cfg.max_queue) {
+            r->m.eph_dropped_slow++;
+            continue;
+        }
+        outmsg *m = session_msg_new(0);
+        if (!m) continue;
+        m->len = e->len;
+        m->eph = e;
+        e->refs++;
+        session_push(o, m, 0);
     }
     return sent;
 }
@@ -244,6 +325,7 @@ void session_close_ws(session *s) {
     free(s->parked);
     free(s->rx);
     free(s->have);
+    session_set_space(s, NULL);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;
     else if (r->sessions == s)

@@ -25,7 +25,9 @@
  * the wire, so both tables are common/idtable's: SipHash under a secret
  * per-table key, which nobody can aim colliding ids at. */
 space *space_find(relay *r, const uint8_t id[32]) {
-    return weft__idtab_get(&r->spaces, id);
+    space *sp = weft__idtab_get(&r->spaces, id);
+    if (sp) sp->used_us = relay_now_us();
+    return sp;
 }
 
 static int table_insert(relay *r, space *sp) {
@@ -85,7 +87,25 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
     space *sp = ud;
     assert(rseq == sp->n_idx + 1);
     int rc;
-    if (sp->appending && sp->appending->record == rec) {
+    weft_level lv;
+    if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
+        /* A level record (FORMAT.md §10): no author's chain, so it has no
+         * place in the log; the index keeps it (author unknown) so that it
+         * reaches every member. The level rises before the record is
+         * durable, so clients that read less are refused before it could
+         * ever be sent to them. */
+        if (weft_level_decode(&lv, rec, len) == 0 && memcmp(lv.space, sp->id, 32) == 0) {
+            if (lv.level > sp->level) {
+                sp->level = lv.level;
+                relay_log("space=%s format level %u", sp->hex, lv.level);
+                if (sp->r->space_ev.level) sp->r->space_ev.level(sp->r->space_ev.ud, sp, lv.level);
+            }
+        } else {
+            relay_log("space=%s rseq=%llu: unreadable level record, kept in the index", sp->hex,
+                      (unsigned long long)rseq);
+        }
+        rc = index_push(sp, NULL, len, origin);
+    } else if (sp->appending && sp->appending->record == rec) {
         rc = index_push(sp, sp->appending, len, origin);
     } else {
         weft_change c;
@@ -166,6 +186,7 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     sp = calloc(1, sizeof *sp);
     if (!sp) return WEFT_ENOMEM;
     sp->r = r;
+    sp->level = 1;
     memcpy(sp->id, id, 32);
     weft__hex_encode(sp->hex, sizeof sp->hex, id, 32);
     weft__idtab_init(&sp->author_tab, r->hash_seed);
@@ -181,6 +202,7 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
         return rc;
     }
     sp->durable = sp->head;
+    sp->used_us = relay_now_us();
     relay_log("space=%s open records=%zu authors=%zu", sp->hex, sp->n_idx, sp->n_authors);
     *out = sp;
     return 0;
@@ -219,9 +241,59 @@ static int release_parked(space *sp) {
     return 0;
 }
 
-int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
-                 uint64_t origin, uint8_t *status, uint64_t *value) {
+/* A level record from a client reading up to client_level: checked like a
+ * token (no content key needed), stored when it raises the space's level. */
+static int submit_level(space *sp, const uint8_t *rec, size_t len, uint32_t client_level,
+                        uint64_t origin, uint8_t *status, uint64_t *value) {
     relay *r = sp->r;
+    weft_level lv;
+    int rc = weft_level_verify(&r->be, rec, len, sp->id, &lv);
+    uint32_t why = 0;
+    if (rc == WEFT_ESPACE)
+        why = WEFT_PROTO_EWRONG_SPACE;
+    else if (rc == WEFT_ECRYPTO)
+        why = WEFT_PROTO_EBAD_SIGNATURE;
+    else if (rc == WEFT_ERIGHTS || rc == WEFT_EDELEGATION)
+        why = WEFT_PROTO_ERIGHTS;
+    else if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET)
+        why = WEFT_PROTO_EEXPIRED;
+    else if (rc == WEFT_EVERSION)
+        why = WEFT_PROTO_EVERSION;
+    else if (rc)
+        why = WEFT_PROTO_EBAD_CHANGE;
+    /* Neither this relay (--format-level, held back during a rolling
+     * upgrade) nor the sender may raise the space past what it reads. */
+    else if (lv.level > r->cfg.format_level || lv.level > client_level)
+        why = WEFT_PROTO_EVERSION;
+    if (why) {
+        *value = why;
+        relay_reject(r, why);
+        return 0;
+    }
+    if (lv.level <= sp->level) { /* says nothing new */
+        *status = WEFT_ACK_DUPLICATE;
+        r->m.changes_dup++;
+        return 0;
+    }
+    uint8_t hash[32];
+    uint32_t k;
+    weft_blake2b(hash, 32, rec, len);
+    rc = sp->st->st->ops->append(sp->st, rec, len, hash, origin, &k);
+    if (rc) return rc;
+    *status = ACK_PENDING;
+    *value = k;
+    return 0;
+}
+
+int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
+                 uint64_t origin, uint32_t client_level, uint8_t *status, uint64_t *value) {
+    relay *r = sp->r;
+    if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
+        *status = WEFT_ACK_REJECTED;
+        *value = 0;
+        r->m.changes_in++;
+        return submit_level(sp, rec, len, client_level, origin, status, value);
+    }
     weft_change c;
     uint32_t why = 0;
     *status = WEFT_ACK_REJECTED;
@@ -355,6 +427,39 @@ void space_expire_parked(relay *r) {
     for (size_t i = 0; i < r->spaces.cap; i++) {
         space *sp = r->spaces.slots[i].val;
         if (sp) r->m.parked_expired += weft_log_expire_parked(sp->log);
+    }
+}
+
+void space_forget_soon(space *sp) {
+    sp->used_us = 0;
+}
+
+static int space_idle(const space *sp, uint64_t now_us, uint64_t idle_us) {
+    return sp->n_sessions == 0 && sp->n_subs == 0 && !sp->is_woken && sp->durable == sp->head &&
+           weft_log_pending_count(sp->log) == 0 && now_us - sp->used_us >= idle_us;
+}
+
+void space_unload_idle(relay *r, uint64_t now_us) {
+    if (r->cfg.idle_unload_secs <= 0 || strcmp(r->cfg.storage, "memory") == 0) return;
+    /* Batches in flight (Redis) may belong to any space: wait for them. */
+    if (r->storage->ops->busy(r->storage)) return;
+    uint64_t idle_us = (uint64_t)r->cfg.idle_unload_secs * 1000000u;
+    space *idle[SPACE_UNLOAD_MAX];
+    size_t n = 0;
+    /* Collected first: removing from the table while walking it could move
+     * entries past the walk. */
+    for (size_t i = 0; i < r->spaces.cap && n < SPACE_UNLOAD_MAX; i++) {
+        space *sp = r->spaces.slots[i].val;
+        if (sp && space_idle(sp, now_us, idle_us)) idle[n++] = sp;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (idle[i]->used_us)
+            relay_log("space=%s unloaded after %d s idle", idle[i]->hex, r->cfg.idle_unload_secs);
+        else
+            relay_log("space=%s let go: storage holds nothing for it", idle[i]->hex);
+        table_remove(r, idle[i]);
+        space_free(idle[i]);
+        r->m.spaces_unloaded++;
     }
 }
 

@@ -43,6 +43,7 @@ typedef struct space {
     size_t n_authors, cap_authors;
     weft__idtab author_tab; /* key -> author index + 1 */
     uint64_t head, durable;
+    uint32_t level;       /* the space's format level: the greatest of its level records, or 1 */
     struct session *subs; /* session.c links sessions through their own fields */
     size_t n_subs;
     struct space *woken_next; /* r->woken: durable moved this turn */
@@ -51,6 +52,9 @@ typedef struct space {
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
     bucket changes;               /* --space-rate */
     uint64_t quota_bytes;         /* from an admission token; 0: --space-bytes */
+    bucket eph;                   /* SIGNAL/PRESENCE bytes sent here (--eph-rate) */
+    size_t n_sessions;            /* WebSocket sessions whose s->sp this is */
+    uint64_t used_us;             /* last opened, found or left (relay_now_us) */
 } space;
 
 /* Bytes the space holds against its --space-bytes quota: the one place
@@ -65,7 +69,8 @@ uint64_t space_bytes_used(const space *sp);
  * or a WEFT_E code. */
 int space_open(relay *r, const uint8_t id[32], int create, space **out);
 
-/* Finds an open space, or NULL. */
+/* Finds an open space, or NULL. Opening or finding a space counts as a use
+ * (space_unload_idle). */
 space *space_find(relay *r, const uint8_t id[32]);
 
 /* Waits until the space is loaded (fresh: and as fresh as storage now; see
@@ -73,14 +78,17 @@ space *space_find(relay *r, const uint8_t id[32]);
  * STORAGE_LATER when fn(ud, failed) comes later, or WEFT_ENOMEM. */
 int space_wait(space *sp, int fresh, waiter **slot, relay_answer_fn fn, void *ud);
 
-/* Checks and stores one change record sent by session `origin` under token
- * `tok` (NULL: no rights check, for tests). OUT: *status (WEFT_ACK_..., or
+/* Checks and stores one change record, or level record (FORMAT.md §10),
+ * sent by session `origin` under token `tok` (NULL: no rights check, for
+ * tests) from a client that reads up to format level client_level (a level
+ * record above it, or above --format-level, is REJECTED with VERSION; one
+ * at or below the space's level is a DUPLICATE). OUT: *status (WEFT_ACK_..., or
  * ACK_PENDING: the answer is entry *value of the space's batch of this
  * turn, space_batch) and *value (relay sequence, batch entry or
  * WEFT_PROTO_E code). Returns 0, or a WEFT_E code when storage failed
  * (nothing was acked; the caller closes the session). */
 int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
-                 uint64_t origin, uint8_t *status, uint64_t *value);
+                 uint64_t origin, uint32_t client_level, uint8_t *status, uint64_t *value);
 
 /* This turn's batch of the space with a reference for the caller, or NULL
  * (storage_ops.batch). */
@@ -120,6 +128,21 @@ int space_delete(space *sp, waiter **slot, relay_answer_fn fn, void *ud);
  * dropped after one to two periods, and counted in parked_expired. */
 #define SPACE_PARK_PERIOD_S 60
 void space_expire_parked(relay *r);
+
+/* Closes the spaces nobody has used for --idle-unload seconds (its file
+ * descriptors, log, index and memory mirror go; storage keeps every
+ * record, and the next client loads it again). A space is never idle while
+ * a session points at it, while its durable head lags its head, while it
+ * holds parked changes, or while storage has batches in flight. Memory
+ * storage keeps nothing once closed, so with it nothing is unloaded. At
+ * most SPACE_UNLOAD_MAX per call. Called every second. */
+#define SPACE_UNLOAD_MAX 256
+void space_unload_idle(relay *r, uint64_t now_us);
+
+/* Marks a space as unused for long already: the next space_unload_idle
+ * closes it if it is idle otherwise (no session, nothing in flight). For a
+ * space storage does not hold, opened only to answer a HELLO. */
+void space_forget_soon(space *sp);
 
 /* Closes every space (after the storage's last turn). */
 void space_close_all(relay *r);

@@ -30,7 +30,7 @@ int storage_batch_add(storage_batch *b, uint64_t rseq, int dup, uint32_t *slot) 
         b->cap = cap;
     }
     b->rseq[b->n] = rseq;
-    b->dup[b->n] = (uint8_t)(dup != 0);
+    b->dup[b->n] = (uint8_t)dup;
     if (rseq > b->max_rseq) b->max_rseq = rseq;
     *slot = (uint32_t)b->n++;
     return 0;
@@ -46,7 +46,10 @@ void storage_batch_resolve(const storage_batch *b, ack_entry *e, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         if (e[i].status != ACK_PENDING) continue;
         size_t k = (size_t)e[i].value;
-        if (b->dup[k]) {
+        if (b->dup[k] == STORAGE_FORK) {
+            e[i].status = WEFT_ACK_REJECTED;
+            e[i].value = WEFT_PROTO_ECHAIN;
+        } else if (b->dup[k]) {
             e[i].status = WEFT_ACK_DUPLICATE;
             e[i].value = 0;
         } else {

@@ -12,7 +12,7 @@
  *
  * The interface is asynchronous, because Redis is, and because group commit
  * is "submit the turn's batch, get a completion", not "flush() returns
- * durable" (so the fdatasync can later move to a writer thread):
+ * durable" (so the fdatasync runs on a writer thread):
  *
  *  - A space's records reach the space only through its storage_events:
  *    record() for each record the backend holds, in relay-sequence order
@@ -24,9 +24,11 @@
  *    says which entry it is; end_turn() submits every batch (one group
  *    commit); a batch is answered when its records are durable and the
  *    space has them, or failed. ACKs wait for the batch (storage_batch_*).
- *  - Local backends complete inline: record() runs inside open() and
- *    append(), durable() and the batch's answer inside end_turn(), so the
- *    ACKs of a turn go out at its end, after one fdatasync, as before.
+ *  - Local storage runs record() inside open() and append(); end_turn()
+ *    starts one sync per space written and hands its fdatasync to a writer
+ *    thread; a later end_turn() (the writer wakes the loop) says durable()
+ *    and answers the batches, so the ACKs go out at the end of that turn,
+ *    after their fdatasync (the memory driver has nothing to sync: inline).
  *    Redis completes later, from the event loop, when Redis answered and
  *    this relay has read the records back.
  *
@@ -150,9 +152,11 @@ typedef struct storage_ops {
      * fn(ud, 1). NULL is a no-op. */
     void (*close)(storage_space *h);
     /* Ends the loop turn: submits every batch appended this turn (one
-     * group commit). Local: makes them durable and answers them (durable()
-     * for each space) before returning; a failed flush fails the batches
-     * (nothing in them may be acked) and is retried next turn. Redis: sends
+     * group commit). Local: finishes the syncs the writers are done with
+     * (durable() and the answers for their spaces), then starts one per
+     * space written (after the one in flight, for a space that has one); a
+     * failed sync fails the space's batches (nothing in them may be acked)
+     * and gives the space up (lost()), never to be retried. Redis: sends
      * one append per space; answers come later. */
     void (*end_turn)(storage *st);
     /* 1 while batches are submitted and not answered (the drain waits). */
@@ -163,7 +167,8 @@ typedef struct storage_ops {
     void (*tick)(storage *st);
     /* Fails what waits for the backend and lets go of the event loop
      * (before the lws context is destroyed); spaces may still be closed
-     * after. */
+     * after. Local: the writers finish every sync queued, are joined, and
+     * those syncs are answered. */
     void (*shutdown)(storage *st);
     /* Frees the backend; every space must be closed first. NULL: no-op. */
     void (*free)(storage *st);
@@ -200,19 +205,27 @@ struct storage_batch {
     const uint64_t *durable_at; /* the space's durable head; NULL once its handle closed */
     size_t n, cap;
     uint64_t *rseq; /* relay sequence of each entry, once answered */
-    uint8_t *dup;   /* 1: the entry was a duplicate of a stored record */
+    uint8_t *dup;   /* STORAGE_DUP: a duplicate of a stored record; STORAGE_FORK:
+                     * refused, another change holds its author and seq */
     uint64_t max_rseq;
 };
 
+/* What an entry turned out to be, besides stored (0). A fork is answered
+ * REJECTED with WEFT_PROTO_ECHAIN, as the log refuses a fork it sees
+ * itself. */
+#define STORAGE_DUP  1
+#define STORAGE_FORK 2
+
 /* A new batch (one reference, the backend's). NULL when out of memory. */
 storage_batch *storage_batch_new(const uint64_t *durable_at);
-/* Adds an entry. OUT: *slot. Returns 0 or WEFT_ENOMEM. */
+/* Adds an entry (dup: 0, STORAGE_DUP or STORAGE_FORK). OUT: *slot.
+ * Returns 0 or WEFT_ENOMEM. */
 int storage_batch_add(storage_batch *b, uint64_t rseq, int dup, uint32_t *slot);
 /* 1: answered and durable (every entry can be acked); 0: not yet; -1:
  * failed (nothing in it may be acked). */
 int storage_batch_state(const storage_batch *b);
-/* Turns ACK_PENDING entries into STORED (rseq) or DUPLICATE, once the
- * batch state is 1. */
+/* Turns ACK_PENDING entries into STORED (rseq), DUPLICATE or REJECTED
+ * (a fork: WEFT_PROTO_ECHAIN), once the batch state is 1. */
 void storage_batch_resolve(const storage_batch *b, ack_entry *e, uint32_t n);
 /* NULL is a no-op. */
 void storage_batch_unref(storage_batch *b);
@@ -225,6 +238,22 @@ void storage_batch_unref(storage_batch *b);
 
 typedef struct relay_store relay_store;
 typedef struct relay_space_store relay_space_store;
+
+/* One space's group-commit sync, in three steps, so that the slow one
+ * (sync_run: the fdatasync) can run away from the loop while the other two
+ * stay on it. The driver fills the first block in sync_begin and reads it
+ * in sync_run and sync_end; the caller owns the struct and the last block. */
+typedef struct relay_sync_job {
+    relay_space_store *s;
+    uint64_t upto; /* records up to this relay sequence become durable */
+    int fd;
+    uint64_t end, marked; /* the active segment's size now, at its last mark */
+    unsigned delay_ms;    /* test hooks (storage_file.c) */
+    int fail;
+    int rc;                      /* sync_run's result */
+    void *ud;                    /* the caller's */
+    struct relay_sync_job *next; /* the caller's */
+} relay_sync_job;
 
 typedef struct relay_store_ops {
     const char *name;
@@ -248,9 +277,28 @@ typedef struct relay_store_ops {
                 void *ud);
     /* The highest relay sequence appended (0: none). */
     uint64_t (*head)(const relay_space_store *s);
-    /* Makes every record appended so far, in every space, durable. Returns
-     * 0 or a WEFT_E code. */
+    /* Makes every record appended so far, in every space, durable (the
+     * three sync steps below for each space written). Returns 0 or a
+     * WEFT_E code (then some space failed, as sync_end says). */
     int (*flush)(relay_store *st);
+    /* Starts a sync of what s holds: OUT: *job. Returns 0 (run sync_run,
+     * then sync_end; no other sync of s starts meanwhile, appends go on),
+     * 1 when none may start (every record is durable already, or a sync
+     * of s is in flight: what was appended since waits for the next), or
+     * a WEFT_E code (s has failed). Appends while a sync is in flight are
+     * held and readable, and written once it ends. Loop thread. */
+    int (*sync_begin)(relay_space_store *s, relay_sync_job *job);
+    /* The fdatasync itself: touches only job (and the file), so it may run
+     * on any thread. Sets job->rc to 0 or a WEFT_E code. */
+    void (*sync_run)(relay_sync_job *job);
+    /* Finishes a sync on the loop thread. Returns 0 when every record up
+     * to job->upto is durable, else a WEFT_E code: s has failed for good,
+     * because after a failed fdatasync nothing written since the last good
+     * one can be trusted, even if a later fdatasync succeeds (Linux drops
+     * the dirty pages and reports the error once). Then every append, read
+     * and sync of s fails; close it, and open it again to serve what the
+     * disk holds (its unsynced tail is dropped first). */
+    int (*sync_end)(relay_space_store *s, relay_sync_job *job);
     /* Deletes the space's records for good and closes s. */
     int (*delete_space)(relay_space_store *s);
     /* Closes a space (after a flush). NULL is a no-op. */

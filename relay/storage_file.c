@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEG_HDR        WEFT__SEG_HDR
@@ -76,6 +77,15 @@ typedef struct file_space {
     fpos *idx;
     size_t n, cap;
     int dirty;
+    int syncing; /* between sync_begin and sync_end */
+    /* Records appended while a sync runs: held here, and written at
+     * pend_off (after a slot for the sync's mark) once it is done, so that
+     * the mark goes right after the bytes that sync covered. */
+    uint8_t *pend;
+    size_t pend_len, pend_cap;
+    uint64_t pend_off, pend_first; /* file offset, relay sequence of the first */
+    int failed;                    /* an fdatasync failed: nothing unsynced can be trusted */
+    char hex[WEFT__HEX_LEN(32)];
     struct file_space *dirty_next;
 } file_space;
 
@@ -86,6 +96,18 @@ typedef struct file_store {
     file_space *dirty;
     uint8_t *buf; /* read buffer, shared: one read at a time */
     size_t buf_cap;
+    /* Test hooks (docs/TESTING.md), read once from the environment: the
+     * fail_at-th group-commit fdatasync (counting from 1) fails as the
+     * kernel reports a writeback error (the writes since the last good
+     * sync are dropped), and the group-commit fdatasync of the space named
+     * slow_space (hex) takes delay_ms longer. Unset, they cost a compare. */
+    uint64_t syncs, fail_at;
+    unsigned delay_ms;
+    char slow_space[WEFT__HEX_LEN(32)];
+    /* Spaces whose unsynced tail could not be dropped after a failed
+     * fdatasync: refused until the process restarts (hex ids). */
+    char (*poisoned)[WEFT__HEX_LEN(32)];
+    size_t n_poisoned;
 } file_store;
 
 static int io_fail(const char *op, const char *path) {
@@ -280,6 +302,7 @@ out:
 static void space_free(file_space *s) {
     if (!s) return;
     if (s->fd >= 0) close(s->fd);
+    free(s->pend);
     free(s->segs);
     free(s->idx);
     free(s);
@@ -318,8 +341,17 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
     s->base.store = st_;
     s->st = st;
     s->fd = -1;
-    char hex[WEFT__HEX_LEN(32)];
-    weft__hex_encode(hex, sizeof hex, space, 32);
+    char *hex = s->hex;
+    weft__hex_encode(hex, sizeof s->hex, space, 32);
+    for (size_t i = 0; i < st->n_poisoned; i++)
+        if (strcmp(st->poisoned[i], hex) == 0) {
+            fprintf(stderr,
+                    "weft-relay: file storage: space %s: refused until a restart (its unsynced "
+                    "tail could not be dropped after a failed fdatasync)\n",
+                    hex);
+            space_free(s);
+            return WEFT_EIO_STORE;
+        }
     if ((size_t)snprintf(s->dir, sizeof s->dir, "%s/%s", st->root, hex) >= sizeof s->dir) {
         space_free(s); /* cannot happen: relay_store_file_new checks the root's length */
         return WEFT_EINVAL;
@@ -364,6 +396,8 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
     return 0;
 }
 
+static int space_fail(file_space *s, int rc);
+
 static void mark_dirty(file_space *s) {
     if (s->dirty) return;
     s->dirty = 1;
@@ -380,17 +414,41 @@ static void unmark_dirty(file_space *s) {
     s->dirty = 0;
 }
 
+/* Holds a record appended while a sync runs (see file_space). */
+static int pend_add(file_space *s, seg *cur, const uint8_t *hdr, const uint8_t *rec, size_t len) {
+    uint8_t *p = weft__vec_grow(s->pend, &s->pend_cap, s->pend_len + REC_HDR + len, 1, 4096);
+    if (!p) return WEFT_ENOMEM;
+    s->pend = p;
+    uint64_t size = cur->size;
+    if (!s->pend_len) {
+        size += REC_HDR; /* the mark's slot */
+        s->pend_off = size;
+        s->pend_first = s->n + 1;
+    }
+    int rc = idx_push(s, (uint32_t)(s->n_segs - 1), size, (uint32_t)len);
+    if (rc) return rc;
+    memcpy(p + s->pend_len, hdr, REC_HDR);
+    memcpy(p + s->pend_len + REC_HDR, rec, len);
+    s->pend_len += REC_HDR + len;
+    cur->size = size + REC_HDR + len;
+    mark_dirty(s);
+    return 0;
+}
+
 static int f_append(relay_space_store *s_, const uint8_t *const *recs, const size_t *lens, size_t n,
                     uint64_t *first) {
     file_space *s = (file_space *)s_;
     *first = s->n + 1;
+    if (s->failed) return WEFT_EIO_STORE;
     for (size_t i = 0; i < n; i++) {
         if (lens[i] == 0 || lens[i] > MAX_REC) return WEFT_EINVAL;
         seg *cur = &s->segs[s->n_segs - 1];
-        if (cur->size > SEG_HDR && cur->size + REC_HDR + lens[i] > s->st->seg_bytes) {
-            /* Seal the active segment: synced now, so only the new one can
-             * ever have an unsynced tail. */
-            if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
+        /* Seal the active segment: synced now, so only the new one can ever
+         * have an unsynced tail. Not while a sync of it is in flight (its
+         * mark goes into this segment): it grows a little past the size. */
+        if (cur->size > SEG_HDR && cur->size + REC_HDR + lens[i] > s->st->seg_bytes &&
+            !s->syncing) {
+            if (fdatasync(s->fd)) return space_fail(s, io_fail("fdatasync", s->dir));
             int rc = seg_create(s, s->n + 1);
             if (rc) return rc;
             cur = &s->segs[s->n_segs - 1];
@@ -398,6 +456,11 @@ static int f_append(relay_space_store *s_, const uint8_t *const *recs, const siz
         uint64_t rseq = s->n + 1;
         uint8_t hdr[REC_HDR];
         weft__seg_record_put(hdr, rseq, recs[i], lens[i]);
+        if (s->syncing) { /* held until the sync is done (sync_end) */
+            int rc = pend_add(s, cur, hdr, recs[i], lens[i]);
+            if (rc) return rc;
+            continue;
+        }
         struct iovec iov[2] = {{hdr, REC_HDR}, {(void *)recs[i], lens[i]}};
         ssize_t w = pwritev(s->fd, iov, 2, (off_t)cur->size);
         if (w != (ssize_t)(REC_HDR + lens[i])) {
@@ -421,6 +484,17 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
     size_t bytes = 0;
     uint64_t r = after; /* records r+1.. remain */
     while (r < s->n && bytes < max_bytes) {
+        if (s->pend_len && r + 1 >= s->pend_first) { /* held, not written yet */
+            const fpos *p = &s->idx[r];
+            const uint8_t *h = s->pend + (p->off - s->pend_off);
+            if (weft__seg_record_check(h, REC_HDR + (size_t)p->len, r + 1, p->len))
+                return WEFT_EMALFORMED; /* cannot happen: encoded here */
+            int rc = fn(ud, r + 1, h + REC_HDR, p->len);
+            if (rc) return rc;
+            bytes += p->len;
+            r++;
+            continue;
+        }
         /* A run of records contiguous in one segment, read with one pread. */
         const fpos *p0 = &s->idx[r];
         uint64_t end = r + 1;
@@ -466,14 +540,106 @@ static uint64_t f_head(const relay_space_store *s) {
     return ((const file_space *)s)->n;
 }
 
+/* After a failed fdatasync: the space takes nothing more, and its active
+ * segment is cut back to its last sync mark (everything before it was
+ * synced by a good fdatasync; what came after may be gone from the disk
+ * while the page cache still shows it, and no later fdatasync would write
+ * it again), so that a reopen serves exactly what the disk holds. When
+ * even that fails, the space is refused until the process restarts.
+ * Returns rc. */
+static int space_fail(file_space *s, int rc) {
+    if (s->failed) return rc;
+    s->failed = 1;
+    unmark_dirty(s);
+    fprintf(stderr,
+            "weft-relay: file storage: %s: fdatasync failed: dropping the unsynced tail, the "
+            "space reopens from the disk\n",
+            s->dir);
+    if (s->fd >= 0 && (ftruncate(s->fd, (off_t)s->marked) || fdatasync(s->fd))) {
+        io_fail("truncate", s->dir);
+        file_store *st = s->st;
+        char(*p)[WEFT__HEX_LEN(32)] =
+            realloc(st->poisoned, (st->n_poisoned + 1) * sizeof *st->poisoned);
+        if (p) {
+            st->poisoned = p;
+            memcpy(p[st->n_poisoned++], s->hex, sizeof s->hex);
+        }
+    }
+    return rc;
+}
+
+static int f_sync_begin(relay_space_store *s_, relay_sync_job *job) {
+    file_space *s = (file_space *)s_;
+    file_store *st = s->st;
+    if (s->failed) return WEFT_EIO_STORE;
+    if (!s->dirty || s->syncing) return 1;
+    unmark_dirty(s);
+    s->syncing = 1;
+    *job = (relay_sync_job){.s = s_,
+                            .upto = s->n,
+                            .fd = s->fd,
+                            .end = s->segs[s->n_segs - 1].size,
+                            .marked = s->marked};
+    if (st->fail_at && ++st->syncs == st->fail_at) job->fail = 1;
+    if (st->delay_ms && strcmp(st->slow_space, s->hex) == 0) job->delay_ms = st->delay_ms;
+    return 0;
+}
+
+static void f_sync_run(relay_sync_job *job) {
+    if (job->delay_ms) {
+        struct timespec ts = {job->delay_ms / 1000, (long)(job->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (job->fail) {
+        /* The test hook: as Linux after a writeback error, the bytes
+         * written since the last good sync are gone from the disk. */
+        if (ftruncate(job->fd, (off_t)job->marked)) (void)0;
+        errno = EIO;
+    } else if (!fdatasync(job->fd)) {
+        job->rc = 0;
+        return;
+    }
+    job->rc = WEFT_EIO_STORE;
+}
+
+static int f_sync_end(relay_space_store *s_, relay_sync_job *job) {
+    file_space *s = (file_space *)s_;
+    s->syncing = 0;
+    if (job->rc) {
+        errno = EIO;
+        return space_fail(s, io_fail("fdatasync", s->dir));
+    }
+    if (s->failed) return WEFT_EIO_STORE;
+    if (!s->pend_len) {
+        /* A mark after the synced bytes (one that fails, logged, only says
+         * less). */
+        if (s->segs[s->n_segs - 1].size == job->end) mark_write(s);
+        return 0;
+    }
+    /* The mark into its slot, then what was held meanwhile after it. A
+     * failed write here leaves a hole before later records: the space
+     * fails rather than let a scan take it for damage. */
+    uint8_t hdr[REC_HDR];
+    weft__seg_mark_put(hdr, job->end);
+    int ok = pwrite(s->fd, hdr, REC_HDR, (off_t)job->end) == REC_HDR &&
+             pwrite(s->fd, s->pend, s->pend_len, (off_t)s->pend_off) == (ssize_t)s->pend_len;
+    if (!ok) return space_fail(s, io_fail("write", s->dir));
+    s->marked = job->end + REC_HDR;
+    s->pend_len = 0;
+    return 0;
+}
+
 static int f_flush(relay_store *st_) {
     file_store *st = (file_store *)st_;
     while (st->dirty) {
-        file_space *s = st->dirty;
-        if (fdatasync(s->fd)) return io_fail("fdatasync", s->dir);
-        st->dirty = s->dirty_next;
-        s->dirty = 0;
-        mark_write(s); /* the sync is done: a mark that fails (logged) only says less */
+        relay_sync_job job;
+        relay_space_store *s = &st->dirty->base;
+        int rc = f_sync_begin(s, &job);
+        if (rc < 0) return rc;
+        if (rc) continue;
+        f_sync_run(&job);
+        rc = f_sync_end(s, &job);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -496,10 +662,8 @@ static int f_delete(relay_space_store *s_) {
 static void f_close_space(relay_space_store *s_) {
     file_space *s = (file_space *)s_;
     if (!s) return;
-    if (s->dirty) {
-        if (fdatasync(s->fd)) io_fail("fdatasync", s->dir);
-        unmark_dirty(s);
-    }
+    if (s->dirty && !s->failed && fdatasync(s->fd)) space_fail(s, io_fail("fdatasync", s->dir));
+    unmark_dirty(s);
     space_free(s);
 }
 
@@ -507,6 +671,7 @@ static void f_close(relay_store *st_) {
     file_store *st = (file_store *)st_;
     if (!st) return;
     free(st->buf);
+    free(st->poisoned);
     free(st);
 }
 
@@ -517,6 +682,9 @@ static const relay_store_ops file_ops = {
     .read = f_read,
     .head = f_head,
     .flush = f_flush,
+    .sync_begin = f_sync_begin,
+    .sync_run = f_sync_run,
+    .sync_end = f_sync_end,
     .delete_space = f_delete,
     .close_space = f_close_space,
     .close = f_close,
@@ -530,6 +698,12 @@ int relay_store_file_new(relay_store **out, const char *root, size_t segment_byt
     st->base.ops = &file_ops;
     snprintf(st->root, sizeof st->root, "%s", root);
     st->seg_bytes = segment_bytes ? segment_bytes : SEG_DEFAULT;
+    const char *v = getenv("WEFT_RELAY_TEST_FSYNC_FAIL");
+    if (v) st->fail_at = strtoull(v, NULL, 10);
+    v = getenv("WEFT_RELAY_TEST_FSYNC_DELAY_MS");
+    if (v) st->delay_ms = (unsigned)strtoul(v, NULL, 10);
+    v = getenv("WEFT_RELAY_TEST_SLOW_SPACE");
+    if (v) snprintf(st->slow_space, sizeof st->slow_space, "%s", v);
     *out = &st->base;
     return 0;
 }

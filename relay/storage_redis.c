@@ -8,13 +8,19 @@
  *   weft:{hex}:seq     string  the space's head relay sequence (INCR)
  *   weft:{hex}:log     stream  one entry per record, ID "<rseq>-0", field r
  *   weft:{hex}:hashes  hash    dedupe key (change hash, 32 bytes) -> rseq
+ *   weft:{hex}:seqs    hash    fork key (author 32 bytes | seq u64 big-endian)
+ *                              -> the change hash stored under it
  *   weft:{hex}:new     channel PUBLISHed with the new head after an append
  *   weft:{hex}:eph     channel ephemeral messages between relays (SIGNAL,
  *                      PRESENCE), never stored
  *
  * One Lua script appends a batch: for each record it looks the dedupe key
- * up, else INCRs seq, XADDs with the stream ID equal to the relay sequence
- * and records the hash; then it publishes the head once. Redis runs scripts
+ * up (a duplicate), then the fork key (another change with the same author
+ * and seq: a fork, refused and not stored), else INCRs seq, XADDs with the
+ * stream ID equal to the relay sequence and records the hash and the fork
+ * key; then it publishes the head once. The fork key makes (author, seq)
+ * unique across every relay: two relays that each accepted a different
+ * change for it locally cannot both store theirs. Redis runs scripts
  * one at a time, so sequences are gap-free and every relay sees one order.
  * The reply (hence the ACK) comes after Redis wrote the effects to its AOF,
  * and with appendfsync always after it fsynced them (docs/SCALING.md).
@@ -82,21 +88,31 @@ struct redis_store {
 };
 
 /* The append script; see the opening comment. Integers come back negative
- * for duplicates so the reply is one flat array. */
+ * for duplicates and 0 for forks, so the reply is one flat array. A seqs
+ * entry counts only while the hash it names is still in hashes: a relay
+ * older than the seqs key deletes a space without it (DEL of three keys),
+ * and what it leaves behind must not refuse the changes of a space created
+ * again under the same id. */
 /* clang-format off */
 static const char append_lua[] =
     "local out = {}\n"
     "local head = nil\n"
-    "for i = 2, #ARGV, 2 do\n"
+    "for i = 2, #ARGV, 3 do\n"
     "  local old = redis.call('HGET', KEYS[3], ARGV[i])\n"
     "  if old then\n"
     "    out[#out + 1] = -tonumber(old)\n"
     "  else\n"
-    "    local n = redis.call('INCR', KEYS[1])\n"
-    "    redis.call('XADD', KEYS[2], n .. '-0', 'r', ARGV[i + 1])\n"
-    "    redis.call('HSET', KEYS[3], ARGV[i], n)\n"
-    "    out[#out + 1] = n\n"
-    "    head = n\n"
+    "    local held = redis.call('HGET', KEYS[4], ARGV[i + 1])\n"
+    "    if held and redis.call('HEXISTS', KEYS[3], held) == 1 then\n"
+    "      out[#out + 1] = 0\n"
+    "    else\n"
+    "      local n = redis.call('INCR', KEYS[1])\n"
+    "      redis.call('XADD', KEYS[2], n .. '-0', 'r', ARGV[i + 2])\n"
+    "      redis.call('HSET', KEYS[3], ARGV[i], n)\n"
+    "      redis.call('HSET', KEYS[4], ARGV[i + 1], ARGV[i])\n"
+    "      out[#out + 1] = n\n"
+    "      head = n\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "if head then redis.call('PUBLISH', ARGV[1], head) end\n"
@@ -402,11 +418,11 @@ static void append_reply(const op *o, const redisReply *r) {
     }
     for (size_t i = 0; !rc && i < o->n; i++) {
         const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_INTEGER || e->integer == 0) {
+        if (e->type != REDIS_REPLY_INTEGER) {
             rc = WEFT_EMALFORMED;
             break;
         }
-        dup[i] = e->integer < 0;
+        dup[i] = e->integer < 0 ? REDIS_APPEND_DUP : e->integer == 0 ? REDIS_APPEND_FORK : 0;
         seq[i] = (uint64_t)(e->integer < 0 ? -e->integer : e->integer);
     }
     if (rc)
@@ -495,10 +511,10 @@ static int send_cmd(redis_store *st, op *o, int argc, const char **argv, const s
 }
 
 int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (*keys)[32],
-                       const uint8_t *const *recs, const size_t *lens, size_t n, redis_append_fn fn,
-                       void *ud) {
+                       const uint8_t (*forks)[REDIS_FORK_KEY], const uint8_t *const *recs,
+                       const size_t *lens, size_t n, redis_append_fn fn, void *ud) {
     if (!n || !fn) return WEFT_EINVAL;
-    int argc = 7 + 2 * (int)n;
+    int argc = 8 + 3 * (int)n;
     const char **argv = malloc((size_t)argc * sizeof *argv);
     size_t *alen = malloc((size_t)argc * sizeof *alen);
     op *o = malloc(sizeof *o);
@@ -508,21 +524,26 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
         free(o);
         return WEFT_ENOMEM;
     }
-    char k_seq[96], k_log[96], k_hash[96], ch[96];
+    char k_seq[96], k_log[96], k_hash[96], k_seqs[96], ch[96];
     key_of(k_seq, space, "seq");
     key_of(k_log, space, "log");
     key_of(k_hash, space, "hashes");
+    key_of(k_seqs, space, "seqs");
     key_of(ch, space, "new");
-    const char *fixed[7] = {"EVAL", append_lua, "3", k_seq, k_log, k_hash, ch};
-    for (int i = 0; i < 7; i++) {
+    const char *fixed[8] = {"EVAL", append_lua, "4", k_seq, k_log, k_hash, k_seqs, ch};
+    for (int i = 0; i < 8; i++) {
         argv[i] = fixed[i];
         alen[i] = i == 1 ? sizeof append_lua - 1 : strlen(fixed[i]);
     }
     for (size_t i = 0; i < n; i++) {
-        argv[7 + 2 * i] = (const char *)keys[i];
-        alen[7 + 2 * i] = 32;
-        argv[8 + 2 * i] = (const char *)recs[i];
-        alen[8 + 2 * i] = lens[i];
+        argv[8 + 3 * i] = (const char *)keys[i];
+        alen[8 + 3 * i] = 32;
+        /* Without fork keys the dedupe key stands in: unique per record, so
+         * nothing is refused as a fork. */
+        argv[9 + 3 * i] = forks ? (const char *)forks[i] : (const char *)keys[i];
+        alen[9 + 3 * i] = forks ? REDIS_FORK_KEY : 32;
+        argv[10 + 3 * i] = (const char *)recs[i];
+        alen[10 + 3 * i] = lens[i];
     }
     *o = (op){.kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n};
     int rc = send_cmd(st, o, argc, argv, alen); /* hiredis copied the arguments */
@@ -565,13 +586,14 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
     op *o = malloc(sizeof *o);
     if (!o) return WEFT_ENOMEM;
     *o = (op){.kind = OP_DELETE, .fn.head = fn, .ud = ud};
-    char k_seq[96], k_log[96], k_hash[96];
+    char k_seq[96], k_log[96], k_hash[96], k_seqs[96];
     key_of(k_seq, space, "seq");
     key_of(k_log, space, "log");
     key_of(k_hash, space, "hashes");
-    const char *argv[4] = {"DEL", k_seq, k_log, k_hash};
-    size_t lens[4] = {3, strlen(k_seq), strlen(k_log), strlen(k_hash)};
-    return send_cmd(st, o, 4, argv, lens);
+    key_of(k_seqs, space, "seqs");
+    const char *argv[5] = {"DEL", k_seq, k_log, k_hash, k_seqs};
+    size_t lens[5] = {3, strlen(k_seq), strlen(k_log), strlen(k_hash), strlen(k_seqs)};
+    return send_cmd(st, o, 5, argv, lens);
 }
 
 int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_t id[16],

@@ -26,9 +26,16 @@ struct lws_context;
 
 typedef struct redis_store redis_store;
 
-/* Appends: rseq[i] is record i's relay sequence; dup[i] is 1 when a record
- * with the same dedupe key was stored before (rseq[i] is then that one's).
- * rc < 0: the appends may or may not have happened; rseq/dup are NULL. */
+/* Appends: rseq[i] is record i's relay sequence; dup[i] is 0 when record i
+ * was stored now, REDIS_APPEND_DUP when a record with the same dedupe key
+ * was stored before (rseq[i] is then that one's), REDIS_APPEND_FORK when
+ * a record with another dedupe key holds its fork key (rseq[i] is 0; the
+ * record was not stored). rc < 0: the appends may or may not have
+ * happened; rseq/dup are NULL. */
+#define REDIS_APPEND_DUP  1
+#define REDIS_APPEND_FORK 2
+/* A fork key: the change's author (32 bytes) and seq (u64 big-endian). */
+#define REDIS_FORK_KEY 40
 typedef void (*redis_append_fn)(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup,
                                 size_t n);
 /* Reads: n records in relay-sequence order, bytes borrowed for the call. */
@@ -70,10 +77,13 @@ int redis_store_connected(const redis_store *st);
 uint64_t redis_store_reconnects(const redis_store *st);
 
 /* Appends n records to a space atomically (one script: no other append
- * interleaves), deduplicated by keys[i] (the change hash). */
+ * interleaves), deduplicated by keys[i] (the change hash) and refused as
+ * forks by forks[i] (author and seq: at most one change per pair is ever
+ * stored, whichever relay sent it). forks may be NULL (records that are
+ * not changes: no fork check). */
 int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (*keys)[32],
-                       const uint8_t *const *recs, const size_t *lens, size_t n, redis_append_fn fn,
-                       void *ud);
+                       const uint8_t (*forks)[REDIS_FORK_KEY], const uint8_t *const *recs,
+                       const size_t *lens, size_t n, redis_append_fn fn, void *ud);
 
 /* Reads up to max_n records with relay sequence > after. */
 int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, size_t max_n,

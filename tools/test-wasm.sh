@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The core built to WASM and run in Node: every unit test, then the
-# convergence property test with the seeds of tests/vectors/convergence.txt,
-# whose digests the native build must print too (same merge, same hashes).
+# convergence property test with the seeds of tests/vectors/convergence.txt
+# and the join-from-snapshot test with those of tests/vectors/sealed_join.txt,
+# whose digests the native build must print too (same merge, same hashes,
+# same sealed bytes).
 #   WEFT_UPDATE_VECTORS=1 tools/test-wasm.sh   rewrites the golden digests
 #                                              from the native build
 set -euo pipefail
@@ -16,31 +18,37 @@ meson test -C build-wasm --print-errorlogs --num-processes 2 --suite unit
 
 digest() { "$@" | sed -n 's/^digest of .*: \([0-9a-f]\{64\}\)$/\1/p'; }
 
-if [ "${WEFT_UPDATE_VECTORS:-}" = 1 ]; then
-  tmp=$(mktemp)
-  grep '^#' "$golden" >"$tmp"
-  grep -v '^#' "$golden" | while read -r cases seed _; do
-    echo "$cases $seed $(digest build/tests/convergence "$cases" "$seed")"
-  done >>"$tmp"
-  mv "$tmp" "$golden"
-  echo "test-wasm: rewrote $golden"
-fi
-
 fail=0
-while read -r cases seed want; do
-  case "$cases" in '#'*|'') continue ;; esac
-  native=$(digest build/tests/convergence "$cases" "$seed" || true)
-  wasm=$(digest node build-wasm/tests/convergence.js "$cases" "$seed" || true)
-  if [ "$native" = "$want" ] && [ "$wasm" = "$want" ]; then
-    echo "test-wasm: $cases cases from seed $seed: native = wasm = golden ($want)"
-  else
-    echo "test-wasm: $cases cases from seed $seed differ:" >&2
-    echo "  golden $want" >&2
-    echo "  native ${native:-<no digest: the run failed>}" >&2
-    echo "  wasm   ${wasm:-<no digest: the run failed>}" >&2
-    fail=1
+# golden_digests PROGRAM GOLDEN_FILE: each "cases seed digest" line must be
+# what both builds of tests/PROGRAM print.
+golden_digests() {
+  local prog=$1 golden=$2
+  if [ "${WEFT_UPDATE_VECTORS:-}" = 1 ]; then
+    tmp=$(mktemp)
+    grep '^#' "$golden" >"$tmp"
+    grep -v '^#' "$golden" | while read -r cases seed _; do
+      echo "$cases $seed $(digest build/tests/$prog "$cases" "$seed")"
+    done >>"$tmp"
+    mv "$tmp" "$golden"
+    echo "test-wasm: rewrote $golden"
   fi
-done <"$golden"
+  while read -r cases seed want; do
+    case "$cases" in '#'*|'') continue ;; esac
+    native=$(digest build/tests/$prog "$cases" "$seed" || true)
+    wasm=$(digest node build-wasm/tests/$prog.js "$cases" "$seed" || true)
+    if [ "$native" = "$want" ] && [ "$wasm" = "$want" ]; then
+      echo "test-wasm: $prog: $cases cases from seed $seed: native = wasm = golden ($want)"
+    else
+      echo "test-wasm: $prog: $cases cases from seed $seed differ:" >&2
+      echo "  golden $want" >&2
+      echo "  native ${native:-<no digest: the run failed>}" >&2
+      echo "  wasm   ${wasm:-<no digest: the run failed>}" >&2
+      fail=1
+    fi
+  done <"$golden"
+}
+golden_digests convergence "$golden"
+golden_digests sealed_join tests/vectors/sealed_join.txt
 # The text property tests (the CRDT alone, and text fields in documents):
 # the same seeds must end in the same texts and state hashes.
 for t in text_property:500 text_doc_property:1000; do

@@ -83,7 +83,8 @@ export interface Collection<T extends Doc = Doc> {
   subscribe(cb: (rows: Rows<T>) => void): () => void;
 }
 
-export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced';
+/** 'version': the space uses a format level this app does not read: update the app (local data stays). */
+export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version';
 export interface Status {
   state: ConnectionState;
   /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
@@ -152,6 +153,10 @@ export interface Space {
   readonly presence: Presence;
   /** null unless opened with { p2p }. */
   readonly p2p: P2PLinks | null;
+  /** The space's format level (docs/API.md, "Format levels"): what its writers may use. 1 until raised. */
+  readonly formatLevel: number;
+  /** Owner or admin: raises the level (up to this build's); members whose app reads less get status 'version'. Resolves to the level. */
+  raiseFormatLevel(level: number): Promise<number>;
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
@@ -165,6 +170,10 @@ export interface Space {
   on(event: 'status', fn: (s: Status) => void): () => void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
   on(event: 'error', fn: (e: WeftError) => void): () => void;
+  /** The space's format level rose (a member raised it, here or elsewhere). */
+  on(event: 'formatLevel', fn: (e: { level: number; previous: number }) => void): () => void;
+  /** The relay refused this app as too old for the space (status 'version' from now on). */
+  on(event: 'version', fn: (e: { message: string; formatLevel: number }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   off(event: string, fn: (...args: any[]) => void): void;

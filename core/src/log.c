@@ -507,6 +507,27 @@ int weft_log_park(weft_log *log, const weft_change *c) {
     return WEFT_OK;
 }
 
+/* Takes entry e out of its author's parked list and the pool's accounts;
+ * its record now belongs to the caller (p->rec is cleared). */
+static void unpark(weft_log *log, uint32_t e) {
+    parked_entry *p = &log->pool[e];
+    author *au = &log->authors[p->author];
+    int found;
+    size_t at = parked_find(log, au, p->seq, &found);
+    if (found) {
+        memmove(au->parked + at, au->parked + at + 1, (au->n_parked - at - 1) * sizeof(uint32_t));
+        au->n_parked--;
+    }
+    au->parked_bytes -= p->len;
+    log->pending_bytes -= p->len;
+    log->pending_count--;
+    p->rec = NULL;
+    /* A slot that cannot be listed as free is only lost, not reused. */
+    if (weft__grow(log->a, (void **)&log->free_slots, &log->cap_free, log->n_free + 1,
+                   sizeof(uint32_t)) == 0)
+        log->free_slots[log->n_free++] = e;
+}
+
 int weft_log_next_ready(weft_log *log, const uint8_t **record, size_t *len) {
     if (!log || !record || !len) return 0;
     weft__free(log->a, log->held);
@@ -523,24 +544,10 @@ int weft_log_next_ready(weft_log *log, const uint8_t **record, size_t *len) {
         if (blocker && wait_on(log, e, blocker, need) == 0) continue;
         /* Ready (or undecodable, or out of memory to re-wait: the caller's
          * check will then say what it is). Unpark and hand it out. */
-        author *au = &log->authors[p->author];
-        int found;
-        size_t at = parked_find(log, au, p->seq, &found);
-        if (found) {
-            memmove(au->parked + at, au->parked + at + 1,
-                    (au->n_parked - at - 1) * sizeof(uint32_t));
-            au->n_parked--;
-        }
-        au->parked_bytes -= p->len;
         log->held = p->rec;
         *record = p->rec;
         *len = p->len;
-        p->rec = NULL;
-        log->pending_bytes -= p->len;
-        log->pending_count--;
-        if (weft__grow(log->a, (void **)&log->free_slots, &log->cap_free, log->n_free + 1,
-                       sizeof(uint32_t)) == 0)
-            log->free_slots[log->n_free++] = e;
+        unpark(log, e);
         return 1;
     }
     return 0;
@@ -573,23 +580,8 @@ size_t weft_log_expire_parked(weft_log *log) {
     for (uint32_t e = 0; e < log->n_pool; e++) {
         parked_entry *p = &log->pool[e];
         if (!p->rec || p->epoch + 2 > log->epoch) continue;
-        author *au = &log->authors[p->author];
-        int found;
-        size_t at = parked_find(log, au, p->seq, &found);
-        if (found) {
-            memmove(au->parked + at, au->parked + at + 1,
-                    (au->n_parked - at - 1) * sizeof(uint32_t));
-            au->n_parked--;
-        }
-        au->parked_bytes -= p->len;
-        log->pending_bytes -= p->len;
-        log->pending_count--;
         weft__free(log->a, p->rec);
-        p->rec = NULL;
-        /* A slot that cannot be listed as free is only lost, not reused. */
-        if (weft__grow(log->a, (void **)&log->free_slots, &log->cap_free, log->n_free + 1,
-                       sizeof(uint32_t)) == 0)
-            log->free_slots[log->n_free++] = e;
+        unpark(log, e);
         dropped++;
     }
     if (dropped) purge_dropped(log);
@@ -634,6 +626,8 @@ int weft_log_vv_encode(const weft_log *log, uint8_t *dst, size_t dst_cap, size_t
 
 int weft_vv_check(const uint8_t *vv, size_t vv_len) {
     validate_or_ret(vv || vv_len == 0, WEFT_EINVAL);
+    /* The empty vector may be NULL, and NULL + 0 is undefined in C. */
+    if (vv_len == 0) return WEFT_OK;
     wreader r;
     rd_init(&r, vv, vv_len);
     const uint8_t *prev = NULL;

@@ -2,8 +2,10 @@
  * Sync protocol frames (docs/PROTOCOL.md): `u8 version | u8 type | payload`.
  *
  *   HELLO      space[32] key[32] bytes(vv) bytes(token) u8 flags [varint cursor]
+ *              [varint format_level varint space_level varint features]
  *              [bytes(admission)]
  *   CHALLENGE  nonce[32] varint head bytes(vv)
+ *              [varint format_level varint space_level varint features]
  *   PROOF      sig[64]
  *   CHANGES    u8 flags, then 1..max entries: [varint rseq] bytes(record)
  *   ACK        varint cursor, then 0..n entries: u8 status varint value
@@ -70,6 +72,25 @@ static const uint8_t *rd_bounded(wreader *r, size_t *len, size_t max) {
     return rd_take(r, (size_t)n);
 }
 
+/* The versions block of HELLO and CHALLENGE. Levels start at 1; feature
+ * bits a receiver does not know are kept and ignored, so that a newer peer
+ * can announce features without breaking this decoder. */
+static int decode_versions(weft_frame *f, wreader *r) {
+    uint64_t fl = rd_varint(r), sl = rd_varint(r);
+    f->versions.features = rd_varint(r);
+    if (r->err) return r->err;
+    if (fl == 0 || sl == 0 || fl > UINT32_MAX || sl > UINT32_MAX) return WEFT_EMALFORMED;
+    f->versions.format_level = (uint32_t)fl;
+    f->versions.space_level = (uint32_t)sl;
+    f->has_versions = 1;
+    return 0;
+}
+
+static size_t versions_len(const weft_versions *v) {
+    return v ? varint_len(v->format_level) + varint_len(v->space_level) + varint_len(v->features)
+             : 0;
+}
+
 static int decode_changes(weft_frame *f, wreader *r, uint32_t max_changes) {
     uint8_t flags = rd_u8(r);
     if (r->err) return r->err;
@@ -128,10 +149,16 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
         uint8_t flags = rd_u8(&r);
         if (r.err) return r.err;
-        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_ADMISSION)) return WEFT_EMALFORMED;
+        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS | WEFT_HELLO_ADMISSION))
+            return WEFT_EMALFORMED;
         if (flags & WEFT_HELLO_CURSOR) {
             f->has_cursor = 1;
             f->cursor = rd_varint(&r);
+        }
+        /* Fixed order after the flags: cursor, versions block, admission. */
+        if (flags & WEFT_HELLO_VERSIONS) {
+            int rc = decode_versions(f, &r);
+            if (rc) return rc;
         }
         if (flags & WEFT_HELLO_ADMISSION)
             f->admission = rd_bounded(&r, &f->admission_len, WEFT_PROTO_MAX_ADMISSION);
@@ -141,6 +168,12 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->nonce = rd_take(&r, WEFT_NONCE_BYTES);
         f->head = rd_varint(&r);
         f->vv = rd_bounded(&r, &f->vv_len, SIZE_MAX);
+        /* The answering versions block has no flag: a relay appends it only
+         * for a HELLO that carried one, so its presence is the signal. */
+        if (!r.err && rd_left(&r) > 0) {
+            int rc = decode_versions(f, &r);
+            if (rc) return rc;
+        }
         break;
     case WEFT_FRAME_PROOF:
         f->sig = rd_take(&r, 64);
@@ -227,8 +260,52 @@ static uint8_t *put_lbytes(uint8_t *p, const void *src, size_t n) {
     return put_bytes(put_varint(p, n), src, n);
 }
 
+static uint8_t *put_versions(uint8_t *p, const weft_versions *v) {
+    if (!v) return p;
+    p = put_varint(p, v->format_level);
+    p = put_varint(p, v->space_level);
+    return put_varint(p, v->features);
+}
+
+static int versions_ok(const weft_versions *v) {
+    return !v || (v->format_level >= 1 && v->space_level >= 1);
+}
+
+/* A versions block is at most 5 + 5 + 10 bytes. */
+#define VERSIONS_BOUND 20
+
 size_t weft_frame_hello_bound(size_t vv_len, size_t token_len) {
-    return WEFT_FRAME_HEADER_BYTES + 64 + 10 + vv_len + 10 + token_len + 1 + 10;
+    return WEFT_FRAME_HEADER_BYTES + 64 + 10 + vv_len + 10 + token_len + 1 + 10 + VERSIONS_BOUND;
+}
+
+/* Every HELLO is written here: the flags say which optional fields follow
+ * the cursor slot, always in this order (versions block, then admission). */
+int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
+                                     const uint8_t *space, const uint8_t *key, const uint8_t *vv,
+                                     size_t vv_len, const uint8_t *token, size_t token_len,
+                                     int has_cursor, uint64_t cursor, const weft_versions *v,
+                                     const uint8_t *admission, size_t admission_len) {
+    validate_or_ret(len && space && key && (vv || !vv_len) && (token || !token_len), WEFT_EINVAL);
+    validate_or_ret(token_len <= WEFT_PROTO_MAX_TOKEN && versions_ok(v), WEFT_EINVAL);
+    validate_or_ret((admission || !admission_len) && admission_len <= WEFT_PROTO_MAX_ADMISSION,
+                    WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + 64 + varint_len(vv_len) + vv_len +
+                  varint_len(token_len) + token_len + 1 + (has_cursor ? varint_len(cursor) : 0) +
+                  versions_len(v) + (admission ? varint_len(admission_len) + admission_len : 0);
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    uint8_t *p = put_header(dst, WEFT_FRAME_HELLO);
+    p = put_bytes(p, space, 32);
+    p = put_bytes(p, key, 32);
+    p = put_lbytes(p, vv, vv_len);
+    p = put_lbytes(p, token, token_len);
+    *p++ = (uint8_t)((has_cursor ? WEFT_HELLO_CURSOR : 0) | (v ? WEFT_HELLO_VERSIONS : 0) |
+                     (admission ? WEFT_HELLO_ADMISSION : 0));
+    if (has_cursor) p = put_varint(p, cursor);
+    p = put_versions(p, v);
+    if (admission) p = put_lbytes(p, admission, admission_len);
+    assert((size_t)(p - dst) == need);
+    *len = need;
+    return 0;
 }
 
 int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space,
@@ -236,51 +313,41 @@ int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uin
                             const uint8_t *token, size_t token_len, int has_cursor,
                             uint64_t cursor) {
     return weft_frame_hello_encode_admitted(dst, dst_cap, len, space, key, vv, vv_len, token,
-                                            token_len, has_cursor, cursor, NULL, 0);
+                                            token_len, has_cursor, cursor, NULL, NULL, 0);
 }
 
-int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
-                                     const uint8_t *space, const uint8_t *key, const uint8_t *vv,
-                                     size_t vv_len, const uint8_t *token, size_t token_len,
-                                     int has_cursor, uint64_t cursor, const uint8_t *admission,
-                                     size_t admission_len) {
-    validate_or_ret(len && space && key && (vv || !vv_len) && (token || !token_len), WEFT_EINVAL);
-    validate_or_ret(token_len <= WEFT_PROTO_MAX_TOKEN, WEFT_EINVAL);
-    validate_or_ret((admission || !admission_len) && admission_len <= WEFT_PROTO_MAX_ADMISSION,
-                    WEFT_EINVAL);
-    size_t need = WEFT_FRAME_HEADER_BYTES + 64 + varint_len(vv_len) + vv_len +
-                  varint_len(token_len) + token_len + 1 + (has_cursor ? varint_len(cursor) : 0) +
-                  (admission ? varint_len(admission_len) + admission_len : 0);
-    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
-    uint8_t *p = put_header(dst, WEFT_FRAME_HELLO);
-    p = put_bytes(p, space, 32);
-    p = put_bytes(p, key, 32);
-    p = put_lbytes(p, vv, vv_len);
-    p = put_lbytes(p, token, token_len);
-    *p++ = (uint8_t)((has_cursor ? WEFT_HELLO_CURSOR : 0) | (admission ? WEFT_HELLO_ADMISSION : 0));
-    if (has_cursor) p = put_varint(p, cursor);
-    if (admission) p = put_lbytes(p, admission, admission_len);
-    assert((size_t)(p - dst) == need);
-    *len = need;
-    return 0;
+int weft_frame_hello_encode_v(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space,
+                              const uint8_t *key, const uint8_t *vv, size_t vv_len,
+                              const uint8_t *token, size_t token_len, int has_cursor,
+                              uint64_t cursor, const weft_versions *v) {
+    return weft_frame_hello_encode_admitted(dst, dst_cap, len, space, key, vv, vv_len, token,
+                                            token_len, has_cursor, cursor, v, NULL, 0);
 }
 
 size_t weft_frame_challenge_bound(size_t vv_len) {
-    return WEFT_FRAME_HEADER_BYTES + WEFT_NONCE_BYTES + 10 + 10 + vv_len;
+    return WEFT_FRAME_HEADER_BYTES + WEFT_NONCE_BYTES + 10 + 10 + vv_len + VERSIONS_BOUND;
 }
 
-int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *nonce,
-                                uint64_t head, const uint8_t *vv, size_t vv_len) {
-    validate_or_ret(len && nonce && (vv || !vv_len), WEFT_EINVAL);
-    size_t need =
-        WEFT_FRAME_HEADER_BYTES + WEFT_NONCE_BYTES + varint_len(head) + varint_len(vv_len) + vv_len;
+int weft_frame_challenge_encode_v(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *nonce,
+                                  uint64_t head, const uint8_t *vv, size_t vv_len,
+                                  const weft_versions *v) {
+    validate_or_ret(len && nonce && (vv || !vv_len) && versions_ok(v), WEFT_EINVAL);
+    size_t need = WEFT_FRAME_HEADER_BYTES + WEFT_NONCE_BYTES + varint_len(head) +
+                  varint_len(vv_len) + vv_len + versions_len(v);
     if (!dst || dst_cap < need) return WEFT_ENOSPACE;
     uint8_t *p = put_header(dst, WEFT_FRAME_CHALLENGE);
     p = put_bytes(p, nonce, WEFT_NONCE_BYTES);
     p = put_varint(p, head);
     p = put_lbytes(p, vv, vv_len);
-    *len = (size_t)(p - dst);
+    p = put_versions(p, v);
+    assert((size_t)(p - dst) == need);
+    *len = need;
     return 0;
+}
+
+int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *nonce,
+                                uint64_t head, const uint8_t *vv, size_t vv_len) {
+    return weft_frame_challenge_encode_v(dst, dst_cap, len, nonce, head, vv, vv_len, NULL);
 }
 
 int weft_frame_proof_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *sig) {

@@ -9,6 +9,7 @@
 
 #include "value_int.h"
 #include "sort.h"
+#include "weft/level.h"
 #include "weft/value.h"
 
 static void text_changed(void *ud, uint32_t doc, uint32_t name, const weft_text_delta *d);
@@ -25,6 +26,7 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     if (!r) return WEFT_ENOMEM;
     memset(r, 0, sizeof *r);
     r->a = cfg->alloc;
+    r->format_level = 1;
     memcpy(r->space, cfg->space, 32);
     memcpy(r->author, cfg->author, 32);
     r->crypto = cfg->crypto;
@@ -53,7 +55,7 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
      * precomputing collisions for the fast table hash. */
     if (r->hash_key) r->state.seed = weft__siphash(r->hash_key, "state", 5, 1, 3);
     weft__state_text_setup(&r->state, r->author, cfg->text_unit, text_changed, r);
-    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
+    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap, &r->sealed};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_init(bufs[i], r->a);
     *out = r;
@@ -65,7 +67,7 @@ void weft_replica_free(weft_replica *r) {
     const weft_allocator *a = r->a;
     weft__state_free(&r->state);
     weft_log_free(r->log);
-    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap};
+    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap, &r->sealed};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_free(bufs[i]);
     void *arrays[] = {r->txn_names, r->name_slot,  r->txn_authors, r->txn_recs,   r->dep_seen,
@@ -797,10 +799,37 @@ static void encode_body(weft_replica *r, wbuf *b) {
     wbuf_put(b, r->txn_ops.p, r->txn_ops.len);
 }
 
+/* The format level that introduced each op code (docs/FORMAT.md §10). A
+ * new code gets the level it is allocated at, so that no replica writes
+ * it into a space whose members may not all read it. */
+static const uint8_t op_level[] = {
+    [OP_PUT] = 1,         [OP_DELETE_DOC] = 1,  [OP_DELETE_FIELD] = 1,
+    [OP_COUNTER_ADD] = 1, [OP_TEXT_INSERT] = 1, [OP_TEXT_DELETE] = 1,
+};
+
+uint32_t weft__op_level(uint8_t code) {
+    return code < sizeof op_level && op_level[code] ? op_level[code] : UINT32_MAX;
+}
+
+int weft_replica_set_format_level(weft_replica *r, uint32_t level) {
+    validate_or_ret(r && level >= 1, WEFT_EINVAL);
+    if (level > WEFT_FORMAT_LEVEL) return WEFT_EVERSION;
+    if (level > r->format_level) r->format_level = level;
+    return 0;
+}
+
+uint32_t weft_replica_format_level(const weft_replica *r) {
+    return r ? r->format_level : 1;
+}
+
 int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record, size_t *len) {
     validate_or_ret(r && record && len, WEFT_EINVAL);
     if (r->broken) return WEFT_ENOMEM;
     if (!r->txn_n) return WEFT_ESTATE;
+    /* Members at the space's level must read every change: an op above it
+     * would stall them behind this author's chain for good. */
+    for (size_t i = 0; i < r->n_txn_recs; i++)
+        if (weft__op_level(r->txn_recs[i].code) > r->format_level) return WEFT_EVERSION;
     uint32_t self = weft__log_author(r->log, r->author, 1);
     if (self == WEFT_NO_AUTHOR) return WEFT_ENOMEM;
     uint64_t seq = weft__log_author_seq(r->log, self) + 1;

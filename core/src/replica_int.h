@@ -74,8 +74,9 @@ struct weft_replica {
     void *ud;
     weft_log *log;
     weft_state state;
-    uint64_t clock; /* greatest op id seen */
-    int broken;     /* an allocation failed mid-merge: refuse further use */
+    uint64_t clock;        /* greatest op id seen */
+    uint32_t format_level; /* the space's format level as known here (>= 1) */
+    int broken;            /* an allocation failed mid-merge: refuse further use */
 
     /* the open transaction */
     uint64_t txn_lamport; /* id of its first op; 0 when none is open */
@@ -125,6 +126,7 @@ struct weft_replica {
     wbuf diff;                  /* last diff */
     wbuf docbuf;                /* last get_doc */
     wbuf snap;                  /* last snapshot */
+    wbuf sealed;                /* last sealed snapshot (weft_replica_publish_snapshot) */
     const uint8_t **seen_names; /* body decoding */
     size_t *seen_name_lens;
     size_t cap_seen_names, cap_seen_lens;
@@ -133,7 +135,16 @@ struct weft_replica {
 /* Applies one decoded READY change (checks signature, opens, merges,
  * commits). plain: the change's body already in clear (our own commit, which
  * skips verifying and opening), or NULL. */
+/* The format level an op code belongs to (UINT32_MAX: no such code). */
+uint32_t weft__op_level(uint8_t code);
+
 int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *plain,
                         size_t plain_len);
+
+/* weft_replica_load_snapshot that also refuses (WEFT_EUNCOVERED, the
+ * replica unchanged) a snapshot whose version vector is not exactly
+ * want_vv; want_vv NULL skips that check. */
+int weft__replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len,
+                                const uint8_t *want_vv, size_t want_vv_len);
 
 #endif

@@ -423,6 +423,22 @@ static int load_into(loader *l, const uint8_t *snap, size_t len) {
 }
 
 int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len) {
+    return weft__replica_load_snapshot(r, snap, len, NULL, 0);
+}
+
+/* The fresh replica's vector equals want (want_len bytes)? */
+static int same_vv(weft_replica *fresh, const uint8_t *want, size_t want_len) {
+    size_t cap = weft_log_vv_bound(fresh->log), n;
+    uint8_t *vv = weft__alloc(fresh->a, cap + 1);
+    if (!vv) return WEFT_ENOMEM;
+    int rc = weft_log_vv_encode(fresh->log, vv, cap, &n);
+    if (!rc && (n != want_len || memcmp(vv, want, n) != 0)) rc = WEFT_EUNCOVERED;
+    weft__free(fresh->a, vv);
+    return rc;
+}
+
+int weft__replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len,
+                                const uint8_t *want_vv, size_t want_vv_len) {
     validate_or_ret(r && (snap || len == 0), WEFT_EINVAL);
     if (r->broken) return WEFT_ENOMEM;
     if (weft_log_count(r->log) || weft_log_pending_count(r->log) || r->state.n_docs || r->txn_n)
@@ -440,6 +456,7 @@ int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len)
     if (rc) return rc;
     loader l = {fresh, {0}, NULL, 0, NULL, 0};
     rc = load_into(&l, snap, len);
+    if (!rc && want_vv) rc = same_vv(fresh, want_vv, want_vv_len);
     weft__free(r->a, l.authors);
     weft__free(r->a, l.names);
     if (rc) {

@@ -1,6 +1,6 @@
 /*
  * fuzz_auth: the capability decoders of weft/auth.h, over the native
- * libsodium backend. Every input goes to all three:
+ * libsodium backend. Every input goes to all four:
  *
  * - weft_token_verify for the space of the fixed owner key at a fixed
  *   time. An accepted token is for that space, fits WEFT_TOKEN_MAX_BYTES,
@@ -10,9 +10,14 @@
  * - weft_invite_decode on the input as a link: an accepted link re-encodes
  *   to the same text (with the part before '#' as base);
  * - weft_base64url_decode: strict, so an accepted string re-encodes to
- *   itself.
+ *   itself;
+ * - weft_level_decode and weft_level_verify (weft/level.h): a verified
+ *   record decodes to the same fields, is for the fixed space, at most
+ *   WEFT_LEVEL_MAX_BYTES, and any accepted structure has level >= 2 and a
+ *   parent exactly when the issuer is not the owner.
  */
 #include "fuzz_common.h"
+#include "weft/level.h"
 #include "weft/sodium.h"
 
 static weft_crypto_backend be;
@@ -122,8 +127,27 @@ static void fuzz_base64(const uint8_t *data, size_t size) {
     free(bin);
 }
 
+static void fuzz_level(const uint8_t *data, size_t size) {
+    weft_level d, v;
+    int rc = weft_level_decode(&d, data, size);
+    int rv = weft_level_verify(&be, data, size, space, &v);
+    if (rc) {
+        FUZZ_ASSERT(rc < 0 && rv == rc); /* verify decodes first */
+        return;
+    }
+    FUZZ_ASSERT(size <= WEFT_LEVEL_MAX_BYTES && d.level >= 2);
+    FUZZ_ASSERT(d.delegated == (memcmp(d.issuer, d.space, 32) != 0));
+    if (rv) {
+        FUZZ_ASSERT(rv < 0);
+        return;
+    }
+    FUZZ_ASSERT(d.level == v.level && d.wall_ms == v.wall_ms && d.delegated == v.delegated);
+    FUZZ_ASSERT(memcmp(d.issuer, v.issuer, 32) == 0 && memcmp(v.space, space, 32) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
+    fuzz_level(data, size);
     fuzz_token(data, size);
     fuzz_invite(data, size);
     fuzz_base64(data, size);

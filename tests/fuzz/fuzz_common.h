@@ -42,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_SEED_OWNER  0x01
 #define FUZZ_SEED_ADMIN  0x02
 #define FUZZ_SEED_MEMBER 0x03
+/* Every byte of the content key of the owner's space (V1 seeds). */
+#define FUZZ_CONTENT_KEY_BYTE 0xc0
 
 static inline void fuzz_key(uint8_t key[32], uint8_t v) {
     memset(key, v, 32);

@@ -6,6 +6,8 @@
  * the frame does), re-encoded with the public encoders, and must come back
  * byte for byte (every varint is minimal, every flag known). A lower
  * max_changes accepts the same CHANGES frame iff it is within the bound.
+ * HELLO and CHALLENGE with versions blocks (random levels and feature bits)
+ * and HELLO with an admission (after the block) round-trip the same way.
  * What a receiver decodes next (change records, vectors) is decoded too.
  */
 #include "fuzz_common.h"
@@ -21,10 +23,12 @@ static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
     case WEFT_FRAME_HELLO:
         rc = weft_frame_hello_encode_admitted(dst, cap, len, f->space, f->key, f->vv, f->vv_len,
                                               f->token, f->token_len, f->has_cursor, f->cursor,
-                                              f->admission, f->admission_len);
+                                              f->has_versions ? &f->versions : NULL, f->admission,
+                                              f->admission_len);
         break;
     case WEFT_FRAME_CHALLENGE:
-        rc = weft_frame_challenge_encode(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len);
+        rc = weft_frame_challenge_encode_v(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len,
+                                           f->has_versions ? &f->versions : NULL);
         break;
     case WEFT_FRAME_PROOF:
         rc = weft_frame_proof_encode(dst, cap, len, f->sig);
@@ -81,6 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     FUZZ_ASSERT(f.version == WEFT_PROTOCOL_VERSION && size >= WEFT_FRAME_HEADER_BYTES);
+    /* A versions block is only ever read from HELLO and CHALLENGE, with both
+     * levels at least 1; random feature bits are accepted as they are. */
+    if (f.has_versions)
+        FUZZ_ASSERT((f.type == WEFT_FRAME_HELLO || f.type == WEFT_FRAME_CHALLENGE) &&
+                    f.versions.format_level >= 1 && f.versions.space_level >= 1);
+    /* An admission only in HELLO, within its bound. */
+    if (f.admission)
+        FUZZ_ASSERT(f.type == WEFT_FRAME_HELLO && f.admission_len <= WEFT_PROTO_MAX_ADMISSION);
     if (f.vv && weft_vv_check(f.vv, f.vv_len) == 0) {
         size_t pos = 0;
         const uint8_t *a;

@@ -4,7 +4,7 @@
  *
  *   make_corpus OUTDIR [STAMP]
  *
- * creates OUTDIR/<target>/ for value, change, vv, snapshot, apply, merge,
+ * creates OUTDIR/<target>/ for value, change, vv, snapshot, sealed, apply, merge,
  * auth, ops, segment, admission (and protocol and text, when built with FUZZ_PROTOCOL /
  * FUZZ_TEXT, which meson sets once those modules exist), filled with real
  * encodings made by the library itself (values, PLAIN and signed V1 changes,
@@ -19,6 +19,7 @@
 #include "fuzz_common.h"
 #include "admission.h"
 #include "segment.h"
+#include "weft/level.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
 #include "weft/text.h"
@@ -159,7 +160,7 @@ static weft_replica *v1_replica(weft_crypto *table, weft_suite_v1 *st, const uin
                                 uint8_t seed_byte) {
     uint8_t seed[32], pk[32], sk[64], content_key[32];
     fuzz_key(seed, seed_byte);
-    fuzz_key(content_key, 0xc0);
+    fuzz_key(content_key, FUZZ_CONTENT_KEY_BYTE);
     FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, pk, sk, seed) == 0);
     FUZZ_ASSERT(weft_suite_v1_init(table, st, &be, content_key, sk) == 0);
     weft_replica_config cfg = {.space = space, .author = pk, .crypto = table, .keep_records = 1};
@@ -214,6 +215,49 @@ static void emit_snapshot_of(const fuzz_buf *recs) {
     FUZZ_ASSERT(weft_replica_apply(z, recs->p, recs->len, NULL) == 0);
     emit_snapshot(z);
     weft_replica_free(z);
+}
+
+/* Emits r's sealed snapshot, and the same record with r's PLAIN snapshot
+ * in the ciphertext's place (nonce, PLAIN, 16 zero bytes, zero signature),
+ * the form fuzz_sealed's resealing path turns into a valid record. */
+static void emit_sealed(weft_replica *r, uint64_t rseq) {
+    const uint8_t *rec, *plain;
+    size_t len, plain_len;
+    FUZZ_ASSERT(weft_replica_publish_snapshot(r, rseq, FUZZ_WALL_MS, &rec, &len) == 0);
+    emit(rec, len);
+    uint8_t *copy = malloc(len);
+    FUZZ_ASSERT(copy);
+    memcpy(copy, rec, len);
+    weft_snapshot_header h;
+    FUZZ_ASSERT(weft_snapshot_header_decode(&h, copy, len) == 0);
+    FUZZ_ASSERT(weft_replica_snapshot(r, &plain, &plain_len) == 0);
+    FUZZ_ASSERT(plain_len + WEFT_SUITE_V1_OVERHEAD == h.body_len);
+    memcpy(copy + (h.body - copy) + WEFT_AEAD_NPUBBYTES, plain, plain_len);
+    memset(copy + h.signed_len - WEFT_AEAD_ABYTES, 0, WEFT_AEAD_ABYTES + WEFT_SIGNBYTES);
+    emit(copy, len);
+    free(copy);
+}
+
+/* Seeds of fuzz_sealed: sealed snapshots of the owner's space, made by
+ * the member with the shared content key. */
+static void sealed_snapshots(weft_replica *v1, const uint8_t *space) {
+    begin("sealed");
+    weft_crypto table;
+    weft_suite_v1 st;
+    weft_replica *fresh = v1_replica(&table, &st, space, FUZZ_SEED_ADMIN);
+    emit_sealed(fresh, 0);
+    emit_sealed(v1, 2);
+    /* The fresh one takes v1's history and adds text: two authors. */
+    const uint8_t *recs;
+    size_t len;
+    FUZZ_ASSERT(weft_replica_diff(v1, NULL, 0, &recs, &len) == 0);
+    FUZZ_ASSERT(weft_replica_apply(fresh, recs, len, NULL) == 0);
+    const uint8_t *rec;
+    FUZZ_ASSERT(weft_replica_text_splice(fresh, "notes", 5, "n2", 2, "body", 4, 0, 0, "h\xc3\xa9",
+                                         3, FUZZ_WALL_MS, &rec, &len) == 0);
+    emit_sealed(fresh, 3);
+    weft_replica_free(fresh);
+    weft_suite_v1_wipe(&st);
 }
 
 static void changes_and_friends(void) {
@@ -644,6 +688,7 @@ static void changes_and_friends(void) {
         emit(s, len);
     }
 
+    sealed_snapshots(v1, space);
     weft_suite_v1_wipe(&st);
     weft_replica_free(v1);
     weft_replica_free(empty);
@@ -693,6 +738,17 @@ static void auth(void) {
     FUZZ_ASSERT(weft_token_issue(&be, tok, sizeof tok, &len, space, admin_sk, admin_tok, admin_len,
                                  NULL, WEFT_RIGHT_READ, nb, exp) == 0);
     emit(tok, len);
+
+    /* Level records (weft/level.h): by the owner, and by the admin with its
+     * token as the parent. */
+    uint8_t lvl[WEFT_LEVEL_MAX_BYTES];
+    size_t lvl_len;
+    FUZZ_ASSERT(weft_level_sign(&be, lvl, sizeof lvl, &lvl_len, space, owner_sk, NULL, 0, 2,
+                                FUZZ_AUTH_NOW * 1000) == 0);
+    emit(lvl, lvl_len);
+    FUZZ_ASSERT(weft_level_sign(&be, lvl, sizeof lvl, &lvl_len, space, admin_sk, admin_tok,
+                                admin_len, 2, FUZZ_AUTH_NOW * 1000) == 0);
+    emit(lvl, lvl_len);
 
     /* Invite links around the delegated token, and bare base64url. */
     uint8_t key[32];
@@ -785,13 +841,32 @@ static void protocol(void) {
     emit(buf, len);
     static const uint8_t adm[] = {1, 0x41, 7, 7, 7};
     FUZZ_ASSERT(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, vv, sizeof vv,
-                                                 token, sizeof token, 1, 300, adm,
+                                                 token, sizeof token, 1, 300, NULL, adm,
                                                  sizeof adm) == 0);
     emit(buf, len); /* with an admission (opaque to the codec) */
     FUZZ_ASSERT(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, NULL,
-                                                 0, 0, 0, adm, 0) == 0);
+                                                 0, 0, 0, NULL, adm, 0) == 0);
+    emit(buf, len);
+    /* Both optional fields, in their fixed order: versions block, then
+     * admission. */
+    weft_versions both = {.format_level = 2, .space_level = 2, .features = 1};
+    FUZZ_ASSERT(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, vv, sizeof vv,
+                                                 token, sizeof token, 1, 300, &both, adm,
+                                                 sizeof adm) == 0);
     emit(buf, len);
     FUZZ_ASSERT(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv) == 0);
+    emit(buf, len);
+    /* Versions blocks: a newer client's HELLO and the answer to it. */
+    weft_versions ver = {.format_level = 2, .space_level = 1, .features = 0x3};
+    FUZZ_ASSERT(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, vv, sizeof vv, token,
+                                          sizeof token, 1, 300, &ver) == 0);
+    emit(buf, len);
+    ver = (weft_versions){.format_level = 7, .space_level = 5, .features = UINT64_MAX};
+    FUZZ_ASSERT(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0,
+                                          &ver) == 0);
+    emit(buf, len);
+    FUZZ_ASSERT(
+        weft_frame_challenge_encode_v(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv, &ver) == 0);
     emit(buf, len);
     FUZZ_ASSERT(weft_frame_proof_encode(buf, sizeof buf, &len, sig) == 0);
     emit(buf, len);

@@ -76,8 +76,15 @@ test('protocol constants: constants.js = protocol.h', () => {
   const d = defines(h, 'WEFT_');
   assert.deepEqual(C.PROTO, {
     NONCE_BYTES: d.NONCE_BYTES, MAX_TOKEN: d.PROTO_MAX_TOKEN, MAX_DATA: d.PROTO_MAX_DATA,
-    MAX_MESSAGE: d.PROTO_MAX_MESSAGE, HELLO_CURSOR: d.HELLO_CURSOR, CHANGES_RSEQ: d.CHANGES_RSEQ,
+    MAX_MESSAGE: d.PROTO_MAX_MESSAGE, HELLO_CURSOR: d.HELLO_CURSOR, HELLO_VERSIONS: d.HELLO_VERSIONS, CHANGES_RSEQ: d.CHANGES_RSEQ,
   });
+});
+
+test('format levels: constants.js = level.h', () => {
+  const d = defines(header('level.h'), 'WEFT_');
+  assert.equal(C.FORMAT_LEVEL, d.FORMAT_LEVEL);
+  assert.equal(C.RECORD_LEVEL, d.RECORD_LEVEL);
+  assert.ok(C.FORMAT_LEVEL >= 2 && C.LEVEL_MAX_BYTES > 600);
 });
 
 test('rights: constants.js = auth.h, and the package names them in lower case', () => {

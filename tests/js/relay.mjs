@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export const RELAY = process.env.WEFT_RELAY ?? join(dirname(fileURLToPath(import.meta.url)), '../../build/relay/weft-relay');
 export const haveRelay = existsSync(RELAY);
 
-async function freePort() {
+export async function freePort() {
   const s = createServer();
   await new Promise((r) => s.listen(0, '127.0.0.1', r));
   const { port } = s.address();
@@ -22,34 +22,40 @@ async function freePort() {
 /** { url, port, stop(), restart() }: file storage in a temp dir that outlives restarts. */
 let fileStorage = true; // falls back to memory while the relay's file storage is not available
 
-export async function startRelay({ port = null, dataDir = null } = {}) {
+/**
+ * exe: another weft-relay binary (an old build, tests/js/versions.test.mjs);
+ * storage: 'redis' with args ['--redis', url] for a relay of a Redis group;
+ * args: more flags.
+ */
+export async function startRelay({ port = null, dataDir = null, exe = RELAY, storage = null, args = [] } = {}) {
+  if (storage) return start({ port, dataDir, storage, exe, args });
   try {
-    return await start({ port, dataDir, storage: fileStorage ? 'file' : 'memory' });
+    return await start({ port, dataDir, storage: fileStorage ? 'file' : 'memory', exe, args });
   } catch (e) {
     if (!fileStorage || !/cannot open file storage/.test(e.message)) throw e;
     fileStorage = false;
-    return start({ port, dataDir, storage: 'memory' });
+    return start({ port, dataDir, storage: 'memory', exe, args });
   }
 }
 
 /** Waits while the binary is being relinked (a concurrent build). */
-async function executable() {
+async function executable(exe) {
   for (let i = 0; i < 300; i++) {
     try {
-      accessSync(RELAY, constants.X_OK);
+      accessSync(exe, constants.X_OK);
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error(`${RELAY} is not executable`);
+  throw new Error(`${exe} is not executable`);
 }
 
-async function start({ port, dataDir, storage }) {
-  await executable();
+async function start({ port, dataDir, storage, exe = RELAY, args = [] }) {
+  await executable(exe);
   port ??= await freePort();
   const data = dataDir ?? mkdtempSync(join(tmpdir(), 'weft-relay-'));
-  const child = spawn(RELAY, ['--listen', `127.0.0.1:${port}`, '--storage', storage, '--data', data], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(exe, ['--listen', `127.0.0.1:${port}`, '--storage', storage, '--data', data, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.on('error', (e) => (log += `spawn failed: ${e.message}`));
   child.stderr.on('data', (d) => (log += d));
@@ -84,7 +90,7 @@ async function start({ port, dataDir, storage }) {
     },
     async restart() {
       await this.stop({ keepData: true });
-      return start({ port, dataDir: data, storage });
+      return start({ port, dataDir: data, storage, exe, args });
     },
   };
 }

@@ -91,6 +91,7 @@ typedef struct tclient {
     weft_crypto crypto;
     weft_suite_v1 st;
     int apply;         /* apply received changes to rep (default 1) */
+    int rcvbuf;        /* > 0: SO_RCVBUF of the connection (a small one makes a slow reader) */
     uint64_t head;     /* the CHALLENGE's head */
     uint64_t cursor;   /* highest relay sequence seen (ACK cursor or CHANGES) */
     int synced;        /* an ACK with cursor >= head arrived */
@@ -113,6 +114,13 @@ typedef struct tclient {
     uint64_t *inflight;
     size_t in_head, in_tail, in_cap;
     uint64_t acked_seq;
+    /* Versions (PROTOCOL.md §6): level 0 sends a plain HELLO, as a client
+     * that predates negotiation; otherwise a versions block with it. */
+    uint32_t level;
+    int got_versions; /* the CHALLENGE answered with a block: relay_versions */
+    weft_versions relay_versions;
+    uint64_t level_records; /* level records received (verified, not applied) */
+    uint32_t space_level;   /* the highest level record received */
 } tclient;
 
 /* A client of space owner->pk with a token of `rights` for a new key
@@ -137,6 +145,9 @@ int until_closed(tclient *c, uint64_t unused);
  * frames of at most per_frame changes. Returns 0 or -1. */
 int tc_write(tclient *c, int n, size_t value_bytes, int per_frame);
 void tc_free(tclient *c);
+/* Sends one record (a level record, say) in a CHANGES frame of its own,
+ * counted as sent: its ACK entry is matched in order. Returns 0 or -1. */
+int tc_send_record(tclient *c, const uint8_t *rec, size_t len);
 /* Sends every change the replica holds past the relay's CHALLENGE vector
  * (after a reconnect). Returns the number of changes sent, or -1. */
 long tc_push_missing(tclient *c);

@@ -10,7 +10,10 @@
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,26 +31,32 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "Authorization: Bearer <token>\r\n" (+ a Weft-Proof for method/path when
- * signer is given) into dst. */
+/* "Authorization: Bearer <token>\r\n" (+ a Weft-Proof for method and
+ * target, the path with its query, when method is given) into dst. The
+ * proof's stamp carries a random nonce (unless plain_stamp): the relay
+ * accepts a proof once. */
+static int plain_stamp;
 static void auth_headers(char *dst, size_t cap, const tclient *c, const char *method,
-                         const char *path, const char *more) {
+                         const char *target, const char *more) {
     char tok[1500];
     size_t n;
     weft_base64url_encode(tok, sizeof tok, &n, c->token, c->token_len);
     tok[n] = 0;
     int o = snprintf(dst, cap, "Authorization: Bearer %s\r\n", tok);
     if (method) {
-        char sig64[100];
+        char sig64[100], stamp[40];
         uint8_t nonce[64];
-        unsigned long long ts = (unsigned long long)time(NULL);
-        int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
-        weft_blake2b(nonce + nl, 32, path, strlen(path));
+        uint32_t rnd;
+        BE.random(BE.ctx, (uint8_t *)&rnd, sizeof rnd);
+        int sl = snprintf(stamp, sizeof stamp, "%llu", (unsigned long long)time(NULL));
+        if (!plain_stamp) snprintf(stamp + sl, sizeof stamp - (size_t)sl, ":%08x", rnd);
+        int nl = snprintf((char *)nonce, 33, "%s %s ", stamp, method);
+        weft_blake2b(nonce + nl, 32, target, strlen(target));
         uint8_t sig[64];
         if (weft_proof_sign(&BE, sig, c->me.sk, c->space, nonce, (size_t)nl + 32)) abort();
         weft_base64url_encode(sig64, sizeof sig64, &n, sig, 64);
         sig64[n] = 0;
-        o += snprintf(dst + o, cap - (size_t)o, "Weft-Proof: %llu.%s\r\n", ts, sig64);
+        o += snprintf(dst + o, cap - (size_t)o, "Weft-Proof: %s.%s\r\n", stamp, sig64);
     }
     if (more) snprintf(dst + o, cap - (size_t)o, "%s", more);
 }
@@ -185,7 +194,7 @@ static void rest(void) {
     for (;;) {
         char url[300];
         snprintf(url, sizeof url, "%s?after=%llu&limit=64", path, (unsigned long long)after);
-        auth_headers(hdrs, sizeof hdrs, &rd, "GET", path, NULL);
+        auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
         CHECK(get(p.port, url, hdrs, &st, &b, &bl, &h) == 0 && st == 200);
         CHECK(strstr(h, "application/vnd.weft.frame") && strstr(h, "weft-head: 250"));
         const char *nx = strstr(h, "weft-next-after: ");
@@ -218,7 +227,7 @@ static void rest(void) {
     /* JSON, one page. */
     char url[300];
     snprintf(url, sizeof url, "%s?after=240&limit=5", path);
-    auth_headers(hdrs, sizeof hdrs, &rd, "GET", path, "Accept: application/json\r\n");
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, "Accept: application/json\r\n");
     CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 200);
     CHECK(strstr(b, "{\"changes\":[{\"rseq\":241,\"record\":\"") &&
           strstr(b, "\"next_after\":245,\"head\":250}"));
@@ -234,7 +243,7 @@ static void rest(void) {
     CHECK(get(p.port, path, hdrs, &st, &b, &bl, NULL) == 0 && st == 401);
     free(b);
     snprintf(url, sizeof url, "%s?after=x", path);
-    auth_headers(hdrs, sizeof hdrs, &rd, "GET", path, NULL);
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
     CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 400);
     free(b);
 
@@ -261,6 +270,173 @@ static void rest(void) {
     tc_free(&fresh);
     CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
     relay_cleanup(&p);
+}
+
+/* Idempotency-Key (issue 23): the same key on another body is 422 and
+ * stores nothing; a key over 128 characters is 400 and stores nothing; 128
+ * characters are fine. */
+static void idempotency(void) {
+    relay_proc p = {0};
+    if (start(&p, "memory", NULL)) return;
+    tclient w;
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    char path[200], hdrs[3000];
+    snprintf(path, sizeof path, "/v1/spaces/%s/changes", space_hex);
+    int st;
+    char *b;
+    size_t bl, all_len;
+    uint8_t *all = make_changes(&w, 20, &all_len);
+    size_t o10 = rec_offset(all, all_len, 10), o15 = rec_offset(all, all_len, 15);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, "Idempotency-Key: k1\r\n");
+    CHECK(http_request(p.port, "POST", path, hdrs, all, o10, &st, &b, &bl, NULL, 5000) == 0);
+    CHECK(st == 200 && strstr(b, "\"rseq\":10}"));
+    free(b);
+    /* k1 again, on changes 11..15: refused, nothing stored. */
+    CHECK(http_request(p.port, "POST", path, hdrs, all + o10, o15 - o10, &st, &b, &bl, NULL,
+                       5000) == 0);
+    printf("idempotency: key reused on another body: %d %s", st, b);
+    CHECK(st == 422 && strstr(b, "IDEMPOTENCY_KEY_REUSED"));
+    free(b);
+    CHECK(relay_metric(p.port, "weft_relay_idempotency_conflicts_total") == 1);
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 10);
+    /* A 129-character key: 400, nothing stored. */
+    char more[300], key[200];
+    memset(key, 'k', 129);
+    key[129] = 0;
+    snprintf(more, sizeof more, "Idempotency-Key: %s\r\n", key);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, more);
+    CHECK(http_request(p.port, "POST", path, hdrs, all + o10, o15 - o10, &st, &b, &bl, NULL,
+                       5000) == 0);
+    printf("idempotency: 129-character key: %d %s", st, b);
+    CHECK(st == 400);
+    free(b);
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 10);
+    /* 128 characters: accepted, and replayed. */
+    key[128] = 0;
+    snprintf(more, sizeof more, "Idempotency-Key: %s\r\n", key);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, more);
+    for (int i = 0; i < 2; i++) {
+        char *h;
+        CHECK(http_request(p.port, "POST", path, hdrs, all + o10, o15 - o10, &st, &b, &bl, &h,
+                           5000) == 0);
+        CHECK(st == 200 && strstr(b, "\"rseq\":15}"));
+        CHECK(!i == !strstr(h, "idempotent-replayed: true"));
+        free(b);
+        free(h);
+    }
+    CHECK(relay_metric(p.port, "weft_relay_changes_stored_total") == 15);
+    free(all);
+    tc_free(&w);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+}
+
+/* An HTTP connection that sent half its request headers and waits. */
+static int half_request(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* HTTP connections count toward --max-conns (issue 23): three idle HTTP
+ * connections leave no room for a WebSocket, and three WebSockets none for
+ * a REST request (probes and metrics are still answered). */
+static void http_conns(void) {
+    const char *extra[] = {"--max-conns", "3", NULL};
+    relay_proc p = {0};
+    if (start(&p, "memory", extra)) return;
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        CHECK((fds[i] = half_request(p.port)) >= 0);
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    tclient a, b, c, d;
+    tc_init(&a, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&b, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&c, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&d, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    int rc = tc_connect(&d, p.port, 1, 0, 0);
+    printf("http_conns: a WebSocket next to 3 idle HTTP connections: %s\n",
+           rc ? weft_proto_err_name(d.err_code) : "accepted");
+    CHECK(rc == -1 && d.err_code == WEFT_PROTO_EOVERLOADED);
+    tc_free(&d);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    nanosleep(&ts, NULL);
+    CHECK(tc_connect(&a, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&c, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&a, until_synced, 0, 3000));
+    char path[200], hdrs[3000];
+    snprintf(path, sizeof path, "/v1/spaces/%s/changes", space_hex);
+    auth_headers(hdrs, sizeof hdrs, &a, "GET", path, NULL);
+    int st;
+    char *body;
+    size_t bl;
+    CHECK(get(p.port, path, hdrs, &st, &body, &bl, NULL) == 0);
+    printf("http_conns: a REST GET next to 3 WebSockets: %d %s", st, body);
+    CHECK(st == 503 && strstr(body, "OVERLOADED"));
+    free(body);
+    CHECK(get(p.port, "/healthz", NULL, &st, &body, &bl, NULL) == 0 && st == 200);
+    free(body);
+    CHECK(relay_metric(p.port, "weft_relay_connections_open") == 4); /* this one too */
+    tc_free(&a);
+    tc_free(&b);
+    tc_free(&c);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+}
+
+/* REST proofs (issue 23): bound to the query as well as the method and
+ * path, and accepted once. */
+static void proofs(void) {
+    relay_proc p = {0};
+    if (start(&p, "memory", NULL)) return;
+    tclient w, rd;
+    tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    char path[200], url[300], other[300], hdrs[3000];
+    snprintf(path, sizeof path, "/v1/spaces/%s/changes", space_hex);
+    int st;
+    char *b;
+    size_t bl, all_len;
+    uint8_t *all = make_changes(&w, 5, &all_len);
+    auth_headers(hdrs, sizeof hdrs, &w, NULL, NULL, NULL);
+    CHECK(http_request(p.port, "POST", path, hdrs, all, all_len, &st, &b, &bl, NULL, 5000) == 0 &&
+          st == 200);
+    free(b);
+    snprintf(url, sizeof url, "%s?after=0&limit=2", path);
+    snprintf(other, sizeof other, "%s?after=2&limit=2", path);
+    /* Plain "<unix s>" stamps, as clients sent before stamps had nonces. */
+    plain_stamp = 1;
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
+    plain_stamp = 0;
+    /* A proof for one query is no proof for another. */
+    CHECK(get(p.port, other, hdrs, &st, &b, &bl, NULL) == 0);
+    printf("proofs: a proof for another query: %d %s", st, b);
+    CHECK(st == 401 && strstr(b, "PROOF"));
+    free(b);
+    /* Once for its own, not twice. */
+    CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 200);
+    free(b);
+    CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0);
+    printf("proofs: the same proof again: %d %s", st, b);
+    CHECK(st == 401 && strstr(b, "PROOF"));
+    free(b);
+    CHECK(relay_metric(p.port, "weft_relay_rest_proofs_replayed_total") == 1);
+    /* A fresh proof for the same request is fine. */
+    auth_headers(hdrs, sizeof hdrs, &rd, "GET", url, NULL);
+    CHECK(get(p.port, url, hdrs, &st, &b, &bl, NULL) == 0 && st == 200);
+    free(b);
+    free(all);
+    tc_free(&w);
+    tc_free(&rd);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
 }
 
 static void write_file(const char *dir, const char *name, const char *text) {
@@ -421,6 +597,9 @@ int main(int argc, char **argv) {
         {"rest", rest},
         {"static_files", static_files},
         {"limits", limits},
+        {"idempotency", idempotency},
+        {"proofs", proofs},
+        {"http_conns", http_conns},
         {"sigterm_drain", sigterm_drain},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);

@@ -11,7 +11,12 @@
  *   4. Redis is killed (-9) with appends in flight, then restarted on the
  *      same AOF: every acked record is there under its acked sequence, the
  *      stores reconnect by themselves and appending continues after the head;
- *   5. unsubscribing stops notifications; deleting a space empties it.
+ *   5. unsubscribing stops notifications; deleting a space empties it;
+ *   6. two records with one fork key (author, seq) and different dedupe
+ *      keys, through two relays: the second is refused as a fork and not
+ *      stored, whichever relay sends it; a delete by a relay older than the
+ *      fork keys (DEL of three keys) leaves them behind, and they refuse
+ *      nothing in the space created again; a delete removes them.
  *
  * All waits are bounded; redis-server is killed and the directory removed on
  * every exit path (atexit).
@@ -229,7 +234,7 @@ static void append_batch(store_t *s, int first, int n) {
     CHECK(b);
     *b = (batch){first, n};
     pending++;
-    CHECK(redis_store_append(s->st, SPACE, (const uint8_t(*)[32])keys, rp, lens, (size_t)n,
+    CHECK(redis_store_append(s->st, SPACE, (const uint8_t(*)[32])keys, NULL, rp, lens, (size_t)n,
                              on_append, b) == 0);
 }
 
@@ -376,7 +381,8 @@ static double bench(int n_relays, uint8_t tag) {
         }
         bench_pending++;
         CHECK(redis_store_append(stores[(i / BATCH) % n_relays].st, space,
-                                 (const uint8_t(*)[32])keys, rp, lens, BATCH, on_bench, NULL) == 0);
+                                 (const uint8_t(*)[32])keys, NULL, rp, lens, BATCH, on_bench,
+                                 NULL) == 0);
     }
     CHECK(pump(bench_done, NULL, 20000));
     return total * 1000.0 / (double)(now_ms() - t0 + 1);
@@ -391,6 +397,82 @@ static const struct lws_protocols protocols[] = {
     {"test", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+typedef struct one_t {
+    int done, rc;
+    uint64_t rseq;
+    uint8_t dup;
+} one_t;
+
+static void on_one(void *ud, int rc, const uint64_t *rseq, const uint8_t *dup, size_t n) {
+    one_t *o = ud;
+    o->done = 1;
+    o->rc = rc;
+    if (!rc && n == 1) {
+        o->rseq = rseq[0];
+        o->dup = dup[0];
+    }
+}
+
+static int one_done(void *arg) {
+    return ((one_t *)arg)->done;
+}
+
+/* Appends one record (key byte k, fork key byte f) through store s. */
+static one_t append_one(int s, const uint8_t space[32], uint8_t k, uint8_t f) {
+    uint8_t key[32] = {k}, fork[REDIS_FORK_KEY] = {f}, body[8] = {k, f, 1};
+    const uint8_t *rp[1] = {body};
+    size_t len = sizeof body;
+    one_t o = {0};
+    CHECK(redis_store_append(stores[s].st, space, (const uint8_t(*)[32])key,
+                             (const uint8_t(*)[REDIS_FORK_KEY])fork, rp, &len, 1, on_one, &o) == 0);
+    CHECK(pump(one_done, &o, 5000) && o.rc == 0);
+    return o;
+}
+
+/* redis-cli against the test's Redis; returns its first output line. */
+static int redis_cli(char *out, size_t cap, const char *args) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d %s", redis_port, args);
+    FILE *f = popen(cmd, "r");
+    if (!f) return -1;
+    out[0] = 0;
+    if (!fgets(out, (int)cap, f)) out[0] = 0;
+    out[strcspn(out, "\n")] = 0;
+    return pclose(f);
+}
+
+static void forks(void) {
+    static const uint8_t SPACE2[32] = {0x5e, 0xed};
+    char k[512], line[64];
+    const char *tag = "weft:{5eed000000000000000000000000000000000000000000000000000000000000}";
+    one_t o = append_one(0, SPACE2, 1, 9);
+    CHECK(o.rseq == 1 && o.dup == 0);
+    o = append_one(1, SPACE2, 2, 9); /* another change, same author and seq */
+    CHECK(o.rseq == 0 && o.dup == REDIS_APPEND_FORK);
+    o = append_one(2, SPACE2, 2, 9);
+    CHECK(o.rseq == 0 && o.dup == REDIS_APPEND_FORK);
+    o = append_one(2, SPACE2, 1, 9); /* the stored one again: a duplicate */
+    CHECK(o.rseq == 1 && o.dup == REDIS_APPEND_DUP);
+    o = append_one(1, SPACE2, 3, 10); /* the next seq */
+    CHECK(o.rseq == 2 && o.dup == 0);
+    head_t h = {0};
+    CHECK(redis_store_head(stores[1].st, SPACE2, on_head, &h) == 0);
+    CHECK(pump(head_done, &h, 5000) && h.rc == 0 && h.head == 2);
+    /* An older relay deletes the space: its three keys go, seqs stays. */
+    snprintf(k, sizeof k, "DEL %s:seq %s:log %s:hashes", tag, tag, tag);
+    int cli = redis_cli(line, sizeof line, k);
+    if (cli || strcmp(line, "3") != 0) fprintf(stderr, "redis-cli %s: %d, \"%s\"\n", k, cli, line);
+    CHECK(cli == 0 && strcmp(line, "3") == 0);
+    o = append_one(1, SPACE2, 2, 9); /* refused before; the space is new */
+    CHECK(o.rseq == 1 && o.dup == 0);
+    h = (head_t){0};
+    CHECK(redis_store_delete(stores[0].st, SPACE2, on_head, &h) == 0);
+    CHECK(pump(head_done, &h, 5000) && h.rc == 0);
+    snprintf(k, sizeof k, "EXISTS %s:seqs", tag);
+    CHECK(redis_cli(line, sizeof line, k) == 0 && strcmp(line, "0") == 0);
+    printf("ok 6 - a fork is refused through every relay; stale fork keys refuse nothing\n");
+}
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
@@ -613,6 +695,7 @@ int main(void) {
     memset(acked_at, 0xff, sizeof acked_at);
     CHECK(read_all(&stores[2]) == 0);
     printf("ok 5 - unsubscribe stops notifications; delete empties the space\n");
+    forks();
 
     for (int s = 0; s < N_STORES; s++)
         redis_store_free(stores[s].st);

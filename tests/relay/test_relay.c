@@ -354,6 +354,121 @@ static void signal_presence(void) {
     stop(&p);
 }
 
+static int until_stored(tclient *c, uint64_t n) {
+    return c->n_stored + c->n_dup + c->n_rejected >= n;
+}
+
+/* Format levels (PROTOCOL.md §6, FORMAT.md §10): a client that predates
+ * negotiation (plain HELLO, level 1) and a level-2 client share a space;
+ * the owner raises it to level 2; the old client is refused with a fatal
+ * VERSION (then and on every reconnect) and never gets the level record;
+ * a late level-2 joiner gets everything. Bad raises are refused. The space
+ * lives in file storage, and the level survives a restart. */
+static void format_levels(void) {
+    relay_proc p;
+    memset(&p, 0, sizeof p);
+    relay_tmpdir(&p);
+    if (relay_spawn(&p, exe, "file", 0, NULL)) {
+        check_failures++;
+        return;
+    }
+    tclient old, neu;
+    tc_init(&old, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&neu, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    neu.level = 2;
+    CHECK(tc_connect(&old, p.port, 1, 0, 0) == 0);
+    CHECK(!old.got_versions); /* a plain HELLO gets a version-1 CHALLENGE */
+    CHECK(tc_connect(&neu, p.port, 1, 0, 0) == 0);
+    CHECK(neu.got_versions && neu.relay_versions.format_level == WEFT_FORMAT_LEVEL &&
+          neu.relay_versions.space_level == 1);
+    CHECK(tc_wait(&old, until_synced, 0, 3000) && tc_wait(&neu, until_synced, 0, 3000));
+    /* Writes both ways. */
+    CHECK(tc_write(&old, 3, 10, 3) == 0);
+    CHECK(tc_write(&neu, 2, 10, 2) == 0);
+    CHECK(tc_wait(&old, until_acked, 3, 3000) && tc_wait(&neu, until_acked, 2, 3000));
+    CHECK(tc_wait(&old, until_received, 2, 3000) && tc_wait(&neu, until_received, 3, 3000));
+    CHECK(same_state(&old, &neu));
+
+    /* A writer is not an admin; a level above what the sender reads, or
+     * what this build knows, is refused. */
+    uint8_t rec[WEFT_LEVEL_MAX_BYTES];
+    size_t len;
+    CHECK(0 == weft_level_sign(&BE, rec, sizeof rec, &len, owner.pk, neu.me.sk, neu.token,
+                               neu.token_len, 2, (uint64_t)time(NULL) * 1000));
+    CHECK(tc_send_record(&neu, rec, len) == 0);
+    CHECK(tc_wait(&neu, until_stored, 3, 3000));
+    CHECK(neu.n_rejected == 1 && neu.last_reject == WEFT_PROTO_ERIGHTS);
+
+    /* The owner's raise, sent by the level-2 client. */
+    CHECK(0 == weft_level_sign(&BE, rec, sizeof rec, &len, owner.pk, owner.sk, NULL, 0, 2,
+                               (uint64_t)time(NULL) * 1000));
+    CHECK(tc_send_record(&neu, rec, len) == 0);
+    CHECK(tc_wait(&neu, until_stored, 4, 3000));
+    CHECK(neu.n_stored == 3 && !neu.closed);
+    /* The old client is told to update and closed; it got no level record
+     * (tc_pump would have failed the test), and kept everything it had. */
+    CHECK(tc_wait(&old, until_error, 0, 3000));
+    CHECK(old.err_code == WEFT_PROTO_EVERSION && old.err_fatal);
+    CHECK(tc_wait(&old, until_closed, 0, 3000));
+    CHECK(old.level_records == 0 && old.received == 2);
+    CHECK(tc_seq_of(&old, old.me.pk) == 3);
+    /* The same record again says nothing new. */
+    CHECK(tc_send_record(&neu, rec, len) == 0);
+    CHECK(tc_wait(&neu, until_stored, 5, 3000));
+    CHECK(neu.n_dup == 1);
+
+    /* Reconnecting does not help the old client: refused at HELLO. */
+    wsc_close(&old.ws); /* the closed connection's buffers */
+    CHECK(tc_connect(&old, p.port, 1, 0, 0) == -1);
+    CHECK(old.err_code == WEFT_PROTO_EVERSION && old.err_fatal);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"VERSION\"}") >= 2);
+
+    /* A late level-2 joiner gets every change and the level record. */
+    tclient late;
+    tc_init(&late, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    late.level = 2;
+    CHECK(tc_connect(&late, p.port, 0, 0, 0) == 0);
+    CHECK(late.relay_versions.space_level == 2);
+    CHECK(tc_wait(&late, until_synced, 0, 3000));
+    CHECK(late.received == 6 && late.level_records == 1 && late.space_level == 2);
+    CHECK(same_state(&late, &neu));
+    tc_free(&late);
+    tc_free(&neu);
+
+    /* After a restart the level comes back from storage. */
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    CHECK(relay_spawn(&p, exe, "file", p.port, NULL) == 0);
+    wsc_close(&old.ws); /* the closed connection's buffers */
+    CHECK(tc_connect(&old, p.port, 1, 0, 0) == -1);
+    CHECK(old.err_code == WEFT_PROTO_EVERSION);
+    tc_free(&old);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    relay_cleanup(&p);
+}
+
+/* A relay held at --format-level 1 (a rolling upgrade not finished,
+ * SCALING.md) announces level 1 and refuses raises. */
+static void format_level_held(void) {
+    static const char *const extra[] = {"--format-level", "1", NULL};
+    relay_proc p;
+    if (start(&p, extra)) return;
+    tclient neu;
+    tc_init(&neu, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    neu.level = 2;
+    CHECK(tc_connect(&neu, p.port, 1, 0, 0) == 0);
+    CHECK(neu.got_versions && neu.relay_versions.format_level == 1);
+    CHECK(tc_wait(&neu, until_synced, 0, 3000));
+    uint8_t rec[WEFT_LEVEL_MAX_BYTES];
+    size_t len;
+    CHECK(0 == weft_level_sign(&BE, rec, sizeof rec, &len, owner.pk, owner.sk, NULL, 0, 2,
+                               (uint64_t)time(NULL) * 1000));
+    CHECK(tc_send_record(&neu, rec, len) == 0);
+    CHECK(tc_wait(&neu, until_stored, 1, 3000));
+    CHECK(neu.n_rejected == 1 && neu.last_reject == WEFT_PROTO_EVERSION);
+    tc_free(&neu);
+    stop(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_relay PATH_TO_WEFT_RELAY [test]\n");
@@ -370,6 +485,8 @@ int main(int argc, char **argv) {
         {"bad_frames", bad_frames},
         {"slow_consumer", slow_consumer},
         {"signal_presence", signal_presence},
+        {"format_levels", format_levels},
+        {"format_level_held", format_level_held},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

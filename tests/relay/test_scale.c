@@ -20,7 +20,10 @@
  *   bounded      --redis-max-inflight pauses a writer without losing acks;
  *   delete_space a DELETE through one relay closes the space on the others;
  *   redis_late   a HELLO that comes while Redis is away waits, and is
- *                answered once Redis is back.
+ *                answered once Redis is back;
+ *   forks        one author's two devices send different seq-1 changes to
+ *                two relays at once: one is stored, the other refused
+ *                (CHAIN) on either relay, and both relays serve one log.
  *
  *   test_scale PATH_TO_WEFT_RELAY [test]
  *
@@ -164,17 +167,21 @@ static char *http_call(const tclient *c, int port, const char *method, const cha
     size_t n;
     weft_base64url_encode(tok, sizeof tok, &n, c->token, c->token_len);
     tok[n] = 0;
+    /* The proof covers the whole target, query included, and is accepted
+     * once: its stamp carries a random nonce. */
+    char full[200], stamp[40];
+    snprintf(full, sizeof full, "%s%s", path, query);
     uint8_t nonce[64], sig[64];
-    unsigned long long ts = (unsigned long long)time(NULL);
-    int nl = snprintf((char *)nonce, 32, "%llu %s ", ts, method);
-    weft_blake2b(nonce + nl, 32, path, strlen(path));
+    uint32_t rnd;
+    BE.random(BE.ctx, (uint8_t *)&rnd, sizeof rnd);
+    snprintf(stamp, sizeof stamp, "%llu:%08x", (unsigned long long)time(NULL), rnd);
+    int nl = snprintf((char *)nonce, 33, "%s %s ", stamp, method);
+    weft_blake2b(nonce + nl, 32, full, strlen(full));
     if (weft_proof_sign(&BE, sig, c->me.sk, c->space, nonce, (size_t)nl + 32)) return NULL;
     weft_base64url_encode(sig64, sizeof sig64, &n, sig, 64);
     sig64[n] = 0;
-    snprintf(hdrs, sizeof hdrs, "Authorization: Bearer %s\r\nWeft-Proof: %llu.%s\r\n", tok, ts,
+    snprintf(hdrs, sizeof hdrs, "Authorization: Bearer %s\r\nWeft-Proof: %s.%s\r\n", tok, stamp,
              sig64);
-    char full[200];
-    snprintf(full, sizeof full, "%s%s", path, query);
     char *body = NULL;
     if (http_request(port, method, full, hdrs, NULL, 0, status, &body, len, NULL, 5000)) {
         free(body);
@@ -608,6 +615,118 @@ static void redis_late(void) {
     stop_all();
 }
 
+/* b becomes a second device of a's author: the same key and token, its own
+ * replica, so it can sign a different change with the same seq (a fork). */
+static int twin(tclient *b, const tclient *a) {
+    if (tc_init(b, &owner, NULL, WEFT_RIGHT_WRITE, content_key)) return -1;
+    weft_replica_free(b->rep);
+    weft_suite_v1_wipe(&b->st);
+    b->rep = NULL;
+    b->me = a->me;
+    memcpy(b->token, a->token, a->token_len);
+    b->token_len = a->token_len;
+    if (weft_suite_v1_init(&b->crypto, &b->st, &BE, content_key, b->me.sk)) return -1;
+    weft_replica_config cfg = {
+        .space = b->space, .author = b->me.pk, .crypto = &b->crypto, .keep_records = 1};
+    return weft_replica_new(&b->rep, &cfg);
+}
+
+/* Connects again and sends every change c's replica holds. */
+static int resend(tclient *c, int port) {
+    wsc_close(&c->ws);
+    if (tc_connect(c, port, 0, 0, 0)) return -1;
+    free(c->relay_vv);
+    c->relay_vv = NULL;
+    c->relay_vv_len = 0;
+    return tc_push_missing(c) < 0 ? -1 : 0;
+}
+
+static int until_answered(tclient *c, uint64_t u) {
+    (void)u;
+    return c->acked_seq >= 1 || c->n_rejected || c->closed;
+}
+
+#define F_PAIRS 6
+
+/* Two relays, and per pair one author whose two devices send a different
+ * seq-1 change each, at once, one to each relay: exactly one of the two is
+ * stored, the other's sender gets REJECTED CHAIN, and both relays serve
+ * the same log of one change per pair. */
+static void forks(void) {
+    if (start_cluster(2, NULL)) return;
+    tclient a[F_PAIRS], b[F_PAIRS], rd;
+    CHECK(tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    for (int k = 0; k < F_PAIRS; k++) {
+        CHECK(tc_init(&a[k], &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+        CHECK(twin(&b[k], &a[k]) == 0);
+        /* Each device's replica holds its own seq 1: the other's is a fork
+         * to it, which a real replica refuses too. */
+        a[k].apply = b[k].apply = 0;
+        CHECK(join(&a[k], relays[0].port) == 0);
+        CHECK(join(&b[k], relays[1].port) == 0);
+    }
+    /* Both halves of every pair before any answer is read: the relays each
+     * accept theirs locally, and only Redis sees both. */
+    for (int k = 0; k < F_PAIRS; k++) {
+        CHECK(tc_write(&a[k], 1, 20, 1) == 0);
+        CHECK(tc_write(&b[k], 1, 21, 1) == 0);
+    }
+    /* A relay that refused a fork loads the space again from Redis, and
+     * its sessions get ERROR STORAGE: one whose change was still waiting
+     * then connects again and resends it, as a client does (the vector
+     * cannot tell: the twin's change has the same author and seq). */
+    for (int k = 0; k < F_PAIRS; k++) {
+        for (int side = 0; side < 2; side++) {
+            tclient *c = side ? &b[k] : &a[k];
+            int port = relays[side].port;
+            for (int tries = 0; tries < 5; tries++) {
+                CHECK(tc_wait(c, until_answered, 0, 5000));
+                if (c->n_rejected || c->acked_seq >= 1) break;
+                CHECK(resend(c, port) == 0);
+            }
+        }
+        int ra = a[k].n_rejected > 0, rb = b[k].n_rejected > 0;
+        if (ra == rb)
+            fprintf(stderr, "pair %d: %s refused (stored %llu/%llu, acked %llu/%llu)\n", k,
+                    ra ? "both" : "neither", (unsigned long long)a[k].n_stored,
+                    (unsigned long long)b[k].n_stored, (unsigned long long)a[k].acked_seq,
+                    (unsigned long long)b[k].acked_seq);
+        CHECK(ra != rb);
+        tclient *win = ra ? &b[k] : &a[k], *lose = ra ? &a[k] : &b[k];
+        if (lose->n_stored || lose->n_rejected != 1 || lose->last_reject != WEFT_PROTO_ECHAIN)
+            fprintf(stderr, "pair %d loser: stored %llu rejected %llu (last %u) error %u\n", k,
+                    (unsigned long long)lose->n_stored, (unsigned long long)lose->n_rejected,
+                    lose->last_reject, lose->err_code);
+        CHECK(win->acked_seq == 1 && win->n_rejected == 0);
+        CHECK(lose->n_stored == 0 && lose->n_rejected == 1 &&
+              lose->last_reject == WEFT_PROTO_ECHAIN);
+    }
+    /* Both relays serve the same log: one change per pair. */
+    size_t l0 = 0, l1 = 0;
+    char *log0 = NULL, *log1 = NULL;
+    for (int tries = 0; tries < 50; tries++) {
+        free(log0);
+        free(log1);
+        log0 = get_log(&rd, relays[0].port, &l0);
+        log1 = get_log(&rd, relays[1].port, &l1);
+        if (log0 && log1 && l0 == l1 && memcmp(log0, log1, l0) == 0) break;
+        usleep(100 * 1000);
+    }
+    CHECK(log0 && log_records(log0, l0) == F_PAIRS);
+    CHECK(log1 && l1 == l0 && memcmp(log0, log1, l0) == 0);
+    free(log0);
+    free(log1);
+    double refused = relay_metric(relays[0].port, "weft_relay_redis_forks_refused_total") +
+                     relay_metric(relays[1].port, "weft_relay_redis_forks_refused_total");
+    printf("forks: %d pairs, %.0f refused by Redis, the rest by a relay's log\n", F_PAIRS, refused);
+    for (int k = 0; k < F_PAIRS; k++) {
+        tc_free(&a[k]);
+        tc_free(&b[k]);
+    }
+    tc_free(&rd);
+    stop_all();
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_scale PATH_TO_WEFT_RELAY [test]\n");
@@ -622,6 +741,7 @@ int main(int argc, char **argv) {
         {"converge", converge},   {"kill_relay", kill_relay},     {"kill_redis", kill_redis},
         {"ephemeral", ephemeral}, {"shared_rate", shared_rate},   {"rest", rest},
         {"bounded", bounded},     {"delete_space", delete_space}, {"redis_late", redis_late},
+        {"forks", forks},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

@@ -3,7 +3,8 @@
  * reopen, delete; then file storage against crashes and damage: every torn
  * tail length of the last record, flipped bytes in the last segment and in
  * a sealed one, garbage after the end, and damage that appears while the
- * space is open. A damaged record is never handed out. The storage's own
+ * space is open, and a failed fdatasync. A damaged record is never handed
+ * out. The storage's own
  * warnings (one per truncation) go to stderr, which this test silences;
  * failures are reported on stdout.
  */
@@ -301,6 +302,76 @@ static void segments(void) {
     st->ops->close(st);
 }
 
+/* A failed fdatasync (the driver's test hook, as Linux after a writeback
+ * error) fails the space for good: no append, no sync, and no later sync
+ * that succeeds makes the lost records durable; reopened, the space holds
+ * exactly what was synced before, and takes appends again. */
+static void sync_failure(void) {
+    relay_store *st;
+    relay_space_store *s;
+    walk w;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/sync", root); /* a store of its own */
+    setenv("WEFT_RELAY_TEST_FSYNC_FAIL", "2", 1);
+    int rc = relay_store_file_new(&st, dir, 0);
+    unsetenv("WEFT_RELAY_TEST_FSYNC_FAIL");
+    CHECK(rc == 0);
+    if (rc) return;
+    rc = open_walk(st, &s, &w);
+    CHECK(rc == 0 && w.count == 0);
+    if (rc) {
+        st->ops->close(st);
+        return;
+    }
+    CHECK(append_n(s, 1, 20) == 0); /* sync 1 */
+    CHECK(append_unflushed(s, 21, 10) == 0);
+    CHECK(st->ops->flush(st) != 0); /* sync 2 fails */
+    CHECK(append_unflushed(s, 31, 1) != 0);
+    relay_sync_job job;
+    CHECK(st->ops->sync_begin(s, &job) < 0);
+    CHECK(st->ops->flush(st) == 0); /* nothing left that a sync could vouch for */
+    st->ops->close_space(s);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 20 && !w.bad && st->ops->head(s) == 20);
+    CHECK(append_n(s, 21, 5) == 0);
+    st->ops->close_space(s);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 25 && !w.bad);
+    CHECK(st->ops->delete_space(s) == 0);
+    st->ops->close(st);
+}
+
+/* Appends while a sync is in flight (the writer thread's case) are held
+ * and readable, written after the sync's mark when it ends, and all there
+ * after a reopen, with the marks where the scan expects them. */
+static void sync_in_flight(void) {
+    relay_store *st;
+    relay_space_store *s;
+    walk w;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/inflight", root);
+    CHECK(relay_store_file_new(&st, dir, 0) == 0);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 0);
+    CHECK(append_n(s, 1, 10) == 0);
+    CHECK(append_unflushed(s, 11, 5) == 0);
+    relay_sync_job job;
+    CHECK(st->ops->sync_begin(s, &job) == 0 && job.upto == 15);
+    relay_sync_job again;
+    CHECK(st->ops->sync_begin(s, &again) == 1); /* one at a time */
+    CHECK(append_unflushed(s, 16, 7) == 0);     /* held */
+    memset(&w, 0, sizeof w);
+    w.next = 1;
+    CHECK(st->ops->read(s, 0, SIZE_MAX, check_rec, &w) == 0 && w.count == 22 && !w.bad);
+    st->ops->sync_run(&job);
+    CHECK(job.rc == 0 && st->ops->sync_end(s, &job) == 0);
+    memset(&w, 0, sizeof w);
+    w.next = 12;
+    CHECK(st->ops->read(s, 11, SIZE_MAX, check_rec, &w) == 0 && w.count == 11 && !w.bad);
+    CHECK(st->ops->flush(st) == 0); /* the held ones, synced and marked */
+    st->ops->close_space(s);
+    CHECK(open_walk(st, &s, &w) == 0 && w.count == 22 && !w.bad);
+    CHECK(st->ops->delete_space(s) == 0);
+    st->ops->close(st);
+}
+
 static void crc_vectors(void) {
     CHECK(weft__crc32c(0, "123456789", 9) == 0xE3069283u);
     uint8_t z[32] = {0}, o[32];
@@ -324,6 +395,8 @@ int main(void) {
     torn_tails();
     damage();
     segments();
+    sync_failure();
+    sync_in_flight();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     CHECK(system(cmd) == 0);

@@ -3,10 +3,10 @@
  * over the memory log driver: records reach the space through record()
  * inline (replayed at open, and inside append), a batch is answered only
  * at end_turn, which also says durable(); a duplicate waits for the turn's
- * batch when there is one; a flush that fails fails the turn's batches
- * (nothing in them may be acked) and the next turn flushes again; closing
- * a space fails its open batch. The interface's contract is that no call
- * that fails calls its callback, and local storage never answers later.
+ * batch when there is one; a sync that fails fails the space's batch
+ * (nothing in it may be acked) and gives the space up (lost()), never to
+ * be retried into "durable"; closing a space fails its open batch. The interface's contract is that
+ * no call that fails calls its callback, and local storage never answers later.
  */
 #include "../../relay/relay.h"
 #include "../../relay/storage.h"
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(cond)                                                         \
@@ -65,14 +66,20 @@ static void ev_unthrottle(void *ud) {
 
 static const storage_events EV = {ev_record, ev_durable, ev_lost, ev_unthrottle};
 
-/* A driver whose flush fails while fail_flush is set: the memory driver
- * otherwise. */
+/* A driver whose syncs fail while fail_flush is set: the memory driver
+ * otherwise (whose records need no sync). */
 static relay_store_ops failing_ops;
 static const relay_store_ops *mem_ops;
 static int fail_flush;
 
-static int failing_flush(relay_store *st) {
-    return fail_flush ? WEFT_EUNAVAILABLE : mem_ops->flush(st);
+static int failing_begin(relay_space_store *s, relay_sync_job *job) {
+    if (!fail_flush) return mem_ops->sync_begin(s, job);
+    *job = (relay_sync_job){.s = s};
+    return 0;
+}
+
+static void failing_run(relay_sync_job *job) {
+    job->rc = WEFT_EUNAVAILABLE;
 }
 
 static relay r; /* the relay the backend reports metrics to */
@@ -83,7 +90,8 @@ static storage *local_over_memory(int failing) {
     if (failing) {
         mem_ops = drv->ops;
         failing_ops = *drv->ops;
-        failing_ops.flush = failing_flush;
+        failing_ops.sync_begin = failing_begin;
+        failing_ops.sync_run = failing_run;
         drv->ops = &failing_ops;
     }
     storage *st;
@@ -175,15 +183,24 @@ static void failed_flush(void) {
     CHECK(ops->append(h, rec, sizeof rec, HASH, 3, &k) == 0);
     storage_batch *b = ops->batch(h);
     fail_flush = 1;
-    ops->end_turn(st);
+    ops->end_turn(st); /* the sync runs on a writer thread */
+    for (int i = 0; i < 2000 && !a.lost; i++) {
+        usleep(1000);
+        ops->end_turn(st);
+    }
+    /* A failed sync is never retried into "durable" (fsyncgate): the batch
+     * fails and the space is given up (its owner closes it), to be opened
+     * again from what the driver holds. */
     CHECK(storage_batch_state(b) == -1 && a.durable == 0 && a.durable_calls == 0);
+    CHECK(a.lost == 1 && a.unthrottled == 0);
+    CHECK(r.m.storage_sync_failures == 1);
     storage_batch_unref(b);
-    /* The next turn flushes again: the record becomes durable (it may be
-     * sent), though nobody was acked for it. */
+    ops->close(h);
     fail_flush = 0;
     ops->end_turn(st);
-    CHECK(a.durable == 1 && a.durable_calls == 1);
-    CHECK(a.lost == 0 && a.unthrottled == 0);
+    CHECK(a.durable_calls == 0);
+    seen a2 = {0};
+    CHECK(ops->open(st, SPACE, 0, &EV, &a2, &h) == 0 && a2.records == 1);
     ops->close(h);
     ops->free(st);
 }

@@ -8,6 +8,7 @@
  *   WEFT_UPDATE_VECTORS=1 test_crypto VECTOR_FILE   rewrite (review the diff!)
  */
 #include "check.h"
+#include "weft/level.h"
 #include "weft/sodium.h"
 
 static const char *vector_path;
@@ -132,6 +133,19 @@ static void golden_vectors(void) {
     CHECK_OK(weft_invite_encode(link, sizeof link, &link_len, "https://weft.example/app", 24,
                                 owner_pk, read_tok, read_len, content_key));
     vector("invite", (const uint8_t *)link, link_len);
+    /* Level records (FORMAT.md §10): by the owner, and by the admin with
+     * its token as the parent. Last, so the vectors above keep their bytes. */
+    uint8_t lvl[WEFT_LEVEL_MAX_BYTES];
+    size_t lvl_len;
+    weft_level lv;
+    CHECK_OK(weft_level_sign(&BE, lvl, sizeof lvl, &lvl_len, owner_pk, owner_sk, NULL, 0, 2,
+                             1700000000000ULL));
+    CHECK_OK(weft_level_verify(&BE, lvl, lvl_len, owner_pk, &lv));
+    vector("level_owner", lvl, lvl_len);
+    CHECK_OK(weft_level_sign(&BE, lvl, sizeof lvl, &lvl_len, owner_pk, author_sk, admin_tok,
+                             admin_len, 2, 1700000000000ULL));
+    CHECK_OK(weft_level_verify(&BE, lvl, lvl_len, owner_pk, &lv));
+    vector("level_admin", lvl, lvl_len);
     fclose(f);
     vec_out = NULL;
     free(vec_text);

@@ -15,8 +15,9 @@ static int decode(weft_frame *f, const uint8_t *p, size_t n) {
 }
 
 /* Every strict prefix must fail, except that CHANGES and ACK frames, whose
- * entries run to the end of the frame, may be cut at an entry boundary (the
- * transport delimits frames, so that cannot happen by accident); mutating
+ * entries run to the end of the frame, may be cut at an entry boundary, and
+ * a CHALLENGE before its versions block (the transport delimits frames, so
+ * that cannot happen by accident); mutating
  * any single byte must not crash. */
 static void prefixes_and_mutations(const uint8_t *p, size_t n) {
     weft_frame f, whole;
@@ -25,8 +26,11 @@ static void prefixes_and_mutations(const uint8_t *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
         memcpy(copy, p, i);
         int rc = decode(&f, copy, i);
+        /* A CHALLENGE cut just before its versions block is the version-1
+         * CHALLENGE: the block is an extension without a flag. */
         if (rc == 0)
-            CHECK((f.type == WEFT_FRAME_CHANGES || f.type == WEFT_FRAME_ACK) && f.n < whole.n);
+            CHECK(((f.type == WEFT_FRAME_CHANGES || f.type == WEFT_FRAME_ACK) && f.n < whole.n) ||
+                  (f.type == WEFT_FRAME_CHALLENGE && whole.has_versions && !f.has_versions));
         else
             CHECK(rc < 0);
     }
@@ -97,15 +101,16 @@ static void hello_golden(void) {
     CHECK(len == sizeof err && memcmp(buf, err, len) == 0);
 }
 
-/* HELLO flag 0x02: an admission after the cursor (golden tail), decoded
- * back; over its bound ETOOBIG; a relay of before it says MALFORMED. */
+/* HELLO flag 0x04: an admission after the cursor and the versions block
+ * (golden tails), decoded back; over its bound ETOOBIG; a relay of before
+ * it says MALFORMED. */
 static void hello_admission(void) {
     uint8_t space[32], key[32], token[3] = {0xaa, 0xbb, 0xcc}, adm[3] = {0x01, 0x41, 0x99};
     fill_key(space, 0x11);
     fill_key(key, 0x22);
     CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
-                                              1, 128, adm, 3));
-    static const uint8_t want_tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x03,
+                                              1, 128, NULL, adm, 3));
+    static const uint8_t want_tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x05,
                                         0x80, 0x01, 0x03, 0x01, 0x41, 0x99};
     CHECK(len == 2 + 64 + sizeof want_tail);
     CHECK(memcmp(buf + 66, want_tail, sizeof want_tail) == 0);
@@ -114,30 +119,50 @@ static void hello_admission(void) {
     CHECK_OK(weft_frame_decode(&f, buf, len, 0));
     CHECK(f.has_cursor && f.cursor == 128 && f.admission_len == 3 &&
           memcmp(f.admission, adm, 3) == 0);
+    CHECK(!f.has_versions);
     prefixes_and_mutations(buf, len);
-    /* Without a cursor the admission follows the flags directly. */
+    /* With a versions block too: cursor, block, admission, in that order
+     * (flags 0x07; levels 2 and 1, features 5). */
+    weft_versions v = {.format_level = 2, .space_level = 1, .features = 5};
     CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
-                                              0, 0, adm, 3));
+                                              1, 128, &v, adm, 3));
+    static const uint8_t both_tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x07, 0x80, 0x01,
+                                        0x02, 0x01, 0x05, 0x03, 0x01, 0x41, 0x99};
+    CHECK(len == 2 + 64 + sizeof both_tail);
+    CHECK(memcmp(buf + 66, both_tail, sizeof both_tail) == 0);
+    CHECK(len <= weft_frame_hello_bound(0, 3) + 10 + 3);
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(f.has_cursor && f.cursor == 128 && f.has_versions && f.versions.format_level == 2 &&
+          f.versions.space_level == 1 && f.versions.features == 5 && f.admission_len == 3 &&
+          memcmp(f.admission, adm, 3) == 0);
+    prefixes_and_mutations(buf, len);
+    /* Without a cursor or block the admission follows the flags directly. */
+    CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              0, 0, NULL, adm, 3));
     CHECK_OK(weft_frame_decode(&f, buf, len, 0));
     CHECK(!f.has_cursor && f.admission_len == 3 && memcmp(f.admission, adm, 3) == 0);
     /* Without one, no flag and no field: the frame of weft_frame_hello_encode. */
     CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
-                                              0, 0, NULL, 0));
+                                              0, 0, NULL, NULL, 0));
     CHECK_OK(weft_frame_decode(&f, buf, len, 0));
     CHECK(f.admission == NULL && f.admission_len == 0);
+    size_t plain = len;
+    CHECK_OK(weft_frame_hello_encode(buf + 512, sizeof buf - 512, &len, space, key, NULL, 0, token,
+                                     3, 0, 0));
+    CHECK(len == plain && memcmp(buf, buf + 512, len) == 0);
     uint8_t big[WEFT_PROTO_MAX_ADMISSION + 1] = {0};
     CHECK_RC(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
-                                              0, 0, big, sizeof big),
+                                              0, 0, NULL, big, sizeof big),
              WEFT_EINVAL);
     CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
-                                              0, 0, big, WEFT_PROTO_MAX_ADMISSION));
+                                              0, 0, NULL, big, WEFT_PROTO_MAX_ADMISSION));
     buf[2 + 64 + 1 + 1 + 3 + 1] = 0x81; /* the length varint: 257 */
     buf[2 + 64 + 1 + 1 + 3 + 2] = 0x02;
     buf[len] = 0; /* and one byte more, so it is within the frame */
     CHECK_RC(weft_frame_decode(&f, buf, len + 1, 0), WEFT_ETOOBIG);
-    /* Flag bits above 0x02 stay reserved. */
+    /* Flag bits above 0x04 stay reserved. */
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 0, 0));
-    buf[len - 1] = 0x04;
+    buf[len - 1] = 0x08;
     CHECK_RC(weft_frame_decode(&f, buf, len, 0), WEFT_EMALFORMED);
 }
 
@@ -294,8 +319,66 @@ static void rejections(void) {
     /* Unknown HELLO flags. */
     uint8_t space[32] = {1}, key[32] = {2};
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
-    buf[len - 1] = 0x04; /* 0x02 is the admission flag */
+    buf[len - 1] = 0x08; /* 0x01 cursor, 0x02 versions, 0x04 admission */
     CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
+}
+
+/* HELLO and CHALLENGE with their versions blocks (docs/PROTOCOL.md §6). */
+static void versions_blocks(void) {
+    uint8_t space[32], key[32], nonce[32], token[3] = {0xaa, 0xbb, 0xcc};
+    fill_key(space, 0x11);
+    fill_key(key, 0x22);
+    memset(nonce, 7, 32);
+    weft_versions v = {.format_level = 2, .space_level = 1, .features = 0x8000000000000001ULL};
+    weft_frame f;
+    /* With and without a cursor: the block comes after it. */
+    for (int cur = 0; cur <= 1; cur++) {
+        CHECK_OK(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                           cur, 128, &v));
+        CHECK(len <= weft_frame_hello_bound(0, 3));
+        CHECK_OK(decode(&f, buf, len));
+        CHECK(f.has_cursor == cur && (!cur || f.cursor == 128));
+        CHECK(f.has_versions && f.versions.format_level == 2 && f.versions.space_level == 1 &&
+              f.versions.features == v.features);
+        prefixes_and_mutations(buf, len);
+    }
+    /* The golden bytes: flags 0x03, cursor 128, levels 2 and 1, features 5. */
+    v.features = 5;
+    CHECK_OK(weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 1, 128,
+                                       &v));
+    static const uint8_t tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x03,
+                                   0x80, 0x01, 0x02, 0x01, 0x05};
+    CHECK(len == 66 + sizeof tail && memcmp(buf + 66, tail, sizeof tail) == 0);
+    /* A plain HELLO says nothing about versions: the receiver assumes level 1. */
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(!f.has_versions && f.versions.format_level == 0);
+    /* Level 0 is not a level, on either side. */
+    v.format_level = 0;
+    CHECK_RC(
+        weft_frame_hello_encode_v(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0, &v),
+        WEFT_EINVAL);
+    static const uint8_t zero_level[] = {0x00, 0x00, 0x02, 0x00, 0x01, 0x00};
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
+    memcpy(buf + 66, zero_level, sizeof zero_level);
+    CHECK_RC(decode(&f, buf, 66 + sizeof zero_level), WEFT_EMALFORMED);
+
+    /* CHALLENGE: the block, when present, is read from the bytes after the vector. */
+    v = (weft_versions){.format_level = 3, .space_level = 2, .features = 0};
+    CHECK_OK(weft_frame_challenge_encode_v(buf, sizeof buf, &len, nonce, 9, NULL, 0, &v));
+    CHECK(len == 2 + 32 + 1 + 1 + 3 && len <= weft_frame_challenge_bound(0));
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(f.has_versions && f.versions.format_level == 3 && f.versions.space_level == 2 &&
+          f.head == 9);
+    prefixes_and_mutations(buf, len);
+    /* One byte of a block is a truncation, not silently ignored. */
+    CHECK_RC(decode(&f, buf, len - 2), WEFT_ETRUNCATED);
+    /* A CHALLENGE without a block is the version-1 one, byte for byte. */
+    size_t with = len;
+    CHECK_OK(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 9, NULL, 0));
+    CHECK(len == with - 3);
+    CHECK_OK(decode(&f, buf, len));
+    CHECK(!f.has_versions);
 }
 
 /* Random bytes behind a valid header never crash the decoder. */
@@ -334,6 +417,6 @@ static void names(void) {
     CHECK(weft_protocol_version() == WEFT_PROTOCOL_VERSION);
 }
 
-RUN_TESTS(T(hello_roundtrip), T(hello_golden), T(hello_admission), T(challenge_proof),
-          T(changes_roundtrip), T(ack_roundtrip), T(signal_presence_error), T(rejections),
-          T(random_frames), T(names))
+RUN_TESTS(T(hello_roundtrip), T(hello_golden), T(versions_blocks), T(hello_admission),
+          T(challenge_proof), T(changes_roundtrip), T(ack_roundtrip), T(signal_presence_error),
+          T(rejections), T(random_frames), T(names))

@@ -1,6 +1,7 @@
 /* Replica semantics: the merge rules, reads, notifications, bad input,
  * allocation failure, and the crypto seam. */
 #include "check.h"
+#include "weft/level.h"
 
 #include <inttypes.h>
 
@@ -1292,10 +1293,83 @@ static void text_edit_survives_allocation_failure(void) {
     CHECK(completed);
 }
 
-RUN_TESTS(T(text_edits_merge), T(text_and_writes), T(text_bad_input), T(text_snapshot),
-          T(text_before_observed_write), T(add_before_observed_write), T(put_get_commit),
-          T(change_callback), T(last_writer_wins), T(deletes), T(counters),
-          T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
-          T(survives_allocation_failure), T(text_survives_allocation_failure), T(crypto_seam),
-          T(ops_buffer_format), T(ops_replace), T(ops_atomic), T(ops_survive_allocation_failure),
-          T(text_in_open_change), T(text_edit_survives_allocation_failure))
+/* The space's format level: starts at 1, only rises, never past what this
+ * build reads; every op this build writes belongs to level 1, so a replica
+ * of a level-1 space commits all of them (FORMAT.md §10: an op above the
+ * space's level would be WEFT_EVERSION, with the transaction kept open). */
+static void format_level(void) {
+    uint8_t space[32], author[32];
+    fill_key(space, 0x11);
+    fill_key(author, 0x22);
+    weft_replica *r = new_replica(space, author);
+    CHECK(weft_replica_format_level(r) == 1 && weft_replica_format_level(NULL) == 1);
+    CHECK_RC(weft_replica_set_format_level(r, 0), WEFT_EINVAL);
+    CHECK_RC(weft_replica_set_format_level(r, WEFT_FORMAT_LEVEL + 1), WEFT_EVERSION);
+    CHECK(weft_replica_format_level(r) == 1);
+    CHECK_OK(weft_replica_put(r, "c", 1, "d", 1, "f", 1, (const uint8_t *)"\x03\x02", 2));
+    CHECK_OK(weft_replica_counter_add(r, "c", 1, "d", 1, "n", 1, 3));
+    const uint8_t *r_rec;
+    size_t r_len;
+    CHECK_OK(weft_replica_text_edit(r, "c", 1, "d", 1, "t", 1, 0, 0, "hi", 2, 1, &r_rec, &r_len));
+    CHECK_OK(weft_replica_text_edit(r, "c", 1, "d", 1, "t", 1, 0, 1, "", 0, 1, &r_rec, &r_len));
+    CHECK_OK(weft_replica_delete_field(r, "c", 1, "d", 1, "f", 1));
+    CHECK_OK(weft_replica_delete_doc(r, "c", 1, "e", 1));
+    CHECK_OK(weft_replica_commit(r, 1, &r_rec, &r_len));
+    CHECK_OK(weft_replica_set_format_level(r, WEFT_FORMAT_LEVEL));
+    CHECK_OK(weft_replica_set_format_level(r, 1)); /* never goes down */
+    CHECK(weft_replica_format_level(r) == WEFT_FORMAT_LEVEL);
+    weft_replica_free(r);
+}
+
+static int unhex(uint8_t *dst, const char *hex) {
+    size_t n = 0;
+    for (; hex[0] && hex[1]; hex += 2) {
+        unsigned b;
+        if (sscanf(hex, "%2x", &b) != 1) return -1;
+        dst[n++] = (uint8_t)b;
+    }
+    return (int)n;
+}
+
+/* The worked example of docs/FORMAT.md, byte for byte: a one-op PLAIN
+ * change and the snapshot after it. Format evolution must keep both. */
+static void format_worked_example(void) {
+    uint8_t space[32], author[32], want[256];
+    fill_key(space, 0x11);
+    fill_key(author, 0x22);
+    weft_replica *r = new_replica(space, author);
+    CHECK_OK(
+        weft_replica_put(r, "notes", 5, "n1", 2, "title", 5, (const uint8_t *)"\x05\x02hi", 4));
+    const uint8_t *w_rec;
+    size_t len;
+    CHECK_OK(weft_replica_commit(r, 1700000000000ULL, &w_rec, &len));
+    int n = unhex(want, "0101001111111111111111111111111111111111111111111111111111111111"
+                        "1111112222222222222222222222222222222222222222222222222222222222"
+                        "22222201010180d095ffbc310000000000000000000000000000000000000000"
+                        "000000000000000000000000001902056e6f746573057469746c650001010002"
+                        "6e310105026869");
+    CHECK(n == 135 && len == 135 && memcmp(w_rec, want, len) == 0);
+    const uint8_t *snap;
+    CHECK_OK(weft_replica_snapshot(r, &snap, &len));
+    n = unhex(want, "010200"
+                    "1111111111111111111111111111111111111111111111111111111111111111"
+                    "01"
+                    "01"
+                    "2222222222222222222222222222222222222222222222222222222222222222"
+                    "01a5c1d96c60295892da89a84774e095f7de5edc8e9771c32c37ca60b3777d837d01"
+                    "02056e6f746573057469746c65"
+                    "010001"
+                    "026e31000101010100050268690000"
+                    "5771a84e3434f51c4ebe59d5ef21fc15f8d0ac9ca01c0e4a90de11ca3444f8bb");
+    CHECK(n == 166 && len == 166 && memcmp(snap, want, len) == 0);
+    weft_replica_free(r);
+}
+
+RUN_TESTS(T(format_worked_example), T(format_level), T(text_edits_merge), T(text_and_writes),
+          T(text_bad_input), T(text_snapshot), T(text_before_observed_write),
+          T(add_before_observed_write), T(put_get_commit), T(change_callback), T(last_writer_wins),
+          T(deletes), T(counters), T(iteration_in_key_order), T(bad_input),
+          T(bad_body_is_refused_whole), T(survives_allocation_failure),
+          T(text_survives_allocation_failure), T(crypto_seam), T(ops_buffer_format), T(ops_replace),
+          T(ops_atomic), T(ops_survive_allocation_failure), T(text_in_open_change),
+          T(text_edit_survives_allocation_failure))

@@ -9,6 +9,7 @@
 // Replica owns one handle, freed by close() (twice is harmless).
 import sodium from 'libsodium-wrappers';
 import WeftCore from '../dist/weftdb_core.mjs';
+import { LEVEL_MAX_BYTES } from './constants.js';
 import { WeftError } from './errors.js';
 
 const enc = new TextEncoder();
@@ -81,7 +82,8 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_vv', 'wdb_diff',
   'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_field', 'wdb_get_doc',
   'wdb_text_splice', 'wdb_text_events', 'wdb_text_length', 'wdb_next_doc', 'wdb_touched', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
-  'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_invite_bound',
+  'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
+  'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
 
 /** The loaded core. Methods are low-level; see space.js for the API. */
@@ -223,6 +225,26 @@ export class Core {
         rights: dv.getInt32(info + 128, true),
         delegated: !!dv.getInt32(info + 136, true),
       };
+    });
+  }
+
+  /** Signs a level record raising `space` to `level` (FORMAT.md §10); parent: the issuer's admin token, null for the owner. */
+  levelSign({ space, issuerSecret, parent = null, level, wallMs }) {
+    return this.scope((s) => {
+      const cap = LEVEL_MAX_BYTES;
+      const dst = s.alloc(cap);
+      const rc = this.x.wdb_level_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret),
+        parent ? s.bytes(parent) : 0, parent ? parent.length : 0, level, wallMs);
+      this.check(rc, 'signing the level record');
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
+    });
+  }
+
+  /** Verifies a level record for `space`; returns its level. */
+  levelVerify(record, space) {
+    return this.scope((s) => {
+      this.check(this.x.wdb_level_verify(s.bytes(record), record.length, s.bytes(space), this.out), 'verifying the level record');
+      return this.u32[this.out >> 2];
     });
   }
 

@@ -83,16 +83,35 @@ class In {
   }
 }
 
-export function encodeHello({ space, key, vv, token, cursor = null }) {
-  const o = new Out(2 + 64 + 10 + vv.length + 10 + token.length + 1 + 10);
+// The versions block of HELLO and CHALLENGE (PROTOCOL.md §6): the format
+// level the sender reads, the space's level as it knows it, feature bits.
+function putVersions(o, v) {
+  if (!v) return;
+  o.varint(v.formatLevel);
+  o.varint(v.spaceLevel);
+  o.varint(v.features ?? 0);
+}
+
+function readVersions(r) {
+  const formatLevel = r.varint();
+  const spaceLevel = r.varint();
+  const features = r.varint(); // unknown bits are ignored, never errors
+  if (formatLevel < 1 || spaceLevel < 1) throw bad('format level 0');
+  return { formatLevel, spaceLevel, features };
+}
+
+/** HELLO; versions ({ formatLevel, spaceLevel, features }) adds the versions block, null sends a version-1 HELLO. */
+export function encodeHello({ space, key, vv, token, cursor = null, versions = null }) {
+  const o = new Out(2 + 64 + 10 + vv.length + 10 + token.length + 1 + 10 + 30);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.HELLO);
   o.raw(space);
   o.raw(key);
   o.bytes(vv);
   o.bytes(token);
-  o.u8(cursor === null ? 0 : PROTO.HELLO_CURSOR);
+  o.u8((cursor === null ? 0 : PROTO.HELLO_CURSOR) | (versions ? PROTO.HELLO_VERSIONS : 0));
   if (cursor !== null) o.varint(cursor);
+  putVersions(o, versions);
   return o.done();
 }
 
@@ -129,13 +148,14 @@ export function encodeEphemeral(type, peer, data) {
 }
 
 /** CHALLENGE: sent by the answering side of a peer link (p2p.js), as a relay does. */
-export function encodeChallenge(nonce, head, vv) {
-  const o = new Out(2 + PROTO.NONCE_BYTES + 10 + 10 + vv.length);
+export function encodeChallenge(nonce, head, vv, versions = null) {
+  const o = new Out(2 + PROTO.NONCE_BYTES + 10 + 10 + vv.length + 30);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.CHALLENGE);
   o.raw(nonce);
   o.varint(head);
   o.bytes(vv);
+  putVersions(o, versions); // only in answer to a HELLO that had a block
   return o.done();
 }
 
@@ -170,8 +190,9 @@ export function decodeFrame(buf, { peer = false } = {}) {
       f.token = r.bytes();
       if (f.token.length > PROTO.MAX_TOKEN) throw bad('token too long');
       const flags = r.u8();
-      if (flags & ~PROTO.HELLO_CURSOR) throw bad('unknown HELLO flags');
+      if (flags & ~(PROTO.HELLO_CURSOR | PROTO.HELLO_VERSIONS)) throw bad('unknown HELLO flags');
       f.cursor = flags & PROTO.HELLO_CURSOR ? r.varint() : null;
+      f.versions = flags & PROTO.HELLO_VERSIONS ? readVersions(r) : null;
       break;
     }
     case F.PROOF:
@@ -182,6 +203,7 @@ export function decodeFrame(buf, { peer = false } = {}) {
       f.nonce = r.take(PROTO.NONCE_BYTES);
       f.head = r.varint();
       f.vv = r.bytes();
+      f.versions = r.pos < buf.length ? readVersions(r) : null;
       break;
     case F.CHANGES: {
       const flags = r.u8();

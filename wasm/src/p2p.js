@@ -28,7 +28,7 @@
 //
 // The links outlive the relay: signaling is only needed to set a link up.
 // Runs in the tab that holds the relay link (idb.js).
-import { PROTO_ERROR, RIGHT } from './constants.js';
+import { FORMAT_LEVEL, PROTO_ERROR, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { F, decodeFrame, encodeChallenge, encodeChanges, encodeEphemeral, encodeError, encodeHello, encodeProof } from './frames.js';
 import { openMessage, sealMessage } from './presence.js';
@@ -72,6 +72,7 @@ function proofMessage(space, nonce) {
  * @property {(buf: Uint8Array) => { applied: number, rejected: number, durable: Promise<void> }} applyRemote merges and stores a peer's changes
  * @property {() => (import('./sync.js').Sync | null)} sync the relay link, which carries the signaling
  * @property {(name: string, fn: Function) => () => void} on the space's 'relay:frame' and 'commit' events
+ * @property {() => number} formatLevel the space's format level (PROTOCOL.md §6: a peer that reads less is refused)
  */
 
 export class P2P {
@@ -305,7 +306,11 @@ class Link {
     this.sentHello = true;
     const { si } = this.ctx;
     const m = si.meta;
-    this.#send(encodeHello({ space: m.space, key: m.author, vv: si.rep.vv(), token: m.token }));
+    // At level 1 a plain HELLO, which peers of every version read; above it
+    // the versions block, which a peer from before negotiation refuses, as
+    // it must: it could not read what we write (PROTOCOL.md §6).
+    const versions = si.formatLevel() > 1 ? { formatLevel: FORMAT_LEVEL, spaceLevel: si.formatLevel(), features: 0 } : null;
+    this.#send(encodeHello({ space: m.space, key: m.author, vv: si.rep.vv(), token: m.token, versions }));
   }
 
   #frame(buf) {
@@ -328,10 +333,15 @@ class Link {
           return this.#fail(e.code === 'WEFT_EEXPIRED' ? E.EXPIRED : E.AUTH, `token: ${e.message}`);
         }
         if (t.rights < RIGHT.READ || (t.grantee && !bytesEqual(t.grantee, f.key))) return this.#fail(E.RIGHTS, 'the token does not grant this key');
+        // A peer whose app reads less than the space's level would stall
+        // on our changes (PROTOCOL.md §6): it is told to update instead.
+        const theirLevel = f.versions?.formatLevel ?? 1;
+        if (theirLevel < si.formatLevel()) return this.#fail(E.VERSION, `this space uses format level ${si.formatLevel()}; the peer reads up to ${theirLevel}: update the app`);
         this.theirRights = t.rights;
         this.theirVv = f.vv.slice();
         this.nonce = core.random(32);
-        this.#send(encodeChallenge(this.nonce, 0, si.rep.vv()));
+        const versions = f.versions ? { formatLevel: FORMAT_LEVEL, spaceLevel: si.formatLevel(), features: 0 } : null;
+        this.#send(encodeChallenge(this.nonce, 0, si.rep.vv(), versions));
         return undefined;
       }
       case F.CHALLENGE:

@@ -172,6 +172,11 @@ export class Replica {
     return this.core.x.wdb_txn_ops(this._h());
   }
 
+  /** Raises the space's format level this replica writes under (FORMAT.md §10; never lowers it). */
+  setFormatLevel(level) {
+    this.core.check(this.core.x.wdb_set_format_level(this._h(), level), `setting format level ${level}`);
+  }
+
   rollback() {
     if (this.h) this.core.x.wdb_rollback(this.h);
   }

@@ -7,7 +7,7 @@
 //
 // The modules around it get narrow ports, not the space: each is a
 // @typedef in the module that uses it, picked from #offer.
-import { RIGHT } from './constants.js';
+import { FORMAT_LEVEL, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { Changes } from './ops.js';
 import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './persist.js';
@@ -41,6 +41,7 @@ export class Space {
   #loadedOutbox = [];
   #collectionPort;
   #textPort;
+  #level = 1; // the space's format level (FORMAT.md §10)
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES } = {}) {
@@ -49,6 +50,16 @@ export class Space {
     this.#meta = meta;
     this.#rights = rights;
     this.#rep = openReplica(core, meta, rights);
+    // The level record this device last took (kept with the key material).
+    if (meta.levelRecord) {
+      try {
+        this.#level = core.levelVerify(meta.levelRecord, meta.space);
+        this.#rep.setFormatLevel(this.#level);
+      } catch (e) {
+        this.#level = 1;
+        queueMicrotask(() => this.#events.emit('error', e));
+      }
+    }
     const emit = (n, a) => this.#events.emit(n, a);
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
     this.#persist = new Persistence({
@@ -56,6 +67,7 @@ export class Space {
       rep: () => this.#rep,
       replace: (fresh) => {
         const old = this.#rep;
+        if (this.#level > 1) fresh.setFormatLevel(this.#level);
         this.#rep = fresh;
         old.close();
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
@@ -119,9 +131,72 @@ export class Space {
   get p2p() {
     return this.#p2p;
   }
-  /** { state: 'offline'|'connecting'|'syncing'|'synced', pending } (a copy). */
+  /** { state: 'offline'|'connecting'|'syncing'|'synced'|'version', pending } (a copy). */
   get status() {
     return this.#status.get();
+  }
+
+  // ---- format levels (docs/API.md, "Format levels") ----
+
+  /**
+   * The space's format level: what its writers may use (FORMAT.md §10).
+   * 1 until an owner or admin raises it.
+   */
+  get formatLevel() {
+    return this.#level;
+  }
+
+  /**
+   * Raises the space's format level to `level` (2..FORMAT_LEVEL): owner or
+   * admin only. Members whose app reads less are told to update (their
+   * status becomes 'version') and keep their data; do it once they have
+   * updated. Resolves when the level record is stored here; it reaches
+   * the relay now or on the next connection. A level at or below the
+   * current one changes nothing.
+   */
+  async raiseFormatLevel(level) {
+    this.#open();
+    if (!Number.isInteger(level) || level < 1 || level > FORMAT_LEVEL)
+      throw new WeftError(level > FORMAT_LEVEL ? 'WEFT_EVERSION' : 'WEFT_EINVAL', `format level must be 1..${FORMAT_LEVEL} (this build's), not ${level}`);
+    if (level <= this.#level) return this.#level;
+    if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can raise the format level');
+    const m = this.#meta;
+    const owner = !!m.spaceSecret;
+    const record = this.#core.levelSign({
+      space: m.space,
+      issuerSecret: owner ? m.spaceSecret : m.authorSecret,
+      parent: owner ? null : m.token,
+      level,
+      wallMs: Date.now(),
+    });
+    await this.#takeLevel(record);
+    this.#sync?.sendLevel(record);
+    return this.#level;
+  }
+
+  /** Verifies a level record and, if it raises the level, applies, keeps and announces it. */
+  #takeLevel(record) {
+    let level;
+    try {
+      level = this.#core.levelVerify(record, this.#meta.space);
+    } catch (e) {
+      this.#events.emit('error', e);
+      return Promise.resolve();
+    }
+    if (level <= this.#level) return Promise.resolve();
+    if (level > FORMAT_LEVEL) {
+      // A relay never sends this (it refuses the link first); a peer might.
+      this.#events.emit('error', new WeftError('WEFT_EVERSION', `the space moved to format level ${level}; this app reads up to ${FORMAT_LEVEL}: update the app`));
+      return Promise.resolve();
+    }
+    const previous = this.#level;
+    this.#level = level;
+    this.#rep.setFormatLevel(level);
+    this.#meta = { ...this.#meta, levelRecord: record };
+    this.#events.emit('formatLevel', { level, previous });
+    return this.#store.saveMeta(this.#meta).catch((e) => {
+      this.#events.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing the format level failed: ${e?.message ?? e}`, { cause: e }));
+    });
   }
 
   /** Subscribes to 'status' ({state, pending}), 'change' ({docs, local}) or 'error'. Returns an unsubscribe function. */
@@ -316,6 +391,9 @@ export class Space {
       setSync: (s) => (this.#sync = s),
       setPresence: (p) => (this.#presence = p),
       setP2P: (p) => (this.#p2p = p),
+      formatLevel: () => this.#level,
+      levelRecord: () => this.#meta.levelRecord ?? null,
+      takeLevel: (record) => this.#takeLevel(record),
     };
   }
 
@@ -341,15 +419,15 @@ export class Space {
   _opener() {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
       presencePort: () => this.#port('core meta sync on'),
-      peerPort: () => this.#port('core meta rights rep applyRemote sync on'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync'),
+      peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel'),
       tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
   get _internal() {
-    return this.#port('core meta rights rep applyRemote sync on isWriter');
+    return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel');
   }
 
   #open() {

@@ -13,11 +13,24 @@
 //
 // Status: 'connecting' until the PROOF is sent, 'syncing' while catching
 // up, 'synced' once an ACK's cursor reaches the head the CHALLENGE named,
-// 'offline' between connections.
+// 'offline' between connections, 'version' for good once the relay said
+// the space uses a format level this build does not read (update the app;
+// local data stays).
+//
+// Versions (PROTOCOL.md §6): the HELLO carries the format level this build
+// reads and the space's level as we know it. A relay that predates
+// negotiation refuses that HELLO with a fatal BAD_FRAME before any
+// CHALLENGE; the link then reconnects at once with a plain HELLO and keeps
+// doing so for this relay (level 1 there). Level records (FORMAT.md §10)
+// that arrive among the changes go to the space, not the replica.
+import { FORMAT_LEVEL, RECORD_LEVEL } from './constants.js';
 import { WeftError } from './errors.js';
 import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
 
 const MAX_FRAME_RECORDS = 256;
+// What a level record in flight stands as in `sent` (where own changes
+// have their seq): not in the outbox, but its rejection is the app's news.
+const LEVEL = 'level';
 const MAX_FRAME_BYTES = 1 << 20;
 // Errors after which reconnecting cannot help until the app acts.
 const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
@@ -42,6 +55,9 @@ function protoError(name, message) {
  * @property {(name: string, arg?: unknown) => void} emit the space's 'error', 'relay:frame' and 'relay:live' events
  * @property {() => Uint8Array[]} takeLoadedOutbox the stored outbox, once (a second call gets [])
  * @property {(sync: Sync) => void} setSync makes this the space's link (its pending count, local commits, close)
+ * @property {() => number} formatLevel the space's format level as this replica knows it
+ * @property {() => Uint8Array | null} levelRecord the level record that set it (null at level 1)
+ * @property {(record: Uint8Array) => void} takeLevel verifies and applies a level record from the relay
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -54,7 +70,9 @@ export function connectRelay(port, url, opts = {}) {
 
 export class Sync {
   /** @param {SyncPort} port */
-  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000 } = {}) {
+  // _formatLevel: the level announced in HELLO, for tests that play an app
+  // of before (never above what this build reads).
+  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000, _formatLevel = FORMAT_LEVEL } = {}) {
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new WeftError('WEFT_EINVAL', `relay must be a ws:// or wss:// URL, not ${url}`);
     this.port = port;
     this.url = url;
@@ -76,6 +94,10 @@ export class Sync {
     this.parkedRetried = false;
     this.parkTimer = null;
     this.parkAttempts = 0;
+    this.legacy = false; // the relay predates negotiation: plain HELLOs
+    this.sentVersions = false; // this connection's HELLO had a versions block
+    this.relayLevel = 1; // the format level the relay reads (its CHALLENGE)
+    this.formatLevel = Math.min(_formatLevel, FORMAT_LEVEL);
     for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
 
@@ -146,7 +168,8 @@ export class Sync {
       if (this.ws !== ws) return;
       this.ws = null;
       this.authed = false;
-      if (this.closed) return;
+      // After a final error the state it set ('version', 'offline') stays.
+      if (this.closed || this.stopped) return;
       this.port.setStatus({ state: 'offline' });
       this._schedule();
     };
@@ -168,7 +191,10 @@ export class Sync {
     if (final) {
       this.stopped = err;
       this.ws?.close();
-      this.port.setStatus({ state: 'offline' });
+      // VERSION: reconnecting cannot help, updating the app does.
+      const version = err.protocolError === 'VERSION';
+      this.port.setStatus({ state: version ? 'version' : 'offline' });
+      if (version) this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
     }
   }
 
@@ -190,7 +216,9 @@ export class Sync {
   _hello() {
     const m = this.port.meta;
     const rep = this.port.rep;
-    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor }));
+    this.sentVersions = !this.legacy;
+    const versions = this.legacy ? null : { formatLevel: this.formatLevel, spaceLevel: this.port.formatLevel(), features: 0 };
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor, versions }));
   }
 
   _frame(buf) {
@@ -210,6 +238,16 @@ export class Sync {
       case F.ERROR: {
         // A SIGNAL whose target left: p2p.js's business, not the app's.
         if (f.name === 'NO_PEER') return undefined;
+        if (f.fatal && f.name === 'BAD_FRAME' && !this.authed && this.sentVersions) {
+          // A relay from before negotiation refused the versions block: say
+          // HELLO as it knows it, now, and treat it as level 1.
+          this.legacy = true;
+          const ws = this.ws;
+          this.ws = null;
+          ws?.close();
+          this._connect();
+          return undefined;
+        }
         const err = protoError(f.name, f.message);
         this._fail(err, f.fatal && FINAL.has(f.name));
         // A dropped frame (rate limit) gets no ACK, so later ACKs could no
@@ -228,6 +266,7 @@ export class Sync {
     this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
     this.head = f.head;
+    this.relayLevel = f.versions?.formatLevel ?? 1;
     this.port.setStatus({ state: f.head === 0 || (this.cursor ?? 0) >= f.head ? 'synced' : 'syncing' });
     this.port.emit('relay:live');
     if (this.port.rights === 'read') return;
@@ -245,8 +284,18 @@ export class Sync {
     for (const [seq, record] of [...this.outbox].sort((a, b) => a[0] - b[0]))
       if (!inDiff.has(seq)) items.push({ record, seq });
     for (const r of fromDiff) items.push({ record: r.record, seq: own(r.author) ? r.seq : null });
+    // A level raised here (offline, or through a relay that lost it) goes
+    // first, where the relay reads it, so that writers elsewhere learn it.
+    const level = this.port.formatLevel();
+    const rec = this.port.levelRecord();
+    if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.unshift({ record: rec, seq: LEVEL });
     this.parked.clear();
     this._sendRecords(items);
+  }
+
+  /** A level record raised here: to the relay now when the link is live (else on the next CHALLENGE). */
+  sendLevel(record) {
+    if (this.ws && this.authed && !this.closed && this.relayLevel >= this.port.formatLevel()) this._sendRecords([{ record, seq: LEVEL }]);
   }
 
   _sendRecords(items) {
@@ -264,19 +313,25 @@ export class Sync {
   }
 
   _changes(f) {
+    let entries = f.entries;
+    if (entries.some((e) => e.record[1] === RECORD_LEVEL)) {
+      for (const e of entries) if (e.record[1] === RECORD_LEVEL) this.port.takeLevel(e.record.slice());
+      entries = entries.filter((e) => e.record[1] !== RECORD_LEVEL);
+    }
+    for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
+    if (!entries.length) return;
     let buf;
-    if (f.entries.length === 1) buf = f.entries[0].record;
+    if (entries.length === 1) buf = entries[0].record;
     else {
       let n = 0;
-      for (const e of f.entries) n += e.record.length;
+      for (const e of entries) n += e.record.length;
       buf = new Uint8Array(n);
       let o = 0;
-      for (const e of f.entries) {
+      for (const e of entries) {
         buf.set(e.record, o);
         o += e.record.length;
       }
     }
-    for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
     this.port.applyRemote(buf);
   }
 
@@ -292,6 +347,10 @@ export class Sync {
       let rejected = null;
       f.entries.forEach((e, i) => {
         const seq = seqs[i];
+        if (seq === LEVEL) {
+          if (e.status === ACK.REJECTED) this.port.emit('error', protoError(PROTO_ERROR_NAMES[e.value] ?? 'UNKNOWN', 'the relay refused the format level raise'));
+          return;
+        }
         if (seq === null || seq === undefined) return;
         if (e.status === ACK.STORED || e.status === ACK.DUPLICATE) this.outbox.delete(seq);
         else if (e.status === ACK.REJECTED) {

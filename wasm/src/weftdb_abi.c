@@ -105,7 +105,16 @@ typedef struct wdb_change_info {
     double seq, lamport, wall_ms;
 } wdb_change_hdr;
 
+/* A decoded sealed snapshot header, flattened (0 space ptr, 4 publisher
+ * ptr, 8 vv ptr, 12 vv_len, 16 body_len, 20 total_len, 24 rseq, 32
+ * wall_ms; 40 bytes). The pointers point into the record JS passed in. */
+typedef struct wdb_snapshot_info {
+    uint32_t space, publisher, vv, vv_len, body_len, total_len;
+    double rseq, wall_ms;
+} wdb_snapshot_info;
+
 _Static_assert(sizeof(wdb_token_info) == 144, "token info layout is part of the JS ABI");
+_Static_assert(sizeof(wdb_snapshot_info) == 40, "snapshot info layout is part of the JS ABI");
 _Static_assert(sizeof(wdb_change_hdr) == 32, "change info layout is part of the JS ABI");
 
 static int backend(weft_crypto_backend *be) {
@@ -126,6 +135,10 @@ WDB_API int wdb_new(wdb **out, const uint8_t *space, const uint8_t *author,
     if (!h) return WEFT_ENOMEM;
     int rc = backend(&h->be);
     if (!rc) rc = weft_suite_v1_init(&h->suite, &h->st, &h->be, content_key, author_sk);
+    /* A secret key for the replica's tables: keys in changes from the
+     * relay or peers cannot be chosen to collide in them. */
+    uint8_t hash_key[16];
+    if (!rc) rc = h->be.random(h->be.ctx, hash_key, sizeof hash_key);
     if (!rc) {
         weft_replica_config cfg = {.space = space,
                                    .author = author,
@@ -133,7 +146,8 @@ WDB_API int wdb_new(wdb **out, const uint8_t *space, const uint8_t *author,
                                    .keep_records = 1,
                                    .ud = h,
                                    .text_unit = WEFT_TEXT_UTF16, /* what JS strings count */
-                                   .on_text = on_text};
+                                   .on_text = on_text,
+                                   .hash_key = hash_key};
         rc = weft_replica_new(&h->r, &cfg);
     }
     if (rc) {
@@ -181,6 +195,11 @@ WDB_API int wdb_counter_add(wdb *h, const char *coll, size_t coll_len, const cha
                                     (int64_t)delta);
 }
 
+/* The space's format level (weft_replica_set_format_level: raise only). */
+WDB_API int wdb_set_format_level(wdb *h, int level) {
+    return level < 1 ? WEFT_EINVAL : weft_replica_set_format_level(h->r, (uint32_t)level);
+}
+
 WDB_API int wdb_txn_ops(wdb *h) {
     return (int)weft_replica_txn_ops(h->r);
 }
@@ -224,25 +243,36 @@ WDB_API int wdb_apply(wdb *h, const uint8_t *records, size_t len, weft_apply_res
 
 /* ---- text fields ---- */
 
-/* A splice of a text field (UTF-16 positions), committed at once. OUT:
- * out[0], out[1] = the record (length 0: nothing changed). */
-WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const char *doc,
-                            size_t doc_len, const char *field, size_t field_len, double pos,
-                            double deleted, const char *text, size_t text_len, double wall_ms,
-                            uint32_t *out) {
+typedef int (*text_op_fn)(weft_replica *, const char *, size_t, const char *, size_t, const char *,
+                          size_t, size_t, size_t, const char *, size_t, uint64_t, const uint8_t **,
+                          size_t *);
+
+/* The JS numbers checked, then one of the core's two text edits. */
+static int text_op(text_op_fn op, wdb *h, const char *coll, size_t coll_len, const char *doc,
+                   size_t doc_len, const char *field, size_t field_len, double pos, double deleted,
+                   const char *text, size_t text_len, double wall_ms, uint32_t *out) {
     if (!(pos >= 0 && pos < 4294967296.0 && deleted >= 0 && deleted < 4294967296.0 &&
           wall_ms >= 0 && wall_ms < 18446744073709551616.0))
         return WEFT_EINVAL;
     ev_clear(h);
     const uint8_t *rec;
     size_t len;
-    int rc =
-        weft_replica_text_splice(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
-                                 (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
+    int rc = op(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos, (size_t)deleted,
+                text, text_len, (uint64_t)wall_ms, &rec, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)rec;
     out[1] = (uint32_t)len;
     return WEFT_OK;
+}
+
+/* A splice of a text field (UTF-16 positions), committed at once. OUT:
+ * out[0], out[1] = the record (length 0: nothing changed). */
+WDB_API int wdb_text_splice(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double pos,
+                            double deleted, const char *text, size_t text_len, double wall_ms,
+                            uint32_t *out) {
+    return text_op(weft_replica_text_splice, h, coll, coll_len, doc, doc_len, field, field_len, pos,
+                   deleted, text, text_len, wall_ms, out);
 }
 
 /* The same splice joining the open transaction (weft_replica_text_edit):
@@ -253,19 +283,8 @@ WDB_API int wdb_text_edit(wdb *h, const char *coll, size_t coll_len, const char 
                           size_t doc_len, const char *field, size_t field_len, double pos,
                           double deleted, const char *text, size_t text_len, double wall_ms,
                           uint32_t *out) {
-    if (!(pos >= 0 && pos < 4294967296.0 && deleted >= 0 && deleted < 4294967296.0 &&
-          wall_ms >= 0 && wall_ms < 18446744073709551616.0))
-        return WEFT_EINVAL;
-    ev_clear(h);
-    const uint8_t *rec;
-    size_t len;
-    int rc =
-        weft_replica_text_edit(h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos,
-                               (size_t)deleted, text, text_len, (uint64_t)wall_ms, &rec, &len);
-    if (rc) return rc;
-    out[0] = (uint32_t)(uintptr_t)rec;
-    out[1] = (uint32_t)len;
-    return WEFT_OK;
+    return text_op(weft_replica_text_edit, h, coll, coll_len, doc, doc_len, field, field_len, pos,
+                   deleted, text, text_len, wall_ms, out);
 }
 
 /* A text field's length in UTF-16 units, or a negative WEFT_E code
@@ -453,6 +472,72 @@ WDB_API int wdb_load_snapshot(wdb *h, const uint8_t *snap, size_t len) {
     return weft_replica_load_snapshot(h->r, snap, len);
 }
 
+/* ---- sealed snapshots (weft/snapshot.h) ---- */
+
+static void snapshot_info(wdb_snapshot_info *info, const weft_snapshot_header *h) {
+    info->space = (uint32_t)(uintptr_t)h->space;
+    info->publisher = (uint32_t)(uintptr_t)h->publisher;
+    info->vv = (uint32_t)(uintptr_t)h->vv;
+    info->vv_len = (uint32_t)h->vv_len;
+    info->body_len = (uint32_t)h->body_len;
+    info->total_len = (uint32_t)h->total_len;
+    info->rseq = (double)h->rseq;
+    info->wall_ms = (double)h->wall_ms;
+}
+
+/* Seals and signs a snapshot of the replica's state for the relay
+ * (weft_replica_publish_snapshot): rseq is the relay sequence reached (0
+ * when unknown), both below 2^53. OUT: out[0], out[1] = the record's
+ * pointer and length, borrowed until the next call on h. Returns 0,
+ * WEFT_ECRYPTO (a read-only replica), WEFT_ESTATE (a transaction is open:
+ * commit first), WEFT_ETOOBIG or WEFT_ENOMEM. */
+WDB_API int wdb_publish_snapshot(wdb *h, double rseq, double wall_ms, uint32_t *out) {
+    if (!h || !out || !(rseq >= 0) || !(wall_ms >= 0)) return WEFT_EINVAL;
+    const uint8_t *p;
+    size_t len;
+    int rc = weft_replica_publish_snapshot(h->r, (uint64_t)rseq, (uint64_t)wall_ms, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* Verifies, opens and loads a sealed snapshot into an empty replica
+ * (weft_replica_load_sealed_snapshot; its codes: WEFT_ESIGNATURE,
+ * WEFT_ECRYPTO when it does not open, WEFT_EUNCOVERED, WEFT_ESTATE when h
+ * is not empty...). Check the publisher's rights from the header first.
+ * Text events are cleared: after a load, read texts again. */
+WDB_API int wdb_load_sealed_snapshot(wdb *h, const uint8_t *rec, size_t len) {
+    if (!h) return WEFT_EINVAL;
+    ev_clear(h);
+    return weft_replica_load_sealed_snapshot(h->r, rec, len);
+}
+
+/* Decodes a sealed snapshot's header, structure only, no key needed
+ * (weft_snapshot_header_decode). OUT: *info, whose pointers point into
+ * rec. */
+WDB_API int wdb_snapshot_header(const uint8_t *rec, size_t len, wdb_snapshot_info *info) {
+    if (!info) return WEFT_EINVAL;
+    weft_snapshot_header h;
+    int rc = weft_snapshot_header_decode(&h, rec, len);
+    if (!rc) snapshot_info(info, &h);
+    return rc;
+}
+
+/* The header decode plus the space (32 bytes) and the publisher's
+ * signature: what a relay checks, for a peer that serves snapshots
+ * (weft_snapshot_verify). OUT: *info as wdb_snapshot_header. */
+WDB_API int wdb_snapshot_verify(const uint8_t *space, const uint8_t *rec, size_t len,
+                                wdb_snapshot_info *info) {
+    if (!info || !space) return WEFT_EINVAL;
+    weft_crypto_backend be;
+    weft_snapshot_header h;
+    int rc = backend(&be);
+    if (!rc) rc = weft_snapshot_verify(&be, space, rec, len, &h);
+    if (!rc) snapshot_info(info, &h);
+    return rc;
+}
+
 /* Bytes of the heap in use by malloc: what the leak tests watch. */
 WDB_API double wdb_heap_used(void) {
     struct mallinfo mi = mallinfo();
@@ -522,6 +607,32 @@ WDB_API int wdb_proof_sign(uint8_t *sig, const uint8_t *sk, const uint8_t *space
     weft_crypto_backend be;
     int rc = backend(&be);
     return rc ? rc : weft_proof_sign(&be, sig, sk, space, nonce, nonce_len);
+}
+
+/* A level record (weft/level.h); parent NULL for the owner. OUT: dst
+ * (WEFT_LEVEL_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_level_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                           const uint8_t *issuer_sk, const uint8_t *parent, size_t parent_len,
+                           int level, double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!(wall_ms >= 0 && wall_ms < 9007199254740992.0) || level < 0) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_level_sign(&be, dst, cap, &len, space, issuer_sk, parent_len ? parent : NULL,
+                             parent_len, (uint32_t)level, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* Verifies a level record for `space`. OUT: out[0] its level. */
+WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *space, uint32_t *out) {
+    weft_crypto_backend be;
+    weft_level l;
+    int rc = backend(&be);
+    if (!rc) rc = weft_level_verify(&be, rec, len, space, &l);
+    out[0] = rc ? 0 : l.level;
+    return rc;
 }
 
 WDB_API int wdb_invite_bound(size_t base_len, size_t token_len) {

@@ -32,6 +32,7 @@ export function spaceView(space, { report, onHome }) {
   const el = h('div', { class: 'space' },
     h('header', { class: 'bar' }, home, title, h('span', { class: 'spacer' }), presence.el, status.el, share),
     status.notice,
+    status.level,
     readOnly && h('p', { class: 'notice', role: 'note', id: 'read-only-notice' },
       h('strong', null, 'Read-only. '), 'Your invite lets you read this space but not change it. Ask its owner for an edit link.'),
     h('main', { id: 'main' }, h('nav', { class: 'tabs', 'aria-label': 'Sections' }, tabs.notes, tabs.todos), body));

@@ -2,7 +2,10 @@
 // "synced" means the relay said we hold everything it held (not a guess);
 // pending counts own changes the relay has not acknowledged yet. When the
 // browser says it has no network, the indicator says offline at once: an
-// open WebSocket can take a long time to notice that it is dead.
+// open WebSocket can take a long time to notice that it is dead. Two
+// version moments get a sentence too: 'version' (the space moved to a
+// format level this build does not read: reload for the update) and a
+// raise of the space's format level by its owner (weftdb's 'formatLevel').
 import { h } from './dom.js';
 import { relayUrl } from './session.js';
 
@@ -11,14 +14,16 @@ const LABEL = {
   connecting: 'Connecting…',
   syncing: 'Syncing',
   synced: 'Synced',
+  version: 'Update needed',
 };
 
 const EXPLAIN_AFTER_MS = 3000; // reconnects are quick; explain only an outage that lasts
 
 /**
- * statusBadge(space) → { el, notice, close() }: el is the badge; notice a
- * line saying what "offline" means for the user's edits, shown once the
- * relay has been out of reach for a few seconds.
+ * statusBadge(space) → { el, notice, level, close() }: el is the badge;
+ * notice a line saying what "offline" (or "update needed") means for the
+ * user's edits, shown once the relay has been out of reach for a few
+ * seconds; level a line shown when the space's format level is raised.
  */
 export function statusBadge(space) {
   const el = h('span', { class: 'status', role: 'status', 'aria-live': 'polite' });
@@ -31,6 +36,11 @@ export function statusBadge(space) {
       : `Cannot reach the relay (${relayUrl()}). Your edits are saved on this device and will sync when it is back.`;
     notice.hidden = false;
   };
+  const level = h('p', { class: 'notice', hidden: true });
+  const offLevel = space.on('formatLevel', ({ level: n }) => {
+    level.textContent = `This space now uses format level ${n}: members on an older version of the app are asked to update before they can sync again.`;
+    level.hidden = false;
+  });
   let last = space.status;
   const show = (st = last) => {
     last = st;
@@ -45,7 +55,13 @@ export function statusBadge(space) {
     el.title = state === 'offline'
       ? 'Not connected to the relay. Edits are saved on this device and will sync when it is back.'
       : state === 'synced' ? 'Everything is on the relay.' : 'Talking to the relay.';
-    if (state === 'synced' || state === 'syncing') {
+    if (state === 'version') {
+      clearTimeout(timer);
+      timer = null;
+      notice.textContent = 'This space uses a newer format than this version of the app reads. Reload to update: your edits are kept on this device.';
+      notice.hidden = false;
+      el.title = 'The app is too old for this space.';
+    } else if (state === 'synced' || state === 'syncing') {
       clearTimeout(timer);
       timer = null;
       notice.hidden = true;
@@ -63,9 +79,11 @@ export function statusBadge(space) {
   return {
     el,
     notice,
+    level,
     close() {
       clearTimeout(timer);
       off();
+      offLevel();
       removeEventListener('online', net);
       removeEventListener('offline', net);
     },

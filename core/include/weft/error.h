@@ -39,7 +39,9 @@ extern "C" {
     X(NOTYET, -19, "token is not valid yet")                                          \
     X(RIGHTS, -20, "token does not grant this right")                                 \
     X(DELEGATION, -21, "token delegation chain is broken")                            \
-    X(UNAVAILABLE, -22, "not available in this crypto backend")
+    X(UNAVAILABLE, -22, "not available in this crypto backend")                       \
+    X(SIGNATURE, -23, "signature does not verify")                                    \
+    X(UNCOVERED, -24, "version vector names changes that are not held")
 
 typedef enum weft_error {
 #define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,

@@ -49,7 +49,8 @@ extern "C" {
 
 /* HELLO flags. */
 #define WEFT_HELLO_CURSOR    0x01 /* a relay-sequence cursor follows */
-#define WEFT_HELLO_ADMISSION 0x02 /* an operator's admission follows (after the cursor) */
+#define WEFT_HELLO_VERSIONS  0x02 /* a versions block follows (after the cursor) */
+#define WEFT_HELLO_ADMISSION 0x04 /* an operator's admission follows (after the versions block) */
 /* CHANGES flags. */
 #define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
 
@@ -100,6 +101,15 @@ typedef enum weft_proto_error {
 WEFT_API const char *weft_proto_err_name(uint32_t code);
 WEFT_API const char *weft_proto_strerror(uint32_t code);
 
+/* What a replica or relay speaks, sent in HELLO (flag WEFT_HELLO_VERSIONS)
+ * and answered at the end of CHALLENGE (docs/PROTOCOL.md §6). A peer that
+ * sends no block speaks format level 1 and no features. */
+typedef struct weft_versions {
+    uint32_t format_level; /* highest format level it reads (>= 1) */
+    uint32_t space_level;  /* the space's format level as it knows it (>= 1) */
+    uint64_t features;     /* feature bits; unknown bits are ignored, never errors */
+} weft_versions;
+
 /* A decoded frame. Only the members of its type are set; the rest are 0.
  * Pointers borrow from the decoded buffer. */
 typedef struct weft_frame {
@@ -111,6 +121,9 @@ typedef struct weft_frame {
     size_t token_len;
     int has_cursor;
     uint64_t cursor; /* HELLO: resume after this relay sequence; ACK: send cursor */
+    /* HELLO and CHALLENGE: the sender's versions block, when it sent one */
+    int has_versions;
+    weft_versions versions;
     /* HELLO: the relay operator's admission of the space (opaque to the
      * codec; docs/RELAY.md "Admission"), or NULL and 0. */
     const uint8_t *admission;
@@ -168,19 +181,38 @@ WEFT_API int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len,
                                      const uint8_t *space, const uint8_t *key, const uint8_t *vv,
                                      size_t vv_len, const uint8_t *token, size_t token_len,
                                      int has_cursor, uint64_t cursor);
-/* The same HELLO carrying an admission (admission_len <= 256; NULL and 0:
- * none, exactly weft_frame_hello_encode's frame). */
-WEFT_API int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
-                                              const uint8_t *space, const uint8_t *key,
-                                              const uint8_t *vv, size_t vv_len,
-                                              const uint8_t *token, size_t token_len,
-                                              int has_cursor, uint64_t cursor,
-                                              const uint8_t *admission, size_t admission_len);
+/* The same HELLO with a versions block when v is not NULL (both levels >= 1,
+ * else WEFT_EINVAL). Send it only to a relay or peer known to speak it, or
+ * be ready for a version-1 decoder's BAD_FRAME (docs/PROTOCOL.md §6). The
+ * hello bound covers the block. */
+WEFT_API int weft_frame_hello_encode_v(uint8_t *dst, size_t dst_cap, size_t *len,
+                                       const uint8_t *space, const uint8_t *key, const uint8_t *vv,
+                                       size_t vv_len, const uint8_t *token, size_t token_len,
+                                       int has_cursor, uint64_t cursor, const weft_versions *v);
+
+/* The same HELLO with a versions block when v is not NULL (as above) and an
+ * operator's admission when admission is not NULL (flag
+ * WEFT_HELLO_ADMISSION, admission_len <= WEFT_PROTO_MAX_ADMISSION, else
+ * WEFT_EINVAL). The fields follow the flags in a fixed order: cursor,
+ * versions block, admission. With v and admission NULL it is exactly
+ * weft_frame_hello_encode's frame. A relay without admission support
+ * refuses the flag with BAD_FRAME. */
+WEFT_API int weft_frame_hello_encode_admitted(
+    uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space, const uint8_t *key,
+    const uint8_t *vv, size_t vv_len, const uint8_t *token, size_t token_len, int has_cursor,
+    uint64_t cursor, const weft_versions *v, const uint8_t *admission, size_t admission_len);
 
 WEFT_API size_t weft_frame_challenge_bound(size_t vv_len);
 WEFT_API int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len,
                                          const uint8_t *nonce, uint64_t head, const uint8_t *vv,
                                          size_t vv_len);
+/* The same CHALLENGE with the answering versions block when v is not NULL
+ * (both levels >= 1, else WEFT_EINVAL). Only in answer to a HELLO that
+ * carried a block: a version-1 decoder refuses the extra bytes. The
+ * challenge bound covers the block. */
+WEFT_API int weft_frame_challenge_encode_v(uint8_t *dst, size_t dst_cap, size_t *len,
+                                           const uint8_t *nonce, uint64_t head, const uint8_t *vv,
+                                           size_t vv_len, const weft_versions *v);
 
 WEFT_API int weft_frame_proof_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *sig);
 

@@ -178,14 +178,25 @@ WEFT_API int weft_replica_text_length(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, size_t *length);
 
+/* The space's format level (weft/level.h, docs/FORMAT.md §10) as this
+ * replica knows it: 1 until set. The binding sets it from the level records
+ * it verified (weft_level_verify); it is not part of snapshots, so set it
+ * again after a load. Raises only: a level at or below the current one is a
+ * no-op. Returns 0, WEFT_EINVAL (level 0) or WEFT_EVERSION (above
+ * WEFT_FORMAT_LEVEL: this build cannot read the space). */
+WEFT_API int weft_replica_set_format_level(weft_replica *r, uint32_t level);
+/* The level set above (1 for NULL). */
+WEFT_API uint32_t weft_replica_format_level(const weft_replica *r);
+
 /* Number of ops in the open transaction. */
 WEFT_API size_t weft_replica_txn_ops(const weft_replica *r);
 
 /* Seals the open transaction into one change and applies it. OUT: *record,
  * *len: the encoded change to store and send (borrowed until the next
- * commit). Returns 0, WEFT_ESTATE (no ops), WEFT_ELIMIT (clock or seq
- * exhausted), WEFT_ECRYPTO or WEFT_ENOMEM; on error the transaction stays
- * open. */
+ * commit). Returns 0, WEFT_ESTATE (no ops), WEFT_EVERSION (an op of a format
+ * level above the space's: see weft_replica_set_format_level), WEFT_ELIMIT
+ * (clock or seq exhausted), WEFT_ECRYPTO or WEFT_ENOMEM; on error the
+ * transaction stays open. */
 WEFT_API int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record,
                                  size_t *len);
 /* Drops the open transaction's ops. Returns 0 (also for r NULL or no open

@@ -14,7 +14,9 @@
 #include "weft/crypto.h"
 #include "weft/log.h"
 #include "weft/replica.h"
+#include "weft/snapshot.h"
 #include "weft/auth.h"
+#include "weft/level.h"
 #include "weft/text.h"
 #include "weft/protocol.h"
 
