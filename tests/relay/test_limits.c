@@ -9,6 +9,7 @@
 #include "harness.h"
 
 #include "admission.h"
+#include "weft/level.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -367,6 +368,24 @@ static void admission_signed(void) {
         tc_pump(&a, 100);
     CHECK(a.n_stored > 0 && a.n_stored < 20 && a.last_reject == WEFT_PROTO_EQUOTA);
     tc_free(&a);
+    /* With a versions block too (flags 0x02 | 0x04, the block first): the
+     * relay reads both and answers with its own block. */
+    tclient v;
+    CHECK(tc_init(&v, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    v.admission = good;
+    v.admission_len = gl;
+    v.level = WEFT_FORMAT_LEVEL;
+    CHECK(tc_connect(&v, p.port, 1, 1, 0) == 0);
+    CHECK(v.got_versions && v.relay_versions.format_level == WEFT_FORMAT_LEVEL);
+    tc_free(&v);
+    tclient w;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    w.admission = forged;
+    w.admission_len = fl;
+    w.level = WEFT_FORMAT_LEVEL;
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == -1);
+    CHECK(w.err_code == WEFT_PROTO_ENOT_ADMITTED && w.err_fatal);
+    tc_free(&w);
     stop(&p);
 }
 
