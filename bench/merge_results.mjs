@@ -1,6 +1,9 @@
 // Merges the result files of make bench into bench/results/latest.json (one
 // array of {workload, impl, metric, value, unit}, plus an optional "note")
-// and bench/results/latest.md: the core benchmark as one row per workload
+// and bench/results/latest.md: first the headline, Weft through weftdb's
+// public API beside the peers through theirs (records of section "api",
+// from bench/api_bench.mjs, rendered by bench/api/report.mjs); then the
+// core-only figures, labelled as such: the core benchmark as one row per workload
 // and metric with the aim from the issue and whether this run met it, then
 // the peer comparison (map_bench beside bench/peers/: Yjs, Loro, Automerge)
 // with each Weft figure's ratio to the best peer and where Weft loses.
@@ -10,12 +13,16 @@
 // lines for the report's header.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { apiSection, API_HEADING } from './api/report.mjs';
 
 const [outDir, ...args] = process.argv.slice(2);
 const files = args.filter((a) => a === '-' || a.endsWith('.json'));
 const notes = args.filter((a) => !files.includes(a));
-const all = files.filter((f) => f !== '-').flatMap((f) => JSON.parse(readFileSync(f, 'utf8')));
-writeFileSync(join(outDir, 'latest.json'), JSON.stringify(all, null, 2) + '\n');
+const records = files.filter((f) => f !== '-').flatMap((f) => JSON.parse(readFileSync(f, 'utf8')));
+writeFileSync(join(outDir, 'latest.json'), JSON.stringify(records, null, 2) + '\n');
+// The public-API records get their own section, first; the rest are core-only.
+const api = records.filter((r) => r.section === 'api');
+const all = records.filter((r) => r.section !== 'api');
 
 // Workloads measured beside the peers get their own table below.
 const PEERS = ['yjs', 'loro', 'automerge'];
@@ -56,9 +63,15 @@ for (const r of all) {
 }
 
 const lines = [
-  '# Weft core benchmark: latest run',
+  '# Weft benchmark: latest run',
   '',
   ...notes.map((n) => `${n}  `),
+  '',
+  ...(api.length ? [`## ${API_HEADING}`, '', ...apiSection(api)] : []),
+  '## Core-only figures: the C core, without weftdb\'s JS layer',
+  '',
+  'The C benchmarks (bench/core_bench.c), natively and compiled to WASM and run in Node: no JS glue per call, ' +
+    'so an upper bound for what an app gets; the public API figures above are what it gets.',
   '',
   '| workload | metric | native | wasm (Node) | unit | aim |',
   '|---|---|---:|---:|---|---|',
@@ -125,7 +138,7 @@ if (peerWorkloads.size) {
     if (i < 0) i = footnotes.push(r.note) - 1;
     return `${fmt(r)} [${i + 1}]`;
   };
-  lines.push('## Weft beside the peers', '',
+  lines.push('## Core-only: the C core beside the peers', '',
     'Same op sequences (one seeded generator, in C and in JS), every final map checked before any figure counts. ' +
     'Ratio: how many times better the Weft figure is than the best peer\'s (higher rate, or fewer ms or bytes); ' +
     'below 1× (bold) Weft loses. WASM: the C benchmark compiled with emcc and run in Node (no JS glue per call); ' +

@@ -10,8 +10,10 @@ import { join } from 'node:path';
  * @param {string} heading  the section's "## " heading, without the hashes
  * @param {object[]} records  {workload, impl, metric, value, unit}
  * @param {string[]} lines  the section's markdown, after the heading
+ * @param {{ first?: boolean }} [opts]  first: the section goes right after
+ *   the report's title (the headline), not at the end
  */
-export function mergeSection(dir, heading, records, lines) {
+export function mergeSection(dir, heading, records, lines, { first = false } = {}) {
   const workloads = new Set(records.map((r) => r.workload));
   const latest = join(dir, 'latest.json');
   const prev = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')).filter((r) => !workloads.has(r.workload)) : [];
@@ -23,7 +25,11 @@ export function mergeSection(dir, heading, records, lines) {
     const next = text.indexOf('\n## ', start + 1);
     text = text.slice(0, start) + (next >= 0 ? text.slice(next) : '\n');
   }
-  writeFileSync(md, text.replace(/\n+$/, '\n') + ['', `## ${heading}`, '', ...lines, ''].join('\n'));
+  const section = ['', `## ${heading}`, '', ...lines, ''].join('\n');
+  const at = first ? text.indexOf('\n## ') : -1;
+  if (at >= 0) text = text.slice(0, at).replace(/\n+$/, '\n') + section + text.slice(at);
+  else text = text.replace(/\n+$/, '\n') + section;
+  writeFileSync(md, text);
 }
 
 /** How many times better `weft` is than `peer`: > 1 ahead, < 1 (bold) behind. */

@@ -9,6 +9,8 @@
 //   - puts/s of 100,000 single puts on 100,000 keys, not awaited one by
 //     one (writes of one task share a change), and of the same in 100
 //     transacts of 1,000 (Node only: the Yjs/Loro comparison of issue 21);
+//   - the sveltecomponent and automerge-paper traces typed through
+//     space.text(), one splice per edit, against Yjs's API (Node only);
 //   - a live query (where + orderBy + limit 20) over a collection of
 //     100,000 documents: ms from one put to its callback (Node only);
 //   - cold open of a space holding 100,000 documents: Node from memory
@@ -160,6 +162,46 @@ async function speedWorkloads(weftdb, storage, docs) {
   return out;
 }
 
+// Node only: an editing trace typed through space.text(), one splice per
+// edit (not awaited; a change per text window), against Yjs's API on the
+// same edits in the same run (Y.Text delete/insert per edit, an 'update'
+// listener keeping each update as an app sending them would). Edits/s,
+// best of 3; both must end in the trace's text.
+async function textTraces(weftdb) {
+  const { gunzipSync } = await import('node:zlib');
+  const Y = await import('yjs');
+  const out = [];
+  for (const name of ['sveltecomponent', 'automerge-paper']) {
+    const t = JSON.parse(gunzipSync(readFileSync(join(root, `tests/traces/sequential/${name}.json.gz`))).toString('utf8'));
+    const edits = t.txns.flatMap((x) => x.patches);
+    if (/[\ud800-\udfff]/.test(t.endContent)) throw new Error(`${name}: positions are code points, not UTF-16 units`);
+    const weft = [], yjs = [];
+    for (let r = 0; r < 3; r++) {
+      const s = await weftdb.createSpace({ storage: weftdb.memoryStorage() });
+      const text = s.text('docs', 'd', 'body');
+      let tm = performance.now();
+      for (const [pos, del, ins] of edits) text.splice(pos, del, ins);
+      await s.flush();
+      weft.push(edits.length / ((performance.now() - tm) / 1000));
+      if (text.toString() !== t.endContent) throw new Error(`${name}: weftdb ended in another text`);
+      await s.close();
+      const doc = new Y.Doc();
+      const yt = doc.getText('t');
+      const updates = [];
+      doc.on('update', (u) => updates.push(u));
+      tm = performance.now();
+      for (const [pos, del, ins] of edits) {
+        if (del) yt.delete(pos, del);
+        if (ins) yt.insert(pos, ins);
+      }
+      yjs.push(edits.length / ((performance.now() - tm) / 1000));
+      if (yt.toString() !== t.endContent) throw new Error(`${name}: Yjs ended in another text`);
+    }
+    out.push({ name, edits: edits.length, weft: Math.max(...weft), yjs: Math.max(...yjs) });
+  }
+  return out;
+}
+
 function report(impl, res) {
   rec('weftdb put, 1 op per change (public API)', impl, 'puts', median(res.unbatched), 'ops/s');
   rec('weftdb put, 1,000 ops per transact', impl, 'puts', median(res.transactPut), 'ops/s');
@@ -177,6 +219,10 @@ if (!speedOnly) report('weftdb-node', await workloads(weftdb, weftdb.memoryStora
   rec(`weftdb put, ${DOCS.toLocaleString('en-US')} not awaited one by one`, 'weftdb-node', 'puts', median(res.single), 'ops/s');
   rec(`weftdb put, ${DOCS.toLocaleString('en-US')} in transacts of 1,000`, 'weftdb-node', 'puts', median(res.transact), 'ops/s');
   rec(`weftdb live query over ${DOCS.toLocaleString('en-US')} docs, 1 put`, 'weftdb-node', 'update', median(res.live), 'ms');
+  for (const tr of await textTraces(weftdb)) {
+    rec(`${tr.name} typed, 1 splice per edit (${tr.edits.toLocaleString('en-US')})`, 'weftdb-node', 'edits', tr.weft, 'ops/s');
+    rec(`${tr.name} typed, 1 splice per edit (${tr.edits.toLocaleString('en-US')})`, 'yjs-node', 'edits', tr.yjs, 'ops/s');
+  }
 }
 if (speedOnly) process.exit(0);
 
@@ -237,7 +283,7 @@ if (jsonOut) writeFileSync(jsonOut, JSON.stringify(records, null, 2) + '\n');
 const mergeDir = opt('--merge');
 if (mergeDir) {
   const latest = join(mergeDir, 'latest.json');
-  const prev = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')).filter((r) => !r.impl.startsWith('weftdb')) : [];
+  const prev = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')).filter((r) => !r.impl.startsWith('weftdb') || r.section === 'api') : [];
   writeFileSync(latest, JSON.stringify([...prev, ...records], null, 2) + '\n');
   const md = join(mergeDir, 'latest.md');
   const lines = ['', '## weftdb package (public JS API; suite V1: every change signed and sealed)', '',

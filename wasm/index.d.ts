@@ -58,6 +58,11 @@ export interface Row<T extends Doc = Doc> {
   data: T;
 }
 
+export interface CollectionOptions {
+  /** Field paths to index (docs/API.md, "Indexes"). */
+  indexes?: string[];
+}
+
 export interface Collection<T extends Doc = Doc> {
   readonly name: string;
   /**
@@ -157,7 +162,14 @@ export interface Space {
   readonly formatLevel: number;
   /** Owner or admin: raises the level (up to this build's); members whose app reads less get status 'version'. Resolves to the level. */
   raiseFormatLevel(level: number): Promise<number>;
-  collection<T extends Doc = Doc>(name: string): Collection<T>;
+  /**
+   * The collection `name`. indexes: field paths (dotted) the space keeps
+   * sorted indexes on, so that queries whose where compares (equality,
+   * eq/lt/lte/gt/gte) or whose orderBy (one field) names one read only the
+   * documents they need. Declaring more later adds them; none is dropped.
+   * Built on first use, kept up to date by every change; in memory only.
+   */
+  collection<T extends Doc = Doc>(name: string, opts?: CollectionOptions): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
   /**
@@ -232,8 +244,10 @@ export interface OpenOptions {
   p2p?: boolean | { RTCPeerConnection?: unknown; iceServers?: unknown[]; connectTimeout?: number };
   /** Coordinate tabs of one IndexedDB space (default true). */
   tabs?: boolean;
-  /** In-memory change history kept before the replica is compacted (default 8 MiB). */
+  /** In-memory change history kept before the replica is compacted (default 1 MiB, or twice the state's size). */
   historyBytes?: number;
+  /** ms a change holding only text edits stays open, so the keystrokes of that window are one change (default 100). */
+  textWindow?: number;
   init?: InitOptions;
 }
 export interface InitOptions {

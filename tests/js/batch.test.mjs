@@ -98,3 +98,28 @@ test('an open change is committed before transact, a text edit and a remote chan
   await peer.close();
   await s.close();
 });
+
+test('the core refuses writes of one change by index: each bad one rejects alone, with its name', async () => {
+  const s = await createSpace();
+  const c = s.collection('c');
+  await c.put('x', { a: 1, b: 2 });
+  let changes = 0;
+  s.on('commit', () => changes++);
+  const ok1 = c.update('x', { a: undefined, b: undefined, c: 1 }); // three ops in the core's buffer
+  const long = c.put('y', { ['f'.repeat(256)]: 1 }); // a field name past 255 bytes
+  const ok2 = c.increment('n', 'count', 2);
+  const empty = c.increment('n', '', 1);
+  const key = c.update('z', { ['\u00e9'.repeat(128)]: 1 }); // 256 bytes of UTF-8
+  const ok3 = c.put('w', { v: 'last' });
+  await assert.rejects(long, (e) => e.code === 'WEFT_EINVAL' && /^put c\/y/.test(e.message));
+  await assert.rejects(empty, (e) => e.code === 'WEFT_EINVAL' && /^incr c\/n/.test(e.message));
+  await assert.rejects(key, (e) => e.code === 'WEFT_EINVAL' && /^update c\/z/.test(e.message));
+  await Promise.all([ok1, ok2, ok3]);
+  assert.equal(changes, 1);
+  assert.deepEqual(c.get('x'), { c: 1 });
+  assert.deepEqual(c.get('n'), { count: 2 });
+  assert.deepEqual(c.get('w'), { v: 'last' });
+  assert.equal(c.get('y'), undefined);
+  assert.equal(c.get('z'), undefined);
+  await s.close();
+});

@@ -173,6 +173,36 @@ test('text binding: typing in a textarea syncs, remote edits keep the caret and 
   }
 });
 
+test('the text window closes when the page loses focus or is hidden', { skip, timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await newPage(context);
+    const commits = await page.evaluate(async () => {
+      const s = await window.weftdb.createSpace({ textWindow: 60_000 }); // only the page events can close it
+      let n = 0;
+      s.on('commit', () => n++);
+      const t = s.text('notes', 'n1', 'body');
+      const seen = [];
+      t.insert(0, 'a');
+      seen.push(n);
+      window.dispatchEvent(new Event('blur'));
+      seen.push(n);
+      t.insert(1, 'b');
+      document.dispatchEvent(new Event('visibilitychange'));
+      seen.push(n);
+      t.insert(2, 'c');
+      window.dispatchEvent(new Event('pagehide'));
+      seen.push(n);
+      await s.close();
+      return seen;
+    });
+    assert.deepEqual(commits, [0, 1, 2, 3]);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('two pages of one space: the follower writes through the leader, both converge, the follower takes over', { skip, timeout: 120_000 }, async () => {
   const context = await browser.newContext();
   try {

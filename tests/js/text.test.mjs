@@ -173,3 +173,93 @@ test('diffStrings and mapPosition: the binding keeps the caret in place', () => 
   assert.equal(mapPosition(4, d), 4); // inside the deleted range: after the insert
   assert.equal(mapPosition(9, d), 8); // after: shifts by the change in length
 });
+
+test('text edits share one change per window; each shows and is observed at once', async () => {
+  const s = await createSpace();
+  const commits = [];
+  s.on('commit', (r) => commits.push(r.length));
+  const t = s.text('notes', 'n1', 'body');
+  const seen = [];
+  t.observe((d, { text }) => seen.push(text));
+  const ps = [];
+  for (const ch of 'hello') {
+    ps.push(t.insert(t.length, ch));
+    assert.equal(t.toString(), seen[seen.length - 1]); // observed before the next keystroke
+  }
+  assert.deepEqual(seen, ['h', 'he', 'hel', 'hell', 'hello']);
+  assert.equal(s.collection('notes').get('n1').body, 'hello'); // reads see the open change
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(commits.length, 0, 'the window is still open after 5 ms');
+  await Promise.all(ps); // resolve once the window's change is durable
+  assert.equal(commits.length, 1);
+  const peer = await openSpace({ invite: s.invite() });
+  await peer.applyChanges(s.changesSince(peer.versionVector()));
+  assert.equal(peer.text('notes', 'n1', 'body').toString(), 'hello');
+  await peer.close();
+  await s.close();
+});
+
+test('the text window closes on flush, close, a sync read, a remote change, a write and its edit limit', async () => {
+  const s = await createSpace();
+  const peer = await openSpace({ invite: s.invite() });
+  let commits = 0;
+  s.on('commit', () => commits++);
+  const t = s.text('d', 'x', 'f');
+  t.insert(0, 'a');
+  s.flush();
+  assert.equal(commits, 1, 'flush commits the open window');
+  t.insert(1, 'b');
+  const sent = s.changesSince(peer.versionVector()); // what a sync send reads
+  assert.equal(commits, 2, 'a sync read commits the open window first');
+  await peer.applyChanges(sent);
+  await peer.collection('d').put('y', { v: 1 });
+  t.insert(2, 'c');
+  await s.applyChanges(peer.changesSince(s.versionVector()));
+  assert.equal(commits, 3, 'a remote change is applied after the open window commits');
+  t.insert(3, 'd');
+  const p = s.collection('d').put('z', { v: 2 }); // a write closes it at the end of its task
+  await p;
+  assert.equal(commits, 4);
+  const limit = 1000;
+  for (let i = 0; i < limit + 1; i++) t.insert(0, 'e');
+  assert.equal(commits, 5, `${limit} edits close a change`);
+  t.insert(0, 'f');
+  const closed = s.close();
+  assert.equal(commits, 6, 'close commits the open window');
+  await closed;
+  await peer.close();
+});
+
+test('concurrent remote edits during an open window converge', async () => {
+  const a = await createSpace();
+  const b = await openSpace({ invite: a.invite() });
+  const ta = a.text('d', 'x', 'f');
+  await ta.insert(0, 'base');
+  await b.applyChanges(a.changesSince(b.versionVector()));
+  const tb = b.text('d', 'x', 'f');
+  const fromB = [];
+  b.on('commit', (r) => fromB.push(r));
+  const fromA = [];
+  a.on('commit', (r) => fromA.push(r));
+  for (let i = 0; i < 20; i++) {
+    ta.insert(i % 3 === 0 ? 0 : ta.length, 'a');
+    tb.insert(tb.length, 'b');
+    if (i % 5 === 4) {
+      // Each side hears the other mid-window: commit, then apply.
+      b.flush();
+      const bs = fromB.splice(0);
+      for (const r of bs) await a.applyChanges(r);
+      a.flush();
+      for (const r of fromA.splice(0)) await b.applyChanges(r);
+    }
+  }
+  await a.flush();
+  await b.flush();
+  await b.applyChanges(a.changesSince(b.versionVector()));
+  await a.applyChanges(b.changesSince(a.versionVector()));
+  assert.equal(ta.toString(), tb.toString());
+  assert.equal(ta.toString().length, 44);
+  assert.equal(a.stateHash(), b.stateHash());
+  await a.close();
+  await b.close();
+});

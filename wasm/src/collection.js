@@ -5,9 +5,11 @@
 // touched. A live query keeps its matching rows in order; once per microtask
 // after changes touch its collection it re-checks only the touched
 // documents, and calls back only when its results differ (other ids, or a
-// touched document among them).
+// touched document among them). Queries whose where or orderBy names a
+// declared index (indexes.js) read only the documents in the index's range.
 import { WeftError } from './errors.js';
-import { compileQuery } from './query.js';
+import { compareValues, compileQuery, getPath, typeRank } from './query.js';
+import { Indexes, compareEntries, lowerBound } from './indexes.js';
 import { reportError } from './util.js';
 
 const enc = new TextEncoder();
@@ -19,10 +21,11 @@ export function checkName(what, s, max) {
   if (s.length > max / 3 && enc.encode(s).length > max) throw new WeftError('WEFT_EINVAL', `${what} is longer than ${max} bytes of UTF-8`);
 }
 
+// Writes check only what JS needs to encode them: the core checks names,
+// ids and values once, when the change's op buffer reaches it (ops.js).
 function checkFields(data) {
   if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
     throw new WeftError('WEFT_EINVAL', 'a document is a plain object of fields');
-  for (const k of Object.keys(data)) checkName('a field name', k, 255);
 }
 
 /**
@@ -39,6 +42,7 @@ function checkFields(data) {
  * @property {(coll: string, id?: string) => import('./replica.js').Replica} replica the replica now, after committing the open change if it wrote what will be read; throws once the space is closed
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
  * @property {DocCache} docs the space's decoded documents
+ * @property {Indexes} indexes the space's declared indexes
  */
 
 /** A named collection of documents inside a space. */
@@ -52,17 +56,15 @@ export class Collection {
 
   /** Replaces the document `id` with `data` (fields not in data are removed). Resolves when durable. */
   put(id, data) {
-    return this.#write(() => {
-      checkName('a document id', id, 1024);
-      checkFields(data);
-      return { t: 'put', c: this.name, id, data, replace: true };
-    });
+    // The hot path: no closure per call, unlike the other writes.
+    if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
+      return this.#in.fail(new WeftError('WEFT_EINVAL', 'a document is a plain object of fields'));
+    return this.#in.write({ t: 'put', c: this.name, id, data, replace: true });
   }
 
   /** Sets the fields given in `patch` (a field set to undefined is deleted); other fields stay. */
   update(id, patch) {
     return this.#write(() => {
-      checkName('a document id', id, 1024);
       checkFields(patch);
       return { t: 'update', c: this.name, id, data: patch };
     });
@@ -71,8 +73,6 @@ export class Collection {
   /** Adds `by` (an integer) to a counter field; concurrent increments add up. */
   increment(id, field, by = 1) {
     return this.#write(() => {
-      checkName('a document id', id, 1024);
-      checkName('a field name', field, 255);
       if (!Number.isSafeInteger(by)) throw new WeftError('WEFT_EINVAL', 'increment takes a safe integer');
       return { t: 'incr', c: this.name, id, f: field, n: by };
     });
@@ -81,7 +81,6 @@ export class Collection {
   /** Deletes the document. */
   delete(id) {
     return this.#write(() => {
-      checkName('a document id', id, 1024);
       return { t: 'delete', c: this.name, id };
     });
   }
@@ -113,7 +112,7 @@ export class Collection {
    * results (pass it as `after` for the next page), else null. Synchronous.
    */
   query(q = {}) {
-    return runQuery(this.#in.replica(this.name), this.#in.docs, this.name, compileQuery(q));
+    return runQuery(this.#in.replica(this.name), this.#in.docs, this.name, compileQuery(q), this.#in.indexes);
   }
 
   /**
@@ -136,7 +135,7 @@ export class Collection {
     let ids = null;
     let active = true;
     const rerun = (rep) => {
-      all = runQuery(rep, in_.docs, name, after ? { ...full, after } : full);
+      all = runQuery(rep, in_.docs, name, after ? { ...full, after } : full, in_.indexes);
       ids = new Map(all.map((r) => [r.id, r]));
     };
     const sub = {
@@ -212,6 +211,7 @@ export class DocCache {
 
   /** touched: [[collection, doc], ...] that changed. */
   invalidate(touched) {
+    if (!this.#rows.size) return;
     for (const [c, d] of touched) this.#rows.delete(c + '\0' + d);
   }
 
@@ -232,6 +232,8 @@ export class Subscriptions {
   #onBatch;
   /** The decoded documents; every change passes through changed(), which keeps it true. */
   docs = new DocCache();
+  /** The declared indexes, told of every change here too. */
+  indexes = new Indexes();
 
   /** @param {(batch: { docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch */
   constructor(onBatch) {
@@ -251,6 +253,7 @@ export class Subscriptions {
   /** touched: [[collection, doc], ...] a local or remote change altered. */
   changed(touched, local) {
     this.docs.invalidate(touched);
+    this.indexes.touch(touched);
     if (!this.#touched) {
       this.#touched = { docs: [], local: false, remote: false };
       queueMicrotask(() => this.#deliver());
@@ -264,7 +267,7 @@ export class Subscriptions {
   #deliver() {
     const t = this.#touched;
     this.#touched = null;
-    if (!t || !this.#onBatch(t)) return;
+    if (!t || !this.#onBatch(t) || !this.#subs.size) return;
     const byColl = new Map();
     for (const [c, d] of t.docs) {
       if (!byColl.has(c)) byColl.set(c, new Set());
@@ -287,10 +290,37 @@ function changed(prev, next, touched) {
 /**
  * Runs a compiled query over the collection: every matching row, sorted
  * (limit and after applied), as an array whose `cursor` is its last row
- * when the limit cut it (the next page starts after it), else null.
+ * when the limit cut it (the next page starts after it), else null. With
+ * an index on orderBy's field (one key), the index is walked in result
+ * order and the walk stops at the limit; else, with an index on a field
+ * where compares, only the documents in its range are read; else every
+ * document. Each path returns exactly what the scan would.
  */
-function runQuery(rep, docs, coll, q) {
-  const { filter, sort, order, limit, after } = q;
+function runQuery(rep, docs, coll, q, indexes) {
+  const { filter, sort, order, limit, after, conds, keys } = q;
+  if (limit > 0 && indexes) {
+    const rowOf = (id) => docs.row(rep, coll, id);
+    const k = keys.length === 1 && keys[0].field !== 'id' ? indexes.get(coll, keys[0].field) : undefined;
+    if (k) {
+      k.refresh(rep, rowOf);
+      return walkIndex(k, keys[0].dir, span(k.entries, conds, k.field), q, rowOf);
+    }
+    for (const c of conds) {
+      const ix = indexes.get(coll, c.field);
+      if (!ix) continue;
+      ix.refresh(rep, rowOf);
+      const [lo, hi] = span(ix.entries, conds, ix.field);
+      const out = [];
+      for (let i = lo; i < hi; i++) {
+        const row = rowOf(ix.entries[i].id);
+        if (row === null || !filter(row.id, row.data)) continue;
+        if (after && order(row, after) <= 0) continue;
+        out.push(row);
+      }
+      out.sort(order);
+      return page(out, limit, true);
+    }
+  }
   const out = [];
   if (limit > 0) {
     // Without orderBy the keys come in result order: start after the cursor, stop at the limit.
@@ -302,6 +332,77 @@ function runQuery(rep, docs, coll, q) {
       if (!sort && out.length > limit) break;
     }
     if (sort) out.sort(sort);
+  }
+  return page(out, limit, true);
+}
+
+/**
+ * The entries [lo, hi) of a sorted index on `field` that the conditions
+ * on that field allow: a superset of the matches (every row is still
+ * filtered), since compareValues may call values equal that equal() does
+ * not (objects), and operators other than eq/lt/lte/gt/gte do not narrow.
+ */
+function span(entries, conds, field) {
+  let lo = 0;
+  let hi = entries.length;
+  const from = (x, strict) => lowerBound(entries, (e) => (strict ? compareValues(e.v, x) <= 0 : compareValues(e.v, x) < 0) ? -1 : 0);
+  // Comparisons only match values of the operand's type: its rank bounds them.
+  const rankFrom = (r) => lowerBound(entries, (e) => (typeRank(e.v) < r ? -1 : 0));
+  for (const c of conds) {
+    if (c.field !== field) continue;
+    if (!('ops' in c)) {
+      lo = Math.max(lo, from(c.eq, false));
+      hi = Math.min(hi, from(c.eq, true));
+      continue;
+    }
+    for (const [op, x] of Object.entries(c.ops)) {
+      if (op === 'eq') {
+        lo = Math.max(lo, from(x, false));
+        hi = Math.min(hi, from(x, true));
+      } else if (op === 'gt' || op === 'gte') {
+        lo = Math.max(lo, from(x, op === 'gt'));
+        hi = Math.min(hi, rankFrom(typeRank(x) + 1));
+      } else if (op === 'lt' || op === 'lte') {
+        hi = Math.min(hi, from(x, op === 'lte'));
+        lo = Math.max(lo, rankFrom(typeRank(x)));
+      }
+    }
+  }
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * Walks entries [lo, hi) of the index on orderBy's field in result order
+ * (desc: values descending, ties still by id ascending, as sort does),
+ * from after the cursor, filtering, until limit + 1 rows are found.
+ */
+function walkIndex(ix, dir, [lo, hi], q, rowOf) {
+  const { filter, limit, after } = q;
+  const entries = ix.entries;
+  const desc = dir === 'desc';
+  const before = (e, c) => (desc ? -compareValues(e.v, c.v) || (e.id < c.id ? -1 : e.id > c.id ? 1 : 0) : compareEntries(e, c));
+  const cur = after ? { v: getPath(after.data, ix.field), id: after.id } : null;
+  const out = [];
+  const visit = (e) => {
+    if (cur && before(e, cur) <= 0) return false;
+    const row = rowOf(e.id);
+    if (row !== null && filter(row.id, row.data)) out.push(row);
+    return out.length > limit;
+  };
+  if (!desc) {
+    let i = cur ? Math.max(lo, lowerBound(entries, (e) => (compareEntries(e, cur) <= 0 ? -1 : 0))) : lo;
+    for (; i < hi; i++) if (visit(entries[i])) break;
+  } else {
+    // Groups of equal values from the top; inside a group, ids ascending.
+    let j = hi;
+    if (cur) j = Math.min(hi, lowerBound(entries, (e) => (compareValues(e.v, cur.v) <= 0 ? -1 : 0)));
+    let done = false;
+    while (j > lo && !done) {
+      let g = j - 1;
+      while (g > lo && compareValues(entries[g - 1].v, entries[j - 1].v) === 0) g--;
+      for (let i = g; i < j && !done; i++) done = visit(entries[i]);
+      j = g;
+    }
   }
   return page(out, limit, true);
 }

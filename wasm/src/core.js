@@ -9,8 +9,11 @@
 // Replica owns one handle, freed by close() (twice is harmless).
 import sodium from 'libsodium-wrappers';
 import WeftCore from '../dist/weftdb_core.mjs';
-import { LEVEL_MAX_BYTES } from './constants.js';
+import { LEVEL_MAX_BYTES, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
+
+/** Right names by number (auth.h's RIGHT values): 'none', 'read', 'write', 'admin'. */
+export const RIGHTS = Object.entries(RIGHT).reduce((a, [name, n]) => ((a[n] = name.toLowerCase()), a), ['none']);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -79,9 +82,9 @@ async function init(opts) {
 // wasm/exported_functions.json, without the leading underscores.
 const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_version_string',
   'wdb_new', 'wdb_free', 'wdb_put', 'wdb_delete_field', 'wdb_delete_doc', 'wdb_counter_add',
-  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_vv', 'wdb_diff',
+  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_write_ops', 'wdb_vv', 'wdb_diff',
   'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_field', 'wdb_get_doc',
-  'wdb_text_splice', 'wdb_text_events', 'wdb_text_length', 'wdb_next_doc', 'wdb_touched', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
+  'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_next_doc', 'wdb_touched', 'wdb_touched_list', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
@@ -254,6 +257,30 @@ export class Core {
       this.check(this.x.wdb_proof_sign(sig, s.bytes(secretKey), s.bytes(space), s.bytes(nonce), nonce.length), 'signing the proof');
       return this.u8.slice(sig, sig + 64);
     });
+  }
+
+  /**
+   * An invite link into the space whose keys are `meta`, issued by this
+   * device (holding `have`, a RIGHT): rights ('read' | 'write' | 'admin')
+   * for expiresIn ms (0: never); base: the app's URL.
+   */
+  invite(meta, have, { rights = 'write', expiresIn = 7 * 24 * 3600 * 1000, base = '' } = {}) {
+    const r = RIGHTS.indexOf(rights);
+    if (r < 1) throw new WeftError('WEFT_EINVAL', `rights must be read, write or admin, not ${rights}`);
+    if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
+    if (have < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can invite');
+    const now = Math.floor(Date.now() / 1000);
+    const owner = !!meta.spaceSecret;
+    const token = this.tokenIssue({
+      space: meta.space,
+      issuerSecret: owner ? meta.spaceSecret : meta.authorSecret,
+      parent: owner ? null : meta.token,
+      grantee: null,
+      rights: r,
+      notBefore: Math.max(0, now - 300), // tolerate clock skew between devices
+      expires: expiresIn ? now + Math.ceil(expiresIn / 1000) : 0,
+    });
+    return this.inviteEncode(base, meta.space, token, meta.contentKey);
   }
 
   inviteEncode(base, space, token, contentKey) {

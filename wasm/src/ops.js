@@ -8,15 +8,11 @@
 // Nothing stores ops: the store and the sync outbox hold the change records
 // they commit to.
 //
-// Changes is a space's write path: a write is queued in the open transaction
-// or run at once (here in the leader tab, or forwarded by the tab
-// coordinator), commitOps runs the ops in the replica, and execLocal then
-// tells the text observers, persistence, live queries and the relay link.
-// Records from elsewhere take the same way out through applyRemote.
-// commitOps is the one place ops reach the replica, so a faster write path
-// (several ops in one WASM call) changes that function and little else.
+// Here: the ops, their encoding into the core's op buffer (encodeOp), a
+// transaction's run (commitOps) and the merge of records from elsewhere
+// (applyRecords). changes.js is the write path that uses them.
 import { WeftError } from './errors.js';
-import { encodeValue, mapKeys } from './value.js';
+import { Writer, appendValue } from './value.js';
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -39,7 +35,7 @@ import { encodeValue, mapKeys } from './value.js';
  */
 /**
  * Replaces `del` UTF-16 code units at `pos` of text field `f` (document
- * `id`, collection `c`) with `text`. Always a change of its own.
+ * `id`, collection `c`) with `text`. Joins the open change (never a transaction's).
  * @typedef {{ t: 'splice', c: string, id: string, f: string, pos: number, del: number, text: string }} SpliceOp
  */
 /** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp} Op */
@@ -49,10 +45,88 @@ export function loneSplice(ops) {
   return ops.length === 1 && ops[0].t === 'splice' ? ops[0] : null;
 }
 
+// Op kinds of the core's op buffer (enum weft_ops_kind, never renumbered).
+const PUT_FIELD = 1, REPLACE = 2, UPDATE = 3, DELETE_FIELD = 4, DELETE_DOC = 5, COUNTER_ADD = 6;
+
+function name(w, s) {
+  if (typeof s !== 'string') throw new WeftError('WEFT_EINVAL', `names and ids are strings, not ${typeof s}`);
+  w.text(s); // varint length + UTF-8, as the op format's names
+}
+
+function target(w, kind, op) {
+  w.u8(kind);
+  name(w, op.c);
+  name(w, op.id);
+}
+
 /**
- * Runs `ops` in `rep` and commits them as one change stamped `now` (ms).
- * Returns the change record, or null when the ops changed nothing. On an
- * error the replica's open transaction is rolled back and the error thrown.
+ * Appends op (not a splice) to w in the core's op format. Returns how many
+ * core ops it wrote (an update deletes each undefined field with an op of
+ * its own). Throws WEFT_EINVAL when a value cannot be encoded, w left as
+ * before. The core checks names and values when the buffer reaches it.
+ */
+export function encodeOp(w, op) {
+  const start = w.len;
+  try {
+    switch (op.t) {
+      case 'put': // the core deletes the fields data lacks (REPLACE)
+        target(w, REPLACE, op);
+        appendValue(w, op.data);
+        return 1;
+      case 'update': {
+        let n = 0, sets = 0;
+        for (const k of Object.keys(op.data)) {
+          if (op.data[k] !== undefined) sets++;
+          else {
+            target(w, DELETE_FIELD, op);
+            name(w, k);
+            n++;
+          }
+        }
+        if (!sets) return n;
+        target(w, UPDATE, op);
+        appendValue(w, op.data); // undefined members are skipped
+        return n + 1;
+      }
+      case 'delete':
+        target(w, DELETE_DOC, op);
+        return 1;
+      case 'incr':
+        target(w, COUNTER_ADD, op);
+        name(w, op.f);
+        appendValue(w, op.n);
+        return 1;
+      default:
+        throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
+    }
+  } catch (e) {
+    w.len = start;
+    throw e;
+  }
+}
+
+/** The core's refusal of a splice, saying how the range misses the text when it does. */
+export function rangeError(rep, op, e) {
+  let len = rep.textLength(op.c, op.id, op.f);
+  if (len < 0) {
+    const v = rep.getField(op.c, op.id, op.f);
+    len = typeof v === 'string' ? v.length : v === undefined ? 0 : -1;
+  }
+  if (len >= 0 && op.pos > len) return new WeftError('WEFT_EINVAL', `index ${op.pos} is outside the text (length ${len})`);
+  if (len >= 0 && op.del > len - op.pos) return new WeftError('WEFT_EINVAL', `cannot delete ${op.del} code units at ${op.pos} (length ${len})`);
+  return e;
+}
+
+/** What an op did, for error messages. */
+function describe(op) {
+  return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
+}
+
+/**
+ * Runs `ops` in `rep` (one crossing into the core) and commits them as one
+ * change stamped `now` (ms). Returns the change record, or null when the
+ * ops changed nothing. On an error nothing is left in the replica's open
+ * transaction and the error is thrown.
  * @param {import('./replica.js').Replica} rep
  * @param {Op[]} ops
  * @param {number} now
@@ -60,22 +134,19 @@ export function loneSplice(ops) {
  */
 export function commitOps(rep, ops, now) {
   const splice = loneSplice(ops);
-  // A text edit commits itself (it cannot wait in a transaction).
+  // A text edit from another tab commits itself at once.
   if (splice) return rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, now) || null;
-  const written = new Map(); // doc -> fields earlier ops wrote (a later put of it deletes them too)
-  try {
-    for (const op of ops) {
-      const fields = encodeFields(op);
-      const key = op.c + '\0' + op.id;
-      let w = written.get(key);
-      runOp(rep, op, fields, w);
-      if (!w) written.set(key, (w = new Set()));
-      if (fields) for (const [k] of fields) w.add(k);
-      else if (op.t === 'incr') w.add(op.f);
-    }
-  } catch (e) {
-    rep.rollback();
-    throw e;
+  const w = new Writer(256);
+  const counts = [];
+  for (const op of ops) {
+    if (op.t === 'splice') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    counts.push(encodeOp(w, op));
+  }
+  const res = {};
+  const at = rep.writeOps(w.buf, w.len, res);
+  if (at >= 0) {
+    const i = opAt(counts, 0, at);
+    throw i < ops.length ? relabel(res.error, ops[i]) : res.error;
   }
   if (rep.txnOps() === 0) return null;
   try {
@@ -86,40 +157,18 @@ export function commitOps(rep, ops, now) {
   }
 }
 
-/**
- * Runs one op in the replica's open transaction. fields: encodeFields(op);
- * written: the fields of the document earlier ops of the same open change
- * wrote (a put deletes those too: the replica does not show them yet).
- */
-function runOp(rep, op, fields = encodeFields(op), written = undefined) {
-  switch (op.t) {
-    case 'put': {
-      // Replace at field level: delete the visible fields the new data
-      // lacks (a concurrent write to another field still merges, and a
-      // new document costs no tombstone), then set every given field.
-      const cur = rep.getDocBytes(op.c, op.id, false);
-      const gone = new Set();
-      if (cur) for (const k of mapKeys(cur)) if (op.data[k] === undefined) gone.add(k);
-      if (written) for (const k of written) if (op.data[k] === undefined) gone.add(k);
-      for (const k of gone) rep.deleteField(op.c, op.id, k);
-      for (const [k, v] of fields) rep.put(op.c, op.id, k, v);
-      break;
-    }
-    case 'update':
-      for (const [k, v] of fields) {
-        if (v === undefined) rep.deleteField(op.c, op.id, k);
-        else rep.put(op.c, op.id, k, v);
-      }
-      break;
-    case 'delete':
-      rep.deleteDoc(op.c, op.id);
-      break;
-    case 'incr':
-      rep.counterAdd(op.c, op.id, op.f, op.n);
-      break;
-    default:
-      throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
-  }
+/** The index of the op (counting from `from`) holding core op `at`, given each op's count of core ops. */
+export function opAt(counts, from, at) {
+  let i = from;
+  while (i < counts.length && at >= counts[i]) at -= counts[i++];
+  return i;
+}
+
+/** The core's error, saying which write it was. */
+export function relabel(e, op) {
+  const err = new WeftError(e.code, `${describe(op)}: ${e.message.replace(/^writing: /, '')}`);
+  err.errno = e.errno;
+  return err;
 }
 
 /**
@@ -148,274 +197,4 @@ export function applyRecords(core, rep, buf, keep, texts) {
     if (res.rejected && !out.firstError) out.firstError = res.firstError;
   }
   return out;
-}
-
-/**
- * What the write path needs from its space.
- * @typedef {object} ChangeHost
- * @property {import('./core.js').Core} core
- * @property {() => import('./replica.js').Replica} rep the replica now
- * @property {() => void} checkOpen throws WEFT_ESTATE once the space is closing
- * @property {() => void} checkWrite throws WEFT_ERIGHTS on a read-only device
- * @property {import('./text.js').TextObservers} texts
- * @property {import('./persist.js').Persistence} persist
- * @property {import('./collection.js').Subscriptions} subs
- * @property {() => ({ sendLocal(record: Uint8Array, seq: number): void } | null)} sync the relay link, if any
- * @property {(name: string, arg?: unknown) => void} emit the space's 'commit' and 'error' events
- */
-
-/** A promise that rejects with `e` and is marked handled (the same error reaches the app through another promise). */
-function quietReject(e) {
-  const p = Promise.reject(e);
-  p.catch(() => {});
-  return p;
-}
-
-function deferred() {
-  let resolve, reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/**
- * The values of an op's fields, encoded (so a bad value fails before the op
- * reaches the replica): [[field, bytes | undefined], ...].
- */
-function encodeFields(op) {
-  if (op.t !== 'put' && op.t !== 'update') return null;
-  const out = [];
-  for (const k of Object.keys(op.data)) {
-    const v = op.data[k];
-    if (op.t === 'put' && v === undefined) continue;
-    out.push([k, v === undefined ? undefined : encodeValue(v)]);
-  }
-  return out;
-}
-
-export class Changes {
-  #h;
-  #txn = null;
-  /**
-   * The open change of writes made outside transact (the leader tab only):
-   * { ops, docs: Set of coll + '\0' + id, colls: Set, fields: Map of doc
-   * key to the fields written, done: deferred }. Its ops are in the
-   * replica's open transaction already; settle() commits them.
-   */
-  #batch = null;
-  /** Set by a tab coordinator (idb.js) in follower tabs: { exec(ops) } forwards writes to the leader. */
-  writer = null;
-
-  /** @param {ChangeHost} host */
-  constructor(host) {
-    this.#h = host;
-  }
-
-  get inTxn() {
-    return !!this.#txn;
-  }
-
-  /** Space.transact: runs fn(arg), its writes as one change. */
-  transact(fn, arg) {
-    let txn = null;
-    try {
-      this.#h.checkOpen();
-      this.#h.checkWrite();
-      if (typeof fn !== 'function') throw new WeftError('WEFT_EINVAL', 'transact takes a function');
-      if (this.#txn) throw new WeftError('WEFT_ESTATE', 'transactions do not nest');
-      this.settle(); // the writes before it are a change of their own, committed first
-      txn = { ops: [], error: null, done: deferred(), writes: null };
-      txn.done.promise.catch(() => {}); // transact's own promise reports the error
-      // What each write inside returns: handled (transact's promise reports a failure).
-      txn.writes = txn.done.promise.then(() => undefined);
-      txn.writes.catch(() => {});
-      let result;
-      this.#txn = txn;
-      try {
-        result = fn(arg);
-      } finally {
-        this.#txn = null;
-      }
-      if (result && typeof result.then === 'function' && result !== txn.writes) // `() => c.put(...)` is fine
-        throw new WeftError('WEFT_EINVAL', 'transact takes a synchronous function (its writes must all happen before it returns)');
-      if (txn.error) throw txn.error;
-      this.#exec(txn.ops).then(txn.done.resolve, txn.done.reject);
-      return txn.done.promise.then(() => result);
-    } catch (e) {
-      txn?.done.reject(e); // every write made inside rejects too
-      return Promise.reject(e);
-    }
-  }
-
-  /**
-   * A write that failed before it became an op (bad arguments): inside
-   * transact it fails the whole transaction (the promise returned is
-   * handled: transact's carries the error), outside it rejects alone.
-   */
-  fail(e) {
-    if (!this.#txn) return Promise.reject(e);
-    this.#txn.error ??= e;
-    return quietReject(e);
-  }
-
-  /**
-   * One op from a Collection or a Text. Inside transact it is queued and
-   * its promise is the transaction's; outside, it joins the open change
-   * (or opens one, committed in a microtask). Resolves when durable.
-   */
-  write(op) {
-    try {
-      this.#h.checkOpen();
-      this.#h.checkWrite();
-    } catch (e) {
-      return this.fail(e);
-    }
-    const txn = this.#txn;
-    if (txn) {
-      if (op.t === 'splice') {
-        const e = new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
-        txn.error ??= e;
-        throw e;
-      }
-      txn.ops.push(op);
-      return txn.writes;
-    }
-    if (this.writer) return this.writer.exec([op]);
-    if (op.t === 'splice') {
-      // The core cannot hold a text edit in an open change yet: close the
-      // open one first so the order of writes is kept.
-      this.settle();
-      return this.#exec([op]);
-    }
-    try {
-      return this.#join(op);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** Runs op in the replica's open transaction as part of the open change. */
-  #join(op) {
-    const fields = encodeFields(op); // throws before the replica sees anything
-    const rep = this.#h.rep();
-    let b = this.#batch;
-    if (!b) {
-      b = this.#batch = { ops: [], docs: new Set(), colls: new Set(), fields: new Map(), done: deferred() };
-      queueMicrotask(() => this.settle());
-    }
-    const key = op.c + '\0' + op.id;
-    try {
-      runOp(rep, op, fields, b.fields.get(key));
-    } catch (e) {
-      // The op may be half in the replica's transaction: drop it all and
-      // run again the ops of the change that succeeded.
-      rep.rollback();
-      try {
-        for (const o of b.ops) runOp(rep, o, encodeFields(o), undefined);
-      } catch (e2) {
-        this.#batch = null;
-        rep.rollback();
-        b.done.reject(e2);
-      }
-      throw e;
-    }
-    b.ops.push(op);
-    b.docs.add(key);
-    b.colls.add(op.c);
-    let f = b.fields.get(key);
-    if (!f) b.fields.set(key, (f = new Set()));
-    if (fields) for (const [k] of fields) f.add(k);
-    else if (op.t === 'incr') f.add(op.f);
-    return b.done.promise;
-  }
-
-  /**
-   * Commits the open change, if any. Called at the end of the task that
-   * opened it (a microtask), and before anything that must see it
-   * committed: a read of a document it wrote, transact, a text edit, a
-   * remote change, a sync send, flush and close.
-   */
-  settle() {
-    const b = this.#batch;
-    if (!b) return;
-    this.#batch = null;
-    const rep = this.#h.rep();
-    try {
-      if (rep.txnOps() === 0) return b.done.resolve();
-      let record;
-      try {
-        record = rep.commit(Date.now());
-      } catch (e) {
-        rep.rollback();
-        throw e;
-      }
-      this.#committed(rep, record, null).then(b.done.resolve, b.done.reject);
-    } catch (e) {
-      b.done.reject(e);
-    }
-  }
-
-  /** Commits the open change if a read of `coll` (document `id`, or any) would see it. */
-  beforeRead(coll, id) {
-    const b = this.#batch;
-    if (b && (coll === undefined || (id === undefined ? b.colls.has(coll) : b.docs.has(coll + '\0' + id)))) this.settle();
-  }
-
-  /** Runs ops as one change: here in the leader, or through the tab coordinator. */
-  #exec(ops) {
-    if (this.writer) return this.writer.exec(ops);
-    try {
-      return this.execLocal(ops).durable;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** Runs ops in the replica and commits them. Returns { record, durable }. */
-  execLocal(ops) {
-    const h = this.#h;
-    h.checkOpen();
-    this.settle();
-    const rep = h.rep();
-    const record = commitOps(rep, ops, Date.now());
-    if (!record) return { record: null, durable: Promise.resolve() };
-    return { record, durable: this.#committed(rep, record, loneSplice(ops)) };
-  }
-
-  /** After a local commit: text observers, storage, live queries, the relay. Returns durability. */
-  #committed(rep, record, splice) {
-    const h = this.#h;
-    const touched = rep.touched();
-    if (h.texts.size) h.texts.dispatch(rep.textEvents(), true, splice, touched);
-    h.persist.addHistory(record.length);
-    const sync = h.sync();
-    const seq = sync ? h.core.splitRecords(record)[0].seq : 0;
-    const durable = h.persist.persist([record], sync ? [{ seq, record }] : []);
-    h.subs.changed(touched, true);
-    sync?.sendLocal(record, seq);
-    h.emit('commit', record);
-    return durable;
-  }
-
-  /**
-   * Merges records from elsewhere (relay, a peer, another tab, the app).
-   * The open change is committed first (commit, then apply). Each record
-   * is applied on its own so the ones merged or parked (not duplicates,
-   * not refused) are the ones stored (persist: false for those another tab
-   * stored already). Returns { applied, rejected, durable, kept }.
-   */
-  applyRemote(buf, persist = true) {
-    const h = this.#h;
-    this.settle();
-    const watching = h.texts.size > 0;
-    const r = applyRecords(h.core, h.rep(), buf, persist, watching);
-    h.persist.addHistory(r.bytes);
-    const durable = r.kept.length ? h.persist.persist(r.kept, []) : Promise.resolve();
-    if (r.touched.length) h.subs.changed(r.touched, false);
-    if (watching && r.touched.length) h.texts.dispatch(r.textEvents, false, null, r.touched);
-    if (r.rejected) h.emit('error', WeftError.fromCode(r.firstError, `${r.rejected} incoming change(s) refused`));
-    return { applied: r.applied, rejected: r.rejected, durable, kept: r.kept };
-  }
 }

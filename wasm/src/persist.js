@@ -17,8 +17,14 @@ import { reportError } from './util.js';
 export const SNAPSHOT_EVERY = 1000;
 /** ...or after this many bytes of records, whichever comes first. */
 export const SNAPSHOT_BYTES = 4 << 20;
-/** In-memory history kept before the replica is compacted (see compact). */
-export const HISTORY_BYTES = 8 << 20;
+/**
+ * In-memory history kept before the replica is compacted (see compact):
+ * small, so that a replica's memory follows its state. 1 MiB keeps a
+ * replica that typed the automerge-paper trace under 8 MB of JS heap and
+ * WASM memory; a compaction costs a snapshot of the state, and the limit
+ * is at least twice the state's size, so large states compact rarely.
+ */
+export const HISTORY_BYTES = 1 << 20;
 const APPLY_CHUNK = 4 << 20;
 const enc = new TextEncoder();
 
@@ -108,9 +114,16 @@ export class Persistence {
     if (rejected) reportError(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
   }
 
-  /** The replica now holds `bytes` more of change records. */
+  /**
+   * The replica now holds `bytes` more of change records; compacts at once
+   * when they pass the limit. At once, not once per task: writes that are
+   * not awaited (typing a text, a loop of puts) commit many changes in one
+   * task, and the WASM memory, which never shrinks, would otherwise grow
+   * to the whole burst's records before the task ends.
+   */
   addHistory(bytes) {
     this.#historyBytes += bytes;
+    this.compact();
   }
 
   /**

@@ -1,14 +1,16 @@
 // Queries over one collection: where (equality, comparisons, in, contains,
 // or a predicate), orderBy (fields, asc/desc), limit, after (a cursor).
-// Evaluated in JS over the collection's documents in key order; without
-// orderBy the scan starts after the cursor and stops at the limit. There
-// is no index yet: with orderBy, a query reads every document (decoded
-// once, then cached: collection.js).
+// Compiled here; run by collection.js, over a declared index of the
+// collection (indexes.js) when where or orderBy names an indexed field,
+// else over the collection's documents in key order (without orderBy the
+// scan starts after the cursor and stops at the limit; with orderBy it
+// reads every document, decoded once, then cached).
 import { WeftError } from './errors.js';
 
 const OPS = new Set(['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'contains', 'exists']);
 
-function typeRank(v) {
+/** The rank of a value's type in compareValues's order. */
+export function typeRank(v) {
   if (v === null || v === undefined) return 0;
   switch (typeof v) {
     case 'boolean':
@@ -63,7 +65,8 @@ function equal(a, b) {
   return ka.length === Object.keys(b).length && ka.every((k) => k in b && equal(a[k], b[k]));
 }
 
-function getPath(doc, path) {
+/** The value at a dotted field path of a document, or undefined. */
+export function getPath(doc, path) {
   if (!path.includes('.')) return doc[path];
   let v = doc;
   for (const p of path.split('.')) {
@@ -71,6 +74,11 @@ function getPath(doc, path) {
     v = v[p];
   }
   return v;
+}
+
+function isOpsCond(cond) {
+  return cond !== null && typeof cond === 'object' && !Array.isArray(cond) && !(cond instanceof Uint8Array) &&
+    Object.keys(cond).length > 0 && Object.keys(cond).every((k) => OPS.has(k));
 }
 
 function compileCond(field, cond) {
@@ -127,23 +135,29 @@ export function compareIds(a, b) {
 
 /**
  * Compiles { where, orderBy, limit, after } into { filter(id, doc),
- * sort(a, b) | null, order(a, b), limit, after }: order is the total order
- * of the results (sort, or ids in byte order without orderBy); after, a
- * cursor (the last row of the previous page), null or undefined.
+ * sort(a, b) | null, order(a, b), limit, after, conds, keys }: order is
+ * the total order of the results (sort, or ids in byte order without
+ * orderBy); after, a cursor (the last row of the previous page), null or
+ * undefined; conds, where's conditions as { field, eq } (an equality) or
+ * { field, ops } (an operator object), for the index planner (none for a
+ * predicate); keys, orderBy as [{ field, dir }] (empty without one).
  */
 export function compileQuery(q = {}) {
   if (q === null || typeof q !== 'object') throw new WeftError('WEFT_EINVAL', 'query must be an object');
   const { where, orderBy, limit, after } = q;
   let filter = () => true;
+  let conds = [];
+  let keys = [];
   if (typeof where === 'function') filter = (id, doc) => !!where(doc, id);
   else if (where !== undefined && where !== null) {
     if (typeof where !== 'object') throw new WeftError('WEFT_EINVAL', 'where must be an object or a function');
-    const conds = Object.entries(where).map(([f, c]) => compileCond(f, c));
-    filter = (id, doc) => conds.every((c) => c(doc));
+    const tests = Object.entries(where).map(([f, c]) => compileCond(f, c));
+    conds = Object.entries(where).map(([field, c]) => (isOpsCond(c) ? { field, ops: c } : { field, eq: c }));
+    filter = (id, doc) => tests.every((c) => c(doc));
   }
   let sort = null;
   if (orderBy !== undefined && orderBy !== null) {
-    const keys = (Array.isArray(orderBy) ? orderBy : [orderBy]).map((o) => {
+    keys = (Array.isArray(orderBy) ? orderBy : [orderBy]).map((o) => {
       if (typeof o === 'string') {
         const [field, dir = 'asc'] = o.split(/\s+/);
         return { field, dir };
@@ -166,5 +180,5 @@ export function compileQuery(q = {}) {
   if (after != null && !(typeof after === 'object' && typeof after.id === 'string' && after.data && typeof after.data === 'object'))
     throw new WeftError('WEFT_EINVAL', 'after takes the cursor of a previous page (rows.cursor)');
   const order = sort ?? ((a, b) => compareIds(a.id, b.id));
-  return { filter, sort, order, limit: limit ?? Infinity, after: after ?? null };
+  return { filter, sort, order, limit: limit ?? Infinity, after: after ?? null, conds, keys };
 }

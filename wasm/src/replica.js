@@ -11,6 +11,18 @@ const { WEFT_ENOTFOUND } = ERRORS;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** The UTF-8 name at u8[p, p + n): short ASCII ones without TextDecoder, which costs more than they do. */
+function name(u8, p, n) {
+  if (n > 32) return dec.decode(u8.subarray(p, p + n));
+  let s = '';
+  for (let i = p; i < p + n; i++) {
+    const c = u8[i];
+    if (c >= 0x80) return dec.decode(u8.subarray(p, p + n));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
 export class Replica {
   /**
    * @param {import('./core.js').Core} core
@@ -24,16 +36,16 @@ export class Replica {
         keys.authorSecret ? s.bytes(keys.authorSecret) : 0, s.bytes(keys.contentKey)), 'creating the replica');
       return core.u32[out >> 2];
     });
-    this.touchedCap = 0;
-    this.touchedBuf = 0;
+    this.opsCap = 0;
+    this.opsBuf = 0; // the heap copy of the last writeOps buffer, kept for the next
   }
 
   close() {
     if (!this.h) return;
     this.core.x.wdb_free(this.h);
     this.h = 0;
-    this.core.free(this.touchedBuf);
-    this.touchedBuf = 0;
+    this.core.free(this.opsBuf);
+    this.opsBuf = 0;
   }
 
   _h() {
@@ -60,6 +72,42 @@ export class Replica {
     return [base, c, base + c, d, base + c + d, f, p];
   }
 
+  /** The scratch buffer in the heap, at least n bytes (kept: a write's bytes cross through it). */
+  _scratch(n) {
+    if (n > this.opsCap) {
+      this.core.free(this.opsBuf);
+      this.opsBuf = 0;
+      this.opsCap = 0;
+      const cap = Math.max(n, 1 << 16);
+      this.opsBuf = this.core.malloc(cap);
+      this.opsCap = cap;
+    }
+    return this.opsBuf;
+  }
+
+  /**
+   * Adds the ops encoded in buf[0, len) (weft_replica_write_ops in
+   * weft/replica.h) to the open transaction: all of them, or none. Returns
+   * -1 on success, else the index of the op that failed (its error in
+   * `error`, a WeftError); the transaction is then as before the call.
+   */
+  writeOps(buf, len, out = {}) {
+    const h = this._h();
+    const core = this.core;
+    this._scratch(len);
+    core.u8.set(len === buf.length ? buf : buf.subarray(0, len), this.opsBuf);
+    const rc = core.x.wdb_write_ops(h, this.opsBuf, len, core.out);
+    if (rc === 0) return -1;
+    const at = core.u32[core.out >> 2];
+    try {
+      core.check(rc, 'writing');
+    } catch (e) {
+      out.error = e;
+    }
+    return at;
+  }
+
+  // One op at a time (tools and benches; the package writes through writeOps).
   put(coll, doc, field, value) {
     const h = this._h();
     this.core.scope((s) => {
@@ -107,6 +155,31 @@ export class Replica {
         `editing the text ${coll}/${doc}.${field}`);
       return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
     });
+  }
+
+  /**
+   * The same splice joining the open transaction (wdb_text_edit). Returns
+   * null, or the record (a copy) when the edit turned a string into a text
+   * and so committed the whole open transaction at once. Throws
+   * WEFT_ESTATE when the open transaction writes the field other than by
+   * text edits (commit, then edit).
+   */
+  textEdit(coll, doc, field, pos, deleted, text, wallMs = Date.now()) {
+    const h = this._h();
+    const core = this.core;
+    // A keystroke's names and text cross through the scratch buffer: no
+    // allocation per edit.
+    const cap = (coll.length + doc.length + field.length + text.length) * 3;
+    const base = this._scratch(cap);
+    const u8 = core.u8.subarray(base, base + cap);
+    const cl = enc.encodeInto(coll, u8).written;
+    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
+    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
+    const tl = text ? enc.encodeInto(text, u8.subarray(cl + dl + fl)).written : 0;
+    const dp = base + cl, fp = dp + dl, tp = fp + fl;
+    core.check(core.x.wdb_text_edit(h, base, cl, dp, dl, fp, fl, pos, deleted, tp, tl, wallMs, core.out),
+      `editing the text ${coll}/${doc}.${field}`);
+    return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
   }
 
   /**
@@ -177,8 +250,9 @@ export class Replica {
     this.core.check(this.core.x.wdb_set_format_level(this._h(), level), `setting format level ${level}`);
   }
 
+  /** Drops the open transaction. Returns 0, or WEFT_ESTATE (a negative code) when it holds text edits (then commit it). */
   rollback() {
-    if (this.h) this.core.x.wdb_rollback(this.h);
+    return this.h ? this.core.x.wdb_rollback(this.h) : 0;
   }
 
   /** Seals the open transaction. Returns the change record (a copy). */
@@ -209,32 +283,20 @@ export class Replica {
     });
   }
 
-  /** [[collection, docKey], ...] the last commit or apply touched. */
+  /** [[collection, docKey], ...] the last commit or apply touched, read in one call. */
   touched() {
-    const h = this._h();
     const core = this.core;
-    let need = core.x.wdb_touched(h, this.touchedBuf, this.touchedCap);
-    core.check(need, 'listing touched documents');
-    if (need > this.touchedCap) {
-      core.free(this.touchedBuf);
-      this.touchedBuf = 0;
-      this.touchedCap = 0;
-      const cap = Math.max(need, 4096);
-      this.touchedBuf = core.malloc(cap);
-      this.touchedCap = cap;
-      need = core.check(core.x.wdb_touched(h, this.touchedBuf, this.touchedCap), 'listing touched documents');
-    }
+    core.check(core.x.wdb_touched_list(this._h(), core.out), 'listing touched documents');
+    const view = core.outView();
+    const dv = new DataView(view.buffer, view.byteOffset, view.length);
     const out = [];
-    const dv = core.dv;
-    const u8 = core.u8;
-    let p = this.touchedBuf;
-    const end = p + need;
-    while (p < end) {
+    let p = 0;
+    while (p < view.length) {
       const cl = dv.getUint32(p, true);
-      const c = dec.decode(u8.subarray(p + 4, p + 4 + cl));
+      const c = name(view, p + 4, cl);
       p += 4 + cl;
       const dl = dv.getUint32(p, true);
-      const d = dec.decode(u8.subarray(p + 4, p + 4 + dl));
+      const d = name(view, p + 4, dl);
       p += 4 + dl;
       out.push([c, d]);
     }

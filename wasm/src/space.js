@@ -1,5 +1,5 @@
 // A Space: one shared, encrypted database as the app sees it. It owns a
-// Replica (the core), its write path (Changes, ops.js), its Persistence
+// Replica (the core), its write path (Changes, changes.js), its Persistence
 // (persist.js: store, snapshots, compaction), its Status (status.js), its
 // live queries (collection.js) and text observers (text.js), and, when a
 // relay is given, a Sync link. Writes run synchronously in the core (reads
@@ -7,9 +7,11 @@
 //
 // The modules around it get narrow ports, not the space: each is a
 // @typedef in the module that uses it, picked from #offer.
-import { FORMAT_LEVEL, RIGHT } from './constants.js';
+import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
-import { Changes } from './ops.js';
+import { RIGHTS } from './core.js';
+import { Changes } from './changes.js';
+import { FormatLevel } from './level.js';
 import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './persist.js';
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
@@ -17,7 +19,6 @@ import { Text, TextObservers } from './text.js';
 import { Emitter, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
-const RIGHTS = Object.entries(RIGHT).reduce((a, [name, n]) => ((a[n] = name.toLowerCase()), a), ['none']); // by number (auth.h)
 
 export class Space {
   #core;
@@ -41,25 +42,16 @@ export class Space {
   #loadedOutbox = [];
   #collectionPort;
   #textPort;
-  #level = 1; // the space's format level (FORMAT.md §10)
+  #level; // level.js: the space's format level (FORMAT.md §10)
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
     this.#core = core;
     this.#store = store;
     this.#meta = meta;
     this.#rights = rights;
     this.#rep = openReplica(core, meta, rights);
-    // The level record this device last took (kept with the key material).
-    if (meta.levelRecord) {
-      try {
-        this.#level = core.levelVerify(meta.levelRecord, meta.space);
-        this.#rep.setFormatLevel(this.#level);
-      } catch (e) {
-        this.#level = 1;
-        queueMicrotask(() => this.#events.emit('error', e));
-      }
-    }
+    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
     const emit = (n, a) => this.#events.emit(n, a);
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
     this.#persist = new Persistence({
@@ -67,7 +59,7 @@ export class Space {
       rep: () => this.#rep,
       replace: (fresh) => {
         const old = this.#rep;
-        if (this.#level > 1) fresh.setFormatLevel(this.#level);
+        if (this.#level.level > 1) fresh.setFormatLevel(this.#level.level);
         this.#rep = fresh;
         old.close();
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
@@ -88,8 +80,8 @@ export class Space {
         if (this.#rights < RIGHT.WRITE) throw new WeftError('WEFT_ERIGHTS', `this device may only ${this.rights} in this space`);
       },
       sync: () => this.#sync,
-    });
-    this.#collectionPort = this.#port('write fail replica subscribe docs');
+    }, textWindow);
+    this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
   }
 
@@ -98,6 +90,7 @@ export class Space {
     this.#loadedOutbox = loaded.outbox ?? [];
     this.#persist.load(loaded);
     this.#subs.docs.clear(); // loading touches no list: forget every decoded document
+    this.#subs.indexes.reset(); // and rebuild every index on its next use
   }
 
   // ---- identity ----
@@ -143,7 +136,7 @@ export class Space {
    * 1 until an owner or admin raises it.
    */
   get formatLevel() {
-    return this.#level;
+    return this.#level.level;
   }
 
   /**
@@ -156,47 +149,11 @@ export class Space {
    */
   async raiseFormatLevel(level) {
     this.#open();
-    if (!Number.isInteger(level) || level < 1 || level > FORMAT_LEVEL)
-      throw new WeftError(level > FORMAT_LEVEL ? 'WEFT_EVERSION' : 'WEFT_EINVAL', `format level must be 1..${FORMAT_LEVEL} (this build's), not ${level}`);
-    if (level <= this.#level) return this.#level;
-    if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can raise the format level');
-    const m = this.#meta;
-    const owner = !!m.spaceSecret;
-    const record = this.#core.levelSign({
-      space: m.space,
-      issuerSecret: owner ? m.spaceSecret : m.authorSecret,
-      parent: owner ? null : m.token,
-      level,
-      wallMs: Date.now(),
-    });
-    await this.#takeLevel(record);
+    const record = this.#level.sign(level, this.#rights);
+    if (!record) return this.#level.level;
+    await this.#level.take(record);
     this.#sync?.sendLevel(record);
-    return this.#level;
-  }
-
-  /** Verifies a level record and, if it raises the level, applies, keeps and announces it. */
-  #takeLevel(record) {
-    let level;
-    try {
-      level = this.#core.levelVerify(record, this.#meta.space);
-    } catch (e) {
-      this.#events.emit('error', e);
-      return Promise.resolve();
-    }
-    if (level <= this.#level) return Promise.resolve();
-    if (level > FORMAT_LEVEL) {
-      // A relay never sends this (it refuses the link first); a peer might.
-      this.#events.emit('error', new WeftError('WEFT_EVERSION', `the space moved to format level ${level}; this app reads up to ${FORMAT_LEVEL}: update the app`));
-      return Promise.resolve();
-    }
-    const previous = this.#level;
-    this.#level = level;
-    this.#rep.setFormatLevel(level);
-    this.#meta = { ...this.#meta, levelRecord: record };
-    this.#events.emit('formatLevel', { level, previous });
-    return this.#store.saveMeta(this.#meta).catch((e) => {
-      this.#events.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing the format level failed: ${e?.message ?? e}`, { cause: e }));
-    });
+    return this.#level.level;
   }
 
   /** Subscribes to 'status' ({state, pending}), 'change' ({docs, local}) or 'error'. Returns an unsubscribe function. */
@@ -208,9 +165,23 @@ export class Space {
   }
 
   /** The collection `name` (1..255 bytes of UTF-8). */
-  collection(name) {
+  /**
+   * The collection `name`. opts.indexes: field paths to keep indexes on
+   * (docs/API.md, "Indexes"); declaring more later adds them, none are
+   * dropped.
+   */
+  collection(name, opts = undefined) {
     this.#open();
     checkName('a collection name', name, 255);
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new WeftError('WEFT_EINVAL', 'collection options must be an object');
+      const { indexes } = opts;
+      if (indexes !== undefined) {
+        if (!Array.isArray(indexes)) throw new WeftError('WEFT_EINVAL', 'indexes must be an array of field paths');
+        for (const f of indexes) checkName('an indexed field path', f, 255);
+        this.#subs.indexes.declare(name, indexes);
+      }
+    }
     let c = this.#collections.get(name);
     if (!c) {
       c = new Collection(this.#collectionPort, name);
@@ -240,30 +211,13 @@ export class Space {
     return this.#changes.transact(fn, this);
   }
 
-
   /**
    * An invite link granting `rights` ('read' | 'write' | 'admin') to whoever
    * holds it, for expiresIn milliseconds (0: never). base: the app's URL.
    */
-  invite({ rights = 'write', expiresIn = 7 * 24 * 3600 * 1000, base = '' } = {}) {
+  invite(opts = {}) {
     this.#open();
-    const r = RIGHTS.indexOf(rights);
-    if (r < 1) throw new WeftError('WEFT_EINVAL', `rights must be read, write or admin, not ${rights}`);
-    if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
-    if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can invite');
-    const now = Math.floor(Date.now() / 1000);
-    const m = this.#meta;
-    const owner = !!m.spaceSecret;
-    const token = this.#core.tokenIssue({
-      space: m.space,
-      issuerSecret: owner ? m.spaceSecret : m.authorSecret,
-      parent: owner ? null : m.token,
-      grantee: null,
-      rights: r,
-      notBefore: Math.max(0, now - 300), // tolerate clock skew between devices
-      expires: expiresIn ? now + Math.ceil(expiresIn / 1000) : 0,
-    });
-    return this.#core.inviteEncode(base, m.space, token, m.contentKey);
+    return this.#core.invite(this.#meta, this.#rights, opts);
   }
 
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
@@ -316,6 +270,7 @@ export class Space {
           await this.#closeHook?.();
         } finally {
           this.#closed = true;
+          this.#changes.detach();
           this.#subs.clear();
           this.#collections.clear();
           this.#rep.close();
@@ -375,6 +330,9 @@ export class Space {
       get docs() {
         return self.#subs.docs;
       },
+      get indexes() {
+        return self.#subs.indexes;
+      },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
       applyRemote: (buf, persist = true) => this.#changes.applyRemote(buf, persist),
@@ -391,9 +349,9 @@ export class Space {
       setSync: (s) => (this.#sync = s),
       setPresence: (p) => (this.#presence = p),
       setP2P: (p) => (this.#p2p = p),
-      formatLevel: () => this.#level,
+      formatLevel: () => this.#level.level,
       levelRecord: () => this.#meta.levelRecord ?? null,
-      takeLevel: (record) => this.#takeLevel(record),
+      takeLevel: (record) => this.#level.take(record),
     };
   }
 

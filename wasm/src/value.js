@@ -68,6 +68,20 @@ class Writer {
       throw new WeftError('WEFT_EINVAL', 'string is not well-formed Unicode (lone surrogate)');
     if (s.length < 0x80 / 3) {
       this.reserve(1 + s.length * 3);
+      // Short ASCII (names, ids, most strings) byte by byte: cheaper than
+      // encodeInto and the subarray it needs.
+      const buf = this.buf;
+      let p = this.len + 1, i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p++] = c;
+      }
+      if (i === s.length) {
+        buf[this.len] = s.length;
+        this.len = p;
+        return;
+      }
       const at = this.len + 1;
       const { written } = enc.encodeInto(s, this.buf.subarray(at));
       this.buf[this.len] = written;
@@ -163,15 +177,26 @@ function writeValue(w, v, depth) {
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null)
     throw new WeftError('WEFT_EINVAL', `a ${proto?.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays, Uint8Array only)`);
-  const entries = [];
-  for (const k of Object.keys(v)) if (v[k] !== undefined) entries.push([enc.encode(k), v[k], k]);
-  entries.sort((a, b) => compareBytes(a[0], b[0]));
+  const keys = [];
+  let wide = false; // a key with a unit >= U+D800, where UTF-16 order and UTF-8 byte order differ
+  for (const k of Object.keys(v)) {
+    if (v[k] === undefined) continue;
+    keys.push(k);
+    if (!wide) for (let i = 0; i < k.length; i++) if (k.charCodeAt(i) >= 0xd800) wide = true;
+  }
+  if (keys.length > 1) {
+    if (!wide) keys.sort(); // code unit order: the byte order of their UTF-8 below U+D800
+    else {
+      const bytes = new Map(keys.map((k) => [k, enc.encode(k)]));
+      keys.sort((a, b) => compareBytes(bytes.get(a), bytes.get(b)));
+    }
+  }
   w.u8(0x08);
-  w.varint(entries.length);
-  for (const [kb, x, k] of entries) {
-    if (hasLoneSurrogate(k)) throw new WeftError('WEFT_EINVAL', 'map key is not well-formed Unicode');
-    w.bytes(kb);
-    writeValue(w, x, depth + 1);
+  w.varint(keys.length);
+  for (const k of keys) {
+    if (wide && hasLoneSurrogate(k)) throw new WeftError('WEFT_EINVAL', 'map key is not well-formed Unicode');
+    w.text(k);
+    writeValue(w, v[k], depth + 1);
   }
 }
 
@@ -187,6 +212,11 @@ export function encodeValueInto(w, v) {
   w.len = 0;
   writeValue(w, v, 0);
   return w.len;
+}
+
+/** Appends one JS value's encoding to writer w (an op buffer, ops.js). */
+export function appendValue(w, v) {
+  writeValue(w, v, 0);
 }
 
 export { Writer };
