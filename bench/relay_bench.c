@@ -40,7 +40,24 @@ int main(int argc, char **argv) {
     uint8_t key[32];
     BE.random(BE.ctx, key, 32);
     relay_proc p = {0};
-    static const char *const extra[] = {"--conn-rate", "0", "--token-rate", "0", NULL};
+    /* Every client is on loopback: no rate limit, and none per address. */
+    static const char *const extra[] = {"--conn-rate",
+                                        "0",
+                                        "--token-rate",
+                                        "0",
+                                        "--conn-verify-rate",
+                                        "0",
+                                        "--ip-accept-rate",
+                                        "0",
+                                        "--ip-hello-rate",
+                                        "0",
+                                        "--ip-space-rate",
+                                        "0",
+                                        "--ip-verify-rate",
+                                        "0",
+                                        "--ip-conns",
+                                        "0",
+                                        NULL};
     if (relay_spawn(&p, argv[1], "memory", 0, extra)) return 1;
     tclient *r = calloc((size_t)n, sizeof *r), w;
     tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, key);

@@ -127,9 +127,26 @@ typedef struct result {
 static result run(const char *exe, const char *url, int n_relays, int n_readers, int changes) {
     result res = {0};
     /* Default token limits: with Redis they are shared, so the bench pays
-     * for that (a credit round trip now and then). */
-    const char *args[8] = {"--conn-rate", "0", "--redis", url, NULL};
-    if (!url) args[2] = NULL;
+     * for that (a credit round trip now and then). Every client is on
+     * loopback: no limit per connection or per address. */
+    const char *args[24] = {"--conn-rate",
+                            "0",
+                            "--conn-verify-rate",
+                            "0",
+                            "--ip-accept-rate",
+                            "0",
+                            "--ip-hello-rate",
+                            "0",
+                            "--ip-space-rate",
+                            "0",
+                            "--ip-verify-rate",
+                            "0",
+                            "--ip-conns",
+                            "0",
+                            "--redis",
+                            url,
+                            NULL};
+    if (!url) args[14] = NULL;
     relay_proc rp[MAX_RELAYS];
     memset(rp, 0, sizeof rp);
     if (!url) relay_tmpdir(&rp[0]);

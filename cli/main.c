@@ -12,6 +12,7 @@
 #include "spacedir.h"
 #include "sync.h"
 
+#include "admission.h"
 #include "hex.h"
 
 #include "weft/sodium.h"
@@ -39,6 +40,9 @@ static const char *USAGE =
     "  invite inspect LINK               decode and verify an invite (JSON)\n"
     "  join DIR --invite LINK [--identity FILE] [--relay URL]\n"
     "                                    a new replica of the invite's space in DIR\n"
+    "  admission issue --operator-key FILE --space ID [--bytes N] [--expires 30d|never]\n"
+    "                                    an admission token for weft-relay --admit\n"
+    "                                    signed:KEY (FILE from keygen; base64url)\n"
     "\n"
     "data (DIR is a replica directory)\n"
     "  put DIR COLLECTION DOC [FIELD] JSON\n"
@@ -54,7 +58,7 @@ static const char *USAGE =
     "  status DIR                        space, author, changes, state hash (JSON)\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
-    "  sync DIR [--relay http://host:port] [--invite LINK]\n"
+    "  sync DIR [--relay http://host:port] [--invite LINK] [--admission TOKEN]\n"
     "                                    exchange changes with a weft-relay (REST); with\n"
     "                                    --invite, joins the space first when DIR is new;\n"
     "                                    an empty DIR starts from the relay's snapshot\n"
@@ -178,6 +182,59 @@ static int cmd_keygen(int argc, char **argv) {
     }
     memset(sk, 0, sizeof sk);
     memset(s64, 0, sizeof s64);
+    return EXIT_OK;
+}
+
+/* ---- admission issue ---- */
+
+static int read_identity(const char *path, uint8_t *pk, uint8_t *sk);
+
+/* An operator's admission of a space (common/admission.h): printed as
+ * base64url, for the space's clients to present in HELLO (or REST's
+ * Weft-Admission header) to a relay run with --admit signed:KEY. */
+static int cmd_admission_issue(int argc, char **argv) {
+    const char *keyfile = option(argc, argv, 3, "--operator-key");
+    const char *space = option(argc, argv, 3, "--space");
+    if (!keyfile || !space)
+        return usage_error("%s", "admission issue --operator-key FILE --space ID [--bytes N] "
+                                 "[--expires 30d|never]");
+    uint8_t sid[32], pk[32], sk[64];
+    size_t n;
+    size_t sl = strlen(space);
+    if (!(sl == 64 && weft__hex_decode(sid, 32, NULL, space, sl) == 0) &&
+        !(sl == 43 && weft_base64url_decode(sid, 32, &n, space, sl) == 0 && n == 32))
+        return input_error("--space must be a space id (64 hex digits or 43 base64url characters)");
+    uint64_t bytes = 0, ttl = 0;
+    const char *b = option(argc, argv, 3, "--bytes");
+    if (b) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(b, &end, 10);
+        if (errno || *end || end == b || b[0] == '-') return usage_error("bad --bytes '%s'", b);
+        bytes = v;
+    }
+    const char *exp = option(argc, argv, 3, "--expires");
+    if (exp && parse_duration(exp, &ttl))
+        return usage_error("bad --expires '%s' (e.g. 365d, 24h, never)", exp);
+    if (read_identity(keyfile, pk, sk))
+        return input_error(
+            "cannot read the --operator-key file (make one with `weft keygen --out`)");
+    weft_crypto_backend be;
+    uint8_t tok[WEFT__ADMISSION_MAX_BYTES];
+    size_t tl;
+    uint64_t nb = now_s() - 60; /* tolerate clocks a minute apart */
+    int rc = weft_sodium_backend(&be);
+    if (!rc)
+        rc = weft__admission_issue(&be, tok, sizeof tok, &tl, sid, sk, bytes, nb,
+                                   ttl ? nb + 60 + ttl : 0);
+    memset(sk, 0, sizeof sk);
+    if (rc) {
+        fprintf(stderr, "weft: cannot issue the admission: %s\n", weft_strerror(rc));
+        return EXIT_INPUT;
+    }
+    char txt[2 * WEFT__ADMISSION_MAX_BYTES];
+    weft_base64url_encode(txt, sizeof txt, &n, tok, tl);
+    printf("%.*s\n", (int)n, txt);
     return EXIT_OK;
 }
 
@@ -717,6 +774,8 @@ int main(int argc, char **argv) {
         return cmd_invite_inspect(argc, argv);
     if (strcmp(c, "invite") == 0) return cmd_invite(argc, argv);
     if (strcmp(c, "join") == 0) return cmd_join(argc, argv);
+    if (strcmp(c, "admission") == 0 && strcmp(sub, "issue") == 0)
+        return cmd_admission_issue(argc, argv);
     if (strcmp(c, "put") == 0) return cmd_put(argc, argv);
     if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
     if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);

@@ -168,10 +168,11 @@ static int parse_url(const char *url, char *host, size_t hcap, char *port, size_
     return 0;
 }
 
-/* Authorization and, for a key-bound token, the Weft-Proof of this request.
- * Returns 0, or -1 when they do not fit in cap bytes. */
-static int auth_headers(const spacedir *sd, const char *method, const char *path, char *dst,
-                        size_t cap) {
+/* Authorization and, for a key-bound token, the Weft-Proof of this request;
+ * the relay operator's admission (base64url) when given. Returns 0, or -1
+ * when they do not fit in cap bytes. */
+static int auth_headers(const spacedir *sd, const char *method, const char *path,
+                        const char *admission, char *dst, size_t cap) {
     char tok[1024], sig64[128] = "";
     size_t tl = 0, sl = 0;
     weft_base64url_encode(tok, sizeof tok, &tl, sd->token, sd->token_len);
@@ -193,9 +194,12 @@ static int auth_headers(const spacedir *sd, const char *method, const char *path
         weft_base64url_encode(sig64, sizeof sig64, &sl, sig, 64);
     /* The format level this build reads (PROTOCOL.md §6): a relay whose
      * space is above it answers VERSION instead of records we cannot read. */
-    int n = snprintf(
-        dst, cap, "Authorization: Bearer %.*s\r\nWeft-Proof: %s.%.*s\r\nWeft-Format-Level: %d\r\n",
-        (int)tl, tok, stamp, (int)sl, sig64, WEFT_FORMAT_LEVEL);
+    int n = snprintf(dst, cap,
+                     "Authorization: Bearer %.*s\r\nWeft-Proof: %s.%.*s\r\nWeft-Format-Level: "
+                     "%d\r\n%s%s%s",
+                     (int)tl, tok, stamp, (int)sl, sig64, WEFT_FORMAT_LEVEL,
+                     admission ? "Weft-Admission: " : "", admission ? admission : "",
+                     admission ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -275,10 +279,11 @@ static int replica_empty(const spacedir *sd) {
  * *base (0 when the relay has no snapshot: then nothing changed). Returns
  * 0, 1 (failed, err set), or 3 (refused, err set). */
 static int join_from_snapshot(spacedir *sd, const char *host, const char *port, const char *sid,
-                              uint64_t *cursor, uint64_t *base, char *err, size_t cap) {
-    char path[256], hdrs[1400];
+                              const char *admission, uint64_t *cursor, uint64_t *base, char *err,
+                              size_t cap) {
+    char path[256], hdrs[2048];
     snprintf(path, sizeof path, "/v1/spaces/%s/snapshot", sid);
-    if (auth_headers(sd, "GET", path, hdrs, sizeof hdrs)) {
+    if (auth_headers(sd, "GET", path, admission, hdrs, sizeof hdrs)) {
         snprintf(err, cap, "the token is too long for a request header");
         return 1;
     }
@@ -372,7 +377,7 @@ int cmd_snapshot(int argc, char **argv) {
     snprintf(path, sizeof path, "/v1/spaces/%s/snapshots", sid);
     response r;
     int out = 0;
-    if (auth_headers(&sd, "POST", path, hdrs, sizeof hdrs)) {
+    if (auth_headers(&sd, "POST", path, NULL, hdrs, sizeof hdrs)) {
         snprintf(err, sizeof err, "the token is too long for a request header");
         out = 1;
     } else if (http(host, port, "POST", path, hdrs, rec, len, &r, err, sizeof err)) {
@@ -400,9 +405,15 @@ int cmd_sync(int argc, char **argv) {
         fprintf(stderr, "usage: weft sync DIR [--relay http://host:port]\n");
         return 2;
     }
-    const char *url = NULL;
-    for (int i = 3; i + 1 < argc; i++)
+    const char *url = NULL, *admission = NULL;
+    for (int i = 3; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--relay") == 0) url = argv[i + 1];
+        if (strcmp(argv[i], "--admission") == 0) admission = argv[i + 1];
+    }
+    if (admission && (strlen(admission) > 400 || strpbrk(admission, "\r\n"))) {
+        fprintf(stderr, "weft: --admission wants the token `weft admission issue` printed\n");
+        return 2;
+    }
     spacedir sd;
     char err[512];
     if (spacedir_open(&sd, argv[2], err, sizeof err)) {
@@ -435,14 +446,15 @@ int cmd_sync(int argc, char **argv) {
     size_t pulled = 0, applied = 0, pushed = 0;
     uint64_t snap_base = 0;
     if (cursor == 0 && replica_empty(&sd))
-        out = join_from_snapshot(&sd, host, port, sid, &cursor, &snap_base, err, sizeof err);
+        out = join_from_snapshot(&sd, host, port, sid, admission, &cursor, &snap_base, err,
+                                 sizeof err);
     /* Pull: pages until the relay has nothing after the cursor. */
     for (; !out;) {
-        char path[256], hdrs[1400];
+        char path[256], hdrs[2048];
         snprintf(path, sizeof path, "/v1/spaces/%s/changes?after=%" PRIu64 "&limit=1000", sid,
                  cursor); /* fits: 43 + 20 digits */
         response r;
-        if (auth_headers(&sd, "GET", path, hdrs, sizeof hdrs)) {
+        if (auth_headers(&sd, "GET", path, admission, hdrs, sizeof hdrs)) {
             snprintf(err, sizeof err, "the token is too long for a request header");
             out = 1;
             break;
@@ -458,8 +470,8 @@ int cmd_sync(int argc, char **argv) {
         if (r.status != 200) {
             snprintf(err, sizeof err, "the relay refused to send changes (HTTP %d): %s", r.status,
                      (char *)r.body);
+            out = r.status == 401 || r.status == 403 ? 3 : 1; /* before the free zeroes r */
             response_free(&r);
-            out = r.status == 401 || r.status == 403 ? 3 : 1;
             break;
         }
         header_u64(r.head, "Weft-Head", &head);
@@ -527,10 +539,10 @@ int cmd_sync(int argc, char **argv) {
             end += c.total_len;
             count++;
         }
-        char path[256], hdrs[1400];
+        char path[256], hdrs[2048];
         snprintf(path, sizeof path, "/v1/spaces/%s/changes", sid); /* fits: 43 */
         response r;
-        if (auth_headers(&sd, "POST", path, hdrs, sizeof hdrs)) {
+        if (auth_headers(&sd, "POST", path, admission, hdrs, sizeof hdrs)) {
             snprintf(err, sizeof err, "the token is too long for a request header");
             out = 1;
             break;

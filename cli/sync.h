@@ -9,7 +9,9 @@
  * An empty replica first fetches the relay's newest sealed snapshot (GET
  * /v1/spaces/{id}/snapshot), checks its publisher's admin token, keeps it
  * as DIR/snapshot.weft and loads it, then pulls only what follows it.
- * Plain http:// (or ws://, the same port) only: put TLS in front of a relay
+ * --admission TOKEN sends a relay operator's admission (weft-relay --admit
+ * signed:KEY; `weft admission issue`) as the Weft-Admission header. Plain
+ * http:// (or ws://, the same port) only: put TLS in front of a relay
  * with a reverse proxy and sync from inside, or use weftdb in the browser.
  */
 #ifndef WEFT_CLI_SYNC_H

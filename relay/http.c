@@ -17,6 +17,7 @@
  * answers once it is durable; GET .../snapshot serves the newest intact
  * one with its base relay sequence in a header.
  */
+#include "admit.h"
 #include "hex.h"
 #include "http.h"
 #include "pubsub.h"
@@ -61,6 +62,8 @@ typedef struct http_state {
      * once storage took it and the answer waits for its confirmation */
     int snap, snap_sent;
     uint64_t snap_base;
+    int space_charged;       /* the space's change bucket was charged (once) */
+    uint64_t admitted_bytes; /* the admission's byte quota (0: none) */
 } http_state;
 
 /* ---- responses ---- */
@@ -143,7 +146,10 @@ static unsigned http_status_of(uint32_t code) {
     case WEFT_PROTO_EEXPIRED:
         return 401;
     case WEFT_PROTO_ERIGHTS:
+    case WEFT_PROTO_ENOT_ADMITTED:
         return 403;
+    case WEFT_PROTO_EQUOTA:
+        return 507;
     case WEFT_PROTO_ENOT_FOUND:
         return 404;
     case WEFT_PROTO_EUNCOVERED:
@@ -420,6 +426,19 @@ static int page_add(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
     return 0;
 }
 
+/* Admission of a REST request: the `Weft-Admission` header (base64url)
+ * carries the token under --admit signed:KEY. Its byte quota applies once
+ * the space is open (admitted_bytes). Returns 0 or NOT_ADMITTED (*why). */
+static uint32_t admit_check_http(session *s, struct lws *wsi, const uint8_t sid[32],
+                                 const char **why) {
+    char txt[400];
+    uint8_t adm[WEFT_PROTO_MAX_ADMISSION];
+    size_t adm_len = 0;
+    int tl = lws_hdr_custom_copy(wsi, txt, sizeof txt, "weft-admission:", 15);
+    int have = tl > 0 && weft_base64url_decode(adm, sizeof adm, &adm_len, txt, (size_t)tl) == 0;
+    return admit_check(s->r, sid, have ? adm : NULL, adm_len, &s->http->admitted_bytes, why);
+}
+
 static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
     relay *r = s->r;
     weft_token t;
@@ -430,6 +449,9 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     uint64_t limit = urlarg_u64(wsi, "limit=", DEFAULT_LIMIT, &bad);
     if (bad) return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME, "bad after or limit");
     if (limit == 0 || limit > r->cfg.max_changes) limit = r->cfg.max_changes;
+    const char *why;
+    if (admit_check_http(s, wsi, sid, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
     struct space *sp;
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
@@ -503,6 +525,9 @@ static int post_changes(session *s, struct lws *wsi) {
     weft_token t;
     uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
+    const char *why;
+    if (admit_check_http(s, wsi, h->space, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
     memcpy(h->token_id, t.id, 16);
     if (h->idem_bad)
         return respond_error(s, wsi, WEFT_PROTO_EBAD_FRAME,
@@ -548,7 +573,11 @@ static int post_changes(session *s, struct lws *wsi) {
         /* Taken once: a shared limit's verdict comes later and the request
          * runs again with it (a Redis error allows, see ratelimit.h). */
         h->rate_asked = 1;
-        int v = token_rate_take(r, t.id, n, &s->wait, on_rate_verdict, s);
+        /* Each change may cost a signature check: the address pays first. */
+        if (!ip_take(r, ip_entry_of_fd(r, (int)lws_get_socket_fd(wsi)), IPB_CHANGES, n,
+                     RL_IP_CHANGES))
+            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "address change limit");
+        int v = token_rate_take(r, h->space, t.id, n, &s->wait, on_rate_verdict, s);
         if (v == RATE_LATER) {
             h->deferred = 1;
             return 0;
@@ -560,6 +589,14 @@ static int post_changes(session *s, struct lws *wsi) {
     struct space *sp;
     if (space_open(r, h->space, 1, &sp))
         return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (h->admitted_bytes) sp->quota_bytes = h->admitted_bytes;
+    if (!h->space_charged) {
+        h->space_charged = 1;
+        if (!bucket_take(&sp->changes, r->cfg.space_rate, r->cfg.space_burst, n, relay_now_us())) {
+            r->m.limited[RL_SPACE_CHANGES]++;
+            return respond_error(s, wsi, WEFT_PROTO_ERATE_LIMITED, "space change limit");
+        }
+    }
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
     if (sp->level > h->level)
@@ -833,6 +870,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->idem[0] = 0;
     h->deferred = h->load_failed = h->rate_asked = h->synced = h->delete_sent = 0;
     h->snap = h->snap_sent = 0;
+    h->space_charged = 0;
     h->proof_used = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST

@@ -41,8 +41,8 @@ void pubsub_on_message(void *ud, const uint8_t id[32], const uint8_t *msg, size_
     (void)ud, (void)id, (void)msg, (void)len;
 }
 
-int token_rate_take_shared(relay *r, const uint8_t id[16], uint32_t n, waiter **slot,
-                           relay_answer_fn fn, void *ud) {
-    (void)r, (void)id, (void)n, (void)slot, (void)fn, (void)ud;
+int token_rate_take_shared(relay *r, const uint8_t space[32], const uint8_t id[16], uint32_t n,
+                           waiter **slot, relay_answer_fn fn, void *ud) {
+    (void)r, (void)space, (void)id, (void)n, (void)slot, (void)fn, (void)ud;
     return 1;
 }

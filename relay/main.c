@@ -6,6 +6,7 @@
  * counts are plain integers; rates are per second (0 = unlimited).
  */
 #include "relay.h"
+#include "admit.h"
 #include "ingest.h"
 #include "pubsub.h"
 #include "ratelimit.h"
@@ -24,8 +25,10 @@
 static relay R;
 
 static void on_signal(int sig) {
-    (void)sig;
-    R.stop = 1;
+    if (sig == SIGHUP)
+        R.reload = 1; /* the admission list, at the next tick */
+    else
+        R.stop = 1;
 }
 
 typedef enum opt_kind { O_STR, O_SIZE, O_U32, O_INT, O_RATE, O_FLAG } opt_kind;
@@ -61,8 +64,40 @@ static const opt opts[] = {
     {"max-conns", O_U32, &R.cfg.max_conns, "open connections, WebSocket and HTTP (default 10000)"},
     {"conn-rate", O_RATE, &R.cfg.conn_rate, "frames per second per connection (default 2000)"},
     {"conn-burst", O_RATE, &R.cfg.conn_burst, "burst of frames per connection (default 4000)"},
-    {"token-rate", O_RATE, &R.cfg.token_rate, "changes per second per token id (default 20000)"},
-    {"token-burst", O_RATE, &R.cfg.token_burst, "burst of changes per token id (default 40000)"},
+    {"token-rate", O_RATE, &R.cfg.token_rate,
+     "changes per second per (space, token id) (default 20000)"},
+    {"token-burst", O_RATE, &R.cfg.token_burst,
+     "burst of changes per (space, token id) (default 40000)"},
+    {"conn-verify-rate", O_RATE, &R.cfg.conn_verify_rate,
+     "changes (signature checks) per second per connection (default 2000)"},
+    {"conn-verify-burst", O_RATE, &R.cfg.conn_verify_burst,
+     "burst of changes per connection (default 8192)"},
+    {"ip-accept-rate", O_RATE, &R.cfg.ip_accept_rate,
+     "new TCP connections per second per client address (default 50)"},
+    {"ip-accept-burst", O_RATE, &R.cfg.ip_accept_burst,
+     "burst of new TCP connections per address (default 500)"},
+    {"ip-conns", O_U32, &R.cfg.ip_conns,
+     "open WebSocket connections per client address (default 512, 0: no limit)"},
+    {"ip-hello-rate", O_RATE, &R.cfg.ip_hello_rate, "HELLOs per second per address (default 20)"},
+    {"ip-hello-burst", O_RATE, &R.cfg.ip_hello_burst, "burst of HELLOs per address (default 500)"},
+    {"ip-space-rate", O_RATE, &R.cfg.ip_space_rate,
+     "spaces opened (not in memory yet) per second per address (default 5)"},
+    {"ip-space-burst", O_RATE, &R.cfg.ip_space_burst,
+     "burst of spaces opened per address (default 100)"},
+    {"ip-verify-rate", O_RATE, &R.cfg.ip_verify_rate,
+     "changes (signature checks) per second per address (default 5000)"},
+    {"ip-verify-burst", O_RATE, &R.cfg.ip_verify_burst,
+     "burst of changes per address (default 40000)"},
+    {"admit", O_STR, &R.cfg.admit,
+     "which spaces this relay hosts: any (default), owners:FILE (owner keys, one a line; "
+     "SIGHUP re-reads it) or signed:KEY (an admission token signed by KEY)"},
+    {"space-bytes", O_SIZE, &R.cfg.space_bytes,
+     "bytes of records one space may store (default 0: no quota); above: QUOTA"},
+    {"space-rate", O_RATE, &R.cfg.space_rate,
+     "changes per second per space, all writers together (default 0: no limit)"},
+    {"space-burst", O_RATE, &R.cfg.space_burst, "burst of changes per space (default 0)"},
+    {"space-conns", O_U32, &R.cfg.space_conns,
+     "live connections per space (default 0: no limit); above: QUOTA"},
     {"eph-rate", O_RATE, &R.cfg.eph_rate,
      "SIGNAL/PRESENCE bytes per second per space (default 1048576)"},
     {"eph-burst", O_RATE, &R.cfg.eph_burst,
@@ -157,6 +192,17 @@ static int configure(int argc, char **argv) {
         .conn_burst = 4000,
         .token_rate = 20000,
         .token_burst = 40000,
+        .conn_verify_rate = 2000,
+        .conn_verify_burst = 8192,
+        .ip_accept_rate = 50,
+        .ip_accept_burst = 500,
+        .ip_conns = 512,
+        .ip_hello_rate = 20,
+        .ip_hello_burst = 500,
+        .ip_space_rate = 5,
+        .ip_space_burst = 100,
+        .ip_verify_rate = 5000,
+        .ip_verify_burst = 40000,
         .handshake_secs = 10,
         .eph_rate = 1048576,
         .idle_unload_secs = 300,
@@ -206,6 +252,7 @@ static int configure(int argc, char **argv) {
         fprintf(stderr, "weft-relay: --listen wants HOST:PORT, got '%s'\n", listen_arg);
         return -1;
     }
+    if (R.cfg.space_rate > 0 && R.cfg.space_burst <= 0) R.cfg.space_burst = R.cfg.space_rate;
     if (R.cfg.format_level < 1 || R.cfg.format_level > WEFT_FORMAT_LEVEL) {
         fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
         return -1;
@@ -230,6 +277,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     weft__idtab_init(&R.spaces, R.hash_seed);
+    if (admit_new(&R.admit, R.cfg.admit, R.hash_seed)) return 2;
     int rc;
     relay_store *driver = NULL;
     if (strcmp(R.cfg.storage, "memory") == 0) {
@@ -264,6 +312,7 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (server_start(&R)) return 1;
     if (strcmp(R.cfg.storage, "redis") == 0 && (rc = ingest_start(&R, pubsub_on_message)) != 0) {
@@ -273,6 +322,8 @@ int main(int argc, char **argv) {
     server_run(&R);
     space_close_all(&R);
     R.storage->ops->free(R.storage);
-    token_bucket_free(R.token_buckets);
+    rl_tab_free(R.token_buckets);
+    rl_tab_free(R.ip_limits);
+    admit_free(R.admit);
     return 0;
 }

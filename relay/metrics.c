@@ -5,6 +5,8 @@
  * limit and check. The relay's log line and clocks live here too: they are
  * the other things every module reports through.
  */
+#include "admit.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "ingest.h"
 #include "storage.h"
@@ -141,6 +143,18 @@ char *relay_metrics_render(const relay *r, size_t *len) {
         sb_printf(&b, "weft_relay_rejections_total{reason=\"%s\"} %llu\n", name,
                   (unsigned long long)m->rejections[i]);
     }
+    sb_printf(&b, "# HELP weft_relay_limited_total requests, frames and connections refused by a "
+                  "rate or count limit, by limit (docs/RELAY.md)\n"
+                  "# TYPE weft_relay_limited_total counter\n");
+    for (int i = 0; i < RL_N; i++)
+        sb_printf(&b, "weft_relay_limited_total{limit=\"%s\"} %llu\n", rl_limit_label(i),
+                  (unsigned long long)m->limited[i]);
+    gauge(&b, "weft_relay_admitted_spaces", "spaces on the --admit owners list (0: any)",
+          admit_count(r->admit));
+    gauge(&b, "weft_relay_limit_addresses", "client addresses whose limits are tracked",
+          rl_count(r->ip_limits));
+    gauge(&b, "weft_relay_limit_tokens", "(space, token id) buckets tracked",
+          rl_count(r->token_buckets));
     sb_printf(&b, "# HELP weft_relay_fsync_seconds storage flush (group commit) latency\n"
                   "# TYPE weft_relay_fsync_seconds histogram\n");
     uint64_t cum = 0;

@@ -8,8 +8,9 @@
  * one. What a relay holds unspent is already counted in Redis: the shared
  * limit is never exceeded, it only gets tighter by up to a chunk per relay.
  * Credit left after one window is dropped (it was counted in that window).
- * The table is the per-token one of ratelimit.h: tokens = credit, last_us =
- * when it was granted.
+ * The table is the per-(space, token) one of ratelimit.h: tokens = credit,
+ * last_us = when it was granted. The Redis key names the space too, so a
+ * token id minted in another space never shares a limit (issue 23).
  */
 #include "ratelimit.h"
 #include "relay.h"
@@ -21,7 +22,7 @@
 typedef struct rate_req {
     waiter w; /* first: the waiting party's slot points here */
     relay *r;
-    uint8_t id[16];
+    uint8_t space[32], id[16];
     uint32_t n, asked;
 } rate_req;
 
@@ -33,8 +34,8 @@ static uint32_t rate_window_ms(const relay *r) {
 }
 
 /* Spends n units of the credit this relay holds. 1: it had them. */
-static int spend(relay *r, const uint8_t id[16], uint32_t n) {
-    bucket *b = token_bucket_get(&r->token_buckets, id);
+static int spend(relay *r, const uint8_t space[32], const uint8_t id[16], uint32_t n) {
+    bucket *b = token_bucket_get(r, space, id);
     if (!b) return 0;
     uint64_t now = relay_now_us();
     if (now - b->last_us > (uint64_t)rate_window_ms(r) * 1000u) b->tokens = 0;
@@ -48,7 +49,7 @@ static void on_rate(void *ud, int rc, int allowed);
 static int send_rate(rate_req *q) {
     relay *r = q->r;
     if (!r->redis) return WEFT_EUNAVAILABLE; /* shut down */
-    return redis_store_rate_take(r->redis, q->id, q->asked, (uint64_t)r->cfg.token_burst,
+    return redis_store_rate_take(r->redis, q->space, q->id, q->asked, (uint64_t)r->cfg.token_burst,
                                  rate_window_ms(r), on_rate, q);
 }
 
@@ -59,7 +60,7 @@ static void on_rate(void *ud, int rc, int allowed) {
         if (send_rate(q) == 0) return;
     }
     if (!rc && allowed && q->asked > q->n) {
-        bucket *b = token_bucket_get(&q->r->token_buckets, q->id);
+        bucket *b = token_bucket_get(q->r, q->space, q->id);
         if (b) {
             b->tokens += q->asked - q->n;
             b->last_us = relay_now_us();
@@ -67,16 +68,18 @@ static void on_rate(void *ud, int rc, int allowed) {
     }
     /* A Redis error allows: an unreachable Redis fails the append anyway,
      * so nothing gets stored unlimited; a slow one should not stop writers. */
+    if (!rc && !allowed) q->r->m.limited[RL_TOKEN]++;
     waiter_answer(&q->w, rc ? 1 : allowed);
 }
 
-int token_rate_take_shared(relay *r, const uint8_t id[16], uint32_t n, waiter **slot,
-                           relay_answer_fn fn, void *ud) {
-    if (spend(r, id, n)) return 1;
+int token_rate_take_shared(relay *r, const uint8_t space[32], const uint8_t id[16], uint32_t n,
+                           waiter **slot, relay_answer_fn fn, void *ud) {
+    if (spend(r, space, id, n)) return 1;
     rate_req *q = malloc(sizeof *q);
     if (!q) return 1;
     uint32_t chunk = (uint32_t)(r->cfg.token_burst / 10);
     *q = (rate_req){.r = r, .n = n, .asked = n > chunk ? n : chunk};
+    memcpy(q->space, space, 32);
     memcpy(q->id, id, 16);
     if (send_rate(q)) { /* Redis unreachable: allowed, see on_rate */
         free(q);

@@ -18,8 +18,9 @@
  *   http.c            REST log API, probes, metrics and static files
  *   pubsub.c          cross-relay SIGNAL/PRESENCE and deletes over Redis
  *   session.c         per-connection state: queue, held ACKs, subscriptions
- *   ratelimit.c       token buckets, and the per-token change limit
+ *   ratelimit.c       token buckets: per connection, (space, token id), address
  *   ratelimit_redis.c the per-token limit shared by every relay through Redis
+ *   admit.c           operator admission: which spaces this relay hosts
  *   idem.c            a space's cache of POST answers by Idempotency-Key
  *   space.c           per-space log, index and subscribers; checks changes
  *   storage.h/.c      the storage interface every backend implements; batches
@@ -87,7 +88,22 @@ typedef struct relay_config {
     size_t max_queue;               /* unsent bytes per connection before it is dropped */
     uint32_t max_conns;             /* open connections (WebSocket and HTTP) */
     double conn_rate, conn_burst;   /* frames per second per connection */
-    double token_rate, token_burst; /* changes per second per token id */
+    double token_rate, token_burst; /* changes per second per (space, token id) */
+    /* Per connection: changes submitted (each may need a signature check). */
+    double conn_verify_rate, conn_verify_burst;
+    /* Per client address (ratelimit.h): new TCP connections, HELLOs, spaces
+     * opened (not in memory yet) and changes submitted, per second; open
+     * WebSockets. */
+    double ip_accept_rate, ip_accept_burst;
+    double ip_hello_rate, ip_hello_burst;
+    double ip_space_rate, ip_space_burst;
+    double ip_verify_rate, ip_verify_burst;
+    uint32_t ip_conns;
+    /* Admission and per-space quotas (admit.h, docs/RELAY.md). */
+    const char *admit;              /* "any" or "owners:FILE" */
+    uint64_t space_bytes;           /* bytes of records a space may store (0: no quota) */
+    double space_rate, space_burst; /* changes per second per space */
+    uint32_t space_conns;           /* live connections per space (0: no limit) */
     int handshake_secs;             /* HELLO + PROOF must arrive within */
     double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
     int idle_unload_secs;           /* an unused space is closed after (0: never) */
@@ -136,6 +152,7 @@ typedef struct relay_metrics {
     uint64_t storage_sync_failures; /* group-commit syncs that failed (space reopened) */
     uint64_t redis_spaces_dropped;  /* spaces reloaded after a failure */
     uint64_t redis_pauses;          /* sessions paused by --redis-max-inflight */
+    uint64_t limited[16];           /* refusals by limit (rl_limit, ratelimit.h) */
     uint64_t proofs_replayed;       /* REST proofs refused: already used */
     uint64_t idem_conflicts;        /* POSTs refused 422: a key reused for another body */
     uint64_t eph_bytes_held;        /* bytes of shared ephemeral frames alive (gauge) */
@@ -170,11 +187,14 @@ typedef struct relay {
     /* Spaces whose durable head moved this turn (space.c). */
     struct space *woken;
     uint64_t next_session_id;
-    struct server_state *srv;               /* the server's timer and scratch (server.c) */
-    volatile int stop;                      /* set by SIGTERM/SIGINT */
-    int draining;                           /* shutting down: refuse new connections */
-    struct token_bucket_tab *token_buckets; /* per token id (ratelimit.h) */
-    proof_cache *proofs;                    /* REST proofs accepted lately (http.c) */
+    struct server_state *srv;     /* the server's timer and scratch (server.c) */
+    volatile int stop;            /* set by SIGTERM/SIGINT */
+    int draining;                 /* shutting down: refuse new connections */
+    struct rl_tab *token_buckets; /* per (space, token id) (ratelimit.h) */
+    struct rl_tab *ip_limits;     /* per client address (ratelimit.h) */
+    struct admit *admit;          /* which spaces are hosted: NULL = any (admit.h) */
+    volatile int reload;          /* set by SIGHUP: re-read the admission list */
+    proof_cache *proofs;          /* REST proofs accepted lately (http.c) */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

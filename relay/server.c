@@ -13,6 +13,7 @@
  * is queued; since changes are never written while control frames wait, the
  * cursor is still exact when the ACK reaches the socket.
  */
+#include "admit.h"
 #include "hex.h"
 #include "server.h"
 #include "http.h"
@@ -159,6 +160,13 @@ static void on_rate_verdict(void *ud, int allowed);
 static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
     uint64_t now = relay_unix_s();
+    /* Checked before the token's signature: fresh keys and tokens are free,
+     * addresses are not. A refused HELLO closes the connection (it could
+     * only send the HELLO again). */
+    if (!ip_take(r, s->ip, IPB_HELLO, 1, RL_IP_HELLO)) {
+        session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many HELLOs from this address");
+        return;
+    }
     int rc = weft_token_verify(&r->be, f->token, f->token_len, f->space, now, &s->tok);
     if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) {
         session_fail(s, WEFT_PROTO_EEXPIRED, weft_strerror(rc));
@@ -193,6 +201,20 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
      * negotiation: it reads format level 1 (PROTOCOL.md §6). */
     s->versions = f->has_versions;
     s->level = f->has_versions ? f->versions.format_level : 1;
+    /* Admission before anything is opened: a stranger can neither create
+     * a space here nor make the relay load one. The admission's byte quota
+     * is kept for PROOF, which may be what creates the space. */
+    const char *why;
+    s->admit_quota = 0;
+    if (admit_check(r, f->space, f->admission, f->admission_len, &s->admit_quota, &why)) {
+        session_fail(s, WEFT_PROTO_ENOT_ADMITTED, why);
+        return;
+    }
+    /* Opening a space not in memory costs a load (or a new space). */
+    if (!space_find(r, f->space) && !ip_take(r, s->ip, IPB_SPACE, 1, RL_IP_SPACES)) {
+        session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many spaces opened from this address");
+        return;
+    }
     struct space *sp;
     rc = space_open(r, f->space, 0, &sp);
     if (rc == WEFT_ENOTFOUND) {
@@ -203,6 +225,13 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_ESTORAGE, "cannot open the space");
         return;
     }
+    /* Every session whose HELLO named the space counts, proved or not. */
+    if (r->cfg.space_conns && sp->n_sessions >= r->cfg.space_conns) {
+        r->m.limited[RL_SPACE_CONNS]++;
+        session_fail(s, WEFT_PROTO_EQUOTA, "space connection quota (--space-conns)");
+        return;
+    }
+    if (s->admit_quota) sp->quota_bytes = s->admit_quota; /* the operator's admission says so */
     session_set_space(s, sp);
     /* The CHALLENGE must carry the real head and vector: the space must be
      * loaded and as fresh as storage (another relay may have appended). If
@@ -322,6 +351,7 @@ static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size
             session_fail(s, WEFT_PROTO_ESTORAGE, "cannot create the space");
             return;
         }
+        if (s->admit_quota) created->quota_bytes = s->admit_quota;
         session_set_space(s, created);
         int rc = space_wait(created, 0, &s->wait, on_answer, s);
         if (rc == STORAGE_LATER && (s->parked = malloc(len)) != NULL) {
@@ -354,7 +384,28 @@ static void changes_allowed(session *s, const weft_frame *f);
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
-    int rc = token_rate_take(r, s->tok.id, f->n, &s->wait, on_rate_verdict, s);
+    /* Each change may cost a signature check: counted per change, per
+     * connection and per address, before any is checked. */
+    if (!bucket_take(&s->changes, r->cfg.conn_verify_rate, r->cfg.conn_verify_burst, f->n,
+                     relay_now_us())) {
+        r->m.limited[RL_CONN_CHANGES]++;
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "connection change limit: frame dropped");
+        return;
+    }
+    if (!ip_take(r, s->ip, IPB_CHANGES, f->n, RL_IP_CHANGES)) {
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "address change limit: frame dropped");
+        return;
+    }
+    if (!bucket_take(&s->sp->changes, r->cfg.space_rate, r->cfg.space_burst, f->n,
+                     relay_now_us())) {
+        r->m.limited[RL_SPACE_CHANGES]++;
+        relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
+        session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "space change limit: frame dropped");
+        return;
+    }
+    int rc = token_rate_take(r, s->sp->id, s->tok.id, f->n, &s->wait, on_rate_verdict, s);
     if (rc == RATE_LATER) {
         /* The token's limit is shared by every relay: out of local credit,
          * Redis decides, and the frame (and those after it) waits. */
@@ -577,6 +628,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
     r->m.bytes_in += len;
     if (s->state == S_CLOSING) return;
     if (!bucket_take(&s->frames, r->cfg.conn_rate, r->cfg.conn_burst, 1, relay_now_us())) {
+        r->m.limited[RL_CONN_FRAMES]++;
         relay_reject(r, WEFT_PROTO_ERATE_LIMITED);
         session_send_error(s, WEFT_PROTO_ERATE_LIMITED, "connection rate limit: frame dropped");
         return;
@@ -755,8 +807,14 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
     relay *r = ctx ? lws_context_user(ctx) : NULL;
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        /* While draining, new connections are refused at accept. */
-        return r && r->draining ? -1 : 0;
+        /* While draining, new connections are refused at accept; so are
+         * an address's connections beyond --ip-accept-rate (before any
+         * buffer is allocated for them). */
+        if (!r) return 0;
+        if (r->draining) return -1;
+        return ip_take(r, ip_entry_of_fd(r, (int)(lws_intptr_t)in), IPB_ACCEPT, 1, RL_IP_ACCEPT)
+                   ? 0
+                   : -1;
     case LWS_CALLBACK_WSI_CREATE:
         /* Every accepted connection, WebSocket or HTTP, from accept to
          * close: --max-conns bounds them all, so idle HTTP connections
@@ -772,6 +830,14 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
             session_fail(s, WEFT_PROTO_EOVERLOADED, "too many connections");
             return 0;
         }
+        s->ip = ip_entry_of_fd(r, (int)lws_get_socket_fd(wsi));
+        if (s->ip && r->cfg.ip_conns && s->ip->conns >= r->cfg.ip_conns) {
+            s->ip = NULL; /* not counted */
+            r->m.limited[RL_IP_CONNS]++;
+            session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many connections from this address");
+            return 0;
+        }
+        if (s->ip) s->ip->conns++;
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, r->cfg.handshake_secs);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -779,6 +845,10 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return session_writeable(s);
     case LWS_CALLBACK_CLOSED:
+        if (s->is_ws && s->ip) {
+            s->ip->conns--;
+            s->ip = NULL;
+        }
         if (s->is_ws) session_close_ws(s);
         return 0;
     default:
@@ -859,11 +929,18 @@ void relay_after_turn(relay *r) {
     }
 }
 
-/* Every 100 ms: prune idle token buckets now and then. The timer also bounds
- * how long a stop request waits for the loop to notice it. */
+/* Every 100 ms: prune idle limit entries every minute. The timer also
+ * bounds how long a stop request waits for the loop to notice it. */
 static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
-    if (++t->ticks % 600 == 0) token_bucket_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+    if (t->r->reload) { /* SIGHUP */
+        t->r->reload = 0;
+        admit_reload(t->r->admit);
+    }
+    if (++t->ticks % 600 == 0) {
+        rl_prune(t->r->token_buckets, relay_now_us(), 120000000u);
+        rl_prune(t->r->ip_limits, relay_now_us(), 120000000u);
+    }
     if (t->ticks % (SPACE_PARK_PERIOD_S * 10) == 0) space_expire_parked(t->r);
     if (t->ticks % 10 == 0) {
         session_expire_all(t->r, relay_unix_s());

@@ -94,8 +94,11 @@ typedef struct session {
     held_ack *held_head, *held_tail; /* ACKs waiting for the end-of-turn flush */
     struct session *held_prev, *held_next; /* r->held */
     int in_held;
-    int close_status; /* WebSocket close code after the final frame */
-    bucket frames;    /* per-connection frame rate */
+    int close_status;     /* WebSocket close code after the final frame */
+    bucket frames;        /* per-connection frame rate */
+    bucket changes;       /* per-connection changes submitted (--conn-verify-rate) */
+    rl_entry *ip;         /* its address's limits; counted in ip->conns (WebSocket) */
+    uint64_t admit_quota; /* the HELLO admission's byte quota for its space (0: none) */
     struct http_state *http;
     waiter *wait;     /* an answer this session waits for (owned by who answers) */
     int rate_verdict; /* the shared rate limit's answer */

@@ -173,6 +173,10 @@ static void space_free(space *sp) {
     free(sp);
 }
 
+uint64_t space_bytes_used(const space *sp) {
+    return sp->n_idx ? sp->idx[sp->n_idx - 1].cum : 0;
+}
+
 int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     space *sp = space_find(r, id);
     if (sp) {
@@ -319,11 +323,22 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         return 0;
     }
     switch (rc) {
-    case WEFT_LOG_READY:
+    case WEFT_LOG_READY: {
+        /* The quota is checked when a change is stored from a frame or a
+         * POST; changes released from the parked set may pass it by at most
+         * the parked bound (SPACE_MAX_PENDING). */
+        uint64_t quota = sp->quota_bytes ? sp->quota_bytes : r->cfg.space_bytes;
+        if (quota && space_bytes_used(sp) + len > quota) {
+            *value = WEFT_PROTO_EQUOTA;
+            relay_reject(r, WEFT_PROTO_EQUOTA);
+            r->m.limited[RL_SPACE_BYTES]++;
+            return 0;
+        }
         rc = store_ready(sp, &c, origin, value);
         if (rc) return rc;
         *status = ACK_PENDING;
         return release_parked(sp);
+    }
     case WEFT_LOG_DUPLICATE: {
         /* Held, but maybe not durable yet: then the answer waits for the
          * appends in flight. */

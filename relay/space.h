@@ -50,10 +50,17 @@ typedef struct space {
     int is_woken;
     const weft_change *appending; /* the change being appended now */
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
+    bucket changes;               /* --space-rate */
+    uint64_t quota_bytes;         /* from an admission token; 0: --space-bytes */
     bucket eph;                   /* SIGNAL/PRESENCE bytes sent here (--eph-rate) */
     size_t n_sessions;            /* WebSocket sessions whose s->sp this is */
     uint64_t used_us;             /* last opened, found or left (relay_now_us) */
 } space;
+
+/* Bytes the space holds against its --space-bytes quota: the one place
+ * that counts them (records now; snapshots and files when they are
+ * stored). */
+uint64_t space_bytes_used(const space *sp);
 
 /* Finds or opens a space (a local backend replays its records now).
  * create = 0: a space that storage does not hold is WEFT_ENOTFOUND (with

@@ -596,15 +596,18 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
     return send_cmd(st, o, 5, argv, lens);
 }
 
-int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uint64_t limit,
-                          uint32_t window_ms, redis_rate_fn fn, void *ud) {
+int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_t id[16],
+                          uint32_t n, uint64_t limit, uint32_t window_ms, redis_rate_fn fn,
+                          void *ud) {
     if (!fn || !window_ms) return WEFT_EINVAL;
     op *o = malloc(sizeof *o);
     if (!o) return WEFT_ENOMEM;
     *o = (op){.kind = OP_RATE, .fn.rate = fn, .ud = ud};
-    char hex[WEFT__HEX_LEN(16)], key[64], a_n[24], a_limit[24], a_win[24];
+    char shex[WEFT__HEX_LEN(32)], hex[WEFT__HEX_LEN(16)], key[128], a_n[24], a_limit[24], a_win[24];
+    weft__hex_encode(shex, sizeof shex, space, 32);
     weft__hex_encode(hex, sizeof hex, id, 16);
-    snprintf(key, sizeof key, "weft:rl:{%s}", hex);
+    /* Keyed by space and token id: ids are chosen by issuers (issue 23). */
+    snprintf(key, sizeof key, "weft:rl:{%s}:%s", shex, hex);
     snprintf(a_n, sizeof a_n, "%u", n);
     snprintf(a_limit, sizeof a_limit, "%llu", (unsigned long long)limit);
     snprintf(a_win, sizeof a_win, "%u", window_ms);

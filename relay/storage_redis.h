@@ -100,8 +100,9 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
  * (nothing taken). Callers decide what an error means (allowing is the
  * choice that keeps a Redis hiccup from stopping every writer). */
 typedef void (*redis_rate_fn)(void *ud, int rc, int allowed);
-int redis_store_rate_take(redis_store *st, const uint8_t id[16], uint32_t n, uint64_t limit,
-                          uint32_t window_ms, redis_rate_fn fn, void *ud);
+int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_t id[16],
+                          uint32_t n, uint64_t limit, uint32_t window_ms, redis_rate_fn fn,
+                          void *ud);
 
 /* Publishes msg on the space's ephemeral channel weft:{hex}:eph, fire and
  * forget (pub/sub delivers at most once, to the relays subscribed now).

@@ -204,6 +204,27 @@ printf '\x01' | dd of="$seg" bs=1 seek=$(($(stat -c %s "$seg") / 2)) conv=notrun
 expect "verify finds a flipped bit in a relay copy" 1 "$W" log verify relaycopy
 has "reports the damage" '"problem":"CRC mismatch"'
 
+# Operator admission: a relay that hosts only spaces its operator admitted.
+expect "keygen for the operator" 0 "$W" keygen --out operator.json
+opk=$(sed 's/.*"public":"\([^"]*\)".*/\1/' operator.json)
+sid=$("$W" status a | sed 's/.*"space":"\([^"]*\)".*/\1/')
+expect "admission issue" 0 "$W" admission issue --operator-key operator.json --space "$sid" --bytes 1000000 --expires 30d
+adm=$out
+[ ${#adm} -gt 200 ] && ok "admission token printed" || bad "admission token: '$adm'"
+expect "admission issue needs --space" 2 "$W" admission issue --operator-key operator.json
+expect "admission issue refuses a bad space id" 3 "$W" admission issue --operator-key operator.json --space nope
+expect "admission issue refuses a bad --expires" 2 "$W" admission issue --operator-key operator.json --space "$sid" --expires soon
+expect "admission issue refuses a missing key file" 3 "$W" admission issue --operator-key missing.json --space "$sid"
+port=$((20000 + RANDOM % 30000))
+while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+"$OLDPWD/build/relay/weft-relay" --listen 127.0.0.1:$port --storage memory --admit "signed:$opk" 2>relay2.log &
+relay_pid=$!
+for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+expect "sync without an admission is refused" 3 "$W" sync a --relay http://127.0.0.1:$port
+grep -q NOT_ADMITTED "$t/stderr" && ok "says why" || bad "no NOT_ADMITTED in: $(cat "$t/stderr")"
+expect "sync with the admission" 0 "$W" sync a --relay http://127.0.0.1:$port --admission "$adm"
+kill $relay_pid; wait $relay_pid 2>/dev/null || true
+
 expect "bench" 0 "$W" bench --ops 20000
 has "bench converged" '"converged":true'
 

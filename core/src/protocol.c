@@ -3,6 +3,7 @@
  *
  *   HELLO      space[32] key[32] bytes(vv) bytes(token) u8 flags [varint cursor]
  *              [varint format_level varint space_level varint features]
+ *              [bytes(admission)]
  *   CHALLENGE  nonce[32] varint head bytes(vv)
  *              [varint format_level varint space_level varint features]
  *   PROOF      sig[64]
@@ -149,15 +150,19 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
         uint8_t flags = rd_u8(&r);
         if (r.err) return r.err;
-        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS)) return WEFT_EMALFORMED;
+        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS | WEFT_HELLO_ADMISSION))
+            return WEFT_EMALFORMED;
         if (flags & WEFT_HELLO_CURSOR) {
             f->has_cursor = 1;
             f->cursor = rd_varint(&r);
         }
+        /* Fixed order after the flags: cursor, versions block, admission. */
         if (flags & WEFT_HELLO_VERSIONS) {
             int rc = decode_versions(f, &r);
             if (rc) return rc;
         }
+        if (flags & WEFT_HELLO_ADMISSION)
+            f->admission = rd_bounded(&r, &f->admission_len, WEFT_PROTO_MAX_ADMISSION);
         break;
     }
     case WEFT_FRAME_CHALLENGE:
@@ -294,24 +299,31 @@ size_t weft_frame_hello_bound(size_t vv_len, size_t token_len) {
     return WEFT_FRAME_HEADER_BYTES + 64 + 10 + vv_len + 10 + token_len + 1 + 10 + VERSIONS_BOUND;
 }
 
-int weft_frame_hello_encode_v(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space,
-                              const uint8_t *key, const uint8_t *vv, size_t vv_len,
-                              const uint8_t *token, size_t token_len, int has_cursor,
-                              uint64_t cursor, const weft_versions *v) {
+/* Every HELLO is written here: the flags say which optional fields follow
+ * the cursor slot, always in this order (versions block, then admission). */
+int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
+                                     const uint8_t *space, const uint8_t *key, const uint8_t *vv,
+                                     size_t vv_len, const uint8_t *token, size_t token_len,
+                                     int has_cursor, uint64_t cursor, const weft_versions *v,
+                                     const uint8_t *admission, size_t admission_len) {
     validate_or_ret(len && space && key && (vv || !vv_len) && (token || !token_len), WEFT_EINVAL);
     validate_or_ret(token_len <= WEFT_PROTO_MAX_TOKEN && versions_ok(v), WEFT_EINVAL);
+    validate_or_ret((admission || !admission_len) && admission_len <= WEFT_PROTO_MAX_ADMISSION,
+                    WEFT_EINVAL);
     size_t need = WEFT_FRAME_HEADER_BYTES + 64 + varint_len(vv_len) + vv_len +
                   varint_len(token_len) + token_len + 1 + (has_cursor ? varint_len(cursor) : 0) +
-                  versions_len(v);
+                  versions_len(v) + (admission ? varint_len(admission_len) + admission_len : 0);
     if (!dst || dst_cap < need) return WEFT_ENOSPACE;
     uint8_t *p = put_header(dst, WEFT_FRAME_HELLO);
     p = put_bytes(p, space, 32);
     p = put_bytes(p, key, 32);
     p = put_lbytes(p, vv, vv_len);
     p = put_lbytes(p, token, token_len);
-    *p++ = (uint8_t)((has_cursor ? WEFT_HELLO_CURSOR : 0) | (v ? WEFT_HELLO_VERSIONS : 0));
+    *p++ = (uint8_t)((has_cursor ? WEFT_HELLO_CURSOR : 0) | (v ? WEFT_HELLO_VERSIONS : 0) |
+                     (admission ? WEFT_HELLO_ADMISSION : 0));
     if (has_cursor) p = put_varint(p, cursor);
     p = put_versions(p, v);
+    if (admission) p = put_lbytes(p, admission, admission_len);
     assert((size_t)(p - dst) == need);
     *len = need;
     return 0;
@@ -321,8 +333,16 @@ int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uin
                             const uint8_t *key, const uint8_t *vv, size_t vv_len,
                             const uint8_t *token, size_t token_len, int has_cursor,
                             uint64_t cursor) {
-    return weft_frame_hello_encode_v(dst, dst_cap, len, space, key, vv, vv_len, token, token_len,
-                                     has_cursor, cursor, NULL);
+    return weft_frame_hello_encode_admitted(dst, dst_cap, len, space, key, vv, vv_len, token,
+                                            token_len, has_cursor, cursor, NULL, NULL, 0);
+}
+
+int weft_frame_hello_encode_v(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space,
+                              const uint8_t *key, const uint8_t *vv, size_t vv_len,
+                              const uint8_t *token, size_t token_len, int has_cursor,
+                              uint64_t cursor, const weft_versions *v) {
+    return weft_frame_hello_encode_admitted(dst, dst_cap, len, space, key, vv, vv_len, token,
+                                            token_len, has_cursor, cursor, v, NULL, 0);
 }
 
 size_t weft_frame_challenge_bound(size_t vv_len) {

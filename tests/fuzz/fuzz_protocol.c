@@ -7,7 +7,7 @@
  * byte for byte (every varint is minimal, every flag known). A lower
  * max_changes accepts the same CHANGES frame iff it is within the bound.
  * HELLO and CHALLENGE with versions blocks (random levels and feature bits)
- * round-trip the same way.
+ * and HELLO with an admission (after the block) round-trip the same way.
  * What a receiver decodes next (change records, vectors) is decoded too.
  */
 #include "fuzz_common.h"
@@ -21,9 +21,10 @@ static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
     int rc = WEFT_EINVAL;
     switch (f->type) {
     case WEFT_FRAME_HELLO:
-        rc = weft_frame_hello_encode_v(dst, cap, len, f->space, f->key, f->vv, f->vv_len, f->token,
-                                       f->token_len, f->has_cursor, f->cursor,
-                                       f->has_versions ? &f->versions : NULL);
+        rc = weft_frame_hello_encode_admitted(dst, cap, len, f->space, f->key, f->vv, f->vv_len,
+                                              f->token, f->token_len, f->has_cursor, f->cursor,
+                                              f->has_versions ? &f->versions : NULL, f->admission,
+                                              f->admission_len);
         break;
     case WEFT_FRAME_CHALLENGE:
         rc = weft_frame_challenge_encode_v(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len,
@@ -103,6 +104,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (f.has_versions)
         FUZZ_ASSERT((f.type == WEFT_FRAME_HELLO || f.type == WEFT_FRAME_CHALLENGE) &&
                     f.versions.format_level >= 1 && f.versions.space_level >= 1);
+    /* An admission only in HELLO, within its bound. */
+    if (f.admission)
+        FUZZ_ASSERT(f.type == WEFT_FRAME_HELLO && f.admission_len <= WEFT_PROTO_MAX_ADMISSION);
     if (f.vv && weft_vv_check(f.vv, f.vv_len) == 0) {
         size_t pos = 0;
         const uint8_t *a;

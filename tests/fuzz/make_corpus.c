@@ -5,7 +5,7 @@
  *   make_corpus OUTDIR [STAMP]
  *
  * creates OUTDIR/<target>/ for value, change, vv, snapshot, sealed, apply, merge,
- * auth, ops, segment (and protocol and text, when built with FUZZ_PROTOCOL /
+ * auth, ops, segment, admission (and protocol and text, when built with FUZZ_PROTOCOL /
  * FUZZ_TEXT, which meson sets once those modules exist), filled with real
  * encodings made by the library itself (values, PLAIN and signed V1 changes,
  * vectors, snapshots, continuations of the fuzz_apply history, merge
@@ -17,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "fuzz_common.h"
+#include "admission.h"
 #include "segment.h"
 #include "snapfile.h"
 #include "weft/level.h"
@@ -839,6 +840,21 @@ static void protocol(void) {
     FUZZ_ASSERT(
         weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0) == 0);
     emit(buf, len);
+    static const uint8_t adm[] = {1, 0x41, 7, 7, 7};
+    FUZZ_ASSERT(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, vv, sizeof vv,
+                                                 token, sizeof token, 1, 300, NULL, adm,
+                                                 sizeof adm) == 0);
+    emit(buf, len); /* with an admission (opaque to the codec) */
+    FUZZ_ASSERT(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, NULL,
+                                                 0, 0, 0, NULL, adm, 0) == 0);
+    emit(buf, len);
+    /* Both optional fields, in their fixed order: versions block, then
+     * admission. */
+    weft_versions both = {.format_level = 2, .space_level = 2, .features = 1};
+    FUZZ_ASSERT(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, vv, sizeof vv,
+                                                 token, sizeof token, 1, 300, &both, adm,
+                                                 sizeof adm) == 0);
+    emit(buf, len);
     FUZZ_ASSERT(weft_frame_challenge_encode(buf, sizeof buf, &len, nonce, 77, vv, sizeof vv) == 0);
     emit(buf, len);
     /* Versions blocks: a newer client's HELLO and the answer to it. */
@@ -1014,6 +1030,31 @@ static void snapfiles(void) {
     snap_emit(7, bad, 0, 0); /* an empty body */
 }
 
+/* ---- admission tokens (fuzz_admission) ---- */
+
+static void admissions(void) {
+    begin("admission");
+    uint8_t seed[32], op_pk[32], op_sk[64], other_pk[32], other_sk[64], space[32];
+    fuzz_key(seed, FUZZ_SEED_ADMIN);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, op_pk, op_sk, seed) == 0);
+    fuzz_key(seed, FUZZ_SEED_MEMBER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, other_pk, other_sk, seed) == 0);
+    fuzz_key(space, FUZZ_SPACE_BYTE);
+    uint8_t t[WEFT__ADMISSION_MAX_BYTES];
+    size_t len;
+    const uint64_t nb = FUZZ_AUTH_NOW - 1000, exp = FUZZ_AUTH_NOW + 1000;
+    FUZZ_ASSERT(weft__admission_issue(&be, t, sizeof t, &len, space, op_sk, 0, nb, exp) == 0);
+    emit(t, len); /* valid */
+    FUZZ_ASSERT(weft__admission_issue(&be, t, sizeof t, &len, space, op_sk, 1ull << 40, 0, 0) == 0);
+    emit(t, len); /* valid, with a byte quota, never expires */
+    FUZZ_ASSERT(weft__admission_issue(&be, t, sizeof t, &len, space, op_sk, UINT64_MAX, nb,
+                                      FUZZ_AUTH_NOW) == 0);
+    emit(t, len); /* expired just now */
+    FUZZ_ASSERT(weft__admission_issue(&be, t, sizeof t, &len, space, other_sk, 0, nb, exp) == 0);
+    emit(t, len); /* another operator */
+    emit(t, len - 1);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
         fprintf(stderr, "usage: %s OUTDIR [STAMP]\n", argv[0]);
@@ -1027,6 +1068,8 @@ int main(int argc, char **argv) {
     auth();
     segments();
     snapfiles();
+
+    admissions();
 #if FUZZ_PROTOCOL
     protocol();
 #endif

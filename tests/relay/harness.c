@@ -302,12 +302,13 @@ int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t curso
     const uint8_t *vv = NULL;
     size_t vv_len = 0;
     if (with_vv && weft_replica_vv(c->rep, &vv, &vv_len)) return -1;
-    uint8_t *buf = malloc(weft_frame_hello_bound(vv_len, c->token_len));
+    size_t cap = weft_frame_hello_bound(vv_len, c->token_len) + 10 + c->admission_len;
+    uint8_t *buf = malloc(cap);
     size_t len;
     weft_versions v = {.format_level = c->level, .space_level = 1, .features = 0};
-    int rc = weft_frame_hello_encode_v(buf, weft_frame_hello_bound(vv_len, c->token_len), &len,
-                                       c->space, c->me.pk, vv, vv_len, c->token, c->token_len,
-                                       has_cursor, cursor, c->level ? &v : NULL);
+    int rc = weft_frame_hello_encode_admitted(buf, cap, &len, c->space, c->me.pk, vv, vv_len,
+                                              c->token, c->token_len, has_cursor, cursor,
+                                              c->level ? &v : NULL, c->admission, c->admission_len);
     if (!rc) rc = wsc_send(&c->ws, buf, len, 2, 1);
     free(buf);
     if (rc) return -1;

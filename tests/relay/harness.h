@@ -105,7 +105,9 @@ typedef struct tclient {
     int err_fatal, closed;
     uint8_t last_peer[32]; /* last SIGNAL/PRESENCE sender */
     size_t n_signals;
-    uint8_t *relay_vv; /* the CHALLENGE's vector */
+    uint8_t *relay_vv;        /* the CHALLENGE's vector */
+    const uint8_t *admission; /* sent in HELLO when set (--admit signed:KEY) */
+    size_t admission_len;
     size_t relay_vv_len;
     /* Own seqs of the changes sent and not yet acked, in order (0 for
      * others' changes forwarded), and the highest own seq acked durable. */

@@ -596,23 +596,30 @@ int main(void) {
      * a short one shows the counts sliding out. */
     {
         static const uint8_t tok[16] = {7, 7, 7}, tok2[16] = {8, 8, 8};
+        static const uint8_t sp1[32] = {1}, sp2[32] = {2};
         static const uint32_t takes[] = {60, 30, 20, 10};
         static const int expect[] = {1, 1, 0, 1}; /* 60+30 fit, +20 not, +10 does */
         for (int i = 0; i < 4; i++) {
             rate_t rt = {0};
-            CHECK(redis_store_rate_take(stores[i % N_STORES].st, tok, takes[i], 100, 60000, on_rate,
-                                        &rt) == 0);
+            CHECK(redis_store_rate_take(stores[i % N_STORES].st, sp1, tok, takes[i], 100, 60000,
+                                        on_rate, &rt) == 0);
             CHECK(pump(rate_done, &rt, 5000) && rt.rc == 0);
             CHECK(rt.allowed == expect[i]);
         }
         rate_t rt = {0};
-        CHECK(redis_store_rate_take(stores[0].st, tok2, 100, 100, 200, on_rate, &rt) == 0);
+        CHECK(redis_store_rate_take(stores[0].st, sp1, tok2, 100, 100, 200, on_rate, &rt) == 0);
         CHECK(pump(rate_done, &rt, 5000) && rt.rc == 0 && rt.allowed == 1);
         idle_ms(450); /* two windows later the old count has slid out */
         rt = (rate_t){0};
-        CHECK(redis_store_rate_take(stores[1].st, tok2, 90, 100, 200, on_rate, &rt) == 0);
+        CHECK(redis_store_rate_take(stores[1].st, sp1, tok2, 90, 100, 200, on_rate, &rt) == 0);
         CHECK(pump(rate_done, &rt, 5000) && rt.rc == 0 && rt.allowed == 1);
-        printf("ok 3 - a sliding-window rate limit per token id holds across relays\n");
+        /* The same token id in another space is another limit (issue 23:
+         * a stranger minting a victim's id must not drain its window). */
+        rt = (rate_t){0};
+        CHECK(redis_store_rate_take(stores[2 % N_STORES].st, sp2, tok, 100, 100, 60000, on_rate,
+                                    &rt) == 0);
+        CHECK(pump(rate_done, &rt, 5000) && rt.rc == 0 && rt.allowed == 1);
+        printf("ok 3 - a sliding-window rate limit per (space, token id) holds across relays\n");
     }
 
     double one = bench(1, 1), three = bench(3, 3);

@@ -101,6 +101,71 @@ static void hello_golden(void) {
     CHECK(len == sizeof err && memcmp(buf, err, len) == 0);
 }
 
+/* HELLO flag 0x04: an admission after the cursor and the versions block
+ * (golden tails), decoded back; over its bound ETOOBIG; a relay of before
+ * it says MALFORMED. */
+static void hello_admission(void) {
+    uint8_t space[32], key[32], token[3] = {0xaa, 0xbb, 0xcc}, adm[3] = {0x01, 0x41, 0x99};
+    fill_key(space, 0x11);
+    fill_key(key, 0x22);
+    CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              1, 128, NULL, adm, 3));
+    static const uint8_t want_tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x05,
+                                        0x80, 0x01, 0x03, 0x01, 0x41, 0x99};
+    CHECK(len == 2 + 64 + sizeof want_tail);
+    CHECK(memcmp(buf + 66, want_tail, sizeof want_tail) == 0);
+    CHECK(len <= weft_frame_hello_bound(0, 3) + 10 + 3);
+    weft_frame f;
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(f.has_cursor && f.cursor == 128 && f.admission_len == 3 &&
+          memcmp(f.admission, adm, 3) == 0);
+    CHECK(!f.has_versions);
+    prefixes_and_mutations(buf, len);
+    /* With a versions block too: cursor, block, admission, in that order
+     * (flags 0x07; levels 2 and 1, features 5). */
+    weft_versions v = {.format_level = 2, .space_level = 1, .features = 5};
+    CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              1, 128, &v, adm, 3));
+    static const uint8_t both_tail[] = {0x00, 0x03, 0xaa, 0xbb, 0xcc, 0x07, 0x80, 0x01,
+                                        0x02, 0x01, 0x05, 0x03, 0x01, 0x41, 0x99};
+    CHECK(len == 2 + 64 + sizeof both_tail);
+    CHECK(memcmp(buf + 66, both_tail, sizeof both_tail) == 0);
+    CHECK(len <= weft_frame_hello_bound(0, 3) + 10 + 3);
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(f.has_cursor && f.cursor == 128 && f.has_versions && f.versions.format_level == 2 &&
+          f.versions.space_level == 1 && f.versions.features == 5 && f.admission_len == 3 &&
+          memcmp(f.admission, adm, 3) == 0);
+    prefixes_and_mutations(buf, len);
+    /* Without a cursor or block the admission follows the flags directly. */
+    CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              0, 0, NULL, adm, 3));
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(!f.has_cursor && f.admission_len == 3 && memcmp(f.admission, adm, 3) == 0);
+    /* Without one, no flag and no field: the frame of weft_frame_hello_encode. */
+    CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              0, 0, NULL, NULL, 0));
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(f.admission == NULL && f.admission_len == 0);
+    size_t plain = len;
+    CHECK_OK(weft_frame_hello_encode(buf + 512, sizeof buf - 512, &len, space, key, NULL, 0, token,
+                                     3, 0, 0));
+    CHECK(len == plain && memcmp(buf, buf + 512, len) == 0);
+    uint8_t big[WEFT_PROTO_MAX_ADMISSION + 1] = {0};
+    CHECK_RC(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              0, 0, NULL, big, sizeof big),
+             WEFT_EINVAL);
+    CHECK_OK(weft_frame_hello_encode_admitted(buf, sizeof buf, &len, space, key, NULL, 0, token, 3,
+                                              0, 0, NULL, big, WEFT_PROTO_MAX_ADMISSION));
+    buf[2 + 64 + 1 + 1 + 3 + 1] = 0x81; /* the length varint: 257 */
+    buf[2 + 64 + 1 + 1 + 3 + 2] = 0x02;
+    buf[len] = 0; /* and one byte more, so it is within the frame */
+    CHECK_RC(weft_frame_decode(&f, buf, len + 1, 0), WEFT_ETOOBIG);
+    /* Flag bits above 0x04 stay reserved. */
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 0, 0));
+    buf[len - 1] = 0x08;
+    CHECK_RC(weft_frame_decode(&f, buf, len, 0), WEFT_EMALFORMED);
+}
+
 static void challenge_proof(void) {
     uint8_t nonce[32], vv[66], sig[64];
     memset(nonce, 7, 32);
@@ -254,7 +319,7 @@ static void rejections(void) {
     /* Unknown HELLO flags. */
     uint8_t space[32] = {1}, key[32] = {2};
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
-    buf[len - 1] = 0x04;
+    buf[len - 1] = 0x08; /* 0x01 cursor, 0x02 versions, 0x04 admission */
     CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
 }
 
@@ -395,10 +460,16 @@ static void snapshot_frames(void) {
 static void names(void) {
     CHECK(strcmp(weft_proto_err_name(WEFT_PROTO_ESLOW_CONSUMER), "SLOW_CONSUMER") == 0);
     CHECK(strcmp(weft_proto_err_name(9999), "UNKNOWN") == 0);
+    /* Codes are part of the protocol: pinned by number. */
+    CHECK(strcmp(weft_proto_err_name(24), "UNCOVERED") == 0);
+    CHECK(strcmp(weft_proto_err_name(25), "BAD_SNAPSHOT") == 0);
+    CHECK(strcmp(weft_proto_err_name(26), "STALE_SNAPSHOT") == 0);
+    CHECK(strcmp(weft_proto_err_name(27), "NOT_ADMITTED") == 0);
+    CHECK(strcmp(weft_proto_err_name(28), "QUOTA") == 0);
     CHECK(strcmp(weft_proto_strerror(WEFT_PROTO_EGOING_AWAY), "server is shutting down") == 0);
     CHECK(weft_protocol_version() == WEFT_PROTOCOL_VERSION);
 }
 
-RUN_TESTS(T(hello_roundtrip), T(hello_golden), T(versions_blocks), T(challenge_proof),
-          T(changes_roundtrip), T(ack_roundtrip), T(signal_presence_error), T(rejections),
-          T(random_frames), T(snapshot_frames), T(names))
+RUN_TESTS(T(hello_roundtrip), T(hello_golden), T(versions_blocks), T(hello_admission),
+          T(challenge_proof), T(changes_roundtrip), T(ack_roundtrip), T(signal_presence_error),
+          T(rejections), T(random_frames), T(snapshot_frames), T(names))

@@ -47,13 +47,15 @@ extern "C" {
 #define WEFT_FRAME_HEADER_BYTES        2     /* version, type */
 #define WEFT_NONCE_BYTES               32    /* CHALLENGE nonce */
 #define WEFT_PROTO_MAX_TOKEN           1024  /* HELLO token bytes */
+#define WEFT_PROTO_MAX_ADMISSION       256   /* HELLO admission bytes */
 #define WEFT_PROTO_MAX_DATA            65536 /* SIGNAL / PRESENCE payload */
 #define WEFT_PROTO_MAX_MESSAGE         1024  /* ERROR message */
 #define WEFT_PROTO_DEFAULT_MAX_CHANGES 4096  /* change records per CHANGES frame */
 
 /* HELLO flags. */
-#define WEFT_HELLO_CURSOR   0x01 /* a relay-sequence cursor follows */
-#define WEFT_HELLO_VERSIONS 0x02 /* a versions block follows (after the cursor) */
+#define WEFT_HELLO_CURSOR    0x01 /* a relay-sequence cursor follows */
+#define WEFT_HELLO_VERSIONS  0x02 /* a versions block follows (after the cursor) */
+#define WEFT_HELLO_ADMISSION 0x04 /* an operator's admission follows (after the versions block) */
 /* CHANGES flags. */
 #define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
 
@@ -96,7 +98,9 @@ extern "C" {
     X(TIMEOUT, 23, "handshake took too long")                                  \
     X(UNCOVERED, 24, "snapshot names changes the relay does not hold")         \
     X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                           \
-    X(STALE_SNAPSHOT, 26, "snapshot older than the one held")
+    X(STALE_SNAPSHOT, 26, "snapshot older than the one held")                  \
+    X(NOT_ADMITTED, 27, "this relay does not host the space")                  \
+    X(QUOTA, 28, "space quota exceeded")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
@@ -132,6 +136,10 @@ typedef struct weft_frame {
     /* HELLO and CHALLENGE: the sender's versions block, when it sent one */
     int has_versions;
     weft_versions versions;
+    /* HELLO: the relay operator's admission of the space (opaque to the
+     * codec; docs/RELAY.md "Admission"), or NULL and 0. */
+    const uint8_t *admission;
+    size_t admission_len;
     /* HELLO (the client's) and CHALLENGE (the relay's): version vector */
     const uint8_t *vv;
     size_t vv_len;
@@ -189,13 +197,13 @@ WEFT_API int weft_frame_ack_next(const weft_frame *f, size_t *pos, uint8_t *stat
 /* ---- encoding: dst, dst_cap, OUT *len; each returns 0, WEFT_EINVAL or
  * WEFT_ENOSPACE (nothing useful written then) ---- */
 
-/* Bytes a HELLO with these lengths takes at most. */
+/* Bytes a HELLO with these lengths takes at most (with an admission: add
+ * 10 + its length). */
 WEFT_API size_t weft_frame_hello_bound(size_t vv_len, size_t token_len);
 WEFT_API int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len,
                                      const uint8_t *space, const uint8_t *key, const uint8_t *vv,
                                      size_t vv_len, const uint8_t *token, size_t token_len,
                                      int has_cursor, uint64_t cursor);
-
 /* The same HELLO with a versions block when v is not NULL (both levels >= 1,
  * else WEFT_EINVAL). Send it only to a relay or peer known to speak it, or
  * be ready for a version-1 decoder's BAD_FRAME (docs/PROTOCOL.md §6). The
@@ -204,6 +212,18 @@ WEFT_API int weft_frame_hello_encode_v(uint8_t *dst, size_t dst_cap, size_t *len
                                        const uint8_t *space, const uint8_t *key, const uint8_t *vv,
                                        size_t vv_len, const uint8_t *token, size_t token_len,
                                        int has_cursor, uint64_t cursor, const weft_versions *v);
+
+/* The same HELLO with a versions block when v is not NULL (as above) and an
+ * operator's admission when admission is not NULL (flag
+ * WEFT_HELLO_ADMISSION, admission_len <= WEFT_PROTO_MAX_ADMISSION, else
+ * WEFT_EINVAL). The fields follow the flags in a fixed order: cursor,
+ * versions block, admission. With v and admission NULL it is exactly
+ * weft_frame_hello_encode's frame. A relay without admission support
+ * refuses the flag with BAD_FRAME. */
+WEFT_API int weft_frame_hello_encode_admitted(
+    uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space, const uint8_t *key,
+    const uint8_t *vv, size_t vv_len, const uint8_t *token, size_t token_len, int has_cursor,
+    uint64_t cursor, const weft_versions *v, const uint8_t *admission, size_t admission_len);
 
 WEFT_API size_t weft_frame_challenge_bound(size_t vv_len);
 WEFT_API int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len,
