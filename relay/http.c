@@ -725,17 +725,31 @@ static int post_snapshot(session *s, struct lws *wsi) {
     return snapshot_stored(s, wsi);
 }
 
+/* Checks the request's token and proof for `right`, then opens the space
+ * (it must exist) and waits for it to be loaded. Returns 1 with *sp when
+ * the request can go on; 0 when it was answered (an error) or parked until
+ * the load, and the caller returns *answered. */
+static int open_checked(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
+                        const char *method, const char *path, struct space **sp, int *answered) {
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, sid, right, method, path, &t);
+    int rc = code ? 0 : space_open(s->r, sid, 0, sp);
+    if (code)
+        *answered = respond_error(s, wsi, code, "token refused");
+    else if (rc == WEFT_ENOTFOUND)
+        *answered = respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    else if (rc)
+        *answered = respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    else
+        return !park(s, wsi, *sp, 0, answered);
+    return 0;
+}
+
 static int get_snapshot(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
     relay *r = s->r;
-    weft_token t;
-    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
-    if (code) return respond_error(s, wsi, code, "token refused");
     struct space *sp;
-    int rc = space_open(r, sid, 0, &sp);
-    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
-    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     int answered;
-    if (park(s, wsi, sp, 0, &answered)) return answered;
+    if (!open_checked(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &sp, &answered)) return answered;
     uint8_t *body;
     const uint8_t *rec, *tok;
     size_t len, tl;
@@ -770,17 +784,12 @@ static int get_snapshot(session *s, struct lws *wsi, const uint8_t sid[32], cons
 
 static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
     relay *r = s->r;
-    weft_token t;
-    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_ADMIN, "DELETE", path, &t);
-    if (code) return respond_error(s, wsi, code, "token refused");
     struct space *sp;
-    int rc = space_open(r, sid, 0, &sp);
-    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
-    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     int answered;
-    if (park(s, wsi, sp, 0, &answered)) return answered;
+    if (!open_checked(s, wsi, sid, WEFT_RIGHT_ADMIN, "DELETE", path, &sp, &answered))
+        return answered;
     /* Its sessions close first, then the records go for good. */
-    rc = space_delete(sp, &s->wait, on_answer, s);
+    int rc = space_delete(sp, &s->wait, on_answer, s);
     if (rc < 0) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     pubsub_space_deleted(r, sid); /* the other relays drop it too */
     if (rc == STORAGE_LATER) {    /* answered once storage confirmed (rerun) */

@@ -318,15 +318,18 @@ static void space_free(file_space *s) {
     free(s);
 }
 
-static int list_segments(const char *dir, uint64_t **out, size_t *n_out) {
+/* The numbers in the names of the files of dir that parse() accepts (a
+ * segment's first relay sequence, a snapshot's base), sorted by cmp. */
+static int list_numbered(const char *dir, int (*parse)(uint64_t *, const char *),
+                         int (*cmp)(const void *, const void *), uint64_t **out, size_t *n_out) {
     DIR *d = opendir(dir);
     if (!d) return io_fail("opendir", dir);
     uint64_t *v = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        uint64_t first;
-        if (weft__seg_name_parse(&first, e->d_name)) continue;
+        uint64_t num;
+        if (parse(&num, e->d_name)) continue;
         uint64_t *p = weft__vec_grow(v, &cap, n + 1, sizeof *p, 16);
         if (!p) {
             free(v);
@@ -334,13 +337,17 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n_out) {
             return WEFT_ENOMEM;
         }
         v = p;
-        v[n++] = first;
+        v[n++] = num;
     }
     closedir(d);
-    if (n) qsort(v, n, sizeof *v, cmp_u64);
+    if (n) qsort(v, n, sizeof *v, cmp);
     *out = v;
     *n_out = n;
     return 0;
+}
+
+static int list_segments(const char *dir, uint64_t **out, size_t *n_out) {
+    return list_numbered(dir, weft__seg_name_parse, cmp_u64, out, n_out);
 }
 
 static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_space_store **out,
@@ -673,28 +680,7 @@ static int cmp_u64_desc(const void *a, const void *b) {
 
 /* The bases of the stored snapshots, newest first. */
 static int list_snapshots(const char *dir, uint64_t **out, size_t *n_out) {
-    DIR *d = opendir(dir);
-    if (!d) return io_fail("opendir", dir);
-    uint64_t *v = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        uint64_t base;
-        if (weft__snap_name_parse(&base, e->d_name)) continue;
-        uint64_t *p = weft__vec_grow(v, &cap, n + 1, sizeof *p, 4);
-        if (!p) {
-            free(v);
-            closedir(d);
-            return WEFT_ENOMEM;
-        }
-        v = p;
-        v[n++] = base;
-    }
-    closedir(d);
-    if (n) qsort(v, n, sizeof *v, cmp_u64_desc);
-    *out = v;
-    *n_out = n;
-    return 0;
+    return list_numbered(dir, weft__snap_name_parse, cmp_u64_desc, out, n_out);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, const char *path) {
