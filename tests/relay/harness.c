@@ -47,18 +47,26 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+/* A free port below the kernel's ephemeral range (32768-60999 by
+ * default). A port the kernel hands out for port 0 is an ephemeral one, and
+ * an outgoing connection (a relay's to Redis, a test client's) can take it
+ * between this check and the relay's bind: that made relays fail to start
+ * now and then. Ports are drawn at random so parallel tests rarely meet. */
 static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-        getsockname(fd, (struct sockaddr *)&a, &l)) {
-        if (fd >= 0) close(fd);
-        return -1;
+    static unsigned state;
+    if (!state) state = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    for (int tries = 0; tries < 200; tries++) {
+        state = state * 1103515245u + 12345u;
+        int port = 20000 + (int)((state >> 8) % 12000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) return -1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return port;
     }
-    close(fd);
-    return ntohs(a.sin_port);
+    return -1;
 }
 
 void relay_tmpdir(relay_proc *p) {
@@ -90,8 +98,21 @@ void relay_cleanup(relay_proc *p) {
     p->dir[0] = 0;
 }
 
+static int spawn_once(relay_proc *p, const char *exe, const char *storage, int port,
+                      const char *const *extra);
+
 int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
                 const char *const *extra) {
+    /* A port picked here can still be taken before the relay binds it (by
+     * another test): the relay then exits at once, and a new port is tried. */
+    int rc = spawn_once(p, exe, storage, port, extra);
+    for (int tries = 1; rc && !port && tries < 5; tries++)
+        rc = spawn_once(p, exe, storage, port, extra);
+    return rc;
+}
+
+static int spawn_once(relay_proc *p, const char *exe, const char *storage, int port,
+                      const char *const *extra) {
     p->port = port ? port : free_port();
     if (p->port <= 0) return -1;
     char listen[64];
