@@ -3,7 +3,9 @@
 # "Tests"): an attacker process on raw sockets against weft-relay built
 # with ASan + UBSan, while honest clients sync through it; the relay's RSS
 # and open descriptors are sampled throughout, and it must exit cleanly.
-# About 60 s; WEFT_HOSTILE_SECS=N runs it for N seconds instead.
+# About 65 s (5 s calm, 60 s under attack); WEFT_HOSTILE_SECS=N attacks for N
+# seconds instead, WEFT_HOSTILE_CALM_SECS=N sets the calm phase, and
+# WEFT_HOSTILE_JSON=FILE writes the honest latency figures as bench records.
 # WEFT_TEST_RELAY_LOG=1 shows the relay's log.
 set -euo pipefail
 cd "$(dirname "$0")/.."

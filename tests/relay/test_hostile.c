@@ -24,8 +24,19 @@
  * got acked, and the relay must answer /healthz and exit 0 (no ASan
  * report) on SIGTERM at the end.
  *
+ * The honest pair runs first for a calm phase (no attacker), then under
+ * attack, the writer sending 2 changes (one frame) every 10 ms in both.
+ * For each change the parent keeps the time the writer's send returned
+ * and the time the reader's pump handed it over (decoded, verified and
+ * applied), both from CLOCK_MONOTONIC in this process; it prints p50 and
+ * p99 of that delivery latency per phase and, when WEFT_HOSTILE_JSON names
+ * a file, writes them there as bench records (tools/bench merges them;
+ * bench/README.md). Nothing here asserts on latency: a timed assertion
+ * would fail on a loaded machine, so the figures go to the bench.
+ *
  *   test_hostile PATH_TO_WEFT_RELAY [seconds]   (default 60;
- *   WEFT_HOSTILE_SECS overrides)
+ *   WEFT_HOSTILE_SECS overrides; WEFT_HOSTILE_CALM_SECS sets the calm
+ *   phase, default 5)
  */
 #include "harness.h"
 
@@ -44,8 +55,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RSS_MB 768 /* ASan's shadow memory included */
-#define MAX_FDS    256
+#define MAX_RSS_MB  768 /* ASan's shadow memory included */
+#define MAX_FDS     256
+#define WRITE_EVERY 0.010 /* s between the honest writer's frames of 2 changes */
 
 static double now_s(void) {
     struct timespec ts;
@@ -474,6 +486,142 @@ static int fd_count(pid_t pid) {
     return n;
 }
 
+/* ---- the honest pair and its delivery latency ---- */
+
+typedef struct honest {
+    tclient w, rd;
+    uint64_t written; /* changes the writer sent */
+    /* By the writer's change number n (1-based; the reader receives them
+     * in that order, the space holding no other author's changes): when
+     * its send returned, and its delivery latency in ms (-1 until then). */
+    double *sent_at, *lat_ms;
+    size_t cap;
+    long rss0, rss_max;
+    int fds_max;
+} honest;
+
+static int honest_grow(honest *h, size_t need) {
+    if (need < h->cap) return 0;
+    size_t cap = h->cap ? h->cap * 2 : 4096;
+    while (cap <= need)
+        cap *= 2;
+    double *s = realloc(h->sent_at, cap * sizeof *s);
+    if (!s) return -1;
+    h->sent_at = s;
+    double *l = realloc(h->lat_ms, cap * sizeof *l);
+    if (!l) return -1;
+    h->lat_ms = l;
+    for (size_t i = h->cap; i < cap; i++)
+        h->sent_at[i] = 0, h->lat_ms[i] = -1;
+    h->cap = cap;
+    return 0;
+}
+
+/* Handles the reader's pending messages (waiting up to timeout_ms for the
+ * first), timing every change they carry. */
+static void honest_read(honest *h, int timeout_ms) {
+    for (;;) {
+        uint64_t before = h->rd.received;
+        if (tc_pump(&h->rd, timeout_ms)) return;
+        timeout_ms = 0;
+        double t = now_s();
+        for (uint64_t n = before + 1; n <= h->rd.received && n < h->cap; n++)
+            if (h->sent_at[n] > 0) h->lat_ms[n] = (t - h->sent_at[n]) * 1e3;
+    }
+}
+
+/* Runs the honest pair for secs: 2 changes every WRITE_EVERY, both sockets
+ * serviced as soon as they are readable, the relay's footprint sampled
+ * every 0.5 s. Returns 0, or -1 after reporting a failure. */
+static int honest_phase(honest *h, const relay_proc *p, double secs) {
+    double t0 = now_s(), next_write = t0, next_sample = t0;
+    while (now_s() - t0 < secs) {
+        if (now_s() >= next_sample) {
+            next_sample += 0.5;
+            long kb = rss_kb(p->pid);
+            int nf = fd_count(p->pid);
+            if (kb > h->rss_max) h->rss_max = kb;
+            if (nf > h->fds_max) h->fds_max = nf;
+            if (kb > MAX_RSS_MB * 1024L || nf > MAX_FDS) {
+                fprintf(stderr, "relay footprint out of bounds: rss %ld kB, %d fds\n", kb, nf);
+                check_failures++;
+                return -1;
+            }
+        }
+        if (h->w.closed || h->rd.closed) {
+            fprintf(stderr, "an honest client was disconnected (writer error %u, reader %u)\n",
+                    h->w.err_code, h->rd.err_code);
+            check_failures++;
+            return -1;
+        }
+        double t = now_s();
+        if (t >= next_write) {
+            /* A late tick is not made up with a burst: the pace stays even. */
+            next_write = next_write + WRITE_EVERY > t ? next_write + WRITE_EVERY : t + WRITE_EVERY;
+            if (honest_grow(h, h->written + 3)) {
+                fprintf(stderr, "out of memory\n");
+                check_failures++;
+                return -1;
+            }
+            CHECK(tc_write(&h->w, 2, 40, 2) == 0);
+            double sent = now_s();
+            h->sent_at[++h->written] = sent;
+            h->sent_at[++h->written] = sent;
+        }
+        int wait_ms = (int)((next_write - now_s()) * 1e3);
+        if (wait_ms < 0) wait_ms = 0;
+        struct pollfd pf[2] = {{h->w.ws.fd, POLLIN, 0}, {h->rd.ws.fd, POLLIN, 0}};
+        if (!h->w.ws.len && !h->rd.ws.len) poll(pf, 2, wait_ms);
+        while (tc_pump(&h->w, 0) == 0)
+            ;
+        honest_read(h, 0);
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 (nearest rank) of the latencies of changes first..last.
+ * OUT: p50, p99 (0 when none was timed). Returns how many were timed. */
+static size_t honest_pcts(const honest *h, uint64_t first, uint64_t last, double *p50,
+                          double *p99) {
+    *p50 = *p99 = 0;
+    double *v = malloc((size_t)(last - first + 1) * sizeof *v);
+    if (!v) return 0;
+    size_t n = 0;
+    for (uint64_t i = first; i <= last && i < h->cap; i++)
+        if (h->lat_ms[i] >= 0) v[n++] = h->lat_ms[i];
+    if (n) {
+        qsort(v, n, sizeof *v, cmp_double);
+        *p50 = v[(size_t)((double)(n - 1) * 0.50 + 0.5)];
+        *p99 = v[(size_t)((double)(n - 1) * 0.99 + 0.5)];
+    }
+    free(v);
+    return n;
+}
+
+/* The four figures as bench records {workload, impl, metric, value, unit}
+ * (bench/merge_results.mjs). Returns 0, or -1 when the file cannot be
+ * written. */
+static int write_bench_json(const char *path, double secs, const double v[4]) {
+    static const char *const metric[4] = {"honest p50 calm", "honest p99 calm",
+                                          "honest p50 under attack", "honest p99 under attack"};
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fprintf(f, "[\n");
+    for (int i = 0; i < 4; i++)
+        fprintf(f,
+                "  {\"workload\": \"relay under attack\", \"impl\": \"weft-relay\", "
+                "\"metric\": \"%s\", \"value\": %.3f, \"unit\": \"ms\", \"note\": \"1 "
+                "honest writer to 1 reader, 200 changes/s; attack phase %.0f s\"}%s\n",
+                metric[i], v[i], secs, i < 3 ? "," : "");
+    fprintf(f, "]\n");
+    return fclose(f) ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_hostile PATH_TO_WEFT_RELAY [seconds]\n");
@@ -500,55 +648,39 @@ int main(int argc, char **argv) {
     }
     close(probe);
 
+    double calm = 5;
+    env = getenv("WEFT_HOSTILE_CALM_SECS");
+    if (env && *env) calm = atof(env);
+    if (calm < 0) calm = 0;
+
     ident owner;
     ident_new(&owner);
     uint8_t key[32];
     BE.random(BE.ctx, key, 32);
-    tclient w, rd;
-    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, key) == 0);
-    CHECK(tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, key) == 0);
-    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0);
-    CHECK(tc_connect(&rd, p.port, 1, 0, 0) == 0);
-    CHECK(tc_wait(&rd, until_synced, 0, 5000));
+    honest h;
+    memset(&h, 0, sizeof h);
+    CHECK(tc_init(&h.w, &owner, NULL, WEFT_RIGHT_WRITE, key) == 0);
+    CHECK(tc_init(&h.rd, &owner, NULL, WEFT_RIGHT_READ, key) == 0);
+    CHECK(tc_connect(&h.w, p.port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&h.rd, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&h.rd, until_synced, 0, 5000));
+    h.rss0 = h.rss_max = rss_kb(p.pid);
+    h.fds_max = fd_count(p.pid);
+
+    /* The calm phase: the same honest load with no attacker, for the
+     * baseline latency. */
+    int failed = honest_phase(&h, &p, calm);
+    uint64_t calm_written = h.written;
 
     uint64_t seed;
     BE.random(BE.ctx, (uint8_t *)&seed, sizeof seed);
-    printf("# attacker seed %llu, %.0f s\n", (unsigned long long)seed, secs);
+    printf("# attacker seed %llu, %.0f s (after %.0f s calm)\n", (unsigned long long)seed, secs,
+           calm);
     fflush(stdout);
-    pid_t child = fork();
+    pid_t child = failed ? -1 : fork();
     if (child == 0) attacker(p.port, secs, seed);
-    CHECK(child > 0);
-
-    long rss0 = rss_kb(p.pid), rss_max = rss0;
-    int fds_max = fd_count(p.pid);
-    double t0 = now_s(), next_sample = t0;
-    uint64_t written = 0;
-    while (now_s() - t0 < secs) {
-        if (now_s() >= next_sample) {
-            next_sample += 0.5;
-            long kb = rss_kb(p.pid);
-            int nf = fd_count(p.pid);
-            if (kb > rss_max) rss_max = kb;
-            if (nf > fds_max) fds_max = nf;
-            if (kb > MAX_RSS_MB * 1024L || nf > MAX_FDS) {
-                fprintf(stderr, "relay footprint out of bounds: rss %ld kB, %d fds\n", kb, nf);
-                check_failures++;
-                break;
-            }
-        }
-        if (w.closed || rd.closed) {
-            fprintf(stderr, "an honest client was disconnected (writer error %u, reader %u)\n",
-                    w.err_code, rd.err_code);
-            check_failures++;
-            break;
-        }
-        CHECK(tc_write(&w, 2, 40, 2) == 0);
-        written += 2;
-        for (int i = 0; i < 5; i++) {
-            tc_pump(&w, 5);
-            tc_pump(&rd, 5);
-        }
-    }
+    CHECK(failed || child > 0);
+    if (!failed) honest_phase(&h, &p, secs);
     int status = 0;
     if (child > 0) {
         for (int i = 0; i < 500 && waitpid(child, &status, WNOHANG) == 0; i++)
@@ -558,14 +690,30 @@ int main(int argc, char **argv) {
             waitpid(child, &status, 0);
         }
     }
-    CHECK(tc_wait(&w, until_acked, written, 10000));
-    CHECK(w.n_stored == written && w.err_code == 0);
-    CHECK(tc_wait(&rd, until_received, written, 10000));
-    CHECK(rd.received == written && rd.err_code == 0);
-    CHECK(same_state(&w, &rd));
+    uint64_t written = h.written;
+    CHECK(tc_wait(&h.w, until_acked, written, 10000));
+    CHECK(h.w.n_stored == written && h.w.err_code == 0);
+    /* As tc_wait(until_received), timing the stragglers too. */
+    for (double until = now_s() + 10; h.rd.received < written && !h.rd.closed && now_s() < until;)
+        honest_read(&h, 100);
+    CHECK(h.rd.received == written && h.rd.err_code == 0);
+    CHECK(same_state(&h.w, &h.rd));
     printf("# honest: %llu changes written, acked and received; relay rss %ld -> max %ld kB, "
            "max %d fds\n",
-           (unsigned long long)written, rss0, rss_max, fds_max);
+           (unsigned long long)written, h.rss0, h.rss_max, h.fds_max);
+    double v[4];
+    size_t n_calm = honest_pcts(&h, 1, calm_written, &v[0], &v[1]);
+    size_t n_att = calm_written < written ? honest_pcts(&h, calm_written + 1, written, &v[2], &v[3])
+                                          : (v[2] = v[3] = 0, 0);
+    printf(
+        "# honest delivery latency, writer's send to reader's receipt: calm p50 %.2f p99 %.2f ms "
+        "(%zu changes); under attack p50 %.2f p99 %.2f ms (%zu changes)\n",
+        v[0], v[1], n_calm, v[2], v[3], n_att);
+    const char *json = getenv("WEFT_HOSTILE_JSON");
+    if (json && *json && n_calm && n_att && write_bench_json(json, secs, v)) {
+        fprintf(stderr, "cannot write %s\n", json);
+        check_failures++;
+    }
     printf("# relay: %.0f rejections, %.0f ip_changes, %.0f ip_hello, %.0f ip_accept limits\n",
            relay_metric(p.port, "weft_relay_rejections_total{reason=\"BAD_FRAME\"}"),
            relay_metric(p.port, "weft_relay_limited_total{limit=\"ip_changes\"}"),
@@ -578,8 +726,10 @@ int main(int argc, char **argv) {
               0 &&
           st == 200);
     free(body);
-    tc_free(&w);
-    tc_free(&rd);
+    tc_free(&h.w);
+    tc_free(&h.rd);
+    free(h.sent_at);
+    free(h.lat_ms);
     CHECK(relay_stop(&p, SIGTERM, 10000) == 0);
     relay_cleanup(&p);
     printf("%s\n", check_failures ? "FAILED" : "passed");
