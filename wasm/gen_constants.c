@@ -27,11 +27,11 @@
 #include "weft/protocol.h"
 
 /* The #defines named here; X-macro lists in the style of the headers'. */
-#define FRAME_TYPES(X)                                                                    \
-    X(HELLO)                                                                              \
-    X(CHALLENGE)                                                                          \
-    X(PROOF) X(CHANGES) X(ACK) X(SIGNAL) X(PRESENCE) X(ERROR) X(SNAPSHOT) X(SNAPSHOT_GET) \
-        X(SNAPSHOT_ACK)
+#define FRAME_TYPES(X) \
+    X(HELLO)           \
+    X(CHALLENGE)       \
+    X(PROOF)           \
+    X(CHANGES) X(ACK) X(SIGNAL) X(PRESENCE) X(ERROR) X(SNAPSHOT) X(SNAPSHOT_GET) X(SNAPSHOT_ACK)
 #define ACK_STATUSES(X) X(STORED) X(DUPLICATE) X(PARKED) X(REJECTED)
 #define RIGHTS(X)       X(READ) X(WRITE) X(ADMIN)
 

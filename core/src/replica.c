@@ -14,6 +14,13 @@
 
 static void text_changed(void *ud, uint32_t doc, uint32_t name, const weft_text_delta *d);
 
+/* The replica's growable buffers: one list for init and free alike. */
+#define REPLICA_BUFS(r)                                                                        \
+    {                                                                                          \
+        &(r)->txn_ops, &(r)->plain, &(r)->out, &(r)->vv, &(r)->diff, &(r)->docbuf, &(r)->snap, \
+            &(r)->sealed                                                                       \
+    }
+
 int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
     validate_or_ret(out && cfg && cfg->space && cfg->author, WEFT_EINVAL);
     validate_or_ret(cfg->text_unit == WEFT_TEXT_CODEPOINTS || cfg->text_unit == WEFT_TEXT_UTF16,
@@ -55,7 +62,7 @@ int weft_replica_new(weft_replica **out, const weft_replica_config *cfg) {
      * precomputing collisions for the fast table hash. */
     if (r->hash_key) r->state.seed = weft__siphash(r->hash_key, "state", 5, 1, 3);
     weft__state_text_setup(&r->state, r->author, cfg->text_unit, text_changed, r);
-    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap, &r->sealed};
+    wbuf *bufs[] = REPLICA_BUFS(r);
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_init(bufs[i], r->a);
     *out = r;
@@ -67,7 +74,7 @@ void weft_replica_free(weft_replica *r) {
     const weft_allocator *a = r->a;
     weft__state_free(&r->state);
     weft_log_free(r->log);
-    wbuf *bufs[] = {&r->txn_ops, &r->plain, &r->out, &r->vv, &r->diff, &r->docbuf, &r->snap, &r->sealed};
+    wbuf *bufs[] = REPLICA_BUFS(r);
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         wbuf_free(bufs[i]);
     void *arrays[] = {r->txn_names, r->name_slot,  r->txn_authors, r->txn_recs,   r->dep_seen,
