@@ -41,23 +41,7 @@ int main(int argc, char **argv) {
     BE.random(BE.ctx, key, 32);
     relay_proc p = {0};
     /* Every client is on loopback: no rate limit, and none per address. */
-    static const char *const extra[] = {"--conn-rate",
-                                        "0",
-                                        "--token-rate",
-                                        "0",
-                                        "--conn-verify-rate",
-                                        "0",
-                                        "--ip-accept-rate",
-                                        "0",
-                                        "--ip-hello-rate",
-                                        "0",
-                                        "--ip-space-rate",
-                                        "0",
-                                        "--ip-verify-rate",
-                                        "0",
-                                        "--ip-conns",
-                                        "0",
-                                        NULL};
+    static const char *const extra[] = {RELAY_LOOPBACK_LOAD_FLAGS, "--token-rate", "0", NULL};
     if (relay_spawn(&p, argv[1], "memory", 0, extra)) return 1;
     tclient *r = calloc((size_t)n, sizeof *r), w;
     tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, key);

@@ -129,24 +129,10 @@ static result run(const char *exe, const char *url, int n_relays, int n_readers,
     /* Default token limits: with Redis they are shared, so the bench pays
      * for that (a credit round trip now and then). Every client is on
      * loopback: no limit per connection or per address. */
-    const char *args[24] = {"--conn-rate",
-                            "0",
-                            "--conn-verify-rate",
-                            "0",
-                            "--ip-accept-rate",
-                            "0",
-                            "--ip-hello-rate",
-                            "0",
-                            "--ip-space-rate",
-                            "0",
-                            "--ip-verify-rate",
-                            "0",
-                            "--ip-conns",
-                            "0",
-                            "--redis",
-                            url,
-                            NULL};
-    if (!url) args[14] = NULL;
+    const char *args[24] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL};
+    static const char *const lifted[] = {RELAY_LOOPBACK_LOAD_FLAGS};
+    size_t redis_at = sizeof lifted / sizeof *lifted; /* cut at "--redis" for file storage */
+    if (!url) args[redis_at] = NULL;
     relay_proc rp[MAX_RELAYS];
     memset(rp, 0, sizeof rp);
     if (!url) relay_tmpdir(&rp[0]);

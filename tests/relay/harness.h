@@ -81,6 +81,12 @@ typedef struct ident {
 } ident;
 void ident_new(ident *id);
 
+/* Relay flags that lift the per-connection and per-address limits, for
+ * loads whose clients all share one loopback address (benches). */
+#define RELAY_LOOPBACK_LOAD_FLAGS                                                              \
+    "--conn-rate", "0", "--conn-verify-rate", "0", "--ip-accept-rate", "0", "--ip-hello-rate", \
+        "0", "--ip-space-rate", "0", "--ip-verify-rate", "0", "--ip-conns", "0"
+
 typedef struct tclient {
     wsc ws;
     ident me;
