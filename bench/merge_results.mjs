@@ -14,6 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiSection, API_HEADING } from './api/report.mjs';
+import { footnoter, rowsByMetric } from './results_section.mjs';
 
 const [outDir, ...args] = process.argv.slice(2);
 const files = args.filter((a) => a === '-' || a.endsWith('.json'));
@@ -118,26 +119,8 @@ if (peerWorkloads.size) {
   ];
   // Rows every implementation shares by construction: no ratio.
   const noRatio = new Set(['edits', 'text']);
-  const prow = [];
-  const pseen = new Map();
-  for (const r of all) {
-    if (!peerWorkloads.has(r.workload)) continue;
-    const key = `${r.workload}\u0000${r.metric}`;
-    if (!pseen.has(key)) {
-      const row = { workload: r.workload, metric: r.metric, unit: r.unit, by: {} };
-      pseen.set(key, row);
-      prow.push(row);
-    }
-    pseen.get(key).by[r.impl] = r;
-  }
-  const footnotes = [];
-  const cell = (r) => {
-    if (!r) return '—';
-    if (!r.note) return fmt(r);
-    let i = footnotes.indexOf(r.note);
-    if (i < 0) i = footnotes.push(r.note) - 1;
-    return `${fmt(r)} [${i + 1}]`;
-  };
+  const prow = rowsByMetric(all.filter((r) => peerWorkloads.has(r.workload)));
+  const { cell, footnotes } = footnoter(fmt);
   lines.push('## Core-only: the C core beside the peers', '',
     'Same op sequences (one seeded generator, in C and in JS), every final map checked before any figure counts. ' +
     'Ratio: how many times better the Weft figure is than the best peer\'s (higher rate, or fewer ms or bytes); ' +

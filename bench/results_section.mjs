@@ -42,3 +42,33 @@ export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+
+/** Records grouped into rows, one per (workload, metric) in first-seen
+ * order: { workload, metric, unit, by: { impl: record } }. */
+export function rowsByMetric(records) {
+  const rows = [];
+  const seen = new Map();
+  for (const r of records) {
+    const key = `${r.workload}\u0000${r.metric}`;
+    if (!seen.has(key)) {
+      const row = { workload: r.workload, metric: r.metric, unit: r.unit, by: {} };
+      seen.set(key, row);
+      rows.push(row);
+    }
+    seen.get(key).by[r.impl] = r;
+  }
+  return rows;
+}
+
+/** cell(record): fmt(record), with a [n] mark for its note; footnotes: the notes in mark order. */
+export function footnoter(fmt) {
+  const footnotes = [];
+  const cell = (r) => {
+    if (!r) return '—';
+    if (!r.note) return fmt(r);
+    let i = footnotes.indexOf(r.note);
+    if (i < 0) i = footnotes.push(r.note) - 1;
+    return `${fmt(r)} [${i + 1}]`;
+  };
+  return { cell, footnotes };
+}

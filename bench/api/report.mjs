@@ -5,6 +5,8 @@
 // by api_bench.mjs --merge (a subset run) and merge_results.mjs (make bench).
 
 export const API_HEADING = 'Weft through its public API (weftdb), beside the peers through theirs';
+import { footnoter, rowsByMetric } from '../results_section.mjs';
+
 const PEERS = ['yjs', 'loro', 'automerge'];
 
 const higher = (unit) => unit === 'ops/s';
@@ -26,25 +28,8 @@ const ratioText = (q) => (q >= 1 ? `${q >= 10 ? q.toFixed(0) : q.toFixed(1)}×` 
 
 /** The section's lines (after its heading) for `records`. */
 export function apiSection(records) {
-  const rows = [];
-  const seen = new Map();
-  for (const r of records) {
-    const key = `${r.workload}\u0000${r.metric}`;
-    if (!seen.has(key)) {
-      const row = { workload: r.workload, metric: r.metric, unit: r.unit, by: {} };
-      seen.set(key, row);
-      rows.push(row);
-    }
-    seen.get(key).by[r.impl] = r;
-  }
-  const footnotes = [];
-  const cell = (r) => {
-    if (!r) return '—';
-    if (!r.note) return fmt(r);
-    let i = footnotes.indexOf(r.note);
-    if (i < 0) i = footnotes.push(r.note) - 1;
-    return `${fmt(r)} [${i + 1}]`;
-  };
+  const rows = rowsByMetric(records);
+  const { cell, footnotes } = footnoter(fmt);
   const lines = [
     'Every figure through each library\'s public API in Node (weftdb: `collection.put`, `transact`, `space.text().splice`, ' +
       '`changesSince`/`applyChanges`, `openSpace`, `subscribe`; suite V1, every change signed and sealed), same op sequences ' +
