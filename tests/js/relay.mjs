@@ -11,12 +11,23 @@ import { fileURLToPath } from 'node:url';
 export const RELAY = process.env.WEFT_RELAY ?? join(dirname(fileURLToPath(import.meta.url)), '../../build/relay/weft-relay');
 export const haveRelay = existsSync(RELAY);
 
+// A free port below the kernel's ephemeral range (32768-60999): a port the
+// kernel hands out for 0 can be taken by an outgoing connection before the
+// relay binds it (seen as EADDRINUSE under load), as in tests/relay/harness.c.
 export async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const s = createServer();
+    const ok = await new Promise((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 /** { url, port, stop(), restart() }: file storage in a temp dir that outlives restarts. */
