@@ -912,11 +912,20 @@ int storage_redis_new(storage **out, relay *r) {
 
 int ingest_start(relay *r, redis_eph_fn on_eph) {
     if (r->be.random(r->be.ctx, r->instance, sizeof r->instance)) return WEFT_ECRYPTO;
-    redis_store_config cfg = {
-        .ctx = r->ctx, .url = r->cfg.redis_url, .on_new = on_new, .on_eph = on_eph, .ud = r};
+    redis_store_config cfg = {.ctx = r->ctx,
+                              .url = r->cfg.redis_url,
+                              .on_new = on_new,
+                              .on_eph = on_eph,
+                              .ud = r,
+                              .wait_replicas = (int)r->cfg.redis_wait_replicas,
+                              .wait_ms = (int)r->cfg.redis_wait_ms};
     return redis_store_new(&r->redis, &cfg);
 }
 
 uint64_t ingest_reconnects(const relay *r) {
     return r->redis ? redis_store_reconnects(r->redis) : 0;
+}
+
+const redis_store_stats *ingest_stats(const relay *r) {
+    return r->redis ? redis_store_stats_of(r->redis) : NULL;
 }

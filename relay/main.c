@@ -13,6 +13,7 @@
 #include "server.h"
 #include "space.h"
 #include "storage.h"
+#include "tls.h"
 
 #include <libwebsockets.h>
 
@@ -26,7 +27,7 @@ static relay R;
 
 static void on_signal(int sig) {
     if (sig == SIGHUP)
-        R.reload = 1; /* the admission list, at the next tick */
+        R.reload = 1; /* the admission list and the TLS pair, at the next tick */
     else
         R.stop = 1;
 }
@@ -51,9 +52,17 @@ static const opt opts[] = {
     {"redis-max-inflight", O_U32, &R.cfg.redis_max_inflight,
      "records per space sent to Redis and not confirmed before clients are paused (default "
      "20000)"},
+    {"redis-wait-replicas", O_U32, &R.cfg.redis_wait_replicas,
+     "Redis replicas that must hold an append before it is acked and announced (WAIT; default "
+     "0: the primary's reply is enough; SCALING.md)"},
+    {"redis-wait-ms", O_U32, &R.cfg.redis_wait_ms,
+     "how long an append waits for --redis-wait-replicas before it fails unacked (default 1000)"},
     {"segment-bytes", O_SIZE, &R.cfg.segment_bytes,
      "file storage: start a new segment file at this size (default 64 MiB)"},
     {"static", O_STR, &R.cfg.static_dir, "serve static files (the PWA) from DIR"},
+    {"tls-cert", O_STR, &R.cfg.tls_cert,
+     "PEM certificate (chain) file: serve https:// and wss:// only (SIGHUP re-reads it)"},
+    {"tls-key", O_STR, &R.cfg.tls_key, "PEM private key file of --tls-cert"},
     {"max-frame", O_SIZE, &R.cfg.max_frame, "largest incoming frame in bytes (default 4 MiB)"},
     {"max-snapshot", O_SIZE, &R.cfg.max_snapshot,
      "largest sealed snapshot accepted, over REST (default 64 MiB; over WebSocket --max-frame "
@@ -208,6 +217,7 @@ static int configure(int argc, char **argv) {
         .idle_unload_secs = 300,
         .eph_burst = 4194304,
         .redis_max_inflight = 20000,
+        .redis_wait_ms = 1000,
         .format_level = WEFT_FORMAT_LEVEL,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
@@ -264,6 +274,11 @@ static int configure(int argc, char **argv) {
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||
         R.cfg.max_conns == 0) {
         fprintf(stderr, "weft-relay: limits too small (max-frame >= 1024, max-queue >= 65536)\n");
+        return -1;
+    }
+    char err[320];
+    if (tls_check(&R.cfg, err, sizeof err)) {
+        fprintf(stderr, "weft-relay: %s\n", err);
         return -1;
     }
     return 0;

@@ -30,6 +30,7 @@
  *   ingest.c          that interface on Redis, asynchronous; the Redis link
  *   storage_redis.c   the Redis client (hiredis on the lws loop)
  *   ingest_none.c     stands in for the Redis files when built without hiredis
+ *   tls.c             TLS options, handshake counters, certificate reload
  *   metrics.c         Prometheus exposition, the log line, clocks
  *   waiter.h          cancellable references to whoever waits for an answer
  */
@@ -80,8 +81,11 @@ typedef struct relay_config {
     const char *storage;            /* "file", "memory" or "redis" */
     const char *redis_url;          /* redis://host:port (storage redis) */
     uint32_t redis_max_inflight;    /* records per space sent to Redis, not yet confirmed */
+    uint32_t redis_wait_replicas;   /* replicas that must hold an append before its ACK */
+    uint32_t redis_wait_ms;         /* ... within this long (else not acked) */
     size_t segment_bytes;           /* file storage segment size (0: 64 MiB) */
     const char *static_dir;         /* NULL: no static files */
+    const char *tls_cert, *tls_key; /* PEM files: serve wss:// and https:// (tls.h) */
     size_t max_frame;               /* bytes of one incoming WebSocket message */
     size_t max_snapshot;            /* bytes of one sealed snapshot (REST upload) */
     uint32_t max_changes;           /* records per CHANGES frame or POST */
@@ -162,7 +166,9 @@ typedef struct relay_metrics {
     uint64_t snapshots_stored;      /* sealed snapshots stored (durable) */
     uint64_t snapshots_served;      /* ... sent to a client (REST or SNAPSHOT frame) */
     uint64_t snapshots_damaged;     /* ... skipped on read: CRC, length or verify failed */
-    uint64_t snapshots_refused[RELAY_SNAP_N]; /* uploads refused, by reason */
+    uint64_t snapshots_refused[RELAY_SNAP_N];          /* uploads refused, by reason */
+    uint64_t tls_handshakes_ok, tls_handshakes_failed; /* tls.c */
+    uint64_t tls_reloads, tls_reload_failures;         /* certificate reloads on SIGHUP */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */
@@ -195,6 +201,7 @@ typedef struct relay {
     struct admit *admit;          /* which spaces are hosted: NULL = any (admit.h) */
     volatile int reload;          /* set by SIGHUP: re-read the admission list */
     proof_cache *proofs;          /* REST proofs accepted lately (http.c) */
+    int tls_pending_idx;          /* OpenSSL ex_data slot of handshakes in progress (tls.c) */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

@@ -20,6 +20,7 @@
 #include "pubsub.h"
 #include "session.h"
 #include "space.h"
+#include "tls.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -815,6 +816,9 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
         return ip_take(r, ip_entry_of_fd(r, (int)(lws_intptr_t)in), IPB_ACCEPT, 1, RL_IP_ACCEPT)
                    ? 0
                    : -1;
+    case LWS_CALLBACK_SSL_INFO:
+        if (r) tls_on_info(r, wsi, in);
+        return 0;
     case LWS_CALLBACK_WSI_CREATE:
         /* Every accepted connection, WebSocket or HTTP, from accept to
          * close: --max-conns bounds them all, so idle HTTP connections
@@ -936,6 +940,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (t->r->reload) { /* SIGHUP */
         t->r->reload = 0;
         admit_reload(t->r->admit);
+        tls_reload(t->r);
     }
     if (++t->ticks % 600 == 0) {
         rl_prune(t->r->token_buckets, relay_now_us(), 120000000u);
@@ -989,6 +994,7 @@ int server_start(relay *r) {
     info.max_http_header_pool = 1024;
     info.timeout_secs = 20;
     info.fd_limit_per_thread = r->cfg.max_conns + 64;
+    tls_context_options(r, &info);
     r->srv = calloc(1, sizeof *r->srv);
     if (!r->srv) return -1;
     r->srv->r = r;
@@ -1002,7 +1008,8 @@ int server_start(relay *r) {
     r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb,
                                  space_level_cb, r};
     lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
-    relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
+    relay_log("listening on %s:%d%s storage=%s", r->cfg.listen_host, r->cfg.port,
+              r->cfg.tls_cert ? " (TLS)" : "", r->cfg.storage);
     return 0;
 }
 

@@ -24,6 +24,10 @@
  * one at a time, so sequences are gap-free and every relay sees one order.
  * The reply (hence the ACK) comes after Redis wrote the effects to its AOF,
  * and with appendfsync always after it fsynced them (docs/SCALING.md).
+ * With cfg.wait_replicas the script does not publish: a WAIT pipelined
+ * after it on the same connection says how many replicas hold the batch,
+ * and only when enough do is the append answered and the head PUBLISHed,
+ * so a failover cannot take back a sequence anyone was told about.
  *
  * Event loop: hiredis' async API needs five hooks (add/del read/write and
  * cleanup). Each connection's socket is dup()ed and adopted into the lws
@@ -85,7 +89,23 @@ struct redis_store {
     lws_sorted_usec_list_t sul; /* reconnect timer */
     int closing;
     uint64_t reconnects;
+    redis_store_stats stats;
 };
+
+const redis_store_stats *redis_store_stats_of(const redis_store *st) {
+    return &st->stats;
+}
+
+static void note_latency(redis_store *st, lws_usec_t since) {
+    static const double redis_latency_bounds[REDIS_LATENCY_BUCKETS] = REDIS_LATENCY_BOUNDS;
+    double s = (double)(lws_now_usecs() - since) / 1e6;
+    int i = 0;
+    while (i < REDIS_LATENCY_BUCKETS && s > redis_latency_bounds[i])
+        i++;
+    st->stats.buckets[i]++;
+    st->stats.count++;
+    st->stats.sum_s += s;
+}
 
 /* The append script; see the opening comment. Integers come back negative
  * for duplicates and 0 for forks, so the reply is one flat array. A seqs
@@ -115,7 +135,7 @@ static const char append_lua[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "if head then redis.call('PUBLISH', ARGV[1], head) end\n"
+    "if head and ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], head) end\n"
     "return out\n";
 
 /* The rate-limit script: a sliding window approximated by two fixed windows
@@ -393,9 +413,18 @@ typedef struct op {
     } fn;
     void *ud;
     size_t n; /* records sent, for appends */
+    /* Appends followed by a WAIT: the script's answer, kept until the
+     * WAIT's arrives (hiredis answers one connection's commands in order). */
+    redis_store *st;
+    lws_usec_t sent;
+    int waiting;   /* 1: a WAIT was queued after the script; -1: it could not be */
+    int script_rc; /* the script's answer: 0, or why it failed */
+    uint64_t *seq;
+    uint8_t *dup;
+    uint8_t space[32];
 } op;
 
-enum { OP_APPEND, OP_READ, OP_HEAD, OP_DELETE, OP_RATE };
+enum { OP_APPEND, OP_WAIT, OP_READ, OP_HEAD, OP_DELETE, OP_RATE };
 
 static int reply_error(const redisReply *r) {
     if (!r) return RS_EIO; /* disconnected or freed before the answer */
@@ -406,15 +435,14 @@ static int reply_error(const redisReply *r) {
     return 0;
 }
 
-static void append_reply(const op *o, const redisReply *r) {
+/* The script's reply: into o->seq and o->dup, or o->script_rc. */
+static void append_parse(op *o, const redisReply *r) {
     int rc = reply_error(r);
     if (!rc && (r->type != REDIS_REPLY_ARRAY || r->elements != o->n)) rc = WEFT_EMALFORMED;
-    uint64_t *seq = NULL;
-    uint8_t *dup = NULL;
     if (!rc) {
-        seq = malloc(o->n * sizeof *seq + 1);
-        dup = malloc(o->n + 1);
-        if (!seq || !dup) rc = WEFT_ENOMEM;
+        o->seq = malloc(o->n * sizeof *o->seq + 1);
+        o->dup = malloc(o->n + 1);
+        if (!o->seq || !o->dup) rc = WEFT_ENOMEM;
     }
     for (size_t i = 0; !rc && i < o->n; i++) {
         const redisReply *e = r->element[i];
@@ -422,15 +450,52 @@ static void append_reply(const op *o, const redisReply *r) {
             rc = WEFT_EMALFORMED;
             break;
         }
-        dup[i] = e->integer < 0 ? REDIS_APPEND_DUP : e->integer == 0 ? REDIS_APPEND_FORK : 0;
-        seq[i] = (uint64_t)(e->integer < 0 ? -e->integer : e->integer);
+        o->dup[i] = e->integer < 0 ? REDIS_APPEND_DUP : e->integer == 0 ? REDIS_APPEND_FORK : 0;
+        o->seq[i] = (uint64_t)(e->integer < 0 ? -e->integer : e->integer);
     }
+    o->script_rc = rc;
+}
+
+/* Answers the append: rc, or the script's own failure. */
+static void append_done(op *o, int rc) {
+    if (!rc) rc = o->script_rc;
+    if (o->st) note_latency(o->st, o->sent);
     if (rc)
         o->fn.append(o->ud, rc, NULL, NULL, 0);
     else
-        o->fn.append(o->ud, 0, seq, dup, o->n);
-    free(seq);
-    free(dup);
+        o->fn.append(o->ud, 0, o->seq, o->dup, o->n);
+    free(o->seq);
+    free(o->dup);
+}
+
+/* WAIT's reply: how many replicas hold everything written on this
+ * connection so far. Enough: answer the append, then tell the other relays
+ * about the new head. */
+static void wait_reply(op *o, const redisReply *r) {
+    redis_store *st = o->st;
+    int rc = reply_error(r);
+    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
+    if (!rc && !o->script_rc && r->integer < st->cfg.wait_replicas) {
+        st->stats.wait_short++;
+        lwsl_warn("weft-redis: WAIT: %lld of %d replicas in %d ms: not acknowledged\n",
+                  (long long)r->integer, st->cfg.wait_replicas, st->cfg.wait_ms);
+        rc = RS_EIO;
+    }
+    uint64_t head = 0;
+    for (size_t i = 0; !rc && !o->script_rc && i < o->n; i++)
+        if (!o->dup[i] && o->seq[i] > head) head = o->seq[i];
+    uint8_t space[32];
+    memcpy(space, o->space, 32);
+    append_done(o, rc);
+    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    if (head && ac && !st->closing) {
+        char ch[96], h[24];
+        key_of(ch, space, "new");
+        snprintf(h, sizeof h, "%llu", (unsigned long long)head);
+        const char *argv[3] = {"PUBLISH", ch, h};
+        size_t lens[3] = {7, strlen(ch), strlen(h)};
+        redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, lens);
+    }
 }
 
 /* XRANGE reply: [[id, [field, value]], ...] with id "<rseq>-0". */
@@ -486,7 +551,15 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     op *o = priv;
     switch (o->kind) {
     case OP_APPEND:
-        append_reply(o, reply);
+        append_parse(o, reply);
+        if (o->waiting > 0) {
+            o->kind = OP_WAIT; /* the WAIT's reply comes next and answers */
+            return;
+        }
+        append_done(o, o->waiting < 0 ? RS_EIO : 0);
+        break;
+    case OP_WAIT:
+        wait_reply(o, reply);
         break;
     case OP_READ:
         read_reply(o, reply);
@@ -530,7 +603,8 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
     key_of(k_hash, space, "hashes");
     key_of(k_seqs, space, "seqs");
     key_of(ch, space, "new");
-    const char *fixed[8] = {"EVAL", append_lua, "4", k_seq, k_log, k_hash, k_seqs, ch};
+    int wait = st->cfg.wait_replicas > 0;
+    const char *fixed[8] = {"EVAL", append_lua, "4", k_seq, k_log, k_hash, k_seqs, wait ? "" : ch};
     for (int i = 0; i < 8; i++) {
         argv[i] = fixed[i];
         alen[i] = i == 1 ? sizeof append_lua - 1 : strlen(fixed[i]);
@@ -545,11 +619,24 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
         argv[10 + 3 * i] = (const char *)recs[i];
         alen[10 + 3 * i] = lens[i];
     }
-    *o = (op){.kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n};
+    *o = (op){
+        .kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n, .st = st, .sent = lws_now_usecs()};
+    memcpy(o->space, space, 32);
     int rc = send_cmd(st, o, argc, argv, alen); /* hiredis copied the arguments */
     free(argv);
     free(alen);
-    return rc;
+    if (rc || !wait) return rc;
+    /* Queued right behind the script on the same connection; if it cannot
+     * be, the script's reply answers alone and says the batch failed. */
+    char nrep[16], ms[16];
+    snprintf(nrep, sizeof nrep, "%d", st->cfg.wait_replicas);
+    snprintf(ms, sizeof ms, "%d", st->cfg.wait_ms > 0 ? st->cfg.wait_ms : 1000);
+    const char *wargv[3] = {"WAIT", nrep, ms};
+    size_t wlens[3] = {4, strlen(nrep), strlen(ms)};
+    int queued =
+        redisAsyncCommandArgv(st->conn[CONN_CMD].ac, on_reply, o, 3, wargv, wlens) == REDIS_OK;
+    o->waiting = queued ? 1 : -1;
+    return 0;
 }
 
 int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, size_t max_n,

@@ -57,7 +57,30 @@ typedef struct redis_store_config {
     redis_eph_fn on_eph;     /* may be NULL */
     void *ud;
     int reconnect_ms; /* delay before reconnecting after Redis went away (0: 200) */
+    /* Durability of appends: with wait_replicas > 0, each append is
+     * followed by WAIT wait_replicas wait_ms, its callback gets rc 0 only
+     * when that many replicas acknowledged it, and the new head is
+     * PUBLISHed only then (so no relay reads a sequence a failover could
+     * give to another change). 0: the reply of the script is enough. */
+    int wait_replicas;
+    int wait_ms; /* 0: 1000 */
 } redis_store_config;
+
+/* Round trips of appends (sent until answered, the WAIT included) and the
+ * appends whose WAIT saw too few replicas (answered with rc < 0). */
+#define REDIS_LATENCY_BUCKETS 10
+/* The buckets' upper bounds in seconds, as an initializer. */
+#define REDIS_LATENCY_BOUNDS \
+    { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0 }
+typedef struct redis_store_stats {
+    uint64_t buckets[REDIS_LATENCY_BUCKETS + 1]; /* last: +Inf */
+    uint64_t count;
+    double sum_s;
+    uint64_t wait_short;
+} redis_store_stats;
+
+/* The store's counters (borrowed; they live as long as the store). */
+const redis_store_stats *redis_store_stats_of(const redis_store *st);
 
 /* Parses redis://host[:port][/]. OUT: host (NUL-terminated), *port.
  * Returns 0 or WEFT_EINVAL. */
@@ -77,7 +100,8 @@ int redis_store_connected(const redis_store *st);
 uint64_t redis_store_reconnects(const redis_store *st);
 
 /* Appends n records to a space atomically (one script: no other append
- * interleaves), deduplicated by keys[i] (the change hash) and refused as
+ * interleaves; with cfg.wait_replicas, acknowledged by that many replicas
+ * before fn gets rc 0), deduplicated by keys[i] (the change hash) and refused as
  * forks by forks[i] (author and seq: at most one change per pair is ever
  * stored, whichever relay sent it). forks may be NULL (records that are
  * not changes: no fork check). */
