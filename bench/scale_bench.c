@@ -123,13 +123,19 @@ typedef struct result {
     int ok;
 } result;
 
-/* url NULL: one relay with file storage. */
-static result run(const char *exe, const char *url, int n_relays, int n_readers, int changes) {
+/* url NULL: one relay with file storage. wait: --redis-wait-replicas 1. */
+static result run(const char *exe, const char *url, int n_relays, int n_readers, int changes,
+                  int wait_replica) {
     result res = {0};
     /* Default token limits: with Redis they are shared, so the bench pays
      * for that (a credit round trip now and then). Every client is on
      * loopback: no limit per connection or per address. */
-    const char *args[24] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL};
+    const char *args[24] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL, NULL, NULL};
+    static const char *const lifted0[] = {RELAY_LOOPBACK_LOAD_FLAGS};
+    if (wait_replica) {
+        args[sizeof lifted0 / sizeof *lifted0 + 2] = "--redis-wait-replicas";
+        args[sizeof lifted0 / sizeof *lifted0 + 3] = "1";
+    }
     static const char *const lifted[] = {RELAY_LOOPBACK_LOAD_FLAGS};
     size_t redis_at = sizeof lifted / sizeof *lifted; /* cut at "--redis" for file storage */
     if (!url) args[redis_at] = NULL;
@@ -233,28 +239,51 @@ int main(int argc, char **argv) {
     FILE *out = json ? fopen(json, "w") : NULL;
     if (out) fprintf(out, "[\n");
     int status = 0, written = 0;
+    /* replica: a second redis-server replicating the first; wait: the
+     * relays ack only after it holds the change (--redis-wait-replicas 1). */
     static const struct {
         const char *fsync; /* NULL: file storage */
-        int relays;
-    } configs[] = {{NULL, 1}, {"always", 1}, {"always", 3}, {"everysec", 1}, {"everysec", 3}};
-    redis_proc rd = {0};
+        int relays, replica, wait;
+    } configs[] = {{NULL, 1, 0, 0},       {"always", 1, 0, 0},   {"always", 3, 0, 0},
+                   {"everysec", 1, 0, 0}, {"everysec", 3, 0, 0}, {"always", 1, 1, 0},
+                   {"always", 1, 1, 1},   {"always", 3, 1, 1}};
+    const char *only = getenv("SCALE_BENCH_ONLY_REPLICA"); /* brief runs: the replica rows */
+    redis_proc rd = {0}, rep = {0};
     for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
-        char url[64], what[64];
+        char url[64], what[96];
+        if (only && !configs[c].replica) continue;
         if (configs[c].fsync) {
+            redis_cleanup(&rep);
             redis_cleanup(&rd);
             memset(&rd, 0, sizeof rd);
+            memset(&rep, 0, sizeof rep);
             rd.appendfsync = configs[c].fsync;
             if (redis_spawn(&rd)) {
                 fprintf(stderr, "scale_bench: cannot start redis-server\n");
                 return 1;
             }
+            if (configs[c].replica) {
+                rep.appendfsync = configs[c].fsync;
+                rep.replicaof = rd.port;
+                int linked = redis_spawn(&rep) == 0 ? 0 : -1;
+                for (int i = 0; i < 100 && !linked; i++) /* WAIT, no write: replicas attached */
+                    linked = redis_inline(rd.port, "WAIT 1 100", ":1");
+                if (linked != 1) {
+                    fprintf(stderr, "scale_bench: the replica did not attach\n");
+                    return 1;
+                }
+            }
             snprintf(url, sizeof url, "redis://127.0.0.1:%d", rd.port);
-            snprintf(what, sizeof what, "redis (appendfsync %s)", configs[c].fsync);
+            snprintf(what, sizeof what, "redis (appendfsync %s%s)", configs[c].fsync,
+                     !configs[c].replica ? ""
+                     : configs[c].wait   ? ", a replica, ACK after WAIT 1"
+                                         : ", a replica, no WAIT");
         } else {
             snprintf(what, sizeof what, "file");
         }
         int n = configs[c].relays;
-        result res = run(argv[1], configs[c].fsync ? url : NULL, n, readers, changes);
+        result res =
+            run(argv[1], configs[c].fsync ? url : NULL, n, readers, changes, configs[c].wait);
         if (!res.ok) {
             fprintf(stderr, "scale_bench: the run on %s with %d relay(s) failed\n", what, n);
             status = 1;
@@ -286,6 +315,7 @@ int main(int argc, char **argv) {
         fprintf(out, "\n]\n");
         fclose(out);
     }
+    redis_cleanup(&rep);
     redis_cleanup(&rd);
     return status;
 }

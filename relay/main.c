@@ -56,7 +56,7 @@ static const opt opts[] = {
      "Redis replicas that must hold an append before it is acked and announced (WAIT; default "
      "0: the primary's reply is enough; SCALING.md)"},
     {"redis-wait-ms", O_U32, &R.cfg.redis_wait_ms,
-     "how long an append waits for --redis-wait-replicas before it fails unacked (default 1000)"},
+     "how long an append waits for --redis-wait-replicas before it fails unacked (default 2000)"},
     {"segment-bytes", O_SIZE, &R.cfg.segment_bytes,
      "file storage: start a new segment file at this size (default 64 MiB)"},
     {"static", O_STR, &R.cfg.static_dir, "serve static files (the PWA) from DIR"},
@@ -217,7 +217,7 @@ static int configure(int argc, char **argv) {
         .idle_unload_secs = 300,
         .eph_burst = 4194304,
         .redis_max_inflight = 20000,
-        .redis_wait_ms = 1000,
+        .redis_wait_ms = 2000,
         .format_level = WEFT_FORMAT_LEVEL,
     };
     for (size_t i = 0; i < N_OPTS; i++) {

@@ -90,6 +90,10 @@ struct redis_store {
     int closing;
     uint64_t reconnects;
     redis_store_stats stats;
+    /* Appends whose scripts were sent this turn and that wait for the WAIT
+     * the timer sends once for all of them, on the next loop iteration. */
+    struct op *wait_first, *wait_last;
+    lws_sorted_usec_list_t wait_sul;
 };
 
 const redis_store_stats *redis_store_stats_of(const redis_store *st) {
@@ -383,12 +387,16 @@ int redis_store_new(redis_store **out, const redis_store_config *cfg) {
     return 0;
 }
 
+static void fail_unwaited(redis_store *st);
+
 void redis_store_free(redis_store *st) {
     if (!st) return;
     st->closing = 1;
     lws_sul_cancel(&st->sul);
+    lws_sul_cancel(&st->wait_sul);
     for (int k = 0; k < 2; k++)
         if (st->conn[k].ac) redisAsyncFree(st->conn[k].ac); /* fails pending callbacks */
+    fail_unwaited(st); /* their scripts were answered (failed) above */
     lws_vhost_destroy(st->vh);
     free(st->subs);
     free(st);
@@ -414,11 +422,16 @@ typedef struct op {
     void *ud;
     size_t n; /* records sent, for appends */
     /* Appends followed by a WAIT: the script's answer, kept until the
-     * WAIT's arrives (hiredis answers one connection's commands in order). */
+     * WAIT's arrives (hiredis answers one connection's commands in order).
+     * A WAIT op holds the appends it covers in `batch`. */
     redis_store *st;
     lws_usec_t sent;
-    int waiting;   /* 1: a WAIT was queued after the script; -1: it could not be */
-    int script_rc; /* the script's answer: 0, or why it failed */
+    int waiting;          /* answered by a WAIT, not by its script's reply */
+    int script_rc;        /* the script's answer: 0, or why it failed */
+    int script_done;      /* its reply came */
+    int late_rc;          /* the batch failed before its reply came: answer this */
+    struct op *wait_next; /* the store's list, then the WAIT op's batch */
+    struct op *batch;     /* OP_WAIT: the appends it answers, in order */
     uint64_t *seq;
     uint8_t *dup;
     uint8_t space[32];
@@ -468,33 +481,84 @@ static void append_done(op *o, int rc) {
     free(o->dup);
 }
 
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Tells the other relays about an append's new head. */
+static void publish_head(redis_store *st, const op *o) {
+    uint64_t head = 0;
+    for (size_t i = 0; !o->script_rc && i < o->n; i++)
+        if (!o->dup[i] && o->seq[i] > head) head = o->seq[i];
+    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    if (!head || !ac || st->closing) return;
+    char ch[96], h[24];
+    key_of(ch, o->space, "new");
+    snprintf(h, sizeof h, "%llu", (unsigned long long)head);
+    const char *argv[3] = {"PUBLISH", ch, h};
+    size_t lens[3] = {7, strlen(ch), strlen(h)};
+    redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, lens);
+}
+
+/* Answers every append of a list with rc (or its script's failure), and
+ * when they succeeded, announces their heads; frees them. */
+static void answer_batch(redis_store *st, op *list, int rc) {
+    for (op *o = list, *next; o; o = next) {
+        next = o->wait_next;
+        if (!o->script_done) { /* hiredis still holds it: its reply answers */
+            o->waiting = 0;
+            o->late_rc = rc ? rc : RS_EIO;
+            continue;
+        }
+        int ok = !rc && !o->script_rc;
+        append_done(o, rc);
+        if (ok) publish_head(st, o);
+        free(o);
+    }
+}
+
+static void fail_unwaited(redis_store *st) {
+    op *list = st->wait_first;
+    st->wait_first = st->wait_last = NULL;
+    answer_batch(st, list, RS_EIO);
+}
+
 /* WAIT's reply: how many replicas hold everything written on this
- * connection so far. Enough: answer the append, then tell the other relays
- * about the new head. */
-static void wait_reply(op *o, const redisReply *r) {
-    redis_store *st = o->st;
+ * connection so far, so every append of its batch. Enough: answer them,
+ * then tell the other relays about the new heads. */
+static void wait_reply(op *w, const redisReply *r) {
+    redis_store *st = w->st;
     int rc = reply_error(r);
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
-    if (!rc && !o->script_rc && r->integer < st->cfg.wait_replicas) {
-        st->stats.wait_short++;
+    if (!rc && r->integer < st->cfg.wait_replicas) {
+        for (op *o = w->batch; o; o = o->wait_next)
+            st->stats.wait_short++;
         lwsl_warn("weft-redis: WAIT: %lld of %d replicas in %d ms: not acknowledged\n",
                   (long long)r->integer, st->cfg.wait_replicas, st->cfg.wait_ms);
         rc = RS_EIO;
     }
-    uint64_t head = 0;
-    for (size_t i = 0; !rc && !o->script_rc && i < o->n; i++)
-        if (!o->dup[i] && o->seq[i] > head) head = o->seq[i];
-    uint8_t space[32];
-    memcpy(space, o->space, 32);
-    append_done(o, rc);
+    answer_batch(st, w->batch, rc);
+}
+
+/* The timer: one WAIT for every append sent since the last one. */
+static void send_wait(lws_sorted_usec_list_t *sul) {
+    redis_store *st = lws_container_of(sul, redis_store, wait_sul);
+    if (!st->wait_first) return;
+    op *w = malloc(sizeof *w);
     redisAsyncContext *ac = st->conn[CONN_CMD].ac;
-    if (head && ac && !st->closing) {
-        char ch[96], h[24];
-        key_of(ch, space, "new");
-        snprintf(h, sizeof h, "%llu", (unsigned long long)head);
-        const char *argv[3] = {"PUBLISH", ch, h};
-        size_t lens[3] = {7, strlen(ch), strlen(h)};
-        redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, lens);
+    if (!w || !ac) {
+        free(w);
+        fail_unwaited(st);
+        return;
+    }
+    *w = (op){.kind = OP_WAIT, .st = st, .batch = st->wait_first};
+    st->wait_first = st->wait_last = NULL;
+    char nrep[16], ms[16];
+    snprintf(nrep, sizeof nrep, "%d", st->cfg.wait_replicas);
+    snprintf(ms, sizeof ms, "%d", st->cfg.wait_ms > 0 ? st->cfg.wait_ms : 2000);
+    const char *argv[3] = {"WAIT", nrep, ms};
+    size_t lens[3] = {4, strlen(nrep), strlen(ms)};
+    if (redisAsyncCommandArgv(ac, on_reply, w, 3, argv, lens) != REDIS_OK) {
+        answer_batch(st, w->batch, RS_EIO);
+        free(w);
     }
 }
 
@@ -552,11 +616,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     switch (o->kind) {
     case OP_APPEND:
         append_parse(o, reply);
-        if (o->waiting > 0) {
-            o->kind = OP_WAIT; /* the WAIT's reply comes next and answers */
-            return;
-        }
-        append_done(o, o->waiting < 0 ? RS_EIO : 0);
+        o->script_done = 1;
+        if (o->waiting) return; /* the WAIT answers it, and frees it */
+        append_done(o, o->late_rc);
         break;
     case OP_WAIT:
         wait_reply(o, reply);
@@ -626,16 +688,14 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
     free(argv);
     free(alen);
     if (rc || !wait) return rc;
-    /* Queued right behind the script on the same connection; if it cannot
-     * be, the script's reply answers alone and says the batch failed. */
-    char nrep[16], ms[16];
-    snprintf(nrep, sizeof nrep, "%d", st->cfg.wait_replicas);
-    snprintf(ms, sizeof ms, "%d", st->cfg.wait_ms > 0 ? st->cfg.wait_ms : 1000);
-    const char *wargv[3] = {"WAIT", nrep, ms};
-    size_t wlens[3] = {4, strlen(nrep), strlen(ms)};
-    int queued =
-        redisAsyncCommandArgv(st->conn[CONN_CMD].ac, on_reply, o, 3, wargv, wlens) == REDIS_OK;
-    o->waiting = queued ? 1 : -1;
+    /* Answered by the WAIT the timer sends after this turn's appends. */
+    o->waiting = 1;
+    if (st->wait_last)
+        st->wait_last->wait_next = o;
+    else
+        st->wait_first = o;
+    st->wait_last = o;
+    if (st->wait_first == o) lws_sul_schedule(st->cfg.ctx, 0, &st->wait_sul, send_wait, 0);
     return 0;
 }
 

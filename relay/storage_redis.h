@@ -63,7 +63,7 @@ typedef struct redis_store_config {
      * PUBLISHed only then (so no relay reads a sequence a failover could
      * give to another change). 0: the reply of the script is enough. */
     int wait_replicas;
-    int wait_ms; /* 0: 1000 */
+    int wait_ms; /* 0: 2000 */
 } redis_store_config;
 
 /* Round trips of appends (sent until answered, the WAIT included) and the

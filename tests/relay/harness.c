@@ -208,16 +208,23 @@ double relay_metric(int port, const char *name) {
 /* Sends PING on a fresh connection; 1 when the answer is +PONG (a Redis
  * still loading its AOF answers -LOADING). */
 static int redis_pong(int port) {
+    return redis_inline(port, "PING", "+PONG");
+}
+
+int redis_inline(int port, const char *cmd, const char *want) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {0, 500000};
     int ok = 0;
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
-        connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "PING\r\n", 6) == 6) {
-        char buf[64];
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        ok = n >= 5 && memcmp(buf, "+PONG", 5) == 0;
+        connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        char line[256], buf[256];
+        int l = snprintf(line, sizeof line, "%s\r\n", cmd);
+        ssize_t n = l > 0 && (size_t)l < sizeof line && write(fd, line, (size_t)l) == l
+                        ? read(fd, buf, sizeof buf - 1)
+                        : -1;
+        ok = n >= (ssize_t)strlen(want) && memcmp(buf, want, strlen(want)) == 0;
     }
     if (fd >= 0) close(fd);
     return ok;
@@ -241,9 +248,28 @@ int redis_spawn(redis_proc *p) {
             FILE *f = freopen("/dev/null", "w", stdout);
             (void)f;
         }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               p->dir, "--save", "", "--appendonly", "yes", "--appendfsync",
-               p->appendfsync ? p->appendfsync : "always", "--daemonize", "no", (char *)NULL);
+        char primary[16];
+        snprintf(primary, sizeof primary, "%d", p->replicaof);
+        const char *args[] = {"redis-server",
+                              "--port",
+                              port,
+                              "--bind",
+                              "127.0.0.1",
+                              "--dir",
+                              p->dir,
+                              "--save",
+                              "",
+                              "--appendonly",
+                              "yes",
+                              "--appendfsync",
+                              p->appendfsync ? p->appendfsync : "always",
+                              "--daemonize",
+                              "no",
+                              p->replicaof ? "--replicaof" : NULL,
+                              "127.0.0.1",
+                              primary,
+                              NULL};
+        execvp("redis-server", (char *const *)args);
         _exit(127);
     }
     for (int i = 0; i < 500; i++) { /* 10 s */

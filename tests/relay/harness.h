@@ -64,7 +64,11 @@ typedef struct redis_proc {
     int port;                /* 0 before the first start: a free port is picked */
     char dir[256];           /* made by the first start, removed by redis_cleanup */
     const char *appendfsync; /* NULL: "always" */
+    int replicaof;           /* 0, or the port of the primary this one replicates */
 } redis_proc;
+/* Sends one inline command (e.g. "REPLICAOF NO ONE") on a fresh
+ * connection; 1 when the answer starts with `want`. */
+int redis_inline(int port, const char *cmd, const char *want);
 /* Starts (or restarts, same port and directory: on its AOF) and waits
  * (<= 10 s) until it answers PING with PONG. Returns 0 or -1. */
 int redis_spawn(redis_proc *p);
