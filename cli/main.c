@@ -58,7 +58,7 @@ static const char *USAGE =
     "  status DIR                        space, author, changes, state hash (JSON)\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
-    "  sync DIR [--relay http://host:port] [--invite LINK] [--admission TOKEN]\n"
+    "  sync DIR [--relay http[s]://host:port] [--invite LINK] [--admission TOKEN]\n"
     "                                    exchange changes with a weft-relay (REST); with\n"
     "                                    --invite, joins the space first when DIR is new;\n"
     "                                    an empty DIR starts from the relay's snapshot\n"

@@ -17,6 +17,7 @@
  * answers once it is durable; GET .../snapshot serves the newest intact
  * one with its base relay sequence in a header.
  */
+#include "admin.h"
 #include "admit.h"
 #include "hex.h"
 #include "http.h"
@@ -865,6 +866,32 @@ static int serve_static(session *s, struct lws *wsi, const char *path) {
     return 0;
 }
 
+/* ---- the operator's view (admin.h) ---- */
+
+/* GET /admin/spaces?by=conns|bytes|changes&limit=N. Answers 404 when
+ * --admin-token is not set, so the endpoint does not even show. */
+static int get_admin_spaces(session *s, struct lws *wsi) {
+    relay *r = s->r;
+    if (!r->cfg.admin_token) return respond_text(s, wsi, 404, "not found\n");
+    char auth[512];
+    int al = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (!admin_allowed(r, al > 0 ? auth : NULL))
+        return respond_text(s, wsi, 401, "admin token needed (Authorization: Bearer)\n");
+    char by[16] = "conns", arg[64];
+    size_t limit = 10;
+    for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+         i++) {
+        if (strncmp(arg, "by=", 3) == 0) snprintf(by, sizeof by, "%.15s", arg + 3);
+        if (strncmp(arg, "limit=", 6) == 0) limit = strtoul(arg + 6, NULL, 10);
+    }
+    char *json;
+    size_t n;
+    int rc = admin_top_spaces(r, by, limit, &json, &n);
+    if (rc == WEFT_EINVAL) return respond_text(s, wsi, 400, "by= is conns, bytes or changes\n");
+    if (rc) return respond_text(s, wsi, 500, "out of memory\n");
+    return respond(s, wsi, 200, "application/json", json, n, NULL);
+}
+
 /* ---- dispatch ---- */
 
 static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
@@ -898,6 +925,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
         if (!m) return respond_text(s, wsi, 500, "out of memory\n");
         return respond(s, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", m, n, NULL);
     }
+    if (h->method == M_GET && strcmp(path, "/admin/spaces") == 0) return get_admin_spaces(s, wsi);
     /* Over --max-conns (this connection included): probes and metrics
      * above are still answered, being cheap and what an operator needs
      * most then; everything else is refused. */

@@ -63,6 +63,9 @@ static const opt opts[] = {
     {"tls-cert", O_STR, &R.cfg.tls_cert,
      "PEM certificate (chain) file: serve https:// and wss:// only (SIGHUP re-reads it)"},
     {"tls-key", O_STR, &R.cfg.tls_key, "PEM private key file of --tls-cert"},
+    {"admin-token", O_STR, &R.cfg.admin_token,
+     "a secret: GET /admin/spaces (the busiest spaces) needs it as a bearer token (default: "
+     "the endpoint is off)"},
     {"max-frame", O_SIZE, &R.cfg.max_frame, "largest incoming frame in bytes (default 4 MiB)"},
     {"max-snapshot", O_SIZE, &R.cfg.max_snapshot,
      "largest sealed snapshot accepted, over REST (default 64 MiB; over WebSocket --max-frame "

@@ -30,6 +30,7 @@
  *   ingest.c          that interface on Redis, asynchronous; the Redis link
  *   storage_redis.c   the Redis client (hiredis on the lws loop)
  *   ingest_none.c     stands in for the Redis files when built without hiredis
+ *   admin.c           GET /admin/spaces: a bounded top-N of open spaces
  *   tls.c             TLS options, handshake counters, certificate reload
  *   metrics.c         Prometheus exposition, the log line, clocks
  *   waiter.h          cancellable references to whoever waits for an answer
@@ -86,6 +87,7 @@ typedef struct relay_config {
     size_t segment_bytes;           /* file storage segment size (0: 64 MiB) */
     const char *static_dir;         /* NULL: no static files */
     const char *tls_cert, *tls_key; /* PEM files: serve wss:// and https:// (tls.h) */
+    const char *admin_token;        /* GET /admin/spaces needs it as a bearer (admin.h) */
     size_t max_frame;               /* bytes of one incoming WebSocket message */
     size_t max_snapshot;            /* bytes of one sealed snapshot (REST upload) */
     uint32_t max_changes;           /* records per CHANGES frame or POST */

@@ -52,7 +52,7 @@ static void sleep_ms(int ms) {
  * an outgoing connection (a relay's to Redis, a test client's) can take it
  * between this check and the relay's bind: that made relays fail to start
  * now and then. Ports are drawn at random so parallel tests rarely meet. */
-static int free_port(void) {
+int free_port(void) {
     static unsigned state;
     if (!state) state = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
     for (int tries = 0; tries < 200; tries++) {

@@ -49,6 +49,8 @@ int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
 /* Sends sig and waits up to timeout_ms for the exit (then SIGKILL). Returns
  * the exit status (128 + signal for a signal), or -1. */
 int relay_stop(relay_proc *p, int sig, int timeout_ms);
+/* A free loopback port below the ephemeral range, or -1. */
+int free_port(void);
 /* A fresh temporary directory for file storage. */
 void relay_tmpdir(relay_proc *p);
 void relay_cleanup(relay_proc *p);
