@@ -49,6 +49,24 @@ int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
 /* Sends sig and waits up to timeout_ms for the exit (then SIGKILL). Returns
  * the exit status (128 + signal for a signal), or -1. */
 int relay_stop(relay_proc *p, int sig, int timeout_ms);
+/* HAProxy (deploy/haproxy.cfg) in front of relays, for tests and benches. */
+typedef struct haproxy_proc {
+    pid_t pid;
+    int port;     /* its frontend, on 127.0.0.1 */
+    char cfg[64]; /* the rewritten config, removed by haproxy_stop */
+} haproxy_proc;
+/* Starts haproxy on cfg_template (deploy/haproxy.cfg) with its frontend on
+ * a free port, its servers on ports[0..n) and a small maxconn, and waits
+ * (<= 5 s) until /readyz answers 200 through it. WEFT_TEST_HAPROXY_LOG=1
+ * keeps its output. Returns 0 or -1. */
+int haproxy_spawn(haproxy_proc *p, const char *cfg_template, const int *ports, int n);
+void haproxy_stop(haproxy_proc *p);
+
+/* A throwaway CA and a certificate for localhost and 127.0.0.1, made with
+ * the openssl CLI in a new directory dir: dir/ca.pem, dir/relay.pem,
+ * dir/relay.key. Returns 0 or -1 (no openssl). */
+int tls_make_cert(char dir[256]);
+
 /* A free loopback port below the ephemeral range, or -1. */
 int free_port(void);
 /* A fresh temporary directory for file storage. */

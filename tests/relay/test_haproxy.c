@@ -21,7 +21,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,9 +33,8 @@ static ident owner;
 static uint8_t content_key[32];
 static redis_proc rds;
 static relay_proc relays[N_RELAYS];
-static pid_t haproxy_pid;
-static int lb_port;
-static char cfg_file[64];
+static haproxy_proc lb;
+#define lb_port (lb.port)
 
 static double now_s(void) {
     struct timespec ts;
@@ -44,75 +42,11 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void stop_haproxy(void) {
-    if (haproxy_pid > 0) {
-        kill(haproxy_pid, SIGKILL);
-        waitpid(haproxy_pid, NULL, 0);
-        haproxy_pid = 0;
-    }
-    if (cfg_file[0]) unlink(cfg_file);
-}
-
 static void kill_all(void) {
-    stop_haproxy();
+    haproxy_stop(&lb);
     for (int i = 0; i < N_RELAYS; i++)
         relay_stop(&relays[i], SIGKILL, 2000);
     redis_cleanup(&rds);
-}
-
-/* deploy/haproxy.cfg with its frontend on lb_port, its three servers on
- * the relays' ports and a small maxconn. Returns 0 or -1. */
-static int write_cfg(void) {
-    FILE *in = fopen(cfg_path, "r");
-    snprintf(cfg_file, sizeof cfg_file, "/tmp/weft-haproxy-XXXXXX");
-    int fd = mkstemp(cfg_file);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!in || !out) {
-        if (in) fclose(in);
-        if (out) fclose(out);
-        return -1;
-    }
-    char line[512];
-    int servers = 0, binds = 0;
-    while (fgets(line, sizeof line, in)) {
-        char *s = line + strspn(line, " ");
-        if (strncmp(s, "bind 127.0.0.1:", 15) == 0) {
-            fprintf(out, "    bind 127.0.0.1:%d\n", lb_port);
-            binds++;
-        } else if (strncmp(s, "server relay", 12) == 0 && servers < N_RELAYS) {
-            fprintf(out, "    server relay%d 127.0.0.1:%d\n", servers + 1, relays[servers].port);
-            servers++;
-        } else if (strncmp(s, "maxconn ", 8) == 0) {
-            /* Within this machine's descriptor limit (haproxy wants 2 per). */
-            fprintf(out, "    maxconn 1000\n");
-        } else {
-            fputs(line, out);
-        }
-    }
-    fclose(in);
-    fclose(out);
-    return binds == 1 && servers == N_RELAYS ? 0 : -1;
-}
-
-static int start_haproxy(void) {
-    lb_port = free_port();
-    if (lb_port < 0 || write_cfg()) return -1;
-    fflush(stdout);
-    fflush(stderr);
-    haproxy_pid = fork();
-    if (haproxy_pid < 0) return -1;
-    if (haproxy_pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (!getenv("WEFT_TEST_HAPROXY_LOG")) {
-            FILE *f = freopen("/dev/null", "w", stdout);
-            f = freopen("/dev/null", "w", stderr);
-            (void)f;
-        }
-        execlp("haproxy", "haproxy", "-db", "-f", cfg_file, (char *)NULL);
-        _exit(127);
-    }
-    /* Up once /readyz answers through it (so a relay is up behind it). */
-    return relay_wait_ready(lb_port, 200, 5000) ? 0 : -1;
 }
 
 static int start_all(void) {
@@ -126,7 +60,10 @@ static int start_all(void) {
         if (relay_spawn(&relays[i], exe, "redis", 0, args) ||
             !relay_wait_ready(relays[i].port, 200, 5000))
             return -1;
-    return start_haproxy();
+    int ports[N_RELAYS];
+    for (int i = 0; i < N_RELAYS; i++)
+        ports[i] = relays[i].port;
+    return haproxy_spawn(&lb, cfg_path, ports, N_RELAYS);
 }
 
 static void drain(tclient *c) {
