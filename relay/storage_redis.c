@@ -483,15 +483,20 @@ static void append_done(op *o, int rc) {
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
 
-/* Tells the other relays about an append's new head. */
-static void publish_head(redis_store *st, const op *o) {
+/* The highest relay sequence an append stored (0: none). */
+static uint64_t head_of(const op *o) {
     uint64_t head = 0;
     for (size_t i = 0; !o->script_rc && i < o->n; i++)
         if (!o->dup[i] && o->seq[i] > head) head = o->seq[i];
+    return head;
+}
+
+/* Tells the other relays about a space's new head. */
+static void publish_head(redis_store *st, const uint8_t space[32], uint64_t head) {
     redisAsyncContext *ac = st->conn[CONN_CMD].ac;
     if (!head || !ac || st->closing) return;
     char ch[96], h[24];
-    key_of(ch, o->space, "new");
+    key_of(ch, space, "new");
     snprintf(h, sizeof h, "%llu", (unsigned long long)head);
     const char *argv[3] = {"PUBLISH", ch, h};
     size_t lens[3] = {7, strlen(ch), strlen(h)};
@@ -508,9 +513,10 @@ static void answer_batch(redis_store *st, op *list, int rc) {
             o->late_rc = rc ? rc : RS_EIO;
             continue;
         }
-        int ok = !rc && !o->script_rc;
+        /* append_done frees the script's answer: take the head first. */
+        uint64_t head = !rc ? head_of(o) : 0;
         append_done(o, rc);
-        if (ok) publish_head(st, o);
+        publish_head(st, o->space, head);
         free(o);
     }
 }
