@@ -33,8 +33,7 @@ static ident owner;
 static uint8_t content_key[32];
 static redis_proc rds;
 static relay_proc relays[N_RELAYS];
-static haproxy_proc lb;
-#define lb_port (lb.port)
+static haproxy_proc lb; /* its frontend is the only port clients use */
 
 static double now_s(void) {
     struct timespec ts;
@@ -91,7 +90,7 @@ static int rejoin(tclient *c) {
     for (int attempt = 0; attempt < 50; attempt++) {
         wsc_close(&c->ws);
         c->closed = 0;
-        if (tc_connect(c, lb_port, 1, 0, 0) == 0) {
+        if (tc_connect(c, lb.port, 1, 0, 0) == 0) {
             size_t pos = 0;
             const uint8_t *author;
             uint64_t seq;
@@ -114,7 +113,7 @@ static void failover(void) {
     int victim = -1;
     for (int i = 0; i < N_WRITERS; i++) {
         CHECK(tc_init(&w[i], &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
-        CHECK(tc_connect(&w[i], lb_port, 1, 0, 0) == 0);
+        CHECK(tc_connect(&w[i], lb.port, 1, 0, 0) == 0);
         CHECK(tc_wait(&w[i], until_synced, 0, 5000));
         if (i == 0) victim = relay_with(1); /* the first writer's relay */
     }
@@ -158,7 +157,7 @@ static void failover(void) {
     /* Every acked change, through HAProxy, to a fresh reader. */
     tclient r;
     CHECK(tc_init(&r, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
-    CHECK(tc_connect(&r, lb_port, 1, 0, 0) == 0);
+    CHECK(tc_connect(&r, lb.port, 1, 0, 0) == 0);
     CHECK(tc_wait(&r, until_synced, 0, 10000));
     for (int i = 0; i < N_WRITERS; i++)
         CHECK(tc_seq_of(&r, w[i].me.pk) >= w[i].acked_seq);
