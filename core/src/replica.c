@@ -262,6 +262,7 @@ static txn_mark txn_mark_now(const weft_replica *r) {
 /* Drops every op after the mark, so the transaction stays whole and its
  * change carries no name or author that no op uses. */
 static void txn_unwind(weft_replica *r, txn_mark m) {
+    r->conflict.upto = 0; /* the ops it vouched for may go */
     while (r->n_txn_recs > m.recs) {
         const txn_rec *t = &r->txn_recs[--r->n_txn_recs];
         txn_slot *sl = slot_get(r, t->tag, 0);
@@ -643,11 +644,24 @@ static int txn_conflicts(weft_replica *r, uint32_t cname, const char *doc, size_
                          uint32_t fname) {
     uint32_t tag = weft__state_doc_tag(&r->state, cname, (const uint8_t *)doc, doc_len);
     txn_slot *sl = slot_get(r, tag, 0);
-    for (uint32_t k = sl ? sl->last : 0; k; k = r->txn_recs[k - 1].prev) {
+    /* Edits in a row on one field (a list filled in one transaction) look
+     * only at the ops added since the last check found none. */
+    struct conflict_cache *cc = &r->conflict;
+    uint32_t stop = cc->upto && cc->upto <= r->n_txn_recs && cc->coll == cname &&
+                            cc->field == fname && cc->doc_len == doc_len &&
+                            memcmp(cc->doc, doc, doc_len) == 0
+                        ? cc->upto
+                        : 0;
+    for (uint32_t k = sl ? sl->last : 0; k > stop; k = r->txn_recs[k - 1].prev) {
         const txn_rec *p = &r->txn_recs[k - 1];
         if (rec_on_doc(r, p, cname, (const uint8_t *)doc, doc_len) &&
             (p->code == OP_DELETE_DOC || (p->field == fname && !(p->flags & TXN_REC_TEXT))))
             return 1;
+    }
+    if (doc_len <= sizeof cc->doc) {
+        *cc = (struct conflict_cache){
+            .coll = cname, .field = fname, .doc_len = doc_len, .upto = (uint32_t)r->n_txn_recs};
+        memcpy(cc->doc, doc, doc_len);
     }
     return 0;
 }
@@ -1001,6 +1015,7 @@ size_t weft_replica_txn_ops(const weft_replica *r) {
 }
 
 static void txn_clear(weft_replica *r) {
+    r->conflict.upto = 0;
     for (size_t i = 0; i < r->n_txn_names; i++)
         r->name_slot[r->txn_names[i]] = 0;
     r->n_txn_names = 0;

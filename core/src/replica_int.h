@@ -118,6 +118,13 @@ struct weft_replica {
         uint32_t len, name;
         char bytes[32];
     } recent[2];
+    /* The last target txn_conflicts found free of conflicts, and how many
+     * ops the transaction held then (0: none cached). */
+    struct conflict_cache {
+        uint32_t coll, field, upto;
+        size_t doc_len;
+        uint8_t doc[64];
+    } conflict;
     uint64_t *dep_seen; /* per author: seq named by this replica's last commit */
     size_t cap_dep_seen;
 

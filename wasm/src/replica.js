@@ -238,12 +238,19 @@ export class Replica {
   listEdit(coll, doc, field, kind, index, to, value, join, wallMs = Date.now()) {
     const h = this._h();
     const core = this.core;
-    return core.scope((s) => {
-      const [cp, cl, dp, dl, fp, fl, vp] = this._target(s, coll, doc, field, value);
-      core.check(core.x.wdb_list_edit(h, cp, cl, dp, dl, fp, fl, kind, index, to, value ? vp : 0,
-        value ? value.length : 0, join ? 1 : 0, wallMs, core.out), `editing the list ${coll}/${doc}.${field}`);
-      return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
-    });
+    // Names and value cross through the scratch buffer: no allocation per edit.
+    const vl = value ? value.length : 0;
+    const cap = (coll.length + doc.length + field.length) * 3 + vl;
+    const base = this._scratch(cap);
+    const u8 = core.u8.subarray(base, base + cap);
+    const cl = enc.encodeInto(coll, u8).written;
+    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
+    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
+    const dp = base + cl, fp = dp + dl, vp = fp + fl;
+    if (vl) u8.set(value, cl + dl + fl);
+    const rc = core.x.wdb_list_edit(h, base, cl, dp, dl, fp, fl, kind, index, to, vp, vl, join ? 1 : 0, wallMs, core.out);
+    if (rc < 0) core.check(rc, `editing the list ${coll}/${doc}.${field}`);
+    return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
   }
 
   /** A list field's length, or -1 when the field holds no list. */
