@@ -14,6 +14,10 @@
 //   keystroke  bytes a collaborator receives per keystroke when one person
 //              types the trace's first 2,000 edits at human speed
 //   memory     memory held after typing the automerge-paper trace
+//   list       100,000 list ops (inserts at random places, 10% moves),
+//              1,000 per transaction: apply, encoded size, load + read
+//              (Yjs Y.Array with delete + insert as its move, Loro
+//              LoroMovableList, Automerge list; docs/LISTS.md)
 //
 // Each (implementation, workload) runs in a fresh Node process with
 // --expose-gc (a library's heap after one workload must not slow the next).
@@ -30,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { makeOps } from './peers/prng.mjs';
+import { makeOps, splitmix64 } from './peers/prng.mjs';
 import { apiSection, API_HEADING } from './api/report.mjs';
 import { median, mergeSection } from './results_section.mjs';
 
@@ -38,7 +42,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
     impl: { type: 'string', default: 'weftdb,yjs,loro,automerge' },
-    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory' },
+    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list' },
     runs: { type: 'string', default: '3' },
     'no-chromium': { type: 'boolean' },
     json: { type: 'string' },
@@ -49,7 +53,7 @@ const { values: opt } = parseArgs({
 });
 const runs = Number(opt.runs);
 const SEED = 0x57656674n;
-const OPS = 100_000, KEYS = 10_000, MERGE_OPS = 50_000, DOCS = 100_000, KEYSTROKES = 2_000;
+const OPS = 100_000, KEYS = 10_000, MERGE_OPS = 50_000, DOCS = 100_000, KEYSTROKES = 2_000, LIST_OPS = 100_000;
 const TRACES = ['automerge-paper', 'sveltecomponent'];
 
 // ---- inputs (the same for every implementation) ----
@@ -74,6 +78,31 @@ function loadTrace(name) {
   return { txns, end: t.endContent };
 }
 
+/**
+ * n list ops on one replica: per op a coin (1 in 10: a move once the list
+ * holds 2 items), then a move's from and to (each below the length), or an
+ * insert's place (0..length). { n, len (at the end), kind: 0 insert | 1
+ * move, a: place or from, b: to }; an insert's value is its op index.
+ */
+function makeListOps(seed, n) {
+  const next = splitmix64(seed);
+  const below = (m) => Number(((next() >> 32n) * BigInt(m)) >> 32n);
+  const kind = new Array(n), a = new Array(n), b = new Array(n).fill(0);
+  let len = 0;
+  for (let i = 0; i < n; i++) {
+    if (len >= 2 && below(10) === 0) {
+      kind[i] = 1;
+      a[i] = below(len);
+      b[i] = below(len);
+    } else {
+      kind[i] = 0;
+      a[i] = below(len + 1);
+      len++;
+    }
+  }
+  return { n, len, kind, a, b };
+}
+
 const plainOps = (o) => ({ nKeys: o.nKeys, key: Array.from(o.key), val: o.val, last: Array.from(o.last), name: o.name });
 
 /** The inputs of one workload (trace: the text workloads' trace name). */
@@ -84,6 +113,7 @@ function inputs(workload, trace) {
     case 'text': case 'memory': return loadTrace(trace);
     case 'keystroke': return { txns: loadTrace('automerge-paper').txns.slice(0, KEYSTROKES), keystrokes: KEYSTROKES };
     case 'live': return { docs: DOCS };
+    case 'list': return { lops: makeListOps(SEED + 3n, LIST_OPS) };
   }
   throw new Error(`unknown workload ${workload}`);
 }
@@ -98,8 +128,9 @@ const LABEL = {
   live: `live query over ${K(DOCS)} docs`,
   keystroke: `human-speed typing: first ${KEYSTROKES.toLocaleString('en-US')} edits of automerge-paper`,
   memory: (t) => `memory after typing the ${t} trace`,
+  list: `list: ${K(LIST_OPS)} ops (inserts at random places, 10% moves), 1,000 per transaction`,
 };
-const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B' };
+const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B' };
 const unitOf = (m) => UNIT[m] ?? (/^(memory|JS heap|WASM|process RSS)/.test(m) ? 'B' : 'ms');
 
 // ---- a child: one (implementation, workload) ----
@@ -157,7 +188,17 @@ async function weftdbMemory(weftdb, { txns, end }) {
 const impls = opt.impl.split(',');
 const workloads = opt.workload.split(',');
 const records = [];
+// Per workload label, the final state's digest of each implementation
+// (metrics named _digest): all must be equal (the list workload).
+const digests = new Map();
 const rec = (workload, impl, metric, values, note) => {
+  if (metric.startsWith('_')) {
+    if (!digests.has(workload)) digests.set(workload, new Map());
+    digests.get(workload).set(impl, values[0]);
+    if (new Set(values).size !== 1 || new Set(digests.get(workload).values()).size !== 1)
+      throw new Error(`${workload}: the implementations end with different states: ${JSON.stringify([...digests.get(workload)])}`);
+    return;
+  }
   const unit = unitOf(metric);
   const r = { workload, impl, metric, value: median(values), unit, section: 'api', ...(note ? { note } : {}) };
   records.push(r);
@@ -196,7 +237,7 @@ if (impls.includes('weftdb') && !opt['no-chromium'] && existsSync(chromiumPath) 
   const server = createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (p === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-    const file = p.startsWith('/pkg/') ? join(root, 'wasm', p.slice(5)) : p === '/bench/weftdb.mjs' ? join(root, 'bench/api/weftdb.mjs') : null;
+    const file = p.startsWith('/pkg/') ? join(root, 'wasm', p.slice(5)) : /^\/bench\/(weftdb|lists)\.mjs$/.test(p) ? join(root, 'bench/api', p.slice(7)) : null;
     if (!file || p.includes('..')) return res.writeHead(404).end();
     try {
       res.writeHead(200, { 'content-type': types[p.slice(p.lastIndexOf('.'))] ?? 'application/octet-stream' }).end(readFileSync(file));

@@ -87,8 +87,10 @@ static void write_js(FILE *f) {
             "export const FORMAT_LEVEL = %d;\n"
             "/** Record kind byte of a level record, and its largest size (level.h). */\n"
             "export const RECORD_LEVEL = %d;\n"
-            "export const LEVEL_MAX_BYTES = %d;\n\n",
-            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES);
+            "export const LEVEL_MAX_BYTES = %d;\n"
+            "/** The level that adds list ops (level.h, docs/LISTS.md). */\n"
+            "export const LEVEL_LISTS = %d;\n\n",
+            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -168,8 +170,8 @@ static void write_dts(FILE *f) {
     fprintf(f, "export declare const PROTOCOL_VERSION: %d;\n\n", WEFT_PROTOCOL_VERSION);
     fprintf(f,
             "export declare const FORMAT_LEVEL: %d;\nexport declare const RECORD_LEVEL: %d;\n"
-            "export declare const LEVEL_MAX_BYTES: %d;\n\n",
-            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES);
+            "export declare const LEVEL_MAX_BYTES: %d;\nexport declare const LEVEL_LISTS: %d;\n\n",
+            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);

@@ -147,6 +147,38 @@ export interface Text {
   bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
 }
 
+/** One change to a list, applied in order to the previous array. */
+export type ListDelta =
+  | { insert: number; value: Value }
+  | { delete: number }
+  | { move: number; to: number }
+  | { set: number; value: Value };
+/**
+ * A list field (space.list): an ordered list whose items keep their
+ * identity through moves; concurrent inserts, deletes, moves and sets
+ * merge (a moved item ends in one place, never duplicated). The field reads
+ * as an array everywhere. Outside transact each edit commits one change;
+ * inside, edits join the transaction (indices count earlier edits in it).
+ */
+export interface List<T extends Value = Value> {
+  readonly collection: string;
+  readonly doc: string;
+  readonly field: string;
+  readonly length: number;
+  toArray(): T[];
+  /** The items with their identities (stable through moves and sets). */
+  entries(): { id: string; value: T }[];
+  insert(index: number, value: T): Promise<void>;
+  push(...values: T[]): Promise<void>;
+  delete(index: number, count?: number): Promise<void>;
+  /** Moves the item at `from` so that it ends at `to`. */
+  move(from: number, to: number): Promise<void>;
+  /** Replaces an item's value in place. */
+  set(index: number, value: T): Promise<void>;
+  /** cb(deltas, { array }) after every change, local or remote; returns an unsubscribe function. */
+  observe(cb: (deltas: ListDelta[], info: { array: T[] }) => void): () => void;
+}
+
 export interface Space {
   /** The space id (owner's public key, base64url). */
   readonly id: string;
@@ -172,6 +204,8 @@ export interface Space {
   collection<T extends Doc = Doc>(name: string, opts?: CollectionOptions): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
+  /** The list field `field` of document `doc`; needs formatLevel >= LEVEL_LISTS (3). */
+  list<T extends Value = Value>(collection: string, doc: string, field: string): List<T>;
   /**
    * fn runs synchronously; its writes become one change, all or nothing:
    * one failing write (bad arguments included) rejects this promise and
@@ -263,6 +297,8 @@ export function version(): Promise<string>;
 export function memoryStats(): Promise<{ heapBytes: number; heapUsed: number }>;
 export function memoryStorage(): StorageAdapter;
 export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
+/** The format level that adds lists (space.list): raise a space to it with raiseFormatLevel. */
+export const LEVEL_LISTS: number;
 export const SNAPSHOT_EVERY: number;
 export const SNAPSHOT_BYTES: number;
 export const HISTORY_BYTES: number;

@@ -677,6 +677,57 @@ static void changes_and_friends(void) {
                                          0,
                                          7};
     emit(ops_script, sizeof ops_script);
+    /* Lists: three inserts, a sync, concurrent moves of one item to two
+     * places, a delete and a set against them, edits joining a
+     * transaction, an array put turned into a list, then syncs. */
+#define L(rep, kind, index, to, vbyte) MERGE_LIST, rep, 1, 0, 0, kind, index, to, 1, vbyte
+    static const uint8_t list_script[] = {L(0, 0, 0, 0, 1),
+                                          L(0, 0, 1, 0, 2),
+                                          L(0, 0, 2, 0, 3),
+                                          MERGE_SYNC,
+                                          1,
+                                          0,
+                                          MERGE_SYNC,
+                                          2,
+                                          0,
+                                          L(0, 2, 0, 2, 0),
+                                          L(1, 2, 0, 1, 0),
+                                          L(2, 1, 0, 0, 0),
+                                          L(1, 3, 1, 0, 9),
+                                          L(2, 0x80, 0, 0, 7),
+                                          L(2, 0x83, 0, 0, 8),
+                                          MERGE_SYNC,
+                                          0,
+                                          1,
+                                          MERGE_DELIVER,
+                                          1,
+                                          3,
+                                          MERGE_COMMIT,
+                                          2,
+                                          MERGE_SYNC,
+                                          0,
+                                          2,
+                                          MERGE_PUT,
+                                          0,
+                                          1,
+                                          0,
+                                          0,
+                                          6,
+                                          4,
+                                          MERGE_COMMIT,
+                                          0,
+                                          L(0, 0, 1, 0, 5),
+                                          MERGE_SYNC,
+                                          0,
+                                          1,
+                                          MERGE_SYNC,
+                                          1,
+                                          0,
+                                          MERGE_SYNC,
+                                          2,
+                                          1};
+#undef L
+    emit(list_script, sizeof list_script);
     /* And some random ones (xorshift, fixed seed). */
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     for (int i = 0; i < 8; i++) {

@@ -60,3 +60,39 @@ test('a CLI replica and a weftdb replica converge through the relay to one state
   const status = weft('status', join(dir, 'cli'));
   assert.equal(status.state_hash, web.stateHash());
 });
+
+test('weft list edits a list a weftdb replica edits too; both end with one state hash', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'weft-cli-list-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const http = `http://127.0.0.1:${r.port}`;
+  const web = await createSpace({ storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => web.close());
+  await web.raiseFormatLevel(3);
+  const list = web.list('todo', 'l', 'items');
+  await list.push('a', 'b', 'c');
+  await until('web synced', () => web.status.state === 'synced' && web.status.pending === 0);
+
+  const cli = join(dir, 'cli');
+  weft('sync', cli, '--invite', web.invite({ rights: 'write', expiresIn: 3600_000 }), '--relay', http);
+  const read = () => JSON.parse(execFileSync(WEFT, ['list', cli, 'todo', 'l', 'items'], { encoding: 'utf8' }));
+  assert.deepEqual(read(), ['a', 'b', 'c']);
+  // Without --level the CLI refuses: it does not know the space's level.
+  assert.throws(() => execFileSync(WEFT, ['list', cli, 'todo', 'l', 'items', 'push', '"d"'], { stdio: 'pipe' }), /level 3/);
+  const edit = (...a) => execFileSync(WEFT, ['list', cli, 'todo', 'l', 'items', '--level', '3', ...a]);
+  edit('move', '0', '2'); // a to the end
+  edit('push', '{"n":1}');
+  edit('set', '0', '"B"');
+  assert.deepEqual(read(), ['B', 'c', 'a', { n: 1 }]);
+  await list.move(0, 2); // meanwhile, in the browser: a to the front
+  await until('web synced again', () => web.status.state === 'synced' && web.status.pending === 0);
+  weft('sync', cli);
+  await until('web sees the CLI', () => web.list('todo', 'l', 'items').length === 4);
+  await until('web synced at last', () => web.status.state === 'synced' && web.status.pending === 0);
+  const last = weft('sync', cli);
+  assert.equal(last.state_hash, web.stateHash());
+  const got = list.toArray();
+  assert.deepEqual(read(), got);
+  assert.equal(got.filter((x) => x === 'a').length, 1, 'a moved twice, once in each replica: it shows once');
+});

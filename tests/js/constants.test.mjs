@@ -84,6 +84,7 @@ test('format levels: constants.js = level.h', () => {
   const d = defines(header('level.h'), 'WEFT_');
   assert.equal(C.FORMAT_LEVEL, d.FORMAT_LEVEL);
   assert.equal(C.RECORD_LEVEL, d.RECORD_LEVEL);
+  assert.equal(C.LEVEL_LISTS, d.LEVEL_LISTS);
   assert.ok(C.FORMAT_LEVEL >= 2 && C.LEVEL_MAX_BYTES > 600);
 });
 

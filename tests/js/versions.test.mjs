@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
 import { freePort, haveRelay, startRelay, RELAY } from './relay.mjs';
+import { FORMAT_LEVEL } from '../../wasm/src/constants.js';
 
 const WEFT = join(dirname(fileURLToPath(import.meta.url)), '../../build/cli/weft');
 const OLD_RELAY = process.env.WEFT_OLD_RELAY;
@@ -99,7 +100,7 @@ test('a raise reaches every member; a client that reads less gets the version st
   assert.equal(c.stateHash(), b.stateHash());
   // Levels never go down; none above this build; only the owner or an admin raises.
   assert.equal(await a.raiseFormatLevel(1), 2);
-  await assert.rejects(a.raiseFormatLevel(3), { code: 'WEFT_EVERSION' });
+  await assert.rejects(a.raiseFormatLevel(FORMAT_LEVEL + 1), { code: 'WEFT_EVERSION' });
   const w = track(await openSpace({ invite: a.invite({ rights: 'write' }), sync }));
   await assert.rejects(w.raiseFormatLevel(2), { code: 'WEFT_ERIGHTS' });
   // The relay's own log holds the level record among the changes, and

@@ -3,7 +3,8 @@
 // the core's op format (weft_replica_write_ops, weft/replica.h), and the
 // whole buffer crosses into the core in ONE call when the change commits
 // (at the end of the task, or before a read that needs it). Names and
-// values are checked there, once. Text splices join the open change too
+// values are checked there, once. List edits (list.js) commit a change of
+// their own, after the open one, or join a transaction's. Text splices join the open change too
 // (wdb_text_edit): the text shows each at once, and a change holding only
 // text edits stays open for a short window (TEXT_WINDOW_MS) so keystrokes
 // share one signed change. commitOps (ops.js) runs a transaction's ops the same way.
@@ -173,6 +174,7 @@ export class Changes {
     }
     if (this.writer) return this.writer.exec([op]);
     try {
+      if (op.t === 'list') return this.#exec([op]); // a change of its own, after the open one
       return op.t === 'splice' ? this.#edit(op, true) : this.#join(op);
     } catch (e) {
       return Promise.reject(e);

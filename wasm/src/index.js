@@ -8,7 +8,7 @@
 //
 // The API is documented in docs/API.md; types are in index.d.ts.
 import { loadCore } from './core.js';
-import { RIGHT } from './constants.js';
+import { RIGHT, LEVEL_LISTS } from './constants.js';
 import { WeftError, ERRORS } from './errors.js';
 import { memoryStorage } from './memory.js';
 import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './space.js';
@@ -18,7 +18,7 @@ import { connectRelay } from './sync.js';
 import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 
-export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
+export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, LEVEL_LISTS };
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */
 export async function init(opts) {

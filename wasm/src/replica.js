@@ -4,7 +4,7 @@
 // close() frees the handle (and wipes its keys); a second close() is a no-op.
 import { ERRORS } from './constants.js';
 import { WeftError } from './errors.js';
-import { decodeValue } from './value.js';
+import { decodeValue, decodeListItems } from './value.js';
 
 const { WEFT_ENOTFOUND } = ERRORS;
 
@@ -226,6 +226,57 @@ export class Replica {
     if (n === WEFT_ENOTFOUND) return -1;
     core.check(n, `reading ${coll}/${doc}.${field}`);
     return n;
+  }
+
+  /**
+   * A list edit (weft_replica_list_edit): kind 1 insert `value` (encoded
+   * bytes) at index, 2 delete, 3 move index to `to`, 4 set. join: add it to
+   * the open transaction; else commit it at once. Returns the record (a
+   * copy) when it committed (join also commits when an array turned into a
+   * list), else null.
+   */
+  listEdit(coll, doc, field, kind, index, to, value, join, wallMs = Date.now()) {
+    const h = this._h();
+    const core = this.core;
+    // Names and value cross through the scratch buffer: no allocation per edit.
+    const vl = value ? value.length : 0;
+    const cap = (coll.length + doc.length + field.length) * 3 + vl;
+    const base = this._scratch(cap);
+    const u8 = core.u8.subarray(base, base + cap);
+    const cl = enc.encodeInto(coll, u8).written;
+    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
+    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
+    const dp = base + cl, fp = dp + dl, vp = fp + fl;
+    if (vl) u8.set(value, cl + dl + fl);
+    const rc = core.x.wdb_list_edit(h, base, cl, dp, dl, fp, fl, kind, index, to, vp, vl, join ? 1 : 0, wallMs, core.out);
+    if (rc < 0) core.check(rc, `editing the list ${coll}/${doc}.${field}`);
+    return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+  }
+
+  /** A list field's length, or -1 when the field holds no list. */
+  listLength(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const n = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_list_length(h, cp, cl, dp, dl, fp, fl);
+    });
+    if (n === WEFT_ENOTFOUND) return -1;
+    core.check(n, `reading ${coll}/${doc}.${field}`);
+    return n;
+  }
+
+  /** A list's items with their identities (decodeListItems), or null when the field holds no list. */
+  listItems(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const rc = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_list_items(h, cp, cl, dp, dl, fp, fl, core.out);
+    });
+    if (rc === WEFT_ENOTFOUND) return null;
+    core.check(rc, `reading ${coll}/${doc}.${field}`);
+    return decodeListItems(core.outView());
   }
 
   /** One field's value decoded, or undefined. */

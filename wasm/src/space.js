@@ -16,6 +16,7 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
+import { List } from './list.js';
 import { Emitter, pick, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
@@ -42,6 +43,7 @@ export class Space {
   #loadedOutbox = [];
   #collectionPort;
   #textPort;
+  #listPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
 
   /** @internal Use createSpace/openSpace. */
@@ -83,6 +85,7 @@ export class Space {
     }, textWindow);
     this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
+    this.#listPort = this.#port('write fail replica subscribe emitError');
   }
 
   /** Loads the stored snapshot, records and outbox into the replica. */
@@ -168,6 +171,17 @@ export class Space {
   text(collection, doc, field) {
     this.#open();
     return Text.open(this.#textPort, collection, doc, field);
+  }
+
+  /**
+   * The list field `field` of document `doc` in `collection`: an ordered
+   * list with insert, delete, move and set that merge (docs/API.md,
+   * "Lists"). Needs the space at format level LEVEL_LISTS (3): see
+   * raiseFormatLevel. The document need not exist.
+   */
+  list(collection, doc, field) {
+    this.#open();
+    return List.open(this.#listPort, collection, doc, field);
   }
 
   /**

@@ -359,6 +359,29 @@ function skipValue(r) {
   }
 }
 
+/**
+ * A list's items as the core lists them (weft_replica_list_items): varint
+ * count, then per item its author key (32 bytes), varint seq and value.
+ * Returns [{ id, value, raw }]: id names the item for its life
+ * ("<author hex prefix>.<seq>" is not enough: the whole key is kept),
+ * raw its value's bytes (a copy), to tell a set from no change.
+ */
+export function decodeListItems(buf) {
+  const r = new Reader(buf);
+  const n = r.varint();
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    let id = '';
+    for (let k = r.pos; k < r.pos + 32; k++) id += (buf[k] < 16 ? '0' : '') + buf[k].toString(16);
+    r.pos += 32;
+    id += '.' + r.varint();
+    const start = r.pos;
+    const value = readValue(r);
+    out[i] = { id, value, raw: buf.slice(start, r.pos) };
+  }
+  return out;
+}
+
 /** The keys of a canonical map value (a document's field names), without decoding the values. */
 export function mapKeys(buf) {
   const r = new Reader(buf);

@@ -296,6 +296,52 @@ WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const 
     return rc ? rc : (double)n;
 }
 
+/* ---- list fields ---- */
+
+/* A list edit (weft_replica_list_edit): kind 1 insert, 2 delete, 3 move,
+ * 4 set; join 0 commits it at once, 1 joins the open transaction. OUT:
+ * out[0], out[1] = the record when it committed, else length 0. */
+WDB_API int wdb_list_edit(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                          size_t doc_len, const char *field, size_t field_len, int kind,
+                          double index, double to, const uint8_t *value, size_t value_len, int join,
+                          double wall_ms, uint32_t *out) {
+    if (!(index >= 0 && index < 4294967296.0 && to >= 0 && to < 4294967296.0 && wall_ms >= 0 &&
+          wall_ms < 18446744073709551616.0))
+        return WEFT_EINVAL;
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t len;
+    int rc = weft_replica_list_edit(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                    (weft_list_edit_kind)kind, (size_t)index, (size_t)to, value,
+                                    value_len, join, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* A list field's length, or a negative WEFT_E code (WEFT_ENOTFOUND: no list). */
+WDB_API double wdb_list_length(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                               size_t doc_len, const char *field, size_t field_len) {
+    size_t n;
+    int rc = weft_replica_list_length(h->r, coll, coll_len, doc, doc_len, field, field_len, &n);
+    return rc ? rc : (double)n;
+}
+
+/* A list's items with their identities (weft_replica_list_items). OUT:
+ * out[0], out[1] = the bytes, borrowed until the next call. */
+WDB_API int wdb_list_items(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len, const char *field, size_t field_len, uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc =
+        weft_replica_list_items(h->r, coll, coll_len, doc, doc_len, field, field_len, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
 /* The text changes the last apply, commit, splice or snapshot load made:
  * repeated u32 kind (0 splice, 1 replaced whole), u32 length + bytes of the
  * collection, document and field, f64 position, f64 units deleted, u32

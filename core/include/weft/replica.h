@@ -178,6 +178,58 @@ WEFT_API int weft_replica_text_length(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, size_t *length);
 
+/* ---- list fields (docs/LISTS.md) ---- */
+
+/* What weft_replica_list_edit does. Indices are visible positions. */
+typedef enum weft_list_edit_kind {
+    WEFT_LIST_INSERT = 1, /* value at `index` (0..length) */
+    WEFT_LIST_DELETE = 2, /* the item at `index` */
+    WEFT_LIST_MOVE = 3,   /* the item at `index` so that it ends at `to` */
+    WEFT_LIST_SET = 4     /* the item at `index` gets `value`, in place */
+} weft_list_edit_kind;
+
+/* Edits a list field. A missing or deleted field starts as an empty list;
+ * a field holding an array becomes a list of its elements in the same
+ * change (committed at once, as a string turning into a text is). Items
+ * keep their identity through moves and sets: concurrent moves of one item
+ * leave it at exactly one place (the newest move wins), a delete beats
+ * concurrent moves and sets. `value` (inserts and sets) is one canonical
+ * value nested at most WEFT_VALUE_MAX_DEPTH - 1 deep (the list reads as an
+ * array of them).
+ *
+ * join 0: commits the edit as one change at once (WEFT_ESTATE when a
+ * transaction is open); join 1: joins the open transaction like
+ * weft_replica_text_edit, and the list shows the edit at once. OUT:
+ * *record, *rec_len as weft_replica_commit when it committed, else NULL
+ * and 0.
+ *
+ * Returns 0; WEFT_EINVAL (bad names, kind or value); WEFT_ENOTLIST (the
+ * field holds a value other than an array, or a text); WEFT_ENOITEM (an
+ * index past the end); WEFT_EVERSION (the space's format level is below
+ * WEFT_LEVEL_LISTS: weft_replica_set_format_level); WEFT_ESTATE (see join,
+ * and as weft_replica_text_edit); WEFT_ECRYPTO (a reader); WEFT_ELIMIT;
+ * WEFT_ENOMEM. On an error before the edit nothing changed; errors of the
+ * commit leave the edit in the open transaction, as for text. */
+WEFT_API int weft_replica_list_edit(weft_replica *r, const char *coll, size_t coll_len,
+                                    const char *doc, size_t doc_len, const char *field,
+                                    size_t field_len, weft_list_edit_kind kind, size_t index,
+                                    size_t to, const uint8_t *value, size_t value_len, int join,
+                                    uint64_t wall_ms, const uint8_t **record, size_t *rec_len);
+
+/* A list field's visible length. Returns 0 or WEFT_ENOTFOUND (no list). */
+WEFT_API int weft_replica_list_length(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t *length);
+
+/* A list field's items with their identities, for bindings that report
+ * moves: varint count, then per item key[32] and varint seq (the insert
+ * that made it: stable for its life) and its value. OUT: *items, borrowed
+ * until the next call on r. Returns 0, WEFT_ENOTFOUND or WEFT_ENOMEM. (Its
+ * value as an array comes from weft_replica_get_field.) */
+WEFT_API int weft_replica_list_items(weft_replica *r, const char *coll, size_t coll_len,
+                                     const char *doc, size_t doc_len, const char *field,
+                                     size_t field_len, const uint8_t **items, size_t *len);
+
 /* The space's format level (weft/level.h, docs/FORMAT.md §10) as this
  * replica knows it: 1 until set. The binding sets it from the level records
  * it verified (weft_level_verify); it is not part of snapshots, so set it
