@@ -2,7 +2,8 @@
 // writing changes in batches (one store write per batch, started in a
 // microtask), folding them into an encrypted snapshot every SNAPSHOT_EVERY
 // records or SNAPSHOT_BYTES bytes (so reopening costs the size of the state,
-// not of the history), and compaction: once the change records the replica
+// not of the history), a snapshot from the relay made the local base
+// (joined), and compaction: once the change records the replica
 // keeps in memory outweigh the state, the replica is replaced by a fresh one
 // loaded from a snapshot of itself.
 //
@@ -69,11 +70,21 @@ export class Persistence {
   // in-memory history (change records the replica keeps for diffs)
   #historyBytes = 0;
   #stateBytes = 0;
+  // The vector of the last snapshot the replica was loaded from (stored,
+  // from the relay, or its own compaction): it holds no change record at
+  // or below it, so a diff for a vector that does not cover it is partial.
+  #baseVV = new Uint8Array(0);
+  #snapshotNow = false;
 
   /** @param {PersistHost} host */
   constructor(host, historyLimit = HISTORY_BYTES) {
     this.#host = host;
     this.#historyLimit = historyLimit;
+  }
+
+  /** The vector below which the replica holds no change records (empty: it holds them all). */
+  get baseVV() {
+    return this.#baseVV;
   }
 
   /** Records written but not yet durable in the store. */
@@ -91,6 +102,7 @@ export class Persistence {
       const plain = this.#openSnapshot(loaded.snapshot);
       rep.loadSnapshot(plain);
       this.#stateBytes = plain.length;
+      this.#baseVV = rep.vv();
     }
     const all = [...(loaded.records ?? []), ...(loaded.outbox ?? [])];
     this.#sinceSnapshot = loaded.records?.length ?? 0;
@@ -112,6 +124,19 @@ export class Persistence {
       i = j;
     }
     if (rejected) reportError(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
+  }
+
+  /**
+   * A sealed snapshot from the relay was loaded into the empty replica: it
+   * becomes the local base (the next store write holds a local snapshot
+   * of it, which replaces whatever records the store held).
+   */
+  joined(stateBytes) {
+    this.#stateBytes = stateBytes;
+    this.#historyBytes = 0;
+    this.#baseVV = this.#host.rep().vv();
+    this.#snapshotNow = true;
+    return this.persist([], []);
   }
 
   /**
@@ -168,8 +193,9 @@ export class Persistence {
       for (const r of b.records) this.#bytesSinceSnapshot += r.length;
       let snapshot = null;
       const rep = h.rep();
-      if ((this.#sinceSnapshot >= SNAPSHOT_EVERY || this.#bytesSinceSnapshot >= SNAPSHOT_BYTES) && !rep.pendingCount() && rep.h) {
+      if ((this.#snapshotNow || this.#sinceSnapshot >= SNAPSHOT_EVERY || this.#bytesSinceSnapshot >= SNAPSHOT_BYTES) && !rep.pendingCount() && rep.h) {
         snapshot = this.#sealSnapshot(rep);
+        this.#snapshotNow = false;
         this.#sinceSnapshot = 0;
         this.#bytesSinceSnapshot = 0;
       }
@@ -238,6 +264,7 @@ export class Persistence {
       plain.fill(0);
     }
     h.replace(fresh);
+    this.#baseVV = fresh.vv();
     this.#stateBytes = plain.length;
     this.#historyBytes = 0;
     h.emit('compact', { stateBytes: this.#stateBytes });
