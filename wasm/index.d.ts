@@ -195,6 +195,8 @@ export interface Space {
   versionVector(): Uint8Array;
   /** Every change the holder of vv lacks; throws WEFT_ETRIMMED when some are older than this replica's snapshot (vv does not cover historyBase()). */
   changesSince(vv?: Uint8Array): Uint8Array;
+  /** Who changed a document, when and which fields, from the change records this replica holds (docs/API.md, "History"). */
+  history(collection: string, doc: string): { entries: HistoryEntry[]; trimmed: boolean };
   /** The version vector below which this replica holds no change records (empty: it holds them all). */
   historyBase(): Uint8Array;
   applyChanges(records: Uint8Array): Promise<void>;
@@ -262,6 +264,18 @@ export interface InitOptions {
 
 export function createSpace(opts?: OpenOptions): Promise<Space>;
 export function openSpace(opts: OpenOptions & ({ invite: string } | { space: string })): Promise<Space>;
+export interface HistoryEntry {
+  /** The author's key, base64url. */
+  author: string;
+  seq: number;
+  /** The author's clock when it committed (ms since 1970). */
+  at: number;
+  /** Fields it wrote, deleted or edited as text. */
+  fields: string[];
+  /** It deleted the document. */
+  deleted: boolean;
+}
+
 export type SnapshotEvent =
   | { joined: true; rseq: number; bytes: number }
   | { published: true; rseq: number; bytes: number };

@@ -1179,6 +1179,7 @@ int weft_replica_change_ops(weft_replica *r, const uint8_t *rec, size_t len, wef
     weft_change c;
     int rc = weft_change_decode(&c, rec, len);
     if (rc) return rc;
+    if (c.total_len != len) return WEFT_EMALFORMED; /* one record, nothing after it */
     if (memcmp(c.space, r->space, 32) != 0) return WEFT_ESPACE;
     if (c.suite != (r->crypto ? WEFT_SUITE_V1 : WEFT_SUITE_PLAIN)) return WEFT_ESUITE;
     const uint8_t *body = c.body;

@@ -297,7 +297,8 @@ typedef void (*weft_change_op_fn)(void *ud, int code, const char *coll, size_t c
                                   size_t field_len);
 
 /* Reads what one change record did, without merging it (history views over
- * the records a replica holds): decodes the record, checks it is of this
+ * the records a replica holds): decodes the record (exactly one: trailing
+ * bytes are WEFT_EMALFORMED), checks it is of this
  * replica's space and suite, verifies its author's signature, opens the
  * body with the content key, decodes every op and only then calls fn per
  * op. The state, the log and any open transaction are unchanged; decrypted
