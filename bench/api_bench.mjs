@@ -14,12 +14,18 @@
 //   keystroke  bytes a collaborator receives per keystroke when one person
 //              types the trace's first 2,000 edits at human speed
 //   memory     memory held after typing the automerge-paper trace
+//   join       each trace typed by an admin's device through a loopback
+//              weft-relay, then a fresh replica joins (from the sealed
+//              snapshot the device published): bytes received, ms until the
+//              text reads complete, relay disk, joined replica's memory;
+//              peers: the writer's state loaded into a fresh document
+//              (bench/api/join.mjs; Node only)
 //
 // Each (implementation, workload) runs in a fresh Node process with
 // --expose-gc (a library's heap after one workload must not slow the next).
 //
 //   node bench/api_bench.mjs [--impl weftdb,yjs,loro,automerge]
-//        [--workload map-1,map-1000,merge,text,live,keystroke,memory]
+//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,join]
 //        [--runs N] [--no-chromium] [--json PATH] [--merge DIR]
 // --merge writes the records and a markdown section to DIR/latest.json and
 // latest.md, as the report's first section (replacing an earlier one).
@@ -38,7 +44,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
     impl: { type: 'string', default: 'weftdb,yjs,loro,automerge' },
-    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory' },
+    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,join' },
     runs: { type: 'string', default: '3' },
     'no-chromium': { type: 'boolean' },
     json: { type: 'string' },
@@ -81,7 +87,7 @@ function inputs(workload, trace) {
   switch (workload) {
     case 'map-1': case 'map-1000': return { ops: plainOps(makeOps(SEED, OPS, KEYS)) };
     case 'merge': return { ops: plainOps(makeOps(SEED + 1n, MERGE_OPS, KEYS)), opsB: plainOps(makeOps(SEED + 2n, MERGE_OPS, KEYS)) };
-    case 'text': case 'memory': return loadTrace(trace);
+    case 'text': case 'memory': case 'join': return loadTrace(trace);
     case 'keystroke': return { txns: loadTrace('automerge-paper').txns.slice(0, KEYSTROKES), keystrokes: KEYSTROKES };
     case 'live': return { docs: DOCS };
   }
@@ -98,8 +104,9 @@ const LABEL = {
   live: `live query over ${K(DOCS)} docs`,
   keystroke: `human-speed typing: first ${KEYSTROKES.toLocaleString('en-US')} edits of automerge-paper`,
   memory: (t) => `memory after typing the ${t} trace`,
+  join: (t) => `join: a fresh replica of the ${t} trace, through a loopback relay`,
 };
-const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B' };
+const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'bytes received': 'B', 'relay disk for the space': 'B' };
 const unitOf = (m) => UNIT[m] ?? (/^(memory|JS heap|WASM|process RSS)/.test(m) ? 'B' : 'ms');
 
 // ---- a child: one (implementation, workload) ----
@@ -111,7 +118,10 @@ if (opt.child) {
   if (impl === 'weftdb') {
     const weftdb = await import(pathToFileURL(join(root, 'wasm/src/index.js')).href);
     if (workload === 'memory') out = { fig: await weftdbMemory(weftdb, input), notes: {} };
+    else if (workload === 'join') out = await (await import('./api/join.mjs')).runWeftdb(weftdb, input, runs);
     else out = { fig: await (await import('./api/weftdb.mjs')).run(weftdb, workload, input, runs), notes: {} };
+  } else if (workload === 'join') {
+    out = await (await import('./api/join.mjs')).runPeer(impl, input, runs);
   } else {
     out = await (await import('./api/peers.mjs')).run(impl, workload, input, runs);
   }
@@ -166,7 +176,7 @@ const rec = (workload, impl, metric, values, note) => {
 
 const jobs = [];
 for (const w of workloads) {
-  const traces = w === 'text' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
+  const traces = w === 'text' || w === 'join' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
   for (const t of traces) for (const impl of impls) {
     if (w === 'live' && impl !== 'weftdb') continue; // no query engine in the peers
     if (w === 'memory' && impl === 'automerge') continue; // a change per edit: minutes; see the core section's peer memory rows
@@ -209,7 +219,7 @@ if (impls.includes('weftdb') && !opt['no-chromium'] && existsSync(chromiumPath) 
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--js-flags=--expose-gc'] });
   try {
-    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory')) {
+    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory' && x.w !== 'join')) {
       // A fresh page per workload, as a fresh process in Node.
       const p = await browser.newPage();
       await p.goto(`http://127.0.0.1:${server.address().port}/`);

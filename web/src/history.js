@@ -1,6 +1,6 @@
 // A note's history: who edited it and when, from weftdb's space.history()
-// (the change records this device still holds). Consecutive edits by one
-// author with no pause longer than SESSION_MS show as one line. Older
+// (the change records this device still holds). An author's edits with no
+// pause longer than SESSION_MS show as one line. Older
 // changes may have been folded into a snapshot (this device compacted its
 // memory, or joined from the relay's snapshot): the list then says that
 // older history was trimmed. Names come from the `people` collection, where
@@ -15,16 +15,25 @@ export function rememberName(space, name) {
   if (people.get(space.author)?.name !== name) people.put(space.author, { name });
 }
 
-/** Edits grouped into sessions: [{ author, start, at, fields: Set, created, deleted }], newest first. */
+/**
+ * Edits grouped into sessions, one per author and stretch of editing with
+ * no pause longer than SESSION_MS (other people's edits in between do not
+ * split it): [{ author, start, at, fields: Set, created, deleted }], newest first.
+ */
 function sessions(entries) {
   const out = [];
+  const open = new Map(); // author -> its oldest session so far (entries come newest first)
   for (const e of entries) {
-    const last = out.at(-1);
-    if (last && last.author === e.author && last.start - e.at <= SESSION_MS) {
-      last.start = e.at;
-      for (const f of e.fields) last.fields.add(f);
-      last.created ||= e.fields.includes('created');
-    } else out.push({ author: e.author, start: e.at, at: e.at, fields: new Set(e.fields), created: e.fields.includes('created'), deleted: e.deleted });
+    const s = open.get(e.author);
+    if (s && s.start - e.at <= SESSION_MS) {
+      s.start = e.at;
+      for (const f of e.fields) s.fields.add(f);
+      s.created ||= e.fields.includes('created');
+      continue;
+    }
+    const fresh = { author: e.author, start: e.at, at: e.at, fields: new Set(e.fields), created: e.fields.includes('created'), deleted: e.deleted };
+    open.set(e.author, fresh);
+    out.push(fresh);
   }
   return out;
 }
