@@ -220,3 +220,29 @@ test('a snapshot that fails a check is refused, never loaded; the replica takes 
   assert.equal(joins.length, 1);
   assert.equal(relay.seen.hellos.length, 1);
 });
+
+test('snapshots larger than the relay\'s frames go over REST both ways (POST on publish, GET on USE_REST)', { skip, timeout: 120_000 }, async () => {
+  // Frames up to 1.1 MiB: the client's CHANGES frames (at most 1 MiB) fit, a 1.5 MB snapshot does not.
+  const FRAME = 1_150_000;
+  const r = await startRelay({ args: ['--max-frame', String(FRAME)] });
+  relays.push(r);
+  const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
+  const a = track(await createSpace({ relay: r.url, sync }));
+  const published = [];
+  const errors = [];
+  a.on('snapshot', (e) => published.push(e));
+  a.on('error', (e) => errors.push(e));
+  // ~1.5 MB of state (400 documents of ~3.6 KB), 1,100 changes.
+  const c = a.collection('notes');
+  for (let i = 0; i < 1100; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => a.transact(() => c.put(`n${(i + k) % 400}`, { body: `${i + k} `.repeat(900) }))));
+  await until('a published', () => published.length > 0);
+  assert.ok(published[0].bytes > FRAME, `a snapshot of ${published[0].bytes} bytes, larger than a frame`);
+  assert.deepEqual(errors.map((e) => e.message), []);
+  const joins = [];
+  const b = track(await openSpace({ invite: a.invite({ rights: 'read' }), relay: r.url, sync }));
+  b.on('snapshot', (e) => joins.push(e));
+  await until('b converges', () => b.status.state === 'synced' && b.stateHash() === a.stateHash());
+  assert.equal(joins.length, 1, 'joined from the snapshot fetched over REST');
+  const m = await fetch(`http://127.0.0.1:${r.port}/metrics`).then((x) => x.text());
+  assert.match(m, /weft_relay_snapshots_served_total [1-9]/);
+});

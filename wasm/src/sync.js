@@ -121,6 +121,7 @@ export class Sync {
     this.bytesSince = 0; // change bytes through the link since it
     this.lastSnapBytes = 0; // size of the last snapshot published here
     this.publishing = null; // { bytes } while an upload waits for its answer
+    this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
     for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
 
@@ -284,6 +285,13 @@ export class Sync {
           this._connect();
           return undefined;
         }
+        if (f.name === 'TOO_BIG' && this.publishing) {
+          // This relay takes smaller frames than the default: a snapshot
+          // this big goes over REST once the link is back.
+          this.frameRecordMax = Math.min(this.frameRecordMax, this.publishing.bytes - 1);
+          this.publishing = null;
+          return undefined;
+        }
         const err = protoError(f.name, f.message);
         this._fail(err, f.fatal && FINAL.has(f.name));
         // A dropped frame (rate limit) gets no ACK, so later ACKs could no
@@ -431,7 +439,7 @@ export class Sync {
     if (!record) return;
     const bytes = record.length;
     this.publishing = { bytes, head };
-    if (bytes <= SNAPSHOT_FRAME_RECORD_MAX) {
+    if (bytes <= this.frameRecordMax) {
       this._send(encodeSnapshot(record));
       return;
     }
