@@ -38,7 +38,7 @@ const enc = new TextEncoder();
  * @property {{ write(batch: object): Promise<void>, close?(): unknown }} store
  * @property {() => import('./replica.js').Replica} rep the replica now
  * @property {(fresh: import('./replica.js').Replica) => void} replace makes `fresh` the space's replica and closes the old one
- * @property {(name: string, arg?: unknown) => void} emit the space's 'durable', 'compact' and 'error' events
+ * @property {(name: string, arg?: unknown) => void} emit the space's 'durable', 'durable-base' (a joined snapshot is in the store), 'compact' and 'error' events
  * @property {() => void} pendingChanged the count of writes not yet durable changed
  */
 
@@ -75,6 +75,7 @@ export class Persistence {
   // or below it, so a diff for a vector that does not cover it is partial.
   #baseVV = new Uint8Array(0);
   #snapshotNow = false;
+  #joinedPending = false; // a join's snapshot is not in the store yet
 
   /** @param {PersistHost} host */
   constructor(host, historyLimit = HISTORY_BYTES) {
@@ -136,6 +137,7 @@ export class Persistence {
     this.#historyBytes = 0;
     this.#baseVV = this.#host.rep().vv();
     this.#snapshotNow = true;
+    this.#joinedPending = true;
     return this.persist([], []);
   }
 
@@ -199,11 +201,15 @@ export class Persistence {
         this.#sinceSnapshot = 0;
         this.#bytesSinceSnapshot = 0;
       }
+      const based = snapshot !== null && this.#joinedPending;
+      if (based) this.#joinedPending = false;
       try {
         await h.store.write({ records: b.records, snapshot, outbox: b.outbox, acked: b.acked });
         this.#notDurable -= b.records.length;
         b.resolve();
         h.emit('durable', b.records);
+        // Other tabs of the space (idb.js) load the joined state from the store.
+        if (based) h.emit('durable-base');
       } catch (e) {
         this.#notDurable -= b.records.length;
         const err = e instanceof WeftError ? e : new WeftError('WEFT_EUNAVAILABLE', `storage write failed: ${e?.message ?? e}`, { cause: e });

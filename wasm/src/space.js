@@ -334,6 +334,7 @@ export class Space {
       levelRecord: () => this.#meta.levelRecord ?? null,
       takeLevel: (record) => this.#level.take(record),
       isEmpty: () => this.#isEmpty(),
+      loadBase: (loaded) => this.#loadBase(loaded),
       joinSnapshot: (record, token) => this.#joinSnapshot(record, token),
       publishSnapshot: (rseq) => this.#publishSnapshot(rseq),
     };
@@ -357,7 +358,7 @@ export class Space {
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot publishSnapshot'),
-      tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
+      tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
@@ -390,6 +391,18 @@ export class Space {
     if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
     this.#events.emit('snapshot', { joined: true, rseq: header.rseq, bytes: record.length });
     return header;
+  }
+
+  /**
+   * Another tab of this space joined from the relay's snapshot (idb.js):
+   * this empty replica loads what the store now holds, and everything
+   * that watches it sees the new state.
+   */
+  #loadBase(loaded) {
+    if (!this.#isEmpty()) return;
+    this.#load(loaded);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
   }
 
   /** A sealed snapshot of the state for the relay, or null when this device may not publish or must wait. */
