@@ -246,3 +246,28 @@ test('snapshots larger than the relay\'s frames go over REST both ways (POST on 
   const m = await fetch(`http://127.0.0.1:${r.port}/metrics`).then((x) => x.text());
   assert.match(m, /weft_relay_snapshots_served_total [1-9]/);
 });
+
+test('an admin device remembers the newest snapshot it knows: reconnecting publishes nothing until more history', { skip, timeout: 120_000 }, async () => {
+  const r = await startRelay();
+  relays.push(r);
+  const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
+  const storage = memoryStorage();
+  const a = await createSpace({ storage, relay: r.url, sync });
+  const events = [];
+  a.on('snapshot', (e) => events.push(e));
+  await write(a, SNAPSHOT_PUBLISH_CHANGES + 100, 50);
+  await until('published', () => events.length === 1);
+  const id = a.id;
+  await a.close();
+  const again = track(await openSpace({ space: id, storage, relay: r.url, sync }));
+  const later = [];
+  again.on('snapshot', (e) => later.push(e));
+  await until('synced again', () => again.status.state === 'synced');
+  await again.collection('notes').put('one more', { v: 1 });
+  await until('acked', () => again.status.pending === 0);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.deepEqual(later, [], 'nothing new to publish');
+  await write(again, SNAPSHOT_PUBLISH_CHANGES, 50);
+  await until('published after enough new history', () => later.length === 1);
+  assert.ok(later[0].rseq > events[0].rseq);
+});

@@ -19,8 +19,9 @@ import { bytesEqual, fromBase64url, toBase64url } from './util.js';
 
 /**
  * Publish once this many records reached the relay since the newest
- * snapshot this device knows of (from the relay sequences of the
- * connection: every record, any author, counts one)...
+ * snapshot this device knows of (the relay sequences it has seen, or the
+ * records through this link if more: every record, any author, counts
+ * one)...
  */
 export const SNAPSHOT_PUBLISH_CHANGES = 1000;
 /**
@@ -58,12 +59,13 @@ export function checkPublisher(core, space, record, token, nowSeconds = Math.flo
 }
 
 /**
- * Whether to publish now. head: the relay's head; base: the base of the
- * newest snapshot known (null: none known); bytes: change bytes through the
- * link since; lastBytes: the size of the last one published here.
+ * Whether to publish now. head: the relay's head as seen; base: the base of
+ * the newest snapshot known (null: none known); changes, bytes: change
+ * records and their bytes through the link since; lastBytes: the size of
+ * the last one published here.
  */
-export function shouldPublish({ head, base, bytes, lastBytes }) {
-  if (head - (base ?? 0) >= SNAPSHOT_PUBLISH_CHANGES && bytes >= lastBytes) return true;
+export function shouldPublish({ head, base, changes, bytes, lastBytes }) {
+  if (Math.max(changes, head - (base ?? 0)) >= SNAPSHOT_PUBLISH_CHANGES && bytes >= lastBytes) return true;
   return bytes >= Math.max(SNAPSHOT_PUBLISH_BYTES, lastBytes);
 }
 

@@ -337,6 +337,8 @@ export class Space {
       loadBase: (loaded) => this.#loadBase(loaded),
       joinSnapshot: (record, token) => this.#joinSnapshot(record, token),
       publishSnapshot: (rseq) => this.#publishSnapshot(rseq),
+      snapshotBase: (relay) => (this.#meta.snapshotBase?.relay === relay ? this.#meta.snapshotBase.rseq : null),
+      setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
     };
   }
 
@@ -357,7 +359,7 @@ export class Space {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot publishSnapshot'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
@@ -403,6 +405,17 @@ export class Space {
     this.#load(loaded);
     this.#subs.changedAll();
     if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+  }
+
+  /**
+   * Remembers, with the key material, the base of the newest snapshot this
+   * device knows of on `relay` (joined or published), so that reconnecting
+   * does not publish again before enough new history (docs/API.md).
+   */
+  #setSnapshotBase(relay, rseq) {
+    if (this.#closed) return;
+    this.#meta = { ...this.#meta, snapshotBase: { relay, rseq } };
+    this.#store.saveMeta(this.#meta).catch((e) => this.#events.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing the snapshot base failed: ${e?.message ?? e}`, { cause: e })));
   }
 
   /** A sealed snapshot of the state for the relay, or null when this device may not publish or must wait. */

@@ -75,6 +75,8 @@ function protoError(name, message) {
  * @property {() => boolean} isEmpty the replica holds nothing yet (it may join from a snapshot)
  * @property {(record: Uint8Array, token: Uint8Array) => { rseq: number }} joinSnapshot checks and loads a relay's sealed snapshot (throws, replica unchanged, when a check fails)
  * @property {(rseq: number) => Uint8Array | null} publishSnapshot a sealed snapshot of the state, or null when this device may not publish now
+ * @property {(relay: string) => number | null} snapshotBase the stored base of the newest snapshot known on that relay
+ * @property {(relay: string, rseq: number) => void} setSnapshotBase stores it
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -117,8 +119,9 @@ export class Sync {
     this.formatLevel = Math.min(_formatLevel, FORMAT_LEVEL);
     this.join = null; // this connection joins from a snapshot: { rest, held }
     this.noJoin = false; // a snapshot from this relay was refused: take the log
-    this.snapBase = null; // base of the newest snapshot known (relay sequence)
+    this.snapBase = port.snapshotBase(url); // base of the newest snapshot known (relay sequence)
     this.bytesSince = 0; // change bytes through the link since it
+    this.changesSeen = 0; // and change records
     this.lastSnapBytes = 0; // size of the last snapshot published here
     this.publishing = null; // { bytes } while an upload waits for its answer
     this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
@@ -310,6 +313,7 @@ export class Sync {
     this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
     this.head = f.head;
+    if (this.snapBase !== null && this.snapBase > f.head) this.snapBase = null; // another relay's, or a wiped one
     this.relayLevel = f.versions?.formatLevel ?? 1;
     if (this.join) {
       // Nothing to send (the replica is empty): ask for the snapshot.
@@ -398,8 +402,7 @@ export class Sync {
         this._refuseSnapshot(e);
         return;
       }
-      this.snapBase = snap.rseq;
-      this.bytesSince = 0;
+      this._knowBase(snap.rseq);
     }
     // The relay now sends what follows the base (all of the log without a snapshot).
     this.cursor = snap ? snap.rseq : 0;
@@ -426,14 +429,13 @@ export class Sync {
   _maybePublish() {
     if (this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
     const head = Math.max(this.head, this.cursor ?? 0);
-    if (!shouldPublish({ head, base: this.snapBase, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
+    if (!shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
     let record;
     try {
       record = this.port.publishSnapshot(head);
     } catch (e) {
       this.port.emit('error', e);
-      this.snapBase = head; // not again before more history
-      this.bytesSince = 0;
+      this._knowBase(head); // not again before more history
       return;
     }
     if (!record) return;
@@ -450,6 +452,14 @@ export class Sync {
     );
   }
 
+  /** The newest snapshot known is at `rseq`: counting starts again, and the store remembers it. */
+  _knowBase(rseq) {
+    this.snapBase = rseq;
+    this.bytesSince = 0;
+    this.changesSeen = 0;
+    this.port.setSnapshotBase(this.url, rseq);
+  }
+
   _snapshotAck(f) {
     if (!this.publishing) return;
     if (f.status === ACK.STORED) this._published(f.value);
@@ -459,8 +469,7 @@ export class Sync {
   _published(base) {
     const { bytes } = this.publishing;
     this.publishing = null;
-    this.snapBase = Math.max(this.snapBase ?? 0, base);
-    this.bytesSince = 0;
+    this._knowBase(Math.max(this.snapBase ?? 0, base));
     this.lastSnapBytes = bytes;
     this.port.emit('snapshot', { published: true, rseq: base, bytes });
   }
@@ -469,8 +478,7 @@ export class Sync {
     const { head } = this.publishing;
     this.publishing = null;
     // Not again before another threshold's worth of history.
-    this.snapBase = Math.max(this.snapBase ?? 0, head);
-    this.bytesSince = 0;
+    this._knowBase(Math.max(this.snapBase ?? 0, head));
     if (!PUBLISH_LATER.has(name)) {
       const e = cause ?? protoError(name, 'the relay refused a snapshot');
       this.port.emit('error', e);
@@ -487,6 +495,7 @@ export class Sync {
     for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
     if (!entries.length) return;
     for (const e of entries) this.bytesSince += e.record.length;
+    this.changesSeen += entries.length;
     let buf;
     if (entries.length === 1) buf = entries[0].record;
     else {
@@ -520,7 +529,10 @@ export class Sync {
           return;
         }
         if (seq === null || seq === undefined) return;
-        if (e.status === ACK.STORED) this.bytesSince += this.outbox.get(seq)?.length ?? 0;
+        if (e.status === ACK.STORED) {
+          this.bytesSince += this.outbox.get(seq)?.length ?? 0;
+          this.changesSeen++;
+        }
         if (e.status === ACK.STORED || e.status === ACK.DUPLICATE) this.outbox.delete(seq);
         else if (e.status === ACK.REJECTED) {
           // Resending cannot help: drop it from the outbox, tell the app.
