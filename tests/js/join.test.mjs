@@ -271,3 +271,32 @@ test('an admin device remembers the newest snapshot it knows: reconnecting publi
   await until('published after enough new history', () => later.length === 1);
   assert.ok(later[0].rseq > events[0].rseq);
 });
+
+test('a replica far behind, with nothing of its own to send, catches up from the snapshot', { skip, timeout: 180_000 }, async () => {
+  const r = await startRelay();
+  relays.push(r);
+  const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
+  const a = track(await createSpace({ relay: r.url, sync }));
+  await write(a, 100, 50);
+  await until('a synced', () => a.status.state === 'synced' && a.status.pending === 0);
+  const storage = memoryStorage();
+  const b = await openSpace({ invite: a.invite({ rights: 'read' }), storage, relay: r.url, sync });
+  await until('b synced', () => b.status.state === 'synced' && b.stateHash() === a.stateHash());
+  const id = b.id;
+  await b.close();
+  const published = [];
+  a.on('snapshot', (e) => published.push(e));
+  await write(a, 3000, 50);
+  await until('a published', () => published.length > 0 && a.status.pending === 0);
+  const counter = { bytes: 0 };
+  const again = track(await openSpace({ space: id, storage, relay: r.url, sync: { ...sync, WebSocket: countingWS(counter) } }));
+  const joins = [];
+  again.on('snapshot', (e) => joins.push(e));
+  const seen = [];
+  again.collection('notes').subscribe({}, (rows) => seen.push(rows.map((x) => x.data.v)));
+  await until('b converges', () => again.status.state === 'synced' && again.stateHash() === a.stateHash());
+  assert.equal(joins.length, 1, 'rejoined from the snapshot');
+  assert.ok(counter.bytes < 100_000, `received ${counter.bytes} bytes for 3,000 changes`);
+  await until('its live query saw the new state', () => seen.at(-1)?.includes(2999));
+  assert.ok(again.historyBase().length > 0);
+});

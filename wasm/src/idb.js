@@ -167,7 +167,7 @@ function concat(chunks) {
  * @property {(name: string, arg?: unknown) => void} emit the space's 'leader' event
  * @property {() => Promise<object>} readStore what the store holds ({ snapshot, records, outbox })
  * @property {(loaded: object) => void} load loads what the store held into the replica
- * @property {(loaded: object) => void} loadBase loads it into an empty replica after another tab joined from a snapshot, telling live queries
+ * @property {(loaded: object) => void} loadBase loads it into a fresh replica after the leader joined from a snapshot, telling live queries
  * @property {() => boolean} isEmpty the replica holds nothing yet
  * @property {(ops: import('./ops.js').Op[]) => { record: Uint8Array | null, durable: Promise<void> }} exec commits a follower's ops here (throws when they fail)
  * @property {(buf: Uint8Array, persist: boolean) => object} applyRemote merges records (persist false: the leader stored them)
@@ -313,7 +313,7 @@ export async function coordinateTabs(port, preloaded) {
           break;
         case 'base': {
           // Records broadcast while the store is read wait for the base.
-          if (basing || !port.isEmpty()) break;
+          if (basing) break;
           basing = [];
           const done = () => {
             const queued = basing;

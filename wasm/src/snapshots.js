@@ -16,6 +16,7 @@
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { bytesEqual, fromBase64url, toBase64url } from './util.js';
+import { decodeVV } from './vv.js';
 
 /**
  * Publish once this many records reached the relay since the newest
@@ -31,6 +32,22 @@ export const SNAPSHOT_PUBLISH_CHANGES = 1000;
  * small edits (uploads stay below the history they replace).
  */
 export const SNAPSHOT_PUBLISH_BYTES = 256 << 10;
+/**
+ * A replica that lacks at least this many of the relay's records (counted
+ * from the relay's vector against its own) and has nothing of its own to
+ * send joins from the relay's newest snapshot instead of reading them, when
+ * that snapshot covers everything it holds.
+ */
+export const SNAPSHOT_JOIN_BEHIND = 2000;
+
+/** How many records the holder of vector `have` lacks of those vector `want` names. */
+export function recordsBehind(have, want) {
+  const mine = decodeVV(have);
+  let n = 0;
+  for (const [author, seq] of decodeVV(want)) n += Math.max(0, seq - (mine.get(author) ?? 0));
+  return n;
+}
+
 /**
  * Largest record sent in a SNAPSHOT frame: below the relay's default
  * `--max-frame` (4 MiB) with room for the frame's header. Larger ones go

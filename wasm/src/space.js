@@ -336,6 +336,7 @@ export class Space {
       isEmpty: () => this.#isEmpty(),
       loadBase: (loaded) => this.#loadBase(loaded),
       joinSnapshot: (record, token) => this.#joinSnapshot(record, token),
+      rejoinSnapshot: (record, token) => this.#rejoinSnapshot(record, token),
       publishSnapshot: (rseq) => this.#publishSnapshot(rseq),
       snapshotBase: (relay) => (this.#meta.snapshotBase?.relay === relay ? this.#meta.snapshotBase.rseq : null),
       setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
@@ -359,7 +360,7 @@ export class Space {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
@@ -396,12 +397,47 @@ export class Space {
   }
 
   /**
+   * A replica far behind the relay takes its snapshot instead of the
+   * records it lacks: a fresh replica loads it (the same checks as a join)
+   * and replaces this one, but only when the snapshot covers every change
+   * this one holds (else WEFT_ESTATE: the log it is), and nothing of its own
+   * is unsent (the link checked its outbox) or waiting.
+   */
+  #rejoinSnapshot(record, token) {
+    if (this.#closed || this.#changes.inTxn) throw new WeftError('WEFT_ESTATE', 'a write is open');
+    const header = checkPublisher(this.#core, this.#meta.space, record, token);
+    const old = this.#settled();
+    if (old.pendingCount() || !vvCovers(header.vv, old.vv())) throw new WeftError('WEFT_ESTATE', 'the snapshot does not cover what this replica holds');
+    const fresh = openReplica(this.#core, this.#meta, this.#rights);
+    try {
+      fresh.loadSealedSnapshot(record);
+    } catch (e) {
+      fresh.close();
+      throw e;
+    }
+    if (this.#level.level > 1) fresh.setFormatLevel(this.#level.level);
+    this.#rep = fresh;
+    old.close();
+    this.#persist.joined(record.length);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+    this.#events.emit('snapshot', { joined: true, rseq: header.rseq, bytes: record.length });
+    return header;
+  }
+
+  /**
    * Another tab of this space joined from the relay's snapshot (idb.js):
-   * this empty replica loads what the store now holds, and everything
-   * that watches it sees the new state.
+   * this tab loads what the store now holds into a fresh replica (as a
+   * reload would), and everything that watches it sees the new state.
    */
   #loadBase(loaded) {
-    if (!this.#isEmpty()) return;
+    if (this.#closed) return;
+    if (!this.#isEmpty()) {
+      const old = this.#rep;
+      this.#rep = openReplica(this.#core, this.#meta, this.#rights);
+      if (this.#level.level > 1) this.#rep.setFormatLevel(this.#level.level);
+      old.close();
+    }
     this.#load(loaded);
     this.#subs.changedAll();
     if (this.#texts.size) this.#texts.dispatch(null, false, null, []);

@@ -35,7 +35,7 @@
 import { FORMAT_LEVEL, RECORD_LEVEL } from './constants.js';
 import { WeftError } from './errors.js';
 import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof, encodeSnapshot, encodeSnapshotGet } from './frames.js';
-import { SNAPSHOT_FRAME_RECORD_MAX, fetchSnapshot, postSnapshot, shouldPublish } from './snapshots.js';
+import { SNAPSHOT_FRAME_RECORD_MAX, SNAPSHOT_JOIN_BEHIND, fetchSnapshot, postSnapshot, recordsBehind, shouldPublish } from './snapshots.js';
 
 const MAX_FRAME_RECORDS = 256;
 // What a level record in flight stands as in `sent` (where own changes
@@ -74,6 +74,7 @@ function protoError(name, message) {
  * @property {(record: Uint8Array) => void} takeLevel verifies and applies a level record from the relay
  * @property {() => boolean} isEmpty the replica holds nothing yet (it may join from a snapshot)
  * @property {(record: Uint8Array, token: Uint8Array) => { rseq: number }} joinSnapshot checks and loads a relay's sealed snapshot (throws, replica unchanged, when a check fails)
+ * @property {(record: Uint8Array, token: Uint8Array) => { rseq: number }} rejoinSnapshot the same for a replica far behind: a fresh replica from it replaces this one (WEFT_ESTATE when it does not cover what this one holds)
  * @property {(rseq: number) => Uint8Array | null} publishSnapshot a sealed snapshot of the state, or null when this device may not publish now
  * @property {(relay: string) => number | null} snapshotBase the stored base of the newest snapshot known on that relay
  * @property {(relay: string, rseq: number) => void} setSnapshotBase stores it
@@ -119,6 +120,7 @@ export class Sync {
     this.formatLevel = Math.min(_formatLevel, FORMAT_LEVEL);
     this.join = null; // this connection joins from a snapshot: { rest, held }
     this.noJoin = false; // a snapshot from this relay was refused: take the log
+    this.farBehind = false; // the next connection joins although the replica holds something
     this.snapBase = port.snapshotBase(url); // base of the newest snapshot known (relay sequence)
     this.bytesSince = 0; // change bytes through the link since it
     this.changesSeen = 0; // and change records
@@ -247,7 +249,9 @@ export class Sync {
     const rep = this.port.rep;
     this.sentVersions = !this.legacy;
     const versions = this.legacy ? null : { formatLevel: this.formatLevel, spaceLevel: this.port.formatLevel(), features: 0 };
-    this.join = !this.noJoin && !this.outbox.size && this.port.isEmpty() ? { rest: false, held: [] } : null;
+    const far = this.farBehind;
+    this.farBehind = false;
+    this.join = !this.noJoin && !this.outbox.size && (far || this.port.isEmpty()) ? { rest: false, held: [], far } : null;
     const cursor = this.join ? JOIN_CURSOR : this.cursor;
     this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions }));
   }
@@ -310,6 +314,16 @@ export class Sync {
 
   _challenge(f) {
     const m = this.port.meta;
+    // Far behind, with nothing of our own to send: the snapshot costs less
+    // than the records (when it covers what we hold; else the log it is).
+    if (!this.join && !this.noJoin && !this.outbox.size && !this.queue.length && recordsBehind(this.port.rep.vv(), f.vv) >= SNAPSHOT_JOIN_BEHIND) {
+      this.farBehind = true;
+      const ws = this.ws;
+      this.ws = null;
+      ws?.close();
+      this._connect();
+      return;
+    }
     this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
     this.head = f.head;
@@ -393,11 +407,12 @@ export class Sync {
   }
 
   _joinWith(snap) {
-    const held = this.join.held;
+    const { held, far } = this.join;
     this.join = null;
     if (snap) {
       try {
-        this.port.joinSnapshot(snap.record, snap.token);
+        if (far) this.port.rejoinSnapshot(snap.record, snap.token);
+        else this.port.joinSnapshot(snap.record, snap.token);
       } catch (e) {
         this._refuseSnapshot(e);
         return;
