@@ -92,7 +92,20 @@ export async function runWeftdb(weftdb, { txns, end }, runs) {
       const t0 = performance.now();
       const b = await openSpace({ invite, storage: 'memory', relay: relay.url, sync: { ...sync, WebSocket: Counting } });
       const bt = b.text('docs', 'd', 't');
-      await until('the joined text', () => bt.toString().length === end.length && bt.toString() === end);
+      // Checked on every change the replica reports (a join reports one for all).
+      let off;
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('join bench: the joined text never read complete')), WAIT_MS);
+        const check = () => {
+          if (bt.length === end.length && bt.toString() === end) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        off = b.on('change', check);
+        check();
+      });
+      off();
       put('ms to read the full text after openSpace', performance.now() - t0);
       await until('the joiner synced', () => b.status.state === 'synced');
       put('bytes received', counter.bytes);
