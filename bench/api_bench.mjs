@@ -18,12 +18,18 @@
 //              1,000 per transaction: apply, encoded size, load + read
 //              (Yjs Y.Array with delete + insert as its move, Loro
 //              LoroMovableList, Automerge list; docs/LISTS.md)
+//   join       each trace typed by an admin's device through a loopback
+//              weft-relay, then a fresh replica joins (from the sealed
+//              snapshot the device published): bytes received, ms until the
+//              text reads complete, relay disk, joined replica's memory;
+//              peers: the writer's state loaded into a fresh document
+//              (bench/api/join.mjs; Node only)
 //
 // Each (implementation, workload) runs in a fresh Node process with
 // --expose-gc (a library's heap after one workload must not slow the next).
 //
 //   node bench/api_bench.mjs [--impl weftdb,yjs,loro,automerge]
-//        [--workload map-1,map-1000,merge,text,live,keystroke,memory]
+//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,join]
 //        [--runs N] [--no-chromium] [--json PATH] [--merge DIR]
 // --merge writes the records and a markdown section to DIR/latest.json and
 // latest.md, as the report's first section (replacing an earlier one).
@@ -42,7 +48,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
     impl: { type: 'string', default: 'weftdb,yjs,loro,automerge' },
-    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list' },
+    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list,join' },
     runs: { type: 'string', default: '3' },
     'no-chromium': { type: 'boolean' },
     json: { type: 'string' },
@@ -110,7 +116,7 @@ function inputs(workload, trace) {
   switch (workload) {
     case 'map-1': case 'map-1000': return { ops: plainOps(makeOps(SEED, OPS, KEYS)) };
     case 'merge': return { ops: plainOps(makeOps(SEED + 1n, MERGE_OPS, KEYS)), opsB: plainOps(makeOps(SEED + 2n, MERGE_OPS, KEYS)) };
-    case 'text': case 'memory': return loadTrace(trace);
+    case 'text': case 'memory': case 'join': return loadTrace(trace);
     case 'keystroke': return { txns: loadTrace('automerge-paper').txns.slice(0, KEYSTROKES), keystrokes: KEYSTROKES };
     case 'live': return { docs: DOCS };
     case 'list': return { lops: makeListOps(SEED + 3n, LIST_OPS) };
@@ -129,8 +135,9 @@ const LABEL = {
   keystroke: `human-speed typing: first ${KEYSTROKES.toLocaleString('en-US')} edits of automerge-paper`,
   memory: (t) => `memory after typing the ${t} trace`,
   list: `list: ${K(LIST_OPS)} ops (inserts at random places, 10% moves), 1,000 per transaction`,
+  join: (t) => `join: a fresh replica of the ${t} trace, through a loopback relay`,
 };
-const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B' };
+const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B', 'bytes received': 'B', 'relay disk for the space': 'B' };
 const unitOf = (m) => UNIT[m] ?? (/^(memory|JS heap|WASM|process RSS)/.test(m) ? 'B' : 'ms');
 
 // ---- a child: one (implementation, workload) ----
@@ -142,7 +149,10 @@ if (opt.child) {
   if (impl === 'weftdb') {
     const weftdb = await import(pathToFileURL(join(root, 'wasm/src/index.js')).href);
     if (workload === 'memory') out = { fig: await weftdbMemory(weftdb, input), notes: {} };
+    else if (workload === 'join') out = await (await import('./api/join.mjs')).runWeftdb(weftdb, input, runs);
     else out = { fig: await (await import('./api/weftdb.mjs')).run(weftdb, workload, input, runs), notes: {} };
+  } else if (workload === 'join') {
+    out = await (await import('./api/join.mjs')).runPeer(impl, input, runs);
   } else {
     out = await (await import('./api/peers.mjs')).run(impl, workload, input, runs);
   }
@@ -207,10 +217,11 @@ const rec = (workload, impl, metric, values, note) => {
 
 const jobs = [];
 for (const w of workloads) {
-  const traces = w === 'text' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
+  const traces = w === 'text' || w === 'join' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
   for (const t of traces) for (const impl of impls) {
     if (w === 'live' && impl !== 'weftdb') continue; // no query engine in the peers
     if (w === 'memory' && impl === 'automerge') continue; // a change per edit: minutes; see the core section's peer memory rows
+    if (w === 'join' && impl === 'automerge' && t === 'automerge-paper') continue; // typing it again, a change per edit: minutes (the text workload loads it)
     jobs.push({ impl, w, t, label: typeof LABEL[w] === 'function' ? LABEL[w](t) : LABEL[w] });
   }
 }
@@ -250,7 +261,7 @@ if (impls.includes('weftdb') && !opt['no-chromium'] && existsSync(chromiumPath) 
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--js-flags=--expose-gc'] });
   try {
-    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory')) {
+    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory' && x.w !== 'join')) {
       // A fresh page per workload, as a fresh process in Node.
       const p = await browser.newPage();
       await p.goto(`http://127.0.0.1:${server.address().port}/`);

@@ -222,10 +222,17 @@ export interface Space {
   on(event: 'version', fn: (e: { message: string; formatLevel: number }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
+  /** The replica joined from the relay's sealed snapshot, or this device published one (docs/API.md, "Snapshots"). */
+  on(event: 'snapshot', fn: (e: SnapshotEvent) => void): () => void;
   off(event: string, fn: (...args: any[]) => void): void;
   stateHash(): string;
   versionVector(): Uint8Array;
+  /** Every change the holder of vv lacks; throws WEFT_ETRIMMED when some are older than this replica's snapshot (vv does not cover historyBase()). */
   changesSince(vv?: Uint8Array): Uint8Array;
+  /** Who changed a document, when and which fields, from the change records this replica holds (docs/API.md, "History"). */
+  history(collection: string, doc: string): { entries: HistoryEntry[]; trimmed: boolean };
+  /** The version vector below which this replica holds no change records (empty: it holds them all). */
+  historyBase(): Uint8Array;
   applyChanges(records: Uint8Array): Promise<void>;
   /** Commits the open change, if any; resolves when every write so far is durable. */
   flush(): Promise<void>;
@@ -291,6 +298,22 @@ export interface InitOptions {
 
 export function createSpace(opts?: OpenOptions): Promise<Space>;
 export function openSpace(opts: OpenOptions & ({ invite: string } | { space: string })): Promise<Space>;
+export interface HistoryEntry {
+  /** The author's key, base64url. */
+  author: string;
+  seq: number;
+  /** The author's clock when it committed (ms since 1970). */
+  at: number;
+  /** Fields it wrote, deleted or edited as text. */
+  fields: string[];
+  /** It deleted the document. */
+  deleted: boolean;
+}
+
+export type SnapshotEvent =
+  | { joined: true; rseq: number; bytes: number }
+  | { published: true; rseq: number; bytes: number };
+
 export function init(opts?: InitOptions): Promise<void>;
 export function version(): Promise<string>;
 /** WASM memory: heapBytes (reserved; grows, never shrinks) and heapUsed (malloc'ed now). */
@@ -302,5 +325,8 @@ export const LEVEL_LISTS: number;
 export const SNAPSHOT_EVERY: number;
 export const SNAPSHOT_BYTES: number;
 export const HISTORY_BYTES: number;
+/** Automatic publishing thresholds (docs/API.md, "Snapshots"). */
+export const SNAPSHOT_PUBLISH_CHANGES: number;
+export const SNAPSHOT_PUBLISH_BYTES: number;
 /** Rights numbered as in auth.h: { read: 1, write: 2, admin: 3 }. */
 export const RIGHTS: { readonly [K in keyof typeof RIGHT as Lowercase<K>]: (typeof RIGHT)[K] };

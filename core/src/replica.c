@@ -1501,6 +1501,46 @@ int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *pl
     return WEFT_OK;
 }
 
+int weft_replica_change_ops(weft_replica *r, const uint8_t *rec, size_t len, weft_change_op_fn fn,
+                            void *ud) {
+    validate_or_ret(r && rec && fn, WEFT_EINVAL);
+    weft_change c;
+    int rc = weft_change_decode(&c, rec, len);
+    if (rc) return rc;
+    if (c.total_len != len) return WEFT_EMALFORMED; /* one record, nothing after it */
+    if (memcmp(c.space, r->space, 32) != 0) return WEFT_ESPACE;
+    if (c.suite != (r->crypto ? WEFT_SUITE_V1 : WEFT_SUITE_PLAIN)) return WEFT_ESUITE;
+    const uint8_t *body = c.body;
+    size_t body_len = c.body_len;
+    if (r->crypto) {
+        if (r->crypto->verify(r->crypto->ctx, c.author, c.sig, c.record, c.signed_len))
+            return WEFT_ECRYPTO;
+        if (body_len < r->crypto->seal_overhead) return WEFT_ECRYPTO;
+        r->plain.len = 0;
+        if (wbuf_reserve(&r->plain, body_len)) {
+            r->plain.err = 0;
+            return WEFT_ENOMEM;
+        }
+        if (r->crypto->open(r->crypto->ctx, r->plain.p, body, body_len, c.record, c.header_len))
+            return WEFT_ECRYPTO;
+        body = r->plain.p;
+        body_len -= r->crypto->seal_overhead;
+    }
+    size_t n_names, n_authors;
+    const uint8_t *authors;
+    rc = decode_body(r, &c, body, body_len, &n_names, &authors, &n_authors);
+    /* All ops decode before the first call: a caller never sees half a change. */
+    for (size_t i = 0; !rc && i < (size_t)c.n_ids; i++) {
+        const wop *o = &r->ops[i];
+        const char *field = o->code == OP_DELETE_DOC ? "" : (const char *)r->seen_names[o->field];
+        size_t field_len = o->code == OP_DELETE_DOC ? 0 : r->seen_name_lens[o->field];
+        fn(ud, o->code, (const char *)r->seen_names[o->coll], r->seen_name_lens[o->coll],
+           (const char *)o->doc, o->doc_len, field, field_len);
+    }
+    if (r->crypto) weft__wipe(r->plain.p, body_len);
+    return rc;
+}
+
 /* Routes one decoded change: merge, park or count it. */
 static int route(weft_replica *r, const weft_change *c, weft_apply_result *res) {
     int st = weft_log_check(r->log, c);

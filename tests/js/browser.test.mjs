@@ -382,3 +382,49 @@ test('two tabs of one space with a relay: only the leader connects; the follower
     await relay.stop();
   }
 });
+
+test('a tab that joins from the relay\'s snapshot hands it to the other tabs of its profile', { skip: skip || (!haveRelay && 'no relay build'), timeout: 180_000 }, async () => {
+  let relay = await startRelay();
+  const ctxA = await browser.newContext();
+  const ctxB = await browser.newContext();
+  try {
+    const a = await newPage(ctxA);
+    const link = await a.evaluate(async (url) => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      const published = new Promise((r) => s.on('snapshot', r));
+      const batch = [];
+      for (let i = 0; i < 1100; i++) batch.push(s.transact(() => s.collection('todos').put(`t${i % 50}`, { i, done: false })));
+      await Promise.all(batch);
+      await published;
+      return s.invite({ rights: 'write' });
+    }, relay.url);
+    const hash = await a.evaluate(() => window.space.stateHash());
+    // The relay is away while the new device's two tabs open: both empty.
+    await relay.stop({ keepData: true });
+    const b1 = await newPage(ctxB);
+    const id = await b1.evaluate(async ({ url, link }) => {
+      const s = await window.weftdb.openSpace({ invite: link, storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      window.joined = [];
+      s.on('snapshot', (e) => window.joined.push(e));
+      return s.id;
+    }, { url: relay.url, link });
+    const b2 = await newPage(ctxB);
+    await b2.evaluate(async (id) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      window.space = s;
+      window.seen = [];
+      s.collection('todos').subscribe((rows) => window.seen.push(rows.length));
+    }, id);
+    assert.equal(await b2.evaluate(() => window.space._internal.isWriter()), false, 'the second tab follows');
+    relay = await startRelay({ port: relay.port, dataDir: relay.data });
+    await b1.waitForFunction((h) => window.space.stateHash() === h, hash, { timeout: 30_000 });
+    assert.equal(await b1.evaluate(() => window.joined.length), 1, 'the leader joined from the snapshot');
+    await b2.waitForFunction((h) => window.space.stateHash() === h && window.seen.at(-1) === 50, hash, { timeout: 30_000 });
+  } finally {
+    await ctxA.close();
+    await ctxB.close();
+    await relay.stop();
+  }
+});

@@ -46,10 +46,12 @@ test('error codes: constants.js = error.h = weft_err_name / weft_strerror in the
 
   const core = await loadCore();
   const lowest = Math.min(...Object.values(C.ERRORS));
-  // One past the end too: the module must not know a code the JS does not.
+  // One past the end too, and the gaps (codes allocated to work not yet
+  // merged): the module must not know a code the JS does not.
+  const known = new Set(Object.values(C.ERRORS));
   for (let code = lowest - 1; code < 0; code++) {
     const name = core.cstr(core.x.weft_err_name(code));
-    if (code < lowest) {
+    if (!known.has(code)) {
       assert.equal(name, 'UNKNOWN', `the core knows code ${code} (${name}), constants.js does not`);
       continue;
     }
@@ -77,6 +79,8 @@ test('protocol constants: constants.js = protocol.h', () => {
   assert.deepEqual(C.PROTO, {
     NONCE_BYTES: d.NONCE_BYTES, MAX_TOKEN: d.PROTO_MAX_TOKEN, MAX_DATA: d.PROTO_MAX_DATA,
     MAX_MESSAGE: d.PROTO_MAX_MESSAGE, HELLO_CURSOR: d.HELLO_CURSOR, HELLO_VERSIONS: d.HELLO_VERSIONS, CHANGES_RSEQ: d.CHANGES_RSEQ,
+    // clang-format puts this one's value on a continuation line
+    SNAPSHOT_USE_REST: Number(h.match(/#define WEFT_SNAPSHOT_USE_REST\s*\\?\s*(0x[0-9a-fA-F]+|\d+)/)[1]),
   });
 });
 

@@ -247,20 +247,40 @@ export class Subscriptions {
   changed(touched, local) {
     this.docs.invalidate(touched);
     this.indexes.touch(touched);
-    if (!this.#touched) {
-      this.#touched = { docs: [], local: false, remote: false };
-      queueMicrotask(() => this.#deliver());
-    }
-    const t = this.#touched;
+    const t = this.#batch();
     for (const d of touched) t.docs.push(d);
     if (local) t.local = true;
     else t.remote = true;
+  }
+
+  /**
+   * The whole state was replaced (a snapshot from the relay loaded into an
+   * empty replica): nothing decoded is kept, every live query re-runs.
+   */
+  changedAll() {
+    this.docs.clear();
+    this.indexes.reset();
+    const t = this.#batch();
+    t.all = true;
+    t.remote = true;
+  }
+
+  #batch() {
+    if (!this.#touched) {
+      this.#touched = { docs: [], local: false, remote: false, all: false };
+      queueMicrotask(() => this.#deliver());
+    }
+    return this.#touched;
   }
 
   #deliver() {
     const t = this.#touched;
     this.#touched = null;
     if (!t || !this.#onBatch(t) || !this.#subs.size) return;
+    if (t.all) {
+      for (const sub of [...this.#subs]) sub.update(null);
+      return;
+    }
     const byColl = new Map();
     for (const [c, d] of t.docs) {
       if (!byColl.has(c)) byColl.set(c, new Set());

@@ -15,10 +15,11 @@ import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './space.js
 import { fromBase64url, toBase64url } from './util.js';
 import { indexedDBStorage, coordinateTabs } from './idb.js';
 import { connectRelay } from './sync.js';
+import { SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES } from './snapshots.js';
 import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 
-export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, LEVEL_LISTS };
+export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS };
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */
 export async function init(opts) {

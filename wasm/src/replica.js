@@ -334,6 +334,37 @@ export class Replica {
     });
   }
 
+  /**
+   * What one change record did, without merging it: [{ code, coll, doc,
+   * field }] per op (code as FORMAT.md §5: 1 put, 2 delete document, 3
+   * delete field, 4 counter add, 5/6 text insert/delete; field '' for 2).
+   * Verifies and opens the record; throws its error when it does not.
+   */
+  changeOps(record) {
+    const core = this.core;
+    const h = this._h();
+    return core.scope((s) => {
+      core.check(core.x.wdb_change_ops(h, s.bytes(record), record.length, core.out), 'reading a change');
+      const view = core.outView();
+      const dv = new DataView(view.buffer, view.byteOffset, view.length);
+      const out = [];
+      let p = 0;
+      const str = () => {
+        const l = dv.getUint32(p, true);
+        const v = name(view, p + 4, l);
+        p += 4 + l;
+        return v;
+      };
+      while (p < view.length) {
+        const code = view[p++];
+        const coll = str();
+        const doc = str();
+        out.push({ code, coll, doc, field: str() });
+      }
+      return out;
+    });
+  }
+
   /** [[collection, docKey], ...] the last commit or apply touched, read in one call. */
   touched() {
     const core = this.core;
@@ -415,6 +446,29 @@ export class Replica {
     const h = this._h();
     this.core.scope((s) => {
       this.core.check(this.core.x.wdb_load_snapshot(h, s.bytes(snap), snap.length), 'loading the snapshot');
+    });
+  }
+
+  /**
+   * A sealed snapshot of the state for the relay (weft/snapshot.h): sealed
+   * with the content key, signed by this replica's author. rseq: the relay
+   * sequence reached (0 when unknown). A copy.
+   */
+  publishSnapshot(rseq, wallMs) {
+    this.core.check(this.core.x.wdb_publish_snapshot(this._h(), rseq, wallMs, this.core.out), 'sealing a snapshot');
+    return this.core.outBytes();
+  }
+
+  /**
+   * Verifies (signature, space), opens (content key) and loads a sealed
+   * snapshot into this replica, which must hold nothing yet. On failure
+   * it throws and the replica is still empty. The publisher's rights are
+   * the caller's to check first.
+   */
+  loadSealedSnapshot(record) {
+    const h = this._h();
+    this.core.scope((s) => {
+      this.core.check(this.core.x.wdb_load_sealed_snapshot(h, s.bytes(record), record.length), 'loading the sealed snapshot');
     });
   }
 

@@ -18,6 +18,9 @@ import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
 import { List } from './list.js';
 import { Emitter, pick, toBase64url, toHex } from './util.js';
+import { vvCovers } from './vv.js';
+import { History } from './history.js';
+import { checkPublisher } from './snapshots.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -45,6 +48,7 @@ export class Space {
   #textPort;
   #listPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
+  #history; // history.js: what the held change records did
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
@@ -71,7 +75,7 @@ export class Space {
     this.#subs = new Subscriptions((t) => {
       if (this.#closed) return false;
       this.#persist.compact();
-      emit('change', { docs: t.docs, local: t.local, remote: t.remote });
+      emit('change', t.all ? { docs: [], local: false, remote: true, all: true } : { docs: t.docs, local: t.local, remote: t.remote });
       return true;
     });
     this.#changes = new Changes({
@@ -83,6 +87,7 @@ export class Space {
       },
       sync: () => this.#sync,
     }, textWindow);
+    this.#history = new History({ core, rep: () => this.#settled(), baseVV: () => this.#persist.baseVV });
     this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
     this.#listPort = this.#port('write fail replica subscribe emitError');
@@ -212,9 +217,43 @@ export class Space {
     return this.#settled().vv();
   }
 
-  /** Every change this replica holds that the holder of `vv` lacks, concatenated. */
+  /**
+   * Every change the holder of `vv` lacks, concatenated. Throws
+   * WEFT_ETRIMMED when some of those are older than the snapshot this
+   * replica was loaded from (from the relay, the store or its compaction):
+   * it no longer holds them, and a partial answer would look whole.
+   * historyBase() says from where on it can answer.
+   */
   changesSince(vv = new Uint8Array(0)) {
-    return this.#settled().diff(vv);
+    const rep = this.#settled();
+    const base = this.#persist.baseVV;
+    if (base.length && !vvCovers(vv, base))
+      throw new WeftError('WEFT_ETRIMMED', 'changesSince: the changes before this replica\'s snapshot are not held here (get them from the relay, or start from a snapshot)');
+    return rep.diff(vv);
+  }
+
+  /**
+   * Who changed document `doc` of `collection`, when and which fields, from
+   * the change records this replica holds: { entries: [{ author, seq, at,
+   * fields, deleted }] newest first, trimmed }. `trimmed` is true when
+   * older changes were folded into a snapshot here (by a compaction, the
+   * store, or a join from the relay's snapshot) and are not listed.
+   */
+  history(collection, doc) {
+    this.#open();
+    checkName('a collection name', collection, 255);
+    if (typeof doc !== 'string') throw new WeftError('WEFT_EINVAL', 'history(collection, doc): doc is a document id (string)');
+    return this.#history.of(collection, doc);
+  }
+
+  /**
+   * The version vector below which this replica holds no change records
+   * (those were folded into a snapshot); empty when it holds them all.
+   * changesSince(vv) answers for any vv that covers it.
+   */
+  historyBase() {
+    this.#open();
+    return this.#persist.baseVV.slice();
   }
 
   /** Merges change records (concatenated) received from elsewhere; resolves when durable. */
@@ -308,6 +347,13 @@ export class Space {
       formatLevel: () => this.#level.level,
       levelRecord: () => this.#meta.levelRecord ?? null,
       takeLevel: (record) => this.#level.take(record),
+      isEmpty: () => this.#isEmpty(),
+      loadBase: (loaded) => this.#loadBase(loaded),
+      joinSnapshot: (record, token) => this.#joinSnapshot(record, token),
+      rejoinSnapshot: (record, token) => this.#rejoinSnapshot(record, token),
+      publishSnapshot: (rseq) => this.#publishSnapshot(rseq),
+      snapshotBase: (relay) => (this.#meta.snapshotBase?.relay === relay ? this.#meta.snapshotBase.rseq : null),
+      setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
     };
   }
 
@@ -328,13 +374,107 @@ export class Space {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel'),
-      tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
   get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel'); }
+
+  /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
+  #isEmpty() {
+    if (this.#closed || this.#changes.inTxn) return false;
+    const rep = this.#settled();
+    return rep.vv().length === 0 && rep.changeCount() === 0 && rep.pendingCount() === 0 && !this.#loadedOutbox.length;
+  }
+
+  /**
+   * Loads a sealed snapshot from the relay into the empty replica
+   * (snapshots.js checks the token grants its publisher admin; the core
+   * checks signature, space, key and vector). Live queries and text
+   * observers see the new state; the store keeps it as the local base.
+   * Throws, with the replica still empty, when any check fails. Returns
+   * the snapshot's header.
+   */
+  #joinSnapshot(record, token) {
+    if (!this.#isEmpty()) throw new WeftError('WEFT_ESTATE', 'the replica is no longer empty: it takes the log instead');
+    const header = checkPublisher(this.#core, this.#meta.space, record, token);
+    const rep = this.#rep;
+    rep.loadSealedSnapshot(record);
+    if (this.#level.level > 1) rep.setFormatLevel(this.#level.level);
+    this.#persist.joined(record.length);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+    this.#events.emit('snapshot', { joined: true, rseq: header.rseq, bytes: record.length });
+    return header;
+  }
+
+  /**
+   * A replica far behind the relay takes its snapshot instead of the
+   * records it lacks: a fresh replica loads it (the same checks as a join)
+   * and replaces this one, but only when the snapshot covers every change
+   * this one holds (else WEFT_ESTATE: the log it is), and nothing of its own
+   * is unsent (the link checked its outbox) or waiting.
+   */
+  #rejoinSnapshot(record, token) {
+    if (this.#closed || this.#changes.inTxn) throw new WeftError('WEFT_ESTATE', 'a write is open');
+    const header = checkPublisher(this.#core, this.#meta.space, record, token);
+    const old = this.#settled();
+    if (old.pendingCount() || !vvCovers(header.vv, old.vv())) throw new WeftError('WEFT_ESTATE', 'the snapshot does not cover what this replica holds');
+    const fresh = openReplica(this.#core, this.#meta, this.#rights);
+    try {
+      fresh.loadSealedSnapshot(record);
+    } catch (e) {
+      fresh.close();
+      throw e;
+    }
+    if (this.#level.level > 1) fresh.setFormatLevel(this.#level.level);
+    this.#rep = fresh;
+    old.close();
+    this.#persist.joined(record.length);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+    this.#events.emit('snapshot', { joined: true, rseq: header.rseq, bytes: record.length });
+    return header;
+  }
+
+  /**
+   * Another tab of this space joined from the relay's snapshot (idb.js):
+   * this tab loads what the store now holds into a fresh replica (as a
+   * reload would), and everything that watches it sees the new state.
+   */
+  #loadBase(loaded) {
+    if (this.#closed) return;
+    if (!this.#isEmpty()) {
+      const old = this.#rep;
+      this.#rep = openReplica(this.#core, this.#meta, this.#rights);
+      if (this.#level.level > 1) this.#rep.setFormatLevel(this.#level.level);
+      old.close();
+    }
+    this.#load(loaded);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+  }
+
+  /**
+   * Remembers, with the key material, the base of the newest snapshot this
+   * device knows of on `relay` (joined or published), so that reconnecting
+   * does not publish again before enough new history (docs/API.md).
+   */
+  #setSnapshotBase(relay, rseq) {
+    if (this.#closed) return;
+    this.#meta = { ...this.#meta, snapshotBase: { relay, rseq } };
+    this.#store.saveMeta(this.#meta).catch((e) => this.#events.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing the snapshot base failed: ${e?.message ?? e}`, { cause: e })));
+  }
+
+  /** A sealed snapshot of the state for the relay, or null when this device may not publish or must wait. */
+  #publishSnapshot(rseq) {
+    if (this.#closed || this.#rights < RIGHT.ADMIN || this.#changes.inTxn) return null;
+    const rep = this.#settled();
+    if (rep.pendingCount()) return null; // parked changes: the state lags the vector's promise
+    return rep.publishSnapshot(rseq, Date.now());
+  }
 
   #open() {
     if (this.#closed || this.#closing) throw new WeftError('WEFT_ESTATE', 'the space is closed');

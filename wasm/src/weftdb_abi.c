@@ -38,6 +38,10 @@ typedef struct wdb {
     /* The last wdb_touched_list. */
     uint8_t *tl;
     size_t tl_cap;
+    /* The last wdb_change_ops list; ops_err when it could not grow. */
+    uint8_t *ops;
+    size_t ops_len, ops_cap;
+    int ops_err;
 } wdb;
 
 /* ---- text change events ---- */
@@ -165,6 +169,7 @@ WDB_API void wdb_free(wdb *h) {
     weft_suite_v1_wipe(&h->st);
     free(h->ev);
     free(h->tl);
+    free(h->ops);
     free(h);
 }
 
@@ -497,6 +502,57 @@ WDB_API int wdb_touched_list(wdb *h, uint32_t *out) {
     out[0] = (uint32_t)(uintptr_t)h->tl;
     out[1] = (uint32_t)need;
     return WEFT_OK;
+}
+
+/* ---- what a change did (history) ---- */
+
+static void ops_put(wdb *h, const void *p, size_t n) {
+    if (h->ops_err) return;
+    if (h->ops_len + n > h->ops_cap) {
+        size_t cap = h->ops_cap ? h->ops_cap * 2 : 256;
+        while (cap < h->ops_len + n)
+            cap *= 2;
+        uint8_t *q = realloc(h->ops, cap);
+        if (!q) {
+            h->ops_err = 1;
+            return;
+        }
+        h->ops = q;
+        h->ops_cap = cap;
+    }
+    memcpy(h->ops + h->ops_len, p, n);
+    h->ops_len += n;
+}
+
+static void ops_bytes(wdb *h, const void *p, size_t n) {
+    uint32_t l = (uint32_t)n;
+    ops_put(h, &l, 4);
+    ops_put(h, p, n);
+}
+
+static void on_change_op(void *ud, int code, const char *coll, size_t cl, const char *doc,
+                         size_t dl, const char *field, size_t fl) {
+    wdb *h = ud;
+    uint8_t c = (uint8_t)code;
+    ops_put(h, &c, 1);
+    ops_bytes(h, coll, cl);
+    ops_bytes(h, doc, dl);
+    ops_bytes(h, field, fl);
+}
+
+/* The ops of one change record, opened but not merged
+ * (weft_replica_change_ops): per op u8 code, then collection, document and
+ * field, each u32 length + bytes. OUT: out[0], out[1] = the list (borrowed
+ * until the next wdb_change_ops). Returns 0 or the error of
+ * weft_replica_change_ops; WEFT_ENOMEM. */
+WDB_API int wdb_change_ops(wdb *h, const uint8_t *rec, size_t len, uint32_t *out) {
+    h->ops_len = 0;
+    h->ops_err = 0;
+    int rc = weft_replica_change_ops(h->r, rec, len, on_change_op, h);
+    if (!rc && h->ops_err) rc = WEFT_ENOMEM;
+    out[0] = (uint32_t)(uintptr_t)h->ops;
+    out[1] = rc ? 0 : (uint32_t)h->ops_len;
+    return rc;
 }
 
 WDB_API int wdb_state_hash(wdb *h, uint8_t *hash) {

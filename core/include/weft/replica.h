@@ -340,6 +340,27 @@ WEFT_API int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t
  * replica is then still empty). */
 WEFT_API int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len);
 
+/* Called once per op of a change, in order: its code (1 put, 2 delete
+ * document, 3 delete field, 4 counter add, 5 text insert, 6 text delete;
+ * FORMAT.md §5), its collection, document and field (field_len 0 for a
+ * document delete). Every pointer is borrowed for the call only. */
+typedef void (*weft_change_op_fn)(void *ud, int code, const char *coll, size_t coll_len,
+                                  const char *doc, size_t doc_len, const char *field,
+                                  size_t field_len);
+
+/* Reads what one change record did, without merging it (history views over
+ * the records a replica holds): decodes the record (exactly one: trailing
+ * bytes are WEFT_EMALFORMED), checks it is of this
+ * replica's space and suite, verifies its author's signature, opens the
+ * body with the content key, decodes every op and only then calls fn per
+ * op. The state, the log and any open transaction are unchanged; decrypted
+ * bytes are wiped. Returns 0; the errors of weft_change_decode;
+ * WEFT_ESPACE; WEFT_ESUITE; WEFT_ECRYPTO (signature or seal); the body's
+ * decoding errors (WEFT_EMALFORMED, WEFT_ETRUNCATED, WEFT_ETOOBIG);
+ * WEFT_ENOMEM; WEFT_EINVAL (NULL arguments). */
+WEFT_API int weft_replica_change_ops(weft_replica *r, const uint8_t *rec, size_t len,
+                                     weft_change_op_fn fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif
