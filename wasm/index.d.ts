@@ -2,7 +2,7 @@
 //
 // The error codes and rights come from the core's headers through
 // src/constants.d.ts, which the package build writes (wasm/gen_constants.c).
-import type { ErrorCode, ERRORS as CoreErrors, RIGHT } from './src/constants.js';
+import type { ErrorCode, ERRORS as CoreErrors, PROTO_ERROR, RIGHT } from './src/constants.js';
 
 /** A value a field can hold. Integers outside the safe range read back as bigint. */
 export type Value =
@@ -23,6 +23,8 @@ export type Rights = Lowercase<keyof typeof RIGHT>;
 
 /** A core error code's name (error.h), or 'WEFT_EUNKNOWN'. */
 export type { ErrorCode };
+/** A relay's protocol error name (protocol.h WEFT_PROTO_ERRORS), or 'UNKNOWN' for a code this build does not know. */
+export type ProtocolErrorName = keyof typeof PROTO_ERROR | 'UNKNOWN';
 
 /** Every error the package throws or rejects with. */
 export class WeftError extends Error {
@@ -31,6 +33,8 @@ export class WeftError extends Error {
   readonly code: ErrorCode;
   /** Its number (negative; never renumbered). */
   readonly errno: number;
+  /** Set when the relay sent the error (an ERROR frame or a refused change): the protocol's name. */
+  readonly protocolError?: ProtocolErrorName;
 }
 /** Error numbers by code name, as in error.h. */
 export const ERRORS: typeof CoreErrors;
@@ -230,7 +234,14 @@ export interface RelayOptions {
 }
 
 export interface OpenOptions {
-  storage?: 'memory' | 'indexeddb' | StorageAdapter;
+  /**
+   * Where the space is kept. Default: 'indexeddb' where IndexedDB exists
+   * (browsers), else 'file' when `dir` is given, else WEFT_EINVAL (Node must
+   * choose). 'memory' keeps nothing after close().
+   */
+  storage?: 'indexeddb' | 'file' | 'memory' | StorageAdapter;
+  /** The folder of storage 'file' (Node): one subfolder per space. */
+  dir?: string;
   /** A weft-relay WebSocket URL, e.g. ws://localhost:8080 */
   relay?: string;
   sync?: RelayOptions;
@@ -263,6 +274,8 @@ export function version(): Promise<string>;
 export function memoryStats(): Promise<{ heapBytes: number; heapUsed: number }>;
 export function memoryStorage(): StorageAdapter;
 export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
+/** Node: spaces in folders under dir (docs/API.md, "Files (Node)"); in a browser it throws WEFT_EUNAVAILABLE. */
+export function fileStorage(opts: { dir: string }): StorageAdapter;
 export const SNAPSHOT_EVERY: number;
 export const SNAPSHOT_BYTES: number;
 export const HISTORY_BYTES: number;

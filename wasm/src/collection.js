@@ -10,7 +10,7 @@
 import { WeftError } from './errors.js';
 import { compareValues, compileQuery, getPath, typeRank } from './query.js';
 import { Indexes, compareEntries, lowerBound } from './indexes.js';
-import { checkName, reportError } from './util.js';
+import { checkName } from './util.js';
 
 export { checkName }; // names are checked the same way everywhere (util.js)
 
@@ -36,6 +36,7 @@ function checkFields(data) {
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
  * @property {DocCache} docs the space's decoded documents
  * @property {Indexes} indexes the space's declared indexes
+ * @property {(e: unknown) => void} report an error the app's callback threw: the space's 'error' event
  */
 
 /** A named collection of documents inside a space. */
@@ -153,7 +154,7 @@ export class Collection {
             }
           rows = page(all, limit);
         } catch (e) {
-          reportError(e);
+          in_.report(e);
           return;
         }
         if (last && touchedIds && !changed(last, rows, touchedIds)) return;
@@ -161,7 +162,7 @@ export class Collection {
         try {
           cb(rows);
         } catch (e) {
-          reportError(e);
+          in_.report(e);
         }
       },
     };

@@ -16,7 +16,7 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
-import { Emitter, pick, toBase64url, toHex } from './util.js';
+import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -26,9 +26,9 @@ export class Space {
   #meta;
   #rights;
   #rep;
-  #events = new Emitter();
+  #events = new Emitter((e) => this.#report(e));
   #collections = new Map();
-  #texts = new TextObservers((e) => this.#events.emit('error', e));
+  #texts = new TextObservers((e) => this.#report(e));
   #subs;
   #persist;
   #status;
@@ -65,6 +65,7 @@ export class Space {
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
       },
       pendingChanged: () => this.#status.updatePending(this.#persist.notDurable),
+      report: (e) => this.#report(e),
     }, historyBytes);
     this.#subs = new Subscriptions((t) => {
       if (this.#closed) return false;
@@ -81,8 +82,8 @@ export class Space {
       },
       sync: () => this.#sync,
     }, textWindow);
-    this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
-    this.#textPort = this.#port('write replica observeText emitError inTxn');
+    this.#collectionPort = this.#port('write fail replica subscribe docs indexes report');
+    this.#textPort = this.#port('write replica observeText report inTxn');
   }
 
   /** Loads the stored snapshot, records and outbox into the replica. */
@@ -276,7 +277,7 @@ export class Space {
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),
-      emitError: (e) => this.#events.emit('error', e),
+      report: (e) => this.#report(e),
       get docs() { return self.#subs.docs; },
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
@@ -312,7 +313,7 @@ export class Space {
    */
   _opener() {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
-      presencePort: () => this.#port('core meta sync on'),
+      presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel'),
       tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
@@ -321,6 +322,17 @@ export class Space {
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
   get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel'); }
+
+  /**
+   * An error the app's own code threw (a listener, a live query's callback)
+   * or one no call can reject with: to the 'error' listeners, or to
+   * console.error when there are none. Never rethrown (it would end a Node
+   * process).
+   */
+  #report(e) {
+    if (this.#events.has('error')) this.#events.emit('error', e);
+    else reportError(e);
+  }
 
   #open() {
     if (this.#closed || this.#closing) throw new WeftError('WEFT_ESTATE', 'the space is closed');
