@@ -4,9 +4,10 @@
 // src/constants.d.ts, which the package build writes (wasm/gen_constants.c).
 import type { ErrorCode, ERRORS as CoreErrors, PROTO_ERROR, RIGHT } from './src/constants.js';
 
-/** A value a field can hold. Integers outside the safe range read back as bigint. */
+/** A value a field can hold. Integers outside the safe range read back as bigint; a Date is stored as its ISO 8601 string. */
 export type Value =
   | null
+  | Date
   | boolean
   | number
   | bigint
@@ -65,18 +66,53 @@ export interface Row<T extends Doc = Doc> {
 export interface CollectionOptions {
   /** Field paths to index (docs/API.md, "Indexes"). */
   indexes?: string[];
+  /** Shapes every document read (docs written by older app versions): see docs/API.md, "Schemas". */
+  migrate?: ((doc: Doc, id: string) => Doc) | null;
 }
 
-export interface Collection<T extends Doc = Doc> {
+/** The Standard Schema interface (https://standardschema.dev, v1): zod, valibot, arktype... implement it. */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+export declare namespace StandardSchemaV1 {
+  type Result<Output> = { readonly value: Output; readonly issues?: undefined } | { readonly issues: readonly Issue[] };
+  interface Issue {
+    readonly message: string;
+    readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  }
+  type InferInput<S extends StandardSchemaV1<any, any>> = NonNullable<S['~standard']['types']>['input'];
+  type InferOutput<S extends StandardSchemaV1<any, any>> = NonNullable<S['~standard']['types']>['output'];
+}
+
+/** A value as it reads back: a Date is stored as its ISO 8601 string. */
+export type Stored<T> = T extends Date
+  ? string
+  : T extends Uint8Array | bigint | string | number | boolean | null | undefined
+    ? T
+    : T extends readonly (infer E)[]
+      ? Stored<E>[]
+      : { [K in keyof T]: Stored<T[K]> };
+
+export interface SchemaOptions<S extends StandardSchemaV1<any, any>> extends CollectionOptions {
+  /** Every local write (put, update, increment; inside transact too) must pass it; nothing is written otherwise. */
+  schema: S;
+}
+
+export interface Collection<T extends Doc = Doc, W = T> {
   readonly name: string;
   /**
    * Replaces the document (fields not in data are removed). Resolves when
    * durable. Outside transact, the writes of one task share one change
    * (docs/API.md, "Writes outside transact share a change").
    */
-  put(id: string, data: T): Promise<void>;
+  put(id: string, data: W): Promise<void>;
   /** Sets the given fields; a field set to undefined is deleted. */
-  update(id: string, patch: Partial<{ [K in keyof T]: T[K] | undefined }>): Promise<void>;
+  update(id: string, patch: Partial<{ [K in keyof W]: W[K] | undefined }>): Promise<void>;
   /** Adds an integer to a counter field; concurrent increments add up. */
   increment(id: string, field: string, by?: number): Promise<void>;
   delete(id: string): Promise<void>;
@@ -173,6 +209,10 @@ export interface Space {
    * documents they need. Declaring more later adds them; none is dropped.
    * Built on first use, kept up to date by every change; in memory only.
    */
+  collection<S extends StandardSchemaV1<any, any>>(
+    name: string,
+    opts: SchemaOptions<S>,
+  ): Collection<Stored<StandardSchemaV1.InferOutput<S>> & Doc, StandardSchemaV1.InferInput<S>>;
   collection<T extends Doc = Doc>(name: string, opts?: CollectionOptions): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;

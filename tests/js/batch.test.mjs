@@ -39,7 +39,7 @@ test('a bad write outside transact rejects alone; the others of its change commi
   const s = await createSpace({ storage: 'memory' });
   const c = s.collection('c');
   const a = c.put('a', { v: 1 });
-  const bad = c.put('b', { d: new Date() });
+  const bad = c.put('b', { d: new Date(NaN) });
   const bad2 = c.put('', { v: 1 });
   const ok = c.put('c', { v: 3 });
   await assert.rejects(bad, (e) => e instanceof WeftError && e.code === 'WEFT_EINVAL');
@@ -67,7 +67,7 @@ test('transact is all or nothing, a bad argument included; every write of it rej
   writes = [];
   await assert.rejects(s.transact(() => {
     writes.push(c.put('a', { v: 1 }));
-    writes.push(c.update('b', { d: new Date() }));
+    writes.push(c.update('b', { d: new Date(NaN) }));
   }), (e) => e.code === 'WEFT_EINVAL');
   for (const w of writes) await assert.rejects(w, (e) => e.code === 'WEFT_EINVAL');
   assert.equal(c.list().length, 0);

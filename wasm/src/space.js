@@ -148,7 +148,9 @@ export class Space {
   /**
    * The collection `name` (1..255 bytes of UTF-8). opts.indexes: field
    * paths to keep indexes on (docs/API.md, "Indexes"); declaring more later
-   * adds them, none are dropped.
+   * adds them, none are dropped. opts.schema: a Standard Schema every local
+   * write must pass; opts.migrate(doc, id): shapes documents as they are
+   * read (docs/API.md, "Schemas").
    */
   collection(name, opts = undefined) {
     this.#open();
@@ -158,6 +160,10 @@ export class Space {
     if (!c) {
       c = new Collection(this.#collectionPort, name);
       this.#collections.set(name, c);
+    }
+    if (opts?.schema !== undefined || opts?.migrate !== undefined) {
+      c.configure(opts);
+      if (opts.migrate !== undefined) this.#subs.indexes.reset(); // index entries hold values as read
     }
     return c;
   }
