@@ -237,9 +237,28 @@ export interface Space {
   versionVector(): Uint8Array;
   changesSince(vv?: Uint8Array): Uint8Array;
   applyChanges(records: Uint8Array): Promise<void>;
+  /** Every document of every collection as plain JSON (docs/API.md, "Export, import, leave, delete"). */
+  exportJSON(): SpaceExport;
+  /** Writes an export's documents (object or JSON text) into this space; resolves to their count once durable. */
+  importJSON(data: SpaceExport | string): Promise<number>;
+  /** Closes the space and deletes its keys and local data from this device's storage. */
+  leave(): Promise<void>;
+  /** Owner or admin: deletes the space on the relay (REST DELETE). deleted: false when the relay had nothing. */
+  deleteFromRelay(opts?: { relay?: string; fetch?: typeof fetch }): Promise<{ deleted: boolean }>;
   /** Commits the open change, if any; resolves when every write so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A JSON value of an export: bytes as { $bytes: base64url }, int64 beyond 2^53 as { $bigint }, a tag-like map as { $map }. */
+export type ExportValue = null | boolean | number | string | ExportValue[] | { [key: string]: ExportValue };
+/** space.exportJSON(): plain JSON, documents by collection and id (texts as their strings). */
+export interface SpaceExport {
+  format: 'weftdb-export';
+  version: 1;
+  space?: string;
+  exportedAt?: string;
+  collections: { [collection: string]: { [id: string]: { [field: string]: ExportValue } } };
 }
 
 /** What a storage adapter's open() returns (docs/API.md, "Custom storage"). */

@@ -161,7 +161,8 @@ function tokenRights(core, meta) {
 
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
-  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow });
+  const forget = typeof adapter.delete === 'function' ? () => adapter.delete(toBase64url(meta.space)) : null;
+  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget });
   const port = space._opener();
   // Before the tabs are coordinated: a follower tab forwards presence.
   const presence = new Presence(port.presencePort(), opts.presence);

@@ -17,6 +17,7 @@ import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
 import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
+import { exportState, importState, deleteOnRelay } from './portable.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -43,10 +44,14 @@ export class Space {
   #collectionPort;
   #textPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
+  #relay; // the relay URL it was opened with, or undefined
+  #forget; // deletes the space from its storage (the adapter's delete), or null
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null } = {}) {
     this.#core = core;
+    this.#relay = relay;
+    this.#forget = forget;
     this.#store = store;
     this.#meta = meta;
     this.#rights = rights;
@@ -216,6 +221,49 @@ export class Space {
       this.#open();
       if (!(records instanceof Uint8Array)) throw new WeftError('WEFT_EINVAL', 'applyChanges takes a Uint8Array');
       return this.#changes.applyRemote(records).durable;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // ---- your data is yours (docs/API.md, "Export, import, leave, delete") ----
+
+  /** Every document of every collection as plain JSON (portable.js): { format, version, space, exportedAt, collections }. */
+  exportJSON() {
+    return exportState(this.#settled(), this.id);
+  }
+
+  /** Writes the documents of an export (object or JSON text) into this space; resolves to their count once durable. */
+  importJSON(data) {
+    try {
+      this.#open();
+      return importState(this, data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Leaves the space on this device: closes it, then deletes its keys and
+   * local data from the storage. Other devices and the relay keep theirs.
+   */
+  async leave() {
+    if (!this.#forget) throw new WeftError('WEFT_EUNAVAILABLE', 'this storage adapter cannot delete a space (it has no delete)');
+    await this.close();
+    await this.#forget();
+  }
+
+  /**
+   * Owner or admin: deletes the space and its records on the relay (REST
+   * DELETE, docs/RELAY.md). relay: its URL (default: the one this space was
+   * opened with). Local data stays: leave() forgets it.
+   */
+  deleteFromRelay({ relay = this.#relay, fetch } = {}) {
+    try {
+      this.#open();
+      if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin may delete the space on the relay');
+      if (!relay) throw new WeftError('WEFT_EINVAL', 'no relay: pass { relay }');
+      return deleteOnRelay({ core: this.#core, meta: this.#meta, relay, fetch });
     } catch (e) {
       return Promise.reject(e);
     }
