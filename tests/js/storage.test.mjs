@@ -139,4 +139,51 @@ test('log replay: outbox entries, acks and snapshots', () => {
   assert.deepEqual(r.snapshot, rec(9));
   assert.deepEqual(r.records.map((x) => x[0]), [5]);
   assert.throws(() => replayLog(new Uint8Array(Buffer.concat([logEntry(7, rec(1)), logEntry(LOG_KIND.RECORD, rec(1))]))), (e) => e.code === 'WEFT_ECORRUPT');
+  // A flipped length pointing past the end, with whole entries after it: damage, not a torn tail.
+  const flipped = new Uint8Array(log);
+  flipped[1] ^= 0x40;
+  assert.throws(() => replayLog(flipped), (e) => e.code === 'WEFT_ECORRUPT');
+});
+
+// The log decoder meets whatever a disk holds: random bytes, truncations
+// and bit flips of a valid log either replay or fail with WEFT_ECORRUPT,
+// never anything else, and a truncated log replays a prefix of the entries.
+test('log replay of random, truncated and flipped logs: a prefix or WEFT_ECORRUPT, never another error', () => {
+  let seed = 0x2757;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const entries = [];
+  for (let i = 0; i < 40; i++) {
+    const body = new Uint8Array(rand(60)).map(() => rand(256));
+    const kind = [LOG_KIND.RECORD, LOG_KIND.OUTBOX, LOG_KIND.ACKED, LOG_KIND.SNAPSHOT][rand(4)];
+    entries.push(kind === LOG_KIND.RECORD || kind === LOG_KIND.SNAPSHOT ? logEntry(kind, body) : logEntry(kind, body, rand(100)));
+  }
+  const log = new Uint8Array(Buffer.concat(entries));
+  const whole = replayLog(log);
+  assert.equal(whole.valid, log.length);
+  const ends = [0];
+  for (const e of entries) ends.push(ends[ends.length - 1] + e.length);
+  const check = (buf, what) => {
+    try {
+      const r = replayLog(buf);
+      assert.ok(r.valid <= buf.length, what);
+      return r;
+    } catch (e) {
+      assert.equal(e.code, 'WEFT_ECORRUPT', `${what}: ${e.message}`);
+      return null;
+    }
+  };
+  for (let cut = 0; cut <= log.length; cut += 1 + rand(7)) {
+    const r = check(log.subarray(0, cut), `cut at ${cut}`);
+    assert.ok(r, `a truncated log replays (cut at ${cut})`);
+    assert.equal(r.valid, Math.max(...ends.filter((e) => e <= cut)), `cut at ${cut}: every whole entry`);
+  }
+  for (let i = 0; i < 2000; i++) {
+    const buf = log.slice();
+    for (let k = 1 + rand(3); k > 0; k--) buf[rand(buf.length)] ^= 1 << rand(8);
+    check(buf, `flip ${i}`);
+    check(new Uint8Array(rand(200)).map(() => rand(256)), `random ${i}`);
+  }
 });

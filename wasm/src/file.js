@@ -15,7 +15,8 @@
 // rewrites the log as snapshot + outbox (temporary file, fsync, rename),
 // which keeps the file the size of the state. On load a torn last entry (a
 // crash mid-append: too short or a bad CRC with nothing valid after it) is
-// cut off; damage before the end is an error, never silently skipped.
+// cut off; a bad entry followed by any valid one is damage (an error),
+// never silently skipped.
 // One process at a time: a second open of the same folder in this process
 // is refused (two writers would fork the author's hash chain).
 import { open, mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -61,7 +62,7 @@ function concat(parts) {
 /**
  * Replays a log: { snapshot, records, outbox (Map seq -> record), valid
  * (bytes of whole entries) }. A torn tail ends the replay; a bad entry
- * followed by more data throws WEFT_ECORRUPT.
+ * followed by a valid one throws WEFT_ECORRUPT.
  */
 export function replayLog(buf) {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -74,9 +75,10 @@ export function replayLog(buf) {
     const end = o + HEADER + len;
     const whole = len >= 1 && len <= MAX_ENTRY && end <= buf.length;
     if (!whole || dv.getUint32(o + 4) !== crc32(buf.subarray(o + HEADER, end))) {
-      // A crash mid-append leaves the last entry short or unsynced: cut it.
-      // A bad entry with a whole valid one after it is damage.
-      if (whole && end < buf.length) throw new WeftError('WEFT_ECORRUPT', `file storage: the log is damaged at byte ${o}`);
+      // A crash mid-append leaves the last entries short or unsynced: cut
+      // them. A bad entry with a valid one after it (a flipped length
+      // included, which may point past the end) is damage.
+      if (validEntryAfter(buf, dv, o + 1)) throw new WeftError('WEFT_ECORRUPT', `file storage: the log is damaged at byte ${o}`);
       break;
     }
     const kind = buf[o + HEADER];
@@ -97,6 +99,16 @@ export function replayLog(buf) {
     o = end;
   }
   return { snapshot, records, outbox, valid: o };
+}
+
+/** True when a whole entry with a good CRC starts anywhere at or after `from` (the slow path of a bad entry only). */
+function validEntryAfter(buf, dv, from) {
+  for (let p = from; p + HEADER < buf.length; p++) {
+    const len = dv.getUint32(p);
+    if (len < 1 || len > MAX_ENTRY || p + HEADER + len > buf.length) continue;
+    if (dv.getUint32(p + 4) === crc32(buf.subarray(p + HEADER, p + HEADER + len))) return true;
+  }
+  return false;
 }
 
 // The key material as JSON: byte arrays as { $bytes: base64url }.
