@@ -403,8 +403,20 @@ static uint64_t read_varint(const uint8_t **p) {
     return v;
 }
 
-/* Prints one value that weft_value_read already validated. */
-static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
+/* True when the map (count members at p) has exactly one member whose
+ * name is a tag of the export format: it must be wrapped as {"$map": ...}. */
+static int looks_like_tag(const uint8_t *p, uint64_t count) {
+    if (count != 1) return 0;
+    size_t kl = (size_t)read_varint(&p);
+    return (kl == 6 && memcmp(p, "$bytes", 6) == 0) || (kl == 7 && memcmp(p, "$bigint", 7) == 0) ||
+           (kl == 4 && memcmp(p, "$map", 4) == 0);
+}
+
+/* Prints one value that weft_value_read already validated. With `tags`
+ * (the export format, docs/API.md): an int beyond what a JSON reader keeps
+ * exactly (2^53) is {"$bigint":"N"}, and a map that looks like a tag is
+ * wrapped as {"$map":...}. */
+static void print_valid(FILE *f, const uint8_t *src, size_t *consumed, int tags) {
     weft_value v;
     weft_value_read(&v, consumed, src, SIZE_MAX / 2);
     switch (v.type) {
@@ -418,7 +430,10 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
         fputs("true", f);
         break;
     case WEFT_TYPE_INT:
-        fprintf(f, "%lld", (long long)v.i);
+        if (tags && (v.i > 9007199254740991LL || v.i < -9007199254740991LL))
+            fprintf(f, "{\"$bigint\":\"%lld\"}", (long long)v.i);
+        else
+            fprintf(f, "%lld", (long long)v.i);
         break;
     case WEFT_TYPE_FLOAT: {
         if (!isfinite(v.f)) { /* JSON has no NaN or infinities */
@@ -450,7 +465,7 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
         for (uint64_t i = 0; i < v.count; i++) {
             size_t n;
             if (i) fputc(',', f);
-            print_valid(f, p, &n);
+            print_valid(f, p, &n, tags);
             p += n;
         }
         fputc(']', f);
@@ -458,17 +473,18 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
     }
     case WEFT_TYPE_MAP: {
         const uint8_t *p = v.ptr;
-        fputc('{', f);
+        int wrap = tags && looks_like_tag(p, v.count);
+        fputs(wrap ? "{\"$map\":{" : "{", f);
         for (uint64_t i = 0; i < v.count; i++) {
             size_t n, kl = (size_t)read_varint(&p);
             if (i) fputc(',', f);
             json_print_string(f, (const char *)p, kl);
             fputc(':', f);
             p += kl;
-            print_valid(f, p, &n);
+            print_valid(f, p, &n, tags);
             p += n;
         }
-        fputc('}', f);
+        fputs(wrap ? "}}" : "}", f);
         break;
     }
     }
@@ -477,7 +493,14 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
 int json_print_value(FILE *f, const uint8_t *v, size_t len) {
     if (weft_value_check(v, len)) return -1;
     size_t n;
-    print_valid(f, v, &n);
+    print_valid(f, v, &n, 0);
+    return 0;
+}
+
+int json_print_export_value(FILE *f, const uint8_t *v, size_t len) {
+    if (weft_value_check(v, len)) return -1;
+    size_t n;
+    print_valid(f, v, &n, 1);
     return 0;
 }
 

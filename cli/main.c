@@ -56,6 +56,12 @@ static const char *USAGE =
     "  query DIR COLLECTION [--where FIELD=JSON] [--limit N]\n"
     "                                    documents in key order, one JSON object per line\n"
     "  status DIR                        space, author, changes, state hash (JSON)\n"
+    "  export DIR                        every document as JSON (weftdb's export format:\n"
+    "                                    space.importJSON reads it)\n"
+    "  space delete DIR [--relay http://host:port] [--yes]\n"
+    "                                    owner/admin: delete the space and its records on\n"
+    "                                    the relay (asks you to type the space id unless\n"
+    "                                    --yes); DIR stays: rm -r DIR leaves it here too\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
     "  sync DIR [--relay http://host:port] [--invite LINK] [--admission TOKEN]\n"
@@ -729,6 +735,58 @@ static int cmd_merge(int argc, char **argv) {
     return out;
 }
 
+/* `weft export DIR`: the replica's documents in weftdb's export format
+ * (docs/API.md, "Export, import, leave, delete"), so space.importJSON reads
+ * it: every collection, every visible document, as stored. */
+static int cmd_export(int argc, char **argv) {
+    char *p[2];
+    if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "export DIR");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000Z", gmtime(&now));
+    printf("{\"format\":\"weftdb-export\",\"version\":1,");
+    print_b64_field("space", sd.space, 32, 1);
+    printf("\"exportedAt\":\"%s\",\"collections\":{", when);
+    const char *name, *key;
+    size_t name_len, key_len;
+    int colls = 0, rc = EXIT_OK;
+    for (size_t i = 0; weft_replica_collection(sd.replica, i, &name, &name_len) == 0; i++) {
+        /* Both names are borrowed until the next call: keep copies. */
+        char coll[256], last[1025];
+        memcpy(coll, name, name_len);
+        const char *after = NULL;
+        size_t after_len = 0;
+        int docs = 0;
+        while (weft_replica_next_doc(sd.replica, coll, name_len, after, after_len, &key,
+                                     &key_len) == 0) {
+            memcpy(last, key, key_len);
+            after = last;
+            after_len = key_len;
+            const uint8_t *doc;
+            size_t dl;
+            if (weft_replica_get_doc(sd.replica, coll, name_len, last, key_len, &doc, &dl))
+                continue;
+            if (!docs++) {
+                if (colls++) putchar(',');
+                json_print_string(stdout, coll, name_len);
+                printf(":{");
+            } else {
+                putchar(',');
+            }
+            json_print_string(stdout, last, key_len);
+            putchar(':');
+            if (json_print_export_value(stdout, doc, dl)) rc = EXIT_FAILED;
+        }
+        if (docs) putchar('}');
+    }
+    printf("}}\n");
+    spacedir_close(&sd);
+    return rc;
+}
+
 static int cmd_status(int argc, char **argv) {
     char *p[2];
     if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "status DIR");
@@ -782,6 +840,8 @@ int main(int argc, char **argv) {
     if (strcmp(c, "text") == 0) return cmd_text(argc, argv);
     if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
     if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
+    if (strcmp(c, "export") == 0) return cmd_export(argc, argv);
+    if (strcmp(c, "space") == 0 && strcmp(sub, "delete") == 0) return cmd_space_delete(argc, argv);
     if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
     if (strcmp(c, "sync") == 0) {
         /* `weft sync DIR --invite LINK --relay URL` joins first when DIR is new. */

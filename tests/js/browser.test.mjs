@@ -362,7 +362,7 @@ test('two tabs of one space with a relay: only the leader connects; the follower
       window.space = await window.weftdb.openSpace({ space: id, ...opts });
     }, { id, opts });
     await a.waitForFunction(() => window.space.status.state === 'synced');
-    node = await nodeOpenSpace({ invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
+    node = await nodeOpenSpace({ storage: 'memory', invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
     await node.collection('n').put('from-node', { v: 1 });
     await b.waitForFunction(() => window.space.collection('n').get('from-node')?.v === 1);
     assert.equal(await connections(), 2, 'the leader tab and the Node client; not the follower');

@@ -4,13 +4,13 @@
 // WebSocket).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { createSpace } from '../../wasm/src/index.js';
+import { createSpace, openSpace } from '../../wasm/src/index.js';
 import { haveRelay, startRelay } from './relay.mjs';
 
 const WEFT = join(dirname(fileURLToPath(import.meta.url)), '../../build/cli/weft');
@@ -59,4 +59,46 @@ test('a CLI replica and a weftdb replica converge through the relay to one state
   assert.deepEqual(web.collection('todos').get('t2'), { ...web.collection('todos').get('t2'), title: 'from the CLI', done: true });
   const status = weft('status', join(dir, 'cli'));
   assert.equal(status.state_hash, web.stateHash());
+});
+
+// weft export writes weftdb's export format: a weftdb replica of the same
+// space exports the same collections, and importJSON reads the CLI's file.
+// weft space delete asks for the space id, then deletes it on the relay.
+test('weft export matches weftdb exportJSON; weft space delete confirms, then deletes on the relay', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const http = `http://127.0.0.1:${r.port}`;
+  const owner = join(dir, 'owner');
+  execFileSync(WEFT, ['space', 'create', owner, '--relay', http]);
+  execFileSync(WEFT, ['put', owner, 'todos', 't1', '{"title":"from the CLI","big":9007199254740993,"tag":{"$map":1},"f":2.5}']);
+  execFileSync(WEFT, ['put', owner, 'notes', 'n1', '{"title":"note"}']);
+  weft('sync', owner);
+  const exported = weft('export', owner);
+  assert.equal(exported.format, 'weftdb-export');
+  assert.deepEqual(exported.collections.todos.t1, { title: 'from the CLI', big: { $bigint: '9007199254740993' }, tag: { $map: { $map: 1 } }, f: 2.5 });
+
+  const link = execFileSync(WEFT, ['invite', owner, '--rights', 'read'], { encoding: 'utf8' }).trim();
+  const web = await openSpace({ storage: 'memory', invite: link, relay: r.url, sync });
+  cleanup.push(() => web.close());
+  await until('web has the CLI documents', () => web.collection('notes').get('n1'));
+  assert.deepEqual(web.exportJSON().collections, exported.collections);
+  const copy = await createSpace({ storage: 'memory' });
+  cleanup.push(() => copy.close());
+  assert.equal(await copy.importJSON(JSON.stringify(exported)), 2);
+  assert.equal(copy.collection('todos').get('t1').big, 9007199254740993n);
+
+  // Deleting: a wrong id typed is refused, the right one deletes, a second delete finds nothing.
+  const del = (input, ...args) => spawnSync(WEFT, ['space', 'delete', owner, ...args], { input, encoding: 'utf8' });
+  let d = del('not the id\n');
+  assert.equal(d.status, 1, d.stderr);
+  assert.match(d.stderr, /Type the space id to confirm/);
+  assert.match(d.stderr, /not deleted/);
+  d = del(`${exported.space}\n`);
+  assert.equal(d.status, 0, d.stderr);
+  assert.deepEqual(JSON.parse(d.stdout), { deleted: true });
+  d = del('', '--yes');
+  assert.equal(d.status, 0, d.stderr);
+  assert.deepEqual(JSON.parse(d.stdout), { deleted: false });
 });

@@ -63,7 +63,7 @@ test('a raise reaches every member; a client that reads less gets the version st
   const a = track(await createSpace({ storage, relay: r.url, sync }));
   assert.equal(a.formatLevel, 1);
   const b = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
-  const old = track(await openSpace({ invite: a.invite(), relay: r.url, sync: { ...sync, _formatLevel: 1 } }));
+  const old = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync: { ...sync, _formatLevel: 1 } }));
   await until('all synced', () => [a, b, old].every((s) => s.status.state === 'synced'));
   await a.collection('todos').put('a1', { by: 'a' });
   await b.collection('todos').put('b1', { by: 'b' });
