@@ -38,6 +38,9 @@ export function useDoc<T extends Doc = Doc>(collection: string, id: string): Rea
 /** A text field's current string; undefined while loading. */
 export function useText(collection: string | Collection<any>, doc: string, field: string): string | undefined;
 
+/** A list field (space.list) as an array, the same array until it changes; undefined while loading. Needs a weftdb with lists. */
+export function useList<T = unknown>(collection: string | Collection<any>, doc: string, field: string): readonly T[] | undefined;
+
 /** { state, pending }, the same object until it changes; undefined while loading. */
 export function useStatus(): Status | undefined;
 

@@ -5,6 +5,7 @@
 //   const todos = useQuery('todos', { where: { done: false }, orderBy: 'title' });
 //   const todo = useDoc('todos', id);
 //   const ids = useIds('todos', query);    // big lists: rows read their own useDoc
+//   const items = useList('boards', 'b1', 'cards');   // once weftdb has lists (space.list)
 //
 // Every hook is useSyncExternalStore over one of the space's own
 // notifications (live queries, 'change', 'status', text observers,
@@ -194,6 +195,7 @@ export function useIds(coll, query = undefined) {
   return useStore(store);
 }
 
+/** Same length and the same items (===) in order. */
 function sameIds(a, b) {
   return a.length === b.length && a.every((id, i) => id === b[i]);
 }
@@ -249,6 +251,27 @@ export function useText(coll, doc, field) {
     return liveStore(space, `t\0${name}\0${doc}\0${field}`, {
       read: () => text.toString(),
       watch: (set) => text.observe((deltas, info) => set(info.text)),
+    });
+  }, [space, coll, doc, field]);
+  return useStore(store);
+}
+
+/**
+ * A list field (issue 24's space.list(collection, doc, field)) as an array,
+ * the same array until the list changes; undefined while loading. A weftdb
+ * without lists throws WEFT_EUNAVAILABLE.
+ */
+export function useList(coll, doc, field) {
+  const space = useSpace();
+  const store = useMemo(() => {
+    if (!space || space.closed) return NONE;
+    if (typeof space.list !== 'function') throw new WeftError('WEFT_EUNAVAILABLE', 'this weftdb has no lists (space.list)');
+    const name = typeof coll === 'string' ? coll : coll.name;
+    const list = space.list(name, doc, field);
+    return liveStore(space, `l\0${name}\0${doc}\0${field}`, {
+      read: () => list.toArray(),
+      watch: (set) => list.observe(() => set(list.toArray())),
+      same: sameIds, // items compared by identity: an array read again is not a change
     });
   }, [space, coll, doc, field]);
   return useStore(store);
