@@ -415,7 +415,8 @@ static int looks_like_tag(const uint8_t *p, uint64_t count) {
 /* Prints one value that weft_value_read already validated. With `tags`
  * (the export format, docs/API.md): an int beyond what a JSON reader keeps
  * exactly (2^53) is {"$bigint":"N"}, and a map that looks like a tag is
- * wrapped as {"$map":...}. */
+ * wrapped as {"$map":...}; tags 2 is a document, whose own map of fields
+ * is never wrapped (its members are values, tags 1). */
 static void print_valid(FILE *f, const uint8_t *src, size_t *consumed, int tags) {
     weft_value v;
     weft_value_read(&v, consumed, src, SIZE_MAX / 2);
@@ -465,7 +466,7 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed, int tags)
         for (uint64_t i = 0; i < v.count; i++) {
             size_t n;
             if (i) fputc(',', f);
-            print_valid(f, p, &n, tags);
+            print_valid(f, p, &n, tags ? 1 : 0);
             p += n;
         }
         fputc(']', f);
@@ -473,7 +474,7 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed, int tags)
     }
     case WEFT_TYPE_MAP: {
         const uint8_t *p = v.ptr;
-        int wrap = tags && looks_like_tag(p, v.count);
+        int wrap = tags == 1 && looks_like_tag(p, v.count);
         fputs(wrap ? "{\"$map\":{" : "{", f);
         for (uint64_t i = 0; i < v.count; i++) {
             size_t n, kl = (size_t)read_varint(&p);
@@ -481,7 +482,7 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed, int tags)
             json_print_string(f, (const char *)p, kl);
             fputc(':', f);
             p += kl;
-            print_valid(f, p, &n, tags);
+            print_valid(f, p, &n, tags ? 1 : 0);
             p += n;
         }
         fputs(wrap ? "}}" : "}", f);
@@ -500,7 +501,7 @@ int json_print_value(FILE *f, const uint8_t *v, size_t len) {
 int json_print_export_value(FILE *f, const uint8_t *v, size_t len) {
     if (weft_value_check(v, len)) return -1;
     size_t n;
-    print_valid(f, v, &n, 1);
+    print_valid(f, v, &n, 2); /* a document: its own map is never wrapped */
     return 0;
 }
 

@@ -28,10 +28,11 @@ int json_to_value(jbuf *out, const char *text, size_t len, char *err, size_t err
  * when the bytes are not a valid value. */
 int json_print_value(FILE *f, const uint8_t *v, size_t len);
 
-/* The same in the export format of weftdb's exportJSON (docs/API.md,
- * "Export, import, leave, delete"): also ints beyond +-2^53 as
- * {"$bigint":"N"} (JSON readers keep no more exactly) and a map that looks
- * like a tag wrapped as {"$map":...}. Returns 0 or -1. */
+/* A document (a map of fields) in the export format of weftdb's
+ * exportJSON (docs/API.md, "Export, import, leave, delete"): also ints
+ * beyond +-2^53 as {"$bigint":"N"} (JSON readers keep no more exactly) and
+ * a map value that looks like a tag wrapped as {"$map":...} (the document's
+ * own map never is). Returns 0 or -1. */
 int json_print_export_value(FILE *f, const uint8_t *v, size_t len);
 
 /* Writes s as a JSON string literal. */

@@ -74,6 +74,7 @@ test('weft export matches weftdb exportJSON; weft space delete confirms, then de
   execFileSync(WEFT, ['space', 'create', owner, '--relay', http]);
   execFileSync(WEFT, ['put', owner, 'todos', 't1', '{"title":"from the CLI","big":9007199254740993,"tag":{"$map":1},"f":2.5}']);
   execFileSync(WEFT, ['put', owner, 'notes', 'n1', '{"title":"note"}']);
+  execFileSync(WEFT, ['put', owner, 'odd', 'x', '{"$bytes":5}']); // a document is never a tag
   weft('sync', owner);
   const exported = weft('export', owner);
   assert.equal(exported.format, 'weftdb-export');
@@ -82,11 +83,13 @@ test('weft export matches weftdb exportJSON; weft space delete confirms, then de
   const link = execFileSync(WEFT, ['invite', owner, '--rights', 'read'], { encoding: 'utf8' }).trim();
   const web = await openSpace({ storage: 'memory', invite: link, relay: r.url, sync });
   cleanup.push(() => web.close());
-  await until('web has the CLI documents', () => web.collection('notes').get('n1'));
+  await until('web has the CLI documents', () => web.collection('notes').get('n1') && web.collection('odd').get('x'));
   assert.deepEqual(web.exportJSON().collections, exported.collections);
   const copy = await createSpace({ storage: 'memory' });
   cleanup.push(() => copy.close());
-  assert.equal(await copy.importJSON(JSON.stringify(exported)), 2);
+  assert.deepEqual(exported.collections.odd.x, { $bytes: 5 });
+  assert.equal(await copy.importJSON(JSON.stringify(exported)), 3);
+  assert.deepEqual(copy.collection('odd').get('x'), { $bytes: 5 });
   assert.equal(copy.collection('todos').get('t1').big, 9007199254740993n);
 
   // Deleting: a wrong id typed is refused, the right one deletes, a second delete finds nothing.

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
+import { createSpace, openSpace, memoryStorage, WeftError } from '../../wasm/src/index.js';
 import { haveRelay, startRelay, RELAY } from './relay.mjs';
 
 const relays = [];
@@ -125,4 +125,56 @@ test('deleteFromRelay: the owner deletes the space on the relay; a member may no
   assert.deepEqual(await owner.deleteFromRelay(), { deleted: false }, 'a second delete finds nothing (404)');
   await member.close();
   await owner.leave();
+});
+
+// Random documents (every value type, maps with tag-like keys) survive
+// export -> JSON text -> import unchanged; random malformed exports are
+// refused with a WeftError, never another exception.
+test('random documents round-trip through the export; random bad exports are WeftErrors', async () => {
+  let seed = 0x5eed;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const KEYS = ['a', 'b', '$bytes', '$bigint', '$map', 'é', '\u{1F600}'];
+  const value = (depth) => {
+    switch (rand(depth > 2 ? 7 : 9)) {
+      case 0: return null;
+      case 1: return rand(2) === 0;
+      case 2: return rand(2000) - 1000;
+      case 3: return BigInt.asIntN(64, BigInt(rand(1 << 30)) << 33n) || 2n ** 62n;
+      case 4: return rand(1000) / 7;
+      case 5: return `s${rand(100)}`;
+      case 6: return new Uint8Array(rand(5)).map(() => rand(256));
+      case 7: return Array.from({ length: rand(3) }, () => value(depth + 1));
+      default: {
+        const o = {};
+        for (let i = rand(3); i >= 0; i--) o[KEYS[rand(KEYS.length)]] = value(depth + 1);
+        return o;
+      }
+    }
+  };
+  const a = await createSpace({ storage: 'memory' });
+  await a.transact(() => {
+    for (let i = 0; i < 300; i++) {
+      const doc = {};
+      for (let f = rand(4); f >= 0; f--) doc[KEYS[rand(KEYS.length)]] = value(0);
+      a.collection(`c${rand(3)}`).put(`d${i}`, doc);
+    }
+  });
+  const b = await createSpace({ storage: 'memory' });
+  await b.importJSON(JSON.stringify(a.exportJSON()));
+  for (const c of ['c0', 'c1', 'c2']) assert.deepEqual(b.collection(c).list().map((r) => [r.id, r.data]), a.collection(c).list().map((r) => [r.id, r.data]), c);
+
+  const junk = () => [null, 1, 'x', [], {}, { $bytes: 1 }, { $bigint: '1.5' }, { $map: [] }, { a: { $bytes: '!!' } }][rand(9)];
+  for (let i = 0; i < 300; i++) {
+    const bad = { format: 'weftdb-export', version: 1, collections: { c: { [`d${i}`]: rand(2) ? junk() : { f: junk() } } } };
+    try {
+      await b.importJSON(bad);
+    } catch (e) {
+      assert.ok(e instanceof WeftError, `${JSON.stringify(bad)}: ${e}`);
+    }
+  }
+  await a.close();
+  await b.close();
 });

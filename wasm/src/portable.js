@@ -29,6 +29,13 @@ function toJSONValue(v) {
   return v;
 }
 
+/** A document's fields: the document itself is never a tag, so it is never wrapped. */
+function fieldsToJSON(doc) {
+  const out = {};
+  for (const [k, x] of Object.entries(doc)) out[k] = toJSONValue(x);
+  return out;
+}
+
 function fromJSONValue(v, where) {
   if (Array.isArray(v)) return v.map((x) => fromJSONValue(x, where));
   if (v === null || typeof v !== 'object') return v;
@@ -59,7 +66,7 @@ export function exportState(rep, spaceId) {
     const docs = {};
     let any = false;
     for (const id of rep.keys(name)) {
-      docs[id] = toJSONValue(rep.getDoc(name, id));
+      docs[id] = fieldsToJSON(rep.getDoc(name, id));
       any = true;
     }
     if (any) collections[name] = docs;
