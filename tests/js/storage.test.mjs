@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, readFileSync, writeFileSync, appendFileSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSpace, openSpace, fileStorage } from '../../wasm/src/index.js';
-import { replayLog, logEntry, LOG_KIND } from '../../wasm/src/file.js';
+import { replayLog, logEntry, LOG_KIND, crc32 } from '../../wasm/src/file.js';
+import * as zlib from 'node:zlib';
 
 function tempDir() {
   return mkdtempSync(join(tmpdir(), 'weftdb-file-'));
@@ -119,6 +120,14 @@ test('a torn last entry (crash mid-append) is cut off; damage before the end is 
     await assert.rejects(openSpace({ space: s.id, storage: 'file', dir }), (e) => e.code === 'WEFT_ECORRUPT');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the log CRC is CRC-32 (IEEE): the check value, and zlib where this Node has it', () => {
+  assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+  if (zlib.crc32) for (const n of [0, 1, 7, 1000]) {
+    const b = new Uint8Array(n).map((_, i) => (i * 31 + 7) & 0xff);
+    assert.equal(crc32(b), zlib.crc32(b));
   }
 });
 

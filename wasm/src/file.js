@@ -21,10 +21,23 @@
 // is refused (two writers would fork the author's hash chain).
 import { open, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { openSync, closeSync, fsyncSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { WeftError } from './errors.js';
 import { fromBase64url, toBase64url } from './util.js';
+
+// CRC-32 (IEEE, as zlib's): node:zlib has crc32 only from Node 20.15, and
+// the package supports every Node 20.
+const CRC_TABLE = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
 
 const KIND = Object.freeze({ RECORD: 1, OUTBOX: 2, ACKED: 3, SNAPSHOT: 4 });
 const HEADER = 8; // u32 length + u32 CRC32
@@ -287,4 +300,4 @@ class FileStore {
 }
 
 // For the tests of the log format.
-export { KIND as LOG_KIND, entry as logEntry };
+export { KIND as LOG_KIND, entry as logEntry, crc32 };
