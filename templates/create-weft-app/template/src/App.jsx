@@ -11,14 +11,17 @@ export function App() {
   const todos = useQuery('todos', ORDER);
   const status = useStatus();
   const [link, setLink] = useState('');
+  const [problem, setProblem] = useState('');
   if (!space || !todos) return <p>Opening…</p>;
 
   const add = (e) => {
     e.preventDefault();
     const input = e.currentTarget.elements.title;
-    const title = input.value.trim();
-    if (!title) return;
-    space.collection('todos').put(crypto.randomUUID(), { title, done: false, created: Date.now() });
+    // The schema (src/schema.js) checks the todo; a refused one writes nothing.
+    space
+      .collection('todos')
+      .put(crypto.randomUUID(), { title: input.value, created: Date.now() })
+      .then(() => setProblem(''), (err) => setProblem(err.issues?.[0]?.message ?? err.message));
     input.value = '';
   };
   const forget = async () => {
@@ -38,6 +41,7 @@ export function App() {
         <input name="title" placeholder="What needs doing?" autoComplete="off" />
         <button>Add</button>
       </form>
+      {problem && <p role="alert">{problem}</p>}
       <ul>
         {todos.map((row) => (
           <Todo key={row.id} row={row} />

@@ -3,6 +3,7 @@
 // invite leaves the address bar once used: it holds the space's key.
 import { createSpace, openSpace } from 'weftdb';
 import { RELAY } from './config.js';
+import { Todo } from './schema.js';
 
 const LAST = 'weft-app:space';
 
@@ -18,6 +19,7 @@ export async function openTheSpace() {
     space = await createSpace(opts);
   }
   localStorage.setItem(LAST, space.id);
+  space.collection('todos', { schema: Todo }); // every later space.collection('todos') is checked
   return space;
 }
 

@@ -2,7 +2,8 @@
 // drives it in Chromium (playwright-core; CHROMIUM names the browser,
 // default /usr/bin/chromium).
 //  - offline first: with no relay reachable the app still adds todos, and
-//    they are there after a reload (IndexedDB);
+//    they are there after a reload (IndexedDB); the schema refuses a todo
+//    without a title;
 //  - shared by link (when WEFT_RELAY names a running weft-relay): a second
 //    browser profile opens the share link, sees the list and edits it, and
 //    the first sees the edit.
@@ -73,6 +74,11 @@ test('offline first: todos are added with no relay reachable and kept across a r
     await d.page.locator('h1').waitFor({ timeout: 30_000 });
     await addTodo(d.page, 'buy milk');
     await addTodo(d.page, 'call mum');
+    // The schema refuses an empty title and writes nothing.
+    await d.page.fill('input[name=title]', '   ');
+    await d.page.click('form button');
+    await d.page.getByRole('alert').filter({ hasText: 'a todo needs a title' }).waitFor({ timeout: 10_000 });
+    assert.equal(await d.page.locator('li').count(), 2);
     assert.notEqual(await d.page.getByTestId('status').textContent(), 'synced');
     await d.page.reload();
     await d.page.locator('li span', { hasText: 'call mum' }).waitFor({ timeout: 30_000 });
