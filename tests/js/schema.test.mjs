@@ -91,6 +91,13 @@ test('Dates are stored as ISO 8601 strings (with or without a schema) and sort i
   assert.equal(todos.get('a').due, '2026-01-02T03:04:05.678Z');
   assert.deepEqual(todos.query({ orderBy: 'due' }).map((r) => r.id), ['b', 'a']);
   assert.equal(new Date(todos.get('a').due).getTime(), d1.getTime());
+  // Dates in a where compare as the strings the documents hold (with an index too).
+  const cut = new Date('2026-01-01T00:00:00Z');
+  assert.deepEqual(todos.query({ where: { due: { lt: cut } } }).map((r) => r.id), ['b']);
+  assert.deepEqual(todos.query({ where: { due: d1 } }).map((r) => r.id), ['a']);
+  assert.deepEqual(todos.query({ where: { due: { in: [d2] } } }).map((r) => r.id), ['b']);
+  const indexed = s.collection('todos', { indexes: ['due'] });
+  assert.deepEqual(indexed.query({ where: { due: { gte: cut } }, orderBy: 'due' }).map((r) => r.id), ['a']);
   const plain = s.collection('plain');
   await plain.put('p', { at: d1, nested: { list: [d2] } });
   assert.deepEqual(plain.get('p'), { at: d1.toISOString(), nested: { list: [d2.toISOString()] } });
