@@ -1,7 +1,8 @@
 // "Your data" in the demo PWA (web/src/data.js), in Chromium against a real
 // relay: the owner exports the space as JSON; a member leaves it on their
 // device (after ticking the confirmation); the owner deletes it everywhere
-// (after typing its name), and the relay's copy is gone.
+// (after typing its name), and the relay's copy is gone; the export then
+// fills a new space.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -40,7 +41,7 @@ function files(dir) {
   return out;
 }
 
-test('export as JSON, leave on one device, delete everywhere as the owner', { skip, timeout: 120_000 }, async () => {
+test('export as JSON, leave on one device, delete everywhere as the owner, import into a new space', { skip, timeout: 120_000 }, async () => {
   const owner = await visit('Olga');
   await owner.getByLabel('Name', { exact: true }).fill('Moving house');
   await owner.getByRole('button', { name: 'Create space' }).click();
@@ -98,6 +99,17 @@ test('export as JSON, leave on one device, delete everywhere as the owner', { sk
   await owner.getByRole('button', { name: 'Create space' }).waitFor(WAIT);
   assert.equal(spaceDir(), false, "the relay's copy is gone");
   assert.ok(existsSync(relay.data));
+
+  // The export brings it all back into a new space.
+  await owner.getByLabel('Name', { exact: true }).fill('Copy');
+  await owner.getByRole('button', { name: 'Create space' }).click();
+  await owner.locator('.status[data-state=synced]').waitFor(WAIT);
+  await owner.getByRole('button', { name: 'Your data' }).click();
+  await owner.getByLabel('Add the documents of an export to this space').setInputFiles(await download.path());
+  await owner.getByText(/Imported \d+ documents/).waitFor(WAIT);
+  await owner.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+  await owner.getByRole('button', { name: 'Todos' }).click();
+  await owner.locator('.todo-list label', { hasText: 'book the van' }).waitFor(WAIT);
   assert.deepEqual(owner.errors, []);
   assert.deepEqual(member.errors, []);
 });
