@@ -35,6 +35,12 @@ int json_print_value(FILE *f, const uint8_t *v, size_t len);
  * own map never is). Returns 0 or -1. */
 int json_print_export_value(FILE *f, const uint8_t *v, size_t len);
 
+/* The reverse, for a document read from an export (JSON parsed with
+ * json_to_value): {"$bytes":…}, {"$bigint":"N"} and {"$map":…} become
+ * bytes, an int and the wrapped map; the document's own map is never a
+ * tag. Appends the value to out. Returns 0, or -1 with the reason in err. */
+int json_untag_document(jbuf *out, const uint8_t *doc, size_t len, char *err, size_t err_cap);
+
 /* Writes s as a JSON string literal. */
 void json_print_string(FILE *f, const char *s, size_t len);
 

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,25 @@ test('weft export matches weftdb exportJSON; weft space delete confirms, then de
   assert.equal(await copy.importJSON(JSON.stringify(exported)), 3);
   assert.deepEqual(copy.collection('odd').get('x'), { $bytes: 5 });
   assert.equal(copy.collection('todos').get('t1').big, 9007199254740993n);
+
+  // weft import reads weftdb's export (bytes, big ints, tag-like maps), and exports it back the same.
+  const rich = await createSpace({ storage: 'memory' });
+  cleanup.push(() => rich.close());
+  await rich.collection('odd').put('x', { bytes: new Uint8Array([1, 2, 255]), big: -(2n ** 60n), tag: { $bytes: 'x' }, list: [{ $map: 1 }, 1.5] });
+  await rich.collection('odd').put('y', { $bigint: 'just a field' });
+  await rich.collection('todos').put('t9', { title: 'nine' });
+  const file = join(dir, 'rich.json');
+  writeFileSync(file, JSON.stringify(rich.exportJSON()));
+  const back = join(dir, 'back');
+  execFileSync(WEFT, ['space', 'create', back]);
+  assert.deepEqual(weft('import', back, file), { imported: 3 });
+  assert.deepEqual(weft('export', back).collections, rich.exportJSON().collections);
+  // A bad export is refused whole (exit 3): nothing is written.
+  writeFileSync(file, JSON.stringify({ format: 'weftdb-export', version: 1, collections: { a: { ok: { v: 1 } }, b: { bad: { v: { $bigint: 'nope' } } } } }));
+  const bad = spawnSync(WEFT, ['import', back, file], { encoding: 'utf8' });
+  assert.equal(bad.status, 3, bad.stderr);
+  assert.match(bad.stderr, /b\/bad: a bad \$bigint/);
+  assert.equal(weft('export', back).collections.a, undefined);
 
   // Deleting: a wrong id typed is refused, the right one deletes, a second delete finds nothing.
   const del = (input, ...args) => spawnSync(WEFT, ['space', 'delete', owner, ...args], { input, encoding: 'utf8' });
