@@ -21,7 +21,7 @@ export function useSpace(): Space | null;
  * until its document changes); undefined while loading. A `where` function
  * must be stable (defined outside the component or with useCallback).
  */
-export function useQuery<T extends Doc = Doc>(collection: Collection<T>, query?: Query): Rows<T> | undefined;
+export function useQuery<T extends Doc = Doc>(collection: Collection<T, any>, query?: Query): Rows<T> | undefined;
 export function useQuery<T extends Doc = Doc>(collection: string, query?: Query): Rows<T> | undefined;
 
 /**
@@ -29,17 +29,17 @@ export function useQuery<T extends Doc = Doc>(collection: string, query?: Query)
  * change. For big lists: each row component reads its document with useDoc,
  * so one document's change re-renders that row alone.
  */
-export function useIds(collection: string | Collection<any>, query?: Query): string[] | undefined;
+export function useIds(collection: string | Collection<any, any>, query?: Query): string[] | undefined;
 
 /** One document (frozen; the same object until it changes); undefined when missing or loading. */
-export function useDoc<T extends Doc = Doc>(collection: Collection<T>, id: string): Readonly<T> | undefined;
+export function useDoc<T extends Doc = Doc>(collection: Collection<T, any>, id: string): Readonly<T> | undefined;
 export function useDoc<T extends Doc = Doc>(collection: string, id: string): Readonly<T> | undefined;
 
 /** A text field's current string; undefined while loading. */
-export function useText(collection: string | Collection<any>, doc: string, field: string): string | undefined;
+export function useText(collection: string | Collection<any, any>, doc: string, field: string): string | undefined;
 
 /** A list field (space.list) as an array, the same array until it changes; undefined while loading. Needs a weftdb with lists. */
-export function useList<T = unknown>(collection: string | Collection<any>, doc: string, field: string): readonly T[] | undefined;
+export function useList<T = unknown>(collection: string | Collection<any, any>, doc: string, field: string): readonly T[] | undefined;
 
 /** { state, pending }, the same object until it changes; undefined while loading. */
 export function useStatus(): Status | undefined;
