@@ -60,6 +60,13 @@ static const char *USAGE =
     "  query DIR COLLECTION [--where FIELD=JSON] [--limit N]\n"
     "                                    documents in key order, one JSON object per line\n"
     "  status DIR                        space, author, changes, state hash (JSON)\n"
+    "  export DIR                        every document as JSON (weftdb's export format:\n"
+    "                                    space.importJSON reads it)\n"
+    "  import DIR FILE                   write the documents of an export into DIR\n"
+    "  space delete DIR [--relay http://host:port] [--yes]\n"
+    "                                    owner/admin: delete the space and its records on\n"
+    "                                    the relay (asks you to type the space id unless\n"
+    "                                    --yes); DIR stays: rm -r DIR leaves it here too\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
     "  sync DIR [--relay http[s]://host:port] [--invite LINK] [--admission TOKEN]\n"
@@ -833,6 +840,173 @@ static int cmd_merge(int argc, char **argv) {
     return out;
 }
 
+/* `weft export DIR`: the replica's documents in weftdb's export format
+ * (docs/API.md, "Export, import, leave, delete"), so space.importJSON reads
+ * it: every collection, every visible document, as stored. */
+static int cmd_export(int argc, char **argv) {
+    char *p[2];
+    if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "export DIR");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000Z", gmtime(&now));
+    printf("{\"format\":\"weftdb-export\",\"version\":1,");
+    print_b64_field("space", sd.space, 32, 1);
+    printf("\"exportedAt\":\"%s\",\"collections\":{", when);
+    const char *name, *key;
+    size_t name_len, key_len;
+    int colls = 0, rc = EXIT_OK;
+    for (size_t i = 0; weft_replica_collection(sd.replica, i, &name, &name_len) == 0; i++) {
+        /* Both names are borrowed until the next call: keep copies. */
+        char coll[256], last[1025];
+        memcpy(coll, name, name_len);
+        const char *after = NULL;
+        size_t after_len = 0;
+        int docs = 0;
+        while (weft_replica_next_doc(sd.replica, coll, name_len, after, after_len, &key,
+                                     &key_len) == 0) {
+            memcpy(last, key, key_len);
+            after = last;
+            after_len = key_len;
+            const uint8_t *doc;
+            size_t dl;
+            if (weft_replica_get_doc(sd.replica, coll, name_len, last, key_len, &doc, &dl))
+                continue;
+            if (!docs++) {
+                if (colls++) putchar(',');
+                json_print_string(stdout, coll, name_len);
+                printf(":{");
+            } else {
+                putchar(',');
+            }
+            json_print_string(stdout, last, key_len);
+            putchar(':');
+            if (json_print_export_value(stdout, doc, dl)) rc = EXIT_FAILED;
+        }
+        if (docs) putchar('}');
+    }
+    printf("}}\n");
+    spacedir_close(&sd);
+    return rc;
+}
+
+/* `weft import DIR FILE`: writes every document of an export (weft export,
+ * or weftdb's exportJSON) into the replica: each one's fields, 500
+ * documents to a change. The whole file is checked before anything is
+ * written. */
+enum { IMPORT_CHUNK = 500 };
+
+/* A map member's name length (a varint) at *p, which moves past it. */
+static size_t member_len(const uint8_t **p) {
+    size_t n = 0;
+    int shift = 0;
+    uint8_t b;
+    do {
+        b = *(*p)++;
+        n |= (size_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    return n;
+}
+
+static int import_docs(spacedir *sd, const uint8_t *colls, size_t colls_len, int write,
+                       size_t *count, char *err, size_t err_cap) {
+    weft_value cv;
+    if (weft_value_read(&cv, NULL, colls, colls_len) || cv.type != WEFT_TYPE_MAP)
+        return snprintf(err, err_cap, "collections is not an object"), -1;
+    const uint8_t *p = cv.ptr, *end = cv.ptr + cv.len;
+    for (uint64_t i = 0; i < cv.count; i++) {
+        size_t cl = (size_t)member_len(&p), n;
+        char coll[256];
+        if (cl >= sizeof coll) return snprintf(err, err_cap, "a collection name is too long"), -1;
+        memcpy(coll, p, cl);
+        coll[cl] = 0;
+        p += cl;
+        weft_value dv;
+        if (weft_value_read(&dv, &n, p, (size_t)(end - p)) || dv.type != WEFT_TYPE_MAP)
+            return snprintf(err, err_cap, "collection %s is not an object of documents", coll), -1;
+        const uint8_t *q = dv.ptr, *dend = dv.ptr + dv.len;
+        for (uint64_t j = 0; j < dv.count; j++) {
+            size_t il = (size_t)member_len(&q), m;
+            char id[1025];
+            if (il >= sizeof id) return snprintf(err, err_cap, "a document id is too long"), -1;
+            memcpy(id, q, il);
+            id[il] = 0;
+            q += il;
+            weft_value doc;
+            weft_value_read(&doc, &m, q, (size_t)(dend - q));
+            jbuf fields = {0};
+            char why[160];
+            int rc = json_untag_document(&fields, q, m, why, sizeof why);
+            if (rc) snprintf(err, err_cap, "%.100s/%.200s: %s", coll, id, why);
+            weft_value f;
+            if (!rc && write && !weft_value_read(&f, NULL, fields.p, fields.len) && f.count) {
+                int w = put_members(sd->replica, coll, id, &fields);
+                if (w) snprintf(err, err_cap, "%.100s/%.200s: %s", coll, id, weft_strerror(w));
+                if (!w && ++*count % IMPORT_CHUNK == 0 && spacedir_commit(sd, err, err_cap)) w = -1;
+                rc = w ? -1 : 0;
+            }
+            jbuf_free(&fields);
+            if (rc) return -1;
+            q += m;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+static int cmd_import(int argc, char **argv) {
+    char *p[3];
+    if (positionals(argc, argv, 2, p, 3) != 2) return usage_error("%s", "import DIR FILE");
+    uint8_t *text;
+    size_t len;
+    if (read_file(p[1], &text, &len)) {
+        fprintf(stderr, "weft: cannot read %s: %s\n", p[1], strerror(errno));
+        return EXIT_INPUT;
+    }
+    jbuf v = {0};
+    char err[512] = "";
+    int rc = json_to_value(&v, (const char *)text, len, err, sizeof err) ? EXIT_INPUT : EXIT_OK;
+    free(text);
+    const uint8_t *fmt, *ver, *colls;
+    size_t fl, vl, cl;
+    weft_value fv, vv;
+    if (!rc &&
+        (json_map_get(v.p, v.len, "format", &fmt, &fl) || weft_value_read(&fv, NULL, fmt, fl) ||
+         fv.type != WEFT_TYPE_STRING || fv.len != 13 || memcmp(fv.ptr, "weftdb-export", 13))) {
+        snprintf(err, sizeof err, "not a weftdb export (format is not \"weftdb-export\")");
+        rc = EXIT_INPUT;
+    }
+    if (!rc && (json_map_get(v.p, v.len, "version", &ver, &vl) ||
+                weft_value_read(&vv, NULL, ver, vl) || vv.type != WEFT_TYPE_INT || vv.i != 1)) {
+        snprintf(err, sizeof err, "an export of another version: this build reads version 1");
+        rc = EXIT_INPUT;
+    }
+    if (!rc && json_map_get(v.p, v.len, "collections", &colls, &cl)) {
+        snprintf(err, sizeof err, "an export has collections");
+        rc = EXIT_INPUT;
+    }
+    size_t count = 0;
+    spacedir sd;
+    int opened = 0;
+    if (!rc && import_docs(NULL, colls, cl, 0, &count, err, sizeof err)) rc = EXIT_INPUT;
+    if (!rc && spacedir_open(&sd, p[0], err, sizeof err))
+        rc = EXIT_INPUT;
+    else if (!rc)
+        opened = 1;
+    if (!rc) rc = check_can_write(&sd);
+    if (!rc && (import_docs(&sd, colls, cl, 1, &count, err, sizeof err) ||
+                (count % IMPORT_CHUNK && spacedir_commit(&sd, err, sizeof err))))
+        rc = EXIT_FAILED;
+    if (rc && *err) fprintf(stderr, "weft: %s\n", err);
+    if (!rc) printf("{\"imported\":%zu}\n", count);
+    if (opened) spacedir_close(&sd);
+    jbuf_free(&v);
+    return rc;
+}
+
 static int cmd_status(int argc, char **argv) {
     char *p[2];
     if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "status DIR");
@@ -887,6 +1061,9 @@ int main(int argc, char **argv) {
     if (strcmp(c, "list") == 0) return cmd_list(argc, argv);
     if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
     if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
+    if (strcmp(c, "export") == 0) return cmd_export(argc, argv);
+    if (strcmp(c, "import") == 0) return cmd_import(argc, argv);
+    if (strcmp(c, "space") == 0 && strcmp(sub, "delete") == 0) return cmd_space_delete(argc, argv);
     if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
     if (strcmp(c, "sync") == 0) {
         /* `weft sync DIR --invite LINK --relay URL` joins first when DIR is new. */

@@ -275,6 +275,78 @@ static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
  * (weft_replica_publish_snapshot) and uploads it (POST .../snapshots). Only
  * an admin's upload is stored; sync first, or the relay refuses a vector
  * naming changes it lacks (UNCOVERED). */
+int cmd_space_delete(int argc, char **argv) {
+    if (argc < 4 || argv[3][0] == '-') {
+        fprintf(stderr, "usage: weft space delete DIR [--relay http://host:port] [--yes]\n");
+        return 2;
+    }
+    const char *url = NULL;
+    int yes = 0;
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--yes") == 0)
+            yes = 1;
+        else if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else {
+            fprintf(stderr, "weft: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, argv[3], err, sizeof err)) {
+        fprintf(stderr, "weft: %s\n", err);
+        return 3;
+    }
+    if (!url) url = sd.relay;
+    char host[256], port[16], sid[64], path[256], hdrs[1400];
+    if (!*url || parse_url(url, host, sizeof host, port, sizeof port)) {
+        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http://host:port)\n",
+                *url ? "bad" : "no", url);
+        spacedir_close(&sd);
+        return 2;
+    }
+    size_t sl;
+    weft_base64url_encode(sid, sizeof sid, &sl, sd.space, 32);
+    sid[sl] = 0;
+    if (!yes) {
+        /* It cannot be undone: the person types the id (a script says --yes). */
+        char line[128] = "";
+        fprintf(stderr,
+                "This deletes space %s and every record of it on the relay %s.\n"
+                "Other members lose the relay's copy; what their devices hold stays.\n"
+                "Type the space id to confirm: ",
+                sid, url);
+        if (fgets(line, sizeof line, stdin)) line[strcspn(line, "\r\n")] = 0;
+        if (strcmp(line, sid) != 0) {
+            fprintf(stderr, "\nweft: not deleted (the id did not match)\n");
+            spacedir_close(&sd);
+            return 1;
+        }
+    }
+    snprintf(path, sizeof path, "/v1/spaces/%s", sid);
+    response r;
+    int out = 0;
+    if (auth_headers(&sd, "DELETE", path, NULL, hdrs, sizeof hdrs)) {
+        snprintf(err, sizeof err, "the token is too long for a request header");
+        out = 1;
+    } else if (http(host, port, "DELETE", path, hdrs, NULL, 0, &r, err, sizeof err)) {
+        out = 1;
+    } else {
+        if (r.status == 200 || r.status == 204 || r.status == 404) {
+            printf("{\"deleted\":%s}\n", r.status == 404 ? "false" : "true");
+        } else {
+            snprintf(err, sizeof err, "the relay refused the delete (HTTP %d): %.300s", r.status,
+                     r.body ? (char *)r.body : "");
+            out = r.status == 401 || r.status == 403 ? 3 : 1;
+        }
+        response_free(&r);
+    }
+    if (out) fprintf(stderr, "weft: %s\n", err);
+    spacedir_close(&sd);
+    return out;
+}
+
 int cmd_snapshot(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "publish") != 0 || argv[3][0] == '-') {
         fprintf(stderr, "usage: weft snapshot publish DIR [--relay http[s]://host:port]\n");

@@ -90,7 +90,7 @@ export async function runWeftdb(weftdb, { txns, end }, runs) {
       const heap0 = memNow();
       const w0 = (await weftdb.memoryStats()).heapUsed;
       const t0 = performance.now();
-      const b = await openSpace({ invite, storage: 'memory', relay: relay.url, sync: { ...sync, WebSocket: Counting } });
+      const b = await openSpace({ storage: 'memory', invite, storage: 'memory', relay: relay.url, sync: { ...sync, WebSocket: Counting } });
       const bt = b.text('docs', 'd', 't');
       // Checked on every change the replica reports (a join reports one for all).
       let off;

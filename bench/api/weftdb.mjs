@@ -89,7 +89,7 @@ export async function run(weftdb, name, input, runs = 3) {
       put('encoded size', stored);
       gc();
       t = now();
-      const o = await openSpace({ space: id, storage });
+      const o = await openSpace({ storage: 'memory', space: id, storage });
       const got = o.list('l', 'd', 'items').toArray();
       put('load + read', now() - t);
       checkList(lops, got, 'weftdb loaded');
@@ -118,7 +118,7 @@ export async function run(weftdb, name, input, runs = 3) {
       await s.close();
       gc();
       t = now();
-      const o = await openSpace({ space: id, storage });
+      const o = await openSpace({ storage: 'memory', space: id, storage });
       const oc = o.collection('m');
       for (let k = 0; k < ops.nKeys; k++) oc.get(ops.name[k]);
       put('load + read all', now() - t);
@@ -129,7 +129,7 @@ export async function run(weftdb, name, input, runs = 3) {
     const { ops, opsB } = input;
     for (let r = 0; r < runs; r++) {
       const a = await createSpace({ storage: 'memory' });
-      const b = await openSpace({ invite: a.invite(), storage: 'memory' });
+      const b = await openSpace({ storage: 'memory', invite: a.invite(), storage: 'memory' });
       await writeSets(a, a.collection('m'), ops, 0, ops.key.length, 1000);
       await writeSets(b, b.collection('m'), opsB, 0, opsB.key.length, 1000);
       gc();
@@ -160,7 +160,7 @@ export async function run(weftdb, name, input, runs = 3) {
       await s.close();
       gc();
       t = now();
-      const o = await openSpace({ space: id, storage });
+      const o = await openSpace({ storage: 'memory', space: id, storage });
       const got = o.text('docs', 'd', 't').toString();
       put('load + read', now() - t);
       if (got !== end) throw new Error('weftdb: the loaded text differs from the trace\'s end');

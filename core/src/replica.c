@@ -1766,6 +1766,13 @@ int weft_replica_next_doc(weft_replica *r, const char *coll, size_t coll_len, co
     return WEFT_ENOTFOUND;
 }
 
+int weft_replica_collection(weft_replica *r, size_t i, const char **name, size_t *name_len) {
+    validate_or_ret(r && name && name_len, WEFT_EINVAL);
+    if (i >= r->state.n_colls) return WEFT_ENOTFOUND;
+    *name = (const char *)weft__state_name_bytes(&r->state, r->state.colls[i].name, name_len);
+    return WEFT_OK;
+}
+
 size_t weft_replica_touched_count(const weft_replica *r) {
     return r ? r->state.n_touched : 0;
 }

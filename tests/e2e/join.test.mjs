@@ -35,7 +35,7 @@ async function metric(name) {
 }
 
 test('the demo opens a space joined from a snapshot; its note history says older history was trimmed', { skip, timeout: 120_000 }, async () => {
-  owner = await createSpace({ relay: app.replace(/^http/, 'ws').replace(/\/$/, ''), sync: { WebSocket, minDelay: 50, maxDelay: 400 } });
+  owner = await createSpace({ storage: 'memory', relay: app.replace(/^http/, 'ws').replace(/\/$/, ''), sync: { WebSocket, minDelay: 50, maxDelay: 400 } });
   const published = new Promise((r) => owner.on('snapshot', r));
   const now = Date.now();
   await owner.transact(() => {

@@ -1106,6 +1106,26 @@ static void admissions(void) {
     emit(t, len - 1);
 }
 
+/* ---- the CLI's JSON (weft export / weft import documents) ---- */
+
+static void json_texts(void) {
+    begin("json");
+    static const char *const seeds[] = {
+        "{}",
+        "{\"title\":\"milk\",\"done\":false,\"n\":1.5,\"i\":-42,\"z\":null}",
+        "{\"b\":{\"$bytes\":\"AQL_\"},\"big\":{\"$bigint\":\"-1152921504606846976\"}}",
+        "{\"tag\":{\"$map\":{\"$bytes\":\"x\"}},\"list\":[{\"$map\":{\"$map\":1}},[],{}]}",
+        "{\"$bytes\":5,\"$bigint\":\"field\"}",
+        "{\"bad\":{\"$bigint\":\"nope\"}}",
+        "{\"bad\":{\"$bytes\":\"!!\"}}",
+        "{\"s\":\"\\u00e9\\ud83d\\ude00\\n\",\"deep\":[[[[{\"a\":[1,2,3]}]]]]}",
+        "[1, \"two\", {\"three\": 3}]",
+        "{\"format\":\"weftdb-export\",\"version\":1,\"collections\":{\"c\":{\"d\":{\"v\":1}}}}",
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++)
+        emit(seeds[i], strlen(seeds[i]));
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
         fprintf(stderr, "usage: %s OUTDIR [STAMP]\n", argv[0]);
@@ -1121,6 +1141,7 @@ int main(int argc, char **argv) {
     snapfiles();
 
     admissions();
+    json_texts();
 #if FUZZ_PROTOCOL
     protocol();
 #endif

@@ -106,8 +106,8 @@ test('text binding: typing in a textarea syncs, remote edits keep the caret and 
     const page = await newPage(context);
     await page.evaluate(async () => {
       const { createSpace, openSpace } = window.weftdb;
-      const a = await createSpace();
-      const b = await openSpace({ invite: a.invite() });
+      const a = await createSpace({ storage: 'memory' });
+      const b = await openSpace({ storage: 'memory', invite: a.invite() });
       for (const [name, s] of [['ta', a], ['tb', b]]) {
         const el = document.createElement('textarea');
         el.id = name;
@@ -178,7 +178,7 @@ test('the text window closes when the page loses focus or is hidden', { skip, ti
   try {
     const page = await newPage(context);
     const commits = await page.evaluate(async () => {
-      const s = await window.weftdb.createSpace({ textWindow: 60_000 }); // only the page events can close it
+      const s = await window.weftdb.createSpace({ storage: 'memory', textWindow: 60_000 }); // only the page events can close it
       let n = 0;
       s.on('commit', () => n++);
       const t = s.text('notes', 'n1', 'body');
@@ -362,7 +362,7 @@ test('two tabs of one space with a relay: only the leader connects; the follower
       window.space = await window.weftdb.openSpace({ space: id, ...opts });
     }, { id, opts });
     await a.waitForFunction(() => window.space.status.state === 'synced');
-    node = await nodeOpenSpace({ invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
+    node = await nodeOpenSpace({ storage: 'memory', invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
     await node.collection('n').put('from-node', { v: 1 });
     await b.waitForFunction(() => window.space.collection('n').get('from-node')?.v === 1);
     assert.equal(await connections(), 2, 'the leader tab and the Node client; not the follower');

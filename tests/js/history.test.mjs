@@ -10,8 +10,8 @@ async function exchange(a, b) {
 }
 
 test('history lists who changed a document, when and which fields, newest first', async () => {
-  const a = await createSpace();
-  const b = await openSpace({ invite: a.invite() });
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
   try {
     await a.collection('notes').put('n1', { title: 'x', body: 'y' });
     await a.collection('notes').put('other', { title: 'not this one' });
@@ -46,7 +46,7 @@ test('history lists who changed a document, when and which fields, newest first'
 test('after a compaction: history says older changes are gone, changesSince refuses to answer in part', async () => {
   const storage = memoryStorage();
   const s = await createSpace({ storage, historyBytes: 16 << 10 });
-  const peer = await createSpace();
+  const peer = await createSpace({ storage: 'memory' });
   try {
     const c = s.collection('notes');
     await c.put('n1', { title: 'first' });
@@ -65,7 +65,7 @@ test('after a compaction: history says older changes are gone, changesSince refu
     // Reopened from storage: the stored snapshot is the base (the change
     // after it is held again).
     await s.close();
-    const again = await openSpace({ space: s.id, storage });
+    const again = await openSpace({ storage: 'memory', space: s.id, storage });
     try {
       assert.ok(again.historyBase().length > 0);
       assert.throws(() => again.changesSince(new Uint8Array(0)), (e) => e.code === 'WEFT_ETRIMMED');

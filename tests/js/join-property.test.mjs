@@ -47,8 +47,8 @@ async function randomWrite(s, r) {
 test('sealed snapshot + every change = a replay of every change, at random snapshot points', { timeout: 120_000 }, async () => {
   for (let seed = 1; seed <= 12; seed++) {
     const r = rng(seed * 2654435761);
-    const a = await createSpace();
-    const others = [await openSpace({ invite: a.invite({ rights: 'write' }) }), await openSpace({ invite: a.invite({ rights: 'write' }) })];
+    const a = await createSpace({ storage: 'memory' });
+    const others = [await openSpace({ storage: 'memory', invite: a.invite({ rights: 'write' }) }), await openSpace({ storage: 'memory', invite: a.invite({ rights: 'write' }) })];
     const members = [a, ...others];
     const { core, meta } = a._internal;
     const snaps = [];

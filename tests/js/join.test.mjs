@@ -60,7 +60,7 @@ test('a fresh replica joins a 50,000-change space from the relay\'s snapshot: sa
   const r = await startRelay();
   relays.push(r);
   const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
-  const a = track(await createSpace({ relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
   const published = [];
   a.on('snapshot', (e) => published.push(e));
   await write(a, 50_000);
@@ -75,7 +75,7 @@ test('a fresh replica joins a 50,000-change space from the relay\'s snapshot: sa
   const store = memoryStorage();
   const joins = [];
   const t0 = performance.now();
-  const b = track(await openSpace({ invite: a.invite({ rights: 'read' }), storage: store, relay: r.url, sync: { ...sync, WebSocket: countingWS(counter) } }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), storage: store, relay: r.url, sync: { ...sync, WebSocket: countingWS(counter) } }));
   b.on('snapshot', (e) => joins.push(e));
   const seen = [];
   b.collection('notes').subscribe({}, (rows) => seen.push(rows.length));
@@ -95,7 +95,7 @@ test('a fresh replica joins a 50,000-change space from the relay\'s snapshot: sa
 
   // The joined snapshot is the local base: reopened from storage alone, offline.
   await b.close();
-  const again = track(await openSpace({ space: b.id, storage: store }));
+  const again = track(await openSpace({ storage: 'memory', space: b.id, storage: store }));
   assert.equal(again.stateHash(), a.stateHash());
 });
 
@@ -103,8 +103,8 @@ test('writers and readers never publish; their joiners replay the log', { skip, 
   const r = await startRelay();
   relays.push(r);
   const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
-  const owner = track(await createSpace());
-  const w = track(await openSpace({ invite: owner.invite({ rights: 'write' }), relay: r.url, sync }));
+  const owner = track(await createSpace({ storage: 'memory' }));
+  const w = track(await openSpace({ storage: 'memory', invite: owner.invite({ rights: 'write' }), relay: r.url, sync }));
   const events = [];
   w.on('snapshot', (e) => events.push(e));
   await write(w, 2 * SNAPSHOT_PUBLISH_CHANGES, 50);
@@ -113,7 +113,7 @@ test('writers and readers never publish; their joiners replay the log', { skip, 
   assert.deepEqual(events, []);
   const got = await fetch(`http://127.0.0.1:${r.port}/metrics`).then((x) => x.text());
   assert.match(got, /weft_relay_snapshots_stored_total 0\b/);
-  const j = track(await openSpace({ invite: owner.invite({ rights: 'read' }), relay: r.url, sync }));
+  const j = track(await openSpace({ storage: 'memory', invite: owner.invite({ rights: 'read' }), relay: r.url, sync }));
   const joins = [];
   j.on('snapshot', (e) => joins.push(e));
   await until('j converges', () => j.status.state === 'synced' && j.stateHash() === w.stateHash());
@@ -172,7 +172,7 @@ async function lyingRelay(records, snapshot) {
 }
 
 test('a snapshot that fails a check is refused, never loaded; the replica takes the log', { timeout: 60_000 }, async () => {
-  const a = track(await createSpace());
+  const a = track(await createSpace({ storage: 'memory' }));
   for (let i = 0; i < 20; i++) await a.collection('notes').put(`n${i}`, { i });
   const { core, meta } = a._internal;
   const log = a.changesSince();
@@ -199,7 +199,7 @@ test('a snapshot that fails a check is refused, never loaded; the replica takes 
   ];
   for (const [what, snap, code] of cases) {
     const relay = await lyingRelay(records, snap);
-    const b = track(await openSpace({ invite: a.invite({ rights: 'read' }), relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 400 } }));
+    const b = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 400 } }));
     const errors = [];
     const joins = [];
     b.on('error', (e) => errors.push(e));
@@ -213,7 +213,7 @@ test('a snapshot that fails a check is refused, never loaded; the replica takes 
   }
   // The same relay with a good snapshot: joined from it.
   const relay = await lyingRelay(records, { record: good, token: meta.token });
-  const b = track(await openSpace({ invite: a.invite({ rights: 'read' }), relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 400 } }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 400 } }));
   const joins = [];
   b.on('snapshot', (e) => joins.push(e));
   await until('b joined from the good snapshot', () => b.stateHash() === a.stateHash());
@@ -227,7 +227,7 @@ test('snapshots larger than the relay\'s frames go over REST both ways (POST on 
   const r = await startRelay({ args: ['--max-frame', String(FRAME)] });
   relays.push(r);
   const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
-  const a = track(await createSpace({ relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
   const published = [];
   const errors = [];
   a.on('snapshot', (e) => published.push(e));
@@ -239,7 +239,7 @@ test('snapshots larger than the relay\'s frames go over REST both ways (POST on 
   assert.ok(published[0].bytes > FRAME, `a snapshot of ${published[0].bytes} bytes, larger than a frame`);
   assert.deepEqual(errors.map((e) => e.message), []);
   const joins = [];
-  const b = track(await openSpace({ invite: a.invite({ rights: 'read' }), relay: r.url, sync }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), relay: r.url, sync }));
   b.on('snapshot', (e) => joins.push(e));
   await until('b converges', () => b.status.state === 'synced' && b.stateHash() === a.stateHash());
   assert.equal(joins.length, 1, 'joined from the snapshot fetched over REST');
@@ -259,7 +259,7 @@ test('an admin device remembers the newest snapshot it knows: reconnecting publi
   await until('published', () => events.length === 1);
   const id = a.id;
   await a.close();
-  const again = track(await openSpace({ space: id, storage, relay: r.url, sync }));
+  const again = track(await openSpace({ storage: 'memory', space: id, storage, relay: r.url, sync }));
   const later = [];
   again.on('snapshot', (e) => later.push(e));
   await until('synced again', () => again.status.state === 'synced');
@@ -276,11 +276,11 @@ test('a replica far behind, with nothing of its own to send, catches up from the
   const r = await startRelay();
   relays.push(r);
   const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
-  const a = track(await createSpace({ relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
   await write(a, 100, 50);
   await until('a synced', () => a.status.state === 'synced' && a.status.pending === 0);
   const storage = memoryStorage();
-  const b = await openSpace({ invite: a.invite({ rights: 'read' }), storage, relay: r.url, sync });
+  const b = await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), storage, relay: r.url, sync });
   await until('b synced', () => b.status.state === 'synced' && b.stateHash() === a.stateHash());
   const id = b.id;
   await b.close();
@@ -289,7 +289,7 @@ test('a replica far behind, with nothing of its own to send, catches up from the
   await write(a, 3000, 50);
   await until('a published', () => published.length > 0 && a.status.pending === 0);
   const counter = { bytes: 0 };
-  const again = track(await openSpace({ space: id, storage, relay: r.url, sync: { ...sync, WebSocket: countingWS(counter) } }));
+  const again = track(await openSpace({ storage: 'memory', space: id, storage, relay: r.url, sync: { ...sync, WebSocket: countingWS(counter) } }));
   const joins = [];
   again.on('snapshot', (e) => joins.push(e));
   const seen = [];

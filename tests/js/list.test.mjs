@@ -27,15 +27,15 @@ function replay(arr, deltas) {
 }
 
 async function pair() {
-  const a = await createSpace();
+  const a = await createSpace({ storage: 'memory' });
   await a.raiseFormatLevel(LEVEL_LISTS);
-  const b = await openSpace({ invite: a.invite({ rights: 'admin' }) });
+  const b = await openSpace({ storage: 'memory', invite: a.invite({ rights: 'admin' }) });
   await b.raiseFormatLevel(LEVEL_LISTS); // offline: b learns the level by raising it too
   return [a, b];
 }
 
 test('a list needs the space at the lists level', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   try {
     await assert.rejects(s.list('todo', 'l', 'items').push('x'), { code: 'WEFT_EVERSION' });
     assert.equal(await s.raiseFormatLevel(LEVEL_LISTS), LEVEL_LISTS);
@@ -203,7 +203,7 @@ test('a list survives closing and reopening the space', async () => {
   await l.delete(2);
   const want = l.toArray(), hash = s.stateHash(), id = s.id;
   await s.close();
-  const again = await openSpace({ space: id, storage });
+  const again = await openSpace({ storage: 'memory', space: id, storage });
   try {
     assert.deepEqual(again.list('todo', 'l', 'items').toArray(), want);
     assert.equal(again.stateHash(), hash);

@@ -219,6 +219,13 @@ static void iteration_in_key_order(void) {
     CHECK(n == 4);
     CHECK_RC(weft_replica_next_doc(a, "nope", 4, NULL, 0, &key, &kl), WEFT_ENOTFOUND);
     CHECK_RC(weft_replica_next_doc(a, "v", 1, NULL, 0, &key, &kl), WEFT_ENOTFOUND);
+    /* Collections in the order first seen; then WEFT_ENOTFOUND. */
+    CHECK_OK(weft_replica_collection(a, 0, &key, &kl));
+    CHECK(kl == 1 && memcmp(key, "c", 1) == 0);
+    CHECK_OK(weft_replica_collection(a, 1, &key, &kl));
+    CHECK(kl == 5 && memcmp(key, "other", 5) == 0);
+    CHECK_RC(weft_replica_collection(a, 2, &key, &kl), WEFT_ENOTFOUND);
+    CHECK_RC(weft_replica_collection(NULL, 0, &key, &kl), WEFT_EINVAL);
     weft_replica_free(a);
 }
 

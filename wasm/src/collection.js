@@ -10,7 +10,8 @@
 import { WeftError } from './errors.js';
 import { compareValues, compileQuery, getPath, typeRank } from './query.js';
 import { Indexes, compareEntries, lowerBound } from './indexes.js';
-import { checkName, reportError } from './util.js';
+import { checkName } from './util.js';
+import { afterPatch, checkSchema, patchOf, validate } from './schema.js';
 
 export { checkName }; // names are checked the same way everywhere (util.js)
 
@@ -36,15 +37,33 @@ function checkFields(data) {
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
  * @property {DocCache} docs the space's decoded documents
  * @property {Indexes} indexes the space's declared indexes
+ * @property {(e: unknown) => void} report an error the app's callback threw: the space's 'error' event
  */
 
 /** A named collection of documents inside a space. */
 export class Collection {
   #in;
+  #schema = null;
   /** @param {CollectionPort} port */
   constructor(port, name) {
     this.#in = port;
     this.name = name;
+  }
+
+  /**
+   * @internal Space.collection: opts.schema (a Standard Schema) checks
+   * every local write from now on; opts.migrate(doc, id) shapes every
+   * document read (both replace earlier ones).
+   */
+  configure({ schema, migrate }) {
+    if (schema !== undefined) {
+      if (schema !== null) checkSchema(schema);
+      this.#schema = schema;
+    }
+    if (migrate !== undefined) {
+      if (migrate !== null && typeof migrate !== 'function') throw new WeftError('WEFT_EINVAL', 'migrate must be a function (doc, id) => doc');
+      this.#in.docs.migrate(this.name, migrate);
+    }
   }
 
   /** Replaces the document `id` with `data` (fields not in data are removed). Resolves when durable. */
@@ -52,13 +71,20 @@ export class Collection {
     // The hot path: no closure per call, unlike the other writes.
     if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
       return this.#in.fail(new WeftError('WEFT_EINVAL', 'a document is a plain object of fields'));
+    if (this.#schema) return this.#write(() => ({ t: 'put', c: this.name, id, data: this.#valid(id, data), replace: true }));
     return this.#in.write({ t: 'put', c: this.name, id, data, replace: true });
   }
 
-  /** Sets the fields given in `patch` (a field set to undefined is deleted); other fields stay. */
+  /**
+   * Sets the fields given in `patch` (a field set to undefined is deleted);
+   * other fields stay. With a schema, the document the update leaves is
+   * what is validated (as read now: inside transact, without the
+   * transaction's own earlier writes), and only the patch's fields are written.
+   */
   update(id, patch) {
     return this.#write(() => {
       checkFields(patch);
+      if (this.#schema) patch = patchOf(patch, this.#valid(id, afterPatch(this.get(id), patch)));
       return { t: 'update', c: this.name, id, data: patch };
     });
   }
@@ -67,8 +93,20 @@ export class Collection {
   increment(id, field, by = 1) {
     return this.#write(() => {
       if (!Number.isSafeInteger(by)) throw new WeftError('WEFT_EINVAL', 'increment takes a safe integer');
+      if (this.#schema) {
+        const doc = this.get(id);
+        const now = doc?.[field];
+        this.#valid(id, afterPatch(doc, { [field]: (typeof now === 'number' ? now : 0) + by }));
+      }
       return { t: 'incr', c: this.name, id, f: field, n: by };
     });
+  }
+
+  /** The schema's output for `doc`, a plain object, or a WEFT_EINVAL naming the issues. */
+  #valid(id, doc) {
+    const out = validate(this.#schema, `${this.name}/${id}`, doc);
+    checkFields(out);
+    return out;
   }
 
   /** Deletes the document. */
@@ -153,7 +191,7 @@ export class Collection {
             }
           rows = page(all, limit);
         } catch (e) {
-          reportError(e);
+          in_.report(e);
           return;
         }
         if (last && touchedIds && !changed(last, rows, touchedIds)) return;
@@ -161,7 +199,7 @@ export class Collection {
         try {
           cb(rows);
         } catch (e) {
-          reportError(e);
+          in_.report(e);
         }
       },
     };
@@ -189,17 +227,27 @@ function deepFreeze(v) {
  */
 export class DocCache {
   #rows = new Map(); // coll + '\0' + id -> row, or null: no such document
+  #migrations = new Map(); // coll -> migrate(doc, id): every read of coll goes through it
 
-  /** The frozen row { id, data } of document `id` of `coll`, or null. */
+  /** The frozen row { id, data } of document `id` of `coll` (migrated), or null. */
   row(rep, coll, id) {
     const k = coll + '\0' + id;
     let r = this.#rows.get(k);
     if (r === undefined) {
-      const data = rep.getDoc(coll, id);
+      let data = rep.getDoc(coll, id);
+      const m = data === undefined ? undefined : this.#migrations.get(coll);
+      if (m) data = m(data, id);
       r = data === undefined ? null : Object.freeze({ id, data: deepFreeze(data) });
       this.#rows.set(k, r);
     }
     return r;
+  }
+
+  /** Reads of `coll` go through fn(doc, id) from now on (null: none); documents read before are read again. */
+  migrate(coll, fn) {
+    if (fn) this.#migrations.set(coll, fn);
+    else this.#migrations.delete(coll);
+    this.#rows.clear();
   }
 
   /** touched: [[collection, doc], ...] that changed. */

@@ -16,7 +16,7 @@ const INSERT = 1, DELETE = 2, MOVE = 3, SET = 4;
  * @property {(op: import('./ops.js').ListOp) => Promise<void>} write runs the edit (a change of its own, or queued in the open transaction)
  * @property {(e: Error) => Promise<never>} fail an edit that failed its checks (inside transact it fails the transaction)
  * @property {(sub: import('./collection.js').Subscription) => () => void} subscribe told of every change's touched documents
- * @property {(e: Error) => void} emitError the space's 'error' event
+ * @property {(e: Error) => void} report the space's 'error' event
  */
 
 /**
@@ -178,7 +178,7 @@ export class List {
         try {
           cb(deltas, { array: now.map((x) => x.value) });
         } catch (e) {
-          this.#in.emitError(e);
+          this.#in.report(e);
         }
       },
     });

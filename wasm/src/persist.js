@@ -13,7 +13,6 @@
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { Replica } from './replica.js';
-import { reportError } from './util.js';
 
 export const SNAPSHOT_EVERY = 1000;
 /** ...or after this many bytes of records, whichever comes first. */
@@ -40,6 +39,7 @@ const enc = new TextEncoder();
  * @property {(fresh: import('./replica.js').Replica) => void} replace makes `fresh` the space's replica and closes the old one
  * @property {(name: string, arg?: unknown) => void} emit the space's 'durable', 'durable-base' (a joined snapshot is in the store), 'compact' and 'error' events
  * @property {() => void} pendingChanged the count of writes not yet durable changed
+ * @property {(e: unknown) => void} report a failure no call rejects with: the space's 'error' event, else console.error
  */
 
 /** An empty replica of the space `meta` describes (see PersistHost). */
@@ -124,7 +124,7 @@ export class Persistence {
       this.#historyBytes += buf.length;
       i = j;
     }
-    if (rejected) reportError(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
+    if (rejected) this.#host.report(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
   }
 
   /**
@@ -264,7 +264,7 @@ export class Persistence {
       fresh.loadSnapshot(plain);
     } catch (e) {
       fresh.close();
-      reportError(e);
+      h.report(e);
       return;
     } finally {
       plain.fill(0);

@@ -404,6 +404,20 @@ export class Replica {
     return copy ? core.outBytes() : core.outView();
   }
 
+  /** Every collection's name the replica has seen (some may have no visible document), sorted. */
+  collections() {
+    const h = this._h();
+    const core = this.core;
+    const names = [];
+    for (let i = 0; ; i++) {
+      const rc = core.x.wdb_collection(h, i, core.out);
+      if (rc === WEFT_ENOTFOUND) break;
+      core.check(rc, 'listing the collections');
+      names.push(dec.decode(core.outView()));
+    }
+    return names.sort();
+  }
+
   /** Visible document keys of a collection, in byte order, after `after`. */
   *keys(coll, after = null) {
     const h = this._h();

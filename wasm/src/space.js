@@ -17,7 +17,8 @@ import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
 import { List } from './list.js';
-import { Emitter, pick, toBase64url, toHex } from './util.js';
+import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
+import { exportState, importState, deleteOnRelay } from './portable.js';
 import { vvCovers } from './vv.js';
 import { History } from './history.js';
 import { checkPublisher } from './snapshots.js';
@@ -30,9 +31,9 @@ export class Space {
   #meta;
   #rights;
   #rep;
-  #events = new Emitter();
+  #events = new Emitter((e) => this.#report(e));
   #collections = new Map();
-  #texts = new TextObservers((e) => this.#events.emit('error', e));
+  #texts = new TextObservers((e) => this.#report(e));
   #subs;
   #persist;
   #status;
@@ -49,10 +50,14 @@ export class Space {
   #listPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
   #history; // history.js: what the held change records did
+  #relay; // the relay URL it was opened with, or undefined
+  #forget; // deletes the space from its storage (the adapter's delete), or null
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null } = {}) {
     this.#core = core;
+    this.#relay = relay;
+    this.#forget = forget;
     this.#store = store;
     this.#meta = meta;
     this.#rights = rights;
@@ -71,6 +76,7 @@ export class Space {
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
       },
       pendingChanged: () => this.#status.updatePending(this.#persist.notDurable),
+      report: (e) => this.#report(e),
     }, historyBytes);
     this.#subs = new Subscriptions((t) => {
       if (this.#closed) return false;
@@ -88,9 +94,9 @@ export class Space {
       sync: () => this.#sync,
     }, textWindow);
     this.#history = new History({ core, rep: () => this.#settled(), baseVV: () => this.#persist.baseVV });
-    this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
-    this.#textPort = this.#port('write replica observeText emitError inTxn');
-    this.#listPort = this.#port('write fail replica subscribe emitError');
+    this.#collectionPort = this.#port('write fail replica subscribe docs indexes report');
+    this.#textPort = this.#port('write replica observeText report inTxn');
+    this.#listPort = this.#port('write fail replica subscribe report');
   }
 
   /** Loads the stored snapshot, records and outbox into the replica. */
@@ -155,7 +161,9 @@ export class Space {
   /**
    * The collection `name` (1..255 bytes of UTF-8). opts.indexes: field
    * paths to keep indexes on (docs/API.md, "Indexes"); declaring more later
-   * adds them, none are dropped.
+   * adds them, none are dropped. opts.schema: a Standard Schema every local
+   * write must pass; opts.migrate(doc, id): shapes documents as they are
+   * read (docs/API.md, "Schemas").
    */
   collection(name, opts = undefined) {
     this.#open();
@@ -165,6 +173,10 @@ export class Space {
     if (!c) {
       c = new Collection(this.#collectionPort, name);
       this.#collections.set(name, c);
+    }
+    if (opts?.schema !== undefined || opts?.migrate !== undefined) {
+      c.configure(opts);
+      if (opts.migrate !== undefined) this.#subs.indexes.reset(); // index entries hold values as read
     }
     return c;
   }
@@ -267,6 +279,49 @@ export class Space {
     }
   }
 
+  // ---- your data is yours (docs/API.md, "Export, import, leave, delete") ----
+
+  /** Every document of every collection as plain JSON (portable.js): { format, version, space, exportedAt, collections }. */
+  exportJSON() {
+    return exportState(this.#settled(), this.id);
+  }
+
+  /** Writes the documents of an export (object or JSON text) into this space; resolves to their count once durable. */
+  importJSON(data) {
+    try {
+      this.#open();
+      return importState(this, data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Leaves the space on this device: closes it, then deletes its keys and
+   * local data from the storage. Other devices and the relay keep theirs.
+   */
+  async leave() {
+    if (!this.#forget) throw new WeftError('WEFT_EUNAVAILABLE', 'this storage adapter cannot delete a space (it has no delete)');
+    await this.close();
+    await this.#forget();
+  }
+
+  /**
+   * Owner or admin: deletes the space and its records on the relay (REST
+   * DELETE, docs/RELAY.md). relay: its URL (default: the one this space was
+   * opened with). Local data stays: leave() forgets it.
+   */
+  deleteFromRelay({ relay = this.#relay, fetch } = {}) {
+    try {
+      this.#open();
+      if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin may delete the space on the relay');
+      if (!relay) throw new WeftError('WEFT_EINVAL', 'no relay: pass { relay }');
+      return deleteOnRelay({ core: this.#core, meta: this.#meta, relay, fetch });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** Resolves when every write so far is durable in the store. */
   flush() {
     this.#changes.settle();
@@ -329,7 +384,7 @@ export class Space {
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),
-      emitError: (e) => this.#events.emit('error', e),
+      report: (e) => this.#report(e),
       get docs() { return self.#subs.docs; },
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
@@ -372,7 +427,7 @@ export class Space {
    */
   _opener() {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
-      presencePort: () => this.#port('core meta sync on'),
+      presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
@@ -474,6 +529,17 @@ export class Space {
     const rep = this.#settled();
     if (rep.pendingCount()) return null; // parked changes: the state lags the vector's promise
     return rep.publishSnapshot(rseq, Date.now());
+  }
+
+  /**
+   * An error the app's own code threw (a listener, a live query's callback)
+   * or one no call can reject with: to the 'error' listeners, or to
+   * console.error when there are none. Never rethrown (it would end a Node
+   * process).
+   */
+  #report(e) {
+    if (this.#events.has('error')) this.#events.emit('error', e);
+    else reportError(e);
   }
 
   #open() {

@@ -10,9 +10,11 @@
 // Mapping: null <-> null; booleans; integers (safe JS integers and BigInts
 // in int64 range) <-> int; other numbers (and -0) <-> float; strings;
 // Uint8Array <-> bytes; arrays; plain objects <-> map (keys sorted by their
-// UTF-8 bytes, `undefined` members skipped). Ints outside the safe range
-// decode as BigInt. Anything else (functions, symbols, Dates, class
-// instances...) is refused with WEFT_EINVAL.
+// UTF-8 bytes, `undefined` members skipped); a Date -> its ISO 8601 UTC
+// string (a convention, no tag of its own: it reads back as that string,
+// which sorts in time order). Ints outside the safe range decode as BigInt.
+// Anything else (functions, symbols, invalid Dates, class instances...) is
+// refused with WEFT_EINVAL.
 import { WeftError } from './errors.js';
 
 const enc = new TextEncoder();
@@ -164,6 +166,12 @@ function writeValue(w, v, depth) {
   if (v instanceof Uint8Array) {
     w.u8(0x06);
     w.bytes(v);
+    return;
+  }
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new WeftError('WEFT_EINVAL', 'an invalid Date cannot be stored');
+    w.u8(0x05);
+    w.text(v.toISOString());
     return;
   }
   if (depth >= MAX_DEPTH)

@@ -440,6 +440,18 @@ WDB_API int wdb_next_doc(wdb *h, const char *coll, size_t coll_len, const char *
     return WEFT_OK;
 }
 
+/* The name of collection number i (weft_replica_collection): out[0] its
+ * address, out[1] its length. */
+WDB_API int wdb_collection(wdb *h, uint32_t i, uint32_t *out) {
+    const char *name;
+    size_t len;
+    int rc = weft_replica_collection(h->r, i, &name, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)name;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
 /* Documents the last commit or apply touched, written to `out` as
  * repeated (varint-free) u32 collection length, bytes, u32 key length,
  * bytes. Returns the number of bytes needed: when it exceeds cap nothing is

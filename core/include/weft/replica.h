@@ -317,6 +317,13 @@ WEFT_API int weft_replica_next_doc(weft_replica *r, const char *coll, size_t col
                                    const char *after, size_t after_len, const char **key,
                                    size_t *key_len);
 
+/* The name of the replica's collection number `i` (0, 1, 2... in the order
+ * the replica first saw them), whether or not it has visible documents:
+ * what an export walks. OUT: borrowed name. Returns 0, or WEFT_ENOTFOUND
+ * when i is past the last. */
+WEFT_API int weft_replica_collection(weft_replica *r, size_t i, const char **name,
+                                     size_t *name_len);
+
 /* Documents the last commit or apply call touched (their visible content
  * may or may not have changed): count, then each as (collection, key). */
 WEFT_API size_t weft_replica_touched_count(const weft_replica *r);
