@@ -299,8 +299,9 @@ int cmd_space_delete(int argc, char **argv) {
         return 3;
     }
     if (!url) url = sd.relay;
-    char host[256], port[16], sid[64], path[256], hdrs[1400];
-    if (!*url || parse_url(url, host, sizeof host, port, sizeof port)) {
+    char sid[64], path[256], hdrs[1400];
+    endpoint epv, *ep = &epv;
+    if (!*url || endpoint_parse(ep, url)) {
         fprintf(stderr, "weft: %s relay URL '%s' (give --relay http://host:port)\n",
                 *url ? "bad" : "no", url);
         spacedir_close(&sd);
@@ -330,7 +331,7 @@ int cmd_space_delete(int argc, char **argv) {
     if (auth_headers(&sd, "DELETE", path, NULL, hdrs, sizeof hdrs)) {
         snprintf(err, sizeof err, "the token is too long for a request header");
         out = 1;
-    } else if (http(host, port, "DELETE", path, hdrs, NULL, 0, &r, err, sizeof err)) {
+    } else if (http(ep, "DELETE", path, hdrs, NULL, 0, &r, err, sizeof err)) {
         out = 1;
     } else {
         if (r.status == 200 || r.status == 204 || r.status == 404) {
