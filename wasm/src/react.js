@@ -5,7 +5,7 @@
 //   const todos = useQuery('todos', { where: { done: false }, orderBy: 'title' });
 //   const todo = useDoc('todos', id);
 //   const ids = useIds('todos', query);    // big lists: rows read their own useDoc
-//   const items = useList('boards', 'b1', 'cards');   // once weftdb has lists (space.list)
+//   const items = useList('boards', 'b1', 'cards');   // a list field (space.list)
 //
 // Every hook is useSyncExternalStore over one of the space's own
 // notifications (live queries, 'change', 'status', text observers,
