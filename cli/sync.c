@@ -512,9 +512,9 @@ int cmd_sync(int argc, char **argv) {
     /* Push: everything since the vector of the last successful sync. */
     const uint8_t *diff = NULL, *vv;
     size_t dl = 0, vl;
-    if (!out && weft_replica_diff(sd.replica, synced_vv, synced_len, &diff, &dl)) {
+    if (!out && weft_replica_diff_held(sd.replica, synced_vv, synced_len, &diff, &dl)) {
         /* The saved vector no longer fits (another space?): send everything. */
-        weft_replica_diff(sd.replica, NULL, 0, &diff, &dl);
+        weft_replica_diff_held(sd.replica, NULL, 0, &diff, &dl);
     }
     /* Only this replica's own changes: the relay takes a change only from
      * a token granted to its author (others' reach it through them). */

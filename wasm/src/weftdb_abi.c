@@ -323,7 +323,7 @@ WDB_API int wdb_vv(wdb *h, uint32_t *out) {
 WDB_API int wdb_diff(wdb *h, const uint8_t *vv, size_t vv_len, uint32_t *out) {
     const uint8_t *p;
     size_t len;
-    int rc = weft_replica_diff(h->r, vv, vv_len, &p, &len);
+    int rc = weft_replica_diff_held(h->r, vv, vv_len, &p, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)p;
     out[1] = (uint32_t)len;
