@@ -20,6 +20,7 @@
 #include "admission.h"
 #include "segment.h"
 #include "snapfile.h"
+#include "trimfile.h"
 #include "weft/level.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
@@ -1030,6 +1031,31 @@ static void snapfiles(void) {
     snap_emit(7, bad, 0, 0); /* an empty body */
 }
 
+/* ---- relay trim checkpoints (fuzz_trimfile: the file's bytes) ---- */
+
+static void trimfiles(void) {
+    begin("trimfile");
+    weft__trim_author a[3];
+    for (int i = 0; i < 3; i++) {
+        memset(a[i].key, 0x10 * (i + 1), 32);
+        a[i].seq = 5 + (uint64_t)i;
+        memset(a[i].hash, 0xa0 + i, 32);
+        a[i].lamport_end = 100 + (uint64_t)i;
+    }
+    uint8_t f[WEFT__TRIM_HDR + 3 * WEFT__TRIM_AUTHOR + 4];
+    for (size_t n = 0; n <= 3; n++) {
+        weft__trim_encode(f, 42 + n, a, n);
+        emit(f, weft__trim_size(n)); /* valid */
+    }
+    size_t len = weft__trim_size(3);
+    f[len - 1] ^= 1;
+    emit(f, len); /* the CRC fails */
+    f[len - 1] ^= 1;
+    emit(f, len - 1); /* cut short */
+    f[16] = 9;
+    emit(f, len); /* a count that is not the rest */
+}
+
 /* ---- admission tokens (fuzz_admission) ---- */
 
 static void admissions(void) {
@@ -1068,6 +1094,7 @@ int main(int argc, char **argv) {
     auth();
     segments();
     snapfiles();
+    trimfiles();
 
     admissions();
 #if FUZZ_PROTOCOL
