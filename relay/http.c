@@ -152,6 +152,8 @@ static unsigned http_status_of(uint32_t code) {
         return 507;
     case WEFT_PROTO_ENOT_FOUND:
         return 404;
+    case WEFT_PROTO_ETRIMMED:
+        return 410;
     case WEFT_PROTO_EUNCOVERED:
     case WEFT_PROTO_ESTALE_SNAPSHOT:
         return 409;
@@ -465,6 +467,23 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         return respond_error(s, wsi, WEFT_PROTO_EVERSION,
                              "this space uses a newer format level than this client reads: "
                              "update the app");
+    if (after < sp->trimmed) {
+        /* The prefix is gone: the joiner loads the newest snapshot, then
+         * reads after its base (RELAY.md, "History"). */
+        relay_reject(r, WEFT_PROTO_ETRIMMED);
+        size_t n;
+        char trimmed[24];
+        snprintf(trimmed, sizeof trimmed, "%llu", (unsigned long long)sp->trimmed);
+        char *b = dup_printf(
+            &n,
+            "{\"error\":\"TRIMMED\",\"code\":%u,\"trimmed\":%llu,\"snapshot\":\"/v1/spaces/%s/"
+            "snapshot\",\"message\":\"history up to rseq %llu is trimmed: load the newest "
+            "snapshot, then read the changes after its base\"}\n",
+            WEFT_PROTO_ETRIMMED, (unsigned long long)sp->trimmed, sp->hex,
+            (unsigned long long)sp->trimmed);
+        const char *extra[] = {"weft-trimmed:", trimmed, NULL};
+        return b ? respond(s, wsi, 410, "application/json", b, n, extra) : -1;
+    }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;

@@ -60,6 +60,8 @@ static int write_frame(session *s, uint8_t *p, size_t len) {
     return 0;
 }
 
+static void tell_trimmed(session *s);
+
 /* Whether a record need not go to this session: its own change, or one the
  * client's HELLO vector says it holds. */
 static int skip_record(const session *s, const rec_info *ri) {
@@ -77,7 +79,7 @@ static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
     build_ctx *b = ud;
     session *s = b->s;
     if (rseq > s->sp->durable) return 1;
-    if (skip_record(s, &s->sp->idx[rseq - 1])) {
+    if (skip_record(s, space_rec(s->sp, rseq))) {
         s->next_rseq = rseq + 1;
         return 0;
     }
@@ -97,8 +99,10 @@ static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
  * Returns 1 when something was written, 0 when not, -1 on a write error. */
 static int send_changes(session *s) {
     struct space *sp = s->sp;
+    if (s->below_trim) return 0; /* until it loads the snapshot */
+    assert(s->next_rseq > sp->trimmed);
     for (uint32_t k = 0; s->next_rseq <= sp->durable && k < SKIP_PER_CALL; k++) {
-        if (!skip_record(s, &sp->idx[s->next_rseq - 1])) break;
+        if (!skip_record(s, space_rec(sp, s->next_rseq))) break;
         s->next_rseq++;
     }
     if (s->next_rseq > sp->durable) {
@@ -109,7 +113,7 @@ static int send_changes(session *s) {
         weft_frame_ack_begin(frame + LWS_PRE, 16, &len, s->next_rseq - 1);
         return write_frame(s, frame + LWS_PRE, len) ? -1 : 1;
     }
-    if (!sp->idx || skip_record(s, &sp->idx[s->next_rseq - 1])) return 0; /* skipped enough */
+    if (!sp->idx || skip_record(s, space_rec(sp, s->next_rseq))) return 0; /* skipped enough */
     server_state *v = s->r->srv;
     if (scratch_reserve(v, OUT_FRAME_BYTES)) return -1;
     build_ctx b = {s, 0, 0};
@@ -301,6 +305,14 @@ static void hello_ready(session *s, const weft_frame *f) {
     }
     s->next_rseq = 1;
     if (f->has_cursor) s->next_rseq = (f->cursor < sp->durable ? f->cursor : sp->durable) + 1;
+    /* Below the trimmed prefix: a vector that covers it starts after it;
+     * one that does not must load the snapshot first (told once live). */
+    if (s->next_rseq <= sp->trimmed) {
+        if (space_vv_below_trim(sp, f->vv, f->vv_len))
+            s->below_trim = 1;
+        else
+            s->next_rseq = sp->trimmed + 1;
+    }
     send_challenge(s, sp);
 }
 
@@ -377,10 +389,23 @@ static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size
     relay_log("session=%llu space=%s key=%s rights=%u live from rseq=%llu head=%llu",
               (unsigned long long)s->id, sp->hex, key, s->tok.rights,
               (unsigned long long)s->next_rseq, (unsigned long long)sp->durable);
+    if (s->below_trim) tell_trimmed(s);
     session_wake(s);
 }
 
 static void changes_allowed(session *s, const weft_frame *f);
+
+/* A non-fatal ERROR TRIMMED: the session is sent nothing more until it
+ * asks for the snapshot (SNAPSHOT_GET), whose vector it then continues
+ * from (PROTOCOL.md, "Trimmed history"). */
+static void tell_trimmed(session *s) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "history up to rseq %llu is trimmed: load the newest snapshot (SNAPSHOT_GET)",
+             (unsigned long long)s->sp->trimmed);
+    s->below_trim = 1;
+    session_send_error(s, WEFT_PROTO_ETRIMMED, msg);
+}
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
@@ -594,6 +619,9 @@ static void handle_snapshot_get(session *s) {
     }
     free(body);
     s->next_rseq = base + 1;
+    /* A snapshot is never older than the trim point (space_snapshot_newest
+     * skips those); without one, the session stays below it. */
+    s->below_trim = s->next_rseq <= sp->trimmed;
     s->synced = 0;
     session_push(s, m, 0);
     session_wake(s);
@@ -912,12 +940,13 @@ void relay_after_turn(relay *r) {
     }
     struct space *woken = space_take_woken(r);
     for (struct space *sp = woken; sp; sp = sp->woken_next) {
-        uint64_t end = sp->durable ? sp->idx[sp->durable - 1].cum : 0;
+        uint64_t end = sp->durable > sp->trimmed ? space_rec(sp, sp->durable)->cum : 0;
         session *next;
         for (session *s = sp->subs; s; s = next) {
             next = s->sp_next;
             if (s->synced && s->next_rseq > 1) {
-                uint64_t sent = s->next_rseq > 1 ? sp->idx[s->next_rseq - 2].cum : 0;
+                uint64_t sent =
+                    s->next_rseq > sp->trimmed + 1 ? space_rec(sp, s->next_rseq - 1)->cum : 0;
                 if (end - sent > r->cfg.max_queue) {
                     r->m.slow_dropped++;
                     session_fail(s, WEFT_PROTO_ESLOW_CONSUMER, "reader fell too far behind");
@@ -945,6 +974,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (t->ticks % 10 == 0) {
         session_expire_all(t->r, relay_unix_s());
         space_unload_idle(t->r, relay_now_us());
+        space_trim_due(t->r, relay_now_us());
     }
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
@@ -959,6 +989,13 @@ static void space_closing_cb(void *ud, struct space *sp, uint32_t code) {
 static void space_unthrottle_cb(void *ud, struct space *sp) {
     (void)ud;
     session_unthrottle(sp);
+}
+
+static void space_trimmed_cb(void *ud, struct space *sp, uint64_t trimmed) {
+    relay *r = ud;
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->sp == sp && s->state == S_LIVE && !s->below_trim && s->next_rseq <= trimmed)
+            tell_trimmed(s);
 }
 
 static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
@@ -1000,7 +1037,7 @@ int server_start(relay *r) {
         return -1;
     }
     r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb,
-                                 space_level_cb, r};
+                                 space_level_cb,   space_trimmed_cb,    r};
     lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
     relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
     return 0;
