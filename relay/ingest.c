@@ -33,6 +33,14 @@
  * with the session that sent them, which is then not sent its own changes
  * back).
  *
+ * Sealed snapshots live in Redis (weft:{hex}:snap: the newest and the one
+ * before it, in their stored form) and in the mirror, which serves reads:
+ * they are fetched when the space loads and again with every fresh wait
+ * (a GET or a HELLO, so an upload through another relay is seen), and
+ * waiters are answered only once the fetch in flight is back. An upload
+ * goes to Redis (one script, atomic, refusing a lower base) and into the
+ * mirror once Redis confirmed it; only then is it answered.
+ *
  * Lifetimes: Redis callbacks may outlive a handle (its space dropped,
  * deleted, or the relay stopping). A handle is reference-counted by its
  * callbacks in flight and by being open; a closed one only waits for those
@@ -42,6 +50,7 @@
  */
 #include "hex.h"
 #include "ingest.h"
+#include "snapfile.h"
 
 #include "weft/change.h"
 
@@ -93,6 +102,7 @@ typedef struct redis_space {
     relay_space_store *mirror;
     uint64_t n; /* records read back (all durable in Redis) */
     int loading;
+    int snap_fetching; /* a snapshot fetch in flight: waiters wait for it */
     redis_batch *open, *fly_head, *fly_tail, *done_head, *done_tail;
     struct redis_space *batch_next; /* be->batching */
     int in_batching;
@@ -258,7 +268,7 @@ static void kick(redis_space *h) {
 /* Answers the waits that are over (the space loaded, and the ingest at
  * their target). */
 static void check_waiters(redis_space *h) {
-    if (h->closed || h->loading) return;
+    if (h->closed || h->loading || h->snap_fetching) return;
     /* Answering may touch this space again (a HELLO goes live, a new wait
      * comes): take the ready ones out first. */
     size_t n = 0, k = 0;
@@ -277,7 +287,7 @@ static void check_waiters(redis_space *h) {
 }
 
 static void check_loaded(redis_space *h) {
-    if (!h->loading || !h->head_known || h->n < h->load_target) return;
+    if (!h->loading || !h->head_known || h->n < h->load_target || h->snap_fetching) return;
     h->loading = 0;
     relay_log("space=%s loaded from redis records=%llu", h->hex, (unsigned long long)h->n);
     check_waiters(h);
@@ -384,6 +394,116 @@ static void on_new(void *ud, const uint8_t id[32], uint64_t head) {
     }
 }
 
+/* ---- snapshots ---- */
+
+/* The stored snapshots as Redis has them now, into the mirror (the older
+ * first, so the mirror keeps both in order). One that fails its check is
+ * counted and left out; a reply error keeps what the mirror had. */
+static void on_snaps(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]) {
+    redis_space *h = ud;
+    h->snap_fetching = 0;
+    if (!h->closed && rc)
+        relay_log("space=%s snapshot fetch from redis failed: %s", h->hex, weft_err_name(rc));
+    for (int i = 1; !h->closed && !rc && i >= 0; i--) {
+        uint64_t base;
+        const uint8_t *body;
+        size_t bl;
+        if (!blob[i]) continue;
+        if (weft__snap_parse(&base, &body, &bl, blob[i], len[i])) {
+            h->be->r->m.snapshots_damaged++;
+            continue;
+        }
+        h->be->mirrors->ops->snapshot_put(h->mirror, base, body, bl); /* older: refused */
+    }
+    if (!h->closed) {
+        if (h->loading)
+            check_loaded(h);
+        else
+            check_waiters(h);
+    }
+    h_release(h);
+}
+
+static void fetch_snaps(redis_space *h) {
+    if (h->snap_fetching || h->be->stopping) return;
+    if (redis_store_snap_get(h->be->r->redis, h->id, on_snaps, h))
+        return; /* what is here will do */
+    h->snap_fetching = 1;
+    h->refs++;
+}
+
+typedef struct snap_put_req {
+    redis_space *h;
+    waiter *w;
+    uint64_t base;
+    size_t len;
+    uint8_t body[]; /* the mirror's copy once Redis has it */
+} snap_put_req;
+
+static void on_snap_put(void *ud, int rc, uint64_t stored) {
+    snap_put_req *q = ud;
+    redis_space *h = q->h;
+    int ok = !rc && stored;
+    if (!rc && !stored)
+        relay_log("space=%s snapshot refused by redis: a newer one is held", h->hex);
+    if (rc) relay_log("space=%s snapshot not confirmed by redis: %s", h->hex, weft_err_name(rc));
+    if (ok && !h->closed) h->be->mirrors->ops->snapshot_put(h->mirror, q->base, q->body, q->len);
+    waiter_answer(q->w, !ok);
+    free(q);
+    h_release(h);
+}
+
+static int newest_base(void *ud, uint64_t base, const uint8_t *rec, size_t len) {
+    (void)rec, (void)len;
+    *(uint64_t *)ud = base;
+    return 1;
+}
+
+/* Stored in Redis first, then in the mirror; answered once Redis said so.
+ * A base below the mirror's newest is refused at once (ESTATE); one below
+ * a newer that another relay stored meanwhile is refused by the script
+ * (answered as failed). */
+static int r_snapshot_put(storage_space *h_, uint64_t base, const uint8_t *body, size_t len,
+                          waiter **slot, relay_answer_fn fn, void *ud) {
+    redis_space *h = (redis_space *)h_;
+    redis_backend *be = h->be;
+    uint64_t newest = 0;
+    size_t damaged = 0;
+    if (be->mirrors->ops->snapshot_read(h->mirror, newest_base, &newest, &damaged) > 0 &&
+        base < newest)
+        return WEFT_ESTATE;
+    if (be->stopping || !be->r->redis) return WEFT_EUNAVAILABLE;
+    uint8_t *blob = malloc(WEFT__SNAP_HDR + len);
+    snap_put_req *q = malloc(sizeof *q + len);
+    waiter *w = malloc(sizeof *w);
+    if (!blob || !q || !w) {
+        free(blob);
+        free(q);
+        free(w);
+        return WEFT_ENOMEM;
+    }
+    weft__snap_header(blob, base, body, len);
+    memcpy(blob + WEFT__SNAP_HDR, body, len);
+    *q = (snap_put_req){.h = h, .w = w, .base = base, .len = len};
+    memcpy(q->body, body, len);
+    int rc =
+        redis_store_snap_put(be->r->redis, h->id, base, blob, WEFT__SNAP_HDR + len, on_snap_put, q);
+    free(blob); /* hiredis copied it */
+    if (rc) {
+        free(q);
+        free(w);
+        return rc;
+    }
+    waiter_init(w, slot, fn, ud);
+    h->refs++;
+    return STORAGE_LATER;
+}
+
+static int r_snapshot_read(storage_space *h_, relay_record_fn fn, void *ud, size_t *damaged) {
+    redis_space *h = (redis_space *)h_;
+    return h->be->mirrors->ops->snapshot_read(h->mirror, fn, ud, damaged);
+}
+
 /* ---- waiting ---- */
 
 static wait_ent *add_waiter(redis_space *h, waiter **slot, relay_answer_fn fn, void *ud,
@@ -439,6 +559,7 @@ static int r_wait(storage_space *h_, int fresh, waiter **slot, relay_answer_fn f
         return WEFT_ENOMEM;
     }
     *q = (sync_req){h, e->id};
+    fetch_snaps(h);
     if (h->be->stopping || redis_store_head(h->be->r->redis, h->id, on_sync_head, q)) {
         free(q);
         e->target = 0; /* Redis unreachable: what is here will do */
@@ -816,6 +937,7 @@ static int r_open(storage *st, const uint8_t id[32], int create, const storage_e
         return rc;
     }
     request_head(h);
+    fetch_snaps(h);
     *out = &h->base;
     return 0;
 }
@@ -859,19 +981,6 @@ static void r_free(storage *st) {
     be->mirrors->ops->close(be->mirrors);
     free(be->tab);
     free(be);
-}
-
-/* Snapshots on Redis are not kept yet (docs/RELAY.md, "Snapshots"): an
- * upload is refused as unavailable and a joiner is served the log. */
-static int r_snapshot_put(storage_space *h, uint64_t base, const uint8_t *rec, size_t len,
-                          waiter **slot, relay_answer_fn fn, void *ud) {
-    (void)h, (void)base, (void)rec, (void)len, (void)slot, (void)fn, (void)ud;
-    return WEFT_EUNAVAILABLE;
-}
-
-static int r_snapshot_read(storage_space *h, relay_record_fn fn, void *ud, size_t *damaged) {
-    (void)h, (void)fn, (void)ud, (void)damaged;
-    return 0;
 }
 
 static const storage_ops redis_ops = {

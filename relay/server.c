@@ -546,10 +546,12 @@ static void handle_snapshot(session *s, const weft_frame *f) {
     if (!code) {
         int rc = space_snapshot_put(s->sp, base, s->tok_bytes, s->tok_len, f->snap, f->snap_len,
                                     &s->wait, on_answer, s);
-        /* No backend defers a snapshot yet (local storage writes it at
-         * once; Redis keeps none): when one does, this answer must wait
-         * for it as a held ACK does. */
-        assert(rc != STORAGE_LATER);
+        /* Redis confirms later: the answer (and every frame after this
+         * one) waits for it (resume). */
+        if (rc == STORAGE_LATER) {
+            s->snap_pending = base + 1;
+            return;
+        }
         if (rc == WEFT_ESTATE)
             code = WEFT_PROTO_ESTALE_SNAPSHOT;
         else if (rc)
@@ -781,6 +783,17 @@ static int on_receive(session *s, const uint8_t *in, size_t len) {
 /* The answer a session waited for came: continues what it was doing. */
 static void resume(session *s, int failed) {
     if (s->state == S_CLOSING) return;
+    if (s->snap_pending) { /* a snapshot upload storage has answered */
+        uint64_t base = s->snap_pending - 1;
+        s->snap_pending = 0;
+        if (failed) {
+            relay_reject(s->r, WEFT_PROTO_ESTORAGE);
+            send_snapshot_ack(s, WEFT_ACK_REJECTED, WEFT_PROTO_ESTORAGE);
+        } else {
+            s->r->m.snapshots_stored++;
+            send_snapshot_ack(s, WEFT_ACK_STORED, base);
+        }
+    }
     uint8_t *p = s->parked;
     size_t len = s->parked_len;
     s->parked = NULL;

@@ -88,6 +88,7 @@ typedef struct session {
     int synced;            /* the "caught up" ACK went out */
     int below_trim;        /* it lacks history the space trimmed: nothing is sent to it
                               until it loads the snapshot (SNAPSHOT_GET) */
+    uint64_t snap_pending; /* an upload storage confirms later: its base + 1 (0: none) */
     uint8_t *rx;           /* the message being reassembled from fragments */
     size_t rx_len, rx_cap;
     outmsg *q_head, *q_tail;
