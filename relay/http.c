@@ -996,9 +996,13 @@ static int rerun(session *s, struct lws *wsi) {
         return h->load_failed
                    ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete not confirmed by redis")
                    : respond_text(s, wsi, 200, "{\"deleted\":true}\n");
-    if (h->snap_sent)
-        return h->load_failed ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored")
-                              : snapshot_stored(s, wsi);
+    if (h->snap_sent) {
+        if (h->load_failed)
+            return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored");
+        struct space *sp = space_find(s->r, h->space);
+        if (sp) space_snapshot_stored(sp);
+        return snapshot_stored(s, wsi);
+    }
     if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
     if (h->method == M_POST && h->snap) return post_snapshot(s, wsi);
     if (h->method == M_POST) return post_changes(s, wsi);

@@ -41,6 +41,14 @@
  * goes to Redis (one script, atomic, refusing a lower base) and into the
  * mirror once Redis confirmed it; only then is it answered.
  *
+ * History (--keep-history): a trim drops the prefix from the mirror at once
+ * and sends one script that stores the checkpoint (weft:{hex}:trim) and
+ * XTRIMs the stream (its failure only leaves Redis holding more). A space
+ * loads its checkpoint before its first read (storage_events.trimmed), so
+ * the log starts from the authors' heads at the cut. A relay that holds
+ * the space while another trims it reads on from where it is; one behind
+ * the cut finds a gap, gives the space up (lost) and loads it again.
+ *
  * Lifetimes: Redis callbacks may outlive a handle (its space dropped,
  * deleted, or the relay stopping). A handle is reference-counted by its
  * callbacks in flight and by being open; a closed one only waits for those
@@ -51,6 +59,7 @@
 #include "hex.h"
 #include "ingest.h"
 #include "snapfile.h"
+#include "trimfile.h"
 
 #include "weft/change.h"
 
@@ -103,6 +112,8 @@ typedef struct redis_space {
     uint64_t n; /* records read back (all durable in Redis) */
     int loading;
     int snap_fetching; /* a snapshot fetch in flight: waiters wait for it */
+    int trim_loading;  /* the trim checkpoint is being fetched: no read starts before */
+    uint64_t trimmed;  /* records up to it are gone from Redis and the mirror */
     redis_batch *open, *fly_head, *fly_tail, *done_head, *done_tail;
     struct redis_space *batch_next; /* be->batching */
     int in_batching;
@@ -250,7 +261,7 @@ static void request_head(redis_space *h) {
 }
 
 static void kick(redis_space *h) {
-    if (h->be->stopping) return;
+    if (h->be->stopping || h->trim_loading) return;
     if (h->reading) {
         h->read_again = 1;
         return;
@@ -287,7 +298,9 @@ static void check_waiters(redis_space *h) {
 }
 
 static void check_loaded(redis_space *h) {
-    if (!h->loading || !h->head_known || h->n < h->load_target || h->snap_fetching) return;
+    if (!h->loading || !h->head_known || h->n < h->load_target || h->snap_fetching ||
+        h->trim_loading)
+        return;
     h->loading = 0;
     relay_log("space=%s loaded from redis records=%llu", h->hex, (unsigned long long)h->n);
     check_waiters(h);
@@ -502,6 +515,64 @@ static int r_snapshot_put(storage_space *h_, uint64_t base, const uint8_t *body,
 static int r_snapshot_read(storage_space *h_, relay_record_fn fn, void *ud, size_t *damaged) {
     redis_space *h = (redis_space *)h_;
     return h->be->mirrors->ops->snapshot_read(h->mirror, fn, ud, damaged);
+}
+
+/* ---- history ---- */
+
+/* The checkpoint as Redis has it (blob[0]; NULL: never trimmed), before
+ * the first read: the space restores its authors' heads and the ingest
+ * starts after the cut. */
+static void on_trim_loaded(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]) {
+    redis_space *h = ud;
+    h->trim_loading = 0;
+    if (h->closed) {
+        h_release(h);
+        return;
+    }
+    uint64_t t = 0;
+    size_t n;
+    if (!rc && blob[0] && weft__trim_parse(&t, &n, blob[0], len[0])) rc = WEFT_EMALFORMED;
+    uint64_t bytes;
+    if (!rc && blob[0] && t > h->n) {
+        rc = h->ev->trimmed(h->ud, t, blob[0], len[0]);
+        if (!rc) rc = h->be->mirrors->ops->trim(h->mirror, t, blob[0], len[0], &bytes);
+        if (!rc) h->n = h->trimmed = t;
+    }
+    if (rc) {
+        relay_log("space=%s trim checkpoint from redis: %s", h->hex, weft_err_name(rc));
+        h->ev->lost(h->ud, WEFT_PROTO_ESTORAGE, "trim checkpoint unreadable"); /* closes h */
+        h_release(h);
+        return;
+    }
+    kick(h);
+    check_loaded(h);
+    h_release(h);
+}
+
+static uint64_t r_trim_point(storage_space *h_, uint64_t limit) {
+    redis_space *h = (redis_space *)h_;
+    uint64_t p = limit < h->n ? limit : h->n; /* what was read back is durable in Redis */
+    return p > h->trimmed ? p : h->trimmed;
+}
+
+static void on_trimmed_in_redis(void *ud, int rc, uint64_t done) {
+    redis_space *h = ud;
+    if (rc) relay_log("space=%s trim not confirmed by redis: %s", h->hex, weft_err_name(rc));
+    (void)done; /* 0: another relay cut as far already */
+    h_release(h);
+}
+
+static int r_trim(storage_space *h_, uint64_t upto, const uint8_t *ckpt, size_t len,
+                  uint64_t *bytes) {
+    redis_space *h = (redis_space *)h_;
+    *bytes = 0;
+    if (upto <= h->trimmed || upto > h->n || h->be->stopping) return WEFT_EINVAL;
+    int rc = redis_store_trim(h->be->r->redis, h->id, upto, ckpt, len, on_trimmed_in_redis, h);
+    if (rc) return rc;
+    h->refs++;
+    rc = h->be->mirrors->ops->trim(h->mirror, upto, ckpt, len, bytes);
+    if (!rc) h->trimmed = upto;
+    return rc;
 }
 
 /* ---- waiting ---- */
@@ -936,6 +1007,11 @@ static int r_open(storage *st, const uint8_t id[32], int create, const storage_e
         free(h);
         return rc;
     }
+    /* The checkpoint before the first read (kick waits for it). */
+    if (redis_store_trim_get(be->r->redis, h->id, on_trim_loaded, h) == 0) {
+        h->trim_loading = 1;
+        h->refs++;
+    }
     request_head(h);
     fetch_snaps(h);
     *out = &h->base;
@@ -997,6 +1073,8 @@ static const storage_ops redis_ops = {
     .close = r_close,
     .snapshot_put = r_snapshot_put,
     .snapshot_read = r_snapshot_read,
+    .trim_point = r_trim_point,
+    .trim = r_trim,
     .end_turn = r_end_turn,
     .busy = r_busy,
     .ready = r_ready,

@@ -792,6 +792,7 @@ static void resume(session *s, int failed) {
         } else {
             s->r->m.snapshots_stored++;
             send_snapshot_ack(s, WEFT_ACK_STORED, base);
+            if (s->sp) space_snapshot_stored(s->sp);
         }
     }
     uint8_t *p = s->parked;

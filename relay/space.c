@@ -195,6 +195,7 @@ static int on_trimmed(void *ud, uint64_t trimmed, const uint8_t *ckpt, size_t le
     sp->ckpt = a;
     sp->n_ckpt = n;
     sp->trimmed = sp->head = trimmed;
+    if (sp->durable < trimmed) sp->durable = trimmed; /* what was cut was durable */
     return 0;
 }
 
@@ -794,6 +795,11 @@ int space_trim(space *sp, uint64_t now_us) {
     (void)now_us;
     if (r->space_ev.trimmed) r->space_ev.trimmed(r->space_ev.ud, sp, upto);
     return 0;
+}
+
+void space_snapshot_stored(space *sp) {
+    sp->snap_known = 0;
+    space_trim(sp, relay_now_us());
 }
 
 void space_trim_due(relay *r, uint64_t now_us) {

@@ -164,6 +164,9 @@ int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t
  * position is below it are told (space_events.trimmed). Returns 0
  * (trimmed, or nothing to trim) or a WEFT_E code (counted; nothing lost). */
 int space_trim(space *sp, uint64_t now_us);
+/* A snapshot upload that storage confirmed later (Redis) is stored: the
+ * newest snapshot is read again, and the log trimmed behind it. */
+void space_snapshot_stored(space *sp);
 /* Runs space_trim for open spaces not tried for SPACE_TRIM_PERIOD_S;
  * called every second. */
 #define SPACE_TRIM_PERIOD_S 60

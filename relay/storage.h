@@ -89,8 +89,9 @@ typedef struct storage_events {
     void (*unthrottle)(void *ud);
     /* The space's log prefix up to relay sequence `trimmed` is gone
      * (--keep-history); ckpt is its trim checkpoint (common/trimfile.h,
-     * borrowed for the call). Called inside open(), before any record(),
-     * when the backend trimmed the space. Non-zero: open fails with it. */
+     * borrowed for the call). Called before any record() when the
+     * backend trimmed the space: inside open() (local), or while it loads
+     * (Redis). Non-zero: open fails with it (Redis: the space is lost). */
     int (*trimmed)(void *ud, uint64_t trimmed, const uint8_t *ckpt, size_t len);
 } storage_events;
 

@@ -195,13 +195,15 @@ static int mem_trim(relay_space_store *s_, uint64_t upto, const uint8_t *ckpt, s
                     uint64_t *bytes) {
     mem_space *s = (mem_space *)s_;
     *bytes = 0;
-    if (upto < s->trimmed || upto > s->trimmed + s->n) return WEFT_EINVAL;
+    /* An empty space may move its start anywhere past it: Redis' mirror
+     * of a space another relay trimmed starts there. */
+    if (upto < s->trimmed || (s->n && upto > s->trimmed + s->n)) return WEFT_EINVAL;
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) return WEFT_ENOMEM;
     memcpy(copy, ckpt, len);
     free(s->ckpt.p);
     s->ckpt = (mem_rec){copy, len};
-    size_t drop = (size_t)(upto - s->trimmed);
+    size_t drop = s->n ? (size_t)(upto - s->trimmed) : 0;
     for (size_t i = 0; i < drop; i++) {
         *bytes += s->recs[i].len;
         free(s->recs[i].p);

@@ -154,6 +154,17 @@ static const char snap_put_lua[] =
     "end\n"
     "redis.call('HSET', KEYS[1], 'base', ARGV[1], 'new', ARGV[2])\n"
     "return 1\n";
+
+/* Trims a space's log up to ARGV[1] (--keep-history): the checkpoint first
+ * (weft:{hex}:trim, common/trimfile.h), then XTRIM MINID, in one script, so
+ * a reader never finds the records gone without the checkpoint that
+ * replaces them. A cut at or below the current one does nothing (0). */
+static const char trim_lua[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'upto') or '0')\n"
+    "if tonumber(ARGV[1]) <= cur then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'upto', ARGV[1], 'ckpt', ARGV[2])\n"
+    "redis.call('XTRIM', KEYS[2], 'MINID', (tonumber(ARGV[1]) + 1) .. '-0')\n"
+    "return 1\n";
 /* clang-format on */
 
 /* "weft:{hex}:<what>" */
@@ -411,7 +422,7 @@ typedef struct op {
     size_t n; /* records sent, for appends */
 } op;
 
-enum { OP_APPEND, OP_READ, OP_HEAD, OP_DELETE, OP_RATE, OP_SNAP_PUT, OP_SNAP_GET };
+enum { OP_APPEND, OP_READ, OP_HEAD, OP_DELETE, OP_RATE, OP_SNAP_PUT, OP_SNAP_GET, OP_TRIM };
 
 static int reply_error(const redisReply *r) {
     if (!r) return RS_EIO; /* disconnected or freed before the answer */
@@ -488,7 +499,7 @@ static void head_reply(const op *o, const redisReply *r) {
         else if (r->type != REDIS_REPLY_NIL)
             rc = WEFT_EMALFORMED;
     }
-    if (!rc && o->kind == OP_SNAP_PUT) { /* 1 stored, 0 refused: older than the newest */
+    if (!rc && (o->kind == OP_SNAP_PUT || o->kind == OP_TRIM)) { /* 1 done, 0 refused */
         if (r->type == REDIS_REPLY_INTEGER)
             head = r->integer == 1;
         else
@@ -629,16 +640,22 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
     op *o = malloc(sizeof *o);
     if (!o) return WEFT_ENOMEM;
     *o = (op){.kind = OP_DELETE, .fn.head = fn, .ud = ud};
-    char k_seq[96], k_log[96], k_hash[96], k_seqs[96], k_snap[96];
+    char k_seq[96], k_log[96], k_hash[96], k_seqs[96], k_snap[96], k_trim[96];
     key_of(k_seq, space, "seq");
     key_of(k_log, space, "log");
     key_of(k_hash, space, "hashes");
     key_of(k_seqs, space, "seqs");
     key_of(k_snap, space, "snap");
-    const char *argv[6] = {"DEL", k_seq, k_log, k_hash, k_seqs, k_snap};
-    size_t lens[6] = {
-        3, strlen(k_seq), strlen(k_log), strlen(k_hash), strlen(k_seqs), strlen(k_snap)};
-    return send_cmd(st, o, 6, argv, lens);
+    key_of(k_trim, space, "trim");
+    const char *argv[7] = {"DEL", k_seq, k_log, k_hash, k_seqs, k_snap, k_trim};
+    size_t lens[7] = {3,
+                      strlen(k_seq),
+                      strlen(k_log),
+                      strlen(k_hash),
+                      strlen(k_seqs),
+                      strlen(k_snap),
+                      strlen(k_trim)};
+    return send_cmd(st, o, 7, argv, lens);
 }
 
 int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base,
@@ -653,6 +670,33 @@ int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base
     const char *argv[6] = {"EVAL", snap_put_lua, "1", k_snap, b, (const char *)blob};
     size_t lens[6] = {4, sizeof snap_put_lua - 1, 1, strlen(k_snap), strlen(b), len};
     return send_cmd(st, o, 6, argv, lens);
+}
+
+int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, const uint8_t *ckpt,
+                     size_t len, redis_head_fn fn, void *ud) {
+    if (!fn || !ckpt || !len) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_TRIM, .fn.head = fn, .ud = ud};
+    char k_trim[96], k_log[96], u[24];
+    key_of(k_trim, space, "trim");
+    key_of(k_log, space, "log");
+    snprintf(u, sizeof u, "%llu", (unsigned long long)upto);
+    const char *argv[7] = {"EVAL", trim_lua, "2", k_trim, k_log, u, (const char *)ckpt};
+    size_t lens[7] = {4, sizeof trim_lua - 1, 1, strlen(k_trim), strlen(k_log), strlen(u), len};
+    return send_cmd(st, o, 7, argv, lens);
+}
+
+int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_GET, .fn.snap = fn, .ud = ud};
+    char k_trim[96];
+    key_of(k_trim, space, "trim");
+    const char *argv[4] = {"HMGET", k_trim, "ckpt", "upto"};
+    size_t lens[4] = {5, strlen(k_trim), 4, 4};
+    return send_cmd(st, o, 4, argv, lens);
 }
 
 int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {

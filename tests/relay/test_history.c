@@ -9,7 +9,9 @@
  * after a restart that rebuilds the log from the trim checkpoint; a window
  * (--keep-history 1h) keeps recent history; kill -9 before and after the
  * checkpoint's rename leaves the log whole or trimmed, never torn, and
- * every acked change.
+ * every acked change. With the argument "redis" (suite redis): the same
+ * on Redis storage (XTRIM of the stream, the checkpoint in Redis, a
+ * restarted relay loading it).
  *
  *   test_history PATH_TO_WEFT_RELAY [test]
  */
@@ -87,6 +89,8 @@ static int get(int port, const tclient *c, const char *path, char **body, size_t
                char **hdrs) {
     char h[3000];
     auth(h, sizeof h, c, path);
+    *body = NULL;
+    if (hdrs) *hdrs = NULL;
     int st = -1;
     if (http_request(port, "GET", path, h, NULL, 0, &st, body, len, hdrs, 10000)) st = -1;
     return st;
@@ -259,6 +263,7 @@ static void trim_and_join_on(const char *storage) {
             CHECK(get_changes(p.port, &rd, 0, &b, &bl) == 410);
             free(b);
             /* The WS joiner (its replica holds everything) writes on. */
+            wsc_close(&ws_fresh.ws); /* the closed connection's buffers */
             ws_fresh.synced = 0;
             CHECK(tc_connect(&ws_fresh, p.port, 1, 0, 0) == 0);
             CHECK(tc_wait(&ws_fresh, until_synced, 0, 5000));
@@ -379,6 +384,89 @@ static void kill_mid_trim(void) {
     }
 }
 
+/* XLEN of the space's stream in Redis (redis-cli), or -1. */
+static long stream_len(int redis_port) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d XLEN 'weft:{%s}:log' 2>/dev/null", redis_port,
+             space_hex);
+    FILE *f = popen(cmd, "r");
+    long n = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &n) != 1) n = -1;
+        pclose(f);
+    }
+    return n;
+}
+
+/* Upload -> trim -> join on Redis storage, and after a restart. */
+static void trim_redis(void) {
+    redis_proc rds = {0};
+    if (redis_spawn(&rds)) {
+        fprintf(stderr, "cannot start redis-server\n");
+        check_failures++;
+        return;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", rds.port);
+    relay_proc p = {0};
+    const char *extra[] = {"--redis", url, "--keep-history", "none", NULL};
+    if (start(&p, "redis", extra) == 0) {
+        tclient admin, w, fresh, ws_fresh, again;
+        tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+        tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+        tc_init(&fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        tc_init(&ws_fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        tc_init(&again, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0);
+        CHECK(tc_wait(&admin, until_synced, 0, 5000));
+        CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0);
+        CHECK(tc_wait(&w, until_synced, 0, 5000));
+        write_acked(&admin, 40);
+        write_acked(&w, 20);
+        CHECK(tc_wait(&admin, until_received, 20, 10000));
+        CHECK(stream_len(rds.port) == 60);
+        size_t sl;
+        uint8_t *snap = publish(&admin, &sl);
+        CHECK(post_snap(p.port, &admin, snap, sl, 10000) == 200);
+        free(snap);
+        CHECK(relay_metric(p.port, "weft_relay_trims_total") == 1);
+        CHECK(relay_metric(p.port, "weft_relay_trimmed_records_total") == 60);
+        char *b;
+        size_t bl;
+        CHECK(get_changes(p.port, &fresh, 0, &b, &bl) == 410);
+        free(b);
+        write_acked(&w, 5);
+        CHECK(stream_len(rds.port) == 5); /* XTRIM MINID ran before these */
+        CHECK(rest_join(p.port, &fresh) == 60);
+        CHECK(same_state(&fresh, &w));
+        ws_join_trimmed(&ws_fresh, p.port);
+        CHECK(ws_fresh.received == 5 && same_state(&ws_fresh, &w));
+        /* A restarted relay loads the checkpoint from Redis: writers chain
+         * on, joiners join. */
+        CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+        if (start(&p, "redis", extra) == 0) {
+            CHECK(get_changes(p.port, &fresh, 0, &b, &bl) == 410);
+            free(b);
+            wsc_close(&w.ws); /* the closed connection's buffers */
+            w.synced = 0;
+            CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0);
+            CHECK(tc_wait(&w, until_synced, 0, 5000));
+            CHECK(w.err_code == 0);
+            write_acked(&w, 3);
+            CHECK(rest_join(p.port, &again) == 60);
+            CHECK(same_state(&again, &w));
+            CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+        }
+        tc_free(&admin);
+        tc_free(&w);
+        tc_free(&fresh);
+        tc_free(&ws_fresh);
+        tc_free(&again);
+    }
+    redis_kill(&rds);
+    redis_cleanup(&rds);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_history PATH_TO_WEFT_RELAY [test]\n");
@@ -396,5 +484,9 @@ int main(int argc, char **argv) {
         {"window_keeps", window_keeps},
         {"kill_mid_trim", kill_mid_trim},
     };
+    static const relay_test redis_tests[] = {
+        {"trim_redis", trim_redis},
+    };
+    if (argc > 2 && strcmp(argv[2], "redis") == 0) return run_relay_tests(redis_tests, 1, NULL);
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
