@@ -435,10 +435,23 @@ static int f_trim_read(relay_store *st_, const uint8_t space[32], uint64_t *trim
     return trim_load(dir, trimmed, ckpt, len);
 }
 
+/* Whether the active segment can be sealed now and cut whole: it holds
+ * records, all of them at or before limit and synced (no sync in flight,
+ * nothing held or appended since). */
+static int active_cuttable(const file_space *s, uint64_t limit) {
+    uint64_t head = s->trimmed + s->n;
+    return s->n_segs && head >= s->segs[s->n_segs - 1].first && limit >= head && !s->syncing &&
+           !s->pend_len && !s->dirty && !s->failed;
+}
+
 /* The last record of a sealed segment at or before limit: cuts fall on
- * segment boundaries, and the active segment is never cut. */
+ * segment boundaries. The active segment is cut too when limit covers it
+ * whole (f_trim seals it first), so that with --keep-history none a space
+ * whose every record a snapshot covers keeps no segment bytes, whatever
+ * --segment-bytes is. */
 static uint64_t f_trim_point(relay_space_store *s_, uint64_t limit) {
     file_space *s = (file_space *)s_;
+    if (active_cuttable(s, limit)) return s->trimmed + s->n;
     uint64_t point = s->trimmed;
     for (size_t i = 1; i < s->n_segs && s->segs[i].first - 1 <= limit; i++)
         point = s->segs[i].first - 1;
@@ -450,6 +463,13 @@ static int f_trim(relay_space_store *s_, uint64_t upto, const uint8_t *ckpt, siz
     file_space *s = (file_space *)s_;
     *bytes = 0;
     if (s->failed) return WEFT_EIO_STORE;
+    /* A cut at the head: the active segment is sealed (a new, empty one
+     * takes the next record) and goes with the others. Its bytes are
+     * synced already (active_cuttable). */
+    if (upto == s->trimmed + s->n && active_cuttable(s, upto)) {
+        int rc = seg_create(s, upto + 1);
+        if (rc) return rc;
+    }
     size_t k = 0; /* segments that go: every one starting at or before upto */
     while (k + 1 < s->n_segs && s->segs[k + 1].first - 1 <= upto)
         k++;

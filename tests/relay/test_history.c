@@ -297,6 +297,44 @@ static void trim_memory(void) {
     trim_and_join_on("memory");
 }
 
+/* With the default segment size every record sits in the active segment:
+ * a snapshot covering all of them seals it and cuts it whole, leaving one
+ * empty segment; writing goes on in it. */
+static void trim_rolls_active(void) {
+    relay_proc p = {0};
+    relay_tmpdir(&p);
+    const char *extra[] = {"--keep-history", "none", NULL};
+    if (start(&p, "file", extra)) return;
+    tclient admin, fresh;
+    tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    tc_init(&fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&admin, until_synced, 0, 5000));
+    write_acked(&admin, 30);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/%s", p.dir, space_hex);
+    CHECK(count_files(dir, ".seg") == 1);
+    size_t sl;
+    uint8_t *snap = publish(&admin, &sl);
+    CHECK(post_snap(p.port, &admin, snap, sl, 10000) == 200);
+    free(snap);
+    CHECK(relay_metric(p.port, "weft_relay_trimmed_records_total") == 30);
+    CHECK(count_files(dir, ".seg") == 1); /* the new, empty one */
+    write_acked(&admin, 4);
+    CHECK(rest_join(p.port, &fresh) == 30 && same_state(&fresh, &admin));
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    if (start(&p, "file", extra) == 0) {
+        tclient again;
+        tc_init(&again, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        CHECK(rest_join(p.port, &again) == 30 && same_state(&again, &admin));
+        tc_free(&again);
+        CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    }
+    tc_free(&admin);
+    tc_free(&fresh);
+    relay_cleanup(&p);
+}
+
 /* --keep-history 1h: a snapshot of fresh history trims nothing;
  * --keep-history all (the relay's own choice made explicit) neither. */
 static void window_keeps(void) {
@@ -481,6 +519,7 @@ int main(int argc, char **argv) {
     static const relay_test tests[] = {
         {"trim_file", trim_file},
         {"trim_memory", trim_memory},
+        {"trim_rolls_active", trim_rolls_active},
         {"window_keeps", window_keeps},
         {"kill_mid_trim", kill_mid_trim},
     };
