@@ -49,11 +49,14 @@ test('error codes: constants.js = error.h = weft_err_name / weft_strerror in the
   // One past the end too: the module must not know a code the JS does not.
   for (let code = lowest - 1; code < 0; code++) {
     const name = core.cstr(core.x.weft_err_name(code));
-    if (code < lowest) {
+    const known = Object.keys(C.ERRORS).find((k) => C.ERRORS[k] === code);
+    // Below the lowest, and in a gap (codes are allocated to work in
+    // progress ahead of time): unknown to both sides.
+    if (code < lowest || !known) {
       assert.equal(name, 'UNKNOWN', `the core knows code ${code} (${name}), constants.js does not`);
       continue;
     }
-    assert.equal(`WEFT_E${name}`, Object.keys(C.ERRORS).find((k) => C.ERRORS[k] === code), `code ${code}`);
+    assert.equal(`WEFT_E${name}`, known, `code ${code}`);
     assert.equal(C.ERROR_MESSAGES[`WEFT_E${name}`], core.cstr(core.x.weft_strerror(code)), `message of ${code}`);
   }
   assert.equal(ERRORS, C.ERRORS, 'the package exports the generated ERRORS');
