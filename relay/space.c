@@ -771,6 +771,8 @@ int space_trim(space *sp, uint64_t now_us) {
     free(sp->ckpt);
     sp->ckpt = heads;
     sp->n_ckpt = n;
+    /* The heads as a version vector (FORMAT.md §6: key, then the seq as a
+     * LEB128 varint of at most 10 bytes; sorted by key already). */
     uint8_t *vv = malloc(n * 42 + 1);
     size_t vl = 0;
     for (size_t i = 0; vv && i < n; i++) {
@@ -792,7 +794,7 @@ int space_trim(space *sp, uint64_t now_us) {
     relay_log("space=%s trimmed to rseq=%llu: %zu records, %llu bytes (snapshot base %llu)",
               sp->hex, (unsigned long long)upto, drop, (unsigned long long)bytes,
               (unsigned long long)sp->snap_base);
-    (void)now_us;
+    sp->trim_tried_us = now_us;
     if (r->space_ev.trimmed) r->space_ev.trimmed(r->space_ev.ud, sp, upto);
     return 0;
 }
