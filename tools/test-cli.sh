@@ -221,6 +221,8 @@ expect "a read invite to h" 0 "$W" invite h --rights read --expires 1d --base ht
 h_read=$out
 for i in 1 2 3 4 5 6 7 8; do "$W" put h notes "n$i" body "\"note number $i, long enough to fill a segment soon\"" >/dev/null; done
 expect "sync into a trimming relay" 0 "$W" sync h --relay $R
+expect "hr joins early" 0 "$W" join hr --invite "$h_read"
+expect "hr pulls the first notes" 0 "$W" sync hr --relay $R
 expect "the writer joins before the trim" 0 "$W" sync hw --relay $R
 expect "the writer writes" 0 "$W" put hw notes w1 body '"from the writer"'
 expect "the writer syncs" 0 "$W" sync hw --relay $R
@@ -233,7 +235,9 @@ expect "join he read-only" 0 "$W" join he --invite "$h_read"
 expect "he joins the trimmed relay" 0 "$W" sync he --relay $R
 case "$out" in *'"snapshot_rseq":0,'*) bad "he did not start from the snapshot: $out" ;; *'"snapshot_rseq":'*) ok "he started from the snapshot" ;; *) bad "no snapshot_rseq: $out" ;; esac
 expect "the writer writes after the trim" 0 "$W" put hw notes w2 body '"after the trim too"'
-expect "the writer's chain goes on" 0 "$W" sync hw --relay $R
+expect "the writer's chain goes on (its cursor was below the cut, its vector was not)" 0 "$W" sync hw --relay $R
+expect "a replica that lacks trimmed history is told so" 1 "$W" sync hr --relay $R
+grep -q "join the space afresh" "$t/stderr" && ok "says to join afresh" || bad "message: $(cat "$t/stderr")"
 expect "h syncs again" 0 "$W" sync h --relay $R
 expect "he syncs again" 0 "$W" sync he --relay $R
 [ "$(hash_of he)" = "$(hash_of h)" ] && [ "$(hash_of hw)" = "$(hash_of h)" ] &&
