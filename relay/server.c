@@ -308,7 +308,7 @@ static void hello_ready(session *s, const weft_frame *f) {
     /* Below the trimmed prefix: a vector that covers it starts after it;
      * one that does not must load the snapshot first (told once live). */
     if (s->next_rseq <= sp->trimmed) {
-        if (space_vv_below_trim(sp, f->vv, f->vv_len))
+        if (space_below_trim(sp, s->have, s->n_have))
             s->below_trim = 1;
         else
             s->next_rseq = sp->trimmed + 1;

@@ -643,14 +643,10 @@ int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t
 
 /* ---- history ---- */
 
-int space_vv_below_trim(const space *sp, const uint8_t *vv, size_t vv_len) {
+int space_below_trim(const space *sp, const uint64_t *have, size_t n_have) {
     for (size_t i = 0; i < sp->n_ckpt; i++) {
-        size_t pos = 0;
-        const uint8_t *author;
-        uint64_t seq, have = 0;
-        while (weft_vv_next(vv, vv_len, &pos, &author, &seq))
-            if (memcmp(author, sp->ckpt[i].key, 32) == 0) have = seq;
-        if (have < sp->ckpt[i].seq) return 1;
+        uint32_t a = space_author_find(sp, sp->ckpt[i].key); /* interned at the cut */
+        if (a >= n_have || have[a] < sp->ckpt[i].seq) return 1;
     }
     return 0;
 }

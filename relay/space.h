@@ -171,9 +171,10 @@ void space_snapshot_stored(space *sp);
  * called every second. */
 #define SPACE_TRIM_PERIOD_S 60
 void space_trim_due(relay *r, uint64_t now_us);
-/* 1 when the holder of vv (a client's HELLO vector) lacks changes the
- * space trimmed: it must load the newest snapshot first. */
-int space_vv_below_trim(const space *sp, const uint8_t *vv, size_t vv_len);
+/* 1 when a client whose vector is `have` (its seq per space author index,
+ * n_have entries; authors past it hold 0) lacks changes the space trimmed:
+ * it must load the newest snapshot first. O(authors at the cut). */
+int space_below_trim(const space *sp, const uint64_t *have, size_t n_have);
 
 /* Forgets a space whose local view can no longer be trusted (storage said
  * lost: an append was not confirmed, or another relay deleted it): fails
