@@ -271,6 +271,48 @@ static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
     return 0;
 }
 
+/* The relay trimmed history below the cursor (410 TRIMMED, RELAY.md
+ * "History"). A replica that holds every change the newest snapshot covers
+ * (its vector covers the snapshot's) lacks nothing the relay dropped: it
+ * goes on from the snapshot's base. OUT: *cursor. Returns 0, or 1 with err
+ * set (this replica lacks trimmed history: it must be joined afresh). */
+static int skip_trimmed(spacedir *sd, const char *host, const char *port, const char *sid,
+                        const char *admission, uint64_t *cursor, char *err, size_t cap) {
+    char path[256], hdrs[2048];
+    snprintf(path, sizeof path, "/v1/spaces/%s/snapshot", sid);
+    response r;
+    if (auth_headers(sd, "GET", path, admission, hdrs, sizeof hdrs) ||
+        http(host, port, "GET", path, hdrs, NULL, 0, &r, err, cap)) {
+        snprintf(err, cap, "the relay trimmed its history and its snapshot cannot be read");
+        return 1;
+    }
+    weft_snapshot_header h;
+    uint64_t base = 0;
+    const uint8_t *mine, *author;
+    size_t ml, pos = 0;
+    uint64_t seq;
+    int covered = r.status == 200 && !weft_snapshot_header_decode(&h, r.body, r.body_len) &&
+                  !header_u64(r.head, "Weft-Snapshot-Rseq", &base) &&
+                  !weft_replica_vv(sd->replica, &mine, &ml);
+    while (covered && weft_vv_next(h.vv, h.vv_len, &pos, &author, &seq)) {
+        size_t mp = 0;
+        const uint8_t *a;
+        uint64_t have = 0, s2;
+        while (weft_vv_next(mine, ml, &mp, &a, &s2))
+            if (memcmp(a, author, 32) == 0) have = s2;
+        covered = have >= seq;
+    }
+    response_free(&r);
+    if (!covered || base <= *cursor) {
+        snprintf(err, cap,
+                 "the relay trimmed history this replica does not hold (RELAY.md, \"History\"): "
+                 "join the space afresh in an empty directory");
+        return 1;
+    }
+    *cursor = base;
+    return 0;
+}
+
 /* `weft snapshot publish DIR [--relay URL]`: seals this replica's state
  * (weft_replica_publish_snapshot) and uploads it (POST .../snapshots). Only
  * an admin's upload is stored; sync first, or the relay refuses a vector
@@ -462,6 +504,7 @@ int cmd_sync(int argc, char **argv) {
     int out = 0;
     size_t pulled = 0, applied = 0, pushed = 0;
     uint64_t snap_base = 0;
+    int skipped_trim = 0;
     if (cursor == 0 && replica_empty(&sd))
         out = join_from_snapshot(&sd, ep, sid, admission, &cursor, &snap_base, err, sizeof err);
     /* Pull: pages until the relay has nothing after the cursor. */
@@ -482,6 +525,12 @@ int cmd_sync(int argc, char **argv) {
         if (r.status == 404 && strstr((char *)r.body, "NOT_FOUND")) {
             response_free(&r); /* the relay has not seen this space yet: nothing to pull */
             break;
+        }
+        if (r.status == 410 && !skipped_trim) {
+            response_free(&r); /* TRIMMED: below the relay's trim point */
+            skipped_trim = 1;
+            out = skip_trimmed(&sd, host, port, sid, admission, &cursor, err, sizeof err);
+            continue;
         }
         if (r.status != 200) {
             snprintf(err, sizeof err, "the relay refused to send changes (HTTP %d): %s", r.status,
@@ -528,9 +577,9 @@ int cmd_sync(int argc, char **argv) {
     /* Push: everything since the vector of the last successful sync. */
     const uint8_t *diff = NULL, *vv;
     size_t dl = 0, vl;
-    if (!out && weft_replica_diff(sd.replica, synced_vv, synced_len, &diff, &dl)) {
+    if (!out && weft_replica_diff_held(sd.replica, synced_vv, synced_len, &diff, &dl)) {
         /* The saved vector no longer fits (another space?): send everything. */
-        weft_replica_diff(sd.replica, NULL, 0, &diff, &dl);
+        weft_replica_diff_held(sd.replica, NULL, 0, &diff, &dl);
     }
     /* Only this replica's own changes: the relay takes a change only from
      * a token granted to its author (others' reach it through them). */

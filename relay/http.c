@@ -153,6 +153,8 @@ static unsigned http_status_of(uint32_t code) {
         return 507;
     case WEFT_PROTO_ENOT_FOUND:
         return 404;
+    case WEFT_PROTO_ETRIMMED:
+        return 410;
     case WEFT_PROTO_EUNCOVERED:
     case WEFT_PROTO_ESTALE_SNAPSHOT:
         return 409;
@@ -466,6 +468,23 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         return respond_error(s, wsi, WEFT_PROTO_EVERSION,
                              "this space uses a newer format level than this client reads: "
                              "update the app");
+    if (after < sp->trimmed) {
+        /* The prefix is gone: the joiner loads the newest snapshot, then
+         * reads after its base (RELAY.md, "History"). */
+        relay_reject(r, WEFT_PROTO_ETRIMMED);
+        size_t n;
+        char trimmed[24];
+        snprintf(trimmed, sizeof trimmed, "%llu", (unsigned long long)sp->trimmed);
+        char *b = dup_printf(
+            &n,
+            "{\"error\":\"TRIMMED\",\"code\":%u,\"trimmed\":%llu,\"snapshot\":\"/v1/spaces/%s/"
+            "snapshot\",\"message\":\"history up to rseq %llu is trimmed: load the newest "
+            "snapshot, then read the changes after its base\"}\n",
+            WEFT_PROTO_ETRIMMED, (unsigned long long)sp->trimmed, sp->hex,
+            (unsigned long long)sp->trimmed);
+        const char *extra[] = {"weft-trimmed:", trimmed, NULL};
+        return b ? respond(s, wsi, 410, "application/json", b, n, extra) : -1;
+    }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;
@@ -1005,9 +1024,13 @@ static int rerun(session *s, struct lws *wsi) {
         return h->load_failed
                    ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete not confirmed by redis")
                    : respond_text(s, wsi, 200, "{\"deleted\":true}\n");
-    if (h->snap_sent)
-        return h->load_failed ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored")
-                              : snapshot_stored(s, wsi);
+    if (h->snap_sent) {
+        if (h->load_failed)
+            return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored");
+        struct space *sp = space_find(s->r, h->space);
+        if (sp) space_snapshot_stored(sp);
+        return snapshot_stored(s, wsi);
+    }
     if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
     if (h->method == M_POST && h->snap) return post_snapshot(s, wsi);
     if (h->method == M_POST) return post_changes(s, wsi);

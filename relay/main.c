@@ -121,6 +121,9 @@ static const opt opts[] = {
     {"format-level", O_U32, &R.cfg.format_level,
      "highest format level to accept level records for and announce (default: this build's; "
      "keep it at the oldest relay's during a rolling upgrade, SCALING.md)"},
+    {"keep-history", O_STR, &R.cfg.keep_history,
+     "history kept behind the newest snapshot: all, none or a duration (30d, 12h, 90m, 45s); "
+     "older records it covers are trimmed (default 30d)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -191,12 +194,37 @@ static int parse_listen(const char *s) {
     return 0;
 }
 
+/* "all" (-1), "none" (0) or N followed by s, m, h or d, in seconds. */
+static int parse_keep_history(const char *v, int64_t *out) {
+    if (strcmp(v, "all") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (strcmp(v, "none") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || errno || !*end || end[1]) return -1;
+    uint64_t unit = *end == 's'   ? 1
+                    : *end == 'm' ? 60
+                    : *end == 'h' ? 3600
+                    : *end == 'd' ? 86400
+                                  : 0;
+    if (!unit || n > (uint64_t)INT64_MAX / unit / 1000) return -1;
+    *out = (int64_t)(n * unit);
+    return 0;
+}
+
 static int configure(int argc, char **argv) {
     R.cfg = (relay_config){
         .data_dir = "./weft-data",
         .storage = "file",
         .max_frame = 4u << 20,
         .max_snapshot = 64u << 20,
+        .keep_history = "30d",
         .max_changes = 1024,
         .max_queue = 8u << 20,
         .max_conns = 10000,
@@ -268,6 +296,13 @@ static int configure(int argc, char **argv) {
     if (R.cfg.space_rate > 0 && R.cfg.space_burst <= 0) R.cfg.space_burst = R.cfg.space_rate;
     if (R.cfg.format_level < 1 || R.cfg.format_level > WEFT_FORMAT_LEVEL) {
         fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
+        return -1;
+    }
+    if (parse_keep_history(R.cfg.keep_history, &R.cfg.keep_history_s)) {
+        fprintf(stderr,
+                "weft-relay: --keep-history wants all, none or a duration such as 30d, "
+                "12h, 90m or 45s; got '%s'\n",
+                R.cfg.keep_history);
         return -1;
     }
     if (R.cfg.max_snapshot < 1024 || R.cfg.max_snapshot > WEFT_MAX_SEALED_SNAPSHOT_BYTES) {

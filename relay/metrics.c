@@ -122,6 +122,14 @@ char *relay_metrics_render(const relay *r, size_t *len) {
             m->snapshots_stored);
     counter(&b, "weft_relay_snapshots_served_total", "sealed snapshots sent to clients",
             m->snapshots_served);
+    counter(&b, "weft_relay_trims_total", "log prefixes trimmed behind a snapshot (--keep-history)",
+            m->trims);
+    counter(&b, "weft_relay_trimmed_records_total", "log records dropped by trimming",
+            m->trimmed_records);
+    counter(&b, "weft_relay_trimmed_bytes_total", "bytes of log records dropped by trimming",
+            m->trimmed_bytes);
+    counter(&b, "weft_relay_trim_failures_total",
+            "trims that failed (nothing is lost; the next one retries)", m->trim_failures);
     counter(&b, "weft_relay_snapshots_damaged_total",
             "stored snapshots skipped on read: their CRC, length or signature failed",
             m->snapshots_damaged);

@@ -72,6 +72,9 @@ typedef struct space_events {
     /* The space's format level rose to `level` (a level record was
      * stored): sessions whose client reads less must be told to update. */
     void (*level)(void *ud, struct space *sp, uint32_t level);
+    /* The space's log was trimmed up to relay sequence `trimmed`: sessions
+     * whose next record is at or below it must load the snapshot. */
+    void (*trimmed)(void *ud, struct space *sp, uint64_t trimmed);
     void *ud;
 } space_events;
 
@@ -114,6 +117,12 @@ typedef struct relay_config {
     double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
     int idle_unload_secs;           /* an unused space is closed after (0: never) */
     uint32_t format_level;          /* highest format level accepted and announced */
+    /* --keep-history (docs/RELAY.md, "History"): "all", "none" or a
+     * duration; parsed into keep_history_s: -1 keeps everything, else
+     * records covered by the newest snapshot and older than this many
+     * seconds are trimmed. */
+    const char *keep_history;
+    int64_t keep_history_s;
     int verbose;
 } relay_config;
 
@@ -171,6 +180,9 @@ typedef struct relay_metrics {
     uint64_t snapshots_refused[RELAY_SNAP_N];          /* uploads refused, by reason */
     uint64_t tls_handshakes_ok, tls_handshakes_failed; /* tls.c */
     uint64_t tls_reloads, tls_reload_failures;         /* certificate reloads on SIGHUP */
+    uint64_t trims;                                    /* log prefixes trimmed (--keep-history) */
+    uint64_t trimmed_records, trimmed_bytes;           /* ... records and their bytes dropped */
+    uint64_t trim_failures; /* trims that failed (nothing lost; retried) */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */

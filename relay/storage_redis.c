@@ -163,6 +163,32 @@ static const char rate_lua[] =
     "redis.call('HSET', KEYS[1], 'w', idx, 'c', c + n, 'p', p)\n"
     "redis.call('PEXPIRE', KEYS[1], 2 * win)\n"
     "return 1\n";
+
+/* Stores a sealed snapshot (its stored form, common/snapfile.h) as the
+ * space's newest, keeping the one before it: refused (0) when its base is
+ * below the newest held; an equal base replaces the newest. One script, so
+ * two relays storing at once never leave a torn pair. */
+static const char snap_put_lua[] =
+    "local cur = redis.call('HGET', KEYS[1], 'base')\n"
+    "local b = tonumber(ARGV[1])\n"
+    "if cur and b < tonumber(cur) then return 0 end\n"
+    "if not cur or b ~= tonumber(cur) then\n"
+    "  local n = redis.call('HGET', KEYS[1], 'new')\n"
+    "  if n then redis.call('HSET', KEYS[1], 'old', n) end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'base', ARGV[1], 'new', ARGV[2])\n"
+    "return 1\n";
+
+/* Trims a space's log up to ARGV[1] (--keep-history): the checkpoint first
+ * (weft:{hex}:trim, common/trimfile.h), then XTRIM MINID, in one script, so
+ * a reader never finds the records gone without the checkpoint that
+ * replaces them. A cut at or below the current one does nothing (0). */
+static const char trim_lua[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'upto') or '0')\n"
+    "if tonumber(ARGV[1]) <= cur then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'upto', ARGV[1], 'ckpt', ARGV[2])\n"
+    "redis.call('XTRIM', KEYS[2], 'MINID', (tonumber(ARGV[1]) + 1) .. '-0')\n"
+    "return 1\n";
 /* clang-format on */
 
 /* "weft:{hex}:<what>" */
@@ -418,6 +444,7 @@ typedef struct op {
         redis_read_fn read;
         redis_head_fn head;
         redis_rate_fn rate;
+        redis_snap_fn snap;
     } fn;
     void *ud;
     size_t n; /* records sent, for appends */
@@ -437,7 +464,17 @@ typedef struct op {
     uint8_t space[32];
 } op;
 
-enum { OP_APPEND, OP_WAIT, OP_READ, OP_HEAD, OP_DELETE, OP_RATE };
+enum {
+    OP_APPEND,
+    OP_WAIT,
+    OP_READ,
+    OP_HEAD,
+    OP_DELETE,
+    OP_RATE,
+    OP_SNAP_PUT,
+    OP_SNAP_GET,
+    OP_TRIM
+};
 
 static int reply_error(const redisReply *r) {
     if (!r) return RS_EIO; /* disconnected or freed before the answer */
@@ -607,6 +644,12 @@ static void head_reply(const op *o, const redisReply *r) {
         else if (r->type != REDIS_REPLY_NIL)
             rc = WEFT_EMALFORMED;
     }
+    if (!rc && (o->kind == OP_SNAP_PUT || o->kind == OP_TRIM)) { /* 1 done, 0 refused */
+        if (r->type == REDIS_REPLY_INTEGER)
+            head = r->integer == 1;
+        else
+            rc = WEFT_EMALFORMED;
+    }
     o->fn.head(o->ud, rc, head);
 }
 
@@ -614,6 +657,24 @@ static void rate_reply(const op *o, const redisReply *r) {
     int rc = reply_error(r);
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
     o->fn.rate(o->ud, rc, rc ? 0 : r->integer == 1);
+}
+
+/* HMGET new old: each a string or nil. */
+static void snap_reply(const op *o, const redisReply *r) {
+    int rc = reply_error(r);
+    if (!rc && (r->type != REDIS_REPLY_ARRAY || r->elements != 2)) rc = WEFT_EMALFORMED;
+    const uint8_t *blob[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    for (size_t i = 0; !rc && i < 2; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING) {
+            blob[i] = (const uint8_t *)e->str;
+            len[i] = e->len;
+        } else if (e->type != REDIS_REPLY_NIL) {
+            rc = WEFT_EMALFORMED;
+        }
+    }
+    o->fn.snap(o->ud, rc, blob, len);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
@@ -634,6 +695,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
         break;
     case OP_RATE:
         rate_reply(o, reply);
+        break;
+    case OP_SNAP_GET:
+        snap_reply(o, reply);
         break;
     default:
         head_reply(o, reply);
@@ -739,14 +803,75 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
     op *o = malloc(sizeof *o);
     if (!o) return WEFT_ENOMEM;
     *o = (op){.kind = OP_DELETE, .fn.head = fn, .ud = ud};
-    char k_seq[96], k_log[96], k_hash[96], k_seqs[96];
+    char k_seq[96], k_log[96], k_hash[96], k_seqs[96], k_snap[96], k_trim[96];
     key_of(k_seq, space, "seq");
     key_of(k_log, space, "log");
     key_of(k_hash, space, "hashes");
     key_of(k_seqs, space, "seqs");
-    const char *argv[5] = {"DEL", k_seq, k_log, k_hash, k_seqs};
-    size_t lens[5] = {3, strlen(k_seq), strlen(k_log), strlen(k_hash), strlen(k_seqs)};
-    return send_cmd(st, o, 5, argv, lens);
+    key_of(k_snap, space, "snap");
+    key_of(k_trim, space, "trim");
+    const char *argv[7] = {"DEL", k_seq, k_log, k_hash, k_seqs, k_snap, k_trim};
+    size_t lens[7] = {3,
+                      strlen(k_seq),
+                      strlen(k_log),
+                      strlen(k_hash),
+                      strlen(k_seqs),
+                      strlen(k_snap),
+                      strlen(k_trim)};
+    return send_cmd(st, o, 7, argv, lens);
+}
+
+int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base,
+                         const uint8_t *blob, size_t len, redis_head_fn fn, void *ud) {
+    if (!fn || !blob || !len) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_PUT, .fn.head = fn, .ud = ud};
+    char k_snap[96], b[24];
+    key_of(k_snap, space, "snap");
+    snprintf(b, sizeof b, "%llu", (unsigned long long)base);
+    const char *argv[6] = {"EVAL", snap_put_lua, "1", k_snap, b, (const char *)blob};
+    size_t lens[6] = {4, sizeof snap_put_lua - 1, 1, strlen(k_snap), strlen(b), len};
+    return send_cmd(st, o, 6, argv, lens);
+}
+
+int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, const uint8_t *ckpt,
+                     size_t len, redis_head_fn fn, void *ud) {
+    if (!fn || !ckpt || !len) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_TRIM, .fn.head = fn, .ud = ud};
+    char k_trim[96], k_log[96], u[24];
+    key_of(k_trim, space, "trim");
+    key_of(k_log, space, "log");
+    snprintf(u, sizeof u, "%llu", (unsigned long long)upto);
+    const char *argv[7] = {"EVAL", trim_lua, "2", k_trim, k_log, u, (const char *)ckpt};
+    size_t lens[7] = {4, sizeof trim_lua - 1, 1, strlen(k_trim), strlen(k_log), strlen(u), len};
+    return send_cmd(st, o, 7, argv, lens);
+}
+
+int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_GET, .fn.snap = fn, .ud = ud};
+    char k_trim[96];
+    key_of(k_trim, space, "trim");
+    const char *argv[4] = {"HMGET", k_trim, "ckpt", "upto"};
+    size_t lens[4] = {5, strlen(k_trim), 4, 4};
+    return send_cmd(st, o, 4, argv, lens);
+}
+
+int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_GET, .fn.snap = fn, .ud = ud};
+    char k_snap[96];
+    key_of(k_snap, space, "snap");
+    const char *argv[4] = {"HMGET", k_snap, "new", "old"};
+    size_t lens[4] = {5, strlen(k_snap), 3, 3};
+    return send_cmd(st, o, 4, argv, lens);
 }
 
 int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_t id[16],

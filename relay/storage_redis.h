@@ -115,8 +115,30 @@ int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, s
 
 int redis_store_head(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud);
 
-/* Deletes a space's records for good; fn gets head 0 on success. */
+/* Deletes a space's records (and snapshots) for good; fn gets head 0 on
+ * success. */
 int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud);
+
+/* Sealed snapshots (docs/SCALING.md, "Key scheme": weft:{hex}:snap, a hash
+ * of the newest's base, the newest and the one before it, each in its
+ * stored form, common/snapfile.h). snap_put stores blob as the newest
+ * with one script (atomic): fn gets head 1 when stored, 0 when refused
+ * (its base is below the newest held; an equal base replaces it). */
+int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base,
+                         const uint8_t *blob, size_t len, redis_head_fn fn, void *ud);
+/* The stored snapshots: blob[0] the newest, blob[1] the one before (NULL
+ * when absent), borrowed for the call. */
+typedef void (*redis_snap_fn)(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]);
+int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud);
+
+/* History (--keep-history): stores ckpt (common/trimfile.h) as the
+ * space's trim checkpoint (weft:{hex}:trim) and drops the log's records up
+ * to upto (XTRIM MINID), in one script; fn gets head 1 when done, 0 when
+ * a cut at or past upto was made already. trim_get answers blob[0] = the
+ * checkpoint (NULL: never trimmed), blob[1] = its trim point in decimal. */
+int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, const uint8_t *ckpt,
+                     size_t len, redis_head_fn fn, void *ud);
+int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud);
 
 /* Rate limits shared by every relay: a sliding window per capability
  * token id (16 bytes), at most `limit` units in any window_ms, counted in

@@ -1642,6 +1642,24 @@ int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len, const u
     return rc;
 }
 
+int weft_replica_diff_held(weft_replica *r, const uint8_t *vv, size_t vv_len,
+                           const uint8_t **records, size_t *len) {
+    validate_or_ret(r && records && len, WEFT_EINVAL);
+    r->diff.len = 0;
+    r->diff.err = 0;
+    int rc = weft_log_diff_held(r->log, vv, vv_len, diff_emit, &r->diff);
+    r->diff.err = 0;
+    *records = r->diff.p;
+    *len = rc ? 0 : r->diff.len;
+    return rc;
+}
+
+int weft_replica_forget(weft_replica *r, const uint8_t *vv, size_t vv_len, uint64_t keep) {
+    validate_or_ret(r, WEFT_EINVAL);
+    if (r->txn_n) return WEFT_ESTATE;
+    return weft_log_forget(r->log, vv, vv_len, keep);
+}
+
 uint64_t weft_replica_change_count(const weft_replica *r) {
     return r ? weft_log_count(r->log) : 0;
 }

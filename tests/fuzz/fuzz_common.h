@@ -231,6 +231,7 @@ enum merge_op {
     MERGE_TEXT_EDIT, /* as MERGE_TEXT, joining the open transaction */
     MERGE_LIST,      /* replica, coll, doc, field, kind (bit 7: join), index, to, value kind, value
                         byte: a list edit (docs/LISTS.md), indices clamped to the list */
+    MERGE_FORGET,    /* replica, keep (0..3): weft_replica_forget below its own vector */
     MERGE_N_OPS
 };
 #define MERGE_REPLICAS 3

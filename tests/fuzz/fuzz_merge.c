@@ -5,6 +5,13 @@
  * delivery of any committed change to any replica, in any order, any number
  * of times, or a whole vector/diff sync between two of them.
  *
+ * A replica may also forget its history below its own vector
+ * (weft_replica_forget, as after publishing a snapshot): its state must
+ * not change, it must keep taking every change (old ones as duplicates),
+ * and replica 0's diff then answers ETRIMMED to a vector below what it
+ * forgot (the test then sends from its records, as a snapshot plus tail
+ * would).
+ *
  * Local writes also come as buffers of ops (weft_replica_write_ops, with
  * bad ops that must leave the transaction untouched), as text edits that
  * join the open transaction (weft_replica_text_edit), and as list edits
@@ -33,6 +40,7 @@ static uint8_t next(script *s) {
 
 typedef struct world {
     weft_replica *r[MERGE_REPLICAS];
+    int forgot[MERGE_REPLICAS]; /* weft_replica_forget dropped something */
     uint8_t *rec[MAX_RECORDS];
     size_t len[MAX_RECORDS];
     size_t n;
@@ -85,8 +93,9 @@ static void sync_pair(world *w, int from, int to) {
     uint8_t *theirs = malloc(tlen + 1); /* borrowed from `to`: copy before the next call */
     FUZZ_ASSERT(theirs);
     memcpy(theirs, vv, tlen);
-    if (from == 0) {
-        FUZZ_ASSERT(weft_replica_diff(w->r[0], theirs, tlen, &recs, &rlen) == 0);
+    int rc = from == 0 ? weft_replica_diff(w->r[0], theirs, tlen, &recs, &rlen) : 0;
+    FUZZ_ASSERT(rc == 0 || (rc == WEFT_ETRIMMED && w->forgot[0]));
+    if (from == 0 && rc == 0) {
         if (to != 0) apply(w->r[to], recs, rlen);
     } else if (from != to) {
         FUZZ_ASSERT(weft_replica_vv(w->r[from], &vv, &vlen) == 0);
@@ -322,11 +331,30 @@ static void run_op(world *w, script *s) {
     case MERGE_LIST:
         if (w->n < MAX_CHANGES) list_edit(w, r, s);
         break;
+    case MERGE_FORGET: {
+        uint8_t keep = next(s) % 4;
+        if (weft_replica_txn_ops(r)) break; /* ESTATE: its ops show in the state */
+        const uint8_t *vv;
+        size_t vl;
+        FUZZ_ASSERT(weft_replica_vv(r, &vv, &vl) == 0);
+        uint8_t *own = malloc(vl + 1);
+        FUZZ_ASSERT(own);
+        memcpy(own, vv, vl);
+        uint8_t before[32], after[32];
+        uint64_t n = weft_replica_change_count(r);
+        fuzz_hash(r, before);
+        FUZZ_ASSERT(weft_replica_forget(r, own, vl, keep) == 0);
+        fuzz_hash(r, after);
+        FUZZ_ASSERT(memcmp(before, after, 32) == 0);
+        if (weft_replica_change_count(r) < n) w->forgot[i] = 1;
+        free(own);
+        break;
+    }
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    world w = {{NULL}, {NULL}, {0}, 0};
+    world w = {{NULL}, {0}, {NULL}, {0}, 0};
     for (int i = 0; i < MERGE_REPLICAS; i++) {
         w.r[i] = fuzz_replica_ex((uint8_t)(0x21 + 0x11 * i), i == 0);
         FUZZ_ASSERT(weft_replica_set_format_level(w.r[i], WEFT_LEVEL_LISTS) == 0);
@@ -346,7 +374,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t h[MERGE_REPLICAS][32];
     for (int i = 0; i < MERGE_REPLICAS; i++) {
         FUZZ_ASSERT(weft_replica_pending_count(w.r[i]) == 0);
-        FUZZ_ASSERT(weft_replica_change_count(w.r[i]) == w.n);
+        FUZZ_ASSERT(w.forgot[i] ? weft_replica_change_count(w.r[i]) <= w.n
+                                : weft_replica_change_count(w.r[i]) == w.n);
         fuzz_hash(w.r[i], h[i]);
         if (memcmp(h[i], h[0], 32) != 0) fprintf(stderr, "replica %d diverged from replica 0\n", i);
         FUZZ_ASSERT(memcmp(h[i], h[0], 32) == 0);

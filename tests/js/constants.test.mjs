@@ -48,14 +48,16 @@ test('error codes: constants.js = error.h = weft_err_name / weft_strerror in the
   const lowest = Math.min(...Object.values(C.ERRORS));
   // One past the end too, and the gaps (codes allocated to work not yet
   // merged): the module must not know a code the JS does not.
-  const known = new Set(Object.values(C.ERRORS));
   for (let code = lowest - 1; code < 0; code++) {
     const name = core.cstr(core.x.weft_err_name(code));
-    if (!known.has(code)) {
+    const known = Object.keys(C.ERRORS).find((k) => C.ERRORS[k] === code);
+    // Below the lowest, and in a gap (codes are allocated to work in
+    // progress ahead of time): unknown to both sides.
+    if (code < lowest || !known) {
       assert.equal(name, 'UNKNOWN', `the core knows code ${code} (${name}), constants.js does not`);
       continue;
     }
-    assert.equal(`WEFT_E${name}`, Object.keys(C.ERRORS).find((k) => C.ERRORS[k] === code), `code ${code}`);
+    assert.equal(`WEFT_E${name}`, known, `code ${code}`);
     assert.equal(C.ERROR_MESSAGES[`WEFT_E${name}`], core.cstr(core.x.weft_strerror(code)), `message of ${code}`);
   }
   assert.equal(ERRORS, C.ERRORS, 'the package exports the generated ERRORS');

@@ -451,6 +451,19 @@ export class Replica {
     });
   }
 
+  /**
+   * Forgets what this replica keeps per change below `vv` (the vector of a
+   * snapshot stored where peers can get it): memory then follows the
+   * authors, not the history. `keep`: changes kept per author (0: the
+   * core's default, 64). State is untouched.
+   */
+  forget(vv, keep = 0) {
+    const h = this._h();
+    this.core.scope((s) => {
+      this.core.check(this.core.x.wdb_forget(h, s.bytes(vv), vv.length, keep), 'forgetting history');
+    });
+  }
+
   snapshot() {
     this.core.check(this.core.x.wdb_snapshot(this._h(), this.core.out), 'taking a snapshot');
     return this.core.outBytes();

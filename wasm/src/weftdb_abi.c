@@ -371,10 +371,17 @@ WDB_API int wdb_vv(wdb *h, uint32_t *out) {
     return WEFT_OK;
 }
 
+/* weft_replica_forget with WEFT_LOG_FORGET_KEEP (keep 0: that default):
+ * drops the per-change entries and kept records below vv, once a snapshot
+ * covering vv is stored where peers can get it. */
+WDB_API int wdb_forget(wdb *h, const uint8_t *vv, size_t vv_len, uint32_t keep) {
+    return weft_replica_forget(h->r, vv, vv_len, keep ? keep : WEFT_LOG_FORGET_KEEP);
+}
+
 WDB_API int wdb_diff(wdb *h, const uint8_t *vv, size_t vv_len, uint32_t *out) {
     const uint8_t *p;
     size_t len;
-    int rc = weft_replica_diff(h->r, vv, vv_len, &p, &len);
+    int rc = weft_replica_diff_held(h->r, vv, vv_len, &p, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)p;
     out[1] = (uint32_t)len;

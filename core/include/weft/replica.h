@@ -287,10 +287,27 @@ WEFT_API int weft_replica_vv(weft_replica *r, const uint8_t **vv, size_t *len);
 
 /* Every change held that the holder of `vv` lacks, concatenated in causal
  * order, ready for weft_replica_apply on the other side. OUT: borrowed bytes.
- * Returns 0, a vector decoding error, WEFT_ESTATE (records not kept) or
- * WEFT_ENOMEM. */
+ * Returns 0, a vector decoding error, WEFT_ESTATE (records not kept),
+ * WEFT_ETRIMMED (the holder of vv lacks changes this replica no longer has:
+ * below its snapshot, or forgotten; send a sealed snapshot and the diff
+ * from its vector instead) or WEFT_ENOMEM. */
 WEFT_API int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len,
                                const uint8_t **records, size_t *len);
+
+/* weft_replica_diff that leaves out what the replica no longer holds,
+ * without an error (weft_log_diff_held): for callers that send that prefix
+ * another way (an outbox of unacknowledged changes). */
+WEFT_API int weft_replica_diff_held(weft_replica *r, const uint8_t *vv, size_t vv_len,
+                                    const uint8_t **records, size_t *len);
+
+/* Drops the per-change metadata and kept records of the changes vv covers
+ * (weft_log_forget: each author keeps its head and its last `keep`
+ * changes; pass WEFT_LOG_FORGET_KEEP), so that a long-lived replica holds what
+ * sync needs, not one entry per change. Call it once a snapshot covering
+ * vv is stored where a peer can get it (published and acknowledged, or
+ * saved locally). State is untouched. Returns 0, a vector decoding error,
+ * WEFT_ESTATE (a transaction is open) or WEFT_ENOMEM (nothing changed). */
+WEFT_API int weft_replica_forget(weft_replica *r, const uint8_t *vv, size_t vv_len, uint64_t keep);
 
 /* Changes committed, and changes waiting for dependencies. */
 WEFT_API uint64_t weft_replica_change_count(const weft_replica *r);
