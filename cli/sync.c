@@ -276,13 +276,13 @@ static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
  * (its vector covers the snapshot's) lacks nothing the relay dropped: it
  * goes on from the snapshot's base. OUT: *cursor. Returns 0, or 1 with err
  * set (this replica lacks trimmed history: it must be joined afresh). */
-static int skip_trimmed(spacedir *sd, const char *host, const char *port, const char *sid,
-                        const char *admission, uint64_t *cursor, char *err, size_t cap) {
+static int skip_trimmed(spacedir *sd, const endpoint *ep, const char *sid, const char *admission,
+                        uint64_t *cursor, char *err, size_t cap) {
     char path[256], hdrs[2048];
     snprintf(path, sizeof path, "/v1/spaces/%s/snapshot", sid);
     response r;
     if (auth_headers(sd, "GET", path, admission, hdrs, sizeof hdrs) ||
-        http(host, port, "GET", path, hdrs, NULL, 0, &r, err, cap)) {
+        http(ep, "GET", path, hdrs, NULL, 0, &r, err, cap)) {
         snprintf(err, cap, "the relay trimmed its history and its snapshot cannot be read");
         return 1;
     }
@@ -529,7 +529,7 @@ int cmd_sync(int argc, char **argv) {
         if (r.status == 410 && !skipped_trim) {
             response_free(&r); /* TRIMMED: below the relay's trim point */
             skipped_trim = 1;
-            out = skip_trimmed(&sd, host, port, sid, admission, &cursor, err, sizeof err);
+            out = skip_trimmed(&sd, ep, sid, admission, &cursor, err, sizeof err);
             continue;
         }
         if (r.status != 200) {
