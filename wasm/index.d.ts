@@ -94,6 +94,8 @@ export interface Status {
   state: ConnectionState;
   /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
   pending: number;
+  /** Set for good when a relay can never store an own change (one committed by an older build above its --max-frame): own changes from it on stay unsent. */
+  error?: 'CHANGE_TOO_BIG';
 }
 export interface ChangeEvent {
   docs: [collection: string, id: string][];

@@ -2,7 +2,8 @@
 // relay link's ('offline' | 'connecting' | 'syncing' | 'synced'); pending
 // counts the own changes the relay has not acknowledged when there is a
 // link, else the writes not yet durable in the store. Every change of either
-// is one 'status' event with a copy.
+// is one 'status' event with a copy. error, once set, names what holds own
+// changes back for good ('CHANGE_TOO_BIG': sync.js).
 export class Status {
   #now = { state: 'offline', pending: 0 };
   #emit;
@@ -22,12 +23,12 @@ export class Status {
     return { ...this.#now };
   }
 
-  /** Applies `patch` ({ state?, pending? }); emits when something changed. */
+  /** Applies `patch` ({ state?, pending?, error? }); emits when something changed. */
   set(patch) {
     const next = { ...this.#now, ...patch };
     const link = this.#linkPending();
     if (link !== null && patch.pending === undefined) next.pending = link;
-    if (next.state === this.#now.state && next.pending === this.#now.pending) return;
+    if (next.state === this.#now.state && next.pending === this.#now.pending && next.error === this.#now.error) return;
     this.#now = next;
     this.#emit({ ...next });
   }

@@ -41,7 +41,8 @@ extern "C" {
     X(DELEGATION, -21, "token delegation chain is broken")                            \
     X(UNAVAILABLE, -22, "not available in this crypto backend")                       \
     X(SIGNATURE, -23, "signature does not verify")                                    \
-    X(UNCOVERED, -24, "version vector names changes that are not held")
+    X(UNCOVERED, -24, "version vector names changes that are not held")               \
+    X(CHANGE_TOO_BIG, -33, "change exceeds WEFT_MAX_COMMIT_BYTES: store large values as files")
 
 typedef enum weft_error {
 #define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,
