@@ -1377,19 +1377,19 @@ static void too_big_to_commit(void) {
     CHECK(raw && val);
     CHECK_OK(weft_value_write_bytes(val, cap, &vlen, raw, n));
     CHECK_OK(weft_replica_put(a, "files", 5, "f", 1, "data", 4, val, vlen));
-    const uint8_t *rec;
+    const uint8_t *out;
     size_t len;
-    CHECK_RC(weft_replica_commit(a, 1, &rec, &len), WEFT_ECHANGE_TOO_BIG);
+    CHECK_RC(weft_replica_commit(a, 1, &out, &len), WEFT_ECHANGE_TOO_BIG);
     CHECK(weft_replica_txn_ops(a) == 1);
     CHECK(strcmp(weft_err_name(WEFT_ECHANGE_TOO_BIG), "CHANGE_TOO_BIG") == 0);
     CHECK_OK(weft_replica_rollback(a));
     /* Just under the limit commits. */
     CHECK_OK(weft_value_write_bytes(val, cap, &vlen, raw, n - 1024));
     CHECK_OK(weft_replica_put(a, "files", 5, "f", 1, "data", 4, val, vlen));
-    CHECK_OK(weft_replica_commit(a, 1, &rec, &len));
+    CHECK_OK(weft_replica_commit(a, 1, &out, &len));
     CHECK(len <= WEFT_MAX_COMMIT_BYTES);
     weft_change c;
-    CHECK_OK(weft_change_decode(&c, rec, len));
+    CHECK_OK(weft_change_decode(&c, out, len));
     CHECK(c.seq == 1);
     free(raw);
     free(val);

@@ -16,6 +16,7 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
+import { Files } from './files.js';
 import { Emitter, pick, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
@@ -43,9 +44,10 @@ export class Space {
   #collectionPort;
   #textPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
+  #files; // files.js: space.files
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, files } = {}) {
     this.#core = core;
     this.#store = store;
     this.#meta = meta;
@@ -83,6 +85,7 @@ export class Space {
     }, textWindow);
     this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
+    this.#files = new Files(Object.assign(this.#port('core meta rights replica on emit setStatus'), { store, checkOpen: () => this.#open() }), files);
   }
 
   /** Loads the stored snapshot, records and outbox into the replica. */
@@ -110,9 +113,15 @@ export class Space {
    */
   get presence() { return this.#presence; }
 
+  /**
+   * Files beside the log (docs/API.md, "Files"): put(data, { name, type })
+   * resolves to a reference to store in a field, get(ref) to the file.
+   */
+  get files() { return this.#files; }
+
   /** The peer-to-peer links (openSpace({ p2p: true })), or null. See p2p.js. */
   get p2p() { return this.#p2p; }
-  /** { state: 'offline'|'connecting'|'syncing'|'synced'|'version', pending } (a copy). */
+  /** { state: 'offline'|'connecting'|'syncing'|'synced'|'version', pending, uploads, error? } (a copy). */
   get status() { return this.#status.get(); }
 
   // ---- format levels (docs/API.md, "Format levels") ----
@@ -231,6 +240,7 @@ export class Space {
       await this.flush().catch(() => {});
       this.#presence?.close();
       this.#p2p?.close();
+      this.#files.close();
       await this.#sync?.close();
       await this.#closeHook?.();
     } finally {
@@ -312,6 +322,8 @@ export class Space {
    */
   _opener() {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
+      loadFiles: () => this.#files.load(),
+      attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel'),

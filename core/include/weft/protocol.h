@@ -100,7 +100,11 @@ extern "C" {
     X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                           \
     X(STALE_SNAPSHOT, 26, "snapshot older than the one held")                  \
     X(NOT_ADMITTED, 27, "this relay does not host the space")                  \
-    X(QUOTA, 28, "space quota exceeded")
+    X(QUOTA, 28, "space quota exceeded")                                       \
+    X(BAD_HASH, 32, "file chunk does not match its hash")                      \
+    X(BAD_URL, 33, "signed file URL is forged or malformed")                   \
+    X(URL_EXPIRED, 34, "signed file URL has expired")                          \
+    X(RANGE, 35, "range outside the file chunk")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
