@@ -28,7 +28,8 @@ function httpError(res, body, what) {
   const e = new WeftError(CODE_FOR[name] ?? 'WEFT_EUNAVAILABLE', `relay: ${what}: ${res.status} ${name}: ${message}`);
   e.status = res.status;
   e.protocolError = name;
-  e.retry = res.status >= 500 || res.status === 429 || res.status === 408;
+  // 507 QUOTA stays until an operator or a deletion makes room.
+  e.retry = (res.status >= 500 && res.status !== 507) || res.status === 429 || res.status === 408;
   return e;
 }
 

@@ -19,6 +19,7 @@ import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 
 export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
+export { isFileRef } from './files.js';
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */
 export async function init(opts) {
