@@ -123,11 +123,6 @@ void blobs_close(blob_store *bs) {
     free(bs);
 }
 
-int blobs_parse_id(uint8_t id[BLOB_ID_BYTES], const char *hex, size_t n) {
-    return n == 2 * BLOB_ID_BYTES && weft__hex_decode(id, BLOB_ID_BYTES, NULL, hex, n) == 0 ? 0
-                                                                                            : -1;
-}
-
 /* ---- chunks ---- */
 
 static void touch_lease(const char *bdir) {
@@ -184,11 +179,9 @@ int blobs_put_chunk(blob_store *bs, const uint8_t space[32], const uint8_t blob[
 
 /* Chunk index of a file name "c<decimal>", or -1. */
 static int64_t chunk_index(const char *name) {
-    if (name[0] != 'c' || !name[1]) return -1;
-    char *end;
-    unsigned long long v = strtoull(name + 1, &end, 10);
-    if (*end || v >= BLOB_MAX_CHUNKS || name[1] < '0' || name[1] > '9') return -1;
-    return (int64_t)v;
+    uint32_t i;
+    if (name[0] != 'c' || weft__blob_chunk_parse(&i, name + 1, strlen(name + 1))) return -1;
+    return i;
 }
 
 size_t blobs_list(blob_store *bs, const uint8_t space[32], const uint8_t blob[BLOB_ID_BYTES],
@@ -367,7 +360,7 @@ size_t blobs_sweep(blob_store *bs, uint64_t now_s, uint64_t grace_s, size_t max_
         struct dirent *be;
         while (deleted < max_blobs && (be = readdir(sd))) {
             uint8_t blob[BLOB_ID_BYTES];
-            if (blobs_parse_id(blob, be->d_name, strlen(be->d_name))) continue;
+            if (weft__blob_id_parse(blob, be->d_name, strlen(be->d_name))) continue;
             snprintf(bdir, sizeof bdir, "%s/%s", sdir, be->d_name);
             snprintf(path, sizeof path, "%s/lease", bdir);
             struct stat sb;

@@ -23,11 +23,13 @@
 #ifndef WEFT_RELAY_BLOBS_H
 #define WEFT_RELAY_BLOBS_H
 
+#include "blobreq.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLOB_ID_BYTES   16
-#define BLOB_MAX_CHUNKS (1u << 20)
+#define BLOB_ID_BYTES   WEFT__BLOB_ID_BYTES
+#define BLOB_MAX_CHUNKS WEFT__BLOB_MAX_CHUNKS
 /* Signatures of signed URLs: base64url of an HMAC-SHA-256, 43 characters. */
 #define BLOB_SIG_CHARS 43
 
@@ -38,9 +40,6 @@ typedef struct blob_store blob_store;
 int blobs_open(blob_store **out, const char *dir);
 /* Frees it; NULL is a no-op. */
 void blobs_close(blob_store *bs);
-
-/* A blob id in a path: 32 hex digits. Returns 0 or -1. */
-int blobs_parse_id(uint8_t id[BLOB_ID_BYTES], const char *hex, size_t n);
 
 /* Stores chunk idx of a blob durably (see the invariant above) and renews
  * its lease. OUT: *delta, the change in the space's stored bytes (0 when

@@ -202,25 +202,6 @@ static int parse_space(uint8_t out[32], const char *p, size_t n) {
     return -1;
 }
 
-/* A chunk index in a path: decimal digits, below BLOB_MAX_CHUNKS. */
-static int parse_chunk(uint32_t *out, const char *p) {
-    size_t n = strlen(p);
-    if (!n || n > 7 || strspn(p, "0123456789") != n) return -1;
-    unsigned long v = strtoul(p, NULL, 10);
-    if (v >= BLOB_MAX_CHUNKS) return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* "{blob}" or "{blob}/{chunk}" after ".../blobs/": 5 or 6, or 0. */
-static int parse_blob_tail(const char *p, uint8_t blob[BLOB_ID_BYTES], uint32_t *chunk) {
-    const char *slash = strchr(p, '/');
-    size_t n = slash ? (size_t)(slash - p) : strlen(p);
-    if (blobs_parse_id(blob, p, n)) return 0;
-    if (!slash) return 5;
-    return parse_chunk(chunk, slash + 1) ? 0 : 6;
-}
-
 /* "/v1/spaces/{id}", ".../changes", ".../snapshots" (upload),
  * ".../snapshot" (the newest), ".../blobs/{blob}" (a file's status and
  * URL) or ".../blobs/{blob}/{chunk}" (upload). Returns 1 to 6, or 0. */
@@ -234,19 +215,11 @@ static int parse_path(const char *path, uint8_t sid[32], uint8_t blob[BLOB_ID_BY
     if (!slash) return 1;
     if (strcmp(slash, "/changes") == 0) return 2;
     if (strcmp(slash, "/snapshots") == 0) return 3;
-    if (strncmp(slash, "/blobs/", 7) == 0) return parse_blob_tail(slash + 7, blob, chunk);
+    if (strncmp(slash, "/blobs/", 7) == 0) {
+        int k = weft__blob_tail_parse(blob, chunk, slash + 7, strlen(slash + 7));
+        return k ? 4 + k : 0;
+    }
     return strcmp(slash, "/snapshot") == 0 ? 4 : 0;
-}
-
-/* "/v1/blobs/{space hex}/{blob}/{chunk}": a signed URL's path. Returns 0
- * or -1. */
-static int parse_signed_path(const char *path, uint8_t sid[32], uint8_t blob[BLOB_ID_BYTES],
-                             uint32_t *chunk) {
-    static const char pre[] = "/v1/blobs/";
-    if (strncmp(path, pre, sizeof pre - 1) != 0) return -1;
-    const char *id = path + sizeof pre - 1, *slash = strchr(id, '/');
-    if (!slash || slash - id != 64 || weft__hex_decode(sid, 32, NULL, id, 64)) return -1;
-    return parse_blob_tail(slash + 1, blob, chunk) == 6 ? 0 : -1;
 }
 
 /* ---- single-use proofs ----
@@ -950,36 +923,6 @@ static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const ch
     return b ? respond(s, wsi, 200, "application/json", b, n, NULL) : -1;
 }
 
-/* "bytes=a-b", "bytes=a-" or "bytes=-n" against a chunk of size len.
- * Returns 1 with [*from, *to] inclusive, 0 when there is no (usable) Range
- * (several ranges: the whole chunk is served, as RFC 9110 allows), or -1
- * when it lies outside the chunk. */
-static int parse_range(const char *v, uint64_t len, uint64_t *from, uint64_t *to) {
-    if (strncmp(v, "bytes=", 6) != 0 || strchr(v, ',')) return 0;
-    v += 6;
-    char *end;
-    if (*v == '-') {
-        unsigned long long k = strtoull(v + 1, &end, 10);
-        if (end == v + 1 || *end || k == 0) return -1;
-        if (len == 0) return -1;
-        *from = k >= len ? 0 : len - k;
-        *to = len - 1;
-        return 1;
-    }
-    unsigned long long a = strtoull(v, &end, 10);
-    if (end == v || *end != '-') return 0;
-    const char *bpos = end + 1;
-    unsigned long long bnum = len ? len - 1 : 0;
-    if (*bpos) {
-        bnum = strtoull(bpos, &end, 10);
-        if (*end || bnum < a) return 0;
-    }
-    if (a >= len) return -1;
-    *from = a;
-    *to = bnum >= len ? len - 1 : bnum;
-    return 1;
-}
-
 /* A chunk through a signed URL: no token, no session state, so a CDN or a
  * proxy can serve it; the URL is good for every chunk of one file until
  * exp. */
@@ -987,7 +930,7 @@ static int get_signed_chunk(session *s, struct lws *wsi, const char *path) {
     relay *r = s->r;
     uint8_t sid[32], blob[BLOB_ID_BYTES];
     uint32_t chunk;
-    if (parse_signed_path(path, sid, blob, &chunk))
+    if (weft__blob_url_path_parse(sid, blob, &chunk, path, strlen(path)))
         return blob_refuse(s, wsi, RELAY_BLOB_URL, WEFT_PROTO_EBAD_URL, "not a file URL");
     char sig[64];
     int bad = 0;
@@ -1007,8 +950,8 @@ static int get_signed_chunk(session *s, struct lws *wsi, const char *path) {
     char range[128], cr[96], cache[64];
     uint64_t from = 0, to = len ? len - 1 : 0;
     int ranged = 0;
-    if (lws_hdr_copy(wsi, range, sizeof range, WSI_TOKEN_HTTP_RANGE) > 0)
-        ranged = parse_range(range, len, &from, &to);
+    int rl = lws_hdr_copy(wsi, range, sizeof range, WSI_TOKEN_HTTP_RANGE);
+    if (rl > 0) ranged = weft__blob_range_parse(&from, &to, range, (size_t)rl, len);
     if (ranged < 0) {
         free(data);
         return blob_refuse(s, wsi, RELAY_BLOB_RANGE, WEFT_PROTO_ERANGE,
