@@ -31,7 +31,9 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#define BODY_CHUNK    16384
+/* Bytes handed to lws per WRITEABLE: large enough that a 1 MiB file chunk
+ * takes a few loop turns, not dozens. */
+#define BODY_CHUNK    (256 * 1024)
 #define PROOF_SKEW_S  300
 #define DEFAULT_LIMIT 100
 
@@ -41,6 +43,7 @@ typedef struct http_state {
     /* response */
     char *body;
     size_t body_len, sent;
+    uint8_t *wbuf; /* LWS_PRE + BODY_CHUNK: what lws_write is handed */
     /* POST: request body, then results until the flush */
     int method;
     char path[256];
@@ -78,6 +81,7 @@ static void http_state_free(session *s) {
     if (!s->http) return;
     storage_batch_unref(s->http->batch);
     free(s->http->body);
+    free(s->http->wbuf);
     free(s->http->req);
     free(s->http->res);
     free(s->http);
@@ -1209,9 +1213,10 @@ static int on_writeable(session *s, struct lws *wsi) {
     size_t n = h->body_len - h->sent;
     if (n > BODY_CHUNK) n = BODY_CHUNK;
     int final = h->sent + n == h->body_len;
-    uint8_t buf[LWS_PRE + BODY_CHUNK];
-    if (n) memcpy(buf + LWS_PRE, h->body + h->sent, n);
-    if (lws_write(wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+    if (!h->wbuf && !(h->wbuf = malloc(LWS_PRE + BODY_CHUNK))) return -1;
+    if (n) memcpy(h->wbuf + LWS_PRE, h->body + h->sent, n);
+    if (lws_write(wsi, h->wbuf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+        (int)n)
         return -1;
     h->sent += n;
     if (!final) {

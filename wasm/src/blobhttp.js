@@ -56,8 +56,8 @@ export class BlobHttp {
     this.spaceHex = toHex(port.meta.space);
   }
 
-  /** Authorization and Weft-Proof for METHOD on target (path and query). */
-  #auth(method, target) {
+  /** Authorization and a single-use Weft-Proof for METHOD on target (path and query). */
+  authHeaders(method, target) {
     const { core, meta } = this.port;
     const stamp = `${Math.floor(Date.now() / 1000)}:${toBase64url(randomBytes(9))}`;
     const head = enc.encode(`${stamp} ${method} `);
@@ -68,13 +68,25 @@ export class BlobHttp {
     return { authorization: `Bearer ${toBase64url(meta.token)}`, 'weft-proof': `${stamp}.${toBase64url(sig)}` };
   }
 
-  async #call(method, path, { body, headers = {} } = {}, what) {
-    let res;
-    try {
-      res = await this.fetch(this.base + path, { method, body, headers: { ...this.#auth(method, path), ...headers } });
-    } catch (e) {
-      throw netError(e, what);
+  /**
+   * fetch, tried a second time at once when it fails before any answer: a
+   * kept-alive connection the relay closed while idle fails the first
+   * request on it. Every request here may be repeated (a chunk stored again
+   * is the same bytes); make() builds it again (a proof is good once).
+   */
+  async #fetch(make, what) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [url, init] = make();
+        return await this.fetch(url, init);
+      } catch (e) {
+        if (attempt) throw netError(e, what);
+      }
     }
+  }
+
+  async #call(method, path, { body, headers = {} } = {}, what) {
+    const res = await this.#fetch(() => [this.base + path, { method, body, headers: { ...this.authHeaders(method, path), ...headers } }], what);
     let text;
     try {
       text = await res.text();
@@ -101,12 +113,7 @@ export class BlobHttp {
 
   /** Downloads chunk `index` through a signed URL (status()). */
   async getChunk(st, index) {
-    let res;
-    try {
-      res = await this.fetch(`${this.base}${st.url}${index}?${st.query}`);
-    } catch (e) {
-      throw netError(e, `downloading chunk ${index}`);
-    }
+    const res = await this.#fetch(() => [`${this.base}${st.url}${index}?${st.query}`], `downloading chunk ${index}`);
     if (!res.ok) throw httpError(res, await res.text().catch(() => ''), `downloading chunk ${index}`);
     try {
       return new Uint8Array(await res.arrayBuffer());
