@@ -37,7 +37,7 @@
 #define PROOF_SKEW_S  300
 #define DEFAULT_LIMIT 100
 
-enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
+enum { M_GET = 1, M_POST, M_DELETE, M_OPTIONS, M_OTHER };
 
 typedef struct http_state {
     /* response */
@@ -71,6 +71,7 @@ typedef struct http_state {
     uint64_t admitted_bytes; /* the admission's byte quota (0: none) */
     /* a file chunk upload (POST .../blobs/{blob}/{i}), or a blob's status */
     int blob_post;
+    int cors; /* a files request: answers carry CORS headers */
     uint8_t blob[BLOB_ID_BYTES];
     uint32_t chunk;
 } http_state;
@@ -120,6 +121,15 @@ static int respond(session *s, struct lws *wsi, unsigned status, const char *typ
     }
     if (!has_cache && lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
                                                   (const uint8_t *)"no-store", 8, &p, end))
+        return -1;
+    /* Files are read and written from apps served elsewhere too: any
+     * origin may call them (they need a token in a header, never a
+     * cookie, so a page cannot borrow a user's rights). */
+    if (h->cors &&
+        (lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-allow-origin:",
+                                     (const uint8_t *)"*", 1, &p, end) ||
+         lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-expose-headers:",
+                                     (const uint8_t *)"content-range", 13, &p, end)))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
     r->m.bytes_out += body_len;
@@ -980,6 +990,19 @@ static int get_signed_chunk(session *s, struct lws *wsi, const char *path) {
     return respond(s, wsi, ranged ? 206 : 200, "application/octet-stream", (char *)data, n, extra);
 }
 
+/* A browser's CORS preflight for a files request. */
+static int preflight(session *s, struct lws *wsi) {
+    const char *extra[] = {"access-control-allow-methods:",
+                           "GET, POST",
+                           "access-control-allow-headers:",
+                           "authorization, weft-proof, weft-chunk-hash, content-type, range",
+                           "access-control-max-age:",
+                           "86400",
+                           NULL};
+    char *b = malloc(1);
+    return b ? respond(s, wsi, 204, "text/plain", b, 0, extra) : -1;
+}
+
 /* ---- DELETE /v1/spaces/{id} ---- */
 
 static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
@@ -1082,10 +1105,12 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->snap = h->snap_sent = 0;
     h->space_charged = 0;
     h->proof_used = 0;
-    h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
-                : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
-                : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
-                                                                  : M_OTHER;
+    h->cors = 0;
+    h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)       ? M_GET
+                : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)    ? M_POST
+                : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)  ? M_DELETE
+                : lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) ? M_OPTIONS
+                                                                   : M_OTHER;
     if (r->draining) return respond_error(s, wsi, WEFT_PROTO_EGOING_AWAY, "shutting down");
     if (h->method == M_GET && strcmp(path, "/healthz") == 0)
         return respond_text(s, wsi, 200, "ok\n");
@@ -1105,9 +1130,11 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     if (r->m.conns_open > r->cfg.max_conns)
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many connections");
     uint8_t sid[32];
-    if (h->method == M_GET && strncmp(path, "/v1/blobs/", 10) == 0)
-        return get_signed_chunk(s, wsi, path);
     int kind = parse_path(path, sid, h->blob, &h->chunk);
+    int signed_url = strncmp(path, "/v1/blobs/", 10) == 0;
+    h->cors = signed_url || kind == 5 || kind == 6;
+    if (h->method == M_OPTIONS && h->cors) return preflight(s, wsi);
+    if (h->method == M_GET && signed_url) return get_signed_chunk(s, wsi, path);
     h->blob_post = 0;
     memcpy(h->space, sid, 32);
     snprintf(h->path, sizeof h->path, "%s", path);

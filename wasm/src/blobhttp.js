@@ -52,7 +52,8 @@ export class BlobHttp {
   constructor(port, relay, fetchImpl = globalThis.fetch) {
     this.port = port;
     this.base = relay.replace(/^ws/, 'http').replace(/\/+$/, '');
-    this.fetch = fetchImpl;
+    // Called as a plain function: a browser's fetch refuses another `this`.
+    this.fetch = (url, init) => fetchImpl(url, init);
     this.spaceHex = toHex(port.meta.space);
   }
 
