@@ -1049,7 +1049,7 @@ static const struct {
  * compiled from its own files; no inline script, no framing. */
 static const char csp[] =
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 static int serve_static(session *s, struct lws *wsi, const char *path) {
