@@ -59,6 +59,17 @@ async function pool(items, n, fn) {
   if (failed) throw failed;
 }
 
+/**
+ * Whether a document's canonical bytes may hold a file reference: they
+ * contain the key "$file". A byte scan, so that indexing the documents of
+ * every change costs no decoding unless files are in use.
+ */
+function mayHoldRef(bytes) {
+  for (let i = bytes.indexOf(0x24); i >= 0 && i + 4 < bytes.length; i = bytes.indexOf(0x24, i + 1))
+    if (bytes[i + 1] === 0x66 && bytes[i + 2] === 0x69 && bytes[i + 3] === 0x6c && bytes[i + 4] === 0x65) return true;
+  return false;
+}
+
 /** Every file reference in a decoded document (fields, and maps and arrays inside them). */
 function refsIn(v, out, depth = 0) {
   if (!v || typeof v !== 'object' || depth > 4 || v instanceof Uint8Array) return out;
@@ -96,6 +107,9 @@ export class Files {
   #closed = false;
   #saveRefs = null;
   #off = null;
+  /** Documents touched since the last indexing: key -> [coll, id]. */
+  #dirty = new Map();
+  #indexQueued = false;
 
   /** @param {FilesPort} port */
   constructor(port, { minDelay = 250, maxDelay = 30_000, renewEvery = RENEW_EVERY } = {}) {
@@ -103,7 +117,7 @@ export class Files {
     this.minDelay = minDelay;
     this.maxDelay = maxDelay;
     this.renewEvery = renewEvery;
-    this.#off = port.on('change', (ev) => this.#indexDocs(ev.docs));
+    this.#off = port.on('change', (ev) => this.#touched(ev.docs));
   }
 
   /** Loads the upload queue and the reference index from the store. */
@@ -293,20 +307,39 @@ export class Files {
 
   // ---- leases ----
 
-  /** Indexes the file references of the documents a change touched. */
-  #indexDocs(docs) {
+  /**
+   * Notes the documents a change touched; they are indexed in a microtask,
+   * each once however many changes of this task touched it. A document
+   * costs a byte scan (mayHoldRef) unless it holds a reference.
+   */
+  #touched(docs) {
     if (this.#closed) return;
+    for (const d of docs) this.#dirty.set(d[0] + '\0' + d[1], d);
+    if (this.#indexQueued) return;
+    this.#indexQueued = true;
+    queueMicrotask(() => {
+      this.#indexQueued = false;
+      this.#indexDirty();
+    });
+  }
+
+  /** Indexes the file references of the documents touched since last time. */
+  #indexDirty() {
+    if (this.#closed || !this.#dirty.size) return;
+    const docs = [...this.#dirty.values()];
+    this.#dirty.clear();
     let changed = false;
     for (const [coll, id] of docs) {
       const key = coll + '\0' + id;
-      let doc;
+      const had = this.#docRefs.get(key);
+      let ids = new Set();
       try {
-        doc = this.#port.replica(coll, id).getDoc(coll, id);
+        const rep = this.#port.replica(coll, id);
+        const bytes = rep.getDocBytes(coll, id, false); // borrowed: read before the next call
+        if (bytes && mayHoldRef(bytes)) ids = refsIn(rep.getDoc(coll, id), ids);
       } catch {
         continue;
       }
-      const ids = refsIn(doc, new Set());
-      const had = this.#docRefs.get(key);
       if (!ids.size && !had) continue;
       if (ids.size) this.#docRefs.set(key, ids);
       else this.#docRefs.delete(key);
@@ -315,12 +348,13 @@ export class Files {
     }
     if (changed) this.#saveRefs ??= Promise.resolve().then(() => {
       this.#saveRefs = null;
-      if (!this.#closed) return this.#port.store.putFile?.(REFS_KEY, [...this.#docRefs].map(([k, s]) => [k, [...s]]));
+      return this.#port.store.putFile?.(REFS_KEY, [...this.#docRefs].map(([k, s]) => [k, [...s]]));
     }).catch((e) => this.#port.emit('error', e));
   }
 
   /** The files this replica's state references now. */
   referenced() {
+    this.#indexDirty();
     const all = new Set();
     for (const s of this.#docRefs.values()) for (const id of s) all.add(id);
     return all;
@@ -357,11 +391,15 @@ export class Files {
     this.#timers.add(t);
   }
 
-  close() {
+  /** Indexes what is left (the replica is still open) and stops. */
+  async close() {
+    this.#indexDirty();
+    const saving = this.#saveRefs;
     this.#closed = true;
     this.#off?.();
     this.#wake?.();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    await saving;
   }
 }

@@ -240,7 +240,7 @@ export class Space {
       await this.flush().catch(() => {});
       this.#presence?.close();
       this.#p2p?.close();
-      this.#files.close();
+      await this.#files.close();
       await this.#sync?.close();
       await this.#closeHook?.();
     } finally {
