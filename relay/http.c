@@ -914,6 +914,9 @@ static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const ch
     weft_token t;
     uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
     if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
+    const char *why;
+    if (admit_check_http(s, wsi, sid, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
     int rc = space_open(r, sid, 0, &sp);
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
