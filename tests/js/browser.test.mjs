@@ -370,6 +370,18 @@ test('two tabs of one space with a relay: only the leader connects; the follower
     await b.evaluate(() => window.space.collection('n').put('from-b', { v: 2 }));
     for (let i = 0; i < 200 && node.collection('n').get('from-b') === undefined; i++) await new Promise((r) => setTimeout(r, 25));
     assert.deepEqual(node.collection('n').get('from-b'), { v: 2 });
+    // A file put in the follower is uploaded by the leader, and leaves
+    // both tabs' queues once it is whole.
+    await b.evaluate(async () => {
+      const ref = await window.space.files.put(new Uint8Array(300_000).fill(9), { name: 'from-follower.bin' });
+      await window.space.collection('n').put('file', { ref });
+    });
+    await b.waitForFunction(() => window.space.status.uploads === 0, null, { timeout: 20_000 });
+    assert.equal(await a.evaluate(() => window.space.status.uploads), 0);
+    for (let i = 0; i < 200 && node.collection('n').get('file') === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    const fromFollower = await node.files.get(node.collection('n').get('file').ref);
+    assert.equal(fromFollower.length, 300_000);
+    assert.ok(fromFollower.every((x) => x === 9));
     await a.close();
     await b.waitForFunction(() => window.space._internal.isWriter() && window.space.status.state === 'synced', null, { timeout: 20_000 });
     await node.collection('n').put('after-handover', { v: 3 });

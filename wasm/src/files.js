@@ -110,6 +110,7 @@ export class Files {
   /** Documents touched since the last indexing: key -> [coll, id]. */
   #dirty = new Map();
   #indexQueued = false;
+  #tabs = null; // BroadcastChannel to the space's other tabs
 
   /** @param {FilesPort} port */
   constructor(port, { minDelay = 250, maxDelay = 30_000, renewEvery = RENEW_EVERY } = {}) {
@@ -118,6 +119,28 @@ export class Files {
     this.maxDelay = maxDelay;
     this.renewEvery = renewEvery;
     this.#off = port.on('change', (ev) => this.#touched(ev.docs));
+    // Tabs of one IndexedDB space share the queue; only the leader uploads.
+    // A follower's put tells it to read the queue again; the leader's
+    // finished uploads leave every tab's queue.
+    if (typeof BroadcastChannel === 'function' && port.store.loadFiles) {
+      this.#tabs = new BroadcastChannel(`weftdb-files:${toBase64url(port.meta.space)}`);
+      this.#tabs.unref?.();
+      this.#tabs.onmessage = (ev) => this.#fromTab(ev.data);
+    }
+  }
+
+  #fromTab(m) {
+    if (this.#closed || !m) return;
+    if (m.done && this.#queue.delete(m.done)) this.#changed();
+    if (m.queued && this.#http) this.#reread().catch((e) => this.#port.emit('error', e));
+  }
+
+  /** Takes into the queue the uploads another tab stored. */
+  async #reread() {
+    for (const [key, v] of (await this.#port.store.loadFiles()) ?? [])
+      if (key.startsWith('u:') && isFileRef(v.ref) && !this.#queue.has(v.ref.id)) this.#queue.set(v.ref.id, { ref: v.ref, bytes: v.bytes, loaded: 0, error: null });
+    this.#changed();
+    this.#pump();
   }
 
   /** Loads the upload queue and the reference index from the store. */
@@ -134,7 +157,8 @@ export class Files {
   attach(url, fetchImpl) {
     if (this.#closed || this.#http) return;
     this.#http = new BlobHttp(this.#port, url, fetchImpl);
-    this.#pump();
+    // A tab that leads now takes what others queued meanwhile.
+    this.#reread().catch((e) => this.#port.emit('error', e));
     this.#renewLoop(1000);
   }
 
@@ -163,7 +187,8 @@ export class Files {
     await this.#port.store.putFile?.(`u:${ref.id}`, { ref, bytes });
     this.#queue.set(ref.id, { ref, bytes, loaded: 0, error: null });
     this.#changed();
-    this.#pump();
+    if (this.#http) this.#pump();
+    else this.#tabs?.postMessage({ queued: ref.id }); // the leader uploads it
     return ref;
   }
 
@@ -241,6 +266,7 @@ export class Files {
           this.#queue.delete(u.ref.id);
           this.#renewed.set(u.ref.id, Date.now());
           await this.#port.store.deleteFile?.(`u:${u.ref.id}`);
+          this.#tabs?.postMessage({ done: u.ref.id });
           this.#changed();
           this.#port.emit('file', { id: u.ref.id, direction: 'up', loaded: u.ref.size, total: u.ref.size, done: true });
         } catch (e) {
@@ -397,6 +423,7 @@ export class Files {
     const saving = this.#saveRefs;
     this.#closed = true;
     this.#off?.();
+    this.#tabs?.close();
     this.#wake?.();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
