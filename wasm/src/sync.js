@@ -280,7 +280,7 @@ export class Sync {
     let big = null;
     for (const fr of this.sent) if (!big || fr.bytes > big.bytes) big = fr;
     if (big && big.length > 1 && this.frameBytes > MIN_FRAME_BYTES) {
-      this.frameBytes = Math.max(MIN_FRAME_BYTES, big.bytes >> 1);
+      this.frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(this.frameBytes, big.bytes) >> 1);
       return; // the relay closes; the reconnect resends in smaller frames
     }
     const seq = big?.length === 1 && typeof big[0] === 'number' ? big[0] : null;
