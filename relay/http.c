@@ -19,6 +19,7 @@
  */
 #include "admin.h"
 #include "admit.h"
+#include "blobs.h"
 #include "hex.h"
 #include "http.h"
 #include "pubsub.h"
@@ -28,18 +29,22 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
-#define BODY_CHUNK    16384
+/* Bytes handed to lws per WRITEABLE: large enough that a 1 MiB file chunk
+ * takes a few loop turns, not dozens. */
+#define BODY_CHUNK    (256 * 1024)
 #define PROOF_SKEW_S  300
 #define DEFAULT_LIMIT 100
 
-enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
+enum { M_GET = 1, M_POST, M_DELETE, M_OPTIONS, M_OTHER };
 
 typedef struct http_state {
     /* response */
     char *body;
     size_t body_len, sent;
+    uint8_t *wbuf; /* LWS_PRE + BODY_CHUNK: what lws_write is handed */
     /* POST: request body, then results until the flush */
     int method;
     char path[256];
@@ -65,6 +70,11 @@ typedef struct http_state {
     uint64_t snap_base;
     int space_charged;       /* the space's change bucket was charged (once) */
     uint64_t admitted_bytes; /* the admission's byte quota (0: none) */
+    /* a file chunk upload (POST .../blobs/{blob}/{i}), or a blob's status */
+    int blob_post;
+    int cors; /* a files request: answers carry CORS headers */
+    uint8_t blob[BLOB_ID_BYTES];
+    uint32_t chunk;
 } http_state;
 
 /* ---- responses ---- */
@@ -73,6 +83,7 @@ static void http_state_free(session *s) {
     if (!s->http) return;
     storage_batch_unref(s->http->batch);
     free(s->http->body);
+    free(s->http->wbuf);
     free(s->http->req);
     free(s->http->res);
     free(s->http);
@@ -112,6 +123,15 @@ static int respond(session *s, struct lws *wsi, unsigned status, const char *typ
     if (!has_cache && lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:",
                                                   (const uint8_t *)"no-store", 8, &p, end))
         return -1;
+    /* Files are read and written from apps served elsewhere too: any
+     * origin may call them (they need a token in a header, never a
+     * cookie, so a page cannot borrow a user's rights). */
+    if (h->cors &&
+        (lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-allow-origin:",
+                                     (const uint8_t *)"*", 1, &p, end) ||
+         lws_add_http_header_by_name(wsi, (const uint8_t *)"access-control-expose-headers:",
+                                     (const uint8_t *)"content-range", 13, &p, end)))
+        return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
     r->m.bytes_out += body_len;
     lws_callback_on_writable(wsi);
@@ -148,7 +168,11 @@ static unsigned http_status_of(uint32_t code) {
         return 401;
     case WEFT_PROTO_ERIGHTS:
     case WEFT_PROTO_ENOT_ADMITTED:
+    case WEFT_PROTO_EBAD_URL:
+    case WEFT_PROTO_EURL_EXPIRED:
         return 403;
+    case WEFT_PROTO_ERANGE:
+        return 416;
     case WEFT_PROTO_EQUOTA:
         return 507;
     case WEFT_PROTO_ENOT_FOUND:
@@ -195,9 +219,11 @@ static int parse_space(uint8_t out[32], const char *p, size_t n) {
     return -1;
 }
 
-/* "/v1/spaces/{id}", ".../changes", ".../snapshots" (upload) or
- * ".../snapshot" (the newest). Returns 1, 2, 3, 4, or 0. */
-static int parse_path(const char *path, uint8_t sid[32]) {
+/* "/v1/spaces/{id}", ".../changes", ".../snapshots" (upload),
+ * ".../snapshot" (the newest), ".../blobs/{blob}" (a file's status and
+ * URL) or ".../blobs/{blob}/{chunk}" (upload). Returns 1 to 6, or 0. */
+static int parse_path(const char *path, uint8_t sid[32], uint8_t blob[BLOB_ID_BYTES],
+                      uint32_t *chunk) {
     static const char pre[] = "/v1/spaces/";
     if (strncmp(path, pre, sizeof pre - 1) != 0) return 0;
     const char *id = path + sizeof pre - 1, *slash = strchr(id, '/');
@@ -206,6 +232,10 @@ static int parse_path(const char *path, uint8_t sid[32]) {
     if (!slash) return 1;
     if (strcmp(slash, "/changes") == 0) return 2;
     if (strcmp(slash, "/snapshots") == 0) return 3;
+    if (strncmp(slash, "/blobs/", 7) == 0) {
+        int k = weft__blob_tail_parse(blob, chunk, slash + 7, strlen(slash + 7));
+        return k ? 4 + k : 0;
+    }
     return strcmp(slash, "/snapshot") == 0 ? 4 : 0;
 }
 
@@ -285,11 +315,14 @@ void http_free(relay *r) {
  * grantee's weft_proof_sign over "<stamp> <METHOD> " || BLAKE2b-256(target),
  * target being the path and, when the request has one, "?" and its query
  * (within 5 minutes of the relay's clock, and accepted once: proof_use). A
- * POST needs none: every change it carries is signed by its author, whom
- * the token must name. Returns 0 or a WEFT_PROTO_E code. */
+ * POST of changes needs none: every change it carries is signed by its
+ * author, whom the token must name. always_proof: a write needs the proof
+ * too (a file chunk's bytes are signed by nobody). Returns 0 or a
+ * WEFT_PROTO_E code. */
 #define PROOF_STAMP_MAX 24
-static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
-                           const char *method, const char *path, weft_token *t) {
+static uint32_t check_auth_as(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
+                              int always_proof, const char *method, const char *path,
+                              weft_token *t) {
     relay *r = s->r;
     char auth[2048];
     if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
@@ -304,7 +337,7 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) return WEFT_PROTO_EEXPIRED;
     if (rc) return WEFT_PROTO_EAUTH;
     if (t->rights < right) return WEFT_PROTO_ERIGHTS;
-    if (t->any_grantee || right == WEFT_RIGHT_WRITE) return 0;
+    if (t->any_grantee || (right == WEFT_RIGHT_WRITE && !always_proof)) return 0;
     char proof[160];
     if (lws_hdr_custom_copy(wsi, proof, sizeof proof, "weft-proof:", 11) <= 0)
         return WEFT_PROTO_EPROOF;
@@ -358,6 +391,13 @@ static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], u
     uint32_t code = proof_use(r, sig, now);
     if (!code && s->http) s->http->proof_used = 1;
     return code;
+}
+
+/* check_auth_as for requests whose body proves its author (POST of signed
+ * changes or snapshots): writes need no Weft-Proof. */
+static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
+                           const char *method, const char *path, weft_token *t) {
+    return check_auth_as(s, wsi, sid, right, 0, method, path, t);
 }
 
 /* The answer a parked request waited for came (failed: its space could
@@ -800,6 +840,192 @@ static int get_snapshot(session *s, struct lws *wsi, const uint8_t sid[32], cons
     return respond(s, wsi, 200, "application/vnd.weft.snapshot", (char *)body, len, extra);
 }
 
+/* ---- files: POST .../blobs/{blob}/{chunk}, GET .../blobs/{blob},
+ *      GET /v1/blobs/{space}/{blob}/{chunk}?exp=&sig= (docs/RELAY.md "Files") ---- */
+
+static int blob_refuse(session *s, struct lws *wsi, int reason, uint32_t code, const char *msg) {
+    s->r->m.blob_refused[reason]++;
+    return respond_error(s, wsi, code, msg);
+}
+
+/* One encrypted chunk of a file, body = its bytes. Needs a token granting
+ * write and a Weft-Proof (nobody signed the bytes), and Weft-Chunk-Hash:
+ * the SHA-256 of the body in hex. Answered once the chunk is durable. */
+static int post_blob_chunk(session *s, struct lws *wsi) {
+    relay *r = s->r;
+    http_state *h = s->http;
+    if (h->too_big)
+        return blob_refuse(s, wsi, RELAY_BLOB_TOO_BIG, WEFT_PROTO_ETOO_BIG,
+                           "chunk exceeds --max-frame");
+    weft_token t;
+    uint32_t code = check_auth_as(s, wsi, h->space, WEFT_RIGHT_WRITE, 1, "POST", h->path, &t);
+    if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
+    char hx[80];
+    uint8_t want[32], got[32];
+    if (lws_hdr_custom_copy(wsi, hx, sizeof hx, "weft-chunk-hash:", 16) != 64 ||
+        weft__hex_decode(want, 32, NULL, hx, 64))
+        return blob_refuse(s, wsi, RELAY_BLOB_BAD, WEFT_PROTO_EBAD_FRAME,
+                           "Weft-Chunk-Hash must be the body's SHA-256 in 64 hex digits");
+    crypto_hash_sha256(got, h->req, h->req_len);
+    if (sodium_memcmp(got, want, 32))
+        return blob_refuse(s, wsi, RELAY_BLOB_HASH, WEFT_PROTO_EBAD_HASH,
+                           "the chunk's bytes do not match Weft-Chunk-Hash");
+    if (!h->req_len)
+        return blob_refuse(s, wsi, RELAY_BLOB_BAD, WEFT_PROTO_EBAD_FRAME, "empty chunk");
+    const char *why;
+    if (admit_check_http(s, wsi, h->space, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
+    struct space *sp;
+    int rc = space_open(r, h->space, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (h->admitted_bytes) sp->quota_bytes = h->admitted_bytes;
+    int answered;
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    /* The space's one quota counts files' bytes with its records. */
+    uint64_t old = blobs_chunk_size(r->blobs, h->space, h->blob, h->chunk);
+    uint64_t quota = sp->quota_bytes ? sp->quota_bytes : r->cfg.space_bytes;
+    if (quota && h->req_len > old && space_bytes_used(sp) + (h->req_len - old) > quota) {
+        r->m.limited[RL_SPACE_BYTES]++;
+        return blob_refuse(s, wsi, RELAY_BLOB_QUOTA, WEFT_PROTO_EQUOTA,
+                           "the space's quota (--space-bytes) is used up");
+    }
+    int64_t delta;
+    if (blobs_put_chunk(r->blobs, h->space, h->blob, h->chunk, h->req, h->req_len, &delta))
+        return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot store the chunk");
+    sp->blob_bytes = delta < 0 && (uint64_t)-delta > sp->blob_bytes
+                         ? 0
+                         : (uint64_t)((int64_t)sp->blob_bytes + delta);
+    r->m.blob_chunks_stored++;
+    r->m.blob_bytes_in += h->req_len;
+    size_t n;
+    char *b =
+        dup_printf(&n, "{\"stored\":true,\"chunk\":%u,\"bytes\":%zu}\n", h->chunk, h->req_len);
+    return b ? respond(s, wsi, 200, "application/json", b, n, NULL) : -1;
+}
+
+typedef struct chunk_list {
+    char *b;
+    size_t o, cap;
+    uint64_t total;
+    int n;
+} chunk_list;
+
+static void list_chunk(void *ud, uint32_t idx, uint64_t size) {
+    chunk_list *l = ud;
+    l->total += size;
+    if (l->o + 48 > l->cap) {
+        char *p = realloc(l->b, l->cap * 2);
+        if (!p) return; /* the list stays short; the client uploads again */
+        l->b = p;
+        l->cap *= 2;
+    }
+    l->o += (size_t)snprintf(l->b + l->o, l->cap - l->o, "%s[%u,%llu]", l->n++ ? "," : "", idx,
+                             (unsigned long long)size);
+}
+
+/* A file's status for a member (read token + proof): the chunks held and
+ * their sizes, a signed URL for its chunks; and its lease renewed. */
+static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
+    relay *r = s->r;
+    http_state *h = s->http;
+    struct space *sp;
+    int answered;
+    weft_token t;
+    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
+    if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
+    const char *why;
+    if (admit_check_http(s, wsi, sid, &why))
+        return respond_error(s, wsi, WEFT_PROTO_ENOT_ADMITTED, why);
+    int rc = space_open(r, sid, 0, &sp);
+    if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
+    if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
+    if (park(s, wsi, sp, 0, &answered)) return answered;
+    int held = blobs_renew(r->blobs, sid, h->blob) == 0;
+    chunk_list l = {.cap = 256};
+    if (!(l.b = malloc(l.cap))) return -1;
+    l.b[0] = 0;
+    if (held) blobs_list(r->blobs, sid, h->blob, list_chunk, &l);
+    uint64_t exp = relay_unix_s() + (uint64_t)r->cfg.blob_url_secs;
+    char sig[BLOB_SIG_CHARS + 1], bh[33];
+    blobs_url_sign(r->blobs, sid, h->blob, exp, sig);
+    weft__hex_encode(bh, sizeof bh, h->blob, BLOB_ID_BYTES);
+    size_t n;
+    char *b = dup_printf(&n,
+                         "{\"chunks\":[%s],\"bytes\":%llu,\"url\":\"/v1/blobs/%s/%s/\","
+                         "\"query\":\"exp=%llu&sig=%s\",\"expires\":%llu}\n",
+                         l.b, (unsigned long long)l.total, sp->hex, bh, (unsigned long long)exp,
+                         sig, (unsigned long long)exp);
+    free(l.b);
+    return b ? respond(s, wsi, 200, "application/json", b, n, NULL) : -1;
+}
+
+/* A chunk through a signed URL: no token, no session state, so a CDN or a
+ * proxy can serve it; the URL is good for every chunk of one file until
+ * exp. */
+static int get_signed_chunk(session *s, struct lws *wsi, const char *path) {
+    relay *r = s->r;
+    uint8_t sid[32], blob[BLOB_ID_BYTES];
+    uint32_t chunk;
+    if (weft__blob_url_path_parse(sid, blob, &chunk, path, strlen(path)))
+        return blob_refuse(s, wsi, RELAY_BLOB_URL, WEFT_PROTO_EBAD_URL, "not a file URL");
+    char sig[64];
+    int bad = 0;
+    uint64_t exp = urlarg_u64(wsi, "exp=", 0, &bad);
+    const char *sg = lws_get_urlarg_by_name(wsi, "sig=", sig, sizeof sig);
+    if (bad || !exp || !sg || blobs_url_verify(r->blobs, sid, blob, exp, sg))
+        return blob_refuse(s, wsi, RELAY_BLOB_URL, WEFT_PROTO_EBAD_URL,
+                           "the URL's signature does not hold");
+    uint64_t now = relay_unix_s();
+    if (exp <= now)
+        return blob_refuse(s, wsi, RELAY_BLOB_EXPIRED, WEFT_PROTO_EURL_EXPIRED,
+                           "the URL has expired: ask for a new one");
+    uint8_t *data;
+    size_t len;
+    if (blobs_read_chunk(r->blobs, sid, blob, chunk, &data, &len))
+        return blob_refuse(s, wsi, RELAY_BLOB_MISSING, WEFT_PROTO_ENOT_FOUND, "no such chunk");
+    char range[128], cr[96], cache[64];
+    uint64_t from = 0, to = len ? len - 1 : 0;
+    int ranged = 0;
+    int rl = lws_hdr_copy(wsi, range, sizeof range, WSI_TOKEN_HTTP_RANGE);
+    if (rl > 0) ranged = weft__blob_range_parse(&from, &to, range, (size_t)rl, len);
+    if (ranged < 0) {
+        free(data);
+        return blob_refuse(s, wsi, RELAY_BLOB_RANGE, WEFT_PROTO_ERANGE,
+                           "the range lies outside the chunk");
+    }
+    /* Immutable bytes: a cache may keep them as long as the URL lives. */
+    snprintf(cache, sizeof cache, "public, max-age=%llu, immutable",
+             (unsigned long long)(exp - now));
+    snprintf(cr, sizeof cr, "bytes %llu-%llu/%zu", (unsigned long long)from, (unsigned long long)to,
+             len);
+    const char *extra[] = {"cache-control:",
+                           cache,
+                           "accept-ranges:",
+                           "bytes",
+                           ranged ? "content-range:" : NULL,
+                           cr,
+                           NULL};
+    size_t n = len ? (size_t)(to - from + 1) : 0;
+    if (from) memmove(data, data + from, n);
+    r->m.blob_chunks_served++;
+    r->m.blob_bytes_out += n;
+    return respond(s, wsi, ranged ? 206 : 200, "application/octet-stream", (char *)data, n, extra);
+}
+
+/* A browser's CORS preflight for a files request. */
+static int preflight(session *s, struct lws *wsi) {
+    const char *extra[] = {"access-control-allow-methods:",
+                           "GET, POST",
+                           "access-control-allow-headers:",
+                           "authorization, weft-proof, weft-chunk-hash, content-type, range",
+                           "access-control-max-age:",
+                           "86400",
+                           NULL};
+    char *b = malloc(1);
+    return b ? respond(s, wsi, 204, "text/plain", b, 0, extra) : -1;
+}
+
 /* ---- DELETE /v1/spaces/{id} ---- */
 
 static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
@@ -812,7 +1038,8 @@ static int delete_space(session *s, struct lws *wsi, const uint8_t sid[32], cons
     int rc = space_delete(sp, &s->wait, on_answer, s);
     if (rc < 0) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete failed");
     pubsub_space_deleted(r, sid); /* the other relays drop it too */
-    if (rc == STORAGE_LATER) {    /* answered once storage confirmed (rerun) */
+    blobs_delete_space(r->blobs, sid);
+    if (rc == STORAGE_LATER) { /* answered once storage confirmed (rerun) */
         s->http->delete_sent = 1;
         s->http->deferred = 1;
         return 0;
@@ -845,7 +1072,7 @@ static const struct {
  * compiled from its own files; no inline script, no framing. */
 static const char csp[] =
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 static int serve_static(session *s, struct lws *wsi, const char *path) {
@@ -927,10 +1154,12 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->snap = h->snap_sent = 0;
     h->space_charged = 0;
     h->proof_used = 0;
-    h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)      ? M_GET
-                : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)   ? M_POST
-                : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
-                                                                  : M_OTHER;
+    h->cors = 0;
+    h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)       ? M_GET
+                : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)    ? M_POST
+                : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI)  ? M_DELETE
+                : lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) ? M_OPTIONS
+                                                                   : M_OTHER;
     if (r->draining) return respond_error(s, wsi, WEFT_PROTO_EGOING_AWAY, "shutting down");
     if (h->method == M_GET && strcmp(path, "/healthz") == 0)
         return respond_text(s, wsi, 200, "ok\n");
@@ -951,7 +1180,12 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     if (r->m.conns_open > r->cfg.max_conns)
         return respond_error(s, wsi, WEFT_PROTO_EOVERLOADED, "too many connections");
     uint8_t sid[32];
-    int kind = parse_path(path, sid);
+    int kind = parse_path(path, sid, h->blob, &h->chunk);
+    int signed_url = strncmp(path, "/v1/blobs/", 10) == 0;
+    h->cors = signed_url || kind == 5 || kind == 6;
+    if (h->method == M_OPTIONS && h->cors) return preflight(s, wsi);
+    if (h->method == M_GET && signed_url) return get_signed_chunk(s, wsi, path);
+    h->blob_post = 0;
     memcpy(h->space, sid, 32);
     snprintf(h->path, sizeof h->path, "%s", path);
     /* A client that sends no Weft-Format-Level predates negotiation
@@ -963,6 +1197,17 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     if (kind == 2 && h->method == M_GET) return get_changes(s, wsi, sid, path);
     if (kind == 1 && h->method == M_DELETE) return delete_space(s, wsi, sid, path);
     if (kind == 4 && h->method == M_GET) return get_snapshot(s, wsi, sid, path);
+    if (kind == 5 && h->method == M_GET) return get_blob(s, wsi, sid, path);
+    if (kind == 6 && h->method == M_POST) {
+        /* The answer comes at BODY_COMPLETION; a chunk is bounded by
+         * --max-frame. */
+        h->blob_post = 1;
+        char cl[32];
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+            strtoull(cl, NULL, 10) > r->cfg.max_frame)
+            h->too_big = 1;
+        return 0;
+    }
     if (kind == 3 && h->method == M_POST) {
         /* The answer comes at BODY_COMPLETION. */
         h->snap = 1;
@@ -1032,10 +1277,12 @@ static int rerun(session *s, struct lws *wsi) {
         return snapshot_stored(s, wsi);
     }
     if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
+    if (h->method == M_POST && h->blob_post) return post_blob_chunk(s, wsi);
     if (h->method == M_POST && h->snap) return post_snapshot(s, wsi);
     if (h->method == M_POST) return post_changes(s, wsi);
-    if (h->method == M_GET && parse_path(h->path, h->space) == 4)
-        return get_snapshot(s, wsi, h->space, h->path);
+    int kind = parse_path(h->path, h->space, h->blob, &h->chunk);
+    if (h->method == M_GET && kind == 4) return get_snapshot(s, wsi, h->space, h->path);
+    if (h->method == M_GET && kind == 5) return get_blob(s, wsi, h->space, h->path);
     if (h->method == M_DELETE) return delete_space(s, wsi, h->space, h->path);
     return get_changes(s, wsi, h->space, h->path);
 }
@@ -1047,9 +1294,10 @@ static int on_writeable(session *s, struct lws *wsi) {
     size_t n = h->body_len - h->sent;
     if (n > BODY_CHUNK) n = BODY_CHUNK;
     int final = h->sent + n == h->body_len;
-    uint8_t buf[LWS_PRE + BODY_CHUNK];
-    if (n) memcpy(buf + LWS_PRE, h->body + h->sent, n);
-    if (lws_write(wsi, buf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+    if (!h->wbuf && !(h->wbuf = malloc(LWS_PRE + BODY_CHUNK))) return -1;
+    if (n) memcpy(h->wbuf + LWS_PRE, h->body + h->sent, n);
+    if (lws_write(wsi, h->wbuf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+        (int)n)
         return -1;
     h->sent += n;
     if (!final) {
@@ -1077,6 +1325,7 @@ int http_callback(relay *r, struct lws *wsi, enum lws_callback_reasons reason, v
         return on_body(s, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!s->http || s->http->method != M_POST) return 0;
+        if (s->http->blob_post) return post_blob_chunk(s, wsi);
         return s->http->snap ? post_snapshot(s, wsi) : post_changes(s, wsi);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return on_writeable(s, wsi);

@@ -7,6 +7,7 @@
  */
 #include "relay.h"
 #include "admit.h"
+#include "blobs.h"
 #include "ingest.h"
 #include "pubsub.h"
 #include "ratelimit.h"
@@ -20,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +126,13 @@ static const opt opts[] = {
     {"keep-history", O_STR, &R.cfg.keep_history,
      "history kept behind the newest snapshot: all, none or a duration (30d, 12h, 90m, 45s); "
      "older records it covers are trimmed (default 30d)"},
+    {"blob-dir", O_STR, &R.cfg.blob_dir,
+     "directory of files' encrypted chunks, may be shared by several relays (default "
+     "DATA/blobs)"},
+    {"blob-grace", O_INT, &R.cfg.blob_grace_secs,
+     "seconds a file's lease lasts unrenewed before it is deleted (default 2592000: 30 days)"},
+    {"blob-url-ttl", O_INT, &R.cfg.blob_url_secs,
+     "seconds a signed file URL stays valid (default 3600)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -250,6 +259,8 @@ static int configure(int argc, char **argv) {
         .redis_max_inflight = 20000,
         .redis_wait_ms = 2000,
         .format_level = WEFT_FORMAT_LEVEL,
+        .blob_grace_secs = 30 * 86400,
+        .blob_url_secs = 3600,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
         char env[64] = "WEFT_RELAY_";
@@ -309,6 +320,10 @@ static int configure(int argc, char **argv) {
         fprintf(stderr, "weft-relay: --max-snapshot must be 1 KiB to 256 MiB\n");
         return -1;
     }
+    if (R.cfg.blob_grace_secs < 1 || R.cfg.blob_url_secs < 1) {
+        fprintf(stderr, "weft-relay: --blob-grace and --blob-url-ttl must be >= 1\n");
+        return -1;
+    }
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||
         R.cfg.max_conns == 0) {
         fprintf(stderr, "weft-relay: limits too small (max-frame >= 1024, max-queue >= 65536)\n");
@@ -360,6 +375,17 @@ int main(int argc, char **argv) {
                 weft_strerror(rc));
         return 1;
     }
+    static char blob_dir[4096];
+    if (!R.cfg.blob_dir) {
+        mkdir(R.cfg.data_dir, 0755); /* memory storage has not made it */
+        snprintf(blob_dir, sizeof blob_dir, "%s/blobs", R.cfg.data_dir);
+        R.cfg.blob_dir = blob_dir;
+    }
+    if (blobs_open(&R.blobs, R.cfg.blob_dir)) {
+        fprintf(stderr, "weft-relay: cannot open the blob store %s: %s\n", R.cfg.blob_dir,
+                strerror(errno));
+        return 1;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -378,5 +404,6 @@ int main(int argc, char **argv) {
     rl_tab_free(R.token_buckets);
     rl_tab_free(R.ip_limits);
     admit_free(R.admit);
+    blobs_close(R.blobs);
     return 0;
 }

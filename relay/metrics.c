@@ -143,6 +143,25 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     for (int i = 0; i < RELAY_SNAP_N; i++)
         sb_printf(&b, "weft_relay_snapshots_refused_total{reason=\"%s\"} %llu\n", snap_labels[i],
                   (unsigned long long)m->snapshots_refused[i]);
+    counter(&b, "weft_relay_blob_chunks_stored_total", "file chunks stored durably",
+            m->blob_chunks_stored);
+    counter(&b, "weft_relay_blob_bytes_in_total", "file chunk bytes stored", m->blob_bytes_in);
+    counter(&b, "weft_relay_blob_chunks_served_total",
+            "file chunks (or ranges of them) served through signed URLs", m->blob_chunks_served);
+    counter(&b, "weft_relay_blob_bytes_out_total", "file chunk bytes served", m->blob_bytes_out);
+    counter(&b, "weft_relay_blobs_deleted_total",
+            "files deleted because no member renewed their lease within --blob-grace",
+            m->blobs_deleted);
+    sb_printf(&b, "# HELP weft_relay_blob_refused_total file requests refused, by reason\n"
+                  "# TYPE weft_relay_blob_refused_total counter\n");
+    static const char *const blob_labels[] = {
+#define RELAY_X_BLOB(name, label) label,
+        RELAY_BLOB_REASONS(RELAY_X_BLOB)
+#undef RELAY_X_BLOB
+    };
+    for (int i = 0; i < RELAY_BLOB_N; i++)
+        sb_printf(&b, "weft_relay_blob_refused_total{reason=\"%s\"} %llu\n", blob_labels[i],
+                  (unsigned long long)m->blob_refused[i]);
     sb_printf(&b, "# HELP weft_relay_rejections_total requests, frames and changes refused, by "
                   "reason\n# TYPE weft_relay_rejections_total counter\n");
     for (uint32_t i = 1; i < RELAY_N_REASONS; i++) {

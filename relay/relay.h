@@ -22,6 +22,7 @@
  *   ratelimit_redis.c the per-token limit shared by every relay through Redis
  *   admit.c           operator admission: which spaces this relay hosts
  *   idem.c            a space's cache of POST answers by Idempotency-Key
+ *   blobs.c           files: encrypted chunks on disk, leases, signed URLs
  *   space.c           per-space log, index and subscribers; checks changes
  *   storage.h/.c      the storage interface every backend implements; batches
  *   storage_local.c   that interface over a local log driver, inline
@@ -123,11 +124,15 @@ typedef struct relay_config {
      * seconds are trimmed. */
     const char *keep_history;
     int64_t keep_history_s;
+    /* Files (blobs.h, docs/RELAY.md "Files"). */
+    const char *blob_dir; /* the blob store (default <data_dir>/blobs) */
+    int blob_grace_secs;  /* a blob whose lease is not renewed for this long is deleted */
+    int blob_url_secs;    /* how long a signed URL minted now stays valid */
     int verbose;
 } relay_config;
 
 /* Rejection reasons are the protocol's error codes (weft/protocol.h). */
-#define RELAY_N_REASONS     32
+#define RELAY_N_REASONS     64
 #define RELAY_FSYNC_BUCKETS 12
 
 /* Why a snapshot upload was refused: the label of
@@ -140,6 +145,26 @@ typedef struct relay_config {
     X(TOO_BIG, "too_big")     /* over --max-snapshot (or --max-frame on WS) */  \
     X(MALFORMED, "malformed") /* not a sealed snapshot */                       \
     X(STALE, "stale")         /* older than the newest held */
+
+/* Why a file request was refused: the label of
+ * weft_relay_blob_refused_total (bounded, one per reason). */
+#define RELAY_BLOB_REASONS(X)                                                \
+    X(HASH, "hash")       /* a chunk's bytes do not match Weft-Chunk-Hash */ \
+    X(QUOTA, "quota")     /* the space's bytes would pass its quota */       \
+    X(TOO_BIG, "too_big") /* a chunk over --max-frame */                     \
+    X(RIGHTS, "rights")   /* token, proof or rights refused */               \
+    X(URL, "url")         /* a signed URL forged or malformed */             \
+    X(EXPIRED, "expired") /* a signed URL past its expiry */                 \
+    X(RANGE, "range")     /* a Range outside the chunk */                    \
+    X(MISSING, "missing") /* a chunk that is not stored */                   \
+    X(BAD, "bad")         /* a malformed request */
+
+enum {
+#define RELAY_X_BLOB(name, label) RELAY_BLOB_##name,
+    RELAY_BLOB_REASONS(RELAY_X_BLOB)
+#undef RELAY_X_BLOB
+        RELAY_BLOB_N
+};
 
 enum {
 #define RELAY_X_SNAP(name, label) RELAY_SNAP_##name,
@@ -182,7 +207,12 @@ typedef struct relay_metrics {
     uint64_t tls_reloads, tls_reload_failures;         /* certificate reloads on SIGHUP */
     uint64_t trims;                                    /* log prefixes trimmed (--keep-history) */
     uint64_t trimmed_records, trimmed_bytes;           /* ... records and their bytes dropped */
-    uint64_t trim_failures; /* trims that failed (nothing lost; retried) */
+    uint64_t trim_failures;                 /* trims that failed (nothing lost; retried) */
+    uint64_t blob_chunks_stored;            /* file chunks stored durably */
+    uint64_t blob_bytes_in, blob_bytes_out; /* file chunk bytes received, served */
+    uint64_t blob_chunks_served;            /* file chunks (or ranges of them) served */
+    uint64_t blobs_deleted;                 /* blobs deleted for want of a renewed lease */
+    uint64_t blob_refused[RELAY_BLOB_N];    /* file requests refused, by reason */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */
@@ -216,6 +246,7 @@ typedef struct relay {
     volatile int reload;          /* set by SIGHUP: re-read the admission list */
     proof_cache *proofs;          /* REST proofs accepted lately (http.c) */
     int tls_pending_idx;          /* OpenSSL ex_data slot of handshakes in progress (tls.c) */
+    struct blob_store *blobs;     /* files (blobs.h) */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

@@ -14,6 +14,7 @@
  * cursor is still exact when the ACK reaches the socket.
  */
 #include "admit.h"
+#include "blobs.h"
 #include "hex.h"
 #include "server.h"
 #include "http.h"
@@ -978,6 +979,14 @@ void relay_after_turn(relay *r) {
 
 /* Every 100 ms: prune idle limit entries every minute. The timer also
  * bounds how long a stop request waits for the loop to notice it. */
+/* A blob the sweep deleted: its bytes leave its space's quota, when the
+ * space is open (one opened later counts its files afresh). */
+static void blob_freed(void *ud, const uint8_t space_id[32], uint64_t bytes) {
+    relay *r = ud;
+    struct space *sp = weft__idtab_get(&r->spaces, space_id);
+    if (sp) sp->blob_bytes = sp->blob_bytes > bytes ? sp->blob_bytes - bytes : 0;
+}
+
 static void tick(lws_sorted_usec_list_t *sul) {
     server_state *t = lws_container_of(sul, server_state, sul);
     if (t->r->reload) { /* SIGHUP */
@@ -995,6 +1004,13 @@ static void tick(lws_sorted_usec_list_t *sul) {
         space_unload_idle(t->r, relay_now_us());
         space_trim_due(t->r, relay_now_us());
     }
+    /* Files nobody renewed: every minute, or every half grace when that
+     * is shorter (tests use seconds). */
+    int grace = t->r->cfg.blob_grace_secs;
+    int every = grace / 2 < 60 ? (grace / 2 > 0 ? grace / 2 : 1) : 60;
+    if (t->ticks % (10 * (uint64_t)every) == 0)
+        t->r->m.blobs_deleted +=
+            blobs_sweep(t->r->blobs, relay_unix_s(), (uint64_t)grace, 256, blob_freed, t->r);
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
 }

@@ -12,6 +12,7 @@
  */
 #include "space.h"
 
+#include "blobs.h"
 #include "hex.h"
 #include "snapfile.h"
 #include "trimfile.h"
@@ -215,7 +216,7 @@ static void space_free(space *sp) {
 }
 
 uint64_t space_bytes_used(const space *sp) {
-    return sp->n_idx ? sp->idx[sp->n_idx - 1].cum : 0;
+    return (sp->n_idx ? sp->idx[sp->n_idx - 1].cum : 0) + sp->blob_bytes;
 }
 
 int space_open(relay *r, const uint8_t id[32], int create, space **out) {
@@ -245,6 +246,7 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     }
     sp->durable = sp->head;
     sp->used_us = relay_now_us();
+    if (r->blobs) sp->blob_bytes = blobs_space_bytes(r->blobs, id);
     relay_log("space=%s open records=%zu authors=%zu trimmed=%llu", sp->hex, sp->n_idx,
               sp->n_authors, (unsigned long long)sp->trimmed);
     *out = sp;

@@ -60,6 +60,7 @@ typedef struct space {
     idem_cache *idem;             /* POST answers by Idempotency-Key (http.c) */
     bucket changes;               /* --space-rate */
     uint64_t quota_bytes;         /* from an admission token; 0: --space-bytes */
+    uint64_t blob_bytes;          /* bytes of its files' chunks (blobs.h), counted at open */
     bucket eph;                   /* SIGNAL/PRESENCE bytes sent here (--eph-rate) */
     size_t n_sessions;            /* WebSocket sessions whose s->sp this is */
     uint64_t used_us;             /* last opened, found or left (relay_now_us) */
@@ -80,8 +81,8 @@ static inline rec_info *space_rec(const space *sp, uint64_t rseq) {
 }
 
 /* Bytes the space holds against its --space-bytes quota: the one place
- * that counts them (records now; snapshots and files when they are
- * stored). */
+ * that counts them (records and files' chunks; snapshots when they are
+ * counted). */
 uint64_t space_bytes_used(const space *sp);
 
 /* Finds or opens a space (a local backend replays its records now).

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "weft/auth.h"
+#include "weft/change.h"
 #include "weft/error.h"
 #include "weft/level.h"
 #include "weft/protocol.h"
@@ -89,8 +90,11 @@ static void write_js(FILE *f) {
             "export const RECORD_LEVEL = %d;\n"
             "export const LEVEL_MAX_BYTES = %d;\n"
             "/** The level that adds list ops (level.h, docs/LISTS.md). */\n"
-            "export const LEVEL_LISTS = %d;\n\n",
-            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS);
+            "export const LEVEL_LISTS = %d;\n\n"
+            "/** The largest change a replica commits (change.h); larger values go in files. */\n"
+            "export const MAX_COMMIT_BYTES = %d;\n\n",
+            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
+            (int)WEFT_MAX_COMMIT_BYTES);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -172,8 +176,10 @@ static void write_dts(FILE *f) {
     fprintf(f, "export declare const PROTOCOL_VERSION: %d;\n\n", WEFT_PROTOCOL_VERSION);
     fprintf(f,
             "export declare const FORMAT_LEVEL: %d;\nexport declare const RECORD_LEVEL: %d;\n"
-            "export declare const LEVEL_MAX_BYTES: %d;\nexport declare const LEVEL_LISTS: %d;\n\n",
-            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS);
+            "export declare const LEVEL_MAX_BYTES: %d;\nexport declare const LEVEL_LISTS: %d;\n"
+            "export declare const MAX_COMMIT_BYTES: %d;\n\n",
+            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
+            (int)WEFT_MAX_COMMIT_BYTES);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);

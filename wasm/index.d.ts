@@ -134,6 +134,10 @@ export interface Status {
   state: ConnectionState;
   /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
   pending: number;
+  /** Files put here not yet whole at the relay (space.files.pending). */
+  uploads: number;
+  /** Set for good when a relay can never store an own change (one committed by an older build above its --max-frame): own changes from it on stay unsent. */
+  error?: 'CHANGE_TOO_BIG';
 }
 export interface ChangeEvent {
   docs: [collection: string, id: string][];
@@ -218,8 +222,51 @@ export interface List<T extends Value = Value> {
   /** cb(deltas, { array }) after every change, local or remote; returns an unsubscribe function. */
   observe(cb: (deltas: ListDelta[], info: { array: T[] }) => void): () => void;
 }
+/**
+ * A file reference (space.files.put): store it in a field. It is sealed in
+ * the change like any value; `key` reads the file, so share it as you would
+ * the document.
+ */
+export type FileRef = {
+  readonly $file: 1;
+  /** 32 hex digits. */
+  readonly id: string;
+  /** The file's own key, base64url. */
+  readonly key: string;
+  readonly size: number;
+  /** Plaintext bytes per chunk. */
+  readonly chunk: number;
+  readonly name: string;
+  readonly type: string;
+};
+export interface FileProgress {
+  id: string;
+  direction: 'up' | 'down';
+  loaded: number;
+  total: number;
+  /** An upload is whole at the relay. */
+  done?: boolean;
+}
+/** Files beside the log (docs/API.md, "Files"). */
+export interface Files {
+  /** Seals and queues a file; resolves (once queued durably) to its reference. Write rights only. */
+  put(data: Blob | Uint8Array, opts?: { name?: string; type?: string }): Promise<FileRef>;
+  /** Downloads and opens a file: a Blob (default where there is a document), or bytes. Rejects WEFT_EFILE_PENDING while its upload is not whole. */
+  get(ref: FileRef, opts?: { as?: 'blob'; onProgress?: (p: FileProgress) => void }): Promise<Blob>;
+  get(ref: FileRef, opts: { as: 'bytes'; onProgress?: (p: FileProgress) => void }): Promise<Uint8Array>;
+  get(ref: FileRef, opts?: { as?: 'blob' | 'bytes'; onProgress?: (p: FileProgress) => void }): Promise<Blob | Uint8Array>;
+  /** Uploads not yet whole at the relay. */
+  readonly pending: { ref: FileRef; loaded: number; total: number; error: WeftError | null }[];
+  /** The files this replica's state references (their leases it renews). */
+  referenced(): Set<string>;
+  /** Renews now the leases not renewed lately; resolves to how many. */
+  renew(): Promise<number>;
+}
+export function isFileRef(v: unknown): v is FileRef;
 
 export interface Space {
+  /** Files: put(data, { name, type }) → a reference to store in a field; get(ref) → the file. */
+  readonly files: Files;
   /** The space id (owner's public key, base64url). */
   readonly id: string;
   /** This device's author key (base64url). */
@@ -264,6 +311,8 @@ export interface Space {
   on(event: 'formatLevel', fn: (e: { level: number; previous: number }) => void): () => void;
   /** The relay refused this app as too old for the space (status 'version' from now on). */
   on(event: 'version', fn: (e: { message: string; formatLevel: number }) => void): () => void;
+  /** Progress of a file's upload or download. */
+  on(event: 'file', fn: (p: FileProgress) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   /** The replica joined from the relay's sealed snapshot, or this device published one (docs/API.md, "Snapshots"). */
@@ -318,6 +367,10 @@ export interface Store {
     acked: number | null;
   }): Promise<void>;
   close(): Promise<void> | void;
+  /** Optional: files' upload queue and reference index ([key, value] pairs); without them uploads queue in memory only. */
+  loadFiles?(): Promise<[string, unknown][]>;
+  putFile?(key: string, value: unknown): Promise<void>;
+  deleteFile?(key: string): Promise<void>;
 }
 export interface StorageAdapter {
   readonly kind?: string;
@@ -359,6 +412,8 @@ export interface OpenOptions {
   historyBytes?: number;
   /** ms a change holding only text edits stays open, so the keystrokes of that window are one change (default 100). */
   textWindow?: number;
+  /** Files: retry backoff (ms), how often leases are renewed (default 12 h), a fetch (default the global one). */
+  files?: { minDelay?: number; maxDelay?: number; renewEvery?: number; fetch?: typeof fetch };
   init?: InitOptions;
 }
 export interface InitOptions {

@@ -1085,6 +1085,18 @@ uint32_t weft_replica_format_level(const weft_replica *r) {
     return r ? r->format_level : 1;
 }
 
+/* Encodes the open transaction's body into r->plain (the commit seals it
+ * from there) and says whether the
+ * record it makes (header_len bytes of header, then the body, its length,
+ * the seal and the signature) would exceed WEFT_MAX_COMMIT_BYTES. */
+static int too_big_to_commit(weft_replica *r, size_t header_len) {
+    wbuf *body = &r->plain;
+    body->len = 0;
+    encode_body(r, body);
+    size_t overhead = 10 + (r->crypto ? r->crypto->seal_overhead + WEFT_SIG_BYTES : 0);
+    return !body->err && header_len + body->len + overhead > WEFT_MAX_COMMIT_BYTES;
+}
+
 int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record, size_t *len) {
     validate_or_ret(r && record && len, WEFT_EINVAL);
     if (r->broken) return WEFT_ENOMEM;
@@ -1134,16 +1146,18 @@ int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **recor
     }
     size_t header_len = b->len;
     int rc = WEFT_OK;
+    /* A change no relay would take stalls its author's chain for good:
+     * refuse it before it exists (the transaction stays open). */
+    if (too_big_to_commit(r, header_len)) {
+        if (r->crypto) weft__wipe(r->plain.p, r->plain.len);
+        b->len = 0;
+        return WEFT_ECHANGE_TOO_BIG;
+    }
+    wbuf *body = &r->plain; /* encoded by too_big_to_commit */
     if (!r->crypto) {
-        wbuf *body = &r->plain;
-        body->len = 0;
-        encode_body(r, body);
         if (body->err) rc = WEFT_ENOMEM;
         wbuf_lbytes(b, body->p, body->len);
     } else {
-        wbuf *body = &r->plain;
-        body->len = 0;
-        encode_body(r, body);
         size_t ct_len = body->len + r->crypto->seal_overhead;
         wbuf_varint(b, ct_len);
         if (!body->err && !wbuf_reserve(b, ct_len + WEFT_SIG_BYTES)) {

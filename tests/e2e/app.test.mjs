@@ -348,6 +348,21 @@ test('a read-only invite cannot write, and the UI says so', { skip, timeout: 90_
   }
 });
 
+test('attachments: a picture attached to a note shows as a thumbnail on the other device', { skip, timeout: 60_000 }, async () => {
+  // A 1x1 PNG, attached through the note's file picker (what a drop or a
+  // paste hands over too).
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+  await openNote(a, 'Packing list (offline edit)');
+  await a.locator('.attachment-pane input[type=file]').setInputFiles({ name: 'map-of-the-trip.png', mimeType: 'image/png', buffer: png });
+  await a.locator('.attachment img').waitFor(WAIT);
+  await a.waitForFunction(() => window.weftSpace.status.uploads === 0, null, WAIT);
+  await openNote(b, 'Packing list (offline edit)');
+  await b.locator('.attachment', { hasText: 'map-of-the-trip.png' }).waitFor(WAIT);
+  await b.waitForFunction(() => document.querySelector('.attachment img')?.naturalWidth === 1, null, WAIT);
+  await shot(b, '12-attachment');
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});
+
 test("the relay's data directory never holds the plaintext", { skip, timeout: 30_000 }, async () => {
   const files = [];
   const walk = (dir) => {
@@ -360,7 +375,7 @@ test("the relay's data directory never holds the plaintext", { skip, timeout: 30
   walk(relay.data);
   const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
   assert.ok(bytes > 1000, `the relay stored something (${files.length} files, ${bytes} bytes)`);
-  for (const needle of [MARKER, 'Packing list', 'Book hotel', 'Trip planning', 'Alice']) {
+  for (const needle of [MARKER, 'Packing list', 'Book hotel', 'Trip planning', 'Alice', 'map-of-the-trip']) {
     for (const f of files) assert.equal(readFileSync(f).indexOf(needle), -1, `${needle} in ${f}`);
   }
   await ctxA.close();

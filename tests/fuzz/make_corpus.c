@@ -1167,6 +1167,47 @@ static void trimfiles(void) {
     emit(f, len); /* a count that is not the rest */
 }
 
+/* ---- files requests (fuzz_blobreq: a mode byte, then the text) ---- */
+
+static void blob_emit(uint8_t mode, const char *text) {
+    fuzz_buf b = {0};
+    fuzz_buf_put(&b, &mode, 1);
+    fuzz_buf_put(&b, (const uint8_t *)text, strlen(text));
+    emit_buf(&b);
+    free(b.p);
+}
+
+static void blobreqs(void) {
+    begin("blobreq");
+    const char *sp = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *id = "0123456789abcdef0123456789ABCDEF";
+    char t[256];
+    snprintf(t, sizeof t, "/v1/blobs/%s/%s/7", sp, id);
+    blob_emit(0, t);
+    snprintf(t, sizeof t, "/v1/blobs/%s/%s/1048576", sp, id); /* past the last index */
+    blob_emit(0, t);
+    snprintf(t, sizeof t, "/v1/blobs/%s/%s", sp, id); /* no chunk */
+    blob_emit(0, t);
+    blob_emit(1, id);
+    snprintf(t, sizeof t, "%s/42", id);
+    blob_emit(1, t);
+    snprintf(t, sizeof t, "%s/", id);
+    blob_emit(1, t);
+    /* Ranges against a chunk of 0x00100010 bytes (little-endian). */
+    const char *ranges[] = {"bytes=0-9",      "bytes=10-", "bytes=-16",
+                            "bytes=2000000-", "bytes=5-4", "bytes=1-2,4-5",
+                            "items=0-1",      "bytes=-0",  "bytes=99999999999999999999-"};
+    for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
+        snprintf(t, sizeof t, "%c%c%c%c%s", 0x10, 0x00, 0x10, 0x00, ranges[i]);
+        fuzz_buf b = {0};
+        uint8_t mode = 2;
+        fuzz_buf_put(&b, &mode, 1);
+        fuzz_buf_put(&b, (const uint8_t *)t, 4 + strlen(ranges[i]));
+        emit_buf(&b);
+        free(b.p);
+    }
+}
+
 /* ---- admission tokens (fuzz_admission) ---- */
 
 static void admissions(void) {
@@ -1226,7 +1267,7 @@ int main(int argc, char **argv) {
     segments();
     snapfiles();
     trimfiles();
-
+    blobreqs();
     admissions();
     json_texts();
 #if FUZZ_PROTOCOL

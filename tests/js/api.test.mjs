@@ -198,7 +198,7 @@ test('status and events', async () => {
   const changes = [];
   s.on('status', (st) => statuses.push(st));
   s.on('change', (e) => changes.push(e));
-  assert.deepEqual(s.status, { state: 'offline', pending: 0 });
+  assert.deepEqual(s.status, { state: 'offline', pending: 0, uploads: 0 });
   const p = s.collection('c').put('a', { v: 1 });
   s.flush(); // commits the open change now (else at the end of this task)
   assert.equal(s.status.pending, 1);

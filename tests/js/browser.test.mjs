@@ -370,6 +370,18 @@ test('two tabs of one space with a relay: only the leader connects; the follower
     await b.evaluate(() => window.space.collection('n').put('from-b', { v: 2 }));
     for (let i = 0; i < 200 && node.collection('n').get('from-b') === undefined; i++) await new Promise((r) => setTimeout(r, 25));
     assert.deepEqual(node.collection('n').get('from-b'), { v: 2 });
+    // A file put in the follower is uploaded by the leader, and leaves
+    // both tabs' queues once it is whole.
+    await b.evaluate(async () => {
+      const ref = await window.space.files.put(new Uint8Array(300_000).fill(9), { name: 'from-follower.bin' });
+      await window.space.collection('n').put('file', { ref });
+    });
+    await b.waitForFunction(() => window.space.status.uploads === 0, null, { timeout: 20_000 });
+    assert.equal(await a.evaluate(() => window.space.status.uploads), 0);
+    for (let i = 0; i < 200 && node.collection('n').get('file') === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    const fromFollower = await node.files.get(node.collection('n').get('file').ref);
+    assert.equal(fromFollower.length, 300_000);
+    assert.ok(fromFollower.every((x) => x === 9));
     await a.close();
     await b.waitForFunction(() => window.space._internal.isWriter() && window.space.status.state === 'synced', null, { timeout: 20_000 });
     await node.collection('n').put('after-handover', { v: 3 });
@@ -426,5 +438,70 @@ test('a tab that joins from the relay\'s snapshot hands it to the other tabs of 
     await ctxA.close();
     await ctxB.close();
     await relay.stop();
+  }
+});
+
+test('files in Chromium: a 50 MB file queued in IndexedDB survives two relay drops and a reload, and reaches a Node member byte for byte', { skip: skip || (!haveRelay && 'no relay build'), timeout: 180_000 }, async () => {
+  let relay = await startRelay();
+  const ctx = await browser.newContext();
+  const n = 50 * 1024 * 1024 + 777;
+  // The same bytes here and in the page: xorshift from a seed.
+  const noise = `(n, seed) => { const out = new Uint8Array(n); let x = seed >>> 0; for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; out[i] = x & 0xff; } return out; }`;
+  const opts = { minDelay: 50, maxDelay: 300 };
+  let member;
+  try {
+    const page = await newPage(ctx);
+    const made = await page.evaluate(async ({ url, n, noise, opts }) => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb', relay: url, sync: opts, files: opts });
+      window.space = s;
+      window.up = 0;
+      s.on('file', (ev) => ev.direction === 'up' && (window.up = ev.loaded));
+      const data = eval(noise)(n, 77);
+      const ref = await s.files.put(new Blob([data], { type: 'application/octet-stream' }), { name: 'big.bin' });
+      await s.collection('notes').put('n1', { file: ref });
+      return { id: s.id, ref, link: s.invite() };
+    }, { url: relay.url, n, noise, opts });
+    assert.equal(made.ref.size, n);
+    assert.equal(made.ref.type, 'application/octet-stream');
+    const drop = async () => {
+      await relay.stop({ keepData: true });
+      await new Promise((r) => setTimeout(r, 300));
+      relay = await startRelay({ port: relay.port, dataDir: relay.data });
+    };
+    await page.waitForFunction(() => window.up >= 10 << 20, null, { timeout: 60_000 });
+    await drop();
+    await page.waitForFunction(() => window.up >= 20 << 20, null, { timeout: 60_000 });
+    await page.reload(); // the queue is in IndexedDB
+    await page.waitForFunction(() => window.weftReady === true);
+    const resumed = await page.evaluate(async ({ url, id, opts }) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb', relay: url, sync: opts, files: opts });
+      window.space = s;
+      window.up = 0;
+      s.on('file', (ev) => ev.direction === 'up' && (window.up = ev.loaded));
+      return s.status.uploads;
+    }, { url: relay.url, id: made.id, opts });
+    assert.equal(resumed, 1);
+    await page.waitForFunction(() => window.up >= 35 << 20, null, { timeout: 60_000 });
+    await drop();
+    await page.waitForFunction(() => window.space.status.uploads === 0, null, { timeout: 120_000 });
+    member = await nodeOpenSpace({ storage: 'memory', invite: made.link, relay: relay.url, sync: { WebSocket, ...opts } });
+    const deadline = Date.now() + 20_000;
+    while (!member.collection('notes').get('n1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const got = await member.files.get(member.collection('notes').get('n1').file);
+    assert.ok(Buffer.from(got).equals(Buffer.from(eval(noise)(n, 77))), 'byte for byte');
+    // And the page reads it back through the relay (a Blob of its type).
+    const back = await page.evaluate(async () => {
+      const ref = window.space.collection('notes').get('n1').file;
+      const b = await window.space.files.get(ref);
+      return { size: b.size, type: b.type, isBlob: b instanceof Blob };
+    });
+    assert.deepEqual(back, { size: n, type: 'application/octet-stream', isBlob: true });
+    // Chromium logs the requests refused while the relay was down itself.
+    assert.deepEqual(page.errors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET/.test(e.message)), []);
+  } finally {
+    await member?.close();
+    await ctx.close();
+    await relay.stop();
+    rmSync(relay.data, { recursive: true, force: true });
   }
 });

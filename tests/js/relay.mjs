@@ -120,6 +120,13 @@ async function start({ port, dataDir, storage, exe = RELAY, args = [], tls = nul
       }
       if (!keepData && !dataDir) rmSync(data, { recursive: true, force: true });
     },
+    /** kill -9: nothing drains (the data directory stays). */
+    async crash() {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
     async restart() {
       await this.stop({ keepData: true });
       return start({ port, dataDir: data, storage, exe, args, tls });

@@ -1426,11 +1426,42 @@ static void change_ops(void) {
     weft_replica_free(b);
 }
 
-RUN_TESTS(T(change_ops), T(format_worked_example), T(format_level), T(text_edits_merge),
-          T(text_and_writes), T(text_bad_input), T(text_snapshot), T(text_before_observed_write),
-          T(add_before_observed_write), T(put_get_commit), T(change_callback), T(last_writer_wins),
-          T(deletes), T(counters), T(iteration_in_key_order), T(bad_input),
-          T(bad_body_is_refused_whole), T(survives_allocation_failure),
-          T(text_survives_allocation_failure), T(crypto_seam), T(ops_buffer_format), T(ops_replace),
-          T(ops_atomic), T(ops_survive_allocation_failure), T(text_in_open_change),
-          T(text_edit_survives_allocation_failure))
+/* A change larger than WEFT_MAX_COMMIT_BYTES is refused before it exists
+ * (no relay with the default --max-frame would store it, and every later
+ * change of its author would depend on it); the transaction stays open, and
+ * after a rollback the next change commits as seq 1. */
+static void too_big_to_commit(void) {
+    setup();
+    weft_replica *a = new_replica(SPACE, KA);
+    size_t n = WEFT_MAX_COMMIT_BYTES, cap = n + 16, vlen = 0;
+    uint8_t *raw = calloc(1, n), *val = malloc(cap);
+    CHECK(raw && val);
+    CHECK_OK(weft_value_write_bytes(val, cap, &vlen, raw, n));
+    CHECK_OK(weft_replica_put(a, "files", 5, "f", 1, "data", 4, val, vlen));
+    const uint8_t *out;
+    size_t len;
+    CHECK_RC(weft_replica_commit(a, 1, &out, &len), WEFT_ECHANGE_TOO_BIG);
+    CHECK(weft_replica_txn_ops(a) == 1);
+    CHECK(strcmp(weft_err_name(WEFT_ECHANGE_TOO_BIG), "CHANGE_TOO_BIG") == 0);
+    CHECK_OK(weft_replica_rollback(a));
+    /* Just under the limit commits. */
+    CHECK_OK(weft_value_write_bytes(val, cap, &vlen, raw, n - 1024));
+    CHECK_OK(weft_replica_put(a, "files", 5, "f", 1, "data", 4, val, vlen));
+    CHECK_OK(weft_replica_commit(a, 1, &out, &len));
+    CHECK(len <= WEFT_MAX_COMMIT_BYTES);
+    weft_change c;
+    CHECK_OK(weft_change_decode(&c, out, len));
+    CHECK(c.seq == 1);
+    free(raw);
+    free(val);
+    weft_replica_free(a);
+}
+
+RUN_TESTS(T(change_ops), T(format_worked_example), T(too_big_to_commit), T(format_level),
+          T(text_edits_merge), T(text_and_writes), T(text_bad_input), T(text_snapshot),
+          T(text_before_observed_write), T(add_before_observed_write), T(put_get_commit),
+          T(change_callback), T(last_writer_wins), T(deletes), T(counters),
+          T(iteration_in_key_order), T(bad_input), T(bad_body_is_refused_whole),
+          T(survives_allocation_failure), T(text_survives_allocation_failure), T(crypto_seam),
+          T(ops_buffer_format), T(ops_replace), T(ops_atomic), T(ops_survive_allocation_failure),
+          T(text_in_open_change), T(text_edit_survives_allocation_failure))

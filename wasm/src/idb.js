@@ -1,7 +1,8 @@
 // IndexedDB storage and tab coordination.
 //
-// Storage: one database per space (`weftdb:<space id>`), three object
-// stores: `meta` (the key material under 'meta', the sealed snapshot under
+// Storage: one database per space (`weftdb:<space id>`), four object
+// stores: `files` (files.js: uploads waiting for the relay, by 'u:<id>', and
+// the index of file references under 'refs'), `meta` (the key material under 'meta', the sealed snapshot under
 // 'snapshot'), `records` (change records as they travel — encrypted and
 // signed — under an auto-increment key, so load order is arrival order,
 // which is causal) and `outbox` (own changes the relay has not acknowledged,
@@ -21,7 +22,9 @@
 import { WeftError } from './errors.js';
 import { encodeValue } from './value.js';
 
-const VERSION = 1;
+// 2: the `files` store (files.js: uploads waiting for the relay, and the
+// index of the file references the state holds).
+const VERSION = 2;
 
 function req(r) {
   return new Promise((resolve, reject) => {
@@ -53,9 +56,11 @@ export function indexedDBStorage({ name = 'weftdb' } = {}) {
         const open = indexedDB.open(`${name}:${spaceId}`, VERSION);
         open.onupgradeneeded = () => {
           const d = open.result;
-          d.createObjectStore('meta');
-          d.createObjectStore('records', { autoIncrement: true });
-          d.createObjectStore('outbox');
+          const has = (n) => d.objectStoreNames.contains(n);
+          if (!has('meta')) d.createObjectStore('meta');
+          if (!has('records')) d.createObjectStore('records', { autoIncrement: true });
+          if (!has('outbox')) d.createObjectStore('outbox');
+          if (!has('files')) d.createObjectStore('files');
         };
         db = await req(open);
       } catch (e) {
@@ -134,6 +139,38 @@ class IdbStore {
       await done(tx);
     } catch (e) {
       throw idbError('writing a batch', e);
+    }
+  }
+
+  /** Files' upload queue and reference index (files.js): [[key, value]]. */
+  async loadFiles() {
+    try {
+      const tx = this.db.transaction('files', 'readonly');
+      const st = tx.objectStore('files');
+      const [keys, values] = await Promise.all([req(st.getAllKeys()), req(st.getAll())]);
+      return keys.map((k, i) => [k, values[i]]);
+    } catch (e) {
+      throw idbError('loading the file queue', e);
+    }
+  }
+
+  async putFile(key, value) {
+    try {
+      const tx = this.db.transaction('files', 'readwrite', { durability: 'strict' });
+      tx.objectStore('files').put(value, key);
+      await done(tx);
+    } catch (e) {
+      throw idbError('queueing a file', e);
+    }
+  }
+
+  async deleteFile(key) {
+    try {
+      const tx = this.db.transaction('files', 'readwrite', { durability: 'strict' });
+      tx.objectStore('files').delete(key);
+      await done(tx);
+    } catch (e) {
+      throw idbError('dequeueing a file', e);
     }
   }
 

@@ -21,6 +21,7 @@ import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 
 export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS };
+export { isFileRef } from './files.js';
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */
 export async function init(opts) {
@@ -154,6 +155,8 @@ function tokenRights(core, meta) {
  * @property {() => boolean} isWriter true when this tab commits its own writes (it leads its tabs)
  * @property {(p: Presence) => void} setPresence
  * @property {(p: P2P) => void} setP2P
+ * @property {() => Promise<void>} loadFiles loads the files' upload queue and reference index
+ * @property {(url: string, fetchImpl?: typeof fetch) => void} attachFiles uploads and renews files through the relay
  * @property {() => import('./presence.js').PresencePort} presencePort
  * @property {() => import('./p2p.js').PeerPort} peerPort
  * @property {() => import('./sync.js').SyncPort} syncPort
@@ -163,7 +166,7 @@ function tokenRights(core, meta) {
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
   const forget = typeof adapter.delete === 'function' ? () => adapter.delete(toBase64url(meta.space)) : null;
-  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget });
+  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget, files: opts.files });
   const port = space._opener();
   // Before the tabs are coordinated: a follower tab forwards presence.
   const presence = new Presence(port.presencePort(), opts.presence);
@@ -175,6 +178,7 @@ async function start(core, adapter, store, meta, loaded, opts) {
     } else {
       port.load(loaded.lazy ? await store.load() : loaded);
     }
+    await port.loadFiles();
     let p2p = null;
     if (opts.p2p) {
       if (!opts.relay) throw new WeftError('WEFT_EINVAL', 'p2p needs a relay: peers find each other and exchange WebRTC offers through it');
@@ -186,6 +190,7 @@ async function start(core, adapter, store, meta, loaded, opts) {
       // follower tab that becomes the leader connects then.
       const link = () => {
         connectRelay(port.syncPort(), opts.relay, opts.sync);
+        port.attachFiles(opts.relay, opts.files?.fetch);
         presence.attach();
         p2p?.attach();
       };

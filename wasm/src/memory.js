@@ -10,7 +10,7 @@ export function memoryStorage() {
   return {
     kind: 'memory',
     async open(spaceId) {
-      if (!spaces.has(spaceId)) spaces.set(spaceId, { meta: null, snapshot: null, records: [], outbox: new Map() });
+      if (!spaces.has(spaceId)) spaces.set(spaceId, { meta: null, snapshot: null, records: [], outbox: new Map(), files: new Map() });
       const s = spaces.get(spaceId);
       return {
         async load() {
@@ -30,6 +30,16 @@ export function memoryStorage() {
           }
           for (const o of outbox) s.outbox.set(o.seq, o.record);
           if (acked !== null) for (const seq of s.outbox.keys()) if (seq <= acked) s.outbox.delete(seq);
+        },
+        // Files' upload queue and reference index (files.js).
+        async loadFiles() {
+          return [...s.files];
+        },
+        async putFile(key, value) {
+          s.files.set(key, value);
+        },
+        async deleteFile(key) {
+          s.files.delete(key);
         },
         async close() {},
       };

@@ -11,8 +11,13 @@
 // Here: the ops, their encoding into the core's op buffer (encodeOp), a
 // transaction's run (commitOps) and the merge of records from elsewhere
 // (applyRecords). changes.js is the write path that uses them.
+import { MAX_COMMIT_BYTES } from './constants.js';
 import { WeftError } from './errors.js';
 import { Writer, appendValue, encodeValue } from './value.js';
+
+// An op's encoding larger than this cannot fit a change with its header,
+// seal and signature (MAX_COMMIT_BYTES, change.h).
+const MAX_OP_BYTES = MAX_COMMIT_BYTES - 4096;
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -70,46 +75,57 @@ function target(w, kind, op) {
 /**
  * Appends op (not a splice) to w in the core's op format. Returns how many
  * core ops it wrote (an update deletes each undefined field with an op of
- * its own). Throws WEFT_EINVAL when a value cannot be encoded, w left as
- * before. The core checks names and values when the buffer reaches it.
+ * its own). Throws WEFT_EINVAL when a value cannot be encoded, or
+ * WEFT_ECHANGE_TOO_BIG when the op is larger than a change may be, w left
+ * as before. The core checks names and values when the buffer reaches it.
  */
 export function encodeOp(w, op) {
   const start = w.len;
   try {
-    switch (op.t) {
-      case 'put': // the core deletes the fields data lacks (REPLACE)
-        target(w, REPLACE, op);
-        appendValue(w, op.data);
-        return 1;
-      case 'update': {
-        let n = 0, sets = 0;
-        for (const k of Object.keys(op.data)) {
-          if (op.data[k] !== undefined) sets++;
-          else {
-            target(w, DELETE_FIELD, op);
-            name(w, k);
-            n++;
-          }
-        }
-        if (!sets) return n;
-        target(w, UPDATE, op);
-        appendValue(w, op.data); // undefined members are skipped
-        return n + 1;
-      }
-      case 'delete':
-        target(w, DELETE_DOC, op);
-        return 1;
-      case 'incr':
-        target(w, COUNTER_ADD, op);
-        name(w, op.f);
-        appendValue(w, op.n);
-        return 1;
-      default:
-        throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
-    }
+    const n = encodeOpOnly(w, op);
+    // One op no change can hold: refused alone, before it joins a change
+    // (the core refuses a change that grows past the limit at commit).
+    if (w.len - start > MAX_OP_BYTES)
+      throw new WeftError('WEFT_ECHANGE_TOO_BIG', `${describe(op)}: ${w.len - start} bytes, above the ${MAX_COMMIT_BYTES} a change may hold: store large values as files (space.files.put)`);
+    return n;
   } catch (e) {
     w.len = start;
     throw e;
+  }
+}
+
+/** encodeOp without the size check. */
+function encodeOpOnly(w, op) {
+  switch (op.t) {
+    case 'put': // the core deletes the fields data lacks (REPLACE)
+      target(w, REPLACE, op);
+      appendValue(w, op.data);
+      return 1;
+    case 'update': {
+      let n = 0, sets = 0;
+      for (const k of Object.keys(op.data)) {
+        if (op.data[k] !== undefined) sets++;
+        else {
+          target(w, DELETE_FIELD, op);
+          name(w, k);
+          n++;
+        }
+      }
+      if (!sets) return n;
+      target(w, UPDATE, op);
+      appendValue(w, op.data); // undefined members are skipped
+      return n + 1;
+    }
+    case 'delete':
+      target(w, DELETE_DOC, op);
+      return 1;
+    case 'incr':
+      target(w, COUNTER_ADD, op);
+      name(w, op.f);
+      appendValue(w, op.n);
+      return 1;
+    default:
+      throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
   }
 }
 

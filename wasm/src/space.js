@@ -16,6 +16,7 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
+import { Files } from './files.js';
 import { List } from './list.js';
 import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
 import { exportState, importState, deleteOnRelay } from './portable.js';
@@ -52,9 +53,10 @@ export class Space {
   #history; // history.js: what the held change records did
   #relay; // the relay URL it was opened with, or undefined
   #forget; // deletes the space from its storage (the adapter's delete), or null
+  #files; // files.js: space.files
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files } = {}) {
     this.#core = core;
     this.#relay = relay;
     this.#forget = forget;
@@ -97,6 +99,7 @@ export class Space {
     this.#collectionPort = this.#port('write fail replica subscribe docs indexes report');
     this.#textPort = this.#port('write replica observeText report inTxn');
     this.#listPort = this.#port('write fail replica subscribe report');
+    this.#files = new Files(Object.assign(this.#port('core meta rights replica on emit setStatus'), { store, checkOpen: () => this.#open() }), files);
   }
 
   /** Loads the stored snapshot, records and outbox into the replica. */
@@ -124,9 +127,15 @@ export class Space {
    */
   get presence() { return this.#presence; }
 
+  /**
+   * Files beside the log (docs/API.md, "Files"): put(data, { name, type })
+   * resolves to a reference to store in a field, get(ref) to the file.
+   */
+  get files() { return this.#files; }
+
   /** The peer-to-peer links (openSpace({ p2p: true })), or null. See p2p.js. */
   get p2p() { return this.#p2p; }
-  /** { state: 'offline'|'connecting'|'syncing'|'synced'|'version', pending } (a copy). */
+  /** { state: 'offline'|'connecting'|'syncing'|'synced'|'version', pending, uploads, error? } (a copy). */
   get status() { return this.#status.get(); }
 
   // ---- format levels (docs/API.md, "Format levels") ----
@@ -339,6 +348,7 @@ export class Space {
       await this.flush().catch(() => {});
       this.#presence?.close();
       this.#p2p?.close();
+      await this.#files.close();
       await this.#sync?.close();
       await this.#closeHook?.();
     } finally {
@@ -427,6 +437,8 @@ export class Space {
    */
   _opener() {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
+      loadFiles: () => this.#files.load(),
+      attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),

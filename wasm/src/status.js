@@ -1,10 +1,12 @@
-// A space's status as the app sees it: { state, pending }. The state is the
+// A space's status as the app sees it: { state, pending, uploads }. The state is the
 // relay link's ('offline' | 'connecting' | 'syncing' | 'synced'); pending
 // counts the own changes the relay has not acknowledged when there is a
 // link, else the writes not yet durable in the store. Every change of either
-// is one 'status' event with a copy.
+// is one 'status' event with a copy. uploads counts files not yet whole at
+// the relay (files.js). error, once set, names what holds own
+// changes back for good ('CHANGE_TOO_BIG': sync.js).
 export class Status {
-  #now = { state: 'offline', pending: 0 };
+  #now = { state: 'offline', pending: 0, uploads: 0 };
   #emit;
   #linkPending;
 
@@ -22,12 +24,12 @@ export class Status {
     return { ...this.#now };
   }
 
-  /** Applies `patch` ({ state?, pending? }); emits when something changed. */
+  /** Applies `patch` ({ state?, pending?, error?, uploads? }); emits when something changed. */
   set(patch) {
     const next = { ...this.#now, ...patch };
     const link = this.#linkPending();
     if (link !== null && patch.pending === undefined) next.pending = link;
-    if (next.state === this.#now.state && next.pending === this.#now.pending) return;
+    if (Object.keys(next).every((k) => next[k] === this.#now[k])) return;
     this.#now = next;
     this.#emit({ ...next });
   }

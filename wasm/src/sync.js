@@ -26,6 +26,15 @@
 // An admin's link publishes one once enough history went by
 // (shouldPublish), after everything it sent was acknowledged.
 //
+// Too big (API.md, "Large values"): the core refuses to commit a change
+// above MAX_COMMIT_BYTES, so this build makes none a relay with the default
+// --max-frame refuses. A relay with a lower --max-frame, or a change
+// committed by an older build, gets a fatal TOO_BIG: frames of several
+// records are then made smaller; a change sent alone can never be stored,
+// and every later own change depends on it, so own changes from it on stay
+// in the outbox unsent (status.error 'CHANGE_TOO_BIG', one 'error' event)
+// while the link keeps receiving: no reconnect loop.
+//
 // Versions (PROTOCOL.md §6): the HELLO carries the format level this build
 // reads and the space's level as we know it. A relay that predates
 // negotiation refuses that HELLO with a fatal BAD_FRAME before any
@@ -46,6 +55,8 @@ const MAX_FRAME_BYTES = 1 << 20;
 const JOIN_CURSOR = Number.MAX_SAFE_INTEGER;
 // Snapshot refusals that only mean "not now": no error for the app.
 const PUBLISH_LATER = new Set(['UNCOVERED', 'STALE_SNAPSHOT']);
+// The smallest frame target a TOO_BIG makes us try before giving up.
+const MIN_FRAME_BYTES = 16 << 10;
 // Errors after which reconnecting cannot help until the app acts.
 const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
 const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL' };
@@ -65,7 +76,7 @@ function protoError(name, message) {
  * @property {import('./replica.js').Replica} rep the replica now (a getter: compaction swaps it)
  * @property {(buf: Uint8Array) => { applied: number, rejected: number, durable: Promise<void> }} applyRemote merges and stores changes the relay sent
  * @property {(seq: number) => Promise<void>} ack stores that the relay holds every own change up to seq
- * @property {(patch: { state?: string, pending?: number }) => void} setStatus
+ * @property {(patch: { state?: string, pending?: number, error?: string }) => void} setStatus
  * @property {(name: string, arg?: unknown) => void} emit the space's 'error', 'relay:frame' and 'relay:live' events
  * @property {() => Uint8Array[]} takeLoadedOutbox the stored outbox, once (a second call gets [])
  * @property {(sync: Sync) => void} setSync makes this the space's link (its pending count, local commits, close)
@@ -127,6 +138,8 @@ export class Sync {
     this.lastSnapBytes = 0; // size of the last snapshot published here
     this.publishing = null; // { bytes } while an upload waits for its answer
     this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
+    this.frameBytes = MAX_FRAME_BYTES; // lowered by a TOO_BIG
+    this.blockedSeq = Infinity; // own changes from this seq on are not sent (TOO_BIG)
     for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
 
@@ -299,6 +312,7 @@ export class Sync {
           this.publishing = null;
           return undefined;
         }
+        if (f.fatal && f.name === 'TOO_BIG') return this._tooBig(f);
         const err = protoError(f.name, f.message);
         this._fail(err, f.fatal && FINAL.has(f.name));
         // A dropped frame (rate limit) gets no ACK, so later ACKs could no
@@ -310,6 +324,32 @@ export class Sync {
       default:
         return undefined;
     }
+  }
+
+  /** A fatal TOO_BIG (see the top): smaller frames, or stop sending from the change that can never be stored. */
+  _tooBig(f) {
+    let big = null;
+    for (const fr of this.sent) if (!big || fr.bytes > big.bytes) big = fr;
+    if (big && big.length > 1 && this.frameBytes > MIN_FRAME_BYTES) {
+      this.frameBytes = Math.max(MIN_FRAME_BYTES, Math.min(this.frameBytes, big.bytes) >> 1);
+      return; // the relay closes; the reconnect resends in smaller frames
+    }
+    const seq = big?.length === 1 && typeof big[0] === 'number' ? big[0] : null;
+    if (seq === null) {
+      this._fail(protoError('TOO_BIG', f.message), false);
+      return;
+    }
+    this.blockedSeq = Math.min(this.blockedSeq, seq);
+    const e = new WeftError('WEFT_ECHANGE_TOO_BIG', `relay: TOO_BIG: own change ${seq} (${big.bytes} bytes) is above the relay's --max-frame: it and every later change of this device stay unsent; store large values as files`);
+    e.protocolError = 'TOO_BIG';
+    e.seq = seq;
+    this.port.setStatus({ error: 'CHANGE_TOO_BIG' });
+    this.port.emit('error', e);
+  }
+
+  /** Whether an own change may be sent (not from a change the relay can never store on). */
+  _sendable(seq) {
+    return typeof seq !== 'number' || seq < this.blockedSeq;
   }
 
   _challenge(f) {
@@ -359,7 +399,7 @@ export class Sync {
     const rec = this.port.levelRecord();
     if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.unshift({ record: rec, seq: LEVEL });
     this.parked.clear();
-    this._sendRecords(items);
+    this._sendRecords(items.filter((it) => this._sendable(it.seq)));
   }
 
   /** A level record raised here: to the relay now when the link is live (else on the next CHALLENGE). */
@@ -372,12 +412,14 @@ export class Sync {
     while (i < items.length) {
       const batch = [];
       let bytes = 0;
-      while (i < items.length && batch.length < MAX_FRAME_RECORDS && (batch.length === 0 || bytes + items[i].record.length <= MAX_FRAME_BYTES)) {
+      while (i < items.length && batch.length < MAX_FRAME_RECORDS && (batch.length === 0 || bytes + items[i].record.length <= this.frameBytes)) {
         bytes += items[i].record.length;
         batch.push(items[i++]);
       }
       this._send(encodeChanges(batch.map((b) => b.record)));
-      this.sent.push(batch.map((b) => b.seq));
+      const seqs = batch.map((b) => b.seq);
+      seqs.bytes = bytes; // for a TOO_BIG
+      this.sent.push(seqs);
     }
   }
 
@@ -586,7 +628,7 @@ export class Sync {
       return;
     }
     this.parkedRetried = true;
-    const items = [...this.parked].filter((q) => this.outbox.has(q)).sort((a, b) => a - b).map((q) => ({ record: this.outbox.get(q), seq: q }));
+    const items = [...this.parked].filter((q) => this.outbox.has(q) && this._sendable(q)).sort((a, b) => a - b).map((q) => ({ record: this.outbox.get(q), seq: q }));
     this.parked.clear();
     if (items.length && this.ws && this.authed) this._sendRecords(items);
   }
@@ -614,7 +656,7 @@ export class Sync {
   /** A local commit: remember it, send it with the others of this microtask. */
   sendLocal(record, seq) {
     this.outbox.set(seq, record);
-    if (!this.ws || !this.authed || this.closed) return;
+    if (!this.ws || !this.authed || this.closed || !this._sendable(seq)) return;
     if (!this.queue.length)
       queueMicrotask(() => {
         const q = this.queue;

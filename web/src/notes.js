@@ -3,10 +3,12 @@
 // people typing in one note at once all keep their words. The title is a
 // plain field written a moment after the user pauses. After a pause the
 // note's `updated`/`by` are written too. Who edited which fields when is
-// weftdb's own history of the note (space.history, history.js).
+// weftdb's own history of the note (space.history, history.js). Files
+// dropped or pasted on a note are its attachments (attachments.js).
 import { h, setChildren, when, newId } from './dom.js';
 import { createEditor } from './editor.js';
 import { historyDialog, rememberName } from './history.js';
+import { attachmentsView } from './attachments.js';
 
 const SAVE_AFTER_MS = 300;
 
@@ -42,6 +44,7 @@ export function notesView(space, { readOnly, me, report }) {
   };
   const bindBody = (id, textarea) => space.text('notes', id, 'body').bind(textarea);
   const editor = createEditor({ onEdit, readOnly, bindBody });
+  const attachments = attachmentsView(space, { readOnly, me, report });
 
   const list = h('ul', { class: 'note-list', 'aria-label': 'Notes' });
   const empty = h('p', { class: 'empty' }, readOnly ? 'No notes yet.' : 'No notes yet. Make the first one.');
@@ -51,7 +54,7 @@ export function notesView(space, { readOnly, me, report }) {
   const delBtn = h('button', { type: 'button', class: 'danger', disabled: readOnly, onclick: remove }, 'Delete');
   const meta = h('p', { class: 'note-meta' });
   const pane = h('section', { class: 'note-pane', 'aria-label': 'Note editor', hidden: true },
-    h('div', { class: 'toolbar' }, backBtn, h('span', { class: 'spacer' }), histBtn, delBtn), editor.el, meta);
+    h('div', { class: 'toolbar' }, backBtn, h('span', { class: 'spacer' }), histBtn, delBtn), editor.el, attachments.el, meta);
   const el = h('div', { class: 'notes' },
     h('section', { class: 'note-index', 'aria-label': 'All notes' }, h('div', { class: 'toolbar' }, addBtn), list, empty),
     pane);
@@ -71,13 +74,19 @@ export function notesView(space, { readOnly, me, report }) {
     const id = selected;
     if (!id || !confirm('Delete this note for everyone in the space?')) return;
     pending.delete(id);
-    notes.delete(id).catch((e) => report(e, 'Deleting the note'));
+    space.transact(() => {
+      notes.delete(id);
+      // Its files lose their last reference: their leases lapse at the relay.
+      const atts = space.collection('attachments');
+      for (const a of atts.query({ where: { note: id } })) atts.delete(a.id);
+    }).catch((e) => report(e, 'Deleting the note'));
     select(null);
   }
 
   function select(id) {
     flush();
     selected = id;
+    attachments.show(id, pane);
     if (!id) editor.close();
     el.classList.toggle('editing', !!id);
     pane.hidden = !id;
@@ -111,6 +120,7 @@ export function notesView(space, { readOnly, me, report }) {
     close() {
       flush();
       editor.close();
+      attachments.close();
       off();
       removeEventListener('pagehide', flush);
     },

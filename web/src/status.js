@@ -1,4 +1,5 @@
-// The sync indicator: weftdb's space.status ({ state, pending }) as words.
+// The sync indicator: weftdb's space.status ({ state, pending, uploads })
+// as words.
 // "synced" means the relay said we hold everything it held (not a guess);
 // pending counts own changes the relay has not acknowledged yet. When the
 // browser says it has no network, the indicator says offline at once: an
@@ -49,6 +50,8 @@ export function statusBadge(space) {
     let text = LABEL[state] ?? state;
     if (pending && state !== 'offline') text = `Syncing ${pending}`;
     else if (pending) text = `Offline · ${pending} to send`;
+    // Files queued on this device (weftdb uploads them when it can).
+    if (st.uploads) text += ` · ${st.uploads} file${st.uploads === 1 ? '' : 's'} to upload`;
     el.textContent = text;
     el.dataset.state = state;
     el.dataset.pending = String(pending);

@@ -33,6 +33,13 @@ extern "C" {
 /* Limits every decoder enforces. */
 #define WEFT_MAX_CHANGE_BYTES (64u << 20)
 #define WEFT_MAX_DEPS         4096
+/* The largest change a replica commits (weft_replica_commit refuses a
+ * bigger one with WEFT_ECHANGE_TOO_BIG). Decoders take up to
+ * WEFT_MAX_CHANGE_BYTES, but weft-relay takes a WebSocket message of at
+ * most --max-frame (4 MiB by default): a change above that could never be
+ * stored, and every later change of its author depends on it. 3 MiB leaves
+ * the frame's own bytes room; large values belong in files (docs/API.md). */
+#define WEFT_MAX_COMMIT_BYTES (3u << 20)
 /* Lamport ids stay below 2^53 so JavaScript numbers hold them exactly. */
 #define WEFT_MAX_LAMPORT ((uint64_t)1 << 53)
 

@@ -16,34 +16,36 @@ extern "C" {
 #endif
 
 /* X(name, value, message) */
-#define WEFT_ERRORS(X)                                                                \
-    X(OK, 0, "success")                                                               \
-    X(NOMEM, -1, "out of memory")                                                     \
-    X(INVAL, -2, "invalid argument")                                                  \
-    X(TRUNCATED, -3, "input ends before the record does")                             \
-    X(MALFORMED, -4, "malformed input")                                               \
-    X(VERSION, -5, "unsupported format version")                                      \
-    X(TOOBIG, -6, "input exceeds a size limit")                                       \
-    X(NOSPACE, -7, "output buffer too small")                                         \
-    X(FORK, -8, "a different change with the same author and seq exists (fork)")      \
-    X(CHAIN, -9, "previous-change hash does not match the author's chain")            \
-    X(CLOCK, -10, "Lamport clock does not advance past the author's previous change") \
-    X(SPACE, -11, "change belongs to another space")                                  \
-    X(PENDING_FULL, -12, "too many changes waiting for missing dependencies")         \
-    X(NOTFOUND, -13, "not found")                                                     \
-    X(STATE, -14, "call not valid in the current state")                              \
-    X(CRYPTO, -15, "cryptographic check failed")                                      \
-    X(SUITE, -16, "unsupported cipher suite")                                         \
-    X(LIMIT, -17, "a counter or clock would overflow")                                \
-    X(EXPIRED, -18, "token has expired")                                              \
-    X(NOTYET, -19, "token is not valid yet")                                          \
-    X(RIGHTS, -20, "token does not grant this right")                                 \
-    X(DELEGATION, -21, "token delegation chain is broken")                            \
-    X(UNAVAILABLE, -22, "not available in this crypto backend")                       \
-    X(SIGNATURE, -23, "signature does not verify")                                    \
-    X(UNCOVERED, -24, "version vector names changes that are not held")               \
-    X(NOTLIST, -25, "the field holds a value that is not a list")                     \
-    X(NOITEM, -26, "no list item at that index")                                      \
+#define WEFT_ERRORS(X)                                                                          \
+    X(OK, 0, "success")                                                                         \
+    X(NOMEM, -1, "out of memory")                                                               \
+    X(INVAL, -2, "invalid argument")                                                            \
+    X(TRUNCATED, -3, "input ends before the record does")                                       \
+    X(MALFORMED, -4, "malformed input")                                                         \
+    X(VERSION, -5, "unsupported format version")                                                \
+    X(TOOBIG, -6, "input exceeds a size limit")                                                 \
+    X(NOSPACE, -7, "output buffer too small")                                                   \
+    X(FORK, -8, "a different change with the same author and seq exists (fork)")                \
+    X(CHAIN, -9, "previous-change hash does not match the author's chain")                      \
+    X(CLOCK, -10, "Lamport clock does not advance past the author's previous change")           \
+    X(SPACE, -11, "change belongs to another space")                                            \
+    X(PENDING_FULL, -12, "too many changes waiting for missing dependencies")                   \
+    X(NOTFOUND, -13, "not found")                                                               \
+    X(STATE, -14, "call not valid in the current state")                                        \
+    X(CRYPTO, -15, "cryptographic check failed")                                                \
+    X(SUITE, -16, "unsupported cipher suite")                                                   \
+    X(LIMIT, -17, "a counter or clock would overflow")                                          \
+    X(EXPIRED, -18, "token has expired")                                                        \
+    X(NOTYET, -19, "token is not valid yet")                                                    \
+    X(RIGHTS, -20, "token does not grant this right")                                           \
+    X(DELEGATION, -21, "token delegation chain is broken")                                      \
+    X(UNAVAILABLE, -22, "not available in this crypto backend")                                 \
+    X(SIGNATURE, -23, "signature does not verify")                                              \
+    X(UNCOVERED, -24, "version vector names changes that are not held")                         \
+    X(NOTLIST, -25, "the field holds a value that is not a list")                               \
+    X(NOITEM, -26, "no list item at that index")                                                \
+    X(CHANGE_TOO_BIG, -33, "change exceeds WEFT_MAX_COMMIT_BYTES: store large values as files") \
+    X(FILE_PENDING, -34, "file not uploaded yet: retry later")                                  \
     X(TRIMMED, -35, "the changes asked for are older than a snapshot and not held")
 
 typedef enum weft_error {

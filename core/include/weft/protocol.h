@@ -71,37 +71,41 @@ extern "C" {
 
 /* Protocol error codes (ERROR frames, ACK rejections, HTTP error bodies).
  * X(name, value, message). Stable: never renumbered, new ones appended. */
-#define WEFT_PROTO_ERRORS(X)                                                   \
-    X(NONE, 0, "no error")                                                     \
-    X(BAD_FRAME, 1, "malformed frame")                                         \
-    X(VERSION, 2, "unsupported protocol version")                              \
-    X(UNEXPECTED, 3, "frame not valid in this state")                          \
-    X(TOO_BIG, 4, "frame exceeds the maximum size")                            \
-    X(TOO_MANY_CHANGES, 5, "too many changes in one frame")                    \
-    X(AUTH, 6, "token is invalid for this space")                              \
-    X(PROOF, 7, "proof of possession failed")                                  \
-    X(RIGHTS, 8, "token does not grant this right")                            \
-    X(EXPIRED, 9, "token has expired or is not valid yet")                     \
-    X(RATE_LIMITED, 10, "rate limit exceeded")                                 \
-    X(SLOW_CONSUMER, 11, "reader fell too far behind")                         \
-    X(WRONG_SPACE, 12, "change belongs to another space")                      \
-    X(BAD_CHANGE, 13, "malformed change record")                               \
-    X(BAD_SIGNATURE, 14, "change signature or suite rejected")                 \
-    X(CHAIN, 15, "change breaks its author's hash chain (fork, chain, clock)") \
-    X(PENDING_FULL, 16, "too many changes waiting for dependencies")           \
-    X(STORAGE, 17, "storage failure")                                          \
-    X(GOING_AWAY, 18, "server is shutting down")                               \
-    X(OVERLOADED, 19, "too many connections")                                  \
-    X(NOT_FOUND, 20, "no such space or resource")                              \
-    X(INTERNAL, 21, "internal error")                                          \
-    X(NO_PEER, 22, "target peer is not connected")                             \
-    X(TIMEOUT, 23, "handshake took too long")                                  \
-    X(UNCOVERED, 24, "snapshot names changes the relay does not hold")         \
-    X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                           \
-    X(STALE_SNAPSHOT, 26, "snapshot older than the one held")                  \
-    X(NOT_ADMITTED, 27, "this relay does not host the space")                  \
-    X(QUOTA, 28, "space quota exceeded")                                       \
-    X(TRIMMED, 30, "history before this point is trimmed: load the newest snapshot")
+#define WEFT_PROTO_ERRORS(X)                                                         \
+    X(NONE, 0, "no error")                                                           \
+    X(BAD_FRAME, 1, "malformed frame")                                               \
+    X(VERSION, 2, "unsupported protocol version")                                    \
+    X(UNEXPECTED, 3, "frame not valid in this state")                                \
+    X(TOO_BIG, 4, "frame exceeds the maximum size")                                  \
+    X(TOO_MANY_CHANGES, 5, "too many changes in one frame")                          \
+    X(AUTH, 6, "token is invalid for this space")                                    \
+    X(PROOF, 7, "proof of possession failed")                                        \
+    X(RIGHTS, 8, "token does not grant this right")                                  \
+    X(EXPIRED, 9, "token has expired or is not valid yet")                           \
+    X(RATE_LIMITED, 10, "rate limit exceeded")                                       \
+    X(SLOW_CONSUMER, 11, "reader fell too far behind")                               \
+    X(WRONG_SPACE, 12, "change belongs to another space")                            \
+    X(BAD_CHANGE, 13, "malformed change record")                                     \
+    X(BAD_SIGNATURE, 14, "change signature or suite rejected")                       \
+    X(CHAIN, 15, "change breaks its author's hash chain (fork, chain, clock)")       \
+    X(PENDING_FULL, 16, "too many changes waiting for dependencies")                 \
+    X(STORAGE, 17, "storage failure")                                                \
+    X(GOING_AWAY, 18, "server is shutting down")                                     \
+    X(OVERLOADED, 19, "too many connections")                                        \
+    X(NOT_FOUND, 20, "no such space or resource")                                    \
+    X(INTERNAL, 21, "internal error")                                                \
+    X(NO_PEER, 22, "target peer is not connected")                                   \
+    X(TIMEOUT, 23, "handshake took too long")                                        \
+    X(UNCOVERED, 24, "snapshot names changes the relay does not hold")               \
+    X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                                 \
+    X(STALE_SNAPSHOT, 26, "snapshot older than the one held")                        \
+    X(NOT_ADMITTED, 27, "this relay does not host the space")                        \
+    X(QUOTA, 28, "space quota exceeded")                                             \
+    X(TRIMMED, 30, "history before this point is trimmed: load the newest snapshot") \
+    X(BAD_HASH, 32, "file chunk does not match its hash")                            \
+    X(BAD_URL, 33, "signed file URL is forged or malformed")                         \
+    X(URL_EXPIRED, 34, "signed file URL has expired")                                \
+    X(RANGE, 35, "range outside the file chunk")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,

@@ -246,9 +246,11 @@ WEFT_API size_t weft_replica_txn_ops(const weft_replica *r);
 /* Seals the open transaction into one change and applies it. OUT: *record,
  * *len: the encoded change to store and send (borrowed until the next
  * commit). Returns 0, WEFT_ESTATE (no ops), WEFT_EVERSION (an op of a format
- * level above the space's: see weft_replica_set_format_level), WEFT_ELIMIT
- * (clock or seq exhausted), WEFT_ECRYPTO or WEFT_ENOMEM; on error the
- * transaction stays open. */
+ * level above the space's: see weft_replica_set_format_level),
+ * WEFT_ECHANGE_TOO_BIG (the record would exceed WEFT_MAX_COMMIT_BYTES, which
+ * no relay with the default --max-frame takes), WEFT_ELIMIT (clock or seq
+ * exhausted), WEFT_ECRYPTO or WEFT_ENOMEM; on error the transaction stays
+ * open. */
 WEFT_API int weft_replica_commit(weft_replica *r, uint64_t wall_ms, const uint8_t **record,
                                  size_t *len);
 /* Drops the open transaction's ops. Returns 0 (also for r NULL or no open
