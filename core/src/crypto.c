@@ -110,6 +110,33 @@ int weft_key_from_passphrase(const weft_crypto_backend *be, uint8_t *key, const 
     return be->pwhash(be->ctx, key, 32, pw, pwlen, salt, 2, (size_t)64 << 20);
 }
 
+int weft_box_seal_to(const weft_crypto_backend *be, uint8_t *c, const uint8_t *m, size_t mlen,
+                     const uint8_t *pk) {
+    validate_or_ret(be && c && (m || !mlen) && pk, WEFT_EINVAL);
+    if (!be->sign_pk_to_box || !be->box_seal) return WEFT_EUNAVAILABLE;
+    uint8_t xpk[WEFT_BOX_KEYBYTES];
+    int rc = be->sign_pk_to_box(be->ctx, xpk, pk);
+    if (!rc) rc = be->box_seal(be->ctx, c, m, mlen, xpk);
+    return rc;
+}
+
+int weft_box_open_with(const weft_crypto_backend *be, uint8_t *m, const uint8_t *c, size_t clen,
+                       const uint8_t *sk) {
+    validate_or_ret(be && m && c && sk && clen >= WEFT_BOX_SEALBYTES, WEFT_EINVAL);
+    if (!be->sign_pk_to_box || !be->sign_sk_to_box || !be->box_seal_open) return WEFT_EUNAVAILABLE;
+    uint8_t xpk[WEFT_BOX_KEYBYTES], xsk[WEFT_BOX_KEYBYTES];
+    /* An Ed25519 secret key holds its public key in its last 32 bytes. */
+    int rc = be->sign_pk_to_box(be->ctx, xpk, sk + 32);
+    if (!rc) rc = be->sign_sk_to_box(be->ctx, xsk, sk);
+    if (!rc) rc = be->box_seal_open(be->ctx, m, c, clen, xpk, xsk);
+    weft__wipe(xsk, sizeof xsk);
+    return rc;
+}
+
+size_t weft_box_sealbytes(void) {
+    return WEFT_BOX_SEALBYTES;
+}
+
 size_t weft_sign_publickeybytes(void) {
     return WEFT_SIGN_PUBLICKEYBYTES;
 }

@@ -41,7 +41,13 @@ extern "C" {
     X(DELEGATION, -21, "token delegation chain is broken")                            \
     X(UNAVAILABLE, -22, "not available in this crypto backend")                       \
     X(SIGNATURE, -23, "signature does not verify")                                    \
-    X(UNCOVERED, -24, "version vector names changes that are not held")
+    X(UNCOVERED, -24, "version vector names changes that are not held")               \
+    X(NOTADMIN, -27, "the issuer has no right to sign this membership record")        \
+    X(FORGED, -28, "key rotation does not open to the key it commits to")             \
+    X(OUTLIVES, -29, "grant outlives its issuer's own grant")                         \
+    X(REPLAY, -30, "invite already claimed by another key")                           \
+    X(WRONGMEMBER, -31, "key envelope for a key that is not a member")                \
+    X(REVOKED, -32, "key was removed from the space")
 
 typedef enum weft_error {
 #define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,
