@@ -147,6 +147,7 @@ static unsigned http_status_of(uint32_t code) {
         return 401;
     case WEFT_PROTO_ERIGHTS:
     case WEFT_PROTO_ENOT_ADMITTED:
+    case WEFT_PROTO_EREVOKED:
         return 403;
     case WEFT_PROTO_EQUOTA:
         return 507;
@@ -461,6 +462,11 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         s->http->synced = 1;
         if (park(s, wsi, sp, 1, &answered)) return answered;
     }
+    if (!t.any_grantee && space_key_revoked(sp, t.grantee)) {
+        relay_reject(r, WEFT_PROTO_EREVOKED);
+        return respond_error(s, wsi, WEFT_PROTO_EREVOKED,
+                             "this key was removed from the space: ask an admin");
+    }
     if (sp->level > s->http->level)
         return respond_error(s, wsi, WEFT_PROTO_EVERSION,
                              "this space uses a newer format level than this client reads: "
@@ -740,8 +746,14 @@ static int open_checked(session *s, struct lws *wsi, const uint8_t sid[32], uint
         *answered = respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     else if (rc)
         *answered = respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    else
-        return !park(s, wsi, *sp, 0, answered);
+    else if (park(s, wsi, *sp, 0, answered))
+        return 0;
+    else if (!t.any_grantee && space_key_revoked(*sp, t.grantee)) {
+        relay_reject(s->r, WEFT_PROTO_EREVOKED);
+        *answered = respond_error(s, wsi, WEFT_PROTO_EREVOKED,
+                                  "this key was removed from the space: ask an admin");
+    } else
+        return 1;
     return 0;
 }
 

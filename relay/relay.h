@@ -70,6 +70,9 @@ typedef struct space_events {
     /* The space's format level rose to `level` (a level record was
      * stored): sessions whose client reads less must be told to update. */
     void (*level)(void *ud, struct space *sp, uint32_t level);
+    /* A revocation was stored (weft/members.h): sessions whose key is now
+     * removed must be refused and closed. */
+    void (*revoked)(void *ud, struct space *sp, const uint8_t key[32]);
     void *ud;
 } space_events;
 
@@ -112,7 +115,7 @@ typedef struct relay_config {
 } relay_config;
 
 /* Rejection reasons are the protocol's error codes (weft/protocol.h). */
-#define RELAY_N_REASONS     32
+#define RELAY_N_REASONS     48
 #define RELAY_FSYNC_BUCKETS 12
 
 /* Why a snapshot upload was refused: the label of

@@ -28,6 +28,7 @@ typedef struct rec_info {
     uint64_t cum;    /* bytes of records 1..this one */
     uint64_t origin; /* session that sent it (0: unknown, e.g. after restart) */
     uint32_t author; /* index into authors, or SPACE_NO_AUTHOR */
+    uint8_t kind;    /* the record's kind byte (1 change, 4 level, 5-7 membership) */
     uint32_t len;
 } rec_info;
 
@@ -43,8 +44,9 @@ typedef struct space {
     size_t n_authors, cap_authors;
     weft__idtab author_tab; /* key -> author index + 1 */
     uint64_t head, durable;
-    uint32_t level;       /* the space's format level: the greatest of its level records, or 1 */
-    struct session *subs; /* session.c links sessions through their own fields */
+    uint32_t level; /* the space's format level: the greatest of its level records, or 1 */
+    struct weft_members *members; /* its membership records, folded (weft/members.h) */
+    struct session *subs;         /* session.c links sessions through their own fields */
     size_t n_subs;
     struct space *woken_next; /* r->woken: durable moved this turn */
     int is_woken;
@@ -56,6 +58,10 @@ typedef struct space {
     size_t n_sessions;            /* WebSocket sessions whose s->sp this is */
     uint64_t used_us;             /* last opened, found or left (relay_now_us) */
 } space;
+
+/* Whether the space's membership records removed `key` (weft/members.h):
+ * its HELLOs, writes and REST calls are refused from then on. */
+int space_key_revoked(const space *sp, const uint8_t key[32]);
 
 /* Bytes the space holds against its --space-bytes quota: the one place
  * that counts them (records now; snapshots and files when they are
