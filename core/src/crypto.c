@@ -23,8 +23,16 @@ static int v1_open(void *ctx, uint8_t *dst, const uint8_t *ct, size_t ct_len, co
                    size_t ad_len) {
     weft_suite_v1 *st = ctx;
     if (!st->can_open || ct_len < WEFT_SUITE_V1_OVERHEAD) return WEFT_ECRYPTO;
-    return st->be->aead_decrypt(st->be->ctx, dst, ct + WEFT_AEAD_NPUBBYTES,
-                                ct_len - WEFT_AEAD_NPUBBYTES, ad, ad_len, ct, st->content_key);
+    int rc = st->be->aead_decrypt(st->be->ctx, dst, ct + WEFT_AEAD_NPUBBYTES,
+                                  ct_len - WEFT_AEAD_NPUBBYTES, ad, ad_len, ct, st->content_key);
+    /* Changes do not name their key epoch: one sealed before a rotation
+     * (or by a member who had not seen it yet) opens with an older key,
+     * newest first. A failed try costs one Poly1305 tag. */
+    for (size_t i = st->n_old; rc == WEFT_ECRYPTO && i > 0; i--)
+        rc =
+            st->be->aead_decrypt(st->be->ctx, dst, ct + WEFT_AEAD_NPUBBYTES,
+                                 ct_len - WEFT_AEAD_NPUBBYTES, ad, ad_len, ct, st->old_keys[i - 1]);
+    return rc;
 }
 
 static int v1_sign(void *ctx, uint8_t *sig, const uint8_t *msg, size_t len) {
@@ -59,6 +67,42 @@ int weft_suite_v1_init(weft_crypto *table, weft_suite_v1 *st, const weft_crypto_
     }
     *table = (weft_crypto){
         WEFT_SUITE_V1, WEFT_SUITE_V1_OVERHEAD, v1_seal, v1_open, v1_sign, v1_verify, st};
+    return WEFT_OK;
+}
+
+static int holds_key(const weft_suite_v1 *st, const uint8_t *key) {
+    if (st->can_open && memcmp(st->content_key, key, WEFT_AEAD_KEYBYTES) == 0) return 1;
+    for (size_t i = 0; i < st->n_old; i++)
+        if (memcmp(st->old_keys[i], key, WEFT_AEAD_KEYBYTES) == 0) return 1;
+    return 0;
+}
+
+int weft_suite_v1_rekey(weft_suite_v1 *st, const uint8_t *new_key) {
+    validate_or_ret(st && new_key && st->can_open, WEFT_EINVAL);
+    if (memcmp(st->content_key, new_key, WEFT_AEAD_KEYBYTES) == 0) return WEFT_OK;
+    if (st->n_old == WEFT_SUITE_V1_MAX_OLD_KEYS) return WEFT_ELIMIT;
+    /* The new key may have been held as an old one (added before it was
+     * known to be the newest): it moves, so each key is held once. */
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_old; i++)
+        if (memcmp(st->old_keys[i], new_key, WEFT_AEAD_KEYBYTES) != 0)
+            memcpy(st->old_keys[n++], st->old_keys[i], WEFT_AEAD_KEYBYTES);
+    memcpy(st->old_keys[n++], st->content_key, WEFT_AEAD_KEYBYTES);
+    for (size_t i = n; i < st->n_old + 1 && i < WEFT_SUITE_V1_MAX_OLD_KEYS; i++)
+        weft__wipe(st->old_keys[i], WEFT_AEAD_KEYBYTES);
+    st->n_old = n;
+    memcpy(st->content_key, new_key, WEFT_AEAD_KEYBYTES);
+    return WEFT_OK;
+}
+
+int weft_suite_v1_add_key(weft_suite_v1 *st, const uint8_t *key) {
+    validate_or_ret(st && key && st->can_open, WEFT_EINVAL);
+    if (holds_key(st, key)) return WEFT_OK;
+    if (st->n_old == WEFT_SUITE_V1_MAX_OLD_KEYS) return WEFT_ELIMIT;
+    /* Older keys go first: the newest are tried first. */
+    memmove(st->old_keys[1], st->old_keys[0], st->n_old * WEFT_AEAD_KEYBYTES);
+    memcpy(st->old_keys[0], key, WEFT_AEAD_KEYBYTES);
+    st->n_old++;
     return WEFT_OK;
 }
 

@@ -351,6 +351,80 @@ static void invites_claimed_once(void) {
     weft_members_free(m);
 }
 
+/* A replica of `who` reading with content key `key`. */
+static weft_replica *replica_of(const who *w, weft_suite_v1 *st, weft_crypto *table,
+                                const uint8_t *key) {
+    CHECK_OK(weft_suite_v1_init(table, st, &BE, key, w->sk));
+    weft_replica *r;
+    weft_replica_config cfg = {.space = owner_pk, .author = w->pk, .crypto = table};
+    CHECK_OK(weft_replica_new(&r, &cfg));
+    return r;
+}
+
+/* Removal with rotation, end to end in the core: after the owner removes
+ * c and rotates, what it seals opens for b (who walks back to the first
+ * key through the epoch record) and not for c, who keeps what came
+ * before. */
+static void rotation_end_to_end(void) {
+    who a = person(), b = person(), c = person();
+    uint8_t key0[32], key1[32], got[32], prev[32];
+    BE.random(BE.ctx, key0, 32);
+    BE.random(BE.ctx, key1, 32);
+    weft_suite_v1 sa, sb, sc;
+    weft_crypto ta, tb, tc;
+    weft_replica *ra = replica_of(&a, &sa, &ta, key0), *rb = replica_of(&b, &sb, &tb, NULL),
+                 *rc = replica_of(&c, &sc, &tc, key0);
+    uint8_t *before, *after;
+    CHECK_OK(put_str(ra, "notes", "n1", "t", "before"));
+    size_t before_len = commit_copy(ra, &before);
+    /* The owner removes c: the epoch goes to a and b only. */
+    uint8_t two[64];
+    memcpy(two, a.pk, 32);
+    memcpy(two + 32, b.pk, 32);
+    rec e1 = epoch(owner_sk, 1, key1, key0, two, 2);
+    CHECK_OK(weft_epoch_open(&BE, e1.b, e1.len, a.sk, got));
+    CHECK_OK(weft_suite_v1_rekey(&sa, got));
+    CHECK_OK(put_str(ra, "notes", "n1", "t", "after"));
+    size_t after_len = commit_copy(ra, &after);
+    /* b joined after the rotation: the epoch gives it key1, and key1 the
+     * first key, so it reads the whole history. */
+    CHECK_OK(weft_epoch_open(&BE, e1.b, e1.len, b.sk, got));
+    CHECK_OK(weft_suite_v1_init(&tb, &sb, &BE, got, b.sk));
+    CHECK_OK(weft_epoch_prev_key(&BE, e1.b, e1.len, got, prev));
+    CHECK(memcmp(prev, key0, 32) == 0);
+    CHECK_OK(weft_suite_v1_add_key(&sb, prev));
+    CHECK_OK(weft_suite_v1_add_key(&sb, prev)); /* held once */
+    CHECK(sb.n_old == 1);
+    weft_apply_result res;
+    CHECK_OK(weft_replica_apply(rb, before, before_len, &res));
+    CHECK(res.applied == 1);
+    CHECK_OK(weft_replica_apply(rb, after, after_len, &res));
+    CHECK(res.applied == 1);
+    /* c holds the first key only: the change before opens, after not. */
+    CHECK_RC(weft_epoch_open(&BE, e1.b, e1.len, c.sk, got), WEFT_EWRONGMEMBER);
+    CHECK_OK(weft_replica_apply(rc, before, before_len, &res));
+    CHECK(res.applied == 1);
+    weft_replica_apply(rc, after, after_len, &res);
+    CHECK(res.applied == 0 && res.rejected == 1 && res.first_error == WEFT_ECRYPTO);
+    /* Rekeying to the key held is a no-op; the limit holds. */
+    CHECK_OK(weft_suite_v1_rekey(&sa, key1));
+    CHECK(sa.n_old == 1);
+    for (int i = 0; i < WEFT_SUITE_V1_MAX_OLD_KEYS + 1; i++) {
+        uint8_t k[32];
+        BE.random(BE.ctx, k, 32);
+        int rk = weft_suite_v1_rekey(&sa, k);
+        CHECK(rk == (i < WEFT_SUITE_V1_MAX_OLD_KEYS - 1 ? 0 : WEFT_ELIMIT));
+    }
+    free(before);
+    free(after);
+    weft_replica_free(ra);
+    weft_replica_free(rb);
+    weft_replica_free(rc);
+    weft_suite_v1_wipe(&sa);
+    weft_suite_v1_wipe(&sb);
+    weft_suite_v1_wipe(&sc);
+}
+
 int main(void) {
     if (weft_sodium_backend(&BE)) return 1;
     if (weft_keypair_generate(&BE, owner_pk, owner_sk)) return 1;
@@ -359,6 +433,7 @@ int main(void) {
           weft_box_sealbytes() == WEFT_BOX_SEALBYTES);
     static const test_case tests[] = {
         T(layouts_and_decoder),  T(forged_rotation), T(owner_grants_and_time),
-        T(admins_and_outliving), T(removal),         T(invites_claimed_once)};
+        T(admins_and_outliving), T(removal),         T(invites_claimed_once),
+        T(rotation_end_to_end)};
     return run_tests(tests, sizeof tests / sizeof *tests);
 }

@@ -91,11 +91,15 @@ typedef struct weft_crypto {
 
 /* State behind a V1 table; caller-allocated, holds secrets: end it with
  * weft_suite_v1_wipe. */
+#define WEFT_SUITE_V1_MAX_OLD_KEYS 32 /* earlier content-key epochs a table opens with */
 typedef struct weft_suite_v1 {
     const weft_crypto_backend *be;
-    uint8_t content_key[WEFT_AEAD_KEYBYTES];
+    uint8_t content_key[WEFT_AEAD_KEYBYTES]; /* seals, and opens first */
     uint8_t author_sk[WEFT_SIGN_SECRETKEYBYTES];
     int can_open, can_sign;
+    /* Keys of earlier epochs (weft/members.h), oldest first: open only. */
+    uint8_t old_keys[WEFT_SUITE_V1_MAX_OLD_KEYS][WEFT_AEAD_KEYBYTES];
+    size_t n_old;
 } weft_suite_v1;
 
 /* Fills *table with suite V1 over `be`. content_key (32 bytes) may be NULL
@@ -108,6 +112,17 @@ WEFT_API int weft_suite_v1_init(weft_crypto *table, weft_suite_v1 *st,
                                 const uint8_t *author_sk);
 /* Wipes the secrets in *st. NULL is a no-op. */
 WEFT_API void weft_suite_v1_wipe(weft_suite_v1 *st);
+
+/* A key rotation (weft/members.h): new_key seals from now on; the key
+ * that sealed until now still opens (changes do not name their epoch, so
+ * open tries the keys newest first). Returns 0 (also when new_key is the
+ * current key), WEFT_EINVAL (a table without a content key) or WEFT_ELIMIT
+ * (WEFT_SUITE_V1_MAX_OLD_KEYS earlier keys held already). */
+WEFT_API int weft_suite_v1_rekey(weft_suite_v1 *st, const uint8_t *new_key);
+/* Adds a key of an earlier epoch (from weft_epoch_prev_key): it opens,
+ * never seals, and is tried after every key held. Returns 0 (also when
+ * held already), WEFT_EINVAL or WEFT_ELIMIT. */
+WEFT_API int weft_suite_v1_add_key(weft_suite_v1 *st, const uint8_t *key);
 
 /* A new Ed25519 key pair from the backend's randomness. OUT: pk[32], sk[64].
  * The seed is wiped. */
