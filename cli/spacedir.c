@@ -259,6 +259,17 @@ static int signed_here(const spacedir *sd, const uint8_t *rec) {
     return !memcmp(issuer, sd->author_pk, 32) || (sd->has_owner && !memcmp(issuer, sd->space, 32));
 }
 
+/* The order a relay can admit records in: who may sign a record depends
+ * on records of earlier ranks (owner grants make admins, invites come
+ * before their claims, epochs need their members' grants and removals). */
+static int push_rank(const spacedir *sd, const uint8_t *rec, size_t len) {
+    weft_member_record r;
+    if (weft_member_record_decode(&r, rec, len)) return 5;
+    if (r.kind == WEFT_RECORD_GRANT)
+        return !memcmp(r.issuer, sd->space, 32) ? 0 : (r.flags & WEFT_GRANT_INVITE) ? 1 : 2;
+    return r.kind == WEFT_RECORD_REVOKE ? 3 : 4;
+}
+
 int spacedir_member_records(const spacedir *sd, int own, uint8_t **out, size_t *len) {
     *out = NULL;
     *len = 0;
@@ -272,16 +283,32 @@ int spacedir_member_records(const spacedir *sd, int own, uint8_t **out, size_t *
     if (!total) return 0;
     uint8_t *p = malloc(total);
     if (!p) return WEFT_ENOMEM;
-    for (size_t i = 0, o = 0; i < n; i++) {
-        const uint8_t *rec;
-        size_t rl;
-        weft_members_record(sd->members, i, &rec, &rl, NULL);
-        if (own && !signed_here(sd, rec)) continue;
-        memcpy(p + o, rec, rl);
-        o += rl;
+    size_t o = 0;
+    for (int rank = 0; rank <= 5; rank++) {
+        /* Epochs also by number: each names the previous key. */
+        uint64_t from = 0;
+        for (;;) {
+            uint64_t next = UINT64_MAX;
+            for (size_t i = 0; i < n; i++) {
+                const uint8_t *rec;
+                size_t rl;
+                weft_members_record(sd->members, i, &rec, &rl, NULL);
+                if ((own && !signed_here(sd, rec)) || push_rank(sd, rec, rl) != rank) continue;
+                weft_member_record r;
+                uint64_t e = rank == 4 && !weft_member_record_decode(&r, rec, rl) ? r.epoch : 0;
+                if (e == from) {
+                    memcpy(p + o, rec, rl);
+                    o += rl;
+                } else if (e > from && e < next) {
+                    next = e;
+                }
+            }
+            if (next == UINT64_MAX) break;
+            from = next;
+        }
     }
     *out = p;
-    *len = total;
+    *len = o;
     return 0;
 }
 

@@ -89,7 +89,8 @@ export interface Collection<T extends Doc = Doc> {
 }
 
 /** 'version': the space uses a format level this app does not read: update the app (local data stays). */
-export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version';
+/** 'removed' (this key was removed from the space) and 'expired' (its access lapsed) are final: show "ask an admin". */
+export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version' | 'removed' | 'expired';
 export interface Status {
   state: ConnectionState;
   /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
@@ -186,6 +187,8 @@ export interface Space {
   on(event: 'formatLevel', fn: (e: { level: number; previous: number }) => void): () => void;
   /** The relay refused this app as too old for the space (status 'version' from now on). */
   on(event: 'version', fn: (e: { message: string; formatLevel: number }) => void): () => void;
+  /** The relay refused this device for good: its key was removed from the space, or its access lapsed (status 'removed' or 'expired' from now on; local data stays). Show "ask an admin". */
+  on(event: 'access', fn: (e: { state: 'removed' | 'expired'; message: string }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   off(event: string, fn: (...args: any[]) => void): void;

@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { openSpace } from '../../wasm/src/index.js';
 import { haveRelay, startRelay } from './relay.mjs';
 
 const WEFT = join(dirname(fileURLToPath(import.meta.url)), '../../build/cli/weft');
@@ -93,4 +95,43 @@ test('the owner removes an offline member; the others go on; the removed one is 
   assert.match(merged.stdout, /"rejected":1/);
   assert.equal(fails('get', at('own'), 'notes', 'b2').status, 1);
   assert.deepEqual(weft('get', at('own'), 'notes', 'b1'), { _id: 'b1', t: 'b before' });
+});
+
+async function until(what, fn, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a weftdb device whose key is removed gets status "removed" and an access event, not a reconnect loop', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'weft-members-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const http = `http://127.0.0.1:${r.port}`;
+  const own = join(dir, 'own');
+  weft('space', 'create', own, '--relay', http);
+  const link = execFileSync(WEFT, ['invite', own, '--rights', 'write'], { encoding: 'utf8' }).trim();
+  const web = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync: { WebSocket, minDelay: 50, maxDelay: 200 } });
+  cleanup.push(() => web.close());
+  const access = [];
+  web.on('access', (e) => access.push(e));
+  await web.collection('notes').put('w1', { t: 'from the browser' });
+  await until('web synced', () => web.status.state === 'synced' && web.status.pending === 0);
+  weft('sync', own);
+  weft('grant', own, '--for', web.author, '--rights', 'write');
+  assert.equal(weft('remove', own, '--member', web.author).removed_after_seq, 1);
+  weft('sync', own);
+  await until('web removed', () => web.status.state === 'removed');
+  assert.equal(access.length, 1);
+  assert.equal(access[0].state, 'removed');
+  assert.match(access[0].message, /ask an admin/);
+  // It stays there: no reconnects (the relay would refuse each one).
+  await new Promise((res) => setTimeout(res, 600));
+  assert.equal(web.status.state, 'removed');
+  assert.equal(access.length, 1);
+  // Its data stays readable locally.
+  assert.deepEqual(web.collection('notes').get('w1'), { t: 'from the browser' });
 });

@@ -33,8 +33,11 @@ const MAX_FRAME_RECORDS = 256;
 const LEVEL = 'level';
 const MAX_FRAME_BYTES = 1 << 20;
 // Errors after which reconnecting cannot help until the app acts.
-const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
-const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL' };
+const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED']);
+// Final states an app shows as a sentence, not as "offline": update the app,
+// or ask an admin (removed from the space, or access lapsed).
+const FINAL_STATE = { VERSION: 'version', REVOKED: 'removed', EXPIRED: 'expired' };
+const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL', REVOKED: 'WEFT_EREVOKED' };
 
 function protoError(name, message) {
   const e = new WeftError(CODE_FOR[name] ?? 'WEFT_EUNAVAILABLE', `relay: ${name}: ${message}`);
@@ -191,10 +194,12 @@ export class Sync {
     if (final) {
       this.stopped = err;
       this.ws?.close();
-      // VERSION: reconnecting cannot help, updating the app does.
-      const version = err.protocolError === 'VERSION';
-      this.port.setStatus({ state: version ? 'version' : 'offline' });
-      if (version) this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
+      // Reconnecting cannot help: updating the app does (VERSION), or an
+      // admin (REVOKED: this key was removed; EXPIRED: access lapsed).
+      const state = FINAL_STATE[err.protocolError] ?? 'offline';
+      this.port.setStatus({ state });
+      if (state === 'version') this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
+      if (state === 'removed' || state === 'expired') this.port.emit('access', { state, message: err.message });
     }
   }
 
