@@ -105,7 +105,7 @@ async function until(what, fn, ms = 15_000) {
   }
 }
 
-test('a weftdb device whose key is removed gets status "removed" and an access event, not a reconnect loop', { skip, timeout: 60_000 }, async () => {
+test('weftdb devices: the removed one gets status "removed" (no reconnect loop), the other takes the new key epoch and reads on', { skip, timeout: 60_000 }, async () => {
   const r = await startRelay();
   cleanup.push(() => r.stop());
   const dir = mkdtempSync(join(tmpdir(), 'weft-members-'));
@@ -114,24 +114,47 @@ test('a weftdb device whose key is removed gets status "removed" and an access e
   const own = join(dir, 'own');
   weft('space', 'create', own, '--relay', http);
   const link = execFileSync(WEFT, ['invite', own, '--rights', 'write'], { encoding: 'utf8' }).trim();
-  const web = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync: { WebSocket, minDelay: 50, maxDelay: 200 } });
-  cleanup.push(() => web.close());
-  const access = [];
-  web.on('access', (e) => access.push(e));
-  await web.collection('notes').put('w1', { t: 'from the browser' });
-  await until('web synced', () => web.status.state === 'synced' && web.status.pending === 0);
+  const sync = { WebSocket, minDelay: 50, maxDelay: 200 };
+  const stay = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  const gone = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => stay.close(), () => gone.close());
+  const access = [], lists = [];
+  gone.on('access', (e) => access.push(e));
+  stay.on('members', (m) => lists.push(m));
+  await gone.collection('notes').put('g1', { t: 'from the removed one' });
+  await stay.collection('notes').put('s1', { t: 'from the one who stays' });
+  for (const w of [stay, gone]) await until('synced', () => w.status.state === 'synced' && w.status.pending === 0);
   weft('sync', own);
-  weft('grant', own, '--for', web.author, '--rights', 'write');
-  assert.equal(weft('remove', own, '--member', web.author).removed_after_seq, 1);
+  weft('grant', own, '--for', stay.author, '--rights', 'write');
+  weft('grant', own, '--for', gone.author, '--rights', 'write');
+  assert.deepEqual(weft('remove', own, '--member', gone.author), { removed_after_seq: 1, epoch: 1, sealed_to: 2 });
+  execFileSync(WEFT, ['put', own, 'notes', 'n2', '{"t":"sealed with the new key"}']);
   weft('sync', own);
-  await until('web removed', () => web.status.state === 'removed');
+
+  // The removed device: a final state and one event, no reconnects.
+  await until('gone removed', () => gone.status.state === 'removed');
   assert.equal(access.length, 1);
   assert.equal(access[0].state, 'removed');
   assert.match(access[0].message, /ask an admin/);
-  // It stays there: no reconnects (the relay would refuse each one).
   await new Promise((res) => setTimeout(res, 600));
-  assert.equal(web.status.state, 'removed');
+  assert.equal(gone.status.state, 'removed');
   assert.equal(access.length, 1);
-  // Its data stays readable locally.
-  assert.deepEqual(web.collection('notes').get('w1'), { t: 'from the browser' });
+  assert.deepEqual(gone.collection('notes').get('g1'), { t: 'from the removed one' }); // its data stays
+  assert.equal(gone.collection('notes').get('n2'), undefined);
+
+  // The device that stays: the records, the new key, the new data.
+  await until('stay reads the new key\'s data', () => stay.collection('notes').get('n2'));
+  assert.deepEqual(stay.collection('notes').get('n2'), { t: 'sealed with the new key' });
+  assert.equal(stay.keyEpoch, 1);
+  const byKey = Object.fromEntries(stay.members.map((m) => [m.key, m]));
+  assert.equal(byKey[gone.author].state, 'removed');
+  assert.equal(byKey[stay.author].state, 'member');
+  assert.equal(byKey[stay.author].rights, 'write');
+  assert.ok(lists.length >= 1);
+  // What it writes now is sealed with the new key, and the owner reads it.
+  await stay.collection('notes').put('s2', { t: 'after the rotation' });
+  await until('stay synced', () => stay.status.state === 'synced' && stay.status.pending === 0);
+  weft('sync', own);
+  assert.deepEqual(weft('get', own, 'notes', 's2'), { _id: 's2', t: 'after the rotation' });
+  assert.equal(weft('sync', own).state_hash, stay.stateHash());
 });

@@ -86,6 +86,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_field', 'wdb_get_doc',
   'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_next_doc', 'wdb_touched', 'wdb_touched_list', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
+  'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
 
@@ -248,6 +249,18 @@ export class Core {
     return this.scope((s) => {
       this.check(this.x.wdb_level_verify(s.bytes(record), record.length, s.bytes(space), this.out), 'verifying the level record');
       return this.u32[this.out >> 2];
+    });
+  }
+
+  /** Opens an epoch record's envelope for the key pair `secretKey` (64 bytes): { key, prev } (prev: the key before it). */
+  epochOpen(record, secretKey) {
+    return this.scope((s) => {
+      const key = s.alloc(32), prev = s.alloc(32);
+      this.check(this.x.wdb_epoch_open(s.bytes(record), record.length, s.bytes(secretKey), key, prev), 'opening the key epoch');
+      const out = { key: this.u8.slice(key, key + 32), prev: this.u8.slice(prev, prev + 32) };
+      this.u8.fill(0, key, key + 32);
+      this.u8.fill(0, prev, prev + 32);
+      return out;
     });
   }
 

@@ -12,6 +12,7 @@ import { WeftError } from './errors.js';
 import { RIGHTS } from './core.js';
 import { Changes } from './changes.js';
 import { FormatLevel } from './level.js';
+import { Members } from './members.js';
 import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './persist.js';
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
@@ -43,6 +44,7 @@ export class Space {
   #collectionPort;
   #textPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
+  #members; // members.js: grants, removals and key epochs (SECURITY.md "Members")
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
@@ -52,6 +54,7 @@ export class Space {
     this.#rights = rights;
     this.#rep = openReplica(core, meta, rights);
     this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
+    this.#members = new Members({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
     const emit = (n, a) => this.#events.emit(n, a);
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
     this.#persist = new Persistence({
@@ -60,6 +63,9 @@ export class Space {
       replace: (fresh) => {
         const old = this.#rep;
         if (this.#level.level > 1) fresh.setFormatLevel(this.#level.level);
+        // The content keys of every epoch this device holds (members.js).
+        for (const k of this.#meta.oldKeys ?? []) fresh.addKey(k);
+        fresh.rekey(this.#meta.contentKey);
         this.#rep = fresh;
         old.close();
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
@@ -122,6 +128,18 @@ export class Space {
    * 1 until an owner or admin raises it.
    */
   get formatLevel() { return this.#level.level; }
+
+  /**
+   * Who is a member, as the space's membership records say (SECURITY.md
+   * "Members"): [{ key, rights, admin, owner, state, until }], state
+   * 'member', 'expired', 'removed' or 'none'. Empty until an owner or admin
+   * (the CLI's `weft grant`, for now) writes one. A 'members' event follows
+   * every change.
+   */
+  get members() { return this.#members.list; }
+
+  /** The current content-key epoch (0: the space's first key). */
+  get keyEpoch() { return this.#meta.keyEpoch ?? 0; }
 
   /**
    * Raises the space's format level to `level` (2..FORMAT_LEVEL): owner or
@@ -239,6 +257,7 @@ export class Space {
       this.#subs.clear();
       this.#collections.clear();
       this.#rep.close();
+      this.#members.close();
       await this.#store.close?.();
       this.#status.set({ state: 'offline' });
       this.#events.clear();
@@ -294,6 +313,7 @@ export class Space {
       formatLevel: () => this.#level.level,
       levelRecord: () => this.#meta.levelRecord ?? null,
       takeLevel: (record) => this.#level.take(record),
+      takeMember: (record) => this.#members.take(record),
     };
   }
 
@@ -314,7 +334,7 @@ export class Space {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember'),
       tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }

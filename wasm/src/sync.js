@@ -23,7 +23,7 @@
 // CHALLENGE; the link then reconnects at once with a plain HELLO and keeps
 // doing so for this relay (level 1 there). Level records (FORMAT.md §10)
 // that arrive among the changes go to the space, not the replica.
-import { FORMAT_LEVEL, RECORD_LEVEL } from './constants.js';
+import { FORMAT_LEVEL, RECORD_EPOCH, RECORD_GRANT, RECORD_LEVEL } from './constants.js';
 import { WeftError } from './errors.js';
 import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
 
@@ -61,6 +61,7 @@ function protoError(name, message) {
  * @property {() => number} formatLevel the space's format level as this replica knows it
  * @property {() => Uint8Array | null} levelRecord the level record that set it (null at level 1)
  * @property {(record: Uint8Array) => void} takeLevel verifies and applies a level record from the relay
+ * @property {(record: Uint8Array) => void} takeMember verifies and folds a membership record from the relay
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -223,7 +224,7 @@ export class Sync {
     const rep = this.port.rep;
     this.sentVersions = !this.legacy;
     const versions = this.legacy ? null : { formatLevel: this.formatLevel, spaceLevel: this.port.formatLevel(), features: 0 };
-    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor, versions }));
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor, versions, members: true }));
   }
 
   _frame(buf) {
@@ -322,6 +323,13 @@ export class Sync {
     if (entries.some((e) => e.record[1] === RECORD_LEVEL)) {
       for (const e of entries) if (e.record[1] === RECORD_LEVEL) this.port.takeLevel(e.record.slice());
       entries = entries.filter((e) => e.record[1] !== RECORD_LEVEL);
+    }
+    // Membership records (kinds 5-7): folded by members.js, before the
+    // changes of the same frame, which a new key epoch may be needed for.
+    const member = (e) => e.record[1] >= RECORD_GRANT && e.record[1] <= RECORD_EPOCH;
+    if (entries.some(member)) {
+      for (const e of entries) if (member(e)) this.port.takeMember(e.record.slice());
+      entries = entries.filter((e) => !member(e));
     }
     for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
     if (!entries.length) return;
