@@ -171,6 +171,10 @@ export interface Space {
   readonly members: Member[];
   /** The current content-key epoch (0: the space's first key; each removal starts a new one). */
   readonly keyEpoch: number;
+  /** Owner or admin: grants a device key (base64url) 'read', 'write' or (owner only) 'admin', until expiresAt (ms; omitted: never). Throws WEFT_ENOTADMIN, WEFT_EOUTLIVES... as the relay would refuse it. */
+  grant(key: string, rights: 'read' | 'write' | 'admin', opts?: { expiresAt?: number }): Promise<void>;
+  /** Owner or admin: removes a device key (base64url): its later changes stop counting, a new content key goes to every member left. */
+  remove(key: string): Promise<void>;
   readonly rights: Rights;
   readonly status: Status;
   readonly closed: boolean;

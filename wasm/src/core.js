@@ -87,6 +87,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_next_doc', 'wdb_touched', 'wdb_touched_list', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
   'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
+  'wdb_grant_sign', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
 
@@ -249,6 +250,27 @@ export class Core {
     return this.scope((s) => {
       this.check(this.x.wdb_level_verify(s.bytes(record), record.length, s.bytes(space), this.out), 'verifying the level record');
       return this.u32[this.out >> 2];
+    });
+  }
+
+  /** Signs a membership record (weft/members.h): kind 'grant' ({ member, rights, flags, until }), 'revoke' ({ member, lastSeq, epoch }) or 'epoch' ({ epoch, key, prev, members: Uint8Array[] }). Times in Unix seconds, wallMs in ms. */
+  memberSign(kind, { space, issuerSecret, wallMs, ...a }) {
+    return this.scope((s) => {
+      const n = a.members?.length ?? 0;
+      const cap = 2 + 96 + 48 + 96 + 3 + n * 112 + 64;
+      const dst = s.alloc(cap);
+      let rc;
+      if (kind === 'grant')
+        rc = this.x.wdb_grant_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), s.bytes(a.member), a.rights, a.flags ?? 0, a.until ?? 0, wallMs);
+      else if (kind === 'revoke')
+        rc = this.x.wdb_revoke_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), s.bytes(a.member), a.lastSeq, a.epoch, wallMs);
+      else {
+        const all = new Uint8Array(n * 32);
+        a.members.forEach((k, i) => all.set(k, i * 32));
+        rc = this.x.wdb_epoch_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), a.epoch, s.bytes(a.key), s.bytes(a.prev), s.bytes(all), n, wallMs);
+      }
+      this.check(rc, `signing the ${kind} record`);
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
     });
   }
 

@@ -8,7 +8,7 @@
 // nothing. The space holds one and hands it a narrow host.
 import { RECORD_EPOCH, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
-import { toBase64url } from './util.js';
+import { fromBase64url, toBase64url } from './util.js';
 
 const RIGHTS_NAME = { [RIGHT.READ]: 'read', [RIGHT.WRITE]: 'write', [RIGHT.ADMIN]: 'admin' };
 const STATE = ['member', 'expired', 'removed', 'none'];
@@ -103,6 +103,12 @@ export class Members {
       return Promise.resolve();
     }
     if (!r.fresh) return Promise.resolve();
+    return this.#keep(record, r);
+  }
+
+  /** Keeps a folded record with the key material, applies a key epoch, tells the app. */
+  #keep(record, r) {
+    const h = this.#h;
     let meta = { ...h.meta(), memberRecords: [...(h.meta().memberRecords ?? []), record] };
     if (r.kind === RECORD_EPOCH && r.status === 0) meta = this.#applyEpoch(record, r.epoch, meta);
     h.setMeta(meta);
@@ -110,6 +116,69 @@ export class Members {
     return h.store.saveMeta(meta).catch((e) => {
       h.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing a membership record failed: ${e?.message ?? e}`, { cause: e }));
     });
+  }
+
+  /** The membership records this device signed (sent again on every connection; the relay answers DUPLICATE). */
+  ownRecords() {
+    const m = this.#h.meta();
+    const mine = [m.author, m.spaceSecret ? m.space : null].filter(Boolean);
+    // issuer: after version, kind and space. Kept in the order they were
+    // signed, which is an order the relay admits.
+    return (m.memberRecords ?? []).filter((r) => mine.some((k) => k.every((b, i) => b === r[34 + i])));
+  }
+
+  /** Signs, checks as the relay will (nothing kept on a refusal), keeps and applies records; returns them. */
+  #sign(kind, args) {
+    const h = this.#h, m = h.meta();
+    const issuerSecret = m.spaceSecret ?? m.authorSecret;
+    const record = h.core.memberSign(kind, { space: m.space, issuerSecret, wallMs: Date.now(), ...args });
+    const rc = h.core.scope((s) => h.core.x.wdb_members_admit(this.#m, s.bytes(record), record.length));
+    if (rc) throw WeftError.fromCode(rc, `the ${kind} record was refused`);
+    return record;
+  }
+
+  /** Signs a record, keeps it and applies it here. */
+  async #signKeep(kind, args) {
+    const record = this.#sign(kind, args);
+    await this.#keep(record, this.#add(record)); // held already: #add only reads its status
+    return record;
+  }
+
+  /** The owner's device grants itself admin before its first record, so that key epochs reach it. */
+  async #selfGrant(out) {
+    const m = this.#h.meta();
+    const me = toBase64url(m.author);
+    if (!m.spaceSecret || this.list.some((x) => x.key === me && x.state === 'member' && x.admin)) return;
+    out.push(this.#sign('grant', { member: m.author, rights: RIGHT.ADMIN }));
+    return this.#keep(out[0], this.#add(out[0]));
+  }
+
+  /** Owner or admin: grants `rights` to the key `member` (base64url), until `until` (ms since the epoch; null: never). Returns the records to send. */
+  async grant(member, rights, until = null) {
+    const out = [];
+    await this.#selfGrant(out);
+    out.push(await this.#signKeep('grant', { member: fromBase64url(member, 'member key'), rights, until: until ? Math.ceil(until / 1000) : 0 }));
+    return out;
+  }
+
+  /**
+   * Owner or admin: removes `member` (base64url). Its changes up to the last
+   * one this device holds count; a new content key goes to every member
+   * left. Returns the records to send.
+   */
+  async remove(member, vv) {
+    const h = this.#h, m = h.meta();
+    const out = [];
+    await this.#selfGrant(out);
+    const key = fromBase64url(member, 'member key');
+    const epoch = (m.keyEpoch ?? 0) + 1;
+    // The owner included: a browser that created the space writes with the
+    // space key itself.
+    const left = this.list.filter((x) => x.state === 'member' && x.key !== member).map((x) => fromBase64url(x.key, 'member key'));
+    if (!left.length) throw new WeftError('WEFT_EINVAL', 'no member would be left to read the space');
+    out.push(await this.#signKeep('revoke', { member: key, lastSeq: seqOf(vv, key), epoch }));
+    out.push(await this.#signKeep('epoch', { epoch, key: h.core.random(32), prev: h.meta().contentKey, members: left }));
+    return out;
   }
 
   /** A key epoch newer than this device's: when sealed to it, its key seals from now on. */
@@ -131,4 +200,21 @@ export class Members {
 
 function equal(a, b) {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The highest seq of `author` in an encoded version vector (FORMAT.md §6), 0 when absent. */
+function seqOf(vv, author) {
+  let o = 0;
+  while (o + 32 < vv.length) {
+    const key = vv.subarray(o, o + 32);
+    o += 32;
+    let seq = 0, mul = 1, b;
+    do {
+      b = vv[o++];
+      seq += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b & 0x80);
+    if (equal(key, author)) return seq;
+  }
+  return 0;
 }

@@ -142,6 +142,32 @@ export class Space {
   get keyEpoch() { return this.#meta.keyEpoch ?? 0; }
 
   /**
+   * Owner or admin: grants `rights` ('read' | 'write' | 'admin', the last
+   * owner only) to the device key `member` (base64url), until `expiresAt`
+   * (ms since the epoch; omitted: never). Checked here as the relay will
+   * check it (a refusal throws its WeftError: WEFT_ENOTADMIN,
+   * WEFT_EOUTLIVES...), kept, and sent to the relay.
+   */
+  async grant(member, rights, { expiresAt = null } = {}) {
+    const r = RIGHTS.indexOf(rights);
+    if (r < 1) throw new WeftError('WEFT_EINVAL', "rights must be 'read', 'write' or 'admin'");
+    const records = await this.#members.grant(member, r, expiresAt);
+    this.#sync?.sendMembers(records);
+  }
+
+  /**
+   * Owner or admin: removes the device key `member` (base64url): its changes
+   * after the last one this device holds stop counting everywhere, and a
+   * new content key is sealed to every member left (this device seals with
+   * it at once). Sync first, so that none of its earlier changes is left
+   * out. The relay refuses the removed key from then on.
+   */
+  async remove(member) {
+    const records = await this.#members.remove(member, this.#rep.vv());
+    this.#sync?.sendMembers(records);
+  }
+
+  /**
    * Raises the space's format level to `level` (2..FORMAT_LEVEL): owner or
    * admin only. Members whose app reads less are told to update (their
    * status becomes 'version') and keep their data; do it once they have
@@ -314,6 +340,7 @@ export class Space {
       levelRecord: () => this.#meta.levelRecord ?? null,
       takeLevel: (record) => this.#level.take(record),
       takeMember: (record) => this.#members.take(record),
+      ownMemberRecords: () => this.#members.ownRecords(),
     };
   }
 
@@ -334,7 +361,7 @@ export class Space {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
       presencePort: () => this.#port('core meta sync on'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords'),
       tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }

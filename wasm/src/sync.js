@@ -31,6 +31,7 @@ const MAX_FRAME_RECORDS = 256;
 // What a level record in flight stands as in `sent` (where own changes
 // have their seq): not in the outbox, but its rejection is the app's news.
 const LEVEL = 'level';
+const MEMBER = 'member';
 const MAX_FRAME_BYTES = 1 << 20;
 // Errors after which reconnecting cannot help until the app acts.
 const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED']);
@@ -62,6 +63,7 @@ function protoError(name, message) {
  * @property {() => Uint8Array | null} levelRecord the level record that set it (null at level 1)
  * @property {(record: Uint8Array) => void} takeLevel verifies and applies a level record from the relay
  * @property {(record: Uint8Array) => void} takeMember verifies and folds a membership record from the relay
+ * @property {() => Uint8Array[]} ownMemberRecords the membership records this device signed
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -295,8 +297,16 @@ export class Sync {
     const level = this.port.formatLevel();
     const rec = this.port.levelRecord();
     if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.unshift({ record: rec, seq: LEVEL });
+    // Membership records signed here come first of all (a key epoch before
+    // the changes sealed with its key); held ones are DUPLICATE.
+    items.unshift(...this.port.ownMemberRecords().map((record) => ({ record, seq: MEMBER })));
     this.parked.clear();
     this._sendRecords(items);
+  }
+
+  /** Membership records signed here: to the relay now when the link is live (every CHALLENGE sends them again). */
+  sendMembers(records) {
+    if (this.ws && this.authed && !this.closed) this._sendRecords(records.map((record) => ({ record, seq: MEMBER })));
   }
 
   /** A level record raised here: to the relay now when the link is live (else on the next CHALLENGE). */
@@ -362,6 +372,10 @@ export class Sync {
         const seq = seqs[i];
         if (seq === LEVEL) {
           if (e.status === ACK.REJECTED) this.port.emit('error', protoError(PROTO_ERROR_NAMES[e.value] ?? 'UNKNOWN', 'the relay refused the format level raise'));
+          return;
+        }
+        if (seq === MEMBER) {
+          if (e.status === ACK.REJECTED) this.port.emit('error', protoError(PROTO_ERROR_NAMES[e.value] ?? 'UNKNOWN', 'the relay refused a membership record'));
           return;
         }
         if (seq === null || seq === undefined) return;

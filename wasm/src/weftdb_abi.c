@@ -689,6 +689,65 @@ WDB_API int wdb_members_add(weft_members *m, const uint8_t *rec, size_t len, int
     return WEFT_OK;
 }
 
+static int ms_ok(double v) {
+    return v >= 0 && v < 9007199254740992.0;
+}
+
+/* A grant (weft/members.h). OUT: dst (WEFT_GRANT_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_grant_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                           const uint8_t *issuer_sk, const uint8_t *member, int rights, int flags,
+                           double until, double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(until) || !ms_ok(wall_ms) || rights < 0 || rights > 255 || flags < 0 || flags > 255)
+        return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_grant_sign(&be, dst, cap, &len, space, issuer_sk, member, (uint8_t)rights,
+                             (uint8_t)flags, (uint64_t)until, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* A removal (weft/members.h). OUT: dst (WEFT_REVOKE_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_revoke_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                            const uint8_t *issuer_sk, const uint8_t *member, double last_seq,
+                            double epoch, double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(last_seq) || !ms_ok(epoch) || !ms_ok(wall_ms)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_revoke_sign(&be, dst, cap, &len, space, issuer_sk, member, (uint64_t)last_seq,
+                              (uint64_t)epoch, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* A key epoch sealed to n members (32 bytes each). OUT: dst
+ * (WEFT_EPOCH_BYTES_BOUND(n)), out_len[0]. */
+WDB_API int wdb_epoch_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                           const uint8_t *issuer_sk, double epoch, const uint8_t *new_key,
+                           const uint8_t *prev_key, const uint8_t *members, size_t n,
+                           double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(epoch) || !ms_ok(wall_ms)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_epoch_sign(&be, dst, cap, &len, space, issuer_sk, (uint64_t)epoch, new_key,
+                             prev_key, members, n, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* What the relay will check, before a record signed here is kept. */
+WDB_API int wdb_members_admit(weft_members *m, const uint8_t *rec, size_t len) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : weft_members_admit(m, &be, rec, len);
+}
+
 #define WDB_MEMBER_BYTES 48
 
 WDB_API int wdb_member_bytes(void) {
@@ -699,8 +758,7 @@ WDB_API int wdb_member_bytes(void) {
  * admin, state (0 member, 1 expired, 2 removed, 3 no rights), owner, pad
  * to 40, until (f64, Unix s, 0 = never). OUT: dst, out[0] count, out[1]
  * the current epoch. */
-WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t cap,
-                             uint32_t *out) {
+WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t cap, uint32_t *out) {
     size_t n = weft_members_count(m);
     uint64_t epoch = 0;
     if (n * WDB_MEMBER_BYTES > cap) return WEFT_ENOSPACE;
