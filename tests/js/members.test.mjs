@@ -75,4 +75,12 @@ test('weftdb: grant, remove an offline member with key rotation, the others go o
   assert.deepEqual(back.collection('notes').get('b1'), { t: 'b before' });
   assert.equal(back.collection('notes').get('o2'), undefined);
   assert.equal(owner.collection('notes').get('b2'), undefined);
+  // b's change past its cutoff, handed over directly (as a peer would):
+  // every replica refuses it, as the relay does.
+  const errors = [];
+  a.on('error', (e) => errors.push(e.code));
+  await a.applyChanges(back.changesSince(a.versionVector()));
+  assert.equal(a.collection('notes').get('b2'), undefined);
+  assert.ok(errors.includes('WEFT_EREVOKED'));
+  assert.deepEqual(a.collection('notes').get('b1'), { t: 'b before' });
 });

@@ -33,6 +33,7 @@ const MAX_MEMBERS_LISTED = 4096;
 export class Members {
   #h;
   #m = 0; // the core's weft_members
+  #cut = new Map(); // removed key (base64url) -> its last change that counts
   /** The current key epoch (0: the space's first key). */
   epoch = 0;
 
@@ -47,6 +48,7 @@ export class Members {
     });
     for (const r of meta.memberRecords ?? []) this.#add(r);
     this.epoch = this.#list().epoch;
+    this.#refresh();
   }
 
   close() {
@@ -83,7 +85,7 @@ export class Members {
         const e = dst + i * size;
         const key = toBase64url(core.u8.slice(e, e + 32));
         const until = dv.getFloat64(e + 40, true);
-        members.push({ key, rights: RIGHTS_NAME[core.u8[e + 32]] ?? 'read', admin: !!core.u8[e + 33], owner: key === space, state: STATE[core.u8[e + 34]], until: until ? until * 1000 : null });
+        members.push({ key, rights: RIGHTS_NAME[core.u8[e + 32]] ?? 'read', admin: !!core.u8[e + 33], owner: key === space, state: STATE[core.u8[e + 34]], until: until ? until * 1000 : null, lastSeq: dv.getFloat64(e + 48, true) });
       }
       return { members, epoch };
     });
@@ -91,7 +93,32 @@ export class Members {
 
   /** Who is a member, with what rights, now. */
   get list() {
-    return this.#list().members;
+    return this.#list().members.map(({ lastSeq, ...m }) => m);
+  }
+
+  /**
+   * The changes of `buf` that count: a removed author's past its
+   * revocation's last change do not, here as on the relay and every other
+   * replica (from a peer, or received before the removal arrived). Returns
+   * buf itself when all count.
+   */
+  counting(buf) {
+    const cut = this.#cut;
+    if (!cut.size || !buf.length) return buf;
+    const keep = this.#h.core.splitRecords(buf).filter((r) => {
+      const last = cut.get(toBase64url(r.author));
+      return last === undefined || r.seq <= last;
+    });
+    const dropped = this.#h.core.splitRecords(buf).length - keep.length;
+    if (!dropped) return buf;
+    this.#h.emit('error', new WeftError('WEFT_EREVOKED', `${dropped} change(s) of a removed member refused`));
+    const out = new Uint8Array(keep.reduce((n, r) => n + r.record.length, 0));
+    let o = 0;
+    for (const r of keep) {
+      out.set(r.record, o);
+      o += r.record.length;
+    }
+    return out;
   }
 
   /** A membership record from the relay: verified, folded, kept; a new key epoch sealed to this device is applied. */
@@ -106,9 +133,15 @@ export class Members {
     return this.#keep(record, r);
   }
 
+  /** Who was removed, and their cutoffs: read once per change of the records, not per apply. */
+  #refresh() {
+    this.#cut = new Map(this.#list().members.filter((m) => m.state === 'removed').map((m) => [m.key, m.lastSeq]));
+  }
+
   /** Keeps a folded record with the key material, applies a key epoch, tells the app. */
   #keep(record, r) {
     const h = this.#h;
+    this.#refresh();
     let meta = { ...h.meta(), memberRecords: [...(h.meta().memberRecords ?? []), record] };
     if (r.kind === RECORD_EPOCH && r.status === 0) meta = this.#applyEpoch(record, r.epoch, meta);
     h.setMeta(meta);

@@ -252,7 +252,7 @@ export class Space {
     try {
       this.#open();
       if (!(records instanceof Uint8Array)) throw new WeftError('WEFT_EINVAL', 'applyChanges takes a Uint8Array');
-      return this.#changes.applyRemote(records).durable;
+      return this.#changes.applyRemote(this.#members.counting(records)).durable;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -326,7 +326,7 @@ export class Space {
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
-      applyRemote: (buf, persist = true) => this.#changes.applyRemote(buf, persist),
+      applyRemote: (buf, persist = true) => this.#changes.applyRemote(this.#members.counting(buf), persist),
       ack: (seq) => this.#persist.persist([], [], seq),
       setStatus: (s) => this.#status.set(s),
       takeLoadedOutbox: () => [this.#loadedOutbox, (this.#loadedOutbox = [])][0],

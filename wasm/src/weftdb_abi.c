@@ -748,16 +748,16 @@ WDB_API int wdb_members_admit(weft_members *m, const uint8_t *rec, size_t len) {
     return rc ? rc : weft_members_admit(m, &be, rec, len);
 }
 
-#define WDB_MEMBER_BYTES 48
+#define WDB_MEMBER_BYTES 56
 
 WDB_API int wdb_member_bytes(void) {
     return WDB_MEMBER_BYTES;
 }
 
 /* The members at `now` (Unix s), WDB_MEMBER_BYTES each: key[32], rights,
- * admin, state (0 member, 1 expired, 2 removed, 3 no rights), owner, pad
- * to 40, until (f64, Unix s, 0 = never). OUT: dst, out[0] count, out[1]
- * the current epoch. */
+ * admin, state (0 member, 1 expired, 2 removed, 3 no rights), pad to 40,
+ * until (f64, Unix s, 0 = never), last_seq (f64: removed, its last change
+ * that counts). OUT: dst, out[0] count, out[1] the current epoch. */
 WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t cap, uint32_t *out) {
     size_t n = weft_members_count(m);
     uint64_t epoch = 0;
@@ -775,6 +775,8 @@ WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t c
         e[34] = rc == WEFT_EREVOKED ? 2 : rc == WEFT_EEXPIRED ? 1 : r ? 0 : 3;
         double until = (double)w.until;
         memcpy(e + 40, &until, 8);
+        double last = (double)w.last_seq;
+        memcpy(e + 48, &last, 8);
     }
     out[0] = (uint32_t)n;
     out[1] = (uint32_t)(epoch > UINT32_MAX ? UINT32_MAX : epoch);
