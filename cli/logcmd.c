@@ -105,6 +105,21 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir,
             off += ll;
             continue;
         }
+        if (good - off >= 2 && recs[off + 1] >= WEFT_RECORD_GRANT &&
+            recs[off + 1] <= WEFT_RECORD_EPOCH) {
+            /* A membership record (FORMAT.md §10): its structure and its
+             * issuer's signature; who may sign it is the fold's question. */
+            weft_member_record mr;
+            int mrc = weft_member_record_decode_prefix(&mr, recs + off, good - off, &ll);
+            if (mrc) {
+                bad += (size_t)problem(&first, off, "framing", weft_strerror(mrc));
+                break;
+            }
+            if ((mrc = weft_member_record_verify(&be, recs + off, ll, mr.space, &mr)))
+                bad += (size_t)problem(&first, off, "signature", weft_strerror(mrc));
+            off += ll;
+            continue;
+        }
         int rc = weft_change_decode(&c, recs + off, good - off);
         if (rc) { /* cannot happen: `good` ends at the last whole record */
             bad += (size_t)problem(&first, off, "framing", weft_strerror(rc));
@@ -206,6 +221,30 @@ static void print_changes(const char *what, const uint8_t *recs, size_t good, co
             if (space) printf("\"space\":\"%s\",", space);
             printf("\"offset\":%zu,\"kind\":\"level\",\"level\":%u,\"issuer\":", off, lv.level);
             print_b64(lv.issuer, 32);
+            if (strcmp(what, "export") == 0) {
+                printf(",\"record\":");
+                print_b64(recs + off, ll);
+            }
+            printf("}\n");
+            off += ll;
+            continue;
+        }
+        if (good - off >= 2 && recs[off + 1] >= WEFT_RECORD_GRANT &&
+            recs[off + 1] <= WEFT_RECORD_EPOCH) {
+            weft_member_record mr;
+            if (weft_member_record_decode_prefix(&mr, recs + off, good - off, &ll)) break;
+            static const char *const kinds[] = {"grant", "revoke", "epoch"};
+            printf("{");
+            if (space) printf("\"space\":\"%s\",", space);
+            printf("\"offset\":%zu,\"kind\":\"%s\",\"issuer\":", off,
+                   kinds[mr.kind - WEFT_RECORD_GRANT]);
+            print_b64(mr.issuer, 32);
+            if (mr.kind != WEFT_RECORD_EPOCH) {
+                printf(",\"member\":");
+                print_b64(mr.member, 32);
+            } else {
+                printf(",\"epoch\":%" PRIu64 ",\"sealed_to\":%zu", mr.epoch, mr.n_envelopes);
+            }
             if (strcmp(what, "export") == 0) {
                 printf(",\"record\":");
                 print_b64(recs + off, ll);

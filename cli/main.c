@@ -40,6 +40,14 @@ static const char *USAGE =
     "  invite inspect LINK               decode and verify an invite (JSON)\n"
     "  join DIR --invite LINK [--identity FILE] [--relay URL]\n"
     "                                    a new replica of the invite's space in DIR\n"
+    "\n"
+    "members (SECURITY.md \"Members\"; records reach the relay on the next sync)\n"
+    "  members DIR                       who is a member, rights, removals, key epoch (JSON)\n"
+    "  grant DIR --for PUBLIC_KEY --rights read|write|admin [--expires 7d|never]\n"
+    "                                    a signed grant (owner, or an admin for read|write)\n"
+    "  remove DIR --member PUBLIC_KEY    remove a member: its changes after the last one\n"
+    "                                    held here stop counting, and a new content key\n"
+    "                                    is sealed to every remaining member\n"
     "  admission issue --operator-key FILE --space ID [--bytes N] [--expires 30d|never]\n"
     "                                    an admission token for weft-relay --admit\n"
     "                                    signed:KEY (FILE from keygen; base64url)\n"
@@ -162,6 +170,169 @@ static const char *rights_name(uint8_t r) {
     return r == WEFT_RIGHT_ADMIN ? "admin" : r == WEFT_RIGHT_WRITE ? "write" : "read";
 }
 
+/* ---- members ---- */
+
+/* The secret key this replica signs membership records with: the owner's
+ * when it holds it, else its own (an admin's). */
+static const uint8_t *issuer_sk(const spacedir *sd) {
+    return sd->has_owner ? sd->owner_sk : sd->author_sk;
+}
+
+static int read_key_arg(int argc, char **argv, const char *name, uint8_t *key) {
+    const char *v = option(argc, argv, 2, name);
+    size_t n;
+    return !v || weft_base64url_decode(key, 32, &n, v, strlen(v)) || n != 32 ? -1 : 0;
+}
+
+/* Signed records are checked here as the relay will check them, and kept
+ * in members.weft for the next sync. */
+static int keep_records(spacedir *sd, const uint8_t *recs, size_t len) {
+    char err[512] = "";
+    int rc = spacedir_take_members(sd, recs, len, 1, NULL, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "weft: refused: %s (%s)\n", weft_strerror(rc), weft_err_name(rc));
+        return EXIT_INPUT;
+    }
+    if (rc) return input_error(err);
+    return EXIT_OK;
+}
+
+/* The owner's device signs its first membership record only after a
+ * grant of admin to its own key, so that key epochs reach it too (a member
+ * is who a grant names). Spaces that never use membership records carry
+ * none. */
+static int grant_self(spacedir *sd) {
+    uint8_t r;
+    if (!sd->has_owner || (!weft_members_rights(sd->members, sd->author_pk, now_s(), &r, NULL) &&
+                           r == WEFT_RIGHT_ADMIN))
+        return EXIT_OK;
+    uint8_t grant[WEFT_GRANT_MAX_BYTES];
+    size_t gl;
+    if (weft_grant_sign(&sd->be, grant, sizeof grant, &gl, sd->space, sd->owner_sk, sd->author_pk,
+                        WEFT_RIGHT_ADMIN, 0, 0, now_s() * 1000))
+        return input_error("cannot grant the owner's device");
+    return keep_records(sd, grant, gl);
+}
+
+static int cmd_members(int argc, char **argv) {
+    char *pos[2];
+    if (positionals(argc, argv, 2, pos, 2) != 1) return usage_error("%s", "members DIR");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
+    uint64_t epoch;
+    weft_members_epoch(sd.members, &epoch, NULL, NULL);
+    printf("{\"epoch\":%llu,\"members\":[", (unsigned long long)epoch);
+    size_t n = weft_members_count(sd.members);
+    for (size_t i = 0; i < n; i++) {
+        weft_member m;
+        weft_members_get(sd.members, i, &m);
+        uint8_t now_rights = 0;
+        int rc = weft_members_rights(sd.members, m.key, now_s(), &now_rights, NULL);
+        printf("%s{", i ? "," : "");
+        print_b64_field("key", m.key, 32, 1);
+        printf("\"owner\":%s,\"rights\":\"%s\",\"until\":%llu,\"admin\":%s,\"status\":\"%s\"",
+               memcmp(m.key, sd.space, 32) ? "false" : "true", rights_name(m.rights),
+               (unsigned long long)m.until, m.admin ? "true" : "false",
+               rc == WEFT_EREVOKED   ? "removed"
+               : rc == WEFT_EEXPIRED ? "expired"
+               : now_rights          ? "member"
+                                     : "none");
+        if (m.revoked) printf(",\"last_seq\":%llu", (unsigned long long)m.last_seq);
+        printf("}");
+    }
+    printf("]}\n");
+    spacedir_close(&sd);
+    return EXIT_OK;
+}
+
+static int cmd_grant(int argc, char **argv) {
+    char *pos[2];
+    uint8_t member[32];
+    if (positionals(argc, argv, 2, pos, 2) != 1)
+        return usage_error("%s", "grant DIR --for PUBLIC_KEY --rights read|write|admin");
+    int rights = parse_rights(option(argc, argv, 2, "--rights"));
+    if (!rights) return usage_error("%s", "--rights must be read, write or admin");
+    if (read_key_arg(argc, argv, "--for", member))
+        return input_error("--for must be a public key (base64url, 32 bytes)");
+    uint64_t ttl = 0;
+    const char *exp = option(argc, argv, 2, "--expires");
+    if (exp && parse_duration(exp, &ttl))
+        return usage_error("bad --expires '%s' (e.g. 7d, 24h, 30m, never)", exp);
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
+    uint8_t rec[WEFT_GRANT_MAX_BYTES];
+    size_t len;
+    int out = grant_self(&sd);
+    int rc = out ? 0
+                 : weft_grant_sign(&sd.be, rec, sizeof rec, &len, sd.space, issuer_sk(&sd), member,
+                                   (uint8_t)rights, 0, ttl ? now_s() + ttl : 0, now_s() * 1000);
+    if (!out) out = rc ? input_error(weft_strerror(rc)) : keep_records(&sd, rec, len);
+    if (!out)
+        printf("{\"granted\":\"%s\",\"until\":%llu}\n", rights_name((uint8_t)rights),
+               (unsigned long long)(ttl ? now_s() + ttl : 0));
+    spacedir_close(&sd);
+    return out;
+}
+
+static int cmd_remove(int argc, char **argv) {
+    char *pos[2];
+    uint8_t member[32];
+    if (positionals(argc, argv, 2, pos, 2) != 1)
+        return usage_error("%s", "remove DIR --member PUBLIC_KEY");
+    if (read_key_arg(argc, argv, "--member", member))
+        return input_error("--member must be a public key (base64url, 32 bytes)");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
+    if (grant_self(&sd)) {
+        spacedir_close(&sd);
+        return EXIT_INPUT;
+    }
+    /* Its changes held here count; later ones, wherever they are, not. */
+    uint64_t last_seq = 0, epoch = 0;
+    const uint8_t *vv, *author;
+    size_t vl, at = 0;
+    uint64_t seq;
+    weft_replica_vv(sd.replica, &vv, &vl);
+    while (weft_vv_next(vv, vl, &at, &author, &seq))
+        if (memcmp(author, member, 32) == 0) last_seq = seq;
+    weft_members_epoch(sd.members, &epoch, NULL, NULL);
+    /* The new key goes to every member left who may read. */
+    size_t n = weft_members_count(sd.members), k = 0;
+    uint8_t(*keys)[32] = calloc(n ? n : 1, 32);
+    for (size_t i = 0; keys && i < n; i++) {
+        weft_member m;
+        uint8_t r;
+        weft_members_get(sd.members, i, &m);
+        if (!memcmp(m.key, member, 32) || !memcmp(m.key, sd.space, 32)) continue;
+        if (weft_members_rights(sd.members, m.key, now_s(), &r, NULL) || !r) continue;
+        memcpy(keys[k++], m.key, 32);
+    }
+    uint8_t new_key[32],
+        recs[WEFT_REVOKE_MAX_BYTES + WEFT_EPOCH_BYTES_BOUND(WEFT_EPOCH_MAX_MEMBERS)];
+    size_t rl = 0, el = 0;
+    int rc = !keys ? WEFT_ENOMEM : !k ? WEFT_EINVAL : 0;
+    if (!rc) rc = sd.be.random(sd.be.ctx, new_key, 32);
+    if (!rc)
+        rc = weft_revoke_sign(&sd.be, recs, sizeof recs, &rl, sd.space, issuer_sk(&sd), member,
+                              last_seq, epoch + 1, now_s() * 1000);
+    if (!rc)
+        rc = weft_epoch_sign(&sd.be, recs + rl, sizeof recs - rl, &el, sd.space, issuer_sk(&sd),
+                             epoch + 1, new_key, sd.suite.content_key, keys[0], k, now_s() * 1000);
+    free(keys);
+    memset(new_key, 0, sizeof new_key);
+    int out = rc ? input_error(rc == WEFT_EINVAL ? "no member would be left to read the space"
+                                                 : weft_strerror(rc))
+                 : keep_records(&sd, recs, rl + el);
+    if (!out)
+        printf("{\"removed_after_seq\":%llu,\"epoch\":%llu,\"sealed_to\":%zu}\n",
+               (unsigned long long)last_seq, (unsigned long long)(epoch + 1), k);
+    spacedir_close(&sd);
+    return out;
+}
+
 /* ---- keygen ---- */
 
 static int cmd_keygen(int argc, char **argv) {
@@ -274,6 +445,7 @@ static int cmd_space_create(int argc, char **argv) {
         spacedir_close(&sd);
         return input_error(rc ? "cannot issue the admin token" : err);
     }
+
     printf("{");
     print_b64_field("space", sd.space, 32, 1);
     print_b64_field("author", sd.author_pk, 32, 1);
@@ -1054,6 +1226,9 @@ int main(int argc, char **argv) {
     if (strcmp(c, "join") == 0) return cmd_join(argc, argv);
     if (strcmp(c, "admission") == 0 && strcmp(sub, "issue") == 0)
         return cmd_admission_issue(argc, argv);
+    if (strcmp(c, "members") == 0) return cmd_members(argc, argv);
+    if (strcmp(c, "grant") == 0) return cmd_grant(argc, argv);
+    if (strcmp(c, "remove") == 0) return cmd_remove(argc, argv);
     if (strcmp(c, "put") == 0) return cmd_put(argc, argv);
     if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
     if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);

@@ -22,6 +22,12 @@
 
 #define SPACE_FORMAT "weft-space-v1"
 
+static void wipe(void *p, size_t n) {
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 static int errf(char *err, size_t cap, const char *fmt, const char *a, const char *b) {
     snprintf(err, cap, fmt, a, b);
     return -1;
@@ -127,6 +133,182 @@ static int setup_crypto(spacedir *sd, char *err, size_t cap) {
                                .keep_records = 1,
                                .hash_key = hash_key};
     if (weft_replica_new(&sd->replica, &cfg)) return errf(err, cap, "%s%s", "out of memory", "");
+    if (weft_members_new(&sd->members, sd->space, NULL))
+        return errf(err, cap, "%s%s", "out of memory", "");
+    return 0;
+}
+
+/* The content keys from the key epochs this replica's key opens, oldest
+ * epoch first: each epoch's key seals from then on, and the key before it
+ * (sealed under it) still opens. An epoch sealed without this key (after
+ * this replica's removal) gives nothing: what came after stays closed. */
+static int derive_keys(spacedir *sd) {
+    size_t n = weft_members_records(sd->members);
+    uint64_t done = 0;
+    for (;;) {
+        /* The next counting epoch above `done`, smallest number first. */
+        const uint8_t *best = NULL;
+        size_t best_len = 0;
+        uint64_t best_epoch = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *rec;
+            size_t len;
+            int st;
+            weft_member_record r;
+            if (weft_members_record(sd->members, i, &rec, &len, &st) || st ||
+                weft_member_record_decode(&r, rec, len) || r.kind != WEFT_RECORD_EPOCH ||
+                r.epoch <= done || (best && r.epoch >= best_epoch))
+                continue;
+            best = rec;
+            best_len = len;
+            best_epoch = r.epoch;
+        }
+        if (!best) return 0;
+        done = best_epoch;
+        uint8_t key[32], prev[32];
+        if (weft_epoch_open(&sd->be, best, best_len, sd->author_sk, key)) continue;
+        int rc = weft_epoch_prev_key(&sd->be, best, best_len, key, prev);
+        if (!rc) rc = weft_suite_v1_add_key(&sd->suite, prev);
+        if (!rc) rc = weft_suite_v1_rekey(&sd->suite, key);
+        wipe(key, sizeof key);
+        wipe(prev, sizeof prev);
+        if (rc) return rc;
+    }
+}
+
+static int load_members(spacedir *sd, char *err, size_t err_cap) {
+    char file[1100];
+    if (path_join(file, sizeof file, sd->path, "members.weft"))
+        return errf(err, err_cap, "path too long: %s%s", sd->path, "");
+    uint8_t *recs;
+    size_t len;
+    if (read_file(file, &recs, &len)) {
+        if (errno == ENOENT) return 0;
+        return errf(err, err_cap, "cannot read %s: %s", file, strerror(errno));
+    }
+    /* Records were checked before they were kept; one that does not
+     * decode ends the file (a torn append). */
+    for (size_t off = 0; off < len;) {
+        weft_member_record r;
+        size_t rl;
+        if (weft_member_record_decode_prefix(&r, recs + off, len - off, &rl)) break;
+        int rc = weft_members_add(sd->members, &sd->be, recs + off, rl, NULL);
+        if (rc == WEFT_ENOMEM) {
+            free(recs);
+            return errf(err, err_cap, "%s%s", "out of memory", "");
+        }
+        off += rl;
+    }
+    free(recs);
+    if (derive_keys(sd)) return errf(err, err_cap, "%s%s", "too many key epochs", "");
+    return 0;
+}
+
+int spacedir_take_members(spacedir *sd, const uint8_t *recs, size_t len, int admit, size_t *added,
+                          char *err, size_t err_cap) {
+    if (added) *added = 0;
+    char file[1100];
+    if (path_join(file, sizeof file, sd->path, "members.weft"))
+        return errf(err, err_cap, "path too long: %s%s", sd->path, "");
+    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0) return errf(err, err_cap, "cannot open %s: %s", file, strerror(errno));
+    int out = 0;
+    for (size_t off = 0; off < len && !out;) {
+        weft_member_record r;
+        size_t rl;
+        int rc = weft_member_record_decode_prefix(&r, recs + off, len - off, &rl);
+        if (rc) {
+            out = rc;
+            break;
+        }
+        uint8_t hash[32];
+        weft_blake2b(hash, 32, recs + off, rl);
+        int held = weft_members_status(sd->members, hash) != WEFT_ENOTFOUND;
+        if (!held) {
+            rc = admit ? weft_members_admit(sd->members, &sd->be, recs + off, rl)
+                       : weft_members_add(sd->members, &sd->be, recs + off, rl, NULL);
+            if (rc) {
+                out = rc;
+                break;
+            }
+            if (write(fd, recs + off, rl) != (ssize_t)rl) {
+                errf(err, err_cap, "cannot write %s: %s", file, strerror(errno));
+                out = 1;
+                break;
+            }
+            if (added) (*added)++;
+        }
+        off += rl;
+    }
+    if (fsync(fd) && !out) {
+        errf(err, err_cap, "cannot write %s: %s", file, strerror(errno));
+        out = 1;
+    }
+    close(fd);
+    if (!out && derive_keys(sd)) {
+        errf(err, err_cap, "%s%s", "too many key epochs", "");
+        out = 1;
+    }
+    return out;
+}
+
+/* Whether this replica signed the record (issuer after version, kind and
+ * space). */
+static int signed_here(const spacedir *sd, const uint8_t *rec) {
+    const uint8_t *issuer = rec + 2 + 32;
+    return !memcmp(issuer, sd->author_pk, 32) || (sd->has_owner && !memcmp(issuer, sd->space, 32));
+}
+
+/* The order a relay can admit records in: who may sign a record depends
+ * on records of earlier ranks (owner grants make admins, invites come
+ * before their claims, epochs need their members' grants and removals). */
+static int push_rank(const spacedir *sd, const uint8_t *rec, size_t len) {
+    weft_member_record r;
+    if (weft_member_record_decode(&r, rec, len)) return 5;
+    if (r.kind == WEFT_RECORD_GRANT)
+        return !memcmp(r.issuer, sd->space, 32) ? 0 : (r.flags & WEFT_GRANT_INVITE) ? 1 : 2;
+    return r.kind == WEFT_RECORD_REVOKE ? 3 : 4;
+}
+
+int spacedir_member_records(const spacedir *sd, int own, uint8_t **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    size_t n = weft_members_records(sd->members), total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *rec;
+        size_t rl;
+        weft_members_record(sd->members, i, &rec, &rl, NULL);
+        if (!own || signed_here(sd, rec)) total += rl;
+    }
+    if (!total) return 0;
+    uint8_t *p = malloc(total);
+    if (!p) return WEFT_ENOMEM;
+    size_t o = 0;
+    for (int rank = 0; rank <= 5; rank++) {
+        /* Epochs also by number: each names the previous key. */
+        uint64_t from = 0;
+        for (;;) {
+            uint64_t next = UINT64_MAX;
+            for (size_t i = 0; i < n; i++) {
+                const uint8_t *rec;
+                size_t rl;
+                weft_members_record(sd->members, i, &rec, &rl, NULL);
+                if ((own && !signed_here(sd, rec)) || push_rank(sd, rec, rl) != rank) continue;
+                weft_member_record r;
+                uint64_t e = rank == 4 && !weft_member_record_decode(&r, rec, rl) ? r.epoch : 0;
+                if (e == from) {
+                    memcpy(p + o, rec, rl);
+                    o += rl;
+                } else if (e > from && e < next) {
+                    next = e;
+                }
+            }
+            if (next == UINT64_MAX) break;
+            from = next;
+        }
+    }
+    *out = p;
+    *len = o;
     return 0;
 }
 
@@ -174,6 +356,8 @@ int spacedir_save(spacedir *sd, char *err, size_t err_cap) {
 }
 
 static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap);
+static int counting_changes(const spacedir *sd, const uint8_t *recs, size_t len, uint8_t **out,
+                            size_t *out_len, size_t *dropped);
 
 int spacedir_open(spacedir *sd, const char *path, char *err, size_t err_cap) {
     /* A directory that fails to open after its replica was made (a replay
@@ -234,6 +418,8 @@ static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap) {
     jbuf_free(&v);
     if (rc) return errf(err, err_cap, "%s is corrupt or from another version (%s)", file, "");
     if (setup_crypto(sd, err, err_cap)) return -1;
+    /* Membership first: its key epochs give the keys the changes open with. */
+    if (load_members(sd, err, err_cap)) return -1;
 
     if (path_join(file, sizeof file, path, "changes.weft"))
         return errf(err, err_cap, "path too long: %s%s", path, "");
@@ -276,8 +462,17 @@ static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap) {
         free(recs);
         return errf(err, err_cap, "cannot read %s: %s", snap, strerror(errno));
     }
+    /* A change kept before its author's removal arrived counts no more. */
+    uint8_t *kept;
+    size_t kept_len, dropped;
+    if (counting_changes(sd, recs, off, &kept, &kept_len, &dropped)) {
+        free(recs);
+        return errf(err, err_cap, "%s%s", "out of memory", "");
+    }
     weft_apply_result res;
-    rc = off ? weft_replica_apply(sd->replica, recs, off, &res) : 0;
+    rc = kept ? (kept_len ? weft_replica_apply(sd->replica, kept, kept_len, &res) : 0)
+              : (off ? weft_replica_apply(sd->replica, recs, off, &res) : 0);
+    free(kept);
     free(recs);
     if (rc)
         return errf(err, err_cap, "cannot replay %s: %s (run `weft log verify`)", file,
@@ -301,8 +496,48 @@ size_t whole_records(const uint8_t *recs, size_t len, int *framing) {
     return off;
 }
 
+/* The changes of recs that count: a removed author's past its
+ * revocation's last_seq do not, here as on every replica (SECURITY.md
+ * "Members"). OUT: *out (malloc'd) and *out_len, or *out NULL when every
+ * record counts. *dropped counts the others. Returns 0 or WEFT_ENOMEM. */
+static int counting_changes(const spacedir *sd, const uint8_t *recs, size_t len, uint8_t **out,
+                            size_t *out_len, size_t *dropped) {
+    *out = NULL;
+    *out_len = 0;
+    *dropped = 0;
+    uint8_t *keep = NULL;
+    size_t kl = 0;
+    for (size_t off = 0; off < len;) {
+        weft_change c;
+        if (weft_change_decode(&c, recs + off, len - off)) break; /* apply reports it */
+        int counts = weft_members_change_counts(sd->members, c.author, c.seq) == 0;
+        if (!counts && !keep) {
+            keep = malloc(len);
+            if (!keep) return WEFT_ENOMEM;
+            memcpy(keep, recs, off);
+            kl = off;
+        }
+        if (counts && keep) {
+            memcpy(keep + kl, recs + off, c.total_len);
+            kl += c.total_len;
+        }
+        *dropped += !counts;
+        off += c.total_len;
+    }
+    *out = keep;
+    *out_len = kl;
+    return 0;
+}
+
 int spacedir_take(spacedir *sd, const uint8_t *recs, size_t len, weft_apply_result *res, char *err,
                   size_t err_cap) {
+    uint8_t *kept;
+    size_t kept_len, dropped;
+    if (counting_changes(sd, recs, len, &kept, &kept_len, &dropped)) return WEFT_ENOMEM;
+    if (kept) {
+        recs = kept;
+        len = kept_len;
+    }
     /* The vector before, so the diff after is exactly what this call added. */
     const uint8_t *vv, *added;
     size_t vl, al;
@@ -315,7 +550,9 @@ int spacedir_take(spacedir *sd, const uint8_t *recs, size_t len, weft_apply_resu
     }
     if (!rc) rc = weft_replica_diff(sd->replica, before, vl, &added, &al);
     free(before);
+    free(kept);
     if (rc) return rc;
+    res->rejected += (uint32_t)dropped;
     return al && spacedir_append(sd, added, al, err, err_cap) ? 1 : 0;
 }
 
@@ -417,6 +654,7 @@ int spacedir_snapshot_vv(const char *dir, uint8_t **data, const uint8_t **vv, si
 
 void spacedir_close(spacedir *sd) {
     weft_replica_free(sd->replica);
+    weft_members_free(sd->members);
     weft_suite_v1_wipe(&sd->suite);
     /* The key material lives in *sd: wipe it too. */
     volatile uint8_t *p = (volatile uint8_t *)sd;

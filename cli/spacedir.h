@@ -6,6 +6,9 @@
  *                 replica created the space (mode 0600: it holds secrets);
  *   changes.weft  every change this replica holds, as the encoded records
  *                 back to back (each is self-delimiting, chained and signed);
+ *   members.weft  the space's membership records this replica holds
+ *                 (weft/members.h: grants, removals, key epochs), back to
+ *                 back; the key epochs it can open give the content keys;
  *   snapshot.weft (only in a replica that joined from a relay's snapshot)
  *                 the sealed snapshot it started from (FORMAT.md §8): its
  *                 state covers the changes before changes.weft's.
@@ -33,6 +36,7 @@ typedef struct spacedir {
     weft_crypto crypto;
     weft_suite_v1 suite;
     weft_replica *replica;
+    weft_members *members; /* members.weft, folded */
     int has_snapshot;  /* snapshot.weft was loaded */
     size_t good_bytes; /* changes.weft bytes that hold whole records */
     size_t torn_bytes; /* bytes after them: a torn tail */
@@ -68,6 +72,22 @@ size_t whole_records(const uint8_t *recs, size_t len, int *framing);
 
 /* Appends records (already applied to the replica) durably. */
 int spacedir_append(spacedir *sd, const uint8_t *recs, size_t len, char *err, size_t err_cap);
+
+/* Takes membership records (from the relay, or signed here): those new
+ * here are folded and appended durably to members.weft, then the content
+ * keys are derived again (every key epoch this replica's key can open:
+ * the newest seals, all open). With admit set, each new record must pass
+ * weft_members_admit (what the relay will check), else nothing is kept.
+ * OUT: *added (may be NULL). Returns 0, a negative WEFT_E code (a refused
+ * record), or 1 with err when storing failed. */
+int spacedir_take_members(spacedir *sd, const uint8_t *recs, size_t len, int admit, size_t *added,
+                          char *err, size_t err_cap);
+
+/* The membership records held, back to back (for a push); with own set,
+ * only those this replica signed (with its key, or the owner's when it
+ * holds it). OUT: *out (malloc'd, NULL when none), *len. Returns 0 or
+ * WEFT_ENOMEM. */
+int spacedir_member_records(const spacedir *sd, int own, uint8_t **out, size_t *len);
 
 /* Starts an empty replica (no snapshot, no changes) from a sealed
  * snapshot whose publisher's rights the caller checked: writes

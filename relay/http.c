@@ -22,6 +22,7 @@
 #include "blobs.h"
 #include "hex.h"
 #include "http.h"
+#include "weft/members.h"
 #include "pubsub.h"
 #include "session.h"
 #include "space.h"
@@ -170,6 +171,7 @@ static unsigned http_status_of(uint32_t code) {
     case WEFT_PROTO_ENOT_ADMITTED:
     case WEFT_PROTO_EBAD_URL:
     case WEFT_PROTO_EURL_EXPIRED:
+    case WEFT_PROTO_EREVOKED:
         return 403;
     case WEFT_PROTO_ERANGE:
         return 416;
@@ -449,11 +451,21 @@ typedef struct page {
     size_t len, cap, max;
     uint32_t n, limit;
     uint64_t last, durable;
+    int members; /* ?members=1: the client reads membership records */
 } page;
+
+/* A membership record's kind byte (weft/members.h). */
+static int is_member_record(const uint8_t *rec, size_t len) {
+    return len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH;
+}
 
 static int page_add(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
     page *pg = ud;
     if (rseq > pg->durable || pg->n >= pg->limit) return 1;
+    if (!pg->members && is_member_record(rec, len)) {
+        pg->last = rseq; /* passed over: a client that does not read them */
+        return 0;
+    }
     size_t need = pg->len + weft_frame_change_entry_bound(len);
     if (pg->n && need > pg->max) return 1; /* one record always fits */
     if (need > pg->cap) {
@@ -504,6 +516,11 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         s->http->synced = 1;
         if (park(s, wsi, sp, 1, &answered)) return answered;
     }
+    if (!t.any_grantee && space_key_revoked(sp, t.grantee)) {
+        relay_reject(r, WEFT_PROTO_EREVOKED);
+        return respond_error(s, wsi, WEFT_PROTO_EREVOKED,
+                             "this key was removed from the space: ask an admin");
+    }
     if (sp->level > s->http->level)
         return respond_error(s, wsi, WEFT_PROTO_EVERSION,
                              "this space uses a newer format level than this client reads: "
@@ -525,8 +542,11 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         const char *extra[] = {"weft-trimmed:", trimmed, NULL};
         return b ? respond(s, wsi, 410, "application/json", b, n, extra) : -1;
     }
-    page pg = {
-        .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
+    page pg = {.max = r->cfg.max_frame,
+               .limit = (uint32_t)limit,
+               .last = after,
+               .durable = sp->durable,
+               .members = urlarg_u64(wsi, "members=", 0, &bad) == 1};
     pg.cap = 4096;
     pg.frame = malloc(pg.cap);
     if (!pg.frame) return -1;
@@ -578,6 +598,18 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
 
 /* ---- POST /v1/spaces/{id}/changes ---- */
 
+/* The length of the record at p: a change, or a membership record (which
+ * a POST may carry too, FORMAT.md §10). 0 when it is neither. */
+static size_t record_len(const uint8_t *p, size_t len) {
+    if (is_member_record(p, len)) {
+        weft_member_record m;
+        size_t rl;
+        return weft_member_record_decode_prefix(&m, p, len, &rl) ? 0 : rl;
+    }
+    weft_change c;
+    return weft_change_decode(&c, p, len) ? 0 : c.total_len;
+}
+
 static int post_changes(session *s, struct lws *wsi) {
     relay *r = s->r;
     http_state *h = s->http;
@@ -621,10 +653,9 @@ static int post_changes(session *s, struct lws *wsi) {
      * refused whole. */
     uint32_t n = 0;
     for (size_t pos = 0; pos < h->req_len;) {
-        weft_change c;
-        if (weft_change_decode(&c, h->req + pos, h->req_len - pos))
-            return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "body is not change records");
-        pos += c.total_len;
+        size_t rl = record_len(h->req + pos, h->req_len - pos);
+        if (!rl) return respond_error(s, wsi, WEFT_PROTO_EBAD_CHANGE, "body is not change records");
+        pos += rl;
         if (++n > r->cfg.max_changes)
             return respond_error(s, wsi, WEFT_PROTO_ETOO_MANY_CHANGES, "too many changes");
     }
@@ -670,14 +701,12 @@ static int post_changes(session *s, struct lws *wsi) {
     uint64_t now = relay_unix_s();
     r->m.bytes_in += h->req_len;
     for (size_t pos = 0; h->n < n;) {
-        weft_change c;
-        weft_change_decode(&c, h->req + pos, h->req_len - pos);
+        size_t rl = record_len(h->req + pos, h->req_len - pos);
         ack_entry *e = &h->res[h->n++];
-        int rc = space_submit(sp, h->req + pos, c.total_len, &t, now, 0, h->level, &e->status,
-                              &e->value);
+        int rc = space_submit(sp, h->req + pos, rl, &t, now, 0, h->level, &e->status, &e->value);
         if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "storage failure");
         if (e->status == ACK_PENDING && !h->batch) h->batch = space_batch(sp);
-        pos += c.total_len;
+        pos += rl;
     }
     session_hold(s); /* answered by http_release after the flush */
     return 0;
@@ -800,8 +829,14 @@ static int open_checked(session *s, struct lws *wsi, const uint8_t sid[32], uint
         *answered = respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     else if (rc)
         *answered = respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
-    else
-        return !park(s, wsi, *sp, 0, answered);
+    else if (park(s, wsi, *sp, 0, answered))
+        return 0;
+    else if (!t.any_grantee && space_key_revoked(*sp, t.grantee)) {
+        relay_reject(s->r, WEFT_PROTO_EREVOKED);
+        *answered = respond_error(s, wsi, WEFT_PROTO_EREVOKED,
+                                  "this key was removed from the space: ask an admin");
+    } else
+        return 1;
     return 0;
 }
 

@@ -76,6 +76,9 @@ typedef struct space_events {
     /* The space's log was trimmed up to relay sequence `trimmed`: sessions
      * whose next record is at or below it must load the snapshot. */
     void (*trimmed)(void *ud, struct space *sp, uint64_t trimmed);
+    /* A revocation was stored (weft/members.h): sessions whose key is now
+     * removed must be refused and closed. */
+    void (*revoked)(void *ud, struct space *sp, const uint8_t key[32]);
     void *ud;
 } space_events;
 

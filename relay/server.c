@@ -22,6 +22,7 @@
 #include "session.h"
 #include "space.h"
 #include "tls.h"
+#include "weft/members.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -68,6 +69,9 @@ static void tell_trimmed(session *s);
  * client's HELLO vector says it holds. */
 static int skip_record(const session *s, const rec_info *ri) {
     if (ri->origin == s->id) return 1;
+    /* Membership records only go to clients that said they read them. */
+    if (ri->kind >= WEFT_RECORD_GRANT && ri->kind <= WEFT_RECORD_EPOCH && !s->reads_members)
+        return 1;
     return ri->author < s->n_have && ri->seq <= s->have[ri->author];
 }
 
@@ -159,6 +163,7 @@ static int session_writeable(session *s) {
 /* ---- incoming frames ---- */
 
 static void hello_ready(session *s, const weft_frame *f);
+static void refuse_removed(session *s);
 static void send_challenge(session *s, struct space *sp);
 static void on_answer(void *ud, int failed);
 static void on_rate_verdict(void *ud, int allowed);
@@ -206,6 +211,7 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     /* A HELLO without a versions block is from a client that predates
      * negotiation: it reads format level 1 (PROTOCOL.md §6). */
     s->versions = f->has_versions;
+    s->reads_members = f->reads_members;
     s->level = f->has_versions ? f->versions.format_level : 1;
     /* Admission before anything is opened: a stranger can neither create
      * a space here nor make the relay load one. The admission's byte quota
@@ -268,6 +274,14 @@ static void refuse_old_client(session *s, uint32_t space_level) {
     session_fail(s, WEFT_PROTO_EVERSION, msg);
 }
 
+/* The fatal REVOKED a removed key gets, at HELLO, at PROOF and when the
+ * revocation arrives while it is connected: a clear state for the app to
+ * show ("removed: ask an admin"), not a retry loop. */
+static void refuse_removed(session *s) {
+    relay_reject(s->r, WEFT_PROTO_EREVOKED);
+    session_fail(s, WEFT_PROTO_EREVOKED, "this key was removed from the space: ask an admin");
+}
+
 /* The HELLO's space is loaded (or does not exist: s->sp NULL): note the
  * client's vector, send CHALLENGE. */
 static void hello_ready(session *s, const weft_frame *f) {
@@ -288,6 +302,10 @@ static void hello_ready(session *s, const weft_frame *f) {
     }
     if (sp->level > s->level) {
         refuse_old_client(s, sp->level);
+        return;
+    }
+    if (space_key_revoked(sp, s->key)) {
+        refuse_removed(s);
         return;
     }
     /* The client's vector, by the space's author index: authors the relay
@@ -382,6 +400,10 @@ static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size
         }
     }
     struct space *sp = s->sp;
+    if (space_key_revoked(sp, s->key)) { /* removed while the space loaded */
+        refuse_removed(s);
+        return;
+    }
     s->state = S_LIVE;
     s->catchup_head = sp->durable;
     session_subscribe(s);
@@ -1039,6 +1061,12 @@ static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
         if (s->sp == sp && s->state != S_CLOSING && s->level < level) refuse_old_client(s, level);
 }
 
+static void space_revoked_cb(void *ud, struct space *sp, const uint8_t key[32]) {
+    relay *r = ud;
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->sp == sp && s->state != S_CLOSING && memcmp(s->key, key, 32) == 0) refuse_removed(s);
+}
+
 /* A frame from another relay: its sender's relay charged the space's
  * budget there; here it is copied once and shared. */
 static void space_ephemeral_cb(void *ud, struct space *sp, const uint8_t peer[32], int broadcast,
@@ -1072,8 +1100,13 @@ int server_start(relay *r) {
         r->srv = NULL;
         return -1;
     }
-    r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb,
-                                 space_level_cb,   space_trimmed_cb,    r};
+    r->space_ev = (space_events){space_closing_cb,
+                                 space_unthrottle_cb,
+                                 space_ephemeral_cb,
+                                 space_level_cb,
+                                 space_trimmed_cb,
+                                 space_revoked_cb,
+                                 r};
     lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
     relay_log("listening on %s:%d%s storage=%s", r->cfg.listen_host, r->cfg.port,
               r->cfg.tls_cert ? " (TLS)" : "", r->cfg.storage);

@@ -81,6 +81,7 @@ typedef struct session {
     uint64_t deadline; /* unix s the token stops being valid (0: never); see session_expired */
     uint32_t level;    /* the format level the client reads (1 without a versions block) */
     int versions;      /* its HELLO carried a versions block: CHALLENGE answers with one */
+    int reads_members; /* its HELLO set WEFT_HELLO_MEMBERS: membership records go to it */
     uint64_t *have;    /* the client's HELLO vector by space author index */
     size_t n_have;
     uint64_t next_rseq;    /* next relay sequence to consider sending */

@@ -11,6 +11,7 @@
  * turn, when storage says the turn's batch is durable.
  */
 #include "space.h"
+#include "weft/members.h"
 
 #include "blobs.h"
 #include "hex.h"
@@ -64,8 +65,8 @@ static uint32_t author_intern(space *sp, const uint8_t key[32]) {
 
 /* Appends an index entry for the record just given the next relay
  * sequence; time_s: when it was stored (0: unknown). */
-static int index_push(space *sp, const weft_change *c, size_t len, uint64_t origin,
-                      uint64_t time_s) {
+static int index_push(space *sp, const weft_change *c, const uint8_t *rec, size_t len,
+                      uint64_t origin, uint64_t time_s) {
     rec_info *g = weft__vec_grow(sp->idx, &sp->cap_idx, sp->n_idx + 1, sizeof *g, 256);
     if (!g) return WEFT_ENOMEM;
     sp->idx = g;
@@ -76,6 +77,7 @@ static int index_push(space *sp, const weft_change *c, size_t len, uint64_t orig
                    .cum = prev + len,
                    .origin = origin,
                    .author = a,
+                   .kind = len >= 2 ? rec[1] : 0,
                    .len = (uint32_t)len,
                    .time_s = (uint32_t)(time_s > UINT32_MAX ? UINT32_MAX : time_s)};
     return 0;
@@ -111,9 +113,27 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
             relay_log("space=%s rseq=%llu: unreadable level record, kept in the index", sp->hex,
                       (unsigned long long)rseq);
         }
-        rc = index_push(sp, NULL, len, origin, 0);
+        rc = index_push(sp, NULL, rec, len, origin, 0);
+    } else if (len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+        /* A membership record (weft/members.h): checked by
+         * weft_members_admit before it was stored (this relay's own is held
+         * already); on replay, folded again. Like a level record it has no
+         * author's chain, and the index sends it to members who read it. */
+        int st = 0;
+        rc = weft_members_add(sp->members, &sp->r->be, rec, len, &st);
+        if (rc && rc != WEFT_ENOMEM) {
+            relay_log("space=%s rseq=%llu: unreadable membership record (%s), kept in the index",
+                      sp->hex, (unsigned long long)rseq, weft_err_name(rc));
+            rc = 0;
+        }
+        if (!rc) rc = index_push(sp, NULL, rec, len, origin, 0);
+        if (!rc && !st && rec[1] == WEFT_RECORD_REVOKE && sp->r->space_ev.revoked) {
+            weft_member_record mr;
+            if (weft_member_record_decode(&mr, rec, len) == 0)
+                sp->r->space_ev.revoked(sp->r->space_ev.ud, sp, mr.member);
+        }
     } else if (sp->appending && sp->appending->record == rec) {
-        rc = index_push(sp, sp->appending, len, origin, relay_unix_s());
+        rc = index_push(sp, sp->appending, rec, len, origin, relay_unix_s());
     } else {
         weft_change c;
         int ok = weft_change_decode(&c, rec, len) == 0 && c.total_len == len;
@@ -129,7 +149,7 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
         /* Its age for --keep-history: the author's clock, never ahead of
          * now (a record replayed at open has no other). */
         uint64_t now = relay_unix_s(), t = ok ? c.wall_ms / 1000 : 0;
-        rc = index_push(sp, ok ? &c : NULL, len, origin, t < now ? t : now);
+        rc = index_push(sp, ok ? &c : NULL, rec, len, origin, t < now ? t : now);
     }
     if (!rc) sp->head = rseq;
     return rc;
@@ -207,6 +227,7 @@ static void space_free(space *sp) {
     if (!sp) return;
     if (sp->st) sp->st->st->ops->close(sp->st);
     weft_log_free(sp->log);
+    weft_members_free(sp->members);
     free(sp->idx);
     free(sp->ckpt);
     free(sp->authors);
@@ -238,6 +259,7 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
                           .max_pending_bytes = SPACE_MAX_PENDING,
                           .hash_key = r->hash_seed};
     int rc = weft_log_new(&sp->log, &lc);
+    if (!rc) rc = weft_members_new(&sp->members, id, NULL);
     if (!rc) rc = r->storage->ops->open(r->storage, id, create, &space_storage_events, sp, &sp->st);
     if (!rc) rc = table_insert(r, sp);
     if (rc) {
@@ -330,6 +352,65 @@ static int submit_level(space *sp, const uint8_t *rec, size_t len, uint32_t clie
     return 0;
 }
 
+/* The protocol error a membership refusal is answered with. */
+static uint32_t member_refusal(int rc) {
+    switch (rc) {
+    case WEFT_ESPACE:
+        return WEFT_PROTO_EWRONG_SPACE;
+    case WEFT_ECRYPTO:
+        return WEFT_PROTO_EBAD_SIGNATURE;
+    case WEFT_ENOTADMIN:
+        return WEFT_PROTO_ENOT_ADMIN;
+    case WEFT_EFORGED:
+        return WEFT_PROTO_EFORGED;
+    case WEFT_EOUTLIVES:
+        return WEFT_PROTO_EOUTLIVES;
+    case WEFT_EREPLAY:
+        return WEFT_PROTO_EREPLAY;
+    case WEFT_EWRONGMEMBER:
+        return WEFT_PROTO_EWRONG_MEMBER;
+    case WEFT_EREVOKED:
+        return WEFT_PROTO_EREVOKED;
+    case WEFT_EEXPIRED:
+        return WEFT_PROTO_EEXPIRED;
+    default:
+        return WEFT_PROTO_EBAD_CHANGE;
+    }
+}
+
+/* A membership record: checked without the content key against the
+ * records held (weft_members_admit: signature, the issuer's authority, the
+ * rules), then stored. A refusal changes nothing held. */
+static int submit_member(space *sp, const uint8_t *rec, size_t len, uint64_t origin,
+                         uint8_t *status, uint64_t *value) {
+    relay *r = sp->r;
+    uint8_t hash[32];
+    weft_blake2b(hash, 32, rec, len);
+    if (weft_members_status(sp->members, hash) == 0) { /* held and counting */
+        *status = WEFT_ACK_DUPLICATE;
+        r->m.changes_dup++;
+        return 0;
+    }
+    int rc = weft_members_admit(sp->members, &r->be, rec, len);
+    if (rc == WEFT_ENOMEM) return rc;
+    if (rc) {
+        *value = member_refusal(rc);
+        relay_reject(r, (uint32_t)*value);
+        return 0;
+    }
+    uint32_t k;
+    rc = sp->st->st->ops->append(sp->st, rec, len, hash, origin, &k);
+    if (rc) return rc;
+    *status = ACK_PENDING;
+    *value = k;
+    return 0;
+}
+
+int space_key_revoked(const space *sp, const uint8_t key[32]) {
+    uint8_t rights;
+    return weft_members_rights(sp->members, key, 0, &rights, NULL) == WEFT_EREVOKED;
+}
+
 int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *tok, uint64_t now,
                  uint64_t origin, uint32_t client_level, uint8_t *status, uint64_t *value) {
     relay *r = sp->r;
@@ -338,6 +419,12 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         *value = 0;
         r->m.changes_in++;
         return submit_level(sp, rec, len, client_level, origin, status, value);
+    }
+    if (len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+        *status = WEFT_ACK_REJECTED;
+        *value = 0;
+        r->m.changes_in++;
+        return submit_member(sp, rec, len, origin, status, value);
     }
     weft_change c;
     uint32_t why = 0;
@@ -355,6 +442,10 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         why = WEFT_PROTO_EWRONG_SPACE;
     else if ((rc = weft_log_check(sp->log, &c)) == WEFT_LOG_DUPLICATE)
         why = 0;
+    /* A removed author's changes count up to its revocation's last_seq,
+     * here as on every replica (SECURITY.md "Members"), whoever sends them. */
+    else if (weft_members_change_counts(sp->members, c.author, c.seq))
+        why = WEFT_PROTO_EREVOKED;
     else if (tok && weft_token_allows(tok, c.author, WEFT_RIGHT_WRITE))
         why = WEFT_PROTO_ERIGHTS;
     else if (tok && (now < tok->not_before || (tok->expires && now >= tok->expires)))

@@ -34,6 +34,7 @@ typedef struct rec_info {
     uint64_t cum;    /* bytes of records 1..this one */
     uint64_t origin; /* session that sent it (0: unknown, e.g. after restart) */
     uint32_t author; /* index into authors, or SPACE_NO_AUTHOR */
+    uint8_t kind;    /* the record's kind byte (1 change, 4 level, 5-7 membership) */
     uint32_t len;
     uint32_t time_s; /* when stored (Unix seconds); replayed: the change's wall time, at most
                         the time of replay; 0 for records without one */
@@ -51,8 +52,9 @@ typedef struct space {
     size_t n_authors, cap_authors;
     weft__idtab author_tab; /* key -> author index + 1 */
     uint64_t head, durable;
-    uint32_t level;       /* the space's format level: the greatest of its level records, or 1 */
-    struct session *subs; /* session.c links sessions through their own fields */
+    uint32_t level; /* the space's format level: the greatest of its level records, or 1 */
+    struct weft_members *members; /* its membership records, folded (weft/members.h) */
+    struct session *subs;         /* session.c links sessions through their own fields */
     size_t n_subs;
     struct space *woken_next; /* r->woken: durable moved this turn */
     int is_woken;
@@ -79,6 +81,10 @@ typedef struct space {
 static inline rec_info *space_rec(const space *sp, uint64_t rseq) {
     return &sp->idx[rseq - sp->trimmed - 1];
 }
+
+/* Whether the space's membership records removed `key` (weft/members.h):
+ * its HELLOs, writes and REST calls are refused from then on. */
+int space_key_revoked(const space *sp, const uint8_t key[32]);
 
 /* Bytes the space holds against its --space-bytes quota: the one place
  * that counts them (records and files' chunks; snapshots when they are

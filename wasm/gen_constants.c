@@ -25,6 +25,7 @@
 #include "weft/change.h"
 #include "weft/error.h"
 #include "weft/level.h"
+#include "weft/members.h"
 #include "weft/protocol.h"
 
 /* The #defines named here; X-macro lists in the style of the headers'. */
@@ -92,9 +93,12 @@ static void write_js(FILE *f) {
             "/** The level that adds list ops (level.h, docs/LISTS.md). */\n"
             "export const LEVEL_LISTS = %d;\n\n"
             "/** The largest change a replica commits (change.h); larger values go in files. */\n"
-            "export const MAX_COMMIT_BYTES = %d;\n\n",
+            "export const MAX_COMMIT_BYTES = %d;\n\n"
+            "/** Record kind bytes of membership records (members.h). */\n"
+            "export const RECORD_GRANT = %d;\nexport const RECORD_REVOKE = %d;\n"
+            "export const RECORD_EPOCH = %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
-            (int)WEFT_MAX_COMMIT_BYTES);
+            (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT, WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -116,11 +120,13 @@ static void write_js(FILE *f) {
             "/** Sizes, bounds and flags every frame decoder enforces (protocol.h). */\n"
             "export const PROTO = Object.freeze({\n"
             "  NONCE_BYTES: %d,\n  MAX_TOKEN: %d,\n  MAX_DATA: %d,\n  MAX_MESSAGE: %d,\n"
-            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  CHANGES_RSEQ: %d,\n  SNAPSHOT_USE_REST: "
+            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  HELLO_MEMBERS: %d,\n  CHANGES_RSEQ: "
+            "%d,\n  SNAPSHOT_USE_REST: "
             "%d,\n"
             "});\n\n",
             WEFT_NONCE_BYTES, WEFT_PROTO_MAX_TOKEN, WEFT_PROTO_MAX_DATA, WEFT_PROTO_MAX_MESSAGE,
-            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_CHANGES_RSEQ, WEFT_SNAPSHOT_USE_REST);
+            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_HELLO_MEMBERS, WEFT_CHANGES_RSEQ,
+            WEFT_SNAPSHOT_USE_REST);
 
     fputs("/** Protocol error codes (protocol.h WEFT_PROTO_ERRORS), name -> code. */\n"
           "export const PROTO_ERROR = Object.freeze({\n",
@@ -177,9 +183,11 @@ static void write_dts(FILE *f) {
     fprintf(f,
             "export declare const FORMAT_LEVEL: %d;\nexport declare const RECORD_LEVEL: %d;\n"
             "export declare const LEVEL_MAX_BYTES: %d;\nexport declare const LEVEL_LISTS: %d;\n"
-            "export declare const MAX_COMMIT_BYTES: %d;\n\n",
+            "export declare const MAX_COMMIT_BYTES: %d;\n"
+            "export declare const RECORD_GRANT: %d;\nexport declare const RECORD_REVOKE: %d;\n"
+            "export declare const RECORD_EPOCH: %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
-            (int)WEFT_MAX_COMMIT_BYTES);
+            (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT, WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);
@@ -197,7 +205,8 @@ static void write_dts(FILE *f) {
           "  readonly NONCE_BYTES: number;\n  readonly MAX_TOKEN: number;\n"
           "  readonly MAX_DATA: number;\n  readonly MAX_MESSAGE: number;\n"
           "  readonly HELLO_CURSOR: number;\n  readonly HELLO_VERSIONS: number;\n"
-          "  readonly CHANGES_RSEQ: number;\n  readonly SNAPSHOT_USE_REST: number;\n"
+          "  readonly HELLO_MEMBERS: number;\n  readonly CHANGES_RSEQ: number;\n  readonly "
+          "SNAPSHOT_USE_REST: number;\n"
           "};\n",
           f);
 

@@ -129,7 +129,22 @@ export interface Collection<T extends Doc = Doc, W = T> {
 }
 
 /** 'version': the space uses a format level this app does not read: update the app (local data stays). */
-export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version';
+/** 'removed' (this key was removed from the space) and 'expired' (its access lapsed) are final: show "ask an admin". */
+/** A member as the space's membership records say (SECURITY.md "Members"). */
+export interface Member {
+  /** Its public key (base64url): a device's author key. */
+  key: string;
+  rights: 'read' | 'write' | 'admin';
+  admin: boolean;
+  /** The space's own key. */
+  owner: boolean;
+  /** 'member' now, 'expired' (its grants ended), 'removed', or 'none'. */
+  state: 'member' | 'expired' | 'removed' | 'none';
+  /** When its access ends (ms since the epoch), null for never. */
+  until: number | null;
+}
+
+export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version' | 'removed' | 'expired';
 export interface Status {
   state: ConnectionState;
   /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
@@ -271,6 +286,14 @@ export interface Space {
   readonly id: string;
   /** This device's author key (base64url). */
   readonly author: string;
+  /** Who is a member, as the space's membership records say (empty until an owner or admin writes one; `weft grant` for now). */
+  readonly members: Member[];
+  /** The current content-key epoch (0: the space's first key; each removal starts a new one). */
+  readonly keyEpoch: number;
+  /** Owner or admin: grants a device key (base64url) 'read', 'write' or (owner only) 'admin', until expiresAt (ms; omitted: never). Throws WEFT_ENOTADMIN, WEFT_EOUTLIVES... as the relay would refuse it. */
+  grant(key: string, rights: 'read' | 'write' | 'admin', opts?: { expiresAt?: number }): Promise<void>;
+  /** Owner or admin: removes a device key (base64url): its later changes stop counting, a new content key goes to every member left. */
+  remove(key: string): Promise<void>;
   readonly rights: Rights;
   readonly status: Status;
   readonly closed: boolean;
@@ -313,6 +336,10 @@ export interface Space {
   on(event: 'version', fn: (e: { message: string; formatLevel: number }) => void): () => void;
   /** Progress of a file's upload or download. */
   on(event: 'file', fn: (p: FileProgress) => void): () => void;
+  /** The space's membership records changed (a grant, a removal, a key epoch): the new list. */
+  on(event: 'members', fn: (members: Member[]) => void): () => void;
+  /** The relay refused this device for good: its key was removed from the space, or its access lapsed (status 'removed' or 'expired' from now on; local data stays). Show "ask an admin". */
+  on(event: 'access', fn: (e: { state: 'removed' | 'expired'; message: string }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   /** The replica joined from the relay's sealed snapshot, or this device published one (docs/API.md, "Snapshots"). */

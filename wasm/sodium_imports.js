@@ -108,4 +108,59 @@ mergeInto(LibraryManager.library, {
       return 1;
     }
   },
+
+  // Key envelopes (weft/members.h): a member's Ed25519 key as X25519, and
+  // anonymous sealed boxes to it. All four are in the small build.
+  weft_js_sign_pk_to_box__deps: ['$weftSodium', '$weftBytes'],
+  weft_js_sign_pk_to_box: function (xpk, pk) {
+    var s = weftSodium();
+    if (!s) return 2;
+    try {
+      HEAPU8.set(s.crypto_sign_ed25519_pk_to_curve25519(weftBytes(pk, 32)), xpk);
+      return 0;
+    } catch (e) {
+      return 1;
+    }
+  },
+
+  weft_js_sign_sk_to_box__deps: ['$weftSodium', '$weftBytes'],
+  weft_js_sign_sk_to_box: function (xsk, sk) {
+    var s = weftSodium();
+    if (!s) return 2;
+    try {
+      var k = s.crypto_sign_ed25519_sk_to_curve25519(weftBytes(sk, 64));
+      HEAPU8.set(k, xsk);
+      k.fill(0);
+      return 0;
+    } catch (e) {
+      return 1;
+    }
+  },
+
+  weft_js_box_seal__deps: ['$weftSodium', '$weftBytes'],
+  weft_js_box_seal: function (c, m, mlen, xpk) {
+    var s = weftSodium();
+    if (!s) return 2;
+    try {
+      HEAPU8.set(s.crypto_box_seal(weftBytes(m, mlen), weftBytes(xpk, 32)), c);
+      return 0;
+    } catch (e) {
+      return 1;
+    }
+  },
+
+  weft_js_box_seal_open__deps: ['$weftSodium', '$weftBytes'],
+  weft_js_box_seal_open: function (m, c, clen, xpk, xsk) {
+    var s = weftSodium();
+    if (!s) return 2;
+    try {
+      // Throws when the box is not for this key pair or was altered.
+      var out = s.crypto_box_seal_open(weftBytes(c, clen), weftBytes(xpk, 32), weftBytes(xsk, 32));
+      HEAPU8.set(out, m);
+      out.fill(0);
+      return 0;
+    } catch (e) {
+      return 1;
+    }
+  },
 });

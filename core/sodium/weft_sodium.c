@@ -54,10 +54,42 @@ static int sd_pwhash(void *ctx, uint8_t *out, size_t outlen, const char *pw, siz
                : WEFT_OK;
 }
 
+static int sd_pk_to_box(void *ctx, uint8_t *xpk, const uint8_t *pk) {
+    (void)ctx;
+    return crypto_sign_ed25519_pk_to_curve25519(xpk, pk) ? WEFT_ECRYPTO : WEFT_OK;
+}
+
+static int sd_sk_to_box(void *ctx, uint8_t *xsk, const uint8_t *sk) {
+    (void)ctx;
+    return crypto_sign_ed25519_sk_to_curve25519(xsk, sk) ? WEFT_ECRYPTO : WEFT_OK;
+}
+
+static int sd_box_seal(void *ctx, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *xpk) {
+    (void)ctx;
+    return crypto_box_seal(c, m, mlen, xpk) ? WEFT_ECRYPTO : WEFT_OK;
+}
+
+static int sd_box_seal_open(void *ctx, uint8_t *m, const uint8_t *c, size_t clen,
+                            const uint8_t *xpk, const uint8_t *xsk) {
+    (void)ctx;
+    return crypto_box_seal_open(m, c, clen, xpk, xsk) ? WEFT_ECRYPTO : WEFT_OK;
+}
+
 int weft_sodium_backend(weft_crypto_backend *be) {
     if (!be) return WEFT_EINVAL;
     if (sodium_init() < 0) return WEFT_ECRYPTO;
-    *be = (weft_crypto_backend){sd_random,  sd_seed_keypair, sd_sign,   sd_verify,
-                                sd_encrypt, sd_decrypt,      sd_pwhash, NULL};
+    *be = (weft_crypto_backend){
+        .random = sd_random,
+        .sign_seed_keypair = sd_seed_keypair,
+        .sign = sd_sign,
+        .verify = sd_verify,
+        .aead_encrypt = sd_encrypt,
+        .aead_decrypt = sd_decrypt,
+        .pwhash = sd_pwhash,
+        .sign_pk_to_box = sd_pk_to_box,
+        .sign_sk_to_box = sd_sk_to_box,
+        .box_seal = sd_box_seal,
+        .box_seal_open = sd_box_seal_open,
+    };
     return WEFT_OK;
 }

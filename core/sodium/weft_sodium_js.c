@@ -25,6 +25,11 @@ extern int weft_js_aead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const
 /* Limits travel as doubles: a uint64_t would need BigInt across the boundary. */
 extern int weft_js_pwhash(uint8_t *out, size_t outlen, const char *pw, size_t pwlen,
                           const uint8_t *salt, double opslimit, double memlimit);
+extern int weft_js_sign_pk_to_box(uint8_t *xpk, const uint8_t *pk);
+extern int weft_js_sign_sk_to_box(uint8_t *xsk, const uint8_t *sk);
+extern int weft_js_box_seal(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *xpk);
+extern int weft_js_box_seal_open(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *xpk,
+                                 const uint8_t *xsk);
 
 static int code(int js) {
     return js == 0 ? WEFT_OK : js == 2 ? WEFT_EUNAVAILABLE : WEFT_ECRYPTO;
@@ -69,6 +74,27 @@ static int js_pwhash(void *ctx, uint8_t *out, size_t outlen, const char *pw, siz
     return code(weft_js_pwhash(out, outlen, pw, pwlen, salt, (double)opslimit, (double)memlimit));
 }
 
+static int js_pk_to_box(void *ctx, uint8_t *xpk, const uint8_t *pk) {
+    (void)ctx;
+    return code(weft_js_sign_pk_to_box(xpk, pk));
+}
+
+static int js_sk_to_box(void *ctx, uint8_t *xsk, const uint8_t *sk) {
+    (void)ctx;
+    return code(weft_js_sign_sk_to_box(xsk, sk));
+}
+
+static int js_box_seal(void *ctx, uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *xpk) {
+    (void)ctx;
+    return code(weft_js_box_seal(c, m, mlen, xpk));
+}
+
+static int js_box_seal_open(void *ctx, uint8_t *m, const uint8_t *c, size_t clen,
+                            const uint8_t *xpk, const uint8_t *xsk) {
+    (void)ctx;
+    return code(weft_js_box_seal_open(m, c, clen, xpk, xsk));
+}
+
 int weft_sodium_backend(weft_crypto_backend *be) {
     if (!be) return WEFT_EINVAL;
     /* The JS side must have awaited libsodium's `ready` before this call. */
@@ -83,6 +109,10 @@ int weft_sodium_backend(weft_crypto_backend *be) {
         /* Argon2id lives only in the larger sumo build, which the JS side
          * loads on first use: until then this answers WEFT_EUNAVAILABLE. */
         .pwhash = js_pwhash,
+        .sign_pk_to_box = js_pk_to_box,
+        .sign_sk_to_box = js_sk_to_box,
+        .box_seal = js_box_seal,
+        .box_seal_open = js_box_seal_open,
     };
     return WEFT_OK;
 }

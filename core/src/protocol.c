@@ -150,8 +150,10 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
         uint8_t flags = rd_u8(&r);
         if (r.err) return r.err;
-        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS | WEFT_HELLO_ADMISSION))
+        if (flags &
+            ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS | WEFT_HELLO_ADMISSION | WEFT_HELLO_MEMBERS))
             return WEFT_EMALFORMED;
+        f->reads_members = !!(flags & WEFT_HELLO_MEMBERS);
         if (flags & WEFT_HELLO_CURSOR) {
             f->has_cursor = 1;
             f->cursor = rd_varint(&r);
@@ -326,6 +328,17 @@ int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
     if (admission) p = put_lbytes(p, admission, admission_len);
     assert((size_t)(p - dst) == need);
     *len = need;
+    return 0;
+}
+
+int weft_frame_hello_mark_members(uint8_t *hello, size_t len) {
+    validate_or_ret(hello || !len, WEFT_EINVAL);
+    weft_frame f;
+    int rc = weft_frame_decode(&f, hello, len, 1);
+    if (rc) return rc;
+    if (f.type != WEFT_FRAME_HELLO) return WEFT_EINVAL;
+    /* The flags byte follows the token, which the decoder borrowed in place. */
+    hello[(size_t)(f.token - hello) + f.token_len] |= WEFT_HELLO_MEMBERS;
     return 0;
 }
 

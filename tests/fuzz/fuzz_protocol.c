@@ -25,6 +25,8 @@ static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
                                               f->token, f->token_len, f->has_cursor, f->cursor,
                                               f->has_versions ? &f->versions : NULL, f->admission,
                                               f->admission_len);
+        /* The membership flag adds no bytes: set on the encoded frame. */
+        if (!rc && f->reads_members) rc = weft_frame_hello_mark_members(dst, *len);
         break;
     case WEFT_FRAME_CHALLENGE:
         rc = weft_frame_challenge_encode_v(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len,

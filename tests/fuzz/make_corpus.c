@@ -22,6 +22,7 @@
 #include "snapfile.h"
 #include "trimfile.h"
 #include "weft/level.h"
+#include "weft/members.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
 #include "weft/text.h"
@@ -885,6 +886,58 @@ static void auth(void) {
     }
 }
 
+/* ---- membership records (weft/members.h) ---- */
+
+/* Appends one record behind its 2-byte length, as fuzz_members reads. */
+static size_t framed(uint8_t *dst, const uint8_t *rec, size_t len) {
+    dst[0] = (uint8_t)len;
+    dst[1] = (uint8_t)(len >> 8);
+    memcpy(dst + 2, rec, len);
+    return len + 2;
+}
+
+static void members(void) {
+    begin("members");
+    uint8_t seed[32], space[32], owner_sk[64], admin_pk[32], admin_sk[64], member[32], msk[64];
+    fuzz_key(seed, FUZZ_SEED_OWNER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, space, owner_sk, seed) == 0);
+    fuzz_key(seed, FUZZ_SEED_ADMIN);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, admin_pk, admin_sk, seed) == 0);
+    fuzz_key(seed, FUZZ_SEED_MEMBER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, member, msk, seed) == 0);
+    static uint8_t out[8192];
+    uint8_t rec[WEFT_EPOCH_BYTES_BOUND(2)], key[32], prev[32], both[64];
+    size_t len, n = 0;
+    const uint64_t wall = FUZZ_AUTH_NOW * 1000;
+    FUZZ_ASSERT(weft_grant_sign(&be, rec, sizeof rec, &len, space, owner_sk, admin_pk,
+                                WEFT_RIGHT_ADMIN, 0, FUZZ_AUTH_NOW + 1000, wall) == 0);
+    emit(out + n, framed(out + n, rec, len));
+    n += framed(out + n, rec, len);
+    FUZZ_ASSERT(weft_grant_sign(&be, rec, sizeof rec, &len, space, admin_sk, member,
+                                WEFT_RIGHT_WRITE, 0, FUZZ_AUTH_NOW + 500, wall) == 0);
+    n += framed(out + n, rec, len);
+    FUZZ_ASSERT(weft_grant_sign(&be, rec, sizeof rec, &len, space, owner_sk, member,
+                                WEFT_RIGHT_READ, WEFT_GRANT_INVITE, 0, wall) == 0);
+    n += framed(out + n, rec, len);
+    emit(out, n); /* the admin grants */
+    fuzz_key(key, 0x71);
+    fuzz_key(prev, FUZZ_CONTENT_KEY_BYTE);
+    memcpy(both, admin_pk, 32);
+    memcpy(both + 32, member, 32);
+    FUZZ_ASSERT(weft_epoch_sign(&be, rec, sizeof rec, &len, space, admin_sk, 1, key, prev, both, 2,
+                                wall) == 0);
+    emit(out + n, framed(out + n, rec, len));
+    n += framed(out + n, rec, len);
+    FUZZ_ASSERT(weft_revoke_sign(&be, rec, sizeof rec, &len, space, owner_sk, member, 3, 2, wall) ==
+                0);
+    emit(out + n, framed(out + n, rec, len));
+    n += framed(out + n, rec, len);
+    FUZZ_ASSERT(weft_epoch_sign(&be, rec, sizeof rec, &len, space, owner_sk, 2, prev, key, admin_pk,
+                                1, wall) == 0);
+    n += framed(out + n, rec, len);
+    emit(out, n); /* ... then removes the member and rotates */
+}
+
 /* ---- text updates and states ---- */
 
 #if FUZZ_TEXT
@@ -1264,6 +1317,7 @@ int main(int argc, char **argv) {
     values();
     changes_and_friends();
     auth();
+    members();
     segments();
     snapfiles();
     trimfiles();

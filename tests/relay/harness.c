@@ -356,6 +356,7 @@ int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t curso
     int rc = weft_frame_hello_encode_admitted(buf, cap, &len, c->space, c->me.pk, vv, vv_len,
                                               c->token, c->token_len, has_cursor, cursor,
                                               c->level ? &v : NULL, c->admission, c->admission_len);
+    if (!rc && c->members) rc = weft_frame_hello_mark_members(buf, len);
     if (!rc) rc = wsc_send(&c->ws, buf, len, 2, 1);
     free(buf);
     if (rc) return -1;
@@ -413,6 +414,16 @@ int tc_pump(tclient *c, int timeout_ms) {
                 } else {
                     c->level_records++;
                     if (lv.level > c->space_level) c->space_level = lv.level;
+                }
+            } else if (rl >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+                /* A membership record: only a client that said it reads
+                 * them may get one, and it must verify. */
+                weft_member_record mr;
+                if (!c->members || weft_member_record_verify(&BE, rec, rl, c->space, &mr)) {
+                    fprintf(stderr, "tc_pump: a membership record this client cannot take\n");
+                    check_failures++;
+                } else {
+                    c->member_records++;
                 }
             } else if (c->apply) {
                 weft_apply_result res;

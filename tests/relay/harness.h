@@ -149,8 +149,10 @@ typedef struct tclient {
     uint32_t level;
     int got_versions; /* the CHALLENGE answered with a block: relay_versions */
     weft_versions relay_versions;
-    uint64_t level_records; /* level records received (verified, not applied) */
-    uint32_t space_level;   /* the highest level record received */
+    uint64_t level_records;  /* level records received (verified, not applied) */
+    int members;             /* HELLO sets WEFT_HELLO_MEMBERS: membership records come */
+    uint64_t member_records; /* membership records received (verified, not applied) */
+    uint32_t space_level;    /* the highest level record received */
     /* Snapshot frames from the relay: the last SNAPSHOT (its record
      * copied, malloc'd; NULL when it had none) and the last SNAPSHOT_ACK. */
     uint8_t *snap, *snap_token;

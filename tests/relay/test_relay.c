@@ -446,6 +446,96 @@ static void format_levels(void) {
     relay_cleanup(&p);
 }
 
+/* Membership records (weft/members.h, SECURITY.md "Members"): the relay
+ * checks them without the content key and stores them; a writer's grant
+ * is refused (NOT_ADMIN) and nothing changes; a removal closes the removed
+ * key's live session with a fatal REVOKED, refuses its HELLO from then on
+ * (also after a restart), and refuses its changes past the revocation's
+ * last_seq even when another member forwards them; membership records go
+ * only to clients that announced they read them. */
+static void membership(void) {
+    relay_proc p;
+    memset(&p, 0, sizeof p);
+    relay_tmpdir(&p);
+    if (relay_spawn(&p, exe, "file", 0, NULL)) {
+        check_failures++;
+        return;
+    }
+    tclient adm, a, b, plain;
+    tc_init(&adm, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    tc_init(&a, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&b, &owner, NULL, WEFT_RIGHT_WRITE, content_key);
+    tc_init(&plain, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    adm.members = a.members = b.members = 1;
+    CHECK(tc_connect(&adm, p.port, 1, 0, 0) == 0 && tc_connect(&a, p.port, 1, 0, 0) == 0 &&
+          tc_connect(&b, p.port, 1, 0, 0) == 0 && tc_connect(&plain, p.port, 1, 0, 0) == 0);
+    CHECK(tc_wait(&b, until_synced, 0, 3000) && tc_wait(&a, until_synced, 0, 3000));
+    CHECK(tc_write(&b, 2, 10, 2) == 0);
+    CHECK(tc_wait(&b, until_acked, 2, 3000));
+    uint64_t now_ms = (uint64_t)time(NULL) * 1000;
+    uint8_t rec[WEFT_GRANT_MAX_BYTES + WEFT_REVOKE_MAX_BYTES];
+    size_t len;
+    /* The owner grants a and b; a writer's grant is refused. */
+    CHECK(0 == weft_grant_sign(&BE, rec, sizeof rec, &len, owner.pk, owner.sk, a.me.pk,
+                               WEFT_RIGHT_WRITE, 0, 0, now_ms));
+    CHECK(tc_send_record(&adm, rec, len) == 0);
+    CHECK(0 == weft_grant_sign(&BE, rec, sizeof rec, &len, owner.pk, owner.sk, b.me.pk,
+                               WEFT_RIGHT_WRITE, 0, 0, now_ms));
+    CHECK(tc_send_record(&adm, rec, len) == 0);
+    CHECK(tc_wait(&adm, until_stored, 2, 3000) && adm.n_stored == 2);
+    CHECK(0 == weft_grant_sign(&BE, rec, sizeof rec, &len, owner.pk, a.me.sk, adm.me.pk,
+                               WEFT_RIGHT_ADMIN, 0, 0, now_ms));
+    CHECK(tc_send_record(&a, rec, len) == 0);
+    CHECK(tc_wait(&a, until_stored, 1, 3000));
+    CHECK(a.n_rejected == 1 && a.last_reject == WEFT_PROTO_ENOT_ADMIN);
+    /* b makes a change it has not sent yet (seq 3) when the owner removes
+     * it, counting its changes up to seq 2. */
+    uint8_t val[8];
+    size_t vlen;
+    CHECK(weft_value_write_string(val, sizeof val, &vlen, "x", 1) == 0);
+    CHECK(weft_replica_put(b.rep, "notes", 5, "late", 4, "t", 1, val, vlen) == 0);
+    const uint8_t *late;
+    size_t late_len;
+    CHECK(weft_replica_commit(b.rep, now_ms, &late, &late_len) == 0);
+    uint8_t *late_copy = malloc(late_len);
+    memcpy(late_copy, late, late_len);
+    CHECK(0 ==
+          weft_revoke_sign(&BE, rec, sizeof rec, &len, owner.pk, owner.sk, b.me.pk, 2, 1, now_ms));
+    CHECK(tc_send_record(&adm, rec, len) == 0);
+    CHECK(tc_wait(&adm, until_stored, 3, 3000) && adm.n_stored == 3);
+    CHECK(tc_wait(&b, until_error, 0, 3000));
+    CHECK(b.err_code == WEFT_PROTO_EREVOKED && b.err_fatal);
+    CHECK(tc_wait(&b, until_closed, 0, 3000));
+    /* Another member forwarding b's later change: refused. */
+    CHECK(tc_send_record(&a, late_copy, late_len) == 0);
+    CHECK(tc_wait(&a, until_stored, 2, 3000));
+    CHECK(a.n_rejected == 2 && a.last_reject == WEFT_PROTO_EREVOKED);
+    free(late_copy);
+    /* a got the three records; plain (no flag) got none, and b's two
+     * changes (tc_pump fails the test on a record a client cannot take). */
+    CHECK(tc_wait(&a, until_received, 5, 3000));
+    CHECK(a.member_records == 3);
+    CHECK(tc_wait(&plain, until_received, 2, 3000));
+    CHECK(plain.member_records == 0 && !plain.closed);
+    wsc_close(&b.ws);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == -1);
+    CHECK(b.err_code == WEFT_PROTO_EREVOKED && b.err_fatal);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"REVOKED\"}") >= 3);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"NOT_ADMIN\"}") == 1);
+    tc_free(&adm);
+    tc_free(&a);
+    tc_free(&plain);
+    /* After a restart the removal comes back from storage. */
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    CHECK(relay_spawn(&p, exe, "file", p.port, NULL) == 0);
+    wsc_close(&b.ws);
+    CHECK(tc_connect(&b, p.port, 1, 0, 0) == -1);
+    CHECK(b.err_code == WEFT_PROTO_EREVOKED);
+    tc_free(&b);
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    relay_cleanup(&p);
+}
+
 /* A relay held at --format-level 1 (a rolling upgrade not finished,
  * SCALING.md) announces level 1 and refuses raises. */
 static void format_level_held(void) {
@@ -486,6 +576,7 @@ int main(int argc, char **argv) {
         {"slow_consumer", slow_consumer},
         {"signal_presence", signal_presence},
         {"format_levels", format_levels},
+        {"membership", membership},
         {"format_level_held", format_level_held},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);

@@ -160,9 +160,17 @@ static void hello_admission(void) {
     buf[2 + 64 + 1 + 1 + 3 + 2] = 0x02;
     buf[len] = 0; /* and one byte more, so it is within the frame */
     CHECK_RC(weft_frame_decode(&f, buf, len + 1, 0), WEFT_ETOOBIG);
-    /* Flag bits above 0x04 stay reserved. */
+    /* 0x08 says the client reads membership records (no payload); flag
+     * bits above it stay reserved. */
+    CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 1, 7));
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(!f.reads_members);
+    CHECK_OK(weft_frame_hello_mark_members(buf, len));
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(f.reads_members && f.has_cursor && f.cursor == 7 && f.token_len == 3);
+    CHECK_RC(weft_frame_hello_mark_members(buf, 1), WEFT_ETRUNCATED);
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 0, 0));
-    buf[len - 1] = 0x08;
+    buf[len - 1] = 0x10;
     CHECK_RC(weft_frame_decode(&f, buf, len, 0), WEFT_EMALFORMED);
 }
 
@@ -319,7 +327,7 @@ static void rejections(void) {
     /* Unknown HELLO flags. */
     uint8_t space[32] = {1}, key[32] = {2};
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
-    buf[len - 1] = 0x08; /* 0x01 cursor, 0x02 versions, 0x04 admission */
+    buf[len - 1] = 0x10; /* 0x01 cursor, 0x02 versions, 0x04 admission, 0x08 members */
     CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
 }
 

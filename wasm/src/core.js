@@ -88,6 +88,8 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_list_edit', 'wdb_list_length', 'wdb_list_items', 'wdb_next_doc', 'wdb_collection', 'wdb_touched', 'wdb_touched_list', 'wdb_change_ops', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot',
   'wdb_publish_snapshot', 'wdb_load_sealed_snapshot', 'wdb_snapshot_header', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
+  'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
+  'wdb_grant_sign', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
 
@@ -274,6 +276,39 @@ export class Core {
         rseq: dv.getFloat64(info + 24, true),
         wallMs: dv.getFloat64(info + 32, true),
       };
+    });
+  }
+
+  /** Signs a membership record (weft/members.h): kind 'grant' ({ member, rights, flags, until }), 'revoke' ({ member, lastSeq, epoch }) or 'epoch' ({ epoch, key, prev, members: Uint8Array[] }). Times in Unix seconds, wallMs in ms. */
+  memberSign(kind, { space, issuerSecret, wallMs, ...a }) {
+    return this.scope((s) => {
+      const n = a.members?.length ?? 0;
+      const cap = 2 + 96 + 48 + 96 + 3 + n * 112 + 64;
+      const dst = s.alloc(cap);
+      let rc;
+      if (kind === 'grant')
+        rc = this.x.wdb_grant_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), s.bytes(a.member), a.rights, a.flags ?? 0, a.until ?? 0, wallMs);
+      else if (kind === 'revoke')
+        rc = this.x.wdb_revoke_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), s.bytes(a.member), a.lastSeq, a.epoch, wallMs);
+      else {
+        const all = new Uint8Array(n * 32);
+        a.members.forEach((k, i) => all.set(k, i * 32));
+        rc = this.x.wdb_epoch_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), a.epoch, s.bytes(a.key), s.bytes(a.prev), s.bytes(all), n, wallMs);
+      }
+      this.check(rc, `signing the ${kind} record`);
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
+    });
+  }
+
+  /** Opens an epoch record's envelope for the key pair `secretKey` (64 bytes): { key, prev } (prev: the key before it). */
+  epochOpen(record, secretKey) {
+    return this.scope((s) => {
+      const key = s.alloc(32), prev = s.alloc(32);
+      this.check(this.x.wdb_epoch_open(s.bytes(record), record.length, s.bytes(secretKey), key, prev), 'opening the key epoch');
+      const out = { key: this.u8.slice(key, key + 32), prev: this.u8.slice(prev, prev + 32) };
+      this.u8.fill(0, key, key + 32);
+      this.u8.fill(0, prev, prev + 32);
+      return out;
     });
   }
 

@@ -100,8 +100,8 @@ function readVersions(r) {
   return { formatLevel, spaceLevel, features };
 }
 
-/** HELLO; versions ({ formatLevel, spaceLevel, features }) adds the versions block, null sends a version-1 HELLO. */
-export function encodeHello({ space, key, vv, token, cursor = null, versions = null }) {
+/** HELLO; versions ({ formatLevel, spaceLevel, features }) adds the versions block, null sends a version-1 HELLO; members sets the membership-records flag. */
+export function encodeHello({ space, key, vv, token, cursor = null, versions = null, members = false }) {
   const o = new Out(2 + 64 + 10 + vv.length + 10 + token.length + 1 + 10 + 30);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.HELLO);
@@ -109,7 +109,8 @@ export function encodeHello({ space, key, vv, token, cursor = null, versions = n
   o.raw(key);
   o.bytes(vv);
   o.bytes(token);
-  o.u8((cursor === null ? 0 : PROTO.HELLO_CURSOR) | (versions ? PROTO.HELLO_VERSIONS : 0));
+  // members: this client reads membership records (PROTOCOL.md, HELLO flags).
+  o.u8((cursor === null ? 0 : PROTO.HELLO_CURSOR) | (versions ? PROTO.HELLO_VERSIONS : 0) | (members ? PROTO.HELLO_MEMBERS : 0));
   if (cursor !== null) o.varint(cursor);
   putVersions(o, versions);
   return o.done();

@@ -49,6 +49,7 @@ export function openReplica(core, meta, rights) {
     author: meta.author,
     authorSecret: rights >= RIGHT.WRITE ? meta.authorSecret : null,
     contentKey: meta.contentKey,
+    oldKeys: meta.oldKeys ?? [],
   });
 }
 
@@ -237,11 +238,16 @@ export class Persistence {
   #openSnapshot(sealed) {
     const { core, meta } = this.#host;
     const s = core.sodium;
-    try {
-      return s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(24), snapshotAd(meta.space), sealed.subarray(0, 24), meta.contentKey);
-    } catch (e) {
-      throw new WeftError('WEFT_ECRYPTO', 'the stored snapshot does not open with this space\'s key', { cause: e });
+    // Sealed before a key rotation, it opens with an older key.
+    let last;
+    for (const key of [meta.contentKey, ...[...(meta.oldKeys ?? [])].reverse()]) {
+      try {
+        return s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(24), snapshotAd(meta.space), sealed.subarray(0, 24), key);
+      } catch (e) {
+        last = e;
+      }
     }
+    throw new WeftError('WEFT_ECRYPTO', 'the stored snapshot does not open with this space\'s key', { cause: last });
   }
 
   /**

@@ -36,8 +36,20 @@ export class Replica {
         keys.authorSecret ? s.bytes(keys.authorSecret) : 0, s.bytes(keys.contentKey)), 'creating the replica');
       return core.u32[out >> 2];
     });
+    // Keys of earlier epochs (weft/members.h): they open, never seal.
+    for (const k of keys.oldKeys ?? []) this.addKey(k);
     this.opsCap = 0;
     this.opsBuf = 0; // the heap copy of the last writeOps buffer, kept for the next
+  }
+
+  /** A key rotation: `key` seals from now on, `prev` (and every key held) still opens. */
+  rekey(key, prev = null) {
+    this.core.scope((s) => this.core.check(this.core.x.wdb_rekey(this._h(), s.bytes(key), prev ? s.bytes(prev) : 0), 'installing the new content key'));
+  }
+
+  /** An older content key: opens, never seals. */
+  addKey(key) {
+    this.core.scope((s) => this.core.check(this.core.x.wdb_add_key(this._h(), s.bytes(key)), 'adding a content key'));
   }
 
   close() {

@@ -12,6 +12,7 @@ import { WeftError } from './errors.js';
 import { RIGHTS } from './core.js';
 import { Changes } from './changes.js';
 import { FormatLevel } from './level.js';
+import { Members } from './members.js';
 import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './persist.js';
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
@@ -54,6 +55,7 @@ export class Space {
   #relay; // the relay URL it was opened with, or undefined
   #forget; // deletes the space from its storage (the adapter's delete), or null
   #files; // files.js: space.files
+  #members; // members.js: grants, removals and key epochs (SECURITY.md "Members")
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files } = {}) {
@@ -65,6 +67,7 @@ export class Space {
     this.#rights = rights;
     this.#rep = openReplica(core, meta, rights);
     this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
+    this.#members = new Members({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
     const emit = (n, a) => this.#events.emit(n, a);
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
     this.#persist = new Persistence({
@@ -73,6 +76,9 @@ export class Space {
       replace: (fresh) => {
         const old = this.#rep;
         if (this.#level.level > 1) fresh.setFormatLevel(this.#level.level);
+        // The content keys of every epoch this device holds (members.js).
+        for (const k of this.#meta.oldKeys ?? []) fresh.addKey(k);
+        fresh.rekey(this.#meta.contentKey);
         this.#rep = fresh;
         old.close();
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
@@ -145,6 +151,44 @@ export class Space {
    * 1 until an owner or admin raises it.
    */
   get formatLevel() { return this.#level.level; }
+
+  /**
+   * Who is a member, as the space's membership records say (SECURITY.md
+   * "Members"): [{ key, rights, admin, owner, state, until }], state
+   * 'member', 'expired', 'removed' or 'none'. Empty until an owner or admin
+   * (the CLI's `weft grant`, for now) writes one. A 'members' event follows
+   * every change.
+   */
+  get members() { return this.#members.list; }
+
+  /** The current content-key epoch (0: the space's first key). */
+  get keyEpoch() { return this.#meta.keyEpoch ?? 0; }
+
+  /**
+   * Owner or admin: grants `rights` ('read' | 'write' | 'admin', the last
+   * owner only) to the device key `member` (base64url), until `expiresAt`
+   * (ms since the epoch; omitted: never). Checked here as the relay will
+   * check it (a refusal throws its WeftError: WEFT_ENOTADMIN,
+   * WEFT_EOUTLIVES...), kept, and sent to the relay.
+   */
+  async grant(member, rights, { expiresAt = null } = {}) {
+    const r = RIGHTS.indexOf(rights);
+    if (r < 1) throw new WeftError('WEFT_EINVAL', "rights must be 'read', 'write' or 'admin'");
+    const records = await this.#members.grant(member, r, expiresAt);
+    this.#sync?.sendMembers(records);
+  }
+
+  /**
+   * Owner or admin: removes the device key `member` (base64url): its changes
+   * after the last one this device holds stop counting everywhere, and a
+   * new content key is sealed to every member left (this device seals with
+   * it at once). Sync first, so that none of its earlier changes is left
+   * out. The relay refuses the removed key from then on.
+   */
+  async remove(member) {
+    const records = await this.#members.remove(member, this.#rep.vv());
+    this.#sync?.sendMembers(records);
+  }
 
   /**
    * Raises the space's format level to `level` (2..FORMAT_LEVEL): owner or
@@ -282,7 +326,7 @@ export class Space {
     try {
       this.#open();
       if (!(records instanceof Uint8Array)) throw new WeftError('WEFT_EINVAL', 'applyChanges takes a Uint8Array');
-      return this.#changes.applyRemote(records).durable;
+      return this.#changes.applyRemote(this.#members.counting(records)).durable;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -357,6 +401,7 @@ export class Space {
       this.#subs.clear();
       this.#collections.clear();
       this.#rep.close();
+      this.#members.close();
       await this.#store.close?.();
       this.#status.set({ state: 'offline' });
       this.#events.clear();
@@ -399,7 +444,7 @@ export class Space {
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
-      applyRemote: (buf, persist = true) => this.#changes.applyRemote(buf, persist),
+      applyRemote: (buf, persist = true) => this.#changes.applyRemote(this.#members.counting(buf), persist),
       ack: (seq) => this.#persist.persist([], [], seq),
       setStatus: (s) => this.#status.set(s),
       takeLoadedOutbox: () => [this.#loadedOutbox, (this.#loadedOutbox = [])][0],
@@ -419,6 +464,8 @@ export class Space {
       publishSnapshot: (rseq) => this.#publishSnapshot(rseq),
       snapshotBase: (relay) => (this.#meta.snapshotBase?.relay === relay ? this.#meta.snapshotBase.rseq : null),
       setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
+      takeMember: (record) => this.#members.take(record),
+      ownMemberRecords: () => this.#members.ownRecords(),
     };
   }
 
@@ -441,7 +488,7 @@ export class Space {
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }

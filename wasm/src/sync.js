@@ -41,7 +41,7 @@
 // CHALLENGE; the link then reconnects at once with a plain HELLO and keeps
 // doing so for this relay (level 1 there). Level records (FORMAT.md §10)
 // that arrive among the changes go to the space, not the replica.
-import { FORMAT_LEVEL, RECORD_LEVEL } from './constants.js';
+import { FORMAT_LEVEL, RECORD_EPOCH, RECORD_GRANT, RECORD_LEVEL } from './constants.js';
 import { WeftError } from './errors.js';
 import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof, encodeSnapshot, encodeSnapshotGet } from './frames.js';
 import { SNAPSHOT_FRAME_RECORD_MAX, SNAPSHOT_JOIN_BEHIND, fetchSnapshot, postSnapshot, recordsBehind, shouldPublish } from './snapshots.js';
@@ -50,6 +50,7 @@ const MAX_FRAME_RECORDS = 256;
 // What a level record in flight stands as in `sent` (where own changes
 // have their seq): not in the outbox, but its rejection is the app's news.
 const LEVEL = 'level';
+const MEMBER = 'member';
 const MAX_FRAME_BYTES = 1 << 20;
 // A HELLO cursor past any head: the relay sends nothing before the snapshot.
 const JOIN_CURSOR = Number.MAX_SAFE_INTEGER;
@@ -58,8 +59,11 @@ const PUBLISH_LATER = new Set(['UNCOVERED', 'STALE_SNAPSHOT']);
 // The smallest frame target a TOO_BIG makes us try before giving up.
 const MIN_FRAME_BYTES = 16 << 10;
 // Errors after which reconnecting cannot help until the app acts.
-const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
-const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL' };
+const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED']);
+// Final states an app shows as a sentence, not as "offline": update the app,
+// or ask an admin (removed from the space, or access lapsed).
+const FINAL_STATE = { VERSION: 'version', REVOKED: 'removed', EXPIRED: 'expired' };
+const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL', REVOKED: 'WEFT_EREVOKED' };
 
 function protoError(name, message) {
   const e = new WeftError(CODE_FOR[name] ?? 'WEFT_EUNAVAILABLE', `relay: ${name}: ${message}`);
@@ -89,6 +93,8 @@ function protoError(name, message) {
  * @property {(rseq: number) => Uint8Array | null} publishSnapshot a sealed snapshot of the state, or null when this device may not publish now
  * @property {(relay: string) => number | null} snapshotBase the stored base of the newest snapshot known on that relay
  * @property {(relay: string, rseq: number) => void} setSnapshotBase stores it
+ * @property {(record: Uint8Array) => void} takeMember verifies and folds a membership record from the relay
+ * @property {() => Uint8Array[]} ownMemberRecords the membership records this device signed
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -235,10 +241,12 @@ export class Sync {
     if (final) {
       this.stopped = err;
       this.ws?.close();
-      // VERSION: reconnecting cannot help, updating the app does.
-      const version = err.protocolError === 'VERSION';
-      this.port.setStatus({ state: version ? 'version' : 'offline' });
-      if (version) this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
+      // Reconnecting cannot help: updating the app does (VERSION), or an
+      // admin (REVOKED: this key was removed; EXPIRED: access lapsed).
+      const state = FINAL_STATE[err.protocolError] ?? 'offline';
+      this.port.setStatus({ state });
+      if (state === 'version') this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
+      if (state === 'removed' || state === 'expired') this.port.emit('access', { state, message: err.message });
     }
   }
 
@@ -266,7 +274,7 @@ export class Sync {
     this.farBehind = false;
     this.join = !this.noJoin && !this.outbox.size && (far || this.port.isEmpty()) ? { rest: false, held: [], far } : null;
     const cursor = this.join ? JOIN_CURSOR : this.cursor;
-    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions }));
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions, members: true }));
   }
 
   _frame(buf) {
@@ -398,8 +406,16 @@ export class Sync {
     const level = this.port.formatLevel();
     const rec = this.port.levelRecord();
     if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.unshift({ record: rec, seq: LEVEL });
+    // Membership records signed here come first of all (a key epoch before
+    // the changes sealed with its key); held ones are DUPLICATE.
+    items.unshift(...this.port.ownMemberRecords().map((record) => ({ record, seq: MEMBER })));
     this.parked.clear();
     this._sendRecords(items.filter((it) => this._sendable(it.seq)));
+  }
+
+  /** Membership records signed here: to the relay now when the link is live (every CHALLENGE sends them again). */
+  sendMembers(records) {
+    if (this.ws && this.authed && !this.closed) this._sendRecords(records.map((record) => ({ record, seq: MEMBER })));
   }
 
   /** A level record raised here: to the relay now when the link is live (else on the next CHALLENGE). */
@@ -549,6 +565,13 @@ export class Sync {
       for (const e of entries) if (e.record[1] === RECORD_LEVEL) this.port.takeLevel(e.record.slice());
       entries = entries.filter((e) => e.record[1] !== RECORD_LEVEL);
     }
+    // Membership records (kinds 5-7): folded by members.js, before the
+    // changes of the same frame, which a new key epoch may be needed for.
+    const member = (e) => e.record[1] >= RECORD_GRANT && e.record[1] <= RECORD_EPOCH;
+    if (entries.some(member)) {
+      for (const e of entries) if (member(e)) this.port.takeMember(e.record.slice());
+      entries = entries.filter((e) => !member(e));
+    }
     for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
     if (!entries.length) return;
     for (const e of entries) this.bytesSince += e.record.length;
@@ -583,6 +606,10 @@ export class Sync {
         const seq = seqs[i];
         if (seq === LEVEL) {
           if (e.status === ACK.REJECTED) this.port.emit('error', protoError(PROTO_ERROR_NAMES[e.value] ?? 'UNKNOWN', 'the relay refused the format level raise'));
+          return;
+        }
+        if (seq === MEMBER) {
+          if (e.status === ACK.REJECTED) this.port.emit('error', protoError(PROTO_ERROR_NAMES[e.value] ?? 'UNKNOWN', 'the relay refused a membership record'));
           return;
         }
         if (seq === null || seq === undefined) return;

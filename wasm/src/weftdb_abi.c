@@ -756,6 +756,154 @@ WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *spac
     return rc;
 }
 
+/* ---- membership (weft/members.h) ---- */
+
+/* The content keys of a new epoch: key seals from now on, prev (the key
+ * before it) still opens. */
+WDB_API int wdb_rekey(wdb *h, const uint8_t *key, const uint8_t *prev) {
+    if (!h || !key) return WEFT_EINVAL;
+    int rc = prev ? weft_suite_v1_add_key(&h->st, prev) : WEFT_OK;
+    return rc ? rc : weft_suite_v1_rekey(&h->st, key);
+}
+
+/* An older key (from the key material at load): opens, never seals. */
+WDB_API int wdb_add_key(wdb *h, const uint8_t *key) {
+    return h && key ? weft_suite_v1_add_key(&h->st, key) : WEFT_EINVAL;
+}
+
+/* Opens the envelope an epoch record holds for member_sk (64 bytes).
+ * OUT: key[32] and prev[32] (the key before it). */
+WDB_API int wdb_epoch_open(const uint8_t *rec, size_t len, const uint8_t *member_sk, uint8_t *key,
+                           uint8_t *prev) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    if (!rc) rc = weft_epoch_open(&be, rec, len, member_sk, key);
+    if (!rc) rc = weft_epoch_prev_key(&be, rec, len, key, prev);
+    return rc;
+}
+
+WDB_API int wdb_members_new(weft_members **out, const uint8_t *space) {
+    return weft_members_new(out, space, NULL);
+}
+
+WDB_API void wdb_members_free(weft_members *m) {
+    weft_members_free(m);
+}
+
+/* Verifies and folds a record. OUT: out[0] its status (0 counts), out[1]
+ * 1 when it was new here, out[2] its kind, out[3] its epoch (kind 7). */
+WDB_API int wdb_members_add(weft_members *m, const uint8_t *rec, size_t len, int32_t *out) {
+    weft_crypto_backend be;
+    uint8_t hash[32];
+    weft_member_record r;
+    int rc = backend(&be);
+    if (rc) return rc;
+    weft_blake2b(hash, 32, rec, len);
+    int fresh = weft_members_status(m, hash) == WEFT_ENOTFOUND, st = 0;
+    rc = weft_members_add(m, &be, rec, len, &st);
+    if (!rc) rc = weft_member_record_decode(&r, rec, len);
+    if (rc) return rc;
+    out[0] = st;
+    out[1] = fresh;
+    out[2] = r.kind;
+    out[3] = (int32_t)(r.epoch > INT32_MAX ? INT32_MAX : r.epoch);
+    return WEFT_OK;
+}
+
+static int ms_ok(double v) {
+    return v >= 0 && v < 9007199254740992.0;
+}
+
+/* A grant (weft/members.h). OUT: dst (WEFT_GRANT_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_grant_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                           const uint8_t *issuer_sk, const uint8_t *member, int rights, int flags,
+                           double until, double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(until) || !ms_ok(wall_ms) || rights < 0 || rights > 255 || flags < 0 || flags > 255)
+        return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_grant_sign(&be, dst, cap, &len, space, issuer_sk, member, (uint8_t)rights,
+                             (uint8_t)flags, (uint64_t)until, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* A removal (weft/members.h). OUT: dst (WEFT_REVOKE_MAX_BYTES), out_len[0]. */
+WDB_API int wdb_revoke_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                            const uint8_t *issuer_sk, const uint8_t *member, double last_seq,
+                            double epoch, double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(last_seq) || !ms_ok(epoch) || !ms_ok(wall_ms)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_revoke_sign(&be, dst, cap, &len, space, issuer_sk, member, (uint64_t)last_seq,
+                              (uint64_t)epoch, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* A key epoch sealed to n members (32 bytes each). OUT: dst
+ * (WEFT_EPOCH_BYTES_BOUND(n)), out_len[0]. */
+WDB_API int wdb_epoch_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                           const uint8_t *issuer_sk, double epoch, const uint8_t *new_key,
+                           const uint8_t *prev_key, const uint8_t *members, size_t n,
+                           double wall_ms) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(epoch) || !ms_ok(wall_ms)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_epoch_sign(&be, dst, cap, &len, space, issuer_sk, (uint64_t)epoch, new_key,
+                             prev_key, members, n, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* What the relay will check, before a record signed here is kept. */
+WDB_API int wdb_members_admit(weft_members *m, const uint8_t *rec, size_t len) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : weft_members_admit(m, &be, rec, len);
+}
+
+#define WDB_MEMBER_BYTES 56
+
+WDB_API int wdb_member_bytes(void) {
+    return WDB_MEMBER_BYTES;
+}
+
+/* The members at `now` (Unix s), WDB_MEMBER_BYTES each: key[32], rights,
+ * admin, state (0 member, 1 expired, 2 removed, 3 no rights), pad to 40,
+ * until (f64, Unix s, 0 = never), last_seq (f64: removed, its last change
+ * that counts). OUT: dst, out[0] count, out[1] the current epoch. */
+WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t cap, uint32_t *out) {
+    size_t n = weft_members_count(m);
+    uint64_t epoch = 0;
+    if (n * WDB_MEMBER_BYTES > cap) return WEFT_ENOSPACE;
+    weft_members_epoch(m, &epoch, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        weft_member w;
+        uint8_t r = 0, *e = dst + i * WDB_MEMBER_BYTES;
+        weft_members_get(m, i, &w);
+        int rc = weft_members_rights(m, w.key, now > 0 ? (uint64_t)now : 0, &r, NULL);
+        memset(e, 0, WDB_MEMBER_BYTES);
+        memcpy(e, w.key, 32);
+        e[32] = w.rights;
+        e[33] = (uint8_t)w.admin;
+        e[34] = rc == WEFT_EREVOKED ? 2 : rc == WEFT_EEXPIRED ? 1 : r ? 0 : 3;
+        double until = (double)w.until;
+        memcpy(e + 40, &until, 8);
+        double last = (double)w.last_seq;
+        memcpy(e + 48, &last, 8);
+    }
+    out[0] = (uint32_t)n;
+    out[1] = (uint32_t)(epoch > UINT32_MAX ? UINT32_MAX : epoch);
+    return WEFT_OK;
+}
+
 WDB_API int wdb_invite_bound(size_t base_len, size_t token_len) {
     return (int)weft_invite_bound(base_len, token_len);
 }

@@ -44,6 +44,12 @@ extern "C" {
     X(UNCOVERED, -24, "version vector names changes that are not held")                         \
     X(NOTLIST, -25, "the field holds a value that is not a list")                               \
     X(NOITEM, -26, "no list item at that index")                                                \
+    X(NOTADMIN, -27, "the issuer has no right to sign this membership record")                  \
+    X(FORGED, -28, "key rotation does not open to the key it commits to")                       \
+    X(OUTLIVES, -29, "grant outlives its issuer's own grant")                                   \
+    X(REPLAY, -30, "invite already claimed by another key")                                     \
+    X(WRONGMEMBER, -31, "key envelope for a key that is not a member")                          \
+    X(REVOKED, -32, "key was removed from the space")                                           \
     X(CHANGE_TOO_BIG, -33, "change exceeds WEFT_MAX_COMMIT_BYTES: store large values as files") \
     X(FILE_PENDING, -34, "file not uploaded yet: retry later")                                  \
     X(TRIMMED, -35, "the changes asked for are older than a snapshot and not held")

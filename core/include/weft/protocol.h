@@ -56,6 +56,7 @@ extern "C" {
 #define WEFT_HELLO_CURSOR    0x01 /* a relay-sequence cursor follows */
 #define WEFT_HELLO_VERSIONS  0x02 /* a versions block follows (after the cursor) */
 #define WEFT_HELLO_ADMISSION 0x04 /* an operator's admission follows (after the versions block) */
+#define WEFT_HELLO_MEMBERS   0x08 /* the client reads membership records (kinds 5-7); no payload */
 /* CHANGES flags. */
 #define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
 
@@ -105,7 +106,13 @@ extern "C" {
     X(BAD_HASH, 32, "file chunk does not match its hash")                            \
     X(BAD_URL, 33, "signed file URL is forged or malformed")                         \
     X(URL_EXPIRED, 34, "signed file URL has expired")                                \
-    X(RANGE, 35, "range outside the file chunk")
+    X(RANGE, 35, "range outside the file chunk")                                     \
+    X(REVOKED, 36, "this key was removed from the space: ask an admin")              \
+    X(NOT_ADMIN, 37, "membership record signed without the right")                   \
+    X(FORGED, 38, "forged key rotation")                                             \
+    X(OUTLIVES, 39, "grant outlives its issuer's")                                   \
+    X(REPLAY, 40, "invite already claimed")                                          \
+    X(WRONG_MEMBER, 41, "key envelope for a key that is not a member")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
@@ -145,6 +152,8 @@ typedef struct weft_frame {
      * codec; docs/RELAY.md "Admission"), or NULL and 0. */
     const uint8_t *admission;
     size_t admission_len;
+    /* HELLO: WEFT_HELLO_MEMBERS was set */
+    int reads_members;
     /* HELLO (the client's) and CHALLENGE (the relay's): version vector */
     const uint8_t *vv;
     size_t vv_len;
@@ -229,6 +238,12 @@ WEFT_API int weft_frame_hello_encode_admitted(
     uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space, const uint8_t *key,
     const uint8_t *vv, size_t vv_len, const uint8_t *token, size_t token_len, int has_cursor,
     uint64_t cursor, const weft_versions *v, const uint8_t *admission, size_t admission_len);
+
+/* Sets WEFT_HELLO_MEMBERS on an encoded HELLO (any of the encoders
+ * above): the client reads membership records (weft/members.h), so a relay
+ * may send them. The flag adds no bytes. Returns 0, WEFT_EINVAL (not a
+ * HELLO) or a decode error. */
+WEFT_API int weft_frame_hello_mark_members(uint8_t *hello, size_t len);
 
 WEFT_API size_t weft_frame_challenge_bound(size_t vv_len);
 WEFT_API int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len,

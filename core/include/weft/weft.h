@@ -17,6 +17,7 @@
 #include "weft/snapshot.h"
 #include "weft/auth.h"
 #include "weft/level.h"
+#include "weft/members.h"
 #include "weft/text.h"
 #include "weft/protocol.h"
 

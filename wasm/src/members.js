@@ -1,0 +1,253 @@
+// A space's membership (SECURITY.md "Members, removal and key rotation";
+// docs/API.md "Members"): the signed grants, removals and key epochs the
+// relay sends (HELLO flag 0x08), folded by the core (weft/members.h) the
+// same way on every replica. Members verifies and keeps them with the key
+// material (so a reopened space starts from them), and applies each key
+// epoch sealed to this device: its key seals from then on and every earlier
+// key still opens. An epoch not sealed to this device (it was removed) gives
+// nothing. The space holds one and hands it a narrow host.
+import { RECORD_EPOCH, RIGHT } from './constants.js';
+import { WeftError } from './errors.js';
+import { fromBase64url, toBase64url } from './util.js';
+
+const RIGHTS_NAME = { [RIGHT.READ]: 'read', [RIGHT.WRITE]: 'write', [RIGHT.ADMIN]: 'admin' };
+const STATE = ['member', 'expired', 'removed', 'none'];
+const MAX_MEMBERS_LISTED = 4096;
+
+/**
+ * What Members needs from its space.
+ * @typedef {object} MembersHost
+ * @property {import('./core.js').Core} core
+ * @property {() => object} meta the key material now
+ * @property {(m: object) => void} setMeta replaces it
+ * @property {() => import('./replica.js').Replica} rep the replica now
+ * @property {(name: string, arg: unknown) => void} emit the space's events
+ * @property {{ saveMeta(m: object): Promise<void> }} store
+ */
+
+/**
+ * A member as the app sees it.
+ * @typedef {{ key: string, rights: 'read'|'write'|'admin', admin: boolean, owner: boolean, state: 'member'|'expired'|'removed'|'none', until: number|null }} Member
+ */
+
+export class Members {
+  #h;
+  #m = 0; // the core's weft_members
+  #cut = new Map(); // removed key (base64url) -> its last change that counts
+  /** The current key epoch (0: the space's first key). */
+  epoch = 0;
+
+  /** @param {MembersHost} host Folds the records kept with the key material. */
+  constructor(host) {
+    this.#h = host;
+    const meta = host.meta();
+    this.#m = host.core.scope((s) => {
+      const out = s.alloc(4);
+      host.core.check(host.core.x.wdb_members_new(out, s.bytes(meta.space)), 'creating the member list');
+      return host.core.u32[out >> 2];
+    });
+    for (const r of meta.memberRecords ?? []) this.#add(r);
+    this.epoch = this.#list().epoch;
+    this.#refresh();
+  }
+
+  close() {
+    if (this.#m) this.#h.core.x.wdb_members_free(this.#m);
+    this.#m = 0;
+  }
+
+  /** Verifies and folds one record. Returns { status, fresh, kind, epoch } or null when it does not verify. */
+  #add(record) {
+    const core = this.#h.core;
+    return core.scope((s) => {
+      const out = s.alloc(16);
+      const rc = core.x.wdb_members_add(this.#m, s.bytes(record), record.length, out);
+      if (rc) return null;
+      const dv = new DataView(core.u8.buffer, out, 16);
+      return { status: dv.getInt32(0, true), fresh: !!dv.getInt32(4, true), kind: dv.getInt32(8, true), epoch: dv.getInt32(12, true) };
+    });
+  }
+
+  /** The members now, and the current epoch. */
+  #list() {
+    const core = this.#h.core;
+    const size = core.x.wdb_member_bytes();
+    return core.scope((s) => {
+      const cap = size * MAX_MEMBERS_LISTED;
+      const dst = s.alloc(cap);
+      core.check(core.x.wdb_members_list(this.#m, Date.now() / 1000, dst, cap, core.out), 'listing members');
+      const n = core.u32[core.out >> 2], epoch = core.u32[(core.out >> 2) + 1];
+      const dv = new DataView(core.u8.buffer);
+      const space = toBase64url(this.#h.meta().space);
+      /** @type {Member[]} */
+      const members = [];
+      for (let i = 0; i < n; i++) {
+        const e = dst + i * size;
+        const key = toBase64url(core.u8.slice(e, e + 32));
+        const until = dv.getFloat64(e + 40, true);
+        members.push({ key, rights: RIGHTS_NAME[core.u8[e + 32]] ?? 'read', admin: !!core.u8[e + 33], owner: key === space, state: STATE[core.u8[e + 34]], until: until ? until * 1000 : null, lastSeq: dv.getFloat64(e + 48, true) });
+      }
+      return { members, epoch };
+    });
+  }
+
+  /** Who is a member, with what rights, now. */
+  get list() {
+    return this.#list().members.map(({ lastSeq, ...m }) => m);
+  }
+
+  /**
+   * The changes of `buf` that count: a removed author's past its
+   * revocation's last change do not, here as on the relay and every other
+   * replica (from a peer, or received before the removal arrived). Returns
+   * buf itself when all count.
+   */
+  counting(buf) {
+    const cut = this.#cut;
+    if (!cut.size || !buf.length) return buf;
+    const keep = this.#h.core.splitRecords(buf).filter((r) => {
+      const last = cut.get(toBase64url(r.author));
+      return last === undefined || r.seq <= last;
+    });
+    const dropped = this.#h.core.splitRecords(buf).length - keep.length;
+    if (!dropped) return buf;
+    this.#h.emit('error', new WeftError('WEFT_EREVOKED', `${dropped} change(s) of a removed member refused`));
+    const out = new Uint8Array(keep.reduce((n, r) => n + r.record.length, 0));
+    let o = 0;
+    for (const r of keep) {
+      out.set(r.record, o);
+      o += r.record.length;
+    }
+    return out;
+  }
+
+  /** A membership record from the relay: verified, folded, kept; a new key epoch sealed to this device is applied. */
+  take(record) {
+    const h = this.#h;
+    const r = this.#add(record);
+    if (!r) {
+      h.emit('error', new WeftError('WEFT_ECRYPTO', 'the relay sent a membership record that does not verify'));
+      return Promise.resolve();
+    }
+    if (!r.fresh) return Promise.resolve();
+    return this.#keep(record, r);
+  }
+
+  /** Who was removed, and their cutoffs: read once per change of the records, not per apply. */
+  #refresh() {
+    this.#cut = new Map(this.#list().members.filter((m) => m.state === 'removed').map((m) => [m.key, m.lastSeq]));
+  }
+
+  /** Keeps a folded record with the key material, applies a key epoch, tells the app. */
+  #keep(record, r) {
+    const h = this.#h;
+    this.#refresh();
+    let meta = { ...h.meta(), memberRecords: [...(h.meta().memberRecords ?? []), record] };
+    if (r.kind === RECORD_EPOCH && r.status === 0) meta = this.#applyEpoch(record, r.epoch, meta);
+    h.setMeta(meta);
+    h.emit('members', this.list);
+    return h.store.saveMeta(meta).catch((e) => {
+      h.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing a membership record failed: ${e?.message ?? e}`, { cause: e }));
+    });
+  }
+
+  /** The membership records this device signed (sent again on every connection; the relay answers DUPLICATE). */
+  ownRecords() {
+    const m = this.#h.meta();
+    const mine = [m.author, m.spaceSecret ? m.space : null].filter(Boolean);
+    // issuer: after version, kind and space. Kept in the order they were
+    // signed, which is an order the relay admits.
+    return (m.memberRecords ?? []).filter((r) => mine.some((k) => k.every((b, i) => b === r[34 + i])));
+  }
+
+  /** Signs, checks as the relay will (nothing kept on a refusal), keeps and applies records; returns them. */
+  #sign(kind, args) {
+    const h = this.#h, m = h.meta();
+    const issuerSecret = m.spaceSecret ?? m.authorSecret;
+    const record = h.core.memberSign(kind, { space: m.space, issuerSecret, wallMs: Date.now(), ...args });
+    const rc = h.core.scope((s) => h.core.x.wdb_members_admit(this.#m, s.bytes(record), record.length));
+    if (rc) throw WeftError.fromCode(rc, `the ${kind} record was refused`);
+    return record;
+  }
+
+  /** Signs a record, keeps it and applies it here. */
+  async #signKeep(kind, args) {
+    const record = this.#sign(kind, args);
+    await this.#keep(record, this.#add(record)); // held already: #add only reads its status
+    return record;
+  }
+
+  /** The owner's device grants itself admin before its first record, so that key epochs reach it. */
+  async #selfGrant(out) {
+    const m = this.#h.meta();
+    const me = toBase64url(m.author);
+    if (!m.spaceSecret || this.list.some((x) => x.key === me && x.state === 'member' && x.admin)) return;
+    out.push(this.#sign('grant', { member: m.author, rights: RIGHT.ADMIN }));
+    return this.#keep(out[0], this.#add(out[0]));
+  }
+
+  /** Owner or admin: grants `rights` to the key `member` (base64url), until `until` (ms since the epoch; null: never). Returns the records to send. */
+  async grant(member, rights, until = null) {
+    const out = [];
+    await this.#selfGrant(out);
+    out.push(await this.#signKeep('grant', { member: fromBase64url(member, 'member key'), rights, until: until ? Math.ceil(until / 1000) : 0 }));
+    return out;
+  }
+
+  /**
+   * Owner or admin: removes `member` (base64url). Its changes up to the last
+   * one this device holds count; a new content key goes to every member
+   * left. Returns the records to send.
+   */
+  async remove(member, vv) {
+    const h = this.#h, m = h.meta();
+    const out = [];
+    await this.#selfGrant(out);
+    const key = fromBase64url(member, 'member key');
+    const epoch = (m.keyEpoch ?? 0) + 1;
+    // The owner included: a browser that created the space writes with the
+    // space key itself.
+    const left = this.list.filter((x) => x.state === 'member' && x.key !== member).map((x) => fromBase64url(x.key, 'member key'));
+    if (!left.length) throw new WeftError('WEFT_EINVAL', 'no member would be left to read the space');
+    out.push(await this.#signKeep('revoke', { member: key, lastSeq: seqOf(vv, key), epoch }));
+    out.push(await this.#signKeep('epoch', { epoch, key: h.core.random(32), prev: h.meta().contentKey, members: left }));
+    return out;
+  }
+
+  /** A key epoch newer than this device's: when sealed to it, its key seals from now on. */
+  #applyEpoch(record, epoch, meta) {
+    if (epoch <= (meta.keyEpoch ?? 0) || !meta.authorSecret) return meta;
+    let keys;
+    try {
+      keys = this.#h.core.epochOpen(record, meta.authorSecret);
+    } catch {
+      return meta; // not sealed to this device: what follows stays closed to it
+    }
+    this.#h.rep().rekey(keys.key, keys.prev);
+    const oldKeys = [...(meta.oldKeys ?? [])];
+    for (const k of [keys.prev, meta.contentKey]) if (!oldKeys.some((o) => equal(o, k)) && !equal(k, keys.key)) oldKeys.push(k);
+    this.epoch = Math.max(this.epoch, epoch);
+    return { ...meta, contentKey: keys.key, oldKeys, keyEpoch: epoch };
+  }
+}
+
+function equal(a, b) {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** The highest seq of `author` in an encoded version vector (FORMAT.md §6), 0 when absent. */
+function seqOf(vv, author) {
+  let o = 0;
+  while (o + 32 < vv.length) {
+    const key = vv.subarray(o, o + 32);
+    o += 32;
+    let seq = 0, mul = 1, b;
+    do {
+      b = vv[o++];
+      seq += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b & 0x80);
+    if (equal(key, author)) return seq;
+  }
+  return 0;
+}
