@@ -600,7 +600,7 @@ int cmd_sync(int argc, char **argv) {
         if (auth_headers(&sd, "POST", path, admission, hdrs, sizeof hdrs)) {
             snprintf(err, sizeof err, "the token is too long for a request header");
             out = 1;
-        } else if (http(host, port, "POST", path, hdrs, mrecs, mlen, &r, err, sizeof err)) {
+        } else if (http(ep, "POST", path, hdrs, mrecs, mlen, &r, err, sizeof err)) {
             out = 1;
         } else {
             if (r.status != 200 || strstr((char *)r.body, "\"rejected\"")) {
