@@ -474,6 +474,8 @@ export function memoryStorage(): StorageAdapter;
 export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
 /** The format level that adds lists (space.list): raise a space to it with raiseFormatLevel. */
 export const LEVEL_LISTS: number;
+/** The format level that adds membership records (grants, removals, key epochs); space.remove raises a space to it. */
+export const LEVEL_MEMBERS: number;
 /** Node: spaces in folders under dir (docs/API.md, "Files (Node)"); in a browser it throws WEFT_EUNAVAILABLE. */
 export function fileStorage(opts: { dir: string }): StorageAdapter;
 export const SNAPSHOT_EVERY: number;

@@ -7,7 +7,7 @@
 //
 // The modules around it get narrow ports, not the space: each is a
 // @typedef in the module that uses it, picked from #offer.
-import { RIGHT } from './constants.js';
+import { RIGHT, LEVEL_MEMBERS } from './constants.js';
 import { WeftError } from './errors.js';
 import { RIGHTS } from './core.js';
 import { Changes } from './changes.js';
@@ -186,6 +186,9 @@ export class Space {
    * out. The relay refuses the removed key from then on.
    */
   async remove(member) {
+    // Old apps must be told to update rather than fail to open what the
+    // new key seals (FORMAT.md §10): the space reads membership first.
+    await this.raiseFormatLevel(LEVEL_MEMBERS);
     const records = await this.#members.remove(member, this.#rep.vv());
     this.#sync?.sendMembers(records);
   }
