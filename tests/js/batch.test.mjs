@@ -99,7 +99,7 @@ test('an open change is committed before transact, a text edit and a remote chan
   await s.close();
 });
 
-test('the core refuses writes of one change by index: each bad one rejects alone, with its name', async () => {
+test('bad names, keys and field names in one change: each bad one rejects alone, with its name', async () => {
   const s = await createSpace();
   const c = s.collection('c');
   await c.put('x', { a: 1, b: 2 });
@@ -121,5 +121,42 @@ test('the core refuses writes of one change by index: each bad one rejects alone
   assert.deepEqual(c.get('w'), { v: 'last' });
   assert.equal(c.get('y'), undefined);
   assert.equal(c.get('z'), undefined);
+  await s.close();
+});
+
+test('the writes of one task return one promise, the change\'s; a bad one its own, rejected', async () => {
+  const s = await createSpace();
+  const c = s.collection('c');
+  const a = c.put('a', { v: 1 });
+  const b = c.update('b', { v: 2 });
+  const n = c.increment('n', 'count');
+  const bad = c.put('x'.repeat(1025), { v: 3 });
+  assert.equal(a, b);
+  assert.equal(a, n);
+  assert.notEqual(bad, a);
+  await assert.rejects(bad, (e) => e.code === 'WEFT_EINVAL' && /^put c\/x+: a document id is longer than 1024 bytes/.test(e.message));
+  await a;
+  assert.deepEqual(c.list().map((r) => r.id), ['a', 'b', 'n']);
+  // the next task's writes are another change, with another promise
+  const later = c.put('later', { v: 4 });
+  assert.notEqual(later, a);
+  await later;
+  await s.close();
+});
+
+test('transact: a bad field name, collection or id in the middle rejects the whole transaction', async () => {
+  const s = await createSpace();
+  const c = s.collection('c');
+  for (const bad of [() => c.put('b', { '': 1 }), () => c.update('b', { ['f'.repeat(256)]: 1 }), () => s.collection('d').increment('b', '', 1), () => c.delete('')]) {
+    const writes = [];
+    await assert.rejects(s.transact(() => {
+      writes.push(c.put('a', { v: 1 }));
+      writes.push(bad());
+      writes.push(c.put('c', { v: 3 }));
+    }), (e) => e.code === 'WEFT_EINVAL');
+    for (const w of writes) await assert.rejects(w, (e) => e.code === 'WEFT_EINVAL');
+    assert.equal(c.list().length, 0);
+  }
+  assert.equal(s.status.pending, 0);
   await s.close();
 });

@@ -30,7 +30,8 @@ function checkFields(data) {
 /**
  * What a Collection needs from its space.
  * @typedef {object} CollectionPort
- * @property {(op: import('./ops.js').Op) => Promise<void>} write runs the op (joining the open change, or queued in the open transaction)
+ * @property {(op: import('./ops.js').Op) => Promise<void>} write runs the op (joining the open change, or the open transaction)
+ * @property {(coll: string, id: string, data: object) => Promise<void>} put write({ t: 'put', ... }) without the op object
  * @property {(e: Error) => Promise<never>} fail a write that failed its checks: rejects (and, inside transact, fails the transaction)
  * @property {(coll: string, id?: string) => import('./replica.js').Replica} replica the replica now, after committing the open change if it wrote what will be read; throws once the space is closed
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
@@ -52,7 +53,7 @@ export class Collection {
     // The hot path: no closure per call, unlike the other writes.
     if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
       return this.#in.fail(new WeftError('WEFT_EINVAL', 'a document is a plain object of fields'));
-    return this.#in.write({ t: 'put', c: this.name, id, data, replace: true });
+    return this.#in.put(this.name, id, data);
   }
 
   /** Sets the fields given in `patch` (a field set to undefined is deleted); other fields stay. */
@@ -202,6 +203,10 @@ export class DocCache {
     return r;
   }
 
+  get size() {
+    return this.#rows.size;
+  }
+
   /** touched: [[collection, doc], ...] that changed. */
   invalidate(touched) {
     if (!this.#rows.size) return;
@@ -228,7 +233,7 @@ export class Subscriptions {
   /** The declared indexes, told of every change here too. */
   indexes = new Indexes();
 
-  /** @param {(batch: { docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch */
+  /** @param {(batch: { readonly docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch (docs: decoded when read) */
   constructor(onBatch) {
     this.#onBatch = onBatch;
   }
@@ -243,16 +248,32 @@ export class Subscriptions {
     this.#subs.clear();
   }
 
-  /** touched: [[collection, doc], ...] a local or remote change altered. */
+  /**
+   * touched: the documents a local or remote change altered, as
+   * [[collection, doc], ...] or a Touched (replica.js), decoded only when
+   * something needs the list: cached documents, indexes, live queries or
+   * whoever reads the batch's `docs`.
+   */
   changed(touched, local) {
-    this.docs.invalidate(touched);
-    this.indexes.touch(touched);
+    const list = () => (Array.isArray(touched) ? touched : touched.list);
+    if (this.docs.size) this.docs.invalidate(list());
+    if (this.indexes.size) this.indexes.touch(list());
     if (!this.#touched) {
-      this.#touched = { docs: [], local: false, remote: false };
+      const parts = [];
+      let docs = null;
+      this.#touched = {
+        parts,
+        get docs() {
+          if (!docs) docs = parts.flatMap((p) => (Array.isArray(p) ? p : p.list));
+          return docs;
+        },
+        local: false,
+        remote: false,
+      };
       queueMicrotask(() => this.#deliver());
     }
     const t = this.#touched;
-    for (const d of touched) t.docs.push(d);
+    t.parts.push(touched);
     if (local) t.local = true;
     else t.remote = true;
   }

@@ -8,11 +8,11 @@
 // Nothing stores ops: the store and the sync outbox hold the change records
 // they commit to.
 //
-// Here: the ops, their encoding into the core's op buffer (encodeOp), a
-// transaction's run (commitOps) and the merge of records from elsewhere
-// (applyRecords). changes.js is the write path that uses them.
+// Here: the ops, a transaction's run (commitOps: encoded by opwriter.js
+// into the core's op buffer, one crossing) and the merge of records from
+// elsewhere (applyRecords). changes.js is the write path that uses them.
 import { WeftError } from './errors.js';
-import { Writer, appendValue } from './value.js';
+import { OpWriter, labelled } from './opwriter.js';
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -45,66 +45,6 @@ export function loneSplice(ops) {
   return ops.length === 1 && ops[0].t === 'splice' ? ops[0] : null;
 }
 
-// Op kinds of the core's op buffer (enum weft_ops_kind, never renumbered).
-const PUT_FIELD = 1, REPLACE = 2, UPDATE = 3, DELETE_FIELD = 4, DELETE_DOC = 5, COUNTER_ADD = 6;
-
-function name(w, s) {
-  if (typeof s !== 'string') throw new WeftError('WEFT_EINVAL', `names and ids are strings, not ${typeof s}`);
-  w.text(s); // varint length + UTF-8, as the op format's names
-}
-
-function target(w, kind, op) {
-  w.u8(kind);
-  name(w, op.c);
-  name(w, op.id);
-}
-
-/**
- * Appends op (not a splice) to w in the core's op format. Returns how many
- * core ops it wrote (an update deletes each undefined field with an op of
- * its own). Throws WEFT_EINVAL when a value cannot be encoded, w left as
- * before. The core checks names and values when the buffer reaches it.
- */
-export function encodeOp(w, op) {
-  const start = w.len;
-  try {
-    switch (op.t) {
-      case 'put': // the core deletes the fields data lacks (REPLACE)
-        target(w, REPLACE, op);
-        appendValue(w, op.data);
-        return 1;
-      case 'update': {
-        let n = 0, sets = 0;
-        for (const k of Object.keys(op.data)) {
-          if (op.data[k] !== undefined) sets++;
-          else {
-            target(w, DELETE_FIELD, op);
-            name(w, k);
-            n++;
-          }
-        }
-        if (!sets) return n;
-        target(w, UPDATE, op);
-        appendValue(w, op.data); // undefined members are skipped
-        return n + 1;
-      }
-      case 'delete':
-        target(w, DELETE_DOC, op);
-        return 1;
-      case 'incr':
-        target(w, COUNTER_ADD, op);
-        name(w, op.f);
-        appendValue(w, op.n);
-        return 1;
-      default:
-        throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
-    }
-  } catch (e) {
-    w.len = start;
-    throw e;
-  }
-}
-
 /** The core's refusal of a splice, saying how the range misses the text when it does. */
 export function rangeError(rep, op, e) {
   let len = rep.textLength(op.c, op.id, op.f);
@@ -117,37 +57,42 @@ export function rangeError(rep, op, e) {
   return e;
 }
 
-/** What an op did, for error messages. */
-function describe(op) {
-  return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
-}
-
 /**
  * Runs `ops` in `rep` (one crossing into the core) and commits them as one
  * change stamped `now` (ms). Returns the change record, or null when the
- * ops changed nothing. On an error nothing is left in the replica's open
- * transaction and the error is thrown.
+ * ops changed nothing. A bad op throws (labelled with the write it was)
+ * before anything reaches the core; on any error nothing is left in the
+ * replica's open transaction.
  * @param {import('./replica.js').Replica} rep
  * @param {Op[]} ops
  * @param {number} now
+ * @param {OpWriter} [w] a writer to encode them with (emptied first)
  * @returns {Uint8Array | null}
  */
-export function commitOps(rep, ops, now) {
+export function commitOps(rep, ops, now, w = new OpWriter(256)) {
   const splice = loneSplice(ops);
   // A text edit from another tab commits itself at once.
   if (splice) return rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, now) || null;
-  const w = new Writer(256);
-  const counts = [];
+  w.reset();
   for (const op of ops) {
     if (op.t === 'splice') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
-    counts.push(encodeOp(w, op));
+    try {
+      w.op(op);
+    } catch (e) {
+      throw labelled(e, op.t, op.c, op.id, op.f);
+    }
   }
+  return commitBuffer(rep, w, now);
+}
+
+/**
+ * The ops encoded in w handed to the core in one call (all or none) and
+ * committed as one change stamped `now`. Returns the record, or null when
+ * they changed nothing. On an error nothing is left in the open transaction.
+ */
+export function commitBuffer(rep, w, now) {
   const res = {};
-  const at = rep.writeOps(w.buf, w.len, res);
-  if (at >= 0) {
-    const i = opAt(counts, 0, at);
-    throw i < ops.length ? relabel(res.error, ops[i]) : res.error;
-  }
+  if (w.len && rep.writeOps(w.buf, w.len, res) >= 0) throw res.error;
   if (rep.txnOps() === 0) return null;
   try {
     return rep.commit(now);
@@ -155,20 +100,6 @@ export function commitOps(rep, ops, now) {
     rep.rollback();
     throw e;
   }
-}
-
-/** The index of the op (counting from `from`) holding core op `at`, given each op's count of core ops. */
-export function opAt(counts, from, at) {
-  let i = from;
-  while (i < counts.length && at >= counts[i]) at -= counts[i++];
-  return i;
-}
-
-/** The core's error, saying which write it was. */
-export function relabel(e, op) {
-  const err = new WeftError(e.code, `${describe(op)}: ${e.message.replace(/^writing: /, '')}`);
-  err.errno = e.errno;
-  return err;
 }
 
 /**

@@ -23,6 +23,44 @@ function name(u8, p, n) {
   return s;
 }
 
+/**
+ * Documents a commit or apply touched: the core's list (repeated u32
+ * length + collection, u32 length + key; wdb_touched_list) kept as bytes,
+ * decoded into [[collection, key], ...] only when something reads `list`
+ * (a cache to invalidate, an index, a live query, a 'change' listener).
+ */
+export class Touched {
+  #bytes;
+  #list = null;
+  /** @param {Uint8Array} bytes */
+  constructor(bytes) {
+    this.#bytes = bytes;
+  }
+
+  get empty() {
+    return this.#bytes.length === 0;
+  }
+
+  /** @returns {[string, string][]} */
+  get list() {
+    if (this.#list) return this.#list;
+    const view = this.#bytes;
+    const dv = new DataView(view.buffer, view.byteOffset, view.length);
+    const out = [];
+    let p = 0;
+    while (p < view.length) {
+      const cl = dv.getUint32(p, true);
+      const c = name(view, p + 4, cl);
+      p += 4 + cl;
+      const dl = dv.getUint32(p, true);
+      const d = name(view, p + 4, dl);
+      p += 4 + dl;
+      out.push([c, d]);
+    }
+    return (this.#list = out);
+  }
+}
+
 export class Replica {
   /**
    * @param {import('./core.js').Core} core
@@ -285,22 +323,14 @@ export class Replica {
 
   /** [[collection, docKey], ...] the last commit or apply touched, read in one call. */
   touched() {
+    return this.touchedDocs().list;
+  }
+
+  /** The documents the last commit or apply touched, as one buffer (a copy), decoded on first use. */
+  touchedDocs() {
     const core = this.core;
     core.check(core.x.wdb_touched_list(this._h(), core.out), 'listing touched documents');
-    const view = core.outView();
-    const dv = new DataView(view.buffer, view.byteOffset, view.length);
-    const out = [];
-    let p = 0;
-    while (p < view.length) {
-      const cl = dv.getUint32(p, true);
-      const c = name(view, p + 4, cl);
-      p += 4 + cl;
-      const dl = dv.getUint32(p, true);
-      const d = name(view, p + 4, dl);
-      p += 4 + dl;
-      out.push([c, d]);
-    }
-    return out;
+    return new Touched(core.outBytes());
   }
 
   /** A document's fields decoded, or undefined. */

@@ -69,7 +69,7 @@ export class Space {
     this.#subs = new Subscriptions((t) => {
       if (this.#closed) return false;
       this.#persist.compact();
-      emit('change', { docs: t.docs, local: t.local, remote: t.remote });
+      if (this.#events.has('change')) emit('change', { docs: t.docs, local: t.local, remote: t.remote });
       return true;
     });
     this.#changes = new Changes({
@@ -81,7 +81,7 @@ export class Space {
       },
       sync: () => this.#sync,
     }, textWindow);
-    this.#collectionPort = this.#port('write fail replica subscribe docs indexes');
+    this.#collectionPort = this.#port('write put fail replica subscribe docs indexes');
     this.#textPort = this.#port('write replica observeText emitError inTxn');
   }
 
@@ -273,6 +273,7 @@ export class Space {
       load: (loaded) => this.#load(loaded),
       replica: (coll, id) => this.#readable(coll, id),
       write: (op) => this.#changes.write(op),
+      put: (c, id, data) => this.#changes.put(c, id, data),
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),

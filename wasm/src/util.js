@@ -65,6 +65,10 @@ export class Emitter {
   off(name, fn) {
     this.listeners.get(name)?.delete(fn);
   }
+  /** Whether anyone listens to `name` (an event costly to build is built only then). */
+  has(name) {
+    return !!this.listeners.get(name)?.size;
+  }
   emit(name, arg) {
     const set = this.listeners.get(name);
     if (!set) return;
