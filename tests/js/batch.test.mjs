@@ -3,7 +3,7 @@
 // transact is all or nothing, bad arguments included (issue 21).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSpace, openSpace, WeftError } from '../../wasm/src/index.js';
+import { createSpace, openSpace, memoryStorage, WeftError } from '../../wasm/src/index.js';
 
 test('the writes of one task are one change; reads see each at once', async () => {
   const s = await createSpace();
@@ -159,4 +159,44 @@ test('transact: a bad field name, collection or id in the middle rejects the who
   }
   assert.equal(s.status.pending, 0);
   await s.close();
+});
+
+test('records from elsewhere merge in one call; only the ones merged or parked are stored', async () => {
+  const a = await createSpace();
+  const other = await createSpace();
+  await other.collection('c').put('o', { v: 0 });
+  const foreign = other.changesSince();
+  const storage = memoryStorage();
+  const b = await openSpace({ invite: a.invite(), storage });
+  const c = a.collection('c');
+  await c.put('x', { v: 1 });
+  const r1 = a.changesSince(b.versionVector());
+  await c.put('y', { v: 2 });
+  const r2 = a.changesSince(b.versionVector()).slice(r1.length);
+  const errors = [];
+  b.on('error', (e) => errors.push(e.code));
+  const port = b._internal;
+  let r = port.applyRemote(r2); // its dependency r1 is missing: parked, and stored
+  assert.deepEqual([r.applied, r.kept.length], [0, 1]);
+  assert.deepEqual(r.kept[0], r2);
+  const all = new Uint8Array(r1.length + r2.length + foreign.length);
+  all.set(r1);
+  all.set(r2, r1.length);
+  all.set(foreign, r1.length + r2.length);
+  r = port.applyRemote(all); // r1 merges and releases r2; r2 again is held already; the foreign one is refused
+  assert.equal(r.applied, 2);
+  assert.equal(r.rejected, 1);
+  assert.deepEqual(r.kept, [r1]);
+  await r.durable;
+  assert.deepEqual(errors, ['WEFT_ESPACE']);
+  assert.deepEqual(b.collection('c').list().map((d) => d.id), ['x', 'y']);
+  assert.equal(b.stateHash(), a.stateHash());
+  const id = b.id;
+  const hash = b.stateHash();
+  await b.close();
+  const again = await openSpace({ space: id, storage });
+  assert.equal(again.stateHash(), hash, 'what was stored rebuilds the state');
+  await again.close();
+  await a.close();
+  await other.close();
 });

@@ -386,20 +386,22 @@ export class Changes {
 
   /**
    * Merges records from elsewhere (relay, a peer, another tab, the app).
-   * The open change is committed first (commit, then apply). Each record
-   * is applied on its own so the ones merged or parked (not duplicates,
-   * not refused) are the ones stored (persist: false for those another tab
+   * The open change is committed first (commit, then apply). One call
+   * into the core applies every record, each on its own, so the ones
+   * merged or parked (not duplicates, not refused) are the ones stored (persist: false for those another tab
    * stored already). Returns { applied, rejected, durable, kept }.
    */
   applyRemote(buf, persist = true) {
     const h = this.#h;
     this.settle();
     const watching = h.texts.size > 0;
-    const r = applyRecords(h.core, h.rep(), buf, persist, watching);
+    const r = applyRecords(h.rep(), buf, persist, watching);
     h.persist.addHistory(r.bytes);
     const durable = r.kept.length ? h.persist.persist(r.kept, []) : Promise.resolve();
-    if (r.touched.length) h.subs.changed(r.touched, false);
-    if (watching && r.touched.length) h.texts.dispatch(r.textEvents, false, null, r.touched);
+    if (!r.touched.empty) {
+      h.subs.changed(r.touched, false);
+      if (watching) h.texts.dispatch(r.textEvents, false, null, r.touched.list);
+    }
     if (r.rejected) h.emit('error', WeftError.fromCode(r.firstError, `${r.rejected} incoming change(s) refused`));
     return { applied: r.applied, rejected: r.rejected, durable, kept: r.kept };
   }

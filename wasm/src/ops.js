@@ -103,29 +103,25 @@ export function commitBuffer(rep, w, now) {
 }
 
 /**
- * Merges concatenated change records from elsewhere into `rep`, each on its
- * own so the ones merged or parked (not duplicates, not refused) are known.
- * keep: return copies of those (to store them); texts: collect the core's
- * text events (null once some were lost).
- * @returns {{ applied: number, rejected: number, firstError: number, kept: Uint8Array[], touched: [string, string][], textEvents: object[] | null, bytes: number }}
+ * Merges concatenated change records from elsewhere into `rep` in one
+ * call, each on its own so the ones merged or parked (not duplicates, not
+ * refused) are known. keep: return copies of those (to store them);
+ * texts: collect the core's text events (null once some were lost).
+ * @returns {{ applied: number, rejected: number, firstError: number, kept: Uint8Array[], touched: import('./replica.js').Touched, textEvents: object[] | null, bytes: number }}
  */
-export function applyRecords(core, rep, buf, keep, texts) {
-  const out = { applied: 0, rejected: 0, firstError: 0, kept: [], touched: [], textEvents: [], bytes: 0 };
-  for (const { record } of core.splitRecords(buf)) {
-    const res = rep.apply(record);
-    if (res.applied) out.touched.push(...rep.touched());
-    if (texts && res.applied && out.textEvents) {
-      const ev = rep.textEvents();
-      if (ev) out.textEvents.push(...ev);
-      else out.textEvents = null;
+export function applyRecords(rep, buf, keep, texts) {
+  const r = rep.applyEach(buf);
+  const kept = [];
+  let bytes = 0;
+  const oc = r.outcomes;
+  for (let i = 0, off = 0; i < oc.length; i += 2) {
+    const len = oc[i];
+    if (oc[i + 1] === 0 || oc[i + 1] === 2) {
+      if (keep) kept.push(buf.slice(off, off + len));
+      bytes += len;
     }
-    if (res.applied || res.pending) {
-      if (keep) out.kept.push(record.slice());
-      out.bytes += record.length;
-    }
-    out.applied += res.applied;
-    out.rejected += res.rejected;
-    if (res.rejected && !out.firstError) out.firstError = res.firstError;
+    off += len;
   }
-  return out;
+  const textEvents = texts && r.applied ? rep.textEvents() : [];
+  return { applied: r.applied, rejected: r.rejected, firstError: r.firstError, kept, touched: r.touched, textEvents, bytes };
 }

@@ -34,34 +34,37 @@ export class OpWriter extends Writer {
   #keys = new Set(); // checked document keys
   /** Core ops written (an update writes one per deleted field, plus one). */
   ops = 0;
-  #checkField = (k) => this.#name(k, 'a field name');
+  /** Checks a field name of a document (value.js writes it). */
+  #checkField = (k) => {
+    if (!this.#names.has(k)) {
+      checkName('a field name', k, NAME_MAX);
+      remember(this.#names, k);
+    }
+  };
 
   constructor(cap = 1 << 12) {
     super(cap);
   }
 
-  #coll = null; // the last collection name checked (most writes name the one before)
-
-  #name(s, what) {
-    if (!this.#names.has(s)) {
-      checkName(what, s, NAME_MAX);
-      remember(this.#names, s);
+  /**
+   * Writes name s (varint length + UTF-8), checked: short ASCII is valid
+   * when not empty, and is checked as it is copied; anything else is
+   * checked once per distinct string (set: the strings checked).
+   */
+  #name(s, what, max = NAME_MAX, set = this.#names) {
+    if (typeof s === 'string' && s.length && this.ascii(s)) return;
+    if (!set.has(s)) {
+      checkName(what, s, max);
+      remember(set, s);
     }
+    this.utf8(s);
   }
 
   /** Kind, collection and document key, checked. */
   #target(kind, c, id) {
-    if (c !== this.#coll) {
-      this.#name(c, 'a collection name');
-      this.#coll = c;
-    }
-    if (!this.#keys.has(id)) {
-      checkName('a document id', id, KEY_MAX);
-      remember(this.#keys, id);
-    }
     this.u8(kind);
-    this.utf8(c);
-    this.utf8(id);
+    this.#name(c, 'a collection name');
+    this.#name(id, 'a document id', KEY_MAX, this.#keys);
   }
 
   /** Puts the buffer back as it was (len start, ops ops) and rethrows e. */
@@ -95,7 +98,6 @@ export class OpWriter extends Writer {
         }
         this.#target(OPS.DELETE_FIELD, c, id);
         this.#name(k, 'a field name');
-        this.utf8(k);
         this.ops++;
       }
       if (!sets) return;
@@ -125,7 +127,6 @@ export class OpWriter extends Writer {
       if (!Number.isSafeInteger(n)) throw new WeftError('WEFT_EINVAL', 'increment takes a safe integer');
       this.#target(OPS.COUNTER_ADD, c, id);
       this.#name(f, 'a field name');
-      this.utf8(f);
       appendValue(this, n);
     } catch (e) {
       this.#undo(start, this.ops, e);

@@ -8,6 +8,7 @@ import { decodeValue } from './value.js';
 
 const { WEFT_ENOTFOUND } = ERRORS;
 
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -319,6 +320,43 @@ export class Replica {
         consumed: u32[w + 5],
       };
     });
+  }
+
+  /**
+   * Merges concatenated records in one call, each on its own
+   * (wdb_apply_each). Returns the totals (as apply), `outcomes`: an
+   * Int32Array of (length, what became of it: 0 merged, 1 already held,
+   * 2 parked, or the negative code it was refused with) per record read,
+   * and `touched`: the documents every record touched. Text events of
+   * every record wait in textEvents(). Throws WEFT_ESTATE while a
+   * transaction is open (nothing read), WEFT_ENOMEM.
+   */
+  applyEach(records) {
+    const h = this._h();
+    const core = this.core;
+    const at = (records.length + 3) & ~3; // the totals (weft_apply_result) after the records, aligned
+    // Small batches cross through the kept scratch buffer; a big one
+    // (a first sync) through an allocation of its own, freed after.
+    const big = at + 24 > 1 << 20;
+    const base = big ? core.malloc(at + 24) : this._scratch(at + 24);
+    try {
+      core.u8.set(records, base);
+      core.check(core.x.wdb_apply_each(h, base, records.length, base + at, core.out), 'merging changes');
+      const w = (base + at) >> 2;
+      const u32 = core.u32;
+      return {
+        applied: u32[w],
+        duplicates: u32[w + 1],
+        pending: u32[w + 2],
+        rejected: u32[w + 3],
+        firstError: core.dv.getInt32(base + at + 16, true),
+        consumed: u32[w + 5],
+        outcomes: new Int32Array(core.outBytes(0).buffer),
+        touched: new Touched(core.outBytes(2)),
+      };
+    } finally {
+      if (big) core.free(base);
+    }
   }
 
   /** [[collection, docKey], ...] the last commit or apply touched, read in one call. */

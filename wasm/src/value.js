@@ -78,6 +78,25 @@ class Writer {
       throw new WeftError('WEFT_EINVAL', 'string is not well-formed Unicode (lone surrogate)');
     this.utf8(s);
   }
+  /**
+   * varint length + s when s is short ASCII (under 42 units, so its length
+   * takes one byte) and returns true; else writes nothing and returns false.
+   */
+  ascii(s) {
+    const n = s.length;
+    if (n >= 0x2a) return false;
+    this.reserve(1 + n);
+    const buf = this.buf;
+    const at = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at + 1 + i] = c;
+    }
+    buf[at] = n;
+    this.len = at + 1 + n;
+    return true;
+  }
   /** varint length + UTF-8 of s, known to be well-formed (a name checked before). */
   utf8(s) {
     // Worst case 3 bytes per UTF-16 unit.
