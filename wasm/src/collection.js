@@ -182,39 +182,84 @@ function deepFreeze(v) {
   return Object.freeze(v);
 }
 
+/** How many decoded documents a space holds at most (DocCache): a scan of 100,000 fits. */
+export const DOC_CACHE_ROWS = 1 << 17;
+
 /**
  * Decoded documents as rows ({ id, data }, frozen), so that reads decode a
  * document once and hand out the same object until it changes. Entries go
  * when a commit or apply touches their document (Subscriptions.changed), all
  * of them when the replica is loaded or replaced (compaction).
+ *
+ * Memory stays bounded: at most `max` rows are held; past that the oldest
+ * quarter is let go, each kept only through a WeakRef, so a row the app
+ * still holds (a React snapshot, a live query's results) is handed out
+ * again, the same object, and one nobody holds is collected and decoded
+ * again when next read.
  */
 export class DocCache {
-  #rows = new Map(); // coll + '\0' + id -> row, or null: no such document
+  #rows = new Map(); // coll + '\0' + id -> row, or null: no such document (oldest first)
+  #weak = new Map(); // coll + '\0' + id -> WeakRef of a row let go from #rows
+  #gone = new FinalizationRegistry((k) => {
+    if (this.#weak.get(k)?.deref() === undefined) this.#weak.delete(k);
+  });
+  #max;
+
+  constructor(max = DOC_CACHE_ROWS) {
+    this.#max = max;
+  }
 
   /** The frozen row { id, data } of document `id` of `coll`, or null. */
   row(rep, coll, id) {
     const k = coll + '\0' + id;
     let r = this.#rows.get(k);
+    if (r !== undefined) return r;
+    r = this.#weak.size ? this.#weak.get(k)?.deref() : undefined;
     if (r === undefined) {
       const data = rep.getDoc(coll, id);
       r = data === undefined ? null : Object.freeze({ id, data: deepFreeze(data) });
-      this.#rows.set(k, r);
     }
+    this.#weak.delete(k);
+    this.#rows.set(k, r);
+    if (this.#rows.size > this.#max) this.#letGo();
     return r;
   }
 
+  /** Moves the oldest quarter of the rows to weak references. */
+  #letGo() {
+    let n = this.#rows.size >> 2;
+    for (const [k, r] of this.#rows) {
+      if (n-- <= 0) break;
+      this.#rows.delete(k);
+      if (r === null) continue;
+      this.#weak.set(k, new WeakRef(r));
+      this.#gone.register(r, k);
+    }
+  }
+
+  /** Rows held (not counting those only weakly referenced). */
   get size() {
     return this.#rows.size;
   }
 
+  /** Whether any row is cached, held or weakly referenced. */
+  get any() {
+    return this.#rows.size > 0 || this.#weak.size > 0;
+  }
+
   /** touched: [[collection, doc], ...] that changed. */
   invalidate(touched) {
-    if (!this.#rows.size) return;
-    for (const [c, d] of touched) this.#rows.delete(c + '\0' + d);
+    if (!this.any) return;
+    for (const [c, d] of touched) {
+      const k = c + '\0' + d;
+      this.#rows.delete(k);
+      this.#weak.delete(k);
+    }
   }
 
   clear() {
     this.#rows.clear();
+    this.#weak.clear();
   }
 }
 
@@ -256,7 +301,7 @@ export class Subscriptions {
    */
   changed(touched, local) {
     const list = () => (Array.isArray(touched) ? touched : touched.list);
-    if (this.docs.size) this.docs.invalidate(list());
+    if (this.docs.any) this.docs.invalidate(list());
     if (this.indexes.size) this.indexes.touch(list());
     if (!this.#touched) {
       const parts = [];
