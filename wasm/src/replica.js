@@ -62,6 +62,21 @@ export class Touched {
   }
 }
 
+/** Writes s as UTF-8 at u8[p] (room for cap bytes); returns its length in bytes. Short ASCII without TextEncoder. */
+function utf8Into(u8, p, s, cap) {
+  const n = s.length;
+  if (n <= 32) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      u8[p + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return enc.encodeInto(s, u8.subarray(p, p + cap)).written;
+}
+
 export class Replica {
   /**
    * @param {import('./core.js').Core} core
@@ -109,6 +124,20 @@ export class Replica {
     }
     if (value) u8.set(value, p);
     return [base, c, base + c, d, base + c + d, f, p];
+  }
+
+  /**
+   * Strings a and b as UTF-8, side by side in the scratch buffer, for one
+   * call (reads: no allocation per call). Returns the address; this._al
+   * and this._bl are their lengths in bytes.
+   */
+  _pair(a, b) {
+    const cap = (a.length + b.length) * 3;
+    const base = this._scratch(cap);
+    const u8 = this.core.u8;
+    this._al = utf8Into(u8, base, a, cap);
+    this._bl = utf8Into(u8, base + this._al, b, cap - this._al);
+    return base;
   }
 
   /** The scratch buffer in the heap, at least n bytes (kept: a write's bytes cross through it). */
@@ -381,10 +410,8 @@ export class Replica {
   getDocBytes(coll, doc, copy = true) {
     const h = this._h();
     const core = this.core;
-    const rc = core.scope((s) => {
-      const [cp, cl, dp, dl] = this._target(s, coll, doc, null, null);
-      return core.x.wdb_get_doc(h, cp, cl, dp, dl, core.out);
-    });
+    const p = this._pair(coll, doc);
+    const rc = core.x.wdb_get_doc(h, p, this._al, p + this._al, this._bl, core.out);
     if (rc === WEFT_ENOTFOUND) return null;
     core.check(rc, `reading ${coll}/${doc}`);
     return copy ? core.outBytes() : core.outView();
@@ -396,14 +423,12 @@ export class Replica {
     const core = this.core;
     let prev = after;
     for (;;) {
-      const key = core.scope((s) => {
-        const [cp, cl, ap, al] = this._target(s, coll, prev ?? '', null, null);
-        const rc = core.x.wdb_next_doc(h, cp, cl, ap, prev === null ? 0 : al, core.out);
-        if (rc === WEFT_ENOTFOUND) return null;
-        core.check(rc, `listing ${coll}`);
-        return dec.decode(core.outView());
-      });
-      if (key === null) return;
+      const p = this._pair(coll, prev ?? '');
+      const rc = core.x.wdb_next_doc(h, p, this._al, p + this._al, prev === null ? 0 : this._bl, core.out);
+      if (rc === WEFT_ENOTFOUND) return;
+      core.check(rc, `listing ${coll}`);
+      const w = core.out >> 2;
+      const key = name(core.u8, core.u32[w], core.u32[w + 1]);
       yield key;
       prev = key;
     }
