@@ -286,7 +286,7 @@ export class Changes {
       return this.#done(b, this.#committed(rep, record, op));
     }
     b.edits++;
-    h.subs.docs.invalidate([[op.c, op.id]]);
+    h.subs.docs.invalidateOne(op.c, op.id);
     if (h.texts.size) h.texts.dispatch([], true, op, [[op.c, op.id]]);
     const p = b.done.promise;
     if (b.edits >= this.textMaxEdits) this.settle();

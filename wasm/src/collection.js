@@ -249,12 +249,15 @@ export class DocCache {
 
   /** touched: [[collection, doc], ...] that changed. */
   invalidate(touched) {
+    if (this.any) for (const [c, d] of touched) this.invalidateOne(c, d);
+  }
+
+  /** Document `doc` of `coll` changed (a keystroke: no list to build). */
+  invalidateOne(coll, doc) {
     if (!this.any) return;
-    for (const [c, d] of touched) {
-      const k = c + '\0' + d;
-      this.#rows.delete(k);
-      this.#weak.delete(k);
-    }
+    const k = coll + '\0' + doc;
+    this.#rows.delete(k);
+    this.#weak.delete(k);
   }
 
   clear() {

@@ -239,12 +239,12 @@ export class Replica {
     // allocation per edit.
     const cap = (coll.length + doc.length + field.length + text.length) * 3;
     const base = this._scratch(cap);
-    const u8 = core.u8.subarray(base, base + cap);
-    const cl = enc.encodeInto(coll, u8).written;
-    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
-    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
-    const tl = text ? enc.encodeInto(text, u8.subarray(cl + dl + fl)).written : 0;
+    const u8 = core.u8;
+    const cl = utf8Into(u8, base, coll, cap);
+    const dl = utf8Into(u8, base + cl, doc, cap - cl);
+    const fl = utf8Into(u8, base + cl + dl, field, cap - cl - dl);
     const dp = base + cl, fp = dp + dl, tp = fp + fl;
+    const tl = text ? utf8Into(u8, tp, text, cap - cl - dl - fl) : 0;
     core.check(core.x.wdb_text_edit(h, base, cl, dp, dl, fp, fl, pos, deleted, tp, tl, wallMs, core.out),
       `editing the text ${coll}/${doc}.${field}`);
     return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
