@@ -14,6 +14,16 @@
 //   keystroke  bytes a collaborator receives per keystroke when one person
 //              types the trace's first 2,000 edits at human speed
 //   memory     memory held after typing the automerge-paper trace
+//   list       100,000 list ops (inserts at random places, 10% moves),
+//              1,000 per transaction: apply, encoded size, load + read
+//              (Yjs Y.Array with delete + insert as its move, Loro
+//              LoroMovableList, Automerge list; docs/LISTS.md)
+//   join       each trace typed by an admin's device through a loopback
+//              weft-relay, then a fresh replica joins (from the sealed
+//              snapshot the device published): bytes received, ms until the
+//              text reads complete, relay disk, joined replica's memory;
+//              peers: the writer's state loaded into a fresh document
+//              (bench/api/join.mjs; Node only)
 //
 // Each (implementation, workload) runs in a fresh Node process with
 // --expose-gc (a library's heap after one workload must not slow the next).
@@ -22,7 +32,7 @@
 //              the same sets through the C ABI without weftdb's JS layer
 //
 //   node bench/api_bench.mjs [--impl weftdb,core,yjs,loro,automerge]
-//        [--workload map-1,map-1000,merge,text,live,keystroke,memory]
+//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,list,join]
 //        [--runs N] [--no-chromium] [--json PATH] [--merge DIR]
 // --merge writes the records and a markdown section to DIR/latest.json and
 // latest.md, as the report's first section (replacing an earlier one).
@@ -33,7 +43,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { makeOps } from './peers/prng.mjs';
+import { makeOps, splitmix64 } from './peers/prng.mjs';
 import { apiSection, API_HEADING } from './api/report.mjs';
 import { median, mergeSection } from './results_section.mjs';
 
@@ -41,7 +51,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
     impl: { type: 'string', default: 'weftdb,core,yjs,loro,automerge' },
-    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory' },
+    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list,join' },
     runs: { type: 'string', default: '3' },
     'no-chromium': { type: 'boolean' },
     json: { type: 'string' },
@@ -52,7 +62,7 @@ const { values: opt } = parseArgs({
 });
 const runs = Number(opt.runs);
 const SEED = 0x57656674n;
-const OPS = 100_000, KEYS = 10_000, MERGE_OPS = 50_000, DOCS = 100_000, KEYSTROKES = 2_000;
+const OPS = 100_000, KEYS = 10_000, MERGE_OPS = 50_000, DOCS = 100_000, KEYSTROKES = 2_000, LIST_OPS = 100_000;
 const TRACES = ['automerge-paper', 'sveltecomponent'];
 
 // ---- inputs (the same for every implementation) ----
@@ -77,6 +87,31 @@ function loadTrace(name) {
   return { txns, end: t.endContent };
 }
 
+/**
+ * n list ops on one replica: per op a coin (1 in 10: a move once the list
+ * holds 2 items), then a move's from and to (each below the length), or an
+ * insert's place (0..length). { n, len (at the end), kind: 0 insert | 1
+ * move, a: place or from, b: to }; an insert's value is its op index.
+ */
+function makeListOps(seed, n) {
+  const next = splitmix64(seed);
+  const below = (m) => Number(((next() >> 32n) * BigInt(m)) >> 32n);
+  const kind = new Array(n), a = new Array(n), b = new Array(n).fill(0);
+  let len = 0;
+  for (let i = 0; i < n; i++) {
+    if (len >= 2 && below(10) === 0) {
+      kind[i] = 1;
+      a[i] = below(len);
+      b[i] = below(len);
+    } else {
+      kind[i] = 0;
+      a[i] = below(len + 1);
+      len++;
+    }
+  }
+  return { n, len, kind, a, b };
+}
+
 const plainOps = (o) => ({ nKeys: o.nKeys, key: Array.from(o.key), val: o.val, last: Array.from(o.last), name: o.name });
 
 /** The inputs of one workload (trace: the text workloads' trace name). */
@@ -84,9 +119,10 @@ function inputs(workload, trace) {
   switch (workload) {
     case 'map-1': case 'map-1000': return { ops: plainOps(makeOps(SEED, OPS, KEYS)) };
     case 'merge': return { ops: plainOps(makeOps(SEED + 1n, MERGE_OPS, KEYS)), opsB: plainOps(makeOps(SEED + 2n, MERGE_OPS, KEYS)) };
-    case 'text': case 'memory': return loadTrace(trace);
+    case 'text': case 'memory': case 'join': return loadTrace(trace);
     case 'keystroke': return { txns: loadTrace('automerge-paper').txns.slice(0, KEYSTROKES), keystrokes: KEYSTROKES };
     case 'live': return { docs: DOCS };
+    case 'list': return { lops: makeListOps(SEED + 3n, LIST_OPS) };
   }
   throw new Error(`unknown workload ${workload}`);
 }
@@ -101,8 +137,10 @@ const LABEL = {
   live: `live query over ${K(DOCS)} docs`,
   keystroke: `human-speed typing: first ${KEYSTROKES.toLocaleString('en-US')} edits of automerge-paper`,
   memory: (t) => `memory after typing the ${t} trace`,
+  list: `list: ${K(LIST_OPS)} ops (inserts at random places, 10% moves), 1,000 per transaction`,
+  join: (t) => `join: a fresh replica of the ${t} trace, through a loopback relay`,
 };
-const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B' };
+const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B', 'bytes received': 'B', 'relay disk for the space': 'B' };
 const unitOf = (m) => UNIT[m] ?? (/^(memory|JS heap|WASM|process RSS)/.test(m) ? 'B' : 'ms');
 
 // ---- a child: one (implementation, workload) ----
@@ -114,9 +152,12 @@ if (opt.child) {
   if (impl === 'weftdb') {
     const weftdb = await import(pathToFileURL(join(root, 'wasm/src/index.js')).href);
     if (workload === 'memory') out = { fig: await weftdbMemory(weftdb, input), notes: {} };
+    else if (workload === 'join') out = await (await import('./api/join.mjs')).runWeftdb(weftdb, input, runs);
     else out = { fig: await (await import('./api/weftdb.mjs')).run(weftdb, workload, input, runs), notes: {} };
   } else if (impl === 'core') {
     out = await (await import('./api/core.mjs')).run(workload, input, runs);
+  } else if (workload === 'join') {
+    out = await (await import('./api/join.mjs')).runPeer(impl, input, runs);
   } else {
     out = await (await import('./api/peers.mjs')).run(impl, workload, input, runs);
   }
@@ -162,7 +203,17 @@ async function weftdbMemory(weftdb, { txns, end }) {
 const impls = opt.impl.split(',');
 const workloads = opt.workload.split(',');
 const records = [];
+// Per workload label, the final state's digest of each implementation
+// (metrics named _digest): all must be equal (the list workload).
+const digests = new Map();
 const rec = (workload, impl, metric, values, note) => {
+  if (metric.startsWith('_')) {
+    if (!digests.has(workload)) digests.set(workload, new Map());
+    digests.get(workload).set(impl, values[0]);
+    if (new Set(values).size !== 1 || new Set(digests.get(workload).values()).size !== 1)
+      throw new Error(`${workload}: the implementations end with different states: ${JSON.stringify([...digests.get(workload)])}`);
+    return;
+  }
   const unit = unitOf(metric);
   const r = { workload, impl, metric, value: median(values), unit, section: 'api', ...(note ? { note } : {}) };
   records.push(r);
@@ -171,11 +222,12 @@ const rec = (workload, impl, metric, values, note) => {
 
 const jobs = [];
 for (const w of workloads) {
-  const traces = w === 'text' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
+  const traces = w === 'text' || w === 'join' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
   for (const t of traces) for (const impl of impls) {
     if (w === 'live' && impl !== 'weftdb') continue; // no query engine in the peers
     if (impl === 'core' && w !== 'map-1000') continue; // the core's own rate: the bar of batched puts
     if (w === 'memory' && impl === 'automerge') continue; // a change per edit: minutes; see the core section's peer memory rows
+    if (w === 'join' && impl === 'automerge' && t === 'automerge-paper') continue; // typing it again, a change per edit: minutes (the text workload loads it)
     jobs.push({ impl, w, t, label: typeof LABEL[w] === 'function' ? LABEL[w](t) : LABEL[w] });
   }
 }
@@ -202,7 +254,7 @@ if (impls.includes('weftdb') && !opt['no-chromium'] && existsSync(chromiumPath) 
   const server = createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (p === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-    const file = p.startsWith('/pkg/') ? join(root, 'wasm', p.slice(5)) : p === '/bench/weftdb.mjs' ? join(root, 'bench/api/weftdb.mjs') : null;
+    const file = p.startsWith('/pkg/') ? join(root, 'wasm', p.slice(5)) : /^\/bench\/(weftdb|lists)\.mjs$/.test(p) ? join(root, 'bench/api', p.slice(7)) : null;
     if (!file || p.includes('..')) return res.writeHead(404).end();
     try {
       res.writeHead(200, { 'content-type': types[p.slice(p.lastIndexOf('.'))] ?? 'application/octet-stream' }).end(readFileSync(file));
@@ -215,7 +267,7 @@ if (impls.includes('weftdb') && !opt['no-chromium'] && existsSync(chromiumPath) 
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--js-flags=--expose-gc'] });
   try {
-    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory')) {
+    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory' && x.w !== 'join')) {
       // A fresh page per workload, as a fresh process in Node.
       const p = await browser.newPage();
       await p.goto(`http://127.0.0.1:${server.address().port}/`);

@@ -98,7 +98,7 @@ static void service(tclient *w, tclient *r, int n, int ms) {
     while (tc_pump(w, 0) == 0)
         ;
     for (int i = 0; i < n; i++)
-        if (pf[i + 1].revents || r[i].ws.len) pump_reader(&r[i]);
+        if (pf[i + 1].revents || wsc_buffered(&r[i].ws)) pump_reader(&r[i]);
 }
 
 /* Writes one change per entry of `count`, recording send times. */
@@ -123,27 +123,65 @@ typedef struct result {
     int ok;
 } result;
 
-/* url NULL: one relay with file storage. */
-static result run(const char *exe, const char *url, int n_relays, int n_readers, int changes) {
+/* How the clients reach the relays (issue 28): TLS (--tls-cert on every
+ * relay, a CA made for the run), or through HAProxy (deploy/haproxy.cfg). */
+typedef struct path_opts {
+    const char *tls_dir;     /* NULL: plain; else tls_make_cert's directory */
+    const char *haproxy_cfg; /* NULL: straight to the relays */
+} path_opts;
+
+/* url NULL: one relay with file storage. wait: --redis-wait-replicas 1. */
+static result run(const char *exe, const char *url, int n_relays, int n_readers, int changes,
+                  int wait_replica, path_opts via) {
     result res = {0};
     /* Default token limits: with Redis they are shared, so the bench pays
      * for that (a credit round trip now and then). Every client is on
      * loopback: no limit per connection or per address. */
-    const char *args[24] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL};
-    static const char *const lifted[] = {RELAY_LOOPBACK_LOAD_FLAGS};
-    size_t redis_at = sizeof lifted / sizeof *lifted; /* cut at "--redis" for file storage */
-    if (!url) args[redis_at] = NULL;
+    const char *args[24] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL, NULL, NULL};
+    static const char *const lifted0[] = {RELAY_LOOPBACK_LOAD_FLAGS};
+    /* File storage: no --redis; what follows takes its place. */
+    size_t k = sizeof lifted0 / sizeof *lifted0 + (url ? 2 : 0);
+    if (wait_replica) {
+        args[k++] = "--redis-wait-replicas";
+        args[k++] = "1";
+    }
+    char cert[300], tls_key[300], ca[300];
+    if (via.tls_dir) {
+        snprintf(cert, sizeof cert, "%s/relay.pem", via.tls_dir);
+        snprintf(tls_key, sizeof tls_key, "%s/relay.key", via.tls_dir);
+        snprintf(ca, sizeof ca, "%s/ca.pem", via.tls_dir);
+        args[k++] = "--tls-cert";
+        args[k++] = cert;
+        args[k++] = "--tls-key";
+        args[k++] = tls_key;
+        if (wsc_use_tls(ca)) return res;
+    }
+    args[k] = NULL;
     relay_proc rp[MAX_RELAYS];
     memset(rp, 0, sizeof rp);
     if (!url) relay_tmpdir(&rp[0]);
     for (int i = 0; i < n_relays; i++)
         if (relay_spawn(&rp[i], exe, url ? "redis" : "file", 0, args) ||
             !relay_wait_ready(rp[i].port, 200, 5000)) {
-            for (int k = 0; k <= i; k++)
-                relay_stop(&rp[k], SIGKILL, 1000);
+            for (int j = 0; j <= i; j++)
+                relay_stop(&rp[j], SIGKILL, 1000);
             relay_cleanup(&rp[0]);
+            wsc_use_tls(NULL);
             return res;
         }
+    haproxy_proc lb;
+    memset(&lb, 0, sizeof lb);
+    int ports[MAX_RELAYS];
+    for (int i = 0; i < n_relays; i++)
+        ports[i] = rp[i].port;
+    if (via.haproxy_cfg && haproxy_spawn(&lb, via.haproxy_cfg, ports, n_relays)) {
+        fprintf(stderr, "scale_bench: cannot start haproxy\n");
+        haproxy_stop(&lb);
+        for (int i = 0; i < n_relays; i++)
+            relay_stop(&rp[i], SIGTERM, 5000);
+        relay_cleanup(&rp[0]);
+        return res;
+    }
     ident owner;
     ident_new(&owner); /* a fresh space per run */
     uint8_t key[32];
@@ -154,12 +192,14 @@ static result run(const char *exe, const char *url, int n_relays, int n_readers,
     for (int i = 0; i < n_readers; i++) {
         tc_init(&r[i], &owner, NULL, WEFT_RIGHT_READ, key);
         r[i].apply = 0;
-        if (tc_connect(&r[i], rp[i % n_relays].port, 0, 0, 0) ||
+        if (tc_connect(&r[i], lb.pid > 0 ? lb.port : rp[i % n_relays].port, 0, 0, 0) ||
             !tc_wait(&r[i], until_synced, 0, 5000))
             goto out;
         r[i].received = 0;
     }
-    if (tc_connect(&w, rp[0].port, 1, 0, 0) || !tc_wait(&w, until_synced, 0, 5000)) goto out;
+    if (tc_connect(&w, lb.pid > 0 ? lb.port : rp[0].port, 1, 0, 0) ||
+        !tc_wait(&w, until_synced, 0, 5000))
+        goto out;
     sent_cap = (size_t)changes + LAT_N + 2;
     sent_at = calloc(sent_cap, sizeof *sent_at);
     lat_cap = (size_t)n_readers * LAT_N;
@@ -206,9 +246,11 @@ out:
         tc_free(&r[i]);
     free(r);
     tc_free(&w);
+    haproxy_stop(&lb);
     for (int i = 0; i < n_relays; i++)
         relay_stop(&rp[i], SIGTERM, 5000);
     relay_cleanup(&rp[0]);
+    wsc_use_tls(NULL);
     free(sent_at);
     free(lat);
     sent_at = lat = NULL;
@@ -233,41 +275,88 @@ int main(int argc, char **argv) {
     FILE *out = json ? fopen(json, "w") : NULL;
     if (out) fprintf(out, "[\n");
     int status = 0, written = 0;
+    /* replica: a second redis-server replicating the first; wait: the
+     * relays ack only after it holds the change (--redis-wait-replicas 1);
+     * tls: wss:// to the relays; lb: through HAProxy. Each row sits next to
+     * the one it compares with. */
     static const struct {
         const char *fsync; /* NULL: file storage */
-        int relays;
-    } configs[] = {{NULL, 1}, {"always", 1}, {"always", 3}, {"everysec", 1}, {"everysec", 3}};
-    redis_proc rd = {0};
+        int relays, replica, wait, tls, lb;
+        const char *group; /* SCALE_BENCH_ONLY=group picks rows for a brief run */
+    } configs[] = {
+        {NULL, 1, 0, 0, 0, 0, "base"},        {NULL, 1, 0, 0, 1, 0, "tls"},
+        {"always", 1, 0, 0, 0, 0, "base"},    {"always", 3, 0, 0, 0, 0, "base"},
+        {"always", 3, 0, 0, 0, 1, "haproxy"}, {"everysec", 1, 0, 0, 0, 0, "base"},
+        {"everysec", 3, 0, 0, 0, 0, "base"},  {"always", 1, 1, 0, 0, 0, "replica"},
+        {"always", 1, 1, 1, 0, 0, "replica"}, {"always", 3, 1, 1, 0, 0, "replica"},
+    };
+    const char *only = getenv("SCALE_BENCH_ONLY");
+    char tls_dir[256] = "";
+    const char *lb_cfg = getenv("SCALE_BENCH_HAPROXY_CFG");
+    if (!lb_cfg) lb_cfg = "deploy/haproxy.cfg";
+    redis_proc rd = {0}, rep = {0};
     for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
-        char url[64], what[64];
+        char url[64], what[96];
+        if (only && !strstr(only, configs[c].group)) continue;
+        if (configs[c].tls && !tls_dir[0] && tls_make_cert(tls_dir)) {
+            fprintf(stderr, "scale_bench: no openssl for the TLS rows\n");
+            status = 1;
+            continue;
+        }
+        if (configs[c].lb && system("haproxy -v >/dev/null 2>&1") != 0) {
+            fprintf(stderr, "scale_bench: no haproxy: its row is left out\n");
+            continue;
+        }
         if (configs[c].fsync) {
+            redis_cleanup(&rep);
             redis_cleanup(&rd);
             memset(&rd, 0, sizeof rd);
+            memset(&rep, 0, sizeof rep);
             rd.appendfsync = configs[c].fsync;
             if (redis_spawn(&rd)) {
                 fprintf(stderr, "scale_bench: cannot start redis-server\n");
                 return 1;
             }
+            if (configs[c].replica) {
+                rep.appendfsync = configs[c].fsync;
+                rep.replicaof = rd.port;
+                int linked = redis_spawn(&rep) == 0 ? 0 : -1;
+                for (int i = 0; i < 100 && !linked; i++) /* WAIT, no write: replicas attached */
+                    linked = redis_inline(rd.port, "WAIT 1 100", ":1");
+                if (linked != 1) {
+                    fprintf(stderr, "scale_bench: the replica did not attach\n");
+                    return 1;
+                }
+            }
             snprintf(url, sizeof url, "redis://127.0.0.1:%d", rd.port);
-            snprintf(what, sizeof what, "redis (appendfsync %s)", configs[c].fsync);
+            snprintf(what, sizeof what, "redis (appendfsync %s%s)", configs[c].fsync,
+                     !configs[c].replica ? ""
+                     : configs[c].wait   ? ", a replica, ACK after WAIT 1"
+                                         : ", a replica, no WAIT");
         } else {
             snprintf(what, sizeof what, "file");
         }
         int n = configs[c].relays;
-        result res = run(argv[1], configs[c].fsync ? url : NULL, n, readers, changes);
+        path_opts via = {configs[c].tls ? tls_dir : NULL, configs[c].lb ? lb_cfg : NULL};
+        result res =
+            run(argv[1], configs[c].fsync ? url : NULL, n, readers, changes, configs[c].wait, via);
+        const char *how = configs[c].tls  ? ", over wss://"
+                          : configs[c].lb ? ", clients through HAProxy"
+                                          : "";
         if (!res.ok) {
-            fprintf(stderr, "scale_bench: the run on %s with %d relay(s) failed\n", what, n);
+            fprintf(stderr, "scale_bench: the run on %s%s with %d relay(s) failed\n", what, how, n);
             status = 1;
             continue;
         }
-        printf("%s storage, %d relay%s, 1 writer + %d readers: %.0f deliveries/s (busiest relay "
-               "%.2f ms CPU per 1k); fan-out latency at 500 changes/s p50 %.2f ms, p99 %.2f ms\n",
-               what, n, n > 1 ? "s" : "", readers, res.deliveries_s, res.busiest_cpu_ms, res.p50_ms,
-               res.p99_ms);
+        printf("%s storage, %d relay%s%s, 1 writer + %d readers: %.0f deliveries/s (busiest "
+               "relay %.2f ms CPU per 1k); fan-out latency at 500 changes/s p50 %.2f ms, p99 "
+               "%.2f ms\n",
+               what, n, n > 1 ? "s" : "", how, readers, res.deliveries_s, res.busiest_cpu_ms,
+               res.p50_ms, res.p99_ms);
         if (out) {
-            char wl[160], impl[32];
-            snprintf(wl, sizeof wl, "relay scale-out on Redis, 1 writer + %d readers, %s storage",
-                     readers, what);
+            char wl[224], impl[32];
+            snprintf(wl, sizeof wl, "relay scale-out on Redis, 1 writer + %d readers, %s storage%s",
+                     readers, what, how);
             snprintf(impl, sizeof impl, "weft-relay x%d", n);
             fprintf(out,
                     "%s  {\"workload\": \"%s\", \"impl\": \"%s\", \"metric\": \"deliveries\", "
@@ -286,6 +375,12 @@ int main(int argc, char **argv) {
         fprintf(out, "\n]\n");
         fclose(out);
     }
+    redis_cleanup(&rep);
     redis_cleanup(&rd);
+    if (tls_dir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tls_dir);
+        if (system(cmd)) status = status ? status : 0;
+    }
     return status;
 }

@@ -23,7 +23,10 @@
  *                     change each, records copied out;
  *   apply changes     a fresh replica applying all those records in one call;
  *   snapshot          its size, and loading it plus reading the field;
- *   memory            live bytes of the editing replica (state and log).
+ *   memory            live bytes of the editing replica (state and log), of
+ *                     the applying one, and of the applying one once it
+ *                     forgot what its own vector covers (weft_replica_forget,
+ *                     as after publishing a snapshot: the lean replica).
  *
  * Output: a table on stdout and, with --json PATH, a JSON array of
  * {"workload", "impl", "metric", "value", "unit"} records like core_bench.
@@ -121,7 +124,7 @@ static void expect_field(weft_replica *r, const trace *tr, const char *what) {
 static void doc_path(const trace *tr, int runs) {
     const char *wl = "automerge-paper trace as a text field (PLAIN changes)";
     double t_edit[15], t_apply[15], t_load[15];
-    size_t rec_bytes = 0, n_changes = 0, snap_len = 0, mem_edit = 0, mem_apply = 0;
+    size_t rec_bytes = 0, n_changes = 0, snap_len = 0, mem_edit = 0, mem_apply = 0, mem_lean = 0;
     for (int r = 0; r < runs; r++) {
         counter ca, cb, cl;
         weft_allocator aa, ab, al;
@@ -165,6 +168,15 @@ static void doc_path(const trace *tr, int runs) {
         check(weft_replica_load_snapshot(l, copy, snap_len), "weft_replica_load_snapshot");
         expect_field(l, tr, "the snapshot");
         t_load[r] = now_s() - t0;
+        const uint8_t *vv;
+        size_t vv_len;
+        check(weft_replica_vv(b, &vv, &vv_len), "weft_replica_vv");
+        uint8_t *vv_copy = malloc(vv_len + 1);
+        memcpy(vv_copy, vv, vv_len);
+        check(weft_replica_forget(b, vv_copy, vv_len, WEFT_LOG_FORGET_KEEP), "weft_replica_forget");
+        free(vv_copy);
+        mem_lean = cb.live;
+        if (r == 0) expect_field(b, tr, "the lean replica");
         rec_bytes = len;
         n_changes = n;
         free(copy);
@@ -184,6 +196,7 @@ static void doc_path(const trace *tr, int runs) {
     add(wl, "load snapshot and read the field", median(t_load, runs) * 1e3, "ms");
     add(wl, "memory of the editing replica", (double)mem_edit, "B");
     add(wl, "memory of the applying replica", (double)mem_apply, "B");
+    add(wl, "memory of the applying replica, lean (weft_replica_forget)", (double)mem_lean, "B");
 }
 
 int main(int argc, char **argv) {

@@ -104,7 +104,7 @@ async function workloads(weftdb, storage, docs) {
     const opens = [];
     for (let r = 0; r < 3; r++) {
       const t = performance.now();
-      const o = await openSpace({ space: id, storage });
+      const o = await openSpace({ storage: 'memory', space: id, storage });
       opens.push(performance.now() - t);
       if (o.stateHash() !== hash) throw new Error('reopened space hashes differently');
       await o.close();

@@ -201,7 +201,7 @@ static int parse_object(parser *p, jbuf *out) {
         }
     }
     if (!rc) {
-        qsort(m, n, sizeof *m, member_cmp);
+        if (n) qsort(m, n, sizeof *m, member_cmp); /* m is NULL for {} */
         uint8_t h[16];
         size_t hl;
         weft_value_write_map(h, sizeof h, &hl, n);
@@ -403,8 +403,21 @@ static uint64_t read_varint(const uint8_t **p) {
     return v;
 }
 
-/* Prints one value that weft_value_read already validated. */
-static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
+/* True when the map (count members at p) has exactly one member whose
+ * name is a tag of the export format: it must be wrapped as {"$map": ...}. */
+static int looks_like_tag(const uint8_t *p, uint64_t count) {
+    if (count != 1) return 0;
+    size_t kl = (size_t)read_varint(&p);
+    return (kl == 6 && memcmp(p, "$bytes", 6) == 0) || (kl == 7 && memcmp(p, "$bigint", 7) == 0) ||
+           (kl == 4 && memcmp(p, "$map", 4) == 0);
+}
+
+/* Prints one value that weft_value_read already validated. With `tags`
+ * (the export format, docs/API.md): an int beyond what a JSON reader keeps
+ * exactly (2^53) is {"$bigint":"N"}, and a map that looks like a tag is
+ * wrapped as {"$map":...}; tags 2 is a document, whose own map of fields
+ * is never wrapped (its members are values, tags 1). */
+static void print_valid(FILE *f, const uint8_t *src, size_t *consumed, int tags) {
     weft_value v;
     weft_value_read(&v, consumed, src, SIZE_MAX / 2);
     switch (v.type) {
@@ -418,7 +431,10 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
         fputs("true", f);
         break;
     case WEFT_TYPE_INT:
-        fprintf(f, "%lld", (long long)v.i);
+        if (tags && (v.i > 9007199254740991LL || v.i < -9007199254740991LL))
+            fprintf(f, "{\"$bigint\":\"%lld\"}", (long long)v.i);
+        else
+            fprintf(f, "%lld", (long long)v.i);
         break;
     case WEFT_TYPE_FLOAT: {
         if (!isfinite(v.f)) { /* JSON has no NaN or infinities */
@@ -450,7 +466,7 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
         for (uint64_t i = 0; i < v.count; i++) {
             size_t n;
             if (i) fputc(',', f);
-            print_valid(f, p, &n);
+            print_valid(f, p, &n, tags ? 1 : 0);
             p += n;
         }
         fputc(']', f);
@@ -458,17 +474,18 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
     }
     case WEFT_TYPE_MAP: {
         const uint8_t *p = v.ptr;
-        fputc('{', f);
+        int wrap = tags == 1 && looks_like_tag(p, v.count);
+        fputs(wrap ? "{\"$map\":{" : "{", f);
         for (uint64_t i = 0; i < v.count; i++) {
             size_t n, kl = (size_t)read_varint(&p);
             if (i) fputc(',', f);
             json_print_string(f, (const char *)p, kl);
             fputc(':', f);
             p += kl;
-            print_valid(f, p, &n);
+            print_valid(f, p, &n, tags ? 1 : 0);
             p += n;
         }
-        fputc('}', f);
+        fputs(wrap ? "}}" : "}", f);
         break;
     }
     }
@@ -477,8 +494,128 @@ static void print_valid(FILE *f, const uint8_t *src, size_t *consumed) {
 int json_print_value(FILE *f, const uint8_t *v, size_t len) {
     if (weft_value_check(v, len)) return -1;
     size_t n;
-    print_valid(f, v, &n);
+    print_valid(f, v, &n, 0);
     return 0;
+}
+
+int json_print_export_value(FILE *f, const uint8_t *v, size_t len) {
+    if (weft_value_check(v, len)) return -1;
+    size_t n;
+    print_valid(f, v, &n, 2); /* a document: its own map is never wrapped */
+    return 0;
+}
+
+/* ---- the export format's tags, read back ---- */
+
+static int untag(jbuf *out, const uint8_t *src, size_t len, size_t *consumed, char *err,
+                 size_t err_cap);
+
+static int key_is(const uint8_t *k, size_t kl, const char *name) {
+    return kl == strlen(name) && memcmp(k, name, kl) == 0;
+}
+
+/* A map's members (v read by weft_value_read) with every value untagged. */
+static int untag_members(jbuf *out, const weft_value *v, char *err, size_t err_cap) {
+    uint8_t h[16];
+    size_t hl;
+    weft_value_write_map(h, sizeof h, &hl, v->count);
+    jbuf_put(out, h, hl);
+    const uint8_t *p = v->ptr, *end = v->ptr + v->len;
+    for (uint64_t i = 0; i < v->count; i++) {
+        const uint8_t *k = p;
+        size_t kl = (size_t)read_varint(&p), n;
+        p += kl;
+        jbuf_put(out, k, (size_t)(p - k)); /* the key as it is encoded */
+        if (untag(out, p, (size_t)(end - p), &n, err, err_cap)) return -1;
+        p += n;
+    }
+    return out->err ? -1 : 0;
+}
+
+static int untag(jbuf *out, const uint8_t *src, size_t len, size_t *consumed, char *err,
+                 size_t err_cap) {
+    weft_value v;
+    if (weft_value_read(&v, consumed, src, len)) {
+        snprintf(err, err_cap, "not a value");
+        return -1;
+    }
+    uint8_t h[16];
+    size_t hl;
+    if (v.type == WEFT_TYPE_ARRAY) {
+        weft_value_write_array(h, sizeof h, &hl, v.count);
+        jbuf_put(out, h, hl);
+        const uint8_t *p = v.ptr, *end = v.ptr + v.len;
+        for (uint64_t i = 0; i < v.count; i++) {
+            size_t n;
+            if (untag(out, p, (size_t)(end - p), &n, err, err_cap)) return -1;
+            p += n;
+        }
+        return out->err ? -1 : 0;
+    }
+    if (v.type != WEFT_TYPE_MAP) {
+        jbuf_put(out, src, *consumed);
+        return out->err ? -1 : 0;
+    }
+    if (v.count == 1) {
+        const uint8_t *p = v.ptr;
+        size_t kl = (size_t)read_varint(&p);
+        const uint8_t *k = p;
+        p += kl;
+        weft_value t;
+        if (weft_value_read(&t, NULL, p, (size_t)(v.ptr + v.len - p))) {
+            snprintf(err, err_cap, "not a value");
+            return -1;
+        }
+        if (key_is(k, kl, "$bytes")) {
+            size_t bl;
+            uint8_t *b = malloc(t.len + 1);
+            int bad = t.type != WEFT_TYPE_STRING || !b ||
+                      weft_base64url_decode(b, t.len + 1, &bl, (const char *)t.ptr, t.len);
+            uint8_t *d = bad ? NULL : jbuf_room(out, bl + 10);
+            if (d && !weft_value_write_bytes(d, bl + 10, &hl, b, bl)) out->len += hl;
+            free(b);
+            if (bad || !d) {
+                snprintf(err, err_cap, "a bad $bytes value (base64url text)");
+                return -1;
+            }
+            return 0;
+        }
+        if (key_is(k, kl, "$bigint")) {
+            char num[32];
+            char *e;
+            errno = 0;
+            long long x = 0;
+            if (t.type == WEFT_TYPE_STRING && t.len > 0 && t.len < sizeof num) {
+                memcpy(num, t.ptr, t.len);
+                num[t.len] = 0;
+                x = strtoll(num, &e, 10);
+            }
+            if (t.type != WEFT_TYPE_STRING || t.len == 0 || t.len >= sizeof num || *e || errno) {
+                snprintf(err, err_cap, "a bad $bigint value (a decimal int64 as a string)");
+                return -1;
+            }
+            weft_value_write_int(h, sizeof h, &hl, (int64_t)x);
+            jbuf_put(out, h, hl);
+            return out->err ? -1 : 0;
+        }
+        if (key_is(k, kl, "$map")) {
+            if (t.type != WEFT_TYPE_MAP) {
+                snprintf(err, err_cap, "a bad $map value (an object)");
+                return -1;
+            }
+            return untag_members(out, &t, err, err_cap); /* its own name is not a tag */
+        }
+    }
+    return untag_members(out, &v, err, err_cap);
+}
+
+int json_untag_document(jbuf *out, const uint8_t *doc, size_t len, char *err, size_t err_cap) {
+    weft_value v;
+    if (weft_value_read(&v, NULL, doc, len) || v.type != WEFT_TYPE_MAP) {
+        snprintf(err, err_cap, "a document is an object of fields");
+        return -1;
+    }
+    return untag_members(out, &v, err, err_cap); /* a document is never a tag itself */
 }
 
 int json_map_get(const uint8_t *map, size_t len, const char *key, const uint8_t **val,

@@ -28,6 +28,19 @@ int json_to_value(jbuf *out, const char *text, size_t len, char *err, size_t err
  * when the bytes are not a valid value. */
 int json_print_value(FILE *f, const uint8_t *v, size_t len);
 
+/* A document (a map of fields) in the export format of weftdb's
+ * exportJSON (docs/API.md, "Export, import, leave, delete"): also ints
+ * beyond +-2^53 as {"$bigint":"N"} (JSON readers keep no more exactly) and
+ * a map value that looks like a tag wrapped as {"$map":...} (the document's
+ * own map never is). Returns 0 or -1. */
+int json_print_export_value(FILE *f, const uint8_t *v, size_t len);
+
+/* The reverse, for a document read from an export (JSON parsed with
+ * json_to_value): {"$bytes":…}, {"$bigint":"N"} and {"$map":…} become
+ * bytes, an int and the wrapped map; the document's own map is never a
+ * tag. Appends the value to out. Returns 0, or -1 with the reason in err. */
+int json_untag_document(jbuf *out, const uint8_t *doc, size_t len, char *err, size_t err_cap);
+
 /* Writes s as a JSON string literal. */
 void json_print_string(FILE *f, const char *s, size_t len);
 

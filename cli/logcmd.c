@@ -10,6 +10,7 @@
 
 #include "hex.h"
 #include "segment.h"
+#include "trimfile.h"
 #include "vec.h"
 
 #include "weft/sodium.h"
@@ -59,7 +60,25 @@ static int problem(int *first, size_t offset, const char *what, const char *deta
     return 1;
 }
 
-static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir) {
+/* A relay's trim checkpoint (common/trimfile.h), parsed: each author's
+ * chain head at the trim point, where that author's retained chain starts. */
+typedef struct trim_info {
+    const uint8_t *ckpt; /* NULL: the log was never trimmed */
+    size_t n;
+    uint64_t trimmed;
+} trim_info;
+
+/* The checkpoint entry of author, or 0 (not in it). OUT: *a. */
+static int trim_author(const trim_info *t, const uint8_t *author, weft__trim_author *a) {
+    for (size_t i = 0; t && t->ckpt && i < t->n; i++) {
+        weft__trim_author_get(a, t->ckpt, i);
+        if (memcmp(a->key, author, 32) == 0) return 1;
+    }
+    return 0;
+}
+
+static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir,
+                  const trim_info *trim) {
     weft_crypto_backend be;
     if (weft_sodium_backend(&be)) {
         fprintf(stderr, "weft: libsodium failed to start\n");
@@ -136,12 +155,18 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir)
         uint64_t seq;
         while (!same && snap && weft_vv_next(svv, svv_len, &pos, &a, &seq))
             if (memcmp(a, l->author, 32) == 0) base = seq;
+        /* After a relay's trim point the chain continues from the head the
+         * checkpoint names, hash included: checked like any link. */
+        weft__trim_author ta;
+        int trimmed = !same && trim_author(trim, l->author, &ta);
+        if (trimmed) base = ta.seq;
+        const uint8_t *want_prev = same ? p->hash : trimmed ? ta.hash : zero;
         uint64_t want = same ? p->seq + 1 : base + 1;
         if (l->seq != want) {
             snprintf(d, sizeof d, "seq %" PRIu64 " follows %" PRIu64 " of the same author", l->seq,
                      want - 1);
             bad += (size_t)problem(&first, l->offset, "gap", d);
-        } else if ((same || !base) && memcmp(l->prev, same ? p->hash : zero, 32) != 0) {
+        } else if ((same || !base || trimmed) && memcmp(l->prev, want_prev, 32) != 0) {
             snprintf(d, sizeof d, "prev hash does not match change seq %" PRIu64 " at %zu",
                      want - 1, same ? p->offset : (size_t)0);
             bad += (size_t)problem(&first, l->offset, "chain", d);
@@ -276,7 +301,7 @@ static int keep_record(void *ud, uint64_t rseq, uint64_t off, const uint8_t *rec
  * is a torn tail (the relay cuts it on its next start); any other is
  * damage, printed as a problem. Returns the number of problems. */
 static size_t read_space(const char *dir, const char *space, int print, uint8_t **out,
-                         size_t *out_len, size_t *torn) {
+                         size_t *out_len, size_t *torn, trim_info *trim, uint8_t **trim_buf) {
     char path[1400];
     size_t nseg = 0, bad = 0;
     char **segs = NULL;
@@ -289,7 +314,31 @@ static size_t read_space(const char *dir, const char *space, int print, uint8_t 
     space_recs recs = {0};
     uint64_t want = 1;
     *torn = 0;
+    /* A trimmed log (RELAY.md, "History"): its checkpoint says where the
+     * kept records start; segments wholly before that are leftovers of a
+     * trim the relay finishes at its next open. */
+    *trim = (trim_info){0};
+    *trim_buf = NULL;
+    char tfile[1700];
+    size_t tl = 0;
+    if (segs && !path_join(tfile, sizeof tfile, path, "trim") && access(tfile, F_OK) == 0) {
+        if (read_file(tfile, trim_buf, &tl) ||
+            weft__trim_parse(&trim->trimmed, &trim->n, *trim_buf, tl)) {
+            bad++;
+            if (print)
+                printf("{\"space\":\"%s\",\"problem\":\"damaged trim checkpoint\"}\n", space);
+        } else {
+            trim->ckpt = *trim_buf;
+            want = trim->trimmed + 1;
+        }
+    }
     for (size_t i = 0; i < nseg; i++) {
+        uint64_t seg_first;
+        if (trim->ckpt && !weft__seg_name_parse(&seg_first, segs[i]) &&
+            seg_first <= trim->trimmed) {
+            free(segs[i]);
+            continue;
+        }
         char file[1700];
         uint8_t *seg = NULL;
         size_t sl = 0;
@@ -331,18 +380,24 @@ static int relay_log(const char *what, const char *dir) {
     char **spaces = list_dir(dir, is_space_dir, &n);
     int out = 0;
     for (size_t i = 0; i < n; i++) {
-        uint8_t *recs;
+        uint8_t *recs, *trim_buf;
         size_t len, torn;
+        trim_info trim;
         int verifying = strcmp(what, "verify") == 0;
-        size_t bad = read_space(dir, spaces[i], verifying, &recs, &len, &torn);
+        size_t bad = read_space(dir, spaces[i], verifying, &recs, &len, &torn, &trim, &trim_buf);
+        if (trim.ckpt)
+            printf("{\"space\":\"%s\",\"kind\":\"trimmed\",\"upto_rseq\":%" PRIu64
+                   ",\"authors\":%zu}\n",
+                   spaces[i], trim.trimmed, trim.n);
         if (verifying) {
             printf("{\"space\":\"%s\",\"torn_tail_bytes\":%zu}\n", spaces[i], torn);
-            if (verify(recs, len, len, NULL) || bad) out = 1;
+            if (verify(recs, len, len, NULL, &trim) || bad) out = 1;
         } else {
             print_changes(what, recs, len, spaces[i]);
             if (bad) out = 1;
         }
         free(recs);
+        free(trim_buf);
         free(spaces[i]);
     }
     free(spaces);
@@ -399,7 +454,7 @@ int cmd_log(int argc, char **argv) {
                     weft_strerror(framing));
             out = 1;
         } else {
-            out = verify(recs, len, good, dir);
+            out = verify(recs, len, good, dir, NULL);
         }
     } else {
         print_changes(what, recs, good, NULL);

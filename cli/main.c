@@ -53,12 +53,23 @@ static const char *USAGE =
     "  text DIR COLLECTION DOC FIELD insert POS TEXT | delete POS COUNT\n"
     "       | splice POS COUNT TEXT      edit a collaborative text field (positions in\n"
     "                                    code points; one change, written durably)\n"
+    "  list DIR COLLECTION DOC FIELD     a list field as JSON; with --level 3 and\n"
+    "       [insert POS JSON | push JSON | delete POS [COUNT] | move FROM TO | set POS JSON]\n"
+    "                                    edit it (one change per item; the space must be\n"
+    "                                    at format level 3, which the CLI does not track)\n"
     "  query DIR COLLECTION [--where FIELD=JSON] [--limit N]\n"
     "                                    documents in key order, one JSON object per line\n"
     "  status DIR                        space, author, changes, state hash (JSON)\n"
+    "  export DIR                        every document as JSON (weftdb's export format:\n"
+    "                                    space.importJSON reads it)\n"
+    "  import DIR FILE                   write the documents of an export into DIR\n"
+    "  space delete DIR [--relay http://host:port] [--yes]\n"
+    "                                    owner/admin: delete the space and its records on\n"
+    "                                    the relay (asks you to type the space id unless\n"
+    "                                    --yes); DIR stays: rm -r DIR leaves it here too\n"
     "  merge DIR SOURCE                  apply another replica's changes (a replica\n"
     "                                    directory or a record file) and store them\n"
-    "  sync DIR [--relay http://host:port] [--invite LINK] [--admission TOKEN]\n"
+    "  sync DIR [--relay http[s]://host:port] [--invite LINK] [--admission TOKEN]\n"
     "                                    exchange changes with a weft-relay (REST); with\n"
     "                                    --invite, joins the space first when DIR is new;\n"
     "                                    an empty DIR starts from the relay's snapshot\n"
@@ -571,6 +582,106 @@ static int cmd_text(int argc, char **argv) {
     return rc;
 }
 
+/* weft list: read a list field (docs/LISTS.md), or edit it with one change.
+ * The CLI does not track the space's format level, so edits need
+ * --level N (N >= 3): the caller vouches that the space is there. */
+static int cmd_list(int argc, char **argv) {
+    static const char *const use =
+        "list DIR COLLECTION DOC FIELD [--level 3] [insert POS JSON | push JSON | delete POS "
+        "[COUNT] | move FROM TO | set POS JSON]";
+    char *p[9];
+    int n = positionals(argc, argv, 2, p, 9);
+    if (n < 4 || n > 8) return usage_error("%s", use);
+    const char *how = n > 4 ? p[4] : NULL;
+    int args = n - 5; /* after the action */
+    weft_list_edit_kind kind = 0;
+    if (!how)
+        kind = 0;
+    else if (strcmp(how, "insert") == 0 && args == 2)
+        kind = WEFT_LIST_INSERT;
+    else if (strcmp(how, "push") == 0 && args == 1)
+        kind = WEFT_LIST_INSERT;
+    else if (strcmp(how, "delete") == 0 && (args == 1 || args == 2))
+        kind = WEFT_LIST_DELETE;
+    else if (strcmp(how, "move") == 0 && args == 2)
+        kind = WEFT_LIST_MOVE;
+    else if (strcmp(how, "set") == 0 && args == 2)
+        kind = WEFT_LIST_SET;
+    else
+        return usage_error("%s", use);
+    long long a = how && how[0] != 'p' ? count_arg(p[5]) : 0;
+    long long b = kind == WEFT_LIST_MOVE || (kind == WEFT_LIST_DELETE && args == 2)
+                      ? count_arg(p[6])
+                  : kind == WEFT_LIST_DELETE ? 1
+                                             : 0;
+    if (a < 0 || b < 0) return input_error("indices and counts are numbers >= 0");
+    const char *level = option(argc, argv, 2, "--level");
+    if (kind && (!level || count_arg(level) < WEFT_LEVEL_LISTS))
+        return input_error("list edits need the space at format level 3, which the CLI does not "
+                           "track: pass --level 3 once its owner or an admin raised it");
+    jbuf v = {0};
+    if (kind == WEFT_LIST_INSERT || kind == WEFT_LIST_SET) {
+        const char *text = p[n - 1];
+        char jerr[160];
+        if (json_to_value(&v, text, strlen(text), jerr, sizeof jerr)) {
+            jbuf_free(&v);
+            return input_error(jerr);
+        }
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) {
+        jbuf_free(&v);
+        return input_error(err);
+    }
+    int rc = EXIT_OK;
+    weft_replica *r = sd.replica;
+    size_t cl = strlen(p[1]), dl = strlen(p[2]), fl = strlen(p[3]);
+    if (!kind) { /* read: the list (or an array) as JSON */
+        const uint8_t *val;
+        size_t len;
+        int w = weft_replica_get_field(r, p[1], cl, p[2], dl, p[3], fl, &val, &len);
+        weft_value arr;
+        if (w == WEFT_ENOTFOUND) {
+            printf("[]\n");
+        } else if (w || weft_value_read(&arr, NULL, val, len) || arr.type != WEFT_TYPE_ARRAY) {
+            fprintf(stderr, "weft: %s\n", w ? weft_strerror(w) : "the field holds no list");
+            rc = EXIT_INPUT;
+        } else {
+            json_print_value(stdout, val, len);
+            printf("\n");
+        }
+    } else if ((rc = check_can_write(&sd)) == EXIT_OK) {
+        weft_replica_set_format_level(r, (uint32_t)count_arg(level));
+        size_t end = 0;
+        if (how[0] == 'p' && weft_replica_list_length(r, p[1], cl, p[2], dl, p[3], fl, &end)) {
+            const uint8_t *val; /* a plain array (it becomes a list), or nothing */
+            size_t len;
+            weft_value arr;
+            if (!weft_replica_get_field(r, p[1], cl, p[2], dl, p[3], fl, &val, &len) &&
+                !weft_value_read(&arr, NULL, val, len) && arr.type == WEFT_TYPE_ARRAY)
+                end = (size_t)arr.count;
+        }
+        for (long long k = 0; k < (kind == WEFT_LIST_DELETE ? b : 1) && rc == EXIT_OK; k++) {
+            const uint8_t *rec;
+            size_t len;
+            int w = weft_replica_list_edit(r, p[1], cl, p[2], dl, p[3], fl, kind,
+                                           how[0] == 'p' ? end : (size_t)a, (size_t)b, v.p, v.len,
+                                           0, (uint64_t)now_s() * 1000, &rec, &len);
+            if (w) {
+                fprintf(stderr, "weft: cannot edit the list: %s\n", weft_strerror(w));
+                rc = w == WEFT_ENOMEM || w == WEFT_ECRYPTO ? EXIT_FAILED : EXIT_INPUT;
+            } else if (len && spacedir_append(&sd, rec, len, err, sizeof err)) {
+                fprintf(stderr, "weft: %s\n", err);
+                rc = EXIT_FAILED;
+            }
+        }
+    }
+    jbuf_free(&v);
+    spacedir_close(&sd);
+    return rc;
+}
+
 /* Prints a document (its encoded map) with its key as "_id". */
 static void print_doc(const char *key, size_t key_len, const uint8_t *doc, size_t len) {
     weft_value m;
@@ -729,6 +840,173 @@ static int cmd_merge(int argc, char **argv) {
     return out;
 }
 
+/* `weft export DIR`: the replica's documents in weftdb's export format
+ * (docs/API.md, "Export, import, leave, delete"), so space.importJSON reads
+ * it: every collection, every visible document, as stored. */
+static int cmd_export(int argc, char **argv) {
+    char *p[2];
+    if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "export DIR");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, p[0], err, sizeof err)) return input_error(err);
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000Z", gmtime(&now));
+    printf("{\"format\":\"weftdb-export\",\"version\":1,");
+    print_b64_field("space", sd.space, 32, 1);
+    printf("\"exportedAt\":\"%s\",\"collections\":{", when);
+    const char *name, *key;
+    size_t name_len, key_len;
+    int colls = 0, rc = EXIT_OK;
+    for (size_t i = 0; weft_replica_collection(sd.replica, i, &name, &name_len) == 0; i++) {
+        /* Both names are borrowed until the next call: keep copies. */
+        char coll[256], last[1025];
+        memcpy(coll, name, name_len);
+        const char *after = NULL;
+        size_t after_len = 0;
+        int docs = 0;
+        while (weft_replica_next_doc(sd.replica, coll, name_len, after, after_len, &key,
+                                     &key_len) == 0) {
+            memcpy(last, key, key_len);
+            after = last;
+            after_len = key_len;
+            const uint8_t *doc;
+            size_t dl;
+            if (weft_replica_get_doc(sd.replica, coll, name_len, last, key_len, &doc, &dl))
+                continue;
+            if (!docs++) {
+                if (colls++) putchar(',');
+                json_print_string(stdout, coll, name_len);
+                printf(":{");
+            } else {
+                putchar(',');
+            }
+            json_print_string(stdout, last, key_len);
+            putchar(':');
+            if (json_print_export_value(stdout, doc, dl)) rc = EXIT_FAILED;
+        }
+        if (docs) putchar('}');
+    }
+    printf("}}\n");
+    spacedir_close(&sd);
+    return rc;
+}
+
+/* `weft import DIR FILE`: writes every document of an export (weft export,
+ * or weftdb's exportJSON) into the replica: each one's fields, 500
+ * documents to a change. The whole file is checked before anything is
+ * written. */
+enum { IMPORT_CHUNK = 500 };
+
+/* A map member's name length (a varint) at *p, which moves past it. */
+static size_t member_len(const uint8_t **p) {
+    size_t n = 0;
+    int shift = 0;
+    uint8_t b;
+    do {
+        b = *(*p)++;
+        n |= (size_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    return n;
+}
+
+static int import_docs(spacedir *sd, const uint8_t *colls, size_t colls_len, int write,
+                       size_t *count, char *err, size_t err_cap) {
+    weft_value cv;
+    if (weft_value_read(&cv, NULL, colls, colls_len) || cv.type != WEFT_TYPE_MAP)
+        return snprintf(err, err_cap, "collections is not an object"), -1;
+    const uint8_t *p = cv.ptr, *end = cv.ptr + cv.len;
+    for (uint64_t i = 0; i < cv.count; i++) {
+        size_t cl = (size_t)member_len(&p), n;
+        char coll[256];
+        if (cl >= sizeof coll) return snprintf(err, err_cap, "a collection name is too long"), -1;
+        memcpy(coll, p, cl);
+        coll[cl] = 0;
+        p += cl;
+        weft_value dv;
+        if (weft_value_read(&dv, &n, p, (size_t)(end - p)) || dv.type != WEFT_TYPE_MAP)
+            return snprintf(err, err_cap, "collection %s is not an object of documents", coll), -1;
+        const uint8_t *q = dv.ptr, *dend = dv.ptr + dv.len;
+        for (uint64_t j = 0; j < dv.count; j++) {
+            size_t il = (size_t)member_len(&q), m;
+            char id[1025];
+            if (il >= sizeof id) return snprintf(err, err_cap, "a document id is too long"), -1;
+            memcpy(id, q, il);
+            id[il] = 0;
+            q += il;
+            weft_value doc;
+            weft_value_read(&doc, &m, q, (size_t)(dend - q));
+            jbuf fields = {0};
+            char why[160];
+            int rc = json_untag_document(&fields, q, m, why, sizeof why);
+            if (rc) snprintf(err, err_cap, "%.100s/%.200s: %s", coll, id, why);
+            weft_value f;
+            if (!rc && write && !weft_value_read(&f, NULL, fields.p, fields.len) && f.count) {
+                int w = put_members(sd->replica, coll, id, &fields);
+                if (w) snprintf(err, err_cap, "%.100s/%.200s: %s", coll, id, weft_strerror(w));
+                if (!w && ++*count % IMPORT_CHUNK == 0 && spacedir_commit(sd, err, err_cap)) w = -1;
+                rc = w ? -1 : 0;
+            }
+            jbuf_free(&fields);
+            if (rc) return -1;
+            q += m;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+static int cmd_import(int argc, char **argv) {
+    char *p[3];
+    if (positionals(argc, argv, 2, p, 3) != 2) return usage_error("%s", "import DIR FILE");
+    uint8_t *text;
+    size_t len;
+    if (read_file(p[1], &text, &len)) {
+        fprintf(stderr, "weft: cannot read %s: %s\n", p[1], strerror(errno));
+        return EXIT_INPUT;
+    }
+    jbuf v = {0};
+    char err[512] = "";
+    int rc = json_to_value(&v, (const char *)text, len, err, sizeof err) ? EXIT_INPUT : EXIT_OK;
+    free(text);
+    const uint8_t *fmt, *ver, *colls;
+    size_t fl, vl, cl;
+    weft_value fv, vv;
+    if (!rc &&
+        (json_map_get(v.p, v.len, "format", &fmt, &fl) || weft_value_read(&fv, NULL, fmt, fl) ||
+         fv.type != WEFT_TYPE_STRING || fv.len != 13 || memcmp(fv.ptr, "weftdb-export", 13))) {
+        snprintf(err, sizeof err, "not a weftdb export (format is not \"weftdb-export\")");
+        rc = EXIT_INPUT;
+    }
+    if (!rc && (json_map_get(v.p, v.len, "version", &ver, &vl) ||
+                weft_value_read(&vv, NULL, ver, vl) || vv.type != WEFT_TYPE_INT || vv.i != 1)) {
+        snprintf(err, sizeof err, "an export of another version: this build reads version 1");
+        rc = EXIT_INPUT;
+    }
+    if (!rc && json_map_get(v.p, v.len, "collections", &colls, &cl)) {
+        snprintf(err, sizeof err, "an export has collections");
+        rc = EXIT_INPUT;
+    }
+    size_t count = 0;
+    spacedir sd;
+    int opened = 0;
+    if (!rc && import_docs(NULL, colls, cl, 0, &count, err, sizeof err)) rc = EXIT_INPUT;
+    if (!rc && spacedir_open(&sd, p[0], err, sizeof err))
+        rc = EXIT_INPUT;
+    else if (!rc)
+        opened = 1;
+    if (!rc) rc = check_can_write(&sd);
+    if (!rc && (import_docs(&sd, colls, cl, 1, &count, err, sizeof err) ||
+                (count % IMPORT_CHUNK && spacedir_commit(&sd, err, sizeof err))))
+        rc = EXIT_FAILED;
+    if (rc && *err) fprintf(stderr, "weft: %s\n", err);
+    if (!rc) printf("{\"imported\":%zu}\n", count);
+    if (opened) spacedir_close(&sd);
+    jbuf_free(&v);
+    return rc;
+}
+
 static int cmd_status(int argc, char **argv) {
     char *p[2];
     if (positionals(argc, argv, 2, p, 2) != 1) return usage_error("%s", "status DIR");
@@ -780,8 +1058,12 @@ int main(int argc, char **argv) {
     if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
     if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);
     if (strcmp(c, "text") == 0) return cmd_text(argc, argv);
+    if (strcmp(c, "list") == 0) return cmd_list(argc, argv);
     if (strcmp(c, "query") == 0) return cmd_query(argc, argv);
     if (strcmp(c, "status") == 0) return cmd_status(argc, argv);
+    if (strcmp(c, "export") == 0) return cmd_export(argc, argv);
+    if (strcmp(c, "import") == 0) return cmd_import(argc, argv);
+    if (strcmp(c, "space") == 0 && strcmp(sub, "delete") == 0) return cmd_space_delete(argc, argv);
     if (strcmp(c, "merge") == 0) return cmd_merge(argc, argv);
     if (strcmp(c, "sync") == 0) {
         /* `weft sync DIR --invite LINK --relay URL` joins first when DIR is new. */

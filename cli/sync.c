@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "sync.h"
 
+#include "conn.h"
 #include "spacedir.h"
 
 #include "hex.h"
@@ -11,12 +12,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,72 +34,40 @@ static void response_free(response *r) {
 }
 
 /* One request with Connection: close; reads until the server closes. */
-static int http(const char *host, const char *port, const char *method, const char *path,
-                const char *headers, const uint8_t *body, size_t body_len, response *out, char *err,
-                size_t err_cap) {
+static int http(const endpoint *ep, const char *method, const char *path, const char *headers,
+                const uint8_t *body, size_t body_len, response *out, char *err, size_t err_cap) {
     memset(out, 0, sizeof *out);
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    int g = getaddrinfo(host, port, &hints, &ai);
-    if (g) {
-        snprintf(err, err_cap, "cannot resolve %s: %s", host, gai_strerror(g));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) {
-        snprintf(err, err_cap, "cannot connect to the relay at %s:%s: %s (is it running?)", host,
-                 port, strerror(errno));
-        return -1;
-    }
+    conn c;
+    if (conn_open(&c, ep, TIMEOUT_MS, err, err_cap)) return -1;
     char req[2048];
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n"
                      "Content-Length: %zu\r\n%s\r\n",
-                     method, path, host, port, body_len, headers ? headers : "");
+                     method, path, ep->host, ep->port, body_len, headers ? headers : "");
     int rc = n > 0 && (size_t)n < sizeof req ? 0 : -1;
-    for (size_t off = 0, total = (size_t)n; !rc && off < total + body_len;) {
-        const uint8_t *p = off < total ? (const uint8_t *)req + off : body + (off - total);
-        size_t left = off < total ? total - off : body_len - (off - total);
-        ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
-        if (w <= 0)
-            rc = -1;
-        else
-            off += (size_t)w;
-    }
+    if (!rc) rc = conn_write(&c, req, (size_t)n);
+    if (!rc && body_len) rc = conn_write(&c, body, body_len);
     size_t cap = 1 << 16, len = 0;
     uint8_t *buf = malloc(cap);
     while (!rc && buf) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, TIMEOUT_MS) <= 0) {
-            rc = -1;
-            break;
-        }
         uint8_t *g2 = weft__vec_grow(buf, &cap, len + 1, 1, 0);
         if (!g2) {
             rc = -1;
             break;
         }
         buf = g2;
-        ssize_t r = recv(fd, buf + len, cap - len, 0);
+        ssize_t r = conn_read(&c, buf + len, cap - len);
         if (r < 0) rc = -1;
         if (r <= 0) break;
         len += (size_t)r;
     }
-    close(fd);
+    conn_close(&c);
     uint8_t *sep = NULL;
     for (size_t i = 0; buf && i + 4 <= len && !sep; i++)
         if (memcmp(buf + i, "\r\n\r\n", 4) == 0) sep = buf + i;
     if (rc || !buf || !sep || sscanf((char *)buf, "HTTP/1.%*d %d", &out->status) != 1) {
         free(buf);
-        snprintf(err, err_cap, "no valid HTTP answer from the relay at %s:%s", host, port);
+        snprintf(err, err_cap, "no valid HTTP answer from the relay at %s:%s", ep->host, ep->port);
         return -1;
     }
     size_t hl = (size_t)(sep - buf);
@@ -143,28 +109,6 @@ static int header_u64(const char *head, const char *name, uint64_t *v) {
     size_t n;
     if (header_str(head, name, &s, &n)) return -1;
     *v = strtoull(s, NULL, 10);
-    return 0;
-}
-
-/* "http://host:port", "ws://host:port" (same port), with an optional path
- * prefix ignored. OUT: host, port. */
-static int parse_url(const char *url, char *host, size_t hcap, char *port, size_t pcap) {
-    const char *p = strstr(url, "://");
-    if (!p) return -1;
-    if (strncmp(url, "http://", 7) && strncmp(url, "ws://", 5)) return -1;
-    p += 3;
-    size_t hl = strcspn(p, ":/");
-    if (!hl || hl >= hcap) return -1;
-    memcpy(host, p, hl);
-    host[hl] = 0;
-    if (p[hl] == ':') {
-        size_t pl = strcspn(p + hl + 1, "/");
-        if (!pl || pl >= pcap) return -1;
-        memcpy(port, p + hl + 1, pl);
-        port[pl] = 0;
-    } else {
-        snprintf(port, pcap, "80");
-    }
     return 0;
 }
 
@@ -278,7 +222,7 @@ static int replica_empty(const spacedir *sd) {
  * and checks its vector), and continue from its base. OUT: *cursor and
  * *base (0 when the relay has no snapshot: then nothing changed). Returns
  * 0, 1 (failed, err set), or 3 (refused, err set). */
-static int join_from_snapshot(spacedir *sd, const char *host, const char *port, const char *sid,
+static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
                               const char *admission, uint64_t *cursor, uint64_t *base, char *err,
                               size_t cap) {
     char path[256], hdrs[2048];
@@ -288,7 +232,7 @@ static int join_from_snapshot(spacedir *sd, const char *host, const char *port, 
         return 1;
     }
     response r;
-    if (http(host, port, "GET", path, hdrs, NULL, 0, &r, err, cap)) return 1;
+    if (http(ep, "GET", path, hdrs, NULL, 0, &r, err, cap)) return 1;
     *base = 0;
     if (r.status == 404) { /* no such space yet, or no snapshot: the log it is */
         response_free(&r);
@@ -327,13 +271,128 @@ static int join_from_snapshot(spacedir *sd, const char *host, const char *port, 
     return 0;
 }
 
+/* The relay trimmed history below the cursor (410 TRIMMED, RELAY.md
+ * "History"). A replica that holds every change the newest snapshot covers
+ * (its vector covers the snapshot's) lacks nothing the relay dropped: it
+ * goes on from the snapshot's base. OUT: *cursor. Returns 0, or 1 with err
+ * set (this replica lacks trimmed history: it must be joined afresh). */
+static int skip_trimmed(spacedir *sd, const endpoint *ep, const char *sid, const char *admission,
+                        uint64_t *cursor, char *err, size_t cap) {
+    char path[256], hdrs[2048];
+    snprintf(path, sizeof path, "/v1/spaces/%s/snapshot", sid);
+    response r;
+    if (auth_headers(sd, "GET", path, admission, hdrs, sizeof hdrs) ||
+        http(ep, "GET", path, hdrs, NULL, 0, &r, err, cap)) {
+        snprintf(err, cap, "the relay trimmed its history and its snapshot cannot be read");
+        return 1;
+    }
+    weft_snapshot_header h;
+    uint64_t base = 0;
+    const uint8_t *mine, *author;
+    size_t ml, pos = 0;
+    uint64_t seq;
+    int covered = r.status == 200 && !weft_snapshot_header_decode(&h, r.body, r.body_len) &&
+                  !header_u64(r.head, "Weft-Snapshot-Rseq", &base) &&
+                  !weft_replica_vv(sd->replica, &mine, &ml);
+    while (covered && weft_vv_next(h.vv, h.vv_len, &pos, &author, &seq)) {
+        size_t mp = 0;
+        const uint8_t *a;
+        uint64_t have = 0, s2;
+        while (weft_vv_next(mine, ml, &mp, &a, &s2))
+            if (memcmp(a, author, 32) == 0) have = s2;
+        covered = have >= seq;
+    }
+    response_free(&r);
+    if (!covered || base <= *cursor) {
+        snprintf(err, cap,
+                 "the relay trimmed history this replica does not hold (RELAY.md, \"History\"): "
+                 "join the space afresh in an empty directory");
+        return 1;
+    }
+    *cursor = base;
+    return 0;
+}
+
 /* `weft snapshot publish DIR [--relay URL]`: seals this replica's state
  * (weft_replica_publish_snapshot) and uploads it (POST .../snapshots). Only
  * an admin's upload is stored; sync first, or the relay refuses a vector
  * naming changes it lacks (UNCOVERED). */
+int cmd_space_delete(int argc, char **argv) {
+    if (argc < 4 || argv[3][0] == '-') {
+        fprintf(stderr, "usage: weft space delete DIR [--relay http://host:port] [--yes]\n");
+        return 2;
+    }
+    const char *url = NULL;
+    int yes = 0;
+    for (int i = 4; i < argc; i++) {
+        if (strcmp(argv[i], "--yes") == 0)
+            yes = 1;
+        else if (strcmp(argv[i], "--relay") == 0 && i + 1 < argc)
+            url = argv[++i];
+        else {
+            fprintf(stderr, "weft: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, argv[3], err, sizeof err)) {
+        fprintf(stderr, "weft: %s\n", err);
+        return 3;
+    }
+    if (!url) url = sd.relay;
+    char sid[64], path[256], hdrs[1400];
+    endpoint epv, *ep = &epv;
+    if (!*url || endpoint_parse(ep, url)) {
+        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http://host:port)\n",
+                *url ? "bad" : "no", url);
+        spacedir_close(&sd);
+        return 2;
+    }
+    size_t sl;
+    weft_base64url_encode(sid, sizeof sid, &sl, sd.space, 32);
+    sid[sl] = 0;
+    if (!yes) {
+        /* It cannot be undone: the person types the id (a script says --yes). */
+        char line[128] = "";
+        fprintf(stderr,
+                "This deletes space %s and every record of it on the relay %s.\n"
+                "Other members lose the relay's copy; what their devices hold stays.\n"
+                "Type the space id to confirm: ",
+                sid, url);
+        if (fgets(line, sizeof line, stdin)) line[strcspn(line, "\r\n")] = 0;
+        if (strcmp(line, sid) != 0) {
+            fprintf(stderr, "\nweft: not deleted (the id did not match)\n");
+            spacedir_close(&sd);
+            return 1;
+        }
+    }
+    snprintf(path, sizeof path, "/v1/spaces/%s", sid);
+    response r;
+    int out = 0;
+    if (auth_headers(&sd, "DELETE", path, NULL, hdrs, sizeof hdrs)) {
+        snprintf(err, sizeof err, "the token is too long for a request header");
+        out = 1;
+    } else if (http(ep, "DELETE", path, hdrs, NULL, 0, &r, err, sizeof err)) {
+        out = 1;
+    } else {
+        if (r.status == 200 || r.status == 204 || r.status == 404) {
+            printf("{\"deleted\":%s}\n", r.status == 404 ? "false" : "true");
+        } else {
+            snprintf(err, sizeof err, "the relay refused the delete (HTTP %d): %.300s", r.status,
+                     r.body ? (char *)r.body : "");
+            out = r.status == 401 || r.status == 403 ? 3 : 1;
+        }
+        response_free(&r);
+    }
+    if (out) fprintf(stderr, "weft: %s\n", err);
+    spacedir_close(&sd);
+    return out;
+}
+
 int cmd_snapshot(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "publish") != 0 || argv[3][0] == '-') {
-        fprintf(stderr, "usage: weft snapshot publish DIR [--relay http://host:port]\n");
+        fprintf(stderr, "usage: weft snapshot publish DIR [--relay http[s]://host:port]\n");
         return 2;
     }
     const char *url = NULL;
@@ -346,9 +405,9 @@ int cmd_snapshot(int argc, char **argv) {
         return 3;
     }
     if (!url) url = sd.relay;
-    char host[256], port[16];
-    if (!*url || parse_url(url, host, sizeof host, port, sizeof port)) {
-        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http://host:port)\n",
+    endpoint epv, *ep = &epv;
+    if (!*url || endpoint_parse(ep, url)) {
+        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http[s]://host:port)\n",
                 *url ? "bad" : "no", url);
         spacedir_close(&sd);
         return 2;
@@ -380,7 +439,7 @@ int cmd_snapshot(int argc, char **argv) {
     if (auth_headers(&sd, "POST", path, NULL, hdrs, sizeof hdrs)) {
         snprintf(err, sizeof err, "the token is too long for a request header");
         out = 1;
-    } else if (http(host, port, "POST", path, hdrs, rec, len, &r, err, sizeof err)) {
+    } else if (http(ep, "POST", path, hdrs, rec, len, &r, err, sizeof err)) {
         out = 1;
     } else {
         if (r.status != 200) {
@@ -402,7 +461,7 @@ int cmd_snapshot(int argc, char **argv) {
 
 int cmd_sync(int argc, char **argv) {
     if (argc < 3 || argv[2][0] == '-') {
-        fprintf(stderr, "usage: weft sync DIR [--relay http://host:port]\n");
+        fprintf(stderr, "usage: weft sync DIR [--relay http[s]://host:port]\n");
         return 2;
     }
     const char *url = NULL, *admission = NULL;
@@ -421,10 +480,10 @@ int cmd_sync(int argc, char **argv) {
         return 3;
     }
     if (!url) url = sd.relay;
-    char host[256], port[16];
-    if (!*url || parse_url(url, host, sizeof host, port, sizeof port)) {
+    endpoint epv, *ep = &epv;
+    if (!*url || endpoint_parse(ep, url)) {
         fprintf(stderr,
-                "weft: %s relay URL '%s' (give --relay http://host:port or ws://host:port)\n",
+                "weft: %s relay URL '%s' (give --relay http[s]://host:port or ws[s]://host:port)\n",
                 *url ? "bad" : "no", url);
         spacedir_close(&sd);
         return 2;
@@ -445,9 +504,9 @@ int cmd_sync(int argc, char **argv) {
     int out = 0;
     size_t pulled = 0, applied = 0, pushed = 0;
     uint64_t snap_base = 0;
+    int skipped_trim = 0;
     if (cursor == 0 && replica_empty(&sd))
-        out = join_from_snapshot(&sd, host, port, sid, admission, &cursor, &snap_base, err,
-                                 sizeof err);
+        out = join_from_snapshot(&sd, ep, sid, admission, &cursor, &snap_base, err, sizeof err);
     /* Pull: pages until the relay has nothing after the cursor. */
     for (; !out;) {
         char path[256], hdrs[2048];
@@ -459,13 +518,19 @@ int cmd_sync(int argc, char **argv) {
             out = 1;
             break;
         }
-        if (http(host, port, "GET", path, hdrs, NULL, 0, &r, err, sizeof err)) {
+        if (http(ep, "GET", path, hdrs, NULL, 0, &r, err, sizeof err)) {
             out = 1;
             break;
         }
         if (r.status == 404 && strstr((char *)r.body, "NOT_FOUND")) {
             response_free(&r); /* the relay has not seen this space yet: nothing to pull */
             break;
+        }
+        if (r.status == 410 && !skipped_trim) {
+            response_free(&r); /* TRIMMED: below the relay's trim point */
+            skipped_trim = 1;
+            out = skip_trimmed(&sd, ep, sid, admission, &cursor, err, sizeof err);
+            continue;
         }
         if (r.status != 200) {
             snprintf(err, sizeof err, "the relay refused to send changes (HTTP %d): %s", r.status,
@@ -512,9 +577,9 @@ int cmd_sync(int argc, char **argv) {
     /* Push: everything since the vector of the last successful sync. */
     const uint8_t *diff = NULL, *vv;
     size_t dl = 0, vl;
-    if (!out && weft_replica_diff(sd.replica, synced_vv, synced_len, &diff, &dl)) {
+    if (!out && weft_replica_diff_held(sd.replica, synced_vv, synced_len, &diff, &dl)) {
         /* The saved vector no longer fits (another space?): send everything. */
-        weft_replica_diff(sd.replica, NULL, 0, &diff, &dl);
+        weft_replica_diff_held(sd.replica, NULL, 0, &diff, &dl);
     }
     /* Only this replica's own changes: the relay takes a change only from
      * a token granted to its author (others' reach it through them). */
@@ -547,7 +612,7 @@ int cmd_sync(int argc, char **argv) {
             out = 1;
             break;
         }
-        if (http(host, port, "POST", path, hdrs, own + off, end - off, &r, err, sizeof err)) {
+        if (http(ep, "POST", path, hdrs, own + off, end - off, &r, err, sizeof err)) {
             out = 1;
             break;
         }

@@ -23,4 +23,9 @@ int cmd_sync(int argc, char **argv);
  * the replica's state (an admin's only; docs/CLI.md). */
 int cmd_snapshot(int argc, char **argv);
 
+/* `weft space delete DIR [--relay URL] [--yes]`: DELETE /v1/spaces/{id} on
+ * the relay with the replica's admin token and a proof; asks for the space
+ * id to be typed unless --yes (docs/CLI.md). */
+int cmd_space_delete(int argc, char **argv);
+
 #endif

@@ -17,6 +17,7 @@
  * answers once it is durable; GET .../snapshot serves the newest intact
  * one with its base relay sequence in a header.
  */
+#include "admin.h"
 #include "admit.h"
 #include "hex.h"
 #include "http.h"
@@ -152,6 +153,8 @@ static unsigned http_status_of(uint32_t code) {
         return 507;
     case WEFT_PROTO_ENOT_FOUND:
         return 404;
+    case WEFT_PROTO_ETRIMMED:
+        return 410;
     case WEFT_PROTO_EUNCOVERED:
     case WEFT_PROTO_ESTALE_SNAPSHOT:
         return 409;
@@ -465,6 +468,23 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
         return respond_error(s, wsi, WEFT_PROTO_EVERSION,
                              "this space uses a newer format level than this client reads: "
                              "update the app");
+    if (after < sp->trimmed) {
+        /* The prefix is gone: the joiner loads the newest snapshot, then
+         * reads after its base (RELAY.md, "History"). */
+        relay_reject(r, WEFT_PROTO_ETRIMMED);
+        size_t n;
+        char trimmed[24];
+        snprintf(trimmed, sizeof trimmed, "%llu", (unsigned long long)sp->trimmed);
+        char *b = dup_printf(
+            &n,
+            "{\"error\":\"TRIMMED\",\"code\":%u,\"trimmed\":%llu,\"snapshot\":\"/v1/spaces/%s/"
+            "snapshot\",\"message\":\"history up to rseq %llu is trimmed: load the newest "
+            "snapshot, then read the changes after its base\"}\n",
+            WEFT_PROTO_ETRIMMED, (unsigned long long)sp->trimmed, sp->hex,
+            (unsigned long long)sp->trimmed);
+        const char *extra[] = {"weft-trimmed:", trimmed, NULL};
+        return b ? respond(s, wsi, 410, "application/json", b, n, extra) : -1;
+    }
     page pg = {
         .max = r->cfg.max_frame, .limit = (uint32_t)limit, .last = after, .durable = sp->durable};
     pg.cap = 4096;
@@ -865,6 +885,32 @@ static int serve_static(session *s, struct lws *wsi, const char *path) {
     return 0;
 }
 
+/* ---- the operator's view (admin.h) ---- */
+
+/* GET /admin/spaces?by=conns|bytes|changes&limit=N. Answers 404 when
+ * --admin-token is not set, so the endpoint does not even show. */
+static int get_admin_spaces(session *s, struct lws *wsi) {
+    relay *r = s->r;
+    if (!r->cfg.admin_token) return respond_text(s, wsi, 404, "not found\n");
+    char auth[512];
+    int al = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (!admin_allowed(r, al > 0 ? auth : NULL))
+        return respond_text(s, wsi, 401, "admin token needed (Authorization: Bearer)\n");
+    char by[16] = "conns", arg[64];
+    size_t limit = 10;
+    for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+         i++) {
+        if (strncmp(arg, "by=", 3) == 0) snprintf(by, sizeof by, "%.15s", arg + 3);
+        if (strncmp(arg, "limit=", 6) == 0) limit = strtoul(arg + 6, NULL, 10);
+    }
+    char *json;
+    size_t n;
+    int rc = admin_top_spaces(r, by, limit, &json, &n);
+    if (rc == WEFT_EINVAL) return respond_text(s, wsi, 400, "by= is conns, bytes or changes\n");
+    if (rc) return respond_text(s, wsi, 500, "out of memory\n");
+    return respond(s, wsi, 200, "application/json", json, n, NULL);
+}
+
 /* ---- dispatch ---- */
 
 static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
@@ -898,6 +944,7 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
         if (!m) return respond_text(s, wsi, 500, "out of memory\n");
         return respond(s, wsi, 200, "text/plain; version=0.0.4; charset=utf-8", m, n, NULL);
     }
+    if (h->method == M_GET && strcmp(path, "/admin/spaces") == 0) return get_admin_spaces(s, wsi);
     /* Over --max-conns (this connection included): probes and metrics
      * above are still answered, being cheap and what an operator needs
      * most then; everything else is refused. */
@@ -977,9 +1024,13 @@ static int rerun(session *s, struct lws *wsi) {
         return h->load_failed
                    ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "delete not confirmed by redis")
                    : respond_text(s, wsi, 200, "{\"deleted\":true}\n");
-    if (h->snap_sent)
-        return h->load_failed ? respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored")
-                              : snapshot_stored(s, wsi);
+    if (h->snap_sent) {
+        if (h->load_failed)
+            return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "snapshot not stored");
+        struct space *sp = space_find(s->r, h->space);
+        if (sp) space_snapshot_stored(sp);
+        return snapshot_stored(s, wsi);
+    }
     if (h->load_failed) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot load the space");
     if (h->method == M_POST && h->snap) return post_snapshot(s, wsi);
     if (h->method == M_POST) return post_changes(s, wsi);

@@ -33,6 +33,22 @@
  * with the session that sent them, which is then not sent its own changes
  * back).
  *
+ * Sealed snapshots live in Redis (weft:{hex}:snap: the newest and the one
+ * before it, in their stored form) and in the mirror, which serves reads:
+ * they are fetched when the space loads and again with every fresh wait
+ * (a GET or a HELLO, so an upload through another relay is seen), and
+ * waiters are answered only once the fetch in flight is back. An upload
+ * goes to Redis (one script, atomic, refusing a lower base) and into the
+ * mirror once Redis confirmed it; only then is it answered.
+ *
+ * History (--keep-history): a trim drops the prefix from the mirror at once
+ * and sends one script that stores the checkpoint (weft:{hex}:trim) and
+ * XTRIMs the stream (its failure only leaves Redis holding more). A space
+ * loads its checkpoint before its first read (storage_events.trimmed), so
+ * the log starts from the authors' heads at the cut. A relay that holds
+ * the space while another trims it reads on from where it is; one behind
+ * the cut finds a gap, gives the space up (lost) and loads it again.
+ *
  * Lifetimes: Redis callbacks may outlive a handle (its space dropped,
  * deleted, or the relay stopping). A handle is reference-counted by its
  * callbacks in flight and by being open; a closed one only waits for those
@@ -42,6 +58,8 @@
  */
 #include "hex.h"
 #include "ingest.h"
+#include "snapfile.h"
+#include "trimfile.h"
 
 #include "weft/change.h"
 
@@ -93,6 +111,9 @@ typedef struct redis_space {
     relay_space_store *mirror;
     uint64_t n; /* records read back (all durable in Redis) */
     int loading;
+    int snap_fetching; /* a snapshot fetch in flight: waiters wait for it */
+    int trim_loading;  /* the trim checkpoint is being fetched: no read starts before */
+    uint64_t trimmed;  /* records up to it are gone from Redis and the mirror */
     redis_batch *open, *fly_head, *fly_tail, *done_head, *done_tail;
     struct redis_space *batch_next; /* be->batching */
     int in_batching;
@@ -240,7 +261,7 @@ static void request_head(redis_space *h) {
 }
 
 static void kick(redis_space *h) {
-    if (h->be->stopping) return;
+    if (h->be->stopping || h->trim_loading) return;
     if (h->reading) {
         h->read_again = 1;
         return;
@@ -258,7 +279,7 @@ static void kick(redis_space *h) {
 /* Answers the waits that are over (the space loaded, and the ingest at
  * their target). */
 static void check_waiters(redis_space *h) {
-    if (h->closed || h->loading) return;
+    if (h->closed || h->loading || h->snap_fetching) return;
     /* Answering may touch this space again (a HELLO goes live, a new wait
      * comes): take the ready ones out first. */
     size_t n = 0, k = 0;
@@ -277,7 +298,9 @@ static void check_waiters(redis_space *h) {
 }
 
 static void check_loaded(redis_space *h) {
-    if (!h->loading || !h->head_known || h->n < h->load_target) return;
+    if (!h->loading || !h->head_known || h->n < h->load_target || h->snap_fetching ||
+        h->trim_loading)
+        return;
     h->loading = 0;
     relay_log("space=%s loaded from redis records=%llu", h->hex, (unsigned long long)h->n);
     check_waiters(h);
@@ -384,6 +407,174 @@ static void on_new(void *ud, const uint8_t id[32], uint64_t head) {
     }
 }
 
+/* ---- snapshots ---- */
+
+/* The stored snapshots as Redis has them now, into the mirror (the older
+ * first, so the mirror keeps both in order). One that fails its check is
+ * counted and left out; a reply error keeps what the mirror had. */
+static void on_snaps(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]) {
+    redis_space *h = ud;
+    h->snap_fetching = 0;
+    if (!h->closed && rc)
+        relay_log("space=%s snapshot fetch from redis failed: %s", h->hex, weft_err_name(rc));
+    for (int i = 1; !h->closed && !rc && i >= 0; i--) {
+        uint64_t base;
+        const uint8_t *body;
+        size_t bl;
+        if (!blob[i]) continue;
+        if (weft__snap_parse(&base, &body, &bl, blob[i], len[i])) {
+            h->be->r->m.snapshots_damaged++;
+            continue;
+        }
+        h->be->mirrors->ops->snapshot_put(h->mirror, base, body, bl); /* older: refused */
+    }
+    if (!h->closed) {
+        if (h->loading)
+            check_loaded(h);
+        else
+            check_waiters(h);
+    }
+    h_release(h);
+}
+
+static void fetch_snaps(redis_space *h) {
+    if (h->snap_fetching || h->be->stopping) return;
+    if (redis_store_snap_get(h->be->r->redis, h->id, on_snaps, h))
+        return; /* what is here will do */
+    h->snap_fetching = 1;
+    h->refs++;
+}
+
+typedef struct snap_put_req {
+    redis_space *h;
+    waiter *w;
+    uint64_t base;
+    size_t len;
+    uint8_t body[]; /* the mirror's copy once Redis has it */
+} snap_put_req;
+
+static void on_snap_put(void *ud, int rc, uint64_t stored) {
+    snap_put_req *q = ud;
+    redis_space *h = q->h;
+    int ok = !rc && stored;
+    if (!rc && !stored)
+        relay_log("space=%s snapshot refused by redis: a newer one is held", h->hex);
+    if (rc) relay_log("space=%s snapshot not confirmed by redis: %s", h->hex, weft_err_name(rc));
+    if (ok && !h->closed) h->be->mirrors->ops->snapshot_put(h->mirror, q->base, q->body, q->len);
+    waiter_answer(q->w, !ok);
+    free(q);
+    h_release(h);
+}
+
+static int newest_base(void *ud, uint64_t base, const uint8_t *rec, size_t len) {
+    (void)rec, (void)len;
+    *(uint64_t *)ud = base;
+    return 1;
+}
+
+/* Stored in Redis first, then in the mirror; answered once Redis said so.
+ * A base below the mirror's newest is refused at once (ESTATE); one below
+ * a newer that another relay stored meanwhile is refused by the script
+ * (answered as failed). */
+static int r_snapshot_put(storage_space *h_, uint64_t base, const uint8_t *body, size_t len,
+                          waiter **slot, relay_answer_fn fn, void *ud) {
+    redis_space *h = (redis_space *)h_;
+    redis_backend *be = h->be;
+    uint64_t newest = 0;
+    size_t damaged = 0;
+    if (be->mirrors->ops->snapshot_read(h->mirror, newest_base, &newest, &damaged) > 0 &&
+        base < newest)
+        return WEFT_ESTATE;
+    if (be->stopping || !be->r->redis) return WEFT_EUNAVAILABLE;
+    uint8_t *blob = malloc(WEFT__SNAP_HDR + len);
+    snap_put_req *q = malloc(sizeof *q + len);
+    waiter *w = malloc(sizeof *w);
+    if (!blob || !q || !w) {
+        free(blob);
+        free(q);
+        free(w);
+        return WEFT_ENOMEM;
+    }
+    weft__snap_header(blob, base, body, len);
+    memcpy(blob + WEFT__SNAP_HDR, body, len);
+    *q = (snap_put_req){.h = h, .w = w, .base = base, .len = len};
+    memcpy(q->body, body, len);
+    int rc =
+        redis_store_snap_put(be->r->redis, h->id, base, blob, WEFT__SNAP_HDR + len, on_snap_put, q);
+    free(blob); /* hiredis copied it */
+    if (rc) {
+        free(q);
+        free(w);
+        return rc;
+    }
+    waiter_init(w, slot, fn, ud);
+    h->refs++;
+    return STORAGE_LATER;
+}
+
+static int r_snapshot_read(storage_space *h_, relay_record_fn fn, void *ud, size_t *damaged) {
+    redis_space *h = (redis_space *)h_;
+    return h->be->mirrors->ops->snapshot_read(h->mirror, fn, ud, damaged);
+}
+
+/* ---- history ---- */
+
+/* The checkpoint as Redis has it (blob[0]; NULL: never trimmed), before
+ * the first read: the space restores its authors' heads and the ingest
+ * starts after the cut. */
+static void on_trim_loaded(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]) {
+    redis_space *h = ud;
+    h->trim_loading = 0;
+    if (h->closed) {
+        h_release(h);
+        return;
+    }
+    uint64_t t = 0;
+    size_t n;
+    if (!rc && blob[0] && weft__trim_parse(&t, &n, blob[0], len[0])) rc = WEFT_EMALFORMED;
+    uint64_t bytes;
+    if (!rc && blob[0] && t > h->n) {
+        rc = h->ev->trimmed(h->ud, t, blob[0], len[0]);
+        if (!rc) rc = h->be->mirrors->ops->trim(h->mirror, t, blob[0], len[0], &bytes);
+        if (!rc) h->n = h->trimmed = t;
+    }
+    if (rc) {
+        relay_log("space=%s trim checkpoint from redis: %s", h->hex, weft_err_name(rc));
+        h->ev->lost(h->ud, WEFT_PROTO_ESTORAGE, "trim checkpoint unreadable"); /* closes h */
+        h_release(h);
+        return;
+    }
+    kick(h);
+    check_loaded(h);
+    h_release(h);
+}
+
+static uint64_t r_trim_point(storage_space *h_, uint64_t limit) {
+    redis_space *h = (redis_space *)h_;
+    uint64_t p = limit < h->n ? limit : h->n; /* what was read back is durable in Redis */
+    return p > h->trimmed ? p : h->trimmed;
+}
+
+static void on_trimmed_in_redis(void *ud, int rc, uint64_t done) {
+    redis_space *h = ud;
+    if (rc) relay_log("space=%s trim not confirmed by redis: %s", h->hex, weft_err_name(rc));
+    (void)done; /* 0: another relay cut as far already */
+    h_release(h);
+}
+
+static int r_trim(storage_space *h_, uint64_t upto, const uint8_t *ckpt, size_t len,
+                  uint64_t *bytes) {
+    redis_space *h = (redis_space *)h_;
+    *bytes = 0;
+    if (upto <= h->trimmed || upto > h->n || h->be->stopping) return WEFT_EINVAL;
+    int rc = redis_store_trim(h->be->r->redis, h->id, upto, ckpt, len, on_trimmed_in_redis, h);
+    if (rc) return rc;
+    h->refs++;
+    rc = h->be->mirrors->ops->trim(h->mirror, upto, ckpt, len, bytes);
+    if (!rc) h->trimmed = upto;
+    return rc;
+}
+
 /* ---- waiting ---- */
 
 static wait_ent *add_waiter(redis_space *h, waiter **slot, relay_answer_fn fn, void *ud,
@@ -439,6 +630,7 @@ static int r_wait(storage_space *h_, int fresh, waiter **slot, relay_answer_fn f
         return WEFT_ENOMEM;
     }
     *q = (sync_req){h, e->id};
+    fetch_snaps(h);
     if (h->be->stopping || redis_store_head(h->be->r->redis, h->id, on_sync_head, q)) {
         free(q);
         e->target = 0; /* Redis unreachable: what is here will do */
@@ -815,7 +1007,13 @@ static int r_open(storage *st, const uint8_t id[32], int create, const storage_e
         free(h);
         return rc;
     }
+    /* The checkpoint before the first read (kick waits for it). */
+    if (redis_store_trim_get(be->r->redis, h->id, on_trim_loaded, h) == 0) {
+        h->trim_loading = 1;
+        h->refs++;
+    }
     request_head(h);
+    fetch_snaps(h);
     *out = &h->base;
     return 0;
 }
@@ -861,19 +1059,6 @@ static void r_free(storage *st) {
     free(be);
 }
 
-/* Snapshots on Redis are not kept yet (docs/RELAY.md, "Snapshots"): an
- * upload is refused as unavailable and a joiner is served the log. */
-static int r_snapshot_put(storage_space *h, uint64_t base, const uint8_t *rec, size_t len,
-                          waiter **slot, relay_answer_fn fn, void *ud) {
-    (void)h, (void)base, (void)rec, (void)len, (void)slot, (void)fn, (void)ud;
-    return WEFT_EUNAVAILABLE;
-}
-
-static int r_snapshot_read(storage_space *h, relay_record_fn fn, void *ud, size_t *damaged) {
-    (void)h, (void)fn, (void)ud, (void)damaged;
-    return 0;
-}
-
 static const storage_ops redis_ops = {
     .name = "redis",
     .open = r_open,
@@ -888,6 +1073,8 @@ static const storage_ops redis_ops = {
     .close = r_close,
     .snapshot_put = r_snapshot_put,
     .snapshot_read = r_snapshot_read,
+    .trim_point = r_trim_point,
+    .trim = r_trim,
     .end_turn = r_end_turn,
     .busy = r_busy,
     .ready = r_ready,
@@ -912,11 +1099,20 @@ int storage_redis_new(storage **out, relay *r) {
 
 int ingest_start(relay *r, redis_eph_fn on_eph) {
     if (r->be.random(r->be.ctx, r->instance, sizeof r->instance)) return WEFT_ECRYPTO;
-    redis_store_config cfg = {
-        .ctx = r->ctx, .url = r->cfg.redis_url, .on_new = on_new, .on_eph = on_eph, .ud = r};
+    redis_store_config cfg = {.ctx = r->ctx,
+                              .url = r->cfg.redis_url,
+                              .on_new = on_new,
+                              .on_eph = on_eph,
+                              .ud = r,
+                              .wait_replicas = (int)r->cfg.redis_wait_replicas,
+                              .wait_ms = (int)r->cfg.redis_wait_ms};
     return redis_store_new(&r->redis, &cfg);
 }
 
 uint64_t ingest_reconnects(const relay *r) {
     return r->redis ? redis_store_reconnects(r->redis) : 0;
+}
+
+const redis_store_stats *ingest_stats(const relay *r) {
+    return r->redis ? redis_store_stats_of(r->redis) : NULL;
 }

@@ -29,4 +29,7 @@ int ingest_start(relay *r, redis_eph_fn on_eph);
 /* Connections to Redis re-established after a loss (0 without Redis). */
 uint64_t ingest_reconnects(const relay *r);
 
+/* Append round trips and short WAITs (NULL without Redis). */
+const redis_store_stats *ingest_stats(const relay *r);
+
 #endif

@@ -23,6 +23,11 @@ uint64_t ingest_reconnects(const relay *r) {
     return 0;
 }
 
+const redis_store_stats *ingest_stats(const relay *r) {
+    (void)r;
+    return NULL;
+}
+
 int pubsub_active(const relay *r) {
     (void)r;
     return 0;

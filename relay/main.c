@@ -13,6 +13,7 @@
 #include "server.h"
 #include "space.h"
 #include "storage.h"
+#include "tls.h"
 
 #include <libwebsockets.h>
 
@@ -26,7 +27,7 @@ static relay R;
 
 static void on_signal(int sig) {
     if (sig == SIGHUP)
-        R.reload = 1; /* the admission list, at the next tick */
+        R.reload = 1; /* the admission list and the TLS pair, at the next tick */
     else
         R.stop = 1;
 }
@@ -51,9 +52,20 @@ static const opt opts[] = {
     {"redis-max-inflight", O_U32, &R.cfg.redis_max_inflight,
      "records per space sent to Redis and not confirmed before clients are paused (default "
      "20000)"},
+    {"redis-wait-replicas", O_U32, &R.cfg.redis_wait_replicas,
+     "Redis replicas that must hold an append before it is acked and announced (WAIT; default "
+     "0: the primary's reply is enough; SCALING.md)"},
+    {"redis-wait-ms", O_U32, &R.cfg.redis_wait_ms,
+     "how long an append waits for --redis-wait-replicas before it fails unacked (default 2000)"},
     {"segment-bytes", O_SIZE, &R.cfg.segment_bytes,
      "file storage: start a new segment file at this size (default 64 MiB)"},
     {"static", O_STR, &R.cfg.static_dir, "serve static files (the PWA) from DIR"},
+    {"tls-cert", O_STR, &R.cfg.tls_cert,
+     "PEM certificate (chain) file: serve https:// and wss:// only (SIGHUP re-reads it)"},
+    {"tls-key", O_STR, &R.cfg.tls_key, "PEM private key file of --tls-cert"},
+    {"admin-token", O_STR, &R.cfg.admin_token,
+     "a secret: GET /admin/spaces (the busiest spaces) needs it as a bearer token (default: "
+     "the endpoint is off)"},
     {"max-frame", O_SIZE, &R.cfg.max_frame, "largest incoming frame in bytes (default 4 MiB)"},
     {"max-snapshot", O_SIZE, &R.cfg.max_snapshot,
      "largest sealed snapshot accepted, over REST (default 64 MiB; over WebSocket --max-frame "
@@ -109,6 +121,9 @@ static const opt opts[] = {
     {"format-level", O_U32, &R.cfg.format_level,
      "highest format level to accept level records for and announce (default: this build's; "
      "keep it at the oldest relay's during a rolling upgrade, SCALING.md)"},
+    {"keep-history", O_STR, &R.cfg.keep_history,
+     "history kept behind the newest snapshot: all, none or a duration (30d, 12h, 90m, 45s); "
+     "older records it covers are trimmed (default 30d)"},
     {"verbose", O_FLAG, &R.cfg.verbose, "log libwebsockets warnings too"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -179,12 +194,37 @@ static int parse_listen(const char *s) {
     return 0;
 }
 
+/* "all" (-1), "none" (0) or N followed by s, m, h or d, in seconds. */
+static int parse_keep_history(const char *v, int64_t *out) {
+    if (strcmp(v, "all") == 0) {
+        *out = -1;
+        return 0;
+    }
+    if (strcmp(v, "none") == 0) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || errno || !*end || end[1]) return -1;
+    uint64_t unit = *end == 's'   ? 1
+                    : *end == 'm' ? 60
+                    : *end == 'h' ? 3600
+                    : *end == 'd' ? 86400
+                                  : 0;
+    if (!unit || n > (uint64_t)INT64_MAX / unit / 1000) return -1;
+    *out = (int64_t)(n * unit);
+    return 0;
+}
+
 static int configure(int argc, char **argv) {
     R.cfg = (relay_config){
         .data_dir = "./weft-data",
         .storage = "file",
         .max_frame = 4u << 20,
         .max_snapshot = 64u << 20,
+        .keep_history = "30d",
         .max_changes = 1024,
         .max_queue = 8u << 20,
         .max_conns = 10000,
@@ -208,6 +248,7 @@ static int configure(int argc, char **argv) {
         .idle_unload_secs = 300,
         .eph_burst = 4194304,
         .redis_max_inflight = 20000,
+        .redis_wait_ms = 2000,
         .format_level = WEFT_FORMAT_LEVEL,
     };
     for (size_t i = 0; i < N_OPTS; i++) {
@@ -257,6 +298,13 @@ static int configure(int argc, char **argv) {
         fprintf(stderr, "weft-relay: --format-level must be 1..%d\n", WEFT_FORMAT_LEVEL);
         return -1;
     }
+    if (parse_keep_history(R.cfg.keep_history, &R.cfg.keep_history_s)) {
+        fprintf(stderr,
+                "weft-relay: --keep-history wants all, none or a duration such as 30d, "
+                "12h, 90m or 45s; got '%s'\n",
+                R.cfg.keep_history);
+        return -1;
+    }
     if (R.cfg.max_snapshot < 1024 || R.cfg.max_snapshot > WEFT_MAX_SEALED_SNAPSHOT_BYTES) {
         fprintf(stderr, "weft-relay: --max-snapshot must be 1 KiB to 256 MiB\n");
         return -1;
@@ -264,6 +312,11 @@ static int configure(int argc, char **argv) {
     if (R.cfg.max_frame < 1024 || R.cfg.max_changes == 0 || R.cfg.max_queue < 65536 ||
         R.cfg.max_conns == 0) {
         fprintf(stderr, "weft-relay: limits too small (max-frame >= 1024, max-queue >= 65536)\n");
+        return -1;
+    }
+    char err[320];
+    if (tls_check(&R.cfg, err, sizeof err)) {
+        fprintf(stderr, "weft-relay: %s\n", err);
         return -1;
     }
     return 0;

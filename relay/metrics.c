@@ -122,6 +122,14 @@ char *relay_metrics_render(const relay *r, size_t *len) {
             m->snapshots_stored);
     counter(&b, "weft_relay_snapshots_served_total", "sealed snapshots sent to clients",
             m->snapshots_served);
+    counter(&b, "weft_relay_trims_total", "log prefixes trimmed behind a snapshot (--keep-history)",
+            m->trims);
+    counter(&b, "weft_relay_trimmed_records_total", "log records dropped by trimming",
+            m->trimmed_records);
+    counter(&b, "weft_relay_trimmed_bytes_total", "bytes of log records dropped by trimming",
+            m->trimmed_bytes);
+    counter(&b, "weft_relay_trim_failures_total",
+            "trims that failed (nothing is lost; the next one retries)", m->trim_failures);
     counter(&b, "weft_relay_snapshots_damaged_total",
             "stored snapshots skipped on read: their CRC, length or signature failed",
             m->snapshots_damaged);
@@ -170,6 +178,22 @@ char *relay_metrics_render(const relay *r, size_t *len) {
     counter(&b, "weft_relay_storage_sync_failures_total",
             "group-commit syncs that failed (the space was reopened from the disk)",
             m->storage_sync_failures);
+    if (r->cfg.tls_cert) {
+        sb_printf(&b,
+                  "# HELP weft_relay_tls_handshakes_total TLS handshakes, by result (failed: the "
+                  "connection went before its handshake finished)\n"
+                  "# TYPE weft_relay_tls_handshakes_total counter\n"
+                  "weft_relay_tls_handshakes_total{result=\"ok\"} %llu\n"
+                  "weft_relay_tls_handshakes_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)m->tls_handshakes_ok,
+                  (unsigned long long)m->tls_handshakes_failed);
+        sb_printf(&b,
+                  "# HELP weft_relay_tls_reloads_total certificate reloads on SIGHUP, by result "
+                  "(failed: the old pair stays)\n# TYPE weft_relay_tls_reloads_total counter\n"
+                  "weft_relay_tls_reloads_total{result=\"ok\"} %llu\n"
+                  "weft_relay_tls_reloads_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)m->tls_reloads, (unsigned long long)m->tls_reload_failures);
+    }
     if (r->redis) {
         gauge(&b, "weft_relay_redis_up", "1 when both Redis connections are up",
               r->storage->ops->ready(r->storage));
@@ -189,6 +213,29 @@ char *relay_metrics_render(const relay *r, size_t *len) {
             &b, "weft_relay_redis_pauses_total",
             "times a client stopped being read: too many appends in flight (--redis-max-inflight)",
             m->redis_pauses);
+        const redis_store_stats *rs = ingest_stats(r);
+        if (rs) {
+            static const double redis_latency_bounds[REDIS_LATENCY_BUCKETS] = REDIS_LATENCY_BOUNDS;
+            sb_printf(&b, "# HELP weft_relay_redis_append_seconds append round trip to Redis "
+                          "(the script, and the WAIT with --redis-wait-replicas)\n"
+                          "# TYPE weft_relay_redis_append_seconds histogram\n");
+            uint64_t c = 0;
+            for (int i = 0; i < REDIS_LATENCY_BUCKETS; i++) {
+                c += rs->buckets[i];
+                sb_printf(&b, "weft_relay_redis_append_seconds_bucket{le=\"%g\"} %llu\n",
+                          redis_latency_bounds[i], (unsigned long long)c);
+            }
+            c += rs->buckets[REDIS_LATENCY_BUCKETS];
+            sb_printf(&b,
+                      "weft_relay_redis_append_seconds_bucket{le=\"+Inf\"} %llu\n"
+                      "weft_relay_redis_append_seconds_sum %.9f\n"
+                      "weft_relay_redis_append_seconds_count %llu\n",
+                      (unsigned long long)c, rs->sum_s, (unsigned long long)rs->count);
+            counter(
+                &b, "weft_relay_redis_wait_short_total",
+                "appends not acked: fewer replicas than --redis-wait-replicas held them in time",
+                rs->wait_short);
+        }
     }
     if (b.oom) {
         free(b.p);

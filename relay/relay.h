@@ -30,6 +30,8 @@
  *   ingest.c          that interface on Redis, asynchronous; the Redis link
  *   storage_redis.c   the Redis client (hiredis on the lws loop)
  *   ingest_none.c     stands in for the Redis files when built without hiredis
+ *   admin.c           GET /admin/spaces: a bounded top-N of open spaces
+ *   tls.c             TLS options, handshake counters, certificate reload
  *   metrics.c         Prometheus exposition, the log line, clocks
  *   waiter.h          cancellable references to whoever waits for an answer
  */
@@ -70,6 +72,9 @@ typedef struct space_events {
     /* The space's format level rose to `level` (a level record was
      * stored): sessions whose client reads less must be told to update. */
     void (*level)(void *ud, struct space *sp, uint32_t level);
+    /* The space's log was trimmed up to relay sequence `trimmed`: sessions
+     * whose next record is at or below it must load the snapshot. */
+    void (*trimmed)(void *ud, struct space *sp, uint64_t trimmed);
     void *ud;
 } space_events;
 
@@ -80,8 +85,12 @@ typedef struct relay_config {
     const char *storage;            /* "file", "memory" or "redis" */
     const char *redis_url;          /* redis://host:port (storage redis) */
     uint32_t redis_max_inflight;    /* records per space sent to Redis, not yet confirmed */
+    uint32_t redis_wait_replicas;   /* replicas that must hold an append before its ACK */
+    uint32_t redis_wait_ms;         /* ... within this long (else not acked) */
     size_t segment_bytes;           /* file storage segment size (0: 64 MiB) */
     const char *static_dir;         /* NULL: no static files */
+    const char *tls_cert, *tls_key; /* PEM files: serve wss:// and https:// (tls.h) */
+    const char *admin_token;        /* GET /admin/spaces needs it as a bearer (admin.h) */
     size_t max_frame;               /* bytes of one incoming WebSocket message */
     size_t max_snapshot;            /* bytes of one sealed snapshot (REST upload) */
     uint32_t max_changes;           /* records per CHANGES frame or POST */
@@ -108,6 +117,12 @@ typedef struct relay_config {
     double eph_rate, eph_burst;     /* SIGNAL/PRESENCE bytes per second per space */
     int idle_unload_secs;           /* an unused space is closed after (0: never) */
     uint32_t format_level;          /* highest format level accepted and announced */
+    /* --keep-history (docs/RELAY.md, "History"): "all", "none" or a
+     * duration; parsed into keep_history_s: -1 keeps everything, else
+     * records covered by the newest snapshot and older than this many
+     * seconds are trimmed. */
+    const char *keep_history;
+    int64_t keep_history_s;
     int verbose;
 } relay_config;
 
@@ -162,7 +177,12 @@ typedef struct relay_metrics {
     uint64_t snapshots_stored;      /* sealed snapshots stored (durable) */
     uint64_t snapshots_served;      /* ... sent to a client (REST or SNAPSHOT frame) */
     uint64_t snapshots_damaged;     /* ... skipped on read: CRC, length or verify failed */
-    uint64_t snapshots_refused[RELAY_SNAP_N]; /* uploads refused, by reason */
+    uint64_t snapshots_refused[RELAY_SNAP_N];          /* uploads refused, by reason */
+    uint64_t tls_handshakes_ok, tls_handshakes_failed; /* tls.c */
+    uint64_t tls_reloads, tls_reload_failures;         /* certificate reloads on SIGHUP */
+    uint64_t trims;                                    /* log prefixes trimmed (--keep-history) */
+    uint64_t trimmed_records, trimmed_bytes;           /* ... records and their bytes dropped */
+    uint64_t trim_failures; /* trims that failed (nothing lost; retried) */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */
@@ -195,6 +215,7 @@ typedef struct relay {
     struct admit *admit;          /* which spaces are hosted: NULL = any (admit.h) */
     volatile int reload;          /* set by SIGHUP: re-read the admission list */
     proof_cache *proofs;          /* REST proofs accepted lately (http.c) */
+    int tls_pending_idx;          /* OpenSSL ex_data slot of handshakes in progress (tls.c) */
 } relay;
 
 /* One line per event worth logging, to stderr, with a UTC timestamp. */

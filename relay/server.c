@@ -20,6 +20,7 @@
 #include "pubsub.h"
 #include "session.h"
 #include "space.h"
+#include "tls.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@ static int write_frame(session *s, uint8_t *p, size_t len) {
     return 0;
 }
 
+static void tell_trimmed(session *s);
+
 /* Whether a record need not go to this session: its own change, or one the
  * client's HELLO vector says it holds. */
 static int skip_record(const session *s, const rec_info *ri) {
@@ -77,7 +80,7 @@ static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
     build_ctx *b = ud;
     session *s = b->s;
     if (rseq > s->sp->durable) return 1;
-    if (skip_record(s, &s->sp->idx[rseq - 1])) {
+    if (skip_record(s, space_rec(s->sp, rseq))) {
         s->next_rseq = rseq + 1;
         return 0;
     }
@@ -97,8 +100,10 @@ static int build_one(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {
  * Returns 1 when something was written, 0 when not, -1 on a write error. */
 static int send_changes(session *s) {
     struct space *sp = s->sp;
+    if (s->below_trim) return 0; /* until it loads the snapshot */
+    assert(s->next_rseq > sp->trimmed);
     for (uint32_t k = 0; s->next_rseq <= sp->durable && k < SKIP_PER_CALL; k++) {
-        if (!skip_record(s, &sp->idx[s->next_rseq - 1])) break;
+        if (!skip_record(s, space_rec(sp, s->next_rseq))) break;
         s->next_rseq++;
     }
     if (s->next_rseq > sp->durable) {
@@ -109,7 +114,7 @@ static int send_changes(session *s) {
         weft_frame_ack_begin(frame + LWS_PRE, 16, &len, s->next_rseq - 1);
         return write_frame(s, frame + LWS_PRE, len) ? -1 : 1;
     }
-    if (!sp->idx || skip_record(s, &sp->idx[s->next_rseq - 1])) return 0; /* skipped enough */
+    if (!sp->idx || skip_record(s, space_rec(sp, s->next_rseq))) return 0; /* skipped enough */
     server_state *v = s->r->srv;
     if (scratch_reserve(v, OUT_FRAME_BYTES)) return -1;
     build_ctx b = {s, 0, 0};
@@ -301,6 +306,14 @@ static void hello_ready(session *s, const weft_frame *f) {
     }
     s->next_rseq = 1;
     if (f->has_cursor) s->next_rseq = (f->cursor < sp->durable ? f->cursor : sp->durable) + 1;
+    /* Below the trimmed prefix: a vector that covers it starts after it;
+     * one that does not must load the snapshot first (told once live). */
+    if (s->next_rseq <= sp->trimmed) {
+        if (space_below_trim(sp, s->have, s->n_have))
+            s->below_trim = 1;
+        else
+            s->next_rseq = sp->trimmed + 1;
+    }
     send_challenge(s, sp);
 }
 
@@ -377,10 +390,23 @@ static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size
     relay_log("session=%llu space=%s key=%s rights=%u live from rseq=%llu head=%llu",
               (unsigned long long)s->id, sp->hex, key, s->tok.rights,
               (unsigned long long)s->next_rseq, (unsigned long long)sp->durable);
+    if (s->below_trim) tell_trimmed(s);
     session_wake(s);
 }
 
 static void changes_allowed(session *s, const weft_frame *f);
+
+/* A non-fatal ERROR TRIMMED: the session is sent nothing more until it
+ * asks for the snapshot (SNAPSHOT_GET), whose vector it then continues
+ * from (PROTOCOL.md, "Trimmed history"). */
+static void tell_trimmed(session *s) {
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "history up to rseq %llu is trimmed: load the newest snapshot (SNAPSHOT_GET)",
+             (unsigned long long)s->sp->trimmed);
+    s->below_trim = 1;
+    session_send_error(s, WEFT_PROTO_ETRIMMED, msg);
+}
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
@@ -521,10 +547,12 @@ static void handle_snapshot(session *s, const weft_frame *f) {
     if (!code) {
         int rc = space_snapshot_put(s->sp, base, s->tok_bytes, s->tok_len, f->snap, f->snap_len,
                                     &s->wait, on_answer, s);
-        /* No backend defers a snapshot yet (local storage writes it at
-         * once; Redis keeps none): when one does, this answer must wait
-         * for it as a held ACK does. */
-        assert(rc != STORAGE_LATER);
+        /* Redis confirms later: the answer (and every frame after this
+         * one) waits for it (resume). */
+        if (rc == STORAGE_LATER) {
+            s->snap_pending = base + 1;
+            return;
+        }
         if (rc == WEFT_ESTATE)
             code = WEFT_PROTO_ESTALE_SNAPSHOT;
         else if (rc)
@@ -594,6 +622,9 @@ static void handle_snapshot_get(session *s) {
     }
     free(body);
     s->next_rseq = base + 1;
+    /* A snapshot is never older than the trim point (space_snapshot_newest
+     * skips those); without one, the session stays below it. */
+    s->below_trim = s->next_rseq <= sp->trimmed;
     s->synced = 0;
     session_push(s, m, 0);
     session_wake(s);
@@ -753,6 +784,18 @@ static int on_receive(session *s, const uint8_t *in, size_t len) {
 /* The answer a session waited for came: continues what it was doing. */
 static void resume(session *s, int failed) {
     if (s->state == S_CLOSING) return;
+    if (s->snap_pending) { /* a snapshot upload storage has answered */
+        uint64_t base = s->snap_pending - 1;
+        s->snap_pending = 0;
+        if (failed) {
+            relay_reject(s->r, WEFT_PROTO_ESTORAGE);
+            send_snapshot_ack(s, WEFT_ACK_REJECTED, WEFT_PROTO_ESTORAGE);
+        } else {
+            s->r->m.snapshots_stored++;
+            send_snapshot_ack(s, WEFT_ACK_STORED, base);
+            if (s->sp) space_snapshot_stored(s->sp);
+        }
+    }
     uint8_t *p = s->parked;
     size_t len = s->parked_len;
     s->parked = NULL;
@@ -815,6 +858,9 @@ static int callback_weft(struct lws *wsi, enum lws_callback_reasons reason, void
         return ip_take(r, ip_entry_of_fd(r, (int)(lws_intptr_t)in), IPB_ACCEPT, 1, RL_IP_ACCEPT)
                    ? 0
                    : -1;
+    case LWS_CALLBACK_SSL_INFO:
+        if (r) tls_on_info(r, wsi, in);
+        return 0;
     case LWS_CALLBACK_WSI_CREATE:
         /* Every accepted connection, WebSocket or HTTP, from accept to
          * close: --max-conns bounds them all, so idle HTTP connections
@@ -912,12 +958,13 @@ void relay_after_turn(relay *r) {
     }
     struct space *woken = space_take_woken(r);
     for (struct space *sp = woken; sp; sp = sp->woken_next) {
-        uint64_t end = sp->durable ? sp->idx[sp->durable - 1].cum : 0;
+        uint64_t end = sp->durable > sp->trimmed ? space_rec(sp, sp->durable)->cum : 0;
         session *next;
         for (session *s = sp->subs; s; s = next) {
             next = s->sp_next;
             if (s->synced && s->next_rseq > 1) {
-                uint64_t sent = s->next_rseq > 1 ? sp->idx[s->next_rseq - 2].cum : 0;
+                uint64_t sent =
+                    s->next_rseq > sp->trimmed + 1 ? space_rec(sp, s->next_rseq - 1)->cum : 0;
                 if (end - sent > r->cfg.max_queue) {
                     r->m.slow_dropped++;
                     session_fail(s, WEFT_PROTO_ESLOW_CONSUMER, "reader fell too far behind");
@@ -936,6 +983,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (t->r->reload) { /* SIGHUP */
         t->r->reload = 0;
         admit_reload(t->r->admit);
+        tls_reload(t->r);
     }
     if (++t->ticks % 600 == 0) {
         rl_prune(t->r->token_buckets, relay_now_us(), 120000000u);
@@ -945,6 +993,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     if (t->ticks % 10 == 0) {
         session_expire_all(t->r, relay_unix_s());
         space_unload_idle(t->r, relay_now_us());
+        space_trim_due(t->r, relay_now_us());
     }
     t->r->storage->ops->tick(t->r->storage);
     lws_sul_schedule(t->r->ctx, 0, &t->sul, tick, 100 * LWS_US_PER_MS);
@@ -959,6 +1008,13 @@ static void space_closing_cb(void *ud, struct space *sp, uint32_t code) {
 static void space_unthrottle_cb(void *ud, struct space *sp) {
     (void)ud;
     session_unthrottle(sp);
+}
+
+static void space_trimmed_cb(void *ud, struct space *sp, uint64_t trimmed) {
+    relay *r = ud;
+    for (session *s = r->sessions; s; s = s->all_next)
+        if (s->sp == sp && s->state == S_LIVE && !s->below_trim && s->next_rseq <= trimmed)
+            tell_trimmed(s);
 }
 
 static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
@@ -989,6 +1045,7 @@ int server_start(relay *r) {
     info.max_http_header_pool = 1024;
     info.timeout_secs = 20;
     info.fd_limit_per_thread = r->cfg.max_conns + 64;
+    tls_context_options(r, &info);
     r->srv = calloc(1, sizeof *r->srv);
     if (!r->srv) return -1;
     r->srv->r = r;
@@ -1000,9 +1057,10 @@ int server_start(relay *r) {
         return -1;
     }
     r->space_ev = (space_events){space_closing_cb, space_unthrottle_cb, space_ephemeral_cb,
-                                 space_level_cb, r};
+                                 space_level_cb,   space_trimmed_cb,    r};
     lws_sul_schedule(r->ctx, 0, &r->srv->sul, tick, 100 * LWS_US_PER_MS);
-    relay_log("listening on %s:%d storage=%s", r->cfg.listen_host, r->cfg.port, r->cfg.storage);
+    relay_log("listening on %s:%d%s storage=%s", r->cfg.listen_host, r->cfg.port,
+              r->cfg.tls_cert ? " (TLS)" : "", r->cfg.storage);
     return 0;
 }
 

@@ -86,6 +86,9 @@ typedef struct session {
     uint64_t next_rseq;    /* next relay sequence to consider sending */
     uint64_t catchup_head; /* space's durable head when the session went live */
     int synced;            /* the "caught up" ACK went out */
+    int below_trim;        /* it lacks history the space trimmed: nothing is sent to it
+                              until it loads the snapshot (SNAPSHOT_GET) */
+    uint64_t snap_pending; /* an upload storage confirms later: its base + 1 (0: none) */
     uint8_t *rx;           /* the message being reassembled from fragments */
     size_t rx_len, rx_cap;
     outmsg *q_head, *q_tail;

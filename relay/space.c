@@ -14,6 +14,7 @@
 
 #include "hex.h"
 #include "snapfile.h"
+#include "trimfile.h"
 #include "vec.h"
 
 #include <assert.h>
@@ -60,18 +61,22 @@ static uint32_t author_intern(space *sp, const uint8_t key[32]) {
     return a;
 }
 
-/* Appends an index entry for the record just given relay sequence n_idx+1. */
-static int index_push(space *sp, const weft_change *c, size_t len, uint64_t origin) {
+/* Appends an index entry for the record just given the next relay
+ * sequence; time_s: when it was stored (0: unknown). */
+static int index_push(space *sp, const weft_change *c, size_t len, uint64_t origin,
+                      uint64_t time_s) {
     rec_info *g = weft__vec_grow(sp->idx, &sp->cap_idx, sp->n_idx + 1, sizeof *g, 256);
     if (!g) return WEFT_ENOMEM;
     sp->idx = g;
     uint64_t prev = sp->n_idx ? sp->idx[sp->n_idx - 1].cum : 0;
     uint32_t a = c ? author_intern(sp, c->author) : SPACE_NO_AUTHOR;
-    sp->idx[sp->n_idx++] = (rec_info){.seq = c ? c->seq : 0,
-                                      .cum = prev + len,
-                                      .origin = origin,
-                                      .author = a,
-                                      .len = (uint32_t)len};
+    sp->idx[sp->n_idx++] =
+        (rec_info){.seq = c ? c->seq : 0,
+                   .cum = prev + len,
+                   .origin = origin,
+                   .author = a,
+                   .len = (uint32_t)len,
+                   .time_s = (uint32_t)(time_s > UINT32_MAX ? UINT32_MAX : time_s)};
     return 0;
 }
 
@@ -86,7 +91,7 @@ static int release_parked(space *sp);
  * rebuild chains and the vector); signatures are not verified twice. */
 static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, uint64_t origin) {
     space *sp = ud;
-    assert(rseq == sp->n_idx + 1);
+    assert(rseq == sp->trimmed + sp->n_idx + 1);
     int rc;
     weft_level lv;
     if (len >= 2 && rec[1] == WEFT_RECORD_LEVEL) {
@@ -105,9 +110,9 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
             relay_log("space=%s rseq=%llu: unreadable level record, kept in the index", sp->hex,
                       (unsigned long long)rseq);
         }
-        rc = index_push(sp, NULL, len, origin);
+        rc = index_push(sp, NULL, len, origin, 0);
     } else if (sp->appending && sp->appending->record == rec) {
-        rc = index_push(sp, sp->appending, len, origin);
+        rc = index_push(sp, sp->appending, len, origin, relay_unix_s());
     } else {
         weft_change c;
         int ok = weft_change_decode(&c, rec, len) == 0 && c.total_len == len;
@@ -120,7 +125,10 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
             relay_log("space=%s rseq=%llu: record not ready in the log, kept in the index", sp->hex,
                       (unsigned long long)rseq);
         }
-        rc = index_push(sp, ok ? &c : NULL, len, origin);
+        /* Its age for --keep-history: the author's clock, never ahead of
+         * now (a record replayed at open has no other). */
+        uint64_t now = relay_unix_s(), t = ok ? c.wall_ms / 1000 : 0;
+        rc = index_push(sp, ok ? &c : NULL, len, origin, t < now ? t : now);
     }
     if (!rc) sp->head = rseq;
     return rc;
@@ -160,13 +168,46 @@ static void on_unthrottle(void *ud) {
     sp->r->space_ev.unthrottle(sp->r->space_ev.ud, sp);
 }
 
-static const storage_events space_storage_events = {on_record, on_durable, on_lost, on_unthrottle};
+static int by_key(const void *a, const void *b) {
+    return memcmp(((const weft__trim_author *)a)->key, ((const weft__trim_author *)b)->key, 32);
+}
+
+/* The space was trimmed (storage_events.trimmed, inside open, before any
+ * record): its log starts from each author's chain head at the cut. */
+static int on_trimmed(void *ud, uint64_t trimmed, const uint8_t *ckpt, size_t len) {
+    space *sp = ud;
+    uint64_t t;
+    size_t n;
+    if (weft__trim_parse(&t, &n, ckpt, len) || t != trimmed) return WEFT_EMALFORMED;
+    weft__trim_author *a = calloc(n ? n : 1, sizeof *a);
+    if (!a) return WEFT_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        weft__trim_author_get(&a[i], ckpt, i);
+        rc = weft_log_restore(sp->log, a[i].key, a[i].seq, a[i].hash, a[i].lamport_end);
+        if (!rc && author_intern(sp, a[i].key) == SPACE_NO_AUTHOR) rc = WEFT_ENOMEM;
+    }
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    free(sp->ckpt);
+    sp->ckpt = a;
+    sp->n_ckpt = n;
+    sp->trimmed = sp->head = trimmed;
+    if (sp->durable < trimmed) sp->durable = trimmed; /* what was cut was durable */
+    return 0;
+}
+
+static const storage_events space_storage_events = {on_record, on_durable, on_lost, on_unthrottle,
+                                                    on_trimmed};
 
 static void space_free(space *sp) {
     if (!sp) return;
     if (sp->st) sp->st->st->ops->close(sp->st);
     weft_log_free(sp->log);
     free(sp->idx);
+    free(sp->ckpt);
     free(sp->authors);
     weft__idtab_free(&sp->author_tab);
     idem_free(sp->idem);
@@ -204,7 +245,8 @@ int space_open(relay *r, const uint8_t id[32], int create, space **out) {
     }
     sp->durable = sp->head;
     sp->used_us = relay_now_us();
-    relay_log("space=%s open records=%zu authors=%zu", sp->hex, sp->n_idx, sp->n_authors);
+    relay_log("space=%s open records=%zu authors=%zu trimmed=%llu", sp->hex, sp->n_idx,
+              sp->n_authors, (unsigned long long)sp->trimmed);
     *out = sp;
     return 0;
 }
@@ -512,15 +554,22 @@ uint32_t space_snapshot_check(space *sp, const uint8_t *rec, size_t len, size_t 
      * relay no longer holds. They are the last few records at most; the
      * publisher retries once they are acked. */
     for (uint64_t i = sp->durable; i < sp->head; i++) {
-        const rec_info *ri = &sp->idx[i];
+        const rec_info *ri = space_rec(sp, i + 1);
         if (ri->author != SPACE_NO_AUTHOR && ri->seq <= cov[ri->author]) {
             free(cov);
             return snap_refuse(sp, RELAY_SNAP_UNCOVERED, WEFT_PROTO_EUNCOVERED);
         }
     }
-    uint64_t b = 0;
-    while (b < sp->durable) {
-        const rec_info *ri = &sp->idx[b];
+    /* The trimmed prefix counts as covered only when the vector covers
+     * every author's head at the cut; else the base is 0 (stale). */
+    int covers_trim = 1;
+    for (size_t i = 0; i < sp->n_ckpt && covers_trim; i++) {
+        uint32_t a = space_author_find(sp, sp->ckpt[i].key);
+        covers_trim = a != SPACE_NO_AUTHOR && cov[a] >= sp->ckpt[i].seq;
+    }
+    uint64_t b = covers_trim ? sp->trimmed : 0;
+    while (covers_trim && b < sp->durable) {
+        const rec_info *ri = space_rec(sp, b + 1);
         if (ri->author == SPACE_NO_AUTHOR || ri->seq > cov[ri->author]) break;
         b++;
     }
@@ -539,6 +588,11 @@ int space_snapshot_put(space *sp, uint64_t base, const uint8_t *tok, size_t tok_
     int rc = sp->st->st->ops->snapshot_put(sp->st, base, body, 2 + tok_len + len, slot, fn, ud);
     free(body);
     if (rc == WEFT_ESTATE) snap_refuse(sp, RELAY_SNAP_STALE, 0);
+    if (rc == 0) {
+        sp->snap_base = base;
+        sp->snap_known = 1;
+        space_trim(sp, relay_now_us()); /* counted and logged; the upload stands either way */
+    }
     return rc;
 }
 
@@ -553,6 +607,9 @@ static int snap_take(void *ud, uint64_t base, const uint8_t *body, size_t len) {
     snap_pick *p = ud;
     const uint8_t *tok, *rec;
     size_t tl, rl;
+    /* One whose tail is trimmed cannot be joined from: skipped (not
+     * damaged; an older one kept beside a newer that passed). */
+    if (base < p->sp->trimmed) return 0;
     /* Checked again on the way out: a file that passed its CRC but not the
      * signature was altered with its CRC, or written by a bug. */
     if (weft__snap_body_split(&tok, &tl, &rec, &rl, body, len) ||
@@ -582,4 +639,173 @@ int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t
     *base = p.base;
     if (p.body) weft__snap_body_split(tok, tok_len, rec, len, p.body, p.len);
     return 0;
+}
+
+/* ---- history ---- */
+
+int space_below_trim(const space *sp, const uint64_t *have, size_t n_have) {
+    for (size_t i = 0; i < sp->n_ckpt; i++) {
+        uint32_t a = space_author_find(sp, sp->ckpt[i].key); /* interned at the cut */
+        if (a >= n_have || have[a] < sp->ckpt[i].seq) return 1;
+    }
+    return 0;
+}
+
+/* Each author's chain head among the records up to `upto`: the old
+ * checkpoint's, moved on by the records after it. OUT: *out (sorted by
+ * key, malloc'd), *n. Returns 0 or a WEFT_E code. */
+static int heads_at(space *sp, uint64_t upto, weft__trim_author **out, size_t *n) {
+    uint64_t *seq = calloc(sp->n_authors ? sp->n_authors : 1, sizeof *seq);
+    weft__trim_author *a = calloc(sp->n_authors ? sp->n_authors : 1, sizeof *a);
+    if (!seq || !a) {
+        free(seq);
+        free(a);
+        return WEFT_ENOMEM;
+    }
+    for (size_t i = 0; i < sp->n_ckpt; i++)
+        seq[space_author_find(sp, sp->ckpt[i].key)] = sp->ckpt[i].seq;
+    for (uint64_t r = sp->trimmed + 1; r <= upto; r++) {
+        const rec_info *ri = space_rec(sp, r);
+        if (ri->author != SPACE_NO_AUTHOR && ri->seq > seq[ri->author]) seq[ri->author] = ri->seq;
+    }
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < sp->n_authors && !rc; i++) {
+        if (!seq[i]) continue;
+        weft__trim_author *e = &a[k++];
+        memcpy(e->key, sp->authors[i], 32);
+        e->seq = seq[i];
+        rc = weft_log_entry(sp->log, e->key, e->seq, e->hash, &e->lamport_end);
+        if (rc == WEFT_ETRIMMED) { /* unchanged since the last cut: the checkpoint has it */
+            const weft__trim_author *old = bsearch(e, sp->ckpt, sp->n_ckpt, sizeof *e, by_key);
+            rc = old && old->seq == e->seq ? 0 : WEFT_ESTATE;
+            if (!rc) *e = *old;
+        }
+    }
+    free(seq);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    qsort(a, k, sizeof *a, by_key);
+    *out = a;
+    *n = k;
+    return 0;
+}
+
+/* The highest relay sequence the policy allows to trim now (before
+ * storage picks its cut): covered by the newest snapshot, older than the
+ * window, and before the first record that is not a change. */
+static uint64_t trim_limit(const space *sp, uint64_t now_s) {
+    int64_t keep = sp->r->cfg.keep_history_s;
+    uint64_t end = sp->snap_base < sp->durable ? sp->snap_base : sp->durable;
+    uint64_t cutoff = (uint64_t)keep < now_s ? now_s - (uint64_t)keep : 0;
+    uint64_t limit = sp->trimmed;
+    while (limit < end) {
+        const rec_info *ri = space_rec(sp, limit + 1);
+        if (ri->author == SPACE_NO_AUTHOR || (keep > 0 && ri->time_s > cutoff)) break;
+        limit++;
+    }
+    return limit;
+}
+
+int space_trim(space *sp, uint64_t now_us) {
+    relay *r = sp->r;
+    const storage_ops *ops = sp->st->st->ops;
+    if (r->cfg.keep_history_s < 0 || !ops->trim_point) return 0;
+    uint8_t *body = NULL;
+    const uint8_t *rec, *tok;
+    size_t len, tl;
+    uint64_t base;
+    int rc;
+    if (!sp->snap_known) {
+        rc = space_snapshot_newest(sp, &body, &rec, &len, &tok, &tl, &base);
+        int held = body != NULL;
+        free(body);
+        if (rc) return rc;
+        sp->snap_base = held ? base : 0;
+        sp->snap_known = 1;
+    }
+    if (sp->snap_base <= sp->trimmed) return 0;
+    uint64_t limit = trim_limit(sp, relay_unix_s());
+    uint64_t upto = limit > sp->trimmed ? ops->trim_point(sp->st, limit) : 0;
+    if (upto <= sp->trimmed) return 0;
+    /* What the trim relies on must still be there and sound. */
+    rc = space_snapshot_newest(sp, &body, &rec, &len, &tok, &tl, &base);
+    int held = body != NULL;
+    free(body);
+    if (rc || !held || base < upto) {
+        sp->snap_known = 0;
+        return rc;
+    }
+    weft__trim_author *heads = NULL;
+    size_t n = 0;
+    rc = heads_at(sp, upto, &heads, &n);
+    uint8_t *ckpt = rc ? NULL : malloc(weft__trim_size(n));
+    if (!rc && !ckpt) rc = WEFT_ENOMEM;
+    uint64_t bytes = 0;
+    if (!rc) {
+        weft__trim_encode(ckpt, upto, heads, n);
+        rc = ops->trim(sp->st, upto, ckpt, weft__trim_size(n), &bytes);
+    }
+    free(ckpt);
+    if (rc) {
+        free(heads);
+        r->m.trim_failures++;
+        relay_log("space=%s trim to rseq=%llu failed: %s", sp->hex, (unsigned long long)upto,
+                  weft_err_name(rc));
+        return rc;
+    }
+    /* The index and the log follow storage. */
+    size_t drop = (size_t)(upto - sp->trimmed);
+    uint64_t cum = sp->idx[drop - 1].cum;
+    memmove(sp->idx, sp->idx + drop, (sp->n_idx - drop) * sizeof *sp->idx);
+    sp->n_idx -= drop;
+    for (size_t i = 0; i < sp->n_idx; i++)
+        sp->idx[i].cum -= cum;
+    sp->trimmed = upto;
+    free(sp->ckpt);
+    sp->ckpt = heads;
+    sp->n_ckpt = n;
+    /* The heads as a version vector (FORMAT.md §6: key, then the seq as a
+     * LEB128 varint of at most 10 bytes; sorted by key already). */
+    uint8_t *vv = malloc(n * 42 + 1);
+    size_t vl = 0;
+    for (size_t i = 0; vv && i < n; i++) {
+        memcpy(vv + vl, heads[i].key, 32);
+        vl += 32;
+        uint64_t v = heads[i].seq;
+        do {
+            vv[vl++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            v >>= 7;
+        } while (v);
+    }
+    /* Memory then follows the authors, not the history; a failure here
+     * only keeps more. */
+    if (vv) weft_log_forget(sp->log, vv, vl, WEFT_LOG_FORGET_KEEP);
+    free(vv);
+    r->m.trims++;
+    r->m.trimmed_records += drop;
+    r->m.trimmed_bytes += bytes;
+    relay_log("space=%s trimmed to rseq=%llu: %zu records, %llu bytes (snapshot base %llu)",
+              sp->hex, (unsigned long long)upto, drop, (unsigned long long)bytes,
+              (unsigned long long)sp->snap_base);
+    sp->trim_tried_us = now_us;
+    if (r->space_ev.trimmed) r->space_ev.trimmed(r->space_ev.ud, sp, upto);
+    return 0;
+}
+
+void space_snapshot_stored(space *sp) {
+    sp->snap_known = 0;
+    space_trim(sp, relay_now_us());
+}
+
+void space_trim_due(relay *r, uint64_t now_us) {
+    if (r->cfg.keep_history_s < 0) return;
+    for (size_t i = 0; i < r->spaces.cap; i++) {
+        space *sp = r->spaces.slots[i].val;
+        if (!sp || now_us - sp->trim_tried_us < (uint64_t)SPACE_TRIM_PERIOD_S * 1000000u) continue;
+        sp->trim_tried_us = now_us;
+        space_trim(sp, now_us);
+    }
 }

@@ -9,7 +9,13 @@
  * at open, appended by it, or by another relay sharing the storage; the
  * space never learns which backend it has.
  *
- * Invariants: idx[i] describes relay sequence i + 1; head is the highest
+ * History (--keep-history, docs/RELAY.md "History"): once the newest
+ * snapshot covers a prefix of the log older than the window, storage
+ * drops it (space_trim) and keeps a checkpoint of each author's chain head
+ * at the cut, from which the log is restored when the space is opened
+ * again; records up to `trimmed` are gone from storage and from the index.
+ *
+ * Invariants: idx[i] describes relay sequence trimmed + i + 1; head is the highest
  * relay sequence storage holds, durable the highest storage called durable
  * (durable <= head). Nothing past durable is ever sent to anyone.
  */
@@ -29,6 +35,8 @@ typedef struct rec_info {
     uint64_t origin; /* session that sent it (0: unknown, e.g. after restart) */
     uint32_t author; /* index into authors, or SPACE_NO_AUTHOR */
     uint32_t len;
+    uint32_t time_s; /* when stored (Unix seconds); replayed: the change's wall time, at most
+                        the time of replay; 0 for records without one */
 } rec_info;
 
 typedef struct space {
@@ -55,7 +63,21 @@ typedef struct space {
     bucket eph;                   /* SIGNAL/PRESENCE bytes sent here (--eph-rate) */
     size_t n_sessions;            /* WebSocket sessions whose s->sp this is */
     uint64_t used_us;             /* last opened, found or left (relay_now_us) */
+    /* History: records up to trimmed are gone; ckpt holds each author's
+     * chain head at that point (sorted by key). snap_base: the base of the
+     * newest stored snapshot (valid when snap_known). */
+    uint64_t trimmed;
+    struct weft__trim_author *ckpt;
+    size_t n_ckpt;
+    uint64_t snap_base;
+    int snap_known;
+    uint64_t trim_tried_us; /* the last timer-driven trim attempt */
 } space;
+
+/* The index entry of relay sequence rseq (trimmed < rseq <= head). */
+static inline rec_info *space_rec(const space *sp, uint64_t rseq) {
+    return &sp->idx[rseq - sp->trimmed - 1];
+}
 
 /* Bytes the space holds against its --space-bytes quota: the one place
  * that counts them (records now; snapshots and files when they are
@@ -130,6 +152,29 @@ int space_snapshot_put(space *sp, uint64_t base, const uint8_t *tok, size_t tok_
  * a WEFT_E code. */
 int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t *len,
                           const uint8_t **tok, size_t *tok_len, uint64_t *base);
+
+/* ---- history (docs/RELAY.md, "History") ---- */
+
+/* Trims the space's log under --keep-history: the records the newest
+ * snapshot (verified again now) covers, older than the window, up to the
+ * first record that is not a change (a level record: it stays, and what
+ * follows it with it), cut where storage can (a segment boundary). Storage
+ * keeps the checkpoint; the index, the author heads and the log's
+ * per-change entries below the cut go (weft_log_forget); sessions whose
+ * position is below it are told (space_events.trimmed). Returns 0
+ * (trimmed, or nothing to trim) or a WEFT_E code (counted; nothing lost). */
+int space_trim(space *sp, uint64_t now_us);
+/* A snapshot upload that storage confirmed later (Redis) is stored: the
+ * newest snapshot is read again, and the log trimmed behind it. */
+void space_snapshot_stored(space *sp);
+/* Runs space_trim for open spaces not tried for SPACE_TRIM_PERIOD_S;
+ * called every second. */
+#define SPACE_TRIM_PERIOD_S 60
+void space_trim_due(relay *r, uint64_t now_us);
+/* 1 when a client whose vector is `have` (its seq per space author index,
+ * n_have entries; authors past it hold 0) lacks changes the space trimmed:
+ * it must load the newest snapshot first. O(authors at the cut). */
+int space_below_trim(const space *sp, const uint64_t *have, size_t n_have);
 
 /* Forgets a space whose local view can no longer be trusted (storage said
  * lost: an append was not confirmed, or another relay deleted it): fails

@@ -87,6 +87,12 @@ typedef struct storage_events {
     void (*lost)(void *ud, uint32_t code, const char *why);
     /* Fewer appends in flight than the bound again (see throttled()). */
     void (*unthrottle)(void *ud);
+    /* The space's log prefix up to relay sequence `trimmed` is gone
+     * (--keep-history); ckpt is its trim checkpoint (common/trimfile.h,
+     * borrowed for the call). Called before any record() when the
+     * backend trimmed the space: inside open() (local), or while it loads
+     * (Redis). Non-zero: open fails with it (Redis: the space is lost). */
+    int (*trimmed)(void *ud, uint64_t trimmed, const uint8_t *ckpt, size_t len);
 } storage_events;
 
 /* Called for each record in relay-sequence order; the bytes are borrowed
@@ -168,6 +174,20 @@ typedef struct storage_ops {
      * it returns. Returns fn's non-zero value, 0 when fn took none (or none
      * is held), or a WEFT_E code. */
     int (*snapshot_read)(storage_space *h, relay_record_fn fn, void *ud, size_t *damaged);
+    /* History trimming (docs/RELAY.md, "History"); NULL in a backend that
+     * does not trim (Redis). trim_point: the highest relay sequence <=
+     * limit at which the backend can cut the log (file: a segment
+     * boundary; never past the durable head), or the current trim point
+     * when none is further. */
+    uint64_t (*trim_point)(storage_space *h, uint64_t limit);
+    /* Drops every record up to relay sequence upto (a trim_point answer),
+     * keeping ckpt (common/trimfile.h) as the space's trim checkpoint.
+     * Durable before it returns 0: a crash at any point leaves the log
+     * trimmed at upto (checkpoint written) or as it was, never torn; the
+     * records after upto are never touched. OUT: *bytes, record bytes
+     * dropped. Returns 0 or a WEFT_E code (the log may then still hold
+     * the records; nothing is lost). */
+    int (*trim)(storage_space *h, uint64_t upto, const uint8_t *ckpt, size_t len, uint64_t *bytes);
     /* Ends the loop turn: submits every batch appended this turn (one
      * group commit). Local: finishes the syncs the writers are done with
      * (durable() and the answers for their spaces), then starts one per
@@ -280,7 +300,8 @@ typedef struct relay_store_ops {
     const char *name;
     /* Opens a space's log, creating it when create is set (else a missing
      * space is WEFT_ENOTFOUND), and replays every stored record through fn
-     * (may be NULL). OUT: *out. Returns 0 or a negative WEFT_E code. */
+     * (may be NULL): those after its trim point, when trimmed. OUT: *out.
+     * Returns 0 or a negative WEFT_E code. */
     int (*open_space)(relay_store *st, const uint8_t space[32], int create, relay_space_store **out,
                       relay_record_fn fn, void *ud);
     /* Appends n records; they take relay sequences head+1 .. head+n. OUT:
@@ -327,6 +348,17 @@ typedef struct relay_store_ops {
     int (*snapshot_put)(relay_space_store *s, uint64_t base, const uint8_t *rec, size_t len);
     /* storage_ops.snapshot_read. */
     int (*snapshot_read)(relay_space_store *s, relay_record_fn fn, void *ud, size_t *damaged);
+    /* The space's trim checkpoint, before it is opened: OUT: *trimmed and
+     * *ckpt (malloc'd, the caller frees; NULL and 0 when the space was
+     * never trimmed), *len. Returns 0 or a WEFT_E code (a checkpoint that
+     * fails its check is WEFT_EMALFORMED: the space is refused, as for a
+     * damaged segment). May be NULL (never trims). */
+    int (*trim_read)(relay_store *st, const uint8_t space[32], uint64_t *trimmed, uint8_t **ckpt,
+                     size_t *len);
+    /* storage_ops.trim_point and trim, synchronously. May be NULL. */
+    uint64_t (*trim_point)(relay_space_store *s, uint64_t limit);
+    int (*trim)(relay_space_store *s, uint64_t upto, const uint8_t *ckpt, size_t len,
+                uint64_t *bytes);
     /* Closes a space (after a flush). NULL is a no-op. */
     void (*close_space)(relay_space_store *s);
     /* Closes the backend; every space must be closed first. NULL is a no-op. */

@@ -36,12 +36,23 @@
  * upload and is removed. The STORAGE_SNAPSHOTS_KEPT newest are kept. A
  * snapshot write is synchronous on the loop: uploads are rare (an admin's,
  * every so often) and bounded by --max-snapshot.
+ *
+ * Trimming (--keep-history) cuts the log at a segment boundary: the
+ * checkpoint (common/trimfile.h: each author's chain head at the cut) is
+ * written to trim.tmp, fdatasync'd, renamed to "trim" and the directory
+ * fsync'd; only then are the sealed segments before the cut unlinked. The
+ * checkpoint is what says the prefix is gone: a crash before the rename
+ * leaves the log whole (and a trim.tmp, removed at open), one after it
+ * leaves segments before the cut, which open removes. Only sealed segments
+ * whose every record is at or before the newest durable snapshot's base go,
+ * so no acknowledged change is lost that the snapshot does not carry.
  */
 #include "storage.h"
 
 #include "hex.h"
 #include "segment.h"
 #include "snapfile.h"
+#include "trimfile.h"
 #include "vec.h"
 
 #include "weft/change.h"
@@ -83,8 +94,9 @@ typedef struct file_space {
     size_t n_segs, cap_segs;
     int fd;          /* the active (last) segment, or -1 */
     uint64_t marked; /* the active segment's size at its last sync mark */
-    fpos *idx;
+    fpos *idx;       /* idx[i]: relay sequence trimmed + i + 1 */
     size_t n, cap;
+    uint64_t trimmed; /* records up to it are gone (the trim checkpoint says so) */
     int dirty;
     int syncing; /* between sync_begin and sync_end */
     /* Records appended while a sync runs: held here, and written at
@@ -113,6 +125,7 @@ typedef struct file_store {
     uint64_t syncs, fail_at;
     unsigned delay_ms;
     unsigned snap_delay_ms; /* a snapshot write pauses half-way (kill -9 tests) */
+    unsigned trim_delay_ms; /* a trim pauses before and after its rename (kill -9 tests) */
     char slow_space[WEFT__HEX_LEN(32)];
     /* Spaces whose unsynced tail could not be dropped after a failed
      * fdatasync: refused until the process restarts (hex ids). */
@@ -248,7 +261,8 @@ static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn
         return io_fail("stat", path);
     }
     uint64_t fsize = (uint64_t)sb.st_size;
-    if (first != s->n + 1) { /* named for a relay sequence the last one does not lead to */
+    if (first !=
+        s->trimmed + s->n + 1) { /* named for a relay sequence the last one does not lead to */
         close(fd);
         fprintf(stderr, "weft-relay: file storage: %s: %s\n", path,
                 fsize < SEG_HDR ? "no header" : "bad header or gap");
@@ -263,7 +277,8 @@ static int scan_segment(file_space *s, uint64_t first, int last, relay_record_fn
     s->marked = SEG_HDR;
     scan_io io = {s, fd, segi, path, fn, ud};
     weft__seg_scan sc;
-    rc = weft__seg_scan_run(&sc, fsize, s->n + 1, last, scan_view, &io, scan_record, &io);
+    rc = weft__seg_scan_run(&sc, fsize, s->trimmed + s->n + 1, last, scan_view, &io, scan_record,
+                            &io);
     if (rc) goto out;
     if (sc.fault == WEFT__SEG_HEADER_SHORT || sc.fault == WEFT__SEG_BAD_MAGIC ||
         sc.fault == WEFT__SEG_GAP) {
@@ -350,6 +365,159 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n_out) {
     return list_numbered(dir, weft__seg_name_parse, cmp_u64, out, n_out);
 }
 
+/* ---- the trim checkpoint ---- */
+
+static int write_all(int fd, const uint8_t *p, size_t n, const char *path);
+
+/* Reads <dir>/trim. OUT: *trimmed (0 when there is none), and when ckpt
+ * is given, *ckpt (malloc'd; NULL when none) and *len. Returns 0 or a WEFT_E
+ * code (one that fails its check is WEFT_EMALFORMED). */
+static int trim_load(const char *dir, uint64_t *trimmed, uint8_t **ckpt, size_t *len) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/trim", dir);
+    *trimmed = 0;
+    if (ckpt) *ckpt = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : io_fail("open", path);
+    struct stat sb;
+    uint8_t *buf = NULL;
+    int rc = fstat(fd, &sb) ? io_fail("stat", path) : 0;
+    size_t n = rc ? 0 : (size_t)sb.st_size;
+    if (!rc && n > weft__trim_size(WEFT__TRIM_MAX)) rc = WEFT_EMALFORMED;
+    if (!rc && !(buf = malloc(n ? n : 1))) rc = WEFT_ENOMEM;
+    if (!rc && pread(fd, buf, n, 0) != (ssize_t)n) rc = io_fail("read", path);
+    close(fd);
+    size_t authors;
+    if (!rc && weft__trim_parse(trimmed, &authors, buf, n)) {
+        fprintf(stderr,
+                "weft-relay: file storage: %s: damaged trim checkpoint: refusing the space\n",
+                path);
+        rc = WEFT_EMALFORMED;
+    }
+    if (!rc && ckpt) {
+        *ckpt = buf;
+        *len = n;
+        buf = NULL;
+    }
+    free(buf);
+    return rc;
+}
+
+/* At open: the segments wholly at or before the trim point, left by a
+ * crash between the checkpoint and their unlink, go now; the first one
+ * kept must start right after it. OUT: *skip, how many of firsts went. */
+static int drop_trimmed(file_space *s, const uint64_t *firsts, size_t n, size_t *skip) {
+    size_t k = 0;
+    while (k < n && firsts[k] <= s->trimmed)
+        k++;
+    if (k == n || firsts[k] != s->trimmed + 1) {
+        fprintf(stderr,
+                "weft-relay: file storage: %s: no segment starts after the trim point %llu\n",
+                s->dir, (unsigned long long)s->trimmed);
+        return WEFT_EMALFORMED;
+    }
+    for (size_t i = 0; i < k; i++) {
+        char path[PATH_MAX + 32];
+        seg_path(path, sizeof path, s, firsts[i]);
+        if (unlink(path) && errno != ENOENT) return io_fail("unlink", path);
+    }
+    *skip = k;
+    return k ? fsync_dir(s->dir) : 0;
+}
+
+static int f_trim_read(relay_store *st_, const uint8_t space[32], uint64_t *trimmed, uint8_t **ckpt,
+                       size_t *len) {
+    file_store *st = (file_store *)st_;
+    char hex[WEFT__HEX_LEN(32)], dir[PATH_MAX + 80];
+    weft__hex_encode(hex, sizeof hex, space, 32);
+    snprintf(dir, sizeof dir, "%s/%s", st->root, hex);
+    *len = 0;
+    return trim_load(dir, trimmed, ckpt, len);
+}
+
+/* Whether the active segment can be sealed now and cut whole: it holds
+ * records, all of them at or before limit and synced (no sync in flight,
+ * nothing held or appended since). */
+static int active_cuttable(const file_space *s, uint64_t limit) {
+    uint64_t head = s->trimmed + s->n;
+    return s->n_segs && head >= s->segs[s->n_segs - 1].first && limit >= head && !s->syncing &&
+           !s->pend_len && !s->dirty && !s->failed;
+}
+
+/* The last record of a sealed segment at or before limit: cuts fall on
+ * segment boundaries. The active segment is cut too when limit covers it
+ * whole (f_trim seals it first), so that with --keep-history none a space
+ * whose every record a snapshot covers keeps no segment bytes, whatever
+ * --segment-bytes is. */
+static uint64_t f_trim_point(relay_space_store *s_, uint64_t limit) {
+    file_space *s = (file_space *)s_;
+    if (active_cuttable(s, limit)) return s->trimmed + s->n;
+    uint64_t point = s->trimmed;
+    for (size_t i = 1; i < s->n_segs && s->segs[i].first - 1 <= limit; i++)
+        point = s->segs[i].first - 1;
+    return point;
+}
+
+static int f_trim(relay_space_store *s_, uint64_t upto, const uint8_t *ckpt, size_t len,
+                  uint64_t *bytes) {
+    file_space *s = (file_space *)s_;
+    *bytes = 0;
+    if (s->failed) return WEFT_EIO_STORE;
+    /* A cut at the head: the active segment is sealed (a new, empty one
+     * takes the next record) and goes with the others. Its bytes are
+     * synced already (active_cuttable). */
+    if (upto == s->trimmed + s->n && active_cuttable(s, upto)) {
+        int rc = seg_create(s, upto + 1);
+        if (rc) return rc;
+    }
+    size_t k = 0; /* segments that go: every one starting at or before upto */
+    while (k + 1 < s->n_segs && s->segs[k + 1].first - 1 <= upto)
+        k++;
+    if (!k || s->segs[k].first != upto + 1) return WEFT_EINVAL; /* not a trim_point answer */
+    char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s/trim.tmp", s->dir);
+    snprintf(path, sizeof path, "%s/trim", s->dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? io_fail("open", tmp) : write_all(fd, ckpt, len, tmp);
+    if (!rc && fdatasync(fd)) rc = io_fail("fdatasync", tmp);
+    if (fd >= 0) close(fd);
+    if (!rc && s->st->trim_delay_ms) {
+        /* Test hook: the checkpoint is whole under its temporary name. */
+        struct timespec ts = {s->st->trim_delay_ms / 1000,
+                              (long)(s->st->trim_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (!rc && rename(tmp, path)) rc = io_fail("rename", tmp);
+    if (!rc) rc = fsync_dir(s->dir);
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    /* From here the prefix is gone, whatever happens to its files. */
+    size_t drop = (size_t)(upto - s->trimmed);
+    for (size_t i = 0; i < drop; i++)
+        *bytes += s->idx[i].len;
+    memmove(s->idx, s->idx + drop, (s->n - drop) * sizeof *s->idx);
+    s->n -= drop;
+    for (size_t i = 0; i < s->n; i++)
+        s->idx[i].seg -= (uint32_t)k;
+    s->trimmed = upto;
+    for (size_t i = 0; i < k; i++) {
+        seg_path(path, sizeof path, s, s->segs[i].first);
+        if (unlink(path) && errno != ENOENT) io_fail("unlink", path); /* open removes it */
+        if (s->st->trim_delay_ms && i == 0) {
+            /* Test hook: the checkpoint is in place, the segments not all gone. */
+            struct timespec ts = {s->st->trim_delay_ms / 1000,
+                                  (long)(s->st->trim_delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    memmove(s->segs, s->segs + k, (s->n_segs - k) * sizeof *s->segs);
+    s->n_segs -= k;
+    fsync_dir(s->dir); /* lost, the open after a crash unlinks them again */
+    return 0;
+}
+
 static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_space_store **out,
                   relay_record_fn fn, void *ud) {
     file_store *st = (file_store *)st_;
@@ -395,13 +563,17 @@ static int f_open(relay_store *st_, const uint8_t space[32], int create, relay_s
     char tmp[PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s/snap.tmp", s->dir);
     if (unlink(tmp) && errno != ENOENT) io_fail("unlink", tmp);
+    snprintf(tmp, sizeof tmp, "%s/trim.tmp", s->dir);
+    if (unlink(tmp) && errno != ENOENT) io_fail("unlink", tmp);
     uint64_t *firsts = NULL;
-    size_t n_firsts = 0;
-    rc = list_segments(s->dir, &firsts, &n_firsts);
-    for (size_t i = 0; !rc && i < n_firsts; i++)
+    size_t n_firsts = 0, skip = 0;
+    rc = trim_load(s->dir, &s->trimmed, NULL, NULL);
+    if (!rc) rc = list_segments(s->dir, &firsts, &n_firsts);
+    if (!rc && s->trimmed) rc = drop_trimmed(s, firsts, n_firsts, &skip);
+    for (size_t i = skip; !rc && i < n_firsts; i++)
         rc = scan_segment(s, firsts[i], i + 1 == n_firsts, fn, ud);
     free(firsts);
-    if (!rc && s->fd < 0) rc = seg_create(s, s->n + 1);
+    if (!rc && s->fd < 0) rc = seg_create(s, s->trimmed + s->n + 1);
     /* What the scan kept is what is served from now on: make it durable
      * and say so, so later damage in it is never mistaken for a torn tail. */
     if (!rc && s->segs[s->n_segs - 1].size > s->marked) {
@@ -445,7 +617,7 @@ static int pend_add(file_space *s, seg *cur, const uint8_t *hdr, const uint8_t *
     if (!s->pend_len) {
         size += REC_HDR; /* the mark's slot */
         s->pend_off = size;
-        s->pend_first = s->n + 1;
+        s->pend_first = s->trimmed + s->n + 1;
     }
     int rc = idx_push(s, (uint32_t)(s->n_segs - 1), size, (uint32_t)len);
     if (rc) return rc;
@@ -460,7 +632,7 @@ static int pend_add(file_space *s, seg *cur, const uint8_t *hdr, const uint8_t *
 static int f_append(relay_space_store *s_, const uint8_t *const *recs, const size_t *lens, size_t n,
                     uint64_t *first) {
     file_space *s = (file_space *)s_;
-    *first = s->n + 1;
+    *first = s->trimmed + s->n + 1;
     if (s->failed) return WEFT_EIO_STORE;
     for (size_t i = 0; i < n; i++) {
         if (lens[i] == 0 || lens[i] > MAX_REC) return WEFT_EINVAL;
@@ -471,11 +643,11 @@ static int f_append(relay_space_store *s_, const uint8_t *const *recs, const siz
         if (cur->size > SEG_HDR && cur->size + REC_HDR + lens[i] > s->st->seg_bytes &&
             !s->syncing) {
             if (fdatasync(s->fd)) return space_fail(s, io_fail("fdatasync", s->dir));
-            int rc = seg_create(s, s->n + 1);
+            int rc = seg_create(s, s->trimmed + s->n + 1);
             if (rc) return rc;
             cur = &s->segs[s->n_segs - 1];
         }
-        uint64_t rseq = s->n + 1;
+        uint64_t rseq = s->trimmed + s->n + 1;
         uint8_t hdr[REC_HDR];
         weft__seg_record_put(hdr, rseq, recs[i], lens[i]);
         if (s->syncing) { /* held until the sync is done (sync_end) */
@@ -504,14 +676,15 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
     file_space *s = (file_space *)s_;
     file_store *st = s->st;
     size_t bytes = 0;
-    uint64_t r = after; /* records r+1.. remain */
+    const uint64_t t = s->trimmed;
+    uint64_t r = after > t ? after - t : 0; /* indexed records r.. remain */
     while (r < s->n && bytes < max_bytes) {
-        if (s->pend_len && r + 1 >= s->pend_first) { /* held, not written yet */
+        if (s->pend_len && t + r + 1 >= s->pend_first) { /* held, not written yet */
             const fpos *p = &s->idx[r];
             const uint8_t *h = s->pend + (p->off - s->pend_off);
-            if (weft__seg_record_check(h, REC_HDR + (size_t)p->len, r + 1, p->len))
+            if (weft__seg_record_check(h, REC_HDR + (size_t)p->len, t + r + 1, p->len))
                 return WEFT_EMALFORMED; /* cannot happen: encoded here */
-            int rc = fn(ud, r + 1, h + REC_HDR, p->len);
+            int rc = fn(ud, t + r + 1, h + REC_HDR, p->len);
             if (rc) return rc;
             bytes += p->len;
             r++;
@@ -543,12 +716,12 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
         for (uint64_t k = r; k < end; k++) {
             const uint8_t *h = st->buf + o;
             uint32_t len = s->idx[k].len;
-            if (weft__seg_record_check(h, REC_HDR + (size_t)len, k + 1, len)) {
+            if (weft__seg_record_check(h, REC_HDR + (size_t)len, t + k + 1, len)) {
                 fprintf(stderr, "weft-relay: file storage: %s: record %llu fails its CRC\n", path,
-                        (unsigned long long)(k + 1));
+                        (unsigned long long)(t + k + 1));
                 return WEFT_EMALFORMED;
             }
-            rc = fn(ud, k + 1, h + REC_HDR, len);
+            rc = fn(ud, t + k + 1, h + REC_HDR, len);
             if (rc) return rc;
             o += REC_HDR + len;
             bytes += len;
@@ -559,7 +732,8 @@ static int f_read(relay_space_store *s_, uint64_t after, size_t max_bytes, relay
 }
 
 static uint64_t f_head(const relay_space_store *s) {
-    return ((const file_space *)s)->n;
+    const file_space *f = (const file_space *)s;
+    return f->trimmed + f->n;
 }
 
 /* After a failed fdatasync: the space takes nothing more, and its active
@@ -598,7 +772,7 @@ static int f_sync_begin(relay_space_store *s_, relay_sync_job *job) {
     unmark_dirty(s);
     s->syncing = 1;
     *job = (relay_sync_job){.s = s_,
-                            .upto = s->n,
+                            .upto = s->trimmed + s->n,
                             .fd = s->fd,
                             .end = s->segs[s->n_segs - 1].size,
                             .marked = s->marked};
@@ -806,6 +980,9 @@ static int f_delete(relay_space_store *s_) {
         if (unlink(path) && errno != ENOENT) rc = io_fail("unlink", path);
     }
     free(snaps);
+    char trim[PATH_MAX + 32];
+    snprintf(trim, sizeof trim, "%s/trim", s->dir);
+    if (!rc && unlink(trim) && errno != ENOENT) rc = io_fail("unlink", trim);
     if (!rc && rmdir(s->dir)) rc = io_fail("rmdir", s->dir);
     if (!rc) rc = fsync_dir(s->st->root);
     space_free(s);
@@ -841,6 +1018,9 @@ static const relay_store_ops file_ops = {
     .delete_space = f_delete,
     .snapshot_put = f_snapshot_put,
     .snapshot_read = f_snapshot_read,
+    .trim_read = f_trim_read,
+    .trim_point = f_trim_point,
+    .trim = f_trim,
     .close_space = f_close_space,
     .close = f_close,
 };
@@ -859,6 +1039,8 @@ int relay_store_file_new(relay_store **out, const char *root, size_t segment_byt
     if (v) st->delay_ms = (unsigned)strtoul(v, NULL, 10);
     v = getenv("WEFT_RELAY_TEST_SNAPSHOT_DELAY_MS");
     if (v) st->snap_delay_ms = (unsigned)strtoul(v, NULL, 10);
+    v = getenv("WEFT_RELAY_TEST_TRIM_DELAY_MS");
+    if (v) st->trim_delay_ms = (unsigned)strtoul(v, NULL, 10);
     v = getenv("WEFT_RELAY_TEST_SLOW_SPACE");
     if (v) snprintf(st->slow_space, sizeof st->slow_space, "%s", v);
     *out = &st->base;

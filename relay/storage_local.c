@@ -253,7 +253,19 @@ static int l_open(storage *st_, const uint8_t id[32], int create, const storage_
     h->st = st;
     h->ev = ev;
     h->ud = ud;
-    int rc = st->drv->ops->open_space(st->drv, id, create, &h->drv, replay_one, h);
+    int rc = 0;
+    if (st->drv->ops->trim_read) {
+        uint64_t trimmed = 0;
+        uint8_t *ckpt = NULL;
+        size_t len = 0;
+        rc = st->drv->ops->trim_read(st->drv, id, &trimmed, &ckpt, &len);
+        if (!rc && ckpt) {
+            rc = ev->trimmed ? ev->trimmed(ud, trimmed, ckpt, len) : WEFT_EUNAVAILABLE;
+            h->head = trimmed;
+        }
+        free(ckpt);
+    }
+    if (!rc) rc = st->drv->ops->open_space(st->drv, id, create, &h->drv, replay_one, h);
     if (rc) {
         free(h);
         return rc;
@@ -353,6 +365,22 @@ static int l_snapshot_put(storage_space *h_, uint64_t base, const uint8_t *rec, 
 static int l_snapshot_read(storage_space *h_, relay_record_fn fn, void *ud, size_t *damaged) {
     local_space *h = (local_space *)h_;
     return h->st->drv->ops->snapshot_read(h->drv, fn, ud, damaged);
+}
+
+static uint64_t l_trim_point(storage_space *h_, uint64_t limit) {
+    local_space *h = (local_space *)h_;
+    if (limit > h->durable) limit = h->durable;
+    return h->st->drv->ops->trim_point ? h->st->drv->ops->trim_point(h->drv, limit) : 0;
+}
+
+/* Trimming writes one small checkpoint and deletes whole files, on the
+ * loop: it runs after a snapshot is stored and on the history timer, never
+ * on the path of a change. */
+static int l_trim(storage_space *h_, uint64_t upto, const uint8_t *ckpt, size_t len,
+                  uint64_t *bytes) {
+    local_space *h = (local_space *)h_;
+    if (!h->st->drv->ops->trim || upto > h->durable) return WEFT_EINVAL;
+    return h->st->drv->ops->trim(h->drv, upto, ckpt, len, bytes);
 }
 
 /* Lets go of h: its sync in flight is waited for and finished (the writer
@@ -529,6 +557,8 @@ static const storage_ops local_ops = {
     .close = l_close,
     .snapshot_put = l_snapshot_put,
     .snapshot_read = l_snapshot_read,
+    .trim_point = l_trim_point,
+    .trim = l_trim,
     .end_turn = l_end_turn,
     .busy = l_busy,
     .ready = l_ready,

@@ -4,7 +4,8 @@
  * flush has nothing to do. Records are copied one allocation each, indexed
  * by relay sequence in a growable array. Snapshots are kept in their stored
  * form (snapfile.h), newest first, so reads check them as the file driver
- * does.
+ * does. Trimming (--keep-history) frees the records up to the trim point
+ * and keeps the checkpoint bytes: recs[i] is relay sequence trimmed + i + 1.
  */
 #include "storage.h"
 
@@ -27,6 +28,8 @@ typedef struct mem_space {
     uint8_t id[32];
     mem_rec *recs;
     size_t n, cap;
+    uint64_t trimmed;                      /* records up to it were trimmed */
+    mem_rec ckpt;                          /* the trim checkpoint (trimfile.h), when base > 0 */
     mem_rec snaps[STORAGE_SNAPSHOTS_KEPT]; /* stored form, newest first */
     struct mem_space *next;
 } mem_space;
@@ -53,7 +56,7 @@ static int mem_open(relay_store *st_, const uint8_t space[32], int create, relay
         st->spaces = s;
     }
     for (size_t i = 0; fn && i < s->n; i++) {
-        int rc = fn(ud, i + 1, s->recs[i].p, s->recs[i].len);
+        int rc = fn(ud, s->trimmed + i + 1, s->recs[i].p, s->recs[i].len);
         if (rc) return rc;
     }
     *out = &s->base;
@@ -77,7 +80,7 @@ static int mem_append(relay_space_store *s_, const uint8_t *const *recs, const s
         memcpy(p, recs[i], lens[i]);
         s->recs[s->n + i] = (mem_rec){p, lens[i]};
     }
-    *first = s->n + 1;
+    *first = s->trimmed + s->n + 1;
     s->n += n;
     return 0;
 }
@@ -86,8 +89,9 @@ static int mem_read(relay_space_store *s_, uint64_t after, size_t max_bytes, rel
                     void *ud) {
     mem_space *s = (mem_space *)s_;
     size_t bytes = 0;
-    for (uint64_t i = after; i < s->n && bytes < max_bytes; i++) {
-        int rc = fn(ud, i + 1, s->recs[i].p, s->recs[i].len);
+    for (uint64_t i = after > s->trimmed ? after - s->trimmed : 0; i < s->n && bytes < max_bytes;
+         i++) {
+        int rc = fn(ud, s->trimmed + i + 1, s->recs[i].p, s->recs[i].len);
         if (rc) return rc;
         bytes += s->recs[i].len;
     }
@@ -95,7 +99,8 @@ static int mem_read(relay_space_store *s_, uint64_t after, size_t max_bytes, rel
 }
 
 static uint64_t mem_head(const relay_space_store *s_) {
-    return ((const mem_space *)s_)->n;
+    const mem_space *s = (const mem_space *)s_;
+    return s->trimmed + s->n;
 }
 
 static int mem_flush(relay_store *st) {
@@ -159,7 +164,58 @@ static int mem_snapshot_read(relay_space_store *s_, relay_record_fn fn, void *ud
     return 0;
 }
 
+static mem_space *find(mem_store *st, const uint8_t space[32]) {
+    mem_space *s = st->spaces;
+    while (s && memcmp(s->id, space, 32) != 0)
+        s = s->next;
+    return s;
+}
+
+static int mem_trim_read(relay_store *st, const uint8_t space[32], uint64_t *trimmed,
+                         uint8_t **ckpt, size_t *len) {
+    mem_space *s = find((mem_store *)st, space);
+    *trimmed = 0;
+    *ckpt = NULL;
+    *len = 0;
+    if (!s || !s->ckpt.p) return 0;
+    if (!(*ckpt = malloc(s->ckpt.len))) return WEFT_ENOMEM;
+    memcpy(*ckpt, s->ckpt.p, s->ckpt.len);
+    *len = s->ckpt.len;
+    *trimmed = s->trimmed;
+    return 0;
+}
+
+static uint64_t mem_trim_point(relay_space_store *s_, uint64_t limit) {
+    mem_space *s = (mem_space *)s_;
+    uint64_t head = s->trimmed + s->n;
+    return limit > head ? head : limit < s->trimmed ? s->trimmed : limit;
+}
+
+static int mem_trim(relay_space_store *s_, uint64_t upto, const uint8_t *ckpt, size_t len,
+                    uint64_t *bytes) {
+    mem_space *s = (mem_space *)s_;
+    *bytes = 0;
+    /* An empty space may move its start anywhere past it: Redis' mirror
+     * of a space another relay trimmed starts there. */
+    if (upto < s->trimmed || (s->n && upto > s->trimmed + s->n)) return WEFT_EINVAL;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) return WEFT_ENOMEM;
+    memcpy(copy, ckpt, len);
+    free(s->ckpt.p);
+    s->ckpt = (mem_rec){copy, len};
+    size_t drop = s->n ? (size_t)(upto - s->trimmed) : 0;
+    for (size_t i = 0; i < drop; i++) {
+        *bytes += s->recs[i].len;
+        free(s->recs[i].p);
+    }
+    memmove(s->recs, s->recs + drop, (s->n - drop) * sizeof *s->recs);
+    s->n -= drop;
+    s->trimmed = upto;
+    return 0;
+}
+
 static void free_space(mem_space *s) {
+    free(s->ckpt.p);
     for (size_t i = 0; i < STORAGE_SNAPSHOTS_KEPT; i++)
         free(s->snaps[i].p);
     for (size_t i = 0; i < s->n; i++)
@@ -206,6 +262,9 @@ static const relay_store_ops mem_ops = {
     .delete_space = mem_delete,
     .snapshot_put = mem_snapshot_put,
     .snapshot_read = mem_snapshot_read,
+    .trim_read = mem_trim_read,
+    .trim_point = mem_trim_point,
+    .trim = mem_trim,
     .close_space = mem_close_space,
     .close = mem_close,
 };

@@ -24,6 +24,10 @@
  * one at a time, so sequences are gap-free and every relay sees one order.
  * The reply (hence the ACK) comes after Redis wrote the effects to its AOF,
  * and with appendfsync always after it fsynced them (docs/SCALING.md).
+ * With cfg.wait_replicas the script does not publish: a WAIT pipelined
+ * after it on the same connection says how many replicas hold the batch,
+ * and only when enough do is the append answered and the head PUBLISHed,
+ * so a failover cannot take back a sequence anyone was told about.
  *
  * Event loop: hiredis' async API needs five hooks (add/del read/write and
  * cleanup). Each connection's socket is dup()ed and adopted into the lws
@@ -85,7 +89,27 @@ struct redis_store {
     lws_sorted_usec_list_t sul; /* reconnect timer */
     int closing;
     uint64_t reconnects;
+    redis_store_stats stats;
+    /* Appends whose scripts were sent this turn and that wait for the WAIT
+     * the timer sends once for all of them, on the next loop iteration. */
+    struct op *wait_first, *wait_last;
+    lws_sorted_usec_list_t wait_sul;
 };
+
+const redis_store_stats *redis_store_stats_of(const redis_store *st) {
+    return &st->stats;
+}
+
+static void note_latency(redis_store *st, lws_usec_t since) {
+    static const double redis_latency_bounds[REDIS_LATENCY_BUCKETS] = REDIS_LATENCY_BOUNDS;
+    double s = (double)(lws_now_usecs() - since) / 1e6;
+    int i = 0;
+    while (i < REDIS_LATENCY_BUCKETS && s > redis_latency_bounds[i])
+        i++;
+    st->stats.buckets[i]++;
+    st->stats.count++;
+    st->stats.sum_s += s;
+}
 
 /* The append script; see the opening comment. Integers come back negative
  * for duplicates and 0 for forks, so the reply is one flat array. A seqs
@@ -115,7 +139,7 @@ static const char append_lua[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "if head then redis.call('PUBLISH', ARGV[1], head) end\n"
+    "if head and ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], head) end\n"
     "return out\n";
 
 /* The rate-limit script: a sliding window approximated by two fixed windows
@@ -138,6 +162,32 @@ static const char rate_lua[] =
     "if used + n > tonumber(ARGV[2]) then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'w', idx, 'c', c + n, 'p', p)\n"
     "redis.call('PEXPIRE', KEYS[1], 2 * win)\n"
+    "return 1\n";
+
+/* Stores a sealed snapshot (its stored form, common/snapfile.h) as the
+ * space's newest, keeping the one before it: refused (0) when its base is
+ * below the newest held; an equal base replaces the newest. One script, so
+ * two relays storing at once never leave a torn pair. */
+static const char snap_put_lua[] =
+    "local cur = redis.call('HGET', KEYS[1], 'base')\n"
+    "local b = tonumber(ARGV[1])\n"
+    "if cur and b < tonumber(cur) then return 0 end\n"
+    "if not cur or b ~= tonumber(cur) then\n"
+    "  local n = redis.call('HGET', KEYS[1], 'new')\n"
+    "  if n then redis.call('HSET', KEYS[1], 'old', n) end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'base', ARGV[1], 'new', ARGV[2])\n"
+    "return 1\n";
+
+/* Trims a space's log up to ARGV[1] (--keep-history): the checkpoint first
+ * (weft:{hex}:trim, common/trimfile.h), then XTRIM MINID, in one script, so
+ * a reader never finds the records gone without the checkpoint that
+ * replaces them. A cut at or below the current one does nothing (0). */
+static const char trim_lua[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'upto') or '0')\n"
+    "if tonumber(ARGV[1]) <= cur then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'upto', ARGV[1], 'ckpt', ARGV[2])\n"
+    "redis.call('XTRIM', KEYS[2], 'MINID', (tonumber(ARGV[1]) + 1) .. '-0')\n"
     "return 1\n";
 /* clang-format on */
 
@@ -363,12 +413,16 @@ int redis_store_new(redis_store **out, const redis_store_config *cfg) {
     return 0;
 }
 
+static void fail_unwaited(redis_store *st);
+
 void redis_store_free(redis_store *st) {
     if (!st) return;
     st->closing = 1;
     lws_sul_cancel(&st->sul);
+    lws_sul_cancel(&st->wait_sul);
     for (int k = 0; k < 2; k++)
         if (st->conn[k].ac) redisAsyncFree(st->conn[k].ac); /* fails pending callbacks */
+    fail_unwaited(st); /* their scripts were answered (failed) above */
     lws_vhost_destroy(st->vh);
     free(st->subs);
     free(st);
@@ -390,12 +444,37 @@ typedef struct op {
         redis_read_fn read;
         redis_head_fn head;
         redis_rate_fn rate;
+        redis_snap_fn snap;
     } fn;
     void *ud;
     size_t n; /* records sent, for appends */
+    /* Appends followed by a WAIT: the script's answer, kept until the
+     * WAIT's arrives (hiredis answers one connection's commands in order).
+     * A WAIT op holds the appends it covers in `batch`. */
+    redis_store *st;
+    lws_usec_t sent;
+    int waiting;          /* answered by a WAIT, not by its script's reply */
+    int script_rc;        /* the script's answer: 0, or why it failed */
+    int script_done;      /* its reply came */
+    int late_rc;          /* the batch failed before its reply came: answer this */
+    struct op *wait_next; /* the store's list, then the WAIT op's batch */
+    struct op *batch;     /* OP_WAIT: the appends it answers, in order */
+    uint64_t *seq;
+    uint8_t *dup;
+    uint8_t space[32];
 } op;
 
-enum { OP_APPEND, OP_READ, OP_HEAD, OP_DELETE, OP_RATE };
+enum {
+    OP_APPEND,
+    OP_WAIT,
+    OP_READ,
+    OP_HEAD,
+    OP_DELETE,
+    OP_RATE,
+    OP_SNAP_PUT,
+    OP_SNAP_GET,
+    OP_TRIM
+};
 
 static int reply_error(const redisReply *r) {
     if (!r) return RS_EIO; /* disconnected or freed before the answer */
@@ -406,15 +485,14 @@ static int reply_error(const redisReply *r) {
     return 0;
 }
 
-static void append_reply(const op *o, const redisReply *r) {
+/* The script's reply: into o->seq and o->dup, or o->script_rc. */
+static void append_parse(op *o, const redisReply *r) {
     int rc = reply_error(r);
     if (!rc && (r->type != REDIS_REPLY_ARRAY || r->elements != o->n)) rc = WEFT_EMALFORMED;
-    uint64_t *seq = NULL;
-    uint8_t *dup = NULL;
     if (!rc) {
-        seq = malloc(o->n * sizeof *seq + 1);
-        dup = malloc(o->n + 1);
-        if (!seq || !dup) rc = WEFT_ENOMEM;
+        o->seq = malloc(o->n * sizeof *o->seq + 1);
+        o->dup = malloc(o->n + 1);
+        if (!o->seq || !o->dup) rc = WEFT_ENOMEM;
     }
     for (size_t i = 0; !rc && i < o->n; i++) {
         const redisReply *e = r->element[i];
@@ -422,15 +500,109 @@ static void append_reply(const op *o, const redisReply *r) {
             rc = WEFT_EMALFORMED;
             break;
         }
-        dup[i] = e->integer < 0 ? REDIS_APPEND_DUP : e->integer == 0 ? REDIS_APPEND_FORK : 0;
-        seq[i] = (uint64_t)(e->integer < 0 ? -e->integer : e->integer);
+        o->dup[i] = e->integer < 0 ? REDIS_APPEND_DUP : e->integer == 0 ? REDIS_APPEND_FORK : 0;
+        o->seq[i] = (uint64_t)(e->integer < 0 ? -e->integer : e->integer);
     }
+    o->script_rc = rc;
+}
+
+/* Answers the append: rc, or the script's own failure. */
+static void append_done(op *o, int rc) {
+    if (!rc) rc = o->script_rc;
+    if (o->st) note_latency(o->st, o->sent);
     if (rc)
         o->fn.append(o->ud, rc, NULL, NULL, 0);
     else
-        o->fn.append(o->ud, 0, seq, dup, o->n);
-    free(seq);
-    free(dup);
+        o->fn.append(o->ud, 0, o->seq, o->dup, o->n);
+    free(o->seq);
+    free(o->dup);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* The highest relay sequence an append stored (0: none). */
+static uint64_t head_of(const op *o) {
+    uint64_t head = 0;
+    for (size_t i = 0; !o->script_rc && i < o->n; i++)
+        if (!o->dup[i] && o->seq[i] > head) head = o->seq[i];
+    return head;
+}
+
+/* Tells the other relays about a space's new head. */
+static void publish_head(redis_store *st, const uint8_t space[32], uint64_t head) {
+    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    if (!head || !ac || st->closing) return;
+    char ch[96], h[24];
+    key_of(ch, space, "new");
+    snprintf(h, sizeof h, "%llu", (unsigned long long)head);
+    const char *argv[3] = {"PUBLISH", ch, h};
+    size_t lens[3] = {7, strlen(ch), strlen(h)};
+    redisAsyncCommandArgv(ac, NULL, NULL, 3, argv, lens);
+}
+
+/* Answers every append of a list with rc (or its script's failure), and
+ * when they succeeded, announces their heads; frees them. */
+static void answer_batch(redis_store *st, op *list, int rc) {
+    for (op *o = list, *next; o; o = next) {
+        next = o->wait_next;
+        if (!o->script_done) { /* hiredis still holds it: its reply answers */
+            o->waiting = 0;
+            o->late_rc = rc ? rc : RS_EIO;
+            continue;
+        }
+        /* append_done frees the script's answer: take the head first. */
+        uint64_t head = !rc ? head_of(o) : 0;
+        append_done(o, rc);
+        publish_head(st, o->space, head);
+        free(o);
+    }
+}
+
+static void fail_unwaited(redis_store *st) {
+    op *list = st->wait_first;
+    st->wait_first = st->wait_last = NULL;
+    answer_batch(st, list, RS_EIO);
+}
+
+/* WAIT's reply: how many replicas hold everything written on this
+ * connection so far, so every append of its batch. Enough: answer them,
+ * then tell the other relays about the new heads. */
+static void wait_reply(op *w, const redisReply *r) {
+    redis_store *st = w->st;
+    int rc = reply_error(r);
+    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
+    if (!rc && r->integer < st->cfg.wait_replicas) {
+        for (op *o = w->batch; o; o = o->wait_next)
+            st->stats.wait_short++;
+        lwsl_warn("weft-redis: WAIT: %lld of %d replicas in %d ms: not acknowledged\n",
+                  (long long)r->integer, st->cfg.wait_replicas, st->cfg.wait_ms);
+        rc = RS_EIO;
+    }
+    answer_batch(st, w->batch, rc);
+}
+
+/* The timer: one WAIT for every append sent since the last one. */
+static void send_wait(lws_sorted_usec_list_t *sul) {
+    redis_store *st = lws_container_of(sul, redis_store, wait_sul);
+    if (!st->wait_first) return;
+    op *w = malloc(sizeof *w);
+    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    if (!w || !ac) {
+        free(w);
+        fail_unwaited(st);
+        return;
+    }
+    *w = (op){.kind = OP_WAIT, .st = st, .batch = st->wait_first};
+    st->wait_first = st->wait_last = NULL;
+    char nrep[16], ms[16];
+    snprintf(nrep, sizeof nrep, "%d", st->cfg.wait_replicas);
+    snprintf(ms, sizeof ms, "%d", st->cfg.wait_ms > 0 ? st->cfg.wait_ms : 2000);
+    const char *argv[3] = {"WAIT", nrep, ms};
+    size_t lens[3] = {4, strlen(nrep), strlen(ms)};
+    if (redisAsyncCommandArgv(ac, on_reply, w, 3, argv, lens) != REDIS_OK) {
+        answer_batch(st, w->batch, RS_EIO);
+        free(w);
+    }
 }
 
 /* XRANGE reply: [[id, [field, value]], ...] with id "<rseq>-0". */
@@ -472,6 +644,12 @@ static void head_reply(const op *o, const redisReply *r) {
         else if (r->type != REDIS_REPLY_NIL)
             rc = WEFT_EMALFORMED;
     }
+    if (!rc && (o->kind == OP_SNAP_PUT || o->kind == OP_TRIM)) { /* 1 done, 0 refused */
+        if (r->type == REDIS_REPLY_INTEGER)
+            head = r->integer == 1;
+        else
+            rc = WEFT_EMALFORMED;
+    }
     o->fn.head(o->ud, rc, head);
 }
 
@@ -481,18 +659,45 @@ static void rate_reply(const op *o, const redisReply *r) {
     o->fn.rate(o->ud, rc, rc ? 0 : r->integer == 1);
 }
 
+/* HMGET new old: each a string or nil. */
+static void snap_reply(const op *o, const redisReply *r) {
+    int rc = reply_error(r);
+    if (!rc && (r->type != REDIS_REPLY_ARRAY || r->elements != 2)) rc = WEFT_EMALFORMED;
+    const uint8_t *blob[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    for (size_t i = 0; !rc && i < 2; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING) {
+            blob[i] = (const uint8_t *)e->str;
+            len[i] = e->len;
+        } else if (e->type != REDIS_REPLY_NIL) {
+            rc = WEFT_EMALFORMED;
+        }
+    }
+    o->fn.snap(o->ud, rc, blob, len);
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     op *o = priv;
     switch (o->kind) {
     case OP_APPEND:
-        append_reply(o, reply);
+        append_parse(o, reply);
+        o->script_done = 1;
+        if (o->waiting) return; /* the WAIT answers it, and frees it */
+        append_done(o, o->late_rc);
+        break;
+    case OP_WAIT:
+        wait_reply(o, reply);
         break;
     case OP_READ:
         read_reply(o, reply);
         break;
     case OP_RATE:
         rate_reply(o, reply);
+        break;
+    case OP_SNAP_GET:
+        snap_reply(o, reply);
         break;
     default:
         head_reply(o, reply);
@@ -530,7 +735,8 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
     key_of(k_hash, space, "hashes");
     key_of(k_seqs, space, "seqs");
     key_of(ch, space, "new");
-    const char *fixed[8] = {"EVAL", append_lua, "4", k_seq, k_log, k_hash, k_seqs, ch};
+    int wait = st->cfg.wait_replicas > 0;
+    const char *fixed[8] = {"EVAL", append_lua, "4", k_seq, k_log, k_hash, k_seqs, wait ? "" : ch};
     for (int i = 0; i < 8; i++) {
         argv[i] = fixed[i];
         alen[i] = i == 1 ? sizeof append_lua - 1 : strlen(fixed[i]);
@@ -545,11 +751,22 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
         argv[10 + 3 * i] = (const char *)recs[i];
         alen[10 + 3 * i] = lens[i];
     }
-    *o = (op){.kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n};
+    *o = (op){
+        .kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n, .st = st, .sent = lws_now_usecs()};
+    memcpy(o->space, space, 32);
     int rc = send_cmd(st, o, argc, argv, alen); /* hiredis copied the arguments */
     free(argv);
     free(alen);
-    return rc;
+    if (rc || !wait) return rc;
+    /* Answered by the WAIT the timer sends after this turn's appends. */
+    o->waiting = 1;
+    if (st->wait_last)
+        st->wait_last->wait_next = o;
+    else
+        st->wait_first = o;
+    st->wait_last = o;
+    if (st->wait_first == o) lws_sul_schedule(st->cfg.ctx, 0, &st->wait_sul, send_wait, 0);
+    return 0;
 }
 
 int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, size_t max_n,
@@ -586,14 +803,75 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
     op *o = malloc(sizeof *o);
     if (!o) return WEFT_ENOMEM;
     *o = (op){.kind = OP_DELETE, .fn.head = fn, .ud = ud};
-    char k_seq[96], k_log[96], k_hash[96], k_seqs[96];
+    char k_seq[96], k_log[96], k_hash[96], k_seqs[96], k_snap[96], k_trim[96];
     key_of(k_seq, space, "seq");
     key_of(k_log, space, "log");
     key_of(k_hash, space, "hashes");
     key_of(k_seqs, space, "seqs");
-    const char *argv[5] = {"DEL", k_seq, k_log, k_hash, k_seqs};
-    size_t lens[5] = {3, strlen(k_seq), strlen(k_log), strlen(k_hash), strlen(k_seqs)};
-    return send_cmd(st, o, 5, argv, lens);
+    key_of(k_snap, space, "snap");
+    key_of(k_trim, space, "trim");
+    const char *argv[7] = {"DEL", k_seq, k_log, k_hash, k_seqs, k_snap, k_trim};
+    size_t lens[7] = {3,
+                      strlen(k_seq),
+                      strlen(k_log),
+                      strlen(k_hash),
+                      strlen(k_seqs),
+                      strlen(k_snap),
+                      strlen(k_trim)};
+    return send_cmd(st, o, 7, argv, lens);
+}
+
+int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base,
+                         const uint8_t *blob, size_t len, redis_head_fn fn, void *ud) {
+    if (!fn || !blob || !len) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_PUT, .fn.head = fn, .ud = ud};
+    char k_snap[96], b[24];
+    key_of(k_snap, space, "snap");
+    snprintf(b, sizeof b, "%llu", (unsigned long long)base);
+    const char *argv[6] = {"EVAL", snap_put_lua, "1", k_snap, b, (const char *)blob};
+    size_t lens[6] = {4, sizeof snap_put_lua - 1, 1, strlen(k_snap), strlen(b), len};
+    return send_cmd(st, o, 6, argv, lens);
+}
+
+int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, const uint8_t *ckpt,
+                     size_t len, redis_head_fn fn, void *ud) {
+    if (!fn || !ckpt || !len) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_TRIM, .fn.head = fn, .ud = ud};
+    char k_trim[96], k_log[96], u[24];
+    key_of(k_trim, space, "trim");
+    key_of(k_log, space, "log");
+    snprintf(u, sizeof u, "%llu", (unsigned long long)upto);
+    const char *argv[7] = {"EVAL", trim_lua, "2", k_trim, k_log, u, (const char *)ckpt};
+    size_t lens[7] = {4, sizeof trim_lua - 1, 1, strlen(k_trim), strlen(k_log), strlen(u), len};
+    return send_cmd(st, o, 7, argv, lens);
+}
+
+int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_GET, .fn.snap = fn, .ud = ud};
+    char k_trim[96];
+    key_of(k_trim, space, "trim");
+    const char *argv[4] = {"HMGET", k_trim, "ckpt", "upto"};
+    size_t lens[4] = {5, strlen(k_trim), 4, 4};
+    return send_cmd(st, o, 4, argv, lens);
+}
+
+int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
+    if (!fn) return WEFT_EINVAL;
+    op *o = malloc(sizeof *o);
+    if (!o) return WEFT_ENOMEM;
+    *o = (op){.kind = OP_SNAP_GET, .fn.snap = fn, .ud = ud};
+    char k_snap[96];
+    key_of(k_snap, space, "snap");
+    const char *argv[4] = {"HMGET", k_snap, "new", "old"};
+    size_t lens[4] = {5, strlen(k_snap), 3, 3};
+    return send_cmd(st, o, 4, argv, lens);
 }
 
 int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_t id[16],

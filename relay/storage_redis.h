@@ -57,7 +57,30 @@ typedef struct redis_store_config {
     redis_eph_fn on_eph;     /* may be NULL */
     void *ud;
     int reconnect_ms; /* delay before reconnecting after Redis went away (0: 200) */
+    /* Durability of appends: with wait_replicas > 0, each append is
+     * followed by WAIT wait_replicas wait_ms, its callback gets rc 0 only
+     * when that many replicas acknowledged it, and the new head is
+     * PUBLISHed only then (so no relay reads a sequence a failover could
+     * give to another change). 0: the reply of the script is enough. */
+    int wait_replicas;
+    int wait_ms; /* 0: 2000 */
 } redis_store_config;
+
+/* Round trips of appends (sent until answered, the WAIT included) and the
+ * appends whose WAIT saw too few replicas (answered with rc < 0). */
+#define REDIS_LATENCY_BUCKETS 10
+/* The buckets' upper bounds in seconds, as an initializer. */
+#define REDIS_LATENCY_BOUNDS \
+    { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0 }
+typedef struct redis_store_stats {
+    uint64_t buckets[REDIS_LATENCY_BUCKETS + 1]; /* last: +Inf */
+    uint64_t count;
+    double sum_s;
+    uint64_t wait_short;
+} redis_store_stats;
+
+/* The store's counters (borrowed; they live as long as the store). */
+const redis_store_stats *redis_store_stats_of(const redis_store *st);
 
 /* Parses redis://host[:port][/]. OUT: host (NUL-terminated), *port.
  * Returns 0 or WEFT_EINVAL. */
@@ -77,7 +100,8 @@ int redis_store_connected(const redis_store *st);
 uint64_t redis_store_reconnects(const redis_store *st);
 
 /* Appends n records to a space atomically (one script: no other append
- * interleaves), deduplicated by keys[i] (the change hash) and refused as
+ * interleaves; with cfg.wait_replicas, acknowledged by that many replicas
+ * before fn gets rc 0), deduplicated by keys[i] (the change hash) and refused as
  * forks by forks[i] (author and seq: at most one change per pair is ever
  * stored, whichever relay sent it). forks may be NULL (records that are
  * not changes: no fork check). */
@@ -91,8 +115,30 @@ int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, s
 
 int redis_store_head(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud);
 
-/* Deletes a space's records for good; fn gets head 0 on success. */
+/* Deletes a space's records (and snapshots) for good; fn gets head 0 on
+ * success. */
 int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud);
+
+/* Sealed snapshots (docs/SCALING.md, "Key scheme": weft:{hex}:snap, a hash
+ * of the newest's base, the newest and the one before it, each in its
+ * stored form, common/snapfile.h). snap_put stores blob as the newest
+ * with one script (atomic): fn gets head 1 when stored, 0 when refused
+ * (its base is below the newest held; an equal base replaces it). */
+int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base,
+                         const uint8_t *blob, size_t len, redis_head_fn fn, void *ud);
+/* The stored snapshots: blob[0] the newest, blob[1] the one before (NULL
+ * when absent), borrowed for the call. */
+typedef void (*redis_snap_fn)(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]);
+int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud);
+
+/* History (--keep-history): stores ckpt (common/trimfile.h) as the
+ * space's trim checkpoint (weft:{hex}:trim) and drops the log's records up
+ * to upto (XTRIM MINID), in one script; fn gets head 1 when done, 0 when
+ * a cut at or past upto was made already. trim_get answers blob[0] = the
+ * checkpoint (NULL: never trimmed), blob[1] = its trim point in decimal. */
+int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, const uint8_t *ckpt,
+                     size_t len, redis_head_fn fn, void *ud);
+int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud);
 
 /* Rate limits shared by every relay: a sliding window per capability
  * token id (16 bytes), at most `limit` units in any window_ms, counted in

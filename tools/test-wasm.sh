@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The core built to WASM and run in Node: every unit test, then the
 # convergence property test with the seeds of tests/vectors/convergence.txt
-# and the join-from-snapshot test with those of tests/vectors/sealed_join.txt,
+# the join-from-snapshot test with those of tests/vectors/sealed_join.txt
+# and the list property test with those of tests/vectors/lists.txt,
 # whose digests the native build must print too (same merge, same hashes,
 # same sealed bytes).
 #   WEFT_UPDATE_VECTORS=1 tools/test-wasm.sh   rewrites the golden digests
@@ -49,6 +50,7 @@ golden_digests() {
 }
 golden_digests convergence "$golden"
 golden_digests sealed_join tests/vectors/sealed_join.txt
+golden_digests list/list_property tests/vectors/lists.txt
 # The text property tests (the CRDT alone, and text fields in documents):
 # the same seeds must end in the same texts and state hashes.
 for t in text_property:500 text_doc_property:1000; do

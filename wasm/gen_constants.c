@@ -87,8 +87,10 @@ static void write_js(FILE *f) {
             "export const FORMAT_LEVEL = %d;\n"
             "/** Record kind byte of a level record, and its largest size (level.h). */\n"
             "export const RECORD_LEVEL = %d;\n"
-            "export const LEVEL_MAX_BYTES = %d;\n\n",
-            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES);
+            "export const LEVEL_MAX_BYTES = %d;\n"
+            "/** The level that adds list ops (level.h, docs/LISTS.md). */\n"
+            "export const LEVEL_LISTS = %d;\n\n",
+            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -110,9 +112,11 @@ static void write_js(FILE *f) {
             "/** Sizes, bounds and flags every frame decoder enforces (protocol.h). */\n"
             "export const PROTO = Object.freeze({\n"
             "  NONCE_BYTES: %d,\n  MAX_TOKEN: %d,\n  MAX_DATA: %d,\n  MAX_MESSAGE: %d,\n"
-            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  CHANGES_RSEQ: %d,\n});\n\n",
+            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  CHANGES_RSEQ: %d,\n  SNAPSHOT_USE_REST: "
+            "%d,\n"
+            "});\n\n",
             WEFT_NONCE_BYTES, WEFT_PROTO_MAX_TOKEN, WEFT_PROTO_MAX_DATA, WEFT_PROTO_MAX_MESSAGE,
-            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_CHANGES_RSEQ);
+            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_CHANGES_RSEQ, WEFT_SNAPSHOT_USE_REST);
 
     fputs("/** Protocol error codes (protocol.h WEFT_PROTO_ERRORS), name -> code. */\n"
           "export const PROTO_ERROR = Object.freeze({\n",
@@ -168,8 +172,8 @@ static void write_dts(FILE *f) {
     fprintf(f, "export declare const PROTOCOL_VERSION: %d;\n\n", WEFT_PROTOCOL_VERSION);
     fprintf(f,
             "export declare const FORMAT_LEVEL: %d;\nexport declare const RECORD_LEVEL: %d;\n"
-            "export declare const LEVEL_MAX_BYTES: %d;\n\n",
-            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES);
+            "export declare const LEVEL_MAX_BYTES: %d;\nexport declare const LEVEL_LISTS: %d;\n\n",
+            WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);
@@ -187,7 +191,7 @@ static void write_dts(FILE *f) {
           "  readonly NONCE_BYTES: number;\n  readonly MAX_TOKEN: number;\n"
           "  readonly MAX_DATA: number;\n  readonly MAX_MESSAGE: number;\n"
           "  readonly HELLO_CURSOR: number;\n  readonly HELLO_VERSIONS: number;\n"
-          "  readonly CHANGES_RSEQ: number;\n"
+          "  readonly CHANGES_RSEQ: number;\n  readonly SNAPSHOT_USE_REST: number;\n"
           "};\n",
           f);
 

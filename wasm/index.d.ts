@@ -2,11 +2,12 @@
 //
 // The error codes and rights come from the core's headers through
 // src/constants.d.ts, which the package build writes (wasm/gen_constants.c).
-import type { ErrorCode, ERRORS as CoreErrors, RIGHT } from './src/constants.js';
+import type { ErrorCode, ERRORS as CoreErrors, PROTO_ERROR, RIGHT } from './src/constants.js';
 
-/** A value a field can hold. Integers outside the safe range read back as bigint. */
+/** A value a field can hold. Integers outside the safe range read back as bigint; a Date is stored as its ISO 8601 string. */
 export type Value =
   | null
+  | Date
   | boolean
   | number
   | bigint
@@ -23,6 +24,8 @@ export type Rights = Lowercase<keyof typeof RIGHT>;
 
 /** A core error code's name (error.h), or 'WEFT_EUNKNOWN'. */
 export type { ErrorCode };
+/** A relay's protocol error name (protocol.h WEFT_PROTO_ERRORS), or 'UNKNOWN' for a code this build does not know. */
+export type ProtocolErrorName = keyof typeof PROTO_ERROR | 'UNKNOWN';
 
 /** Every error the package throws or rejects with. */
 export class WeftError extends Error {
@@ -31,6 +34,8 @@ export class WeftError extends Error {
   readonly code: ErrorCode;
   /** Its number (negative; never renumbered). */
   readonly errno: number;
+  /** Set when the relay sent the error (an ERROR frame or a refused change): the protocol's name. */
+  readonly protocolError?: ProtocolErrorName;
 }
 /** Error numbers by code name, as in error.h. */
 export const ERRORS: typeof CoreErrors;
@@ -61,18 +66,53 @@ export interface Row<T extends Doc = Doc> {
 export interface CollectionOptions {
   /** Field paths to index (docs/API.md, "Indexes"). */
   indexes?: string[];
+  /** Shapes every document read (docs written by older app versions): see docs/API.md, "Schemas". */
+  migrate?: ((doc: Doc, id: string) => Doc) | null;
 }
 
-export interface Collection<T extends Doc = Doc> {
+/** The Standard Schema interface (https://standardschema.dev, v1): zod, valibot, arktype... implement it. */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+export declare namespace StandardSchemaV1 {
+  type Result<Output> = { readonly value: Output; readonly issues?: undefined } | { readonly issues: readonly Issue[] };
+  interface Issue {
+    readonly message: string;
+    readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  }
+  type InferInput<S extends StandardSchemaV1<any, any>> = NonNullable<S['~standard']['types']>['input'];
+  type InferOutput<S extends StandardSchemaV1<any, any>> = NonNullable<S['~standard']['types']>['output'];
+}
+
+/** A value as it reads back: a Date is stored as its ISO 8601 string. */
+export type Stored<T> = T extends Date
+  ? string
+  : T extends Uint8Array | bigint | string | number | boolean | null | undefined
+    ? T
+    : T extends readonly (infer E)[]
+      ? Stored<E>[]
+      : { [K in keyof T]: Stored<T[K]> };
+
+export interface SchemaOptions<S extends StandardSchemaV1<any, any>> extends CollectionOptions {
+  /** Every local write (put, update, increment; inside transact too) must pass it; nothing is written otherwise. */
+  schema: S;
+}
+
+export interface Collection<T extends Doc = Doc, W = T> {
   readonly name: string;
   /**
    * Replaces the document (fields not in data are removed). Resolves when
    * durable. Outside transact, the writes of one task share one change
    * (docs/API.md, "Writes outside transact share a change").
    */
-  put(id: string, data: T): Promise<void>;
+  put(id: string, data: W): Promise<void>;
   /** Sets the given fields; a field set to undefined is deleted. */
-  update(id: string, patch: Partial<{ [K in keyof T]: T[K] | undefined }>): Promise<void>;
+  update(id: string, patch: Partial<{ [K in keyof W]: W[K] | undefined }>): Promise<void>;
   /** Adds an integer to a counter field; concurrent increments add up. */
   increment(id: string, field: string, by?: number): Promise<void>;
   delete(id: string): Promise<void>;
@@ -147,6 +187,38 @@ export interface Text {
   bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
 }
 
+/** One change to a list, applied in order to the previous array. */
+export type ListDelta =
+  | { insert: number; value: Value }
+  | { delete: number }
+  | { move: number; to: number }
+  | { set: number; value: Value };
+/**
+ * A list field (space.list): an ordered list whose items keep their
+ * identity through moves; concurrent inserts, deletes, moves and sets
+ * merge (a moved item ends in one place, never duplicated). The field reads
+ * as an array everywhere. Outside transact each edit commits one change;
+ * inside, edits join the transaction (indices count earlier edits in it).
+ */
+export interface List<T extends Value = Value> {
+  readonly collection: string;
+  readonly doc: string;
+  readonly field: string;
+  readonly length: number;
+  toArray(): T[];
+  /** The items with their identities (stable through moves and sets). */
+  entries(): { id: string; value: T }[];
+  insert(index: number, value: T): Promise<void>;
+  push(...values: T[]): Promise<void>;
+  delete(index: number, count?: number): Promise<void>;
+  /** Moves the item at `from` so that it ends at `to`. */
+  move(from: number, to: number): Promise<void>;
+  /** Replaces an item's value in place. */
+  set(index: number, value: T): Promise<void>;
+  /** cb(deltas, { array }) after every change, local or remote; returns an unsubscribe function. */
+  observe(cb: (deltas: ListDelta[], info: { array: T[] }) => void): () => void;
+}
+
 export interface Space {
   /** The space id (owner's public key, base64url). */
   readonly id: string;
@@ -169,9 +241,15 @@ export interface Space {
    * documents they need. Declaring more later adds them; none is dropped.
    * Built on first use, kept up to date by every change; in memory only.
    */
+  collection<S extends StandardSchemaV1<any, any>>(
+    name: string,
+    opts: SchemaOptions<S>,
+  ): Collection<Stored<StandardSchemaV1.InferOutput<S>> & Doc, StandardSchemaV1.InferInput<S>>;
   collection<T extends Doc = Doc>(name: string, opts?: CollectionOptions): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
+  /** The list field `field` of document `doc`; needs formatLevel >= LEVEL_LISTS (3). */
+  list<T extends Value = Value>(collection: string, doc: string, field: string): List<T>;
   /**
    * fn runs synchronously; its writes become one change, all or nothing:
    * one failing write (bad arguments included) rejects this promise and
@@ -188,14 +266,40 @@ export interface Space {
   on(event: 'version', fn: (e: { message: string; formatLevel: number }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
+  /** The replica joined from the relay's sealed snapshot, or this device published one (docs/API.md, "Snapshots"). */
+  on(event: 'snapshot', fn: (e: SnapshotEvent) => void): () => void;
   off(event: string, fn: (...args: any[]) => void): void;
   stateHash(): string;
   versionVector(): Uint8Array;
+  /** Every change the holder of vv lacks; throws WEFT_ETRIMMED when some are older than this replica's snapshot (vv does not cover historyBase()). */
   changesSince(vv?: Uint8Array): Uint8Array;
+  /** Who changed a document, when and which fields, from the change records this replica holds (docs/API.md, "History"). */
+  history(collection: string, doc: string): { entries: HistoryEntry[]; trimmed: boolean };
+  /** The version vector below which this replica holds no change records (empty: it holds them all). */
+  historyBase(): Uint8Array;
   applyChanges(records: Uint8Array): Promise<void>;
+  /** Every document of every collection as plain JSON (docs/API.md, "Export, import, leave, delete"). */
+  exportJSON(): SpaceExport;
+  /** Writes an export's documents (object or JSON text) into this space; resolves to their count once durable. */
+  importJSON(data: SpaceExport | string): Promise<number>;
+  /** Closes the space and deletes its keys and local data from this device's storage. */
+  leave(): Promise<void>;
+  /** Owner or admin: deletes the space on the relay (REST DELETE). deleted: false when the relay had nothing. */
+  deleteFromRelay(opts?: { relay?: string; fetch?: typeof fetch }): Promise<{ deleted: boolean }>;
   /** Commits the open change, if any; resolves when every write so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A JSON value of an export: bytes as { $bytes: base64url }, int64 beyond 2^53 as { $bigint }, a tag-like map as { $map }. */
+export type ExportValue = null | boolean | number | string | ExportValue[] | { [key: string]: ExportValue };
+/** space.exportJSON(): plain JSON, documents by collection and id (texts as their strings). */
+export interface SpaceExport {
+  format: 'weftdb-export';
+  version: 1;
+  space?: string;
+  exportedAt?: string;
+  collections: { [collection: string]: { [id: string]: { [field: string]: ExportValue } } };
 }
 
 /** What a storage adapter's open() returns (docs/API.md, "Custom storage"). */
@@ -230,7 +334,14 @@ export interface RelayOptions {
 }
 
 export interface OpenOptions {
-  storage?: 'memory' | 'indexeddb' | StorageAdapter;
+  /**
+   * Where the space is kept. Default: 'indexeddb' where IndexedDB exists
+   * (browsers), else 'file' when `dir` is given, else WEFT_EINVAL (Node must
+   * choose). 'memory' keeps nothing after close().
+   */
+  storage?: 'indexeddb' | 'file' | 'memory' | StorageAdapter;
+  /** The folder of storage 'file' (Node): one subfolder per space. */
+  dir?: string;
   /** A weft-relay WebSocket URL, e.g. ws://localhost:8080 */
   relay?: string;
   sync?: RelayOptions;
@@ -257,14 +368,37 @@ export interface InitOptions {
 
 export function createSpace(opts?: OpenOptions): Promise<Space>;
 export function openSpace(opts: OpenOptions & ({ invite: string } | { space: string })): Promise<Space>;
+export interface HistoryEntry {
+  /** The author's key, base64url. */
+  author: string;
+  seq: number;
+  /** The author's clock when it committed (ms since 1970). */
+  at: number;
+  /** Fields it wrote, deleted or edited as text. */
+  fields: string[];
+  /** It deleted the document. */
+  deleted: boolean;
+}
+
+export type SnapshotEvent =
+  | { joined: true; rseq: number; bytes: number }
+  | { published: true; rseq: number; bytes: number };
+
 export function init(opts?: InitOptions): Promise<void>;
 export function version(): Promise<string>;
 /** WASM memory: heapBytes (reserved; grows, never shrinks) and heapUsed (malloc'ed now). */
 export function memoryStats(): Promise<{ heapBytes: number; heapUsed: number }>;
 export function memoryStorage(): StorageAdapter;
 export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
+/** The format level that adds lists (space.list): raise a space to it with raiseFormatLevel. */
+export const LEVEL_LISTS: number;
+/** Node: spaces in folders under dir (docs/API.md, "Files (Node)"); in a browser it throws WEFT_EUNAVAILABLE. */
+export function fileStorage(opts: { dir: string }): StorageAdapter;
 export const SNAPSHOT_EVERY: number;
 export const SNAPSHOT_BYTES: number;
 export const HISTORY_BYTES: number;
+/** Automatic publishing thresholds (docs/API.md, "Snapshots"). */
+export const SNAPSHOT_PUBLISH_CHANGES: number;
+export const SNAPSHOT_PUBLISH_BYTES: number;
 /** Rights numbered as in auth.h: { read: 1, write: 2, admin: 3 }. */
 export const RIGHTS: { readonly [K in keyof typeof RIGHT as Lowercase<K>]: (typeof RIGHT)[K] };

@@ -1,6 +1,6 @@
 // The public-API workloads of bench/api_bench.mjs for Yjs, Loro and
-// Automerge, through the adapters of bench/peers/ (Y.Map / Y.Text,
-// LoroMap / LoroText, Automerge maps and splice): the same op sequences,
+// Automerge, through the adapters of bench/peers/ (Y.Map / Y.Text / Y.Array,
+// LoroMap / LoroText / LoroMovableList, Automerge maps, splice and lists): the same op sequences,
 // traces and checks as weftdb's (bench/api/weftdb.mjs), and figures of the
 // same names. Node only.
 //
@@ -10,6 +10,7 @@
 // CAP_TXNS edits; such figures carry a note and are not counted as the
 // best peer (as in bench/peers/run.mjs).
 import { checkLww, mapDigest } from '../peers/prng.mjs';
+import { LIST_BATCH, checkList, listDigest } from './lists.mjs';
 
 const CAP_SETS = 500;
 const CAP_TXNS = 26000;
@@ -100,6 +101,28 @@ export async function run(peer, name, input, runs = 3) {
       const got = p.read(o);
       put('load + read', now() - t);
       if (got !== end) throw new Error(`${peer}: the loaded text differs from the trace's end`);
+      p.free(o);
+    }
+  } else if (name === 'list') {
+    const p = (await import(`../peers/list-${peer}.mjs`)).default;
+    const { lops } = input;
+    for (let r = 0; r < runs; r++) {
+      const w = p.create(1);
+      gc();
+      let t = now();
+      for (let i = 0; i < lops.n; i += LIST_BATCH) p.writeTxn(w, lops, i, Math.min(lops.n, i + LIST_BATCH));
+      put('apply', now() - t);
+      checkList(lops, p.read(w), `${peer} writer`);
+      const state = p.encodeState(w);
+      put('encoded size', state.length);
+      p.free(w);
+      gc();
+      t = now();
+      const o = p.decodeState(state);
+      const got = p.read(o);
+      put('load + read', now() - t);
+      checkList(lops, got, `${peer} loaded`);
+      put('_digest', listDigest(got)); // the driver compares it across implementations
       p.free(o);
     }
   } else if (name === 'keystroke') {

@@ -653,8 +653,11 @@ int weft_vv_next(const uint8_t *vv, size_t vv_len, size_t *pos, const uint8_t **
     return 1;
 }
 
-int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len, weft_log_emit_fn emit,
-                  void *ud) {
+/* strict: a vector below what the log still holds of some author (it
+ * forgot that prefix, or loaded a snapshot past it) is WEFT_ETRIMMED, and
+ * nothing is emitted; otherwise that prefix is left out. */
+static int log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len, int strict,
+                    weft_log_emit_fn emit, void *ud) {
     validate_or_ret(log && emit, WEFT_EINVAL);
     int rc = weft_vv_check(vv, vv_len);
     if (rc) return rc;
@@ -671,6 +674,13 @@ int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len, weft_lo
         uint32_t ai = weft__log_author((weft_log *)log, key, 0);
         if (ai != WEFT_NO_AUTHOR) theirs[ai] = seq;
     }
+    for (size_t i = 0; strict && i < log->n_authors; i++) {
+        const author *au = &log->authors[i];
+        if (au->seq > theirs[i] && theirs[i] + 1 < au->base_seq) {
+            weft__free(log->a, theirs);
+            return WEFT_ETRIMMED;
+        }
+    }
     for (size_t i = 0; i < log->n_order && rc == 0; i++) {
         const order_item *o = &log->order[i];
         if (o->seq <= theirs[o->author]) continue;
@@ -680,4 +690,142 @@ int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len, weft_lo
     }
     weft__free(log->a, theirs);
     return rc;
+}
+
+int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len, weft_log_emit_fn emit,
+                  void *ud) {
+    return log_diff(log, vv, vv_len, 1, emit, ud);
+}
+
+int weft_log_diff_held(const weft_log *log, const uint8_t *vv, size_t vv_len, weft_log_emit_fn emit,
+                       void *ud) {
+    return log_diff(log, vv, vv_len, 0, emit, ud);
+}
+
+/* ---- restoring and forgetting history ---- */
+
+int weft_log_restore(weft_log *log, const uint8_t *key, uint64_t seq, const uint8_t *hash,
+                     uint64_t lamport_end) {
+    validate_or_ret(log && key && hash && seq > 0, WEFT_EINVAL);
+    uint32_t i = weft__log_author(log, key, 1);
+    if (i == WEFT_NO_AUTHOR) return WEFT_ENOMEM;
+    return weft__log_restore_author(log, i, seq, hash, lamport_end);
+}
+
+int weft_log_entry(const weft_log *log, const uint8_t *key, uint64_t seq, uint8_t hash[32],
+                   uint64_t *lamport_end) {
+    validate_or_ret(log && key && hash && lamport_end, WEFT_EINVAL);
+    uint32_t i = weft__log_author((weft_log *)log, key, 0);
+    if (i == WEFT_NO_AUTHOR || seq == 0) return WEFT_ENOTFOUND;
+    const author *au = &log->authors[i];
+    if (seq == au->seq) { /* the head: known even when its meta was forgotten */
+        memcpy(hash, au->head_hash, 32);
+        *lamport_end = au->lamport_end;
+        return WEFT_OK;
+    }
+    if (seq > au->seq) return WEFT_ENOTFOUND;
+    if (seq < au->base_seq) return WEFT_ETRIMMED;
+    const chg_meta *m = &au->metas[seq - au->base_seq];
+    memcpy(hash, m->hash, 32);
+    *lamport_end = m->lamport_end;
+    return WEFT_OK;
+}
+
+uint64_t weft_log_base(const weft_log *log, const uint8_t *key) {
+    if (!log || !key) return 0;
+    uint32_t i = weft__log_author((weft_log *)log, key, 0);
+    return i == WEFT_NO_AUTHOR ? 0 : log->authors[i].base_seq - 1;
+}
+
+/* Shrinks an array to exactly n elements (n may be 0); on failure it keeps
+ * its size, which loses nothing. */
+static void shrink(const weft_allocator *a, void **pp, size_t *cap, size_t n, size_t elem) {
+    if (*cap == n) return;
+    if (n == 0) {
+        weft__free(a, *pp);
+        *pp = NULL;
+        *cap = 0;
+        return;
+    }
+    void *p = weft__realloc(a, *pp, n * elem);
+    if (!p) return;
+    *pp = p;
+    *cap = n;
+}
+
+int weft_log_forget(weft_log *log, const uint8_t *vv, size_t vv_len, uint64_t keep) {
+    validate_or_ret(log, WEFT_EINVAL);
+    int rc = weft_vv_check(vv, vv_len);
+    if (rc) return rc;
+    if (!log->n_authors) return WEFT_OK;
+    /* cut[a]: the highest seq of author a to forget. Everything that can
+     * fail is allocated before the log changes, so a failure leaves it as
+     * it was. */
+    uint64_t *cut = weft__alloc(log->a, log->n_authors * sizeof *cut);
+    if (!cut) return WEFT_ENOMEM;
+    for (size_t i = 0; i < log->n_authors; i++)
+        cut[i] = log->authors[i].base_seq - 1;
+    size_t pos = 0;
+    const uint8_t *key;
+    uint64_t seq;
+    while (weft_vv_next(vv, vv_len, &pos, &key, &seq)) {
+        uint32_t ai = weft__log_author(log, key, 0);
+        if (ai == WEFT_NO_AUTHOR) continue;
+        const author *au = &log->authors[ai];
+        uint64_t keep_from = au->seq > keep ? au->seq - keep : 0;
+        uint64_t c = seq < keep_from ? seq : keep_from;
+        if (c > cut[ai]) cut[ai] = c;
+    }
+    size_t kept_bytes = 0;
+    for (size_t k = 0; k < log->n_order; k++) {
+        const order_item *o = &log->order[k];
+        if (o->seq <= cut[o->author]) continue;
+        const author *au = &log->authors[o->author];
+        kept_bytes += au->metas[o->seq - au->base_seq].rec_len;
+    }
+    uint8_t *chunk = NULL;
+    if (log->keep_records && kept_bytes && !(chunk = weft__alloc(log->a, kept_bytes))) {
+        weft__free(log->a, cut);
+        return WEFT_ENOMEM;
+    }
+    /* Kept records move to the fresh chunk (their metas are still where
+     * they were), the order keeps what stays, then each author's metas. */
+    size_t used = 0, n_order = 0;
+    for (size_t k = 0; k < log->n_order; k++) {
+        order_item o = log->order[k];
+        if (o.seq <= cut[o.author]) continue;
+        author *au = &log->authors[o.author];
+        chg_meta *m = &au->metas[o.seq - au->base_seq];
+        if (chunk && m->rec) {
+            memcpy(chunk + used, m->rec, m->rec_len);
+            m->rec = chunk + used;
+            used += m->rec_len;
+        }
+        log->order[n_order++] = o;
+    }
+    log->n_order = n_order;
+    if (log->keep_records) {
+        for (size_t i = 0; i < log->n_chunks; i++)
+            weft__free(log->a, log->chunks[i]);
+        log->n_chunks = 0;
+        log->chunk_used = log->chunk_cap = 0;
+        if (chunk) { /* cap_chunks >= 1: kept bytes came from some chunk */
+            log->chunks[log->n_chunks++] = chunk;
+            log->chunk_used = log->chunk_cap = kept_bytes;
+        }
+        shrink(log->a, (void **)&log->chunks, &log->cap_chunks, log->n_chunks, sizeof(uint8_t *));
+    }
+    for (size_t i = 0; i < log->n_authors; i++) {
+        author *au = &log->authors[i];
+        if (cut[i] < au->base_seq) continue;
+        size_t drop = (size_t)(cut[i] - au->base_seq + 1);
+        memmove(au->metas, au->metas + drop, (au->n_metas - drop) * sizeof *au->metas);
+        au->n_metas -= drop;
+        au->base_seq = cut[i] + 1;
+        shrink(log->a, (void **)&au->metas, &au->cap_metas, au->n_metas, sizeof *au->metas);
+    }
+    shrink(log->a, (void **)&log->order, &log->cap_order, log->n_order, sizeof *log->order);
+    log->checked_valid = 0;
+    weft__free(log->a, cut);
+    return WEFT_OK;
 }

@@ -262,6 +262,7 @@ static txn_mark txn_mark_now(const weft_replica *r) {
 /* Drops every op after the mark, so the transaction stays whole and its
  * change carries no name or author that no op uses. */
 static void txn_unwind(weft_replica *r, txn_mark m) {
+    r->conflict.upto = 0; /* the ops it vouched for may go */
     while (r->n_txn_recs > m.recs) {
         const txn_rec *t = &r->txn_recs[--r->n_txn_recs];
         txn_slot *sl = slot_get(r, t->tag, 0);
@@ -643,11 +644,24 @@ static int txn_conflicts(weft_replica *r, uint32_t cname, const char *doc, size_
                          uint32_t fname) {
     uint32_t tag = weft__state_doc_tag(&r->state, cname, (const uint8_t *)doc, doc_len);
     txn_slot *sl = slot_get(r, tag, 0);
-    for (uint32_t k = sl ? sl->last : 0; k; k = r->txn_recs[k - 1].prev) {
+    /* Edits in a row on one field (a list filled in one transaction) look
+     * only at the ops added since the last check found none. */
+    struct conflict_cache *cc = &r->conflict;
+    uint32_t stop = cc->upto && cc->upto <= r->n_txn_recs && cc->coll == cname &&
+                            cc->field == fname && cc->doc_len == doc_len &&
+                            memcmp(cc->doc, doc, doc_len) == 0
+                        ? cc->upto
+                        : 0;
+    for (uint32_t k = sl ? sl->last : 0; k > stop; k = r->txn_recs[k - 1].prev) {
         const txn_rec *p = &r->txn_recs[k - 1];
         if (rec_on_doc(r, p, cname, (const uint8_t *)doc, doc_len) &&
             (p->code == OP_DELETE_DOC || (p->field == fname && !(p->flags & TXN_REC_TEXT))))
             return 1;
+    }
+    if (doc_len <= sizeof cc->doc) {
+        *cc = (struct conflict_cache){
+            .coll = cname, .field = fname, .doc_len = doc_len, .upto = (uint32_t)r->n_txn_recs};
+        memcpy(cc->doc, doc, doc_len);
     }
     return 0;
 }
@@ -696,6 +710,8 @@ static int text_edit(weft_replica *r, const char *coll, size_t coll_len, const c
                         WEFT_EINVAL);
     } else if (!deleted && !len) {
         return WEFT_OK; /* nothing to change */
+    } else if (f && weft__state_field_list(s, f)) {
+        return WEFT_EINVAL; /* a list: edit it with weft_replica_list_edit */
     } else if (!f || !weft__state_field_text(s, f)) {
         validate_or_ret(pos == 0 && deleted == 0, WEFT_EINVAL); /* empty so far */
     }
@@ -763,11 +779,243 @@ int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len,
     return WEFT_OK;
 }
 
+/* ---- list fields ---- */
+
+/* Writes a list op into the transaction and applies it to the list (the
+ * list shows it at once, as a text shows its edits). `item` NULL for an
+ * insert; `left`/`right` for inserts and moves; `val` for inserts and sets. */
+static int list_emit(weft_replica *r, wlist *l, const text_target *x, wid obs, uint8_t code,
+                     const uint8_t *item, uint32_t item_seq, uint32_t seq, const uint8_t *left,
+                     uint32_t left_seq, const uint8_t *right, uint32_t right_seq,
+                     const uint8_t *val, size_t vlen) {
+    txn_mark mark = txn_mark_now(r);
+    int rc = txn_target(r, code, x->coll, x->coll_len, x->doc, x->doc_len, x->field, x->field_len);
+    if (!rc) r->txn_recs[r->n_txn_recs - 1].flags |= TXN_REC_TEXT;
+    if (!rc) rc = txn_put_observed(r, obs);
+    if (!rc && item) rc = txn_put_text_id(r, item, item_seq);
+    if (!rc && (code == OP_LIST_INSERT || code == OP_LIST_MOVE)) {
+        wbuf_varint(&r->txn_ops, seq);
+        rc = txn_put_text_id(r, left, left_seq);
+        if (!rc) rc = txn_put_text_id(r, right, right_seq);
+    }
+    if (!rc && val) wbuf_put(&r->txn_ops, val, vlen);
+    if ((rc = txn_finish(r, mark, rc))) return rc;
+    static const uint8_t kinds[] = {[OP_LIST_INSERT] = WLIST_INSERT,
+                                    [OP_LIST_DELETE] = WLIST_DELETE,
+                                    [OP_LIST_MOVE] = WLIST_MOVE,
+                                    [OP_LIST_SET] = WLIST_SET};
+    wlist_op o = {.kind = kinds[code],
+                  .author = r->author,
+                  .lamport = r->txn_lamport + r->n_txn_recs - 1,
+                  .seq = seq,
+                  .item = item,
+                  .item_seq = item_seq,
+                  .left = left,
+                  .left_seq = left_seq,
+                  .right = right,
+                  .right_seq = right_seq,
+                  .val = val,
+                  .vlen = (uint32_t)vlen};
+    r->txn_text = 1; /* in the list now: the transaction must be committed */
+    rc = weft__list_apply(l, &o);
+    if (rc) r->broken = 1;
+    return rc;
+}
+
+/* Places an entry (an insert at `to`, or a move of `from` to `to`) and
+ * writes its op. The origins' keys are copied: the list may move them. */
+static int list_place_emit(weft_replica *r, wlist *l, const text_target *x, wid obs, uint8_t code,
+                           const uint8_t *item, uint32_t item_seq, size_t from, size_t to,
+                           const uint8_t *val, size_t vlen) {
+    uint32_t seq, lseq, rseq;
+    const uint8_t *lk, *rk;
+    uint8_t left[32], right[32];
+    int rc = weft__list_place(l, from, to, &seq, &lk, &lseq, &rk, &rseq);
+    if (rc) return rc;
+    if (lk) memcpy(left, lk, 32);
+    if (rk) memcpy(right, rk, 32);
+    rc = list_emit(r, l, x, obs, code, item, item_seq, seq, lk ? left : NULL, lseq,
+                   rk ? right : NULL, rseq, val, vlen);
+    if (rc) r->broken = 1; /* the entry is placed: no change will carry it */
+    return rc;
+}
+
+/* Inserts each element of an array value (an array field turning into a
+ * list) at the list's end. */
+static int list_fill(weft_replica *r, wlist *l, const text_target *x, wid obs,
+                     const weft_value *arr) {
+    wreader rd;
+    rd_init(&rd, arr->ptr, arr->len);
+    for (uint64_t i = 0; i < arr->count; i++) {
+        const uint8_t *v = rd.p;
+        weft__value_skip(&rd);
+        if (rd.err) return WEFT_EINVAL;
+        int rc = list_place_emit(r, l, x, obs, OP_LIST_INSERT, NULL, 0, SIZE_MAX, (size_t)i, v,
+                                 (size_t)(rd.p - v));
+        if (rc) return rc;
+    }
+    return WEFT_OK;
+}
+
+int weft_replica_list_edit(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len, const char *field, size_t field_len,
+                           weft_list_edit_kind kind, size_t index, size_t to, const uint8_t *value,
+                           size_t value_len, int join, uint64_t wall_ms, const uint8_t **record,
+                           size_t *rec_len) {
+    validate_or_ret(r && record && rec_len, WEFT_EINVAL);
+    *record = NULL;
+    *rec_len = 0;
+    validate_or_ret(kind >= WEFT_LIST_INSERT && kind <= WEFT_LIST_SET, WEFT_EINVAL);
+    int has_value = kind == WEFT_LIST_INSERT || kind == WEFT_LIST_SET;
+    validate_or_ret(!has_value || (value && weft_value_check(value, value_len) == 0), WEFT_EINVAL);
+    if (has_value) { /* one level less than a field: the list is an array of them */
+        wreader vr;
+        rd_init(&vr, value, value_len);
+        weft__value_skip_nested(&vr);
+        validate_or_ret(!vr.err, WEFT_EINVAL);
+    }
+    validate_or_ret(valid_name(coll, coll_len, WEFT_MAX_NAME_BYTES) &&
+                        valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES) &&
+                        valid_name(field, field_len, WEFT_MAX_NAME_BYTES),
+                    WEFT_EINVAL);
+    if (r->broken) return WEFT_ENOMEM;
+    if (!join && r->txn_n) return WEFT_ESTATE;
+    if (weft__op_level(OP_LIST_INSERT) > r->format_level) return WEFT_EVERSION;
+    if (r->crypto && !r->signs) { /* as text_edit: refuse before the list changes */
+        uint8_t sig[WEFT_SIG_BYTES];
+        if (r->crypto->sign(r->crypto->ctx, sig, (const uint8_t *)"", 0)) return WEFT_ECRYPTO;
+        r->signs = 1;
+    }
+    weft_state *s = &r->state;
+    uint32_t cn = weft__state_intern(s, (const uint8_t *)coll, coll_len);
+    uint32_t fn = weft__state_intern(s, (const uint8_t *)field, field_len);
+    if (cn == UINT32_MAX || fn == UINT32_MAX) return WEFT_ENOMEM;
+    if (r->txn_n && txn_conflicts(r, cn, doc, doc_len, fn)) return WEFT_ESTATE;
+    uint32_t d = weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 1);
+    if (d == UINT32_MAX) return WEFT_ENOMEM;
+    const wfield *f = weft__state_field(s, &s->docs[d], fn);
+    weft_value old = {0};
+    wlist *l = f ? weft__state_field_list(s, f) : NULL;
+    size_t n = l ? weft__list_length(l) : 0;
+    if (f && f->vlen) { /* an array put: it becomes a list, in this change */
+        const uint8_t *val = f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl;
+        if (weft_value_read(&old, NULL, val, f->vlen) || old.type != WEFT_TYPE_ARRAY)
+            return WEFT_ENOTLIST;
+        n = (size_t)old.count;
+    } else if (!l && f && weft__state_field_text(s, f)) {
+        return WEFT_ENOTLIST; /* a text */
+    }
+    if (kind == WEFT_LIST_INSERT ? index > n : index >= n) return WEFT_ENOITEM;
+    if (kind == WEFT_LIST_MOVE && to >= n) return WEFT_ENOITEM;
+    text_target x = {coll, doc, field, coll_len, doc_len, field_len};
+    wid obs = weft__state_observed(s, d, fn);
+    txn_mark mark = txn_mark_now(r);
+    int rc = WEFT_OK;
+    if (old.type == WEFT_TYPE_ARRAY) {
+        rc = txn_finish(
+            r, mark,
+            txn_target(r, OP_DELETE_FIELD, coll, coll_len, doc, doc_len, field, field_len));
+        if (rc) return rc;
+        r->txn_recs[r->n_txn_recs - 1].flags |= TXN_REC_TEXT;
+        obs = (wid){r->txn_lamport + r->n_txn_recs - 1, weft__log_author(r->log, r->author, 1)};
+        rc = weft__state_list_for(s, d, fn, obs, &l);
+        if (!rc && !l) rc = WEFT_ENOTLIST;
+        if (rc) {
+            txn_unwind(r, mark);
+            return rc;
+        }
+        if ((rc = list_fill(r, l, &x, obs, &old))) return rc;
+    } else if (!l) {
+        rc = weft__state_list_for(s, d, fn, obs, &l);
+        if (!rc && !l) rc = WEFT_ENOTLIST;
+        if (rc) return rc;
+    }
+    const uint8_t *ik = NULL;
+    uint32_t iseq = 0;
+    uint8_t item[32];
+    if (kind != WEFT_LIST_INSERT) {
+        weft__list_item_at(l, index, &ik, &iseq);
+        memcpy(item, ik, 32);
+    }
+    switch (kind) {
+    case WEFT_LIST_INSERT:
+        rc = list_place_emit(r, l, &x, obs, OP_LIST_INSERT, NULL, 0, SIZE_MAX, index, value,
+                             value_len);
+        break;
+    case WEFT_LIST_MOVE:
+        if (index == to) break; /* nothing moves */
+        rc = list_place_emit(r, l, &x, obs, OP_LIST_MOVE, item, iseq, index, to, NULL, 0);
+        break;
+    case WEFT_LIST_DELETE:
+        rc = list_emit(r, l, &x, obs, OP_LIST_DELETE, item, iseq, 0, NULL, 0, NULL, 0, NULL, 0);
+        break;
+    case WEFT_LIST_SET:
+        rc = list_emit(r, l, &x, obs, OP_LIST_SET, item, iseq, 0, NULL, 0, NULL, 0, value,
+                       value_len);
+        break;
+    }
+    if (rc) return rc;
+    /* An array turned into a list is a list only once its change merged
+     * (it waits for the delete in it): commit at once so reads see it. */
+    if (!r->txn_n || (join && old.type != WEFT_TYPE_ARRAY)) return WEFT_OK;
+    return weft_replica_commit(r, wall_ms, record, rec_len);
+}
+
+/* The field's list for reading, or NULL. */
+static wlist *read_list(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                        size_t doc_len, const char *field, size_t field_len) {
+    weft_state *s = &r->state;
+    uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
+    uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
+    uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
+                     ? UINT32_MAX
+                     : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
+    const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
+    return f ? weft__state_field_list(s, f) : NULL;
+}
+
+int weft_replica_list_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t *length) {
+    validate_or_ret(r && coll && doc && field && length, WEFT_EINVAL);
+    const wlist *l = read_list(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!l) return WEFT_ENOTFOUND;
+    *length = weft__list_length(l);
+    return WEFT_OK;
+}
+
+static int put_item(void *ctx, const uint8_t *key, uint32_t seq, const uint8_t *val, size_t vlen) {
+    wbuf *b = ctx;
+    wbuf_put(b, key, 32);
+    wbuf_varint(b, seq);
+    wbuf_put(b, val, vlen);
+    return 0;
+}
+
+int weft_replica_list_items(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len,
+                            const uint8_t **items, size_t *len) {
+    validate_or_ret(r && coll && doc && field && items && len, WEFT_EINVAL);
+    const wlist *l = read_list(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!l) return WEFT_ENOTFOUND;
+    wbuf *b = &r->state.textval;
+    b->len = 0;
+    wbuf_varint(b, weft__list_length(l));
+    weft__list_each(l, put_item, b);
+    if (b->err) {
+        b->err = 0;
+        return WEFT_ENOMEM;
+    }
+    *items = b->p;
+    *len = b->len;
+    return WEFT_OK;
+}
+
 size_t weft_replica_txn_ops(const weft_replica *r) {
     return r ? r->txn_n : 0;
 }
 
 static void txn_clear(weft_replica *r) {
+    r->conflict.upto = 0;
     for (size_t i = 0; i < r->n_txn_names; i++)
         r->name_slot[r->txn_names[i]] = 0;
     r->n_txn_names = 0;
@@ -810,8 +1058,16 @@ static void encode_body(weft_replica *r, wbuf *b) {
  * new code gets the level it is allocated at, so that no replica writes
  * it into a space whose members may not all read it. */
 static const uint8_t op_level[] = {
-    [OP_PUT] = 1,         [OP_DELETE_DOC] = 1,  [OP_DELETE_FIELD] = 1,
-    [OP_COUNTER_ADD] = 1, [OP_TEXT_INSERT] = 1, [OP_TEXT_DELETE] = 1,
+    [OP_PUT] = 1,
+    [OP_DELETE_DOC] = 1,
+    [OP_DELETE_FIELD] = 1,
+    [OP_COUNTER_ADD] = 1,
+    [OP_TEXT_INSERT] = 1,
+    [OP_TEXT_DELETE] = 1,
+    [OP_LIST_INSERT] = WEFT_LEVEL_LISTS,
+    [OP_LIST_DELETE] = WEFT_LEVEL_LISTS,
+    [OP_LIST_MOVE] = WEFT_LEVEL_LISTS,
+    [OP_LIST_SET] = WEFT_LEVEL_LISTS,
 };
 
 uint32_t weft__op_level(uint8_t code) {
@@ -1006,6 +1262,67 @@ static int read_text_op(wreader *rd, wop *o, uint64_t na, const weft_change *c,
     return WEFT_OK;
 }
 
+/* Reads the rest of a list op (after its observed write) and checks it:
+ * the item (never none), the new entry's seq and origins, the value. */
+static int read_list_op(wreader *rd, wop *o, uint64_t na, const weft_change *c,
+                        const uint8_t *authors) {
+    o->l_item = 0;
+    o->t_seq = 0;
+    o->val = NULL;
+    o->vlen = 0;
+    if (o->code != OP_LIST_INSERT) {
+        read_text_id(rd, na, &o->l_item, &o->l_iseq);
+        if (!rd->err && !o->l_item) return WEFT_EMALFORMED;
+    }
+    if (o->code == OP_LIST_INSERT || o->code == OP_LIST_MOVE) {
+        uint64_t q = rd_varint(rd);
+        if (q >= UINT32_MAX - 1) rd_fail(rd, WEFT_EMALFORMED);
+        o->t_seq = (uint32_t)q;
+        read_text_id(rd, na, &o->t_left, &o->t_lseq);
+        read_text_id(rd, na, &o->t_right, &o->t_rseq);
+        if (rd->err) return rd->err;
+        /* The entry is one item of a sequence: the text rules on ids and
+         * origins hold (not its own id, ids below 2^32 - 1). */
+        weft_text_op t = {.kind = 1,
+                          .author = c->author,
+                          .seq = o->t_seq,
+                          .left = o->t_left ? ref_key(c, authors, o->t_left - 1) : NULL,
+                          .left_seq = o->t_lseq,
+                          .right = o->t_right ? ref_key(c, authors, o->t_right - 1) : NULL,
+                          .right_seq = o->t_rseq,
+                          .text = (const uint8_t *)"a",
+                          .nbytes = 1};
+        if (weft__text_op_check(&t)) return WEFT_EMALFORMED;
+    }
+    if (o->code == OP_LIST_INSERT || o->code == OP_LIST_SET) {
+        o->val = rd->p;
+        weft__value_skip_nested(rd); /* the list reads as an array of them */
+        o->vlen = (uint32_t)(rd->p - o->val);
+    }
+    return rd->err;
+}
+
+/* A decoded list op with its authors as keys; op i of change c. */
+static void wop_list(const wop *o, const weft_change *c, const uint8_t *authors, uint64_t i,
+                     wlist_op *l) {
+    static const uint8_t kinds[] = {[OP_LIST_INSERT] = WLIST_INSERT,
+                                    [OP_LIST_DELETE] = WLIST_DELETE,
+                                    [OP_LIST_MOVE] = WLIST_MOVE,
+                                    [OP_LIST_SET] = WLIST_SET};
+    *l = (wlist_op){.kind = kinds[o->code],
+                    .author = c->author,
+                    .lamport = c->lamport + i,
+                    .seq = o->t_seq,
+                    .item = o->l_item ? ref_key(c, authors, o->l_item - 1) : NULL,
+                    .item_seq = o->l_iseq,
+                    .left = o->t_left ? ref_key(c, authors, o->t_left - 1) : NULL,
+                    .left_seq = o->t_lseq,
+                    .right = o->t_right ? ref_key(c, authors, o->t_right - 1) : NULL,
+                    .right_seq = o->t_rseq,
+                    .val = o->val,
+                    .vlen = o->vlen};
+}
+
 /* Decodes and validates a body into r->ops. OUT: table sizes. */
 static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *body, size_t len,
                        size_t *n_names, const uint8_t **authors, size_t *n_authors) {
@@ -1040,7 +1357,7 @@ static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *bod
     for (uint64_t i = 0; i < n_ops; i++) {
         wop *o = &r->ops[i];
         o->code = rd_u8(&rd);
-        if (o->code < OP_PUT || o->code > OP_TEXT_DELETE) return rd.err ? rd.err : WEFT_EMALFORMED;
+        if (o->code < OP_PUT || o->code > OP_LIST_SET) return rd.err ? rd.err : WEFT_EMALFORMED;
         uint64_t coll = rd_varint(&rd);
         size_t dl;
         o->doc = rd_lbytes(&rd, &dl, WEFT_MAX_KEY_BYTES);
@@ -1061,6 +1378,11 @@ static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *bod
         } else if (o->code == OP_COUNTER_ADD) {
             o->delta = zigzag_dec(rd_varint(&rd));
             int rc = read_observed(&rd, o, na, c, i);
+            if (rc) return rc;
+        } else if (o->code >= OP_LIST_INSERT) {
+            o->t_left = o->t_right = 0;
+            int rc = read_observed(&rd, o, na, c, i);
+            if (!rc) rc = read_list_op(&rd, o, na, c, *authors);
             if (rc) return rc;
         } else if (o->code >= OP_TEXT_INSERT) {
             int rc = read_observed(&rd, o, na, c, i);
@@ -1161,6 +1483,12 @@ int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *pl
             rc = weft__state_text_op(s, d, r->map_names[o->field], op_observed(r, o), &t);
             break;
         }
+        default: { /* list ops */
+            wlist_op l;
+            wop_list(o, c, authors, i, &l);
+            rc = weft__state_list_op(s, d, r->map_names[o->field], op_observed(r, o), &l);
+            break;
+        }
         }
     }
     if (!rc) rc = weft_log_commit(r->log, c);
@@ -1171,6 +1499,46 @@ int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *pl
     uint64_t end = c->lamport + c->n_ids - 1;
     if (end > r->clock) r->clock = end;
     return WEFT_OK;
+}
+
+int weft_replica_change_ops(weft_replica *r, const uint8_t *rec, size_t len, weft_change_op_fn fn,
+                            void *ud) {
+    validate_or_ret(r && rec && fn, WEFT_EINVAL);
+    weft_change c;
+    int rc = weft_change_decode(&c, rec, len);
+    if (rc) return rc;
+    if (c.total_len != len) return WEFT_EMALFORMED; /* one record, nothing after it */
+    if (memcmp(c.space, r->space, 32) != 0) return WEFT_ESPACE;
+    if (c.suite != (r->crypto ? WEFT_SUITE_V1 : WEFT_SUITE_PLAIN)) return WEFT_ESUITE;
+    const uint8_t *body = c.body;
+    size_t body_len = c.body_len;
+    if (r->crypto) {
+        if (r->crypto->verify(r->crypto->ctx, c.author, c.sig, c.record, c.signed_len))
+            return WEFT_ECRYPTO;
+        if (body_len < r->crypto->seal_overhead) return WEFT_ECRYPTO;
+        r->plain.len = 0;
+        if (wbuf_reserve(&r->plain, body_len)) {
+            r->plain.err = 0;
+            return WEFT_ENOMEM;
+        }
+        if (r->crypto->open(r->crypto->ctx, r->plain.p, body, body_len, c.record, c.header_len))
+            return WEFT_ECRYPTO;
+        body = r->plain.p;
+        body_len -= r->crypto->seal_overhead;
+    }
+    size_t n_names, n_authors;
+    const uint8_t *authors;
+    rc = decode_body(r, &c, body, body_len, &n_names, &authors, &n_authors);
+    /* All ops decode before the first call: a caller never sees half a change. */
+    for (size_t i = 0; !rc && i < (size_t)c.n_ids; i++) {
+        const wop *o = &r->ops[i];
+        const char *field = o->code == OP_DELETE_DOC ? "" : (const char *)r->seen_names[o->field];
+        size_t field_len = o->code == OP_DELETE_DOC ? 0 : r->seen_name_lens[o->field];
+        fn(ud, o->code, (const char *)r->seen_names[o->coll], r->seen_name_lens[o->coll],
+           (const char *)o->doc, o->doc_len, field, field_len);
+    }
+    if (r->crypto) weft__wipe(r->plain.p, body_len);
+    return rc;
 }
 
 /* Routes one decoded change: merge, park or count it. */
@@ -1274,6 +1642,24 @@ int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len, const u
     return rc;
 }
 
+int weft_replica_diff_held(weft_replica *r, const uint8_t *vv, size_t vv_len,
+                           const uint8_t **records, size_t *len) {
+    validate_or_ret(r && records && len, WEFT_EINVAL);
+    r->diff.len = 0;
+    r->diff.err = 0;
+    int rc = weft_log_diff_held(r->log, vv, vv_len, diff_emit, &r->diff);
+    r->diff.err = 0;
+    *records = r->diff.p;
+    *len = rc ? 0 : r->diff.len;
+    return rc;
+}
+
+int weft_replica_forget(weft_replica *r, const uint8_t *vv, size_t vv_len, uint64_t keep) {
+    validate_or_ret(r, WEFT_EINVAL);
+    if (r->txn_n) return WEFT_ESTATE;
+    return weft_log_forget(r->log, vv, vv_len, keep);
+}
+
 uint64_t weft_replica_change_count(const weft_replica *r) {
     return r ? weft_log_count(r->log) : 0;
 }
@@ -1299,7 +1685,7 @@ int weft_replica_get_field(weft_replica *r, const char *coll, size_t coll_len, c
     uint32_t fn = weft__state_name(&r->state, (const uint8_t *)field, field_len);
     const wfield *f = d && fn != UINT32_MAX ? weft__state_field(&r->state, d, fn) : NULL;
     const uint8_t *v = f ? weft__state_value(&r->state, d, f, len) : NULL;
-    if (!v) return f && weft__state_field_text(&r->state, f) ? WEFT_ENOMEM : WEFT_ENOTFOUND;
+    if (!v) return f && !f->vlen && f->v.text ? WEFT_ENOMEM : WEFT_ENOTFOUND;
     *value = v;
     return WEFT_OK;
 }
@@ -1396,6 +1782,13 @@ int weft_replica_next_doc(weft_replica *r, const char *coll, size_t coll_len, co
         return WEFT_OK;
     }
     return WEFT_ENOTFOUND;
+}
+
+int weft_replica_collection(weft_replica *r, size_t i, const char **name, size_t *name_len) {
+    validate_or_ret(r && name && name_len, WEFT_EINVAL);
+    if (i >= r->state.n_colls) return WEFT_ENOTFOUND;
+    *name = (const char *)weft__state_name_bytes(&r->state, r->state.colls[i].name, name_len);
+    return WEFT_OK;
 }
 
 size_t weft_replica_touched_count(const weft_replica *r) {

@@ -16,6 +16,10 @@ enum {
     OP_COUNTER_ADD = 4,
     OP_TEXT_INSERT = 5,
     OP_TEXT_DELETE = 6,
+    OP_LIST_INSERT = 7, /* level WEFT_LEVEL_LISTS, docs/LISTS.md */
+    OP_LIST_DELETE = 8,
+    OP_LIST_MOVE = 9,
+    OP_LIST_SET = 10,
 };
 
 #define WEFT_MAX_NAME_BYTES 255
@@ -35,6 +39,8 @@ typedef struct wop {
     /* text ops: author refs as obs_ref (0 the change's author, k the author
      * table's [k-1]); origins 1 + ref, 0 for none; the text in val/vlen */
     uint32_t t_author, t_seq, t_len, t_left, t_lseq, t_right, t_rseq;
+    /* list ops: the item (1 + author ref, its seq); the value in val/vlen */
+    uint32_t l_item, l_iseq;
 } wop;
 
 /* One op of the open transaction. Ops on one document are chained (prev)
@@ -112,6 +118,13 @@ struct weft_replica {
         uint32_t len, name;
         char bytes[32];
     } recent[2];
+    /* The last target txn_conflicts found free of conflicts, and how many
+     * ops the transaction held then (0: none cached). */
+    struct conflict_cache {
+        uint32_t coll, field, upto;
+        size_t doc_len;
+        uint8_t doc[64];
+    } conflict;
     uint64_t *dep_seen; /* per author: seq named by this replica's last commit */
     size_t cap_dep_seen;
 

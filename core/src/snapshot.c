@@ -60,10 +60,39 @@ static int put_text(wbuf *b, weft_text *t) {
     return rc;
 }
 
+/* A list's state as bytes. */
+static int put_list(wbuf *b, wlist *l) {
+    wbuf tmp;
+    wbuf_init(&tmp, b->a);
+    int rc = weft__list_encode(l, &tmp);
+    if (!rc) wbuf_lbytes(b, tmp.p, tmp.len);
+    wbuf_free(&tmp);
+    return rc;
+}
+
+/* A waiting text record is written as a text entry (unless it holds only a
+ * list), then a list entry if it holds one: the same target twice. */
+static int waiting_has_text(const wtext *w) {
+    return !w->l || weft_text_length(w->t) || weft_text_pending(w->t);
+}
+
 static int put_waiting_text(void *ctx, const wtext *w) {
     waiting_writer *ww = ctx;
-    put_waiting_target(ww, w->doc, w->name, w->obs_lamport, w->obs_author);
-    return put_text(ww->b, w->t);
+    int rc = WEFT_OK;
+    if (waiting_has_text(w)) {
+        put_waiting_target(ww, w->doc, w->name, w->obs_lamport, w->obs_author);
+        rc = put_text(ww->b, w->t);
+    }
+    if (!rc && w->l) {
+        put_waiting_target(ww, w->doc, w->name, w->obs_lamport, w->obs_author);
+        rc = put_list(ww->b, w->l);
+    }
+    return rc;
+}
+
+static int count_waiting_text(void *ctx, const wtext *w) {
+    *(size_t *)ctx += (size_t)waiting_has_text(w) + (w->l != NULL);
+    return WEFT_OK;
 }
 
 int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
@@ -150,9 +179,12 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
             wbuf_varint(b, d->n_fields);
             for (uint32_t k = 0; k < d->n_fields && !rc; k++) {
                 const wfield *f = &fs[k];
-                weft_text *t = weft__state_field_text(s, f);
+                wlist *fl = weft__state_field_list(s, f);
+                weft_text *t = f->vlen || !f->v.text ? NULL : s->texts[f->v.text - 1]->t;
+                if (t && fl && !weft_text_length(t)) t = NULL; /* only the list matters */
                 wbuf_varint(b, name_rank[f->name]);
-                wbuf_u8(b, (uint8_t)((f->vlen ? 1 : 0) | (f->counter ? 2 : 0) | (t ? 4 : 0)));
+                wbuf_u8(b, (uint8_t)((f->vlen ? 1 : 0) | (f->counter ? 2 : 0) | (t ? 4 : 0) |
+                                     (fl ? 8 : 0)));
                 put_id(b, author_rank, f->lamport, f->author);
                 if (f->vlen) wbuf_put(b, f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl, f->vlen);
                 if (f->counter) {
@@ -161,6 +193,7 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
                     put_id(b, author_rank, ct->max_lamport, ct->max_author);
                 }
                 if (t) rc = put_text(b, t);
+                if (fl && !rc) rc = put_list(b, fl);
             }
         }
     }
@@ -170,7 +203,9 @@ int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t *len) {
         wbuf_varint(b, s->live_waiting);
         rc = weft__state_each_waiting(s, put_waiting, &ww);
         /* Texts waiting for the write their ops observed. */
-        wbuf_varint(b, s->n_waiting_texts);
+        size_t n_wt = 0;
+        weft__state_each_waiting_text(s, count_waiting_text, &n_wt);
+        wbuf_varint(b, n_wt);
         if (!rc) rc = weft__state_each_waiting_text(s, put_waiting_text, &ww);
     }
     weft__free(r->a, author_rank);
@@ -259,12 +294,12 @@ static int load_docs(loader *l, uint32_t coll) {
             uint8_t flags = rd_u8(rd);
             wid id;
             if ((rc = read_id(l, &id))) return rc;
-            if (flags > 7 || (flags & 5) == 5 || ((flags & 1) && !id.lamport))
+            if (flags > 15 || ((flags & 1) && (flags & 12)) || ((flags & 1) && !id.lamport))
                 return WEFT_EMALFORMED;
             /* Stored fields are newer than the document's delete (older
              * ones are dropped when the delete lands), or counter-only. */
             if (id.lamport && weft__wid_cmp(s, id, del) <= 0) return WEFT_EMALFORMED;
-            if (!id.lamport && !(flags & 6)) return WEFT_EMALFORMED;
+            if (!id.lamport && !(flags & 14)) return WEFT_EMALFORMED;
             const uint8_t *val = rd->p;
             if (flags & 1) weft__value_skip(rd);
             size_t vlen = (size_t)(rd->p - val);
@@ -282,6 +317,13 @@ static int load_docs(loader *l, uint32_t coll) {
                 const uint8_t *tp = rd_lbytes(rd, &tl, SIZE_MAX);
                 if (rd->err) break;
                 rc = weft__state_restore_text(s, d, name, weft__state_observed(s, d, name), tp, tl);
+                if (rc) return rc;
+            }
+            if (flags & 8) {
+                size_t ll;
+                const uint8_t *lp = rd_lbytes(rd, &ll, SIZE_MAX);
+                if (rd->err) break;
+                rc = weft__state_restore_list(s, d, name, weft__state_observed(s, d, name), lp, ll);
                 if (rc) return rc;
             }
         }
@@ -344,7 +386,11 @@ static int load_waiting_texts(loader *l) {
         size_t tl;
         const uint8_t *tp = rd_lbytes(rd, &tl, SIZE_MAX);
         if (rd->err) break;
-        if ((rc = weft__state_restore_text(&l->r->state, d, name, observed, tp, tl))) return rc;
+        /* A list's state says so in its kind byte (LISTS.md); else a text's. */
+        rc = tl >= 2 && tp[1] == 3
+                 ? weft__state_restore_list(&l->r->state, d, name, observed, tp, tl)
+                 : weft__state_restore_text(&l->r->state, d, name, observed, tp, tl);
+        if (rc) return rc;
     }
     return rd->err;
 }

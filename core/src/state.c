@@ -66,6 +66,7 @@ void weft__state_free(weft_state *s) {
     for (size_t i = 0; i < s->n_texts; i++)
         if (s->texts[i]) {
             weft_text_free(s->texts[i]->t);
+            weft__list_free(s->texts[i]->l);
             weft__free(s->a, s->texts[i]);
         }
     weft__free(s->a, s->texts);
@@ -556,6 +557,16 @@ static const uint8_t *text_value(weft_state *s, const weft_text *t, size_t *len)
 
 const uint8_t *weft__state_value(weft_state *s, const wdoc *d, const wfield *f, size_t *len) {
     (void)d;
+    const wlist *l = weft__state_field_list(s, f);
+    if (l) {
+        s->textval.len = 0;
+        if (weft__list_value(l, &s->textval)) {
+            s->textval.err = 0;
+            return NULL; /* out of memory: reads say so, hashes fail below */
+        }
+        *len = s->textval.len;
+        return s->textval.p;
+    }
     const weft_text *t = weft__state_field_text(s, f);
     if (t) return text_value(s, t, len);
     const uint8_t *val = f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl;
@@ -627,6 +638,7 @@ static uint32_t text_new(weft_state *s, uint32_t doc, uint32_t name, wid obs) {
 static void text_free(weft_state *s, uint32_t slot) {
     wtext *w = s->texts[slot];
     weft_text_free(w->t);
+    weft__list_free(w->l);
     weft__free(s->a, w);
     s->texts[slot] = NULL;
     s->free_texts[s->n_free_texts++] = slot; /* room was made when it was taken */
@@ -680,7 +692,51 @@ static int wake_texts(weft_state *s, uint32_t doc) {
     return rc;
 }
 
+/* The text record (slot) ops observing obs build; NULL: dropped. */
+static int wtext_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, wtext **out);
+
 int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, weft_text **out) {
+    wtext *w;
+    int rc = wtext_for(s, doc, name, obs, &w);
+    *out = w ? w->t : NULL;
+    return rc;
+}
+
+int weft__state_list_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, wlist **out) {
+    wtext *w;
+    int rc = wtext_for(s, doc, name, obs, &w);
+    *out = NULL;
+    if (rc || !w) return rc;
+    if (!w->l) {
+        if (!(w->l = weft__list_new(s->a, s->self))) return WEFT_ENOMEM;
+        /* The field's value turns from the text to the list. */
+        if (w->attached && s->on_text) s->on_text(s->text_ud, doc, name, NULL);
+    }
+    *out = w->l;
+    return WEFT_OK;
+}
+
+int weft__state_list_op(weft_state *s, uint32_t doc, uint32_t name, wid obs, const wlist_op *op) {
+    wlist *l;
+    int rc = weft__state_list_for(s, doc, name, obs, &l);
+    if (rc || !l) return rc;
+    rc = weft__list_apply(l, op);
+    touch(s, doc);
+    return rc;
+}
+
+int weft__state_restore_list(weft_state *s, uint32_t doc, uint32_t name, wid obs,
+                             const uint8_t *state, size_t len) {
+    if (weft__wid_cmp(s, obs, weft__state_observed(s, doc, name)) < 0) return WEFT_EMALFORMED;
+    wlist *l;
+    int rc = weft__state_list_for(s, doc, name, obs, &l);
+    if (rc) return rc;
+    if (!l) return WEFT_EMALFORMED; /* under a put */
+    rc = weft__list_load(l, state, len);
+    return rc == WEFT_ESTATE ? WEFT_EMALFORMED : rc; /* ESTATE: the same list twice */
+}
+
+static int wtext_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, wtext **out) {
     *out = NULL;
     int c = weft__wid_cmp(s, obs, weft__state_observed(s, doc, name));
     if (c < 0) return WEFT_OK; /* the write it observed lost: never seen */
@@ -689,7 +745,7 @@ int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, we
         wfield *f = weft__state_field(s, d, name);
         if (f && f->vlen) return WEFT_OK; /* under a put, which stays visible */
         if (f && f->v.text) {
-            *out = s->texts[f->v.text - 1]->t;
+            *out = s->texts[f->v.text - 1];
             return WEFT_OK;
         }
         uint32_t slot = text_new(s, doc, name, obs);
@@ -700,14 +756,14 @@ int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, we
         }
         f->v.text = slot;
         s->texts[slot - 1]->attached = 1;
-        *out = s->texts[slot - 1]->t;
+        *out = s->texts[slot - 1];
         return WEFT_OK;
     }
     for (size_t i = 0; i < s->n_waiting_texts; i++) {
         wtext *w = s->texts[s->waiting_texts[i]];
         if (w->doc == doc && w->name == name && w->obs_lamport == obs.lamport &&
             w->obs_author == obs.author) {
-            *out = w->t;
+            *out = w;
             return WEFT_OK;
         }
     }
@@ -717,7 +773,7 @@ int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, we
     uint32_t slot = text_new(s, doc, name, obs);
     if (!slot) return WEFT_ENOMEM;
     s->waiting_texts[s->n_waiting_texts++] = slot - 1;
-    *out = s->texts[slot - 1]->t;
+    *out = s->texts[slot - 1];
     return WEFT_OK;
 }
 
@@ -756,7 +812,7 @@ int weft__state_restore_text(weft_state *s, uint32_t doc, uint32_t name, wid obs
 
 int weft__state_visible(weft_state *s, const wdoc *d, const wfield *f) {
     size_t len;
-    return weft__state_field_text(s, f) || weft__state_value(s, d, f, &len);
+    return (!f->vlen && f->v.text) || weft__state_value(s, d, f, &len);
 }
 
 /* ---- state hash ---- */
@@ -812,7 +868,7 @@ int weft__state_hash(weft_state *s, uint8_t out[32]) {
                 size_t vlen;
                 const uint8_t *val = weft__state_value(s, d, f, &vlen);
                 if (!val) {
-                    if (weft__state_field_text(s, f)) rc = WEFT_ENOMEM;
+                    if (!f->vlen && f->v.text) rc = WEFT_ENOMEM;
                     continue;
                 }
                 size_t fname_len;

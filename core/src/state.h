@@ -21,6 +21,7 @@
 
 #include "log_int.h"
 #include "table.h"
+#include "list.h"
 #include "text_int.h"
 
 typedef struct wid {
@@ -90,6 +91,8 @@ typedef struct wwaiting {
  * attached when that write arrives and wins. */
 typedef struct wtext {
     weft_text *t;
+    wlist *l; /* list ops observing the same write build this; once it
+               * exists it is the field's value (docs/LISTS.md) */
     struct weft_state *s;
     uint64_t obs_lamport;
     uint32_t obs_author;
@@ -231,9 +234,14 @@ void weft__state_text_setup(weft_state *s, const uint8_t *self, weft_text_unit u
 /* Re-points what refers to the state after its struct was moved (a
  * snapshot load swaps states between replicas): texts, key, callback ud. */
 void weft__state_moved(weft_state *s, const uint8_t *self, void *ud);
-/* The field's text (attached: visible unless a put wins), or NULL. */
+/* The field's text (attached: visible unless a put wins or a list lives
+ * there too), or NULL. */
 static inline weft_text *weft__state_field_text(const weft_state *s, const wfield *f) {
-    return !f->vlen && f->v.text ? s->texts[f->v.text - 1]->t : NULL;
+    return !f->vlen && f->v.text && !s->texts[f->v.text - 1]->l ? s->texts[f->v.text - 1]->t : NULL;
+}
+/* The field's list, or NULL. */
+static inline wlist *weft__state_field_list(const weft_state *s, const wfield *f) {
+    return !f->vlen && f->v.text ? s->texts[f->v.text - 1]->l : NULL;
 }
 /* The text that ops observing `obs` on (doc, name) build: the field's own
  * when obs is its winning write and that write is no put, a waiting one
@@ -243,6 +251,14 @@ int weft__state_text_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, we
  * it, past its limits) are dropped alike on every replica. */
 int weft__state_text_op(weft_state *s, uint32_t doc, uint32_t name, wid obs,
                         const weft_text_op *op);
+/* The list that list ops observing `obs` on (doc, name) build, made if
+ * needed (as weft__state_text_for). *out NULL: such ops are dropped. */
+int weft__state_list_for(weft_state *s, uint32_t doc, uint32_t name, wid obs, wlist **out);
+/* Applies one list op from a change (as weft__state_text_op). */
+int weft__state_list_op(weft_state *s, uint32_t doc, uint32_t name, wid obs, const wlist_op *op);
+/* Restores a list from its state (snapshot.c), as weft__state_restore_text. */
+int weft__state_restore_list(weft_state *s, uint32_t doc, uint32_t name, wid obs,
+                             const uint8_t *state, size_t len);
 /* Calls fn for every waiting text (snapshot writer). */
 int weft__state_each_waiting_text(const weft_state *s, int (*fn)(void *ctx, const wtext *w),
                                   void *ctx);

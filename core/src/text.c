@@ -1193,6 +1193,49 @@ void weft__text_local_clear(weft_text *t) {
     t->n_lops = 0;
 }
 
+static leaf *first_leaf(const weft_text *t);
+
+uint32_t weft__text_next_seq(const weft_text *t, const uint8_t *key) {
+    uint32_t a;
+    const agent *g = find_agent((weft_text *)t, key, &a);
+    return g ? g->next : 0;
+}
+
+int weft__text_find(const weft_text *t, const uint8_t *key, uint32_t seq, uint64_t *pos) {
+    uint32_t a;
+    const agent *g = find_agent((weft_text *)t, key, &a);
+    if (!g || seq >= g->next) return -1;
+    cur c = find_id(t, (tid){a, seq});
+    if (!c.l->r[c.k].w) return 0;
+    if (pos) cur_pos(t, c, NULL, pos);
+    return 1;
+}
+
+void weft__text_id_at(const weft_text *t, uint64_t pos, const uint8_t **key, uint32_t *seq) {
+    uint32_t u;
+    cur c = seek_width(t, pos, &u);
+    assert(c.k < c.l->n);
+    int inside;
+    const run *r = &c.l->r[c.k];
+    uint32_t o = run_item_at(t, r, u, &inside);
+    *key = t->agents[r->agent].key;
+    *seq = r->seq + o;
+}
+
+int weft__text_each_visible(const weft_text *t,
+                            int (*fn)(void *ctx, const uint8_t *key, uint32_t seq), void *ctx) {
+    for (const leaf *l = first_leaf(t); l; l = l->next)
+        for (uint32_t k = 0; k < l->n; k++) {
+            const run *r = &l->r[k];
+            if (!r->w) continue;
+            for (uint32_t o = 0; o < r->len; o++) {
+                int rc = fn(ctx, t->agents[r->agent].key, r->seq + o);
+                if (rc) return rc;
+            }
+        }
+    return 0;
+}
+
 size_t weft_text_pending(const weft_text *t) {
     return t ? t->n_pend : 0;
 }

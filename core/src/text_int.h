@@ -35,4 +35,18 @@ size_t weft__text_local_count(const weft_text *t);
 void weft__text_local_op(const weft_text *t, size_t i, weft_text_op *out);
 void weft__text_local_clear(weft_text *t);
 
+/* For lists (list.c), which keep their order as a text of one item per
+ * position: where ids are and what sits where. */
+/* The next seq of the author's ids here (how many it has inserted). */
+uint32_t weft__text_next_seq(const weft_text *t, const uint8_t *key);
+/* Finds id (key, seq): -1 absent, 0 present but deleted, 1 visible (then
+ * *pos is its position in units, if pos is not NULL). */
+int weft__text_find(const weft_text *t, const uint8_t *key, uint32_t seq, uint64_t *pos);
+/* The id of the visible item at unit position pos (< the length). */
+void weft__text_id_at(const weft_text *t, uint64_t pos, const uint8_t **key, uint32_t *seq);
+/* Calls fn with every visible item's id in order; stops at the first
+ * non-zero return and returns it. */
+int weft__text_each_visible(const weft_text *t,
+                            int (*fn)(void *ctx, const uint8_t *key, uint32_t seq), void *ctx);
+
 #endif

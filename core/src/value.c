@@ -170,6 +170,11 @@ void weft__value_skip(wreader *r) {
     read_value(r, &v, 0);
 }
 
+void weft__value_skip_nested(wreader *r) {
+    weft_value v;
+    read_value(r, &v, 1);
+}
+
 static int write_head(uint8_t *dst, size_t cap, size_t *out_len, uint8_t tag, uint64_t n,
                       size_t extra) {
     validate_or_ret(dst || cap == 0, WEFT_EINVAL);

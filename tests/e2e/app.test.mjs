@@ -192,6 +192,59 @@ test('two people edit one space at once and converge', { skip, timeout: 90_000 }
   assert.deepEqual([...a.errors, ...b.errors], []);
 });
 
+/** The todos' titles in the order the page shows them. */
+async function todoOrder(page) {
+  await page.getByRole('button', { name: 'Todos' }).click();
+  return page.locator('.todo-list label').allTextContents();
+}
+
+test('two people reorder one todo list at once: moves merge, no todo doubles', { skip, timeout: 90_000 }, async () => {
+  // The owner's app raised the space to the lists level; Bob's learned it.
+  for (const p of [a, b]) await p.waitForFunction(() => window.weftSpace.formatLevel >= 3, null, WAIT);
+  for (const t of ['Pack bags', 'Print tickets', 'Charge phone', 'Water plants']) await addTodo(a, t);
+  await converged(a, b);
+  const before = await todoOrder(a);
+  assert.deepEqual(await todoOrder(b), before);
+  const at = (t) => before.indexOf(t);
+  assert.ok(at('Pack bags') < at('Print tickets') && at('Print tickets') < at('Charge phone') && at('Charge phone') < at('Water plants'));
+
+  // At once: Alice moves "Charge phone" up two places with the keyboard,
+  // Bob drags "Pack bags" onto "Water plants".
+  await Promise.all([
+    (async () => {
+      await a.getByRole('checkbox', { name: 'Charge phone' }).focus();
+      await a.keyboard.press('Alt+ArrowUp');
+      await a.keyboard.press('Alt+ArrowUp');
+    })(),
+    b.locator('.todo-list li', { hasText: 'Pack bags' }).dragTo(b.locator('.todo-list li', { hasText: 'Water plants' })),
+  ]);
+  await converged(a, b);
+  const after = await todoOrder(a);
+  assert.deepEqual(await todoOrder(b), after);
+  assert.deepEqual([...after].sort(), [...before].sort(), 'every todo once');
+  assert.ok(after.indexOf('Charge phone') < after.indexOf('Print tickets'), after.join());
+  assert.ok(after.indexOf('Pack bags') > after.indexOf('Print tickets'), after.join());
+
+  // Both move the same todo at once, in opposite directions: it ends in one place.
+  await Promise.all([
+    (async () => {
+      await a.getByRole('checkbox', { name: 'Print tickets' }).focus();
+      await a.keyboard.press('Alt+ArrowDown');
+    })(),
+    (async () => {
+      await b.getByRole('checkbox', { name: 'Print tickets' }).focus();
+      await b.keyboard.press('Alt+ArrowUp');
+    })(),
+  ]);
+  await converged(a, b);
+  const last = await todoOrder(a);
+  assert.deepEqual(await todoOrder(b), last);
+  assert.equal(last.filter((t) => t === 'Print tickets').length, 1);
+  assert.deepEqual([...last].sort(), [...before].sort());
+  await shot(a, '3b-todo-order');
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});
+
 test('offline edits survive a reload and sync when back online', { skip, timeout: 90_000 }, async () => {
   await ctxB.setOffline(true);
   await b.locator('.status[data-state=offline]').waitFor(WAIT);

@@ -4,11 +4,12 @@
 // Everything started here is stopped by the tests' `after`, even on failure.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { httpsGet } from '../js/relay.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const RELAY = process.env.WEFT_RELAY ?? join(root, 'build/relay/weft-relay');
@@ -21,8 +22,9 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '
 /** playwright-core as web/ installed it. */
 export const { chromium } = createRequire(join(root, 'web/package.json'))('playwright-core');
 
-export async function launch() {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+/** Chromium; extra: more command-line flags. */
+export async function launch(extra = []) {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extra] });
 }
 
 async function freePort() {
@@ -36,22 +38,24 @@ async function freePort() {
 /**
  * Starts weft-relay with file storage, serving web/dist. Resolves to
  * { url, port, data, stop(), restart() }; the data directory outlives
- * restarts and is removed by stop() unless { keepData }.
+ * restarts and is removed by stop() unless { keepData }. tls: { cert, key,
+ * ca } (PEM paths, tests/js/tlsca.mjs): https://localhost instead.
  */
-export async function startRelay({ port = null, data = null } = {}) {
+export async function startRelay({ port = null, data = null, tls = null } = {}) {
   port ??= await freePort();
   data ??= mkdtempSync(join(tmpdir(), 'weft-e2e-'));
-  const child = spawn(RELAY, ['--listen', `127.0.0.1:${port}`, '--storage', 'file', '--data', data, '--static', DIST],
+  const extra = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [];
+  const child = spawn(RELAY, ['--listen', `127.0.0.1:${port}`, '--storage', 'file', '--data', data, '--static', DIST, ...extra],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.on('error', (e) => (log += `spawn failed: ${e.message}\n`));
   child.stderr.on('data', (d) => (log += d));
   const exited = new Promise((r) => child.on('exit', r));
-  const url = `http://127.0.0.1:${port}/`;
+  const url = tls ? `https://localhost:${port}/` : `http://127.0.0.1:${port}/`;
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}healthz`)).ok) break;
+      if (tls ? (await httpsGet(port, '/healthz', readFileSync(tls.ca))).status === 200 : (await fetch(`${url}healthz`)).ok) break;
     } catch {
       // not listening yet
     }
@@ -77,7 +81,7 @@ export async function startRelay({ port = null, data = null } = {}) {
     },
     async restart() {
       await this.stop({ keepData: true });
-      return startRelay({ port, data });
+      return startRelay({ port, data, tls });
     },
   };
 }

@@ -10,7 +10,9 @@
  * succeeded is idempotent: applying the same bytes again merges nothing and
  * changes nothing. Applying the records one call each must end in the same
  * state as one call for all of them. Whatever was merged, a snapshot of the
- * result loads into a fresh replica with the same state hash.
+ * result loads into a fresh replica with the same state hash. Reading the
+ * input's ops first (weft_replica_change_ops) changes nothing, and a
+ * refused record reports no op.
  */
 #include "fuzz_common.h"
 
@@ -48,12 +50,27 @@ static void check_history(weft_replica *r) {
     FUZZ_ASSERT(seen == 2);
 }
 
+/* weft_replica_change_ops's callback: counts ops, checks what it is given. */
+static void count_op(void *ud, int code, const char *coll, size_t cl, const char *doc, size_t dl,
+                     const char *field, size_t fl) {
+    FUZZ_ASSERT(code >= 1 && code <= 6 && coll && cl > 0 && doc && field);
+    FUZZ_ASSERT((code == 2) == (fl == 0));
+    (void)dl;
+    ++*(size_t *)ud;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
     weft_replica *r = preloaded();
     uint8_t h0[32], h1[32], h2[32];
     fuzz_hash(r, h0);
     uint64_t count0 = weft_replica_change_count(r);
+
+    /* Reading what a record does (history views) merges nothing. */
+    size_t n_ops = 0;
+    if (weft_replica_change_ops(r, data, size, count_op, &n_ops)) FUZZ_ASSERT(n_ops == 0);
+    fuzz_hash(r, h1);
+    FUZZ_ASSERT(memcmp(h0, h1, 32) == 0 && weft_replica_change_count(r) == count0);
 
     weft_apply_result res;
     int rc = weft_replica_apply(r, data, size, &res);

@@ -229,6 +229,9 @@ enum merge_op {
                    mask, value kind, value byte): one weft_replica_write_ops buffer; kind 6 is a
                    bad op (the buffer must then be refused whole) */
     MERGE_TEXT_EDIT, /* as MERGE_TEXT, joining the open transaction */
+    MERGE_LIST,      /* replica, coll, doc, field, kind (bit 7: join), index, to, value kind, value
+                        byte: a list edit (docs/LISTS.md), indices clamped to the list */
+    MERGE_FORGET,    /* replica, keep (0..3): weft_replica_forget below its own vector */
     MERGE_N_OPS
 };
 #define MERGE_REPLICAS 3

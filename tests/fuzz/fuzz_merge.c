@@ -5,9 +5,17 @@
  * delivery of any committed change to any replica, in any order, any number
  * of times, or a whole vector/diff sync between two of them.
  *
+ * A replica may also forget its history below its own vector
+ * (weft_replica_forget, as after publishing a snapshot): its state must
+ * not change, it must keep taking every change (old ones as duplicates),
+ * and replica 0's diff then answers ETRIMMED to a vector below what it
+ * forgot (the test then sends from its records, as a snapshot plus tail
+ * would).
+ *
  * Local writes also come as buffers of ops (weft_replica_write_ops, with
- * bad ops that must leave the transaction untouched) and as text edits
- * that join the open transaction (weft_replica_text_edit).
+ * bad ops that must leave the transaction untouched), as text edits that
+ * join the open transaction (weft_replica_text_edit), and as list edits
+ * (weft_replica_list_edit: insert, delete, move, set; committed or joined).
  *
  * Every record here is honest, so apply must never reject one (only refuse
  * while the target has an open transaction). At the end every open
@@ -32,6 +40,7 @@ static uint8_t next(script *s) {
 
 typedef struct world {
     weft_replica *r[MERGE_REPLICAS];
+    int forgot[MERGE_REPLICAS]; /* weft_replica_forget dropped something */
     uint8_t *rec[MAX_RECORDS];
     size_t len[MAX_RECORDS];
     size_t n;
@@ -84,8 +93,9 @@ static void sync_pair(world *w, int from, int to) {
     uint8_t *theirs = malloc(tlen + 1); /* borrowed from `to`: copy before the next call */
     FUZZ_ASSERT(theirs);
     memcpy(theirs, vv, tlen);
-    if (from == 0) {
-        FUZZ_ASSERT(weft_replica_diff(w->r[0], theirs, tlen, &recs, &rlen) == 0);
+    int rc = from == 0 ? weft_replica_diff(w->r[0], theirs, tlen, &recs, &rlen) : 0;
+    FUZZ_ASSERT(rc == 0 || (rc == WEFT_ETRIMMED && w->forgot[0]));
+    if (from == 0 && rc == 0) {
         if (to != 0) apply(w->r[to], recs, rlen);
     } else if (from != to) {
         FUZZ_ASSERT(weft_replica_vv(w->r[from], &vv, &vlen) == 0);
@@ -104,7 +114,7 @@ static void sync_pair(world *w, int from, int to) {
 
 static void write_value(script *s, uint8_t *v, size_t cap, size_t *len) {
     uint8_t kind = next(s), b = next(s);
-    switch (kind % 6) {
+    switch (kind % 7) {
     case 0:
         FUZZ_ASSERT(weft_value_write_null(v, cap, len) == 0);
         break;
@@ -122,6 +132,15 @@ static void write_value(script *s, uint8_t *v, size_t cap, size_t *len) {
     case 4:
         FUZZ_ASSERT(weft_value_write_bool(v, cap, len, b & 1) == 0);
         break;
+    case 6: { /* [int, int]: a list edit turns it into a list */
+        size_t n, k;
+        FUZZ_ASSERT(weft_value_write_array(v, cap, &n, 2) == 0);
+        FUZZ_ASSERT(weft_value_write_int(v + n, cap - n, &k, b) == 0);
+        n += k;
+        FUZZ_ASSERT(weft_value_write_int(v + n, cap - n, &k, -b) == 0);
+        *len = n + k;
+        break;
+    }
     default: { /* {"k": int} */
         size_t n, k;
         FUZZ_ASSERT(weft_value_write_map(v, cap, &n, 1) == 0);
@@ -165,6 +184,39 @@ static void splice(world *w, weft_replica *r, script *s, int join) {
         r, c, cl, d, dl, f, fl, p, n, text, strlen(text), FUZZ_WALL_MS + w->n, &rec, &rl);
     if (rc == WEFT_ESTATE && weft_replica_txn_ops(r)) return; /* open transaction */
     if (rc == WEFT_EINVAL) return;                            /* the field holds no string */
+    FUZZ_ASSERT(rc == 0);
+    if (rl) {
+        FUZZ_ASSERT(w->n < MAX_CHANGES);
+        record(w, rec, rl);
+    }
+}
+
+/* A list edit at indices clamped to the field's list (an array field
+ * turns into a list; other values and texts refuse with ENOTLIST). */
+static void list_edit(world *w, weft_replica *r, script *s) {
+    const char *c = colls[next(s) % 2], *d = docs[next(s) % 4], *f = fields[next(s) % 3];
+    size_t cl = strlen(c), dl = strlen(d), fl = strlen(f), len = 0;
+    uint8_t k = next(s), index = next(s), to = next(s), v[32];
+    size_t vlen;
+    write_value(s, v, sizeof v, &vlen);
+    const uint8_t *val;
+    size_t vl;
+    weft_value arr;
+    if (!weft_replica_get_field(r, c, cl, d, dl, f, fl, &val, &vl) &&
+        !weft_value_read(&arr, NULL, val, vl) && arr.type == WEFT_TYPE_ARRAY)
+        len = (size_t)arr.count;
+    weft_list_edit_kind kind = (weft_list_edit_kind)(1 + (k & 0x7f) % 4);
+    if (!len) kind = WEFT_LIST_INSERT;
+    size_t i = index % (len + (kind == WEFT_LIST_INSERT)), j = len ? to % len : 0;
+    const uint8_t *rec;
+    size_t rl;
+    int rc = weft_replica_list_edit(r, c, cl, d, dl, f, fl, kind, i, j, v, vlen, k >> 7,
+                                    FUZZ_WALL_MS + w->n, &rec, &rl);
+    if (rc == WEFT_ESTATE && weft_replica_txn_ops(r)) return; /* open transaction */
+    if (rc == WEFT_ENOTLIST) return;                          /* a text or another value */
+    if (getenv("FUZZ_DEBUG"))
+        fprintf(stderr, "list edit %d %zu %zu: %s\n", kind, i, j, weft_err_name(rc));
+    if (rc) fprintf(stderr, "list edit refused: %s\n", weft_err_name(rc));
     FUZZ_ASSERT(rc == 0);
     if (rl) {
         FUZZ_ASSERT(w->n < MAX_CHANGES);
@@ -276,13 +328,37 @@ static void run_op(world *w, script *s) {
     case MERGE_OPS:
         write_ops(r, s);
         break;
+    case MERGE_LIST:
+        if (w->n < MAX_CHANGES) list_edit(w, r, s);
+        break;
+    case MERGE_FORGET: {
+        uint8_t keep = next(s) % 4;
+        if (weft_replica_txn_ops(r)) break; /* ESTATE: its ops show in the state */
+        const uint8_t *vv;
+        size_t vl;
+        FUZZ_ASSERT(weft_replica_vv(r, &vv, &vl) == 0);
+        uint8_t *own = malloc(vl + 1);
+        FUZZ_ASSERT(own);
+        memcpy(own, vv, vl);
+        uint8_t before[32], after[32];
+        uint64_t n = weft_replica_change_count(r);
+        fuzz_hash(r, before);
+        FUZZ_ASSERT(weft_replica_forget(r, own, vl, keep) == 0);
+        fuzz_hash(r, after);
+        FUZZ_ASSERT(memcmp(before, after, 32) == 0);
+        if (weft_replica_change_count(r) < n) w->forgot[i] = 1;
+        free(own);
+        break;
+    }
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    world w = {{NULL}, {NULL}, {0}, 0};
-    for (int i = 0; i < MERGE_REPLICAS; i++)
+    world w = {{NULL}, {0}, {NULL}, {0}, 0};
+    for (int i = 0; i < MERGE_REPLICAS; i++) {
         w.r[i] = fuzz_replica_ex((uint8_t)(0x21 + 0x11 * i), i == 0);
+        FUZZ_ASSERT(weft_replica_set_format_level(w.r[i], WEFT_LEVEL_LISTS) == 0);
+    }
     script s = {data, data + size};
     while (s.p < s.end)
         run_op(&w, &s);
@@ -298,7 +374,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t h[MERGE_REPLICAS][32];
     for (int i = 0; i < MERGE_REPLICAS; i++) {
         FUZZ_ASSERT(weft_replica_pending_count(w.r[i]) == 0);
-        FUZZ_ASSERT(weft_replica_change_count(w.r[i]) == w.n);
+        FUZZ_ASSERT(w.forgot[i] ? weft_replica_change_count(w.r[i]) <= w.n
+                                : weft_replica_change_count(w.r[i]) == w.n);
         fuzz_hash(w.r[i], h[i]);
         if (memcmp(h[i], h[0], 32) != 0) fprintf(stderr, "replica %d diverged from replica 0\n", i);
         FUZZ_ASSERT(memcmp(h[i], h[0], 32) == 0);

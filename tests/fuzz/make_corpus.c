@@ -20,6 +20,7 @@
 #include "admission.h"
 #include "segment.h"
 #include "snapfile.h"
+#include "trimfile.h"
 #include "weft/level.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
@@ -677,6 +678,117 @@ static void changes_and_friends(void) {
                                          0,
                                          7};
     emit(ops_script, sizeof ops_script);
+    /* Lists: three inserts, a sync, concurrent moves of one item to two
+     * places, a delete and a set against them, edits joining a
+     * transaction, an array put turned into a list, then syncs. */
+#define L(rep, kind, index, to, vbyte) MERGE_LIST, rep, 1, 0, 0, kind, index, to, 1, vbyte
+    static const uint8_t list_script[] = {L(0, 0, 0, 0, 1),
+                                          L(0, 0, 1, 0, 2),
+                                          L(0, 0, 2, 0, 3),
+                                          MERGE_SYNC,
+                                          1,
+                                          0,
+                                          MERGE_SYNC,
+                                          2,
+                                          0,
+                                          L(0, 2, 0, 2, 0),
+                                          L(1, 2, 0, 1, 0),
+                                          L(2, 1, 0, 0, 0),
+                                          L(1, 3, 1, 0, 9),
+                                          L(2, 0x80, 0, 0, 7),
+                                          L(2, 0x83, 0, 0, 8),
+                                          MERGE_SYNC,
+                                          0,
+                                          1,
+                                          MERGE_DELIVER,
+                                          1,
+                                          3,
+                                          MERGE_COMMIT,
+                                          2,
+                                          MERGE_SYNC,
+                                          0,
+                                          2,
+                                          MERGE_PUT,
+                                          0,
+                                          1,
+                                          0,
+                                          0,
+                                          6,
+                                          4,
+                                          MERGE_COMMIT,
+                                          0,
+                                          L(0, 0, 1, 0, 5),
+                                          MERGE_SYNC,
+                                          0,
+                                          1,
+                                          MERGE_SYNC,
+                                          1,
+                                          0,
+                                          MERGE_SYNC,
+                                          2,
+                                          1};
+#undef L
+    emit(list_script, sizeof list_script);
+    /* Forgetting below a replica's own vector, between writes and syncs:
+     * replica 0 then answers a sync from below with ETRIMMED. */
+    static const uint8_t forget_script[] = {MERGE_PUT,
+                                            0,
+                                            0,
+                                            0,
+                                            0,
+                                            1,
+                                            5,
+                                            MERGE_COMMIT,
+                                            0,
+                                            MERGE_PUT,
+                                            0,
+                                            0,
+                                            1,
+                                            1,
+                                            1,
+                                            6,
+                                            MERGE_COMMIT,
+                                            0,
+                                            MERGE_PUT,
+                                            0,
+                                            1,
+                                            2,
+                                            2,
+                                            1,
+                                            7,
+                                            MERGE_COMMIT,
+                                            0,
+                                            MERGE_FORGET,
+                                            0,
+                                            0,
+                                            MERGE_SYNC,
+                                            1,
+                                            0,
+                                            MERGE_PUT,
+                                            1,
+                                            0,
+                                            0,
+                                            0,
+                                            1,
+                                            8,
+                                            MERGE_COMMIT,
+                                            1,
+                                            MERGE_SYNC,
+                                            0,
+                                            1,
+                                            MERGE_FORGET,
+                                            1,
+                                            1,
+                                            MERGE_SYNC,
+                                            2,
+                                            1,
+                                            MERGE_FORGET,
+                                            0,
+                                            3,
+                                            MERGE_SYNC,
+                                            2,
+                                            0};
+    emit(forget_script, sizeof forget_script);
     /* And some random ones (xorshift, fixed seed). */
     uint64_t x = 0x9e3779b97f4a7c15ULL;
     for (int i = 0; i < 8; i++) {
@@ -1030,6 +1142,31 @@ static void snapfiles(void) {
     snap_emit(7, bad, 0, 0); /* an empty body */
 }
 
+/* ---- relay trim checkpoints (fuzz_trimfile: the file's bytes) ---- */
+
+static void trimfiles(void) {
+    begin("trimfile");
+    weft__trim_author a[3];
+    for (int i = 0; i < 3; i++) {
+        memset(a[i].key, 0x10 * (i + 1), 32);
+        a[i].seq = 5 + (uint64_t)i;
+        memset(a[i].hash, 0xa0 + i, 32);
+        a[i].lamport_end = 100 + (uint64_t)i;
+    }
+    uint8_t f[WEFT__TRIM_HDR + 3 * WEFT__TRIM_AUTHOR + 4];
+    for (size_t n = 0; n <= 3; n++) {
+        weft__trim_encode(f, 42 + n, a, n);
+        emit(f, weft__trim_size(n)); /* valid */
+    }
+    size_t len = weft__trim_size(3);
+    f[len - 1] ^= 1;
+    emit(f, len); /* the CRC fails */
+    f[len - 1] ^= 1;
+    emit(f, len - 1); /* cut short */
+    f[16] = 9;
+    emit(f, len); /* a count that is not the rest */
+}
+
 /* ---- admission tokens (fuzz_admission) ---- */
 
 static void admissions(void) {
@@ -1055,6 +1192,26 @@ static void admissions(void) {
     emit(t, len - 1);
 }
 
+/* ---- the CLI's JSON (weft export / weft import documents) ---- */
+
+static void json_texts(void) {
+    begin("json");
+    static const char *const seeds[] = {
+        "{}",
+        "{\"title\":\"milk\",\"done\":false,\"n\":1.5,\"i\":-42,\"z\":null}",
+        "{\"b\":{\"$bytes\":\"AQL_\"},\"big\":{\"$bigint\":\"-1152921504606846976\"}}",
+        "{\"tag\":{\"$map\":{\"$bytes\":\"x\"}},\"list\":[{\"$map\":{\"$map\":1}},[],{}]}",
+        "{\"$bytes\":5,\"$bigint\":\"field\"}",
+        "{\"bad\":{\"$bigint\":\"nope\"}}",
+        "{\"bad\":{\"$bytes\":\"!!\"}}",
+        "{\"s\":\"\\u00e9\\ud83d\\ude00\\n\",\"deep\":[[[[{\"a\":[1,2,3]}]]]]}",
+        "[1, \"two\", {\"three\": 3}]",
+        "{\"format\":\"weftdb-export\",\"version\":1,\"collections\":{\"c\":{\"d\":{\"v\":1}}}}",
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++)
+        emit(seeds[i], strlen(seeds[i]));
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {
         fprintf(stderr, "usage: %s OUTDIR [STAMP]\n", argv[0]);
@@ -1068,8 +1225,10 @@ int main(int argc, char **argv) {
     auth();
     segments();
     snapfiles();
+    trimfiles();
 
     admissions();
+    json_texts();
 #if FUZZ_PROTOCOL
     protocol();
 #endif

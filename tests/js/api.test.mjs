@@ -13,7 +13,7 @@ async function exchange(a, b) {
 }
 
 test('put, get, update, delete, increment and value types', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   try {
     assert.equal(s.rights, 'admin');
     assert.match(s.id, /^[A-Za-z0-9_-]{43}$/);
@@ -47,7 +47,7 @@ test('put, get, update, delete, increment and value types', async () => {
 });
 
 test('query: where, orderBy, limit', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('todos');
   await s.transact(() => {
     for (let i = 0; i < 20; i++) c.put(`t${String(i).padStart(2, '0')}`, { i, done: i % 2 === 0, tag: i < 10 ? 'a' : 'b', title: `task ${i}` });
@@ -64,7 +64,7 @@ test('query: where, orderBy, limit', async () => {
 });
 
 test('transact makes one change; a failing op rolls all back', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('c');
   const before = s.changesSince().length;
   const r = await s.transact(() => {
@@ -90,10 +90,10 @@ test('transact makes one change; a failing op rolls all back', async () => {
 });
 
 test('two replicas of one space converge through an invite', async () => {
-  const a = await createSpace();
+  const a = await createSpace({ storage: 'memory' });
   const link = a.invite({ rights: 'write', expiresIn: 3600_000, base: 'https://app.example/' });
   assert.ok(link.startsWith('https://app.example/#'));
-  const b = await openSpace({ invite: link });
+  const b = await openSpace({ storage: 'memory', invite: link });
   assert.equal(b.id, a.id);
   assert.equal(b.rights, 'write');
   assert.notEqual(b.author, a.author);
@@ -116,8 +116,8 @@ test('two replicas of one space converge through an invite', async () => {
 });
 
 test('read-only invites cannot write; expired and forged invites fail with their codes', async () => {
-  const a = await createSpace();
-  const r = await openSpace({ invite: a.invite({ rights: 'read' }) });
+  const a = await createSpace({ storage: 'memory' });
+  const r = await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }) });
   assert.equal(r.rights, 'read');
   await assert.rejects(r.collection('x').put('k', { v: 1 }), (e) => e.code === 'WEFT_ERIGHTS');
   assert.throws(() => r.invite(), (e) => e.code === 'WEFT_ERIGHTS');
@@ -127,7 +127,7 @@ test('read-only invites cannot write; expired and forged invites fail with their
   const realNow = Date.now;
   Date.now = () => realNow() + 3600_000;
   try {
-    await assert.rejects(openSpace({ invite: link }), (e) => e.code === 'WEFT_EEXPIRED');
+    await assert.rejects(openSpace({ storage: 'memory', invite: link }), (e) => e.code === 'WEFT_EEXPIRED');
   } finally {
     Date.now = realNow;
   }
@@ -137,15 +137,15 @@ test('read-only invites cannot write; expired and forged invites fail with their
   const t = parts[1];
   const i = 20;
   parts[1] = t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
-  await assert.rejects(openSpace({ invite: `${base}#${parts.join('.')}` }), (e) => e instanceof WeftError && ['WEFT_ECRYPTO', 'WEFT_EMALFORMED', 'WEFT_EDELEGATION'].includes(e.code));
-  await assert.rejects(openSpace({ invite: 'not a link' }), (e) => e.code === 'WEFT_EMALFORMED');
-  await assert.rejects(openSpace({ space: a.id }), (e) => e.code === 'WEFT_ENOTFOUND');
+  await assert.rejects(openSpace({ storage: 'memory', invite: `${base}#${parts.join('.')}` }), (e) => e instanceof WeftError && ['WEFT_ECRYPTO', 'WEFT_EMALFORMED', 'WEFT_EDELEGATION'].includes(e.code));
+  await assert.rejects(openSpace({ storage: 'memory', invite: 'not a link' }), (e) => e.code === 'WEFT_EMALFORMED');
+  await assert.rejects(openSpace({ storage: 'memory', space: a.id }), (e) => e.code === 'WEFT_ENOTFOUND');
   await a.close();
 });
 
 test('a change for another space is refused with an error event, state unchanged', async () => {
-  const a = await createSpace();
-  const other = await createSpace();
+  const a = await createSpace({ storage: 'memory' });
+  const other = await createSpace({ storage: 'memory' });
   await other.collection('c').put('k', { v: 1 });
   const errors = [];
   a.on('error', (e) => errors.push(e));
@@ -160,8 +160,8 @@ test('a change for another space is refused with an error event, state unchanged
 });
 
 test('live queries fire on local and remote changes, once per batch', async () => {
-  const a = await createSpace();
-  const b = await openSpace({ invite: a.invite() });
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
   const seen = [];
   const off = b.collection('todos').subscribe({ where: { done: false }, orderBy: 'title' }, (rows) => seen.push(rows.map((r) => r.data.title)));
   await tick();
@@ -193,7 +193,7 @@ test('live queries fire on local and remote changes, once per batch', async () =
 });
 
 test('status and events', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const statuses = [];
   const changes = [];
   s.on('status', (st) => statuses.push(st));
@@ -214,14 +214,14 @@ test('status and events', async () => {
 });
 
 test('invalid arguments are WeftError EINVAL with a clear message', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('c');
   const cases = [
     () => c.put('', { a: 1 }),
     () => c.put('k', null),
     () => c.put('k', [1]),
     () => c.put('k', { '': 1 }),
-    () => c.put('k', { d: new Date() }),
+    () => c.put('k', { d: new Date(NaN) }),
     () => c.put('k', { s: Symbol('x') }),
     () => c.put('k', { big: 2n ** 64n }),
     () => c.put('k'.repeat(1025), { a: 1 }),
@@ -244,7 +244,7 @@ test('reopening from storage gives the same state hash; snapshots bound what is 
   const c = s.collection('c');
   for (let i = 0; i < SNAPSHOT_EVERY + 200; i++) await c.put(`k${i}`, { i });
   await s.transact(() => c.delete('k0'));
-  const peer = await openSpace({ invite: s.invite() });
+  const peer = await openSpace({ storage: 'memory', invite: s.invite() });
   await peer.applyChanges(s.changesSince(peer.versionVector()));
   const hash = s.stateHash();
   assert.equal(peer.stateHash(), hash);

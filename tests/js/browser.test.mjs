@@ -106,8 +106,8 @@ test('text binding: typing in a textarea syncs, remote edits keep the caret and 
     const page = await newPage(context);
     await page.evaluate(async () => {
       const { createSpace, openSpace } = window.weftdb;
-      const a = await createSpace();
-      const b = await openSpace({ invite: a.invite() });
+      const a = await createSpace({ storage: 'memory' });
+      const b = await openSpace({ storage: 'memory', invite: a.invite() });
       for (const [name, s] of [['ta', a], ['tb', b]]) {
         const el = document.createElement('textarea');
         el.id = name;
@@ -178,7 +178,7 @@ test('the text window closes when the page loses focus or is hidden', { skip, ti
   try {
     const page = await newPage(context);
     const commits = await page.evaluate(async () => {
-      const s = await window.weftdb.createSpace({ textWindow: 60_000 }); // only the page events can close it
+      const s = await window.weftdb.createSpace({ storage: 'memory', textWindow: 60_000 }); // only the page events can close it
       let n = 0;
       s.on('commit', () => n++);
       const t = s.text('notes', 'n1', 'body');
@@ -362,7 +362,7 @@ test('two tabs of one space with a relay: only the leader connects; the follower
       window.space = await window.weftdb.openSpace({ space: id, ...opts });
     }, { id, opts });
     await a.waitForFunction(() => window.space.status.state === 'synced');
-    node = await nodeOpenSpace({ invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
+    node = await nodeOpenSpace({ storage: 'memory', invite: link, relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 300 } });
     await node.collection('n').put('from-node', { v: 1 });
     await b.waitForFunction(() => window.space.collection('n').get('from-node')?.v === 1);
     assert.equal(await connections(), 2, 'the leader tab and the Node client; not the follower');
@@ -379,6 +379,52 @@ test('two tabs of one space with a relay: only the leader connects; the follower
   } finally {
     await node?.close();
     await context.close();
+    await relay.stop();
+  }
+});
+
+test('a tab that joins from the relay\'s snapshot hands it to the other tabs of its profile', { skip: skip || (!haveRelay && 'no relay build'), timeout: 180_000 }, async () => {
+  let relay = await startRelay();
+  const ctxA = await browser.newContext();
+  const ctxB = await browser.newContext();
+  try {
+    const a = await newPage(ctxA);
+    const link = await a.evaluate(async (url) => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      const published = new Promise((r) => s.on('snapshot', r));
+      const batch = [];
+      for (let i = 0; i < 1100; i++) batch.push(s.transact(() => s.collection('todos').put(`t${i % 50}`, { i, done: false })));
+      await Promise.all(batch);
+      await published;
+      return s.invite({ rights: 'write' });
+    }, relay.url);
+    const hash = await a.evaluate(() => window.space.stateHash());
+    // The relay is away while the new device's two tabs open: both empty.
+    await relay.stop({ keepData: true });
+    const b1 = await newPage(ctxB);
+    const id = await b1.evaluate(async ({ url, link }) => {
+      const s = await window.weftdb.openSpace({ invite: link, storage: 'indexeddb', relay: url, sync: { minDelay: 50, maxDelay: 300 } });
+      window.space = s;
+      window.joined = [];
+      s.on('snapshot', (e) => window.joined.push(e));
+      return s.id;
+    }, { url: relay.url, link });
+    const b2 = await newPage(ctxB);
+    await b2.evaluate(async (id) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      window.space = s;
+      window.seen = [];
+      s.collection('todos').subscribe((rows) => window.seen.push(rows.length));
+    }, id);
+    assert.equal(await b2.evaluate(() => window.space._internal.isWriter()), false, 'the second tab follows');
+    relay = await startRelay({ port: relay.port, dataDir: relay.data });
+    await b1.waitForFunction((h) => window.space.stateHash() === h, hash, { timeout: 30_000 });
+    assert.equal(await b1.evaluate(() => window.joined.length), 1, 'the leader joined from the snapshot');
+    await b2.waitForFunction((h) => window.space.stateHash() === h && window.seen.at(-1) === 50, hash, { timeout: 30_000 });
+  } finally {
+    await ctxA.close();
+    await ctxB.close();
     await relay.stop();
   }
 });

@@ -66,8 +66,8 @@ test('indexed queries equal a scan over random writes, applies, deletes and a re
   const r = rng(21);
   const storage = memoryStorage();
   const a = await createSpace({ storage });
-  const b = await openSpace({ invite: a.invite() });
-  const ref = await openSpace({ invite: a.invite() });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
+  const ref = await openSpace({ storage: 'memory', invite: a.invite() });
   const ca = a.collection('todos', INDEXED);
   const cb = b.collection('todos', INDEXED);
   const cref = ref.collection('todos');
@@ -100,8 +100,8 @@ test('indexed queries equal a scan over random writes, applies, deletes and a re
 
 test('pages read with after cursors match a scan while documents change between pages', async () => {
   const r = rng(7);
-  const s = await createSpace();
-  const ref = await openSpace({ invite: s.invite() });
+  const s = await createSpace({ storage: 'memory' });
+  const ref = await openSpace({ storage: 'memory', invite: s.invite() });
   const c = s.collection('todos', INDEXED);
   const cref = ref.collection('todos');
   for (let i = 0; i < 200; i++) randomWrite(r, c, 80);
@@ -122,7 +122,7 @@ test('pages read with after cursors match a scan while documents change between 
 });
 
 test('a one-off indexed query with a limit reads and decodes only the documents it needs, not the collection', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('todos', { indexes: ['due'] });
   for (let j = 0; j < 10; j++) await s.transact(() => {
     for (let i = 0; i < 1000; i++) c.put(`t${j * 1000 + i}`, { done: i % 2 === 0, due: ((j * 1000 + i) * 7919) % 10000, j });
@@ -163,7 +163,7 @@ test('a one-off indexed query with a limit reads and decodes only the documents 
 });
 
 test('collection options are checked', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   assert.throws(() => s.collection('x', { indexes: 'due' }), (e) => e.code === 'WEFT_EINVAL');
   assert.throws(() => s.collection('x', { indexes: [''] }), (e) => e.code === 'WEFT_EINVAL');
   assert.throws(() => s.collection('x', null), (e) => e.code === 'WEFT_EINVAL');

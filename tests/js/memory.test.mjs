@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { createSpace, openSpace, memoryStats, memoryStorage } from '../../wasm/src/index.js';
 
 async function cycle(i) {
-  const a = await createSpace();
+  const a = await createSpace({ storage: 'memory' });
   const c = a.collection('items');
   await c.put(`k${i}`, { text: 'x'.repeat(100), n: i, nested: { list: [1, 2, 3] } });
   await a.transact(() => {
     for (let j = 0; j < 20; j++) c.update(`j${j}`, { j });
   });
-  const b = await openSpace({ invite: a.invite() });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
   await b.applyChanges(a.changesSince(b.versionVector()));
   const off = b.collection('items').subscribe(() => {});
   assert.equal(b.collection('items').query({ where: { j: { gte: 10 } } }).length, 10);
@@ -69,7 +69,7 @@ test('a burst of writes in one task is compacted as it goes, not only once the t
   // historyBytes, or the WASM heap grows with the whole burst. (Text edits
   // and plain writes of one task share changes now, so they no longer make
   // such a burst; transact still makes one change each.)
-  const s = await createSpace({ historyBytes: 64 << 10 });
+  const s = await createSpace({ storage: 'memory', historyBytes: 64 << 10 });
   let compactions = 0;
   s.on('compact', () => compactions++);
   const c = s.collection('docs');

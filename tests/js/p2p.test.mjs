@@ -33,12 +33,12 @@ test('presence: peers see each other\'s state through the relay, sealed; updates
   const relay = await startRelay();
   cleanup.push(() => relay.stop());
   const presence = { interval: 200, timeout: 800 };
-  const a = await createSpace({ relay: relay.url, sync, presence });
+  const a = await createSpace({ storage: 'memory', relay: relay.url, sync, presence });
   cleanup.push(() => a.close());
-  const b = await openSpace({ invite: a.invite(), relay: relay.url, sync, presence });
+  const b = await openSpace({ storage: 'memory', invite: a.invite(), relay: relay.url, sync, presence });
   cleanup.push(() => b.close());
   // a space of its own on the same relay hears nothing
-  const other = await createSpace({ relay: relay.url, sync, presence });
+  const other = await createSpace({ storage: 'memory', relay: relay.url, sync, presence });
   cleanup.push(() => other.close());
   const seenA = [];
   const seenB = [];
@@ -72,13 +72,13 @@ test('presence: peers see each other\'s state through the relay, sealed; updates
   assert.equal(framesToOther, 0, 'the relay forwards presence only within the space');
   assert.doesNotMatch(relay.log(), /alice|bob/);
   // a peer that closes says goodbye: gone at once
-  const c = await openSpace({ invite: a.invite(), relay: relay.url, sync, presence });
+  const c = await openSpace({ storage: 'memory', invite: a.invite(), relay: relay.url, sync, presence });
   c.presence.set({ name: 'carol' });
   await until('a sees carol', () => seenA.at(-1)?.length === 2);
   await c.close();
   await until('carol left', () => seenA.at(-1)?.length === 1);
   // a peer that goes silent (its link cut) times out
-  const d = await openSpace({ invite: a.invite(), relay: relay.url, sync, presence });
+  const d = await openSpace({ storage: 'memory', invite: a.invite(), relay: relay.url, sync, presence });
   d.presence.set({ name: 'dave' });
   await until('a sees dave', () => seenA.at(-1)?.length === 2);
   const gone = Date.now();
@@ -93,8 +93,8 @@ test('presence: peers see each other\'s state through the relay, sealed; updates
 });
 
 test('p2p in Node without WebRTC is refused with a clear error', async () => {
-  await assert.rejects(createSpace({ relay: 'ws://127.0.0.1:1', p2p: true, sync }), { code: 'WEFT_EUNAVAILABLE' });
-  await assert.rejects(createSpace({ p2p: { RTCPeerConnection: class {} } }), { code: 'WEFT_EINVAL' });
+  await assert.rejects(createSpace({ storage: 'memory', relay: 'ws://127.0.0.1:1', p2p: true, sync }), { code: 'WEFT_EUNAVAILABLE' });
+  await assert.rejects(createSpace({ storage: 'memory', p2p: { RTCPeerConnection: class {} } }), { code: 'WEFT_EINVAL' });
 });
 
 test('p2p in Node with werift\'s RTCPeerConnection: two replicas link, then sync without the relay', { skip: noRelay, timeout: 60_000 }, async (t) => {
@@ -109,9 +109,9 @@ test('p2p in Node with werift\'s RTCPeerConnection: two replicas link, then sync
   cleanup.push(() => relay.stop());
   const p2p = { RTCPeerConnection: werift.RTCPeerConnection, iceServers: [] };
   const presence = { interval: 300, timeout: 3000 };
-  const a = await createSpace({ relay: relay.url, sync, p2p, presence });
+  const a = await createSpace({ storage: 'memory', relay: relay.url, sync, p2p, presence });
   cleanup.push(() => a.close());
-  const b = await openSpace({ invite: a.invite(), relay: relay.url, sync, p2p, presence });
+  const b = await openSpace({ storage: 'memory', invite: a.invite(), relay: relay.url, sync, p2p, presence });
   cleanup.push(() => b.close());
   const errors = [];
   for (const s of [a, b]) s.p2p.on('error', (e) => errors.push(e.message));
@@ -254,7 +254,7 @@ test('p2p between Chromium and Node (werift): linked, then syncing without the r
   try {
     const page = await newPage(context);
     const { link } = await open(page, { url: relay.url, p2p: true, create: true });
-    node = await openSpace({ invite: link, relay: relay.url, sync, p2p: { RTCPeerConnection: werift.RTCPeerConnection, iceServers: [] }, presence: { interval: 300, timeout: 3000 } });
+    node = await openSpace({ storage: 'memory', invite: link, relay: relay.url, sync, p2p: { RTCPeerConnection: werift.RTCPeerConnection, iceServers: [] }, presence: { interval: 300, timeout: 3000 } });
     await until('linked', async () => node.p2p.peers.length === 1 && (await page.evaluate(() => window.space.p2p.peers.length)) === 1, 40_000);
     await relay.stop({ keepData: true });
     await node.collection('x').put('from-node', { v: 1 });
@@ -398,7 +398,7 @@ test('presence in two tabs of one profile: the follower sees the leader\'s list 
       window.seen = [];
       window.space.presence.on((p) => window.seen.push(p.map((x) => x.state.name)));
     }, { id, opts });
-    node = await openSpace({ invite: link, relay: relay.url, sync, presence: { interval: 300, timeout: 3000 } });
+    node = await openSpace({ storage: 'memory', invite: link, relay: relay.url, sync, presence: { interval: 300, timeout: 3000 } });
     node.presence.set({ name: 'node' });
     await b.waitForFunction(() => window.seen.at(-1)?.[0] === 'node');
     assert.equal(await b.evaluate(() => window.space._internal.isWriter()), false, 'b follows');

@@ -23,7 +23,7 @@ async function viteApp(app) {
     import { createSpace, openSpace } from 'weftdb';
     const a = await createSpace({ storage: 'indexeddb' });
     await a.collection('todos').put('t1', { title: 'bundled', done: false });
-    const b = await openSpace({ invite: a.invite() });
+    const b = await openSpace({ storage: 'memory', invite: a.invite() });
     await b.applyChanges(a.changesSince(b.versionVector()));
     window.result = { title: b.collection('todos').get('t1').title, same: a.stateHash() === b.stateHash() };
   `);
@@ -74,9 +74,9 @@ test('npm pack -> npm install in a fresh app -> import from a plain .mjs; vite b
     execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tarball)], { cwd: app, stdio: ['ignore', 'inherit', 'inherit'] });
     writeFileSync(join(app, 'main.mjs'), `
       import { createSpace, openSpace, WeftError } from 'weftdb';
-      const a = await createSpace();
+      const a = await createSpace({ storage: 'memory' });
       await a.collection('todos').put('t1', { title: 'from the tarball', done: false });
-      const b = await openSpace({ invite: a.invite({ rights: 'write' }) });
+      const b = await openSpace({ storage: 'memory', invite: a.invite({ rights: 'write' }) });
       await b.applyChanges(a.changesSince(b.versionVector()));
       const ok = a.stateHash() === b.stateHash() && b.collection('todos').get('t1').title === 'from the tarball';
       let code = null;

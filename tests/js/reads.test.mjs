@@ -28,7 +28,7 @@ test('results are frozen and stay the same object until their document changes',
   assert.equal(c.get('a').n, 3);
   assert.equal(c.get('b'), b, 'an untouched document keeps its object');
   // a remote change invalidates what it touched
-  const peer = await openSpace({ invite: s.invite() });
+  const peer = await openSpace({ storage: 'memory', invite: s.invite() });
   await peer.applyChanges(s.changesSince(peer.versionVector()));
   const pb = peer.collection('c').get('b');
   await c.delete('b');
@@ -37,7 +37,7 @@ test('results are frozen and stay the same object until their document changes',
   assert.notEqual(pb, undefined);
   await c.put('a', { n: 4 });
   // compaction (historyBytes: 1) swaps the replica after every change; reads stay right
-  const k = await createSpace({ historyBytes: 1 });
+  const k = await createSpace({ storage: 'memory', historyBytes: 1 });
   let compactions = 0;
   k.on('compact', () => compactions++);
   const kc = k.collection('c');
@@ -58,7 +58,7 @@ test('results are frozen and stay the same object until their document changes',
 });
 
 test('query pages with a cursor, with and without orderBy', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('c');
   await s.transact(() => {
     for (let i = 0; i < 25; i++) c.put(`k${String(i).padStart(2, '0')}`, { n: i % 7, odd: i % 2 === 1 });
@@ -82,7 +82,7 @@ test('query pages with a cursor, with and without orderBy', async () => {
 });
 
 test('live queries follow random changes exactly, re-checking only what changed', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('c');
   let seed = 7;
   const rnd = (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);

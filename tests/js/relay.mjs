@@ -2,7 +2,8 @@
 // with a temporary data directory, for the sync tests; stop() ends it (and
 // the tests stop it in `after`, even on failure).
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -36,17 +37,35 @@ let fileStorage = true; // falls back to memory while the relay's file storage i
 /**
  * exe: another weft-relay binary (an old build, tests/js/versions.test.mjs);
  * storage: 'redis' with args ['--redis', url] for a relay of a Redis group;
- * args: more flags.
+ * args: more flags;
+ * tls: { cert, key, ca } (PEM file paths, tests/js/tlsca.mjs): serve wss://
+ * and https:// on localhost, probed with that CA.
  */
-export async function startRelay({ port = null, dataDir = null, exe = RELAY, storage = null, args = [] } = {}) {
-  if (storage) return start({ port, dataDir, storage, exe, args });
+export async function startRelay({ port = null, dataDir = null, exe = RELAY, storage = null, args = [], tls = null } = {}) {
+  if (tls) args = [...args, '--tls-cert', tls.cert, '--tls-key', tls.key];
+  if (storage) return start({ port, dataDir, storage, exe, args, tls });
   try {
-    return await start({ port, dataDir, storage: fileStorage ? 'file' : 'memory', exe, args });
+    return await start({ port, dataDir, storage: fileStorage ? 'file' : 'memory', exe, args, tls });
   } catch (e) {
     if (!fileStorage || !/cannot open file storage/.test(e.message)) throw e;
     fileStorage = false;
-    return start({ port, dataDir, storage: 'memory', exe, args });
+    return start({ port, dataDir, storage: 'memory', exe, args, tls });
   }
+}
+
+/** GET https://localhost:port/path trusting only the PEM text `ca`: { status, body }. */
+export function httpsGet(port, path, ca) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', servername: 'localhost', port, path, ca, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Waits while the binary is being relinked (a concurrent build). */
@@ -62,7 +81,7 @@ async function executable(exe) {
   throw new Error(`${exe} is not executable`);
 }
 
-async function start({ port, dataDir, storage, exe = RELAY, args = [] }) {
+async function start({ port, dataDir, storage, exe = RELAY, args = [], tls = null }) {
   await executable(exe);
   port ??= await freePort();
   const data = dataDir ?? mkdtempSync(join(tmpdir(), 'weft-relay-'));
@@ -74,8 +93,8 @@ async function start({ port, dataDir, storage, exe = RELAY, args = [] }) {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (res.ok) break;
+      const ok = tls ? (await httpsGet(port, '/healthz', readFileSync(tls.ca))).status === 200 : (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+      if (ok) break;
     } catch {
       // not up yet
     }
@@ -88,10 +107,12 @@ async function start({ port, dataDir, storage, exe = RELAY, args = [] }) {
   }
   return {
     storage,
-    url: `ws://127.0.0.1:${port}`,
+    url: tls ? `wss://localhost:${port}` : `ws://127.0.0.1:${port}`,
     port,
     data,
     log: () => log,
+    /** Sends the relay a signal (SIGHUP: reload the TLS pair and admission list). */
+    signal: (sig) => child.kill(sig),
     async stop({ keepData = false } = {}) {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -101,7 +122,7 @@ async function start({ port, dataDir, storage, exe = RELAY, args = [] }) {
     },
     async restart() {
       await this.stop({ keepData: true });
-      return start({ port, dataDir: data, storage, exe, args });
+      return start({ port, dataDir: data, storage, exe, args, tls });
     },
   };
 }

@@ -1,7 +1,7 @@
 // A tiny static HTTP server on loopback for the browser tests: serves the
 // built package (wasm/src, wasm/dist) and libsodium.js from wasm/node_modules,
 // and a test page whose import map resolves the package's bare imports the
-// way a bundler would.
+// way a bundler would (#file as package.json "imports" maps it outside Node).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, dirname } from 'node:path';
@@ -14,7 +14,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>weftdb test</title>
 <script type="importmap">{ "imports": {
   "libsodium-wrappers": "/pkg/node_modules/libsodium-wrappers/dist/modules-esm/libsodium-wrappers.mjs",
   "libsodium": "/pkg/node_modules/libsodium/dist/modules-esm/libsodium.mjs",
-  "weftdb": "/pkg/src/index.js"
+  "weftdb": "/pkg/src/index.js",
+  "#file": "/pkg/src/file_browser.js"
 } }</script>
 <script type="module">window.weftdb = await import('weftdb'); window.weftReady = true;</script>`;
 

@@ -38,9 +38,9 @@ async function until(what, fn, ms = 10_000) {
 
 test('two clients converge through the relay; live queries fire on remote changes; synced and pending', { skip, timeout: 60_000 }, async () => {
   const r = await relay();
-  const a = track(await createSpace({ relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
   await until('a synced', () => a.status.state === 'synced');
-  const b = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
   const seen = [];
   b.collection('todos').subscribe({ where: { done: false } }, (rows) => seen.push(rows.map((x) => x.id)));
   await a.collection('todos').put('t1', { title: 'from a', done: false });
@@ -59,8 +59,8 @@ test('two clients converge through the relay; live queries fire on remote change
 
 test('offline edits merge after the relay comes back; the outbox drains', { skip, timeout: 60_000 }, async () => {
   let r = await relay();
-  const a = track(await createSpace({ relay: r.url, sync }));
-  const b = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
   await until('both synced', () => a.status.state === 'synced' && b.status.state === 'synced');
   await a.collection('notes').put('shared', { text: 'v0' });
   await until('b has v0', () => b.collection('notes').get('shared')?.text === 'v0');
@@ -103,7 +103,7 @@ test('the outbox survives a reload: changes made offline reach the relay after r
   const a2 = track(await openSpace({ space: id, storage, relay: r.url, sync }));
   assert.equal(a2.status.pending, 2);
   await until('outbox drained', () => a2.status.pending === 0);
-  const b = track(await openSpace({ invite: link, relay: r.url, sync }));
+  const b = track(await openSpace({ storage: 'memory', invite: link, relay: r.url, sync }));
   await until('b has both', () => b.collection('offline').list().length === 2);
   assert.equal(b.stateHash(), a2.stateHash());
   // the store's outbox is empty once acked
@@ -114,19 +114,19 @@ test('the outbox survives a reload: changes made offline reach the relay after r
 
 test('a read-only member syncs but cannot write; a bad relay URL is EINVAL', { skip, timeout: 30_000 }, async () => {
   const r = await relay();
-  const a = track(await createSpace({ relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
   await a.collection('c').put('k', { v: 1 });
-  const ro = track(await openSpace({ invite: a.invite({ rights: 'read' }), relay: r.url, sync }));
+  const ro = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), relay: r.url, sync }));
   await until('reader has it', () => ro.collection('c').get('k')?.v === 1);
   await assert.rejects(ro.collection('c').put('k', { v: 2 }), (e) => e.code === 'WEFT_ERIGHTS');
-  await assert.rejects(createSpace({ relay: 'http://nope', sync }), (e) => e.code === 'WEFT_EINVAL');
+  await assert.rejects(createSpace({ storage: 'memory', relay: 'http://nope', sync }), (e) => e.code === 'WEFT_EINVAL');
 });
 
 test('syncing spaces opened and closed 60 times leave the WASM heap as it was', { skip, timeout: 60_000 }, async () => {
   const r = await relay();
   const cycle = async () => {
-    const a = await createSpace({ relay: r.url, sync });
-    const b = await openSpace({ invite: a.invite(), relay: r.url, sync });
+    const a = await createSpace({ storage: 'memory', relay: r.url, sync });
+    const b = await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync });
     await a.collection('c').put('k', { v: 'x'.repeat(200) });
     await until('b has it', () => b.collection('c').get('k') !== undefined && a.status.pending === 0);
     await a.close();
@@ -140,14 +140,14 @@ test('syncing spaces opened and closed 60 times leave the WASM heap as it was', 
 
 test('a client whose history was compacted away still brings a late joiner up to date (the relay serves history)', { skip, timeout: 60_000 }, async () => {
   const r = await relay();
-  const a = track(await createSpace({ relay: r.url, sync, historyBytes: 64 << 10 }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync, historyBytes: 64 << 10 }));
   let compactions = 0;
   a.on('compact', () => compactions++);
   const c = a.collection('log');
   for (let i = 0; i < 1500; i++) await c.put(`e${i % 200}`, { i, text: 'z'.repeat(40) });
   await until('acked', () => a.status.pending === 0);
   assert.ok(compactions >= 2, `compactions: ${compactions}`);
-  const late = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
+  const late = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
   await until('late joiner synced', () => late.status.state === 'synced' && late.stateHash() === a.stateHash());
   assert.equal(late.collection('log').list().length, 200);
 });

@@ -19,7 +19,7 @@ function replay(s, deltas) {
 }
 
 test('insert, delete, splice and read back in UTF-16 units', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   try {
     const t = s.text('notes', 'n1', 'body');
     assert.equal(t.toString(), '');
@@ -40,7 +40,7 @@ test('insert, delete, splice and read back in UTF-16 units', async () => {
 });
 
 test('bad edits are refused with clear errors and change nothing', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   try {
     const t = s.text('notes', 'n1', 'body');
     await t.insert(0, 'a😀b');
@@ -56,7 +56,7 @@ test('bad edits are refused with clear errors and change nothing', async () => {
     assert.equal(t.toString(), 'a😀b');
     assert.notEqual(s.stateHash(), hash); // only the put above changed anything
     assert.throws(() => s.text('notes', '', 'body'), (e) => e.code === 'WEFT_EINVAL');
-    const ro = await openSpace({ invite: s.invite({ rights: 'read' }) });
+    const ro = await openSpace({ storage: 'memory', invite: s.invite({ rights: 'read' }) });
     await ro.applyChanges(s.changesSince(ro.versionVector()));
     assert.equal(ro.text('notes', 'n1', 'body').toString(), 'a😀b');
     await assert.rejects(ro.text('notes', 'n1', 'body').insert(0, 'x'), (e) => e.code === 'WEFT_ERIGHTS');
@@ -67,8 +67,8 @@ test('bad edits are refused with clear errors and change nothing', async () => {
 });
 
 test('concurrent typing merges, and observe reports deltas that rebuild the text', async () => {
-  const a = await createSpace();
-  const b = await openSpace({ invite: a.invite() });
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
   try {
     const ta = a.text('notes', 'n1', 'body');
     const tb = b.text('notes', 'n1', 'body');
@@ -104,8 +104,8 @@ test('concurrent typing merges, and observe reports deltas that rebuild the text
 });
 
 test('a write over a text replaces it whole; editing a plain string makes it a text', async () => {
-  const a = await createSpace();
-  const b = await openSpace({ invite: a.invite() });
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
   try {
     const notes = a.collection('notes');
     await notes.put('n1', { title: 'old', body: 'plain string' });
@@ -175,7 +175,7 @@ test('diffStrings and mapPosition: the binding keeps the caret in place', () => 
 });
 
 test('text edits share one change per window; each shows and is observed at once', async () => {
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const commits = [];
   s.on('commit', (r) => commits.push(r.length));
   const t = s.text('notes', 'n1', 'body');
@@ -192,7 +192,7 @@ test('text edits share one change per window; each shows and is observed at once
   assert.equal(commits.length, 0, 'the window is still open after 5 ms');
   await Promise.all(ps); // resolve once the window's change is durable
   assert.equal(commits.length, 1);
-  const peer = await openSpace({ invite: s.invite() });
+  const peer = await openSpace({ storage: 'memory', invite: s.invite() });
   await peer.applyChanges(s.changesSince(peer.versionVector()));
   assert.equal(peer.text('notes', 'n1', 'body').toString(), 'hello');
   await peer.close();
@@ -200,8 +200,8 @@ test('text edits share one change per window; each shows and is observed at once
 });
 
 test('the text window closes on flush, close, a sync read, a remote change, a write and its edit limit', async () => {
-  const s = await createSpace();
-  const peer = await openSpace({ invite: s.invite() });
+  const s = await createSpace({ storage: 'memory' });
+  const peer = await openSpace({ storage: 'memory', invite: s.invite() });
   let commits = 0;
   s.on('commit', () => commits++);
   const t = s.text('d', 'x', 'f');
@@ -231,8 +231,8 @@ test('the text window closes on flush, close, a sync read, a remote change, a wr
 });
 
 test('concurrent remote edits during an open window converge', async () => {
-  const a = await createSpace();
-  const b = await openSpace({ invite: a.invite() });
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
   const ta = a.text('d', 'x', 'f');
   await ta.insert(0, 'base');
   await b.applyChanges(a.changesSince(b.versionVector()));

@@ -11,7 +11,7 @@ import ts from 'typescript';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Type-checks `files` against wasm/index.d.ts as 'weftdb'; the diagnostics. */
-function check(files) {
+function check(files, paths = {}) {
   const program = ts.createProgram(files, {
     strict: true,
     noEmit: true,
@@ -20,7 +20,7 @@ function check(files) {
     moduleResolution: ts.ModuleResolutionKind.Bundler,
     lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
     types: [],
-    paths: { weftdb: [join(here, '../../wasm/index.d.ts')] },
+    paths: { weftdb: [join(here, '../../wasm/index.d.ts')], ...paths },
   });
   return ts.getPreEmitDiagnostics(program).map((d) => {
     const msg = ts.flattenDiagnosticMessageText(d.messageText, '\n');
@@ -32,6 +32,13 @@ function check(files) {
 
 test('index.d.ts type-checks the documented API (strict)', () => {
   assert.deepEqual(check([join(here, 'fixtures/usage.ts')]), []);
+});
+
+// weftdb/react's types (wasm/react.d.ts) against @types/react: wasm/ has no
+// node_modules of its own, so 'react' is mapped to the tests' copy.
+test('react.d.ts type-checks the documented hooks (strict)', () => {
+  const paths = { 'weftdb/react': [join(here, '../../wasm/react.d.ts')], react: [join(here, 'node_modules/@types/react/index.d.ts')] };
+  assert.deepEqual(check([join(here, 'fixtures/react-usage.ts')], paths), []);
 });
 
 // ErrorCode is generated from error.h (wasm/gen_constants.c): every code

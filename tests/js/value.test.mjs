@@ -54,7 +54,7 @@ function randomValue(rnd, depth = 0) {
 test('2,000 random values: the core accepts each encoding and reads it back equal', async () => {
   let seed = 42;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const s = await createSpace();
+  const s = await createSpace({ storage: 'memory' });
   const c = s.collection('v');
   await s.transact(() => {
     for (let i = 0; i < 2000; i++) c.put(`d${i}`, { v: randomValue(rnd) });

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
 import { freePort, haveRelay, startRelay, RELAY } from './relay.mjs';
+import { FORMAT_LEVEL } from '../../wasm/src/constants.js';
 
 const WEFT = join(dirname(fileURLToPath(import.meta.url)), '../../build/cli/weft');
 const OLD_RELAY = process.env.WEFT_OLD_RELAY;
@@ -62,8 +63,8 @@ test('a raise reaches every member; a client that reads less gets the version st
   const storage = memoryStorage();
   const a = track(await createSpace({ storage, relay: r.url, sync }));
   assert.equal(a.formatLevel, 1);
-  const b = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
-  const old = track(await openSpace({ invite: a.invite(), relay: r.url, sync: { ...sync, _formatLevel: 1 } }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
+  const old = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync: { ...sync, _formatLevel: 1 } }));
   await until('all synced', () => [a, b, old].every((s) => s.status.state === 'synced'));
   await a.collection('todos').put('a1', { by: 'a' });
   await b.collection('todos').put('b1', { by: 'b' });
@@ -94,13 +95,13 @@ test('a raise reaches every member; a client that reads less gets the version st
   // Writes go on at the new level; a late member gets the level and everything.
   await a.collection('todos').put('a2', { by: 'a' });
   await until('b sees a2', () => b.collection('todos').get('a2'));
-  const c = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
+  const c = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
   await until('c synced with the level', () => c.status.state === 'synced' && c.formatLevel === 2 && c.collection('todos').get('a2'));
   assert.equal(c.stateHash(), b.stateHash());
   // Levels never go down; none above this build; only the owner or an admin raises.
   assert.equal(await a.raiseFormatLevel(1), 2);
-  await assert.rejects(a.raiseFormatLevel(3), { code: 'WEFT_EVERSION' });
-  const w = track(await openSpace({ invite: a.invite({ rights: 'write' }), sync }));
+  await assert.rejects(a.raiseFormatLevel(FORMAT_LEVEL + 1), { code: 'WEFT_EVERSION' });
+  const w = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'write' }), sync }));
   await assert.rejects(w.raiseFormatLevel(2), { code: 'WEFT_ERIGHTS' });
   // The relay's own log holds the level record among the changes, and
   // `weft log verify` reads it (file storage only).
@@ -126,7 +127,7 @@ test('the old CLI and new weftdb share a space through a new relay; the raise te
   const http = `http://127.0.0.1:${r.port}`;
   const dir = mkdtempSync(join(tmpdir(), 'weft-versions-'));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-  const web = track(await createSpace({ relay: r.url, sync }));
+  const web = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
   await web.collection('todos').put('w1', { by: 'web' });
   await until('web synced', () => web.status.state === 'synced' && web.status.pending === 0);
   const link = web.invite({ rights: 'write' });
@@ -159,8 +160,8 @@ test('the old CLI and new weftdb share a space through a new relay; the raise te
 
 test('new clients through an old relay: the versions block is refused, the plain HELLO after it syncs', { skip: skipOld, timeout: 60_000 }, async () => {
   const r = await relay({ exe: OLD_RELAY });
-  const a = track(await createSpace({ relay: r.url, sync }));
-  const b = track(await openSpace({ invite: a.invite(), relay: r.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync }));
   const errors = [];
   a.on('error', (e) => errors.push(e));
   await until('both synced', () => a.status.state === 'synced' && b.status.state === 'synced');
@@ -201,9 +202,9 @@ test('an old and a new relay on one Redis serve one space during writes; the new
   const oldR = await relay({ exe: OLD_RELAY, storage: 'redis', args: ['--redis', url] });
   // Mid-rollout: the new relay announces and accepts only what the old one reads.
   const newR = await relay({ storage: 'redis', args: ['--redis', url, '--format-level', '1'] });
-  const a = track(await createSpace({ relay: oldR.url, sync }));
-  const b = track(await openSpace({ invite: a.invite(), relay: newR.url, sync }));
-  const c = track(await openSpace({ invite: a.invite(), relay: oldR.url, sync }));
+  const a = track(await createSpace({ storage: 'memory', relay: oldR.url, sync }));
+  const b = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: newR.url, sync }));
+  const c = track(await openSpace({ storage: 'memory', invite: a.invite(), relay: oldR.url, sync }));
   await until('all synced', () => [a, b, c].every((s) => s.status.state === 'synced'));
   const writes = [];
   for (let i = 0; i < 30; i++) {
@@ -217,7 +218,7 @@ test('an old and a new relay on one Redis serve one space during writes; the new
   const errors = [];
   b.on('error', (e) => errors.push(e));
   await b.transact(() => {}); // settle
-  const admin = track(await openSpace({ invite: a.invite({ rights: 'admin' }), relay: newR.url, sync }));
+  const admin = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'admin' }), relay: newR.url, sync }));
   await until('admin synced', () => admin.status.state === 'synced');
   const adminErrors = [];
   admin.on('error', (e) => adminErrors.push(e));

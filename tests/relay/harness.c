@@ -52,7 +52,7 @@ static void sleep_ms(int ms) {
  * an outgoing connection (a relay's to Redis, a test client's) can take it
  * between this check and the relay's bind: that made relays fail to start
  * now and then. Ports are drawn at random so parallel tests rarely meet. */
-static int free_port(void) {
+int free_port(void) {
     static unsigned state;
     if (!state) state = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
     for (int tries = 0; tries < 200; tries++) {
@@ -208,16 +208,23 @@ double relay_metric(int port, const char *name) {
 /* Sends PING on a fresh connection; 1 when the answer is +PONG (a Redis
  * still loading its AOF answers -LOADING). */
 static int redis_pong(int port) {
+    return redis_inline(port, "PING", "+PONG");
+}
+
+int redis_inline(int port, const char *cmd, const char *want) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {0, 500000};
     int ok = 0;
     if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
-        connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "PING\r\n", 6) == 6) {
-        char buf[64];
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        ok = n >= 5 && memcmp(buf, "+PONG", 5) == 0;
+        connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        char line[256], buf[256];
+        int l = snprintf(line, sizeof line, "%s\r\n", cmd);
+        ssize_t n = l > 0 && (size_t)l < sizeof line && write(fd, line, (size_t)l) == l
+                        ? read(fd, buf, sizeof buf - 1)
+                        : -1;
+        ok = n >= (ssize_t)strlen(want) && memcmp(buf, want, strlen(want)) == 0;
     }
     if (fd >= 0) close(fd);
     return ok;
@@ -241,9 +248,28 @@ int redis_spawn(redis_proc *p) {
             FILE *f = freopen("/dev/null", "w", stdout);
             (void)f;
         }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               p->dir, "--save", "", "--appendonly", "yes", "--appendfsync",
-               p->appendfsync ? p->appendfsync : "always", "--daemonize", "no", (char *)NULL);
+        char primary[16];
+        snprintf(primary, sizeof primary, "%d", p->replicaof);
+        const char *args[] = {"redis-server",
+                              "--port",
+                              port,
+                              "--bind",
+                              "127.0.0.1",
+                              "--dir",
+                              p->dir,
+                              "--save",
+                              "",
+                              "--appendonly",
+                              "yes",
+                              "--appendfsync",
+                              p->appendfsync ? p->appendfsync : "always",
+                              "--daemonize",
+                              "no",
+                              p->replicaof ? "--replicaof" : NULL,
+                              "127.0.0.1",
+                              primary,
+                              NULL};
+        execvp("redis-server", (char *const *)args);
         _exit(127);
     }
     for (int i = 0; i < 500; i++) { /* 10 s */
@@ -619,4 +645,86 @@ int same_state(tclient *a, tclient *b) {
     uint8_t ha[32], hb[32];
     if (weft_state_hash(a->rep, ha) || weft_state_hash(b->rep, hb)) return 0;
     return memcmp(ha, hb, 32) == 0;
+}
+
+/* ---- HAProxy and TLS for the deployment tests (issue 28) ---- */
+
+static int haproxy_cfg(haproxy_proc *p, const char *tmpl, const int *ports, int n) {
+    FILE *in = fopen(tmpl, "r");
+    snprintf(p->cfg, sizeof p->cfg, "/tmp/weft-haproxy-XXXXXX");
+    int fd = mkstemp(p->cfg);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!in || !out) {
+        if (in) fclose(in);
+        if (out) fclose(out);
+        return -1;
+    }
+    char line[512];
+    int servers = 0, binds = 0;
+    while (fgets(line, sizeof line, in)) {
+        char *s = line + strspn(line, " ");
+        if (strncmp(s, "bind 127.0.0.1:", 15) == 0) {
+            fprintf(out, "    bind 127.0.0.1:%d\n", p->port);
+            binds++;
+        } else if (strncmp(s, "server relay", 12) == 0) {
+            if (servers < n)
+                fprintf(out, "    server relay%d 127.0.0.1:%d\n", servers + 1, ports[servers]);
+            servers++;
+        } else if (strncmp(s, "maxconn ", 8) == 0) {
+            /* Within this machine's descriptor limit (haproxy wants 2 per). */
+            fprintf(out, "    maxconn 1000\n");
+        } else {
+            fputs(line, out);
+        }
+    }
+    fclose(in);
+    fclose(out);
+    return binds == 1 && servers >= n ? 0 : -1;
+}
+
+int haproxy_spawn(haproxy_proc *p, const char *cfg_template, const int *ports, int n) {
+    memset(p, 0, sizeof *p);
+    p->port = free_port();
+    if (p->port < 0 || haproxy_cfg(p, cfg_template, ports, n)) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    p->pid = fork();
+    if (p->pid < 0) return -1;
+    if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!getenv("WEFT_TEST_HAPROXY_LOG")) {
+            FILE *f = freopen("/dev/null", "w", stdout);
+            f = freopen("/dev/null", "w", stderr);
+            (void)f;
+        }
+        execlp("haproxy", "haproxy", "-db", "-f", p->cfg, (char *)NULL);
+        _exit(127);
+    }
+    return relay_wait_ready(p->port, 200, 5000) ? 0 : -1;
+}
+
+void haproxy_stop(haproxy_proc *p) {
+    if (p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+    }
+    p->pid = 0;
+    if (p->cfg[0]) unlink(p->cfg);
+    p->cfg[0] = 0;
+}
+
+int tls_make_cert(char dir[256]) {
+    snprintf(dir, 256, "/tmp/weft-tls-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && E='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "
+             "openssl req -x509 $E -keyout ca.key -out ca.pem -days 2 -subj /CN=weft-test-ca && "
+             "openssl req $E -keyout relay.key -out relay.csr -subj /CN=localhost && "
+             "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext && "
+             "openssl x509 -req -in relay.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out relay.pem -days 2 -extfile ext",
+             dir);
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " >/dev/null 2>&1");
+    return system(cmd) == 0 ? 0 : -1;
 }

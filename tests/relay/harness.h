@@ -49,6 +49,26 @@ int relay_spawn(relay_proc *p, const char *exe, const char *storage, int port,
 /* Sends sig and waits up to timeout_ms for the exit (then SIGKILL). Returns
  * the exit status (128 + signal for a signal), or -1. */
 int relay_stop(relay_proc *p, int sig, int timeout_ms);
+/* HAProxy (deploy/haproxy.cfg) in front of relays, for tests and benches. */
+typedef struct haproxy_proc {
+    pid_t pid;
+    int port;     /* its frontend, on 127.0.0.1 */
+    char cfg[64]; /* the rewritten config, removed by haproxy_stop */
+} haproxy_proc;
+/* Starts haproxy on cfg_template (deploy/haproxy.cfg) with its frontend on
+ * a free port, its servers on ports[0..n) and a small maxconn, and waits
+ * (<= 5 s) until /readyz answers 200 through it. WEFT_TEST_HAPROXY_LOG=1
+ * keeps its output. Returns 0 or -1. */
+int haproxy_spawn(haproxy_proc *p, const char *cfg_template, const int *ports, int n);
+void haproxy_stop(haproxy_proc *p);
+
+/* A throwaway CA and a certificate for localhost and 127.0.0.1, made with
+ * the openssl CLI in a new directory dir: dir/ca.pem, dir/relay.pem,
+ * dir/relay.key. Returns 0 or -1 (no openssl). */
+int tls_make_cert(char dir[256]);
+
+/* A free loopback port below the ephemeral range, or -1. */
+int free_port(void);
 /* A fresh temporary directory for file storage. */
 void relay_tmpdir(relay_proc *p);
 void relay_cleanup(relay_proc *p);
@@ -64,7 +84,11 @@ typedef struct redis_proc {
     int port;                /* 0 before the first start: a free port is picked */
     char dir[256];           /* made by the first start, removed by redis_cleanup */
     const char *appendfsync; /* NULL: "always" */
+    int replicaof;           /* 0, or the port of the primary this one replicates */
 } redis_proc;
+/* Sends one inline command (e.g. "REPLICAOF NO ONE") on a fresh
+ * connection; 1 when the answer starts with `want`. */
+int redis_inline(int port, const char *cmd, const char *want);
 /* Starts (or restarts, same port and directory: on its AOF) and waits
  * (<= 10 s) until it answers PING with PONG. Returns 0 or -1. */
 int redis_spawn(redis_proc *p);

@@ -17,6 +17,10 @@
  *      stored, whichever relay sends it; a delete by a relay older than the
  *      fork keys (DEL of three keys) leaves them behind, and they refuse
  *      nothing in the space created again; a delete removes them.
+ *   7. sealed snapshots (weft:{hex}:snap): stored by one relay, read by
+ *      another, the one before kept, a lower base refused whichever relay
+ *      sends it, an equal base replacing the newest; they survive Redis
+ *      killed (-9) and restarted on its AOF; a delete removes them.
  *
  * All waits are bounded; redis-server is killed and the directory removed on
  * every exit path (atexit).
@@ -346,6 +350,81 @@ static void on_rate(void *ud, int rc, int allowed) {
 
 static int rate_done(void *arg) {
     return ((rate_t *)arg)->done;
+}
+
+typedef struct snap_t {
+    int done, rc;
+    uint8_t blob[2][64];
+    size_t len[2];
+    int has[2];
+} snap_t;
+
+static void on_snaps(void *ud, int rc, const uint8_t *const blob[2], const size_t len[2]) {
+    snap_t *t = ud;
+    t->done = 1;
+    t->rc = rc;
+    for (int i = 0; i < 2; i++) {
+        t->has[i] = blob[i] != NULL;
+        t->len[i] = len[i] < sizeof t->blob[i] ? len[i] : sizeof t->blob[i];
+        if (blob[i]) memcpy(t->blob[i], blob[i], t->len[i]);
+    }
+}
+
+static int snaps_done(void *arg) {
+    return ((snap_t *)arg)->done;
+}
+
+/* Stores blob "snap-<tag>" at base through store s; returns what the script
+ * said (1 stored, 0 refused) or -1 on an error. */
+static int snap_put(int s, uint64_t base, const char *tag) {
+    char blob[32];
+    int n = snprintf(blob, sizeof blob, "snap-%s", tag);
+    head_t h = {0};
+    if (redis_store_snap_put(stores[s].st, SPACE, base, (const uint8_t *)blob, (size_t)n, on_head,
+                             &h) ||
+        !pump(head_done, &h, 5000) || h.rc)
+        return -1;
+    return (int)h.head;
+}
+
+/* The two stored blobs, through store s, equal to "snap-<newest>" and
+ * "snap-<older>" (NULL: absent). */
+static int snaps_are(int s, const char *newest, const char *older) {
+    snap_t t = {0};
+    if (redis_store_snap_get(stores[s].st, SPACE, on_snaps, &t) || !pump(snaps_done, &t, 5000) ||
+        t.rc)
+        return 0;
+    const char *want[2] = {newest, older};
+    for (int i = 0; i < 2; i++) {
+        char w[32];
+        int n = want[i] ? snprintf(w, sizeof w, "snap-%s", want[i]) : 0;
+        if (t.has[i] != (want[i] != NULL)) return 0;
+        if (want[i] && (t.len[i] != (size_t)n || memcmp(t.blob[i], w, (size_t)n))) return 0;
+    }
+    return 1;
+}
+
+static void snapshots(void) {
+    CHECK(snaps_are(0, NULL, NULL));
+    CHECK(snap_put(0, 10, "a") == 1);
+    CHECK(snaps_are(1, "a", NULL)); /* another relay reads it */
+    CHECK(snap_put(1, 20, "b") == 1);
+    CHECK(snaps_are(2, "b", "a"));
+    CHECK(snap_put(2, 15, "stale") == 0); /* below the newest: refused */
+    CHECK(snap_put(0, 20, "b2") == 1);    /* the same base replaces the newest */
+    CHECK(snaps_are(0, "b2", "a"));
+    CHECK(snap_put(1, 30, "c") == 1); /* the oldest goes */
+    CHECK(snaps_are(1, "c", "b2"));
+    redis_kill9();
+    CHECK(pump(none_connected, NULL, 5000));
+    redis_start();
+    CHECK(pump(all_connected, NULL, 10000));
+    CHECK(snaps_are(2, "c", "b2")); /* on the AOF, appendfsync always */
+    head_t h = {0};
+    CHECK(redis_store_delete(stores[0].st, SPACE, on_head, &h) == 0);
+    CHECK(pump(head_done, &h, 5000) && h.rc == 0);
+    CHECK(snaps_are(1, NULL, NULL));
+    printf("ok 7 - snapshots: newest two, stale refused, equal base replaces, durable, deleted\n");
 }
 
 /* Figures: the same 900 appends (batches of 10, all pipelined) from one
@@ -696,6 +775,7 @@ int main(void) {
     CHECK(read_all(&stores[2]) == 0);
     printf("ok 5 - unsubscribe stops notifications; delete empties the space\n");
     forks();
+    snapshots();
 
     for (int s = 0; s < N_STORES; s++)
         redis_store_free(stores[s].st);

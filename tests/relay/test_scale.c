@@ -21,6 +21,8 @@
  *   delete_space a DELETE through one relay closes the space on the others;
  *   redis_late   a HELLO that comes while Redis is away waits, and is
  *                answered once Redis is back;
+ *   replicas     --redis-wait-replicas: an ACK means a replica holds the
+ *                change; a failover to it loses nothing acked;
  *   forks        one author's two devices send different seq-1 changes to
  *                two relays at once: one is stored, the other refused
  *                (CHAIN) on either relay, and both relays serve one log.
@@ -71,6 +73,8 @@ static void kill_all(void) {
     redis_cleanup(&rds);
 }
 
+static int spawn_relays(int n, int port, const char *const *extra);
+
 /* A fresh Redis and n relays on it (extra: more relay flags). */
 static int start_cluster(int n, const char *const *extra) {
     kill_all();
@@ -80,7 +84,12 @@ static int start_cluster(int n, const char *const *extra) {
         check_failures++;
         return -1;
     }
-    snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d", rds.port);
+    return spawn_relays(n, rds.port, extra);
+}
+
+/* n relays on the Redis at port (extra: more relay flags). */
+static int spawn_relays(int n, int port, const char *const *extra) {
+    snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d", port);
     const char *args[32] = {"--redis", redis_url};
     int k = 2;
     for (int i = 0; extra && extra[i] && k < 30; i++)
@@ -727,6 +736,71 @@ static void forks(void) {
     stop_all();
 }
 
+/* --redis-wait-replicas (SCALING.md "What an ACK waits for"): a primary and
+ * a replica. Every ACK means the replica holds the change; while the
+ * replica is stopped nothing is acked and no other relay hears of the
+ * unacked changes; then the primary dies, the replica is promoted, and a
+ * relay on it serves every change that was ever acked. */
+static void replicas(void) {
+    kill_all();
+    memset(&rds, 0, sizeof rds);
+    redis_proc rep;
+    memset(&rep, 0, sizeof rep);
+    CHECK(redis_spawn(&rds) == 0);
+    rep.replicaof = rds.port;
+    CHECK(redis_spawn(&rep) == 0);
+    int linked = 0;
+    for (int i = 0; i < 100 && !linked; i++) /* WAIT with no write: replicas attached */
+        linked = redis_inline(rds.port, "WAIT 1 100", ":1");
+    CHECK(linked);
+    static const char *const wait_args[] = {"--redis-wait-replicas", "1", "--redis-wait-ms", "1500",
+                                            NULL};
+    if (!linked || spawn_relays(2, rds.port, wait_args)) {
+        redis_cleanup(&rep);
+        return;
+    }
+    tclient w, rd;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(join(&w, relays[0].port) == 0);
+    CHECK(join(&rd, relays[1].port) == 0);
+    double t0 = now_s();
+    while (now_s() - t0 < 10 && w.acked_seq < 300)
+        traffic(&w, 1, 300);
+    CHECK(w.acked_seq == 300);
+    CHECK(tc_wait(&rd, until_received, 300, 10000));
+    CHECK(relay_metric(relays[0].port, "weft_relay_redis_wait_short_total") == 0);
+    CHECK(relay_metric(relays[0].port, "weft_relay_redis_append_seconds_count") >= 1);
+    /* The replica stops answering: the primary stores, WAIT times out,
+     * nothing is acked and the reader on the other relay hears nothing. */
+    kill(rep.pid, SIGSTOP);
+    uint64_t acked = w.acked_seq;
+    CHECK(tc_write(&w, 3, 40, 3) == 0);
+    for (int i = 0; i < 30; i++) { /* 3 s: twice the WAIT's timeout */
+        tc_pump(&w, 100);
+        tc_pump(&rd, 0);
+    }
+    CHECK(w.acked_seq == acked);
+    CHECK(relay_metric(relays[0].port, "weft_relay_redis_wait_short_total") >= 1);
+    CHECK(rd.received == 300);
+    kill(rep.pid, SIGCONT);
+    /* Failover: the primary dies, the replica becomes the primary, and a
+     * relay on it has every acked change. */
+    for (int i = 0; i < 2; i++)
+        relay_stop(&relays[i], SIGKILL, 2000);
+    redis_kill(&rds);
+    CHECK(redis_inline(rep.port, "REPLICAOF NO ONE", "+OK"));
+    if (spawn_relays(1, rep.port, NULL) == 0) check_acked_on(relays[0].port, &w, 1, &acked);
+    printf("replicas: %llu changes acked with WAIT 1, none while the replica was stopped, all "
+           "on it after failover\n",
+           (unsigned long long)acked);
+    tc_free(&w);
+    tc_free(&rd);
+    CHECK(relay_stop(&relays[0], SIGTERM, 8000) == 0); /* under ASan: no leak */
+    redis_cleanup(&rep);
+    redis_cleanup(&rds);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_scale PATH_TO_WEFT_RELAY [test]\n");
@@ -741,7 +815,7 @@ int main(int argc, char **argv) {
         {"converge", converge},   {"kill_relay", kill_relay},     {"kill_redis", kill_redis},
         {"ephemeral", ephemeral}, {"shared_rate", shared_rate},   {"rest", rest},
         {"bounded", bounded},     {"delete_space", delete_space}, {"redis_late", redis_late},
-        {"forks", forks},
+        {"forks", forks},         {"replicas", replicas},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

@@ -7,9 +7,8 @@
  * killed with SIGKILL half-way through writing a snapshot keeps the older
  * snapshot and every acked change; a stored snapshot damaged on disk is
  * skipped for the next older one, then none. With the argument "redis"
- * (suite redis): Redis storage keeps no snapshots yet, and says so
- * (uploads refused STORAGE over REST and WebSocket, GET 404, the log
- * served as before).
+ * (suite redis): the same on Redis storage, served by a second relay
+ * sharing the Redis and after a restart.
  *
  *   test_snapshots PATH_TO_WEFT_RELAY [test|redis]
  */
@@ -556,9 +555,12 @@ static void damaged_skipped(void) {
     relay_cleanup(&p);
 }
 
-/* Redis storage: uploads are refused clearly (nothing half-stored), a
- * joiner gets "none" and the log. */
-static void redis_refuses(void) {
+/* Redis storage keeps snapshots too (the newest two, in weft:{hex}:snap):
+ * uploads over REST and WebSocket are stored once Redis confirmed them,
+ * served by this relay and by another relay sharing the Redis, after a
+ * restart too; the same refusals hold (stale); a joiner gets only the
+ * tail. */
+static void redis_snapshots(void) {
     redis_proc rds = {0};
     if (redis_spawn(&rds)) {
         fprintf(stderr, "cannot start redis-server\n");
@@ -567,34 +569,69 @@ static void redis_refuses(void) {
     }
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", rds.port);
-    relay_proc p = {0};
+    relay_proc p = {0}, q = {0};
     const char *extra[] = {"--redis", url, NULL};
-    if (start(&p, "redis", extra) == 0) {
-        tclient admin, rd;
+    if (start(&p, "redis", extra) == 0 && start(&q, "redis", extra) == 0) {
+        tclient admin, rd, fresh, other;
         tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
         tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        tc_init(&fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+        tc_init(&other, &owner, NULL, WEFT_RIGHT_READ, content_key);
         CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0);
         CHECK(tc_wait(&admin, until_synced, 0, 5000));
         write_acked(&admin, 10);
-        size_t sl;
+        size_t sl, s2l;
         uint8_t *snap = publish(&admin, &sl);
-        char *b;
-        CHECK(post_snap(p.port, space_hex, &admin, snap, sl, &b) == 500);
-        CHECK(b && strstr(b, "STORAGE") && strstr(b, "keeps no snapshots"));
-        free(b);
-        uint64_t v;
-        CHECK(ws_upload(&admin, snap, sl, &v) == WEFT_ACK_REJECTED && v == WEFT_PROTO_ESTORAGE);
-        CHECK(!admin.closed);
+        char *b, *h;
         size_t bl;
         CHECK(get_snap(p.port, &rd, &b, &bl, NULL) == 404);
         free(b);
-        ws_join(&rd, p.port);
-        CHECK(rd.snap == NULL && rd.received == 10 && same_state(&rd, &admin));
-        CHECK(relay_metric(p.port, "weft_relay_snapshots_stored_total") == 0);
+        CHECK(post_snap(p.port, space_hex, &admin, snap, sl, &b) == 200);
+        CHECK(b && strstr(b, "\"rseq\":10"));
+        free(b);
+        CHECK(get_snap(p.port, &rd, &b, &bl, &h) == 200 && bl == sl && memcmp(b, snap, sl) == 0);
+        CHECK(h && strstr(h, "weft-snapshot-rseq: 10"));
+        free(b);
+        free(h);
+        /* The other relay serves it from Redis. */
+        CHECK(get_snap(q.port, &rd, &b, &bl, &h) == 200 && bl == sl && memcmp(b, snap, sl) == 0);
+        free(b);
+        free(h);
+        /* Over the sync protocol: stored once Redis confirmed it. */
+        write_acked(&admin, 5);
+        uint8_t *snap2 = publish(&admin, &s2l);
+        uint64_t v;
+        CHECK(ws_upload(&admin, snap2, s2l, &v) == WEFT_ACK_STORED && v == 15);
+        CHECK(!admin.closed);
+        /* Stale: the first one again. */
+        CHECK(post_snap(p.port, space_hex, &admin, snap, sl, &b) == 409);
+        CHECK(b && strstr(b, "STALE_SNAPSHOT"));
+        free(b);
+        CHECK(relay_metric(p.port, "weft_relay_snapshots_stored_total") == 2);
+        write_acked(&admin, 3); /* the tail */
+        /* A joiner through the other relay: the newest snapshot, then 3. */
+        ws_join(&fresh, q.port);
+        CHECK(fresh.snap != NULL && fresh.snap_rseq == 15);
+        CHECK(fresh.received == 3 && same_state(&fresh, &admin));
+        /* After a restart the relay loads it from Redis again. */
         CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+        if (start(&p, "redis", extra) == 0) {
+            CHECK(get_snap(p.port, &rd, &b, &bl, NULL) == 200 && bl == s2l &&
+                  memcmp(b, snap2, s2l) == 0);
+            free(b);
+            ws_join(&other, p.port);
+            CHECK(other.snap_rseq == 15 && other.received == 3 && same_state(&other, &admin));
+        }
+        CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+        CHECK(relay_stop(&q, SIGTERM, 5000) == 0);
         free(snap);
+        free(snap2);
         tc_free(&admin);
         tc_free(&rd);
+        tc_free(&fresh);
+        tc_free(&other);
+    } else if (p.pid) {
+        relay_stop(&p, SIGTERM, 5000);
     }
     redis_kill(&rds);
     redis_cleanup(&rds);
@@ -617,7 +654,7 @@ int main(int argc, char **argv) {
         {"kill_mid_upload", kill_mid_upload},       {"damaged_skipped", damaged_skipped},
     };
     static const relay_test redis_tests[] = {
-        {"redis_refuses", redis_refuses},
+        {"redis_snapshots", redis_snapshots},
     };
     if (argc > 2 && strcmp(argv[2], "redis") == 0) return run_relay_tests(redis_tests, 1, NULL);
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);

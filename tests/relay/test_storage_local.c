@@ -64,7 +64,7 @@ static void ev_unthrottle(void *ud) {
     ((seen *)ud)->unthrottled++;
 }
 
-static const storage_events EV = {ev_record, ev_durable, ev_lost, ev_unthrottle};
+static const storage_events EV = {ev_record, ev_durable, ev_lost, ev_unthrottle, NULL};
 
 /* A driver whose syncs fail while fail_flush is set: the memory driver
  * otherwise (whose records need no sync). */

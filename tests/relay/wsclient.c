@@ -10,6 +10,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +41,54 @@ static int tcp_connect(int port, int rcvbuf) {
     return fd;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
+/* wsc_use_tls: the client context every connection of this process uses
+ * (NULL: plain TCP). Test code only, so one process-wide setting. */
+static SSL_CTX *tls_ctx;
+
+int wsc_use_tls(const char *ca_file) {
+    if (tls_ctx) SSL_CTX_free(tls_ctx);
+    tls_ctx = NULL;
+    if (!ca_file) return 0;
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || SSL_CTX_load_verify_locations(tls_ctx, ca_file, NULL) != 1) return -1;
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    /* A read that finds only a TLS 1.3 session ticket returns instead of
+     * blocking for data: callers poll again. */
+    SSL_CTX_clear_mode(tls_ctx, SSL_MODE_AUTO_RETRY);
+    return 0;
+}
+
+/* With TLS on, the handshake on a connected socket (for "localhost"). */
+static int tls_start(wsc *c) {
+    if (!tls_ctx) return 0;
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl) return -1;
+    c->ssl = ssl;
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set1_host(ssl, "localhost");
+    return SSL_set_fd(ssl, c->fd) == 1 && SSL_connect(ssl) == 1 ? 0 : -1;
+}
+
+static void tls_end(wsc *c) {
+    if (c->ssl) SSL_free(c->ssl);
+    c->ssl = NULL;
+}
+
+size_t wsc_buffered(const wsc *c) {
+    return c->len + (c->ssl ? (size_t)SSL_pending(c->ssl) : 0);
+}
+
+static int write_all(wsc *c, const void *p, size_t n) {
     const uint8_t *b = p;
     while (n) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        ssize_t w;
+        if (c->ssl) {
+            int k = SSL_write(c->ssl, b, n > 1u << 30 ? 1 << 30 : (int)n);
+            w = k > 0 ? k : -1;
+            errno = k > 0 ? 0 : EIO;
+        } else {
+            w = send(c->fd, b, n, MSG_NOSIGNAL);
+        }
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return -1;
         b += w;
@@ -63,11 +110,27 @@ static int fill(wsc *c, int64_t deadline) {
         int64_t left = deadline - now_ms();
         if (left < 0) left = 0; /* still look once: data may be waiting */
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int n = poll(&pfd, 1, (int)left);
+        int n = c->ssl && SSL_pending(c->ssl) > 0 ? 1 : poll(&pfd, 1, (int)left);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -1;
         if (n == 0) return WSC_TIMEOUT;
-        ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        ssize_t r;
+        if (c->ssl) {
+            int cap = c->cap - c->len > 1u << 30 ? 1 << 30 : (int)(c->cap - c->len);
+            int k = SSL_read(c->ssl, c->buf + c->len, cap);
+            if (k <= 0) {
+                int e = SSL_get_error(c->ssl, k);
+                ERR_clear_error();
+                if (e == SSL_ERROR_WANT_READ) {
+                    if (now_ms() >= deadline) return WSC_TIMEOUT;
+                    continue;
+                }
+                return WSC_CLOSED;
+            }
+            r = k;
+        } else {
+            r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        }
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return errno == ECONNRESET ? WSC_CLOSED : -1;
         if (r == 0) return WSC_CLOSED;
@@ -86,13 +149,14 @@ int wsc_connect(wsc *c, int port, int rcvbuf, int timeout_ms) {
     c->rng = 0x9e3779b9u ^ (uint32_t)port;
     c->fd = tcp_connect(port, rcvbuf);
     if (c->fd < 0) return -1;
+    if (tls_start(c)) goto fail;
     char req[512];
     int n = snprintf(req, sizeof req,
                      "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Protocol: weft\r\nSec-WebSocket-Version: 13\r\n\r\n",
                      port);
-    if (write_all(c->fd, req, (size_t)n)) goto fail;
+    if (write_all(c, req, (size_t)n)) goto fail;
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         if (c->len >= 4) {
@@ -135,7 +199,7 @@ static int send_frame(wsc *c, int opcode, int fin, const uint8_t *p, size_t n) {
     memcpy(out, hdr, h);
     for (size_t i = 0; i < n; i++)
         out[h + i] = p[i] ^ mask[i & 3];
-    int rc = write_all(c->fd, out, h + n);
+    int rc = write_all(c, out, h + n);
     free(out);
     return rc;
 }
@@ -216,6 +280,7 @@ void wsc_close(wsc *c) {
     if (c->fd >= 0) {
         uint8_t code[2] = {0x03, 0xe8};
         send_frame(c, 8, 1, code, 2);
+        tls_end(c);
         close(c->fd);
     }
     c->fd = -1;
@@ -232,13 +297,19 @@ int http_request(int port, const char *method, const char *path, const char *hea
     memset(&c, 0, sizeof c);
     c.fd = tcp_connect(port, 0);
     if (c.fd < 0) return -1;
+    if (tls_start(&c)) {
+        tls_end(&c);
+        close(c.fd);
+        return -1;
+    }
     char req[4096];
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
                      "Content-Length: %zu\r\n%s\r\n",
                      method, path, port, body_len, headers ? headers : "");
-    if (n >= (int)sizeof req || write_all(c.fd, req, (size_t)n) ||
-        (body_len && write_all(c.fd, body, body_len))) {
+    if (n >= (int)sizeof req || write_all(&c, req, (size_t)n) ||
+        (body_len && write_all(&c, body, body_len))) {
+        tls_end(&c);
         close(c.fd);
         return -1;
     }
@@ -246,6 +317,7 @@ int http_request(int port, const char *method, const char *path, const char *hea
     int rc;
     while ((rc = fill(&c, deadline)) == 0)
         ;
+    tls_end(&c);
     close(c.fd);
     if (rc != WSC_CLOSED) {
         free(c.buf);

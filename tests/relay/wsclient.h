@@ -19,7 +19,18 @@ typedef struct wsc {
     size_t msg_cap;
     uint32_t rng;
     int close_code; /* status of the close frame received, 0 if none */
+    void *ssl;      /* an OpenSSL SSL when wsc_use_tls is on */
 } wsc;
+
+/* From now on, every connection of this process (WebSocket and HTTP)
+ * speaks TLS to "localhost", trusting only the CA in ca_file; NULL: plain
+ * TCP again. For tests and benches of a relay with --tls-cert. Returns 0
+ * or -1. */
+int wsc_use_tls(const char *ca_file);
+
+/* Bytes received and not yet parsed, TLS buffers included: a caller that
+ * polls the socket must read these first. */
+size_t wsc_buffered(const wsc *c);
 
 #define WSC_TIMEOUT (-2)
 #define WSC_CLOSED  (-3)

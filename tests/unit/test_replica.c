@@ -219,6 +219,13 @@ static void iteration_in_key_order(void) {
     CHECK(n == 4);
     CHECK_RC(weft_replica_next_doc(a, "nope", 4, NULL, 0, &key, &kl), WEFT_ENOTFOUND);
     CHECK_RC(weft_replica_next_doc(a, "v", 1, NULL, 0, &key, &kl), WEFT_ENOTFOUND);
+    /* Collections in the order first seen; then WEFT_ENOTFOUND. */
+    CHECK_OK(weft_replica_collection(a, 0, &key, &kl));
+    CHECK(kl == 1 && memcmp(key, "c", 1) == 0);
+    CHECK_OK(weft_replica_collection(a, 1, &key, &kl));
+    CHECK(kl == 5 && memcmp(key, "other", 5) == 0);
+    CHECK_RC(weft_replica_collection(a, 2, &key, &kl), WEFT_ENOTFOUND);
+    CHECK_RC(weft_replica_collection(NULL, 0, &key, &kl), WEFT_EINVAL);
     weft_replica_free(a);
 }
 
@@ -1365,8 +1372,62 @@ static void format_worked_example(void) {
     weft_replica_free(r);
 }
 
-RUN_TESTS(T(format_worked_example), T(format_level), T(text_edits_merge), T(text_and_writes),
-          T(text_bad_input), T(text_snapshot), T(text_before_observed_write),
+/* weft_replica_change_ops's callback: "code coll/doc.field;" per op. */
+static void list_op(void *ud, int code, const char *coll, size_t cl, const char *doc, size_t dl,
+                    const char *field, size_t fl) {
+    char *s = ud;
+    size_t n = strlen(s);
+    snprintf(s + n, 256 - n, "%d %.*s/%.*s.%.*s;", code, (int)cl, coll, (int)dl, doc, (int)fl,
+             field);
+}
+
+static void change_ops(void) {
+    setup();
+    weft_crypto ca = {WEFT_SUITE_V1, 16, toy_seal, toy_open, toy_sign, toy_verify, KA};
+    weft_crypto cb = {WEFT_SUITE_V1, 16, toy_seal, toy_open, toy_sign, toy_verify, KB};
+    weft_replica_config cfa = {.space = SPACE, .author = KA, .crypto = &ca, .keep_records = 1};
+    weft_replica_config cfb = {.space = SPACE, .author = KB, .crypto = &cb, .keep_records = 1};
+    weft_replica *a, *b;
+    CHECK_OK(weft_replica_new(&a, &cfa));
+    CHECK_OK(weft_replica_new(&b, &cfb));
+    CHECK_OK(put_str(a, "notes", "n1", "title", "hi"));
+    CHECK_OK(put_int(a, "notes", "n2", "n", 1));
+    CHECK_OK(weft_replica_delete_doc(a, "notes", 5, "n0", 2));
+    uint8_t *r;
+    size_t l = commit_copy(a, &r);
+    uint8_t h0[32], h1[32];
+    CHECK_OK(weft_state_hash(b, h0));
+    char got[256] = "";
+    /* b has not merged it: reading it changes nothing there. */
+    CHECK_OK(weft_replica_change_ops(b, r, l, list_op, got));
+    CHECK(strcmp(got, "1 notes/n1.title;1 notes/n2.n;2 notes/n0.;") == 0);
+    CHECK_OK(weft_state_hash(b, h1));
+    CHECK(memcmp(h0, h1, 32) == 0 && weft_replica_change_count(b) == 0);
+    /* Bad input: a flipped bit (signature or seal), trailing bytes, another
+     * suite, NULLs; the callback is never called. */
+    got[0] = 0;
+    r[l - 1] ^= 1;
+    CHECK_RC(weft_replica_change_ops(b, r, l, list_op, got), WEFT_ECRYPTO);
+    r[l - 1] ^= 1;
+    uint8_t *longer = malloc(l + 1);
+    memcpy(longer, r, l);
+    longer[l] = 0;
+    CHECK_RC(weft_replica_change_ops(b, longer, l + 1, list_op, got), WEFT_EMALFORMED);
+    free(longer);
+    CHECK_RC(weft_replica_change_ops(b, r, l - 1, list_op, got), WEFT_ETRUNCATED);
+    weft_replica *plain = new_replica(SPACE, KB);
+    CHECK_RC(weft_replica_change_ops(plain, r, l, list_op, got), WEFT_ESUITE);
+    CHECK_RC(weft_replica_change_ops(NULL, r, l, list_op, got), WEFT_EINVAL);
+    CHECK_RC(weft_replica_change_ops(b, r, l, NULL, got), WEFT_EINVAL);
+    CHECK(got[0] == 0);
+    free(r);
+    weft_replica_free(plain);
+    weft_replica_free(a);
+    weft_replica_free(b);
+}
+
+RUN_TESTS(T(change_ops), T(format_worked_example), T(format_level), T(text_edits_merge),
+          T(text_and_writes), T(text_bad_input), T(text_snapshot), T(text_before_observed_write),
           T(add_before_observed_write), T(put_get_commit), T(change_callback), T(last_writer_wins),
           T(deletes), T(counters), T(iteration_in_key_order), T(bad_input),
           T(bad_body_is_refused_whole), T(survives_allocation_failure),

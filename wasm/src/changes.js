@@ -6,7 +6,10 @@
 // that needs it). Every write of the open change returns the same promise,
 // the change's; a bad write throws while it is encoded and rejects alone.
 // A transaction's writes are encoded the same way into a buffer of their
-// own, committed when its function returns. Text splices join the open change too
+// own, committed when its function returns. List edits (list.js) do not go
+// through the op buffer: outside transact one commits a change of its own,
+// after the open one; inside, they are kept as ops and go in after the
+// transaction's buffer (commitBuffer, ops.js). Text splices join the open change too
 // (wdb_text_edit): the text shows each at once, and a change holding only
 // text edits stays open for a short window (TEXT_WINDOW_MS) so keystrokes
 // share one signed change. commitOps (ops.js) runs a transaction's ops the same way.
@@ -112,7 +115,7 @@ export class Changes {
       this.settle(); // the writes before it are a change of their own, committed first
       // The leader encodes the writes as they are made; a follower tab
       // collects them as ops for the leader (writer.exec).
-      txn = { w: this.writer ? null : this.#tw, ops: [], error: null, done: deferred(), writes: null };
+      txn = { w: this.writer ? null : this.#tw, ops: [], lists: [], error: null, done: deferred(), writes: null };
       txn.w?.reset();
       txn.done.promise.catch(() => {}); // transact's own promise reports the error
       // What each write inside returns: handled (transact's promise reports a failure).
@@ -168,6 +171,7 @@ export class Changes {
         throw e;
       }
       if (!txn.w) txn.ops.push(op);
+      else if (op.t === 'list') txn.lists.push(op); // checked and applied after the buffer (commitBuffer)
       else
         try {
           txn.w.op(op);
@@ -179,9 +183,10 @@ export class Changes {
     if (this.writer) return this.writer.exec([op]);
     try {
       if (op.t === 'splice') return this.#edit(op, true);
+      if (op.t === 'list') return this.execLocal([op]).durable; // a change of its own, after the open one
       this.#w.op(op); // a bad write throws here: it alone rejects
     } catch (e) {
-      return Promise.reject(op.t === 'splice' ? e : labelled(e, op.t, op.c, op.id, op.f));
+      return Promise.reject(op.t === 'splice' || op.t === 'list' ? e : labelled(e, op.t, op.c, op.id, op.f));
     }
     return this.#joined(op.c, op.id);
   }
@@ -349,7 +354,7 @@ export class Changes {
       h.checkOpen();
       this.settle();
       const rep = h.rep();
-      const record = commitBuffer(rep, txn.w, Date.now());
+      const record = commitBuffer(rep, txn.w, Date.now(), txn.lists);
       return record ? this.#committed(rep, record, null) : Promise.resolve();
     } catch (e) {
       return Promise.reject(e);

@@ -10,7 +10,8 @@
 import { WeftError } from './errors.js';
 import { compareValues, compileQuery, getPath, typeRank } from './query.js';
 import { Indexes, compareEntries, lowerBound } from './indexes.js';
-import { checkName, reportError } from './util.js';
+import { checkName } from './util.js';
+import { afterPatch, checkSchema, patchOf, validate } from './schema.js';
 
 export { checkName }; // names are checked the same way everywhere (util.js)
 
@@ -37,15 +38,33 @@ function checkFields(data) {
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
  * @property {DocCache} docs the space's decoded documents
  * @property {Indexes} indexes the space's declared indexes
+ * @property {(e: unknown) => void} report an error the app's callback threw: the space's 'error' event
  */
 
 /** A named collection of documents inside a space. */
 export class Collection {
   #in;
+  #schema = null;
   /** @param {CollectionPort} port */
   constructor(port, name) {
     this.#in = port;
     this.name = name;
+  }
+
+  /**
+   * @internal Space.collection: opts.schema (a Standard Schema) checks
+   * every local write from now on; opts.migrate(doc, id) shapes every
+   * document read (both replace earlier ones).
+   */
+  configure({ schema, migrate }) {
+    if (schema !== undefined) {
+      if (schema !== null) checkSchema(schema);
+      this.#schema = schema;
+    }
+    if (migrate !== undefined) {
+      if (migrate !== null && typeof migrate !== 'function') throw new WeftError('WEFT_EINVAL', 'migrate must be a function (doc, id) => doc');
+      this.#in.docs.migrate(this.name, migrate);
+    }
   }
 
   /** Replaces the document `id` with `data` (fields not in data are removed). Resolves when durable. */
@@ -53,13 +72,26 @@ export class Collection {
     // The hot path: no closure per call, unlike the other writes.
     if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
       return this.#in.fail(new WeftError('WEFT_EINVAL', 'a document is a plain object of fields'));
-    return this.#in.put(this.name, id, data);
+    if (!this.#schema) return this.#in.put(this.name, id, data);
+    let valid;
+    try {
+      valid = this.#valid(id, data); // before anything is encoded: a refused document writes nothing
+    } catch (e) {
+      return this.#in.fail(e); // inside transact, this fails the transaction
+    }
+    return this.#in.put(this.name, id, valid);
   }
 
-  /** Sets the fields given in `patch` (a field set to undefined is deleted); other fields stay. */
+  /**
+   * Sets the fields given in `patch` (a field set to undefined is deleted);
+   * other fields stay. With a schema, the document the update leaves is
+   * what is validated (as read now: inside transact, without the
+   * transaction's own earlier writes), and only the patch's fields are written.
+   */
   update(id, patch) {
     return this.#write(() => {
       checkFields(patch);
+      if (this.#schema) patch = patchOf(patch, this.#valid(id, afterPatch(this.get(id), patch)));
       return { t: 'update', c: this.name, id, data: patch };
     });
   }
@@ -68,8 +100,20 @@ export class Collection {
   increment(id, field, by = 1) {
     return this.#write(() => {
       if (!Number.isSafeInteger(by)) throw new WeftError('WEFT_EINVAL', 'increment takes a safe integer');
+      if (this.#schema) {
+        const doc = this.get(id);
+        const now = doc?.[field];
+        this.#valid(id, afterPatch(doc, { [field]: (typeof now === 'number' ? now : 0) + by }));
+      }
       return { t: 'incr', c: this.name, id, f: field, n: by };
     });
+  }
+
+  /** The schema's output for `doc`, a plain object, or a WEFT_EINVAL naming the issues. */
+  #valid(id, doc) {
+    const out = validate(this.#schema, `${this.name}/${id}`, doc);
+    checkFields(out);
+    return out;
   }
 
   /** Deletes the document. */
@@ -154,7 +198,7 @@ export class Collection {
             }
           rows = page(all, limit);
         } catch (e) {
-          reportError(e);
+          in_.report(e);
           return;
         }
         if (last && touchedIds && !changed(last, rows, touchedIds)) return;
@@ -162,7 +206,7 @@ export class Collection {
         try {
           cb(rows);
         } catch (e) {
-          reportError(e);
+          in_.report(e);
         }
       },
     };
@@ -204,19 +248,22 @@ export class DocCache {
     if (this.#weak.get(k)?.deref() === undefined) this.#weak.delete(k);
   });
   #max;
+  #migrations = new Map(); // coll -> migrate(doc, id): every read of coll goes through it
 
   constructor(max = DOC_CACHE_ROWS) {
     this.#max = max;
   }
 
-  /** The frozen row { id, data } of document `id` of `coll`, or null. */
+  /** The frozen row { id, data } of document `id` of `coll` (migrated), or null. */
   row(rep, coll, id) {
     const k = coll + '\0' + id;
     let r = this.#rows.get(k);
     if (r !== undefined) return r;
     r = this.#weak.size ? this.#weak.get(k)?.deref() : undefined;
     if (r === undefined) {
-      const data = rep.getDoc(coll, id);
+      let data = rep.getDoc(coll, id);
+      const m = data === undefined ? undefined : this.#migrations.get(coll);
+      if (m) data = m(data, id);
       r = data === undefined ? null : Object.freeze({ id, data: deepFreeze(data) });
     }
     this.#weak.delete(k);
@@ -245,6 +292,13 @@ export class DocCache {
   /** Whether any row is cached, held or weakly referenced. */
   get any() {
     return this.#rows.size > 0 || this.#weak.size > 0;
+  }
+
+  /** Reads of `coll` go through fn(doc, id) from now on (null: none); documents read before are read again. */
+  migrate(coll, fn) {
+    if (fn) this.#migrations.set(coll, fn);
+    else this.#migrations.delete(coll);
+    this.clear();
   }
 
   /** touched: [[collection, doc], ...] that changed. */
@@ -281,7 +335,7 @@ export class Subscriptions {
   /** The declared indexes, told of every change here too. */
   indexes = new Indexes();
 
-  /** @param {(batch: { readonly docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch (docs: decoded when read) */
+  /** @param {(batch: { readonly docs: [string, string][], local: boolean, remote: boolean, all: boolean }) => boolean} onBatch (docs: decoded when read; all: the whole state was replaced) */
   constructor(onBatch) {
     this.#onBatch = onBatch;
   }
@@ -306,6 +360,26 @@ export class Subscriptions {
     const list = () => (Array.isArray(touched) ? touched : touched.list);
     if (this.docs.any) this.docs.invalidate(list());
     if (this.indexes.size) this.indexes.touch(list());
+    const t = this.#batch();
+    t.parts.push(touched);
+    if (local) t.local = true;
+    else t.remote = true;
+  }
+
+  /**
+   * The whole state was replaced (a snapshot from the relay loaded into an
+   * empty replica): nothing decoded is kept, every live query re-runs.
+   */
+  changedAll() {
+    this.docs.clear();
+    this.indexes.reset();
+    const t = this.#batch();
+    t.all = true;
+    t.remote = true;
+  }
+
+  /** The batch the next delivery hands out: its `docs` decoded from the parts only when read. */
+  #batch() {
     if (!this.#touched) {
       const parts = [];
       let docs = null;
@@ -317,19 +391,21 @@ export class Subscriptions {
         },
         local: false,
         remote: false,
+        all: false,
       };
       queueMicrotask(() => this.#deliver());
     }
-    const t = this.#touched;
-    t.parts.push(touched);
-    if (local) t.local = true;
-    else t.remote = true;
+    return this.#touched;
   }
 
   #deliver() {
     const t = this.#touched;
     this.#touched = null;
     if (!t || !this.#onBatch(t) || !this.#subs.size) return;
+    if (t.all) {
+      for (const sub of [...this.#subs]) sub.update(null);
+      return;
+    }
     const byColl = new Map();
     for (const [c, d] of t.docs) {
       if (!byColl.has(c)) byColl.set(c, new Set());

@@ -82,9 +82,11 @@ async function init(opts) {
 // wasm/exported_functions.json, without the leading underscores.
 const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_version_string',
   'wdb_new', 'wdb_free', 'wdb_put', 'wdb_delete_field', 'wdb_delete_doc', 'wdb_counter_add',
-  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_apply_each', 'wdb_write_ops', 'wdb_vv', 'wdb_diff',
+  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_apply_each', 'wdb_write_ops', 'wdb_vv', 'wdb_diff', 'wdb_forget',
   'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_field', 'wdb_get_doc',
-  'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_next_doc', 'wdb_touched', 'wdb_touched_list', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot', 'wdb_keypair',
+  'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length',
+  'wdb_list_edit', 'wdb_list_length', 'wdb_list_items', 'wdb_next_doc', 'wdb_collection', 'wdb_touched', 'wdb_touched_list', 'wdb_change_ops', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot',
+  'wdb_publish_snapshot', 'wdb_load_sealed_snapshot', 'wdb_snapshot_header', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
@@ -251,6 +253,30 @@ export class Core {
     });
   }
 
+  /**
+   * The plaintext header of a sealed snapshot (FORMAT.md §8), structure
+   * only: no key, no signature checked. Throws the decode's WeftError.
+   * @returns {{ space: Uint8Array, publisher: Uint8Array, vv: Uint8Array, rseq: number, wallMs: number, bytes: number }}
+   */
+  snapshotHeader(record) {
+    return this.scope((s) => {
+      const info = s.alloc(40);
+      const p = s.bytes(record);
+      this.check(this.x.wdb_snapshot_header(p, record.length, info), 'decoding the sealed snapshot');
+      const u8 = this.u8;
+      const dv = this.dv;
+      const at = (o) => dv.getUint32(info + o, true);
+      return {
+        space: u8.slice(at(0), at(0) + 32),
+        publisher: u8.slice(at(4), at(4) + 32),
+        vv: u8.slice(at(8), at(8) + at(12)),
+        bytes: at(20),
+        rseq: dv.getFloat64(info + 24, true),
+        wallMs: dv.getFloat64(info + 32, true),
+      };
+    });
+  }
+
   proofSign(secretKey, space, nonce) {
     return this.scope((s) => {
       const sig = s.alloc(64);
@@ -327,6 +353,7 @@ export class Core {
           record: buf.subarray(off, off + len),
           author: this.u8.slice(a, a + 32),
           seq: dv.getFloat64(info + 8, true),
+          wallMs: dv.getFloat64(info + 24, true),
         });
         off += len;
       }

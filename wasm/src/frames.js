@@ -2,7 +2,7 @@
 // `u8 version | u8 type | payload`, one frame per WebSocket message.
 //
 // The codec is JS rather than calls into the core's: the client only
-// encodes HELLO, PROOF and CHANGES and decodes the relay's four replies, each
+// encodes HELLO, PROOF, CHANGES and the snapshot frames and decodes the relay's replies, each
 // a handful of varints, and decoding in place avoids copying every incoming
 // frame into the WASM heap only to copy its records out again. The records
 // themselves are checked by the core when they are applied. Decoding is
@@ -159,6 +159,23 @@ export function encodeChallenge(nonce, head, vv, versions = null) {
   return o.done();
 }
 
+/** SNAPSHOT_GET: ask the relay for its newest sealed snapshot (PROTOCOL.md, "Snapshots"). */
+export function encodeSnapshotGet() {
+  return Uint8Array.of(PROTOCOL_VERSION, F.SNAPSHOT_GET);
+}
+
+/** SNAPSHOT as a client uploads it: flags 0, rseq 0, no token (the session's), the sealed record. */
+export function encodeSnapshot(record) {
+  const o = new Out(2 + 1 + 1 + 1 + 10 + record.length);
+  o.u8(PROTOCOL_VERSION);
+  o.u8(F.SNAPSHOT);
+  o.u8(0);
+  o.varint(0);
+  o.bytes(new Uint8Array(0));
+  o.bytes(record);
+  return o.done();
+}
+
 export function encodeError(code, fatal, message) {
   const m = new TextEncoder().encode(message).subarray(0, PROTO.MAX_MESSAGE);
   const o = new Out(2 + 10 + 1 + 10 + m.length);
@@ -240,6 +257,25 @@ export function decodeFrame(buf, { peer = false } = {}) {
       f.fatal = fatal === 1;
       f.message = new TextDecoder().decode(r.bytes());
       f.name = PROTO_ERROR_NAMES[f.code] ?? 'UNKNOWN';
+      break;
+    }
+    case F.SNAPSHOT: {
+      // From the relay: its newest snapshot (empty: none), or USE_REST.
+      const flags = r.u8();
+      if (flags & ~PROTO.SNAPSHOT_USE_REST) throw bad('unknown SNAPSHOT flags');
+      f.useRest = (flags & PROTO.SNAPSHOT_USE_REST) !== 0;
+      f.rseq = r.varint();
+      f.token = r.bytes();
+      if (f.token.length > PROTO.MAX_TOKEN) throw bad('token too long');
+      f.record = r.bytes();
+      if (f.useRest && f.record.length) throw bad('USE_REST with a record');
+      break;
+    }
+    case F.SNAPSHOT_ACK: {
+      f.status = r.u8();
+      if (f.status !== ACK.STORED && f.status !== ACK.REJECTED) throw bad('unknown SNAPSHOT_ACK status');
+      f.value = r.varint();
+      if (f.status === ACK.REJECTED) f.name = PROTO_ERROR_NAMES[f.value] ?? 'UNKNOWN';
       break;
     }
     default:

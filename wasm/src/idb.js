@@ -167,6 +167,8 @@ function concat(chunks) {
  * @property {(name: string, arg?: unknown) => void} emit the space's 'leader' event
  * @property {() => Promise<object>} readStore what the store holds ({ snapshot, records, outbox })
  * @property {(loaded: object) => void} load loads what the store held into the replica
+ * @property {(loaded: object) => void} loadBase loads it into a fresh replica after the leader joined from a snapshot, telling live queries
+ * @property {() => boolean} isEmpty the replica holds nothing yet
  * @property {(ops: import('./ops.js').Op[]) => { record: Uint8Array | null, durable: Promise<void> }} exec commits a follower's ops here (throws when they fail)
  * @property {(buf: Uint8Array, persist: boolean) => object} applyRemote merges records (persist false: the leader stored them)
  * @property {(patch: { state?: string, pending?: number }) => void} setStatus
@@ -220,6 +222,7 @@ export async function coordinateTabs(port, preloaded) {
   }
 
   const outstanding = new Map(); // follower: request id -> { ops, resolve, reject }
+  let basing = null; // follower: records that arrived while a joined base loads
   let closed = false;
   let stopLeader = null;
   const close = async () => {
@@ -242,6 +245,8 @@ export async function coordinateTabs(port, preloaded) {
     const offDurable = port.on('durable', (records) => {
       if (records.length) channel.postMessage({ t: 'records', data: concat(records) });
     });
+    // Joined from the relay's snapshot: followers load it from the store.
+    const offBase = port.on('durable-base', () => channel.postMessage({ t: 'base' }));
     const offStatus = port.on('status', (status) => channel.postMessage({ t: 'status', status }));
     // Presence: followers see the leader's list and set this tab's state.
     const presence = port.presence;
@@ -274,6 +279,7 @@ export async function coordinateTabs(port, preloaded) {
     channel.postMessage({ t: 'leader' });
     return () => {
       offDurable();
+      offBase();
       offStatus();
       offPresence?.();
     };
@@ -302,8 +308,24 @@ export async function coordinateTabs(port, preloaded) {
     onMessage = (m) => {
       switch (m.t) {
         case 'records':
-          port.applyRemote(m.data, false);
+          if (basing) basing.push(m.data);
+          else port.applyRemote(m.data, false);
           break;
+        case 'base': {
+          // Records broadcast while the store is read wait for the base.
+          if (basing) break;
+          basing = [];
+          const done = () => {
+            const queued = basing;
+            basing = null;
+            if (!closed) for (const d of queued) port.applyRemote(d, false);
+          };
+          port.readStore().then((loaded) => {
+            if (!closed) port.loadBase(loaded);
+            done();
+          }, done);
+          break;
+        }
         case 'done': {
           if (m.to !== tab) return;
           const o = outstanding.get(m.id);
@@ -330,7 +352,9 @@ export async function coordinateTabs(port, preloaded) {
       const loaded = await port.readStore();
       if (closed) return;
       const chunks = [...loaded.records, ...loaded.outbox];
-      if (chunks.length) port.applyRemote(concat(chunks), false);
+      // The old leader joined from a snapshot this tab never loaded.
+      if (loaded.snapshot && port.isEmpty()) port.loadBase(loaded);
+      else if (chunks.length) port.applyRemote(concat(chunks), false);
       port.setLoadedOutbox(loaded.outbox);
       port.setWriter(null);
       leader = true;

@@ -1,24 +1,26 @@
 // weftdb: an offline-first, end-to-end encrypted database for web apps.
 //
 //   import { createSpace, openSpace } from 'weftdb';
-//   const space = await createSpace({ storage: 'indexeddb' });
+//   const space = await createSpace();   // IndexedDB in a browser
 //   await space.collection('todos').put('t1', { title: 'buy milk', done: false });
 //   const link = space.invite({ rights: 'write' });   // share it
-//   const other = await openSpace({ invite: link, storage: 'memory' });
+//   const other = await openSpace({ invite: link, storage: 'file', dir: './data' });   // Node
 //
 // The API is documented in docs/API.md; types are in index.d.ts.
 import { loadCore } from './core.js';
-import { RIGHT } from './constants.js';
+import { RIGHT, LEVEL_LISTS } from './constants.js';
 import { WeftError, ERRORS } from './errors.js';
 import { memoryStorage } from './memory.js';
+import { fileStorage } from '#file';
 import { Space, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES } from './space.js';
 import { fromBase64url, toBase64url } from './util.js';
 import { indexedDBStorage, coordinateTabs } from './idb.js';
 import { connectRelay } from './sync.js';
+import { SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES } from './snapshots.js';
 import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 
-export { WeftError, ERRORS, memoryStorage, indexedDBStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
+export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS };
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */
 export async function init(opts) {
@@ -36,11 +38,22 @@ export async function version() {
   return (await loadCore()).version;
 }
 
-function resolveStorage(storage) {
-  if (storage === undefined || storage === 'memory') return memoryStorage();
+/**
+ * The adapter opts.storage names. Without one: IndexedDB where there is
+ * one (browsers), a file store when opts.dir is given, else an error:
+ * data is never kept in memory only unless the app says so.
+ */
+function resolveStorage({ storage, dir }) {
+  if (storage === 'memory') return memoryStorage();
   if (storage === 'indexeddb') return indexedDBStorage();
+  if (storage === 'file') return fileStorage({ dir });
   if (storage && typeof storage.open === 'function') return storage;
-  throw new WeftError('WEFT_EINVAL', "storage must be 'memory', 'indexeddb' or an adapter with open(spaceId)");
+  if (storage === undefined) {
+    if (typeof indexedDB !== 'undefined') return indexedDBStorage();
+    if (dir !== undefined) return fileStorage({ dir });
+    throw new WeftError('WEFT_EINVAL', "no storage here: pass { storage: 'file', dir } to keep spaces in a folder, or { storage: 'memory' } to lose them on close");
+  }
+  throw new WeftError('WEFT_EINVAL', "storage must be 'indexeddb', 'file', 'memory' or an adapter with open(spaceId)");
 }
 
 /** Rights by their API names ('read', 'write', 'admin'), numbered as in auth.h. */
@@ -49,7 +62,7 @@ const RIGHTS = Object.freeze(Object.fromEntries(Object.entries(RIGHT).map(([name
 /** Creates a new space owned by this device. */
 export async function createSpace(opts = {}) {
   const core = await loadCore(opts.init);
-  const adapter = resolveStorage(opts.storage);
+  const adapter = resolveStorage(opts);
   const owner = core.keypair();
   const meta = {
     v: 1,
@@ -76,7 +89,7 @@ export async function createSpace(opts = {}) {
  */
 export async function openSpace(opts = {}) {
   const core = await loadCore(opts.init);
-  const adapter = resolveStorage(opts.storage);
+  const adapter = resolveStorage(opts);
   let id;
   let invite = null;
   if (typeof opts.invite === 'string') {
@@ -149,7 +162,8 @@ function tokenRights(core, meta) {
 
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
-  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow });
+  const forget = typeof adapter.delete === 'function' ? () => adapter.delete(toBase64url(meta.space)) : null;
+  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget });
   const port = space._opener();
   // Before the tabs are coordinated: a follower tab forwards presence.
   const presence = new Presence(port.presencePort(), opts.presence);

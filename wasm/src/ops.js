@@ -13,6 +13,7 @@
 // elsewhere (applyRecords). changes.js is the write path that uses them.
 import { WeftError } from './errors.js';
 import { OpWriter, labelled } from './opwriter.js';
+import { encodeValue } from './value.js';
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -38,7 +39,15 @@ import { OpWriter, labelled } from './opwriter.js';
  * `id`, collection `c`) with `text`. Joins the open change (never a transaction's).
  * @typedef {{ t: 'splice', c: string, id: string, f: string, pos: number, del: number, text: string }} SpliceOp
  */
-/** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp} Op */
+/**
+ * An edit of list field `f` (document `id`, collection `c`; docs/LISTS.md):
+ * k 1 inserts `v` at `i` (-1: at the end), 2 deletes the item at `i`, 3
+ * moves the item at `i` to `to`, 4 sets the item at `i` to `v`. Inside a
+ * transaction its indices count the list as the transaction's earlier list
+ * edits left it.
+ * @typedef {{ t: 'list', c: string, id: string, f: string, k: 1|2|3|4, i: number, to?: number, v?: unknown }} ListOp
+ */
+/** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp | ListOp} Op */
 
 /** The op when `ops` is one text splice (which commits on its own), else null. */
 export function loneSplice(ops) {
@@ -73,26 +82,53 @@ export function commitOps(rep, ops, now, w = new OpWriter(256)) {
   const splice = loneSplice(ops);
   // A text edit from another tab commits itself at once.
   if (splice) return rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, now) || null;
+  const lists = [];
   w.reset();
   for (const op of ops) {
     if (op.t === 'splice') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    if (op.t === 'list') {
+      lists.push(op); // not in the op buffer: applied after it (commitBuffer)
+      continue;
+    }
     try {
       w.op(op);
     } catch (e) {
       throw labelled(e, op.t, op.c, op.id, op.f);
     }
   }
-  return commitBuffer(rep, w, now);
+  if (ops.length === 1 && lists.length === 1) { // a lone list edit commits itself (an array may turn into a list)
+    const op = lists[0];
+    const v = listValue(op);
+    const i = op.k === 1 && op.i === -1 ? listState(rep, op).len : op.i;
+    return rep.listEdit(op.c, op.id, op.f, op.k, i, op.to ?? 0, v, false, now) || null;
+  }
+  return commitBuffer(rep, w, now, lists);
 }
 
 /**
- * The ops encoded in w handed to the core in one call (all or none) and
- * committed as one change stamped `now`. Returns the record, or null when
- * they changed nothing. On an error nothing is left in the open transaction.
+ * The ops encoded in w handed to the core in one call (all or none), then
+ * the list edits `lists` (ListOp objects: they do not go through the op
+ * buffer, they show in the list at once), committed as one change stamped
+ * `now`. The list edits are checked against the lists' lengths, and their
+ * values encoded, before anything reaches the core. Returns the record, or
+ * null when they changed nothing. On an error nothing is left in the open
+ * transaction.
  */
-export function commitBuffer(rep, w, now) {
+export function commitBuffer(rep, w, now, lists = []) {
+  const values = lists.map(listValue); // a value that cannot be encoded throws before anything runs
+  const at = lists.length ? placeListOps(rep, lists) : [];
   const res = {};
   if (w.len && rep.writeOps(w.buf, w.len, res) >= 0) throw res.error;
+  // List edits after the other writes: they show in the list at once, so
+  // they go in once every other op was accepted.
+  lists.forEach((op, k) => {
+    try {
+      rep.listEdit(op.c, op.id, op.f, op.k, at[k], op.to ?? 0, values[k], true, now);
+    } catch (e) {
+      rep.rollback(); // refused once a list edit is in: it stays for the next commit
+      throw labelled(e, op.t, op.c, op.id, op.f);
+    }
+  });
   if (rep.txnOps() === 0) return null;
   try {
     return rep.commit(now);
@@ -100,6 +136,50 @@ export function commitBuffer(rep, w, now) {
     rep.rollback();
     throw e;
   }
+}
+
+/** A list op's value, encoded (inserts and sets), else null. */
+function listValue(op) {
+  return op.k === 1 || op.k === 4 ? encodeValue(op.v) : null;
+}
+
+/** A list field as it stands: { len, array: whether it holds a plain array (not yet a list) }. */
+function listState(rep, op) {
+  const n = rep.listLength(op.c, op.id, op.f);
+  if (n >= 0) return { len: n, array: false };
+  const v = rep.getField(op.c, op.id, op.f);
+  if (Array.isArray(v)) return { len: v.length, array: true };
+  if (v !== undefined) throw new WeftError('WEFT_ENOTLIST', `${describe(op)}: the field holds a value that is not a list`);
+  return { len: 0, array: false };
+}
+
+/**
+ * Checks a transaction's list edits against the lists' lengths, each edit
+ * after the ones before it, before any reaches the core (a list shows an
+ * edit at once, so a refusal after one would leave it in). Returns each
+ * edit's index (an insert at -1 resolved to the end).
+ */
+function placeListOps(rep, lists) {
+  const lens = new Map();
+  return lists.map((op) => {
+    const key = `${op.c}\0${op.id}\0${op.f}`;
+    if (!lens.has(key)) {
+      const st = listState(rep, op);
+      if (st.array) throw new WeftError('WEFT_ESTATE', `${describe(op)}: an array field becomes a list in an edit of its own: make the first one outside transact()`);
+      lens.set(key, st.len);
+    }
+    const len = lens.get(key);
+    const i = op.k === 1 && op.i === -1 ? len : op.i;
+    const ok = op.k === 1 ? i <= len : i < len && (op.k !== 3 || op.to < len);
+    if (!ok) throw new WeftError('WEFT_ENOITEM', `${describe(op)}: no item at index ${op.k === 3 && i < len ? op.to : i} of ${len}`);
+    lens.set(key, len + (op.k === 1) - (op.k === 2));
+    return i;
+  });
+}
+
+/** The write an op is, for error messages (`list c/id.f`). */
+function describe(op) {
+  return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
 }
 
 /**

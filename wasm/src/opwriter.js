@@ -11,7 +11,9 @@
 //
 // A new op kind (a new enum weft_ops_kind code) is a new method here that
 // writes its kind, target and operands, and a case in op() for the plain
-// op objects other tabs post (ops.js).
+// op objects other tabs post (ops.js). List edits (ops.js 'list') are not
+// written here: they reach the core through wdb_list_edit, after the buffer
+// (ops.js commitBuffer), because a list shows each edit at once.
 import { WeftError } from './errors.js';
 import { Writer, appendValue, appendFields } from './value.js';
 import { checkName } from './util.js';

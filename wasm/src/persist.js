@@ -2,7 +2,8 @@
 // writing changes in batches (one store write per batch, started in a
 // microtask), folding them into an encrypted snapshot every SNAPSHOT_EVERY
 // records or SNAPSHOT_BYTES bytes (so reopening costs the size of the state,
-// not of the history), and compaction: once the change records the replica
+// not of the history), a snapshot from the relay made the local base
+// (joined), and compaction: once the change records the replica
 // keeps in memory outweigh the state, the replica is replaced by a fresh one
 // loaded from a snapshot of itself.
 //
@@ -12,7 +13,6 @@
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { Replica } from './replica.js';
-import { reportError } from './util.js';
 
 export const SNAPSHOT_EVERY = 1000;
 /** ...or after this many bytes of records, whichever comes first. */
@@ -37,8 +37,9 @@ const enc = new TextEncoder();
  * @property {{ write(batch: object): Promise<void>, close?(): unknown }} store
  * @property {() => import('./replica.js').Replica} rep the replica now
  * @property {(fresh: import('./replica.js').Replica) => void} replace makes `fresh` the space's replica and closes the old one
- * @property {(name: string, arg?: unknown) => void} emit the space's 'durable', 'compact' and 'error' events
+ * @property {(name: string, arg?: unknown) => void} emit the space's 'durable', 'durable-base' (a joined snapshot is in the store), 'compact' and 'error' events
  * @property {() => void} pendingChanged the count of writes not yet durable changed
+ * @property {(e: unknown) => void} report a failure no call rejects with: the space's 'error' event, else console.error
  */
 
 /** An empty replica of the space `meta` describes (see PersistHost). */
@@ -69,11 +70,22 @@ export class Persistence {
   // in-memory history (change records the replica keeps for diffs)
   #historyBytes = 0;
   #stateBytes = 0;
+  // The vector of the last snapshot the replica was loaded from (stored,
+  // from the relay, or its own compaction): it holds no change record at
+  // or below it, so a diff for a vector that does not cover it is partial.
+  #baseVV = new Uint8Array(0);
+  #snapshotNow = false;
+  #joinedPending = false; // a join's snapshot is not in the store yet
 
   /** @param {PersistHost} host */
   constructor(host, historyLimit = HISTORY_BYTES) {
     this.#host = host;
     this.#historyLimit = historyLimit;
+  }
+
+  /** The vector below which the replica holds no change records (empty: it holds them all). */
+  get baseVV() {
+    return this.#baseVV;
   }
 
   /** Records written but not yet durable in the store. */
@@ -91,6 +103,7 @@ export class Persistence {
       const plain = this.#openSnapshot(loaded.snapshot);
       rep.loadSnapshot(plain);
       this.#stateBytes = plain.length;
+      this.#baseVV = rep.vv();
     }
     const all = [...(loaded.records ?? []), ...(loaded.outbox ?? [])];
     this.#sinceSnapshot = loaded.records?.length ?? 0;
@@ -111,7 +124,21 @@ export class Persistence {
       this.#historyBytes += buf.length;
       i = j;
     }
-    if (rejected) reportError(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
+    if (rejected) this.#host.report(new WeftError('WEFT_ECHAIN', `${rejected} stored change(s) were refused on load`));
+  }
+
+  /**
+   * A sealed snapshot from the relay was loaded into the empty replica: it
+   * becomes the local base (the next store write holds a local snapshot
+   * of it, which replaces whatever records the store held).
+   */
+  joined(stateBytes) {
+    this.#stateBytes = stateBytes;
+    this.#historyBytes = 0;
+    this.#baseVV = this.#host.rep().vv();
+    this.#snapshotNow = true;
+    this.#joinedPending = true;
+    return this.persist([], []);
   }
 
   /**
@@ -168,16 +195,21 @@ export class Persistence {
       for (const r of b.records) this.#bytesSinceSnapshot += r.length;
       let snapshot = null;
       const rep = h.rep();
-      if ((this.#sinceSnapshot >= SNAPSHOT_EVERY || this.#bytesSinceSnapshot >= SNAPSHOT_BYTES) && !rep.pendingCount() && rep.h) {
+      if ((this.#snapshotNow || this.#sinceSnapshot >= SNAPSHOT_EVERY || this.#bytesSinceSnapshot >= SNAPSHOT_BYTES) && !rep.pendingCount() && rep.h) {
         snapshot = this.#sealSnapshot(rep);
+        this.#snapshotNow = false;
         this.#sinceSnapshot = 0;
         this.#bytesSinceSnapshot = 0;
       }
+      const based = snapshot !== null && this.#joinedPending;
+      if (based) this.#joinedPending = false;
       try {
         await h.store.write({ records: b.records, snapshot, outbox: b.outbox, acked: b.acked });
         this.#notDurable -= b.records.length;
         b.resolve();
         h.emit('durable', b.records);
+        // Other tabs of the space (idb.js) load the joined state from the store.
+        if (based) h.emit('durable-base');
       } catch (e) {
         this.#notDurable -= b.records.length;
         const err = e instanceof WeftError ? e : new WeftError('WEFT_EUNAVAILABLE', `storage write failed: ${e?.message ?? e}`, { cause: e });
@@ -232,12 +264,13 @@ export class Persistence {
       fresh.loadSnapshot(plain);
     } catch (e) {
       fresh.close();
-      reportError(e);
+      h.report(e);
       return;
     } finally {
       plain.fill(0);
     }
     h.replace(fresh);
+    this.#baseVV = fresh.vv();
     this.#stateBytes = plain.length;
     this.#historyBytes = 0;
     h.emit('compact', { stateBytes: this.#stateBytes });

@@ -18,7 +18,7 @@
 // share one author key, so they are one peer to the others).
 import { WeftError } from './errors.js';
 import { F, encodeEphemeral } from './frames.js';
-import { Emitter, bytesEqual, reportError, toBase64url } from './util.js';
+import { Emitter, bytesEqual, toBase64url } from './util.js';
 
 export const PRESENCE_INTERVAL = 10_000;
 export const PRESENCE_TIMEOUT = 30_000;
@@ -64,13 +64,14 @@ export function openMessage(core, meta, kind, from, data) {
  * @property {{ space: Uint8Array, author: Uint8Array, contentKey: Uint8Array }} meta
  * @property {() => (import('./sync.js').Sync | null)} sync the relay link (sendEphemeral, live), if any
  * @property {(name: string, fn: Function) => () => void} on the space's 'relay:frame' and 'relay:live' events
+ * @property {(e: unknown) => void} report an error a listener threw: the space's 'error' event
  */
 
 export class Presence {
   #port;
   #state = null;
   #peers = new Map(); // author (base64url) -> { state, sid, p2p, at }
-  #events = new Emitter();
+  #events;
   #timer = null;
   #offs = [];
   #closed = false;
@@ -82,6 +83,7 @@ export class Presence {
   /** @param {PresencePort} port */
   constructor(port, { interval = PRESENCE_INTERVAL, timeout = PRESENCE_TIMEOUT } = {}) {
     this.#port = port;
+    this.#events = new Emitter((e) => port.report(e));
     this.interval = interval;
     this.timeout = timeout;
     /** This replica's session id: a peer that reloads gets a new one. */
@@ -171,7 +173,7 @@ export class Presence {
         try {
           fn(this.peers);
         } catch (e) {
-          reportError(e);
+          this.#port.report(e);
         }
       }
     });

@@ -116,6 +116,25 @@ function compileCond(field, cond) {
   };
 }
 
+/**
+ * An operand as documents hold it: a Date is stored as its ISO 8601
+ * string (value.js), so `{ due: { lt: new Date() } }` compares strings,
+ * which sort in time order.
+ */
+function storedForm(v) {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? v : v.toISOString();
+  if (Array.isArray(v)) return v.some((x) => x instanceof Date) ? v.map(storedForm) : v;
+  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && Object.getPrototypeOf(v) === Object.prototype) {
+    let out = v;
+    for (const [k, x] of Object.entries(v)) {
+      const y = storedForm(x);
+      if (y !== x) out = { ...out, [k]: y };
+    }
+    return out;
+  }
+  return v;
+}
+
 /** Compares ids in UTF-8 byte order (= code point order), the order of a collection's keys. */
 export function compareIds(a, b) {
   const n = Math.min(a.length, b.length);
@@ -151,8 +170,9 @@ export function compileQuery(q = {}) {
   if (typeof where === 'function') filter = (id, doc) => !!where(doc, id);
   else if (where !== undefined && where !== null) {
     if (typeof where !== 'object') throw new WeftError('WEFT_EINVAL', 'where must be an object or a function');
-    const tests = Object.entries(where).map(([f, c]) => compileCond(f, c));
-    conds = Object.entries(where).map(([field, c]) => (isOpsCond(c) ? { field, ops: c } : { field, eq: c }));
+    const entries = Object.entries(where).map(([f, c]) => [f, storedForm(c)]);
+    const tests = entries.map(([f, c]) => compileCond(f, c));
+    conds = entries.map(([field, c]) => (isOpsCond(c) ? { field, ops: c } : { field, eq: c }));
     filter = (id, doc) => tests.every((c) => c(doc));
   }
   let sort = null;

@@ -4,7 +4,7 @@
 // close() frees the handle (and wipes its keys); a second close() is a no-op.
 import { ERRORS } from './constants.js';
 import { WeftError } from './errors.js';
-import { decodeValue } from './value.js';
+import { decodeValue, decodeListItems } from './value.js';
 
 const { WEFT_ENOTFOUND } = ERRORS;
 
@@ -296,6 +296,57 @@ export class Replica {
     return n;
   }
 
+  /**
+   * A list edit (weft_replica_list_edit): kind 1 insert `value` (encoded
+   * bytes) at index, 2 delete, 3 move index to `to`, 4 set. join: add it to
+   * the open transaction; else commit it at once. Returns the record (a
+   * copy) when it committed (join also commits when an array turned into a
+   * list), else null.
+   */
+  listEdit(coll, doc, field, kind, index, to, value, join, wallMs = Date.now()) {
+    const h = this._h();
+    const core = this.core;
+    // Names and value cross through the scratch buffer: no allocation per edit.
+    const vl = value ? value.length : 0;
+    const cap = (coll.length + doc.length + field.length) * 3 + vl;
+    const base = this._scratch(cap);
+    const u8 = core.u8.subarray(base, base + cap);
+    const cl = enc.encodeInto(coll, u8).written;
+    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
+    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
+    const dp = base + cl, fp = dp + dl, vp = fp + fl;
+    if (vl) u8.set(value, cl + dl + fl);
+    const rc = core.x.wdb_list_edit(h, base, cl, dp, dl, fp, fl, kind, index, to, vp, vl, join ? 1 : 0, wallMs, core.out);
+    if (rc < 0) core.check(rc, `editing the list ${coll}/${doc}.${field}`);
+    return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+  }
+
+  /** A list field's length, or -1 when the field holds no list. */
+  listLength(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const n = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_list_length(h, cp, cl, dp, dl, fp, fl);
+    });
+    if (n === WEFT_ENOTFOUND) return -1;
+    core.check(n, `reading ${coll}/${doc}.${field}`);
+    return n;
+  }
+
+  /** A list's items with their identities (decodeListItems), or null when the field holds no list. */
+  listItems(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const rc = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_list_items(h, cp, cl, dp, dl, fp, fl, core.out);
+    });
+    if (rc === WEFT_ENOTFOUND) return null;
+    core.check(rc, `reading ${coll}/${doc}.${field}`);
+    return decodeListItems(core.outView());
+  }
+
   /** One field's value decoded, or undefined. */
   getField(coll, doc, field) {
     const h = this._h();
@@ -388,6 +439,37 @@ export class Replica {
     }
   }
 
+  /**
+   * What one change record did, without merging it: [{ code, coll, doc,
+   * field }] per op (code as FORMAT.md §5: 1 put, 2 delete document, 3
+   * delete field, 4 counter add, 5/6 text insert/delete; field '' for 2).
+   * Verifies and opens the record; throws its error when it does not.
+   */
+  changeOps(record) {
+    const core = this.core;
+    const h = this._h();
+    return core.scope((s) => {
+      core.check(core.x.wdb_change_ops(h, s.bytes(record), record.length, core.out), 'reading a change');
+      const view = core.outView();
+      const dv = new DataView(view.buffer, view.byteOffset, view.length);
+      const out = [];
+      let p = 0;
+      const str = () => {
+        const l = dv.getUint32(p, true);
+        const v = name(view, p + 4, l);
+        p += 4 + l;
+        return v;
+      };
+      while (p < view.length) {
+        const code = view[p++];
+        const coll = str();
+        const doc = str();
+        out.push({ code, coll, doc, field: str() });
+      }
+      return out;
+    });
+  }
+
   /** [[collection, docKey], ...] the last commit or apply touched, read in one call. */
   touched() {
     return this.touchedDocs().list;
@@ -415,6 +497,20 @@ export class Replica {
     if (rc === WEFT_ENOTFOUND) return null;
     core.check(rc, `reading ${coll}/${doc}`);
     return copy ? core.outBytes() : core.outView();
+  }
+
+  /** Every collection's name the replica has seen (some may have no visible document), sorted. */
+  collections() {
+    const h = this._h();
+    const core = this.core;
+    const names = [];
+    for (let i = 0; ; i++) {
+      const rc = core.x.wdb_collection(h, i, core.out);
+      if (rc === WEFT_ENOTFOUND) break;
+      core.check(rc, 'listing the collections');
+      names.push(dec.decode(core.outView()));
+    }
+    return names.sort();
   }
 
   /** Visible document keys of a collection, in byte order, after `after`. */
@@ -448,6 +544,19 @@ export class Replica {
     });
   }
 
+  /**
+   * Forgets what this replica keeps per change below `vv` (the vector of a
+   * snapshot stored where peers can get it): memory then follows the
+   * authors, not the history. `keep`: changes kept per author (0: the
+   * core's default, 64). State is untouched.
+   */
+  forget(vv, keep = 0) {
+    const h = this._h();
+    this.core.scope((s) => {
+      this.core.check(this.core.x.wdb_forget(h, s.bytes(vv), vv.length, keep), 'forgetting history');
+    });
+  }
+
   snapshot() {
     this.core.check(this.core.x.wdb_snapshot(this._h(), this.core.out), 'taking a snapshot');
     return this.core.outBytes();
@@ -457,6 +566,29 @@ export class Replica {
     const h = this._h();
     this.core.scope((s) => {
       this.core.check(this.core.x.wdb_load_snapshot(h, s.bytes(snap), snap.length), 'loading the snapshot');
+    });
+  }
+
+  /**
+   * A sealed snapshot of the state for the relay (weft/snapshot.h): sealed
+   * with the content key, signed by this replica's author. rseq: the relay
+   * sequence reached (0 when unknown). A copy.
+   */
+  publishSnapshot(rseq, wallMs) {
+    this.core.check(this.core.x.wdb_publish_snapshot(this._h(), rseq, wallMs, this.core.out), 'sealing a snapshot');
+    return this.core.outBytes();
+  }
+
+  /**
+   * Verifies (signature, space), opens (content key) and loads a sealed
+   * snapshot into this replica, which must hold nothing yet. On failure
+   * it throws and the replica is still empty. The publisher's rights are
+   * the caller's to check first.
+   */
+  loadSealedSnapshot(record) {
+    const h = this._h();
+    this.core.scope((s) => {
+      this.core.check(this.core.x.wdb_load_sealed_snapshot(h, s.bytes(record), record.length), 'loading the sealed snapshot');
     });
   }
 

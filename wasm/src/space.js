@@ -16,7 +16,12 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
-import { Emitter, pick, toBase64url, toHex } from './util.js';
+import { List } from './list.js';
+import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
+import { exportState, importState, deleteOnRelay } from './portable.js';
+import { vvCovers } from './vv.js';
+import { History } from './history.js';
+import { checkPublisher } from './snapshots.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -26,9 +31,9 @@ export class Space {
   #meta;
   #rights;
   #rep;
-  #events = new Emitter();
+  #events = new Emitter((e) => this.#report(e));
   #collections = new Map();
-  #texts = new TextObservers((e) => this.#events.emit('error', e));
+  #texts = new TextObservers((e) => this.#report(e));
   #subs;
   #persist;
   #status;
@@ -42,11 +47,17 @@ export class Space {
   #loadedOutbox = [];
   #collectionPort;
   #textPort;
+  #listPort;
   #level; // level.js: the space's format level (FORMAT.md §10)
+  #history; // history.js: what the held change records did
+  #relay; // the relay URL it was opened with, or undefined
+  #forget; // deletes the space from its storage (the adapter's delete), or null
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null } = {}) {
     this.#core = core;
+    this.#relay = relay;
+    this.#forget = forget;
     this.#store = store;
     this.#meta = meta;
     this.#rights = rights;
@@ -65,11 +76,12 @@ export class Space {
         this.#subs.docs.clear(); // the same state, but nothing read from the old replica is kept
       },
       pendingChanged: () => this.#status.updatePending(this.#persist.notDurable),
+      report: (e) => this.#report(e),
     }, historyBytes);
     this.#subs = new Subscriptions((t) => {
       if (this.#closed) return false;
       this.#persist.compact();
-      if (this.#events.has('change')) emit('change', { docs: t.docs, local: t.local, remote: t.remote });
+      if (this.#events.has('change')) emit('change', t.all ? { docs: [], local: false, remote: true, all: true } : { docs: t.docs, local: t.local, remote: t.remote });
       return true;
     });
     this.#changes = new Changes({
@@ -81,8 +93,10 @@ export class Space {
       },
       sync: () => this.#sync,
     }, textWindow);
-    this.#collectionPort = this.#port('write put fail replica subscribe docs indexes');
-    this.#textPort = this.#port('write replica observeText emitError inTxn');
+    this.#history = new History({ core, rep: () => this.#settled(), baseVV: () => this.#persist.baseVV });
+    this.#collectionPort = this.#port('write put fail replica subscribe docs indexes report');
+    this.#textPort = this.#port('write replica observeText report inTxn');
+    this.#listPort = this.#port('write fail replica subscribe report');
   }
 
   /** Loads the stored snapshot, records and outbox into the replica. */
@@ -147,7 +161,9 @@ export class Space {
   /**
    * The collection `name` (1..255 bytes of UTF-8). opts.indexes: field
    * paths to keep indexes on (docs/API.md, "Indexes"); declaring more later
-   * adds them, none are dropped.
+   * adds them, none are dropped. opts.schema: a Standard Schema every local
+   * write must pass; opts.migrate(doc, id): shapes documents as they are
+   * read (docs/API.md, "Schemas").
    */
   collection(name, opts = undefined) {
     this.#open();
@@ -157,6 +173,10 @@ export class Space {
     if (!c) {
       c = new Collection(this.#collectionPort, name);
       this.#collections.set(name, c);
+    }
+    if (opts?.schema !== undefined || opts?.migrate !== undefined) {
+      c.configure(opts);
+      if (opts.migrate !== undefined) this.#subs.indexes.reset(); // index entries hold values as read
     }
     return c;
   }
@@ -168,6 +188,17 @@ export class Space {
   text(collection, doc, field) {
     this.#open();
     return Text.open(this.#textPort, collection, doc, field);
+  }
+
+  /**
+   * The list field `field` of document `doc` in `collection`: an ordered
+   * list with insert, delete, move and set that merge (docs/API.md,
+   * "Lists"). Needs the space at format level LEVEL_LISTS (3): see
+   * raiseFormatLevel. The document need not exist.
+   */
+  list(collection, doc, field) {
+    this.#open();
+    return List.open(this.#listPort, collection, doc, field);
   }
 
   /**
@@ -198,9 +229,43 @@ export class Space {
     return this.#settled().vv();
   }
 
-  /** Every change this replica holds that the holder of `vv` lacks, concatenated. */
+  /**
+   * Every change the holder of `vv` lacks, concatenated. Throws
+   * WEFT_ETRIMMED when some of those are older than the snapshot this
+   * replica was loaded from (from the relay, the store or its compaction):
+   * it no longer holds them, and a partial answer would look whole.
+   * historyBase() says from where on it can answer.
+   */
   changesSince(vv = new Uint8Array(0)) {
-    return this.#settled().diff(vv);
+    const rep = this.#settled();
+    const base = this.#persist.baseVV;
+    if (base.length && !vvCovers(vv, base))
+      throw new WeftError('WEFT_ETRIMMED', 'changesSince: the changes before this replica\'s snapshot are not held here (get them from the relay, or start from a snapshot)');
+    return rep.diff(vv);
+  }
+
+  /**
+   * Who changed document `doc` of `collection`, when and which fields, from
+   * the change records this replica holds: { entries: [{ author, seq, at,
+   * fields, deleted }] newest first, trimmed }. `trimmed` is true when
+   * older changes were folded into a snapshot here (by a compaction, the
+   * store, or a join from the relay's snapshot) and are not listed.
+   */
+  history(collection, doc) {
+    this.#open();
+    checkName('a collection name', collection, 255);
+    if (typeof doc !== 'string') throw new WeftError('WEFT_EINVAL', 'history(collection, doc): doc is a document id (string)');
+    return this.#history.of(collection, doc);
+  }
+
+  /**
+   * The version vector below which this replica holds no change records
+   * (those were folded into a snapshot); empty when it holds them all.
+   * changesSince(vv) answers for any vv that covers it.
+   */
+  historyBase() {
+    this.#open();
+    return this.#persist.baseVV.slice();
   }
 
   /** Merges change records (concatenated) received from elsewhere; resolves when durable. */
@@ -209,6 +274,49 @@ export class Space {
       this.#open();
       if (!(records instanceof Uint8Array)) throw new WeftError('WEFT_EINVAL', 'applyChanges takes a Uint8Array');
       return this.#changes.applyRemote(records).durable;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // ---- your data is yours (docs/API.md, "Export, import, leave, delete") ----
+
+  /** Every document of every collection as plain JSON (portable.js): { format, version, space, exportedAt, collections }. */
+  exportJSON() {
+    return exportState(this.#settled(), this.id);
+  }
+
+  /** Writes the documents of an export (object or JSON text) into this space; resolves to their count once durable. */
+  importJSON(data) {
+    try {
+      this.#open();
+      return importState(this, data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Leaves the space on this device: closes it, then deletes its keys and
+   * local data from the storage. Other devices and the relay keep theirs.
+   */
+  async leave() {
+    if (!this.#forget) throw new WeftError('WEFT_EUNAVAILABLE', 'this storage adapter cannot delete a space (it has no delete)');
+    await this.close();
+    await this.#forget();
+  }
+
+  /**
+   * Owner or admin: deletes the space and its records on the relay (REST
+   * DELETE, docs/RELAY.md). relay: its URL (default: the one this space was
+   * opened with). Local data stays: leave() forgets it.
+   */
+  deleteFromRelay({ relay = this.#relay, fetch } = {}) {
+    try {
+      this.#open();
+      if (this.#rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin may delete the space on the relay');
+      if (!relay) throw new WeftError('WEFT_EINVAL', 'no relay: pass { relay }');
+      return deleteOnRelay({ core: this.#core, meta: this.#meta, relay, fetch });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -277,7 +385,7 @@ export class Space {
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),
-      emitError: (e) => this.#events.emit('error', e),
+      report: (e) => this.#report(e),
       get docs() { return self.#subs.docs; },
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
@@ -295,6 +403,13 @@ export class Space {
       formatLevel: () => this.#level.level,
       levelRecord: () => this.#meta.levelRecord ?? null,
       takeLevel: (record) => this.#level.take(record),
+      isEmpty: () => this.#isEmpty(),
+      loadBase: (loaded) => this.#loadBase(loaded),
+      joinSnapshot: (record, token) => this.#joinSnapshot(record, token),
+      rejoinSnapshot: (record, token) => this.#rejoinSnapshot(record, token),
+      publishSnapshot: (rseq) => this.#publishSnapshot(rseq),
+      snapshotBase: (relay) => (this.#meta.snapshotBase?.relay === relay ? this.#meta.snapshotBase.rseq : null),
+      setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
     };
   }
 
@@ -313,15 +428,120 @@ export class Space {
    */
   _opener() {
     return Object.assign(this.#port('load isWriter setPresence setP2P'), {
-      presencePort: () => this.#port('core meta sync on'),
+      presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel'),
-      tabPort: () => this.#port('id presence status on emit readStore load exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
   get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel'); }
+
+  /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
+  #isEmpty() {
+    if (this.#closed || this.#changes.inTxn) return false;
+    const rep = this.#settled();
+    return rep.vv().length === 0 && rep.changeCount() === 0 && rep.pendingCount() === 0 && !this.#loadedOutbox.length;
+  }
+
+  /**
+   * Loads a sealed snapshot from the relay into the empty replica
+   * (snapshots.js checks the token grants its publisher admin; the core
+   * checks signature, space, key and vector). Live queries and text
+   * observers see the new state; the store keeps it as the local base.
+   * Throws, with the replica still empty, when any check fails. Returns
+   * the snapshot's header.
+   */
+  #joinSnapshot(record, token) {
+    if (!this.#isEmpty()) throw new WeftError('WEFT_ESTATE', 'the replica is no longer empty: it takes the log instead');
+    const header = checkPublisher(this.#core, this.#meta.space, record, token);
+    const rep = this.#rep;
+    rep.loadSealedSnapshot(record);
+    if (this.#level.level > 1) rep.setFormatLevel(this.#level.level);
+    this.#persist.joined(record.length);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+    this.#events.emit('snapshot', { joined: true, rseq: header.rseq, bytes: record.length });
+    return header;
+  }
+
+  /**
+   * A replica far behind the relay takes its snapshot instead of the
+   * records it lacks: a fresh replica loads it (the same checks as a join)
+   * and replaces this one, but only when the snapshot covers every change
+   * this one holds (else WEFT_ESTATE: the log it is), and nothing of its own
+   * is unsent (the link checked its outbox) or waiting.
+   */
+  #rejoinSnapshot(record, token) {
+    if (this.#closed || this.#changes.inTxn) throw new WeftError('WEFT_ESTATE', 'a write is open');
+    const header = checkPublisher(this.#core, this.#meta.space, record, token);
+    const old = this.#settled();
+    if (old.pendingCount() || !vvCovers(header.vv, old.vv())) throw new WeftError('WEFT_ESTATE', 'the snapshot does not cover what this replica holds');
+    const fresh = openReplica(this.#core, this.#meta, this.#rights);
+    try {
+      fresh.loadSealedSnapshot(record);
+    } catch (e) {
+      fresh.close();
+      throw e;
+    }
+    if (this.#level.level > 1) fresh.setFormatLevel(this.#level.level);
+    this.#rep = fresh;
+    old.close();
+    this.#persist.joined(record.length);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+    this.#events.emit('snapshot', { joined: true, rseq: header.rseq, bytes: record.length });
+    return header;
+  }
+
+  /**
+   * Another tab of this space joined from the relay's snapshot (idb.js):
+   * this tab loads what the store now holds into a fresh replica (as a
+   * reload would), and everything that watches it sees the new state.
+   */
+  #loadBase(loaded) {
+    if (this.#closed) return;
+    if (!this.#isEmpty()) {
+      const old = this.#rep;
+      this.#rep = openReplica(this.#core, this.#meta, this.#rights);
+      if (this.#level.level > 1) this.#rep.setFormatLevel(this.#level.level);
+      old.close();
+    }
+    this.#load(loaded);
+    this.#subs.changedAll();
+    if (this.#texts.size) this.#texts.dispatch(null, false, null, []);
+  }
+
+  /**
+   * Remembers, with the key material, the base of the newest snapshot this
+   * device knows of on `relay` (joined or published), so that reconnecting
+   * does not publish again before enough new history (docs/API.md).
+   */
+  #setSnapshotBase(relay, rseq) {
+    if (this.#closed) return;
+    this.#meta = { ...this.#meta, snapshotBase: { relay, rseq } };
+    this.#store.saveMeta(this.#meta).catch((e) => this.#events.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing the snapshot base failed: ${e?.message ?? e}`, { cause: e })));
+  }
+
+  /** A sealed snapshot of the state for the relay, or null when this device may not publish or must wait. */
+  #publishSnapshot(rseq) {
+    if (this.#closed || this.#rights < RIGHT.ADMIN || this.#changes.inTxn) return null;
+    const rep = this.#settled();
+    if (rep.pendingCount()) return null; // parked changes: the state lags the vector's promise
+    return rep.publishSnapshot(rseq, Date.now());
+  }
+
+  /**
+   * An error the app's own code threw (a listener, a live query's callback)
+   * or one no call can reject with: to the 'error' listeners, or to
+   * console.error when there are none. Never rethrown (it would end a Node
+   * process).
+   */
+  #report(e) {
+    if (this.#events.has('error')) this.#events.emit('error', e);
+    else reportError(e);
+  }
 
   #open() {
     if (this.#closed || this.#closing) throw new WeftError('WEFT_ESTATE', 'the space is closed');

@@ -17,6 +17,15 @@
 // the space uses a format level this build does not read (update the app;
 // local data stays).
 //
+// Snapshots (PROTOCOL.md, "Snapshots"; snapshots.js): an empty replica
+// joins from the relay's newest sealed snapshot: a HELLO with a cursor
+// past any head (so nothing comes before the snapshot), SNAPSHOT_GET, the
+// checks and load, then the changes after the snapshot's base. A snapshot
+// that fails a check is reported ('error') and the link reconnects at once
+// to take the whole log instead (this relay is not asked again for one).
+// An admin's link publishes one once enough history went by
+// (shouldPublish), after everything it sent was acknowledged.
+//
 // Versions (PROTOCOL.md §6): the HELLO carries the format level this build
 // reads and the space's level as we know it. A relay that predates
 // negotiation refuses that HELLO with a fatal BAD_FRAME before any
@@ -25,13 +34,18 @@
 // that arrive among the changes go to the space, not the replica.
 import { FORMAT_LEVEL, RECORD_LEVEL } from './constants.js';
 import { WeftError } from './errors.js';
-import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof } from './frames.js';
+import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof, encodeSnapshot, encodeSnapshotGet } from './frames.js';
+import { SNAPSHOT_FRAME_RECORD_MAX, SNAPSHOT_JOIN_BEHIND, fetchSnapshot, postSnapshot, recordsBehind, shouldPublish } from './snapshots.js';
 
 const MAX_FRAME_RECORDS = 256;
 // What a level record in flight stands as in `sent` (where own changes
 // have their seq): not in the outbox, but its rejection is the app's news.
 const LEVEL = 'level';
 const MAX_FRAME_BYTES = 1 << 20;
+// A HELLO cursor past any head: the relay sends nothing before the snapshot.
+const JOIN_CURSOR = Number.MAX_SAFE_INTEGER;
+// Snapshot refusals that only mean "not now": no error for the app.
+const PUBLISH_LATER = new Set(['UNCOVERED', 'STALE_SNAPSHOT']);
 // Errors after which reconnecting cannot help until the app acts.
 const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED']);
 const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL' };
@@ -58,6 +72,12 @@ function protoError(name, message) {
  * @property {() => number} formatLevel the space's format level as this replica knows it
  * @property {() => Uint8Array | null} levelRecord the level record that set it (null at level 1)
  * @property {(record: Uint8Array) => void} takeLevel verifies and applies a level record from the relay
+ * @property {() => boolean} isEmpty the replica holds nothing yet (it may join from a snapshot)
+ * @property {(record: Uint8Array, token: Uint8Array) => { rseq: number }} joinSnapshot checks and loads a relay's sealed snapshot (throws, replica unchanged, when a check fails)
+ * @property {(record: Uint8Array, token: Uint8Array) => { rseq: number }} rejoinSnapshot the same for a replica far behind: a fresh replica from it replaces this one (WEFT_ESTATE when it does not cover what this one holds)
+ * @property {(rseq: number) => Uint8Array | null} publishSnapshot a sealed snapshot of the state, or null when this device may not publish now
+ * @property {(relay: string) => number | null} snapshotBase the stored base of the newest snapshot known on that relay
+ * @property {(relay: string, rseq: number) => void} setSnapshotBase stores it
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -98,6 +118,15 @@ export class Sync {
     this.sentVersions = false; // this connection's HELLO had a versions block
     this.relayLevel = 1; // the format level the relay reads (its CHALLENGE)
     this.formatLevel = Math.min(_formatLevel, FORMAT_LEVEL);
+    this.join = null; // this connection joins from a snapshot: { rest, held }
+    this.noJoin = false; // a snapshot from this relay was refused: take the log
+    this.farBehind = false; // the next connection joins although the replica holds something
+    this.snapBase = port.snapshotBase(url); // base of the newest snapshot known (relay sequence)
+    this.bytesSince = 0; // change bytes through the link since it
+    this.changesSeen = 0; // and change records
+    this.lastSnapBytes = 0; // size of the last snapshot published here
+    this.publishing = null; // { bytes } while an upload waits for its answer
+    this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
     for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
 
@@ -148,6 +177,8 @@ export class Sync {
     this.ws = ws;
     this.authed = false;
     this.sent = [];
+    this.join = null;
+    this.publishing = null;
     this.parked.clear();
     this.parkedRetried = false;
     this.parkAttempts = 0;
@@ -218,12 +249,25 @@ export class Sync {
     const rep = this.port.rep;
     this.sentVersions = !this.legacy;
     const versions = this.legacy ? null : { formatLevel: this.formatLevel, spaceLevel: this.port.formatLevel(), features: 0 };
-    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor: this.cursor, versions }));
+    const far = this.farBehind;
+    this.farBehind = false;
+    this.join = !this.noJoin && !this.outbox.size && (far || this.port.isEmpty()) ? { rest: false, held: [], far } : null;
+    const cursor = this.join ? JOIN_CURSOR : this.cursor;
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions }));
   }
 
   _frame(buf) {
+    // While the snapshot comes over REST, what follows it waits.
+    if (this.join?.rest) {
+      this.join.held.push(buf.slice());
+      return undefined;
+    }
     const f = decodeFrame(buf);
     switch (f.type) {
+      case F.SNAPSHOT:
+        return this._snapshot(f);
+      case F.SNAPSHOT_ACK:
+        return this._snapshotAck(f);
       case F.CHALLENGE:
         return this._challenge(f);
       case F.CHANGES:
@@ -248,6 +292,13 @@ export class Sync {
           this._connect();
           return undefined;
         }
+        if (f.name === 'TOO_BIG' && this.publishing) {
+          // This relay takes smaller frames than the default: a snapshot
+          // this big goes over REST once the link is back.
+          this.frameRecordMax = Math.min(this.frameRecordMax, this.publishing.bytes - 1);
+          this.publishing = null;
+          return undefined;
+        }
         const err = protoError(f.name, f.message);
         this._fail(err, f.fatal && FINAL.has(f.name));
         // A dropped frame (rate limit) gets no ACK, so later ACKs could no
@@ -263,10 +314,28 @@ export class Sync {
 
   _challenge(f) {
     const m = this.port.meta;
+    // Far behind, with nothing of our own to send: the snapshot costs less
+    // than the records (when it covers what we hold; else the log it is).
+    if (!this.join && !this.noJoin && !this.outbox.size && !this.queue.length && recordsBehind(this.port.rep.vv(), f.vv) >= SNAPSHOT_JOIN_BEHIND) {
+      this.farBehind = true;
+      const ws = this.ws;
+      this.ws = null;
+      ws?.close();
+      this._connect();
+      return;
+    }
     this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
     this.head = f.head;
+    if (this.snapBase !== null && this.snapBase > f.head) this.snapBase = null; // another relay's, or a wiped one
     this.relayLevel = f.versions?.formatLevel ?? 1;
+    if (this.join) {
+      // Nothing to send (the replica is empty): ask for the snapshot.
+      this.port.setStatus({ state: 'syncing' });
+      this.port.emit('relay:live');
+      this._send(encodeSnapshotGet());
+      return;
+    }
     this.port.setStatus({ state: f.head === 0 || (this.cursor ?? 0) >= f.head ? 'synced' : 'syncing' });
     this.port.emit('relay:live');
     if (this.port.rights === 'read') return;
@@ -312,7 +381,127 @@ export class Sync {
     }
   }
 
+  // ---- snapshots ----
+
+  /** The relay's answer to SNAPSHOT_GET: a record, none, or USE_REST. */
+  _snapshot(f) {
+    if (!this.join) return; // not asked for on this connection
+    if (!f.useRest) {
+      this._joinWith(f.record.length ? { record: f.record.slice(), token: f.token.slice(), rseq: f.rseq } : null);
+      return;
+    }
+    this.join.rest = true;
+    const ws = this.ws;
+    fetchSnapshot(this.port.core, this.port.meta, this.url).then(
+      (snap) => {
+        if (this.ws !== ws) return;
+        // None over REST after the frame said there was one: the relay
+        // sends only the changes after its base, so the log it must be.
+        if (!snap) this._refuseSnapshot(new WeftError('WEFT_ENOTFOUND', 'the relay\'s snapshot was gone when fetched over REST'));
+        else this._joinWith(snap);
+      },
+      (e) => {
+        if (this.ws === ws) this._refuseSnapshot(e);
+      },
+    );
+  }
+
+  _joinWith(snap) {
+    const { held, far } = this.join;
+    this.join = null;
+    if (snap) {
+      try {
+        if (far) this.port.rejoinSnapshot(snap.record, snap.token);
+        else this.port.joinSnapshot(snap.record, snap.token);
+      } catch (e) {
+        this._refuseSnapshot(e);
+        return;
+      }
+      this._knowBase(snap.rseq);
+    }
+    // The relay now sends what follows the base (all of the log without a snapshot).
+    this.cursor = snap ? snap.rseq : 0;
+    for (const b of held) this._frame(b);
+  }
+
+  /** A snapshot that failed a check (or vanished): report it, take the whole log on a new connection. */
+  _refuseSnapshot(e) {
+    this.join = null;
+    this.noJoin = true;
+    // Someone wrote meanwhile: not the snapshot's fault, the log it is.
+    if (e?.code !== 'WEFT_ESTATE') {
+      const err = new WeftError(e?.code ?? 'WEFT_ECRYPTO', `the relay's snapshot was refused (${e?.message ?? e}); reading the whole log instead`, { cause: e });
+      this.port.emit('error', err);
+    }
+    const ws = this.ws;
+    this.ws = null;
+    this.authed = false;
+    ws?.close();
+    this._connect();
+  }
+
+  /** Once synced with nothing in flight: an admin's device publishes when enough history went by. */
+  _maybePublish() {
+    if (this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
+    const head = Math.max(this.head, this.cursor ?? 0);
+    if (!shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
+    let record;
+    try {
+      record = this.port.publishSnapshot(head);
+    } catch (e) {
+      this.port.emit('error', e);
+      this._knowBase(head); // not again before more history
+      return;
+    }
+    if (!record) return;
+    const bytes = record.length;
+    this.publishing = { bytes, head };
+    if (bytes <= this.frameRecordMax) {
+      this._send(encodeSnapshot(record));
+      return;
+    }
+    const ws = this.ws;
+    postSnapshot(this.port.core, this.port.meta, this.url, record).then(
+      (base) => this.ws === ws && this._published(base),
+      (e) => this.ws === ws && this._publishRefused('STORAGE', e),
+    );
+  }
+
+  /** The newest snapshot known is at `rseq`: counting starts again, and the store remembers it. */
+  _knowBase(rseq) {
+    this.snapBase = rseq;
+    this.bytesSince = 0;
+    this.changesSeen = 0;
+    this.port.setSnapshotBase(this.url, rseq);
+  }
+
+  _snapshotAck(f) {
+    if (!this.publishing) return;
+    if (f.status === ACK.STORED) this._published(f.value);
+    else this._publishRefused(f.name);
+  }
+
+  _published(base) {
+    const { bytes } = this.publishing;
+    this.publishing = null;
+    this._knowBase(Math.max(this.snapBase ?? 0, base));
+    this.lastSnapBytes = bytes;
+    this.port.emit('snapshot', { published: true, rseq: base, bytes });
+  }
+
+  _publishRefused(name, cause = null) {
+    const { head } = this.publishing;
+    this.publishing = null;
+    // Not again before another threshold's worth of history.
+    this._knowBase(Math.max(this.snapBase ?? 0, head));
+    if (!PUBLISH_LATER.has(name)) {
+      const e = cause ?? protoError(name, 'the relay refused a snapshot');
+      this.port.emit('error', e);
+    }
+  }
+
   _changes(f) {
+    if (this.join) return; // before the snapshot: they come again after it
     let entries = f.entries;
     if (entries.some((e) => e.record[1] === RECORD_LEVEL)) {
       for (const e of entries) if (e.record[1] === RECORD_LEVEL) this.port.takeLevel(e.record.slice());
@@ -320,6 +509,8 @@ export class Sync {
     }
     for (const e of f.entries) if (e.rseq) this.cursor = Math.max(this.cursor ?? 0, e.rseq);
     if (!entries.length) return;
+    for (const e of entries) this.bytesSince += e.record.length;
+    this.changesSeen += entries.length;
     let buf;
     if (entries.length === 1) buf = entries[0].record;
     else {
@@ -336,7 +527,8 @@ export class Sync {
   }
 
   _ack(f) {
-    this.cursor = Math.max(this.cursor ?? 0, f.cursor);
+    // Before the snapshot, the relay's "synced" is about the far cursor.
+    if (!this.join) this.cursor = Math.max(this.cursor ?? 0, f.cursor);
     if (f.entries.length) {
       const seqs = this.sent.shift();
       if (!seqs || seqs.length !== f.entries.length) {
@@ -352,6 +544,10 @@ export class Sync {
           return;
         }
         if (seq === null || seq === undefined) return;
+        if (e.status === ACK.STORED) {
+          this.bytesSince += this.outbox.get(seq)?.length ?? 0;
+          this.changesSeen++;
+        }
         if (e.status === ACK.STORED || e.status === ACK.DUPLICATE) this.outbox.delete(seq);
         else if (e.status === ACK.REJECTED) {
           // Resending cannot help: drop it from the outbox, tell the app.
@@ -366,9 +562,11 @@ export class Sync {
       this._persistAck();
       this._resendParked();
     }
-    if (this.cursor >= this.head) {
+    if (this.join) this.port.setStatus({});
+    else if (this.cursor >= this.head) {
       this.attempt = 0;
       this.port.setStatus({ state: 'synced' });
+      this._maybePublish();
     } else this.port.setStatus({});
   }
 

@@ -49,7 +49,7 @@ function applyDelta(s, d) {
  * @property {(coll: string, doc: string) => import('./replica.js').Replica} replica the replica now (the open change committed if it wrote the document); throws once the space is closed
  * @property {(op: import('./ops.js').SpliceOp) => Promise<void>} write joins a splice to the open change
  * @property {(text: Text, cb: Function) => () => void} observeText adds an observer (TextObservers.add); returns its removal
- * @property {(e: Error) => void} emitError the space's 'error' event
+ * @property {(e: unknown) => void} report the space's 'error' event (console.error when nobody listens)
  * @property {() => boolean} inTxn whether a transaction is open (text edits cannot join one)
  */
 
@@ -145,7 +145,7 @@ export class Text {
       const d = diffStrings(shadow, now);
       shadow = now;
       this.splice(d.index, d.deleteCount, d.insert).catch((e) => {
-        this.#in.emitError(e);
+        this.#in.report(e);
         pull(null); // show what the text really holds
       });
     };

@@ -51,10 +51,21 @@ export function bytesEqual(a, b) {
   return true;
 }
 
-/** on(name, fn) returns an unsubscribe function; listeners that throw are reported, not propagated. */
+/**
+ * on(name, fn) returns an unsubscribe function. A listener that throws
+ * never breaks the emitter or the host: its error goes to `onThrow` (the
+ * space sends it to its 'error' listeners), and an 'error' listener's own
+ * error to reportError.
+ */
 export class Emitter {
-  constructor() {
+  /** @param {(e: unknown) => void} [onThrow] */
+  constructor(onThrow = reportError) {
     this.listeners = new Map();
+    this.onThrow = onThrow;
+  }
+  /** True when `name` has a listener (an event costly to build is built only then). */
+  has(name) {
+    return (this.listeners.get(name)?.size ?? 0) > 0;
   }
   on(name, fn) {
     if (typeof fn !== 'function') throw new WeftError('WEFT_EINVAL', 'listener must be a function');
@@ -65,10 +76,6 @@ export class Emitter {
   off(name, fn) {
     this.listeners.get(name)?.delete(fn);
   }
-  /** Whether anyone listens to `name` (an event costly to build is built only then). */
-  has(name) {
-    return !!this.listeners.get(name)?.size;
-  }
   emit(name, arg) {
     const set = this.listeners.get(name);
     if (!set) return;
@@ -76,7 +83,8 @@ export class Emitter {
       try {
         fn(arg);
       } catch (e) {
-        reportError(e);
+        if (name === 'error') reportError(e);
+        else this.onThrow(e);
       }
     }
   }
@@ -85,12 +93,22 @@ export class Emitter {
   }
 }
 
-/** Reports an error thrown by user code without breaking ours. */
+/**
+ * Reports an error nobody listens for without breaking anything: the
+ * browser's reportError (window 'error' event, error trackers) where there
+ * is one, else console.error. Never rethrown: in Node an uncaught error
+ * would end the process.
+ */
 export function reportError(e) {
-  if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
-  else queueMicrotask(() => {
-    throw e;
-  });
+  if (typeof globalThis.reportError === 'function') {
+    try {
+      globalThis.reportError(e);
+      return;
+    } catch {
+      // fall through to the console
+    }
+  }
+  console.error('weftdb:', e);
 }
 
 /**

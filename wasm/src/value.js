@@ -10,9 +10,11 @@
 // Mapping: null <-> null; booleans; integers (safe JS integers and BigInts
 // in int64 range) <-> int; other numbers (and -0) <-> float; strings;
 // Uint8Array <-> bytes; arrays; plain objects <-> map (keys sorted by their
-// UTF-8 bytes, `undefined` members skipped). Ints outside the safe range
-// decode as BigInt. Anything else (functions, symbols, Dates, class
-// instances...) is refused with WEFT_EINVAL.
+// UTF-8 bytes, `undefined` members skipped); a Date -> its ISO 8601 UTC
+// string (a convention, no tag of its own: it reads back as that string,
+// which sorts in time order). Ints outside the safe range decode as BigInt.
+// Anything else (functions, symbols, invalid Dates, class instances...) is
+// refused with WEFT_EINVAL.
 import { WeftError } from './errors.js';
 
 const enc = new TextEncoder();
@@ -198,6 +200,12 @@ function writeValue(w, v, depth) {
   if (v instanceof Uint8Array) {
     w.u8(0x06);
     w.bytes(v);
+    return;
+  }
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new WeftError('WEFT_EINVAL', 'an invalid Date cannot be stored');
+    w.u8(0x05);
+    w.text(v.toISOString());
     return;
   }
   if (depth >= MAX_DEPTH)
@@ -421,6 +429,29 @@ function skipValue(r) {
     default:
       return; // null, false, true: no payload
   }
+}
+
+/**
+ * A list's items as the core lists them (weft_replica_list_items): varint
+ * count, then per item its author key (32 bytes), varint seq and value.
+ * Returns [{ id, value, raw }]: id names the item for its life
+ * ("<author hex prefix>.<seq>" is not enough: the whole key is kept),
+ * raw its value's bytes (a copy), to tell a set from no change.
+ */
+export function decodeListItems(buf) {
+  const r = new Reader(buf);
+  const n = r.varint();
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    let id = '';
+    for (let k = r.pos; k < r.pos + 32; k++) id += (buf[k] < 16 ? '0' : '') + buf[k].toString(16);
+    r.pos += 32;
+    id += '.' + r.varint();
+    const start = r.pos;
+    const value = readValue(r);
+    out[i] = { id, value, raw: buf.slice(start, r.pos) };
+  }
+  return out;
 }
 
 /** The keys of a canonical map value (a document's field names), without decoding the values. */

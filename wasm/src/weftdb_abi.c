@@ -41,6 +41,10 @@ typedef struct wdb {
     /* The last wdb_apply_each's outcomes: 8 bytes per record. */
     uint8_t *oc;
     size_t oc_len, oc_cap;
+    /* The last wdb_change_ops list; ops_err when it could not grow. */
+    uint8_t *ops;
+    size_t ops_len, ops_cap;
+    int ops_err;
 } wdb;
 
 /* Appends n bytes to a handle buffer (*buf, *len, *cap). Returns 0 or
@@ -187,6 +191,7 @@ WDB_API void wdb_free(wdb *h) {
     free(h->ev);
     free(h->tl);
     free(h->oc);
+    free(h->ops);
     free(h);
 }
 
@@ -380,6 +385,52 @@ WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const 
     return rc ? rc : (double)n;
 }
 
+/* ---- list fields ---- */
+
+/* A list edit (weft_replica_list_edit): kind 1 insert, 2 delete, 3 move,
+ * 4 set; join 0 commits it at once, 1 joins the open transaction. OUT:
+ * out[0], out[1] = the record when it committed, else length 0. */
+WDB_API int wdb_list_edit(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                          size_t doc_len, const char *field, size_t field_len, int kind,
+                          double index, double to, const uint8_t *value, size_t value_len, int join,
+                          double wall_ms, uint32_t *out) {
+    if (!(index >= 0 && index < 4294967296.0 && to >= 0 && to < 4294967296.0 && wall_ms >= 0 &&
+          wall_ms < 18446744073709551616.0))
+        return WEFT_EINVAL;
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t len;
+    int rc = weft_replica_list_edit(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                    (weft_list_edit_kind)kind, (size_t)index, (size_t)to, value,
+                                    value_len, join, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
+/* A list field's length, or a negative WEFT_E code (WEFT_ENOTFOUND: no list). */
+WDB_API double wdb_list_length(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                               size_t doc_len, const char *field, size_t field_len) {
+    size_t n;
+    int rc = weft_replica_list_length(h->r, coll, coll_len, doc, doc_len, field, field_len, &n);
+    return rc ? rc : (double)n;
+}
+
+/* A list's items with their identities (weft_replica_list_items). OUT:
+ * out[0], out[1] = the bytes, borrowed until the next call. */
+WDB_API int wdb_list_items(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len, const char *field, size_t field_len, uint32_t *out) {
+    const uint8_t *p;
+    size_t len;
+    int rc =
+        weft_replica_list_items(h->r, coll, coll_len, doc, doc_len, field, field_len, &p, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)p;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
 /* The text changes the last apply, commit, splice or snapshot load made:
  * repeated u32 kind (0 splice, 1 replaced whole), u32 length + bytes of the
  * collection, document and field, f64 position, f64 units deleted, u32
@@ -404,10 +455,17 @@ WDB_API int wdb_vv(wdb *h, uint32_t *out) {
     return WEFT_OK;
 }
 
+/* weft_replica_forget with WEFT_LOG_FORGET_KEEP (keep 0: that default):
+ * drops the per-change entries and kept records below vv, once a snapshot
+ * covering vv is stored where peers can get it. */
+WDB_API int wdb_forget(wdb *h, const uint8_t *vv, size_t vv_len, uint32_t keep) {
+    return weft_replica_forget(h->r, vv, vv_len, keep ? keep : WEFT_LOG_FORGET_KEEP);
+}
+
 WDB_API int wdb_diff(wdb *h, const uint8_t *vv, size_t vv_len, uint32_t *out) {
     const uint8_t *p;
     size_t len;
-    int rc = weft_replica_diff(h->r, vv, vv_len, &p, &len);
+    int rc = weft_replica_diff_held(h->r, vv, vv_len, &p, &len);
     if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)p;
     out[1] = (uint32_t)len;
@@ -473,6 +531,18 @@ WDB_API int wdb_next_doc(wdb *h, const char *coll, size_t coll_len, const char *
     return WEFT_OK;
 }
 
+/* The name of collection number i (weft_replica_collection): out[0] its
+ * address, out[1] its length. */
+WDB_API int wdb_collection(wdb *h, uint32_t i, uint32_t *out) {
+    const char *name;
+    size_t len;
+    int rc = weft_replica_collection(h->r, i, &name, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)name;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
 /* Documents the last commit or apply touched, written to `out` as
  * repeated (varint-free) u32 collection length, bytes, u32 key length,
  * bytes. Returns the number of bytes needed: when it exceeds cap nothing is
@@ -532,6 +602,57 @@ WDB_API int wdb_touched_list(wdb *h, uint32_t *out) {
     out[0] = (uint32_t)(uintptr_t)h->tl;
     out[1] = (uint32_t)h->tl_len;
     return WEFT_OK;
+}
+
+/* ---- what a change did (history) ---- */
+
+static void ops_put(wdb *h, const void *p, size_t n) {
+    if (h->ops_err) return;
+    if (h->ops_len + n > h->ops_cap) {
+        size_t cap = h->ops_cap ? h->ops_cap * 2 : 256;
+        while (cap < h->ops_len + n)
+            cap *= 2;
+        uint8_t *q = realloc(h->ops, cap);
+        if (!q) {
+            h->ops_err = 1;
+            return;
+        }
+        h->ops = q;
+        h->ops_cap = cap;
+    }
+    memcpy(h->ops + h->ops_len, p, n);
+    h->ops_len += n;
+}
+
+static void ops_bytes(wdb *h, const void *p, size_t n) {
+    uint32_t l = (uint32_t)n;
+    ops_put(h, &l, 4);
+    ops_put(h, p, n);
+}
+
+static void on_change_op(void *ud, int code, const char *coll, size_t cl, const char *doc,
+                         size_t dl, const char *field, size_t fl) {
+    wdb *h = ud;
+    uint8_t c = (uint8_t)code;
+    ops_put(h, &c, 1);
+    ops_bytes(h, coll, cl);
+    ops_bytes(h, doc, dl);
+    ops_bytes(h, field, fl);
+}
+
+/* The ops of one change record, opened but not merged
+ * (weft_replica_change_ops): per op u8 code, then collection, document and
+ * field, each u32 length + bytes. OUT: out[0], out[1] = the list (borrowed
+ * until the next wdb_change_ops). Returns 0 or the error of
+ * weft_replica_change_ops; WEFT_ENOMEM. */
+WDB_API int wdb_change_ops(wdb *h, const uint8_t *rec, size_t len, uint32_t *out) {
+    h->ops_len = 0;
+    h->ops_err = 0;
+    int rc = weft_replica_change_ops(h->r, rec, len, on_change_op, h);
+    if (!rc && h->ops_err) rc = WEFT_ENOMEM;
+    out[0] = (uint32_t)(uintptr_t)h->ops;
+    out[1] = rc ? 0 : (uint32_t)h->ops_len;
+    return rc;
 }
 
 WDB_API int wdb_state_hash(wdb *h, uint8_t *hash) {

@@ -1,49 +1,68 @@
-// A note's history: who edited it and when. weftdb has no per-document
-// history API yet (its change log is encrypted and folded into snapshots),
-// so the app records it: each save writes, in the same change as the edit,
-// one `revisions` document per editing session (an author's edits of one
-// note with no pause longer than SESSION_MS), naming the fields touched.
+// A note's history: who edited it and when, from weftdb's space.history()
+// (the change records this device still holds). An author's edits with no
+// pause longer than SESSION_MS show as one line. Older
+// changes may have been folded into a snapshot (this device compacted its
+// memory, or joined from the relay's snapshot): the list then says that
+// older history was trimmed. Names come from the `people` collection, where
+// each device writes the name it goes by when it saves a note.
 import { h, setChildren, when } from './dom.js';
 
 const SESSION_MS = 5 * 60_000;
-const sessions = new Map(); // note id -> { rev, at, fields } for this device
 
-/** Inside a transaction: records that `name` edited `fields` of `note` at `now`. */
-export function recordEdit(space, note, fields, name, now) {
-  const revs = space.collection('revisions');
-  let s = sessions.get(note);
-  if (!s || now - s.at > SESSION_MS || !revs.get(s.rev)) {
-    s = { rev: `${note}~${space.author.slice(0, 8)}~${now}`, start: now, fields: new Set() };
-    sessions.set(note, s);
+/** Inside a transaction: makes sure the space knows this device's name. */
+export function rememberName(space, name) {
+  const people = space.collection('people');
+  if (people.get(space.author)?.name !== name) people.put(space.author, { name });
+}
+
+/**
+ * Edits grouped into sessions, one per author and stretch of editing with
+ * no pause longer than SESSION_MS (other people's edits in between do not
+ * split it): [{ author, start, at, fields: Set, created, deleted }], newest first.
+ */
+function sessions(entries) {
+  const out = [];
+  const open = new Map(); // author -> its oldest session so far (entries come newest first)
+  for (const e of entries) {
+    const s = open.get(e.author);
+    if (s && s.start - e.at <= SESSION_MS) {
+      s.start = e.at;
+      for (const f of e.fields) s.fields.add(f);
+      s.created ||= e.fields.includes('created');
+      continue;
+    }
+    const fresh = { author: e.author, start: e.at, at: e.at, fields: new Set(e.fields), created: e.fields.includes('created'), deleted: e.deleted };
+    open.set(e.author, fresh);
+    out.push(fresh);
   }
-  s.at = now;
-  for (const f of fields) s.fields.add(f);
-  revs.put(s.rev, { note, author: space.author, name, start: s.start, at: now, fields: [...s.fields] });
+  return out;
 }
 
-/** Inside a transaction: deletes the history of a deleted note. */
-export function forgetHistory(space, note) {
-  const revs = space.collection('revisions');
-  for (const { id } of revs.query({ where: { note } })) revs.delete(id);
-  sessions.delete(note);
-}
+const SHOWN = new Set(['title', 'body']);
 
 /** Opens a modal dialog listing the note's edits, newest first, kept live while open. */
 export function historyDialog(space, note, title) {
-  const revs = space.collection('revisions');
+  const people = space.collection('people');
   const list = h('ol', { class: 'history' });
   const close = h('button', { type: 'button', onclick: () => dialog.close() }, 'Close');
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'history-title' },
     h('h2', { id: 'history-title' }, `History of “${title || 'Untitled'}”`), list, h('div', { class: 'dialog-actions' }, close));
-  const off = revs.subscribe({ where: { note }, orderBy: 'at desc' }, (rows) => {
-    setChildren(list, rows.length ? rows.map(({ data }) => {
-      const you = data.author === space.author ? ' (this device)' : '';
-      const fields = (data.fields ?? []).filter((f) => f !== 'created');
-      const made = (data.fields ?? []).includes('created');
-      const what = [made && 'created the note', fields.length && `edited the ${fields.join(' and ')}`].filter(Boolean).join(' and ');
-      const span = data.at - data.start > 60_000 ? `${when(data.start)} – ${when(data.at)}` : when(data.at);
-      return h('li', null, h('strong', null, `${data.name ?? 'someone'}${you}`), ` ${what}`, h('br'), h('time', { dateTime: new Date(data.at).toISOString() }, span));
-    }) : h('li', null, 'No recorded edits.'));
+  const render = () => {
+    const { entries, trimmed } = space.history('notes', note);
+    const items = sessions(entries).map((s) => {
+      const you = s.author === space.author ? ' (this device)' : '';
+      const name = people.get(s.author)?.name ?? 'someone';
+      const fields = [...s.fields].filter((f) => SHOWN.has(f));
+      const what = [s.created && 'created the note', fields.length && `edited the ${fields.join(' and ')}`].filter(Boolean).join(' and ') || 'edited it';
+      const span = s.at - s.start > 60_000 ? `${when(s.start)} – ${when(s.at)}` : when(s.at);
+      return h('li', null, h('strong', null, `${name}${you}`), ` ${what}`, h('br'), h('time', { dateTime: new Date(s.at).toISOString() }, span));
+    });
+    if (trimmed) items.push(h('li', { class: 'trimmed' }, 'Older history was trimmed: this device keeps only recent edits (the note itself is complete).'));
+    setChildren(list, items.length ? items : h('li', null, 'No recorded edits.'));
+  };
+  render();
+  const off = space.on('change', (e) => {
+    if (e.all || e.docs.some(([c, d]) => (c === 'notes' && d === note) || c === 'people')) render();
   });
   dialog.addEventListener('close', () => {
     off();

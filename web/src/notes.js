@@ -2,11 +2,11 @@
 // collaborative text (space.text): every keystroke is a small change, and
 // people typing in one note at once all keep their words. The title is a
 // plain field written a moment after the user pauses. After a pause the
-// note's `updated`/`by` are written too, and who edited which fields when
-// goes into the `revisions` collection: the note's history view.
+// note's `updated`/`by` are written too. Who edited which fields when is
+// weftdb's own history of the note (space.history, history.js).
 import { h, setChildren, when, newId } from './dom.js';
 import { createEditor } from './editor.js';
-import { recordEdit, historyDialog, forgetHistory } from './history.js';
+import { historyDialog, rememberName } from './history.js';
 
 const SAVE_AFTER_MS = 300;
 
@@ -24,14 +24,13 @@ export function notesView(space, { readOnly, me, report }) {
     const ids = new Set([...pending.keys(), ...bodyTyped]);
     for (const id of ids) {
       const patch = pending.get(id) ?? {};
-      const fields = [...Object.keys(patch), ...(bodyTyped.has(id) ? ['body'] : [])];
       pending.delete(id);
       bodyTyped.delete(id);
       if (!notes.get(id)) continue; // deleted meanwhile
       const now = Date.now();
       space.transact(() => {
         notes.update(id, { ...patch, updated: now, by: me() });
-        recordEdit(space, id, fields, me(), now);
+        rememberName(space, me());
       }).catch((e) => report(e, 'Saving the note'));
     }
   };
@@ -62,7 +61,7 @@ export function notesView(space, { readOnly, me, report }) {
     const now = Date.now();
     space.transact(() => {
       notes.put(id, { title: '', created: now, updated: now, by: me() });
-      recordEdit(space, id, ['created'], me(), now);
+      rememberName(space, me());
     }).catch((e) => report(e, 'Making a note'));
     select(id);
     editor.focusTitle();
@@ -72,10 +71,7 @@ export function notesView(space, { readOnly, me, report }) {
     const id = selected;
     if (!id || !confirm('Delete this note for everyone in the space?')) return;
     pending.delete(id);
-    space.transact(() => {
-      notes.delete(id);
-      forgetHistory(space, id);
-    }).catch((e) => report(e, 'Deleting the note'));
+    notes.delete(id).catch((e) => report(e, 'Deleting the note'));
     select(null);
   }
 

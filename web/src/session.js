@@ -51,6 +51,11 @@ export function knownSpaces() {
   }
 }
 
+/** Forgets a space this device held (it left or deleted it). */
+export function forget(id) {
+  localStorage.setItem(KNOWN, JSON.stringify(knownSpaces().filter((s) => s.id !== id)));
+}
+
 export function remember(id, patch) {
   const list = knownSpaces().filter((s) => s.id !== id);
   const old = knownSpaces().find((s) => s.id === id) ?? { id };

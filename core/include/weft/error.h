@@ -41,7 +41,10 @@ extern "C" {
     X(DELEGATION, -21, "token delegation chain is broken")                            \
     X(UNAVAILABLE, -22, "not available in this crypto backend")                       \
     X(SIGNATURE, -23, "signature does not verify")                                    \
-    X(UNCOVERED, -24, "version vector names changes that are not held")
+    X(UNCOVERED, -24, "version vector names changes that are not held")               \
+    X(NOTLIST, -25, "the field holds a value that is not a list")                     \
+    X(NOITEM, -26, "no list item at that index")                                      \
+    X(TRIMMED, -35, "the changes asked for are older than a snapshot and not held")
 
 typedef enum weft_error {
 #define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,

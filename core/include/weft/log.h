@@ -110,9 +110,55 @@ typedef int (*weft_log_emit_fn)(void *ud, const uint8_t *record, size_t len, con
 
 /* Emits every committed change past the encoded version vector `vv` (an
  * empty vector, vv_len 0, means everything). Returns 0, a vector decoding
- * error, or the first non-zero value emit returned. */
+ * error, WEFT_ETRIMMED when the holder of vv lacks changes of some author
+ * that this log no longer holds (below a loaded snapshot, or forgotten:
+ * weft_log_forget; nothing is emitted then: send a snapshot and the diff
+ * from its vector instead), or the first non-zero value emit returned. */
 WEFT_API int weft_log_diff(const weft_log *log, const uint8_t *vv, size_t vv_len,
                            weft_log_emit_fn emit, void *ud);
+
+/* weft_log_diff that leaves out, without an error, what the log no longer
+ * holds: for a caller that sends that prefix some other way (its outbox of
+ * unacknowledged changes, a snapshot). */
+WEFT_API int weft_log_diff_held(const weft_log *log, const uint8_t *vv, size_t vv_len,
+                                weft_log_emit_fn emit, void *ud);
+
+/* ---- bounded history (docs/FORMAT.md §7, "Forgetting below a snapshot") ----
+ *
+ * A log can drop what it keeps per change (hash, clock, record) below a
+ * version vector that a snapshot covers, keeping per author its head and
+ * its last few changes, so memory follows the number of
+ * authors, not the history. A change below an author's base (the highest
+ * seq forgotten) is then a DUPLICATE without comparison (§7 rule 2), and a
+ * diff from a vector below it is WEFT_ETRIMMED. */
+#define WEFT_LOG_FORGET_KEEP 64
+
+/* Forgets, for each author of vv, the changes with seq <= min(vv's seq,
+ * head - keep); parked changes stay. keep: WEFT_LOG_FORGET_KEEP unless a
+ * test wants less (the last hashes let a fork just below the head still
+ * be told from a duplicate). Kept records move to one fresh allocation.
+ * Returns 0, a vector decoding error or WEFT_ENOMEM (then the log is
+ * unchanged). */
+WEFT_API int weft_log_forget(weft_log *log, const uint8_t *vv, size_t vv_len, uint64_t keep);
+
+/* Starts an author's chain at seq (its change seq has `hash` and last op id
+ * lamport_end; everything before it counts as held), as a snapshot load
+ * does: for a relay reopening a log whose prefix it trimmed. Returns 0,
+ * WEFT_EINVAL (seq 0), WEFT_ESTATE (the author has changes already) or
+ * WEFT_ENOMEM. */
+WEFT_API int weft_log_restore(weft_log *log, const uint8_t *author, uint64_t seq,
+                              const uint8_t *hash, uint64_t lamport_end);
+
+/* The hash and last op id of the author's change seq. OUT: hash (32
+ * bytes), *lamport_end. Returns 0, WEFT_ENOTFOUND (not held, or not yet)
+ * or WEFT_ETRIMMED (below the author's base; the head itself is always
+ * known). */
+WEFT_API int weft_log_entry(const weft_log *log, const uint8_t *author, uint64_t seq,
+                            uint8_t hash[32], uint64_t *lamport_end);
+
+/* The highest seq of the author this log holds no entry for (0: it holds
+ * the whole chain, or does not know the author). */
+WEFT_API uint64_t weft_log_base(const weft_log *log, const uint8_t *author);
 
 /* Checks an encoded version vector: entries (author[32], varint seq >= 1)
  * with authors strictly ascending. Returns 0, WEFT_ETRUNCATED or

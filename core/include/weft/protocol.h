@@ -100,7 +100,8 @@ extern "C" {
     X(BAD_SNAPSHOT, 25, "malformed sealed snapshot")                           \
     X(STALE_SNAPSHOT, 26, "snapshot older than the one held")                  \
     X(NOT_ADMITTED, 27, "this relay does not host the space")                  \
-    X(QUOTA, 28, "space quota exceeded")
+    X(QUOTA, 28, "space quota exceeded")                                       \
+    X(TRIMMED, 30, "history before this point is trimmed: load the newest snapshot")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,

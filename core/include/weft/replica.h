@@ -178,6 +178,58 @@ WEFT_API int weft_replica_text_length(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, size_t *length);
 
+/* ---- list fields (docs/LISTS.md) ---- */
+
+/* What weft_replica_list_edit does. Indices are visible positions. */
+typedef enum weft_list_edit_kind {
+    WEFT_LIST_INSERT = 1, /* value at `index` (0..length) */
+    WEFT_LIST_DELETE = 2, /* the item at `index` */
+    WEFT_LIST_MOVE = 3,   /* the item at `index` so that it ends at `to` */
+    WEFT_LIST_SET = 4     /* the item at `index` gets `value`, in place */
+} weft_list_edit_kind;
+
+/* Edits a list field. A missing or deleted field starts as an empty list;
+ * a field holding an array becomes a list of its elements in the same
+ * change (committed at once, as a string turning into a text is). Items
+ * keep their identity through moves and sets: concurrent moves of one item
+ * leave it at exactly one place (the newest move wins), a delete beats
+ * concurrent moves and sets. `value` (inserts and sets) is one canonical
+ * value nested at most WEFT_VALUE_MAX_DEPTH - 1 deep (the list reads as an
+ * array of them).
+ *
+ * join 0: commits the edit as one change at once (WEFT_ESTATE when a
+ * transaction is open); join 1: joins the open transaction like
+ * weft_replica_text_edit, and the list shows the edit at once. OUT:
+ * *record, *rec_len as weft_replica_commit when it committed, else NULL
+ * and 0.
+ *
+ * Returns 0; WEFT_EINVAL (bad names, kind or value); WEFT_ENOTLIST (the
+ * field holds a value other than an array, or a text); WEFT_ENOITEM (an
+ * index past the end); WEFT_EVERSION (the space's format level is below
+ * WEFT_LEVEL_LISTS: weft_replica_set_format_level); WEFT_ESTATE (see join,
+ * and as weft_replica_text_edit); WEFT_ECRYPTO (a reader); WEFT_ELIMIT;
+ * WEFT_ENOMEM. On an error before the edit nothing changed; errors of the
+ * commit leave the edit in the open transaction, as for text. */
+WEFT_API int weft_replica_list_edit(weft_replica *r, const char *coll, size_t coll_len,
+                                    const char *doc, size_t doc_len, const char *field,
+                                    size_t field_len, weft_list_edit_kind kind, size_t index,
+                                    size_t to, const uint8_t *value, size_t value_len, int join,
+                                    uint64_t wall_ms, const uint8_t **record, size_t *rec_len);
+
+/* A list field's visible length. Returns 0 or WEFT_ENOTFOUND (no list). */
+WEFT_API int weft_replica_list_length(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t *length);
+
+/* A list field's items with their identities, for bindings that report
+ * moves: varint count, then per item key[32] and varint seq (the insert
+ * that made it: stable for its life) and its value. OUT: *items, borrowed
+ * until the next call on r. Returns 0, WEFT_ENOTFOUND or WEFT_ENOMEM. (Its
+ * value as an array comes from weft_replica_get_field.) */
+WEFT_API int weft_replica_list_items(weft_replica *r, const char *coll, size_t coll_len,
+                                     const char *doc, size_t doc_len, const char *field,
+                                     size_t field_len, const uint8_t **items, size_t *len);
+
 /* The space's format level (weft/level.h, docs/FORMAT.md §10) as this
  * replica knows it: 1 until set. The binding sets it from the level records
  * it verified (weft_level_verify); it is not part of snapshots, so set it
@@ -235,10 +287,27 @@ WEFT_API int weft_replica_vv(weft_replica *r, const uint8_t **vv, size_t *len);
 
 /* Every change held that the holder of `vv` lacks, concatenated in causal
  * order, ready for weft_replica_apply on the other side. OUT: borrowed bytes.
- * Returns 0, a vector decoding error, WEFT_ESTATE (records not kept) or
- * WEFT_ENOMEM. */
+ * Returns 0, a vector decoding error, WEFT_ESTATE (records not kept),
+ * WEFT_ETRIMMED (the holder of vv lacks changes this replica no longer has:
+ * below its snapshot, or forgotten; send a sealed snapshot and the diff
+ * from its vector instead) or WEFT_ENOMEM. */
 WEFT_API int weft_replica_diff(weft_replica *r, const uint8_t *vv, size_t vv_len,
                                const uint8_t **records, size_t *len);
+
+/* weft_replica_diff that leaves out what the replica no longer holds,
+ * without an error (weft_log_diff_held): for callers that send that prefix
+ * another way (an outbox of unacknowledged changes). */
+WEFT_API int weft_replica_diff_held(weft_replica *r, const uint8_t *vv, size_t vv_len,
+                                    const uint8_t **records, size_t *len);
+
+/* Drops the per-change metadata and kept records of the changes vv covers
+ * (weft_log_forget: each author keeps its head and its last `keep`
+ * changes; pass WEFT_LOG_FORGET_KEEP), so that a long-lived replica holds what
+ * sync needs, not one entry per change. Call it once a snapshot covering
+ * vv is stored where a peer can get it (published and acknowledged, or
+ * saved locally). State is untouched. Returns 0, a vector decoding error,
+ * WEFT_ESTATE (a transaction is open) or WEFT_ENOMEM (nothing changed). */
+WEFT_API int weft_replica_forget(weft_replica *r, const uint8_t *vv, size_t vv_len, uint64_t keep);
 
 /* Changes committed, and changes waiting for dependencies. */
 WEFT_API uint64_t weft_replica_change_count(const weft_replica *r);
@@ -265,6 +334,13 @@ WEFT_API int weft_replica_next_doc(weft_replica *r, const char *coll, size_t col
                                    const char *after, size_t after_len, const char **key,
                                    size_t *key_len);
 
+/* The name of the replica's collection number `i` (0, 1, 2... in the order
+ * the replica first saw them), whether or not it has visible documents:
+ * what an export walks. OUT: borrowed name. Returns 0, or WEFT_ENOTFOUND
+ * when i is past the last. */
+WEFT_API int weft_replica_collection(weft_replica *r, size_t i, const char **name,
+                                     size_t *name_len);
+
 /* Documents the last commit or apply call touched (their visible content
  * may or may not have changed): count, then each as (collection, key). */
 WEFT_API size_t weft_replica_touched_count(const weft_replica *r);
@@ -287,6 +363,27 @@ WEFT_API int weft_replica_snapshot(weft_replica *r, const uint8_t **snap, size_t
  * Returns 0, WEFT_ESTATE (not empty), WEFT_ESPACE, or a decoding error (the
  * replica is then still empty). */
 WEFT_API int weft_replica_load_snapshot(weft_replica *r, const uint8_t *snap, size_t len);
+
+/* Called once per op of a change, in order: its code (1 put, 2 delete
+ * document, 3 delete field, 4 counter add, 5 text insert, 6 text delete;
+ * FORMAT.md §5), its collection, document and field (field_len 0 for a
+ * document delete). Every pointer is borrowed for the call only. */
+typedef void (*weft_change_op_fn)(void *ud, int code, const char *coll, size_t coll_len,
+                                  const char *doc, size_t doc_len, const char *field,
+                                  size_t field_len);
+
+/* Reads what one change record did, without merging it (history views over
+ * the records a replica holds): decodes the record (exactly one: trailing
+ * bytes are WEFT_EMALFORMED), checks it is of this
+ * replica's space and suite, verifies its author's signature, opens the
+ * body with the content key, decodes every op and only then calls fn per
+ * op. The state, the log and any open transaction are unchanged; decrypted
+ * bytes are wiped. Returns 0; the errors of weft_change_decode;
+ * WEFT_ESPACE; WEFT_ESUITE; WEFT_ECRYPTO (signature or seal); the body's
+ * decoding errors (WEFT_EMALFORMED, WEFT_ETRUNCATED, WEFT_ETOOBIG);
+ * WEFT_ENOMEM; WEFT_EINVAL (NULL arguments). */
+WEFT_API int weft_replica_change_ops(weft_replica *r, const uint8_t *rec, size_t len,
+                                     weft_change_op_fn fn, void *ud);
 
 #ifdef __cplusplus
 }
