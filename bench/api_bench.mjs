@@ -28,8 +28,11 @@
 // Each (implementation, workload) runs in a fresh Node process with
 // --expose-gc (a library's heap after one workload must not slow the next).
 //
-//   node bench/api_bench.mjs [--impl weftdb,yjs,loro,automerge]
-//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,join]
+//   core       (an impl, map-1000 only) the core's own signed write rate:
+//              the same sets through the C ABI without weftdb's JS layer
+//
+//   node bench/api_bench.mjs [--impl weftdb,core,yjs,loro,automerge]
+//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,list,join]
 //        [--runs N] [--no-chromium] [--json PATH] [--merge DIR]
 // --merge writes the records and a markdown section to DIR/latest.json and
 // latest.md, as the report's first section (replacing an earlier one).
@@ -47,7 +50,7 @@ import { median, mergeSection } from './results_section.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
-    impl: { type: 'string', default: 'weftdb,yjs,loro,automerge' },
+    impl: { type: 'string', default: 'weftdb,core,yjs,loro,automerge' },
     workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list,join' },
     runs: { type: 'string', default: '3' },
     'no-chromium': { type: 'boolean' },
@@ -151,6 +154,8 @@ if (opt.child) {
     if (workload === 'memory') out = { fig: await weftdbMemory(weftdb, input), notes: {} };
     else if (workload === 'join') out = await (await import('./api/join.mjs')).runWeftdb(weftdb, input, runs);
     else out = { fig: await (await import('./api/weftdb.mjs')).run(weftdb, workload, input, runs), notes: {} };
+  } else if (impl === 'core') {
+    out = await (await import('./api/core.mjs')).run(workload, input, runs);
   } else if (workload === 'join') {
     out = await (await import('./api/join.mjs')).runPeer(impl, input, runs);
   } else {
@@ -220,6 +225,7 @@ for (const w of workloads) {
   const traces = w === 'text' || w === 'join' ? TRACES : w === 'memory' ? ['automerge-paper'] : [undefined];
   for (const t of traces) for (const impl of impls) {
     if (w === 'live' && impl !== 'weftdb') continue; // no query engine in the peers
+    if (impl === 'core' && w !== 'map-1000') continue; // the core's own rate: the bar of batched puts
     if (w === 'memory' && impl === 'automerge') continue; // a change per edit: minutes; see the core section's peer memory rows
     if (w === 'join' && impl === 'automerge' && t === 'automerge-paper') continue; // typing it again, a change per edit: minutes (the text workload loads it)
     jobs.push({ impl, w, t, label: typeof LABEL[w] === 'function' ? LABEL[w](t) : LABEL[w] });

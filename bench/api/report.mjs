@@ -37,11 +37,12 @@ export function apiSection(records) {
       'the best peer (higher rate, fewer ms or bytes); below 1× (bold) Weft loses. Chromium: the same weftdb workload in ' +
       'headless Chromium (memory storage); Chromium/Node above 1 means slower in Chromium (aim: at most 2).',
     '',
-    '| workload | metric | weftdb (Node) | Yjs | Loro | Automerge | unit | best peer | weftdb vs best | weftdb (Chromium) | Chromium/Node |',
-    '|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|',
+    '| workload | metric | weftdb (Node) | Yjs | Loro | Automerge | unit | best peer | weftdb vs best | weftdb (Chromium) | Chromium/Node | Weft core, no JS layer |',
+    '|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|',
   ];
   const losses = [];
   const slowBrowser = [];
+  const vsCore = [];
   for (const row of rows) {
     const w = row.by.weftdb, c = row.by['weftdb-chromium'];
     let best = null;
@@ -55,13 +56,16 @@ export function apiSection(records) {
     // Chromium vs Node: > 1 means Chromium is slower.
     const cn = w && c ? (higher(row.unit) ? w.value / c.value : c.value / w.value) : null;
     if (cn !== null && cn > 2 && row.unit !== 'B') slowBrowser.push(`- ${row.workload}, ${row.metric}: ${cn.toFixed(1)}× slower in Chromium than in Node.`);
+    const core = row.by.core;
+    if (w && core) vsCore.push(`- ${row.workload}, ${row.metric}: the core alone ${u(core)}, weftdb ${u(w)}: ${(ratio(row.unit, core.value, w.value)).toFixed(2)}× (aim: at most 1.5×).`);
     lines.push(`| ${row.workload} | ${row.metric} | ${cell(w)} | ${PEERS.map((p) => cell(row.by[p])).join(' | ')} | ${row.unit} | ` +
-      `${best ? best.impl : '—'} | ${q === null ? '—' : ratioText(q)} | ${cell(c)} | ${cn === null ? '—' : cn.toFixed(2)} |`);
+      `${best ? best.impl : '—'} | ${q === null ? '—' : ratioText(q)} | ${cell(c)} | ${cn === null ? '—' : cn.toFixed(2)} | ${cell(core)} |`);
   }
   lines.push('');
   footnotes.forEach((n, i) => lines.push(`[${i + 1}] ${n}  `));
   lines.push('', losses.length ? '**Where Weft loses in this run (public API):**' : 'weftdb leads every compared row in this run.', '', ...losses);
   if (slowBrowser.length) lines.push('', '**Chromium more than 2× slower than Node:**', '', ...slowBrowser);
+  if (vsCore.length) lines.push('', '**weftdb against the core it runs on** (same sets through the C ABI, no JS layer; bench/api/core.mjs):', '', ...vsCore);
   lines.push('', 'Memory: the growth of the JS heap plus external memory (a WASM library\'s whole linear memory) after a full GC, ' +
     'in a fresh process; weftdb\'s split into its JS heap and its WASM memory below it. What each figure measures: bench/README.md, "Public API".', '');
   return lines;

@@ -3,7 +3,7 @@
 // transact is all or nothing, bad arguments included (issue 21).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSpace, openSpace, WeftError } from '../../wasm/src/index.js';
+import { createSpace, openSpace, memoryStorage, WeftError } from '../../wasm/src/index.js';
 
 test('the writes of one task are one change; reads see each at once', async () => {
   const s = await createSpace({ storage: 'memory' });
@@ -99,7 +99,7 @@ test('an open change is committed before transact, a text edit and a remote chan
   await s.close();
 });
 
-test('the core refuses writes of one change by index: each bad one rejects alone, with its name', async () => {
+test('bad names, keys and field names in one change: each bad one rejects alone, with its name', async () => {
   const s = await createSpace({ storage: 'memory' });
   const c = s.collection('c');
   await c.put('x', { a: 1, b: 2 });
@@ -122,4 +122,81 @@ test('the core refuses writes of one change by index: each bad one rejects alone
   assert.equal(c.get('y'), undefined);
   assert.equal(c.get('z'), undefined);
   await s.close();
+});
+
+test('the writes of one task return one promise, the change\'s; a bad one its own, rejected', async () => {
+  const s = await createSpace({ storage: 'memory' });
+  const c = s.collection('c');
+  const a = c.put('a', { v: 1 });
+  const b = c.update('b', { v: 2 });
+  const n = c.increment('n', 'count');
+  const bad = c.put('x'.repeat(1025), { v: 3 });
+  assert.equal(a, b);
+  assert.equal(a, n);
+  assert.notEqual(bad, a);
+  await assert.rejects(bad, (e) => e.code === 'WEFT_EINVAL' && /^put c\/x+: a document id is longer than 1024 bytes/.test(e.message));
+  await a;
+  assert.deepEqual(c.list().map((r) => r.id), ['a', 'b', 'n']);
+  // the next task's writes are another change, with another promise
+  const later = c.put('later', { v: 4 });
+  assert.notEqual(later, a);
+  await later;
+  await s.close();
+});
+
+test('transact: a bad field name, collection or id in the middle rejects the whole transaction', async () => {
+  const s = await createSpace({ storage: 'memory' });
+  const c = s.collection('c');
+  for (const bad of [() => c.put('b', { '': 1 }), () => c.update('b', { ['f'.repeat(256)]: 1 }), () => s.collection('d').increment('b', '', 1), () => c.delete('')]) {
+    const writes = [];
+    await assert.rejects(s.transact(() => {
+      writes.push(c.put('a', { v: 1 }));
+      writes.push(bad());
+      writes.push(c.put('c', { v: 3 }));
+    }), (e) => e.code === 'WEFT_EINVAL');
+    for (const w of writes) await assert.rejects(w, (e) => e.code === 'WEFT_EINVAL');
+    assert.equal(c.list().length, 0);
+  }
+  assert.equal(s.status.pending, 0);
+  await s.close();
+});
+
+test('records from elsewhere merge in one call; only the ones merged or parked are stored', async () => {
+  const a = await createSpace({ storage: 'memory' });
+  const other = await createSpace({ storage: 'memory' });
+  await other.collection('c').put('o', { v: 0 });
+  const foreign = other.changesSince();
+  const storage = memoryStorage();
+  const b = await openSpace({ invite: a.invite(), storage });
+  const c = a.collection('c');
+  await c.put('x', { v: 1 });
+  const r1 = a.changesSince(b.versionVector());
+  await c.put('y', { v: 2 });
+  const r2 = a.changesSince(b.versionVector()).slice(r1.length);
+  const errors = [];
+  b.on('error', (e) => errors.push(e.code));
+  const port = b._internal;
+  let r = port.applyRemote(r2); // its dependency r1 is missing: parked, and stored
+  assert.deepEqual([r.applied, r.kept.length], [0, 1]);
+  assert.deepEqual(r.kept[0], r2);
+  const all = new Uint8Array(r1.length + r2.length + foreign.length);
+  all.set(r1);
+  all.set(r2, r1.length);
+  all.set(foreign, r1.length + r2.length);
+  r = port.applyRemote(all); // r1 merges and releases r2; r2 again is held already; the foreign one is refused
+  assert.equal(r.applied, 2);
+  assert.equal(r.rejected, 1);
+  assert.deepEqual(r.kept, [r1]);
+  await r.durable;
+  assert.deepEqual(errors, ['WEFT_ESPACE']);
+  assert.deepEqual(b.collection('c').list().map((d) => d.id), ['x', 'y']);
+  assert.equal(b.stateHash(), a.stateHash());
+  const id = b.id;
+  const hash = b.stateHash();
+  await b.close();
+  const again = await openSpace({ space: id, storage });
+  assert.equal(again.stateHash(), hash, 'what was stored rebuilds the state');
+  await again.close();
+  await a.close();
+  await other.close();
 });

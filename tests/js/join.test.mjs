@@ -215,10 +215,14 @@ test('a snapshot that fails a check is refused, never loaded; the replica takes 
   const relay = await lyingRelay(records, { record: good, token: meta.token });
   const b = track(await openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), relay: relay.url, sync: { WebSocket, minDelay: 50, maxDelay: 400 } }));
   const joins = [];
+  const changes = [];
   b.on('snapshot', (e) => joins.push(e));
+  b.on('change', (e) => changes.push(e)); // built only when listened to: here it is
   await until('b joined from the good snapshot', () => b.stateHash() === a.stateHash());
   assert.equal(joins.length, 1);
   assert.equal(relay.seen.hellos.length, 1);
+  await until('the join is told as a change of everything', () => changes.some((e) => e.all));
+  assert.deepEqual(changes.find((e) => e.all), { docs: [], local: false, remote: true, all: true });
 });
 
 test('snapshots larger than the relay\'s frames go over REST both ways (POST on publish, GET on USE_REST)', { skip, timeout: 120_000 }, async () => {

@@ -169,6 +169,38 @@ test('inside transact: list edits join the change; a bad one fails it whole', as
   }
 });
 
+test('list edits beside the op buffer: a lone one commits after the open change; a bad name in transact fails the list edits too', async () => {
+  const [s] = await pair();
+  try {
+    const todo = s.collection('todo');
+    const l = s.list('todo', 'l', 'items');
+    let commits = 0;
+    s.on('commit', () => commits++);
+    // One task: puts share the open change (one op buffer); a list edit
+    // commits that change first, then itself; the put after it opens the next.
+    const ps = [todo.put('a', { n: 1 }), todo.put('c', { n: 3 })];
+    assert.equal(commits, 0);
+    ps.push(l.push('x'));
+    assert.equal(commits, 2, 'the open change, then the list edit\'s own');
+    ps.push(todo.put('b', { n: 2 }));
+    await Promise.all(ps);
+    assert.equal(ps[0], ps[1], 'the puts share the open change\'s promise');
+    assert.notEqual(ps[3], ps[0], 'the put after the list edit is in the next change');
+    assert.equal(commits, 3);
+    assert.deepEqual(l.toArray(), ['x']);
+    assert.deepEqual([todo.get('a'), todo.get('b'), todo.get('c')], [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    const hash = s.stateHash();
+    await assert.rejects(s.transact(() => {
+      l.push('y');
+      todo.put('t', { '': 1 }); // refused while it is encoded (an empty field name): the whole transaction fails
+    }), { code: 'WEFT_EINVAL' });
+    assert.equal(s.stateHash(), hash, 'nothing of it was written');
+    assert.deepEqual(l.toArray(), ['x'], 'the list edit did not go in');
+  } finally {
+    await s.close();
+  }
+});
+
 test('an array field becomes a list on its first edit; a string field is no list', async () => {
   const [a, b] = await pair();
   try {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
+import { DocCache } from '../../wasm/src/collection.js';
 
 test('results are frozen and stay the same object until their document changes', async () => {
   const storage = memoryStorage();
@@ -106,4 +107,22 @@ test('live queries follow random changes exactly, re-checking only what changed'
   }
   offs.forEach((off) => off());
   await s.close();
+});
+
+test('the decoded-document cache holds at most its bound; a row the app holds stays the same object', () => {
+  let decoded = 0;
+  const rep = { getDoc: (c, id) => (decoded++, { id }) };
+  const cache = new DocCache(100);
+  const held = cache.row(rep, 'c', 'd0');
+  for (let i = 1; i < 1000; i++) {
+    cache.row(rep, 'c', `d${i}`);
+    assert.ok(cache.size <= 100, `holds ${cache.size} rows`);
+  }
+  assert.equal(decoded, 1000);
+  assert.equal(cache.row(rep, 'c', 'd0'), held, 'let go, but still held by the app: the same object');
+  assert.equal(decoded, 1000);
+  assert.equal(cache.row(rep, 'c', 'd999'), cache.row(rep, 'c', 'd999'));
+  cache.invalidate([['c', 'd0']]);
+  assert.notEqual(cache.row(rep, 'c', 'd0'), held, 'changed: decoded again');
+  assert.equal(decoded, 1001);
 });

@@ -42,6 +42,24 @@ test('a zod schema checks put, update and increment; a rejected write writes not
   await s.close();
 });
 
+test('put with a schema goes through the one-buffer path: a refused document rejects alone, the task\'s others commit as one change', async () => {
+  const s = await createSpace({ storage: 'memory' });
+  const todos = s.collection('todos', { schema: Todo });
+  let commits = 0;
+  s.on('commit', () => commits++);
+  const ok1 = todos.put('t1', { title: 'milk' });
+  const bad = todos.put('t2', { title: '' });
+  const ok2 = todos.put('t3', { title: 'eggs', done: true });
+  assert.equal(ok1, ok2, 'the valid puts share the open change');
+  await assert.rejects(bad, (e) => e.code === 'WEFT_EINVAL' && /^todos\/t2 does not match the schema/.test(e.message));
+  await Promise.all([ok1, ok2]);
+  assert.equal(commits, 1);
+  assert.deepEqual(todos.get('t1'), { title: 'milk', done: false }, 'what the schema returned is what is written');
+  assert.equal(todos.get('t2'), undefined);
+  assert.deepEqual(todos.get('t3'), { title: 'eggs', done: true });
+  await s.close();
+});
+
 test('inside transact one rejected write fails the transaction: nothing of it is written', async () => {
   const s = await createSpace({ storage: 'memory' });
   const todos = s.collection('todos', { schema: Todo });

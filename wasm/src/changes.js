@@ -1,18 +1,23 @@
 // Changes is a space's write path. Writes made outside transact gather in
-// the open change: each op is encoded at once into one growing buffer in
-// the core's op format (weft_replica_write_ops, weft/replica.h), and the
-// whole buffer crosses into the core in ONE call when the change commits
-// (at the end of the task, or before a read that needs it). Names and
-// values are checked there, once. List edits (list.js) commit a change of
-// their own, after the open one, or join a transaction's. Text splices join the open change too
+// the open change: each is encoded at once into one growing buffer in the
+// core's op format (opwriter.js: no object per write, names checked once
+// per distinct name), and the whole buffer crosses into the core in ONE
+// call when the change commits (at the end of the task, or before a read
+// that needs it). Every write of the open change returns the same promise,
+// the change's; a bad write throws while it is encoded and rejects alone.
+// A transaction's writes are encoded the same way into a buffer of their
+// own, committed when its function returns. List edits (list.js) do not go
+// through the op buffer: outside transact one commits a change of its own,
+// after the open one; inside, they are kept as ops and go in after the
+// transaction's buffer (commitBuffer, ops.js). Text splices join the open change too
 // (wdb_text_edit): the text shows each at once, and a change holding only
 // text edits stays open for a short window (TEXT_WINDOW_MS) so keystrokes
 // share one signed change. commitOps (ops.js) runs a transaction's ops the same way.
 // Records from elsewhere take the same way out through applyRemote, after
 // the open change is committed (commit, then apply).
 import { WeftError } from './errors.js';
-import { Writer } from './value.js';
-import { encodeOp, commitOps, applyRecords, loneSplice, opAt, relabel, rangeError } from './ops.js';
+import { OpWriter, labelled } from './opwriter.js';
+import { commitOps, commitBuffer, applyRecords, loneSplice, rangeError } from './ops.js';
 
 /**
  * How long a change holding only text edits stays open (ms), and how many
@@ -57,23 +62,15 @@ function deferred() {
 export class Changes {
   #h;
   #txn = null;
-  /**
-   * The open change of writes made outside transact (the leader tab only):
-   * { ops, docs: Set of coll + '\0' + id, colls: Set, fields: Map of doc
-   * key to the fields written, done: deferred }. Its ops are in the
-   * replica's open transaction already; settle() commits them.
-   */
+  /** The open change of writes made outside transact (the leader tab only): see #open. */
   #batch = null;
   /**
-   * The open change's op buffer: ops encoded as they are written, handed to
+   * The open change's op buffer: writes encoded as they are made, handed to
    * the core in one call (#submit). Reused from change to change.
    */
-  #w = new Writer(1 << 12);
-  /** Each op's promise joins the open change through this (no closure per op). */
-  #enlist = (resolve, reject) => {
-    this.#batch.res.push(resolve);
-    this.#batch.rej.push(reject);
-  };
+  #w = new OpWriter(1 << 12);
+  /** A transaction's op buffer (the leader's), reused too. */
+  #tw = new OpWriter(1 << 12);
   #hide = () => this.settle();
   /** Set by a tab coordinator (idb.js) in follower tabs: { exec(ops) } forwards writes to the leader. */
   writer = null;
@@ -116,7 +113,10 @@ export class Changes {
       if (typeof fn !== 'function') throw new WeftError('WEFT_EINVAL', 'transact takes a function');
       if (this.#txn) throw new WeftError('WEFT_ESTATE', 'transactions do not nest');
       this.settle(); // the writes before it are a change of their own, committed first
-      txn = { ops: [], error: null, done: deferred(), writes: null };
+      // The leader encodes the writes as they are made; a follower tab
+      // collects them as ops for the leader (writer.exec).
+      txn = { w: this.writer ? null : this.#tw, ops: [], lists: [], error: null, done: deferred(), writes: null };
+      txn.w?.reset();
       txn.done.promise.catch(() => {}); // transact's own promise reports the error
       // What each write inside returns: handled (transact's promise reports a failure).
       txn.writes = txn.done.promise.then(() => undefined);
@@ -131,7 +131,7 @@ export class Changes {
       if (result && typeof result.then === 'function' && result !== txn.writes) // `() => c.put(...)` is fine
         throw new WeftError('WEFT_EINVAL', 'transact takes a synchronous function (its writes must all happen before it returns)');
       if (txn.error) throw txn.error;
-      this.#exec(txn.ops).then(txn.done.resolve, txn.done.reject);
+      this.#execTxn(txn).then(txn.done.resolve, txn.done.reject);
       return txn.done.promise.then(() => result);
     } catch (e) {
       txn?.done.reject(e); // every write made inside rejects too
@@ -151,9 +151,10 @@ export class Changes {
   }
 
   /**
-   * One op from a Collection or a Text. Inside transact it is queued and
-   * its promise is the transaction's; outside, it joins the open change
-   * (or opens one, committed in a microtask). Resolves when durable.
+   * One op from a Collection or a Text. Inside transact it joins the
+   * transaction and its promise is the transaction's; outside, it joins
+   * the open change (or opens one, committed in a microtask) and its
+   * promise is the change's. Resolves when durable.
    */
   write(op) {
     try {
@@ -169,81 +170,95 @@ export class Changes {
         txn.error ??= e;
         throw e;
       }
-      txn.ops.push(op);
+      if (!txn.w) txn.ops.push(op);
+      else if (op.t === 'list') txn.lists.push(op); // checked and applied after the buffer (commitBuffer)
+      else
+        try {
+          txn.w.op(op);
+        } catch (e) {
+          return this.fail(labelled(e, op.t, op.c, op.id, op.f));
+        }
       return txn.writes;
     }
     if (this.writer) return this.writer.exec([op]);
     try {
-      if (op.t === 'list') return this.#exec([op]); // a change of its own, after the open one
-      return op.t === 'splice' ? this.#edit(op, true) : this.#join(op);
+      if (op.t === 'splice') return this.#edit(op, true);
+      if (op.t === 'list') return this.execLocal([op]).durable; // a change of its own, after the open one
+      this.#w.op(op); // a bad write throws here: it alone rejects
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(op.t === 'splice' || op.t === 'list' ? e : labelled(e, op.t, op.c, op.id, op.f));
     }
+    return this.#joined(op.c, op.id);
+  }
+
+  /** Collection.put, the hot path: no op object unless another tab is to run it. */
+  put(c, id, data) {
+    const h = this.#h;
+    try {
+      h.checkOpen();
+      h.checkWrite();
+    } catch (e) {
+      return this.fail(e);
+    }
+    const txn = this.#txn;
+    const w = txn ? txn.w : this.writer ? null : this.#w;
+    if (!w) return this.write({ t: 'put', c, id, data, replace: true });
+    try {
+      w.replace(c, id, data);
+    } catch (e) {
+      return this.fail(labelled(e, 'put', c, id));
+    }
+    return txn ? txn.writes : this.#joined(c, id);
   }
 
   /**
-   * The open change, opened if there is none: { res, rej: each op's
-   * promise, ops: the ops (for error messages), starts: each op's offset in #w, counts: its core ops, sent:
-   * ops handed to the core already, docs, colls: what the ops (not text
-   * edits) wrote, edits: text edits joined, textDone: their promise, micro,
-   * timer: what will commit it }.
+   * The open change, opened if there is none: { done: its promise, which
+   * every write of it returns; sent: bytes of #w handed to the core
+   * already; docs: coll -> Set of ids written (null past DOCS_TRACKED);
+   * colls: collections written; edits: text edits joined; micro, timer:
+   * what will commit it }.
    */
   #open() {
-    return (this.#batch ??= { res: [], rej: [], ops: [], starts: [], counts: [], sent: 0, docs: new Set(), colls: new Set(), edits: 0, textDone: null, micro: false, timer: null });
+    return (this.#batch ??= { done: deferred(), sent: 0, docs: new Map(), tracked: 0, colls: new Set(), coll: undefined, edits: 0, micro: false, timer: null });
   }
 
-  /** Encodes op into the open change; it reaches the core when the change commits. */
-  #join(op) {
-    const w = this.#w;
-    const start = w.len;
-    const n = encodeOp(w, op); // a value that cannot be encoded throws: this write alone rejects
+  /** After a write was encoded into #w: the open change takes it. Returns the change's promise. */
+  #joined(c, id) {
     const b = this.#open();
-    b.starts.push(start);
-    b.counts.push(n);
-    b.ops.push(op);
     // The documents written, so that reads of others leave the change open;
     // past DOCS_TRACKED a read of any document of a collection it wrote
     // commits it (a bulk write does not pay for a set of every id).
     if (b.docs) {
-      if (b.docs.size < DOCS_TRACKED) b.docs.add(op.c + '\0' + op.id);
-      else b.docs = null;
+      if (b.tracked++ < DOCS_TRACKED) {
+        let ids = b.docs.get(c);
+        if (!ids) b.docs.set(c, (ids = new Set()));
+        ids.add(id);
+      } else b.docs = null;
     }
-    b.colls.add(op.c);
+    if (c !== b.coll) b.colls.add((b.coll = c));
     if (!b.micro) {
       b.micro = true;
       clearTimeout(b.timer);
       queueMicrotask(() => this.#batch === b && this.settle());
     }
-    return new Promise(this.#enlist);
+    return b.done.promise;
   }
 
   /**
-   * Hands the open change's ops not yet in the core to it, in one call. When
-   * the core refuses op k (bad name, key or value), the buffer joined
-   * nothing: op k's write rejects alone and the others are handed over
-   * again without it (the rare path).
+   * Hands the open change's writes not yet in the core to it, in one call
+   * (all or none). Every write was checked while it was encoded, so a
+   * refusal here is no one write's fault (WEFT_ENOMEM): it is thrown, and
+   * fails the change.
    */
   #submit(b, rep) {
     const w = this.#w;
+    if (b.sent === w.len) return;
     const res = {};
-    while (b.sent < b.starts.length) {
-      const from = b.starts[b.sent];
-      const at = rep.writeOps(w.buf.subarray(from, w.len), w.len - from, res);
-      if (at < 0) {
-        b.sent = b.starts.length;
-        return;
-      }
-      const i = opAt(b.counts, b.sent, at);
-      if (i >= b.starts.length) throw res.error; // not one op's fault (WEFT_ENOMEM)
-      // Cut op i out of the buffer and fail its write alone.
-      const end = i + 1 < b.starts.length ? b.starts[i + 1] : w.len;
-      w.buf.copyWithin(b.starts[i], end, w.len);
-      w.len -= end - b.starts[i];
-      for (let j = i + 1; j < b.starts.length; j++) b.starts[j] -= end - b.starts[i];
-      b.counts[i] = 0;
-      b.rej[i](relabel(res.error, b.ops[i]));
-      b.res[i] = b.rej[i] = null;
+    if (rep.writeOps(w.buf.subarray(b.sent, w.len), w.len - b.sent, res) >= 0) {
+      w.len = b.sent;
+      throw res.error;
     }
+    b.sent = w.len;
   }
 
   /**
@@ -262,7 +277,7 @@ export class Changes {
       this.#submit(b, rep); // the writes before it reach the core first, in order
       record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now());
     } catch (e) {
-      if (this.#batch === b && !b.starts.length && !b.edits) this.#batch = null;
+      if (this.#batch === b && !this.#w.len && !b.edits) this.#batch = null;
       if (e.code === 'WEFT_EINVAL') throw rangeError(rep, op, e);
       if (!(retry && e.code === 'WEFT_ESTATE')) throw e;
       this.settle();
@@ -272,14 +287,13 @@ export class Changes {
       // The edit turned a string into a text, which commits the whole open change at once.
       this.#batch = null;
       clearTimeout(b.timer);
-      this.#w.len = 0;
+      this.#w.reset();
       return this.#done(b, this.#committed(rep, record, op));
     }
     b.edits++;
-    h.subs.docs.invalidate([[op.c, op.id]]);
+    h.subs.docs.invalidateOne(op.c, op.id);
     if (h.texts.size) h.texts.dispatch([], true, op, [[op.c, op.id]]);
-    b.textDone ??= deferred();
-    const p = b.textDone.promise;
+    const p = b.done.promise;
     if (b.edits >= this.textMaxEdits) this.settle();
     else if (!b.micro && !b.timer) b.timer = setTimeout(() => this.#batch === b && this.settle(), this.textWindow);
     return p;
@@ -287,16 +301,7 @@ export class Changes {
 
   /** Settles every write of change b when `durable` does; returns it. */
   #done(b, durable) {
-    durable.then(
-      () => {
-        for (const r of b.res) r?.();
-        b.textDone?.resolve();
-      },
-      (e) => {
-        for (const r of b.rej) r?.(e);
-        b.textDone?.reject(e);
-      },
-    );
+    durable.then(b.done.resolve, b.done.reject);
     return durable;
   }
 
@@ -330,7 +335,7 @@ export class Changes {
       durable = Promise.reject(e);
       durable.catch(() => {});
     } finally {
-      this.#w.len = 0;
+      this.#w.reset();
     }
     this.#done(b, durable).catch(() => {});
   }
@@ -338,16 +343,23 @@ export class Changes {
   /** Commits the open change if a read of `coll` (document `id`, or any) would see it. */
   beforeRead(coll, id) {
     const b = this.#batch;
-    if (b && (coll === undefined || (b.colls.has(coll) && (id === undefined || !b.docs || b.docs.has(coll + '\0' + id))))) this.settle();
+    if (b && (coll === undefined || (b.colls.has(coll) && (id === undefined || !b.docs || b.docs.get(coll)?.has(id))))) this.settle();
   }
 
-  /** Runs ops as one change: here in the leader, or through the tab coordinator. */
-  #exec(ops) {
-    if (this.writer) return this.writer.exec(ops);
+  /** Commits a transaction's writes as one change: here in the leader, or through the tab coordinator. */
+  #execTxn(txn) {
+    if (!txn.w) return this.writer.exec(txn.ops);
     try {
-      return this.execLocal(ops).durable;
+      const h = this.#h;
+      h.checkOpen();
+      this.settle();
+      const rep = h.rep();
+      const record = commitBuffer(rep, txn.w, Date.now(), txn.lists);
+      return record ? this.#committed(rep, record, null) : Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
+    } finally {
+      txn.w.reset();
     }
   }
 
@@ -365,8 +377,8 @@ export class Changes {
   /** After a local commit: text observers, storage, live queries, the relay. Returns durability. */
   #committed(rep, record, splice) {
     const h = this.#h;
-    const touched = rep.touched();
-    if (h.texts.size) h.texts.dispatch(rep.textEvents(), true, splice, touched);
+    const touched = rep.touchedDocs(); // decoded only if something reads it
+    if (h.texts.size) h.texts.dispatch(rep.textEvents(), true, splice, touched.list);
     h.persist.addHistory(record.length);
     const sync = h.sync();
     const seq = sync ? h.core.splitRecords(record)[0].seq : 0;
@@ -379,20 +391,22 @@ export class Changes {
 
   /**
    * Merges records from elsewhere (relay, a peer, another tab, the app).
-   * The open change is committed first (commit, then apply). Each record
-   * is applied on its own so the ones merged or parked (not duplicates,
-   * not refused) are the ones stored (persist: false for those another tab
+   * The open change is committed first (commit, then apply). One call
+   * into the core applies every record, each on its own, so the ones
+   * merged or parked (not duplicates, not refused) are the ones stored (persist: false for those another tab
    * stored already). Returns { applied, rejected, durable, kept }.
    */
   applyRemote(buf, persist = true) {
     const h = this.#h;
     this.settle();
     const watching = h.texts.size > 0;
-    const r = applyRecords(h.core, h.rep(), buf, persist, watching);
+    const r = applyRecords(h.rep(), buf, persist, watching);
     h.persist.addHistory(r.bytes);
     const durable = r.kept.length ? h.persist.persist(r.kept, []) : Promise.resolve();
-    if (r.touched.length) h.subs.changed(r.touched, false);
-    if (watching && r.touched.length) h.texts.dispatch(r.textEvents, false, null, r.touched);
+    if (!r.touched.empty) {
+      h.subs.changed(r.touched, false);
+      if (watching) h.texts.dispatch(r.textEvents, false, null, r.touched.list);
+    }
     if (r.rejected) h.emit('error', WeftError.fromCode(r.firstError, `${r.rejected} incoming change(s) refused`));
     return { applied: r.applied, rejected: r.rejected, durable, kept: r.kept };
   }

@@ -31,7 +31,8 @@ function checkFields(data) {
 /**
  * What a Collection needs from its space.
  * @typedef {object} CollectionPort
- * @property {(op: import('./ops.js').Op) => Promise<void>} write runs the op (joining the open change, or queued in the open transaction)
+ * @property {(op: import('./ops.js').Op) => Promise<void>} write runs the op (joining the open change, or the open transaction)
+ * @property {(coll: string, id: string, data: object) => Promise<void>} put write({ t: 'put', ... }) without the op object
  * @property {(e: Error) => Promise<never>} fail a write that failed its checks: rejects (and, inside transact, fails the transaction)
  * @property {(coll: string, id?: string) => import('./replica.js').Replica} replica the replica now, after committing the open change if it wrote what will be read; throws once the space is closed
  * @property {(sub: Subscription) => () => void} subscribe adds a live query; returns its removal
@@ -71,8 +72,14 @@ export class Collection {
     // The hot path: no closure per call, unlike the other writes.
     if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Uint8Array)
       return this.#in.fail(new WeftError('WEFT_EINVAL', 'a document is a plain object of fields'));
-    if (this.#schema) return this.#write(() => ({ t: 'put', c: this.name, id, data: this.#valid(id, data), replace: true }));
-    return this.#in.write({ t: 'put', c: this.name, id, data, replace: true });
+    if (!this.#schema) return this.#in.put(this.name, id, data);
+    let valid;
+    try {
+      valid = this.#valid(id, data); // before anything is encoded: a refused document writes nothing
+    } catch (e) {
+      return this.#in.fail(e); // inside transact, this fails the transaction
+    }
+    return this.#in.put(this.name, id, valid);
   }
 
   /**
@@ -219,45 +226,97 @@ function deepFreeze(v) {
   return Object.freeze(v);
 }
 
+/** How many decoded documents a space holds at most (DocCache): a scan of 100,000 fits. */
+export const DOC_CACHE_ROWS = 1 << 17;
+
 /**
  * Decoded documents as rows ({ id, data }, frozen), so that reads decode a
  * document once and hand out the same object until it changes. Entries go
  * when a commit or apply touches their document (Subscriptions.changed), all
  * of them when the replica is loaded or replaced (compaction).
+ *
+ * Memory stays bounded: at most `max` rows are held; past that the oldest
+ * quarter is let go, each kept only through a WeakRef, so a row the app
+ * still holds (a React snapshot, a live query's results) is handed out
+ * again, the same object, and one nobody holds is collected and decoded
+ * again when next read.
  */
 export class DocCache {
-  #rows = new Map(); // coll + '\0' + id -> row, or null: no such document
+  #rows = new Map(); // coll + '\0' + id -> row, or null: no such document (oldest first)
+  #weak = new Map(); // coll + '\0' + id -> WeakRef of a row let go from #rows
+  #gone = new FinalizationRegistry((k) => {
+    if (this.#weak.get(k)?.deref() === undefined) this.#weak.delete(k);
+  });
+  #max;
   #migrations = new Map(); // coll -> migrate(doc, id): every read of coll goes through it
+
+  constructor(max = DOC_CACHE_ROWS) {
+    this.#max = max;
+  }
 
   /** The frozen row { id, data } of document `id` of `coll` (migrated), or null. */
   row(rep, coll, id) {
     const k = coll + '\0' + id;
     let r = this.#rows.get(k);
+    if (r !== undefined) return r;
+    r = this.#weak.size ? this.#weak.get(k)?.deref() : undefined;
     if (r === undefined) {
       let data = rep.getDoc(coll, id);
       const m = data === undefined ? undefined : this.#migrations.get(coll);
       if (m) data = m(data, id);
       r = data === undefined ? null : Object.freeze({ id, data: deepFreeze(data) });
-      this.#rows.set(k, r);
     }
+    this.#weak.delete(k);
+    this.#rows.set(k, r);
+    if (this.#rows.size > this.#max) this.#letGo();
     return r;
+  }
+
+  /** Moves the oldest quarter of the rows to weak references. */
+  #letGo() {
+    let n = this.#rows.size >> 2;
+    for (const [k, r] of this.#rows) {
+      if (n-- <= 0) break;
+      this.#rows.delete(k);
+      if (r === null) continue;
+      this.#weak.set(k, new WeakRef(r));
+      this.#gone.register(r, k);
+    }
+  }
+
+  /** Rows held (not counting those only weakly referenced). */
+  get size() {
+    return this.#rows.size;
+  }
+
+  /** Whether any row is cached, held or weakly referenced. */
+  get any() {
+    return this.#rows.size > 0 || this.#weak.size > 0;
   }
 
   /** Reads of `coll` go through fn(doc, id) from now on (null: none); documents read before are read again. */
   migrate(coll, fn) {
     if (fn) this.#migrations.set(coll, fn);
     else this.#migrations.delete(coll);
-    this.#rows.clear();
+    this.clear();
   }
 
   /** touched: [[collection, doc], ...] that changed. */
   invalidate(touched) {
-    if (!this.#rows.size) return;
-    for (const [c, d] of touched) this.#rows.delete(c + '\0' + d);
+    if (this.any) for (const [c, d] of touched) this.invalidateOne(c, d);
+  }
+
+  /** Document `doc` of `coll` changed (a keystroke: no list to build). */
+  invalidateOne(coll, doc) {
+    if (!this.any) return;
+    const k = coll + '\0' + doc;
+    this.#rows.delete(k);
+    this.#weak.delete(k);
   }
 
   clear() {
     this.#rows.clear();
+    this.#weak.clear();
   }
 }
 
@@ -276,7 +335,7 @@ export class Subscriptions {
   /** The declared indexes, told of every change here too. */
   indexes = new Indexes();
 
-  /** @param {(batch: { docs: [string, string][], local: boolean, remote: boolean }) => boolean} onBatch */
+  /** @param {(batch: { readonly docs: [string, string][], local: boolean, remote: boolean, all: boolean }) => boolean} onBatch (docs: decoded when read; all: the whole state was replaced) */
   constructor(onBatch) {
     this.#onBatch = onBatch;
   }
@@ -291,12 +350,18 @@ export class Subscriptions {
     this.#subs.clear();
   }
 
-  /** touched: [[collection, doc], ...] a local or remote change altered. */
+  /**
+   * touched: the documents a local or remote change altered, as
+   * [[collection, doc], ...] or a Touched (replica.js), decoded only when
+   * something needs the list: cached documents, indexes, live queries or
+   * whoever reads the batch's `docs`.
+   */
   changed(touched, local) {
-    this.docs.invalidate(touched);
-    this.indexes.touch(touched);
+    const list = () => (Array.isArray(touched) ? touched : touched.list);
+    if (this.docs.any) this.docs.invalidate(list());
+    if (this.indexes.size) this.indexes.touch(list());
     const t = this.#batch();
-    for (const d of touched) t.docs.push(d);
+    t.parts.push(touched);
     if (local) t.local = true;
     else t.remote = true;
   }
@@ -313,9 +378,21 @@ export class Subscriptions {
     t.remote = true;
   }
 
+  /** The batch the next delivery hands out: its `docs` decoded from the parts only when read. */
   #batch() {
     if (!this.#touched) {
-      this.#touched = { docs: [], local: false, remote: false, all: false };
+      const parts = [];
+      let docs = null;
+      this.#touched = {
+        parts,
+        get docs() {
+          if (!docs) docs = parts.flatMap((p) => (Array.isArray(p) ? p : p.list));
+          return docs;
+        },
+        local: false,
+        remote: false,
+        all: false,
+      };
       queueMicrotask(() => this.#deliver());
     }
     return this.#touched;

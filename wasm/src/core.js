@@ -82,7 +82,7 @@ async function init(opts) {
 // wasm/exported_functions.json, without the leading underscores.
 const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_version_string',
   'wdb_new', 'wdb_free', 'wdb_put', 'wdb_delete_field', 'wdb_delete_doc', 'wdb_counter_add',
-  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_write_ops', 'wdb_vv', 'wdb_diff', 'wdb_forget',
+  'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_apply_each', 'wdb_write_ops', 'wdb_vv', 'wdb_diff', 'wdb_forget',
   'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_field', 'wdb_get_doc',
   'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length',
   'wdb_list_edit', 'wdb_list_length', 'wdb_list_items', 'wdb_next_doc', 'wdb_collection', 'wdb_touched', 'wdb_touched_list', 'wdb_change_ops', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot',

@@ -131,6 +131,11 @@ export class Indexes {
     return [...(this.#byColl.get(coll)?.keys() ?? [])];
   }
 
+  /** How many collections have declared indexes. */
+  get size() {
+    return this.#byColl.size;
+  }
+
   /** touched: [[collection, doc], ...] a commit or apply changed. */
   touch(touched) {
     if (!this.#byColl.size) return;

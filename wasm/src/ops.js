@@ -8,16 +8,12 @@
 // Nothing stores ops: the store and the sync outbox hold the change records
 // they commit to.
 //
-// Here: the ops, their encoding into the core's op buffer (encodeOp), a
-// transaction's run (commitOps) and the merge of records from elsewhere
-// (applyRecords). changes.js is the write path that uses them.
-import { MAX_COMMIT_BYTES } from './constants.js';
+// Here: the ops, a transaction's run (commitOps: encoded by opwriter.js
+// into the core's op buffer, one crossing) and the merge of records from
+// elsewhere (applyRecords). changes.js is the write path that uses them.
 import { WeftError } from './errors.js';
-import { Writer, appendValue, encodeValue } from './value.js';
-
-// An op's encoding larger than this cannot fit a change with its header,
-// seal and signature (MAX_COMMIT_BYTES, change.h).
-const MAX_OP_BYTES = MAX_COMMIT_BYTES - 4096;
+import { OpWriter, labelled } from './opwriter.js';
+import { encodeValue } from './value.js';
 
 /**
  * Replaces document `id` of collection `c` with `data`: the fields `data`
@@ -58,77 +54,6 @@ export function loneSplice(ops) {
   return ops.length === 1 && ops[0].t === 'splice' ? ops[0] : null;
 }
 
-// Op kinds of the core's op buffer (enum weft_ops_kind, never renumbered).
-const PUT_FIELD = 1, REPLACE = 2, UPDATE = 3, DELETE_FIELD = 4, DELETE_DOC = 5, COUNTER_ADD = 6;
-
-function name(w, s) {
-  if (typeof s !== 'string') throw new WeftError('WEFT_EINVAL', `names and ids are strings, not ${typeof s}`);
-  w.text(s); // varint length + UTF-8, as the op format's names
-}
-
-function target(w, kind, op) {
-  w.u8(kind);
-  name(w, op.c);
-  name(w, op.id);
-}
-
-/**
- * Appends op (not a splice) to w in the core's op format. Returns how many
- * core ops it wrote (an update deletes each undefined field with an op of
- * its own). Throws WEFT_EINVAL when a value cannot be encoded, or
- * WEFT_ECHANGE_TOO_BIG when the op is larger than a change may be, w left
- * as before. The core checks names and values when the buffer reaches it.
- */
-export function encodeOp(w, op) {
-  const start = w.len;
-  try {
-    const n = encodeOpOnly(w, op);
-    // One op no change can hold: refused alone, before it joins a change
-    // (the core refuses a change that grows past the limit at commit).
-    if (w.len - start > MAX_OP_BYTES)
-      throw new WeftError('WEFT_ECHANGE_TOO_BIG', `${describe(op)}: ${w.len - start} bytes, above the ${MAX_COMMIT_BYTES} a change may hold: store large values as files (space.files.put)`);
-    return n;
-  } catch (e) {
-    w.len = start;
-    throw e;
-  }
-}
-
-/** encodeOp without the size check. */
-function encodeOpOnly(w, op) {
-  switch (op.t) {
-    case 'put': // the core deletes the fields data lacks (REPLACE)
-      target(w, REPLACE, op);
-      appendValue(w, op.data);
-      return 1;
-    case 'update': {
-      let n = 0, sets = 0;
-      for (const k of Object.keys(op.data)) {
-        if (op.data[k] !== undefined) sets++;
-        else {
-          target(w, DELETE_FIELD, op);
-          name(w, k);
-          n++;
-        }
-      }
-      if (!sets) return n;
-      target(w, UPDATE, op);
-      appendValue(w, op.data); // undefined members are skipped
-      return n + 1;
-    }
-    case 'delete':
-      target(w, DELETE_DOC, op);
-      return 1;
-    case 'incr':
-      target(w, COUNTER_ADD, op);
-      name(w, op.f);
-      appendValue(w, op.n);
-      return 1;
-    default:
-      throw new WeftError('WEFT_EINVAL', `unknown op ${op.t}`);
-  }
-}
-
 /** The core's refusal of a splice, saying how the range misses the text when it does. */
 export function rangeError(rep, op, e) {
   let len = rep.textLength(op.c, op.id, op.f);
@@ -141,45 +66,59 @@ export function rangeError(rep, op, e) {
   return e;
 }
 
-/** What an op did, for error messages. */
-function describe(op) {
-  return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
-}
-
 /**
  * Runs `ops` in `rep` (one crossing into the core) and commits them as one
  * change stamped `now` (ms). Returns the change record, or null when the
- * ops changed nothing. On an error nothing is left in the replica's open
- * transaction and the error is thrown.
+ * ops changed nothing. A bad op throws (labelled with the write it was)
+ * before anything reaches the core; on any error nothing is left in the
+ * replica's open transaction.
  * @param {import('./replica.js').Replica} rep
  * @param {Op[]} ops
  * @param {number} now
+ * @param {OpWriter} [w] a writer to encode them with (emptied first)
  * @returns {Uint8Array | null}
  */
-export function commitOps(rep, ops, now) {
+export function commitOps(rep, ops, now, w = new OpWriter(256)) {
   const splice = loneSplice(ops);
   // A text edit from another tab commits itself at once.
   if (splice) return rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, now) || null;
-  const lists = ops.filter((op) => op.t === 'list');
-  const values = lists.map(listValue); // a value that cannot be encoded throws before anything runs
-  if (ops.length === 1 && lists.length === 1) { // a lone list edit commits itself (an array may turn into a list)
-    const op = lists[0];
-    const i = op.k === 1 && op.i === -1 ? listState(rep, op).len : op.i;
-    return rep.listEdit(op.c, op.id, op.f, op.k, i, op.to ?? 0, values[0], false, now) || null;
-  }
-  const w = new Writer(256);
-  const counts = [];
+  const lists = [];
+  w.reset();
   for (const op of ops) {
     if (op.t === 'splice') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
-    counts.push(op.t === 'list' ? 0 : encodeOp(w, op));
+    if (op.t === 'list') {
+      lists.push(op); // not in the op buffer: applied after it (commitBuffer)
+      continue;
+    }
+    try {
+      w.op(op);
+    } catch (e) {
+      throw labelled(e, op.t, op.c, op.id, op.f);
+    }
   }
+  if (ops.length === 1 && lists.length === 1) { // a lone list edit commits itself (an array may turn into a list)
+    const op = lists[0];
+    const v = listValue(op);
+    const i = op.k === 1 && op.i === -1 ? listState(rep, op).len : op.i;
+    return rep.listEdit(op.c, op.id, op.f, op.k, i, op.to ?? 0, v, false, now) || null;
+  }
+  return commitBuffer(rep, w, now, lists);
+}
+
+/**
+ * The ops encoded in w handed to the core in one call (all or none), then
+ * the list edits `lists` (ListOp objects: they do not go through the op
+ * buffer, they show in the list at once), committed as one change stamped
+ * `now`. The list edits are checked against the lists' lengths, and their
+ * values encoded, before anything reaches the core. Returns the record, or
+ * null when they changed nothing. On an error nothing is left in the open
+ * transaction.
+ */
+export function commitBuffer(rep, w, now, lists = []) {
+  const values = lists.map(listValue); // a value that cannot be encoded throws before anything runs
   const at = lists.length ? placeListOps(rep, lists) : [];
   const res = {};
-  const bad = rep.writeOps(w.buf, w.len, res);
-  if (bad >= 0) {
-    const i = opAt(counts, 0, bad);
-    throw i < ops.length ? relabel(res.error, ops[i]) : res.error;
-  }
+  if (w.len && rep.writeOps(w.buf, w.len, res) >= 0) throw res.error;
   // List edits after the other writes: they show in the list at once, so
   // they go in once every other op was accepted.
   lists.forEach((op, k) => {
@@ -187,7 +126,7 @@ export function commitOps(rep, ops, now) {
       rep.listEdit(op.c, op.id, op.f, op.k, at[k], op.to ?? 0, values[k], true, now);
     } catch (e) {
       rep.rollback(); // refused once a list edit is in: it stays for the next commit
-      throw relabel(e, op);
+      throw labelled(e, op.t, op.c, op.id, op.f);
     }
   });
   if (rep.txnOps() === 0) return null;
@@ -238,44 +177,31 @@ function placeListOps(rep, lists) {
   });
 }
 
-/** The index of the op (counting from `from`) holding core op `at`, given each op's count of core ops. */
-export function opAt(counts, from, at) {
-  let i = from;
-  while (i < counts.length && at >= counts[i]) at -= counts[i++];
-  return i;
-}
-
-/** The core's error, saying which write it was. */
-export function relabel(e, op) {
-  const err = new WeftError(e.code, `${describe(op)}: ${e.message.replace(/^writing: /, '')}`);
-  err.errno = e.errno;
-  return err;
+/** The write an op is, for error messages (`list c/id.f`). */
+function describe(op) {
+  return `${op.t} ${op.c}/${op.id}${op.f ? '.' + op.f : ''}`;
 }
 
 /**
- * Merges concatenated change records from elsewhere into `rep`, each on its
- * own so the ones merged or parked (not duplicates, not refused) are known.
- * keep: return copies of those (to store them); texts: collect the core's
- * text events (null once some were lost).
- * @returns {{ applied: number, rejected: number, firstError: number, kept: Uint8Array[], touched: [string, string][], textEvents: object[] | null, bytes: number }}
+ * Merges concatenated change records from elsewhere into `rep` in one
+ * call, each on its own so the ones merged or parked (not duplicates, not
+ * refused) are known. keep: return copies of those (to store them);
+ * texts: collect the core's text events (null once some were lost).
+ * @returns {{ applied: number, rejected: number, firstError: number, kept: Uint8Array[], touched: import('./replica.js').Touched, textEvents: object[] | null, bytes: number }}
  */
-export function applyRecords(core, rep, buf, keep, texts) {
-  const out = { applied: 0, rejected: 0, firstError: 0, kept: [], touched: [], textEvents: [], bytes: 0 };
-  for (const { record } of core.splitRecords(buf)) {
-    const res = rep.apply(record);
-    if (res.applied) out.touched.push(...rep.touched());
-    if (texts && res.applied && out.textEvents) {
-      const ev = rep.textEvents();
-      if (ev) out.textEvents.push(...ev);
-      else out.textEvents = null;
+export function applyRecords(rep, buf, keep, texts) {
+  const r = rep.applyEach(buf);
+  const kept = [];
+  let bytes = 0;
+  const oc = r.outcomes;
+  for (let i = 0, off = 0; i < oc.length; i += 2) {
+    const len = oc[i];
+    if (oc[i + 1] === 0 || oc[i + 1] === 2) {
+      if (keep) kept.push(buf.slice(off, off + len));
+      bytes += len;
     }
-    if (res.applied || res.pending) {
-      if (keep) out.kept.push(record.slice());
-      out.bytes += record.length;
-    }
-    out.applied += res.applied;
-    out.rejected += res.rejected;
-    if (res.rejected && !out.firstError) out.firstError = res.firstError;
+    off += len;
   }
-  return out;
+  const textEvents = texts && r.applied ? rep.textEvents() : [];
+  return { applied: r.applied, rejected: r.rejected, firstError: r.firstError, kept, touched: r.touched, textEvents, bytes };
 }

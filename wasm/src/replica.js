@@ -8,6 +8,7 @@ import { decodeValue, decodeListItems } from './value.js';
 
 const { WEFT_ENOTFOUND } = ERRORS;
 
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -21,6 +22,59 @@ function name(u8, p, n) {
     s += String.fromCharCode(c);
   }
   return s;
+}
+
+/**
+ * Documents a commit or apply touched: the core's list (repeated u32
+ * length + collection, u32 length + key; wdb_touched_list) kept as bytes,
+ * decoded into [[collection, key], ...] only when something reads `list`
+ * (a cache to invalidate, an index, a live query, a 'change' listener).
+ */
+export class Touched {
+  #bytes;
+  #list = null;
+  /** @param {Uint8Array} bytes */
+  constructor(bytes) {
+    this.#bytes = bytes;
+  }
+
+  get empty() {
+    return this.#bytes.length === 0;
+  }
+
+  /** @returns {[string, string][]} */
+  get list() {
+    if (this.#list) return this.#list;
+    const view = this.#bytes;
+    const dv = new DataView(view.buffer, view.byteOffset, view.length);
+    const out = [];
+    let p = 0;
+    while (p < view.length) {
+      const cl = dv.getUint32(p, true);
+      const c = name(view, p + 4, cl);
+      p += 4 + cl;
+      const dl = dv.getUint32(p, true);
+      const d = name(view, p + 4, dl);
+      p += 4 + dl;
+      out.push([c, d]);
+    }
+    return (this.#list = out);
+  }
+}
+
+/** Writes s as UTF-8 at u8[p] (room for cap bytes); returns its length in bytes. Short ASCII without TextEncoder. */
+function utf8Into(u8, p, s, cap) {
+  const n = s.length;
+  if (n <= 32) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      u8[p + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return enc.encodeInto(s, u8.subarray(p, p + cap)).written;
 }
 
 export class Replica {
@@ -82,6 +136,20 @@ export class Replica {
     }
     if (value) u8.set(value, p);
     return [base, c, base + c, d, base + c + d, f, p];
+  }
+
+  /**
+   * Strings a and b as UTF-8, side by side in the scratch buffer, for one
+   * call (reads: no allocation per call). Returns the address; this._al
+   * and this._bl are their lengths in bytes.
+   */
+  _pair(a, b) {
+    const cap = (a.length + b.length) * 3;
+    const base = this._scratch(cap);
+    const u8 = this.core.u8;
+    this._al = utf8Into(u8, base, a, cap);
+    this._bl = utf8Into(u8, base + this._al, b, cap - this._al);
+    return base;
   }
 
   /** The scratch buffer in the heap, at least n bytes (kept: a write's bytes cross through it). */
@@ -183,12 +251,12 @@ export class Replica {
     // allocation per edit.
     const cap = (coll.length + doc.length + field.length + text.length) * 3;
     const base = this._scratch(cap);
-    const u8 = core.u8.subarray(base, base + cap);
-    const cl = enc.encodeInto(coll, u8).written;
-    const dl = enc.encodeInto(doc, u8.subarray(cl)).written;
-    const fl = enc.encodeInto(field, u8.subarray(cl + dl)).written;
-    const tl = text ? enc.encodeInto(text, u8.subarray(cl + dl + fl)).written : 0;
+    const u8 = core.u8;
+    const cl = utf8Into(u8, base, coll, cap);
+    const dl = utf8Into(u8, base + cl, doc, cap - cl);
+    const fl = utf8Into(u8, base + cl + dl, field, cap - cl - dl);
     const dp = base + cl, fp = dp + dl, tp = fp + fl;
+    const tl = text ? utf8Into(u8, tp, text, cap - cl - dl - fl) : 0;
     core.check(core.x.wdb_text_edit(h, base, cl, dp, dl, fp, fl, pos, deleted, tp, tl, wallMs, core.out),
       `editing the text ${coll}/${doc}.${field}`);
     return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
@@ -347,6 +415,43 @@ export class Replica {
   }
 
   /**
+   * Merges concatenated records in one call, each on its own
+   * (wdb_apply_each). Returns the totals (as apply), `outcomes`: an
+   * Int32Array of (length, what became of it: 0 merged, 1 already held,
+   * 2 parked, or the negative code it was refused with) per record read,
+   * and `touched`: the documents every record touched. Text events of
+   * every record wait in textEvents(). Throws WEFT_ESTATE while a
+   * transaction is open (nothing read), WEFT_ENOMEM.
+   */
+  applyEach(records) {
+    const h = this._h();
+    const core = this.core;
+    const at = (records.length + 3) & ~3; // the totals (weft_apply_result) after the records, aligned
+    // Small batches cross through the kept scratch buffer; a big one
+    // (a first sync) through an allocation of its own, freed after.
+    const big = at + 24 > 1 << 20;
+    const base = big ? core.malloc(at + 24) : this._scratch(at + 24);
+    try {
+      core.u8.set(records, base);
+      core.check(core.x.wdb_apply_each(h, base, records.length, base + at, core.out), 'merging changes');
+      const w = (base + at) >> 2;
+      const u32 = core.u32;
+      return {
+        applied: u32[w],
+        duplicates: u32[w + 1],
+        pending: u32[w + 2],
+        rejected: u32[w + 3],
+        firstError: core.dv.getInt32(base + at + 16, true),
+        consumed: u32[w + 5],
+        outcomes: new Int32Array(core.outBytes(0).buffer),
+        touched: new Touched(core.outBytes(2)),
+      };
+    } finally {
+      if (big) core.free(base);
+    }
+  }
+
+  /**
    * What one change record did, without merging it: [{ code, coll, doc,
    * field }] per op (code as FORMAT.md §5: 1 put, 2 delete document, 3
    * delete field, 4 counter add, 5/6 text insert/delete; field '' for 2).
@@ -379,22 +484,14 @@ export class Replica {
 
   /** [[collection, docKey], ...] the last commit or apply touched, read in one call. */
   touched() {
+    return this.touchedDocs().list;
+  }
+
+  /** The documents the last commit or apply touched, as one buffer (a copy), decoded on first use. */
+  touchedDocs() {
     const core = this.core;
     core.check(core.x.wdb_touched_list(this._h(), core.out), 'listing touched documents');
-    const view = core.outView();
-    const dv = new DataView(view.buffer, view.byteOffset, view.length);
-    const out = [];
-    let p = 0;
-    while (p < view.length) {
-      const cl = dv.getUint32(p, true);
-      const c = name(view, p + 4, cl);
-      p += 4 + cl;
-      const dl = dv.getUint32(p, true);
-      const d = name(view, p + 4, dl);
-      p += 4 + dl;
-      out.push([c, d]);
-    }
-    return out;
+    return new Touched(core.outBytes());
   }
 
   /** A document's fields decoded, or undefined. */
@@ -407,10 +504,8 @@ export class Replica {
   getDocBytes(coll, doc, copy = true) {
     const h = this._h();
     const core = this.core;
-    const rc = core.scope((s) => {
-      const [cp, cl, dp, dl] = this._target(s, coll, doc, null, null);
-      return core.x.wdb_get_doc(h, cp, cl, dp, dl, core.out);
-    });
+    const p = this._pair(coll, doc);
+    const rc = core.x.wdb_get_doc(h, p, this._al, p + this._al, this._bl, core.out);
     if (rc === WEFT_ENOTFOUND) return null;
     core.check(rc, `reading ${coll}/${doc}`);
     return copy ? core.outBytes() : core.outView();
@@ -436,14 +531,12 @@ export class Replica {
     const core = this.core;
     let prev = after;
     for (;;) {
-      const key = core.scope((s) => {
-        const [cp, cl, ap, al] = this._target(s, coll, prev ?? '', null, null);
-        const rc = core.x.wdb_next_doc(h, cp, cl, ap, prev === null ? 0 : al, core.out);
-        if (rc === WEFT_ENOTFOUND) return null;
-        core.check(rc, `listing ${coll}`);
-        return dec.decode(core.outView());
-      });
-      if (key === null) return;
+      const p = this._pair(coll, prev ?? '');
+      const rc = core.x.wdb_next_doc(h, p, this._al, p + this._al, prev === null ? 0 : this._bl, core.out);
+      if (rc === WEFT_ENOTFOUND) return;
+      core.check(rc, `listing ${coll}`);
+      const w = core.out >> 2;
+      const key = name(core.u8, core.u32[w], core.u32[w + 1]);
       yield key;
       prev = key;
     }

@@ -89,7 +89,7 @@ export class Space {
     this.#subs = new Subscriptions((t) => {
       if (this.#closed) return false;
       this.#persist.compact();
-      emit('change', t.all ? { docs: [], local: false, remote: true, all: true } : { docs: t.docs, local: t.local, remote: t.remote });
+      if (this.#events.has('change')) emit('change', t.all ? { docs: [], local: false, remote: true, all: true } : { docs: t.docs, local: t.local, remote: t.remote });
       return true;
     });
     this.#changes = new Changes({
@@ -102,7 +102,7 @@ export class Space {
       sync: () => this.#sync,
     }, textWindow);
     this.#history = new History({ core, rep: () => this.#settled(), baseVV: () => this.#persist.baseVV });
-    this.#collectionPort = this.#port('write fail replica subscribe docs indexes report');
+    this.#collectionPort = this.#port('write put fail replica subscribe docs indexes report');
     this.#textPort = this.#port('write replica observeText report inTxn');
     this.#listPort = this.#port('write fail replica subscribe report');
     this.#files = new Files(Object.assign(this.#port('core meta rights replica on emit setStatus'), { store, checkOpen: () => this.#open() }), files);
@@ -439,6 +439,7 @@ export class Space {
       load: (loaded) => this.#load(loaded),
       replica: (coll, id) => this.#readable(coll, id),
       write: (op) => this.#changes.write(op),
+      put: (c, id, data) => this.#changes.put(c, id, data),
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),

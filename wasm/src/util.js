@@ -63,7 +63,7 @@ export class Emitter {
     this.listeners = new Map();
     this.onThrow = onThrow;
   }
-  /** True when `name` has a listener. */
+  /** True when `name` has a listener (an event costly to build is built only then). */
   has(name) {
     return (this.listeners.get(name)?.size ?? 0) > 0;
   }

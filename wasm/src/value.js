@@ -41,8 +41,19 @@ class Writer {
     this.buf[this.len++] = b;
   }
   varint(n) {
-    // n: a non-negative safe integer.
+    // n: a non-negative safe integer; below 2^31 in int32 arithmetic.
     this.reserve(10);
+    if (n < 0x80000000) {
+      const buf = this.buf;
+      let p = this.len;
+      while (n >= 0x80) {
+        buf[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      buf[p++] = n;
+      this.len = p;
+      return;
+    }
     while (n >= 0x80) {
       this.buf[this.len++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
@@ -64,10 +75,33 @@ class Writer {
     this.len += b.length;
   }
   text(s) {
-    // Worst case 3 bytes per UTF-16 unit; lone surrogates would become
-    // U+FFFD silently, so they are refused first.
+    // Lone surrogates would become U+FFFD silently, so they are refused first.
     if (!s.isWellFormed?.() && hasLoneSurrogate(s))
       throw new WeftError('WEFT_EINVAL', 'string is not well-formed Unicode (lone surrogate)');
+    this.utf8(s);
+  }
+  /**
+   * varint length + s when s is short ASCII (under 42 units, so its length
+   * takes one byte) and returns true; else writes nothing and returns false.
+   */
+  ascii(s) {
+    const n = s.length;
+    if (n >= 0x2a) return false;
+    this.reserve(1 + n);
+    const buf = this.buf;
+    const at = this.len;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at + 1 + i] = c;
+    }
+    buf[at] = n;
+    this.len = at + 1 + n;
+    return true;
+  }
+  /** varint length + UTF-8 of s, known to be well-formed (a name checked before). */
+  utf8(s) {
+    // Worst case 3 bytes per UTF-16 unit.
     if (s.length < 0x80 / 3) {
       this.reserve(1 + s.length * 3);
       // Short ASCII (names, ids, most strings) byte by byte: cheaper than
@@ -185,14 +219,31 @@ function writeValue(w, v, depth) {
   const proto = Object.getPrototypeOf(v);
   if (proto !== Object.prototype && proto !== null)
     throw new WeftError('WEFT_EINVAL', `a ${proto?.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays, Uint8Array only)`);
-  const keys = [];
+  writeMap(w, v, depth, null);
+}
+
+/**
+ * A plain object as a map (keys sorted by their UTF-8 bytes, undefined
+ * members skipped). checkKey, when given, checks each key first (a
+ * document's field names, ops.js).
+ */
+function writeMap(w, v, depth, checkKey) {
+  let keys = Object.keys(v);
+  let n = 0;
+  let sorted = true;
+  let prev = null;
   let wide = false; // a key with a unit >= U+D800, where UTF-16 order and UTF-8 byte order differ
-  for (const k of Object.keys(v)) {
+  for (let j = 0; j < keys.length; j++) {
+    const k = keys[j];
     if (v[k] === undefined) continue;
-    keys.push(k);
+    n++;
+    if (prev !== null && k < prev) sorted = false;
+    prev = k;
     if (!wide) for (let i = 0; i < k.length; i++) if (k.charCodeAt(i) >= 0xd800) wide = true;
   }
-  if (keys.length > 1) {
+  // Most objects have their keys in order and none undefined: written as they are.
+  if (n !== keys.length) keys = keys.filter((k) => v[k] !== undefined);
+  if (n > 1 && (!sorted || wide)) {
     if (!wide) keys.sort(); // code unit order: the byte order of their UTF-8 below U+D800
     else {
       const bytes = new Map(keys.map((k) => [k, enc.encode(k)]));
@@ -202,8 +253,9 @@ function writeValue(w, v, depth) {
   w.u8(0x08);
   w.varint(keys.length);
   for (const k of keys) {
-    if (wide && hasLoneSurrogate(k)) throw new WeftError('WEFT_EINVAL', 'map key is not well-formed Unicode');
-    w.text(k);
+    if (checkKey) checkKey(k);
+    else if (wide && hasLoneSurrogate(k)) throw new WeftError('WEFT_EINVAL', 'map key is not well-formed Unicode');
+    w.utf8(k);
     writeValue(w, v[k], depth + 1);
   }
 }
@@ -225,6 +277,18 @@ export function encodeValueInto(w, v) {
 /** Appends one JS value's encoding to writer w (an op buffer, ops.js). */
 export function appendValue(w, v) {
   writeValue(w, v, 0);
+}
+
+/**
+ * Appends a document's fields (a plain object) as one map, each key
+ * checked by checkKey(k) (which throws a WeftError for a bad one and
+ * ensures it is well-formed).
+ */
+export function appendFields(w, data, checkKey) {
+  const proto = Object.getPrototypeOf(data);
+  if (proto !== Object.prototype && proto !== null)
+    throw new WeftError('WEFT_EINVAL', `a ${proto?.constructor?.name ?? 'object'} cannot be stored (plain objects, arrays, Uint8Array only)`);
+  writeMap(w, data, 0, checkKey);
 }
 
 export { Writer };

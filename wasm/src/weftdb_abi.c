@@ -35,14 +35,35 @@ typedef struct wdb {
     uint8_t *ev;
     size_t ev_len, ev_cap;
     int ev_lost;
-    /* The last wdb_touched_list. */
+    /* The last wdb_touched_list (or wdb_apply_each's documents). */
     uint8_t *tl;
-    size_t tl_cap;
+    size_t tl_len, tl_cap;
+    /* The last wdb_apply_each's outcomes: 8 bytes per record. */
+    uint8_t *oc;
+    size_t oc_len, oc_cap;
     /* The last wdb_change_ops list; ops_err when it could not grow. */
     uint8_t *ops;
     size_t ops_len, ops_cap;
     int ops_err;
 } wdb;
+
+/* Appends n bytes to a handle buffer (*buf, *len, *cap). Returns 0 or
+ * WEFT_ENOMEM (the buffer as before). */
+static int buf_put(uint8_t **buf, size_t *len, size_t *cap, const void *p, size_t n) {
+    if (n > SIZE_MAX - *len) return WEFT_ENOMEM;
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n)
+            c = c > SIZE_MAX / 2 ? *len + n : c * 2;
+        uint8_t *q = realloc(*buf, c);
+        if (!q) return WEFT_ENOMEM;
+        *buf = q;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return WEFT_OK;
+}
 
 /* ---- text change events ---- */
 
@@ -169,6 +190,7 @@ WDB_API void wdb_free(wdb *h) {
     weft_suite_v1_wipe(&h->st);
     free(h->ev);
     free(h->tl);
+    free(h->oc);
     free(h->ops);
     free(h);
 }
@@ -244,6 +266,68 @@ WDB_API int wdb_commit(wdb *h, double wall_ms, uint32_t *out) {
 WDB_API int wdb_apply(wdb *h, const uint8_t *records, size_t len, weft_apply_result *res) {
     ev_clear(h);
     return weft_replica_apply(h->r, records, len, res);
+}
+
+static int touched_append(wdb *h);
+
+/* What became of one record applied on its own: 0 merged, 1 already
+ * held, 2 parked until its dependencies arrive, or the code it was
+ * refused with. */
+static int32_t outcome(const weft_apply_result *one) {
+    if (one->rejected) return one->first_error;
+    if (one->duplicates) return 1;
+    return one->pending && !one->applied ? 2 : 0;
+}
+
+/* Merges concatenated change records in one call, each on its own so the
+ * caller learns what became of each (which to store). OUT: res = the
+ * totals, as wdb_apply's; out[0], out[1] = the outcomes, 8 bytes per record
+ * read: u32 its length, i32 what became of it (0 merged, 1 already held, 2
+ * parked, or the negative code it was refused with); out[2],
+ * out[3] = the documents every record touched, listed as by
+ * wdb_touched_list. Both borrowed until the next call of either. The text
+ * events of every record are kept for wdb_text_events. Returns 0; a
+ * framing error (input that is not whole records: nothing is merged);
+ * WEFT_ESTATE (a transaction is open: nothing is merged); WEFT_ETOOBIG or
+ * WEFT_ENOMEM (the records before it stand). */
+WDB_API int wdb_apply_each(wdb *h, const uint8_t *records, size_t len, weft_apply_result *res,
+                           uint32_t *out) {
+    memset(res, 0, sizeof *res);
+    h->oc_len = h->tl_len = 0;
+    if (weft_replica_txn_ops(h->r)) return WEFT_ESTATE;
+    weft_change c;
+    /* Every record framed first: input that is not records is refused
+     * whole, before anything is merged. */
+    for (size_t off = 0; off < len; off += c.total_len) {
+        int rc = weft_change_decode(&c, records + off, len - off);
+        if (rc) return rc;
+    }
+    ev_clear(h);
+    int rc = WEFT_OK;
+    size_t off = 0;
+    while (off < len && !rc) {
+        weft_apply_result one = {0};
+        int32_t o[2];
+        (void)weft_change_decode(&c, records + off, len - off);
+        rc = weft_replica_apply(h->r, records + off, c.total_len, &one);
+        if (rc == WEFT_ESTATE || rc == WEFT_ENOMEM) break;
+        rc = touched_append(h);
+        o[0] = (int32_t)c.total_len;
+        o[1] = outcome(&one);
+        res->applied += one.applied;
+        res->duplicates += one.duplicates;
+        res->pending += one.pending;
+        res->rejected += one.rejected;
+        if (!res->first_error) res->first_error = one.first_error;
+        off += (size_t)o[0];
+        if (!rc) rc = buf_put(&h->oc, &h->oc_len, &h->oc_cap, o, sizeof o);
+    }
+    res->consumed = off;
+    out[0] = (uint32_t)(uintptr_t)h->oc;
+    out[1] = (uint32_t)h->oc_len;
+    out[2] = (uint32_t)(uintptr_t)h->tl;
+    out[3] = (uint32_t)h->tl_len;
+    return rc;
 }
 
 /* ---- text fields ---- */
@@ -489,37 +573,34 @@ WDB_API int wdb_touched(wdb *h, uint8_t *out, size_t cap) {
     return (int)need;
 }
 
-/* The same list as wdb_touched in one call, into the handle's buffer.
- * OUT: out[0], out[1] = the list (borrowed until the next
- * wdb_touched_list). Returns 0, WEFT_ETOOBIG or WEFT_ENOMEM. */
-WDB_API int wdb_touched_list(wdb *h, uint32_t *out) {
-    size_t n = weft_replica_touched_count(h->r), need = 0;
+/* Appends the documents the last commit or apply touched to h->tl, as
+ * wdb_touched lists them. Returns 0, WEFT_ETOOBIG or WEFT_ENOMEM. */
+static int touched_append(wdb *h) {
+    size_t n = weft_replica_touched_count(h->r);
     const char *c, *d;
     size_t cl, dl;
-    for (size_t i = 0; i < n; i++)
-        if (!weft_replica_touched(h->r, i, &c, &cl, &d, &dl)) need += 8 + cl + dl;
-    if (need > INT32_MAX) return WEFT_ETOOBIG;
-    if (need > h->tl_cap) {
-        size_t cap = need < 4096 ? 4096 : need;
-        uint8_t *q = realloc(h->tl, cap);
-        if (!q) return WEFT_ENOMEM;
-        h->tl = q;
-        h->tl_cap = cap;
-    }
-    uint8_t *p = h->tl;
     for (size_t i = 0; i < n; i++) {
         if (weft_replica_touched(h->r, i, &c, &cl, &d, &dl)) continue;
-        uint32_t l32 = (uint32_t)cl;
-        memcpy(p, &l32, 4);
-        memcpy(p + 4, c, cl);
-        p += 4 + cl;
-        l32 = (uint32_t)dl;
-        memcpy(p, &l32, 4);
-        memcpy(p + 4, d, dl);
-        p += 4 + dl;
+        uint32_t l[2] = {(uint32_t)cl, (uint32_t)dl};
+        if (buf_put(&h->tl, &h->tl_len, &h->tl_cap, &l[0], 4) ||
+            buf_put(&h->tl, &h->tl_len, &h->tl_cap, c, cl) ||
+            buf_put(&h->tl, &h->tl_len, &h->tl_cap, &l[1], 4) ||
+            buf_put(&h->tl, &h->tl_len, &h->tl_cap, d, dl))
+            return WEFT_ENOMEM;
     }
+    return h->tl_len > INT32_MAX ? WEFT_ETOOBIG : WEFT_OK;
+}
+
+/* The same list as wdb_touched in one call, into the handle's buffer.
+ * OUT: out[0], out[1] = the list (borrowed until the next
+ * wdb_touched_list or wdb_apply_each). Returns 0, WEFT_ETOOBIG or
+ * WEFT_ENOMEM. */
+WDB_API int wdb_touched_list(wdb *h, uint32_t *out) {
+    h->tl_len = 0;
+    int rc = touched_append(h);
+    if (rc) return rc;
     out[0] = (uint32_t)(uintptr_t)h->tl;
-    out[1] = (uint32_t)need;
+    out[1] = (uint32_t)h->tl_len;
     return WEFT_OK;
 }
 
