@@ -208,9 +208,11 @@ export function decodeFrame(buf, { peer = false } = {}) {
       f.token = r.bytes();
       if (f.token.length > PROTO.MAX_TOKEN) throw bad('token too long');
       const flags = r.u8();
-      if (flags & ~(PROTO.HELLO_CURSOR | PROTO.HELLO_VERSIONS)) throw bad('unknown HELLO flags');
+      // A browser never sends an admission (0x04): only operators' tools do.
+      if (flags & ~(PROTO.HELLO_CURSOR | PROTO.HELLO_VERSIONS | PROTO.HELLO_MEMBERS)) throw bad('unknown HELLO flags');
       f.cursor = flags & PROTO.HELLO_CURSOR ? r.varint() : null;
       f.versions = flags & PROTO.HELLO_VERSIONS ? readVersions(r) : null;
+      f.members = !!(flags & PROTO.HELLO_MEMBERS);
       break;
     }
     case F.PROOF:
