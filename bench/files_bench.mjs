@@ -84,7 +84,7 @@ function noise(n) {
 async function run(data) {
   const r = await startRelay();
   try {
-    const space = await createSpace({ relay: r.url, sync: { WebSocket } });
+    const space = await createSpace({ storage: 'memory', relay: r.url, sync: { WebSocket } });
     while (space.status.state !== 'synced') await new Promise((res) => setTimeout(res, 10));
     let t = performance.now();
     const ref = await space.files.put(data);

@@ -78,7 +78,7 @@ test('a 50 MB file: two network drops and a reload mid-upload, another member ge
   const storage = memoryStorage();
   let a = await createSpace({ storage, relay: r.url, sync, files });
   const id = a.id;
-  const b = await space(openSpace({ invite: a.invite(), relay: r.url, sync, files }));
+  const b = await space(openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync, files }));
   let uploaded = 0;
   const watch = (s) => s.on('file', (ev) => ev.direction === 'up' && (uploaded = ev.loaded));
   watch(a);
@@ -143,7 +143,7 @@ test('kill -9 mid-upload keeps every acknowledged chunk whole and no half-writte
   let r = await relay();
   const port = r.port;
   const data = noise(24 << 20, 7);
-  const a = await space(createSpace({ relay: r.url, sync, files }));
+  const a = await space(createSpace({ storage: 'memory', relay: r.url, sync, files }));
   let acked = 0;
   a.on('file', (ev) => ev.direction === 'up' && (acked = ev.loaded));
   const ref = await a.files.put(data);
@@ -161,13 +161,13 @@ test('kill -9 mid-upload keeps every acknowledged chunk whole and no half-writte
   r = await startRelay({ port, dataDir: r.data });
   cleanup.push(() => r.stop());
   await until('upload done', () => a.status.uploads === 0, 60_000);
-  const b = await space(openSpace({ invite: a.invite(), relay: r.url, sync, files }));
+  const b = await space(openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync, files }));
   assert.ok(Buffer.from(await b.files.get(ref)).equals(Buffer.from(data)));
 });
 
 test('bad requests: wrong hash, quota, forged and expired URLs, ranges, rights; each counted', { skip, timeout: 60_000 }, async () => {
   const r = await relay(['--space-bytes', String(6 << 20), '--blob-url-ttl', '2']);
-  const a = await space(createSpace({ relay: r.url, sync, files }));
+  const a = await space(createSpace({ storage: 'memory', relay: r.url, sync, files }));
   await until('a synced', () => a.status.state === 'synced');
   const errors = [];
   a.on('error', (e) => errors.push(e));
@@ -221,7 +221,7 @@ test('bad requests: wrong hash, quota, forged and expired URLs, ranges, rights; 
 
   // Rights: a read-only member reads but cannot upload (403 RIGHTS); no
   // token at all is 401 AUTH.
-  const ro = await space(openSpace({ invite: a.invite({ rights: 'read' }), relay: r.url, sync, files }));
+  const ro = await space(openSpace({ storage: 'memory', invite: a.invite({ rights: 'read' }), relay: r.url, sync, files }));
   await assert.rejects(ro.files.put(new Uint8Array(10)), (e) => e.code === 'WEFT_ERIGHTS');
   const roHttp = new BlobHttp(ro._internal, r.url);
   const sealed = new Uint8Array(64);
@@ -248,7 +248,7 @@ test('bad requests: wrong hash, quota, forged and expired URLs, ranges, rights; 
 
 test('leases: a file no member references is deleted after the grace period; a referenced one is kept', { skip, timeout: 60_000 }, async () => {
   const r = await relay(['--blob-grace', '2']);
-  const a = await space(createSpace({ relay: r.url, sync, files: { ...files, renewEvery: 500 } }));
+  const a = await space(createSpace({ storage: 'memory', relay: r.url, sync, files: { ...files, renewEvery: 500 } }));
   const kept = await a.files.put(noise(5000, 11));
   const dropped = await a.files.put(noise(5000, 12));
   await a.collection('notes').put('n', { attachment: kept }); // `dropped` is referenced by nothing

@@ -33,9 +33,9 @@ async function metric(port, series) {
 test('a 5 MB put is refused with a clear error before commit; later small puts sync', { skip, timeout: 60_000 }, async () => {
   const r = await startRelay();
   cleanup.push(() => r.stop());
-  const a = await createSpace({ relay: r.url, sync });
+  const a = await createSpace({ storage: 'memory', relay: r.url, sync });
   cleanup.push(() => a.close());
-  const b = await openSpace({ invite: a.invite(), relay: r.url, sync });
+  const b = await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync });
   cleanup.push(() => b.close());
   await until('synced', () => a.status.state === 'synced' && b.status.state === 'synced');
   const notes = a.collection('notes');
@@ -71,9 +71,9 @@ test("a change above a relay's --max-frame: one error, no reconnect loop, the li
   // relay that refuses an older build's oversized change.
   const r = await startRelay({ args: ['--max-frame', '65536'] });
   cleanup.push(() => r.stop());
-  const a = await createSpace({ relay: r.url, sync });
+  const a = await createSpace({ storage: 'memory', relay: r.url, sync });
   cleanup.push(() => a.close());
-  const b = await openSpace({ invite: a.invite(), relay: r.url, sync });
+  const b = await openSpace({ storage: 'memory', invite: a.invite(), relay: r.url, sync });
   cleanup.push(() => b.close());
   await until('synced', () => a.status.state === 'synced' && b.status.state === 'synced');
   const errors = [];
