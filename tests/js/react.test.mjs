@@ -162,12 +162,12 @@ test('useText, useStatus, usePresence and useSpace follow their space', async ()
   await settle();
   assert.equal(seen.id, space.id);
   assert.equal(seen.body, '');
-  assert.deepEqual(seen.status, { state: 'offline', pending: 0 });
+  assert.deepEqual(seen.status, { state: 'offline', pending: 0, uploads: 0 });
   assert.deepEqual(seen.peers, []);
   await act(() => space.text('notes', 'n1', 'body').insert(0, 'hello'));
   await settle();
   assert.equal(view.container.textContent, 'hello');
-  assert.deepEqual(seen.status, { state: 'offline', pending: 0 });
+  assert.deepEqual(seen.status, { state: 'offline', pending: 0, uploads: 0 });
   const [status, peers] = [seen.status, seen.peers];
   view.rerender(h(SpaceProvider, { space }, h(View)));
   assert.equal(seen.status, status, 'status is the same object while it is the same');
