@@ -747,9 +747,10 @@ int weft_replica_text_edit(weft_replica *r, const char *coll, size_t coll_len, c
                      wall_ms, record, rec_len);
 }
 
-int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
-                             size_t doc_len, const char *field, size_t field_len, size_t *length) {
-    validate_or_ret(r && coll && doc && field && length, WEFT_EINVAL);
+/* The visible text of a field, or NULL (not a text, or no such field). */
+static const weft_text *field_text(weft_replica *r, const char *coll, size_t coll_len,
+                                   const char *doc, size_t doc_len, const char *field,
+                                   size_t field_len) {
     weft_state *s = &r->state;
     uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
     uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
@@ -757,10 +758,34 @@ int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len,
                      ? UINT32_MAX
                      : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
     const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
-    const weft_text *t = f ? weft__state_field_text(s, f) : NULL;
+    return f ? weft__state_field_text(s, f) : NULL;
+}
+
+int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t *length) {
+    validate_or_ret(r && coll && doc && field && length, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
     if (!t) return WEFT_ENOTFOUND;
     *length = weft_text_length(t);
     return WEFT_OK;
+}
+
+int weft_replica_text_anchor(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t pos,
+                             int32_t assoc, weft_text_anchor *out) {
+    validate_or_ret(r && coll && doc && field && out, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!t) return WEFT_ENOTFOUND;
+    return weft_text_anchor_at(t, pos, assoc, out);
+}
+
+int weft_replica_text_resolve(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                              size_t doc_len, const char *field, size_t field_len,
+                              const weft_text_anchor *a, size_t *pos) {
+    validate_or_ret(r && coll && doc && field && a && pos, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!t) return WEFT_ENOTFOUND;
+    return weft_text_anchor_resolve(t, a, pos);
 }
 
 size_t weft_replica_txn_ops(const weft_replica *r) {

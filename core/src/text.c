@@ -717,6 +717,44 @@ int weft_text_delete(weft_text *t, size_t pos, size_t count) {
     return 0;
 }
 
+/* ---- stable positions ---- */
+
+int weft_text_anchor_at(const weft_text *t, size_t pos, int32_t assoc, weft_text_anchor *out) {
+    validate_or_ret(t && out && pos <= t->width && unit_boundary(t, pos), WEFT_EINVAL);
+    memset(out, 0, sizeof *out);
+    out->assoc = assoc;
+    out->seq = WEFT_TEXT_ANCHOR_EDGE;
+    if (assoc >= 0 ? pos == t->width : pos == 0) return 0;
+    /* The visible item holding unit pos (after) or unit pos - 1 (before). */
+    uint32_t u;
+    int inside;
+    cur c = seek_width(t, assoc >= 0 ? pos : pos - 1, &u);
+    const run *r = &c.l->r[c.k];
+    c.o = run_item_at(t, r, u, &inside);
+    if (inside) c.o--; /* pos - 1 is the low half of a pair: the pair's item */
+    memcpy(out->author, t->agents[r->agent].key, WEFT_KEY_BYTES);
+    out->seq = r->seq + c.o;
+    return 0;
+}
+
+int weft_text_anchor_resolve(const weft_text *t, const weft_text_anchor *a, size_t *pos) {
+    validate_or_ret(t && a && pos, WEFT_EINVAL);
+    if (a->seq == WEFT_TEXT_ANCHOR_EDGE) {
+        *pos = a->assoc < 0 ? 0 : (size_t)t->width;
+        return 0;
+    }
+    size_t g = 0;
+    while (g < t->n_agents && memcmp(t->agents[g].key, a->author, WEFT_KEY_BYTES) != 0)
+        g++;
+    if (g == t->n_agents || a->seq >= t->agents[g].next) return WEFT_ENOTFOUND;
+    cur c = find_id(t, (tid){(uint32_t)g, a->seq});
+    if (a->assoc < 0 && c.l->r[c.k].w) c.o++; /* after a visible item */
+    uint64_t w;
+    cur_pos(t, c, NULL, &w);
+    *pos = (size_t)w;
+    return 0;
+}
+
 /* ---- update encoding ---- */
 
 static void put_id(wbuf *b, const uint32_t *map, tid x) {

@@ -646,6 +646,19 @@ static void text_edits_merge(void) {
     CHECK_OK(sync_to(b, a));
     CHECK(same_hash(a, b));
     CHECK(text_eq(a, "n1", "Jello alpha BRAVO") || text_eq(a, "n1", "Jello BRAVO alpha"));
+    /* Stable positions: an anchor made on a follows b's edit on both. */
+    weft_text_anchor an;
+    size_t at = 0;
+    CHECK_OK(weft_replica_text_anchor(a, "notes", 5, "n1", 2, "body", 4, 1, 0, &an)); /* "e" */
+    CHECK_OK(splice(b, "n1", 0, 1, "Hi, J"));
+    CHECK_OK(sync_to(b, a));
+    CHECK_OK(weft_replica_text_resolve(a, "notes", 5, "n1", 2, "body", 4, &an, &at));
+    CHECK(at == 5);
+    CHECK_OK(weft_replica_text_resolve(b, "notes", 5, "n1", 2, "body", 4, &an, &at));
+    CHECK(at == 5);
+    CHECK_RC(weft_replica_text_resolve(b, "notes", 5, "n9", 2, "body", 4, &an, &at),
+             WEFT_ENOTFOUND);
+    CHECK_RC(weft_replica_text_anchor(a, "notes", 5, "n1", 2, "body", 4, 99, 0, &an), WEFT_EINVAL);
     /* The callback's splices rebuild what a third replica reads. */
     text_log seen_c = {"", 0, 0};
     uint8_t KC[32];

@@ -178,6 +178,23 @@ WEFT_API int weft_replica_text_length(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, size_t *length);
 
+/* A stable position in a text field (weft_text_anchor_at): it follows the
+ * text through concurrent edits. OUT: *out. Returns 0, WEFT_ENOTFOUND (not
+ * a visible text) or WEFT_EINVAL (pos past the end or inside a surrogate
+ * pair). */
+WEFT_API int weft_replica_text_anchor(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t pos, int32_t assoc,
+                                      weft_text_anchor *out);
+
+/* Where an anchor of this field is now (weft_text_anchor_resolve). OUT:
+ * *pos. Returns 0 or WEFT_ENOTFOUND: the field is no visible text, or its
+ * text does not hold the anchor's character (not arrived yet, or a write
+ * replaced the text the anchor was made in). */
+WEFT_API int weft_replica_text_resolve(weft_replica *r, const char *coll, size_t coll_len,
+                                       const char *doc, size_t doc_len, const char *field,
+                                       size_t field_len, const weft_text_anchor *a, size_t *pos);
+
 /* The space's format level (weft/level.h, docs/FORMAT.md §10) as this
  * replica knows it: 1 until set. The binding sets it from the level records
  * it verified (weft_level_verify); it is not part of snapshots, so set it
