@@ -143,6 +143,13 @@ export interface Text {
   splice(index: number, deleteCount: number, insert?: string): Promise<void>;
   /** cb(deltas, { local, text }) after every change (text: the text now); returns an unsubscribe function. */
   observe(cb: (deltas: TextDelta[], info: { local: boolean; text: string }) => void): () => void;
+  /**
+   * A stable position (a string) naming the character after index (assoc >= 0,
+   * the default) or before it (assoc < 0); '>' / '<' for the end / start.
+   */
+  anchor(index: number, assoc?: number): string;
+  /** Where an anchor is now (UTF-16), or null when this text does not hold its character. */
+  resolve(anchor: string): number | null;
   /** Two-way binding of a <textarea> or <input>; returns an unbind function. */
   bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
 }

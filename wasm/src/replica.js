@@ -228,6 +228,38 @@ export class Replica {
     return n;
   }
 
+  /**
+   * A stable position in a text field: 40 bytes (author key, seq, assoc:
+   * weftdb_abi.c wdb_text_anchor), or null when the field is no text.
+   */
+  textAnchor(coll, doc, field, index, assoc) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      const out = s.alloc(40);
+      const rc = core.x.wdb_text_anchor(h, cp, cl, dp, dl, fp, fl, index, assoc, out);
+      if (rc === WEFT_ENOTFOUND) return null;
+      core.check(rc, `anchoring at ${index} of ${coll}/${doc}.${field}`);
+      return core.u8.slice(out, out + 40);
+    });
+  }
+
+  /** Where a textAnchor is now (UTF-16), or -1 when the text does not hold it. */
+  textResolve(coll, doc, field, anchor) {
+    const h = this._h();
+    const core = this.core;
+    const n = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      const a = s.alloc(40);
+      core.u8.set(anchor, a);
+      return core.x.wdb_text_resolve(h, cp, cl, dp, dl, fp, fl, a);
+    });
+    if (n === WEFT_ENOTFOUND) return -1;
+    core.check(n, `resolving an anchor in ${coll}/${doc}.${field}`);
+    return n;
+  }
+
   /** One field's value decoded, or undefined. */
   getField(coll, doc, field) {
     const h = this._h();

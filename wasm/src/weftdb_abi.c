@@ -296,6 +296,38 @@ WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const 
     return rc ? rc : (double)n;
 }
 
+/* A stable position in a text field (weft_replica_text_anchor). OUT: out[0..39]:
+ * the author key (32 bytes), then seq and assoc as little-endian u32/i32. */
+WDB_API int wdb_text_anchor(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double pos,
+                            int32_t assoc, uint8_t *out) {
+    if (!(pos >= 0 && pos < 4294967296.0)) return WEFT_EINVAL;
+    weft_text_anchor a;
+    int rc = weft_replica_text_anchor(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                      (size_t)pos, assoc, &a);
+    if (rc) return rc;
+    memcpy(out, a.author, 32);
+    memcpy(out + 32, &a.seq, 4); /* WASM is little-endian */
+    memcpy(out + 36, &a.assoc, 4);
+    return WEFT_OK;
+}
+
+/* Where an anchor (the 40 bytes wdb_text_anchor wrote) is now, in UTF-16
+ * units, or a negative WEFT_E code (WEFT_ENOTFOUND: the text does not hold
+ * its character, or the field is no text). */
+WDB_API double wdb_text_resolve(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                                size_t doc_len, const char *field, size_t field_len,
+                                const uint8_t *anchor) {
+    weft_text_anchor a;
+    memcpy(a.author, anchor, 32);
+    memcpy(&a.seq, anchor + 32, 4);
+    memcpy(&a.assoc, anchor + 36, 4);
+    size_t pos;
+    int rc =
+        weft_replica_text_resolve(h->r, coll, coll_len, doc, doc_len, field, field_len, &a, &pos);
+    return rc ? rc : (double)pos;
+}
+
 /* The text changes the last apply, commit, splice or snapshot load made:
  * repeated u32 kind (0 splice, 1 replaced whole), u32 length + bytes of the
  * collection, document and field, f64 position, f64 units deleted, u32

@@ -148,7 +148,8 @@ WEFT_API int weft_text_anchor_at(const weft_text *t, size_t pos, int32_t assoc,
  * after it (assoc < 0); a deleted character stands where its tombstone
  * is, so the anchor lands where the deleted text was. OUT: *pos. Returns 0,
  * or WEFT_ENOTFOUND when the character is not in this text (not arrived
- * yet, or an anchor into another text). */
+ * yet). An anchor belongs to the text it was made in: ids are per text, so
+ * in another text it names some other character or none. */
 WEFT_API int weft_text_anchor_resolve(const weft_text *t, const weft_text_anchor *a, size_t *pos);
 
 /* ---- whole state ---- */
