@@ -534,6 +534,31 @@ static void test_anchors_bad_input(void) {
     weft_text_free(t);
 }
 
+/* Text put back before a deleted character lands in its old place. */
+static void test_insert_before(void) {
+    weft_text *a = mk(1, WEFT_TEXT_UTF16), *b = mk(2, WEFT_TEXT_CODEPOINTS);
+    ins(a, 0, "abcdef");
+    weft_text_anchor c = anchor(a, 2, 0), d = anchor(a, 3, 0), end = anchor(a, 6, 0);
+    CHECK_OK(weft_text_delete(a, 2, 3)); /* "abf", c d e deleted */
+    CHECK_OK(weft_text_insert_before(a, &c, "C", 1));
+    CHECK(text_is(a, "abCf"));
+    /* C went before the tombstone of c: d's is after it (an insert at
+     * position 2 would have gone after all three tombstones). */
+    CHECK(resolve(a, &d) == 3);
+    CHECK_OK(weft_text_insert_before(a, &end, "!", 1));
+    CHECK(text_is(a, "abCf!"));
+    send(a, &b, 1);
+    CHECK(text_is(b, "abCf!") && resolve(b, &d) == 3);
+    weft_text_anchor left = anchor(a, 1, -1), x = c;
+    CHECK_RC(weft_text_insert_before(a, &left, "x", 1), WEFT_EINVAL);
+    x.seq = 99;
+    CHECK_RC(weft_text_insert_before(a, &x, "x", 1), WEFT_ENOTFOUND);
+    CHECK_RC(weft_text_insert_before(a, &c, "\xff", 1), WEFT_EMALFORMED);
+    CHECK(text_is(a, "abCf!"));
+    weft_text_free(a);
+    weft_text_free(b);
+}
+
 /* Where a position with assoc goes under one local edit. */
 static size_t moved(size_t p, int32_t assoc, size_t at, size_t del, size_t ins_n) {
     if (del) return p <= at ? p : p >= at + del ? p - del : at;
@@ -768,6 +793,7 @@ int main(int argc, char **argv) {
         T(test_anchors_concurrent),
         T(test_anchors_bad_input),
         T(test_anchors_random),
+        T(test_insert_before),
         T(test_traces),
     };
     return run_tests(tests, sizeof tests / sizeof *tests);

@@ -679,6 +679,23 @@ static void text_edits_merge(void) {
     CHECK_OK(
         weft_replica_text_splice(a, "notes", 5, "n1", 2, "body", 4, 3, 0, "", 0, 0, &out, &rl));
     CHECK(rl == 0 && out == NULL);
+    /* Deleted text put back before its own tombstone, joining the open change. */
+    weft_text_anchor j;
+    CHECK_OK(weft_replica_text_anchor(a, "notes", 5, "n1", 2, "body", 4, 4, 0, &j)); /* "J" */
+    CHECK_OK(splice(a, "n1", 4, 1, ""));
+    CHECK_OK(weft_replica_text_insert_before(a, "notes", 5, "n1", 2, "body", 4, &j, "j", 1, 0, &out,
+                                             &rl));
+    CHECK(out == NULL && weft_replica_txn_ops(a) > 0);
+    uint8_t *sealed;
+    free((commit_copy(a, &sealed), sealed));
+    CHECK_OK(sync_to(a, b));
+    CHECK(same_hash(a, b));
+    char got[256];
+    get_text(a, "notes", "n1", "body", got, sizeof got);
+    CHECK(strncmp(got, "Hi, jello", 9) == 0);
+    CHECK_RC(weft_replica_text_insert_before(a, "notes", 5, "n9", 2, "body", 4, &j, "j", 1, 0, &out,
+                                             &rl),
+             WEFT_ENOTFOUND);
     weft_replica_free(a);
     weft_replica_free(b);
 }

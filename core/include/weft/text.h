@@ -152,6 +152,16 @@ WEFT_API int weft_text_anchor_at(const weft_text *t, size_t pos, int32_t assoc,
  * in another text it names some other character or none. */
 WEFT_API int weft_text_anchor_resolve(const weft_text *t, const weft_text_anchor *a, size_t *pos);
 
+/* Inserts `len` bytes of UTF-8 right before the character an anchor with
+ * assoc >= 0 names, even when that character is deleted: text put back
+ * where it was deleted lands in its old place, not after other deleted
+ * text there (as an insert at the position would). The edge anchor
+ * inserts at the end. Returns what weft_text_insert returns, and
+ * WEFT_ENOTFOUND when the text does not hold the character, WEFT_EINVAL
+ * for an anchor with assoc < 0. */
+WEFT_API int weft_text_insert_before(weft_text *t, const weft_text_anchor *a, const char *utf8,
+                                     size_t len);
+
 /* ---- whole state ---- */
 
 /* Encodes the whole state (visible text, tombstones as run lengths, the
