@@ -154,6 +154,28 @@ export interface Text {
   bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
 }
 
+/** What an undo manager tracks: a collection name, one document, or a text field. */
+export type UndoScope = string | { collection: string; doc?: string } | Text;
+export interface UndoManagerOptions {
+  scope: UndoScope | UndoScope[];
+  /** Writes closer than this (ms, default 500) are one undo step. */
+  captureTimeout?: number;
+}
+/** Undo and redo of this device's own edits (space.undoManager). */
+export interface UndoManager {
+  captureTimeout: number;
+  /** Reverses the last step; resolves to whether anything changed, once durable. */
+  undo(): Promise<boolean>;
+  redo(): Promise<boolean>;
+  canUndo(): boolean;
+  canRedo(): boolean;
+  /** The next write starts a new step. */
+  stopCapturing(): void;
+  clear(): void;
+  destroy(): void;
+  on(name: 'stack-item-added' | 'stack-item-popped', fn: (e: { type: 'undo' | 'redo' }) => void): () => void;
+}
+
 export interface Space {
   /** The space id (owner's public key, base64url). */
   readonly id: string;
@@ -179,6 +201,8 @@ export interface Space {
   collection<T extends Doc = Doc>(name: string, opts?: CollectionOptions): Collection<T>;
   /** The text field `field` of document `doc` (which need not exist yet). */
   text(collection: string, doc: string, field: string): Text;
+  /** Undo/redo of this device's own writes in scope (collections, documents, texts). */
+  undoManager(opts: UndoManagerOptions): UndoManager;
   /**
    * fn runs synchronously; its writes become one change, all or nothing:
    * one failing write (bad arguments included) rejects this promise and

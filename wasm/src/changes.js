@@ -9,6 +9,7 @@
 // share one signed change. commitOps (ops.js) runs a transaction's ops the same way.
 // Records from elsewhere take the same way out through applyRemote, after
 // the open change is committed (commit, then apply).
+import { decodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
 import { Writer } from './value.js';
 import { encodeOp, commitOps, applyRecords, loneSplice, opAt, relabel, rangeError } from './ops.js';
@@ -76,6 +77,8 @@ export class Changes {
   #hide = () => this.settle();
   /** Set by a tab coordinator (idb.js) in follower tabs: { exec(ops) } forwards writes to the leader. */
   writer = null;
+  /** Whether the last write() was refused at once (undo.js captures only writes made). */
+  refused = false;
   /** ms a change of text edits only stays open, and the most edits it takes. */
   textWindow = TEXT_WINDOW_MS;
   textMaxEdits = TEXT_MAX_EDITS;
@@ -155,10 +158,12 @@ export class Changes {
    * (or opens one, committed in a microtask). Resolves when durable.
    */
   write(op) {
+    this.refused = false;
     try {
       this.#h.checkOpen();
       this.#h.checkWrite();
     } catch (e) {
+      this.refused = true;
       return this.fail(e);
     }
     const txn = this.#txn;
@@ -175,6 +180,7 @@ export class Changes {
     try {
       return op.t === 'splice' ? this.#edit(op, true) : this.#join(op);
     } catch (e) {
+      this.refused = true;
       return Promise.reject(e);
     }
   }
@@ -258,7 +264,7 @@ export class Changes {
     let record;
     try {
       this.#submit(b, rep); // the writes before it reach the core first, in order
-      record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now());
+      record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now(), op.at ? decodeAnchor(op.at).bytes : null);
     } catch (e) {
       if (this.#batch === b && !b.starts.length && !b.edits) this.#batch = null;
       if (e.code === 'WEFT_EINVAL') throw rangeError(rep, op, e);

@@ -164,7 +164,8 @@ export class Replica {
    * WEFT_ESTATE when the open transaction writes the field other than by
    * text edits (commit, then edit).
    */
-  textEdit(coll, doc, field, pos, deleted, text, wallMs = Date.now()) {
+  textEdit(coll, doc, field, pos, deleted, text, wallMs = Date.now(), at = null) {
+    if (at) return this.#textInsertBefore(coll, doc, field, at, text, wallMs);
     const h = this._h();
     const core = this.core;
     // A keystroke's names and text cross through the scratch buffer: no
@@ -180,6 +181,22 @@ export class Replica {
     core.check(core.x.wdb_text_edit(h, base, cl, dp, dl, fp, fl, pos, deleted, tp, tl, wallMs, core.out),
       `editing the text ${coll}/${doc}.${field}`);
     return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+  }
+
+  /** textEdit's insert right before an anchored character (the core's 40 bytes), deleted or not. */
+  #textInsertBefore(coll, doc, field, at, text, wallMs) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      const a = s.alloc(40);
+      core.u8.set(at, a);
+      const tp = s.alloc(text.length * 3);
+      const tl = enc.encodeInto(text, core.u8.subarray(tp, tp + text.length * 3)).written;
+      core.check(core.x.wdb_text_insert_before(h, cp, cl, dp, dl, fp, fl, a, tp, tl, wallMs, core.out),
+        `editing the text ${coll}/${doc}.${field}`);
+      return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+    });
   }
 
   /**

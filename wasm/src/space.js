@@ -16,6 +16,7 @@ import { Persistence, openReplica, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES
 import { Status } from './status.js';
 import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
+import { UndoManager, UndoManagers } from './undo.js';
 import { Emitter, pick, toBase64url, toHex } from './util.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
@@ -38,6 +39,7 @@ export class Space {
   #sync = null;
   #closeHook = null;
   #presence = null; // presence.js, set by openSpace/createSpace
+  #undoers = new UndoManagers();
   #p2p = null; // p2p.js, when opened with { p2p }
   #loadedOutbox = [];
   #collectionPort;
@@ -171,6 +173,17 @@ export class Space {
   }
 
   /**
+   * An undo manager for this device's own writes in `scope` (collection
+   * names, { collection, doc } and texts): docs/API.md, "Undo".
+   * opts.captureTimeout: writes closer than this (ms, default 500) are one
+   * undo step.
+   */
+  undoManager(opts) {
+    this.#open();
+    return new UndoManager(this.#port('replica write text track isWriter'), opts);
+  }
+
+  /**
    * Runs fn synchronously; every write it makes becomes one change.
    * Resolves to fn's result once the change is durable. Writes inside fn
    * are visible after transact returns (all at once), not during fn.
@@ -272,7 +285,9 @@ export class Space {
       readStore: () => this.#store.load(),
       load: (loaded) => this.#load(loaded),
       replica: (coll, id) => this.#readable(coll, id),
-      write: (op) => this.#changes.write(op),
+      write: (op) => this.#undoers.around(op, (o) => this.#changes.write(o), () => !this.#changes.refused),
+      text: (c, d, f) => this.text(c, d, f),
+      track: (m) => this.#undoers.add(m),
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),

@@ -287,6 +287,29 @@ WDB_API int wdb_text_edit(wdb *h, const char *coll, size_t coll_len, const char 
                    deleted, text, text_len, wall_ms, out);
 }
 
+/* An insert right before an anchored character (the 40 bytes of
+ * wdb_text_anchor), joining the open transaction as wdb_text_edit does.
+ * OUT: as wdb_text_edit. */
+WDB_API int wdb_text_insert_before(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                                   size_t doc_len, const char *field, size_t field_len,
+                                   const uint8_t *anchor, const char *text, size_t text_len,
+                                   double wall_ms, uint32_t *out) {
+    if (!(wall_ms >= 0 && wall_ms < 18446744073709551616.0)) return WEFT_EINVAL;
+    weft_text_anchor a;
+    memcpy(a.author, anchor, 32);
+    memcpy(&a.seq, anchor + 32, 4);
+    memcpy(&a.assoc, anchor + 36, 4);
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t len;
+    int rc = weft_replica_text_insert_before(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                             &a, text, text_len, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
 /* A text field's length in UTF-16 units, or a negative WEFT_E code
  * (WEFT_ENOTFOUND: not a visible text). */
 WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const char *doc,
