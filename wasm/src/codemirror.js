@@ -19,6 +19,7 @@ import { Annotation } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType, keymap } from '@codemirror/view';
 
 const fromWeft = Annotation.define();
+const CURSOR_MS = 50; // presence frames while typing: at most 20 a second
 
 class Caret extends WidgetType {
   constructor(color, name) {
@@ -63,6 +64,8 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
         this.typing = false; // our own splices: their observe calls are not dispatched back
         this.peers = [];
         this.decorations = Decoration.none;
+        this.timer = null;
+        this.pending = null;
         const now = text.toString();
         if (view.state.doc.toString() !== now)
           queueMicrotask(() => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: now }, annotations: fromWeft.of(true) }));
@@ -109,8 +112,20 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
         if (presence && (u.selectionSet || u.docChanged) && u.view.hasFocus) this.sendCursor(u.state);
       }
 
+      /** Sends the selection, at most every CURSOR_MS (the last one always goes). */
       sendCursor(state) {
-        const sel = state.selection.main;
+        this.pending = state;
+        if (this.timer) return;
+        this.flushCursor();
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          if (this.pending) this.flushCursor();
+        }, CURSOR_MS);
+      }
+
+      flushCursor() {
+        const sel = this.pending.selection.main;
+        this.pending = null;
         try {
           presence.set({ ...user, cursor: { text: key, anchor: text.anchor(sel.anchor), head: text.anchor(sel.head) } });
         } catch {
@@ -142,6 +157,7 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
       }
 
       destroy() {
+        clearTimeout(this.timer);
         this.stop();
         this.off?.();
       }
