@@ -6,6 +6,7 @@
 // goes into the `revisions` collection: the note's history view.
 import { h, setChildren, when, newId } from './dom.js';
 import { createEditor } from './editor.js';
+import { bindCursors } from './cursors.js';
 import { recordEdit, historyDialog, forgetHistory } from './history.js';
 
 const SAVE_AFTER_MS = 300;
@@ -41,7 +42,15 @@ export function notesView(space, { readOnly, me, report }) {
     clearTimeout(timer);
     timer = setTimeout(flush, SAVE_AFTER_MS);
   };
-  const bindBody = (id, textarea) => space.text('notes', id, 'body').bind(textarea);
+  const bindBody = (id, textarea, cursorsEl) => {
+    const text = space.text('notes', id, 'body');
+    const unbindText = text.bind(textarea);
+    const unbindCursors = bindCursors(space, text, textarea, cursorsEl);
+    return () => {
+      unbindCursors();
+      unbindText();
+    };
+  };
   const editor = createEditor({ onEdit, readOnly, bindBody });
 
   const list = h('ul', { class: 'note-list', 'aria-label': 'Notes' });
