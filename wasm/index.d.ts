@@ -202,6 +202,13 @@ export interface Text {
   splice(index: number, deleteCount: number, insert?: string): Promise<void>;
   /** cb(deltas, { local, text }) after every change (text: the text now); returns an unsubscribe function. */
   observe(cb: (deltas: TextDelta[], info: { local: boolean; text: string }) => void): () => void;
+  /**
+   * A stable position (a string) naming the character after index (assoc >= 0,
+   * the default) or before it (assoc < 0); '>' / '<' for the end / start.
+   */
+  anchor(index: number, assoc?: number): string;
+  /** Where an anchor is now (UTF-16), or null when this text does not hold its character. */
+  resolve(anchor: string): number | null;
   /** Two-way binding of a <textarea> or <input>; returns an unbind function. */
   bind(el: HTMLTextAreaElement | HTMLInputElement): () => void;
 }
@@ -279,6 +286,28 @@ export interface Files {
 }
 export function isFileRef(v: unknown): v is FileRef;
 
+/** What an undo manager tracks: a collection name, one document, or a text field. */
+export type UndoScope = string | { collection: string; doc?: string } | Text;
+export interface UndoManagerOptions {
+  scope: UndoScope | UndoScope[];
+  /** Writes closer than this (ms, default 500) are one undo step. */
+  captureTimeout?: number;
+}
+/** Undo and redo of this device's own edits (space.undoManager). */
+export interface UndoManager {
+  captureTimeout: number;
+  /** Reverses the last step; resolves to whether anything changed, once durable. */
+  undo(): Promise<boolean>;
+  redo(): Promise<boolean>;
+  canUndo(): boolean;
+  canRedo(): boolean;
+  /** The next write starts a new step. */
+  stopCapturing(): void;
+  clear(): void;
+  destroy(): void;
+  on(name: 'stack-item-added' | 'stack-item-popped', fn: (e: { type: 'undo' | 'redo' }) => void): () => void;
+}
+
 export interface Space {
   /** Files: put(data, { name, type }) → a reference to store in a field; get(ref) → the file. */
   readonly files: Files;
@@ -320,6 +349,8 @@ export interface Space {
   text(collection: string, doc: string, field: string): Text;
   /** The list field `field` of document `doc`; needs formatLevel >= LEVEL_LISTS (3). */
   list<T extends Value = Value>(collection: string, doc: string, field: string): List<T>;
+  /** Undo/redo of this device's own writes in scope (collections, documents, texts). */
+  undoManager(opts: UndoManagerOptions): UndoManager;
   /**
    * fn runs synchronously; its writes become one change, all or nothing:
    * one failing write (bad arguments included) rejects this promise and

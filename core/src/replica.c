@@ -670,9 +670,10 @@ static int txn_conflicts(weft_replica *r, uint32_t cname, const char *doc, size_
  * with join 1). */
 static int text_edit(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                      size_t doc_len, const char *field, size_t field_len, size_t pos,
-                     size_t deleted, const char *utf8, size_t len, int join, uint64_t wall_ms,
-                     const uint8_t **record, size_t *rec_len) {
-    validate_or_ret(r && record && rec_len && (utf8 || !len), WEFT_EINVAL);
+                     size_t deleted, const char *utf8, size_t len, int join,
+                     const weft_text_anchor *at, uint64_t wall_ms, const uint8_t **record,
+                     size_t *rec_len) {
+    validate_or_ret(r && record && rec_len && (utf8 || !len) && (!at || !deleted), WEFT_EINVAL);
     *record = NULL;
     *rec_len = 0;
     validate_or_ret(valid_name(coll, coll_len, WEFT_MAX_NAME_BYTES) &&
@@ -698,6 +699,7 @@ static int text_edit(weft_replica *r, const char *coll, size_t coll_len, const c
     if (d == UINT32_MAX) return WEFT_ENOMEM;
     const wfield *f = weft__state_field(s, &s->docs[d], fn);
     weft_value old = {0};
+    if (at && (!f || !weft__state_field_text(s, f))) return WEFT_ENOTFOUND; /* no text to hold it */
     if (f && f->vlen) { /* a put wins: a string becomes text, in this change */
         const uint8_t *val = f->vlen > sizeof f->v.inl ? f->v.heap : f->v.inl;
         if (weft_value_read(&old, NULL, val, f->vlen) || old.type != WEFT_TYPE_STRING)
@@ -735,8 +737,12 @@ static int text_edit(weft_replica *r, const char *coll, size_t coll_len, const c
         txn_unwind(r, mark);
         return rc;
     }
-    rc = weft_text_delete(t, pos, deleted);
-    if (!rc) rc = weft_text_insert(t, pos, utf8, len);
+    if (at) {
+        rc = weft_text_insert_before(t, at, utf8, len);
+    } else {
+        rc = weft_text_delete(t, pos, deleted);
+        if (!rc) rc = weft_text_insert(t, pos, utf8, len);
+    }
     /* Whatever was edited must reach a change, errors or not. */
     int trc = txn_take_text(r, t, &x, obs);
     if (trc) return trc;
@@ -752,7 +758,7 @@ int weft_replica_text_splice(weft_replica *r, const char *coll, size_t coll_len,
                              size_t deleted, const char *utf8, size_t len, uint64_t wall_ms,
                              const uint8_t **record, size_t *rec_len) {
     return text_edit(r, coll, coll_len, doc, doc_len, field, field_len, pos, deleted, utf8, len, 0,
-                     wall_ms, record, rec_len);
+                     NULL, wall_ms, record, rec_len);
 }
 
 int weft_replica_text_edit(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
@@ -760,12 +766,23 @@ int weft_replica_text_edit(weft_replica *r, const char *coll, size_t coll_len, c
                            size_t deleted, const char *utf8, size_t len, uint64_t wall_ms,
                            const uint8_t **record, size_t *rec_len) {
     return text_edit(r, coll, coll_len, doc, doc_len, field, field_len, pos, deleted, utf8, len, 1,
+                     NULL, wall_ms, record, rec_len);
+}
+
+int weft_replica_text_insert_before(weft_replica *r, const char *coll, size_t coll_len,
+                                    const char *doc, size_t doc_len, const char *field,
+                                    size_t field_len, const weft_text_anchor *at, const char *utf8,
+                                    size_t len, uint64_t wall_ms, const uint8_t **record,
+                                    size_t *rec_len) {
+    validate_or_ret(at, WEFT_EINVAL);
+    return text_edit(r, coll, coll_len, doc, doc_len, field, field_len, 0, 0, utf8, len, 1, at,
                      wall_ms, record, rec_len);
 }
 
-int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
-                             size_t doc_len, const char *field, size_t field_len, size_t *length) {
-    validate_or_ret(r && coll && doc && field && length, WEFT_EINVAL);
+/* The visible text of a field, or NULL (not a text, or no such field). */
+static const weft_text *field_text(weft_replica *r, const char *coll, size_t coll_len,
+                                   const char *doc, size_t doc_len, const char *field,
+                                   size_t field_len) {
     weft_state *s = &r->state;
     uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
     uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
@@ -773,7 +790,13 @@ int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len,
                      ? UINT32_MAX
                      : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
     const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
-    const weft_text *t = f ? weft__state_field_text(s, f) : NULL;
+    return f ? weft__state_field_text(s, f) : NULL;
+}
+
+int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t *length) {
+    validate_or_ret(r && coll && doc && field && length, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
     if (!t) return WEFT_ENOTFOUND;
     *length = weft_text_length(t);
     return WEFT_OK;
@@ -1008,6 +1031,24 @@ int weft_replica_list_items(weft_replica *r, const char *coll, size_t coll_len, 
     *items = b->p;
     *len = b->len;
     return WEFT_OK;
+}
+
+int weft_replica_text_anchor(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t pos,
+                             int32_t assoc, weft_text_anchor *out) {
+    validate_or_ret(r && coll && doc && field && out, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!t) return WEFT_ENOTFOUND;
+    return weft_text_anchor_at(t, pos, assoc, out);
+}
+
+int weft_replica_text_resolve(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                              size_t doc_len, const char *field, size_t field_len,
+                              const weft_text_anchor *a, size_t *pos) {
+    validate_or_ret(r && coll && doc && field && a && pos, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!t) return WEFT_ENOTFOUND;
+    return weft_text_anchor_resolve(t, a, pos);
 }
 
 size_t weft_replica_txn_ops(const weft_replica *r) {

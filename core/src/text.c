@@ -636,10 +636,22 @@ static int add_lop(weft_text *t, const op *o) {
     return 0;
 }
 
+static int insert_at(weft_text *t, cur c, const char *utf8, size_t len);
+
 int weft_text_insert(weft_text *t, size_t pos, const char *utf8, size_t len) {
     validate_or_ret(t && (utf8 || !len), WEFT_EINVAL);
     validate_or_ret(pos <= t->width, WEFT_EINVAL);
     if (!len) return 0;
+    uint32_t u;
+    cur c = seek_width(t, pos, &u);
+    int inside = 0;
+    if (c.k < c.l->n) c.o = run_item_at(t, &c.l->r[c.k], u, &inside);
+    validate_or_ret(!inside, WEFT_EINVAL);
+    return insert_at(t, c, utf8, len);
+}
+
+/* Inserts at cursor c: before the item there (or at the end). */
+static int insert_at(weft_text *t, cur c, const char *utf8, size_t len) {
     const uint8_t *s = (const uint8_t *)utf8;
     if (!weft_utf8_valid(s, len)) return WEFT_EMALFORMED;
     uint64_t cps, u16;
@@ -647,11 +659,6 @@ int weft_text_insert(weft_text *t, size_t pos, const char *utf8, size_t len) {
     agent *g = &t->agents[0];
     if (cps > MAX_IDS - g->next || t->items + cps > MAX_IDS || t->arena_len + len > UINT32_MAX)
         return WEFT_ELIMIT;
-    uint32_t u;
-    cur c = seek_width(t, pos, &u);
-    int inside = 0;
-    if (c.k < c.l->n) c.o = run_item_at(t, &c.l->r[c.k], u, &inside);
-    validate_or_ret(!inside, WEFT_EINVAL);
     if (reserve_ids(t, g, g->next + cps) ||
         weft__grow(t->a, (void **)&t->lops, &t->cap_lops, t->n_lops + 1, sizeof(op)))
         return WEFT_ENOMEM;
@@ -714,6 +721,53 @@ int weft_text_delete(weft_text *t, size_t pos, size_t count) {
         add_lop(t, &o);           /* cannot fail: room was made above */
         count -= take;
     }
+    return 0;
+}
+
+/* ---- stable positions ---- */
+
+int weft_text_anchor_at(const weft_text *t, size_t pos, int32_t assoc, weft_text_anchor *out) {
+    validate_or_ret(t && out && pos <= t->width && unit_boundary(t, pos), WEFT_EINVAL);
+    memset(out, 0, sizeof *out);
+    out->assoc = assoc;
+    out->seq = WEFT_TEXT_ANCHOR_EDGE;
+    if (assoc >= 0 ? pos == t->width : pos == 0) return 0;
+    /* The visible item holding unit pos (after) or unit pos - 1 (before). */
+    uint32_t u;
+    int inside;
+    cur c = seek_width(t, assoc >= 0 ? pos : pos - 1, &u);
+    const run *r = &c.l->r[c.k];
+    c.o = run_item_at(t, r, u, &inside);
+    if (inside) c.o--; /* pos - 1 is the low half of a pair: the pair's item */
+    memcpy(out->author, t->agents[r->agent].key, WEFT_KEY_BYTES);
+    out->seq = r->seq + c.o;
+    return 0;
+}
+
+int weft_text_insert_before(weft_text *t, const weft_text_anchor *a, const char *utf8, size_t len) {
+    validate_or_ret(t && a && (utf8 || !len) && a->assoc >= 0, WEFT_EINVAL);
+    if (a->seq == WEFT_TEXT_ANCHOR_EDGE) return weft_text_insert(t, t->width, utf8, len);
+    uint32_t g;
+    if (!find_agent(t, a->author, &g) || a->seq >= t->agents[g].next) return WEFT_ENOTFOUND;
+    if (!len) return 0;
+    return insert_at(t, find_id(t, (tid){g, a->seq}), utf8, len);
+}
+
+int weft_text_anchor_resolve(const weft_text *t, const weft_text_anchor *a, size_t *pos) {
+    validate_or_ret(t && a && pos, WEFT_EINVAL);
+    if (a->seq == WEFT_TEXT_ANCHOR_EDGE) {
+        *pos = a->assoc < 0 ? 0 : (size_t)t->width;
+        return 0;
+    }
+    size_t g = 0;
+    while (g < t->n_agents && memcmp(t->agents[g].key, a->author, WEFT_KEY_BYTES) != 0)
+        g++;
+    if (g == t->n_agents || a->seq >= t->agents[g].next) return WEFT_ENOTFOUND;
+    cur c = find_id(t, (tid){(uint32_t)g, a->seq});
+    if (a->assoc < 0 && c.l->r[c.k].w) c.o++; /* after a visible item */
+    uint64_t w;
+    cur_pos(t, c, NULL, &w);
+    *pos = (size_t)w;
     return 0;
 }
 

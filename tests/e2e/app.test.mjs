@@ -159,6 +159,11 @@ test('two people edit one space at once and converge', { skip, timeout: 90_000 }
   for (const p of [a, b]) await p.waitForFunction((w) => document.querySelector('#note-body').value === w, both, WAIT);
   // Alice's caret stayed where she typed, though Bob's text arrived meanwhile.
   assert.equal(await a.evaluate(() => document.querySelector('#note-body').selectionStart), 'Alice: '.length);
+  // Each sees where the other is (their caret sent in presence as an anchor,
+  // resolved here against the text with both people's typing in it).
+  await a.locator('.note-cursor', { hasText: 'Bob' }).waitFor(WAIT);
+  await a.locator('.note-cursor', { hasText: 'charger +Bob▏' }).waitFor(WAIT);
+  await b.locator('.note-cursor', { hasText: 'Alice: ▏passport' }).waitFor(WAIT);
   await shot(a, '2-notes');
 
   // History: both authors, by name.

@@ -11,6 +11,10 @@
  * As a whole state (weft_text_load) into an empty replica: refused, the
  * replica is still empty and takes a local edit; accepted, encode → load
  * gives the same text.
+ *
+ * Either way, anchors (stable positions) at the first positions resolve back
+ * to where they were made, and the input's first 40 bytes read as an anchor
+ * resolve inside the text or to WEFT_ENOTFOUND.
  */
 #include "fuzz_common.h"
 #include "weft/text.h"
@@ -48,6 +52,23 @@ static void check_reload(weft_text *t, const fuzz_buf *want) {
     weft_text_free(u);
 }
 
+static void check_anchors(const weft_text *t, const uint8_t *data, size_t size) {
+    size_t n = weft_text_length(t), pos;
+    for (size_t p = 0; p <= n && p < 64; p++)
+        for (int32_t assoc = -1; assoc <= 0; assoc++) {
+            weft_text_anchor a;
+            FUZZ_ASSERT(weft_text_anchor_at(t, p, assoc, &a) == 0);
+            FUZZ_ASSERT(weft_text_anchor_resolve(t, &a, &pos) == 0 && pos == p);
+        }
+    if (size < 40) return;
+    weft_text_anchor a;
+    memcpy(a.author, data, 32);
+    memcpy(&a.seq, data + 32, 4);
+    memcpy(&a.assoc, data + 36, 4);
+    int rc = weft_text_anchor_resolve(t, &a, &pos);
+    FUZZ_ASSERT(rc == WEFT_ENOTFOUND || (rc == 0 && pos <= n));
+}
+
 static void as_update(const uint8_t *data, size_t size) {
     weft_text *t = fuzz_text_new(FUZZ_TARGET_AUTHOR);
     FUZZ_ASSERT(weft_text_load(t, preload.p, preload.len) == 0);
@@ -69,6 +90,7 @@ static void as_update(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(same(&after, &again) && weft_text_pending(t) == pending);
     }
     FUZZ_ASSERT(weft_text_length(t) <= weft_text_utf8_length(t));
+    check_anchors(t, data, size);
     check_reload(t, &after);
     free(before.p);
     free(after.p);
@@ -86,6 +108,7 @@ static void as_state(const uint8_t *data, size_t size) {
         fuzz_buf text = {0};
         read_text(t, &text);
         FUZZ_ASSERT(weft_utf8_valid(text.p, text.len));
+        check_anchors(t, data, size);
         check_reload(t, &text);
         free(text.p);
     }

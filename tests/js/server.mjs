@@ -1,5 +1,6 @@
 // A tiny static HTTP server on loopback for the browser tests: serves the
-// built package (wasm/src, wasm/dist) and libsodium.js from wasm/node_modules,
+// built package (wasm/src, wasm/dist) and libsodium.js and CodeMirror (for
+// the weftdb/codemirror binding) from wasm/node_modules,
 // and a test page whose import map resolves the package's bare imports the
 // way a bundler would (#file as package.json "imports" maps it outside Node).
 import { createServer } from 'node:http';
@@ -15,7 +16,14 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>weftdb test</title>
   "libsodium-wrappers": "/pkg/node_modules/libsodium-wrappers/dist/modules-esm/libsodium-wrappers.mjs",
   "libsodium": "/pkg/node_modules/libsodium/dist/modules-esm/libsodium.mjs",
   "weftdb": "/pkg/src/index.js",
-  "#file": "/pkg/src/file_browser.js"
+  "#file": "/pkg/src/file_browser.js",
+  "weftdb/codemirror": "/pkg/src/codemirror.js",
+  "@codemirror/state": "/pkg/node_modules/@codemirror/state/dist/index.js",
+  "@codemirror/view": "/pkg/node_modules/@codemirror/view/dist/index.js",
+  "@marijn/find-cluster-break": "/pkg/node_modules/@marijn/find-cluster-break/src/index.js",
+  "crelt": "/pkg/node_modules/crelt/index.js",
+  "style-mod": "/pkg/node_modules/style-mod/src/style-mod.js",
+  "w3c-keyname": "/pkg/node_modules/w3c-keyname/index.js"
 } }</script>
 <script type="module">window.weftdb = await import('weftdb'); window.weftReady = true;</script>`;
 

@@ -103,6 +103,62 @@ test('concurrent typing merges, and observe reports deltas that rebuild the text
   }
 });
 
+test('anchors follow concurrent edits on both replicas; bad anchors are refused', async () => {
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
+  try {
+    const ta = a.text('notes', 'n1', 'body');
+    const tb = b.text('notes', 'n1', 'body');
+    // no text yet: only the edges exist
+    assert.equal(ta.anchor(0), '>');
+    assert.equal(ta.anchor(0, -1), '<');
+    assert.throws(() => ta.anchor(1), (e) => e.code === 'WEFT_EINVAL');
+    await ta.insert(0, 'hello 😀 world');
+    await exchange(a, b);
+    const caret = ta.anchor(9); // before "w"
+    const after = ta.anchor(6, -1); // after the space before the emoji
+    const end = ta.anchor(ta.length);
+    const start = ta.anchor(0, -1);
+    assert.match(caret, /^>[A-Za-z0-9_-]{43}[0-9a-z]+$/);
+    assert.equal(ta.resolve(caret), 9);
+    assert.equal(tb.resolve(caret), 9); // anchors travel between replicas
+    assert.throws(() => ta.anchor(7), (e) => e.code === 'WEFT_EINVAL'); // inside the surrogate pair
+    // both type at once before and at the anchors
+    await ta.insert(0, '>> ');
+    await tb.insert(6, 'big ');
+    await tb.insert(tb.length, '!');
+    await exchange(a, b);
+    assert.equal(ta.toString(), '>> hello big 😀 world!');
+    for (const t of [ta, tb]) {
+      assert.equal(t.resolve(caret), 16);
+      assert.equal(t.resolve(after), 9); // "big " went after it
+      assert.equal(t.resolve(end), t.length);
+      assert.equal(t.resolve(start), 0);
+    }
+    // deleting the anchored character leaves the anchor where it was
+    await tb.delete(16, 5);
+    await exchange(a, b);
+    assert.equal(ta.toString(), '>> hello big 😀 !');
+    assert.equal(ta.resolve(caret), 16);
+    // an anchor to a character not synced yet, and junk
+    await tb.insert(0, 'new ');
+    const fresh = tb.anchor(1);
+    assert.equal(tb.resolve(fresh), 1);
+    assert.equal(ta.resolve(fresh), null);
+    await exchange(a, b);
+    assert.equal(ta.resolve(fresh), 1);
+    for (const bad of ['', 'x', '>', '>abc', caret + '!', caret.slice(0, 44), caret.slice(0, 44) + 'zzzzzzz', 42, null])
+      if (bad !== '>') assert.throws(() => ta.resolve(bad), (e) => e.code === 'WEFT_EINVAL', String(bad));
+    // a plain string field has no characters to anchor to
+    await a.collection('notes').put('n3', { body: 'plain' });
+    assert.throws(() => a.text('notes', 'n3', 'body').anchor(2), (e) => e.code === 'WEFT_ENOTFOUND');
+    assert.equal(a.text('notes', 'n3', 'body').anchor(5), '>');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
 test('a write over a text replaces it whole; editing a plain string makes it a text', async () => {
   const a = await createSpace({ storage: 'memory' });
   const b = await openSpace({ storage: 'memory', invite: a.invite() });
@@ -144,7 +200,11 @@ test('texts survive reopening from storage and compaction', async () => {
   const s = await createSpace({ storage });
   const id = s.id;
   const t = s.text('notes', 'n1', 'body');
-  for (let i = 0; i < 1200; i++) await t.insert(t.length, String.fromCharCode(97 + (i % 26))); // past a snapshot
+  // One change per keystroke (flush closes the text window), past a snapshot.
+  for (let i = 0; i < 1200; i++) {
+    t.insert(t.length, String.fromCharCode(97 + (i % 26)));
+    await s.flush();
+  }
   await t.delete(0, 200);
   const before = t.toString();
   const hash = s.stateHash();

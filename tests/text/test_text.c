@@ -444,6 +444,159 @@ static void test_out_of_memory(void) {
     weft_text_free(src);
 }
 
+/* ---- stable positions ---- */
+
+static size_t resolve(const weft_text *t, const weft_text_anchor *a) {
+    size_t pos = SIZE_MAX;
+    CHECK_OK(weft_text_anchor_resolve(t, a, &pos));
+    return pos;
+}
+
+static weft_text_anchor anchor(const weft_text *t, size_t pos, int32_t assoc) {
+    weft_text_anchor a;
+    CHECK_OK(weft_text_anchor_at(t, pos, assoc, &a));
+    return a;
+}
+
+/* Anchors made on one replica follow concurrent edits on both. */
+static void test_anchors_concurrent(void) {
+    weft_text *a = mk(1, WEFT_TEXT_CODEPOINTS), *b = mk(2, WEFT_TEXT_CODEPOINTS);
+    ins(a, 0, "hello world");
+    send(a, &b, 1);
+    weft_text_anchor w = anchor(a, 6, 0);      /* before "w" */
+    weft_text_anchor sp = anchor(a, 6, -1);    /* after the space */
+    weft_text_anchor d = anchor(a, 11, -1);    /* after "d" */
+    weft_text_anchor end = anchor(a, 11, 0);   /* the end */
+    weft_text_anchor start = anchor(a, 0, -1); /* the start */
+    CHECK(end.seq == WEFT_TEXT_ANCHOR_EDGE && start.seq == WEFT_TEXT_ANCHOR_EDGE);
+    CHECK(w.seq == 6 && sp.seq == 5 && d.seq == 10);
+    ins(b, 6, "big ");
+    ins(a, 0, ">> ");
+    send(b, &a, 1);
+    send(a, &b, 1);
+    CHECK(text_is(a, ">> hello big world") && text_is(b, ">> hello big world"));
+    weft_text *both[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        CHECK(resolve(both[i], &w) == 13);
+        CHECK(resolve(both[i], &sp) == 9); /* "big " went after the anchor */
+        CHECK(resolve(both[i], &d) == 18);
+        CHECK(resolve(both[i], &end) == 18);
+        CHECK(resolve(both[i], &start) == 0); /* ">> " went after the start */
+    }
+    /* B deletes "world": the anchors into it land where it was. */
+    CHECK_OK(weft_text_delete(b, 13, 5));
+    send(b, &a, 1);
+    for (int i = 0; i < 2; i++) {
+        CHECK(resolve(both[i], &w) == 13 && resolve(both[i], &d) == 13);
+        CHECK(resolve(both[i], &sp) == 9 && resolve(both[i], &end) == 13);
+    }
+    /* Anchoring at the tombstones' place picks visible characters. */
+    weft_text_anchor before = anchor(a, 13, -1);
+    CHECK(before.seq == 3); /* B's space of "big " */
+    ins(a, 13, "!");        /* lands after the tombstones of "world" */
+    CHECK(resolve(a, &before) == 13 && resolve(a, &end) == 14);
+    CHECK(resolve(a, &w) == 13 && resolve(a, &d) == 13);
+    weft_text_free(a);
+    weft_text_free(b);
+}
+
+static void test_anchors_bad_input(void) {
+    weft_text *t = mk(1, WEFT_TEXT_UTF16), *c = mk(2, WEFT_TEXT_CODEPOINTS);
+    weft_text_anchor x;
+    size_t pos;
+    CHECK_RC(weft_text_anchor_at(t, 1, 0, &x), WEFT_EINVAL); /* empty text */
+    CHECK_OK(weft_text_anchor_at(t, 0, 0, &x));
+    CHECK(x.seq == WEFT_TEXT_ANCHOR_EDGE && resolve(t, &x) == 0);
+    ins(t, 0, "a😀b");
+    CHECK_RC(weft_text_anchor_at(t, 2, 0, &x), WEFT_EINVAL); /* inside the pair */
+    CHECK_RC(weft_text_anchor_at(t, 2, -1, &x), WEFT_EINVAL);
+    CHECK_RC(weft_text_anchor_at(t, 5, 0, &x), WEFT_EINVAL);
+    CHECK_RC(weft_text_anchor_at(NULL, 0, 0, &x), WEFT_EINVAL);
+    CHECK_RC(weft_text_anchor_resolve(t, NULL, &pos), WEFT_EINVAL);
+    /* Around the pair, in UTF-16 here and in code points on c. */
+    weft_text_anchor after_pair = anchor(t, 3, -1), before_pair = anchor(t, 1, 0);
+    weft_text_anchor b = anchor(t, 3, 0);
+    CHECK(after_pair.seq == 1 && before_pair.seq == 1 && b.seq == 2);
+    CHECK(resolve(t, &after_pair) == 3 && resolve(t, &before_pair) == 1 && resolve(t, &b) == 3);
+    send(t, &c, 1);
+    CHECK(resolve(c, &after_pair) == 2 && resolve(c, &before_pair) == 1 && resolve(c, &b) == 2);
+    /* Characters this text does not hold. */
+    x = b;
+    x.seq = 3;
+    CHECK_RC(weft_text_anchor_resolve(t, &x, &pos), WEFT_ENOTFOUND);
+    x = b;
+    x.author[0] ^= 1;
+    CHECK_RC(weft_text_anchor_resolve(t, &x, &pos), WEFT_ENOTFOUND);
+    weft_text *e = mk(3, WEFT_TEXT_CODEPOINTS);
+    CHECK_RC(weft_text_anchor_resolve(e, &b, &pos), WEFT_ENOTFOUND);
+    weft_text_free(e);
+    weft_text_free(c);
+    weft_text_free(t);
+}
+
+/* Text put back before a deleted character lands in its old place. */
+static void test_insert_before(void) {
+    weft_text *a = mk(1, WEFT_TEXT_UTF16), *b = mk(2, WEFT_TEXT_CODEPOINTS);
+    ins(a, 0, "abcdef");
+    weft_text_anchor c = anchor(a, 2, 0), d = anchor(a, 3, 0), end = anchor(a, 6, 0);
+    CHECK_OK(weft_text_delete(a, 2, 3)); /* "abf", c d e deleted */
+    CHECK_OK(weft_text_insert_before(a, &c, "C", 1));
+    CHECK(text_is(a, "abCf"));
+    /* C went before the tombstone of c: d's is after it (an insert at
+     * position 2 would have gone after all three tombstones). */
+    CHECK(resolve(a, &d) == 3);
+    CHECK_OK(weft_text_insert_before(a, &end, "!", 1));
+    CHECK(text_is(a, "abCf!"));
+    send(a, &b, 1);
+    CHECK(text_is(b, "abCf!") && resolve(b, &d) == 3);
+    weft_text_anchor left = anchor(a, 1, -1), x = c;
+    CHECK_RC(weft_text_insert_before(a, &left, "x", 1), WEFT_EINVAL);
+    x.seq = 99;
+    CHECK_RC(weft_text_insert_before(a, &x, "x", 1), WEFT_ENOTFOUND);
+    CHECK_RC(weft_text_insert_before(a, &c, "\xff", 1), WEFT_EMALFORMED);
+    CHECK(text_is(a, "abCf!"));
+    weft_text_free(a);
+    weft_text_free(b);
+}
+
+/* Where a position with assoc goes under one local edit. */
+static size_t moved(size_t p, int32_t assoc, size_t at, size_t del, size_t ins_n) {
+    if (del) return p <= at ? p : p >= at + del ? p - del : at;
+    return p < at || (p == at && assoc < 0) ? p : p + ins_n;
+}
+
+/* Random local edits: every anchor moves as a caret should. */
+static void test_anchors_random(void) {
+    weft_text *t = mk(1, WEFT_TEXT_CODEPOINTS);
+    uint64_t rng = 7;
+    weft_text_anchor *an = malloc(sizeof *an * 2 * 400);
+    size_t *want = malloc(sizeof *want * 2 * 400);
+    for (int step = 0; step < 300; step++) {
+        size_t n = weft_text_length(t);
+        for (size_t p = 0; p <= n; p++)
+            for (int s = 0; s < 2; s++) {
+                an[2 * p + s] = anchor(t, p, s ? -1 : 0);
+                want[2 * p + s] = p;
+            }
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        size_t at = (size_t)(rng >> 33) % (n + 1), del = 0, k = 1 + (rng >> 20) % 4;
+        if (n > 0 && (rng >> 10) % 3 == 0) {
+            at = at == n ? n - 1 : at;
+            del = k < n - at ? k : n - at;
+            CHECK_OK(weft_text_delete(t, at, del));
+        } else {
+            ins(t, at, "wxyz" + (4 - k));
+        }
+        for (size_t p = 0; p <= n; p++)
+            for (int s = 0; s < 2; s++)
+                CHECK(resolve(t, &an[2 * p + s]) == moved(want[2 * p + s], s ? -1 : 0, at, del, k));
+        if (weft_text_length(t) > 390) CHECK_OK(weft_text_delete(t, 0, 100));
+    }
+    free(an);
+    free(want);
+    weft_text_free(t);
+}
+
 /* ---- traces ---- */
 
 static size_t n_ops_total;
@@ -629,9 +782,19 @@ static void test_traces(void) {
 int main(int argc, char **argv) {
     if (argc > 1) traces_dir = argv[1];
     static const test_case tests[] = {
-        T(test_basic),  T(test_bad_input),       T(test_utf16),
-        T(test_deltas), T(test_no_interleaving), T(test_causal_wait),
-        T(test_golden), T(test_out_of_memory),   T(test_traces),
+        T(test_basic),
+        T(test_bad_input),
+        T(test_utf16),
+        T(test_deltas),
+        T(test_no_interleaving),
+        T(test_causal_wait),
+        T(test_golden),
+        T(test_out_of_memory),
+        T(test_anchors_concurrent),
+        T(test_anchors_bad_input),
+        T(test_anchors_random),
+        T(test_insert_before),
+        T(test_traces),
     };
     return run_tests(tests, sizeof tests / sizeof *tests);
 }

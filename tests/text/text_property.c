@@ -93,12 +93,18 @@ static weft_text *restart(weft_text *t, int who, int *ok) {
     return n;
 }
 
+/* Anchors to deleted characters (any replica's), for inserts put back
+ * before their tombstones (weft_text_insert_before), as undo does. */
+static weft_text_anchor deleted_at[16];
+static size_t n_deleted;
+
 static void edit(weft_text *t) {
     static const char *chars[] = {"a", "b", "c", " ", "é", "€", "😀", "xyz", "q"};
     size_t len = weft_text_length(t);
     if (len && below(3) == 0) {
         size_t pos = below(len), n = 1 + below(4);
         if (n > len - pos) n = len - pos;
+        if (weft_text_anchor_at(t, pos, 0, &deleted_at[n_deleted % 16]) == 0) n_deleted++;
         /* UTF-16: an end inside a surrogate pair is refused; widen it. */
         if (weft_text_delete(t, pos, n) && weft_text_delete(t, pos, n + 1) &&
             (!pos || weft_text_delete(t, pos - 1, n + 1)) &&
@@ -111,6 +117,12 @@ static void edit(weft_text *t) {
     size_t k = 1 + below(4);
     for (size_t i = 0; i < k; i++)
         strcat(buf, chars[below(sizeof chars / sizeof *chars)]);
+    if (n_deleted && below(4) == 0) {
+        const weft_text_anchor *a = &deleted_at[below(n_deleted < 16 ? n_deleted : 16)];
+        int rc = weft_text_insert_before(t, a, buf, strlen(buf));
+        if (rc == 0) return;
+        if (rc != WEFT_ENOTFOUND) abort(); /* not here yet: insert at pos instead */
+    }
     if (weft_text_insert(t, pos, buf, strlen(buf)) &&
         weft_text_insert(t, pos - 1, buf, strlen(buf)))
         abort();
@@ -119,6 +131,7 @@ static void edit(weft_text *t) {
 static void run_case(uint64_t seed) {
     rng = seed;
     n_ups = 0;
+    n_deleted = 0;
     weft_text *r[NREP];
     for (int i = 0; i < NREP; i++)
         r[i] = mk(i);

@@ -653,6 +653,19 @@ static void text_edits_merge(void) {
     CHECK_OK(sync_to(b, a));
     CHECK(same_hash(a, b));
     CHECK(text_eq(a, "n1", "Jello alpha BRAVO") || text_eq(a, "n1", "Jello BRAVO alpha"));
+    /* Stable positions: an anchor made on a follows b's edit on both. */
+    weft_text_anchor an;
+    size_t at = 0;
+    CHECK_OK(weft_replica_text_anchor(a, "notes", 5, "n1", 2, "body", 4, 1, 0, &an)); /* "e" */
+    CHECK_OK(splice(b, "n1", 0, 1, "Hi, J"));
+    CHECK_OK(sync_to(b, a));
+    CHECK_OK(weft_replica_text_resolve(a, "notes", 5, "n1", 2, "body", 4, &an, &at));
+    CHECK(at == 5);
+    CHECK_OK(weft_replica_text_resolve(b, "notes", 5, "n1", 2, "body", 4, &an, &at));
+    CHECK(at == 5);
+    CHECK_RC(weft_replica_text_resolve(b, "notes", 5, "n9", 2, "body", 4, &an, &at),
+             WEFT_ENOTFOUND);
+    CHECK_RC(weft_replica_text_anchor(a, "notes", 5, "n1", 2, "body", 4, 99, 0, &an), WEFT_EINVAL);
     /* The callback's splices rebuild what a third replica reads. */
     text_log seen_c = {"", 0, 0};
     uint8_t KC[32];
@@ -673,6 +686,23 @@ static void text_edits_merge(void) {
     CHECK_OK(
         weft_replica_text_splice(a, "notes", 5, "n1", 2, "body", 4, 3, 0, "", 0, 0, &out, &rl));
     CHECK(rl == 0 && out == NULL);
+    /* Deleted text put back before its own tombstone, joining the open change. */
+    weft_text_anchor j;
+    CHECK_OK(weft_replica_text_anchor(a, "notes", 5, "n1", 2, "body", 4, 4, 0, &j)); /* "J" */
+    CHECK_OK(splice(a, "n1", 4, 1, ""));
+    CHECK_OK(weft_replica_text_insert_before(a, "notes", 5, "n1", 2, "body", 4, &j, "j", 1, 0, &out,
+                                             &rl));
+    CHECK(out == NULL && weft_replica_txn_ops(a) > 0);
+    uint8_t *sealed;
+    free((commit_copy(a, &sealed), sealed));
+    CHECK_OK(sync_to(a, b));
+    CHECK(same_hash(a, b));
+    char got[256];
+    get_text(a, "notes", "n1", "body", got, sizeof got);
+    CHECK(strncmp(got, "Hi, jello", 9) == 0);
+    CHECK_RC(weft_replica_text_insert_before(a, "notes", 5, "n9", 2, "body", 4, &j, "j", 1, 0, &out,
+                                             &rl),
+             WEFT_ENOTFOUND);
     weft_replica_free(a);
     weft_replica_free(b);
 }

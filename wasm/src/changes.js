@@ -15,6 +15,7 @@
 // share one signed change. commitOps (ops.js) runs a transaction's ops the same way.
 // Records from elsewhere take the same way out through applyRemote, after
 // the open change is committed (commit, then apply).
+import { decodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
 import { OpWriter, labelled } from './opwriter.js';
 import { commitOps, commitBuffer, applyRecords, loneSplice, rangeError } from './ops.js';
@@ -74,6 +75,8 @@ export class Changes {
   #hide = () => this.settle();
   /** Set by a tab coordinator (idb.js) in follower tabs: { exec(ops) } forwards writes to the leader. */
   writer = null;
+  /** Whether the last write() was refused at once (undo.js captures only writes made). */
+  refused = false;
   /** ms a change of text edits only stays open, and the most edits it takes. */
   textWindow = TEXT_WINDOW_MS;
   textMaxEdits = TEXT_MAX_EDITS;
@@ -157,10 +160,12 @@ export class Changes {
    * promise is the change's. Resolves when durable.
    */
   write(op) {
+    this.refused = false;
     try {
       this.#h.checkOpen();
       this.#h.checkWrite();
     } catch (e) {
+      this.refused = true;
       return this.fail(e);
     }
     const txn = this.#txn;
@@ -176,6 +181,7 @@ export class Changes {
         try {
           txn.w.op(op);
         } catch (e) {
+          this.refused = true;
           return this.fail(labelled(e, op.t, op.c, op.id, op.f));
         }
       return txn.writes;
@@ -186,6 +192,7 @@ export class Changes {
       if (op.t === 'list') return this.execLocal([op]).durable; // a change of its own, after the open one
       this.#w.op(op); // a bad write throws here: it alone rejects
     } catch (e) {
+      this.refused = true;
       return Promise.reject(op.t === 'splice' || op.t === 'list' ? e : labelled(e, op.t, op.c, op.id, op.f));
     }
     return this.#joined(op.c, op.id);
@@ -275,7 +282,7 @@ export class Changes {
     let record;
     try {
       this.#submit(b, rep); // the writes before it reach the core first, in order
-      record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now());
+      record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now(), op.at ? decodeAnchor(op.at).bytes : null);
     } catch (e) {
       if (this.#batch === b && !this.#w.len && !b.edits) this.#batch = null;
       if (e.code === 'WEFT_EINVAL') throw rangeError(rep, op, e);

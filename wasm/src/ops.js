@@ -37,7 +37,10 @@ import { encodeValue } from './value.js';
 /**
  * Replaces `del` UTF-16 code units at `pos` of text field `f` (document
  * `id`, collection `c`) with `text`. Joins the open change (never a transaction's).
- * @typedef {{ t: 'splice', c: string, id: string, f: string, pos: number, del: number, text: string }} SpliceOp
+ * With `at` (an anchor string, assoc >= 0; del 0; pos: where it resolves
+ * now) the text goes right before that character, deleted or not: how an
+ * undo puts deleted text back in its old place (undo.js).
+ * @typedef {{ t: 'splice', c: string, id: string, f: string, pos: number, del: number, text: string, at?: string }} SpliceOp
  */
 /**
  * An edit of list field `f` (document `id`, collection `c`; docs/LISTS.md):

@@ -244,7 +244,8 @@ export class Replica {
    * WEFT_ESTATE when the open transaction writes the field other than by
    * text edits (commit, then edit).
    */
-  textEdit(coll, doc, field, pos, deleted, text, wallMs = Date.now()) {
+  textEdit(coll, doc, field, pos, deleted, text, wallMs = Date.now(), at = null) {
+    if (at) return this.#textInsertBefore(coll, doc, field, at, text, wallMs);
     const h = this._h();
     const core = this.core;
     // A keystroke's names and text cross through the scratch buffer: no
@@ -260,6 +261,22 @@ export class Replica {
     core.check(core.x.wdb_text_edit(h, base, cl, dp, dl, fp, fl, pos, deleted, tp, tl, wallMs, core.out),
       `editing the text ${coll}/${doc}.${field}`);
     return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+  }
+
+  /** textEdit's insert right before an anchored character (the core's 40 bytes), deleted or not. */
+  #textInsertBefore(coll, doc, field, at, text, wallMs) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      const a = s.alloc(40);
+      core.u8.set(at, a);
+      const tp = s.alloc(text.length * 3);
+      const tl = enc.encodeInto(text, core.u8.subarray(tp, tp + text.length * 3)).written;
+      core.check(core.x.wdb_text_insert_before(h, cp, cl, dp, dl, fp, fl, a, tp, tl, wallMs, core.out),
+        `editing the text ${coll}/${doc}.${field}`);
+      return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+    });
   }
 
   /**
@@ -357,6 +374,38 @@ export class Replica {
     if (rc === WEFT_ENOTFOUND) return null;
     core.check(rc, `reading ${coll}/${doc}.${field}`);
     return decodeListItems(core.outView());
+  }
+
+  /**
+   * A stable position in a text field: 40 bytes (author key, seq, assoc:
+   * weftdb_abi.c wdb_text_anchor), or null when the field is no text.
+   */
+  textAnchor(coll, doc, field, index, assoc) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      const out = s.alloc(40);
+      const rc = core.x.wdb_text_anchor(h, cp, cl, dp, dl, fp, fl, index, assoc, out);
+      if (rc === WEFT_ENOTFOUND) return null;
+      core.check(rc, `anchoring at ${index} of ${coll}/${doc}.${field}`);
+      return core.u8.slice(out, out + 40);
+    });
+  }
+
+  /** Where a textAnchor is now (UTF-16), or -1 when the text does not hold it. */
+  textResolve(coll, doc, field, anchor) {
+    const h = this._h();
+    const core = this.core;
+    const n = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      const a = s.alloc(40);
+      core.u8.set(anchor, a);
+      return core.x.wdb_text_resolve(h, cp, cl, dp, dl, fp, fl, a);
+    });
+    if (n === WEFT_ENOTFOUND) return -1;
+    core.check(n, `resolving an anchor in ${coll}/${doc}.${field}`);
+    return n;
   }
 
   /** One field's value decoded, or undefined. */

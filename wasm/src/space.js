@@ -19,6 +19,7 @@ import { Collection, Subscriptions, checkName } from './collection.js';
 import { Text, TextObservers } from './text.js';
 import { Files } from './files.js';
 import { List } from './list.js';
+import { UndoManager, UndoManagers } from './undo.js';
 import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
 import { exportState, importState, deleteOnRelay } from './portable.js';
 import { vvCovers } from './vv.js';
@@ -45,6 +46,7 @@ export class Space {
   #sync = null;
   #closeHook = null;
   #presence = null; // presence.js, set by openSpace/createSpace
+  #undoers = new UndoManagers();
   #p2p = null; // p2p.js, when opened with { p2p }
   #loadedOutbox = [];
   #collectionPort;
@@ -258,6 +260,17 @@ export class Space {
   }
 
   /**
+   * An undo manager for this device's own writes in `scope` (collection
+   * names, { collection, doc } and texts): docs/API.md, "Undo".
+   * opts.captureTimeout: writes closer than this (ms, default 500) are one
+   * undo step.
+   */
+  undoManager(opts) {
+    this.#open();
+    return new UndoManager(this.#port('replica write text track isWriter'), opts);
+  }
+
+  /**
    * Runs fn synchronously; every write it makes becomes one change.
    * Resolves to fn's result once the change is durable. Writes inside fn
    * are visible after transact returns (all at once), not during fn.
@@ -438,8 +451,11 @@ export class Space {
       readStore: () => this.#store.load(),
       load: (loaded) => this.#load(loaded),
       replica: (coll, id) => this.#readable(coll, id),
-      write: (op) => this.#changes.write(op),
-      put: (c, id, data) => this.#changes.put(c, id, data),
+      write: (op) => this.#write(op),
+      // Collection.put's hot path (no op object), unless an undo manager watches.
+      put: (c, id, data) => (this.#undoers.active ? this.#write({ t: 'put', c, id, data, replace: true }) : this.#changes.put(c, id, data)),
+      text: (c, d, f) => this.text(c, d, f),
+      track: (m) => this.#undoers.add(m),
       fail: (e) => this.#changes.fail(e),
       subscribe: (sub) => this.#opened(this.#subs).add(sub),
       observeText: (text, cb) => this.#opened(this.#texts).add(text, cb),
@@ -471,6 +487,11 @@ export class Space {
       takeMember: (record) => this.#members.take(record),
       ownMemberRecords: () => this.#members.ownRecords(),
     };
+  }
+
+  /** A local write, captured by the undo managers that watch its target. */
+  #write(op) {
+    return this.#undoers.around(op, (o) => this.#changes.write(o), () => !this.#changes.refused);
   }
 
   /**

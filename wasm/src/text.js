@@ -3,6 +3,7 @@
 // instead of the last writer winning. Positions are UTF-16 code units, what
 // String.length, selectionStart and textarea offsets count. Every edit
 // commits one change of its own (see transact in docs/API.md for why).
+import { decodeAnchor, encodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
 import { checkName } from './util.js';
 
@@ -113,6 +114,40 @@ export class Text {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * A stable position: a string naming the character after `index`
+   * (assoc >= 0, the default: text typed at index goes before it) or before
+   * it (assoc < 0: typed text goes after), which resolve() turns back into
+   * an index after anyone's edits. Send it in presence for remote cursors.
+   * Throws WEFT_EINVAL for an index past the end or inside a surrogate
+   * pair, WEFT_ENOTFOUND for an index inside a field that holds a plain
+   * string (edit it first: it becomes a text).
+   */
+  anchor(index, assoc = 0) {
+    if (!Number.isSafeInteger(index) || index < 0) throw new WeftError('WEFT_EINVAL', `index ${index} is not a position`);
+    const side = assoc < 0 ? -1 : 0;
+    const a = this.#in.replica(this.collection, this.doc).textAnchor(this.collection, this.doc, this.field, index, side);
+    if (a) return encodeAnchor(a);
+    const n = this.length; // no text yet: only its edges exist
+    if (index > n) throw new WeftError('WEFT_EINVAL', `index ${index} is past the end (${n})`);
+    if (index === 0 && side < 0) return '<';
+    if (index === n && side === 0) return '>';
+    throw new WeftError('WEFT_ENOTFOUND', `${this.collection}/${this.doc}.${this.field} holds no text to anchor in`);
+  }
+
+  /**
+   * Where an anchor from anchor() (made on any replica) is now, in UTF-16
+   * units; null when this text does not hold its character (not synced
+   * yet, or a write replaced the text). Throws WEFT_EINVAL for a string
+   * that is not an anchor.
+   */
+  resolve(anchor) {
+    const a = decodeAnchor(anchor);
+    if (a.edge) return a.before ? 0 : this.length;
+    const n = this.#in.replica(this.collection, this.doc).textResolve(this.collection, this.doc, this.field, a.bytes);
+    return n < 0 ? null : n;
   }
 
   /**

@@ -376,6 +376,29 @@ WDB_API int wdb_text_edit(wdb *h, const char *coll, size_t coll_len, const char 
                    deleted, text, text_len, wall_ms, out);
 }
 
+/* An insert right before an anchored character (the 40 bytes of
+ * wdb_text_anchor), joining the open transaction as wdb_text_edit does.
+ * OUT: as wdb_text_edit. */
+WDB_API int wdb_text_insert_before(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                                   size_t doc_len, const char *field, size_t field_len,
+                                   const uint8_t *anchor, const char *text, size_t text_len,
+                                   double wall_ms, uint32_t *out) {
+    if (!(wall_ms >= 0 && wall_ms < 18446744073709551616.0)) return WEFT_EINVAL;
+    weft_text_anchor a;
+    memcpy(a.author, anchor, 32);
+    memcpy(&a.seq, anchor + 32, 4);
+    memcpy(&a.assoc, anchor + 36, 4);
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t len;
+    int rc = weft_replica_text_insert_before(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                             &a, text, text_len, (uint64_t)wall_ms, &rec, &len);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)len;
+    return WEFT_OK;
+}
+
 /* A text field's length in UTF-16 units, or a negative WEFT_E code
  * (WEFT_ENOTFOUND: not a visible text). */
 WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const char *doc,
@@ -429,6 +452,38 @@ WDB_API int wdb_list_items(wdb *h, const char *coll, size_t coll_len, const char
     out[0] = (uint32_t)(uintptr_t)p;
     out[1] = (uint32_t)len;
     return WEFT_OK;
+}
+
+/* A stable position in a text field (weft_replica_text_anchor). OUT: out[0..39]:
+ * the author key (32 bytes), then seq and assoc as little-endian u32/i32. */
+WDB_API int wdb_text_anchor(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double pos,
+                            int32_t assoc, uint8_t *out) {
+    if (!(pos >= 0 && pos < 4294967296.0)) return WEFT_EINVAL;
+    weft_text_anchor a;
+    int rc = weft_replica_text_anchor(h->r, coll, coll_len, doc, doc_len, field, field_len,
+                                      (size_t)pos, assoc, &a);
+    if (rc) return rc;
+    memcpy(out, a.author, 32);
+    memcpy(out + 32, &a.seq, 4); /* WASM is little-endian */
+    memcpy(out + 36, &a.assoc, 4);
+    return WEFT_OK;
+}
+
+/* Where an anchor (the 40 bytes wdb_text_anchor wrote) is now, in UTF-16
+ * units, or a negative WEFT_E code (WEFT_ENOTFOUND: the text does not hold
+ * its character, or the field is no text). */
+WDB_API double wdb_text_resolve(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                                size_t doc_len, const char *field, size_t field_len,
+                                const uint8_t *anchor) {
+    weft_text_anchor a;
+    memcpy(a.author, anchor, 32);
+    memcpy(&a.seq, anchor + 32, 4);
+    memcpy(&a.assoc, anchor + 36, 4);
+    size_t pos;
+    int rc =
+        weft_replica_text_resolve(h->r, coll, coll_len, doc, doc_len, field, field_len, &a, &pos);
+    return rc ? rc : (double)pos;
 }
 
 /* The text changes the last apply, commit, splice or snapshot load made:

@@ -7,6 +7,7 @@
 // dropped or pasted on a note are its attachments (attachments.js).
 import { h, setChildren, when, newId } from './dom.js';
 import { createEditor } from './editor.js';
+import { bindCursors } from './cursors.js';
 import { historyDialog, rememberName } from './history.js';
 import { attachmentsView } from './attachments.js';
 
@@ -42,7 +43,15 @@ export function notesView(space, { readOnly, me, report }) {
     clearTimeout(timer);
     timer = setTimeout(flush, SAVE_AFTER_MS);
   };
-  const bindBody = (id, textarea) => space.text('notes', id, 'body').bind(textarea);
+  const bindBody = (id, textarea, cursorsEl) => {
+    const text = space.text('notes', id, 'body');
+    const unbindText = text.bind(textarea);
+    const unbindCursors = bindCursors(space, text, textarea, cursorsEl);
+    return () => {
+      unbindCursors();
+      unbindText();
+    };
+  };
   const editor = createEditor({ onEdit, readOnly, bindBody });
   const attachments = attachmentsView(space, { readOnly, me, report });
 

@@ -4,11 +4,25 @@
 // space without it (an older weftdb) shows nothing.
 import { h } from './dom.js';
 
+const states = new WeakMap(); // space -> this device's presence state
+
+/**
+ * Merges `partial` into this device's presence state in `space` and sends
+ * it (the name from presenceList, the note caret from cursors.js).
+ */
+export function setPresence(space, partial) {
+  const api = space.presence;
+  if (!api || typeof api.set !== 'function') return;
+  const state = { ...states.get(space), ...partial };
+  states.set(space, state);
+  api.set(state);
+}
+
 export function presenceList(space, me) {
   const el = h('span', { class: 'presence', 'aria-live': 'polite', hidden: true });
   const api = space.presence;
   if (!api || typeof api.on !== 'function') return { el, close() {} };
-  api.set({ name: me() });
+  setPresence(space, { name: me() });
   const off = api.on((peers) => {
     const names = peers.map((p) => String(p.state?.name ?? 'someone'));
     el.hidden = names.length === 0;

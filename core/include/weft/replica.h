@@ -230,6 +230,35 @@ WEFT_API int weft_replica_list_items(weft_replica *r, const char *coll, size_t c
                                      const char *doc, size_t doc_len, const char *field,
                                      size_t field_len, const uint8_t **items, size_t *len);
 
+/* A stable position in a text field (weft_text_anchor_at): it follows the
+ * text through concurrent edits. OUT: *out. Returns 0, WEFT_ENOTFOUND (not
+ * a visible text) or WEFT_EINVAL (pos past the end or inside a surrogate
+ * pair). */
+WEFT_API int weft_replica_text_anchor(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t pos, int32_t assoc,
+                                      weft_text_anchor *out);
+
+/* Where an anchor of this field is now (weft_text_anchor_resolve). OUT:
+ * *pos. Returns 0 or WEFT_ENOTFOUND: the field is no visible text, or its
+ * text does not hold the anchor's character (not arrived yet, or a write
+ * replaced the text the anchor was made in). */
+WEFT_API int weft_replica_text_resolve(weft_replica *r, const char *coll, size_t coll_len,
+                                       const char *doc, size_t doc_len, const char *field,
+                                       size_t field_len, const weft_text_anchor *a, size_t *pos);
+
+/* weft_replica_text_edit's insert, made right before the character of an
+ * anchor with assoc >= 0, deleted or not (weft_text_insert_before): how an
+ * undo puts deleted text back in its old place. Joins the open
+ * transaction; OUT and returns as weft_replica_text_edit, and
+ * WEFT_ENOTFOUND when the field is no text or does not hold the character
+ * (nothing changed). */
+WEFT_API int weft_replica_text_insert_before(weft_replica *r, const char *coll, size_t coll_len,
+                                             const char *doc, size_t doc_len, const char *field,
+                                             size_t field_len, const weft_text_anchor *at,
+                                             const char *utf8, size_t len, uint64_t wall_ms,
+                                             const uint8_t **record, size_t *rec_len);
+
 /* The space's format level (weft/level.h, docs/FORMAT.md §10) as this
  * replica knows it: 1 until set. The binding sets it from the level records
  * it verified (weft_level_verify); it is not part of snapshots, so set it

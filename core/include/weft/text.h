@@ -120,6 +120,48 @@ WEFT_API size_t weft_text_utf8_length(const weft_text *t);
  * then the length needed). */
 WEFT_API int weft_text_read(const weft_text *t, char *dst, size_t dst_cap, size_t *out_len);
 
+/* ---- stable positions ---- */
+
+/* A position that follows its text through concurrent edits: it names the
+ * item (character) it sticks to rather than an index. assoc >= 0 sticks to
+ * the character after the position (text inserted there goes before the
+ * anchor, like a caret that stays left of what others type at it); assoc <
+ * 0 to the character before it (inserted text goes after). seq ==
+ * WEFT_TEXT_ANCHOR_EDGE names no character: the start of the text when
+ * assoc < 0, its end otherwise (author is then all zero). Anchors are not
+ * ops: nothing is sent, and resolving one reads the text as it is now. */
+#define WEFT_TEXT_ANCHOR_EDGE UINT32_MAX
+typedef struct weft_text_anchor {
+    uint8_t author[WEFT_KEY_BYTES]; /* the character's author key */
+    uint32_t seq;  /* its id within the author's inserts, or WEFT_TEXT_ANCHOR_EDGE */
+    int32_t assoc; /* < 0: sticks to the character before; >= 0: after */
+} weft_text_anchor;
+
+/* The anchor for position `pos` (in the replica's unit) with `assoc`: the
+ * first visible character at or after pos (assoc >= 0) or the last one
+ * before it (assoc < 0), or the edge when there is none. OUT: *out.
+ * Returns 0, or WEFT_EINVAL (pos past the end or inside a surrogate pair). */
+WEFT_API int weft_text_anchor_at(const weft_text *t, size_t pos, int32_t assoc,
+                                 weft_text_anchor *out);
+
+/* The position of an anchor now: before its character (assoc >= 0) or
+ * after it (assoc < 0); a deleted character stands where its tombstone
+ * is, so the anchor lands where the deleted text was. OUT: *pos. Returns 0,
+ * or WEFT_ENOTFOUND when the character is not in this text (not arrived
+ * yet). An anchor belongs to the text it was made in: ids are per text, so
+ * in another text it names some other character or none. */
+WEFT_API int weft_text_anchor_resolve(const weft_text *t, const weft_text_anchor *a, size_t *pos);
+
+/* Inserts `len` bytes of UTF-8 right before the character an anchor with
+ * assoc >= 0 names, even when that character is deleted: text put back
+ * where it was deleted lands in its old place, not after other deleted
+ * text there (as an insert at the position would). The edge anchor
+ * inserts at the end. Returns what weft_text_insert returns, and
+ * WEFT_ENOTFOUND when the text does not hold the character, WEFT_EINVAL
+ * for an anchor with assoc < 0. */
+WEFT_API int weft_text_insert_before(weft_text *t, const weft_text_anchor *a, const char *utf8,
+                                     size_t len);
+
 /* ---- whole state ---- */
 
 /* Encodes the whole state (visible text, tombstones as run lengths, the

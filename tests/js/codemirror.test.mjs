@@ -1,0 +1,115 @@
+// The weftdb/codemirror binding (wasm/src/codemirror.js) in real Chromium
+// (Debian's /usr/bin/chromium through playwright-core), typed into with the
+// keyboard: two editors on one text in two spaces of one page (synced by
+// exchanging changes), each typing; remote cursors drawn where the other
+// peer's caret is (presence stubbed by an in-page bus: presence itself is
+// tested in sync.test.mjs); Ctrl+Z / Ctrl+Y undo and redo only this editor's
+// own typing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startServer, newPage } from './server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+let server;
+let browser;
+
+before(async () => {
+  if (skip) return;
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('two CodeMirror editors: keyboard typing syncs both ways, remote cursors follow, undo is per editor', { skip }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await newPage(context, server.url);
+    await page.evaluate(async () => {
+      const { createSpace, openSpace } = window.weftdb;
+      const { EditorView } = await import('@codemirror/view');
+      const { weftCollab } = await import('weftdb/codemirror');
+      // Two people, not two tabs of one person (which would share one leader).
+      const a = await createSpace({ storage: 'memory' });
+      const b = await openSpace({ storage: 'memory', invite: a.invite() });
+      // An in-page presence bus: each peer hears the others' states.
+      const states = new Map();
+      const subs = new Set();
+      const list = (me) => [...states].filter(([k, s]) => k !== me && s).map(([author, state]) => ({ author, state }));
+      const presence = (me) => ({
+        set(s) {
+          states.set(me, s);
+          queueMicrotask(() => { for (const [who, fn] of subs) if (who !== me) fn(list(who)); });
+        },
+        on(fn) {
+          const sub = [me, fn];
+          subs.add(sub);
+          queueMicrotask(() => fn(list(me)));
+          return () => subs.delete(sub);
+        },
+      });
+      const editor = (space, id, name, color) => {
+        const el = document.createElement('div');
+        el.id = id;
+        document.body.append(el);
+        const text = space.text('notes', 'n1', 'body');
+        const undoManager = space.undoManager({ scope: [text] });
+        const view = new EditorView({ parent: el, doc: text.toString(), extensions: [weftCollab(text, { presence: presence(id), undoManager, user: { name, color } })] });
+        return { view, text, undoManager };
+      };
+      window.A = editor(a, 'a', 'Ada', 'rgb(200, 0, 0)');
+      window.B = editor(b, 'b', 'Bo', 'rgb(0, 0, 200)');
+      window.sync = async () => {
+        await b.applyChanges(a.changesSince(b.versionVector()));
+        await a.applyChanges(b.changesSince(a.versionVector()));
+      };
+      window.docs = () => [A.view.state.doc.toString(), B.view.state.doc.toString(), A.text.toString(), B.text.toString()];
+    });
+    const docs = () => page.evaluate(() => window.docs());
+    await page.click('#a .cm-content');
+    await page.keyboard.type('hello world');
+    await page.evaluate(() => window.sync());
+    assert.deepEqual(await docs(), Array(4).fill('hello world'));
+    // B types at the end, A at the start, at once
+    await page.evaluate(() => A.undoManager.stopCapturing());
+    await page.click('#b .cm-content');
+    await page.keyboard.press('End');
+    await page.keyboard.type(' from Bo');
+    await page.click('#a .cm-content');
+    await page.keyboard.press('Home');
+    await page.keyboard.type('> ');
+    await page.evaluate(() => window.sync());
+    assert.deepEqual(await docs(), Array(4).fill('> hello world from Bo'));
+    // Bo's caret, sent as an anchor, is drawn in A's editor at the end (after A typed before it)
+    await page.waitForFunction(() => document.querySelector('#a .weft-cm-caret')?.dataset.name === 'Bo');
+    const boAt = await page.evaluate(() => A.view.posAtDOM(document.querySelector('#a .weft-cm-caret')));
+    assert.equal(boAt, '> hello world from Bo'.length);
+    await page.waitForFunction(() => document.querySelector('#b .weft-cm-caret')?.dataset.name === 'Ada');
+    const adaAt = await page.evaluate(() => B.view.posAtDOM(document.querySelector('#b .weft-cm-caret')));
+    assert.equal(adaAt, 2);
+    // Ctrl+Z in A: A's "> " goes, then A's "hello world"; Bo's words stay
+    await page.keyboard.press('Control+z');
+    await page.waitForFunction(() => A.view.state.doc.toString() === 'hello world from Bo');
+    await page.keyboard.press('Control+z');
+    await page.waitForFunction(() => A.view.state.doc.toString() === ' from Bo');
+    await page.evaluate(() => window.sync());
+    assert.deepEqual(await docs(), Array(4).fill(' from Bo'));
+    // Ctrl+Y brings A's words back in their place
+    await page.keyboard.press('Control+y');
+    await page.waitForFunction(() => A.view.state.doc.toString() === 'hello world from Bo');
+    await page.evaluate(() => window.sync());
+    assert.deepEqual(await docs(), Array(4).fill('hello world from Bo'));
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});

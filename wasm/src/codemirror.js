@@ -1,0 +1,175 @@
+// weftdb/codemirror: binds a CodeMirror 6 editor to a weftdb Text (a
+// separate entry point, so apps without CodeMirror do not ship it; the
+// @codemirror packages are peer dependencies).
+//
+//   import { weftCollab } from 'weftdb/codemirror';
+//   new EditorView({ doc: text.toString(), extensions: [weftCollab(text, { presence, undoManager, user })] });
+//
+// - Text: every change typed in the editor becomes splices of the text;
+//   every other change of the text (remote edits, undo) is dispatched into
+//   the editor, so its selection maps through them.
+// - Remote cursors: the editor's selection goes out in presence as anchors
+//   (text.anchor: stable positions), under `cursor`, with `user` (e.g.
+//   { name, color }); other peers' cursors and selections on the same text
+//   are drawn, resolved against the text as it is now.
+// - Undo: Mod-z / Mod-y / Mod-Shift-z run the undo manager's undo/redo
+//   (only this device's edits; see undo.js). Leave CodeMirror's own history
+//   extension out.
+import { Annotation } from '@codemirror/state';
+import { Decoration, EditorView, ViewPlugin, WidgetType, keymap } from '@codemirror/view';
+
+const fromWeft = Annotation.define();
+const CURSOR_MS = 50; // presence frames while typing: at most 20 a second
+
+class Caret extends WidgetType {
+  constructor(color, name) {
+    super();
+    this.color = color;
+    this.name = name;
+  }
+  eq(o) {
+    return o.color === this.color && o.name === this.name;
+  }
+  toDOM() {
+    const el = document.createElement('span');
+    el.className = 'weft-cm-caret';
+    el.style.cssText = `border-left: 2px solid ${this.color}; margin-left: -1px; margin-right: -1px; position: relative;`;
+    el.title = this.name;
+    el.dataset.name = this.name;
+    return el;
+  }
+}
+
+/** The field's key in presence states: a cursor is drawn only in its own text. */
+function textKey(text) {
+  return [text.collection, text.doc, text.field];
+}
+
+function sameKey(a, b) {
+  return Array.isArray(a) && a.length === 3 && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The CodeMirror extension for `text`.
+ * @param {import('./text.js').Text} text
+ * @param {{ presence?: { set(s: unknown): void, on(fn: (peers: { author: string, state: any }[]) => void): () => void },
+ *   undoManager?: import('./undo.js').UndoManager, user?: Record<string, unknown> }} [opts]
+ */
+export function weftCollab(text, { presence = null, undoManager = null, user = {} } = {}) {
+  const key = textKey(text);
+  const sync = ViewPlugin.fromClass(
+    class {
+      constructor(view) {
+        this.view = view;
+        this.typing = false; // our own splices: their observe calls are not dispatched back
+        this.peers = [];
+        this.decorations = Decoration.none;
+        this.timer = null;
+        this.pending = null;
+        const now = text.toString();
+        if (view.state.doc.toString() !== now)
+          queueMicrotask(() => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: now }, annotations: fromWeft.of(true) }));
+        this.stop = text.observe((deltas, { text: now }) => {
+          if (this.typing) return;
+          let changes = [];
+          let len = view.state.doc.length;
+          for (const d of deltas) {
+            if (d.index + d.deleteCount > len) {
+              changes = null;
+              break;
+            }
+            len += d.insert.length - d.deleteCount;
+          }
+          // Each delta applies to the text after the ones before: one transaction each.
+          if (changes) for (const d of deltas) view.dispatch({ changes: { from: d.index, to: d.index + d.deleteCount, insert: d.insert }, annotations: fromWeft.of(true) });
+          if (!changes || view.state.doc.toString() !== now)
+            view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: now }, annotations: fromWeft.of(true) });
+          this.redraw();
+        });
+        this.off = presence?.on((peers) => {
+          this.peers = peers;
+          this.redraw();
+          view.dispatch({}); // draw them
+        });
+      }
+
+      update(u) {
+        for (const tr of u.transactions) {
+          if (!tr.docChanged || tr.annotation(fromWeft)) continue;
+          let shift = 0;
+          this.typing = true;
+          try {
+            tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+              const ins = inserted.toString();
+              text.splice(fromA + shift, toA - fromA, ins).catch(() => {});
+              shift += ins.length - (toA - fromA);
+            });
+          } finally {
+            this.typing = false;
+          }
+        }
+        if (u.docChanged) this.redraw();
+        if (presence && (u.selectionSet || u.docChanged) && u.view.hasFocus) this.sendCursor(u.state);
+      }
+
+      /** Sends the selection, at most every CURSOR_MS (the last one always goes). */
+      sendCursor(state) {
+        this.pending = state;
+        if (this.timer) return;
+        this.flushCursor();
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          if (this.pending) this.flushCursor();
+        }, CURSOR_MS);
+      }
+
+      flushCursor() {
+        const sel = this.pending.selection.main;
+        this.pending = null;
+        try {
+          presence.set({ ...user, cursor: { text: key, anchor: text.anchor(sel.anchor), head: text.anchor(sel.head) } });
+        } catch {
+          // no text yet (nothing typed): nothing to point at
+        }
+      }
+
+      /** Decorations for the other peers' cursors, resolved now. */
+      redraw() {
+        const marks = [];
+        for (const { state } of this.peers) {
+          const c = state?.cursor;
+          if (!c || !sameKey(c.text, key)) continue;
+          let a, h;
+          try {
+            a = text.resolve(c.anchor);
+            h = text.resolve(c.head);
+          } catch {
+            continue;
+          }
+          if (a === null || h === null) continue;
+          const color = typeof state.color === 'string' ? state.color : '#e67e22';
+          const name = typeof state.name === 'string' ? state.name : '';
+          const [from, to] = a < h ? [a, h] : [h, a];
+          if (from < to) marks.push({ from, to, deco: Decoration.mark({ attributes: { style: `background: ${color}33` }, class: 'weft-cm-selection' }) });
+          marks.push({ from: h, to: h, deco: Decoration.widget({ widget: new Caret(color, name), side: 1 }) });
+        }
+        this.decorations = Decoration.set(marks.map((m) => m.deco.range(m.from, m.to)), true);
+      }
+
+      destroy() {
+        clearTimeout(this.timer);
+        this.stop();
+        this.off?.();
+      }
+    },
+    { decorations: (p) => p.decorations },
+  );
+  const keys = undoManager
+    ? keymap.of([
+        { key: 'Mod-z', run: () => (undoManager.undo(), true), preventDefault: true },
+        { key: 'Mod-y', run: () => (undoManager.redo(), true), preventDefault: true },
+        { key: 'Mod-Shift-z', run: () => (undoManager.redo(), true), preventDefault: true },
+      ])
+    : [];
+  return [sync, keys, EditorView.baseTheme({ '.weft-cm-caret': { pointerEvents: 'none' } })];
+}
