@@ -5,6 +5,7 @@
  * Every flag --some-name has the variable WEFT_RELAY_SOME_NAME. Sizes and
  * counts are plain integers; rates are per second (0 = unlimited).
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "relay.h"
 #include "admit.h"
 #include "blobs.h"
@@ -20,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -128,7 +130,7 @@ static const opt opts[] = {
      "older records it covers are trimmed (default 30d)"},
     {"blob-dir", O_STR, &R.cfg.blob_dir,
      "directory of files' encrypted chunks, may be shared by several relays (default "
-     "DATA/blobs)"},
+     "DATA/blobs; memory storage: a temporary one, removed at exit)"},
     {"blob-grace", O_INT, &R.cfg.blob_grace_secs,
      "seconds a file's lease lasts unrenewed before it is deleted (default 2592000: 30 days)"},
     {"blob-url-ttl", O_INT, &R.cfg.blob_url_secs,
@@ -337,6 +339,16 @@ static int configure(int argc, char **argv) {
     return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) ? -1 : 0;
+}
+
+/* Removes dir and everything under it (memory storage's blob directory). */
+static void remove_tree(const char *dir) {
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(int argc, char **argv) {
     if (configure(argc, argv)) return 2;
     lws_set_log_level(R.cfg.verbose ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
@@ -376,8 +388,22 @@ int main(int argc, char **argv) {
         return 1;
     }
     static char blob_dir[4096];
-    if (!R.cfg.blob_dir) {
-        mkdir(R.cfg.data_dir, 0755); /* memory storage has not made it */
+    int blobs_temporary = 0;
+    if (!R.cfg.blob_dir && strcmp(R.cfg.storage, "memory") == 0) {
+        /* Memory storage keeps nothing after exit, files included: a
+         * directory of its own, removed at exit, never one in the cwd. */
+        const char *tmp = getenv("TMPDIR");
+        snprintf(blob_dir, sizeof blob_dir, "%s/weft-relay-blobs-XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(blob_dir)) {
+            fprintf(stderr, "weft-relay: cannot make a blob directory %s: %s\n", blob_dir,
+                    strerror(errno));
+            return 1;
+        }
+        R.cfg.blob_dir = blob_dir;
+        blobs_temporary = 1;
+    } else if (!R.cfg.blob_dir) {
+        mkdir(R.cfg.data_dir, 0755); /* Redis storage has not made it */
         snprintf(blob_dir, sizeof blob_dir, "%s/blobs", R.cfg.data_dir);
         R.cfg.blob_dir = blob_dir;
     }
@@ -405,5 +431,6 @@ int main(int argc, char **argv) {
     rl_tab_free(R.ip_limits);
     admit_free(R.admit);
     blobs_close(R.blobs);
+    if (blobs_temporary) remove_tree(R.cfg.blob_dir);
     return 0;
 }
