@@ -337,7 +337,7 @@ int spacedir_create(spacedir *sd, const char *path, const uint8_t *space,
         sd->has_owner = 1;
     }
     if (token_len > sizeof sd->token) return errf(err, err_cap, "%s%s", "token too long", "");
-    memcpy(sd->token, token, token_len);
+    if (token_len) memcpy(sd->token, token, token_len); /* token may be NULL when empty */
     sd->token_len = token_len;
     if (weft_keypair_generate(&sd->be, sd->author_pk, sd->author_sk))
         return errf(err, err_cap, "%s%s", "key generation failed", "");
