@@ -1,6 +1,6 @@
 // Types of weftdb/react (docs/API.md, "React"). React is a peer dependency.
 import type { ReactNode, ReactElement } from 'react';
-import type { Collection, Doc, PresencePeer, Query, Rows, Space, Status } from './index.js';
+import type { Collection, Doc, Member, PresencePeer, Query, Rows, Space, Status } from './index.js';
 
 export interface SpaceProviderProps {
   /** An open space, or null while the app opens one. */
@@ -41,8 +41,11 @@ export function useText(collection: string | Collection<any, any>, doc: string, 
 /** A list field (space.list) as an array, the same array until it changes; undefined while loading. Needs a weftdb with lists. */
 export function useList<T = unknown>(collection: string | Collection<any, any>, doc: string, field: string): readonly T[] | undefined;
 
-/** { state, pending }, the same object until it changes; undefined while loading. */
+/** { state, pending, uploads }, the same object until it changes; undefined while loading. */
 export function useStatus(): Status | undefined;
 
 /** The other peers here with a presence state; undefined while loading. */
 export function usePresence<S = unknown>(): PresencePeer<S>[] | undefined;
+
+/** The space's members (space.members), the same array until they change; undefined while loading. */
+export function useMembers(): readonly Member[] | undefined;

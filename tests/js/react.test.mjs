@@ -15,7 +15,7 @@ const React = await import('react');
 const { renderToString } = await import('react-dom/server');
 const { render, act, cleanup } = await import('@testing-library/react');
 const { createSpace, openSpace, LEVEL_LISTS } = await import('../../wasm/src/index.js');
-const { SpaceProvider, useSpace, useQuery, useIds, useDoc, useList, useText, useStatus, usePresence } = await import('../../wasm/src/react.js');
+const { SpaceProvider, useSpace, useQuery, useIds, useDoc, useList, useText, useStatus, usePresence, useMembers } = await import('../../wasm/src/react.js');
 
 const h = React.createElement;
 const settle = () => act(() => new Promise((r) => setTimeout(r, 10)));
@@ -180,6 +180,40 @@ test('useText, useStatus, usePresence and useSpace follow their space', async ()
 // useList follows a real list (space.list, docs/LISTS.md): the array is
 // stable while nothing changes, a local push and a move re-render it, and
 // unmounting stops observing.
+test('useMembers follows grants and removals, the same array while nothing changes', async () => {
+  const space = await createSpace({ storage: 'memory' });
+  const [a, b] = [await createSpace({ storage: 'memory' }), await createSpace({ storage: 'memory' })];
+  const renders = counter();
+  let seen;
+  function Members() {
+    seen = useMembers();
+    renders.hit('members');
+    return h('ul', null, (seen ?? []).map((m) => h('li', { key: m.key }, `${m.rights} ${m.state}`)));
+  }
+  const view = render(h(SpaceProvider, { space }, h(Members)));
+  await settle();
+  assert.deepEqual(seen.map((m) => [m.owner, m.state]), [[true, 'member']]);
+  await act(() => space.grant(a.author, 'write'));
+  await act(() => space.grant(b.author, 'read'));
+  await settle();
+  const byKey = (k) => seen.find((m) => m.key === k);
+  assert.equal(byKey(a.author).rights, 'write');
+  assert.equal(byKey(b.author).rights, 'read');
+  assert.equal(view.container.querySelectorAll('li').length, 3);
+  const before = seen, n = renders.get('members');
+  await act(() => space.collection('notes').put('n1', { t: 'x' })); // not a membership change
+  await settle();
+  assert.equal(seen, before, 'the same array while the members are the same');
+  assert.equal(renders.get('members'), n);
+  await act(() => space.remove(a.author));
+  await settle();
+  assert.equal(byKey(a.author).state, 'removed');
+  assert.notEqual(seen, before);
+  view.unmount();
+  for (const s of [space, a, b]) await s.close();
+  assert.deepEqual(reactErrors, []);
+});
+
 test('useList follows a list through toArray and observe, with a stable array', async () => {
   const space = await createSpace({ storage: 'memory' });
   await space.raiseFormatLevel(LEVEL_LISTS);

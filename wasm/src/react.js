@@ -277,7 +277,7 @@ export function useList(coll, doc, field) {
   return useStore(store);
 }
 
-/** The space's status ({ state, pending }), the same object until it changes; undefined while loading. */
+/** The space's status ({ state, pending, uploads }), the same object until it changes; undefined while loading. */
 export function useStatus() {
   const space = useSpace();
   const store = useMemo(() => {
@@ -285,7 +285,7 @@ export function useStatus() {
     return liveStore(space, 'status', {
       read: () => space.status,
       watch: (set) => space.on('status', set),
-      same: (a, b) => a.state === b.state && a.pending === b.pending,
+      same: (a, b) => a.state === b.state && a.pending === b.pending && a.uploads === b.uploads,
     });
   }, [space]);
   return useStore(store);
@@ -303,6 +303,29 @@ export function usePresence() {
     });
   }, [space]);
   return useStore(store);
+}
+
+/**
+ * The space's members ([{ key, rights, admin, owner, state, until }], as
+ * space.members), the same array until the membership records change what
+ * it says; undefined while loading.
+ */
+export function useMembers() {
+  const space = useSpace();
+  const store = useMemo(() => {
+    if (!space || space.closed) return NONE;
+    return liveStore(space, 'members', {
+      read: () => space.members,
+      watch: (set) => space.on('members', set),
+      same: sameMembers,
+    });
+  }, [space]);
+  return useStore(store);
+}
+
+function sameMembers(a, b) {
+  const k = (m) => `${m.key} ${m.rights} ${m.admin} ${m.owner} ${m.state} ${m.until}`;
+  return a.length === b.length && a.every((m, i) => k(m) === k(b[i]));
 }
 
 function samePeers(a, b) {
