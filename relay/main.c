@@ -128,6 +128,9 @@ static const opt opts[] = {
     {"keep-history", O_STR, &R.cfg.keep_history,
      "history kept behind the newest snapshot: all, none or a duration (30d, 12h, 90m, 45s); "
      "older records it covers are trimmed (default 30d)"},
+    {"snapshot-wanted", O_U32, &R.cfg.snapshot_wanted,
+     "records past the newest snapshot after which admin clients are asked to publish one "
+     "(default 1000, 0: never)"},
     {"blob-dir", O_STR, &R.cfg.blob_dir,
      "directory of files' encrypted chunks, may be shared by several relays (default "
      "DATA/blobs; memory storage: a temporary one, removed at exit)"},
@@ -236,6 +239,7 @@ static int configure(int argc, char **argv) {
         .max_frame = 4u << 20,
         .max_snapshot = 64u << 20,
         .keep_history = "30d",
+        .snapshot_wanted = 1000,
         .max_changes = 1024,
         .max_queue = 8u << 20,
         .max_conns = 10000,

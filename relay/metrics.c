@@ -122,6 +122,8 @@ char *relay_metrics_render(const relay *r, size_t *len) {
             m->snapshots_stored);
     counter(&b, "weft_relay_snapshots_served_total", "sealed snapshots sent to clients",
             m->snapshots_served);
+    counter(&b, "weft_relay_snapshots_wanted_total",
+            "admin sessions asked to publish a snapshot (--snapshot-wanted)", m->snapshots_wanted);
     counter(&b, "weft_relay_trims_total", "log prefixes trimmed behind a snapshot (--keep-history)",
             m->trims);
     counter(&b, "weft_relay_trimmed_records_total", "log records dropped by trimming",

@@ -127,6 +127,10 @@ typedef struct relay_config {
      * seconds are trimmed. */
     const char *keep_history;
     int64_t keep_history_s;
+    /* --snapshot-wanted: admin sessions are told (non-fatal ERROR
+     * SNAPSHOT_WANTED) once the durable log is this many records past the
+     * newest snapshot, and again after as many more (0: never). */
+    uint32_t snapshot_wanted;
     /* Files (blobs.h, docs/RELAY.md "Files"). */
     const char *blob_dir; /* the blob store (default <data_dir>/blobs) */
     int blob_grace_secs;  /* a blob whose lease is not renewed for this long is deleted */
@@ -209,13 +213,14 @@ typedef struct relay_metrics {
     uint64_t tls_handshakes_ok, tls_handshakes_failed; /* tls.c */
     uint64_t tls_reloads, tls_reload_failures;         /* certificate reloads on SIGHUP */
     uint64_t trims;                                    /* log prefixes trimmed (--keep-history) */
-    uint64_t trimmed_records, trimmed_bytes;           /* ... records and their bytes dropped */
-    uint64_t trim_failures;                 /* trims that failed (nothing lost; retried) */
-    uint64_t blob_chunks_stored;            /* file chunks stored durably */
-    uint64_t blob_bytes_in, blob_bytes_out; /* file chunk bytes received, served */
-    uint64_t blob_chunks_served;            /* file chunks (or ranges of them) served */
-    uint64_t blobs_deleted;                 /* blobs deleted for want of a renewed lease */
-    uint64_t blob_refused[RELAY_BLOB_N];    /* file requests refused, by reason */
+    uint64_t snapshots_wanted; /* admin sessions told SNAPSHOT_WANTED (--snapshot-wanted) */
+    uint64_t trimmed_records, trimmed_bytes; /* ... records and their bytes dropped */
+    uint64_t trim_failures;                  /* trims that failed (nothing lost; retried) */
+    uint64_t blob_chunks_stored;             /* file chunks stored durably */
+    uint64_t blob_bytes_in, blob_bytes_out;  /* file chunk bytes received, served */
+    uint64_t blob_chunks_served;             /* file chunks (or ranges of them) served */
+    uint64_t blobs_deleted;                  /* blobs deleted for want of a renewed lease */
+    uint64_t blob_refused[RELAY_BLOB_N];     /* file requests refused, by reason */
 } relay_metrics;
 
 /* Upper bounds of the fsync histogram buckets, in seconds. */

@@ -968,6 +968,29 @@ static int release_acks(session *s) {
     return 1;
 }
 
+/* Tells the space's live admin sessions that a snapshot is wanted once
+ * its durable log is --snapshot-wanted records past the newest one (and
+ * again after as many more): only they may publish (SECURITY.md), and a
+ * trimming relay can only trim behind one. */
+static void want_snapshot(relay *r, struct space *sp) {
+    uint64_t every = r->cfg.snapshot_wanted, base;
+    if (!every || sp->durable < every || space_snapshot_base(sp, &base) ||
+        sp->durable - base < every)
+        return;
+    for (session *s = sp->subs; s; s = s->sp_next) {
+        if (!s->is_ws || s->state != S_LIVE || sp->durable - s->wanted_at < every ||
+            weft_token_allows(&s->tok, s->key, WEFT_RIGHT_ADMIN))
+            continue;
+        s->wanted_at = sp->durable;
+        char msg[96];
+        snprintf(msg, sizeof msg, "%llu records past the newest snapshot (base %llu)",
+                 (unsigned long long)(sp->durable - base), (unsigned long long)base);
+        session_send_error(s, WEFT_PROTO_ESNAPSHOT_WANTED, msg);
+        r->m.snapshots_wanted++;
+        session_wake(s);
+    }
+}
+
 void relay_after_turn(relay *r) {
     /* Group commit: the turn's batches go to storage; a local backend
      * answers them before this returns. */
@@ -996,6 +1019,7 @@ void relay_after_turn(relay *r) {
             }
             session_wake(s);
         }
+        want_snapshot(r, sp);
     }
 }
 

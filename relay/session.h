@@ -90,6 +90,7 @@ typedef struct session {
     int below_trim;        /* it lacks history the space trimmed: nothing is sent to it
                               until it loads the snapshot (SNAPSHOT_GET) */
     uint64_t snap_pending; /* an upload storage confirms later: its base + 1 (0: none) */
+    uint64_t wanted_at;    /* the durable head when it was last told SNAPSHOT_WANTED */
     uint8_t *rx;           /* the message being reassembled from fragments */
     size_t rx_len, rx_cap;
     outmsg *q_head, *q_tail;

@@ -802,6 +802,23 @@ static uint64_t trim_limit(const space *sp, uint64_t now_s) {
     return limit;
 }
 
+int space_snapshot_base(space *sp, uint64_t *base) {
+    if (!sp->snap_known) {
+        uint8_t *body = NULL;
+        const uint8_t *rec, *tok;
+        size_t len, tl;
+        uint64_t b;
+        int rc = space_snapshot_newest(sp, &body, &rec, &len, &tok, &tl, &b);
+        int held = body != NULL;
+        free(body);
+        if (rc) return rc;
+        sp->snap_base = held ? b : 0;
+        sp->snap_known = 1;
+    }
+    *base = sp->snap_base;
+    return 0;
+}
+
 int space_trim(space *sp, uint64_t now_us) {
     relay *r = sp->r;
     const storage_ops *ops = sp->st->st->ops;
@@ -810,15 +827,8 @@ int space_trim(space *sp, uint64_t now_us) {
     const uint8_t *rec, *tok;
     size_t len, tl;
     uint64_t base;
-    int rc;
-    if (!sp->snap_known) {
-        rc = space_snapshot_newest(sp, &body, &rec, &len, &tok, &tl, &base);
-        int held = body != NULL;
-        free(body);
-        if (rc) return rc;
-        sp->snap_base = held ? base : 0;
-        sp->snap_known = 1;
-    }
+    int rc = space_snapshot_base(sp, &base);
+    if (rc) return rc;
     if (sp->snap_base <= sp->trimmed) return 0;
     uint64_t limit = trim_limit(sp, relay_unix_s());
     uint64_t upto = limit > sp->trimmed ? ops->trim_point(sp->st, limit) : 0;

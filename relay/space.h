@@ -171,6 +171,10 @@ int space_snapshot_newest(space *sp, uint8_t **body, const uint8_t **rec, size_t
  * position is below it are told (space_events.trimmed). Returns 0
  * (trimmed, or nothing to trim) or a WEFT_E code (counted; nothing lost). */
 int space_trim(space *sp, uint64_t now_us);
+/* The base of the newest stored snapshot (0: none), read from storage once
+ * per stored snapshot. OUT: *base. Returns 0 or a storage error. */
+int space_snapshot_base(space *sp, uint64_t *base);
+
 /* A snapshot upload that storage confirmed later (Redis) is stored: the
  * newest snapshot is read again, and the log trimmed behind it. */
 void space_snapshot_stored(space *sp);

@@ -120,6 +120,32 @@ test('writers and readers never publish; their joiners replay the log', { skip, 
   assert.deepEqual(joins, []);
 });
 
+test('the relay asks its admins for a snapshot (--snapshot-wanted): the owner publishes after 40 changes, the writer is not asked', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay({ args: ['--snapshot-wanted', '30'] });
+  relays.push(r);
+  const sync = { WebSocket, minDelay: 50, maxDelay: 400 };
+  const owner = track(await createSpace({ storage: 'memory', relay: r.url, sync }));
+  const w = track(await openSpace({ storage: 'memory', invite: owner.invite({ rights: 'write' }), relay: r.url, sync }));
+  const errors = [], published = [];
+  owner.on('error', (e) => errors.push(['owner', e.code]));
+  w.on('error', (e) => errors.push(['w', e.code]));
+  owner.on('snapshot', (e) => published.push(e));
+  const metric = async (name) => Number((await fetch(`http://127.0.0.1:${r.port}/metrics`).then((x) => x.text())).match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1]);
+  await write(w, 40, 10); // far below what the owner's device counts before publishing on its own
+  await until('w synced', () => w.status.state === 'synced' && w.status.pending === 0);
+  await until('the owner published', () => published.some((e) => e.published));
+  // Asked once: the owner's session (the writer's token grants no admin).
+  assert.equal(await metric('weft_relay_snapshots_wanted_total'), 1);
+  assert.equal(await metric('weft_relay_snapshots_stored_total'), published.filter((e) => e.published).length);
+  assert.deepEqual(errors, [], 'the request is not an error');
+  // A reader joining now starts from that snapshot.
+  const j = track(await openSpace({ storage: 'memory', invite: owner.invite({ rights: 'read' }), relay: r.url, sync }));
+  const joins = [];
+  j.on('snapshot', (e) => joins.push(e));
+  await until('j converges', () => j.status.state === 'synced' && j.stateHash() === w.stateHash());
+  assert.equal(joins.length, 1);
+});
+
 // ---- a relay that lies ----
 
 function frame(type, ...parts) {

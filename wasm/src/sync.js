@@ -24,7 +24,8 @@
 // that fails a check is reported ('error') and the link reconnects at once
 // to take the whole log instead (this relay is not asked again for one).
 // An admin's link publishes one once enough history went by
-// (shouldPublish), after everything it sent was acknowledged.
+// (shouldPublish) or the relay asks for one (SNAPSHOT_WANTED), after
+// everything it sent was acknowledged.
 //
 // Too big (API.md, "Large values"): the core refuses to commit a change
 // above MAX_COMMIT_BYTES, so this build makes none a relay with the default
@@ -143,6 +144,7 @@ export class Sync {
     this.changesSeen = 0; // and change records
     this.lastSnapBytes = 0; // size of the last snapshot published here
     this.publishing = null; // { bytes } while an upload waits for its answer
+    this.wanted = false; // the relay asked for a snapshot (SNAPSHOT_WANTED)
     this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
     this.frameBytes = MAX_FRAME_BYTES; // lowered by a TOO_BIG
     this.blockedSeq = Infinity; // own changes from this seq on are not sent (TOO_BIG)
@@ -311,6 +313,13 @@ export class Sync {
           this.ws = null;
           ws?.close();
           this._connect();
+          return undefined;
+        }
+        if (f.name === 'SNAPSHOT_WANTED') {
+          // The relay asks its admins for a snapshot (--snapshot-wanted):
+          // published once nothing is in flight, whatever this device counted.
+          this.wanted = true;
+          this._maybePublish();
           return undefined;
         }
         if (f.name === 'TOO_BIG' && this.publishing) {
@@ -502,7 +511,8 @@ export class Sync {
   _maybePublish() {
     if (this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
     const head = Math.max(this.head, this.cursor ?? 0);
-    if (!shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
+    if (!this.wanted && !shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
+    this.wanted = false;
     let record;
     try {
       record = this.port.publishSnapshot(head);

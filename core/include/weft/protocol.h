@@ -103,6 +103,7 @@ extern "C" {
     X(NOT_ADMITTED, 27, "this relay does not host the space")                        \
     X(QUOTA, 28, "space quota exceeded")                                             \
     X(TRIMMED, 30, "history before this point is trimmed: load the newest snapshot") \
+    X(SNAPSHOT_WANTED, 31, "history grew past the newest snapshot: publish one")     \
     X(BAD_HASH, 32, "file chunk does not match its hash")                            \
     X(BAD_URL, 33, "signed file URL is forged or malformed")                         \
     X(URL_EXPIRED, 34, "signed file URL has expired")                                \
