@@ -382,6 +382,8 @@ export interface Space {
   changesSince(vv?: Uint8Array): Uint8Array;
   /** Who changed a document, when and which fields, from the change records this replica holds (docs/API.md, "History"). */
   history(collection: string, doc: string): { entries: HistoryEntry[]; trimmed: boolean };
+  /** history() completed from the relay's log over REST when it is trimmed here; trimmed: the relay trimmed too. */
+  historyFromRelay(collection: string, doc: string, opts?: { relay?: string | null; fetch?: typeof fetch }): Promise<{ entries: HistoryEntry[]; trimmed: boolean; unreadable: number }>;
   /** The version vector below which this replica holds no change records (empty: it holds them all). */
   historyBase(): Uint8Array;
   applyChanges(records: Uint8Array): Promise<void>;

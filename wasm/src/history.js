@@ -7,6 +7,9 @@
 //
 // Each record is verified, opened and decoded once (wdb_change_ops) and
 // what it did is kept, per change, for as long as the replica holds it.
+//
+// fromRelay() adds what the relay's log still holds (relay_log.js): every
+// page is read, and only the changes touching the document are kept.
 import { toBase64url, toHex } from './util.js';
 
 const OP_DELETE_DOC = 2;
@@ -52,9 +55,52 @@ export class History {
       if (d) entries.push({ author: c.author, seq: c.seq, at: c.at, fields: [...d.fields].sort(), deleted: d.deleted });
     }
     this.#changes = keep; // forget changes the replica no longer holds
-    entries.sort((a, b) => b.at - a.at || (a.author < b.author ? -1 : a.author > b.author ? 1 : b.seq - a.seq));
-    return { entries, trimmed: base.length > 0 };
+    return { entries: sorted(entries), trimmed: base.length > 0 };
   }
+
+  /**
+   * of(), with what the relay's log holds besides: pages is relayRecords()
+   * (relay_log.js) and state its state (state.trimmed: where the relay's
+   * log starts, 0 when it holds it all). trimmed: history older than both
+   * is gone. A record this replica cannot open (a key epoch it never held)
+   * is skipped and counted in `unreadable`.
+   * @returns {Promise<{ entries: HistoryEntry[], trimmed: boolean, unreadable: number }>}
+   */
+  async fromRelay(collection, doc, pages, state) {
+    const local = this.of(collection, doc);
+    const { core } = this.#host;
+    const key = `${collection}\u0000${doc}`;
+    const seen = new Set(local.entries.map((e) => `${e.author}:${e.seq}`));
+    const entries = [...local.entries];
+    let unreadable = 0;
+    for await (const page of pages) {
+      const rep = this.#host.rep(); // again per page: compaction may swap it
+      const total = page.reduce((n, r) => n + r.length, 0);
+      const all = new Uint8Array(total);
+      let off = 0;
+      for (const r of page) all.set(r, (off += r.length) - r.length);
+      for (const r of core.splitRecords(all)) {
+        const id = `${toBase64url(r.author)}:${r.seq}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        let c;
+        try {
+          c = summarize(rep, r);
+        } catch {
+          unreadable++;
+          continue;
+        }
+        const d = c.docs.get(key);
+        if (d) entries.push({ author: c.author, seq: c.seq, at: c.at, fields: [...d.fields].sort(), deleted: d.deleted });
+      }
+    }
+    return { entries: sorted(entries), trimmed: state.trimmed > 0, unreadable };
+  }
+}
+
+/** Newest first; ties by author, then newer seq first. */
+function sorted(entries) {
+  return entries.sort((a, b) => b.at - a.at || (a.author < b.author ? -1 : a.author > b.author ? 1 : b.seq - a.seq));
 }
 
 function summarize(rep, r) {

@@ -92,12 +92,12 @@ export function httpOrigin(wsUrl) {
   return `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}`;
 }
 
-function spacePath(meta) {
+export function spacePath(meta) {
   return `/v1/spaces/${toBase64url(meta.space)}`;
 }
 
 /** Authorization and Weft-Proof headers for one request (RELAY.md, "Authorization"). */
-function authHeaders(core, meta, method, target) {
+export function authHeaders(core, meta, method, target) {
   const s = core.sodium;
   const rnd = Array.from(core.random(6), (b) => b.toString(16).padStart(2, '0')).join('');
   const stamp = `${Math.floor(Date.now() / 1000)}:${rnd}`;
@@ -109,7 +109,7 @@ function authHeaders(core, meta, method, target) {
   return { authorization: `Bearer ${toBase64url(meta.token)}`, 'weft-proof': `${stamp}.${toBase64url(sig)}` };
 }
 
-async function httpError(res, what) {
+export async function httpError(res, what) {
   let body = '';
   try {
     body = await res.text();

@@ -24,6 +24,7 @@ import { Emitter, pick, reportError, toBase64url, toHex } from './util.js';
 import { exportState, importState, deleteOnRelay } from './portable.js';
 import { vvCovers } from './vv.js';
 import { History } from './history.js';
+import { relayRecords } from './relay_log.js';
 import { checkPublisher } from './snapshots.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
@@ -325,6 +326,23 @@ export class Space {
     checkName('a collection name', collection, 255);
     if (typeof doc !== 'string') throw new WeftError('WEFT_EINVAL', 'history(collection, doc): doc is a document id (string)');
     return this.#history.of(collection, doc);
+  }
+
+  /**
+   * history(), completed from the relay's log when this replica's history
+   * is trimmed: every page of the relay's log is read over REST (about the
+   * log's size in bytes: use it for a history view, not on every render).
+   * Resolves to { entries, trimmed, unreadable }: trimmed when the relay
+   * trimmed its log too (what neither holds is gone); unreadable counts
+   * records this device cannot open (sealed with a key it never held).
+   * Rejects WEFT_EUNAVAILABLE without a relay or when it cannot be read.
+   */
+  async historyFromRelay(collection, doc, { relay = this.#relay, fetch } = {}) {
+    const local = this.history(collection, doc);
+    if (!local.trimmed) return { ...local, unreadable: 0 };
+    if (!relay) throw new WeftError('WEFT_EUNAVAILABLE', 'no relay: pass { relay } (this replica\'s own history is trimmed)');
+    const state = {};
+    return this.#history.fromRelay(collection, doc, relayRecords(this.#core, this.#meta, relay, state, { fetch }), state);
   }
 
   /**

@@ -4,7 +4,9 @@
 // changes may have been folded into a snapshot (this device compacted its
 // memory, or joined from the relay's snapshot): the list then says that
 // older history was trimmed. Names come from the `people` collection, where
-// each device writes the name it goes by when it saves a note.
+// each device writes the name it goes by when it saves a note. When the
+// device's history is trimmed, a button reads the older part from the
+// relay's log (space.historyFromRelay), if the relay still has it.
 import { h, setChildren, when } from './dom.js';
 
 const SESSION_MS = 5 * 60_000;
@@ -47,8 +49,29 @@ export function historyDialog(space, note, title) {
   const close = h('button', { type: 'button', onclick: () => dialog.close() }, 'Close');
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'history-title' },
     h('h2', { id: 'history-title' }, `History of “${title || 'Untitled'}”`), list, h('div', { class: 'dialog-actions' }, close));
+  let older = null; // historyFromRelay's answer, once asked
+  let loading = false;
+  let failed = null; // why the last attempt failed
+  const key = (e) => `${e.author}:${e.seq}`;
+  const loadOlder = async () => {
+    loading = true;
+    failed = null;
+    render();
+    try {
+      older = await space.historyFromRelay('notes', note);
+    } catch (e) {
+      failed = `Could not read it from the relay: ${e.message}`;
+    }
+    loading = false;
+    if (dialog.open) render();
+  };
   const render = () => {
-    const { entries, trimmed } = space.history('notes', note);
+    let { entries, trimmed } = space.history('notes', note);
+    if (older) {
+      const seen = new Set(entries.map(key));
+      entries = [...entries, ...older.entries.filter((e) => !seen.has(key(e)))].sort((a, b) => b.at - a.at);
+      trimmed = older.trimmed;
+    }
     const items = sessions(entries).map((s) => {
       const you = s.author === space.author ? ' (this device)' : '';
       const name = people.get(s.author)?.name ?? 'someone';
@@ -57,7 +80,11 @@ export function historyDialog(space, note, title) {
       const span = s.at - s.start > 60_000 ? `${when(s.start)} – ${when(s.at)}` : when(s.at);
       return h('li', null, h('strong', null, `${name}${you}`), ` ${what}`, h('br'), h('time', { dateTime: new Date(s.at).toISOString() }, span));
     });
-    if (trimmed) items.push(h('li', { class: 'trimmed' }, 'Older history was trimmed: this device keeps only recent edits (the note itself is complete).'));
+    if (trimmed && older) items.push(h('li', { class: 'trimmed' }, 'Older history is gone: the relay trimmed it too (the note itself is complete).'));
+    else if (trimmed)
+      items.push(h('li', { class: 'trimmed' }, 'Older history was trimmed: this device keeps only recent edits (the note itself is complete). ',
+        loading ? h('span', { role: 'status' }, 'Reading older history from the relay…')
+          : [h('button', { type: 'button', onclick: loadOlder }, 'Load older history from the relay'), failed && h('span', { role: 'alert' }, ` ${failed}`)]));
     setChildren(list, items.length ? items : h('li', null, 'No recorded edits.'));
   };
   render();
