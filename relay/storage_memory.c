@@ -200,7 +200,7 @@ static int mem_trim(relay_space_store *s_, uint64_t upto, const uint8_t *ckpt, s
     if (upto < s->trimmed || (s->n && upto > s->trimmed + s->n)) return WEFT_EINVAL;
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) return WEFT_ENOMEM;
-    memcpy(copy, ckpt, len);
+    if (len) memcpy(copy, ckpt, len);
     free(s->ckpt.p);
     s->ckpt = (mem_rec){copy, len};
     size_t drop = s->n ? (size_t)(upto - s->trimmed) : 0;
@@ -208,8 +208,8 @@ static int mem_trim(relay_space_store *s_, uint64_t upto, const uint8_t *ckpt, s
         *bytes += s->recs[i].len;
         free(s->recs[i].p);
     }
-    memmove(s->recs, s->recs + drop, (s->n - drop) * sizeof *s->recs);
-    s->n -= drop;
+    if (s->n > drop) memmove(s->recs, s->recs + drop, (s->n - drop) * sizeof *s->recs);
+    s->n -= drop; /* recs may be NULL when empty (Redis' mirror of a trimmed space) */
     s->trimmed = upto;
     return 0;
 }

@@ -295,6 +295,10 @@ int http_request(int port, const char *method, const char *path, const char *hea
                  char **hdrs, int timeout_ms) {
     wsc c;
     memset(&c, 0, sizeof c);
+    /* Nothing to free on failure: a caller's free() after it is safe. */
+    *resp = NULL;
+    *resp_len = 0;
+    if (hdrs) *hdrs = NULL;
     c.fd = tcp_connect(port, 0);
     if (c.fd < 0) return -1;
     if (tls_start(&c)) {
