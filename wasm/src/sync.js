@@ -132,7 +132,7 @@ export class Sync {
     this.parkedRetried = false;
     this.parkTimer = null;
     this.parkAttempts = 0;
-    this.legacy = false; // the relay predates negotiation: plain HELLOs
+    this.legacy = false; // the relay predates negotiation: plain HELLOs (no versions block, no membership flag)
     this.sentVersions = false; // this connection's HELLO had a versions block
     this.relayLevel = 1; // the format level the relay reads (its CHALLENGE)
     this.formatLevel = Math.min(_formatLevel, FORMAT_LEVEL);
@@ -274,9 +274,10 @@ export class Sync {
     const versions = this.legacy ? null : { formatLevel: this.formatLevel, spaceLevel: this.port.formatLevel(), features: 0 };
     const far = this.farBehind;
     this.farBehind = false;
-    this.join = !this.noJoin && !this.outbox.size && (far || this.port.isEmpty()) ? { rest: false, held: [], far } : null;
+    // A relay that predates negotiation predates snapshots too: it would refuse SNAPSHOT_GET.
+    this.join = !this.legacy && !this.noJoin && !this.outbox.size && (far || this.port.isEmpty()) ? { rest: false, held: [], far } : null;
     const cursor = this.join ? JOIN_CURSOR : this.cursor;
-    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions, members: true }));
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions, members: !this.legacy }));
   }
 
   _frame(buf) {
@@ -509,7 +510,7 @@ export class Sync {
 
   /** Once synced with nothing in flight: an admin's device publishes when enough history went by. */
   _maybePublish() {
-    if (this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
+    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
     const head = Math.max(this.head, this.cursor ?? 0);
     if (!this.wanted && !shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
     this.wanted = false;
