@@ -52,9 +52,12 @@ typedef void (*redis_eph_fn)(void *ud, const uint8_t space[32], const uint8_t *m
 
 typedef struct redis_store_config {
     struct lws_context *ctx; /* the loop that drives hiredis */
-    const char *url;         /* redis://host:port (IPv4 or a name; default port 6379) */
-    redis_new_fn on_new;     /* may be NULL */
-    redis_eph_fn on_eph;     /* may be NULL */
+    /* redis://host:port (IPv4 or a name; default port 6379), or a Redis
+     * Cluster's seed nodes: redis+cluster://host:port[,host:port...] (every
+     * command goes to the primary of its space's slot; docs/SCALING.md). */
+    const char *url;
+    redis_new_fn on_new; /* may be NULL */
+    redis_eph_fn on_eph; /* may be NULL */
     void *ud;
     int reconnect_ms; /* delay before reconnecting after Redis went away (0: 200) */
     /* Durability of appends: with wait_replicas > 0, each append is
@@ -77,6 +80,7 @@ typedef struct redis_store_stats {
     uint64_t count;
     double sum_s;
     uint64_t wait_short;
+    uint64_t redirects; /* Redis Cluster MOVED and ASK answers */
 } redis_store_stats;
 
 /* The store's counters (borrowed; they live as long as the store). */

@@ -230,6 +230,33 @@ int redis_inline(int port, const char *cmd, const char *want) {
     return ok;
 }
 
+int redis_query(int port, const char *cmd, char *out, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {0, 500000};
+    ssize_t n = -1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+        connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        char line[512];
+        int l = snprintf(line, sizeof line, "%s\r\n", cmd);
+        if (l > 0 && (size_t)l < sizeof line && write(fd, line, (size_t)l) == l) {
+            /* One reply: read until the socket is quiet for a moment. */
+            size_t have = 0;
+            ssize_t r;
+            while (have + 1 < cap && (r = read(fd, out + have, cap - 1 - have)) > 0) {
+                have += (size_t)r;
+                struct timeval quick = {0, 50000};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &quick, sizeof quick);
+            }
+            n = have ? (ssize_t)have : -1;
+        }
+    }
+    if (fd >= 0) close(fd);
+    if (n >= 0) out[n] = 0;
+    return (int)n;
+}
+
 int redis_spawn(redis_proc *p) {
     if (!p->dir[0]) {
         snprintf(p->dir, sizeof p->dir, "/tmp/weft-redis-test-XXXXXX");
@@ -248,27 +275,37 @@ int redis_spawn(redis_proc *p) {
             FILE *f = freopen("/dev/null", "w", stdout);
             (void)f;
         }
-        char primary[16];
+        char primary[16], timeout[16];
         snprintf(primary, sizeof primary, "%d", p->replicaof);
-        const char *args[] = {"redis-server",
-                              "--port",
-                              port,
-                              "--bind",
-                              "127.0.0.1",
-                              "--dir",
-                              p->dir,
-                              "--save",
-                              "",
-                              "--appendonly",
-                              "yes",
-                              "--appendfsync",
-                              p->appendfsync ? p->appendfsync : "always",
-                              "--daemonize",
-                              "no",
-                              p->replicaof ? "--replicaof" : NULL,
-                              "127.0.0.1",
-                              primary,
-                              NULL};
+        snprintf(timeout, sizeof timeout, "%d", p->cluster_timeout_ms);
+        const char *args[32] = {"redis-server",
+                                "--port",
+                                port,
+                                "--bind",
+                                "127.0.0.1",
+                                "--dir",
+                                p->dir,
+                                "--save",
+                                "",
+                                "--appendonly",
+                                "yes",
+                                "--appendfsync",
+                                p->appendfsync ? p->appendfsync : "always",
+                                "--daemonize",
+                                "no"};
+        int k = 15;
+        if (p->replicaof) {
+            args[k++] = "--replicaof";
+            args[k++] = "127.0.0.1";
+            args[k++] = primary;
+        }
+        if (p->cluster_timeout_ms) { /* nodes.conf lives in p->dir */
+            args[k++] = "--cluster-enabled";
+            args[k++] = "yes";
+            args[k++] = "--cluster-node-timeout";
+            args[k++] = timeout;
+        }
+        args[k] = NULL;
         execvp("redis-server", (char *const *)args);
         _exit(127);
     }

@@ -85,7 +85,11 @@ typedef struct redis_proc {
     char dir[256];           /* made by the first start, removed by redis_cleanup */
     const char *appendfsync; /* NULL: "always" */
     int replicaof;           /* 0, or the port of the primary this one replicates */
+    int cluster_timeout_ms;  /* > 0: a Redis Cluster node with this cluster-node-timeout */
 } redis_proc;
+/* Sends one inline command on a fresh connection and reads its reply (up to
+ * cap - 1 bytes, NUL-terminated). Returns the bytes read, or -1. */
+int redis_query(int port, const char *cmd, char *out, size_t cap);
 /* Sends one inline command (e.g. "REPLICAOF NO ONE") on a fresh
  * connection; 1 when the answer starts with `want`. */
 int redis_inline(int port, const char *cmd, const char *want);
