@@ -6,6 +6,9 @@
  * --redis redis+cluster://... --redis-wait-replicas 1.
  *
  *   keyslot   relay/rcluster.c's slots equal the server's CLUSTER KEYSLOT;
+ *   migrate   space 1's slot moves to another primary under traffic
+ *             (CLUSTER SETSLOT, MIGRATE): the relays follow ASK and MOVED,
+ *             and every acked change is on every relay;
  *   failover  writers of three spaces through the three relays, readers on
  *             other relays; the primary holding space 0's slot is killed
  *             with -9 mid-traffic; its replica takes over; writing goes on
@@ -211,6 +214,111 @@ static void check_acked_on(int s, int port, writer *w) {
     tc_free(&r);
 }
 
+/* A node's id (CLUSTER MYID: "$40\r\n<id>\r\n"). */
+static int node_id(int port, char id[41]) {
+    char b[128];
+    if (redis_query(port, "CLUSTER MYID", b, sizeof b) < 46 || strncmp(b, "$40\r\n", 5) != 0)
+        return -1;
+    memcpy(id, b + 5, 40);
+    id[40] = 0;
+    return 0;
+}
+
+/* Moves one key of `slot` from port src to port dst (MIGRATE); 0 when the
+ * slot has none left on src, 1 when one moved, -1 on error. */
+static int migrate_one(int src, int dst, unsigned slot) {
+    char cmd[256], b[512];
+    snprintf(cmd, sizeof cmd, "CLUSTER GETKEYSINSLOT %u 1", slot);
+    if (redis_query(src, cmd, b, sizeof b) < 4) return -1;
+    if (strncmp(b, "*0", 2) == 0) return 0;
+    char *key = strstr(b, "\r\n$");
+    key = key ? strstr(key + 3, "\r\n") : NULL;
+    if (!key) return -1;
+    key += 2;
+    char *end = strstr(key, "\r\n");
+    if (!end) return -1;
+    *end = 0;
+    snprintf(cmd, sizeof cmd, "MIGRATE 127.0.0.1 %d %s 0 5000", dst, key);
+    return redis_inline(src, cmd, "+OK") ? 1 : -1;
+}
+
+static void failover(void);
+
+/* Resharding under traffic: space 1's slot moves from its primary to
+ * another one, key by key (the relays meet ASK meanwhile, MOVED after);
+ * writing goes on, and every acked change is on every relay. */
+static void migrate(void) {
+    if (nodes[0].pid <= 0 || spawn_relays()) {
+        check_failures++;
+        return;
+    }
+    writer w[2];
+    memset(w, 0, sizeof w);
+    for (int j = 0; j < 2; j++) {
+        w[j].relay = j;
+        CHECK(tc_init(&w[j].c, &owners[1], NULL, WEFT_RIGHT_WRITE, content_keys[1]) == 0);
+        CHECK(tc_connect(&w[j].c, relays[j].port, 1, 0, 0) == 0);
+    }
+    double t0 = now_s();
+    while (now_s() - t0 < 8 && acked_sum(w, 2) < 200)
+        traffic(w, 2, 1);
+    int src = primary_of(1), dst = -1;
+    for (int i = 0; i < N_NODES && src >= 0; i++)
+        if (i != src && is_primary(nodes[i].port)) dst = i;
+    char src_id[41], dst_id[41], cmd[256];
+    CHECK(src >= 0 && dst >= 0);
+    if (src < 0 || dst < 0 || node_id(nodes[src].port, src_id) ||
+        node_id(nodes[dst].port, dst_id)) {
+        check_failures++;
+        return;
+    }
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", owners[1].pk[i]);
+    unsigned slot = rcluster_key_slot(hex, 64);
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u IMPORTING %s", slot, src_id);
+    CHECK(redis_inline(nodes[dst].port, cmd, "+OK"));
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u MIGRATING %s", slot, dst_id);
+    CHECK(redis_inline(nodes[src].port, cmd, "+OK"));
+    int moved, n_moved = 0;
+    while ((moved = migrate_one(nodes[src].port, nodes[dst].port, slot)) == 1 && n_moved < 100) {
+        n_moved++;
+        for (int k = 0; k < 20; k++) /* traffic while the slot is half moved */
+            traffic(w, 2, 1);
+    }
+    CHECK(moved == 0 && n_moved >= 3);
+    snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u NODE %s", slot, dst_id);
+    for (int i = 0; i < N_NODES; i++)
+        if (is_primary(nodes[i].port)) CHECK(redis_inline(nodes[i].port, cmd, "+OK"));
+    CHECK(primary_of(1) == dst);
+    uint64_t before = acked_sum(w, 2);
+    double t1 = now_s();
+    while (now_s() - t1 < 15 && acked_sum(w, 2) < before + 300)
+        traffic(w, 2, 1);
+    int done = 0;
+    while (!done && now_s() - t1 < 25) {
+        traffic(w, 2, 0);
+        done = 1;
+        for (int j = 0; j < 2; j++)
+            done &= !w[j].c.closed && w[j].c.acked_seq >= w[j].c.sent;
+    }
+    CHECK(done);
+    for (int i = 0; i < N_RELAYS; i++)
+        check_acked_on(1, relays[i].port, w);
+    double redirects = 0;
+    for (int i = 0; i < N_RELAYS; i++)
+        redirects += relay_metric(relays[i].port, "weft_relay_redis_redirects_total");
+    CHECK(redirects >= 1);
+    printf("migrate: slot %u (%d keys) moved from node %d to node %d under traffic; %llu acked "
+           "before, %llu after; %.0f MOVED/ASK\n",
+           slot, n_moved, src, dst, (unsigned long long)before, (unsigned long long)acked_sum(w, 2),
+           redirects);
+    for (int j = 0; j < 2; j++)
+        tc_free(&w[j].c);
+    for (int i = 0; i < N_RELAYS; i++)
+        CHECK(relay_stop(&relays[i], SIGTERM, 8000) == 0);
+}
+
 static void failover(void) {
     if (nodes[0].pid <= 0 || spawn_relays()) {
         check_failures++;
@@ -348,6 +456,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot start a 6-node Redis Cluster\n");
         return 1;
     }
-    static const relay_test tests[] = {{"keyslot", keyslot}, {"failover", failover}};
+    static const relay_test tests[] = {
+        {"keyslot", keyslot}, {"migrate", migrate}, {"failover", failover}};
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }
