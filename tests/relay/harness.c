@@ -322,6 +322,41 @@ int redis_spawn(redis_proc *p) {
     return -1;
 }
 
+int redis_cluster_ok(int port) {
+    char b[4096];
+    return redis_query(port, "CLUSTER INFO", b, sizeof b) > 0 && strstr(b, "cluster_state:ok");
+}
+
+int redis_is_primary(int port) {
+    return redis_inline(port, "ROLE", "*3\r\n$6\r\nmaster");
+}
+
+int redis_cluster_spawn(redis_proc *nodes, int n, int timeout_ms) {
+    char cmd[1024];
+    int k = snprintf(cmd, sizeof cmd, "timeout 60 redis-cli --cluster create");
+    for (int i = 0; i < n; i++) {
+        nodes[i].cluster_timeout_ms = timeout_ms;
+        if (redis_spawn(&nodes[i])) return -1;
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " 127.0.0.1:%d", nodes[i].port);
+    }
+    snprintf(cmd + k, sizeof cmd - (size_t)k,
+             " --cluster-replicas 1 --cluster-yes >/dev/null 2>&1");
+    if (system(cmd) != 0) {
+        fprintf(stderr, "redis-cli --cluster create failed\n");
+        return -1;
+    }
+    for (int i = 0, tries = 0; i < n; i++) { /* 20 s in all */
+        while (!redis_cluster_ok(nodes[i].port) && tries++ < 200)
+            sleep_ms(100);
+        if (!redis_is_primary(nodes[i].port)) continue;
+        while (!redis_inline(nodes[i].port, "WAIT 1 100", ":1") && tries++ < 200)
+            ;
+        if (!redis_cluster_ok(nodes[i].port) || !redis_inline(nodes[i].port, "WAIT 1 100", ":1"))
+            return -1;
+    }
+    return 0;
+}
+
 void redis_kill(redis_proc *p) {
     if (p->pid <= 0) return;
     kill(p->pid, SIGKILL);

@@ -55,44 +55,6 @@ static void kill_all(void) {
         redis_cleanup(&nodes[i]);
 }
 
-static int cluster_ok(int port) {
-    char b[4096];
-    return redis_query(port, "CLUSTER INFO", b, sizeof b) > 0 && strstr(b, "cluster_state:ok");
-}
-
-static int is_primary(int port) {
-    return redis_inline(port, "ROLE", "*3\r\n$6\r\nmaster");
-}
-
-/* Six nodes, made one cluster; waits until every node says ok and every
- * primary has its replica attached (WAIT 1 answers 1). */
-static int start_cluster(void) {
-    char cmd[1024];
-    int k = snprintf(cmd, sizeof cmd, "timeout 60 redis-cli --cluster create");
-    for (int i = 0; i < N_NODES; i++) {
-        nodes[i].cluster_timeout_ms = 2000;
-        if (redis_spawn(&nodes[i])) return -1;
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " 127.0.0.1:%d", nodes[i].port);
-    }
-    snprintf(cmd + k, sizeof cmd - (size_t)k,
-             " --cluster-replicas 1 --cluster-yes >/dev/null 2>&1");
-    if (system(cmd) != 0) {
-        fprintf(stderr, "redis-cli --cluster create failed\n");
-        return -1;
-    }
-    double t0 = now_s();
-    for (int i = 0; i < N_NODES; i++) {
-        while (!cluster_ok(nodes[i].port) && now_s() - t0 < 20)
-            usleep(100000);
-        if (!cluster_ok(nodes[i].port)) return -1;
-        if (!is_primary(nodes[i].port)) continue;
-        while (!redis_inline(nodes[i].port, "WAIT 1 100", ":1") && now_s() - t0 < 20)
-            ;
-        if (!redis_inline(nodes[i].port, "WAIT 1 100", ":1")) return -1;
-    }
-    return 0;
-}
-
 /* The node (index) that serves a space's keys: the others answer MOVED. */
 static int primary_of(int s) {
     char hex[65], cmd[128], b[256];
@@ -264,7 +226,7 @@ static void migrate(void) {
         traffic(w, 2, 1);
     int src = primary_of(1), dst = -1;
     for (int i = 0; i < N_NODES && src >= 0; i++)
-        if (i != src && is_primary(nodes[i].port)) dst = i;
+        if (i != src && redis_is_primary(nodes[i].port)) dst = i;
     char src_id[41], dst_id[41], cmd[256];
     CHECK(src >= 0 && dst >= 0);
     if (src < 0 || dst < 0 || node_id(nodes[src].port, src_id) ||
@@ -289,7 +251,7 @@ static void migrate(void) {
     CHECK(moved == 0 && n_moved >= 3);
     snprintf(cmd, sizeof cmd, "CLUSTER SETSLOT %u NODE %s", slot, dst_id);
     for (int i = 0; i < N_NODES; i++)
-        if (is_primary(nodes[i].port)) CHECK(redis_inline(nodes[i].port, cmd, "+OK"));
+        if (redis_is_primary(nodes[i].port)) CHECK(redis_inline(nodes[i].port, cmd, "+OK"));
     CHECK(primary_of(1) == dst);
     uint64_t before = acked_sum(w, 2);
     double t1 = now_s();
@@ -452,7 +414,7 @@ int main(int argc, char **argv) {
         ident_new(&owners[s]);
         BE.random(BE.ctx, content_keys[s], 32);
     }
-    if (start_cluster()) {
+    if (redis_cluster_spawn(nodes, N_NODES, 2000)) {
         fprintf(stderr, "cannot start a 6-node Redis Cluster\n");
         return 1;
     }
