@@ -38,6 +38,14 @@
  * interest is permanent (a Redis socket is always worth reading); write
  * interest is lws_callback_on_writable(), asked for by addWrite.
  *
+ * Redis Cluster (redis+cluster:// seeds): one command connection per
+ * primary, each command sent to its space's slot's primary (rcluster.c
+ * computes slots), the map read with CLUSTER SLOTS at start and whenever a
+ * primary's link drops or a MOVED arrives; MOVED and ASK are followed (the
+ * formatted command is kept for that). WAIT is per primary connection. The
+ * pub/sub link goes to any one node: a cluster forwards classic PUBLISH to
+ * every node (docs/SCALING.md, "Redis Cluster", says why not sharded).
+ *
  * When Redis goes away every pending callback gets WEFT_EUNAVAILABLE, and a
  * lws timer reconnects; the pub/sub link then subscribes again to every
  * space and reports head 0 ("re-read") for each, since notifications sent
@@ -112,6 +120,7 @@ struct redis_store {
     uint16_t slot_node[RCLUSTER_SLOTS]; /* index into nodes, or NO_NODE */
     int map_known;                      /* a CLUSTER SLOTS reply filled slot_node */
     int refreshing;                     /* a CLUSTER SLOTS is in flight */
+    lws_usec_t refresh_sent;            /* since when (a hung node is given 2 s) */
     int refresh_due;                    /* refresh_sul is scheduled */
     size_t refresh_next, sub_next;      /* round robins over nodes */
     lws_sorted_usec_list_t refresh_sul;
@@ -540,7 +549,8 @@ static void on_slots(redisAsyncContext *ac, void *reply_, void *priv) {
 static void refresh(lws_sorted_usec_list_t *sul) {
     redis_store *st = lws_container_of(sul, redis_store, refresh_sul);
     st->refresh_due = 0;
-    if (st->closing || st->refreshing) return;
+    if (st->closing || (st->refreshing && lws_now_usecs() - st->refresh_sent < 2 * LWS_US_PER_SEC))
+        return;
     rconn *pick = NULL;
     for (size_t k = 0; k < st->n_nodes && !pick; k++) {
         rnode *n = st->nodes[(st->refresh_next + k) % st->n_nodes];
@@ -552,9 +562,10 @@ static void refresh(lws_sorted_usec_list_t *sul) {
         schedule_refresh(st, 250);
         return;
     }
-    if (redisAsyncCommand(pick->ac, on_slots, st, "CLUSTER SLOTS") == REDIS_OK)
+    if (redisAsyncCommand(pick->ac, on_slots, st, "CLUSTER SLOTS") == REDIS_OK) {
         st->refreshing = 1;
-    else
+        st->refresh_sent = lws_now_usecs();
+    } else
         schedule_refresh(st, 250);
 }
 
@@ -647,9 +658,15 @@ void redis_store_free(redis_store *st) {
     free(st);
 }
 
+/* A cluster counts as up while the map is known and some primary answers:
+ * a failed primary's spaces get errors until its replica takes over, the
+ * other spaces carry on (and a load balancer keeps the relay in). */
 int redis_store_connected(const redis_store *st) {
     if (!st->sub.up) return 0;
-    return st->cluster ? map_whole(st) : st->nodes[0]->cmd.up;
+    if (!st->cluster) return st->nodes[0]->cmd.up;
+    for (size_t s = 0; st->map_known && s < RCLUSTER_SLOTS; s++)
+        if (st->slot_node[s] != NO_NODE && st->nodes[st->slot_node[s]]->cmd.up) return 1;
+    return 0;
 }
 
 uint64_t redis_store_reconnects(const redis_store *st) {
@@ -928,6 +945,7 @@ static int redirect(op *o, const redisReply *r) {
         n->wanted = 1;
     }
     if (!n->cmd.ac && conn_open(st, &n->cmd, n->host, n->port)) return 0;
+    o->node = n; /* ASK: this command goes there, after ASKING */
     return dispatch(st, o, rd.ask) == 0;
 }
 

@@ -97,7 +97,10 @@ int redis_store_new(redis_store **out, const redis_store_config *cfg);
 /* Fails every pending callback (rc < 0) and frees. NULL is a no-op. */
 void redis_store_free(redis_store *st);
 
-/* 1 when both connections are up (commands and pub/sub). */
+/* 1 when both connections are up (commands and pub/sub); on a cluster,
+ * when the slot map is known, the pub/sub link is up and some primary
+ * answers (one failed primary's spaces fail until its replica takes over,
+ * the others carry on). */
 int redis_store_connected(const redis_store *st);
 
 /* Connections that came up again after having been up once (either link). */
