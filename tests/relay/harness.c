@@ -336,7 +336,14 @@ int redis_cluster_spawn(redis_proc *nodes, int n, int timeout_ms) {
     int k = snprintf(cmd, sizeof cmd, "timeout 60 redis-cli --cluster create");
     for (int i = 0; i < n; i++) {
         nodes[i].cluster_timeout_ms = timeout_ms;
-        if (redis_spawn(&nodes[i])) return -1;
+        /* The cluster bus listens on port + 10000, which free_port did not
+         * check: another port when that one is taken. */
+        int up = -1;
+        for (int t = 0; t < 3 && up; t++) {
+            nodes[i].port = 0;
+            up = redis_spawn(&nodes[i]);
+        }
+        if (up) return -1;
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " 127.0.0.1:%d", nodes[i].port);
     }
     snprintf(cmd + k, sizeof cmd - (size_t)k,
