@@ -693,6 +693,7 @@ typedef struct op {
     int script_rc;        /* the script's answer: 0, or why it failed */
     int script_done;      /* its reply came */
     int late_rc;          /* the batch failed before its reply came: answer this */
+    int moved;            /* redirected: a copy waits on the new node; drop silently */
     struct op *wait_next; /* the store's list, then the WAIT op's batch */
     struct op *batch;     /* OP_WAIT: the appends it answers, in order */
     rnode *node;          /* where it was sent (appends: whose WAIT answers it) */
@@ -789,6 +790,10 @@ static void publish_head(redis_store *st, const uint8_t space[32], uint64_t head
 static void answer_batch(redis_store *st, op *list, int rc) {
     for (op *o = list, *next; o; o = next) {
         next = o->wait_next;
+        if (o->moved) { /* its copy is answered by the new node's WAIT */
+            op_free(o);
+            continue;
+        }
         if (!o->script_done) { /* hiredis still holds it: its reply answers */
             o->waiting = 0;
             o->late_rc = rc ? rc : RS_EIO;
@@ -817,7 +822,7 @@ static void wait_reply(op *w, const redisReply *r) {
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
     if (!rc && r->integer < st->cfg.wait_replicas) {
         for (op *o = w->batch; o; o = o->wait_next)
-            st->stats.wait_short++;
+            st->stats.wait_short += !o->moved;
         lwsl_warn("weft-redis: WAIT: %lld of %d replicas in %d ms: not acknowledged\n",
                   (long long)r->integer, st->cfg.wait_replicas, st->cfg.wait_ms);
         rc = RS_EIO;
@@ -924,11 +929,44 @@ static void snap_reply(const op *o, const redisReply *r) {
 
 static int dispatch(redis_store *st, op *o, int asking);
 
+/* An append sent to o->node is answered by the WAIT the timer sends there
+ * after this turn's appends. */
+static void wait_enqueue(op *o) {
+    rnode *node = o->node;
+    o->waiting = 1;
+    if (node->wait_last)
+        node->wait_last->wait_next = o;
+    else
+        node->wait_first = o;
+    node->wait_last = o;
+    if (node->wait_first == o)
+        lws_sul_schedule(node->st->cfg.ctx, 0, &node->wait_sul, send_wait, 0);
+}
+
+/* A redirected append that waits for a WAIT: the old node's WAIT batch
+ * holds it, so a copy goes to the new node and joins that node's WAIT;
+ * the original is dropped silently when the old batch is answered. */
+static int redirect_waiting(op *o, int asking) {
+    op *c = malloc(sizeof *c);
+    if (!c) return 0;
+    *c = *o;
+    c->waiting = 0;
+    c->wait_next = NULL;
+    if (dispatch(o->st, c, asking)) {
+        free(c); /* the command still belongs to o */
+        return 0;
+    }
+    o->cmd = NULL;
+    o->moved = 1;
+    o->script_done = 1;
+    wait_enqueue(c);
+    return 1;
+}
+
 /* A cluster's MOVED or ASK: the command is sent again where the error says
  * (ASK: after ASKING, for this command only; MOVED: the map learns it and
- * is refreshed). An append that waits for a WAIT is not: its WAIT went to
- * the node that refused it, so it fails unacked and the client resends.
- * Returns 1 when the command is on its way again. */
+ * is refreshed). An append that waits for a WAIT moves to the new node's
+ * WAIT (redirect_waiting). Returns 1 when the command is on its way again. */
 static int redirect(op *o, const redisReply *r) {
     redis_store *st = o->st;
     rcluster_redirect rd;
@@ -937,7 +975,7 @@ static int redirect(op *o, const redisReply *r) {
         return 0;
     st->stats.redirects++;
     if (!rd.ask) schedule_refresh(st, 0);
-    if ((o->kind == OP_APPEND && o->waiting) || ++o->redirects > 5) return 0;
+    if (++o->redirects > 5) return 0;
     rnode *n = node_get(st, rd.host, rd.port);
     if (!n) return 0;
     if (!rd.ask) {
@@ -946,6 +984,7 @@ static int redirect(op *o, const redisReply *r) {
     }
     if (!n->cmd.ac && conn_open(st, &n->cmd, n->host, n->port)) return 0;
     o->node = n; /* ASK: this command goes there, after ASKING */
+    if (o->kind == OP_APPEND && o->waiting) return redirect_waiting(o, rd.ask);
     return dispatch(st, o, rd.ask) == 0;
 }
 
@@ -1053,15 +1092,7 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
     free(argv);
     free(alen);
     if (rc || !wait) return rc;
-    /* Answered by the WAIT the timer sends after this turn's appends. */
-    o->waiting = 1;
-    rnode *node = o->node;
-    if (node->wait_last)
-        node->wait_last->wait_next = o;
-    else
-        node->wait_first = o;
-    node->wait_last = o;
-    if (node->wait_first == o) lws_sul_schedule(st->cfg.ctx, 0, &node->wait_sul, send_wait, 0);
+    wait_enqueue(o);
     return 0;
 }
 
