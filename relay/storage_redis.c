@@ -41,8 +41,9 @@
  * Redis Cluster (redis+cluster:// seeds): one command connection per
  * primary, each command sent to its space's slot's primary (rcluster.c
  * computes slots), the map read with CLUSTER SLOTS at start and whenever a
- * primary's link drops or a MOVED arrives; MOVED and ASK are followed (the
- * formatted command is kept for that). WAIT is per primary connection. The
+ * primary's link drops or a MOVED arrives; MOVED, ASK and TRYAGAIN are
+ * followed (the formatted command is kept for that), except by appends,
+ * which fail instead (redirect() says why). WAIT is per primary connection. The
  * pub/sub link goes to any one node: a cluster forwards classic PUBLISH to
  * every node (docs/SCALING.md, "Redis Cluster", says why not sharded).
  *
@@ -124,6 +125,8 @@ struct redis_store {
     int refresh_due;                    /* refresh_sul is scheduled */
     size_t refresh_next, sub_next;      /* round robins over nodes */
     lws_sorted_usec_list_t refresh_sul;
+    struct op *retry_first; /* commands answered TRYAGAIN, sent again by retry_sul */
+    lws_sorted_usec_list_t retry_sul;
     struct lws_vhost *vh;
     rconn sub; /* pub/sub: the only server, or any cluster node (PUBLISH reaches all) */
     sub_ent *subs;
@@ -638,12 +641,15 @@ int redis_store_new(redis_store **out, const redis_store_config *cfg) {
 }
 
 static void fail_unwaited(rnode *n);
+static void fail_retries(redis_store *st);
 
 void redis_store_free(redis_store *st) {
     if (!st) return;
     st->closing = 1;
     lws_sul_cancel(&st->sul);
     lws_sul_cancel(&st->refresh_sul);
+    lws_sul_cancel(&st->retry_sul);
+    fail_retries(st);
     if (st->sub.ac) redisAsyncFree(st->sub.ac);
     for (size_t i = 0; i < st->n_nodes; i++) {
         rnode *n = st->nodes[i];
@@ -689,15 +695,15 @@ typedef struct op {
      * A WAIT op holds the appends it covers in `batch`. */
     redis_store *st;
     lws_usec_t sent;
-    int waiting;          /* answered by a WAIT, not by its script's reply */
-    int script_rc;        /* the script's answer: 0, or why it failed */
-    int script_done;      /* its reply came */
-    int late_rc;          /* the batch failed before its reply came: answer this */
-    int moved;            /* redirected: a copy waits on the new node; drop silently */
-    struct op *wait_next; /* the store's list, then the WAIT op's batch */
-    struct op *batch;     /* OP_WAIT: the appends it answers, in order */
-    rnode *node;          /* where it was sent (appends: whose WAIT answers it) */
-    char *cmd;            /* the command as sent, kept for a MOVED or ASK (cluster) */
+    int waiting;           /* answered by a WAIT, not by its script's reply */
+    int script_rc;         /* the script's answer: 0, or why it failed */
+    int script_done;       /* its reply came */
+    int late_rc;           /* the batch failed before its reply came: answer this */
+    struct op *retry_next; /* the store's TRYAGAIN list */
+    struct op *wait_next;  /* the store's list, then the WAIT op's batch */
+    struct op *batch;      /* OP_WAIT: the appends it answers, in order */
+    rnode *node;           /* where it was sent (appends: whose WAIT answers it) */
+    char *cmd;             /* the command as sent, kept for a MOVED or ASK (cluster) */
     int cmd_len;
     int redirects;
     unsigned slot;
@@ -790,10 +796,6 @@ static void publish_head(redis_store *st, const uint8_t space[32], uint64_t head
 static void answer_batch(redis_store *st, op *list, int rc) {
     for (op *o = list, *next; o; o = next) {
         next = o->wait_next;
-        if (o->moved) { /* its copy is answered by the new node's WAIT */
-            op_free(o);
-            continue;
-        }
         if (!o->script_done) { /* hiredis still holds it: its reply answers */
             o->waiting = 0;
             o->late_rc = rc ? rc : RS_EIO;
@@ -822,7 +824,7 @@ static void wait_reply(op *w, const redisReply *r) {
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = WEFT_EMALFORMED;
     if (!rc && r->integer < st->cfg.wait_replicas) {
         for (op *o = w->batch; o; o = o->wait_next)
-            st->stats.wait_short += !o->moved;
+            st->stats.wait_short++;
         lwsl_warn("weft-redis: WAIT: %lld of %d replicas in %d ms: not acknowledged\n",
                   (long long)r->integer, st->cfg.wait_replicas, st->cfg.wait_ms);
         rc = RS_EIO;
@@ -943,48 +945,65 @@ static void wait_enqueue(op *o) {
         lws_sul_schedule(node->st->cfg.ctx, 0, &node->wait_sul, send_wait, 0);
 }
 
-/* A redirected append that waits for a WAIT: the old node's WAIT batch
- * holds it, so a copy goes to the new node and joins that node's WAIT;
- * the original is dropped silently when the old batch is answered. */
-static int redirect_waiting(op *o, int asking) {
-    op *c = malloc(sizeof *c);
-    if (!c) return 0;
-    *c = *o;
-    c->waiting = 0;
-    c->wait_next = NULL;
-    if (dispatch(o->st, c, asking)) {
-        free(c); /* the command still belongs to o */
-        return 0;
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* The retry timer: every command that met TRYAGAIN goes again. One that
+ * cannot be sent is answered as if its connection had dropped. */
+static void send_retries(lws_sorted_usec_list_t *sul) {
+    redis_store *st = lws_container_of(sul, redis_store, retry_sul);
+    op *list = st->retry_first;
+    st->retry_first = NULL;
+    for (op *o = list, *next; o; o = next) {
+        next = o->retry_next;
+        o->retry_next = NULL;
+        if (dispatch(st, o, 0)) on_reply(NULL, NULL, o);
     }
-    o->cmd = NULL;
-    o->moved = 1;
-    o->script_done = 1;
-    wait_enqueue(c);
-    return 1;
 }
 
-/* A cluster's MOVED or ASK: the command is sent again where the error says
- * (ASK: after ASKING, for this command only; MOVED: the map learns it and
- * is refreshed). An append that waits for a WAIT moves to the new node's
- * WAIT (redirect_waiting). Returns 1 when the command is on its way again. */
+static void fail_retries(redis_store *st) {
+    while (st->retry_first) {
+        op *o = st->retry_first;
+        st->retry_first = o->retry_next;
+        on_reply(NULL, NULL, o);
+    }
+}
+
+/* A cluster's answer that the command belongs elsewhere or later: MOVED
+ * (the map learns the slot at once and is refreshed), ASK (this command
+ * only, on the named node, after ASKING), TRYAGAIN (a multi-key command on
+ * a slot half migrated: again in 50 ms, in order). Appends are never sent
+ * again: ingest.c counts on one space's appends being answered in the
+ * order they were sent, which a command re-sent elsewhere could overtake;
+ * a failed append drops the space there, and its client resends.
+ * Returns 1 when the command is on its way again. */
 static int redirect(op *o, const redisReply *r) {
     redis_store *st = o->st;
     rcluster_redirect rd;
-    if (!st || !o->cmd || !r || r->type != REDIS_REPLY_ERROR ||
-        !rcluster_parse_redirect(r->str, r->len, &rd))
-        return 0;
-    st->stats.redirects++;
-    if (!rd.ask) schedule_refresh(st, 0);
-    if (++o->redirects > 5) return 0;
-    rnode *n = node_get(st, rd.host, rd.port);
-    if (!n) return 0;
-    if (!rd.ask) {
-        st->slot_node[rd.slot] = (uint16_t)node_index(st, n);
-        n->wanted = 1;
+    if (!st || !o->cmd || !r || r->type != REDIS_REPLY_ERROR) return 0;
+    int resend = o->kind != OP_APPEND;
+    if (r->len >= 8 && strncmp(r->str, "TRYAGAIN", 8) == 0) {
+        if (!resend || ++o->redirects > 5) return 0;
+        op **tail = &st->retry_first;
+        while (*tail)
+            tail = &(*tail)->retry_next;
+        *tail = o;
+        if (st->retry_first == o)
+            lws_sul_schedule(st->cfg.ctx, 0, &st->retry_sul, send_retries, 50 * LWS_US_PER_MS);
+        return 1;
     }
+    if (!rcluster_parse_redirect(r->str, r->len, &rd)) return 0;
+    st->stats.redirects++;
+    rnode *n = node_get(st, rd.host, rd.port);
+    if (!rd.ask) {
+        schedule_refresh(st, 0);
+        if (n) {
+            st->slot_node[rd.slot] = (uint16_t)node_index(st, n);
+            n->wanted = 1;
+        }
+    }
+    if (!n || !resend || ++o->redirects > 5) return 0;
     if (!n->cmd.ac && conn_open(st, &n->cmd, n->host, n->port)) return 0;
     o->node = n; /* ASK: this command goes there, after ASKING */
-    if (o->kind == OP_APPEND && o->waiting) return redirect_waiting(o, rd.ask);
     return dispatch(st, o, rd.ask) == 0;
 }
 

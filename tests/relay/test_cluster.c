@@ -41,6 +41,7 @@ static redis_proc nodes[N_NODES];
 static relay_proc relays[N_RELAYS];
 static ident owners[N_SPACES];
 static uint8_t content_keys[N_SPACES][32];
+static relay_proc data; /* its dir: the relays' --data (files), not the working directory */
 
 static double now_s(void) {
     struct timespec ts;
@@ -53,6 +54,7 @@ static void kill_all(void) {
         relay_stop(&relays[i], SIGKILL, 2000);
     for (int i = 0; i < N_NODES; i++)
         redis_cleanup(&nodes[i]);
+    relay_cleanup(&data);
 }
 
 /* The node (index) that serves a space's keys: the others answer MOVED. */
@@ -74,8 +76,9 @@ static int spawn_relays(void) {
     for (int i = 0; i < 2; i++) /* two seeds are enough: the rest is discovered */
         k += snprintf(url + k, sizeof url - (size_t)k, "%s127.0.0.1:%d", i ? "," : "",
                       nodes[i].port);
-    const char *args[] = {"--redis", url, "--redis-wait-replicas", "1", "--redis-wait-ms",
-                          "1500",    NULL};
+    const char *args[] = {
+        "--redis", url, "--redis-wait-replicas", "1", "--redis-wait-ms", "1500", "--data",
+        data.dir,  NULL};
     for (int i = 0; i < N_RELAYS; i++)
         if (relay_spawn(&relays[i], exe, "redis", 0, args) ||
             !relay_wait_ready(relays[i].port, 200, 10000)) {
@@ -417,6 +420,7 @@ int main(int argc, char **argv) {
     exe = argv[1];
     harness_init();
     atexit(kill_all);
+    relay_tmpdir(&data);
     for (int s = 0; s < N_SPACES; s++) {
         ident_new(&owners[s]);
         BE.random(BE.ctx, content_keys[s], 32);
