@@ -137,7 +137,7 @@ static result run(const char *exe, const char *url, int n_relays, int n_readers,
     /* Default token limits: with Redis they are shared, so the bench pays
      * for that (a credit round trip now and then). Every client is on
      * loopback: no limit per connection or per address. */
-    const char *args[24] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL, NULL, NULL};
+    const char *args[26] = {RELAY_LOOPBACK_LOAD_FLAGS, "--redis", url, NULL, NULL, NULL};
     static const char *const lifted0[] = {RELAY_LOOPBACK_LOAD_FLAGS};
     /* File storage: no --redis; what follows takes its place. */
     size_t k = sizeof lifted0 / sizeof *lifted0 + (url ? 2 : 0);
@@ -283,20 +283,33 @@ int main(int argc, char **argv) {
         const char *fsync; /* NULL: file storage */
         int relays, replica, wait, tls, lb;
         const char *group; /* SCALE_BENCH_ONLY=group picks rows for a brief run */
+        int cluster;       /* a 6-node Redis Cluster (replica: each primary has one) */
     } configs[] = {
-        {NULL, 1, 0, 0, 0, 0, "base"},        {NULL, 1, 0, 0, 1, 0, "tls"},
-        {"always", 1, 0, 0, 0, 0, "base"},    {"always", 3, 0, 0, 0, 0, "base"},
-        {"always", 3, 0, 0, 0, 1, "haproxy"}, {"everysec", 1, 0, 0, 0, 0, "base"},
-        {"everysec", 3, 0, 0, 0, 0, "base"},  {"always", 1, 1, 0, 0, 0, "replica"},
-        {"always", 1, 1, 1, 0, 0, "replica"}, {"always", 3, 1, 1, 0, 0, "replica"},
+        {NULL, 1, 0, 0, 0, 0, "base", 0},
+        {NULL, 1, 0, 0, 1, 0, "tls", 0},
+        {"always", 1, 0, 0, 0, 0, "base", 0},
+        {"always", 3, 0, 0, 0, 0, "base", 0},
+        {"always", 3, 0, 0, 0, 1, "haproxy", 0},
+        {"everysec", 1, 0, 0, 0, 0, "base", 0},
+        {"everysec", 3, 0, 0, 0, 0, "base", 0},
+        {"always", 1, 1, 0, 0, 0, "replica", 0},
+        {"always", 1, 1, 1, 0, 0, "replica", 0},
+        {"always", 3, 1, 1, 0, 0, "replica", 0},
+        /* Redis Cluster (3 primaries, 3 replicas) beside one Redis with a
+         * replica (its WAIT row is the one above: SCALE_BENCH_ONLY=
+         * replica,cluster), three relays each, the ACK's WAIT off and on. */
+        {"always", 3, 1, 0, 0, 0, "cluster", 0},
+        {"always", 3, 1, 0, 0, 0, "cluster", 1},
+        {"always", 3, 1, 1, 0, 0, "cluster", 1},
     };
     const char *only = getenv("SCALE_BENCH_ONLY");
     char tls_dir[256] = "";
     const char *lb_cfg = getenv("SCALE_BENCH_HAPROXY_CFG");
     if (!lb_cfg) lb_cfg = "deploy/haproxy.cfg";
-    redis_proc rd = {0}, rep = {0};
+    redis_proc rd = {0}, rep = {0}, cl[6];
+    memset(cl, 0, sizeof cl);
     for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
-        char url[64], what[96];
+        char url[128], what[128];
         if (only && !strstr(only, configs[c].group)) continue;
         if (configs[c].tls && !tls_dir[0] && tls_make_cert(tls_dir)) {
             fprintf(stderr, "scale_bench: no openssl for the TLS rows\n");
@@ -307,7 +320,25 @@ int main(int argc, char **argv) {
             fprintf(stderr, "scale_bench: no haproxy: its row is left out\n");
             continue;
         }
-        if (configs[c].fsync) {
+        for (int i = 0; i < 6; i++)
+            redis_cleanup(&cl[i]);
+        memset(cl, 0, sizeof cl);
+        if (configs[c].cluster) {
+            redis_cleanup(&rep);
+            redis_cleanup(&rd);
+            for (int i = 0; i < 6; i++)
+                cl[i].appendfsync = configs[c].fsync;
+            if (redis_cluster_spawn(cl, 6, 5000)) {
+                fprintf(stderr,
+                        "scale_bench: cannot start a Redis Cluster: its rows are left out\n");
+                continue;
+            }
+            snprintf(url, sizeof url, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d", cl[0].port,
+                     cl[1].port);
+            snprintf(what, sizeof what,
+                     "redis cluster (3 primaries + 3 replicas, appendfsync %s%s)", configs[c].fsync,
+                     configs[c].wait ? ", ACK after WAIT 1" : ", no WAIT");
+        } else if (configs[c].fsync) {
             redis_cleanup(&rep);
             redis_cleanup(&rd);
             memset(&rd, 0, sizeof rd);
@@ -377,6 +408,8 @@ int main(int argc, char **argv) {
     }
     redis_cleanup(&rep);
     redis_cleanup(&rd);
+    for (int i = 0; i < 6; i++)
+        redis_cleanup(&cl[i]);
     if (tls_dir[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf %s", tls_dir);

@@ -52,7 +52,9 @@ static const opt opts[] = {
     {"data", O_STR, &R.cfg.data_dir, "data directory of file storage (default ./weft-data)"},
     {"storage", O_STR, &R.cfg.storage,
      "file (default, durable), memory (tests) or redis (scale-out, needs --redis)"},
-    {"redis", O_STR, &R.cfg.redis_url, "redis://HOST:PORT of the Redis shared by all relays"},
+    {"redis", O_STR, &R.cfg.redis_url,
+     "redis://HOST:PORT of the Redis shared by all relays, or "
+     "redis+cluster://HOST:PORT[,HOST:PORT...] (Redis Cluster seed nodes)"},
     {"redis-max-inflight", O_U32, &R.cfg.redis_max_inflight,
      "records per space sent to Redis and not confirmed before clients are paused (default "
      "20000)"},

@@ -256,6 +256,9 @@ char *relay_metrics_render(const relay *r, size_t *len) {
                 &b, "weft_relay_redis_wait_short_total",
                 "appends not acked: fewer replicas than --redis-wait-replicas held them in time",
                 rs->wait_short);
+            counter(&b, "weft_relay_redis_redirects_total",
+                    "Redis Cluster MOVED and ASK answers (slots moved, or failed over)",
+                    rs->redirects);
         }
     }
     if (b.oom) {

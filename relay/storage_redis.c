@@ -38,12 +38,23 @@
  * interest is permanent (a Redis socket is always worth reading); write
  * interest is lws_callback_on_writable(), asked for by addWrite.
  *
+ * Redis Cluster (redis+cluster:// seeds): one command connection per
+ * primary, each command sent to its space's slot's primary (rcluster.c
+ * computes slots), the map read with CLUSTER SLOTS at start and whenever a
+ * primary's link drops or a MOVED arrives; MOVED, ASK and TRYAGAIN are
+ * followed (the formatted command is kept for that), except by appends,
+ * which fail instead (redirect() says why). WAIT is per primary connection. The
+ * pub/sub link goes to any one node: a cluster forwards classic PUBLISH to
+ * every node (docs/SCALING.md, "Redis Cluster", says why not sharded).
+ *
  * When Redis goes away every pending callback gets WEFT_EUNAVAILABLE, and a
  * lws timer reconnects; the pub/sub link then subscribes again to every
  * space and reports head 0 ("re-read") for each, since notifications sent
  * while it was down are lost.
  */
 #include "storage_redis.h"
+
+#include "rcluster.h"
 
 #include "hex.h"
 #include "vec.h"
@@ -64,36 +75,66 @@
 
 enum { CONN_CMD, CONN_SUB };
 
+struct rnode;
+
 typedef struct rconn {
     struct redis_store *st;
+    struct rnode *node; /* CONN_CMD: the node it talks to */
     int kind;
     redisAsyncContext *ac;
     struct lws *wsi;
+    char host[64]; /* where it connected */
+    int port;
     int up;     /* Redis answered PING */
     int was_up; /* it did before, on an earlier connection */
 } rconn;
+
+/* One Redis server commands go to: the only one, or a cluster primary (or
+ * a seed, until the slot map names the primaries). Allocated one by one:
+ * hiredis and lws hold pointers into it. */
+typedef struct rnode {
+    struct redis_store *st;
+    char host[64];
+    int port;
+    int wanted; /* kept connected: the single server, a primary in the map, or a seed before it */
+    rconn cmd;
+    /* Appends whose scripts were sent this turn and that wait for the WAIT
+     * the timer sends once for all of them on this connection (WAIT counts
+     * what was written on its own connection). */
+    struct op *wait_first, *wait_last;
+    lws_sorted_usec_list_t wait_sul;
+} rnode;
 
 typedef struct sub_ent {
     uint8_t space[32];
     unsigned refs;
 } sub_ent;
 
+#define MAX_NODES 64
+#define NO_NODE   0xFFFF
+
 struct redis_store {
     redis_store_config cfg;
-    char host[256];
-    int port;
+    int cluster; /* redis+cluster://: route by slot (docs/SCALING.md, "Redis Cluster") */
+    rnode *nodes[MAX_NODES];
+    size_t n_nodes;
+    uint16_t slot_node[RCLUSTER_SLOTS]; /* index into nodes, or NO_NODE */
+    int map_known;                      /* a CLUSTER SLOTS reply filled slot_node */
+    int refreshing;                     /* a CLUSTER SLOTS is in flight */
+    lws_usec_t refresh_sent;            /* since when (a hung node is given 2 s) */
+    int refresh_due;                    /* refresh_sul is scheduled */
+    size_t refresh_next, sub_next;      /* round robins over nodes */
+    lws_sorted_usec_list_t refresh_sul;
+    struct op *retry_first; /* commands answered TRYAGAIN, sent again by retry_sul */
+    lws_sorted_usec_list_t retry_sul;
     struct lws_vhost *vh;
-    rconn conn[2];
+    rconn sub; /* pub/sub: the only server, or any cluster node (PUBLISH reaches all) */
     sub_ent *subs;
     size_t n_subs, cap_subs;
     lws_sorted_usec_list_t sul; /* reconnect timer */
     int closing;
     uint64_t reconnects;
     redis_store_stats stats;
-    /* Appends whose scripts were sent this turn and that wait for the WAIT
-     * the timer sends once for all of them, on the next loop iteration. */
-    struct op *wait_first, *wait_last;
-    lws_sorted_usec_list_t wait_sul;
 };
 
 const redis_store_stats *redis_store_stats_of(const redis_store *st) {
@@ -198,6 +239,13 @@ static void key_of(char out[96], const uint8_t space[32], const char *what) {
     snprintf(out, 96, "weft:{%s}:%s", hex, what);
 }
 
+/* The slot of every key of a space: they all carry the tag {hex}. */
+static unsigned space_slot(const uint8_t space[32]) {
+    char hex[WEFT__HEX_LEN(32)];
+    weft__hex_encode(hex, sizeof hex, space, 32);
+    return rcluster_crc16((const uint8_t *)hex, 64) & (RCLUSTER_SLOTS - 1);
+}
+
 int redis_url_parse(const char *url, char *host, size_t host_cap, int *port) {
     static const char scheme[] = "redis://";
     if (!url || strncmp(url, scheme, sizeof scheme - 1) != 0) return WEFT_EINVAL;
@@ -230,6 +278,7 @@ static void ev_noop(void *priv) {
 }
 
 static void schedule_reconnect(redis_store *st);
+static void schedule_refresh(redis_store *st, int ms);
 
 /* hiredis is freeing the context (it closes its descriptor): let go of
  * ours. The wsi is killed on the next service turn, not here, because we may
@@ -244,8 +293,12 @@ static void ev_cleanup(void *priv) {
         c->wsi = NULL;
     }
     /* Every way a context dies passes here (a failed connect calls no
-     * disconnect callback), so this is where reconnecting is decided. */
-    if (!c->st->closing) schedule_reconnect(c->st);
+     * disconnect callback), so this is where reconnecting is decided. A
+     * cluster node that went away may have failed over: ask for the map. */
+    if (!c->st->closing) {
+        schedule_reconnect(c->st);
+        if (c->st->cluster && c->kind == CONN_CMD) schedule_refresh(c->st, 100);
+    }
 }
 
 static int callback_redis(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -300,7 +353,7 @@ static void on_ping(redisAsyncContext *ac, void *reply_, void *priv) {
         return;
     }
     if (!c->st->closing)
-        lwsl_notice("weft-redis: %s:%d not ready: %s\n", c->st->host, c->st->port,
+        lwsl_notice("weft-redis: %s:%d not ready: %s\n", c->host, c->port,
                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected PING reply");
     redisAsyncDisconnect(ac);
 }
@@ -310,12 +363,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     rconn *c = ac->data;
     c->up = 0;
     if (!c->st->closing)
-        lwsl_notice("weft-redis: connection %d to %s:%d lost: %s\n", c->kind, c->st->host,
-                    c->st->port, ac->errstr ? ac->errstr : "closed");
+        lwsl_notice("weft-redis: connection %d to %s:%d lost: %s\n", c->kind, c->host, c->port,
+                    ac->errstr ? ac->errstr : "closed");
 }
 
 static int subscribe_one(redis_store *st, const uint8_t space[32]) {
-    rconn *c = &st->conn[CONN_SUB];
+    rconn *c = &st->sub;
     if (!c->ac) return 0; /* the reconnect subscribes */
     char ch[96], eph[96];
     key_of(ch, space, "new");
@@ -325,13 +378,14 @@ static int subscribe_one(redis_store *st, const uint8_t space[32]) {
     return redisAsyncCommandArgv(c->ac, sub_message, st, 3, argv, lens) == REDIS_OK ? 0 : RS_EIO;
 }
 
-static int conn_open(redis_store *st, int kind) {
-    rconn *c = &st->conn[kind];
+static int conn_open(redis_store *st, rconn *c, const char *host, int port) {
     if (c->ac) return 0;
-    redisAsyncContext *ac = redisAsyncConnect(st->host, st->port);
+    snprintf(c->host, sizeof c->host, "%s", host);
+    c->port = port;
+    redisAsyncContext *ac = redisAsyncConnect(host, port);
     if (!ac) return WEFT_ENOMEM;
     if (ac->err) {
-        lwsl_notice("weft-redis: connect %s:%d: %s\n", st->host, st->port, ac->errstr);
+        lwsl_notice("weft-redis: connect %s:%d: %s\n", host, port, ac->errstr);
         redisAsyncFree(ac);
         return RS_EIO;
     }
@@ -363,17 +417,30 @@ static int conn_open(redis_store *st, int kind) {
      * PING goes first, before any SUBSCRIBE turns the link to pub/sub. */
     lws_callback_on_writable(wsi);
     if (redisAsyncCommand(ac, on_ping, c, "PING") != REDIS_OK) return RS_EIO;
-    if (kind == CONN_SUB)
+    if (c->kind == CONN_SUB)
         for (size_t i = 0; i < st->n_subs; i++)
             if (subscribe_one(st, st->subs[i].space)) return RS_EIO;
     return 0;
 }
 
+/* The pub/sub link: to the only server, or to the next cluster node in
+ * turn (so a dead node is not retried forever; any node hears every
+ * PUBLISH of the cluster). */
+static int sub_open(redis_store *st) {
+    if (st->sub.ac || !st->n_nodes) return 0;
+    const rnode *n = st->nodes[st->sub_next++ % st->n_nodes];
+    return conn_open(st, &st->sub, n->host, n->port);
+}
+
 static void reconnect(lws_sorted_usec_list_t *sul) {
     redis_store *st = lws_container_of(sul, redis_store, sul);
     if (st->closing) return;
-    int ok = !conn_open(st, CONN_CMD);
-    ok &= !conn_open(st, CONN_SUB);
+    int ok = 1;
+    for (size_t i = 0; i < st->n_nodes; i++) {
+        rnode *n = st->nodes[i];
+        if (n->wanted) ok &= !conn_open(st, &n->cmd, n->host, n->port);
+    }
+    ok &= !sub_open(st);
     if (!ok) schedule_reconnect(st);
 }
 
@@ -382,60 +449,235 @@ static void schedule_reconnect(redis_store *st) {
     lws_sul_schedule(st->cfg.ctx, 0, &st->sul, reconnect, (lws_usec_t)ms * LWS_US_PER_MS);
 }
 
+/* ---- cluster: nodes and the slot map ---- */
+
+/* The node at host:port, made (and connected) when new. NULL: too many. */
+static rnode *node_get(redis_store *st, const char *host, int port) {
+    for (size_t i = 0; i < st->n_nodes; i++)
+        if (st->nodes[i]->port == port && strcmp(st->nodes[i]->host, host) == 0)
+            return st->nodes[i];
+    if (st->n_nodes == MAX_NODES || strlen(host) >= sizeof st->nodes[0]->host) return NULL;
+    rnode *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    n->st = st;
+    snprintf(n->host, sizeof n->host, "%s", host);
+    n->port = port;
+    n->cmd.st = st;
+    n->cmd.node = n;
+    n->cmd.kind = CONN_CMD;
+    st->nodes[st->n_nodes++] = n;
+    return n;
+}
+
+static size_t node_index(const redis_store *st, const rnode *n) {
+    size_t i = 0;
+    while (st->nodes[i] != n)
+        i++;
+    return i;
+}
+
+/* Where a command for a slot goes: its primary; before the map is known,
+ * any seed that is connected (a MOVED then says where). */
+static rnode *node_for_slot(redis_store *st, unsigned slot) {
+    if (!st->cluster) return st->nodes[0];
+    if (st->slot_node[slot] != NO_NODE) return st->nodes[st->slot_node[slot]];
+    for (size_t i = 0; i < st->n_nodes; i++)
+        if (st->nodes[i]->wanted && st->nodes[i]->cmd.ac) return st->nodes[i];
+    return NULL;
+}
+
+/* CLUSTER SLOTS: [[start, end, [host, port, id...], replicas...], ...].
+ * An empty host means the node that answered. Replaces the whole map. */
+static int slots_parse(redis_store *st, const redisReply *r, const char *asked) {
+    if (r->type != REDIS_REPLY_ARRAY) return WEFT_EMALFORMED;
+    static uint16_t map[RCLUSTER_SLOTS];
+    for (size_t i = 0; i < RCLUSTER_SLOTS; i++)
+        map[i] = NO_NODE;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER ||
+            e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
+            e->element[2]->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
+            return WEFT_EMALFORMED;
+        long long lo = e->element[0]->integer, hi = e->element[1]->integer;
+        long long port = e->element[2]->element[1]->integer;
+        const char *host = e->element[2]->element[0]->str;
+        if (lo < 0 || hi < lo || hi >= RCLUSTER_SLOTS || port <= 0 || port > 65535)
+            return WEFT_EMALFORMED;
+        rnode *n = node_get(st, *host ? host : asked, (int)port);
+        if (!n) return WEFT_ENOMEM;
+        for (long long s = lo; s <= hi; s++)
+            map[s] = (uint16_t)node_index(st, n);
+    }
+    memcpy(st->slot_node, map, sizeof map);
+    for (size_t i = 0; i < st->n_nodes; i++)
+        st->nodes[i]->wanted = 0;
+    for (size_t s = 0; s < RCLUSTER_SLOTS; s++)
+        if (map[s] != NO_NODE) st->nodes[map[s]]->wanted = 1;
+    st->map_known = 1;
+    return 0;
+}
+
+/* 1 when every slot has a primary whose connection is up. */
+static int map_whole(const redis_store *st) {
+    if (!st->map_known) return 0;
+    for (size_t s = 0; s < RCLUSTER_SLOTS; s++)
+        if (st->slot_node[s] == NO_NODE || !st->nodes[st->slot_node[s]]->cmd.up) return 0;
+    return 1;
+}
+
+static void on_slots(redisAsyncContext *ac, void *reply_, void *priv) {
+    redis_store *st = priv;
+    const redisReply *r = reply_;
+    st->refreshing = 0;
+    if (st->closing) return;
+    const rconn *c = ac->data;
+    int rc = !r || r->type == REDIS_REPLY_ERROR ? RS_EIO : slots_parse(st, r, c->host);
+    if (rc) {
+        lwsl_notice("weft-redis: CLUSTER SLOTS from %s:%d: %s\n", c->host, c->port,
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : weft_strerror(rc));
+        schedule_refresh(st, 250);
+        return;
+    }
+    reconnect(&st->sul); /* connects the primaries it named */
+    /* During a failover the map still names the dead primary: ask again
+     * until every slot's primary answers. */
+    if (!map_whole(st)) schedule_refresh(st, 250);
+}
+
+/* Asks a node for the slot map: one that is up, in turn, else any. */
+static void refresh(lws_sorted_usec_list_t *sul) {
+    redis_store *st = lws_container_of(sul, redis_store, refresh_sul);
+    st->refresh_due = 0;
+    if (st->closing || (st->refreshing && lws_now_usecs() - st->refresh_sent < 2 * LWS_US_PER_SEC))
+        return;
+    rconn *pick = NULL;
+    for (size_t k = 0; k < st->n_nodes && !pick; k++) {
+        rnode *n = st->nodes[(st->refresh_next + k) % st->n_nodes];
+        if (n->cmd.up) pick = &n->cmd;
+    }
+    st->refresh_next++;
+    if (!pick) {
+        reconnect(&st->sul);
+        schedule_refresh(st, 250);
+        return;
+    }
+    if (redisAsyncCommand(pick->ac, on_slots, st, "CLUSTER SLOTS") == REDIS_OK) {
+        st->refreshing = 1;
+        st->refresh_sent = lws_now_usecs();
+    } else
+        schedule_refresh(st, 250);
+}
+
+static void schedule_refresh(redis_store *st, int ms) {
+    if (!st->cluster || st->closing || st->refresh_due) return;
+    st->refresh_due = 1;
+    lws_sul_schedule(st->cfg.ctx, 0, &st->refresh_sul, refresh, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+/* redis+cluster://host:port[,host:port...]: the seed nodes. */
+static int cluster_seeds(redis_store *st, const char *url) {
+    static const char scheme[] = "redis+cluster://";
+    const char *p = url + sizeof scheme - 1;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char one[128], host[64];
+        int port;
+        if (len + 8 >= sizeof one) return WEFT_EINVAL;
+        snprintf(one, sizeof one, "redis://%.*s", (int)len, p);
+        if (redis_url_parse(one, host, sizeof host, &port)) return WEFT_EINVAL;
+        rnode *n = node_get(st, host, port);
+        if (!n) return WEFT_EINVAL;
+        n->wanted = 1;
+        p += len;
+        if (*p == ',' && !*++p) return WEFT_EINVAL;
+    }
+    return st->n_nodes ? 0 : WEFT_EINVAL;
+}
+
 /* ---- the store ---- */
 
 int redis_store_new(redis_store **out, const redis_store_config *cfg) {
     redis_store *st = calloc(1, sizeof *st);
     if (!st) return WEFT_ENOMEM;
     st->cfg = *cfg;
-    int rc = redis_url_parse(cfg->url, st->host, sizeof st->host, &st->port);
-    if (rc) {
-        free(st);
-        return rc;
+    st->sub.st = st;
+    st->sub.kind = CONN_SUB;
+    for (size_t i = 0; i < RCLUSTER_SLOTS; i++)
+        st->slot_node[i] = NO_NODE;
+    int rc;
+    if (cfg->url && strncmp(cfg->url, "redis+cluster://", 16) == 0) {
+        st->cluster = 1;
+        rc = cluster_seeds(st, cfg->url);
+    } else {
+        char host[64];
+        int port;
+        rc = redis_url_parse(cfg->url, host, sizeof host, &port);
+        rnode *n = rc ? NULL : node_get(st, host, port);
+        if (!rc && !n) rc = WEFT_ENOMEM;
+        if (n) n->wanted = 1;
     }
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = redis_protocols;
     info.vhost_name = "weft-redis";
-    st->vh = lws_create_vhost(cfg->ctx, &info);
-    if (!st->vh) {
+    st->vh = rc ? NULL : lws_create_vhost(cfg->ctx, &info);
+    if (!rc && !st->vh) rc = WEFT_ENOMEM;
+    if (rc) {
+        for (size_t i = 0; i < st->n_nodes; i++)
+            free(st->nodes[i]);
         free(st);
-        return WEFT_ENOMEM;
-    }
-    for (int k = 0; k < 2; k++) {
-        st->conn[k].st = st;
-        st->conn[k].kind = k;
+        return rc;
     }
     /* A Redis that is not up yet is retried, like one that goes away. */
-    if (conn_open(st, CONN_CMD) || conn_open(st, CONN_SUB)) schedule_reconnect(st);
+    reconnect(&st->sul);
+    schedule_refresh(st, 0);
     *out = st;
     return 0;
 }
 
-static void fail_unwaited(redis_store *st);
+static void fail_unwaited(rnode *n);
+static void fail_retries(redis_store *st);
 
 void redis_store_free(redis_store *st) {
     if (!st) return;
     st->closing = 1;
     lws_sul_cancel(&st->sul);
-    lws_sul_cancel(&st->wait_sul);
-    for (int k = 0; k < 2; k++)
-        if (st->conn[k].ac) redisAsyncFree(st->conn[k].ac); /* fails pending callbacks */
-    fail_unwaited(st); /* their scripts were answered (failed) above */
+    lws_sul_cancel(&st->refresh_sul);
+    lws_sul_cancel(&st->retry_sul);
+    fail_retries(st);
+    if (st->sub.ac) redisAsyncFree(st->sub.ac);
+    for (size_t i = 0; i < st->n_nodes; i++) {
+        rnode *n = st->nodes[i];
+        lws_sul_cancel(&n->wait_sul);
+        if (n->cmd.ac) redisAsyncFree(n->cmd.ac); /* fails pending callbacks */
+        fail_unwaited(n);                         /* their scripts were answered (failed) above */
+    }
     lws_vhost_destroy(st->vh);
+    for (size_t i = 0; i < st->n_nodes; i++)
+        free(st->nodes[i]);
     free(st->subs);
     free(st);
 }
 
+/* A cluster counts as up while the map is known and some primary answers:
+ * a failed primary's spaces get errors until its replica takes over, the
+ * other spaces carry on (and a load balancer keeps the relay in). */
 int redis_store_connected(const redis_store *st) {
-    return st->conn[CONN_CMD].up && st->conn[CONN_SUB].up;
+    if (!st->sub.up) return 0;
+    if (!st->cluster) return st->nodes[0]->cmd.up;
+    for (size_t s = 0; st->map_known && s < RCLUSTER_SLOTS; s++)
+        if (st->slot_node[s] != NO_NODE && st->nodes[st->slot_node[s]]->cmd.up) return 1;
+    return 0;
 }
 
 uint64_t redis_store_reconnects(const redis_store *st) {
     return st->reconnects;
 }
-
 /* One pending command: which callback to answer, and how. */
 typedef struct op {
     int kind;
@@ -453,12 +695,18 @@ typedef struct op {
      * A WAIT op holds the appends it covers in `batch`. */
     redis_store *st;
     lws_usec_t sent;
-    int waiting;          /* answered by a WAIT, not by its script's reply */
-    int script_rc;        /* the script's answer: 0, or why it failed */
-    int script_done;      /* its reply came */
-    int late_rc;          /* the batch failed before its reply came: answer this */
-    struct op *wait_next; /* the store's list, then the WAIT op's batch */
-    struct op *batch;     /* OP_WAIT: the appends it answers, in order */
+    int waiting;           /* answered by a WAIT, not by its script's reply */
+    int script_rc;         /* the script's answer: 0, or why it failed */
+    int script_done;       /* its reply came */
+    int late_rc;           /* the batch failed before its reply came: answer this */
+    struct op *retry_next; /* the store's TRYAGAIN list */
+    struct op *wait_next;  /* the store's list, then the WAIT op's batch */
+    struct op *batch;      /* OP_WAIT: the appends it answers, in order */
+    rnode *node;           /* where it was sent (appends: whose WAIT answers it) */
+    char *cmd;             /* the command as sent, kept for a MOVED or ASK (cluster) */
+    int cmd_len;
+    int redirects;
+    unsigned slot;
     uint64_t *seq;
     uint8_t *dup;
     uint8_t space[32];
@@ -475,6 +723,8 @@ enum {
     OP_SNAP_GET,
     OP_TRIM
 };
+
+static void op_free(op *o);
 
 static int reply_error(const redisReply *r) {
     if (!r) return RS_EIO; /* disconnected or freed before the answer */
@@ -530,7 +780,8 @@ static uint64_t head_of(const op *o) {
 
 /* Tells the other relays about a space's new head. */
 static void publish_head(redis_store *st, const uint8_t space[32], uint64_t head) {
-    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    const rnode *n = node_for_slot(st, space_slot(space));
+    redisAsyncContext *ac = n ? n->cmd.ac : NULL;
     if (!head || !ac || st->closing) return;
     char ch[96], h[24];
     key_of(ch, space, "new");
@@ -554,14 +805,14 @@ static void answer_batch(redis_store *st, op *list, int rc) {
         uint64_t head = !rc ? head_of(o) : 0;
         append_done(o, rc);
         publish_head(st, o->space, head);
-        free(o);
+        op_free(o);
     }
 }
 
-static void fail_unwaited(redis_store *st) {
-    op *list = st->wait_first;
-    st->wait_first = st->wait_last = NULL;
-    answer_batch(st, list, RS_EIO);
+static void fail_unwaited(rnode *n) {
+    op *list = n->wait_first;
+    n->wait_first = n->wait_last = NULL;
+    answer_batch(n->st, list, RS_EIO);
 }
 
 /* WAIT's reply: how many replicas hold everything written on this
@@ -583,17 +834,18 @@ static void wait_reply(op *w, const redisReply *r) {
 
 /* The timer: one WAIT for every append sent since the last one. */
 static void send_wait(lws_sorted_usec_list_t *sul) {
-    redis_store *st = lws_container_of(sul, redis_store, wait_sul);
-    if (!st->wait_first) return;
+    rnode *n = lws_container_of(sul, rnode, wait_sul);
+    redis_store *st = n->st;
+    if (!n->wait_first) return;
     op *w = malloc(sizeof *w);
-    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
+    redisAsyncContext *ac = n->cmd.ac;
     if (!w || !ac) {
         free(w);
-        fail_unwaited(st);
+        fail_unwaited(n);
         return;
     }
-    *w = (op){.kind = OP_WAIT, .st = st, .batch = st->wait_first};
-    st->wait_first = st->wait_last = NULL;
+    *w = (op){.kind = OP_WAIT, .st = st, .batch = n->wait_first};
+    n->wait_first = n->wait_last = NULL;
     char nrep[16], ms[16];
     snprintf(nrep, sizeof nrep, "%d", st->cfg.wait_replicas);
     snprintf(ms, sizeof ms, "%d", st->cfg.wait_ms > 0 ? st->cfg.wait_ms : 2000);
@@ -677,9 +929,93 @@ static void snap_reply(const op *o, const redisReply *r) {
     o->fn.snap(o->ud, rc, blob, len);
 }
 
+static int dispatch(redis_store *st, op *o, int asking);
+
+/* An append sent to o->node is answered by the WAIT the timer sends there
+ * after this turn's appends. */
+static void wait_enqueue(op *o) {
+    rnode *node = o->node;
+    o->waiting = 1;
+    if (node->wait_last)
+        node->wait_last->wait_next = o;
+    else
+        node->wait_first = o;
+    node->wait_last = o;
+    if (node->wait_first == o)
+        lws_sul_schedule(node->st->cfg.ctx, 0, &node->wait_sul, send_wait, 0);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* The retry timer: every command that met TRYAGAIN goes again. One that
+ * cannot be sent is answered as if its connection had dropped. */
+static void send_retries(lws_sorted_usec_list_t *sul) {
+    redis_store *st = lws_container_of(sul, redis_store, retry_sul);
+    op *list = st->retry_first;
+    st->retry_first = NULL;
+    for (op *o = list, *next; o; o = next) {
+        next = o->retry_next;
+        o->retry_next = NULL;
+        if (dispatch(st, o, 0)) on_reply(NULL, NULL, o);
+    }
+}
+
+static void fail_retries(redis_store *st) {
+    while (st->retry_first) {
+        op *o = st->retry_first;
+        st->retry_first = o->retry_next;
+        on_reply(NULL, NULL, o);
+    }
+}
+
+/* A cluster's answer that the command belongs elsewhere or later: MOVED
+ * (the map learns the slot at once and is refreshed), ASK (this command
+ * only, on the named node, after ASKING), TRYAGAIN (a multi-key command on
+ * a slot half migrated: again in 50 ms, in order). Appends are never sent
+ * again: ingest.c counts on one space's appends being answered in the
+ * order they were sent, which a command re-sent elsewhere could overtake;
+ * a failed append drops the space there, and its client resends.
+ * Returns 1 when the command is on its way again. */
+static int redirect(op *o, const redisReply *r) {
+    redis_store *st = o->st;
+    rcluster_redirect rd;
+    if (!st || !o->cmd || !r || r->type != REDIS_REPLY_ERROR) return 0;
+    int resend = o->kind != OP_APPEND;
+    if (r->len >= 8 && strncmp(r->str, "TRYAGAIN", 8) == 0) {
+        if (!resend || ++o->redirects > 5) return 0;
+        op **tail = &st->retry_first;
+        while (*tail)
+            tail = &(*tail)->retry_next;
+        *tail = o;
+        if (st->retry_first == o)
+            lws_sul_schedule(st->cfg.ctx, 0, &st->retry_sul, send_retries, 50 * LWS_US_PER_MS);
+        return 1;
+    }
+    if (!rcluster_parse_redirect(r->str, r->len, &rd)) return 0;
+    st->stats.redirects++;
+    rnode *n = node_get(st, rd.host, rd.port);
+    if (!rd.ask) {
+        schedule_refresh(st, 0);
+        if (n) {
+            st->slot_node[rd.slot] = (uint16_t)node_index(st, n);
+            n->wanted = 1;
+        }
+    }
+    if (!n || !resend || ++o->redirects > 5) return 0;
+    if (!n->cmd.ac && conn_open(st, &n->cmd, n->host, n->port)) return 0;
+    o->node = n; /* ASK: this command goes there, after ASKING */
+    return dispatch(st, o, rd.ask) == 0;
+}
+
+static void op_free(op *o) {
+    if (o->cmd) redisFreeCommand(o->cmd);
+    free(o);
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     op *o = priv;
+    if (redirect(o, reply)) return;
     switch (o->kind) {
     case OP_APPEND:
         append_parse(o, reply);
@@ -703,16 +1039,33 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
         head_reply(o, reply);
         break;
     }
-    free(o);
+    op_free(o);
 }
 
-static int send_cmd(redis_store *st, op *o, int argc, const char **argv, const size_t *lens) {
-    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
-    if (!ac || redisAsyncCommandArgv(ac, on_reply, o, argc, argv, lens) != REDIS_OK) {
-        free(o);
+/* Sends o's command to the node of its slot (asking: after ASKING). */
+static int dispatch(redis_store *st, op *o, int asking) {
+    rnode *n = asking ? o->node : node_for_slot(st, o->slot);
+    if (!n || !n->cmd.ac) {
+        schedule_refresh(st, 100); /* a primary we cannot reach: failed over? */
         return RS_EIO;
     }
-    return 0;
+    if (asking && redisAsyncCommand(n->cmd.ac, NULL, NULL, "ASKING") != REDIS_OK) return RS_EIO;
+    o->node = n;
+    return redisAsyncFormattedCommand(n->cmd.ac, on_reply, o, o->cmd, (size_t)o->cmd_len) ==
+                   REDIS_OK
+               ? 0
+               : RS_EIO;
+}
+
+static int send_cmd(redis_store *st, op *o, const uint8_t space[32], int argc, const char **argv,
+                    const size_t *lens) {
+    o->st = st;
+    o->slot = space_slot(space);
+    o->cmd_len = redisFormatCommandArgv(&o->cmd, argc, argv, lens);
+    int rc = o->cmd_len < 0 ? WEFT_ENOMEM : dispatch(st, o, 0);
+    if (o->cmd_len < 0) o->cmd = NULL;
+    if (rc) op_free(o);
+    return rc;
 }
 
 int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (*keys)[32],
@@ -754,18 +1107,11 @@ int redis_store_append(redis_store *st, const uint8_t space[32], const uint8_t (
     *o = (op){
         .kind = OP_APPEND, .fn.append = fn, .ud = ud, .n = n, .st = st, .sent = lws_now_usecs()};
     memcpy(o->space, space, 32);
-    int rc = send_cmd(st, o, argc, argv, alen); /* hiredis copied the arguments */
+    int rc = send_cmd(st, o, space, argc, argv, alen); /* hiredis copied the arguments */
     free(argv);
     free(alen);
     if (rc || !wait) return rc;
-    /* Answered by the WAIT the timer sends after this turn's appends. */
-    o->waiting = 1;
-    if (st->wait_last)
-        st->wait_last->wait_next = o;
-    else
-        st->wait_first = o;
-    st->wait_last = o;
-    if (st->wait_first == o) lws_sul_schedule(st->cfg.ctx, 0, &st->wait_sul, send_wait, 0);
+    wait_enqueue(o);
     return 0;
 }
 
@@ -783,7 +1129,7 @@ int redis_store_read(redis_store *st, const uint8_t space[32], uint64_t after, s
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(argv[i]);
-    return send_cmd(st, o, 6, argv, lens);
+    return send_cmd(st, o, space, 6, argv, lens);
 }
 
 int redis_store_head(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud) {
@@ -795,7 +1141,7 @@ int redis_store_head(redis_store *st, const uint8_t space[32], redis_head_fn fn,
     key_of(k_seq, space, "seq");
     const char *argv[2] = {"GET", k_seq};
     size_t lens[2] = {3, strlen(k_seq)};
-    return send_cmd(st, o, 2, argv, lens);
+    return send_cmd(st, o, space, 2, argv, lens);
 }
 
 int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn fn, void *ud) {
@@ -818,7 +1164,7 @@ int redis_store_delete(redis_store *st, const uint8_t space[32], redis_head_fn f
                       strlen(k_seqs),
                       strlen(k_snap),
                       strlen(k_trim)};
-    return send_cmd(st, o, 7, argv, lens);
+    return send_cmd(st, o, space, 7, argv, lens);
 }
 
 int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base,
@@ -832,7 +1178,7 @@ int redis_store_snap_put(redis_store *st, const uint8_t space[32], uint64_t base
     snprintf(b, sizeof b, "%llu", (unsigned long long)base);
     const char *argv[6] = {"EVAL", snap_put_lua, "1", k_snap, b, (const char *)blob};
     size_t lens[6] = {4, sizeof snap_put_lua - 1, 1, strlen(k_snap), strlen(b), len};
-    return send_cmd(st, o, 6, argv, lens);
+    return send_cmd(st, o, space, 6, argv, lens);
 }
 
 int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, const uint8_t *ckpt,
@@ -847,7 +1193,7 @@ int redis_store_trim(redis_store *st, const uint8_t space[32], uint64_t upto, co
     snprintf(u, sizeof u, "%llu", (unsigned long long)upto);
     const char *argv[7] = {"EVAL", trim_lua, "2", k_trim, k_log, u, (const char *)ckpt};
     size_t lens[7] = {4, sizeof trim_lua - 1, 1, strlen(k_trim), strlen(k_log), strlen(u), len};
-    return send_cmd(st, o, 7, argv, lens);
+    return send_cmd(st, o, space, 7, argv, lens);
 }
 
 int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
@@ -859,7 +1205,7 @@ int redis_store_trim_get(redis_store *st, const uint8_t space[32], redis_snap_fn
     key_of(k_trim, space, "trim");
     const char *argv[4] = {"HMGET", k_trim, "ckpt", "upto"};
     size_t lens[4] = {5, strlen(k_trim), 4, 4};
-    return send_cmd(st, o, 4, argv, lens);
+    return send_cmd(st, o, space, 4, argv, lens);
 }
 
 int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn fn, void *ud) {
@@ -871,7 +1217,7 @@ int redis_store_snap_get(redis_store *st, const uint8_t space[32], redis_snap_fn
     key_of(k_snap, space, "snap");
     const char *argv[4] = {"HMGET", k_snap, "new", "old"};
     size_t lens[4] = {5, strlen(k_snap), 3, 3};
-    return send_cmd(st, o, 4, argv, lens);
+    return send_cmd(st, o, space, 4, argv, lens);
 }
 
 int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_t id[16],
@@ -893,12 +1239,13 @@ int redis_store_rate_take(redis_store *st, const uint8_t space[32], const uint8_
     size_t lens[7];
     for (int i = 0; i < 7; i++)
         lens[i] = i == 1 ? sizeof rate_lua - 1 : strlen(argv[i]);
-    return send_cmd(st, o, 7, argv, lens);
+    return send_cmd(st, o, space, 7, argv, lens);
 }
 
 int redis_store_publish(redis_store *st, const uint8_t space[32], const uint8_t *msg, size_t len) {
-    redisAsyncContext *ac = st->conn[CONN_CMD].ac;
-    if (!ac || !st->conn[CONN_CMD].up) return RS_EIO;
+    const rnode *n = node_for_slot(st, space_slot(space));
+    redisAsyncContext *ac = n && n->cmd.up ? n->cmd.ac : NULL;
+    if (!ac) return RS_EIO;
     char ch[96];
     key_of(ch, space, "eph");
     const char *argv[3] = {"PUBLISH", ch, (const char *)msg};
@@ -955,7 +1302,7 @@ void redis_store_unsubscribe(redis_store *st, const uint8_t space[32]) {
         if (memcmp(st->subs[i].space, space, 32) != 0) continue;
         if (--st->subs[i].refs) return;
         st->subs[i] = st->subs[--st->n_subs];
-        rconn *c = &st->conn[CONN_SUB];
+        rconn *c = &st->sub;
         if (c->ac) {
             char ch[96], eph[96];
             key_of(ch, space, "new");

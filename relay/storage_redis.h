@@ -52,9 +52,12 @@ typedef void (*redis_eph_fn)(void *ud, const uint8_t space[32], const uint8_t *m
 
 typedef struct redis_store_config {
     struct lws_context *ctx; /* the loop that drives hiredis */
-    const char *url;         /* redis://host:port (IPv4 or a name; default port 6379) */
-    redis_new_fn on_new;     /* may be NULL */
-    redis_eph_fn on_eph;     /* may be NULL */
+    /* redis://host:port (IPv4 or a name; default port 6379), or a Redis
+     * Cluster's seed nodes: redis+cluster://host:port[,host:port...] (every
+     * command goes to the primary of its space's slot; docs/SCALING.md). */
+    const char *url;
+    redis_new_fn on_new; /* may be NULL */
+    redis_eph_fn on_eph; /* may be NULL */
     void *ud;
     int reconnect_ms; /* delay before reconnecting after Redis went away (0: 200) */
     /* Durability of appends: with wait_replicas > 0, each append is
@@ -77,6 +80,7 @@ typedef struct redis_store_stats {
     uint64_t count;
     double sum_s;
     uint64_t wait_short;
+    uint64_t redirects; /* Redis Cluster MOVED and ASK answers */
 } redis_store_stats;
 
 /* The store's counters (borrowed; they live as long as the store). */
@@ -93,7 +97,10 @@ int redis_store_new(redis_store **out, const redis_store_config *cfg);
 /* Fails every pending callback (rc < 0) and frees. NULL is a no-op. */
 void redis_store_free(redis_store *st);
 
-/* 1 when both connections are up (commands and pub/sub). */
+/* 1 when both connections are up (commands and pub/sub); on a cluster,
+ * when the slot map is known, the pub/sub link is up and some primary
+ * answers (one failed primary's spaces fail until its replica takes over,
+ * the others carry on). */
 int redis_store_connected(const redis_store *st);
 
 /* Connections that came up again after having been up once (either link). */

@@ -3,7 +3,9 @@
 # UBSan: test_redis (the storage backend alone: three stores standing for
 # three relays) and test_scale (weft-relay --storage redis end to end:
 # three relay processes, kill -9 of a relay and of Redis, SIGNAL/PRESENCE
-# across relays, a shared rate limit). Each starts its own redis-server
+# across relays, a shared rate limit), test_cluster (a 6-node Redis
+# Cluster, resharding and a primary killed under traffic; needs redis-cli)
+# and the redis variants of other suites. Each starts its own redis-server
 # (127.0.0.1, a free port, a temporary directory, AOF with appendfsync
 # always). Fails when redis-server or hiredis is missing (tools/setup
 # installs both). WEFT_TEST_REDIS_LOG=1 shows redis-server's log,

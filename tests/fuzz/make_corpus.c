@@ -1220,6 +1220,18 @@ static void trimfiles(void) {
     emit(f, len); /* a count that is not the rest */
 }
 
+/* ---- Redis Cluster redirections (fuzz_rcluster: an error's text) ---- */
+
+static void rclusters(void) {
+    begin("rcluster");
+    static const char *const seeds[] = {
+        "MOVED 3999 127.0.0.1:6381", "ASK 16383 ::1:7000",  "MOVED 16384 127.0.0.1:6381",
+        "MOVED 1 127.0.0.1",         "ERR unknown command", "weft:{00ff}:log",
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++)
+        emit(seeds[i], strlen(seeds[i]));
+}
+
 /* ---- files requests (fuzz_blobreq: a mode byte, then the text) ---- */
 
 static void blob_emit(uint8_t mode, const char *text) {
@@ -1321,6 +1333,7 @@ int main(int argc, char **argv) {
     segments();
     snapfiles();
     trimfiles();
+    rclusters();
     blobreqs();
     admissions();
     json_texts();

@@ -230,6 +230,33 @@ int redis_inline(int port, const char *cmd, const char *want) {
     return ok;
 }
 
+int redis_query(int port, const char *cmd, char *out, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {0, 500000};
+    ssize_t n = -1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+        connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        char line[512];
+        int l = snprintf(line, sizeof line, "%s\r\n", cmd);
+        if (l > 0 && (size_t)l < sizeof line && write(fd, line, (size_t)l) == l) {
+            /* One reply: read until the socket is quiet for a moment. */
+            size_t have = 0;
+            ssize_t r;
+            while (have + 1 < cap && (r = read(fd, out + have, cap - 1 - have)) > 0) {
+                have += (size_t)r;
+                struct timeval quick = {0, 50000};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &quick, sizeof quick);
+            }
+            n = have ? (ssize_t)have : -1;
+        }
+    }
+    if (fd >= 0) close(fd);
+    if (n >= 0) out[n] = 0;
+    return (int)n;
+}
+
 int redis_spawn(redis_proc *p) {
     if (!p->dir[0]) {
         snprintf(p->dir, sizeof p->dir, "/tmp/weft-redis-test-XXXXXX");
@@ -248,27 +275,37 @@ int redis_spawn(redis_proc *p) {
             FILE *f = freopen("/dev/null", "w", stdout);
             (void)f;
         }
-        char primary[16];
+        char primary[16], timeout[16];
         snprintf(primary, sizeof primary, "%d", p->replicaof);
-        const char *args[] = {"redis-server",
-                              "--port",
-                              port,
-                              "--bind",
-                              "127.0.0.1",
-                              "--dir",
-                              p->dir,
-                              "--save",
-                              "",
-                              "--appendonly",
-                              "yes",
-                              "--appendfsync",
-                              p->appendfsync ? p->appendfsync : "always",
-                              "--daemonize",
-                              "no",
-                              p->replicaof ? "--replicaof" : NULL,
-                              "127.0.0.1",
-                              primary,
-                              NULL};
+        snprintf(timeout, sizeof timeout, "%d", p->cluster_timeout_ms);
+        const char *args[32] = {"redis-server",
+                                "--port",
+                                port,
+                                "--bind",
+                                "127.0.0.1",
+                                "--dir",
+                                p->dir,
+                                "--save",
+                                "",
+                                "--appendonly",
+                                "yes",
+                                "--appendfsync",
+                                p->appendfsync ? p->appendfsync : "always",
+                                "--daemonize",
+                                "no"};
+        int k = 15;
+        if (p->replicaof) {
+            args[k++] = "--replicaof";
+            args[k++] = "127.0.0.1";
+            args[k++] = primary;
+        }
+        if (p->cluster_timeout_ms) { /* nodes.conf lives in p->dir */
+            args[k++] = "--cluster-enabled";
+            args[k++] = "yes";
+            args[k++] = "--cluster-node-timeout";
+            args[k++] = timeout;
+        }
+        args[k] = NULL;
         execvp("redis-server", (char *const *)args);
         _exit(127);
     }
@@ -283,6 +320,48 @@ int redis_spawn(redis_proc *p) {
     }
     redis_kill(p);
     return -1;
+}
+
+int redis_cluster_ok(int port) {
+    char b[4096];
+    return redis_query(port, "CLUSTER INFO", b, sizeof b) > 0 && strstr(b, "cluster_state:ok");
+}
+
+int redis_is_primary(int port) {
+    return redis_inline(port, "ROLE", "*3\r\n$6\r\nmaster");
+}
+
+int redis_cluster_spawn(redis_proc *nodes, int n, int timeout_ms) {
+    char cmd[1024];
+    int k = snprintf(cmd, sizeof cmd, "timeout 60 redis-cli --cluster create");
+    for (int i = 0; i < n; i++) {
+        nodes[i].cluster_timeout_ms = timeout_ms;
+        /* The cluster bus listens on port + 10000, which free_port did not
+         * check: another port when that one is taken. */
+        int up = -1;
+        for (int t = 0; t < 3 && up; t++) {
+            nodes[i].port = 0;
+            up = redis_spawn(&nodes[i]);
+        }
+        if (up) return -1;
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " 127.0.0.1:%d", nodes[i].port);
+    }
+    snprintf(cmd + k, sizeof cmd - (size_t)k,
+             " --cluster-replicas 1 --cluster-yes >/dev/null 2>&1");
+    if (system(cmd) != 0) {
+        fprintf(stderr, "redis-cli --cluster create failed\n");
+        return -1;
+    }
+    for (int i = 0, tries = 0; i < n; i++) { /* 20 s in all */
+        while (!redis_cluster_ok(nodes[i].port) && tries++ < 200)
+            sleep_ms(100);
+        if (!redis_is_primary(nodes[i].port)) continue;
+        while (!redis_inline(nodes[i].port, "WAIT 1 100", ":1") && tries++ < 200)
+            ;
+        if (!redis_cluster_ok(nodes[i].port) || !redis_inline(nodes[i].port, "WAIT 1 100", ":1"))
+            return -1;
+    }
+    return 0;
 }
 
 void redis_kill(redis_proc *p) {

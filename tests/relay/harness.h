@@ -85,7 +85,11 @@ typedef struct redis_proc {
     char dir[256];           /* made by the first start, removed by redis_cleanup */
     const char *appendfsync; /* NULL: "always" */
     int replicaof;           /* 0, or the port of the primary this one replicates */
+    int cluster_timeout_ms;  /* > 0: a Redis Cluster node with this cluster-node-timeout */
 } redis_proc;
+/* Sends one inline command on a fresh connection and reads its reply (up to
+ * cap - 1 bytes, NUL-terminated). Returns the bytes read, or -1. */
+int redis_query(int port, const char *cmd, char *out, size_t cap);
 /* Sends one inline command (e.g. "REPLICAOF NO ONE") on a fresh
  * connection; 1 when the answer starts with `want`. */
 int redis_inline(int port, const char *cmd, const char *want);
@@ -95,6 +99,13 @@ int redis_spawn(redis_proc *p);
 /* kill -9 and wait. */
 void redis_kill(redis_proc *p);
 void redis_cleanup(redis_proc *p);
+/* A Redis Cluster of n nodes (n / 2 primaries, each with a replica:
+ * redis-cli --cluster create) with cluster-node-timeout timeout_ms; waits
+ * (<= 20 s) until every node says cluster_state:ok and every primary's
+ * replica is attached. Returns 0 or -1 (the caller cleans the nodes up). */
+int redis_cluster_spawn(redis_proc *nodes, int n, int timeout_ms);
+int redis_cluster_ok(int port);
+int redis_is_primary(int port); /* ROLE says master */
 
 /* Waits until GET /readyz answers `status` (200 or 503). Returns 1 when it
  * did within timeout_ms. */

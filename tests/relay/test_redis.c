@@ -27,6 +27,8 @@
  */
 #include "../../relay/storage_redis.h"
 
+#include "weft/error.h"
+
 #include <libwebsockets.h>
 
 #include <arpa/inet.h>
@@ -609,6 +611,26 @@ int main(void) {
         CHECK(redis_url_parse("http://x:1", host, sizeof host, &port) != 0);
         CHECK(redis_url_parse("redis://x:99999", host, sizeof host, &port) != 0);
         CHECK(redis_url_parse("redis://:1", host, sizeof host, &port) != 0);
+        /* Cluster seeds: a list of host:port, nothing empty. */
+        static const char *const bad[] = {"redis+cluster://",     "redis+cluster://a:1,",
+                                          "redis+cluster://,a:1", "redis+cluster://a:1,,b:2",
+                                          "redis+cluster://a:0",  "redis+cluster://a:1/x"};
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            redis_store_config bc = {.ctx = ctx, .url = bad[i]};
+            CHECK(redis_store_new(&st, &bc) == WEFT_EINVAL);
+        }
+        /* A cluster that is not there: retried, appends fail, frees cleanly. */
+        snprintf(nowhere, sizeof nowhere, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d", free_port(),
+                 free_port());
+        cfg.url = nowhere;
+        CHECK(redis_store_new(&st, &cfg) == 0);
+        tmp.st = st;
+        append_batch(&tmp, 0, 1);
+        idle_ms(300);
+        CHECK(!redis_store_connected(st));
+        CHECK(pending == 0 && failed == 1);
+        redis_store_free(st);
+        failed = 0;
         printf("ok 0 - an absent Redis fails appends and is retried; URLs parse\n");
     }
 
