@@ -745,9 +745,12 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         relay_log("session=%llu client error code=%u fatal=%d", (unsigned long long)s->id, f.code,
                   f.fatal);
         if (f.fatal) {
+            /* Unsubscribed while still live: session_unsubscribe (here
+             * and at CLOSED) passes over a closing session, and one left
+             * on the list would be read by the fan-out once lws frees it. */
+            session_unsubscribe(s);
             s->close_status = LWS_CLOSE_STATUS_NORMAL;
             s->state = S_CLOSING;
-            session_unsubscribe(s);
             lws_callback_on_writable(s->wsi);
         }
         break;

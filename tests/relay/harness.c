@@ -135,8 +135,11 @@ static int spawn_once(relay_proc *p, const char *exe, const char *storage, int p
     if (p->pid < 0) return -1;
     if (p->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* no relay outlives a crashed test */
-        if (!getenv("WEFT_TEST_RELAY_LOG")) {
-            FILE *f = freopen("/dev/null", "w", stderr);
+        /* WEFT_TEST_RELAY_LOG=1: the relay's log on this stderr; any
+         * other value: appended to that file; unset: dropped. */
+        const char *log = getenv("WEFT_TEST_RELAY_LOG");
+        if (!log || strcmp(log, "1") != 0) {
+            FILE *f = freopen(log ? log : "/dev/null", log ? "a" : "w", stderr);
             (void)f;
         }
         execv(exe, (char *const *)argv);

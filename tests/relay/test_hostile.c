@@ -533,7 +533,7 @@ static void honest_read(honest *h, int timeout_ms) {
 /* Runs the honest pair for secs: 2 changes every WRITE_EVERY, both sockets
  * serviced as soon as they are readable, the relay's footprint sampled
  * every 0.5 s. Returns 0, or -1 after reporting a failure. */
-static int honest_phase(honest *h, const relay_proc *p, double secs) {
+static int honest_phase(honest *h, relay_proc *p, double secs) {
     double t0 = now_s(), next_write = t0, next_sample = t0;
     while (now_s() - t0 < secs) {
         if (now_s() >= next_sample) {
@@ -549,8 +549,23 @@ static int honest_phase(honest *h, const relay_proc *p, double secs) {
             }
         }
         if (h->w.closed || h->rd.closed) {
-            fprintf(stderr, "an honest client was disconnected (writer error %u, reader %u)\n",
-                    h->w.err_code, h->rd.err_code);
+            fprintf(stderr,
+                    "an honest client was disconnected %.1f s into the phase (writer error %u, "
+                    "reader %u)\n",
+                    now_s() - t0, h->w.err_code, h->rd.err_code);
+            /* Its sockets close before a dying relay can be reaped: give
+             * it a moment, then say how it went. */
+            int st;
+            pid_t w = 0;
+            for (int i = 0; i < 300 && (w = waitpid(p->pid, &st, WNOHANG)) == 0; i++)
+                usleep(10000);
+            if (w == p->pid) {
+                fprintf(stderr, "the relay is gone: %s %d\n",
+                        WIFSIGNALED(st) ? "killed by signal" : "exit status",
+                        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+                p->pid = 0; /* reaped: relay_stop must not signal its pid again */
+            } else
+                fprintf(stderr, "the relay is still running\n");
             check_failures++;
             return -1;
         }
@@ -672,8 +687,10 @@ int main(int argc, char **argv) {
     int failed = honest_phase(&h, &p, calm);
     uint64_t calm_written = h.written;
 
+    /* WEFT_HOSTILE_SEED=N replays an attack a failed run printed. */
     uint64_t seed;
     BE.random(BE.ctx, (uint8_t *)&seed, sizeof seed);
+    if (getenv("WEFT_HOSTILE_SEED")) seed = strtoull(getenv("WEFT_HOSTILE_SEED"), NULL, 10);
     printf("# attacker seed %llu, %.0f s (after %.0f s calm)\n", (unsigned long long)seed, secs,
            calm);
     fflush(stdout);

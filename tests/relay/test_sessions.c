@@ -11,6 +11,8 @@
  *   hello_creates_nothing  HELLOs without PROOF create no space on disk
  *   idle_unload         an idle space is closed, and reloads with every record
  *   token_expiry        a live session whose token expires is closed
+ *   client_fatal_error  a live session that says goodbye with a fatal ERROR
+ *                       leaves its space's subscribers before it is freed
  *   idle_unload_redis   idle_unload on Redis (argument "redis"; suite redis)
  *
  *   test_sessions PATH_TO_WEFT_RELAY [test]
@@ -384,6 +386,36 @@ static void token_expiry(void) {
     stop(&p);
 }
 
+/* A client's fatal ERROR closes its session; the space's fan-out must not
+ * find it afterwards (it used to stay on the subscriber list, freed: ASan
+ * sees the next write to the space read it). */
+static void client_fatal_error(void) {
+    relay_proc p;
+    if (start(&p, "memory", NULL)) return;
+    tclient w, q, rd;
+    CHECK(tc_init(&w, &owner, NULL, WEFT_RIGHT_WRITE, content_key) == 0);
+    CHECK(tc_init(&q, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_init(&rd, &owner, NULL, WEFT_RIGHT_READ, content_key) == 0);
+    CHECK(tc_connect(&w, p.port, 1, 0, 0) == 0 && tc_wait(&w, until_synced, 0, 3000));
+    CHECK(tc_connect(&q, p.port, 1, 0, 0) == 0 && tc_wait(&q, until_synced, 0, 3000));
+    CHECK(tc_connect(&rd, p.port, 1, 0, 0) == 0 && tc_wait(&rd, until_synced, 0, 3000));
+    uint8_t frame[128];
+    size_t len;
+    static const char msg[] = "bye";
+    CHECK(weft_frame_error_encode(frame, sizeof frame, &len, WEFT_PROTO_EINTERNAL, 1, msg,
+                                  sizeof msg - 1) == 0);
+    CHECK(wsc_send(&q.ws, frame, len, 2, 1) == 0);
+    CHECK(tc_wait(&q, until_closed, 0, 5000));
+    /* Its session is freed by now; a write wakes the space's subscribers. */
+    CHECK(tc_write(&w, 4, 50, 2) == 0 && tc_wait(&w, until_acked, 4, 3000));
+    CHECK(tc_wait(&rd, until_received, 4, 3000));
+    CHECK(relay_metric(p.port, "weft_relay_connections") == 2);
+    tc_free(&w);
+    tc_free(&q);
+    tc_free(&rd);
+    stop(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_sessions PATH_TO_WEFT_RELAY [test]\n");
@@ -400,6 +432,7 @@ int main(int argc, char **argv) {
         {"hello_creates_nothing", hello_creates_nothing},
         {"idle_unload", idle_unload},
         {"token_expiry", token_expiry},
+        {"client_fatal_error", client_fatal_error},
     };
     /* "redis": the scenarios that need redis-server (suite redis). */
     static const relay_test redis_tests[] = {
