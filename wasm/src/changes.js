@@ -18,7 +18,7 @@
 import { decodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
 import { OpWriter, labelled } from './opwriter.js';
-import { commitOps, commitBuffer, applyRecords, loneSplice, rangeError } from './ops.js';
+import { commitOps, commitBuffer, applyRecords, loneTextEdit, rangeError } from './ops.js';
 
 /**
  * How long a change holding only text edits stays open (ms), and how many
@@ -170,7 +170,7 @@ export class Changes {
     }
     const txn = this.#txn;
     if (txn) {
-      if (op.t === 'splice') {
+      if (op.t === 'splice' || op.t === 'format') {
         const e = new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
         txn.error ??= e;
         throw e;
@@ -189,11 +189,11 @@ export class Changes {
     if (this.writer) return this.writer.exec([op]);
     try {
       if (op.t === 'splice') return this.#edit(op, true);
-      if (op.t === 'list') return this.execLocal([op]).durable; // a change of its own, after the open one
+      if (op.t === 'list' || op.t === 'format') return this.execLocal([op]).durable; // a change of its own, after the open one
       this.#w.op(op); // a bad write throws here: it alone rejects
     } catch (e) {
       this.refused = true;
-      return Promise.reject(op.t === 'splice' || op.t === 'list' ? e : labelled(e, op.t, op.c, op.id, op.f));
+      return Promise.reject(op.t === 'splice' || op.t === 'list' || op.t === 'format' ? e : labelled(e, op.t, op.c, op.id, op.f));
     }
     return this.#joined(op.c, op.id);
   }
@@ -378,7 +378,7 @@ export class Changes {
     const rep = h.rep();
     const record = commitOps(rep, ops, Date.now());
     if (!record) return { record: null, durable: Promise.resolve() };
-    return { record, durable: this.#committed(rep, record, loneSplice(ops)) };
+    return { record, durable: this.#committed(rep, record, loneTextEdit(ops)) };
   }
 
   /** After a local commit: text observers, storage, live queries, the relay. Returns durability. */
