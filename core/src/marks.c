@@ -358,6 +358,8 @@ typedef struct span_ctx {
     const uint32_t *by_type; /* op indices grouped by type, ascending within */
     const uint32_t *type_at; /* per type: where its ops start in by_type (n_types + 1) */
     size_t n_types;
+    uint32_t *heap;   /* per type, in its by_type region: a max-heap of started ops */
+    uint32_t *heap_n; /* per type: ops in its heap */
     event *ev;
     size_t n_ev, next_ev;
     uint8_t *active; /* per op: how many of its boundaries were passed */
@@ -404,23 +406,47 @@ static int flush(span_ctx *c) {
     return rc;
 }
 
+/* Each type's started ops sit in a max-heap (ops are numbered in id
+ * order, so the greatest number wins); ended ones leave it lazily, when
+ * they reach the top. So each op enters and leaves once: O(m log m). */
+static void heap_push(uint32_t *h, uint32_t *n, uint32_t k) {
+    uint32_t i = (*n)++;
+    while (i && h[(i - 1) / 2] < k) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = k;
+}
+
+static void heap_pop(uint32_t *h, uint32_t *n) {
+    uint32_t k = h[--*n], i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        uint32_t best = k;
+        if (l < *n && h[l] > best) m = l, best = h[l];
+        if (r < *n && h[r] > best) m = r;
+        if (m == i) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = k;
+}
+
 /* Passes every boundary at or before item `at`, then settles the winners
  * of the types they touched; returns the next boundary's item index. */
 static uint64_t advance(span_ctx *c, uint64_t at) {
     size_t from = c->next_ev;
     while (c->next_ev < c->n_ev && c->ev[c->next_ev].pos <= at) {
         const event *e = &c->ev[c->next_ev++];
-        c->active[e->mark] = (uint8_t)(c->active[e->mark] + e->delta);
+        uint32_t t = c->type_of[e->mark];
+        c->active[e->mark] = e->delta > 0;
+        if (e->delta > 0) heap_push(c->heap + c->type_at[t], &c->heap_n[t], e->mark);
     }
     for (size_t i = from; i < c->next_ev; i++) {
-        uint32_t t = c->type_of[c->ev[i].mark];
-        uint32_t w = NONE;
-        for (uint32_t j = c->type_at[t + 1]; j-- > c->type_at[t];)
-            if (c->active[c->by_type[j]]) {
-                w = c->by_type[j];
-                break;
-            }
-        c->win[t] = w;
+        uint32_t t = c->type_of[c->ev[i].mark], *h = c->heap + c->type_at[t];
+        while (c->heap_n[t] && !c->active[h[0]])
+            heap_pop(h, &c->heap_n[t]);
+        c->win[t] = c->heap_n[t] ? h[0] : NONE;
     }
     return c->next_ev < c->n_ev ? c->ev[c->next_ev].pos : UINT64_MAX;
 }
@@ -459,10 +485,11 @@ int weft__marks_spans(const wmarks *m, const weft_text *t, const weft_allocator 
     uint32_t *by_type = weft__alloc(a, (n + 1) * sizeof *by_type);
     uint32_t *type_at = weft__alloc(a, (n + 2) * sizeof *type_at);
     uint32_t *win = weft__alloc(a, (2 * n + 1) * sizeof *win);
+    uint32_t *heap = weft__alloc(a, (2 * n + 1) * sizeof *heap); /* then heap_n */
     event *ev = weft__alloc(a, (2 * n + 1) * sizeof *ev);
     uint8_t *active = weft__alloc(a, n + 1);
     weft_text_mark *out = weft__alloc(a, (n + 1) * sizeof *out);
-    int rc = type_of && by_type && type_at && win && ev && active && out ? 0 : WEFT_ENOMEM;
+    int rc = type_of && by_type && type_at && win && heap && ev && active && out ? 0 : WEFT_ENOMEM;
     /* Group the ops by type name (ascending, so spans list marks sorted),
      * each group in id order. */
     for (size_t i = 0; i < n && !rc; i++)
@@ -507,6 +534,9 @@ int weft__marks_spans(const wmarks *m, const weft_text *t, const weft_allocator 
         c.ev = ev;
         c.n_ev = ne;
         c.active = active;
+        c.heap = heap;
+        c.heap_n = heap + n;
+        memset(c.heap_n, 0, nt * sizeof *c.heap_n);
         c.win = win;
         c.shown = win + nt;
         c.out = out;
@@ -517,6 +547,7 @@ int weft__marks_spans(const wmarks *m, const weft_text *t, const weft_allocator 
     weft__free(a, by_type);
     weft__free(a, type_at);
     weft__free(a, win);
+    weft__free(a, heap);
     weft__free(a, ev);
     weft__free(a, active);
     weft__free(a, out);

@@ -8,6 +8,7 @@
 #include "../unit/check.h"
 
 #include "weft/text.h"
+#include "weft/weft.h"
 #include "text_int.h"
 
 static weft_text *mk(uint8_t who) {
@@ -376,6 +377,158 @@ static void test_errors(void) {
     weft_text_free(t);
 }
 
+/* ---- in a document (weft_replica_text_format, ops 11 and 12) ---- */
+
+static int doc_spans_are(weft_replica *r, const char *want) {
+    sbuf b = {.n = 0};
+    int rc = weft_replica_text_spans(r, "n", 1, "d", 1, "body", 4, put_span, &b);
+    if (rc) b.n = (size_t)snprintf(b.s, sizeof b.s, "(%s)", weft_err_name(rc));
+    int ok = strcmp(b.s, want) == 0;
+    if (!ok) fprintf(stderr, "spans are %s, want %s\n", b.s, want);
+    return ok;
+}
+
+static int doc_format(weft_replica *r, size_t pos, size_t len, const char *type, int value,
+                      int join) {
+    uint8_t v[8];
+    size_t vl = 0;
+    weft_value_write_bool(v, sizeof v, &vl, 1);
+    const uint8_t *rec;
+    size_t rl;
+    return weft_replica_text_format(r, "n", 1, "d", 1, "body", 4, pos, len, type, strlen(type),
+                                    value ? v : NULL, vl, join, 0, &rec, &rl);
+}
+
+static void test_in_document(void) {
+    uint8_t space[32], ka[32], kb[32];
+    fill_key(space, 0x5a);
+    fill_key(ka, 1);
+    fill_key(kb, 2);
+    weft_replica *a = new_replica(space, ka), *b = new_replica(space, kb);
+    const uint8_t *rec;
+    size_t rl;
+    CHECK_OK(weft_replica_text_splice(a, "n", 1, "d", 1, "body", 4, 0, 0, "hello world", 11, 0,
+                                      &rec, &rl));
+    uint8_t plain_hash[32], h[32];
+    CHECK_OK(weft_state_hash(a, plain_hash));
+    /* Below the marks level nothing is written. */
+    CHECK_RC(doc_format(a, 0, 5, "bold", 1, 0), WEFT_EVERSION);
+    CHECK_OK(weft_replica_set_format_level(a, WEFT_LEVEL_MARKS));
+    CHECK_OK(weft_replica_set_format_level(b, WEFT_LEVEL_MARKS));
+    CHECK(doc_spans_are(a, "[hello world]"));
+    /* Errors: no text, bad range, bad value; nothing changes. */
+    const uint8_t bad[] = {0xff};
+    CHECK_RC(weft_replica_text_format(a, "n", 1, "x", 1, "body", 4, 0, 1, "bold", 4, NULL, 0, 0, 0,
+                                      &rec, &rl),
+             WEFT_ENOTFOUND);
+    CHECK_RC(doc_format(a, 5, 7, "bold", 1, 0), WEFT_EINVAL);
+    CHECK_RC(doc_format(a, 0, 0, "bold", 1, 0), WEFT_EINVAL);
+    CHECK_RC(weft_replica_text_format(a, "n", 1, "d", 1, "body", 4, 0, 1, "bold", 4, bad, 1, 0, 0,
+                                      &rec, &rl),
+             WEFT_EINVAL);
+    CHECK_OK(weft_state_hash(a, h));
+    CHECK(memcmp(h, plain_hash, 32) == 0);
+    /* Two formats joining one transaction, then one committed at once. */
+    CHECK_OK(doc_format(a, 0, 5, "bold", 1, 1));
+    CHECK_OK(doc_format(a, 6, 5, "italic", 1, 1));
+    CHECK_RC(doc_format(a, 0, 1, "bold", 0, 0), WEFT_ESTATE); /* a transaction is open */
+    CHECK_OK(weft_replica_commit(a, 0, &rec, &rl));
+    CHECK_OK(doc_format(a, 0, 1, "bold", 0, 0));
+    CHECK(doc_spans_are(a, "[h][ello|bold=\x02][ ][world|italic=\x02]")); /* true: 0x02 */
+    /* The marks change the state hash; b converges to the same. */
+    CHECK_OK(weft_state_hash(a, h));
+    CHECK(memcmp(h, plain_hash, 32) != 0);
+    CHECK_OK(sync_to(a, b));
+    CHECK(same_hash(a, b));
+    CHECK(doc_spans_are(b, "[h][ello|bold=][ ][world|italic=]"));
+    /* A snapshot keeps them. */
+    const uint8_t *snap;
+    size_t sl;
+    CHECK_OK(weft_replica_snapshot(b, &snap, &sl));
+    weft_replica *c = new_replica(space, kb);
+    CHECK_OK(weft_replica_load_snapshot(c, snap, sl));
+    CHECK(same_hash(a, c));
+    CHECK(doc_spans_are(c, "[h][ello|bold=][ ][world|italic=]"));
+    /* A put replaces the text and its marks. */
+    uint8_t v[16];
+    size_t vl;
+    weft_value_write_string(v, sizeof v, &vl, "plain", 5);
+    CHECK_OK(weft_replica_put(a, "n", 1, "d", 1, "body", 4, v, vl));
+    CHECK_OK(weft_replica_commit(a, 0, &rec, &rl));
+    CHECK(doc_spans_are(a, "(NOTFOUND)"));
+    weft_replica_free(a);
+    weft_replica_free(b);
+    weft_replica_free(c);
+}
+
+/* Every allocation failing in turn: format, spans, encode and load fail
+ * with WEFT_ENOMEM or succeed, and leave the text whole. */
+typedef struct budget {
+    long left; /* allocations still allowed; < 0: unlimited */
+} budget;
+
+static void *budget_realloc(void *ud, void *p, size_t n) {
+    budget *b = ud;
+    if (n == 0) {
+        free(p);
+        return NULL;
+    }
+    if (b->left == 0) return NULL;
+    if (b->left > 0) b->left--;
+    return realloc(p, n);
+}
+
+static int count_span(void *ud, const char *utf8, size_t len, const weft_text_mark *m, size_t n) {
+    (void)utf8;
+    (void)len;
+    (void)m;
+    *(size_t *)ud += n;
+    return 0;
+}
+
+static void test_out_of_memory(void) {
+    weft_text *src, *other;
+    start(&src, &other);
+    fmt(src, 0, 9, "bold", "t");
+    fmt(src, 4, 5, "link", "u");
+    const uint8_t *st;
+    size_t sl;
+    CHECK_OK(weft_text_encode(src, &st, &sl));
+    uint8_t *state = malloc(sl);
+    memcpy(state, st, sl);
+    for (long k = 0; k < 120; k++) {
+        budget b = {-1};
+        weft_allocator al = {budget_realloc, &b};
+        uint8_t key[32];
+        fill_key(key, 8);
+        weft_text_config cfg = {.alloc = &al, .author = key};
+        weft_text *t;
+        CHECK_OK(weft_text_new(&t, &cfg));
+        b.left = k;
+        int rc = weft_text_load(t, state, sl);
+        CHECK(rc == 0 || rc == WEFT_ENOMEM);
+        if (rc == 0) {
+            size_t n = 0;
+            rc = weft_text_format(t, 2, 5, "italic", 6, (const uint8_t *)"t", 1);
+            CHECK(rc == 0 || rc == WEFT_ENOMEM);
+            rc = weft_text_spans(t, count_span, &n);
+            CHECK(rc == 0 || rc == WEFT_ENOMEM);
+            const uint8_t *e;
+            size_t el;
+            rc = weft_text_encode(t, &e, &el);
+            CHECK(rc == 0 || rc == WEFT_ENOMEM);
+        }
+        b.left = -1;
+        CHECK(weft__text_check(t) == 0);
+        size_t n = 0;
+        CHECK_OK(weft_text_spans(t, count_span, &n));
+        weft_text_free(t);
+    }
+    free(state);
+    weft_text_free(src);
+    weft_text_free(other);
+}
+
 RUN_TESTS(T(test_overlapping), T(test_typing_at_edges), T(test_link_not_expanding),
           T(test_add_remove), T(test_deletes), T(test_out_of_order), T(test_state), T(test_delta),
-          T(test_errors))
+          T(test_errors), T(test_in_document), T(test_out_of_memory))
