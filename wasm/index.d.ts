@@ -214,7 +214,7 @@ export interface Text {
   splice(index: number, deleteCount: number, insert?: string): Promise<void>;
   /**
    * Formats length units from index: { bold: true, link: 'https://…' }; null
-   * removes a mark. One change; not inside transact(); needs formatLevel >=
+   * removes a mark. Joins the open change like splice; not inside transact(); needs formatLevel >=
    * LEVEL_MARKS (5). link and comment do not grow when typing after them.
    */
   format(index: number, length: number, attributes: Record<string, unknown | null>): Promise<void>;

@@ -53,7 +53,8 @@ import { encodeValue } from './value.js';
 /**
  * Formatting of `len` UTF-16 units at `pos` of text field `f` (document
  * `id`, collection `c`; docs/API.md "Rich text"): `attrs` maps mark types
- * to values (null removes the mark). Commits one change of its own.
+ * to values (null removes the mark). Joins the open change like a splice
+ * (never a transaction's).
  * @typedef {{ t: 'format', c: string, id: string, f: string, pos: number, len: number, attrs: Record<string, unknown> }} FormatOp
  */
 /** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp | ListOp | FormatOp} Op */
@@ -68,16 +69,23 @@ export function loneTextEdit(ops) {
   return ops.length === 1 && (ops[0].t === 'splice' || ops[0].t === 'format') ? ops[0] : null;
 }
 
+const utf8 = new TextEncoder();
+
+/** A FormatOp's marks as [type, value bytes | null], each checked and encoded (throws WEFT_EINVAL). */
+export function formatMarks(op) {
+  return Object.entries(op.attrs).map(([type, v]) => {
+    if (!type || utf8.encode(type).length > 64) throw new WeftError('WEFT_EINVAL', `mark type "${type}" is not 1..64 bytes`);
+    return [type, v === null || v === undefined ? null : encodeValue(v)];
+  });
+}
+
 /**
  * Runs a FormatOp in `rep`: one mark op per attribute, all in one change
  * stamped `now`. Every type and value is checked and encoded before the
  * first reaches the core; the core checks the range with the first.
  */
 export function commitFormat(rep, op, now) {
-  const marks = Object.entries(op.attrs).map(([type, v]) => {
-    if (!type || new TextEncoder().encode(type).length > 64) throw new WeftError('WEFT_EINVAL', `mark type "${type}" is not 1..64 bytes`);
-    return [type, v === null || v === undefined ? null : encodeValue(v)];
-  });
+  const marks = formatMarks(op);
   if (!marks.length) return null;
   if (marks.length === 1) return rep.textFormat(op.c, op.id, op.f, op.pos, op.len, marks[0][0], marks[0][1], false, now);
   for (const [type, v] of marks) rep.textFormat(op.c, op.id, op.f, op.pos, op.len, type, v, true, now);

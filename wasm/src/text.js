@@ -121,8 +121,8 @@ export class Text {
    * `attributes` maps mark types to values ({ bold: true, link: 'https://…' });
    * null removes that mark. bold, italic and every other type grow when
    * text is typed right after them; link and comment do not. Concurrent
-   * formatting merges per character (the later op of a type wins). One
-   * change, committed on its own (not inside transact()); needs the space
+   * formatting merges per character (the later op of a type wins). Joins
+   * the open change like splice (not inside transact()); needs the space
    * at format level LEVEL_MARKS (5). Resolves when durable.
    */
   format(index, length, attributes) {
