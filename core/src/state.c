@@ -860,6 +860,7 @@ static int hash_span(void *ud, const char *utf8, size_t len, const weft_text_mar
  * has one: 0xff (no value tag), varint n_spans, the spans. A text without
  * marks hashes as the string alone, as before marks existed. */
 static int hash_marks(weft_state *s, weft_blake2b_state *h, const weft_text *t) {
+    if (!weft__text_mark_ops(t)) return WEFT_OK; /* the common case: plain text */
     span_hash x = {.n = 0};
     wbuf_init(&x.b, s->a);
     int rc = weft_text_spans(t, hash_span, &x);

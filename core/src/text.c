@@ -1323,6 +1323,10 @@ int weft__text_gap(const weft_text *t, const uint8_t *key, uint32_t seq, int aft
     return 0;
 }
 
+size_t weft__text_mark_ops(const weft_text *t) {
+    return weft__marks_count(t->marks);
+}
+
 uint64_t weft__text_items(const weft_text *t) {
     return t->items;
 }

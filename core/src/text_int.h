@@ -65,6 +65,8 @@ int weft__text_each_visible(const weft_text *t,
  * item (key, seq), as an item index (tombstones counted). OUT: *gap.
  * Returns 0, or -1 when the text does not hold the item. */
 int weft__text_gap(const weft_text *t, const uint8_t *key, uint32_t seq, int after, uint64_t *gap);
+/* Mark ops the text holds (0: it has no formatting at all). */
+size_t weft__text_mark_ops(const weft_text *t);
 /* Items (tombstones included). */
 uint64_t weft__text_items(const weft_text *t);
 /* Calls fn with each visible run in document order: the item index of its
