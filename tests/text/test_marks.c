@@ -399,6 +399,13 @@ static int doc_format(weft_replica *r, size_t pos, size_t len, const char *type,
                                     value ? v : NULL, vl, join, 0, &rec, &rl);
 }
 
+static void note_code(void *ud, int code, const char *coll, size_t coll_len, const char *doc,
+                      size_t doc_len, const char *field, size_t field_len) {
+    (void)coll, (void)coll_len, (void)doc, (void)doc_len, (void)field, (void)field_len;
+    int *codes = ud;
+    codes[codes[0]++ + 1] = code;
+}
+
 static void test_in_document(void) {
     uint8_t space[32], ka[32], kb[32];
     fill_key(space, 0x5a);
@@ -433,7 +440,14 @@ static void test_in_document(void) {
     CHECK_OK(doc_format(a, 6, 5, "italic", 1, 1));
     CHECK_RC(doc_format(a, 0, 1, "bold", 0, 0), WEFT_ESTATE); /* a transaction is open */
     CHECK_OK(weft_replica_commit(a, 0, &rec, &rl));
-    CHECK_OK(doc_format(a, 0, 1, "bold", 0, 0));
+    int codes[8] = {0};
+    CHECK_OK(weft_replica_change_ops(a, rec, rl, note_code, codes));
+    CHECK(codes[0] == 2 && codes[1] == 11 && codes[2] == 11); /* two adds */
+    CHECK_OK(weft_replica_text_format(a, "n", 1, "d", 1, "body", 4, 0, 1, "bold", 4, NULL, 0, 0, 0,
+                                      &rec, &rl));
+    memset(codes, 0, sizeof codes);
+    CHECK_OK(weft_replica_change_ops(a, rec, rl, note_code, codes));
+    CHECK(codes[0] == 1 && codes[1] == 12);                               /* a remove */
     CHECK(doc_spans_are(a, "[h][ello|bold=\x02][ ][world|italic=\x02]")); /* true: 0x02 */
     /* The marks change the state hash; b converges to the same. */
     CHECK_OK(weft_state_hash(a, h));
