@@ -377,6 +377,33 @@ static void test_errors(void) {
     weft_text_free(t);
 }
 
+/* The state with marks, byte for byte (docs/TEXT.md, "Marks", worked
+ * example). */
+static void test_golden(void) {
+    weft_text *t = mk(0x11);
+    ins(t, 0, "hello");
+    CHECK_OK(weft_text_format(t, 0, 2, "bold", 4, (const uint8_t *)"\x02", 1));
+    CHECK_OK(weft_text_format(t, 1, 3, "link", 4, (const uint8_t *)"\x05\x01u", 3));
+    uint8_t want[110], *w = want;
+    const uint8_t head[] = {0x01, 0x02, 0x01};
+    memcpy(w, head, 3), w += 3;
+    memset(w, 0x11, 32), w += 32;
+    const uint8_t text[] = {0x05, 0x01, 0x80, 0x02, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0x01};
+    memcpy(w, text, sizeof text), w += sizeof text;
+    memset(w, 0x11, 32), w += 32;
+    const uint8_t ops[] = {0x02, 0x18, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x04, 'b',  'o',
+                           'l',  'd',  0x01, 0x02, 0x1c, 0x00, 0x02, 0x00, 0x01, 0x00, 0x03,
+                           0x04, 'l',  'i',  'n',  'k',  0x03, 0x05, 0x01, 'u'};
+    memcpy(w, ops, sizeof ops), w += sizeof ops;
+    CHECK(w - want == (ptrdiff_t)sizeof want);
+    const uint8_t *p;
+    size_t n;
+    CHECK_OK(weft_text_encode(t, &p, &n));
+    CHECK(n == sizeof want && memcmp(p, want, n) == 0);
+    CHECK(spans_are(t, "[h|bold=\x02][e|bold=\x02,link=\x05\x01u][ll|link=\x05\x01u][o]"));
+    weft_text_free(t);
+}
+
 /* ---- in a document (weft_replica_text_format, ops 11 and 12) ---- */
 
 static int doc_spans_are(weft_replica *r, const char *want) {
@@ -545,4 +572,4 @@ static void test_out_of_memory(void) {
 
 RUN_TESTS(T(test_overlapping), T(test_typing_at_edges), T(test_link_not_expanding),
           T(test_add_remove), T(test_deletes), T(test_out_of_order), T(test_state), T(test_delta),
-          T(test_errors), T(test_in_document), T(test_out_of_memory))
+          T(test_errors), T(test_golden), T(test_in_document), T(test_out_of_memory))
