@@ -156,3 +156,26 @@ test('marks survive a reopen from storage', async () => {
     await r.close();
   }
 });
+
+test('an undo manager leaves formatting alone and undoes the typing around it', async () => {
+  const [s] = await pair();
+  try {
+    const t = s.text('notes', 'n', 'body');
+    await t.insert(0, 'hello');
+    const errors = [];
+    s.on('error', (e) => errors.push(e));
+    const consoleError = console.error; // the undo manager reports a failed capture there (util.reportError)
+    console.error = (...a) => errors.push(a);
+    const um = s.undoManager({ scope: ['notes'] });
+    await t.insert(5, ' world');
+    await t.format(0, 5, { bold: true });
+    um.stopCapturing();
+    assert.equal(await um.undo(), true);
+    assert.equal(t.toString(), 'hello');
+    assert.deepEqual(t.spans(), [{ insert: 'hello', attributes: { bold: true } }]);
+    console.error = consoleError;
+    assert.deepEqual(errors, []);
+  } finally {
+    await s.close();
+  }
+});
