@@ -18,6 +18,11 @@
 //              1,000 per transaction: apply, encoded size, load + read
 //              (Yjs Y.Array with delete + insert as its move, Loro
 //              LoroMovableList, Automerge list; docs/LISTS.md)
+//   richtext   the automerge-paper trace typed one edit per transaction
+//              with a seeded formatting op after every 50th edit (bold,
+//              italic, links; a quarter removes), through each library's
+//              rich-text API: apply, load + read the spans
+//              (bench/api/richtext.mjs)
 //   join       each trace typed by an admin's device through a loopback
 //              weft-relay, then a fresh replica joins (from the sealed
 //              snapshot the device published): bytes received, ms until the
@@ -32,7 +37,7 @@
 //              the same sets through the C ABI without weftdb's JS layer
 //
 //   node bench/api_bench.mjs [--impl weftdb,core,yjs,loro,automerge]
-//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,list,join]
+//        [--workload map-1,map-1000,merge,text,live,keystroke,memory,list,richtext,join]
 //        [--runs N] [--no-chromium] [--json PATH] [--merge DIR]
 // --merge writes the records and a markdown section to DIR/latest.json and
 // latest.md, as the report's first section (replacing an earlier one).
@@ -44,6 +49,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { makeOps, splitmix64 } from './peers/prng.mjs';
+import { FORMAT_EVERY, makeFormats } from './api/richtext.mjs';
 import { apiSection, API_HEADING } from './api/report.mjs';
 import { median, mergeSection } from './results_section.mjs';
 
@@ -51,7 +57,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
     impl: { type: 'string', default: 'weftdb,core,yjs,loro,automerge' },
-    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list,join' },
+    workload: { type: 'string', default: 'map-1,map-1000,merge,text,live,keystroke,memory,list,richtext,join' },
     runs: { type: 'string', default: '3' },
     'no-chromium': { type: 'boolean' },
     json: { type: 'string' },
@@ -123,6 +129,10 @@ function inputs(workload, trace) {
     case 'keystroke': return { txns: loadTrace('automerge-paper').txns.slice(0, KEYSTROKES), keystrokes: KEYSTROKES };
     case 'live': return { docs: DOCS };
     case 'list': return { lops: makeListOps(SEED + 3n, LIST_OPS) };
+    case 'richtext': {
+      const t = loadTrace('automerge-paper');
+      return { ...t, formats: makeFormats(t.txns, splitmix64(SEED + 4n)) };
+    }
   }
   throw new Error(`unknown workload ${workload}`);
 }
@@ -138,6 +148,7 @@ const LABEL = {
   keystroke: `human-speed typing: first ${KEYSTROKES.toLocaleString('en-US')} edits of automerge-paper`,
   memory: (t) => `memory after typing the ${t} trace`,
   list: `list: ${K(LIST_OPS)} ops (inserts at random places, 10% moves), 1,000 per transaction`,
+  richtext: `rich text: automerge-paper, 1 edit per transaction, a format every ${FORMAT_EVERY} edits`,
   join: (t) => `join: a fresh replica of the ${t} trace, through a loopback relay`,
 };
 const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B', 'bytes received': 'B', 'relay disk for the space': 'B' };
@@ -153,11 +164,14 @@ if (opt.child) {
     const weftdb = await import(pathToFileURL(join(root, 'wasm/src/index.js')).href);
     if (workload === 'memory') out = { fig: await weftdbMemory(weftdb, input), notes: {} };
     else if (workload === 'join') out = await (await import('./api/join.mjs')).runWeftdb(weftdb, input, runs);
+    else if (workload === 'richtext') out = await (await import('./api/richtext.mjs')).runWeftdb(weftdb, input, runs);
     else out = { fig: await (await import('./api/weftdb.mjs')).run(weftdb, workload, input, runs), notes: {} };
   } else if (impl === 'core') {
     out = await (await import('./api/core.mjs')).run(workload, input, runs);
   } else if (workload === 'join') {
     out = await (await import('./api/join.mjs')).runPeer(impl, input, runs);
+  } else if (workload === 'richtext') {
+    out = await (await import('./api/richtext.mjs')).runPeer(impl, input, runs);
   } else {
     out = await (await import('./api/peers.mjs')).run(impl, workload, input, runs);
   }
@@ -267,7 +281,7 @@ if (impls.includes('weftdb') && !opt['no-chromium'] && existsSync(chromiumPath) 
   const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--js-flags=--expose-gc'] });
   try {
-    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory' && x.w !== 'join')) {
+    for (const j of jobs.filter((x) => x.impl === 'weftdb' && x.w !== 'memory' && x.w !== 'join' && x.w !== 'richtext')) {
       // A fresh page per workload, as a fresh process in Node.
       const p = await browser.newPage();
       await p.goto(`http://127.0.0.1:${server.address().port}/`);

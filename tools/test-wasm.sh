@@ -51,9 +51,9 @@ golden_digests() {
 golden_digests convergence "$golden"
 golden_digests sealed_join tests/vectors/sealed_join.txt
 golden_digests list/list_property tests/vectors/lists.txt
-# The text property tests (the CRDT alone, and text fields in documents):
+# The text property tests (the CRDT alone, text fields in documents, marks):
 # the same seeds must end in the same texts and state hashes.
-for t in text_property:500 text_doc_property:1000; do
+for t in text_property:500 text_doc_property:1000 marks_property:1000; do
   exe=${t%%:*} cases=${t##*:}
   tn=$(build/tests/text/$exe "$cases" | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)
   tw=$(node build-wasm/tests/text/$exe.js "$cases" | sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' || true)

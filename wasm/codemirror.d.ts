@@ -7,6 +7,8 @@ export interface WeftCollabOptions {
   presence?: { set(state: unknown): void; on(fn: (peers: { author: string; state: any }[]) => void): () => void } | null;
   /** Mod-z / Mod-y / Mod-Shift-z run its undo and redo. */
   undoManager?: UndoManager | null;
+  /** Draw the text's formatting (text.spans) as decorations: class weft-cm-mark-<type>; bold, italic, link styled. Default false. */
+  marks?: boolean;
   /** Sent with the cursor, e.g. { name, color }. */
   user?: Record<string, unknown>;
 }

@@ -94,14 +94,16 @@ static void write_js(FILE *f) {
             "export const LEVEL_LISTS = %d;\n\n"
             "/** The level that adds membership records (members.h, SECURITY.md \"Members\"). */\n"
             "export const LEVEL_MEMBERS = %d;\n\n"
+            "/** The level that adds formatting marks on text (level.h, docs/TEXT.md). */\n"
+            "export const LEVEL_MARKS = %d;\n\n"
             "/** The largest change a replica commits (change.h); larger values go in files. */\n"
             "export const MAX_COMMIT_BYTES = %d;\n\n"
             "/** Record kind bytes of membership records (members.h). */\n"
             "export const RECORD_GRANT = %d;\nexport const RECORD_REVOKE = %d;\n"
             "export const RECORD_EPOCH = %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
-            WEFT_LEVEL_MEMBERS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT, WEFT_RECORD_REVOKE,
-            WEFT_RECORD_EPOCH);
+            WEFT_LEVEL_MEMBERS, WEFT_LEVEL_MARKS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT,
+            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -187,12 +189,13 @@ static void write_dts(FILE *f) {
             "export declare const FORMAT_LEVEL: %d;\nexport declare const RECORD_LEVEL: %d;\n"
             "export declare const LEVEL_MAX_BYTES: %d;\nexport declare const LEVEL_LISTS: %d;\n"
             "export declare const LEVEL_MEMBERS: %d;\n"
+            "export declare const LEVEL_MARKS: %d;\n"
             "export declare const MAX_COMMIT_BYTES: %d;\n"
             "export declare const RECORD_GRANT: %d;\nexport declare const RECORD_REVOKE: %d;\n"
             "export declare const RECORD_EPOCH: %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
-            WEFT_LEVEL_MEMBERS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT, WEFT_RECORD_REVOKE,
-            WEFT_RECORD_EPOCH);
+            WEFT_LEVEL_MEMBERS, WEFT_LEVEL_MARKS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT,
+            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);

@@ -183,11 +183,23 @@ export interface P2PLinks {
   on(event: 'error', fn: (e: WeftError) => void): () => void;
 }
 
-/** One splice of a text, in UTF-16 code units. */
+/**
+ * One splice of a text, in UTF-16 code units. A formatting change is a
+ * no-op splice with `format`: the marks of `format` units from `index` may
+ * have changed (read them with spans()).
+ */
 export interface TextDelta {
   index: number;
   deleteCount: number;
   insert: string;
+  format?: number;
+}
+/** Marks of a span: type -> value (bold: true, link: 'https://…'). */
+export type TextAttributes = Record<string, unknown>;
+/** A run of equally formatted text (Quill/Yjs delta style); no attributes on plain text. */
+export interface TextSpan {
+  insert: string;
+  attributes?: TextAttributes;
 }
 /** A collaborative text field (space.text). Positions are UTF-16 code units. */
 export interface Text {
@@ -200,6 +212,14 @@ export interface Text {
   insert(index: number, text: string): Promise<void>;
   delete(index: number, count: number): Promise<void>;
   splice(index: number, deleteCount: number, insert?: string): Promise<void>;
+  /**
+   * Formats length units from index: { bold: true, link: 'https://…' }; null
+   * removes a mark. Joins the open change like splice; not inside transact(); needs formatLevel >=
+   * LEVEL_MARKS (5). link and comment do not grow when typing after them.
+   */
+  format(index: number, length: number, attributes: Record<string, unknown | null>): Promise<void>;
+  /** The text as spans of equally formatted text. */
+  spans(): TextSpan[];
   /** cb(deltas, { local, text }) after every change (text: the text now); returns an unsubscribe function. */
   observe(cb: (deltas: TextDelta[], info: { local: boolean; text: string }) => void): () => void;
   /**
@@ -507,6 +527,8 @@ export function memoryStorage(): StorageAdapter;
 export function indexedDBStorage(opts?: { name?: string }): StorageAdapter;
 /** The format level that adds lists (space.list): raise a space to it with raiseFormatLevel. */
 export const LEVEL_LISTS: number;
+/** The format level that adds formatting marks on text (text.format). */
+export const LEVEL_MARKS: number;
 /** The format level that adds membership records (grants, removals, key epochs); space.remove raises a space to it. */
 export const LEVEL_MEMBERS: number;
 /** Node: spaces in folders under dir (docs/API.md, "Files (Node)"); in a browser it throws WEFT_EUNAVAILABLE. */

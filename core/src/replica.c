@@ -8,6 +8,7 @@
 #include <assert.h>
 
 #include "value_int.h"
+#include "marks.h"
 #include "sort.h"
 #include "weft/level.h"
 #include "weft/value.h"
@@ -600,7 +601,9 @@ static int txn_take_text(weft_replica *r, weft_text *t, const text_target *x, wi
     for (size_t i = 0; i < n; i++) {
         weft_text_op o;
         weft__text_local_op(t, i, &o);
-        uint8_t code = o.kind == 1 ? OP_TEXT_INSERT : OP_TEXT_DELETE;
+        static const uint8_t codes[] = {0, OP_TEXT_INSERT, OP_TEXT_DELETE, OP_MARK_ADD,
+                                        OP_MARK_REMOVE};
+        uint8_t code = codes[o.kind];
         txn_mark mark = txn_mark_now(r);
         int rc =
             txn_target(r, code, x->coll, x->coll_len, x->doc, x->doc_len, x->field, x->field_len);
@@ -611,6 +614,13 @@ static int txn_take_text(weft_replica *r, weft_text *t, const text_target *x, wi
             rc = txn_put_text_id(r, o.left, o.left_seq);
             if (!rc) rc = txn_put_text_id(r, o.right, o.right_seq);
             wbuf_lbytes(&r->txn_ops, o.text, o.nbytes);
+        } else if (!rc && code >= OP_MARK_ADD) {
+            wbuf_varint(&r->txn_ops, o.lamport); /* the op's author is the change's */
+            wbuf_u8(&r->txn_ops, o.sides);
+            rc = txn_put_text_id(r, o.left, o.left_seq);
+            if (!rc) rc = txn_put_text_id(r, o.right, o.right_seq);
+            wbuf_lbytes(&r->txn_ops, o.text, o.nbytes);
+            if (code == OP_MARK_ADD) wbuf_put(&r->txn_ops, o.value, o.value_len);
         } else if (!rc) {
             rc = txn_put_text_id(r, o.author, o.seq);
             wbuf_varint(&r->txn_ops, o.len);
@@ -777,6 +787,53 @@ int weft_replica_text_insert_before(weft_replica *r, const char *coll, size_t co
     validate_or_ret(at, WEFT_EINVAL);
     return text_edit(r, coll, coll_len, doc, doc_len, field, field_len, 0, 0, utf8, len, 1, at,
                      wall_ms, record, rec_len);
+}
+
+int weft_replica_text_format(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                             size_t doc_len, const char *field, size_t field_len, size_t pos,
+                             size_t len, const char *type, size_t type_len, const uint8_t *value,
+                             size_t value_len, int join, uint64_t wall_ms, const uint8_t **record,
+                             size_t *rec_len) {
+    validate_or_ret(r && record && rec_len && type, WEFT_EINVAL);
+    *record = NULL;
+    *rec_len = 0;
+    validate_or_ret(valid_name(coll, coll_len, WEFT_MAX_NAME_BYTES) &&
+                        valid_name(doc, doc_len, WEFT_MAX_KEY_BYTES) &&
+                        valid_name(field, field_len, WEFT_MAX_NAME_BYTES),
+                    WEFT_EINVAL);
+    if (value) { /* one canonical value, nothing after it */
+        wreader rd;
+        rd_init(&rd, value, value_len);
+        weft__value_skip_nested(&rd);
+        validate_or_ret(!rd.err && !rd_left(&rd) && value_len <= WEFT_MARK_MAX_VALUE, WEFT_EINVAL);
+    }
+    if (r->broken) return WEFT_ENOMEM;
+    if (weft__op_level(OP_MARK_ADD) > r->format_level) return WEFT_EVERSION;
+    if (!join && r->txn_n) return WEFT_ESTATE;
+    if (r->crypto && !r->signs) { /* as text_edit: refuse before the text changes */
+        uint8_t sig[WEFT_SIG_BYTES];
+        if (r->crypto->sign(r->crypto->ctx, sig, (const uint8_t *)"", 0)) return WEFT_ECRYPTO;
+        r->signs = 1;
+    }
+    weft_state *s = &r->state;
+    uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
+    uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
+    uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
+                     ? UINT32_MAX
+                     : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
+    const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
+    if (!f || !weft__state_field_text(s, f)) return WEFT_ENOTFOUND;
+    if (r->txn_n && txn_conflicts(r, cn, doc, doc_len, fn)) return WEFT_ESTATE;
+    wid obs = weft__state_observed(s, d, fn);
+    weft_text *t;
+    int rc = weft__state_text_for(s, d, fn, obs, &t);
+    if (rc) return rc;
+    rc = weft_text_format(t, pos, len, type, type_len, value, value_len);
+    if (rc) return rc;
+    text_target x = {coll, doc, field, coll_len, doc_len, field_len};
+    rc = txn_take_text(r, t, &x, obs);
+    if (rc || join) return rc;
+    return weft_replica_commit(r, wall_ms, record, rec_len);
 }
 
 /* The visible text of a field, or NULL (not a text, or no such field). */
@@ -1042,6 +1099,15 @@ int weft_replica_text_anchor(weft_replica *r, const char *coll, size_t coll_len,
     return weft_text_anchor_at(t, pos, assoc, out);
 }
 
+int weft_replica_text_spans(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len,
+                            weft_text_span_fn fn, void *ud) {
+    validate_or_ret(r && coll && doc && field && fn, WEFT_EINVAL);
+    const weft_text *t = field_text(r, coll, coll_len, doc, doc_len, field, field_len);
+    if (!t) return WEFT_ENOTFOUND;
+    return weft_text_spans(t, fn, ud);
+}
+
 int weft_replica_text_resolve(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                               size_t doc_len, const char *field, size_t field_len,
                               const weft_text_anchor *a, size_t *pos) {
@@ -1109,6 +1175,8 @@ static const uint8_t op_level[] = {
     [OP_LIST_DELETE] = WEFT_LEVEL_LISTS,
     [OP_LIST_MOVE] = WEFT_LEVEL_LISTS,
     [OP_LIST_SET] = WEFT_LEVEL_LISTS,
+    [OP_MARK_ADD] = WEFT_LEVEL_MARKS,
+    [OP_MARK_REMOVE] = WEFT_LEVEL_MARKS,
 };
 
 uint32_t weft__op_level(uint8_t code) {
@@ -1258,6 +1326,48 @@ static void wop_text(const wop *o, const weft_change *c, const uint8_t *authors,
     t->right_seq = o->t_rseq;
     t->text = o->val;
     t->nbytes = o->vlen;
+}
+
+/* A decoded mark op with its authors as keys. */
+static void wop_mark(const wop *o, const weft_change *c, const uint8_t *authors, weft_text_op *t) {
+    *t = (weft_text_op){.kind = o->code == OP_MARK_ADD ? 3 : 4,
+                        .author = c->author,
+                        .lamport = o->m_lamport,
+                        .sides = o->m_sides,
+                        .left = o->t_left ? ref_key(c, authors, o->t_left - 1) : NULL,
+                        .left_seq = o->t_lseq,
+                        .right = o->t_right ? ref_key(c, authors, o->t_right - 1) : NULL,
+                        .right_seq = o->t_rseq,
+                        .text = o->m_type,
+                        .nbytes = o->m_type_len,
+                        .value = o->code == OP_MARK_ADD ? o->val : NULL,
+                        .value_len = o->code == OP_MARK_ADD ? o->vlen : 0};
+}
+
+static void read_text_id(wreader *rd, uint64_t na, uint32_t *ref1, uint32_t *seq);
+
+/* Reads the rest of a mark op (after its observed write) and checks it:
+ * lamport, sides, the range's two ends, the type, the value of an add. */
+static int read_mark_op(wreader *rd, wop *o, uint64_t na, const weft_change *c,
+                        const uint8_t *authors) {
+    o->m_lamport = rd_varint(rd);
+    o->m_sides = rd_u8(rd);
+    read_text_id(rd, na, &o->t_left, &o->t_lseq);
+    read_text_id(rd, na, &o->t_right, &o->t_rseq);
+    size_t l = 0;
+    o->m_type = rd_lbytes(rd, &l, WEFT_MARK_MAX_TYPE);
+    o->m_type_len = (uint32_t)l;
+    o->val = NULL;
+    o->vlen = 0;
+    if (o->code == OP_MARK_ADD) {
+        o->val = rd->p;
+        weft__value_skip_nested(rd);
+        o->vlen = (uint32_t)(rd->p - o->val);
+    }
+    if (rd->err) return rd->err;
+    weft_text_op t;
+    wop_mark(o, c, authors, &t);
+    return weft__text_op_check(&t) ? WEFT_EMALFORMED : WEFT_OK;
 }
 
 /* The write a decoded counter add or text op observed, as a state id. */
@@ -1412,7 +1522,7 @@ static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *bod
     for (uint64_t i = 0; i < n_ops; i++) {
         wop *o = &r->ops[i];
         o->code = rd_u8(&rd);
-        if (o->code < OP_PUT || o->code > OP_LIST_SET) return rd.err ? rd.err : WEFT_EMALFORMED;
+        if (o->code < OP_PUT || o->code > OP_MARK_REMOVE) return rd.err ? rd.err : WEFT_EMALFORMED;
         uint64_t coll = rd_varint(&rd);
         size_t dl;
         o->doc = rd_lbytes(&rd, &dl, WEFT_MAX_KEY_BYTES);
@@ -1433,6 +1543,11 @@ static int decode_body(weft_replica *r, const weft_change *c, const uint8_t *bod
         } else if (o->code == OP_COUNTER_ADD) {
             o->delta = zigzag_dec(rd_varint(&rd));
             int rc = read_observed(&rd, o, na, c, i);
+            if (rc) return rc;
+        } else if (o->code >= OP_MARK_ADD) {
+            o->t_left = o->t_right = 0;
+            int rc = read_observed(&rd, o, na, c, i);
+            if (!rc) rc = read_mark_op(&rd, o, na, c, *authors);
             if (rc) return rc;
         } else if (o->code >= OP_LIST_INSERT) {
             o->t_left = o->t_right = 0;
@@ -1535,6 +1650,13 @@ int weft__replica_merge(weft_replica *r, const weft_change *c, const uint8_t *pl
         case OP_TEXT_DELETE: {
             weft_text_op t;
             wop_text(o, c, authors, &t);
+            rc = weft__state_text_op(s, d, r->map_names[o->field], op_observed(r, o), &t);
+            break;
+        }
+        case OP_MARK_ADD:
+        case OP_MARK_REMOVE: {
+            weft_text_op t;
+            wop_mark(o, c, authors, &t);
             rc = weft__state_text_op(s, d, r->map_names[o->field], op_observed(r, o), &t);
             break;
         }

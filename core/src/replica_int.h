@@ -20,6 +20,8 @@ enum {
     OP_LIST_DELETE = 8,
     OP_LIST_MOVE = 9,
     OP_LIST_SET = 10,
+    OP_MARK_ADD = 11, /* level WEFT_LEVEL_MARKS, docs/TEXT.md "Marks" */
+    OP_MARK_REMOVE = 12,
 };
 
 #define WEFT_MAX_NAME_BYTES 255
@@ -41,6 +43,12 @@ typedef struct wop {
     uint32_t t_author, t_seq, t_len, t_left, t_lseq, t_right, t_rseq;
     /* list ops: the item (1 + author ref, its seq); the value in val/vlen */
     uint32_t l_item, l_iseq;
+    /* mark ops: the range's start and end in t_left/t_lseq and
+     * t_right/t_rseq (as origins), the value in val/vlen */
+    uint64_t m_lamport;
+    uint8_t m_sides;
+    const uint8_t *m_type;
+    uint32_t m_type_len;
 } wop;
 
 /* One op of the open transaction. Ops on one document are chained (prev)

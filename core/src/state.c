@@ -833,6 +833,46 @@ static int field_name_cmp(const void *ctx, uint32_t a, uint32_t b) {
     return name_cmp(c->s, c->fields[a].name, c->fields[b].name);
 }
 
+/* A text's marks in the state hash (FORMAT.md §9): its spans (maximal, so
+ * the bytes are a function of what weft_text_spans returns), each as its
+ * UTF-8 length, its number of marks and each mark's type and value. */
+typedef struct span_hash {
+    wbuf b;
+    uint64_t n;
+    int any;
+} span_hash;
+
+static int hash_span(void *ud, const char *utf8, size_t len, const weft_text_mark *m, size_t n) {
+    (void)utf8;
+    span_hash *x = ud;
+    x->n++;
+    x->any |= n != 0;
+    wbuf_varint(&x->b, len);
+    wbuf_varint(&x->b, n);
+    for (size_t i = 0; i < n; i++) {
+        wbuf_lbytes(&x->b, m[i].type, m[i].type_len);
+        wbuf_put(&x->b, m[i].value, m[i].value_len);
+    }
+    return x->b.err;
+}
+
+/* Hashes the marks of text t after its string, iff a visible character
+ * has one: 0xff (no value tag), varint n_spans, the spans. A text without
+ * marks hashes as the string alone, as before marks existed. */
+static int hash_marks(weft_state *s, weft_blake2b_state *h, const weft_text *t) {
+    if (!weft__text_mark_ops(t)) return WEFT_OK; /* the common case: plain text */
+    span_hash x = {.n = 0};
+    wbuf_init(&x.b, s->a);
+    int rc = weft_text_spans(t, hash_span, &x);
+    if (!rc && x.any) {
+        uint8_t v[11] = {0xff};
+        weft_blake2b_update(h, v, 1 + varint_put(v + 1, x.n));
+        weft_blake2b_update(h, x.b.p, x.b.len);
+    }
+    wbuf_free(&x.b);
+    return rc;
+}
+
 int weft__state_hash(weft_state *s, uint8_t out[32]) {
     weft_blake2b_state h;
     weft_blake2b_init(&h, 32, NULL, 0);
@@ -877,6 +917,9 @@ int weft__state_hash(weft_state *s, uint8_t out[32]) {
                 hash_lbytes(&h, weft__doc_key(s, d), d->key_len);
                 hash_lbytes(&h, fname, fname_len);
                 weft_blake2b_update(&h, val, vlen);
+                const weft_text *t =
+                    weft__state_field_list(s, f) ? NULL : weft__state_field_text(s, f);
+                if (t) rc = hash_marks(s, &h, t);
             }
         }
     }

@@ -26,6 +26,7 @@
 #include "weft/error.h"
 #include "mem.h"
 #include "text_int.h"
+#include "marks.h"
 #include "weft/value.h"
 
 #include <assert.h>
@@ -43,7 +44,7 @@
 #define KIND_UPDATE 1
 #define KIND_STATE  2
 
-enum { OP_INSERT = 1, OP_DELETE = 2 };
+enum { OP_INSERT = 1, OP_DELETE = 2, OP_MARK = 3, OP_UNMARK = 4 };
 
 typedef struct tid {
     uint32_t agent, seq; /* agent NONE: the start or end of the text */
@@ -86,9 +87,10 @@ typedef struct op {
     tid left, right;          /* inserts */
     const uint8_t *text;      /* remote inserts: UTF-8 of len code points */
     uint32_t nbytes;
-    uint32_t off;   /* local inserts: their text in the arena */
-    uint8_t *owned; /* waiting ops own a copy of the text */
-    size_t cost;    /* waiting ops: bytes counted against max_pending */
+    uint32_t off;     /* local inserts: their text in the arena */
+    uint8_t *owned;   /* waiting ops own a copy of the text */
+    size_t cost;      /* waiting ops: bytes counted against max_pending */
+    uint64_t lamport; /* local marks: the op's id is (lamport, this author) */
 } op;
 
 typedef struct cur {
@@ -126,6 +128,7 @@ struct weft_text {
     uint32_t *map; /* update author index <-> agent index */
     size_t cap_map;
     wbuf out;
+    wmarks *marks; /* formatting ops (marks.c); NULL until the first */
 };
 
 static int tid_eq(tid x, tid y) {
@@ -612,10 +615,11 @@ static int arena_add(weft_text *t, const uint8_t *s, size_t n, uint32_t *off) {
 /* ---- local edits ---- */
 
 static int add_lop(weft_text *t, const op *o) {
-    if (t->n_lops) {
+    if (t->n_lops && o->kind <= OP_DELETE) {
         op *p = &t->lops[t->n_lops - 1];
         /* Typing and deleting forwards continue the previous op. */
-        if (p->kind == o->kind && p->agent == o->agent && p->seq + p->len == o->seq &&
+        if (p->kind == o->kind && p->kind <= OP_DELETE && p->agent == o->agent &&
+            p->seq + p->len == o->seq &&
             (o->kind == OP_DELETE || (tid_eq(p->right, o->right) && o->left.agent == o->agent &&
                                       o->left.seq == o->seq - 1 && p->off + p->nbytes == o->off))) {
             p->len += o->len;
@@ -791,6 +795,7 @@ static int map_agents(weft_text *t, const op *ops, size_t n, uint32_t *n_used) {
     uint32_t used = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t as[3] = {ops[i].agent, ops[i].left.agent, ops[i].right.agent};
+        if (ops[i].kind > OP_DELETE) continue;
         for (int j = 0; j < (ops[i].kind == OP_INSERT ? 3 : 1); j++)
             if (as[j] != NONE && t->map[as[j]] == NONE) t->map[as[j]] = used++;
     }
@@ -815,7 +820,13 @@ int weft_text_take_ops(weft_text *t, const uint8_t **ops, size_t *len) {
     b->err = 0;
     *ops = NULL;
     *len = 0;
-    if (!t->n_lops) return 0;
+    size_t n_edits = 0; /* marks travel in changes only (weft_text_format) */
+    for (size_t i = 0; i < t->n_lops; i++)
+        n_edits += t->lops[i].kind <= OP_DELETE;
+    if (!n_edits) {
+        t->n_lops = 0;
+        return 0;
+    }
     uint32_t used;
     if (map_agents(t, t->lops, t->n_lops, &used)) return WEFT_ENOMEM;
     /* One reservation for the whole update (this runs once per keystroke
@@ -834,9 +845,10 @@ int weft_text_take_ops(weft_text *t, const uint8_t **ops, size_t *len) {
                 memcpy(p, t->agents[i].key, WEFT_KEY_BYTES);
                 p += WEFT_KEY_BYTES;
             }
-    p += varint_put(p, t->n_lops);
+    p += varint_put(p, n_edits);
     for (size_t i = 0; i < t->n_lops; i++) {
         const op *o = &t->lops[i];
+        if (o->kind > OP_DELETE) continue;
         *p++ = o->kind;
         p += varint_put(p, t->map[o->agent]);
         p += varint_put(p, o->seq);
@@ -862,7 +874,8 @@ int weft_text_take_ops(weft_text *t, const uint8_t **ops, size_t *len) {
 static void emit(weft_text *t, uint64_t pos, uint64_t del, const uint8_t *ins, size_t ins_len,
                  uint64_t ins_units) {
     if (!t->on_delta) return;
-    weft_text_delta d = {(size_t)pos, (size_t)del, (const char *)ins, ins_len, (size_t)ins_units};
+    weft_text_delta d = {(size_t)pos, (size_t)del,       (const char *)ins,
+                         ins_len,     (size_t)ins_units, 0};
     t->on_delta(t->ud, &d);
 }
 
@@ -1184,6 +1197,7 @@ int weft_text_apply(weft_text *t, const uint8_t *ops, size_t len) {
 /* ---- single ops with keys (text ops inside changes) ---- */
 
 int weft__text_op_check(weft_text_op *o) {
+    if (o->kind == OP_MARK || o->kind == OP_UNMARK) return weft__marks_check(o);
     if (!o->author || o->seq >= UINT32_MAX) return WEFT_EMALFORMED;
     if (o->kind == OP_DELETE)
         return o->len == 0 || o->len > UINT32_MAX - o->seq ? WEFT_EMALFORMED : 0;
@@ -1212,7 +1226,10 @@ static int agent_id(weft_text *t, const uint8_t *key, uint32_t seq, tid *out) {
     return add_agent(t, key, &out->agent);
 }
 
+static int apply_mark(weft_text *t, const weft_text_op *x);
+
 int weft__text_apply_op(weft_text *t, const weft_text_op *x) {
+    if (x->kind == OP_MARK || x->kind == OP_UNMARK) return apply_mark(t, x);
     op o = {.kind = x->kind, .seq = x->seq, .len = x->len, .text = x->text, .nbytes = x->nbytes};
     tid a;
     int rc = agent_id(t, x->author, 0, &a);
@@ -1232,6 +1249,12 @@ size_t weft__text_local_count(const weft_text *t) {
 
 void weft__text_local_op(const weft_text *t, size_t i, weft_text_op *out) {
     const op *o = &t->lops[i];
+    if (o->kind == OP_MARK || o->kind == OP_UNMARK) {
+        int rc = weft__marks_find(t->marks, o->lamport, t->agents[0].key, out);
+        assert(rc == 0); /* local marks are in the store since they were made */
+        (void)rc;
+        return;
+    }
     *out = (weft_text_op){
         .kind = o->kind, .author = t->agents[o->agent].key, .seq = o->seq, .len = o->len};
     if (o->kind != OP_INSERT) return;
@@ -1288,6 +1311,125 @@ int weft__text_each_visible(const weft_text *t,
             }
         }
     return 0;
+}
+
+/* ---- marks (marks.c keeps the ops; here they meet the items) ---- */
+
+int weft__text_gap(const weft_text *t, const uint8_t *key, uint32_t seq, int after, uint64_t *gap) {
+    uint32_t a;
+    const agent *g = find_agent((weft_text *)t, key, &a);
+    if (!g || seq >= g->next) return -1;
+    *gap = id_index(t, (tid){a, seq}) + (after ? 1 : 0);
+    return 0;
+}
+
+size_t weft__text_mark_ops(const weft_text *t) {
+    return weft__marks_count(t->marks);
+}
+
+uint64_t weft__text_items(const weft_text *t) {
+    return t->items;
+}
+
+int weft__text_each_run(const weft_text *t,
+                        int (*fn)(void *ctx, uint64_t first, uint32_t len, const uint8_t *utf8,
+                                  uint32_t nbytes),
+                        void *ctx) {
+    uint64_t first = 0;
+    for (const leaf *l = first_leaf(t); l; l = l->next)
+        for (uint32_t k = 0; k < l->n; k++) {
+            const run *r = &l->r[k];
+            if (r->w) {
+                int rc = fn(ctx, first, r->len, t->arena + r->off, r->nbytes);
+                if (rc) return rc;
+            }
+            first += r->len;
+        }
+    return 0;
+}
+
+/* The visible position (units) of the gap before item index idx. */
+static uint64_t gap_width(const weft_text *t, uint64_t idx) {
+    if (idx >= t->items) return t->width;
+    uint64_t w;
+    cur c = seek_item(t, idx);
+    cur_pos(t, c, NULL, &w);
+    return w;
+}
+
+/* Tells the delta callback which units a new mark op may have changed. */
+static void emit_format(weft_text *t, const weft_text_op *x) {
+    if (!t->on_delta) return;
+    uint64_t s = 0, e = t->items;
+    if (x->left && weft__text_gap(t, x->left, x->left_seq, x->sides & WEFT_MARK_START_AFTER, &s))
+        return;
+    if (x->right &&
+        weft__text_gap(t, x->right, x->right_seq, (x->sides & WEFT_MARK_END_AFTER) != 0, &e))
+        return;
+    if (s >= e) return;
+    uint64_t ws = gap_width(t, s), we = gap_width(t, e);
+    if (we <= ws) return;
+    weft_text_delta d = {(size_t)ws, 0, NULL, 0, 0, (size_t)(we - ws)};
+    t->on_delta(t->ud, &d);
+}
+
+static int apply_mark(weft_text *t, const weft_text_op *x) {
+    int added;
+    int rc = weft__marks_add(&t->marks, t->a, x, &added);
+    if (!rc && added) emit_format(t, x);
+    return rc;
+}
+
+int weft_text_mark_expands(const char *type, size_t type_len) {
+    static const char *const fixed[] = {"link", "comment"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (type && type_len == strlen(fixed[i]) && memcmp(type, fixed[i], type_len) == 0) return 0;
+    return 1;
+}
+
+int weft_text_format(weft_text *t, size_t pos, size_t len, const char *type, size_t type_len,
+                     const uint8_t *value, size_t value_len) {
+    validate_or_ret(t && type && len && pos <= t->width && len <= t->width - pos, WEFT_EINVAL);
+    validate_or_ret(unit_boundary(t, pos) && unit_boundary(t, pos + len), WEFT_EINVAL);
+    validate_or_ret(type_len && type_len <= WEFT_MARK_MAX_TYPE &&
+                        weft_utf8_valid((const uint8_t *)type, type_len),
+                    WEFT_EINVAL);
+    validate_or_ret(!value || (value_len && value_len <= WEFT_MARK_MAX_VALUE), WEFT_EINVAL);
+    /* Peritext's anchors: the range starts before its first character (text
+     * typed at the start stays out) and ends before the next character when
+     * the type expands (text typed at the end joins it) or else after its
+     * last character. */
+    weft_text_anchor s, e;
+    int expands = weft_text_mark_expands(type, type_len);
+    weft_text_anchor_at(t, pos, 0, &s);
+    weft_text_anchor_at(t, pos + len, expands ? 0 : -1, &e);
+    uint64_t clock = weft__marks_clock(t->marks);
+    weft_text_op x = {.kind = value ? OP_MARK : OP_UNMARK,
+                      .author = t->agents[0].key,
+                      .lamport = clock + 1,
+                      .left = s.author,
+                      .left_seq = s.seq,
+                      .right = e.seq == WEFT_TEXT_ANCHOR_EDGE ? NULL : e.author,
+                      .right_seq = e.seq == WEFT_TEXT_ANCHOR_EDGE ? 0 : e.seq,
+                      .sides = expands ? 0 : WEFT_MARK_END_AFTER,
+                      .text = (const uint8_t *)type,
+                      .nbytes = (uint32_t)type_len,
+                      .value = value,
+                      .value_len = (uint32_t)(value ? value_len : 0)};
+    if (x.lamport > ((uint64_t)1 << 53) - 1) return WEFT_ELIMIT;
+    if (weft__grow(t->a, (void **)&t->lops, &t->cap_lops, t->n_lops + 1, sizeof(op)))
+        return WEFT_ENOMEM;
+    int added;
+    int rc = weft__marks_add(&t->marks, t->a, &x, &added);
+    if (rc) return rc;
+    op o = {.kind = x.kind, .agent = 0, .lamport = x.lamport};
+    add_lop(t, &o); /* cannot fail: room was made above */
+    return 0;
+}
+
+int weft_text_spans(const weft_text *t, weft_text_span_fn fn, void *ud) {
+    validate_or_ret(t && fn, WEFT_EINVAL);
+    return weft__marks_spans(t->marks, t, t->a, fn, ud);
 }
 
 size_t weft_text_pending(const weft_text *t) {
@@ -1427,6 +1569,7 @@ int weft_text_encode(weft_text *t, const uint8_t **out, size_t *len) {
     for (const leaf *l = first_leaf(t); l; l = l->next)
         for (uint32_t k = 0; k < l->n; k++)
             wbuf_put(b, t->arena + l->r[k].off, l->r[k].nbytes);
+    weft__marks_encode(t->marks, b);
     if (b->err) return b->err;
     *out = b->p;
     *len = b->len;
@@ -1627,7 +1770,7 @@ static int load_into(weft_text *t, wreader *rd) {
     size_t nb;
     const uint8_t *text = rd_lbytes(rd, &nb, UINT32_MAX);
     if (rd->err) return rd->err;
-    if (rd_left(rd) || !weft_utf8_valid(text, nb)) return WEFT_EMALFORMED;
+    if (!weft_utf8_valid(text, nb)) return WEFT_EMALFORMED;
     uint64_t cps, u16;
     utf8_count(text, nb, &cps, &u16);
     if (cps != vis_items) return WEFT_EMALFORMED;
@@ -1650,6 +1793,8 @@ static int load_into(weft_text *t, wreader *rd) {
     t->bytes = nb;
     t->items = items;
     t->width = t->utf16 ? u16 : cps;
+    /* What follows the text: the marks section, if any. */
+    if (rd_left(rd) && (rc = weft__marks_load(&t->marks, t->a, rd))) return rc;
     return load_build(t);
 }
 
@@ -1695,13 +1840,16 @@ void weft_text_free(weft_text *t) {
     weft__free(a, t->pset);
     weft__free(a, t->scratch);
     weft__free(a, t->map);
+    weft__marks_free(t->marks, a);
     wbuf_free(&t->out);
     weft__free(a, t);
 }
 
 int weft_text_load(weft_text *t, const uint8_t *state, size_t len) {
     validate_or_ret(t && (state || !len), WEFT_EINVAL);
-    validate_or_ret(t->items == 0 && t->n_agents == 1 && !t->n_pend && !t->n_lops, WEFT_ESTATE);
+    validate_or_ret(t->items == 0 && t->n_agents == 1 && !t->n_pend && !t->n_lops &&
+                        !weft__marks_count(t->marks),
+                    WEFT_ESTATE);
     /* Build a new replica and swap it in only when all of it checked out,
      * so a failed load leaves t exactly as it was. */
     weft_text_config cfg = {.alloc = t->a,
@@ -1734,7 +1882,8 @@ size_t weft_text_memory(const weft_text *t) {
                t->cap_leaves * sizeof(leaf *) + t->cap_nodes * sizeof(node *) +
                t->cap_agents * sizeof(agent) + t->arena_cap + t->cap_lops * sizeof(op) +
                t->cap_pend * sizeof(op) + t->pend_bytes + t->cap_scratch * sizeof(op) +
-               t->cap_map * sizeof(uint32_t) + t->cap_pset * sizeof(uint32_t) + t->out.cap;
+               t->cap_map * sizeof(uint32_t) + t->cap_pset * sizeof(uint32_t) + t->out.cap +
+               weft__marks_memory(t->marks);
     for (size_t i = 0; i < t->n_agents; i++)
         n += t->agents[i].cap * sizeof(uint32_t);
     return n;

@@ -202,6 +202,10 @@ static inline void fuzz_text_preload(weft_text **a, weft_text **b, fuzz_buf *sta
     fuzz_text_send(tb, ta, NULL);
     FUZZ_ASSERT(weft_text_insert(ta, weft_text_length(ta), "!", 1) == 0);
     FUZZ_ASSERT(weft_text_delete(ta, 2, 3) == 0);
+    /* Marks: in the state (the standalone updates carry none). */
+    FUZZ_ASSERT(weft_text_format(ta, 0, 4, "bold", 4, (const uint8_t *)"\x02", 1) == 0);
+    FUZZ_ASSERT(weft_text_format(ta, 2, 3, "link", 4, (const uint8_t *)"\x05\x01u", 3) == 0);
+    FUZZ_ASSERT(weft_text_format(ta, 1, 1, "bold", 4, NULL, 0) == 0);
     fuzz_text_send(ta, tb, NULL);
     const uint8_t *enc;
     size_t len;
@@ -232,6 +236,8 @@ enum merge_op {
     MERGE_LIST,      /* replica, coll, doc, field, kind (bit 7: join), index, to, value kind, value
                         byte: a list edit (docs/LISTS.md), indices clamped to the list */
     MERGE_FORGET,    /* replica, keep (0..3): weft_replica_forget below its own vector */
+    MERGE_MARK, /* replica, coll, doc, field, pos, len, how (type = how % 3: bold, italic, link;
+                   bit 6: join; bit 7: remove; bit 5: the other link URL): a text format */
     MERGE_N_OPS
 };
 #define MERGE_REPLICAS 3

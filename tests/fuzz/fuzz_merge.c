@@ -191,6 +191,36 @@ static void splice(world *w, weft_replica *r, script *s, int join) {
     }
 }
 
+/* Formats a range of a text field, clamped to the text (fields that are
+ * not texts refuse with ENOTFOUND). */
+static void format(world *w, weft_replica *r, script *s) {
+    const char *c = colls[next(s) % 2], *d = docs[next(s) % 4], *f = fields[next(s) % 3];
+    size_t cl = strlen(c), dl = strlen(d), fl = strlen(f), len = 0;
+    uint8_t pos = next(s), n = next(s), how = next(s);
+    if (weft_replica_text_length(r, c, cl, d, dl, f, fl, &len) || !len) return;
+    size_t p = pos % len, l = 1 + n % (len - p);
+    static const char *const types[] = {"bold", "italic", "link"};
+    const char *type = types[how % 3];
+    uint8_t v[32];
+    size_t vl;
+    if (how % 3 == 2)
+        FUZZ_ASSERT(weft_value_write_string(v, sizeof v, &vl, how & 32 ? "u1" : "u2", 2) == 0);
+    else
+        FUZZ_ASSERT(weft_value_write_bool(v, sizeof v, &vl, 1) == 0);
+    const uint8_t *rec;
+    size_t rl;
+    int rc = weft_replica_text_format(r, c, cl, d, dl, f, fl, p, l, type, strlen(type),
+                                      how & 128 ? NULL : v, vl, (how & 64) != 0,
+                                      FUZZ_WALL_MS + w->n, &rec, &rl);
+    if (rc == WEFT_ESTATE && weft_replica_txn_ops(r)) return; /* open transaction */
+    if (rc == WEFT_EINVAL) return; /* a UTF-16 unit inside a pair (never: ASCII and é) */
+    FUZZ_ASSERT(rc == 0);
+    if (rl) {
+        FUZZ_ASSERT(w->n < MAX_CHANGES);
+        record(w, rec, rl);
+    }
+}
+
 /* A list edit at indices clamped to the field's list (an array field
  * turns into a list; other values and texts refuse with ENOTLIST). */
 static void list_edit(world *w, weft_replica *r, script *s) {
@@ -331,6 +361,9 @@ static void run_op(world *w, script *s) {
     case MERGE_LIST:
         if (w->n < MAX_CHANGES) list_edit(w, r, s);
         break;
+    case MERGE_MARK:
+        if (w->n < MAX_CHANGES) format(w, r, s);
+        break;
     case MERGE_FORGET: {
         uint8_t keep = next(s) % 4;
         if (weft_replica_txn_ops(r)) break; /* ESTATE: its ops show in the state */
@@ -357,7 +390,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     world w = {{NULL}, {0}, {NULL}, {0}, 0};
     for (int i = 0; i < MERGE_REPLICAS; i++) {
         w.r[i] = fuzz_replica_ex((uint8_t)(0x21 + 0x11 * i), i == 0);
-        FUZZ_ASSERT(weft_replica_set_format_level(w.r[i], WEFT_LEVEL_LISTS) == 0);
+        FUZZ_ASSERT(weft_replica_set_format_level(w.r[i], WEFT_LEVEL_MARKS) == 0);
     }
     script s = {data, data + size};
     while (s.p < s.end)

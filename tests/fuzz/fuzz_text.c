@@ -36,19 +36,54 @@ static int same(const fuzz_buf *a, const fuzz_buf *b) {
     return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
 }
 
-/* A copy of t through its encoded state, checked equal to t's text. */
+/* The spans (marks) of t as bytes: per span its UTF-8, then its marks. */
+static int put_span(void *ud, const char *utf8, size_t len, const weft_text_mark *m, size_t n) {
+    fuzz_buf *b = ud;
+    FUZZ_ASSERT(len > 0 && n <= 64);
+    fuzz_buf_put(b, (const uint8_t *)utf8, len);
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_ASSERT(m[i].type_len >= 1 && m[i].value_len >= 1);
+        fuzz_buf_put(b, (const uint8_t *)m[i].type, m[i].type_len);
+        fuzz_buf_put(b, m[i].value, m[i].value_len);
+    }
+    fuzz_buf_put(b, (const uint8_t *)"|", 1);
+    return 0;
+}
+
+static void spans_of(const weft_text *t, fuzz_buf *out) {
+    out->len = 0;
+    FUZZ_ASSERT(weft_text_spans(t, put_span, out) == 0);
+}
+
+/* A copy of t through its encoded state, checked equal to t's text and
+ * marks, and a copy of that copy. */
 static void check_reload(weft_text *t, const fuzz_buf *want) {
     const uint8_t *state;
     size_t len;
     FUZZ_ASSERT(weft_text_encode(t, &state, &len) == 0);
+    fuzz_buf enc = {0}, s0 = {0}, s1 = {0};
+    fuzz_buf_put(&enc, state, len);
     weft_text *u = fuzz_text_new(0x77);
-    int rc = weft_text_load(u, state, len);
+    int rc = weft_text_load(u, enc.p, enc.len);
     if (rc) fprintf(stderr, "loading our own encoded state: %s\n", weft_err_name(rc));
     FUZZ_ASSERT(rc == 0);
     fuzz_buf got = {0};
     read_text(u, &got);
     FUZZ_ASSERT(same(&got, want));
+    spans_of(t, &s0);
+    spans_of(u, &s1);
+    FUZZ_ASSERT(same(&s0, &s1));
+    FUZZ_ASSERT(weft_text_encode(u, &state, &len) == 0);
+    /* Not byte for byte: u's own key goes first in its author table. */
+    weft_text *v = fuzz_text_new(0x78);
+    FUZZ_ASSERT(weft_text_load(v, state, len) == 0);
+    spans_of(v, &s1);
+    FUZZ_ASSERT(same(&s0, &s1));
+    weft_text_free(v);
     free(got.p);
+    free(enc.p);
+    free(s0.p);
+    free(s1.p);
     weft_text_free(u);
 }
 

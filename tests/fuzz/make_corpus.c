@@ -730,6 +730,44 @@ static void changes_and_friends(void) {
                                           1};
 #undef L
     emit(list_script, sizeof list_script);
+    /* Marks: one types, everyone syncs, three format overlapping ranges
+     * at once (bold, italic, a link removed and added; one joining a
+     * transaction), another types at the edges, then syncs. */
+#define TX(rep, pos, ins)    MERGE_TEXT, rep, 0, 0, 0, pos, 0, ins
+#define MK(rep, pos, n, how) MERGE_MARK, rep, 0, 0, 0, pos, n, how
+    static const uint8_t mark_script[] = {TX(0, 0, 1),
+                                          TX(0, 1, 3),
+                                          TX(0, 2, 5),
+                                          TX(0, 3, 7),
+                                          TX(0, 4, 2),
+                                          MERGE_SYNC,
+                                          1,
+                                          0,
+                                          MERGE_SYNC,
+                                          2,
+                                          0,
+                                          MK(0, 0, 1, 0),
+                                          MK(1, 1, 2, 1),
+                                          MK(2, 0, 3, 130),
+                                          MK(1, 2, 0, 2),
+                                          MK(2, 1, 1, 64),
+                                          TX(2, 2, 9),
+                                          TX(2, 0, 11),
+                                          MK(0, 1, 0, 128),
+                                          MERGE_COMMIT,
+                                          2,
+                                          MERGE_SYNC,
+                                          0,
+                                          1,
+                                          MERGE_SYNC,
+                                          2,
+                                          0,
+                                          MERGE_SYNC,
+                                          1,
+                                          2};
+#undef TX
+#undef MK
+    emit(mark_script, sizeof mark_script);
     /* Forgetting below a replica's own vector, between writes and syncs:
      * replica 0 then answers a sync from below with ETRIMMED. */
     static const uint8_t forget_script[] = {MERGE_PUT,

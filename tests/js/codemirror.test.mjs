@@ -113,3 +113,52 @@ test('two CodeMirror editors: keyboard typing syncs both ways, remote cursors fo
     await context.close();
   }
 });
+
+test('CodeMirror with marks: true draws the text\'s formatting, local and remote, and typing after bold stays bold', { skip }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await newPage(context, server.url);
+    await page.evaluate(async () => {
+      const { createSpace, openSpace, LEVEL_MARKS } = window.weftdb;
+      const { EditorView } = await import('@codemirror/view');
+      const { weftCollab } = await import('weftdb/codemirror');
+      const a = await createSpace({ storage: 'memory' });
+      await a.raiseFormatLevel(LEVEL_MARKS);
+      const b = await openSpace({ storage: 'memory', invite: a.invite({ rights: 'admin' }) });
+      await b.raiseFormatLevel(LEVEL_MARKS);
+      const ta = a.text('notes', 'n1', 'body');
+      await ta.insert(0, 'plain bold link');
+      await b.applyChanges(a.changesSince(b.versionVector()));
+      const el = document.createElement('div');
+      el.id = 'a';
+      document.body.append(el);
+      window.A = { view: new EditorView({ parent: el, doc: ta.toString(), extensions: [weftCollab(ta, { marks: true })] }), text: ta };
+      window.B = b.text('notes', 'n1', 'body');
+      window.sync = async () => {
+        await b.applyChanges(a.changesSince(b.versionVector()));
+        await a.applyChanges(b.changesSince(a.versionVector()));
+      };
+      // The text under each mark class in A's editor.
+      window.marked = (type) => [...document.querySelectorAll(`#a .weft-cm-mark-${type}`)].map((e) => e.textContent).join('|');
+    });
+    await page.evaluate(() => A.text.format(6, 4, { bold: true }));
+    await page.waitForFunction(() => window.marked('bold') === 'bold');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('#a .weft-cm-mark-bold')).fontWeight), '700');
+    // B links "link"; A sees it after a sync
+    await page.evaluate(async () => { await B.format(11, 4, { link: 'https://x' }); await window.sync(); });
+    await page.waitForFunction(() => window.marked('link') === 'link');
+    // Typing right after "bold" with the keyboard continues it (bold expands)
+    await page.click('#a .cm-content');
+    await page.evaluate(() => A.view.dispatch({ selection: { anchor: 10 } }));
+    await page.keyboard.type('er');
+    await page.waitForFunction(() => window.marked('bold') === 'bolder');
+    assert.equal(await page.evaluate(() => A.text.toString()), 'plain bolder link');
+    assert.deepEqual(await page.evaluate(() => A.text.spans()), [
+      { insert: 'plain ' }, { insert: 'bolder', attributes: { bold: true } }, { insert: ' ' },
+      { insert: 'link', attributes: { link: 'https://x' } },
+    ]);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});

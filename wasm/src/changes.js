@@ -18,7 +18,7 @@
 import { decodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
 import { OpWriter, labelled } from './opwriter.js';
-import { commitOps, commitBuffer, applyRecords, loneSplice, rangeError } from './ops.js';
+import { commitOps, commitBuffer, applyRecords, loneTextEdit, rangeError, formatMarks } from './ops.js';
 
 /**
  * How long a change holding only text edits stays open (ms), and how many
@@ -170,7 +170,7 @@ export class Changes {
     }
     const txn = this.#txn;
     if (txn) {
-      if (op.t === 'splice') {
+      if (op.t === 'splice' || op.t === 'format') {
         const e = new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
         txn.error ??= e;
         throw e;
@@ -189,11 +189,12 @@ export class Changes {
     if (this.writer) return this.writer.exec([op]);
     try {
       if (op.t === 'splice') return this.#edit(op, true);
+      if (op.t === 'format') return this.#edit(op, true);
       if (op.t === 'list') return this.execLocal([op]).durable; // a change of its own, after the open one
       this.#w.op(op); // a bad write throws here: it alone rejects
     } catch (e) {
       this.refused = true;
-      return Promise.reject(op.t === 'splice' || op.t === 'list' ? e : labelled(e, op.t, op.c, op.id, op.f));
+      return Promise.reject(op.t === 'splice' || op.t === 'list' || op.t === 'format' ? e : labelled(e, op.t, op.c, op.id, op.f));
     }
     return this.#joined(op.c, op.id);
   }
@@ -269,7 +270,7 @@ export class Changes {
   }
 
   /**
-   * A text splice joining the open change: the text shows it at once, and
+   * A text splice or format joining the open change: the text shows it at once, and
    * its observers hear it at once. A change of text edits only commits when
    * its window closes (textWindow ms, textMaxEdits edits), or before
    * anything that must see it committed. retry: commit and edit again when
@@ -282,10 +283,11 @@ export class Changes {
     let record;
     try {
       this.#submit(b, rep); // the writes before it reach the core first, in order
-      record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now(), op.at ? decodeAnchor(op.at).bytes : null);
+      if (op.t === 'format') formatMarks(op).forEach(([type, v]) => rep.textFormat(op.c, op.id, op.f, op.pos, op.len, type, v, true, Date.now()));
+      else record = rep.textEdit(op.c, op.id, op.f, op.pos, op.del, op.text, Date.now(), op.at ? decodeAnchor(op.at).bytes : null);
     } catch (e) {
       if (this.#batch === b && !this.#w.len && !b.edits) this.#batch = null;
-      if (e.code === 'WEFT_EINVAL') throw rangeError(rep, op, e);
+      if (e.code === 'WEFT_EINVAL' && op.t !== 'format') throw rangeError(rep, op, e);
       if (!(retry && e.code === 'WEFT_ESTATE')) throw e;
       this.settle();
       return this.#edit(op, false);
@@ -378,7 +380,7 @@ export class Changes {
     const rep = h.rep();
     const record = commitOps(rep, ops, Date.now());
     if (!record) return { record: null, durable: Promise.resolve() };
-    return { record, durable: this.#committed(rep, record, loneSplice(ops)) };
+    return { record, durable: this.#committed(rep, record, loneTextEdit(ops)) };
   }
 
   /** After a local commit: text observers, storage, live queries, the relay. Returns durability. */

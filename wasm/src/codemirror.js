@@ -15,6 +15,9 @@
 // - Undo: Mod-z / Mod-y / Mod-Shift-z run the undo manager's undo/redo
 //   (only this device's edits; see undo.js). Leave CodeMirror's own history
 //   extension out.
+// - Marks (opt-in, `marks: true`): the text's formatting (text.spans) is
+//   drawn as decorations, class weft-cm-mark-<type> (bold, italic and link
+//   styled by default), redrawn after every change of the text.
 import { Annotation } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType, keymap } from '@codemirror/view';
 
@@ -53,9 +56,9 @@ function sameKey(a, b) {
  * The CodeMirror extension for `text`.
  * @param {import('./text.js').Text} text
  * @param {{ presence?: { set(s: unknown): void, on(fn: (peers: { author: string, state: any }[]) => void): () => void },
- *   undoManager?: import('./undo.js').UndoManager, user?: Record<string, unknown> }} [opts]
+ *   undoManager?: import('./undo.js').UndoManager, user?: Record<string, unknown>, marks?: boolean }} [opts]
  */
-export function weftCollab(text, { presence = null, undoManager = null, user = {} } = {}) {
+export function weftCollab(text, { presence = null, undoManager = null, user = {}, marks: showMarks = false } = {}) {
   const key = textKey(text);
   const sync = ViewPlugin.fromClass(
     class {
@@ -69,8 +72,17 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
         const now = text.toString();
         if (view.state.doc.toString() !== now)
           queueMicrotask(() => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: now }, annotations: fromWeft.of(true) }));
-        this.stop = text.observe((deltas, { text: now }) => {
-          if (this.typing) return;
+        if (showMarks) this.redraw();
+        this.stop = text.observe((all, { text: now }) => {
+          const formatted = all.some((d) => d.format !== undefined);
+          const deltas = all.filter((d) => d.format === undefined); // formatting changes no character
+          if (this.typing || !deltas.length) {
+            if (showMarks && formatted) {
+              this.redraw();
+              view.dispatch({}); // draw them
+            }
+            return;
+          }
           let changes = [];
           let len = view.state.doc.length;
           for (const d of deltas) {
@@ -85,6 +97,7 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
           if (!changes || view.state.doc.toString() !== now)
             view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: now }, annotations: fromWeft.of(true) });
           this.redraw();
+          if (showMarks && formatted) view.dispatch({});
         });
         this.off = presence?.on((peers) => {
           this.peers = peers;
@@ -153,6 +166,7 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
           if (from < to) marks.push({ from, to, deco: Decoration.mark({ attributes: { style: `background: ${color}33` }, class: 'weft-cm-selection' }) });
           marks.push({ from: h, to: h, deco: Decoration.widget({ widget: new Caret(color, name), side: 1 }) });
         }
+        if (showMarks) marks.push(...markDecorations(text, this.view.state.doc.length));
         this.decorations = Decoration.set(marks.map((m) => m.deco.range(m.from, m.to)), true);
       }
 
@@ -171,5 +185,24 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
         { key: 'Mod-Shift-z', run: () => (undoManager.redo(), true), preventDefault: true },
       ])
     : [];
-  return [sync, keys, EditorView.baseTheme({ '.weft-cm-caret': { pointerEvents: 'none' } })];
+  return [sync, keys, EditorView.baseTheme({
+    '.weft-cm-caret': { pointerEvents: 'none' },
+    '.weft-cm-mark-bold': { fontWeight: 'bold' },
+    '.weft-cm-mark-italic': { fontStyle: 'italic' },
+    '.weft-cm-mark-link': { textDecoration: 'underline' },
+  })];
+}
+
+/** Decorations for the text's marks (spans), within the editor's length. */
+function markDecorations(text, len) {
+  const out = [];
+  let at = 0;
+  for (const { insert, attributes } of text.spans()) {
+    const end = Math.min(len, at + insert.length);
+    if (attributes && at < end)
+      for (const type of Object.keys(attributes))
+        out.push({ from: at, to: end, deco: Decoration.mark({ class: `weft-cm-mark-${type.replace(/[^\w-]/g, '_')}` }) });
+    at += insert.length;
+  }
+  return out;
 }

@@ -84,7 +84,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_new', 'wdb_free', 'wdb_put', 'wdb_delete_field', 'wdb_delete_doc', 'wdb_counter_add',
   'wdb_txn_ops', 'wdb_rollback', 'wdb_commit', 'wdb_apply', 'wdb_apply_each', 'wdb_write_ops', 'wdb_vv', 'wdb_diff', 'wdb_forget',
   'wdb_change_count', 'wdb_pending_count', 'wdb_change_info', 'wdb_get_field', 'wdb_get_doc',
-  'wdb_text_splice', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_text_anchor', 'wdb_text_resolve', 'wdb_text_insert_before',
+  'wdb_text_splice', 'wdb_text_format', 'wdb_text_spans', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_text_anchor', 'wdb_text_resolve', 'wdb_text_insert_before',
   'wdb_list_edit', 'wdb_list_length', 'wdb_list_items', 'wdb_next_doc', 'wdb_collection', 'wdb_touched', 'wdb_touched_list', 'wdb_change_ops', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot',
   'wdb_publish_snapshot', 'wdb_load_sealed_snapshot', 'wdb_snapshot_header', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',

@@ -8,7 +8,7 @@
 //
 // The API is documented in docs/API.md; types are in index.d.ts.
 import { loadCore } from './core.js';
-import { RIGHT, LEVEL_LISTS, LEVEL_MEMBERS } from './constants.js';
+import { RIGHT, LEVEL_LISTS, LEVEL_MEMBERS, LEVEL_MARKS } from './constants.js';
 import { WeftError, ERRORS } from './errors.js';
 import { memoryStorage } from './memory.js';
 import { fileStorage } from '#file';
@@ -20,7 +20,7 @@ import { SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES } from './snapshots.js
 import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 
-export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS, LEVEL_MEMBERS };
+export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS, LEVEL_MEMBERS, LEVEL_MARKS };
 export { isFileRef } from './files.js';
 
 /** Loads the WASM core and libsodium.js ahead of the first space (optional). */

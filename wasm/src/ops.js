@@ -50,11 +50,46 @@ import { encodeValue } from './value.js';
  * edits left it.
  * @typedef {{ t: 'list', c: string, id: string, f: string, k: 1|2|3|4, i: number, to?: number, v?: unknown }} ListOp
  */
-/** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp | ListOp} Op */
+/**
+ * Formatting of `len` UTF-16 units at `pos` of text field `f` (document
+ * `id`, collection `c`; docs/API.md "Rich text"): `attrs` maps mark types
+ * to values (null removes the mark). Joins the open change like a splice
+ * (never a transaction's).
+ * @typedef {{ t: 'format', c: string, id: string, f: string, pos: number, len: number, attrs: Record<string, unknown> }} FormatOp
+ */
+/** @typedef {PutOp | UpdateOp | DeleteOp | IncrOp | SpliceOp | ListOp | FormatOp} Op */
 
 /** The op when `ops` is one text splice (which commits on its own), else null. */
 export function loneSplice(ops) {
   return ops.length === 1 && ops[0].t === 'splice' ? ops[0] : null;
+}
+
+/** The op when `ops` is one text edit that commits on its own (a splice or a format), else null. */
+export function loneTextEdit(ops) {
+  return ops.length === 1 && (ops[0].t === 'splice' || ops[0].t === 'format') ? ops[0] : null;
+}
+
+const utf8 = new TextEncoder();
+
+/** A FormatOp's marks as [type, value bytes | null], each checked and encoded (throws WEFT_EINVAL). */
+export function formatMarks(op) {
+  return Object.entries(op.attrs).map(([type, v]) => {
+    if (!type || utf8.encode(type).length > 64) throw new WeftError('WEFT_EINVAL', `mark type "${type}" is not 1..64 bytes`);
+    return [type, v === null || v === undefined ? null : encodeValue(v)];
+  });
+}
+
+/**
+ * Runs a FormatOp in `rep`: one mark op per attribute, all in one change
+ * stamped `now`. Every type and value is checked and encoded before the
+ * first reaches the core; the core checks the range with the first.
+ */
+export function commitFormat(rep, op, now) {
+  const marks = formatMarks(op);
+  if (!marks.length) return null;
+  if (marks.length === 1) return rep.textFormat(op.c, op.id, op.f, op.pos, op.len, marks[0][0], marks[0][1], false, now);
+  for (const [type, v] of marks) rep.textFormat(op.c, op.id, op.f, op.pos, op.len, type, v, true, now);
+  return rep.commit(now);
 }
 
 /** The core's refusal of a splice, saying how the range misses the text when it does. */
@@ -85,10 +120,11 @@ export function commitOps(rep, ops, now, w = new OpWriter(256)) {
   const splice = loneSplice(ops);
   // A text edit from another tab commits itself at once.
   if (splice) return rep.textSplice(splice.c, splice.id, splice.f, splice.pos, splice.del, splice.text, now) || null;
+  if (ops.length === 1 && ops[0].t === 'format') return commitFormat(rep, ops[0], now);
   const lists = [];
   w.reset();
   for (const op of ops) {
-    if (op.t === 'splice') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    if (op.t === 'splice' || op.t === 'format') throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
     if (op.t === 'list') {
       lists.push(op); // not in the op buffer: applied after it (commitBuffer)
       continue;

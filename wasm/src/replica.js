@@ -307,7 +307,72 @@ export class Replica {
       const index = dv.getFloat64(p, true), deleteCount = dv.getFloat64(p + 8, true);
       p += 16;
       const insert = str();
-      out.push(kind ? { coll, doc, field, replaced: true } : { coll, doc, field, index, deleteCount, insert });
+      if (kind === 2) out.push({ coll, doc, field, index, format: deleteCount });
+      else out.push(kind ? { coll, doc, field, replaced: true } : { coll, doc, field, index, deleteCount, insert });
+    }
+    return out;
+  }
+
+  /**
+   * Marks `len` UTF-16 units from `pos` of a text field with `type` and
+   * `value` (canonical value bytes; null removes the mark), joining the open
+   * transaction (join) or committing at once. Returns the record (a copy)
+   * when it committed, else null. Throws WEFT_ENOTFOUND (no text),
+   * WEFT_EINVAL (range, type, value), WEFT_EVERSION (the space's level is
+   * below LEVEL_MARKS).
+   */
+  textFormat(coll, doc, field, pos, len, type, value, join, wallMs = Date.now()) {
+    const h = this._h();
+    const core = this.core;
+    return core.scope((s) => {
+      const tb = enc.encode(type);
+      const vb = value ?? new Uint8Array(0);
+      const both = new Uint8Array(tb.length + vb.length);
+      both.set(tb);
+      both.set(vb, tb.length);
+      const [cp, cl, dp, dl, fp, fl, tp] = this._target(s, coll, doc, field, both);
+      core.check(core.x.wdb_text_format(h, cp, cl, dp, dl, fp, fl, pos, len, tp, tb.length, tp + tb.length, vb.length,
+        value ? 0 : 1, join ? 1 : 0, wallMs, core.out), `formatting the text ${coll}/${doc}.${field}`);
+      return core.u32[(core.out >> 2) + 1] ? core.outBytes() : null;
+    });
+  }
+
+  /**
+   * A text field's spans: [{ insert, attributes? }] (attributes: type ->
+   * decoded value; absent on plain text), or null when the field is no text.
+   */
+  textSpans(coll, doc, field) {
+    const h = this._h();
+    const core = this.core;
+    const rc = core.scope((s) => {
+      const [cp, cl, dp, dl, fp, fl] = this._target(s, coll, doc, field, null);
+      return core.x.wdb_text_spans(h, cp, cl, dp, dl, fp, fl, core.out);
+    });
+    if (rc === WEFT_ENOTFOUND) return null;
+    core.check(rc, `reading ${coll}/${doc}.${field}`);
+    const view = core.outView();
+    const dv = new DataView(view.buffer, view.byteOffset, view.length);
+    const out = [];
+    let p = 0;
+    const bytes = () => {
+      const n = dv.getUint32(p, true);
+      const v = view.subarray(p + 4, p + 4 + n);
+      p += 4 + n;
+      return v;
+    };
+    while (p < view.length) {
+      const insert = dec.decode(bytes());
+      const n = dv.getUint32(p, true);
+      p += 4;
+      const span = { insert };
+      if (n) {
+        span.attributes = {};
+        for (let i = 0; i < n; i++) {
+          const type = dec.decode(bytes());
+          span.attributes[type] = decodeValue(bytes().slice());
+        }
+      }
+      out.push(span);
     }
     return out;
   }

@@ -117,6 +117,41 @@ export class Text {
   }
 
   /**
+   * Formats `length` code units from `index` (docs/API.md, "Rich text"):
+   * `attributes` maps mark types to values ({ bold: true, link: 'https://…' });
+   * null removes that mark. bold, italic and every other type grow when
+   * text is typed right after them; link and comment do not. Concurrent
+   * formatting merges per character (the later op of a type wins). Joins
+   * the open change like splice (not inside transact()); needs the space
+   * at format level LEVEL_MARKS (5). Resolves when durable.
+   */
+  format(index, length, attributes) {
+    if (this.#in.inTxn()) throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    try {
+      if (!Number.isSafeInteger(index) || index < 0) throw new WeftError('WEFT_EINVAL', `index ${index} is not a position`);
+      if (!Number.isSafeInteger(length) || length < 1) throw new WeftError('WEFT_EINVAL', `cannot format ${length} code units`);
+      if (!attributes || typeof attributes !== 'object' || Array.isArray(attributes)) throw new WeftError('WEFT_EINVAL', 'format takes an object of attributes');
+      if (!Object.keys(attributes).length) return Promise.resolve();
+      return this.#in.write({ t: 'format', c: this.collection, id: this.doc, f: this.field, pos: index, len: length, attrs: { ...attributes } });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * The text as spans of equally formatted text, Quill/Yjs delta style:
+   * [{ insert: 'Hello ', attributes: { bold: true } }, { insert: 'world' }]
+   * (no attributes on plain text; [] for an empty text). A plain string
+   * field gives one span without attributes. Synchronous.
+   */
+  spans() {
+    const sp = this.#in.replica(this.collection, this.doc).textSpans(this.collection, this.doc, this.field);
+    if (sp) return sp;
+    const s = this.toString();
+    return s ? [{ insert: s }] : [];
+  }
+
+  /**
    * A stable position: a string naming the character after `index`
    * (assoc >= 0, the default: text typed at index goes before it) or before
    * it (assoc < 0: typed text goes after), which resolve() turns back into
@@ -155,7 +190,10 @@ export class Text {
    * local or remote: deltas is a list of { index, deleteCount, insert } to
    * apply in order to the previous text (UTF-16), text the text now. When
    * the text was replaced as a whole (a write took the field) the list is
-   * one splice of everything.
+   * one splice of everything. A change of formatting adds a delta
+   * { index, deleteCount: 0, insert: '', format: n }: the marks of the n
+   * units from index may have changed (read them with spans()); it applies
+   * as a no-op splice, so code that only tracks the string may ignore it.
    * Returns an unsubscribe function.
    */
   observe(cb) {
@@ -287,16 +325,29 @@ export class TextObservers {
       if (!deltas.has(key)) deltas.set(key, []);
       if (d) deltas.get(key).push(d);
     };
-    for (const ev of events ?? [])
-      add(TextObservers.key(ev.coll, ev.doc, ev.field), ev.replaced ? null : { index: ev.index, deleteCount: ev.deleteCount, insert: ev.insert });
-    if (splice) add(TextObservers.key(splice.c, splice.id, splice.f), { index: splice.pos, deleteCount: splice.del, insert: splice.text });
+    const formats = new Set(); // keys whose marks changed: observers hear it even when the string did not
+    const fmt = (key, index, n) => {
+      add(key, { index, deleteCount: 0, insert: '', format: n });
+      if (this.#byKey.has(key)) formats.add(key);
+    };
+    for (const ev of events ?? []) {
+      const key = TextObservers.key(ev.coll, ev.doc, ev.field);
+      if (ev.format !== undefined) fmt(key, ev.index, ev.format);
+      else add(key, ev.replaced ? null : { index: ev.index, deleteCount: ev.deleteCount, insert: ev.insert });
+    }
+    if (splice?.t === 'format') fmt(TextObservers.key(splice.c, splice.id, splice.f), splice.pos, splice.len);
+    else if (splice) add(TextObservers.key(splice.c, splice.id, splice.f), { index: splice.pos, deleteCount: splice.del, insert: splice.text });
     const docs = new Set(touched.map(([c, d]) => `${c}\u0000${d}\u0000`));
     for (const [key, e] of this.#byKey) {
       if (!deltas.has(key) && events !== null && !docs.has(key.slice(0, key.lastIndexOf('\u0000') + 1))) continue;
       const now = e.text.toString();
-      if (now === e.last) continue;
+      if (now === e.last && !formats.has(key)) continue;
       let ds = deltas.get(key);
-      if (!ds || !ds.length || ds.reduce(applyDelta, e.last) !== now) ds = [diffStrings(e.last, now)];
+      if (!ds || !ds.length || ds.reduce(applyDelta, e.last) !== now) {
+        // Deltas that do not add up: one splice of the difference, then the format news.
+        const fs = (ds ?? []).filter((d) => d.format !== undefined);
+        ds = now === e.last ? fs : [diffStrings(e.last, now), ...fs];
+      }
       e.last = now;
       for (const { cb } of [...e.cbs]) {
         try {

@@ -208,7 +208,9 @@ export class UndoManager {
    * to call after it ran (synchronously), or null when it is not in scope.
    */
   capture(op) {
-    if (!this.#inScope(op)) return null;
+    // Formatting is not undone (yet): it changes no value, and restoring the
+    // marks a range had is a later step (docs/API.md, "Undo").
+    if (op.t === 'format' || !this.#inScope(op)) return null;
     const port = this.#port;
     if (op.t === 'incr') return () => this.#add({ t: 'incr', c: op.c, id: op.id, f: op.f, n: op.n });
     if (op.t === 'splice') return port.isWriter() ? this.#captureSplice(op) : null; // a follower tab's edit lands in the leader later

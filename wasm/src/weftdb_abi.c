@@ -45,6 +45,9 @@ typedef struct wdb {
     uint8_t *ops;
     size_t ops_len, ops_cap;
     int ops_err;
+    /* The last wdb_text_spans. */
+    uint8_t *sp;
+    size_t sp_len, sp_cap;
 } wdb;
 
 /* Appends n bytes to a handle buffer (*buf, *len, *cap). Returns 0 or
@@ -94,12 +97,14 @@ static void ev_bytes(wdb *h, const void *p, size_t n) {
 static void on_text(void *ud, const char *coll, size_t cl, const char *doc, size_t dl,
                     const char *field, size_t fl, const weft_text_delta *d) {
     wdb *h = ud;
-    uint32_t kind = d ? 0 : 1;
+    uint32_t kind = !d ? 1 : d->formatted ? 2 : 0; /* 2: marks changed, del = units formatted */
     ev_put(h, &kind, 4);
     ev_bytes(h, coll, cl);
     ev_bytes(h, doc, dl);
     ev_bytes(h, field, fl);
-    double pos = d ? (double)d->pos : 0, del = d ? (double)d->deleted : 0;
+    double pos = d ? (double)d->pos : 0, del = !d             ? 0
+                                               : d->formatted ? (double)d->formatted
+                                                              : (double)d->deleted;
     ev_put(h, &pos, 8);
     ev_put(h, &del, 8);
     ev_bytes(h, d && d->inserted ? d->inserted : "", d ? d->inserted_len : 0);
@@ -192,6 +197,7 @@ WDB_API void wdb_free(wdb *h) {
     free(h->tl);
     free(h->oc);
     free(h->ops);
+    free(h->sp);
     free(h);
 }
 
@@ -408,6 +414,60 @@ WDB_API double wdb_text_length(wdb *h, const char *coll, size_t coll_len, const 
     return rc ? rc : (double)n;
 }
 
+/* Formats `len` units from `pos` of a text field (weft_replica_text_format):
+ * type (UTF-8), value (a canonical value) unless remove; join 0 commits
+ * at once, 1 joins the open transaction. OUT: out[0], out[1] = the record
+ * when it committed, else length 0. */
+WDB_API int wdb_text_format(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                            size_t doc_len, const char *field, size_t field_len, double pos,
+                            double len, const char *type, size_t type_len, const uint8_t *value,
+                            size_t value_len, int remove, int join, double wall_ms, uint32_t *out) {
+    if (!(pos >= 0 && pos < 4294967296.0 && len >= 0 && len < 4294967296.0 && wall_ms >= 0 &&
+          wall_ms < 18446744073709551616.0))
+        return WEFT_EINVAL;
+    ev_clear(h);
+    const uint8_t *rec;
+    size_t rl;
+    int rc = weft_replica_text_format(
+        h->r, coll, coll_len, doc, doc_len, field, field_len, (size_t)pos, (size_t)len, type,
+        type_len, remove ? NULL : value, value_len, join, (uint64_t)wall_ms, &rec, &rl);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)rec;
+    out[1] = (uint32_t)rl;
+    return WEFT_OK;
+}
+
+static int put_span(void *ud, const char *utf8, size_t len, const weft_text_mark *m, size_t n) {
+    wdb *h = ud;
+    uint32_t l = (uint32_t)len, k = (uint32_t)n;
+    int rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, &l, 4);
+    if (!rc) rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, utf8, len);
+    if (!rc) rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, &k, 4);
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint32_t tl = (uint32_t)m[i].type_len, vl = (uint32_t)m[i].value_len;
+        rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, &tl, 4);
+        if (!rc) rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, m[i].type, tl);
+        if (!rc) rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, &vl, 4);
+        if (!rc) rc = buf_put(&h->sp, &h->sp_len, &h->sp_cap, m[i].value, vl);
+    }
+    return rc;
+}
+
+/* A text field's spans (weft_replica_text_spans): repeated u32 length +
+ * UTF-8, u32 n_marks, then per mark u32 length + type, u32 length + value
+ * (canonical). OUT: out[0], out[1], borrowed until the next call. Returns
+ * 0, WEFT_ENOTFOUND (no visible text) or WEFT_ENOMEM. */
+WDB_API int wdb_text_spans(wdb *h, const char *coll, size_t coll_len, const char *doc,
+                           size_t doc_len, const char *field, size_t field_len, uint32_t *out) {
+    h->sp_len = 0;
+    int rc =
+        weft_replica_text_spans(h->r, coll, coll_len, doc, doc_len, field, field_len, put_span, h);
+    if (rc) return rc;
+    out[0] = (uint32_t)(uintptr_t)h->sp;
+    out[1] = (uint32_t)h->sp_len;
+    return WEFT_OK;
+}
+
 /* ---- list fields ---- */
 
 /* A list edit (weft_replica_list_edit): kind 1 insert, 2 delete, 3 move,
@@ -487,9 +547,10 @@ WDB_API double wdb_text_resolve(wdb *h, const char *coll, size_t coll_len, const
 }
 
 /* The text changes the last apply, commit, splice or snapshot load made:
- * repeated u32 kind (0 splice, 1 replaced whole), u32 length + bytes of the
- * collection, document and field, f64 position, f64 units deleted, u32
- * length + UTF-8 inserted. OUT: out[0], out[1] (borrowed until the next
+ * repeated u32 kind (0 splice, 1 replaced whole, 2 marks changed), u32
+ * length + bytes of the collection, document and field, f64 position, f64
+ * units deleted (kind 2: units whose marks may have changed), u32 length +
+ * UTF-8 inserted. OUT: out[0], out[1] (borrowed until the next
  * such call). Returns 0, or WEFT_ENOMEM when some could not be recorded
  * (then treat every text as replaced). */
 WDB_API int wdb_text_events(wdb *h, uint32_t *out) {

@@ -33,10 +33,14 @@ extern "C" {
 /* The highest format level this build reads and may write. Level 2 adds
  * the level record itself (kind 4); later issues add op codes at level 3
  * and up, each with a line in docs/FORMAT.md §10. */
-#define WEFT_FORMAT_LEVEL 4
+#define WEFT_FORMAT_LEVEL 5
 
 /* The level that adds list ops (op codes 7-10, docs/LISTS.md). */
 #define WEFT_LEVEL_LISTS 3
+
+/* The level that adds formatting marks on text (op codes 11-12,
+ * docs/TEXT.md "Marks"). */
+#define WEFT_LEVEL_MARKS 5
 
 #define WEFT_RECORD_LEVEL 4 /* record kind byte of a level record */
 

@@ -178,6 +178,36 @@ WEFT_API int weft_replica_text_length(weft_replica *r, const char *coll, size_t 
                                       const char *doc, size_t doc_len, const char *field,
                                       size_t field_len, size_t *length);
 
+/* Formats `len` units of a text field from `pos` (weft_text_format;
+ * docs/TEXT.md, "Marks"): `type` names the mark (bold, italic, link, ...),
+ * `value` is a canonical value (FORMAT.md §2: true for bold, the URL string
+ * for a link), NULL removes the type's mark from the range. join 0 commits
+ * at once, join 1 joins the open transaction (as weft_replica_text_edit).
+ * OUT: *record, *rec_len as weft_replica_commit when it committed, else
+ * NULL and 0.
+ *
+ * Returns 0; WEFT_ENOTFOUND (the field is no visible text: a string
+ * becomes one with its first edit); WEFT_EINVAL (bad names, len 0, a
+ * range past the end or inside a surrogate pair, type not 1..64 bytes of
+ * UTF-8, value not one canonical value of at most 65536 bytes);
+ * WEFT_EVERSION (the space's format level is below WEFT_LEVEL_MARKS:
+ * weft_replica_set_format_level); WEFT_ESTATE, WEFT_ECRYPTO, WEFT_ELIMIT,
+ * WEFT_ENOMEM as weft_replica_text_edit. */
+WEFT_API int weft_replica_text_format(weft_replica *r, const char *coll, size_t coll_len,
+                                      const char *doc, size_t doc_len, const char *field,
+                                      size_t field_len, size_t pos, size_t len, const char *type,
+                                      size_t type_len, const uint8_t *value, size_t value_len,
+                                      int join, uint64_t wall_ms, const uint8_t **record,
+                                      size_t *rec_len);
+
+/* Walks a text field's visible text once as spans with their marks
+ * (weft_text_spans; values are canonical values). Returns 0,
+ * WEFT_ENOTFOUND (not a visible text), fn's non-zero return, or
+ * WEFT_ENOMEM. */
+WEFT_API int weft_replica_text_spans(weft_replica *r, const char *coll, size_t coll_len,
+                                     const char *doc, size_t doc_len, const char *field,
+                                     size_t field_len, weft_text_span_fn fn, void *ud);
+
 /* ---- list fields (docs/LISTS.md) ---- */
 
 /* What weft_replica_list_edit does. Indices are visible positions. */

@@ -44,6 +44,10 @@ typedef struct weft_text_delta {
     const char *inserted; /* borrowed, valid during the callback only; NULL if none */
     size_t inserted_len;
     size_t inserted_units;
+    /* A mark op (weft_text_format on another replica): the `formatted`
+     * units from pos may have new marks (nothing was deleted or inserted;
+     * read them with weft_text_spans). 0 for splices. */
+    size_t formatted;
 } weft_text_delta;
 
 /* Called for every visible change weft_text_apply or weft_text_load makes
@@ -161,6 +165,52 @@ WEFT_API int weft_text_anchor_resolve(const weft_text *t, const weft_text_anchor
  * for an anchor with assoc < 0. */
 WEFT_API int weft_text_insert_before(weft_text *t, const weft_text_anchor *a, const char *utf8,
                                      size_t len);
+
+/* ---- formatting marks (docs/TEXT.md, "Marks") ---- */
+
+/* One mark of a span: its type name (bold, italic, link, ...) and value
+ * (bytes the caller gave weft_text_format; in a document, a canonical
+ * value, FORMAT.md §2). Borrowed, valid during the callback only. */
+typedef struct weft_text_mark {
+    const char *type;
+    size_t type_len;
+    const uint8_t *value;
+    size_t value_len;
+} weft_text_mark;
+
+/* Called for each span by weft_text_spans: `len` bytes of UTF-8 whose
+ * characters all carry the same marks (n_marks of them, sorted by type
+ * name bytes; none for plain text). A non-zero return stops the walk and
+ * is returned. Must not call into the same replica. */
+typedef int (*weft_text_span_fn)(void *ud, const char *utf8, size_t len,
+                                 const weft_text_mark *marks, size_t n_marks);
+
+/* Whether a mark of this type grows when text is typed right after its
+ * end: 1 for every type but "link" and "comment" (Peritext's rule; no type
+ * grows at its start). Fixed by the name, so every replica decides alike. */
+WEFT_API int weft_text_mark_expands(const char *type, size_t type_len);
+
+/* Marks `len` units from `pos` with `type` (1..64 bytes of UTF-8) and
+ * `value` (1..65536 bytes), or removes that type's mark from them when
+ * value is NULL. For one type, the op with the greatest id (a Lamport
+ * clock of the text's mark ops, then the author key) wins each character;
+ * marks of different types coexist. The range is pinned to characters, so
+ * it follows concurrent edits: text typed inside it gets the mark, text
+ * typed at its start does not, text typed at its end does iff the type
+ * expands. The op is taken like edits (weft__text_local_op; the standalone
+ * update format of weft_text_take_ops carries no marks: marks travel in
+ * document changes, FORMAT.md op codes 11 and 12).
+ * Returns 0; WEFT_EINVAL (len 0, range past the end or inside a surrogate
+ * pair, bad type or value length, type not UTF-8); WEFT_ELIMIT (2^22
+ * mark ops); WEFT_ENOMEM. On error the text is unchanged. */
+WEFT_API int weft_text_format(weft_text *t, size_t pos, size_t len, const char *type,
+                              size_t type_len, const uint8_t *value, size_t value_len);
+
+/* Walks the visible text once, calling fn with each maximal span of
+ * characters carrying the same marks (what winning ops of every type
+ * give; a winning remove shows no mark). An empty text has no span.
+ * Returns 0, fn's non-zero return, or WEFT_ENOMEM. */
+WEFT_API int weft_text_spans(const weft_text *t, weft_text_span_fn fn, void *ud);
 
 /* ---- whole state ---- */
 
