@@ -123,13 +123,14 @@ static void write_js(FILE *f) {
             "/** Sizes, bounds and flags every frame decoder enforces (protocol.h). */\n"
             "export const PROTO = Object.freeze({\n"
             "  NONCE_BYTES: %d,\n  MAX_TOKEN: %d,\n  MAX_DATA: %d,\n  MAX_MESSAGE: %d,\n"
-            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  HELLO_MEMBERS: %d,\n  CHANGES_RSEQ: "
+            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  HELLO_MEMBERS: %d,\n  HELLO_GRANT: %d,\n"
+            "  CHANGES_RSEQ: "
             "%d,\n  SNAPSHOT_USE_REST: "
             "%d,\n"
             "});\n\n",
             WEFT_NONCE_BYTES, WEFT_PROTO_MAX_TOKEN, WEFT_PROTO_MAX_DATA, WEFT_PROTO_MAX_MESSAGE,
-            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_HELLO_MEMBERS, WEFT_CHANGES_RSEQ,
-            WEFT_SNAPSHOT_USE_REST);
+            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_HELLO_MEMBERS, WEFT_HELLO_GRANT,
+            WEFT_CHANGES_RSEQ, WEFT_SNAPSHOT_USE_REST);
 
     fputs("/** Protocol error codes (protocol.h WEFT_PROTO_ERRORS), name -> code. */\n"
           "export const PROTO_ERROR = Object.freeze({\n",
@@ -210,7 +211,8 @@ static void write_dts(FILE *f) {
           "  readonly NONCE_BYTES: number;\n  readonly MAX_TOKEN: number;\n"
           "  readonly MAX_DATA: number;\n  readonly MAX_MESSAGE: number;\n"
           "  readonly HELLO_CURSOR: number;\n  readonly HELLO_VERSIONS: number;\n"
-          "  readonly HELLO_MEMBERS: number;\n  readonly CHANGES_RSEQ: number;\n  readonly "
+          "  readonly HELLO_MEMBERS: number;\n  readonly HELLO_GRANT: number;\n"
+          "  readonly CHANGES_RSEQ: number;\n  readonly "
           "SNAPSHOT_USE_REST: number;\n"
           "};\n",
           f);
