@@ -140,7 +140,7 @@ static int send_changes(session *s) {
 
 static int session_writeable(session *s) {
     if (s->state == S_LIVE && session_expired(s, relay_unix_s()))
-        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+        session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
     if (s->q_head) {
         outmsg *m = s->q_head;
         s->q_head = m->next;
@@ -832,7 +832,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         break;
     }
     if (session_expired(s, relay_unix_s())) {
-        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+        session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
         return;
     }
     switch (f.type) {

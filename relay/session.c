@@ -270,7 +270,7 @@ void session_expire_all(relay *r, uint64_t now) {
      * the walk is safe. */
     for (session *s = r->sessions; s; s = s->all_next)
         if (s->state == S_LIVE && session_expired(s, now))
-            session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+            session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
 }
 
 void session_rx(session *s) {

@@ -169,6 +169,11 @@ void session_set_space(session *s, struct space *sp);
  * EXPIRED and is closed. */
 int session_expired(session *s, uint64_t now);
 
+/* The sentence an expired session is failed with. */
+static inline const char *session_expired_why(const session *s) {
+    return s->by_grant ? "access lapsed: ask an admin to renew it" : "token expired";
+}
+
 /* A session admitted by grant: its rights and end from the space's
  * membership fold at now (s->tok and s->deadline follow). Returns 0, or
  * the protocol error that refuses it: REVOKED, EXPIRED (every grant
