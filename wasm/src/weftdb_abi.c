@@ -977,8 +977,8 @@ WDB_API int wdb_invite_issue(uint8_t *grant, size_t cap, uint32_t *out_len, uint
     if (!ms_ok(until) || !ms_ok(wall_ms) || rights < 0 || rights > 255) return WEFT_EINVAL;
     int rc = backend(&be);
     if (!rc)
-        rc = weft_invite_issue(&be, grant, cap, &gl, ticket, &tl, space, issuer_sk,
-                               (uint8_t)rights, (uint64_t)until, (uint64_t)wall_ms);
+        rc = weft_invite_issue(&be, grant, cap, &gl, ticket, &tl, space, issuer_sk, (uint8_t)rights,
+                               (uint64_t)until, (uint64_t)wall_ms);
     out_len[0] = (uint32_t)gl;
     out_len[1] = (uint32_t)tl;
     return rc;
