@@ -991,7 +991,7 @@ static int post_blob_chunk(session *s, struct lws *wsi) {
         return blob_refuse(s, wsi, RELAY_BLOB_TOO_BIG, WEFT_PROTO_ETOO_BIG,
                            "chunk exceeds --max-frame");
     weft_token t;
-    uint32_t code = check_auth_as(s, wsi, h->space, WEFT_RIGHT_WRITE, 1, 0, "POST", h->path, &t);
+    uint32_t code = check_auth_as(s, wsi, h->space, WEFT_RIGHT_WRITE, 1, 1, "POST", h->path, &t);
     if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
     char hx[80];
     uint8_t want[32], got[32];
@@ -1015,6 +1015,8 @@ static int post_blob_chunk(session *s, struct lws *wsi) {
     if (h->admitted_bytes) sp->quota_bytes = h->admitted_bytes;
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_WRITE)) != 0)
+        return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, weft_proto_strerror(code));
     /* The space's one quota counts files' bytes with its records. */
     uint64_t old = blobs_chunk_size(r->blobs, h->space, h->blob, h->chunk);
     uint64_t quota = sp->quota_bytes ? sp->quota_bytes : r->cfg.space_bytes;
@@ -1065,7 +1067,7 @@ static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const ch
     struct space *sp;
     int answered;
     weft_token t;
-    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
+    uint32_t code = check_auth_grant(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
     if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
     const char *why;
     if (admit_check_http(s, wsi, sid, &why))
@@ -1074,6 +1076,8 @@ static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const ch
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_READ)) != 0)
+        return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, weft_proto_strerror(code));
     int held = blobs_renew(r->blobs, sid, h->blob) == 0;
     chunk_list l = {.cap = 256};
     if (!(l.b = malloc(l.cap))) return -1;

@@ -71,6 +71,11 @@ test('weftdb: an admin who joined by link invites a fourth person, who claims an
   await until('owner reads the fourth', () => owner.collection('notes').get('f1'));
   assert.deepEqual(owner.collection('notes').get('f1'), { t: 'from the fourth' });
   await until('owner lists the fourth', () => owner.members.some((m) => m.key === fourth.author && m.rights === 'write' && m.state === 'member'));
+  // Files over REST by grant: the fourth uploads, the owner downloads.
+  const bytes = new Uint8Array(70_000).map((_, i) => (i * 7) & 0xff);
+  const ref = await fourth.files.put(bytes, { name: 'plan.bin' });
+  await until('uploaded', () => fourth.status.uploads === 0);
+  assert.ok(Buffer.from(await owner.files.get(ref)).equals(Buffer.from(bytes)));
 
   // The same link on another device: its claim is a replayed invite.
   const other = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
@@ -103,6 +108,16 @@ test('weftdb: an admin who joined by link invites a fourth person, who claims an
 
   // A writer cannot invite.
   await assert.rejects(fourth.invite({ rights: 'read', uses: 1 }), (e) => e.code === 'WEFT_ENOTADMIN');
+
+  // The admin who joined by link removes the fourth: a new key epoch, and
+  // the fourth's app says 'removed'.
+  await until('admin synced', () => synced(admin));
+  await admin.remove(fourth.author);
+  assert.equal(admin.keyEpoch, 1);
+  await until('fourth removed', () => fourth.status.state === 'removed');
+  await until('owner takes the new key', () => owner.keyEpoch === 1);
+  await admin.collection('notes').put('a2', { t: 'after the removal' });
+  await until('owner reads it', () => owner.collection('notes').get('a2'));
 });
 
 test('weftdb: an online admin renews grants before they lapse; a lapsed member is "expired", not looping', { skip, timeout: 60_000 }, async () => {

@@ -204,7 +204,10 @@ export class Members {
     const h = this.#h, m = h.meta();
     const out = [];
     await this.#selfGrant(out);
-    const { grant, ticket } = h.core.inviteIssue({ space: m.space, issuerSecret: m.spaceSecret ?? m.authorSecret, rights, until: until ? Math.ceil(until / 1000) : 0, wallMs: Date.now() });
+    // An admin's invite ends no later than its own grant (else OUTLIVES).
+    const mine = m.spaceSecret ? null : this.#list().members.find((x) => x.key === toBase64url(m.author));
+    if (mine?.until && (!until || until > mine.until)) until = mine.until;
+    const { grant, ticket } = h.core.inviteIssue({ space: m.space, issuerSecret: m.spaceSecret ?? m.authorSecret, rights, until: until ? Math.floor(until / 1000) : 0, wallMs: Date.now() });
     const rc = h.core.scope((s) => h.core.x.wdb_members_admit(this.#m, s.bytes(grant), grant.length));
     if (rc) throw WeftError.fromCode(rc, 'the invite was refused');
     await this.#keep(grant, this.#add(grant));

@@ -309,6 +309,10 @@ export class Space {
     const r = RIGHTS.indexOf(rights);
     if (r < 1) throw new WeftError('WEFT_EINVAL', "rights must be 'read', 'write' or 'admin'");
     if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
+    // The space reads membership from now on (FORMAT.md §10): raised by
+    // the owner or a token admin here, so that admins admitted by grant,
+    // who cannot sign level records, may remove later.
+    if (!this.#meta.byGrant && this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
     const { records, ticket } = await this.#members.invite(r, expiresIn ? Date.now() + expiresIn : 0);
     this.#sync?.sendMembers(records);
     return this.#core.inviteEncode(base, this.#meta.space, ticket, this.#meta.contentKey);
