@@ -500,8 +500,9 @@ static int cmd_invite(int argc, char **argv) {
          * otherwise): the end asked for is cut to it. */
         uint64_t until = ttl ? now_s() + ttl : 0, mine = 0;
         uint8_t have;
-        if (!sd.has_owner && !weft_members_rights(sd.members, sd.author_pk, now_s(), &have, &mine) &&
-            mine && (!until || until > mine))
+        if (!sd.has_owner &&
+            !weft_members_rights(sd.members, sd.author_pk, now_s(), &have, &mine) && mine &&
+            (!until || until > mine))
             until = mine;
         rc = weft_invite_issue(&sd.be, grant, sizeof grant, &grant_len, tok, &tl, sd.space,
                                issuer_sk(&sd), (uint8_t)rights, until, now_s() * 1000);

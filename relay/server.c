@@ -392,17 +392,19 @@ static void hello_ready(session *s, const weft_frame *f) {
         send_challenge(s, NULL);
         return;
     }
+    /* By grant, who it is comes first: a stranger learns nothing, not even
+     * the space's level. */
+    uint32_t why = s->by_grant && !space_key_revoked(sp, s->key) ? grant_hello_check(s, sp) : 0;
+    if (why) {
+        grant_refused(s, why);
+        return;
+    }
     if (sp->level > s->level) {
         refuse_old_client(s, sp->level);
         return;
     }
     if (space_key_revoked(sp, s->key)) {
         refuse_removed(s);
-        return;
-    }
-    uint32_t why = s->by_grant ? grant_hello_check(s, sp) : 0;
-    if (why) {
-        grant_refused(s, why);
         return;
     }
     /* The client's vector, by the space's author index: authors the relay

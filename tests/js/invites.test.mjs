@@ -12,6 +12,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
 import { fromBase64url } from '../../wasm/src/util.js';
+import { encodeHello, decodeFrame, F } from '../../wasm/src/frames.js';
 import { haveRelay, startRelay } from './relay.mjs';
 
 const skip = haveRelay ? false : 'needs build/relay/weft-relay (tools/build native)';
@@ -105,6 +106,23 @@ test('weftdb: an admin who joined by link invites a fourth person, who claims an
   assert.deepEqual(strangerErrors, ['WEFT_ENOTMEMBER']);
   assert.equal(access.length, 1);
   assert.equal(stranger.collection('notes').get('o1'), undefined);
+
+  // On the wire: a stranger's HELLO by grant (a version-1 HELLO, even)
+  // gets a fatal NOT_MEMBER before any CHALLENGE or VERSION, so it learns
+  // nothing of the space.
+  const first = await new Promise((resolve, reject) => {
+    const ws = new WebSocket(r.url);
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => ws.send(encodeHello({ space: fromBase64url(owner.id, 'space'), key: keypair().pk, vv: new Uint8Array(0), token: new Uint8Array(0), members: true, byGrant: true }));
+    ws.onmessage = (m) => {
+      resolve(decodeFrame(new Uint8Array(m.data)));
+      ws.close();
+    };
+    ws.onerror = reject;
+  });
+  assert.equal(first.type, F.ERROR);
+  assert.equal(first.name, 'NOT_MEMBER', first.message);
+  assert.ok(first.fatal);
 
   // A writer cannot invite.
   await assert.rejects(fourth.invite({ rights: 'read', uses: 1 }), (e) => e.code === 'WEFT_ENOTADMIN');

@@ -1,9 +1,8 @@
 // The share dialog: makes an invite link (read-only or read-write, for a
 // chosen time) with a copy button. A link for one person is claimed by the
 // first device that opens it (weftdb invite({ uses: 1 })): that device
-// becomes a member the members dialog lists, renews and can remove (it does
-// not attach files yet: weftdb's files API takes tokens). A link for
-// anyone is a bearer link: whoever holds it gets in until it expires, and
+// becomes a member the members dialog lists, renews and can remove. A link
+// for anyone is a bearer link: whoever holds it gets in until it expires, and
 // it cannot be taken back. The link's fragment carries the space's
 // content key: it never reaches the server, so it should travel by a
 // channel the user trusts.
