@@ -171,3 +171,25 @@ test('weftdb: an online admin renews grants before they lapse; a lapsed member i
   assert.equal(access.length, 1);
   assert.match(access[0].message, /ask an admin/);
 });
+
+test('weftdb: a device admitted by grant opens with the rights its grants give now', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const owner = await createSpace({ storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => owner.close());
+  const link = await owner.invite({ rights: 'read', uses: 1 });
+  await until('owner synced', () => synced(owner));
+  const store = memoryStorage();
+  const reader = await openSpace({ invite: link, storage: store, relay: r.url, sync });
+  await until('reader synced', () => synced(reader));
+  assert.equal(reader.rights, 'read');
+  await assert.rejects(reader.collection('notes').put('x', { t: 'no' }), (e) => e.code === 'WEFT_ERIGHTS');
+  await owner.grant(reader.author, 'write');
+  await until('reader sees its grant', () => reader.members.some((m) => m.key === reader.author && m.rights === 'write'));
+  await reader.close();
+  const again = await openSpace({ space: owner.id, storage: store, relay: r.url, sync });
+  cleanup.push(() => again.close());
+  assert.equal(again.rights, 'write');
+  await again.collection('notes').put('w', { t: 'now I write' });
+  await until('owner reads it', () => owner.collection('notes').get('w'));
+});
