@@ -1176,8 +1176,18 @@ static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
 
 static void space_revoked_cb(void *ud, struct space *sp, const uint8_t key[32]) {
     relay *r = ud;
-    for (session *s = r->sessions; s; s = s->all_next)
-        if (s->sp == sp && s->state != S_CLOSING && memcmp(s->key, key, 32) == 0) refuse_removed(s);
+    uint64_t now = relay_unix_s();
+    for (session *s = r->sessions; s; s = s->all_next) {
+        if (s->sp != sp || s->state == S_CLOSING) continue;
+        if (memcmp(s->key, key, 32) == 0) {
+            refuse_removed(s);
+            continue;
+        }
+        /* Removing an admin voids the grants it signed: the keys admitted
+         * by them go too. */
+        uint32_t why = s->by_grant && s->state == S_LIVE ? session_grant_rights(s, now) : 0;
+        if (why) grant_refused(s, why);
+    }
 }
 
 /* A frame from another relay: its sender's relay charged the space's

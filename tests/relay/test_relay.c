@@ -548,7 +548,8 @@ static void by_grant(tclient *c, const uint8_t *claim, size_t len) {
  * claims an invite with its own key and writes with no token; the same
  * invite claimed by another key is REPLAY, a key with no grant NOT_MEMBER,
  * both fatal and before any CHALLENGE; a grant that ends closes the
- * session with EXPIRED unless a renewal came first. */
+ * session with EXPIRED unless a renewal came first; removing the admin
+ * whose grant admitted a key closes that key's session. */
 static void grant_admission(void) {
     relay_proc p;
     if (start(&p, NULL)) return;
@@ -605,6 +606,26 @@ static void grant_admission(void) {
     CHECK(soon.err_code == WEFT_PROTO_EEXPIRED && soon.err_fatal);
     CHECK(tc_write(&renewed, 1, 10, 1) == 0);
     CHECK(tc_wait(&renewed, until_acked, 1, 3000) && renewed.n_rejected == 0 && !renewed.closed);
+    /* An admin's grant admits x; the owner removes the admin: x goes. */
+    ident ad;
+    ident_new(&ad);
+    tclient x;
+    tc_init(&x, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, ad.pk,
+                               WEFT_RIGHT_ADMIN, 0, 0, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, ad.sk, x.me.pk,
+                               WEFT_RIGHT_READ, 0, 0, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&adm, until_stored, 6, 3000) && adm.n_rejected == 0);
+    by_grant(&x, NULL, 0);
+    CHECK(tc_connect(&x, p.port, 1, 0, 0) == 0 && tc_wait(&x, until_synced, 0, 3000));
+    CHECK(0 == weft_revoke_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, ad.pk, 0, 1,
+                                now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&x, until_error, 0, 3000));
+    CHECK(x.err_code == WEFT_PROTO_ENOT_MEMBER && x.err_fatal);
+    tc_free(&x);
     CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"REPLAY\"}") >= 1);
     CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"NOT_MEMBER\"}") >= 1);
     tc_free(&adm);
