@@ -945,8 +945,8 @@ static void members(void) {
     n += framed(out + n, rec, len);
     emit(out + n, framed(out + n, ticket, tl)); /* the ticket alone */
     n += framed(out + n, ticket, tl);
-    FUZZ_ASSERT(weft_invite_claim(&be, rec, sizeof rec, &len, space, ticket, tl, member, wall,
-                                  NULL) == 0);
+    FUZZ_ASSERT(
+        weft_invite_claim(&be, rec, sizeof rec, &len, space, ticket, tl, member, wall, NULL) == 0);
     n += framed(out + n, rec, len);
     emit(out, n);
 }
