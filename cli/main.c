@@ -34,9 +34,10 @@ static const char *USAGE =
     "keys and spaces\n"
     "  keygen [--out FILE]               a new Ed25519 key pair (JSON; FILE is mode 0600)\n"
     "  space create DIR [--relay URL]    a new space; DIR becomes its first replica\n"
-    "  invite DIR --rights read|write|admin [--expires 7d|24h|30m|never]\n"
+    "  invite DIR --rights read|write|admin [--expires 7d|24h|30m|never] [--uses 1]\n"
     "         [--for PUBLIC_KEY] [--base URL]\n"
-    "                                    an invite link signed by the owner (or an admin)\n"
+    "                                    an invite link signed by the owner (or an admin);\n"
+    "                                    --uses 1: claimed once by the newcomer's own key\n"
     "  invite inspect LINK               decode and verify an invite (JSON)\n"
     "  join DIR --invite LINK [--identity FILE] [--relay URL]\n"
     "                                    a new replica of the invite's space in DIR\n"
@@ -474,6 +475,10 @@ static int cmd_invite(int argc, char **argv) {
             return input_error("--for must be a public key (base64url, 32 bytes)");
         for_key = grantee;
     }
+    const char *uses = option(argc, argv, 2, "--uses");
+    if (uses && (strcmp(uses, "1") != 0 || who))
+        return usage_error("%s",
+                           "--uses takes 1 (a link claimed by the newcomer's key), without --for");
     spacedir sd;
     char err[512];
     if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
@@ -481,7 +486,34 @@ static int cmd_invite(int argc, char **argv) {
     size_t tl;
     uint64_t nb = now_s() - 60; /* tolerate clocks a minute apart */
     int rc;
-    if (sd.has_owner) {
+    if (uses) {
+        /* An invite the newcomer claims with its own key: the grant to a
+         * fresh invite key, checked and kept for the next sync, and its
+         * ticket in the link. Any admin replica may sign it. */
+        uint8_t grant[WEFT_GRANT_MAX_BYTES];
+        size_t grant_len;
+        if (grant_self(&sd)) {
+            spacedir_close(&sd);
+            return EXIT_INPUT;
+        }
+        /* An admin's invite ends no later than its own grant (OUTLIVES
+         * otherwise): the end asked for is cut to it. */
+        uint64_t until = ttl ? now_s() + ttl : 0, mine = 0;
+        uint8_t have;
+        if (!sd.has_owner &&
+            !weft_members_rights(sd.members, sd.author_pk, now_s(), &have, &mine) && mine &&
+            (!until || until > mine))
+            until = mine;
+        rc = weft_invite_issue(&sd.be, grant, sizeof grant, &grant_len, tok, &tl, sd.space,
+                               issuer_sk(&sd), (uint8_t)rights, until, now_s() * 1000);
+        if (!rc && keep_records(&sd, grant, grant_len)) {
+            spacedir_close(&sd);
+            return EXIT_INPUT;
+        }
+        if (!rc) fprintf(stderr, "weft: the link works once this replica synced (weft sync)\n");
+    } else if (spacedir_by_grant(&sd)) {
+        rc = WEFT_EDELEGATION; /* no token to delegate: invite with --uses 1 */
+    } else if (sd.has_owner) {
         rc = weft_token_issue(&sd.be, tok, sizeof tok, &tl, sd.space, sd.owner_sk, NULL, 0, for_key,
                               (uint8_t)rights, nb, ttl ? nb + 60 + ttl : 0);
     } else {
@@ -492,7 +524,9 @@ static int cmd_invite(int argc, char **argv) {
     if (rc) {
         spacedir_close(&sd);
         fprintf(stderr, "weft: cannot issue the invite: %s%s\n", weft_strerror(rc),
-                rc == WEFT_EDELEGATION ? " (only the owner or an admin can invite)" : "");
+                rc == WEFT_EDELEGATION ? " (only the owner or an admin can invite; a replica "
+                                         "admitted by its grant invites with --uses 1)"
+                                       : "");
         return EXIT_INPUT;
     }
     const char *base = option(argc, argv, 2, "--base");
@@ -564,6 +598,38 @@ static int read_identity(const char *path, uint8_t *pk, uint8_t *sk) {
     return rc ? -1 : 0;
 }
 
+/* weft join with a claimed invite: a new replica whose key claims the
+ * link's invite; the claim is its credential ("token"), sent on every
+ * sync; the relay stores it once and admits the key by its grant. */
+static int join_claim(const char *dir, const uint8_t *space, uint8_t *key, const uint8_t *ticket,
+                      size_t ticket_len, uint8_t rights, uint64_t until, int argc, char **argv,
+                      const weft_crypto_backend *be) {
+    if (until && now_s() >= until) return input_error("this invite has expired: ask for a new one");
+    spacedir sd;
+    char err[512];
+    if (spacedir_create(&sd, dir, space, key, NULL, NULL, 0, option(argc, argv, 2, "--relay"), err,
+                        sizeof err))
+        return input_error(err);
+    memset(key, 0, 32);
+    const char *id = option(argc, argv, 2, "--identity");
+    if (id && read_identity(id, sd.author_pk, sd.author_sk)) {
+        spacedir_close(&sd);
+        return input_error("cannot read the --identity file (make one with `weft keygen --out`)");
+    }
+    int rc = weft_invite_claim(be, sd.token, sizeof sd.token, &sd.token_len, space, ticket,
+                               ticket_len, sd.author_pk, now_s() * 1000, NULL);
+    if (rc || spacedir_save(&sd, err, sizeof err)) {
+        spacedir_close(&sd);
+        return input_error(rc ? weft_strerror(rc) : err);
+    }
+    printf("{");
+    print_b64_field("space", sd.space, 32, 1);
+    print_b64_field("author", sd.author_pk, 32, 1);
+    printf("\"rights\":\"%s\",\"claimed\":true}\n", rights_name(rights));
+    spacedir_close(&sd);
+    return EXIT_OK;
+}
+
 static int cmd_join(int argc, char **argv) {
     char *pos[2];
     const char *link = option(argc, argv, 2, "--invite");
@@ -576,6 +642,12 @@ static int cmd_join(int argc, char **argv) {
     weft_crypto_backend be;
     weft_token t;
     if (weft_sodium_backend(&be)) return input_error("libsodium failed to start");
+    uint8_t seed[32], trights;
+    uint64_t tuntil;
+    if (weft_ticket_decode(tok, tl, seed, &trights, &tuntil) == 0) {
+        memset(seed, 0, sizeof seed);
+        return join_claim(pos[0], space, key, tok, tl, trights, tuntil, argc, argv, &be);
+    }
     int rc = weft_token_verify(&be, tok, tl, space, now_s(), &t);
     if (rc) {
         fprintf(stderr, "weft: the invite's token is not valid: %s\n", weft_strerror(rc));
@@ -610,7 +682,19 @@ static int cmd_join(int argc, char **argv) {
 
 /* ---- data ---- */
 
+/* The rights a replica admitted by grant joined with (its claim's); the
+ * relay checks its grants. */
+static uint8_t claim_rights(const spacedir *sd) {
+    weft_member_record c;
+    return weft_member_record_decode(&c, sd->token, sd->token_len) ? 0 : c.rights;
+}
+
 static int check_can_write(spacedir *sd) {
+    if (spacedir_by_grant(sd)) {
+        if (claim_rights(sd) >= WEFT_RIGHT_WRITE) return EXIT_OK;
+        fprintf(stderr, "weft: this replica may not write: its invite grants read only\n");
+        return EXIT_INPUT;
+    }
     weft_token t;
     int rc = weft_token_verify(&sd->be, sd->token, sd->token_len, sd->space, now_s(), &t);
     if (!rc) rc = weft_token_allows(&t, sd->author_pk, WEFT_RIGHT_WRITE);
@@ -1189,6 +1273,10 @@ static int cmd_status(int argc, char **argv) {
     weft_state_hash(sd.replica, h);
     weft_token t;
     int tok = weft_token_verify(&sd.be, sd.token, sd.token_len, sd.space, now_s(), &t);
+    if (spacedir_by_grant(&sd)) {
+        t.rights = claim_rights(&sd);
+        tok = t.rights ? 0 : WEFT_EMALFORMED;
+    }
     printf("{");
     print_b64_field("space", sd.space, 32, 1);
     print_b64_field("author", sd.author_pk, 32, 1);

@@ -37,10 +37,17 @@ typedef struct spacedir {
     weft_suite_v1 suite;
     weft_replica *replica;
     weft_members *members; /* members.weft, folded */
-    int has_snapshot;  /* snapshot.weft was loaded */
-    size_t good_bytes; /* changes.weft bytes that hold whole records */
-    size_t torn_bytes; /* bytes after them: a torn tail */
+    int has_snapshot;      /* snapshot.weft was loaded */
+    size_t good_bytes;     /* changes.weft bytes that hold whole records */
+    size_t torn_bytes;     /* bytes after them: a torn tail */
 } spacedir;
+
+/* Whether this replica is admitted by its grant: it joined by claiming an
+ * invite, and its "token" is that claim (a grant record, kind 5), sent to
+ * the relay as "Authorization: Grant" (docs/RELAY.md, "Authorization"). */
+static inline int spacedir_by_grant(const spacedir *sd) {
+    return sd->token_len >= 2 && sd->token[1] == WEFT_RECORD_GRANT;
+}
 
 /* Prepares a new directory (which must not hold a space.json yet) with a
  * fresh author key pair; the caller may then set the token (which names

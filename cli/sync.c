@@ -139,11 +139,11 @@ static int auth_headers(const spacedir *sd, const char *method, const char *path
     /* The format level this build reads (PROTOCOL.md §6): a relay whose
      * space is above it answers VERSION instead of records we cannot read. */
     int n = snprintf(dst, cap,
-                     "Authorization: Bearer %.*s\r\nWeft-Proof: %s.%.*s\r\nWeft-Format-Level: "
+                     "Authorization: %s %.*s\r\nWeft-Proof: %s.%.*s\r\nWeft-Format-Level: "
                      "%d\r\n%s%s%s",
-                     (int)tl, tok, stamp, (int)sl, sig64, WEFT_FORMAT_LEVEL,
-                     admission ? "Weft-Admission: " : "", admission ? admission : "",
-                     admission ? "\r\n" : "");
+                     spacedir_by_grant(sd) ? "Grant" : "Bearer", (int)tl, tok, stamp, (int)sl,
+                     sig64, WEFT_FORMAT_LEVEL, admission ? "Weft-Admission: " : "",
+                     admission ? admission : "", admission ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 

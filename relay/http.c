@@ -22,6 +22,7 @@
 #include "blobs.h"
 #include "hex.h"
 #include "http.h"
+#include "weft/hash.h"
 #include "weft/members.h"
 #include "pubsub.h"
 #include "session.h"
@@ -58,6 +59,9 @@ typedef struct http_state {
     char idem[IDEM_KEY_MAX + 1];
     int idem_bad;   /* Idempotency-Key empty or over IDEM_KEY_MAX: 400 */
     int proof_used; /* this request's proof was accepted (a rerun checks it again) */
+    int by_grant;   /* Authorization: Grant: the key's grants decide (grant_rest_check) */
+    uint8_t claim[WEFT_GRANT_MAX_BYTES]; /* by grant: the key's invite claim, if sent */
+    size_t claim_len;
     uint32_t n;
     ack_entry *res;
     storage_batch *batch; /* the batch the answer waits for */
@@ -322,24 +326,100 @@ void http_free(relay *r) {
  * too (a file chunk's bytes are signed by nobody). Returns 0 or a
  * WEFT_PROTO_E code. */
 #define PROOF_STAMP_MAX 24
+
+/* "Authorization: Grant <base64url>": the key (32 bytes) or its invite
+ * claim (a grant record naming it). Fills t with the key and no rights:
+ * grant_rest_check gives it the rights its grants hold once the space is
+ * loaded. Returns 0 or WEFT_PROTO_EAUTH. */
+static uint32_t grant_auth(session *s, const char *b64, const uint8_t sid[32], weft_token *t) {
+    http_state *h = s->http;
+    uint8_t buf[WEFT_GRANT_MAX_BYTES];
+    size_t len;
+    if (!h || weft_base64url_decode(buf, sizeof buf, &len, b64, strlen(b64)))
+        return WEFT_PROTO_EAUTH;
+    memset(t, 0, sizeof *t);
+    memcpy(t->space, sid, 32);
+    memcpy(t->issuer, sid, 32);
+    if (len == 32) {
+        memcpy(t->grantee, buf, 32);
+    } else {
+        weft_member_record c;
+        if (weft_member_record_decode(&c, buf, len) || c.kind != WEFT_RECORD_GRANT || c.flags)
+            return WEFT_PROTO_EAUTH;
+        memcpy(t->grantee, c.member, 32);
+        memcpy(h->claim, buf, len);
+        h->claim_len = len;
+    }
+    memcpy(t->id, t->grantee, WEFT_TOKEN_IDBYTES);
+    h->by_grant = 1;
+    return 0;
+}
+
+/* A request by grant, its space loaded: its claim is stored (once; a
+ * refusal changes nothing), then t gets the rights its key's grants give
+ * now. Returns 0 or the refusal (NOT_MEMBER, EXPIRED, REVOKED, REPLAY,
+ * RIGHTS...). Requests by token pass. */
+static uint32_t grant_rest_check(session *s, struct space *sp, weft_token *t, uint8_t right) {
+    http_state *h = s->http;
+    if (!h->by_grant) return 0;
+    relay *r = s->r;
+    uint64_t now = relay_unix_s();
+    if (h->claim_len) {
+        weft_member_record c;
+        uint8_t hash[32];
+        if (weft_member_record_verify(&r->be, h->claim, h->claim_len, sp->id, &c))
+            return WEFT_PROTO_EBAD_SIGNATURE;
+        weft_blake2b(hash, 32, h->claim, h->claim_len);
+        if (weft_members_status(sp->members, hash) != 0) {
+            int rc = weft_members_invite_open(sp->members, c.issuer, now);
+            if (rc == WEFT_EREPLAY) return WEFT_PROTO_EREPLAY;
+            if (rc == WEFT_EEXPIRED) return WEFT_PROTO_EEXPIRED;
+            if (rc == WEFT_EREVOKED) return WEFT_PROTO_EREVOKED;
+            if (rc) return WEFT_PROTO_ENOT_MEMBER;
+            uint8_t status;
+            uint64_t value;
+            if (space_submit(sp, h->claim, h->claim_len, NULL, now, 0, h->level, &status, &value))
+                return WEFT_PROTO_ESTORAGE;
+            if (status == WEFT_ACK_REJECTED) return (uint32_t)value;
+        }
+    }
+    uint8_t rights;
+    uint64_t until;
+    int rc = weft_members_rights(sp->members, t->grantee, now, &rights, &until);
+    if (rc == WEFT_EREVOKED) return WEFT_PROTO_EREVOKED;
+    if (rc == WEFT_EEXPIRED) return WEFT_PROTO_EEXPIRED;
+    if (rc || !rights) return WEFT_PROTO_ENOT_MEMBER;
+    if (rights < right) return WEFT_PROTO_ERIGHTS;
+    t->rights = rights;
+    t->expires = until;
+    return 0;
+}
+
+/* grant_ok: the handler calls grant_rest_check once its space is loaded,
+ * so "Authorization: Grant" may be accepted (it always needs the proof). */
 static uint32_t check_auth_as(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
-                              int always_proof, const char *method, const char *path,
+                              int always_proof, int grant_ok, const char *method, const char *path,
                               weft_token *t) {
     relay *r = s->r;
     char auth[2048];
-    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
-        strncmp(auth, "Bearer ", 7) != 0)
-        return WEFT_PROTO_EAUTH;
-    uint8_t tok[WEFT_PROTO_MAX_TOKEN];
-    size_t tlen;
-    if (weft_base64url_decode(tok, sizeof tok, &tlen, auth + 7, strlen(auth + 7)))
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
         return WEFT_PROTO_EAUTH;
     uint64_t now = relay_unix_s();
-    int rc = weft_token_verify(&r->be, tok, tlen, sid, now, t);
-    if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) return WEFT_PROTO_EEXPIRED;
-    if (rc) return WEFT_PROTO_EAUTH;
-    if (t->rights < right) return WEFT_PROTO_ERIGHTS;
-    if (t->any_grantee || (right == WEFT_RIGHT_WRITE && !always_proof)) return 0;
+    if (grant_ok && strncmp(auth, "Grant ", 6) == 0) {
+        uint32_t code = grant_auth(s, auth + 6, sid, t);
+        if (code) return code;
+    } else {
+        if (strncmp(auth, "Bearer ", 7) != 0) return WEFT_PROTO_EAUTH;
+        uint8_t tok[WEFT_PROTO_MAX_TOKEN];
+        size_t tlen;
+        if (weft_base64url_decode(tok, sizeof tok, &tlen, auth + 7, strlen(auth + 7)))
+            return WEFT_PROTO_EAUTH;
+        int rc = weft_token_verify(&r->be, tok, tlen, sid, now, t);
+        if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) return WEFT_PROTO_EEXPIRED;
+        if (rc) return WEFT_PROTO_EAUTH;
+        if (t->rights < right) return WEFT_PROTO_ERIGHTS;
+        if (t->any_grantee || (right == WEFT_RIGHT_WRITE && !always_proof)) return 0;
+    }
     char proof[160];
     if (lws_hdr_custom_copy(wsi, proof, sizeof proof, "weft-proof:", 11) <= 0)
         return WEFT_PROTO_EPROOF;
@@ -399,7 +479,14 @@ static uint32_t check_auth_as(session *s, struct lws *wsi, const uint8_t sid[32]
  * changes or snapshots): writes need no Weft-Proof. */
 static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
                            const char *method, const char *path, weft_token *t) {
-    return check_auth_as(s, wsi, sid, right, 0, method, path, t);
+    return check_auth_as(s, wsi, sid, right, 0, 0, method, path, t);
+}
+
+/* check_auth for handlers that also take "Authorization: Grant" (reading
+ * the log, posting changes): they call grant_rest_check once loaded. */
+static uint32_t check_auth_grant(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
+                                 const char *method, const char *path, weft_token *t) {
+    return check_auth_as(s, wsi, sid, right, 0, 1, method, path, t);
 }
 
 /* The answer a parked request waited for came (failed: its space could
@@ -497,7 +584,7 @@ static uint32_t admit_check_http(session *s, struct lws *wsi, const uint8_t sid[
 static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const char *path) {
     relay *r = s->r;
     weft_token t;
-    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
+    uint32_t code = check_auth_grant(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
     int bad = 0;
     uint64_t after = urlarg_u64(wsi, "after=", 0, &bad);
@@ -515,6 +602,10 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
     if (!s->http->synced) { /* as fresh as storage: see space_wait */
         s->http->synced = 1;
         if (park(s, wsi, sp, 1, &answered)) return answered;
+    }
+    if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_READ)) != 0) {
+        relay_reject(r, code);
+        return respond_error(s, wsi, code, weft_proto_strerror(code));
     }
     if (!t.any_grantee && space_key_revoked(sp, t.grantee)) {
         relay_reject(r, WEFT_PROTO_EREVOKED);
@@ -615,7 +706,7 @@ static int post_changes(session *s, struct lws *wsi) {
     http_state *h = s->http;
     if (h->too_big) return respond_error(s, wsi, WEFT_PROTO_ETOO_BIG, "body exceeds --max-frame");
     weft_token t;
-    uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
+    uint32_t code = check_auth_grant(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code) return respond_error(s, wsi, code, "token refused");
     const char *why;
     if (admit_check_http(s, wsi, h->space, &why))
@@ -690,6 +781,10 @@ static int post_changes(session *s, struct lws *wsi) {
     }
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_WRITE)) != 0) {
+        relay_reject(r, code);
+        return respond_error(s, wsi, code, weft_proto_strerror(code));
+    }
     if (sp->level > h->level)
         return respond_error(s, wsi, WEFT_PROTO_EVERSION,
                              "this space uses a newer format level than this client reads: "
@@ -821,7 +916,7 @@ static int post_snapshot(session *s, struct lws *wsi) {
 static int open_checked(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
                         const char *method, const char *path, struct space **sp, int *answered) {
     weft_token t;
-    uint32_t code = check_auth(s, wsi, sid, right, method, path, &t);
+    uint32_t code = check_auth_grant(s, wsi, sid, right, method, path, &t);
     int rc = code ? 0 : space_open(s->r, sid, 0, sp);
     if (code)
         *answered = respond_error(s, wsi, code, "token refused");
@@ -831,7 +926,10 @@ static int open_checked(session *s, struct lws *wsi, const uint8_t sid[32], uint
         *answered = respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     else if (park(s, wsi, *sp, 0, answered))
         return 0;
-    else if (!t.any_grantee && space_key_revoked(*sp, t.grantee)) {
+    else if ((code = grant_rest_check(s, *sp, &t, right)) != 0) {
+        relay_reject(s->r, code);
+        *answered = respond_error(s, wsi, code, weft_proto_strerror(code));
+    } else if (!t.any_grantee && space_key_revoked(*sp, t.grantee)) {
         relay_reject(s->r, WEFT_PROTO_EREVOKED);
         *answered = respond_error(s, wsi, WEFT_PROTO_EREVOKED,
                                   "this key was removed from the space: ask an admin");
@@ -893,7 +991,7 @@ static int post_blob_chunk(session *s, struct lws *wsi) {
         return blob_refuse(s, wsi, RELAY_BLOB_TOO_BIG, WEFT_PROTO_ETOO_BIG,
                            "chunk exceeds --max-frame");
     weft_token t;
-    uint32_t code = check_auth_as(s, wsi, h->space, WEFT_RIGHT_WRITE, 1, "POST", h->path, &t);
+    uint32_t code = check_auth_as(s, wsi, h->space, WEFT_RIGHT_WRITE, 1, 1, "POST", h->path, &t);
     if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
     char hx[80];
     uint8_t want[32], got[32];
@@ -917,6 +1015,8 @@ static int post_blob_chunk(session *s, struct lws *wsi) {
     if (h->admitted_bytes) sp->quota_bytes = h->admitted_bytes;
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_WRITE)) != 0)
+        return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, weft_proto_strerror(code));
     /* The space's one quota counts files' bytes with its records. */
     uint64_t old = blobs_chunk_size(r->blobs, h->space, h->blob, h->chunk);
     uint64_t quota = sp->quota_bytes ? sp->quota_bytes : r->cfg.space_bytes;
@@ -967,7 +1067,7 @@ static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const ch
     struct space *sp;
     int answered;
     weft_token t;
-    uint32_t code = check_auth(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
+    uint32_t code = check_auth_grant(s, wsi, sid, WEFT_RIGHT_READ, "GET", path, &t);
     if (code) return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, "token refused");
     const char *why;
     if (admit_check_http(s, wsi, sid, &why))
@@ -976,6 +1076,8 @@ static int get_blob(session *s, struct lws *wsi, const uint8_t sid[32], const ch
     if (rc == WEFT_ENOTFOUND) return respond_error(s, wsi, WEFT_PROTO_ENOT_FOUND, "no such space");
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     if (park(s, wsi, sp, 0, &answered)) return answered;
+    if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_READ)) != 0)
+        return blob_refuse(s, wsi, RELAY_BLOB_RIGHTS, code, weft_proto_strerror(code));
     int held = blobs_renew(r->blobs, sid, h->blob) == 0;
     chunk_list l = {.cap = 256};
     if (!(l.b = malloc(l.cap))) return -1;
@@ -1189,6 +1291,8 @@ static int on_http(relay *r, session *s, struct lws *wsi, const char *path) {
     h->snap = h->snap_sent = 0;
     h->space_charged = 0;
     h->proof_used = 0;
+    h->by_grant = 0;
+    h->claim_len = 0;
     h->cors = 0;
     h->method = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)       ? M_GET
                 : lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)    ? M_POST

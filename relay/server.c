@@ -22,6 +22,7 @@
 #include "session.h"
 #include "space.h"
 #include "tls.h"
+#include "weft/hash.h"
 #include "weft/members.h"
 
 #include <assert.h>
@@ -139,7 +140,7 @@ static int send_changes(session *s) {
 
 static int session_writeable(session *s) {
     if (s->state == S_LIVE && session_expired(s, relay_unix_s()))
-        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+        session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
     if (s->q_head) {
         outmsg *m = s->q_head;
         s->q_head = m->next;
@@ -164,6 +165,7 @@ static int session_writeable(session *s) {
 
 static void hello_ready(session *s, const weft_frame *f);
 static void refuse_removed(session *s);
+static void grant_refused(session *s, uint32_t code);
 static void send_challenge(session *s, struct space *sp);
 static void on_answer(void *ud, int failed);
 static void on_rate_verdict(void *ud, int allowed);
@@ -178,27 +180,43 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
         session_fail(s, WEFT_PROTO_ERATE_LIMITED, "too many HELLOs from this address");
         return;
     }
-    int rc = weft_token_verify(&r->be, f->token, f->token_len, f->space, now, &s->tok);
-    if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) {
-        session_fail(s, WEFT_PROTO_EEXPIRED, weft_strerror(rc));
-        return;
+    int rc;
+    if (f->by_grant) {
+        /* Admitted by its grant once the space is loaded (hello_ready),
+         * the token field holding its invite claim or nothing. */
+        s->by_grant = 1;
+        if (f->token_len) {
+            s->claim = malloc(f->token_len);
+            if (!s->claim) {
+                session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+                return;
+            }
+            memcpy(s->claim, f->token, f->token_len);
+            s->claim_len = f->token_len;
+        }
+    } else {
+        rc = weft_token_verify(&r->be, f->token, f->token_len, f->space, now, &s->tok);
+        if (rc == WEFT_EEXPIRED || rc == WEFT_ENOTYET) {
+            session_fail(s, WEFT_PROTO_EEXPIRED, weft_strerror(rc));
+            return;
+        }
+        if (rc) {
+            session_fail(s, WEFT_PROTO_EAUTH, weft_strerror(rc));
+            return;
+        }
+        if (weft_token_allows(&s->tok, f->key, WEFT_RIGHT_READ)) {
+            session_fail(s, WEFT_PROTO_ERIGHTS, "token is not granted to this key");
+            return;
+        }
+        s->deadline = s->tok.expires;
+        s->tok_bytes = malloc(f->token_len ? f->token_len : 1);
+        if (!s->tok_bytes) {
+            session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
+            return;
+        }
+        memcpy(s->tok_bytes, f->token, f->token_len);
+        s->tok_len = f->token_len;
     }
-    if (rc) {
-        session_fail(s, WEFT_PROTO_EAUTH, weft_strerror(rc));
-        return;
-    }
-    if (weft_token_allows(&s->tok, f->key, WEFT_RIGHT_READ)) {
-        session_fail(s, WEFT_PROTO_ERIGHTS, "token is not granted to this key");
-        return;
-    }
-    s->deadline = s->tok.expires;
-    s->tok_bytes = malloc(f->token_len ? f->token_len : 1);
-    if (!s->tok_bytes) {
-        session_fail(s, WEFT_PROTO_EINTERNAL, "out of memory");
-        return;
-    }
-    memcpy(s->tok_bytes, f->token, f->token_len);
-    s->tok_len = f->token_len;
     if (weft_vv_check(f->vv, f->vv_len)) {
         session_fail(s, WEFT_PROTO_EBAD_FRAME, "malformed version vector");
         return;
@@ -229,6 +247,10 @@ static void handle_hello(session *s, const weft_frame *f, const uint8_t *p, size
     }
     struct space *sp;
     rc = space_open(r, f->space, 0, &sp);
+    if (rc == WEFT_ENOTFOUND && s->by_grant) { /* nobody holds a grant there */
+        grant_refused(s, WEFT_PROTO_ENOT_MEMBER);
+        return;
+    }
     if (rc == WEFT_ENOTFOUND) {
         hello_ready(s, f);
         return;
@@ -282,6 +304,72 @@ static void refuse_removed(session *s) {
     session_fail(s, WEFT_PROTO_EREVOKED, "this key was removed from the space: ask an admin");
 }
 
+/* A key admitted by grant that may not come in: fatal, with a sentence
+ * the app can show. */
+static void grant_refused(session *s, uint32_t code) {
+    const char *why = code == WEFT_PROTO_EREPLAY ? "this invite was already claimed by another key"
+                      : code == WEFT_PROTO_EEXPIRED ? "access lapsed: ask an admin to renew it"
+                                                    : weft_proto_strerror(code);
+    relay_reject(s->r, code);
+    session_fail(s, code, why);
+}
+
+/* What the protocol says of a core refusal of a claim or grant. */
+static uint32_t grant_code(int rc) {
+    switch (rc) {
+    case WEFT_EREPLAY:
+        return WEFT_PROTO_EREPLAY;
+    case WEFT_EEXPIRED:
+        return WEFT_PROTO_EEXPIRED;
+    case WEFT_EREVOKED:
+        return WEFT_PROTO_EREVOKED;
+    case WEFT_ECRYPTO:
+        return WEFT_PROTO_EBAD_SIGNATURE;
+    case WEFT_ESPACE:
+        return WEFT_PROTO_EWRONG_SPACE;
+    default:
+        return WEFT_PROTO_ENOT_MEMBER;
+    }
+}
+
+/* A HELLO by grant, before its CHALLENGE: the key holds a grant now, or
+ * its claim names it and claims an invite that is still open (admitted at
+ * PROOF, once the key is proved). A stranger learns nothing of the space.
+ * Returns 0 or the refusal. */
+static uint32_t grant_hello_check(session *s, struct space *sp) {
+    uint64_t now = relay_unix_s();
+    if (s->claim) {
+        weft_member_record c;
+        int rc = weft_member_record_verify(&s->r->be, s->claim, s->claim_len, sp->id, &c);
+        if (rc) return grant_code(rc);
+        if (c.kind != WEFT_RECORD_GRANT || c.flags || memcmp(c.member, s->key, 32) != 0)
+            return WEFT_PROTO_ENOT_MEMBER;
+        uint8_t hash[32];
+        weft_blake2b(hash, 32, s->claim, s->claim_len);
+        if (weft_members_status(sp->members, hash) != 0) {
+            rc = weft_members_invite_open(sp->members, c.issuer, now);
+            if (rc) return grant_code(rc);
+            return 0;
+        }
+    }
+    return session_grant_rights(s, now);
+}
+
+/* At PROOF: the session's claim is stored (refused: nothing changes, the
+ * session fails), then its rights come from its grants. */
+static uint32_t grant_proof(session *s, struct space *sp) {
+    uint64_t now = relay_unix_s();
+    if (s->claim) {
+        uint8_t status;
+        uint64_t value;
+        int rc =
+            space_submit(sp, s->claim, s->claim_len, NULL, now, s->id, s->level, &status, &value);
+        if (rc) return WEFT_PROTO_ESTORAGE;
+        if (status == WEFT_ACK_REJECTED) return (uint32_t)value;
+    }
+    return session_grant_rights(s, now);
+}
+
 /* The HELLO's space is loaded (or does not exist: s->sp NULL): note the
  * client's vector, send CHALLENGE. */
 static void hello_ready(session *s, const weft_frame *f) {
@@ -296,8 +384,19 @@ static void hello_ready(session *s, const weft_frame *f) {
         space_forget_soon(sp);
         sp = NULL;
     }
+    if (!sp && s->by_grant) {
+        grant_refused(s, WEFT_PROTO_ENOT_MEMBER);
+        return;
+    }
     if (!sp) {
         send_challenge(s, NULL);
+        return;
+    }
+    /* By grant, who it is comes first: a stranger learns nothing, not even
+     * the space's level. */
+    uint32_t why = s->by_grant && !space_key_revoked(sp, s->key) ? grant_hello_check(s, sp) : 0;
+    if (why) {
+        grant_refused(s, why);
         return;
     }
     if (sp->level > s->level) {
@@ -404,6 +503,11 @@ static void handle_proof(session *s, const weft_frame *f, const uint8_t *p, size
         refuse_removed(s);
         return;
     }
+    uint32_t why = s->by_grant ? grant_proof(s, sp) : 0;
+    if (why) {
+        grant_refused(s, why);
+        return;
+    }
     s->state = S_LIVE;
     s->catchup_head = sp->durable;
     session_subscribe(s);
@@ -433,6 +537,12 @@ static void tell_trimmed(session *s) {
 
 static void handle_changes(session *s, const weft_frame *f, const uint8_t *p, size_t len) {
     relay *r = s->r;
+    /* By grant: rights as the grants say now (a later grant may add some). */
+    uint32_t why = s->by_grant ? session_grant_rights(s, relay_unix_s()) : 0;
+    if (why) {
+        grant_refused(s, why);
+        return;
+    }
     /* Each change may cost a signature check: counted per change, per
      * connection and per address, before any is checked. */
     if (!bucket_take(&s->changes, r->cfg.conn_verify_rate, r->cfg.conn_verify_burst, f->n,
@@ -565,8 +675,11 @@ static void handle_snapshot(session *s, const weft_frame *f) {
         return;
     }
     uint64_t base = 0;
-    uint32_t code = space_snapshot_check(s->sp, f->snap, f->snap_len, r->cfg.max_snapshot, &s->tok,
-                                         s->key, &base);
+    /* Joiners check a snapshot's publisher by the token stored with it:
+     * a session admitted by grant has none to store. */
+    uint32_t code = s->by_grant ? WEFT_PROTO_ERIGHTS
+                                : space_snapshot_check(s->sp, f->snap, f->snap_len,
+                                                       r->cfg.max_snapshot, &s->tok, s->key, &base);
     if (!code) {
         int rc = space_snapshot_put(s->sp, base, s->tok_bytes, s->tok_len, f->snap, f->snap_len,
                                     &s->wait, on_answer, s);
@@ -721,7 +834,7 @@ static void handle_frame(session *s, const uint8_t *p, size_t len) {
         break;
     }
     if (session_expired(s, relay_unix_s())) {
-        session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+        session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
         return;
     }
     switch (f.type) {
@@ -1090,8 +1203,18 @@ static void space_level_cb(void *ud, struct space *sp, uint32_t level) {
 
 static void space_revoked_cb(void *ud, struct space *sp, const uint8_t key[32]) {
     relay *r = ud;
-    for (session *s = r->sessions; s; s = s->all_next)
-        if (s->sp == sp && s->state != S_CLOSING && memcmp(s->key, key, 32) == 0) refuse_removed(s);
+    uint64_t now = relay_unix_s();
+    for (session *s = r->sessions; s; s = s->all_next) {
+        if (s->sp != sp || s->state == S_CLOSING) continue;
+        if (memcmp(s->key, key, 32) == 0) {
+            refuse_removed(s);
+            continue;
+        }
+        /* Removing an admin voids the grants it signed: the keys admitted
+         * by them go too. */
+        uint32_t why = s->by_grant && s->state == S_LIVE ? session_grant_rights(s, now) : 0;
+        if (why) grant_refused(s, why);
+    }
 }
 
 /* A frame from another relay: its sender's relay charged the space's

@@ -6,6 +6,8 @@
  */
 #include "session.h"
 
+#include "weft/members.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,12 +239,38 @@ void session_close_space(relay *r, struct space *sp, uint32_t code) {
         }
 }
 
+uint32_t session_grant_rights(session *s, uint64_t now) {
+    uint8_t rights;
+    uint64_t until;
+    int rc =
+        s->sp ? weft_members_rights(s->sp->members, s->key, now, &rights, &until) : WEFT_ENOTFOUND;
+    if (rc == WEFT_EREVOKED) return WEFT_PROTO_EREVOKED;
+    if (rc == WEFT_EEXPIRED) return WEFT_PROTO_EEXPIRED;
+    if (rc || !rights) return WEFT_PROTO_ENOT_MEMBER;
+    /* The token the rest of the relay reads: granted to this key alone,
+     * its id (the per-token rate limit) the key's first bytes. */
+    memset(&s->tok, 0, sizeof s->tok);
+    memcpy(s->tok.space, s->space_id, 32);
+    memcpy(s->tok.issuer, s->space_id, 32);
+    memcpy(s->tok.grantee, s->key, 32);
+    memcpy(s->tok.id, s->key, WEFT_TOKEN_IDBYTES);
+    s->tok.rights = rights;
+    s->tok.expires = until;
+    s->deadline = until;
+    return 0;
+}
+
+int session_expired(session *s, uint64_t now) {
+    if (!s->deadline || now < s->deadline) return 0;
+    return !(s->by_grant && session_grant_rights(s, now) == 0);
+}
+
 void session_expire_all(relay *r, uint64_t now) {
     /* session_fail leaves a session on r->sessions (it goes at CLOSED), so
      * the walk is safe. */
     for (session *s = r->sessions; s; s = s->all_next)
         if (s->state == S_LIVE && session_expired(s, now))
-            session_fail(s, WEFT_PROTO_EEXPIRED, "token expired");
+            session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
 }
 
 void session_rx(session *s) {
@@ -326,6 +354,7 @@ void session_close_ws(session *s) {
     free(s->rx);
     free(s->have);
     free(s->tok_bytes);
+    free(s->claim);
     session_set_space(s, NULL);
     if (s->all_prev)
         s->all_prev->all_next = s->all_next;

@@ -79,6 +79,9 @@ typedef struct session {
     uint8_t *tok_bytes; /* the HELLO's token as sent (kept with a snapshot it admits) */
     size_t tok_len;
     uint64_t deadline; /* unix s the token stops being valid (0: never); see session_expired */
+    int by_grant;      /* HELLO flag WEFT_HELLO_GRANT: admitted by its grant, s->tok made from it */
+    uint8_t *claim;    /* by grant: the HELLO's invite claim, admitted at PROOF (NULL: none) */
+    size_t claim_len;
     uint32_t level;    /* the format level the client reads (1 without a versions block) */
     int versions;      /* its HELLO carried a versions block: CHALLENGE answers with one */
     int reads_members; /* its HELLO set WEFT_HELLO_MEMBERS: membership records go to it */
@@ -159,13 +162,24 @@ void session_set_space(session *s, struct space *sp);
 
 /* Whether the session's token has expired at now (unix s). A delegated
  * token never outlives its parent (weft_token_verify refuses one that
- * would), so the token's own expiry is the whole chain's. Checked before
- * every delivery (session_writeable, ephemeral fan-out), every frame a
- * live session sends, and once a second for every live session
- * (session_expire_all): an expired session gets EXPIRED and is closed. */
-static inline int session_expired(const session *s, uint64_t now) {
-    return s->deadline && now >= s->deadline;
+ * would), so the token's own expiry is the whole chain's. A session
+ * admitted by grant reads its grants again once its deadline passes (a
+ * renewal moves it). Checked before every delivery (session_writeable,
+ * ephemeral fan-out), every frame a live session sends, and once a second
+ * for every live session (session_expire_all): an expired session gets
+ * EXPIRED and is closed. */
+int session_expired(session *s, uint64_t now);
+
+/* The sentence an expired session is failed with. */
+static inline const char *session_expired_why(const session *s) {
+    return s->by_grant ? "access lapsed: ask an admin to renew it" : "token expired";
 }
+
+/* A session admitted by grant: its rights and end from the space's
+ * membership fold at now (s->tok and s->deadline follow). Returns 0, or
+ * the protocol error that refuses it: REVOKED, EXPIRED (every grant
+ * ended) or NOT_MEMBER (no grant). */
+uint32_t session_grant_rights(session *s, uint64_t now);
 
 /* Fails every live session whose token has expired at now (unix s), so
  * that one with nothing to receive does not stay open either. Called once

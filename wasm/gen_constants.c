@@ -100,10 +100,12 @@ static void write_js(FILE *f) {
             "export const MAX_COMMIT_BYTES = %d;\n\n"
             "/** Record kind bytes of membership records (members.h). */\n"
             "export const RECORD_GRANT = %d;\nexport const RECORD_REVOKE = %d;\n"
-            "export const RECORD_EPOCH = %d;\n\n",
+            "export const RECORD_EPOCH = %d;\n"
+            "/** Kind byte of a claim ticket (links only). */\n"
+            "export const RECORD_TICKET = %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
             WEFT_LEVEL_MEMBERS, WEFT_LEVEL_MARKS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT,
-            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH);
+            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH, WEFT_RECORD_TICKET);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -125,13 +127,14 @@ static void write_js(FILE *f) {
             "/** Sizes, bounds and flags every frame decoder enforces (protocol.h). */\n"
             "export const PROTO = Object.freeze({\n"
             "  NONCE_BYTES: %d,\n  MAX_TOKEN: %d,\n  MAX_DATA: %d,\n  MAX_MESSAGE: %d,\n"
-            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  HELLO_MEMBERS: %d,\n  CHANGES_RSEQ: "
+            "  HELLO_CURSOR: %d,\n  HELLO_VERSIONS: %d,\n  HELLO_MEMBERS: %d,\n  HELLO_GRANT: %d,\n"
+            "  CHANGES_RSEQ: "
             "%d,\n  SNAPSHOT_USE_REST: "
             "%d,\n"
             "});\n\n",
             WEFT_NONCE_BYTES, WEFT_PROTO_MAX_TOKEN, WEFT_PROTO_MAX_DATA, WEFT_PROTO_MAX_MESSAGE,
-            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_HELLO_MEMBERS, WEFT_CHANGES_RSEQ,
-            WEFT_SNAPSHOT_USE_REST);
+            WEFT_HELLO_CURSOR, WEFT_HELLO_VERSIONS, WEFT_HELLO_MEMBERS, WEFT_HELLO_GRANT,
+            WEFT_CHANGES_RSEQ, WEFT_SNAPSHOT_USE_REST);
 
     fputs("/** Protocol error codes (protocol.h WEFT_PROTO_ERRORS), name -> code. */\n"
           "export const PROTO_ERROR = Object.freeze({\n",
@@ -192,10 +195,11 @@ static void write_dts(FILE *f) {
             "export declare const LEVEL_MARKS: %d;\n"
             "export declare const MAX_COMMIT_BYTES: %d;\n"
             "export declare const RECORD_GRANT: %d;\nexport declare const RECORD_REVOKE: %d;\n"
-            "export declare const RECORD_EPOCH: %d;\n\n",
+            "export declare const RECORD_EPOCH: %d;\n"
+            "export declare const RECORD_TICKET: %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
             WEFT_LEVEL_MEMBERS, WEFT_LEVEL_MARKS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT,
-            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH);
+            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH, WEFT_RECORD_TICKET);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);
@@ -213,7 +217,8 @@ static void write_dts(FILE *f) {
           "  readonly NONCE_BYTES: number;\n  readonly MAX_TOKEN: number;\n"
           "  readonly MAX_DATA: number;\n  readonly MAX_MESSAGE: number;\n"
           "  readonly HELLO_CURSOR: number;\n  readonly HELLO_VERSIONS: number;\n"
-          "  readonly HELLO_MEMBERS: number;\n  readonly CHANGES_RSEQ: number;\n  readonly "
+          "  readonly HELLO_MEMBERS: number;\n  readonly HELLO_GRANT: number;\n"
+          "  readonly CHANGES_RSEQ: number;\n  readonly "
           "SNAPSHOT_USE_REST: number;\n"
           "};\n",
           f);

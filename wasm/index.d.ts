@@ -129,7 +129,7 @@ export interface Collection<T extends Doc = Doc, W = T> {
 }
 
 /** 'version': the space uses a format level this app does not read: update the app (local data stays). */
-/** 'removed' (this key was removed from the space) and 'expired' (its access lapsed) are final: show "ask an admin". */
+/** 'removed' (this key was removed from the space), 'expired' (its access lapsed) and 'denied' (this key holds no grant: its claimed link was claimed by another device) are final: show "ask an admin". */
 /** A member as the space's membership records say (SECURITY.md "Members"). */
 export interface Member {
   /** Its public key (base64url): a device's author key. */
@@ -144,7 +144,7 @@ export interface Member {
   until: number | null;
 }
 
-export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version' | 'removed' | 'expired';
+export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced' | 'version' | 'removed' | 'expired' | 'denied';
 export interface Status {
   state: ConnectionState;
   /** Local changes not yet acknowledged by the relay (without a relay: not yet durable in storage). */
@@ -377,7 +377,15 @@ export interface Space {
    * every write's. The open change of earlier writes is committed first.
    */
   transact<R>(fn: (space: Space) => R): Promise<R>;
+  /**
+   * A link one device claims with its own key (then admitted by its grant, removable): from the owner or any admin device.
+   * Resolves once the invite's grant is signed and sent; the link works once it reached the relay.
+   */
+  invite(opts: { rights?: Rights; expiresIn?: number; base?: string; uses: 1 }): Promise<string>;
+  /** A bearer link for public sharing: whoever holds it gets `rights` until it expires; it cannot be removed. */
   invite(opts?: { rights?: Rights; expiresIn?: number; base?: string }): string;
+  /** Admin devices: renews the grants that ran `share` (default 0.8) of their time, for the same length again. Resolves to the number renewed. */
+  renewMembers(share?: number): Promise<number>;
   on(event: 'status', fn: (s: Status) => void): () => void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
   on(event: 'error', fn: (e: WeftError) => void): () => void;
@@ -389,8 +397,8 @@ export interface Space {
   on(event: 'file', fn: (p: FileProgress) => void): () => void;
   /** The space's membership records changed (a grant, a removal, a key epoch): the new list. */
   on(event: 'members', fn: (members: Member[]) => void): () => void;
-  /** The relay refused this device for good: its key was removed from the space, or its access lapsed (status 'removed' or 'expired' from now on; local data stays). Show "ask an admin". */
-  on(event: 'access', fn: (e: { state: 'removed' | 'expired'; message: string }) => void): () => void;
+  /** The relay refused this device for good: its key was removed from the space, its access lapsed, or it holds no grant (status 'removed', 'expired' or 'denied' from now on; local data stays). Show "ask an admin". */
+  on(event: 'access', fn: (e: { state: 'removed' | 'expired' | 'denied'; message: string }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   /** The replica joined from the relay's sealed snapshot, or this device published one (docs/API.md, "Snapshots"). */
@@ -488,6 +496,8 @@ export interface OpenOptions {
   p2p?: boolean | { RTCPeerConnection?: unknown; iceServers?: unknown[]; connectTimeout?: number };
   /** Coordinate tabs of one IndexedDB space (default true). */
   tabs?: boolean;
+  /** Admin devices renew lapsing grants while linked: once `share` (0.8) of a grant's time went by, checked every `everyMs` (60,000); false: never. */
+  renew?: false | { share?: number; everyMs?: number };
   /** In-memory change history kept before the replica is compacted (default 1 MiB, or twice the state's size). */
   historyBytes?: number;
   /** ms a change holding only text edits stays open, so the keystrokes of that window are one change (default 100). */

@@ -181,6 +181,70 @@ int weft_revoke_sign(const weft_crypto_backend *be, uint8_t *dst, size_t dst_cap
     return finish(be, dst, p, need, len, issuer_sk);
 }
 
+/* ---- invites claimed by the newcomer's key ---- */
+
+int weft_invite_issue(const weft_crypto_backend *be, uint8_t *grant, size_t grant_cap,
+                      size_t *grant_len, uint8_t *ticket, size_t *ticket_len, const uint8_t *space,
+                      const uint8_t *issuer_sk, uint8_t rights, uint64_t until, uint64_t wall_ms) {
+    validate_or_ret(be && grant_len && ticket && ticket_len && space && issuer_sk, WEFT_EINVAL);
+    validate_or_ret(rights >= WEFT_RIGHT_READ && rights <= WEFT_RIGHT_ADMIN, WEFT_EINVAL);
+    uint8_t seed[32], pk[32], sk[64];
+    int rc = be->random(be->ctx, seed, sizeof seed);
+    if (!rc) rc = be->sign_seed_keypair(be->ctx, pk, sk, seed);
+    if (!rc)
+        rc = weft_grant_sign(be, grant, grant_cap, grant_len, space, issuer_sk, pk, rights,
+                             WEFT_GRANT_INVITE, until, wall_ms);
+    if (!rc) {
+        uint8_t *p = ticket;
+        *p++ = WEFT_FORMAT_VERSION;
+        *p++ = WEFT_RECORD_TICKET;
+        memcpy(p, seed, 32);
+        p += 32;
+        *p++ = rights;
+        p += varint_put(p, until);
+        *ticket_len = (size_t)(p - ticket);
+    }
+    weft__wipe(seed, sizeof seed);
+    weft__wipe(sk, sizeof sk);
+    return rc;
+}
+
+int weft_ticket_decode(const uint8_t *ticket, size_t len, uint8_t *seed, uint8_t *rights,
+                       uint64_t *until) {
+    validate_or_ret(seed && rights && until && (ticket || !len), WEFT_EINVAL);
+    wreader r;
+    rd_init(&r, ticket, len);
+    uint8_t version = rd_u8(&r), kind = rd_u8(&r);
+    if (r.err) return r.err;
+    if (version != WEFT_FORMAT_VERSION) return WEFT_EVERSION;
+    if (kind != WEFT_RECORD_TICKET) return WEFT_EMALFORMED;
+    const uint8_t *s = rd_take(&r, 32);
+    uint8_t rt = rd_u8(&r);
+    uint64_t u = rd_varint(&r);
+    if (r.err) return r.err;
+    if (rd_left(&r) || rt < WEFT_RIGHT_READ || rt > WEFT_RIGHT_ADMIN) return WEFT_EMALFORMED;
+    memcpy(seed, s, 32);
+    *rights = rt;
+    *until = u;
+    return 0;
+}
+
+int weft_invite_claim(const weft_crypto_backend *be, uint8_t *dst, size_t dst_cap, size_t *len,
+                      const uint8_t *space, const uint8_t *ticket, size_t ticket_len,
+                      const uint8_t *member, uint64_t wall_ms, uint8_t *invite_key) {
+    validate_or_ret(be && len && space && member, WEFT_EINVAL);
+    uint8_t seed[32], pk[32], sk[64], rights;
+    uint64_t until;
+    int rc = weft_ticket_decode(ticket, ticket_len, seed, &rights, &until);
+    if (!rc) rc = be->sign_seed_keypair(be->ctx, pk, sk, seed);
+    if (!rc)
+        rc = weft_grant_sign(be, dst, dst_cap, len, space, sk, member, rights, 0, until, wall_ms);
+    if (!rc && invite_key) memcpy(invite_key, pk, 32);
+    weft__wipe(seed, sizeof seed);
+    weft__wipe(sk, sizeof sk);
+    return rc;
+}
+
 int weft_epoch_key_id(uint8_t *id, const uint8_t *key) {
     validate_or_ret(id && key, WEFT_EINVAL);
     static const char domain[] = "weft-key-id-v1";
@@ -710,6 +774,16 @@ int weft_members_rights(const weft_members *m, const uint8_t *key, uint64_t now,
     }
     if (!any) return WEFT_EEXPIRED;
     if (until) *until = end;
+    return 0;
+}
+
+int weft_members_invite_open(const weft_members *m, const uint8_t *key, uint64_t now) {
+    validate_or_ret(m && key, WEFT_EINVAL);
+    const kinfo *k = key_find(m, key);
+    if (!k || !k->invite) return WEFT_ENOTFOUND;
+    if (k->revoked) return WEFT_EREVOKED;
+    if (k->claimed) return WEFT_EREPLAY;
+    if (k->inv_until && now >= k->inv_until) return WEFT_EEXPIRED;
     return 0;
 }
 

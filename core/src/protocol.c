@@ -150,10 +150,11 @@ int weft_frame_decode(weft_frame *f, const uint8_t *src, size_t src_len, uint32_
         f->token = rd_bounded(&r, &f->token_len, WEFT_PROTO_MAX_TOKEN);
         uint8_t flags = rd_u8(&r);
         if (r.err) return r.err;
-        if (flags &
-            ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS | WEFT_HELLO_ADMISSION | WEFT_HELLO_MEMBERS))
+        if (flags & ~(WEFT_HELLO_CURSOR | WEFT_HELLO_VERSIONS | WEFT_HELLO_ADMISSION |
+                      WEFT_HELLO_MEMBERS | WEFT_HELLO_GRANT))
             return WEFT_EMALFORMED;
         f->reads_members = !!(flags & WEFT_HELLO_MEMBERS);
+        f->by_grant = !!(flags & WEFT_HELLO_GRANT);
         if (flags & WEFT_HELLO_CURSOR) {
             f->has_cursor = 1;
             f->cursor = rd_varint(&r);
@@ -331,15 +332,23 @@ int weft_frame_hello_encode_admitted(uint8_t *dst, size_t dst_cap, size_t *len,
     return 0;
 }
 
-int weft_frame_hello_mark_members(uint8_t *hello, size_t len) {
+static int hello_mark(uint8_t *hello, size_t len, uint8_t flag) {
     validate_or_ret(hello || !len, WEFT_EINVAL);
     weft_frame f;
     int rc = weft_frame_decode(&f, hello, len, 1);
     if (rc) return rc;
     if (f.type != WEFT_FRAME_HELLO) return WEFT_EINVAL;
     /* The flags byte follows the token, which the decoder borrowed in place. */
-    hello[(size_t)(f.token - hello) + f.token_len] |= WEFT_HELLO_MEMBERS;
+    hello[(size_t)(f.token - hello) + f.token_len] |= flag;
     return 0;
+}
+
+int weft_frame_hello_mark_members(uint8_t *hello, size_t len) {
+    return hello_mark(hello, len, WEFT_HELLO_MEMBERS);
+}
+
+int weft_frame_hello_mark_grant(uint8_t *hello, size_t len) {
+    return hello_mark(hello, len, WEFT_HELLO_GRANT);
 }
 
 int weft_frame_hello_encode(uint8_t *dst, size_t dst_cap, size_t *len, const uint8_t *space,

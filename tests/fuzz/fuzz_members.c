@@ -14,7 +14,10 @@
  *   a function of the set); a third admits them as a relay does, and a
  *   refusal must leave its digest unchanged;
  * - weft_epoch_open with the member key: it never reports success for a
- *   key that the record's id does not commit to.
+ *   key that the record's id does not commit to;
+ * - weft_ticket_decode (claim tickets, kind 8): an accepted ticket has
+ *   rights 1..3, fits WEFT_TICKET_MAX_BYTES and, claimed, gives a grant
+ *   that decodes with the ticket's rights and end.
  */
 #include "fuzz_common.h"
 #include "weft/members.h"
@@ -43,7 +46,26 @@ static void setup(void) {
     ready = 1;
 }
 
+static void one_ticket(const uint8_t *p, size_t len) {
+    uint8_t seed[32], rights, rec[WEFT_GRANT_MAX_BYTES], member[32] = {7};
+    uint64_t until;
+    size_t rl;
+    int rc = weft_ticket_decode(p, len, seed, &rights, &until);
+    if (rc) {
+        FUZZ_ASSERT(rc < 0);
+        FUZZ_ASSERT(weft_invite_claim(&be, rec, sizeof rec, &rl, space, p, len, member, 1, NULL) ==
+                    rc);
+        return;
+    }
+    FUZZ_ASSERT(len <= WEFT_TICKET_MAX_BYTES && rights >= 1 && rights <= 3);
+    weft_member_record d;
+    FUZZ_ASSERT(weft_invite_claim(&be, rec, sizeof rec, &rl, space, p, len, member, 1, NULL) == 0);
+    FUZZ_ASSERT(weft_member_record_verify(&be, rec, rl, space, &d) == 0);
+    FUZZ_ASSERT(d.rights == rights && d.until == until && !d.flags);
+}
+
 static void one_record(const uint8_t *p, size_t len) {
+    one_ticket(p, len);
     weft_member_record d, v;
     int rc = weft_member_record_decode(&d, p, len);
     int rv = weft_member_record_verify(&be, p, len, space, &v);

@@ -974,6 +974,19 @@ static void members(void) {
                                 1, wall) == 0);
     n += framed(out + n, rec, len);
     emit(out, n); /* ... then removes the member and rotates */
+    /* A claimed invite: the admin's invite grant, its ticket, the claim. */
+    uint8_t ticket[WEFT_TICKET_MAX_BYTES];
+    size_t tl;
+    n = 0;
+    FUZZ_ASSERT(weft_invite_issue(&be, rec, sizeof rec, &len, ticket, &tl, space, admin_sk,
+                                  WEFT_RIGHT_WRITE, FUZZ_AUTH_NOW + 300, wall) == 0);
+    n += framed(out + n, rec, len);
+    emit(out + n, framed(out + n, ticket, tl)); /* the ticket alone */
+    n += framed(out + n, ticket, tl);
+    FUZZ_ASSERT(
+        weft_invite_claim(&be, rec, sizeof rec, &len, space, ticket, tl, member, wall, NULL) == 0);
+    n += framed(out + n, rec, len);
+    emit(out, n);
 }
 
 /* ---- text updates and states ---- */

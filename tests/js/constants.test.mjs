@@ -80,7 +80,7 @@ test('protocol constants: constants.js = protocol.h', () => {
   const d = defines(h, 'WEFT_');
   assert.deepEqual(C.PROTO, {
     NONCE_BYTES: d.NONCE_BYTES, MAX_TOKEN: d.PROTO_MAX_TOKEN, MAX_DATA: d.PROTO_MAX_DATA,
-    MAX_MESSAGE: d.PROTO_MAX_MESSAGE, HELLO_CURSOR: d.HELLO_CURSOR, HELLO_VERSIONS: d.HELLO_VERSIONS, HELLO_MEMBERS: d.HELLO_MEMBERS, CHANGES_RSEQ: d.CHANGES_RSEQ,
+    MAX_MESSAGE: d.PROTO_MAX_MESSAGE, HELLO_CURSOR: d.HELLO_CURSOR, HELLO_VERSIONS: d.HELLO_VERSIONS, HELLO_MEMBERS: d.HELLO_MEMBERS, HELLO_GRANT: d.HELLO_GRANT, CHANGES_RSEQ: d.CHANGES_RSEQ,
     // clang-format puts this one's value on a continuation line
     SNAPSHOT_USE_REST: Number(h.match(/#define WEFT_SNAPSHOT_USE_REST\s*\\?\s*(0x[0-9a-fA-F]+|\d+)/)[1]),
   });

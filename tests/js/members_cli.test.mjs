@@ -158,3 +158,47 @@ test('weftdb devices: the removed one gets status "removed" (no reconnect loop),
   assert.deepEqual(weft('get', own, 'notes', 's2'), { _id: 's2', t: 'after the rotation' });
   assert.equal(weft('sync', own).state_hash, stay.stateHash());
 });
+
+test('CLI: invites claimed by the newcomer\'s key, from an admin who joined by link; a replayed link is refused', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'weft-claims-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const http = `http://127.0.0.1:${r.port}`;
+  const at = (name) => join(dir, name);
+  const link = (from, rights) => execFileSync(WEFT, ['invite', at(from), '--rights', rights, '--uses', '1', '--expires', '1h'], { encoding: 'utf8' }).trim();
+
+  weft('space', 'create', at('own'), '--relay', http);
+  execFileSync(WEFT, ['put', at('own'), 'notes', 'n1', '{"t":"first"}']);
+  const adminLink = link('own', 'admin');
+  weft('sync', at('own'));
+  assert.equal(weft('join', at('adm'), '--invite', adminLink, '--relay', http).claimed, true);
+  weft('sync', at('adm'));
+  assert.deepEqual(weft('get', at('adm'), 'notes', 'n1'), { _id: 'n1', t: 'first' });
+  // The admin who joined by link invites a fourth person, who claims and writes.
+  const fourthLink = link('adm', 'write');
+  weft('sync', at('adm'));
+  const fourth = weft('join', at('four'), '--invite', fourthLink, '--relay', http);
+  assert.equal(fourth.rights, 'write');
+  weft('sync', at('four'));
+  execFileSync(WEFT, ['put', at('four'), 'notes', 'f1', '{"t":"from the fourth"}']);
+  weft('sync', at('four'));
+  weft('sync', at('own'));
+  assert.deepEqual(weft('get', at('own'), 'notes', 'f1'), { _id: 'f1', t: 'from the fourth' });
+  const seen = weft('members', at('own'));
+  assert.equal(seen.members.find((m) => m.key === fourth.author).status, 'member');
+  // The same link again: another key's claim is a replayed invite.
+  weft('join', at('five'), '--invite', fourthLink, '--relay', http);
+  const replay = fails('sync', at('five'));
+  assert.notEqual(replay.status, 0);
+  assert.match(replay.stderr, /REPLAY/);
+  // A weftdb device claims a link the CLI admin made, and reads.
+  const webLink = link('adm', 'read');
+  weft('sync', at('adm'));
+  const web = await openSpace({ invite: webLink, storage: 'memory', relay: `ws://127.0.0.1:${r.port}`, sync: { WebSocket, minDelay: 50, maxDelay: 200 } });
+  cleanup.push(() => web.close());
+  const deadline = Date.now() + 15_000;
+  while (!web.collection('notes').get('f1') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(web.collection('notes').get('f1'), { t: 'from the fourth' });
+  assert.equal(web.rights, 'read');
+});

@@ -439,6 +439,7 @@ int tc_connect(tclient *c, int port, int with_vv, int has_cursor, uint64_t curso
                                               c->token, c->token_len, has_cursor, cursor,
                                               c->level ? &v : NULL, c->admission, c->admission_len);
     if (!rc && c->members) rc = weft_frame_hello_mark_members(buf, len);
+    if (!rc && c->by_grant) rc = weft_frame_hello_mark_grant(buf, len);
     if (!rc) rc = wsc_send(&c->ws, buf, len, 2, 1);
     free(buf);
     if (rc) return -1;

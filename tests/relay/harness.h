@@ -162,6 +162,7 @@ typedef struct tclient {
     weft_versions relay_versions;
     uint64_t level_records;  /* level records received (verified, not applied) */
     int members;             /* HELLO sets WEFT_HELLO_MEMBERS: membership records come */
+    int by_grant;            /* HELLO sets WEFT_HELLO_GRANT: token holds a claim, or nothing */
     uint64_t member_records; /* membership records received (verified, not applied) */
     uint32_t space_level;    /* the highest level record received */
     /* Snapshot frames from the relay: the last SNAPSHOT (its record

@@ -536,6 +536,107 @@ static void membership(void) {
     relay_cleanup(&p);
 }
 
+/* A client admitted by its grant (HELLO flag 0x10): its token field holds
+ * its claim (or nothing). */
+static void by_grant(tclient *c, const uint8_t *claim, size_t len) {
+    c->by_grant = 1;
+    memcpy(c->token, claim, len);
+    c->token_len = len;
+}
+
+/* Admission by grant (PROTOCOL.md, "Admission by grant"): a newcomer
+ * claims an invite with its own key and writes with no token; the same
+ * invite claimed by another key is REPLAY, a key with no grant NOT_MEMBER,
+ * both fatal and before any CHALLENGE; a grant that ends closes the
+ * session with EXPIRED unless a renewal came first; removing the admin
+ * whose grant admitted a key closes that key's session. */
+static void grant_admission(void) {
+    relay_proc p;
+    if (start(&p, NULL)) return;
+    tclient adm, n, m, stranger, soon, renewed;
+    tc_init(&adm, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    CHECK(tc_connect(&adm, p.port, 1, 0, 0) == 0 && tc_wait(&adm, until_synced, 0, 3000));
+    uint64_t now = (uint64_t)time(NULL);
+    uint8_t grant[WEFT_GRANT_MAX_BYTES], ticket[WEFT_TICKET_MAX_BYTES], claim[WEFT_GRANT_MAX_BYTES];
+    size_t gl, tl, cl;
+    CHECK(0 == weft_invite_issue(&BE, grant, sizeof grant, &gl, ticket, &tl, owner.pk, owner.sk,
+                                 WEFT_RIGHT_WRITE, now + 3600, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&adm, until_stored, 1, 3000) && adm.n_stored == 1);
+    /* The newcomer claims and writes, with no token. */
+    tc_init(&n, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(0 == weft_invite_claim(&BE, claim, sizeof claim, &cl, owner.pk, ticket, tl, n.me.pk,
+                                 now * 1000, NULL));
+    by_grant(&n, claim, cl);
+    CHECK(tc_connect(&n, p.port, 1, 0, 0) == 0 && tc_wait(&n, until_synced, 0, 3000));
+    CHECK(tc_write(&n, 2, 10, 2) == 0);
+    CHECK(tc_wait(&n, until_acked, 2, 3000) && n.n_rejected == 0);
+    /* It comes back with the same claim: held, so simply admitted. */
+    wsc_close(&n.ws);
+    CHECK(tc_connect(&n, p.port, 1, 0, 0) == 0 && tc_wait(&n, until_synced, 0, 3000));
+    /* Another key with the same ticket; a key with nothing. */
+    tc_init(&m, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(0 == weft_invite_claim(&BE, claim, sizeof claim, &cl, owner.pk, ticket, tl, m.me.pk,
+                                 now * 1000, NULL));
+    by_grant(&m, claim, cl);
+    CHECK(tc_connect(&m, p.port, 1, 0, 0) == -1);
+    CHECK(m.err_code == WEFT_PROTO_EREPLAY && m.err_fatal);
+    tc_init(&stranger, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    by_grant(&stranger, NULL, 0);
+    CHECK(tc_connect(&stranger, p.port, 1, 0, 0) == -1);
+    CHECK(stranger.err_code == WEFT_PROTO_ENOT_MEMBER && stranger.err_fatal);
+    /* Grants ending in 3 s: one renewed meanwhile, one not. */
+    tc_init(&soon, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&renewed, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, soon.me.pk,
+                               WEFT_RIGHT_WRITE, 0, now + 3, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, renewed.me.pk,
+                               WEFT_RIGHT_WRITE, 0, now + 3, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&adm, until_stored, 3, 3000));
+    by_grant(&soon, NULL, 0);
+    by_grant(&renewed, NULL, 0);
+    CHECK(tc_connect(&soon, p.port, 1, 0, 0) == 0 && tc_connect(&renewed, p.port, 1, 0, 0) == 0);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, renewed.me.pk,
+                               WEFT_RIGHT_WRITE, 0, now + 3600, now * 1000 + 1));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&adm, until_stored, 4, 3000));
+    CHECK(tc_wait(&soon, until_error, 0, 5000));
+    CHECK(soon.err_code == WEFT_PROTO_EEXPIRED && soon.err_fatal);
+    CHECK(tc_write(&renewed, 1, 10, 1) == 0);
+    CHECK(tc_wait(&renewed, until_acked, 1, 3000) && renewed.n_rejected == 0 && !renewed.closed);
+    /* An admin's grant admits x; the owner removes the admin: x goes. */
+    ident ad;
+    ident_new(&ad);
+    tclient x;
+    tc_init(&x, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, ad.pk,
+                               WEFT_RIGHT_ADMIN, 0, 0, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(0 == weft_grant_sign(&BE, grant, sizeof grant, &gl, owner.pk, ad.sk, x.me.pk,
+                               WEFT_RIGHT_READ, 0, 0, now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&adm, until_stored, 6, 3000) && adm.n_rejected == 0);
+    by_grant(&x, NULL, 0);
+    CHECK(tc_connect(&x, p.port, 1, 0, 0) == 0 && tc_wait(&x, until_synced, 0, 3000));
+    CHECK(0 == weft_revoke_sign(&BE, grant, sizeof grant, &gl, owner.pk, owner.sk, ad.pk, 0, 1,
+                                now * 1000));
+    CHECK(tc_send_record(&adm, grant, gl) == 0);
+    CHECK(tc_wait(&x, until_error, 0, 3000));
+    CHECK(x.err_code == WEFT_PROTO_ENOT_MEMBER && x.err_fatal);
+    tc_free(&x);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"REPLAY\"}") >= 1);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"NOT_MEMBER\"}") >= 1);
+    tc_free(&adm);
+    tc_free(&n);
+    tc_free(&m);
+    tc_free(&stranger);
+    tc_free(&soon);
+    tc_free(&renewed);
+    stop(&p);
+}
+
 /* A relay held at --format-level 1 (a rolling upgrade not finished,
  * SCALING.md) announces level 1 and refuses raises. */
 static void format_level_held(void) {
@@ -578,6 +679,7 @@ int main(int argc, char **argv) {
         {"format_levels", format_levels},
         {"membership", membership},
         {"format_level_held", format_level_held},
+        {"grant_admission", grant_admission},
     };
     return run_relay_tests(tests, sizeof tests / sizeof *tests, argc > 2 ? argv[2] : NULL);
 }

@@ -351,6 +351,70 @@ static void invites_claimed_once(void) {
     weft_members_free(m);
 }
 
+/* Tickets: an admin's device issues an invite (grant + ticket), the
+ * newcomer claims it with its own key from the ticket alone; the invite is
+ * open until then, claimed after; bad tickets are refused by shape. */
+static void tickets_and_claims(void) {
+    weft_members *m = fresh();
+    who ad = person(), newcomer = person(), other = person();
+    rec ga = grant(owner_sk, ad.pk, WEFT_RIGHT_ADMIN, 0, 0, MS(T0));
+    CHECK(add(m, &ga) == 0);
+    rec gi, claim, replay;
+    uint8_t ticket[WEFT_TICKET_MAX_BYTES], seed[32], rights, inv[32], inv2[32];
+    size_t tl;
+    uint64_t until;
+    CHECK_OK(weft_invite_issue(&BE, gi.b, sizeof gi.b, &gi.len, ticket, &tl, owner_pk, ad.sk,
+                               WEFT_RIGHT_WRITE, T0 + 100, MS(T0)));
+    CHECK(tl == 2 + 32 + 1 + 5 && ticket[1] == WEFT_RECORD_TICKET);
+    CHECK_OK(weft_ticket_decode(ticket, tl, seed, &rights, &until));
+    CHECK(rights == WEFT_RIGHT_WRITE && until == T0 + 100);
+    weft_member_record r;
+    CHECK_OK(weft_member_record_decode(&r, gi.b, gi.len));
+    CHECK(r.flags == WEFT_GRANT_INVITE && r.rights == WEFT_RIGHT_WRITE);
+    CHECK_RC(weft_members_invite_open(m, r.member, T0), WEFT_ENOTFOUND); /* not held yet */
+    CHECK_OK(weft_members_admit(m, &BE, gi.b, gi.len));
+    CHECK_OK(weft_members_invite_open(m, r.member, T0));
+    CHECK_RC(weft_members_invite_open(m, r.member, T0 + 100), WEFT_EEXPIRED);
+    CHECK_RC(weft_members_invite_open(m, newcomer.pk, T0), WEFT_ENOTFOUND);
+    CHECK_OK(weft_invite_claim(&BE, claim.b, sizeof claim.b, &claim.len, owner_pk, ticket, tl,
+                               newcomer.pk, MS(T0 + 1), inv));
+    CHECK(memcmp(inv, r.member, 32) == 0);
+    CHECK_OK(weft_members_admit(m, &BE, claim.b, claim.len));
+    CHECK(rights_now(m, newcomer.pk, T0 + 1, 0) == WEFT_RIGHT_WRITE);
+    CHECK(rights_now(m, newcomer.pk, T0 + 100, WEFT_EEXPIRED) == 0);
+    CHECK_RC(weft_members_invite_open(m, r.member, T0), WEFT_EREPLAY);
+    /* The same ticket claimed for another key: a replayed invite. */
+    CHECK_OK(weft_invite_claim(&BE, replay.b, sizeof replay.b, &replay.len, owner_pk, ticket, tl,
+                               other.pk, MS(T0 + 2), inv2));
+    CHECK_RC(weft_members_admit(m, &BE, replay.b, replay.len), WEFT_EREPLAY);
+    CHECK(rights_now(m, other.pk, T0 + 2, 0) == 0);
+    /* Renewal is one more grant to the claimed key, by an admin. */
+    rec renew = grant(ad.sk, newcomer.pk, WEFT_RIGHT_WRITE, 0, T0 + 500, MS(T0 + 80));
+    CHECK_OK(weft_members_admit(m, &BE, renew.b, renew.len));
+    uint64_t end;
+    uint8_t rt;
+    CHECK_OK(weft_members_rights(m, newcomer.pk, T0 + 100, &rt, &end));
+    CHECK(rt == WEFT_RIGHT_WRITE && end == T0 + 500);
+    /* Bad tickets. */
+    uint8_t bad[WEFT_TICKET_MAX_BYTES + 1];
+    memcpy(bad, ticket, tl);
+    CHECK_RC(weft_ticket_decode(bad, tl - 1, seed, &rights, &until), WEFT_ETRUNCATED);
+    bad[tl] = 0;
+    CHECK_RC(weft_ticket_decode(bad, tl + 1, seed, &rights, &until), WEFT_EMALFORMED);
+    bad[1] = WEFT_RECORD_TOKEN;
+    CHECK_RC(weft_ticket_decode(bad, tl, seed, &rights, &until), WEFT_EMALFORMED);
+    bad[1] = WEFT_RECORD_TICKET;
+    bad[34] = 4;
+    CHECK_RC(weft_ticket_decode(bad, tl, seed, &rights, &until), WEFT_EMALFORMED);
+    bad[34] = WEFT_RIGHT_READ;
+    bad[0] = 2;
+    CHECK_RC(weft_ticket_decode(bad, tl, seed, &rights, &until), WEFT_EVERSION);
+    CHECK_RC(weft_invite_claim(&BE, claim.b, sizeof claim.b, &claim.len, owner_pk, bad, tl,
+                               newcomer.pk, MS(T0), NULL),
+             WEFT_EVERSION);
+    weft_members_free(m);
+}
+
 /* A replica of `who` reading with content key `key`. */
 static weft_replica *replica_of(const who *w, weft_suite_v1 *st, weft_crypto *table,
                                 const uint8_t *key) {
@@ -432,8 +496,8 @@ int main(void) {
           weft_revoke_max_bytes() == WEFT_REVOKE_MAX_BYTES &&
           weft_box_sealbytes() == WEFT_BOX_SEALBYTES);
     static const test_case tests[] = {
-        T(layouts_and_decoder),  T(forged_rotation), T(owner_grants_and_time),
-        T(admins_and_outliving), T(removal),         T(invites_claimed_once),
-        T(rotation_end_to_end)};
+        T(layouts_and_decoder),  T(forged_rotation),   T(owner_grants_and_time),
+        T(admins_and_outliving), T(removal),           T(invites_claimed_once),
+        T(rotation_end_to_end),  T(tickets_and_claims)};
     return run_tests(tests, sizeof tests / sizeof *tests);
 }

@@ -169,8 +169,13 @@ static void hello_admission(void) {
     CHECK_OK(weft_frame_decode(&f, buf, len, 0));
     CHECK(f.reads_members && f.has_cursor && f.cursor == 7 && f.token_len == 3);
     CHECK_RC(weft_frame_hello_mark_members(buf, 1), WEFT_ETRUNCATED);
+    /* By grant: the token field holds a claim (or nothing); no bytes added. */
+    CHECK(!f.by_grant);
+    CHECK_OK(weft_frame_hello_mark_grant(buf, len));
+    CHECK_OK(weft_frame_decode(&f, buf, len, 0));
+    CHECK(f.by_grant && f.reads_members && f.cursor == 7 && f.token_len == 3);
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, token, 3, 0, 0));
-    buf[len - 1] = 0x10;
+    buf[len - 1] = 0x20;
     CHECK_RC(weft_frame_decode(&f, buf, len, 0), WEFT_EMALFORMED);
 }
 
@@ -327,7 +332,7 @@ static void rejections(void) {
     /* Unknown HELLO flags. */
     uint8_t space[32] = {1}, key[32] = {2};
     CHECK_OK(weft_frame_hello_encode(buf, sizeof buf, &len, space, key, NULL, 0, NULL, 0, 0, 0));
-    buf[len - 1] = 0x10; /* 0x01 cursor, 0x02 versions, 0x04 admission, 0x08 members */
+    buf[len - 1] = 0x20; /* 0x01 cursor, 0x02 versions, 0x04 admission, 0x08 members, 0x10 grant */
     CHECK_RC(decode(&f, buf, len), WEFT_EMALFORMED);
 }
 

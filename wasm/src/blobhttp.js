@@ -6,7 +6,7 @@
 import { PROTO_ERROR_NAMES } from './frames.js';
 import { WeftError } from './errors.js';
 import { randomBytes } from './filecrypt.js';
-import { toBase64url, toHex } from './util.js';
+import { relayAuthorization, toBase64url, toHex } from './util.js';
 
 const enc = new TextEncoder();
 const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', EXPIRED: 'WEFT_EEXPIRED', NOT_FOUND: 'WEFT_ENOTFOUND', TOO_BIG: 'WEFT_ETOOBIG' };
@@ -66,7 +66,7 @@ export class BlobHttp {
     nonce.set(head);
     nonce.set(core.sodium.crypto_generichash(32, enc.encode(target)), head.length);
     const sig = core.proofSign(meta.authorSecret, meta.space, nonce);
-    return { authorization: `Bearer ${toBase64url(meta.token)}`, 'weft-proof': `${stamp}.${toBase64url(sig)}` };
+    return { authorization: relayAuthorization(meta), 'weft-proof': `${stamp}.${toBase64url(sig)}` };
   }
 
   /**

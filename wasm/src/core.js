@@ -9,7 +9,7 @@
 // Replica owns one handle, freed by close() (twice is harmless).
 import sodium from 'libsodium-wrappers';
 import WeftCore from '../dist/weftdb_core.mjs';
-import { LEVEL_MAX_BYTES, RIGHT } from './constants.js';
+import { LEVEL_MAX_BYTES, RECORD_TICKET, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 
 /** Right names by number (auth.h's RIGHT values): 'none', 'read', 'write', 'admin'. */
@@ -89,7 +89,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_publish_snapshot', 'wdb_load_sealed_snapshot', 'wdb_snapshot_header', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
   'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
-  'wdb_grant_sign', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit',
+  'wdb_grant_sign', 'wdb_invite_issue', 'wdb_invite_claim', 'wdb_ticket_decode', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
 
@@ -297,6 +297,42 @@ export class Core {
       }
       this.check(rc, `signing the ${kind} record`);
       return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
+    });
+  }
+
+  /**
+   * An invite the newcomer claims with its own key (weft/members.h): the
+   * grant to a fresh invite key, signed with issuerSecret, and the ticket
+   * the link carries. until: Unix seconds (0: never).
+   */
+  inviteIssue({ space, issuerSecret, rights, until, wallMs }) {
+    return this.scope((s) => {
+      const grant = s.alloc(256), ticket = s.alloc(64), lens = s.alloc(8);
+      this.check(this.x.wdb_invite_issue(grant, 256, lens, ticket, s.bytes(space), s.bytes(issuerSecret), rights, until, wallMs), 'issuing the invite');
+      const gl = this.u32[lens >> 2], tl = this.u32[(lens >> 2) + 1];
+      const out = { grant: this.u8.slice(grant, grant + gl), ticket: this.u8.slice(ticket, ticket + tl) };
+      this.u8.fill(0, ticket, ticket + tl);
+      return out;
+    });
+  }
+
+  /** The newcomer's claim of a ticket for its key `member`: { claim, inviteKey }. */
+  inviteClaim({ space, ticket, member, wallMs }) {
+    return this.scope((s) => {
+      const dst = s.alloc(256), inv = s.alloc(32);
+      this.check(this.x.wdb_invite_claim(dst, 256, this.out, s.bytes(space), s.bytes(ticket), ticket.length, s.bytes(member), wallMs, inv), 'claiming the invite');
+      return { claim: this.u8.slice(dst, dst + this.u32[this.out >> 2]), inviteKey: this.u8.slice(inv, inv + 32) };
+    });
+  }
+
+  /** A claim ticket's { rights, until } (Unix s, 0: never), or null when the bytes are not a ticket (a token). */
+  ticketDecode(ticket) {
+    if (ticket.length < 2 || ticket[1] !== RECORD_TICKET) return null;
+    return this.scope((s) => {
+      const out = s.alloc(16);
+      this.check(this.x.wdb_ticket_decode(s.bytes(ticket), ticket.length, out), 'reading the invite ticket');
+      const dv = new DataView(this.u8.buffer);
+      return { rights: dv.getFloat64(out, true), until: dv.getFloat64(out + 8, true) };
     });
   }
 

@@ -100,8 +100,11 @@ function readVersions(r) {
   return { formatLevel, spaceLevel, features };
 }
 
-/** HELLO; versions ({ formatLevel, spaceLevel, features }) adds the versions block, null sends a version-1 HELLO; members sets the membership-records flag. */
-export function encodeHello({ space, key, vv, token, cursor = null, versions = null, members = false }) {
+/**
+ * HELLO; versions ({ formatLevel, spaceLevel, features }) adds the versions block, null sends a version-1 HELLO; members sets the membership-records flag;
+ * byGrant asks to be admitted by the key's grant, token then holding its invite claim or nothing.
+ */
+export function encodeHello({ space, key, vv, token, cursor = null, versions = null, members = false, byGrant = false }) {
   const o = new Out(2 + 64 + 10 + vv.length + 10 + token.length + 1 + 10 + 30);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.HELLO);
@@ -110,7 +113,7 @@ export function encodeHello({ space, key, vv, token, cursor = null, versions = n
   o.bytes(vv);
   o.bytes(token);
   // members: this client reads membership records (PROTOCOL.md, HELLO flags).
-  o.u8((cursor === null ? 0 : PROTO.HELLO_CURSOR) | (versions ? PROTO.HELLO_VERSIONS : 0) | (members ? PROTO.HELLO_MEMBERS : 0));
+  o.u8((cursor === null ? 0 : PROTO.HELLO_CURSOR) | (versions ? PROTO.HELLO_VERSIONS : 0) | (members ? PROTO.HELLO_MEMBERS : 0) | (byGrant ? PROTO.HELLO_GRANT : 0));
   if (cursor !== null) o.varint(cursor);
   putVersions(o, versions);
   return o.done();
@@ -209,10 +212,11 @@ export function decodeFrame(buf, { peer = false } = {}) {
       if (f.token.length > PROTO.MAX_TOKEN) throw bad('token too long');
       const flags = r.u8();
       // A browser never sends an admission (0x04): only operators' tools do.
-      if (flags & ~(PROTO.HELLO_CURSOR | PROTO.HELLO_VERSIONS | PROTO.HELLO_MEMBERS)) throw bad('unknown HELLO flags');
+      if (flags & ~(PROTO.HELLO_CURSOR | PROTO.HELLO_VERSIONS | PROTO.HELLO_MEMBERS | PROTO.HELLO_GRANT)) throw bad('unknown HELLO flags');
       f.cursor = flags & PROTO.HELLO_CURSOR ? r.varint() : null;
       f.versions = flags & PROTO.HELLO_VERSIONS ? readVersions(r) : null;
       f.members = !!(flags & PROTO.HELLO_MEMBERS);
+      f.byGrant = !!(flags & PROTO.HELLO_GRANT);
       break;
     }
     case F.PROOF:

@@ -107,7 +107,28 @@ export async function openSpace(opts = {}) {
     // IndexedDB spaces load in coordinateTabs, once the tab's role is known.
     const loaded = store.loadMeta ? { meta: await store.loadMeta(), lazy: true } : await store.load();
     let meta = loaded.meta;
-    if (invite) {
+    const ticket = invite && core.ticketDecode(invite.token);
+    if (ticket) {
+      // A link claimed by this device's own key (SECURITY.md "Members"):
+      // the claim is signed here with the link's invite key, and the relay
+      // admits this key by the grant it makes from then on.
+      if (ticket.until && Date.now() / 1000 >= ticket.until) throw new WeftError('WEFT_EEXPIRED', 'this invite has expired: ask for a new one');
+      if (!meta) {
+        const me = core.keypair();
+        const { claim } = core.inviteClaim({ space: invite.space, ticket: invite.token, member: me.publicKey, wallMs: Date.now() });
+        meta = await store.saveMeta({
+          v: 1,
+          space: invite.space,
+          author: me.publicKey,
+          authorSecret: me.secretKey,
+          contentKey: invite.contentKey,
+          byGrant: true,
+          claim,
+          grantRights: ticket.rights,
+          memberRecords: [claim],
+        }, { ifAbsent: true });
+      }
+    } else if (invite) {
       // Check the token before anything is stored: an expired or forged
       // invite fails here with its own code.
       const t = core.tokenVerify(invite.token, invite.space, Math.floor(Date.now() / 1000));
@@ -121,7 +142,7 @@ export async function openSpace(opts = {}) {
           contentKey: invite.contentKey,
           token: invite.token,
         }, { ifAbsent: true });
-      } else if (!meta.spaceSecret && t.rights > tokenRights(core, meta)) {
+      } else if (!meta.spaceSecret && !meta.byGrant && t.rights > tokenRights(core, meta)) {
         meta = { ...meta, token: invite.token };
         await store.saveMeta(meta);
       }
@@ -138,6 +159,7 @@ export async function openSpace(opts = {}) {
 /** Rights of the stored token now (RIGHT.READ when it no longer verifies). */
 function tokenRights(core, meta) {
   if (meta.spaceSecret) return RIGHT.ADMIN;
+  if (meta.byGrant) return meta.grantRights; // the claimed invite's; the relay checks the grants
   try {
     const t = core.tokenVerify(meta.token, meta.space, Math.floor(Date.now() / 1000));
     if (t.grantee && !t.grantee.every((b, i) => b === meta.author[i])) return RIGHT.READ;
@@ -166,7 +188,7 @@ function tokenRights(core, meta) {
 async function start(core, adapter, store, meta, loaded, opts) {
   const rights = tokenRights(core, meta);
   const forget = typeof adapter.delete === 'function' ? () => adapter.delete(toBase64url(meta.space)) : null;
-  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget, files: opts.files });
+  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget, files: opts.files, renew: opts.renew });
   const port = space._opener();
   // Before the tabs are coordinated: a follower tab forwards presence.
   const presence = new Presence(port.presencePort(), opts.presence);
@@ -180,7 +202,9 @@ async function start(core, adapter, store, meta, loaded, opts) {
     }
     await port.loadFiles();
     let p2p = null;
-    if (opts.p2p) {
+    // Peers check each other's token: a device admitted by its grant has
+    // none, so it syncs through the relay only (SECURITY.md "Members").
+    if (opts.p2p && !meta.byGrant) {
       if (!opts.relay) throw new WeftError('WEFT_EINVAL', 'p2p needs a relay: peers find each other and exchange WebRTC offers through it');
       p2p = new P2P(port.peerPort(), presence, resolveRTC(opts.p2p));
       port.setP2P(p2p);

@@ -45,6 +45,8 @@ export class FormatLevel {
     if (rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can raise the format level');
     const m = this.#h.meta();
     const owner = !!m.spaceSecret;
+    // A level record by an admin carries its admin token (FORMAT.md §10).
+    if (!owner && !m.token) throw new WeftError('WEFT_EDELEGATION', 'this device is admitted by its grant and holds no admin token: the owner raises the format level (its first invite with { uses: 1 } does)');
     return this.#h.core.levelSign({
       space: m.space,
       issuerSecret: owner ? m.spaceSecret : m.authorSecret,

@@ -6,7 +6,7 @@
 // epoch sealed to this device: its key seals from then on and every earlier
 // key still opens. An epoch not sealed to this device (it was removed) gives
 // nothing. The space holds one and hands it a narrow host.
-import { RECORD_EPOCH, RIGHT } from './constants.js';
+import { RECORD_EPOCH, RECORD_GRANT, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { fromBase64url, toBase64url } from './util.js';
 
@@ -144,6 +144,13 @@ export class Members {
     this.#refresh();
     let meta = { ...h.meta(), memberRecords: [...(h.meta().memberRecords ?? []), record] };
     if (r.kind === RECORD_EPOCH && r.status === 0) meta = this.#applyEpoch(record, r.epoch, meta);
+    if (meta.byGrant) {
+      // A device admitted by grant opens next time with the rights its
+      // grants give now (a later grant may add some).
+      const me = this.list.find((x) => x.key === toBase64url(meta.author) && x.state === 'member');
+      const n = me && Number(Object.entries(RIGHTS_NAME).find(([, v]) => v === me.rights)?.[0]);
+      if (n && n !== meta.grantRights) meta = { ...meta, grantRights: n };
+    }
     h.setMeta(meta);
     h.emit('members', this.list);
     return h.store.saveMeta(meta).catch((e) => {
@@ -195,6 +202,73 @@ export class Members {
   }
 
   /**
+   * Owner or admin: an invite the newcomer claims with its own key. Signs
+   * the grant to a fresh invite key (checked as the relay will: an admin
+   * grants no admin, nor past its own end) and returns { records, ticket }:
+   * the records to send, the ticket for the link.
+   */
+  async invite(rights, until) {
+    const h = this.#h, m = h.meta();
+    const out = [];
+    await this.#selfGrant(out);
+    // An admin's invite ends no later than its own grant (else OUTLIVES).
+    const mine = m.spaceSecret ? null : this.#list().members.find((x) => x.key === toBase64url(m.author));
+    if (mine?.until && (!until || until > mine.until)) until = mine.until;
+    const { grant, ticket } = h.core.inviteIssue({ space: m.space, issuerSecret: m.spaceSecret ?? m.authorSecret, rights, until: until ? Math.floor(until / 1000) : 0, wallMs: Date.now() });
+    const rc = h.core.scope((s) => h.core.x.wdb_members_admit(this.#m, s.bytes(grant), grant.length));
+    if (rc) throw WeftError.fromCode(rc, 'the invite was refused');
+    await this.#keep(grant, this.#add(grant));
+    out.push(grant);
+    return { records: out, ticket };
+  }
+
+  /**
+   * Grants about to lapse, renewed by this admin device: each member whose
+   * access ends (and is not removed) gets one more grant with the same
+   * rights for the same length again, once `share` (0..1) of its time has
+   * gone by. An admin renews no longer than its own grant (it renews what
+   * it can). Returns the records to send (none when nothing is due).
+   */
+  async renewDue(share = 0.8) {
+    const h = this.#h, m = h.meta();
+    const me = toBase64url(m.author);
+    const list = this.#list().members;
+    const mine = list.find((x) => x.key === me || (m.spaceSecret && x.owner));
+    if (!m.spaceSecret && !(mine?.admin && mine.state === 'member')) return [];
+    const now = Date.now();
+    const out = [];
+    for (const x of list) {
+      if (x.owner || x.state !== 'member' || !x.until || x.key === me) continue;
+      if (x.admin && !m.spaceSecret) continue; // admins renew non-admins only
+      const start = this.#grantStart(x.key);
+      const span = x.until - start;
+      if (!(span > 0) || now < start + share * span) continue;
+      let until = now + span;
+      if (!m.spaceSecret && mine.until) until = Math.min(until, mine.until);
+      if (until <= x.until) continue;
+      const rights = Object.entries(RIGHTS_NAME).find(([, n]) => n === x.rights)?.[0];
+      try {
+        out.push(...(await this.grant(x.key, Number(rights), until)));
+      } catch (e) {
+        h.emit('error', e);
+      }
+    }
+    return out;
+  }
+
+  /** When the grant that gives `key` its current end was signed (ms): its wall_ms. */
+  #grantStart(key) {
+    const want = fromBase64url(key, 'member key');
+    let start = 0;
+    for (const r of this.#h.meta().memberRecords ?? []) {
+      if (r[1] !== RECORD_GRANT || !equal(r.subarray(66, 98), want)) continue;
+      const g = readGrantTail(r);
+      if (g && g.wallMs > start) start = g.wallMs;
+    }
+    return start;
+  }
+
+  /**
    * Owner or admin: removes `member` (base64url). Its changes up to the last
    * one this device holds count; a new content key goes to every member
    * left. Returns the records to send.
@@ -229,6 +303,24 @@ export class Members {
     this.epoch = Math.max(this.epoch, epoch);
     return { ...meta, contentKey: keys.key, oldKeys, keyEpoch: epoch };
   }
+}
+
+/** A grant's rights, flags, until and wall_ms (FORMAT.md §10, kind 5), or null. */
+function readGrantTail(r) {
+  let o = 98;
+  const rights = r[o++], flags = r[o++];
+  const varint = () => {
+    let v = 0, mul = 1, b;
+    do {
+      if (o >= r.length) return NaN;
+      b = r[o++];
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b & 0x80);
+    return v;
+  };
+  const until = varint(), wallMs = varint();
+  return Number.isFinite(wallMs) ? { rights, flags, until, wallMs } : null;
 }
 
 function equal(a, b) {

@@ -9,7 +9,7 @@
 // document's field reads as the text); imported, it is a string again,
 // which becomes a text on its first edit (docs/API.md, "Text").
 import { WeftError } from './errors.js';
-import { fromBase64url, toBase64url, toHex } from './util.js';
+import { fromBase64url, relayAuthorization, toBase64url, toHex } from './util.js';
 
 export const EXPORT_FORMAT = 'weftdb-export';
 const EXPORT_VERSION = 1;
@@ -141,7 +141,7 @@ export async function deleteOnRelay({ core, meta, relay, fetch: fetchFn = global
   try {
     res = await fetchFn(relayHttpBase(relay) + path, {
       method: 'DELETE',
-      headers: { authorization: `Bearer ${toBase64url(meta.token)}`, 'weft-proof': `${stamp}.${toBase64url(sig)}` },
+      headers: { authorization: relayAuthorization(meta), 'weft-proof': `${stamp}.${toBase64url(sig)}` },
     });
   } catch (e) {
     throw new WeftError('WEFT_EUNAVAILABLE', `relay: deleting the space: ${e.message}`, { cause: e });

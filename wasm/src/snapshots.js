@@ -15,7 +15,7 @@
 // per device.
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
-import { bytesEqual, fromBase64url, toBase64url } from './util.js';
+import { bytesEqual, fromBase64url, relayAuthorization, toBase64url } from './util.js';
 import { decodeVV } from './vv.js';
 
 /**
@@ -106,7 +106,7 @@ export function authHeaders(core, meta, method, target) {
   nonce.set(head);
   nonce.set(s.crypto_generichash(32, new TextEncoder().encode(target)), head.length);
   const sig = core.proofSign(meta.authorSecret, meta.space, nonce);
-  return { authorization: `Bearer ${toBase64url(meta.token)}`, 'weft-proof': `${stamp}.${toBase64url(sig)}` };
+  return { authorization: relayAuthorization(meta), 'weft-proof': `${stamp}.${toBase64url(sig)}` };
 }
 
 export async function httpError(res, what) {

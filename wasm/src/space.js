@@ -59,10 +59,20 @@ export class Space {
   #forget; // deletes the space from its storage (the adapter's delete), or null
   #files; // files.js: space.files
   #members; // members.js: grants, removals and key epochs (SECURITY.md "Members")
+  #renew; // { share, everyMs }: when an admin device renews lapsing grants
+  #renewTimer = null;
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files } = {}) {
+  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files, renew } = {}) {
     this.#core = core;
+    this.#renew = { share: 0.8, everyMs: 60_000, ...renew };
+    if (relay && renew !== false) {
+      // Admin devices renew lapsing grants while online (members.js renewDue).
+      this.#renewTimer = setInterval(() => {
+        if (this.#sync?.live) this.renewMembers().catch((e) => this.#events.emit('error', e));
+      }, this.#renew.everyMs);
+      this.#renewTimer.unref?.();
+    }
     this.#relay = relay;
     this.#forget = forget;
     this.#store = store;
@@ -281,12 +291,44 @@ export class Space {
   }
 
   /**
-   * An invite link granting `rights` ('read' | 'write' | 'admin') to whoever
-   * holds it, for expiresIn milliseconds (0: never). base: the app's URL.
+   * An invite link. With `uses: 1`: a Promise of a link the newcomer claims
+   * with its own key (SECURITY.md "Members"): owner or any admin device,
+   * single-use, and the member it makes is admitted by its grant from then
+   * on. Without: a bearer link granting `rights` to whoever holds it (for
+   * public sharing). rights: 'read' | 'write' | 'admin'; expiresIn ms (0:
+   * never); base: the app's URL.
    */
   invite(opts = {}) {
     this.#open();
+    if (opts.uses !== undefined) return this.#inviteClaimed(opts);
+    if (this.#meta.byGrant) throw new WeftError('WEFT_EDELEGATION', 'this device is admitted by its grant: invite with { uses: 1 } (a link the newcomer claims with its key)');
     return this.#core.invite(this.#meta, this.#rights, opts);
+  }
+
+  async #inviteClaimed({ rights = 'write', expiresIn = 7 * 24 * 3600 * 1000, base = '', uses }) {
+    if (uses !== 1) throw new WeftError('WEFT_EINVAL', 'uses must be 1 (a claimed invite admits one key)');
+    const r = RIGHTS.indexOf(rights);
+    if (r < 1) throw new WeftError('WEFT_EINVAL', "rights must be 'read', 'write' or 'admin'");
+    if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
+    // The space reads membership from now on (FORMAT.md §10): raised by
+    // the owner or a token admin here, so that admins admitted by grant,
+    // who cannot sign level records, may remove later.
+    if (!this.#meta.byGrant && this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
+    const { records, ticket } = await this.#members.invite(r, expiresIn ? Date.now() + expiresIn : 0);
+    this.#sync?.sendMembers(records);
+    return this.#core.inviteEncode(base, this.#meta.space, ticket, this.#meta.contentKey);
+  }
+
+  /**
+   * Admin devices: renews the grants that have run `share` (0..1) of their
+   * time, each for the same length again (space.js calls it every
+   * `renew.everyMs` while linked to a relay). Resolves to the number renewed.
+   */
+  async renewMembers(share = this.#renew.share) {
+    this.#open();
+    const records = await this.#members.renewDue(share);
+    this.#sync?.sendMembers(records);
+    return records.length;
   }
 
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
@@ -422,6 +464,7 @@ export class Space {
   }
 
   async #shutdown() {
+    clearInterval(this.#renewTimer);
     try {
       await this.flush().catch(() => {});
       this.#presence?.close();

@@ -60,11 +60,13 @@ const PUBLISH_LATER = new Set(['UNCOVERED', 'STALE_SNAPSHOT']);
 // The smallest frame target a TOO_BIG makes us try before giving up.
 const MIN_FRAME_BYTES = 16 << 10;
 // Errors after which reconnecting cannot help until the app acts.
-const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED']);
+const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED', 'NOT_MEMBER', 'REPLAY']);
 // Final states an app shows as a sentence, not as "offline": update the app,
 // or ask an admin (removed from the space, or access lapsed).
-const FINAL_STATE = { VERSION: 'version', REVOKED: 'removed', EXPIRED: 'expired' };
-const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL', REVOKED: 'WEFT_EREVOKED' };
+// NOT_MEMBER / REPLAY: this key holds no grant (its invite was claimed by
+// another key, or never reached the relay).
+const FINAL_STATE = { VERSION: 'version', REVOKED: 'removed', EXPIRED: 'expired', NOT_MEMBER: 'denied', REPLAY: 'denied' };
+const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL', REVOKED: 'WEFT_EREVOKED', NOT_MEMBER: 'WEFT_ENOTMEMBER', REPLAY: 'WEFT_EREPLAY' };
 
 function protoError(name, message) {
   const e = new WeftError(CODE_FOR[name] ?? 'WEFT_EUNAVAILABLE', `relay: ${name}: ${message}`);
@@ -248,7 +250,7 @@ export class Sync {
       const state = FINAL_STATE[err.protocolError] ?? 'offline';
       this.port.setStatus({ state });
       if (state === 'version') this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
-      if (state === 'removed' || state === 'expired') this.port.emit('access', { state, message: err.message });
+      if (state === 'removed' || state === 'expired' || state === 'denied') this.port.emit('access', { state, message: err.message });
     }
   }
 
@@ -277,7 +279,11 @@ export class Sync {
     // A relay that predates negotiation predates snapshots too: it would refuse SNAPSHOT_GET.
     this.join = !this.legacy && !this.noJoin && !this.outbox.size && (far || this.port.isEmpty()) ? { rest: false, held: [], far } : null;
     const cursor = this.join ? JOIN_CURSOR : this.cursor;
-    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token: m.token, cursor, versions, members: !this.legacy }));
+    // A device that joined by claiming an invite is admitted by its grant:
+    // its claim rides in the token field (the relay stores it once).
+    const byGrant = !!m.byGrant;
+    const token = byGrant ? (m.claim ?? new Uint8Array(0)) : m.token;
+    this._send(encodeHello({ space: m.space, key: m.author, vv: rep.vv(), token, cursor, versions, members: !this.legacy, byGrant }));
   }
 
   _frame(buf) {
@@ -391,6 +397,10 @@ export class Sync {
       // Nothing to send (the replica is empty): ask for the snapshot.
       this.port.setStatus({ state: 'syncing' });
       this.port.emit('relay:live');
+      // Membership records signed here need no replica (an invite made
+      // before the first change): they go now.
+      const mine = this.port.ownMemberRecords();
+      if (mine.length) this._sendRecords(mine.map((record) => ({ record, seq: MEMBER })));
       this._send(encodeSnapshotGet());
       return;
     }
@@ -510,7 +520,7 @@ export class Sync {
 
   /** Once synced with nothing in flight: an admin's device publishes when enough history went by. */
   _maybePublish() {
-    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
+    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin' || this.port.meta.byGrant) return;
     const head = Math.max(this.head, this.cursor ?? 0);
     if (!this.wanted && !shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
     this.wanted = false;

@@ -39,6 +39,16 @@ export function fromBase64url(s, what = 'value') {
   return out;
 }
 
+/**
+ * The Authorization header value for the relay's REST API (RELAY.md,
+ * "Authorization"): the device's token, or for a device admitted by its
+ * grant (it claimed an invite) "Grant" and its claim (its key when none).
+ */
+export function relayAuthorization(meta) {
+  if (meta.byGrant) return `Grant ${toBase64url(meta.claim ?? meta.author)}`;
+  return `Bearer ${toBase64url(meta.token)}`;
+}
+
 export function toHex(bytes) {
   let s = '';
   for (const b of bytes) s += b.toString(16).padStart(2, '0');

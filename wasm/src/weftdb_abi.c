@@ -1027,6 +1027,52 @@ WDB_API int wdb_grant_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const ui
     return rc;
 }
 
+/* An invite claimed by the newcomer's key (weft/members.h): the grant to
+ * a fresh invite key and the link's ticket. OUT: grant (WEFT_GRANT_MAX_BYTES),
+ * ticket (WEFT_TICKET_MAX_BYTES), out_len[0] grant, out_len[1] ticket. */
+WDB_API int wdb_invite_issue(uint8_t *grant, size_t cap, uint32_t *out_len, uint8_t *ticket,
+                             const uint8_t *space, const uint8_t *issuer_sk, int rights,
+                             double until, double wall_ms) {
+    weft_crypto_backend be;
+    size_t gl = 0, tl = 0;
+    if (!ms_ok(until) || !ms_ok(wall_ms) || rights < 0 || rights > 255) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_invite_issue(&be, grant, cap, &gl, ticket, &tl, space, issuer_sk, (uint8_t)rights,
+                               (uint64_t)until, (uint64_t)wall_ms);
+    out_len[0] = (uint32_t)gl;
+    out_len[1] = (uint32_t)tl;
+    return rc;
+}
+
+/* The newcomer's claim of a ticket. OUT: dst (WEFT_GRANT_MAX_BYTES),
+ * out_len[0], invite_key[32]. */
+WDB_API int wdb_invite_claim(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                             const uint8_t *ticket, size_t ticket_len, const uint8_t *member,
+                             double wall_ms, uint8_t *invite_key) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!ms_ok(wall_ms)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_invite_claim(&be, dst, cap, &len, space, ticket, ticket_len, member,
+                               (uint64_t)wall_ms, invite_key);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* A ticket's rights and end. OUT: out[0] rights, out[1] until (Unix s). */
+WDB_API int wdb_ticket_decode(const uint8_t *ticket, size_t len, double *out) {
+    uint8_t seed[32], rights;
+    uint64_t until;
+    int rc = weft_ticket_decode(ticket, len, seed, &rights, &until);
+    if (!rc) {
+        out[0] = rights;
+        out[1] = (double)until;
+    }
+    return rc;
+}
+
 /* A removal (weft/members.h). OUT: dst (WEFT_REVOKE_MAX_BYTES), out_len[0]. */
 WDB_API int wdb_revoke_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
                             const uint8_t *issuer_sk, const uint8_t *member, double last_seq,

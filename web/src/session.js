@@ -94,7 +94,12 @@ export function explain(err, doing = '') {
     case 'RIGHTS':
       return `${pre}the relay refused: this invite does not allow that.`;
     case 'EXPIRED':
-      return `${pre}the relay no longer accepts this device's invite (it has expired). Ask for a new link.`;
+      return `${pre}this device's access has lapsed. Ask an admin to renew it.`;
+    case 'REVOKED':
+      return `${pre}this device was removed from the space. Ask an admin if this is a mistake.`;
+    case 'NOT_MEMBER':
+    case 'REPLAY':
+      return `${pre}this device has no access: its invite link was already used by another device. Ask an admin for a new link.`;
     case 'AUTH':
     case 'PROOF':
       return `${pre}the relay did not accept this device's credentials.`;
@@ -112,6 +117,10 @@ export function explain(err, doing = '') {
     case 'WEFT_ECRYPTO':
     case 'WEFT_EDELEGATION':
       return `${pre}this invite link is damaged or forged. Copy the whole link again.`;
+    case 'WEFT_ENOTADMIN':
+      return `${pre}only an admin can do that.`;
+    case 'WEFT_EOUTLIVES':
+      return `${pre}an admin cannot give access for longer than their own.`;
     case 'WEFT_ENOTFOUND':
       return `${pre}this space is not on this device. Open it from an invite link.`;
     case 'WEFT_ERIGHTS':

@@ -5,6 +5,7 @@ import { remember, displayName, isTransient } from './session.js';
 import { statusBadge } from './status.js';
 import { presenceList } from './presence.js';
 import { shareDialog } from './share.js';
+import { membersDialog } from './members.js';
 import { dataDialog } from './data.js';
 import { notesView } from './notes.js';
 import { todosView } from './todos.js';
@@ -17,6 +18,7 @@ export function spaceView(space, { report, onHome }) {
   const presence = presenceList(space, displayName);
   const canShare = space.rights === 'admin';
   const share = h('button', { type: 'button', class: 'primary', onclick: () => shareDialog(space), hidden: !canShare }, 'Share');
+  const members = h('button', { type: 'button', onclick: () => membersDialog(space) }, 'Members');
   const home = h('button', { type: 'button', class: 'link', onclick: onHome, 'aria-label': 'All spaces' }, '← Spaces');
   const data = h('button', { type: 'button', onclick: () => dataDialog(space, { name: () => title.textContent, onLeft: onHome }) }, 'Your data');
 
@@ -32,7 +34,7 @@ export function spaceView(space, { report, onHome }) {
   };
 
   const el = h('div', { class: 'space' },
-    h('header', { class: 'bar' }, home, title, h('span', { class: 'spacer' }), presence.el, status.el, data, share),
+    h('header', { class: 'bar' }, home, title, h('span', { class: 'spacer' }), presence.el, status.el, data, members, share),
     status.notice,
     status.level,
     readOnly && h('p', { class: 'notice', role: 'note', id: 'read-only-notice' },

@@ -16,6 +16,17 @@ const LABEL = {
   syncing: 'Syncing',
   synced: 'Synced',
   version: 'Update needed',
+  removed: 'Removed',
+  expired: 'Access lapsed',
+  denied: 'No access',
+};
+
+// The final states an admin must act on (weftdb's 'access' event): what
+// happened, and that local data stays.
+const ACCESS = {
+  removed: 'You were removed from this space. What is on this device stays readable here, but nothing new reaches you. Ask an admin if this is a mistake.',
+  expired: 'Your access to this space lapsed and no admin renewed it. Your edits stay on this device; ask an admin to renew your access, then reopen the space.',
+  denied: 'This device has no access to the space: its invite link was already used by another device, or has not reached the relay yet. Ask an admin for a new link.',
 };
 
 const EXPLAIN_AFTER_MS = 3000; // reconnects are quick; explain only an outage that lasts
@@ -58,7 +69,13 @@ export function statusBadge(space) {
     el.title = state === 'offline'
       ? 'Not connected to the relay. Edits are saved on this device and will sync when it is back.'
       : state === 'synced' ? 'Everything is on the relay.' : 'Talking to the relay.';
-    if (state === 'version') {
+    if (ACCESS[state]) {
+      clearTimeout(timer);
+      timer = null;
+      notice.textContent = ACCESS[state];
+      notice.hidden = false;
+      el.title = 'Ask an admin.';
+    } else if (state === 'version') {
       clearTimeout(timer);
       timer = null;
       notice.textContent = 'This space uses a newer format than this version of the app reads. Reload to update: your edits are kept on this device.';

@@ -54,6 +54,11 @@ extern "C" {
 
 #define WEFT_GRANT_INVITE 0x01 /* the member is an invite key (one claim) */
 
+/* Kind byte of a claim ticket: the secret half of a claimed invite, in a
+ * link only (never in a log or a frame; a relay refuses the kind). */
+#define WEFT_RECORD_TICKET    8
+#define WEFT_TICKET_MAX_BYTES (2 + 32 + 1 + 10)
+
 #define WEFT_EPOCH_KEYIDBYTES  16
 #define WEFT_EPOCH_MAX_MEMBERS 1024
 /* One envelope: member key, then the content key sealed to it. */
@@ -129,6 +134,35 @@ WEFT_API int weft_epoch_sign(const weft_crypto_backend *be, uint8_t *dst, size_t
  * "weft-key-id-v1" and the key. Safe to publish (the key is 32 random
  * bytes), and it commits every envelope to the same key. OUT: id[16]. */
 WEFT_API int weft_epoch_key_id(uint8_t *id, const uint8_t *key);
+
+/* ---- invites claimed by the newcomer's key ---- */
+
+/* Issues an invite: a fresh invite key (its seed from the backend), the
+ * issuer's grant to it with WEFT_GRANT_INVITE (rights 1..3, until), and
+ * the ticket that travels in the link: version, kind 8, the invite key's
+ * seed[32], rights, varint until. OUT: grant (WEFT_GRANT_MAX_BYTES
+ * suffice), *grant_len, ticket[WEFT_TICKET_MAX_BYTES], *ticket_len.
+ * Returns 0, WEFT_EINVAL, WEFT_ENOSPACE or a backend error. Whether the
+ * issuer may invite is the fold's question. */
+WEFT_API int weft_invite_issue(const weft_crypto_backend *be, uint8_t *grant, size_t grant_cap,
+                               size_t *grant_len, uint8_t *ticket, size_t *ticket_len,
+                               const uint8_t *space, const uint8_t *issuer_sk, uint8_t rights,
+                               uint64_t until, uint64_t wall_ms);
+
+/* Reads a ticket. OUT: seed[32], *rights, *until. Returns 0,
+ * WEFT_ETRUNCATED, WEFT_EVERSION or WEFT_EMALFORMED (another kind, rights
+ * outside 1..3, a varint not minimal, trailing bytes). */
+WEFT_API int weft_ticket_decode(const uint8_t *ticket, size_t len, uint8_t *seed, uint8_t *rights,
+                                uint64_t *until);
+
+/* The claim: the invite key (from the ticket's seed) grants `member` the
+ * ticket's rights until its end. OUT: dst (WEFT_GRANT_MAX_BYTES suffice),
+ * *len, invite_key[32] (may be NULL). Returns 0, a ticket decode error,
+ * WEFT_EINVAL, WEFT_ENOSPACE or a backend error. */
+WEFT_API int weft_invite_claim(const weft_crypto_backend *be, uint8_t *dst, size_t dst_cap,
+                               size_t *len, const uint8_t *space, const uint8_t *ticket,
+                               size_t ticket_len, const uint8_t *member, uint64_t wall_ms,
+                               uint8_t *invite_key);
 
 /* ---- reading ---- */
 
@@ -226,6 +260,12 @@ WEFT_API int weft_members_status(const weft_members *m, const uint8_t *hash);
  * is 0) or WEFT_EEXPIRED (it had grants, all ended). */
 WEFT_API int weft_members_rights(const weft_members *m, const uint8_t *key, uint64_t now,
                                  uint8_t *rights, uint64_t *until);
+
+/* Whether `key` is an invite that may still be claimed at `now`: 0 (a
+ * counting invite grant names it, no claim of it counts, it is not
+ * removed and has not ended), WEFT_EREPLAY (claimed), WEFT_EEXPIRED,
+ * WEFT_EREVOKED or WEFT_ENOTFOUND (no counting invite names it). */
+WEFT_API int weft_members_invite_open(const weft_members *m, const uint8_t *key, uint64_t now);
 
 /* Whether the change (author, seq) counts: 0, or WEFT_EREVOKED when the
  * author was removed and seq is past its revocations' smallest last_seq. */

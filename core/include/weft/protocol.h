@@ -57,6 +57,9 @@ extern "C" {
 #define WEFT_HELLO_VERSIONS  0x02 /* a versions block follows (after the cursor) */
 #define WEFT_HELLO_ADMISSION 0x04 /* an operator's admission follows (after the versions block) */
 #define WEFT_HELLO_MEMBERS   0x08 /* the client reads membership records (kinds 5-7); no payload */
+/* Admit the key by its grant, not a token: the token field then holds
+ * either nothing or the key's invite claim (a grant record, kind 5). */
+#define WEFT_HELLO_GRANT 0x10
 /* CHANGES flags. */
 #define WEFT_CHANGES_RSEQ 0x01 /* every record is preceded by its relay sequence */
 
@@ -113,7 +116,8 @@ extern "C" {
     X(FORGED, 38, "forged key rotation")                                             \
     X(OUTLIVES, 39, "grant outlives its issuer's")                                   \
     X(REPLAY, 40, "invite already claimed")                                          \
-    X(WRONG_MEMBER, 41, "key envelope for a key that is not a member")
+    X(WRONG_MEMBER, 41, "key envelope for a key that is not a member")               \
+    X(NOT_MEMBER, 43, "this key holds no grant in the space: ask an admin")
 
 typedef enum weft_proto_error {
 #define WEFT_X_PENUM(name, value, msg) WEFT_PROTO_E##name = value,
@@ -155,6 +159,8 @@ typedef struct weft_frame {
     size_t admission_len;
     /* HELLO: WEFT_HELLO_MEMBERS was set */
     int reads_members;
+    /* HELLO: WEFT_HELLO_GRANT was set (token holds a claim, or nothing) */
+    int by_grant;
     /* HELLO (the client's) and CHALLENGE (the relay's): version vector */
     const uint8_t *vv;
     size_t vv_len;
@@ -245,6 +251,11 @@ WEFT_API int weft_frame_hello_encode_admitted(
  * may send them. The flag adds no bytes. Returns 0, WEFT_EINVAL (not a
  * HELLO) or a decode error. */
 WEFT_API int weft_frame_hello_mark_members(uint8_t *hello, size_t len);
+
+/* Sets WEFT_HELLO_GRANT on an encoded HELLO: its token field holds the
+ * key's invite claim or nothing, and the relay admits the key by its
+ * grant (docs/PROTOCOL.md, HELLO flags). Returns as the above. */
+WEFT_API int weft_frame_hello_mark_grant(uint8_t *hello, size_t len);
 
 WEFT_API size_t weft_frame_challenge_bound(size_t vv_len);
 WEFT_API int weft_frame_challenge_encode(uint8_t *dst, size_t dst_cap, size_t *len,
