@@ -836,18 +836,25 @@ int weft_replica_text_format(weft_replica *r, const char *coll, size_t coll_len,
     return weft_replica_commit(r, wall_ms, record, rec_len);
 }
 
-/* The visible text of a field, or NULL (not a text, or no such field). */
-static const weft_text *field_text(weft_replica *r, const char *coll, size_t coll_len,
-                                   const char *doc, size_t doc_len, const char *field,
-                                   size_t field_len) {
+/* A field of a document for reading, or NULL (no such name, document or
+ * field). */
+static const wfield *read_field(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
+                                size_t doc_len, const char *field, size_t field_len) {
     weft_state *s = &r->state;
     uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
     uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
     uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
                      ? UINT32_MAX
                      : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
-    const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
-    return f ? weft__state_field_text(s, f) : NULL;
+    return d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
+}
+
+/* The visible text of a field, or NULL (not a text, or no such field). */
+static const weft_text *field_text(weft_replica *r, const char *coll, size_t coll_len,
+                                   const char *doc, size_t doc_len, const char *field,
+                                   size_t field_len) {
+    const wfield *f = read_field(r, coll, coll_len, doc, doc_len, field, field_len);
+    return f ? weft__state_field_text(&r->state, f) : NULL;
 }
 
 int weft_replica_text_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
@@ -1044,14 +1051,8 @@ int weft_replica_list_edit(weft_replica *r, const char *coll, size_t coll_len, c
 /* The field's list for reading, or NULL. */
 static wlist *read_list(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
                         size_t doc_len, const char *field, size_t field_len) {
-    weft_state *s = &r->state;
-    uint32_t cn = weft__state_name(s, (const uint8_t *)coll, coll_len);
-    uint32_t fn = weft__state_name(s, (const uint8_t *)field, field_len);
-    uint32_t d = cn == UINT32_MAX || fn == UINT32_MAX
-                     ? UINT32_MAX
-                     : weft__state_doc(s, cn, (const uint8_t *)doc, doc_len, 0);
-    const wfield *f = d == UINT32_MAX ? NULL : weft__state_field(s, &s->docs[d], fn);
-    return f ? weft__state_field_list(s, f) : NULL;
+    const wfield *f = read_field(r, coll, coll_len, doc, doc_len, field, field_len);
+    return f ? weft__state_field_list(&r->state, f) : NULL;
 }
 
 int weft_replica_list_length(weft_replica *r, const char *coll, size_t coll_len, const char *doc,
