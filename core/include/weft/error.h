@@ -52,7 +52,8 @@ extern "C" {
     X(REVOKED, -32, "key was removed from the space")                                           \
     X(CHANGE_TOO_BIG, -33, "change exceeds WEFT_MAX_COMMIT_BYTES: store large values as files") \
     X(FILE_PENDING, -34, "file not uploaded yet: retry later")                                  \
-    X(TRIMMED, -35, "the changes asked for are older than a snapshot and not held")
+    X(TRIMMED, -35, "the changes asked for are older than a snapshot and not held")             \
+    X(PASSPHRASE, -36, "wrong passphrase, or the backup was altered")
 
 typedef enum weft_error {
 #define WEFT_X_ENUM(name, value, msg) WEFT_E##name = value,
