@@ -323,6 +323,8 @@ export interface Space {
   grant(key: string, rights: 'read' | 'write' | 'admin', opts?: { expiresAt?: number }): Promise<void>;
   /** Owner or admin: removes a device key (base64url): its later changes stop counting, a new content key goes to every member left. */
   remove(key: string): Promise<void>;
+  /** This device's keys for the space sealed under `passphrase` (>= 8 bytes; Argon2id + XChaCha20-Poly1305), as 'weft-backup-1:…' text for restoreSpace. */
+  backup(passphrase: string): Promise<string>;
   readonly rights: Rights;
   readonly status: Status;
   readonly closed: boolean;
@@ -481,6 +483,13 @@ export interface InitOptions {
 
 export function createSpace(opts?: OpenOptions): Promise<Space>;
 export function openSpace(opts: OpenOptions & ({ invite: string } | { space: string })): Promise<Space>;
+/**
+ * Opens the space of a key backup (space.backup()) on this device, with the
+ * same rights under a new device key. relay: default the backup's URL (null:
+ * none). Throws WEFT_EPASSPHRASE, WEFT_EMALFORMED, WEFT_ERIGHTS or
+ * WEFT_ESTATE (held here already), storing nothing.
+ */
+export function restoreSpace(opts: Omit<OpenOptions, 'relay'> & { backup: string | Uint8Array; passphrase: string; relay?: string | null }): Promise<Space>;
 export interface HistoryEntry {
   /** The author's key, base64url. */
   author: string;

@@ -25,6 +25,7 @@ import { exportState, importState, deleteOnRelay } from './portable.js';
 import { vvCovers } from './vv.js';
 import { History } from './history.js';
 import { checkPublisher } from './snapshots.js';
+import { makeBackup } from './backup.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -165,6 +166,18 @@ export class Space {
 
   /** The current content-key epoch (0: the space's first key). */
   get keyEpoch() { return this.#meta.keyEpoch ?? 0; }
+
+  /**
+   * An encrypted backup of this device's keys for the space, as text
+   * (SECURITY.md "Key backup"): restoreSpace({ backup, passphrase }) opens
+   * the space with the same rights on another device. passphrase: at least
+   * 8 bytes; the backup is only as strong as it is. Loads libsodium's sumo
+   * build (Argon2id) on first use.
+   */
+  async backup(passphrase) {
+    this.#open();
+    return makeBackup(this.#core, this.#meta, this.#relay, passphrase);
+  }
 
   /**
    * Owner or admin: grants `rights` ('read' | 'write' | 'admin', the last

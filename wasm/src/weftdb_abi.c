@@ -892,6 +892,89 @@ WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *spac
     return rc;
 }
 
+/* ---- key backups (weft/backup.h) ---- */
+
+/* Secrets on the stack are overwritten in a way the compiler keeps. */
+static void wipe_secret(void *p, size_t n) {
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* Seals a backup under pw. owner_sk may be NULL; keys: n_keys x 32, oldest
+ * first; records: membership records back to back. OUT: dst, out_len[0]
+ * (with WEFT_ENOSPACE: the size needed). Argon2id needs Module.sodiumSumo
+ * (WEFT_EUNAVAILABLE until the JS side loaded it). */
+WDB_API int wdb_backup_seal(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                            const uint8_t *author_sk, const uint8_t *owner_sk, double key_epoch,
+                            const uint8_t *keys, size_t n_keys, const uint8_t *token,
+                            size_t token_len, const uint8_t *records, size_t records_len,
+                            const uint8_t *level, size_t level_len, const uint8_t *relay,
+                            size_t relay_len, const char *pw, size_t pwlen) {
+    if (!out_len || !space || !author_sk || !(key_epoch >= 0 && key_epoch < 9007199254740992.0))
+        return WEFT_EINVAL;
+    weft_backup b = {.has_owner = owner_sk != NULL,
+                     .key_epoch = (uint64_t)key_epoch,
+                     .keys = keys,
+                     .n_keys = n_keys,
+                     .token = token,
+                     .token_len = token_len,
+                     .records = records,
+                     .records_len = records_len,
+                     .level = level,
+                     .level_len = level_len,
+                     .relay = (const char *)relay,
+                     .relay_len = relay_len};
+    memcpy(b.space, space, 32);
+    memcpy(b.author_sk, author_sk, 64);
+    if (owner_sk) memcpy(b.owner_sk, owner_sk, 64);
+    size_t need = weft_backup_bound(&b), len = 0;
+    out_len[0] = (uint32_t)need;
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    if (!rc)
+        rc = need && cap < need ? WEFT_ENOSPACE
+                                : weft_backup_seal(&be, dst, cap, &len, &b, pw, pwlen);
+    if (!rc) out_len[0] = (uint32_t)len;
+    wipe_secret(&b, sizeof b);
+    return rc;
+}
+
+/* Opens a backup into payload (cap >= len; a secret: the caller wipes it).
+ * OUT: out[0..12] = has_owner, key_epoch (low, high 32 bits), then the
+ * offset in payload and length of: keys (length = n_keys), token, records,
+ * level, relay. space, author_sk and owner_sk sit at payload + 0, 32 and
+ * 97. */
+WDB_API int wdb_backup_open(uint8_t *payload, size_t cap, uint32_t *out, const uint8_t *blob,
+                            size_t len, const char *pw, size_t pwlen) {
+    if (!out) return WEFT_EINVAL;
+    weft_crypto_backend be;
+    weft_backup b;
+    int rc = backend(&be);
+    if (!rc) rc = weft_backup_open(&be, payload, cap, &b, blob, len, pw, pwlen);
+    if (rc) return rc;
+#define OFF(p) (uint32_t)((const uint8_t *)(p) ? (const uint8_t *)(p)-payload : 0)
+    uint32_t v[13] = {(uint32_t)b.has_owner, (uint32_t)b.key_epoch, (uint32_t)(b.key_epoch >> 32),
+                      OFF(b.keys),           (uint32_t)b.n_keys,    OFF(b.token),
+                      (uint32_t)b.token_len, OFF(b.records),        (uint32_t)b.records_len,
+                      OFF(b.level),          (uint32_t)b.level_len, OFF(b.relay),
+                      (uint32_t)b.relay_len};
+#undef OFF
+    memcpy(out, v, sizeof v);
+    wipe_secret(&b, sizeof b);
+    return WEFT_OK;
+}
+
+/* The length of the membership record at the start of rec (records kept
+ * back to back). OUT: out_len[0]. */
+WDB_API int wdb_member_record_len(const uint8_t *rec, size_t len, uint32_t *out_len) {
+    weft_member_record r;
+    size_t used = 0;
+    int rc = out_len ? weft_member_record_decode_prefix(&r, rec, len, &used) : WEFT_EINVAL;
+    if (!rc) out_len[0] = (uint32_t)used;
+    return rc;
+}
+
 /* ---- membership (weft/members.h) ---- */
 
 /* The content keys of a new epoch: key seals from now on, prev (the key
