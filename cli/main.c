@@ -6,6 +6,7 @@
  * 3 bad input (a wrong invite, a missing or corrupt file).
  */
 #define _POSIX_C_SOURCE 200809L
+#include "backupcmd.h"
 #include "bench.h"
 #include "json.h"
 #include "logcmd.h"
@@ -48,6 +49,11 @@ static const char *USAGE =
     "  remove DIR --member PUBLIC_KEY    remove a member: its changes after the last one\n"
     "                                    held here stop counting, and a new content key\n"
     "                                    is sealed to every remaining member\n"
+    "  backup DIR [--out FILE]           DIR's keys sealed under a passphrase (Argon2id;\n"
+    "                                    weftdb's restoreSpace reads it too)\n"
+    "  restore FILE DIR [--relay URL]    a new replica in DIR from a backup, with the same\n"
+    "                                    rights under a new author key (the passphrase:\n"
+    "                                    --passphrase-file F, WEFT_PASSPHRASE or stdin)\n"
     "  admission issue --operator-key FILE --space ID [--bytes N] [--expires 30d|never]\n"
     "                                    an admission token for weft-relay --admit\n"
     "                                    signed:KEY (FILE from keygen; base64url)\n"
@@ -1229,6 +1235,8 @@ int main(int argc, char **argv) {
     if (strcmp(c, "members") == 0) return cmd_members(argc, argv);
     if (strcmp(c, "grant") == 0) return cmd_grant(argc, argv);
     if (strcmp(c, "remove") == 0) return cmd_remove(argc, argv);
+    if (strcmp(c, "backup") == 0) return cmd_backup(argc, argv);
+    if (strcmp(c, "restore") == 0) return cmd_restore(argc, argv);
     if (strcmp(c, "put") == 0) return cmd_put(argc, argv);
     if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
     if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);

@@ -4,6 +4,10 @@
  *   space.json    the space id, content key, this replica's author key pair,
  *                 its capability token, and the owner's secret key when this
  *                 replica created the space (mode 0600: it holds secrets);
+ *                 a replica restored from a key backup also keeps the keys
+ *                 of earlier epochs (old_keys) and the epoch of its content
+ *                 key (key_epoch): its own key opens none of the epochs
+ *                 sealed before it existed;
  *   changes.weft  every change this replica holds, as the encoded records
  *                 back to back (each is self-delimiting, chained and signed);
  *   members.weft  the space's membership records this replica holds
@@ -32,14 +36,18 @@ typedef struct spacedir {
     uint8_t token[WEFT_TOKEN_MAX_BYTES];
     size_t token_len;
     char relay[512];
+    /* From a key backup: keys of epochs before content_key's (open only). */
+    uint8_t old_keys[WEFT_SUITE_V1_MAX_OLD_KEYS][32];
+    size_t n_old_keys;
+    uint64_t key_epoch; /* the epoch of the key that seals now */
     weft_crypto_backend be;
     weft_crypto crypto;
     weft_suite_v1 suite;
     weft_replica *replica;
     weft_members *members; /* members.weft, folded */
-    int has_snapshot;  /* snapshot.weft was loaded */
-    size_t good_bytes; /* changes.weft bytes that hold whole records */
-    size_t torn_bytes; /* bytes after them: a torn tail */
+    int has_snapshot;      /* snapshot.weft was loaded */
+    size_t good_bytes;     /* changes.weft bytes that hold whole records */
+    size_t torn_bytes;     /* bytes after them: a torn tail */
 } spacedir;
 
 /* Prepares a new directory (which must not hold a space.json yet) with a

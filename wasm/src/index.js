@@ -155,7 +155,8 @@ export async function restoreSpace(opts = {}) {
     const saved = await store.saveMeta(meta, { ifAbsent: true });
     if (saved && saved.author && !saved.author.every((v, i) => v === meta.author[i]))
       throw new WeftError('WEFT_ESTATE', 'the space was stored here while restoring: open it with openSpace');
-    const relay = opts.relay === undefined ? opened.relay || undefined : opts.relay ?? undefined;
+    // The CLI keeps its relay as http(s)://, weftdb as ws(s)://: one relay.
+    const relay = opts.relay === undefined ? opened.relay.replace(/^http/, 'ws') || undefined : opts.relay ?? undefined;
     return await start(core, adapter, store, meta, { snapshot: null, records: [], outbox: [] }, { ...opts, relay });
   } catch (e) {
     await store.close?.();
