@@ -98,10 +98,10 @@ static void write_js(FILE *f) {
             "export const MAX_COMMIT_BYTES = %d;\n\n"
             "/** Record kind bytes of membership records (members.h). */\n"
             "export const RECORD_GRANT = %d;\nexport const RECORD_REVOKE = %d;\n"
-            "export const RECORD_EPOCH = %d;\n\n",
+            "export const RECORD_EPOCH = %d;\nexport const RECORD_LINK = %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
             WEFT_LEVEL_MEMBERS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT, WEFT_RECORD_REVOKE,
-            WEFT_RECORD_EPOCH);
+            WEFT_RECORD_EPOCH, WEFT_RECORD_LINK);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -189,10 +189,10 @@ static void write_dts(FILE *f) {
             "export declare const LEVEL_MEMBERS: %d;\n"
             "export declare const MAX_COMMIT_BYTES: %d;\n"
             "export declare const RECORD_GRANT: %d;\nexport declare const RECORD_REVOKE: %d;\n"
-            "export declare const RECORD_EPOCH: %d;\n\n",
+            "export declare const RECORD_EPOCH: %d;\nexport declare const RECORD_LINK: %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
             WEFT_LEVEL_MEMBERS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT, WEFT_RECORD_REVOKE,
-            WEFT_RECORD_EPOCH);
+            WEFT_RECORD_EPOCH, WEFT_RECORD_LINK);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);

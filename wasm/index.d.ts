@@ -134,6 +134,8 @@ export interface Collection<T extends Doc = Doc, W = T> {
 export interface Member {
   /** Its public key (base64url): a device's author key. */
   key: string;
+  /** The person it belongs to: the key a device link (space.linkDevice) names, else its own key. */
+  person: string;
   rights: 'read' | 'write' | 'admin';
   admin: boolean;
   /** The space's own key. */
@@ -323,6 +325,10 @@ export interface Space {
   grant(key: string, rights: 'read' | 'write' | 'admin', opts?: { expiresAt?: number }): Promise<void>;
   /** Owner or admin: removes a device key (base64url): its later changes stop counting, a new content key goes to every member left. */
   remove(key: string): Promise<void>;
+  /** On a new device: a code (QR-sized, 'weft-device-1:…') asking the person whose device key is `person` (their space.author) to link this device. */
+  deviceCode(person: string): string;
+  /** On the person's device: links the device of a deviceCode (a record both signed; from the owner or an admin also a grant). Returns the device key. Throws WEFT_ECRYPTO (a code for another person), WEFT_EREPLAY (linked already). */
+  linkDevice(code: string): Promise<string>;
   /** This device's keys for the space sealed under `passphrase` (>= 8 bytes; Argon2id + XChaCha20-Poly1305), as 'weft-backup-1:…' text for restoreSpace. */
   backup(passphrase: string): Promise<string>;
   readonly rights: Rights;

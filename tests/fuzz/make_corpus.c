@@ -937,6 +937,16 @@ static void members(void) {
                                 1, wall) == 0);
     n += framed(out + n, rec, len);
     emit(out, n); /* ... then removes the member and rotates */
+    /* The admin links a second device of theirs (kind 9, both signatures). */
+    uint8_t dev_pk[32], dev_sk[64], dsig[64];
+    fuzz_key(seed, 0x72);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, dev_pk, dev_sk, seed) == 0);
+    FUZZ_ASSERT(weft_link_sign_device(&be, dsig, space, admin_pk, dev_sk, wall) == 0);
+    FUZZ_ASSERT(weft_link_sign(&be, rec, sizeof rec, &len, space, admin_sk, dev_pk, wall, dsig) ==
+                0);
+    emit(out + n, framed(out + n, rec, len));
+    n += framed(out + n, rec, len);
+    emit(out, n);
 }
 
 /* ---- key backups (weft/backup.h) ---- */
@@ -964,8 +974,10 @@ static void backups(void) {
     p[n++] = 0, p[n++] = 1;
     memcpy(p + n, key, 32), n += 32;
     p[n++] = 0;
-    if (glen >= 128) p[n++] = (uint8_t)(glen | 0x80), p[n++] = (uint8_t)(glen >> 7);
-    else p[n++] = (uint8_t)glen;
+    if (glen >= 128)
+        p[n++] = (uint8_t)(glen | 0x80), p[n++] = (uint8_t)(glen >> 7);
+    else
+        p[n++] = (uint8_t)glen;
     memcpy(p + n, grant, glen), n += glen;
     p[n++] = 0;
     p[n++] = 5;

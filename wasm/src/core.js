@@ -93,7 +93,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
   'wdb_grant_sign', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit',
   'wdb_set_format_level', 'wdb_invite_bound',
-  'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used', 'wdb_backup_seal', 'wdb_backup_open', 'wdb_member_record_len'];
+  'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used', 'wdb_backup_seal', 'wdb_backup_open', 'wdb_member_record_len', 'wdb_link_device_sig', 'wdb_link_sign'];
 
 /** The loaded core. Methods are low-level; see space.js for the API. */
 export class Core {
@@ -379,6 +379,25 @@ export class Core {
         rc = this.x.wdb_epoch_sign(dst, cap, this.out, s.bytes(space), s.bytes(issuerSecret), a.epoch, s.bytes(a.key), s.bytes(a.prev), s.bytes(all), n, wallMs);
       }
       this.check(rc, `signing the ${kind} record`);
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
+    });
+  }
+
+  /** A device's half of a link to `person` (FORMAT.md §10, kind 9): its signature with `deviceSecret`. */
+  linkDeviceSig({ space, person, deviceSecret, wallMs }) {
+    return this.scope((s) => {
+      const sig = s.alloc(64);
+      this.check(this.x.wdb_link_device_sig(sig, s.bytes(space), s.bytes(person), s.bytes(deviceSecret), wallMs), 'signing the device link');
+      return this.u8.slice(sig, sig + 64);
+    });
+  }
+
+  /** Completes a link record as the person (personSecret), checking the device's half. */
+  linkSign({ space, personSecret, device, wallMs, deviceSig }) {
+    return this.scope((s) => {
+      const cap = 2 + 96 + 10 + 128;
+      const dst = s.alloc(cap);
+      this.check(this.x.wdb_link_sign(dst, cap, this.out, s.bytes(space), s.bytes(personSecret), s.bytes(device), wallMs, s.bytes(deviceSig)), 'signing the device link');
       return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
     });
   }

@@ -209,6 +209,33 @@ export class Space {
   }
 
   /**
+   * One person, several devices, step 1, on the new device (joined with an
+   * invite): a code asking the person whose device key is `person`
+   * (base64url; their space.author) to link this device. Show it there.
+   */
+  deviceCode(person) {
+    this.#open();
+    return this.#members.linkRequest(person);
+  }
+
+  /**
+   * Step 2, on the person's device: links the device whose deviceCode()
+   * `code` is (a record both signed: space.members then shows it with this
+   * device's key as its person) and, when this device may, grants it this
+   * person's rights (the owner: admin; an admin: write) so that new key
+   * epochs reach it. Returns the device key. Unlinking a lost device is
+   * remove(key).
+   */
+  async linkDevice(code) {
+    this.#open();
+    if (this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
+    const { device, record } = await this.#members.link(code);
+    this.#sync?.sendMembers([record]);
+    if (this.#rights >= RIGHT.ADMIN) await this.grant(device, this.#meta.spaceSecret ? 'admin' : 'write');
+    return device;
+  }
+
+  /**
    * Raises the space's format level to `level` (2..FORMAT_LEVEL): owner or
    * admin only. Members whose app reads less are told to update (their
    * status becomes 'version') and keep their data; do it once they have

@@ -965,6 +965,31 @@ WDB_API int wdb_backup_open(uint8_t *payload, size_t cap, uint32_t *out, const u
     return WEFT_OK;
 }
 
+/* A device's half of a link to `person` (weft_link_sign_device). OUT:
+ * sig[64]. */
+WDB_API int wdb_link_device_sig(uint8_t *sig, const uint8_t *space, const uint8_t *person,
+                                const uint8_t *device_sk, double wall_ms) {
+    weft_crypto_backend be;
+    if (!(wall_ms >= 0 && wall_ms < 9007199254740992.0)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    return rc ? rc : weft_link_sign_device(&be, sig, space, person, device_sk, (uint64_t)wall_ms);
+}
+
+/* Completes a link as the person (weft_link_sign). OUT: dst, out_len[0]. */
+WDB_API int wdb_link_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                          const uint8_t *person_sk, const uint8_t *device, double wall_ms,
+                          const uint8_t *device_sig) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!(wall_ms >= 0 && wall_ms < 9007199254740992.0)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_link_sign(&be, dst, cap, &len, space, person_sk, device, (uint64_t)wall_ms,
+                            device_sig);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
 /* The length of the membership record at the start of rec (records kept
  * back to back). OUT: out_len[0]. */
 WDB_API int wdb_member_record_len(const uint8_t *rec, size_t len, uint32_t *out_len) {
@@ -1088,7 +1113,7 @@ WDB_API int wdb_members_admit(weft_members *m, const uint8_t *rec, size_t len) {
     return rc ? rc : weft_members_admit(m, &be, rec, len);
 }
 
-#define WDB_MEMBER_BYTES 56
+#define WDB_MEMBER_BYTES 96
 
 WDB_API int wdb_member_bytes(void) {
     return WDB_MEMBER_BYTES;
@@ -1097,7 +1122,8 @@ WDB_API int wdb_member_bytes(void) {
 /* The members at `now` (Unix s), WDB_MEMBER_BYTES each: key[32], rights,
  * admin, state (0 member, 1 expired, 2 removed, 3 no rights), pad to 40,
  * until (f64, Unix s, 0 = never), last_seq (f64: removed, its last change
- * that counts). OUT: dst, out[0] count, out[1] the current epoch. */
+ * that counts), linked (u8, pad to 64), person[32] (linked: whose device).
+ * OUT: dst, out[0] count, out[1] the current epoch. */
 WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t cap, uint32_t *out) {
     size_t n = weft_members_count(m);
     uint64_t epoch = 0;
@@ -1117,6 +1143,8 @@ WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t c
         memcpy(e + 40, &until, 8);
         double last = (double)w.last_seq;
         memcpy(e + 48, &last, 8);
+        e[56] = (uint8_t)w.linked;
+        if (w.linked) memcpy(e + 64, w.person, 32);
     }
     out[0] = (uint32_t)n;
     out[1] = (uint32_t)(epoch > UINT32_MAX ? UINT32_MAX : epoch);
