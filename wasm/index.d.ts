@@ -499,6 +499,8 @@ export function restoreSpace(opts: Omit<OpenOptions, 'relay'> & { backup: string
 export interface HistoryEntry {
   /** The author's key, base64url. */
   author: string;
+  /** The person the author's device belongs to (a device link), else the author. */
+  person: string;
   seq: number;
   /** The author's clock when it committed (ms since 1970). */
   at: number;

@@ -114,6 +114,9 @@ test('weftdb: one person, two devices: the second device asks, the first links a
   // Changes stay signed per device; both are ann's.
   await phone.collection('notes').put('p1', { t: 'from the phone' });
   await until('owner reads it', () => owner.collection('notes').get('p1'));
+  const [entry] = owner.history('notes', 'p1').entries;
+  assert.equal(entry.author, phone.author);
+  assert.equal(entry.person, ann.author); // history shows the person
 
   // A lost phone is unlinked by removing its key: the person stays.
   await owner.remove(phone.author);

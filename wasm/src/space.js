@@ -364,7 +364,11 @@ export class Space {
     this.#open();
     checkName('a collection name', collection, 255);
     if (typeof doc !== 'string') throw new WeftError('WEFT_EINVAL', 'history(collection, doc): doc is a document id (string)');
-    return this.#history.of(collection, doc);
+    const out = this.#history.of(collection, doc);
+    // The person each device belongs to (device links, SECURITY.md).
+    const person = new Map(this.#members.list.map((m) => [m.key, m.person]));
+    for (const e of out.entries) e.person = person.get(e.author) ?? e.author;
+    return out;
   }
 
   /**
