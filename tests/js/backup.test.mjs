@@ -58,6 +58,9 @@ test('weftdb: the owner backs up, a fresh device restores the space with the own
   await again.collection('notes').put('n2', { t: 'from the restored device' });
   await owner.collection('notes').put('n3', { t: 'from the first device' });
   await until('both see both', () => owner.collection('notes').get('n2') && again.collection('notes').get('n3'));
+  // The owner's space used no membership records: the restored device is
+  // linked to the backed-up key as the same person anyway (the owner may).
+  await until('the first device sees the link', () => owner.members.find((m) => m.key === again.author)?.person === owner.author);
   // The restored owner invites, as the owner does.
   const guest = await openSpace({ invite: again.invite({ rights: 'read' }), storage: 'memory', relay: r.url, sync });
   cleanup.push(() => guest.close());
@@ -89,8 +92,10 @@ test('weftdb: a member restored from a backup keeps its rights and every content
   await until('restored member reads both epochs', () => a2.collection('notes').get('old') && a2.collection('notes').get('new'));
   await a2.collection('notes').put('a2', { t: 'written after restoring' });
   await until('owner sees it', () => owner.collection('notes').get('a2'));
-  // The member list came along.
+  // The member list came along, and the restored key is the same person.
   assert.equal(a2.members.find((m) => m.key === b.author)?.state, 'removed');
+  await until('the owner sees a2 as a\'s device', () => owner.members.find((m) => m.key === a2.author)?.person === a.author);
+  assert.equal(owner.history('notes', 'a2').entries[0].person, a.author);
 });
 
 test('weftdb: a wrong passphrase, an altered or foreign backup, a short passphrase: refused, nothing stored', { timeout: 60_000 }, async () => {

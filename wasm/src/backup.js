@@ -11,6 +11,9 @@
 // delegates to it; an any-holder token works for any key as it is. A key
 // bound to a token it cannot pass on (a reader or writer invited by key)
 // cannot be restored this way: an admin must invite the new device.
+// The new key is also linked to the backed-up one as the same person
+// (SECURITY.md "One person, several devices") when that key may link: the
+// backup holds both secrets, so both halves of the link are signed here.
 import { RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { fromBase64url, toBase64url } from './util.js';
@@ -102,6 +105,10 @@ export function restoredMeta(core, b, now = Date.now()) {
       throw new WeftError('WEFT_ERIGHTS', 'the backup\'s token names another key');
     }
   }
+  if (mayLink(core, b.space, records, previous)) {
+    const deviceSig = core.linkDeviceSig({ space: b.space, person: previous, deviceSecret: me.secretKey, wallMs: now });
+    records.push(core.linkSign({ space: b.space, personSecret: b.authorSecret, device: me.publicKey, wallMs: now, deviceSig }));
+  }
   const meta = {
     v: 1,
     space: b.space,
@@ -117,5 +124,31 @@ export function restoredMeta(core, b, now = Date.now()) {
   if (b.ownerSecret) meta.spaceSecret = b.ownerSecret;
   if (b.level) meta.levelRecord = b.level;
   return { meta, grants: records.slice(b.records.length) };
+}
+
+/** May `person` sign a device link: the owner, or a key the records grant something and do not remove? */
+function mayLink(core, space, records, person) {
+  if (equal(person, space)) return true;
+  const size = core.x.wdb_member_bytes();
+  return core.scope((s) => {
+    const out = s.alloc(16);
+    core.check(core.x.wdb_members_new(out, s.bytes(space)), 'folding the backup\'s members');
+    const m = core.u32[out >> 2];
+    try {
+      for (const r of records) core.x.wdb_members_add(m, s.bytes(r), r.length, out);
+      const cap = size * (records.length + 1);
+      const dst = s.alloc(cap);
+      core.check(core.x.wdb_members_list(m, Date.now() / 1000, dst, cap, core.out), 'listing the backup\'s members');
+      const n = core.u32[core.out >> 2];
+      for (let i = 0; i < n; i++) {
+        const e = dst + i * size;
+        // State byte: 0 member, 1 expired (both hold a counting grant).
+        if (equal(core.u8.subarray(e, e + 32), person)) return core.u8[e + 34] <= 1;
+      }
+      return false;
+    } finally {
+      core.x.wdb_members_free(m);
+    }
+  });
 }
 

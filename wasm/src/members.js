@@ -159,7 +159,8 @@ export class Members {
   /** The membership records this device signed (sent again on every connection; the relay answers DUPLICATE). */
   ownRecords() {
     const m = this.#h.meta();
-    const mine = [m.author, m.spaceSecret ? m.space : null].filter(Boolean);
+    // A restored device also signed as the key it was restored from (its link).
+    const mine = [m.author, m.spaceSecret ? m.space : null, m.restoredFrom ?? null].filter(Boolean);
     // issuer: after version, kind and space. Kept in the order they were
     // signed, which is an order the relay admits.
     return (m.memberRecords ?? []).filter((r) => mine.some((k) => k.every((b, i) => b === r[34 + i])));

@@ -378,9 +378,13 @@ export class Sync {
     if (this.snapBase !== null && this.snapBase > f.head) this.snapBase = null; // another relay's, or a wiped one
     this.relayLevel = f.versions?.formatLevel ?? 1;
     if (this.join) {
-      // Nothing to send (the replica is empty): ask for the snapshot.
+      // No changes to send (the replica is empty): ask for the snapshot.
+      // Membership records signed here go first all the same (a restored
+      // device's grant and link, backup.js).
       this.port.setStatus({ state: 'syncing' });
       this.port.emit('relay:live');
+      const members = this.port.rights === 'read' ? [] : this.port.ownMemberRecords();
+      if (members.length) this._sendRecords(members.map((record) => ({ record, seq: MEMBER })));
       this._send(encodeSnapshotGet());
       return;
     }
