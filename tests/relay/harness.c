@@ -415,7 +415,7 @@ int tc_pump(tclient *c, int timeout_ms) {
                     c->level_records++;
                     if (lv.level > c->space_level) c->space_level = lv.level;
                 }
-            } else if (rl >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+            } else if (rl >= 2 && WEFT_RECORD_IS_MEMBERSHIP(rec[1])) {
                 /* A membership record: only a client that said it reads
                  * them may get one, and it must verify. */
                 weft_member_record mr;
