@@ -119,3 +119,40 @@ test('the CLI opens the golden backup, and refuses a wrong passphrase or an alte
   assert.equal(r.status, 3);
   assert.match(r.stderr, /already holds a space/);
 });
+
+test('a key-bound admin restores under a delegated token; a key-bound writer is refused and nothing is created', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const at = tempDir();
+  const http = `http://127.0.0.1:${r.port}`;
+  weft('space', 'create', at('own'), '--relay', http);
+  execFileSync(WEFT, ['put', at('own'), 'notes', 'n1', '{"t":"first"}']);
+  weft('sync', at('own'));
+  const key = {};
+  for (const who of ['adm', 'wri']) {
+    execFileSync(WEFT, ['keygen', '--out', at(`${who}.key`)]);
+    key[who] = JSON.parse(readFileSync(at(`${who}.key`), 'utf8')).public;
+    const rights = who === 'adm' ? 'admin' : 'write';
+    const link = execFileSync(WEFT, ['invite', at('own'), '--rights', rights, '--for', key[who]], { encoding: 'utf8' }).trim();
+    execFileSync(WEFT, ['join', at(who), '--invite', link, '--identity', at(`${who}.key`), '--relay', http]);
+    execFileSync(WEFT, ['backup', at(who), '--out', at(`${who}.bak`)], { env });
+  }
+  // The admin's restored replica: a token its old key delegated, admin rights.
+  const adm = weft('restore', at('adm.bak'), at('adm2'));
+  assert.equal(adm.owner, false);
+  assert.equal(adm.restored_from, key.adm);
+  assert.equal(weft('status', at('adm2')).rights, 'admin');
+  weft('sync', at('adm2'));
+  assert.equal(weft('get', at('adm2'), 'notes', 'n1').t, 'first');
+  execFileSync(WEFT, ['put', at('adm2'), 'notes', 'n2', '{"t":"restored admin"}']);
+  weft('sync', at('adm2'));
+  weft('sync', at('own'));
+  assert.equal(weft('get', at('own'), 'notes', 'n2').t, 'restored admin');
+  // A writer whose token names its key cannot hand it on.
+  const refused = fails(['restore', at('wri.bak'), at('wri2')]);
+  assert.equal(refused.status, 3);
+  assert.match(refused.stderr, /admin must invite/);
+  assert.equal(existsSync(at('wri2')), false);
+  // weftdb refuses it alike.
+  await assert.rejects(restoreSpace({ backup: readFileSync(at('wri.bak'), 'utf8'), passphrase: PW, storage: 'memory' }), (e) => e.code === 'WEFT_ERIGHTS');
+});
