@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { createSpace, restoreSpace } from '../../wasm/src/index.js';
+import { createSpace, openSpace, restoreSpace } from '../../wasm/src/index.js';
 import { haveRelay, startRelay } from './relay.mjs';
 
 const WEFT = join(dirname(fileURLToPath(import.meta.url)), '../../build/cli/weft');
@@ -155,4 +155,44 @@ test('a key-bound admin restores under a delegated token; a key-bound writer is 
   assert.equal(existsSync(at('wri2')), false);
   // weftdb refuses it alike.
   await assert.rejects(restoreSpace({ backup: readFileSync(at('wri.bak'), 'utf8'), passphrase: PW, storage: 'memory' }), (e) => e.code === 'WEFT_ERIGHTS');
+});
+
+test('device links across the CLI and weftdb: the same code, either side links', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const at = tempDir();
+  const http = `http://127.0.0.1:${r.port}`;
+  weft('space', 'create', at('own'), '--relay', http);
+  weft('sync', at('own'));
+  const me = weft('status', at('own')).author;
+  const link = execFileSync(WEFT, ['invite', at('own'), '--rights', 'write'], { encoding: 'utf8' }).trim();
+  // A browser of the CLI's person: its code, linked (and granted admin) by the CLI.
+  const web = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => web.close());
+  await until('web synced', () => web.status.state === 'synced');
+  const linked = weft('link', at('own'), '--code', web.deviceCode(me));
+  assert.deepEqual(linked, { device: web.author, person: me });
+  weft('sync', at('own'));
+  await until('weftdb sees itself as the CLI person\'s device', () => web.members.find((m) => m.key === web.author)?.person === me);
+  assert.equal(web.members.find((m) => m.key === web.author).admin, true);
+  // A CLI replica of another browser's person (granted by the owner): its
+  // code, linked by weftdb; a device (web) is no person (one level deep).
+  const web2 = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => web2.close());
+  weft('grant', at('own'), '--for', web2.author, '--rights', 'write');
+  weft('sync', at('own'));
+  await until('web2 is a member', () => web2.members.some((x) => x.key === web2.author && x.state === 'member'));
+  execFileSync(WEFT, ['join', at('cli2'), '--invite', link, '--relay', http]);
+  const cli2 = weft('status', at('cli2')).author;
+  const code = execFileSync(WEFT, ['device-code', at('cli2'), '--person', web2.author], { encoding: 'utf8' }).trim();
+  assert.match(code, /^weft-device-1:/);
+  await assert.rejects(web.linkDevice(code), (e) => e.code === 'WEFT_ECRYPTO'); // the code names web2
+  const code1 = execFileSync(WEFT, ['device-code', at('cli2'), '--person', web.author], { encoding: 'utf8' }).trim();
+  await assert.rejects(web.linkDevice(code1), (e) => e.code === 'WEFT_ENOTADMIN');
+  assert.equal(await web2.linkDevice(code), cli2);
+  await until('web2 synced', () => web2.status.state === 'synced' && web2.status.pending === 0);
+  weft('sync', at('cli2'));
+  assert.equal(weft('members', at('cli2')).members.find((x) => x.key === cli2)?.person, web2.author);
+  const refused = fails(['link', at('own'), '--code', 'weft-device-1:AAAA']);
+  assert.equal(refused.status, 3);
 });
