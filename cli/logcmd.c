@@ -148,7 +148,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir,
     size_t svv_len = 0;
     if (dir && spacedir_snapshot_vv(dir, &snap, &svv, &svv_len) < 0)
         bad += (size_t)problem(&first, 0, "snapshot", "snapshot.weft does not decode");
-    qsort(links, n, sizeof *links, link_cmp);
+    if (n) qsort(links, n, sizeof *links, link_cmp); /* links is NULL when empty */
     size_t authors = 0;
     static const uint8_t zero[32];
     for (size_t i = 0; i < n; i++) {
