@@ -84,3 +84,50 @@ test('back up keys on one browser, restore them on a fresh profile: same space, 
   await fresh.locator('.todo-list label', { hasText: 'the first browser goes on' }).waitFor(WAIT);
   await shot(fresh, '9-restored');
 });
+
+test('one person, two devices: the new device makes a code, the first links it; history shows the person', { skip, timeout: 120_000 }, async () => {
+  const laptop = await visit('Olga');
+  await laptop.getByLabel('Name', { exact: true }).fill('Two devices');
+  await laptop.getByRole('button', { name: 'Create space' }).click();
+  await laptop.locator('.status[data-state=synced]').waitFor(WAIT);
+  // Saving a note records the name this device goes by (web/src/history.js).
+  await laptop.getByRole('button', { name: '+ New note' }).click();
+  await laptop.getByLabel('Note title').fill('From the laptop');
+  await laptop.getByRole('button', { name: 'Share' }).click();
+  await laptop.getByLabel('read and edit').check();
+  await laptop.getByRole('button', { name: 'Make link' }).click();
+  const invite = await laptop.getByLabel('Invite link').inputValue();
+  await laptop.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click();
+
+  const phone = await visit('Olga on the phone');
+  await phone.goto(invite);
+  await phone.locator('h1', { hasText: 'Two devices' }).waitFor(WAIT);
+
+  await laptop.getByRole('button', { name: 'Devices' }).click();
+  const key = await laptop.getByLabel('This device\'s key').inputValue();
+  await phone.getByRole('button', { name: 'Devices' }).click();
+  await phone.getByLabel('Key of your first device').fill(key);
+  await phone.getByRole('button', { name: 'Make code' }).click();
+  const code = await phone.getByLabel('Code for your first device').inputValue();
+  assert.match(code, /^weft-device-1:/);
+  assert.ok(code.length < 160, 'QR-sized');
+  await laptop.getByLabel('Code from the new device').fill(code);
+  await laptop.getByRole('button', { name: 'Link', exact: true }).click();
+  await laptop.getByText('Linked').waitFor(WAIT);
+  await phone.getByRole('dialog').locator('li', { hasText: 'this device' }).waitFor(WAIT);
+  assert.equal(await phone.getByRole('dialog').locator('li').count(), 2, 'the phone lists both devices');
+  await shot(phone, '10-devices');
+  await phone.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+  await laptop.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+
+  // The phone writes a note: the laptop's history shows Olga, the person.
+  await phone.getByRole('button', { name: '+ New note' }).click();
+  await phone.getByLabel('Note title').fill('From the phone');
+  await laptop.locator('.note-item', { hasText: 'From the phone' }).waitFor(WAIT);
+  await laptop.locator('.note-item', { hasText: 'From the phone' }).click();
+  await laptop.getByRole('button', { name: 'History' }).click();
+  const hist = laptop.getByRole('dialog');
+  await hist.locator('li', { hasText: 'created the note' }).waitFor(WAIT);
+  assert.match(await hist.textContent(), /Olga created the note/);
+  assert.doesNotMatch(await hist.textContent(), /on the phone/);
+});
