@@ -215,6 +215,32 @@ static int hand_on_rights(spacedir *sd, const weft_backup *b, uint8_t *grant, si
                             t.expires);
 }
 
+/* The new key is a device of the backed-up key's person when that key may
+ * link (the owner, or a member the records grant something): the backup
+ * holds both secrets, so both halves are signed here (SECURITY.md "One
+ * person, several devices"). Returns 0 or -1 with err. */
+static int link_restored(spacedir *sd, const weft_backup *b, char *err, size_t err_cap) {
+    const uint8_t *previous = b->author_sk + 32;
+    uint8_t r = 0;
+    int rc = weft_members_rights(sd->members, previous, now_s(), &r, NULL);
+    int may = !memcmp(previous, sd->space, 32) || (!rc && r) || rc == WEFT_EEXPIRED;
+    if (!may) return 0;
+    uint8_t sig[64], rec[WEFT_LINK_MAX_BYTES];
+    size_t len;
+    uint64_t wall = now_s() * 1000;
+    rc = weft_link_sign_device(&sd->be, sig, sd->space, previous, sd->author_sk, wall);
+    if (!rc)
+        rc = weft_link_sign(&sd->be, rec, sizeof rec, &len, sd->space, b->author_sk, sd->author_pk,
+                            wall, sig);
+    if (!rc) {
+        rc = spacedir_take_members(sd, rec, len, 1, NULL, err, err_cap);
+        if (rc < 0) snprintf(err, err_cap, "the device link was refused: %s", weft_strerror(rc));
+        return rc ? -1 : 0;
+    }
+    snprintf(err, err_cap, "cannot link the restored key: %s", weft_strerror(rc));
+    return -1;
+}
+
 int cmd_restore(int argc, char **argv) {
     char *pos[2];
     if (positionals(argc, argv, pos, 2) != 2) {
@@ -263,6 +289,8 @@ int cmd_restore(int argc, char **argv) {
     sd.n_old_keys = b.n_keys - 1;
     memcpy(sd.old_keys, b.keys, 32 * sd.n_old_keys);
     sd.key_epoch = b.key_epoch;
+    memcpy(sd.restored_from, b.author_sk + 32, 32);
+    sd.has_restored_from = 1;
     rc = hand_on_rights(&sd, &b, grant, &grant_len);
     if (rc) {
         rmdir(pos[1]); /* made by spacedir_create, still empty: nothing stays */
@@ -272,7 +300,8 @@ int cmd_restore(int argc, char **argv) {
                   : refused("cannot hand the rights on", rc);
     } else if (spacedir_save(&sd, err, sizeof err) ||
                spacedir_take_members(&sd, b.records, b.records_len, 0, NULL, err, sizeof err) ||
-               spacedir_take_members(&sd, grant, grant_len, 1, NULL, err, sizeof err)) {
+               spacedir_take_members(&sd, grant, grant_len, 1, NULL, err, sizeof err) ||
+               link_restored(&sd, &b, err, sizeof err)) {
         out = fail(err, NULL);
     } else {
         char id[64], author[64], prev[64];

@@ -93,6 +93,7 @@ static int write_space_json(const spacedir *sd, char *err, size_t cap) {
     put_b64(f, "author_secret", sd->author_sk, 64, 0);
     if (sd->has_owner) put_b64(f, "owner_secret", sd->owner_sk, 64, 0);
     if (sd->n_old_keys) put_b64(f, "old_keys", sd->old_keys[0], 32 * sd->n_old_keys, 0);
+    if (sd->has_restored_from) put_b64(f, "restored_from", sd->restored_from, 32, 0);
     if (sd->key_epoch) fprintf(f, "  \"key_epoch\": %llu,\n", (unsigned long long)sd->key_epoch);
     fputs("  \"relay\": ", f);
     json_print_string(f, sd->relay, strlen(sd->relay));
@@ -262,7 +263,9 @@ int spacedir_take_members(spacedir *sd, const uint8_t *recs, size_t len, int adm
  * space). */
 static int signed_here(const spacedir *sd, const uint8_t *rec) {
     const uint8_t *issuer = rec + 2 + 32;
-    return !memcmp(issuer, sd->author_pk, 32) || (sd->has_owner && !memcmp(issuer, sd->space, 32));
+    return !memcmp(issuer, sd->author_pk, 32) ||
+           (sd->has_owner && !memcmp(issuer, sd->space, 32)) ||
+           (sd->has_restored_from && !memcmp(issuer, sd->restored_from, 32));
 }
 
 /* The order a relay can admit records in: who may sign a record depends
@@ -418,6 +421,11 @@ static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap) {
         int o = get_b64(v.p, v.len, "old_keys", sd->old_keys[0], sizeof sd->old_keys, &n, 0);
         rc = o < 0 || n % 32;
         sd->n_old_keys = o ? 0 : n / 32;
+    }
+    if (!rc) {
+        int o = get_b64(v.p, v.len, "restored_from", sd->restored_from, 32, NULL, 0);
+        rc = o < 0;
+        sd->has_restored_from = o == 0;
     }
     if (!rc && !json_map_get(v.p, v.len, "key_epoch", &fv, &fl)) {
         weft_value e;

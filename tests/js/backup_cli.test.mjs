@@ -83,6 +83,9 @@ test('a CLI backup restores in weftdb, and a weftdb backup with `weft restore`',
   execFileSync(WEFT, ['put', at('restored'), 'notes', 'r1', '{"t":"from the restored CLI"}']);
   weft('sync', at('restored'));
   await until('weftdb sees the restored CLI\'s note', () => owner.collection('notes').get('r1'));
+  // The restored key is the owner's device: linked to it as the same person.
+  assert.equal(weft('members', at('restored')).members.find((m) => m.key === restored.author)?.person, owner.author);
+  await until('weftdb sees the link', () => owner.members.find((m) => m.key === restored.author)?.person === owner.author);
 });
 
 test('the CLI opens the golden backup, and refuses a wrong passphrase or an altered file, leaving nothing', { skip: existsSync(WEFT) ? false : 'needs build/cli/weft', timeout: 30_000 }, () => {
