@@ -105,8 +105,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir,
             off += ll;
             continue;
         }
-        if (good - off >= 2 && recs[off + 1] >= WEFT_RECORD_GRANT &&
-            recs[off + 1] <= WEFT_RECORD_EPOCH) {
+        if (good - off >= 2 && WEFT_RECORD_IS_MEMBERSHIP(recs[off + 1])) {
             /* A membership record (FORMAT.md §10): its structure and its
              * issuer's signature; who may sign it is the fold's question. */
             weft_member_record mr;
@@ -149,7 +148,7 @@ static int verify(const uint8_t *recs, size_t len, size_t good, const char *dir,
     size_t svv_len = 0;
     if (dir && spacedir_snapshot_vv(dir, &snap, &svv, &svv_len) < 0)
         bad += (size_t)problem(&first, 0, "snapshot", "snapshot.weft does not decode");
-    qsort(links, n, sizeof *links, link_cmp);
+    if (n) qsort(links, n, sizeof *links, link_cmp); /* links is NULL when empty */
     size_t authors = 0;
     static const uint8_t zero[32];
     for (size_t i = 0; i < n; i++) {
@@ -229,17 +228,19 @@ static void print_changes(const char *what, const uint8_t *recs, size_t good, co
             off += ll;
             continue;
         }
-        if (good - off >= 2 && recs[off + 1] >= WEFT_RECORD_GRANT &&
-            recs[off + 1] <= WEFT_RECORD_EPOCH) {
+        if (good - off >= 2 && WEFT_RECORD_IS_MEMBERSHIP(recs[off + 1])) {
             weft_member_record mr;
             if (weft_member_record_decode_prefix(&mr, recs + off, good - off, &ll)) break;
-            static const char *const kinds[] = {"grant", "revoke", "epoch"};
+            static const char *const kinds[] = {"grant", "revoke", "epoch", "", "link"};
             printf("{");
             if (space) printf("\"space\":\"%s\",", space);
             printf("\"offset\":%zu,\"kind\":\"%s\",\"issuer\":", off,
                    kinds[mr.kind - WEFT_RECORD_GRANT]);
             print_b64(mr.issuer, 32);
-            if (mr.kind != WEFT_RECORD_EPOCH) {
+            if (mr.kind == WEFT_RECORD_LINK) {
+                printf(",\"device\":");
+                print_b64(mr.member, 32);
+            } else if (mr.kind != WEFT_RECORD_EPOCH) {
                 printf(",\"member\":");
                 print_b64(mr.member, 32);
             } else {

@@ -6,6 +6,7 @@
  * 3 bad input (a wrong invite, a missing or corrupt file).
  */
 #define _POSIX_C_SOURCE 200809L
+#include "backupcmd.h"
 #include "bench.h"
 #include "json.h"
 #include "logcmd.h"
@@ -49,6 +50,15 @@ static const char *USAGE =
     "  remove DIR --member PUBLIC_KEY    remove a member: its changes after the last one\n"
     "                                    held here stop counting, and a new content key\n"
     "                                    is sealed to every remaining member\n"
+    "  device-code DIR --person KEY      on a new device: a code asking the person whose\n"
+    "                                    device key is KEY to link this replica's key\n"
+    "  link DIR --code DEVICE_CODE       on the person's device: link that device to this\n"
+    "                                    replica's key (and grant it, from an admin)\n"
+    "  backup DIR [--out FILE]           DIR's keys sealed under a passphrase (Argon2id;\n"
+    "                                    weftdb's restoreSpace reads it too)\n"
+    "  restore FILE DIR [--relay URL]    a new replica in DIR from a backup, with the same\n"
+    "                                    rights under a new author key (the passphrase:\n"
+    "                                    --passphrase-file F, WEFT_PASSPHRASE or stdin)\n"
     "  admission issue --operator-key FILE --space ID [--bytes N] [--expires 30d|never]\n"
     "                                    an admission token for weft-relay --admit\n"
     "                                    signed:KEY (FILE from keygen; base64url)\n"
@@ -240,6 +250,10 @@ static int cmd_members(int argc, char **argv) {
                : now_rights          ? "member"
                                      : "none");
         if (m.revoked) printf(",\"last_seq\":%llu", (unsigned long long)m.last_seq);
+        if (m.linked) {
+            printf(",");
+            print_b64_field("person", m.person, 32, 0);
+        }
         printf("}");
     }
     printf("]}\n");
@@ -330,6 +344,91 @@ static int cmd_remove(int argc, char **argv) {
     if (!out)
         printf("{\"removed_after_seq\":%llu,\"epoch\":%llu,\"sealed_to\":%zu}\n",
                (unsigned long long)last_seq, (unsigned long long)(epoch + 1), k);
+    spacedir_close(&sd);
+    return out;
+}
+
+/* ---- one person, several devices (kind 9; weftdb's deviceCode and
+ * linkDevice, the same code) ---- */
+
+#define DEVICE_CODE_PREFIX "weft-device-1:"
+#define DEVICE_CODE_BYTES  (32 + 8 + 64) /* device, wall_ms (u64 LE), its signature */
+
+static int cmd_device_code(int argc, char **argv) {
+    char *pos[2];
+    uint8_t person[32];
+    if (positionals(argc, argv, 2, pos, 2) != 1 || read_key_arg(argc, argv, "--person", person))
+        return usage_error("%s", "device-code DIR --person PUBLIC_KEY");
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
+    uint8_t code[DEVICE_CODE_BYTES];
+    uint64_t wall = now_s() * 1000;
+    memcpy(code, sd.author_pk, 32);
+    for (int i = 0; i < 8; i++)
+        code[32 + i] = (uint8_t)(wall >> (8 * i));
+    int rc = weft_link_sign_device(&sd.be, code + 40, sd.space, person, sd.author_sk, wall);
+    spacedir_close(&sd);
+    if (rc) return input_error("cannot sign the device code (is --person this replica's own key?)");
+    char b64[2 * DEVICE_CODE_BYTES];
+    size_t n = 0;
+    weft_base64url_encode(b64, sizeof b64, &n, code, sizeof code);
+    printf("%s%.*s\n", DEVICE_CODE_PREFIX, (int)n, b64);
+    return EXIT_OK;
+}
+
+static int cmd_link(int argc, char **argv) {
+    char *pos[2];
+    const char *code = option(argc, argv, 2, "--code");
+    if (positionals(argc, argv, 2, pos, 2) != 1 || !code)
+        return usage_error("%s", "link DIR --code DEVICE_CODE");
+    size_t pl = strlen(DEVICE_CODE_PREFIX), n = 0;
+    uint8_t bin[DEVICE_CODE_BYTES + 3];
+    if (strncmp(code, DEVICE_CODE_PREFIX, pl) ||
+        weft_base64url_decode(bin, sizeof bin, &n, code + pl, strlen(code + pl)) ||
+        n != DEVICE_CODE_BYTES)
+        return input_error("not a device code (weft-device-1:..., from `weft device-code` or "
+                           "weftdb's space.deviceCode)");
+    uint64_t wall = 0;
+    for (int i = 7; i >= 0; i--)
+        wall = wall << 8 | bin[32 + i];
+    spacedir sd;
+    char err[512];
+    if (spacedir_open(&sd, pos[0], err, sizeof err)) return input_error(err);
+    /* The owner's replica is a member (and may grant) once it granted
+     * itself admin; an admin's replica holds a grant already. */
+    uint8_t r = 0;
+    int admin =
+        sd.has_owner || (!weft_members_rights(sd.members, sd.author_pk, now_s(), &r, NULL) &&
+                         r == WEFT_RIGHT_ADMIN);
+    int out = grant_self(&sd);
+    uint8_t rec[WEFT_LINK_MAX_BYTES];
+    size_t len;
+    int rc = out ? 0
+                 : weft_link_sign(&sd.be, rec, sizeof rec, &len, sd.space, sd.author_sk, bin, wall,
+                                  bin + 40);
+    if (rc) {
+        fprintf(stderr, "weft: the device code does not verify for this replica's key: %s\n",
+                weft_strerror(rc));
+        out = EXIT_INPUT;
+    }
+    if (!out) out = keep_records(&sd, rec, len);
+    /* Granted too, so that key epochs reach it: admin from the owner,
+     * write from an admin. */
+    if (!out && admin) {
+        uint8_t grant[WEFT_GRANT_MAX_BYTES];
+        size_t gl;
+        rc = weft_grant_sign(&sd.be, grant, sizeof grant, &gl, sd.space, issuer_sk(&sd), bin,
+                             sd.has_owner ? WEFT_RIGHT_ADMIN : WEFT_RIGHT_WRITE, 0, 0,
+                             now_s() * 1000);
+        out = rc ? input_error(weft_strerror(rc)) : keep_records(&sd, grant, gl);
+    }
+    if (!out) {
+        printf("{");
+        print_b64_field("device", bin, 32, 1);
+        print_b64_field("person", sd.author_pk, 32, 0);
+        printf("}\n");
+    }
     spacedir_close(&sd);
     return out;
 }
@@ -1317,6 +1416,10 @@ int main(int argc, char **argv) {
     if (strcmp(c, "members") == 0) return cmd_members(argc, argv);
     if (strcmp(c, "grant") == 0) return cmd_grant(argc, argv);
     if (strcmp(c, "remove") == 0) return cmd_remove(argc, argv);
+    if (strcmp(c, "device-code") == 0) return cmd_device_code(argc, argv);
+    if (strcmp(c, "link") == 0) return cmd_link(argc, argv);
+    if (strcmp(c, "backup") == 0) return cmd_backup(argc, argv);
+    if (strcmp(c, "restore") == 0) return cmd_restore(argc, argv);
     if (strcmp(c, "put") == 0) return cmd_put(argc, argv);
     if (strcmp(c, "get") == 0) return cmd_get(argc, argv);
     if (strcmp(c, "delete") == 0) return cmd_delete(argc, argv);

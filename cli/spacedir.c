@@ -72,7 +72,7 @@ int path_join(char *dst, size_t cap, const char *dir, const char *name) {
 }
 
 static void put_b64(FILE *f, const char *name, const uint8_t *b, size_t n, int last) {
-    char s[1024];
+    char s[2048];
     size_t l = 0;
     weft_base64url_encode(s, sizeof s, &l, b, n);
     fprintf(f, "  \"%s\": \"%.*s\"%s\n", name, (int)l, s, last ? "" : ",");
@@ -92,6 +92,9 @@ static int write_space_json(const spacedir *sd, char *err, size_t cap) {
     put_b64(f, "author_public", sd->author_pk, 32, 0);
     put_b64(f, "author_secret", sd->author_sk, 64, 0);
     if (sd->has_owner) put_b64(f, "owner_secret", sd->owner_sk, 64, 0);
+    if (sd->n_old_keys) put_b64(f, "old_keys", sd->old_keys[0], 32 * sd->n_old_keys, 0);
+    if (sd->has_restored_from) put_b64(f, "restored_from", sd->restored_from, 32, 0);
+    if (sd->key_epoch) fprintf(f, "  \"key_epoch\": %llu,\n", (unsigned long long)sd->key_epoch);
     fputs("  \"relay\": ", f);
     json_print_string(f, sd->relay, strlen(sd->relay));
     fputs(",\n", f);
@@ -124,6 +127,9 @@ static int setup_crypto(spacedir *sd, char *err, size_t cap) {
         return errf(err, cap, "%s%s", "libsodium failed to start", "");
     if (weft_suite_v1_init(&sd->crypto, &sd->suite, &sd->be, sd->content_key, sd->author_sk))
         return errf(err, cap, "%s%s", "cannot set up encryption", "");
+    for (size_t i = 0; i < sd->n_old_keys; i++)
+        if (weft_suite_v1_add_key(&sd->suite, sd->old_keys[i]))
+            return errf(err, cap, "%s%s", "too many key epochs", "");
     uint8_t hash_key[16]; /* keys the replica's tables against chosen collisions */
     if (sd->be.random(sd->be.ctx, hash_key, sizeof hash_key))
         return errf(err, cap, "%s%s", "no randomness", "");
@@ -170,6 +176,7 @@ static int derive_keys(spacedir *sd) {
         int rc = weft_epoch_prev_key(&sd->be, best, best_len, key, prev);
         if (!rc) rc = weft_suite_v1_add_key(&sd->suite, prev);
         if (!rc) rc = weft_suite_v1_rekey(&sd->suite, key);
+        if (!rc && best_epoch > sd->key_epoch) sd->key_epoch = best_epoch;
         wipe(key, sizeof key);
         wipe(prev, sizeof prev);
         if (rc) return rc;
@@ -256,7 +263,9 @@ int spacedir_take_members(spacedir *sd, const uint8_t *recs, size_t len, int adm
  * space). */
 static int signed_here(const spacedir *sd, const uint8_t *rec) {
     const uint8_t *issuer = rec + 2 + 32;
-    return !memcmp(issuer, sd->author_pk, 32) || (sd->has_owner && !memcmp(issuer, sd->space, 32));
+    return !memcmp(issuer, sd->author_pk, 32) ||
+           (sd->has_owner && !memcmp(issuer, sd->space, 32)) ||
+           (sd->has_restored_from && !memcmp(issuer, sd->restored_from, 32));
 }
 
 /* The order a relay can admit records in: who may sign a record depends
@@ -406,6 +415,22 @@ static int open_dir(spacedir *sd, const char *path, char *err, size_t err_cap) {
         int o = get_b64(v.p, v.len, "owner_secret", sd->owner_sk, 64, NULL, 0);
         rc = o < 0;
         sd->has_owner = o == 0;
+    }
+    if (!rc) {
+        size_t n = 0;
+        int o = get_b64(v.p, v.len, "old_keys", sd->old_keys[0], sizeof sd->old_keys, &n, 0);
+        rc = o < 0 || n % 32;
+        sd->n_old_keys = o ? 0 : n / 32;
+    }
+    if (!rc) {
+        int o = get_b64(v.p, v.len, "restored_from", sd->restored_from, 32, NULL, 0);
+        rc = o < 0;
+        sd->has_restored_from = o == 0;
+    }
+    if (!rc && !json_map_get(v.p, v.len, "key_epoch", &fv, &fl)) {
+        weft_value e;
+        rc = weft_value_read(&e, NULL, fv, fl) || e.type != WEFT_TYPE_INT || e.i < 0;
+        sd->key_epoch = rc ? 0 : (uint64_t)e.i;
     }
     if (!rc && !json_map_get(v.p, v.len, "relay", &fv, &fl)) {
         weft_value r;

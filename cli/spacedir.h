@@ -4,6 +4,11 @@
  *   space.json    the space id, content key, this replica's author key pair,
  *                 its capability token, and the owner's secret key when this
  *                 replica created the space (mode 0600: it holds secrets);
+ *                 a replica restored from a key backup also keeps the keys
+ *                 of earlier epochs (old_keys) and the epoch of its content
+ *                 key (key_epoch): its own key opens none of the epochs
+ *                 sealed before it existed; and the key it was restored
+ *                 from (restored_from), which signed its device link;
  *   changes.weft  every change this replica holds, as the encoded records
  *                 back to back (each is self-delimiting, chained and signed);
  *   members.weft  the space's membership records this replica holds
@@ -32,6 +37,12 @@ typedef struct spacedir {
     uint8_t token[WEFT_TOKEN_MAX_BYTES];
     size_t token_len;
     char relay[512];
+    /* From a key backup: keys of epochs before content_key's (open only). */
+    uint8_t old_keys[WEFT_SUITE_V1_MAX_OLD_KEYS][32];
+    size_t n_old_keys;
+    uint64_t key_epoch;        /* the epoch of the key that seals now */
+    uint8_t restored_from[32]; /* the backed-up key (its records are pushed as ours) */
+    int has_restored_from;
     weft_crypto_backend be;
     weft_crypto crypto;
     weft_suite_v1 suite;

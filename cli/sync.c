@@ -565,7 +565,7 @@ int cmd_sync(int argc, char **argv) {
                     snprintf(err, sizeof err, "the relay sent a level record this build refuses");
                     out = 1;
                 }
-            } else if (len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+            } else if (len >= 2 && WEFT_RECORD_IS_MEMBERSHIP(rec[1])) {
                 /* A membership record: folded and kept; a key epoch sealed
                  * to this replica gives the key later changes open with. */
                 int mrc = spacedir_take_members(&sd, rec, len, 0, NULL, err, sizeof err);

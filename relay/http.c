@@ -543,7 +543,7 @@ typedef struct page {
 
 /* A membership record's kind byte (weft/members.h). */
 static int is_member_record(const uint8_t *rec, size_t len) {
-    return len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH;
+    return len >= 2 && WEFT_RECORD_IS_MEMBERSHIP(rec[1]);
 }
 
 static int page_add(void *ud, uint64_t rseq, const uint8_t *rec, size_t len) {

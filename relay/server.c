@@ -71,8 +71,7 @@ static void tell_trimmed(session *s);
 static int skip_record(const session *s, const rec_info *ri) {
     if (ri->origin == s->id) return 1;
     /* Membership records only go to clients that said they read them. */
-    if (ri->kind >= WEFT_RECORD_GRANT && ri->kind <= WEFT_RECORD_EPOCH && !s->reads_members)
-        return 1;
+    if (WEFT_RECORD_IS_MEMBERSHIP(ri->kind) && !s->reads_members) return 1;
     return ri->author < s->n_have && ri->seq <= s->have[ri->author];
 }
 

@@ -114,7 +114,7 @@ static int on_record(void *ud, uint64_t rseq, const uint8_t *rec, size_t len, ui
                       (unsigned long long)rseq);
         }
         rc = index_push(sp, NULL, rec, len, origin, 0);
-    } else if (len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+    } else if (len >= 2 && WEFT_RECORD_IS_MEMBERSHIP(rec[1])) {
         /* A membership record (weft/members.h): checked by
          * weft_members_admit before it was stored (this relay's own is held
          * already); on replay, folded again. Like a level record it has no
@@ -420,7 +420,7 @@ int space_submit(space *sp, const uint8_t *rec, size_t len, const weft_token *to
         r->m.changes_in++;
         return submit_level(sp, rec, len, client_level, origin, status, value);
     }
-    if (len >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+    if (len >= 2 && WEFT_RECORD_IS_MEMBERSHIP(rec[1])) {
         *status = WEFT_ACK_REJECTED;
         *value = 0;
         r->m.changes_in++;

@@ -102,10 +102,12 @@ static void write_js(FILE *f) {
             "export const RECORD_GRANT = %d;\nexport const RECORD_REVOKE = %d;\n"
             "export const RECORD_EPOCH = %d;\n"
             "/** Kind byte of a claim ticket (links only). */\n"
-            "export const RECORD_TICKET = %d;\n\n",
+            "export const RECORD_TICKET = %d;\n"
+            "/** Kind byte of a device link (members.h). */\n"
+            "export const RECORD_LINK = %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
             WEFT_LEVEL_MEMBERS, WEFT_LEVEL_MARKS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT,
-            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH, WEFT_RECORD_TICKET);
+            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH, WEFT_RECORD_TICKET, WEFT_RECORD_LINK);
 
     fputs("/** Frame types (protocol.h WEFT_FRAME_*, byte 1 of every frame). */\n"
           "export const FRAME = Object.freeze({\n",
@@ -196,10 +198,11 @@ static void write_dts(FILE *f) {
             "export declare const MAX_COMMIT_BYTES: %d;\n"
             "export declare const RECORD_GRANT: %d;\nexport declare const RECORD_REVOKE: %d;\n"
             "export declare const RECORD_EPOCH: %d;\n"
-            "export declare const RECORD_TICKET: %d;\n\n",
+            "export declare const RECORD_TICKET: %d;\n"
+            "export declare const RECORD_LINK: %d;\n\n",
             WEFT_FORMAT_LEVEL, WEFT_RECORD_LEVEL, (int)WEFT_LEVEL_MAX_BYTES, WEFT_LEVEL_LISTS,
             WEFT_LEVEL_MEMBERS, WEFT_LEVEL_MARKS, (int)WEFT_MAX_COMMIT_BYTES, WEFT_RECORD_GRANT,
-            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH, WEFT_RECORD_TICKET);
+            WEFT_RECORD_REVOKE, WEFT_RECORD_EPOCH, WEFT_RECORD_TICKET, WEFT_RECORD_LINK);
 
     fputs("export declare const FRAME: {\n", f);
 #define DTS_FRAME(name) fprintf(f, "  readonly %s: %d;\n", #name, WEFT_FRAME_##name);

@@ -134,6 +134,8 @@ export interface Collection<T extends Doc = Doc, W = T> {
 export interface Member {
   /** Its public key (base64url): a device's author key. */
   key: string;
+  /** The person it belongs to: the key a device link (space.linkDevice) names, else its own key. */
+  person: string;
   rights: 'read' | 'write' | 'admin';
   admin: boolean;
   /** The space's own key. */
@@ -343,6 +345,12 @@ export interface Space {
   grant(key: string, rights: 'read' | 'write' | 'admin', opts?: { expiresAt?: number }): Promise<void>;
   /** Owner or admin: removes a device key (base64url): its later changes stop counting, a new content key goes to every member left. */
   remove(key: string): Promise<void>;
+  /** On a new device: a code (QR-sized, 'weft-device-1:…') asking the person whose device key is `person` (their space.author) to link this device. */
+  deviceCode(person: string): string;
+  /** On the person's device: links the device of a deviceCode (a record both signed; from the owner or an admin also a grant). Returns the device key. Throws WEFT_ECRYPTO (a code for another person), WEFT_EREPLAY (linked already). */
+  linkDevice(code: string): Promise<string>;
+  /** This device's keys for the space sealed under `passphrase` (>= 8 bytes; Argon2id + XChaCha20-Poly1305), as 'weft-backup-1:…' text for restoreSpace. */
+  backup(passphrase: string): Promise<string>;
   readonly rights: Rights;
   readonly status: Status;
   readonly closed: boolean;
@@ -513,9 +521,18 @@ export interface InitOptions {
 
 export function createSpace(opts?: OpenOptions): Promise<Space>;
 export function openSpace(opts: OpenOptions & ({ invite: string } | { space: string })): Promise<Space>;
+/**
+ * Opens the space of a key backup (space.backup()) on this device, with the
+ * same rights under a new device key. relay: default the backup's URL (null:
+ * none). Throws WEFT_EPASSPHRASE, WEFT_EMALFORMED, WEFT_ERIGHTS or
+ * WEFT_ESTATE (held here already), storing nothing.
+ */
+export function restoreSpace(opts: Omit<OpenOptions, 'relay'> & { backup: string | Uint8Array; passphrase: string; relay?: string | null }): Promise<Space>;
 export interface HistoryEntry {
   /** The author's key, base64url. */
   author: string;
+  /** The person the author's device belongs to (a device link), else the author. */
+  person: string;
   seq: number;
   /** The author's clock when it committed (ms since 1970). */
   at: number;

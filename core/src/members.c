@@ -47,7 +47,8 @@ static int record_read(weft_member_record *o, size_t *signed_len, const uint8_t 
     uint8_t version = rd_u8(&r), kind = rd_u8(&r);
     if (r.err) return r.err;
     if (version != WEFT_FORMAT_VERSION) return WEFT_EVERSION;
-    if (kind < WEFT_RECORD_GRANT || kind > WEFT_RECORD_EPOCH) return WEFT_EMALFORMED;
+    if (kind < WEFT_RECORD_GRANT || kind > WEFT_RECORD_LINK || kind == WEFT_RECORD_LINK - 1)
+        return WEFT_EMALFORMED;
     o->kind = kind;
     const uint8_t *space = rd_take(&r, 32), *issuer = rd_take(&r, 32), *member = NULL;
     const uint8_t *key_id = NULL;
@@ -62,6 +63,10 @@ static int record_read(weft_member_record *o, size_t *signed_len, const uint8_t 
         o->last_seq = rd_varint(&r);
         o->epoch = rd_varint(&r);
         o->wall_ms = rd_varint(&r);
+    } else if (kind == WEFT_RECORD_LINK) {
+        member = rd_take(&r, 32);
+        o->wall_ms = rd_varint(&r);
+        o->device_sig = rd_take(&r, WEFT_SIGNBYTES);
     } else {
         o->epoch = rd_varint(&r);
         key_id = rd_take(&r, WEFT_EPOCH_KEYIDBYTES);
@@ -88,6 +93,8 @@ static int record_read(weft_member_record *o, size_t *signed_len, const uint8_t 
     if (kind == WEFT_RECORD_GRANT) {
         if (o->rights < WEFT_RIGHT_READ || o->rights > WEFT_RIGHT_ADMIN) return WEFT_EMALFORMED;
         if (o->flags & ~WEFT_GRANT_INVITE) return WEFT_EMALFORMED;
+        if (memcmp(member, issuer, 32) == 0) return WEFT_EMALFORMED;
+    } else if (kind == WEFT_RECORD_LINK) {
         if (memcmp(member, issuer, 32) == 0) return WEFT_EMALFORMED;
     } else if (o->epoch == 0) {
         return WEFT_EMALFORMED;
@@ -121,6 +128,10 @@ int weft_member_record_verify(const weft_crypto_backend *be, const uint8_t *rec,
     if (rc) return rc;
     if (memcmp(out->space, space, 32) != 0) return WEFT_ESPACE;
     if (be->verify(be->ctx, rec + signed_len, rec, signed_len, out->issuer)) return WEFT_ECRYPTO;
+    /* A link's device signed the same bytes up to its signature. */
+    if (out->kind == WEFT_RECORD_LINK &&
+        be->verify(be->ctx, out->device_sig, rec, (size_t)(out->device_sig - rec), out->member))
+        return WEFT_ECRYPTO;
     return 0;
 }
 
@@ -243,6 +254,40 @@ int weft_invite_claim(const weft_crypto_backend *be, uint8_t *dst, size_t dst_ca
     weft__wipe(seed, sizeof seed);
     weft__wipe(sk, sizeof sk);
     return rc;
+}
+
+/* The bytes both halves of a link sign. OUT: body; returns its length. */
+static size_t link_body(uint8_t *body, const uint8_t *space, const uint8_t *person,
+                        const uint8_t *device, uint64_t wall_ms) {
+    uint8_t *p = header(body, WEFT_RECORD_LINK, space, person);
+    memcpy(p, device, 32);
+    p += 32;
+    p += varint_put(p, wall_ms);
+    return (size_t)(p - body);
+}
+
+int weft_link_sign_device(const weft_crypto_backend *be, uint8_t *sig, const uint8_t *space,
+                          const uint8_t *person, const uint8_t *device_sk, uint64_t wall_ms) {
+    validate_or_ret(be && sig && space && person && device_sk, WEFT_EINVAL);
+    const uint8_t *device = device_sk + 32;
+    validate_or_ret(memcmp(device, space, 32) && memcmp(device, person, 32), WEFT_EINVAL);
+    uint8_t body[2 + 96 + 10];
+    size_t n = link_body(body, space, person, device, wall_ms);
+    return be->sign(be->ctx, sig, body, n, device_sk);
+}
+
+int weft_link_sign(const weft_crypto_backend *be, uint8_t *dst, size_t dst_cap, size_t *len,
+                   const uint8_t *space, const uint8_t *person_sk, const uint8_t *device,
+                   uint64_t wall_ms, const uint8_t *device_sig) {
+    validate_or_ret(be && len && space && person_sk && device && device_sig, WEFT_EINVAL);
+    const uint8_t *person = person_sk + 32;
+    validate_or_ret(memcmp(device, space, 32) && memcmp(device, person, 32), WEFT_EINVAL);
+    size_t need = 2 + 96 + varint_len(wall_ms) + 2 * WEFT_SIGNBYTES;
+    if (!dst || dst_cap < need) return WEFT_ENOSPACE;
+    size_t n = link_body(dst, space, person, device, wall_ms);
+    if (be->verify(be->ctx, device_sig, dst, n, device)) return WEFT_ECRYPTO;
+    memcpy(dst + n, device_sig, WEFT_SIGNBYTES);
+    return finish(be, dst, dst + n + WEFT_SIGNBYTES, need, len, person_sk);
 }
 
 int weft_epoch_key_id(uint8_t *id, const uint8_t *key) {
@@ -369,6 +414,10 @@ typedef struct kinfo {
     int member;           /* a counting non-invite grant names it */
     uint8_t rights;       /* the highest rights of those */
     uint64_t until;       /* the latest end of those, 0 = never */
+    int as_person;        /* the person of a link whose person may link */
+    int as_device;        /* the device of such a link */
+    int linked;           /* a counting link names it as a device */
+    uint8_t person[32];   /* linked: whose device it is */
 } kinfo;
 
 struct weft_members {
@@ -486,7 +535,8 @@ static int fold(weft_members *m) {
     /* A: the owner's records. */
     for (size_t i = 0; i < m->n; i++) {
         const weft_member_record *r = &R[i].r;
-        if (!is_owner(m, r->issuer) || r->kind == WEFT_RECORD_EPOCH) continue;
+        if (!is_owner(m, r->issuer) || r->kind == WEFT_RECORD_EPOCH || r->kind == WEFT_RECORD_LINK)
+            continue;
         kinfo *k = key_find(m, r->member);
         assert(k);
         R[i].status = 0;
@@ -627,6 +677,36 @@ static int fold(weft_members *m) {
             m->epoch_at = i;
         }
     }
+    /* L: links (they need the members). Decided from the set alone: first
+     * who may link (a person that is the owner or a member, not removed),
+     * then one level deep among those candidates (no device is a person,
+     * no person a device: both links fail), then one person per device in
+     * hash order (the smallest counts). */
+    for (size_t i = 0; i < m->n; i++) {
+        const weft_member_record *r = &R[i].r;
+        if (r->kind != WEFT_RECORD_LINK) continue;
+        kinfo *p = key_find(m, r->issuer);
+        int st = p->revoked                                ? WEFT_EREVOKED
+                 : (!is_owner(m, r->issuer) && !p->member) ? WEFT_ENOTADMIN
+                                                           : 0;
+        R[i].status = st;
+        if (st) continue;
+        p->as_person = 1;
+        key_find(m, r->member)->as_device = 1;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const weft_member_record *r = &R[i].r;
+        if (r->kind != WEFT_RECORD_LINK || R[i].status) continue;
+        kinfo *p = key_find(m, r->issuer), *d = key_find(m, r->member);
+        if (p->as_device || d->as_person) {
+            R[i].status = WEFT_ENOTADMIN;
+        } else if (d->linked) {
+            R[i].status = WEFT_EREPLAY;
+        } else {
+            d->linked = 1;
+            memcpy(d->person, r->issuer, 32);
+        }
+    }
     return 0;
 }
 
@@ -725,6 +805,10 @@ int weft_members_admit(weft_members *m, const weft_crypto_backend *be, const uin
     for (size_t i = 0; i < m->n && !st; i++) {
         size_t old = i < at ? i : i - 1;
         if (i != at && before[old] == 0 && m->recs[i].status == WEFT_EREPLAY) st = WEFT_EREPLAY;
+        /* Nor may a new link turn a counted link's person into a device. */
+        if (i != at && before[old] == 0 && m->recs[i].status == WEFT_ENOTADMIN &&
+            m->recs[i].r.kind == WEFT_RECORD_LINK && m->recs[at].r.kind == WEFT_RECORD_LINK)
+            st = WEFT_ENOTADMIN;
     }
     weft__free(m->a, before);
     if (st) {
@@ -805,7 +889,15 @@ int weft_members_epoch(const weft_members *m, uint64_t *epoch, uint8_t *key_id, 
 }
 
 static int listed(const weft_members *m, const kinfo *k) {
-    return is_owner(m, k->key) || k->member || k->revoked;
+    return is_owner(m, k->key) || k->member || k->revoked || k->linked;
+}
+
+int weft_members_person(const weft_members *m, const uint8_t *device, uint8_t *person) {
+    validate_or_ret(m && device && person, WEFT_EINVAL);
+    const kinfo *k = key_find(m, device);
+    if (!k || !k->linked) return WEFT_ENOTFOUND;
+    memcpy(person, k->person, 32);
+    return 0;
 }
 
 size_t weft_members_count(const weft_members *m) {
@@ -839,6 +931,8 @@ int weft_members_get(const weft_members *m, size_t i, weft_member *out) {
         out->revoked = k->revoked;
         out->last_seq = k->last_seq;
         out->out_epoch = k->out_epoch;
+        out->linked = k->linked;
+        if (k->linked) memcpy(out->person, k->person, 32);
         return 0;
     }
     return WEFT_ENOTFOUND;

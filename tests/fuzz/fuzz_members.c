@@ -13,6 +13,8 @@
  *   other last to first, and both must reach the same digest (the fold is
  *   a function of the set); a third admits them as a relay does, and a
  *   refusal must leave its digest unchanged;
+ * - a device link (kind 9) keeps its device's signature just before the
+ *   person's;
  * - weft_epoch_open with the member key: it never reports success for a
  *   key that the record's id does not commit to;
  * - weft_ticket_decode (claim tickets, kind 8): an accepted ticket has
@@ -73,13 +75,17 @@ static void one_record(const uint8_t *p, size_t len) {
         FUZZ_ASSERT(rc < 0 && rv == rc);
         return;
     }
-    FUZZ_ASSERT(d.kind >= WEFT_RECORD_GRANT && d.kind <= WEFT_RECORD_EPOCH);
+    FUZZ_ASSERT((d.kind >= WEFT_RECORD_GRANT && d.kind <= WEFT_RECORD_EPOCH) ||
+                d.kind == WEFT_RECORD_LINK);
     FUZZ_ASSERT(memcmp(d.member, d.space, 32) != 0 || d.kind == WEFT_RECORD_EPOCH);
     if (d.kind == WEFT_RECORD_GRANT) {
         FUZZ_ASSERT(len <= WEFT_GRANT_MAX_BYTES);
         FUZZ_ASSERT(d.rights >= 1 && d.rights <= 3 && !(d.flags & ~WEFT_GRANT_INVITE));
     } else if (d.kind == WEFT_RECORD_REVOKE) {
         FUZZ_ASSERT(len <= WEFT_REVOKE_MAX_BYTES && d.epoch >= 1);
+    } else if (d.kind == WEFT_RECORD_LINK) {
+        FUZZ_ASSERT(len <= WEFT_LINK_MAX_BYTES && memcmp(d.member, d.issuer, 32) != 0);
+        FUZZ_ASSERT(d.device_sig == p + len - 128);
     } else {
         FUZZ_ASSERT(d.epoch >= 1 && d.n_envelopes >= 1 && d.n_envelopes <= WEFT_EPOCH_MAX_MEMBERS);
         FUZZ_ASSERT(len <= WEFT_EPOCH_BYTES_BOUND(d.n_envelopes));

@@ -23,6 +23,7 @@
 #include "trimfile.h"
 #include "weft/level.h"
 #include "weft/members.h"
+#include "weft/backup.h"
 #include "weft/sodium.h"
 #if FUZZ_TEXT
 #include "weft/text.h"
@@ -987,6 +988,62 @@ static void members(void) {
         weft_invite_claim(&be, rec, sizeof rec, &len, space, ticket, tl, member, wall, NULL) == 0);
     n += framed(out + n, rec, len);
     emit(out, n);
+    /* The admin links a second device of theirs (kind 9, both signatures). */
+    uint8_t dev_pk[32], dev_sk[64], dsig[64];
+    fuzz_key(seed, 0x72);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, dev_pk, dev_sk, seed) == 0);
+    FUZZ_ASSERT(weft_link_sign_device(&be, dsig, space, admin_pk, dev_sk, wall) == 0);
+    FUZZ_ASSERT(weft_link_sign(&be, rec, sizeof rec, &len, space, admin_sk, dev_pk, wall, dsig) ==
+                0);
+    emit(out + n, framed(out + n, rec, len));
+    n += framed(out + n, rec, len);
+    emit(out, n);
+}
+
+/* ---- key backups (weft/backup.h) ---- */
+
+static void backups(void) {
+    begin("backup");
+    uint8_t seed[32], space[32], owner_sk[64], author[32], author_sk[64], key[32];
+    fuzz_key(seed, FUZZ_SEED_OWNER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, space, owner_sk, seed) == 0);
+    fuzz_key(seed, FUZZ_SEED_MEMBER);
+    FUZZ_ASSERT(be.sign_seed_keypair(be.ctx, author, author_sk, seed) == 0);
+    fuzz_key(key, FUZZ_CONTENT_KEY_BYTE);
+    uint8_t grant[WEFT_GRANT_MAX_BYTES];
+    size_t glen;
+    FUZZ_ASSERT(weft_grant_sign(&be, grant, sizeof grant, &glen, space, owner_sk, author,
+                                WEFT_RIGHT_WRITE, 0, 0, FUZZ_AUTH_NOW * 1000) == 0);
+    /* A payload by hand (mode 1): owner secret, one key, a record, a relay. */
+    static uint8_t p[1024];
+    size_t n = 0;
+    p[n++] = 1;
+    memcpy(p + n, space, 32), n += 32;
+    memcpy(p + n, author_sk, 64), n += 64;
+    p[n++] = WEFT_BACKUP_FLAG_OWNER;
+    memcpy(p + n, owner_sk, 64), n += 64;
+    p[n++] = 0, p[n++] = 1;
+    memcpy(p + n, key, 32), n += 32;
+    p[n++] = 0;
+    if (glen >= 128)
+        p[n++] = (uint8_t)(glen | 0x80), p[n++] = (uint8_t)(glen >> 7);
+    else
+        p[n++] = (uint8_t)glen;
+    memcpy(p + n, grant, glen), n += glen;
+    p[n++] = 0;
+    p[n++] = 5;
+    memcpy(p + n, "ws://", 5), n += 5;
+    emit(p, n);
+    /* A sealed backup (mode 0 reads its header). */
+    weft_backup b = {.n_keys = 1, .keys = key};
+    memcpy(b.space, space, 32);
+    memcpy(b.author_sk, author_sk, 64);
+    static uint8_t blob[1024];
+    size_t len;
+    FUZZ_ASSERT(weft_backup_seal(&be, blob + 1, sizeof blob - 1, &len, &b, "fuzz passphrase", 15) ==
+                0);
+    blob[0] = 0;
+    emit(blob, len + 1);
 }
 
 /* ---- text updates and states ---- */
@@ -1381,6 +1438,7 @@ int main(int argc, char **argv) {
     changes_and_friends();
     auth();
     members();
+    backups();
     segments();
     snapfiles();
     trimfiles();

@@ -84,3 +84,42 @@ test('weftdb: grant, remove an offline member with key rotation, the others go o
   assert.ok(errors.includes('WEFT_EREVOKED'));
   assert.deepEqual(a.collection('notes').get('b1'), { t: 'b before' });
 });
+
+test('weftdb: one person, two devices: the second device asks, the first links and grants it; a link needs both signatures', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const owner = await createSpace({ storage: 'memory', relay: r.url, sync });
+  const ann = await openSpace({ invite: owner.invite({ rights: 'admin', expiresIn: 3600_000 }), storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => owner.close(), () => ann.close());
+  for (const s of [owner, ann]) await until('synced', () => synced(s));
+  await owner.grant(ann.author, 'admin');
+  await until('ann is an admin', () => ann.members.some((m) => m.key === ann.author && m.admin));
+
+  // Ann's phone joins with an invite (the owner's: an admin who joined by
+  // link cannot invite yet), then asks her laptop to link it.
+  const phone = await openSpace({ invite: owner.invite({ rights: 'write', expiresIn: 3600_000 }), storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => phone.close());
+  await until('phone synced', () => synced(phone));
+  const code = phone.deviceCode(ann.author);
+  assert.match(code, /^weft-device-1:[A-Za-z0-9_-]{139}$/); // QR-sized
+  // Another member cannot use the code: it names ann as the person.
+  await assert.rejects(owner.linkDevice(code), (e) => e.code === 'WEFT_ECRYPTO');
+  assert.equal(await ann.linkDevice(code), phone.author);
+
+  const seen = (s) => s.members.find((m) => m.key === phone.author);
+  for (const s of [owner, ann, phone]) await until('every device sees the link', () => seen(s)?.person === ann.author && seen(s)?.state === 'member');
+  assert.equal(seen(owner).rights, 'write'); // an admin links with a write grant
+  const annsDevices = owner.members.filter((m) => m.person === ann.author).map((m) => m.key);
+  assert.deepEqual(annsDevices.sort(), [ann.author, phone.author].sort());
+  // Changes stay signed per device; both are ann's.
+  await phone.collection('notes').put('p1', { t: 'from the phone' });
+  await until('owner reads it', () => owner.collection('notes').get('p1'));
+  const [entry] = owner.history('notes', 'p1').entries;
+  assert.equal(entry.author, phone.author);
+  assert.equal(entry.person, ann.author); // history shows the person
+
+  // A lost phone is unlinked by removing its key: the person stays.
+  await owner.remove(phone.author);
+  await until('ann sees the removal', () => seen(ann)?.state === 'removed');
+  assert.equal(ann.members.find((m) => m.key === ann.author).state, 'member');
+});

@@ -15,7 +15,11 @@
  *  3. invariants hold in every fold: a removed key has no rights and its
  *     changes past its cutoff do not count; the current epoch's envelopes
  *     go to no key removed at or before it; every counting grant's issuer
- *     is the owner, an admin or an invite key.
+ *     is the owner, an admin or an invite key; a counting device link's
+ *     person is the owner or a member not removed, it is the one person
+ *     weft_members_person gives its device, and no person is a device.
+ *
+ * Histories include device links (kind 9) between any two keys.
  *
  *   prop_members [cases [first_seed]]
  *
@@ -94,9 +98,19 @@ static void make_history(world *w) {
         int who;
         const uint8_t *sk = issuer_sk(w, &who);
         uint64_t wall = (T0 + pick(200)) * 1000;
-        unsigned kind = pick(10);
+        unsigned kind = pick(12);
         int rc;
-        if (kind < 5) {
+        if (kind >= 10) {
+            /* A device link: the issuer as the person, anyone else as the
+             * device (chains, replays and strangers included). */
+            int d = (int)pick(N_PEOPLE + N_INVITES);
+            if (d == who) d = (d + 1) % (N_PEOPLE + N_INVITES);
+            uint8_t sig[64];
+            rc = weft_link_sign_device(&BE, sig, w->owner_pk, sk + 32, w->sk[d], wall);
+            if (!rc)
+                rc = weft_link_sign(&BE, r->b, sizeof r->b, &r->len, w->owner_pk, sk, w->pk[d],
+                                    wall, sig);
+        } else if (kind < 5) {
             int invite = pick(4) == 0;
             int m = invite ? N_PEOPLE + (int)pick(N_INVITES) : (int)pick(N_PEOPLE);
             /* Claims: an invite key granting to a person. */
@@ -206,6 +220,13 @@ static int invariants(world *w, weft_members *m) {
             for (int p = 0; p < N_PEOPLE + N_INVITES; p++)
                 found |= !memcmp(r.issuer, w->pk[p], 32);
             if (!found || !memcmp(r.issuer, r.member, 32)) return 9;
+        }
+        if (r.kind == WEFT_RECORD_LINK && st == 0) {
+            uint8_t person[32], rights, up[32];
+            if (weft_members_person(m, r.member, person) || memcmp(person, r.issuer, 32)) return 10;
+            int rc = weft_members_rights(m, r.issuer, T0 + 50, &rights, NULL);
+            if (rc == WEFT_EREVOKED) return 11;
+            if (weft_members_person(m, r.issuer, up) != WEFT_ENOTFOUND) return 12;
         }
     }
     return 0;

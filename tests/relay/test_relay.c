@@ -522,6 +522,30 @@ static void membership(void) {
     CHECK(b.err_code == WEFT_PROTO_EREVOKED && b.err_fatal);
     CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"REVOKED\"}") >= 3);
     CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"NOT_ADMIN\"}") == 1);
+    /* Device links (kind 9): a member links a device of theirs; a reader
+     * with no grant may not; a second person for that device is a replay. */
+    uint8_t dev_pk[32], dev_sk[64], dsig[64], link[WEFT_LINK_MAX_BYTES];
+    CHECK(weft_keypair_generate(&BE, dev_pk, dev_sk) == 0);
+    CHECK(weft_link_sign_device(&BE, dsig, owner.pk, a.me.pk, dev_sk, now_ms) == 0);
+    CHECK(weft_link_sign(&BE, link, sizeof link, &len, owner.pk, a.me.sk, dev_pk, now_ms, dsig) ==
+          0);
+    uint64_t stored = a.n_stored + a.n_rejected;
+    CHECK(tc_send_record(&a, link, len) == 0);
+    CHECK(tc_wait(&a, until_stored, stored + 1, 3000));
+    CHECK(a.n_rejected == 2);
+    CHECK(weft_link_sign_device(&BE, dsig, owner.pk, plain.me.pk, dev_sk, now_ms) == 0);
+    CHECK(weft_link_sign(&BE, link, sizeof link, &len, owner.pk, plain.me.sk, dev_pk, now_ms,
+                         dsig) == 0);
+    CHECK(tc_send_record(&adm, link, len) == 0);
+    CHECK(tc_wait(&adm, until_stored, 4, 3000));
+    CHECK(adm.n_rejected == 1 && adm.last_reject == WEFT_PROTO_ENOT_ADMIN);
+    CHECK(weft_link_sign_device(&BE, dsig, owner.pk, owner.pk, dev_sk, now_ms) == 0);
+    CHECK(weft_link_sign(&BE, link, sizeof link, &len, owner.pk, owner.sk, dev_pk, now_ms, dsig) ==
+          0);
+    CHECK(tc_send_record(&adm, link, len) == 0);
+    CHECK(tc_wait(&adm, until_stored, 5, 3000));
+    CHECK(adm.n_rejected == 2 && adm.last_reject == WEFT_PROTO_EREPLAY);
+    CHECK(relay_metric(p.port, "weft_relay_rejections_total{reason=\"NOT_ADMIN\"}") == 2);
     tc_free(&adm);
     tc_free(&a);
     tc_free(&plain);

@@ -489,6 +489,91 @@ static void rotation_end_to_end(void) {
     weft_suite_v1_wipe(&sc);
 }
 
+static rec link(const who *p, const who *d, uint64_t wall_ms) {
+    rec r;
+    uint8_t sig[64];
+    CHECK_OK(weft_link_sign_device(&BE, sig, owner_pk, p->pk, d->sk, wall_ms));
+    CHECK_OK(weft_link_sign(&BE, r.b, sizeof r.b, &r.len, owner_pk, p->sk, d->pk, wall_ms, sig));
+    return r;
+}
+
+/* One person, several devices (kind 9): both signatures, a person who is a
+ * member, one person per device, one level deep; a link grants nothing. */
+static void device_links(void) {
+    weft_members *m;
+    CHECK_OK(weft_members_new(&m, owner_pk, NULL));
+    who ann = person(), laptop = person(), phone = person(), eve = person();
+    who owner;
+    memcpy(owner.pk, owner_pk, 32);
+    memcpy(owner.sk, owner_sk, 64);
+    /* Layout: version, kind 9, space, person, device, wall_ms, two signatures. */
+    rec l = link(&ann, &laptop, MS(T0));
+    CHECK(l.len == 2 + 96 + 6 + 128 && l.b[1] == WEFT_RECORD_LINK);
+    CHECK(memcmp(l.b + 34, ann.pk, 32) == 0 && memcmp(l.b + 66, laptop.pk, 32) == 0);
+    weft_member_record r;
+    CHECK_OK(weft_member_record_verify(&BE, l.b, l.len, owner_pk, &r));
+    CHECK(r.kind == WEFT_RECORD_LINK && r.wall_ms == MS(T0) && r.device_sig == l.b + 104);
+    /* Either signature altered; a device half for another person. */
+    l.b[110] ^= 1;
+    CHECK_RC(weft_member_record_verify(&BE, l.b, l.len, owner_pk, &r), WEFT_ECRYPTO);
+    l.b[110] ^= 1;
+    l.b[l.len - 1] ^= 1;
+    CHECK_RC(weft_member_record_verify(&BE, l.b, l.len, owner_pk, &r), WEFT_ECRYPTO);
+    l.b[l.len - 1] ^= 1;
+    uint8_t sig[64];
+    rec x;
+    CHECK_OK(weft_link_sign_device(&BE, sig, owner_pk, eve.pk, laptop.sk, MS(T0)));
+    CHECK_RC(weft_link_sign(&BE, x.b, sizeof x.b, &x.len, owner_pk, ann.sk, laptop.pk, MS(T0), sig),
+             WEFT_ECRYPTO);
+    CHECK_RC(weft_link_sign_device(&BE, sig, owner_pk, ann.pk, ann.sk, MS(T0)), WEFT_EINVAL);
+    /* Ann is no member yet: her link does not count. */
+    CHECK_RC(add(m, &l), WEFT_ENOTADMIN);
+    uint8_t who_[32];
+    CHECK_RC(weft_members_person(m, laptop.pk, who_), WEFT_ENOTFOUND);
+    rec g = grant(owner_sk, ann.pk, WEFT_RIGHT_WRITE, 0, 0, MS(T0));
+    CHECK_OK(add(m, &g));
+    uint8_t h[32];
+    weft_blake2b(h, 32, l.b, l.len);
+    CHECK_OK(weft_members_status(m, h));
+    CHECK_OK(weft_members_person(m, laptop.pk, who_));
+    CHECK(memcmp(who_, ann.pk, 32) == 0);
+    /* Listed as a device of Ann, with no rights of its own. */
+    int seen = 0;
+    for (size_t i = 0; i < weft_members_count(m); i++) {
+        weft_member w;
+        CHECK_OK(weft_members_get(m, i, &w));
+        if (memcmp(w.key, laptop.pk, 32)) continue;
+        seen = 1;
+        CHECK(w.linked && memcmp(w.person, ann.pk, 32) == 0 && w.rights == 0);
+    }
+    CHECK(seen);
+    uint8_t rights;
+    CHECK_OK(weft_members_rights(m, laptop.pk, T0, &rights, NULL));
+    CHECK(rights == 0);
+    /* The owner links a device too; chains are refused both ways. */
+    rec o = link(&owner, &phone, MS(T0));
+    CHECK_OK(add(m, &o));
+    rec g2 = grant(owner_sk, eve.pk, WEFT_RIGHT_WRITE, 0, 0, MS(T0));
+    CHECK_OK(add(m, &g2));
+    rec chain = link(&eve, &ann, MS(T0)); /* ann has a device: she is a person */
+    CHECK_RC(weft_members_admit(m, &BE, chain.b, chain.len), WEFT_ENOTADMIN);
+    chain = link(&laptop, &eve, MS(T0)); /* the laptop is a device, and no member */
+    CHECK_RC(weft_members_admit(m, &BE, chain.b, chain.len), WEFT_ENOTADMIN);
+    /* A second person for the laptop: the smaller hash counts, and a relay
+     * keeps the one it had. */
+    rec again = link(&owner, &laptop, MS(T0) + 1);
+    int st = add(m, &again);
+    CHECK(st == WEFT_EREPLAY || st == 0);
+    CHECK_OK(weft_members_person(m, laptop.pk, who_));
+    CHECK(memcmp(who_, st ? ann.pk : owner_pk, 32) == 0);
+    CHECK_RC(weft_members_admit(m, &BE, l.b, l.len), st ? 0 : WEFT_EREPLAY);
+    /* Removing Ann ends her links. */
+    rec rv = revoke(owner_sk, ann.pk, 0, 1);
+    CHECK_OK(add(m, &rv));
+    CHECK_RC(weft_members_status(m, h), WEFT_EREVOKED);
+    weft_members_free(m);
+}
+
 int main(void) {
     if (weft_sodium_backend(&BE)) return 1;
     if (weft_keypair_generate(&BE, owner_pk, owner_sk)) return 1;
@@ -496,8 +581,8 @@ int main(void) {
           weft_revoke_max_bytes() == WEFT_REVOKE_MAX_BYTES &&
           weft_box_sealbytes() == WEFT_BOX_SEALBYTES);
     static const test_case tests[] = {
-        T(layouts_and_decoder),  T(forged_rotation),   T(owner_grants_and_time),
-        T(admins_and_outliving), T(removal),           T(invites_claimed_once),
-        T(rotation_end_to_end),  T(tickets_and_claims)};
+        T(layouts_and_decoder),  T(forged_rotation), T(owner_grants_and_time),
+        T(admins_and_outliving), T(removal),         T(invites_claimed_once),
+        T(rotation_end_to_end),  T(tickets_and_claims), T(device_links)};
     return run_tests(tests, sizeof tests / sizeof *tests);
 }

@@ -76,7 +76,9 @@ async function init(opts) {
   const x = {};
   for (const name of EXPORTS) Object.defineProperty(x, name, { get: () => M['_' + name] });
   x.memory = Object.values(instance.exports).find((e) => e instanceof WebAssembly.Memory);
-  return new Core(x);
+  const core = new Core(x);
+  core.module = M;
+  return core;
 }
 
 // wasm/exported_functions.json, without the leading underscores.
@@ -91,7 +93,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
   'wdb_grant_sign', 'wdb_invite_issue', 'wdb_invite_claim', 'wdb_ticket_decode', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit',
   'wdb_set_format_level', 'wdb_invite_bound',
-  'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used'];
+  'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used', 'wdb_backup_seal', 'wdb_backup_open', 'wdb_member_record_len', 'wdb_link_device_sig', 'wdb_link_sign'];
 
 /** The loaded core. Methods are low-level; see space.js for the API. */
 export class Core {
@@ -181,6 +183,87 @@ export class Core {
     const u32 = this.u32;
     const p = u32[w + i];
     return this.u8.subarray(p, p + u32[w + i + 1]);
+  }
+
+  // ---- key backups (weft/backup.h) ----
+
+  /**
+   * Loads libsodium's sumo build (Argon2id) on first use: 85 KB gzip more
+   * that only backups need (SECURITY.md, "Implementation notes").
+   */
+  async loadSumo() {
+    if (this.module.sodiumSumo) return;
+    // A literal specifier: bundlers split it into a chunk of its own.
+    const mod = await import('libsodium-wrappers-sumo');
+    const sumo = mod.default ?? mod;
+    await sumo.ready;
+    this.module.sodiumSumo = sumo;
+  }
+
+  /**
+   * Seals a backup (FORMAT.md §11) under `passphrase`; loadSumo() first.
+   * keys: Uint8Array[] oldest first; records: Uint8Array[].
+   */
+  backupSeal({ space, authorSecret, ownerSecret = null, keyEpoch = 0, keys, token, records = [], level = null, relay = '' }, passphrase) {
+    const cat = (list) => {
+      const out = new Uint8Array(list.reduce((n, b) => n + b.length, 0));
+      let o = 0;
+      for (const b of list) out.set(b, o), (o += b.length);
+      return out;
+    };
+    return this.scope((s) => {
+      const ks = cat(keys), recs = cat(records), url = enc.encode(relay ?? ''), pw = enc.encode(passphrase);
+      const lv = level ?? new Uint8Array(0), tok = token ?? new Uint8Array(0);
+      const args = () => [s.bytes(space), s.bytes(authorSecret), ownerSecret ? s.bytes(ownerSecret) : 0, keyEpoch,
+        s.bytes(ks), keys.length, s.bytes(tok), tok.length, s.bytes(recs), recs.length, s.bytes(lv), lv.length,
+        s.bytes(url), url.length, s.bytes(pw), pw.length];
+      let cap = 256 + ks.length + recs.length + lv.length + url.length + tok.length + 200;
+      const dst = s.alloc(cap);
+      this.check(this.x.wdb_backup_seal(dst, cap, this.out, ...args()), 'sealing the backup');
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
+    });
+  }
+
+  /** Opens a sealed backup with `passphrase` (loadSumo() first): its fields, copied out; the payload is wiped. */
+  backupOpen(blob, passphrase) {
+    return this.scope((s) => {
+      const pw = enc.encode(passphrase);
+      const payload = s.alloc(blob.length), out = s.alloc(13 * 4);
+      try {
+        this.check(this.x.wdb_backup_open(payload, blob.length, out, s.bytes(blob), blob.length, s.bytes(pw), pw.length), 'opening the backup');
+        const v = this.u32.slice(out >> 2, (out >> 2) + 13);
+        const at = (off, len) => this.u8.slice(payload + off, payload + off + len);
+        const keys = at(v[3], v[4] * 32);
+        return {
+          space: at(0, 32),
+          authorSecret: at(32, 64),
+          ownerSecret: v[0] ? at(97, 64) : null,
+          keyEpoch: v[1] + v[2] * 2 ** 32,
+          keys: Array.from({ length: v[4] }, (_, i) => keys.slice(i * 32, i * 32 + 32)),
+          token: at(v[5], v[6]),
+          records: this.splitMemberRecords(at(v[7], v[8])),
+          level: v[10] ? at(v[9], v[10]) : null,
+          relay: dec.decode(at(v[11], v[12])),
+        };
+      } finally {
+        this.u8.fill(0, payload, payload + blob.length);
+      }
+    });
+  }
+
+  /** Membership records kept back to back, one by one. */
+  splitMemberRecords(buf) {
+    const out = [];
+    this.scope((s) => {
+      const p = s.bytes(buf);
+      for (let o = 0; o < buf.length;) {
+        this.check(this.x.wdb_member_record_len(p + o, buf.length - o, this.out), 'reading a membership record');
+        const n = this.u32[this.out >> 2];
+        out.push(buf.slice(o, o + n));
+        o += n;
+      }
+    });
+    return out;
   }
 
   // ---- keys, tokens, invites ----
@@ -333,6 +416,25 @@ export class Core {
       this.check(this.x.wdb_ticket_decode(s.bytes(ticket), ticket.length, out), 'reading the invite ticket');
       const dv = new DataView(this.u8.buffer);
       return { rights: dv.getFloat64(out, true), until: dv.getFloat64(out + 8, true) };
+    });
+  }
+
+  /** A device's half of a link to `person` (FORMAT.md §10, kind 9): its signature with `deviceSecret`. */
+  linkDeviceSig({ space, person, deviceSecret, wallMs }) {
+    return this.scope((s) => {
+      const sig = s.alloc(64);
+      this.check(this.x.wdb_link_device_sig(sig, s.bytes(space), s.bytes(person), s.bytes(deviceSecret), wallMs), 'signing the device link');
+      return this.u8.slice(sig, sig + 64);
+    });
+  }
+
+  /** Completes a link record as the person (personSecret), checking the device's half. */
+  linkSign({ space, personSecret, device, wallMs, deviceSig }) {
+    return this.scope((s) => {
+      const cap = 2 + 96 + 10 + 128;
+      const dst = s.alloc(cap);
+      this.check(this.x.wdb_link_sign(dst, cap, this.out, s.bytes(space), s.bytes(personSecret), s.bytes(device), wallMs, s.bytes(deviceSig)), 'signing the device link');
+      return this.u8.slice(dst, dst + this.u32[this.out >> 2]);
     });
   }
 

@@ -16,7 +16,8 @@ const OP_DELETE_DOC = 2;
 
 /**
  * One change to the document, newest first in history().
- * @typedef {{ author: string, seq: number, at: number, fields: string[], deleted: boolean }} HistoryEntry
+ * person: the person the author's device belongs to (space.js fills it in).
+ * @typedef {{ author: string, person?: string, seq: number, at: number, fields: string[], deleted: boolean }} HistoryEntry
  */
 
 /**

@@ -19,6 +19,7 @@ import { connectRelay } from './sync.js';
 import { SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES } from './snapshots.js';
 import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
+import { readBackup, restoredMeta } from './backup.js';
 
 export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS, LEVEL_MEMBERS, LEVEL_MARKS };
 export { isFileRef } from './files.js';
@@ -150,6 +151,34 @@ export async function openSpace(opts = {}) {
       throw new WeftError('WEFT_ENOTFOUND', `space ${id} is not in this storage (join it with an invite)`);
     }
     return await start(core, adapter, store, meta, loaded, opts);
+  } catch (e) {
+    await store.close?.();
+    throw e;
+  }
+}
+
+/**
+ * Opens a space on this device from a key backup (space.backup()): the same
+ * space and rights under a new device key (SECURITY.md "Key backup").
+ * Nothing is stored when the passphrase is wrong (WEFT_EPASSPHRASE), the
+ * backup is damaged or the rights cannot be handed on (WEFT_ERIGHTS), or
+ * the storage holds the space already (WEFT_ESTATE).
+ */
+export async function restoreSpace(opts = {}) {
+  const core = await loadCore(opts.init);
+  const opened = await readBackup(core, opts.backup, opts.passphrase);
+  const { meta } = restoredMeta(core, opened);
+  const adapter = resolveStorage(opts);
+  const store = await adapter.open(toBase64url(meta.space));
+  try {
+    const held = store.loadMeta ? await store.loadMeta() : (await store.load()).meta;
+    if (held) throw new WeftError('WEFT_ESTATE', `space ${toBase64url(meta.space)} is in this storage already: open it with openSpace`);
+    const saved = await store.saveMeta(meta, { ifAbsent: true });
+    if (saved && saved.author && !saved.author.every((v, i) => v === meta.author[i]))
+      throw new WeftError('WEFT_ESTATE', 'the space was stored here while restoring: open it with openSpace');
+    // The CLI keeps its relay as http(s)://, weftdb as ws(s)://: one relay.
+    const relay = opts.relay === undefined ? opened.relay.replace(/^http/, 'ws') || undefined : opts.relay ?? undefined;
+    return await start(core, adapter, store, meta, { snapshot: null, records: [], outbox: [] }, { ...opts, relay });
   } catch (e) {
     await store.close?.();
     throw e;

@@ -13,6 +13,8 @@ import { fromBase64url, toBase64url } from './util.js';
 const RIGHTS_NAME = { [RIGHT.READ]: 'read', [RIGHT.WRITE]: 'write', [RIGHT.ADMIN]: 'admin' };
 const STATE = ['member', 'expired', 'removed', 'none'];
 const MAX_MEMBERS_LISTED = 4096;
+/** What a device code (Members#linkRequest) starts with. */
+const LINK_PREFIX = 'weft-device-1:';
 
 /**
  * What Members needs from its space.
@@ -27,7 +29,9 @@ const MAX_MEMBERS_LISTED = 4096;
 
 /**
  * A member as the app sees it.
- * @typedef {{ key: string, rights: 'read'|'write'|'admin', admin: boolean, owner: boolean, state: 'member'|'expired'|'removed'|'none', until: number|null }} Member
+ * person: the key of the person this device belongs to (a link, kind 9),
+ * else its own key: group by it to see one person's devices.
+ * @typedef {{ key: string, person: string, rights: 'read'|'write'|'admin', admin: boolean, owner: boolean, state: 'member'|'expired'|'removed'|'none', until: number|null }} Member
  */
 
 export class Members {
@@ -85,7 +89,8 @@ export class Members {
         const e = dst + i * size;
         const key = toBase64url(core.u8.slice(e, e + 32));
         const until = dv.getFloat64(e + 40, true);
-        members.push({ key, rights: RIGHTS_NAME[core.u8[e + 32]] ?? 'read', admin: !!core.u8[e + 33], owner: key === space, state: STATE[core.u8[e + 34]], until: until ? until * 1000 : null, lastSeq: dv.getFloat64(e + 48, true) });
+        const person = core.u8[e + 56] ? toBase64url(core.u8.slice(e + 64, e + 96)) : key;
+        members.push({ key, person, rights: RIGHTS_NAME[core.u8[e + 32]] ?? 'read', admin: !!core.u8[e + 33], owner: key === space, state: STATE[core.u8[e + 34]], until: until ? until * 1000 : null, lastSeq: dv.getFloat64(e + 48, true) });
       }
       return { members, epoch };
     });
@@ -161,7 +166,8 @@ export class Members {
   /** The membership records this device signed (sent again on every connection; the relay answers DUPLICATE). */
   ownRecords() {
     const m = this.#h.meta();
-    const mine = [m.author, m.spaceSecret ? m.space : null].filter(Boolean);
+    // A restored device also signed as the key it was restored from (its link).
+    const mine = [m.author, m.spaceSecret ? m.space : null, m.restoredFrom ?? null].filter(Boolean);
     // issuer: after version, kind and space. Kept in the order they were
     // signed, which is an order the relay admits.
     return (m.memberRecords ?? []).filter((r) => mine.some((k) => k.every((b, i) => b === r[34 + i])));
@@ -286,6 +292,36 @@ export class Members {
     out.push(await this.#signKeep('revoke', { member: key, lastSeq: seqOf(vv, key), epoch }));
     out.push(await this.#signKeep('epoch', { epoch, key: h.core.random(32), prev: h.meta().contentKey, members: left }));
     return out;
+  }
+
+  /**
+   * On a new device: its half of a link to `person` (base64url), as a code
+   * for the person's device (FORMAT.md §10, kind 9).
+   */
+  linkRequest(person) {
+    const h = this.#h, m = h.meta();
+    const wallMs = Date.now();
+    const sig = h.core.linkDeviceSig({ space: m.space, person: fromBase64url(person, 'person key'), deviceSecret: m.authorSecret, wallMs });
+    const code = new Uint8Array(32 + 8 + 64);
+    code.set(m.author, 0);
+    new DataView(code.buffer).setBigUint64(32, BigInt(wallMs), true);
+    code.set(sig, 40);
+    return LINK_PREFIX + toBase64url(code);
+  }
+
+  /** On the person's device: completes, checks as the relay will, keeps and returns the link record of a device's code. */
+  async link(code) {
+    const h = this.#h, m = h.meta();
+    if (typeof code !== 'string' || !code.startsWith(LINK_PREFIX)) throw new WeftError('WEFT_EMALFORMED', `not a device code (it starts with "${LINK_PREFIX}")`);
+    const bytes = fromBase64url(code.slice(LINK_PREFIX.length), 'device code');
+    if (bytes.length !== 104) throw new WeftError('WEFT_EMALFORMED', 'a device code holds 104 bytes');
+    const device = bytes.slice(0, 32);
+    const wallMs = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(32, true));
+    const record = h.core.linkSign({ space: m.space, personSecret: m.authorSecret, device, wallMs, deviceSig: bytes.slice(40) });
+    const rc = h.core.scope((s) => h.core.x.wdb_members_admit(this.#m, s.bytes(record), record.length));
+    if (rc) throw WeftError.fromCode(rc, 'the device link was refused');
+    await this.#keep(record, this.#add(record));
+    return { device: toBase64url(device), record };
   }
 
   /** A key epoch newer than this device's: when sealed to it, its key seals from now on. */

@@ -26,6 +26,7 @@ import { vvCovers } from './vv.js';
 import { History } from './history.js';
 import { relayRecords } from './relay_log.js';
 import { checkPublisher } from './snapshots.js';
+import { makeBackup } from './backup.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -178,6 +179,18 @@ export class Space {
   get keyEpoch() { return this.#meta.keyEpoch ?? 0; }
 
   /**
+   * An encrypted backup of this device's keys for the space, as text
+   * (SECURITY.md "Key backup"): restoreSpace({ backup, passphrase }) opens
+   * the space with the same rights on another device. passphrase: at least
+   * 8 bytes; the backup is only as strong as it is. Loads libsodium's sumo
+   * build (Argon2id) on first use.
+   */
+  async backup(passphrase) {
+    this.#open();
+    return makeBackup(this.#core, this.#meta, this.#relay, passphrase);
+  }
+
+  /**
    * Owner or admin: grants `rights` ('read' | 'write' | 'admin', the last
    * owner only) to the device key `member` (base64url), until `expiresAt`
    * (ms since the epoch; omitted: never). Checked here as the relay will
@@ -204,6 +217,33 @@ export class Space {
     await this.raiseFormatLevel(LEVEL_MEMBERS);
     const records = await this.#members.remove(member, this.#rep.vv());
     this.#sync?.sendMembers(records);
+  }
+
+  /**
+   * One person, several devices, step 1, on the new device (joined with an
+   * invite): a code asking the person whose device key is `person`
+   * (base64url; their space.author) to link this device. Show it there.
+   */
+  deviceCode(person) {
+    this.#open();
+    return this.#members.linkRequest(person);
+  }
+
+  /**
+   * Step 2, on the person's device: links the device whose deviceCode()
+   * `code` is (a record both signed: space.members then shows it with this
+   * device's key as its person) and, when this device may, grants it this
+   * person's rights (the owner: admin; an admin: write) so that new key
+   * epochs reach it. Returns the device key. Unlinking a lost device is
+   * remove(key).
+   */
+  async linkDevice(code) {
+    this.#open();
+    if (this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
+    const { device, record } = await this.#members.link(code);
+    this.#sync?.sendMembers([record]);
+    if (this.#rights >= RIGHT.ADMIN) await this.grant(device, this.#meta.spaceSecret ? 'admin' : 'write');
+    return device;
   }
 
   /**
@@ -367,7 +407,11 @@ export class Space {
     this.#open();
     checkName('a collection name', collection, 255);
     if (typeof doc !== 'string') throw new WeftError('WEFT_EINVAL', 'history(collection, doc): doc is a document id (string)');
-    return this.#history.of(collection, doc);
+    const out = this.#history.of(collection, doc);
+    // The person each device belongs to (device links, SECURITY.md).
+    const person = new Map(this.#members.list.map((m) => [m.key, m.person]));
+    for (const e of out.entries) e.person = person.get(e.author) ?? e.author;
+    return out;
   }
 
   /**

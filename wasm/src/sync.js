@@ -42,7 +42,7 @@
 // CHALLENGE; the link then reconnects at once with a plain HELLO and keeps
 // doing so for this relay (level 1 there). Level records (FORMAT.md §10)
 // that arrive among the changes go to the space, not the replica.
-import { FORMAT_LEVEL, RECORD_EPOCH, RECORD_GRANT, RECORD_LEVEL } from './constants.js';
+import { FORMAT_LEVEL, RECORD_GRANT, RECORD_LEVEL, RECORD_LINK } from './constants.js';
 import { WeftError } from './errors.js';
 import { ACK, F, PROTO_ERROR_NAMES, decodeFrame, encodeChanges, encodeHello, encodeProof, encodeSnapshot, encodeSnapshotGet } from './frames.js';
 import { SNAPSHOT_FRAME_RECORD_MAX, SNAPSHOT_JOIN_BEHIND, fetchSnapshot, postSnapshot, recordsBehind, shouldPublish } from './snapshots.js';
@@ -394,13 +394,15 @@ export class Sync {
     if (this.snapBase !== null && this.snapBase > f.head) this.snapBase = null; // another relay's, or a wiped one
     this.relayLevel = f.versions?.formatLevel ?? 1;
     if (this.join) {
-      // Nothing to send (the replica is empty): ask for the snapshot.
+      // No changes to send (the replica is empty): ask for the snapshot.
+      // Membership records signed here go first all the same (a restored
+      // device's grant and link, backup.js).
       this.port.setStatus({ state: 'syncing' });
       this.port.emit('relay:live');
       // Membership records signed here need no replica (an invite made
       // before the first change): they go now.
-      const mine = this.port.ownMemberRecords();
-      if (mine.length) this._sendRecords(mine.map((record) => ({ record, seq: MEMBER })));
+      const members = this.port.rights === 'read' ? [] : this.port.ownMemberRecords();
+      if (members.length) this._sendRecords(members.map((record) => ({ record, seq: MEMBER })));
       this._send(encodeSnapshotGet());
       return;
     }
@@ -586,9 +588,9 @@ export class Sync {
       for (const e of entries) if (e.record[1] === RECORD_LEVEL) this.port.takeLevel(e.record.slice());
       entries = entries.filter((e) => e.record[1] !== RECORD_LEVEL);
     }
-    // Membership records (kinds 5-7): folded by members.js, before the
+    // Membership records (kinds 5-9): folded by members.js, before the
     // changes of the same frame, which a new key epoch may be needed for.
-    const member = (e) => e.record[1] >= RECORD_GRANT && e.record[1] <= RECORD_EPOCH;
+    const member = (e) => e.record[1] >= RECORD_GRANT && e.record[1] <= RECORD_LINK;
     if (entries.some(member)) {
       for (const e of entries) if (member(e)) this.port.takeMember(e.record.slice());
       entries = entries.filter((e) => !member(e));

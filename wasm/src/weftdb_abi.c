@@ -953,6 +953,114 @@ WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *spac
     return rc;
 }
 
+/* ---- key backups (weft/backup.h) ---- */
+
+/* Secrets on the stack are overwritten in a way the compiler keeps. */
+static void wipe_secret(void *p, size_t n) {
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* Seals a backup under pw. owner_sk may be NULL; keys: n_keys x 32, oldest
+ * first; records: membership records back to back. OUT: dst, out_len[0]
+ * (with WEFT_ENOSPACE: the size needed). Argon2id needs Module.sodiumSumo
+ * (WEFT_EUNAVAILABLE until the JS side loaded it). */
+WDB_API int wdb_backup_seal(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                            const uint8_t *author_sk, const uint8_t *owner_sk, double key_epoch,
+                            const uint8_t *keys, size_t n_keys, const uint8_t *token,
+                            size_t token_len, const uint8_t *records, size_t records_len,
+                            const uint8_t *level, size_t level_len, const uint8_t *relay,
+                            size_t relay_len, const char *pw, size_t pwlen) {
+    if (!out_len || !space || !author_sk || !(key_epoch >= 0 && key_epoch < 9007199254740992.0))
+        return WEFT_EINVAL;
+    weft_backup b = {.has_owner = owner_sk != NULL,
+                     .key_epoch = (uint64_t)key_epoch,
+                     .keys = keys,
+                     .n_keys = n_keys,
+                     .token = token,
+                     .token_len = token_len,
+                     .records = records,
+                     .records_len = records_len,
+                     .level = level,
+                     .level_len = level_len,
+                     .relay = (const char *)relay,
+                     .relay_len = relay_len};
+    memcpy(b.space, space, 32);
+    memcpy(b.author_sk, author_sk, 64);
+    if (owner_sk) memcpy(b.owner_sk, owner_sk, 64);
+    size_t need = weft_backup_bound(&b), len = 0;
+    out_len[0] = (uint32_t)need;
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    if (!rc)
+        rc = need && cap < need ? WEFT_ENOSPACE
+                                : weft_backup_seal(&be, dst, cap, &len, &b, pw, pwlen);
+    if (!rc) out_len[0] = (uint32_t)len;
+    wipe_secret(&b, sizeof b);
+    return rc;
+}
+
+/* Opens a backup into payload (cap >= len; a secret: the caller wipes it).
+ * OUT: out[0..12] = has_owner, key_epoch (low, high 32 bits), then the
+ * offset in payload and length of: keys (length = n_keys), token, records,
+ * level, relay. space, author_sk and owner_sk sit at payload + 0, 32 and
+ * 97. */
+WDB_API int wdb_backup_open(uint8_t *payload, size_t cap, uint32_t *out, const uint8_t *blob,
+                            size_t len, const char *pw, size_t pwlen) {
+    if (!out) return WEFT_EINVAL;
+    weft_crypto_backend be;
+    weft_backup b;
+    int rc = backend(&be);
+    if (!rc) rc = weft_backup_open(&be, payload, cap, &b, blob, len, pw, pwlen);
+    if (rc) return rc;
+#define OFF(p) (uint32_t)((const uint8_t *)(p) ? (const uint8_t *)(p)-payload : 0)
+    uint32_t v[13] = {(uint32_t)b.has_owner, (uint32_t)b.key_epoch, (uint32_t)(b.key_epoch >> 32),
+                      OFF(b.keys),           (uint32_t)b.n_keys,    OFF(b.token),
+                      (uint32_t)b.token_len, OFF(b.records),        (uint32_t)b.records_len,
+                      OFF(b.level),          (uint32_t)b.level_len, OFF(b.relay),
+                      (uint32_t)b.relay_len};
+#undef OFF
+    memcpy(out, v, sizeof v);
+    wipe_secret(&b, sizeof b);
+    return WEFT_OK;
+}
+
+/* A device's half of a link to `person` (weft_link_sign_device). OUT:
+ * sig[64]. */
+WDB_API int wdb_link_device_sig(uint8_t *sig, const uint8_t *space, const uint8_t *person,
+                                const uint8_t *device_sk, double wall_ms) {
+    weft_crypto_backend be;
+    if (!(wall_ms >= 0 && wall_ms < 9007199254740992.0)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    return rc ? rc : weft_link_sign_device(&be, sig, space, person, device_sk, (uint64_t)wall_ms);
+}
+
+/* Completes a link as the person (weft_link_sign). OUT: dst, out_len[0]. */
+WDB_API int wdb_link_sign(uint8_t *dst, size_t cap, uint32_t *out_len, const uint8_t *space,
+                          const uint8_t *person_sk, const uint8_t *device, double wall_ms,
+                          const uint8_t *device_sig) {
+    weft_crypto_backend be;
+    size_t len = 0;
+    if (!(wall_ms >= 0 && wall_ms < 9007199254740992.0)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc)
+        rc = weft_link_sign(&be, dst, cap, &len, space, person_sk, device, (uint64_t)wall_ms,
+                            device_sig);
+    out_len[0] = (uint32_t)len;
+    return rc;
+}
+
+/* The length of the membership record at the start of rec (records kept
+ * back to back). OUT: out_len[0]. */
+WDB_API int wdb_member_record_len(const uint8_t *rec, size_t len, uint32_t *out_len) {
+    weft_member_record r;
+    size_t used = 0;
+    int rc = out_len ? weft_member_record_decode_prefix(&r, rec, len, &used) : WEFT_EINVAL;
+    if (!rc) out_len[0] = (uint32_t)used;
+    return rc;
+}
+
 /* ---- membership (weft/members.h) ---- */
 
 /* The content keys of a new epoch: key seals from now on, prev (the key
@@ -1112,7 +1220,7 @@ WDB_API int wdb_members_admit(weft_members *m, const uint8_t *rec, size_t len) {
     return rc ? rc : weft_members_admit(m, &be, rec, len);
 }
 
-#define WDB_MEMBER_BYTES 56
+#define WDB_MEMBER_BYTES 96
 
 WDB_API int wdb_member_bytes(void) {
     return WDB_MEMBER_BYTES;
@@ -1121,7 +1229,8 @@ WDB_API int wdb_member_bytes(void) {
 /* The members at `now` (Unix s), WDB_MEMBER_BYTES each: key[32], rights,
  * admin, state (0 member, 1 expired, 2 removed, 3 no rights), pad to 40,
  * until (f64, Unix s, 0 = never), last_seq (f64: removed, its last change
- * that counts). OUT: dst, out[0] count, out[1] the current epoch. */
+ * that counts), linked (u8, pad to 64), person[32] (linked: whose device).
+ * OUT: dst, out[0] count, out[1] the current epoch. */
 WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t cap, uint32_t *out) {
     size_t n = weft_members_count(m);
     uint64_t epoch = 0;
@@ -1141,6 +1250,8 @@ WDB_API int wdb_members_list(weft_members *m, double now, uint8_t *dst, size_t c
         memcpy(e + 40, &until, 8);
         double last = (double)w.last_seq;
         memcpy(e + 48, &last, 8);
+        e[56] = (uint8_t)w.linked;
+        if (w.linked) memcpy(e + 64, w.person, 32);
     }
     out[0] = (uint32_t)n;
     out[1] = (uint32_t)(epoch > UINT32_MAX ? UINT32_MAX : epoch);

@@ -1,4 +1,5 @@
-// "Your data": export the space as JSON, import an export, leave the space
+// "Your data": back up this device's keys under a passphrase (restored from
+// the start screen), export the space as JSON, import an export, leave the space
 // on this device, and, for its owner, delete it on the relay. Leaving and
 // deleting ask first: deleting wants the space's name typed, since it
 // cannot be undone (other devices keep their copies, the relay does not).
@@ -12,12 +13,7 @@ export function dataDialog(space, { name, onLeft }) {
   const isAdmin = space.rights === 'admin';
 
   function exportJSON() {
-    const blob = new Blob([JSON.stringify(space.exportJSON(), null, 1)], { type: 'application/json' });
-    const a = h('a', { href: URL.createObjectURL(blob), download: `${fileName(name())}.weft.json` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    download(new Blob([JSON.stringify(space.exportJSON(), null, 1)], { type: 'application/json' }), `${fileName(name())}.weft.json`);
     say('Exported.');
   }
 
@@ -32,6 +28,21 @@ export function dataDialog(space, { name, onLeft }) {
       say(explain(e, 'Importing'));
     } finally {
       file.value = '';
+    }
+  }
+
+  const pass = h('input', { type: 'password', id: 'backup-pass-new', minLength: 8, autocomplete: 'new-password' });
+  const pass2 = h('input', { type: 'password', id: 'backup-pass-again', autocomplete: 'new-password' });
+  async function backupKeys() {
+    if (pass.value.length < 8) return say('Choose a passphrase of at least 8 characters (four random words are better).');
+    if (pass.value !== pass2.value) return say('The two passphrases differ.');
+    try {
+      say('Sealing the backup…');
+      download(new Blob([await space.backup(pass.value)], { type: 'text/plain' }), `${fileName(name())}.weft-backup.txt`);
+      pass.value = pass2.value = '';
+      say('Key backup downloaded. Keep it and its passphrase apart.');
+    } catch (e) {
+      say(explain(e, 'Backing up'));
     }
   }
 
@@ -66,6 +77,11 @@ export function dataDialog(space, { name, onLeft }) {
 
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'data-title' },
     h('h2', { id: 'data-title' }, 'Your data'),
+    h('h3', null, 'Back up keys'),
+    h('p', null, 'This device\'s keys for this space, sealed under a passphrase: restore them on a new device ("Restore from backup" on the start screen) if this one is lost. Anyone with the file and the passphrase can open the space as you: use four or more random words.'),
+    h('label', { htmlFor: 'backup-pass-new' }, 'Passphrase: '), pass, ' ',
+    h('label', { htmlFor: 'backup-pass-again' }, 'Again: '), pass2, ' ',
+    h('button', { type: 'button', onclick: backupKeys }, 'Back up keys'),
     h('h3', null, 'Export'),
     h('p', null, 'Every note and todo of this space as a JSON file you can keep or import elsewhere.'),
     h('button', { type: 'button', onclick: exportJSON }, 'Export JSON'),
@@ -83,6 +99,14 @@ export function dataDialog(space, { name, onLeft }) {
   dialog.addEventListener('close', () => dialog.remove());
   document.body.append(dialog);
   dialog.showModal();
+}
+
+function download(blob, file) {
+  const a = h('a', { href: URL.createObjectURL(blob), download: file });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
 function fileName(name) {

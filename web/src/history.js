@@ -4,7 +4,8 @@
 // changes may have been folded into a snapshot (this device compacted its
 // memory, or joined from the relay's snapshot): the list then says that
 // older history was trimmed. Names come from the `people` collection, where
-// each device writes the name it goes by when it saves a note. When the
+// each device writes the name it goes by when it saves a note; a device
+// linked to a person (devices.js) shows under the person's name. When the
 // device's history is trimmed, a button reads the older part from the
 // relay's log (space.historyFromRelay), if the relay still has it.
 import { h, setChildren, when } from './dom.js';
@@ -33,7 +34,7 @@ function sessions(entries) {
       s.created ||= e.fields.includes('created');
       continue;
     }
-    const fresh = { author: e.author, start: e.at, at: e.at, fields: new Set(e.fields), created: e.fields.includes('created'), deleted: e.deleted };
+    const fresh = { author: e.author, person: e.person ?? e.author, start: e.at, at: e.at, fields: new Set(e.fields), created: e.fields.includes('created'), deleted: e.deleted };
     open.set(e.author, fresh);
     out.push(fresh);
   }
@@ -74,7 +75,7 @@ export function historyDialog(space, note, title) {
     }
     const items = sessions(entries).map((s) => {
       const you = s.author === space.author ? ' (this device)' : '';
-      const name = people.get(s.author)?.name ?? 'someone';
+      const name = people.get(s.person)?.name ?? people.get(s.author)?.name ?? 'someone';
       const fields = [...s.fields].filter((f) => SHOWN.has(f));
       const what = [s.created && 'created the note', fields.length && `edited the ${fields.join(' and ')}`].filter(Boolean).join(' and ') || 'edited it';
       const span = s.at - s.start > 60_000 ? `${when(s.start)} – ${when(s.at)}` : when(s.at);

@@ -8,7 +8,7 @@
 // as soon as it has been read, so it does not linger in history.
 import './style.css';
 import { h, setChildren } from './dom.js';
-import { create, join, reopen, explain } from './session.js';
+import { create, join, reopen, restore, explain } from './session.js';
 import { homeView } from './home.js';
 import { spaceView } from './space-view.js';
 
@@ -59,6 +59,7 @@ function showHome() {
       if (!link.includes('#')) return report(new Error('an invite link has a # and a long code after it'), 'Joining');
       showSpace(() => join(link), 'Opening the invite');
     },
+    onRestore: (text, passphrase) => showSpace(() => restore(text, passphrase), 'Restoring the backup'),
     onOpen: (id) => go(`#s=${id}`),
   }));
 }

@@ -2,7 +2,7 @@
 // spaces it holds (ids and names, in localStorage; the data itself is in
 // IndexedDB through weftdb) and the user's display name. Also turns
 // weftdb's error codes into sentences a person can act on.
-import { createSpace, openSpace } from 'weftdb';
+import { createSpace, openSpace, restoreSpace } from 'weftdb';
 
 const KNOWN = 'weft-demo:spaces';
 const NAME = 'weft-demo:name';
@@ -31,6 +31,19 @@ export async function create(name) {
 
 export async function join(link) {
   const space = await openSpace({ invite: link, storage: 'indexeddb', relay: relayUrl(), sync: SYNC });
+  remember(space.id, { rights: space.rights });
+  return space;
+}
+
+/** Opens a space from a key backup (data.js makes them): same rights, a new device key. */
+export async function restore(text, passphrase) {
+  let space;
+  try {
+    space = await restoreSpace({ backup: text, passphrase, storage: 'indexeddb', relay: relayUrl(), sync: SYNC });
+  } catch (e) {
+    if (e?.code === 'WEFT_ESTATE') throw new Error('this space is on this device already: open it from "On this device"');
+    throw e;
+  }
   remember(space.id, { rights: space.rights });
   return space;
 }
@@ -121,6 +134,8 @@ export function explain(err, doing = '') {
       return `${pre}only an admin can do that.`;
     case 'WEFT_EOUTLIVES':
       return `${pre}an admin cannot give access for longer than their own.`;
+    case 'WEFT_EPASSPHRASE':
+      return `${pre}wrong passphrase, or the backup file was changed.`;
     case 'WEFT_ENOTFOUND':
       return `${pre}this space is not on this device. Open it from an invite link.`;
     case 'WEFT_ERIGHTS':

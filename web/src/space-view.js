@@ -1,4 +1,4 @@
-// One open space: header (name, sync status, presence, your data, share), a read-only
+// One open space: header (name, sync status, presence, devices, your data, share), a read-only
 // notice when the invite allows no writes, and the notes and todos screens.
 import { h, setChildren } from './dom.js';
 import { remember, displayName, isTransient } from './session.js';
@@ -7,6 +7,7 @@ import { presenceList } from './presence.js';
 import { shareDialog } from './share.js';
 import { membersDialog } from './members.js';
 import { dataDialog } from './data.js';
+import { devicesDialog } from './devices.js';
 import { notesView } from './notes.js';
 import { todosView } from './todos.js';
 
@@ -21,6 +22,7 @@ export function spaceView(space, { report, onHome }) {
   const members = h('button', { type: 'button', onclick: () => membersDialog(space) }, 'Members');
   const home = h('button', { type: 'button', class: 'link', onclick: onHome, 'aria-label': 'All spaces' }, '← Spaces');
   const data = h('button', { type: 'button', onclick: () => dataDialog(space, { name: () => title.textContent, onLeft: onHome }) }, 'Your data');
+  const devices = h('button', { type: 'button', onclick: () => devicesDialog(space) }, 'Devices');
 
   const views = { notes: notesView(space, opts), todos: todosView(space, opts) };
   const body = h('div', { class: 'screen' });
@@ -34,7 +36,7 @@ export function spaceView(space, { report, onHome }) {
   };
 
   const el = h('div', { class: 'space' },
-    h('header', { class: 'bar' }, home, title, h('span', { class: 'spacer' }), presence.el, status.el, data, members, share),
+    h('header', { class: 'bar' }, home, title, h('span', { class: 'spacer' }), presence.el, status.el, devices, data, members, share),
     status.notice,
     status.level,
     readOnly && h('p', { class: 'notice', role: 'note', id: 'read-only-notice' },

@@ -53,6 +53,7 @@ extern "C" {
     X(CHANGE_TOO_BIG, -33, "change exceeds WEFT_MAX_COMMIT_BYTES: store large values as files") \
     X(FILE_PENDING, -34, "file not uploaded yet: retry later")                                  \
     X(TRIMMED, -35, "the changes asked for are older than a snapshot and not held")             \
+    X(PASSPHRASE, -36, "wrong passphrase, or the backup was altered")                           \
     X(NOTMEMBER, -38, "this key holds no grant in the space: ask an admin")
 
 typedef enum weft_error {

@@ -19,6 +19,12 @@
  *                    crypto_box_seal), its 16-byte id, and the previous key
  *                    sealed under the new one (so whoever holds a key can
  *                    walk back to every older one).
+ *   link   (kind 9)  one person, several devices: `issuer` (the person's
+ *                    key, a member or the owner) says `member` is another
+ *                    device of theirs, and that device signs it too, so
+ *                    nobody claims a device or a person that did not agree.
+ *                    A link attributes, it grants nothing: rights still
+ *                    come from grants (and tokens at the relay).
  *
  * Records are signed by their issuer over every byte before the signature;
  * the kind byte sits where a change's and a token's does, so no signature
@@ -51,6 +57,10 @@ extern "C" {
 #define WEFT_RECORD_GRANT  5
 #define WEFT_RECORD_REVOKE 6
 #define WEFT_RECORD_EPOCH  7
+#define WEFT_RECORD_LINK   9
+/* Whether a record kind is a membership record (8 is reserved for the
+ * access work of issue 22 that runs beside this). */
+#define WEFT_RECORD_IS_MEMBERSHIP(kind) ((kind) >= WEFT_RECORD_GRANT && (kind) <= WEFT_RECORD_LINK)
 
 #define WEFT_GRANT_INVITE 0x01 /* the member is an invite key (one claim) */
 
@@ -68,6 +78,7 @@ extern "C" {
 
 #define WEFT_GRANT_MAX_BYTES  (2 + 96 + 2 + 10 + 10 + WEFT_SIGNBYTES)
 #define WEFT_REVOKE_MAX_BYTES (2 + 96 + 10 + 10 + 10 + WEFT_SIGNBYTES)
+#define WEFT_LINK_MAX_BYTES   (2 + 96 + 10 + 2 * WEFT_SIGNBYTES)
 #define WEFT_EPOCH_BYTES_BOUND(n)                                          \
     (2 + 64 + 10 + WEFT_EPOCH_KEYIDBYTES + 10 + WEFT_EPOCH_PREVBYTES + 3 + \
      (size_t)(n)*WEFT_ENVELOPE_BYTES + WEFT_SIGNBYTES)
@@ -80,10 +91,10 @@ WEFT_API size_t weft_epoch_bytes_bound(size_t n_members);
 
 /* A decoded membership record. Pointers borrow from the record's bytes. */
 typedef struct weft_member_record {
-    uint8_t kind; /* WEFT_RECORD_GRANT, _REVOKE or _EPOCH */
+    uint8_t kind; /* WEFT_RECORD_GRANT, _REVOKE, _EPOCH or _LINK */
     uint8_t space[32];
-    uint8_t issuer[32];
-    uint8_t member[32]; /* grant, revoke */
+    uint8_t issuer[32]; /* link: the person */
+    uint8_t member[32]; /* grant, revoke; link: the device */
     uint8_t rights;     /* grant: 1..3 */
     uint8_t flags;      /* grant: WEFT_GRANT_INVITE or 0 */
     uint64_t until;     /* grant: Unix seconds, 0 = never */
@@ -94,6 +105,7 @@ typedef struct weft_member_record {
     const uint8_t *prev;                   /* epoch: WEFT_EPOCH_PREVBYTES */
     size_t n_envelopes;                    /* epoch */
     const uint8_t *envelopes;              /* epoch: n × WEFT_ENVELOPE_BYTES, by member key */
+    const uint8_t *device_sig;             /* link: the device's signature (64 bytes) */
 } weft_member_record;
 
 /* ---- signing ---- */
@@ -164,9 +176,26 @@ WEFT_API int weft_invite_claim(const weft_crypto_backend *be, uint8_t *dst, size
                                size_t ticket_len, const uint8_t *member, uint64_t wall_ms,
                                uint8_t *invite_key);
 
+/* A device's half of a link (kind 9): its signature, with its secret key
+ * device_sk, of the link of `device` (its own key) to `person` at wall_ms.
+ * The device shows it to the person's device, which completes the record
+ * with weft_link_sign. OUT: sig[64]. Returns 0, WEFT_EINVAL (device is the
+ * person or the space) or a backend error. */
+WEFT_API int weft_link_sign_device(const weft_crypto_backend *be, uint8_t *sig,
+                                   const uint8_t *space, const uint8_t *person,
+                                   const uint8_t *device_sk, uint64_t wall_ms);
+
+/* Completes a link: checks the device's signature, then signs as the
+ * person (person_sk). OUT: dst (WEFT_LINK_MAX_BYTES suffice), *len.
+ * Returns 0, WEFT_EINVAL, WEFT_ECRYPTO (device_sig is not the device's for
+ * this link), WEFT_ENOSPACE or a backend error. */
+WEFT_API int weft_link_sign(const weft_crypto_backend *be, uint8_t *dst, size_t dst_cap,
+                            size_t *len, const uint8_t *space, const uint8_t *person_sk,
+                            const uint8_t *device, uint64_t wall_ms, const uint8_t *device_sig);
+
 /* ---- reading ---- */
 
-/* Reads a membership record's structure (any of kinds 5-7). The record
+/* Reads a membership record's structure (any of kinds 5-7 and 9). The record
  * must fill [rec, rec + len) exactly. OUT: *out. Returns 0,
  * WEFT_ETRUNCATED, WEFT_EVERSION or WEFT_EMALFORMED (another kind, rights
  * outside 1..3, unknown flags, a member equal to the space, an epoch 0,
@@ -178,8 +207,8 @@ WEFT_API int weft_member_record_decode(weft_member_record *out, const uint8_t *r
 WEFT_API int weft_member_record_decode_prefix(weft_member_record *out, const uint8_t *rec,
                                               size_t len, size_t *rec_len);
 
-/* Decodes and checks the signature and the space: what needs no other
- * record. OUT: *out. Returns 0, a decode error, WEFT_ESPACE or
+/* Decodes and checks the signature (and a link's device signature) and
+ * the space: what needs no other record. OUT: *out. Returns 0, a decode error, WEFT_ESPACE or
  * WEFT_ECRYPTO. */
 WEFT_API int weft_member_record_verify(const weft_crypto_backend *be, const uint8_t *rec,
                                        size_t len, const uint8_t *space,
@@ -214,6 +243,8 @@ typedef struct weft_member {
     int revoked;        /* removed (then rights and until describe the past) */
     uint64_t last_seq;  /* revoked: its changes with seq <= last_seq count */
     uint64_t out_epoch; /* revoked: the first epoch it may not receive */
+    int linked;         /* a counting link names it as a device of `person` */
+    uint8_t person[32];
 } weft_member;
 
 /* Creates an empty fold for `space` (the owner's key). alloc may be NULL
@@ -250,7 +281,12 @@ WEFT_API int weft_members_admit(weft_members *m, const weft_crypto_backend *be, 
  * ended), WEFT_EWRONGMEMBER (an envelope for a key that holds no grant or
  * was removed before this epoch), WEFT_EREVOKED (signed by an admin or
  * invite key that was removed: its grants and epochs lapse, its
- * revocations stay), or WEFT_ENOTFOUND. */
+ * revocations stay), or WEFT_ENOTFOUND. A link (kind 9) counts when its
+ * person is the owner or holds a counting grant and is not removed
+ * (WEFT_ENOTADMIN, WEFT_EREVOKED), no such link makes its person a device
+ * or its device a person (WEFT_ENOTADMIN: one level deep), and no other
+ * one links its device with a smaller hash (WEFT_EREPLAY). A relay
+ * refuses a link that would unseat a counted one. */
 WEFT_API int weft_members_status(const weft_members *m, const uint8_t *hash);
 
 /* Rights of `key` at time `now` (Unix s): the owner has admin rights
@@ -277,9 +313,14 @@ WEFT_API int weft_members_change_counts(const weft_members *m, const uint8_t *au
 WEFT_API int weft_members_epoch(const weft_members *m, uint64_t *epoch, uint8_t *key_id,
                                 uint8_t *hash);
 
+/* The person a device key belongs to: the issuer of the counting link
+ * that names it. OUT: person[32]. Returns 0 or WEFT_ENOTFOUND (no link:
+ * the key is its own person). */
+WEFT_API int weft_members_person(const weft_members *m, const uint8_t *device, uint8_t *person);
+
 /* Members in key order: the owner (an admin that is never revoked), and
- * every key a counting grant names or a counting revocation removed;
- * invite keys left out. Returns the count; `i` below
+ * every key a counting grant or link names or a counting revocation
+ * removed; invite keys left out. Returns the count; `i` below
  * it fills *out and returns 0, else WEFT_ENOTFOUND. */
 WEFT_API size_t weft_members_count(const weft_members *m);
 WEFT_API int weft_members_get(const weft_members *m, size_t i, weft_member *out);

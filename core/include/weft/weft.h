@@ -18,6 +18,7 @@
 #include "weft/auth.h"
 #include "weft/level.h"
 #include "weft/members.h"
+#include "weft/backup.h"
 #include "weft/text.h"
 #include "weft/protocol.h"
 
