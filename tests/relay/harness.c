@@ -115,6 +115,8 @@ static int spawn_once(relay_proc *p, const char *exe, const char *storage, int p
                       const char *const *extra) {
     p->port = port ? port : free_port();
     if (p->port <= 0) return -1;
+    /* A Redis relay keeps files under --data: never the working directory. */
+    if (!p->dir[0] && strcmp(storage, "redis") == 0) relay_tmpdir(p);
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", p->port);
     const char *argv[64];
@@ -498,7 +500,7 @@ int tc_pump(tclient *c, int timeout_ms) {
                     c->level_records++;
                     if (lv.level > c->space_level) c->space_level = lv.level;
                 }
-            } else if (rl >= 2 && rec[1] >= WEFT_RECORD_GRANT && rec[1] <= WEFT_RECORD_EPOCH) {
+            } else if (rl >= 2 && WEFT_RECORD_IS_MEMBERSHIP(rec[1])) {
                 /* A membership record: only a client that said it reads
                  * them may get one, and it must verify. */
                 weft_member_record mr;
