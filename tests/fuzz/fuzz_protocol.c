@@ -25,8 +25,9 @@ static uint8_t *reencode(const weft_frame *f, size_t cap, size_t *len) {
                                               f->token, f->token_len, f->has_cursor, f->cursor,
                                               f->has_versions ? &f->versions : NULL, f->admission,
                                               f->admission_len);
-        /* The membership flag adds no bytes: set on the encoded frame. */
+        /* The membership and grant flags add no bytes: set on the encoded frame. */
         if (!rc && f->reads_members) rc = weft_frame_hello_mark_members(dst, *len);
+        if (!rc && f->by_grant) rc = weft_frame_hello_mark_grant(dst, *len);
         break;
     case WEFT_FRAME_CHALLENGE:
         rc = weft_frame_challenge_encode_v(dst, cap, len, f->nonce, f->head, f->vv, f->vv_len,
