@@ -315,7 +315,7 @@ test('p2p handshake: no change is accepted or served before a valid token and pr
         const next = () => new Promise((r) => {
           if (got.length) return r(got.shift());
           dc.onmessage = (ev) => r(Fr.decodeFrame(new Uint8Array(ev.data), { peer: true }));
-          setTimeout(() => r(null), 1500);
+          setTimeout(() => r(null), 5000); // generous: a loaded machine opens data channels slowly
         });
         const frames = [];
         const hello = await next(); // the link's own HELLO
