@@ -26,6 +26,7 @@
 #include "weft/members.h"
 
 #include <assert.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,6 +138,25 @@ static int send_changes(session *s) {
     return 1;
 }
 
+/* After the ERROR for an oversized message whose rest is still arriving:
+ * closing now would answer that data with a TCP reset, and a reset makes
+ * the client's kernel drop what its app had not read yet, the ERROR
+ * included (the client would resend the same frame, again and again). So
+ * the relay stops writing (FIN after the ERROR) and drops what arrives
+ * until the client closes, at most LINGER_S seconds. */
+#define LINGER_S 2
+static int linger(session *s) {
+    if (s->linger == 2) return 0;
+    if (lws_partial_buffered(s->wsi)) { /* the ERROR is not all out yet */
+        lws_callback_on_writable(s->wsi);
+        return 0;
+    }
+    s->linger = 2;
+    if (shutdown(lws_get_socket_fd(s->wsi), SHUT_WR)) return -1;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LINGER_S);
+    return 0;
+}
+
 static int session_writeable(session *s) {
     if (s->state == S_LIVE && session_expired(s, relay_unix_s()))
         session_fail(s, WEFT_PROTO_EEXPIRED, session_expired_why(s));
@@ -153,6 +173,7 @@ static int session_writeable(session *s) {
         if (send_changes(s) < 0) return -1;
     }
     if (s->state == S_CLOSING && !s->q_head) {
+        if (s->linger) return linger(s);
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_status, NULL, 0);
         return -1;
     }
@@ -886,6 +907,7 @@ static int on_receive(session *s, const uint8_t *in, size_t len) {
     if (total > r->cfg.max_frame) {
         r->m.frames_in++;
         session_fail(s, WEFT_PROTO_ETOO_BIG, "frame exceeds --max-frame");
+        if (!lws_is_final_fragment(s->wsi) || lws_remaining_packet_payload(s->wsi)) s->linger = 1;
         return 0;
     }
     int final = lws_is_final_fragment(s->wsi) && lws_remaining_packet_payload(s->wsi) == 0;

@@ -116,6 +116,8 @@ typedef struct session {
     size_t in_bytes;
     int throttled; /* reading paused: too many appends in flight */
     int rx_off;    /* lws_rx_flow_control said so */
+    int linger;    /* 1: the rest of a refused oversized message is still arriving;
+                      2: half-closed, dropping it until the client closes (server.c) */
     int creating;  /* S_LOADING: the parked frame is the PROOF */
 } session;
 
