@@ -580,9 +580,14 @@ int main(void) {
     CHECK(weft_level_members() == WEFT_LEVEL_MEMBERS &&
           weft_revoke_max_bytes() == WEFT_REVOKE_MAX_BYTES &&
           weft_box_sealbytes() == WEFT_BOX_SEALBYTES);
-    static const test_case tests[] = {
-        T(layouts_and_decoder),  T(forged_rotation), T(owner_grants_and_time),
-        T(admins_and_outliving), T(removal),         T(invites_claimed_once),
-        T(rotation_end_to_end),  T(tickets_and_claims), T(device_links)};
+    static const test_case tests[] = {T(layouts_and_decoder),
+                                      T(forged_rotation),
+                                      T(owner_grants_and_time),
+                                      T(admins_and_outliving),
+                                      T(removal),
+                                      T(invites_claimed_once),
+                                      T(rotation_end_to_end),
+                                      T(tickets_and_claims),
+                                      T(device_links)};
     return run_tests(tests, sizeof tests / sizeof *tests);
 }
