@@ -564,7 +564,7 @@ static void membership(void) {
  * its claim (or nothing). */
 static void by_grant(tclient *c, const uint8_t *claim, size_t len) {
     c->by_grant = 1;
-    memcpy(c->token, claim, len);
+    if (len) memcpy(c->token, claim, len); /* claim may be NULL when len is 0 */
     c->token_len = len;
 }
 
