@@ -64,11 +64,11 @@ export class History {
    * (relay_log.js) and state its state (state.trimmed: where the relay's
    * log starts, 0 when it holds it all). trimmed: history older than both
    * is gone. A record this replica cannot open (a key epoch it never held)
-   * is skipped and counted in `unreadable`.
+   * is skipped and counted in `unreadable`. local: of()'s answer, when
+   * the caller has it.
    * @returns {Promise<{ entries: HistoryEntry[], trimmed: boolean, unreadable: number }>}
    */
-  async fromRelay(collection, doc, pages, state) {
-    const local = this.of(collection, doc);
+  async fromRelay(collection, doc, pages, state, local = this.of(collection, doc)) {
     const { core } = this.#host;
     const key = `${collection}\u0000${doc}`;
     const seen = new Set(local.entries.map((e) => `${e.author}:${e.seq}`));

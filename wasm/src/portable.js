@@ -9,7 +9,8 @@
 // document's field reads as the text); imported, it is a string again,
 // which becomes a text on its first edit (docs/API.md, "Text").
 import { WeftError } from './errors.js';
-import { fromBase64url, relayAuthorization, toBase64url, toHex } from './util.js';
+import { authHeaders } from './snapshots.js';
+import { fromBase64url, toBase64url } from './util.js';
 
 export const EXPORT_FORMAT = 'weftdb-export';
 const EXPORT_VERSION = 1;
@@ -131,17 +132,11 @@ export async function deleteOnRelay({ core, meta, relay, fetch: fetchFn = global
   if (typeof fetchFn !== 'function') throw new WeftError('WEFT_EUNAVAILABLE', 'no fetch here: pass { fetch }');
   const id = toBase64url(meta.space);
   const path = `/v1/spaces/${id}`;
-  const stamp = `${Math.floor(Date.now() / 1000)}:${toHex(core.random(6))}`;
-  const head = new TextEncoder().encode(`${stamp} DELETE `);
-  const nonce = new Uint8Array(head.length + 32);
-  nonce.set(head);
-  nonce.set(core.sodium.crypto_generichash(32, new TextEncoder().encode(path)), head.length);
-  const sig = core.proofSign(meta.authorSecret, meta.space, nonce);
   let res;
   try {
     res = await fetchFn(relayHttpBase(relay) + path, {
       method: 'DELETE',
-      headers: { authorization: relayAuthorization(meta), 'weft-proof': `${stamp}.${toBase64url(sig)}` },
+      headers: authHeaders(core, meta, 'DELETE', path),
     });
   } catch (e) {
     throw new WeftError('WEFT_EUNAVAILABLE', `relay: deleting the space: ${e.message}`, { cause: e });

@@ -428,7 +428,7 @@ export class Space {
     if (!local.trimmed) return { ...local, unreadable: 0 };
     if (!relay) throw new WeftError('WEFT_EUNAVAILABLE', 'no relay: pass { relay } (this replica\'s own history is trimmed)');
     const state = {};
-    return this.#history.fromRelay(collection, doc, relayRecords(this.#core, this.#meta, relay, state, { fetch }), state);
+    return this.#history.fromRelay(collection, doc, relayRecords(this.#core, this.#meta, relay, state, { fetch }), state, local);
   }
 
   /**
