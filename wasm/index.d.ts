@@ -176,12 +176,17 @@ export interface Presence<S = unknown> {
   readonly peers: PresencePeer<S>[];
   /** fn(peers) now (in a microtask) and on every change. Returns an unsubscribe function. */
   on(fn: (peers: PresencePeer<S>[]) => void): () => void;
+  /** Messages dropped as replayed or outside the time window, since the space opened. */
+  readonly dropped: number;
 }
 /** Direct WebRTC links to other peers of the space (openSpace({ p2p })). */
 export interface P2PLinks {
   /** Authors (base64url) of the peers linked now (handshake done). */
   readonly peers: string[];
+  /** Changes peers sent that were refused (their author removed, lapsed or without write), by reason: { REVOKED: 1 }. */
+  readonly refused: Partial<Record<'REVOKED' | 'EXPIRED' | 'RIGHTS', number>>;
   on(event: 'peers', fn: (authors: string[]) => void): () => void;
+  /** A refused handshake or change (WEFT_EREVOKED, WEFT_EEXPIRED, WEFT_ERIGHTS, WEFT_ENOTMEMBER, WEFT_ECRYPTO…), ours or the peer's. */
   on(event: 'error', fn: (e: WeftError) => void): () => void;
 }
 
@@ -495,7 +500,7 @@ export interface OpenOptions {
   relay?: string;
   sync?: RelayOptions;
   /** Presence timing in ms: resend every `interval` (10,000), forget peers silent for `timeout` (30,000). */
-  presence?: { interval?: number; timeout?: number };
+  presence?: { interval?: number; timeout?: number; replayWindow?: number };
   /**
    * Peer-to-peer sync over WebRTC data channels, signaled through the relay
    * (needs `relay`). true: the global RTCPeerConnection (browsers) and no ICE

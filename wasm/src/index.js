@@ -231,9 +231,8 @@ async function start(core, adapter, store, meta, loaded, opts) {
     }
     await port.loadFiles();
     let p2p = null;
-    // Peers check each other's token: a device admitted by its grant has
-    // none, so it syncs through the relay only (SECURITY.md "Members").
-    if (opts.p2p && !meta.byGrant) {
+    // Peers admit each other by token or by grant (p2p.js).
+    if (opts.p2p) {
       if (!opts.relay) throw new WeftError('WEFT_EINVAL', 'p2p needs a relay: peers find each other and exchange WebRTC offers through it');
       p2p = new P2P(port.peerPort(), presence, resolveRTC(opts.p2p));
       port.setP2P(p2p);

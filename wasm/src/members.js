@@ -7,12 +7,14 @@
 // key still opens. An epoch not sealed to this device (it was removed) gives
 // nothing. The space holds one and hands it a narrow host.
 import { RECORD_EPOCH, RECORD_GRANT, RIGHT } from './constants.js';
-import { WeftError } from './errors.js';
+import { ERRORS, WeftError } from './errors.js';
 import { fromBase64url, toBase64url } from './util.js';
 
 const RIGHTS_NAME = { [RIGHT.READ]: 'read', [RIGHT.WRITE]: 'write', [RIGHT.ADMIN]: 'admin' };
 const STATE = ['member', 'expired', 'removed', 'none'];
 const MAX_MEMBERS_LISTED = 4096;
+const ERROR_NAME = new Map(Object.entries(ERRORS).map(([k, v]) => [v, k]));
+const codeName = (rc) => ERROR_NAME.get(rc) ?? 'WEFT_EUNKNOWN';
 /** What a device code (Members#linkRequest) starts with. */
 const LINK_PREFIX = 'weft-device-1:';
 
@@ -124,6 +126,33 @@ export class Members {
       o += r.record.length;
     }
     return out;
+  }
+
+  /**
+   * What the records alone decide about a change (author, seq) written at
+   * wallMs, as every replica decides it (SECURITY.md "What peers check"):
+   * { code: null } when it counts, else the WEFT_… code (REVOKED, EXPIRED,
+   * RIGHTS); decided is false when the records name no grant of the author
+   * (a token admitted it: the sender's token decides).
+   */
+  authorCheck(author, seq, wallMs) {
+    const core = this.#h.core;
+    const at = Math.floor(Math.min(wallMs, Date.now()) / 1000);
+    return core.scope((s) => {
+      const out = s.alloc(4);
+      const rc = core.x.wdb_members_author(this.#m, s.bytes(author), seq, Math.max(0, at), out);
+      return { code: rc ? codeName(rc) : null, decided: core.dv.getInt32(out, true) !== 0 };
+    });
+  }
+
+  /** Rights of `key` now by its grants: { code: null | 'WEFT_EREVOKED' | 'WEFT_EEXPIRED', rights } (rights 0: none). */
+  rightsOf(key) {
+    const core = this.#h.core;
+    return core.scope((s) => {
+      const out = s.alloc(4);
+      const rc = core.x.wdb_members_rights(this.#m, s.bytes(key), Math.floor(Date.now() / 1000), out);
+      return { code: rc ? codeName(rc) : null, rights: rc ? 0 : core.dv.getInt32(out, true) };
+    });
   }
 
   /** A membership record from the relay: verified, folded, kept; a new key epoch sealed to this device is applied. */

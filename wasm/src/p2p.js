@@ -13,22 +13,37 @@
 //
 // On the channel the sync protocol of docs/PROTOCOL.md runs, both sides
 // playing both roles: each sends HELLO (space, its key, its version vector,
-// its capability token); each answers the other's HELLO, once the token
-// verifies for the space and names that key (or any holder), with a
-// CHALLENGE carrying a fresh nonce; each signs the nonce it got (PROOF,
-// `weft_proof_sign`) and checks the proof it gets. Only once a side has
-// checked the other's proof does it send the other the changes it lacks
-// (the core's diff against the HELLO's vector) and accept CHANGES from it;
-// from then on every local commit goes to the peer at once. CHANGES from a
-// peer whose token grants only `read` are refused. Incoming changes go
-// through the same path as the relay's (signature, hash chain and
-// decryption in the core, then the store). Nothing is acknowledged on a
-// peer link: the relay stays the place where changes become durable for
-// others, and every replica's own outbox still drains to it.
+// its capability token, or flag 0x10 when its grant admits it); each
+// answers the other's HELLO with a CHALLENGE carrying a fresh nonce once
+// the peer is admitted: its token verifies for the space and names that key
+// (or any holder), or (0x10) the space's membership records give that key
+// rights now; a removed key is refused either way. Each signs the nonce it
+// got together with both sides' DTLS fingerprints as its own connection
+// negotiated them (PROOF, "weft-peer-proof-v1", PROTOCOL.md §5a) and checks
+// the proof it gets against its own connection's fingerprints, so someone
+// who relays SDP between two members (a member who also runs the relay)
+// cannot sit in the middle: each side's DTLS channel ends at the other's
+// certificate, or the proofs fail. Only once a side has checked the other's
+// proof does it send the other the changes it lacks (the core's diff against
+// the HELLO's vector) and accept CHANGES from it; from then on every local
+// commit goes to the peer at once.
+//
+// Every change a peer sends is checked as the relay would before it goes
+// the relay's path (signature, hash chain and decryption in the core, then
+// the store): the peer must hold `write` now (its token, or its grants),
+// and the change's author must count by the membership records at the
+// change (not past its removal, a grant in force with `write`; an author the
+// records name no grant of must be one the peer's token admits). A refused
+// change is dropped with its code (REVOKED, EXPIRED, RIGHTS), counted in
+// `p2p.refused`, and nothing of it is stored. When a removal or a lapse
+// reaches this replica, the live links of keys it strikes are closed.
+// Nothing is acknowledged on a peer link: the relay stays the place where
+// changes become durable for others, and every replica's own outbox still
+// drains to it.
 //
 // The links outlive the relay: signaling is only needed to set a link up.
 // Runs in the tab that holds the relay link (idb.js).
-import { FORMAT_LEVEL, PROTO_ERROR, RIGHT } from './constants.js';
+import { FORMAT_LEVEL, PROTO_ERROR, PROTO_ERROR_NAMES, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { F, decodeFrame, encodeChallenge, encodeChanges, encodeEphemeral, encodeError, encodeHello, encodeProof } from './frames.js';
 import { openMessage, sealMessage } from './presence.js';
@@ -53,14 +68,58 @@ function compare(a, b) {
   return 0;
 }
 
-function proofMessage(space, nonce) {
-  const d = enc.encode('weft-proof-v1');
-  const m = new Uint8Array(d.length + 32 + nonce.length);
-  m.set(d);
-  m.set(space, d.length);
-  m.set(nonce, d.length + 32);
+/**
+ * The DTLS certificate fingerprints an SDP names (its `a=fingerprint:`
+ * lines), canonical: "<algorithm lowercase> <hex uppercase, colons>", the
+ * distinct ones sorted and joined by "\n"; "" when there are none.
+ */
+export function sdpFingerprints(sdp) {
+  const out = new Set();
+  for (const line of String(sdp ?? '').split(/\r?\n/)) {
+    const m = /^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/.exec(line);
+    if (m) out.add(`${m[1].toLowerCase()} ${m[2].toUpperCase()}`);
+  }
+  return [...out].sort().join('\n');
+}
+
+/**
+ * What a peer's PROOF signs (PROTOCOL.md §5a): "weft-peer-proof-v1", the
+ * space id, the nonce, then the signer's and the verifier's DTLS
+ * fingerprints (sdpFingerprints), each as a varint length and UTF-8 bytes.
+ * Its own domain string: no peer proof is a relay's PROOF, nor the reverse.
+ */
+export function peerProofMessage(space, nonce, signerFp, verifierFp) {
+  const d = enc.encode('weft-peer-proof-v1');
+  const a = enc.encode(signerFp);
+  const b = enc.encode(verifierFp);
+  const parts = [d, space, nonce, varint(a.length), a, varint(b.length), b];
+  const m = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    m.set(p, o);
+    o += p.length;
+  }
   return m;
 }
+
+/** Signs a peer's PROOF with meta.authorSecret: mine = this side's fingerprints, theirs = the other's. */
+export function peerProofSign(core, meta, nonce, mine, theirs) {
+  return core.sodium.crypto_sign_detached(peerProofMessage(meta.space, nonce, mine, theirs), meta.authorSecret);
+}
+
+function varint(n) {
+  const out = [];
+  do {
+    out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>>= 7;
+  } while (n);
+  return Uint8Array.from(out);
+}
+
+/** The WEFT_E… name an error event carries for a protocol code. */
+const EVENT_CODE = { [E.PROOF]: 'WEFT_ECRYPTO', [E.AUTH]: 'WEFT_ECRYPTO', [E.REVOKED]: 'WEFT_EREVOKED', [E.EXPIRED]: 'WEFT_EEXPIRED', [E.RIGHTS]: 'WEFT_ERIGHTS', [E.NOT_MEMBER]: 'WEFT_ENOTMEMBER' };
+/** The protocol code for a change the membership records refuse. */
+const REFUSAL = { WEFT_EREVOKED: E.REVOKED, WEFT_EEXPIRED: E.EXPIRED, WEFT_ERIGHTS: E.RIGHTS };
 
 /**
  * What the peer links need from their space.
@@ -73,6 +132,8 @@ function proofMessage(space, nonce) {
  * @property {() => (import('./sync.js').Sync | null)} sync the relay link, which carries the signaling
  * @property {(name: string, fn: Function) => () => void} on the space's 'relay:frame' and 'commit' events
  * @property {() => number} formatLevel the space's format level (PROTOCOL.md §6: a peer that reads less is refused)
+ * @property {(author: Uint8Array, seq: number, wallMs: number) => { code: string | null, decided: boolean }} authorCheck the membership records' word on a change (members.js)
+ * @property {(key: Uint8Array) => { code: string | null, rights: number }} rightsOf a key's rights now by its grants (members.js)
  */
 
 export class P2P {
@@ -82,6 +143,7 @@ export class P2P {
   #events = new Emitter();
   #offs = [];
   #closed = false;
+  #refused = {}; // protocol error name -> changes refused
 
   /** @internal Created by openSpace/createSpace with { p2p }. */
   /** @param {PeerPort} port */
@@ -102,6 +164,21 @@ export class P2P {
     this.#offs.push(this.#port.on('commit', (record) => {
       for (const l of this.#links.values()) l.sendLocal(record);
     }));
+    // A removal (or a grant that lapsed) closes the links it strikes.
+    this.#offs.push(this.#port.on('members', () => {
+      for (const l of [...this.#links.values()]) l.recheck();
+    }));
+  }
+
+  /** Changes peers sent that were refused, by protocol error name (REVOKED, EXPIRED, RIGHTS): counts since the space opened. */
+  get refused() {
+    return { ...this.#refused };
+  }
+
+  /** @internal A link dropped `n` changes for `code`. */
+  _refused(code, n) {
+    const name = PROTO_ERROR_NAMES[code] ?? String(code);
+    this.#refused[name] = (this.#refused[name] ?? 0) + n;
   }
 
   /** Authors (base64url) of the peers linked directly now (handshake done). */
@@ -127,6 +204,7 @@ export class P2P {
 
   #peer({ key, author, sid, p2p }) {
     if (!p2p || this.#closed) return;
+    if (this.#port.rightsOf(key).code === 'WEFT_EREVOKED') return; // removed: no link
     const l = this.#links.get(author);
     if (l && l.peerSid === sid) return; // linked or on its way
     l?.close('the peer restarted');
@@ -146,7 +224,7 @@ export class P2P {
     const author = toBase64url(f.peer);
     let l = this.#links.get(author);
     if (msg.t === 'offer') {
-      if (l?.cid === msg.cid) return;
+      if (l?.cid === msg.cid || si.rightsOf(f.peer).code === 'WEFT_EREVOKED') return;
       l?.close('replaced by a new offer');
       l = new Link(this, f.peer.slice(), author, msg.sid, msg.cid, false);
       this.#links.set(author, l);
@@ -197,6 +275,8 @@ class Link {
     this.nonce = null; // the nonce we asked the peer to sign
     this.theirVv = null;
     this.theirRights = 0;
+    this.byGrant = false; // the peer was admitted by its grants (HELLO flag 0x10), not a token
+    this.token = null; // else its verified token
     const { RTCPeerConnection, iceServers, connectTimeout } = this.ctx.opts;
     this.pc = new RTCPeerConnection({ iceServers });
     this.pc.onicecandidate = (ev) => {
@@ -310,7 +390,11 @@ class Link {
     // the versions block, which a peer from before negotiation refuses, as
     // it must: it could not read what we write (PROTOCOL.md §6).
     const versions = si.formatLevel() > 1 ? { formatLevel: FORMAT_LEVEL, spaceLevel: si.formatLevel(), features: 0 } : null;
-    this.#send(encodeHello({ space: m.space, key: m.author, vv: si.rep.vv(), token: m.token, versions }));
+    // A device admitted by its grant has no token: its claim rides along,
+    // as to the relay, but the peer decides by the records it holds.
+    const byGrant = !!m.byGrant;
+    const token = byGrant ? (m.claim ?? new Uint8Array(0)) : m.token;
+    this.#send(encodeHello({ space: m.space, key: m.author, vv: si.rep.vv(), token, versions, byGrant }));
   }
 
   #frame(buf) {
@@ -326,62 +410,140 @@ class Link {
         if (this.theirVv) return this.#fail(E.UNEXPECTED, 'a second HELLO');
         if (!bytesEqual(f.space, m.space)) return this.#fail(E.AUTH, 'HELLO for another space');
         if (!bytesEqual(f.key, this.key)) return this.#fail(E.AUTH, 'HELLO names another key than the one that signaled');
-        let t;
-        try {
-          t = core.tokenVerify(f.token, m.space, Math.floor(Date.now() / 1000));
-        } catch (e) {
-          return this.#fail(e.code === 'WEFT_EEXPIRED' ? E.EXPIRED : E.AUTH, `token: ${e.message}`);
+        // A removed key is refused whatever admits it, as by the relay.
+        const grants = si.rightsOf(f.key);
+        if (grants.code === 'WEFT_EREVOKED') return this.#fail(E.REVOKED, 'this key was removed from the space');
+        if (f.byGrant) {
+          if (grants.code === 'WEFT_EEXPIRED') return this.#fail(E.EXPIRED, 'every grant of this key has ended: ask an admin');
+          if (grants.rights < RIGHT.READ) return this.#fail(E.NOT_MEMBER, 'this key holds no grant in the space (here, yet)');
+          this.byGrant = true;
+        } else {
+          let t;
+          try {
+            t = core.tokenVerify(f.token, m.space, Math.floor(Date.now() / 1000));
+          } catch (e) {
+            return this.#fail(e.code === 'WEFT_EEXPIRED' ? E.EXPIRED : E.AUTH, `token: ${e.message}`);
+          }
+          if (t.rights < RIGHT.READ || (t.grantee && !bytesEqual(t.grantee, f.key))) return this.#fail(E.RIGHTS, 'the token does not grant this key');
+          this.token = t;
         }
-        if (t.rights < RIGHT.READ || (t.grantee && !bytesEqual(t.grantee, f.key))) return this.#fail(E.RIGHTS, 'the token does not grant this key');
         // A peer whose app reads less than the space's level would stall
         // on our changes (PROTOCOL.md §6): it is told to update instead.
         const theirLevel = f.versions?.formatLevel ?? 1;
         if (theirLevel < si.formatLevel()) return this.#fail(E.VERSION, `this space uses format level ${si.formatLevel()}; the peer reads up to ${theirLevel}: update the app`);
-        this.theirRights = t.rights;
+        this.theirRights = this.byGrant ? grants.rights : this.token.rights;
         this.theirVv = f.vv.slice();
         this.nonce = core.random(32);
         const versions = f.versions ? { formatLevel: FORMAT_LEVEL, spaceLevel: si.formatLevel(), features: 0 } : null;
         this.#send(encodeChallenge(this.nonce, 0, si.rep.vv(), versions));
         return undefined;
       }
-      case F.CHALLENGE:
+      case F.CHALLENGE: {
         if (!this.sentHello || this.proved) return this.#fail(E.UNEXPECTED, 'an unexpected CHALLENGE');
+        const ch = this.#channel();
+        if (!ch) return this.#fail(E.PROOF, 'the connection names no DTLS fingerprint to bind the proof to');
         this.proved = true;
-        this.#send(encodeProof(core.proofSign(m.authorSecret, m.space, f.nonce)));
+        this.#send(encodeProof(peerProofSign(core, m, f.nonce, ch.mine, ch.theirs)));
         return undefined;
+      }
       case F.PROOF: {
         if (!this.nonce || this.live) return this.#fail(E.UNEXPECTED, 'an unexpected PROOF');
-        if (!core.sodium.crypto_sign_verify_detached(f.sig, proofMessage(m.space, this.nonce), this.key)) return this.#fail(E.PROOF, 'proof of possession failed');
+        const ch = this.#channel();
+        // The peer signed its fingerprint and ours as its connection sees
+        // them: they must be ours as our connection sees them, reversed.
+        if (!ch || !core.sodium.crypto_sign_verify_detached(f.sig, peerProofMessage(m.space, this.nonce, ch.theirs, ch.mine), this.key))
+          return this.#fail(E.PROOF, 'proof of possession failed for this connection (a wrong key, or a DTLS channel other than the one the peer signed: someone in the middle)');
         this.nonce = null;
         this.#live();
         return undefined;
       }
       case F.CHANGES: {
         if (!this.live) return this.#fail(E.UNEXPECTED, 'CHANGES before the proof');
+        if (!this.recheck()) return undefined;
         if (this.theirRights < RIGHT.WRITE) {
           this.#send(encodeError(E.RIGHTS, false, 'a read-only peer\'s changes are refused'));
+          this.p2p._refused(E.RIGHTS, f.entries.length);
           return undefined;
         }
-        let n = 0;
-        for (const e of f.entries) {
-          if (e.rseq) return this.#fail(E.UNEXPECTED, 'relay sequences on a peer link');
-          n += e.record.length;
-        }
-        const all = new Uint8Array(n);
-        let o = 0;
-        for (const e of f.entries) {
-          all.set(e.record, o);
-          o += e.record.length;
-        }
-        si.applyRemote(all);
+        for (const e of f.entries) if (e.rseq) return this.#fail(E.UNEXPECTED, 'relay sequences on a peer link');
+        this.#take(f.entries.map((e) => e.record));
         return undefined;
       }
       case F.ERROR:
+        // What the peer refused, and why (a removal, a lapse, changes it
+        // did not take): the app hears it as this link's error.
+        this.ctx.events.emit('error', new WeftError(EVENT_CODE[f.code] ?? 'WEFT_EINVAL', `peer ${this.author}: ${f.name}: ${f.message}`));
         if (f.fatal) this.close(`peer: ${f.name}: ${f.message}`);
         return undefined;
       default:
         return this.#fail(E.UNEXPECTED, `frame type ${f.type} on a peer link`);
     }
+  }
+
+  /** This side's and the peer's DTLS fingerprints as this connection negotiated them, or null. */
+  #channel() {
+    const mine = sdpFingerprints(this.pc.localDescription?.sdp);
+    const theirs = sdpFingerprints(this.pc.remoteDescription?.sdp);
+    return mine && theirs ? { mine, theirs } : null;
+  }
+
+  /** Whether this link's token admits `author`'s changes (write, granted to it or to any holder). */
+  #tokenAdmits(author) {
+    const t = this.token;
+    return !!t && t.rights >= RIGHT.WRITE && (!t.grantee || bytesEqual(t.grantee, author));
+  }
+
+  /**
+   * Applies the records that count and drops the rest, each with the code
+   * every replica (and the relay) gives it: nothing of a refused change is
+   * stored, and the peer hears why (a non-fatal ERROR).
+   */
+  #take(records) {
+    const { si } = this.ctx;
+    const keep = [];
+    const refused = new Map(); // protocol code -> [count, first author]
+    const infos = si.core.splitRecords(concat(records));
+    for (const r of infos) {
+      const c = si.authorCheck(r.author, r.seq, r.wallMs);
+      let code = c.code && (REFUSAL[c.code] ?? E.RIGHTS);
+      // An author the records name no grant of was admitted by a token:
+      // only the peer's own token can vouch for it here.
+      if (!code && !c.decided && !this.#tokenAdmits(r.author)) code = E.RIGHTS;
+      if (!code) {
+        keep.push(r.record);
+        continue;
+      }
+      const had = refused.get(code);
+      refused.set(code, had ? [had[0] + 1, had[1]] : [1, toBase64url(r.author)]);
+    }
+    for (const [code, [n, author]] of refused) {
+      const name = PROTO_ERROR_NAMES[code];
+      const message = `${n} change(s) refused (${name}), by author ${author} and maybe others: ${REFUSED_WHY[name]}`;
+      this.p2p._refused(code, n);
+      this.#send(encodeError(code, false, message));
+      this.ctx.events.emit('error', new WeftError(EVENT_CODE[code], `peer ${this.author}: ${message}`));
+    }
+    if (keep.length) si.applyRemote(keep.length === infos.length ? concat(records) : concat(keep));
+  }
+
+  /**
+   * Checks the peer's admission again (a removal, a lapse, a token's end):
+   * closes the link and returns false when it no longer holds.
+   */
+  recheck() {
+    if (this.closed || !this.theirVv) return !this.closed;
+    const g = this.ctx.si.rightsOf(this.key);
+    let why = null;
+    if (g.code === 'WEFT_EREVOKED') why = [E.REVOKED, 'this key was removed from the space'];
+    else if (this.byGrant && g.code === 'WEFT_EEXPIRED') why = [E.EXPIRED, 'every grant of this key has ended: ask an admin'];
+    else if (this.byGrant && g.rights < RIGHT.READ) why = [E.NOT_MEMBER, 'this key holds no grant in the space'];
+    else if (!this.byGrant && this.token.expires && Date.now() / 1000 >= this.token.expires) why = [E.EXPIRED, 'the token has expired'];
+    if (why) {
+      this.#fail(...why);
+      return false;
+    }
+    if (this.byGrant) this.theirRights = g.rights;
+    return true;
   }
 
   #live() {
@@ -421,7 +583,7 @@ class Link {
     } catch {
       // closing anyway
     }
-    this.ctx.events.emit('error', new WeftError(code === E.PROOF || code === E.AUTH ? 'WEFT_ECRYPTO' : 'WEFT_EINVAL', `peer ${this.author}: ${message}`));
+    this.ctx.events.emit('error', new WeftError(EVENT_CODE[code] ?? 'WEFT_EINVAL', `peer ${this.author}: ${message}`));
     this.close(message);
   }
 
@@ -443,6 +605,23 @@ class Link {
     }
     this.p2p._changed(this, true);
   }
+}
+
+const REFUSED_WHY = {
+  REVOKED: 'past its author\'s removal',
+  EXPIRED: 'every grant of its author had ended',
+  RIGHTS: 'its author may not write (a read-only grant, or no grant and a token that does not name it)',
+};
+
+function concat(parts) {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 /** @internal For tests: one link, driven by hand. */

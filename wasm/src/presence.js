@@ -7,6 +7,12 @@
 // (re)connect. The payload is sealed with the space's content key
 // (XChaCha20-Poly1305, the sender's key in the associated data), so the
 // relay can neither read it nor pass one peer's presence off as another's.
+// Inside the seal each message carries the sender's clock (`t`, ms) and a
+// sequence number (`n`, 1, 2, 3… per session id): a receiver drops a
+// message whose time is more than `replayWindow` ms (30 s) from its own
+// clock either way, or whose number is not above the last it took from
+// that sender's session, so nobody (the relay included) can replay an old
+// state, an old goodbye, or one older than the last.
 // on(fn) calls fn([{ author, state }]) with the peers heard within `timeout`
 // ms, now and whenever that list changes. A peer that hears a new peer
 // answers it at once (a targeted PRESENCE), so newcomers need not wait for
@@ -22,6 +28,8 @@ import { Emitter, bytesEqual, toBase64url } from './util.js';
 
 export const PRESENCE_INTERVAL = 10_000;
 export const PRESENCE_TIMEOUT = 30_000;
+/** How far a presence message's time may be from the receiver's clock (ms), either way. */
+export const PRESENCE_REPLAY_WINDOW = 30_000;
 const ZERO = new Uint8Array(32);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -78,14 +86,19 @@ export class Presence {
   #attached = false;
   #forward = null; // follower tab: sends set() to the leader tab
   #mirror = null; // follower tab: the leader's peer list
+  #seq = 0; // the number of the last message sent
+  #seen = new Map(); // `${author} ${sid}` -> { n, at }: the last message taken from each sender's session
 
   /** @internal Created by openSpace/createSpace. */
   /** @param {PresencePort} port */
-  constructor(port, { interval = PRESENCE_INTERVAL, timeout = PRESENCE_TIMEOUT } = {}) {
+  constructor(port, { interval = PRESENCE_INTERVAL, timeout = PRESENCE_TIMEOUT, replayWindow = PRESENCE_REPLAY_WINDOW } = {}) {
     this.#port = port;
     this.#events = new Emitter((e) => port.report(e));
     this.interval = interval;
     this.timeout = timeout;
+    this.replayWindow = replayWindow;
+    /** Messages dropped as replayed or out of their time window (counted since the space opened). */
+    this.dropped = 0;
     /** This replica's session id: a peer that reloads gets a new one. */
     this.sid = toBase64url(this.#port.core.random(12));
     /** Set by p2p.js: announce that this replica accepts peer links. */
@@ -192,7 +205,7 @@ export class Presence {
     if (!sync?.live) return false;
     if (this.#state === null && !this.p2p && !extra.bye) return false;
     const me = this.#port.meta.author;
-    const msg = { s: this.#state, sid: this.sid, p2p: this.p2p, ...extra };
+    const msg = { s: this.#state, sid: this.sid, p2p: this.p2p, t: Date.now(), n: ++this.#seq, ...extra };
     return sync.sendEphemeral(encodeEphemeral(F.PRESENCE, to, sealMessage(this.#port.core, this.#port.meta, 'presence', me, msg)));
   }
 
@@ -202,6 +215,10 @@ export class Presence {
     const msg = openMessage(this.#port.core, meta, 'presence', f.peer, f.data);
     if (!msg || typeof msg.sid !== 'string') return; // not sealed with our key: not for us
     const author = toBase64url(f.peer);
+    if (!this.#fresh(author, msg)) {
+      this.dropped++;
+      return;
+    }
     const had = this.#peers.get(author);
     if (msg.bye) {
       if (had && had.sid === msg.sid) {
@@ -219,7 +236,22 @@ export class Presence {
     if (!had ? state !== null : JSON.stringify(had.state) !== JSON.stringify(state)) this.#events.emit('peers', this.peers);
   }
 
+  /** Whether a message is new: within the time window, numbered past the last taken from its sender's session. */
+  #fresh(author, msg) {
+    const now = Date.now();
+    if (!Number.isSafeInteger(msg.t) || !Number.isSafeInteger(msg.n) || Math.abs(now - msg.t) > this.replayWindow) return false;
+    const k = `${author} ${msg.sid}`;
+    const last = this.#seen.get(k);
+    if (last && msg.n <= last.n) return false;
+    this.#seen.set(k, { n: msg.n, at: now });
+    return true;
+  }
+
   #sweep(now) {
+    // A session's last number is kept until any replay of its messages is
+    // out of the time window anyway (its sender's clock may run ahead by a
+    // window, ours behind by one).
+    for (const [k, e] of this.#seen) if (now - e.at > 3 * this.replayWindow) this.#seen.delete(k);
     let changed = false;
     for (const [author, p] of this.#peers) {
       if (now - p.at <= this.timeout) continue;

@@ -540,7 +540,8 @@ export class Space {
     const self = this;
     return {
       core: this.#core,
-      meta: this.#meta,
+      // A getter: a key epoch or a renewal replaces the key material.
+      get meta() { return self.#meta; },
       id: this.id,
       rights: this.rights,
       get rep() {
@@ -591,6 +592,8 @@ export class Space {
       setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
       takeMember: (record) => this.#members.take(record),
       ownMemberRecords: () => this.#members.ownRecords(),
+      authorCheck: (author, seq, wallMs) => this.#members.authorCheck(author, seq, wallMs),
+      rightsOf: (key) => this.#members.rightsOf(key),
     };
   }
 
@@ -617,14 +620,14 @@ export class Space {
       loadFiles: () => this.#files.load(),
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
-      peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
+      peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel authorCheck rightsOf'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
-  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel'); }
+  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf'); }
 
   /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
   #isEmpty() {

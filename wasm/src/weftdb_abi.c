@@ -1220,6 +1220,41 @@ WDB_API int wdb_members_admit(weft_members *m, const uint8_t *rec, size_t len) {
     return rc ? rc : weft_members_admit(m, &be, rec, len);
 }
 
+/* What a replica decides from the membership records alone about the
+ * change (author, seq) written at `at` (Unix s), before taking it from a
+ * peer (SECURITY.md "What peers check"). OUT: out[0] 1 when the records
+ * decide (the owner, a key with grants, a removed key), 0 when they name
+ * no grant of the author (a token the relay checked admitted it). Returns
+ * 0 (it counts), WEFT_EREVOKED (past its removal's last change),
+ * WEFT_EEXPIRED (every grant ended by `at`) or WEFT_ERIGHTS (read only). */
+WDB_API int wdb_members_author(weft_members *m, const uint8_t *author, double seq, double at,
+                               int32_t *out) {
+    uint8_t rights = 0;
+    out[0] = 1;
+    if (!ms_ok(seq) || !ms_ok(at)) return WEFT_EINVAL;
+    int rc = weft_members_change_counts(m, author, (uint64_t)seq);
+    if (rc) return rc;
+    rc = weft_members_rights(m, author, (uint64_t)at, &rights, NULL);
+    /* Removed later: this change is within its last one, so it counts. */
+    if (rc == WEFT_EREVOKED) return WEFT_OK;
+    if (rc) return rc;
+    if (!rights) {
+        out[0] = 0;
+        return WEFT_OK;
+    }
+    return rights >= WEFT_RIGHT_WRITE ? WEFT_OK : WEFT_ERIGHTS;
+}
+
+/* Rights of `key` at `now` (Unix s), for a peer's HELLO: out[0] the rights
+ * (0: none). Returns 0, WEFT_EREVOKED or WEFT_EEXPIRED. */
+WDB_API int wdb_members_rights(weft_members *m, const uint8_t *key, double now, int32_t *out) {
+    uint8_t rights = 0;
+    if (!ms_ok(now)) return WEFT_EINVAL;
+    int rc = weft_members_rights(m, key, (uint64_t)now, &rights, NULL);
+    out[0] = rights;
+    return rc;
+}
+
 #define WDB_MEMBER_BYTES 96
 
 WDB_API int wdb_member_bytes(void) {
