@@ -173,11 +173,11 @@ function carry(from, to) {
 }
 
 /** Hands `to` the level and membership records of `from`, as the relay would. */
-async function carryRecords(from, to) {
+async function carryRecords(from, to, { members = true } = {}) {
   const src = from._opener().syncPort();
   const dst = to._opener().syncPort();
   if (src.levelRecord()) await dst.takeLevel(src.levelRecord());
-  for (const r of from._internal.meta.memberRecords ?? []) await dst.takeMember(r);
+  if (members) for (const r of from._internal.meta.memberRecords ?? []) await dst.takeMember(r);
 }
 
 /** The seq `author` (base64url) has in `space`'s version vector (FORMAT.md §6), 0 when absent. */
@@ -275,32 +275,43 @@ test('peers check grants: a removed member is refused at HELLO, and its live lin
   }
 });
 
-test('peers check grants: a device admitted by grant (no token) syncs over p2p', { timeout: 30_000 }, async () => {
+test('peers check grants: a device admitted by grant (no token) links by its claim and syncs; a replayed invite is refused', { timeout: 30_000 }, async () => {
   const a = await createSpace({ storage: 'memory' });
-  const g = await openSpace({ storage: 'memory', invite: await a.invite({ uses: 1, rights: 'write' }) });
+  const c = await openSpace({ storage: 'memory', invite: a.invite() }); // a token member
+  const link = await a.invite({ uses: 1, rights: 'write' });
+  const g = await openSpace({ storage: 'memory', invite: link });
+  const g2 = await openSpace({ storage: 'memory', invite: link }); // the same link, claimed again by another key
   assert.equal(g._internal.meta.byGrant, true);
   assert.equal(g._internal.meta.token, undefined, 'no token');
-  await carryRecords(a, g); // the format level the invite raised
+  await carryRecords(a, g); // the format level the invite raised, and the invite
+  await carryRecords(a, g2);
+  await carryRecords(a, c, { members: false }); // c has not heard of the invite
   const net = network();
   try {
     const na = net.join(a);
     const ng = net.join(g);
-    // Its claim has not reached the owner (that goes through the relay):
-    // the owner admits no key it holds no grant of.
-    await until('refused', () => na.errors.some((e) => e.code === 'WEFT_ENOTMEMBER'));
-    assert.deepEqual(na.p2p.peers, []);
-    await a.grant(g.author, 'write'); // as the claim would
-    await until('a and g linked', () => na.p2p.peers.includes(g.author) && ng.p2p.peers.includes(a.author)).catch((e) => {
-      throw new Error(`${e.message}: ${na.errors.map((x) => x.message)} / ${ng.errors.map((x) => x.message)}`);
-    });
+    // a issued the invite: g's claim admits it, and a keeps the claim
+    await until('a and g linked', () => na.p2p.peers.includes(g.author) && ng.p2p.peers.includes(a.author));
+    assert.deepEqual(a.members.find((m) => m.key === g.author)?.rights, 'write');
     await g.collection('n').put('from-g', { v: 1 });
     await a.collection('n').put('from-a', { v: 2 });
     await until('both ways', () => a.collection('n').get('from-g')?.v === 1 && g.collection('n').get('from-a')?.v === 2);
+    // c holds no grant of g nor the invite: NOT_MEMBER, until the records reach it
+    const nc = net.join(c);
+    await until('c refuses g', () => nc.errors.some((e) => e.code === 'WEFT_ENOTMEMBER') || ng.errors.some((e) => e.code === 'WEFT_ENOTMEMBER'));
+    assert.equal(nc.p2p.peers.includes(g.author), false);
+    await carryRecords(a, c);
+    await until('c and g linked', () => nc.p2p.peers.includes(g.author) && ng.p2p.peers.includes(c.author));
+    // the second claim of the link: a replayed invite
+    const n2 = net.join(g2);
+    await until('g2 refused', () => na.errors.some((e) => e.code === 'WEFT_EREPLAY') || n2.errors.some((e) => e.code === 'WEFT_EREPLAY'));
+    assert.equal(na.p2p.peers.includes(g2.author), false);
+    assert.equal(a.members.some((m) => m.key === g2.author), false, 'nothing of the second claim is kept');
     assert.deepEqual(na.p2p.refused, {});
     assert.deepEqual(ng.p2p.refused, {});
   } finally {
     net.close();
-    for (const s of [a, g]) await s.close();
+    for (const s of [a, c, g, g2]) await s.close();
   }
 });
 

@@ -155,6 +155,28 @@ export class Members {
     });
   }
 
+  /** Whether a peer's claim (HELLO flag 0x10) for `key` may admit it: null, or the WEFT_… code why not. */
+  claimOpen(claim, key) {
+    const core = this.#h.core;
+    const h = this.#h;
+    const rc = core.scope((s) => core.x.wdb_members_claim_open(this.#m, s.bytes(h.meta().space), s.bytes(claim), claim.length, s.bytes(key), Math.floor(Date.now() / 1000)));
+    return rc ? codeName(rc) : null;
+  }
+
+  /**
+   * A claim a peer presented and proved its key for: admitted as the relay
+   * admits it (nothing changes on a refusal), kept and folded. Resolves to
+   * null, or the WEFT_… code of the refusal.
+   */
+  async admitClaim(claim) {
+    const h = this.#h;
+    const held = (h.meta().memberRecords ?? []).some((r) => equal(r, claim));
+    const rc = h.core.scope((s) => h.core.x.wdb_members_admit(this.#m, s.bytes(claim), claim.length));
+    if (rc) return codeName(rc);
+    if (!held) await this.#keep(claim, this.#add(claim));
+    return null;
+  }
+
   /** A membership record from the relay: verified, folded, kept; a new key epoch sealed to this device is applied. */
   take(record) {
     const h = this.#h;

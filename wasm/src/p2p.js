@@ -17,10 +17,12 @@
 // answers the other's HELLO with a CHALLENGE carrying a fresh nonce once
 // the peer is admitted: its token verifies for the space and names that key
 // (or any holder), or (0x10) the space's membership records give that key
-// rights now; a removed key is refused either way. Each signs the nonce it
-// got together with both sides' DTLS fingerprints as its own connection
-// negotiated them (PROOF, "weft-peer-proof-v1", PROTOCOL.md §5a) and checks
-// the proof it gets against its own connection's fingerprints, so someone
+// rights now, or its claim (in the token field) claims an invite still open
+// here, kept once the key is proved; a removed key is refused either way.
+// Each signs the nonce it got together with both sides' DTLS fingerprints
+// as its own connection negotiated them (PROOF, "weft-peer-proof-v1",
+// PROTOCOL.md §5a) and checks the proof it gets against its own
+// connection's fingerprints, so someone
 // who relays SDP between two members (a member who also runs the relay)
 // cannot sit in the middle: each side's DTLS channel ends at the other's
 // certificate, or the proofs fail. Only once a side has checked the other's
@@ -117,7 +119,9 @@ function varint(n) {
 }
 
 /** The WEFT_E… name an error event carries for a protocol code. */
-const EVENT_CODE = { [E.PROOF]: 'WEFT_ECRYPTO', [E.AUTH]: 'WEFT_ECRYPTO', [E.REVOKED]: 'WEFT_EREVOKED', [E.EXPIRED]: 'WEFT_EEXPIRED', [E.RIGHTS]: 'WEFT_ERIGHTS', [E.NOT_MEMBER]: 'WEFT_ENOTMEMBER' };
+const EVENT_CODE = { [E.PROOF]: 'WEFT_ECRYPTO', [E.AUTH]: 'WEFT_ECRYPTO', [E.REVOKED]: 'WEFT_EREVOKED', [E.EXPIRED]: 'WEFT_EEXPIRED', [E.RIGHTS]: 'WEFT_ERIGHTS', [E.NOT_MEMBER]: 'WEFT_ENOTMEMBER', [E.REPLAY]: 'WEFT_EREPLAY' };
+/** The protocol code for a claim the membership records refuse. */
+const CLAIM_REFUSAL = { WEFT_EREPLAY: E.REPLAY, WEFT_EEXPIRED: E.EXPIRED, WEFT_EREVOKED: E.REVOKED, WEFT_ECRYPTO: E.AUTH, WEFT_ESPACE: E.AUTH };
 /** The protocol code for a change the membership records refuse. */
 const REFUSAL = { WEFT_EREVOKED: E.REVOKED, WEFT_EEXPIRED: E.EXPIRED, WEFT_ERIGHTS: E.RIGHTS };
 
@@ -276,6 +280,7 @@ class Link {
     this.theirVv = null;
     this.theirRights = 0;
     this.byGrant = false; // the peer was admitted by its grants (HELLO flag 0x10), not a token
+    this.claim = null; // its claim, admitted once its key is proved
     this.token = null; // else its verified token
     const { RTCPeerConnection, iceServers, connectTimeout } = this.ctx.opts;
     this.pc = new RTCPeerConnection({ iceServers });
@@ -415,7 +420,13 @@ class Link {
         if (grants.code === 'WEFT_EREVOKED') return this.#fail(E.REVOKED, 'this key was removed from the space');
         if (f.byGrant) {
           if (grants.code === 'WEFT_EEXPIRED') return this.#fail(E.EXPIRED, 'every grant of this key has ended: ask an admin');
-          if (grants.rights < RIGHT.READ) return this.#fail(E.NOT_MEMBER, 'this key holds no grant in the space (here, yet)');
+          if (grants.rights < RIGHT.READ) {
+            // A newcomer whose claim has not reached us: its claim, checked
+            // as the relay checks it, admits it once its key is proved.
+            const why = f.token.length ? si.claimOpen(f.token, f.key) : 'WEFT_ENOTMEMBER';
+            if (why) return this.#fail(CLAIM_REFUSAL[why] ?? E.NOT_MEMBER, why === 'WEFT_EREPLAY' ? 'this invite was already claimed by another key' : 'this key holds no grant in the space (here, yet)');
+            this.claim = f.token.slice();
+          }
           this.byGrant = true;
         } else {
           let t;
@@ -454,7 +465,8 @@ class Link {
         if (!ch || !core.sodium.crypto_sign_verify_detached(f.sig, peerProofMessage(m.space, this.nonce, ch.theirs, ch.mine), this.key))
           return this.#fail(E.PROOF, 'proof of possession failed for this connection (a wrong key, or a DTLS channel other than the one the peer signed: someone in the middle)');
         this.nonce = null;
-        this.#live();
+        if (this.claim) this.#admitClaim();
+        else this.#live();
         return undefined;
       }
       case F.CHANGES: {
@@ -478,6 +490,19 @@ class Link {
       default:
         return this.#fail(E.UNEXPECTED, `frame type ${f.type} on a peer link`);
     }
+  }
+
+  /** The proved newcomer's claim: kept as the relay keeps it, then its grants say what it may do. */
+  async #admitClaim() {
+    const { si } = this.ctx;
+    const why = await si.admitClaim(this.claim);
+    this.claim = null;
+    if (this.closed) return;
+    if (why) return this.#fail(CLAIM_REFUSAL[why] ?? E.NOT_MEMBER, `the claim was refused: ${why}`);
+    const g = si.rightsOf(this.key);
+    if (g.rights < RIGHT.READ) return this.#fail(E.NOT_MEMBER, 'this key holds no grant in the space');
+    this.theirRights = g.rights;
+    this.#live();
   }
 
   /** This side's and the peer's DTLS fingerprints as this connection negotiated them, or null. */
@@ -531,7 +556,8 @@ class Link {
    * closes the link and returns false when it no longer holds.
    */
   recheck() {
-    if (this.closed || !this.theirVv) return !this.closed;
+    // (A newcomer's claim, pending until its proof, is not judged yet.)
+    if (this.closed || !this.theirVv || this.claim) return !this.closed;
     const g = this.ctx.si.rightsOf(this.key);
     let why = null;
     if (g.code === 'WEFT_EREVOKED') why = [E.REVOKED, 'this key was removed from the space'];
@@ -574,7 +600,9 @@ class Link {
 
   /** A local commit: straight to the peer once the link is live. */
   sendLocal(record) {
-    if (this.live && !this.closed) this.#send(encodeChanges([record]));
+    // Checked before every delivery, as by the relay: a token or a grant
+    // may have ended since the last frame.
+    if (this.live && !this.closed && this.recheck()) this.#send(encodeChanges([record]));
   }
 
   #fail(code, message) {

@@ -594,6 +594,8 @@ export class Space {
       ownMemberRecords: () => this.#members.ownRecords(),
       authorCheck: (author, seq, wallMs) => this.#members.authorCheck(author, seq, wallMs),
       rightsOf: (key) => this.#members.rightsOf(key),
+      claimOpen: (claim, key) => this.#members.claimOpen(claim, key),
+      admitClaim: (claim) => this.#members.admitClaim(claim),
     };
   }
 
@@ -620,14 +622,14 @@ export class Space {
       loadFiles: () => this.#files.load(),
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
-      peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel authorCheck rightsOf'),
+      peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel authorCheck rightsOf claimOpen admitClaim'),
       syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
-  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf'); }
+  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf claimOpen admitClaim'); }
 
   /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
   #isEmpty() {

@@ -1255,6 +1255,30 @@ WDB_API int wdb_members_rights(weft_members *m, const uint8_t *key, double now, 
     return rc;
 }
 
+/* A claim a peer presents in its HELLO (flag 0x10) when this replica holds
+ * no grant of its key yet, checked as a relay checks it before the
+ * CHALLENGE: it verifies for `space`, is a grant naming `key`, and, unless
+ * it counts here already, claims an invite still open at `now` (Unix s).
+ * Returns 0, a verify error, WEFT_ENOTMEMBER (not a claim for key, or no
+ * such invite here), WEFT_EREPLAY, WEFT_EEXPIRED or WEFT_EREVOKED. */
+WDB_API int wdb_members_claim_open(weft_members *m, const uint8_t *space, const uint8_t *rec,
+                                   size_t len, const uint8_t *key, double now) {
+    weft_crypto_backend be;
+    weft_member_record c;
+    uint8_t hash[32];
+    int rc = backend(&be);
+    if (rc) return rc;
+    if (!ms_ok(now)) return WEFT_EINVAL;
+    rc = weft_member_record_verify(&be, rec, len, space, &c);
+    if (rc) return rc;
+    if (c.kind != WEFT_RECORD_GRANT || c.flags || memcmp(c.member, key, 32) != 0)
+        return WEFT_ENOTMEMBER;
+    weft_blake2b(hash, 32, rec, len);
+    if (weft_members_status(m, hash) == 0) return WEFT_OK;
+    rc = weft_members_invite_open(m, c.issuer, (uint64_t)now);
+    return rc == WEFT_ENOTFOUND ? WEFT_ENOTMEMBER : rc;
+}
+
 #define WDB_MEMBER_BYTES 96
 
 WDB_API int wdb_member_bytes(void) {
