@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSpace, openSpace } from '../../wasm/src/index.js';
-import { P2P, _Link, peerProofSign, sdpFingerprints } from '../../wasm/src/p2p.js';
+import { P2P, _Link, peerProofMessage, peerProofSign, sdpFingerprints } from '../../wasm/src/p2p.js';
 import { Presence } from '../../wasm/src/presence.js';
 import * as Fr from '../../wasm/src/frames.js';
 import { fromBase64url } from '../../wasm/src/util.js';
@@ -208,6 +208,19 @@ test('sdpFingerprints: the a=fingerprint lines, canonical, distinct and sorted',
   assert.equal(sdpFingerprints(sdp), 'sha-1 01:02\nsha-256 AB:CD');
   assert.equal(sdpFingerprints('v=0\r\n'), '');
   assert.equal(sdpFingerprints(undefined), '');
+});
+
+test('peerProofMessage: the bytes PROTOCOL.md 5a says a peer PROOF signs', () => {
+  const space = new Uint8Array(32).fill(0x11);
+  const nonce = new Uint8Array(32).fill(0x22);
+  const long = 'x'.repeat(200); // a two-byte varint length
+  const m = peerProofMessage(space, nonce, 'sha-256 AB', long);
+  const want = Buffer.concat([Buffer.from('weft-peer-proof-v1'), Buffer.from(space), Buffer.from(nonce),
+    Buffer.from([10]), Buffer.from('sha-256 AB'), Buffer.from([0xc8, 0x01]), Buffer.from(long)]);
+  assert.equal(Buffer.from(m).toString('hex'), want.toString('hex'));
+  assert.equal(m.length, 18 + 64 + 1 + 10 + 2 + 200);
+  // the order of the two fingerprints matters: each side signs its own first
+  assert.notDeepEqual(peerProofMessage(space, nonce, 'a', 'b'), peerProofMessage(space, nonce, 'b', 'a'));
 });
 
 test('peers check grants: a removed member\'s change over a peer link is refused, counted and not stored; the rest is taken', { timeout: 30_000 }, async () => {

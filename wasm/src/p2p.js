@@ -48,12 +48,12 @@
 import { FORMAT_LEVEL, PROTO_ERROR, PROTO_ERROR_NAMES, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { F, decodeFrame, encodeChallenge, encodeChanges, encodeEphemeral, encodeError, encodeHello, encodeProof } from './frames.js';
+import { peerProofMessage, peerProofSign, sdpFingerprints } from './peerproof.js';
 import { openMessage, sealMessage } from './presence.js';
 import { Emitter, bytesEqual, toBase64url } from './util.js';
 
 const MAX_FRAME_BYTES = 128 << 10; // below every browser's SCTP message limit
 const E = PROTO_ERROR;
-const enc = new TextEncoder();
 
 /** Options from openSpace's `p2p` (true or { RTCPeerConnection, iceServers, connectTimeout }). */
 export function resolveRTC(opt) {
@@ -68,54 +68,6 @@ export function resolveRTC(opt) {
 function compare(a, b) {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
-}
-
-/**
- * The DTLS certificate fingerprints an SDP names (its `a=fingerprint:`
- * lines), canonical: "<algorithm lowercase> <hex uppercase, colons>", the
- * distinct ones sorted and joined by "\n"; "" when there are none.
- */
-export function sdpFingerprints(sdp) {
-  const out = new Set();
-  for (const line of String(sdp ?? '').split(/\r?\n/)) {
-    const m = /^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/.exec(line);
-    if (m) out.add(`${m[1].toLowerCase()} ${m[2].toUpperCase()}`);
-  }
-  return [...out].sort().join('\n');
-}
-
-/**
- * What a peer's PROOF signs (PROTOCOL.md §5a): "weft-peer-proof-v1", the
- * space id, the nonce, then the signer's and the verifier's DTLS
- * fingerprints (sdpFingerprints), each as a varint length and UTF-8 bytes.
- * Its own domain string: no peer proof is a relay's PROOF, nor the reverse.
- */
-export function peerProofMessage(space, nonce, signerFp, verifierFp) {
-  const d = enc.encode('weft-peer-proof-v1');
-  const a = enc.encode(signerFp);
-  const b = enc.encode(verifierFp);
-  const parts = [d, space, nonce, varint(a.length), a, varint(b.length), b];
-  const m = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    m.set(p, o);
-    o += p.length;
-  }
-  return m;
-}
-
-/** Signs a peer's PROOF with meta.authorSecret: mine = this side's fingerprints, theirs = the other's. */
-export function peerProofSign(core, meta, nonce, mine, theirs) {
-  return core.sodium.crypto_sign_detached(peerProofMessage(meta.space, nonce, mine, theirs), meta.authorSecret);
-}
-
-function varint(n) {
-  const out = [];
-  do {
-    out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-    n >>>= 7;
-  } while (n);
-  return Uint8Array.from(out);
 }
 
 /** The WEFT_E… name an error event carries for a protocol code. */
@@ -654,3 +606,4 @@ function concat(parts) {
 
 /** @internal For tests: one link, driven by hand. */
 export { Link as _Link };
+export { peerProofMessage, peerProofSign, sdpFingerprints };
