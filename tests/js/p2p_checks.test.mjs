@@ -118,7 +118,7 @@ function network() {
       sendEphemeral(bytes) {
         if (node.hold) return true;
         const f = Fr.decodeFrame(bytes);
-        if (f.type === Fr.F.PRESENCE) frames.push({ from: node, bytes: bytes.slice() });
+        frames.push({ from: node, type: f.type, bytes: bytes.slice() });
         setTimeout(() => deliver(node, f), 0); // later, as over a network
 
         return true;
@@ -438,7 +438,7 @@ test('presence anti-replay: a replayed sealed presence frame is ignored, so is o
     const nb = net.join(b, { interval: 60_000, timeout: 60_000 });
     na.presence.set({ name: 'alice', v: 1 });
     await until('b sees v1', () => nb.presence.peers[0]?.state.v === 1);
-    const old = net.frames.filter((f) => f.from === na).at(-1).bytes;
+    const old = net.frames.filter((f) => f.from === na && f.type === Fr.F.PRESENCE).at(-1).bytes;
     na.presence.set({ name: 'alice', v: 2 });
     await until('b sees v2', () => nb.presence.peers[0]?.state.v === 2);
     const dropped = nb.presence.dropped;
@@ -460,6 +460,34 @@ test('presence anti-replay: a replayed sealed presence frame is ignored, so is o
     assert.equal(nb.presence.dropped, dropped + 2);
     na.presence.set({ name: 'alice', v: 4 });
     await until('b sees v4', () => nb.presence.peers[0]?.state.v === 4);
+  } finally {
+    net.close();
+    for (const s of [a, b]) await s.close();
+  }
+});
+
+test('signal anti-replay: an old offer played again does not replace the live link', { timeout: 30_000 }, async () => {
+  const a = await createSpace({ storage: 'memory' });
+  const b = await openSpace({ storage: 'memory', invite: a.invite() });
+  const net = network();
+  try {
+    const na = net.join(a);
+    const nb = net.join(b);
+    await until('linked', () => na.p2p.peers.includes(b.author) && nb.p2p.peers.includes(a.author));
+    const first = net.frames.find((f) => f.type === Fr.F.SIGNAL);
+    // The link drops (its channel closes); the dialer offers again: a new link.
+    for (const pc of pcs.values()) pc.close();
+    await until('unlinked', () => na.p2p.peers.length === 0 && nb.p2p.peers.length === 0);
+    await until('linked again', () => na.p2p.peers.includes(b.author) && nb.p2p.peers.includes(a.author));
+    const seen = [];
+    na.p2p.on('peers', (p) => seen.push(p));
+    nb.p2p.on('peers', (p) => seen.push(p));
+    // The first offer (the dialer's first signal), recorded and played again
+    net.deliver(first.from, Fr.decodeFrame(first.bytes));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(seen, [], 'the live link stayed');
+    assert.deepEqual(na.p2p.peers, [b.author]);
+    assert.deepEqual([...na.errors, ...nb.errors], []);
   } finally {
     net.close();
     for (const s of [a, b]) await s.close();

@@ -53,6 +53,9 @@ import { openMessage, sealMessage } from './presence.js';
 import { Emitter, bytesEqual, toBase64url } from './util.js';
 
 const MAX_FRAME_BYTES = 128 << 10; // below every browser's SCTP message limit
+// Offers remembered against replays: far more than a replica takes within
+// the presence window (one per peer and reconnect).
+const MAX_OFFERS_SEEN = 1024;
 const E = PROTO_ERROR;
 
 /** Options from openSpace's `p2p` (true or { RTCPeerConnection, iceServers, connectTimeout }). */
@@ -100,6 +103,7 @@ export class P2P {
   #offs = [];
   #closed = false;
   #refused = {}; // protocol error name -> changes refused
+  #offers = new Set(); // the link ids (cid) of the offers taken lately, oldest first
 
   /** @internal Created by openSpace/createSpace with { p2p }. */
   /** @param {PeerPort} port */
@@ -177,10 +181,16 @@ export class P2P {
     const si = this.#port;
     const msg = openMessage(si.core, si.meta, 'signal', f.peer, f.data);
     if (!msg || msg.to !== toBase64url(si.meta.author) || typeof msg.cid !== 'string') return;
+    // A recorded signal played again (by the relay, say) is ignored: out of
+    // the presence window, or an offer already taken, which would otherwise
+    // replace the live link to its sender.
+    if (!Number.isSafeInteger(msg.at) || Math.abs(Date.now() - msg.at) > this.#presence.replayWindow) return;
     const author = toBase64url(f.peer);
     let l = this.#links.get(author);
     if (msg.t === 'offer') {
-      if (l?.cid === msg.cid || si.rightsOf(f.peer).code === 'WEFT_EREVOKED') return;
+      if (l?.cid === msg.cid || this.#offers.has(msg.cid) || si.rightsOf(f.peer).code === 'WEFT_EREVOKED') return;
+      this.#offers.add(msg.cid);
+      if (this.#offers.size > MAX_OFFERS_SEEN) this.#offers.delete(this.#offers.values().next().value);
       l?.close('replaced by a new offer');
       l = new Link(this, f.peer.slice(), author, msg.sid, msg.cid, false);
       this.#links.set(author, l);
@@ -195,7 +205,7 @@ export class P2P {
     const si = this.#port;
     const sync = si.sync();
     if (!sync?.live) return false;
-    const data = sealMessage(si.core, si.meta, 'signal', si.meta.author, { ...obj, to: toBase64url(key), sid: this.#presence.sid });
+    const data = sealMessage(si.core, si.meta, 'signal', si.meta.author, { ...obj, to: toBase64url(key), sid: this.#presence.sid, at: Date.now() });
     return sync.sendEphemeral(encodeEphemeral(F.SIGNAL, key, data));
   }
 
