@@ -22,13 +22,14 @@
 // Each signs the nonce it got together with both sides' DTLS fingerprints
 // as its own connection negotiated them (PROOF, "weft-peer-proof-v1",
 // PROTOCOL.md §5a) and checks the proof it gets against its own
-// connection's fingerprints, so someone
-// who relays SDP between two members (a member who also runs the relay)
-// cannot sit in the middle: each side's DTLS channel ends at the other's
-// certificate, or the proofs fail. Only once a side has checked the other's
-// proof does it send the other the changes it lacks (the core's diff against
-// the HELLO's vector) and accept CHANGES from it; from then on every local
-// commit goes to the peer at once.
+// connection's fingerprints (peerproof.js), so someone who relays SDP
+// between two members (a member who also runs the relay) cannot sit in the
+// middle: each side's DTLS channel ends at the other's certificate, or the
+// proofs fail. Signals carry the sender's clock and an offer is taken once,
+// so a recorded offer played again cannot replace a live link. Only once a
+// side has checked the other's proof does it send the other the changes it
+// lacks (the core's diff against the HELLO's vector) and accept CHANGES
+// from it; from then on every local commit goes to the peer at once.
 //
 // Every change a peer sends is checked as the relay would before it goes
 // the relay's path (signature, hash chain and decryption in the core, then
