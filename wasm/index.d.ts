@@ -431,8 +431,8 @@ export interface Space {
   leave(): Promise<void>;
   /** Owner or admin: deletes the space on the relay (REST DELETE). deleted: false when the relay had nothing. */
   deleteFromRelay(opts?: { relay?: string; fetch?: typeof fetch }): Promise<{ deleted: boolean }>;
-  /** Commits the open change, if any; resolves when every write so far is durable. */
-  flush(): Promise<void>;
+  /** Commits the open change, if any; resolves when every write so far is durable. snapshot: the store then holds the state as one sealed snapshot (docs/API.md, "Storage"). */
+  flush(opts?: { snapshot?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -496,9 +496,10 @@ export class Space {
   }
 
   /** Resolves when every write so far is durable in the store. */
-  flush() {
+  flush({ snapshot = false } = {}) {
     this.#changes.settle();
-    return this.#persist.flush();
+    // A snapshot now: reopening reads the state alone, no change records.
+    return snapshot ? this.#persist.snapshotNow() : this.#persist.flush();
   }
 
   /** Flushes, disconnects and frees the core replica. Idempotent. */
