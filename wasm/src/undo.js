@@ -294,6 +294,7 @@ export class UndoManager {
         if (pos === null) return [];
         const at = r.anchor.length > 1 ? r.anchor : undefined;
         const p = port.write({ t: 'splice', c: r.c, id: r.id, f: r.f, pos, del: 0, text: r.content, at });
+        if (!text.toString().startsWith(r.content, pos)) return [p]; // refused: nothing was typed
         if (r.ids) this.#noteRetyped(r.ids, text, pos);
         // Typed again before a range's first character, it is outside that
         // range: give it back the marks it had.
