@@ -3,7 +3,8 @@
 // editing the same text and documents at once; text by its characters'
 // ids, fields only where they still hold what this device wrote; redo;
 // grouping by captureTimeout; stack events; scope; bad options;
-// formatting, where only this device's marks are taken back.
+// formatting, where only this device's marks are taken back; and random
+// steps undone and redone one by one, each giving back its exact state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSpace, openSpace } from '../../wasm/src/index.js';
@@ -161,8 +162,8 @@ test('grouping: writes within captureTimeout are one step; stopCapturing splits;
   }
 });
 
-async function marksPair() {
-  const a = await createSpace({ storage: 'memory' });
+async function marksPair(opts = {}) {
+  const a = await createSpace({ storage: 'memory', ...opts });
   await a.raiseFormatLevel(LEVEL_MARKS);
   const b = await openSpace({ storage: 'memory', invite: a.invite({ rights: 'admin' }) });
   await b.raiseFormatLevel(LEVEL_MARKS);
@@ -283,6 +284,55 @@ test('formatting: typing and formatting in one step are undone together', async 
     await t.delete(6, 5);
     await um.undo();
     assert.deepEqual(t.spans(), [{ insert: 'plain ' }, { insert: 'bold!', attributes: { bold: true } }]);
+  } finally {
+    await a.close();
+  }
+});
+
+test('random typing, deleting and formatting: undoing every step gives back each earlier text and marks; redoing them, each later one', async () => {
+  const [a] = await marksPair({ textWindow: 0 }); // each awaited edit commits at once
+  try {
+    let seed = 0x2545f491;
+    const rnd = (n) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const TYPES = [['bold', true], ['italic', true], ['link', 'u1'], ['link', 'u2'], ['bold', null], ['link', null]];
+    for (let round = 0; round < 4; round++) {
+      const t = a.text('notes', `r${round}`, 'body');
+      const um = a.undoManager({ scope: [t], captureTimeout: 0 });
+      const states = [JSON.stringify(t.spans())];
+      for (let step = 0; step < 30; step++) {
+        const len = t.length;
+        const r = rnd(10);
+        if (len < 4 || r < 4) await t.insert(rnd(len + 1), 'abcdefg'.slice(0, 1 + rnd(6)));
+        else if (r < 6) {
+          const pos = rnd(len - 1);
+          await t.delete(pos, 1 + rnd(Math.min(4, len - pos)));
+        }
+        else {
+          const pos = rnd(len - 1);
+          const [type, value] = TYPES[rnd(TYPES.length)];
+          await t.format(pos, 1 + rnd(Math.min(8, len - pos)), { [type]: value });
+        }
+        um.stopCapturing();
+        states.push(JSON.stringify(t.spans()));
+      }
+      for (let cycle = 0; cycle < 2; cycle++) {
+        // Each cycle retypes text whose characters earlier cycles typed again.
+        for (let i = states.length - 2; i >= 0; i--) {
+          await um.undo();
+          assert.equal(JSON.stringify(t.spans()), states[i], `round ${round}, cycle ${cycle}: undo to step ${i}`);
+        }
+        for (let i = 1; i < states.length; i++) {
+          await um.redo();
+          assert.equal(JSON.stringify(t.spans()), states[i], `round ${round}, cycle ${cycle}: redo to step ${i}`);
+        }
+      }
+      um.destroy();
+    }
   } finally {
     await a.close();
   }

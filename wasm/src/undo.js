@@ -10,8 +10,10 @@
 //   deleted again when nothing else is left in it.
 // - An increment is reversed by the opposite increment (counters commute).
 // - Typed text is removed by its characters' ids (anchors, anchor.js), so
-//   text others typed in between stays; deleted text is typed again where
-//   its tombstones are.
+//   text others typed in between stays; deleted text is typed again right
+//   before the character that followed it. Text typed again has new ids:
+//   the manager maps the old ones to them, so later steps naming the old
+//   characters (typing, formats, what followed a deletion) find the new.
 // - Formatting is reversed by formatting again: each part of the range,
 //   found by its characters' anchors, gets back the marks it had before,
 //   where it still shows what this device wrote (a mark someone else set
@@ -70,20 +72,17 @@ function rangesShowing(spans, from, to, type, value) {
   return out;
 }
 
-/** The marks of [from, to) as [{ len, attrs }], or null when it has none. */
+/** The marks of [from, to) as [{ len, attrs }] (attrs {} where it has none). */
 function marksIn(spans, from, to) {
   const out = [];
   let at = 0;
-  let any = false;
   for (const sp of spans) {
     const a = Math.max(at, from);
     const b = Math.min(at + sp.insert.length, to);
     at += sp.insert.length;
-    if (a >= b) continue;
-    out.push({ len: b - a, attrs: sp.attributes ?? {} });
-    any ||= !!sp.attributes;
+    if (a < b) out.push({ len: b - a, attrs: sp.attributes ?? {} });
   }
-  return any ? out : null;
+  return out;
 }
 
 /**
@@ -274,8 +273,8 @@ export class UndoManager {
         const ranges = [];
         for (let k = 0; k < r.n; k++) {
           const id = r.key + (r.seq + k).toString(36);
-          const a = text.resolve('>' + id);
-          const b = a === null ? null : text.resolve('<' + id);
+          const a = this.#resolve(text, '>' + id); // deleted and typed again by undo or redo: its new id
+          const b = a === null ? null : this.#resolve(text, '<' + id);
           if (a === null || b === a) continue;
           const last = ranges[ranges.length - 1];
           if (last && last[1] === a) last[1] = b;
@@ -287,22 +286,32 @@ export class UndoManager {
       }
       case 'fmt':
         return this.#reverseFormat(r);
-      case 'del': {
-        // Back before the first deleted character's tombstone: its old place.
-        const text = port.text(r.c, r.id, r.f);
-        const pos = text.resolve(r.anchor);
-        if (pos === null) return [];
-        const at = r.anchor.length > 1 ? r.anchor : undefined;
-        const p = port.write({ t: 'splice', c: r.c, id: r.id, f: r.f, pos, del: 0, text: r.content, at });
-        if (!text.toString().startsWith(r.content, pos)) return [p]; // refused: nothing was typed
-        if (r.ids) this.#noteRetyped(r.ids, text, pos);
-        // Typed again before a range's first character, it is outside that
-        // range: give it back the marks it had.
-        const fixes = r.marks ? markFixes(r.marks, text.spans(), pos) : [];
-        return [p, ...fixes.map(({ a, b, attrs }) => port.write({ t: 'format', c: r.c, id: r.id, f: r.f, pos: a, len: b - a, attrs }))];
-      }
+      case 'del':
+        return this.#retype(r);
     }
     return [];
+  }
+
+  /**
+   * Deleted text typed again in its old place: right before the character
+   * that followed it (or the one undo or redo typed again for that one),
+   * even when that one is deleted too. Putting back adjacent deletions, in
+   * any order, keeps their order: each follows what came after it.
+   */
+  #retype(r) {
+    const port = this.#port;
+    const text = port.text(r.c, r.id, r.f);
+    const next = this.#follow(r.next);
+    const pos = text.resolve(next);
+    if (pos === null) return [];
+    const at = next.length > 1 ? next : undefined; // the end: a plain insert there
+    const out = [port.write({ t: 'splice', c: r.c, id: r.id, f: r.f, pos, del: 0, text: r.content, at })];
+    if (!text.toString().startsWith(r.content, pos)) return out; // refused: nothing was typed
+    if (r.ids) this.#noteRetyped(r.ids, text, pos);
+    // Typed again among tombstones, it may land outside a range it was
+    // in, or inside one it was not: give it back the marks it had.
+    for (const { a, b, attrs } of markFixes(r.marks, text.spans(), pos)) out.push(port.write({ t: 'format', c: r.c, id: r.id, f: r.f, pos: a, len: b - a, attrs }));
+    return out;
   }
 
   /**
@@ -333,8 +342,9 @@ export class UndoManager {
   }
 
   /**
-   * Deleted text typed again has new ids: format records name the old
-   * ones, so the new run is noted for #resolve (as Yjs's redone items).
+   * Deleted text typed again has new ids: typing and format records name
+   * the old ones, so the new run is noted for #resolve (as Yjs's redone
+   * items).
    */
   #noteRetyped(ids, text, pos) {
     let first;
@@ -352,8 +362,8 @@ export class UndoManager {
     }
   }
 
-  /** An anchor's position now, following characters typed again by undo or redo. */
-  #resolve(text, anchor) {
+  /** The anchor naming, instead of a character, the one that undo or redo typed again for it (if any). */
+  #follow(anchor) {
     for (let hops = 0; anchor.length > 1 && hops < this.#retyped.length; hops++) {
       const key = anchor.slice(1, 44);
       const seq = parseInt(anchor.slice(44), 36);
@@ -361,7 +371,12 @@ export class UndoManager {
       if (!m) break;
       anchor = anchor[0] + m.toKey + (m.toSeq + seq - m.seq).toString(36);
     }
-    return text.resolve(anchor);
+    return anchor;
+  }
+
+  /** An anchor's position now, following characters typed again by undo or redo. */
+  #resolve(text, anchor) {
+    return text.resolve(this.#follow(anchor));
   }
 
   #splice(r, pos, del, text) {
@@ -398,16 +413,17 @@ export class UndoManager {
     const base = { c: op.c, id: op.id, f: op.f };
     let del = null;
     if (op.del > 0) {
-      let anchor;
+      let next;
       try {
-        anchor = text.anchor(op.pos, 0);
+        text.anchor(op.pos, 0);
+        next = text.anchor(op.pos + op.del, 0); // the character after the deleted text, or the end
       } catch (e) {
         if (e.code !== 'WEFT_ENOTFOUND') return null; // a bad range: the write fails too
         return this.#plainSplice(op, text); // a plain string becoming a text
       }
       const content = text.toString().slice(op.pos, op.pos + op.del);
       const marks = marksIn(text.spans(), op.pos, op.pos + op.del);
-      del = { t: 'del', ...base, anchor, content, ids: charIds(text, op.pos, content), marks };
+      del = { t: 'del', ...base, next, content, ids: charIds(text, op.pos, content), marks };
     }
     return () => {
       if (del) this.#add(del);
