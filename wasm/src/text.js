@@ -187,7 +187,8 @@ export class Text {
    * an index after anyone's edits. Send it in presence for remote cursors.
    * Throws WEFT_EINVAL for an index past the end or inside a surrogate
    * pair, WEFT_ENOTFOUND for an index inside a field that holds a plain
-   * string (edit it first: it becomes a text).
+   * string (edit it first: it becomes a text). In a follower tab, index
+   * counts this tab's splices still on their way to the leader.
    */
   anchor(index, assoc = 0) {
     if (!Number.isSafeInteger(index) || index < 0) throw new WeftError('WEFT_EINVAL', `index ${index} is not a position`);
