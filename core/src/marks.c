@@ -237,9 +237,9 @@ static int type_order(const void *ctx, uint32_t x, uint32_t y) {
     return cmp_bytes(m->bytes + a->type_off, a->type_len, m->bytes + b->type_off, b->type_len);
 }
 
-/* Per op, its type's number in order of first use (OUT: num[n]); returns
- * how many types there are, with *first_op[t] the first op of type t
- * (OUT: first[n]). 0 and b->err set when out of memory. */
+/* Per op, its type's number in order of first use (OUT: num[n]), and per
+ * type the first op that uses it (OUT: first[n]); returns how many types
+ * there are, or 0 with b->err set when out of memory. */
 static uint32_t number_types(const wmarks *m, uint32_t *num, uint32_t *first, wbuf *b) {
     uint32_t *idx = weft__alloc(b->a, m->n * sizeof *idx);
     if (!idx) {
