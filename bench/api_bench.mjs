@@ -151,7 +151,7 @@ const LABEL = {
   richtext: `rich text: automerge-paper, 1 edit per transaction, a format every ${FORMAT_EVERY} edits`,
   join: (t) => `join: a fresh replica of the ${t} trace, through a loopback relay`,
 };
-const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B', 'bytes received': 'B', 'relay disk for the space': 'B' };
+const UNIT = { write: 'ops/s', 'bytes exchanged': 'B', 'bytes per keystroke': 'B', 'encoded size': 'B', 'state size': 'B', 'bytes received': 'B', 'relay disk for the space': 'B' };
 const unitOf = (m) => UNIT[m] ?? (/^(memory|JS heap|WASM|process RSS)/.test(m) ? 'B' : 'ms');
 
 // ---- a child: one (implementation, workload) ----

@@ -16,7 +16,8 @@
 //   - cold open of a space holding 100,000 documents: Node from memory
 //     storage, Chromium from IndexedDB (snapshot + records);
 //   - gzip -9 size of what an app ships: the package's JS + wasm, and
-//     libsodium-wrappers beside it.
+//     libsodium-wrappers beside it; each entry point minified
+//     (bench/entry_sizes.mjs).
 //
 //   node bench/weftdb_bench.mjs [--json out.json] [--merge bench/results] [--node-only] [--speed-only]
 // --merge appends the records to OUT/latest.json and a table to latest.md
@@ -239,6 +240,12 @@ const sodium = join(pkg, 'node_modules/libsodium-wrappers/dist/modules-esm/libso
 const sodiumCore = join(pkg, 'node_modules/libsodium/dist/modules-esm/libsodium.mjs');
 if (existsSync(sodium) && existsSync(sodiumCore))
   rec('weftdb bundle (gzip -9)', 'weftdb', 'libsodium.js', gz(Buffer.concat([readFileSync(sodium), readFileSync(sodiumCore)])), 'B');
+// Each entry point as an app's bundler ships it (bench/entry_sizes.mjs).
+for (const r of await (await import('./entry_sizes.mjs')).entrySizes()) {
+  rec('weftdb entry points (esbuild, minified)', r.entry, 'minified', r.min, 'B');
+  rec('weftdb entry points (esbuild, minified)', r.entry, 'gzip -9', r.gz, 'B');
+  if (r.addedMin !== undefined) rec('weftdb entry points (esbuild, minified)', r.entry, 'added to weftdb', r.addedMin, 'B');
+}
 
 // ---- Chromium (IndexedDB) ----
 

@@ -232,6 +232,8 @@ export interface Text {
   /**
    * A stable position (a string) naming the character after index (assoc >= 0,
    * the default) or before it (assoc < 0); '>' / '<' for the end / start.
+   * In a follower tab, index counts this tab's edits still on their way to
+   * the leader tab (as its bound element shows them); resolve() too.
    */
   anchor(index: number, assoc?: number): string;
   /** Where an anchor is now (UTF-16), or null when this text does not hold its character. */
@@ -320,7 +322,7 @@ export interface UndoManagerOptions {
   /** Writes closer than this (ms, default 500) are one undo step. */
   captureTimeout?: number;
 }
-/** Undo and redo of this device's own edits (space.undoManager). */
+/** Undo and redo of this device's own edits (space.undoManager): writes, counters, text and its formatting. */
 export interface UndoManager {
   captureTimeout: number;
   /** Reverses the last step; resolves to whether anything changed, once durable. */
@@ -436,8 +438,8 @@ export interface Space {
   leave(): Promise<void>;
   /** Owner or admin: deletes the space on the relay (REST DELETE). deleted: false when the relay had nothing. */
   deleteFromRelay(opts?: { relay?: string; fetch?: typeof fetch }): Promise<{ deleted: boolean }>;
-  /** Commits the open change, if any; resolves when every write so far is durable. */
-  flush(): Promise<void>;
+  /** Commits the open change, if any; resolves when every write so far is durable. snapshot: the store then holds the state as one sealed snapshot (docs/API.md, "Storage"). */
+  flush(opts?: { snapshot?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -5,8 +5,13 @@
 // library's public rich-text API: weftdb text.format, Yjs Y.Text.format,
 // Loro LoroText.mark / unmark (configTextStyle: bold and italic expand
 // after, links not), Automerge mark / unmark (the same expand choices).
-// Figures: the apply time (edits and formats), and loading a fresh replica
-// from the state and reading the spans. Every implementation must end with
+// Figures: the apply time (edits and formats); the state's size, as one
+// buffer (weftdb: the space's sealed local snapshot after
+// flush({ snapshot: true }), which the store then holds alone: the text
+// with its marks plus the document, the space's member and level records
+// and 40 bytes of nonce and tag; Yjs: encodeStateAsUpdateV2; Loro: its
+// snapshot export; Automerge: save); and loading a fresh replica from
+// that state and reading the spans. Every implementation must end with
 // the trace's text; the spans are not compared: the libraries differ in
 // what typing next to a mark does (Yjs inherits the left character's
 // attributes, the others follow their expand rules).
@@ -65,8 +70,12 @@ export async function runWeftdb(weftdb, { txns, end, formats }, runs) {
     await s.flush();
     put('apply (edits + formats)', now() - t);
     if (text.toString() !== end) throw new Error('weftdb: the typed text differs from the trace\'s end');
+    await s.flush({ snapshot: true });
     const id = s.id;
     await s.close();
+    const kept = await (await storage.open(id)).load();
+    if (!kept.snapshot || kept.records.length) throw new Error('weftdb: the store does not hold the state alone');
+    put('state size', kept.snapshot.length);
     gc();
     t = now();
     const o = await openSpace({ space: id, storage });
@@ -204,6 +213,7 @@ export async function runPeer(peer, { txns, end, formats }, runs) {
     }
     if (p.read(w) !== end) throw new Error(`${peer}: the typed text differs from the trace's end`);
     const state = p.state(w);
+    put('state size', state.length);
     p.free(w);
     gc();
     t = now();

@@ -23,7 +23,14 @@
 #define MAX_KEYS    4096
 #define MAX_LAMPORT (((uint64_t)1 << 53) - 1)
 
-enum { F_REMOVE = 1, F_START_AFTER = 2, F_END_AFTER = 4, F_HAS_START = 8, F_HAS_END = 16 };
+enum {
+    F_REMOVE = 1,
+    F_START_AFTER = 2,
+    F_END_AFTER = 4,
+    F_HAS_START = 8,
+    F_HAS_END = 16,
+    F_SAME_KEY = 32 /* in the state: the end character has the start's key */
+};
 
 typedef struct wmark {
     uint64_t lamport;
@@ -221,11 +228,56 @@ void weft__marks_free(wmarks *m, const weft_allocator *a) {
 
 /* ---- state section ---- */
 
-/* Layout (TEXT.md, "State format"): varint n_keys, n_keys × key[32] (the
- * keys the ops name, in order of first use below), varint n_ops, then per
- * op in order: u8 flags, varint author, varint lamport, [varint key,
- * varint seq] for a start character, the same for an end character,
- * bytes type, bytes value (adds only). */
+/* Type names in order of bytes, then op index (stable): equal types end
+ * up next to each other, so giving each type one number is a sort, not a
+ * search per op (a hostile text may hold millions of types). */
+static int type_order(const void *ctx, uint32_t x, uint32_t y) {
+    const wmarks *m = ctx;
+    const wmark *a = &m->m[x], *b = &m->m[y];
+    return cmp_bytes(m->bytes + a->type_off, a->type_len, m->bytes + b->type_off, b->type_len);
+}
+
+/* Per op, its type's number in order of first use (OUT: num[n]), and per
+ * type the first op that uses it (OUT: first[n]); returns how many types
+ * there are, or 0 with b->err set when out of memory. */
+static uint32_t number_types(const wmarks *m, uint32_t *num, uint32_t *first, wbuf *b) {
+    uint32_t *idx = weft__alloc(b->a, m->n * sizeof *idx);
+    if (!idx) {
+        b->err = b->err ? b->err : WEFT_ENOMEM;
+        return 0;
+    }
+    for (size_t i = 0; i < m->n; i++)
+        idx[i] = (uint32_t)i;
+    if (weft__sort_u32(idx, m->n, type_order, m, b->a)) {
+        weft__free(b->a, idx);
+        b->err = b->err ? b->err : WEFT_ENOMEM;
+        return 0;
+    }
+    /* Group by type: num[] holds the group's leader (its first op, the
+     * stable sort keeps op order inside a group) for now. */
+    for (size_t i = 0; i < m->n; i++)
+        num[idx[i]] = i && type_order(m, idx[i - 1], idx[i]) == 0 ? num[idx[i - 1]] : idx[i];
+    weft__free(b->a, idx);
+    /* Then number the groups as ops first use them: a group's leader is
+     * its first op, so walking the ops meets each leader before the rest. */
+    uint32_t used = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        if (num[i] == i) {
+            first[used] = (uint32_t)i;
+            num[i] = used++;
+        } else
+            num[i] = num[num[i]];
+    }
+    return used;
+}
+
+/* Layout (TEXT.md, "Marks", State): varint n_keys, n_keys × key[32] (the
+ * keys the ops name, in order of first use), varint n_types, n_types ×
+ * bytes type (distinct, in order of first use), varint n_ops, then per op
+ * in order: u8 flags, varint author, varint lamport − the previous op's,
+ * [varint key, varint seq] for a start character, for an end character
+ * zigzag(seq − start seq) when it has the start's key (F_SAME_KEY) or
+ * [varint key, varint seq], varint type, bytes value (adds only). */
 void weft__marks_encode(const wmarks *m, wbuf *b) {
     if (!m || !m->n) return;
     /* Renumber the keys in order of first use, so that loading and
@@ -242,27 +294,75 @@ void weft__marks_encode(const wmarks *m, wbuf *b) {
                 map[ks[j]] = used++;
             }
     }
+    uint32_t *tnum = weft__alloc(b->a, 2 * m->n * sizeof *tnum);
+    if (!tnum) {
+        b->err = b->err ? b->err : WEFT_ENOMEM;
+        return;
+    }
+    uint32_t *tfirst = tnum + m->n;
+    uint32_t n_types = number_types(m, tnum, tfirst, b);
+    if (!n_types) {
+        weft__free(b->a, tnum);
+        return;
+    }
     wbuf_varint(b, used);
     for (uint32_t i = 0; i < used; i++)
         wbuf_put(b, key_of(m, order[i]), 32);
+    wbuf_varint(b, n_types);
+    for (uint32_t t = 0; t < n_types; t++)
+        wbuf_lbytes(b, m->bytes + m->m[tfirst[t]].type_off, m->m[tfirst[t]].type_len);
     wbuf_varint(b, m->n);
+    uint64_t lamport = 0;
     for (size_t i = 0; i < m->n; i++) {
         const wmark *k = &m->m[i];
+        int same = k->start != NONE && k->end == k->start;
         wbuf_u8(b, (uint8_t)(k->flags | (k->start != NONE ? F_HAS_START : 0) |
-                             (k->end != NONE ? F_HAS_END : 0)));
+                             (k->end != NONE ? F_HAS_END : 0) | (same ? F_SAME_KEY : 0)));
         wbuf_varint(b, map[k->author]);
-        wbuf_varint(b, k->lamport);
+        wbuf_varint(b, k->lamport - lamport);
+        lamport = k->lamport;
         if (k->start != NONE) {
             wbuf_varint(b, map[k->start]);
             wbuf_varint(b, k->start_seq);
         }
-        if (k->end != NONE) {
+        if (same)
+            wbuf_varint(b, zigzag_enc((int64_t)k->end_seq - (int64_t)k->start_seq));
+        else if (k->end != NONE) {
             wbuf_varint(b, map[k->end]);
             wbuf_varint(b, k->end_seq);
         }
-        wbuf_lbytes(b, m->bytes + k->type_off, k->type_len);
+        wbuf_varint(b, tnum[i]);
         if (!(k->flags & F_REMOVE)) wbuf_lbytes(b, m->bytes + k->val_off, k->val_len);
     }
+    weft__free(b->a, tnum);
+}
+
+typedef struct type_table {
+    const uint8_t **p;
+    size_t *len;
+} type_table;
+
+static int table_order(const void *ctx, uint32_t x, uint32_t y) {
+    const type_table *t = ctx;
+    return cmp_bytes(t->p[x], t->len[x], t->p[y], t->len[y]);
+}
+
+/* Reads n types (1..64 bytes of UTF-8 each, distinct) into t. */
+static int load_types(wreader *rd, const weft_allocator *a, uint64_t n, type_table *t) {
+    for (uint64_t i = 0; i < n; i++) {
+        t->p[i] = rd_lbytes(rd, &t->len[i], WEFT_MARK_MAX_TYPE);
+        if (rd->err) return rd->err;
+        if (!t->len[i] || !weft_utf8_valid(t->p[i], t->len[i])) return WEFT_EMALFORMED;
+    }
+    uint32_t *idx = weft__alloc(a, n * sizeof *idx);
+    if (!idx) return WEFT_ENOMEM;
+    for (uint64_t i = 0; i < n; i++)
+        idx[i] = (uint32_t)i;
+    int rc = weft__sort_u32(idx, n, table_order, t, a);
+    for (uint64_t i = 1; i < n && !rc; i++)
+        if (table_order(t, idx[i - 1], idx[i]) == 0) rc = WEFT_EMALFORMED;
+    weft__free(a, idx);
+    return rc;
 }
 
 int weft__marks_load(wmarks **out, const weft_allocator *a, wreader *rd) {
@@ -271,35 +371,64 @@ int weft__marks_load(wmarks **out, const weft_allocator *a, wreader *rd) {
     if (nk == 0) return WEFT_EMALFORMED;
     if (nk > MAX_KEYS) return WEFT_ETOOBIG;
     const uint8_t *keys = rd_take(rd, (size_t)nk * 32);
-    uint64_t n = rd_varint(rd);
+    uint64_t nt = rd_varint(rd);
     if (rd->err) return rd->err;
-    if (n == 0) return WEFT_EMALFORMED;
-    if (n > rd_left(rd) / 4) return WEFT_ETRUNCATED; /* an op takes 4 bytes at least */
-    if (n > WEFT_MARK_MAX_OPS) return WEFT_ETOOBIG;
+    if (nt == 0) return WEFT_EMALFORMED;
+    if (nt > rd_left(rd) / 2) return WEFT_ETRUNCATED; /* a type takes 2 bytes at least */
+    if (nt > WEFT_MARK_MAX_OPS) return WEFT_ETOOBIG;
     for (uint64_t i = 0; i < nk; i++)
         for (uint64_t j = 0; j < i; j++)
             if (memcmp(keys + 32 * i, keys + 32 * j, 32) == 0) return WEFT_EMALFORMED;
+    type_table types = {weft__alloc(a, nt * sizeof *types.p),
+                        weft__alloc(a, nt * sizeof *types.len)};
+    int rc = types.p && types.len ? load_types(rd, a, nt, &types) : WEFT_ENOMEM;
+    uint64_t n = rc ? 0 : rd_varint(rd);
+    if (!rc && rd->err) rc = rd->err;
+    if (!rc && n == 0) rc = WEFT_EMALFORMED;
+    if (!rc && n > rd_left(rd) / 4) rc = WEFT_ETRUNCATED; /* an op takes 4 bytes at least */
+    if (!rc && n > WEFT_MARK_MAX_OPS) rc = WEFT_ETOOBIG;
     wmarks *m = NULL;
-    int rc = 0;
-    uint32_t seen = 0; /* keys must appear in order of first use */
+    uint32_t seen = 0, seen_types = 0; /* keys and types appear in order of first use */
+    uint64_t lamport = 0;
     weft_text_op prev = {0};
     for (uint64_t i = 0; i < n && !rc; i++) {
         uint8_t f = rd_u8(rd);
-        uint64_t au = rd_varint(rd), lam = rd_varint(rd), sk = 0, ss = 0, ek = 0, es = 0;
-        if (f & F_HAS_START) {
+        uint64_t au = rd_varint(rd), dl = rd_varint(rd), sk = 0, ss = 0, ek = 0, es = 0;
+        int has_start = f & F_HAS_START, has_end = f & F_HAS_END, same = f & F_SAME_KEY;
+        if (has_start) {
             sk = rd_varint(rd);
             ss = rd_varint(rd);
         }
-        if (f & F_HAS_END) {
+        if (same) {
+            ek = sk;
+            int64_t d = zigzag_dec(rd_varint(rd));
+            /* ss < 2^64 from the reader, d within ±2^63: range-check in
+             * 64 bits before adding (no overflow): the result must be a seq. */
+            if (ss >= UINT32_MAX || d <= -(int64_t)UINT32_MAX || d >= (int64_t)UINT32_MAX ||
+                (int64_t)ss + d < 0 || (int64_t)ss + d >= (int64_t)UINT32_MAX)
+                rc = WEFT_EMALFORMED;
+            else
+                es = (uint64_t)((int64_t)ss + d);
+        } else if (has_end) {
             ek = rd_varint(rd);
             es = rd_varint(rd);
         }
-        size_t tl = 0, vl = 0;
-        const uint8_t *type = rd_lbytes(rd, &tl, WEFT_MARK_MAX_TYPE);
+        uint64_t ti = rd_varint(rd);
+        size_t vl = 0;
         const uint8_t *val = f & F_REMOVE ? NULL : rd_lbytes(rd, &vl, WEFT_MARK_MAX_VALUE);
-        if ((rc = rd->err)) break;
-        uint64_t ks[3] = {au, f & F_HAS_START ? sk : 0, f & F_HAS_END ? ek : 0};
-        int present[3] = {1, f & F_HAS_START, f & F_HAS_END};
+        if (!rc && (rc = rd->err)) break;
+        /* F_SAME_KEY needs both characters; without it they differ in key
+         * (one encoding only). */
+        if (rc || f > 63 || (same && !(has_start && has_end)) ||
+            (!same && has_start && has_end && sk == ek) || dl > MAX_LAMPORT - lamport || ti >= nt ||
+            ti > seen_types) {
+            rc = WEFT_EMALFORMED;
+            break;
+        }
+        if (ti == seen_types) seen_types++;
+        lamport += dl;
+        uint64_t ks[3] = {au, sk, ek};
+        int present[3] = {1, has_start, has_end && !same};
         for (int j = 0; j < 3 && !rc; j++) {
             if (!present[j]) continue;
             if (ks[j] > seen || ks[j] >= nk)
@@ -307,21 +436,21 @@ int weft__marks_load(wmarks **out, const weft_allocator *a, wreader *rd) {
             else if (ks[j] == seen)
                 seen++;
         }
-        if (rc || f > 31 || ss >= UINT32_MAX || es >= UINT32_MAX) {
+        if (rc || ss >= UINT32_MAX || es >= UINT32_MAX) {
             rc = WEFT_EMALFORMED;
             break;
         }
         weft_text_op o = {.kind = f & F_REMOVE ? 4 : 3,
                           .author = keys + 32 * au,
-                          .lamport = lam,
-                          .left = f & F_HAS_START ? keys + 32 * sk : NULL,
+                          .lamport = lamport,
+                          .left = has_start ? keys + 32 * sk : NULL,
                           .left_seq = (uint32_t)ss,
-                          .right = f & F_HAS_END ? keys + 32 * ek : NULL,
+                          .right = has_end ? keys + 32 * ek : NULL,
                           .right_seq = (uint32_t)es,
                           .sides = (uint8_t)((f & F_START_AFTER ? WEFT_MARK_START_AFTER : 0) |
                                              (f & F_END_AFTER ? WEFT_MARK_END_AFTER : 0)),
-                          .text = type,
-                          .nbytes = (uint32_t)tl,
+                          .text = types.p[ti],
+                          .nbytes = (uint32_t)types.len[ti],
                           .value = val,
                           .value_len = (uint32_t)vl};
         /* Strictly increasing: the one encoding of a set of ops. */
@@ -333,7 +462,9 @@ int weft__marks_load(wmarks **out, const weft_allocator *a, wreader *rd) {
         if ((rc = weft__marks_add(&m, a, &o, &added))) break;
         get_op(m, m->n - 1, &prev); /* the greatest so far: the last */
     }
-    if (!rc && (seen != nk || rd_left(rd))) rc = WEFT_EMALFORMED;
+    if (!rc && (seen != nk || seen_types != nt || rd_left(rd))) rc = WEFT_EMALFORMED;
+    weft__free(a, types.p);
+    weft__free(a, types.len);
     if (rc) {
         weft__marks_free(m, a);
         return rc;

@@ -290,6 +290,70 @@ test('two pages of one space: the follower writes through the leader, both conve
   }
 });
 
+test('a follower tab anchors the text it just typed, before and after it reaches the leader', { skip, timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const a = await newPage(context);
+    const id = await a.evaluate(async () => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb' });
+      window.space = s;
+      await s.text('notes', 'n', 'body').insert(0, 'one three');
+      return s.id;
+    });
+    const b = await newPage(context);
+    const got = await b.evaluate(async (id) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      window.space = s;
+      if (s._internal.isWriter()) throw new Error('the second page should follow');
+      const t = s.text('notes', 'n', 'body');
+      const seen = []; // anchors made inside observe, as a binding sends its caret on each delta
+      const stop = t.observe(() => {
+        try {
+          seen.push(t.resolve(t.anchor(t.length)) === t.length);
+        } catch (e) {
+          seen.push(e.code);
+        }
+      });
+      // Typed as an element would: each key before the previous one reached the leader.
+      const shown = 'one two three';
+      let last;
+      for (const [i, ch] of [...'two '].entries()) last = t.insert(4 + i, ch);
+      const early = { caret: t.anchor(8), end: t.anchor(shown.length), before: t.anchor(4, -1), inTyped: t.anchor(6) };
+      const earlyAt = Object.fromEntries(Object.entries(early).map(([k, v]) => [k, t.resolve(v)]));
+      const replicaBefore = t.toString();
+      await last;
+      const lateAt = Object.fromEntries(Object.entries(early).map(([k, v]) => [k, t.resolve(v)]));
+      stop();
+      return { early, earlyAt, lateAt, replicaBefore, text: t.toString(), seen };
+    }, id);
+    assert.equal(got.replicaBefore, 'one three', 'the follower\'s replica does not hold its typing before the leader answers');
+    assert.equal(got.text, 'one two three');
+    // Positions as the follower's element shows them, before and after the text lands.
+    assert.deepEqual(got.earlyAt, { caret: 8, end: 13, before: 4, inTyped: 8 });
+    assert.deepEqual(got.lateAt, { caret: 8, end: 13, before: 4, inTyped: 8 });
+    assert.ok(got.seen.length > 0 && got.seen.every((x) => x === true), JSON.stringify(got.seen));
+    // The leader resolves the follower's anchors to the same places.
+    await a.waitForFunction(() => window.space.text('notes', 'n', 'body').toString() === 'one two three');
+    const atLeader = await a.evaluate((early) => Object.fromEntries(Object.entries(early).map(([k, v]) => [k, window.space.text('notes', 'n', 'body').resolve(v)])), got.early);
+    assert.deepEqual(atLeader, { caret: 8, end: 13, before: 4, inTyped: 8 });
+    // And the follower anchors the characters the leader just typed, from its observe callback.
+    const fromLeader = b.evaluate(() => new Promise((resolve) => {
+      const t = window.space.text('notes', 'n', 'body');
+      const stop = t.observe((ds, { text }) => {
+        if (!text.includes('!')) return;
+        stop();
+        const i = text.indexOf('!');
+        resolve({ at: t.resolve(t.anchor(i)), after: t.resolve(t.anchor(i + 1, -1)), i });
+      });
+    }));
+    await a.evaluate(() => window.space.text('notes', 'n', 'body').insert(3, '!'));
+    assert.deepEqual(await fromLeader, { at: 3, after: 4, i: 3 });
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('two browsers (separate IndexedDBs) sync through a real relay: live queries, offline edits, outbox across a reload', { skip: skip || (!haveRelay && 'no relay build'), timeout: 120_000 }, async () => {
   let relay = await startRelay();
   const ctxA = await browser.newContext();

@@ -1,12 +1,13 @@
 // Storage defaults and the Node file store (wasm/src/file.js): reopening a
 // space from its folder gives the same state, a torn log tail is cut off,
-// damage is an error, and Node without a storage choice is told to make one.
+// damage is an error, Node without a storage choice is told to make one,
+// and flush({ snapshot: true }) stores the state alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, appendFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSpace, openSpace, fileStorage } from '../../wasm/src/index.js';
+import { createSpace, openSpace, fileStorage, memoryStorage } from '../../wasm/src/index.js';
 import { replayLog, logEntry, LOG_KIND, crc32 } from '../../wasm/src/file.js';
 import * as zlib from 'node:zlib';
 
@@ -90,6 +91,28 @@ test('a snapshot rewrites the log as snapshot + outbox, and the space reopens fr
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('flush({ snapshot: true }) leaves the state alone in the store, and the space reopens from it', async () => {
+  const storage = memoryStorage();
+  const s = await createSpace({ storage });
+  const c = s.collection('c');
+  for (let i = 0; i < 30; i++) await c.put(`d${i}`, { i });
+  await s.text('n', 'a', 'body').insert(0, 'hello');
+  let kept = await (await storage.open(s.id)).load();
+  assert.equal(kept.snapshot, null); // fewer than SNAPSHOT_EVERY changes: records only
+  assert.ok(kept.records.length >= 31);
+  await s.flush({ snapshot: true });
+  const hash = s.stateHash();
+  await s.close();
+  kept = await (await storage.open(s.id)).load();
+  assert.ok(kept.snapshot, 'a snapshot was written');
+  assert.equal(kept.records.length, 0);
+  const again = await openSpace({ space: s.id, storage });
+  assert.equal(again.stateHash(), hash);
+  assert.equal(again.text('n', 'a', 'body').toString(), 'hello');
+  assert.equal(again.collection('c').get('d29').i, 29);
+  await again.close();
 });
 
 test('a torn last entry (crash mid-append) is cut off; damage before the end is WEFT_ECORRUPT', async () => {

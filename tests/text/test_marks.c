@@ -384,16 +384,16 @@ static void test_golden(void) {
     ins(t, 0, "hello");
     CHECK_OK(weft_text_format(t, 0, 2, "bold", 4, (const uint8_t *)"\x02", 1));
     CHECK_OK(weft_text_format(t, 1, 3, "link", 4, (const uint8_t *)"\x05\x01u", 3));
-    uint8_t want[110], *w = want;
+    uint8_t want[111], *w = want;
     const uint8_t head[] = {0x01, 0x02, 0x01};
     memcpy(w, head, 3), w += 3;
     memset(w, 0x11, 32), w += 32;
     const uint8_t text[] = {0x05, 0x01, 0x80, 0x02, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0x01};
     memcpy(w, text, sizeof text), w += sizeof text;
     memset(w, 0x11, 32), w += 32;
-    const uint8_t ops[] = {0x02, 0x18, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x04, 'b',  'o',
-                           'l',  'd',  0x01, 0x02, 0x1c, 0x00, 0x02, 0x00, 0x01, 0x00, 0x03,
-                           0x04, 'l',  'i',  'n',  'k',  0x03, 0x05, 0x01, 'u'};
+    const uint8_t ops[] = {0x02, 0x04, 'b',  'o',  'l',  'd',  0x04, 'l',  'i',  'n',  'k',
+                           0x02, 0x38, 0x00, 0x01, 0x00, 0x00, 0x04, 0x00, 0x01, 0x02, 0x3c,
+                           0x00, 0x01, 0x00, 0x01, 0x04, 0x01, 0x03, 0x05, 0x01, 'u'};
     memcpy(w, ops, sizeof ops), w += sizeof ops;
     CHECK(w - want == (ptrdiff_t)sizeof want);
     const uint8_t *p;
@@ -401,6 +401,31 @@ static void test_golden(void) {
     CHECK_OK(weft_text_encode(t, &p, &n));
     CHECK(n == sizeof want && memcmp(p, want, n) == 0);
     CHECK(spans_are(t, "[h|bold=\x02][e|bold=\x02,link=\x05\x01u][ll|link=\x05\x01u][o]"));
+    /* The marks section's tables and deltas allow one encoding only: each
+     * change below is refused, and the text loading it stays empty. */
+    struct {
+        size_t at;
+        uint8_t to;
+    } bad[] = {
+        {86, 'b'},   /* with 87..89 below: "link" becomes "bold", a type twice */
+        {97, 0x01},  /* op 0 uses type 1 before type 0 */
+        {106, 0x00}, /* type 1 never used */
+        {91, 0x28},  /* the end character's key from the start, but no end */
+        {96, 0x03},  /* end seq 0 - 2: below 0 */
+        {91, 0x78},  /* an unknown flag */
+        {79, 0x00},  /* no types */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t mod[sizeof want];
+        memcpy(mod, want, sizeof want);
+        mod[bad[i].at] = bad[i].to;
+        if (bad[i].at == 86) memcpy(mod + 86, "bold", 4);
+        weft_text *d = mk(0x22);
+        int rc = weft_text_load(d, mod, sizeof mod);
+        CHECK(rc == WEFT_EMALFORMED || rc == WEFT_ETRUNCATED);
+        CHECK(weft_text_length(d) == 0);
+        weft_text_free(d);
+    }
     weft_text_free(t);
 }
 

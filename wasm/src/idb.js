@@ -211,7 +211,7 @@ function concat(chunks) {
  * @property {(patch: { state?: string, pending?: number }) => void} setStatus
  * @property {(outbox: Uint8Array[]) => void} setLoadedOutbox the outbox a relay link takes over when this tab leads
  * @property {(fn: () => Promise<void>) => void} setCloseHook runs on the space's close
- * @property {(w: { exec(ops: import('./ops.js').Op[]): Promise<void> } | null) => void} setWriter forwards this tab's writes (null: this tab commits them)
+ * @property {(w: { exec(ops: import('./ops.js').Op[]): Promise<void>, forwarded(coll: string, doc: string, field: string): import('./ops.js').SpliceOp[] } | null) => void} setWriter forwards this tab's writes (null: this tab commits them)
  */
 
 /**
@@ -258,7 +258,7 @@ export async function coordinateTabs(port, preloaded) {
       .catch(() => {}); // aborted on close
   }
 
-  const outstanding = new Map(); // follower: request id -> { ops, resolve, reject }
+  const outstanding = new Map(); // follower: request id -> { ops, resolve, reject, landed }
   let basing = null; // follower: records that arrived while a joined base loads
   let closed = false;
   let stopLeader = null;
@@ -279,8 +279,15 @@ export async function coordinateTabs(port, preloaded) {
   port.load(await port.readStore());
 
   const leaderHandlers = () => {
+    // A follower's change goes out with its request's id: the follower
+    // stops counting that write as on its way in the same step as it
+    // merges it (its anchors would count it twice in between).
+    const fromFollower = new WeakMap(); // record -> request id
     const offDurable = port.on('durable', (records) => {
-      if (records.length) channel.postMessage({ t: 'records', data: concat(records) });
+      if (!records.length) return;
+      const landed = [];
+      for (const r of records) if (fromFollower.has(r)) landed.push(fromFollower.get(r));
+      channel.postMessage({ t: 'records', data: concat(records), landed });
     });
     // Joined from the relay's snapshot: followers load it from the store.
     const offBase = port.on('durable-base', () => channel.postMessage({ t: 'base' }));
@@ -306,7 +313,9 @@ export async function coordinateTabs(port, preloaded) {
       if (m.t !== 'exec') return;
       let reply;
       try {
-        await port.exec(m.ops).durable;
+        const { record, durable } = port.exec(m.ops);
+        if (record) fromFollower.set(record, m.id);
+        await durable;
         reply = { t: 'done', id: m.id, to: m.from };
       } catch (e) {
         reply = { t: 'done', id: m.id, to: m.from, error: { code: e.code ?? 'WEFT_EINVAL', message: e.message } };
@@ -327,6 +336,13 @@ export async function coordinateTabs(port, preloaded) {
   } else {
     port.presence?._follow((state) => channel.postMessage({ t: 'presence-set', state }));
     port.setWriter({
+      /** This tab's splices of one text on their way to the leader, in order (Text.anchor counts them). */
+      forwarded(coll, doc, field) {
+        const out = [];
+        for (const o of outstanding.values())
+          if (!o.landed) for (const op of o.ops) if (op.t === 'splice' && op.c === coll && op.id === doc && op.f === field) out.push(op);
+        return out;
+      },
       exec(ops) {
         // Check values here, so a bad one fails with the leader's error
         // (WEFT_EINVAL) rather than as a DataCloneError of the channel.
@@ -345,6 +361,10 @@ export async function coordinateTabs(port, preloaded) {
     onMessage = (m) => {
       switch (m.t) {
         case 'records':
+          for (const rid of m.landed ?? []) {
+            const o = outstanding.get(rid);
+            if (o) o.landed = true;
+          }
           if (basing) basing.push(m.data);
           else port.applyRemote(m.data, false);
           break;

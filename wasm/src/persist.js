@@ -143,6 +143,15 @@ export class Persistence {
   }
 
   /**
+   * The next store write holds a snapshot of the state now, replacing the
+   * stored records (space.flush({ snapshot: true })); resolves once durable.
+   */
+  snapshotNow() {
+    this.#snapshotNow = true;
+    return this.persist([], []);
+  }
+
+  /**
    * The replica now holds `bytes` more of change records; compacts at once
    * when they pass the limit. At once, not once per task: writes that are
    * not awaited (typing a text, a loop of puts) commit many changes in one

@@ -117,7 +117,7 @@ export class Space {
     }, textWindow);
     this.#history = new History({ core, rep: () => this.#settled(), baseVV: () => this.#persist.baseVV });
     this.#collectionPort = this.#port('write put fail replica subscribe docs indexes report');
-    this.#textPort = this.#port('write replica observeText report inTxn');
+    this.#textPort = this.#port('write replica observeText report inTxn forwarded');
     this.#listPort = this.#port('write fail replica subscribe report');
     this.#files = new Files(Object.assign(this.#port('core meta rights replica on emit setStatus'), { store, checkOpen: () => this.#open() }), files);
   }
@@ -496,9 +496,10 @@ export class Space {
   }
 
   /** Resolves when every write so far is durable in the store. */
-  flush() {
+  flush({ snapshot = false } = {}) {
     this.#changes.settle();
-    return this.#persist.flush();
+    // A snapshot now: reopening reads the state alone, no change records.
+    return snapshot ? this.#persist.snapshotNow() : this.#persist.flush();
   }
 
   /** Flushes, disconnects and frees the core replica. Idempotent. */
@@ -569,6 +570,7 @@ export class Space {
       get docs() { return self.#subs.docs; },
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
+      forwarded: (c, d, f) => this.#changes.writer?.forwarded?.(c, d, f) ?? [], // a follower tab's splices on their way (idb.js)
       exec: (ops) => this.#changes.execLocal(ops),
       applyRemote: (buf, persist = true) => this.#changes.applyRemote(this.#members.counting(buf), persist),
       ack: (seq) => this.#persist.persist([], [], seq),

@@ -40,6 +40,34 @@ export function mapPosition(p, d) {
   return d.index + d.insert.length;
 }
 
+/**
+ * Where position p (side < 0: sticking to the character before it) of the
+ * text with splice `sp` applied is in the text without it. A position in
+ * or at the end of the splice's inserted text, which has no characters
+ * yet, becomes the character after the splice: the inserted text lands
+ * before it.
+ */
+function beforeSplice(p, side, sp) {
+  const n = sp.text.length;
+  if (p < sp.pos || (p === sp.pos && (n === 0 || side < 0))) return [p, side];
+  if (p === sp.pos) return [p, -1];
+  if (p <= sp.pos + n) return [sp.pos + sp.del, 0];
+  return [p - n + sp.del, side];
+}
+
+/**
+ * Where position p, an anchor's (before: sticking to the character before
+ * it), goes when splice `sp` lands: text inserted right at an anchor on
+ * the character after it goes before it. A deleted character keeps its
+ * place, before text inserted there (it goes after the tombstones).
+ */
+function afterSplice(p, before, sp) {
+  if (p < sp.pos) return p;
+  if (p === sp.pos) return before || sp.del > 0 ? p : p + sp.text.length;
+  if (p < sp.pos + sp.del || (before && sp.del > 0 && p === sp.pos + sp.del)) return sp.pos; // anchored on a deleted character
+  return p - sp.del + sp.text.length;
+}
+
 function applyDelta(s, d) {
   return s.slice(0, d.index) + d.insert + s.slice(d.index + d.deleteCount);
 }
@@ -52,6 +80,7 @@ function applyDelta(s, d) {
  * @property {(text: Text, cb: Function) => () => void} observeText adds an observer (TextObservers.add); returns its removal
  * @property {(e: unknown) => void} report the space's 'error' event (console.error when nobody listens)
  * @property {() => boolean} inTxn whether a transaction is open (text edits cannot join one)
+ * @property {(coll: string, doc: string, field: string) => import('./ops.js').SpliceOp[]} forwarded a follower tab's splices of this text on their way to the leader, in order ([] elsewhere)
  */
 
 /** One text field of one document. Cheap to create; holds no state of its own. */
@@ -158,11 +187,16 @@ export class Text {
    * an index after anyone's edits. Send it in presence for remote cursors.
    * Throws WEFT_EINVAL for an index past the end or inside a surrogate
    * pair, WEFT_ENOTFOUND for an index inside a field that holds a plain
-   * string (edit it first: it becomes a text).
+   * string (edit it first: it becomes a text). In a follower tab, index
+   * counts this tab's splices still on their way to the leader.
    */
   anchor(index, assoc = 0) {
     if (!Number.isSafeInteger(index) || index < 0) throw new WeftError('WEFT_EINVAL', `index ${index} is not a position`);
-    const side = assoc < 0 ? -1 : 0;
+    let side = assoc < 0 ? -1 : 0;
+    // In a follower tab, positions count this tab's splices still on their
+    // way to the leader (its bound element shows them; its replica not yet).
+    const ahead = this.#in.forwarded(this.collection, this.doc, this.field);
+    for (let i = ahead.length - 1; i >= 0; i--) [index, side] = beforeSplice(index, side, ahead[i]);
     const a = this.#in.replica(this.collection, this.doc).textAnchor(this.collection, this.doc, this.field, index, side);
     if (a) return encodeAnchor(a);
     const n = this.length; // no text yet: only its edges exist
@@ -180,9 +214,13 @@ export class Text {
    */
   resolve(anchor) {
     const a = decodeAnchor(anchor);
-    if (a.edge) return a.before ? 0 : this.length;
-    const n = this.#in.replica(this.collection, this.doc).textResolve(this.collection, this.doc, this.field, a.bytes);
-    return n < 0 ? null : n;
+    const ahead = this.#in.forwarded(this.collection, this.doc, this.field);
+    if (a.edge) return a.before ? 0 : ahead.reduce((n, sp) => n + sp.text.length - sp.del, this.length);
+    let n = this.#in.replica(this.collection, this.doc).textResolve(this.collection, this.doc, this.field, a.bytes);
+    if (n < 0) return null;
+    // A follower tab's splices on their way, as anchor() counts them.
+    for (const sp of ahead) n = afterSplice(n, a.before, sp);
+    return n;
   }
 
   /**

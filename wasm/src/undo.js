@@ -10,8 +10,15 @@
 //   deleted again when nothing else is left in it.
 // - An increment is reversed by the opposite increment (counters commute).
 // - Typed text is removed by its characters' ids (anchors, anchor.js), so
-//   text others typed in between stays; deleted text is typed again where
-//   its tombstones are.
+//   text others typed in between stays; deleted text is typed again right
+//   before the character that followed it. Text typed again has new ids:
+//   the manager maps the old ones to them, so later steps naming the old
+//   characters (typing, formats, what followed a deletion) find the new.
+// - Formatting is reversed by formatting again: each part of the range,
+//   found by its characters' anchors, gets back the marks it had before,
+//   where it still shows what this device wrote (a mark someone else set
+//   since stays, as for fields). The reversing op is a newer mark op, so it
+//   merges with concurrent formatting by Peritext's rule like any other.
 //
 // Writes less than captureTimeout ms apart join one stack item (so do the
 // keystrokes of one text window, TEXT_WINDOW_MS, whenever captureTimeout is
@@ -47,6 +54,97 @@ function codePoints(s) {
   return n;
 }
 
+/** The parts of [from, to) whose mark `type` shows `value` (ABSENT: no mark), in spans. */
+function rangesShowing(spans, from, to, type, value) {
+  const out = [];
+  let at = 0;
+  for (const sp of spans) {
+    const a = Math.max(at, from);
+    const b = Math.min(at + sp.insert.length, to);
+    at += sp.insert.length;
+    if (a >= b) continue;
+    const v = sp.attributes && type in sp.attributes ? sp.attributes[type] : ABSENT;
+    if (!sameValue(v, value)) continue;
+    const last = out[out.length - 1];
+    if (last && last[1] === a) last[1] = b;
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** The marks of [from, to) as [{ len, attrs }] (attrs {} where it has none). */
+function marksIn(spans, from, to) {
+  const out = [];
+  let at = 0;
+  for (const sp of spans) {
+    const a = Math.max(at, from);
+    const b = Math.min(at + sp.insert.length, to);
+    at += sp.insert.length;
+    if (a < b) out.push({ len: b - a, attrs: sp.attributes ?? {} });
+  }
+  return out;
+}
+
+/**
+ * The format ops making the text from `pos` show `want` ([{ len, attrs }]):
+ * [{ a, b, attrs }], attrs naming only the types that differ (null: remove).
+ */
+function markFixes(want, spans, pos) {
+  const now = [];
+  let at = 0;
+  const end = pos + want.reduce((n, w) => n + w.len, 0);
+  for (const sp of spans) {
+    const a = Math.max(at, pos);
+    const b = Math.min(at + sp.insert.length, end);
+    at += sp.insert.length;
+    if (a < b) now.push({ a, b, attrs: sp.attributes ?? {} });
+  }
+  const out = [];
+  let w = 0;
+  let wEnd = pos + (want[0]?.len ?? 0);
+  for (const piece of now) {
+    let a = piece.a;
+    while (a < piece.b && w < want.length) {
+      const b = Math.min(piece.b, wEnd);
+      const diff = {};
+      for (const t of new Set([...Object.keys(want[w].attrs), ...Object.keys(piece.attrs)])) {
+        const v = t in want[w].attrs ? want[w].attrs[t] : ABSENT;
+        if (!sameValue(v, t in piece.attrs ? piece.attrs[t] : ABSENT)) diff[t] = v === ABSENT ? null : v;
+      }
+      const last = out[out.length - 1];
+      if (Object.keys(diff).length) {
+        if (last && last.b === a && sameValue(last.attrs, diff)) last.b = b;
+        else out.push({ a, b, attrs: diff });
+      }
+      a = b;
+      if (a >= wEnd && ++w < want.length) wEnd += want[w].len;
+    }
+  }
+  return out;
+}
+
+const MAX_IDS = 10_000; // longer deletions keep no ids: formats of them are not followed when retyped
+
+/**
+ * The ids of the characters of `content` at `pos`, as runs { key, seq, n }
+ * (n code points), or null for long deletions.
+ */
+function charIds(text, pos, content) {
+  if (content.length > MAX_IDS) return null;
+  const runs = [];
+  for (const ch of content) {
+    const a = text.anchor(pos, 0);
+    pos += ch.length;
+    if (a.length === 1) return null;
+    const key = a.slice(1, 44);
+    const seq = parseInt(a.slice(44), 36);
+    const last = runs[runs.length - 1];
+    if (last && last.key === key && last.seq + last.n === seq) last.n++;
+    else runs.push({ key, seq, n: 1 });
+  }
+  return runs;
+}
+
 export class UndoManager {
   #port;
   #scope;
@@ -58,6 +156,7 @@ export class UndoManager {
   #stopped = true;
   #events = new Emitter();
   #untrack;
+  #retyped = []; // { key, seq, n, toKey, toSeq }: deleted characters typed again, and their new ids
 
   /** @internal space.undoManager() makes it. @param {UndoPort} port */
   constructor(port, { scope, captureTimeout = CAPTURE_TIMEOUT } = {}) {
@@ -90,6 +189,7 @@ export class UndoManager {
   clear() {
     this.#undo = [];
     this.#redo = [];
+    this.#retyped = [];
     this.#stopped = true;
   }
 
@@ -173,8 +273,8 @@ export class UndoManager {
         const ranges = [];
         for (let k = 0; k < r.n; k++) {
           const id = r.key + (r.seq + k).toString(36);
-          const a = text.resolve('>' + id);
-          const b = a === null ? null : text.resolve('<' + id);
+          const a = this.#resolve(text, '>' + id); // deleted and typed again by undo or redo: its new id
+          const b = a === null ? null : this.#resolve(text, '<' + id);
           if (a === null || b === a) continue;
           const last = ranges[ranges.length - 1];
           if (last && last[1] === a) last[1] = b;
@@ -184,15 +284,99 @@ export class UndoManager {
         for (let i = ranges.length - 1; i >= 0; i--) out.push(this.#splice(r, ranges[i][0], ranges[i][1] - ranges[i][0], ''));
         return out;
       }
-      case 'del': {
-        // Back before the first deleted character's tombstone: its old place.
-        const pos = this.#port.text(r.c, r.id, r.f).resolve(r.anchor);
-        if (pos === null) return [];
-        const at = r.anchor.length > 1 ? r.anchor : undefined;
-        return [port.write({ t: 'splice', c: r.c, id: r.id, f: r.f, pos, del: 0, text: r.content, at })];
-      }
+      case 'fmt':
+        return this.#reverseFormat(r);
+      case 'del':
+        return this.#retype(r);
     }
     return [];
+  }
+
+  /**
+   * Deleted text typed again in its old place: right before the character
+   * that followed it (or the one undo or redo typed again for that one),
+   * even when that one is deleted too. Putting back adjacent deletions, in
+   * any order, keeps their order: each follows what came after it.
+   */
+  #retype(r) {
+    const port = this.#port;
+    const text = port.text(r.c, r.id, r.f);
+    const next = this.#follow(r.next);
+    const pos = text.resolve(next);
+    if (pos === null) return [];
+    const at = next.length > 1 ? next : undefined; // the end: a plain insert there
+    const out = [port.write({ t: 'splice', c: r.c, id: r.id, f: r.f, pos, del: 0, text: r.content, at })];
+    if (!text.toString().startsWith(r.content, pos)) return out; // refused: nothing was typed
+    if (r.ids) this.#noteRetyped(r.ids, text, pos);
+    // Typed again among tombstones, it may land outside a range it was
+    // in, or inside one it was not: give it back the marks it had.
+    for (const { a, b, attrs } of markFixes(r.marks, text.spans(), pos)) out.push(port.write({ t: 'format', c: r.c, id: r.id, f: r.f, pos: a, len: b - a, attrs }));
+    return out;
+  }
+
+  /**
+   * The format ops putting back each segment's previous marks, for the
+   * types whose marks still show what the reversed op wrote: one op per
+   * range and value, ranges taken from the text as it is now.
+   */
+  #reverseFormat(r) {
+    const text = this.#port.text(r.c, r.id, r.f);
+    const ops = new Map(); // "from,to" -> attrs
+    for (const seg of r.segs) {
+      const from = this.#resolve(text, seg.start);
+      const to = this.#resolve(text, seg.end);
+      if (from === null || to === null || to <= from) continue; // gone, or every character deleted
+      for (const [type, wrote] of r.after) {
+        for (const [a, b] of rangesShowing(text.spans(), from, to, type, wrote)) {
+          const key = a + ',' + b;
+          if (!ops.has(key)) ops.set(key, {});
+          const prev = seg.prev.get(type);
+          ops.get(key)[type] = prev === ABSENT ? null : prev;
+        }
+      }
+    }
+    return [...ops].map(([key, attrs]) => {
+      const [a, b] = key.split(',').map(Number);
+      return this.#port.write({ t: 'format', c: r.c, id: r.id, f: r.f, pos: a, len: b - a, attrs });
+    });
+  }
+
+  /**
+   * Deleted text typed again has new ids: typing and format records name
+   * the old ones, so the new run is noted for #resolve (as Yjs's redone
+   * items).
+   */
+  #noteRetyped(ids, text, pos) {
+    let first;
+    try {
+      first = text.anchor(pos, 0);
+    } catch {
+      return; // the write failed: nothing was typed
+    }
+    if (first.length === 1) return;
+    const key = first.slice(1, 44);
+    let seq = parseInt(first.slice(44), 36);
+    for (const run of ids) {
+      this.#retyped.push({ ...run, toKey: key, toSeq: seq });
+      seq += run.n;
+    }
+  }
+
+  /** The anchor naming, instead of a character, the one that undo or redo typed again for it (if any). */
+  #follow(anchor) {
+    for (let hops = 0; anchor.length > 1 && hops < this.#retyped.length; hops++) {
+      const key = anchor.slice(1, 44);
+      const seq = parseInt(anchor.slice(44), 36);
+      const m = this.#retyped.findLast((x) => x.key === key && seq >= x.seq && seq < x.seq + x.n);
+      if (!m) break;
+      anchor = anchor[0] + m.toKey + (m.toSeq + seq - m.seq).toString(36);
+    }
+    return anchor;
+  }
+
+  /** An anchor's position now, following characters typed again by undo or redo. */
+  #resolve(text, anchor) {
+    return text.resolve(this.#follow(anchor));
   }
 
   #splice(r, pos, del, text) {
@@ -200,7 +384,7 @@ export class UndoManager {
   }
 
   #inScope(op) {
-    return this.#scope.some((s) => s.c === op.c && (s.id === undefined || s.id === op.id) && (s.f === undefined || (op.t === 'splice' && s.f === op.f)));
+    return this.#scope.some((s) => s.c === op.c && (s.id === undefined || s.id === op.id) && (s.f === undefined || ((op.t === 'splice' || op.t === 'format') && s.f === op.f)));
   }
 
   /**
@@ -208,12 +392,11 @@ export class UndoManager {
    * to call after it ran (synchronously), or null when it is not in scope.
    */
   capture(op) {
-    // Formatting is not undone (yet): it changes no value, and restoring the
-    // marks a range had is a later step (docs/API.md, "Undo").
-    if (op.t === 'format' || !this.#inScope(op)) return null;
+    if (!this.#inScope(op)) return null;
     const port = this.#port;
     if (op.t === 'incr') return () => this.#add({ t: 'incr', c: op.c, id: op.id, f: op.f, n: op.n });
     if (op.t === 'splice') return port.isWriter() ? this.#captureSplice(op) : null; // a follower tab's edit lands in the leader later
+    if (op.t === 'format') return port.isWriter() ? this.#captureFormat(op) : null;
     const cur = port.replica(op.c, op.id).getDoc(op.c, op.id);
     const fields = op.t === 'update' ? Object.keys(op.data) : [...new Set([...Object.keys(cur ?? {}), ...(op.t === 'put' ? Object.keys(op.data) : [])])];
     const before = new Map(), after = new Map();
@@ -230,14 +413,17 @@ export class UndoManager {
     const base = { c: op.c, id: op.id, f: op.f };
     let del = null;
     if (op.del > 0) {
-      let anchor;
+      let next;
       try {
-        anchor = text.anchor(op.pos, 0);
+        text.anchor(op.pos, 0);
+        next = text.anchor(op.pos + op.del, 0); // the character after the deleted text, or the end
       } catch (e) {
         if (e.code !== 'WEFT_ENOTFOUND') return null; // a bad range: the write fails too
         return this.#plainSplice(op, text); // a plain string becoming a text
       }
-      del = { t: 'del', ...base, anchor, content: text.toString().slice(op.pos, op.pos + op.del) };
+      const content = text.toString().slice(op.pos, op.pos + op.del);
+      const marks = marksIn(text.spans(), op.pos, op.pos + op.del);
+      del = { t: 'del', ...base, next, content, ids: charIds(text, op.pos, content), marks };
     }
     return () => {
       if (del) this.#add(del);
@@ -247,6 +433,40 @@ export class UndoManager {
       const id = anchor.slice(1);
       this.#add({ t: 'ins', ...base, key: id.slice(0, 43), seq: parseInt(id.slice(43), 36), n: codePoints(op.text) });
     };
+  }
+
+  /**
+   * A format op: the range cut where the marks of its types change, each
+   * segment kept as anchors (its first character, and the character after
+   * it or the end, so text typed at its end that an expanding mark took in
+   * is covered too) with the marks it had.
+   */
+  #captureFormat(op) {
+    const text = this.#port.text(op.c, op.id, op.f);
+    const end = op.pos + op.len;
+    if (end > text.length) return null; // the write fails too
+    const types = Object.keys(op.attrs);
+    const segs = [];
+    let at = 0;
+    for (const sp of text.spans()) {
+      const a = Math.max(at, op.pos);
+      const b = Math.min(at + sp.insert.length, end);
+      at += sp.insert.length;
+      if (a >= b) continue;
+      const prev = new Map(types.map((t) => [t, sp.attributes && t in sp.attributes ? sp.attributes[t] : ABSENT]));
+      const last = segs[segs.length - 1];
+      if (last && types.every((t) => sameValue(last.prev.get(t), prev.get(t)))) last.to = b;
+      else segs.push({ from: a, to: b, prev });
+    }
+    let anchored;
+    try {
+      anchored = segs.map((s) => ({ start: text.anchor(s.from, 0), end: text.anchor(s.to, 0), prev: s.prev }));
+    } catch (e) {
+      if (e.code === 'WEFT_EINVAL' || e.code === 'WEFT_ENOTFOUND') return null; // a bad range: the write fails too
+      throw e;
+    }
+    const after = new Map(types.map((t) => [t, op.attrs[t] === null || op.attrs[t] === undefined ? ABSENT : op.attrs[t]]));
+    return () => this.#add({ t: 'fmt', c: op.c, id: op.id, f: op.f, after, segs: anchored });
   }
 
   /** A splice of a plain string field: recorded as the field's write (before: the string). */
