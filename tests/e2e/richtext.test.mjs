@@ -126,6 +126,14 @@ test('two people format and type in one rich-text note at once, see each other\'
       await p.waitForFunction(() => document.querySelector('#note-body').textContent === 'item by Bob!', null, WAIT);
       assert.deepEqual(await blocks(p), [['div', 'item by Bob!']]);
     }
+    // Enter in a list item makes the next one; Tab nests it (depth 1), for both.
+    await b.keyboard.press('Enter');
+    await b.keyboard.press('Tab');
+    await b.keyboard.type('nested');
+    await converged(a, b);
+    await a.waitForFunction(() => document.querySelectorAll('#note-body .weft-pm-li').length === 2, null, WAIT);
+    assert.deepEqual(await a.locator('#note-body .weft-pm-li').evaluateAll((els) => els.map((e) => [e.textContent, e.dataset.depth])),
+      [['item by Bob!', '0'], ['nested', '1']]);
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
   } finally {

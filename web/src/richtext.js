@@ -7,7 +7,7 @@
 import { EditorState, Selection } from 'prosemirror-state';
 import { EditorView } from 'prosemirror-view';
 import { keymap } from 'prosemirror-keymap';
-import { baseKeymap, toggleMark, setBlockType } from 'prosemirror-commands';
+import { baseKeymap, toggleMark, setBlockType, splitBlockAs } from 'prosemirror-commands';
 import { weftSchema as schema, weftDoc, weftProseMirror } from 'weftdb/prosemirror';
 import { h } from './dom.js';
 import 'prosemirror-view/style/prosemirror.css';
@@ -19,6 +19,24 @@ const edge = (end) => (state, dispatch) => {
   return true;
 };
 const n = schema.nodes;
+
+/** Tab / Shift+Tab in a list item: one level deeper or shallower (its depth attribute). */
+const indent = (delta) => (state, dispatch) => {
+  const { $from } = state.selection;
+  const node = $from.parent;
+  if (node.type !== n.list_item) return false;
+  const depth = Math.max(0, Math.min(15, node.attrs.depth + delta));
+  dispatch?.(state.tr.setNodeMarkup($from.before(), null, { ...node.attrs, depth }));
+  return true;
+};
+
+/** Enter in a list item: the next item (same kind and depth); in an empty one, back to a paragraph. */
+const listEnter = (state, dispatch) => {
+  const node = state.selection.$from.parent;
+  if (node.type !== n.list_item) return false;
+  if (node.content.size === 0) return setBlockType(n.paragraph)(state, dispatch);
+  return splitBlockAs((x) => ({ type: n.list_item, attrs: x.attrs }))(state, dispatch);
+};
 
 /** The toolbar's buttons: label, accessible name, command. */
 const TOOLS = [
@@ -56,7 +74,8 @@ export function richEditor(text, parent, { readOnly, presence, undoManager, user
       plugins: [
         weftProseMirror(text, { presence, undoManager, user }),
         keymap({ 'Mod-b': toggleMark(m.strong), 'Mod-i': toggleMark(m.em), 'Mod-Alt-1': setBlockType(n.heading, { level: 1 }),
-          'Mod-Alt-2': setBlockType(n.heading, { level: 2 }), 'Mod-Alt-0': setBlockType(n.paragraph), 'Mod-Home': edge(false), 'Mod-End': edge(true) }),
+          'Mod-Alt-2': setBlockType(n.heading, { level: 2 }), 'Mod-Alt-0': setBlockType(n.paragraph), 'Mod-Home': edge(false), 'Mod-End': edge(true),
+          Enter: listEnter, Tab: indent(1), 'Shift-Tab': indent(-1) }),
         keymap(baseKeymap),
       ],
     }),
