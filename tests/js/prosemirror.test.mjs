@@ -144,8 +144,17 @@ test('two ProseMirror editors: typing, bold, heading, list item sync; remote edi
     });
     assert.equal(await page.evaluate(() => document.querySelector('#a .weft-pm-caret[data-name="Bo"]').style.borderLeftColor), 'rgb(0, 0, 200)');
     // A types where its caret was kept: after "Oh, hel"
+    // (Typing writes no block attributes or marks that did not change: count the calls.)
+    await page.evaluate(() => {
+      window.calls = 0;
+      for (const m of ['setBlock', 'format']) {
+        const orig = A.text[m].bind(A.text);
+        A.text[m] = (...args) => (window.calls++, orig(...args));
+      }
+    });
     await page.focus('#a .ProseMirror');
     await page.keyboard.type('X');
+    assert.equal(await page.evaluate(() => window.calls), 0);
     assert.deepEqual(await shape('A'), [['heading1', 'Title!'], ['paragraph', 'Oh, helXlo *bold* text'], ['bullet/0', 'item one']]);
     await page.evaluate(() => window.sync());
     assert.deepEqual(await shape('B'), [['heading1', 'Title!'], ['paragraph', 'Oh, helXlo *bold* text'], ['bullet/0', 'item one']]);

@@ -41,8 +41,15 @@ function leads(text) {
   return text.blocks()[0].marker === 0;
 }
 
+/** Whether two mark values are equal (maps whatever their key order: the core sorts a value's keys). */
 function same(a, b) {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  return canonical(a ?? null) === canonical(b ?? null);
+}
+
+function canonical(v) {
+  if (!v || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
 }
 
 /** Each UTF-16 unit's attributes ({} for plain text). */
