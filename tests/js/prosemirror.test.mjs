@@ -174,6 +174,17 @@ test('two ProseMirror editors: typing, bold, heading, list item sync; remote edi
       assert.ok(s.includes('Oh, ') && s.includes('!'), JSON.stringify(left));
       assert.ok(!s.includes('Title') && !s.includes('hello') && !s.includes('item'), JSON.stringify(left));
     }
+    // Bo selects a stretch: A draws it in Bo's colour.
+    await page.focus('#b .ProseMirror');
+    await page.evaluate(() => {
+      const { state } = B.view;
+      B.view.dispatch(state.tr.setSelection(state.selection.constructor.create(state.doc, 1, Math.min(4, state.doc.content.size - 1))));
+    });
+    const picked = await page.evaluate(() => B.view.state.doc.textBetween(B.view.state.selection.from, B.view.state.selection.to));
+    assert.ok(picked.length > 0);
+    await page.waitForFunction((w) => [...document.querySelectorAll('#a .weft-pm-selection')].map((e) => e.textContent).join('') === w, picked);
+    const bg = await page.evaluate(() => getComputedStyle(document.querySelector('#a .weft-pm-selection')).backgroundColor);
+    assert.equal(bg, 'color(srgb 0 0 0.784314 / 0.2)'); // rgb(0, 0, 200) at 20%
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();

@@ -186,7 +186,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
       const pa = flatToPm(doc, lead, a);
       const ph = flatToPm(doc, lead, h);
       const [from, to] = pa < ph ? [pa, ph] : [ph, pa];
-      if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: `background: ${color}33` }));
+      if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: `background: color-mix(in srgb, ${color} 20%, transparent)` }));
       out.push(Decoration.widget(ph, () => Caret.dom(color, name), { key: `${author}:${color}:${name}`, side: 1 }));
     }
     return DecorationSet.create(doc, out);
