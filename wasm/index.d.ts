@@ -208,6 +208,24 @@ export interface TextSpan {
   insert: string;
   attributes?: TextAttributes;
 }
+/** A block's attributes (docs/API.md, "Blocks"): type paragraph | heading (level 1..6) | bullet | ordered (depth 0..15) | blockquote | code, or another. */
+export interface BlockAttributes {
+  type: 'paragraph' | 'heading' | 'bullet' | 'ordered' | 'blockquote' | 'code' | (string & {});
+  level?: number;
+  depth?: number;
+  [key: string]: unknown;
+}
+/** One block of a rich text (text.blocks()). */
+export interface TextBlock {
+  /** The index of its marker ("\n"), null for the text before the first marker. */
+  marker: number | null;
+  /** Its content: [start, end) in UTF-16 units. */
+  start: number;
+  end: number;
+  attrs: BlockAttributes;
+  /** The content's formatting, without the block mark. */
+  spans: TextSpan[];
+}
 /** A collaborative text field (space.text). Positions are UTF-16 code units. */
 export interface Text {
   readonly collection: string;
@@ -227,6 +245,12 @@ export interface Text {
   format(index: number, length: number, attributes: Record<string, unknown | null>): Promise<void>;
   /** The text as spans of equally formatted text. */
   spans(): TextSpan[];
+  /** The text as blocks (block markers, docs/API.md "Blocks"); at least one. */
+  blocks(): TextBlock[];
+  /** Inserts a block marker at index: the text after it starts a block with attrs. */
+  insertBlock(index: number, attrs?: BlockAttributes): Promise<void>;
+  /** Sets the attributes of the block whose marker ("\n") is at index, replacing them. */
+  setBlock(index: number, attrs: BlockAttributes): Promise<void>;
   /** cb(deltas, { local, text }) after every change (text: the text now); returns an unsubscribe function. */
   observe(cb: (deltas: TextDelta[], info: { local: boolean; text: string }) => void): () => void;
   /**

@@ -71,6 +71,10 @@ export default defineConfig({
   // weftdb loads its .wasm from beside its loader (new URL(..., import.meta.url)):
   // keep it out of dependency pre-bundling so that path holds in dev too.
   optimizeDeps: { exclude: ['weftdb'] },
+  // weftdb is ../wasm (a file: dependency) with its own node_modules (its
+  // dev deps): its editor bindings must use the app's copy of ProseMirror
+  // and CodeMirror, one instance each.
+  resolve: { dedupe: ['prosemirror-model', 'prosemirror-state', 'prosemirror-view', 'prosemirror-transform', '@codemirror/state', '@codemirror/view'] },
   // weftdb is ../wasm (a file: dependency): let the dev server read it.
   server: { fs: { allow: ['..'] } },
   build: {

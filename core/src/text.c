@@ -1381,7 +1381,10 @@ static int apply_mark(weft_text *t, const weft_text_op *x) {
 }
 
 int weft_text_mark_expands(const char *type, size_t type_len) {
-    static const char *const fixed[] = {"link", "comment"};
+    /* Fixed by name for every replica and build (FORMAT.md §10, level 5):
+     * a block marker's `block` mark covers its one character, never text
+     * typed after it (TEXT.md, "Blocks"). */
+    static const char *const fixed[] = {"link", "comment", "block"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (type && type_len == strlen(fixed[i]) && memcmp(type, fixed[i], type_len) == 0) return 0;
     return 1;

@@ -138,7 +138,7 @@ test('two people edit one space at once and converge', { skip, timeout: 90_000 }
   for (const p of [a, b]) {
     await openNote(p, 'Packing list (final)');
     assert.equal(await p.getByLabel('Note title').inputValue(), 'Packing list (final)');
-    assert.equal(await p.getByLabel('Note text').inputValue(), `passport, tickets, ${MARKER}, charger`);
+    await p.waitForFunction((w) => document.querySelector('#note-body')?.textContent === w, `passport, tickets, ${MARKER}, charger`, WAIT);
   }
   // The body is collaborative text: both type in it at once, at either end,
   // and every keystroke of both survives, in both editors.
@@ -156,9 +156,15 @@ test('two people edit one space at once and converge', { skip, timeout: 90_000 }
   ]);
   await converged(a, b);
   const both = `Alice: passport, tickets, ${MARKER}, charger +Bob`;
-  for (const p of [a, b]) await p.waitForFunction((w) => document.querySelector('#note-body').value === w, both, WAIT);
+  for (const p of [a, b]) await p.waitForFunction((w) => document.querySelector('#note-body').textContent === w, both, WAIT);
   // Alice's caret stayed where she typed, though Bob's text arrived meanwhile.
-  assert.equal(await a.evaluate(() => document.querySelector('#note-body').selectionStart), 'Alice: '.length);
+  assert.equal(await a.evaluate(() => {
+    const r = getSelection().getRangeAt(0);
+    const pre = document.createRange();
+    pre.setStart(document.querySelector('#note-body'), 0);
+    pre.setEnd(r.startContainer, r.startOffset);
+    return pre.toString().length;
+  }), 'Alice: '.length);
   // Each sees where the other is (their caret sent in presence as an anchor,
   // resolved here against the text with both people's typing in it).
   await a.locator('.note-cursor', { hasText: 'Bob' }).waitFor(WAIT);

@@ -61,7 +61,7 @@ test('the demo opens a space joined from a snapshot; its note history says older
   assert.equal(await metric('weft_relay_snapshots_served_total'), served + 1, 'the app joined from the snapshot');
   await page.getByRole('button', { name: 'Notes' }).click();
   await page.locator('.note-item', { hasText: 'Joined from a snapshot' }).click();
-  await page.waitForFunction(() => document.querySelector('#note-body')?.value === 'written before the snapshot', null, WAIT);
+  await page.waitForFunction(() => document.querySelector('#note-body')?.textContent === 'written before the snapshot', null, WAIT);
   await page.getByRole('button', { name: 'History' }).click();
   const hist = page.getByRole('dialog');
   await hist.locator('li.trimmed').waitFor(WAIT);

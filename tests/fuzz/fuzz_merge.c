@@ -199,11 +199,12 @@ static void format(world *w, weft_replica *r, script *s) {
     uint8_t pos = next(s), n = next(s), how = next(s);
     if (weft_replica_text_length(r, c, cl, d, dl, f, fl, &len) || !len) return;
     size_t p = pos % len, l = 1 + n % (len - p);
-    static const char *const types[] = {"bold", "italic", "link"};
-    const char *type = types[how % 3];
+    /* block: a block marker's mark, which does not expand (TEXT.md, "Blocks") */
+    static const char *const types[] = {"bold", "italic", "link", "block"};
+    const char *type = types[how % 4];
     uint8_t v[32];
     size_t vl;
-    if (how % 3 == 2)
+    if (how % 4 == 2)
         FUZZ_ASSERT(weft_value_write_string(v, sizeof v, &vl, how & 32 ? "u1" : "u2", 2) == 0);
     else
         FUZZ_ASSERT(weft_value_write_bool(v, sizeof v, &vl, 1) == 0);

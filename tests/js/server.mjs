@@ -1,6 +1,7 @@
 // A tiny static HTTP server on loopback for the browser tests: serves the
 // built package (wasm/src, wasm/dist) and libsodium.js and CodeMirror (for
-// the weftdb/codemirror binding) from wasm/node_modules,
+// the weftdb/codemirror binding) and ProseMirror (weftdb/prosemirror) from
+// wasm/node_modules,
 // and a test page whose import map resolves the package's bare imports the
 // way a bundler would (#file as package.json "imports" maps it outside Node).
 import { createServer } from 'node:http';
@@ -23,7 +24,15 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>weftdb test</title>
   "@marijn/find-cluster-break": "/pkg/node_modules/@marijn/find-cluster-break/src/index.js",
   "crelt": "/pkg/node_modules/crelt/index.js",
   "style-mod": "/pkg/node_modules/style-mod/src/style-mod.js",
-  "w3c-keyname": "/pkg/node_modules/w3c-keyname/index.js"
+  "w3c-keyname": "/pkg/node_modules/w3c-keyname/index.js",
+  "weftdb/prosemirror": "/pkg/src/prosemirror.js",
+  "prosemirror-model": "/pkg/node_modules/prosemirror-model/dist/index.js",
+  "prosemirror-state": "/pkg/node_modules/prosemirror-state/dist/index.js",
+  "prosemirror-view": "/pkg/node_modules/prosemirror-view/dist/index.js",
+  "prosemirror-transform": "/pkg/node_modules/prosemirror-transform/dist/index.js",
+  "prosemirror-commands": "/pkg/node_modules/prosemirror-commands/dist/index.js",
+  "prosemirror-keymap": "/pkg/node_modules/prosemirror-keymap/dist/index.js",
+  "orderedmap": "/pkg/node_modules/orderedmap/dist/index.js"
 } }</script>
 <script type="module">window.weftdb = await import('weftdb'); window.weftReady = true;</script>`;
 

@@ -41,6 +41,15 @@ test('react.d.ts type-checks the documented hooks (strict)', () => {
   assert.deepEqual(check([join(here, 'fixtures/react-usage.ts')], paths), []);
 });
 
+// weftdb/prosemirror's types (wasm/prosemirror.d.ts) against the
+// prosemirror-* packages' own types (in wasm/node_modules, its dev deps).
+test('prosemirror.d.ts type-checks the documented binding and blocks (strict)', () => {
+  const pm = (p) => [join(here, `../../wasm/node_modules/${p}/dist/index.d.ts`)];
+  const paths = { 'weftdb/prosemirror': [join(here, '../../wasm/prosemirror.d.ts')],
+    ...Object.fromEntries(['prosemirror-model', 'prosemirror-state', 'prosemirror-view', 'prosemirror-transform', 'orderedmap'].map((p) => [p, pm(p)])) };
+  assert.deepEqual(check([join(here, 'fixtures/prosemirror-usage.ts')], paths), []);
+});
+
 // ErrorCode is generated from error.h (wasm/gen_constants.c): every code
 // the header names is in it, with WEFT_EUNKNOWN and nothing else, and
 // ERRORS carries each one's number.

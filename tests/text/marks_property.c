@@ -2,7 +2,7 @@
  * Convergence property test of formatting marks (docs/TEXT.md, "Marks"):
  * per seeded case, 3 replicas of one space (two counting code points, one
  * UTF-16 units) splice random text into one note and format random ranges
- * (bold, italic, link with one of two URLs; adds and removes); changes
+ * (bold, italic, link with one of two URLs, block; adds and removes); changes
  * travel in random order, some twice, and a replica is sometimes restarted
  * from a snapshot. After every change reached everyone, all state hashes
  * and all spans must be equal and nothing may wait. The digest it prints
@@ -189,8 +189,10 @@ static void run_case(uint64_t seed) {
             if (rc) FAIL("splice refused: %s", weft_err_name(rc));
             keep(out, olen);
         } else if (what < 75 && n) {
-            static const char *const types[] = {"bold", "italic", "link"};
-            const char *type = types[below(3)];
+            /* block: a block marker's mark, the one that does not expand
+             * beside link (TEXT.md, "Blocks"); here over any range. */
+            static const char *const types[] = {"bold", "italic", "link", "block"};
+            const char *type = types[below(4)];
             size_t p = below(n), len = 1 + below(n - p), up, ue;
             cp_offset(cur, p, i == 2, &up);
             cp_offset(cur, p + len, i == 2, &ue);

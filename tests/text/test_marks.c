@@ -180,7 +180,39 @@ static void test_link_not_expanding(void) {
     ins(a, 8, "!"); /* right after the link, locally */
     CHECK(spans_are(a, "[The ][foox|link=u][!es jumped.]"));
     CHECK(weft_text_mark_expands("bold", 4) == 1 && weft_text_mark_expands("link", 4) == 0 &&
-          weft_text_mark_expands("comment", 7) == 0 && weft_text_mark_expands("linky", 5) == 1);
+          weft_text_mark_expands("comment", 7) == 0 && weft_text_mark_expands("block", 5) == 0 &&
+          weft_text_mark_expands("linky", 5) == 1);
+    weft_text_free(a);
+    weft_text_free(b);
+}
+
+/* A block marker (TEXT.md, "Blocks"): a "\n" whose `block` mark covers it
+ * alone. Text typed right after it or right before it, locally or
+ * concurrently, stays out of the mark; a concurrent split (a new marker)
+ * and typing merge; two heading levels set at once: one wins everywhere. */
+static void test_block_marker(void) {
+    weft_text *a, *b;
+    start(&a, &b);
+    ins(a, 3, "\n"); /* "The\n fox jumped." */
+    fmt(a, 3, 1, "block", "h1");
+    exchange(a, b);
+    ins(b, 4, "!");  /* right after the marker, concurrently */
+    ins(a, 3, "?");  /* right before it */
+    ins(a, 9, "\n"); /* A splits before " jumped." while B types */
+    fmt(a, 9, 1, "block", "p");
+    ins(b, 6, "quick "); /* "The\n! quick fox jumped." */
+    exchange(a, b);
+    const char *want = "[The?][\n|block=h1][! quick fox][\n|block=p][ jumped.]";
+    CHECK(spans_are(a, want));
+    CHECK(spans_are(b, want));
+    ins(a, 5, "x"); /* locally, right after the marker */
+    CHECK(spans_are(a, "[The?][\n|block=h1][x! quick fox][\n|block=p][ jumped.]"));
+    fmt(a, 4, 1, "block", "h2");
+    fmt(b, 4, 1, "block", "h3"); /* same lamport: B's greater key wins */
+    exchange(a, b);
+    want = "[The?][\n|block=h3][x! quick fox][\n|block=p][ jumped.]";
+    CHECK(spans_are(a, want));
+    CHECK(spans_are(b, want));
     weft_text_free(a);
     weft_text_free(b);
 }
@@ -596,5 +628,6 @@ static void test_out_of_memory(void) {
 }
 
 RUN_TESTS(T(test_overlapping), T(test_typing_at_edges), T(test_link_not_expanding),
-          T(test_add_remove), T(test_deletes), T(test_out_of_order), T(test_state), T(test_delta),
-          T(test_errors), T(test_golden), T(test_in_document), T(test_out_of_memory))
+          T(test_block_marker), T(test_add_remove), T(test_deletes), T(test_out_of_order),
+          T(test_state), T(test_delta), T(test_errors), T(test_golden), T(test_in_document),
+          T(test_out_of_memory))

@@ -163,7 +163,7 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
           const color = typeof state.color === 'string' ? state.color : '#e67e22';
           const name = typeof state.name === 'string' ? state.name : '';
           const [from, to] = a < h ? [a, h] : [h, a];
-          if (from < to) marks.push({ from, to, deco: Decoration.mark({ attributes: { style: `background: ${color}33` }, class: 'weft-cm-selection' }) });
+          if (from < to) marks.push({ from, to, deco: Decoration.mark({ attributes: { style: `background: color-mix(in srgb, ${color} 20%, transparent)` }, class: 'weft-cm-selection' }) });
           marks.push({ from: h, to: h, deco: Decoration.widget({ widget: new Caret(color, name), side: 1 }) });
         }
         if (showMarks) marks.push(...markDecorations(text, this.view.state.doc.length));

@@ -4,6 +4,7 @@
 // String.length, selectionStart and textarea offsets count. Every edit
 // commits one change of its own (see transact in docs/API.md for why).
 import { decodeAnchor, encodeAnchor } from './anchor.js';
+import { blocksOf, checkBlockAttrs } from './blocks.js';
 import { WeftError } from './errors.js';
 import { checkName } from './util.js';
 
@@ -149,7 +150,7 @@ export class Text {
    * Formats `length` code units from `index` (docs/API.md, "Rich text"):
    * `attributes` maps mark types to values ({ bold: true, link: 'https://…' });
    * null removes that mark. bold, italic and every other type grow when
-   * text is typed right after them; link and comment do not. Concurrent
+   * text is typed right after them; link, comment and block do not. Concurrent
    * formatting merges per character (the later op of a type wins). Joins
    * the open change like splice (not inside transact()); needs the space
    * at format level LEVEL_MARKS (5). Resolves when durable.
@@ -178,6 +179,50 @@ export class Text {
     if (sp) return sp;
     const s = this.toString();
     return s ? [{ insert: s }] : [];
+  }
+
+  /**
+   * The text as blocks (docs/API.md, "Rich text"; blocks.js): [{ marker,
+   * start, end, attrs, spans }], marker the index of the block's "\n"
+   * (null for text before the first marker), [start, end) its content,
+   * attrs its attributes ({ type: 'paragraph' } unless set), spans its
+   * content's formatting. At least one block. Synchronous.
+   */
+  blocks() {
+    return blocksOf(this.spans());
+  }
+
+  /**
+   * Starts a block at `index`: inserts a block marker ("\n") there with
+   * `attrs` ({ type: 'heading', level: 1 }, { type: 'bullet', depth: 0 },
+   * …); the text after it, up to the next marker, is the new block. One
+   * change (a splice and a format); needs LEVEL_MARKS. Resolves when durable.
+   */
+  insertBlock(index, attrs = { type: 'paragraph' }) {
+    if (this.#in.inTxn()) throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    try {
+      checkBlockAttrs(attrs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.all([this.splice(index, 0, '\n'), this.format(index, 1, { block: { ...attrs } })]).then(() => {});
+  }
+
+  /**
+   * Sets the attributes of the block whose marker is at `index` (a "\n":
+   * a marker, or a plain line break that becomes one), replacing them
+   * whole; concurrent setBlocks of one marker: the latest wins everywhere.
+   * WEFT_EINVAL when `index` holds no "\n". Resolves when durable.
+   */
+  setBlock(index, attrs) {
+    if (this.#in.inTxn()) throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
+    try {
+      checkBlockAttrs(attrs);
+      if (this.toString()[index] !== '\n') throw new WeftError('WEFT_EINVAL', `index ${index} holds no block marker`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.format(index, 1, { block: { ...attrs } });
   }
 
   /**

@@ -1,35 +1,30 @@
-// Where the others are in a note's body: this device's caret goes out in
+// Where the others are in a note's body, in words: the editors
+// (weftdb/prosemirror, weftdb/codemirror) send this device's selection in
 // presence as anchors (weftdb's text.anchor: stable positions that follow
-// everyone's edits), and each other person's caret in the same note is
-// shown under the body with a few characters around it, resolved against
-// the text as it is now (text.resolve), so it moves with their typing and
-// stays put while others type before it.
+// everyone's edits) and draw the others' carets in their colours; this
+// lists each other person's caret in the same note under the body with a
+// few characters around it, resolved against the text as it is now
+// (text.resolve), so it moves with their typing and stays put while others
+// type before it.
 import { h, setChildren } from './dom.js';
 import { setPresence } from './presence.js';
 
-const SEND_MS = 50; // at most 20 presence messages a second while typing
 const AROUND = 14; // characters shown on each side of a caret
 
-/** Binds the caret of `textarea` (bound to `text`) and shows the others' in `el`. Returns an unbind function. */
-export function bindCursors(space, text, textarea, el) {
+/** A person's colour, the same on every device (a hue from their name). */
+export function colorOf(name) {
+  let x = 0;
+  for (const c of String(name)) x = (x * 31 + c.codePointAt(0)) >>> 0;
+  return `hsl(${x % 360}, 70%, 38%)`;
+}
+
+/** Lists the others' carets in `text` in `el`. Returns an unbind function (which also withdraws this device's caret). */
+export function showCursors(space, text, el) {
   const api = space.presence;
   if (!api || typeof api.on !== 'function') return () => {};
   const key = [text.collection, text.doc, text.field];
   const mine = (c) => Array.isArray(c?.text) && c.text.every((x, i) => x === key[i]);
-  let timer = null;
   let peers = [];
-
-  const send = () => {
-    timer = null;
-    try {
-      setPresence(space, { cursor: { text: key, anchor: text.anchor(textarea.selectionStart), head: text.anchor(textarea.selectionEnd) } });
-    } catch {
-      // nothing typed yet (no text to point into)
-    }
-  };
-  const later = () => {
-    timer ??= setTimeout(send, SEND_MS);
-  };
   const render = () => {
     const now = text.toString();
     const rows = [];
@@ -43,24 +38,21 @@ export function bindCursors(space, text, textarea, el) {
         continue; // not an anchor
       }
       if (at === null) continue; // their text has not reached us yet
-      const before = now.slice(Math.max(0, at - AROUND), at);
-      const after = now.slice(at, at + AROUND);
-      rows.push(h('span', { class: 'note-cursor' }, h('strong', null, String(p.state?.name ?? 'someone')), ` ${before}▏${after}`));
+      // Block markers are line breaks: show them as spaces on one line.
+      const before = now.slice(Math.max(0, at - AROUND), at).replace(/\n/g, ' ');
+      const after = now.slice(at, at + AROUND).replace(/\n/g, ' ');
+      const color = typeof p.state?.color === 'string' ? p.state.color : null;
+      rows.push(h('span', { class: 'note-cursor' }, h('strong', { style: color ? `color: ${color}` : null }, String(p.state?.name ?? 'someone')), ` ${before}▏${after}`));
     }
     el.hidden = rows.length === 0;
     setChildren(el, ...rows);
   };
-
-  const events = ['select', 'keyup', 'mouseup', 'input', 'focus'];
-  for (const e of events) textarea.addEventListener(e, later);
   const offPeers = api.on((list) => {
     peers = list;
     render();
   });
   const offText = text.observe(render);
   return () => {
-    clearTimeout(timer);
-    for (const e of events) textarea.removeEventListener(e, later);
     offPeers();
     offText();
     el.hidden = true;

@@ -1,9 +1,10 @@
 // The note editor: a title and a body. It knows nothing about weftdb: it
 // shows a note, reports edits through onEdit(id, field, value), and takes
 // remote updates of the title through show(). The body is collaborative
-// text: bindBody(id, textarea, cursorsEl) (notes.js) binds it to the note's
-// text, which keeps it up to date and the caret in place, and shows where
-// the others are in cursorsEl; onEdit only hears that the user typed in it
+// text: bindBody(note, bodyEl, cursorsEl, typed) (notes.js) puts the note's
+// editor in bodyEl (rich text, or code for a snippet), which keeps it up
+// to date and the caret in place, and shows where the others are in
+// cursorsEl; it calls typed() when the user edits it, and onEdit hears it
 // (value null).
 
 import { h } from './dom.js';
@@ -28,12 +29,12 @@ export function createEditor({ onEdit, readOnly, bindBody }) {
     return el;
   };
   const title = field('title', h('input', { id: 'note-title', class: 'note-title', type: 'text', maxLength: 200, autocomplete: 'off', readOnly, placeholder: 'Title' }));
-  const body = field('body', h('textarea', { id: 'note-body', class: 'note-body', rows: 12, readOnly, placeholder: readOnly ? '' : 'Write something…' }));
+  const body = h('div', { class: 'note-body-host' });
   const cursors = h('p', { class: 'note-cursors', 'aria-label': 'Where others are in this note', hidden: true });
 
   const el = h('div', { class: 'editor' },
     h('label', { class: 'visually-hidden', htmlFor: 'note-title' }, 'Note title'), title,
-    h('label', { class: 'visually-hidden', htmlFor: 'note-body' }, 'Note text'), body, cursors);
+    body, cursors);
 
   let retry = null;
   const set = (name, input, value) => {
@@ -57,7 +58,10 @@ export function createEditor({ onEdit, readOnly, bindBody }) {
         typedAt.title = typedAt.body = 0;
         title.value = note.title;
         unbind?.();
-        unbind = bindBody(note.id, body, cursors);
+        unbind = bindBody(note, body, cursors, () => {
+          typedAt.body = Date.now();
+          onEdit(note.id, 'body', null);
+        });
       } else {
         set('title', title, note.title);
       }

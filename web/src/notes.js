@@ -4,17 +4,31 @@
 // plain field written a moment after the user pauses. After a pause the
 // note's `updated`/`by` are written too. Who edited which fields when is
 // weftdb's own history of the note (space.history, history.js). Files
-// dropped or pasted on a note are its attachments (attachments.js).
+// dropped or pasted on a note are its attachments (attachments.js). A
+// note's body is rich text (richtext.js: ProseMirror); a note of kind
+// 'code' is a code snippet (code.js: CodeMirror). Notes written before
+// rich text (plain text) open as one paragraph per line.
 import { h, setChildren, when, newId } from './dom.js';
 import { createEditor } from './editor.js';
-import { bindCursors } from './cursors.js';
+import { showCursors, colorOf } from './cursors.js';
+import { setPresence } from './presence.js';
 import { historyDialog, rememberName } from './history.js';
 import { attachmentsView } from './attachments.js';
 
 const SAVE_AFTER_MS = 300;
+// The editors load when a note opens (ProseMirror and CodeMirror are most of the app's script).
+const EDITORS = {
+  rich: () => import('./richtext.js').then((m) => m.richEditor),
+  code: () => import('./code.js').then((m) => m.codeEditor),
+};
+/** The format level that adds formatting and blocks to text (weftdb's LEVEL_MARKS). */
+const LEVEL_MARKS = 5;
 
 export function notesView(space, { readOnly, me, report }) {
   const notes = space.collection('notes');
+  // Bold, headings and lists need the marks level: an admin raises it once.
+  if (!readOnly && space.formatLevel < LEVEL_MARKS && space.rights === 'admin')
+    space.raiseFormatLevel(LEVEL_MARKS).catch((e) => report(e, 'Enabling formatting'));
   let selected = null; // note id
   let rows = [];
   const pending = new Map(); // note id -> { field: value } not yet written
@@ -43,13 +57,26 @@ export function notesView(space, { readOnly, me, report }) {
     clearTimeout(timer);
     timer = setTimeout(flush, SAVE_AFTER_MS);
   };
-  const bindBody = (id, textarea, cursorsEl) => {
-    const text = space.text('notes', id, 'body');
-    const unbindText = text.bind(textarea);
-    const unbindCursors = bindCursors(space, text, textarea, cursorsEl);
+  const presence = space.presence && typeof space.presence.on === 'function'
+    ? { set: (state) => setPresence(space, state), on: (fn) => space.presence.on(fn) }
+    : null;
+  const bindBody = (note, host, cursorsEl, typed) => {
+    const text = space.text('notes', note.id, 'body');
+    const undoManager = space.undoManager({ scope: [text] });
+    const user = { name: me(), color: colorOf(me()) };
+    let ed = null;
+    let closed = false;
+    EDITORS[note.kind === 'code' ? 'code' : 'rich']()
+      .then((make) => {
+        if (!closed) ed = make(text, host, { readOnly, presence, undoManager, user, onLocalEdit: typed });
+      })
+      .catch((e) => report(e, 'Opening the note'));
+    const unbindCursors = showCursors(space, text, cursorsEl);
     return () => {
+      closed = true;
       unbindCursors();
-      unbindText();
+      ed?.destroy();
+      undoManager.destroy();
     };
   };
   const editor = createEditor({ onEdit, readOnly, bindBody });
@@ -57,7 +84,8 @@ export function notesView(space, { readOnly, me, report }) {
 
   const list = h('ul', { class: 'note-list', 'aria-label': 'Notes' });
   const empty = h('p', { class: 'empty' }, readOnly ? 'No notes yet.' : 'No notes yet. Make the first one.');
-  const addBtn = h('button', { type: 'button', class: 'primary', disabled: readOnly, onclick: add }, '+ New note');
+  const addBtn = h('button', { type: 'button', class: 'primary', disabled: readOnly, onclick: () => add() }, '+ New note');
+  const addCodeBtn = h('button', { type: 'button', disabled: readOnly, onclick: () => add('code') }, '+ Code snippet');
   const backBtn = h('button', { type: 'button', class: 'back', onclick: () => select(null) }, '← All notes');
   const histBtn = h('button', { type: 'button', onclick: () => historyDialog(space, selected, notes.get(selected)?.title) }, 'History');
   const delBtn = h('button', { type: 'button', class: 'danger', disabled: readOnly, onclick: remove }, 'Delete');
@@ -65,14 +93,14 @@ export function notesView(space, { readOnly, me, report }) {
   const pane = h('section', { class: 'note-pane', 'aria-label': 'Note editor', hidden: true },
     h('div', { class: 'toolbar' }, backBtn, h('span', { class: 'spacer' }), histBtn, delBtn), editor.el, attachments.el, meta);
   const el = h('div', { class: 'notes' },
-    h('section', { class: 'note-index', 'aria-label': 'All notes' }, h('div', { class: 'toolbar' }, addBtn), list, empty),
+    h('section', { class: 'note-index', 'aria-label': 'All notes' }, h('div', { class: 'toolbar' }, addBtn, addCodeBtn), list, empty),
     pane);
 
-  function add() {
+  function add(kind) {
     const id = newId();
     const now = Date.now();
     space.transact(() => {
-      notes.put(id, { title: '', created: now, updated: now, by: me() });
+      notes.put(id, { title: '', ...(kind ? { kind } : {}), created: now, updated: now, by: me() });
       rememberName(space, me());
     }).catch((e) => report(e, 'Making a note'));
     select(id);
@@ -108,8 +136,8 @@ export function notesView(space, { readOnly, me, report }) {
     empty.hidden = rows.length > 0;
     setChildren(list, rows.map(({ id, data }) =>
       h('li', null, h('button', { type: 'button', class: 'note-item', 'aria-current': id === selected ? 'true' : null, onclick: () => { select(id); editor.focusTitle(); } },
-        h('span', { class: 'note-item-title' }, data.title || 'Untitled'),
-        h('span', { class: 'note-item-snippet' }, String(data.body ?? '').slice(0, 80)),
+        h('span', { class: 'note-item-title' }, (data.kind === 'code' ? '‹/› ' : '') + (data.title || 'Untitled')),
+        h('span', { class: 'note-item-snippet' }, String(data.body ?? '').replace(/\n+/g, ' ').trim().slice(0, 80)),
         h('span', { class: 'note-item-meta' }, `${when(data.updated ?? 0)} · ${data.by ?? ''}`)))));
     if (!selected) return;
     const data = notes.get(selected);
@@ -118,7 +146,7 @@ export function notesView(space, { readOnly, me, report }) {
       select(null);
       return;
     }
-    editor.show({ id: selected, title: String(data.title ?? '') });
+    editor.show({ id: selected, title: String(data.title ?? ''), kind: data.kind === 'code' ? 'code' : 'rich' });
     meta.textContent = `Last edited ${when(data.updated ?? 0)} by ${data.by ?? 'someone'}`;
   }
 

@@ -186,8 +186,9 @@ typedef int (*weft_text_span_fn)(void *ud, const char *utf8, size_t len,
                                  const weft_text_mark *marks, size_t n_marks);
 
 /* Whether a mark of this type grows when text is typed right after its
- * end: 1 for every type but "link" and "comment" (Peritext's rule; no type
- * grows at its start). Fixed by the name, so every replica decides alike. */
+ * end: 1 for every type but "link", "comment" (Peritext's rule) and
+ * "block" (block markers, docs/TEXT.md "Blocks"); no type grows at its
+ * start. Fixed by the name, so every replica decides alike. */
 WEFT_API int weft_text_mark_expands(const char *type, size_t type_len);
 
 /* Marks `len` units from `pos` with `type` (1..64 bytes of UTF-8) and

@@ -1,0 +1,318 @@
+// weftdb/prosemirror: binds a ProseMirror editor to a weftdb rich text (a
+// separate entry point, so apps without ProseMirror do not ship it; the
+// prosemirror-* packages are peer dependencies).
+//
+//   import { weftSchema, weftDoc, weftProseMirror } from 'weftdb/prosemirror';
+//   new EditorView(parent, { state: EditorState.create({ schema: weftSchema, doc: weftDoc(text),
+//     plugins: [weftProseMirror(text, { presence, undoManager, user }), keymap(baseKeymap)] }) });
+//
+// - Text: the text's blocks (block markers, docs/TEXT.md "Blocks") are the
+//   document's blocks, its marks bold/italic/link/code the marks
+//   strong/em/link/code (prosemirror_doc.js). After each local transaction
+//   the document is written back as the edits that make the text equal to
+//   it: one splice (the changed stretch), then formats and block attributes
+//   where they differ; they join one change.
+// - Remote edits and undo: the document is rebuilt from the text and only
+//   the stretch that differs is replaced; the selection is carried through
+//   the text's deltas, so the caret stays by the characters it was next to.
+// - Remote cursors: the selection goes out in presence as anchors (the
+//   same state as weftdb/codemirror's), other peers' cursors and
+//   selections on the same text are drawn in their colours.
+// - Undo: Mod-z / Mod-y / Mod-Shift-z run the undo manager (this device's
+//   own edits only). Leave prosemirror-history out.
+import { Plugin, PluginKey, TextSelection } from 'prosemirror-state';
+import { Decoration, DecorationSet } from 'prosemirror-view';
+import { Mapping } from 'prosemirror-transform';
+import { weftSchema, docFromBlocks, flatten, pmToFlat, flatToPm, WEFT_MARKS } from './prosemirror_doc.js';
+import { diffStrings, mapPosition } from './text.js';
+
+export { weftSchema, docFromBlocks } from './prosemirror_doc.js';
+
+const key = new PluginKey('weft');
+const CURSOR_MS = 50; // presence frames while typing: at most 20 a second
+
+/** The ProseMirror document of `text` now, for EditorState.create. */
+export function weftDoc(text, schema = weftSchema) {
+  return docFromBlocks(schema, text.blocks());
+}
+
+/** Whether the text starts with a block marker. */
+function leads(text) {
+  return text.blocks()[0].marker === 0;
+}
+
+/** Whether two mark values are equal (maps whatever their key order: the core sorts a value's keys). */
+function same(a, b) {
+  return canonical(a ?? null) === canonical(b ?? null);
+}
+
+function canonical(v) {
+  if (!v || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+}
+
+/** Each UTF-16 unit's attributes ({} for plain text). */
+function attributesAt(text) {
+  const out = [];
+  for (const { insert, attributes } of text.spans()) for (let k = 0; k < insert.length; k++) out.push(attributes ?? {});
+  return out;
+}
+
+/**
+ * Where the text changes for a transaction from `prev` to `doc` (its step
+ * maps): the splice of the stretch the steps touched, trimmed of what is
+ * equal at its ends. Taken from the steps, not from a diff of the whole
+ * strings, so typing "h" before "hello" inserts before the "h" that was
+ * there, as the user did (a diff cannot tell the two apart, and undo and
+ * remote carets follow characters).
+ */
+function spliceFor(prev, prevLead, doc, lead, s, maps) {
+  const before = flatten(prev, prevLead).s;
+  if (!maps.length || prevLead !== lead) return diffStrings(before, s);
+  let a = Infinity;
+  let b = -Infinity;
+  for (const m of maps) {
+    if (a <= b) {
+      a = m.map(a, -1);
+      b = m.map(b, 1);
+    }
+    m.forEach((_os, _oe, ns, ne) => {
+      a = Math.min(a, ns);
+      b = Math.max(b, ne);
+    });
+  }
+  if (a > b) return diffStrings(before, s);
+  const back = new Mapping(maps).invert();
+  const oa = pmToFlat(prev, prevLead, back.map(a, -1));
+  const ob = pmToFlat(prev, prevLead, back.map(b, 1));
+  const na = pmToFlat(doc, lead, a);
+  const nb = pmToFlat(doc, lead, b);
+  // The stretches must agree outside: else fall back to the whole diff.
+  if (oa > ob || na > nb || oa !== na || before.length - ob !== s.length - nb || before.slice(0, oa) !== s.slice(0, na)) return diffStrings(before, s);
+  const d = diffStrings(before.slice(oa, ob), s.slice(na, nb));
+  return { index: oa + d.index, deleteCount: d.deleteCount, insert: d.insert };
+}
+
+/** Writes `doc` back to `text` (which showed `prev`): the splice, marks and block attributes that make them equal. */
+function write(text, prev, prevLead, doc, maps) {
+  const before = text.toString();
+  const first = doc.firstChild;
+  const lead = leads(text) || first.type.name !== 'paragraph';
+  const { s, want, blocks } = flatten(doc, lead);
+  let d = spliceFor(prev, prevLead, doc, lead, s, maps);
+  // The text moved on since the editor last showed it: diff against it.
+  if (flatten(prev, prevLead).s !== before) d = diffStrings(before, s);
+  if (d.deleteCount || d.insert) text.splice(d.index, d.deleteCount, d.insert).catch(() => {});
+  const have = attributesAt(text);
+  // Block markers: new ones, ones after a code block (a plain "\n" there
+  // would be a line of the code) and changed ones get their attributes.
+  const fresh = (i) => i >= d.index && i < d.index + d.insert.length;
+  blocks.forEach((b, i) => {
+    if (b.marker === null) return;
+    const cur = have[b.marker]?.block;
+    const explicit = fresh(b.marker) || (i > 0 && blocks[i - 1].code);
+    if (cur ? !same(cur, b.attrs) : explicit || b.attrs.type !== 'paragraph') text.setBlock(b.marker, b.attrs).catch(() => {});
+  });
+  // A "\n" inside code that was a marker before is a line of the code now.
+  for (let i = 0; i < s.length; i++) if (want[i] === null && s[i] === '\n' && !blocks.some((b) => b.marker === i) && have[i]?.block) text.format(i, 1, { block: null }).catch(() => {});
+  // Marks: per type, each run of characters whose wanted value differs.
+  for (const type of WEFT_MARKS) {
+    let from = -1;
+    let value;
+    const flush = (i) => {
+      if (from >= 0) text.format(from, i - from, { [type]: value ?? null }).catch(() => {});
+      from = -1;
+    };
+    for (let i = 0; i < s.length; i++) {
+      const w = want[i];
+      if (!w || same(w[type], have[i]?.[type])) {
+        flush(i);
+        continue;
+      }
+      if (from >= 0 && !same(w[type], value)) flush(i);
+      if (from < 0) {
+        from = i;
+        value = w[type];
+      }
+    }
+    flush(s.length);
+  }
+}
+
+class Caret {
+  static dom(color, name) {
+    const el = document.createElement('span');
+    el.className = 'weft-pm-caret';
+    el.style.cssText = `border-left: 2px solid ${color}; margin-left: -1px; margin-right: -1px; position: relative; pointer-events: none;`;
+    el.title = name;
+    el.dataset.name = name;
+    return el;
+  }
+}
+
+function sameKey(a, b) {
+  return Array.isArray(a) && a.length === 3 && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The ProseMirror plugin for `text`.
+ * @param {import('./text.js').Text} text
+ * @param {{ presence?: { set(s: unknown): void, on(fn: (peers: { author: string, state: any }[]) => void): () => void },
+ *   undoManager?: import('./undo.js').UndoManager, user?: Record<string, unknown> }} [opts]
+ */
+export function weftProseMirror(text, { presence = null, undoManager = null, user = {} } = {}) {
+  const textKey = [text.collection, text.doc, text.field];
+  let peers = [];
+  let maps = []; // the step maps of local transactions not written yet
+
+  /** Decorations for the other peers' cursors, resolved against the text now. */
+  const cursors = (doc) => {
+    const lead = leads(text);
+    const out = [];
+    for (const { author, state } of peers) {
+      const c = state?.cursor;
+      if (!c || !sameKey(c.text, textKey)) continue;
+      let a, h;
+      try {
+        a = text.resolve(c.anchor);
+        h = text.resolve(c.head);
+      } catch {
+        continue;
+      }
+      if (a === null || h === null) continue;
+      const color = typeof state.color === 'string' ? state.color : '#e67e22';
+      const name = typeof state.name === 'string' ? state.name : '';
+      const pa = flatToPm(doc, lead, a);
+      const ph = flatToPm(doc, lead, h);
+      const [from, to] = pa < ph ? [pa, ph] : [ph, pa];
+      if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: `background: color-mix(in srgb, ${color} 20%, transparent)` }));
+      out.push(Decoration.widget(ph, () => Caret.dom(color, name), { key: `${author}:${color}:${name}`, side: 1 }));
+    }
+    return DecorationSet.create(doc, out);
+  };
+
+  return new Plugin({
+    key,
+    state: {
+      // remote: the last transaction brought the text's own state (pull), nothing to write back.
+      init: () => ({ decorations: DecorationSet.empty, remote: false }),
+      apply: (tr, v) => {
+        if (tr.docChanged && !tr.getMeta(key)?.remote) maps.push(...tr.mapping.maps);
+        return { decorations: tr.getMeta(key)?.decorations ?? v.decorations.map(tr.mapping, tr.doc), remote: !!tr.getMeta(key)?.remote };
+      },
+    },
+    props: {
+      decorations: (state) => key.getState(state).decorations,
+      handleKeyDown(view, e) {
+        if (!undoManager || !(e.ctrlKey || e.metaKey) || e.altKey) return false;
+        const k = e.key.toLowerCase();
+        if (k === 'z' && !e.shiftKey) undoManager.undo();
+        else if (k === 'y' || (k === 'z' && e.shiftKey)) undoManager.redo();
+        else return false;
+        e.preventDefault();
+        return true;
+      },
+    },
+    view(view) {
+      let writing = false; // our own edits: their observe calls are not applied back
+      let lead = leads(text); // whether the text the editor shows starts with a marker
+      let timer = null;
+      let pending = false;
+
+      const redraw = () => view.dispatch(view.state.tr.setMeta(key, { decorations: cursors(view.state.doc) }).setMeta('addToHistory', false));
+
+      /** Brings the editor to the text, carrying the selection through `deltas`. */
+      const pull = (deltas, now) => {
+        const next = docFromBlocks(view.state.schema, text.blocks());
+        const nextLead = leads(text);
+        const cur = view.state.doc;
+        const { s: shown } = flatten(cur, lead);
+        const start = cur.content.findDiffStart(next.content);
+        if (start === null && nextLead === lead) return;
+        let a = pmToFlat(cur, lead, view.state.selection.anchor);
+        let h = pmToFlat(cur, lead, view.state.selection.head);
+        const ds = deltas.filter((d) => d.format === undefined);
+        if (ds.reduce((x, d) => x.slice(0, d.index) + d.insert + x.slice(d.index + d.deleteCount), shown) !== now) ds.splice(0, ds.length, diffStrings(shown, now));
+        for (const d of ds) {
+          a = mapPosition(a, d);
+          h = mapPosition(h, d);
+        }
+        const tr = view.state.tr;
+        if (start !== null) {
+          let { a: endA, b: endB } = cur.content.findDiffEnd(next.content);
+          const overlap = start - Math.min(endA, endB);
+          if (overlap > 0) {
+            endA += overlap;
+            endB += overlap;
+          }
+          tr.replace(start, endA, next.slice(start, endB));
+        }
+        lead = nextLead;
+        const max = tr.doc.content.size;
+        const clamp = (p) => Math.min(Math.max(p, 0), max);
+        tr.setSelection(TextSelection.create(tr.doc, clamp(flatToPm(tr.doc, lead, a)), clamp(flatToPm(tr.doc, lead, h))));
+        tr.setMeta(key, { remote: true, decorations: cursors(tr.doc) }).setMeta('addToHistory', false);
+        view.dispatch(tr);
+      };
+
+      const flushCursor = () => {
+        pending = false;
+        const { anchor, head } = view.state.selection;
+        try {
+          presence.set({ ...user, cursor: { text: textKey, anchor: text.anchor(pmToFlat(view.state.doc, lead, anchor)), head: text.anchor(pmToFlat(view.state.doc, lead, head)) } });
+        } catch {
+          // no text yet (nothing typed): nothing to point at
+        }
+      };
+      const sendCursor = () => {
+        pending = true;
+        if (timer) return;
+        flushCursor();
+        timer = setTimeout(() => {
+          timer = null;
+          if (pending) flushCursor();
+        }, CURSOR_MS);
+      };
+
+      const stop = text.observe((deltas, { text: now }) => {
+        if (!writing) pull(deltas, now);
+      });
+      const off = presence?.on((list) => {
+        peers = list;
+        redraw();
+      });
+      // The editor was made from another document: show the text.
+      queueMicrotask(() => pull([], text.toString()));
+
+      return {
+        update(v, prev) {
+          const trDoc = v.state.doc;
+          const steps = maps;
+          maps = [];
+          if (!trDoc.eq(prev.doc) && !key.getState(v.state).remote) {
+            writing = true;
+            try {
+              write(text, prev.doc, lead, trDoc, steps);
+              lead = leads(text);
+            } catch (e) {
+              console.error(e);
+            } finally {
+              writing = false;
+            }
+            // Whatever the text refused or merged differently: show what it holds.
+            if (!docFromBlocks(v.state.schema, text.blocks()).eq(v.state.doc)) queueMicrotask(() => pull([], text.toString()));
+            else redraw();
+          }
+          if (presence && (!v.state.selection.eq(prev.selection) || !trDoc.eq(prev.doc)) && v.hasFocus()) sendCursor();
+        },
+        destroy() {
+          clearTimeout(timer);
+          stop();
+          off?.();
+        },
+      };
+    },
+  });
+}
+
