@@ -65,6 +65,9 @@ const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED
 // or ask an admin (removed from the space, or access lapsed).
 // NOT_MEMBER / REPLAY: this key holds no grant (its invite was claimed by
 // another key, or never reached the relay).
+// Of those, the refusals of a key admitted by grant that an admin's grant
+// or renewal ends: such a link asks again now and then (Sync#_recheck).
+const WAIT_FOR_GRANT = new Set(['EXPIRED', 'NOT_MEMBER']);
 const FINAL_STATE = { VERSION: 'version', REVOKED: 'removed', EXPIRED: 'expired', NOT_MEMBER: 'denied', REPLAY: 'denied' };
 const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL', REVOKED: 'WEFT_EREVOKED', NOT_MEMBER: 'WEFT_ENOTMEMBER', REPLAY: 'WEFT_EREPLAY' };
 
@@ -112,13 +115,16 @@ export class Sync {
   /** @param {SyncPort} port */
   // _formatLevel: the level announced in HELLO, for tests that play an app
   // of before (never above what this build reads).
-  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000, _formatLevel = FORMAT_LEVEL } = {}) {
+  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000, recheckDelay = 2_000, recheckMaxDelay = 60_000, _formatLevel = FORMAT_LEVEL } = {}) {
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new WeftError('WEFT_EINVAL', `relay must be a ws:// or wss:// URL, not ${url}`);
     this.port = port;
     this.url = url;
     this.WS = WebSocket;
     this.minDelay = minDelay;
     this.maxDelay = maxDelay;
+    this.recheckDelay = recheckDelay;
+    this.recheckMaxDelay = recheckMaxDelay;
+    this.waiting = null; // refused for want of a grant: { state, code, attempt }, asking again (see _fail)
     this.ws = null;
     this.attempt = 0;
     this.timer = null;
@@ -180,7 +186,8 @@ export class Sync {
 
   async _connect() {
     if (this.closed || this.stopped) return;
-    this.port.setStatus({ state: 'connecting' });
+    // Asking again for a grant: the app keeps showing 'denied' or 'expired'.
+    if (!this.waiting) this.port.setStatus({ state: 'connecting' });
     let WS;
     try {
       WS = await this._ctor();
@@ -224,6 +231,7 @@ export class Sync {
       this.authed = false;
       // After a final error the state it set ('version', 'offline') stays.
       if (this.closed || this.stopped) return;
+      if (this.waiting) return this._recheck(); // closed before the relay answered
       this.port.setStatus({ state: 'offline' });
       this._schedule();
     };
@@ -241,8 +249,25 @@ export class Sync {
   }
 
   _fail(err, final) {
+    const wait = final && this.port.meta.byGrant && WAIT_FOR_GRANT.has(err.protocolError);
+    if (wait && this.waiting?.code === err.protocolError) {
+      // Asked again, refused again: nothing new to tell the app.
+      this.ws?.close();
+      return;
+    }
     this.port.emit('error', err);
+    if (wait) {
+      // An admin may grant or renew any moment now (the app says "ask an
+      // admin"): the relay is asked again, quietly, with a slow backoff,
+      // so that the grant lets this device in without a reopen.
+      this.waiting = { state: FINAL_STATE[err.protocolError], code: err.protocolError, attempt: 0 };
+      this.port.setStatus({ state: this.waiting.state });
+      this.port.emit('access', { state: this.waiting.state, message: err.message });
+      this.ws?.close();
+      return;
+    }
     if (final) {
+      this.waiting = null;
       this.stopped = err;
       this.ws?.close();
       // Reconnecting cannot help: updating the app does (VERSION), or an
@@ -252,6 +277,17 @@ export class Sync {
       if (state === 'version') this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
       if (state === 'removed' || state === 'expired' || state === 'denied') this.port.emit('access', { state, message: err.message });
     }
+  }
+
+  /** Waiting for a grant: the next HELLO after recheckDelay, doubling up to recheckMaxDelay. */
+  _recheck() {
+    if (this.closed || this.timer) return;
+    const delay = Math.min(this.recheckMaxDelay, this.recheckDelay * 2 ** Math.min(this.waiting.attempt++, 20));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this._connect();
+    }, delay);
+    this.timer.unref?.();
   }
 
   _send(bytes) {
@@ -390,6 +426,12 @@ export class Sync {
     }
     this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
+    if (this.waiting) {
+      // A grant came: the relay admits this key again.
+      this.waiting = null;
+      this.attempt = 0;
+      this.port.emit('access', { state: 'member', message: 'access granted: syncing again' });
+    }
     this.head = f.head;
     if (this.snapBase !== null && this.snapBase > f.head) this.snapBase = null; // another relay's, or a wiped one
     this.relayLevel = f.versions?.formatLevel ?? 1;
