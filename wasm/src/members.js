@@ -173,6 +173,37 @@ export class Members {
     return (m.memberRecords ?? []).filter((r) => mine.some((k) => k.every((b, i) => b === r[34 + i])));
   }
 
+  /**
+   * This device's grant chain (weft/members.h): the owner's grant to its
+   * key, or the owner's invite and its claim, as held here, that verify now
+   * and give at least `rights`; the one that lasts longest. What a device
+   * admitted by grant shows where a token would go (a level record's
+   * parent, a snapshot it publishes). Null when it holds none.
+   */
+  grantChain(rights = RIGHT.ADMIN) {
+    const h = this.#h, m = h.meta();
+    const records = (m.memberRecords ?? []).filter((r) => r[1] === RECORD_GRANT && r.length > 100);
+    const isOwner = (r) => equal(r.subarray(34, 66), m.space);
+    const now = Math.floor(Date.now() / 1000);
+    let best = null, bestUntil = -1;
+    for (const g of records) {
+      if (!equal(g.subarray(66, 98), m.author) || g[99] !== 0) continue;
+      const via = isOwner(g) ? [null] : records.filter((i) => isOwner(i) && i[99] === 1 && equal(i.subarray(66, 98), g.subarray(34, 66)));
+      for (const inv of via) {
+        const chain = inv ? concat(inv, g) : g;
+        let got;
+        try {
+          got = h.core.grantChainVerify(chain, m.space, m.author, now);
+        } catch {
+          continue;
+        }
+        const until = readGrantTail(g)?.until || Infinity;
+        if (got >= rights && until > bestUntil) [best, bestUntil] = [chain, until];
+      }
+    }
+    return best;
+  }
+
   /** Signs, checks as the relay will (nothing kept on a refusal), keeps and applies records; returns them. */
   #sign(kind, args) {
     const h = this.#h, m = h.meta();
@@ -357,6 +388,13 @@ function readGrantTail(r) {
   };
   const until = varint(), wallMs = varint();
   return Number.isFinite(wallMs) ? { rights, flags, until, wallMs } : null;
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function equal(a, b) {

@@ -80,7 +80,7 @@ export class Space {
     this.#meta = meta;
     this.#rights = rights;
     this.#rep = openReplica(core, meta, rights);
-    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
+    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a), grantChain: () => this.#members.grantChain() });
     this.#members = new Members({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
     const emit = (n, a) => this.#events.emit(n, a);
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
@@ -350,10 +350,8 @@ export class Space {
     const r = RIGHTS.indexOf(rights);
     if (r < 1) throw new WeftError('WEFT_EINVAL', "rights must be 'read', 'write' or 'admin'");
     if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
-    // The space reads membership from now on (FORMAT.md §10): raised by
-    // the owner or a token admin here, so that admins admitted by grant,
-    // who cannot sign level records, may remove later.
-    if (!this.#meta.byGrant && this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
+    // The space reads membership from now on (FORMAT.md §10).
+    if (this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
     const { records, ticket } = await this.#members.invite(r, expiresIn ? Date.now() + expiresIn : 0);
     this.#sync?.sendMembers(records);
     return this.#core.inviteEncode(base, this.#meta.space, ticket, this.#meta.contentKey);
@@ -591,6 +589,7 @@ export class Space {
       setSnapshotBase: (relay, rseq) => this.#setSnapshotBase(relay, rseq),
       takeMember: (record) => this.#members.take(record),
       ownMemberRecords: () => this.#members.ownRecords(),
+      grantChain: () => (this.#meta.byGrant ? this.#members.grantChain() : null),
     };
   }
 
@@ -618,13 +617,13 @@ export class Space {
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords grantChain isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
-  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel'); }
+  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel grantChain'); }
 
   /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
   #isEmpty() {

@@ -101,6 +101,7 @@ function protoError(name, message) {
  * @property {(relay: string, rseq: number) => void} setSnapshotBase stores it
  * @property {(record: Uint8Array) => void} takeMember verifies and folds a membership record from the relay
  * @property {() => Uint8Array[]} ownMemberRecords the membership records this device signed
+ * @property {() => Uint8Array | null} grantChain a device admitted by grant: the grant chain making it an admin now (members.js), else null
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -564,7 +565,11 @@ export class Sync {
 
   /** Once synced with nothing in flight: an admin's device publishes when enough history went by. */
   _maybePublish() {
-    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin' || this.port.meta.byGrant) return;
+    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
+    // A device admitted by grant shows joiners its grant chain instead of a
+    // token (none: an admin made by another admin's grant does not publish).
+    const chain = this.port.meta.byGrant ? this.port.grantChain() : null;
+    if (this.port.meta.byGrant && !chain) return;
     const head = Math.max(this.head, this.cursor ?? 0);
     if (!this.wanted && !shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
     this.wanted = false;
@@ -580,11 +585,11 @@ export class Sync {
     const bytes = record.length;
     this.publishing = { bytes, head };
     if (bytes <= this.frameRecordMax) {
-      this._send(encodeSnapshot(record));
+      this._send(encodeSnapshot(record, chain ?? undefined));
       return;
     }
     const ws = this.ws;
-    postSnapshot(this.port.core, this.port.meta, this.url, record).then(
+    postSnapshot(this.port.core, this.port.meta, this.url, record, chain).then(
       (base) => this.ws === ws && this._published(base),
       (e) => this.ws === ws && this._publishRefused('STORAGE', e),
     );

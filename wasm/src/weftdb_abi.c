@@ -953,6 +953,19 @@ WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *spac
     return rc;
 }
 
+/* Verifies a grant chain (weft/members.h) for `key` at at_s. OUT: out[0]
+ * the rights it gives. */
+WDB_API int wdb_grant_chain_verify(const uint8_t *chain, size_t len, const uint8_t *space,
+                                   const uint8_t *key, double at_s, uint32_t *out) {
+    weft_crypto_backend be;
+    uint8_t rights = 0;
+    if (!(at_s >= 0 && at_s < 9007199254740992.0)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc) rc = weft_grant_chain_verify(&be, chain, len, space, key, (uint64_t)at_s, &rights);
+    out[0] = rc ? 0 : rights;
+    return rc;
+}
+
 /* ---- key backups (weft/backup.h) ---- */
 
 /* Secrets on the stack are overwritten in a way the compiler keeps. */

@@ -1,0 +1,103 @@
+// Devices admitted by grant (SECURITY.md "Members"; issue 22) do what
+// their rights allow, as token holders do: an admin who joined by a
+// claimed link raises the format level and publishes sealed snapshots
+// (its grant chain stands where a token would, checked by the relay and
+// by every joiner); a writer by grant may do neither; a grant chain that
+// names another key or gives no admin is refused over the sync link and
+// over REST.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
+import { postSnapshot, checkPublisher } from '../../wasm/src/snapshots.js';
+import { encodeSnapshot } from '../../wasm/src/frames.js';
+import { haveRelay, startRelay } from './relay.mjs';
+
+const skip = haveRelay ? false : 'needs build/relay/weft-relay (tools/build native)';
+const sync = { WebSocket, minDelay: 50, maxDelay: 200, recheckDelay: 200, recheckMaxDelay: 1000 };
+const cleanup = [];
+after(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+async function until(what, fn, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const synced = (s) => s.status.state === 'synced' && s.status.pending === 0;
+
+test('weftdb: an admin admitted by grant raises the format level and publishes snapshots; joiners check its grant chain', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay({ args: ['--snapshot-wanted', '8'] });
+  cleanup.push(() => r.stop());
+  const owner = await createSpace({ storage: 'memory', relay: r.url, sync });
+  await owner.collection('notes').put('o1', { t: 'from the owner' });
+  const adminLink = await owner.invite({ rights: 'admin', uses: 1, expiresIn: 3600_000 });
+  const writerLink = await owner.invite({ rights: 'write', uses: 1, expiresIn: 3600_000 });
+  await until('owner synced', () => synced(owner));
+  assert.equal(owner.formatLevel, 4); // its claimed invites raised it
+  await owner.close(); // only the admin by grant is left to publish
+
+  const admin = await openSpace({ invite: adminLink, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => admin.close());
+  const writer = await openSpace({ invite: writerLink, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => writer.close());
+  await until('both synced', () => synced(admin) && synced(writer) && admin.collection('notes').get('o1'));
+  const errors = [];
+  admin.on('error', (e) => errors.push(e));
+
+  // The level: a record whose parent is the admin's grant chain.
+  await assert.rejects(writer.raiseFormatLevel(5), (e) => e.code === 'WEFT_ERIGHTS');
+  assert.equal(await admin.raiseFormatLevel(5), 5);
+  await until('the writer learns the level', () => writer.formatLevel === 5);
+
+  // Snapshots: the relay asks its admins once the log grew; the admin by
+  // grant publishes, its chain kept where a token would be.
+  const published = new Promise((resolve) => admin.on('snapshot', (e) => e.published && resolve(e)));
+  for (let i = 0; i < 12; i++) await admin.collection('notes').put(`a${i}`, { t: `admin ${i}` });
+  const snap = await Promise.race([published, new Promise((_, no) => setTimeout(() => no(new Error('no snapshot published')), 10_000))]);
+  assert.ok(Number.isInteger(snap.rseq) && snap.bytes > 0, JSON.stringify(snap));
+  assert.deepEqual(errors.map((e) => e.code), []);
+
+  // A newcomer the admin invites joins from that snapshot: the chain checks out.
+  const link = await admin.invite({ rights: 'read', uses: 1, expiresIn: 600_000 });
+  await until('admin synced', () => synced(admin));
+  const joiner = await openSpace({ invite: link, storage: memoryStorage(), relay: r.url, sync });
+  cleanup.push(() => joiner.close());
+  const joined = [];
+  joiner.on('snapshot', (e) => joined.push(e));
+  await until('joiner synced', () => synced(joiner) && joiner.collection('notes').get('a11'));
+  assert.ok(joined.some((e) => e.joined), 'joined from the snapshot');
+  assert.equal(joiner.formatLevel, 5);
+  assert.deepEqual(joiner.collection('notes').get('o1'), { t: 'from the owner' });
+
+  // The same checks a joiner runs, by hand: the chain verifies for its
+  // publisher only.
+  const ip = admin._internal;
+  const chain = ip.grantChain();
+  assert.ok(chain && chain[1] === 5, 'a grant chain');
+  const record = ip.rep.publishSnapshot(0, Date.now());
+  assert.ok(checkPublisher(ip.core, ip.meta.space, record, chain));
+  const wp = writer._internal;
+  const wrec = wp.rep.publishSnapshot(0, Date.now());
+  assert.throws(() => checkPublisher(ip.core, ip.meta.space, wrec, chain), (e) => e.code === 'WEFT_EDELEGATION');
+  assert.equal(wp.grantChain(), null); // a writer holds no admin chain
+
+  // Over REST (records too large for a frame): by grant, with the chain.
+  await admin.collection('notes').put('rest', { t: 'after the first snapshot' });
+  await until('admin synced', () => synced(admin));
+  const base = await postSnapshot(ip.core, ip.meta, r.url, ip.rep.publishSnapshot(0, Date.now()), chain);
+  assert.ok(Number.isInteger(base));
+  // The writer with the admin's chain, or with none: RIGHTS.
+  await assert.rejects(postSnapshot(wp.core, wp.meta, r.url, wrec, chain), /HTTP 403.*RIGHTS/s);
+  // Over the sync link: a writer's upload with the admin's chain is refused.
+  const refused = new Promise((resolve) => writer.on('error', (e) => /snapshot/.test(e.message) && resolve(e)));
+  // (No public hook: the frame goes on the writer's link as the link would
+  // send its own, and its SNAPSHOT_ACK is read as an answer to it.)
+  wp.sync().publishing = { bytes: wrec.length, head: 0 };
+  wp.sync()._send(encodeSnapshot(wrec, chain));
+  const e = await refused;
+  assert.match(e.message, /RIGHTS/);
+});
