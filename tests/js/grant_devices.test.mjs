@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { createSpace, openSpace, memoryStorage } from '../../wasm/src/index.js';
+import { createSpace, openSpace, restoreSpace, memoryStorage } from '../../wasm/src/index.js';
 import { postSnapshot, checkPublisher } from '../../wasm/src/snapshots.js';
 import { encodeSnapshot } from '../../wasm/src/frames.js';
 import { haveRelay, startRelay } from './relay.mjs';
@@ -28,6 +28,7 @@ async function until(what, fn, ms = 10_000) {
   }
 }
 const synced = (s) => s.status.state === 'synced' && s.status.pending === 0;
+const PW = 'correct horse battery staple';
 
 test('weftdb: an admin admitted by grant raises the format level and publishes snapshots; joiners check its grant chain', { skip, timeout: 60_000 }, async () => {
   const r = await startRelay({ args: ['--snapshot-wanted', '8'] });
@@ -100,4 +101,70 @@ test('weftdb: an admin admitted by grant raises the format level and publishes s
   wp.sync()._send(encodeSnapshot(wrec, chain));
   const e = await refused;
   assert.match(e.message, /RIGHTS/);
+});
+
+test('weftdb: members admitted by grant back up and restore; a restored or linked device gets its person\'s rights from an admin device', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const owner = await createSpace({ storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => owner.close());
+  await owner.collection('notes').put('o1', { t: 'from the owner' });
+  const adminLink = await owner.invite({ rights: 'admin', uses: 1, expiresIn: 3600_000 });
+  const writerLink = await owner.invite({ rights: 'write', uses: 1, expiresIn: 3600_000 });
+  await until('owner synced', () => synced(owner));
+  const admin = await openSpace({ invite: adminLink, storage: 'memory', relay: r.url, sync });
+  const writer = await openSpace({ invite: writerLink, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => admin.close(), () => writer.close());
+  await until('both synced', () => synced(admin) && synced(writer));
+  await writer.collection('notes').put('w1', { t: 'from the writer' });
+  await until('writer synced', () => synced(writer));
+
+  // The writer's backup, restored on a fresh device: the backed-up key
+  // delivers the link, an admin device grants the new key write, and the
+  // restored device comes in without being reopened.
+  const wb = await writer.backup(PW);
+  const w2 = await restoreSpace({ backup: wb, passphrase: PW, storage: memoryStorage(), relay: r.url, sync });
+  cleanup.push(() => w2.close());
+  assert.notEqual(w2.author, writer.author);
+  assert.equal(w2.rights, 'write');
+  await until('restored writer synced', () => synced(w2) && w2.collection('notes').get('w1'));
+  await until('the owner lists it as the writer\'s device', () => owner.members.some((m) => m.key === w2.author && m.person === writer.author && m.rights === 'write' && m.state === 'member'));
+  await w2.collection('notes').put('w2', { t: 'written after restoring' });
+  await until('owner reads it', () => owner.collection('notes').get('w2'));
+  assert.equal(owner.history('notes', 'w2').entries[0].person, writer.author);
+
+  // The admin's backup: the new key gets write from the backed-up admin
+  // at once and admin from the owner's device; reopened, it is an admin.
+  const ab = await admin.backup(PW);
+  const store = memoryStorage();
+  let a2 = await restoreSpace({ backup: ab, passphrase: PW, storage: store, relay: r.url, sync });
+  assert.equal(a2.rights, 'write');
+  await until('restored admin synced', () => synced(a2) && a2.collection('notes').get('w2'));
+  await until('the owner made it an admin', () => a2.members.some((m) => m.key === a2.author && m.admin && m.person === admin.author));
+  const id = a2.id;
+  await a2.close();
+  a2 = await openSpace({ space: id, storage: store, relay: r.url, sync });
+  cleanup.push(() => a2.close());
+  assert.equal(a2.rights, 'admin');
+  await until('reopened admin synced', () => synced(a2));
+  const link = await a2.invite({ rights: 'read', uses: 1 });
+  await until('a2 synced', () => synced(a2));
+  const reader = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => reader.close());
+  await until('its invitee reads', () => synced(reader) && reader.collection('notes').get('o1'));
+
+  // An admin by grant links a second device (its grant ends with the
+  // admin's own, which is not forever): the device writes as that person.
+  const phone = await openSpace({ invite: owner.invite({ rights: 'read' }), storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => phone.close());
+  await until('phone synced', () => synced(phone));
+  const device = await admin.linkDevice(phone.deviceCode(admin.author));
+  assert.equal(device, phone.author);
+  await until('the phone is the admin\'s, with a grant', () => owner.members.some((m) => m.key === phone.author && m.person === admin.author && m.state === 'member' && m.admin));
+
+  // A removed member's backup restores nothing.
+  await owner.remove(reader.author);
+  await until('reader removed', () => reader.status.state === 'removed');
+  const rb = await reader.backup(PW);
+  await assert.rejects(restoreSpace({ backup: rb, passphrase: PW, storage: memoryStorage(), relay: r.url, sync }), (e) => e.code === 'WEFT_ERIGHTS' && /removed/.test(e.message));
 });

@@ -232,6 +232,10 @@ export class Members {
 
   /** Owner or admin: grants `rights` to the key `member` (base64url), until `until` (ms since the epoch; null: never). Returns the records to send. */
   async grant(member, rights, until = null) {
+    const m = this.#h.meta();
+    // An admin's grant ends no later than its own (else OUTLIVES).
+    const mine = m.spaceSecret ? null : this.#list().members.find((x) => x.key === toBase64url(m.author));
+    if (mine?.until && (!until || until > mine.until)) until = mine.until;
     const out = [];
     await this.#selfGrant(out);
     out.push(await this.#signKeep('grant', { member: fromBase64url(member, 'member key'), rights, until: until ? Math.ceil(until / 1000) : 0 }));
@@ -286,6 +290,45 @@ export class Members {
       const rights = Object.entries(RIGHTS_NAME).find(([, n]) => n === x.rights)?.[0];
       try {
         out.push(...(await this.grant(x.key, Number(rights), until)));
+      } catch (e) {
+        h.emit('error', e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Devices linked to a member (one person, several devices; a restored
+   * device is one) that hold less than their person: this admin device
+   * grants each its person's rights, to its person's end (SECURITY.md
+   * "One person, several devices"). The owner's device grants any; an
+   * admin's, no admin rights (the owner's device completes those) and
+   * never past its own end. Returns the records to send.
+   */
+  async completeLinks() {
+    const h = this.#h, m = h.meta();
+    const list = this.#list().members;
+    const me = toBase64url(m.author);
+    const mine = list.find((x) => x.key === me);
+    const owner = !!m.spaceSecret;
+    if (!owner && !(mine?.admin && mine.state === 'member')) return [];
+    const byKey = new Map(list.map((x) => [x.key, x]));
+    const rank = { read: 1, write: 2, admin: 3 };
+    const out = [];
+    for (const d of list) {
+      if (d.person === d.key || d.state === 'removed' || d.owner) continue;
+      const p = byKey.get(d.person);
+      const person = p ?? (d.person === toBase64url(m.space) ? { rights: 'admin', admin: true, state: 'member', until: null, owner: true } : null);
+      if (!person || person.state !== 'member') continue;
+      const want = person.owner || person.admin ? 'admin' : person.rights;
+      const give = owner ? want : want === 'admin' ? 'write' : want;
+      const short = d.state !== 'member' || rank[d.rights] < rank[give] || (give === 'admin' && !d.admin);
+      if (!short) continue;
+      let until = person.until;
+      if (!owner && mine.until) until = until ? Math.min(until, mine.until) : mine.until;
+      if (until && until <= Date.now()) continue;
+      try {
+        out.push(...(await this.grant(d.key, rank[give], until)));
       } catch (e) {
         h.emit('error', e);
       }

@@ -62,6 +62,7 @@ export class Space {
   #members; // members.js: grants, removals and key epochs (SECURITY.md "Members")
   #renew; // { share, everyMs }: when an admin device renews lapsing grants
   #renewTimer = null;
+  #linking = null; // a pending completeLinks (setTimeout), or null
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files, renew } = {}) {
@@ -73,6 +74,9 @@ export class Space {
         if (this.#sync?.live) this.renewMembers().catch((e) => this.#events.emit('error', e));
       }, this.#renew.everyMs);
       this.#renewTimer.unref?.();
+      // And grant devices linked to a member their person's rights as soon
+      // as the link arrives (a restored or second device waits for it).
+      this.#events.on('members', () => this.#completeLinksSoon());
     }
     this.#relay = relay;
     this.#forget = forget;
@@ -364,9 +368,26 @@ export class Space {
    */
   async renewMembers(share = this.#renew.share) {
     this.#open();
-    const records = await this.#members.renewDue(share);
+    const records = [...(await this.#members.renewDue(share)), ...(await this.#members.completeLinks())];
     this.#sync?.sendMembers(records);
     return records.length;
+  }
+
+  /** Admin devices: once per burst of membership records, completes linked devices' grants (members.js completeLinks). */
+  #completeLinksSoon() {
+    if (this.#rights < RIGHT.ADMIN || this.#linking || this.#closed) return;
+    this.#linking = setTimeout(async () => {
+      try {
+        if (this.#closed) return;
+        const records = await this.#members.completeLinks();
+        this.#sync?.sendMembers(records);
+      } catch (e) {
+        this.#events.emit('error', e);
+      } finally {
+        this.#linking = null;
+      }
+    }, 0);
+    this.#linking.unref?.();
   }
 
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
@@ -507,6 +528,7 @@ export class Space {
 
   async #shutdown() {
     clearInterval(this.#renewTimer);
+    clearTimeout(this.#linking);
     try {
       await this.flush().catch(() => {});
       this.#presence?.close();
@@ -612,7 +634,7 @@ export class Space {
    * @returns {import('./index.js').OpenerPort}
    */
   _opener() {
-    return Object.assign(this.#port('load isWriter setPresence setP2P'), {
+    return Object.assign(this.#port('load isWriter setPresence setP2P emit'), {
       loadFiles: () => this.#files.load(),
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
