@@ -10,7 +10,10 @@
 // when the space has membership records); an admin's owner-signed token
 // delegates to it; an any-holder token works for any key as it is. A key
 // bound to a token it cannot pass on (a reader or writer invited by key)
-// cannot be restored this way: an admin must invite the new device.
+// cannot be restored this way: an admin must invite the new device. A
+// member admitted by grant hands on what it can: a link (below), an
+// admin's grant of write; the backed-up key delivers them (courier.js) and
+// admin devices grant linked devices their person's rights.
 // The new key is also linked to the backed-up one as the same person
 // (SECURITY.md "One person, several devices") when that key may link: the
 // backup holds both secrets, so both halves of the link are signed here.
