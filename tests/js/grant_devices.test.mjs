@@ -168,3 +168,37 @@ test('weftdb: members admitted by grant back up and restore; a restored or linke
   const rb = await reader.backup(PW);
   await assert.rejects(restoreSpace({ backup: rb, passphrase: PW, storage: memoryStorage(), relay: r.url, sync }), (e) => e.code === 'WEFT_ERIGHTS' && /removed/.test(e.message));
 });
+
+test('weftdb: a newcomer invited after a key rotation reads what came before it (the older keys from the epoch records), with no error', { skip, timeout: 60_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const owner = await createSpace({ storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => owner.close());
+  await owner.collection('notes').put('old', { t: 'under the first key' });
+  const gone = await openSpace({ invite: await owner.invite({ rights: 'write', uses: 1 }), storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => gone.close());
+  await until('synced', () => synced(owner) && synced(gone));
+  for (let epoch = 1; epoch <= 2; epoch++) {
+    const x = await openSpace({ invite: await owner.invite({ rights: 'read', uses: 1 }), storage: 'memory', relay: r.url, sync });
+    cleanup.push(() => x.close());
+    await until('synced', () => synced(owner) && synced(x));
+    await owner.remove(x.author);
+    await owner.collection('notes').put(`e${epoch}`, { t: `under key ${epoch}` });
+    await until('owner synced', () => synced(owner));
+  }
+  assert.equal(owner.keyEpoch, 2);
+  const admin = await openSpace({ invite: await owner.invite({ rights: 'admin', uses: 1 }), storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => admin.close());
+  await until('admin synced', () => synced(admin) && admin.collection('notes').get('e2'));
+  // An admin who joined after the rotations invites one more: its link holds the newest key only.
+  const link = await admin.invite({ rights: 'read', uses: 1 });
+  await until('admin synced', () => synced(admin));
+  const late = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => late.close());
+  const errors = [];
+  late.on('error', (e) => errors.push(e.code));
+  await until('the late reader reads every epoch', () => synced(late) && late.collection('notes').get('old') && late.collection('notes').get('e1') && late.collection('notes').get('e2'));
+  assert.deepEqual(late.collection('notes').get('old'), { t: 'under the first key' });
+  assert.equal(late.keyEpoch, 2);
+  assert.deepEqual(errors, []);
+});

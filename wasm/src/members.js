@@ -40,6 +40,8 @@ export class Members {
   #cut = new Map(); // removed key (base64url) -> its last change that counts
   /** The current key epoch (0: the space's first key). */
   epoch = 0;
+  /** How many content keys this device learned from key epochs since it opened (sync.js asks again for what it could not open). */
+  keysLearned = 0;
 
   /** @param {MembersHost} host Folds the records kept with the key material. */
   constructor(host) {
@@ -398,6 +400,45 @@ export class Members {
     return { device: toBase64url(device), record };
   }
 
+  /**
+   * Keys this device can reach from the ones it holds: each epoch record
+   * whose key it holds opens the key before it (the record's prev), until
+   * nothing new opens. An epoch whose key is this device's content key
+   * becomes its epoch (it seals with that key already). Returns meta.
+   */
+  #walkBack(meta) {
+    const core = this.#h.core;
+    const epochs = (meta.memberRecords ?? []).filter((r) => r[1] === RECORD_EPOCH);
+    const held = [meta.contentKey, ...(meta.oldKeys ?? [])];
+    let keyEpoch = meta.keyEpoch ?? 0;
+    const added = [];
+    for (let more = true; more;) {
+      more = false;
+      for (const r of epochs) {
+        for (const k of held) {
+          let prev;
+          try {
+            prev = core.epochPrev(r, k);
+          } catch {
+            continue; // not this record's key
+          }
+          if (k === meta.contentKey) keyEpoch = Math.max(keyEpoch, epochOf(r));
+          if (!held.some((h) => equal(h, prev))) {
+            held.push(prev);
+            added.push(prev);
+            more = true;
+          }
+          break;
+        }
+      }
+    }
+    if (!added.length && keyEpoch === (meta.keyEpoch ?? 0)) return meta;
+    for (const k of added) this.#h.rep().addKey(k);
+    this.keysLearned += added.length;
+    this.epoch = Math.max(this.epoch, keyEpoch);
+    return { ...meta, oldKeys: [...(meta.oldKeys ?? []), ...added], keyEpoch };
+  }
+
   /** A key epoch newer than this device's: when sealed to it, its key seals from now on. */
   #applyEpoch(record, epoch, meta) {
     if (epoch <= (meta.keyEpoch ?? 0) || !meta.authorSecret) return meta;
@@ -405,14 +446,31 @@ export class Members {
     try {
       keys = this.#h.core.epochOpen(record, meta.authorSecret);
     } catch {
-      return meta; // not sealed to this device: what follows stays closed to it
+      // Not sealed to this device: what follows stays closed to it, unless
+      // it holds this epoch's key already (its invite link was made after
+      // the rotation): then it walks back to the older keys, to read what
+      // came before it.
+      return this.#walkBack(meta);
     }
     this.#h.rep().rekey(keys.key, keys.prev);
+    this.keysLearned++;
     const oldKeys = [...(meta.oldKeys ?? [])];
     for (const k of [keys.prev, meta.contentKey]) if (!oldKeys.some((o) => equal(o, k)) && !equal(k, keys.key)) oldKeys.push(k);
     this.epoch = Math.max(this.epoch, epoch);
     return { ...meta, contentKey: keys.key, oldKeys, keyEpoch: epoch };
   }
+}
+
+/** An epoch record's number (FORMAT.md §10, kind 7: after version, kind, space, issuer), or 0. */
+function epochOf(r) {
+  let o = 66, v = 0, mul = 1, b;
+  do {
+    if (o >= r.length) return 0;
+    b = r[o++];
+    v += (b & 0x7f) * mul;
+    mul *= 128;
+  } while (b & 0x80);
+  return v;
 }
 
 /** A grant's rights, flags, until and wall_ms (FORMAT.md §10, kind 5), or null. */

@@ -589,7 +589,8 @@ export class Space {
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
       exec: (ops) => this.#changes.execLocal(ops),
-      applyRemote: (buf, persist = true) => this.#changes.applyRemote(this.#members.counting(buf), persist),
+      applyRemote: (buf, persist = true, holdUnopened = false) => this.#changes.applyRemote(this.#members.counting(buf), persist, holdUnopened),
+      keysHeld: () => this.#members.keysLearned,
       ack: (seq) => this.#persist.persist([], [], seq),
       setStatus: (s) => this.#status.set(s),
       takeLoadedOutbox: () => [this.#loadedOutbox, (this.#loadedOutbox = [])][0],
@@ -639,7 +640,7 @@ export class Space {
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords grantChain isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords grantChain keysHeld isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }

@@ -84,7 +84,7 @@ function protoError(name, message) {
  * @property {{ space: Uint8Array, author: Uint8Array, authorSecret: Uint8Array, token: Uint8Array }} meta
  * @property {'none' | 'read' | 'write' | 'admin'} rights a read-only replica sends nothing
  * @property {import('./replica.js').Replica} rep the replica now (a getter: compaction swaps it)
- * @property {(buf: Uint8Array) => { applied: number, rejected: number, durable: Promise<void> }} applyRemote merges and stores changes the relay sent
+ * @property {(buf: Uint8Array, persist?: boolean, holdUnopened?: boolean) => { applied: number, rejected: number, durable: Promise<void>, unopened: number }} applyRemote merges and stores changes the relay sent (holdUnopened: records no held key opens are counted, not reported)
  * @property {(seq: number) => Promise<void>} ack stores that the relay holds every own change up to seq
  * @property {(patch: { state?: string, pending?: number, error?: string }) => void} setStatus
  * @property {(name: string, arg?: unknown) => void} emit the space's 'error', 'relay:frame' and 'relay:live' events
@@ -102,6 +102,7 @@ function protoError(name, message) {
  * @property {(record: Uint8Array) => void} takeMember verifies and folds a membership record from the relay
  * @property {() => Uint8Array[]} ownMemberRecords the membership records this device signed
  * @property {() => Uint8Array | null} grantChain a device admitted by grant: the grant chain making it an admin now (members.js), else null
+ * @property {() => number} keysHeld how many content keys the space learned from key epochs since it opened
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -156,6 +157,8 @@ export class Sync {
     this.wanted = false; // the relay asked for a snapshot (SNAPSHOT_WANTED)
     this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
     this.frameBytes = MAX_FRAME_BYTES; // lowered by a TOO_BIG
+    this.unopened = 0; // records held back on this connection for want of a key (_changes)
+    this.keysAt = port.keysHeld(); // the space's count of keys learned when last read
     this.blockedSeq = Infinity; // own changes from this seq on are not sent (TOO_BIG)
     for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
@@ -208,6 +211,7 @@ export class Sync {
     this.ws = ws;
     this.authed = false;
     this.sent = [];
+    this.unopened = 0;
     this.join = null;
     this.publishing = null;
     this.parked.clear();
@@ -658,7 +662,29 @@ export class Sync {
         o += e.record.length;
       }
     }
-    this.port.applyRemote(buf);
+    // Records this device cannot open yet are held back, not reported: a
+    // key epoch later in the log may give their key (a link made after a
+    // rotation holds the newest key only), and then they come again.
+    const r = this.port.applyRemote(buf, true, true);
+    this.unopened += r?.unopened ?? 0;
+  }
+
+  /** Caught up: what could not be opened is read again when keys came since (true: reconnecting), else reported. */
+  _unopenedCheck() {
+    const n = this.unopened;
+    this.unopened = 0;
+    if (this.port.keysHeld() !== this.keysAt) {
+      this.keysAt = this.port.keysHeld();
+      this.cursor = null; // the relay sends everything past the replica's vector again
+      const ws = this.ws;
+      this.ws = null;
+      this.authed = false;
+      ws?.close();
+      this._connect();
+      return true;
+    }
+    this.port.emit('error', new WeftError('WEFT_ECRYPTO', `${n} incoming change(s) refused: this device holds no key that opens them`));
+    return false;
   }
 
   _ack(f) {
@@ -704,6 +730,7 @@ export class Sync {
     if (this.join) this.port.setStatus({});
     else if (this.cursor >= this.head) {
       this.attempt = 0;
+      if (this.unopened && this._unopenedCheck()) return;
       this.port.setStatus({ state: 'synced' });
       this._maybePublish();
     } else this.port.setStatus({});

@@ -1100,6 +1100,14 @@ WDB_API int wdb_epoch_open(const uint8_t *rec, size_t len, const uint8_t *member
     return rc;
 }
 
+/* The previous key an epoch record holds, opened with that epoch's key
+ * (from a link made after the rotation). OUT: prev[32]. */
+WDB_API int wdb_epoch_prev(const uint8_t *rec, size_t len, const uint8_t *key, uint8_t *prev) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : weft_epoch_prev_key(&be, rec, len, key, prev);
+}
+
 WDB_API int wdb_members_new(weft_members **out, const uint8_t *space) {
     return weft_members_new(out, space, NULL);
 }
