@@ -392,7 +392,7 @@ export interface Space {
   invite(opts: { rights?: Rights; expiresIn?: number; base?: string; uses: 1 }): Promise<string>;
   /** A bearer link for public sharing: whoever holds it gets `rights` until it expires; it cannot be removed. */
   invite(opts?: { rights?: Rights; expiresIn?: number; base?: string }): string;
-  /** Admin devices: renews the grants that ran `share` (default 0.8) of their time, for the same length again. Resolves to the number renewed. */
+  /** Admin devices: renews the grants that ran `share` (default 0.8) of their time, for the same length again, and grants devices linked to a member their person's rights. Resolves to the number of grants written. */
   renewMembers(share?: number): Promise<number>;
   on(event: 'status', fn: (s: Status) => void): () => void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;

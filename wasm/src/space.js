@@ -364,7 +364,9 @@ export class Space {
   /**
    * Admin devices: renews the grants that have run `share` (0..1) of their
    * time, each for the same length again (space.js calls it every
-   * `renew.everyMs` while linked to a relay). Resolves to the number renewed.
+   * `renew.everyMs` while linked to a relay), and completes the grants of
+   * devices linked to a member (members.js completeLinks). Resolves to the
+   * number of grants written.
    */
   async renewMembers(share = this.#renew.share) {
     this.#open();
