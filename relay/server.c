@@ -722,8 +722,10 @@ static void handle_snapshot(session *s, const weft_frame *f) {
     uint32_t code = 0;
     if (s->by_grant) {
         uint8_t rights = 0;
-        code = grant_chain_code(weft_grant_chain_verify(&r->be, f->token, f->token_len, s->sp->id,
-                                                        s->key, relay_unix_s(), &rights));
+        code = f->token_len ? grant_chain_code(
+                                  weft_grant_chain_verify(&r->be, f->token, f->token_len, s->sp->id,
+                                                          s->key, relay_unix_s(), &rights))
+                            : WEFT_PROTO_ERIGHTS;
         if (!code && rights < WEFT_RIGHT_ADMIN) code = WEFT_PROTO_ERIGHTS;
         if (code) r->m.snapshots_refused[RELAY_SNAP_RIGHTS]++;
         proof = f->token;
