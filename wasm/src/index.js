@@ -212,7 +212,9 @@ async function deliverRestored(core, meta, opts) {
   const restoredFrom = meta.courier.slice(32);
   const mine = (meta.memberRecords ?? []).filter((r) => restoredFrom.every((b, i) => b === r[34 + i]));
   try {
-    const WebSocket = opts.sync?.WebSocket ?? globalThis.WebSocket ?? (await import(/* @vite-ignore */ 'ws')).WebSocket;
+    // Node 20 has no WebSocket without a flag: the app's `ws`, as sync.js does.
+    const name = 'ws';
+    const WebSocket = opts.sync?.WebSocket ?? globalThis.WebSocket ?? (await import(/* @vite-ignore */ name)).WebSocket;
     await deliverAs(core, { url: opts.relay, space: meta.space, secret: meta.courier, records: mine, spaceLevel: level, WebSocket });
   } catch (error) {
     return { meta, error };
