@@ -63,6 +63,7 @@ export class Space {
   #renew; // { share, everyMs }: when an admin device renews lapsing grants
   #renewTimer = null;
   #linking = null; // a pending completeLinks (setTimeout), or null
+  #linkingDevice = false; // linkDevice grants the device itself
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files, renew } = {}) {
@@ -244,10 +245,18 @@ export class Space {
   async linkDevice(code) {
     this.#open();
     if (this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
-    const { device, record } = await this.#members.link(code);
-    this.#sync?.sendMembers([record]);
-    if (this.#rights >= RIGHT.ADMIN) await this.grant(device, this.#meta.spaceSecret ? 'admin' : 'write');
-    return device;
+    // The link and its grant reach the relay in one frame, so that other
+    // devices see the new device with its rights at once.
+    this.#linkingDevice = true;
+    try {
+      const { device, record } = await this.#members.link(code);
+      const records = [record];
+      if (this.#rights >= RIGHT.ADMIN) records.push(...(await this.#members.grant(device, this.#meta.spaceSecret ? RIGHT.ADMIN : RIGHT.WRITE)));
+      this.#sync?.sendMembers(records);
+      return device;
+    } finally {
+      this.#linkingDevice = false;
+    }
   }
 
   /**
@@ -377,7 +386,7 @@ export class Space {
 
   /** Admin devices: once per burst of membership records, completes linked devices' grants (members.js completeLinks). */
   #completeLinksSoon() {
-    if (this.#rights < RIGHT.ADMIN || this.#linking || this.#closed) return;
+    if (this.#rights < RIGHT.ADMIN || this.#linking || this.#linkingDevice || this.#closed) return;
     this.#linking = setTimeout(async () => {
       try {
         if (this.#closed) return;
