@@ -475,15 +475,10 @@ static uint32_t check_auth_as(session *s, struct lws *wsi, const uint8_t sid[32]
     return code;
 }
 
-/* check_auth_as for requests whose body proves its author (POST of signed
- * changes or snapshots): writes need no Weft-Proof. */
-static uint32_t check_auth(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
-                           const char *method, const char *path, weft_token *t) {
-    return check_auth_as(s, wsi, sid, right, 0, 0, method, path, t);
-}
-
-/* check_auth for handlers that also take "Authorization: Grant" (reading
- * the log, posting changes): they call grant_rest_check once loaded. */
+/* check_auth_as for handlers that also take "Authorization: Grant"
+ * (reading the log, posting changes or snapshots): they call
+ * grant_rest_check once loaded. A bearer write needs no Weft-Proof (the
+ * body, signed, proves its author); a grant always does. */
 static uint32_t check_auth_grant(session *s, struct lws *wsi, const uint8_t sid[32], uint8_t right,
                                  const char *method, const char *path, weft_token *t) {
     return check_auth_as(s, wsi, sid, right, 0, 1, method, path, t);
@@ -864,7 +859,8 @@ static int snapshot_stored(session *s, struct lws *wsi) {
 
 /* The body is one sealed snapshot. Auth as for POST changes (a Bearer
  * token, no Weft-Proof): the snapshot is signed by its publisher, whom the
- * token must grant admin, which proves possession of that key. */
+ * token must grant admin, which proves possession of that key. Or by
+ * grant (Authorization: Grant and its Weft-Proof) with Weft-Grant-Chain. */
 static int post_snapshot(session *s, struct lws *wsi) {
     relay *r = s->r;
     http_state *h = s->http;
@@ -873,7 +869,7 @@ static int post_snapshot(session *s, struct lws *wsi) {
         return respond_error(s, wsi, WEFT_PROTO_ETOO_BIG, "body exceeds --max-snapshot");
     }
     weft_token t;
-    uint32_t code = check_auth(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
+    uint32_t code = check_auth_grant(s, wsi, h->space, WEFT_RIGHT_WRITE, "POST", h->path, &t);
     if (code == WEFT_PROTO_ERIGHTS) r->m.snapshots_refused[RELAY_SNAP_RIGHTS]++;
     if (code) return respond_error(s, wsi, code, "token refused");
     struct space *sp;
@@ -882,17 +878,35 @@ static int post_snapshot(session *s, struct lws *wsi) {
     if (rc) return respond_error(s, wsi, WEFT_PROTO_ESTORAGE, "cannot open the space");
     int answered;
     if (park(s, wsi, sp, 0, &answered)) return answered;
-    code =
-        space_snapshot_check(sp, h->req, h->req_len, r->cfg.max_snapshot, &t, NULL, &h->snap_base);
+    char hdr[2048];
+    uint8_t tok[WEFT_PROTO_MAX_TOKEN];
+    size_t tl = 0;
+    if (h->by_grant) {
+        /* By grant (with its Weft-Proof): admin by its grants now, and the
+         * grant chain joiners check, in Weft-Grant-Chain, kept in the
+         * token's place (as over the sync link). */
+        uint8_t rights = 0;
+        int hl = lws_hdr_custom_copy(wsi, hdr, sizeof hdr, "weft-grant-chain:", 17);
+        if ((code = grant_rest_check(s, sp, &t, WEFT_RIGHT_ADMIN)) == 0 &&
+            (hl <= 0 ||
+             weft_base64url_decode(tok, WEFT_GRANT_CHAIN_MAX_BYTES, &tl, hdr, (size_t)hl) ||
+             weft_grant_chain_verify(&r->be, tok, tl, sp->id, t.grantee, relay_unix_s(), &rights) ||
+             rights < WEFT_RIGHT_ADMIN))
+            code = WEFT_PROTO_ERIGHTS;
+        if (code) {
+            if (code == WEFT_PROTO_ERIGHTS) r->m.snapshots_refused[RELAY_SNAP_RIGHTS]++;
+            relay_reject(r, code);
+            return respond_error(s, wsi, code, "no grant chain making this key an admin");
+        }
+    }
+    code = space_snapshot_check(sp, h->req, h->req_len, r->cfg.max_snapshot, &t,
+                                h->by_grant ? t.grantee : NULL, &h->snap_base);
     if (code) return respond_error(s, wsi, code, weft_proto_strerror(code));
     r->m.bytes_in += h->req_len;
     /* The token's bytes, kept with the snapshot (check_auth decoded them
      * already, so this cannot fail). */
-    char hdr[2048];
-    uint8_t tok[WEFT_PROTO_MAX_TOKEN];
-    size_t tl = 0;
-    if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
-        weft_base64url_decode(tok, sizeof tok, &tl, hdr + 7, strlen(hdr + 7)))
+    if (!h->by_grant && (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+                         weft_base64url_decode(tok, sizeof tok, &tl, hdr + 7, strlen(hdr + 7))))
         return respond_error(s, wsi, WEFT_PROTO_EAUTH, "token refused");
     rc = space_snapshot_put(sp, h->snap_base, tok, tl, h->req, h->req_len, &s->wait, on_answer, s);
     if (rc == WEFT_ESTATE)
@@ -1152,13 +1166,14 @@ static int get_signed_chunk(session *s, struct lws *wsi, const char *path) {
 
 /* A browser's CORS preflight for a files request. */
 static int preflight(session *s, struct lws *wsi) {
-    const char *extra[] = {"access-control-allow-methods:",
-                           "GET, POST",
-                           "access-control-allow-headers:",
-                           "authorization, weft-proof, weft-chunk-hash, content-type, range",
-                           "access-control-max-age:",
-                           "86400",
-                           NULL};
+    const char *extra[] = {
+        "access-control-allow-methods:",
+        "GET, POST",
+        "access-control-allow-headers:",
+        "authorization, weft-proof, weft-grant-chain, weft-chunk-hash, content-type, range",
+        "access-control-max-age:",
+        "86400",
+        NULL};
     char *b = malloc(1);
     return b ? respond(s, wsi, 204, "text/plain", b, 0, extra) : -1;
 }

@@ -682,27 +682,61 @@ static void send_snapshot_ack(session *s, uint8_t status, uint64_t value) {
     session_push(s, m, 0);
 }
 
+/* What the protocol says of a grant chain that does not verify. */
+static uint32_t grant_chain_code(int rc) {
+    switch (rc) {
+    case 0:
+        return 0;
+    case WEFT_EEXPIRED:
+        return WEFT_PROTO_EEXPIRED;
+    case WEFT_ECRYPTO:
+        return WEFT_PROTO_EBAD_SIGNATURE;
+    case WEFT_EDELEGATION:
+    case WEFT_ESPACE:
+        return WEFT_PROTO_ERIGHTS;
+    default:
+        return WEFT_PROTO_EBAD_SNAPSHOT;
+    }
+}
+
 /* An upload: checked as over REST (space_snapshot_check), with the
  * session's token, and the publisher must be the key the session proved.
  * Bounded by --max-frame (the message) and --max-snapshot. Refusals are
  * answered in SNAPSHOT_ACK, never fatal. */
 static void handle_snapshot(session *s, const weft_frame *f) {
     relay *r = s->r;
-    if (f->snap_flags || f->snap_rseq || f->token_len) {
+    /* A token only from a session admitted by grant: its grant chain. */
+    if (f->snap_flags || f->snap_rseq || (f->token_len && !s->by_grant)) {
         relay_reject(r, WEFT_PROTO_EBAD_SNAPSHOT);
         r->m.snapshots_refused[RELAY_SNAP_MALFORMED]++;
         send_snapshot_ack(s, WEFT_ACK_REJECTED, WEFT_PROTO_EBAD_SNAPSHOT);
         return;
     }
     uint64_t base = 0;
-    /* Joiners check a snapshot's publisher by the token stored with it:
-     * a session admitted by grant has none to store. */
-    uint32_t code = s->by_grant ? WEFT_PROTO_ERIGHTS
-                                : space_snapshot_check(s->sp, f->snap, f->snap_len,
-                                                       r->cfg.max_snapshot, &s->tok, s->key, &base);
+    /* Joiners check a snapshot's publisher by the token stored with it; a
+     * session admitted by grant has none, so it sends the grant chain that
+     * makes it an admin (weft_grant_chain_verify), kept in its place. Its
+     * rights now are its grants' (s->tok, session_grant_rights). */
+    const uint8_t *proof = s->tok_bytes;
+    size_t proof_len = s->tok_len;
+    uint32_t code = 0;
+    if (s->by_grant) {
+        uint8_t rights = 0;
+        code = f->token_len ? grant_chain_code(
+                                  weft_grant_chain_verify(&r->be, f->token, f->token_len, s->sp->id,
+                                                          s->key, relay_unix_s(), &rights))
+                            : WEFT_PROTO_ERIGHTS;
+        if (!code && rights < WEFT_RIGHT_ADMIN) code = WEFT_PROTO_ERIGHTS;
+        if (code) r->m.snapshots_refused[RELAY_SNAP_RIGHTS]++;
+        proof = f->token;
+        proof_len = f->token_len;
+    }
+    if (!code)
+        code = space_snapshot_check(s->sp, f->snap, f->snap_len, r->cfg.max_snapshot, &s->tok,
+                                    s->key, &base);
     if (!code) {
-        int rc = space_snapshot_put(s->sp, base, s->tok_bytes, s->tok_len, f->snap, f->snap_len,
-                                    &s->wait, on_answer, s);
+        int rc = space_snapshot_put(s->sp, base, proof, proof_len, f->snap, f->snap_len, &s->wait,
+                                    on_answer, s);
         /* Redis confirms later: the answer (and every frame after this
          * one) waits for it (resume). */
         if (rc == STORAGE_LATER) {

@@ -423,7 +423,7 @@ export interface Space {
   invite(opts: { rights?: Rights; expiresIn?: number; base?: string; uses: 1 }): Promise<string>;
   /** A bearer link for public sharing: whoever holds it gets `rights` until it expires; it cannot be removed. */
   invite(opts?: { rights?: Rights; expiresIn?: number; base?: string }): string;
-  /** Admin devices: renews the grants that ran `share` (default 0.8) of their time, for the same length again. Resolves to the number renewed. */
+  /** Admin devices: renews the grants that ran `share` (default 0.8) of their time, for the same length again, and grants devices linked to a member their person's rights. Resolves to the number of grants written. */
   renewMembers(share?: number): Promise<number>;
   on(event: 'status', fn: (s: Status) => void): () => void;
   on(event: 'change', fn: (e: ChangeEvent) => void): () => void;
@@ -437,7 +437,7 @@ export interface Space {
   /** The space's membership records changed (a grant, a removal, a key epoch): the new list. */
   on(event: 'members', fn: (members: Member[]) => void): () => void;
   /** The relay refused this device for good: its key was removed from the space, its access lapsed, or it holds no grant (status 'removed', 'expired' or 'denied' from now on; local data stays). Show "ask an admin". */
-  on(event: 'access', fn: (e: { state: 'removed' | 'expired' | 'denied'; message: string }) => void): () => void;
+  on(event: 'access', fn: (e: { state: 'removed' | 'expired' | 'denied' | 'member'; message: string }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */
   on(event: 'compact', fn: (e: { stateBytes: number }) => void): () => void;
   /** The replica joined from the relay's sealed snapshot, or this device published one (docs/API.md, "Snapshots"). */
@@ -509,6 +509,9 @@ export interface RelayOptions {
   /** Reconnect backoff: first delay and cap, in ms. */
   minDelay?: number;
   maxDelay?: number;
+  /** A device admitted by grant, refused as 'expired' or 'denied', asks again: first delay and cap, in ms (2,000 / 60,000). */
+  recheckDelay?: number;
+  recheckMaxDelay?: number;
   /** A WebSocket constructor (Node 20: the `ws` package's). Browsers: the global one. */
   WebSocket?: unknown;
 }

@@ -8,6 +8,7 @@
  */
 #include "weft/level.h"
 #include "weft/error.h"
+#include "weft/members.h"
 #include "mem.h"
 
 #include <assert.h>
@@ -86,11 +87,20 @@ int weft_level_verify(const weft_crypto_backend *be, const uint8_t *rec, size_t 
     if (v.l.delegated) {
         /* Checked at the record's own time, not the reader's clock, so that
          * every replica, today or in a year, comes to the same level. */
-        weft_token t;
-        rc = weft_token_verify(be, v.parent, v.parent_len, space, v.l.wall_ms / 1000, &t);
-        if (rc) return rc == WEFT_ESPACE ? WEFT_EDELEGATION : rc;
-        rc = weft_token_allows(&t, v.l.issuer, WEFT_RIGHT_ADMIN);
-        if (rc) return rc;
+        if (v.parent_len >= 2 && v.parent[1] == WEFT_RECORD_GRANT) {
+            /* An admin admitted by grant holds no token: its grant chain. */
+            uint8_t rights;
+            rc = weft_grant_chain_verify(be, v.parent, v.parent_len, space, v.l.issuer,
+                                         v.l.wall_ms / 1000, &rights);
+            if (rc) return rc == WEFT_ESPACE ? WEFT_EDELEGATION : rc;
+            if (rights < WEFT_RIGHT_ADMIN) return WEFT_ERIGHTS;
+        } else {
+            weft_token t;
+            rc = weft_token_verify(be, v.parent, v.parent_len, space, v.l.wall_ms / 1000, &t);
+            if (rc) return rc == WEFT_ESPACE ? WEFT_EDELEGATION : rc;
+            rc = weft_token_allows(&t, v.l.issuer, WEFT_RIGHT_ADMIN);
+            if (rc) return rc;
+        }
     }
     *out = v.l;
     return 0;

@@ -135,6 +135,40 @@ int weft_member_record_verify(const weft_crypto_backend *be, const uint8_t *rec,
     return 0;
 }
 
+/* ---- grant chains ---- */
+
+int weft_grant_chain_verify(const weft_crypto_backend *be, const uint8_t *chain, size_t len,
+                            const uint8_t *space, const uint8_t *key, uint64_t at_s,
+                            uint8_t *rights) {
+    validate_or_ret(be && space && key && rights && (chain || !len), WEFT_EINVAL);
+    if (!len || len > WEFT_GRANT_CHAIN_MAX_BYTES) return WEFT_EMALFORMED;
+    weft_member_record g[2];
+    size_t n = 0, off = 0;
+    while (off < len) {
+        if (n == 2) return WEFT_EMALFORMED;
+        size_t used;
+        int rc = weft_member_record_decode_prefix(&g[n], chain + off, len - off, &used);
+        if (rc) return rc;
+        if (g[n].kind != WEFT_RECORD_GRANT) return WEFT_EMALFORMED;
+        weft_member_record v;
+        rc = weft_member_record_verify(be, chain + off, used, space, &v);
+        if (rc) return rc;
+        if (g[n].until && at_s >= g[n].until) return WEFT_EEXPIRED;
+        off += used;
+        n++;
+    }
+    /* Authority starts at the owner; an invite's only grant is its claim. */
+    const weft_member_record *last = &g[n - 1];
+    if (memcmp(g[0].issuer, space, 32) != 0 || memcmp(last->member, key, 32) != 0 ||
+        (last->flags & WEFT_GRANT_INVITE))
+        return WEFT_EDELEGATION;
+    if (n == 2 && (!(g[0].flags & WEFT_GRANT_INVITE) || memcmp(g[1].issuer, g[0].member, 32) != 0 ||
+                   g[1].rights > g[0].rights))
+        return WEFT_EDELEGATION;
+    *rights = last->rights;
+    return 0;
+}
+
 /* ---- signing ---- */
 
 static int finish(const weft_crypto_backend *be, uint8_t *dst, uint8_t *p, size_t need, size_t *len,

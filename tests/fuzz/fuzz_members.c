@@ -66,8 +66,25 @@ static void one_ticket(const uint8_t *p, size_t len) {
     FUZZ_ASSERT(d.rights == rights && d.until == until && !d.flags);
 }
 
+/* The same bytes as a grant chain (weft_grant_chain_verify), for the key
+ * the last record names and with signatures trusted, so that the chain's
+ * own rules are reached: rights 1..3 or a negative error, never a crash. */
+static void one_chain(const uint8_t *p, size_t len) {
+    uint8_t rights = 0, key[32] = {0};
+    weft_member_record r;
+    size_t off = 0, used;
+    while (off < len && weft_member_record_decode_prefix(&r, p + off, len - off, &used) == 0) {
+        memcpy(key, r.member, 32);
+        off += used;
+    }
+    int rc = weft_grant_chain_verify(&trusting, p, len, space, key, FUZZ_AUTH_NOW, &rights);
+    FUZZ_ASSERT(rc <= 0);
+    if (!rc) FUZZ_ASSERT(rights >= 1 && rights <= 3 && len <= WEFT_GRANT_CHAIN_MAX_BYTES);
+}
+
 static void one_record(const uint8_t *p, size_t len) {
     one_ticket(p, len);
+    one_chain(p, len);
     weft_member_record d, v;
     int rc = weft_member_record_decode(&d, p, len);
     int rv = weft_member_record_verify(&be, p, len, space, &v);

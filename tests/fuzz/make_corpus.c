@@ -988,6 +988,16 @@ static void members(void) {
         weft_invite_claim(&be, rec, sizeof rec, &len, space, ticket, tl, member, wall, NULL) == 0);
     n += framed(out + n, rec, len);
     emit(out, n);
+    /* A grant chain as one record (weft_grant_chain_verify): the owner's
+     * admin invite and its claim, concatenated. */
+    uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES];
+    size_t cl;
+    FUZZ_ASSERT(weft_invite_issue(&be, chain, sizeof chain, &cl, ticket, &tl, space, owner_sk,
+                                  WEFT_RIGHT_ADMIN, 0, wall) == 0);
+    FUZZ_ASSERT(weft_invite_claim(&be, rec, sizeof rec, &len, space, ticket, tl, admin_pk, wall,
+                                  NULL) == 0);
+    memcpy(chain + cl, rec, len);
+    emit(out + n, framed(out + n, chain, cl + len));
     /* The admin links a second device of theirs (kind 9, both signatures). */
     uint8_t dev_pk[32], dev_sk[64], dsig[64];
     fuzz_key(seed, 0x72);

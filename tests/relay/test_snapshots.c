@@ -304,24 +304,36 @@ static void refusals(void) {
     tc_free(&a2);
 }
 
-/* Sends a SNAPSHOT upload (or SNAPSHOT_GET when rec is NULL) on c. */
-static int ws_send_snapshot(tclient *c, const uint8_t *rec, size_t len) {
-    size_t cap = weft_frame_snapshot_bound(0, len), n;
+/* Sends a SNAPSHOT upload with `tok` in its token field (a grant chain,
+ * or nothing), or SNAPSHOT_GET when rec is NULL, on c. */
+static int ws_send_snapshot_tok(tclient *c, const uint8_t *tok, size_t tl, const uint8_t *rec,
+                                size_t len) {
+    size_t cap = weft_frame_snapshot_bound(tl, len), n;
     uint8_t *f = malloc(cap);
-    int rc = rec ? weft_frame_snapshot_encode(f, cap, &n, 0, 0, NULL, 0, rec, len)
+    int rc = rec ? weft_frame_snapshot_encode(f, cap, &n, 0, 0, tok, tl, rec, len)
                  : weft_frame_snapshot_get_encode(f, cap, &n);
     if (!rc) rc = wsc_send(&c->ws, f, n, 2, 1);
     free(f);
     return rc;
 }
 
-/* Uploads over the sync protocol; returns the SNAPSHOT_ACK's status, and
- * its value in *value. */
-static int ws_upload(tclient *c, const uint8_t *rec, size_t len, uint64_t *value) {
+static int ws_send_snapshot(tclient *c, const uint8_t *rec, size_t len) {
+    return ws_send_snapshot_tok(c, NULL, 0, rec, len);
+}
+
+/* Uploads over the sync protocol with `tok` in the frame; returns the
+ * SNAPSHOT_ACK's status, and its value in *value. */
+static int ws_upload_tok(tclient *c, const uint8_t *tok, size_t tl, const uint8_t *rec, size_t len,
+                         uint64_t *value) {
     size_t want = c->n_snap_acks + 1;
-    if (ws_send_snapshot(c, rec, len) || !tc_wait(c, until_snapshot_acks, want, 5000)) return -1;
+    if (ws_send_snapshot_tok(c, tok, tl, rec, len) || !tc_wait(c, until_snapshot_acks, want, 5000))
+        return -1;
     *value = c->snap_ack_value;
     return c->snap_ack_status;
+}
+
+static int ws_upload(tclient *c, const uint8_t *rec, size_t len, uint64_t *value) {
+    return ws_upload_tok(c, NULL, 0, rec, len, value);
 }
 
 /* A join over the sync protocol: HELLO with a cursor past everything (so
@@ -399,6 +411,80 @@ static void ws_upload_and_join(void) {
     tc_free(&w);
     tc_free(&other_admin);
     tc_free(&early);
+    tc_free(&fresh);
+}
+
+/* Sessions admitted by grant (HELLO flag 0x10) upload with their grant
+ * chain in the frame's token field (weft_grant_chain_verify): an admin by
+ * a claimed invite is stored and its chain served to joiners in the
+ * token's place; no chain, another key's chain, or a writer's own chain
+ * is RIGHTS; a token from a session admitted by token stays BAD_SNAPSHOT. */
+static int until_stored(tclient *c, uint64_t n) {
+    return c->n_stored + c->n_dup + c->n_rejected >= n;
+}
+
+static void ws_by_grant(void) {
+    relay_proc p = {0};
+    if (start(&p, "memory", NULL)) return;
+    tclient admin, ga, gw, fresh;
+    tc_init(&admin, &owner, NULL, WEFT_RIGHT_ADMIN, content_key);
+    tc_init(&ga, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&gw, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    tc_init(&fresh, &owner, NULL, WEFT_RIGHT_READ, content_key);
+    CHECK(tc_connect(&admin, p.port, 1, 0, 0) == 0 && tc_wait(&admin, until_synced, 0, 5000));
+    write_acked(&admin, 10);
+    uint64_t now = (uint64_t)time(NULL);
+    /* The owner's admin invite, claimed by ga; the owner's write grant to gw. */
+    uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES], ticket[WEFT_TICKET_MAX_BYTES];
+    uint8_t claim[WEFT_GRANT_MAX_BYTES], wgrant[WEFT_GRANT_MAX_BYTES];
+    size_t il, tl, cl, wl;
+    CHECK(0 == weft_invite_issue(&BE, chain, sizeof chain, &il, ticket, &tl, owner.pk, owner.sk,
+                                 WEFT_RIGHT_ADMIN, 0, now * 1000));
+    CHECK(0 == weft_invite_claim(&BE, claim, sizeof claim, &cl, owner.pk, ticket, tl, ga.me.pk,
+                                 now * 1000, NULL));
+    memcpy(chain + il, claim, cl);
+    CHECK(0 == weft_grant_sign(&BE, wgrant, sizeof wgrant, &wl, owner.pk, owner.sk, gw.me.pk,
+                               WEFT_RIGHT_WRITE, 0, 0, now * 1000));
+    CHECK(tc_send_record(&admin, chain, il) == 0 && tc_send_record(&admin, wgrant, wl) == 0);
+    CHECK(tc_wait(&admin, until_stored, 12, 5000) && admin.n_rejected == 0);
+    ga.by_grant = 1;
+    memcpy(ga.token, claim, cl);
+    ga.token_len = cl;
+    gw.by_grant = 1;
+    gw.token_len = 0;
+    CHECK(tc_connect(&ga, p.port, 1, 0, 0) == 0 && tc_wait(&ga, until_synced, 0, 5000));
+    CHECK(tc_connect(&gw, p.port, 1, 0, 0) == 0 && tc_wait(&gw, until_synced, 0, 5000));
+    CHECK(same_state(&ga, &admin) && same_state(&gw, &admin));
+    size_t sl, wsl;
+    uint8_t *snap = publish(&ga, &sl), *wsnap = publish(&gw, &wsl);
+    uint64_t v;
+    CHECK(ws_upload(&ga, snap, sl, &v) == WEFT_ACK_REJECTED && v == WEFT_PROTO_ERIGHTS);
+    CHECK(ws_upload_tok(&gw, chain, il + cl, wsnap, wsl, &v) == WEFT_ACK_REJECTED &&
+          v == WEFT_PROTO_ERIGHTS);
+    CHECK(ws_upload_tok(&gw, wgrant, wl, wsnap, wsl, &v) == WEFT_ACK_REJECTED &&
+          v == WEFT_PROTO_ERIGHTS);
+    CHECK(ws_upload_tok(&admin, chain, il + cl, snap, sl, &v) == WEFT_ACK_REJECTED &&
+          v == WEFT_PROTO_EBAD_SNAPSHOT);
+    CHECK(refused(p.port, "rights") == 3);
+    CHECK(ws_upload_tok(&ga, chain, il + cl, snap, sl, &v) == WEFT_ACK_STORED);
+    CHECK(!ga.closed && !gw.closed && ga.err_code == 0 && gw.err_code == 0);
+    /* A joiner is served the chain where a token would be. */
+    ws_join(&fresh, p.port);
+    CHECK(fresh.snap != NULL && fresh.snap_token_len == il + cl &&
+          memcmp(fresh.snap_token, chain, il + cl) == 0);
+    uint8_t rights = 0;
+    weft_snapshot_header hd;
+    CHECK(weft_snapshot_header_decode(&hd, fresh.snap, fresh.snap_len) == 0);
+    CHECK(weft_grant_chain_verify(&BE, fresh.snap_token, fresh.snap_token_len, owner.pk,
+                                  hd.publisher, now, &rights) == 0 &&
+          rights == WEFT_RIGHT_ADMIN);
+    CHECK(same_state(&fresh, &admin));
+    CHECK(relay_stop(&p, SIGTERM, 5000) == 0);
+    free(snap);
+    free(wsnap);
+    tc_free(&admin);
+    tc_free(&ga);
+    tc_free(&gw);
     tc_free(&fresh);
 }
 
@@ -649,9 +735,13 @@ int main(int argc, char **argv) {
         snprintf(space_hex + 2 * i, 3, "%02x", owner.pk[i]);
     BE.random(BE.ctx, content_key, 32);
     static const relay_test tests[] = {
-        {"upload_and_join", upload_and_join},       {"refusals", refusals},
-        {"ws_upload_and_join", ws_upload_and_join}, {"ws_use_rest", ws_use_rest},
-        {"kill_mid_upload", kill_mid_upload},       {"damaged_skipped", damaged_skipped},
+        {"upload_and_join", upload_and_join},
+        {"refusals", refusals},
+        {"ws_upload_and_join", ws_upload_and_join},
+        {"ws_use_rest", ws_use_rest},
+        {"ws_by_grant", ws_by_grant},
+        {"kill_mid_upload", kill_mid_upload},
+        {"damaged_skipped", damaged_skipped},
     };
     static const relay_test redis_tests[] = {
         {"redis_snapshots", redis_snapshots},

@@ -574,6 +574,85 @@ static void device_links(void) {
     weft_members_free(m);
 }
 
+/* Grant chains: what a device admitted by grant shows where a token would
+ * go; a level record signed by an admin with one in its parent. */
+static void grant_chains(void) {
+    who ad = person(), newcomer = person(), writer = person(), stranger = person();
+    uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES + 8], rights = 0;
+    size_t n;
+    /* The owner's grant to the key itself. */
+    rec g = grant(owner_sk, ad.pk, WEFT_RIGHT_ADMIN, 0, T0 + 100, MS(T0));
+    CHECK_OK(weft_grant_chain_verify(&BE, g.b, g.len, owner_pk, ad.pk, T0 + 1, &rights));
+    CHECK(rights == WEFT_RIGHT_ADMIN);
+    CHECK_RC(weft_grant_chain_verify(&BE, g.b, g.len, owner_pk, ad.pk, T0 + 100, &rights),
+             WEFT_EEXPIRED);
+    CHECK_RC(weft_grant_chain_verify(&BE, g.b, g.len, owner_pk, stranger.pk, T0, &rights),
+             WEFT_EDELEGATION);
+    CHECK_RC(weft_grant_chain_verify(&BE, g.b, g.len, ad.pk, ad.pk, T0, &rights), WEFT_ESPACE);
+    /* The owner's admin invite and its claim. */
+    rec gi;
+    uint8_t ticket[WEFT_TICKET_MAX_BYTES], inv[32];
+    size_t tl;
+    CHECK_OK(weft_invite_issue(&BE, gi.b, sizeof gi.b, &gi.len, ticket, &tl, owner_pk, owner_sk,
+                               WEFT_RIGHT_ADMIN, 0, MS(T0)));
+    rec claim;
+    CHECK_OK(weft_invite_claim(&BE, claim.b, sizeof claim.b, &claim.len, owner_pk, ticket, tl,
+                               newcomer.pk, MS(T0 + 1), inv));
+    memcpy(chain, gi.b, gi.len);
+    memcpy(chain + gi.len, claim.b, claim.len);
+    n = gi.len + claim.len;
+    CHECK_OK(weft_grant_chain_verify(&BE, chain, n, owner_pk, newcomer.pk, T0 + 5, &rights));
+    CHECK(rights == WEFT_RIGHT_ADMIN);
+    /* The claim alone, or the invite alone: not from the owner, an invite key. */
+    CHECK_RC(weft_grant_chain_verify(&BE, claim.b, claim.len, owner_pk, newcomer.pk, T0, &rights),
+             WEFT_EDELEGATION);
+    CHECK_RC(weft_grant_chain_verify(&BE, gi.b, gi.len, owner_pk, inv, T0, &rights),
+             WEFT_EDELEGATION);
+    /* An admin's grant (rights from the admin, not the owner). */
+    rec byadmin = grant(ad.sk, writer.pk, WEFT_RIGHT_WRITE, 0, 0, MS(T0));
+    memcpy(chain, g.b, g.len);
+    memcpy(chain + g.len, byadmin.b, byadmin.len);
+    CHECK_RC(
+        weft_grant_chain_verify(&BE, chain, g.len + byadmin.len, owner_pk, writer.pk, T0, &rights),
+        WEFT_EDELEGATION);
+    /* Three records, trailing bytes, another kind, an altered signature. */
+    memcpy(chain, gi.b, gi.len);
+    memcpy(chain + gi.len, claim.b, claim.len);
+    memcpy(chain + gi.len + claim.len, "x", 1);
+    CHECK_RC(weft_grant_chain_verify(&BE, chain, n + 1, owner_pk, newcomer.pk, T0, &rights),
+             WEFT_EMALFORMED);
+    CHECK_RC(weft_grant_chain_verify(&BE, NULL, 0, owner_pk, newcomer.pk, T0, &rights),
+             WEFT_EMALFORMED);
+    rec r = revoke(owner_sk, stranger.pk, 0, 1);
+    CHECK_RC(weft_grant_chain_verify(&BE, r.b, r.len, owner_pk, stranger.pk, T0, &rights),
+             WEFT_EMALFORMED);
+    rec bad = g;
+    bad.b[bad.len - 1] ^= 1;
+    CHECK_RC(weft_grant_chain_verify(&BE, bad.b, bad.len, owner_pk, ad.pk, T0, &rights),
+             WEFT_ECRYPTO);
+
+    /* A level record by the admin, its chain as the parent: checked at
+     * the record's own time. */
+    uint8_t lv[WEFT_LEVEL_MAX_BYTES];
+    size_t ll;
+    weft_level out;
+    CHECK_OK(
+        weft_level_sign(&BE, lv, sizeof lv, &ll, owner_pk, newcomer.sk, chain, n, 4, MS(T0 + 2)));
+    CHECK_OK(weft_level_verify(&BE, lv, ll, owner_pk, &out));
+    CHECK(out.level == 4 && out.delegated);
+    CHECK_OK(
+        weft_level_sign(&BE, lv, sizeof lv, &ll, owner_pk, ad.sk, g.b, g.len, 4, MS(T0 + 100)));
+    CHECK_RC(weft_level_verify(&BE, lv, ll, owner_pk, &out), WEFT_EEXPIRED);
+    /* A writer's chain makes no admin; someone else's chain is not the issuer's. */
+    rec gw = grant(owner_sk, writer.pk, WEFT_RIGHT_WRITE, 0, 0, MS(T0));
+    CHECK_OK(
+        weft_level_sign(&BE, lv, sizeof lv, &ll, owner_pk, writer.sk, gw.b, gw.len, 4, MS(T0)));
+    CHECK_RC(weft_level_verify(&BE, lv, ll, owner_pk, &out), WEFT_ERIGHTS);
+    CHECK_OK(
+        weft_level_sign(&BE, lv, sizeof lv, &ll, owner_pk, stranger.sk, g.b, g.len, 4, MS(T0)));
+    CHECK_RC(weft_level_verify(&BE, lv, ll, owner_pk, &out), WEFT_EDELEGATION);
+}
+
 int main(void) {
     if (weft_sodium_backend(&BE)) return 1;
     if (weft_keypair_generate(&BE, owner_pk, owner_sk)) return 1;
@@ -588,6 +667,7 @@ int main(void) {
                                       T(invites_claimed_once),
                                       T(rotation_end_to_end),
                                       T(tickets_and_claims),
-                                      T(device_links)};
+                                      T(device_links),
+                                      T(grant_chains)};
     return run_tests(tests, sizeof tests / sizeof *tests);
 }

@@ -10,7 +10,10 @@
 // when the space has membership records); an admin's owner-signed token
 // delegates to it; an any-holder token works for any key as it is. A key
 // bound to a token it cannot pass on (a reader or writer invited by key)
-// cannot be restored this way: an admin must invite the new device.
+// cannot be restored this way: an admin must invite the new device. A
+// member admitted by grant hands on what it can: a link (below), an
+// admin's grant of write; the backed-up key delivers them (courier.js) and
+// admin devices grant linked devices their person's rights.
 // The new key is also linked to the backed-up one as the same person
 // (SECURITY.md "One person, several devices") when that key may link: the
 // backup holds both secrets, so both halves of the link are signed here.
@@ -86,6 +89,7 @@ export function restoredMeta(core, b, now = Date.now()) {
   const previous = b.authorSecret.slice(32);
   const records = [...b.records];
   let token = b.token;
+  let byGrant = null;
   const nowS = Math.floor(now / 1000);
   if (b.ownerSecret) {
     token = core.tokenIssue({ space: b.space, issuerSecret: b.ownerSecret, grantee: me.publicKey, rights: RIGHT.ADMIN });
@@ -93,8 +97,18 @@ export function restoredMeta(core, b, now = Date.now()) {
     // use, the new device needs a grant to receive the next key.
     if (records.length)
       records.push(core.memberSign('grant', { space: b.space, issuerSecret: b.ownerSecret, wallMs: now, member: me.publicKey, rights: RIGHT.ADMIN }));
+  } else if (!token.length) {
+    // A member admitted by grant: the new key is linked to it (below) and
+    // admitted by grants of its own. An admin hands it what an admin may
+    // (write, to its own end) at once; an admin device of the space
+    // completes the rest, the person's rights, when it sees the link
+    // (members.js completeLinks). The backed-up key delivers these
+    // records (courier.js): the new one has no grant to come in with yet.
+    const me0 = memberState(core, b.space, records, previous);
+    if (!me0 || me0.state !== 0) throw new WeftError('WEFT_ERIGHTS', `the backed-up key ${me0?.state === 2 ? 'was removed from the space' : me0?.state === 1 ? 'holds a grant that has lapsed' : 'holds no grant'}: ask an admin to invite this device`);
+    if (me0.admin) records.push(core.memberSign('grant', { space: b.space, issuerSecret: b.authorSecret, wallMs: now, member: me.publicKey, rights: RIGHT.WRITE, until: me0.until }));
+    byGrant = { grantRights: me0.admin ? RIGHT.WRITE : me0.rights, courier: b.authorSecret };
   } else {
-    if (!token.length) throw new WeftError('WEFT_ERIGHTS', 'the backup holds no token: an admin must invite this device');
     const t = core.tokenVerify(token, b.space, nowS);
     if (t.grantee && equal(t.grantee, previous)) {
       if (t.rights !== RIGHT.ADMIN || t.delegated)
@@ -122,6 +136,7 @@ export function restoredMeta(core, b, now = Date.now()) {
     restoredFrom: previous,
   };
   if (b.ownerSecret) meta.spaceSecret = b.ownerSecret;
+  if (byGrant) Object.assign(meta, { byGrant: true, ...byGrant });
   if (b.level) meta.levelRecord = b.level;
   return { meta, grants: records.slice(b.records.length) };
 }
@@ -129,6 +144,13 @@ export function restoredMeta(core, b, now = Date.now()) {
 /** May `person` sign a device link: the owner, or a key the records grant something and do not remove? */
 function mayLink(core, space, records, person) {
   if (equal(person, space)) return true;
+  const m = memberState(core, space, records, person);
+  // State byte: 0 member, 1 expired (both hold a counting grant).
+  return !!m && m.state <= 1;
+}
+
+/** What the records say of `key` now: { state (0 member, 1 expired, 2 removed, 3 none), rights, admin, until (Unix s, 0 never) }, or null when they name it nowhere. */
+function memberState(core, space, records, key) {
   const size = core.x.wdb_member_bytes();
   return core.scope((s) => {
     const out = s.alloc(16);
@@ -140,12 +162,12 @@ function mayLink(core, space, records, person) {
       const dst = s.alloc(cap);
       core.check(core.x.wdb_members_list(m, Date.now() / 1000, dst, cap, core.out), 'listing the backup\'s members');
       const n = core.u32[core.out >> 2];
+      const dv = new DataView(core.u8.buffer);
       for (let i = 0; i < n; i++) {
         const e = dst + i * size;
-        // State byte: 0 member, 1 expired (both hold a counting grant).
-        if (equal(core.u8.subarray(e, e + 32), person)) return core.u8[e + 34] <= 1;
+        if (equal(core.u8.subarray(e, e + 32), key)) return { state: core.u8[e + 34], rights: core.u8[e + 32], admin: !!core.u8[e + 33], until: Math.ceil(dv.getFloat64(e + 40, true)) };
       }
-      return false;
+      return null;
     } finally {
       core.x.wdb_members_free(m);
     }

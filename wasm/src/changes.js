@@ -17,6 +17,7 @@
 // the open change is committed (commit, then apply).
 import { decodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
+import { ERRORS } from './constants.js';
 import { OpWriter, labelled } from './opwriter.js';
 import { commitOps, commitBuffer, applyRecords, loneTextEdit, rangeError, formatMarks } from './ops.js';
 
@@ -403,9 +404,12 @@ export class Changes {
    * The open change is committed first (commit, then apply). One call
    * into the core applies every record, each on its own, so the ones
    * merged or parked (not duplicates, not refused) are the ones stored (persist: false for those another tab
-   * stored already). Returns { applied, rejected, durable, kept }.
+   * stored already). Returns { applied, rejected, durable, kept, unopened }:
+   * with holdUnopened, records refused for want of a key (WEFT_ECRYPTO) are
+   * counted in `unopened` instead of reported (sync.js: a key epoch later
+   * in the log may give the key, and they come again).
    */
-  applyRemote(buf, persist = true) {
+  applyRemote(buf, persist = true, holdUnopened = false) {
     const h = this.#h;
     this.settle();
     const watching = h.texts.size > 0;
@@ -416,7 +420,8 @@ export class Changes {
       h.subs.changed(r.touched, false);
       if (watching) h.texts.dispatch(r.textEvents, false, null, r.touched.list);
     }
-    if (r.rejected) h.emit('error', WeftError.fromCode(r.firstError, `${r.rejected} incoming change(s) refused`));
-    return { applied: r.applied, rejected: r.rejected, durable, kept: r.kept };
+    const unopened = holdUnopened && r.rejected && r.firstError === ERRORS.WEFT_ECRYPTO ? r.rejected : 0;
+    if (r.rejected && !unopened) h.emit('error', WeftError.fromCode(r.firstError, `${r.rejected} incoming change(s) refused`));
+    return { applied: r.applied, rejected: r.rejected, durable, kept: r.kept, unopened };
   }
 }

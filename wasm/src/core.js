@@ -89,8 +89,8 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_text_splice', 'wdb_text_format', 'wdb_text_spans', 'wdb_text_edit', 'wdb_text_events', 'wdb_text_length', 'wdb_text_anchor', 'wdb_text_resolve', 'wdb_text_insert_before',
   'wdb_list_edit', 'wdb_list_length', 'wdb_list_items', 'wdb_next_doc', 'wdb_collection', 'wdb_touched', 'wdb_touched_list', 'wdb_change_ops', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot',
   'wdb_publish_snapshot', 'wdb_load_sealed_snapshot', 'wdb_snapshot_header', 'wdb_keypair',
-  'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify',
-  'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
+  'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify', 'wdb_grant_chain_verify',
+  'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_epoch_prev', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
   'wdb_grant_sign', 'wdb_invite_issue', 'wdb_invite_claim', 'wdb_ticket_decode', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit', 'wdb_members_author', 'wdb_members_rights', 'wdb_members_claim_open',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used', 'wdb_backup_seal', 'wdb_backup_open', 'wdb_member_record_len', 'wdb_link_device_sig', 'wdb_link_sign'];
@@ -318,7 +318,19 @@ export class Core {
     });
   }
 
-  /** Signs a level record raising `space` to `level` (FORMAT.md §10); parent: the issuer's admin token, null for the owner. */
+  /**
+   * Verifies a grant chain (weft/members.h: the grants that give `key` its
+   * rights, shown where a token would go) for `space` at `atSeconds`.
+   * Returns the rights it gives; throws its WeftError.
+   */
+  grantChainVerify(chain, space, key, atSeconds) {
+    return this.scope((s) => {
+      this.check(this.x.wdb_grant_chain_verify(s.bytes(chain), chain.length, s.bytes(space), s.bytes(key), atSeconds, this.out), 'verifying the grant chain');
+      return this.u32[this.out >> 2];
+    });
+  }
+
+  /** Signs a level record raising `space` to `level` (FORMAT.md §10); parent: the issuer's admin token or grant chain, null for the owner. */
   levelSign({ space, issuerSecret, parent = null, level, wallMs }) {
     return this.scope((s) => {
       const cap = LEVEL_MAX_BYTES;
@@ -445,6 +457,17 @@ export class Core {
       this.check(this.x.wdb_epoch_open(s.bytes(record), record.length, s.bytes(secretKey), key, prev), 'opening the key epoch');
       const out = { key: this.u8.slice(key, key + 32), prev: this.u8.slice(prev, prev + 32) };
       this.u8.fill(0, key, key + 32);
+      this.u8.fill(0, prev, prev + 32);
+      return out;
+    });
+  }
+
+  /** The previous key an epoch record holds, opened with its epoch's `key`; throws (WEFT_EFORGED: not its key). */
+  epochPrev(record, key) {
+    return this.scope((s) => {
+      const prev = s.alloc(32);
+      this.check(this.x.wdb_epoch_prev(s.bytes(record), record.length, s.bytes(key), prev), 'opening the key epoch\'s previous key');
+      const out = this.u8.slice(prev, prev + 32);
       this.u8.fill(0, prev, prev + 32);
       return out;
     });

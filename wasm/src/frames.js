@@ -168,14 +168,18 @@ export function encodeSnapshotGet() {
   return Uint8Array.of(PROTOCOL_VERSION, F.SNAPSHOT_GET);
 }
 
-/** SNAPSHOT as a client uploads it: flags 0, rseq 0, no token (the session's), the sealed record. */
-export function encodeSnapshot(record) {
-  const o = new Out(2 + 1 + 1 + 1 + 10 + record.length);
+/**
+ * SNAPSHOT as a client uploads it: flags 0, rseq 0, the sealed record; no
+ * token (the session's is kept), except from a device admitted by grant:
+ * its grant chain.
+ */
+export function encodeSnapshot(record, token = new Uint8Array(0)) {
+  const o = new Out(2 + 1 + 1 + 10 + 10 + token.length + record.length);
   o.u8(PROTOCOL_VERSION);
   o.u8(F.SNAPSHOT);
   o.u8(0);
   o.varint(0);
-  o.bytes(new Uint8Array(0));
+  o.bytes(token);
   o.bytes(record);
   return o.done();
 }

@@ -20,6 +20,7 @@ import { SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES } from './snapshots.js
 import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 import { readBackup, restoredMeta } from './backup.js';
+import { deliverAs } from './courier.js';
 
 export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS, LEVEL_MEMBERS, LEVEL_MARKS };
 export { isFileRef } from './files.js';
@@ -167,7 +168,17 @@ export async function openSpace(opts = {}) {
 export async function restoreSpace(opts = {}) {
   const core = await loadCore(opts.init);
   const opened = await readBackup(core, opts.backup, opts.passphrase);
-  const { meta } = restoredMeta(core, opened);
+  let { meta } = restoredMeta(core, opened);
+  // The CLI keeps its relay as http(s)://, weftdb as ws(s)://: one relay.
+  const relay = opts.relay === undefined ? opened.relay.replace(/^http/, 'ws') || undefined : opts.relay ?? undefined;
+  if (meta.courier && relay) {
+    // A member admitted by grant: its key delivers the new key's link now
+    // (courier.js). The relay refusing it (removed, no grant) refuses the
+    // restore, before anything is stored; offline, it is tried at each open.
+    const { meta: sent, error } = await deliverRestored(core, meta, { ...opts, relay });
+    if (error && error.code !== 'WEFT_EUNAVAILABLE') throw new WeftError('WEFT_ERIGHTS', `the backed-up key cannot hand its rights on: ${error.message}`, { cause: error });
+    meta = sent;
+  }
   const adapter = resolveStorage(opts);
   const store = await adapter.open(toBase64url(meta.space));
   try {
@@ -176,13 +187,40 @@ export async function restoreSpace(opts = {}) {
     const saved = await store.saveMeta(meta, { ifAbsent: true });
     if (saved && saved.author && !saved.author.every((v, i) => v === meta.author[i]))
       throw new WeftError('WEFT_ESTATE', 'the space was stored here while restoring: open it with openSpace');
-    // The CLI keeps its relay as http(s)://, weftdb as ws(s)://: one relay.
-    const relay = opts.relay === undefined ? opened.relay.replace(/^http/, 'ws') || undefined : opts.relay ?? undefined;
     return await start(core, adapter, store, meta, { snapshot: null, records: [], outbox: [] }, { ...opts, relay });
   } catch (e) {
     await store.close?.();
     throw e;
   }
+}
+
+/**
+ * A device restored from a member admitted by grant: its link (and an
+ * admin's grant) go to the relay as the backed-up key (courier.js), once;
+ * until then the backed-up secret stays with the key material. Offline or
+ * refused: kept for the next open (an 'error' event says why), and the
+ * space opens all the same. Resolves to { meta, error }: meta without the
+ * secret once delivered (the caller stores it).
+ */
+async function deliverRestored(core, meta, opts) {
+  let level = 1;
+  try {
+    if (meta.levelRecord) level = core.levelVerify(meta.levelRecord, meta.space);
+  } catch {
+    // the relay's CHALLENGE would say; HELLO as level 1
+  }
+  const restoredFrom = meta.courier.slice(32);
+  const mine = (meta.memberRecords ?? []).filter((r) => restoredFrom.every((b, i) => b === r[34 + i]));
+  try {
+    // Node 20 has no WebSocket without a flag: the app's `ws`, as sync.js does.
+    const name = 'ws';
+    const WebSocket = opts.sync?.WebSocket ?? globalThis.WebSocket ?? (await import(/* @vite-ignore */ name)).WebSocket;
+    await deliverAs(core, { url: opts.relay, space: meta.space, secret: meta.courier, records: mine, spaceLevel: level, WebSocket });
+  } catch (error) {
+    return { meta, error };
+  }
+  const { courier, ...rest } = meta;
+  return { meta: rest, error: null };
 }
 
 /** Rights of the stored token now (RIGHT.READ when it no longer verifies). */
@@ -206,6 +244,7 @@ function tokenRights(core, meta) {
  * @property {() => boolean} isWriter true when this tab commits its own writes (it leads its tabs)
  * @property {(p: Presence) => void} setPresence
  * @property {(p: P2P) => void} setP2P
+ * @property {(name: string, arg: unknown) => void} emit the space's events
  * @property {() => Promise<void>} loadFiles loads the files' upload queue and reference index
  * @property {(url: string, fetchImpl?: typeof fetch) => void} attachFiles uploads and renews files through the relay
  * @property {() => import('./presence.js').PresencePort} presencePort
@@ -215,10 +254,16 @@ function tokenRights(core, meta) {
  */
 
 async function start(core, adapter, store, meta, loaded, opts) {
+  let courierError = null;
+  if (meta.courier && opts.relay) {
+    ({ meta, error: courierError } = await deliverRestored(core, meta, opts));
+    if (!meta.courier) await store.saveMeta(meta);
+  }
   const rights = tokenRights(core, meta);
   const forget = typeof adapter.delete === 'function' ? () => adapter.delete(toBase64url(meta.space)) : null;
   const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget, files: opts.files, renew: opts.renew });
   const port = space._opener();
+  if (courierError) queueMicrotask(() => port.emit('error', courierError));
   // Before the tabs are coordinated: a follower tab forwards presence.
   const presence = new Presence(port.presencePort(), opts.presence);
   port.setPresence(presence);

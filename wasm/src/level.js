@@ -16,6 +16,7 @@ import { WeftError } from './errors.js';
  * @property {() => import('./replica.js').Replica} rep the replica now
  * @property {(name: string, arg: unknown) => void} emit the space's events
  * @property {{ saveMeta(m: object): Promise<void> }} store
+ * @property {() => Uint8Array | null} grantChain this device's admin grant chain (members.js), for a device admitted by grant
  */
 
 export class FormatLevel {
@@ -45,12 +46,14 @@ export class FormatLevel {
     if (rights < RIGHT.ADMIN) throw new WeftError('WEFT_ERIGHTS', 'only the owner or an admin can raise the format level');
     const m = this.#h.meta();
     const owner = !!m.spaceSecret;
-    // A level record by an admin carries its admin token (FORMAT.md §10).
-    if (!owner && !m.token) throw new WeftError('WEFT_EDELEGATION', 'this device is admitted by its grant and holds no admin token: the owner raises the format level (its first invite with { uses: 1 } does)');
+    // A level record by an admin carries its admin token, or for an admin
+    // admitted by grant its grant chain (FORMAT.md §10).
+    const parent = owner ? null : m.byGrant ? this.#h.grantChain() : m.token;
+    if (!owner && !parent) throw new WeftError('WEFT_ERIGHTS', 'this device holds no grant from the owner that makes it an admin now (an admin made by another admin\'s grant cannot raise the format level)');
     return this.#h.core.levelSign({
       space: m.space,
       issuerSecret: owner ? m.spaceSecret : m.authorSecret,
-      parent: owner ? null : m.token,
+      parent,
       level,
       wallMs: Date.now(),
     });

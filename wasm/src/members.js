@@ -42,6 +42,8 @@ export class Members {
   #cut = new Map(); // removed key (base64url) -> its last change that counts
   /** The current key epoch (0: the space's first key). */
   epoch = 0;
+  /** How many content keys this device learned from key epochs since it opened (sync.js asks again for what it could not open). */
+  keysLearned = 0;
 
   /** @param {MembersHost} host Folds the records kept with the key material. */
   constructor(host) {
@@ -224,6 +226,37 @@ export class Members {
     return (m.memberRecords ?? []).filter((r) => mine.some((k) => k.every((b, i) => b === r[34 + i])));
   }
 
+  /**
+   * This device's grant chain (weft/members.h): the owner's grant to its
+   * key, or the owner's invite and its claim, as held here, that verify now
+   * and give at least `rights`; the one that lasts longest. What a device
+   * admitted by grant shows where a token would go (a level record's
+   * parent, a snapshot it publishes). Null when it holds none.
+   */
+  grantChain(rights = RIGHT.ADMIN) {
+    const h = this.#h, m = h.meta();
+    const records = (m.memberRecords ?? []).filter((r) => r[1] === RECORD_GRANT && r.length > 100);
+    const isOwner = (r) => equal(r.subarray(34, 66), m.space);
+    const now = Math.floor(Date.now() / 1000);
+    let best = null, bestUntil = -1;
+    for (const g of records) {
+      if (!equal(g.subarray(66, 98), m.author) || g[99] !== 0) continue;
+      const via = isOwner(g) ? [null] : records.filter((i) => isOwner(i) && i[99] === 1 && equal(i.subarray(66, 98), g.subarray(34, 66)));
+      for (const inv of via) {
+        const chain = inv ? concat(inv, g) : g;
+        let got;
+        try {
+          got = h.core.grantChainVerify(chain, m.space, m.author, now);
+        } catch {
+          continue;
+        }
+        const until = readGrantTail(g)?.until || Infinity;
+        if (got >= rights && until > bestUntil) [best, bestUntil] = [chain, until];
+      }
+    }
+    return best;
+  }
+
   /** Signs, checks as the relay will (nothing kept on a refusal), keeps and applies records; returns them. */
   #sign(kind, args) {
     const h = this.#h, m = h.meta();
@@ -252,6 +285,10 @@ export class Members {
 
   /** Owner or admin: grants `rights` to the key `member` (base64url), until `until` (ms since the epoch; null: never). Returns the records to send. */
   async grant(member, rights, until = null) {
+    const m = this.#h.meta();
+    // An admin's grant ends no later than its own (else OUTLIVES).
+    const mine = m.spaceSecret ? null : this.#list().members.find((x) => x.key === toBase64url(m.author));
+    if (mine?.until && (!until || until > mine.until)) until = mine.until;
     const out = [];
     await this.#selfGrant(out);
     out.push(await this.#signKeep('grant', { member: fromBase64url(member, 'member key'), rights, until: until ? Math.ceil(until / 1000) : 0 }));
@@ -306,6 +343,45 @@ export class Members {
       const rights = Object.entries(RIGHTS_NAME).find(([, n]) => n === x.rights)?.[0];
       try {
         out.push(...(await this.grant(x.key, Number(rights), until)));
+      } catch (e) {
+        h.emit('error', e);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Devices linked to a member (one person, several devices; a restored
+   * device is one) that hold less than their person: this admin device
+   * grants each its person's rights, to its person's end (SECURITY.md
+   * "One person, several devices"). The owner's device grants any; an
+   * admin's, no admin rights (the owner's device completes those) and
+   * never past its own end. Returns the records to send.
+   */
+  async completeLinks() {
+    const h = this.#h, m = h.meta();
+    const list = this.#list().members;
+    const me = toBase64url(m.author);
+    const mine = list.find((x) => x.key === me);
+    const owner = !!m.spaceSecret;
+    if (!owner && !(mine?.admin && mine.state === 'member')) return [];
+    const byKey = new Map(list.map((x) => [x.key, x]));
+    const rank = { read: 1, write: 2, admin: 3 };
+    const out = [];
+    for (const d of list) {
+      if (d.person === d.key || d.state === 'removed' || d.owner) continue;
+      const p = byKey.get(d.person);
+      const person = p ?? (d.person === toBase64url(m.space) ? { rights: 'admin', admin: true, state: 'member', until: null, owner: true } : null);
+      if (!person || person.state !== 'member') continue;
+      const want = person.owner || person.admin ? 'admin' : person.rights;
+      const give = owner ? want : want === 'admin' ? 'write' : want;
+      const short = d.state !== 'member' || rank[d.rights] < rank[give] || (give === 'admin' && !d.admin);
+      if (!short) continue;
+      let until = person.until;
+      if (!owner && mine.until) until = until ? Math.min(until, mine.until) : mine.until;
+      if (until && until <= Date.now()) continue;
+      try {
+        out.push(...(await this.grant(d.key, rank[give], until)));
       } catch (e) {
         h.emit('error', e);
       }
@@ -375,6 +451,45 @@ export class Members {
     return { device: toBase64url(device), record };
   }
 
+  /**
+   * Keys this device can reach from the ones it holds: each epoch record
+   * whose key it holds opens the key before it (the record's prev), until
+   * nothing new opens. An epoch whose key is this device's content key
+   * becomes its epoch (it seals with that key already). Returns meta.
+   */
+  #walkBack(meta) {
+    const core = this.#h.core;
+    const epochs = (meta.memberRecords ?? []).filter((r) => r[1] === RECORD_EPOCH);
+    const held = [meta.contentKey, ...(meta.oldKeys ?? [])];
+    let keyEpoch = meta.keyEpoch ?? 0;
+    const added = [];
+    for (let more = true; more;) {
+      more = false;
+      for (const r of epochs) {
+        for (const k of held) {
+          let prev;
+          try {
+            prev = core.epochPrev(r, k);
+          } catch {
+            continue; // not this record's key
+          }
+          if (k === meta.contentKey) keyEpoch = Math.max(keyEpoch, epochOf(r));
+          if (!held.some((h) => equal(h, prev))) {
+            held.push(prev);
+            added.push(prev);
+            more = true;
+          }
+          break;
+        }
+      }
+    }
+    if (!added.length && keyEpoch === (meta.keyEpoch ?? 0)) return meta;
+    for (const k of added) this.#h.rep().addKey(k);
+    this.keysLearned += added.length;
+    this.epoch = Math.max(this.epoch, keyEpoch);
+    return { ...meta, oldKeys: [...(meta.oldKeys ?? []), ...added], keyEpoch };
+  }
+
   /** A key epoch newer than this device's: when sealed to it, its key seals from now on. */
   #applyEpoch(record, epoch, meta) {
     if (epoch <= (meta.keyEpoch ?? 0) || !meta.authorSecret) return meta;
@@ -382,14 +497,31 @@ export class Members {
     try {
       keys = this.#h.core.epochOpen(record, meta.authorSecret);
     } catch {
-      return meta; // not sealed to this device: what follows stays closed to it
+      // Not sealed to this device: what follows stays closed to it, unless
+      // it holds this epoch's key already (its invite link was made after
+      // the rotation): then it walks back to the older keys, to read what
+      // came before it.
+      return this.#walkBack(meta);
     }
     this.#h.rep().rekey(keys.key, keys.prev);
+    this.keysLearned++;
     const oldKeys = [...(meta.oldKeys ?? [])];
     for (const k of [keys.prev, meta.contentKey]) if (!oldKeys.some((o) => equal(o, k)) && !equal(k, keys.key)) oldKeys.push(k);
     this.epoch = Math.max(this.epoch, epoch);
     return { ...meta, contentKey: keys.key, oldKeys, keyEpoch: epoch };
   }
+}
+
+/** An epoch record's number (FORMAT.md §10, kind 7: after version, kind, space, issuer), or 0. */
+function epochOf(r) {
+  let o = 66, v = 0, mul = 1, b;
+  do {
+    if (o >= r.length) return 0;
+    b = r[o++];
+    v += (b & 0x7f) * mul;
+    mul *= 128;
+  } while (b & 0x80);
+  return v;
 }
 
 /** A grant's rights, flags, until and wall_ms (FORMAT.md §10, kind 5), or null. */
@@ -408,6 +540,13 @@ function readGrantTail(r) {
   };
   const until = varint(), wallMs = varint();
   return Number.isFinite(wallMs) ? { rights, flags, until, wallMs } : null;
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function equal(a, b) {

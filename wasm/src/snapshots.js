@@ -13,7 +13,7 @@
 // the sync link when the frame fits the relay's default frame limit, else
 // over REST. Only the tab that holds the relay link publishes, so one tab
 // per device.
-import { RIGHT } from './constants.js';
+import { RECORD_GRANT, RIGHT } from './constants.js';
 import { WeftError } from './errors.js';
 import { bytesEqual, fromBase64url, relayAuthorization, toBase64url } from './util.js';
 import { decodeVV } from './vv.js';
@@ -57,18 +57,21 @@ export const SNAPSHOT_FRAME_RECORD_MAX = (4 << 20) - 64;
 
 /**
  * Checks what the relay cannot vouch for before a sealed snapshot is
- * loaded: it is for `space`, and `token` (the one the relay kept with it)
- * verifies now and grants its publisher `admin`. Returns the header.
+ * loaded: it is for `space`, and `token` (the one the relay kept with it:
+ * a token, or the grant chain of a publisher admitted by grant) verifies
+ * now and grants its publisher `admin`. Returns the header.
  * Throws WEFT_ESPACE, WEFT_ERIGHTS, or the token's or header's own error.
  */
 export function checkPublisher(core, space, record, token, nowSeconds = Math.floor(Date.now() / 1000)) {
   const h = core.snapshotHeader(record);
   if (!bytesEqual(h.space, space)) throw new WeftError('WEFT_ESPACE', 'the relay sent a snapshot of another space');
+  // A publisher admitted by grant left its grant chain in the token's place.
+  const chain = token.length > 1 && token[1] === RECORD_GRANT;
   let t;
   try {
-    t = core.tokenVerify(token, space, nowSeconds);
+    t = chain ? { rights: core.grantChainVerify(token, space, h.publisher, nowSeconds), grantee: null } : core.tokenVerify(token, space, nowSeconds);
   } catch (e) {
-    throw new WeftError(e.code ?? 'WEFT_ERIGHTS', `the snapshot's token does not verify: ${e.message}`, { cause: e });
+    throw new WeftError(e.code ?? 'WEFT_ERIGHTS', `the snapshot's ${chain ? 'grant chain' : 'token'} does not verify: ${e.message}`, { cause: e });
   }
   if (t.rights < RIGHT.ADMIN || (t.grantee && !bytesEqual(t.grantee, h.publisher)))
     throw new WeftError('WEFT_ERIGHTS', 'the snapshot was not published by an admin of the space');
@@ -134,12 +137,17 @@ export async function fetchSnapshot(core, meta, wsUrl) {
   return { record: new Uint8Array(await res.arrayBuffer()), token: fromBase64url(token, 'snapshot token'), rseq };
 }
 
-/** POST …/snapshots: a record too large for a frame. Resolves to its base. */
-export async function postSnapshot(core, meta, wsUrl, record) {
+/**
+ * POST …/snapshots: a record too large for a frame. Resolves to its base.
+ * chain: a device admitted by grant's grant chain (it signs the request
+ * and sends the chain in Weft-Grant-Chain), else null (its bearer token).
+ */
+export async function postSnapshot(core, meta, wsUrl, record, chain = null) {
   const target = `${spacePath(meta)}/snapshots`;
+  const auth = chain ? { ...authHeaders(core, meta, 'POST', target), 'weft-grant-chain': toBase64url(chain) } : { authorization: `Bearer ${toBase64url(meta.token)}` };
   const res = await fetch(httpOrigin(wsUrl) + target, {
     method: 'POST',
-    headers: { authorization: `Bearer ${toBase64url(meta.token)}`, 'content-type': 'application/vnd.weft.snapshot' },
+    headers: { ...auth, 'content-type': 'application/vnd.weft.snapshot' },
     body: record,
   });
   if (!res.ok) throw await httpError(res, 'uploading a snapshot');

@@ -62,6 +62,8 @@ export class Space {
   #members; // members.js: grants, removals and key epochs (SECURITY.md "Members")
   #renew; // { share, everyMs }: when an admin device renews lapsing grants
   #renewTimer = null;
+  #linking = null; // a pending completeLinks (setTimeout), or null
+  #linkingDevice = false; // linkDevice grants the device itself
 
   /** @internal Use createSpace/openSpace. */
   constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files, renew } = {}) {
@@ -73,6 +75,9 @@ export class Space {
         if (this.#sync?.live) this.renewMembers().catch((e) => this.#events.emit('error', e));
       }, this.#renew.everyMs);
       this.#renewTimer.unref?.();
+      // And grant devices linked to a member their person's rights as soon
+      // as the link arrives (a restored or second device waits for it).
+      this.#events.on('members', () => this.#completeLinksSoon());
     }
     this.#relay = relay;
     this.#forget = forget;
@@ -80,7 +85,7 @@ export class Space {
     this.#meta = meta;
     this.#rights = rights;
     this.#rep = openReplica(core, meta, rights);
-    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
+    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a), grantChain: () => this.#members.grantChain() });
     this.#members = new Members({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
     const emit = (n, a) => this.#events.emit(n, a);
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
@@ -240,10 +245,18 @@ export class Space {
   async linkDevice(code) {
     this.#open();
     if (this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
-    const { device, record } = await this.#members.link(code);
-    this.#sync?.sendMembers([record]);
-    if (this.#rights >= RIGHT.ADMIN) await this.grant(device, this.#meta.spaceSecret ? 'admin' : 'write');
-    return device;
+    // The link and its grant reach the relay in one frame, so that other
+    // devices see the new device with its rights at once.
+    this.#linkingDevice = true;
+    try {
+      const { device, record } = await this.#members.link(code);
+      const records = [record];
+      if (this.#rights >= RIGHT.ADMIN) records.push(...(await this.#members.grant(device, this.#meta.spaceSecret ? RIGHT.ADMIN : RIGHT.WRITE)));
+      this.#sync?.sendMembers(records);
+      return device;
+    } finally {
+      this.#linkingDevice = false;
+    }
   }
 
   /**
@@ -350,10 +363,8 @@ export class Space {
     const r = RIGHTS.indexOf(rights);
     if (r < 1) throw new WeftError('WEFT_EINVAL', "rights must be 'read', 'write' or 'admin'");
     if (!(Number.isFinite(expiresIn) && expiresIn >= 0)) throw new WeftError('WEFT_EINVAL', 'expiresIn must be milliseconds >= 0');
-    // The space reads membership from now on (FORMAT.md §10): raised by
-    // the owner or a token admin here, so that admins admitted by grant,
-    // who cannot sign level records, may remove later.
-    if (!this.#meta.byGrant && this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
+    // The space reads membership from now on (FORMAT.md §10).
+    if (this.#rights >= RIGHT.ADMIN) await this.raiseFormatLevel(LEVEL_MEMBERS);
     const { records, ticket } = await this.#members.invite(r, expiresIn ? Date.now() + expiresIn : 0);
     this.#sync?.sendMembers(records);
     return this.#core.inviteEncode(base, this.#meta.space, ticket, this.#meta.contentKey);
@@ -362,13 +373,32 @@ export class Space {
   /**
    * Admin devices: renews the grants that have run `share` (0..1) of their
    * time, each for the same length again (space.js calls it every
-   * `renew.everyMs` while linked to a relay). Resolves to the number renewed.
+   * `renew.everyMs` while linked to a relay), and completes the grants of
+   * devices linked to a member (members.js completeLinks). Resolves to the
+   * number of grants written.
    */
   async renewMembers(share = this.#renew.share) {
     this.#open();
-    const records = await this.#members.renewDue(share);
+    const records = [...(await this.#members.renewDue(share)), ...(await this.#members.completeLinks())];
     this.#sync?.sendMembers(records);
     return records.length;
+  }
+
+  /** Admin devices: once per burst of membership records, completes linked devices' grants (members.js completeLinks). */
+  #completeLinksSoon() {
+    if (this.#rights < RIGHT.ADMIN || this.#linking || this.#linkingDevice || this.#closed) return;
+    this.#linking = setTimeout(async () => {
+      try {
+        if (this.#closed) return;
+        const records = await this.#members.completeLinks();
+        this.#sync?.sendMembers(records);
+      } catch (e) {
+        this.#events.emit('error', e);
+      } finally {
+        this.#linking = null;
+      }
+    }, 0);
+    this.#linking.unref?.();
   }
 
   /** BLAKE2b-256 of the visible state, hex: equal on replicas holding the same changes. */
@@ -510,6 +540,7 @@ export class Space {
 
   async #shutdown() {
     clearInterval(this.#renewTimer);
+    clearTimeout(this.#linking);
     try {
       await this.flush().catch(() => {});
       this.#presence?.close();
@@ -572,7 +603,8 @@ export class Space {
       inTxn: () => this.#changes.inTxn,
       forwarded: (c, d, f) => this.#changes.writer?.forwarded?.(c, d, f) ?? [], // a follower tab's splices on their way (idb.js)
       exec: (ops) => this.#changes.execLocal(ops),
-      applyRemote: (buf, persist = true) => this.#changes.applyRemote(this.#members.counting(buf), persist),
+      applyRemote: (buf, persist = true, holdUnopened = false) => this.#changes.applyRemote(this.#members.counting(buf), persist, holdUnopened),
+      keysHeld: () => this.#members.keysLearned,
       ack: (seq) => this.#persist.persist([], [], seq),
       setStatus: (s) => this.#status.set(s),
       takeLoadedOutbox: () => [this.#loadedOutbox, (this.#loadedOutbox = [])][0],
@@ -598,6 +630,7 @@ export class Space {
       rightsOf: (key) => this.#members.rightsOf(key),
       claimOpen: (claim, key) => this.#members.claimOpen(claim, key),
       admitClaim: (claim) => this.#members.admitClaim(claim),
+      grantChain: () => (this.#meta.byGrant ? this.#members.grantChain() : null),
     };
   }
 
@@ -620,18 +653,18 @@ export class Space {
    * @returns {import('./index.js').OpenerPort}
    */
   _opener() {
-    return Object.assign(this.#port('load isWriter setPresence setP2P'), {
+    return Object.assign(this.#port('load isWriter setPresence setP2P emit'), {
       loadFiles: () => this.#files.load(),
       attachFiles: (url, fetchImpl) => this.#files.attach(url, fetchImpl),
       presencePort: () => this.#port('core meta sync on report'),
       peerPort: () => this.#port('core meta rights rep applyRemote sync on formatLevel authorCheck rightsOf claimOpen admitClaim'),
-      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
+      syncPort: () => this.#port('core meta rights rep applyRemote ack setStatus emit takeLoadedOutbox setSync formatLevel levelRecord takeLevel takeMember ownMemberRecords grantChain keysHeld isEmpty joinSnapshot rejoinSnapshot publishSnapshot snapshotBase setSnapshotBase'),
       tabPort: () => this.#port('id presence status on emit readStore load loadBase isEmpty exec applyRemote setStatus setLoadedOutbox setCloseHook setWriter'),
     });
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
-  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf claimOpen admitClaim'); }
+  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf claimOpen admitClaim grantChain'); }
 
   /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
   #isEmpty() {

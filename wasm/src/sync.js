@@ -65,6 +65,9 @@ const FINAL = new Set(['VERSION', 'AUTH', 'PROOF', 'RIGHTS', 'EXPIRED', 'REVOKED
 // or ask an admin (removed from the space, or access lapsed).
 // NOT_MEMBER / REPLAY: this key holds no grant (its invite was claimed by
 // another key, or never reached the relay).
+// Of those, the refusals of a key admitted by grant that an admin's grant
+// or renewal ends: such a link asks again now and then (Sync#_recheck).
+const WAIT_FOR_GRANT = new Set(['EXPIRED', 'NOT_MEMBER']);
 const FINAL_STATE = { VERSION: 'version', REVOKED: 'removed', EXPIRED: 'expired', NOT_MEMBER: 'denied', REPLAY: 'denied' };
 const CODE_FOR = { RIGHTS: 'WEFT_ERIGHTS', EXPIRED: 'WEFT_EEXPIRED', AUTH: 'WEFT_ECRYPTO', PROOF: 'WEFT_ECRYPTO', VERSION: 'WEFT_EVERSION', CHAIN: 'WEFT_ECHAIN', WRONG_SPACE: 'WEFT_ESPACE', BAD_SIGNATURE: 'WEFT_ECRYPTO', BAD_CHANGE: 'WEFT_EMALFORMED', PENDING_FULL: 'WEFT_EPENDING_FULL', REVOKED: 'WEFT_EREVOKED', NOT_MEMBER: 'WEFT_ENOTMEMBER', REPLAY: 'WEFT_EREPLAY' };
 
@@ -81,7 +84,7 @@ function protoError(name, message) {
  * @property {{ space: Uint8Array, author: Uint8Array, authorSecret: Uint8Array, token: Uint8Array }} meta
  * @property {'none' | 'read' | 'write' | 'admin'} rights a read-only replica sends nothing
  * @property {import('./replica.js').Replica} rep the replica now (a getter: compaction swaps it)
- * @property {(buf: Uint8Array) => { applied: number, rejected: number, durable: Promise<void> }} applyRemote merges and stores changes the relay sent
+ * @property {(buf: Uint8Array, persist?: boolean, holdUnopened?: boolean) => { applied: number, rejected: number, durable: Promise<void>, unopened: number }} applyRemote merges and stores changes the relay sent (holdUnopened: records no held key opens are counted, not reported)
  * @property {(seq: number) => Promise<void>} ack stores that the relay holds every own change up to seq
  * @property {(patch: { state?: string, pending?: number, error?: string }) => void} setStatus
  * @property {(name: string, arg?: unknown) => void} emit the space's 'error', 'relay:frame' and 'relay:live' events
@@ -98,6 +101,8 @@ function protoError(name, message) {
  * @property {(relay: string, rseq: number) => void} setSnapshotBase stores it
  * @property {(record: Uint8Array) => void} takeMember verifies and folds a membership record from the relay
  * @property {() => Uint8Array[]} ownMemberRecords the membership records this device signed
+ * @property {() => Uint8Array | null} grantChain a device admitted by grant: the grant chain making it an admin now (members.js), else null
+ * @property {() => number} keysHeld how many content keys the space learned from key epochs since it opened
  */
 
 /** Starts syncing the space of `port` with the relay at `url` (ws:// or wss://). */
@@ -112,13 +117,16 @@ export class Sync {
   /** @param {SyncPort} port */
   // _formatLevel: the level announced in HELLO, for tests that play an app
   // of before (never above what this build reads).
-  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000, _formatLevel = FORMAT_LEVEL } = {}) {
+  constructor(port, url, { WebSocket = null, minDelay = 250, maxDelay = 30_000, recheckDelay = 2_000, recheckMaxDelay = 60_000, _formatLevel = FORMAT_LEVEL } = {}) {
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new WeftError('WEFT_EINVAL', `relay must be a ws:// or wss:// URL, not ${url}`);
     this.port = port;
     this.url = url;
     this.WS = WebSocket;
     this.minDelay = minDelay;
     this.maxDelay = maxDelay;
+    this.recheckDelay = recheckDelay;
+    this.recheckMaxDelay = recheckMaxDelay;
+    this.waiting = null; // refused for want of a grant: { state, code, attempt }, asking again (see _fail)
     this.ws = null;
     this.attempt = 0;
     this.timer = null;
@@ -149,6 +157,8 @@ export class Sync {
     this.wanted = false; // the relay asked for a snapshot (SNAPSHOT_WANTED)
     this.frameRecordMax = SNAPSHOT_FRAME_RECORD_MAX; // larger snapshots go over REST
     this.frameBytes = MAX_FRAME_BYTES; // lowered by a TOO_BIG
+    this.unopened = 0; // records held back on this connection for want of a key (_changes)
+    this.keysAt = port.keysHeld(); // the space's count of keys learned when last read
     this.blockedSeq = Infinity; // own changes from this seq on are not sent (TOO_BIG)
     for (const rec of this.port.takeLoadedOutbox()) this._remember(rec);
   }
@@ -180,7 +190,8 @@ export class Sync {
 
   async _connect() {
     if (this.closed || this.stopped) return;
-    this.port.setStatus({ state: 'connecting' });
+    // Asking again for a grant: the app keeps showing 'denied' or 'expired'.
+    if (!this.waiting) this.port.setStatus({ state: 'connecting' });
     let WS;
     try {
       WS = await this._ctor();
@@ -200,6 +211,7 @@ export class Sync {
     this.ws = ws;
     this.authed = false;
     this.sent = [];
+    this.unopened = 0;
     this.join = null;
     this.publishing = null;
     this.parked.clear();
@@ -224,6 +236,7 @@ export class Sync {
       this.authed = false;
       // After a final error the state it set ('version', 'offline') stays.
       if (this.closed || this.stopped) return;
+      if (this.waiting) return this._recheck(); // closed before the relay answered
       this.port.setStatus({ state: 'offline' });
       this._schedule();
     };
@@ -241,8 +254,25 @@ export class Sync {
   }
 
   _fail(err, final) {
+    const wait = final && this.port.meta.byGrant && WAIT_FOR_GRANT.has(err.protocolError);
+    if (wait && this.waiting?.code === err.protocolError) {
+      // Asked again, refused again: nothing new to tell the app.
+      this.ws?.close();
+      return;
+    }
     this.port.emit('error', err);
+    if (wait) {
+      // An admin may grant or renew any moment now (the app says "ask an
+      // admin"): the relay is asked again, quietly, with a slow backoff,
+      // so that the grant lets this device in without a reopen.
+      this.waiting = { state: FINAL_STATE[err.protocolError], code: err.protocolError, attempt: 0 };
+      this.port.setStatus({ state: this.waiting.state });
+      this.port.emit('access', { state: this.waiting.state, message: err.message });
+      this.ws?.close();
+      return;
+    }
     if (final) {
+      this.waiting = null;
       this.stopped = err;
       this.ws?.close();
       // Reconnecting cannot help: updating the app does (VERSION), or an
@@ -252,6 +282,17 @@ export class Sync {
       if (state === 'version') this.port.emit('version', { message: err.message, formatLevel: FORMAT_LEVEL });
       if (state === 'removed' || state === 'expired' || state === 'denied') this.port.emit('access', { state, message: err.message });
     }
+  }
+
+  /** Waiting for a grant: the next HELLO after recheckDelay, doubling up to recheckMaxDelay. */
+  _recheck() {
+    if (this.closed || this.timer) return;
+    const delay = Math.min(this.recheckMaxDelay, this.recheckDelay * 2 ** Math.min(this.waiting.attempt++, 20));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this._connect();
+    }, delay);
+    this.timer.unref?.();
   }
 
   _send(bytes) {
@@ -390,6 +431,12 @@ export class Sync {
     }
     this._send(encodeProof(this.port.core.proofSign(m.authorSecret, m.space, f.nonce)));
     this.authed = true;
+    if (this.waiting) {
+      // A grant came: the relay admits this key again.
+      this.waiting = null;
+      this.attempt = 0;
+      this.port.emit('access', { state: 'member', message: 'access granted: syncing again' });
+    }
     this.head = f.head;
     if (this.snapBase !== null && this.snapBase > f.head) this.snapBase = null; // another relay's, or a wiped one
     this.relayLevel = f.versions?.formatLevel ?? 1;
@@ -522,7 +569,11 @@ export class Sync {
 
   /** Once synced with nothing in flight: an admin's device publishes when enough history went by. */
   _maybePublish() {
-    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin' || this.port.meta.byGrant) return;
+    if (this.legacy || this.publishing || this.join || this.sent.length || this.outbox.size || this.port.rights !== 'admin') return;
+    // A device admitted by grant shows joiners its grant chain instead of a
+    // token (none: an admin made by another admin's grant does not publish).
+    const chain = this.port.meta.byGrant ? this.port.grantChain() : null;
+    if (this.port.meta.byGrant && !chain) return;
     const head = Math.max(this.head, this.cursor ?? 0);
     if (!this.wanted && !shouldPublish({ head, base: this.snapBase, changes: this.changesSeen, bytes: this.bytesSince, lastBytes: this.lastSnapBytes })) return;
     this.wanted = false;
@@ -538,11 +589,11 @@ export class Sync {
     const bytes = record.length;
     this.publishing = { bytes, head };
     if (bytes <= this.frameRecordMax) {
-      this._send(encodeSnapshot(record));
+      this._send(encodeSnapshot(record, chain ?? undefined));
       return;
     }
     const ws = this.ws;
-    postSnapshot(this.port.core, this.port.meta, this.url, record).then(
+    postSnapshot(this.port.core, this.port.meta, this.url, record, chain).then(
       (base) => this.ws === ws && this._published(base),
       (e) => this.ws === ws && this._publishRefused('STORAGE', e),
     );
@@ -611,7 +662,29 @@ export class Sync {
         o += e.record.length;
       }
     }
-    this.port.applyRemote(buf);
+    // Records this device cannot open yet are held back, not reported: a
+    // key epoch later in the log may give their key (a link made after a
+    // rotation holds the newest key only), and then they come again.
+    const r = this.port.applyRemote(buf, true, true);
+    this.unopened += r?.unopened ?? 0;
+  }
+
+  /** Caught up: what could not be opened is read again when keys came since (true: reconnecting), else reported. */
+  _unopenedCheck() {
+    const n = this.unopened;
+    this.unopened = 0;
+    if (this.port.keysHeld() !== this.keysAt) {
+      this.keysAt = this.port.keysHeld();
+      this.cursor = null; // the relay sends everything past the replica's vector again
+      const ws = this.ws;
+      this.ws = null;
+      this.authed = false;
+      ws?.close();
+      this._connect();
+      return true;
+    }
+    this.port.emit('error', new WeftError('WEFT_ECRYPTO', `${n} incoming change(s) refused: this device holds no key that opens them`));
+    return false;
   }
 
   _ack(f) {
@@ -657,6 +730,7 @@ export class Sync {
     if (this.join) this.port.setStatus({});
     else if (this.cursor >= this.head) {
       this.attempt = 0;
+      if (this.unopened && this._unopenedCheck()) return;
       this.port.setStatus({ state: 'synced' });
       this._maybePublish();
     } else this.port.setStatus({});

@@ -953,6 +953,19 @@ WDB_API int wdb_level_verify(const uint8_t *rec, size_t len, const uint8_t *spac
     return rc;
 }
 
+/* Verifies a grant chain (weft/members.h) for `key` at at_s. OUT: out[0]
+ * the rights it gives. */
+WDB_API int wdb_grant_chain_verify(const uint8_t *chain, size_t len, const uint8_t *space,
+                                   const uint8_t *key, double at_s, uint32_t *out) {
+    weft_crypto_backend be;
+    uint8_t rights = 0;
+    if (!(at_s >= 0 && at_s < 9007199254740992.0)) return WEFT_EINVAL;
+    int rc = backend(&be);
+    if (!rc) rc = weft_grant_chain_verify(&be, chain, len, space, key, (uint64_t)at_s, &rights);
+    out[0] = rc ? 0 : rights;
+    return rc;
+}
+
 /* ---- key backups (weft/backup.h) ---- */
 
 /* Secrets on the stack are overwritten in a way the compiler keeps. */
@@ -1085,6 +1098,14 @@ WDB_API int wdb_epoch_open(const uint8_t *rec, size_t len, const uint8_t *member
     if (!rc) rc = weft_epoch_open(&be, rec, len, member_sk, key);
     if (!rc) rc = weft_epoch_prev_key(&be, rec, len, key, prev);
     return rc;
+}
+
+/* The previous key an epoch record holds, opened with that epoch's key
+ * (from a link made after the rotation). OUT: prev[32]. */
+WDB_API int wdb_epoch_prev(const uint8_t *rec, size_t len, const uint8_t *key, uint8_t *prev) {
+    weft_crypto_backend be;
+    int rc = backend(&be);
+    return rc ? rc : weft_epoch_prev_key(&be, rec, len, key, prev);
 }
 
 WDB_API int wdb_members_new(weft_members **out, const uint8_t *space) {

@@ -1,5 +1,5 @@
-// The share dialog: makes an invite link (read-only or read-write, for a
-// chosen time) with a copy button. A link for one person is claimed by the
+// The share dialog: makes an invite link (read-only, read-write or, from
+// the owner, admin, for a chosen time) with a copy button. A link for one person is claimed by the
 // first device that opens it (weftdb invite({ uses: 1 })): that device
 // becomes a member the members dialog lists, renews and can remove. A link
 // for anyone is a bearer link: whoever holds it gets in until it expires, and
@@ -28,7 +28,9 @@ export function shareDialog(space, { person = false } = {}) {
     h('fieldset', null, h('legend', null, 'The link is for'),
       kind('link', 'anyone who has it', !person), kind('person', 'one person: the first device that opens it (you can remove it later)', person)),
     h('fieldset', null, h('legend', null, 'They can'),
-      rights('write', 'read and edit', true), rights('read', 'only read', false)),
+      rights('write', 'read and edit', true), rights('read', 'only read', false),
+      // Only the owner makes admins (admins grant no admin).
+      space.author === space.id && rights('admin', 'read, edit, invite and remove (admin)', false)),
     h('label', { htmlFor: 'invite-expiry' }, 'Link works for '), expiry,
     h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Make link')));
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'share-title' },
@@ -47,7 +49,7 @@ export function shareDialog(space, { person = false } = {}) {
       copy.disabled = false;
       said.textContent = person
         ? 'Link ready: the first device that opens it joins as a member (you can remove it later).'
-        : `Link ready: anyone who has it can ${r === 'read' ? 'read' : 'read and edit'} until it expires. It cannot be taken back.`;
+        : `Link ready: anyone who has it can ${r === 'read' ? 'read' : r === 'admin' ? 'read, edit and invite' : 'read and edit'} until it expires. It cannot be taken back.`;
       link.select();
     } catch (e) {
       // A device that joined by a person link has no bearer token to hand on.

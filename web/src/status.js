@@ -25,8 +25,8 @@ const LABEL = {
 // happened, and that local data stays.
 const ACCESS = {
   removed: 'You were removed from this space. What is on this device stays readable here, but nothing new reaches you. Ask an admin if this is a mistake.',
-  expired: 'Your access to this space lapsed and no admin renewed it. Your edits stay on this device; ask an admin to renew your access, then reopen the space.',
-  denied: 'This device has no access to the space: its invite link was already used by another device, or has not reached the relay yet. Ask an admin for a new link.',
+  expired: 'Your access to this space lapsed and no admin renewed it. Your edits stay on this device; ask an admin to renew your access: this device comes back by itself once they do.',
+  denied: 'This device has no access to the space: its invite link was already used by another device, or has not reached the relay yet, or it waits for an admin to let it in. Ask an admin: this device comes in by itself once they do.',
 };
 
 const EXPLAIN_AFTER_MS = 3000; // reconnects are quick; explain only an outage that lasts

@@ -11,7 +11,8 @@
  * which a relay can check without the content key:
  *
  *   u8 version=1 | u8 kind=4 | space[32] | issuer[32] | varint level (>= 2)
- *   | varint wall_ms | varint parent_len | parent (issuer's admin token; empty
+ *   | varint wall_ms | varint parent_len | parent (issuer's admin token, or
+ *   for an admin admitted by grant its grant chain, weft/members.h; empty
  *   iff the issuer is the owner) | sig[64] by the issuer over all before it
  *
  * Writers never emit a code above the space's level, so a member that has
@@ -63,7 +64,8 @@ typedef struct weft_level {
 
 /* Signs a level record raising `space` to `level` (2..WEFT_FORMAT_LEVEL).
  * issuer_sk is the issuer's 64-byte secret key; parent is the issuer's
- * admin token (NULL, 0 for the owner). OUT: dst (WEFT_LEVEL_MAX_BYTES
+ * admin token or grant chain (weft_grant_chain_verify; NULL, 0 for the
+ * owner). OUT: dst (WEFT_LEVEL_MAX_BYTES
  * always suffice), *len. Returns 0, WEFT_EINVAL (bad level, a parent given
  * to the owner or missing for an admin, a parent above
  * WEFT_TOKEN_MAX_BYTES), WEFT_ENOSPACE or a backend error. */
@@ -89,8 +91,9 @@ WEFT_API int weft_level_decode_prefix(weft_level *out, const uint8_t *rec, size_
                                       size_t *rec_len);
 
 /* Decodes and checks a level record for `space`: the issuer's signature
- * and, for an admin, that its parent token verifies for the space at
- * wall_ms / 1000 and grants the issuer admin rights. OUT: *out. Returns 0,
+ * and, for an admin, that its parent (a token, or a grant chain: its kind
+ * byte says) verifies for the space at wall_ms / 1000 and grants the
+ * issuer admin rights. OUT: *out. Returns 0,
  * a weft_level_decode error, WEFT_ESPACE (another space), WEFT_ECRYPTO
  * (bad signature), or WEFT_EDELEGATION, WEFT_ERIGHTS, WEFT_ENOTYET,
  * WEFT_EEXPIRED (the parent does not make the issuer an admin then). */

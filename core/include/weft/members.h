@@ -214,6 +214,24 @@ WEFT_API int weft_member_record_verify(const weft_crypto_backend *be, const uint
                                        size_t len, const uint8_t *space,
                                        weft_member_record *out) WEFT_WARN_UNUSED;
 
+/* A grant chain: what a device admitted by grant shows where a token
+ * would go (a level record's parent, the proof kept with a sealed
+ * snapshot): the grants that give `key` its rights, checkable without the
+ * space's other membership records. Either the owner's grant to `key`, or
+ * the owner's invite grant (WEFT_GRANT_INVITE) followed by the invite
+ * key's claim to `key` (rights no more than the invite's), concatenated.
+ * Every grant must verify for `space` and hold at `at_s` (until 0 or
+ * above it). Like a token it says nothing of a later removal: readers that
+ * hold the records fold them for that. At most WEFT_GRANT_CHAIN_MAX_BYTES.
+ * OUT: *rights (the last grant's). Returns 0, a decode error (WEFT_EMALFORMED
+ * also for another kind or more than two records), WEFT_ESPACE,
+ * WEFT_ECRYPTO, WEFT_EDELEGATION (not such a chain: another issuer, key
+ * or shape) or WEFT_EEXPIRED. */
+#define WEFT_GRANT_CHAIN_MAX_BYTES (2 * WEFT_GRANT_MAX_BYTES)
+WEFT_API int weft_grant_chain_verify(const weft_crypto_backend *be, const uint8_t *chain,
+                                     size_t len, const uint8_t *space, const uint8_t *key,
+                                     uint64_t at_s, uint8_t *rights) WEFT_WARN_UNUSED;
+
 /* Opens the envelope an epoch record holds for the key pair member_sk (64
  * bytes), and checks the key against the record's key id. OUT: key[32]
  * (wiped on failure). Returns 0, a decode error, WEFT_EWRONGMEMBER (no
