@@ -382,6 +382,7 @@ export interface Space {
   linkDevice(code: string): Promise<string>;
   /** This device's keys for the space sealed under `passphrase` (>= 8 bytes; Argon2id + XChaCha20-Poly1305), as 'weft-backup-1:…' text for restoreSpace. */
   backup(passphrase: string): Promise<string>;
+  /** This device's rights now: they follow the membership records live (a grant, a lapse, a removal), with a 'rights' event. */
   readonly rights: Rights;
   readonly status: Status;
   readonly closed: boolean;
@@ -436,6 +437,8 @@ export interface Space {
   on(event: 'file', fn: (p: FileProgress) => void): () => void;
   /** The space's membership records changed (a grant, a removal, a key epoch): the new list. */
   on(event: 'members', fn: (members: Member[]) => void): () => void;
+  /** This device's rights changed (a grant, a lapse, a renewal, a removal): writes above them are refused here with WEFT_ERIGHTS. */
+  on(event: 'rights', fn: (e: { rights: Rights; previous: Rights }) => void): () => void;
   /** The relay refused this device for good: its key was removed from the space, its access lapsed, or it holds no grant (status 'removed', 'expired' or 'denied' from now on; local data stays). Show "ask an admin". */
   on(event: 'access', fn: (e: { state: 'removed' | 'expired' | 'denied' | 'member'; message: string }) => void): () => void;
   /** The in-memory history was compacted into a snapshot (see historyBytes). */

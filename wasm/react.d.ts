@@ -47,5 +47,8 @@ export function useStatus(): Status | undefined;
 /** The other peers here with a presence state; undefined while loading. */
 export function usePresence<S = unknown>(): PresencePeer<S>[] | undefined;
 
+/** This device's rights (space.rights), re-rendered when a grant, a lapse or a removal changes them; undefined while loading. */
+export function useRights(): 'read' | 'write' | 'admin' | undefined;
+
 /** The space's members (space.members), the same array until they change; undefined while loading. */
 export function useMembers(): readonly Member[] | undefined;

@@ -15,7 +15,7 @@ const React = await import('react');
 const { renderToString } = await import('react-dom/server');
 const { render, act, cleanup } = await import('@testing-library/react');
 const { createSpace, openSpace, LEVEL_LISTS } = await import('../../wasm/src/index.js');
-const { SpaceProvider, useSpace, useQuery, useIds, useDoc, useList, useText, useStatus, usePresence, useMembers } = await import('../../wasm/src/react.js');
+const { SpaceProvider, useSpace, useQuery, useIds, useDoc, useList, useText, useStatus, usePresence, useMembers, useRights } = await import('../../wasm/src/react.js');
 
 const h = React.createElement;
 const settle = () => act(() => new Promise((r) => setTimeout(r, 10)));
@@ -211,6 +211,31 @@ test('useMembers follows grants and removals, the same array while nothing chang
   assert.notEqual(seen, before);
   view.unmount();
   for (const s of [space, a, b]) await s.close();
+  assert.deepEqual(reactErrors, []);
+});
+
+test('useRights follows this device\'s rights as a grant arrives', async () => {
+  const owner = await createSpace({ storage: 'memory' });
+  const link = await owner.invite({ rights: 'read', uses: 1 });
+  const member = await openSpace({ invite: link, storage: 'memory' });
+  // The owner's records, handed over as the relay would.
+  for (const r of owner._internal.meta.memberRecords) await member._internal.takeMember(r);
+  let seen;
+  function Rights() {
+    seen = useRights();
+    return h('p', null, seen);
+  }
+  const view = render(h(SpaceProvider, { space: member }, h(Rights)));
+  await settle();
+  assert.equal(seen, 'read');
+  await act(() => owner.grant(member.author, 'admin'));
+  const fresh = owner._internal.meta.memberRecords.slice(-1);
+  await act(() => member._internal.takeMember(fresh[0]));
+  await settle();
+  assert.equal(seen, 'admin');
+  assert.equal(view.container.textContent, 'admin');
+  view.unmount();
+  for (const s of [owner, member]) await s.close();
   assert.deepEqual(reactErrors, []);
 });
 

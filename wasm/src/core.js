@@ -90,7 +90,7 @@ const EXPORTS = ['malloc', 'free', 'weft_err_name', 'weft_strerror', 'weft_versi
   'wdb_list_edit', 'wdb_list_length', 'wdb_list_items', 'wdb_next_doc', 'wdb_collection', 'wdb_touched', 'wdb_touched_list', 'wdb_change_ops', 'wdb_state_hash', 'wdb_snapshot', 'wdb_load_snapshot',
   'wdb_publish_snapshot', 'wdb_load_sealed_snapshot', 'wdb_snapshot_header', 'wdb_keypair',
   'wdb_random', 'wdb_token_issue', 'wdb_token_verify', 'wdb_proof_sign', 'wdb_level_sign', 'wdb_level_verify', 'wdb_grant_chain_verify',
-  'wdb_rekey', 'wdb_add_key', 'wdb_epoch_open', 'wdb_epoch_prev', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
+  'wdb_rekey', 'wdb_set_signer', 'wdb_add_key', 'wdb_epoch_open', 'wdb_epoch_prev', 'wdb_members_new', 'wdb_members_free', 'wdb_members_add', 'wdb_member_bytes', 'wdb_members_list',
   'wdb_grant_sign', 'wdb_invite_issue', 'wdb_invite_claim', 'wdb_ticket_decode', 'wdb_revoke_sign', 'wdb_epoch_sign', 'wdb_members_admit', 'wdb_members_author', 'wdb_members_rights', 'wdb_members_claim_open',
   'wdb_set_format_level', 'wdb_invite_bound',
   'wdb_invite_encode', 'wdb_invite_decode', 'wdb_heap_used', 'wdb_backup_seal', 'wdb_backup_open', 'wdb_member_record_len', 'wdb_link_device_sig', 'wdb_link_sign'];

@@ -21,6 +21,7 @@ import { Presence } from './presence.js';
 import { P2P, resolveRTC } from './p2p.js';
 import { readBackup, restoredMeta } from './backup.js';
 import { deliverAs } from './courier.js';
+import { tokenRights } from './rights.js';
 
 export { WeftError, ERRORS, memoryStorage, indexedDBStorage, fileStorage, SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES, SNAPSHOT_PUBLISH_CHANGES, SNAPSHOT_PUBLISH_BYTES, LEVEL_LISTS, LEVEL_MEMBERS, LEVEL_MARKS };
 export { isFileRef } from './files.js';
@@ -223,19 +224,6 @@ async function deliverRestored(core, meta, opts) {
   return { meta: rest, error: null };
 }
 
-/** Rights of the stored token now (RIGHT.READ when it no longer verifies). */
-function tokenRights(core, meta) {
-  if (meta.spaceSecret) return RIGHT.ADMIN;
-  if (meta.byGrant) return meta.grantRights; // the claimed invite's; the relay checks the grants
-  try {
-    const t = core.tokenVerify(meta.token, meta.space, Math.floor(Date.now() / 1000));
-    if (t.grantee && !t.grantee.every((b, i) => b === meta.author[i])) return RIGHT.READ;
-    return t.rights;
-  } catch {
-    return RIGHT.READ; // expired or not yet valid: local data stays readable
-  }
-}
-
 /**
  * What start() needs from a new space: its own members, and the port of
  * each module it starts (see Space#_opener).
@@ -259,9 +247,8 @@ async function start(core, adapter, store, meta, loaded, opts) {
     ({ meta, error: courierError } = await deliverRestored(core, meta, opts));
     if (!meta.courier) await store.saveMeta(meta);
   }
-  const rights = tokenRights(core, meta);
   const forget = typeof adapter.delete === 'function' ? () => adapter.delete(toBase64url(meta.space)) : null;
-  const space = new Space(core, store, meta, rights, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget, files: opts.files, renew: opts.renew });
+  const space = new Space(core, store, meta, { historyBytes: opts.historyBytes, textWindow: opts.textWindow, relay: opts.relay, forget, files: opts.files, renew: opts.renew });
   const port = space._opener();
   if (courierError) queueMicrotask(() => port.emit('error', courierError));
   // Before the tabs are coordinated: a follower tab forwards presence.

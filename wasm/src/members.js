@@ -100,9 +100,39 @@ export class Members {
     });
   }
 
-  /** Who is a member, with what rights, now. */
+  /**
+   * Who is a member, with what rights, now. A device the relay refused as
+   * removed shows itself removed, though the revocation never reaches it
+   * (markRemoved).
+   */
   get list() {
-    return this.#list().members.map(({ lastSeq, ...m }) => m);
+    const list = this.#list().members.map(({ lastSeq, ...m }) => m);
+    const m = this.#h.meta();
+    if (!m.removedSeen || m.spaceSecret) return list;
+    const me = toBase64url(m.author);
+    const mine = list.find((x) => x.key === me);
+    if (mine) mine.state = 'removed';
+    else list.push({ key: me, person: me, rights: 'read', admin: false, owner: false, state: 'removed', until: null });
+    return list;
+  }
+
+  /**
+   * The relay refused this device's key as removed (REVOKED), or admitted
+   * it again (removed false). The relay sends a removed key nothing, not
+   * even its revocation (SECURITY.md "What a removed device sees"), so this
+   * device notes the relay's word with its key material: `members` shows it
+   * removed and its rights drop to read, until a relay admits the key.
+   */
+  markRemoved(removed) {
+    const h = this.#h, m = h.meta();
+    if (!this.#m || m.spaceSecret || !!m.removedSeen === removed) return Promise.resolve();
+    const { removedSeen, ...rest } = m;
+    const meta = removed ? { ...rest, removedSeen: Date.now() } : rest;
+    h.setMeta(meta);
+    h.emit('members', this.list);
+    return h.store.saveMeta(meta).catch((e) => {
+      h.emit('error', new WeftError('WEFT_EUNAVAILABLE', `storing the removal failed: ${e?.message ?? e}`, { cause: e }));
+    });
   }
 
   /**
@@ -155,6 +185,24 @@ export class Members {
       const rc = core.x.wdb_members_rights(this.#m, s.bytes(key), Math.floor(Date.now() / 1000), out);
       return { code: rc ? codeName(rc) : null, rights: rc ? 0 : core.dv.getInt32(out, true) };
     });
+  }
+
+  /**
+   * The soonest end after now among the grants that give `key` (bytes) its
+   * rights, its invite's included: when they may change by time alone (ms
+   * since the epoch; Infinity: never).
+   */
+  nextEnd(key) {
+    const now = Date.now();
+    const grants = (this.#h.meta().memberRecords ?? []).filter((r) => r[1] === RECORD_GRANT && r.length > 100);
+    const mine = grants.filter((g) => equal(g.subarray(66, 98), key));
+    const invites = grants.filter((g) => mine.some((c) => equal(c.subarray(34, 66), g.subarray(66, 98))));
+    let end = Infinity;
+    for (const g of [...mine, ...invites]) {
+      const until = (readGrantTail(g)?.until ?? 0) * 1000;
+      if (until > now && until < end) end = until;
+    }
+    return end;
   }
 
   /** Whether a peer's claim (HELLO flag 0x10) for `key` may admit it: null, or the WEFT_… code why not. */

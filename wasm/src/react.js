@@ -323,6 +323,19 @@ export function useMembers() {
   return useStore(store);
 }
 
+/** This device's rights in the space (space.rights): 'read', 'write' or 'admin', live (a 'rights' event); undefined while loading. */
+export function useRights() {
+  const space = useSpace();
+  const store = useMemo(() => {
+    if (!space || space.closed) return NONE;
+    return liveStore(space, 'rights', {
+      read: () => space.rights,
+      watch: (set) => space.on('rights', (e) => set(e.rights)),
+    });
+  }, [space]);
+  return useStore(store);
+}
+
 function sameMembers(a, b) {
   const k = (m) => `${m.key} ${m.rights} ${m.admin} ${m.owner} ${m.state} ${m.until}`;
   return a.length === b.length && a.every((m, i) => k(m) === k(b[i]));

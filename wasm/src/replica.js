@@ -101,6 +101,11 @@ export class Replica {
     this.core.scope((s) => this.core.check(this.core.x.wdb_rekey(this._h(), s.bytes(key), prev ? s.bytes(prev) : 0), 'installing the new content key'));
   }
 
+  /** Rights changed while open: `secret` (the author's, 64 bytes) signs from now on, or null: nothing signs. */
+  setSigner(secret) {
+    this.core.scope((s) => this.core.check(this.core.x.wdb_set_signer(this._h(), secret ? s.bytes(secret) : 0), 'changing the signing key'));
+  }
+
   /** An older content key: opens, never seals. */
   addKey(key) {
     this.core.scope((s) => this.core.check(this.core.x.wdb_add_key(this._h(), s.bytes(key)), 'adding a content key'));

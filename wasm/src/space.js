@@ -27,6 +27,7 @@ import { History } from './history.js';
 import { relayRecords } from './relay_log.js';
 import { checkPublisher } from './snapshots.js';
 import { makeBackup } from './backup.js';
+import { deviceRights } from './rights.js';
 
 export { SNAPSHOT_EVERY, SNAPSHOT_BYTES, HISTORY_BYTES };
 
@@ -64,9 +65,11 @@ export class Space {
   #renewTimer = null;
   #linking = null; // a pending completeLinks (setTimeout), or null
   #linkingDevice = false; // linkDevice grants the device itself
+  #rightsUntil = Infinity; // when time alone may change #rights (rights.js)
+  #rightsTimer = null;
 
   /** @internal Use createSpace/openSpace. */
-  constructor(core, store, meta, rights, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files, renew } = {}) {
+  constructor(core, store, meta, { historyBytes = HISTORY_BYTES, textWindow, relay, forget = null, files, renew } = {}) {
     this.#core = core;
     this.#renew = { share: 0.8, everyMs: 60_000, ...renew };
     if (relay && renew !== false) {
@@ -83,14 +86,22 @@ export class Space {
     this.#forget = forget;
     this.#store = store;
     this.#meta = meta;
-    this.#rights = rights;
-    this.#rep = openReplica(core, meta, rights);
-    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a), grantChain: () => this.#members.grantChain() });
     this.#members = new Members({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a) });
+    ({ rights: this.#rights, until: this.#rightsUntil } = deviceRights(core, meta, this.#members));
+    this.#rep = openReplica(core, meta, this.#rights);
+    this.#level = new FormatLevel({ core, store, meta: () => this.#meta, setMeta: (m) => (this.#meta = m), rep: () => this.#rep, emit: (n, a) => this.#events.emit(n, a), grantChain: () => this.#members.grantChain() });
+    // Rights change live: a membership record, the end they hold, the
+    // relay refusing this key as removed (or admitting it again).
+    this.#armRightsTimer();
+    this.#events.on('members', () => this.#updateRights());
+    this.#events.on('access', (a) => a?.state === 'removed' && this.#members.markRemoved(true));
+    this.#events.on('relay:live', () => this.#meta.removedSeen && this.#members.markRemoved(false));
     const emit = (n, a) => this.#events.emit(n, a);
+    const space = this;
     this.#status = new Status((s) => emit('status', s), () => (this.#sync ? this.#sync.pending : null));
     this.#persist = new Persistence({
-      core, meta, rights, store, emit,
+      core, meta, store, emit,
+      get rights() { return space.#rights; },
       rep: () => this.#rep,
       replace: (fresh) => {
         const old = this.#rep;
@@ -116,6 +127,7 @@ export class Space {
       rep: () => this.#rep,
       checkOpen: () => this.#open(),
       checkWrite: () => {
+        if (Date.now() >= this.#rightsUntil) this.#updateRights(); // a lapse its timer has not seen yet
         if (this.#rights < RIGHT.WRITE) throw new WeftError('WEFT_ERIGHTS', `this device may only ${this.rights} in this space`);
       },
       sync: () => this.#sync,
@@ -141,8 +153,32 @@ export class Space {
   get id() { return toBase64url(this.#meta.space); }
   /** This device's author key, base64url. */
   get author() { return toBase64url(this.#meta.author); }
-  /** 'read' | 'write' | 'admin' */
+  /** 'read' | 'write' | 'admin', now: a 'rights' event follows each change (rights.js). */
   get rights() { return RIGHTS[this.#rights]; }
+
+  /** Decides this device's rights again (rights.js) and tells the app when they changed. */
+  #updateRights() {
+    if (this.#closed) return;
+    const { rights, until } = deviceRights(this.#core, this.#meta, this.#members);
+    this.#rightsUntil = until;
+    this.#armRightsTimer();
+    if (rights === this.#rights) return;
+    const previous = this.rights;
+    const signs = (r) => r >= RIGHT.WRITE;
+    // The replica signs only for a writer (persist.js openReplica).
+    if (signs(rights) !== signs(this.#rights)) this.#rep.setSigner(signs(rights) ? this.#meta.authorSecret : null);
+    this.#rights = rights;
+    this.#events.emit('rights', { rights: this.rights, previous });
+  }
+
+  /** Wakes #updateRights when the end this device's rights hold passes. */
+  #armRightsTimer() {
+    clearTimeout(this.#rightsTimer);
+    this.#rightsTimer = null;
+    if (this.#closed || !Number.isFinite(this.#rightsUntil)) return;
+    this.#rightsTimer = setTimeout(() => this.#updateRights(), Math.min(2 ** 31 - 1, Math.max(0, this.#rightsUntil - Date.now()) + 50));
+    this.#rightsTimer.unref?.();
+  }
   get closed() { return this.#closed; }
 
   /**
@@ -541,6 +577,7 @@ export class Space {
   async #shutdown() {
     clearInterval(this.#renewTimer);
     clearTimeout(this.#linking);
+    clearTimeout(this.#rightsTimer);
     try {
       await this.flush().catch(() => {});
       this.#presence?.close();
@@ -575,7 +612,7 @@ export class Space {
       // A getter: a key epoch or a renewal replaces the key material.
       get meta() { return self.#meta; },
       id: this.id,
-      rights: this.rights,
+      get rights() { return self.rights; }, // live: a grant or a lapse changes it
       get rep() {
         self.#changes.settle(); // what sync reads (a vector, a diff) must include every write so far
         return self.#rep; // a getter: compaction swaps the replica
@@ -664,7 +701,7 @@ export class Space {
   }
 
   /** @internal For tests only (no module uses it): a p2p Link's port, and isWriter. */
-  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf claimOpen admitClaim grantChain'); }
+  get _internal() { return this.#port('core meta rights rep applyRemote sync on isWriter formatLevel authorCheck rightsOf claimOpen admitClaim grantChain takeMember'); }
 
   /** Whether the replica holds nothing yet: no change, no snapshot, nothing waiting, no write open. */
   #isEmpty() {

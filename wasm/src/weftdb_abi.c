@@ -1084,6 +1084,18 @@ WDB_API int wdb_rekey(wdb *h, const uint8_t *key, const uint8_t *prev) {
     return rc ? rc : weft_suite_v1_rekey(&h->st, key);
 }
 
+/* Rights changed while open (a grant, a lapse, a removal): author_sk (64
+ * bytes) signs from now on, or NULL: nothing signs (a reader). */
+WDB_API int wdb_set_signer(wdb *h, const uint8_t *author_sk) {
+    if (!h) return WEFT_EINVAL;
+    if (author_sk)
+        memcpy(h->st.author_sk, author_sk, WEFT_SIGN_SECRETKEYBYTES);
+    else
+        wipe_secret(h->st.author_sk, WEFT_SIGN_SECRETKEYBYTES);
+    h->st.can_sign = author_sk != NULL;
+    return WEFT_OK;
+}
+
 /* An older key (from the key material at load): opens, never seals. */
 WDB_API int wdb_add_key(wdb *h, const uint8_t *key) {
     return h && key ? weft_suite_v1_add_key(&h->st, key) : WEFT_EINVAL;
