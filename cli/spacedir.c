@@ -686,3 +686,51 @@ void spacedir_close(spacedir *sd) {
     for (size_t i = 0; i < sizeof *sd; i++)
         p[i] = 0;
 }
+
+/* A grant record held here, decoded, when it is one (kind 5). */
+static int held_grant(const spacedir *sd, size_t i, const uint8_t **rec, size_t *len,
+                      weft_member_record *g) {
+    weft_members_record(sd->members, i, rec, len, NULL);
+    return !weft_member_record_decode(g, *rec, *len) && g->kind == WEFT_RECORD_GRANT;
+}
+
+int spacedir_grant_chain(const spacedir *sd, uint8_t rights, uint8_t *dst, size_t *len) {
+    *len = 0;
+    size_t n = weft_members_records(sd->members);
+    uint64_t now = (uint64_t)time(NULL), best_until = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *g_rec;
+        size_t g_len;
+        weft_member_record g;
+        if (!held_grant(sd, i, &g_rec, &g_len, &g) || g.flags ||
+            memcmp(g.member, sd->author_pk, 32) != 0)
+            continue;
+        /* The owner's grant itself, or each owner invite its issuer is. */
+        int direct = !memcmp(g.issuer, sd->space, 32);
+        for (size_t j = 0; j < (direct ? 1 : n); j++) {
+            uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES];
+            size_t cl = 0;
+            if (!direct) {
+                const uint8_t *i_rec;
+                size_t i_len;
+                weft_member_record inv;
+                if (!held_grant(sd, j, &i_rec, &i_len, &inv) || inv.flags != WEFT_GRANT_INVITE ||
+                    memcmp(inv.issuer, sd->space, 32) || memcmp(inv.member, g.issuer, 32))
+                    continue;
+                memcpy(chain, i_rec, i_len);
+                cl = i_len;
+            }
+            memcpy(chain + cl, g_rec, g_len);
+            cl += g_len;
+            uint8_t got = 0;
+            uint64_t until = g.until ? g.until : UINT64_MAX;
+            if (weft_grant_chain_verify(&sd->be, chain, cl, sd->space, sd->author_pk, now, &got) ||
+                got < rights || until <= best_until)
+                continue;
+            memcpy(dst, chain, cl);
+            *len = cl;
+            best_until = until;
+        }
+    }
+    return *len ? 0 : WEFT_ENOTFOUND;
+}

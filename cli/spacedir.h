@@ -119,6 +119,14 @@ int spacedir_start_from_snapshot(spacedir *sd, const uint8_t *rec, size_t len, c
  * is a snapshot, 0 when not, -1 when it does not decode. */
 int spacedir_snapshot_vv(const char *dir, uint8_t **data, const uint8_t **vv, size_t *vv_len);
 
+/* This replica's grant chain (weft_grant_chain_verify) giving at least
+ * `rights` now, from the records held: the owner's grant to its key, or the
+ * owner's invite and its claim; the one that lasts longest. What a replica
+ * admitted by grant shows where a token would go (a snapshot it
+ * publishes). OUT: dst (WEFT_GRANT_CHAIN_MAX_BYTES), *len. Returns 0 or
+ * WEFT_ENOTFOUND (none: an admin made by another admin's grant has none). */
+int spacedir_grant_chain(const spacedir *sd, uint8_t rights, uint8_t *dst, size_t *len);
+
 void spacedir_close(spacedir *sd);
 
 /* Reads a whole file. OUT: *data (caller frees), *len. 0 or -1 (errno). */

@@ -222,6 +222,22 @@ static int replica_empty(const spacedir *sd) {
  * and checks its vector), and continue from its base. OUT: *cursor and
  * *base (0 when the relay has no snapshot: then nothing changed). Returns
  * 0, 1 (failed, err set), or 3 (refused, err set). */
+/* Whether the token kept with a snapshot fails to make its publisher an
+ * admin now: an admin token, or for a publisher admitted by grant its grant
+ * chain (a grant record first), as weftdb checks it (snapshots.js). */
+static int publisher_refused(const spacedir *sd, const uint8_t *tok, size_t tl,
+                             const uint8_t *publisher) {
+    uint64_t now = (uint64_t)time(NULL);
+    if (tl > 1 && tok[1] == WEFT_RECORD_GRANT) {
+        uint8_t rights = 0;
+        return weft_grant_chain_verify(&sd->be, tok, tl, sd->space, publisher, now, &rights) ||
+               rights < WEFT_RIGHT_ADMIN;
+    }
+    weft_token t;
+    return weft_token_verify(&sd->be, tok, tl, sd->space, now, &t) ||
+           weft_token_allows(&t, publisher, WEFT_RIGHT_ADMIN);
+}
+
 static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
                               const char *admission, uint64_t *cursor, uint64_t *base, char *err,
                               size_t cap) {
@@ -245,7 +261,6 @@ static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
         return r.status == 401 || r.status == 403 ? 3 : 1;
     }
     weft_snapshot_header h;
-    weft_token t;
     const char *tv;
     size_t tvl, tl = 0;
     uint8_t tok[WEFT_PROTO_MAX_TOKEN];
@@ -255,8 +270,7 @@ static int join_from_snapshot(spacedir *sd, const endpoint *ep, const char *sid,
         snprintf(err, cap, "the relay's snapshot does not decode");
     else if (header_str(r.head, "Weft-Snapshot-Token", &tv, &tvl) ||
              weft_base64url_decode(tok, sizeof tok, &tl, tv, tvl) ||
-             weft_token_verify(&sd->be, tok, tl, sd->space, (uint64_t)time(NULL), &t) ||
-             weft_token_allows(&t, h.publisher, WEFT_RIGHT_ADMIN))
+             publisher_refused(sd, tok, tl, h.publisher))
         snprintf(err, cap,
                  "the relay's snapshot was not published by an admin of the space; "
                  "not loaded");
@@ -390,6 +404,16 @@ int cmd_space_delete(int argc, char **argv) {
     return out;
 }
 
+/* Appends "Weft-Grant-Chain: <base64url>" to hdrs when there is a chain. */
+static int add_chain_header(char *hdrs, size_t cap, const uint8_t *chain, size_t len) {
+    if (!len) return 0;
+    char b64[WEFT_GRANT_CHAIN_MAX_BYTES * 4 / 3 + 4];
+    size_t bl = 0, used = strlen(hdrs);
+    if (weft_base64url_encode(b64, sizeof b64, &bl, chain, len)) return -1;
+    int n = snprintf(hdrs + used, cap - used, "Weft-Grant-Chain: %.*s\r\n", (int)bl, b64);
+    return n > 0 && (size_t)n < cap - used ? 0 : -1;
+}
+
 int cmd_snapshot(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "publish") != 0 || argv[3][0] == '-') {
         fprintf(stderr, "usage: weft snapshot publish DIR [--relay http[s]://host:port]\n");
@@ -429,14 +453,26 @@ int cmd_snapshot(int argc, char **argv) {
         spacedir_close(&sd);
         return 3;
     }
-    char sid[64], path[256], hdrs[1400];
+    char sid[64], path[256], hdrs[2048];
     size_t sl;
     weft_base64url_encode(sid, sizeof sid, &sl, sd.space, 32);
     sid[sl] = 0;
     snprintf(path, sizeof path, "/v1/spaces/%s/snapshots", sid);
     response r;
     int out = 0;
-    if (auth_headers(&sd, "POST", path, NULL, hdrs, sizeof hdrs)) {
+    /* Admitted by grant: its grant chain stands where a token would, for
+     * the relay and for every joiner (SECURITY.md "Snapshots: who may
+     * publish"). */
+    uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES];
+    size_t chain_len = 0;
+    if (spacedir_by_grant(&sd) && spacedir_grant_chain(&sd, WEFT_RIGHT_ADMIN, chain, &chain_len)) {
+        snprintf(err, sizeof err,
+                 "this replica holds no grant chain making it an admin (the owner's admin "
+                 "grant to its key, or the owner's admin invite it claimed): sync first, or "
+                 "ask the owner");
+        out = 3;
+    } else if (auth_headers(&sd, "POST", path, NULL, hdrs, sizeof hdrs) ||
+               add_chain_header(hdrs, sizeof hdrs, chain, chain_len)) {
         snprintf(err, sizeof err, "the token is too long for a request header");
         out = 1;
     } else if (http(ep, "POST", path, hdrs, rec, len, &r, err, sizeof err)) {
