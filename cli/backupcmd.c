@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "backupcmd.h"
 #include "spacedir.h"
+#include "sync.h"
 
 #include "weft/sodium.h"
 
@@ -187,11 +188,53 @@ static int read_backup(const char *file, uint8_t **blob, size_t *len) {
     return 0;
 }
 
+/* Whether the backed-up key was admitted by its grants: no owner secret,
+ * and no token (weftdb) or its claim in the token's place (the CLI). */
+static int backup_by_grant(const weft_backup *b) {
+    return !b->has_owner &&
+           (!b->token_len || (b->token_len >= 2 && b->token[1] == WEFT_RECORD_GRANT));
+}
+
+/* A member admitted by grant (SECURITY.md "Key backup"): the new key is
+ * admitted by grants of its own, so it names itself in the token's place
+ * ("Authorization: Grant" with a bare key). The backed-up key must hold a
+ * counting grant in the records (else WEFT_EREVOKED, WEFT_EEXPIRED or
+ * WEFT_ENOTMEMBER); an admin hands the new key write to its own end at
+ * once, and an admin device completes the person's rights when it sees the
+ * link. OUT: grant, *grant_len. */
+static int hand_on_grant(spacedir *sd, const weft_backup *b, uint8_t *grant, size_t *grant_len) {
+    const uint8_t *previous = b->author_sk + 32;
+    weft_members *m;
+    if (weft_members_new(&m, sd->space, NULL)) return WEFT_ENOMEM;
+    for (size_t off = 0; off < b->records_len;) {
+        weft_member_record r;
+        size_t rl;
+        if (weft_member_record_decode_prefix(&r, b->records + off, b->records_len - off, &rl))
+            break;
+        (void)weft_members_add(m, &sd->be, b->records + off, rl, NULL);
+        off += rl;
+    }
+    uint8_t rights = 0;
+    uint64_t until = 0;
+    int rc = weft_members_rights(m, previous, now_s(), &rights, &until);
+    weft_members_free(m);
+    if (!rc && !rights) rc = WEFT_ENOTMEMBER;
+    if (!rc && rights == WEFT_RIGHT_ADMIN)
+        rc = weft_grant_sign(&sd->be, grant, WEFT_GRANT_MAX_BYTES, grant_len, sd->space,
+                             b->author_sk, sd->author_pk, WEFT_RIGHT_WRITE, 0, until,
+                             now_s() * 1000);
+    if (rc) return rc;
+    memcpy(sd->token, sd->author_pk, 32);
+    sd->token_len = 32;
+    return 0;
+}
+
 /* Hands the backed-up rights to the new key of sd (SECURITY.md "Key
  * backup"). OUT: grant, *grant_len (0: none to keep). */
 static int hand_on_rights(spacedir *sd, const weft_backup *b, uint8_t *grant, size_t *grant_len) {
     *grant_len = 0;
     const uint8_t *previous = b->author_sk + 32;
+    if (backup_by_grant(b)) return hand_on_grant(sd, b, grant, grant_len);
     if (b->has_owner) {
         int rc = weft_token_issue(&sd->be, sd->token, sizeof sd->token, &sd->token_len, sd->space,
                                   b->owner_sk, NULL, 0, sd->author_pk, WEFT_RIGHT_ADMIN, 0, 0);
@@ -239,6 +282,31 @@ static int link_restored(spacedir *sd, const weft_backup *b, char *err, size_t e
     }
     snprintf(err, err_cap, "cannot link the restored key: %s", weft_strerror(rc));
     return -1;
+}
+
+/* The new key of a member admitted by grant holds no grant yet, so the
+ * relay would refuse it: the backed-up key sends the records it signed for
+ * it (the link, and an admin's grant), as weftdb's courier does. Returns
+ * 0, 1 (unreachable) or 3 (refused), with err. */
+static int deliver_restored(spacedir *sd, const weft_backup *b, char *err, size_t err_cap) {
+    uint8_t *recs = NULL;
+    size_t len = 0;
+    if (spacedir_member_records(sd, 1, &recs, &len)) {
+        snprintf(err, err_cap, "out of memory");
+        return 1;
+    }
+    int rc = len ? sync_deliver_as(sd, b->author_sk, recs, len, err, err_cap) : 0;
+    free(recs);
+    return rc;
+}
+
+/* Removes what a refused restore made in dir (then dir itself). */
+static void remove_restored(const char *dir) {
+    static const char *const made[] = {"space.json", "changes.weft", "members.weft"};
+    char p[1100];
+    for (size_t i = 0; i < sizeof made / sizeof *made; i++)
+        if (!path_join(p, sizeof p, dir, made[i])) unlink(p);
+    rmdir(dir);
 }
 
 int cmd_restore(int argc, char **argv) {
@@ -297,12 +365,22 @@ int cmd_restore(int argc, char **argv) {
         out = rc == WEFT_ERIGHTS
                   ? fail("the backed-up key's token is bound to it without admin rights",
                          "an admin must invite this device instead")
+              : backup_by_grant(&b)
+                  ? refused("the backed-up key cannot hand its rights on (removed, lapsed or "
+                            "without a grant): ask an admin to invite this device",
+                            rc)
                   : refused("cannot hand the rights on", rc);
     } else if (spacedir_save(&sd, err, sizeof err) ||
                spacedir_take_members(&sd, b.records, b.records_len, 0, NULL, err, sizeof err) ||
                spacedir_take_members(&sd, grant, grant_len, 1, NULL, err, sizeof err) ||
                link_restored(&sd, &b, err, sizeof err)) {
         out = fail(err, NULL);
+    } else if (backup_by_grant(&b) && (rc = deliver_restored(&sd, &b, err, sizeof err)) != 0) {
+        /* Nothing stays: the restore is repeated once the relay takes them. */
+        spacedir_close(&sd);
+        remove_restored(pos[1]);
+        out = fail(err, rc == 1 ? "restore again once the relay can be reached" : NULL);
+        goto done;
     } else {
         char id[64], author[64], prev[64];
         size_t il = 0, al = 0, pl = 0;

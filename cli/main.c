@@ -781,9 +781,14 @@ static int cmd_join(int argc, char **argv) {
 
 /* ---- data ---- */
 
-/* The rights a replica admitted by grant joined with (its claim's); the
- * relay checks its grants. */
+/* The rights of a replica admitted by grant: what its grants held here
+ * give now (none when removed or lapsed), else, before they reached it,
+ * its claim's. The relay checks its grants. */
 static uint8_t claim_rights(const spacedir *sd) {
+    uint8_t r = 0;
+    int rc = weft_members_rights(sd->members, sd->author_pk, now_s(), &r, NULL);
+    if (rc == WEFT_EREVOKED || rc == WEFT_EEXPIRED) return 0;
+    if (!rc && r) return r;
     weft_member_record c;
     return weft_member_record_decode(&c, sd->token, sd->token_len) ? 0 : c.rights;
 }
@@ -791,7 +796,8 @@ static uint8_t claim_rights(const spacedir *sd) {
 static int check_can_write(spacedir *sd) {
     if (spacedir_by_grant(sd)) {
         if (claim_rights(sd) >= WEFT_RIGHT_WRITE) return EXIT_OK;
-        fprintf(stderr, "weft: this replica may not write: its invite grants read only\n");
+        fprintf(stderr,
+                "weft: this replica may not write: its grants give read only, or none now\n");
         return EXIT_INPUT;
     }
     weft_token t;

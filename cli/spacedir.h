@@ -54,10 +54,12 @@ typedef struct spacedir {
 } spacedir;
 
 /* Whether this replica is admitted by its grant: it joined by claiming an
- * invite, and its "token" is that claim (a grant record, kind 5), sent to
- * the relay as "Authorization: Grant" (docs/RELAY.md, "Authorization"). */
+ * invite, and its "token" is that claim (a grant record, kind 5), or it was
+ * restored from a member admitted by grant, and its "token" is its own key
+ * (32 bytes; no token is that short); either is sent to the relay as
+ * "Authorization: Grant" (docs/RELAY.md, "Authorization"). */
 static inline int spacedir_by_grant(const spacedir *sd) {
-    return sd->token_len >= 2 && sd->token[1] == WEFT_RECORD_GRANT;
+    return sd->token_len == 32 || (sd->token_len >= 2 && sd->token[1] == WEFT_RECORD_GRANT);
 }
 
 /* Prepares a new directory (which must not hold a space.json yet) with a

@@ -28,4 +28,15 @@ int cmd_snapshot(int argc, char **argv);
  * id to be typed unless --yes (docs/CLI.md). */
 int cmd_space_delete(int argc, char **argv);
 
+#include "spacedir.h"
+
+/* Sends membership records to sd's relay as the key of secret `sk` (64
+ * bytes), admitted by its grants: what a replica restored from a member
+ * admitted by grant does, whose new key holds no grant yet (its link, and
+ * from an admin a grant, signed by the backed-up key; SECURITY.md "Key
+ * backup"). Returns 0 (each stored, or held already), 1 (the relay could
+ * not be reached or failed) or 3 (it refused them), with err. */
+int sync_deliver_as(const spacedir *sd, const uint8_t *sk, const uint8_t *recs, size_t len,
+                    char *err, size_t err_cap);
+
 #endif

@@ -17,7 +17,7 @@
 // The new key is also linked to the backed-up one as the same person
 // (SECURITY.md "One person, several devices") when that key may link: the
 // backup holds both secrets, so both halves of the link are signed here.
-import { RIGHT } from './constants.js';
+import { RIGHT, RECORD_GRANT } from './constants.js';
 import { WeftError } from './errors.js';
 import { fromBase64url, toBase64url } from './util.js';
 
@@ -97,7 +97,9 @@ export function restoredMeta(core, b, now = Date.now()) {
     // use, the new device needs a grant to receive the next key.
     if (records.length)
       records.push(core.memberSign('grant', { space: b.space, issuerSecret: b.ownerSecret, wallMs: now, member: me.publicKey, rights: RIGHT.ADMIN }));
-  } else if (!token.length) {
+  } else if (!token.length || token[1] === RECORD_GRANT) {
+    // (A CLI replica that claimed an invite keeps its claim where a token goes.)
+    if (token.length) token = new Uint8Array(0);
     // A member admitted by grant: the new key is linked to it (below) and
     // admitted by grants of its own. An admin hands it what an admin may
     // (write, to its own end) at once; an admin device of the space
