@@ -101,3 +101,11 @@ test('weftdb: a device removed while connected shows itself removed, with read r
   assert.equal(again.members.find((m) => m.key === again.author)?.state, 'removed');
   assert.equal(again.rights, 'read');
 });
+
+test('weftdb: an admin by an any-holder link asked for a bearer link is told to invite with { uses: 1 }', async () => {
+  const owner = await createSpace({ storage: 'memory' });
+  const admin = await openSpace({ invite: owner.invite({ rights: 'admin' }), storage: 'memory' });
+  assert.equal(admin.rights, 'admin');
+  assert.throws(() => admin.invite({ rights: 'read' }), (e) => e.code === 'WEFT_EDELEGATION' && /uses: 1/.test(e.message));
+  for (const s of [owner, admin]) await s.close();
+});

@@ -391,7 +391,13 @@ export class Space {
     this.#open();
     if (opts.uses !== undefined) return this.#inviteClaimed(opts);
     if (this.#meta.byGrant) throw new WeftError('WEFT_EDELEGATION', 'this device is admitted by its grant: invite with { uses: 1 } (a link the newcomer claims with its key)');
-    return this.#core.invite(this.#meta, this.#rights, opts);
+    try {
+      return this.#core.invite(this.#meta, this.#rights, opts);
+    } catch (e) {
+      // An admin by an any-holder link holds no token it may delegate.
+      if (e?.code !== 'WEFT_EDELEGATION') throw e;
+      throw new WeftError('WEFT_EDELEGATION', 'this device joined by an any-holder link, whose token it cannot hand on: invite with { uses: 1 } (a link the newcomer claims with its key)', { cause: e });
+    }
   }
 
   async #inviteClaimed({ rights = 'write', expiresIn = 7 * 24 * 3600 * 1000, base = '', uses }) {
