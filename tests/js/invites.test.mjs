@@ -193,3 +193,16 @@ test('weftdb: a device admitted by grant opens with the rights its grants give n
   await again.collection('notes').put('w', { t: 'now I write' });
   await until('owner reads it', () => owner.collection('notes').get('w'));
 });
+
+test('weftdb: a space with no changes yet tells its joiners its format level (the owner\'s invite raised it)', { skip, timeout: 30_000 }, async () => {
+  const r = await startRelay();
+  cleanup.push(() => r.stop());
+  const owner = await createSpace({ storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => owner.close());
+  const link = await owner.invite({ rights: 'write', uses: 1 }); // raises the level: no change written
+  await until('owner synced', () => synced(owner));
+  assert.ok(owner.formatLevel > 1);
+  const joiner = await openSpace({ invite: link, storage: 'memory', relay: r.url, sync });
+  cleanup.push(() => joiner.close());
+  await until('the joiner learns the level', () => joiner.formatLevel === owner.formatLevel);
+});

@@ -448,8 +448,14 @@ export class Sync {
       this.port.emit('relay:live');
       // Membership records signed here need no replica (an invite made
       // before the first change): they go now.
-      const members = this.port.rights === 'read' ? [] : this.port.ownMemberRecords();
-      if (members.length) this._sendRecords(members.map((record) => ({ record, seq: MEMBER })));
+      const items = this.port.rights === 'read' ? [] : this.port.ownMemberRecords().map((record) => ({ record, seq: MEMBER }));
+      // And a level raised here before the first change (an owner's
+      // invite): else a space with no changes never tells its joiners its
+      // level, and their peers refuse each other ("update the app").
+      const level = this.port.formatLevel();
+      const rec = this.port.levelRecord();
+      if (rec && level > (f.versions?.spaceLevel ?? 1) && this.relayLevel >= level) items.push({ record: rec, seq: LEVEL });
+      if (items.length) this._sendRecords(items);
       this._send(encodeSnapshotGet());
       return;
     }
