@@ -251,8 +251,8 @@ export class Members {
     let meta = { ...h.meta(), memberRecords: [...(h.meta().memberRecords ?? []), record] };
     if (r.kind === RECORD_EPOCH && r.status === 0) meta = this.#applyEpoch(record, r.epoch, meta);
     if (meta.byGrant) {
-      // A device admitted by grant opens next time with the rights its
-      // grants give now (a later grant may add some).
+      // The rights its grants give now, kept: what a device admitted by
+      // grant starts from when its grants are not folded (rights.js).
       const me = this.list.find((x) => x.key === toBase64url(meta.author) && x.state === 'member');
       const n = me && Number(Object.entries(RIGHTS_NAME).find(([, v]) => v === me.rights)?.[0]);
       if (n && n !== meta.grantRights) meta = { ...meta, grantRights: n };
