@@ -214,6 +214,9 @@ static int hand_on_grant(spacedir *sd, const weft_backup *b, uint8_t *grant, siz
         (void)weft_members_add(m, &sd->be, b->records + off, rl, NULL);
         off += rl;
     }
+    /* The CLI's claim, where a token goes: the member's own grant, which
+     * the records may not hold yet (it reaches a replica with a later sync). */
+    if (b->token_len) (void)weft_members_add(m, &sd->be, b->token, b->token_len, NULL);
     uint8_t rights = 0;
     uint64_t until = 0;
     int rc = weft_members_rights(m, previous, now_s(), &rights, &until);

@@ -94,6 +94,9 @@ static const char *USAGE =
     "                                    an empty DIR starts from the relay's snapshot\n"
     "  snapshot publish DIR [--relay http://host:port]\n"
     "                                    upload a sealed snapshot of DIR's state (admins)\n"
+    "  level raise DIR N [--relay http://host:port]\n"
+    "                                    raise the space's format level to N (owner or\n"
+    "                                    admin; an admin by grant signs with its chain)\n"
     "\n"
     "logs (DIR, or a file of change records)\n"
     "  log inspect DIR|FILE              one JSON line per change: author, seq, size...\n"
@@ -1448,6 +1451,7 @@ int main(int argc, char **argv) {
         return cmd_sync(argc, argv);
     }
     if (strcmp(c, "snapshot") == 0) return cmd_snapshot(argc, argv);
+    if (strcmp(c, "level") == 0) return cmd_level(argc, argv);
     if (strcmp(c, "log") == 0) return cmd_log(argc, argv);
     if (strcmp(c, "bench") == 0) return cmd_bench(argc, argv);
     return usage_error("unknown command '%s'", c);

@@ -23,6 +23,11 @@ int cmd_sync(int argc, char **argv);
  * the replica's state (an admin's only; docs/CLI.md). */
 int cmd_snapshot(int argc, char **argv);
 
+/* `weft level raise DIR N [--relay URL]`: signs a level record (FORMAT.md
+ * §10) as the owner, or as an admin under its token or, admitted by grant,
+ * its grant chain, and sends it to the relay (docs/CLI.md). */
+int cmd_level(int argc, char **argv);
+
 /* `weft space delete DIR [--relay URL] [--yes]`: DELETE /v1/spaces/{id} on
  * the relay with the replica's admin token and a proof; asks for the space
  * id to be typed unless --yes (docs/CLI.md). */

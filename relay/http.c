@@ -687,6 +687,11 @@ static int get_changes(session *s, struct lws *wsi, const uint8_t sid[32], const
 /* The length of the record at p: a change, or a membership record (which
  * a POST may carry too, FORMAT.md §10). 0 when it is neither. */
 static size_t record_len(const uint8_t *p, size_t len) {
+    if (len >= 2 && p[1] == WEFT_RECORD_LEVEL) { /* a raise (`weft level raise`) */
+        weft_level lv;
+        size_t rl;
+        return weft_level_decode_prefix(&lv, p, len, &rl) ? 0 : rl;
+    }
     if (is_member_record(p, len)) {
         weft_member_record m;
         size_t rl;

@@ -1,6 +1,7 @@
 // The CLI as a member admitted by grant does what weftdb does (issue 22):
 // an admin who claimed the owner's admin invite publishes snapshots with
-// its grant chain (Weft-Grant-Chain), which weftdb and CLI joiners check;
+// its grant chain (Weft-Grant-Chain), which weftdb and CLI joiners check,
+// and raises the format level with it (`weft level raise`);
 // a member without an admin chain is told so before the relay refuses it.
 // `weft restore` of a member admitted by grant works as restoreSpace does:
 // the backed-up key delivers the new key's link (and an admin's grant of
@@ -56,6 +57,8 @@ test('CLI: an admin admitted by grant publishes a snapshot with its grant chain;
   weft('sync', at('adm'));
   const published = weft('snapshot', 'publish', at('adm'));
   assert.equal(published.stored, true);
+  // It raises the format level the same way (its chain is the level record's parent).
+  assert.deepEqual(weft('level', 'raise', at('adm'), '5'), { level: 5, stored: true });
 
   // A weftdb device joining now starts from the admin's snapshot, its chain checked.
   const joinLink = link('own', 'read');
@@ -64,7 +67,7 @@ test('CLI: an admin admitted by grant publishes a snapshot with its grant chain;
   cleanup.push(() => web.close());
   const snaps = [];
   web.on('snapshot', (e) => snaps.push(e));
-  await until('the joiner reads', () => web.collection('notes').get('a1'));
+  await until('the joiner reads', () => web.collection('notes').get('a1') && web.formatLevel === 5);
   assert.deepEqual(web.collection('notes').get('n1'), { t: 'first' });
 
   // A CLI joiner checks the chain too, and starts from the same snapshot;
@@ -75,9 +78,11 @@ test('CLI: an admin admitted by grant publishes a snapshot with its grant chain;
   const synced = weft('sync', at('sub'));
   assert.equal(synced.snapshot_rseq, published.rseq);
   assert.deepEqual(weft('get', at('sub'), 'notes', 'a1'), { _id: 'a1', t: 'by the admin' });
-  const refused = fails(['snapshot', 'publish', at('sub')]);
-  assert.equal(refused.status, 3);
-  assert.match(refused.stderr, /holds no grant chain making it an admin/);
+  for (const args of [['snapshot', 'publish', at('sub')], ['level', 'raise', at('sub'), '5']]) {
+    const refused = fails(args);
+    assert.equal(refused.status, 3);
+    assert.match(refused.stderr, /holds no grant chain making it an admin/);
+  }
 });
 
 test('CLI: `weft restore` of members admitted by grant; a removed member\'s backup is refused, nothing made', { skip, timeout: 60_000 }, async () => {

@@ -98,7 +98,9 @@ export function restoredMeta(core, b, now = Date.now()) {
     if (records.length)
       records.push(core.memberSign('grant', { space: b.space, issuerSecret: b.ownerSecret, wallMs: now, member: me.publicKey, rights: RIGHT.ADMIN }));
   } else if (!token.length || token[1] === RECORD_GRANT) {
-    // (A CLI replica that claimed an invite keeps its claim where a token goes.)
+    // (A CLI replica that claimed an invite keeps its claim where a token
+    // goes: its own grant, which the records may not hold yet.)
+    if (token.length && !records.some((r) => equal(r, token))) records.push(token);
     if (token.length) token = new Uint8Array(0);
     // A member admitted by grant: the new key is linked to it (below) and
     // admitted by grants of its own. An admin hands it what an admin may
