@@ -137,7 +137,7 @@ test('CLI: `weft restore` of members admitted by grant; a removed member\'s back
 
   // A removed member's backup: refused, and no directory is left.
   await owner.remove(gone.author);
-  await until('owner synced', synced);
+  await until('the relay refuses the removed key', () => /REVOKED/.test(fails(['sync', at('gone')]).stderr));
   const refused = fails(['restore', at('gone.bak'), at('gone2')], env);
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /REVOKED|removed/);
