@@ -7,8 +7,9 @@
 //     plugins: [weftProseMirror(text, { presence, undoManager, user }), keymap(baseKeymap)] }) });
 //
 // - Text: the text's blocks (block markers, docs/TEXT.md "Blocks") are the
-//   document's blocks, its marks bold/italic/link/code the marks
-//   strong/em/link/code (prosemirror_doc.js). After each local transaction
+//   document's textblocks, its marks bold/italic/link/code the marks
+//   strong/em/link/code (prosemirror_doc.js), in weftSchema or the app's
+//   nested schema (prosemirror-schema-list, Tiptap: prosemirror_tree.js). After each local transaction
 //   the document is written back as the edits that make the text equal to
 //   it: one splice (the changed stretch), then formats and block attributes
 //   where they differ; they join one change.
@@ -23,7 +24,7 @@
 import { Plugin, PluginKey, TextSelection } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { Mapping } from 'prosemirror-transform';
-import { weftSchema, docFromBlocks, flatten, pmToFlat, flatToPm, WEFT_MARKS } from './prosemirror_doc.js';
+import { weftSchema, docFromBlocks, flatten, needsLead, pmToFlat, flatToPm, shapeOf, WEFT_MARKS } from './prosemirror_doc.js';
 import { diffStrings, mapPosition } from './text.js';
 
 export { weftSchema, docFromBlocks } from './prosemirror_doc.js';
@@ -97,9 +98,8 @@ function spliceFor(prev, prevLead, doc, lead, s, maps) {
 /** Writes `doc` back to `text` (which showed `prev`): the splice, marks and block attributes that make them equal. */
 function write(text, prev, prevLead, doc, maps) {
   const before = text.toString();
-  const first = doc.firstChild;
-  const lead = leads(text) || first.type.name !== 'paragraph';
-  const { s, want, blocks } = flatten(doc, lead);
+  const lead = leads(text) || needsLead(doc);
+  const { s, want, blocks } = flatten(doc, lead); // throws (before any write) for nodes the text cannot hold
   let d = spliceFor(prev, prevLead, doc, lead, s, maps);
   // The text moved on since the editor last showed it: diff against it.
   if (flatten(prev, prevLead).s !== before) d = diffStrings(before, s);
@@ -215,6 +215,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
       },
     },
     view(view) {
+      shapeOf(view.state.schema); // a schema the binding cannot use: a clear error when the view is made
       let writing = false; // our own edits: their observe calls are not applied back
       let lead = leads(text); // whether the text the editor shows starts with a marker
       let timer = null;
