@@ -16,6 +16,8 @@
 // - Remote edits and undo: the document is rebuilt from the text and only
 //   the stretch that differs is replaced; the selection is carried through
 //   the text's deltas, so the caret stays by the characters it was next to.
+// - IME: while the user composes, local edits are held and remote ones
+//   wait; the composed text is written as one splice when it ends.
 // - Remote cursors: the selection goes out in presence as anchors (the
 //   same state as weftdb/codemirror's), other peers' cursors and
 //   selections on the same text are drawn in their colours.
@@ -276,9 +278,58 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
         }, CURSOR_MS);
       };
 
+      // IME composition: while the user composes, the editor's edits are
+      // held (no ops for the passing kana) and remote edits are not shown
+      // (replacing the DOM under a composition breaks it); both settle
+      // when it ends.
+      let held = null; // { doc, lead, maps }: the document before the composition, the steps since
+      let behind = []; // remote deltas the editor has not shown yet
+
+      const settle = () => {
+        if (view.composing) return;
+        if (!held) {
+          // Nothing typed, but remote edits came in: show them now.
+          if (behind.length) {
+            behind = [];
+            pull([], text.toString());
+          }
+          return;
+        }
+        const { doc: from, lead: fromLead, maps: steps } = held;
+        held = null;
+        const doc = view.state.doc;
+        writing = true;
+        try {
+          if (!behind.length) write(text, from, fromLead, doc, steps);
+          else {
+            // The text moved on meanwhile: this editor's splice, carried through the remote edits, then the text is shown.
+            const { s } = flatten(doc, fromLead);
+            const d = spliceFor(from, fromLead, doc, fromLead, s, steps);
+            let a = d.index;
+            let b = d.index + d.deleteCount;
+            for (const x of behind) {
+              a = mapPosition(a, x);
+              b = Math.max(a, mapPosition(b, x));
+            }
+            if (b > a || d.insert) text.splice(a, b - a, d.insert).catch(() => {});
+          }
+          lead = leads(text);
+        } catch (e) {
+          console.error(e);
+        } finally {
+          writing = false;
+          behind = [];
+        }
+        if (!docFromBlocks(view.state.schema, text.blocks()).eq(view.state.doc)) pull([], text.toString());
+      };
+
       const stop = text.observe((deltas, { text: now }) => {
-        if (!writing) pull(deltas, now);
+        if (writing) return;
+        if (held || view.composing) behind.push(...deltas.filter((d) => d.format === undefined));
+        else pull(deltas, now);
       });
+      const onCompositionEnd = () => setTimeout(settle, 60); // ProseMirror ends its composition 20 ms after the event
+      view.dom.addEventListener('compositionend', onCompositionEnd);
       const off = presence?.on((list) => {
         peers = list;
         redraw();
@@ -291,7 +342,13 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
           const trDoc = v.state.doc;
           const steps = maps;
           maps = [];
-          if (!trDoc.eq(prev.doc) && !key.getState(v.state).remote) {
+          const local = !trDoc.eq(prev.doc) && !key.getState(v.state).remote;
+          if (local && (v.composing || held)) {
+            held ??= { doc: prev.doc, lead, maps: [] };
+            held.maps.push(...steps);
+            if (!v.composing) settle();
+          } else if (held && !v.composing) settle();
+          else if (local) {
             writing = true;
             try {
               write(text, prev.doc, lead, trDoc, steps);
@@ -308,6 +365,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
           if (presence && (!v.state.selection.eq(prev.selection) || !trDoc.eq(prev.doc)) && v.hasFocus()) sendCursor();
         },
         destroy() {
+          view.dom.removeEventListener('compositionend', onCompositionEnd);
           clearTimeout(timer);
           stop();
           off?.();
