@@ -5,7 +5,8 @@
 // typing into a list item, Enter splits it (splitListItem), Tab nests it
 // (sinkListItem); the text holds list items with their depth and the other
 // editor rebuilds the same nested document; a remote edit into the list
-// keeps the local caret; both replicas converge. Then IME composition
+// keeps the local caret; both replicas converge; a horizontal rule (not
+// stored) is refused with a clear error. Then IME composition
 // (CDP Input.imeSetComposition / Input.insertText) in a ProseMirror and a
 // CodeMirror editor, with a remote edit arriving mid-composition: the
 // composed text lands once, on both replicas, and the remote edit stays.
@@ -132,6 +133,17 @@ test('nested lists (prosemirror-schema-list): Enter splits, Tab nests, remote ed
   await page.waitForFunction(() => JSON.stringify(A.view.state.doc.toJSON()) === JSON.stringify(B.view.state.doc.toJSON()));
   assert.equal(await page.evaluate(() => A.text.toString()), await page.evaluate(() => B.text.toString()));
   assert.deepEqual(page.errors, []);
+  // A node the text cannot hold (a horizontal rule): refused with a clear error, the editor goes back to the text.
+  const before = await page.evaluate(() => A.text.toString());
+  await page.evaluate(() => {
+    const { state } = A.view;
+    A.view.dispatch(state.tr.insert(state.doc.content.size, state.schema.nodes.horizontal_rule.create()));
+  });
+  await page.waitForFunction(() => !A.view.state.doc.toJSON().content.some((n) => n.type === 'horizontal_rule'));
+  assert.equal(await page.evaluate(() => A.text.toString()), before);
+  assert.equal(page.errors.length, 1);
+  assert.match(page.errors[0].message, /cannot store a "horizontal_rule" node/);
+  page.errors.length = 0;
 });
 
 /** Composes `steps` (what the IME shows, one after the other) then commits `final`, with `mid()` run after the first step. */

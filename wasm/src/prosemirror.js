@@ -23,7 +23,7 @@
 //   selections on the same text are drawn in their colours.
 // - Undo: Mod-z / Mod-y / Mod-Shift-z run the undo manager (this device's
 //   own edits only). Leave prosemirror-history out.
-import { Plugin, PluginKey, TextSelection } from 'prosemirror-state';
+import { Plugin, PluginKey, Selection, TextSelection } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { Mapping } from 'prosemirror-transform';
 import { weftSchema, docFromBlocks, flatten, needsLead, pmToFlat, flatToPm, shapeOf, WEFT_MARKS } from './prosemirror_doc.js';
@@ -185,8 +185,13 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
       if (a === null || h === null) continue;
       const color = typeof state.color === 'string' ? state.color : '#e67e22';
       const name = typeof state.name === 'string' ? state.name : '';
-      const pa = flatToPm(doc, lead, a);
-      const ph = flatToPm(doc, lead, h);
+      let pa, ph;
+      try {
+        pa = flatToPm(doc, lead, a);
+        ph = flatToPm(doc, lead, h);
+      } catch {
+        return DecorationSet.empty; // the editor holds a node the text cannot (refused): no carets until it shows the text
+      }
       const [from, to] = pa < ph ? [pa, ph] : [ph, pa];
       if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: `background: color-mix(in srgb, ${color} 20%, transparent)` }));
       out.push(Decoration.widget(ph, () => Caret.dom(color, name), { key: `${author}:${color}:${name}`, side: 1 }));
@@ -230,7 +235,17 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
         const next = docFromBlocks(view.state.schema, text.blocks());
         const nextLead = leads(text);
         const cur = view.state.doc;
-        const { s: shown } = flatten(cur, lead);
+        let shown;
+        try {
+          shown = flatten(cur, lead).s;
+        } catch {
+          // The editor holds a node the text cannot (refused in write): show the text whole.
+          const tr = view.state.tr.replaceWith(0, cur.content.size, next.content);
+          lead = nextLead;
+          tr.setSelection(Selection.near(tr.doc.resolve(Math.min(view.state.selection.head, tr.doc.content.size))));
+          view.dispatch(tr.setMeta(key, { remote: true, decorations: cursors(tr.doc) }).setMeta('addToHistory', false));
+          return;
+        }
         const start = cur.content.findDiffStart(next.content);
         if (start === null && nextLead === lead) return;
         let a = pmToFlat(cur, lead, view.state.selection.anchor);
