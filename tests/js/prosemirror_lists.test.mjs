@@ -5,7 +5,8 @@
 // typing into a list item, Enter splits it (splitListItem), Tab nests it
 // (sinkListItem); the text holds list items with their depth and the other
 // editor rebuilds the same nested document; a remote edit into the list
-// keeps the local caret; both replicas converge; a horizontal rule (not
+// keeps the local caret; both replicas converge; Ctrl+Z / Ctrl+Y undo and
+// redo a lift (Shift-Tab); a horizontal rule (not
 // stored) is refused with a clear error. Then IME composition
 // (CDP Input.imeSetComposition / Input.insertText) in a ProseMirror and a
 // CodeMirror editor, with a remote edit arriving mid-composition: the
@@ -59,8 +60,9 @@ before(async () => {
       el.id = id;
       document.body.append(el);
       const text = space.text('notes', 'n1', field);
-      const view = new EditorView(el, { state: EditorState.create({ schema, doc: weftDoc(text, schema), plugins: [weftProseMirror(text), keys, keymap(baseKeymap)] }) });
-      return { view, text };
+      const undoManager = space.undoManager({ scope: [text] });
+      const view = new EditorView(el, { state: EditorState.create({ schema, doc: weftDoc(text, schema), plugins: [weftProseMirror(text, { undoManager }), keys, keymap(baseKeymap)] }) });
+      return { view, text, undoManager };
     };
     window.spaces = { a, b };
     window.A = window.pmEditor(a, 'a', 'body');
@@ -125,6 +127,7 @@ test('nested lists (prosemirror-schema-list): Enter splits, Tab nests, remote ed
   await page.evaluate(() => window.sync());
   assert.deepEqual(await shape('B'), both);
   // Shift-Tab in A lifts "twXo" back to the first level; both editors show the same document.
+  await page.evaluate(() => A.undoManager.stopCapturing());
   await page.keyboard.press('Shift+Tab');
   await page.evaluate(() => window.sync());
   const lifted = [['paragraph', 'intro'], ['bullet/0', 'first one'], ['bullet/0', 'twXo'], ['bullet/1', 'three'], ['bullet/1', 'four']];
@@ -132,6 +135,14 @@ test('nested lists (prosemirror-schema-list): Enter splits, Tab nests, remote ed
   assert.deepEqual(await shape('B'), lifted);
   await page.waitForFunction(() => JSON.stringify(A.view.state.doc.toJSON()) === JSON.stringify(B.view.state.doc.toJSON()));
   assert.equal(await page.evaluate(() => A.text.toString()), await page.evaluate(() => B.text.toString()));
+  // Ctrl+Z in A undoes the lift (a block attribute change), Ctrl+Y does it again.
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction(() => window.shape(A.text)[2][0] === 'bullet/1');
+  assert.deepEqual(await shape('A'), both);
+  await page.waitForFunction(() => document.querySelectorAll('#a li li').length === 3);
+  await page.keyboard.press('Control+y');
+  await page.waitForFunction(() => window.shape(A.text)[2][0] === 'bullet/0');
+  assert.deepEqual(await shape('A'), lifted);
   assert.deepEqual(page.errors, []);
   // A node the text cannot hold (a horizontal rule): refused with a clear error, the editor goes back to the text.
   const before = await page.evaluate(() => A.text.toString());
