@@ -331,7 +331,7 @@ export class Space {
    */
   undoManager(opts) {
     this.#open();
-    return new UndoManager(this.#port('replica write text track isWriter'), opts);
+    return new UndoManager(this.#port('replica write text track isWriter forwarded'), opts);
   }
 
   /**
