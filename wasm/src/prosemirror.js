@@ -28,20 +28,68 @@ import { Decoration, DecorationSet } from 'prosemirror-view';
 import { Mapping } from 'prosemirror-transform';
 import { weftSchema, docFromBlocks, flatten, needsLead, pmToFlat, flatToPm, shapeOf, WEFT_MARKS } from './prosemirror_doc.js';
 import { diffStrings, mapPosition } from './text.js';
+import { blocksOf } from './blocks.js';
 
 export { weftSchema, docFromBlocks } from './prosemirror_doc.js';
 
 const key = new PluginKey('weft');
 const CURSOR_MS = 50; // presence frames while typing: at most 20 a second
 
+/** Mark types that do not grow when typing after them (docs/TEXT.md): text typed after them does not take them. */
+const NO_EXPAND = new Set(['block', 'link', 'comment']);
+
+/**
+ * The text's spans as this tab shows them: in a follower tab, with its
+ * splices and formats still on their way to the leader (text._pending())
+ * applied, typed characters taking the growing marks of the one before (the
+ * leader's expand rules decide; a format writes any difference).
+ * Elsewhere, spans().
+ */
+function shownSpans(text) {
+  const pending = text._pending?.() ?? [];
+  const spans = text.spans();
+  if (!pending.length) return spans;
+  let s = '';
+  const at = [];
+  for (const { insert, attributes } of spans) {
+    s += insert;
+    for (let k = 0; k < insert.length; k++) at.push(attributes);
+  }
+  for (const sp of pending) {
+    if (sp.t === 'format') {
+      for (let i = sp.pos; i < Math.min(sp.pos + sp.len, s.length); i++) {
+        const next = { ...at[i] };
+        for (const [k, v] of Object.entries(sp.attrs)) if (v === null || v === undefined) delete next[k]; else next[k] = v;
+        at[i] = Object.keys(next).length ? next : undefined;
+      }
+      continue;
+    }
+    const prev = at[sp.pos - 1];
+    const grown = prev && Object.fromEntries(Object.entries(prev).filter(([k]) => !NO_EXPAND.has(k)));
+    const attrs = grown && Object.keys(grown).length ? grown : undefined;
+    s = s.slice(0, sp.pos) + sp.text + s.slice(sp.pos + sp.del);
+    at.splice(sp.pos, sp.del, ...Array(sp.text.length).fill(attrs));
+  }
+  const out = [];
+  for (let i = 0; i < s.length; i++) {
+    const last = out[out.length - 1];
+    if (last && last.attributes === at[i]) last.insert += s[i];
+    else out.push(at[i] ? { insert: s[i], attributes: at[i] } : { insert: s[i] });
+  }
+  return out;
+}
+
+const shownBlocks = (text) => blocksOf(shownSpans(text));
+const shownString = (text) => shownSpans(text).map((sp) => sp.insert).join('');
+
 /** The ProseMirror document of `text` now, for EditorState.create. */
 export function weftDoc(text, schema = weftSchema) {
-  return docFromBlocks(schema, text.blocks());
+  return docFromBlocks(schema, shownBlocks(text));
 }
 
 /** Whether the text starts with a block marker. */
 function leads(text) {
-  return text.blocks()[0].marker === 0;
+  return shownBlocks(text)[0].marker === 0;
 }
 
 /** Whether two mark values are equal (maps whatever their key order: the core sorts a value's keys). */
@@ -58,7 +106,7 @@ function canonical(v) {
 /** Each UTF-16 unit's attributes ({} for plain text). */
 function attributesAt(text) {
   const out = [];
-  for (const { insert, attributes } of text.spans()) for (let k = 0; k < insert.length; k++) out.push(attributes ?? {});
+  for (const { insert, attributes } of shownSpans(text)) for (let k = 0; k < insert.length; k++) out.push(attributes ?? {});
   return out;
 }
 
@@ -99,7 +147,7 @@ function spliceFor(prev, prevLead, doc, lead, s, maps) {
 
 /** Writes `doc` back to `text` (which showed `prev`): the splice, marks and block attributes that make them equal. */
 function write(text, prev, prevLead, doc, maps) {
-  const before = text.toString();
+  const before = shownString(text);
   const lead = leads(text) || needsLead(doc);
   const { s, want, blocks } = flatten(doc, lead); // throws (before any write) for nodes the text cannot hold
   let d = spliceFor(prev, prevLead, doc, lead, s, maps);
@@ -232,7 +280,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
 
       /** Brings the editor to the text, carrying the selection through `deltas`. */
       const pull = (deltas, now) => {
-        const next = docFromBlocks(view.state.schema, text.blocks());
+        const next = docFromBlocks(view.state.schema, shownBlocks(text));
         const nextLead = leads(text);
         const cur = view.state.doc;
         let shown;
@@ -306,7 +354,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
           // Nothing typed, but remote edits came in: show them now.
           if (behind.length) {
             behind = [];
-            pull([], text.toString());
+            pull([], shownString(text));
           }
           return;
         }
@@ -335,13 +383,13 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
           writing = false;
           behind = [];
         }
-        if (!docFromBlocks(view.state.schema, text.blocks()).eq(view.state.doc)) pull([], text.toString());
+        if (!docFromBlocks(view.state.schema, shownBlocks(text)).eq(view.state.doc)) pull([], shownString(text));
       };
 
-      const stop = text.observe((deltas, { text: now }) => {
+      const stop = text.observe((deltas) => {
         if (writing) return;
         if (held || view.composing) behind.push(...deltas.filter((d) => d.format === undefined));
-        else pull(deltas, now);
+        else pull(deltas, shownString(text));
       });
       const onCompositionEnd = () => setTimeout(settle, 60); // ProseMirror ends its composition 20 ms after the event
       view.dom.addEventListener('compositionend', onCompositionEnd);
@@ -350,7 +398,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
         redraw();
       });
       // The editor was made from another document: show the text.
-      queueMicrotask(() => pull([], text.toString()));
+      queueMicrotask(() => pull([], shownString(text)));
 
       return {
         update(v, prev) {
@@ -374,7 +422,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
               writing = false;
             }
             // Whatever the text refused or merged differently: show what it holds.
-            if (!docFromBlocks(v.state.schema, text.blocks()).eq(v.state.doc)) queueMicrotask(() => pull([], text.toString()));
+            if (!docFromBlocks(v.state.schema, shownBlocks(text)).eq(v.state.doc)) queueMicrotask(() => pull([], shownString(text)));
             else redraw();
           }
           if (presence && (!v.state.selection.eq(prev.selection) || !trDoc.eq(prev.doc)) && v.hasFocus()) sendCursor();

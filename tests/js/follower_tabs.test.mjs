@@ -1,9 +1,10 @@
-// Undo in a follower tab (two pages of one IndexedDB space in real
-// Chromium: the first leads and writes, the second forwards its writes):
-// the follower's undo manager tracks its own typing (captured when it lands
-// from the leader), deletions and formatting; undo and redo there take back
-// only its own edits, the leader's typing in between stays, and both tabs
-// converge.
+// Follower tabs (two pages of one IndexedDB space in real Chromium: the
+// first leads and writes, the second forwards its writes): the follower's
+// undo manager tracks its own typing (captured when it lands from the
+// leader), deletions and formatting, and undo and redo there take back only
+// its own edits; a ProseMirror editor in the follower, typed into faster
+// than its edits come back, writes exactly what was typed (a heading, bold)
+// and Ctrl+Z undoes it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -88,6 +89,66 @@ test('a follower tab undoes and redoes its own typing, deletions and formatting;
     await a.waitForFunction(() => window.space.text('notes', 'n', 'body').toString() === '> base one two');
     assert.equal(await leader(), await follower());
     assert.equal(await a.evaluate(() => window.space.stateHash()), await b.evaluate(() => window.space.stateHash()));
+    assert.deepEqual(a.errors, []);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a ProseMirror editor in a follower tab: fast typing, a heading and bold land as typed; Ctrl+Z undoes them', { skip, timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  try {
+    const a = await newPage(context, server.url);
+    const id = await a.evaluate(async () => {
+      const s = await window.weftdb.createSpace({ storage: 'indexeddb' });
+      await s.raiseFormatLevel(window.weftdb.LEVEL_MARKS);
+      window.space = s;
+      await s.text('notes', 'n', 'body').insert(0, 'base');
+      return s.id;
+    });
+    const b = await newPage(context, server.url);
+    await b.evaluate(async (id) => {
+      const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
+      if (s._internal.isWriter()) throw new Error('the second page should follow');
+      const { EditorState } = await import('prosemirror-state');
+      const { EditorView } = await import('prosemirror-view');
+      const { keymap } = await import('prosemirror-keymap');
+      const { baseKeymap, toggleMark, setBlockType } = await import('prosemirror-commands');
+      const { weftSchema: schema, weftDoc, weftProseMirror } = await import('weftdb/prosemirror');
+      document.head.insertAdjacentHTML('beforeend', '<style>.ProseMirror { white-space: pre-wrap; }</style>');
+      window.t = s.text('notes', 'n', 'body');
+      window.um = s.undoManager({ scope: [window.t] });
+      const el = document.createElement('div');
+      el.id = 'b';
+      document.body.append(el);
+      const keys = keymap({ 'Mod-b': toggleMark(schema.marks.strong), 'Mod-Alt-1': setBlockType(schema.nodes.heading, { level: 1 }) });
+      window.view = new EditorView(el, { state: EditorState.create({ schema, doc: weftDoc(t),
+        plugins: [weftProseMirror(t, { undoManager: window.um }), keys, keymap(baseKeymap)] }) });
+    }, id);
+    await b.waitForFunction(() => view.state.doc.textContent === 'base');
+    await b.click('#b .ProseMirror');
+    await b.keyboard.press('End');
+    await b.keyboard.press('Enter');
+    await b.keyboard.type('Title');
+    await b.keyboard.press('Control+Alt+1');
+    await b.keyboard.press('Enter');
+    await b.keyboard.type('hello ');
+    await b.keyboard.press('Control+b');
+    await b.keyboard.type('bold');
+    await b.keyboard.press('Control+b');
+    await b.keyboard.type(' text');
+    const shape = (t) => t.blocks().map((x) => [x.attrs.type, x.spans.map((sp) => (sp.attributes?.bold ? `*${sp.insert}*` : sp.insert)).join('')]);
+    const want = [['paragraph', 'base'], ['heading', 'Title'], ['paragraph', 'hello *bold* text']];
+    await a.waitForFunction(() => window.space.text('notes', 'n', 'body').toString() === 'base\nTitle\nhello bold text');
+    await b.waitForFunction(() => t.toString() === 'base\nTitle\nhello bold text');
+    assert.deepEqual(await a.evaluate(`(${shape})(window.space.text('notes', 'n', 'body'))`), want);
+    assert.deepEqual(await b.evaluate(`(${shape})(t)`), want);
+    assert.equal(await b.evaluate(() => view.dom.innerHTML.replace(/<br[^>]*>/g, '')), '<p>base</p><h1>Title</h1><p>hello <strong>bold</strong> text</p>');
+    // Ctrl+Z in the follower takes its typing back, in the leader too.
+    await b.keyboard.press('Control+z');
+    await a.waitForFunction(() => window.space.text('notes', 'n', 'body').toString() === 'base');
+    await b.waitForFunction(() => view.state.doc.textContent === 'base');
     assert.deepEqual(a.errors, []);
     assert.deepEqual(b.errors, []);
   } finally {
