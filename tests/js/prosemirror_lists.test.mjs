@@ -185,10 +185,12 @@ test('IME composition in ProseMirror and CodeMirror: the composed text lands onc
     await PA.text.insert(0, 'hello world');
     await CA.text.insert(0, 'let x = 1;');
     await window.sync();
-    // Splices the text makes: no op for the passing kana in ProseMirror.
+    // Splices the texts make: no op for the passing kana.
     window.splices = [];
-    const orig = PA.text.splice.bind(PA.text);
-    PA.text.splice = (...args) => (window.splices.push(args), orig(...args));
+    for (const t of [PA.text, CA.text]) {
+      const orig = t.splice.bind(t);
+      t.splice = (...args) => (window.splices.push(args), orig(...args));
+    }
   });
   await page.waitForFunction(() => PA.view.state.doc.textContent === 'hello world' && CA.view.state.doc.toString() === 'let x = 1;');
 
@@ -226,5 +228,6 @@ test('IME composition in ProseMirror and CodeMirror: the composed text lands onc
   await page.waitForFunction(() => CB.view.state.doc.toString() === '// let x = 1; 漢字');
   await page.keyboard.type('!');
   assert.equal(await page.evaluate(() => CA.text.toString()), '// let x = 1; 漢字!');
+  assert.deepEqual(await page.evaluate(() => window.splices.map((s) => s[2]).filter((x) => /[\u3040-\u30ff]/.test(x))), []);
   assert.deepEqual(page.errors, []);
 });
