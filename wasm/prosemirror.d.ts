@@ -12,9 +12,9 @@ export interface WeftProseMirrorOptions {
   user?: Record<string, unknown>;
 }
 
-/** The flat schema the binding reads and writes: paragraph, heading, blockquote, code_block, list_item (kind, depth); marks strong, em, link, code. */
+/** The flat schema: paragraph, heading, blockquote, code_block, list_item (kind, depth); marks strong, em, link, code. The binding also takes nested schemas (prosemirror-schema-basic + -list, Tiptap StarterKit). */
 export const weftSchema: Schema;
-/** The ProseMirror document of the text now (for EditorState.create). */
+/** The ProseMirror document of the text now (for EditorState.create), in weftSchema or the given (nested) schema. Throws WEFT_EINVAL for a schema without a paragraph textblock. */
 export function weftDoc(text: Text, schema?: Schema): Node;
 /** The ProseMirror document of a text's blocks (text.blocks()). */
 export function docFromBlocks(schema: Schema, blocks: TextBlock[]): Node;

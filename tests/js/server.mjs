@@ -32,6 +32,8 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>weftdb test</title>
   "prosemirror-transform": "/pkg/node_modules/prosemirror-transform/dist/index.js",
   "prosemirror-commands": "/pkg/node_modules/prosemirror-commands/dist/index.js",
   "prosemirror-keymap": "/pkg/node_modules/prosemirror-keymap/dist/index.js",
+  "prosemirror-schema-basic": "/pkg/node_modules/prosemirror-schema-basic/dist/index.js",
+  "prosemirror-schema-list": "/pkg/node_modules/prosemirror-schema-list/dist/index.js",
   "orderedmap": "/pkg/node_modules/orderedmap/dist/index.js"
 } }</script>
 <script type="module">window.weftdb = await import('weftdb'); window.weftReady = true;</script>`;

@@ -15,10 +15,12 @@
 // - Undo: Mod-z / Mod-y / Mod-Shift-z run the undo manager's undo/redo
 //   (only this device's edits; see undo.js). Leave CodeMirror's own history
 //   extension out.
+// - IME: while the user composes, the editor's changes are held (one
+//   change set, remote edits mapped through it) and written when it ends.
 // - Marks (opt-in, `marks: true`): the text's formatting (text.spans) is
 //   drawn as decorations, class weft-cm-mark-<type> (bold, italic and link
 //   styled by default), redrawn after every change of the text.
-import { Annotation } from '@codemirror/state';
+import { Annotation, ChangeSet } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType, keymap } from '@codemirror/view';
 
 const fromWeft = Annotation.define();
@@ -73,6 +75,12 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
         if (view.state.doc.toString() !== now)
           queueMicrotask(() => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: now }, annotations: fromWeft.of(true) }));
         if (showMarks) this.redraw();
+        // IME composition: the editor's changes are held (no ops for the
+        // passing kana) as one change set from the text to the editor;
+        // remote edits are dispatched through it, and it through them.
+        this.held = null;
+        this.onCompositionEnd = () => setTimeout(() => this.settle(), 60);
+        view.contentDOM.addEventListener('compositionend', this.onCompositionEnd);
         this.stop = text.observe((all, { text: now }) => {
           const formatted = all.some((d) => d.format !== undefined);
           const deltas = all.filter((d) => d.format === undefined); // formatting changes no character
@@ -81,6 +89,16 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
               this.redraw();
               view.dispatch({}); // draw them
             }
+            return;
+          }
+          if (this.held) {
+            for (const d of deltas) {
+              if (d.index + d.deleteCount > this.held.length) break; // not this text's: the editor resyncs when the composition ends
+              const r = ChangeSet.of({ from: d.index, to: d.index + d.deleteCount, insert: d.insert }, this.held.length);
+              view.dispatch({ changes: r.map(this.held), annotations: fromWeft.of(true) });
+              this.held = this.held.map(r, true);
+            }
+            this.redraw();
             return;
           }
           let changes = [];
@@ -109,20 +127,43 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
       update(u) {
         for (const tr of u.transactions) {
           if (!tr.docChanged || tr.annotation(fromWeft)) continue;
-          let shift = 0;
-          this.typing = true;
-          try {
-            tr.changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-              const ins = inserted.toString();
-              text.splice(fromA + shift, toA - fromA, ins).catch(() => {});
-              shift += ins.length - (toA - fromA);
-            });
-          } finally {
-            this.typing = false;
+          if (u.view.composing) {
+            this.held = this.held ? this.held.compose(tr.changes) : tr.changes;
+            continue;
           }
+          this.settle();
+          this.write(tr.changes);
         }
+        if (this.held && !u.view.composing) queueMicrotask(() => this.settle());
         if (u.docChanged) this.redraw();
         if (presence && (u.selectionSet || u.docChanged) && u.view.hasFocus) this.sendCursor(u.state);
+      }
+
+      /** Writes an editor change set (from the text as it is) as splices. */
+      write(changes) {
+        let shift = 0;
+        this.typing = true;
+        try {
+          changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+            const ins = inserted.toString();
+            text.splice(fromA + shift, toA - fromA, ins).catch(() => {});
+            shift += ins.length - (toA - fromA);
+          });
+        } finally {
+          this.typing = false;
+        }
+      }
+
+      /** After a composition: writes what it typed; the editor shows the text if they differ. */
+      settle() {
+        if (!this.held || this.view.composing) return;
+        const held = this.held;
+        this.held = null;
+        this.write(held);
+        const now = text.toString();
+        if (!text._pending?.().length && this.view.state.doc.toString() !== now)
+          this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: now }, annotations: fromWeft.of(true) });
+        this.redraw();
       }
 
       /** Sends the selection, at most every CURSOR_MS (the last one always goes). */
@@ -171,6 +212,7 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
       }
 
       destroy() {
+        this.view.contentDOM.removeEventListener('compositionend', this.onCompositionEnd);
         clearTimeout(this.timer);
         this.stop();
         this.off?.();

@@ -211,7 +211,7 @@ function concat(chunks) {
  * @property {(patch: { state?: string, pending?: number }) => void} setStatus
  * @property {(outbox: Uint8Array[]) => void} setLoadedOutbox the outbox a relay link takes over when this tab leads
  * @property {(fn: () => Promise<void>) => void} setCloseHook runs on the space's close
- * @property {(w: { exec(ops: import('./ops.js').Op[]): Promise<void>, forwarded(coll: string, doc: string, field: string): import('./ops.js').SpliceOp[] } | null) => void} setWriter forwards this tab's writes (null: this tab commits them)
+ * @property {(w: { exec(ops: import('./ops.js').Op[]): Promise<void>, forwarded(coll: string, doc: string, field: string): import('./ops.js').SpliceOp[], pendingOps(coll: string, doc: string, field: string): import('./ops.js').Op[] } | null) => void} setWriter forwards this tab's writes (null: this tab commits them)
  */
 
 /**
@@ -341,6 +341,13 @@ export async function coordinateTabs(port, preloaded) {
         const out = [];
         for (const o of outstanding.values())
           if (!o.landed) for (const op of o.ops) if (op.t === 'splice' && op.c === coll && op.id === doc && op.f === field) out.push(op);
+        return out;
+      },
+      /** This tab's splices and formats of one text on their way to the leader, in order (bindings show them). */
+      pendingOps(coll, doc, field) {
+        const out = [];
+        for (const o of outstanding.values())
+          if (!o.landed) for (const op of o.ops) if ((op.t === 'splice' || op.t === 'format') && op.c === coll && op.id === doc && op.f === field) out.push(op);
         return out;
       },
       exec(ops) {

@@ -7,38 +7,89 @@
 //     plugins: [weftProseMirror(text, { presence, undoManager, user }), keymap(baseKeymap)] }) });
 //
 // - Text: the text's blocks (block markers, docs/TEXT.md "Blocks") are the
-//   document's blocks, its marks bold/italic/link/code the marks
-//   strong/em/link/code (prosemirror_doc.js). After each local transaction
+//   document's textblocks, its marks bold/italic/link/code the marks
+//   strong/em/link/code (prosemirror_doc.js), in weftSchema or the app's
+//   nested schema (prosemirror-schema-list, Tiptap: prosemirror_tree.js). After each local transaction
 //   the document is written back as the edits that make the text equal to
 //   it: one splice (the changed stretch), then formats and block attributes
 //   where they differ; they join one change.
 // - Remote edits and undo: the document is rebuilt from the text and only
 //   the stretch that differs is replaced; the selection is carried through
 //   the text's deltas, so the caret stays by the characters it was next to.
+// - IME: while the user composes, local edits are held and remote ones
+//   wait; the composed text is written as one splice when it ends.
 // - Remote cursors: the selection goes out in presence as anchors (the
 //   same state as weftdb/codemirror's), other peers' cursors and
 //   selections on the same text are drawn in their colours.
 // - Undo: Mod-z / Mod-y / Mod-Shift-z run the undo manager (this device's
 //   own edits only). Leave prosemirror-history out.
-import { Plugin, PluginKey, TextSelection } from 'prosemirror-state';
+import { Plugin, PluginKey, Selection, TextSelection } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { Mapping } from 'prosemirror-transform';
-import { weftSchema, docFromBlocks, flatten, pmToFlat, flatToPm, WEFT_MARKS } from './prosemirror_doc.js';
+import { weftSchema, docFromBlocks, flatten, needsLead, pmToFlat, flatToPm, shapeOf, WEFT_MARKS } from './prosemirror_doc.js';
 import { diffStrings, mapPosition } from './text.js';
+import { blocksOf } from './blocks.js';
 
 export { weftSchema, docFromBlocks } from './prosemirror_doc.js';
 
 const key = new PluginKey('weft');
 const CURSOR_MS = 50; // presence frames while typing: at most 20 a second
 
+/** Mark types that do not grow when typing after them (docs/TEXT.md): text typed after them does not take them. */
+const NO_EXPAND = new Set(['block', 'link', 'comment']);
+
+/**
+ * The text's spans as this tab shows them: in a follower tab, with its
+ * splices and formats still on their way to the leader (text._pending())
+ * applied, typed characters taking the growing marks of the one before (the
+ * leader's expand rules decide; a format writes any difference).
+ * Elsewhere, spans().
+ */
+function shownSpans(text) {
+  const pending = text._pending?.() ?? [];
+  const spans = text.spans();
+  if (!pending.length) return spans;
+  let s = '';
+  const at = [];
+  for (const { insert, attributes } of spans) {
+    s += insert;
+    for (let k = 0; k < insert.length; k++) at.push(attributes);
+  }
+  for (const sp of pending) {
+    if (sp.t === 'format') {
+      for (let i = sp.pos; i < Math.min(sp.pos + sp.len, s.length); i++) {
+        const next = { ...at[i] };
+        for (const [k, v] of Object.entries(sp.attrs)) if (v === null || v === undefined) delete next[k]; else next[k] = v;
+        at[i] = Object.keys(next).length ? next : undefined;
+      }
+      continue;
+    }
+    const prev = at[sp.pos - 1];
+    const grown = prev && Object.fromEntries(Object.entries(prev).filter(([k]) => !NO_EXPAND.has(k)));
+    const attrs = grown && Object.keys(grown).length ? grown : undefined;
+    s = s.slice(0, sp.pos) + sp.text + s.slice(sp.pos + sp.del);
+    at.splice(sp.pos, sp.del, ...Array(sp.text.length).fill(attrs));
+  }
+  const out = [];
+  for (let i = 0; i < s.length; i++) {
+    const last = out[out.length - 1];
+    if (last && last.attributes === at[i]) last.insert += s[i];
+    else out.push(at[i] ? { insert: s[i], attributes: at[i] } : { insert: s[i] });
+  }
+  return out;
+}
+
+const shownBlocks = (text) => blocksOf(shownSpans(text));
+const shownString = (text) => shownSpans(text).map((sp) => sp.insert).join('');
+
 /** The ProseMirror document of `text` now, for EditorState.create. */
 export function weftDoc(text, schema = weftSchema) {
-  return docFromBlocks(schema, text.blocks());
+  return docFromBlocks(schema, shownBlocks(text));
 }
 
 /** Whether the text starts with a block marker. */
 function leads(text) {
-  return text.blocks()[0].marker === 0;
+  return shownBlocks(text)[0].marker === 0;
 }
 
 /** Whether two mark values are equal (maps whatever their key order: the core sorts a value's keys). */
@@ -55,7 +106,7 @@ function canonical(v) {
 /** Each UTF-16 unit's attributes ({} for plain text). */
 function attributesAt(text) {
   const out = [];
-  for (const { insert, attributes } of text.spans()) for (let k = 0; k < insert.length; k++) out.push(attributes ?? {});
+  for (const { insert, attributes } of shownSpans(text)) for (let k = 0; k < insert.length; k++) out.push(attributes ?? {});
   return out;
 }
 
@@ -96,10 +147,9 @@ function spliceFor(prev, prevLead, doc, lead, s, maps) {
 
 /** Writes `doc` back to `text` (which showed `prev`): the splice, marks and block attributes that make them equal. */
 function write(text, prev, prevLead, doc, maps) {
-  const before = text.toString();
-  const first = doc.firstChild;
-  const lead = leads(text) || first.type.name !== 'paragraph';
-  const { s, want, blocks } = flatten(doc, lead);
+  const before = shownString(text);
+  const lead = leads(text) || needsLead(doc);
+  const { s, want, blocks } = flatten(doc, lead); // throws (before any write) for nodes the text cannot hold
   let d = spliceFor(prev, prevLead, doc, lead, s, maps);
   // The text moved on since the editor last showed it: diff against it.
   if (flatten(prev, prevLead).s !== before) d = diffStrings(before, s);
@@ -183,8 +233,13 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
       if (a === null || h === null) continue;
       const color = typeof state.color === 'string' ? state.color : '#e67e22';
       const name = typeof state.name === 'string' ? state.name : '';
-      const pa = flatToPm(doc, lead, a);
-      const ph = flatToPm(doc, lead, h);
+      let pa, ph;
+      try {
+        pa = flatToPm(doc, lead, a);
+        ph = flatToPm(doc, lead, h);
+      } catch {
+        return DecorationSet.empty; // the editor holds a node the text cannot (refused): no carets until it shows the text
+      }
       const [from, to] = pa < ph ? [pa, ph] : [ph, pa];
       if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: `background: color-mix(in srgb, ${color} 20%, transparent)` }));
       out.push(Decoration.widget(ph, () => Caret.dom(color, name), { key: `${author}:${color}:${name}`, side: 1 }));
@@ -215,6 +270,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
       },
     },
     view(view) {
+      shapeOf(view.state.schema); // a schema the binding cannot use: a clear error when the view is made
       let writing = false; // our own edits: their observe calls are not applied back
       let lead = leads(text); // whether the text the editor shows starts with a marker
       let timer = null;
@@ -224,10 +280,20 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
 
       /** Brings the editor to the text, carrying the selection through `deltas`. */
       const pull = (deltas, now) => {
-        const next = docFromBlocks(view.state.schema, text.blocks());
+        const next = docFromBlocks(view.state.schema, shownBlocks(text));
         const nextLead = leads(text);
         const cur = view.state.doc;
-        const { s: shown } = flatten(cur, lead);
+        let shown;
+        try {
+          shown = flatten(cur, lead).s;
+        } catch {
+          // The editor holds a node the text cannot (refused in write): show the text whole.
+          const tr = view.state.tr.replaceWith(0, cur.content.size, next.content);
+          lead = nextLead;
+          tr.setSelection(Selection.near(tr.doc.resolve(Math.min(view.state.selection.head, tr.doc.content.size))));
+          view.dispatch(tr.setMeta(key, { remote: true, decorations: cursors(tr.doc) }).setMeta('addToHistory', false));
+          return;
+        }
         const start = cur.content.findDiffStart(next.content);
         if (start === null && nextLead === lead) return;
         let a = pmToFlat(cur, lead, view.state.selection.anchor);
@@ -275,22 +341,77 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
         }, CURSOR_MS);
       };
 
-      const stop = text.observe((deltas, { text: now }) => {
-        if (!writing) pull(deltas, now);
+      // IME composition: while the user composes, the editor's edits are
+      // held (no ops for the passing kana) and remote edits are not shown
+      // (replacing the DOM under a composition breaks it); both settle
+      // when it ends.
+      let held = null; // { doc, lead, maps }: the document before the composition, the steps since
+      let behind = []; // remote deltas the editor has not shown yet
+
+      const settle = () => {
+        if (view.composing) return;
+        if (!held) {
+          // Nothing typed, but remote edits came in: show them now.
+          if (behind.length) {
+            behind = [];
+            pull([], shownString(text));
+          }
+          return;
+        }
+        const { doc: from, lead: fromLead, maps: steps } = held;
+        held = null;
+        const doc = view.state.doc;
+        writing = true;
+        try {
+          if (!behind.length) write(text, from, fromLead, doc, steps);
+          else {
+            // The text moved on meanwhile: this editor's splice, carried through the remote edits, then the text is shown.
+            const { s } = flatten(doc, fromLead);
+            const d = spliceFor(from, fromLead, doc, fromLead, s, steps);
+            let a = d.index;
+            let b = d.index + d.deleteCount;
+            for (const x of behind) {
+              a = mapPosition(a, x);
+              b = Math.max(a, mapPosition(b, x));
+            }
+            if (b > a || d.insert) text.splice(a, b - a, d.insert).catch(() => {});
+          }
+          lead = leads(text);
+        } catch (e) {
+          console.error(e);
+        } finally {
+          writing = false;
+          behind = [];
+        }
+        if (!docFromBlocks(view.state.schema, shownBlocks(text)).eq(view.state.doc)) pull([], shownString(text));
+      };
+
+      const stop = text.observe((deltas) => {
+        if (writing) return;
+        if (held || view.composing) behind.push(...deltas.filter((d) => d.format === undefined));
+        else pull(deltas, shownString(text));
       });
+      const onCompositionEnd = () => setTimeout(settle, 60); // ProseMirror ends its composition 20 ms after the event
+      view.dom.addEventListener('compositionend', onCompositionEnd);
       const off = presence?.on((list) => {
         peers = list;
         redraw();
       });
       // The editor was made from another document: show the text.
-      queueMicrotask(() => pull([], text.toString()));
+      queueMicrotask(() => pull([], shownString(text)));
 
       return {
         update(v, prev) {
           const trDoc = v.state.doc;
           const steps = maps;
           maps = [];
-          if (!trDoc.eq(prev.doc) && !key.getState(v.state).remote) {
+          const local = !trDoc.eq(prev.doc) && !key.getState(v.state).remote;
+          if (local && (v.composing || held)) {
+            held ??= { doc: prev.doc, lead, maps: [] };
+            held.maps.push(...steps);
+            if (!v.composing) settle();
+          } else if (held && !v.composing) settle();
+          else if (local) {
             writing = true;
             try {
               write(text, prev.doc, lead, trDoc, steps);
@@ -301,12 +422,13 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
               writing = false;
             }
             // Whatever the text refused or merged differently: show what it holds.
-            if (!docFromBlocks(v.state.schema, text.blocks()).eq(v.state.doc)) queueMicrotask(() => pull([], text.toString()));
+            if (!docFromBlocks(v.state.schema, shownBlocks(text)).eq(v.state.doc)) queueMicrotask(() => pull([], shownString(text)));
             else redraw();
           }
           if (presence && (!v.state.selection.eq(prev.selection) || !trDoc.eq(prev.doc)) && v.hasFocus()) sendCursor();
         },
         destroy() {
+          view.dom.removeEventListener('compositionend', onCompositionEnd);
           clearTimeout(timer);
           stop();
           off?.();

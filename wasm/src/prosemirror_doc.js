@@ -3,31 +3,41 @@
 // text's flat sequence of block markers and characters (docs/TEXT.md,
 // "Blocks").
 //
-// The schema is flat on purpose: every block is a textblock under the doc
-// (paragraph, heading, blockquote, code_block, list_item with `kind` and
-// `depth`), exactly the text's blocks, so a position maps to an index by
-// counting: block i's content starts one index after its marker. Lists
-// and quotes nest by attributes (depth), drawn with CSS, not by wrapper
-// nodes.
+// weftSchema is flat: every block is a textblock under the doc (paragraph,
+// heading, blockquote, code_block, list_item with `kind` and `depth`),
+// exactly the text's blocks; lists and quotes nest by attributes (depth),
+// drawn with CSS, not by wrapper nodes. The app's own nested schemas
+// (prosemirror-schema-basic + prosemirror-schema-list, Tiptap's StarterKit)
+// work too: their wrappers map to the blocks' attributes in
+// prosemirror_tree.js. Either way a position maps to an index by counting
+// textblocks: block i's content starts one index after its marker.
 import { Schema } from 'prosemirror-model';
+import { shapeOf, textblocks, nestedDoc, HARD_BREAK } from './prosemirror_tree.js';
+
+export { pmToFlat, flatToPm, shapeOf } from './prosemirror_tree.js';
+
+// Container attributes (`parents`) a nested editor wrote: the flat schema
+// keeps them on its blocks so that it does not erase them.
+const parents = { parents: { default: null } };
 
 /** The schema the binding reads and writes (marks strong, em, link, code). */
 export const weftSchema = new Schema({
   nodes: {
     doc: { content: 'block+' },
-    paragraph: { group: 'block', content: 'inline*', parseDOM: [{ tag: 'p' }], toDOM: () => ['p', 0] },
+    paragraph: { group: 'block', content: 'inline*', attrs: parents, parseDOM: [{ tag: 'p' }], toDOM: () => ['p', 0] },
     heading: {
       group: 'block',
       content: 'inline*',
-      attrs: { level: { default: 1 } },
+      attrs: { level: { default: 1 }, ...parents },
       defining: true,
       parseDOM: [1, 2, 3, 4, 5, 6].map((level) => ({ tag: `h${level}`, attrs: { level } })),
       toDOM: (n) => [`h${n.attrs.level}`, 0],
     },
-    blockquote: { group: 'block', content: 'inline*', defining: true, parseDOM: [{ tag: 'blockquote' }], toDOM: () => ['blockquote', 0] },
+    blockquote: { group: 'block', content: 'inline*', attrs: parents, defining: true, parseDOM: [{ tag: 'blockquote' }], toDOM: () => ['blockquote', 0] },
     code_block: {
       group: 'block',
       content: 'text*',
+      attrs: parents,
       marks: '',
       code: true,
       defining: true,
@@ -37,7 +47,7 @@ export const weftSchema = new Schema({
     list_item: {
       group: 'block',
       content: 'inline*',
-      attrs: { kind: { default: 'bullet' }, depth: { default: 0 } },
+      attrs: { kind: { default: 'bullet' }, depth: { default: 0 }, ...parents },
       defining: true,
       parseDOM: [{ tag: 'li', getAttrs: (el) => ({ kind: el.closest('ol') ? 'ordered' : 'bullet', depth: 0 }) }],
       toDOM: (n) => ['div', {
@@ -62,10 +72,10 @@ export const weftSchema = new Schema({
   },
 });
 
-/** ProseMirror mark name -> weftdb mark type; the value is true but for links. */
-const MARK_TYPES = { strong: 'bold', em: 'italic', link: 'link', code: 'code' };
+/** ProseMirror mark name -> weftdb mark type (ProseMirror's and Tiptap's names); the value is true but for links. */
+const MARK_TYPES = { strong: 'bold', bold: 'bold', em: 'italic', italic: 'italic', link: 'link', code: 'code', strike: 'strike', underline: 'underline' };
 /** The weftdb mark types the binding writes (others, e.g. comment, it leaves alone). */
-export const WEFT_MARKS = Object.values(MARK_TYPES);
+export const WEFT_MARKS = [...new Set(Object.values(MARK_TYPES))];
 
 /** The weftdb marks of a text node: { bold: true, link: 'https://…' }. */
 export function weftMarks(marks) {
@@ -81,45 +91,81 @@ function pmMarks(schema, attributes) {
   const out = [];
   for (const [pm, type] of Object.entries(MARK_TYPES)) {
     const v = attributes?.[type];
-    if (v === undefined || v === null || v === false || !schema.marks[pm]) continue;
-    out.push(pm === 'link' ? schema.marks.link.create({ href: String(v) }) : schema.marks[pm].create());
+    const mark = schema.marks[pm];
+    if (v === undefined || v === null || v === false || !mark) continue;
+    out.push(type === 'link' ? mark.create({ href: String(v) }) : mark.create());
   }
   return out;
 }
 
-/** A weftdb block's attributes for a ProseMirror block node. */
+/** A weftdb block's attributes for a top-level textblock (the flat schema's blocks). */
 export function blockAttrs(node) {
-  switch (node.type.name) {
-    case 'heading': return { type: 'heading', level: node.attrs.level };
-    case 'blockquote': return { type: 'blockquote' };
-    case 'code_block': return { type: 'code' };
-    case 'list_item': return { type: node.attrs.kind === 'ordered' ? 'ordered' : 'bullet', depth: node.attrs.depth };
-    default: return { type: 'paragraph' };
-  }
+  return textblocks(node.type.schema.topNodeType.create(null, [node]))[0].attrs;
 }
 
-function nodeFor(schema, attrs) {
-  const n = schema.nodes;
+/** The textblock node type and attributes of a block (`flat`: weftSchema's list items and quotes). */
+function nodeFor(schema, attrs, flat) {
+  const { types } = shapeOf(schema);
+  const pass = flat && Array.isArray(attrs.parents) ? { parents: attrs.parents } : {};
   const depth = Number.isInteger(attrs.depth) ? attrs.depth : 0;
   switch (attrs.type) {
-    case 'heading': return [n.heading, { level: Number.isInteger(attrs.level) ? attrs.level : 1 }];
-    case 'blockquote': return [n.blockquote, null];
-    case 'code': return [n.code_block, null];
-    case 'bullet': case 'ordered': return [n.list_item, { kind: attrs.type, depth }];
-    default: return [n.paragraph, null]; // unknown types read as paragraphs
+    case 'heading':
+      if (types.heading) return [types.heading, { level: Number.isInteger(attrs.level) ? attrs.level : 1, ...pass }];
+      break;
+    case 'code':
+      if (types.code) return [types.code, pass];
+      break;
+    case 'blockquote':
+      if (flat && types.blockquote?.isTextblock) return [types.blockquote, pass];
+      break;
+    case 'bullet': case 'ordered':
+      if (flat && types.item?.isTextblock) return [types.item, { kind: attrs.type, depth, ...pass }];
+      break;
   }
+  return [types.paragraph, pass]; // unknown types read as paragraphs
 }
 
-/** The ProseMirror document of a text's blocks (text.blocks()). */
+/** A block's inline content: its spans as marked text, hard breaks for U+2028. */
+function inline(schema, type, spans) {
+  if (type.spec.code) {
+    const s = spans.map((sp) => sp.insert).join('');
+    return s ? [schema.text(s)] : [];
+  }
+  const br = shapeOf(schema).types.break;
+  const out = [];
+  for (const sp of spans) {
+    const marks = pmMarks(schema, sp.attributes);
+    const parts = br ? sp.insert.split(HARD_BREAK) : [sp.insert];
+    parts.forEach((part, i) => {
+      if (i > 0) out.push(br.create(null, null, br.spec.marks === '' ? [] : marks));
+      if (part) out.push(schema.text(part, marks));
+    });
+  }
+  return out;
+}
+
+/** The ProseMirror document of a text's blocks (text.blocks()), for weftSchema or a nested schema. */
 export function docFromBlocks(schema, blocks) {
-  const nodes = blocks.map((b) => {
-    const [type, attrs] = nodeFor(schema, b.attrs);
-    const content = type.spec.code
-      ? (b.spans.map((s) => s.insert).join('') ? [schema.text(b.spans.map((s) => s.insert).join(''))] : [])
-      : b.spans.filter((s) => s.insert).map((s) => schema.text(s.insert, pmMarks(schema, s.attributes)));
-    return type.create(attrs, content);
-  });
-  return schema.topNodeType.create(null, nodes);
+  const { nested } = shapeOf(schema);
+  const leaf = (b) => {
+    const [type, attrs] = nodeFor(schema, b.attrs, !nested);
+    return type.create(attrs, inline(schema, type, b.spans));
+  };
+  if (nested) return nestedDoc(schema, blocks, leaf);
+  return schema.topNodeType.create(null, blocks.map(leaf));
+}
+
+/**
+ * Whether a document's text needs a marker before its first block: it is
+ * not a plain paragraph, or it is empty and another block follows (else
+ * the next block's marker would come first and start the text's first
+ * block: the empty paragraph would vanish).
+ */
+export function needsLead(doc) {
+  const tbs = textblocks(doc);
+  const first = tbs[0];
+  if (!first) return false;
+  return first.attrs.type !== 'paragraph' || Object.keys(first.attrs).length > 1 || (first.node.content.size === 0 && tbs.length > 1);
 }
 
 /**
@@ -127,58 +173,28 @@ export function docFromBlocks(schema, blocks) {
  * marks (null for block markers and code, whose marks are left alone),
  * each block's marker index (null for a first block without one) and
  * attributes. `lead`: the first block has a marker (the text starts with
- * one, or the block is not a paragraph and needs one).
+ * one, or the block is not a paragraph and needs one). Throws WEFT_EINVAL
+ * for a node the text cannot hold (an image, a horizontal rule).
  */
 export function flatten(doc, lead) {
   let s = '';
   const want = [];
   const blocks = [];
-  doc.forEach((node, _o, i) => {
-    const attrs = blockAttrs(node);
+  textblocks(doc).forEach(({ node, attrs }, i) => {
     let marker = null;
     if (i > 0 || lead) {
       marker = s.length;
       s += '\n';
       want.push(null);
     }
-    blocks.push({ marker, attrs, code: node.type.spec.code === true });
+    const code = node.type.spec.code === true;
+    blocks.push({ marker, attrs, code });
     node.forEach((child) => {
-      if (!child.isText) return;
-      const m = node.type.spec.code ? null : weftMarks(child.marks);
-      s += child.text;
-      for (let k = 0; k < child.text.length; k++) want.push(m);
+      const m = code ? null : weftMarks(child.marks);
+      const t = child.isText ? child.text : HARD_BREAK;
+      s += t;
+      for (let k = 0; k < t.length; k++) want.push(m);
     });
   });
   return { s, want, blocks };
-}
-
-/** The text index of document position `pos` (`lead` as for flatten). */
-export function pmToFlat(doc, lead, pos) {
-  let flat = 0;
-  let p = 0;
-  for (let i = 0; i < doc.childCount; i++) {
-    const node = doc.child(i);
-    if (i > 0 || lead) flat++;
-    const cs = p + 1;
-    const ce = cs + node.content.size;
-    if (pos <= ce) return flat + Math.max(0, pos - cs);
-    flat += node.content.size;
-    p = ce + 1;
-  }
-  return flat;
-}
-
-/** The document position of text index `x` (a marker maps to the end of the block before it). */
-export function flatToPm(doc, lead, x) {
-  let flat = 0;
-  let p = 0;
-  for (let i = 0; i < doc.childCount; i++) {
-    const node = doc.child(i);
-    if (i > 0 || lead) flat++;
-    const cs = p + 1;
-    if (x <= flat + node.content.size) return cs + Math.max(0, x - flat);
-    flat += node.content.size;
-    p = cs + node.content.size + 1;
-  }
-  return Math.max(1, p - 1);
 }

@@ -134,7 +134,7 @@ export class Space {
     }, textWindow);
     this.#history = new History({ core, rep: () => this.#settled(), baseVV: () => this.#persist.baseVV });
     this.#collectionPort = this.#port('write put fail replica subscribe docs indexes report');
-    this.#textPort = this.#port('write replica observeText report inTxn forwarded');
+    this.#textPort = this.#port('write replica observeText report inTxn forwarded pendingOps');
     this.#listPort = this.#port('write fail replica subscribe report');
     this.#files = new Files(Object.assign(this.#port('core meta rights replica on emit setStatus'), { store, checkOpen: () => this.#open() }), files);
   }
@@ -367,7 +367,7 @@ export class Space {
    */
   undoManager(opts) {
     this.#open();
-    return new UndoManager(this.#port('replica write text track isWriter'), opts);
+    return new UndoManager(this.#port('replica write text track isWriter forwarded'), opts);
   }
 
   /**
@@ -645,6 +645,7 @@ export class Space {
       get indexes() { return self.#subs.indexes; },
       inTxn: () => this.#changes.inTxn,
       forwarded: (c, d, f) => this.#changes.writer?.forwarded?.(c, d, f) ?? [], // a follower tab's splices on their way (idb.js)
+      pendingOps: (c, d, f) => this.#changes.writer?.pendingOps?.(c, d, f) ?? [], // and its formats
       exec: (ops) => this.#changes.execLocal(ops),
       applyRemote: (buf, persist = true, holdUnopened = false) => this.#changes.applyRemote(this.#members.counting(buf), persist, holdUnopened),
       keysHeld: () => this.#members.keysLearned,

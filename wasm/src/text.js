@@ -82,6 +82,7 @@ function applyDelta(s, d) {
  * @property {(e: unknown) => void} report the space's 'error' event (console.error when nobody listens)
  * @property {() => boolean} inTxn whether a transaction is open (text edits cannot join one)
  * @property {(coll: string, doc: string, field: string) => import('./ops.js').SpliceOp[]} forwarded a follower tab's splices of this text on their way to the leader, in order ([] elsewhere)
+ * @property {(coll: string, doc: string, field: string) => import('./ops.js').Op[]} [pendingOps] the same with its formats
  */
 
 /** One text field of one document. Cheap to create; holds no state of its own. */
@@ -212,13 +213,16 @@ export class Text {
    * Sets the attributes of the block whose marker is at `index` (a "\n":
    * a marker, or a plain line break that becomes one), replacing them
    * whole; concurrent setBlocks of one marker: the latest wins everywhere.
-   * WEFT_EINVAL when `index` holds no "\n". Resolves when durable.
+   * WEFT_EINVAL when `index` holds no "\n" (in a follower tab, counting its
+   * splices on their way, as anchor() does). Resolves when durable.
    */
   setBlock(index, attrs) {
     if (this.#in.inTxn()) throw new WeftError('WEFT_ESTATE', 'text edits commit on their own: make them outside transact()');
     try {
       checkBlockAttrs(attrs);
-      if (this.toString()[index] !== '\n') throw new WeftError('WEFT_EINVAL', `index ${index} holds no block marker`);
+      // In a follower tab, as it shows the text: with its splices on their way.
+      const shown = this.#in.forwarded(this.collection, this.doc, this.field).reduce((str, sp) => str.slice(0, sp.pos) + sp.text + str.slice(sp.pos + sp.del), this.toString());
+      if (shown[index] !== '\n') throw new WeftError('WEFT_EINVAL', `index ${index} holds no block marker`);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -266,6 +270,15 @@ export class Text {
     // A follower tab's splices on their way, as anchor() counts them.
     for (const sp of ahead) n = afterSplice(n, a.before, sp);
     return n;
+  }
+
+  /**
+   * @internal For the editor bindings: in a follower tab, this tab's
+   * splices and formats of the text on their way to the leader, in order
+   * (positions as this tab saw them); [] elsewhere.
+   */
+  _pending() {
+    return this.#in.pendingOps?.(this.collection, this.doc, this.field) ?? [];
   }
 
   /**

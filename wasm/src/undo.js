@@ -20,12 +20,16 @@
 //   since stays, as for fields). The reversing op is a newer mark op, so it
 //   merges with concurrent formatting by Peritext's rule like any other.
 //
+// In a follower tab (idb.js) writes run in the leader tab: typing is
+// captured when it lands back here, deletions and formats when this
+// tab's replica shows what they change (none of its typing on its way).
+//
 // Writes less than captureTimeout ms apart join one stack item (so do the
 // keystrokes of one text window, TEXT_WINDOW_MS, whenever captureTimeout is
 // longer); stopCapturing() starts a new one. Undoing is itself a local
 // write: it is captured onto the redo stack, and redoing onto the undo
 // stack. A new edit in scope clears the redo stack.
-import { decodeAnchor } from './anchor.js';
+import { decodeAnchor, encodeAnchor } from './anchor.js';
 import { WeftError } from './errors.js';
 import { bytesEqual, Emitter, reportError } from './util.js';
 import { encodeValue } from './value.js';
@@ -41,6 +45,7 @@ const ABSENT = Symbol('absent');
  * @property {(coll: string, doc: string, field: string) => import('./text.js').Text} text a text field
  * @property {(m: UndoManager) => () => void} track adds the manager to the space's; returns its removal
  * @property {() => boolean} isWriter whether this tab's writes run here (not forwarded to a leader tab)
+ * @property {(coll: string, doc: string, field: string) => import('./ops.js').SpliceOp[]} forwarded this (follower) tab's splices of a text on their way to the leader
  */
 
 function sameValue(a, b) {
@@ -234,7 +239,7 @@ export class UndoManager {
       this.#events.emit('stack-item-popped', { type });
       const made = this.#target;
       this.#target = null;
-      if (made.records.length) {
+      if (made.records.length || made.waiting) {
         (type === 'undo' ? this.#redo : this.#undo).push(made);
         this.#events.emit('stack-item-added', { type: type === 'undo' ? 'redo' : 'undo' });
       }
@@ -310,7 +315,7 @@ export class UndoManager {
     if (r.ids) this.#noteRetyped(r.ids, text, pos);
     // Typed again among tombstones, it may land outside a range it was
     // in, or inside one it was not: give it back the marks it had.
-    for (const { a, b, attrs } of markFixes(r.marks, text.spans(), pos)) out.push(port.write({ t: 'format', c: r.c, id: r.id, f: r.f, pos: a, len: b - a, attrs }));
+    if (r.marks) for (const { a, b, attrs } of markFixes(r.marks, text.spans(), pos)) out.push(port.write({ t: 'format', c: r.c, id: r.id, f: r.f, pos: a, len: b - a, attrs }));
     return out;
   }
 
@@ -395,8 +400,9 @@ export class UndoManager {
     if (!this.#inScope(op)) return null;
     const port = this.#port;
     if (op.t === 'incr') return () => this.#add({ t: 'incr', c: op.c, id: op.id, f: op.f, n: op.n });
-    if (op.t === 'splice') return port.isWriter() ? this.#captureSplice(op) : null; // a follower tab's edit lands in the leader later
-    if (op.t === 'format') return port.isWriter() ? this.#captureFormat(op) : null;
+    if (op.t === 'splice') return port.isWriter() ? this.#captureSplice(op) : this.#captureForwarded(op);
+    // A follower tab's format: its text here is the leader's when none of its splices are on their way.
+    if (op.t === 'format') return port.isWriter() || !this.#ahead(op) ? this.#captureFormat(op) : null;
     const cur = port.replica(op.c, op.id).getDoc(op.c, op.id);
     const fields = op.t === 'update' ? Object.keys(op.data) : [...new Set([...Object.keys(cur ?? {}), ...(op.t === 'put' ? Object.keys(op.data) : [])])];
     const before = new Map(), after = new Map();
@@ -433,6 +439,68 @@ export class UndoManager {
       const id = anchor.slice(1);
       this.#add({ t: 'ins', ...base, key: id.slice(0, 43), seq: parseInt(id.slice(43), 36), n: codePoints(op.text) });
     };
+  }
+
+  /** Whether this (follower) tab has splices of op's text on their way to the leader. */
+  #ahead(op) {
+    return this.#port.forwarded(op.c, op.id, op.f).length > 0;
+  }
+
+  /**
+   * A follower tab's splice (it runs in the leader tab; this tab's replica
+   * gets it back with the leader's records before the write resolves).
+   * The deleted part is captured now, as the leader would, when none of
+   * this tab's splices of the text are on their way (else the replica here
+   * does not show what was deleted, and it is not tracked). The typed part
+   * is captured when it lands: its characters' ids are the leader's. The
+   * stack item it belongs to is the one open now (an undo's or redo's
+   * item, or the next one).
+   */
+  #captureForwarded(op) {
+    const ahead = this.#port.forwarded(op.c, op.id, op.f);
+    let del = null;
+    if (op.del > 0 && !ahead.length) del = this.#captureSplice({ ...op, text: '' });
+    else if (op.del > 0 && ahead.every((sp) => !sp.text)) del = this.#captureDeletedAhead(op, ahead); // e.g. an undo's earlier deletions
+    const dest = this.#mode ? this.#target : null;
+    if (op.text && dest) dest.waiting = true; // kept even while it has no records yet
+    return (done) => {
+      del?.();
+      if (!op.text || !done) return;
+      done.then(() => {
+        // Where the leader put it: op.pos counted this tab's earlier splices, which all landed before it.
+        const text = this.#port.text(op.c, op.id, op.f);
+        if (text.toString().slice(op.pos, op.pos + op.text.length) !== op.text) return; // moved by others meanwhile: not tracked
+        const raw = this.#port.replica(op.c, op.id).textAnchor(op.c, op.id, op.f, op.pos, 0);
+        if (!raw) return;
+        const anchor = encodeAnchor(raw);
+        if (anchor.length === 1) return;
+        const record = { t: 'ins', c: op.c, id: op.id, f: op.f, key: anchor.slice(1, 44), seq: parseInt(anchor.slice(44), 36), n: codePoints(op.text) };
+        if (dest) dest.records.push(record);
+        else this.#add(record);
+      }, () => {});
+    };
+  }
+
+  /**
+   * A follower tab's deletion while its earlier deletions (never typing)
+   * are on their way: the deleted text as this tab shows it, its ids
+   * (anchors count those deletions); its marks are not known here (null:
+   * typed again, it takes the marks around it).
+   */
+  #captureDeletedAhead(op, ahead) {
+    const text = this.#port.text(op.c, op.id, op.f);
+    const shown = ahead.reduce((str, sp) => str.slice(0, sp.pos) + str.slice(sp.pos + sp.del), text.toString());
+    const content = shown.slice(op.pos, op.pos + op.del);
+    if (content.length !== op.del) return null;
+    let next, ids;
+    try {
+      next = text.anchor(op.pos + op.del, 0);
+      ids = charIds(text, op.pos, content);
+    } catch {
+      return null; // a bad range: the write fails too
+    }
+    const record = { t: 'del', c: op.c, id: op.id, f: op.f, next, content, ids, marks: null };
+    return () => this.#add(record);
   }
 
   /**
@@ -532,7 +600,7 @@ export class UndoManagers {
     if (!ok()) return p;
     for (const fn of after) {
       try {
-        fn();
+        fn(p); // a follower tab's capture finishes when the write lands
       } catch (e) {
         reportError(e);
       }
