@@ -22,6 +22,7 @@
 //   styled by default), redrawn after every change of the text.
 import { Annotation, ChangeSet } from '@codemirror/state';
 import { Decoration, EditorView, ViewPlugin, WidgetType, keymap } from '@codemirror/view';
+import { remoteCursors, selectionStyle, textKey } from './remote_cursors.js';
 
 const fromWeft = Annotation.define();
 const CURSOR_MS = 50; // presence frames while typing: at most 20 a second
@@ -43,15 +44,6 @@ class Caret extends WidgetType {
     el.dataset.name = this.name;
     return el;
   }
-}
-
-/** The field's key in presence states: a cursor is drawn only in its own text. */
-function textKey(text) {
-  return [text.collection, text.doc, text.field];
-}
-
-function sameKey(a, b) {
-  return Array.isArray(a) && a.length === 3 && a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -190,21 +182,9 @@ export function weftCollab(text, { presence = null, undoManager = null, user = {
       /** Decorations for the other peers' cursors, resolved now. */
       redraw() {
         const marks = [];
-        for (const { state } of this.peers) {
-          const c = state?.cursor;
-          if (!c || !sameKey(c.text, key)) continue;
-          let a, h;
-          try {
-            a = text.resolve(c.anchor);
-            h = text.resolve(c.head);
-          } catch {
-            continue;
-          }
-          if (a === null || h === null) continue;
-          const color = typeof state.color === 'string' ? state.color : '#e67e22';
-          const name = typeof state.name === 'string' ? state.name : '';
+        for (const { anchor: a, head: h, color, name } of remoteCursors(text, this.peers)) {
           const [from, to] = a < h ? [a, h] : [h, a];
-          if (from < to) marks.push({ from, to, deco: Decoration.mark({ attributes: { style: `background: color-mix(in srgb, ${color} 20%, transparent)` }, class: 'weft-cm-selection' }) });
+          if (from < to) marks.push({ from, to, deco: Decoration.mark({ attributes: { style: selectionStyle(color) }, class: 'weft-cm-selection' }) });
           marks.push({ from: h, to: h, deco: Decoration.widget({ widget: new Caret(color, name), side: 1 }) });
         }
         if (showMarks) marks.push(...markDecorations(text, this.view.state.doc.length));

@@ -29,6 +29,7 @@ import { Mapping } from 'prosemirror-transform';
 import { weftSchema, docFromBlocks, flatten, needsLead, pmToFlat, flatToPm, shapeOf, WEFT_MARKS } from './prosemirror_doc.js';
 import { diffStrings, mapPosition } from './text.js';
 import { blocksOf } from './blocks.js';
+import { remoteCursors, selectionStyle, textKey } from './remote_cursors.js';
 
 export { weftSchema, docFromBlocks } from './prosemirror_doc.js';
 
@@ -201,10 +202,6 @@ class Caret {
   }
 }
 
-function sameKey(a, b) {
-  return Array.isArray(a) && a.length === 3 && a.every((x, i) => x === b[i]);
-}
-
 /**
  * The ProseMirror plugin for `text`.
  * @param {import('./text.js').Text} text
@@ -212,7 +209,7 @@ function sameKey(a, b) {
  *   undoManager?: import('./undo.js').UndoManager, user?: Record<string, unknown> }} [opts]
  */
 export function weftProseMirror(text, { presence = null, undoManager = null, user = {} } = {}) {
-  const textKey = [text.collection, text.doc, text.field];
+  const fieldKey = textKey(text);
   let peers = [];
   let maps = []; // the step maps of local transactions not written yet
 
@@ -220,19 +217,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
   const cursors = (doc) => {
     const lead = leads(text);
     const out = [];
-    for (const { author, state } of peers) {
-      const c = state?.cursor;
-      if (!c || !sameKey(c.text, textKey)) continue;
-      let a, h;
-      try {
-        a = text.resolve(c.anchor);
-        h = text.resolve(c.head);
-      } catch {
-        continue;
-      }
-      if (a === null || h === null) continue;
-      const color = typeof state.color === 'string' ? state.color : '#e67e22';
-      const name = typeof state.name === 'string' ? state.name : '';
+    for (const { author, anchor: a, head: h, color, name } of remoteCursors(text, peers)) {
       let pa, ph;
       try {
         pa = flatToPm(doc, lead, a);
@@ -241,7 +226,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
         return DecorationSet.empty; // the editor holds a node the text cannot (refused): no carets until it shows the text
       }
       const [from, to] = pa < ph ? [pa, ph] : [ph, pa];
-      if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: `background: color-mix(in srgb, ${color} 20%, transparent)` }));
+      if (from < to) out.push(Decoration.inline(from, to, { class: 'weft-pm-selection', style: selectionStyle(color) }));
       out.push(Decoration.widget(ph, () => Caret.dom(color, name), { key: `${author}:${color}:${name}`, side: 1 }));
     }
     return DecorationSet.create(doc, out);
@@ -326,7 +311,7 @@ export function weftProseMirror(text, { presence = null, undoManager = null, use
         pending = false;
         const { anchor, head } = view.state.selection;
         try {
-          presence.set({ ...user, cursor: { text: textKey, anchor: text.anchor(pmToFlat(view.state.doc, lead, anchor)), head: text.anchor(pmToFlat(view.state.doc, lead, head)) } });
+          presence.set({ ...user, cursor: { text: fieldKey, anchor: text.anchor(pmToFlat(view.state.doc, lead, anchor)), head: text.anchor(pmToFlat(view.state.doc, lead, head)) } });
         } catch {
           // no text yet (nothing typed): nothing to point at
         }
