@@ -414,6 +414,28 @@ static int add_chain_header(char *hdrs, size_t cap, const uint8_t *chain, size_t
     return n > 0 && (size_t)n < cap - used ? 0 : -1;
 }
 
+/* Opens the space directory dir and the relay it syncs with (url, else the
+ * one it remembers); 0, or the exit code after saying why. */
+static int open_with_relay(const char *dir, const char *url, spacedir *sd, endpoint *ep) {
+    char err[512];
+    if (spacedir_open(sd, dir, err, sizeof err)) {
+        fprintf(stderr, "weft: %s\n", err);
+        return 3;
+    }
+    if (!url) url = sd->relay;
+    if (!*url || endpoint_parse(ep, url)) {
+        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http[s]://host:port)\n",
+                *url ? "bad" : "no", url);
+        spacedir_close(sd);
+        return 2;
+    }
+    return 0;
+}
+
+static const char NO_ADMIN_CHAIN[] =
+    "this replica holds no grant chain making it an admin (the owner's admin grant to its key, "
+    "or the owner's admin invite it claimed): sync first, or ask the owner";
+
 int cmd_snapshot(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "publish") != 0 || argv[3][0] == '-') {
         fprintf(stderr, "usage: weft snapshot publish DIR [--relay http[s]://host:port]\n");
@@ -423,19 +445,10 @@ int cmd_snapshot(int argc, char **argv) {
     for (int i = 4; i + 1 < argc; i++)
         if (strcmp(argv[i], "--relay") == 0) url = argv[i + 1];
     spacedir sd;
-    char err[512];
-    if (spacedir_open(&sd, argv[3], err, sizeof err)) {
-        fprintf(stderr, "weft: %s\n", err);
-        return 3;
-    }
-    if (!url) url = sd.relay;
     endpoint epv, *ep = &epv;
-    if (!*url || endpoint_parse(ep, url)) {
-        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http[s]://host:port)\n",
-                *url ? "bad" : "no", url);
-        spacedir_close(&sd);
-        return 2;
-    }
+    int opened = open_with_relay(argv[3], url, &sd, ep);
+    if (opened) return opened;
+    char err[512];
     uint64_t cursor = 0;
     uint8_t *synced_vv = NULL;
     size_t synced_len;
@@ -466,10 +479,7 @@ int cmd_snapshot(int argc, char **argv) {
     uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES];
     size_t chain_len = 0;
     if (spacedir_by_grant(&sd) && spacedir_grant_chain(&sd, WEFT_RIGHT_ADMIN, chain, &chain_len)) {
-        snprintf(err, sizeof err,
-                 "this replica holds no grant chain making it an admin (the owner's admin "
-                 "grant to its key, or the owner's admin invite it claimed): sync first, or "
-                 "ask the owner");
+        snprintf(err, sizeof err, "%s", NO_ADMIN_CHAIN);
         out = 3;
     } else if (auth_headers(&sd, "POST", path, NULL, hdrs, sizeof hdrs) ||
                add_chain_header(hdrs, sizeof hdrs, chain, chain_len)) {
@@ -508,19 +518,10 @@ int cmd_level(int argc, char **argv) {
     for (int i = 5; i + 1 < argc; i++)
         if (strcmp(argv[i], "--relay") == 0) url = argv[i + 1];
     spacedir sd;
-    char err[512];
-    if (spacedir_open(&sd, argv[3], err, sizeof err)) {
-        fprintf(stderr, "weft: %s\n", err);
-        return 3;
-    }
-    if (!url) url = sd.relay;
     endpoint ep;
-    if (!*url || endpoint_parse(&ep, url)) {
-        fprintf(stderr, "weft: %s relay URL '%s' (give --relay http[s]://host:port)\n",
-                *url ? "bad" : "no", url);
-        spacedir_close(&sd);
-        return 2;
-    }
+    int opened = open_with_relay(argv[3], url, &sd, &ep);
+    if (opened) return opened;
+    char err[512];
     /* The parent: none for the owner; an admin's token; or, admitted by
      * grant, its grant chain (as weftdb's level.js). */
     uint8_t chain[WEFT_GRANT_CHAIN_MAX_BYTES], rec[WEFT_LEVEL_MAX_BYTES];
@@ -529,10 +530,7 @@ int cmd_level(int argc, char **argv) {
     int out = 0;
     if (!sd.has_owner && spacedir_by_grant(&sd)) {
         if (spacedir_grant_chain(&sd, WEFT_RIGHT_ADMIN, chain, &parent_len)) {
-            snprintf(err, sizeof err,
-                     "this replica holds no grant chain making it an admin (the owner's admin "
-                     "grant to its key, or the owner's admin invite it claimed): sync first, or "
-                     "ask the owner");
+            snprintf(err, sizeof err, "%s", NO_ADMIN_CHAIN);
             out = 3;
         }
         parent = chain;
