@@ -1,38 +1,21 @@
 // weftdb in real Chromium (Debian's /usr/bin/chromium through
 // playwright-core): IndexedDB persistence across a reload, and two pages of
 // one space (one leader, one follower) converging and handing over.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { startServer, newPage as openPage } from './server.mjs';
+import { rmSync } from 'node:fs';
+import { newPage as openPage, noChromium, withChromium } from './server.mjs';
 import { haveRelay, startRelay } from './relay.mjs';
 import { WebSocket } from 'ws';
 import { openSpace as nodeOpenSpace } from '../../wasm/src/index.js';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const chrome = withChromium();
+const skip = noChromium;
 
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const newPage = (context) => openPage(context, server.url);
+const newPage = (context) => openPage(context, chrome.server.url);
 
 test('IndexedDB: a space survives a reload with the same state hash (snapshot + records)', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
     const page = await newPage(context);
     const made = await page.evaluate(async () => {
@@ -101,7 +84,7 @@ test('IndexedDB: a space survives a reload with the same state hash (snapshot + 
 });
 
 test('text binding: typing in a textarea syncs, remote edits keep the caret and selection', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
     const page = await newPage(context);
     await page.evaluate(async () => {
@@ -174,7 +157,7 @@ test('text binding: typing in a textarea syncs, remote edits keep the caret and 
 });
 
 test('the text window closes when the page loses focus or is hidden', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
     const page = await newPage(context);
     const commits = await page.evaluate(async () => {
@@ -204,7 +187,7 @@ test('the text window closes when the page loses focus or is hidden', { skip, ti
 });
 
 test('two pages of one space: the follower writes through the leader, both converge, the follower takes over', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
     const a = await newPage(context);
     const id = await a.evaluate(async () => {
@@ -291,7 +274,7 @@ test('two pages of one space: the follower writes through the leader, both conve
 });
 
 test('a follower tab anchors the text it just typed, before and after it reaches the leader', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
     const a = await newPage(context);
     const id = await a.evaluate(async () => {
@@ -356,8 +339,8 @@ test('a follower tab anchors the text it just typed, before and after it reaches
 
 test('two browsers (separate IndexedDBs) sync through a real relay: live queries, offline edits, outbox across a reload', { skip: skip || (!haveRelay && 'no relay build'), timeout: 120_000 }, async () => {
   let relay = await startRelay();
-  const ctxA = await browser.newContext();
-  const ctxB = await browser.newContext();
+  const ctxA = await chrome.browser.newContext();
+  const ctxB = await chrome.browser.newContext();
   try {
     const a = await newPage(ctxA);
     const b = await newPage(ctxB);
@@ -407,7 +390,7 @@ test('two browsers (separate IndexedDBs) sync through a real relay: live queries
 
 test('two tabs of one space with a relay: only the leader connects; the follower gets remote changes through it, then takes over the link', { skip: skip || (!haveRelay && 'no relay build'), timeout: 120_000 }, async () => {
   const relay = await startRelay();
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   const connections = async () => {
     const text = await (await fetch(`http://127.0.0.1:${relay.port}/metrics`)).text();
     return Number(/^weft_relay_connections (\d+)/m.exec(text)?.[1]);
@@ -461,8 +444,8 @@ test('two tabs of one space with a relay: only the leader connects; the follower
 
 test('a tab that joins from the relay\'s snapshot hands it to the other tabs of its profile', { skip: skip || (!haveRelay && 'no relay build'), timeout: 180_000 }, async () => {
   let relay = await startRelay();
-  const ctxA = await browser.newContext();
-  const ctxB = await browser.newContext();
+  const ctxA = await chrome.browser.newContext();
+  const ctxB = await chrome.browser.newContext();
   try {
     const a = await newPage(ctxA);
     const link = await a.evaluate(async (url) => {
@@ -507,7 +490,7 @@ test('a tab that joins from the relay\'s snapshot hands it to the other tabs of 
 
 test('files in Chromium: a 50 MB file queued in IndexedDB survives two relay drops and a reload, and reaches a Node member byte for byte', { skip: skip || (!haveRelay && 'no relay build'), timeout: 180_000 }, async () => {
   let relay = await startRelay();
-  const ctx = await browser.newContext();
+  const ctx = await chrome.browser.newContext();
   const n = 50 * 1024 * 1024 + 777;
   // The same bytes here and in the page: xorshift from a seed.
   const noise = `(n, seed) => { const out = new Uint8Array(n); let x = seed >>> 0; for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; out[i] = x & 0xff; } return out; }`;

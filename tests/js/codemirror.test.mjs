@@ -5,35 +5,17 @@
 // peer's caret is (presence stubbed by an in-page bus: presence itself is
 // tested in sync.test.mjs); Ctrl+Z / Ctrl+Y undo and redo only this editor's
 // own typing.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { startServer, newPage } from './server.mjs';
+import { newPage, noChromium, withChromium } from './server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const chrome = withChromium();
+const skip = noChromium;
 
 test('two CodeMirror editors: keyboard typing syncs both ways, remote cursors follow, undo is per editor', { skip }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
-    const page = await newPage(context, server.url);
+    const page = await newPage(context, chrome.server.url);
     await page.evaluate(async () => {
       const { createSpace, openSpace } = window.weftdb;
       const { EditorView } = await import('@codemirror/view');
@@ -120,9 +102,9 @@ test('two CodeMirror editors: keyboard typing syncs both ways, remote cursors fo
 });
 
 test('CodeMirror with marks: true draws the text\'s formatting, local and remote, and typing after bold stays bold', { skip }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
-    const page = await newPage(context, server.url);
+    const page = await newPage(context, chrome.server.url);
     await page.evaluate(async () => {
       const { createSpace, openSpace, LEVEL_MARKS } = window.weftdb;
       const { EditorView } = await import('@codemirror/view');

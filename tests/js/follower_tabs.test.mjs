@@ -5,35 +5,17 @@
 // its own edits; a ProseMirror editor in the follower, typed into faster
 // than its edits come back, writes exactly what was typed (a heading, bold)
 // and Ctrl+Z undoes it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { startServer, newPage } from './server.mjs';
+import { newPage, noChromium, withChromium } from './server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-
-let server;
-let browser;
-
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const chrome = withChromium();
+const skip = noChromium;
 
 test('a follower tab undoes and redoes its own typing, deletions and formatting; the leader\'s edits stay', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
-    const a = await newPage(context, server.url);
+    const a = await newPage(context, chrome.server.url);
     const id = await a.evaluate(async () => {
       const s = await window.weftdb.createSpace({ storage: 'indexeddb' });
       await s.raiseFormatLevel(window.weftdb.LEVEL_MARKS);
@@ -41,7 +23,7 @@ test('a follower tab undoes and redoes its own typing, deletions and formatting;
       await s.text('notes', 'n', 'body').insert(0, 'base');
       return s.id;
     });
-    const b = await newPage(context, server.url);
+    const b = await newPage(context, chrome.server.url);
     await b.evaluate(async (id) => {
       const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
       if (s._internal.isWriter()) throw new Error('the second page should follow');
@@ -97,9 +79,9 @@ test('a follower tab undoes and redoes its own typing, deletions and formatting;
 });
 
 test('a ProseMirror editor in a follower tab: fast typing, a heading and bold land as typed; Ctrl+Z undoes them', { skip, timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
-    const a = await newPage(context, server.url);
+    const a = await newPage(context, chrome.server.url);
     const id = await a.evaluate(async () => {
       const s = await window.weftdb.createSpace({ storage: 'indexeddb' });
       await s.raiseFormatLevel(window.weftdb.LEVEL_MARKS);
@@ -107,7 +89,7 @@ test('a ProseMirror editor in a follower tab: fast typing, a heading and bold la
       await s.text('notes', 'n', 'body').insert(0, 'base');
       return s.id;
     });
-    const b = await newPage(context, server.url);
+    const b = await newPage(context, chrome.server.url);
     await b.evaluate(async (id) => {
       const s = await window.weftdb.openSpace({ space: id, storage: 'indexeddb' });
       if (s._internal.isWriter()) throw new Error('the second page should follow');

@@ -11,26 +11,15 @@
 // (CDP Input.imeSetComposition / Input.insertText) in a ProseMirror and a
 // CodeMirror editor, with a remote edit arriving mid-composition: the
 // composed text lands once, on both replicas, and the remote edit stays.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
-import { startServer, newPage } from './server.mjs';
+import { newPage, noChromium, withChromium } from './server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-
-let server;
-let browser;
+const skip = noChromium;
 let context;
 let page;
 
-before(async () => {
-  if (skip) return;
-  server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+withChromium({ setup: async ({ browser, server }) => {
   context = await browser.newContext();
   page = await newPage(context, server.url);
   await page.evaluate(async () => {
@@ -73,13 +62,7 @@ before(async () => {
     };
     window.shape = (t) => t.blocks().map((x) => [x.attrs.type + (x.attrs.depth !== undefined ? `/${x.attrs.depth}` : ''), x.spans.map((s) => s.insert).join('')]);
   });
-});
-
-after(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.close();
-});
+} });
 
 test('nested lists (prosemirror-schema-list): Enter splits, Tab nests, remote edits keep the caret, replicas converge', { skip }, async () => {
   const shape = (who) => page.evaluate((w) => window.shape(window[w].text), who);

@@ -5,6 +5,9 @@
 // and a test page whose import map resolves the package's bare imports the
 // way a bundler would (#file as package.json "imports" maps it outside Node).
 import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { before, after } from 'node:test';
+import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,4 +94,32 @@ export async function newPage(context, url) {
   await page.waitForFunction(() => window.weftReady === true);
   page.errors = errors;
   return page;
+}
+
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** Why a test file's Chromium tests skip (its `skip` option), or false. */
+export const noChromium = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+/**
+ * Starts this server and Chromium before a test file's tests and stops both
+ * after them (neither when Chromium is missing). `setup(env)` runs once both
+ * are up (a file's own hooks may run before these).
+ * @param {{ setup?: (env: { server: any, browser: any }) => Promise<void> }} [opts]
+ * @returns {{ server: { url: string, close(): Promise<void> } | null, browser: import('playwright-core').Browser | null }}
+ */
+export function withChromium({ setup } = {}) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    if (noChromium) return;
+    env.server = await startServer();
+    env.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    await setup?.(env);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  return env;
 }

@@ -5,23 +5,17 @@
 // input rule making a bullet list, Enter and Tab nesting an item: the text
 // holds the blocks and marks, and a second Tiptap editor on another
 // replica shows the same document.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { build } from 'vite';
-import { startServer, newPage } from './server.mjs';
+import { newPage, noChromium, withChromium } from './server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (tools/setup installs it)`;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const chrome = withChromium();
+const skip = noChromium;
 
-let server;
-let browser;
 let bundle;
 
 before(async () => {
@@ -32,19 +26,12 @@ before(async () => {
     build: { write: false, minify: false, lib: { entry: join(here, 'fixtures/tiptap_entry.mjs'), formats: ['es'], fileName: 'tiptap' } },
   });
   bundle = (Array.isArray(out) ? out[0] : out).output[0].code;
-  server = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
 });
 
 test('a Tiptap editor (StarterKit) bound to a weftdb text: marks, lists by input rule, Enter and Tab; a second replica shows the same', { skip }, async () => {
-  const context = await browser.newContext();
+  const context = await chrome.browser.newContext();
   try {
-    const page = await newPage(context, server.url);
+    const page = await newPage(context, chrome.server.url);
     await page.evaluate(async (code) => {
       const { Editor, Extension, StarterKit, weftProseMirror } = await import(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
       const { createSpace, openSpace, LEVEL_MARKS } = window.weftdb;
