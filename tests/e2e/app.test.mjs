@@ -7,15 +7,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, startRelay, appUrl, openPage, shot, haveChromium, haveRelay, haveDist, CHROMIUM, RELAY, DIST } from './lib.mjs';
+import { launch, startRelay, appUrl, openPage, shot, demoSkip, converged } from './lib.mjs';
 
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+const skip = demoSkip;
 const WAIT = { timeout: 20_000 };
 const MARKER = `PLAINTEXT-MARKER-${Math.random().toString(36).slice(2, 10)}`;
 
 let relay, app, browser; // app: the page address the relay serves
 let ctxA, ctxB, a, b, invite;
 
+// Not withDemo(): a test restarts the relay, and `after` stops the one running then.
 before(async () => {
   if (skip) return;
   relay = await startRelay();
@@ -69,17 +70,6 @@ async function openNote(page, title) {
 
 const hash = (page) => page.evaluate(() => window.weftSpace.stateHash());
 const status = (page) => page.locator('.status').getAttribute('data-state');
-
-/** Waits until every page holds the same state and has nothing left to send. */
-async function converged(...pages) {
-  const deadline = Date.now() + 25_000;
-  for (;;) {
-    const st = await Promise.all(pages.map((p) => p.evaluate(() => ({ h: window.weftSpace.stateHash(), ...window.weftSpace.status }))));
-    if (st.every((s) => s.h === st[0].h && s.state === 'synced' && s.pending === 0)) return st[0].h;
-    if (Date.now() > deadline) assert.fail(`no convergence: ${JSON.stringify(st)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 // ---- the tests ----
 

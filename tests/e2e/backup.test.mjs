@@ -3,26 +3,17 @@
 // profile restores it with a wrong passphrase (refused, in words), then the
 // right one, and opens the same space with the owner's rights under a key
 // of its own; both edit and see each other.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launch, startRelay, appUrl, openPage, shot, haveChromium, haveRelay, haveDist, CHROMIUM, RELAY, DIST } from './lib.mjs';
+import { openPage, shot, demoSkip, withDemo } from './lib.mjs';
 
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+const skip = demoSkip;
 const WAIT = { timeout: 20_000 };
 const PW = 'plum river lantern seven';
 
-let relay, app, browser;
-before(async () => {
-  if (skip) return;
-  relay = await startRelay();
-  app = await appUrl(relay);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+let app, browser;
+withDemo((d) => ({ app, browser } = d));
 
 async function visit(name) {
   const page = await openPage(await browser.newContext({ acceptDownloads: true }), app);

@@ -3,26 +3,17 @@
 // device (after ticking the confirmation); the owner deletes it everywhere
 // (after typing its name), and the relay's copy is gone; the export then
 // fills a new space.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, startRelay, appUrl, openPage, shot, haveChromium, haveRelay, haveDist, CHROMIUM, RELAY, DIST } from './lib.mjs';
+import { openPage, shot, RELAY, demoSkip, withDemo } from './lib.mjs';
 
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+const skip = demoSkip;
 const WAIT = { timeout: 20_000 };
 
 let relay, app, browser;
-before(async () => {
-  if (skip) return;
-  relay = await startRelay();
-  app = await appUrl(relay);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+withDemo((d) => ({ relay, app, browser } = d));
 
 async function visit(name) {
   const page = await openPage(await browser.newContext({ acceptDownloads: true }), app);

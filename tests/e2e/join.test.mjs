@@ -7,11 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { launch, startRelay, appUrl, openPage, shot, haveChromium, haveRelay, haveDist, CHROMIUM, RELAY, DIST } from './lib.mjs';
+import { launch, startRelay, appUrl, openPage, shot, demoSkip } from './lib.mjs';
 import { createSpace } from '../../wasm/src/index.js';
 
 const { WebSocket } = createRequire(new URL('../js/package.json', import.meta.url))('ws');
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+const skip = demoSkip;
 const WAIT = { timeout: 20_000 };
 
 let relay, app, browser, owner;

@@ -3,6 +3,8 @@
 // Debian's Chromium driven by playwright-core (a devDependency of web/).
 // Everything started here is stopped by the tests' `after`, even on failure.
 import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -117,4 +119,38 @@ export async function appUrl(relay) {
   const type = res.headers.get('content-type') ?? '';
   if (!res.ok || !type.startsWith('text/html')) throw new Error(`weft-relay does not serve the app at ${relay.url} (${res.status} ${type})`);
   return relay.url;
+}
+
+/** Why a test of the demo skips (its `skip` option), or false. */
+export const demoSkip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+
+/**
+ * Starts a relay serving the app and Chromium before a test file's tests,
+ * hands them to `got({ relay, app, browser })`, and stops both after the
+ * tests (nothing when the file skips).
+ */
+export function withDemo(got) {
+  let relay, browser;
+  before(async () => {
+    if (demoSkip) return;
+    relay = await startRelay();
+    const app = await appUrl(relay);
+    browser = await launch();
+    got({ relay, app, browser });
+  });
+  after(async () => {
+    await browser?.close();
+    await relay?.stop();
+  });
+}
+
+/** Waits until every page holds the same state and has nothing left to send; resolves to the state hash. */
+export async function converged(...pages) {
+  const deadline = Date.now() + 25_000;
+  for (;;) {
+    const st = await Promise.all(pages.map((p) => p.evaluate(() => ({ h: window.weftSpace.stateHash(), ...window.weftSpace.status }))));
+    if (st.every((s) => s.h === st[0].h && s.state === 'synced' && s.pending === 0)) return st[0].h;
+    if (Date.now() > deadline) assert.fail(`no convergence: ${JSON.stringify(st)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

@@ -3,24 +3,15 @@
 // device claims; the dialog lists them; the same link on a second device
 // is refused with a sentence; the owner removes the member, whose app then
 // says so instead of retrying.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startRelay, appUrl, openPage, shot, haveChromium, haveRelay, haveDist, CHROMIUM, RELAY, DIST } from './lib.mjs';
+import { openPage, shot, demoSkip, withDemo } from './lib.mjs';
 
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+const skip = demoSkip;
 const WAIT = { timeout: 20_000 };
 
-let relay, app, browser;
-before(async () => {
-  if (skip) return;
-  relay = await startRelay();
-  app = await appUrl(relay);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+let app, browser;
+withDemo((d) => ({ app, browser } = d));
 
 async function visit(name) {
   const page = await openPage(await browser.newContext(), app);

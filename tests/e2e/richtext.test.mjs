@@ -3,42 +3,22 @@
 // people in two browsers, synced through a real weft-relay, format and type
 // in one note at once with the keyboard and the toolbar; each sees the
 // other's caret in their colour; Ctrl+Z undoes only one's own typing.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startRelay, appUrl, openPage, shot, haveChromium, haveRelay, haveDist, CHROMIUM, RELAY, DIST } from './lib.mjs';
+import { openPage, shot, demoSkip, withDemo, converged } from './lib.mjs';
 
-const skip = !haveChromium ? `no Chromium at ${CHROMIUM}` : !haveRelay ? `no relay at ${RELAY}` : !haveDist ? `no build in ${DIST} (npm run build in web/)` : false;
+const skip = demoSkip;
 const WAIT = { timeout: 20_000 };
 
-let relay, app, browser;
+let app, browser;
 
-before(async () => {
-  if (skip) return;
-  relay = await startRelay();
-  app = await appUrl(relay);
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+withDemo((d) => ({ app, browser } = d));
 
 async function visit(context, name) {
   const page = await openPage(context, app);
   await page.getByLabel('Your name').fill(name);
   await page.getByLabel('Your name').blur();
   return page;
-}
-
-async function converged(...pages) {
-  const deadline = Date.now() + 25_000;
-  for (;;) {
-    const st = await Promise.all(pages.map((p) => p.evaluate(() => ({ h: window.weftSpace.stateHash(), ...window.weftSpace.status }))));
-    if (st.every((s) => s.h === st[0].h && s.state === 'synced' && s.pending === 0)) return;
-    if (Date.now() > deadline) assert.fail(`no convergence: ${JSON.stringify(st)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** The editor's blocks as [tag, html], without other people's carets. */
