@@ -23,7 +23,7 @@ import { open, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { openSync, closeSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
 import { WeftError } from './errors.js';
-import { fromBase64url, toBase64url } from './util.js';
+import { concatBytes, fromBase64url, toBase64url } from './util.js';
 
 // CRC-32 (IEEE, as zlib's): node:zlib has crc32 only from Node 20.15, and
 // the package supports every Node 20.
@@ -57,18 +57,6 @@ function entry(kind, body, seq = null) {
   out.set(body, HEADER + 1 + extra);
   dv.setUint32(0, out.length - HEADER);
   dv.setUint32(4, crc32(out.subarray(HEADER)));
-  return out;
-}
-
-function concat(parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 }
 
@@ -274,7 +262,7 @@ class FileStore {
         for (const [seq, rec] of this.#outbox) parts.push(entry(KIND.OUTBOX, rec, seq));
         await this.#log.close();
         this.#log = null;
-        await replaceFile(this.#dir, this.#logPath, concat(parts));
+        await replaceFile(this.#dir, this.#logPath, concatBytes(parts));
         this.#log = await open(this.#logPath, 'a');
         return;
       }
@@ -282,7 +270,7 @@ class FileStore {
       for (const o of outbox) parts.push(entry(KIND.OUTBOX, o.record, o.seq));
       if (acked !== null) parts.push(entry(KIND.ACKED, new Uint8Array(0), acked));
       if (!parts.length) return;
-      await this.#log.write(concat(parts));
+      await this.#log.write(concatBytes(parts));
       await this.#log.datasync();
     } catch (e) {
       throw fileError('writing a batch', e);

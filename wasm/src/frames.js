@@ -16,7 +16,8 @@ import { WeftError } from './errors.js';
 export { PROTOCOL_VERSION, ACK, PROTO_ERROR, PROTO_ERROR_NAMES };
 export const F = FRAME;
 
-class Out {
+/** A byte writer with minimal LEB128 varints (FORMAT.md §1); also for peerproof.js. */
+export class Out {
   constructor(cap) {
     this.buf = new Uint8Array(cap);
     this.len = 0;

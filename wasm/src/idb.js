@@ -21,6 +21,7 @@
 // IndexedDB and carries on, replaying writes that had no answer yet.
 import { WeftError } from './errors.js';
 import { encodeValue } from './value.js';
+import { concatBytes } from './util.js';
 
 // 2: the `files` store (files.js: uploads waiting for the relay, and the
 // index of the file references the state holds).
@@ -182,18 +183,6 @@ class IdbStore {
 
 // ---- tabs ----
 
-function concat(chunks) {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
-
 /**
  * What tab coordination needs from its space.
  * @typedef {object} TabPort
@@ -287,7 +276,7 @@ export async function coordinateTabs(port, preloaded) {
       if (!records.length) return;
       const landed = [];
       for (const r of records) if (fromFollower.has(r)) landed.push(fromFollower.get(r));
-      channel.postMessage({ t: 'records', data: concat(records), landed });
+      channel.postMessage({ t: 'records', data: concatBytes(records), landed });
     });
     // Joined from the relay's snapshot: followers load it from the store.
     const offBase = port.on('durable-base', () => channel.postMessage({ t: 'base' }));
@@ -418,7 +407,7 @@ export async function coordinateTabs(port, preloaded) {
       const chunks = [...loaded.records, ...loaded.outbox];
       // The old leader joined from a snapshot this tab never loaded.
       if (loaded.snapshot && port.isEmpty()) port.loadBase(loaded);
-      else if (chunks.length) port.applyRemote(concat(chunks), false);
+      else if (chunks.length) port.applyRemote(concatBytes(chunks), false);
       port.setLoadedOutbox(loaded.outbox);
       port.setWriter(null);
       leader = true;

@@ -8,7 +8,7 @@
 // nothing. The space holds one and hands it a narrow host.
 import { RECORD_EPOCH, RECORD_GRANT, RIGHT } from './constants.js';
 import { ERRORS, WeftError } from './errors.js';
-import { fromBase64url, toBase64url } from './util.js';
+import { concatBytes, fromBase64url, toBase64url } from './util.js';
 
 const RIGHTS_NAME = { [RIGHT.READ]: 'read', [RIGHT.WRITE]: 'write', [RIGHT.ADMIN]: 'admin' };
 const STATE = ['member', 'expired', 'removed', 'none'];
@@ -291,7 +291,7 @@ export class Members {
       if (!equal(g.subarray(66, 98), m.author) || g[99] !== 0) continue;
       const via = isOwner(g) ? [null] : records.filter((i) => isOwner(i) && i[99] === 1 && equal(i.subarray(66, 98), g.subarray(34, 66)));
       for (const inv of via) {
-        const chain = inv ? concat(inv, g) : g;
+        const chain = inv ? concatBytes([inv, g]) : g;
         let got;
         try {
           got = h.core.grantChainVerify(chain, m.space, m.author, now);
@@ -588,13 +588,6 @@ function readGrantTail(r) {
   };
   const until = varint(), wallMs = varint();
   return Number.isFinite(wallMs) ? { rights, flags, until, wallMs } : null;
-}
-
-function concat(a, b) {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function equal(a, b) {

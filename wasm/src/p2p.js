@@ -51,7 +51,7 @@ import { WeftError } from './errors.js';
 import { F, decodeFrame, encodeChallenge, encodeChanges, encodeEphemeral, encodeError, encodeHello, encodeProof } from './frames.js';
 import { peerProofMessage, peerProofSign, sdpFingerprints } from './peerproof.js';
 import { openMessage, sealMessage } from './presence.js';
-import { Emitter, bytesEqual, toBase64url } from './util.js';
+import { Emitter, bytesEqual, concatBytes, toBase64url } from './util.js';
 
 const MAX_FRAME_BYTES = 128 << 10; // below every browser's SCTP message limit
 // Offers remembered against replays: far more than a replica takes within
@@ -490,7 +490,7 @@ class Link {
     const { si } = this.ctx;
     const keep = [];
     const refused = new Map(); // protocol code -> [count, first author]
-    const infos = si.core.splitRecords(concat(records));
+    const infos = si.core.splitRecords(concatBytes(records));
     for (const r of infos) {
       const c = si.authorCheck(r.author, r.seq, r.wallMs);
       let code = c.code && (REFUSAL[c.code] ?? E.RIGHTS);
@@ -511,7 +511,7 @@ class Link {
       this.#send(encodeError(code, false, message));
       this.ctx.events.emit('error', new WeftError(EVENT_CODE[code], `peer ${this.author}: ${message}`));
     }
-    if (keep.length) si.applyRemote(keep.length === infos.length ? concat(records) : concat(keep));
+    if (keep.length) si.applyRemote(keep.length === infos.length ? concatBytes(records) : concatBytes(keep));
   }
 
   /**
@@ -603,17 +603,6 @@ const REFUSED_WHY = {
   EXPIRED: 'every grant of its author had ended',
   RIGHTS: 'its author may not write (a read-only grant, or no grant and a token that does not name it)',
 };
-
-function concat(parts) {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** @internal For tests: one link, driven by hand. */
 export { Link as _Link };

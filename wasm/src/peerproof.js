@@ -6,6 +6,8 @@
 // DTLS channel (a member running the relay) changes what one side sees, so
 // the proof it forwards from the other side fails. Pure functions: p2p.js
 // calls them with its connection's SDP.
+import { Out } from './frames.js';
+
 const enc = new TextEncoder();
 
 /**
@@ -32,26 +34,16 @@ export function peerProofMessage(space, nonce, signerFp, verifierFp) {
   const d = enc.encode('weft-peer-proof-v1');
   const a = enc.encode(signerFp);
   const b = enc.encode(verifierFp);
-  const parts = [d, space, nonce, varint(a.length), a, varint(b.length), b];
-  const m = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    m.set(p, o);
-    o += p.length;
-  }
-  return m;
+  const o = new Out(d.length + space.length + nonce.length + 10 + a.length + 10 + b.length);
+  o.raw(d);
+  o.raw(space);
+  o.raw(nonce);
+  o.bytes(a);
+  o.bytes(b);
+  return o.done();
 }
 
 /** Signs a peer's PROOF with meta.authorSecret: mine = this side's fingerprints, theirs = the other's. */
 export function peerProofSign(core, meta, nonce, mine, theirs) {
   return core.sodium.crypto_sign_detached(peerProofMessage(meta.space, nonce, mine, theirs), meta.authorSecret);
-}
-
-function varint(n) {
-  const out = [];
-  do {
-    out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-    n >>>= 7;
-  } while (n);
-  return Uint8Array.from(out);
 }
